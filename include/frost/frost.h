@@ -1,0 +1,28 @@
+/*
+ * frost: small, fast, quantization-friendly mobile CNNs in C.
+ *
+ * Umbrella header: version, status codes and error reporting. Every library
+ * function that can fail returns a frost_status; the human-readable reason
+ * (naming the file, field or argument at fault) is kept per thread and read
+ * with frost_last_error(). The library never calls exit() or prints errors
+ * itself: the caller decides.
+ */
+#ifndef FROST_FROST_H
+#define FROST_FROST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FROST_VERSION_MAJOR 0
+#define FROST_VERSION_MINOR 1
+#define FROST_VERSION_PATCH 0
+#define FROST_VERSION_STRING "0.1.0"
+
+#include "frost/status.h"
+#include "frost/tensor.h"
+#include "frost/model.h"
+#include "frost/data.h"
+#include "frost/train.h"
+#include "frost/io.h"
+
+#endif

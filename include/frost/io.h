@@ -1,0 +1,63 @@
+/*
+ * Files: safetensors (weights), atomic writes, and training checkpoints.
+ *
+ * safetensors layout: 8-byte little-endian header length N, N bytes of JSON
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string", ...}}, then the raw data. Readable by
+ * numpy / PyTorch's safetensors package. Reading never trusts the file: the
+ * header size, JSON, dtypes, shapes, offsets (in range, no overlap, matching
+ * the shape) are all checked.
+ */
+#ifndef FROST_IO_H
+#define FROST_IO_H
+
+#include <stdint.h>
+
+#include "frost/status.h"
+
+typedef enum { FROST_DT_F32 = 0, FROST_DT_I32, FROST_DT_I8, FROST_DT_U8, FROST_DT_I64 } frost_dtype;
+
+typedef struct {
+    const char *name;
+    frost_dtype dtype;
+    int ndim;            /* 0..4 */
+    int64_t shape[4];
+    const void *data;    /* little-endian, numel * dtype size bytes */
+} frost_st_tensor;
+
+typedef struct {
+    const char *key, *value;
+} frost_st_meta;
+
+/* Writes atomically: a temporary file in the same folder, fsync, rename. On any
+ * failure nothing is left behind and the old file (if any) is untouched. */
+frost_status frost_safetensors_write(const char *path, const frost_st_tensor *tensors, int n,
+                                     const frost_st_meta *meta, int n_meta);
+
+typedef struct frost_st_file frost_st_file;
+frost_status frost_safetensors_read(const char *path, frost_st_file **out);
+int frost_st_count(const frost_st_file *f);
+/* i-th tensor in file order; its data points into the loaded file. */
+const frost_st_tensor *frost_st_get(const frost_st_file *f, int i);
+const frost_st_tensor *frost_st_find(const frost_st_file *f, const char *name);
+/* Metadata value or NULL. */
+const char *frost_st_meta_get(const frost_st_file *f, const char *key);
+void frost_st_close(frost_st_file *f);
+
+/* Write `size` bytes to `path` atomically (temp file + fsync + rename). */
+frost_status frost_write_file_atomic(const char *path, const void *data, size_t size);
+/* Read a whole file (malloc'd, NUL-terminated) into *data / *size. */
+frost_status frost_read_file(const char *path, char **data, size_t *size);
+
+/* ---- checkpoints: weights + BN stats (+ optimizer state) + architecture JSON ---- */
+#include "frost/model.h"
+
+/* Loads the model a checkpoint describes (architecture from its metadata, then weights). */
+frost_status frost_checkpoint_load_model(const char *path, frost_model **out);
+/* Loads weights and BN statistics into an existing model; every tensor must be there with
+ * the same shape (a checkpoint of another architecture is refused, naming the tensor). */
+frost_status frost_checkpoint_load_weights(const char *path, frost_model *m);
+/* Saves weights + BN statistics + architecture (no optimizer state). */
+frost_status frost_checkpoint_save_weights(const char *path, const frost_model *m);
+
+#endif

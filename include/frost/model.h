@@ -1,0 +1,69 @@
+/*
+ * Models: a graph of layers built from a JSON architecture or a built-in.
+ *
+ * A frost_model owns its parameters, BN running statistics and (once a batch
+ * size is set) one arena holding every activation and activation gradient.
+ * Architecture JSON format: docs/architecture.md.
+ */
+#ifndef FROST_MODEL_H
+#define FROST_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "frost/status.h"
+
+typedef struct frost_model frost_model;
+
+/* Options shared by the built-in models (frost_model_builtin). */
+typedef struct {
+    float width;       /* width multiplier (1.0) */
+    int input;         /* input height = width in pixels (224); strides adapt below 224 */
+    int in_channels;   /* 3 for RGB, 1 for Fashion-MNIST */
+    int classes;       /* 1000 */
+    const char *act;   /* MobileNetV2 only: "relu6" (default) or "relu"; NULL = model default */
+    float dropout;     /* before the classifier; < 0 = model default */
+    int head;          /* FrostNet/MobileNetV2 last 1x1 conv width; 0 = model default (1280) */
+} frost_builtin_opts;
+
+/* Defaults: width 1, input 224, 3 channels, 1000 classes, model act/dropout/head. */
+frost_builtin_opts frost_builtin_defaults(void);
+
+/* Names accepted by frost_model_builtin, NULL-terminated. */
+const char *const *frost_builtin_names(void);
+frost_status frost_model_builtin(const char *name, const frost_builtin_opts *opts, frost_model **out);
+
+/* Architecture JSON (text) <-> model. The parsed model has freshly initialised weights
+ * (frost_model_init_weights with seed 0); load a checkpoint to get trained ones. */
+frost_status frost_model_from_json(const char *json_text, const char *source_name, frost_model **out);
+frost_status frost_model_load_arch(const char *path, frost_model **out);
+/* Returns a malloc'd JSON string (caller frees) or NULL on allocation failure. */
+char *frost_model_to_json(const frost_model *m);
+void frost_model_free(frost_model *m);
+
+const char *frost_model_name(const frost_model *m);
+void frost_model_input_shape(const frost_model *m, int *h, int *w, int *c);
+int frost_model_classes(const frost_model *m);
+int64_t frost_model_param_count(const frost_model *m);
+int64_t frost_model_macs(const frost_model *m); /* per image, forward */
+
+/* Kaiming-normal (fan_out) conv weights, BN gamma=1 beta=0, linear N(0, 0.01), zero bias. */
+void frost_model_init_weights(frost_model *m, uint64_t seed);
+
+/* Plans activation memory for batches of up to `batch` images (one arena). */
+frost_status frost_model_set_batch(frost_model *m, int batch);
+/* Forward n <= batch images (NHWC floats). training: BN batch stats, dropout on. */
+frost_status frost_model_forward(frost_model *m, const float *input, int n, bool training);
+/* Logits of the last forward, [n, classes]. */
+const float *frost_model_logits(const frost_model *m);
+/* Backward from dlogits [n, classes] of the last training forward; adds into parameter grads. */
+frost_status frost_model_backward(frost_model *m, const float *dlogits);
+void frost_model_zero_grad(frost_model *m);
+/* Seeds the model's dropout stream (call once per epoch for reproducible resume). */
+void frost_model_seed_dropout(frost_model *m, uint64_t seed);
+
+/* Per-layer table (name, op, output shape, params, MACs) and totals. */
+void frost_model_print_info(const frost_model *m, FILE *out);
+
+#endif

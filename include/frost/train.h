@@ -1,0 +1,123 @@
+/*
+ * Training: optimizers (SGD with momentum/Nesterov, RMSprop, Adam, AdamW),
+ * weight-decay groups, gradient clipping and learning-rate schedules.
+ * Update rules follow PyTorch's torch.optim exactly (documented in src/optim/).
+ */
+#ifndef FROST_TRAIN_H
+#define FROST_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frost/model.h"
+#include "frost/status.h"
+
+typedef enum { FROST_OPT_SGD = 0, FROST_OPT_RMSPROP, FROST_OPT_ADAM, FROST_OPT_ADAMW } frost_opt_kind;
+
+typedef struct {
+    frost_opt_kind kind;
+    float momentum;       /* SGD/RMSprop momentum (0.9) */
+    bool nesterov;        /* SGD */
+    float beta1, beta2;   /* Adam/AdamW (0.9, 0.999) */
+    float alpha;          /* RMSprop smoothing (0.9) */
+    float eps;            /* Adam 1e-8, RMSprop 1e-8 (frost default; PyTorch's RMSprop uses 1e-8 too) */
+    /* Weight decay per parameter group: conv/linear weights, depthwise weights, 1-D params
+     * (biases and BN). L2 (added to the gradient) for SGD/RMSprop/Adam, decoupled for AdamW. */
+    float wd, wd_depthwise, wd_1d;
+    float clip_norm;      /* clip the global gradient L2 norm to this; 0 = off */
+} frost_optim_config;
+
+/* SGD, momentum 0.9, Nesterov, wd 4e-5 on weights, 0 on depthwise and 1-D. */
+frost_optim_config frost_optim_defaults(frost_opt_kind kind);
+/* "sgd", "rmsprop", "adam", "adamw"; -1 if unknown. */
+int frost_opt_from_name(const char *name);
+const char *frost_opt_name(frost_opt_kind k);
+
+typedef struct frost_optimizer frost_optimizer;
+
+/* The optimizer keeps pointers into the model's parameters (do not free the model first). */
+frost_status frost_optimizer_create(const frost_optim_config *cfg, frost_model *m,
+                                    frost_optimizer **out);
+/* One update with learning rate lr from the gradients in the model. Returns
+ * FROST_ERR_NUMERIC (and changes nothing) if a gradient is NaN/Inf. */
+frost_status frost_optimizer_step(frost_optimizer *o, float lr);
+int64_t frost_optimizer_steps(const frost_optimizer *o);
+void frost_optimizer_free(frost_optimizer *o);
+
+/* Optimizer state as named float tensors (for checkpoints): names are
+ * "optim.<param name>.<slot>" (slot: momentum, exp_avg, exp_avg_sq, square_avg). */
+int frost_optimizer_state_count(const frost_optimizer *o);
+void frost_optimizer_state_get(const frost_optimizer *o, int i, const char **name, int64_t *numel,
+                               float **data);
+void frost_optimizer_set_steps(frost_optimizer *o, int64_t steps);
+
+/* Learning-rate schedules, evaluated per step. */
+typedef enum { FROST_SCHED_CONSTANT = 0, FROST_SCHED_COSINE, FROST_SCHED_STEP } frost_sched_kind;
+typedef struct {
+    frost_sched_kind kind;
+    float base_lr;
+    float warmup_epochs;  /* linear warm-up from 0 to base_lr (cosine and step) */
+    float final_lr;       /* cosine: value reached at the last step */
+    float step_epochs;    /* step decay: multiply by gamma every step_epochs */
+    float gamma;
+    int epochs;           /* total */
+} frost_schedule;
+
+/* lr at `step` (0-based) with `steps_per_epoch` steps in each epoch. */
+float frost_schedule_lr(const frost_schedule *s, int64_t step, int64_t steps_per_epoch);
+
+/* ---- the training loop ---- */
+#include "frost/data.h"
+#include "frost/model.h"
+
+typedef struct {
+    int epochs;               /* > 0 */
+    int batch;                /* > 0 */
+    frost_optim_config optim;
+    frost_schedule sched;     /* sched.epochs is set from epochs */
+    float label_smoothing;    /* 0..1 */
+    frost_augment augment;    /* training augmentation (eval uses its mean/std only) */
+    uint64_t seed;            /* init, shuffling, augmentation, dropout */
+    const char *checkpoint;   /* written atomically after every epoch; NULL = none */
+    const char *csv;          /* per-epoch metrics appended here; NULL = none */
+    bool resume;              /* continue from `checkpoint` if it exists */
+    bool quiet;
+} frost_train_config;
+
+/* Defaults: 10 epochs, batch 64, SGD Nesterov lr 0.1 cosine with 1 warm-up epoch,
+ * label smoothing 0.1, Fashion-MNIST normalisation, crop pad 2, no flip, seed 1. */
+frost_train_config frost_train_defaults(void);
+
+typedef struct {
+    int epoch, epochs;        /* epoch is 1-based while running */
+    int batch_index, batches; /* within the epoch */
+    int64_t images_done;      /* in this epoch */
+    float loss, acc;          /* running means over the epoch so far */
+    float lr;
+    double elapsed_s;         /* since the start of this epoch */
+    bool epoch_end;           /* the epoch's summary (val/test filled) */
+    float val_acc, test_acc;  /* -1 if not evaluated */
+    double images_per_s;
+} frost_progress;
+
+typedef void (*frost_progress_fn)(const frost_progress *p, void *user);
+
+typedef struct {
+    int epochs_run;           /* in this call (less than epochs after a resume) */
+    float train_loss, train_acc, val_acc, test_acc;
+    double seconds, images_per_s;
+} frost_train_result;
+
+/* Trains m on `train`; after each epoch evaluates on val and test (either may be
+ * NULL), calls progress, appends to the CSV and saves the checkpoint. With
+ * cfg->resume and an existing checkpoint, loads it and continues from the epoch
+ * after the one it holds: the result equals an uninterrupted run. */
+frost_status frost_train(frost_model *m, const frost_dataset *train, const frost_dataset *val,
+                         const frost_dataset *test, const frost_train_config *cfg,
+                         frost_progress_fn progress, void *user, frost_train_result *result);
+
+/* Accuracy (0..1) and mean loss of m on d in eval mode, normalised with aug's mean/std. */
+frost_status frost_evaluate(frost_model *m, const frost_dataset *d, const frost_augment *norm,
+                            int batch, float *acc, float *loss);
+
+#endif

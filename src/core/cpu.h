@@ -1,0 +1,10 @@
+/* Run-time CPU feature check used to pick AVX2/FMA kernels over the portable ones. */
+#ifndef FROST_CORE_CPU_H
+#define FROST_CORE_CPU_H
+
+#include <stdbool.h>
+
+/* True when the CPU has AVX2 and FMA and FROST_NO_SIMD is not set in the environment. */
+bool frost_cpu_has_avx2(void);
+
+#endif

@@ -1,0 +1,19 @@
+/* Internal checkpoint helpers shared by the trainer and the CLI. */
+#ifndef FROST_IO_CHECKPOINT_H
+#define FROST_IO_CHECKPOINT_H
+
+#include "frost/io.h"
+#include "frost/train.h"
+
+/* Saves weights, BN statistics, the architecture and, if opt != NULL, the optimizer
+ * state, plus extra metadata (e.g. the epoch), atomically. */
+frost_status frost_checkpoint_save(const char *path, const frost_model *m,
+                                   const frost_optimizer *opt, const frost_st_meta *extra,
+                                   int n_extra);
+/* Copies weights + BN statistics from an opened file into m (shapes checked). */
+frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path, frost_model *m);
+/* Copies the optimizer state (all of it must be present) into opt. */
+frost_status frost_checkpoint_apply_optimizer(const frost_st_file *f, const char *path,
+                                              frost_optimizer *opt);
+
+#endif

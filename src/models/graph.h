@@ -1,0 +1,123 @@
+/*
+ * The model graph (internal): nodes in topological order, each one op with its
+ * attributes, parameter indices, output shape and run-time buffers.
+ *
+ * Built-in models and the JSON reader build graphs through the frost_g_*
+ * builder calls below. Each call checks its arguments against the input's
+ * shape right away, so an impossible architecture fails at build time with
+ * the layer's name in the message. A builder call returns the new node's
+ * index, or -1 with frost_last_error() set (and the model unchanged).
+ */
+#ifndef FROST_MODELS_GRAPH_H
+#define FROST_MODELS_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/param.h"
+#include "core/rng.h"
+#include "frost/model.h"
+#include "ops/ops.h"
+
+#define FROST_MAX_NODE_INPUTS 8
+#define FROST_NAME_LEN 64
+
+typedef enum {
+    FROST_OP_INPUT = 0,
+    FROST_OP_CONV,
+    FROST_OP_BN,
+    FROST_OP_ACT,
+    FROST_OP_MAXPOOL,
+    FROST_OP_AVGPOOL,
+    FROST_OP_GAP,
+    FROST_OP_LINEAR,
+    FROST_OP_ADD,
+    FROST_OP_CONCAT,
+    FROST_OP_DROPOUT,
+    FROST_OP_FLATTEN,
+    FROST_OP_COUNT
+} frost_op;
+
+const char *frost_op_name(frost_op op);
+
+typedef struct {
+    char name[FROST_NAME_LEN];
+    frost_op op;
+    int n_in;
+    int in[FROST_MAX_NODE_INPUTS]; /* indices of earlier nodes */
+
+    /* attributes (the ones the op uses) */
+    frost_conv_params conv;
+    bool bias;                /* conv, linear */
+    frost_bn_params bn;
+    frost_act_kind act;
+    frost_pool_params pool;
+    float p;                  /* dropout */
+
+    /* output shape per image (h, w, c); linear/gap/flatten outputs are 1x1xC */
+    int h, w, c;
+    int64_t macs;             /* per image */
+
+    /* parameters: indices into model->params (-1 = none) and buffers */
+    int weight, bias_p, gamma, beta;
+    int running_mean, running_var; /* indices into model->buffers */
+
+    /* run-time, valid after frost_model_set_batch */
+    float *y, *dy;            /* [batch*h*w*c] */
+    float *save_a, *save_b;   /* BN: batch mean, invstd; dropout: mask in save_a */
+    int32_t *argmax;          /* max pool */
+} frost_node;
+
+struct frost_model {
+    char name[FROST_NAME_LEN];
+    int in_h, in_w, in_c, classes;
+
+    frost_node *nodes;
+    int n_nodes, cap_nodes;
+
+    frost_param *params;      /* trainable */
+    int n_params, cap_params;
+    frost_param *buffers;     /* BN running statistics */
+    int n_buffers, cap_buffers;
+
+    /* run-time */
+    int batch;                /* planned batch (0 = not planned) */
+    int cur_n;                /* images in the last forward */
+    bool last_training;
+    void *arena;              /* all node buffers, one allocation */
+    float *scratch;
+    size_t scratch_floats;
+    frost_rng dropout_rng;
+};
+
+/* Creates an empty model with its input node (index 0, named "input"). */
+frost_model *frost_g_new(const char *name, int in_h, int in_w, int in_c);
+
+/* Builders. `in` is an earlier node's index. Names must be unique. */
+int frost_g_conv(frost_model *m, const char *name, int in, int cout, int k, int stride, int pad,
+                 int groups, bool bias);
+int frost_g_bn(frost_model *m, const char *name, int in);
+int frost_g_act(frost_model *m, const char *name, int in, frost_act_kind act);
+int frost_g_maxpool(frost_model *m, const char *name, int in, int k, int stride, int pad);
+int frost_g_avgpool(frost_model *m, const char *name, int in, int k, int stride, int pad);
+int frost_g_gap(frost_model *m, const char *name, int in);
+int frost_g_linear(frost_model *m, const char *name, int in, int out, bool bias);
+int frost_g_add(frost_model *m, const char *name, int a, int b);
+int frost_g_concat(frost_model *m, const char *name, int n_in, const int *in);
+int frost_g_dropout(frost_model *m, const char *name, int in, float p);
+int frost_g_flatten(frost_model *m, const char *name, int in);
+
+/* Conv + BN (+ activation unless FROST_ACT_IDENTITY), named <prefix>.conv/.bn/.act; pad = k/2. */
+int frost_g_conv_bn_act(frost_model *m, const char *prefix, int in, int cout, int k, int stride,
+                        int groups, frost_act_kind act);
+
+/* Declares the output: the last node must be [classes] wide (1x1xC). Returns 0 or -1. */
+int frost_g_finish(frost_model *m, int classes);
+
+/* Node lookup by name; -1 if absent. */
+int frost_g_find(const frost_model *m, const char *name);
+
+/* make_divisible(v, 8) as in MobileNetV2 / FrostNet: max(8, floor(v/8 + 0.5)*8), +8 if < 0.9v. */
+int frost_make_div8(float v);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * Architecture JSON <-> model graph (format: docs/architecture.md).
+ * The reader trusts nothing: every field is type-checked, and every layer goes
+ * through the same builder checks as the built-in models, so an error names
+ * the source, the layer and the field.
+ */
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "frost/io.h"
+#include "models/graph.h"
+
+/* Reads an optional integer field; returns 0 ok, -1 wrong type (error set). */
+static int get_int(const cJSON *obj, const char *key, int def, int *out, const char *src,
+                   const char *layer)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) {
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': field '%s' must be an integer", src, layer,
+                   key);
+        return -1;
+    }
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int get_float(const cJSON *obj, const char *key, float def, float *out, const char *src,
+                     const char *layer)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v)) {
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': field '%s' must be a number", src, layer, key);
+        return -1;
+    }
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
+static int get_bool(const cJSON *obj, const char *key, bool def, bool *out, const char *src,
+                    const char *layer)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsBool(v)) {
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': field '%s' must be true or false", src, layer,
+                   key);
+        return -1;
+    }
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+/* Resolves the "in" list (default: the previous node). Returns the count or -1. */
+static int get_inputs(const frost_model *m, const cJSON *layer, const char *src, const char *name,
+                      int *in)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(layer, "in");
+    if (!v) {
+        in[0] = m->n_nodes - 1;
+        return 1;
+    }
+    if (cJSON_IsString(v)) {
+        in[0] = frost_g_find(m, v->valuestring);
+        if (in[0] < 0) {
+            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': input '%s' is not an earlier layer", src,
+                       name, v->valuestring);
+            return -1;
+        }
+        return 1;
+    }
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 ||
+        cJSON_GetArraySize(v) > FROST_MAX_NODE_INPUTS) {
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': 'in' must be a list of 1..%d layer names", src,
+                   name, FROST_MAX_NODE_INPUTS);
+        return -1;
+    }
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (!cJSON_IsString(e) || (in[n] = frost_g_find(m, e->valuestring)) < 0) {
+            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': input '%s' is not an earlier layer", src,
+                       name, cJSON_IsString(e) ? e->valuestring : "(not a string)");
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+static int expect_inputs(int got, int want, const char *src, const char *name, const char *op)
+{
+    if (got == want)
+        return 0;
+    frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': %s takes %d input(s), got %d", src, name, op,
+               want, got);
+    return -1;
+}
+
+/* Builds one layer; returns the node index or -1 with the error set. */
+static int build_layer(frost_model *m, const cJSON *layer, const char *src, int index)
+{
+    const cJSON *jname = cJSON_GetObjectItemCaseSensitive(layer, "name");
+    const cJSON *jop = cJSON_GetObjectItemCaseSensitive(layer, "op");
+    if (!cJSON_IsObject(layer) || !cJSON_IsString(jname) || !cJSON_IsString(jop)) {
+        frost_fail(FROST_ERR_FORMAT, "%s: layers[%d] must be an object with string 'name' and 'op'",
+                   src, index);
+        return -1;
+    }
+    const char *name = jname->valuestring, *op = jop->valuestring;
+    int in[FROST_MAX_NODE_INPUTS];
+    int n_in = get_inputs(m, layer, src, name, in);
+    if (n_in < 0)
+        return -1;
+    int r = -1;
+    if (strcmp(op, "conv") == 0) {
+        int out, k, stride, pad, groups;
+        bool bias;
+        if (expect_inputs(n_in, 1, src, name, op) || get_int(layer, "out", 0, &out, src, name) ||
+            get_int(layer, "k", 0, &k, src, name) || get_int(layer, "stride", 1, &stride, src, name) ||
+            get_int(layer, "pad", k / 2, &pad, src, name) ||
+            get_int(layer, "groups", 1, &groups, src, name) ||
+            get_bool(layer, "bias", false, &bias, src, name))
+            return -1;
+        r = frost_g_conv(m, name, in[0], out, k, stride, pad, groups, bias);
+    } else if (strcmp(op, "bn") == 0) {
+        float eps, mom;
+        if (expect_inputs(n_in, 1, src, name, op) || get_float(layer, "eps", 1e-5f, &eps, src, name) ||
+            get_float(layer, "momentum", 0.1f, &mom, src, name))
+            return -1;
+        if (!(eps > 0.0f && eps < 1.0f) || !(mom >= 0.0f && mom <= 1.0f)) {
+            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': bn needs 0<eps<1 and 0<=momentum<=1", src,
+                       name);
+            return -1;
+        }
+        r = frost_g_bn(m, name, in[0]);
+        if (r >= 0)
+            m->nodes[r].bn = (frost_bn_params){.eps = eps, .momentum = mom};
+    } else if (strcmp(op, "act") == 0) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(layer, "fn");
+        int act = cJSON_IsString(fn) ? frost_act_from_name(fn->valuestring) : -1;
+        if (expect_inputs(n_in, 1, src, name, op))
+            return -1;
+        if (act < 0) {
+            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown activation 'fn' (%s)", src, name,
+                       cJSON_IsString(fn) ? fn->valuestring : "missing");
+            return -1;
+        }
+        r = frost_g_act(m, name, in[0], (frost_act_kind)act);
+    } else if (strcmp(op, "maxpool") == 0 || strcmp(op, "avgpool") == 0) {
+        int k, stride, pad;
+        if (expect_inputs(n_in, 1, src, name, op) || get_int(layer, "k", 0, &k, src, name) ||
+            get_int(layer, "stride", k, &stride, src, name) || get_int(layer, "pad", 0, &pad, src, name))
+            return -1;
+        r = op[0] == 'm' ? frost_g_maxpool(m, name, in[0], k, stride, pad)
+                         : frost_g_avgpool(m, name, in[0], k, stride, pad);
+    } else if (strcmp(op, "gap") == 0) {
+        if (expect_inputs(n_in, 1, src, name, op))
+            return -1;
+        r = frost_g_gap(m, name, in[0]);
+    } else if (strcmp(op, "linear") == 0) {
+        int out;
+        bool bias;
+        if (expect_inputs(n_in, 1, src, name, op) || get_int(layer, "out", 0, &out, src, name) ||
+            get_bool(layer, "bias", true, &bias, src, name))
+            return -1;
+        r = frost_g_linear(m, name, in[0], out, bias);
+    } else if (strcmp(op, "add") == 0) {
+        if (expect_inputs(n_in, 2, src, name, op))
+            return -1;
+        r = frost_g_add(m, name, in[0], in[1]);
+    } else if (strcmp(op, "concat") == 0) {
+        r = frost_g_concat(m, name, n_in, in);
+    } else if (strcmp(op, "dropout") == 0) {
+        float p;
+        if (expect_inputs(n_in, 1, src, name, op) || get_float(layer, "p", 0.5f, &p, src, name))
+            return -1;
+        r = frost_g_dropout(m, name, in[0], p);
+    } else if (strcmp(op, "flatten") == 0) {
+        if (expect_inputs(n_in, 1, src, name, op))
+            return -1;
+        r = frost_g_flatten(m, name, in[0]);
+    } else {
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown op '%s'", src, name, op);
+        return -1;
+    }
+    if (r < 0) {
+        /* Builder errors already name the layer; add the source in front. */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", frost_last_error());
+        frost_fail(FROST_ERR_FORMAT, "%s: %s", src, msg);
+    }
+    return r;
+}
+
+static int get_input_dim(const cJSON *input, const char *key, const char *src, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(input, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4096 ||
+        v->valuedouble != (double)(int)v->valuedouble) {
+        frost_fail(FROST_ERR_FORMAT, "%s: 'input.%s' must be an integer in 1..4096", src, key);
+        return -1;
+    }
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static frost_status parse_model(const cJSON *root, const char *src, frost_model **out)
+{
+    if (!cJSON_IsObject(root))
+        return frost_fail(FROST_ERR_FORMAT, "%s: not a JSON object", src);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    if (fmt && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "frost-arch") != 0))
+        return frost_fail(FROST_ERR_FORMAT, "%s: 'format' must be \"frost-arch\"", src);
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (ver && (!cJSON_IsNumber(ver) || ver->valueint != 1))
+        return frost_fail(FROST_ERR_FORMAT, "%s: unsupported architecture 'version' (this frost reads 1)",
+                          src);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
+    const cJSON *classes = cJSON_GetObjectItemCaseSensitive(root, "classes");
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+    int h, w, c;
+    if (!cJSON_IsObject(input))
+        return frost_fail(FROST_ERR_FORMAT, "%s: missing object 'input' {h, w, c}", src);
+    if (get_input_dim(input, "h", src, &h) || get_input_dim(input, "w", src, &w) ||
+        get_input_dim(input, "c", src, &c))
+        return FROST_ERR_FORMAT;
+    if (!cJSON_IsNumber(classes) || classes->valuedouble < 2 || classes->valuedouble > 1000000)
+        return frost_fail(FROST_ERR_FORMAT, "%s: 'classes' must be an integer >= 2", src);
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0)
+        return frost_fail(FROST_ERR_FORMAT, "%s: 'layers' must be a non-empty list", src);
+    frost_model *m = frost_g_new(cJSON_IsString(name) ? name->valuestring : "model", h, w, c);
+    if (!m)
+        return FROST_ERR_NOMEM;
+    int i = 0;
+    const cJSON *layer;
+    cJSON_ArrayForEach(layer, layers)
+    {
+        if (build_layer(m, layer, src, i++) < 0) {
+            frost_model_free(m);
+            return FROST_ERR_FORMAT;
+        }
+    }
+    if (frost_g_finish(m, classes->valueint) < 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", frost_last_error());
+        frost_model_free(m);
+        return frost_fail(FROST_ERR_SHAPE, "%s: %s", src, msg);
+    }
+    frost_model_init_weights(m, 0);
+    *out = m;
+    return FROST_OK;
+}
+
+frost_status frost_model_from_json(const char *json_text, const char *source_name, frost_model **out)
+{
+    const char *src = source_name ? source_name : "architecture";
+    *out = NULL;
+    cJSON *root = cJSON_Parse(json_text);
+    if (!root)
+        return frost_fail(FROST_ERR_FORMAT, "%s: invalid JSON near '%.20s'", src,
+                          cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+    frost_status s = parse_model(root, src, out);
+    cJSON_Delete(root);
+    return s;
+}
+
+frost_status frost_model_load_arch(const char *path, frost_model **out)
+{
+    char *text;
+    size_t size;
+    *out = NULL;
+    FROST_TRY(frost_read_file(path, &text, &size));
+    if (strlen(text) != size) {
+        free(text);
+        return frost_fail(FROST_ERR_FORMAT, "%s: contains NUL bytes (not a JSON file)", path);
+    }
+    frost_status s = frost_model_from_json(text, path, out);
+    free(text);
+    return s;
+}
+
+/* ---------------------------------------------------------------- writer */
+
+static const char *input_name(const frost_model *m, int idx) { return m->nodes[idx].name; }
+
+static cJSON *layer_json(const frost_model *m, const frost_node *n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", n->name);
+    cJSON_AddStringToObject(o, "op", frost_op_name(n->op));
+    cJSON *in = cJSON_AddArrayToObject(o, "in");
+    for (int i = 0; i < n->n_in; i++)
+        cJSON_AddItemToArray(in, cJSON_CreateString(input_name(m, n->in[i])));
+    switch (n->op) {
+    case FROST_OP_CONV:
+        cJSON_AddNumberToObject(o, "out", n->conv.cout);
+        cJSON_AddNumberToObject(o, "k", n->conv.kh);
+        cJSON_AddNumberToObject(o, "stride", n->conv.stride);
+        cJSON_AddNumberToObject(o, "pad", n->conv.pad_h);
+        cJSON_AddNumberToObject(o, "groups", n->conv.groups);
+        cJSON_AddBoolToObject(o, "bias", n->bias);
+        break;
+    case FROST_OP_BN:
+        cJSON_AddNumberToObject(o, "eps", n->bn.eps);
+        cJSON_AddNumberToObject(o, "momentum", n->bn.momentum);
+        break;
+    case FROST_OP_ACT:
+        cJSON_AddStringToObject(o, "fn", frost_act_name(n->act));
+        break;
+    case FROST_OP_MAXPOOL:
+    case FROST_OP_AVGPOOL:
+        cJSON_AddNumberToObject(o, "k", n->pool.k);
+        cJSON_AddNumberToObject(o, "stride", n->pool.stride);
+        cJSON_AddNumberToObject(o, "pad", n->pool.pad);
+        break;
+    case FROST_OP_LINEAR:
+        cJSON_AddNumberToObject(o, "out", n->c);
+        cJSON_AddBoolToObject(o, "bias", n->bias);
+        break;
+    case FROST_OP_DROPOUT:
+        cJSON_AddNumberToObject(o, "p", n->p);
+        break;
+    default:
+        break;
+    }
+    return o;
+}
+
+char *frost_model_to_json(const frost_model *m)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON_AddStringToObject(root, "format", "frost-arch");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "name", m->name);
+    cJSON *input = cJSON_AddObjectToObject(root, "input");
+    cJSON_AddNumberToObject(input, "h", m->in_h);
+    cJSON_AddNumberToObject(input, "w", m->in_w);
+    cJSON_AddNumberToObject(input, "c", m->in_c);
+    cJSON_AddNumberToObject(root, "classes", m->classes);
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    for (int i = 1; i < m->n_nodes; i++)
+        cJSON_AddItemToArray(layers, layer_json(m, &m->nodes[i]));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}

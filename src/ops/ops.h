@@ -1,0 +1,132 @@
+/*
+ * FP32 operator kernels: forward and backward on raw NHWC buffers.
+ *
+ * These are the building blocks the graph (src/train/graph.c) calls; they know
+ * nothing about models, so each is testable alone (tests/test_ops_*.c checks
+ * every backward against finite differences, and every AVX2 path against its
+ * portable reference).
+ *
+ * Conventions, for every op:
+ *  - activations are NHWC; `m` rows = N*H*W positions of `c` channels;
+ *  - backward functions ADD into dx and into parameter gradients (dw, db, ...),
+ *    so a tensor that feeds several consumers collects all their gradients;
+ *    the caller zeroes them. dx may be NULL when the input needs no gradient;
+ *  - scratch memory is the caller's, sized by the matching *_scratch_floats();
+ *  - threads: kernels use OpenMP / OpenBLAS with frost_get_threads() threads
+ *    and give the same result for the same thread count (no racy reductions).
+ */
+#ifndef FROST_OPS_H
+#define FROST_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+
+typedef struct {
+    int n, h, w, c;
+} frost_shape4;
+
+/* ---- 2-D convolution (any kernel, stride, padding, groups incl. depthwise) ---- */
+typedef struct {
+    int kh, kw;
+    int stride;       /* same in both directions */
+    int pad_h, pad_w; /* zero padding, top=bottom=pad_h, left=right=pad_w */
+    int groups;       /* cin % groups == 0 and cout % groups == 0 */
+    int cin, cout;
+} frost_conv_params;
+
+/* Output spatial size; <= 0 means the parameters do not fit the input. */
+int frost_conv_out_dim(int in, int k, int stride, int pad);
+size_t frost_conv2d_scratch_floats(const frost_conv_params *p, frost_shape4 in);
+/* y[N,OH,OW,cout] = conv(x[N,H,W,cin], w[cout,kh,kw,cin/groups]) + b (b may be NULL). */
+void frost_conv2d_forward(const frost_conv_params *p, frost_shape4 in, const float *x,
+                          const float *w, const float *b, float *y, float *scratch);
+/* Adds into dx (nullable), dw and db (nullable). */
+void frost_conv2d_backward(const frost_conv_params *p, frost_shape4 in, const float *x,
+                           const float *w, const float *dy, float *dx, float *dw, float *db,
+                           float *scratch);
+
+/* ---- linear: y[n,out] = x[n,in] * w[out,in]^T + b ---- */
+void frost_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
+                          float *y);
+void frost_linear_backward(int n, int in, int out, const float *x, const float *w,
+                           const float *dy, float *dx, float *dw, float *db);
+
+/* ---- batch normalization over m rows of c channels ---- */
+typedef struct {
+    float eps;      /* 1e-5 */
+    float momentum; /* PyTorch convention: running = (1-momentum)*running + momentum*batch; 0.1 */
+} frost_bn_params;
+
+/* Training: batch statistics; updates running_mean / running_var (unbiased var, as PyTorch);
+ * saves the batch mean and 1/sqrt(var+eps) (biased var) for backward. */
+void frost_bn_forward_train(const frost_bn_params *p, int64_t m, int c, const float *x,
+                            const float *gamma, const float *beta, float *running_mean,
+                            float *running_var, float *save_mean, float *save_invstd, float *y);
+void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
+                           const float *gamma, const float *beta, const float *running_mean,
+                           const float *running_var, float *y);
+void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma,
+                       const float *save_mean, const float *save_invstd, const float *dy,
+                       float *dx, float *dgamma, float *dbeta);
+
+/* ---- pointwise activations ---- */
+typedef enum {
+    FROST_ACT_IDENTITY = 0,
+    FROST_ACT_RELU,
+    FROST_ACT_RELU6,
+    FROST_ACT_HSWISH,   /* x * relu6(x+3)/6 */
+    FROST_ACT_HSIGMOID, /* relu6(x+3)/6 */
+    FROST_ACT_COUNT
+} frost_act_kind;
+
+const char *frost_act_name(frost_act_kind k);
+/* Parses "relu", "relu6", "hswish", "hsigmoid", "identity"; returns -1 if unknown. */
+int frost_act_from_name(const char *name);
+void frost_act_forward(frost_act_kind k, int64_t n, const float *x, float *y);
+/* Uses the forward input x. Gradients at the kinks (x == 0, 6, +-3) follow PyTorch. */
+void frost_act_backward(frost_act_kind k, int64_t n, const float *x, const float *dy, float *dx);
+
+/* ---- pooling ---- */
+typedef struct {
+    int k, stride, pad;
+} frost_pool_params;
+
+/* argmax holds, per output element, the flat input index it came from (for backward). */
+void frost_maxpool_forward(const frost_pool_params *p, frost_shape4 in, const float *x, float *y,
+                           int32_t *argmax);
+void frost_maxpool_backward(const frost_pool_params *p, frost_shape4 in, const float *dy,
+                            const int32_t *argmax, float *dx);
+/* Average over the taps inside the input (padding excluded from the count, as in
+ * the int8 engine: count_include_pad=False in PyTorch terms). */
+void frost_avgpool_forward(const frost_pool_params *p, frost_shape4 in, const float *x, float *y);
+void frost_avgpool_backward(const frost_pool_params *p, frost_shape4 in, const float *dy,
+                            float *dx);
+/* Global average pool: [N,H,W,C] -> [N,C]. */
+void frost_gap_forward(frost_shape4 in, const float *x, float *y);
+void frost_gap_backward(frost_shape4 in, const float *dy, float *dx);
+
+/* ---- structural ops ---- */
+void frost_add_forward(int64_t n, const float *a, const float *b, float *y);
+/* Channel concat of k inputs over m rows: input i has ci[i] channels; y has sum(ci). */
+void frost_concat_forward(int64_t m, int k, const int *ci, const float *const *xs, float *y);
+void frost_concat_backward(int64_t m, int k, const int *ci, const float *dy, float *const *dxs);
+/* Inverted dropout: keeps with probability 1-p, scales kept values by 1/(1-p); mask gets 0/1/(1-p). */
+void frost_dropout_forward(int64_t n, float p, frost_rng *rng, const float *x, float *mask,
+                           float *y);
+void frost_dropout_backward(int64_t n, const float *mask, const float *dy, float *dx);
+
+/* ---- loss ---- */
+/* Mean softmax cross-entropy over n rows of k logits, with label smoothing eps
+ * (target = (1-eps) one-hot + eps/k). Writes dlogits (overwritten, not added;
+ * already divided by n) if non-NULL and returns the mean loss. Counts rows
+ * whose argmax equals the label into *correct if non-NULL. */
+float frost_softmax_xent(int n, int k, const float *logits, const uint8_t *labels, float smoothing,
+                         float *dlogits, int *correct);
+
+/* ---- helpers used by several ops ---- */
+/* y[i] += x[i] */
+void frost_vec_add_inplace(int64_t n, const float *x, float *y);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * Running a model graph: memory planning (one arena per batch size), the
+ * forward pass and the backward pass. Every node keeps its output and its
+ * output gradient for the whole step (training needs them); BN keeps its batch
+ * statistics, max pool its argmax, dropout its mask.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "models/graph.h"
+
+static frost_shape4 node_shape(const frost_node *n, int batch)
+{
+    return (frost_shape4){.n = batch, .h = n->h, .w = n->w, .c = n->c};
+}
+
+static int64_t node_numel(const frost_node *n, int batch)
+{
+    return (int64_t)batch * n->h * n->w * n->c;
+}
+
+/* Bytes of one planned piece, rounded to 64 so every piece stays aligned. */
+static size_t piece(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+/* Walks every node and either sizes (base == NULL) or assigns the arena pieces. */
+static size_t layout_arena(frost_model *m, int batch, char *base)
+{
+    size_t off = 0;
+#define TAKE(ptr, type, count)                                  \
+    do {                                                        \
+        size_t bytes_ = piece((size_t)(count) * sizeof(type));  \
+        if (base)                                               \
+            (ptr) = (type *)(void *)(base + off);               \
+        off += bytes_;                                          \
+    } while (0)
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_node *n = &m->nodes[i];
+        int64_t numel = node_numel(n, batch);
+        TAKE(n->y, float, numel);
+        if (n->op != FROST_OP_INPUT)
+            TAKE(n->dy, float, numel);
+        if (n->op == FROST_OP_BN) {
+            TAKE(n->save_a, float, n->c);
+            TAKE(n->save_b, float, n->c);
+        } else if (n->op == FROST_OP_DROPOUT) {
+            TAKE(n->save_a, float, numel);
+        } else if (n->op == FROST_OP_MAXPOOL) {
+            TAKE(n->argmax, int32_t, numel);
+        }
+    }
+    size_t scratch = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const frost_node *n = &m->nodes[i];
+        if (n->op == FROST_OP_CONV) {
+            size_t s = frost_conv2d_scratch_floats(&n->conv, node_shape(&m->nodes[n->in[0]], batch));
+            scratch = FROST_MAX(scratch, s);
+        }
+    }
+    TAKE(m->scratch, float, scratch);
+    if (base)
+        m->scratch_floats = scratch;
+#undef TAKE
+    return off;
+}
+
+frost_status frost_model_set_batch(frost_model *m, int batch)
+{
+    if (batch <= 0 || batch > 65536)
+        return frost_fail(FROST_ERR_ARG, "batch size must be in 1..65536 (got %d)", batch);
+    if (m->classes == 0)
+        return frost_fail(FROST_ERR_ARG, "model '%s' is not finished", m->name);
+    if (batch == m->batch)
+        return FROST_OK;
+    size_t bytes = layout_arena(m, batch, NULL);
+    char *arena = frost_alloc(bytes);
+    if (!arena)
+        return frost_fail(FROST_ERR_NOMEM, "model '%s': cannot allocate %.1f MB for batch %d",
+                          m->name, (double)bytes / 1e6, batch);
+    frost_free(m->arena);
+    m->arena = arena;
+    layout_arena(m, batch, arena);
+    m->batch = batch;
+    m->cur_n = 0;
+    return FROST_OK;
+}
+
+void frost_model_seed_dropout(frost_model *m, uint64_t seed) { frost_rng_seed(&m->dropout_rng, seed); }
+
+static const float *param_data(const frost_model *m, int idx)
+{
+    return idx >= 0 ? m->params[idx].data : NULL;
+}
+
+static float *param_grad(const frost_model *m, int idx)
+{
+    return idx >= 0 ? m->params[idx].grad : NULL;
+}
+
+static void forward_node(frost_model *m, frost_node *n, int bs, bool training)
+{
+    const frost_node *x0 = &m->nodes[n->in[0]];
+    frost_shape4 in = node_shape(x0, bs);
+    int64_t numel = node_numel(n, bs);
+    switch (n->op) {
+    case FROST_OP_CONV:
+        frost_conv2d_forward(&n->conv, in, x0->y, param_data(m, n->weight), param_data(m, n->bias_p),
+                             n->y, m->scratch);
+        break;
+    case FROST_OP_BN: {
+        int64_t rows = (int64_t)bs * n->h * n->w;
+        float *rm = m->buffers[n->running_mean].data, *rv = m->buffers[n->running_var].data;
+        if (training)
+            frost_bn_forward_train(&n->bn, rows, n->c, x0->y, param_data(m, n->gamma),
+                                   param_data(m, n->beta), rm, rv, n->save_a, n->save_b, n->y);
+        else
+            frost_bn_forward_eval(&n->bn, rows, n->c, x0->y, param_data(m, n->gamma),
+                                  param_data(m, n->beta), rm, rv, n->y);
+        break;
+    }
+    case FROST_OP_ACT:
+        frost_act_forward(n->act, numel, x0->y, n->y);
+        break;
+    case FROST_OP_MAXPOOL:
+        frost_maxpool_forward(&n->pool, in, x0->y, n->y, n->argmax);
+        break;
+    case FROST_OP_AVGPOOL:
+        frost_avgpool_forward(&n->pool, in, x0->y, n->y);
+        break;
+    case FROST_OP_GAP:
+        frost_gap_forward(in, x0->y, n->y);
+        break;
+    case FROST_OP_LINEAR:
+        frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, x0->y, param_data(m, n->weight),
+                             param_data(m, n->bias_p), n->y);
+        break;
+    case FROST_OP_ADD:
+        frost_add_forward(numel, x0->y, m->nodes[n->in[1]].y, n->y);
+        break;
+    case FROST_OP_CONCAT: {
+        int ci[FROST_MAX_NODE_INPUTS];
+        const float *xs[FROST_MAX_NODE_INPUTS];
+        for (int i = 0; i < n->n_in; i++) {
+            ci[i] = m->nodes[n->in[i]].c;
+            xs[i] = m->nodes[n->in[i]].y;
+        }
+        frost_concat_forward((int64_t)bs * n->h * n->w, n->n_in, ci, xs, n->y);
+        break;
+    }
+    case FROST_OP_DROPOUT:
+        if (training && n->p > 0.0f)
+            frost_dropout_forward(numel, n->p, &m->dropout_rng, x0->y, n->save_a, n->y);
+        else
+            memcpy(n->y, x0->y, (size_t)numel * sizeof(float));
+        break;
+    case FROST_OP_FLATTEN:
+        memcpy(n->y, x0->y, (size_t)numel * sizeof(float));
+        break;
+    case FROST_OP_INPUT:
+    case FROST_OP_COUNT:
+        break;
+    }
+}
+
+frost_status frost_model_forward(frost_model *m, const float *input, int n, bool training)
+{
+    if (m->batch == 0)
+        return frost_fail(FROST_ERR_ARG, "model '%s': call frost_model_set_batch first", m->name);
+    if (n <= 0 || n > m->batch)
+        return frost_fail(FROST_ERR_ARG, "model '%s': forward of %d images, planned batch is %d",
+                          m->name, n, m->batch);
+    memcpy(m->nodes[0].y, input, (size_t)node_numel(&m->nodes[0], n) * sizeof(float));
+    for (int i = 1; i < m->n_nodes; i++)
+        forward_node(m, &m->nodes[i], n, training);
+    m->cur_n = n;
+    m->last_training = training;
+    return FROST_OK;
+}
+
+const float *frost_model_logits(const frost_model *m) { return m->nodes[m->n_nodes - 1].y; }
+
+/* The gradient buffer of input k of node n, zeroed on first use in this pass;
+ * NULL for the model input (no gradient needed there). */
+static float *input_grad(frost_model *m, const frost_node *n, int k, bool *touched)
+{
+    int j = n->in[k];
+    if (j == 0)
+        return NULL;
+    frost_node *x = &m->nodes[j];
+    if (!touched[j]) {
+        memset(x->dy, 0, (size_t)node_numel(x, m->cur_n) * sizeof(float));
+        touched[j] = true;
+    }
+    return x->dy;
+}
+
+static void backward_node(frost_model *m, frost_node *n, bool *touched)
+{
+    int bs = m->cur_n;
+    const frost_node *x0 = &m->nodes[n->in[0]];
+    frost_shape4 in = node_shape(x0, bs);
+    int64_t numel = node_numel(n, bs);
+    float *dx = input_grad(m, n, 0, touched);
+    switch (n->op) {
+    case FROST_OP_CONV:
+        frost_conv2d_backward(&n->conv, in, x0->y, param_data(m, n->weight), n->dy, dx,
+                              param_grad(m, n->weight), param_grad(m, n->bias_p), m->scratch);
+        break;
+    case FROST_OP_BN:
+        frost_bn_backward((int64_t)bs * n->h * n->w, n->c, x0->y, param_data(m, n->gamma),
+                          n->save_a, n->save_b, n->dy, dx, param_grad(m, n->gamma),
+                          param_grad(m, n->beta));
+        break;
+    case FROST_OP_ACT:
+        if (dx)
+            frost_act_backward(n->act, numel, x0->y, n->dy, dx);
+        break;
+    case FROST_OP_MAXPOOL:
+        if (dx)
+            frost_maxpool_backward(&n->pool, in, n->dy, n->argmax, dx);
+        break;
+    case FROST_OP_AVGPOOL:
+        if (dx)
+            frost_avgpool_backward(&n->pool, in, n->dy, dx);
+        break;
+    case FROST_OP_GAP:
+        if (dx)
+            frost_gap_backward(in, n->dy, dx);
+        break;
+    case FROST_OP_LINEAR:
+        frost_linear_backward(bs, x0->h * x0->w * x0->c, n->c, x0->y, param_data(m, n->weight),
+                              n->dy, dx, param_grad(m, n->weight), param_grad(m, n->bias_p));
+        break;
+    case FROST_OP_ADD: {
+        float *db = input_grad(m, n, 1, touched);
+        if (dx)
+            frost_vec_add_inplace(numel, n->dy, dx);
+        if (db)
+            frost_vec_add_inplace(numel, n->dy, db);
+        break;
+    }
+    case FROST_OP_CONCAT: {
+        int ci[FROST_MAX_NODE_INPUTS];
+        float *dxs[FROST_MAX_NODE_INPUTS];
+        for (int i = 0; i < n->n_in; i++) {
+            ci[i] = m->nodes[n->in[i]].c;
+            dxs[i] = input_grad(m, n, i, touched);
+        }
+        frost_concat_backward((int64_t)bs * n->h * n->w, n->n_in, ci, n->dy, dxs);
+        break;
+    }
+    case FROST_OP_DROPOUT:
+        if (dx && m->last_training && n->p > 0.0f)
+            frost_dropout_backward(numel, n->save_a, n->dy, dx);
+        else if (dx)
+            frost_vec_add_inplace(numel, n->dy, dx);
+        break;
+    case FROST_OP_FLATTEN:
+        if (dx)
+            frost_vec_add_inplace(numel, n->dy, dx);
+        break;
+    case FROST_OP_INPUT:
+    case FROST_OP_COUNT:
+        break;
+    }
+}
+
+frost_status frost_model_backward(frost_model *m, const float *dlogits)
+{
+    if (m->cur_n == 0 || !m->last_training)
+        return frost_fail(FROST_ERR_ARG, "model '%s': backward needs a training forward first",
+                          m->name);
+    bool *touched = calloc((size_t)m->n_nodes, sizeof *touched);
+    if (!touched)
+        return frost_fail(FROST_ERR_NOMEM, "out of memory in backward");
+    frost_node *last = &m->nodes[m->n_nodes - 1];
+    memcpy(last->dy, dlogits, (size_t)node_numel(last, m->cur_n) * sizeof(float));
+    touched[m->n_nodes - 1] = true;
+    for (int i = m->n_nodes - 1; i >= 1; i--) {
+        frost_node *n = &m->nodes[i];
+        if (!touched[i])
+            continue; /* nothing downstream uses this node: no gradient flows */
+        backward_node(m, n, touched);
+    }
+    free(touched);
+    return FROST_OK;
+}
+
+void frost_model_zero_grad(frost_model *m)
+{
+    for (int i = 0; i < m->n_params; i++)
+        memset(m->params[i].grad, 0, (size_t)m->params[i].numel * sizeof(float));
+}

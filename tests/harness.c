@@ -1,0 +1,68 @@
+#include "harness.h"
+
+#include <stdlib.h>
+
+int frost_test_failed_checks = 0;
+static int passed = 0, failed = 0;
+
+void frost_test_run(const char *name, void (*fn)(void))
+{
+    int before = frost_test_failed_checks;
+    fn();
+    if (frost_test_failed_checks == before) {
+        passed++;
+        printf("ok   %s\n", name);
+    } else {
+        failed++;
+        printf("FAIL %s\n", name);
+    }
+    fflush(stdout);
+}
+
+int frost_test_summary(void)
+{
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
+
+void frost_test_fill_uniform(float *x, long n, float lo, float hi, unsigned long long seed)
+{
+    unsigned long long s = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    for (long i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(s >> 11) / 9007199254740992.0;
+        x[i] = (float)(lo + (hi - lo) * u);
+    }
+}
+
+int frost_test_gradcheck(const char *what, double (*f)(void *ctx), void *ctx, float *params,
+                         const float *grad, long n, double h, double atol, double rtol,
+                         long max_coords)
+{
+    long stride = n > max_coords ? n / max_coords : 1;
+    int bad = 0;
+    for (long i = 0; i < n; i += stride) {
+        float orig = params[i];
+        params[i] = (float)(orig + h);
+        double fp = f(ctx);
+        params[i] = (float)(orig - h);
+        double fm = f(ctx);
+        params[i] = orig;
+        /* the actual step taken in float */
+        double step = (double)(float)(orig + h) - (double)(float)(orig - h);
+        double num = (fp - fm) / step;
+        double ana = grad[i];
+        double tol = atol + rtol * fmax(fabs(num), fabs(ana));
+        if (!(fabs(num - ana) <= tol)) {
+            if (bad < 5)
+                fprintf(stderr, "  gradcheck %s[%ld]: numeric %.6g analytic %.6g\n", what, i, num,
+                        ana);
+            bad++;
+        }
+    }
+    if (bad)
+        frost_test_failed_checks++;
+    return bad;
+}
+
+const char *frost_test_bin(void) { return getenv("FROST_BIN"); }

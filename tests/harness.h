@@ -1,0 +1,85 @@
+/*
+ * Minimal test harness. A test file defines test functions with TEST(name),
+ * lists them with RUN(name) in main via FROST_TEST_MAIN, and uses the CHECK
+ * macros; a failing CHECK prints file:line and the values, marks the test
+ * failed and continues. The process exits non-zero if any check failed and
+ * prints "N passed, N failed".
+ */
+#ifndef FROST_TEST_HARNESS_H
+#define FROST_TEST_HARNESS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern int frost_test_failed_checks;
+
+void frost_test_run(const char *name, void (*fn)(void));
+int frost_test_summary(void);
+
+#define TEST(name) static void name(void)
+#define RUN(name) frost_test_run(#name, name)
+
+#define CHECK(cond)                                                               \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            frost_test_failed_checks++;                                           \
+        }                                                                         \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                        \
+    do {                                                                          \
+        long long a_ = (long long)(a), b_ = (long long)(b);                       \
+        if (a_ != b_) {                                                           \
+            fprintf(stderr, "  %s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a, \
+                    #b, a_, b_);                                                  \
+            frost_test_failed_checks++;                                           \
+        }                                                                         \
+    } while (0)
+
+/* |a-b| <= atol + rtol*|b| */
+#define CHECK_NEAR(a, b, atol, rtol)                                              \
+    do {                                                                          \
+        double a_ = (double)(a), b_ = (double)(b);                                \
+        if (!(fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_))) {                       \
+            fprintf(stderr, "  %s:%d: %s ~= %s failed: %.9g vs %.9g\n", __FILE__, __LINE__, #a, \
+                    #b, a_, b_);                                                  \
+            frost_test_failed_checks++;                                           \
+        }                                                                         \
+    } while (0)
+
+/* Bitwise-equal floats (same value, NaN-free). */
+#define CHECK_FLOAT_EQ(a, b)                                                      \
+    do {                                                                          \
+        float a_ = (a), b_ = (b);                                                 \
+        if (a_ != b_) {                                                           \
+            fprintf(stderr, "  %s:%d: %s == %s failed: %.9g vs %.9g\n", __FILE__, __LINE__, #a, \
+                    #b, (double)a_, (double)b_);                                  \
+            frost_test_failed_checks++;                                           \
+        }                                                                         \
+    } while (0)
+
+#define FROST_TEST_MAIN(...)                                                      \
+    int main(void)                                                                \
+    {                                                                             \
+        __VA_ARGS__;                                                              \
+        return frost_test_summary();                                              \
+    }
+
+/* Fills x[n] with uniform values in [lo, hi) from a fixed seed. */
+void frost_test_fill_uniform(float *x, long n, float lo, float hi, unsigned long long seed);
+
+/* Finite-difference gradient check helper: f(ctx) returns a scalar loss computed
+ * from params[n]; grad[n] is the analytic gradient. Central differences with step
+ * `h`; each coordinate must satisfy |num-ana| <= atol + rtol*max(|num|,|ana|).
+ * Checks at most `max_coords` coordinates spread over the array. Returns the
+ * number of mismatching coordinates (and prints the first few). */
+int frost_test_gradcheck(const char *what, double (*f)(void *ctx), void *ctx, float *params,
+                         const float *grad, long n, double h, double atol, double rtol,
+                         long max_coords);
+
+/* Path of the built frost CLI (env FROST_BIN), or NULL. */
+const char *frost_test_bin(void);
+
+#endif

@@ -1,0 +1,197 @@
+#include "cli.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_init(cli_args *a, const char *cmd, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    a->argc = argc > 255 ? 255 : argc;
+    a->argv = argv;
+}
+
+/* Index of option `name` in argv, or 0. Sets *value to its value (or NULL for a flag). */
+static int find_opt(cli_args *a, const char *name, const char **value, bool wants_value)
+{
+    size_t len = strlen(name);
+    for (int i = 1; i < a->argc; i++) {
+        const char *s = a->argv[i];
+        if (strncmp(s, "--", 2) != 0 || strncmp(s + 2, name, len) != 0)
+            continue;
+        if (s[2 + len] == '=') {
+            a->used[i] = true;
+            *value = s + 3 + len;
+            return i;
+        }
+        if (s[2 + len] != '\0')
+            continue;
+        a->used[i] = true;
+        *value = NULL;
+        if (wants_value && i + 1 < a->argc) {
+            a->used[i + 1] = true;
+            *value = a->argv[i + 1];
+        }
+        return i;
+    }
+    return 0;
+}
+
+bool cli_help(cli_args *a)
+{
+    for (int i = 1; i < a->argc; i++)
+        if (strcmp(a->argv[i], "--help") == 0 || strcmp(a->argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+bool cli_flag(cli_args *a, const char *name)
+{
+    const char *v;
+    if (!find_opt(a, name, &v, false))
+        return false;
+    if (v) {
+        fprintf(stderr, "frost %s: error: --%s is a flag and takes no value\n", a->cmd, name);
+        a->failed = true;
+    }
+    return true;
+}
+
+const char *cli_str(cli_args *a, const char *name, const char *def)
+{
+    const char *v;
+    if (!find_opt(a, name, &v, true))
+        return def;
+    if (!v || !*v) {
+        fprintf(stderr, "frost %s: error: --%s needs a value\n", a->cmd, name);
+        a->failed = true;
+        return def;
+    }
+    return v;
+}
+
+int cli_int(cli_args *a, const char *name, int def, int min, int max)
+{
+    const char *v = cli_str(a, name, NULL);
+    if (!v)
+        return def;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < min || x > max) {
+        fprintf(stderr, "frost %s: error: --%s must be an integer in %d..%d (got '%s')\n", a->cmd,
+                name, min, max, v);
+        a->failed = true;
+        return def;
+    }
+    return (int)x;
+}
+
+float cli_float(cli_args *a, const char *name, float def, float min, float max)
+{
+    const char *v = cli_str(a, name, NULL);
+    if (!v)
+        return def;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || *end || end == v || !isfinite(x) || x < min || x > max) {
+        fprintf(stderr, "frost %s: error: --%s must be a number in [%g, %g] (got '%s')\n", a->cmd,
+                name, (double)min, (double)max, v);
+        a->failed = true;
+        return def;
+    }
+    return (float)x;
+}
+
+bool cli_finish(cli_args *a, int max_positional)
+{
+    for (int i = 1; i < a->argc; i++) {
+        if (a->used[i])
+            continue;
+        const char *s = a->argv[i];
+        if (s[0] == '-' && s[1]) {
+            fprintf(stderr, "frost %s: error: unknown option '%s' (see frost %s --help)\n", a->cmd,
+                    s, a->cmd);
+            a->failed = true;
+        } else if (a->n_positional < max_positional) {
+            a->positional[a->n_positional++] = s;
+        } else {
+            fprintf(stderr, "frost %s: error: unexpected argument '%s'\n", a->cmd, s);
+            a->failed = true;
+        }
+    }
+    return !a->failed;
+}
+
+int cli_error(const char *cmd)
+{
+    fprintf(stderr, "frost %s: error: %s\n", cmd, frost_last_error());
+    return 1;
+}
+
+frost_status cli_build_model(cli_args *a, const char *positional, int default_input,
+                             int default_channels, int default_classes, frost_model **out)
+{
+    const char *arch = cli_str(a, "arch", NULL);
+    const char *name = cli_str(a, "model", positional ? positional : "frostnet_s");
+    frost_builtin_opts o = frost_builtin_defaults();
+    o.width = cli_float(a, "width", 1.0f, 0.01f, 8.0f);
+    o.input = cli_int(a, "input", default_input, 1, 4096);
+    o.in_channels = cli_int(a, "in-channels", default_channels, 1, 4096);
+    o.classes = cli_int(a, "classes", default_classes, 2, 1000000);
+    o.act = cli_str(a, "act", NULL);
+    o.dropout = cli_float(a, "dropout", -1.0f, -1.0f, 0.99f);
+    o.head = cli_int(a, "head", 0, 0, 65536);
+    if (a->failed)
+        return frost_fail(FROST_ERR_ARG, "bad model options");
+    if (arch)
+        return frost_model_load_arch(arch, out);
+    return frost_model_builtin(name, &o, out);
+}
+
+static bool exists(const char *p) { return access(p, R_OK) == 0; }
+
+/* dir/base or dir/base.gz, whichever exists (base if neither, for the error message). */
+static void idx_path(char *buf, size_t size, const char *dir, const char *base)
+{
+    snprintf(buf, size, "%s/%s", dir, base);
+    if (exists(buf))
+        return;
+    snprintf(buf, size, "%s/%s.gz", dir, base);
+    if (exists(buf))
+        return;
+    snprintf(buf, size, "%s/%s", dir, base);
+}
+
+frost_status cli_load_data(cli_args *a, bool need_train, bool need_test, frost_dataset *train,
+                           frost_dataset *test)
+{
+    const char *data = cli_str(a, "data", "fashion-mnist");
+    const char *dir = strcmp(data, "fashion-mnist") == 0 ? FROST_FASHION_MNIST_DIR : data;
+    char ti[4096], tl[4096], vi[4096], vl[4096];
+    idx_path(ti, sizeof ti, dir, "train-images-idx3-ubyte");
+    idx_path(tl, sizeof tl, dir, "train-labels-idx1-ubyte");
+    idx_path(vi, sizeof vi, dir, "t10k-images-idx3-ubyte");
+    idx_path(vl, sizeof vl, dir, "t10k-labels-idx1-ubyte");
+    const char *p_ti = cli_str(a, "train-images", ti), *p_tl = cli_str(a, "train-labels", tl);
+    const char *p_vi = cli_str(a, "test-images", vi), *p_vl = cli_str(a, "test-labels", vl);
+    if (a->failed)
+        return frost_fail(FROST_ERR_ARG, "bad data options");
+    if (need_train)
+        FROST_TRY(frost_dataset_load_idx(p_ti, p_tl, train));
+    if (need_test) {
+        frost_status s = frost_dataset_load_idx(p_vi, p_vl, test);
+        if (s != FROST_OK) {
+            if (need_train)
+                frost_dataset_free(train);
+            return s;
+        }
+    }
+    return FROST_OK;
+}

@@ -1,0 +1,68 @@
+/* Shared pieces of the frost command-line tool: argument parsing, data and model options. */
+#ifndef FROST_TOOLS_CLI_H
+#define FROST_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frost/frost.h"
+
+/* A tiny option parser: "--name value", "--name=value" and flags. Positional
+ * arguments are collected in order. Every lookup marks the option as used, so
+ * cli_finish() can refuse unknown options with a clear message. */
+typedef struct {
+    const char *cmd;
+    int argc;
+    char **argv;
+    bool used[256];
+    const char *positional[8];
+    int n_positional;
+    bool failed;
+} cli_args;
+
+void cli_init(cli_args *a, const char *cmd, int argc, char **argv);
+bool cli_help(cli_args *a);
+bool cli_flag(cli_args *a, const char *name);
+const char *cli_str(cli_args *a, const char *name, const char *def);
+int cli_int(cli_args *a, const char *name, int def, int min, int max);
+float cli_float(cli_args *a, const char *name, float def, float min, float max);
+/* Returns false (after printing why) if an option was unknown or a value was bad. */
+bool cli_finish(cli_args *a, int max_positional);
+
+/* Prints "frost <cmd>: error: <last error>" and returns the exit code 1. */
+int cli_error(const char *cmd);
+
+/* Model selection shared by train and info: --model NAME | --arch FILE, --width, --input,
+ * --in-channels, --classes, --act, --dropout, --head. `positional` may name a model too. */
+frost_status cli_build_model(cli_args *a, const char *positional, int default_input,
+                             int default_channels, int default_classes, frost_model **out);
+#define CLI_MODEL_HELP                                                                   \
+    "model:\n"                                                                           \
+    "  --model NAME        built-in: frostnet_s frostnet_b frostnet_l mobilenetv2\n"     \
+    "                      mnasnet_b1 resnet (default frostnet_s)\n"                     \
+    "  --arch FILE         architecture JSON instead (docs/architecture.md)\n"           \
+    "  --width W           width multiplier (default 1.0)\n"                             \
+    "  --input S           input size; strides adapt below 224 (docs/models.md)\n"       \
+    "  --in-channels C     input channels\n"                                             \
+    "  --classes K         output classes\n"                                             \
+    "  --act relu|relu6    MobileNetV2 activation\n"                                     \
+    "  --dropout P         dropout before the classifier\n"                              \
+    "  --head N            width of the last 1x1 conv (FrostNet/MobileNetV2/MnasNet)\n"
+
+/* Data selection: --data fashion-mnist | DIR (MNIST file names inside) and explicit
+ * --train-images/--train-labels/--test-images/--test-labels paths. */
+frost_status cli_load_data(cli_args *a, bool need_train, bool need_test, frost_dataset *train,
+                           frost_dataset *test);
+#define CLI_DATA_HELP                                                                    \
+    "data:\n"                                                                            \
+    "  --data fashion-mnist|DIR  Fashion-MNIST from Debian's dataset-fashion-mnist\n"    \
+    "                      (default), or a folder with MNIST-named IDX files\n"          \
+    "                      (train-images-idx3-ubyte[.gz], ..., t10k-labels-idx1-ubyte[.gz])\n" \
+    "  --train-images F --train-labels F --test-images F --test-labels F\n"             \
+    "                      any IDX files (raw or .gz) instead\n"
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

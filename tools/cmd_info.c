@@ -1,0 +1,64 @@
+/* frost info: per-layer shapes, parameters and MACs of a model, checkpoint or JSON. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const help =
+    "usage: frost info [MODEL | CHECKPOINT.safetensors] [options]\n"
+    "Per-layer output shapes, parameters and MACs (multiply-accumulates per image,\n"
+    "conv and linear layers), and totals.\n\n" CLI_MODEL_HELP
+    "  (info defaults: --input 224 --in-channels 3 --classes 1000)\n\n"
+    "  --dump-arch FILE    also write the architecture JSON to FILE\n";
+
+static bool is_checkpoint(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 12 && strcmp(s + n - 12, ".safetensors") == 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    cli_args a;
+    cli_init(&a, "info", argc, argv);
+    if (cli_help(&a)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    const char *dump = cli_str(&a, "dump-arch", NULL);
+    /* Find the positional first (model name or checkpoint), then read model options. */
+    const char *pos = NULL;
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-' && (i == 1 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '='))) {
+            pos = argv[i];
+            break;
+        }
+    frost_model *m = NULL;
+    frost_status s;
+    if (pos && is_checkpoint(pos)) {
+        s = frost_checkpoint_load_model(pos, &m);
+    } else {
+        s = cli_build_model(&a, pos, 224, 3, 1000, &m);
+    }
+    if (!cli_finish(&a, 1) || (s != FROST_OK && a.failed)) {
+        frost_model_free(m);
+        return 2;
+    }
+    if (s != FROST_OK)
+        return cli_error("info");
+    frost_model_print_info(m, stdout);
+    int rc = 0;
+    if (dump) {
+        char *json = frost_model_to_json(m);
+        s = json ? frost_write_file_atomic(dump, json, strlen(json))
+                 : frost_fail(FROST_ERR_NOMEM, "out of memory");
+        free(json);
+        if (s != FROST_OK)
+            rc = cli_error("info");
+        else
+            printf("architecture written to %s\n", dump);
+    }
+    frost_model_free(m);
+    return rc;
+}

@@ -1,0 +1,228 @@
+/* frost train: train a model (built-in or JSON) on IDX data, with checkpoints and resume. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *const help =
+    "usage: frost train [MODEL] [options]\n"
+    "Train a model on Fashion-MNIST (or any IDX data set) and save a checkpoint after\n"
+    "every epoch (atomically). Per-epoch metrics go to a CSV file.\n\n" CLI_MODEL_HELP
+    "\n" CLI_DATA_HELP
+    "\ntraining:\n"
+    "  --epochs N          epochs (default 10)\n"
+    "  --batch N           batch size (default 64)\n"
+    "  --opt NAME          sgd (Nesterov momentum), rmsprop, adam, adamw (default sgd)\n"
+    "  --lr X              peak learning rate (default 0.1 for sgd, 0.002 otherwise)\n"
+    "  --momentum X        sgd/rmsprop momentum (default 0.9)\n"
+    "  --no-nesterov       plain momentum for sgd\n"
+    "  --wd X              weight decay on conv/linear weights (default 4e-5)\n"
+    "  --wd-dw X           on depthwise weights (default 0)\n"
+    "  --wd-1d X           on biases and BN parameters (default 0)\n"
+    "  --clip X            clip the gradient norm to X (default off)\n"
+    "  --sched NAME        cosine (default), step, constant\n"
+    "  --warmup E          linear warm-up epochs (default 1)\n"
+    "  --step-epochs E --gamma G   step schedule: lr *= G every E epochs\n"
+    "  --smoothing X       label smoothing (default 0.1)\n"
+    "  --crop-pad N        random-crop padding in pixels (default 2, 0 = off)\n"
+    "  --hflip             random horizontal flips\n"
+    "  --val N             hold out N training images for validation (default 5000)\n"
+    "  --limit N           train on the first N (remaining) training images only\n"
+    "  --seed N            seed for init, shuffling, augmentation, dropout (default 1)\n"
+    "  --threads N         threads (default: all cores)\n"
+    "  --out FILE          checkpoint (default runs/MODEL.safetensors)\n"
+    "  --csv FILE          per-epoch metrics (default: checkpoint path + .csv)\n"
+    "  --resume            continue from --out if it exists (same settings required)\n"
+    "  --quiet             only the final summary\n";
+
+typedef struct {
+    bool tty, quiet;
+    double last_print;
+} progress_state;
+
+static void print_progress(const frost_progress *p, void *user)
+{
+    progress_state *st = user;
+    if (p->epoch_end) {
+        if (st->tty && !st->quiet)
+            fprintf(stderr, "\r\033[K");
+        if (!st->quiet) {
+            printf("epoch %d/%d  loss %.4f  train %.2f%%", p->epoch, p->epochs, (double)p->loss,
+                   100.0 * p->acc);
+            if (p->val_acc >= 0.0f)
+                printf("  val %.2f%%", 100.0 * p->val_acc);
+            if (p->test_acc >= 0.0f)
+                printf("  test %.2f%%", 100.0 * p->test_acc);
+            printf("  %.1fs  %.0f img/s\n", p->elapsed_s, p->images_per_s);
+            fflush(stdout);
+        }
+        st->last_print = 0.0;
+        return;
+    }
+    if (st->quiet)
+        return;
+    double eta = p->images_per_s > 0 ? (double)(p->batches - p->batch_index) * p->elapsed_s /
+                                           fmax(p->batch_index, 1)
+                                     : 0.0;
+    if (st->tty) {
+        if (p->elapsed_s - st->last_print < 0.25 && p->batch_index != p->batches)
+            return;
+        st->last_print = p->elapsed_s;
+        int width = 24, done = (int)((double)width * p->batch_index / p->batches);
+        char bar[32];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
+        bar[width] = '\0';
+        fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %d:%02d",
+                p->epoch, p->epochs, bar, p->batch_index, p->batches, (double)p->loss,
+                100.0 * p->acc, p->images_per_s, (int)eta / 60, (int)eta % 60);
+    } else if (p->elapsed_s - st->last_print >= 30.0) {
+        st->last_print = p->elapsed_s;
+        printf("epoch %d/%d  batch %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %d:%02d\n",
+               p->epoch, p->epochs, p->batch_index, p->batches, (double)p->loss, 100.0 * p->acc,
+               p->images_per_s, (int)eta / 60, (int)eta % 60);
+        fflush(stdout);
+    }
+}
+
+static bool parse_training(cli_args *a, frost_train_config *c)
+{
+    const char *opt = cli_str(a, "opt", "sgd");
+    int kind = frost_opt_from_name(opt);
+    if (kind < 0) {
+        fprintf(stderr, "frost train: error: --opt must be sgd, rmsprop, adam or adamw (got '%s')\n", opt);
+        return false;
+    }
+    c->optim = frost_optim_defaults((frost_opt_kind)kind);
+    c->epochs = cli_int(a, "epochs", 10, 1, 100000);
+    c->batch = cli_int(a, "batch", 64, 1, 65536);
+    c->sched.base_lr = cli_float(a, "lr", kind == FROST_OPT_SGD ? 0.1f : 0.002f, 1e-9f, 100.0f);
+    c->optim.momentum = cli_float(a, "momentum", c->optim.momentum, 0.0f, 0.9999f);
+    if (cli_flag(a, "no-nesterov"))
+        c->optim.nesterov = false;
+    c->optim.wd = cli_float(a, "wd", c->optim.wd, 0.0f, 1.0f);
+    c->optim.wd_depthwise = cli_float(a, "wd-dw", c->optim.wd_depthwise, 0.0f, 1.0f);
+    c->optim.wd_1d = cli_float(a, "wd-1d", c->optim.wd_1d, 0.0f, 1.0f);
+    c->optim.clip_norm = cli_float(a, "clip", 0.0f, 0.0f, 1e6f);
+    const char *sched = cli_str(a, "sched", "cosine");
+    if (strcmp(sched, "cosine") == 0)
+        c->sched.kind = FROST_SCHED_COSINE;
+    else if (strcmp(sched, "step") == 0)
+        c->sched.kind = FROST_SCHED_STEP;
+    else if (strcmp(sched, "constant") == 0)
+        c->sched.kind = FROST_SCHED_CONSTANT;
+    else {
+        fprintf(stderr, "frost train: error: --sched must be cosine, step or constant (got '%s')\n", sched);
+        return false;
+    }
+    c->sched.warmup_epochs = cli_float(a, "warmup", 1.0f, 0.0f, 1000.0f);
+    c->sched.step_epochs = cli_float(a, "step-epochs", 30.0f, 0.01f, 100000.0f);
+    c->sched.gamma = cli_float(a, "gamma", 0.1f, 0.0f, 1.0f);
+    c->label_smoothing = cli_float(a, "smoothing", 0.1f, 0.0f, 0.99f);
+    c->augment.crop_pad = cli_int(a, "crop-pad", 2, 0, 64);
+    c->augment.hflip = cli_flag(a, "hflip");
+    c->seed = (uint64_t)cli_int(a, "seed", 1, 0, 2147483647);
+    c->resume = cli_flag(a, "resume");
+    c->quiet = cli_flag(a, "quiet");
+    return !a->failed;
+}
+
+static void make_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        mkdir(dir, 0777); /* only one level (runs/); an error shows up at the first save */
+    }
+}
+
+int cmd_train(int argc, char **argv)
+{
+    cli_args a;
+    cli_init(&a, "train", argc, argv);
+    if (cli_help(&a)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    frost_train_config cfg = frost_train_defaults();
+    bool ok = parse_training(&a, &cfg);
+    int val_n = cli_int(&a, "val", 5000, 0, 10000000);
+    int limit = cli_int(&a, "limit", 0, 0, 100000000);
+    int threads = cli_int(&a, "threads", 0, 0, 1024);
+    const char *out = cli_str(&a, "out", NULL);
+    const char *csv = cli_str(&a, "csv", NULL);
+    frost_dataset full = {0}, test = {0}, train = {0}, val = {0};
+    frost_model *m = NULL;
+    /* Model options are read before cli_finish so that they count as known. */
+    frost_status s = cli_load_data(&a, true, true, &full, &test);
+    if (s == FROST_OK)
+        s = cli_build_model(&a, NULL, full.h, full.c, full.classes < 2 ? 2 : full.classes, &m);
+    ok = cli_finish(&a, 1) && ok;
+    if (a.n_positional == 1)
+        fprintf(stderr, "frost train: error: give the model with --model %s\n", a.positional[0]), ok = false;
+    if (!ok) {
+        frost_model_free(m);
+        frost_dataset_free(&full);
+        frost_dataset_free(&test);
+        return 2;
+    }
+    if (s != FROST_OK)
+        return cli_error("train");
+    frost_set_threads(threads);
+
+    if (val_n >= full.n) {
+        fprintf(stderr, "frost train: error: --val %d leaves no training images (%d in total)\n", val_n, full.n);
+        return 2;
+    }
+    if (val_n > 0)
+        s = frost_dataset_split(&full, val_n, cfg.seed, &train, &val);
+    else
+        s = frost_dataset_head(&full, full.n, &train);
+    frost_dataset_free(&full);
+    if (s == FROST_OK && limit > 0 && limit < train.n) {
+        frost_dataset sub;
+        s = frost_dataset_head(&train, limit, &sub);
+        frost_dataset_free(&train);
+        train = sub;
+    }
+    char out_default[256], csv_default[4200];
+    if (!out) {
+        snprintf(out_default, sizeof out_default, "runs/%s.safetensors", frost_model_name(m));
+        out = out_default;
+    }
+    if (!csv) {
+        snprintf(csv_default, sizeof csv_default, "%s.csv", out);
+        csv = csv_default;
+    }
+    make_parent_dir(out);
+    cfg.checkpoint = out;
+    cfg.csv = csv;
+    if (s == FROST_OK && !cfg.quiet)
+        printf("training %s (%.3fM params, %.2fM MACs/image) on %d images (%d held out), "
+               "test %d, %d epochs, batch %d, %d threads\n",
+               frost_model_name(m), (double)frost_model_param_count(m) / 1e6,
+               (double)frost_model_macs(m) / 1e6, train.n, val.n, test.n, cfg.epochs, cfg.batch,
+               frost_get_threads());
+    if (s == FROST_OK)
+        frost_model_init_weights(m, cfg.seed); /* a resumed run overwrites these */
+    progress_state st = {.tty = isatty(fileno(stderr)), .quiet = cfg.quiet};
+    frost_train_result r = {0};
+    if (s == FROST_OK)
+        s = frost_train(m, &train, val.n ? &val : NULL, &test, &cfg, print_progress, &st, &r);
+    if (s == FROST_OK && cfg.resume && r.epochs_run == 0)
+        printf("%s already holds all %d epochs; nothing to do\n", out, cfg.epochs);
+    if (s == FROST_OK && r.epochs_run > 0)
+        printf("done: test accuracy %.2f%%  (%d epochs in %.1fs, %.0f img/s)  checkpoint %s\n",
+               100.0 * r.test_acc, r.epochs_run, r.seconds, r.images_per_s, out);
+    int rc = s == FROST_OK ? 0 : cli_error("train");
+    frost_model_free(m);
+    frost_dataset_free(&train);
+    frost_dataset_free(&val);
+    frost_dataset_free(&test);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/* frost: the command-line tool. One subcommand per file (tools/cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const usage =
+    "usage: frost COMMAND [options]   (frost COMMAND --help for details)\n\n"
+    "commands:\n"
+    "  train     train a model on Fashion-MNIST or any IDX data set\n"
+    "  eval      accuracy of a checkpoint\n"
+    "  info      per-layer shapes, parameters and MACs\n"
+    "  version   print the version\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("frost %s\n", FROST_VERSION_STRING);
+        return 0;
+    }
+    fprintf(stderr, "frost: error: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+}
