@@ -1,0 +1,43 @@
+/*
+ * Internal pieces of the data subsystem, shared by idx.c, augment.c, loader.c
+ * and the unit tests (which check the augmentation on hand-made images).
+ */
+#ifndef FROST_DATA_INTERNAL_H
+#define FROST_DATA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+/* The umbrella header first: including frost/data.h on its own trips over the
+ * frost.h -> train.h -> data.h include cycle (train.h needs data.h's types). */
+#include "frost/frost.h"
+
+/* Largest IDX payload we accept (bytes): far above Fashion-MNIST (47 MB), and
+ * small enough that a corrupt header cannot make us ask for absurd memory. */
+#define FROST_IDX_MAX_BYTES ((uint64_t)1 << 31)
+
+/* The random decisions for one sample. The output pixel (y, x) comes from
+ * input pixel (y + dy, x' + dx) where x' = w-1-x if flip, else x; pixels that
+ * fall outside the image are padding. */
+typedef struct {
+    int dy, dx; /* crop offset in [-crop_pad, crop_pad] */
+    bool flip;  /* mirror left-right */
+} frost_aug_choice;
+
+/* Draws one sample's choice from r. Always the same number of draws for a given
+ * aug, so the stream layout never depends on earlier outcomes. aug may be NULL. */
+frost_aug_choice frost_augment_choose(frost_rng *r, const frost_augment *aug);
+
+/* lut[p] = ((float)p / 255 - mean) / std for every byte value p. aug == NULL
+ * means mean 0, std 1. */
+void frost_augment_make_lut(const frost_augment *aug, float lut[256]);
+
+/* Writes one normalised, shifted and possibly mirrored HWC image to dst.
+ * Padding takes lut[0]: the value a raw black (0) pixel maps to, i.e. the image
+ * is zero-padded *before* normalisation, as torchvision's RandomCrop on a
+ * uint8/[0,1] image followed by Normalize would do. */
+void frost_augment_image(const uint8_t *src, int h, int w, int c, const float lut[256],
+                         frost_aug_choice choice, float *dst);
+
+#endif
