@@ -1,0 +1,224 @@
+/*
+ * AVX2/FMA versions of the batch-norm tile kernels and the activations
+ * (contracts in ops/elementwise.h). Whatever does not fill a vector (channel
+ * or element tails) is handed to the reference kernel.
+ */
+#include <immintrin.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "ops/elementwise.h"
+
+/* ---- batch norm ---- */
+
+static __m256d cvt_lo(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+
+/* Sums of 16 channels over all rows, with 8 independent double accumulators
+ * (enough to hide the add/FMA latency). Rows are added in order, as in the
+ * reference, and a float*float product is exact in double, so FMA rounds
+ * exactly like the reference's multiply-then-add: the results are identical.
+ * `same` (a == b, the forward statistics) skips converting b again. */
+static void sums16(int64_t rows, int64_t ld, const float *a, const float *b, bool same,
+                   double *s1, double *s2)
+{
+    __m256d p0 = _mm256_loadu_pd(s1), p1 = _mm256_loadu_pd(s1 + 4);
+    __m256d p2 = _mm256_loadu_pd(s1 + 8), p3 = _mm256_loadu_pd(s1 + 12);
+    __m256d q0 = _mm256_loadu_pd(s2), q1 = _mm256_loadu_pd(s2 + 4);
+    __m256d q2 = _mm256_loadu_pd(s2 + 8), q3 = _mm256_loadu_pd(s2 + 12);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *ar = a + r * ld, *br = b + r * ld;
+        __m256d a0 = cvt_lo(ar), a1 = cvt_lo(ar + 4), a2 = cvt_lo(ar + 8), a3 = cvt_lo(ar + 12);
+        __m256d b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+        if (!same) {
+            b0 = cvt_lo(br);
+            b1 = cvt_lo(br + 4);
+            b2 = cvt_lo(br + 8);
+            b3 = cvt_lo(br + 12);
+        }
+        p0 = _mm256_add_pd(p0, a0);
+        p1 = _mm256_add_pd(p1, a1);
+        p2 = _mm256_add_pd(p2, a2);
+        p3 = _mm256_add_pd(p3, a3);
+        q0 = _mm256_fmadd_pd(a0, b0, q0);
+        q1 = _mm256_fmadd_pd(a1, b1, q1);
+        q2 = _mm256_fmadd_pd(a2, b2, q2);
+        q3 = _mm256_fmadd_pd(a3, b3, q3);
+    }
+    _mm256_storeu_pd(s1, p0);
+    _mm256_storeu_pd(s1 + 4, p1);
+    _mm256_storeu_pd(s1 + 8, p2);
+    _mm256_storeu_pd(s1 + 12, p3);
+    _mm256_storeu_pd(s2, q0);
+    _mm256_storeu_pd(s2 + 4, q1);
+    _mm256_storeu_pd(s2 + 8, q2);
+    _mm256_storeu_pd(s2 + 12, q3);
+}
+
+static void sums4(int64_t rows, int64_t ld, const float *a, const float *b, double *s1,
+                  double *s2)
+{
+    __m256d p = _mm256_loadu_pd(s1), q = _mm256_loadu_pd(s2);
+    for (int64_t r = 0; r < rows; r++) {
+        __m256d av = cvt_lo(a + r * ld);
+        p = _mm256_add_pd(p, av);
+        q = _mm256_fmadd_pd(av, cvt_lo(b + r * ld), q);
+    }
+    _mm256_storeu_pd(s1, p);
+    _mm256_storeu_pd(s2, q);
+}
+
+void frost_bn_sums_avx2(int64_t rows, int tc, int64_t ld, const float *a, const float *b,
+                        double *s1, double *s2)
+{
+    int j = 0;
+    for (; j + 16 <= tc; j += 16)
+        sums16(rows, ld, a + j, b + j, a == b, s1 + j, s2 + j);
+    for (; j + 4 <= tc; j += 4)
+        sums4(rows, ld, a + j, b + j, s1 + j, s2 + j);
+    if (j < tc)
+        frost_bn_sums_ref(rows, tc - j, ld, a + j, b + j, s1 + j, s2 + j);
+}
+
+/* The channels past the last multiple of 8 (rare: mobile CNN widths are
+ * multiples of 8) go to the reference kernel afterwards as a narrower tile. */
+void frost_bn_apply_avx2(int64_t rows, int tc, int64_t ld, const float *x, const float *mean,
+                         const float *scale, const float *shift, float *y)
+{
+    int tv = tc & ~7;
+    for (int64_t r = 0; r < rows && tv > 0; r++) {
+        const float *xr = x + r * ld;
+        float *yr = y + r * ld;
+        for (int j = 0; j < tv; j += 8) {
+            __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(xr + j), _mm256_loadu_ps(mean + j));
+            _mm256_storeu_ps(yr + j, _mm256_fmadd_ps(xc, _mm256_loadu_ps(scale + j),
+                                                     _mm256_loadu_ps(shift + j)));
+        }
+    }
+    if (tv < tc)
+        frost_bn_apply_ref(rows, tc - tv, ld, x + tv, mean + tv, scale + tv, shift + tv, y + tv);
+}
+
+void frost_bn_dx_avx2(int64_t rows, int tc, int64_t ld, const float *x, const float *dy,
+                      const float *mean, const float *scale, const float *k1, const float *k2,
+                      float *dx)
+{
+    int tv = tc & ~7;
+    for (int64_t r = 0; r < rows && tv > 0; r++) {
+        const float *xr = x + r * ld, *dyr = dy + r * ld;
+        float *dxr = dx + r * ld;
+        for (int j = 0; j < tv; j += 8) {
+            __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(xr + j), _mm256_loadu_ps(mean + j));
+            __m256 t = _mm256_sub_ps(_mm256_loadu_ps(dyr + j), _mm256_loadu_ps(k1 + j));
+            t = _mm256_fnmadd_ps(xc, _mm256_loadu_ps(k2 + j), t);
+            _mm256_storeu_ps(dxr + j, _mm256_fmadd_ps(_mm256_loadu_ps(scale + j), t,
+                                                      _mm256_loadu_ps(dxr + j)));
+        }
+    }
+    if (tv < tc)
+        frost_bn_dx_ref(rows, tc - tv, ld, x + tv, dy + tv, mean + tv, scale + tv, k1 + tv,
+                        k2 + tv, dx + tv);
+}
+
+/* ---- activations ---- */
+
+/* max/min return their second operand when either is NaN: putting x second
+ * lets NaN propagate, as in the reference. */
+static __m256 relu_v(__m256 x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
+
+static __m256 relu6_v(__m256 x)
+{
+    return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), x));
+}
+
+static __m256 act_v(frost_act_kind k, __m256 x)
+{
+    const __m256 three = _mm256_set1_ps(3.0f), sixth = _mm256_set1_ps(1.0f / 6.0f);
+    switch (k) {
+    case FROST_ACT_RELU: return relu_v(x);
+    case FROST_ACT_RELU6: return relu6_v(x);
+    case FROST_ACT_HSWISH:
+        return _mm256_mul_ps(_mm256_mul_ps(x, relu6_v(_mm256_add_ps(x, three))), sixth);
+    case FROST_ACT_HSIGMOID: return _mm256_mul_ps(relu6_v(_mm256_add_ps(x, three)), sixth);
+    default: return x;
+    }
+}
+
+/* The per-kind switch sits inside a small inline function; gcc hoists it out of
+ * the loop (each kind gets its own loop), so the vector body is branch free. */
+void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *y)
+{
+    int64_t i = 0;
+    switch (k) {
+#define ACT_LOOP(kind)                                                                    \
+    case kind:                                                                            \
+        for (; i + 16 <= n; i += 16) {                                                    \
+            __m256 a = act_v(kind, _mm256_loadu_ps(x + i));                               \
+            __m256 b = act_v(kind, _mm256_loadu_ps(x + i + 8));                           \
+            _mm256_storeu_ps(y + i, a);                                                   \
+            _mm256_storeu_ps(y + i + 8, b);                                               \
+        }                                                                                 \
+        break;
+        ACT_LOOP(FROST_ACT_RELU)
+        ACT_LOOP(FROST_ACT_RELU6)
+        ACT_LOOP(FROST_ACT_HSWISH)
+        ACT_LOOP(FROST_ACT_HSIGMOID)
+#undef ACT_LOOP
+    default:
+        break;
+    }
+    if (i < n)
+        frost_act_forward_ref(k, n - i, x + i, y + i);
+}
+
+/* f'(x) * dy for one vector, with PyTorch's choices at the kinks. */
+static __m256 act_grad_v(frost_act_kind k, __m256 x, __m256 dy)
+{
+    const __m256 zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f);
+    const __m256 mthree = _mm256_set1_ps(-3.0f);
+    switch (k) {
+    case FROST_ACT_RELU: return _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), dy);
+    case FROST_ACT_RELU6: {
+        __m256 in = _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ),
+                                  _mm256_cmp_ps(x, _mm256_set1_ps(6.0f), _CMP_LT_OQ));
+        return _mm256_and_ps(in, dy);
+    }
+    case FROST_ACT_HSWISH: {
+        /* x < -3: 0; -3 <= x <= 3: x/3 + 1/2; x > 3 (or NaN): 1 */
+        __m256 mid = _mm256_fmadd_ps(x, _mm256_set1_ps(1.0f / 3.0f), _mm256_set1_ps(0.5f));
+        __m256 g = _mm256_blendv_ps(_mm256_set1_ps(1.0f), mid, _mm256_cmp_ps(x, three, _CMP_LE_OQ));
+        g = _mm256_andnot_ps(_mm256_cmp_ps(x, mthree, _CMP_LT_OQ), g);
+        return _mm256_mul_ps(g, dy);
+    }
+    case FROST_ACT_HSIGMOID: {
+        __m256 in = _mm256_and_ps(_mm256_cmp_ps(x, mthree, _CMP_GT_OQ),
+                                  _mm256_cmp_ps(x, three, _CMP_LT_OQ));
+        return _mm256_and_ps(in, _mm256_mul_ps(dy, _mm256_set1_ps(1.0f / 6.0f)));
+    }
+    default: return dy;
+    }
+}
+
+void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const float *dy,
+                             float *dx)
+{
+    int64_t i = 0;
+    switch (k) {
+#define ACT_GRAD_LOOP(kind)                                                               \
+    case kind:                                                                            \
+        for (; i + 8 <= n; i += 8) {                                                      \
+            __m256 g = act_grad_v(kind, _mm256_loadu_ps(x + i), _mm256_loadu_ps(dy + i)); \
+            _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), g));          \
+        }                                                                                 \
+        break;
+        ACT_GRAD_LOOP(FROST_ACT_IDENTITY)
+        ACT_GRAD_LOOP(FROST_ACT_RELU)
+        ACT_GRAD_LOOP(FROST_ACT_RELU6)
+        ACT_GRAD_LOOP(FROST_ACT_HSWISH)
+        ACT_GRAD_LOOP(FROST_ACT_HSIGMOID)
+#undef ACT_GRAD_LOOP
+    default:
+        break;
+    }
+    if (i < n)
+        frost_act_backward_ref(k, n - i, x + i, dy + i, dx + i);
+}

@@ -1,0 +1,826 @@
+/*
+ * Batch norm, activations, pooling, add/concat/dropout and softmax
+ * cross-entropy: hand-computed and PyTorch-computed values, finite-difference
+ * gradient checks (loss = sum(y*r) for a fixed random r, so dy = r), and the
+ * AVX2 kernels against their portable references.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "core/util.h"
+#include "frost/frost.h"
+#include "harness.h"
+#include "ops/elementwise.h"
+#include "ops/ops.h"
+
+/* ---- a generic probe for gradient checks: loss = sum_i y[i]*r[i] in double ---- */
+
+typedef struct {
+    void (*forward)(void *op); /* recomputes y from the op's (possibly perturbed) inputs */
+    void *op;
+    const float *y, *r;
+    long ny;
+} probe;
+
+static double probe_loss(void *ctx)
+{
+    probe *p = ctx;
+    p->forward(p->op);
+    double s = 0.0;
+    for (long i = 0; i < p->ny; i++)
+        s += (double)p->y[i] * p->r[i];
+    return s;
+}
+
+static float *alloc_uniform(long n, float lo, float hi, unsigned long long seed)
+{
+    float *v = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    frost_test_fill_uniform(v, n, lo, hi, seed);
+    return v;
+}
+
+static float *alloc_zero(long n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+
+/* ---- activations ---- */
+
+TEST(act_names_round_trip)
+{
+    for (int k = 0; k < FROST_ACT_COUNT; k++)
+        CHECK_EQ_INT(frost_act_from_name(frost_act_name((frost_act_kind)k)), k);
+    CHECK_EQ_INT(frost_act_from_name("relu6"), FROST_ACT_RELU6);
+    CHECK_EQ_INT(frost_act_from_name("hswish"), FROST_ACT_HSWISH);
+    CHECK_EQ_INT(frost_act_from_name("swish"), -1);
+    CHECK_EQ_INT(frost_act_from_name(NULL), -1);
+}
+
+TEST(act_forward_values)
+{
+    const float x[6] = {-4.0f, -1.0f, 0.0f, 1.0f, 4.0f, 7.0f};
+    const float want[FROST_ACT_COUNT][6] = {
+        {-4, -1, 0, 1, 4, 7},                                   /* identity */
+        {0, 0, 0, 1, 4, 7},                                     /* relu */
+        {0, 0, 0, 1, 4, 6},                                     /* relu6 */
+        {0, -1.0f / 3, 0, 2.0f / 3, 4, 7},                      /* hswish */
+        {0, 1.0f / 3, 0.5f, 2.0f / 3, 1, 1},                    /* hsigmoid */
+    };
+    for (int k = 0; k < FROST_ACT_COUNT; k++) {
+        float y[6];
+        frost_act_forward((frost_act_kind)k, 6, x, y);
+        for (int i = 0; i < 6; i++)
+            CHECK_NEAR(y[i], want[k][i], 1e-6, 1e-6);
+    }
+}
+
+TEST(act_backward_kinks_follow_pytorch)
+{
+    /* the kinks and both sides of them */
+    const float x[7] = {-3.0f, 0.0f, 3.0f, 6.0f, -3.5f, 2.0f, 6.5f};
+    const float want[FROST_ACT_COUNT][7] = {
+        {1, 1, 1, 1, 1, 1, 1},                                 /* identity */
+        {0, 0, 1, 1, 0, 1, 1},                                 /* relu: 0 at x <= 0 */
+        {0, 0, 1, 0, 0, 1, 0},                                 /* relu6: 0 < x < 6 */
+        {-0.5f, 0.5f, 1.5f, 1, 0, 2.0f / 3 + 0.5f, 1},         /* hswish: x/3+.5 on [-3,3] */
+        {0, 1.0f / 6, 0, 0, 0, 1.0f / 6, 0},                   /* hsigmoid: -3 < x < 3 */
+    };
+    float dy[7] = {1, 1, 1, 1, 1, 1, 1};
+    for (int k = 0; k < FROST_ACT_COUNT; k++) {
+        float dx[7];
+        for (int i = 0; i < 7; i++)
+            dx[i] = 10.0f; /* backward adds */
+        frost_act_backward((frost_act_kind)k, 7, x, dy, dx);
+        for (int i = 0; i < 7; i++)
+            CHECK_NEAR(dx[i] - 10.0f, want[k][i], 1e-6, 1e-6);
+    }
+    frost_act_backward(FROST_ACT_RELU, 7, x, dy, NULL); /* no input gradient: a no-op */
+}
+
+typedef struct {
+    frost_act_kind kind;
+    long n;
+    float *x, *y;
+} act_op;
+
+static void act_op_forward(void *op)
+{
+    act_op *a = op;
+    frost_act_forward(a->kind, a->n, a->x, a->y);
+}
+
+/* Moves values off the kinks (0, 6, +-3) so finite differences stay on one side. */
+static void avoid_kinks(float *x, long n)
+{
+    const float kinks[4] = {0.0f, 6.0f, 3.0f, -3.0f};
+    for (long i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++)
+            if (fabsf(x[i] - kinks[k]) < 0.05f)
+                x[i] = kinks[k] + (x[i] < kinks[k] ? -0.1f : 0.1f);
+}
+
+TEST(act_gradcheck)
+{
+    const long n = 300;
+    for (int k = 0; k < FROST_ACT_COUNT; k++) {
+        act_op a = {(frost_act_kind)k, n, alloc_uniform(n, -8.0f, 8.0f, 11 + k), alloc_zero(n)};
+        avoid_kinks(a.x, n);
+        float *r = alloc_uniform(n, -1.0f, 1.0f, 21 + k), *dx = alloc_zero(n);
+        frost_act_backward(a.kind, n, a.x, r, dx);
+        probe p = {act_op_forward, &a, a.y, r, n};
+        frost_test_gradcheck(frost_act_name(a.kind), probe_loss, &p, a.x, dx, n, 1e-2, 1e-3,
+                             1e-3, n);
+        free(a.x), free(a.y), free(r), free(dx);
+    }
+}
+
+TEST(act_large_input_uses_threads_and_matches_ref)
+{
+    /* big enough to be split over threads by frost_parallel_range */
+    const long n = 100003;
+    float *x = alloc_uniform(n, -8.0f, 8.0f, 5), *dy = alloc_uniform(n, -1.0f, 1.0f, 6);
+    float *y = alloc_zero(n), *y_ref = alloc_zero(n), *dx = alloc_zero(n), *dx_ref = alloc_zero(n);
+    for (int k = 0; k < FROST_ACT_COUNT; k++) {
+        frost_act_forward((frost_act_kind)k, n, x, y);
+        frost_act_forward_ref((frost_act_kind)k, n, x, y_ref);
+        memset(dx, 0, sizeof(float) * n);
+        memset(dx_ref, 0, sizeof(float) * n);
+        frost_act_backward((frost_act_kind)k, n, x, dy, dx);
+        frost_act_backward_ref((frost_act_kind)k, n, x, dy, dx_ref);
+        int bad = 0;
+        for (long i = 0; i < n; i++)
+            bad += !(fabsf(y[i] - y_ref[i]) <= 1e-6f * (1.0f + fabsf(y_ref[i])) &&
+                     fabsf(dx[i] - dx_ref[i]) <= 1e-6f * (1.0f + fabsf(dx_ref[i])));
+        CHECK_EQ_INT(bad, 0);
+    }
+    free(x), free(dy), free(y), free(y_ref), free(dx), free(dx_ref);
+}
+
+TEST(act_avx2_matches_ref)
+{
+    if (!frost_cpu_has_avx2()) {
+        printf("     (no AVX2: skipped)\n");
+        return;
+    }
+    const long sizes[] = {1, 7, 8, 15, 16, 17, 31, 100, 1001};
+    for (size_t s = 0; s < FROST_ARRAY_LEN(sizes); s++) {
+        long n = sizes[s];
+        float *x = alloc_uniform(n, -8.0f, 8.0f, 100 + s), *dy = alloc_uniform(n, -2, 2, 200 + s);
+        x[0] = 3.0f; /* a kink in every run (the vector part for n >= 8) */
+        if (n > 9)
+            x[9] = -3.0f, x[3] = 0.0f, x[5] = 6.0f;
+        float *y1 = alloc_zero(n), *y2 = alloc_zero(n);
+        float *d1 = alloc_uniform(n, -1, 1, 7), *d2 = alloc_uniform(n, -1, 1, 7);
+        for (int k = 0; k < FROST_ACT_COUNT; k++) {
+            frost_act_forward_ref((frost_act_kind)k, n, x, y1);
+            frost_act_forward_avx2((frost_act_kind)k, n, x, y2);
+            frost_act_backward_ref((frost_act_kind)k, n, x, dy, d1);
+            frost_act_backward_avx2((frost_act_kind)k, n, x, dy, d2);
+            for (long i = 0; i < n; i++) {
+                CHECK_NEAR(y2[i], y1[i], 1e-6, 1e-5);
+                CHECK_NEAR(d2[i], d1[i], 1e-6, 1e-5);
+            }
+        }
+        /* NaN propagates through the forward pass on both paths */
+        x[0] = NAN;
+        frost_act_forward_avx2(FROST_ACT_RELU6, n, x, y2);
+        frost_act_forward_ref(FROST_ACT_RELU6, n, x, y1);
+        CHECK(isnan(y1[0]) && isnan(y2[0]));
+        free(x), free(dy), free(y1), free(y2), free(d1), free(d2);
+    }
+}
+
+/* ---- batch norm ---- */
+
+static const frost_bn_params bn_default = {1e-5f, 0.1f};
+
+TEST(bn_running_stats_hand_numbers)
+{
+    /* one channel [1,2,3,4] and one constant channel [5,5,5,5] */
+    const float x[8] = {1, 5, 2, 5, 3, 5, 4, 5};
+    float gamma[2] = {2.0f, 1.0f}, beta[2] = {0.5f, -1.0f};
+    float rm[2] = {0.0f, 1.0f}, rv[2] = {1.0f, 2.0f}, mean[2], invstd[2], y[8];
+    frost_bn_forward_train(&bn_default, 4, 2, x, gamma, beta, rm, rv, mean, invstd, y);
+    /* mean 2.5, biased var 1.25, unbiased 5/3 */
+    CHECK_NEAR(mean[0], 2.5, 1e-7, 0);
+    CHECK_NEAR(invstd[0], 1.0 / sqrt(1.25 + 1e-5), 0, 1e-6);
+    CHECK_NEAR(rm[0], 0.9 * 0.0 + 0.1 * 2.5, 0, 1e-6);
+    CHECK_NEAR(rv[0], 0.9 * 1.0 + 0.1 * (5.0 / 3.0), 0, 1e-6);
+    CHECK_NEAR(y[0], (1 - 2.5) / sqrt(1.25 + 1e-5) * 2 + 0.5, 1e-6, 1e-6);
+    CHECK_NEAR(y[6], (4 - 2.5) / sqrt(1.25 + 1e-5) * 2 + 0.5, 1e-6, 1e-6);
+    /* a constant channel: variance 0, output = beta */
+    CHECK_NEAR(mean[1], 5.0, 0, 1e-7);
+    CHECK_NEAR(invstd[1], 1.0 / sqrt(1e-5), 0, 1e-5);
+    CHECK_NEAR(rm[1], 0.9 * 1.0 + 0.1 * 5.0, 0, 1e-6);
+    CHECK_NEAR(rv[1], 0.9 * 2.0, 0, 1e-6);
+    CHECK_NEAR(y[3], -1.0, 1e-6, 0);
+
+    /* eval with the updated running statistics */
+    frost_bn_forward_eval(&bn_default, 4, 2, x, gamma, beta, rm, rv, y);
+    CHECK_NEAR(y[0], (1 - 0.25) / sqrt(0.9 + 1.0 / 6.0 + 1e-5) * 2 + 0.5, 1e-6, 1e-6);
+    CHECK_NEAR(y[1], (5 - 1.4) / sqrt(1.8 + 1e-5) - 1.0, 1e-6, 1e-6);
+}
+
+TEST(bn_matches_pytorch)
+{
+    /* torch.nn.BatchNorm1d(2) in float64, weight [2,-.5], bias [.5,1], running
+     * mean [.2,0], var [1,2], one train step and loss sum(y*r). */
+    const float x[6] = {1, -2, 2, 0.5f, 4, 1};
+    const float r[6] = {1, 2, -1, 0.5f, 3, -2};
+    float gamma[2] = {2.0f, -0.5f}, beta[2] = {0.5f, 1.0f};
+    float rm[2] = {0.2f, 0.0f}, rv[2] = {1.0f, 2.0f}, mean[2], invstd[2], y[6];
+    frost_bn_forward_train(&bn_default, 3, 2, x, gamma, beta, rm, rv, mean, invstd, y);
+    const double y_pt[6] = {-1.6380830629005954, 1.6984986706046252, -0.03452076572514917,
+                            0.7460004834164998,  3.172603828625743,  0.5555008459788748};
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(y[i], y_pt[i], 1e-5, 1e-5);
+    CHECK_NEAR(rm[0], 0.41333333, 1e-6, 1e-6);
+    CHECK_NEAR(rm[1], -0.016666667, 1e-6, 1e-6);
+    CHECK_NEAR(rv[0], 1.1333333333, 1e-6, 1e-6);
+    CHECK_NEAR(rv[1], 2.0583333333, 1e-6, 1e-6);
+
+    float dx[6] = {0}, dgamma[2] = {0}, dbeta[2] = {0};
+    frost_bn_backward(3, 2, x, gamma, mean, invstd, r, dx, dgamma, dbeta);
+    const double dx_pt[6] = {1.8326308441450834, 0.06759219727282767, -2.7489668833146217,
+                             -0.4055782557017329, 0.9163360391695384, 0.3379860584289052};
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(dx[i], dx_pt[i], 1e-5, 1e-5);
+    CHECK_NEAR(dgamma[0], 3.207124594350892, 1e-5, 1e-5);
+    CHECK_NEAR(dgamma[1], -4.317991781919501, 1e-5, 1e-5);
+    CHECK_NEAR(dbeta[0], 3.0, 1e-6, 1e-6);
+    CHECK_NEAR(dbeta[1], 0.5, 1e-6, 1e-6);
+
+    const double eval_pt[6] = {1.602149884855633,  1.6912048976911471, 3.4808144699032537,
+                               0.8199382199291969, 7.238143639998495,  0.6456848843768069};
+    frost_bn_forward_eval(&bn_default, 3, 2, x, gamma, beta, rm, rv, y);
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(y[i], eval_pt[i], 1e-5, 1e-5);
+}
+
+typedef struct {
+    int64_t m;
+    int c;
+    float *x, *gamma, *beta, *rm, *rv, *mean, *invstd, *y;
+} bn_op;
+
+static void bn_op_forward(void *op)
+{
+    bn_op *b = op;
+    frost_bn_forward_train(&bn_default, b->m, b->c, b->x, b->gamma, b->beta, b->rm, b->rv,
+                           b->mean, b->invstd, b->y);
+}
+
+static bn_op bn_op_new(int64_t m, int c, unsigned long long seed)
+{
+    bn_op b = {m, c, alloc_uniform(m * c, -2.0f, 3.0f, seed),
+               alloc_uniform(c, 0.5f, 1.5f, seed + 1), alloc_uniform(c, -1.0f, 1.0f, seed + 2),
+               alloc_zero(c), alloc_zero(c), alloc_zero(c), alloc_zero(c), alloc_zero(m * c)};
+    return b;
+}
+
+static void bn_op_free(bn_op *b)
+{
+    free(b->x), free(b->gamma), free(b->beta), free(b->rm), free(b->rv), free(b->mean);
+    free(b->invstd), free(b->y);
+}
+
+TEST(bn_train_gradcheck)
+{
+    const int64_t m = 18; /* e.g. N=2, H=3, W=3 */
+    const int c = 5;
+    bn_op b = bn_op_new(m, c, 31);
+    float *r = alloc_uniform(m * c, -1.0f, 1.0f, 41);
+    float *dx = alloc_uniform(m * c, -1, 1, 42), *dx0 = malloc(sizeof(float) * m * c);
+    memcpy(dx0, dx, sizeof(float) * m * c); /* backward adds: start from non-zero */
+    float dgamma[5] = {0}, dbeta[5] = {0};
+    bn_op_forward(&b);
+    frost_bn_backward(m, c, b.x, b.gamma, b.mean, b.invstd, r, dx, dgamma, dbeta);
+    for (long i = 0; i < m * c; i++)
+        dx[i] -= dx0[i];
+    probe p = {bn_op_forward, &b, b.y, r, m * c};
+    frost_test_gradcheck("bn.x", probe_loss, &p, b.x, dx, m * c, 1e-2, 2e-3, 2e-2, m * c);
+    frost_test_gradcheck("bn.gamma", probe_loss, &p, b.gamma, dgamma, c, 1e-2, 2e-3, 2e-2, c);
+    frost_test_gradcheck("bn.beta", probe_loss, &p, b.beta, dbeta, c, 1e-2, 2e-3, 2e-2, c);
+    free(r), free(dx), free(dx0);
+    bn_op_free(&b);
+}
+
+/* Double-precision BN of channel ch, for comparing against the float kernels. */
+static void bn_naive_channel(int64_t m, int c, int ch, const float *x, const float *dy,
+                             double gamma, double beta, double *y, double *dx)
+{
+    double s = 0, ss = 0, sdy = 0, sdyxh = 0;
+    for (int64_t r = 0; r < m; r++)
+        s += x[r * c + ch];
+    double mean = s / m;
+    for (int64_t r = 0; r < m; r++)
+        ss += (x[r * c + ch] - mean) * (x[r * c + ch] - mean);
+    double invstd = 1.0 / sqrt(ss / m + 1e-5);
+    for (int64_t r = 0; r < m; r++) {
+        double xh = (x[r * c + ch] - mean) * invstd;
+        y[r] = xh * gamma + beta;
+        sdy += dy[r * c + ch];
+        sdyxh += dy[r * c + ch] * xh;
+    }
+    for (int64_t r = 0; r < m; r++) {
+        double xh = (x[r * c + ch] - mean) * invstd;
+        dx[r] = gamma * invstd * (dy[r * c + ch] - sdy / m - xh * sdyxh / m);
+    }
+}
+
+/* Runs BN forward + backward on `threads` threads; returns how many y / dx values
+ * are off the double-precision reference, and whether a rerun was bit-identical. */
+static int bn_run_threads(bn_op *b, const float *dy, const double *y_ref, const double *dx_ref,
+                          int threads, bool *repeatable)
+{
+    int64_t n = b->m * b->c;
+    float *dx = alloc_zero(n), *dx2 = alloc_zero(n), *y1 = malloc(sizeof(float) * n);
+    float *dg = alloc_zero(b->c), *dg2 = alloc_zero(b->c);
+    frost_set_threads(threads);
+    bn_op_forward(b);
+    frost_bn_backward(b->m, b->c, b->x, b->gamma, b->mean, b->invstd, dy, dx, dg, NULL);
+    memcpy(y1, b->y, sizeof(float) * n);
+    bn_op_forward(b);
+    frost_bn_backward(b->m, b->c, b->x, b->gamma, b->mean, b->invstd, dy, dx2, dg2, NULL);
+    *repeatable = memcmp(y1, b->y, sizeof(float) * n) == 0 &&
+                  memcmp(dx, dx2, sizeof(float) * n) == 0 &&
+                  memcmp(dg, dg2, sizeof(float) * b->c) == 0;
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bad += !(fabs(y1[i] - y_ref[i]) <= 2e-5 + 2e-5 * fabs(y_ref[i]));
+        bad += !(fabs(dx[i] - dx_ref[i]) <= 2e-5 + 2e-5 * fabs(dx_ref[i]));
+    }
+    free(dx), free(dx2), free(y1), free(dg), free(dg2);
+    return bad;
+}
+
+/* More channels than one tile (256) and enough rows for many threads, including
+ * more than BN's cap of 8: against a double-precision reference, and
+ * bit-identical when repeated with the same thread count. */
+TEST(bn_wide_multithreaded)
+{
+    const int64_t m = 1100;
+    const int c = 300;
+    bn_op b = bn_op_new(m, c, 51);
+    for (int64_t i = 0; i < m * c; i++)
+        b.x[i] += 10.0f; /* an offset mean makes a naive E[x^2]-E[x]^2 in float fail */
+    float *dy = alloc_uniform(m * c, -1, 1, 52);
+    double *y_ref = malloc(sizeof(double) * m * c), *dx_ref = malloc(sizeof(double) * m * c);
+    double *yc = malloc(sizeof(double) * m), *dxc = malloc(sizeof(double) * m);
+    for (int ch = 0; ch < c; ch++) {
+        bn_naive_channel(m, c, ch, b.x, dy, b.gamma[ch], b.beta[ch], yc, dxc);
+        for (int64_t r = 0; r < m; r++)
+            y_ref[r * c + ch] = yc[r], dx_ref[r * c + ch] = dxc[r];
+    }
+    const int threads[] = {1, 2, 3, 8, 11};
+    for (size_t t = 0; t < FROST_ARRAY_LEN(threads); t++) {
+        bool repeatable = false;
+        CHECK_EQ_INT(bn_run_threads(&b, dy, y_ref, dx_ref, threads[t], &repeatable), 0);
+        CHECK(repeatable);
+    }
+    frost_set_threads(0);
+    free(dy), free(y_ref), free(dx_ref), free(yc), free(dxc);
+    bn_op_free(&b);
+}
+
+TEST(bn_backward_optional_outputs)
+{
+    const int64_t m = 6;
+    const int c = 3;
+    bn_op b = bn_op_new(m, c, 61);
+    float *dy = alloc_uniform(m * c, -1, 1, 62);
+    float dg_all[3] = {0}, db_all[3] = {0}, dg[3] = {0};
+    float *dx_all = alloc_zero(m * c);
+    bn_op_forward(&b);
+    frost_bn_backward(m, c, b.x, b.gamma, b.mean, b.invstd, dy, dx_all, dg_all, db_all);
+    frost_bn_backward(m, c, b.x, b.gamma, b.mean, b.invstd, dy, NULL, dg, NULL);
+    for (int j = 0; j < c; j++)
+        CHECK_FLOAT_EQ(dg[j], dg_all[j]);
+    free(dy), free(dx_all);
+    bn_op_free(&b);
+}
+
+TEST(bn_avx2_kernels_match_ref)
+{
+    if (!frost_cpu_has_avx2()) {
+        printf("     (no AVX2: skipped)\n");
+        return;
+    }
+    const int tcs[] = {1, 3, 4, 5, 8, 13, 16, 17, 29, 32, 45, 64, 100, 256};
+    const int64_t rowss[] = {1, 2, 7, 33};
+    int bad = 0;
+    unsigned long long seed = 1000;
+    for (size_t a = 0; a < FROST_ARRAY_LEN(tcs); a++)
+        for (size_t b = 0; b < FROST_ARRAY_LEN(rowss); b++) {
+            int tc = tcs[a];
+            int64_t rows = rowss[b], ld = tc + (int)(b % 2) * 3; /* also a strided tile */
+            int64_t n = rows * ld;
+            float *x = alloc_uniform(n, -3, 5, seed++), *dy = alloc_uniform(n, -1, 1, seed++);
+            float *mean = alloc_uniform(tc, 0, 1, seed++), *scale = alloc_uniform(tc, -2, 2, seed++);
+            float *shift = alloc_uniform(tc, -1, 1, seed++), *k2 = alloc_uniform(tc, -1, 1, seed++);
+            double *s1 = calloc(tc, sizeof(double)), *s2 = calloc(tc, sizeof(double));
+            double *t1 = calloc(tc, sizeof(double)), *t2 = calloc(tc, sizeof(double));
+            /* sums: bit-identical, both the x,x (forward) and dy,x (backward) forms */
+            frost_bn_sums_ref(rows, tc, ld, x, x, s1, s2);
+            frost_bn_sums_avx2(rows, tc, ld, x, x, t1, t2);
+            frost_bn_sums_ref(rows, tc, ld, dy, x, s1, s2);
+            frost_bn_sums_avx2(rows, tc, ld, dy, x, t1, t2);
+            for (int j = 0; j < tc; j++)
+                bad += s1[j] != t1[j] || s2[j] != t2[j];
+            float *y1 = alloc_zero(n), *y2 = alloc_zero(n);
+            float *d1 = alloc_uniform(n, -1, 1, 9), *d2 = alloc_uniform(n, -1, 1, 9);
+            frost_bn_apply_ref(rows, tc, ld, x, mean, scale, shift, y1);
+            frost_bn_apply_avx2(rows, tc, ld, x, mean, scale, shift, y2);
+            frost_bn_dx_ref(rows, tc, ld, x, dy, mean, scale, shift, k2, d1);
+            frost_bn_dx_avx2(rows, tc, ld, x, dy, mean, scale, shift, k2, d2);
+            for (int64_t i = 0; i < n; i++)
+                bad += !(fabsf(y1[i] - y2[i]) <= 1e-5f * (1e-1f + fabsf(y1[i])) &&
+                         fabsf(d1[i] - d2[i]) <= 1e-5f * (1e-1f + fabsf(d1[i])));
+            free(x), free(dy), free(mean), free(scale), free(shift), free(k2);
+            free(s1), free(s2), free(t1), free(t2), free(y1), free(y2), free(d1), free(d2);
+        }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* ---- pooling ---- */
+
+/* Runs a pool on a 1xHxWx1 ramp x[i] = i and checks the exact output and that
+ * nothing past the expected oh*ow outputs was written. */
+static void check_pool_ramp(bool max, int h, int w, frost_pool_params p, int oh, int ow,
+                            const float *want)
+{
+    frost_shape4 in = {1, h, w, 1};
+    float x[64], y[32];
+    int32_t am[32];
+    for (int i = 0; i < h * w; i++)
+        x[i] = (float)i;
+    for (int i = 0; i < 32; i++)
+        y[i] = -777.0f, am[i] = -777;
+    if (max)
+        frost_maxpool_forward(&p, in, x, y, am);
+    else
+        frost_avgpool_forward(&p, in, x, y);
+    for (int i = 0; i < oh * ow; i++) {
+        CHECK_NEAR(y[i], want[i], 1e-6, 1e-6);
+        if (max)
+            CHECK_EQ_INT(am[i], (int)want[i]); /* the ramp value is its own index */
+    }
+    CHECK_FLOAT_EQ(y[oh * ow], -777.0f);
+    if (max)
+        CHECK_EQ_INT(am[oh * ow], -777);
+}
+
+TEST(pool_odd_sizes)
+{
+    /* 5x5, k3 s2 p1 -> 3x3 */
+    const float max5[9] = {6, 8, 9, 16, 18, 19, 21, 23, 24};
+    check_pool_ramp(true, 5, 5, (frost_pool_params){3, 2, 1}, 3, 3, max5);
+    /* averages over the taps inside the image only */
+    const float avg5[9] = {3, 4.5f, 6, 10.5f, 12, 13.5f, 18, 19.5f, 21};
+    check_pool_ramp(false, 5, 5, (frost_pool_params){3, 2, 1}, 3, 3, avg5);
+    /* 7x7, k2 s2 p0 -> 3x3: the last row and column are dropped (floor) */
+    const float max7[9] = {8, 10, 12, 22, 24, 26, 36, 38, 40};
+    check_pool_ramp(true, 7, 7, (frost_pool_params){2, 2, 0}, 3, 3, max7);
+    /* 3x5 (non-square), k3 s1 p1 -> 3x5 */
+    const float max35[15] = {6, 7, 8, 9, 9, 11, 12, 13, 14, 14, 11, 12, 13, 14, 14};
+    check_pool_ramp(true, 3, 5, (frost_pool_params){3, 1, 1}, 3, 5, max35);
+    /* 1x1, k3 s2 p1 -> 1x1 */
+    const float one[1] = {0};
+    check_pool_ramp(false, 1, 1, (frost_pool_params){3, 2, 1}, 1, 1, one);
+
+    /* ties (and an all -inf window) pick the first tap in scan order, as PyTorch */
+    const frost_pool_params p = {2, 2, 0};
+    /* 2x2 pixels of 2 channels: channel 0 all -inf, channel 1 = 1, 3, 3, 3 */
+    const float x[8] = {-INFINITY, 1, -INFINITY, 3, -INFINITY, 3, -INFINITY, 3};
+    float y[2];
+    int32_t am[2];
+    frost_maxpool_forward(&p, (frost_shape4){1, 2, 2, 2}, x, y, am);
+    CHECK_EQ_INT(am[0], 0);
+    CHECK_EQ_INT(am[1], 3);
+    CHECK_FLOAT_EQ(y[1], 3.0f);
+    const float ties[4] = {1, 3, 3, 3};
+    frost_maxpool_forward(&p, (frost_shape4){1, 2, 2, 1}, ties, y, am);
+    CHECK_EQ_INT(am[0], 1);
+    CHECK_FLOAT_EQ(y[0], 3.0f);
+}
+
+typedef struct {
+    frost_pool_params p;
+    frost_shape4 in;
+    float *x, *y;
+    int32_t *argmax;
+    bool max;
+} pool_op;
+
+static void pool_op_forward(void *op)
+{
+    pool_op *o = op;
+    if (o->max)
+        frost_maxpool_forward(&o->p, o->in, o->x, o->y, o->argmax);
+    else
+        frost_avgpool_forward(&o->p, o->in, o->x, o->y);
+}
+
+static void pool_gradcheck(bool max, frost_shape4 in, frost_pool_params p, int oh, int ow)
+{
+    long nx = (long)in.n * in.h * in.w * in.c, ny = (long)in.n * oh * ow * in.c;
+    pool_op o = {p, in, alloc_zero(nx), alloc_zero(ny), malloc(sizeof(int32_t) * ny), max};
+    /* distinct values 0.05 apart in a shuffled order: a 1e-3 step never changes an argmax */
+    for (long i = 0; i < nx; i++)
+        o.x[i] = 0.05f * (float)((i * 7919) % nx) - 1.0f;
+    float *r = alloc_uniform(ny, -1, 1, 71), *dx = alloc_zero(nx);
+    pool_op_forward(&o);
+    for (int twice = 0; twice < 2; twice++) /* backward adds: twice the gradient */
+        if (max)
+            frost_maxpool_backward(&p, in, r, o.argmax, dx);
+        else
+            frost_avgpool_backward(&p, in, r, dx);
+    for (long i = 0; i < nx; i++)
+        dx[i] *= 0.5f;
+    probe pr = {pool_op_forward, &o, o.y, r, ny};
+    frost_test_gradcheck(max ? "maxpool.x" : "avgpool.x", probe_loss, &pr, o.x, dx, nx, 1e-3,
+                         1e-3, 1e-3, nx);
+    free(o.x), free(o.y), free(o.argmax), free(r), free(dx);
+}
+
+TEST(maxpool_gradcheck)
+{
+    pool_gradcheck(true, (frost_shape4){2, 7, 6, 3}, (frost_pool_params){3, 2, 1}, 4, 3);
+    pool_gradcheck(true, (frost_shape4){1, 4, 4, 5}, (frost_pool_params){2, 2, 0}, 2, 2);
+}
+
+TEST(avgpool_gradcheck_with_padding)
+{
+    pool_gradcheck(false, (frost_shape4){2, 5, 6, 3}, (frost_pool_params){3, 2, 1}, 3, 3);
+    pool_gradcheck(false, (frost_shape4){1, 4, 3, 2}, (frost_pool_params){3, 1, 1}, 4, 3);
+}
+
+typedef struct {
+    frost_shape4 in;
+    float *x, *y;
+} gap_op;
+
+static void gap_op_forward(void *op)
+{
+    gap_op *g = op;
+    frost_gap_forward(g->in, g->x, g->y);
+}
+
+TEST(gap_values_and_gradcheck)
+{
+    frost_shape4 in = {3, 4, 5, 6};
+    long nx = 3 * 4 * 5 * 6, ny = 3 * 6;
+    gap_op g = {in, alloc_uniform(nx, -2, 2, 81), alloc_zero(ny)};
+    gap_op_forward(&g);
+    double want = 0;
+    for (int q = 0; q < 20; q++)
+        want += g.x[(1 * 20 + q) * 6 + 4]; /* image 1, channel 4 */
+    CHECK_NEAR(g.y[1 * 6 + 4], want / 20, 1e-6, 1e-5);
+    float *r = alloc_uniform(ny, -1, 1, 82), *dx = alloc_zero(nx);
+    frost_gap_backward(in, r, dx);
+    frost_gap_backward(in, r, dx); /* adds: twice the gradient */
+    for (long i = 0; i < nx; i++)
+        dx[i] *= 0.5f;
+    CHECK_NEAR(dx[(2 * 20 + 7) * 6 + 1], r[2 * 6 + 1] / 20.0, 1e-7, 1e-6);
+    probe p = {gap_op_forward, &g, g.y, r, ny};
+    frost_test_gradcheck("gap.x", probe_loss, &p, g.x, dx, nx, 1e-2, 1e-4, 1e-3, nx);
+    free(g.x), free(g.y), free(r), free(dx);
+}
+
+/* ---- structural ---- */
+
+typedef struct {
+    long n;
+    float *a, *b, *y;
+} add_op;
+
+static void add_op_forward(void *op)
+{
+    add_op *o = op;
+    frost_add_forward(o->n, o->a, o->b, o->y);
+}
+
+TEST(add_and_vec_add)
+{
+    const long n = 77;
+    add_op o = {n, alloc_uniform(n, -1, 1, 91), alloc_uniform(n, -1, 1, 92), alloc_zero(n)};
+    add_op_forward(&o);
+    for (long i = 0; i < n; i++)
+        CHECK_FLOAT_EQ(o.y[i], o.a[i] + o.b[i]);
+    /* the gradient of an add is dy for both inputs, accumulated with frost_vec_add_inplace */
+    float *r = alloc_uniform(n, -1, 1, 93), *da = alloc_uniform(n, -1, 1, 94);
+    float *da0 = malloc(sizeof(float) * n), *db = alloc_zero(n);
+    memcpy(da0, da, sizeof(float) * n);
+    frost_vec_add_inplace(n, r, da);
+    frost_vec_add_inplace(n, r, db);
+    for (long i = 0; i < n; i++)
+        CHECK_FLOAT_EQ(da[i], da0[i] + r[i]);
+    probe p = {add_op_forward, &o, o.y, r, n};
+    frost_test_gradcheck("add.a", probe_loss, &p, o.a, db, n, 1e-2, 1e-4, 1e-3, n);
+    frost_test_gradcheck("add.b", probe_loss, &p, o.b, db, n, 1e-2, 1e-4, 1e-3, n);
+
+    /* large: split over threads */
+    const long big = 200001;
+    float *x = alloc_uniform(big, -1, 1, 95), *y = alloc_uniform(big, -1, 1, 96);
+    float *y0 = malloc(sizeof(float) * big);
+    memcpy(y0, y, sizeof(float) * big);
+    frost_vec_add_inplace(big, x, y);
+    int bad = 0;
+    for (long i = 0; i < big; i++)
+        bad += y[i] != y0[i] + x[i];
+    CHECK_EQ_INT(bad, 0);
+    free(o.a), free(o.b), free(o.y), free(r), free(da), free(da0), free(db);
+    free(x), free(y), free(y0);
+}
+
+typedef struct {
+    int64_t m;
+    int ci[3];
+    float *xs[3], *y;
+} concat_op;
+
+static void concat_op_forward(void *op)
+{
+    concat_op *o = op;
+    const float *const xs[3] = {o->xs[0], o->xs[1], o->xs[2]};
+    frost_concat_forward(o->m, 3, o->ci, xs, o->y);
+}
+
+TEST(concat_values_and_gradcheck)
+{
+    concat_op o = {7, {3, 5, 2}, {NULL}, NULL};
+    for (int i = 0; i < 3; i++)
+        o.xs[i] = alloc_uniform(o.m * o.ci[i], -1, 1, 101 + i);
+    long ny = o.m * 10;
+    o.y = alloc_zero(ny);
+    concat_op_forward(&o);
+    CHECK_FLOAT_EQ(o.y[4 * 10 + 0], o.xs[0][4 * 3 + 0]);
+    CHECK_FLOAT_EQ(o.y[4 * 10 + 3 + 2], o.xs[1][4 * 5 + 2]);
+    CHECK_FLOAT_EQ(o.y[6 * 10 + 9], o.xs[2][6 * 2 + 1]);
+    float *r = alloc_uniform(ny, -1, 1, 111);
+    float *dxs[3] = {alloc_zero(o.m * 3), NULL, alloc_zero(o.m * 2)}; /* input 1 needs none */
+    frost_concat_backward(o.m, 3, o.ci, r, dxs);
+    frost_concat_backward(o.m, 3, o.ci, r, dxs); /* adds: twice the gradient */
+    for (long i = 0; i < o.m * 3; i++)
+        dxs[0][i] *= 0.5f;
+    for (long i = 0; i < o.m * 2; i++)
+        dxs[2][i] *= 0.5f;
+    probe p = {concat_op_forward, &o, o.y, r, ny};
+    frost_test_gradcheck("concat.x0", probe_loss, &p, o.xs[0], dxs[0], o.m * 3, 1e-2, 1e-4, 1e-3,
+                         100);
+    frost_test_gradcheck("concat.x2", probe_loss, &p, o.xs[2], dxs[2], o.m * 2, 1e-2, 1e-4, 1e-3,
+                         100);
+    for (int i = 0; i < 3; i++)
+        free(o.xs[i]), free(dxs[i]);
+    free(o.y), free(r);
+}
+
+typedef struct {
+    long n;
+    float p;
+    uint64_t seed;
+    float *x, *mask, *y;
+} dropout_op;
+
+static void dropout_op_forward(void *op)
+{
+    dropout_op *d = op;
+    frost_rng rng;
+    frost_rng_seed(&rng, d->seed); /* the same mask on every call */
+    frost_dropout_forward(d->n, d->p, &rng, d->x, d->mask, d->y);
+}
+
+TEST(dropout_mask_and_gradcheck)
+{
+    const long n = 20000;
+    dropout_op d = {n, 0.3f, 1234, alloc_uniform(n, -1, 1, 121), alloc_zero(n), alloc_zero(n)};
+    dropout_op_forward(&d);
+    long dropped = 0, odd = 0;
+    for (long i = 0; i < n; i++) {
+        dropped += d.mask[i] == 0.0f;
+        odd += d.mask[i] != 0.0f && d.mask[i] != 1.0f / 0.7f;
+        odd += d.y[i] != d.x[i] * d.mask[i];
+    }
+    CHECK_EQ_INT(odd, 0);
+    CHECK_NEAR((double)dropped / n, 0.3, 0.015, 0); /* ~5 standard deviations */
+
+    float *r = alloc_uniform(n, -1, 1, 122), *dx = alloc_zero(n);
+    frost_dropout_backward(n, d.mask, r, dx);
+    frost_dropout_backward(n, d.mask, r, dx); /* adds: twice the gradient */
+    for (long i = 0; i < n; i++)
+        dx[i] *= 0.5f;
+    probe p = {dropout_op_forward, &d, d.y, r, n};
+    frost_test_gradcheck("dropout.x", probe_loss, &p, d.x, dx, n, 1e-2, 1e-4, 1e-3, 500);
+
+    /* p = 0 keeps everything and draws nothing from the stream */
+    frost_rng a, b;
+    frost_rng_seed(&a, 5), frost_rng_seed(&b, 5);
+    frost_dropout_forward(n, 0.0f, &a, d.x, d.mask, d.y);
+    CHECK(memcmp(d.x, d.y, sizeof(float) * n) == 0);
+    CHECK(frost_rng_u64(&a) == frost_rng_u64(&b));
+    /* p = 1 drops everything */
+    frost_dropout_forward(n, 1.0f, &a, d.x, d.mask, d.y);
+    CHECK_FLOAT_EQ(d.y[17], 0.0f);
+    CHECK_FLOAT_EQ(d.mask[17], 0.0f);
+    free(d.x), free(d.mask), free(d.y), free(r), free(dx);
+}
+
+/* ---- softmax cross-entropy ---- */
+
+TEST(xent_hand_values)
+{
+    const float z[3] = {1, 2, 3};
+    const uint8_t label[1] = {2};
+    float d[3];
+    int correct = -1;
+    /* log(e + e^2 + e^3) - 3 */
+    CHECK_NEAR(frost_softmax_xent(1, 3, z, label, 0.0f, d, &correct), 0.40760596, 1e-7, 1e-6);
+    CHECK_EQ_INT(correct, 1);
+    CHECK_NEAR(d[0], 0.09003057, 1e-7, 1e-6);
+    CHECK_NEAR(d[2], 0.66524096 - 1.0, 1e-7, 1e-6);
+    /* eps = 0.1: target [1/30, 1/30, 0.9 + 1/30]: 3.40760596 - 0.9*3 - (0.1/3)*6 */
+    CHECK_NEAR(frost_softmax_xent(1, 3, z, label, 0.1f, d, NULL), 0.50760596, 1e-7, 1e-6);
+    CHECK_NEAR(d[0], 0.09003057 - 0.1 / 3, 1e-7, 1e-6);
+}
+
+TEST(xent_matches_pytorch)
+{
+    /* F.cross_entropy(z, [2,0,1], label_smoothing=eps) in float64 */
+    const float z[9] = {1, 2, 3, 0.5f, -1, 2, 3, 0, -2};
+    const uint8_t labels[3] = {2, 0, 1};
+    const double loss_pt[2] = {1.734634165492895, 1.7568563877151173};
+    const double grad_pt[2][9] = {
+        {0.030010191056793478, 0.08157615701826587, -0.1115863480750594, -0.27490320261998774,
+         0.013037524423562482, 0.26186567819642526, 0.31549970751763123, -0.31762552782511194,
+         0.0021258203074807653},
+        {0.018899079945682365, 0.07046504590715476, -0.0893641258528372, -0.25268098039776554,
+         0.001926413312451373, 0.2507545670853142, 0.30438859640652016, -0.29540330560288974,
+         -0.008985290803630346}};
+    const float eps[2] = {0.0f, 0.1f};
+    for (int e = 0; e < 2; e++) {
+        float d[9];
+        int correct = -1;
+        CHECK_NEAR(frost_softmax_xent(3, 3, z, labels, eps[e], d, &correct), loss_pt[e], 1e-6,
+                   1e-6);
+        CHECK_EQ_INT(correct, 1); /* only row 0's argmax is its label */
+        for (int i = 0; i < 9; i++)
+            CHECK_NEAR(d[i], grad_pt[e][i], 1e-7, 1e-5);
+    }
+}
+
+typedef struct {
+    int n, k;
+    float *z;
+    const uint8_t *labels;
+    float eps;
+} xent_op;
+
+static double xent_loss(void *ctx)
+{
+    xent_op *o = ctx;
+    return frost_softmax_xent(o->n, o->k, o->z, o->labels, o->eps, NULL, NULL);
+}
+
+TEST(xent_gradcheck)
+{
+    const int n = 6, k = 10;
+    const uint8_t labels[6] = {0, 9, 3, 3, 7, 1};
+    const float eps[2] = {0.0f, 0.1f};
+    for (int e = 0; e < 2; e++) {
+        xent_op o = {n, k, alloc_uniform(n * k, -3, 3, 131 + e), labels, eps[e]};
+        float *d = alloc_zero(n * k);
+        frost_softmax_xent(n, k, o.z, labels, eps[e], d, NULL);
+        frost_test_gradcheck(e ? "xent.smooth" : "xent", xent_loss, &o, o.z, d, n * k, 1e-2, 2e-5,
+                             2e-3, n * k);
+        free(o.z), free(d);
+    }
+}
+
+TEST(xent_stable_and_checked)
+{
+    const float z[6] = {1000, 0, -1000, 50, 60, 70};
+    const uint8_t good[2] = {0, 2}, wrong[2] = {1, 2}, bad_label[2] = {0, 3};
+    float d[6];
+    int correct = 0;
+    float l = frost_softmax_xent(2, 3, z, good, 0.0f, d, &correct);
+    /* row 0: loss ~0; row 1: log(e^-20 + e^-10 + 1) */
+    CHECK_NEAR(l, 0.5 * log(1 + exp(-10.0) + exp(-20.0)), 1e-7, 1e-5);
+    CHECK_EQ_INT(correct, 2);
+    l = frost_softmax_xent(2, 3, z, wrong, 0.0f, d, &correct);
+    CHECK_NEAR(l, 0.5 * (1000 + log(1 + exp(-10.0) + exp(-20.0))), 1e-3, 1e-6);
+    CHECK_EQ_INT(correct, 1);
+    CHECK(isfinite(d[0]) && isfinite(d[1]) && isfinite(d[2]));
+    CHECK_NEAR(d[1], -0.5, 1e-7, 0);
+    /* a label >= k gives NaN rather than reading past the row */
+    CHECK(isnan(frost_softmax_xent(2, 3, z, bad_label, 0.0f, d, NULL)));
+}
+
+FROST_TEST_MAIN(RUN(act_names_round_trip); RUN(act_forward_values);
+                RUN(act_backward_kinks_follow_pytorch); RUN(act_gradcheck);
+                RUN(act_large_input_uses_threads_and_matches_ref); RUN(act_avx2_matches_ref);
+                RUN(bn_running_stats_hand_numbers); RUN(bn_matches_pytorch);
+                RUN(bn_train_gradcheck); RUN(bn_wide_multithreaded);
+                RUN(bn_backward_optional_outputs); RUN(bn_avx2_kernels_match_ref);
+                RUN(pool_odd_sizes); RUN(maxpool_gradcheck); RUN(avgpool_gradcheck_with_padding);
+                RUN(gap_values_and_gradcheck); RUN(add_and_vec_add);
+                RUN(concat_values_and_gradcheck); RUN(dropout_mask_and_gradcheck);
+                RUN(xent_hand_values); RUN(xent_matches_pytorch); RUN(xent_gradcheck);
+                RUN(xent_stable_and_checked))
