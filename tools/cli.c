@@ -119,6 +119,9 @@ bool cli_finish(cli_args *a, int max_positional)
             fprintf(stderr, "frost %s: error: unknown option '%s' (see frost %s --help)\n", a->cmd,
                     s, a->cmd);
             a->failed = true;
+            /* Its value (if any) is not a positional argument: one error is enough. */
+            if (!strchr(s, '=') && i + 1 < a->argc && a->argv[i + 1][0] != '-')
+                a->used[++i] = true;
         } else if (a->n_positional < max_positional) {
             a->positional[a->n_positional++] = s;
         } else {
@@ -135,24 +138,33 @@ int cli_error(const char *cmd)
     return 1;
 }
 
-frost_status cli_build_model(cli_args *a, const char *positional, int default_input,
-                             int default_channels, int default_classes, frost_model **out)
+void cli_parse_model(cli_args *a, const char *positional, cli_model_opts *mo)
 {
-    const char *arch = cli_str(a, "arch", NULL);
-    const char *name = cli_str(a, "model", positional ? positional : "frostnet_s");
-    frost_builtin_opts o = frost_builtin_defaults();
-    o.width = cli_float(a, "width", 1.0f, 0.01f, 8.0f);
-    o.input = cli_int(a, "input", default_input, 1, 4096);
-    o.in_channels = cli_int(a, "in-channels", default_channels, 1, 4096);
-    o.classes = cli_int(a, "classes", default_classes, 2, 1000000);
-    o.act = cli_str(a, "act", NULL);
-    o.dropout = cli_float(a, "dropout", -1.0f, -1.0f, 0.99f);
-    o.head = cli_int(a, "head", 0, 0, 65536);
-    if (a->failed)
-        return frost_fail(FROST_ERR_ARG, "bad model options");
-    if (arch)
-        return frost_model_load_arch(arch, out);
-    return frost_model_builtin(name, &o, out);
+    mo->arch = cli_str(a, "arch", NULL);
+    mo->name = cli_str(a, "model", positional ? positional : "frostnet_s");
+    mo->o = frost_builtin_defaults();
+    mo->o.width = cli_float(a, "width", 1.0f, 0.01f, 8.0f);
+    mo->o.input = cli_int(a, "input", 0, 0, 4096);
+    mo->o.in_channels = cli_int(a, "in-channels", 0, 0, 4096);
+    mo->o.classes = cli_int(a, "classes", 0, 0, 1000000);
+    mo->o.act = cli_str(a, "act", NULL);
+    mo->o.dropout = cli_float(a, "dropout", -1.0f, -1.0f, 0.99f);
+    mo->o.head = cli_int(a, "head", 0, 0, 65536);
+}
+
+frost_status cli_build_model(const cli_model_opts *mo, int default_input, int default_channels,
+                             int default_classes, frost_model **out)
+{
+    if (mo->arch)
+        return frost_model_load_arch(mo->arch, out);
+    frost_builtin_opts o = mo->o;
+    if (o.input == 0)
+        o.input = default_input;
+    if (o.in_channels == 0)
+        o.in_channels = default_channels;
+    if (o.classes == 0)
+        o.classes = default_classes;
+    return frost_model_builtin(mo->name, &o, out);
 }
 
 static bool exists(const char *p) { return access(p, R_OK) == 0; }
@@ -169,24 +181,30 @@ static void idx_path(char *buf, size_t size, const char *dir, const char *base)
     snprintf(buf, size, "%s/%s", dir, base);
 }
 
-frost_status cli_load_data(cli_args *a, bool need_train, bool need_test, frost_dataset *train,
-                           frost_dataset *test)
+void cli_parse_data(cli_args *a, cli_data_opts *d)
 {
     const char *data = cli_str(a, "data", "fashion-mnist");
     const char *dir = strcmp(data, "fashion-mnist") == 0 ? FROST_FASHION_MNIST_DIR : data;
-    char ti[4096], tl[4096], vi[4096], vl[4096];
-    idx_path(ti, sizeof ti, dir, "train-images-idx3-ubyte");
-    idx_path(tl, sizeof tl, dir, "train-labels-idx1-ubyte");
-    idx_path(vi, sizeof vi, dir, "t10k-images-idx3-ubyte");
-    idx_path(vl, sizeof vl, dir, "t10k-labels-idx1-ubyte");
-    const char *p_ti = cli_str(a, "train-images", ti), *p_tl = cli_str(a, "train-labels", tl);
-    const char *p_vi = cli_str(a, "test-images", vi), *p_vl = cli_str(a, "test-labels", vl);
-    if (a->failed)
-        return frost_fail(FROST_ERR_ARG, "bad data options");
+    idx_path(d->train_images, sizeof d->train_images, dir, "train-images-idx3-ubyte");
+    idx_path(d->train_labels, sizeof d->train_labels, dir, "train-labels-idx1-ubyte");
+    idx_path(d->test_images, sizeof d->test_images, dir, "t10k-images-idx3-ubyte");
+    idx_path(d->test_labels, sizeof d->test_labels, dir, "t10k-labels-idx1-ubyte");
+    const char *names[4] = {"train-images", "train-labels", "test-images", "test-labels"};
+    char *dst[4] = {d->train_images, d->train_labels, d->test_images, d->test_labels};
+    for (int i = 0; i < 4; i++) {
+        const char *v = cli_str(a, names[i], NULL);
+        if (v)
+            snprintf(dst[i], 4096, "%s", v);
+    }
+}
+
+frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_test,
+                           frost_dataset *train, frost_dataset *test)
+{
     if (need_train)
-        FROST_TRY(frost_dataset_load_idx(p_ti, p_tl, train));
+        FROST_TRY(frost_dataset_load_idx(d->train_images, d->train_labels, train));
     if (need_test) {
-        frost_status s = frost_dataset_load_idx(p_vi, p_vl, test);
+        frost_status s = frost_dataset_load_idx(d->test_images, d->test_labels, test);
         if (s != FROST_OK) {
             if (need_train)
                 frost_dataset_free(train);

@@ -34,8 +34,16 @@ int cli_error(const char *cmd);
 
 /* Model selection shared by train and info: --model NAME | --arch FILE, --width, --input,
  * --in-channels, --classes, --act, --dropout, --head. `positional` may name a model too. */
-frost_status cli_build_model(cli_args *a, const char *positional, int default_input,
-                             int default_channels, int default_classes, frost_model **out);
+typedef struct {
+    const char *arch, *name;
+    frost_builtin_opts o;
+    bool input_set, channels_set, classes_set;
+} cli_model_opts;
+/* Reads the model options (marks them used); sizes left unset take the defaults
+ * given to cli_build_model (e.g. from the data set). */
+void cli_parse_model(cli_args *a, const char *positional, cli_model_opts *mo);
+frost_status cli_build_model(const cli_model_opts *mo, int default_input, int default_channels,
+                             int default_classes, frost_model **out);
 #define CLI_MODEL_HELP                                                                   \
     "model:\n"                                                                           \
     "  --model NAME        built-in: frostnet_s frostnet_b frostnet_l mobilenetv2\n"     \
@@ -51,8 +59,12 @@ frost_status cli_build_model(cli_args *a, const char *positional, int default_in
 
 /* Data selection: --data fashion-mnist | DIR (MNIST file names inside) and explicit
  * --train-images/--train-labels/--test-images/--test-labels paths. */
-frost_status cli_load_data(cli_args *a, bool need_train, bool need_test, frost_dataset *train,
-                           frost_dataset *test);
+typedef struct {
+    char train_images[4096], train_labels[4096], test_images[4096], test_labels[4096];
+} cli_data_opts;
+void cli_parse_data(cli_args *a, cli_data_opts *d);
+frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_test,
+                           frost_dataset *train, frost_dataset *test);
 #define CLI_DATA_HELP                                                                    \
     "data:\n"                                                                            \
     "  --data fashion-mnist|DIR  Fashion-MNIST from Debian's dataset-fashion-mnist\n"    \

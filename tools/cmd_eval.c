@@ -28,16 +28,15 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     frost_dataset train = {0}, test = {0};
-    frost_status s = cli_load_data(&a, want_train, !want_train, &train, &test);
-    if (!cli_finish(&a, 1)) {
-        frost_dataset_free(&train);
-        frost_dataset_free(&test);
+    cli_data_opts data;
+    cli_parse_data(&a, &data);
+    if (!cli_finish(&a, 1))
         return 2;
-    }
     if (a.n_positional != 1) {
         fprintf(stderr, "frost eval: error: give one checkpoint (see frost eval --help)\n");
         return 2;
     }
+    frost_status s = cli_load_data(&data, want_train, !want_train, &train, &test);
     if (s != FROST_OK)
         return cli_error("eval");
     frost_set_threads(threads);

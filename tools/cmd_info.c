@@ -36,15 +36,14 @@ int cmd_info(int argc, char **argv)
         }
     frost_model *m = NULL;
     frost_status s;
-    if (pos && is_checkpoint(pos)) {
-        s = frost_checkpoint_load_model(pos, &m);
-    } else {
-        s = cli_build_model(&a, pos, 224, 3, 1000, &m);
-    }
-    if (!cli_finish(&a, 1) || (s != FROST_OK && a.failed)) {
-        frost_model_free(m);
+    cli_model_opts mo;
+    cli_parse_model(&a, pos, &mo);
+    if (!cli_finish(&a, 1))
         return 2;
-    }
+    if (pos && is_checkpoint(pos))
+        s = frost_checkpoint_load_model(pos, &m);
+    else
+        s = cli_build_model(&mo, 224, 3, 1000, &m);
     if (s != FROST_OK)
         return cli_error("info");
     frost_model_print_info(m, stdout);

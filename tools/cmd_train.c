@@ -158,12 +158,17 @@ int cmd_train(int argc, char **argv)
     const char *csv = cli_str(&a, "csv", NULL);
     frost_dataset full = {0}, test = {0}, train = {0}, val = {0};
     frost_model *m = NULL;
-    /* Model options are read before cli_finish so that they count as known. */
-    frost_status s = cli_load_data(&a, true, true, &full, &test);
-    if (s == FROST_OK)
-        s = cli_build_model(&a, NULL, full.h, full.c, full.classes < 2 ? 2 : full.classes, &m);
+    cli_model_opts mo;
+    cli_data_opts data;
+    cli_parse_model(&a, NULL, &mo);
+    cli_parse_data(&a, &data);
     ok = cli_finish(&a, 1) && ok;
-    if (a.n_positional == 1)
+    frost_status s = FROST_OK;
+    if (ok)
+        s = cli_load_data(&data, true, true, &full, &test);
+    if (ok && s == FROST_OK)
+        s = cli_build_model(&mo, full.h, full.c, full.classes < 2 ? 2 : full.classes, &m);
+    if (ok && a.n_positional == 1)
         fprintf(stderr, "frost train: error: give the model with --model %s\n", a.positional[0]), ok = false;
     if (!ok) {
         frost_model_free(m);

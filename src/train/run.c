@@ -4,11 +4,52 @@
  * output gradient for the whole step (training needs them); BN keeps its batch
  * statistics, max pool its argmax, dropout its mask.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/util.h"
 #include "models/graph.h"
+
+/* FROST_PROFILE=1 in the environment: time per op kind, printed to stderr at exit.
+ * A debugging aid for "where does the time go"; costs two clock reads per node. */
+static int profile_on = -1;
+static double profile_s[2][FROST_OP_COUNT];
+static long profile_calls[2][FROST_OP_COUNT];
+
+static void profile_report(void)
+{
+    double total = 0;
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < FROST_OP_COUNT; i++)
+            total += profile_s[d][i];
+    fprintf(stderr, "frost profile (%.2fs in graph ops):\n", total);
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < FROST_OP_COUNT; i++)
+            if (profile_calls[d][i])
+                fprintf(stderr, "  %-9s %-8s %8.3fs %5.1f%%  %ld calls\n", d ? "backward" : "forward",
+                        frost_op_name((frost_op)i), profile_s[d][i], 100.0 * profile_s[d][i] / total,
+                        profile_calls[d][i]);
+}
+
+static bool profiling(void)
+{
+    if (profile_on < 0) {
+        const char *e = getenv("FROST_PROFILE");
+        profile_on = e && *e && *e != '0';
+        if (profile_on)
+            atexit(profile_report);
+    }
+    return profile_on;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static frost_shape4 node_shape(const frost_node *n, int batch)
 {
@@ -170,8 +211,15 @@ frost_status frost_model_forward(frost_model *m, const float *input, int n, bool
         return frost_fail(FROST_ERR_ARG, "model '%s': forward of %d images, planned batch is %d",
                           m->name, n, m->batch);
     memcpy(m->nodes[0].y, input, (size_t)node_numel(&m->nodes[0], n) * sizeof(float));
-    for (int i = 1; i < m->n_nodes; i++)
+    bool prof = profiling();
+    for (int i = 1; i < m->n_nodes; i++) {
+        double t0 = prof ? now() : 0.0;
         forward_node(m, &m->nodes[i], n, training);
+        if (prof) {
+            profile_s[0][m->nodes[i].op] += now() - t0;
+            profile_calls[0][m->nodes[i].op]++;
+        }
+    }
     m->cur_n = n;
     m->last_training = training;
     return FROST_OK;
@@ -280,7 +328,12 @@ frost_status frost_model_backward(frost_model *m, const float *dlogits)
         frost_node *n = &m->nodes[i];
         if (!touched[i])
             continue; /* nothing downstream uses this node: no gradient flows */
+        double t0 = profiling() ? now() : 0.0;
         backward_node(m, n, touched);
+        if (profiling()) {
+            profile_s[1][n->op] += now() - t0;
+            profile_calls[1][n->op]++;
+        }
     }
     free(touched);
     return FROST_OK;

@@ -1,0 +1,168 @@
+/* The frost CLI on bad input: every case exits non-zero with a one-line error
+ * naming the file/field, and leaves nothing half-written. Plus --help on every
+ * command and a tiny end-to-end train -> eval -> info run on Fashion-MNIST. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[] = "/tmp/frost_cli_XXXXXX";
+static char out[8192];
+
+/* Runs `frost ARGS` (stdout+stderr captured into out); returns the exit code. */
+static int frost(const char *args)
+{
+    const char *bin = frost_test_bin();
+    if (!bin)
+        bin = "build/frost";
+    char cmd[2048], log[300];
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin, args, log);
+    int rc = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void write_file(const char *name, const void *data, size_t size)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, size, f);
+    fclose(f);
+}
+
+/* Exit code must be non-zero and the output one line containing `needle`. */
+static void expect_error(const char *args, const char *needle)
+{
+    int rc = frost(args);
+    int lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    if (rc == 0 || !strstr(out, needle) || lines != 1) {
+        fprintf(stderr, "  frost %s\n  -> rc %d, want an error with '%s', got: %s", args, rc,
+                needle, out);
+        frost_test_failed_checks++;
+    }
+}
+
+static const char *tiny_arch =
+    "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":\"bn\"},"
+    "{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
+    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
+
+TEST(help_on_every_command)
+{
+    const char *cmds[] = {"--help", "train --help", "eval --help", "info --help"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        CHECK_EQ_INT(frost(cmds[i]), 0);
+        CHECK(strstr(out, "usage: frost") != NULL);
+    }
+    CHECK(frost("") != 0);
+    CHECK(frost("frobnicate") != 0);
+}
+
+TEST(nonsense_values)
+{
+    expect_error("train --epochs -3", "--epochs");
+    expect_error("train --batch 0", "--batch");
+    expect_error("train --lr banana", "--lr");
+    expect_error("train --opt sgdd", "--opt");
+    expect_error("train --epochs 1 --frobnicate 3", "--frobnicate");
+    expect_error("info frostnet_s --width -1", "--width");
+    expect_error("info nosuchnet", "nosuchnet");
+    expect_error("eval", "checkpoint");
+}
+
+TEST(missing_and_corrupt_files)
+{
+    char args[1024];
+    expect_error("train --train-images /nonexistent/imgs.gz --epochs 1", "/nonexistent/imgs.gz");
+    /* An IDX file with the wrong magic. */
+    unsigned char bad[16] = {0x00, 0x00, 0x09, 0x03, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2};
+    write_file("bad-idx", bad, sizeof bad);
+    snprintf(args, sizeof args, "train --train-images %s/bad-idx --epochs 1", dir);
+    expect_error(args, "bad-idx");
+    /* A truncated IDX file (header promises 2x2 pixels of 1 image, holds 1 byte). */
+    unsigned char trunc[17] = {0x00, 0x00, 0x08, 0x03, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 7};
+    write_file("trunc-idx", trunc, sizeof trunc);
+    snprintf(args, sizeof args, "train --train-images %s/trunc-idx --epochs 1", dir);
+    expect_error(args, "trunc-idx");
+    /* An architecture with an unknown layer type and one with impossible shapes. */
+    const char *unk = "{\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+                      "{\"name\":\"x1\",\"op\":\"teleport\"}]}";
+    write_file("unknown.json", unk, strlen(unk));
+    snprintf(args, sizeof args, "info --arch %s/unknown.json", dir);
+    expect_error(args, "teleport");
+    const char *imp = "{\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+                      "{\"name\":\"huge\",\"op\":\"conv\",\"out\":8,\"k\":31,\"pad\":0}]}";
+    write_file("impossible.json", imp, strlen(imp));
+    snprintf(args, sizeof args, "info --arch %s/impossible.json", dir);
+    expect_error(args, "huge");
+    /* A corrupt checkpoint. */
+    write_file("corrupt.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    snprintf(args, sizeof args, "eval %s/corrupt.safetensors", dir);
+    expect_error(args, "corrupt.safetensors");
+}
+
+TEST(train_eval_info_end_to_end)
+{
+    char args[2048];
+    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
+    snprintf(args, sizeof args,
+             "train --arch %s/tiny.json --epochs 2 --limit 2000 --val 500 --batch 50 --lr 0.3 --warmup 0 "
+             "--out %s/t.safetensors --quiet --threads 2",
+             dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "test accuracy") != NULL);
+    snprintf(args, sizeof args, "eval %s/t.safetensors", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *acc = strstr(out, "accuracy ");
+    CHECK(acc && atof(acc + 9) > 30.0); /* 80 steps of a tiny model: far above chance (10%) */
+    snprintf(args, sizeof args, "info %s/t.safetensors", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "total: 2682 params") != NULL); /* 144 + 32 + 2304 + 32 + 170 */
+    /* Resume with another architecture: refused, checkpoint untouched. */
+    snprintf(args, sizeof args,
+             "train --model resnet --width 0.25 --epochs 2 --limit 2000 --val 500 --batch 50 "
+             "--out %s/t.safetensors --resume --quiet",
+             dir);
+    CHECK(frost(args) != 0);
+    CHECK(strstr(out, "t.safetensors") != NULL);
+    snprintf(args, sizeof args, "eval %s/t.safetensors", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    /* No temporary files left behind. */
+    snprintf(args, sizeof args, "ls %s | grep -c tmp > %s/count.txt", dir, dir);
+    CHECK(system(args) != -1);
+    snprintf(args, sizeof args, "%s/count.txt", dir);
+    FILE *f = fopen(args, "r");
+    int count = -1;
+    CHECK(f && fscanf(f, "%d", &count) == 1);
+    if (f)
+        fclose(f);
+    CHECK_EQ_INT(count, 0);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 1;
+    RUN(help_on_every_command);
+    RUN(nonsense_values);
+    RUN(missing_and_corrupt_files);
+    RUN(train_eval_info_end_to_end);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    return frost_test_summary();
+}

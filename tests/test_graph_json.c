@@ -1,0 +1,117 @@
+/* Architecture JSON: round trip, and every kind of bad architecture refused with
+ * an error naming the layer and field. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "frost/frost.h"
+#include "harness.h"
+#include "models/graph.h"
+
+static const char *const tiny =
+    "{\"format\":\"frost-arch\",\"version\":1,\"name\":\"tiny\",\"input\":{\"h\":8,\"w\":8,\"c\":1},"
+    "\"classes\":3,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":4,\"k\":3,\"stride\":1},"
+    "{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu6\"},"
+    "{\"name\":\"dw\",\"op\":\"conv\",\"out\":4,\"k\":3,\"groups\":4},"
+    "{\"name\":\"add\",\"op\":\"add\",\"in\":[\"dw\",\"a1\"]},"
+    "{\"name\":\"cat\",\"op\":\"concat\",\"in\":[\"add\",\"a1\"]},"
+    "{\"name\":\"mp\",\"op\":\"maxpool\",\"k\":2},"
+    "{\"name\":\"ap\",\"op\":\"avgpool\",\"k\":3,\"stride\":1,\"pad\":1},"
+    "{\"name\":\"gap\",\"op\":\"gap\"},"
+    "{\"name\":\"drop\",\"op\":\"dropout\",\"p\":0.2},"
+    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":3}]}";
+
+TEST(parses_and_infers_shapes)
+{
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json(tiny, "tiny.json", &m) == FROST_OK);
+    if (!m)
+        return;
+    CHECK_EQ_INT(m->n_nodes, 12);
+    const frost_node *cat = &m->nodes[frost_g_find(m, "cat")];
+    CHECK_EQ_INT(cat->c, 8);
+    const frost_node *mp = &m->nodes[frost_g_find(m, "mp")];
+    CHECK_EQ_INT(mp->h, 4);
+    /* conv 8*8*4*9*1 + dw 8*8*4*9 + fc 8*3 */
+    CHECK_EQ_INT(frost_model_macs(m), 8 * 8 * 4 * 9 + 8 * 8 * 4 * 9 + 8 * 3);
+    /* conv 36 + bn 8 + dw 36 + fc 27 */
+    CHECK_EQ_INT(frost_model_param_count(m), 36 + 8 + 36 + 27);
+    frost_model_free(m);
+}
+
+TEST(round_trip_is_identical)
+{
+    frost_model *m = NULL, *m2 = NULL;
+    CHECK(frost_model_from_json(tiny, "tiny.json", &m) == FROST_OK);
+    char *j1 = frost_model_to_json(m);
+    CHECK(frost_model_from_json(j1, "j1", &m2) == FROST_OK);
+    char *j2 = m2 ? frost_model_to_json(m2) : NULL;
+    CHECK(j1 && j2 && strcmp(j1, j2) == 0);
+    free(j1);
+    free(j2);
+    frost_model_free(m);
+    frost_model_free(m2);
+}
+
+/* Replaces the first occurrence of `from` in tiny with `to` and expects a refusal
+ * whose message contains `needle`. */
+static void expect_bad(const char *from, const char *to, const char *needle)
+{
+    const char *at = strstr(tiny, from);
+    CHECK(at != NULL);
+    if (!at)
+        return;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - tiny), tiny, to, at + strlen(from));
+    frost_model *m = NULL;
+    frost_status s = frost_model_from_json(buf, "bad.json", &m);
+    CHECK(s != FROST_OK);
+    CHECK(m == NULL);
+    if (!strstr(frost_last_error(), needle) || !strstr(frost_last_error(), "bad.json")) {
+        fprintf(stderr, "  message '%s' lacks '%s'\n", frost_last_error(), needle);
+        frost_test_failed_checks++;
+    }
+    frost_model_free(m);
+}
+
+TEST(bad_architectures_are_refused_with_names)
+{
+    expect_bad("\"op\":\"bn\"", "\"op\":\"batchnorm9\"", "unknown op 'batchnorm9'");
+    expect_bad("\"fn\":\"relu6\"", "\"fn\":\"swish42\"", "a1");
+    expect_bad("\"k\":3,\"stride\":1}", "\"k\":11,\"stride\":1,\"pad\":0}", "c1");             /* kernel > input */
+    expect_bad("\"groups\":4", "\"groups\":3", "dw");                                  /* groups */
+    expect_bad("\"in\":[\"dw\",\"a1\"]", "\"in\":[\"dw\",\"mp\"]", "not an earlier");  /* forward ref */
+    expect_bad("\"in\":[\"add\",\"a1\"]", "\"in\":[\"add\"]", "cat");                 /* one input */
+    expect_bad("\"out\":3}", "\"out\":5}", "classes");                                 /* wrong width */
+    expect_bad("\"name\":\"b1\"", "\"name\":\"c1\"", "duplicate");
+    expect_bad("\"out\":4,\"k\":3,\"stride\":1", "\"out\":\"4\",\"k\":3,\"stride\":1", "'out'");
+    expect_bad("\"p\":0.2", "\"p\":1.5", "drop");
+    expect_bad("\"h\":8", "\"h\":-8", "input.h");
+    expect_bad("{\"format\"", "[{\"format\"", "");                                    /* not an object */
+    expect_bad("\"layers\":[", "\"layers\":[[],", "layers[0]");
+}
+
+TEST(invalid_json_text)
+{
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json("{\"input\": ", "broken.json", &m) == FROST_ERR_FORMAT);
+    CHECK(strstr(frost_last_error(), "broken.json") != NULL);
+    CHECK(frost_model_load_arch("/nonexistent/arch.json", &m) == FROST_ERR_IO);
+    CHECK(strstr(frost_last_error(), "/nonexistent/arch.json") != NULL);
+}
+
+TEST(make_div8_matches_spec)
+{
+    CHECK_EQ_INT(frost_make_div8(32 * 0.5f), 16);
+    CHECK_EQ_INT(frost_make_div8(24 * 0.35f), 8);
+    CHECK_EQ_INT(frost_make_div8(3), 8);
+    CHECK_EQ_INT(frost_make_div8(20), 24); /* floor(24/8)*8 = 24 */
+    CHECK_EQ_INT(frost_make_div8(36), 40); /* (36+4)/8 = 5 -> 40 */
+    CHECK_EQ_INT(frost_make_div8(35), 32 + 8 * (32 < 0.9 * 35)); /* 32 >= 31.5 -> 32 */
+    CHECK_EQ_INT(frost_make_div8(100), 104);
+}
+
+FROST_TEST_MAIN(RUN(parses_and_infers_shapes); RUN(round_trip_is_identical);
+                RUN(bad_architectures_are_refused_with_names); RUN(invalid_json_text);
+                RUN(make_div8_matches_spec))

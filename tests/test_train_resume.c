@@ -1,0 +1,186 @@
+/* Checkpoints and the training loop on a small synthetic data set: save/load
+ * round trip, refusal of another architecture, exact resume, learning. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frost/frost.h"
+#include "harness.h"
+#include "io/checkpoint.h"
+#include "models/graph.h"
+
+static const char *const arch =
+    "{\"name\":\"rs\",\"input\":{\"h\":8,\"w\":8,\"c\":1},\"classes\":3,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3},{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"dw\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2,\"groups\":8},"
+    "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu6\"},"
+    "{\"name\":\"g\",\"op\":\"gap\"},{\"name\":\"d\",\"op\":\"dropout\",\"p\":0.1},"
+    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":3}]}";
+
+/* Three classes: a bright square top-left, bottom-right, or no square, plus noise. */
+static frost_dataset synthetic(int n, unsigned seed)
+{
+    frost_dataset d = {.n = n, .h = 8, .w = 8, .c = 1, .classes = 3};
+    d.images = malloc((size_t)n * 64);
+    d.labels = malloc((size_t)n);
+    float *noise = malloc(sizeof(float) * (size_t)n * 64);
+    frost_test_fill_uniform(noise, (long)n * 64, 0.0f, 60.0f, seed);
+    for (int i = 0; i < n; i++) {
+        int label = i % 3;
+        d.labels[i] = (uint8_t)label;
+        for (int p = 0; p < 64; p++) {
+            int y = p / 8, x = p % 8;
+            bool on = (label == 0 && y < 4 && x < 4) || (label == 1 && y >= 4 && x >= 4);
+            d.images[(size_t)i * 64 + p] = (uint8_t)(noise[(size_t)i * 64 + p] + (on ? 180 : 0));
+        }
+    }
+    free(noise);
+    return d;
+}
+
+static frost_train_config config(const char *ckpt)
+{
+    frost_train_config c = frost_train_defaults();
+    c.epochs = 3;
+    c.batch = 16;
+    c.sched.base_lr = 0.05f;
+    c.augment = (frost_augment){.mean = 0.3f, .std = 0.3f, .crop_pad = 1, .hflip = true};
+    c.checkpoint = ckpt;
+    c.quiet = true;
+    c.seed = 11;
+    return c;
+}
+
+static frost_model *fresh(void)
+{
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json(arch, "rs", &m) == FROST_OK);
+    if (m)
+        frost_model_init_weights(m, 11);
+    return m;
+}
+
+static const char *copy_at_epoch = NULL; /* copy the checkpoint when epoch 3 ends */
+static void copy_hook(const frost_progress *p, void *user)
+{
+    (void)user;
+    if (p->epoch_end && p->epoch == 3 && copy_at_epoch) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "cp %s %s.ep2", copy_at_epoch, copy_at_epoch);
+        CHECK(system(cmd) == 0);
+    }
+}
+
+static bool same_weights(const frost_model *a, const frost_model *b)
+{
+    for (int i = 0; i < a->n_params; i++)
+        if (memcmp(a->params[i].data, b->params[i].data, sizeof(float) * (size_t)a->params[i].numel))
+            return false;
+    for (int i = 0; i < a->n_buffers; i++)
+        if (memcmp(a->buffers[i].data, b->buffers[i].data, sizeof(float) * (size_t)a->buffers[i].numel))
+            return false;
+    return true;
+}
+
+TEST(learns_and_resumes_exactly)
+{
+    char dir[] = "/tmp/frost_resume_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char ckpt[256], ckpt2[256];
+    snprintf(ckpt, sizeof ckpt, "%s/a.safetensors", dir);
+    snprintf(ckpt2, sizeof ckpt2, "%s/a.safetensors.ep2", dir);
+    frost_dataset train = synthetic(240, 1), test = synthetic(90, 2);
+
+    /* Uninterrupted 3 epochs; the hook keeps the epoch-2 checkpoint. */
+    frost_model *full = fresh();
+    frost_train_config c = config(ckpt);
+    frost_train_result r;
+    copy_at_epoch = ckpt;
+    CHECK(frost_train(full, &train, NULL, &test, &c, copy_hook, NULL, &r) == FROST_OK);
+    copy_at_epoch = NULL;
+    CHECK_EQ_INT(r.epochs_run, 3);
+    CHECK(r.test_acc >= 0.9f); /* an easy problem: it must be learned */
+
+    /* Resume from the epoch-2 checkpoint: one more epoch, bit-identical result. */
+    frost_model *resumed = fresh();
+    frost_train_config c2 = config(ckpt2);
+    c2.resume = true;
+    CHECK(frost_train(resumed, &train, NULL, &test, &c2, NULL, NULL, &r) == FROST_OK);
+    CHECK_EQ_INT(r.epochs_run, 1);
+    CHECK(same_weights(full, resumed));
+
+    /* Resuming with other settings is refused. */
+    frost_model *other = fresh();
+    frost_train_config c3 = config(ckpt2);
+    c3.resume = true;
+    c3.sched.base_lr = 0.2f;
+    CHECK(frost_train(other, &train, NULL, &test, &c3, NULL, NULL, &r) == FROST_ERR_ARG);
+    CHECK(strstr(frost_last_error(), "other settings") != NULL);
+
+    /* The saved checkpoint loads as a model with the same weights and accuracy. */
+    frost_model *loaded = NULL;
+    CHECK(frost_checkpoint_load_model(ckpt, &loaded) == FROST_OK);
+    if (loaded) {
+        CHECK(same_weights(full, loaded));
+        float a1 = 0, a2 = 0;
+        CHECK(frost_evaluate(full, &test, &c.augment, 16, &a1, NULL) == FROST_OK);
+        CHECK(frost_evaluate(loaded, &test, &c.augment, 16, &a2, NULL) == FROST_OK);
+        CHECK_FLOAT_EQ(a1, a2);
+    }
+    frost_model_free(full);
+    frost_model_free(resumed);
+    frost_model_free(other);
+    frost_model_free(loaded);
+    frost_dataset_free(&train);
+    frost_dataset_free(&test);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+TEST(checkpoint_of_another_architecture_is_refused)
+{
+    const char *path = "/tmp/frost_other_arch.safetensors";
+    frost_model *a = fresh();
+    CHECK(frost_checkpoint_save_weights(path, a) == FROST_OK);
+    const char *arch2 =
+        "{\"name\":\"o\",\"input\":{\"h\":8,\"w\":8,\"c\":1},\"classes\":3,\"layers\":["
+        "{\"name\":\"c1\",\"op\":\"conv\",\"out\":4,\"k\":3},{\"name\":\"g\",\"op\":\"gap\"},"
+        "{\"name\":\"fc\",\"op\":\"linear\",\"out\":3}]}";
+    frost_model *b = NULL;
+    CHECK(frost_model_from_json(arch2, "o", &b) == FROST_OK);
+    if (b) {
+        CHECK(frost_checkpoint_load_weights(path, b) == FROST_ERR_SHAPE);
+        CHECK(strstr(frost_last_error(), path) != NULL);
+    }
+    unlink(path);
+    frost_model_free(a);
+    frost_model_free(b);
+}
+
+TEST(bad_training_settings_are_refused)
+{
+    frost_model *m = fresh();
+    frost_dataset d = synthetic(30, 3);
+    frost_train_config c = config(NULL);
+    c.epochs = -1;
+    CHECK(frost_train(m, &d, NULL, NULL, &c, NULL, NULL, NULL) == FROST_ERR_ARG);
+    c = config(NULL);
+    c.batch = 0;
+    CHECK(frost_train(m, &d, NULL, NULL, &c, NULL, NULL, NULL) == FROST_ERR_ARG);
+    c = config(NULL);
+    c.sched.base_lr = 1e30f; /* diverges: reported, not silently NaN */
+    c.label_smoothing = 0.0f;
+    frost_status s = frost_train(m, &d, NULL, NULL, &c, NULL, NULL, NULL);
+    CHECK(s == FROST_ERR_NUMERIC);
+    d.h = 9; /* data that does not fit the model */
+    c = config(NULL);
+    CHECK(frost_train(m, &d, NULL, NULL, &c, NULL, NULL, NULL) == FROST_ERR_SHAPE);
+    d.h = 8;
+    frost_dataset_free(&d);
+    frost_model_free(m);
+}
+
+FROST_TEST_MAIN(RUN(learns_and_resumes_exactly); RUN(checkpoint_of_another_architecture_is_refused);
+                RUN(bad_training_settings_are_refused))
