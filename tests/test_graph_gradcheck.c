@@ -111,5 +111,67 @@ TEST(eval_mode_uses_running_stats_and_no_dropout)
     frost_model_free(m);
 }
 
-FROST_TEST_MAIN(RUN(whole_network_gradients_match_finite_differences);
+/* BN -> ReLU/ReLU6 pairs run fused; the result must equal the unfused graph. */
+static const char *const fusable =
+    "{\"name\":\"fu\",\"input\":{\"h\":6,\"w\":6,\"c\":3},\"classes\":5,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":11,\"k\":3},{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu6\"},"
+    "{\"name\":\"dw\",\"op\":\"conv\",\"out\":11,\"k\":3,\"groups\":11},"
+    "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"b3\",\"op\":\"bn\",\"in\":\"c1\"},{\"name\":\"a3\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"s\",\"op\":\"add\",\"in\":[\"a2\",\"b2\"]},"
+    "{\"name\":\"cat\",\"op\":\"concat\",\"in\":[\"s\",\"a3\"]},"
+    "{\"name\":\"g\",\"op\":\"gap\"},{\"name\":\"fc\",\"op\":\"linear\",\"out\":5}]}";
+
+/* Runs one training step's forward + backward; copies logits and all grads out. */
+static void run_step(bool fuse, float *logits, float *grads, long *n_grads)
+{
+    setenv("FROST_NO_FUSE", fuse ? "0" : "1", 1);
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json(fusable, "fu", &m) == FROST_OK);
+    if (!m)
+        return;
+    frost_model_init_weights(m, 3);
+    CHECK(frost_model_set_batch(m, 4) == FROST_OK);
+    /* a1 fused; b2 feeds a2 and the add, so it is not; b3 -> a3 fused. */
+    CHECK(m->nodes[frost_g_find(m, "a1")].fused_bn == (fuse ? frost_g_find(m, "b1") : -1));
+    CHECK(m->nodes[frost_g_find(m, "a2")].fused_bn == -1);
+    CHECK(m->nodes[frost_g_find(m, "a3")].fused_bn == (fuse ? frost_g_find(m, "b3") : -1));
+    float x[4 * 6 * 6 * 3], dl[4 * 5];
+    uint8_t labels[4] = {0, 4, 2, 2};
+    frost_test_fill_uniform(x, 4 * 6 * 6 * 3, -1.0f, 1.0f, 8);
+    frost_model_zero_grad(m);
+    CHECK(frost_model_forward(m, x, 4, true) == FROST_OK);
+    memcpy(logits, frost_model_logits(m), sizeof dl);
+    frost_softmax_xent(4, 5, logits, labels, 0.0f, dl, NULL);
+    CHECK(frost_model_backward(m, dl) == FROST_OK);
+    long k = 0;
+    for (int i = 0; i < m->n_params; i++)
+        for (int64_t j = 0; j < m->params[i].numel; j++)
+            grads[k++] = m->params[i].grad[j];
+    *n_grads = k;
+    /* Eval forward too (fused eval path). */
+    CHECK(frost_model_forward(m, x, 4, false) == FROST_OK);
+    memcpy(logits + 20, frost_model_logits(m), sizeof dl);
+    frost_model_free(m);
+}
+
+TEST(fused_bn_act_equals_unfused)
+{
+    float l1[40], l2[40];
+    static float g1[4096], g2[4096];
+    long n1 = 0, n2 = 0;
+    run_step(true, l1, g1, &n1);
+    run_step(false, l2, g2, &n2);
+    unsetenv("FROST_NO_FUSE");
+    CHECK_EQ_INT(n1, n2);
+    for (int i = 0; i < 40; i++)
+        CHECK_NEAR(l1[i], l2[i], 1e-5, 1e-4);
+    int bad = 0;
+    for (long i = 0; i < n1; i++)
+        bad += !(fabs(g1[i] - g2[i]) <= 1e-5 + 1e-3 * fabs(g2[i]));
+    CHECK_EQ_INT(bad, 0);
+}
+
+FROST_TEST_MAIN(RUN(whole_network_gradients_match_finite_differences); RUN(fused_bn_act_equals_unfused);
                 RUN(eval_mode_uses_running_stats_and_no_dropout))

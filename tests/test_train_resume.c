@@ -182,5 +182,23 @@ TEST(bad_training_settings_are_refused)
     frost_model_free(m);
 }
 
-FROST_TEST_MAIN(RUN(learns_and_resumes_exactly); RUN(checkpoint_of_another_architecture_is_refused);
+TEST(same_seed_same_result)
+{
+    frost_dataset train = synthetic(120, 4);
+    frost_model *a = fresh(), *b = fresh(), *c = fresh();
+    frost_train_config cfg = config(NULL);
+    cfg.epochs = 2;
+    CHECK(frost_train(a, &train, NULL, NULL, &cfg, NULL, NULL, NULL) == FROST_OK);
+    CHECK(frost_train(b, &train, NULL, NULL, &cfg, NULL, NULL, NULL) == FROST_OK);
+    CHECK(same_weights(a, b));
+    cfg.seed = 12; /* another seed: another shuffle, augmentation and dropout */
+    CHECK(frost_train(c, &train, NULL, NULL, &cfg, NULL, NULL, NULL) == FROST_OK);
+    CHECK(!same_weights(a, c));
+    frost_model_free(a);
+    frost_model_free(b);
+    frost_model_free(c);
+    frost_dataset_free(&train);
+}
+
+FROST_TEST_MAIN(RUN(learns_and_resumes_exactly); RUN(same_seed_same_result); RUN(checkpoint_of_another_architecture_is_refused);
                 RUN(bad_training_settings_are_refused))

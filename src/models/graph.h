@@ -66,6 +66,10 @@ typedef struct {
     float *y, *dy;            /* [batch*h*w*c] */
     float *save_a, *save_b;   /* BN: batch mean, invstd; dropout: mask in save_a */
     int32_t *argmax;          /* max pool */
+    /* BN -> ReLU/ReLU6 fusion (decided when planning): the activation node runs
+     * the fused op for BN node `fused_bn` (-1: none), and that BN node is skipped. */
+    int fused_bn;
+    bool fused_away;
 } frost_node;
 
 struct frost_model {

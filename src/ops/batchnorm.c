@@ -16,6 +16,10 @@
  * thread applies them to its rows. The tile's constants are not overwritten
  * until all threads have reached the next tile's barrier, i.e. have finished
  * using them.
+ *
+ * The drivers (frost_bn_*_pass) call the row kernels through a
+ * frost_bn_row_kernels table, so the fused BN + activation (bn_act.c) reuses
+ * them with its own kernels; the public functions below plug in plain BN's.
  */
 #include <math.h>
 #include <omp.h>
@@ -42,18 +46,10 @@ typedef struct {
     float k2[BN_TILE];    /* backward only */
 } bn_tile;
 
-typedef struct {
-    void (*sums)(int64_t, int, int64_t, const float *, const float *, double *, double *);
-    void (*apply)(int64_t, int, int64_t, const float *, const float *, const float *,
-                  const float *, float *);
-    void (*dx)(int64_t, int, int64_t, const float *, const float *, const float *,
-               const float *, const float *, const float *, float *);
-} bn_kernels;
-
-static const bn_kernels bn_ref = {frost_bn_sums_ref, frost_bn_apply_ref, frost_bn_dx_ref};
-static const bn_kernels bn_avx2 = {frost_bn_sums_avx2, frost_bn_apply_avx2, frost_bn_dx_avx2};
-
-static const bn_kernels *bn_pick(void) { return frost_cpu_has_avx2() ? &bn_avx2 : &bn_ref; }
+static frost_bn_consts bn_consts(const bn_tile *t)
+{
+    return (frost_bn_consts){t->mean, t->scale, t->shift, t->k2};
+}
 
 static int bn_threads(int64_t m, int c)
 {
@@ -71,15 +67,15 @@ static void bn_rows(int64_t m, int t, int nth, int64_t *r0, int64_t *r1)
 /* This thread's partial sums over rows [r0, r1) of the tile starting at channel c0.
  * Rows go in L1-sized blocks: the AVX2 kernel sweeps a block once per group of
  * channels, and the sums continue across blocks, so the order is unchanged. */
-static void bn_tile_sums(const bn_kernels *k, int64_t r0, int64_t r1, int c0, int tc, int c,
-                         const float *a, const float *b, bn_partial *out)
+static void bn_tile_sums(const frost_bn_row_kernels *rk, int64_t r0, int64_t r1, int c0, int tc,
+                         bn_partial *out)
 {
     memset(out->s1, 0, sizeof(double) * (size_t)tc);
     memset(out->s2, 0, sizeof(double) * (size_t)tc);
     int64_t block = BN_BLOCK_FLOATS / tc > 0 ? BN_BLOCK_FLOATS / tc : 1;
     for (int64_t r = r0; r < r1; r += block) {
         int64_t rows = r1 - r < block ? r1 - r : block;
-        k->sums(rows, tc, c, a + r * c + c0, b + r * c + c0, out->s1, out->s2);
+        rk->sums(rk->ctx, r, rows, c0, tc, out->s1, out->s2);
     }
 }
 
@@ -93,24 +89,22 @@ static void bn_reduce(bn_partial *part, int nth, int tc)
         }
 }
 
-/* The two-phase pass (sums, then `finish` on one thread, then `apply` on all)
- * shared by the training forward and the backward. */
+/* The two-phase pass (sums, then `finish` on one thread, then the row kernels'
+ * apply on all) shared by the training forward and the backward. */
 typedef struct bn_pass bn_pass;
 struct bn_pass {
-    const bn_kernels *k;
+    const frost_bn_row_kernels *rk;
     int64_t m;
     int c;
-    const float *a, *b; /* the sums are over a and a*b */
     void (*finish)(const bn_pass *ps, int c0, int tc, const bn_partial *sum, bn_tile *tile);
-    void (*apply)(const bn_pass *ps, int64_t r0, int64_t r1, int c0, const bn_tile *tile,
-                  int tc);
+    const float *gamma;
     /* forward (training) */
     const frost_bn_params *p;
-    const float *x, *gamma, *beta;
-    float *running_mean, *running_var, *save_mean, *save_invstd, *y;
+    const float *beta;
+    float *running_mean, *running_var, *save_mean, *save_invstd;
     /* backward */
-    const float *dy, *mean_in, *invstd_in;
-    float *dx, *dgamma, *dbeta;
+    const float *mean_in, *invstd_in;
+    float *dgamma, *dbeta;
 };
 
 static void bn_run(const bn_pass *ps)
@@ -125,14 +119,15 @@ static void bn_run(const bn_pass *ps)
         bn_rows(ps->m, t, nth, &r0, &r1);
         for (int c0 = 0; c0 < c; c0 += BN_TILE) {
             int tc = c - c0 < BN_TILE ? c - c0 : BN_TILE;
-            bn_tile_sums(ps->k, r0, r1, c0, tc, c, ps->a, ps->b, &part[t]);
+            bn_tile_sums(ps->rk, r0, r1, c0, tc, &part[t]);
 #pragma omp barrier
 #pragma omp single
             {
                 bn_reduce(part, nth, tc);
                 ps->finish(ps, c0, tc, &part[0], &tile);
             }
-            ps->apply(ps, r0, r1, c0, &tile, tc);
+            frost_bn_consts k = bn_consts(&tile);
+            ps->rk->apply(ps->rk->ctx, r0, r1 - r0, c0, tc, &k);
         }
     }
 }
@@ -168,25 +163,16 @@ static void bn_finish_train_tile(const bn_pass *a, int c0, int tc, const bn_part
     }
 }
 
-/* y = (x - mean) * scale + shift on rows [r0, r1) of a tile. */
-static void bn_apply_tile(const bn_pass *ps, int64_t r0, int64_t r1, int c0, const bn_tile *tile,
-                          int tc)
-{
-    int64_t at = r0 * ps->c + c0;
-    ps->k->apply(r1 - r0, tc, ps->c, ps->x + at, tile->mean, tile->scale, tile->shift, ps->y + at);
-}
-
-void frost_bn_forward_train(const frost_bn_params *p, int64_t m, int c, const float *x,
-                            const float *gamma, const float *beta, float *running_mean,
-                            float *running_var, float *save_mean, float *save_invstd, float *y)
+void frost_bn_train_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
+                         int c, const float *gamma, const float *beta, float *running_mean,
+                         float *running_var, float *save_mean, float *save_invstd)
 {
     if (m <= 0 || c <= 0)
         return;
-    bn_pass ps = {.k = bn_pick(), .m = m, .c = c, .a = x, .b = x,
-                  .finish = bn_finish_train_tile, .apply = bn_apply_tile,
-                  .p = p, .x = x, .gamma = gamma, .beta = beta, .running_mean = running_mean,
+    bn_pass ps = {.rk = rk, .m = m, .c = c, .finish = bn_finish_train_tile, .gamma = gamma,
+                  .p = p, .beta = beta, .running_mean = running_mean,
                   .running_var = running_var, .save_mean = save_mean,
-                  .save_invstd = save_invstd, .y = y};
+                  .save_invstd = save_invstd};
     bn_run(&ps);
 }
 
@@ -205,13 +191,12 @@ static void bn_eval_tile(const frost_bn_params *p, int c0, int tc, const float *
     }
 }
 
-void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
-                           const float *gamma, const float *beta, const float *running_mean,
-                           const float *running_var, float *y)
+void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
+                        int c, const float *gamma, const float *beta, const float *running_mean,
+                        const float *running_var)
 {
     if (m <= 0 || c <= 0)
         return;
-    bn_pass ps = {.k = bn_pick(), .m = m, .c = c, .x = x, .y = y};
 #pragma omp parallel num_threads(bn_threads(m, c))
     {
         int nth = omp_get_num_threads(), t = omp_get_thread_num();
@@ -221,7 +206,8 @@ void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const flo
         for (int c0 = 0; c0 < c; c0 += BN_TILE) {
             int tc = c - c0 < BN_TILE ? c - c0 : BN_TILE;
             bn_eval_tile(p, c0, tc, gamma, beta, running_mean, running_var, &tile);
-            bn_apply_tile(&ps, r0, r1, c0, &tile, tc);
+            frost_bn_consts k = bn_consts(&tile);
+            rk->apply(rk->ctx, r0, r1 - r0, c0, tc, &k);
         }
     }
 }
@@ -251,26 +237,97 @@ static void bn_finish_back_tile(const bn_pass *a, int c0, int tc, const bn_parti
     }
 }
 
-static void bn_dx_tile(const bn_pass *ps, int64_t r0, int64_t r1, int c0, const bn_tile *tile,
-                       int tc)
+void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, const float *gamma,
+                            const float *save_mean, const float *save_invstd, float *dgamma,
+                            float *dbeta)
 {
-    int64_t at = r0 * ps->c + c0;
-    if (ps->dx)
-        ps->k->dx(r1 - r0, tc, ps->c, ps->x + at, ps->dy + at, tile->mean, tile->scale,
-                  tile->shift, tile->k2, ps->dx + at);
+    if (m <= 0 || c <= 0)
+        return;
+    bn_pass ps = {.rk = rk, .m = m, .c = c, .finish = bn_finish_back_tile, .gamma = gamma,
+                  .mean_in = save_mean, .invstd_in = save_invstd, .dgamma = dgamma,
+                  .dbeta = dbeta};
+    bn_run(&ps);
+}
+
+/* ---- plain batch norm: the drivers with BN's own tile kernels ---- */
+
+typedef struct {
+    void (*sums)(int64_t, int, int64_t, const float *, const float *, double *, double *);
+    void (*apply)(int64_t, int, int64_t, const float *, const float *, const float *,
+                  const float *, float *);
+    void (*dx)(int64_t, int, int64_t, const float *, const float *, const float *,
+               const float *, const float *, const float *, float *);
+} bn_kernels;
+
+static const bn_kernels bn_ref = {frost_bn_sums_ref, frost_bn_apply_ref, frost_bn_dx_ref};
+static const bn_kernels bn_avx2 = {frost_bn_sums_avx2, frost_bn_apply_avx2, frost_bn_dx_avx2};
+
+static const bn_kernels *bn_pick(void) { return frost_cpu_has_avx2() ? &bn_avx2 : &bn_ref; }
+
+/* The tensors of one plain BN call; offsets are row * c + c0. */
+typedef struct {
+    const bn_kernels *k;
+    int c;
+    const float *a, *b; /* the sums are over a and a*b */
+    const float *x, *dy;
+    float *out; /* y (forward) or dx (backward, may be NULL) */
+} bn_plain;
+
+static void bn_plain_sums(const void *ctx, int64_t r0, int64_t rows, int c0, int tc, double *s1,
+                          double *s2)
+{
+    const bn_plain *b = ctx;
+    int64_t at = r0 * b->c + c0;
+    b->k->sums(rows, tc, b->c, b->a + at, b->b + at, s1, s2);
+}
+
+/* y = (x - mean) * scale + shift */
+static void bn_plain_apply(const void *ctx, int64_t r0, int64_t rows, int c0, int tc,
+                           const frost_bn_consts *k)
+{
+    const bn_plain *b = ctx;
+    int64_t at = r0 * b->c + c0;
+    b->k->apply(rows, tc, b->c, b->x + at, k->mean, k->scale, k->shift, b->out + at);
+}
+
+static void bn_plain_dx(const void *ctx, int64_t r0, int64_t rows, int c0, int tc,
+                        const frost_bn_consts *k)
+{
+    const bn_plain *b = ctx;
+    int64_t at = r0 * b->c + c0;
+    if (b->out)
+        b->k->dx(rows, tc, b->c, b->x + at, b->dy + at, k->mean, k->scale, k->shift, k->k2,
+                 b->out + at);
+}
+
+void frost_bn_forward_train(const frost_bn_params *p, int64_t m, int c, const float *x,
+                            const float *gamma, const float *beta, float *running_mean,
+                            float *running_var, float *save_mean, float *save_invstd, float *y)
+{
+    bn_plain b = {.k = bn_pick(), .c = c, .a = x, .b = x, .x = x, .out = y};
+    frost_bn_row_kernels rk = {bn_plain_sums, bn_plain_apply, &b};
+    frost_bn_train_pass(&rk, p, m, c, gamma, beta, running_mean, running_var, save_mean,
+                        save_invstd);
+}
+
+void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
+                           const float *gamma, const float *beta, const float *running_mean,
+                           const float *running_var, float *y)
+{
+    bn_plain b = {.k = bn_pick(), .c = c, .x = x, .out = y};
+    frost_bn_row_kernels rk = {NULL, bn_plain_apply, &b};
+    frost_bn_eval_pass(&rk, p, m, c, gamma, beta, running_mean, running_var);
 }
 
 void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma,
                        const float *save_mean, const float *save_invstd, const float *dy,
                        float *dx, float *dgamma, float *dbeta)
 {
-    if (m <= 0 || c <= 0 || (!dx && !dgamma && !dbeta))
+    if (!dx && !dgamma && !dbeta)
         return;
-    bn_pass ps = {.k = bn_pick(), .m = m, .c = c, .a = dy, .b = x,
-                  .finish = bn_finish_back_tile, .apply = bn_dx_tile,
-                  .x = x, .gamma = gamma, .dy = dy, .mean_in = save_mean,
-                  .invstd_in = save_invstd, .dx = dx, .dgamma = dgamma, .dbeta = dbeta};
-    bn_run(&ps);
+    bn_plain b = {.k = bn_pick(), .c = c, .a = dy, .b = x, .x = x, .dy = dy, .out = dx};
+    frost_bn_row_kernels rk = {bn_plain_sums, bn_plain_dx, &b};
+    frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
 }
 
 /* ---- portable reference kernels ---- */

@@ -40,6 +40,46 @@ void frost_bn_dx_avx2(int64_t rows, int tc, int64_t ld, const float *x, const fl
                       const float *mean, const float *scale, const float *k1, const float *k2,
                       float *dx);
 
+/* ---- batch norm pass drivers (batchnorm.c), shared with the fused BN + activation ----
+ *
+ * A driver owns the threading (static row partition, per-thread double partial
+ * sums added in thread order) and the per-channel math (statistics, running
+ * values, parameter gradients); the row kernels it calls are plugged in. So a
+ * fused op (ops/bn_act.c) gets batch norm's numbers bit for bit by supplying
+ * kernels that only read or write differently. */
+
+/* Per-channel constants of the channel tile [c0, c0+tc) (index 0 = channel c0):
+ *   forward:  out = (x - mean) * scale + shift                 (k2 unused)
+ *   backward: dx += scale * ((g - shift) - (x - mean) * k2),   g = dL/d(BN output) */
+typedef struct {
+    const float *mean, *scale, *shift, *k2;
+} frost_bn_consts;
+
+typedef struct {
+    /* Adds s1[j] += a, s2[j] += a*b over rows [r0, r0+rows) of channels
+     * [c0, c0+tc), each channel's rows in order, exactly like frost_bn_sums_ref
+     * (forward: a = b = x; backward: a = g, b = x). Unused by the eval driver. */
+    void (*sums)(const void *ctx, int64_t r0, int64_t rows, int c0, int tc, double *s1,
+                 double *s2);
+    /* Writes the output of rows [r0, r0+rows) x channels [c0, c0+tc). */
+    void (*apply)(const void *ctx, int64_t r0, int64_t rows, int c0, int tc,
+                  const frost_bn_consts *k);
+    const void *ctx;
+} frost_bn_row_kernels;
+
+/* frost_bn_forward_train without the tensors: same statistics, saved and running values. */
+void frost_bn_train_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
+                         int c, const float *gamma, const float *beta, float *running_mean,
+                         float *running_var, float *save_mean, float *save_invstd);
+/* frost_bn_forward_eval without the tensors (rk->sums is not called). */
+void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
+                        int c, const float *gamma, const float *beta, const float *running_mean,
+                        const float *running_var);
+/* frost_bn_backward without the tensors: adds into dgamma and dbeta (nullable). */
+void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, const float *gamma,
+                            const float *save_mean, const float *save_invstd, float *dgamma,
+                            float *dbeta);
+
 /* ---- activation kernels (single-threaded; the callers in act.c split the work) ---- */
 void frost_act_forward_ref(frost_act_kind k, int64_t n, const float *x, float *y);
 void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *y);

@@ -11,6 +11,7 @@
 
 #include "core/util.h"
 #include "models/graph.h"
+#include "ops/bn_act.h"
 
 /* FROST_PROFILE=1 in the environment: time per op kind, printed to stderr at exit.
  * A debugging aid for "where does the time go"; costs two clock reads per node. */
@@ -105,6 +106,33 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
     return off;
 }
 
+/* A BN whose only consumer is the next node, a ReLU/ReLU6, runs fused with it:
+ * one pass fewer over memory in forward and two in backward. The BN node's own
+ * output buffer is then never written. FROST_NO_FUSE=1 disables it (for tests). */
+static void plan_fusion(frost_model *m)
+{
+    const char *off = getenv("FROST_NO_FUSE");
+    bool allowed = !(off && *off && *off != '0');
+    for (int i = 0; i < m->n_nodes; i++) {
+        m->nodes[i].fused_bn = -1;
+        m->nodes[i].fused_away = false;
+    }
+    for (int i = 1; allowed && i + 1 < m->n_nodes; i++) {
+        frost_node *bn = &m->nodes[i], *act = &m->nodes[i + 1];
+        if (bn->op != FROST_OP_BN || act->op != FROST_OP_ACT || act->in[0] != i ||
+            !frost_bn_act_fusable(act->act))
+            continue;
+        int consumers = 0;
+        for (int j = i + 1; j < m->n_nodes; j++)
+            for (int k = 0; k < m->nodes[j].n_in; k++)
+                consumers += m->nodes[j].in[k] == i;
+        if (consumers == 1) {
+            act->fused_bn = i;
+            bn->fused_away = true;
+        }
+    }
+}
+
 frost_status frost_model_set_batch(frost_model *m, int batch)
 {
     if (batch <= 0 || batch > 65536)
@@ -121,6 +149,7 @@ frost_status frost_model_set_batch(frost_model *m, int batch)
     frost_free(m->arena);
     m->arena = arena;
     layout_arena(m, batch, arena);
+    plan_fusion(m);
     m->batch = batch;
     m->cur_n = 0;
     return FROST_OK;
@@ -138,6 +167,21 @@ static float *param_grad(const frost_model *m, int idx)
     return idx >= 0 ? m->params[idx].grad : NULL;
 }
 
+/* The fused BN + activation: x is the BN node's input, y the activation's output. */
+static void forward_bn_act(frost_model *m, frost_node *n, int bs, bool training)
+{
+    const frost_node *bn = &m->nodes[n->fused_bn];
+    const float *x = m->nodes[bn->in[0]].y;
+    int64_t rows = (int64_t)bs * n->h * n->w;
+    float *rm = m->buffers[bn->running_mean].data, *rv = m->buffers[bn->running_var].data;
+    if (training)
+        frost_bn_act_forward_train(&bn->bn, n->act, rows, n->c, x, param_data(m, bn->gamma),
+                                   param_data(m, bn->beta), rm, rv, bn->save_a, bn->save_b, n->y);
+    else
+        frost_bn_act_forward_eval(&bn->bn, n->act, rows, n->c, x, param_data(m, bn->gamma),
+                                  param_data(m, bn->beta), rm, rv, n->y);
+}
+
 static void forward_node(frost_model *m, frost_node *n, int bs, bool training)
 {
     const frost_node *x0 = &m->nodes[n->in[0]];
@@ -149,6 +193,8 @@ static void forward_node(frost_model *m, frost_node *n, int bs, bool training)
                              n->y, m->scratch);
         break;
     case FROST_OP_BN: {
+        if (n->fused_away)
+            break; /* the next node (its activation) runs BN too */
         int64_t rows = (int64_t)bs * n->h * n->w;
         float *rm = m->buffers[n->running_mean].data, *rv = m->buffers[n->running_var].data;
         if (training)
@@ -160,7 +206,10 @@ static void forward_node(frost_model *m, frost_node *n, int bs, bool training)
         break;
     }
     case FROST_OP_ACT:
-        frost_act_forward(n->act, numel, x0->y, n->y);
+        if (n->fused_bn >= 0)
+            forward_bn_act(m, n, bs, training);
+        else
+            frost_act_forward(n->act, numel, x0->y, n->y);
         break;
     case FROST_OP_MAXPOOL:
         frost_maxpool_forward(&n->pool, in, x0->y, n->y, n->argmax);
@@ -242,13 +291,24 @@ static float *input_grad(frost_model *m, const frost_node *n, int k, bool *touch
     return x->dy;
 }
 
+static void backward_bn_act(frost_model *m, frost_node *n, bool *touched)
+{
+    const frost_node *bn = &m->nodes[n->fused_bn];
+    float *dx = input_grad(m, bn, 0, touched);
+    frost_bn_act_backward(n->act, (int64_t)m->cur_n * n->h * n->w, n->c, m->nodes[bn->in[0]].y,
+                          n->y, param_data(m, bn->gamma), bn->save_a, bn->save_b, n->dy, dx,
+                          param_grad(m, bn->gamma), param_grad(m, bn->beta));
+}
+
 static void backward_node(frost_model *m, frost_node *n, bool *touched)
 {
     int bs = m->cur_n;
     const frost_node *x0 = &m->nodes[n->in[0]];
     frost_shape4 in = node_shape(x0, bs);
     int64_t numel = node_numel(n, bs);
-    float *dx = input_grad(m, n, 0, touched);
+    /* The activation of a fused pair did the BN's backward; the act's own input
+     * (the BN output) has no gradient buffer to fill. */
+    float *dx = (n->op == FROST_OP_ACT && n->fused_bn >= 0) ? NULL : input_grad(m, n, 0, touched);
     switch (n->op) {
     case FROST_OP_CONV:
         frost_conv2d_backward(&n->conv, in, x0->y, param_data(m, n->weight), n->dy, dx,
@@ -260,7 +320,9 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
                           param_grad(m, n->beta));
         break;
     case FROST_OP_ACT:
-        if (dx)
+        if (n->fused_bn >= 0)
+            backward_bn_act(m, n, touched);
+        else if (dx)
             frost_act_backward(n->act, numel, x0->y, n->dy, dx);
         break;
     case FROST_OP_MAXPOOL:
@@ -326,8 +388,8 @@ frost_status frost_model_backward(frost_model *m, const float *dlogits)
     touched[m->n_nodes - 1] = true;
     for (int i = m->n_nodes - 1; i >= 1; i--) {
         frost_node *n = &m->nodes[i];
-        if (!touched[i])
-            continue; /* nothing downstream uses this node: no gradient flows */
+        if (!touched[i] || n->fused_away)
+            continue; /* no gradient flows here, or its fused activation did the work */
         double t0 = profiling() ? now() : 0.0;
         backward_node(m, n, touched);
         if (profiling()) {
