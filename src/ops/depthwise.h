@@ -1,0 +1,81 @@
+/*
+ * Depthwise convolution (groups == cin == cout: one kxk filter per channel),
+ * internal to src/ops.
+ *
+ * GEMM is a poor fit for depthwise convs (K = kh*kw is tiny), so they get their
+ * own kernels, vectorised along channels: in NHWC the channels of one pixel are
+ * contiguous, and with the weight transposed to [kh*kw][c] so are the filter
+ * taps of consecutive channels. Each kernel exists twice with the same
+ * signature: a portable reference (_ref, depthwise.c, the oracle the tests
+ * trust) and an AVX2/FMA version (_avx2, x86/depthwise_avx2.c) picked at run
+ * time. A row kernel handles one image row; the whole-tensor drivers below run
+ * them in parallel.
+ */
+#ifndef FROST_OPS_DEPTHWISE_H
+#define FROST_OPS_DEPTHWISE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Shape of one depthwise conv call. */
+typedef struct {
+    int n, h, w, c;                  /* input NHWC (output has the same c) */
+    int oh, ow;                      /* output spatial size */
+    int kh, kw, stride, pad_h, pad_w;
+    /* Set by frost_dw_forward for outputs much larger than the cache: the AVX2
+     * kernel then writes them with streaming stores, which skip reading each
+     * line before overwriting it (the consumer would find it evicted anyway). */
+    bool stream_output;
+} frost_dw_geom;
+
+/* Output size (floats) from which the forward streams its stores: ~16 MB,
+ * about half of this machine class's L3 and more than what survives in it. */
+#define FROST_DW_STREAM_FLOATS ((size_t)4 << 20)
+
+/* The weight gradient is summed over a fixed number of row slices, each into its
+ * own partial buffer, then the slices are added in order: the result does not
+ * depend on the thread count or schedule (and needs no atomics). */
+#define FROST_DW_PARTS 16
+
+/* Row kernels. wt is the weight transposed to [kh*kw][c]; b may be NULL.
+ * forward: writes output row (n, oh) of y.
+ * backward_data: adds into input row (n, ih) of dx (gathers from dy, so rows are
+ *   independent and can run in parallel).
+ * backward_weight_rows: adds the contribution of output rows [r0, r1) (row r is
+ *   image r / oh, row r % oh) into dwt[kh*kw][c]; a range, not one row, so that
+ *   small maps can sum several rows in registers. */
+void frost_dw_forward_row_ref(const frost_dw_geom *g, int n, int oh, const float *x,
+                              const float *wt, const float *b, float *y);
+void frost_dw_backward_data_row_ref(const frost_dw_geom *g, int n, int ih, const float *dy,
+                                    const float *wt, float *dx);
+void frost_dw_backward_weight_rows_ref(const frost_dw_geom *g, int64_t r0, int64_t r1,
+                                       const float *x, const float *dy, float *dwt);
+
+void frost_dw_forward_row_avx2(const frost_dw_geom *g, int n, int oh, const float *x,
+                               const float *wt, const float *b, float *y);
+void frost_dw_backward_data_row_avx2(const frost_dw_geom *g, int n, int ih, const float *dy,
+                                     const float *wt, float *dx);
+void frost_dw_backward_weight_rows_avx2(const frost_dw_geom *g, int64_t r0, int64_t r1,
+                                        const float *x, const float *dy, float *dwt);
+
+/* Index arithmetic of one spatial axis, shared by both versions so that they
+ * agree on every border. All return false when the range is empty.
+ * window_taps: taps t in [0,k) whose input o*stride - pad + t lies in [0, in).
+ * output_span: outputs o in [0,out) that tap t reads from inside [0, in).
+ * gather_taps: taps that feed input position i (pos = i + pad): t == pos (mod
+ *   stride), output (pos - t) / stride in [0, out); *first..*last step stride. */
+bool frost_dw_window_taps(int o, int k, int stride, int pad, int in, int *first, int *last);
+bool frost_dw_output_span(int t, int stride, int pad, int in, int out, int *first, int *last);
+bool frost_dw_gather_taps(int pos, int k, int stride, int out, int *first, int *last);
+
+/* Whole-tensor drivers (OpenMP over rows). w is OHWI [c][kh][kw][1]; scratch holds
+ * frost_dw_scratch_floats() floats. use_avx2 picks the kernel family (callers pass
+ * frost_cpu_has_avx2(); tests force each). backward adds into dx (nullable) and dw. */
+size_t frost_dw_scratch_floats(const frost_dw_geom *g);
+void frost_dw_forward(const frost_dw_geom *g, bool use_avx2, const float *x, const float *w,
+                      const float *b, float *y, float *scratch);
+void frost_dw_backward(const frost_dw_geom *g, bool use_avx2, const float *x, const float *w,
+                       const float *dy, float *dx, float *dw, float *scratch);
+
+#endif
