@@ -22,7 +22,7 @@ typedef struct {
     int input;         /* input height = width in pixels (224); strides adapt below 224 */
     int in_channels;   /* 3 for RGB, 1 for Fashion-MNIST */
     int classes;       /* 1000 */
-    const char *act;   /* MobileNetV2 only: "relu6" (default) or "relu"; NULL = model default */
+    const char *act;   /* trunk activation "relu", "relu6", "hswish"; NULL = model default */
     float dropout;     /* before the classifier; < 0 = model default */
     int head;          /* FrostNet/MobileNetV2 last 1x1 conv width; 0 = model default (1280) */
 } frost_builtin_opts;
