@@ -31,6 +31,7 @@ static const char *const help =
     "  --hflip             random horizontal flips\n"
     "  --val N             hold out N training images for validation (default 5000)\n"
     "  --limit N           train on the first N (remaining) training images only\n"
+    "  --test-every N      test-set accuracy every N epochs (default 1; 0 = only at the end)\n"
     "  --seed N            seed for init, shuffling, augmentation, dropout (default 1)\n"
     "  --threads N         threads (default: all cores)\n"
     "  --out FILE          checkpoint (default runs/MODEL.safetensors)\n"
@@ -125,6 +126,7 @@ static bool parse_training(cli_args *a, frost_train_config *c)
     c->augment.crop_pad = cli_int(a, "crop-pad", 2, 0, 64);
     c->augment.hflip = cli_flag(a, "hflip");
     c->seed = (uint64_t)cli_int(a, "seed", 1, 0, 2147483647);
+    c->test_every = cli_int(a, "test-every", 1, 0, 100000);
     c->resume = cli_flag(a, "resume");
     c->quiet = cli_flag(a, "quiet");
     return !a->failed;

@@ -82,6 +82,8 @@ typedef struct {
     const char *csv;          /* per-epoch metrics appended here; NULL = none */
     bool resume;              /* continue from `checkpoint` if it exists */
     bool quiet;
+    int test_every;           /* evaluate the test set every N epochs (and after the last);
+                               * 0 = only after the last epoch */
 } frost_train_config;
 
 /* Defaults: 10 epochs, batch 64, SGD Nesterov lr 0.1 cosine with 1 warm-up epoch,

@@ -33,6 +33,7 @@ frost_train_config frost_train_defaults(void)
     c.label_smoothing = 0.1f;
     c.augment = (frost_augment){.mean = 0.2860f, .std = 0.3530f, .crop_pad = 2, .hflip = false};
     c.seed = 1;
+    c.test_every = 1;
     return c;
 }
 
@@ -265,7 +266,9 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
         double train_s = p.elapsed_s;
         if (val && (s = frost_evaluate(m, val, &cfg.augment, cfg.batch, &p.val_acc, NULL)) != FROST_OK)
             goto done;
-        if (test && (s = frost_evaluate(m, test, &cfg.augment, cfg.batch, &p.test_acc, NULL)) != FROST_OK)
+        bool last = epoch + 1 == cfg.epochs;
+        bool test_now = last || (cfg.test_every > 0 && (epoch + 1) % cfg.test_every == 0);
+        if (test && test_now && (s = frost_evaluate(m, test, &cfg.augment, cfg.batch, &p.test_acc, NULL)) != FROST_OK)
             goto done;
         p.epoch_end = true;
         p.elapsed_s = train_s;
