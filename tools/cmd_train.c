@@ -102,7 +102,8 @@ static bool parse_training(cli_args *a, frost_train_config *c)
     c->batch = cli_int(a, "batch", 64, 1, 65536);
     c->sched.base_lr = cli_float(a, "lr", kind == FROST_OPT_SGD ? 0.1f : 0.002f, 1e-9f, 100.0f);
     c->optim.momentum = cli_float(a, "momentum", c->optim.momentum, 0.0f, 0.9999f);
-    if (cli_flag(a, "no-nesterov"))
+    /* Nesterov needs momentum (as in PyTorch); --momentum 0 means plain SGD. */
+    if (cli_flag(a, "no-nesterov") || c->optim.momentum == 0.0f)
         c->optim.nesterov = false;
     c->optim.wd = cli_float(a, "wd", c->optim.wd, 0.0f, 1.0f);
     c->optim.wd_depthwise = cli_float(a, "wd-dw", c->optim.wd_depthwise, 0.0f, 1.0f);
