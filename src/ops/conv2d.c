@@ -105,7 +105,7 @@ size_t frost_conv2d_scratch_floats(const frost_conv_params *p, frost_shape4 in)
 
 static void fill_rows_with_bias(int64_t m, int c, const float *b, float *y)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * c >= FROST_CONV_MIN_PARALLEL_WORK)
     for (int64_t r = 0; r < m; r++)
         memcpy(y + r * c, b, (size_t)c * sizeof *b);
 }
@@ -114,7 +114,7 @@ static void fill_rows_with_bias(int64_t m, int c, const float *b, float *y)
 static void bias_gradient(int64_t m, int c, const float *dy, float *db, float *partial)
 {
     const int parts = m < BIAS_PARTS ? (int)m : BIAS_PARTS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * c >= FROST_CONV_MIN_PARALLEL_WORK)
     for (int p = 0; p < parts; p++) {
         float *acc = partial + (size_t)p * c;
         memset(acc, 0, (size_t)c * sizeof *acc);
@@ -173,7 +173,7 @@ static void im2col(const frost_conv_params *p, frost_shape4 in, const conv_plan 
                    const float *x, int group, int64_t m0, int64_t rows, float *col)
 {
     const int cg = pl->cin_g;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * pl->k >= FROST_CONV_MIN_PARALLEL_WORK)
     for (int64_t r = 0; r < rows; r++) {
         int64_t mi = m0 + r;
         int ow = (int)(mi % pl->ow), oh = (int)(mi / pl->ow % pl->oh);
@@ -202,7 +202,7 @@ static void col2im_add(const frost_conv_params *p, frost_shape4 in, const conv_p
     const int64_t per_image = (int64_t)pl->oh * pl->ow;
     const int64_t n0 = m0 / per_image, n1 = (m0 + rows - 1) / per_image;
     const int64_t in_rows = (n1 - n0 + 1) * in.h;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * pl->k >= FROST_CONV_MIN_PARALLEL_WORK)
     for (int64_t ir = 0; ir < in_rows; ir++) {
         int64_t n = n0 + ir / in.h;
         int ih = (int)(ir % in.h), ki0, ki1;

@@ -152,6 +152,12 @@ size_t frost_dw_scratch_floats(const frost_dw_geom *g)
     return taps * (1 + FROST_DW_PARTS); /* transposed weight + partial weight gradients */
 }
 
+/* Whether a whole pass (one multiply-add per tap and output) is worth threads. */
+static bool dw_threaded(const frost_dw_geom *g)
+{
+    return (int64_t)g->n * g->oh * g->ow * g->c * g->kh * g->kw >= FROST_CONV_MIN_PARALLEL_WORK;
+}
+
 /* OHWI [c][kh*kw] (one input channel per group) -> [kh*kw][c]. */
 static void transpose_weight(const frost_dw_geom *g, const float *w, float *wt)
 {
@@ -170,7 +176,7 @@ void frost_dw_forward(const frost_dw_geom *g, bool use_avx2, const float *x, con
     frost_dw_geom gs = *g;
     gs.stream_output = (size_t)g->n * g->oh * g->ow * g->c >= FROST_DW_STREAM_FLOATS;
     const int64_t rows = (int64_t)g->n * g->oh;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dw_threaded(g))
     for (int64_t r = 0; r < rows; r++)
         row(&gs, (int)(r / g->oh), (int)(r % g->oh), x, wt, b, y);
 }
@@ -181,7 +187,7 @@ static void reduce_weight_partials(const frost_dw_geom *g, int parts, const floa
 {
     const int taps = g->kh * g->kw;
     const int64_t per_part = (int64_t)taps * g->c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (per_part * parts >= FROST_CONV_MIN_PARALLEL_WORK)
     for (int64_t i = 0; i < per_part; i++) {
         float sum = 0.0f;
         for (int p = 0; p < parts; p++)
@@ -191,58 +197,45 @@ static void reduce_weight_partials(const frost_dw_geom *g, int parts, const floa
     }
 }
 
-static void weight_gradient(const frost_dw_geom *g, bool use_avx2, const float *x,
-                            const float *dy, float *dw, float *partial)
-{
-    dw_weight_rows_fn rows_fn =
-        use_avx2 ? frost_dw_backward_weight_rows_avx2 : frost_dw_backward_weight_rows_ref;
-    const int64_t rows = (int64_t)g->n * g->oh;
-    const int parts = rows < FROST_DW_PARTS ? (int)rows : FROST_DW_PARTS;
-    const size_t per_part = (size_t)g->kh * g->kw * g->c;
-#pragma omp parallel for schedule(static)
-    for (int p = 0; p < parts; p++) {
-        float *acc = partial + (size_t)p * per_part;
-        memset(acc, 0, per_part * sizeof *acc);
-        rows_fn(g, rows * p / parts, rows * (p + 1) / parts, x, dy, acc);
-    }
-    reduce_weight_partials(g, parts, partial, dw);
-}
-
 void frost_dw_backward(const frost_dw_geom *g, bool use_avx2, const float *x, const float *w,
                        const float *dy, float *dx, float *dw, float *scratch)
 {
-    float *wt = scratch;
-    float *partial = scratch + (size_t)g->kh * g->kw * g->c;
     dw_data_row_fn data_row =
         use_avx2 ? frost_dw_backward_data_row_avx2 : frost_dw_backward_data_row_ref;
-    if (dx)
-        transpose_weight(g, w, wt);
-    if (g->n < FROST_DW_PARTS) {
-        if (dx) {
-            const int64_t rows = (int64_t)g->n * g->h;
-#pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < rows; r++)
-                data_row(g, (int)(r / g->h), (int)(r % g->h), dy, wt, dx);
-        }
-        weight_gradient(g, use_avx2, x, dy, dw, partial);
-        return;
-    }
-    /* Enough images for every part to own whole ones: each image's weight and
-     * data gradients are then computed back to back, so its dy is still in
-     * cache for the second pass (on large maps these kernels wait on memory). */
     dw_weight_rows_fn weight_rows =
         use_avx2 ? frost_dw_backward_weight_rows_avx2 : frost_dw_backward_weight_rows_ref;
     const size_t per_part = (size_t)g->kh * g->kw * g->c;
-#pragma omp parallel for schedule(static)
-    for (int p = 0; p < FROST_DW_PARTS; p++) {
+    float *wt = scratch, *partial = scratch + per_part;
+    if (dx)
+        transpose_weight(g, w, wt);
+    /* With enough images every part owns whole ones, and each image's weight
+     * and data gradients are computed back to back, so its dy is still in
+     * cache for the second pass (on large maps these kernels wait on memory).
+     * Otherwise the parts are slices of output rows, and the data gradient
+     * is a separate pass over input rows. Either way the split depends only
+     * on the shape, not on the threads. */
+    const bool by_image = g->n >= FROST_DW_PARTS;
+    const int64_t rows = (int64_t)g->n * g->oh;
+    const int parts = by_image || rows >= FROST_DW_PARTS ? FROST_DW_PARTS : (int)rows;
+    if (dx && !by_image) {
+        const int64_t in_rows = (int64_t)g->n * g->h;
+#pragma omp parallel for schedule(static) if (dw_threaded(g))
+        for (int64_t r = 0; r < in_rows; r++)
+            data_row(g, (int)(r / g->h), (int)(r % g->h), dy, wt, dx);
+    }
+#pragma omp parallel for schedule(static) if (dw_threaded(g))
+    for (int p = 0; p < parts; p++) {
         float *acc = partial + (size_t)p * per_part;
         memset(acc, 0, per_part * sizeof *acc);
-        for (int n = g->n * p / FROST_DW_PARTS; n < g->n * (p + 1) / FROST_DW_PARTS; n++) {
+        if (!by_image) {
+            weight_rows(g, rows * p / parts, rows * (p + 1) / parts, x, dy, acc);
+            continue;
+        }
+        for (int n = g->n * p / parts; n < g->n * (p + 1) / parts; n++) {
             weight_rows(g, (int64_t)n * g->oh, (int64_t)(n + 1) * g->oh, x, dy, acc);
-            if (dx)
-                for (int ih = 0; ih < g->h; ih++)
-                    data_row(g, n, ih, dy, wt, dx);
+            for (int ih = 0; dx && ih < g->h; ih++)
+                data_row(g, n, ih, dy, wt, dx);
         }
     }
-    reduce_weight_partials(g, FROST_DW_PARTS, partial, dw);
+    reduce_weight_partials(g, parts, partial, dw);
 }

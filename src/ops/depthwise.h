@@ -29,11 +29,17 @@ typedef struct {
     bool stream_output;
 } frost_dw_geom;
 
+/* A parallel region costs microseconds, far more on a busy machine where a
+ * spinning thread waits for a descheduled one: loops with less work than this
+ * (multiply-adds or floats moved) run on the calling thread. */
+#define FROST_CONV_MIN_PARALLEL_WORK ((int64_t)1 << 16)
+
 /* Output size (floats) from which the forward streams its stores: ~16 MB,
  * about half of this machine class's L3 and more than what survives in it. */
 #define FROST_DW_STREAM_FLOATS ((size_t)4 << 20)
 
-/* The weight gradient is summed over a fixed number of row slices, each into its
+/* The weight gradient is summed over a fixed number of slices (of whole images
+ * when the batch has at least this many, else of output rows), each into its
  * own partial buffer, then the slices are added in order: the result does not
  * depend on the thread count or schedule (and needs no atomics). */
 #define FROST_DW_PARTS 16
