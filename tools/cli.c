@@ -138,10 +138,11 @@ int cli_error(const char *cmd)
     return 1;
 }
 
-void cli_parse_model(cli_args *a, const char *positional, cli_model_opts *mo)
+void cli_parse_model(cli_args *a, cli_model_opts *mo)
 {
     mo->arch = cli_str(a, "arch", NULL);
-    mo->name = cli_str(a, "model", positional ? positional : "frostnet_s");
+    mo->name = cli_str(a, "model", NULL);
+    mo->positional = NULL;
     mo->o = frost_builtin_defaults();
     mo->o.width = cli_float(a, "width", 1.0f, 0.01f, 8.0f);
     mo->o.input = cli_int(a, "input", 0, 0, 4096);
@@ -164,7 +165,8 @@ frost_status cli_build_model(const cli_model_opts *mo, int default_input, int de
         o.in_channels = default_channels;
     if (o.classes == 0)
         o.classes = default_classes;
-    return frost_model_builtin(mo->name, &o, out);
+    const char *name = mo->name ? mo->name : mo->positional ? mo->positional : "frostnet_s";
+    return frost_model_builtin(name, &o, out);
 }
 
 static bool exists(const char *p) { return access(p, R_OK) == 0; }

@@ -35,13 +35,14 @@ int cli_error(const char *cmd);
 /* Model selection shared by train and info: --model NAME | --arch FILE, --width, --input,
  * --in-channels, --classes, --act, --dropout, --head. `positional` may name a model too. */
 typedef struct {
-    const char *arch, *name;
+    const char *arch, *name; /* name: --model, or NULL */
+    const char *positional;  /* a model named without --model (info), or NULL */
     frost_builtin_opts o;
     bool input_set, channels_set, classes_set;
 } cli_model_opts;
 /* Reads the model options (marks them used); sizes left unset take the defaults
  * given to cli_build_model (e.g. from the data set). */
-void cli_parse_model(cli_args *a, const char *positional, cli_model_opts *mo);
+void cli_parse_model(cli_args *a, cli_model_opts *mo);
 frost_status cli_build_model(const cli_model_opts *mo, int default_input, int default_channels,
                              int default_classes, frost_model **out);
 #define CLI_MODEL_HELP                                                                   \

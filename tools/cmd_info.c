@@ -27,19 +27,14 @@ int cmd_info(int argc, char **argv)
         return 0;
     }
     const char *dump = cli_str(&a, "dump-arch", NULL);
-    /* Find the positional first (model name or checkpoint), then read model options. */
-    const char *pos = NULL;
-    for (int i = 1; i < argc; i++)
-        if (argv[i][0] != '-' && (i == 1 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '='))) {
-            pos = argv[i];
-            break;
-        }
     frost_model *m = NULL;
     frost_status s;
     cli_model_opts mo;
-    cli_parse_model(&a, pos, &mo);
+    cli_parse_model(&a, &mo);
     if (!cli_finish(&a, 1))
         return 2;
+    const char *pos = a.n_positional ? a.positional[0] : NULL;
+    mo.positional = pos;
     if (pos && is_checkpoint(pos))
         s = frost_checkpoint_load_model(pos, &m);
     else

@@ -163,7 +163,7 @@ int cmd_train(int argc, char **argv)
     frost_model *m = NULL;
     cli_model_opts mo;
     cli_data_opts data;
-    cli_parse_model(&a, NULL, &mo);
+    cli_parse_model(&a, &mo);
     cli_parse_data(&a, &data);
     ok = cli_finish(&a, 1) && ok;
     frost_status s = FROST_OK;
