@@ -215,3 +215,34 @@ frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_te
     }
     return FROST_OK;
 }
+
+bool cli_parse_qconfig(cli_args *a, const char *default_observer, frost_qconfig **out)
+{
+    const char *file = cli_str(a, "qconfig", NULL);
+    int wbits = cli_int(a, "w-bits", -1, 2, 8);
+    int abits = cli_int(a, "a-bits", -1, 2, 8);
+    bool per_tensor = cli_flag(a, "per-tensor");
+    const char *obs_name = cli_str(a, "observer", default_observer);
+    int obs = obs_name ? frost_observer_kind_parse(obs_name) : -1;
+    *out = NULL;
+    if (obs_name && obs < 0) {
+        fprintf(stderr, "frost %s: error: --observer must be minmax, ema, hist or percentile (got '%s')\n",
+                a->cmd, obs_name);
+        a->failed = true;
+        return false;
+    }
+    if (a->failed)
+        return false;
+    frost_status s = file ? frost_qconfig_load(file, out) : frost_qconfig_default(out);
+    if (s == FROST_OK)
+        s = frost_qconfig_set_defaults(*out, wbits, abits, per_tensor ? 0 : -1,
+                                       cli_str(a, "observer", NULL) || !file ? obs : -1);
+    if (s != FROST_OK) {
+        cli_error(a->cmd);
+        frost_qconfig_free(*out);
+        *out = NULL;
+        a->failed = true;
+        return false;
+    }
+    return true;
+}

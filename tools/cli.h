@@ -74,7 +74,25 @@ frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_te
     "  --train-images F --train-labels F --test-images F --test-labels F\n"             \
     "                      any IDX files (raw or .gz) instead\n"
 
+/* Quantization options shared by train --qat, quantize and sensitivity: --qconfig FILE,
+ * --w-bits B, --a-bits B, --per-tensor, --observer KIND. Builds the config (W8A8 by default,
+ * then the file, then the flags); returns false after printing the reason. */
+bool cli_parse_qconfig(cli_args *a, const char *default_observer, frost_qconfig **out);
+
+#define CLI_QUANT_HELP                                                                   \
+    "quantization (default W8A8: per-channel symmetric int8 weights, per-tensor\n"        \
+    "asymmetric uint8 activations):\n"                                                  \
+    "  --qconfig FILE      quantization config JSON (per-layer overrides, README)\n"     \
+    "  --w-bits B          weight bits, 2..8\n"                                          \
+    "  --a-bits B          activation bits, 2..8\n"                                      \
+    "  --per-tensor        one weight scale per layer instead of per output channel\n"
+
+/* PTQ calibration of a quantized model on a data set (eval-mode forwards), then fixed ranges. */
+frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch);
+
 int cmd_train(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_sensitivity(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 

@@ -37,7 +37,15 @@ static const char *const help =
     "  --out FILE          checkpoint (default runs/MODEL.safetensors)\n"
     "  --csv FILE          per-epoch metrics (default: checkpoint path + .csv)\n"
     "  --resume            continue from --out if it exists (same settings required)\n"
-    "  --quiet             only the final summary\n";
+    "  --quiet             only the final summary\n"
+    "\nquantization-aware training:\n"
+    "  --qat               train the fake-quant model (conv+BN folded, weights and\n"
+    "                      activations fake-quantized, EMA observers)\n"
+    "  --from CKPT         start from this checkpoint's weights and architecture\n"
+    "                      (QAT fine-tuning of an FP32 model); model options are ignored\n"
+    "  --freeze-bn E       after E epochs BN uses running statistics (default: never)\n"
+    "  --freeze-observers E  after E epochs the activation ranges stop moving (default: never)\n"
+    CLI_QUANT_HELP;
 
 typedef struct {
     bool tty, quiet;
@@ -159,6 +167,13 @@ int cmd_train(int argc, char **argv)
     int threads = cli_int(&a, "threads", 0, 0, 1024);
     const char *out = cli_str(&a, "out", NULL);
     const char *csv = cli_str(&a, "csv", NULL);
+    bool qat = cli_flag(&a, "qat");
+    const char *from = cli_str(&a, "from", NULL);
+    cfg.qat_freeze_bn_epoch = cli_int(&a, "freeze-bn", 0, 0, 100000);
+    cfg.qat_freeze_observers_epoch = cli_int(&a, "freeze-observers", 0, 0, 100000);
+    frost_qconfig *qc = NULL;
+    if (qat)
+        ok = cli_parse_qconfig(&a, "ema", &qc) && ok;
     frost_dataset full = {0}, test = {0}, train = {0}, val = {0};
     frost_model *m = NULL;
     cli_model_opts mo;
@@ -169,8 +184,15 @@ int cmd_train(int argc, char **argv)
     frost_status s = FROST_OK;
     if (ok)
         s = cli_load_data(&data, true, true, &full, &test);
-    if (ok && s == FROST_OK)
+    if (ok && s == FROST_OK && from)
+        s = frost_checkpoint_load_model(from, &m);
+    else if (ok && s == FROST_OK)
         s = cli_build_model(&mo, full.h, full.c, full.classes < 2 ? 2 : full.classes, &m);
+    if (ok && s == FROST_OK && from && qat && frost_model_is_quantized(m))
+        fprintf(stderr, "frost train: note: %s is already quantized; its config is kept\n", from);
+    else if (ok && s == FROST_OK && qat)
+        s = frost_model_quantize(m, qc);
+    frost_qconfig_free(qc);
     if (ok && a.n_positional == 1)
         fprintf(stderr, "frost train: error: give the model with --model %s\n", a.positional[0]), ok = false;
     if (!ok) {
@@ -216,8 +238,11 @@ int cmd_train(int argc, char **argv)
                frost_model_name(m), (double)frost_model_param_count(m) / 1e6,
                (double)frost_model_macs(m) / 1e6, train.n, val.n, test.n, cfg.epochs, cfg.batch,
                frost_get_threads());
-    if (s == FROST_OK)
+    if (s == FROST_OK && !from)
         frost_model_init_weights(m, cfg.seed); /* a resumed run overwrites these */
+    if (s == FROST_OK && !cfg.quiet && frost_model_is_quantized(m))
+        printf("quantization-aware training: %s%s\n", frost_model_qconfig_json(m),
+               from ? " (fine-tuning)" : " (from scratch)");
     progress_state st = {.tty = isatty(fileno(stderr)), .quiet = cfg.quiet};
     frost_train_result r = {0};
     if (s == FROST_OK)

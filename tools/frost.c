@@ -8,7 +8,9 @@ static const char *const usage =
     "usage: frost COMMAND [options]   (frost COMMAND --help for details)\n\n"
     "commands:\n"
     "  train     train a model on Fashion-MNIST or any IDX data set\n"
-    "  eval      accuracy of a checkpoint\n"
+    "  eval      accuracy of a checkpoint (FP32 or fake-quant)\n"
+    "  quantize  post-training quantization: calibrate, report FP32 vs quantized accuracy\n"
+    "  sensitivity  per-layer accuracy drop when only that layer is quantized\n"
     "  info      per-layer shapes, parameters and MACs\n"
     "  version   print the version\n";
 
@@ -24,6 +26,10 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0)
         return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "quantize") == 0)
+        return cmd_quantize(argc - 1, argv + 1);
+    if (strcmp(cmd, "sensitivity") == 0)
+        return cmd_sensitivity(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

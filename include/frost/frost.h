@@ -24,5 +24,6 @@
 #include "frost/data.h"
 #include "frost/train.h"
 #include "frost/io.h"
+#include "frost/quant.h"
 
 #endif

@@ -84,6 +84,10 @@ typedef struct {
     bool quiet;
     int test_every;           /* evaluate the test set every N epochs (and after the last);
                                * 0 = only after the last epoch */
+    /* Quantized (fake-quant) models only: after this many epochs BN uses running statistics
+     * (frost_model_freeze_bn), and the observers stop updating; 0 = never. */
+    int qat_freeze_bn_epoch;
+    int qat_freeze_observers_epoch;
 } frost_train_config;
 
 /* Defaults: 10 epochs, batch 64, SGD Nesterov lr 0.1 cosine with 1 warm-up epoch,

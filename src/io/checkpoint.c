@@ -3,6 +3,7 @@
  *   tensors  "<layer>.weight" / ".bias" / ".running_mean" / ".running_var" (F32, model shapes),
  *            "optim.<param>.<slot>" (F32, 1-D) when the optimizer is saved;
  *   metadata "format" = "frost-checkpoint", "frost.version", "frost.arch" (architecture JSON),
+ *            "frost.quant" (quantization config JSON, fake-quant models only),
  *            "optim.steps", plus the trainer's own keys ("train.epoch", ...).
  */
 #include "io/checkpoint.h"
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "frost/quant.h"
 #include "models/graph.h"
 
 static void param_tensor(const frost_param *p, frost_st_tensor *t)
@@ -30,7 +32,7 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     int n_opt = opt ? frost_optimizer_state_count(opt) : 0;
     int n = m->n_params + m->n_buffers + n_opt;
     frost_st_tensor *t = calloc((size_t)n, sizeof *t);
-    frost_st_meta *meta = calloc((size_t)n_extra + 4, sizeof *meta);
+    frost_st_meta *meta = calloc((size_t)n_extra + 5, sizeof *meta);
     char *arch = frost_model_to_json(m);
     char steps[32];
     frost_status s = FROST_OK;
@@ -55,6 +57,8 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     meta[nm++] = (frost_st_meta){"format", "frost-checkpoint"};
     meta[nm++] = (frost_st_meta){"frost.version", FROST_VERSION_STRING};
     meta[nm++] = (frost_st_meta){"frost.arch", arch};
+    if (frost_model_qconfig_json(m))
+        meta[nm++] = (frost_st_meta){"frost.quant", frost_model_qconfig_json(m)};
     if (opt) {
         snprintf(steps, sizeof steps, "%lld", (long long)frost_optimizer_steps(opt));
         meta[nm++] = (frost_st_meta){"optim.steps", steps};
@@ -152,6 +156,20 @@ frost_status frost_checkpoint_load_model(const char *path, frost_model **out)
                        path);
     } else {
         s = frost_model_from_json(arch, path, out);
+        const char *qjson = frost_st_meta_get(f, "frost.quant");
+        if (s == FROST_OK && qjson) { /* a fake-quant model: rebuild its graph first */
+            frost_qconfig *qc = NULL;
+            s = frost_qconfig_parse(qjson, path, &qc);
+            if (s == FROST_OK)
+                s = frost_model_quantize(*out, qc);
+            frost_qconfig_free(qc);
+            if (s == FROST_OK)
+                s = frost_model_set_qmode(*out, FROST_QMODE_FIXED);
+            if (s != FROST_OK) {
+                frost_model_free(*out);
+                *out = NULL;
+            }
+        }
         if (s == FROST_OK && (s = frost_checkpoint_apply_weights(f, path, *out)) != FROST_OK) {
             frost_model_free(*out);
             *out = NULL;

@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "quant/qgraph.h"
 
 static const char *const op_names[FROST_OP_COUNT] = {
     [FROST_OP_INPUT] = "input",     [FROST_OP_CONV] = "conv",       [FROST_OP_BN] = "bn",
     [FROST_OP_ACT] = "act",         [FROST_OP_MAXPOOL] = "maxpool", [FROST_OP_AVGPOOL] = "avgpool",
     [FROST_OP_GAP] = "gap",         [FROST_OP_LINEAR] = "linear",   [FROST_OP_ADD] = "add",
     [FROST_OP_CONCAT] = "concat",   [FROST_OP_DROPOUT] = "dropout", [FROST_OP_FLATTEN] = "flatten",
+    [FROST_OP_FAKEQUANT] = "fakequant",
 };
 _Static_assert(FROST_ARRAY_LEN(op_names) == FROST_OP_COUNT, "one name per op");
 
@@ -84,6 +86,7 @@ void frost_model_free(frost_model *m)
 {
     if (!m)
         return;
+    frost_model_quant_release(m);
     free_params(m->params, m->n_params);
     free_params(m->buffers, m->n_buffers);
     frost_free(m->arena);
@@ -199,6 +202,11 @@ static int add_buffer(frost_model *m, const char *layer, const char *suffix, int
     if (i < 0)
         frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory for %s", layer, suffix);
     return i;
+}
+
+int frost_g_buffer(frost_model *m, const char *layer, const char *suffix, int64_t n)
+{
+    return add_buffer(m, layer, suffix, n);
 }
 
 /* ---------------------------------------------------------------- builders */

@@ -35,10 +35,36 @@ typedef enum {
     FROST_OP_CONCAT,
     FROST_OP_DROPOUT,
     FROST_OP_FLATTEN,
+    FROST_OP_FAKEQUANT, /* inserted by frost_model_quantize: quantizes its input's output */
     FROST_OP_COUNT
 } frost_op;
 
 const char *frost_op_name(frost_op op);
+
+/* Quantization of one node (set by frost_model_quantize, src/quant/qgraph.c):
+ * a conv/linear node's weights, or a FAKEQUANT node's activations. */
+typedef struct {
+    bool on;                  /* quantize (false: this layer stays float) */
+    bool configured_on;       /* `on` as the config set it (sensitivity runs change `on`) */
+    int bits;
+    bool symmetric;
+    bool per_channel;         /* weights only */
+    int qmin, qmax;
+    int observer;             /* activations: frost_observer_kind */
+    struct frost_observer *obs; /* activations, histogram/percentile only (PTQ) */
+    int range;                /* activations: buffer index of [min, max, batches seen] */
+    int fold_bn;              /* weights: BN node folded into them (-1 none) */
+    /* weights, run-time: per-channel scale/zero point, the (folded) weight before and
+     * after fake-quant, its gradient, and the BN fold factor gamma/sqrt(var+eps) */
+    float *wscale;
+    int *wzp;
+    float *w_in, *w_eff, *dw_eff, *fold;
+    bool w_applied;           /* weights: this forward used w_eff */
+    /* activations, run-time: the parameters of the last forward (applied = quantized) */
+    float scale;
+    int zp;
+    bool applied;
+} frost_nodeq;
 
 typedef struct {
     char name[FROST_NAME_LEN];
@@ -70,7 +96,28 @@ typedef struct {
      * the fused op for BN node `fused_bn` (-1: none), and that BN node is skipped. */
     int fused_bn;
     bool fused_away;
+
+    frost_nodeq q;            /* quantization (all zero / off in a float model) */
 } frost_node;
+
+/* Model-wide quantization state (src/quant/qgraph.c). */
+typedef enum {
+    FROST_QOBS_OFF = 0,  /* ranges are fixed */
+    FROST_QOBS_TRAIN,    /* observers update on training forwards (QAT) */
+    FROST_QOBS_ALL       /* observers update on every forward (PTQ calibration) */
+} frost_qobserve;
+
+typedef struct {
+    bool active;         /* frost_model_quantize ran: FAKEQUANT nodes exist */
+    bool fake;           /* apply fake-quant (off while calibrating) */
+    frost_qobserve observe;
+    bool bn_frozen;      /* folded BNs use running statistics in training too */
+    char *config_json;   /* the config the model was quantized with (checkpoint metadata) */
+    float ema_constant;
+    /* layers for sensitivity analysis: weight node (or -1) and fake-quant node (or -1) */
+    int n_layers;
+    int *layer_w, *layer_fq;
+} frost_model_quant;
 
 struct frost_model {
     char name[FROST_NAME_LEN];
@@ -92,6 +139,8 @@ struct frost_model {
     float *scratch;
     size_t scratch_floats;
     frost_rng dropout_rng;
+
+    frost_model_quant quant;
 };
 
 /* Creates an empty model with its input node (index 0, named "input"). */
@@ -117,6 +166,12 @@ int frost_g_conv_bn_act(frost_model *m, const char *prefix, int in, int cout, in
 
 /* Declares the output: the last node must be [classes] wide (1x1xC). Returns 0 or -1. */
 int frost_g_finish(frost_model *m, int classes);
+
+/* Adds a zero-filled 1-D buffer "<layer>.<suffix>" of n floats; its index or -1. */
+int frost_g_buffer(frost_model *m, const char *layer, const char *suffix, int64_t n);
+
+/* Re-decides BN+activation fusion (src/train/run.c); needed when BNs are frozen. */
+void frost_run_plan_fusion(frost_model *m);
 
 /* Node lookup by name; -1 if absent. */
 int frost_g_find(const frost_model *m, const char *name);

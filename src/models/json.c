@@ -296,7 +296,14 @@ frost_status frost_model_load_arch(const char *path, frost_model **out)
 
 /* ---------------------------------------------------------------- writer */
 
-static const char *input_name(const frost_model *m, int idx) { return m->nodes[idx].name; }
+/* The float architecture: fake-quant nodes are not layers, so an input that is one
+ * names the node it quantizes (the quantization config is stored separately). */
+static const char *input_name(const frost_model *m, int idx)
+{
+    while (m->nodes[idx].op == FROST_OP_FAKEQUANT)
+        idx = m->nodes[idx].in[0];
+    return m->nodes[idx].name;
+}
 
 static cJSON *layer_json(const frost_model *m, const frost_node *n)
 {
@@ -356,7 +363,8 @@ char *frost_model_to_json(const frost_model *m)
     cJSON_AddNumberToObject(root, "classes", m->classes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (int i = 1; i < m->n_nodes; i++)
-        cJSON_AddItemToArray(layers, layer_json(m, &m->nodes[i]));
+        if (m->nodes[i].op != FROST_OP_FAKEQUANT)
+            cJSON_AddItemToArray(layers, layer_json(m, &m->nodes[i]));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     return text;

@@ -22,6 +22,7 @@
  * them with its own kernels; the public functions below plug in plain BN's.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <omp.h>
 #include <string.h>
 
@@ -328,6 +329,39 @@ void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma,
     bn_plain b = {.k = bn_pick(), .c = c, .a = dy, .b = x, .x = x, .dy = dy, .out = dx};
     frost_bn_row_kernels rk = {bn_plain_sums, bn_plain_dx, &b};
     frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
+}
+
+void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
+                            const float *gamma, const float *running_mean,
+                            const float *running_var, const float *dy, float *dx, float *dgamma,
+                            float *dbeta)
+{
+    double *sg = calloc((size_t)c * 2, sizeof(double));
+    float *invstd = malloc((size_t)c * sizeof(float));
+    if (!sg || !invstd) { /* tiny; cannot fail in practice, and must not crash */
+        free(sg);
+        free(invstd);
+        return;
+    }
+    for (int j = 0; j < c; j++)
+        invstd[j] = 1.0f / sqrtf(running_var[j] + p->eps);
+    for (int64_t r = 0; r < m; r++) {
+        const float *xr = x + r * c, *dyr = dy + r * c;
+        for (int j = 0; j < c; j++) {
+            sg[j] += (double)dyr[j] * (double)((xr[j] - running_mean[j]) * invstd[j]);
+            sg[c + j] += (double)dyr[j];
+            if (dx)
+                dx[r * c + j] += dyr[j] * gamma[j] * invstd[j];
+        }
+    }
+    for (int j = 0; j < c; j++) {
+        if (dgamma)
+            dgamma[j] += (float)sg[j];
+        if (dbeta)
+            dbeta[j] += (float)sg[c + j];
+    }
+    free(sg);
+    free(invstd);
 }
 
 /* ---- portable reference kernels ---- */

@@ -71,6 +71,13 @@ void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma,
                        const float *save_mean, const float *save_invstd, const float *dy,
                        float *dx, float *dgamma, float *dbeta);
 
+/* Backward of the eval-mode (running statistics) BN, used when QAT freezes BN:
+ * dx += dy*gamma*invstd, dgamma += sum dy*xhat, dbeta += sum dy (any may be NULL). */
+void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
+                            const float *gamma, const float *running_mean,
+                            const float *running_var, const float *dy, float *dx, float *dgamma,
+                            float *dbeta);
+
 /* ---- pointwise activations ---- */
 typedef enum {
     FROST_ACT_IDENTITY = 0,

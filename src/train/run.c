@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "models/graph.h"
 #include "ops/bn_act.h"
+#include "quant/qgraph.h"
 
 /* FROST_PROFILE=1 in the environment: time per op kind, printed to stderr at exit.
  * A debugging aid for "where does the time go"; costs two clock reads per node. */
@@ -109,10 +110,11 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
 /* A BN whose only consumer is the next node, a ReLU/ReLU6, runs fused with it:
  * one pass fewer over memory in forward and two in backward. The BN node's own
  * output buffer is then never written. FROST_NO_FUSE=1 disables it (for tests). */
-static void plan_fusion(frost_model *m)
+void frost_run_plan_fusion(frost_model *m)
 {
     const char *off = getenv("FROST_NO_FUSE");
-    bool allowed = !(off && *off && *off != '0');
+    /* A frozen BN trains on running statistics, which the fused kernel does not do. */
+    bool allowed = !(off && *off && *off != '0') && !(m->quant.active && m->quant.bn_frozen);
     for (int i = 0; i < m->n_nodes; i++) {
         m->nodes[i].fused_bn = -1;
         m->nodes[i].fused_away = false;
@@ -149,7 +151,7 @@ frost_status frost_model_set_batch(frost_model *m, int batch)
     frost_free(m->arena);
     m->arena = arena;
     layout_arena(m, batch, arena);
-    plan_fusion(m);
+    frost_run_plan_fusion(m);
     m->batch = batch;
     m->cur_n = 0;
     return FROST_OK;
@@ -182,22 +184,30 @@ static void forward_bn_act(frost_model *m, frost_node *n, int bs, bool training)
                                   param_data(m, bn->beta), rm, rv, n->y);
 }
 
-static void forward_node(frost_model *m, frost_node *n, int bs, bool training)
+/* The weights a conv/linear node computes with: fake-quantized in a quantized model. */
+static const float *node_weight(frost_model *m, frost_node *n, bool training)
+{
+    if (!m->quant.active)
+        return param_data(m, n->weight);
+    return frost_qrun_weight(m, (int)(n - m->nodes), training);
+}
+
+static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool training)
 {
     const frost_node *x0 = &m->nodes[n->in[0]];
     frost_shape4 in = node_shape(x0, bs);
     int64_t numel = node_numel(n, bs);
     switch (n->op) {
     case FROST_OP_CONV:
-        frost_conv2d_forward(&n->conv, in, x0->y, param_data(m, n->weight), param_data(m, n->bias_p),
-                             n->y, m->scratch);
+        frost_conv2d_forward(&n->conv, in, x0->y, node_weight(m, n, training),
+                             param_data(m, n->bias_p), n->y, m->scratch);
         break;
     case FROST_OP_BN: {
         if (n->fused_away)
             break; /* the next node (its activation) runs BN too */
         int64_t rows = (int64_t)bs * n->h * n->w;
         float *rm = m->buffers[n->running_mean].data, *rv = m->buffers[n->running_var].data;
-        if (training)
+        if (training && !frost_qrun_bn_frozen(m, (int)(n - m->nodes)))
             frost_bn_forward_train(&n->bn, rows, n->c, x0->y, param_data(m, n->gamma),
                                    param_data(m, n->beta), rm, rv, n->save_a, n->save_b, n->y);
         else
@@ -221,7 +231,7 @@ static void forward_node(frost_model *m, frost_node *n, int bs, bool training)
         frost_gap_forward(in, x0->y, n->y);
         break;
     case FROST_OP_LINEAR:
-        frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, x0->y, param_data(m, n->weight),
+        frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, x0->y, node_weight(m, n, training),
                              param_data(m, n->bias_p), n->y);
         break;
     case FROST_OP_ADD:
@@ -246,10 +256,13 @@ static void forward_node(frost_model *m, frost_node *n, int bs, bool training)
     case FROST_OP_FLATTEN:
         memcpy(n->y, x0->y, (size_t)numel * sizeof(float));
         break;
+    case FROST_OP_FAKEQUANT:
+        return frost_qrun_fq_forward(m, (int)(n - m->nodes), bs, training);
     case FROST_OP_INPUT:
     case FROST_OP_COUNT:
         break;
     }
+    return FROST_OK;
 }
 
 frost_status frost_model_forward(frost_model *m, const float *input, int n, bool training)
@@ -263,7 +276,11 @@ frost_status frost_model_forward(frost_model *m, const float *input, int n, bool
     bool prof = profiling();
     for (int i = 1; i < m->n_nodes; i++) {
         double t0 = prof ? now() : 0.0;
-        forward_node(m, &m->nodes[i], n, training);
+        frost_status s = forward_node(m, &m->nodes[i], n, training);
+        if (s != FROST_OK) {
+            m->cur_n = 0;
+            return s;
+        }
         if (prof) {
             profile_s[0][m->nodes[i].op] += now() - t0;
             profile_calls[0][m->nodes[i].op]++;
@@ -310,11 +327,25 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
      * (the BN output) has no gradient buffer to fill. */
     float *dx = (n->op == FROST_OP_ACT && n->fused_bn >= 0) ? NULL : input_grad(m, n, 0, touched);
     switch (n->op) {
-    case FROST_OP_CONV:
-        frost_conv2d_backward(&n->conv, in, x0->y, param_data(m, n->weight), n->dy, dx,
-                              param_grad(m, n->weight), param_grad(m, n->bias_p), m->scratch);
+    case FROST_OP_CONV: {
+        bool q = m->quant.active && frost_qrun_weight_quantized(m, (int)(n - m->nodes));
+        float *dw = q ? n->q.dw_eff : param_grad(m, n->weight);
+        if (q)
+            memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
+        frost_conv2d_backward(&n->conv, in, x0->y, q ? n->q.w_eff : param_data(m, n->weight),
+                              n->dy, dx, dw, param_grad(m, n->bias_p), m->scratch);
+        if (q)
+            frost_qrun_weight_backward(m, (int)(n - m->nodes));
         break;
+    }
     case FROST_OP_BN:
+        if (frost_qrun_bn_frozen(m, (int)(n - m->nodes))) {
+            frost_bn_backward_eval(&n->bn, (int64_t)bs * n->h * n->w, n->c, x0->y,
+                                   param_data(m, n->gamma), m->buffers[n->running_mean].data,
+                                   m->buffers[n->running_var].data, n->dy, dx,
+                                   param_grad(m, n->gamma), param_grad(m, n->beta));
+            break;
+        }
         frost_bn_backward((int64_t)bs * n->h * n->w, n->c, x0->y, param_data(m, n->gamma),
                           n->save_a, n->save_b, n->dy, dx, param_grad(m, n->gamma),
                           param_grad(m, n->beta));
@@ -337,10 +368,18 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         if (dx)
             frost_gap_backward(in, n->dy, dx);
         break;
-    case FROST_OP_LINEAR:
-        frost_linear_backward(bs, x0->h * x0->w * x0->c, n->c, x0->y, param_data(m, n->weight),
-                              n->dy, dx, param_grad(m, n->weight), param_grad(m, n->bias_p));
+    case FROST_OP_LINEAR: {
+        bool q = m->quant.active && frost_qrun_weight_quantized(m, (int)(n - m->nodes));
+        float *dw = q ? n->q.dw_eff : param_grad(m, n->weight);
+        if (q)
+            memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
+        frost_linear_backward(bs, x0->h * x0->w * x0->c, n->c, x0->y,
+                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dx, dw,
+                              param_grad(m, n->bias_p));
+        if (q)
+            frost_qrun_weight_backward(m, (int)(n - m->nodes));
         break;
+    }
     case FROST_OP_ADD: {
         float *db = input_grad(m, n, 1, touched);
         if (dx)
@@ -368,6 +407,9 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
     case FROST_OP_FLATTEN:
         if (dx)
             frost_vec_add_inplace(numel, n->dy, dx);
+        break;
+    case FROST_OP_FAKEQUANT:
+        frost_qrun_fq_backward(m, (int)(n - m->nodes), dx);
         break;
     case FROST_OP_INPUT:
     case FROST_OP_COUNT:

@@ -19,6 +19,7 @@
 #include "frost/io.h"
 #include "frost/train.h"
 #include "io/checkpoint.h"
+#include "frost/quant.h"
 #include "models/graph.h"
 
 frost_train_config frost_train_defaults(void)
@@ -127,6 +128,22 @@ static void config_signature(const frost_model *m, const frost_train_config *c, 
              (int)c->sched.kind, (double)c->sched.warmup_epochs, (double)c->optim.wd,
              (unsigned long long)c->seed, (double)c->label_smoothing, c->augment.crop_pad,
              (int)c->augment.hflip);
+    if (m->quant.active) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, " qat=1 freeze_bn=%d freeze_obs=%d",
+                 c->qat_freeze_bn_epoch, c->qat_freeze_observers_epoch);
+    }
+}
+
+/* QAT schedule: BN and observer freezing by epoch (recomputed on resume). */
+static frost_status qat_epoch_setup(frost_model *m, const frost_train_config *c, int epoch)
+{
+    if (!m->quant.active)
+        return FROST_OK;
+    bool bn = c->qat_freeze_bn_epoch > 0 && epoch >= c->qat_freeze_bn_epoch;
+    bool obs = c->qat_freeze_observers_epoch > 0 && epoch >= c->qat_freeze_observers_epoch;
+    frost_model_freeze_bn(m, bn);
+    return frost_model_set_qmode(m, obs ? FROST_QMODE_FIXED : FROST_QMODE_QAT);
 }
 
 /* Loads a training checkpoint; returns the number of epochs it completed. */
@@ -259,6 +276,8 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
     double t_all = now_s();
     int64_t images_all = 0;
     for (int epoch = start; epoch < cfg.epochs; epoch++) {
+        if ((s = qat_epoch_setup(m, &cfg, epoch)) != FROST_OK)
+            goto done;
         s = run_epoch(m, opt, l, &cfg, epoch, &b, &p, progress, user);
         if (s != FROST_OK)
             goto done;

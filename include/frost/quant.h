@@ -1,0 +1,172 @@
+/*
+ * Quantization primitives: integer ranges, scale/zero-point rules, affine
+ * fake-quantization with a straight-through estimator, and observers.
+ *
+ * Rules (the same as PyTorch's fake_quantize_per_tensor_affine /
+ * fake_quantize_per_channel_affine and its observers' calculate_qparams):
+ *   - A range [mn, mx] is first widened to include 0: mn = min(mn, 0), mx = max(mx, 0).
+ *   - Affine:    S = max((mx - mn) / (qmax - qmin), FLT_EPSILON),
+ *                Z = clamp(qmin - nearbyint(mn / S), qmin, qmax)  (round half to even),
+ *                so real 0 is exactly q = Z.
+ *   - Symmetric: S = max(max(-mn, mx) / ((qmax - qmin) / 2), FLT_EPSILON), Z = 0 for a signed
+ *                range; unsigned: 128 for [0, 255], else floor((qmin + qmax) / 2).
+ *   - Fake-quant: inv = 1.0f / S (float32); qf = Z + nearbyint(x * inv) (multiply by the
+ *                inverse, round half to even); y = (clamp(qf, qmin, qmax) - Z) * S.
+ *   - STE backward: dx = dy where qmin <= qf <= qmax on the *unclamped* qf, else 0.
+ * All arithmetic is float32, in the order above, so for finite inputs with |x/S| < 2^63
+ * results are bit-identical to PyTorch's (tests/test_quant_parity.c).
+ *
+ * Non-finite input, where frost deliberately differs from PyTorch (whose int64 cast sends
+ * NaN, +-Inf and huge values to qmin): +-Inf and huge values saturate to the nearer range
+ * end, NaN stays NaN; the gradient is 0 for all of them, as in PyTorch. Observers skip NaN
+ * and +-Inf (PyTorch's keep a NaN forever); an observer that saw no finite value has no
+ * range (frost_observer_range fails). An all-zero tensor gives S = FLT_EPSILON (never 0 or
+ * NaN); a non-zero constant c is widened to include 0, so S = |c| / (qmax - qmin) or so.
+ *
+ * Ranges: a signed b-bit range is [-2^(b-1), 2^(b-1)-1], or [-(2^(b-1)-1), 2^(b-1)-1] when
+ * narrow (frost's default for weights: symmetric int8 weights in [-127, 127], S = max|w|/127,
+ * as the TFLite int8 spec requires); unsigned is [0, 2^b-1]. reduce_range drops one bit
+ * (PyTorch's fbgemm setting).
+ */
+#ifndef FROST_QUANT_H
+#define FROST_QUANT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frost/status.h"
+
+/* The integer range of a b-bit type. Fails unless 2 <= bits <= 8 (and bits >= 3 with
+ * reduce_range, so at least 2 bits remain). */
+frost_status frost_qrange(int bits, bool is_signed, bool narrow, bool reduce_range, int *qmin,
+                          int *qmax);
+
+/* Scale and zero point for the range [mn, mx] (rules above). Fails on NaN/Inf bounds,
+ * mn > mx or qmin >= qmax. */
+frost_status frost_qparams(float mn, float mx, int qmin, int qmax, bool symmetric, float *scale,
+                           int *zero_point);
+
+/* Per-tensor fake-quant of n values (y may equal x). Requires scale > 0 and qmin <= Z <= qmax
+ * (frost_qparams guarantees both; the caller checks other sources). */
+void frost_fake_quant(int64_t n, const float *x, float scale, int zero_point, int qmin, int qmax,
+                      float *y);
+/* STE: dx[i] += dy[i] where x[i] quantizes inside [qmin, qmax], else adds 0. */
+void frost_fake_quant_backward(int64_t n, const float *x, float scale, int zero_point, int qmin,
+                               int qmax, const float *dy, float *dx);
+
+/* Per-channel over a tensor laid out [outer][channels][inner] (conv weights OHWI:
+ * outer 1, inner kh*kw*cin; NHWC activations: inner 1). */
+void frost_fake_quant_per_channel(int64_t outer, int channels, int64_t inner, const float *x,
+                                  const float *scale, const int *zero_point, int qmin, int qmax,
+                                  float *y);
+void frost_fake_quant_per_channel_backward(int64_t outer, int channels, int64_t inner,
+                                           const float *x, const float *scale,
+                                           const int *zero_point, int qmin, int qmax,
+                                           const float *dy, float *dx);
+
+/* Min and max of the finite values of x (+Inf, -Inf if there are none). */
+void frost_minmax_finite(int64_t n, const float *x, float *mn, float *mx);
+
+/* Per-channel min and max (finite values only; a channel with none gets 0, 0). */
+void frost_minmax_per_channel(int64_t outer, int channels, int64_t inner, const float *x,
+                              float *mn, float *mx);
+
+/* ---- Observers: collect a range from the tensors they see ---- */
+
+typedef enum {
+    FROST_OBS_MINMAX = 0,   /* running min and max of everything seen */
+    FROST_OBS_EMA,          /* first batch sets [min, max], then m += c * (m_batch - m) */
+    FROST_OBS_HISTOGRAM,    /* 2048-bin histogram, range by L2-error search (PyTorch's) */
+    FROST_OBS_PERCENTILE,   /* clip at the p-th percentile of |x| (symmetric threshold) */
+    FROST_OBS_COUNT
+} frost_observer_kind;
+
+/* "minmax", "ema", "hist", "percentile" <-> kind; parse returns -1 if unknown. */
+const char *frost_observer_kind_name(frost_observer_kind k);
+int frost_observer_kind_parse(const char *name);
+
+typedef struct frost_observer frost_observer;
+
+typedef struct {
+    frost_observer_kind kind;
+    float ema_constant;     /* EMA: 0.01 */
+    float percentile;       /* PERCENTILE: in (50, 100], e.g. 99.99 */
+    int dst_bins;           /* HISTOGRAM: 2^bits of the target type (256 for 8 bits) */
+} frost_observer_config;
+
+frost_observer_config frost_observer_defaults(frost_observer_kind kind);
+
+frost_status frost_observer_new(const frost_observer_config *cfg, frost_observer **out);
+void frost_observer_free(frost_observer *o);
+void frost_observer_reset(frost_observer *o);
+/* Feeds n values. Fails only on allocation failure. */
+frost_status frost_observer_observe(frost_observer *o, int64_t n, const float *x);
+/* The observed range (before widening to include 0). Fails if nothing finite was seen. */
+frost_status frost_observer_range(const frost_observer *o, float *mn, float *mx);
+
+/* ---- Quantizing a model (fake-quant graph for PTQ and QAT) ----
+ *
+ * Configuration JSON (every key optional; defaults shown = W8A8):
+ *   { "weights":     {"bits": 8, "per_channel": true, "symmetric": true, "enabled": true},
+ *     "activations": {"bits": 8, "symmetric": false, "enabled": true,
+ *                     "observer": "ema", "percentile": 99.99},
+ *     "layers": { "<layer name>": {"weights": {...}, "activations": {...}}, ... } }
+ * Weights are signed and narrow ([-127, 127] at 8 bits); activations are unsigned
+ * ([0, 255]) unless symmetric. "layers" overrides the defaults for one layer (mixed
+ * precision: W4A8, first/last layer at 8 bits, "enabled": false to keep it float):
+ * "weights" applies to a conv/linear layer's weights, "activations" to the fake-quant
+ * on that layer's output (for a conv, the output of its fused conv+BN+activation unit).
+ * Layer names are the ones `frost info` prints; unknown names are an error.
+ */
+typedef struct frost_qconfig frost_qconfig;
+
+/* W8A8 defaults. */
+frost_status frost_qconfig_default(frost_qconfig **out);
+frost_status frost_qconfig_parse(const char *json_text, const char *source, frost_qconfig **out);
+frost_status frost_qconfig_load(const char *path, frost_qconfig **out);
+void frost_qconfig_free(frost_qconfig *c);
+/* Change a default (a negative bits / observer keeps the current one). */
+frost_status frost_qconfig_set_defaults(frost_qconfig *c, int weight_bits, int act_bits,
+                                        int per_channel /* -1 keep, 0, 1 */, int observer);
+/* Malloc'd JSON text of the config (with defaults filled in); NULL on allocation failure. */
+char *frost_qconfig_to_json(const frost_qconfig *c);
+
+struct frost_model;
+
+/* The QAT/PTQ graph transform: fuses conv+BN(+ReLU/ReLU6) and conv+ReLU units, adds
+ * fake-quant (with an observer) at the input, after every fused conv unit, after every
+ * add, concat, pool, standalone activation and linear layer, and fake-quantizes every
+ * conv/linear weight; a BN right after a conv is folded into its weights (Krishnamoorthi:
+ * W' = FQ(W*g/s_run), output rescaled to batch statistics until the BN is frozen).
+ * Parameter names are unchanged, so FP32 checkpoints load into the float layers; the
+ * ranges are new buffers "<node>.fq.range" = [min, max, batches seen]. The model must
+ * not be quantized already. It starts in FROST_QMODE_QAT. */
+frost_status frost_model_quantize(struct frost_model *m, const frost_qconfig *c);
+bool frost_model_is_quantized(const struct frost_model *m);
+/* The config JSON the model was quantized with (NULL if not quantized). */
+const char *frost_model_qconfig_json(const struct frost_model *m);
+
+typedef enum {
+    FROST_QMODE_FLOAT = 0, /* no fake-quant, ranges fixed: the float model */
+    FROST_QMODE_CALIBRATE, /* no fake-quant, observers see every forward (PTQ) */
+    FROST_QMODE_QAT,       /* fake-quant on; observers update on training forwards */
+    FROST_QMODE_FIXED      /* fake-quant on, ranges fixed (frozen observers, inference) */
+} frost_qmode;
+
+/* Leaving CALIBRATE computes the ranges of histogram/percentile observers; fails if an
+ * observer saw no finite value. */
+frost_status frost_model_set_qmode(struct frost_model *m, frost_qmode mode);
+/* Freezing BN: folded BNs use their running statistics in training too (and stop updating
+ * them), so training sees exactly the inference-time folded weights. */
+void frost_model_freeze_bn(struct frost_model *m, bool frozen);
+
+/* Quantized layers, for sensitivity analysis: every conv/linear layer (its weights and the
+ * fake-quant after its unit) and every other fake-quant (input, add, concat, pool). */
+int frost_model_qlayer_count(const struct frost_model *m);
+const char *frost_model_qlayer_name(const struct frost_model *m, int i);
+/* Bits of a layer's weights (0 = none) and activations. */
+void frost_model_qlayer_bits(const struct frost_model *m, int i, int *wbits, int *abits);
+/* Quantize only layer i (others float); i = -1 restores the configured set. */
+void frost_model_quantize_only(struct frost_model *m, int i);
+
+#endif

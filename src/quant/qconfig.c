@@ -1,0 +1,281 @@
+/*
+ * Quantization configs: a validated cJSON tree (format in include/frost/quant.h).
+ * The tree is kept as is, with the defaults filled in, so it round-trips into
+ * checkpoint metadata; layer overrides are resolved against a model in qgraph.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/util.h"
+#include "frost/io.h"
+#include "frost/quant.h"
+#include "quant/qgraph.h"
+
+struct frost_qconfig {
+    cJSON *root;
+};
+
+static const char *const spec_keys_w[] = {"bits", "per_channel", "symmetric", "enabled", NULL};
+static const char *const spec_keys_a[] = {"bits",     "symmetric",  "enabled", "observer",
+                                          "percentile", "per_channel", NULL};
+
+static bool key_known(const char *k, const char *const *keys)
+{
+    for (int i = 0; keys[i]; i++)
+        if (strcmp(k, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Checks one "weights"/"activations" object. `top`: the model-wide defaults
+ * (only they may choose the observer). */
+static frost_status check_spec(const cJSON *o, const char *where, bool weights, bool top,
+                               const char *src)
+{
+    if (!cJSON_IsObject(o))
+        return frost_fail(FROST_ERR_FORMAT, "%s: %s must be an object", src, where);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        const char *k = it->string;
+        if (!key_known(k, weights ? spec_keys_w : spec_keys_a))
+            return frost_fail(FROST_ERR_FORMAT, "%s: %s: unknown key '%s'", src, where, k);
+        if (strcmp(k, "bits") == 0) {
+            if (!cJSON_IsNumber(it) || it->valuedouble != (int)it->valuedouble ||
+                it->valueint < 2 || it->valueint > 8)
+                return frost_fail(FROST_ERR_ARG, "%s: %s.bits must be an integer 2..8", src,
+                                  where);
+        } else if (strcmp(k, "per_channel") == 0 && !weights) {
+            if (cJSON_IsTrue(it))
+                return frost_fail(FROST_ERR_UNSUPPORTED,
+                                  "%s: %s: per-channel quantization needs a layer with weight "
+                                  "channels (activations are per-tensor)",
+                                  src, where);
+        } else if (strcmp(k, "observer") == 0) {
+            if (!top)
+                return frost_fail(FROST_ERR_FORMAT,
+                                  "%s: %s: the observer is chosen model-wide, not per layer", src,
+                                  where);
+            if (!cJSON_IsString(it) || frost_observer_kind_parse(it->valuestring) < 0)
+                return frost_fail(FROST_ERR_ARG,
+                                  "%s: %s.observer must be minmax, ema, hist or percentile", src,
+                                  where);
+        } else if (strcmp(k, "percentile") == 0) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 50.0 && it->valuedouble <= 100.0))
+                return frost_fail(FROST_ERR_ARG, "%s: %s.percentile must be in (50, 100]", src,
+                                  where);
+        } else if (!cJSON_IsBool(it)) {
+            return frost_fail(FROST_ERR_FORMAT, "%s: %s.%s must be true or false", src, where, k);
+        }
+    }
+    return FROST_OK;
+}
+
+static frost_status check_tree(const cJSON *root, const char *src)
+{
+    if (!cJSON_IsObject(root))
+        return frost_fail(FROST_ERR_FORMAT, "%s: a quantization config must be a JSON object", src);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, root)
+    {
+        const char *k = it->string;
+        if (strcmp(k, "weights") == 0 || strcmp(k, "activations") == 0) {
+            FROST_TRY(check_spec(it, k, k[0] == 'w', true, src));
+        } else if (strcmp(k, "layers") == 0) {
+            if (!cJSON_IsObject(it))
+                return frost_fail(FROST_ERR_FORMAT, "%s: layers must be an object", src);
+            const cJSON *layer;
+            cJSON_ArrayForEach(layer, it)
+            {
+                if (!cJSON_IsObject(layer))
+                    return frost_fail(FROST_ERR_FORMAT, "%s: layers.%s must be an object", src,
+                                      layer->string);
+                const cJSON *part;
+                cJSON_ArrayForEach(part, layer)
+                {
+                    char where[160];
+                    snprintf(where, sizeof where, "layers.%s.%s", layer->string, part->string);
+                    bool w = strcmp(part->string, "weights") == 0;
+                    if (!w && strcmp(part->string, "activations") != 0)
+                        return frost_fail(FROST_ERR_FORMAT,
+                                          "%s: %s: expected 'weights' or 'activations'", src, where);
+                    FROST_TRY(check_spec(part, where, w, false, src));
+                }
+            }
+        } else if (strcmp(k, "format") != 0) {
+            return frost_fail(FROST_ERR_FORMAT, "%s: unknown key '%s' in a quantization config",
+                              src, k);
+        }
+    }
+    return FROST_OK;
+}
+
+/* Sets o[key] to a number/bool/string unless present. */
+static bool fill_num(cJSON *o, const char *key, double v)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key) || cJSON_AddNumberToObject(o, key, v);
+}
+static bool fill_bool(cJSON *o, const char *key, bool v)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key) || cJSON_AddBoolToObject(o, key, v);
+}
+
+static cJSON *child_object(cJSON *root, const char *key)
+{
+    cJSON *o = cJSON_GetObjectItemCaseSensitive(root, key);
+    return o ? o : cJSON_AddObjectToObject(root, key);
+}
+
+static frost_status fill_defaults(cJSON *root)
+{
+    cJSON *w = child_object(root, "weights"), *a = child_object(root, "activations");
+    bool ok = w && a && fill_num(w, "bits", 8) && fill_bool(w, "per_channel", true) &&
+              fill_bool(w, "symmetric", true) && fill_bool(w, "enabled", true) &&
+              fill_num(a, "bits", 8) && fill_bool(a, "symmetric", false) &&
+              fill_bool(a, "enabled", true) && fill_num(a, "percentile", 99.99) &&
+              (cJSON_GetObjectItemCaseSensitive(a, "observer") ||
+               cJSON_AddStringToObject(a, "observer", "ema")) &&
+              child_object(root, "layers");
+    return ok ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "out of memory building a quant config");
+}
+
+frost_status frost_qconfig_parse(const char *json_text, const char *source, frost_qconfig **out)
+{
+    *out = NULL;
+    cJSON *root = cJSON_Parse(json_text);
+    if (!root)
+        return frost_fail(FROST_ERR_FORMAT, "%s: not valid JSON (near '%.20s')", source,
+                          cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+    frost_status s = check_tree(root, source);
+    if (s == FROST_OK)
+        s = fill_defaults(root);
+    frost_qconfig *c = s == FROST_OK ? calloc(1, sizeof *c) : NULL;
+    if (s == FROST_OK && !c)
+        s = frost_fail(FROST_ERR_NOMEM, "out of memory");
+    if (s != FROST_OK) {
+        cJSON_Delete(root);
+        return s;
+    }
+    c->root = root;
+    *out = c;
+    return FROST_OK;
+}
+
+frost_status frost_qconfig_default(frost_qconfig **out)
+{
+    return frost_qconfig_parse("{}", "default quant config", out);
+}
+
+frost_status frost_qconfig_load(const char *path, frost_qconfig **out)
+{
+    char *text;
+    size_t len;
+    *out = NULL;
+    FROST_TRY(frost_read_file(path, &text, &len));
+    frost_status s = strlen(text) != len
+                         ? frost_fail(FROST_ERR_FORMAT, "%s: contains NUL bytes (not JSON)", path)
+                         : frost_qconfig_parse(text, path, out);
+    free(text);
+    return s;
+}
+
+void frost_qconfig_free(frost_qconfig *c)
+{
+    if (c) {
+        cJSON_Delete(c->root);
+        free(c);
+    }
+}
+
+static frost_status set_num(cJSON *o, const char *key, double v)
+{
+    cJSON *n = cJSON_CreateNumber(v);
+    if (!n)
+        return frost_fail(FROST_ERR_NOMEM, "out of memory");
+    cJSON_ReplaceItemInObjectCaseSensitive(o, key, n);
+    return FROST_OK;
+}
+
+frost_status frost_qconfig_set_defaults(frost_qconfig *c, int weight_bits, int act_bits,
+                                        int per_channel, int observer)
+{
+    cJSON *w = cJSON_GetObjectItemCaseSensitive(c->root, "weights");
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(c->root, "activations");
+    if ((weight_bits >= 0 && (weight_bits < 2 || weight_bits > 8)) ||
+        (act_bits >= 0 && (act_bits < 2 || act_bits > 8)))
+        return frost_fail(FROST_ERR_ARG, "quantization bits must be 2..8 (got %d/%d)",
+                          weight_bits, act_bits);
+    if (observer >= FROST_OBS_COUNT)
+        return frost_fail(FROST_ERR_ARG, "unknown observer %d", observer);
+    if (weight_bits >= 0)
+        FROST_TRY(set_num(w, "bits", weight_bits));
+    if (act_bits >= 0)
+        FROST_TRY(set_num(a, "bits", act_bits));
+    if (per_channel >= 0)
+        cJSON_ReplaceItemInObjectCaseSensitive(w, "per_channel", cJSON_CreateBool(per_channel));
+    if (observer >= 0)
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            a, "observer", cJSON_CreateString(frost_observer_kind_name((frost_observer_kind)observer)));
+    return FROST_OK;
+}
+
+char *frost_qconfig_to_json(const frost_qconfig *c) { return cJSON_PrintUnformatted(c->root); }
+
+/* ---- resolution for one layer (used by the graph transform) ---- */
+
+static void read_spec(const cJSON *o, frost_qspec *s)
+{
+    const cJSON *v;
+    if (!o)
+        return;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "bits")))
+        s->bits = v->valueint;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "per_channel")))
+        s->per_channel = cJSON_IsTrue(v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "symmetric")))
+        s->symmetric = cJSON_IsTrue(v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "enabled")))
+        s->enabled = cJSON_IsTrue(v);
+}
+
+void frost_qconfig_resolve(const frost_qconfig *c, const char *layer, frost_qspec *w, frost_qspec *a)
+{
+    *w = *a = (frost_qspec){0};
+    read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "weights"), w);
+    read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "activations"), a);
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(c->root, "layers"), layer ? layer : "");
+    if (layer && l) {
+        read_spec(cJSON_GetObjectItemCaseSensitive(l, "weights"), w);
+        read_spec(cJSON_GetObjectItemCaseSensitive(l, "activations"), a);
+    }
+}
+
+int frost_qconfig_observer(const frost_qconfig *c, float *percentile)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(c->root, "activations");
+    *percentile = (float)cJSON_GetObjectItemCaseSensitive(a, "percentile")->valuedouble;
+    return frost_observer_kind_parse(cJSON_GetObjectItemCaseSensitive(a, "observer")->valuestring);
+}
+
+int frost_qconfig_override_count(const frost_qconfig *c)
+{
+    return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->root, "layers"));
+}
+
+const char *frost_qconfig_override(const frost_qconfig *c, int i, bool *has_w, bool *has_a)
+{
+    const cJSON *l = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c->root, "layers"), i);
+    *has_w = cJSON_GetObjectItemCaseSensitive(l, "weights") != NULL;
+    *has_a = cJSON_GetObjectItemCaseSensitive(l, "activations") != NULL;
+    return l->string;
+}
+
+bool frost_qconfig_has(const frost_qconfig *c, const char *layer, bool weights)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(c->root, "layers"), layer);
+    return l && cJSON_GetObjectItemCaseSensitive(l, weights ? "weights" : "activations");
+}

@@ -1,0 +1,429 @@
+/*
+ * The fake-quant graph transform (frost_model_quantize), quantization modes,
+ * BN freezing and the per-layer switches used by sensitivity analysis.
+ *
+ * Units: a conv, its BN (if the BN is the conv's only consumer) and a ReLU/ReLU6
+ * that is the only consumer of the result form one unit, exactly the patterns
+ * PyTorch fuses (ConvBnReLU, ConvBn, ConvReLU). Inside a unit nothing is
+ * quantized; its output gets one fake-quant. The BN of a unit is folded into the
+ * conv's weights for weight quantization (qrun.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "models/graph.h"
+#include "quant/qgraph.h"
+
+typedef struct {
+    int n;
+    int *consumers;   /* number of consumers per node */
+    int *sole;        /* the only consumer, or -1 */
+    int *unit_end;    /* last node of the unit a node belongs to (itself if none) */
+    int *fold;        /* conv: its BN node, or -1 */
+    bool *interior;   /* inside a unit, not its end */
+    bool *needs_fq;
+} graph_scan;
+
+static void scan_free(graph_scan *g)
+{
+    free(g->consumers);
+    free(g->sole);
+    free(g->unit_end);
+    free(g->fold);
+    free(g->interior);
+    free(g->needs_fq);
+}
+
+static bool quantized_output_op(frost_op op)
+{
+    switch (op) {
+    case FROST_OP_INPUT: case FROST_OP_CONV: case FROST_OP_BN: case FROST_OP_ACT:
+    case FROST_OP_MAXPOOL: case FROST_OP_AVGPOOL: case FROST_OP_GAP: case FROST_OP_LINEAR:
+    case FROST_OP_ADD: case FROST_OP_CONCAT:
+        return true;
+    default: /* dropout and flatten pass values through; no new range */
+        return false;
+    }
+}
+
+/* Extends a unit from node e by its sole consumer if that is `op` reading e. */
+static int unit_next(const frost_model *m, const graph_scan *g, int e, frost_op op)
+{
+    int j = g->sole[e];
+    if (j < 0 || m->nodes[j].op != op || m->nodes[j].in[0] != e)
+        return -1;
+    if (op == FROST_OP_ACT && m->nodes[j].act != FROST_ACT_RELU && m->nodes[j].act != FROST_ACT_RELU6)
+        return -1;
+    return j;
+}
+
+static frost_status scan_graph(const frost_model *m, graph_scan *g)
+{
+    int n = m->n_nodes;
+    g->n = n;
+    g->consumers = calloc((size_t)n, sizeof(int));
+    g->sole = malloc((size_t)n * sizeof(int));
+    g->unit_end = malloc((size_t)n * sizeof(int));
+    g->fold = malloc((size_t)n * sizeof(int));
+    g->interior = calloc((size_t)n, sizeof(bool));
+    g->needs_fq = calloc((size_t)n, sizeof(bool));
+    if (!g->consumers || !g->sole || !g->unit_end || !g->fold || !g->interior || !g->needs_fq)
+        return frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    for (int i = 0; i < n; i++) {
+        g->sole[i] = -1;
+        g->unit_end[i] = i;
+        g->fold[i] = -1;
+    }
+    for (int j = 0; j < n; j++)
+        for (int k = 0; k < m->nodes[j].n_in; k++) {
+            int i = m->nodes[j].in[k];
+            g->sole[i] = g->consumers[i]++ ? -1 : j;
+        }
+    for (int i = 0; i < n; i++) {
+        if (m->nodes[i].op != FROST_OP_CONV)
+            continue;
+        int e = i, bn = unit_next(m, g, i, FROST_OP_BN);
+        if (bn >= 0) {
+            g->fold[i] = bn;
+            g->interior[e] = true;
+            e = bn;
+        }
+        int act = unit_next(m, g, e, FROST_OP_ACT);
+        if (act >= 0) {
+            g->interior[e] = true;
+            e = act;
+        }
+        for (int j = i; j <= e; j++)
+            if (j == i || j == bn || j == act)
+                g->unit_end[j] = e;
+    }
+    for (int i = 0; i < n; i++)
+        g->needs_fq[i] = !g->interior[i] && quantized_output_op(m->nodes[i].op);
+    return FROST_OK;
+}
+
+static bool has_weights(const frost_node *n)
+{
+    return n->op == FROST_OP_CONV || n->op == FROST_OP_LINEAR;
+}
+
+/* Every override must name a layer that can take it; checked before the model changes. */
+static frost_status check_overrides(const frost_model *m, const graph_scan *g, const frost_qconfig *c)
+{
+    for (int i = 0; i < frost_qconfig_override_count(c); i++) {
+        bool has_w, has_a;
+        const char *name = frost_qconfig_override(c, i, &has_w, &has_a);
+        int ni = frost_g_find(m, name);
+        if (ni < 0)
+            return frost_fail(FROST_ERR_ARG,
+                              "quant config: layer '%s' does not exist in model '%s' "
+                              "(`frost info` lists the layers)",
+                              name, m->name);
+        if (has_w && !has_weights(&m->nodes[ni]))
+            return frost_fail(FROST_ERR_ARG,
+                              "quant config: layer '%s' is a %s and has no weights to quantize",
+                              name, frost_op_name(m->nodes[ni].op));
+        if (has_a && !g->needs_fq[g->unit_end[ni]])
+            return frost_fail(FROST_ERR_ARG,
+                              "quant config: layer '%s' (%s) has no quantized output of its own",
+                              name, frost_op_name(m->nodes[ni].op));
+    }
+    return FROST_OK;
+}
+
+/* The activation spec of the fake-quant after unit end e: the defaults, overridden by
+ * an "activations" override on any member of the unit (the later member wins). */
+static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const frost_qconfig *c, int e)
+{
+    frost_qspec w, a;
+    frost_qconfig_resolve(c, NULL, &w, &a);
+    for (int i = 0; i <= e; i++)
+        if (g->unit_end[i] == e && frost_qconfig_has(c, m->nodes[i].name, false))
+            frost_qconfig_resolve(c, m->nodes[i].name, &w, &a);
+    return a;
+}
+
+static frost_status setup_weights(frost_model *m, frost_node *n, const frost_qspec *s)
+{
+    const frost_param *p = &m->params[n->weight];
+    int cout = (int)p->shape[0];
+    frost_nodeq *q = &n->q;
+    q->on = q->configured_on = s->enabled;
+    q->bits = s->bits;
+    q->symmetric = s->symmetric;
+    q->per_channel = s->per_channel;
+    /* symmetric weights: narrow signed ([-127, 127]); affine: the full signed range */
+    FROST_TRY(frost_qrange(s->bits, true, s->symmetric, false, &q->qmin, &q->qmax));
+    q->wscale = malloc((size_t)cout * sizeof(float));
+    q->wzp = malloc((size_t)cout * sizeof(int));
+    q->fold = malloc((size_t)cout * sizeof(float));
+    q->w_in = frost_alloc((size_t)p->numel * sizeof(float));
+    q->w_eff = frost_alloc((size_t)p->numel * sizeof(float));
+    q->dw_eff = frost_alloc((size_t)p->numel * sizeof(float));
+    if (!q->wscale || !q->wzp || !q->fold || !q->w_in || !q->w_eff || !q->dw_eff)
+        return frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory for weight quantization",
+                          n->name);
+    return FROST_OK;
+}
+
+static frost_status setup_fq(frost_model *m, int fi, const frost_qspec *s, int observer,
+                             float percentile)
+{
+    frost_node *f = &m->nodes[fi];
+    frost_nodeq *q = &f->q;
+    q->on = q->configured_on = s->enabled;
+    q->bits = s->bits;
+    q->symmetric = s->symmetric;
+    q->observer = observer;
+    q->fold_bn = -1;
+    FROST_TRY(frost_qrange(s->bits, s->symmetric, false, false, &q->qmin, &q->qmax));
+    q->range = frost_g_buffer(m, f->name, "range", 3);
+    if (q->range < 0)
+        return FROST_ERR_NOMEM;
+    if (observer == FROST_OBS_HISTOGRAM || observer == FROST_OBS_PERCENTILE) {
+        frost_observer_config oc = frost_observer_defaults((frost_observer_kind)observer);
+        oc.percentile = percentile;
+        oc.dst_bins = 1 << s->bits;
+        FROST_TRY(frost_observer_new(&oc, &q->obs));
+    }
+    return FROST_OK;
+}
+
+/* Builds the new node array: every old node, each followed by its fake-quant if needed;
+ * inputs re-pointed at the fake-quants. map_out[i] = where consumers of old node i read. */
+static frost_status rebuild_nodes(frost_model *m, const graph_scan *g, int *map_node, int *map_out)
+{
+    int n_fq = 0;
+    for (int i = 0; i < g->n; i++)
+        n_fq += g->needs_fq[i];
+    int total = g->n + n_fq;
+    frost_node *nodes = calloc((size_t)total, sizeof *nodes);
+    if (!nodes)
+        return frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    int k = 0;
+    for (int i = 0; i < g->n; i++) {
+        frost_node *n = &nodes[k];
+        *n = m->nodes[i];
+        for (int j = 0; j < n->n_in; j++)
+            n->in[j] = map_out[n->in[j]];
+        n->q.fold_bn = -1;
+        map_node[i] = map_out[i] = k++;
+        if (!g->needs_fq[i])
+            continue;
+        frost_node *f = &nodes[k];
+        memset(f, 0, sizeof *f);
+        char src_name[FROST_NAME_LEN];
+        memcpy(src_name, n->name, sizeof src_name);
+        if (snprintf(f->name, sizeof f->name, "%s.fq", src_name) >= (int)sizeof f->name) {
+            free(nodes);
+            return frost_fail(FROST_ERR_ARG, "layer name '%s' is too long to quantize", src_name);
+        }
+        f->op = FROST_OP_FAKEQUANT;
+        f->n_in = 1;
+        f->in[0] = map_node[i];
+        f->h = n->h;
+        f->w = n->w;
+        f->c = n->c;
+        f->weight = f->bias_p = f->gamma = f->beta = -1;
+        f->running_mean = f->running_var = -1;
+        map_out[i] = k++;
+    }
+    free(m->nodes);
+    m->nodes = nodes;
+    m->n_nodes = m->cap_nodes = total;
+    return FROST_OK;
+}
+
+static frost_status build_layers(frost_model *m, const graph_scan *g, const int *map_node,
+                                 const int *map_out)
+{
+    frost_model_quant *mq = &m->quant;
+    mq->layer_w = malloc((size_t)m->n_nodes * sizeof(int));
+    mq->layer_fq = malloc((size_t)m->n_nodes * sizeof(int));
+    bool *claimed = calloc((size_t)m->n_nodes, sizeof(bool));
+    if (!mq->layer_w || !mq->layer_fq || !claimed) {
+        free(claimed);
+        return frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    }
+    for (int i = 0; i < g->n; i++) {
+        if (!has_weights(&m->nodes[map_node[i]]))
+            continue;
+        int e = g->unit_end[i];
+        int fq = g->needs_fq[e] ? map_out[e] : -1;
+        mq->layer_w[mq->n_layers] = map_node[i];
+        mq->layer_fq[mq->n_layers++] = fq;
+        if (fq >= 0)
+            claimed[fq] = true;
+    }
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == FROST_OP_FAKEQUANT && !claimed[i]) {
+            mq->layer_w[mq->n_layers] = -1;
+            mq->layer_fq[mq->n_layers++] = i;
+        }
+    free(claimed);
+    return FROST_OK;
+}
+
+static frost_status apply_config(frost_model *m, const graph_scan *g, const frost_qconfig *c,
+                                 const int *map_node, const int *map_out)
+{
+    float percentile;
+    int observer = frost_qconfig_observer(c, &percentile);
+    for (int i = 0; i < g->n; i++) {
+        frost_node *n = &m->nodes[map_node[i]];
+        if (has_weights(n)) {
+            frost_qspec w, a;
+            frost_qconfig_resolve(c, n->name, &w, &a);
+            FROST_TRY(setup_weights(m, n, &w));
+            n->q.fold_bn = g->fold[i] >= 0 ? map_node[g->fold[i]] : -1;
+        }
+        if (g->needs_fq[i]) {
+            frost_qspec a = act_spec(m, g, c, i);
+            FROST_TRY(setup_fq(m, map_out[i], &a, observer, percentile));
+        }
+    }
+    return build_layers(m, g, map_node, map_out);
+}
+
+frost_status frost_model_quantize(frost_model *m, const frost_qconfig *c)
+{
+    if (m->quant.active)
+        return frost_fail(FROST_ERR_ARG, "model '%s' is already quantized", m->name);
+    if (m->classes == 0)
+        return frost_fail(FROST_ERR_ARG, "model '%s' is not finished", m->name);
+    graph_scan g = {0};
+    int *map_node = NULL, *map_out = NULL;
+    frost_status s = scan_graph(m, &g);
+    if (s == FROST_OK)
+        s = check_overrides(m, &g, c);
+    if (s == FROST_OK) {
+        map_node = malloc((size_t)g.n * sizeof(int));
+        map_out = malloc((size_t)g.n * sizeof(int));
+        s = map_node && map_out ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "out of memory");
+    }
+    if (s == FROST_OK) {
+        s = rebuild_nodes(m, &g, map_node, map_out);
+        if (s == FROST_OK) {
+            /* From here on the graph is changed; a failure leaves a model that can only
+             * be freed (allocation failures only). */
+            m->quant.active = true;
+            s = apply_config(m, &g, c, map_node, map_out);
+        }
+    }
+    if (s == FROST_OK) {
+        m->quant.config_json = frost_qconfig_to_json(c);
+        if (!m->quant.config_json)
+            s = frost_fail(FROST_ERR_NOMEM, "out of memory");
+    }
+    if (s == FROST_OK) {
+        frost_free(m->arena); /* the graph changed: plan again */
+        m->arena = NULL;
+        m->batch = 0;
+        m->cur_n = 0;
+        m->quant.ema_constant = 0.01f;
+        m->quant.fake = true;
+        m->quant.observe = FROST_QOBS_TRAIN;
+    }
+    free(map_node);
+    free(map_out);
+    scan_free(&g);
+    return s;
+}
+
+void frost_model_quant_release(frost_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_nodeq *q = &m->nodes[i].q;
+        frost_observer_free(q->obs);
+        free(q->wscale);
+        free(q->wzp);
+        free(q->fold);
+        frost_free(q->w_in);
+        frost_free(q->w_eff);
+        frost_free(q->dw_eff);
+    }
+    free(m->quant.config_json);
+    free(m->quant.layer_w);
+    free(m->quant.layer_fq);
+}
+
+bool frost_model_is_quantized(const frost_model *m) { return m->quant.active; }
+
+const char *frost_model_qconfig_json(const frost_model *m)
+{
+    return m->quant.active ? m->quant.config_json : NULL;
+}
+
+/* Moves the histogram/percentile observers' ranges into the range buffers. */
+static frost_status finish_calibration(frost_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_node *n = &m->nodes[i];
+        if (n->op != FROST_OP_FAKEQUANT || !n->q.obs)
+            continue;
+        float *r = m->buffers[n->q.range].data;
+        r[2] = 1.0f; /* calibrated */
+        if (frost_observer_range(n->q.obs, &r[0], &r[1]) != FROST_OK)
+            return frost_fail(FROST_ERR_NUMERIC,
+                              "fake-quant '%s': its observer saw no finite value (calibrate on "
+                              "more data?)",
+                              n->name);
+    }
+    return FROST_OK;
+}
+
+frost_status frost_model_set_qmode(frost_model *m, frost_qmode mode)
+{
+    if (!m->quant.active)
+        return frost_fail(FROST_ERR_ARG, "model '%s' is not quantized", m->name);
+    if (m->quant.observe == FROST_QOBS_ALL && mode != FROST_QMODE_CALIBRATE)
+        FROST_TRY(finish_calibration(m));
+    if (mode == FROST_QMODE_CALIBRATE && m->quant.observe != FROST_QOBS_ALL)
+        for (int i = 0; i < m->n_nodes; i++) /* a fresh calibration */
+            if (m->nodes[i].op == FROST_OP_FAKEQUANT) {
+                if (m->nodes[i].q.obs)
+                    frost_observer_reset(m->nodes[i].q.obs);
+                memset(m->buffers[m->nodes[i].q.range].data, 0, 3 * sizeof(float));
+            }
+    m->quant.fake = mode == FROST_QMODE_QAT || mode == FROST_QMODE_FIXED;
+    m->quant.observe = mode == FROST_QMODE_CALIBRATE ? FROST_QOBS_ALL
+                       : mode == FROST_QMODE_QAT     ? FROST_QOBS_TRAIN
+                                                     : FROST_QOBS_OFF;
+    return FROST_OK;
+}
+
+void frost_model_freeze_bn(frost_model *m, bool frozen)
+{
+    m->quant.bn_frozen = frozen;
+    if (m->batch > 0)
+        frost_run_plan_fusion(m);
+}
+
+int frost_model_qlayer_count(const frost_model *m) { return m->quant.n_layers; }
+
+const char *frost_model_qlayer_name(const frost_model *m, int i)
+{
+    int w = m->quant.layer_w[i];
+    return w >= 0 ? m->nodes[w].name : m->nodes[m->nodes[m->quant.layer_fq[i]].in[0]].name;
+}
+
+void frost_model_qlayer_bits(const frost_model *m, int i, int *wbits, int *abits)
+{
+    int w = m->quant.layer_w[i], f = m->quant.layer_fq[i];
+    *wbits = w >= 0 && m->nodes[w].q.configured_on ? m->nodes[w].q.bits : 0;
+    *abits = f >= 0 && m->nodes[f].q.configured_on ? m->nodes[f].q.bits : 0;
+}
+
+void frost_model_quantize_only(frost_model *m, int layer)
+{
+    for (int i = 0; i < m->n_nodes; i++)
+        m->nodes[i].q.on = layer < 0 && m->nodes[i].q.configured_on;
+    if (layer < 0 || layer >= m->quant.n_layers)
+        return;
+    int w = m->quant.layer_w[layer], f = m->quant.layer_fq[layer];
+    if (w >= 0)
+        m->nodes[w].q.on = m->nodes[w].q.configured_on;
+    if (f >= 0)
+        m->nodes[f].q.on = m->nodes[f].q.configured_on;
+}

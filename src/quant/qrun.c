@@ -1,0 +1,161 @@
+/*
+ * Fake-quant at run time: weight preparation (BN folding + per-channel or
+ * per-tensor fake-quant), the straight-through weight gradient, and the
+ * FAKEQUANT node's observer update, forward and backward.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "models/graph.h"
+#include "quant/qgraph.h"
+
+/* Folding factor gamma / sqrt(running_var + eps) per output channel. A channel whose
+ * factor is 0 or not finite (gamma = 0) keeps its raw weight (factor 1): its BN output
+ * does not depend on the conv then. */
+static void fold_factors(const frost_model *m, const frost_node *bn, int cout, float *f)
+{
+    const float *g = m->params[bn->gamma].data, *rv = m->buffers[bn->running_var].data;
+    for (int c = 0; c < cout; c++) {
+        float v = g[c] / sqrtf(rv[c] + bn->bn.eps);
+        f[c] = (v != 0.0f && isfinite(v)) ? v : 1.0f;
+    }
+}
+
+/* Scale and zero point per channel from the current weights (weights are quantized from
+ * their own min/max every step: they change every step, and the int8 converter sees the
+ * same numbers). Per-tensor copies one pair to every channel. */
+static void weight_qparams(frost_nodeq *q, int cout, int64_t inner)
+{
+    float mn[cout > 0 ? cout : 1], mx[cout > 0 ? cout : 1];
+    frost_minmax_per_channel(1, cout, inner, q->w_in, mn, mx);
+    if (!q->per_channel) {
+        for (int c = 1; c < cout; c++) {
+            mn[0] = fminf(mn[0], mn[c]);
+            mx[0] = fmaxf(mx[0], mx[c]);
+        }
+        for (int c = 1; c < cout; c++) {
+            mn[c] = mn[0];
+            mx[c] = mx[0];
+        }
+    }
+    for (int c = 0; c < cout; c++) /* finite inputs: cannot fail */
+        (void)frost_qparams(mn[c], mx[c], q->qmin, q->qmax, q->symmetric, &q->wscale[c], &q->wzp[c]);
+}
+
+const float *frost_qrun_weight(frost_model *m, int ni, bool training)
+{
+    (void)training;
+    frost_node *n = &m->nodes[ni];
+    frost_nodeq *q = &n->q;
+    const frost_param *p = &m->params[n->weight];
+    q->w_applied = m->quant.fake && q->on;
+    if (!q->w_applied)
+        return p->data;
+    int cout = (int)p->shape[0];
+    int64_t inner = p->numel / cout;
+    if (q->fold_bn >= 0) {
+        fold_factors(m, &m->nodes[q->fold_bn], cout, q->fold);
+        for (int c = 0; c < cout; c++)
+            for (int64_t i = 0; i < inner; i++)
+                q->w_in[c * inner + i] = p->data[c * inner + i] * q->fold[c];
+    } else {
+        memcpy(q->w_in, p->data, (size_t)p->numel * sizeof(float));
+    }
+    weight_qparams(q, cout, inner);
+    frost_fake_quant_per_channel(1, cout, inner, q->w_in, q->wscale, q->wzp, q->qmin, q->qmax,
+                                 q->w_eff);
+    if (q->fold_bn >= 0)
+        for (int c = 0; c < cout; c++)
+            for (int64_t i = 0; i < inner; i++)
+                q->w_eff[c * inner + i] /= q->fold[c];
+    return q->w_eff;
+}
+
+bool frost_qrun_weight_quantized(const frost_model *m, int ni) { return m->nodes[ni].q.w_applied; }
+
+void frost_qrun_weight_backward(frost_model *m, int ni)
+{
+    frost_node *n = &m->nodes[ni];
+    frost_nodeq *q = &n->q;
+    const frost_param *p = &m->params[n->weight];
+    int cout = (int)p->shape[0];
+    /* W_eff = FQ(W * f) / f, so dW = dW_eff * mask(W * f): the f cancels. */
+    frost_fake_quant_per_channel_backward(1, cout, p->numel / cout, q->w_in, q->wscale, q->wzp,
+                                          q->qmin, q->qmax, q->dw_eff, p->grad);
+}
+
+static bool observing(const frost_model *m, bool training)
+{
+    return m->quant.observe == FROST_QOBS_ALL || (m->quant.observe == FROST_QOBS_TRAIN && training);
+}
+
+/* Min-max and EMA keep their state in the range buffer [min, max, batches], so a
+ * checkpoint carries it and training resumes exactly. */
+static frost_status observe(frost_model *m, frost_node *n, int64_t numel, const float *x)
+{
+    if (n->q.obs)
+        return frost_observer_observe(n->q.obs, numel, x);
+    float lo, hi;
+    frost_minmax_finite(numel, x, &lo, &hi);
+    if (lo > hi)
+        return FROST_OK; /* nothing finite in this batch */
+    float *r = m->buffers[n->q.range].data;
+    if (r[2] == 0.0f) {
+        r[0] = lo;
+        r[1] = hi;
+    } else if (n->q.observer == FROST_OBS_EMA) {
+        float c = m->quant.ema_constant;
+        r[0] = r[0] + c * (lo - r[0]);
+        r[1] = r[1] + c * (hi - r[1]);
+    } else {
+        r[0] = fminf(r[0], lo);
+        r[1] = fmaxf(r[1], hi);
+    }
+    r[2] += 1.0f;
+    return FROST_OK;
+}
+
+frost_status frost_qrun_fq_forward(frost_model *m, int ni, int n_images, bool training)
+{
+    frost_node *n = &m->nodes[ni];
+    const float *x = m->nodes[n->in[0]].y;
+    int64_t numel = (int64_t)n_images * n->h * n->w * n->c;
+    if (observing(m, training))
+        FROST_TRY(observe(m, n, numel, x));
+    n->q.applied = m->quant.fake && n->q.on;
+    if (!n->q.applied) {
+        memcpy(n->y, x, (size_t)numel * sizeof(float));
+        return FROST_OK;
+    }
+    const float *r = m->buffers[n->q.range].data;
+    if (r[2] == 0.0f)
+        return frost_fail(FROST_ERR_ARG,
+                          "fake-quant '%s' has no range yet: calibrate (PTQ) or train (QAT) first",
+                          n->name);
+    FROST_TRY(frost_qparams(r[0], r[1], n->q.qmin, n->q.qmax, n->q.symmetric, &n->q.scale,
+                            &n->q.zp));
+    frost_fake_quant(numel, x, n->q.scale, n->q.zp, n->q.qmin, n->q.qmax, n->y);
+    return FROST_OK;
+}
+
+void frost_qrun_fq_backward(frost_model *m, int ni, float *dx)
+{
+    frost_node *n = &m->nodes[ni];
+    int64_t numel = (int64_t)m->cur_n * n->h * n->w * n->c;
+    if (!dx)
+        return;
+    if (!n->q.applied) {
+        for (int64_t i = 0; i < numel; i++)
+            dx[i] += n->dy[i];
+        return;
+    }
+    frost_fake_quant_backward(numel, m->nodes[n->in[0]].y, n->q.scale, n->q.zp, n->q.qmin,
+                              n->q.qmax, n->dy, dx);
+}
+
+bool frost_qrun_bn_frozen(const frost_model *m, int ni)
+{
+    (void)ni;
+    return m->quant.active && m->quant.bn_frozen;
+}

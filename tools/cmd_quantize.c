@@ -1,0 +1,127 @@
+/* frost quantize: post-training quantization of an FP32 checkpoint (calibrate, compare). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const char *const help =
+    "usage: frost quantize CHECKPOINT [options]\n"
+    "Post-training quantization: fold BN, insert fake-quant, calibrate the activation\n"
+    "ranges on N training images, and report FP32 vs fake-quant test accuracy. Saves\n"
+    "the fake-quant model (a checkpoint `frost eval` and `frost train --from` read).\n\n"
+    "  --calib N           calibration images, a seeded random subset of the training\n"
+    "                      split (default 2048)\n"
+    "  --observer KIND     minmax, ema, hist (L2 histogram search, default) or percentile\n"
+    "                      (the percentile is set in --qconfig, default 99.99)\n" CLI_QUANT_HELP
+    "  --out FILE          fake-quant checkpoint (default CHECKPOINT with .ptq.safetensors)\n"
+    "  --batch N           batch size (default 256)\n"
+    "  --seed N            calibration subset seed (default 1)\n"
+    "  --threads N         threads (default: all cores)\n\n" CLI_DATA_HELP;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "<stem>.ptq.safetensors" next to the input checkpoint. */
+static void default_out(const char *ckpt, char *out, size_t size)
+{
+    const char *ext = ".safetensors";
+    size_t n = strlen(ckpt), e = strlen(ext);
+    if (n > e && strcmp(ckpt + n - e, ext) == 0)
+        n -= e;
+    snprintf(out, size, "%.*s.ptq.safetensors", (int)n, ckpt);
+}
+
+/* Calibrates m (already quantized) on `calib`, then fixes the ranges. */
+frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch)
+{
+    frost_augment norm = frost_train_defaults().augment;
+    float acc;
+    frost_status s = frost_model_set_qmode(m, FROST_QMODE_CALIBRATE);
+    if (s == FROST_OK)
+        s = frost_evaluate(m, calib, &norm, batch, &acc, NULL);
+    return s == FROST_OK ? frost_model_set_qmode(m, FROST_QMODE_FIXED) : s;
+}
+
+int cmd_quantize(int argc, char **argv)
+{
+    cli_args a;
+    cli_init(&a, "quantize", argc, argv);
+    if (cli_help(&a)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    int calib_n = cli_int(&a, "calib", 2048, 1, 10000000);
+    int batch = cli_int(&a, "batch", 256, 1, 65536);
+    int threads = cli_int(&a, "threads", 0, 0, 1024);
+    int seed = cli_int(&a, "seed", 1, 0, 2147483647);
+    const char *out = cli_str(&a, "out", NULL);
+    frost_qconfig *qc = NULL;
+    bool ok = cli_parse_qconfig(&a, "hist", &qc);
+    cli_data_opts data;
+    cli_parse_data(&a, &data);
+    ok = cli_finish(&a, 1) && ok;
+    if (ok && a.n_positional != 1) {
+        fprintf(stderr, "frost quantize: error: give one FP32 checkpoint (see frost quantize --help)\n");
+        ok = false;
+    }
+    if (!ok) {
+        frost_qconfig_free(qc);
+        return 2;
+    }
+    const char *ckpt = a.positional[0];
+    char out_default[4200];
+    if (!out) {
+        default_out(ckpt, out_default, sizeof out_default);
+        out = out_default;
+    }
+    frost_set_threads(threads);
+    frost_dataset full = {0}, test = {0}, calib = {0}, rest = {0};
+    frost_model *m = NULL;
+    frost_augment norm = frost_train_defaults().augment;
+    float acc_fp = 0, acc_q = 0;
+    frost_status s = cli_load_data(&data, true, true, &full, &test);
+    if (s == FROST_OK && calib_n >= full.n)
+        s = frost_dataset_head(&full, full.n, &calib);
+    else if (s == FROST_OK)
+        s = frost_dataset_split(&full, calib_n, (uint64_t)seed, &rest, &calib);
+    if (s == FROST_OK)
+        s = frost_checkpoint_load_model(ckpt, &m);
+    if (s == FROST_OK && frost_model_is_quantized(m))
+        s = frost_fail(FROST_ERR_ARG, "%s is already quantized (frost eval reports its accuracy)", ckpt);
+    double t0 = now_s();
+    if (s == FROST_OK)
+        s = frost_evaluate(m, &test, &norm, batch, &acc_fp, NULL);
+    if (s == FROST_OK)
+        s = frost_model_quantize(m, qc);
+    double t1 = now_s();
+    if (s == FROST_OK) {
+        printf("calibrating on %d training images: %s\n", calib.n, frost_model_qconfig_json(m));
+        fflush(stdout);
+        s = cli_calibrate(m, &calib, batch);
+    }
+    double t2 = now_s();
+    if (s == FROST_OK)
+        s = frost_evaluate(m, &test, &norm, batch, &acc_q, NULL);
+    if (s == FROST_OK)
+        s = frost_checkpoint_save_weights(out, m);
+    if (s == FROST_OK) {
+        printf("%-12s test accuracy %6.2f%%\n", "FP32", 100.0 * acc_fp);
+        printf("%-12s test accuracy %6.2f%%  (%+.2f points)\n", "fake-quant", 100.0 * acc_q,
+               100.0 * ((double)acc_q - acc_fp));
+        printf("calibration %.1fs, fake-quant model saved to %s\n", t2 - t1, out);
+    }
+    (void)t0;
+    int rc = s == FROST_OK ? 0 : cli_error("quantize");
+    frost_qconfig_free(qc);
+    frost_model_free(m);
+    frost_dataset_free(&full);
+    frost_dataset_free(&test);
+    frost_dataset_free(&calib);
+    frost_dataset_free(&rest);
+    return rc;
+}

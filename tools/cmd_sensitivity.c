@@ -1,0 +1,140 @@
+/* frost sensitivity: which layer breaks quantization? Quantize one layer at a time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const help =
+    "usage: frost sensitivity CHECKPOINT [options]\n"
+    "Per-layer quantization sensitivity of an FP32 checkpoint: calibrates every range,\n"
+    "then quantizes only one layer at a time (its weights and its output) and reports\n"
+    "the test accuracy drop against FP32, worst layers marked.\n\n"
+    "  --calib N           calibration images from the training split (default 2048)\n"
+    "  --observer KIND     minmax, ema, hist (default) or percentile\n" CLI_QUANT_HELP
+    "  --test-limit N      evaluate on the first N test images (default 2000; 0 = all)\n"
+    "  --sort              sort by accuracy drop, worst first\n"
+    "  --batch N           batch size (default 256)\n"
+    "  --threads N         threads (default: all cores)\n\n" CLI_DATA_HELP;
+
+typedef struct {
+    int layer;
+    float acc;
+} row;
+
+static int by_acc(const void *a, const void *b)
+{
+    float x = ((const row *)a)->acc, y = ((const row *)b)->acc;
+    return (x > y) - (x < y);
+}
+
+static frost_status run_rows(frost_model *m, const frost_dataset *test, int batch, row *rows,
+                             int n)
+{
+    frost_augment norm = frost_train_defaults().augment;
+    for (int i = 0; i < n; i++) {
+        frost_model_quantize_only(m, i);
+        rows[i].layer = i;
+        frost_status s = frost_evaluate(m, test, &norm, batch, &rows[i].acc, NULL);
+        if (s != FROST_OK)
+            return s;
+        fprintf(stderr, "\r[%d/%d] %-40s", i + 1, n, frost_model_qlayer_name(m, i));
+    }
+    fprintf(stderr, "\r%60s\r", "");
+    frost_model_quantize_only(m, -1);
+    return FROST_OK;
+}
+
+static void print_table(const frost_model *m, const row *rows, int n, float acc_fp, float acc_all)
+{
+    printf("%-4s %-32s %5s %5s %9s %8s\n", "#", "layer", "W", "A", "accuracy", "drop");
+    for (int i = 0; i < n; i++) {
+        int wb, ab;
+        frost_model_qlayer_bits(m, rows[i].layer, &wb, &ab);
+        char w[8] = "-", a[8] = "-";
+        if (wb)
+            snprintf(w, sizeof w, "%d", wb);
+        if (ab)
+            snprintf(a, sizeof a, "%d", ab);
+        double drop = 100.0 * ((double)acc_fp - rows[i].acc);
+        printf("%-4d %-32s %5s %5s %8.2f%% %+8.2f%s\n", rows[i].layer, frost_model_qlayer_name(m, rows[i].layer),
+               w, a, 100.0 * rows[i].acc, -drop, drop >= 0.5 ? "  <==" : "");
+    }
+    printf("FP32 %.2f%%, every layer quantized %.2f%% (%+.2f points)\n", 100.0 * acc_fp,
+           100.0 * acc_all, 100.0 * ((double)acc_all - acc_fp));
+}
+
+int cmd_sensitivity(int argc, char **argv)
+{
+    cli_args a;
+    cli_init(&a, "sensitivity", argc, argv);
+    if (cli_help(&a)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    int calib_n = cli_int(&a, "calib", 2048, 1, 10000000);
+    int test_limit = cli_int(&a, "test-limit", 2000, 0, 100000000);
+    int batch = cli_int(&a, "batch", 256, 1, 65536);
+    int threads = cli_int(&a, "threads", 0, 0, 1024);
+    bool sort = cli_flag(&a, "sort");
+    frost_qconfig *qc = NULL;
+    bool ok = cli_parse_qconfig(&a, "hist", &qc);
+    cli_data_opts data;
+    cli_parse_data(&a, &data);
+    ok = cli_finish(&a, 1) && ok;
+    if (ok && a.n_positional != 1) {
+        fprintf(stderr, "frost sensitivity: error: give one FP32 checkpoint\n");
+        ok = false;
+    }
+    if (!ok) {
+        frost_qconfig_free(qc);
+        return 2;
+    }
+    frost_set_threads(threads);
+    frost_dataset full = {0}, test_all = {0}, test = {0}, calib = {0}, rest = {0};
+    frost_model *m = NULL;
+    row *rows = NULL;
+    frost_augment norm = frost_train_defaults().augment;
+    float acc_fp = 0, acc_all = 0;
+    frost_status s = cli_load_data(&data, true, true, &full, &test_all);
+    if (s == FROST_OK)
+        s = frost_dataset_head(&test_all, test_limit > 0 && test_limit < test_all.n ? test_limit : test_all.n, &test);
+    if (s == FROST_OK)
+        s = calib_n >= full.n ? frost_dataset_head(&full, full.n, &calib)
+                              : frost_dataset_split(&full, calib_n, 1, &rest, &calib);
+    if (s == FROST_OK)
+        s = frost_checkpoint_load_model(a.positional[0], &m);
+    if (s == FROST_OK && frost_model_is_quantized(m))
+        s = frost_fail(FROST_ERR_ARG, "%s is already quantized; give the FP32 checkpoint", a.positional[0]);
+    if (s == FROST_OK)
+        s = frost_evaluate(m, &test, &norm, batch, &acc_fp, NULL);
+    if (s == FROST_OK)
+        s = frost_model_quantize(m, qc);
+    if (s == FROST_OK)
+        s = cli_calibrate(m, &calib, batch);
+    if (s == FROST_OK)
+        s = frost_evaluate(m, &test, &norm, batch, &acc_all, NULL);
+    int n = s == FROST_OK ? frost_model_qlayer_count(m) : 0;
+    if (s == FROST_OK && !(rows = calloc((size_t)n + 1, sizeof *rows)))
+        s = frost_fail(FROST_ERR_NOMEM, "out of memory");
+    if (s == FROST_OK) {
+        printf("%s: %d quantized layers, test on %d images, calibrated on %d\n", a.positional[0], n,
+               test.n, calib.n);
+        s = run_rows(m, &test, batch, rows, n);
+    }
+    if (s == FROST_OK) {
+        if (sort)
+            qsort(rows, (size_t)n, sizeof *rows, by_acc);
+        print_table(m, rows, n, acc_fp, acc_all);
+    }
+    int rc = s == FROST_OK ? 0 : cli_error("sensitivity");
+    free(rows);
+    frost_qconfig_free(qc);
+    frost_model_free(m);
+    frost_dataset_free(&full);
+    frost_dataset_free(&test_all);
+    frost_dataset_free(&test);
+    frost_dataset_free(&calib);
+    frost_dataset_free(&rest);
+    return rc;
+}
