@@ -8,9 +8,10 @@
  * cumulative sums follow ATen's CPU kernels (see cascade_sum and the cumsum
  * notes). The file is built with -ffp-contract=off so no multiply-add is fused.
  *
- * One quirk of 1.13 is reproduced on purpose because it decides which values
- * land in which bin: forward() passes int(min) and int(max) as the torch.histc
- * range (see histc_bound). Values outside the truncated range are not counted
+ * One quirk of 1.13 is reproduced only on request (torch113_int_bounds, used by the
+ * parity test): forward() passes int(min) and int(max) as the torch.histc range (see
+ * histc_bound). By default frost bins over exactly [min, max], as the observer means to.
+ * With the quirk on, Values outside the truncated range are not counted
  * and the bins are labelled with the untruncated [min, max]; when both bounds
  * truncate to the same integer, histc falls back to the batch's own min/max.
  *
@@ -129,9 +130,9 @@ static void cumsum_f32(const float *x, int n, float *out)
  * truncf is exact: |v| < 2^23 truncates to a small integer, larger floats already
  * are integers. Returning v here instead would give "bins over exactly [min, max]",
  * which is what the observer means to do but not what 1.13 does. */
-static float histc_bound(float v)
+static float histc_bound(const frost_histogram *h, float v)
 {
-    return truncf(v);
+    return h->torch113_int_bounds ? truncf(v) : v;
 }
 
 /* The bin of v for histc's LINEAR_INTERPOLATION path (ATen HistogramKernel.cpp):
@@ -191,7 +192,7 @@ static void start_over(frost_histogram *h, int64_t n, const float *x, float bmin
     h->min = bmin;
     h->max = bmax;
     memset(h->bins, 0, sizeof h->bins);
-    histc_add(n, x, histc_bound(bmin), histc_bound(bmax), bmin, bmax, h->bins);
+    histc_add(n, x, histc_bound(h, bmin), histc_bound(h, bmax), bmin, bmax, h->bins);
     h->seen = true;
 }
 
@@ -265,7 +266,7 @@ static frost_status merge_batch(frost_histogram *h, int64_t n, const float *x, f
     float *bins = calloc(NBINS, sizeof *bins);
     if (!bins)
         return frost_fail(FROST_ERR_NOMEM, "out of memory in a histogram observer");
-    histc_add(n, x, histc_bound(g.cmin), histc_bound(g.cmax), bmin, bmax, bins);
+    histc_add(n, x, histc_bound(h, g.cmin), histc_bound(h, g.cmax), bmin, bmax, bins);
     if (g.cmin == h->min && g.cmax == h->max) {
         for (int i = 0; i < NBINS; i++) /* same grid: combined_histogram += histogram */
             bins[i] = bins[i] + h->bins[i];

@@ -22,6 +22,9 @@ typedef struct {
     bool seen;                    /* any finite value observed */
     float min, max;               /* range of the bins */
     float bins[FROST_HIST_BINS];  /* counts (float, as PyTorch keeps them) */
+    /* PyTorch 1.13 bins with int(min), int(max) as histc's range, which drops values outside
+     * the truncated range (a bug); set after frost_hist_reset to reproduce it (parity tests). */
+    bool torch113_int_bounds;
 } frost_histogram;
 
 void frost_hist_reset(frost_histogram *h);
