@@ -43,6 +43,8 @@ static const char *const help =
     "                      activations fake-quantized, EMA observers)\n"
     "  --from CKPT         start from this checkpoint's weights and architecture\n"
     "                      (QAT fine-tuning of an FP32 model); model options are ignored\n"
+    "  --qat-delay E       train in float (observers only) for E epochs before fake-quant\n"
+    "                      starts (default 1 from scratch, 0 with --from)\n"
     "  --freeze-bn E       after E epochs BN uses running statistics (default: never)\n"
     "  --freeze-observers E  after E epochs the activation ranges stop moving (default: never)\n"
     CLI_QUANT_HELP;
@@ -169,6 +171,7 @@ int cmd_train(int argc, char **argv)
     const char *csv = cli_str(&a, "csv", NULL);
     bool qat = cli_flag(&a, "qat");
     const char *from = cli_str(&a, "from", NULL);
+    cfg.qat_delay_epochs = cli_int(&a, "qat-delay", from ? 0 : 1, 0, 100000);
     cfg.qat_freeze_bn_epoch = cli_int(&a, "freeze-bn", 0, 0, 100000);
     cfg.qat_freeze_observers_epoch = cli_int(&a, "freeze-observers", 0, 0, 100000);
     frost_qconfig *qc = NULL;

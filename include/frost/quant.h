@@ -117,6 +117,9 @@ frost_status frost_observer_range(const frost_observer *o, float *mn, float *mx)
  * "weights" applies to a conv/linear layer's weights, "activations" to the fake-quant
  * on that layer's output (for a conv, the output of its fused conv+BN+activation unit).
  * Layer names are the ones `frost info` prints; unknown names are an error.
+ * The model's output (the logits) is not fake-quantized unless its layer enables it
+ * explicitly: integer inference dequantizes the classifier's int32 accumulators, and
+ * clamping logits to a lagging range stalls training.
  */
 typedef struct frost_qconfig frost_qconfig;
 
@@ -149,6 +152,8 @@ const char *frost_model_qconfig_json(const struct frost_model *m);
 typedef enum {
     FROST_QMODE_FLOAT = 0, /* no fake-quant, ranges fixed: the float model */
     FROST_QMODE_CALIBRATE, /* no fake-quant, observers see every forward (PTQ) */
+    FROST_QMODE_DELAY,     /* no fake-quant, observers update on training forwards: QAT's
+                            * quantization delay (ranges settle while the float model trains) */
     FROST_QMODE_QAT,       /* fake-quant on; observers update on training forwards */
     FROST_QMODE_FIXED      /* fake-quant on, ranges fixed (frozen observers, inference) */
 } frost_qmode;

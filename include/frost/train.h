@@ -86,6 +86,7 @@ typedef struct {
                                * 0 = only after the last epoch */
     /* Quantized (fake-quant) models only: after this many epochs BN uses running statistics
      * (frost_model_freeze_bn), and the observers stop updating; 0 = never. */
+    int qat_delay_epochs;     /* float training (observers only) before fake-quant starts */
     int qat_freeze_bn_epoch;
     int qat_freeze_observers_epoch;
 } frost_train_config;

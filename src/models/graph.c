@@ -70,6 +70,8 @@ frost_model *frost_g_new(const char *name, int in_h, int in_w, int in_c)
     in->weight = in->bias_p = in->gamma = in->beta = -1;
     in->running_mean = in->running_var = -1;
     m->n_nodes = 1;
+    /* An all-zero xoshiro state yields only zeros (every unit dropped): seed a default. */
+    frost_rng_seed(&m->dropout_rng, 1);
     return m;
 }
 

@@ -134,13 +134,16 @@ static frost_status check_overrides(const frost_model *m, const graph_scan *g, c
 
 /* The activation spec of the fake-quant after unit end e: the defaults, overridden by
  * an "activations" override on any member of the unit (the later member wins). */
-static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const frost_qconfig *c, int e)
+static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const frost_qconfig *c, int e,
+                            const int *map_node)
 {
     frost_qspec w, a;
     frost_qconfig_resolve(c, NULL, &w, &a);
-    for (int i = 0; i <= e; i++)
-        if (g->unit_end[i] == e && frost_qconfig_has(c, m->nodes[i].name, false))
-            frost_qconfig_resolve(c, m->nodes[i].name, &w, &a);
+    for (int i = 0; i <= e; i++) { /* i: old index; its node now sits at map_node[i] */
+        const char *name = m->nodes[map_node[i]].name;
+        if (g->unit_end[i] == e && frost_qconfig_has(c, name, false))
+            frost_qconfig_resolve(c, name, &w, &a);
+    }
     return a;
 }
 
@@ -279,7 +282,12 @@ static frost_status apply_config(frost_model *m, const graph_scan *g, const fros
             n->q.fold_bn = g->fold[i] >= 0 ? map_node[g->fold[i]] : -1;
         }
         if (g->needs_fq[i]) {
-            frost_qspec a = act_spec(m, g, c, i);
+            frost_qspec a = act_spec(m, g, c, i, map_node);
+            /* The logits stay float unless a layer override says otherwise: the int8 engine
+             * dequantizes the classifier's int32 accumulators directly, and clamping logits
+             * to a lagging EMA range stalls training (zero STE gradient beyond it). */
+            if (i == g->n - 1 && !frost_qconfig_has(c, m->nodes[map_node[i]].name, false))
+                a.enabled = false;
             FROST_TRY(setup_fq(m, map_out[i], &a, observer, percentile));
         }
     }
@@ -387,9 +395,9 @@ frost_status frost_model_set_qmode(frost_model *m, frost_qmode mode)
                 memset(m->buffers[m->nodes[i].q.range].data, 0, 3 * sizeof(float));
             }
     m->quant.fake = mode == FROST_QMODE_QAT || mode == FROST_QMODE_FIXED;
-    m->quant.observe = mode == FROST_QMODE_CALIBRATE ? FROST_QOBS_ALL
-                       : mode == FROST_QMODE_QAT     ? FROST_QOBS_TRAIN
-                                                     : FROST_QOBS_OFF;
+    m->quant.observe = mode == FROST_QMODE_CALIBRATE                           ? FROST_QOBS_ALL
+                       : mode == FROST_QMODE_QAT || mode == FROST_QMODE_DELAY ? FROST_QOBS_TRAIN
+                                                                             : FROST_QOBS_OFF;
     return FROST_OK;
 }
 

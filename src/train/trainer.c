@@ -130,8 +130,8 @@ static void config_signature(const frost_model *m, const frost_train_config *c, 
              (int)c->augment.hflip);
     if (m->quant.active) {
         size_t len = strlen(buf);
-        snprintf(buf + len, size - len, " qat=1 freeze_bn=%d freeze_obs=%d",
-                 c->qat_freeze_bn_epoch, c->qat_freeze_observers_epoch);
+        snprintf(buf + len, size - len, " qat=1 delay=%d freeze_bn=%d freeze_obs=%d",
+                 c->qat_delay_epochs, c->qat_freeze_bn_epoch, c->qat_freeze_observers_epoch);
     }
 }
 
@@ -143,6 +143,8 @@ static frost_status qat_epoch_setup(frost_model *m, const frost_train_config *c,
     bool bn = c->qat_freeze_bn_epoch > 0 && epoch >= c->qat_freeze_bn_epoch;
     bool obs = c->qat_freeze_observers_epoch > 0 && epoch >= c->qat_freeze_observers_epoch;
     frost_model_freeze_bn(m, bn);
+    if (epoch < c->qat_delay_epochs)
+        return frost_model_set_qmode(m, FROST_QMODE_DELAY);
     return frost_model_set_qmode(m, obs ? FROST_QMODE_FIXED : FROST_QMODE_QAT);
 }
 
