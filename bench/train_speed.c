@@ -39,6 +39,7 @@ typedef struct {
     uint64_t seed;
     const char *dump_arch;
     bool info, serve;
+    bool qat;              /* train the fake-quant (W8A8 QAT) model instead */
 } bench_args;
 
 typedef struct {
@@ -59,6 +60,7 @@ static void usage(FILE *f)
             "  --batch B (64) --threads N (2) --warmup N (5) --repeats R (5) --steps S (20)\n"
             "  --lr X (0.01) --momentum X (0.9) --wd X (4e-5) --wd-depthwise X (0) --wd-1d X (0)\n"
             "  --seed N (1) --info | --dump-arch FILE | --serve\n"
+            "  --qat   time quantization-aware training (W8A8, BN folded) instead of FP32\n"
             "built-in models:");
     for (const char *const *n = frost_builtin_names(); *n; n++)
         fprintf(f, " %s", *n);
@@ -109,6 +111,9 @@ static int parse_args(int argc, char **argv, bench_args *a)
             exit(0);
         } else if (!strcmp(k, "--info")) {
             a->info = true, takes_value = false;
+        } else if (!strcmp(k, "--qat")) {
+            a->qat = true;
+            takes_value = false;
         } else if (!strcmp(k, "--serve")) {
             a->serve = true, takes_value = false;
         } else if (!v) {
@@ -178,6 +183,13 @@ static frost_status build_model(const bench_args *a, frost_model **out)
     frost_status s = frost_model_builtin(a->model, &a->opts, out);
     if (s == FROST_OK)
         frost_model_init_weights(*out, a->seed);
+    if (s == FROST_OK && a->qat) {
+        frost_qconfig *qc = NULL;
+        s = frost_qconfig_default(&qc);
+        if (s == FROST_OK)
+            s = frost_model_quantize(*out, qc); /* starts in QAT mode */
+        frost_qconfig_free(qc);
+    }
     return s;
 }
 

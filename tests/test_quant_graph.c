@@ -189,6 +189,17 @@ TEST(test_float_mode_equals_fp32_model)
         CHECK(frost_model_forward(b, x, 4, train) == FROST_OK);
         CHECK(memcmp(frost_model_logits(a), frost_model_logits(b), 40 * sizeof(float)) == 0);
     }
+    /* and the same gradients: a pass-through fake-quant forwards dy unchanged */
+    float dl[40];
+    frost_test_fill_uniform(dl, 40, -1.0f, 1.0f, 6);
+    frost_model_zero_grad(a);
+    frost_model_zero_grad(b);
+    CHECK(frost_model_backward(a, dl) == FROST_OK && frost_model_backward(b, dl) == FROST_OK);
+    int differ = 0;
+    for (int p = 0; p < a->n_params; p++)
+        differ += memcmp(a->params[p].grad, b->params[p].grad,
+                         (size_t)a->params[p].numel * sizeof(float)) != 0;
+    CHECK_EQ_INT(differ, 0);
     /* fake-quant on: close to float, but not equal */
     CHECK(frost_model_set_qmode(b, FROST_QMODE_QAT) == FROST_OK);
     CHECK(frost_model_forward(b, x, 4, true) == FROST_OK);

@@ -61,8 +61,8 @@ TEST(test_avx2_gradient_matches_reference)
     frost_test_fill_uniform(dy, N, -1.0f, 1.0f, 4);
     frost_test_fill_uniform(a, N, -1.0f, 1.0f, 5);
     memcpy(b, a, sizeof a);
-    frost_fq_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, a);
-    frost_fq_grad_avx2(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, b);
+    frost_fq_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, a, true);
+    frost_fq_grad_avx2(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, b, true);
     int bad = 0, masked = 0;
     for (int i = 0; i < N; i++) {
         bad += !same_bits(a[i], b[i]);
@@ -70,6 +70,15 @@ TEST(test_avx2_gradient_matches_reference)
     }
     CHECK_EQ_INT(bad, 0);
     CHECK(masked >= 5); /* the hard cases were there */
+    /* write mode: dx = masked dy, equal to accumulating into zeros */
+    float c[N], d[N], z[N];
+    memset(z, 0, sizeof z);
+    frost_fq_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, z, true);
+    memset(c, 0x7f, sizeof c);
+    memset(d, 0x7f, sizeof d);
+    frost_fq_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, c, false);
+    frost_fq_grad_avx2(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, d, false);
+    CHECK(memcmp(c, z, sizeof c) == 0 && memcmp(d, z, sizeof d) == 0);
 }
 
 TEST(test_avx2_minmax_matches_reference)

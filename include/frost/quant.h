@@ -53,6 +53,9 @@ void frost_fake_quant(int64_t n, const float *x, float scale, int zero_point, in
 /* STE: dx[i] += dy[i] where x[i] quantizes inside [qmin, qmax], else adds 0. */
 void frost_fake_quant_backward(int64_t n, const float *x, float scale, int zero_point, int qmin,
                                int qmax, const float *dy, float *dx);
+/* The same, but dx[i] = masked dy[i] (no read of dx: saves clearing it first). */
+void frost_fake_quant_backward_write(int64_t n, const float *x, float scale, int zero_point,
+                                     int qmin, int qmax, const float *dy, float *dx);
 
 /* Per-channel over a tensor laid out [outer][channels][inner] (conv weights OHWI:
  * outer 1, inner kh*kw*cin; NHWC activations: inner 1). */

@@ -102,11 +102,12 @@ void frost_fq_ref(int64_t n, const float *x, float scale, float inv, int zp, flo
 }
 
 void frost_fq_grad_ref(int64_t n, const float *x, float inv, int zp, float lo, float hi,
-                       const float *dy, float *dx)
+                       const float *dy, float *dx, bool accumulate)
 {
-    for (int64_t i = 0; i < n; i++)
-        if (fq_inside(x[i], inv, zp, lo, hi))
-            dx[i] += dy[i];
+    for (int64_t i = 0; i < n; i++) {
+        float g = fq_inside(x[i], inv, zp, lo, hi) ? dy[i] : 0.0f;
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
 }
 
 void frost_minmax_finite_ref(int64_t n, const float *x, float *mn, float *mx)
@@ -133,13 +134,13 @@ static void fq(int64_t n, const float *x, float scale, int zp, int qmin, int qma
 }
 
 static void fq_grad(int64_t n, const float *x, float scale, int zp, int qmin, int qmax,
-                    const float *dy, float *dx)
+                    const float *dy, float *dx, bool accumulate)
 {
     float inv = 1.0f / scale;
     if (frost_cpu_has_avx2())
-        frost_fq_grad_avx2(n, x, inv, zp, (float)qmin, (float)qmax, dy, dx);
+        frost_fq_grad_avx2(n, x, inv, zp, (float)qmin, (float)qmax, dy, dx, accumulate);
     else
-        frost_fq_grad_ref(n, x, inv, zp, (float)qmin, (float)qmax, dy, dx);
+        frost_fq_grad_ref(n, x, inv, zp, (float)qmin, (float)qmax, dy, dx, accumulate);
 }
 
 void frost_minmax_finite(int64_t n, const float *x, float *mn, float *mx)
@@ -159,7 +160,13 @@ void frost_fake_quant(int64_t n, const float *x, float scale, int zero_point, in
 void frost_fake_quant_backward(int64_t n, const float *x, float scale, int zero_point, int qmin,
                                int qmax, const float *dy, float *dx)
 {
-    fq_grad(n, x, scale, zero_point, qmin, qmax, dy, dx);
+    fq_grad(n, x, scale, zero_point, qmin, qmax, dy, dx, true);
+}
+
+void frost_fake_quant_backward_write(int64_t n, const float *x, float scale, int zero_point,
+                                     int qmin, int qmax, const float *dy, float *dx)
+{
+    fq_grad(n, x, scale, zero_point, qmin, qmax, dy, dx, false);
 }
 
 /* Per channel: runs of `inner` values share a channel; with inner == 1 (NHWC activations)
@@ -188,10 +195,11 @@ void frost_fake_quant_per_channel_backward(int64_t outer, int channels, int64_t 
         for (int c = 0; c < channels; c++) {
             int64_t base = (o * channels + c) * inner;
             if (inner >= 8)
-                fq_grad(inner, x + base, scale[c], zero_point[c], qmin, qmax, dy + base, dx + base);
+                fq_grad(inner, x + base, scale[c], zero_point[c], qmin, qmax, dy + base, dx + base,
+                        true);
             else
                 frost_fq_grad_ref(inner, x + base, 1.0f / scale[c], zero_point[c], (float)qmin,
-                                  (float)qmax, dy + base, dx + base);
+                                  (float)qmax, dy + base, dx + base, true);
         }
 }
 

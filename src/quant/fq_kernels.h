@@ -14,11 +14,11 @@ void frost_fq_ref(int64_t n, const float *x, float scale, float inv, int zp, flo
                   float *y);
 void frost_fq_avx2(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,
                    float *y);
-/* dx += dy where x quantizes inside [lo, hi]. */
+/* dx += dy where x quantizes inside [lo, hi] (accumulate), or dx = that masked dy. */
 void frost_fq_grad_ref(int64_t n, const float *x, float inv, int zp, float lo, float hi,
-                       const float *dy, float *dx);
+                       const float *dy, float *dx, bool accumulate);
 void frost_fq_grad_avx2(int64_t n, const float *x, float inv, int zp, float lo, float hi,
-                        const float *dy, float *dx);
+                        const float *dy, float *dx, bool accumulate);
 /* Min and max of the finite values (+Inf/-Inf if there are none). */
 void frost_minmax_finite_ref(int64_t n, const float *x, float *mn, float *mx);
 void frost_minmax_finite_avx2(int64_t n, const float *x, float *mn, float *mx);

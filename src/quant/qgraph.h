@@ -43,7 +43,8 @@ void frost_qrun_weight_backward(frost_model *m, int ni);
 bool frost_qrun_weight_quantized(const frost_model *m, int ni);
 /* A FAKEQUANT node's forward and backward. */
 frost_status frost_qrun_fq_forward(frost_model *m, int ni, int n_images, bool training);
-void frost_qrun_fq_backward(frost_model *m, int ni, float *dx);
+/* overwrite: dx holds nothing yet (first gradient into it), so it is written, not added to. */
+void frost_qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite);
 /* Folded BN frozen: the BN node runs on running statistics in training. */
 bool frost_qrun_bn_frozen(const frost_model *m, int ni);
 

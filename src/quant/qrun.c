@@ -139,7 +139,7 @@ frost_status frost_qrun_fq_forward(frost_model *m, int ni, int n_images, bool tr
     return FROST_OK;
 }
 
-void frost_qrun_fq_backward(frost_model *m, int ni, float *dx)
+void frost_qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite)
 {
     frost_node *n = &m->nodes[ni];
     int64_t numel = (int64_t)m->cur_n * n->h * n->w * n->c;
@@ -147,11 +147,15 @@ void frost_qrun_fq_backward(frost_model *m, int ni, float *dx)
         return;
     if (!n->q.applied) {
         for (int64_t i = 0; i < numel; i++)
-            dx[i] += n->dy[i];
+            dx[i] = overwrite ? n->dy[i] : dx[i] + n->dy[i];
         return;
     }
-    frost_fake_quant_backward(numel, m->nodes[n->in[0]].y, n->q.scale, n->q.zp, n->q.qmin,
-                              n->q.qmax, n->dy, dx);
+    if (overwrite)
+        frost_fake_quant_backward_write(numel, m->nodes[n->in[0]].y, n->q.scale, n->q.zp,
+                                        n->q.qmin, n->q.qmax, n->dy, dx);
+    else
+        frost_fake_quant_backward(numel, m->nodes[n->in[0]].y, n->q.scale, n->q.zp, n->q.qmin,
+                                  n->q.qmax, n->dy, dx);
 }
 
 bool frost_qrun_bn_frozen(const frost_model *m, int ni)

@@ -317,8 +317,24 @@ static void backward_bn_act(frost_model *m, frost_node *n, bool *touched)
                           param_grad(m, bn->gamma), param_grad(m, bn->beta));
 }
 
+/* A fake-quant is usually the only consumer of its input, so its gradient can be
+ * written instead of cleared-then-added (one pass over memory fewer). */
+static void backward_fake_quant(frost_model *m, frost_node *n, bool *touched)
+{
+    int j = n->in[0];
+    if (j == 0)
+        return; /* the model input needs no gradient */
+    bool fresh = !touched[j];
+    touched[j] = true;
+    frost_qrun_fq_backward(m, (int)(n - m->nodes), m->nodes[j].dy, fresh);
+}
+
 static void backward_node(frost_model *m, frost_node *n, bool *touched)
 {
+    if (n->op == FROST_OP_FAKEQUANT) {
+        backward_fake_quant(m, n, touched);
+        return;
+    }
     int bs = m->cur_n;
     const frost_node *x0 = &m->nodes[n->in[0]];
     frost_shape4 in = node_shape(x0, bs);
@@ -408,9 +424,7 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         if (dx)
             frost_vec_add_inplace(numel, n->dy, dx);
         break;
-    case FROST_OP_FAKEQUANT:
-        frost_qrun_fq_backward(m, (int)(n - m->nodes), dx);
-        break;
+    case FROST_OP_FAKEQUANT: /* handled by backward_fake_quant */
     case FROST_OP_INPUT:
     case FROST_OP_COUNT:
         break;

@@ -28,7 +28,7 @@ void frost_fq_avx2(int64_t n, const float *x, float scale, float inv, int zp, fl
 }
 
 void frost_fq_grad_avx2(int64_t n, const float *x, float inv, int zp, float lo, float hi,
-                        const float *dy, float *dx)
+                        const float *dy, float *dx, bool accumulate)
 {
     __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps((float)zp);
     __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
@@ -37,10 +37,10 @@ void frost_fq_grad_avx2(int64_t n, const float *x, float inv, int zp, float lo, 
         __m256 q = _mm256_add_ps(vz, _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), ROUND_RHE));
         __m256 inside = _mm256_and_ps(_mm256_cmp_ps(q, vlo, _CMP_GE_OQ), _mm256_cmp_ps(q, vhi, _CMP_LE_OQ));
         __m256 g = _mm256_and_ps(inside, _mm256_loadu_ps(dy + i));
-        _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), g));
+        _mm256_storeu_ps(dx + i, accumulate ? _mm256_add_ps(_mm256_loadu_ps(dx + i), g) : g);
     }
     if (i < n)
-        frost_fq_grad_ref(n - i, x + i, inv, zp, lo, hi, dy + i, dx + i);
+        frost_fq_grad_ref(n - i, x + i, inv, zp, lo, hi, dy + i, dx + i, accumulate);
 }
 
 void frost_minmax_finite_avx2(int64_t n, const float *x, float *mn, float *mx)
