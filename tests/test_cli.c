@@ -1,6 +1,7 @@
 /* The frost CLI on bad input: every case exits non-zero with a one-line error
  * naming the file/field, and leaves nothing half-written. Plus --help on every
  * command and a tiny end-to-end train -> eval -> info run on Fashion-MNIST. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -62,7 +63,8 @@ static const char *tiny_arch =
 
 TEST(help_on_every_command)
 {
-    const char *cmds[] = {"--help", "train --help", "eval --help", "info --help"};
+    const char *cmds[] = {"--help",          "train --help",      "eval --help",
+                          "info --help",     "quantize --help",   "sensitivity --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -152,6 +154,47 @@ TEST(train_eval_info_end_to_end)
     CHECK_EQ_INT(count, 0);
 }
 
+/* PTQ, QAT fine-tuning and sensitivity on the checkpoint of the previous test. */
+TEST(quantize_qat_sensitivity_end_to_end)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 256 --observer minmax --out %s/q.safetensors --threads 2",
+             dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *fp = strstr(out, "FP32         test accuracy"), *fq = strstr(out, "fake-quant   test accuracy");
+    CHECK(fp && fq);
+    double acc_fp = fp ? atof(fp + 27) : 0, acc_q = fq ? atof(fq + 27) : 0;
+    CHECK(acc_fp > 30.0 && acc_q > acc_fp - 3.0); /* W8A8 per-channel barely moves a tiny net */
+    snprintf(args, sizeof args, "eval %s/q.safetensors", dir); /* the saved fake-quant model */
+    CHECK_EQ_INT(frost(args), 0);
+    const char *acc = strstr(out, "accuracy ");
+    CHECK(acc && fabs(atof(acc + 9) - acc_q) < 0.006);
+    snprintf(args, sizeof args, "quantize %s/q.safetensors", dir);
+    expect_error(args, "already quantized");
+    snprintf(args, sizeof args, "quantize %s/t.safetensors --w-bits 9", dir);
+    expect_error(args, "--w-bits");
+    snprintf(args, sizeof args, "quantize %s/t.safetensors --observer kl", dir);
+    expect_error(args, "--observer");
+    const char *bad = "{\"layers\": {\"c9\": {\"weights\": {\"bits\": 4}}}}";
+    write_file("bad-q.json", bad, strlen(bad));
+    snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --qconfig %s/bad-q.json", dir, dir);
+    expect_error(args, "'c9' does not exist");
+    const char *w4 = "{\"weights\": {\"bits\": 4}, \"layers\": {\"c1\": {\"weights\": {\"bits\": 8}}}}";
+    write_file("w4.json", w4, strlen(w4));
+    snprintf(args, sizeof args,
+             "train --from %s/t.safetensors --qat --qconfig %s/w4.json --epochs 1 --limit 1000 --val 0 "
+             "--batch 50 --lr 0.02 --warmup 0 --out %s/qat.safetensors --quiet --threads 2",
+             dir, dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    snprintf(args, sizeof args, "eval %s/qat.safetensors", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    acc = strstr(out, "accuracy ");
+    CHECK(acc && atof(acc + 9) > 30.0);
+    snprintf(args, sizeof args, "sensitivity %s/t.safetensors --calib 128 --test-limit 500 --threads 2", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "c1 ") && strstr(out, "fc ") && strstr(out, "every layer quantized"));
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -160,6 +203,7 @@ int main(void)
     RUN(nonsense_values);
     RUN(missing_and_corrupt_files);
     RUN(train_eval_info_end_to_end);
+    RUN(quantize_qat_sensitivity_end_to_end);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

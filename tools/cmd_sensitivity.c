@@ -48,6 +48,7 @@ static frost_status run_rows(frost_model *m, const frost_dataset *test, int batc
 static void print_table(const frost_model *m, const row *rows, int n, float acc_fp, float acc_all)
 {
     printf("%-4s %-32s %5s %5s %9s %8s\n", "#", "layer", "W", "A", "accuracy", "drop");
+    printf("(drop: FP32 accuracy minus accuracy with only this layer quantized, in points)\n");
     for (int i = 0; i < n; i++) {
         int wb, ab;
         frost_model_qlayer_bits(m, rows[i].layer, &wb, &ab);
@@ -57,8 +58,9 @@ static void print_table(const frost_model *m, const row *rows, int n, float acc_
         if (ab)
             snprintf(a, sizeof a, "%d", ab);
         double drop = 100.0 * ((double)acc_fp - rows[i].acc);
-        printf("%-4d %-32s %5s %5s %8.2f%% %+8.2f%s\n", rows[i].layer, frost_model_qlayer_name(m, rows[i].layer),
-               w, a, 100.0 * rows[i].acc, -drop, drop >= 0.5 ? "  <==" : "");
+        printf("%-4d %-32s %5s %5s %8.2f%% %8.2f%s\n", rows[i].layer,
+               frost_model_qlayer_name(m, rows[i].layer), w, a, 100.0 * rows[i].acc,
+               drop + 0.0, drop >= 0.5 ? "  <==" : ""); /* + 0.0: no "-0.00" */
     }
     printf("FP32 %.2f%%, every layer quantized %.2f%% (%+.2f points)\n", 100.0 * acc_fp,
            100.0 * acc_all, 100.0 * ((double)acc_all - acc_fp));
