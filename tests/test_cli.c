@@ -190,6 +190,21 @@ TEST(quantize_qat_sensitivity_end_to_end)
     CHECK_EQ_INT(frost(args), 0);
     acc = strstr(out, "accuracy ");
     CHECK(acc && atof(acc + 9) > 30.0);
+    /* --from never overwrites its checkpoint: the default --out sits next to it */
+    snprintf(args, sizeof args,
+             "train --from %s/t.safetensors --qat --epochs 1 --limit 200 --val 0 --batch 50 --quiet",
+             dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "t.qat.safetensors") != NULL);
+    snprintf(args, sizeof args, "train --from %s/t.safetensors --qat --epochs 1 --out %s/t.safetensors", dir, dir);
+    expect_error(args, "would overwrite");
+    /* resuming with another quantization config is refused */
+    snprintf(args, sizeof args,
+             "train --from %s/t.safetensors --qat --w-bits 4 --epochs 1 --limit 200 --val 0 --batch 50 "
+             "--out %s/t.qat.safetensors --resume --quiet",
+             dir, dir);
+    CHECK(frost(args) != 0 && strstr(out, "another quantization config"));
+    expect_error("train --epochs 1 --freeze-bn 1", "need --qat");
     snprintf(args, sizeof args, "sensitivity %s/t.safetensors --calib 128 --test-limit 500 --threads 2", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "c1 ") && strstr(out, "fc ") && strstr(out, "every layer quantized"));

@@ -373,7 +373,97 @@ TEST(test_qat_steps_reduce_loss)
     frost_model_free(m);
 }
 
-FROST_TEST_MAIN(RUN(test_bn_fold_worked_example), RUN(test_bn_fold_with_activation_quant),
+/* Review fixes: hist/percentile observers move by the EMA rule in training; freezing BN
+ * touches folded BNs only; the logits stay float unless "enabled" says otherwise, also
+ * behind a flatten; overrides of one unit merge; FP32 weights load into a quantized model. */
+TEST(test_hist_observer_in_training_uses_ema)
+{
+    frost_model *m = small_model();
+    frost_qconfig *c = config("{\"activations\": {\"observer\": \"hist\"}}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    CHECK(frost_model_set_batch(m, 2) == FROST_OK);
+    float x[144];
+    random_batch(x, 144, 8);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_DELAY) == FROST_OK);
+    CHECK(frost_model_forward(m, x, 2, true) == FROST_OK);
+    const float *r = m->buffers[m->nodes[frost_g_find(m, "add.fq")].q.range].data;
+    CHECK(r[2] == 1.0f && r[0] < r[1]);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_QAT) == FROST_OK);
+    CHECK(frost_model_forward(m, x, 2, true) == FROST_OK);
+    CHECK(r[2] == 2.0f);
+    frost_qconfig_free(c);
+    frost_model_free(m);
+}
+
+TEST(test_freeze_bn_only_folded)
+{
+    frost_model *m = frost_g_new("standalone", 4, 4, 2);
+    int cv = frost_g_conv(m, "c", 0, 3, 3, 1, 1, 1, true);
+    int a = frost_g_act(m, "relu", cv, FROST_ACT_RELU);
+    int b = frost_g_bn(m, "bn", a); /* after the ReLU: not folded into the conv */
+    int g = frost_g_gap(m, "gap", b);
+    int f = frost_g_flatten(m, "flat", g);
+    (void)f;
+    frost_g_finish(m, 3);
+    frost_model_init_weights(m, 1);
+    frost_qconfig *c = config("{}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    CHECK(m->nodes[frost_g_find(m, "c")].q.fold_bn < 0);
+    CHECK(!m->nodes[frost_g_find(m, "bn")].q.folded);
+    /* the output comes through a flatten: gap.fq is the output's and stays off */
+    CHECK(!m->nodes[frost_g_find(m, "gap.fq")].q.on);
+    CHECK(m->nodes[frost_g_find(m, "bn.fq")].q.on);
+    frost_model_freeze_bn(m, true);
+    CHECK(frost_model_set_batch(m, 2) == FROST_OK);
+    float x[64];
+    random_batch(x, 64, 9);
+    const float *rm = m->buffers[m->nodes[frost_g_find(m, "bn")].running_mean].data;
+    float before = rm[0];
+    CHECK(frost_model_forward(m, x, 2, true) == FROST_OK);
+    CHECK(rm[0] != before); /* a standalone BN keeps training normally */
+    frost_qconfig_free(c);
+    frost_model_free(m);
+}
+
+TEST(test_logits_and_merged_overrides)
+{
+    frost_model *m = small_model();
+    frost_qconfig *c = config("{\"layers\": {\"fc\": {\"activations\": {\"bits\": 6}}, "
+                              "\"c1.conv\": {\"activations\": {\"bits\": 4}}, "
+                              "\"c1.act\": {\"activations\": {\"symmetric\": true}}}}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    CHECK(!m->nodes[frost_g_find(m, "fc.fq")].q.on); /* bits alone do not enable logits */
+    const frost_nodeq *a1 = &m->nodes[frost_g_find(m, "c1.act.fq")].q;
+    CHECK(a1->bits == 4 && a1->symmetric && a1->qmin == -8 && a1->qmax == 7);
+    frost_qconfig_free(c);
+    frost_model_free(m);
+    m = small_model();
+    c = config("{\"layers\": {\"fc\": {\"activations\": {\"enabled\": true}}}}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    CHECK(m->nodes[frost_g_find(m, "fc.fq")].q.on);
+    frost_qconfig_free(c);
+    frost_model_free(m);
+}
+
+TEST(test_fp32_weights_load_into_quantized_model)
+{
+    frost_model *fp = small_model(), *q = small_model();
+    frost_model_init_weights(fp, 99);
+    const char *path = "test_quant_graph_fp32.safetensors";
+    CHECK(frost_checkpoint_save_weights(path, fp) == FROST_OK);
+    frost_qconfig *c = config("{}");
+    CHECK(frost_model_quantize(q, c) == FROST_OK);
+    CHECK(frost_checkpoint_load_weights(path, q) == FROST_OK);
+    CHECK(memcmp(q->params[0].data, fp->params[0].data, (size_t)fp->params[0].numel * 4) == 0);
+    remove(path);
+    frost_qconfig_free(c);
+    frost_model_free(fp);
+    frost_model_free(q);
+}
+
+FROST_TEST_MAIN(RUN(test_hist_observer_in_training_uses_ema), RUN(test_freeze_bn_only_folded),
+                RUN(test_logits_and_merged_overrides), RUN(test_fp32_weights_load_into_quantized_model),
+                RUN(test_bn_fold_worked_example), RUN(test_bn_fold_with_activation_quant),
                 RUN(test_fake_quant_placement), RUN(test_float_mode_equals_fp32_model),
                 RUN(test_ema_ranges_update_only_in_training), RUN(test_config_errors),
                 RUN(test_mixed_precision_overrides), RUN(test_checkpoint_of_fake_quant_model),

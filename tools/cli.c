@@ -234,9 +234,11 @@ bool cli_parse_qconfig(cli_args *a, const char *default_observer, frost_qconfig 
     if (a->failed)
         return false;
     frost_status s = file ? frost_qconfig_load(file, out) : frost_qconfig_default(out);
-    if (s == FROST_OK)
+    if (s == FROST_OK) /* an explicit --observer wins over the file, the file over the default */
         s = frost_qconfig_set_defaults(*out, wbits, abits, per_tensor ? 0 : -1,
-                                       cli_str(a, "observer", NULL) || !file ? obs : -1);
+                                       cli_str(a, "observer", NULL) ? obs : -1);
+    if (s == FROST_OK && obs >= 0)
+        s = frost_qconfig_default_observer(*out, obs);
     if (s != FROST_OK) {
         cli_error(a->cmd);
         frost_qconfig_free(*out);

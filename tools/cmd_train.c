@@ -42,7 +42,8 @@ static const char *const help =
     "  --qat               train the fake-quant model (conv+BN folded, weights and\n"
     "                      activations fake-quantized, EMA observers)\n"
     "  --from CKPT         start from this checkpoint's weights and architecture\n"
-    "                      (QAT fine-tuning of an FP32 model); model options are ignored\n"
+    "                      (QAT fine-tuning of an FP32 model); model options are ignored;\n"
+    "                      --out defaults to CKPT with .qat.safetensors\n"
     "  --qat-delay E       train in float (observers only) for E epochs before fake-quant\n"
     "                      starts (default 1 from scratch, 0 with --from)\n"
     "  --freeze-bn E       after E epochs BN uses running statistics (default: never)\n"
@@ -143,6 +144,15 @@ static bool parse_training(cli_args *a, frost_train_config *c)
     return !a->failed;
 }
 
+/* Both paths name one existing file (or are the same string). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static void make_parent_dir(const char *path)
 {
     char dir[4096];
@@ -184,6 +194,12 @@ int cmd_train(int argc, char **argv)
     cli_parse_model(&a, &mo);
     cli_parse_data(&a, &data);
     ok = cli_finish(&a, 1) && ok;
+    bool qat_flags = cli_str(&a, "qat-delay", NULL) || cli_str(&a, "freeze-bn", NULL) ||
+                     cli_str(&a, "freeze-observers", NULL);
+    if (ok && a.n_positional == 1) {
+        fprintf(stderr, "frost train: error: give the model with --model %s\n", a.positional[0]);
+        ok = false;
+    }
     frost_status s = FROST_OK;
     if (ok)
         s = cli_load_data(&data, true, true, &full, &test);
@@ -195,23 +211,24 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "frost train: note: %s is already quantized; its config is kept\n", from);
     else if (ok && s == FROST_OK && qat)
         s = frost_model_quantize(m, qc);
+    if (ok && s == FROST_OK && qat_flags && !frost_model_is_quantized(m)) {
+        fprintf(stderr, "frost train: error: --qat-delay, --freeze-bn and --freeze-observers need --qat\n");
+        ok = false;
+    }
+    if (ok && s == FROST_OK && val_n >= full.n) {
+        fprintf(stderr, "frost train: error: --val %d leaves no training images (%d in total)\n", val_n, full.n);
+        ok = false;
+    }
     frost_qconfig_free(qc);
-    if (ok && a.n_positional == 1)
-        fprintf(stderr, "frost train: error: give the model with --model %s\n", a.positional[0]), ok = false;
-    if (!ok) {
+    if (!ok || s != FROST_OK) {
+        int rc = ok ? cli_error("train") : 2;
         frost_model_free(m);
         frost_dataset_free(&full);
         frost_dataset_free(&test);
-        return 2;
+        return rc;
     }
-    if (s != FROST_OK)
-        return cli_error("train");
     frost_set_threads(threads);
 
-    if (val_n >= full.n) {
-        fprintf(stderr, "frost train: error: --val %d leaves no training images (%d in total)\n", val_n, full.n);
-        return 2;
-    }
     if (val_n > 0)
         s = frost_dataset_split(&full, val_n, cfg.seed, &train, &val);
     else
@@ -223,11 +240,20 @@ int cmd_train(int argc, char **argv)
         frost_dataset_free(&train);
         train = sub;
     }
-    char out_default[256], csv_default[4200];
-    if (!out) {
+    char out_default[4000], csv_default[4200];
+    if (!out && from) { /* next to the starting checkpoint, never over it */
+        size_t n = strlen(from), e = strlen(".safetensors");
+        if (n > e && strcmp(from + n - e, ".safetensors") == 0)
+            n -= e;
+        snprintf(out_default, sizeof out_default, "%.*s.%s.safetensors", (int)n, from,
+                 frost_model_is_quantized(m) ? "qat" : "ft");
+        out = out_default;
+    } else if (!out) {
         snprintf(out_default, sizeof out_default, "runs/%s.safetensors", frost_model_name(m));
         out = out_default;
     }
+    if (s == FROST_OK && from && same_file(from, out))
+        s = frost_fail(FROST_ERR_ARG, "--out %s is the --from checkpoint; training would overwrite it", out);
     if (!csv) {
         snprintf(csv_default, sizeof csv_default, "%s.csv", out);
         csv = csv_default;

@@ -134,6 +134,8 @@ void frost_qconfig_free(frost_qconfig *c);
 /* Change a default (a negative bits / observer keeps the current one). */
 frost_status frost_qconfig_set_defaults(frost_qconfig *c, int weight_bits, int act_bits,
                                         int per_channel /* -1 keep, 0, 1 */, int observer);
+/* Sets the activation observer unless the config text chose one (a command's default). */
+frost_status frost_qconfig_default_observer(frost_qconfig *c, int observer);
 /* Malloc'd JSON text of the config (with defaults filled in); NULL on allocation failure. */
 char *frost_qconfig_to_json(const frost_qconfig *c);
 
@@ -162,7 +164,8 @@ typedef enum {
 } frost_qmode;
 
 /* Leaving CALIBRATE computes the ranges of histogram/percentile observers; fails if an
- * observer saw no finite value. */
+ * observer saw no finite value. Those two are calibration observers: in training (DELAY,
+ * QAT) every range moves by the EMA rule (min-max ones by min-max). */
 frost_status frost_model_set_qmode(struct frost_model *m, frost_qmode mode);
 /* Freezing BN: folded BNs use their running statistics in training too (and stop updating
  * them), so training sees exactly the inference-time folded weights. */

@@ -92,9 +92,19 @@ static frost_status copy_tensor(const frost_st_file *f, const char *path, frost_
     return FROST_OK;
 }
 
+/* A fake-quant range buffer an FP32 checkpoint cannot have: loading FP32 weights into a
+ * quantized model leaves it as is (uncalibrated). */
+static bool optional_range(const frost_st_file *f, const frost_param *b)
+{
+    size_t n = strlen(b->name), k = strlen(".fq.range");
+    return n > k && strcmp(b->name + n - k, ".fq.range") == 0 && !frost_st_find(f, b->name);
+}
+
 frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path, frost_model *m)
 {
     int model_tensors = m->n_params + m->n_buffers, file_tensors = 0;
+    for (int i = 0; i < m->n_buffers; i++)
+        model_tensors -= optional_range(f, &m->buffers[i]);
     for (int i = 0; i < frost_st_count(f); i++)
         if (strncmp(frost_st_get(f, i)->name, "optim.", 6) != 0)
             file_tensors++;
@@ -105,7 +115,8 @@ frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *
     for (int i = 0; i < m->n_params; i++)
         FROST_TRY(copy_tensor(f, path, &m->params[i]));
     for (int i = 0; i < m->n_buffers; i++)
-        FROST_TRY(copy_tensor(f, path, &m->buffers[i]));
+        if (!optional_range(f, &m->buffers[i]))
+            FROST_TRY(copy_tensor(f, path, &m->buffers[i]));
     return FROST_OK;
 }
 

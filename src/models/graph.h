@@ -54,6 +54,7 @@ typedef struct {
     struct frost_observer *obs; /* activations, histogram/percentile only (PTQ) */
     int range;                /* activations: buffer index of [min, max, batches seen] */
     int fold_bn;              /* weights: BN node folded into them (-1 none) */
+    bool folded;              /* a BN node folded into a conv's quantized weights */
     /* weights, run-time: per-channel scale/zero point, the (folded) weight before and
      * after fake-quant, its gradient, and the BN fold factor gamma/sqrt(var+eps) */
     float *wscale;

@@ -15,6 +15,7 @@
 
 struct frost_qconfig {
     cJSON *root;
+    bool observer_given; /* the text chose activations.observer (else a command's default applies) */
 };
 
 static const char *const spec_keys_w[] = {"bits", "per_channel", "symmetric", "enabled", NULL};
@@ -63,6 +64,10 @@ static frost_status check_spec(const cJSON *o, const char *where, bool weights, 
                                   "%s: %s.observer must be minmax, ema, hist or percentile", src,
                                   where);
         } else if (strcmp(k, "percentile") == 0) {
+            if (!top)
+                return frost_fail(FROST_ERR_FORMAT,
+                                  "%s: %s: the percentile is chosen model-wide, not per layer",
+                                  src, where);
             if (!cJSON_IsNumber(it) || !(it->valuedouble > 50.0 && it->valuedouble <= 100.0))
                 return frost_fail(FROST_ERR_ARG, "%s: %s.percentile must be in (50, 100]", src,
                                   where);
@@ -149,6 +154,8 @@ frost_status frost_qconfig_parse(const char *json_text, const char *source, fros
         return frost_fail(FROST_ERR_FORMAT, "%s: not valid JSON (near '%.20s')", source,
                           cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
     frost_status s = check_tree(root, source);
+    bool observer_given = cJSON_GetObjectItemCaseSensitive(
+                              cJSON_GetObjectItemCaseSensitive(root, "activations"), "observer") != NULL;
     if (s == FROST_OK)
         s = fill_defaults(root);
     frost_qconfig *c = s == FROST_OK ? calloc(1, sizeof *c) : NULL;
@@ -159,6 +166,7 @@ frost_status frost_qconfig_parse(const char *json_text, const char *source, fros
         return s;
     }
     c->root = root;
+    c->observer_given = observer_given;
     *out = c;
     return FROST_OK;
 }
@@ -215,9 +223,20 @@ frost_status frost_qconfig_set_defaults(frost_qconfig *c, int weight_bits, int a
         FROST_TRY(set_num(a, "bits", act_bits));
     if (per_channel >= 0)
         cJSON_ReplaceItemInObjectCaseSensitive(w, "per_channel", cJSON_CreateBool(per_channel));
-    if (observer >= 0)
+    if (observer >= 0) {
         cJSON_ReplaceItemInObjectCaseSensitive(
             a, "observer", cJSON_CreateString(frost_observer_kind_name((frost_observer_kind)observer)));
+        c->observer_given = true;
+    }
+    return FROST_OK;
+}
+
+frost_status frost_qconfig_default_observer(frost_qconfig *c, int observer)
+{
+    if (c->observer_given)
+        return FROST_OK;
+    FROST_TRY(frost_qconfig_set_defaults(c, -1, -1, -1, observer));
+    c->observer_given = false; /* still the command's choice, not the file's */
     return FROST_OK;
 }
 
@@ -240,17 +259,36 @@ static void read_spec(const cJSON *o, frost_qspec *s)
         s->enabled = cJSON_IsTrue(v);
 }
 
+static const cJSON *layer_override(const frost_qconfig *c, const char *layer)
+{
+    return layer ? cJSON_GetObjectItemCaseSensitive(
+                       cJSON_GetObjectItemCaseSensitive(c->root, "layers"), layer)
+                 : NULL;
+}
+
 void frost_qconfig_resolve(const frost_qconfig *c, const char *layer, frost_qspec *w, frost_qspec *a)
 {
     *w = *a = (frost_qspec){0};
     read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "weights"), w);
     read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "activations"), a);
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(c->root, "layers"), layer ? layer : "");
-    if (layer && l) {
+    frost_qconfig_merge_layer(c, layer, w, a);
+}
+
+void frost_qconfig_merge_layer(const frost_qconfig *c, const char *layer, frost_qspec *w,
+                               frost_qspec *a)
+{
+    const cJSON *l = layer_override(c, layer);
+    if (l) {
         read_spec(cJSON_GetObjectItemCaseSensitive(l, "weights"), w);
         read_spec(cJSON_GetObjectItemCaseSensitive(l, "activations"), a);
     }
+}
+
+bool frost_qconfig_sets_enabled(const frost_qconfig *c, const char *layer)
+{
+    return cJSON_GetObjectItemCaseSensitive(
+               cJSON_GetObjectItemCaseSensitive(layer_override(c, layer), "activations"),
+               "enabled") != NULL;
 }
 
 int frost_qconfig_observer(const frost_qconfig *c, float *percentile)

@@ -23,6 +23,7 @@ typedef struct {
     int *fold;        /* conv: its BN node, or -1 */
     bool *interior;   /* inside a unit, not its end */
     bool *needs_fq;
+    int out_src;      /* the node whose fake-quant gives the model output (past dropout/flatten) */
 } graph_scan;
 
 static void scan_free(graph_scan *g)
@@ -100,6 +101,10 @@ static frost_status scan_graph(const frost_model *m, graph_scan *g)
     }
     for (int i = 0; i < n; i++)
         g->needs_fq[i] = !g->interior[i] && quantized_output_op(m->nodes[i].op);
+    int e = n - 1;
+    while (e > 0 && (m->nodes[e].op == FROST_OP_DROPOUT || m->nodes[e].op == FROST_OP_FLATTEN))
+        e = m->nodes[e].in[0];
+    g->out_src = e;
     return FROST_OK;
 }
 
@@ -133,17 +138,15 @@ static frost_status check_overrides(const frost_model *m, const graph_scan *g, c
 }
 
 /* The activation spec of the fake-quant after unit end e: the defaults, overridden by
- * an "activations" override on any member of the unit (the later member wins). */
+ * "activations" overrides on members of the unit (merged; a later member wins a key). */
 static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const frost_qconfig *c, int e,
                             const int *map_node)
 {
     frost_qspec w, a;
     frost_qconfig_resolve(c, NULL, &w, &a);
-    for (int i = 0; i <= e; i++) { /* i: old index; its node now sits at map_node[i] */
-        const char *name = m->nodes[map_node[i]].name;
-        if (g->unit_end[i] == e && frost_qconfig_has(c, name, false))
-            frost_qconfig_resolve(c, name, &w, &a);
-    }
+    for (int i = 0; i <= e; i++) /* i: old index; its node now sits at map_node[i] */
+        if (g->unit_end[i] == e) /* overrides of several members merge, in graph order */
+            frost_qconfig_merge_layer(c, m->nodes[map_node[i]].name, &w, &a);
     return a;
 }
 
@@ -273,6 +276,7 @@ static frost_status apply_config(frost_model *m, const graph_scan *g, const fros
 {
     float percentile;
     int observer = frost_qconfig_observer(c, &percentile);
+    int out_src = g->out_src;
     for (int i = 0; i < g->n; i++) {
         frost_node *n = &m->nodes[map_node[i]];
         if (has_weights(n)) {
@@ -280,13 +284,19 @@ static frost_status apply_config(frost_model *m, const graph_scan *g, const fros
             frost_qconfig_resolve(c, n->name, &w, &a);
             FROST_TRY(setup_weights(m, n, &w));
             n->q.fold_bn = g->fold[i] >= 0 ? map_node[g->fold[i]] : -1;
+            if (n->q.fold_bn >= 0)
+                m->nodes[n->q.fold_bn].q.folded = true;
         }
         if (g->needs_fq[i]) {
             frost_qspec a = act_spec(m, g, c, i, map_node);
             /* The logits stay float unless a layer override says otherwise: the int8 engine
              * dequantizes the classifier's int32 accumulators directly, and clamping logits
              * to a lagging EMA range stalls training (zero STE gradient beyond it). */
-            if (i == g->n - 1 && !frost_qconfig_has(c, m->nodes[map_node[i]].name, false))
+            bool explicit_on = false;
+            for (int j = 0; j <= i; j++)
+                explicit_on |= g->unit_end[j] == i &&
+                               frost_qconfig_sets_enabled(c, m->nodes[map_node[j]].name);
+            if (i == out_src && !explicit_on)
                 a.enabled = false;
             FROST_TRY(setup_fq(m, map_out[i], &a, observer, percentile));
         }

@@ -26,6 +26,11 @@ void frost_qconfig_resolve(const frost_qconfig *c, const char *layer, frost_qspe
                            frost_qspec *a);
 /* The activation observer kind and the percentile setting. */
 int frost_qconfig_observer(const frost_qconfig *c, float *percentile);
+/* Applies layers.<layer>'s settings (if any) on top of w and a. */
+void frost_qconfig_merge_layer(const frost_qconfig *c, const char *layer, frost_qspec *w,
+                               frost_qspec *a);
+/* Whether layers.<layer>.activations sets "enabled" explicitly. */
+bool frost_qconfig_sets_enabled(const frost_qconfig *c, const char *layer);
 /* Whether layers.<layer> overrides the weights (or the activations). */
 bool frost_qconfig_has(const frost_qconfig *c, const char *layer, bool weights);
 int frost_qconfig_override_count(const frost_qconfig *c);

@@ -91,10 +91,12 @@ static bool observing(const frost_model *m, bool training)
 }
 
 /* Min-max and EMA keep their state in the range buffer [min, max, batches], so a
- * checkpoint carries it and training resumes exactly. */
+ * checkpoint carries it and training resumes exactly. Histogram and percentile observers
+ * are calibration observers: they collect during CALIBRATE only, and training (QAT after
+ * PTQ, or a QAT run configured with them) moves the range by the EMA rule. */
 static frost_status observe(frost_model *m, frost_node *n, int64_t numel, const float *x)
 {
-    if (n->q.obs)
+    if (n->q.obs && m->quant.observe == FROST_QOBS_ALL)
         return frost_observer_observe(n->q.obs, numel, x);
     float lo, hi;
     frost_minmax_finite(numel, x, &lo, &hi);
@@ -104,7 +106,7 @@ static frost_status observe(frost_model *m, frost_node *n, int64_t numel, const 
     if (r[2] == 0.0f) {
         r[0] = lo;
         r[1] = hi;
-    } else if (n->q.observer == FROST_OBS_EMA) {
+    } else if (n->q.observer != FROST_OBS_MINMAX) {
         float c = m->quant.ema_constant;
         r[0] = r[0] + c * (lo - r[0]);
         r[1] = r[1] + c * (hi - r[1]);
@@ -160,6 +162,5 @@ void frost_qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite)
 
 bool frost_qrun_bn_frozen(const frost_model *m, int ni)
 {
-    (void)ni;
-    return m->quant.active && m->quant.bn_frozen;
+    return m->quant.active && m->quant.bn_frozen && m->nodes[ni].q.folded;
 }

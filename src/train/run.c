@@ -113,8 +113,7 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
 void frost_run_plan_fusion(frost_model *m)
 {
     const char *off = getenv("FROST_NO_FUSE");
-    /* A frozen BN trains on running statistics, which the fused kernel does not do. */
-    bool allowed = !(off && *off && *off != '0') && !(m->quant.active && m->quant.bn_frozen);
+    bool allowed = !(off && *off && *off != '0');
     for (int i = 0; i < m->n_nodes; i++) {
         m->nodes[i].fused_bn = -1;
         m->nodes[i].fused_away = false;
@@ -124,6 +123,8 @@ void frost_run_plan_fusion(frost_model *m)
         if (bn->op != FROST_OP_BN || act->op != FROST_OP_ACT || act->in[0] != i ||
             !frost_bn_act_fusable(act->act))
             continue;
+        if (frost_qrun_bn_frozen(m, i))
+            continue; /* trains on running statistics, which the fused kernel does not do */
         int consumers = 0;
         for (int j = i + 1; j < m->n_nodes; j++)
             for (int k = 0; k < m->nodes[j].n_in; k++)
@@ -298,9 +299,9 @@ const float *frost_model_logits(const frost_model *m) { return m->nodes[m->n_nod
 static float *input_grad(frost_model *m, const frost_node *n, int k, bool *touched)
 {
     int j = n->in[k];
-    if (j == 0)
-        return NULL;
     frost_node *x = &m->nodes[j];
+    if (j == 0 || (x->op == FROST_OP_FAKEQUANT && x->in[0] == 0))
+        return NULL; /* the model input (maybe through its fake-quant) needs no gradient */
     if (!touched[j]) {
         memset(x->dy, 0, (size_t)node_numel(x, m->cur_n) * sizeof(float));
         touched[j] = true;

@@ -143,8 +143,8 @@ static frost_status qat_epoch_setup(frost_model *m, const frost_train_config *c,
     bool bn = c->qat_freeze_bn_epoch > 0 && epoch >= c->qat_freeze_bn_epoch;
     bool obs = c->qat_freeze_observers_epoch > 0 && epoch >= c->qat_freeze_observers_epoch;
     frost_model_freeze_bn(m, bn);
-    if (epoch < c->qat_delay_epochs)
-        return frost_model_set_qmode(m, FROST_QMODE_DELAY);
+    if (epoch < c->qat_delay_epochs) /* float; observers run unless frozen already */
+        return frost_model_set_qmode(m, obs ? FROST_QMODE_FLOAT : FROST_QMODE_DELAY);
     return frost_model_set_qmode(m, obs ? FROST_QMODE_FIXED : FROST_QMODE_QAT);
 }
 
@@ -165,6 +165,12 @@ static frost_status resume_from(const char *path, frost_model *m, frost_optimize
         s = frost_fail(FROST_ERR_ARG,
                        "%s: was trained with other settings; resume with the same ones:\n  checkpoint: %s\n  now:        %s",
                        path, sig, signature);
+    const char *qf = frost_st_meta_get(f, "frost.quant"), *qm = frost_model_qconfig_json(m);
+    if (s == FROST_OK && (!qf != !qm || (qf && strcmp(qf, qm) != 0)))
+        s = frost_fail(FROST_ERR_ARG,
+                       "%s: was trained with another quantization config; resume with the same "
+                       "one:\n  checkpoint: %s\n  now:        %s",
+                       path, qf ? qf : "(float)", qm ? qm : "(float)");
     if (s == FROST_OK)
         s = frost_checkpoint_apply_weights(f, path, m);
     if (s == FROST_OK)
