@@ -101,5 +101,35 @@ TEST(test_avx2_minmax_matches_reference)
     CHECK(mn > mx); /* nothing finite: +Inf, -Inf */
 }
 
-FROST_TEST_MAIN(RUN(test_avx2_forward_matches_reference), RUN(test_avx2_gradient_matches_reference),
+/* Large tensors go through the threaded block split: the same bits as one reference pass. */
+TEST(test_threaded_dispatch_matches_reference)
+{
+    const int64_t n = 300001;
+    float *x = malloc((size_t)n * sizeof(float)), *a = malloc((size_t)n * sizeof(float));
+    float *b = malloc((size_t)n * sizeof(float)), *dy = malloc((size_t)n * sizeof(float));
+    frost_test_fill_uniform(x, n, -3.0f, 9.0f, 21);
+    frost_test_fill_uniform(dy, n, -1.0f, 1.0f, 22);
+    x[123457] = NAN;
+    x[200003] = -77.0f; /* the minimum, in a later block */
+    frost_set_threads(2);
+    frost_fq_ref(n, x, 0.03f, 1.0f / 0.03f, 100, 0.0f, 255.0f, a);
+    frost_fake_quant(n, x, 0.03f, 100, 0, 255, b);
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        bad += !(same_bits(a[i], b[i]) || (isnan(a[i]) && isnan(b[i])));
+    CHECK_EQ_INT(bad, 0);
+    frost_fq_grad_ref(n, x, 1.0f / 0.03f, 100, 0.0f, 255.0f, dy, a, false);
+    frost_fake_quant_backward_write(n, x, 0.03f, 100, 0, 255, dy, b);
+    CHECK(memcmp(a, b, (size_t)n * sizeof(float)) == 0);
+    float mn, mx, rmn, rmx;
+    frost_minmax_finite(n, x, &mn, &mx);
+    frost_minmax_finite_ref(n, x, &rmn, &rmx);
+    CHECK(mn == -77.0f && mn == rmn && mx == rmx);
+    free(x);
+    free(a);
+    free(b);
+    free(dy);
+}
+
+FROST_TEST_MAIN(RUN(test_threaded_dispatch_matches_reference), RUN(test_avx2_forward_matches_reference), RUN(test_avx2_gradient_matches_reference),
                 RUN(test_avx2_minmax_matches_reference))

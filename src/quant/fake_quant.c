@@ -122,33 +122,65 @@ void frost_minmax_finite_ref(int64_t n, const float *x, float *mn, float *mx)
     *mx = hi;
 }
 
-/* ---- dispatch ---- */
+/* ---- dispatch: AVX2 when the CPU has it, blocks spread over threads ---- */
+
+/* Elementwise, so any split gives identical results; small tensors stay on one thread. */
+#define FQ_BLOCK 16384
+#define FQ_PARALLEL_MIN (4 * FQ_BLOCK)
 
 static void fq(int64_t n, const float *x, float scale, int zp, int qmin, int qmax, float *y)
 {
     float inv = 1.0f / scale;
-    if (frost_cpu_has_avx2())
-        frost_fq_avx2(n, x, scale, inv, zp, (float)qmin, (float)qmax, y);
-    else
-        frost_fq_ref(n, x, scale, inv, zp, (float)qmin, (float)qmax, y);
+    bool avx2 = frost_cpu_has_avx2();
+    int64_t blocks = (n + FQ_BLOCK - 1) / FQ_BLOCK;
+#pragma omp parallel for if (n >= FQ_PARALLEL_MIN) num_threads(frost_get_threads()) schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t i = b * FQ_BLOCK, len = n - i < FQ_BLOCK ? n - i : FQ_BLOCK;
+        if (avx2)
+            frost_fq_avx2(len, x + i, scale, inv, zp, (float)qmin, (float)qmax, y + i);
+        else
+            frost_fq_ref(len, x + i, scale, inv, zp, (float)qmin, (float)qmax, y + i);
+    }
 }
 
 static void fq_grad(int64_t n, const float *x, float scale, int zp, int qmin, int qmax,
                     const float *dy, float *dx, bool accumulate)
 {
     float inv = 1.0f / scale;
-    if (frost_cpu_has_avx2())
-        frost_fq_grad_avx2(n, x, inv, zp, (float)qmin, (float)qmax, dy, dx, accumulate);
-    else
-        frost_fq_grad_ref(n, x, inv, zp, (float)qmin, (float)qmax, dy, dx, accumulate);
+    bool avx2 = frost_cpu_has_avx2();
+    int64_t blocks = (n + FQ_BLOCK - 1) / FQ_BLOCK;
+#pragma omp parallel for if (n >= FQ_PARALLEL_MIN) num_threads(frost_get_threads()) schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t i = b * FQ_BLOCK, len = n - i < FQ_BLOCK ? n - i : FQ_BLOCK;
+        if (avx2)
+            frost_fq_grad_avx2(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
+                               accumulate);
+        else
+            frost_fq_grad_ref(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
+                              accumulate);
+    }
 }
 
+/* Min and max are exact, so per-block results combine to the same answer in any order. */
 void frost_minmax_finite(int64_t n, const float *x, float *mn, float *mx)
 {
-    if (frost_cpu_has_avx2())
-        frost_minmax_finite_avx2(n, x, mn, mx);
-    else
-        frost_minmax_finite_ref(n, x, mn, mx);
+    bool avx2 = frost_cpu_has_avx2();
+    float lo = INFINITY, hi = -INFINITY;
+    int64_t blocks = (n + FQ_BLOCK - 1) / FQ_BLOCK;
+#pragma omp parallel for if (n >= FQ_PARALLEL_MIN) num_threads(frost_get_threads()) \
+    schedule(static) reduction(min : lo) reduction(max : hi)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t i = b * FQ_BLOCK, len = n - i < FQ_BLOCK ? n - i : FQ_BLOCK;
+        float bl, bh;
+        if (avx2)
+            frost_minmax_finite_avx2(len, x + i, &bl, &bh);
+        else
+            frost_minmax_finite_ref(len, x + i, &bl, &bh);
+        lo = bl < lo ? bl : lo;
+        hi = bh > hi ? bh : hi;
+    }
+    *mn = lo;
+    *mx = hi;
 }
 
 void frost_fake_quant(int64_t n, const float *x, float scale, int zero_point, int qmin, int qmax,
