@@ -248,3 +248,44 @@ bool cli_parse_qconfig(cli_args *a, const char *default_observer, frost_qconfig 
     }
     return true;
 }
+
+frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch)
+{
+    frost_augment norm = frost_train_defaults().augment;
+    float acc;
+    frost_status s = frost_model_set_qmode(m, FROST_QMODE_CALIBRATE);
+    if (s == FROST_OK)
+        s = frost_evaluate(m, calib, &norm, batch, &acc, NULL);
+    return s == FROST_OK ? frost_model_set_qmode(m, FROST_QMODE_FIXED) : s;
+}
+
+frost_status cli_load_ptq_inputs(const cli_data_opts *data, const char *ckpt, int calib_n,
+                                 uint64_t seed, cli_ptq_inputs *in)
+{
+    frost_dataset full = {0}, rest = {0};
+    *in = (cli_ptq_inputs){0};
+    frost_status s = cli_load_data(data, true, true, &full, &in->test);
+    if (s == FROST_OK) /* a seeded random subset of the training split */
+        s = calib_n >= full.n ? frost_dataset_head(&full, full.n, &in->calib)
+                              : frost_dataset_split(&full, calib_n, seed, &rest, &in->calib);
+    frost_dataset_free(&full);
+    frost_dataset_free(&rest);
+    if (s == FROST_OK)
+        s = frost_checkpoint_load_model(ckpt, &in->model);
+    if (s == FROST_OK && frost_model_is_quantized(in->model))
+        s = frost_fail(FROST_ERR_ARG,
+                       "%s is already quantized; give the FP32 checkpoint (frost eval reports "
+                       "a quantized one's accuracy)",
+                       ckpt);
+    if (s != FROST_OK)
+        cli_free_ptq_inputs(in);
+    return s;
+}
+
+void cli_free_ptq_inputs(cli_ptq_inputs *in)
+{
+    frost_model_free(in->model);
+    frost_dataset_free(&in->test);
+    frost_dataset_free(&in->calib);
+    *in = (cli_ptq_inputs){0};
+}

@@ -90,6 +90,16 @@ bool cli_parse_qconfig(cli_args *a, const char *default_observer, frost_qconfig 
 /* PTQ calibration of a quantized model on a data set (eval-mode forwards), then fixed ranges. */
 frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch);
 
+/* What quantize and sensitivity start from: the test split, calibration images and an FP32
+ * model (a quantized checkpoint is refused). */
+typedef struct {
+    frost_dataset test, calib;
+    frost_model *model;
+} cli_ptq_inputs;
+frost_status cli_load_ptq_inputs(const cli_data_opts *data, const char *ckpt, int calib_n,
+                                 uint64_t seed, cli_ptq_inputs *in);
+void cli_free_ptq_inputs(cli_ptq_inputs *in);
+
 int cmd_train(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);

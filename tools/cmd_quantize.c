@@ -36,17 +36,6 @@ static void default_out(const char *ckpt, char *out, size_t size)
     snprintf(out, size, "%.*s.ptq.safetensors", (int)n, ckpt);
 }
 
-/* Calibrates m (already quantized) on `calib`, then fixes the ranges. */
-frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch)
-{
-    frost_augment norm = frost_train_defaults().augment;
-    float acc;
-    frost_status s = frost_model_set_qmode(m, FROST_QMODE_CALIBRATE);
-    if (s == FROST_OK)
-        s = frost_evaluate(m, calib, &norm, batch, &acc, NULL);
-    return s == FROST_OK ? frost_model_set_qmode(m, FROST_QMODE_FIXED) : s;
-}
-
 int cmd_quantize(int argc, char **argv)
 {
     cli_args a;
@@ -80,20 +69,12 @@ int cmd_quantize(int argc, char **argv)
         out = out_default;
     }
     frost_set_threads(threads);
-    frost_dataset full = {0}, test = {0}, calib = {0}, rest = {0};
-    frost_model *m = NULL;
+    cli_ptq_inputs in;
     frost_augment norm = frost_train_defaults().augment;
     float acc_fp = 0, acc_q = 0;
-    frost_status s = cli_load_data(&data, true, true, &full, &test);
-    if (s == FROST_OK && calib_n >= full.n)
-        s = frost_dataset_head(&full, full.n, &calib);
-    else if (s == FROST_OK)
-        s = frost_dataset_split(&full, calib_n, (uint64_t)seed, &rest, &calib);
-    if (s == FROST_OK)
-        s = frost_checkpoint_load_model(ckpt, &m);
-    if (s == FROST_OK && frost_model_is_quantized(m))
-        s = frost_fail(FROST_ERR_ARG, "%s is already quantized (frost eval reports its accuracy)", ckpt);
-    double t0 = now_s();
+    frost_status s = cli_load_ptq_inputs(&data, ckpt, calib_n, (uint64_t)seed, &in);
+    frost_model *m = in.model;
+    const frost_dataset test = in.test, calib = in.calib;
     if (s == FROST_OK)
         s = frost_evaluate(m, &test, &norm, batch, &acc_fp, NULL);
     if (s == FROST_OK)
@@ -115,13 +96,8 @@ int cmd_quantize(int argc, char **argv)
                100.0 * ((double)acc_q - acc_fp));
         printf("calibration %.1fs, fake-quant model saved to %s\n", t2 - t1, out);
     }
-    (void)t0;
     int rc = s == FROST_OK ? 0 : cli_error("quantize");
     frost_qconfig_free(qc);
-    frost_model_free(m);
-    frost_dataset_free(&full);
-    frost_dataset_free(&test);
-    frost_dataset_free(&calib);
-    frost_dataset_free(&rest);
+    cli_free_ptq_inputs(&in);
     return rc;
 }

@@ -93,21 +93,16 @@ int cmd_sensitivity(int argc, char **argv)
         return 2;
     }
     frost_set_threads(threads);
-    frost_dataset full = {0}, test_all = {0}, test = {0}, calib = {0}, rest = {0};
-    frost_model *m = NULL;
+    cli_ptq_inputs in;
+    frost_dataset test = {0};
     row *rows = NULL;
     frost_augment norm = frost_train_defaults().augment;
     float acc_fp = 0, acc_all = 0;
-    frost_status s = cli_load_data(&data, true, true, &full, &test_all);
+    frost_status s = cli_load_ptq_inputs(&data, a.positional[0], calib_n, 1, &in);
+    frost_model *m = in.model;
+    const frost_dataset calib = in.calib;
     if (s == FROST_OK)
-        s = frost_dataset_head(&test_all, test_limit > 0 && test_limit < test_all.n ? test_limit : test_all.n, &test);
-    if (s == FROST_OK)
-        s = calib_n >= full.n ? frost_dataset_head(&full, full.n, &calib)
-                              : frost_dataset_split(&full, calib_n, 1, &rest, &calib);
-    if (s == FROST_OK)
-        s = frost_checkpoint_load_model(a.positional[0], &m);
-    if (s == FROST_OK && frost_model_is_quantized(m))
-        s = frost_fail(FROST_ERR_ARG, "%s is already quantized; give the FP32 checkpoint", a.positional[0]);
+        s = frost_dataset_head(&in.test, test_limit > 0 && test_limit < in.test.n ? test_limit : in.test.n, &test);
     if (s == FROST_OK)
         s = frost_evaluate(m, &test, &norm, batch, &acc_fp, NULL);
     if (s == FROST_OK)
@@ -132,11 +127,7 @@ int cmd_sensitivity(int argc, char **argv)
     int rc = s == FROST_OK ? 0 : cli_error("sensitivity");
     free(rows);
     frost_qconfig_free(qc);
-    frost_model_free(m);
-    frost_dataset_free(&full);
-    frost_dataset_free(&test_all);
+    cli_free_ptq_inputs(&in);
     frost_dataset_free(&test);
-    frost_dataset_free(&calib);
-    frost_dataset_free(&rest);
     return rc;
 }
