@@ -550,13 +550,22 @@ void frost_model_print_info(const frost_model *m, FILE *out)
             snprintf(op, sizeof op, "dwconv%d", n->conv.kh);
         else if (n->op == FROST_OP_CONV)
             snprintf(op, sizeof op, "conv%d", n->conv.kh);
+        else if (n->op == FROST_OP_FAKEQUANT && n->q.on) /* fq8: 8-bit fake-quant */
+            snprintf(op, sizeof op, "fq%d", n->q.bits);
+        else if (n->op == FROST_OP_FAKEQUANT)
+            snprintf(op, sizeof op, "fq-off");
         else
             snprintf(op, sizeof op, "%s", frost_op_name(n->op));
         fprintf(out, "%-4d %-28s %-8s %-16s %12lld %14lld\n", i, n->name, op, shape, (long long)np,
                 (long long)n->macs);
     }
     int64_t params = frost_model_param_count(m), macs = frost_model_macs(m);
+    int fq = 0;
+    for (int i = 0; i < m->n_nodes; i++)
+        fq += m->nodes[i].op == FROST_OP_FAKEQUANT;
     fprintf(out, "total: %lld params (%.3fM), %lld MACs (%.2fM) per image, %d layers\n",
             (long long)params, (double)params / 1e6, (long long)macs, (double)macs / 1e6,
-            m->n_nodes - 1);
+            m->n_nodes - 1 - fq);
+    if (m->quant.active)
+        fprintf(out, "fake-quant model: %d fake-quant nodes, config %s\n", fq, m->quant.config_json);
 }
