@@ -25,5 +25,6 @@
 #include "frost/train.h"
 #include "frost/io.h"
 #include "frost/quant.h"
+#include "frost/qat.h"
 
 #endif

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "frost/quant.h"
+#include "frost/qat.h"
 #include "models/graph.h"
 
 static void param_tensor(const frost_param *p, frost_st_tensor *t)

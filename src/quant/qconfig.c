@@ -1,5 +1,5 @@
 /*
- * Quantization configs: a validated cJSON tree (format in include/frost/quant.h).
+ * Quantization configs: a validated cJSON tree (format in include/frost/qat.h).
  * The tree is kept as is, with the defaults filled in, so it round-trips into
  * checkpoint metadata; layer overrides are resolved against a model in qgraph.c.
  */
@@ -10,7 +10,7 @@
 
 #include "core/util.h"
 #include "frost/io.h"
-#include "frost/quant.h"
+#include "frost/qat.h"
 #include "quant/qgraph.h"
 
 struct frost_qconfig {

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "frost/quant.h"
+#include "frost/qat.h"
 
 struct frost_model;
 typedef struct frost_model frost_model;

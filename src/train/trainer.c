@@ -19,7 +19,7 @@
 #include "frost/io.h"
 #include "frost/train.h"
 #include "io/checkpoint.h"
-#include "frost/quant.h"
+#include "frost/qat.h"
 #include "models/graph.h"
 
 frost_train_config frost_train_defaults(void)
