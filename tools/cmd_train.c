@@ -46,7 +46,8 @@ static const char *const help =
     "                      --out defaults to CKPT with .qat.safetensors\n"
     "  --qat-delay E       train in float (observers only) for E epochs before fake-quant\n"
     "                      starts (default 1 from scratch, 0 with --from)\n"
-    "  --freeze-bn E       after E epochs BN uses running statistics (default: never)\n"
+    "  --freeze-bn E       after E epochs (0: from the start) folded BNs use running\n"
+    "                      statistics, which keeps per-tensor QAT stable (default: never)\n"
     "  --freeze-observers E  after E epochs the activation ranges stop moving (default: never)\n"
     CLI_QUANT_HELP;
 
@@ -182,8 +183,8 @@ int cmd_train(int argc, char **argv)
     bool qat = cli_flag(&a, "qat");
     const char *from = cli_str(&a, "from", NULL);
     cfg.qat_delay_epochs = cli_int(&a, "qat-delay", from ? 0 : 1, 0, 100000);
-    cfg.qat_freeze_bn_epoch = cli_int(&a, "freeze-bn", 0, 0, 100000);
-    cfg.qat_freeze_observers_epoch = cli_int(&a, "freeze-observers", 0, 0, 100000);
+    cfg.qat_freeze_bn_epoch = cli_int(&a, "freeze-bn", -1, 0, 100000);
+    cfg.qat_freeze_observers_epoch = cli_int(&a, "freeze-observers", -1, 0, 100000);
     frost_qconfig *qc = NULL;
     if (qat)
         ok = cli_parse_qconfig(&a, "ema", &qc) && ok;

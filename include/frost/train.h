@@ -85,7 +85,8 @@ typedef struct {
     int test_every;           /* evaluate the test set every N epochs (and after the last);
                                * 0 = only after the last epoch */
     /* Quantized (fake-quant) models only: after this many epochs BN uses running statistics
-     * (frost_model_freeze_bn), and the observers stop updating; 0 = never. */
+     * (frost_model_freeze_bn), and the observers stop updating; 0 = from the start,
+     * -1 = never (the default). */
     int qat_delay_epochs;     /* float training (observers only) before fake-quant starts */
     int qat_freeze_bn_epoch;
     int qat_freeze_observers_epoch;

@@ -35,6 +35,8 @@ frost_train_config frost_train_defaults(void)
     c.augment = (frost_augment){.mean = 0.2860f, .std = 0.3530f, .crop_pad = 2, .hflip = false};
     c.seed = 1;
     c.test_every = 1;
+    c.qat_freeze_bn_epoch = -1; /* never */
+    c.qat_freeze_observers_epoch = -1;
     return c;
 }
 
@@ -140,8 +142,8 @@ static frost_status qat_epoch_setup(frost_model *m, const frost_train_config *c,
 {
     if (!m->quant.active)
         return FROST_OK;
-    bool bn = c->qat_freeze_bn_epoch > 0 && epoch >= c->qat_freeze_bn_epoch;
-    bool obs = c->qat_freeze_observers_epoch > 0 && epoch >= c->qat_freeze_observers_epoch;
+    bool bn = c->qat_freeze_bn_epoch >= 0 && epoch >= c->qat_freeze_bn_epoch;
+    bool obs = c->qat_freeze_observers_epoch >= 0 && epoch >= c->qat_freeze_observers_epoch;
     frost_model_freeze_bn(m, bn);
     if (epoch < c->qat_delay_epochs) /* float; observers run unless frozen already */
         return frost_model_set_qmode(m, obs ? FROST_QMODE_FLOAT : FROST_QMODE_DELAY);
