@@ -461,7 +461,49 @@ TEST(test_fp32_weights_load_into_quantized_model)
     frost_model_free(q);
 }
 
-FROST_TEST_MAIN(RUN(test_hist_observer_in_training_uses_ema), RUN(test_freeze_bn_only_folded),
+/* The trainer's QAT schedule: BN frozen from epoch 0 keeps the folded BNs' running
+ * statistics, observers frozen from epoch 0 keep calibrated ranges; by default both move. */
+static void train_two_epochs(frost_model *m, int freeze_bn, int freeze_obs)
+{
+    static uint8_t img[48 * 72], lab[48];
+    for (int i = 0; i < 48 * 72; i++)
+        img[i] = (uint8_t)((i * 37 + i / 72 * 11) % 256);
+    for (int i = 0; i < 48; i++)
+        lab[i] = (uint8_t)(i % 3);
+    frost_dataset d = {.n = 48, .h = 6, .w = 6, .c = 2, .classes = 3, .images = img, .labels = lab};
+    frost_train_config cfg = frost_train_defaults();
+    cfg.epochs = 2;
+    cfg.batch = 16;
+    cfg.quiet = true;
+    cfg.qat_freeze_bn_epoch = freeze_bn;
+    cfg.qat_freeze_observers_epoch = freeze_obs;
+    CHECK(frost_train(m, &d, NULL, NULL, &cfg, NULL, NULL, NULL) == FROST_OK);
+}
+
+TEST(test_trainer_freezes_bn_and_observers)
+{
+    for (int frozen = 0; frozen < 2; frozen++) {
+        frost_model *m = small_model();
+        frost_qconfig *c = config("{}");
+        CHECK(frost_model_quantize(m, c) == FROST_OK);
+        CHECK(frost_model_set_batch(m, 16) == FROST_OK);
+        float x[16 * 72];
+        random_batch(x, 16 * 72, 4);
+        CHECK(frost_model_set_qmode(m, FROST_QMODE_CALIBRATE) == FROST_OK);
+        CHECK(frost_model_forward(m, x, 16, false) == FROST_OK);
+        CHECK(frost_model_set_qmode(m, FROST_QMODE_FIXED) == FROST_OK);
+        const float *rm = m->buffers[m->nodes[frost_g_find(m, "c1.bn")].running_mean].data;
+        const float *r = m->buffers[m->nodes[frost_g_find(m, "add.fq")].q.range].data;
+        float rm0 = rm[0], r0 = r[0], r1 = r[1];
+        train_two_epochs(m, frozen ? 0 : -1, frozen ? 0 : -1);
+        CHECK(frozen ? rm[0] == rm0 : rm[0] != rm0);
+        CHECK(frozen ? (r[0] == r0 && r[1] == r1) : (r[0] != r0 || r[1] != r1));
+        frost_qconfig_free(c);
+        frost_model_free(m);
+    }
+}
+
+FROST_TEST_MAIN(RUN(test_trainer_freezes_bn_and_observers), RUN(test_hist_observer_in_training_uses_ema), RUN(test_freeze_bn_only_folded),
                 RUN(test_logits_and_merged_overrides), RUN(test_fp32_weights_load_into_quantized_model),
                 RUN(test_bn_fold_worked_example), RUN(test_bn_fold_with_activation_quant),
                 RUN(test_fake_quant_placement), RUN(test_float_mode_equals_fp32_model),
