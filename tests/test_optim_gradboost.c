@@ -8,8 +8,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/param.h"
+#include "frost/frost.h"
 #include "harness.h"
 #include "optim/gradboost.h"
+#include "optim/optim_internal.h"
 
 TEST(test_reference_em_compounds)
 {
@@ -94,6 +97,95 @@ TEST(test_boost_hand_computed_and_deterministic)
     CHECK_NEAR(b[0] - 0.5, (a[0] - 0.5) * pow(0.99, 999), 1e-9, 1e-3);
 }
 
-FROST_TEST_MAIN(RUN(test_reference_em_compounds), RUN(test_paper_em_is_bias_corrected),
+/* ---- the Q-optimizers (GradBoost wired into src/optim/optimizer.c) ---- */
+
+static const float W0[3] = {0.3f, -0.7f, 0.1f}, G[3] = {0.5f, -0.25f, 0.0f};
+
+static void one_param(frost_param *p, float *w, float *g)
+{
+    memset(p, 0, sizeof *p);
+    strcpy(p->name, "p.weight");
+    p->kind = FROST_PARAM_WEIGHT;
+    p->ndim = 1;
+    p->shape[0] = p->numel = 3;
+    p->data = w;
+    p->grad = g;
+    memcpy(w, W0, sizeof W0);
+}
+
+/* Three steps of kind with a constant gradient; boost: GradBoost on (clip saturating). */
+static void run3(frost_opt_kind kind, bool gradboost, bool boost, float w[3])
+{
+    frost_param p;
+    float g[3];
+    one_param(&p, w, g);
+    frost_optim_config c = frost_optim_defaults(kind);
+    c.wd = 0.01f;
+    c.clip_norm = 0.4f; /* |G| = 0.559: clipping is active */
+    c.gradboost = gradboost;
+    c.gb_toss_coin = false;
+    c.gb_seed = 3;
+    frost_optimizer *o = NULL;
+    CHECK(frost_optimizer_create_params(&c, &p, 1, &o) == FROST_OK);
+    if (!o)
+        return;
+    frost_optimizer_set_boost(o, boost);
+    for (int s = 0; s < 3; s++) {
+        memcpy(g, G, sizeof g);
+        CHECK(frost_optimizer_step(o, 0.1f) == FROST_OK);
+    }
+    CHECK_EQ_INT(frost_optimizer_boost_steps(o), boost ? 3 : 0);
+    frost_optimizer_free(o);
+}
+
+TEST(test_boost_off_equals_plain_optimizer)
+{
+    for (int k = FROST_OPT_SGD; k <= FROST_OPT_ADAMW; k++) {
+        float a[3], b[3];
+        run3((frost_opt_kind)k, false, false, a);
+        run3((frost_opt_kind)k, true, false, b); /* statistics only: same bits */
+        CHECK(memcmp(a, b, sizeof a) == 0);
+        run3((frost_opt_kind)k, true, true, b); /* boosted: moves further */
+        CHECK(fabsf(b[0] - W0[0]) > fabsf(a[0] - W0[0]) && b[2] != a[2] - 1.0f);
+    }
+}
+
+/* Hand-computed QSGD (Nesterov, momentum .9) and QAdam, 3 steps: with the coin off and
+ * EMs >> clip, the boost saturates, so g' = g + sign(g) * 1e-3 (0 stays 0). */
+TEST(test_qsgd_and_qadam_three_steps_by_hand)
+{
+    const float clip_scale = 0.4f / (sqrtf(0.5f * 0.5f + 0.25f * 0.25f) + 1e-6f);
+    float w[3], buf[3] = {0}, want[3];
+    memcpy(want, W0, sizeof want);
+    for (int s = 1; s <= 3; s++)
+        for (int i = 0; i < 3; i++) {
+            float g = G[i] * clip_scale;
+            g = g > 0 ? g + 1e-3f : g < 0 ? g - 1e-3f : g; /* boost, then L2 decay */
+            float d = g + 0.01f * want[i];
+            buf[i] = s == 1 ? d : 0.9f * buf[i] + d;
+            want[i] -= 0.1f * (d + 0.9f * buf[i]);
+        }
+    run3(FROST_OPT_SGD, true, true, w);
+    for (int i = 0; i < 3; i++)
+        CHECK_NEAR(w[i], want[i], 1e-6, 0);
+
+    float m[3] = {0}, v[3] = {0};
+    memcpy(want, W0, sizeof want);
+    for (int s = 1; s <= 3; s++)
+        for (int i = 0; i < 3; i++) {
+            float g = G[i] * clip_scale + 0.01f * want[i]; /* QAdam: L2 first */
+            g = g > 0 ? g + 1e-3f : g < 0 ? g - 1e-3f : g;
+            m[i] = 0.9f * m[i] + 0.1f * g;
+            v[i] = 0.999f * v[i] + 0.001f * g * g;
+            double mh = m[i] / (1 - pow(0.9, s)), vh = v[i] / (1 - pow(0.999, s));
+            want[i] -= (float)(0.1 * mh / (sqrt(vh) + 1e-8));
+        }
+    run3(FROST_OPT_ADAM, true, true, w);
+    for (int i = 0; i < 2; i++) /* element 2's gradient is the L2 term alone (~1e-3): its */
+        CHECK_NEAR(w[i], want[i], 1e-6, 0); /* boost n * 1e-3 * lambda need not saturate */
+}
+
+FROST_TEST_MAIN(RUN(test_boost_off_equals_plain_optimizer),
+                RUN(test_qsgd_and_qadam_three_steps_by_hand), RUN(test_reference_em_compounds), RUN(test_paper_em_is_bias_corrected),
                 RUN(test_lambda_decays_per_step), RUN(test_boost_keeps_sign_and_clip),
                 RUN(test_boost_hand_computed_and_deterministic))

@@ -25,6 +25,17 @@ typedef struct {
      * (biases and BN). L2 (added to the gradient) for SGD/RMSprop/Adam, decoupled for AdamW. */
     float wd, wd_depthwise, wd_1d;
     float clip_norm;      /* clip the global gradient L2 norm to this; 0 = off */
+    /* GradBoost, the Q-optimizers of StatAssist & GradBoost (src/optim/gradboost.h): every
+     * step updates EM statistics of |g|; once frost_optimizer_set_boost(o, true) (the switch
+     * to QAT) gradients get the decaying, sign-preserving boost. EM decay: beta1 for Adam(W),
+     * 0.9 otherwise. Weight decay: after the boost for SGD/RMSprop, before it for Adam (L2),
+     * decoupled for AdamW. Off (false) by default. */
+    bool gradboost;
+    int gb_mode;          /* 0 = reference code (default), 1 = paper */
+    float gb_clip;        /* 1e-3 */
+    float gb_decay;       /* 1e-2: lambda = (1 - decay)^k over boosted steps k */
+    bool gb_toss_coin;    /* true */
+    uint64_t gb_seed;     /* random draws derive from it, the step and the tensor */
 } frost_optim_config;
 
 /* SGD, momentum 0.9, Nesterov, wd 4e-5 on weights, 0 on depthwise and 1-D. */
@@ -50,6 +61,11 @@ int frost_optimizer_state_count(const frost_optimizer *o);
 void frost_optimizer_state_get(const frost_optimizer *o, int i, const char **name, int64_t *numel,
                                float **data);
 void frost_optimizer_set_steps(frost_optimizer *o, int64_t steps);
+/* GradBoost: boost from the next step on (true) or only collect statistics (false), and the
+ * number of boosted steps so far (the k of lambda; a checkpoint keeps it). */
+void frost_optimizer_set_boost(frost_optimizer *o, bool on);
+int64_t frost_optimizer_boost_steps(const frost_optimizer *o);
+void frost_optimizer_set_boost_steps(frost_optimizer *o, int64_t k);
 
 /* Learning-rate schedules, evaluated per step. */
 typedef enum { FROST_SCHED_CONSTANT = 0, FROST_SCHED_COSINE, FROST_SCHED_STEP } frost_sched_kind;

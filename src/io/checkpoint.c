@@ -4,7 +4,7 @@
  *            "optim.<param>.<slot>" (F32, 1-D) when the optimizer is saved;
  *   metadata "format" = "frost-checkpoint", "frost.version", "frost.arch" (architecture JSON),
  *            "frost.quant" (quantization config JSON, fake-quant models only),
- *            "optim.steps", plus the trainer's own keys ("train.epoch", ...).
+ *            "optim.steps", "optim.gb_k" (GradBoost's boosted steps), plus the trainer's own keys ("train.epoch", ...).
  */
 #include "io/checkpoint.h"
 
@@ -32,9 +32,9 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     int n_opt = opt ? frost_optimizer_state_count(opt) : 0;
     int n = m->n_params + m->n_buffers + n_opt;
     frost_st_tensor *t = calloc((size_t)n, sizeof *t);
-    frost_st_meta *meta = calloc((size_t)n_extra + 5, sizeof *meta);
+    frost_st_meta *meta = calloc((size_t)n_extra + 6, sizeof *meta);
     char *arch = frost_model_to_json(m);
-    char steps[32];
+    char steps[32], gb_k[32];
     frost_status s = FROST_OK;
     if (!t || !meta || !arch) {
         s = frost_fail(FROST_ERR_NOMEM, "out of memory saving checkpoint %s", path);
@@ -62,6 +62,8 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     if (opt) {
         snprintf(steps, sizeof steps, "%lld", (long long)frost_optimizer_steps(opt));
         meta[nm++] = (frost_st_meta){"optim.steps", steps};
+        snprintf(gb_k, sizeof gb_k, "%lld", (long long)frost_optimizer_boost_steps(opt));
+        meta[nm++] = (frost_st_meta){"optim.gb_k", gb_k}; /* GradBoost's boosted steps */
     }
     for (int i = 0; i < n_extra; i++)
         meta[nm++] = extra[i];
@@ -142,6 +144,11 @@ frost_status frost_checkpoint_apply_optimizer(const frost_st_file *f, const char
         memcpy(data, t->data, (size_t)numel * sizeof(float));
     }
     frost_optimizer_set_steps(opt, n);
+    const char *k = frost_st_meta_get(f, "optim.gb_k"); /* absent in older checkpoints: 0 */
+    long long kv = k ? strtoll(k, &end, 10) : 0;
+    if (k && (*end || kv < 0))
+        return frost_fail(FROST_ERR_FORMAT, "%s: bad 'optim.gb_k' metadata '%s'", path, k);
+    frost_optimizer_set_boost_steps(opt, kv);
     return FROST_OK;
 }
 

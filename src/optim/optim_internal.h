@@ -12,8 +12,9 @@
 #include "core/param.h"
 #include "frost/train.h"
 
-/* At most this many state tensors per parameter (Adam: exp_avg + exp_avg_sq). */
-#define FROST_OPTIM_MAX_SLOTS 2
+/* At most this many state tensors per parameter (Adam: exp_avg + exp_avg_sq, plus
+ * GradBoost's two EM tensors). */
+#define FROST_OPTIM_MAX_SLOTS 4
 
 /* Elementwise loops go parallel (OpenMP) only above this many elements: below it
  * the fork/join costs more than the arithmetic. Results never depend on it. */

@@ -16,6 +16,7 @@
 
 #include "core/util.h"
 #include "models/graph.h"
+#include "optim/gradboost.h"
 #include "optim/optim_internal.h"
 
 /* State tensors start on 64-byte boundaries (16 floats) for vector loads. */
@@ -67,6 +68,11 @@ struct frost_optimizer {
     double *norm_partials; /* NORM_CHUNK partial sums of the largest gradient */
     int64_t steps;
     double last_grad_norm;
+    /* GradBoost */
+    int alg_slots;        /* the algorithm's slots; the two EM tensors follow */
+    bool boost_on;
+    int64_t boost_k;      /* boosted steps taken */
+    float *gbuf;          /* the (boosted) gradient of one tensor */
 };
 
 /* ---- names and defaults ---- */
@@ -78,6 +84,9 @@ frost_optim_config frost_optim_defaults(frost_opt_kind kind)
     c.kind = kind;
     c.momentum = 0.9f;
     c.nesterov = true;
+    c.gb_clip = 1e-3f;
+    c.gb_decay = 1e-2f;
+    c.gb_toss_coin = true;
     c.beta1 = 0.9f;
     c.beta2 = 0.999f;
     c.alpha = 0.9f;
@@ -134,6 +143,12 @@ static frost_status check_config(const frost_optim_config *c)
     FROST_TRY(check_range("wd_depthwise", c->wd_depthwise, 0.0f, big, true));
     FROST_TRY(check_range("wd_1d", c->wd_1d, 0.0f, big, true));
     FROST_TRY(check_range("clip_norm", c->clip_norm, 0.0f, big, true));
+    if (c->gradboost) {
+        FROST_TRY(check_range("gb_clip", c->gb_clip, 0.0f, big, true));
+        FROST_TRY(check_range("gb_decay", c->gb_decay, 0.0f, 1.0f, false));
+        if (c->gb_mode != 0 && c->gb_mode != 1)
+            return frost_fail(FROST_ERR_ARG, "optimizer config: gb_mode must be 0 (reference) or 1 (paper)");
+    }
     switch (c->kind) {
     case FROST_OPT_SGD:
         FROST_TRY(check_range("momentum", c->momentum, 0.0f, 1.0f, true));
@@ -251,7 +266,18 @@ frost_status frost_optimizer_create_params(const frost_optim_config *cfg, frost_
     o->cfg = *cfg;
     const char *slot_names[FROST_OPTIM_MAX_SLOTS] = {0};
     int n_slots = ALGORITHMS[cfg->kind].slot_names(cfg, slot_names);
+    o->alg_slots = n_slots;
+    if (cfg->gradboost) {
+        slot_names[n_slots++] = "gb_em_min";
+        slot_names[n_slots++] = "gb_em_max";
+    }
     frost_status st = allocate_tables(o, params, n, n_slots);
+    int64_t max_numel = 1;
+    for (int i = 0; i < n; i++)
+        max_numel = FROST_MAX(max_numel, params[i].numel);
+    if (st == FROST_OK && cfg->gradboost &&
+        !(o->gbuf = frost_alloc((size_t)max_numel * sizeof(float))))
+        st = frost_fail(FROST_ERR_NOMEM, "optimizer: cannot allocate the GradBoost buffer");
     if (st != FROST_OK) {
         frost_optimizer_free(o);
         return st;
@@ -280,6 +306,7 @@ void frost_optimizer_free(frost_optimizer *o)
     free(o->states);
     frost_free(o->state_memory);
     free(o->norm_partials);
+    frost_free(o->gbuf);
     free(o);
 }
 
@@ -343,6 +370,36 @@ static float clip_scale(float clip_norm, double norm)
     return coef < 1.0 ? (float)coef : 1.0f;
 }
 
+/* GradBoost for one tensor: the gradient as the update will see it (clipped, plus L2
+ * decay first for Adam), EM statistics updated with it, then boosted once QAT is on.
+ * Returns the tensor the update reads instead of the raw gradient. */
+static void gradboost_tensor(frost_optimizer *o, const optim_entry *entry, int index,
+                             frost_optim_tensor *t, int64_t step)
+{
+    const frost_optim_config *c = &o->cfg;
+    frost_gb_config gb = frost_gb_defaults();
+    gb.mode = c->gb_mode == 1 ? FROST_GB_PAPER : FROST_GB_REFERENCE;
+    gb.clip = c->gb_clip;
+    gb.decay = c->gb_decay;
+    gb.toss_coin = c->gb_toss_coin;
+    bool adam = c->kind == FROST_OPT_ADAM || c->kind == FROST_OPT_ADAMW;
+    gb.beta = adam ? c->beta1 : 0.9f;
+    bool l2_first = c->kind == FROST_OPT_ADAM; /* QAdam: L2 decay before the EM/boost */
+    const float *g = t->g, *w = t->w;
+    for (int64_t i = 0; i < t->n; i++) /* the same expression the updates use: exact */
+        o->gbuf[i] = l2_first ? g[i] * t->grad_scale + t->wd * w[i] : g[i] * t->grad_scale;
+    float *em_min = entry->slot[o->alg_slots], *em_max = entry->slot[o->alg_slots + 1];
+    frost_gb_update_em(&gb, t->n, o->gbuf, em_min, em_max, step);
+    if (o->boost_on) {
+        uint64_t seed = c->gb_seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)step << 20 ^ (uint64_t)index;
+        frost_gb_boost(&gb, t->n, o->gbuf, em_min, em_max, step, o->boost_k + 1, seed, o->gbuf);
+    }
+    t->g = o->gbuf;
+    t->grad_scale = 1.0f;
+    if (l2_first)
+        t->wd = 0.0f;
+}
+
 frost_status frost_optimizer_step(frost_optimizer *o, float lr)
 {
     if (!o)
@@ -366,8 +423,12 @@ frost_status frost_optimizer_step(frost_optimizer *o, float lr)
             .wd = entry->wd,
             .slot = {entry->slot[0], entry->slot[1]},
         };
+        if (o->cfg.gradboost)
+            gradboost_tensor(o, entry, e, &t, step);
         alg->update(&o->cfg, &t, lr, step);
     }
+    if (o->cfg.gradboost && o->boost_on)
+        o->boost_k++;
     o->steps = step;
     o->last_grad_norm = norm;
     return FROST_OK;
@@ -384,6 +445,20 @@ void frost_optimizer_set_steps(frost_optimizer *o, int64_t steps)
 {
     if (o)
         o->steps = steps > 0 ? steps : 0;
+}
+
+void frost_optimizer_set_boost(frost_optimizer *o, bool on)
+{
+    if (o)
+        o->boost_on = on && o->cfg.gradboost;
+}
+
+int64_t frost_optimizer_boost_steps(const frost_optimizer *o) { return o ? o->boost_k : 0; }
+
+void frost_optimizer_set_boost_steps(frost_optimizer *o, int64_t k)
+{
+    if (o)
+        o->boost_k = k > 0 ? k : 0;
 }
 
 double frost_optimizer_last_grad_norm(const frost_optimizer *o)
