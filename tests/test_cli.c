@@ -83,6 +83,8 @@ TEST(nonsense_values)
     expect_error("info frostnet_s --width -1", "--width");
     expect_error("info nosuchnet", "nosuchnet");
     expect_error("eval", "checkpoint");
+    expect_error("train --epochs 1 --gradboost --gradboost-mode sometimes", "--gradboost-mode");
+    expect_error("train --epochs 1 --statassist --fp-epochs 0", "--fp-epochs");
 }
 
 TEST(missing_and_corrupt_files)
@@ -205,6 +207,7 @@ TEST(quantize_qat_sensitivity_end_to_end)
              dir, dir);
     CHECK(frost(args) != 0 && strstr(out, "another quantization config"));
     expect_error("train --epochs 1 --freeze-bn 1", "need --qat");
+    expect_error("train --epochs 1 --statassist", "need --qat");
     snprintf(args, sizeof args, "sensitivity %s/t.safetensors --calib 128 --test-limit 500 --threads 2", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "c1 ") && strstr(out, "fc ") && strstr(out, "every layer quantized"));

@@ -45,7 +45,12 @@ static const char *const help =
     "                      (QAT fine-tuning of an FP32 model); model options are ignored;\n"
     "                      --out defaults to CKPT with .qat.safetensors\n"
     "  --qat-delay E       train in float (observers only) for E epochs before fake-quant\n"
-    "                      starts (default 1 from scratch, 0 with --from)\n"
+    "                      starts, with the same optimizer and schedule: StatAssist's FP\n"
+    "                      warm-up (default 1 from scratch, 0 with --from; 0 = plain QAT)\n"
+    "  --statassist        the same, spelled as in the paper: --fp-epochs E (default 1)\n"
+    "  --gradboost         GradBoost Q-optimizer: statistics during the warm-up, boosted\n"
+    "                      gradients from the switch to QAT on\n"
+    "  --gradboost-mode M  reference (default: the published code's statistics) or paper\n"
     "  --freeze-bn E       after E epochs (0: from the start) folded BNs use running\n"
     "                      statistics, which keeps per-tensor QAT stable (default: never)\n"
     "  --freeze-observers E  after E epochs the activation ranges stop moving (default: never)\n"
@@ -183,6 +188,19 @@ int cmd_train(int argc, char **argv)
     bool qat = cli_flag(&a, "qat");
     const char *from = cli_str(&a, "from", NULL);
     cfg.qat_delay_epochs = cli_int(&a, "qat-delay", from ? 0 : 1, 0, 100000);
+    bool statassist = cli_flag(&a, "statassist");
+    if (statassist)
+        cfg.qat_delay_epochs = cli_int(&a, "fp-epochs", 1, 1, 100000);
+    const char *gb_mode = cli_str(&a, "gradboost-mode", "reference");
+    if (cli_flag(&a, "gradboost")) {
+        cfg.optim.gradboost = true;
+        cfg.optim.gb_seed = cfg.seed;
+        cfg.optim.gb_mode = strcmp(gb_mode, "paper") == 0;
+    }
+    if (strcmp(gb_mode, "paper") != 0 && strcmp(gb_mode, "reference") != 0) {
+        fprintf(stderr, "frost train: error: --gradboost-mode must be reference or paper (got '%s')\n", gb_mode);
+        ok = false;
+    }
     cfg.qat_freeze_bn_epoch = cli_int(&a, "freeze-bn", -1, 0, 100000);
     cfg.qat_freeze_observers_epoch = cli_int(&a, "freeze-observers", -1, 0, 100000);
     frost_qconfig *qc = NULL;
@@ -195,8 +213,8 @@ int cmd_train(int argc, char **argv)
     cli_parse_model(&a, &mo);
     cli_parse_data(&a, &data);
     ok = cli_finish(&a, 1) && ok;
-    bool qat_flags = cli_str(&a, "qat-delay", NULL) || cli_str(&a, "freeze-bn", NULL) ||
-                     cli_str(&a, "freeze-observers", NULL);
+    bool qat_flags = statassist || cli_str(&a, "qat-delay", NULL) ||
+                     cli_str(&a, "freeze-bn", NULL) || cli_str(&a, "freeze-observers", NULL);
     if (ok && a.n_positional == 1) {
         fprintf(stderr, "frost train: error: give the model with --model %s\n", a.positional[0]);
         ok = false;
@@ -213,7 +231,7 @@ int cmd_train(int argc, char **argv)
     else if (ok && s == FROST_OK && qat)
         s = frost_model_quantize(m, qc);
     if (ok && s == FROST_OK && qat_flags && !frost_model_is_quantized(m)) {
-        fprintf(stderr, "frost train: error: --qat-delay, --freeze-bn and --freeze-observers need --qat\n");
+        fprintf(stderr, "frost train: error: --statassist, --qat-delay, --freeze-bn and --freeze-observers need --qat\n");
         ok = false;
     }
     if (ok && s == FROST_OK && val_n >= full.n) {

@@ -130,6 +130,10 @@ static void config_signature(const frost_model *m, const frost_train_config *c, 
              (int)c->sched.kind, (double)c->sched.warmup_epochs, (double)c->optim.wd,
              (unsigned long long)c->seed, (double)c->label_smoothing, c->augment.crop_pad,
              (int)c->augment.hflip);
+    if (c->optim.gradboost) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, " gradboost=%d", c->optim.gb_mode);
+    }
     if (m->quant.active) {
         size_t len = strlen(buf);
         snprintf(buf + len, size - len, " qat=1 delay=%d freeze_bn=%d freeze_obs=%d",
@@ -137,9 +141,12 @@ static void config_signature(const frost_model *m, const frost_train_config *c, 
     }
 }
 
-/* QAT schedule: BN and observer freezing by epoch (recomputed on resume). */
-static frost_status qat_epoch_setup(frost_model *m, const frost_train_config *c, int epoch)
+/* QAT schedule: BN and observer freezing by epoch, and GradBoost's switch-on when the
+ * float warm-up (StatAssist / quantization delay) ends; recomputed on resume. */
+static frost_status qat_epoch_setup(frost_model *m, frost_optimizer *opt,
+                                    const frost_train_config *c, int epoch)
 {
+    frost_optimizer_set_boost(opt, !(m->quant.active && epoch < c->qat_delay_epochs));
     if (!m->quant.active)
         return FROST_OK;
     bool bn = c->qat_freeze_bn_epoch >= 0 && epoch >= c->qat_freeze_bn_epoch;
@@ -286,7 +293,7 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
     double t_all = now_s();
     int64_t images_all = 0;
     for (int epoch = start; epoch < cfg.epochs; epoch++) {
-        if ((s = qat_epoch_setup(m, &cfg, epoch)) != FROST_OK)
+        if ((s = qat_epoch_setup(m, opt, &cfg, epoch)) != FROST_OK)
             goto done;
         s = run_epoch(m, opt, l, &cfg, epoch, &b, &p, progress, user);
         if (s != FROST_OK)
