@@ -185,7 +185,47 @@ TEST(test_qsgd_and_qadam_three_steps_by_hand)
         CHECK_NEAR(w[i], want[i], 1e-6, 0); /* boost n * 1e-3 * lambda need not saturate */
 }
 
+/* QRMSprop (alpha .9, momentum .9; L2 after the boost) and QAdamW (decoupled decay first,
+ * then the boost, then Adam), 3 steps by hand with the saturated boost. */
+TEST(test_qrmsprop_and_qadamw_three_steps_by_hand)
+{
+    const float clip_scale = 0.4f / (sqrtf(0.5f * 0.5f + 0.25f * 0.25f) + 1e-6f);
+    float w[3], sq[3] = {0}, buf[3] = {0}, want[3];
+    memcpy(want, W0, sizeof want);
+    for (int s = 1; s <= 3; s++)
+        for (int i = 0; i < 2; i++) {
+            float g = G[i] * clip_scale;
+            g = g > 0 ? g + 1e-3f : g - 1e-3f;
+            float d = g + 0.01f * want[i];
+            sq[i] = 0.9f * sq[i] + 0.1f * d * d;
+            buf[i] = 0.9f * buf[i] + d / (sqrtf(sq[i]) + 1e-8f);
+            want[i] -= 0.1f * buf[i];
+        }
+    run3(FROST_OPT_RMSPROP, true, true, w);
+    for (int i = 0; i < 2; i++)
+        CHECK_NEAR(w[i], want[i], 1e-6, 1e-5);
+
+    float m[3] = {0}, v[3] = {0};
+    memcpy(want, W0, sizeof want);
+    for (int s = 1; s <= 3; s++)
+        for (int i = 0; i < 2; i++) {
+            want[i] *= 1.0f - 0.1f * 0.01f; /* decoupled decay */
+            float g = G[i] * clip_scale;
+            g = g > 0 ? g + 1e-3f : g - 1e-3f;
+            m[i] = 0.9f * m[i] + 0.1f * g;
+            v[i] = 0.999f * v[i] + 0.001f * g * g;
+            double mh = m[i] / (1 - pow(0.9, s)), vh = v[i] / (1 - pow(0.999, s));
+            want[i] -= (float)(0.1 * mh / (sqrt(vh) + 1e-8));
+        }
+    run3(FROST_OPT_ADAMW, true, true, w);
+    for (int i = 0; i < 2; i++)
+        CHECK_NEAR(w[i], want[i], 1e-6, 1e-5);
+    /* element 2 has no gradient: AdamW only decays it, no boost appears from nowhere */
+    CHECK_NEAR(w[2], W0[2] * powf(1.0f - 0.001f, 3), 1e-7, 0);
+}
+
 FROST_TEST_MAIN(RUN(test_boost_off_equals_plain_optimizer),
+                RUN(test_qrmsprop_and_qadamw_three_steps_by_hand),
                 RUN(test_qsgd_and_qadam_three_steps_by_hand), RUN(test_reference_em_compounds), RUN(test_paper_em_is_bias_corrected),
                 RUN(test_lambda_decays_per_step), RUN(test_boost_keeps_sign_and_clip),
                 RUN(test_boost_hand_computed_and_deterministic))

@@ -12,6 +12,7 @@
 #include "frost/frost.h"
 #include "harness.h"
 #include "models/graph.h"
+#include "ops/ops.h"
 
 static frost_qconfig *config(const char *json)
 {
@@ -503,7 +504,85 @@ TEST(test_trainer_freezes_bn_and_observers)
     }
 }
 
-FROST_TEST_MAIN(RUN(test_trainer_freezes_bn_and_observers), RUN(test_hist_observer_in_training_uses_ema), RUN(test_freeze_bn_only_folded),
+/* StatAssist: the switch from the float warm-up to QAT (what the trainer does between
+ * epochs: set_qmode(QAT), set_boost(true)) leaves every optimizer state as the warm-up
+ * left it, so QAT's first step starts from the FP momentum; and that step moves it. */
+TEST(test_statassist_switch_keeps_optimizer_state)
+{
+    frost_model *m = small_model();
+    frost_qconfig *c = config("{}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    CHECK(frost_model_set_batch(m, 8) == FROST_OK);
+    frost_optim_config oc = frost_optim_defaults(FROST_OPT_SGD);
+    oc.gradboost = true;
+    frost_optimizer *o = NULL;
+    CHECK(frost_optimizer_create(&oc, m, &o) == FROST_OK);
+    if (!o)
+        return;
+    float x[8 * 72], dl[24];
+    uint8_t y[8];
+    random_batch(x, 8 * 72, 12);
+    for (int i = 0; i < 8; i++)
+        y[i] = (uint8_t)(i % 3);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_DELAY) == FROST_OK);
+    frost_optimizer_set_boost(o, false);
+    for (int step = 0; step < 4; step++) { /* the float warm-up */
+        CHECK(frost_model_forward(m, x, 8, true) == FROST_OK);
+        frost_model_zero_grad(m);
+        int correct;
+        frost_softmax_xent(8, 3, frost_model_logits(m), y, 0.0f, dl, &correct);
+        CHECK(frost_model_backward(m, dl) == FROST_OK);
+        CHECK(frost_optimizer_step(o, 0.05f) == FROST_OK);
+    }
+    int n = frost_optimizer_state_count(o);
+    float **snap = calloc((size_t)n, sizeof *snap);
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        int64_t numel;
+        float *data;
+        frost_optimizer_state_get(o, i, &name, &numel, &data);
+        snap[i] = malloc((size_t)numel * sizeof(float));
+        memcpy(snap[i], data, (size_t)numel * sizeof(float));
+    }
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_QAT) == FROST_OK); /* the switch */
+    frost_optimizer_set_boost(o, true);
+    int same = 0, momentum_nonzero = 0, moved = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        int64_t numel;
+        float *data;
+        frost_optimizer_state_get(o, i, &name, &numel, &data);
+        same += memcmp(snap[i], data, (size_t)numel * sizeof(float)) == 0;
+        if (strstr(name, ".momentum"))
+            for (int64_t j = 0; j < numel; j++)
+                momentum_nonzero += data[j] != 0.0f;
+    }
+    CHECK_EQ_INT(same, n);
+    CHECK(momentum_nonzero > 0); /* the warm-up filled it */
+    CHECK(frost_model_forward(m, x, 8, true) == FROST_OK); /* QAT step 1 */
+    frost_model_zero_grad(m);
+    int correct;
+    frost_softmax_xent(8, 3, frost_model_logits(m), y, 0.0f, dl, &correct);
+    CHECK(frost_model_backward(m, dl) == FROST_OK);
+    CHECK(frost_optimizer_step(o, 0.05f) == FROST_OK);
+    CHECK_EQ_INT(frost_optimizer_boost_steps(o), 1);
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        int64_t numel;
+        float *data;
+        frost_optimizer_state_get(o, i, &name, &numel, &data);
+        moved += memcmp(snap[i], data, (size_t)numel * sizeof(float)) != 0;
+        free(snap[i]);
+    }
+    CHECK(moved > 0);
+    free(snap);
+    frost_optimizer_free(o);
+    frost_qconfig_free(c);
+    frost_model_free(m);
+}
+
+FROST_TEST_MAIN(RUN(test_statassist_switch_keeps_optimizer_state),
+                RUN(test_trainer_freezes_bn_and_observers), RUN(test_hist_observer_in_training_uses_ema), RUN(test_freeze_bn_only_folded),
                 RUN(test_logits_and_merged_overrides), RUN(test_fp32_weights_load_into_quantized_model),
                 RUN(test_bn_fold_worked_example), RUN(test_bn_fold_with_activation_quant),
                 RUN(test_fake_quant_placement), RUN(test_float_mode_equals_fp32_model),
