@@ -337,6 +337,17 @@ TEST(test_checkpoint_of_fake_quant_model)
     frost_model_free(m);
 }
 
+/* One training forward + backward on a batch of 8 (3 classes); returns the loss. */
+static float forward_backward(frost_model *m, const float *x, const uint8_t *y, float *dl)
+{
+    CHECK(frost_model_forward(m, x, 8, true) == FROST_OK);
+    frost_model_zero_grad(m);
+    int correct;
+    float loss = frost_softmax_xent(8, 3, frost_model_logits(m), y, 0.0f, dl, &correct);
+    CHECK(frost_model_backward(m, dl) == FROST_OK);
+    return loss;
+}
+
 /* Training through fake-quant: the loss falls on a fixed batch (STE gradients flow
  * through the folded, quantized weights and every fake-quant). */
 TEST(test_qat_steps_reduce_loss)
@@ -354,14 +365,10 @@ TEST(test_qat_steps_reduce_loss)
     for (int step = 0; step < 150; step++) {
         /* a quantization delay of 30 steps lets the ranges settle first */
         CHECK(frost_model_set_qmode(m, step < 30 ? FROST_QMODE_DELAY : FROST_QMODE_QAT) == FROST_OK);
-        CHECK(frost_model_forward(m, x, 8, true) == FROST_OK);
-        frost_model_zero_grad(m);
-        int correct;
-        float loss = frost_softmax_xent(8, 3, frost_model_logits(m), y, 0.0f, dl, &correct);
+        float loss = forward_backward(m, x, y, dl);
         if (step == 30)
             first = loss; /* fake-quant starts here */
         last = loss;
-        CHECK(frost_model_backward(m, dl) == FROST_OK);
         for (int p = 0; p < m->n_params; p++)
             for (int64_t j = 0; j < m->params[p].numel; j++)
                 m->params[p].data[j] -= 0.3f * m->params[p].grad[j];
@@ -527,11 +534,7 @@ TEST(test_statassist_switch_keeps_optimizer_state)
     CHECK(frost_model_set_qmode(m, FROST_QMODE_DELAY) == FROST_OK);
     frost_optimizer_set_boost(o, false);
     for (int step = 0; step < 4; step++) { /* the float warm-up */
-        CHECK(frost_model_forward(m, x, 8, true) == FROST_OK);
-        frost_model_zero_grad(m);
-        int correct;
-        frost_softmax_xent(8, 3, frost_model_logits(m), y, 0.0f, dl, &correct);
-        CHECK(frost_model_backward(m, dl) == FROST_OK);
+        forward_backward(m, x, y, dl);
         CHECK(frost_optimizer_step(o, 0.05f) == FROST_OK);
     }
     int n = frost_optimizer_state_count(o);
@@ -559,11 +562,7 @@ TEST(test_statassist_switch_keeps_optimizer_state)
     }
     CHECK_EQ_INT(same, n);
     CHECK(momentum_nonzero > 0); /* the warm-up filled it */
-    CHECK(frost_model_forward(m, x, 8, true) == FROST_OK); /* QAT step 1 */
-    frost_model_zero_grad(m);
-    int correct;
-    frost_softmax_xent(8, 3, frost_model_logits(m), y, 0.0f, dl, &correct);
-    CHECK(frost_model_backward(m, dl) == FROST_OK);
+    forward_backward(m, x, y, dl); /* QAT step 1 */
     CHECK(frost_optimizer_step(o, 0.05f) == FROST_OK);
     CHECK_EQ_INT(frost_optimizer_boost_steps(o), 1);
     for (int i = 0; i < n; i++) {
