@@ -310,10 +310,3 @@ const char *frost_qconfig_override(const frost_qconfig *c, int i, bool *has_w, b
     *has_a = cJSON_GetObjectItemCaseSensitive(l, "activations") != NULL;
     return l->string;
 }
-
-bool frost_qconfig_has(const frost_qconfig *c, const char *layer, bool weights)
-{
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(c->root, "layers"), layer);
-    return l && cJSON_GetObjectItemCaseSensitive(l, weights ? "weights" : "activations");
-}

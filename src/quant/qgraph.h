@@ -31,8 +31,6 @@ void frost_qconfig_merge_layer(const frost_qconfig *c, const char *layer, frost_
                                frost_qspec *a);
 /* Whether layers.<layer>.activations sets "enabled" explicitly. */
 bool frost_qconfig_sets_enabled(const frost_qconfig *c, const char *layer);
-/* Whether layers.<layer> overrides the weights (or the activations). */
-bool frost_qconfig_has(const frost_qconfig *c, const char *layer, bool weights);
 int frost_qconfig_override_count(const frost_qconfig *c);
 const char *frost_qconfig_override(const frost_qconfig *c, int i, bool *has_w, bool *has_a);
 
@@ -41,7 +39,7 @@ void frost_model_quant_release(frost_model *m);
 
 /* Run-time (src/quant/qrun.c), called from src/train/run.c for quantized models. */
 /* Weights for node `ni` this forward: the fake-quantized (folded) weight, or the float one. */
-const float *frost_qrun_weight(frost_model *m, int ni, bool training);
+const float *frost_qrun_weight(frost_model *m, int ni);
 /* After the conv/linear backward wrote dW_eff into the node's dw_eff: dW += STE(dW_eff). */
 void frost_qrun_weight_backward(frost_model *m, int ni);
 /* Whether node ni's weight gradient goes to dw_eff (quantized weights this step). */

@@ -43,9 +43,8 @@ static void weight_qparams(frost_nodeq *q, int cout, int64_t inner)
         (void)frost_qparams(mn[c], mx[c], q->qmin, q->qmax, q->symmetric, &q->wscale[c], &q->wzp[c]);
 }
 
-const float *frost_qrun_weight(frost_model *m, int ni, bool training)
+const float *frost_qrun_weight(frost_model *m, int ni)
 {
-    (void)training;
     frost_node *n = &m->nodes[ni];
     frost_nodeq *q = &n->q;
     const frost_param *p = &m->params[n->weight];

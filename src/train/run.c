@@ -186,11 +186,11 @@ static void forward_bn_act(frost_model *m, frost_node *n, int bs, bool training)
 }
 
 /* The weights a conv/linear node computes with: fake-quantized in a quantized model. */
-static const float *node_weight(frost_model *m, frost_node *n, bool training)
+static const float *node_weight(frost_model *m, frost_node *n)
 {
     if (!m->quant.active)
         return param_data(m, n->weight);
-    return frost_qrun_weight(m, (int)(n - m->nodes), training);
+    return frost_qrun_weight(m, (int)(n - m->nodes));
 }
 
 static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool training)
@@ -200,7 +200,7 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
     int64_t numel = node_numel(n, bs);
     switch (n->op) {
     case FROST_OP_CONV:
-        frost_conv2d_forward(&n->conv, in, x0->y, node_weight(m, n, training),
+        frost_conv2d_forward(&n->conv, in, x0->y, node_weight(m, n),
                              param_data(m, n->bias_p), n->y, m->scratch);
         break;
     case FROST_OP_BN: {
@@ -232,7 +232,7 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
         frost_gap_forward(in, x0->y, n->y);
         break;
     case FROST_OP_LINEAR:
-        frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, x0->y, node_weight(m, n, training),
+        frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, x0->y, node_weight(m, n),
                              param_data(m, n->bias_p), n->y);
         break;
     case FROST_OP_ADD:
