@@ -6,11 +6,29 @@
 #include "cli.h"
 
 static const char *const help =
-    "usage: frost info [MODEL | CHECKPOINT.safetensors] [options]\n"
+    "usage: frost info [MODEL | CHECKPOINT.safetensors | MODEL.int8] [options]\n"
     "Per-layer output shapes, parameters and MACs (multiply-accumulates per image,\n"
     "conv and linear layers), and totals.\n\n" CLI_MODEL_HELP
     "  (info defaults: --input 224 --in-channels 3 --classes 1000)\n\n"
-    "  --dump-arch FILE    also write the architecture JSON to FILE\n";
+    "  --dump-arch FILE    also write the architecture JSON to FILE\n"
+    "  --memory            (int8 models, the default for them) per-layer weight and\n"
+    "                      activation bytes, the planned arena, and the peak\n";
+
+static bool is_int8(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 5 && strcmp(s + n - 5, ".int8") == 0;
+}
+
+static int info_int8(const char *path)
+{
+    frost_int8_model *m = NULL;
+    if (frost_int8_load(path, &m) != FROST_OK)
+        return cli_error("info");
+    frost_int8_print_memory(m, stdout);
+    frost_int8_free(m);
+    return 0;
+}
 
 static bool is_checkpoint(const char *s)
 {
@@ -27,6 +45,7 @@ int cmd_info(int argc, char **argv)
         return 0;
     }
     const char *dump = cli_str(&a, "dump-arch", NULL);
+    bool memory = cli_flag(&a, "memory");
     frost_model *m = NULL;
     frost_status s;
     cli_model_opts mo;
@@ -35,6 +54,12 @@ int cmd_info(int argc, char **argv)
         return 2;
     const char *pos = a.n_positional ? a.positional[0] : NULL;
     mo.positional = pos;
+    if (memory && !pos) {
+        fprintf(stderr, "frost info: error: --memory needs an int8 model file\n");
+        return 2;
+    }
+    if (pos && (is_int8(pos) || memory))
+        return info_int8(pos);
     if (pos && is_checkpoint(pos))
         s = frost_checkpoint_load_model(pos, &m);
     else

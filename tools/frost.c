@@ -11,7 +11,10 @@ static const char *const usage =
     "  eval      accuracy of a checkpoint (FP32 or fake-quant)\n"
     "  quantize  post-training quantization: calibrate, report FP32 vs quantized accuracy\n"
     "  sensitivity  per-layer accuracy drop when only that layer is quantized\n"
-    "  info      per-layer shapes, parameters and MACs\n"
+    "  convert   a QAT/PTQ checkpoint -> an int8 model for the integer-only runtime\n"
+    "  run       accuracy of an int8 model on a data set\n"
+    "  bench     per-layer and total latency of an int8 model\n"
+    "  info      per-layer shapes, parameters and MACs (int8 models: --memory)\n"
     "  version   print the version\n";
 
 int main(int argc, char **argv)
@@ -30,6 +33,12 @@ int main(int argc, char **argv)
         return cmd_quantize(argc - 1, argv + 1);
     if (strcmp(cmd, "sensitivity") == 0)
         return cmd_sensitivity(argc - 1, argv + 1);
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -26,5 +26,6 @@
 #include "frost/io.h"
 #include "frost/quant.h"
 #include "frost/qat.h"
+#include "frost/int8.h"
 
 #endif

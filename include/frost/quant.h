@@ -50,6 +50,9 @@ frost_status frost_qparams(float mn, float mx, int qmin, int qmax, bool symmetri
  * (frost_qparams guarantees both; the caller checks other sources). */
 void frost_fake_quant(int64_t n, const float *x, float scale, int zero_point, int qmin, int qmax,
                       float *y);
+/* The clamped integer one value fake-quantizes to (the q of y = (q - Z) * S above); the
+ * int8 converter builds its tables and clamps with it. NaN gives the zero point. */
+int frost_quantize_one(float x, float scale, int zero_point, int qmin, int qmax);
 /* STE: dx[i] += dy[i] where x[i] quantizes inside [qmin, qmax], else adds 0. */
 void frost_fake_quant_backward(int64_t n, const float *x, float scale, int zero_point, int qmin,
                                int qmax, const float *dy, float *dx);

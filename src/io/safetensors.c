@@ -19,6 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Tensor bytes are copied as they are in memory and the format is little-endian. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -275,7 +280,8 @@ frost_status frost_safetensors_write(const char *path, const frost_st_tensor *te
 /* ---------------------------------------------------------------- reader -- */
 
 struct frost_st_file {
-    char *raw;               /* the whole file (frost_read_file) */
+    char *raw;               /* the whole file (frost_read_file, or mapped) */
+    size_t mapped;           /* bytes mapped (frost_safetensors_map), 0 if read */
     cJSON *header;           /* owns the name / metadata strings */
     int n;
     frost_st_tensor *tensors;
@@ -585,6 +591,58 @@ frost_status frost_safetensors_read(const char *path, frost_st_file **out)
     return FROST_OK;
 }
 
+/* Maps the file read-only instead of reading it: the tensors then point into the page
+ * cache (int8 models load without copying their weights). */
+static frost_status map_file(const char *path, frost_st_file *f, size_t *size)
+{
+    if (!path || !*path)
+        return frost_fail(FROST_ERR_ARG, "map file: empty path");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return frost_fail(FROST_ERR_IO, "file %s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    frost_status st = FROST_OK;
+    if (fstat(fd, &sb) != 0)
+        st = frost_fail(FROST_ERR_IO, "file %s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        st = frost_fail(FROST_ERR_IO, "file %s: not a regular file", path);
+    else if (sb.st_size < 8)
+        st = frost_fail(FROST_ERR_FORMAT, "file %s: %jd bytes is too short for a safetensors "
+                        "header", path, (intmax_t)sb.st_size);
+    if (st == FROST_OK) {
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            st = frost_fail(FROST_ERR_IO, "file %s: cannot map: %s", path, strerror(errno));
+        else {
+            f->raw = p;
+            f->mapped = (size_t)sb.st_size;
+            *size = f->mapped;
+        }
+    }
+    close(fd);
+    return st;
+}
+
+frost_status frost_safetensors_map(const char *path, frost_st_file **out)
+{
+    if (!out)
+        return frost_fail(FROST_ERR_ARG, "safetensors map: NULL output pointer");
+    *out = NULL;
+    frost_st_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory", path ? path : "");
+    size_t size = 0;
+    frost_status st = map_file(path, f, &size);
+    if (st == FROST_OK)
+        st = parse_file(path, f, size);
+    if (st != FROST_OK) {
+        frost_st_close(f);
+        return st;
+    }
+    *out = f;
+    return FROST_OK;
+}
+
 int frost_st_count(const frost_st_file *f) { return f ? f->n : 0; }
 
 const frost_st_tensor *frost_st_get(const frost_st_file *f, int i)
@@ -627,6 +685,9 @@ void frost_st_close(frost_st_file *f)
     free(f->tensors);
     free(f->meta);
     cJSON_Delete(f->header);
-    free(f->raw);
+    if (f->mapped)
+        munmap(f->raw, f->mapped);
+    else
+        free(f->raw);
     free(f);
 }

@@ -92,6 +92,14 @@ static inline bool fq_inside(float x, float inv, int zp, float qmin, float qmax)
     return q >= qmin && q <= qmax; /* false for NaN */
 }
 
+int frost_quantize_one(float x, float scale, int zero_point, int qmin, int qmax)
+{
+    float q = quant_float(x, 1.0f / scale, zero_point);
+    if (isnan(q))
+        return zero_point;
+    return q < (float)qmin ? qmin : q > (float)qmax ? qmax : (int)q;
+}
+
 /* ---- reference kernels (the oracle for the AVX2 ones in x86/fq_avx2.c) ---- */
 
 void frost_fq_ref(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,

@@ -1,0 +1,82 @@
+/*
+ * Integer-only inference (Jacob et al. 2018, TFLite int8 conventions).
+ *
+ * frost_int8_convert turns a fake-quant model (after QAT or PTQ calibration) into an
+ * int8 model: BN folded, int8 weights (per channel or per tensor, symmetric), int32
+ * biases, per-channel fixed-point multipliers, zero points, activation clamps fused
+ * into the producing layer, hard-swish / hard-sigmoid and requantizing copies as
+ * 256-entry tables. The file (a .int8 file) is safetensors: the integer tensors, plus
+ * the graph as JSON in the metadata key "frost.int8" (versioned; docs/int8.md).
+ *
+ * Activations are stored as uint8 with a zero point (signed ranges shifted by 128);
+ * weights are int8. Every element-wise table (activations, requantizing copies,
+ * max pool) reproduces the fake-quant model exactly; conv / linear / add / average
+ * pools round through fixed point and may differ from the float-computed fake-quant
+ * output by one step (1 LSB) where the float result lies on a rounding tie.
+ *
+ * The runtime runs one image at a time with no allocation: all activations live in
+ * one arena planned at load time (tensors share bytes once dead).
+ */
+#ifndef FROST_INT8_H
+#define FROST_INT8_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "frost/model.h"
+#include "frost/status.h"
+
+typedef struct frost_int8_model frost_int8_model;
+
+/* Converts a quantized model (frost_model_quantize + calibration or QAT) and writes it to
+ * `path` atomically. Every layer must be quantized (only the logits may stay float). */
+frost_status frost_int8_convert(const frost_model *qat_model, const char *path);
+/* The same, to a model in memory (ready to run). */
+frost_status frost_int8_from_model(const frost_model *qat_model, frost_int8_model **out);
+
+/* Loads a .int8 file (memory-mapped; every size, offset, dtype, shape and parameter is
+ * checked, so a corrupt file gets an error, never a crash). */
+frost_status frost_int8_load(const char *path, frost_int8_model **out);
+frost_status frost_int8_save(const frost_int8_model *m, const char *path);
+void frost_int8_free(frost_int8_model *m);
+
+void frost_int8_input_shape(const frost_int8_model *m, int *h, int *w, int *c);
+int frost_int8_classes(const frost_int8_model *m);
+/* The input's quantization: u8 = clamp(zp + round_half_even(x / scale), 0, 255). */
+void frost_int8_input_qparams(const frost_int8_model *m, float *scale, int *zero_point);
+
+/* Runs one image (float NHWC, h*w*c values): quantizes it and runs the integer graph.
+ * Writes `classes` floats to out (NULL: keep them only in the model). */
+frost_status frost_int8_run(frost_int8_model *m, const float *image, float *out);
+/* The same from an already quantized image (u8 with the input's zero point). */
+frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image, float *out);
+/* The helpers behind frost_int8_run: quantize an image for this model. */
+void frost_int8_quantize_input(const frost_int8_model *m, const float *image, uint8_t *q);
+
+/* Top-1 accuracy over a data set, images normalized as in training (norm: mean/std;
+ * NULL = none). */
+#include "frost/data.h"
+frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
+                                 const frost_augment *norm, float *acc);
+
+/* Use the portable reference kernels even where AVX2 is available (tests, debugging). */
+void frost_int8_force_reference(frost_int8_model *m, int on);
+
+/* Per-layer table (name, op, shape, weight bytes, activation bytes, arena offset) and the
+ * totals: weight bytes, peak activation bytes (the arena) and the scratch. */
+void frost_int8_print_memory(const frost_int8_model *m, FILE *out);
+int64_t frost_int8_macs(const frost_int8_model *m);
+size_t frost_int8_arena_bytes(const frost_int8_model *m);
+size_t frost_int8_weight_bytes(const frost_int8_model *m);
+
+/* Latency: runs the model `warmup` times, then `reps` times, timing each node; writes
+ * the median total (ms) and, if per_node_ms is non-NULL (n_nodes entries), the median per
+ * node. frost_int8_node_count / _node_name / _node_op / _node_macs describe the nodes. */
+frost_status frost_int8_time(frost_int8_model *m, int warmup, int reps, double *total_ms,
+                             double *per_node_ms);
+int frost_int8_node_count(const frost_int8_model *m);
+const char *frost_int8_node_name(const frost_int8_model *m, int i);
+const char *frost_int8_node_op(const frost_int8_model *m, int i);
+int64_t frost_int8_node_macs(const frost_int8_model *m, int i);
+
+#endif

@@ -1,0 +1,473 @@
+/*
+ * Fake-quant model -> int8 model.
+ *
+ * The quantized graph (src/quant/qgraph.c) puts one FAKEQUANT node after every value
+ * that is quantized: the input, each conv unit (conv [+ BN] [+ ReLU/ReLU6]), adds,
+ * concats, pools, standalone activations. Each such FAKEQUANT node becomes one int8
+ * node producing that tensor; the node's op comes from what the fake-quant reads.
+ * Weights, scales and zero points are computed with the very functions the fake-quant
+ * forward uses (frost_qparams, frost_quantize_one), so the int8 weights are exactly the
+ * integers the fake-quant model multiplies by.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "int8/i8model.h"
+#include "int8/requant.h"
+#include "models/graph.h"
+
+typedef struct {
+    const frost_model *m;
+    frost_int8_model *out;
+    int *tensor_of; /* QAT node -> int8 node holding its quantized output, or -1 */
+} conv_ctx;
+
+typedef struct {
+    float scale;
+    int zp, qmin, qmax, off; /* the real range; stored = real + off */
+} tensor_q;
+
+static bool has_fq(const frost_model *m, int j)
+{
+    return j + 1 < m->n_nodes && m->nodes[j + 1].op == FROST_OP_FAKEQUANT &&
+           m->nodes[j + 1].in[0] == j;
+}
+
+/* The int8 node that holds QAT node j's value (past dropout / flatten). */
+static frost_status resolve(const conv_ctx *c, int user, int j, int *t)
+{
+    const frost_model *m = c->m;
+    while (m->nodes[j].op == FROST_OP_DROPOUT || m->nodes[j].op == FROST_OP_FLATTEN)
+        j = m->nodes[j].in[0];
+    if (c->tensor_of[j] < 0)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' reads '%s', which is not quantized (every layer "
+                          "but the logits must be quantized for the int8 engine)",
+                          m->nodes[user].name, m->nodes[j].name);
+    *t = c->tensor_of[j];
+    return FROST_OK;
+}
+
+/* Scale / zero point of a FAKEQUANT node from its range, in the stored (unsigned) domain. */
+static frost_status fq_params(const frost_model *m, const frost_node *f, tensor_q *t)
+{
+    const float *r = m->buffers[f->q.range].data;
+    if (r[2] == 0.0f)
+        return frost_fail(FROST_ERR_ARG,
+                          "int8 convert: '%s' has no range: calibrate (frost quantize) or "
+                          "train with --qat first",
+                          f->name);
+    FROST_TRY(frost_qparams(r[0], r[1], f->q.qmin, f->q.qmax, f->q.symmetric, &t->scale, &t->zp));
+    t->qmin = f->q.qmin;
+    t->qmax = f->q.qmax;
+    t->off = f->q.qmin < 0 ? 128 : 0;
+    return FROST_OK;
+}
+
+static frost_i8_node *new_node(conv_ctx *c, const frost_node *f, frost_i8_op op,
+                               const tensor_q *q)
+{
+    frost_i8_node *n = &c->out->nodes[c->out->n_nodes];
+    memset(n, 0, sizeof *n);
+    /* the node is named after the layer whose output it holds ("s1.b1.dw.act") */
+    const frost_node *src = f->op == FROST_OP_FAKEQUANT ? &c->m->nodes[f->in[0]] : f;
+    snprintf(n->name, sizeof n->name, "%s", src->name);
+    n->op = op;
+    n->h = f->h;
+    n->w = f->w;
+    n->c = f->c;
+    n->k = n->stride = n->groups = 1;
+    n->source = (int)(f - c->m->nodes);
+    if (q) {
+        n->scale = q->scale;
+        n->zp = q->zp + q->off;
+        n->lo = q->qmin + q->off;
+        n->hi = q->qmax + q->off;
+    }
+    return n;
+}
+
+static void add_input(frost_i8_node *n, int t) { n->in[n->n_in++] = t; }
+
+/* Table from the stored input value to the stored output: dequantize exactly as the
+ * fake-quant forward does, apply `act` (frost's own float op), quantize to `out`. */
+static void build_lut(const frost_i8_node *in, frost_act_kind act, const tensor_q *out,
+                      uint8_t *lut)
+{
+    float x[256], y[256];
+    /* (q - Z) * S with q, Z as floats, as fq_one computes; stored s - stored Z is q - Z */
+    for (int s = 0; s < 256; s++)
+        x[s] = ((float)s - (float)in->zp) * in->scale;
+    frost_act_forward(act, 256, x, y);
+    for (int s = 0; s < 256; s++)
+        lut[s] = (uint8_t)(frost_quantize_one(y[s], out->scale, out->zp, out->qmin, out->qmax) +
+                           out->off);
+}
+
+/* ---- weights ---- */
+
+typedef struct {
+    int cout;
+    int64_t inner;
+    float *w;       /* folded float weights [cout][inner] */
+    float *bias;    /* folded float bias [cout] */
+    bool *dead;     /* BN factor exactly 0: the channel's output is its bias */
+    float *wscale;  /* [cout] */
+} folded_weights;
+
+static void folded_free(folded_weights *f)
+{
+    free(f->w);
+    free(f->bias);
+    free(f->dead);
+    free(f->wscale);
+}
+
+/* W * f and beta + f * (b - mean) with f = gamma / sqrt(var + eps), as qrun.c folds them. */
+static frost_status fold_weights(const frost_model *m, const frost_node *n, int bn,
+                                 folded_weights *f)
+{
+    const frost_param *p = &m->params[n->weight];
+    f->cout = (int)p->shape[0];
+    f->inner = p->numel / f->cout;
+    f->w = malloc((size_t)p->numel * sizeof(float));
+    f->bias = calloc((size_t)f->cout, sizeof(float));
+    f->dead = calloc((size_t)f->cout, sizeof(bool));
+    f->wscale = malloc((size_t)f->cout * sizeof(float));
+    if (!f->w || !f->bias || !f->dead || !f->wscale)
+        return frost_fail(FROST_ERR_NOMEM, "int8 convert: out of memory");
+    const float *cb = n->bias_p >= 0 ? m->params[n->bias_p].data : NULL;
+    for (int c = 0; c < f->cout; c++) {
+        float fc = 1.0f, b = cb ? cb[c] : 0.0f;
+        if (bn >= 0) {
+            const frost_node *bnn = &m->nodes[bn];
+            float g = m->params[bnn->gamma].data[c], beta = m->params[bnn->beta].data[c];
+            float mean = m->buffers[bnn->running_mean].data[c];
+            float var = m->buffers[bnn->running_var].data[c];
+            float v = g / sqrtf(var + bnn->bn.eps);
+            if (!isfinite(v))
+                return frost_fail(FROST_ERR_NUMERIC, "int8 convert: BN '%s' channel %d has a "
+                                  "non-finite scale", bnn->name, c);
+            f->dead[c] = v == 0.0f;
+            fc = f->dead[c] ? 1.0f : v; /* qrun.c quantizes the raw weight then */
+            b = beta + v * (b - mean);
+        }
+        f->bias[c] = b;
+        for (int64_t i = 0; i < f->inner; i++)
+            f->w[c * f->inner + i] = p->data[c * f->inner + i] * fc;
+    }
+    return FROST_OK;
+}
+
+/* Per-channel (or per-tensor) symmetric scales, the same rule as qrun.c's weight_qparams. */
+static frost_status weight_scales(const frost_node *n, folded_weights *f)
+{
+    const frost_nodeq *q = &n->q;
+    if (!q->symmetric)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' has affine (asymmetric) "
+                          "weights; the int8 engine takes symmetric weights only", n->name);
+    int cout = f->cout;
+    float *mn = malloc((size_t)cout * sizeof(float)), *mx = malloc((size_t)cout * sizeof(float));
+    if (!mn || !mx) {
+        free(mn);
+        free(mx);
+        return frost_fail(FROST_ERR_NOMEM, "int8 convert: out of memory");
+    }
+    frost_minmax_per_channel(1, cout, f->inner, f->w, mn, mx);
+    for (int c = 1; c < cout && !q->per_channel; c++) {
+        mn[0] = fminf(mn[0], mn[c]);
+        mx[0] = fmaxf(mx[0], mx[c]);
+    }
+    frost_status s = FROST_OK;
+    for (int c = 0; c < cout && s == FROST_OK; c++) {
+        int zp, k = q->per_channel ? c : 0;
+        s = frost_qparams(mn[k], mx[k], q->qmin, q->qmax, true, &f->wscale[c], &zp);
+    }
+    free(mn);
+    free(mx);
+    return s;
+}
+
+/* int8 weights, int32 bias and requant multipliers of a conv / linear node. */
+static frost_status quantize_weights(conv_ctx *c, frost_i8_node *o, const frost_node *n, int bn,
+                                     const frost_i8_node *in, bool logits)
+{
+    folded_weights f = {0};
+    frost_status s = fold_weights(c->m, n, bn, &f);
+    if (s == FROST_OK)
+        s = weight_scales(n, &f);
+    int8_t *w = s == FROST_OK ? frost_i8_own(c->out, (size_t)f.cout * f.inner) : NULL;
+    int32_t *bias = w ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    int32_t *mult = bias ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    int32_t *shift = mult ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    float *oscale = shift && logits ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    float *obias = oscale ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    if (s == FROST_OK && (!shift || (logits && !obias)))
+        s = FROST_ERR_NOMEM;
+    for (int ch = 0; ch < f.cout && s == FROST_OK; ch++) {
+        for (int64_t i = 0; i < f.inner; i++)
+            w[ch * f.inner + i] = f.dead[ch] ? 0
+                : (int8_t)frost_quantize_one(f.w[ch * f.inner + i], f.wscale[ch], 0, n->q.qmin,
+                                             n->q.qmax);
+        double acc_scale = (double)in->scale * (double)f.wscale[ch];
+        if (logits) {
+            oscale[ch] = (float)acc_scale;
+            obias[ch] = f.bias[ch];
+            bias[ch] = 0;
+            mult[ch] = shift[ch] = 0;
+            continue;
+        }
+        double qb = round((double)f.bias[ch] / acc_scale);
+        if (!(fabs(qb) <= 1073741824.0)) /* 2^30: leaves room for the sum */
+            s = frost_fail(FROST_ERR_NUMERIC, "int8 convert: '%s' channel %d: bias %g does not "
+                           "fit int32 at scale %g", n->name, ch, (double)f.bias[ch], acc_scale);
+        bias[ch] = (int32_t)qb;
+        frost_quantize_multiplier(acc_scale / (double)o->scale, &mult[ch], &shift[ch]);
+    }
+    folded_free(&f);
+    o->weight = w;
+    o->bias = bias;
+    o->mult = mult;
+    o->shift = shift;
+    o->n_mult = o->c;
+    o->out_scale = oscale;
+    o->out_bias = obias;
+    return s;
+}
+
+/* ---- one int8 node per quantized tensor ---- */
+
+static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *q, int head,
+                              int bn, frost_act_kind act, bool logits)
+{
+    const frost_model *m = c->m;
+    const frost_node *cn = &m->nodes[head];
+    if (!cn->q.on)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' has float weights (its "
+                          "quant config disables them)", cn->name);
+    if (bn >= 0 && cn->q.fold_bn != bn)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: BN '%s' is not folded into "
+                          "'%s'", m->nodes[bn].name, cn->name);
+    int t;
+    FROST_TRY(resolve(c, head, cn->in[0], &t));
+    frost_i8_op op = logits ? FROST_I8_LOGITS : cn->op == FROST_OP_LINEAR ? FROST_I8_LINEAR
+                                                                           : FROST_I8_CONV;
+    frost_i8_node *o = new_node(c, f, op, logits ? NULL : q);
+    add_input(o, t);
+    if (cn->op == FROST_OP_CONV) {
+        if (cn->conv.kh != cn->conv.kw || cn->conv.pad_h != cn->conv.pad_w)
+            return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' has a non-square "
+                              "kernel or padding", cn->name);
+        o->k = cn->conv.kh;
+        o->stride = cn->conv.stride;
+        o->pad = cn->conv.pad_h;
+        o->groups = cn->conv.groups;
+        if (logits && (cn->h != 1 || cn->w != 1))
+            return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' gives float output "
+                              "over %dx%d pixels; only a 1x1 classifier may", cn->name, cn->h,
+                              cn->w);
+    }
+    o->macs = cn->macs;
+    if (act == FROST_ACT_RELU || act == FROST_ACT_RELU6)
+        o->lo = o->lo > o->zp ? o->lo : o->zp;
+    if (act == FROST_ACT_RELU6) {
+        int six = frost_quantize_one(6.0f, q->scale, q->zp, q->qmin, q->qmax) + q->off;
+        o->hi = o->hi < six ? o->hi : six;
+    }
+    return quantize_weights(c, o, cn, bn, &c->out->nodes[t], logits);
+}
+
+static frost_status emit_add(conv_ctx *c, const frost_node *f, const tensor_q *q,
+                             const frost_node *src)
+{
+    int t0, t1;
+    FROST_TRY(resolve(c, f->in[0], src->in[0], &t0));
+    FROST_TRY(resolve(c, f->in[0], src->in[1], &t1));
+    frost_i8_node *o = new_node(c, f, FROST_I8_ADD, q);
+    add_input(o, t0);
+    add_input(o, t1);
+    int32_t *mult = frost_i8_own(c->out, 12), *shift = frost_i8_own(c->out, 12);
+    if (!mult || !shift)
+        return FROST_ERR_NOMEM;
+    double s0 = c->out->nodes[t0].scale, s1 = c->out->nodes[t1].scale;
+    double tw = 2.0 * (s0 > s1 ? s0 : s1);
+    frost_quantize_multiplier(s0 / tw, &mult[0], &shift[0]);
+    frost_quantize_multiplier(s1 / tw, &mult[1], &shift[1]);
+    frost_quantize_multiplier(tw / ((double)(1 << 20) * o->scale), &mult[2], &shift[2]);
+    o->mult = mult;
+    o->shift = shift;
+    o->n_mult = 3;
+    return FROST_OK;
+}
+
+/* Nodes whose output is a table lookup of each input: LUT, CONCAT, MAXPOOL. */
+static frost_status emit_tables(conv_ctx *c, const frost_node *f, const tensor_q *q,
+                                const frost_node *src, frost_i8_op op, frost_act_kind act)
+{
+    frost_i8_node *o = new_node(c, f, op, q);
+    uint8_t *lut = frost_i8_own(c->out, (size_t)src->n_in * 256);
+    if (!lut)
+        return FROST_ERR_NOMEM;
+    for (int i = 0; i < src->n_in; i++) {
+        int t;
+        FROST_TRY(resolve(c, f->in[0], src->in[i], &t));
+        add_input(o, t);
+        build_lut(&c->out->nodes[t], act, q, lut + 256 * i);
+    }
+    o->lut = lut;
+    if (op == FROST_I8_MAXPOOL) {
+        o->k = src->pool.k;
+        o->stride = src->pool.stride;
+        o->pad = src->pool.pad;
+    }
+    return FROST_OK;
+}
+
+static frost_status emit_avgpool(conv_ctx *c, const frost_node *f, const tensor_q *q,
+                                 const frost_node *src)
+{
+    int t;
+    FROST_TRY(resolve(c, f->in[0], src->in[0], &t));
+    frost_i8_node *o = new_node(c, f, src->op == FROST_OP_GAP ? FROST_I8_GAP : FROST_I8_AVGPOOL, q);
+    add_input(o, t);
+    const frost_i8_node *in = &c->out->nodes[t];
+    int taps = 1;
+    if (src->op == FROST_OP_AVGPOOL) {
+        o->k = src->pool.k;
+        o->stride = src->pool.stride;
+        o->pad = src->pool.pad;
+        taps = o->k * o->k;
+    }
+    int32_t *mult = frost_i8_own(c->out, (size_t)(taps + 1) * 4);
+    int32_t *shift = frost_i8_own(c->out, (size_t)(taps + 1) * 4);
+    if (!mult || !shift)
+        return FROST_ERR_NOMEM;
+    for (int n = 0; n <= taps; n++) { /* GAP: [0] averages all h*w pixels */
+        double count = src->op == FROST_OP_GAP ? (double)in->h * in->w : (double)(n ? n : 1);
+        frost_quantize_multiplier((double)in->scale / (count * o->scale), &mult[n], &shift[n]);
+    }
+    o->mult = mult;
+    o->shift = shift;
+    o->n_mult = taps + 1;
+    return FROST_OK;
+}
+
+/* What FAKEQUANT node fi quantizes, walking back through its conv unit. */
+static frost_status emit_for_fq(conv_ctx *c, int fi)
+{
+    const frost_model *m = c->m;
+    const frost_node *f = &m->nodes[fi];
+    int src = f->in[0], head = src, bn = -1;
+    frost_act_kind act = FROST_ACT_IDENTITY;
+    const frost_node *h = &m->nodes[head];
+    if (h->op == FROST_OP_ACT && (h->act == FROST_ACT_RELU || h->act == FROST_ACT_RELU6) &&
+        !has_fq(m, h->in[0]) &&
+        (m->nodes[h->in[0]].op == FROST_OP_BN || m->nodes[h->in[0]].op == FROST_OP_CONV)) {
+        act = h->act;
+        head = h->in[0];
+        h = &m->nodes[head];
+    }
+    if (h->op == FROST_OP_BN && !has_fq(m, h->in[0]) && m->nodes[h->in[0]].op == FROST_OP_CONV) {
+        bn = head;
+        head = h->in[0];
+        h = &m->nodes[head];
+    }
+    bool logits = !f->q.on;
+    tensor_q q = {0};
+    if (!logits)
+        FROST_TRY(fq_params(m, f, &q));
+    if (logits && h->op != FROST_OP_LINEAR && h->op != FROST_OP_CONV)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: the output of '%s' (%s) is not "
+                          "quantized", h->name, frost_op_name(h->op));
+    switch (h->op) {
+    case FROST_OP_CONV:
+    case FROST_OP_LINEAR:
+        if (logits && (act != FROST_ACT_IDENTITY || bn >= 0))
+            return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: float output after '%s' "
+                              "is only supported for a plain classifier", h->name);
+        return emit_conv(c, f, &q, head, bn, act, logits);
+    case FROST_OP_INPUT:
+        new_node(c, f, FROST_I8_QUANTIZE, &q);
+        return FROST_OK;
+    case FROST_OP_ADD:
+        return emit_add(c, f, &q, h);
+    case FROST_OP_CONCAT:
+        return emit_tables(c, f, &q, h, FROST_I8_CONCAT, FROST_ACT_IDENTITY);
+    case FROST_OP_ACT:
+        return emit_tables(c, f, &q, h, FROST_I8_LUT, h->act);
+    case FROST_OP_MAXPOOL:
+        return emit_tables(c, f, &q, h, FROST_I8_MAXPOOL, FROST_ACT_IDENTITY);
+    case FROST_OP_AVGPOOL:
+    case FROST_OP_GAP:
+        return emit_avgpool(c, f, &q, h);
+    default:
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' (%s) has no int8 kernel",
+                          h->name, frost_op_name(h->op));
+    }
+}
+
+static frost_status convert_graph(conv_ctx *c)
+{
+    const frost_model *m = c->m;
+    for (int i = 0; i < m->n_nodes; i++) {
+        c->tensor_of[i] = -1;
+        if (m->nodes[i].op != FROST_OP_FAKEQUANT)
+            continue;
+        FROST_TRY(emit_for_fq(c, i));
+        c->tensor_of[i] = c->out->n_nodes++;
+    }
+    int last = m->n_nodes - 1, t;
+    FROST_TRY(resolve(c, last, last, &t));
+    if (t != c->out->n_nodes - 1)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: the model output is not its "
+                          "last quantized layer");
+    if (c->out->nodes[0].op != FROST_I8_QUANTIZE)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: the model input is not "
+                          "quantized");
+    return FROST_OK;
+}
+
+frost_status frost_int8_from_model(const frost_model *qm, frost_int8_model **out)
+{
+    if (!qm || !out)
+        return frost_fail(FROST_ERR_ARG, "int8 convert: NULL argument");
+    *out = NULL;
+    if (!qm->quant.active)
+        return frost_fail(FROST_ERR_ARG, "int8 convert: model '%s' is not quantized (QAT or "
+                          "PTQ checkpoint needed: frost quantize / frost train --qat)", qm->name);
+    frost_int8_model *m = calloc(1, sizeof *m);
+    conv_ctx c = {qm, m, malloc((size_t)qm->n_nodes * sizeof(int))};
+    if (m)
+        m->nodes = calloc((size_t)qm->n_nodes, sizeof *m->nodes);
+    if (!m || !m->nodes || !c.tensor_of) {
+        free(c.tensor_of);
+        frost_int8_free(m);
+        return frost_fail(FROST_ERR_NOMEM, "int8 convert: out of memory");
+    }
+    snprintf(m->name, sizeof m->name, "%s", qm->name);
+    m->in_h = qm->in_h;
+    m->in_w = qm->in_w;
+    m->in_c = qm->in_c;
+    m->classes = qm->classes;
+    frost_status s = convert_graph(&c);
+    free(c.tensor_of);
+    if (s == FROST_OK)
+        s = frost_i8_prepare(m);
+    if (s != FROST_OK) {
+        frost_int8_free(m);
+        return s;
+    }
+    *out = m;
+    return FROST_OK;
+}
+
+frost_status frost_int8_convert(const frost_model *qm, const char *path)
+{
+    frost_int8_model *m;
+    FROST_TRY(frost_int8_from_model(qm, &m));
+    frost_status s = frost_int8_save(m, path);
+    frost_int8_free(m);
+    return s;
+}

@@ -1,0 +1,344 @@
+/*
+ * .int8 files: safetensors holding the integer tensors ("<node>.weight" I8, ".bias",
+ * ".mult", ".shift" I32, ".lut" U8, ".out_scale", ".out_bias" F32) and, in the metadata
+ * key "frost.int8", the graph as JSON:
+ *   {"format": "frost-int8", "version": 1, "name": .., "input": [h, w, c], "classes": n,
+ *    "nodes": [{"name", "op", "in": [..], "shape": [h, w, c], "scale", "zp", "lo", "hi",
+ *               "k", "stride", "pad", "groups"}, ..]}
+ * Loading maps the file and checks everything: the JSON's types and ranges, that each
+ * node's shape follows from its inputs, and every tensor's dtype and exact shape.
+ */
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "frost/io.h"
+#include "int8/i8model.h"
+
+#define META_KEY "frost.int8"
+#define FORMAT_NAME "frost-int8"
+
+/* ---- writing ---- */
+
+static bool add_ints(cJSON *o, const char *key, const int *v, int n)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    for (int i = 0; a && i < n; i++)
+        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i])))
+            return false;
+    return a != NULL;
+}
+
+static cJSON *node_json(const frost_i8_node *n)
+{
+    cJSON *o = cJSON_CreateObject();
+    int shape[3] = {n->h, n->w, n->c};
+    bool ok = o && cJSON_AddStringToObject(o, "name", n->name) &&
+              cJSON_AddStringToObject(o, "op", frost_i8_op_name(n->op)) &&
+              add_ints(o, "in", n->in, n->n_in) && add_ints(o, "shape", shape, 3) &&
+              cJSON_AddNumberToObject(o, "scale", (double)n->scale) &&
+              cJSON_AddNumberToObject(o, "zp", n->zp) && cJSON_AddNumberToObject(o, "lo", n->lo) &&
+              cJSON_AddNumberToObject(o, "hi", n->hi) && cJSON_AddNumberToObject(o, "k", n->k) &&
+              cJSON_AddNumberToObject(o, "stride", n->stride) &&
+              cJSON_AddNumberToObject(o, "pad", n->pad) &&
+              cJSON_AddNumberToObject(o, "groups", n->groups);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static char *graph_json(const frost_int8_model *m)
+{
+    cJSON *root = cJSON_CreateObject();
+    int input[3] = {m->in_h, m->in_w, m->in_c};
+    cJSON *nodes = NULL;
+    bool ok = root && cJSON_AddStringToObject(root, "format", FORMAT_NAME) &&
+              cJSON_AddNumberToObject(root, "version", FROST_I8_FORMAT_VERSION) &&
+              cJSON_AddStringToObject(root, "name", m->name) && add_ints(root, "input", input, 3) &&
+              cJSON_AddNumberToObject(root, "classes", m->classes) &&
+              (nodes = cJSON_AddArrayToObject(root, "nodes"));
+    for (int i = 0; ok && i < m->n_nodes; i++)
+        ok = cJSON_AddItemToArray(nodes, node_json(&m->nodes[i]));
+    char *s = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return s;
+}
+
+typedef struct {
+    frost_st_tensor *t;
+    char (*names)[FROST_I8_NAME_LEN + 16];
+    int n;
+} tensor_list;
+
+static void add_tensor(tensor_list *l, const char *node, const char *suffix, frost_dtype dt,
+                       int64_t d0, int64_t d1, const void *data)
+{
+    snprintf(l->names[l->n], sizeof l->names[0], "%s.%s", node, suffix);
+    frost_st_tensor *t = &l->t[l->n++];
+    t->name = l->names[l->n - 1];
+    t->dtype = dt;
+    t->ndim = d1 > 0 ? 2 : 1;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->data = data;
+}
+
+/* int32 / float tensors first, then bytes: every tensor stays 4-byte aligned in a map. */
+static void list_tensors(const frost_int8_model *m, tensor_list *l, bool words)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        const frost_i8_node *n = &m->nodes[i];
+        bool wt = n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS;
+        if (words && n->op == FROST_I8_LOGITS) {
+            add_tensor(l, n->name, "out_scale", FROST_DT_F32, n->c, 0, n->out_scale);
+            add_tensor(l, n->name, "out_bias", FROST_DT_F32, n->c, 0, n->out_bias);
+        } else if (words && wt) {
+            add_tensor(l, n->name, "bias", FROST_DT_I32, n->c, 0, n->bias);
+        }
+        if (words && n->mult && n->op != FROST_I8_LOGITS) {
+            add_tensor(l, n->name, "mult", FROST_DT_I32, n->n_mult, 0, n->mult);
+            add_tensor(l, n->name, "shift", FROST_DT_I32, n->n_mult, 0, n->shift);
+        }
+        if (!words && wt) {
+            int64_t inner = n->op == FROST_I8_CONV
+                ? (int64_t)n->k * n->k * (m->nodes[n->in[0]].c / n->groups)
+                : (int64_t)m->nodes[n->in[0]].h * m->nodes[n->in[0]].w * m->nodes[n->in[0]].c;
+            add_tensor(l, n->name, "weight", FROST_DT_I8, n->c, inner, n->weight);
+        }
+        if (!words && n->lut)
+            add_tensor(l, n->name, "lut", FROST_DT_U8, n->n_in, 256, n->lut);
+    }
+}
+
+frost_status frost_int8_save(const frost_int8_model *m, const char *path)
+{
+    if (!m || !path)
+        return frost_fail(FROST_ERR_ARG, "int8 save: NULL argument");
+    tensor_list l = {malloc((size_t)m->n_nodes * 6 * sizeof *l.t),
+                     malloc((size_t)m->n_nodes * 6 * sizeof *l.names), 0};
+    char *json = graph_json(m);
+    frost_status s;
+    if (!l.t || !l.names || !json) {
+        s = frost_fail(FROST_ERR_NOMEM, "int8 save: out of memory");
+    } else {
+        list_tensors(m, &l, true);
+        list_tensors(m, &l, false);
+        frost_st_meta meta[1] = {{META_KEY, json}};
+        s = frost_safetensors_write(path, l.t, l.n, meta, 1);
+    }
+    free(l.t);
+    free(l.names);
+    cJSON_free(json);
+    return s;
+}
+
+/* ---- reading ---- */
+
+typedef struct {
+    const char *path;
+    frost_st_file *f;
+} load_ctx;
+
+static frost_status bad(const load_ctx *c, const char *what, const char *node)
+{
+    return frost_fail(FROST_ERR_FORMAT, "file %s: %s%s%s", c->path, what, node ? " in node " : "",
+                      node ? node : "");
+}
+
+/* An integer field in [lo, hi]. */
+static frost_status get_int(const load_ctx *c, const cJSON *o, const char *key, int lo, int hi,
+                            const char *node, int *out)
+{
+    const cJSON *v = key ? cJSON_GetObjectItemCaseSensitive(o, key) : o; /* NULL: o itself */
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi)
+        return frost_fail(FROST_ERR_FORMAT, "file %s: field \"%s\"%s%s is missing or not an "
+                          "integer in [%d, %d]", c->path, key ? key : "(array item)",
+                          node ? " of node " : "",
+                          node ? node : "", lo, hi);
+    *out = (int)v->valuedouble;
+    return FROST_OK;
+}
+
+static frost_status get_ints(const load_ctx *c, const cJSON *o, const char *key, int min_n,
+                             int max_n, int lo, int hi, const char *node, int *out, int *n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    int len = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (len < min_n || len > max_n)
+        return frost_fail(FROST_ERR_FORMAT, "file %s: field \"%s\"%s%s must be an array of "
+                          "%d to %d integers", c->path, key, node ? " of node " : "",
+                          node ? node : "", min_n, max_n);
+    for (int i = 0; i < len; i++)
+        FROST_TRY(get_int(c, cJSON_GetArrayItem(a, i), NULL, lo, hi, node, &out[i]));
+    if (n)
+        *n = len;
+    return FROST_OK;
+}
+
+static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_i8_node *n)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "op");
+    if (!cJSON_IsString(name) || strlen(name->valuestring) == 0 ||
+        strlen(name->valuestring) >= FROST_I8_NAME_LEN)
+        return bad(c, "a node has no valid \"name\"", NULL);
+    snprintf(n->name, sizeof n->name, "%s", name->valuestring);
+    int opi = cJSON_IsString(op) ? frost_i8_op_parse(op->valuestring) : -1;
+    if (opi < 0)
+        return bad(c, "unknown \"op\"", n->name);
+    n->op = (frost_i8_op)opi;
+    n->source = -1;
+    int shape[3];
+    FROST_TRY(get_ints(c, o, "in", 0, FROST_I8_MAX_INPUTS, 0, 1 << 20, n->name, n->in, &n->n_in));
+    FROST_TRY(get_ints(c, o, "shape", 3, 3, 1, 1 << 16, n->name, shape, NULL));
+    n->h = shape[0], n->w = shape[1], n->c = shape[2];
+    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(o, "scale");
+    if (!cJSON_IsNumber(scale))
+        return bad(c, "\"scale\" is not a number", n->name);
+    n->scale = (float)scale->valuedouble;
+    FROST_TRY(get_int(c, o, "zp", 0, 255, n->name, &n->zp));
+    FROST_TRY(get_int(c, o, "lo", 0, 255, n->name, &n->lo));
+    FROST_TRY(get_int(c, o, "hi", 0, 255, n->name, &n->hi));
+    FROST_TRY(get_int(c, o, "k", 1, 15, n->name, &n->k));
+    FROST_TRY(get_int(c, o, "stride", 1, 8, n->name, &n->stride));
+    FROST_TRY(get_int(c, o, "pad", 0, 14, n->name, &n->pad));
+    return get_int(c, o, "groups", 1, 1 << 16, n->name, &n->groups);
+}
+
+/* The tensor "<node>.<suffix>" with exactly this dtype and shape ([d0] or [d0, d1]). */
+static frost_status tensor(const load_ctx *c, const frost_i8_node *n, const char *suffix,
+                           frost_dtype dt, int64_t d0, int64_t d1, const void **out)
+{
+    char key[FROST_I8_NAME_LEN + 16];
+    snprintf(key, sizeof key, "%s.%s", n->name, suffix);
+    const frost_st_tensor *t = frost_st_find(c->f, key);
+    if (!t)
+        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s is missing", c->path, key);
+    int ndim = d1 > 0 ? 2 : 1;
+    if (t->dtype != dt || t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1))
+        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s has the wrong dtype or shape "
+                          "(expected [%lld%s%lld])", c->path, key, (long long)d0,
+                          ndim == 2 ? ", " : "", (long long)(ndim == 2 ? d1 : 0));
+    *out = t->data;
+    return FROST_OK;
+}
+
+static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost_i8_node *n)
+{
+    const frost_i8_node *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
+    const void *p;
+    switch (n->op) {
+    case FROST_I8_CONV:
+    case FROST_I8_LINEAR:
+    case FROST_I8_LOGITS: {
+        int64_t inner = n->op == FROST_I8_CONV ? (int64_t)n->k * n->k * (in->c / n->groups)
+                                               : (int64_t)in->h * in->w * in->c;
+        FROST_TRY(tensor(c, n, "weight", FROST_DT_I8, n->c, inner, &p));
+        n->weight = p;
+        n->n_mult = n->c;
+        if (n->op == FROST_I8_LOGITS) {
+            FROST_TRY(tensor(c, n, "out_scale", FROST_DT_F32, n->c, 0, &p));
+            n->out_scale = p;
+            FROST_TRY(tensor(c, n, "out_bias", FROST_DT_F32, n->c, 0, &p));
+            n->out_bias = p;
+            for (int i = 0; i < n->c; i++)
+                if (!isfinite(n->out_scale[i]) || !isfinite(n->out_bias[i]))
+                    return bad(c, "non-finite output scale or bias", n->name);
+            n->n_mult = 0;
+            n->bias = frost_i8_own(m, (size_t)n->c * 4); /* zero */
+            return n->bias ? FROST_OK : FROST_ERR_NOMEM;
+        }
+        FROST_TRY(tensor(c, n, "bias", FROST_DT_I32, n->c, 0, &p));
+        n->bias = p;
+        break;
+    }
+    case FROST_I8_ADD:
+        n->n_mult = 3;
+        break;
+    case FROST_I8_AVGPOOL:
+        n->n_mult = n->k * n->k + 1;
+        break;
+    case FROST_I8_GAP:
+        n->n_mult = 1;
+        break;
+    case FROST_I8_CONCAT:
+    case FROST_I8_LUT:
+    case FROST_I8_MAXPOOL:
+        FROST_TRY(tensor(c, n, "lut", FROST_DT_U8, n->n_in, 256, &p));
+        n->lut = p;
+        return FROST_OK;
+    default:
+        return FROST_OK;
+    }
+    FROST_TRY(tensor(c, n, "mult", FROST_DT_I32, n->n_mult, 0, &p));
+    n->mult = p;
+    FROST_TRY(tensor(c, n, "shift", FROST_DT_I32, n->n_mult, 0, &p));
+    n->shift = p;
+    return FROST_OK;
+}
+
+static frost_status parse_graph(const load_ctx *c, const cJSON *root, frost_int8_model *m)
+{
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT_NAME) != 0)
+        return bad(c, "not a frost int8 model (metadata format is not \"" FORMAT_NAME "\")", NULL);
+    int version, input[3];
+    FROST_TRY(get_int(c, root, "version", 0, 1 << 20, NULL, &version));
+    if (version != FROST_I8_FORMAT_VERSION)
+        return frost_fail(FROST_ERR_FORMAT, "file %s: int8 format version %d; this frost reads "
+                          "version %d", c->path, version, FROST_I8_FORMAT_VERSION);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    snprintf(m->name, sizeof m->name, "%s", cJSON_IsString(name) ? name->valuestring : "int8");
+    FROST_TRY(get_ints(c, root, "input", 3, 3, 1, 1 << 15, NULL, input, NULL));
+    m->in_h = input[0], m->in_w = input[1], m->in_c = input[2];
+    FROST_TRY(get_int(c, root, "classes", 1, 1 << 20, NULL, &m->classes));
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+    int n = cJSON_IsArray(nodes) ? cJSON_GetArraySize(nodes) : 0;
+    if (n < 2 || n > 100000)
+        return bad(c, "\"nodes\" must list 2 to 100000 nodes", NULL);
+    m->nodes = calloc((size_t)n, sizeof *m->nodes);
+    if (!m->nodes)
+        return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory", c->path);
+    for (int i = 0; i < n; i++) {
+        FROST_TRY(parse_node(c, cJSON_GetArrayItem(nodes, i), &m->nodes[i]));
+        m->n_nodes = i + 1;
+        FROST_TRY(frost_i8_check_node(m, i)); /* inputs before use, shapes chain */
+        FROST_TRY(attach_tensors(c, m, &m->nodes[i]));
+    }
+    return FROST_OK;
+}
+
+frost_status frost_int8_load(const char *path, frost_int8_model **out)
+{
+    if (!path || !out)
+        return frost_fail(FROST_ERR_ARG, "int8 load: NULL argument");
+    *out = NULL;
+    frost_int8_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return frost_fail(FROST_ERR_NOMEM, "int8 load: out of memory");
+    load_ctx c = {path, NULL};
+    frost_status s = frost_safetensors_map(path, &m->file);
+    c.f = m->file;
+    const char *meta = s == FROST_OK ? frost_st_meta_get(m->file, META_KEY) : NULL;
+    if (s == FROST_OK && !meta)
+        s = frost_fail(FROST_ERR_FORMAT, "file %s: no \"" META_KEY "\" metadata: not an int8 "
+                       "model (make one with `frost convert`)", path);
+    if (s == FROST_OK) {
+        cJSON *root = cJSON_Parse(meta);
+        s = root ? parse_graph(&c, root, m) : bad(&c, "the int8 graph is not valid JSON", NULL);
+        cJSON_Delete(root);
+    }
+    if (s == FROST_OK)
+        s = frost_i8_prepare(m);
+    if (s != FROST_OK) {
+        frost_int8_free(m);
+        return s;
+    }
+    *out = m;
+    return FROST_OK;
+}

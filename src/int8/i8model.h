@@ -1,0 +1,105 @@
+/*
+ * The int8 model (internal): a graph of integer ops in topological order, each with
+ * one output tensor stored as uint8 with its own scale S, zero point Z and clamp
+ * range [lo, hi] (signed quantized ranges are stored shifted by +128, so kernels
+ * only ever see unsigned activations and signed weights).
+ *
+ * Built by the converter (convert.c) from a fake-quant model, written to and read
+ * from a safetensors file (file.c), planned into one activation arena and run
+ * (runtime.c) with the kernels declared in kernels.h.
+ */
+#ifndef FROST_INT8_I8MODEL_H
+#define FROST_INT8_I8MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frost/int8.h"
+
+#define FROST_I8_MAX_INPUTS 8
+#define FROST_I8_NAME_LEN 64
+#define FROST_I8_FORMAT_VERSION 1
+
+typedef enum {
+    FROST_I8_QUANTIZE = 0, /* float image -> u8 (the model input) */
+    FROST_I8_CONV,         /* conv (any k, stride, groups) + bias + requant + fused clamp */
+    FROST_I8_LINEAR,       /* fully connected, int8 output */
+    FROST_I8_LOGITS,       /* fully connected with float output: S_x S_w[c] acc + b[c] */
+    FROST_I8_ADD,          /* requantized elementwise add */
+    FROST_I8_CONCAT,       /* channel concat, each input requantized through a table */
+    FROST_I8_LUT,          /* u8 -> u8 table: activations (hard-swish, ...) and requant */
+    FROST_I8_MAXPOOL,      /* max over the window, then a requant table */
+    FROST_I8_AVGPOOL,      /* sum over the valid taps, requantized per tap count */
+    FROST_I8_GAP,          /* global average pool */
+    FROST_I8_OP_COUNT
+} frost_i8_op;
+
+const char *frost_i8_op_name(frost_i8_op op);
+int frost_i8_op_parse(const char *name); /* -1 if unknown */
+
+typedef struct {
+    char name[FROST_I8_NAME_LEN];
+    frost_i8_op op;
+    int n_in;
+    int in[FROST_I8_MAX_INPUTS]; /* earlier node indices */
+
+    int h, w, c;                 /* output shape (one image) */
+    float scale;                 /* output quantization (LOGITS: unused) */
+    int32_t zp, lo, hi;          /* stored zero point and clamp, within [0, 255] */
+
+    /* conv / linear / logits; pools use k, stride, pad */
+    int k, stride, pad, groups;
+    const int8_t *weight;        /* conv [cout][k][k][cin/groups], linear [cout][cin] */
+    const int32_t *bias;         /* [cout] q_b = RHAZ(b / (S_x S_w)) */
+    const int32_t *mult, *shift; /* [cout] requant (M0, e); ADD: 3 pairs; AVGPOOL: per tap count */
+    const float *out_scale, *out_bias; /* LOGITS [cout] */
+    const uint8_t *lut;          /* [n_in][256]: LUT, CONCAT, MAXPOOL */
+    int n_mult;                  /* entries in mult/shift */
+
+    int64_t macs;                /* per image */
+    int source;                  /* converter only: the fake-quant node (or the logits' layer)
+                                  * of the model it came from, for layer-by-layer tests; -1 */
+
+    /* run time (runtime.c) */
+    size_t offset;               /* output bytes in the arena */
+    int32_t *bias_eff;           /* bias - Z_x * sum(weights), per output channel */
+    void *packed;                /* weights laid out for the AVX2 kernels (or NULL) */
+} frost_i8_node;
+
+struct frost_int8_model {
+    char name[FROST_I8_NAME_LEN];
+    int in_h, in_w, in_c, classes;
+    frost_i8_node *nodes;
+    int n_nodes;
+
+    /* storage: the file the tensors point into, and owned arrays (converter) */
+    struct frost_st_file *file;
+    void **owned;
+    int n_owned, cap_owned;
+
+    /* run time */
+    uint8_t *arena;
+    size_t arena_bytes;
+    void *scratch;               /* per-thread conv scratch, then the linear accumulators */
+    size_t scratch_bytes, thread_scratch;
+    bool use_avx2;
+    float *out;                  /* [classes] output of the last run */
+};
+
+/* Memory for an array the model owns (freed with it); NULL on failure (error set). */
+void *frost_i8_own(frost_int8_model *m, size_t bytes);
+
+/* Checks node i against its inputs (counts, indices, shapes, ranges). */
+frost_status frost_i8_check_node(const frost_int8_model *m, int i);
+
+/* Prepares a loaded or converted model for running: validation of every node against
+ * its inputs, weight packing, memory plan, arena. */
+frost_status frost_i8_prepare(frost_int8_model *m);
+
+/* Runs node i only (inputs must already sit in the arena); for layer-by-layer tests. */
+void frost_i8_run_node(frost_int8_model *m, int i);
+/* The arena bytes of node i's output tensor (valid after frost_i8_prepare). */
+uint8_t *frost_i8_tensor(frost_int8_model *m, int i);
+
+#endif

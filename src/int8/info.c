@@ -1,0 +1,135 @@
+/* Describing and timing an int8 model: memory table, node accessors, per-node latency. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/util.h"
+#include "int8/i8model.h"
+
+void frost_int8_input_shape(const frost_int8_model *m, int *h, int *w, int *c)
+{
+    *h = m->in_h;
+    *w = m->in_w;
+    *c = m->in_c;
+}
+
+int frost_int8_classes(const frost_int8_model *m) { return m->classes; }
+
+void frost_int8_input_qparams(const frost_int8_model *m, float *scale, int *zero_point)
+{
+    *scale = m->nodes[0].scale;
+    *zero_point = m->nodes[0].zp;
+}
+
+int frost_int8_node_count(const frost_int8_model *m) { return m->n_nodes; }
+const char *frost_int8_node_name(const frost_int8_model *m, int i) { return m->nodes[i].name; }
+const char *frost_int8_node_op(const frost_int8_model *m, int i)
+{
+    return frost_i8_op_name(m->nodes[i].op);
+}
+int64_t frost_int8_node_macs(const frost_int8_model *m, int i) { return m->nodes[i].macs; }
+
+int64_t frost_int8_macs(const frost_int8_model *m)
+{
+    int64_t s = 0;
+    for (int i = 0; i < m->n_nodes; i++)
+        s += m->nodes[i].macs;
+    return s;
+}
+
+size_t frost_int8_arena_bytes(const frost_int8_model *m) { return m->arena_bytes; }
+
+/* Bytes of the node's parameters as stored (weights, biases, multipliers, tables). */
+static size_t node_weight_bytes(const frost_int8_model *m, const frost_i8_node *n)
+{
+    size_t b = 0;
+    if (n->weight) {
+        const frost_i8_node *in = &m->nodes[n->in[0]];
+        size_t inner = n->op == FROST_I8_CONV ? (size_t)n->k * n->k * (in->c / n->groups)
+                                              : (size_t)in->h * in->w * in->c;
+        b += (size_t)n->c * inner + (size_t)n->c * 4; /* int8 weights + int32 bias */
+    }
+    b += (size_t)n->n_mult * 8;
+    if (n->out_scale)
+        b += (size_t)n->c * 8;
+    if (n->lut)
+        b += (size_t)n->n_in * 256;
+    return b;
+}
+
+size_t frost_int8_weight_bytes(const frost_int8_model *m)
+{
+    size_t s = 0;
+    for (int i = 0; i < m->n_nodes; i++)
+        s += node_weight_bytes(m, &m->nodes[i]);
+    return s;
+}
+
+void frost_int8_print_memory(const frost_int8_model *m, FILE *out)
+{
+    fprintf(out, "%-28s %-8s %-14s %10s %10s %10s\n", "layer", "op", "output", "weights",
+            "act bytes", "offset");
+    for (int i = 0; i < m->n_nodes; i++) {
+        const frost_i8_node *n = &m->nodes[i];
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%dx%d", n->h, n->w, n->c);
+        size_t act = n->op == FROST_I8_LOGITS ? (size_t)n->c * 4 : (size_t)n->h * n->w * n->c;
+        fprintf(out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name, frost_i8_op_name(n->op),
+                shape, node_weight_bytes(m, n), act, n->op == FROST_I8_LOGITS ? 0 : n->offset);
+    }
+    fprintf(out, "weights: %zu bytes; peak activations (arena): %zu bytes; kernel scratch: "
+            "%zu bytes; MACs per image: %lld\n",
+            frost_int8_weight_bytes(m), m->arena_bytes, m->scratch_bytes,
+            (long long)frost_int8_macs(m));
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+frost_status frost_int8_time(frost_int8_model *m, int warmup, int reps, double *total_ms,
+                             double *per_node_ms)
+{
+    if (reps < 1 || warmup < 0)
+        return frost_fail(FROST_ERR_ARG, "int8 time: reps must be >= 1");
+    int n = m->n_nodes;
+    double *t = malloc((size_t)reps * (size_t)(n + 1) * sizeof(double));
+    if (!t)
+        return frost_fail(FROST_ERR_NOMEM, "int8 time: out of memory");
+    memset(frost_i8_tensor(m, 0), m->nodes[0].zp, (size_t)m->in_h * m->in_w * m->in_c);
+    for (int r = -warmup; r < reps; r++) {
+        double start = now_ms(), prev = start;
+        for (int i = 1; i < n; i++) {
+            frost_i8_run_node(m, i);
+            double now = per_node_ms ? now_ms() : 0.0;
+            if (r >= 0 && per_node_ms)
+                t[(size_t)i * reps + r] = now - prev;
+            prev = now;
+        }
+        if (r >= 0)
+            t[(size_t)n * reps + r] = now_ms() - start;
+    }
+    if (per_node_ms) {
+        per_node_ms[0] = 0.0;
+        for (int i = 1; i < n; i++)
+            per_node_ms[i] = median(t + (size_t)i * reps, reps);
+    }
+    *total_ms = median(t + (size_t)n * reps, reps);
+    free(t);
+    return FROST_OK;
+}

@@ -1,0 +1,88 @@
+/*
+ * int8 kernels (internal). Each op has a portable reference (kernels_ref.c), the oracle,
+ * and where it matters an AVX2 version (x86/) that must give bit-identical output
+ * (tests/test_int8_kernels.c checks thousands of random cases).
+ *
+ * Tensors are one image, NHWC, activations uint8 with a zero point, weights int8
+ * (symmetric, zero point 0). Convolution output:
+ *   acc[c] = bias[c] + sum over taps inside the input of w * (x - in_zp)
+ *   y[c]   = clamp(MBQM(acc[c], mult[c], shift[c]) + out_zp, lo, hi)
+ * The fast kernels compute the same sum as bias_eff[c] + sum over all taps of w * x, with
+ * padding taps reading in_zp and bias_eff[c] = bias[c] - in_zp * sum(w[c]).
+ */
+#ifndef FROST_INT8_KERNELS_H
+#define FROST_INT8_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int h, w, cin;            /* input */
+    int oh, ow, cout;         /* output */
+    int k, stride, pad, groups;
+    int32_t in_zp, out_zp, lo, hi;
+    const int8_t *weight;     /* [cout][k][k][cin/groups] */
+    const int32_t *bias;      /* q_b (reference) */
+    const int32_t *bias_eff;  /* bias - in_zp * sum(w) (fast kernels) */
+    const int32_t *mult, *shift;
+} frost_i8_conv_args;
+
+/* Reference convolution (any k, stride, pad, groups). */
+void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y);
+
+/* AVX2 conv through an int16 GEMM (groups == 1): 1x1 convs read the input directly,
+ * k x k ones through an im2col tile. `packed` comes from frost_i8_gemm_pack. Output
+ * rows [row0, row1). scratch: frost_i8_gemm_scratch_bytes per thread. */
+size_t frost_i8_gemm_packed_bytes(int cout, int kdim);
+void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
+                        const int32_t *mult, const int32_t *shift, void *packed);
+size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a);
+void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
+                             const uint8_t *x, uint8_t *y, int row0, int row1, void *scratch);
+
+/* Depthwise (groups == cin == cout), any k and stride; AVX2 over 16 channels at a time.
+ * `packed`: frost_i8_dw_pack's weights (int16, tap-pair interleaved). Output rows
+ * [row0, row1). */
+size_t frost_i8_dw_packed_bytes(int c, int k);
+void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, const int32_t *mult,
+                      const int32_t *shift, void *packed);
+void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+                          uint8_t *y, int row0, int row1);
+
+/* Vector requantization of 8 lanes (exported for the kernel tests). */
+void frost_i8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                            int32_t *out);
+
+/* Elementwise add: y = clamp(MBQM(MBQM((a-za) << 20, m[0]) + MBQM((b-zb) << 20, m[1]), m[2]) + zy). */
+typedef struct {
+    int32_t a_zp, b_zp, out_zp, lo, hi;
+    int32_t mult[3], shift[3];
+} frost_i8_add_args;
+void frost_i8_add_ref(const frost_i8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
+                      uint8_t *y);
+void frost_i8_add_avx2(const frost_i8_add_args *a, int64_t n, const uint8_t *x0,
+                       const uint8_t *x1, uint8_t *y);
+
+/* y[i] = lut[x[i]] over n bytes, with a stride: rows of `len` bytes read at x + r * x_stride
+ * and written at y + r * y_stride (concat writes its slice of each pixel). */
+void frost_i8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
+                       uint8_t *y, int y_stride);
+
+/* Pools over NHWC (h, w, c) with window k, stride, pad (padding taps are skipped). */
+typedef struct {
+    int h, w, c, oh, ow, k, stride, pad;
+    int32_t in_zp, out_zp, lo, hi;
+    const int32_t *mult, *shift; /* avg: indexed by the tap count (1..k*k); gap: [0] */
+    const uint8_t *lut;          /* max: requant table */
+} frost_i8_pool_args;
+void frost_i8_maxpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y);
+void frost_i8_avgpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y);
+void frost_i8_gap_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y);
+
+/* Fully connected: acc[o] = sum_i w[o][i] * (x[i] - in_zp); int8 output (with bias and
+ * requant, clamp) or float logits out_scale[o] * acc[o] + out_bias[o]. */
+void frost_i8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
+                         int32_t *acc);
+
+#endif

@@ -1,0 +1,501 @@
+/*
+ * The int8 runtime: checks a graph, packs weights for the fast kernels, plans every
+ * activation into one arena (a tensor's bytes are reused once its last reader ran) and
+ * runs one image without allocating.
+ */
+#include <assert.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/cpu.h"
+#include "core/util.h"
+#include "int8/i8model.h"
+#include "int8/kernels.h"
+#include "int8/requant.h"
+#include "frost/io.h"
+#include "frost/quant.h"
+
+static const char *const op_names[] = {"quantize", "conv", "linear", "logits", "add",
+                                       "concat", "lut", "maxpool", "avgpool", "gap"};
+static_assert(FROST_ARRAY_LEN(op_names) == FROST_I8_OP_COUNT, "one name per int8 op");
+
+const char *frost_i8_op_name(frost_i8_op op)
+{
+    return (unsigned)op < FROST_I8_OP_COUNT ? op_names[op] : "?";
+}
+
+int frost_i8_op_parse(const char *name)
+{
+    for (int i = 0; i < FROST_I8_OP_COUNT; i++)
+        if (strcmp(name, op_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void *frost_i8_own(frost_int8_model *m, size_t bytes)
+{
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        void **p = realloc(m->owned, (size_t)cap * sizeof *p);
+        if (!p) {
+            frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+            return NULL;
+        }
+        m->owned = p;
+        m->cap_owned = cap;
+    }
+    void *p = frost_calloc(bytes ? bytes : 1);
+    if (!p) {
+        frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+        return NULL;
+    }
+    m->owned[m->n_owned++] = p;
+    return p;
+}
+
+void frost_int8_free(frost_int8_model *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_owned; i++)
+        frost_free(m->owned[i]);
+    free(m->owned);
+    free(m->nodes);
+    frost_st_close(m->file);
+    frost_free(m->arena);
+    frost_free(m->scratch);
+    free(m->out);
+    free(m);
+}
+
+/* ---- preparation ---- */
+
+static bool is_dw(const frost_i8_node *n, const frost_i8_node *in)
+{
+    return n->op == FROST_I8_CONV && n->groups == in->c && n->groups == n->c && n->groups > 1;
+}
+
+/* Values per output channel of a conv / linear weight. */
+static int64_t weight_inner(const frost_int8_model *m, const frost_i8_node *n)
+{
+    const frost_i8_node *in = &m->nodes[n->in[0]];
+    if (n->op == FROST_I8_CONV)
+        return (int64_t)n->k * n->k * (in->c / n->groups);
+    return (int64_t)in->h * in->w * in->c;
+}
+
+static frost_status node_fail(const frost_i8_node *n, const char *what)
+{
+    return frost_fail(FROST_ERR_FORMAT, "int8 model: node '%s' (%s): %s", n->name,
+                      frost_i8_op_name(n->op), what);
+}
+
+/* The output shape node i must have given its inputs and attributes. */
+static frost_status check_shape(const frost_int8_model *m, int i)
+{
+    const frost_i8_node *n = &m->nodes[i];
+    const frost_i8_node *in = n->n_in > 0 ? &m->nodes[n->in[0]] : NULL;
+    int want_in = n->op == FROST_I8_QUANTIZE ? 0 : n->op == FROST_I8_ADD ? 2 : 1;
+    if (n->op == FROST_I8_CONCAT ? n->n_in < 1 : n->n_in != want_in)
+        return node_fail(n, "wrong number of inputs");
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] < 0 || n->in[j] >= i || m->nodes[n->in[j]].op == FROST_I8_LOGITS)
+            return node_fail(n, "an input is not an earlier quantized node");
+    if (n->h < 1 || n->w < 1 || n->c < 1 || n->h > 32768 || n->w > 32768 || n->c > 65536 ||
+        (int64_t)n->h * n->w * n->c > (INT64_C(1) << 30))
+        return node_fail(n, "output shape out of range");
+    if (n->op != FROST_I8_LOGITS && !(n->scale > 0.0f && isfinite(n->scale)))
+        return node_fail(n, "scale is not a positive finite number");
+    if (n->zp < 0 || n->zp > 255 || n->lo < 0 || n->hi > 255 || n->lo > n->hi)
+        return node_fail(n, "zero point or clamp outside [0, 255]");
+    int oh = 1, ow = 1, oc = in ? in->c : m->in_c;
+    switch (n->op) {
+    case FROST_I8_QUANTIZE:
+        oh = m->in_h, ow = m->in_w;
+        break;
+    case FROST_I8_CONV:
+    case FROST_I8_MAXPOOL:
+    case FROST_I8_AVGPOOL:
+        if (n->k < 1 || n->k > 15 || n->stride < 1 || n->stride > 8 || n->pad < 0 || n->pad >= n->k)
+            return node_fail(n, "kernel, stride or padding out of range");
+        if (in->h + 2 * n->pad < n->k || in->w + 2 * n->pad < n->k)
+            return node_fail(n, "kernel larger than the padded input");
+        oh = (in->h + 2 * n->pad - n->k) / n->stride + 1;
+        ow = (in->w + 2 * n->pad - n->k) / n->stride + 1;
+        if (n->op == FROST_I8_CONV) {
+            if (n->groups < 1 || in->c % n->groups || n->c % n->groups)
+                return node_fail(n, "groups do not divide the channels");
+            oc = n->c;
+        }
+        break;
+    case FROST_I8_LINEAR:
+    case FROST_I8_LOGITS:
+        if (weight_inner(m, n) > 65536)
+            return node_fail(n, "too many inputs");
+        oc = n->c;
+        break;
+    case FROST_I8_ADD:
+        if (m->nodes[n->in[1]].h != in->h || m->nodes[n->in[1]].w != in->w ||
+            m->nodes[n->in[1]].c != in->c)
+            return node_fail(n, "inputs of different shapes");
+        oh = in->h, ow = in->w;
+        break;
+    case FROST_I8_CONCAT:
+        oc = 0;
+        for (int j = 0; j < n->n_in; j++) {
+            const frost_i8_node *x = &m->nodes[n->in[j]];
+            if (x->h != in->h || x->w != in->w)
+                return node_fail(n, "inputs of different sizes");
+            oc += x->c;
+        }
+        oh = in->h, ow = in->w;
+        break;
+    case FROST_I8_LUT:
+        oh = in->h, ow = in->w;
+        break;
+    case FROST_I8_GAP:
+        break;
+    default:
+        return node_fail(n, "unknown op");
+    }
+    if (n->h != oh || n->w != ow || n->c != oc)
+        return node_fail(n, "output shape does not follow from its inputs");
+    return FROST_OK;
+}
+
+frost_status frost_i8_check_node(const frost_int8_model *m, int i)
+{
+    FROST_TRY(check_shape(m, i));
+    const frost_i8_node *n = &m->nodes[i];
+    if ((i == 0) != (n->op == FROST_I8_QUANTIZE))
+        return node_fail(n, "the first node (and only it) quantizes the input");
+    if (n->op == FROST_I8_LOGITS && i != m->n_nodes - 1)
+        return node_fail(n, "float output before the last node");
+    return FROST_OK;
+}
+
+/* Multipliers (M0, e) in range: M0 in [0, 2^31), e in [-31, 30]. */
+static frost_status check_multipliers(const frost_i8_node *n)
+{
+    for (int j = 0; j < n->n_mult; j++)
+        if (n->mult[j] < 0 || n->shift[j] < -31 || n->shift[j] > 30)
+            return node_fail(n, "requant multiplier out of range");
+    return FROST_OK;
+}
+
+/* bias - Z_x * sum(w) per channel; refuses sums that could overflow int32. */
+static frost_status prepare_bias(frost_int8_model *m, frost_i8_node *n)
+{
+    const frost_i8_node *in = &m->nodes[n->in[0]];
+    int64_t inner = weight_inner(m, n);
+    if (inner * 255 * 128 > (INT64_C(1) << 30))
+        return node_fail(n, "too many inputs per output for int32 accumulation");
+    int32_t *be = frost_i8_own(m, (size_t)n->c * 4);
+    if (!be)
+        return FROST_ERR_NOMEM;
+    for (int c = 0; c < n->c; c++) {
+        int64_t sw = 0;
+        for (int64_t j = 0; j < inner; j++)
+            sw += n->weight[c * inner + j];
+        if (n->bias[c] > (1 << 30) || n->bias[c] < -(1 << 30))
+            return node_fail(n, "bias out of range");
+        be[c] = (int32_t)(n->bias[c] - (int64_t)in->zp * sw);
+    }
+    n->bias_eff = be;
+    return FROST_OK;
+}
+
+static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *scratch)
+{
+    const frost_i8_node *in = &m->nodes[n->in[0]];
+    if (is_dw(n, in)) {
+        n->packed = frost_i8_own(m, frost_i8_dw_packed_bytes(n->c, n->k));
+        if (!n->packed)
+            return FROST_ERR_NOMEM;
+        frost_i8_dw_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, n->packed);
+    } else if (n->groups == 1) {
+        int kdim = n->k * n->k * in->c;
+        n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim));
+        if (!n->packed)
+            return FROST_ERR_NOMEM;
+        frost_i8_gemm_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, n->packed);
+        frost_i8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
+                                .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
+                                .groups = 1};
+        size_t s = frost_i8_gemm_scratch_bytes(&a);
+        *scratch = s > *scratch ? s : *scratch;
+    }
+    return FROST_OK;
+}
+
+/* Tensor bytes in the arena (LOGITS write the float output instead). */
+static size_t tensor_bytes(const frost_i8_node *n)
+{
+    return n->op == FROST_I8_LOGITS ? 0 : (size_t)n->h * n->w * n->c;
+}
+
+/* Greedy by size (as TFLite's arena planner): biggest tensors first, each at the lowest
+ * 64-byte aligned offset that no tensor alive at the same time occupies. */
+static frost_status plan_arena(frost_int8_model *m)
+{
+    int n = m->n_nodes;
+    int *last = malloc((size_t)n * sizeof(int)), *order = malloc((size_t)n * sizeof(int));
+    bool *placed = calloc((size_t)n, sizeof(bool));
+    if (!last || !order || !placed) {
+        free(last), free(order), free(placed);
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        last[i] = i == n - 1 ? n : i;
+        order[i] = i;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m->nodes[i].n_in; j++)
+            last[m->nodes[i].in[j]] = i > last[m->nodes[i].in[j]] ? i : last[m->nodes[i].in[j]];
+    for (int i = 1; i < n; i++) /* insertion sort by size, descending; stable */
+        for (int j = i; j > 0 && tensor_bytes(&m->nodes[order[j]]) >
+                                     tensor_bytes(&m->nodes[order[j - 1]]); j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    size_t peak = 0;
+    for (int a = 0; a < n; a++) {
+        int i = order[a];
+        size_t size = (tensor_bytes(&m->nodes[i]) + 63) & ~(size_t)63, off = 0;
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int j = 0; j < n; j++) {
+                if (!placed[j] || last[j] < i || last[i] < j)
+                    continue; /* not alive together */
+                size_t o = m->nodes[j].offset, e = o + ((tensor_bytes(&m->nodes[j]) + 63) & ~(size_t)63);
+                if (off < e && o < off + size) {
+                    off = e;
+                    moved = true;
+                }
+            }
+        }
+        m->nodes[i].offset = off;
+        placed[i] = true;
+        peak = off + size > peak ? off + size : peak;
+    }
+    free(last), free(order), free(placed);
+    m->arena_bytes = peak;
+    return FROST_OK;
+}
+
+frost_status frost_i8_prepare(frost_int8_model *m)
+{
+    if (m->n_nodes < 2)
+        return frost_fail(FROST_ERR_FORMAT, "int8 model '%s' has no layers", m->name);
+    m->use_avx2 = frost_cpu_has_avx2();
+    size_t scratch = 0, acc = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_i8_node *n = &m->nodes[i];
+        FROST_TRY(frost_i8_check_node(m, i));
+        if (n->mult)
+            FROST_TRY(check_multipliers(n));
+        if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
+            FROST_TRY(prepare_bias(m, n));
+            acc = (size_t)n->c * 4 > acc ? (size_t)n->c * 4 : acc;
+        }
+        if (n->op == FROST_I8_CONV)
+            FROST_TRY(pack_weights(m, n, &scratch));
+    }
+    const frost_i8_node *last = &m->nodes[m->n_nodes - 1];
+    if ((int64_t)last->h * last->w * last->c != m->classes)
+        return frost_fail(FROST_ERR_FORMAT, "int8 model '%s': the output has %d values, not "
+                          "the %d classes", m->name, last->h * last->w * last->c, m->classes);
+    FROST_TRY(plan_arena(m));
+    int threads = omp_get_num_procs();
+    m->scratch_bytes = ((scratch + 63) & ~(size_t)63) * (size_t)threads + ((acc + 63) & ~(size_t)63);
+    m->arena = frost_calloc(m->arena_bytes + 64);
+    m->scratch = frost_calloc(m->scratch_bytes + 64);
+    m->out = malloc((size_t)m->classes * sizeof(float));
+    m->thread_scratch = (scratch + 63) & ~(size_t)63;
+    if (!m->arena || !m->scratch || !m->out)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory for %zu arena bytes",
+                          m->name, m->arena_bytes);
+    return FROST_OK;
+}
+
+uint8_t *frost_i8_tensor(frost_int8_model *m, int i) { return m->arena + m->nodes[i].offset; }
+
+/* ---- running ---- */
+
+static frost_i8_conv_args conv_args(const frost_int8_model *m, const frost_i8_node *n)
+{
+    const frost_i8_node *in = &m->nodes[n->in[0]];
+    frost_i8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
+                            .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
+                            .groups = n->groups, .in_zp = in->zp, .out_zp = n->zp,
+                            .lo = n->lo, .hi = n->hi, .weight = n->weight, .bias = n->bias,
+                            .bias_eff = n->bias_eff, .mult = n->mult, .shift = n->shift};
+    return a;
+}
+
+static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t *x, uint8_t *y)
+{
+    frost_i8_conv_args a = conv_args(m, n);
+    if (!m->use_avx2 || !n->packed) {
+        frost_i8_conv_ref(&a, x, y);
+        return;
+    }
+    bool dw = a.groups > 1;
+    int threads = frost_get_threads();
+    int64_t work = (int64_t)n->h * n->w * n->c * (dw ? n->k * n->k : a.k * a.k * a.cin);
+    if (work < 200000 || n->h < 2)
+        threads = 1; /* not worth waking a second thread */
+    uint8_t *scratch = m->scratch;
+    size_t per = m->thread_scratch;
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
+        if (dw)
+            frost_i8_dwconv_avx2(&a, n->packed, x, y, r0, r1);
+        else
+            frost_i8_conv_gemm_avx2(&a, n->packed, x, y, r0, r1, scratch + per * (size_t)t);
+    }
+}
+
+static void run_linear(frost_int8_model *m, const frost_i8_node *n, const uint8_t *x, uint8_t *y)
+{
+    const frost_i8_node *in = &m->nodes[n->in[0]];
+    int cin = (int)weight_inner(m, n);
+    int32_t *acc = (int32_t *)((uint8_t *)m->scratch + m->thread_scratch * (size_t)omp_get_num_procs());
+    frost_i8_linear_ref(cin, n->c, in->zp, n->weight, x, acc);
+    for (int o = 0; o < n->c; o++) {
+        if (n->op == FROST_I8_LOGITS)
+            m->out[o] = n->out_scale[o] * (float)acc[o] + n->out_bias[o];
+        else
+            y[o] = frost_requant_u8(acc[o] + n->bias[o], n->mult[o], n->shift[o], n->zp, n->lo,
+                                    n->hi);
+    }
+}
+
+static frost_i8_pool_args pool_args(const frost_int8_model *m, const frost_i8_node *n)
+{
+    const frost_i8_node *in = &m->nodes[n->in[0]];
+    frost_i8_pool_args a = {.h = in->h, .w = in->w, .c = in->c, .oh = n->h, .ow = n->w,
+                            .k = n->k, .stride = n->stride, .pad = n->pad, .in_zp = in->zp,
+                            .out_zp = n->zp, .lo = n->lo, .hi = n->hi, .mult = n->mult,
+                            .shift = n->shift, .lut = n->lut};
+    return a;
+}
+
+void frost_i8_run_node(frost_int8_model *m, int i)
+{
+    frost_i8_node *n = &m->nodes[i];
+    uint8_t *y = frost_i8_tensor(m, i);
+    const uint8_t *x = n->n_in ? frost_i8_tensor(m, n->in[0]) : NULL;
+    switch (n->op) {
+    case FROST_I8_QUANTIZE:
+        break; /* the input is written by the caller */
+    case FROST_I8_CONV:
+        run_conv(m, n, x, y);
+        break;
+    case FROST_I8_LINEAR:
+    case FROST_I8_LOGITS:
+        run_linear(m, n, x, y);
+        break;
+    case FROST_I8_ADD: {
+        const frost_i8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
+        frost_i8_add_args args = {.a_zp = a->zp, .b_zp = b->zp, .out_zp = n->zp, .lo = n->lo,
+                                  .hi = n->hi};
+        for (int j = 0; j < 3; j++) {
+            args.mult[j] = n->mult[j];
+            args.shift[j] = n->shift[j];
+        }
+        int64_t len = (int64_t)n->h * n->w * n->c;
+        if (m->use_avx2)
+            frost_i8_add_avx2(&args, len, x, frost_i8_tensor(m, n->in[1]), y);
+        else
+            frost_i8_add_ref(&args, len, x, frost_i8_tensor(m, n->in[1]), y);
+        break;
+    }
+    case FROST_I8_CONCAT: {
+        int off = 0;
+        for (int j = 0; j < n->n_in; j++) {
+            int cj = m->nodes[n->in[j]].c;
+            frost_i8_lut_rows(n->lut + 256 * j, (int64_t)n->h * n->w, cj,
+                              frost_i8_tensor(m, n->in[j]), cj, y + off, n->c);
+            off += cj;
+        }
+        break;
+    }
+    case FROST_I8_LUT:
+        frost_i8_lut_rows(n->lut, (int64_t)n->h * n->w, n->c, x, n->c, y, n->c);
+        break;
+    case FROST_I8_MAXPOOL: {
+        frost_i8_pool_args a = pool_args(m, n);
+        frost_i8_maxpool_ref(&a, x, y);
+        break;
+    }
+    case FROST_I8_AVGPOOL: {
+        frost_i8_pool_args a = pool_args(m, n);
+        frost_i8_avgpool_ref(&a, x, y);
+        break;
+    }
+    case FROST_I8_GAP: {
+        frost_i8_pool_args a = pool_args(m, n);
+        frost_i8_gap_ref(&a, x, y);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void frost_int8_quantize_input(const frost_int8_model *m, const float *image, uint8_t *q)
+{
+    /* In the stored domain: clamp(Z + round(x / S)) over [lo, hi] is the fake-quant's
+     * integer shifted by the storage offset (all exact small integers in float). */
+    const frost_i8_node *n = &m->nodes[0];
+    int64_t len = (int64_t)n->h * n->w * n->c;
+    for (int64_t i = 0; i < len; i++)
+        q[i] = (uint8_t)frost_quantize_one(image[i], n->scale, n->zp, n->lo, n->hi);
+}
+
+static void write_output(frost_int8_model *m, float *out)
+{
+    const frost_i8_node *last = &m->nodes[m->n_nodes - 1];
+    if (last->op != FROST_I8_LOGITS) {
+        const uint8_t *y = frost_i8_tensor(m, m->n_nodes - 1);
+        for (int c = 0; c < m->classes; c++)
+            m->out[c] = ((float)y[c] - (float)last->zp) * last->scale;
+    }
+    if (out)
+        memcpy(out, m->out, (size_t)m->classes * sizeof(float));
+}
+
+frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image, float *out)
+{
+    if (!m || !image)
+        return frost_fail(FROST_ERR_ARG, "int8 run: NULL argument");
+    const frost_i8_node *in = &m->nodes[0];
+    memcpy(frost_i8_tensor(m, 0), image, (size_t)in->h * in->w * in->c);
+    for (int i = 1; i < m->n_nodes; i++)
+        frost_i8_run_node(m, i);
+    write_output(m, out);
+    return FROST_OK;
+}
+
+frost_status frost_int8_run(frost_int8_model *m, const float *image, float *out)
+{
+    if (!m || !image)
+        return frost_fail(FROST_ERR_ARG, "int8 run: NULL argument");
+    frost_int8_quantize_input(m, image, frost_i8_tensor(m, 0));
+    for (int i = 1; i < m->n_nodes; i++)
+        frost_i8_run_node(m, i);
+    write_output(m, out);
+    return FROST_OK;
+}
+
+void frost_int8_force_reference(frost_int8_model *m, int on)
+{
+    m->use_avx2 = !on && frost_cpu_has_avx2();
+}

@@ -1,0 +1,112 @@
+/*
+ * int8 depthwise convolution (AVX2), NHWC, 16 channels at a time. Two taps' activations
+ * are interleaved as int16 (unpacklo/hi) and multiplied by the two taps' weights with
+ * vpmaddwd, giving x0*w0 + x1*w1 per channel in int32 (exact). The unpack works per
+ * 128-bit lane, so the "lo" accumulator holds channels 0-3 and 8-11 and "hi" 4-7 and
+ * 12-15; weights, bias and multipliers are packed in that order, and packs_epi32(lo, hi)
+ * puts the results back in channel order.
+ *
+ * Packed, per block of 16 channels: for each tap pair, 16 int16 for "lo" then 16 for
+ * "hi" (each channel's (w[t0], w[t1])); then bias_eff, mult, shift as 16 int32 each in
+ * lo/hi order.
+ */
+#include <string.h>
+
+#include "int8/kernels.h"
+#include "int8/x86/requant_avx2.h"
+
+static int blocks16(int c) { return (c + 15) / 16; }
+static int pairs(int k) { return (k * k + 1) / 2; }
+/* Channel of lane i (0..7) of the lo (h = 0) or hi (h = 1) accumulator. */
+static int lane_channel(int h, int i) { return (i < 4 ? i : i + 4) + 4 * h; }
+
+size_t frost_i8_dw_packed_bytes(int c, int k)
+{
+    return (size_t)blocks16(c) * (32 * 2 * (size_t)pairs(k) + 48 * 4);
+}
+
+void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, const int32_t *mult,
+                      const int32_t *shift, void *packed)
+{
+    int taps = k * k, np = pairs(k);
+    uint8_t *p = packed;
+    for (int b = 0; b < blocks16(c); b++) {
+        int16_t *wp = (int16_t *)p;
+        for (int j = 0; j < np; j++)
+            for (int h = 0; h < 2; h++)
+                for (int i = 0; i < 8; i++)
+                    for (int t = 0; t < 2; t++) {
+                        int ch = 16 * b + lane_channel(h, i), tap = 2 * j + t;
+                        *wp++ = ch < c && tap < taps ? w[(int64_t)ch * taps + tap] : 0;
+                    }
+        int32_t *q = (int32_t *)wp;
+        for (int h = 0; h < 2; h++)
+            for (int i = 0; i < 8; i++) {
+                int ch = 16 * b + lane_channel(h, i), at = 8 * h + i;
+                q[at] = ch < c ? bias_eff[ch] : 0;
+                q[16 + at] = ch < c ? mult[ch] : 0;
+                q[32 + at] = ch < c ? shift[ch] : 0;
+            }
+        p = (uint8_t *)(q + 48);
+    }
+}
+
+/* 16 activations of tap (iy, ix) as int16; outside the input they read the zero point. */
+static inline __m256i load_tap(const frost_i8_conv_args *a, const uint8_t *x, int iy, int ix,
+                               int c0, int nch, __m256i zp16)
+{
+    if (iy < 0 || iy >= a->h || ix < 0 || ix >= a->w)
+        return zp16;
+    const uint8_t *xp = x + ((int64_t)iy * a->w + ix) * a->cin + c0;
+    if (nch == 16)
+        return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)xp));
+    uint8_t tmp[16] = {0};
+    memcpy(tmp, xp, (size_t)nch);
+    return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)tmp));
+}
+
+static void dw_pixel_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, int ox, int b,
+                           const int16_t *wb, uint8_t *y)
+{
+    int k = a->k, taps = k * k, c0 = 16 * b, nch = a->cin - c0 < 16 ? a->cin - c0 : 16;
+    const int32_t *q = (const int32_t *)(wb + 32 * pairs(k));
+    __m256i lo = _mm256_loadu_si256((const __m256i *)q), hi = _mm256_loadu_si256((const __m256i *)(q + 8));
+    __m256i zp16 = _mm256_set1_epi16((int16_t)a->in_zp);
+    int iy0 = oy * a->stride - a->pad, ix0 = ox * a->stride - a->pad;
+    for (int j = 0; j < pairs(k); j++) {
+        int t0 = 2 * j, t1 = t0 + 1 < taps ? t0 + 1 : t0;
+        __m256i x0 = load_tap(a, x, iy0 + t0 / k, ix0 + t0 % k, c0, nch, zp16);
+        __m256i x1 = load_tap(a, x, iy0 + t1 / k, ix0 + t1 % k, c0, nch, zp16);
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
+                                                    _mm256_loadu_si256((const __m256i *)(wb + 32 * j))));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
+                                                    _mm256_loadu_si256((const __m256i *)(wb + 32 * j + 16))));
+    }
+    __m256i zp = _mm256_set1_epi32(a->out_zp);
+    lo = _mm256_add_epi32(frost_mbqm_avx2(lo, _mm256_loadu_si256((const __m256i *)(q + 16)),
+                                          _mm256_loadu_si256((const __m256i *)(q + 32))), zp);
+    hi = _mm256_add_epi32(frost_mbqm_avx2(hi, _mm256_loadu_si256((const __m256i *)(q + 24)),
+                                          _mm256_loadu_si256((const __m256i *)(q + 40))), zp);
+    __m128i v = frost_bytes16_avx2(_mm256_packs_epi32(lo, hi), _mm_set1_epi8((char)a->lo),
+                                   _mm_set1_epi8((char)a->hi));
+    if (nch == 16) {
+        _mm_storeu_si128((__m128i *)y, v);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)tmp, v);
+        memcpy(y, tmp, (size_t)nch);
+    }
+}
+
+void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+                          uint8_t *y, int row0, int row1)
+{
+    size_t block = (32 * 2 * (size_t)pairs(a->k) + 48 * 4) / 2; /* int16 units */
+    const int16_t *w = packed;
+    for (int oy = row0; oy < row1; oy++)
+        for (int ox = 0; ox < a->ow; ox++) {
+            uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout;
+            for (int b = 0; b < blocks16(a->cout); b++)
+                dw_pixel_block(a, x, oy, ox, b, w + block * b, yo + 16 * b);
+        }
+}

@@ -1,0 +1,168 @@
+/*
+ * int8 convolution as an int16 GEMM (AVX2). Activations are widened to int16 and
+ * multiplied by int16 weights with vpmaddwd: exact for every u8 x s8 pair (the faster
+ * u8 x s8 vpmaddubsw saturates int16 for 255 * 127 * 2). A micro-kernel computes 4
+ * pixels x 16 output channels; the activations of a tile of pixels are widened (1x1)
+ * or gathered with padding (k x k, im2col) into per-thread scratch first.
+ *
+ * Packed weights, per block of 16 output channels and per pair of reduction indices
+ * (2j, 2j+1): 32 int16 = channels 0..7 then 8..15, each as (w[2j], w[2j+1]). After all
+ * blocks: bias_eff, mult, shift padded to whole blocks.
+ */
+#include <string.h>
+
+#include "int8/kernels.h"
+#include "int8/x86/requant_avx2.h"
+
+#define TILE 32 /* pixels gathered at a time */
+
+static int blocks16(int cout) { return (cout + 15) / 16; }
+static int kpad(int kdim) { return (kdim + 1) & ~1; }
+
+size_t frost_i8_gemm_packed_bytes(int cout, int kdim)
+{
+    size_t nb = (size_t)blocks16(cout);
+    return nb * 16 * (size_t)kpad(kdim) * 2 + nb * 16 * 4 * 3;
+}
+
+void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
+                        const int32_t *mult, const int32_t *shift, void *packed)
+{
+    int nb = blocks16(cout), kp = kpad(kdim);
+    int16_t *p = packed;
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < kp / 2; j++)
+            for (int c = 0; c < 16; c++)
+                for (int t = 0; t < 2; t++) {
+                    int co = b * 16 + c, k = 2 * j + t;
+                    *p++ = co < cout && k < kdim ? w[(int64_t)co * kdim + k] : 0;
+                }
+    int32_t *q = (int32_t *)p;
+    for (int i = 0; i < nb * 16; i++) {
+        q[i] = i < cout ? bias_eff[i] : 0;
+        q[nb * 16 + i] = i < cout ? mult[i] : 0;
+        q[2 * nb * 16 + i] = i < cout ? shift[i] : 0;
+    }
+}
+
+size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a)
+{
+    return (size_t)TILE * kpad(a->k * a->k * a->cin) * 2 + 64;
+}
+
+/* Row p of the tile: the int16 reduction vector of output pixel `pix`. */
+static void gather_pixel(const frost_i8_conv_args *a, const uint8_t *x, int pix, int16_t *row)
+{
+    int oy = pix / a->ow, ox = pix % a->ow, kdim = a->k * a->k * a->cin;
+    if (a->k == 1 && a->pad == 0) {
+        const uint8_t *xp = x + ((int64_t)oy * a->stride * a->w + (int64_t)ox * a->stride) * a->cin;
+        int i = 0;
+        for (; i + 16 <= a->cin; i += 16)
+            _mm256_storeu_si256((__m256i *)(row + i),
+                                _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(xp + i))));
+        for (; i < a->cin; i++)
+            row[i] = xp[i];
+    } else {
+        int16_t *r = row;
+        for (int ky = 0; ky < a->k; ky++) {
+            int iy = oy * a->stride - a->pad + ky;
+            for (int kx = 0; kx < a->k; kx++) {
+                int ix = ox * a->stride - a->pad + kx;
+                if (iy < 0 || iy >= a->h || ix < 0 || ix >= a->w) {
+                    for (int c = 0; c < a->cin; c++)
+                        r[c] = (int16_t)a->in_zp;
+                } else {
+                    const uint8_t *xp = x + ((int64_t)iy * a->w + ix) * a->cin;
+                    for (int c = 0; c < a->cin; c++)
+                        r[c] = xp[c];
+                }
+                r += a->cin;
+            }
+        }
+    }
+    if (kdim & 1)
+        row[kdim] = 0;
+}
+
+static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *mult,
+                    const int32_t *shift, __m256i zp, __m128i lo, __m128i hi, int n)
+{
+    acc0 = _mm256_add_epi32(frost_mbqm_avx2(acc0, _mm256_loadu_si256((const __m256i *)mult),
+                                            _mm256_loadu_si256((const __m256i *)shift)), zp);
+    acc1 = _mm256_add_epi32(frost_mbqm_avx2(acc1, _mm256_loadu_si256((const __m256i *)(mult + 8)),
+                                            _mm256_loadu_si256((const __m256i *)(shift + 8))), zp);
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc0, acc1), 0xD8);
+    __m128i v = frost_bytes16_avx2(w, lo, hi);
+    if (n == 16) {
+        _mm_storeu_si128((__m128i *)y, v);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)tmp, v);
+        memcpy(y, tmp, (size_t)n);
+    }
+}
+
+/* rows: `np` (1..4) pixel rows of the tile, kp int16 each; y: their outputs. */
+static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, const int32_t *bias,
+                       const int32_t *mult, const int32_t *shift, const frost_i8_conv_args *a,
+                       uint8_t *y, int nch)
+{
+    const int16_t *r0 = rows, *r1 = rows + (np > 1 ? kp : 0), *r2 = rows + (np > 2 ? 2 * kp : 0),
+                  *r3 = rows + (np > 3 ? 3 * kp : 0);
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)bias),
+            b1 = _mm256_loadu_si256((const __m256i *)(bias + 8));
+    __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+    for (int j = 0; j < kp / 2; j++) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(wb + 32 * j));
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(wb + 32 * j + 16));
+        int32_t v0, v1, v2, v3;
+        memcpy(&v0, r0 + 2 * j, 4);
+        memcpy(&v1, r1 + 2 * j, 4);
+        memcpy(&v2, r2 + 2 * j, 4);
+        memcpy(&v3, r3 + 2 * j, 4);
+        __m256i a0 = _mm256_set1_epi32(v0), a1 = _mm256_set1_epi32(v1),
+                a2 = _mm256_set1_epi32(v2), a3 = _mm256_set1_epi32(v3);
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(a0, w0));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(a0, w1));
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(a1, w0));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(a1, w1));
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(a2, w0));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(a2, w1));
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(a3, w0));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(a3, w1));
+    }
+    __m256i zp = _mm256_set1_epi32(a->out_zp);
+    __m128i lo = _mm_set1_epi8((char)a->lo), hi = _mm_set1_epi8((char)a->hi);
+    int ys = a->cout;
+    store16(y, c00, c01, mult, shift, zp, lo, hi, nch);
+    if (np > 1)
+        store16(y + ys, c10, c11, mult, shift, zp, lo, hi, nch);
+    if (np > 2)
+        store16(y + 2 * ys, c20, c21, mult, shift, zp, lo, hi, nch);
+    if (np > 3)
+        store16(y + 3 * ys, c30, c31, mult, shift, zp, lo, hi, nch);
+}
+
+void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+                             uint8_t *y, int row0, int row1, void *scratch)
+{
+    int kdim = a->k * a->k * a->cin, kp = kpad(kdim), nb = blocks16(a->cout);
+    const int16_t *w = packed;
+    const int32_t *bias = (const int32_t *)(w + (size_t)nb * 16 * kp);
+    const int32_t *mult = bias + nb * 16, *shift = mult + nb * 16;
+    int16_t *tile = (int16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int p_end = row1 * a->ow;
+    for (int p0 = row0 * a->ow; p0 < p_end; p0 += TILE) {
+        int np = p_end - p0 < TILE ? p_end - p0 : TILE;
+        for (int i = 0; i < np; i++)
+            gather_pixel(a, x, p0 + i, tile + (size_t)i * kp);
+        for (int b = 0; b < nb; b++) {
+            int nch = a->cout - 16 * b < 16 ? a->cout - 16 * b : 16;
+            const int16_t *wb = w + (size_t)b * 16 * kp;
+            for (int i = 0; i < np; i += 4)
+                micro_4x16(tile + (size_t)i * kp, np - i < 4 ? np - i : 4, kp, wb, bias + 16 * b,
+                           mult + 16 * b, shift + 16 * b, a,
+                           y + (int64_t)(p0 + i) * a->cout + 16 * b, nch);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+/* Eight-lane versions of requant.h's SRDHM / RDBPOT / MBQM (internal, AVX2 files only). */
+#ifndef FROST_INT8_X86_REQUANT_AVX2_H
+#define FROST_INT8_X86_REQUANT_AVX2_H
+
+#include <immintrin.h>
+
+/* round(a * b / 2^31) with ties toward +inf: floor((a*b + 2^30) / 2^31), which equals the
+ * scalar nudge-and-truncate form; (MIN, MIN) saturates to MAX. */
+static inline __m256i frost_srdhm_avx2(__m256i a, __m256i b)
+{
+    const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, b), nudge);
+    __m256i odd = _mm256_add_epi64(
+        _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), nudge);
+    /* bits 31..62 of each product: the low dword after >> 31, the high dword after << 1 */
+    __m256i r = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+    const __m256i min = _mm256_set1_epi32(INT32_MIN);
+    __m256i both_min = _mm256_and_si256(_mm256_cmpeq_epi32(a, min), _mm256_cmpeq_epi32(b, min));
+    return _mm256_blendv_epi8(r, _mm256_set1_epi32(INT32_MAX), both_min);
+}
+
+/* Rounding right shift by per-lane e in [0, 31], ties away from zero. */
+static inline __m256i frost_rdbpot_avx2(__m256i x, __m256i e)
+{
+    const __m256i one = _mm256_set1_epi32(1);
+    __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
+    __m256i rem = _mm256_and_si256(x, mask);
+    __m256i thr = _mm256_add_epi32(_mm256_srai_epi32(mask, 1), _mm256_srli_epi32(x, 31));
+    return _mm256_sub_epi32(_mm256_srav_epi32(x, e), _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* MBQM per lane: x * m0 * 2^(e - 31). */
+static inline __m256i frost_mbqm_avx2(__m256i x, __m256i m0, __m256i e)
+{
+    __m256i zero = _mm256_setzero_si256();
+    __m256i left = _mm256_max_epi32(e, zero), right = _mm256_max_epi32(_mm256_sub_epi32(zero, e), zero);
+    return frost_rdbpot_avx2(frost_srdhm_avx2(_mm256_sllv_epi32(x, left), m0), right);
+}
+
+/* 16 int16 in channel order -> 16 bytes clamped to [lo, hi] (within [0, 255]: the
+ * saturating packs clamp to [0, 255] first, which the final clamp then narrows). */
+static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
+{
+    __m256i b = _mm256_packus_epi16(w, w);
+    __m128i v = _mm256_castsi256_si128(_mm256_permute4x64_epi64(b, 0x08));
+    return _mm_min_epu8(_mm_max_epu8(v, lo), hi);
+}
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * The int8 engine against the fake-quant model it was converted from.
+ *
+ * Layer by layer ("teacher forcing"): every int8 node gets the fake-quant model's own
+ * quantized inputs, and its output is compared with the fake-quant output. Table ops
+ * (input quantization, activations, concat, max pool) must match exactly; conv, linear,
+ * add and average pools round in fixed point instead of float and may differ by one
+ * step where the float value sits on a rounding tie: bounded here at 1 LSB, on at most
+ * 1% of the values. The float logits must match to float rounding.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "frost/frost.h"
+#include "harness.h"
+#include "int8/i8model.h"
+#include "models/graph.h"
+
+/* A quantized, calibrated model with non-trivial BN statistics (random weights). */
+static frost_model *make_model(const char *name, const char *act, int n_calib, float *images)
+{
+    frost_builtin_opts o = frost_builtin_defaults();
+    o.width = 0.35f;
+    o.input = 28;
+    o.in_channels = 1;
+    o.classes = 10;
+    o.act = act;
+    frost_model *m = NULL;
+    CHECK(frost_model_builtin(name, &o, &m) == FROST_OK);
+    frost_model_init_weights(m, 7);
+    frost_rng r;
+    frost_rng_seed(&r, 11);
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_node *n = &m->nodes[i];
+        if (n->op != FROST_OP_BN)
+            continue;
+        for (int c = 0; c < n->c; c++) {
+            m->params[n->gamma].data[c] = 0.5f + frost_rng_uniform(&r);
+            m->params[n->beta].data[c] = 0.5f * (frost_rng_uniform(&r) - 0.3f);
+            m->buffers[n->running_mean].data[c] = 0.2f * (frost_rng_uniform(&r) - 0.5f);
+            m->buffers[n->running_var].data[c] = 0.5f + frost_rng_uniform(&r);
+        }
+    }
+    frost_qconfig *c = NULL;
+    CHECK(frost_qconfig_default(&c) == FROST_OK);
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    frost_qconfig_free(c);
+    CHECK(frost_model_set_batch(m, n_calib) == FROST_OK);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_CALIBRATE) == FROST_OK);
+    CHECK(frost_model_forward(m, images, n_calib, false) == FROST_OK);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_FIXED) == FROST_OK);
+    return m;
+}
+
+static void random_images(int n, float *x)
+{
+    frost_rng r;
+    frost_rng_seed(&r, 3);
+    for (int i = 0; i < n * 28 * 28; i++)
+        x[i] = 2.0f * frost_rng_uniform(&r) - 0.8f;
+}
+
+static bool exact_op(frost_i8_op op)
+{
+    return op == FROST_I8_QUANTIZE || op == FROST_I8_LUT || op == FROST_I8_CONCAT ||
+           op == FROST_I8_MAXPOOL;
+}
+
+/* The fake-quant model's value of int8 node t for image b, quantized to t's stored grid. */
+static void quantized_value(const frost_model *qm, const frost_i8_node *t, int b, uint8_t *q)
+{
+    const frost_node *f = &qm->nodes[t->source];
+    int64_t len = (int64_t)f->h * f->w * f->c;
+    for (int64_t i = 0; i < len; i++)
+        q[i] = (uint8_t)frost_quantize_one(f->y[b * len + i], t->scale, t->zp, t->lo, t->hi);
+}
+
+static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, const float *images,
+                           bool reference)
+{
+    frost_int8_force_reference(im, reference);
+    CHECK(frost_model_forward(qm, images, n_img, false) == FROST_OK);
+    uint8_t *want = malloc(1 << 20);
+    int64_t total = 0, off_by_one = 0;
+    for (int b = 0; b < n_img; b++)
+        for (int i = 1; i < im->n_nodes; i++) {
+            frost_i8_node *n = &im->nodes[i];
+            for (int j = 0; j < n->n_in; j++)
+                quantized_value(qm, &im->nodes[n->in[j]], b, frost_i8_tensor(im, n->in[j]));
+            frost_i8_run_node(im, i);
+            if (n->op == FROST_I8_LOGITS) {
+                const float *logits = frost_model_logits(qm) + b * n->c;
+                for (int c = 0; c < n->c; c++)
+                    CHECK_NEAR(im->out[c], logits[c], 1e-4, 1e-4);
+                continue;
+            }
+            quantized_value(qm, n, b, want);
+            const uint8_t *got = frost_i8_tensor(im, i);
+            int64_t len = (int64_t)n->h * n->w * n->c, diffs = 0, worst = 0;
+            for (int64_t k = 0; k < len; k++) {
+                int d = abs((int)got[k] - (int)want[k]);
+                diffs += d != 0;
+                worst = d > worst ? d : worst;
+            }
+            if (exact_op(n->op) ? diffs != 0 : worst > 1) {
+                fprintf(stderr, "  node %s (%s): %lld of %lld values differ, max %lld\n", n->name,
+                        frost_i8_op_name(n->op), (long long)diffs, (long long)len,
+                        (long long)worst);
+                frost_test_failed_checks++;
+            }
+            total += len;
+            off_by_one += diffs;
+        }
+    CHECK(off_by_one * 100 <= total); /* ties are rare */
+    printf("  %lld of %lld values 1 LSB off (%s kernels)\n", (long long)off_by_one,
+           (long long)total, reference ? "reference" : "fast");
+    free(want);
+}
+
+static void layer_by_layer(const char *name, const char *act)
+{
+    enum { N = 16 };
+    float *x = malloc(sizeof(float) * N * 28 * 28);
+    random_images(N, x);
+    frost_model *qm = make_model(name, act, N, x);
+    frost_int8_model *im = NULL;
+    CHECK(frost_int8_from_model(qm, &im) == FROST_OK);
+    if (im) {
+        compare_layers(qm, im, 4, x, true);
+        compare_layers(qm, im, 4, x, false);
+    }
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+}
+
+TEST(test_frostnet_layers_match_fake_quant) { layer_by_layer("frostnet_s", NULL); }
+TEST(test_mobilenetv2_relu6_layers_match_fake_quant) { layer_by_layer("mobilenetv2", "relu6"); }
+TEST(test_mobilenetv2_hswish_layers_match_fake_quant) { layer_by_layer("mobilenetv2", "hswish"); }
+
+int main(void)
+{
+    RUN(test_frostnet_layers_match_fake_quant);
+    RUN(test_mobilenetv2_relu6_layers_match_fake_quant);
+    RUN(test_mobilenetv2_hswish_layers_match_fake_quant);
+    return frost_test_summary();
+}

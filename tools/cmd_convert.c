@@ -1,0 +1,101 @@
+/* frost convert: a QAT or PTQ checkpoint -> an int8 model file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const help =
+    "usage: frost convert CHECKPOINT [options]\n"
+    "Converts a fake-quant checkpoint (frost train --qat, or frost quantize --out) into an\n"
+    "int8 model for the integer-only runtime: BN folded, int8 weights, int32 biases,\n"
+    "fixed-point multipliers, fused clamps, tables for hard-swish and requantizing copies.\n\n"
+    "  --out FILE          the int8 model (default: CHECKPOINT with .int8 for .safetensors)\n"
+    "  --compare           also report fake-quant vs int8 test accuracy and agreement\n"
+    "  --limit N           --compare on the first N test images only\n\n" CLI_DATA_HELP;
+
+/* CKPT.safetensors -> CKPT.int8 (or CKPT + ".int8"). */
+static void default_out(const char *ckpt, char *out, size_t n)
+{
+    size_t len = strlen(ckpt);
+    const char *ext = ".safetensors";
+    size_t el = strlen(ext);
+    if (len > el && strcmp(ckpt + len - el, ext) == 0)
+        snprintf(out, n, "%.*s.int8", (int)(len - el), ckpt);
+    else
+        snprintf(out, n, "%s.int8", ckpt);
+}
+
+static frost_status compare(frost_model *qm, frost_int8_model *im, const cli_data_opts *data,
+                            int limit)
+{
+    frost_dataset train = {0}, test = {0}, head = {0};
+    frost_status s = cli_load_data(data, false, true, &train, &test);
+    if (s != FROST_OK)
+        return s;
+    const frost_dataset *d = &test;
+    if (limit > 0 && limit < test.n) {
+        s = frost_dataset_head(&test, limit, &head);
+        d = &head;
+    }
+    frost_augment norm = frost_train_defaults().augment;
+    float acc_fq = 0, acc_i8 = 0, loss;
+    if (s == FROST_OK)
+        s = frost_model_set_batch(qm, 256);
+    if (s == FROST_OK)
+        s = frost_evaluate(qm, d, &norm, 256, &acc_fq, &loss);
+    if (s == FROST_OK)
+        s = frost_int8_evaluate(im, d, &norm, &acc_i8);
+    if (s == FROST_OK)
+        printf("test accuracy on %d images: fake-quant %.2f%%, int8 %.2f%% (difference %+.2f "
+               "points)\n", d->n, 100.0 * acc_fq, 100.0 * acc_i8, 100.0 * (acc_i8 - acc_fq));
+    frost_dataset_free(&head);
+    frost_dataset_free(&test);
+    return s;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    cli_args a;
+    cli_init(&a, "convert", argc, argv);
+    if (cli_help(&a)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    const char *out_opt = cli_str(&a, "out", NULL);
+    bool want_compare = cli_flag(&a, "compare");
+    int limit = cli_int(&a, "limit", 0, 0, 1 << 30);
+    cli_data_opts data;
+    cli_parse_data(&a, &data);
+    if (!cli_finish(&a, 1))
+        return 2;
+    if (a.n_positional != 1) {
+        fprintf(stderr, "frost convert: error: give one checkpoint (see frost convert --help)\n");
+        return 2;
+    }
+    char out[4096];
+    if (out_opt)
+        snprintf(out, sizeof out, "%s", out_opt);
+    else
+        default_out(a.positional[0], out, sizeof out);
+    frost_model *qm = NULL;
+    frost_int8_model *im = NULL;
+    frost_status s = frost_checkpoint_load_model(a.positional[0], &qm);
+    if (s == FROST_OK && !frost_model_is_quantized(qm))
+        s = frost_fail(FROST_ERR_ARG, "%s is an FP32 checkpoint: quantize it first (frost "
+                       "quantize CKPT --out Q.safetensors, or frost train --qat)", a.positional[0]);
+    if (s == FROST_OK)
+        s = frost_int8_from_model(qm, &im);
+    if (s == FROST_OK)
+        s = frost_int8_save(im, out);
+    if (s == FROST_OK)
+        printf("wrote %s: %d nodes, %zu weight bytes, %zu activation arena bytes, %.2f M "
+               "MACs/image\n", out, frost_int8_node_count(im), frost_int8_weight_bytes(im),
+               frost_int8_arena_bytes(im), (double)frost_int8_macs(im) / 1e6);
+    if (s == FROST_OK && want_compare)
+        s = compare(qm, im, &data, limit);
+    int rc = s == FROST_OK ? 0 : cli_error("convert");
+    frost_int8_free(im);
+    frost_model_free(qm);
+    return rc;
+}
