@@ -138,10 +138,163 @@ TEST(test_frostnet_layers_match_fake_quant) { layer_by_layer("frostnet_s", NULL)
 TEST(test_mobilenetv2_relu6_layers_match_fake_quant) { layer_by_layer("mobilenetv2", "relu6"); }
 TEST(test_mobilenetv2_hswish_layers_match_fake_quant) { layer_by_layer("mobilenetv2", "hswish"); }
 
+/* ---- files ---- */
+
+static frost_int8_model *small_converted(frost_model **qm_out, float **x_out)
+{
+    enum { N = 8 };
+    float *x = malloc(sizeof(float) * N * 28 * 28);
+    random_images(N, x);
+    frost_model *qm = make_model("mobilenetv2", "hswish", N, x);
+    frost_int8_model *im = NULL;
+    CHECK(frost_int8_from_model(qm, &im) == FROST_OK);
+    *qm_out = qm;
+    *x_out = x;
+    return im;
+}
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n);
+    if (fread(b, 1, *n, f) != *n)
+        *n = 0;
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+/* Loads a file that must be refused with a message; a model that loads anyway must run. */
+static bool loads(const char *path)
+{
+    frost_int8_model *m = NULL;
+    frost_status s = frost_int8_load(path, &m);
+    if (s == FROST_OK) {
+        float x[28 * 28] = {0};
+        CHECK(frost_int8_run(m, x, 28 * 28, NULL) == FROST_OK);
+        frost_int8_free(m);
+        return true;
+    }
+    CHECK(m == NULL && strlen(frost_last_error()) > 0);
+    return false;
+}
+
+TEST(test_file_round_trip_and_wrong_input_size)
+{
+    frost_model *qm;
+    float *x;
+    frost_int8_model *im = small_converted(&qm, &x), *back = NULL;
+    const char *path = "/tmp/frost_test_int8_rt.int8";
+    CHECK(frost_int8_save(im, path) == FROST_OK);
+    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    if (back) {
+        float a[10], b[10];
+        for (int i = 0; i < 8; i++) {
+            CHECK(frost_int8_run(im, x + i * 784, 784, a) == FROST_OK);
+            CHECK(frost_int8_run(back, x + i * 784, 784, b) == FROST_OK);
+            CHECK(memcmp(a, b, sizeof a) == 0);
+        }
+        CHECK(frost_int8_run(back, x, 783, a) == FROST_ERR_SHAPE);
+        CHECK(frost_int8_arena_bytes(back) == frost_int8_arena_bytes(im));
+    }
+    frost_int8_free(back);
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+    remove(path);
+}
+
+/* Replaces the first `from` in the file with `to` (same length); false if absent. */
+static bool patch(char *b, size_t n, const char *from, const char *to)
+{
+    size_t len = strlen(from);
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(b + i, from, len) == 0) {
+            memcpy(b + i, to, len);
+            return true;
+        }
+    return false;
+}
+
+TEST(test_corrupt_files_are_refused)
+{
+    frost_model *qm;
+    float *x;
+    frost_int8_model *im = small_converted(&qm, &x);
+    const char *good = "/tmp/frost_test_int8_good.int8", *bad = "/tmp/frost_test_int8_bad.int8";
+    CHECK(frost_int8_save(im, good) == FROST_OK);
+    size_t n = 0;
+    char *orig = read_all(good, &n), *b = malloc(n);
+    CHECK(n > 1000);
+    /* truncated anywhere: refused */
+    size_t cuts[] = {0, 4, 8, 9, 100, n / 3, n / 2, n - 100, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_all(bad, orig, cuts[i]);
+        CHECK(!loads(bad));
+    }
+    /* targeted edits of the graph JSON (escaped inside the header) and the header */
+    static const char *const edits[][2] = {
+        {"\\\"version\\\":1", "\\\"version\\\":2"},            /* unknown version */
+        {"frost-int8", "frost-int9"},                          /* wrong format name */
+        {"\\\"op\\\":\\\"conv\\\"", "\\\"op\\\":\\\"conx\\\""},     /* unknown op */
+        {"\\\"shape\\\":[14,14,", "\\\"shape\\\":[15,14,"},      /* shapes do not chain */
+        {"\\\"in\\\":[1]", "\\\"in\\\":[9]"},                  /* input after the node */
+        {"\\\"k\\\":3", "\\\"k\\\":0"},                        /* kernel out of range */
+        {"\\\"zp\\\":", "\\\"zq\\\":"},                        /* missing field */
+        {"\\\"groups\\\":1", "\\\"groups\\\":7"},              /* groups do not divide */
+        {"\"dtype\":\"I8\"", "\"dtype\":\"U8\""},                  /* wrong dtype */
+        {"\"data_offsets\":[0,", "\"data_offsets\":[9,"},            /* offsets out of place */
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        memcpy(b, orig, n);
+        bool found = patch(b, n, edits[i][0], edits[i][1]);
+        if (!found)
+            fprintf(stderr, "  pattern %s not in the file\n", edits[i][0]);
+        CHECK(found);
+        write_all(bad, b, n);
+        bool ok = loads(bad);
+        if (ok)
+            fprintf(stderr, "  edit %s -> %s was accepted\n", edits[i][0], edits[i][1]);
+        CHECK(!ok);
+    }
+    /* random byte flips: refused or, if only tensor data changed, loads and runs safely */
+    frost_rng r;
+    frost_rng_seed(&r, 5);
+    int refused = 0;
+    for (int t = 0; t < 300; t++) {
+        memcpy(b, orig, n);
+        for (int k = 0; k < 3; k++)
+            b[frost_rng_u64(&r) % n] ^= (char)(1 + frost_rng_u64(&r) % 255);
+        write_all(bad, b, n);
+        refused += !loads(bad);
+    }
+    CHECK(refused > 0);
+    free(orig);
+    free(b);
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+    remove(good);
+    remove(bad);
+}
+
 int main(void)
 {
     RUN(test_frostnet_layers_match_fake_quant);
     RUN(test_mobilenetv2_relu6_layers_match_fake_quant);
     RUN(test_mobilenetv2_hswish_layers_match_fake_quant);
+    RUN(test_file_round_trip_and_wrong_input_size);
+    RUN(test_corrupt_files_are_refused);
     return frost_test_summary();
 }

@@ -45,11 +45,13 @@ int frost_int8_classes(const frost_int8_model *m);
 /* The input's quantization: u8 = clamp(zp + round_half_even(x / scale), 0, 255). */
 void frost_int8_input_qparams(const frost_int8_model *m, float *scale, int *zero_point);
 
-/* Runs one image (float NHWC, h*w*c values): quantizes it and runs the integer graph.
- * Writes `classes` floats to out (NULL: keep them only in the model). */
-frost_status frost_int8_run(frost_int8_model *m, const float *image, float *out);
+/* Runs one image (float NHWC, n == h*w*c values, normalized as in training): quantizes it
+ * and runs the integer graph. Writes `classes` floats to out (NULL: keep them only in the
+ * model). An image of the wrong size is refused. */
+frost_status frost_int8_run(frost_int8_model *m, const float *image, int64_t n, float *out);
 /* The same from an already quantized image (u8 with the input's zero point). */
-frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image, float *out);
+frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image, int64_t n,
+                                      float *out);
 /* The helpers behind frost_int8_run: quantize an image for this model. */
 void frost_int8_quantize_input(const frost_int8_model *m, const float *image, uint8_t *q);
 

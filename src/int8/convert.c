@@ -333,24 +333,24 @@ static frost_status emit_avgpool(conv_ctx *c, const frost_node *f, const tensor_
     frost_i8_node *o = new_node(c, f, src->op == FROST_OP_GAP ? FROST_I8_GAP : FROST_I8_AVGPOOL, q);
     add_input(o, t);
     const frost_i8_node *in = &c->out->nodes[t];
-    int taps = 1;
+    int entries = 1; /* GAP: one multiplier for all h*w pixels; avgpool: per tap count */
     if (src->op == FROST_OP_AVGPOOL) {
         o->k = src->pool.k;
         o->stride = src->pool.stride;
         o->pad = src->pool.pad;
-        taps = o->k * o->k;
+        entries = o->k * o->k + 1;
     }
-    int32_t *mult = frost_i8_own(c->out, (size_t)(taps + 1) * 4);
-    int32_t *shift = frost_i8_own(c->out, (size_t)(taps + 1) * 4);
+    int32_t *mult = frost_i8_own(c->out, (size_t)entries * 4);
+    int32_t *shift = frost_i8_own(c->out, (size_t)entries * 4);
     if (!mult || !shift)
         return FROST_ERR_NOMEM;
-    for (int n = 0; n <= taps; n++) { /* GAP: [0] averages all h*w pixels */
+    for (int n = 0; n < entries; n++) {
         double count = src->op == FROST_OP_GAP ? (double)in->h * in->w : (double)(n ? n : 1);
         frost_quantize_multiplier((double)in->scale / (count * o->scale), &mult[n], &shift[n]);
     }
     o->mult = mult;
     o->shift = shift;
-    o->n_mult = taps + 1;
+    o->n_mult = entries;
     return FROST_OK;
 }
 

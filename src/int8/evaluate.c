@@ -27,7 +27,7 @@ frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
     int64_t correct = 0, seen = 0;
     uint8_t label;
     while (frost_loader_next(l, x, &label) > 0) {
-        frost_int8_run(m, x, NULL);
+        frost_int8_run(m, x, (int64_t)d->h * d->w * d->c, NULL);
         int best = 0;
         for (int c = 1; c < m->classes; c++)
             best = m->out[c] > m->out[best] ? c : best;

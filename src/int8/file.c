@@ -221,9 +221,11 @@ static frost_status tensor(const load_ctx *c, const frost_i8_node *n, const char
         return frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s is missing", c->path, key);
     int ndim = d1 > 0 ? 2 : 1;
     if (t->dtype != dt || t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1))
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s has the wrong dtype or shape "
-                          "(expected [%lld%s%lld])", c->path, key, (long long)d0,
-                          ndim == 2 ? ", " : "", (long long)(ndim == 2 ? d1 : 0));
+        return ndim == 2
+            ? frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s has the wrong dtype or shape "
+                         "(expected [%lld, %lld])", c->path, key, (long long)d0, (long long)d1)
+            : frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s has the wrong dtype or shape "
+                         "(expected [%lld])", c->path, key, (long long)d0);
     *out = t->data;
     return FROST_OK;
 }

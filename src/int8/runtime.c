@@ -111,6 +111,10 @@ static frost_status check_shape(const frost_int8_model *m, int i)
         return node_fail(n, "scale is not a positive finite number");
     if (n->zp < 0 || n->zp > 255 || n->lo < 0 || n->hi > 255 || n->lo > n->hi)
         return node_fail(n, "zero point or clamp outside [0, 255]");
+    bool windowed = n->op == FROST_I8_CONV || n->op == FROST_I8_MAXPOOL || n->op == FROST_I8_AVGPOOL;
+    if ((n->op != FROST_I8_CONV && n->groups != 1) ||
+        (!windowed && (n->k != 1 || n->stride != 1 || n->pad != 0)))
+        return node_fail(n, "kernel, stride, padding or groups set on an op without them");
     int oh = 1, ow = 1, oc = in ? in->c : m->in_c;
     switch (n->op) {
     case FROST_I8_QUANTIZE:
@@ -472,10 +476,22 @@ static void write_output(frost_int8_model *m, float *out)
         memcpy(out, m->out, (size_t)m->classes * sizeof(float));
 }
 
-frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image, float *out)
+static frost_status check_input(const frost_int8_model *m, const void *image, int64_t n)
 {
     if (!m || !image)
         return frost_fail(FROST_ERR_ARG, "int8 run: NULL argument");
+    int64_t want = (int64_t)m->in_h * m->in_w * m->in_c;
+    if (n != want)
+        return frost_fail(FROST_ERR_SHAPE, "int8 run: model '%s' takes %dx%dx%d = %lld values "
+                          "per image, got %lld", m->name, m->in_h, m->in_w, m->in_c,
+                          (long long)want, (long long)n);
+    return FROST_OK;
+}
+
+frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image, int64_t n,
+                                      float *out)
+{
+    FROST_TRY(check_input(m, image, n));
     const frost_i8_node *in = &m->nodes[0];
     memcpy(frost_i8_tensor(m, 0), image, (size_t)in->h * in->w * in->c);
     for (int i = 1; i < m->n_nodes; i++)
@@ -484,10 +500,9 @@ frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image,
     return FROST_OK;
 }
 
-frost_status frost_int8_run(frost_int8_model *m, const float *image, float *out)
+frost_status frost_int8_run(frost_int8_model *m, const float *image, int64_t n, float *out)
 {
-    if (!m || !image)
-        return frost_fail(FROST_ERR_ARG, "int8 run: NULL argument");
+    FROST_TRY(check_input(m, image, n));
     frost_int8_quantize_input(m, image, frost_i8_tensor(m, 0));
     for (int i = 1; i < m->n_nodes; i++)
         frost_i8_run_node(m, i);

@@ -1,0 +1,277 @@
+/*
+ * int8 arithmetic: the fixed-point worked examples of algorithms.md §1, and the AVX2
+ * kernels against the reference kernels over thousands of random shapes, strides,
+ * paddings, zero points, clamps and multipliers (fixed seed): bit-exact.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "core/rng.h"
+#include "harness.h"
+#include "int8/kernels.h"
+#include "int8/requant.h"
+
+TEST(test_quantize_multiplier_worked_values)
+{
+    static const struct {
+        double m;
+        int32_t m0, e;
+    } tv[] = {{.3, 1288490189, -1},         {.5, 1073741824, 0}, {1.0 / 3, 1431655765, -1},
+              {1.5, 1610612736, 1},         {.99999999999, 1073741824, 1},
+              {0.00000000011641532182693481, 0, 0}}; /* 2^-33 */
+    for (size_t i = 0; i < sizeof tv / sizeof tv[0]; i++) {
+        int32_t m0, e;
+        frost_quantize_multiplier(tv[i].m, &m0, &e);
+        CHECK_EQ_INT(m0, tv[i].m0);
+        CHECK_EQ_INT(e, tv[i].e);
+    }
+}
+
+TEST(test_srdhm_rdbpot_mbqm_worked_values)
+{
+    CHECK_EQ_INT(frost_srdhm(-3, 1 << 30), -1);
+    CHECK_EQ_INT(frost_srdhm(3, 1 << 30), 2);
+    CHECK_EQ_INT(frost_srdhm(-5, 1 << 30), -2);
+    CHECK_EQ_INT(frost_srdhm(5, 1 << 30), 3);
+    CHECK_EQ_INT(frost_srdhm(INT32_MIN, INT32_MIN), INT32_MAX);
+    CHECK_EQ_INT(frost_srdhm(12345678, 1518500250), 8729713);
+    CHECK_EQ_INT(frost_rdbpot(3, 1), 2);
+    CHECK_EQ_INT(frost_rdbpot(-3, 1), -2);
+    CHECK_EQ_INT(frost_rdbpot(5, 2), 1);
+    CHECK_EQ_INT(frost_rdbpot(-5, 2), -1);
+    CHECK_EQ_INT(frost_rdbpot(-6, 2), -2);
+    CHECK_EQ_INT(frost_rdbpot(-601, 1), -301);
+    int32_t m0, e; /* double rounding at M = .25: 1->1, 5->2, -2->-1, -6->-2 */
+    frost_quantize_multiplier(.25, &m0, &e);
+    CHECK_EQ_INT(frost_mbqm(1, m0, e), 1);
+    CHECK_EQ_INT(frost_mbqm(5, m0, e), 2);
+    CHECK_EQ_INT(frost_mbqm(-2, m0, e), -1);
+    CHECK_EQ_INT(frost_mbqm(-6, m0, e), -2);
+    frost_quantize_multiplier(.3, &m0, &e);
+    CHECK_EQ_INT(frost_mbqm(1000, m0, e), 300);
+    frost_quantize_multiplier(.0072474, &m0, &e);
+    CHECK_EQ_INT(m0, 1992150143);
+    CHECK_EQ_INT(e, -7);
+    CHECK_EQ_INT(frost_mbqm(12345, m0, e), 89);
+    CHECK_EQ_INT(frost_mbqm(-12345, m0, e), -89);
+}
+
+/* The FC worked example: x = [.5, -1, 2, .3] at (S, Z) = (.02, -10), two output channels,
+ * output (S, Z) = (.015, 5): q_y = 34 and 13. Stored unsigned: Z + 128. */
+TEST(test_fully_connected_worked_example)
+{
+    const int8_t w[8] = {73, -36, 18, -127, 127, -51, 25, 76};
+    const int32_t qb[2] = {454, 6350};
+    const uint8_t x[4] = {15 + 128, -60 + 128, 90 + 128, 5 + 128};
+    int32_t acc[2];
+    frost_i8_linear_ref(4, 2, -10 + 128, w, x, acc);
+    CHECK_EQ_INT(acc[0] + qb[0], 3974);
+    CHECK_EQ_INT(acc[1] + qb[1], 15715);
+    double sw[2] = {.7 / 127, .05 / 127};
+    int want_m0[2] = {2020100104, 1154342916}, want_e[2] = {-7, -10}, want_q[2] = {34, 13};
+    for (int c = 0; c < 2; c++) {
+        int32_t m0, e;
+        frost_quantize_multiplier(0.02 * sw[c] / 0.015, &m0, &e); /* the spec's exact decimals */
+        CHECK_EQ_INT(m0, want_m0[c]);
+        CHECK_EQ_INT(e, want_e[c]);
+        CHECK_EQ_INT(frost_mbqm(acc[c] + qb[c], want_m0[c], want_e[c]) + 5, want_q[c]);
+    }
+}
+
+/* The ADD worked example: (q=50, S=.05, Z=-3) + (q=-20, S=.02, Z=7) into (.06, -1): 34. */
+TEST(test_add_worked_example)
+{
+    frost_i8_add_args a = {.a_zp = -3 + 128, .b_zp = 7 + 128, .out_zp = -1 + 128, .lo = 0, .hi = 255};
+    double tw = 2 * .05;
+    frost_quantize_multiplier(.05 / tw, &a.mult[0], &a.shift[0]);
+    frost_quantize_multiplier(.02 / tw, &a.mult[1], &a.shift[1]);
+    frost_quantize_multiplier(tw / ((1 << 20) * .06), &a.mult[2], &a.shift[2]);
+    CHECK_EQ_INT(a.mult[1], 1717986918);
+    CHECK_EQ_INT(a.shift[1], -2);
+    CHECK_EQ_INT(a.mult[2], 1789569707);
+    CHECK_EQ_INT(a.shift[2], -19);
+    uint8_t x0 = 50 + 128, x1 = -20 + 128, y;
+    frost_i8_add_ref(&a, 1, &x0, &x1, &y);
+    CHECK_EQ_INT((int)y - 128, 34);
+}
+
+/* ---- AVX2 vs reference ---- */
+
+static int irand(frost_rng *r, int lo, int hi) /* [lo, hi] */
+{
+    return lo + (int)(frost_rng_uniform(r) * (float)(hi - lo + 1)) % (hi - lo + 1);
+}
+
+static void random_multipliers(frost_rng *r, int n, int32_t *m0, int32_t *e)
+{
+    for (int i = 0; i < n; i++) {
+        double m = (double)frost_rng_uniform(r) * 0.01 + 1e-5;
+        if (irand(r, 0, 9) == 0)
+            m *= 300.0; /* sometimes > 1: a left shift */
+        frost_quantize_multiplier(m, &m0[i], &e[i]);
+    }
+}
+
+typedef struct {
+    frost_i8_conv_args a;
+    int8_t *w;
+    int32_t *bias, *bias_eff, *mult, *shift;
+    uint8_t *x, *y_ref, *y_fast;
+    void *packed, *scratch;
+} conv_case;
+
+static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
+{
+    frost_i8_conv_args *a = &c->a;
+    memset(c, 0, sizeof *c);
+    a->k = dw ? (irand(r, 0, 1) ? 3 : 5) : (int[]){1, 1, 3, 5}[irand(r, 0, 3)];
+    a->stride = irand(r, 1, 2);
+    a->pad = irand(r, 0, a->k / 2);
+    a->h = irand(r, a->k, a->k + 9);
+    a->w = irand(r, a->k, a->k + 9);
+    a->cin = dw ? irand(r, 1, 40) : irand(r, 1, 37);
+    a->cout = dw ? a->cin : irand(r, 1, 40);
+    a->groups = dw ? a->cin : 1;
+    a->oh = (a->h + 2 * a->pad - a->k) / a->stride + 1;
+    a->ow = (a->w + 2 * a->pad - a->k) / a->stride + 1;
+    a->in_zp = irand(r, 0, 255);
+    a->out_zp = irand(r, 0, 255);
+    a->lo = irand(r, 0, 128);
+    a->hi = irand(r, a->lo, 255);
+    int kdim = a->k * a->k * (a->cin / a->groups);
+    c->w = malloc((size_t)a->cout * kdim);
+    c->bias = malloc((size_t)a->cout * 4);
+    c->bias_eff = malloc((size_t)a->cout * 4);
+    c->mult = malloc((size_t)a->cout * 4);
+    c->shift = malloc((size_t)a->cout * 4);
+    size_t xin = (size_t)a->h * a->w * a->cin, yout = (size_t)a->oh * a->ow * a->cout;
+    c->x = malloc(xin);
+    c->y_ref = malloc(yout);
+    c->y_fast = malloc(yout);
+    bool extreme = irand(r, 0, 7) == 0; /* worst case: all weights -127 or 127, inputs 255 */
+    for (int i = 0; i < a->cout * kdim; i++)
+        c->w[i] = extreme ? (int8_t)(irand(r, 0, 1) ? 127 : -127) : (int8_t)irand(r, -127, 127);
+    for (size_t i = 0; i < xin; i++)
+        c->x[i] = extreme ? 255 : (uint8_t)irand(r, 0, 255);
+    random_multipliers(r, a->cout, c->mult, c->shift);
+    for (int o = 0; o < a->cout; o++) {
+        int64_t sw = 0;
+        for (int i = 0; i < kdim; i++)
+            sw += c->w[o * kdim + i];
+        c->bias[o] = irand(r, -20000, 20000);
+        c->bias_eff[o] = (int32_t)(c->bias[o] - a->in_zp * sw);
+    }
+    a->weight = c->w;
+    a->bias = c->bias;
+    a->bias_eff = c->bias_eff;
+    a->mult = c->mult;
+    a->shift = c->shift;
+    if (dw) {
+        c->packed = malloc(frost_i8_dw_packed_bytes(a->cout, a->k));
+        frost_i8_dw_pack(a->cout, a->k, c->w, c->bias_eff, c->mult, c->shift, c->packed);
+    } else {
+        c->packed = malloc(frost_i8_gemm_packed_bytes(a->cout, kdim));
+        frost_i8_gemm_pack(a->cout, kdim, c->w, c->bias_eff, c->mult, c->shift, c->packed);
+        c->scratch = malloc(frost_i8_gemm_scratch_bytes(a));
+    }
+}
+
+static void free_conv_case(conv_case *c)
+{
+    free(c->w), free(c->bias), free(c->bias_eff), free(c->mult), free(c->shift);
+    free(c->x), free(c->y_ref), free(c->y_fast), free(c->packed), free(c->scratch);
+}
+
+static void conv_property(bool dw, int cases)
+{
+    if (!frost_cpu_has_avx2()) {
+        printf("  (no AVX2 on this CPU: skipped)\n");
+        return;
+    }
+    frost_rng r;
+    frost_rng_seed(&r, dw ? 2024 : 2025);
+    int bad = 0;
+    for (int t = 0; t < cases; t++) {
+        conv_case c;
+        make_conv_case(&r, &c, dw);
+        frost_i8_conv_ref(&c.a, c.x, c.y_ref);
+        int split = irand(&r, 0, c.a.oh); /* two row ranges, as two threads run them */
+        if (dw) {
+            frost_i8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, 0, split);
+            frost_i8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, split, c.a.oh);
+        } else {
+            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, 0, split, c.scratch);
+            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, split, c.a.oh, c.scratch);
+        }
+        size_t n = (size_t)c.a.oh * c.a.ow * c.a.cout;
+        if (memcmp(c.y_ref, c.y_fast, n) != 0 && bad++ < 3)
+            fprintf(stderr, "  case %d: k=%d s=%d p=%d %dx%dx%d -> %d differs\n", t, c.a.k,
+                    c.a.stride, c.a.pad, c.a.h, c.a.w, c.a.cin, c.a.cout);
+        free_conv_case(&c);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(test_gemm_conv_avx2_matches_reference) { conv_property(false, 2000); }
+TEST(test_depthwise_avx2_matches_reference) { conv_property(true, 2000); }
+
+TEST(test_requant_and_add_avx2_match_reference)
+{
+    if (!frost_cpu_has_avx2())
+        return;
+    frost_rng r;
+    frost_rng_seed(&r, 99);
+    int bad = 0;
+    for (int t = 0; t < 20000; t++) {
+        int32_t acc[8], m0[8], e[8], out[8];
+        random_multipliers(&r, 8, m0, e);
+        for (int i = 0; i < 8; i++) {
+            int kind = irand(&r, 0, 9);
+            acc[i] = kind == 0 ? INT32_MIN : kind == 1 ? INT32_MAX
+                   : kind < 5 ? irand(&r, -100, 100) : (int32_t)(frost_rng_u64(&r) >> 32);
+            if (kind == 0 && irand(&r, 0, 1)) {
+                m0[i] = INT32_MIN; /* the saturating corner */
+                e[i] = 0;
+            }
+            if (e[i] > 0) /* the left shift must not overflow, as in real multipliers */
+                acc[i] = acc[i] / (1 << e[i]) / 2;
+        }
+        frost_i8_requant8_avx2(acc, m0, e, out);
+        for (int i = 0; i < 8; i++)
+            bad += out[i] != frost_mbqm(acc[i], m0[i], e[i]);
+    }
+    CHECK_EQ_INT(bad, 0);
+    for (int t = 0; t < 500; t++) {
+        frost_i8_add_args a = {.a_zp = irand(&r, 0, 255), .b_zp = irand(&r, 0, 255),
+                               .out_zp = irand(&r, 0, 255), .lo = irand(&r, 0, 100)};
+        a.hi = irand(&r, a.lo, 255);
+        double s0 = 0.001 + frost_rng_uniform(&r), s1 = 0.001 + frost_rng_uniform(&r);
+        double so = 0.001 + frost_rng_uniform(&r), tw = 2 * (s0 > s1 ? s0 : s1);
+        frost_quantize_multiplier(s0 / tw, &a.mult[0], &a.shift[0]);
+        frost_quantize_multiplier(s1 / tw, &a.mult[1], &a.shift[1]);
+        frost_quantize_multiplier(tw / ((1 << 20) * so), &a.mult[2], &a.shift[2]);
+        int n = irand(&r, 1, 100);
+        uint8_t x0[100], x1[100], y0[100], y1[100];
+        for (int i = 0; i < n; i++) {
+            x0[i] = (uint8_t)irand(&r, 0, 255);
+            x1[i] = (uint8_t)irand(&r, 0, 255);
+        }
+        frost_i8_add_ref(&a, n, x0, x1, y0);
+        frost_i8_add_avx2(&a, n, x0, x1, y1);
+        bad += memcmp(y0, y1, (size_t)n) != 0;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+int main(void)
+{
+    RUN(test_quantize_multiplier_worked_values);
+    RUN(test_srdhm_rdbpot_mbqm_worked_values);
+    RUN(test_fully_connected_worked_example);
+    RUN(test_add_worked_example);
+    RUN(test_gemm_conv_avx2_matches_reference);
+    RUN(test_depthwise_avx2_matches_reference);
+    RUN(test_requant_and_add_avx2_match_reference);
+    return frost_test_summary();
+}
