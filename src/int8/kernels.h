@@ -85,4 +85,9 @@ void frost_i8_gap_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y)
 void frost_i8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
                          int32_t *acc);
 
+/* The same sum through AVX2, plus bias_eff (= bias - in_zp * sum(w)): acc[o] is then the
+ * full accumulator. xs: cin + 16 int16 of scratch. */
+void frost_i8_linear_avx2(int cin, int cout, const int8_t *w, const uint8_t *x,
+                          const int32_t *bias_eff, int32_t *acc, int16_t *xs);
+
 #endif

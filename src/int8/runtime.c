@@ -304,7 +304,8 @@ frost_status frost_i8_prepare(frost_int8_model *m)
             FROST_TRY(check_multipliers(n));
         if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
             FROST_TRY(prepare_bias(m, n));
-            acc = (size_t)n->c * 4 > acc ? (size_t)n->c * 4 : acc;
+            size_t need = (size_t)((n->c + 15) & ~15) * 4 + ((size_t)weight_inner(m, n) + 16) * 2;
+            acc = need > acc ? need : acc;
         }
         if (n->op == FROST_I8_CONV)
             FROST_TRY(pack_weights(m, n, &scratch));
@@ -371,13 +372,19 @@ static void run_linear(frost_int8_model *m, const frost_i8_node *n, const uint8_
     const frost_i8_node *in = &m->nodes[n->in[0]];
     int cin = (int)weight_inner(m, n);
     int32_t *acc = (int32_t *)((uint8_t *)m->scratch + m->thread_scratch * (size_t)omp_get_num_procs());
-    frost_i8_linear_ref(cin, n->c, in->zp, n->weight, x, acc);
+    int16_t *xs = (int16_t *)(acc + ((n->c + 15) & ~15));
+    if (m->use_avx2) {
+        frost_i8_linear_avx2(cin, n->c, n->weight, x, n->bias_eff, acc, xs);
+    } else {
+        frost_i8_linear_ref(cin, n->c, in->zp, n->weight, x, acc);
+        for (int o = 0; o < n->c; o++)
+            acc[o] += n->bias[o];
+    }
     for (int o = 0; o < n->c; o++) {
-        if (n->op == FROST_I8_LOGITS)
+        if (n->op == FROST_I8_LOGITS) /* its bias is 0: the float bias comes after */
             m->out[o] = n->out_scale[o] * (float)acc[o] + n->out_bias[o];
         else
-            y[o] = frost_requant_u8(acc[o] + n->bias[o], n->mult[o], n->shift[o], n->zp, n->lo,
-                                    n->hi);
+            y[o] = frost_requant_u8(acc[o], n->mult[o], n->shift[o], n->zp, n->lo, n->hi);
     }
 }
 

@@ -51,6 +51,26 @@ void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, co
     }
 }
 
+/* Requantizes the two accumulators of a block and stores its 16 (or nch) bytes. */
+static inline void dw_store(const frost_i8_conv_args *a, const int32_t *q, __m256i lo, __m256i hi,
+                            uint8_t *y, int nch)
+{
+    __m256i zp = _mm256_set1_epi32(a->out_zp);
+    lo = _mm256_add_epi32(frost_mbqm_avx2(lo, _mm256_loadu_si256((const __m256i *)(q + 16)),
+                                          _mm256_loadu_si256((const __m256i *)(q + 32))), zp);
+    hi = _mm256_add_epi32(frost_mbqm_avx2(hi, _mm256_loadu_si256((const __m256i *)(q + 24)),
+                                          _mm256_loadu_si256((const __m256i *)(q + 40))), zp);
+    __m128i v = frost_bytes16_avx2(_mm256_packs_epi32(lo, hi), _mm_set1_epi8((char)a->lo),
+                                   _mm_set1_epi8((char)a->hi));
+    if (nch == 16) {
+        _mm_storeu_si128((__m128i *)y, v);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)tmp, v);
+        memcpy(y, tmp, (size_t)nch);
+    }
+}
+
 /* 16 activations of tap (iy, ix) as int16; outside the input they read the zero point. */
 static inline __m256i load_tap(const frost_i8_conv_args *a, const uint8_t *x, int iy, int ix,
                                int c0, int nch, __m256i zp16)
@@ -82,19 +102,59 @@ static void dw_pixel_block(const frost_i8_conv_args *a, const uint8_t *x, int oy
         hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
                                                     _mm256_loadu_si256((const __m256i *)(wb + 32 * j + 16))));
     }
-    __m256i zp = _mm256_set1_epi32(a->out_zp);
-    lo = _mm256_add_epi32(frost_mbqm_avx2(lo, _mm256_loadu_si256((const __m256i *)(q + 16)),
-                                          _mm256_loadu_si256((const __m256i *)(q + 32))), zp);
-    hi = _mm256_add_epi32(frost_mbqm_avx2(hi, _mm256_loadu_si256((const __m256i *)(q + 24)),
-                                          _mm256_loadu_si256((const __m256i *)(q + 40))), zp);
-    __m128i v = frost_bytes16_avx2(_mm256_packs_epi32(lo, hi), _mm_set1_epi8((char)a->lo),
-                                   _mm_set1_epi8((char)a->hi));
-    if (nch == 16) {
-        _mm_storeu_si128((__m128i *)y, v);
-    } else {
-        uint8_t tmp[16];
-        _mm_storeu_si128((__m128i *)tmp, v);
-        memcpy(y, tmp, (size_t)nch);
+    dw_store(a, q, lo, hi, y, nch);
+}
+
+static inline __m256i ld16(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+}
+
+/* An output pixel whose window lies inside the input, 16 full channels, kernel K (a
+ * constant after inlining, so the tap loop unrolls). x points at the window's top-left
+ * pixel and channel block; rs is the input row stride in bytes. */
+static inline void dw_interior(const frost_i8_conv_args *a, const uint8_t *x, int64_t rs,
+                               const int16_t *wb, uint8_t *y, const int K)
+{
+    const int taps = K * K;
+    const int32_t *q = (const int32_t *)(wb + 32 * ((taps + 1) / 2));
+    __m256i lo = _mm256_loadu_si256((const __m256i *)q), hi = _mm256_loadu_si256((const __m256i *)(q + 8));
+    int cs = a->cin;
+    for (int t = 0; t < taps; t += 2) {
+        int t1 = t + 1 < taps ? t + 1 : t;
+        __m256i x0 = ld16(x + (t / K) * rs + (t % K) * cs);
+        __m256i x1 = ld16(x + (t1 / K) * rs + (t1 % K) * cs);
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
+                                                    _mm256_loadu_si256((const __m256i *)(wb + 16 * t))));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
+                                                    _mm256_loadu_si256((const __m256i *)(wb + 16 * t + 16))));
+    }
+    dw_store(a, q, lo, hi, y, 16);
+}
+
+/* One output row of one channel block: the interior through the unrolled kernels, the
+ * borders (and partial channel blocks) through the checked one. */
+static void dw_row_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, int b,
+                         const int16_t *wb, uint8_t *y)
+{
+    int k = a->k, s = a->stride, c0 = 16 * b, full = a->cin - c0 >= 16;
+    int iy0 = oy * s - a->pad;
+    bool rows_in = iy0 >= 0 && iy0 + k <= a->h;
+    int64_t rs = (int64_t)a->w * a->cin;
+    for (int ox = 0; ox < a->ow; ox++) {
+        int ix0 = ox * s - a->pad;
+        uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout + c0;
+        if (full && rows_in && ix0 >= 0 && ix0 + k <= a->w) {
+            const uint8_t *xp = x + (int64_t)iy0 * rs + (int64_t)ix0 * a->cin + c0;
+            if (k == 3)
+                dw_interior(a, xp, rs, wb, yo, 3);
+            else if (k == 5)
+                dw_interior(a, xp, rs, wb, yo, 5);
+            else
+                dw_pixel_block(a, x, oy, ox, b, wb, yo);
+        } else {
+            dw_pixel_block(a, x, oy, ox, b, wb, yo);
+        }
     }
 }
 
@@ -104,9 +164,6 @@ void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const
     size_t block = (32 * 2 * (size_t)pairs(a->k) + 48 * 4) / 2; /* int16 units */
     const int16_t *w = packed;
     for (int oy = row0; oy < row1; oy++)
-        for (int ox = 0; ox < a->ow; ox++) {
-            uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout;
-            for (int b = 0; b < blocks16(a->cout); b++)
-                dw_pixel_block(a, x, oy, ox, b, w + block * b, yo + 16 * b);
-        }
+        for (int b = 0; b < blocks16(a->cout); b++)
+            dw_row_block(a, x, oy, b, w + block * b, y);
 }

@@ -166,3 +166,27 @@ void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, co
         }
     }
 }
+
+/* Fully connected: acc[o] = bias_eff[o] + sum_i w[o][i] * x[i], x widened once into xs. */
+void frost_i8_linear_avx2(int cin, int cout, const int8_t *w, const uint8_t *x,
+                          const int32_t *bias_eff, int32_t *acc, int16_t *xs)
+{
+    for (int i = 0; i < cin; i++)
+        xs[i] = x[i];
+    int main_len = cin & ~15;
+    for (int o = 0; o < cout; o++) {
+        const int8_t *wo = w + (int64_t)o * cin;
+        __m256i s = _mm256_setzero_si256();
+        for (int i = 0; i < main_len; i += 16) {
+            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wo + i)));
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(wv, _mm256_loadu_si256((const __m256i *)(xs + i))));
+        }
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+        int32_t sum = _mm_cvtsi128_si32(h);
+        for (int i = main_len; i < cin; i++)
+            sum += (int32_t)wo[i] * xs[i];
+        acc[o] = bias_eff[o] + sum;
+    }
+}

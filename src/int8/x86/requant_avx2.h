@@ -5,7 +5,8 @@
 #include <immintrin.h>
 
 /* round(a * b / 2^31) with ties toward +inf: floor((a*b + 2^30) / 2^31), which equals the
- * scalar nudge-and-truncate form; (MIN, MIN) saturates to MAX. */
+ * scalar nudge-and-truncate form. The scalar's one saturating case, a == b == INT32_MIN,
+ * cannot occur: multipliers are checked to lie in [0, 2^31) when a model is made or loaded. */
 static inline __m256i frost_srdhm_avx2(__m256i a, __m256i b)
 {
     const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
@@ -13,10 +14,7 @@ static inline __m256i frost_srdhm_avx2(__m256i a, __m256i b)
     __m256i odd = _mm256_add_epi64(
         _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)), nudge);
     /* bits 31..62 of each product: the low dword after >> 31, the high dword after << 1 */
-    __m256i r = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-    const __m256i min = _mm256_set1_epi32(INT32_MIN);
-    __m256i both_min = _mm256_and_si256(_mm256_cmpeq_epi32(a, min), _mm256_cmpeq_epi32(b, min));
-    return _mm256_blendv_epi8(r, _mm256_set1_epi32(INT32_MAX), both_min);
+    return _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
 }
 
 /* Rounding right shift by per-lane e in [0, 31], ties away from zero. */
