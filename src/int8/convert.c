@@ -202,9 +202,10 @@ static frost_status quantize_weights(conv_ctx *c, frost_i8_node *o, const frost_
     int32_t *bias = w ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
     int32_t *mult = bias ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
     int32_t *shift = mult ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
-    float *oscale = shift && logits ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    float *wscale = shift ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    float *oscale = wscale && logits ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
     float *obias = oscale ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
-    if (s == FROST_OK && (!shift || (logits && !obias)))
+    if (s == FROST_OK && (!wscale || (logits && !obias)))
         s = FROST_ERR_NOMEM;
     for (int ch = 0; ch < f.cout && s == FROST_OK; ch++) {
         for (int64_t i = 0; i < f.inner; i++)
@@ -212,6 +213,7 @@ static frost_status quantize_weights(conv_ctx *c, frost_i8_node *o, const frost_
                 : (int8_t)frost_quantize_one(f.w[ch * f.inner + i], f.wscale[ch], 0, n->q.qmin,
                                              n->q.qmax);
         double acc_scale = (double)in->scale * (double)f.wscale[ch];
+        wscale[ch] = f.wscale[ch];
         if (logits) {
             oscale[ch] = (float)acc_scale;
             obias[ch] = f.bias[ch];
@@ -232,6 +234,7 @@ static frost_status quantize_weights(conv_ctx *c, frost_i8_node *o, const frost_
     o->mult = mult;
     o->shift = shift;
     o->n_mult = o->c;
+    o->wscale = wscale;
     o->out_scale = oscale;
     o->out_bias = obias;
     return s;
@@ -269,7 +272,6 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
                               "over %dx%d pixels; only a 1x1 classifier may", cn->name, cn->h,
                               cn->w);
     }
-    o->macs = cn->macs;
     if (act == FROST_ACT_RELU || act == FROST_ACT_RELU6)
         o->lo = o->lo > o->zp ? o->lo : o->zp;
     if (act == FROST_ACT_RELU6) {

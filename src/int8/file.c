@@ -1,6 +1,7 @@
 /*
  * .int8 files: safetensors holding the integer tensors ("<node>.weight" I8, ".bias",
- * ".mult", ".shift" I32, ".lut" U8, ".out_scale", ".out_bias" F32) and, in the metadata
+ * ".mult", ".shift" I32, ".lut" U8, ".wscale" (weight scales), ".out_scale", ".out_bias"
+ * F32) and, in the metadata
  * key "frost.int8", the graph as JSON:
  *   {"format": "frost-int8", "version": 1, "name": .., "input": [h, w, c], "classes": n,
  *    "nodes": [{"name", "op", "in": [..], "shape": [h, w, c], "scale", "zp", "lo", "hi",
@@ -99,6 +100,8 @@ static void list_tensors(const frost_int8_model *m, tensor_list *l, bool words)
         } else if (words && wt) {
             add_tensor(l, n->name, "bias", FROST_DT_I32, n->c, 0, n->bias);
         }
+        if (words && wt)
+            add_tensor(l, n->name, "wscale", FROST_DT_F32, n->c, 0, n->wscale);
         if (words && n->mult && n->op != FROST_I8_LOGITS) {
             add_tensor(l, n->name, "mult", FROST_DT_I32, n->n_mult, 0, n->mult);
             add_tensor(l, n->name, "shift", FROST_DT_I32, n->n_mult, 0, n->shift);
@@ -118,8 +121,8 @@ frost_status frost_int8_save(const frost_int8_model *m, const char *path)
 {
     if (!m || !path)
         return frost_fail(FROST_ERR_ARG, "int8 save: NULL argument");
-    tensor_list l = {malloc((size_t)m->n_nodes * 6 * sizeof *l.t),
-                     malloc((size_t)m->n_nodes * 6 * sizeof *l.names), 0};
+    tensor_list l = {malloc((size_t)m->n_nodes * 8 * sizeof *l.t),
+                     malloc((size_t)m->n_nodes * 8 * sizeof *l.names), 0};
     char *json = graph_json(m);
     frost_status s;
     if (!l.t || !l.names || !json) {
@@ -242,6 +245,11 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
                                                : (int64_t)in->h * in->w * in->c;
         FROST_TRY(tensor(c, n, "weight", FROST_DT_I8, n->c, inner, &p));
         n->weight = p;
+        FROST_TRY(tensor(c, n, "wscale", FROST_DT_F32, n->c, 0, &p));
+        n->wscale = p;
+        for (int i = 0; i < n->c; i++)
+            if (!(n->wscale[i] > 0.0f) || !isfinite(n->wscale[i]))
+                return bad(c, "weight scale not positive and finite", n->name);
         n->n_mult = n->c;
         if (n->op == FROST_I8_LOGITS) {
             FROST_TRY(tensor(c, n, "out_scale", FROST_DT_F32, n->c, 0, &p));

@@ -52,6 +52,7 @@ typedef struct {
     int k, stride, pad, groups;
     const int8_t *weight;        /* conv [cout][k][k][cin/groups], linear [cout][cin] */
     const int32_t *bias;         /* [cout] q_b = RHAZ(b / (S_x S_w)) */
+    const float *wscale;         /* [cout] S_w per output channel (for export and peers) */
     const int32_t *mult, *shift; /* [cout] requant (M0, e); ADD: 3 pairs; AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */
     const uint8_t *lut;          /* [n_in][256]: LUT, CONCAT, MAXPOOL */

@@ -303,6 +303,7 @@ frost_status frost_i8_prepare(frost_int8_model *m)
         if (n->mult)
             FROST_TRY(check_multipliers(n));
         if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
+            n->macs = (int64_t)n->h * n->w * n->c * weight_inner(m, n);
             FROST_TRY(prepare_bias(m, n));
             size_t need = (size_t)((n->c + 15) & ~15) * 4 + ((size_t)weight_inner(m, n) + 16) * 2;
             acc = need > acc ? need : acc;

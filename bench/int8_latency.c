@@ -1,0 +1,264 @@
+/*
+ * bench_int8_latency: frost's side of bench/int8_latency. For each model (224x224 RGB,
+ * 1000 classes, width 1.0, random weights: latency does not depend on their values)
+ * it prepares the files the peers read, then times batch-1 inference:
+ *   DIR/<model>.json         architecture (BN folded) for PyTorch / ONNX Runtime / XNNPACK
+ *   DIR/<model>.safetensors  its FP32 weights
+ *   DIR/<model>.int8         the int8 model (PTQ on random images), for frost and the
+ *                            peers' int8 graphs (same scales, zero points and weights)
+ *   DIR/<model>.layers.tsv   frost INT8 per-layer median ms at 1 thread
+ * and prints "model<TAB>engine<TAB>threads<TAB>median ms" lines for frost FP32 and INT8.
+ *
+ *   bench_int8_latency prepare DIR [--models "mobilenetv2 frostnet_s"]
+ *   bench_int8_latency peak         (per-core FP32 FMA and int8 maddubs GMAC/s)
+ *   bench_int8_latency time DIR [--models ..] [--threads "1 2"] [--reps N]
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <immintrin.h>
+
+#include "core/rng.h"
+#include "frost/frost.h"
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "bench_int8_latency: %s: %s\n", what, frost_last_error());
+    return 1;
+}
+
+static double time_fp32(frost_model *m, const float *x, int reps)
+{
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    for (int r = -3; r < reps; r++) {
+        double s = now_ms();
+        frost_model_forward(m, x, 1, false);
+        if (r >= 0)
+            t[r] = now_ms() - s;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp);
+    double med = t[reps / 2];
+    free(t);
+    return med;
+}
+
+static int prepare(const char *dir, const char *name, frost_model **fp32, frost_int8_model **i8,
+                   float *x)
+{
+    char path[4096];
+    frost_builtin_opts o = frost_builtin_defaults();
+    frost_model *m = NULL, *q = NULL;
+    if (frost_model_builtin(name, &o, &m) != FROST_OK)
+        return fail(name);
+    frost_model_init_weights(m, 1);
+    /* BN running statistics from training-mode forwards on random images, so the
+     * eval-mode network keeps its activations near unit scale (with the initial
+     * statistics they fade to ~1e-10 by the logits and int8 would round them to 0) */
+    if (frost_model_set_batch(m, 2) != FROST_OK)
+        return fail("plan");
+    for (int i = 0; i < 40; i++)
+        if (frost_model_forward(m, x, 2, true) != FROST_OK)
+            return fail("statistics");
+    if (frost_model_fold_bn(m, fp32) != FROST_OK)
+        return fail("fold");
+    char *json = frost_model_to_json(*fp32);
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    if (frost_write_file_atomic(path, json, strlen(json)) != FROST_OK)
+        return fail(path);
+    free(json);
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
+    if (frost_checkpoint_save_weights(path, *fp32) != FROST_OK)
+        return fail(path);
+    /* int8: quantize the BN model (BN folds into the weights), calibrate on 2 images */
+    q = m;
+    frost_qconfig *c;
+    if (frost_qconfig_default(&c) != FROST_OK || frost_model_quantize(q, c) != FROST_OK ||
+        frost_model_set_batch(q, 2) != FROST_OK ||
+        frost_model_set_qmode(q, FROST_QMODE_CALIBRATE) != FROST_OK ||
+        frost_model_forward(q, x, 2, false) != FROST_OK ||
+        frost_model_set_qmode(q, FROST_QMODE_FIXED) != FROST_OK)
+        return fail("quantize");
+    frost_qconfig_free(c);
+    snprintf(path, sizeof path, "%s/%s.int8", dir, name);
+    if (frost_int8_convert(q, path) != FROST_OK || frost_int8_load(path, i8) != FROST_OK)
+        return fail(path);
+    frost_model_free(q);
+    return frost_model_set_batch(*fp32, 1) == FROST_OK ? 0 : fail("plan");
+}
+
+static void write_layers(const char *dir, const char *name, frost_int8_model *m, int reps)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.layers.tsv", dir, name);
+    FILE *f = fopen(path, "w");
+    int n = frost_int8_node_count(m);
+    double total, *per = calloc((size_t)n, sizeof *per);
+    frost_set_threads(1);
+    frost_int8_time(m, 3, reps, &total, per);
+    for (int i = 1; f && i < n; i++)
+        fprintf(f, "%s\t%s\t%lld\t%.5f\n", frost_int8_node_name(m, i), frost_int8_node_op(m, i),
+                (long long)frost_int8_node_macs(m, i), per[i]);
+    if (f)
+        fclose(f);
+    free(per);
+}
+
+/* ---- per-core peaks for the compute floor ---- */
+
+__attribute__((target("avx2,fma"))) static double peak_fp32_gmacs(void)
+{
+    /* ten independent chains in named registers (an array may live in memory) */
+    __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2),
+           a3 = _mm256_set1_ps(3), a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5),
+           a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7), a8 = _mm256_set1_ps(8),
+           a9 = _mm256_set1_ps(9);
+    const long iters = 20000000;
+    double s = now_ms();
+    for (long it = 0; it < iters; it++) {
+        a0 = _mm256_fmadd_ps(a0, b, c), a1 = _mm256_fmadd_ps(a1, b, c);
+        a2 = _mm256_fmadd_ps(a2, b, c), a3 = _mm256_fmadd_ps(a3, b, c);
+        a4 = _mm256_fmadd_ps(a4, b, c), a5 = _mm256_fmadd_ps(a5, b, c);
+        a6 = _mm256_fmadd_ps(a6, b, c), a7 = _mm256_fmadd_ps(a7, b, c);
+        a8 = _mm256_fmadd_ps(a8, b, c), a9 = _mm256_fmadd_ps(a9, b, c);
+    }
+    double ms = now_ms() - s;
+    __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    t = _mm256_add_ps(t, _mm256_add_ps(a8, a9));
+    if (_mm256_cvtss_f32(t) == 12345.0f)
+        puts("");
+    return (double)iters * 10 * 8 / ms / 1e6;
+}
+
+/* u8 x s8 pairs (vpmaddubsw) summed to int32 (vpmaddwd with ones): 32 MACs per pair. */
+__attribute__((target("avx2,fma"))) static double peak_int8_gmacs(void)
+{
+    /* 8 distinct products per iteration (2 inputs x 4 weights), so none is shared */
+    __m256i x0 = _mm256_set1_epi8(3), x1 = _mm256_set1_epi8(5), one = _mm256_set1_epi16(1);
+    __m256i w0 = _mm256_set1_epi8(-2), w1 = _mm256_set1_epi8(7), w2 = _mm256_set1_epi8(-9),
+            w3 = _mm256_set1_epi8(11);
+    __m256i a0 = _mm256_set1_epi32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+            a7 = a0;
+#define STEP(a, x, w) a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), one))
+    const long iters = 20000000;
+    double s = now_ms();
+    for (long it = 0; it < iters; it++) {
+        STEP(a0, x0, w0), STEP(a1, x0, w1), STEP(a2, x0, w2), STEP(a3, x0, w3);
+        STEP(a4, x1, w0), STEP(a5, x1, w1), STEP(a6, x1, w2), STEP(a7, x1, w3);
+        x0 = _mm256_add_epi8(x0, one); /* new inputs every iteration: nothing to hoist */
+        x1 = _mm256_add_epi8(x1, one);
+    }
+#undef STEP
+    double ms = now_ms() - s;
+    __m256i t = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
+                                 _mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7)));
+    if (_mm256_cvtsi256_si32(t) == 12345)
+        puts("");
+    return (double)iters * 8 * 32 / ms / 1e6;
+}
+
+/* Loads what `prepare` wrote and prints the frost FP32 and INT8 medians. */
+static int time_model(const char *dir, const char *name, const char *threads, int reps,
+                      const float *x)
+{
+    char path[4096];
+    frost_model *fp32 = NULL;
+    frost_int8_model *i8 = NULL;
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
+    if (frost_checkpoint_load_model(path, &fp32) != FROST_OK || frost_model_set_batch(fp32, 1))
+        return fail(path);
+    snprintf(path, sizeof path, "%s/%s.int8", dir, name);
+    if (frost_int8_load(path, &i8) != FROST_OK)
+        return fail(path);
+    write_layers(dir, name, i8, reps);
+    char tl[256];
+    snprintf(tl, sizeof tl, "%s", threads);
+    char *save = NULL;
+    for (char *t = strtok_r(tl, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        int nt = atoi(t);
+        frost_set_threads(nt);
+        double ms8, ms32 = time_fp32(fp32, x, reps);
+        frost_int8_time(i8, 3, reps, &ms8, NULL);
+        printf("%s\tfrost FP32\t%d\t%.3f\n%s\tfrost INT8\t%d\t%.3f\n", name, nt, ms32, name, nt,
+               ms8);
+        fflush(stdout);
+    }
+    frost_model_free(fp32);
+    frost_int8_free(i8);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "peak")) { /* GMAC/s of one core, median of 3 */
+        double f[3], q[3];
+        for (int i = 0; i < 3; i++) {
+            f[i] = peak_fp32_gmacs();
+            q[i] = peak_int8_gmacs();
+        }
+        qsort(f, 3, sizeof *f, cmp);
+        qsort(q, 3, sizeof *q, cmp);
+        printf("peak\tFP32 FMA\t1\t%.1f\npeak\tINT8 maddubs\t1\t%.1f\n", f[1], q[1]);
+        return 0;
+    }
+    if (argc < 3 || (strcmp(argv[1], "prepare") && strcmp(argv[1], "time"))) {
+        fprintf(stderr, "usage: bench_int8_latency prepare|time DIR [--models LIST] "
+                        "[--threads LIST] [--reps N]\n");
+        return 2;
+    }
+    bool do_prepare = !strcmp(argv[1], "prepare");
+    const char *dir = argv[2], *models = "mobilenetv2 frostnet_s frostnet_b frostnet_l",
+               *threads = "1 2";
+    int reps = 30;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--models") && i + 1 < argc)
+            models = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "bench_int8_latency: unknown argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (reps < 1)
+        reps = 1;
+    float *x = malloc(sizeof(float) * 2 * 224 * 224 * 3);
+    frost_rng r;
+    frost_rng_seed(&r, 1);
+    for (int i = 0; i < 2 * 224 * 224 * 3; i++)
+        x[i] = 4.0f * frost_rng_uniform(&r) - 2.0f;
+    char list[1024];
+    snprintf(list, sizeof list, "%s", models);
+    int rc = 0;
+    for (char *name = strtok(list, " "); name && !rc; name = strtok(NULL, " ")) {
+        if (do_prepare) {
+            frost_model *fp32 = NULL;
+            frost_int8_model *i8 = NULL;
+            rc = prepare(dir, name, &fp32, &i8, x);
+            frost_model_free(fp32);
+            frost_int8_free(i8);
+        } else {
+            rc = time_model(dir, name, threads, reps, x);
+        }
+    }
+    free(x);
+    return rc;
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Table for bench/int8_latency: RUNS/raw.tsv (round, model, engine, threads, ms),
+RUNS/peak.tsv and RUNS/<model>.layers.tsv -> markdown on stdout.
+
+  int8_report.py RUNS "MODELS" "THREADS"
+"""
+import collections
+import statistics
+import sys
+
+ENGINES = ["frost FP32", "frost INT8", "torch FP32", "torch INT8 onednn", "torch INT8 qnnpack",
+           "ORT FP32", "ORT INT8 QDQ"]
+
+
+def main():
+    runs, models, threads = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+    vals = collections.defaultdict(list)
+    rounds = set()
+    with open(f"{runs}/raw.tsv") as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) == 5 and p[4]:
+                rounds.add(p[0])
+                vals[(p[1], p[2], p[3])].append(float(p[4]))
+    peak = {}
+    with open(f"{runs}/peak.tsv") as f:
+        for line in f:
+            p = line.split("\t")
+            peak[p[1]] = float(p[3])
+    med = {k: statistics.median(v) for k, v in vals.items()}
+    out = print
+    out("# INT8 / FP32 inference latency, batch 1, 224x224 (bench/int8_latency)\n")
+    out(f"Median ms over {len(rounds)} round(s), each the median of repeated runs; engines "
+        "alternate within a round. Per-core peaks measured here: FP32 FMA "
+        f"{peak.get('FP32 FMA', 0):.1f} GMAC/s, int8 vpmaddubsw {peak.get('INT8 maddubs', 0):.1f} "
+        "GMAC/s; the floor is MACs / (peak x threads). Models: random weights (latency does "
+        "not depend on them), BN folded; the peers' INT8 graphs use frost's int8 weights, "
+        "scales and zero points (ORT QDQ) or their own PTQ (PyTorch).\n")
+    macs = {}
+    for m in models:
+        try:
+            with open(f"{runs}/{m}.layers.tsv") as f:
+                macs[m] = sum(int(l.split("\t")[2]) for l in f) / 1e6
+        except OSError:
+            macs[m] = 0.0
+    for t in threads:
+        n = int(t)
+        out(f"\n## {t} thread{'s' if n > 1 else ''}\n")
+        out("| model | MMAC | floor INT8 | floor FP32 | " + " | ".join(ENGINES) +
+            " | frost INT8 vs best peer INT8 | frost INT8 vs best peer FP32 | frost FP32 vs best peer FP32 |")
+        out("|---|" + "---|" * (3 + len(ENGINES) + 3))
+        for m in models:
+            row = [m, f"{macs[m]:.0f}", f"{macs[m] / (peak.get('INT8 maddubs', 1) * n) :.2f}",
+                   f"{macs[m] / (peak.get('FP32 FMA', 1) * n):.2f}"]
+            for e in ENGINES:
+                v = med.get((m, e, t))
+                row.append(f"{v:.2f}" if v else "n/a")
+            def best(names):
+                xs = [med[(m, e, t)] for e in names if (m, e, t) in med]
+                return min(xs) if xs else None
+            fi, ff = med.get((m, "frost INT8", t)), med.get((m, "frost FP32", t))
+            bi = best(["torch INT8 onednn", "torch INT8 qnnpack", "ORT INT8 QDQ"])
+            bf = best(["torch FP32", "ORT FP32"])
+            row.append(f"{bi / fi:.2f}x faster" if fi and bi else "n/a")
+            row.append(f"{100 * (1 - fi / bf):.0f}% less time" if fi and bf else "n/a")
+            row.append(f"{bf / ff:.2f}x" if ff and bf else "n/a")
+            out("| " + " | ".join(row) + " |")
+    for m in models[:1]:
+        try:
+            lines = [l.rstrip("\n").split("\t") for l in open(f"{runs}/{m}.layers.tsv")]
+        except OSError:
+            continue
+        out(f"\n## Where the time goes: frost INT8 {m}, 1 thread, per layer\n")
+        total = sum(float(l[3]) for l in lines)
+        groups = collections.defaultdict(lambda: [0.0, 0])
+        for name, op, mac, ms in lines:
+            kind = "depthwise" if ".dw." in name else ("stem" if name.startswith("stem") else op)
+            if op == "conv" and kind == "conv":
+                kind = "pointwise / k x k conv"
+            groups[kind][0] += float(ms)
+            groups[kind][1] += int(mac)
+        out("| kind | ms | share | MMAC | GMAC/s |\n|---|---|---|---|---|")
+        for k, (ms, mac) in sorted(groups.items(), key=lambda kv: -kv[1][0]):
+            out(f"| {k} | {ms:.3f} | {100 * ms / total:.0f}% | {mac / 1e6:.1f} | "
+                f"{(mac / 1e6 / ms) if ms else 0:.1f} |")
+        out("\n| layer | op | MMAC | ms | GMAC/s |\n|---|---|---|---|---|")
+        for name, op, mac, ms in lines:
+            g = int(mac) / 1e6 / float(ms) if float(ms) > 0 else 0
+            out(f"| {name} | {op} | {int(mac) / 1e6:.2f} | {float(ms):.4f} | {g:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
