@@ -201,8 +201,9 @@ static void conv_property(bool dw, int cases)
             frost_i8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, 0, split);
             frost_i8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, split, c.a.oh);
         } else {
-            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, 0, split, c.scratch);
-            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, split, c.a.oh, c.scratch);
+            int pix = c.a.oh * c.a.ow, cut = irand(&r, 0, pix); /* pixel ranges */
+            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, 0, cut, c.scratch);
+            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, cut, pix, c.scratch);
         }
         size_t n = (size_t)c.a.oh * c.a.ow * c.a.cout;
         if (memcmp(c.y_ref, c.y_fast, n) != 0 && bad++ < 3)

@@ -33,13 +33,13 @@ void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y
 
 /* AVX2 conv through an int16 GEMM (groups == 1): 1x1 convs read the input directly,
  * k x k ones through an im2col tile. `packed` comes from frost_i8_gemm_pack. Output
- * rows [row0, row1). scratch: frost_i8_gemm_scratch_bytes per thread. */
+ * pixels [pix0, pix1) (row-major). scratch: frost_i8_gemm_scratch_bytes per thread. */
 size_t frost_i8_gemm_packed_bytes(int cout, int kdim);
 void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
                         const int32_t *mult, const int32_t *shift, void *packed);
 size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a);
 void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
-                             const uint8_t *x, uint8_t *y, int row0, int row1, void *scratch);
+                             const uint8_t *x, uint8_t *y, int pix0, int pix1, void *scratch);
 
 /* Depthwise (groups == cin == cout), any k and stride; AVX2 over 16 channels at a time.
  * `packed`: frost_i8_dw_pack's weights (int16, tap-pair interleaved). Output rows

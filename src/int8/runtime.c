@@ -353,18 +353,22 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
     bool dw = a.groups > 1;
     int threads = frost_get_threads();
     int64_t work = (int64_t)n->h * n->w * n->c * (dw ? n->k * n->k : a.k * a.k * a.cin);
-    if (work < 200000 || n->h < 2)
+    if (work < 100000)
         threads = 1; /* not worth waking a second thread */
     uint8_t *scratch = m->scratch;
     size_t per = m->thread_scratch;
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
-        if (dw)
+        if (dw) { /* rows: a thread's taps overlap its own rows only */
+            int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
             frost_i8_dwconv_avx2(&a, n->packed, x, y, r0, r1);
-        else
-            frost_i8_conv_gemm_avx2(&a, n->packed, x, y, r0, r1, scratch + per * (size_t)t);
+        } else { /* pixels, in whole micro-kernel groups: balanced even on 7x7 maps */
+            int groups = (n->h * n->w + 3) / 4;
+            int p0 = 4 * (int)((int64_t)groups * t / nt), p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
+            p1 = p1 < n->h * n->w ? p1 : n->h * n->w;
+            frost_i8_conv_gemm_avx2(&a, n->packed, x, y, p0, p1, scratch + per * (size_t)t);
+        }
     }
 }
 

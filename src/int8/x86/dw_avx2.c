@@ -7,8 +7,8 @@
  * puts the results back in channel order.
  *
  * Packed, per block of 16 channels: for each tap pair, 16 int16 for "lo" then 16 for
- * "hi" (each channel's (w[t0], w[t1])); then bias_eff, mult, shift as 16 int32 each in
- * lo/hi order.
+ * "hi" (each channel's (w[t0], w[t1])); then bias_eff and the requant constants
+ * (requant_avx2.h) as 16 int32 each, in lo/hi order.
  */
 #include <string.h>
 
@@ -22,7 +22,7 @@ static int lane_channel(int h, int i) { return (i < 4 ? i : i + 4) + 4 * h; }
 
 size_t frost_i8_dw_packed_bytes(int c, int k)
 {
-    return (size_t)blocks16(c) * (32 * 2 * (size_t)pairs(k) + 48 * 4);
+    return (size_t)blocks16(c) * (32 * 2 * (size_t)pairs(k) + 16 * 4 * (1 + FROST_RQ_ARRAYS));
 }
 
 void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, const int32_t *mult,
@@ -39,15 +39,18 @@ void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, co
                         int ch = 16 * b + lane_channel(h, i), tap = 2 * j + t;
                         *wp++ = ch < c && tap < taps ? w[(int64_t)ch * taps + tap] : 0;
                     }
-        int32_t *q = (int32_t *)wp;
+        int32_t *q = (int32_t *)wp, m0[16] = {0}, e[16] = {0};
         for (int h = 0; h < 2; h++)
             for (int i = 0; i < 8; i++) {
                 int ch = 16 * b + lane_channel(h, i), at = 8 * h + i;
                 q[at] = ch < c ? bias_eff[ch] : 0;
-                q[16 + at] = ch < c ? mult[ch] : 0;
-                q[32 + at] = ch < c ? shift[ch] : 0;
+                m0[at] = ch < c ? mult[ch] : 0;
+                e[at] = ch < c ? shift[ch] : 0;
             }
-        p = (uint8_t *)(q + 48);
+        /* per 8-lane half: the odd-lane multiplier must come from the same half */
+        frost_rq_pack(m0, e, 8, 8, q + 16, 16);
+        frost_rq_pack(m0 + 8, e + 8, 8, 8, q + 24, 16);
+        p = (uint8_t *)(q + 16 * (1 + FROST_RQ_ARRAYS));
     }
 }
 
@@ -56,10 +59,8 @@ static inline void dw_store(const frost_i8_conv_args *a, const int32_t *q, __m25
                             uint8_t *y, int nch)
 {
     __m256i zp = _mm256_set1_epi32(a->out_zp);
-    lo = _mm256_add_epi32(frost_mbqm_avx2(lo, _mm256_loadu_si256((const __m256i *)(q + 16)),
-                                          _mm256_loadu_si256((const __m256i *)(q + 32))), zp);
-    hi = _mm256_add_epi32(frost_mbqm_avx2(hi, _mm256_loadu_si256((const __m256i *)(q + 24)),
-                                          _mm256_loadu_si256((const __m256i *)(q + 40))), zp);
+    lo = _mm256_add_epi32(frost_mbqm_pre_avx2(lo, q + 16, 16), zp);
+    hi = _mm256_add_epi32(frost_mbqm_pre_avx2(hi, q + 24, 16), zp);
     __m128i v = frost_bytes16_avx2(_mm256_packs_epi32(lo, hi), _mm_set1_epi8((char)a->lo),
                                    _mm_set1_epi8((char)a->hi));
     if (nch == 16) {
@@ -113,17 +114,19 @@ static inline __m256i ld16(const uint8_t *p)
 /* An output pixel whose window lies inside the input, 16 full channels, kernel K (a
  * constant after inlining, so the tap loop unrolls). x points at the window's top-left
  * pixel and channel block; rs is the input row stride in bytes. */
-static inline void dw_interior(const frost_i8_conv_args *a, const uint8_t *x, int64_t rs,
-                               const int16_t *wb, uint8_t *y, const int K)
+static inline __attribute__((always_inline)) void dw_interior(const frost_i8_conv_args *a,
+                                                              const uint8_t *x,
+                                                              const int64_t *off,
+                                                              const int16_t *wb, uint8_t *y,
+                                                              const int K)
 {
     const int taps = K * K;
     const int32_t *q = (const int32_t *)(wb + 32 * ((taps + 1) / 2));
     __m256i lo = _mm256_loadu_si256((const __m256i *)q), hi = _mm256_loadu_si256((const __m256i *)(q + 8));
-    int cs = a->cin;
+#pragma GCC unroll 16
     for (int t = 0; t < taps; t += 2) {
-        int t1 = t + 1 < taps ? t + 1 : t;
-        __m256i x0 = ld16(x + (t / K) * rs + (t % K) * cs);
-        __m256i x1 = ld16(x + (t1 / K) * rs + (t1 % K) * cs);
+        __m256i x0 = ld16(x + off[t]);
+        __m256i x1 = t + 1 < taps ? ld16(x + off[t + 1]) : x0;
         lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
                                                     _mm256_loadu_si256((const __m256i *)(wb + 16 * t))));
         hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
@@ -140,16 +143,18 @@ static void dw_row_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, 
     int k = a->k, s = a->stride, c0 = 16 * b, full = a->cin - c0 >= 16;
     int iy0 = oy * s - a->pad;
     bool rows_in = iy0 >= 0 && iy0 + k <= a->h;
-    int64_t rs = (int64_t)a->w * a->cin;
+    int64_t rs = (int64_t)a->w * a->cin, off[25];
+    for (int t = 0; t < k * k && k <= 5; t++) /* tap offsets from the window's corner */
+        off[t] = (t / k) * rs + (int64_t)(t % k) * a->cin;
     for (int ox = 0; ox < a->ow; ox++) {
         int ix0 = ox * s - a->pad;
         uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout + c0;
         if (full && rows_in && ix0 >= 0 && ix0 + k <= a->w) {
             const uint8_t *xp = x + (int64_t)iy0 * rs + (int64_t)ix0 * a->cin + c0;
             if (k == 3)
-                dw_interior(a, xp, rs, wb, yo, 3);
+                dw_interior(a, xp, off, wb, yo, 3);
             else if (k == 5)
-                dw_interior(a, xp, rs, wb, yo, 5);
+                dw_interior(a, xp, off, wb, yo, 5);
             else
                 dw_pixel_block(a, x, oy, ox, b, wb, yo);
         } else {
@@ -161,7 +166,7 @@ static void dw_row_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, 
 void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1)
 {
-    size_t block = (32 * 2 * (size_t)pairs(a->k) + 48 * 4) / 2; /* int16 units */
+    size_t block = frost_i8_dw_packed_bytes(16, a->k) / 2; /* one block, in int16 units */
     const int16_t *w = packed;
     for (int oy = row0; oy < row1; oy++)
         for (int b = 0; b < blocks16(a->cout); b++)

@@ -7,7 +7,7 @@
  *
  * Packed weights, per block of 16 output channels and per pair of reduction indices
  * (2j, 2j+1): 32 int16 = channels 0..7 then 8..15, each as (w[2j], w[2j+1]). After all
- * blocks: bias_eff, mult, shift padded to whole blocks.
+ * blocks: bias_eff, then the requant constants (requant_avx2.h), padded to whole blocks.
  */
 #include <string.h>
 
@@ -22,7 +22,7 @@ static int kpad(int kdim) { return (kdim + 1) & ~1; }
 size_t frost_i8_gemm_packed_bytes(int cout, int kdim)
 {
     size_t nb = (size_t)blocks16(cout);
-    return nb * 16 * (size_t)kpad(kdim) * 2 + nb * 16 * 4 * 3;
+    return nb * 16 * (size_t)kpad(kdim) * 2 + nb * 16 * 4 * (1 + FROST_RQ_ARRAYS);
 }
 
 void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
@@ -38,11 +38,9 @@ void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias
                     *p++ = co < cout && k < kdim ? w[(int64_t)co * kdim + k] : 0;
                 }
     int32_t *q = (int32_t *)p;
-    for (int i = 0; i < nb * 16; i++) {
+    for (int i = 0; i < nb * 16; i++)
         q[i] = i < cout ? bias_eff[i] : 0;
-        q[nb * 16 + i] = i < cout ? mult[i] : 0;
-        q[2 * nb * 16 + i] = i < cout ? shift[i] : 0;
-    }
+    frost_rq_pack(mult, shift, cout, nb * 16, q + nb * 16, nb * 16);
 }
 
 size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a)
@@ -84,13 +82,11 @@ static void gather_pixel(const frost_i8_conv_args *a, const uint8_t *x, int pix,
         row[kdim] = 0;
 }
 
-static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *mult,
-                    const int32_t *shift, __m256i zp, __m128i lo, __m128i hi, int n)
+static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *rq, int stride,
+                    __m256i zp, __m128i lo, __m128i hi, int n)
 {
-    acc0 = _mm256_add_epi32(frost_mbqm_avx2(acc0, _mm256_loadu_si256((const __m256i *)mult),
-                                            _mm256_loadu_si256((const __m256i *)shift)), zp);
-    acc1 = _mm256_add_epi32(frost_mbqm_avx2(acc1, _mm256_loadu_si256((const __m256i *)(mult + 8)),
-                                            _mm256_loadu_si256((const __m256i *)(shift + 8))), zp);
+    acc0 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc0, rq, stride), zp);
+    acc1 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc1, rq + 8, stride), zp);
     __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc0, acc1), 0xD8);
     __m128i v = frost_bytes16_avx2(w, lo, hi);
     if (n == 16) {
@@ -104,8 +100,8 @@ static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *mult,
 
 /* rows: `np` (1..4) pixel rows of the tile, kp int16 each; y: their outputs. */
 static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, const int32_t *bias,
-                       const int32_t *mult, const int32_t *shift, const frost_i8_conv_args *a,
-                       uint8_t *y, int nch)
+                       const int32_t *rq, int stride, const frost_i8_conv_args *a, uint8_t *y,
+                       int nch)
 {
     const int16_t *r0 = rows, *r1 = rows + (np > 1 ? kp : 0), *r2 = rows + (np > 2 ? 2 * kp : 0),
                   *r3 = rows + (np > 3 ? 3 * kp : 0);
@@ -134,25 +130,25 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
     __m256i zp = _mm256_set1_epi32(a->out_zp);
     __m128i lo = _mm_set1_epi8((char)a->lo), hi = _mm_set1_epi8((char)a->hi);
     int ys = a->cout;
-    store16(y, c00, c01, mult, shift, zp, lo, hi, nch);
+    store16(y, c00, c01, rq, stride, zp, lo, hi, nch);
     if (np > 1)
-        store16(y + ys, c10, c11, mult, shift, zp, lo, hi, nch);
+        store16(y + ys, c10, c11, rq, stride, zp, lo, hi, nch);
     if (np > 2)
-        store16(y + 2 * ys, c20, c21, mult, shift, zp, lo, hi, nch);
+        store16(y + 2 * ys, c20, c21, rq, stride, zp, lo, hi, nch);
     if (np > 3)
-        store16(y + 3 * ys, c30, c31, mult, shift, zp, lo, hi, nch);
+        store16(y + 3 * ys, c30, c31, rq, stride, zp, lo, hi, nch);
 }
 
 void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
-                             uint8_t *y, int row0, int row1, void *scratch)
+                             uint8_t *y, int pix0, int pix1, void *scratch)
 {
     int kdim = a->k * a->k * a->cin, kp = kpad(kdim), nb = blocks16(a->cout);
     const int16_t *w = packed;
     const int32_t *bias = (const int32_t *)(w + (size_t)nb * 16 * kp);
-    const int32_t *mult = bias + nb * 16, *shift = mult + nb * 16;
+    const int32_t *rq = bias + nb * 16;
     int16_t *tile = (int16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    int p_end = row1 * a->ow;
-    for (int p0 = row0 * a->ow; p0 < p_end; p0 += TILE) {
+    int p_end = pix1;
+    for (int p0 = pix0; p0 < p_end; p0 += TILE) {
         int np = p_end - p0 < TILE ? p_end - p0 : TILE;
         for (int i = 0; i < np; i++)
             gather_pixel(a, x, p0 + i, tile + (size_t)i * kp);
@@ -161,7 +157,7 @@ void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, co
             const int16_t *wb = w + (size_t)b * 16 * kp;
             for (int i = 0; i < np; i += 4)
                 micro_4x16(tile + (size_t)i * kp, np - i < 4 ? np - i : 4, kp, wb, bias + 16 * b,
-                           mult + 16 * b, shift + 16 * b, a,
+                           rq + 16 * b, nb * 16, a,
                            y + (int64_t)(p0 + i) * a->cout + 16 * b, nch);
         }
     }

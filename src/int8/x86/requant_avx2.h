@@ -35,6 +35,44 @@ static inline __m256i frost_mbqm_avx2(__m256i x, __m256i m0, __m256i e)
     return frost_rdbpot_avx2(frost_srdhm_avx2(_mm256_sllv_epi32(x, left), m0), right);
 }
 
+/* Per-channel requant constants, computed once when weights are packed, so that the
+ * inner loops skip the shift bookkeeping: [0] M0, [1] M0 of the next lane (the odd lanes'
+ * multiplier, where vpmuldq reads it), [2] left shift, [3] right shift, [4] the rounding
+ * mask (1 << right) - 1, [5] mask >> 1. Stored as 6 arrays `stride` apart. */
+#define FROST_RQ_ARRAYS 6
+static inline void frost_rq_pack(const int32_t *m0, const int32_t *e, int n_valid, int n,
+                                 int32_t *out, int stride)
+{
+    for (int i = 0; i < n; i++) { /* lanes past n_valid: M0 = 0, no shift */
+        int32_t ei = i < n_valid ? e[i] : 0;
+        int32_t left = ei > 0 ? ei : 0, right = ei > 0 ? 0 : -ei;
+        int32_t mask = (int32_t)((UINT32_C(1) << right) - 1);
+        out[i] = i < n_valid ? m0[i] : 0;
+        out[stride + i] = i + 1 < n_valid ? m0[i + 1] : 0;
+        out[2 * stride + i] = left;
+        out[3 * stride + i] = right;
+        out[4 * stride + i] = mask;
+        out[5 * stride + i] = mask >> 1;
+    }
+}
+
+/* MBQM of 8 lanes with frost_rq_pack constants at p (arrays `stride` apart). */
+static inline __m256i frost_mbqm_pre_avx2(__m256i x, const int32_t *p, int stride)
+{
+    const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+    x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 2 * stride)));
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, _mm256_loadu_si256((const __m256i *)p)), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32),
+                                                    _mm256_loadu_si256((const __m256i *)(p + stride))),
+                                   nudge);
+    x = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+    __m256i rem = _mm256_and_si256(x, _mm256_loadu_si256((const __m256i *)(p + 4 * stride)));
+    __m256i thr = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 5 * stride)),
+                                   _mm256_srli_epi32(x, 31));
+    return _mm256_sub_epi32(_mm256_srav_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 3 * stride))),
+                            _mm256_cmpgt_epi32(rem, thr));
+}
+
 /* 16 int16 in channel order -> 16 bytes clamped to [lo, hi] (within [0, 255]: the
  * saturating packs clamp to [0, 255] first, which the final clamp then narrows). */
 static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
