@@ -1,17 +1,107 @@
-/* frost bench: per-layer and total latency of an int8 model (median of repeated runs). */
+/* frost bench: batch-1 latency of an int8 model (per layer) or of an FP32 checkpoint
+ * (BN folded, the training engine's forward), median of repeated runs. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
 static const char *const help =
-    "usage: frost bench MODEL.int8 [options]\n"
-    "Batch-1 latency of the integer-only model: median over repeated runs, per layer\n"
-    "(with GMAC/s) and in total.\n\n"
+    "usage: frost bench MODEL.int8 | CHECKPOINT.safetensors [options]\n"
+    "Batch-1 inference latency, median over repeated runs. An int8 model is timed layer\n"
+    "by layer (with GMAC/s); an FP32 checkpoint runs the training engine's forward with\n"
+    "every conv->BN folded, the same layers the int8 engine runs.\n\n"
     "  --threads N         threads inside the kernels (default 1)\n"
     "  --reps N            timed runs (default 50)\n"
     "  --warmup N          untimed runs first (default 5)\n"
-    "  --reference         use the portable reference kernels (no AVX2)\n";
+    "  --reference         int8: use the portable reference kernels (no AVX2)\n";
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n > k && strcmp(s + n - k, suf) == 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static int bench_fp32(const char *path, int threads, int warmup, int reps)
+{
+    frost_model *m = NULL, *f = NULL;
+    frost_status s = frost_checkpoint_load_model(path, &m);
+    if (s == FROST_OK && frost_model_is_quantized(m))
+        s = frost_fail(FROST_ERR_ARG, "%s is a fake-quant checkpoint: time its int8 model "
+                       "(frost convert) or the FP32 checkpoint it came from", path);
+    if (s == FROST_OK)
+        s = frost_model_fold_bn(m, &f);
+    if (s == FROST_OK)
+        s = frost_model_set_batch(f, 1);
+    int h, w, c;
+    double *t = malloc((size_t)reps * sizeof *t);
+    float *x = NULL;
+    if (s == FROST_OK) {
+        frost_model_input_shape(f, &h, &w, &c);
+        x = calloc((size_t)h * w * c, sizeof *x);
+        if (!x || !t)
+            s = frost_fail(FROST_ERR_NOMEM, "out of memory");
+    }
+    for (int r = -warmup; r < reps && s == FROST_OK; r++) {
+        double start = now_ms();
+        s = frost_model_forward(f, x, 1, false);
+        if (r >= 0)
+            t[r] = now_ms() - start;
+    }
+    if (s == FROST_OK) {
+        qsort(t, (size_t)reps, sizeof *t, cmp_double);
+        double med = t[reps / 2], macs = (double)frost_model_macs(f) / 1e6;
+        printf("FP32 (BN folded) total: %.4f ms per image (median of %d runs, %d thread%s), "
+               "%.2f M MACs, %.1f GMAC/s\n", med, reps, threads, threads == 1 ? "" : "s", macs,
+               macs / med);
+    }
+    free(t);
+    free(x);
+    frost_model_free(f);
+    frost_model_free(m);
+    return s == FROST_OK ? 0 : cli_error("bench");
+}
+
+static int bench_int8(const char *path, int threads, int warmup, int reps, bool reference)
+{
+    frost_int8_model *m = NULL;
+    if (frost_int8_load(path, &m) != FROST_OK)
+        return cli_error("bench");
+    if (reference)
+        frost_int8_force_reference(m, 1);
+    int n = frost_int8_node_count(m);
+    double total, *per = calloc((size_t)n, sizeof *per);
+    frost_status s = per ? frost_int8_time(m, warmup, reps, &total, per)
+                         : frost_fail(FROST_ERR_NOMEM, "out of memory");
+    if (s == FROST_OK) {
+        printf("%-28s %-8s %10s %10s %8s\n", "layer", "op", "MMACs", "ms", "GMAC/s");
+        for (int i = 1; i < n; i++) {
+            double mm = (double)frost_int8_node_macs(m, i) / 1e6;
+            printf("%-28s %-8s %10.3f %10.4f %8.1f\n", frost_int8_node_name(m, i),
+                   frost_int8_node_op(m, i), mm, per[i], per[i] > 0 ? mm / per[i] : 0.0);
+        }
+        printf("INT8 total: %.4f ms per image (median of %d runs, %d thread%s), %.2f M MACs, "
+               "%.1f GMAC/s\n", total, reps, threads, threads == 1 ? "" : "s",
+               (double)frost_int8_macs(m) / 1e6, (double)frost_int8_macs(m) / 1e6 / total);
+    }
+    free(per);
+    frost_int8_free(m);
+    return s == FROST_OK ? 0 : cli_error("bench");
+}
 
 int cmd_bench(int argc, char **argv)
 {
@@ -28,33 +118,13 @@ int cmd_bench(int argc, char **argv)
     if (!cli_finish(&a, 1))
         return 2;
     if (a.n_positional != 1) {
-        fprintf(stderr, "frost bench: error: give one int8 model (see frost bench --help)\n");
+        fprintf(stderr, "frost bench: error: give one int8 model or checkpoint (see frost "
+                        "bench --help)\n");
         return 2;
     }
     frost_set_threads(threads);
-    frost_int8_model *m = NULL;
-    frost_status s = frost_int8_load(a.positional[0], &m);
-    if (s != FROST_OK)
-        return cli_error("bench");
-    if (reference)
-        frost_int8_force_reference(m, 1);
-    int n = frost_int8_node_count(m);
-    double total, *per = calloc((size_t)n, sizeof *per);
-    s = per ? frost_int8_time(m, warmup, reps, &total, per)
-            : frost_fail(FROST_ERR_NOMEM, "out of memory");
-    if (s == FROST_OK) {
-        printf("%-28s %-8s %10s %10s %8s\n", "layer", "op", "MMACs", "ms", "GMAC/s");
-        for (int i = 1; i < n; i++) {
-            double mm = (double)frost_int8_node_macs(m, i) / 1e6;
-            printf("%-28s %-8s %10.3f %10.4f %8.1f\n", frost_int8_node_name(m, i),
-                   frost_int8_node_op(m, i), mm, per[i], per[i] > 0 ? mm / per[i] : 0.0);
-        }
-        printf("total: %.4f ms per image (median of %d runs, %d thread%s), %.2f M MACs, %.1f "
-               "GMAC/s\n", total, reps, threads, threads == 1 ? "" : "s",
-               (double)frost_int8_macs(m) / 1e6, (double)frost_int8_macs(m) / 1e6 / total);
-    }
-    free(per);
-    int rc = s == FROST_OK ? 0 : cli_error("bench");
-    frost_int8_free(m);
-    return rc;
+    const char *path = a.positional[0];
+    if (has_suffix(path, ".safetensors"))
+        return bench_fp32(path, threads, warmup, reps);
+    return bench_int8(path, threads, warmup, reps, reference);
 }

@@ -84,6 +84,8 @@ struct frost_int8_model {
     size_t arena_bytes;
     void *scratch;               /* per-thread conv scratch, then the linear accumulators */
     size_t scratch_bytes, thread_scratch;
+    uint8_t *padded;             /* depthwise input with its zero-point border */
+    size_t padded_bytes;
     bool use_avx2;
     float *out;                  /* [classes] output of the last run */
 };

@@ -42,6 +42,8 @@ void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
                              const uint8_t *x, uint8_t *y, int pix0, int pix1, void *scratch);
 
 /* Depthwise (groups == cin == cout), any k and stride; AVX2 over 16 channels at a time.
+ * When cin is not a multiple of 16 it reads up to 15 bytes past the input tensor's end
+ * (the runtime's arena leaves 64 bytes of slack after every tensor).
  * `packed`: frost_i8_dw_pack's weights (int16, tap-pair interleaved). Output rows
  * [row0, row1). */
 size_t frost_i8_dw_packed_bytes(int c, int k);

@@ -67,6 +67,7 @@ void frost_int8_free(frost_int8_model *m)
     frost_st_close(m->file);
     frost_free(m->arena);
     frost_free(m->scratch);
+    frost_free(m->padded);
     free(m->out);
     free(m);
 }
@@ -216,6 +217,8 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
 {
     const frost_i8_node *in = &m->nodes[n->in[0]];
     if (is_dw(n, in)) {
+        size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
+        m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         n->packed = frost_i8_own(m, frost_i8_dw_packed_bytes(n->c, n->k));
         if (!n->packed)
             return FROST_ERR_NOMEM;
@@ -321,6 +324,9 @@ frost_status frost_i8_prepare(frost_int8_model *m)
     m->arena = frost_calloc(m->arena_bytes + 64);
     m->scratch = frost_calloc(m->scratch_bytes + 64);
     m->out = malloc((size_t)m->classes * sizeof(float));
+    m->padded = m->padded_bytes ? frost_alloc(m->padded_bytes + 64) : NULL;
+    if (m->padded_bytes && !m->padded)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory", m->name);
     m->thread_scratch = (scratch + 63) & ~(size_t)63;
     if (!m->arena || !m->scratch || !m->out)
         return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory for %zu arena bytes",
@@ -343,6 +349,27 @@ static frost_i8_conv_args conv_args(const frost_int8_model *m, const frost_i8_no
     return a;
 }
 
+/* Copies x into m->padded with a border of `pad` zero-point pixels, and makes `a` describe
+ * the padded input with no padding: every depthwise output pixel is then an interior one. */
+static const uint8_t *pad_input(frost_int8_model *m, frost_i8_conv_args *a, const uint8_t *x)
+{
+    int p = a->pad, pw = a->w + 2 * p, c = a->cin;
+    size_t row = (size_t)pw * c;
+    uint8_t *d = m->padded;
+    memset(d, a->in_zp, row * p);
+    for (int y = 0; y < a->h; y++) {
+        uint8_t *r = d + row * (size_t)(p + y);
+        memset(r, a->in_zp, (size_t)p * c);
+        memcpy(r + (size_t)p * c, x + (size_t)y * a->w * c, (size_t)a->w * c);
+        memset(r + (size_t)(p + a->w) * c, a->in_zp, (size_t)p * c);
+    }
+    memset(d + row * (size_t)(p + a->h), a->in_zp, row * p);
+    a->h += 2 * p;
+    a->w = pw;
+    a->pad = 0;
+    return d;
+}
+
 static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t *x, uint8_t *y)
 {
     frost_i8_conv_args a = conv_args(m, n);
@@ -351,6 +378,8 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
         return;
     }
     bool dw = a.groups > 1;
+    if (dw && a.pad > 0)
+        x = pad_input(m, &a, x);
     int threads = frost_get_threads();
     int64_t work = (int64_t)n->h * n->w * n->c * (dw ? n->k * n->k : a.k * a.k * a.cin);
     if (work < 100000)

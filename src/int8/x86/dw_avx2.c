@@ -118,7 +118,7 @@ static inline __attribute__((always_inline)) void dw_interior(const frost_i8_con
                                                               const uint8_t *x,
                                                               const int64_t *off,
                                                               const int16_t *wb, uint8_t *y,
-                                                              const int K)
+                                                              int nch, const int K)
 {
     const int taps = K * K;
     const int32_t *q = (const int32_t *)(wb + 32 * ((taps + 1) / 2));
@@ -132,7 +132,7 @@ static inline __attribute__((always_inline)) void dw_interior(const frost_i8_con
         hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
                                                     _mm256_loadu_si256((const __m256i *)(wb + 16 * t + 16))));
     }
-    dw_store(a, q, lo, hi, y, 16);
+    dw_store(a, q, lo, hi, y, nch);
 }
 
 /* One output row of one channel block: the interior through the unrolled kernels, the
@@ -140,7 +140,7 @@ static inline __attribute__((always_inline)) void dw_interior(const frost_i8_con
 static void dw_row_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, int b,
                          const int16_t *wb, uint8_t *y)
 {
-    int k = a->k, s = a->stride, c0 = 16 * b, full = a->cin - c0 >= 16;
+    int k = a->k, s = a->stride, c0 = 16 * b, nch = a->cin - c0 < 16 ? a->cin - c0 : 16;
     int iy0 = oy * s - a->pad;
     bool rows_in = iy0 >= 0 && iy0 + k <= a->h;
     int64_t rs = (int64_t)a->w * a->cin, off[25];
@@ -149,12 +149,13 @@ static void dw_row_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, 
     for (int ox = 0; ox < a->ow; ox++) {
         int ix0 = ox * s - a->pad;
         uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout + c0;
-        if (full && rows_in && ix0 >= 0 && ix0 + k <= a->w) {
+        if (rows_in && ix0 >= 0 && ix0 + k <= a->w) {
+            /* a partial block reads up to 15 bytes past its channels (kernels.h) */
             const uint8_t *xp = x + (int64_t)iy0 * rs + (int64_t)ix0 * a->cin + c0;
             if (k == 3)
-                dw_interior(a, xp, off, wb, yo, 3);
+                dw_interior(a, xp, off, wb, yo, nch, 3);
             else if (k == 5)
-                dw_interior(a, xp, off, wb, yo, 5);
+                dw_interior(a, xp, off, wb, yo, nch, 5);
             else
                 dw_pixel_block(a, x, oy, ox, b, wb, yo);
         } else {
