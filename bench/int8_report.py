@@ -9,7 +9,9 @@ import statistics
 import sys
 
 ENGINES = ["frost FP32", "frost INT8", "torch FP32", "torch INT8 onednn", "torch INT8 qnnpack",
-           "ORT FP32", "ORT INT8 QDQ"]
+           "ORT FP32", "ORT INT8 QDQ", "XNNPACK FP32", "XNNPACK INT8 qc8"]
+PEER_INT8 = ["torch INT8 onednn", "torch INT8 qnnpack", "ORT INT8 QDQ", "XNNPACK INT8 qc8"]
+PEER_FP32 = ["torch FP32", "ORT FP32", "XNNPACK FP32"]
 
 
 def main():
@@ -19,7 +21,7 @@ def main():
     with open(f"{runs}/raw.tsv") as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
-            if len(p) == 5 and p[4]:
+            if len(p) == 5 and p[4] and p[4] != "n/a":
                 rounds.add(p[0])
                 vals[(p[1], p[2], p[3])].append(float(p[4]))
     peak = {}
@@ -59,8 +61,8 @@ def main():
                 xs = [med[(m, e, t)] for e in names if (m, e, t) in med]
                 return min(xs) if xs else None
             fi, ff = med.get((m, "frost INT8", t)), med.get((m, "frost FP32", t))
-            bi = best(["torch INT8 onednn", "torch INT8 qnnpack", "ORT INT8 QDQ"])
-            bf = best(["torch FP32", "ORT FP32"])
+            bi = best(PEER_INT8)
+            bf = best(PEER_FP32)
             row.append(f"{bi / fi:.2f}x faster" if fi and bi else "n/a")
             row.append(f"{100 * (1 - fi / bf):.0f}% less time" if fi and bf else "n/a")
             row.append(f"{bf / ff:.2f}x" if ff and bf else "n/a")
