@@ -64,7 +64,8 @@ static const char *tiny_arch =
 TEST(help_on_every_command)
 {
     const char *cmds[] = {"--help",          "train --help",      "eval --help",
-                          "info --help",     "quantize --help",   "sensitivity --help"};
+                          "info --help",     "quantize --help",   "sensitivity --help",
+                          "convert --help",  "run --help",        "bench --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -213,6 +214,45 @@ TEST(quantize_qat_sensitivity_end_to_end)
     CHECK(strstr(out, "c1 ") && strstr(out, "fc ") && strstr(out, "every layer quantized"));
 }
 
+/* convert -> run -> bench -> info --memory on the quantized checkpoint of the test above,
+ * and the int8 commands on bad input. */
+TEST(int8_end_to_end)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "convert %s/q.safetensors --compare --limit 2000", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "q.int8") != NULL); /* the default output sits next to the input */
+    const char *fq = strstr(out, "fake-quant "), *i8 = strstr(out, "int8 ");
+    CHECK(fq && i8 && fabs(atof(fq + 11) - atof(i8 + 5)) <= 0.5);
+    snprintf(args, sizeof args, "run %s/q.int8 --limit 2000", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *acc = strstr(out, "int8 accuracy ");
+    CHECK(acc && i8 && fabs(atof(acc + 14) - atof(i8 + 5)) < 0.006); /* the same model */
+    snprintf(args, sizeof args, "run %s/q.int8 --limit 500 --reference", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    snprintf(args, sizeof args, "bench %s/q.int8 --reps 5", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "a1") && strstr(out, "INT8 total:")); /* conv c1 + ReLU a1 */
+    snprintf(args, sizeof args, "bench %s/t.safetensors --reps 5", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "FP32 (BN folded) total:") != NULL);
+    snprintf(args, sizeof args, "info %s/q.int8", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "peak activations (arena)") != NULL);
+    /* bad input */
+    snprintf(args, sizeof args, "convert %s/t.safetensors --out %s/x.int8", dir, dir);
+    expect_error(args, "FP32 checkpoint");
+    snprintf(args, sizeof args, "run %s/t.safetensors", dir);
+    expect_error(args, "frost.int8");
+    snprintf(args, sizeof args, "bench %s/q.safetensors", dir);
+    expect_error(args, "fake-quant checkpoint");
+    write_file("trunc.int8", "\x40\0\0\0\0\0\0\0{", 9);
+    snprintf(args, sizeof args, "run %s/trunc.int8", dir);
+    expect_error(args, "trunc.int8");
+    expect_error("bench /nonexistent/m.int8", "/nonexistent/m.int8");
+    expect_error("info --memory", "--memory");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -222,6 +262,7 @@ int main(void)
     RUN(missing_and_corrupt_files);
     RUN(train_eval_info_end_to_end);
     RUN(quantize_qat_sensitivity_end_to_end);
+    RUN(int8_end_to_end);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
