@@ -224,6 +224,9 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
             return FROST_ERR_NOMEM;
         frost_i8_dw_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, n->packed);
     } else if (n->groups == 1) {
+        size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
+        if (n->pad > 0)
+            m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         int kdim = n->k * n->k * in->c;
         n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim));
         if (!n->packed)
@@ -378,7 +381,7 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
         return;
     }
     bool dw = a.groups > 1;
-    if (dw && a.pad > 0)
+    if (a.pad > 0) /* depthwise and k x k: no border cases left in the kernels */
         x = pad_input(m, &a, x);
     int threads = frost_get_threads();
     int64_t work = (int64_t)n->h * n->w * n->c * (dw ? n->k * n->k : a.k * a.k * a.cin);

@@ -60,6 +60,19 @@ static void gather_pixel(const frost_i8_conv_args *a, const uint8_t *x, int pix,
                                 _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(xp + i))));
         for (; i < a->cin; i++)
             row[i] = xp[i];
+    } else if (a->pad == 0) { /* k x k on a padded input: each kernel row is contiguous */
+        int len = a->k * a->cin;
+        for (int ky = 0; ky < a->k; ky++) {
+            const uint8_t *xp = x + ((int64_t)(oy * a->stride + ky) * a->w +
+                                     (int64_t)ox * a->stride) * a->cin;
+            int16_t *r = row + ky * len;
+            int i = 0;
+            for (; i + 16 <= len; i += 16)
+                _mm256_storeu_si256((__m256i *)(r + i),
+                                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(xp + i))));
+            for (; i < len; i++)
+                r[i] = xp[i];
+        }
     } else {
         int16_t *r = row;
         for (int ky = 0; ky < a->k; ky++) {
