@@ -140,6 +140,9 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
     a->lo = irand(r, 0, 128);
     a->hi = irand(r, a->lo, 255);
     int kdim = a->k * a->k * (a->cin / a->groups);
+    while (a->acc_shift < 8 && ((int64_t)kdim * 255 * 128 << (a->acc_shift + 1)) <= (1 << 30) &&
+           irand(r, 0, 3))
+        a->acc_shift++; /* a finer accumulator grid, as the converter picks it */
     c->w = malloc((size_t)a->cout * kdim);
     c->bias = malloc((size_t)a->cout * 4);
     c->bias_eff = malloc((size_t)a->cout * 4);
@@ -160,7 +163,7 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
         for (int i = 0; i < kdim; i++)
             sw += c->w[o * kdim + i];
         c->bias[o] = irand(r, -20000, 20000);
-        c->bias_eff[o] = (int32_t)(c->bias[o] - a->in_zp * sw);
+        c->bias_eff[o] = (int32_t)(c->bias[o] - a->in_zp * sw * (1 << a->acc_shift));
     }
     a->weight = c->w;
     a->bias = c->bias;
@@ -169,10 +172,12 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
     a->shift = c->shift;
     if (dw) {
         c->packed = malloc(frost_i8_dw_packed_bytes(a->cout, a->k));
-        frost_i8_dw_pack(a->cout, a->k, c->w, c->bias_eff, c->mult, c->shift, c->packed);
+        frost_i8_dw_pack(a->cout, a->k, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
+                         c->packed);
     } else {
         c->packed = malloc(frost_i8_gemm_packed_bytes(a->cout, kdim));
-        frost_i8_gemm_pack(a->cout, kdim, c->w, c->bias_eff, c->mult, c->shift, c->packed);
+        frost_i8_gemm_pack(a->cout, kdim, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
+                           c->packed);
         c->scratch = malloc(frost_i8_gemm_scratch_bytes(a));
     }
 }
@@ -241,6 +246,7 @@ TEST(test_requant_linear_add_avx2_match_reference)
     CHECK_EQ_INT(bad, 0);
     for (int t = 0; t < 300; t++) { /* fully connected: the same int32 accumulators */
         int cin = irand(&r, 1, 300), cout = irand(&r, 1, 20), zp = irand(&r, 0, 255);
+        int sh = irand(&r, 0, 4);
         int8_t *w = malloc((size_t)cin * cout);
         uint8_t *x = malloc((size_t)cin);
         int32_t *be = malloc((size_t)cout * 4), *a0 = malloc((size_t)cout * 4),
@@ -254,10 +260,12 @@ TEST(test_requant_linear_add_avx2_match_reference)
             int32_t sw = 0;
             for (int i = 0; i < cin; i++)
                 sw += w[o * cin + i];
-            be[o] = -zp * sw;
+            be[o] = -zp * sw * (1 << sh);
         }
         frost_i8_linear_ref(cin, cout, zp, w, x, a0);
-        frost_i8_linear_avx2(cin, cout, w, x, be, a1, xs);
+        for (int o = 0; o < cout; o++)
+            a0[o] = (int32_t)((uint32_t)a0[o] << sh);
+        frost_i8_linear_avx2(cin, cout, sh, w, x, be, a1, xs);
         bad += memcmp(a0, a1, (size_t)cout * 4) != 0;
         free(w), free(x), free(be), free(a0), free(a1), free(xs);
     }

@@ -5,8 +5,8 @@
  * quantized inputs, and its output is compared with the fake-quant output. Table ops
  * (input quantization, activations, concat, max pool) must match exactly; conv, linear,
  * add and average pools round in fixed point instead of float and may differ by one
- * step where the float value sits on a rounding tie: bounded here at 1 LSB, on at most
- * 1% of the values. The float logits must match to float rounding.
+ * step where the float value sits within rounding error of a tie: bounded here at 1 LSB,
+ * on at most 0.1% of the values. The float logits must match to float rounding.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +108,13 @@ static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, con
                         (long long)worst);
                 frost_test_failed_checks++;
             }
+            if (getenv("FROST_TEST_VERBOSE") && diffs)
+                fprintf(stderr, "  %-20s %-7s %6lld of %7lld differ\n", n->name,
+                        frost_i8_op_name(n->op), (long long)diffs, (long long)len);
             total += len;
             off_by_one += diffs;
         }
-    CHECK(off_by_one * 100 <= total); /* ties are rare */
+    CHECK(off_by_one * 1000 <= total); /* ties are rare: measured 0.005-0.015% */
     printf("  %lld of %lld values 1 LSB off (%s kernels)\n", (long long)off_by_one,
            (long long)total, reference ? "reference" : "fast");
     free(want);

@@ -5,7 +5,7 @@
  * key "frost.int8", the graph as JSON:
  *   {"format": "frost-int8", "version": 1, "name": .., "input": [h, w, c], "classes": n,
  *    "nodes": [{"name", "op", "in": [..], "shape": [h, w, c], "scale", "zp", "lo", "hi",
- *               "k", "stride", "pad", "groups"}, ..]}
+ *               "k", "stride", "pad", "groups", "acc_shift"}, ..]}
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
  * node's shape follows from its inputs, and every tensor's dtype and exact shape.
  */
@@ -44,7 +44,8 @@ static cJSON *node_json(const frost_i8_node *n)
               cJSON_AddNumberToObject(o, "hi", n->hi) && cJSON_AddNumberToObject(o, "k", n->k) &&
               cJSON_AddNumberToObject(o, "stride", n->stride) &&
               cJSON_AddNumberToObject(o, "pad", n->pad) &&
-              cJSON_AddNumberToObject(o, "groups", n->groups);
+              cJSON_AddNumberToObject(o, "groups", n->groups) &&
+              cJSON_AddNumberToObject(o, "acc_shift", n->acc_shift);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -210,6 +211,7 @@ static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_i8_node 
     FROST_TRY(get_int(c, o, "k", 1, 15, n->name, &n->k));
     FROST_TRY(get_int(c, o, "stride", 1, 8, n->name, &n->stride));
     FROST_TRY(get_int(c, o, "pad", 0, 14, n->name, &n->pad));
+    FROST_TRY(get_int(c, o, "acc_shift", 0, 8, n->name, &n->acc_shift));
     return get_int(c, o, "groups", 1, 1 << 16, n->name, &n->groups);
 }
 

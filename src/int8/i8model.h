@@ -51,7 +51,9 @@ typedef struct {
     /* conv / linear / logits; pools use k, stride, pad */
     int k, stride, pad, groups;
     const int8_t *weight;        /* conv [cout][k][k][cin/groups], linear [cout][cin] */
-    const int32_t *bias;         /* [cout] q_b = RHAZ(b / (S_x S_w)) */
+    const int32_t *bias;         /* [cout] q_b = RHAZ(b * 2^acc_shift / (S_x S_w)) */
+    int acc_shift;               /* accumulator scale S_x S_w / 2^acc_shift (0..8): a finer
+                                  * grid for the bias, see docs/int8.md */
     const float *wscale;         /* [cout] S_w per output channel (for export and peers) */
     const int32_t *mult, *shift; /* [cout] requant (M0, e); ADD: 3 pairs; AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */

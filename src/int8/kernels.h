@@ -19,6 +19,7 @@
 
 typedef struct {
     int h, w, cin;            /* input */
+    int acc_shift;            /* acc = bias + 2^acc_shift * sum w (x - in_zp) */
     int oh, ow, cout;         /* output */
     int k, stride, pad, groups;
     int32_t in_zp, out_zp, lo, hi;
@@ -31,12 +32,15 @@ typedef struct {
 /* Reference convolution (any k, stride, pad, groups). */
 void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y);
 
+/* The packing functions shift the int16 weights left by a->acc_shift (<= 8, so
+ * |w| * 2^8 still fits int16), and bias_eff = bias - (in_zp * sum(w) << acc_shift). */
 /* AVX2 conv through an int16 GEMM (groups == 1): 1x1 convs read the input directly,
  * k x k ones through an im2col tile. `packed` comes from frost_i8_gemm_pack. Output
  * pixels [pix0, pix1) (row-major). scratch: frost_i8_gemm_scratch_bytes per thread. */
 size_t frost_i8_gemm_packed_bytes(int cout, int kdim);
-void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                        const int32_t *mult, const int32_t *shift, void *packed);
+void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
+                        const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
+                        void *packed);
 size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a);
 void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
                              const uint8_t *x, uint8_t *y, int pix0, int pix1, void *scratch);
@@ -47,8 +51,8 @@ void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
  * `packed`: frost_i8_dw_pack's weights (int16, tap-pair interleaved). Output rows
  * [row0, row1). */
 size_t frost_i8_dw_packed_bytes(int c, int k);
-void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, const int32_t *mult,
-                      const int32_t *shift, void *packed);
+void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
+                      const int32_t *mult, const int32_t *shift, void *packed);
 void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1);
 
@@ -87,9 +91,9 @@ void frost_i8_gap_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y)
 void frost_i8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
                          int32_t *acc);
 
-/* The same sum through AVX2, plus bias_eff (= bias - in_zp * sum(w)): acc[o] is then the
- * full accumulator. xs: cin + 16 int16 of scratch. */
-void frost_i8_linear_avx2(int cin, int cout, const int8_t *w, const uint8_t *x,
+/* The full accumulator through AVX2: acc[o] = bias_eff[o] + (sum_i w[o][i] x[i] << shift),
+ * with bias_eff = bias - (in_zp * sum(w) << shift). xs: cin + 16 int16 of scratch. */
+void frost_i8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
                           const int32_t *bias_eff, int32_t *acc, int16_t *xs);
 
 #endif

@@ -16,7 +16,7 @@ static int32_t conv_acc(const frost_i8_conv_args *a, const uint8_t *x, int oy, i
     int cpg_in = a->cin / a->groups, cpg_out = a->cout / a->groups;
     int g = co / cpg_out;
     const int8_t *w = a->weight + (int64_t)co * a->k * a->k * cpg_in;
-    int32_t acc = a->bias[co];
+    int32_t acc = 0;
     for (int ky = 0; ky < a->k; ky++) {
         int iy = oy * a->stride - a->pad + ky;
         if (iy < 0 || iy >= a->h)
@@ -31,7 +31,7 @@ static int32_t conv_acc(const frost_i8_conv_args *a, const uint8_t *x, int oy, i
                 acc += (int32_t)wp[ci] * ((int32_t)xp[ci] - a->in_zp);
         }
     }
-    return acc;
+    return a->bias[co] + (int32_t)((uint32_t)acc << a->acc_shift);
 }
 
 void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y)

@@ -113,6 +113,9 @@ static frost_status check_shape(const frost_int8_model *m, int i)
     if (n->zp < 0 || n->zp > 255 || n->lo < 0 || n->hi > 255 || n->lo > n->hi)
         return node_fail(n, "zero point or clamp outside [0, 255]");
     bool windowed = n->op == FROST_I8_CONV || n->op == FROST_I8_MAXPOOL || n->op == FROST_I8_AVGPOOL;
+    bool weights = n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR;
+    if (!weights && n->acc_shift != 0)
+        return node_fail(n, "accumulator shift on an op without weights");
     if ((n->op != FROST_I8_CONV && n->groups != 1) ||
         (!windowed && (n->k != 1 || n->stride != 1 || n->pad != 0)))
         return node_fail(n, "kernel, stride, padding or groups set on an op without them");
@@ -196,7 +199,9 @@ static frost_status prepare_bias(frost_int8_model *m, frost_i8_node *n)
 {
     const frost_i8_node *in = &m->nodes[n->in[0]];
     int64_t inner = weight_inner(m, n);
-    if (inner * 255 * 128 > (INT64_C(1) << 30))
+    if (n->acc_shift < 0 || n->acc_shift > 8 || (n->op == FROST_I8_LOGITS && n->acc_shift))
+        return node_fail(n, "accumulator shift outside 0..8");
+    if ((inner * 255 * 128) << n->acc_shift > (INT64_C(1) << 30))
         return node_fail(n, "too many inputs per output for int32 accumulation");
     int32_t *be = frost_i8_own(m, (size_t)n->c * 4);
     if (!be)
@@ -207,7 +212,7 @@ static frost_status prepare_bias(frost_int8_model *m, frost_i8_node *n)
             sw += n->weight[c * inner + j];
         if (n->bias[c] > (1 << 30) || n->bias[c] < -(1 << 30))
             return node_fail(n, "bias out of range");
-        be[c] = (int32_t)(n->bias[c] - (int64_t)in->zp * sw);
+        be[c] = (int32_t)(n->bias[c] - (int64_t)in->zp * sw * (1 << n->acc_shift));
     }
     n->bias_eff = be;
     return FROST_OK;
@@ -222,7 +227,8 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
         n->packed = frost_i8_own(m, frost_i8_dw_packed_bytes(n->c, n->k));
         if (!n->packed)
             return FROST_ERR_NOMEM;
-        frost_i8_dw_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, n->packed);
+        frost_i8_dw_pack(n->c, n->k, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift,
+                         n->packed);
     } else if (n->groups == 1) {
         size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
         if (n->pad > 0)
@@ -231,7 +237,8 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
         n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim));
         if (!n->packed)
             return FROST_ERR_NOMEM;
-        frost_i8_gemm_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, n->packed);
+        frost_i8_gemm_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift,
+                           n->packed);
         frost_i8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
                                 .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
                                 .groups = 1};
@@ -346,7 +353,8 @@ static frost_i8_conv_args conv_args(const frost_int8_model *m, const frost_i8_no
     const frost_i8_node *in = &m->nodes[n->in[0]];
     frost_i8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
                             .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
-                            .groups = n->groups, .in_zp = in->zp, .out_zp = n->zp,
+                            .groups = n->groups, .acc_shift = n->acc_shift,
+                            .in_zp = in->zp, .out_zp = n->zp,
                             .lo = n->lo, .hi = n->hi, .weight = n->weight, .bias = n->bias,
                             .bias_eff = n->bias_eff, .mult = n->mult, .shift = n->shift};
     return a;
@@ -411,11 +419,11 @@ static void run_linear(frost_int8_model *m, const frost_i8_node *n, const uint8_
     int32_t *acc = (int32_t *)((uint8_t *)m->scratch + m->thread_scratch * (size_t)omp_get_num_procs());
     int16_t *xs = (int16_t *)(acc + ((n->c + 15) & ~15));
     if (m->use_avx2) {
-        frost_i8_linear_avx2(cin, n->c, n->weight, x, n->bias_eff, acc, xs);
+        frost_i8_linear_avx2(cin, n->c, n->acc_shift, n->weight, x, n->bias_eff, acc, xs);
     } else {
         frost_i8_linear_ref(cin, n->c, in->zp, n->weight, x, acc);
         for (int o = 0; o < n->c; o++)
-            acc[o] += n->bias[o];
+            acc[o] = n->bias[o] + (int32_t)((uint32_t)acc[o] << n->acc_shift);
     }
     for (int o = 0; o < n->c; o++) {
         if (n->op == FROST_I8_LOGITS) /* its bias is 0: the float bias comes after */

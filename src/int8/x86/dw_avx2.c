@@ -25,8 +25,8 @@ size_t frost_i8_dw_packed_bytes(int c, int k)
     return (size_t)blocks16(c) * (32 * 2 * (size_t)pairs(k) + 16 * 4 * (1 + FROST_RQ_ARRAYS));
 }
 
-void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, const int32_t *mult,
-                      const int32_t *shift, void *packed)
+void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
+                      const int32_t *mult, const int32_t *shift, void *packed)
 {
     int taps = k * k, np = pairs(k);
     uint8_t *p = packed;
@@ -37,7 +37,7 @@ void frost_i8_dw_pack(int c, int k, const int8_t *w, const int32_t *bias_eff, co
                 for (int i = 0; i < 8; i++)
                     for (int t = 0; t < 2; t++) {
                         int ch = 16 * b + lane_channel(h, i), tap = 2 * j + t;
-                        *wp++ = ch < c && tap < taps ? w[(int64_t)ch * taps + tap] : 0;
+                        *wp++ = ch < c && tap < taps ? (int16_t)(w[(int64_t)ch * taps + tap] * (1 << acc_shift)) : 0;
                     }
         int32_t *q = (int32_t *)wp, m0[16] = {0}, e[16] = {0};
         for (int h = 0; h < 2; h++)

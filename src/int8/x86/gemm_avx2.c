@@ -25,8 +25,9 @@ size_t frost_i8_gemm_packed_bytes(int cout, int kdim)
     return nb * 16 * (size_t)kpad(kdim) * 2 + nb * 16 * 4 * (1 + FROST_RQ_ARRAYS);
 }
 
-void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                        const int32_t *mult, const int32_t *shift, void *packed)
+void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
+                        const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
+                        void *packed)
 {
     int nb = blocks16(cout), kp = kpad(kdim);
     int16_t *p = packed;
@@ -35,7 +36,7 @@ void frost_i8_gemm_pack(int cout, int kdim, const int8_t *w, const int32_t *bias
             for (int c = 0; c < 16; c++)
                 for (int t = 0; t < 2; t++) {
                     int co = b * 16 + c, k = 2 * j + t;
-                    *p++ = co < cout && k < kdim ? w[(int64_t)co * kdim + k] : 0;
+                    *p++ = co < cout && k < kdim ? (int16_t)(w[(int64_t)co * kdim + k] * (1 << acc_shift)) : 0;
                 }
     int32_t *q = (int32_t *)p;
     for (int i = 0; i < nb * 16; i++)
@@ -176,8 +177,8 @@ void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, co
     }
 }
 
-/* Fully connected: acc[o] = bias_eff[o] + sum_i w[o][i] * x[i], x widened once into xs. */
-void frost_i8_linear_avx2(int cin, int cout, const int8_t *w, const uint8_t *x,
+/* Fully connected: x widened once into xs, then one dot product per output. */
+void frost_i8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
                           const int32_t *bias_eff, int32_t *acc, int16_t *xs)
 {
     for (int i = 0; i < cin; i++)
@@ -196,6 +197,6 @@ void frost_i8_linear_avx2(int cin, int cout, const int8_t *w, const uint8_t *x,
         int32_t sum = _mm_cvtsi128_si32(h);
         for (int i = main_len; i < cin; i++)
             sum += (int32_t)wo[i] * xs[i];
-        acc[o] = bias_eff[o] + sum;
+        acc[o] = bias_eff[o] + (int32_t)((uint32_t)sum << shift);
     }
 }
