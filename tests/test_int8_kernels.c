@@ -220,6 +220,37 @@ static void conv_property(bool dw, int cases)
 }
 
 TEST(test_gemm_conv_avx2_matches_reference) { conv_property(false, 2000); }
+
+/* The AVX-512 VNNI GEMM against the reference (pixel ranges split like threads). */
+TEST(test_vnni_conv_matches_reference)
+{
+    if (!frost_cpu_has_avx512_vnni()) {
+        printf("  (no AVX-512 VNNI on this CPU: skipped)\n");
+        return;
+    }
+    frost_rng r;
+    frost_rng_seed(&r, 2026);
+    int bad = 0;
+    for (int t = 0; t < 2000; t++) {
+        conv_case c;
+        make_conv_case(&r, &c, false);
+        int kdim = c.a.k * c.a.k * c.a.cin;
+        void *vp = malloc(frost_i8_vnni_packed_bytes(c.a.cout, kdim));
+        void *vs = malloc(frost_i8_vnni_scratch_bytes(&c.a));
+        frost_i8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, vp);
+        frost_i8_conv_ref(&c.a, c.x, c.y_ref);
+        int pix = c.a.oh * c.a.ow, cut = irand(&r, 0, pix);
+        frost_i8_conv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut, vs);
+        frost_i8_conv_vnni(&c.a, vp, c.x, c.y_fast, cut, pix, vs);
+        if (memcmp(c.y_ref, c.y_fast, (size_t)pix * c.a.cout) != 0 && bad++ < 3)
+            fprintf(stderr, "  case %d: k=%d s=%d p=%d %dx%dx%d -> %d shift %d differs\n", t,
+                    c.a.k, c.a.stride, c.a.pad, c.a.h, c.a.w, c.a.cin, c.a.cout, c.a.acc_shift);
+        free(vp);
+        free(vs);
+        free_conv_case(&c);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
 TEST(test_depthwise_avx2_matches_reference) { conv_property(true, 2000); }
 
 TEST(test_requant_linear_add_avx2_match_reference)
@@ -299,6 +330,7 @@ int main(void)
     RUN(test_fully_connected_worked_example);
     RUN(test_add_worked_example);
     RUN(test_gemm_conv_avx2_matches_reference);
+    RUN(test_vnni_conv_matches_reference);
     RUN(test_depthwise_avx2_matches_reference);
     RUN(test_requant_linear_add_avx2_match_reference);
     return frost_test_summary();

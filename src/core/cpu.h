@@ -7,4 +7,8 @@
 /* True when the CPU has AVX2 and FMA and FROST_NO_SIMD is not set in the environment. */
 bool frost_cpu_has_avx2(void);
 
+/* True when the CPU (and OS) support AVX-512 VNNI with 256-bit (VL) forms, AVX2 is on, and
+ * FROST_NO_VNNI is not set: the int8 engine's u8 x s8 dot-product kernels. */
+bool frost_cpu_has_avx512_vnni(void);
+
 #endif

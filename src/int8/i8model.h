@@ -67,7 +67,8 @@ typedef struct {
     /* run time (runtime.c) */
     size_t offset;               /* output bytes in the arena */
     int32_t *bias_eff;           /* bias - Z_x * sum(weights), per output channel */
-    void *packed;                /* weights laid out for the AVX2 kernels (or NULL) */
+    void *packed;                /* weights laid out for the fast kernels (or NULL) */
+    bool packed_vnni;            /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
 } frost_i8_node;
 
 struct frost_int8_model {

@@ -45,6 +45,16 @@ size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a);
 void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
                              const uint8_t *x, uint8_t *y, int pix0, int pix1, void *scratch);
 
+/* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 256-bit forms;
+ * only after frost_cpu_has_avx512_vnni()). Weights stay int8 (acc_shift is applied to the
+ * sums); `packed` from frost_i8_vnni_pack; output pixels [pix0, pix1). */
+size_t frost_i8_vnni_packed_bytes(int cout, int kdim);
+void frost_i8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
+                        const int32_t *mult, const int32_t *shift, void *packed);
+size_t frost_i8_vnni_scratch_bytes(const frost_i8_conv_args *a);
+void frost_i8_conv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+                        uint8_t *y, int pix0, int pix1, void *scratch);
+
 /* Depthwise (groups == cin == cout), any k and stride; AVX2 over 16 channels at a time.
  * When cin is not a multiple of 16 it reads up to 15 bytes past the input tensor's end
  * (the runtime's arena leaves 64 bytes of slack after every tensor).

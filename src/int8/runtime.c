@@ -234,15 +234,25 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
         if (n->pad > 0)
             m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         int kdim = n->k * n->k * in->c;
-        n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim));
-        if (!n->packed)
-            return FROST_ERR_NOMEM;
-        frost_i8_gemm_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift,
-                           n->packed);
         frost_i8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
                                 .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
                                 .groups = 1};
-        size_t s = frost_i8_gemm_scratch_bytes(&a);
+        n->packed_vnni = frost_cpu_has_avx512_vnni();
+        size_t s;
+        if (n->packed_vnni) {
+            n->packed = frost_i8_own(m, frost_i8_vnni_packed_bytes(n->c, kdim));
+            if (!n->packed)
+                return FROST_ERR_NOMEM;
+            frost_i8_vnni_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, n->packed);
+            s = frost_i8_vnni_scratch_bytes(&a);
+        } else {
+            n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim));
+            if (!n->packed)
+                return FROST_ERR_NOMEM;
+            frost_i8_gemm_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult,
+                               n->shift, n->packed);
+            s = frost_i8_gemm_scratch_bytes(&a);
+        }
         *scratch = s > *scratch ? s : *scratch;
     }
     return FROST_OK;
@@ -407,7 +417,10 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
             int groups = (n->h * n->w + 3) / 4;
             int p0 = 4 * (int)((int64_t)groups * t / nt), p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
             p1 = p1 < n->h * n->w ? p1 : n->h * n->w;
-            frost_i8_conv_gemm_avx2(&a, n->packed, x, y, p0, p1, scratch + per * (size_t)t);
+            if (n->packed_vnni)
+                frost_i8_conv_vnni(&a, n->packed, x, y, p0, p1, scratch + per * (size_t)t);
+            else
+                frost_i8_conv_gemm_avx2(&a, n->packed, x, y, p0, p1, scratch + per * (size_t)t);
         }
     }
 }
