@@ -224,6 +224,15 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
     if (is_dw(n, in)) {
         size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
         m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
+        n->packed_vnni = frost_cpu_has_avx512_vnni() && (n->k == 3 || n->k == 5);
+        if (n->packed_vnni) {
+            n->packed = frost_i8_own(m, frost_i8_dw_vnni_packed_bytes(n->c, n->k));
+            if (!n->packed)
+                return FROST_ERR_NOMEM;
+            frost_i8_dw_vnni_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift,
+                                  n->packed);
+            return FROST_OK;
+        }
         n->packed = frost_i8_own(m, frost_i8_dw_packed_bytes(n->c, n->k));
         if (!n->packed)
             return FROST_ERR_NOMEM;
@@ -412,7 +421,10 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         if (dw) { /* rows: a thread's taps overlap its own rows only */
             int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
-            frost_i8_dwconv_avx2(&a, n->packed, x, y, r0, r1);
+            if (n->packed_vnni)
+                frost_i8_dwconv_vnni(&a, n->packed, x, y, r0, r1);
+            else
+                frost_i8_dwconv_avx2(&a, n->packed, x, y, r0, r1);
         } else { /* pixels, in whole micro-kernel groups: balanced even on 7x7 maps */
             int groups = (n->h * n->w + 3) / 4;
             int p0 = 4 * (int)((int64_t)groups * t / nt), p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
