@@ -35,7 +35,8 @@ def main():
     out(f"Median ms over {len(rounds)} round(s), each the median of repeated runs; engines "
         "alternate within a round. Per-core peaks measured here: FP32 FMA "
         f"{peak.get('FP32 FMA', 0):.1f} GMAC/s, int8 vpmaddubsw {peak.get('INT8 maddubs', 0):.1f} "
-        "GMAC/s; the floor is MACs / (peak x threads). Models: random weights (latency does "
+        "GMAC/s; the floor is MACs / (peak x threads). Speed-ups are peer ms / frost ms (> 1: "
+        "frost is faster). Models: random weights (latency does "
         "not depend on them), BN folded; the peers' INT8 graphs use frost's int8 weights, "
         "scales and zero points (ORT QDQ) or their own PTQ (PyTorch).\n")
     macs = {}
@@ -49,7 +50,7 @@ def main():
         n = int(t)
         out(f"\n## {t} thread{'s' if n > 1 else ''}\n")
         out("| model | MMAC | floor INT8 | floor FP32 | " + " | ".join(ENGINES) +
-            " | frost INT8 vs best peer INT8 | frost INT8 vs best peer FP32 | frost FP32 vs best peer FP32 |")
+            " | frost INT8 speed-up vs best peer INT8 | vs best peer FP32 | frost FP32 vs best peer FP32 |")
         out("|---|" + "---|" * (3 + len(ENGINES) + 3))
         for m in models:
             row = [m, f"{macs[m]:.0f}", f"{macs[m] / (peak.get('INT8 maddubs', 1) * n) :.2f}",
@@ -63,8 +64,10 @@ def main():
             fi, ff = med.get((m, "frost INT8", t)), med.get((m, "frost FP32", t))
             bi = best(PEER_INT8)
             bf = best(PEER_FP32)
-            row.append(f"{bi / fi:.2f}x faster" if fi and bi else "n/a")
-            row.append(f"{100 * (1 - fi / bf):.0f}% less time" if fi and bf else "n/a")
+            def who(names, v):
+                return next(e for e in names if med.get((m, e, t)) == v).replace(" INT8", "")
+            row.append(f"{bi / fi:.2f}x ({who(PEER_INT8, bi)})" if fi and bi else "n/a")
+            row.append(f"{bf / fi:.2f}x ({who(PEER_FP32, bf)})" if fi and bf else "n/a")
             row.append(f"{bf / ff:.2f}x" if ff and bf else "n/a")
             out("| " + " | ".join(row) + " |")
     for m in models[:1]:
