@@ -355,9 +355,17 @@ static frost_status emit_avgpool(conv_ctx *c, const frost_node *f, const tensor_
     int32_t *shift = frost_i8_own(c->out, (size_t)entries * 4);
     if (!mult || !shift)
         return FROST_ERR_NOMEM;
+    /* The sum is shifted left before the multiply (as TFLite's add does with 20 bits): a
+     * pool's multiplier is near 1/taps, so MBQM's second rounding would otherwise fall on
+     * a coarse grid and, as double rounding, miss the float result on ~5% of outputs. */
+    int64_t taps_max = src->op == FROST_OP_GAP ? (int64_t)in->h * in->w : (int64_t)o->k * o->k;
+    while (o->acc_shift < 24 && ((taps_max * 255) << (o->acc_shift + 1)) <= (INT64_C(1) << 30))
+        o->acc_shift++;
     for (int n = 0; n < entries; n++) {
         double count = src->op == FROST_OP_GAP ? (double)in->h * in->w : (double)(n ? n : 1);
-        frost_quantize_multiplier((double)in->scale / (count * o->scale), &mult[n], &shift[n]);
+        frost_quantize_multiplier((double)in->scale / (count * o->scale) /
+                                      (double)(INT64_C(1) << o->acc_shift),
+                                  &mult[n], &shift[n]);
     }
     o->mult = mult;
     o->shift = shift;

@@ -211,7 +211,7 @@ static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_i8_node 
     FROST_TRY(get_int(c, o, "k", 1, 15, n->name, &n->k));
     FROST_TRY(get_int(c, o, "stride", 1, 8, n->name, &n->stride));
     FROST_TRY(get_int(c, o, "pad", 0, 14, n->name, &n->pad));
-    FROST_TRY(get_int(c, o, "acc_shift", 0, 8, n->name, &n->acc_shift));
+    FROST_TRY(get_int(c, o, "acc_shift", 0, 24, n->name, &n->acc_shift));
     return get_int(c, o, "groups", 1, 1 << 16, n->name, &n->groups);
 }
 

@@ -97,6 +97,7 @@ void frost_i8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t 
 /* Pools over NHWC (h, w, c) with window k, stride, pad (padding taps are skipped). */
 typedef struct {
     int h, w, c, oh, ow, k, stride, pad;
+    int acc_shift;               /* avg/gap: the sum is shifted left by this first */
     int32_t in_zp, out_zp, lo, hi;
     const int32_t *mult, *shift; /* avg: indexed by the tap count (1..k*k); gap: [0] */
     const uint8_t *lut;          /* max: requant table */

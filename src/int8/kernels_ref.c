@@ -112,6 +112,7 @@ void frost_i8_avgpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t
                 for (int iy = y0; iy < y1; iy++)
                     for (int ix = x0; ix < x1; ix++)
                         acc += (int32_t)x[((int64_t)iy * a->w + ix) * a->c + c] - a->in_zp;
+                acc = (int32_t)((uint32_t)acc << a->acc_shift);
                 yo[c] = frost_requant_u8(acc, a->mult[n], a->shift[n], a->out_zp, a->lo, a->hi);
             }
         }
@@ -124,6 +125,7 @@ void frost_i8_gap_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y)
         int32_t acc = 0;
         for (int64_t p = 0; p < n; p++)
             acc += (int32_t)x[p * a->c + c] - a->in_zp;
+        acc = (int32_t)((uint32_t)acc << a->acc_shift);
         y[c] = frost_requant_u8(acc, a->mult[0], a->shift[0], a->out_zp, a->lo, a->hi);
     }
 }

@@ -114,8 +114,15 @@ static frost_status check_shape(const frost_int8_model *m, int i)
         return node_fail(n, "zero point or clamp outside [0, 255]");
     bool windowed = n->op == FROST_I8_CONV || n->op == FROST_I8_MAXPOOL || n->op == FROST_I8_AVGPOOL;
     bool weights = n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR;
-    if (!weights && n->acc_shift != 0)
-        return node_fail(n, "accumulator shift on an op without weights");
+    bool pool = n->op == FROST_I8_AVGPOOL || n->op == FROST_I8_GAP;
+    if (!weights && !pool && n->acc_shift != 0)
+        return node_fail(n, "accumulator shift on an op without weights or sums");
+    if (pool && in) {
+        int64_t taps = n->op == FROST_I8_GAP ? (int64_t)in->h * in->w : (int64_t)n->k * n->k;
+        if (n->acc_shift < 0 || n->acc_shift > 24 ||
+            ((taps * 255) << n->acc_shift) > (INT64_C(1) << 30))
+            return node_fail(n, "pool sum shift out of range");
+    }
     if ((n->op != FROST_I8_CONV && n->groups != 1) ||
         (!windowed && (n->k != 1 || n->stride != 1 || n->pad != 0)))
         return node_fail(n, "kernel, stride, padding or groups set on an op without them");
@@ -464,7 +471,7 @@ static frost_i8_pool_args pool_args(const frost_int8_model *m, const frost_i8_no
     frost_i8_pool_args a = {.h = in->h, .w = in->w, .c = in->c, .oh = n->h, .ow = n->w,
                             .k = n->k, .stride = n->stride, .pad = n->pad, .in_zp = in->zp,
                             .out_zp = n->zp, .lo = n->lo, .hi = n->hi, .mult = n->mult,
-                            .shift = n->shift, .lut = n->lut};
+                            .shift = n->shift, .lut = n->lut, .acc_shift = n->acc_shift};
     return a;
 }
 
