@@ -386,25 +386,23 @@ static frost_i8_conv_args conv_args(const frost_int8_model *m, const frost_i8_no
     return a;
 }
 
-/* Copies x into m->padded with a border of `pad` zero-point pixels, and makes `a` describe
- * the padded input with no padding: every depthwise output pixel is then an interior one. */
-static const uint8_t *pad_input(frost_int8_model *m, frost_i8_conv_args *a, const uint8_t *x)
+/* Rows [r0, r1) of the zero-point-padded copy of x (h + 2p rows of w + 2p pixels) in
+ * m->padded: conv kernels then have no border cases. Threads fill disjoint rows. */
+static void pad_rows(uint8_t *d, const frost_i8_conv_args *a, const uint8_t *x, int r0, int r1)
 {
-    int p = a->pad, pw = a->w + 2 * p, c = a->cin;
-    size_t row = (size_t)pw * c;
-    uint8_t *d = m->padded;
-    memset(d, a->in_zp, row * p);
-    for (int y = 0; y < a->h; y++) {
-        uint8_t *r = d + row * (size_t)(p + y);
-        memset(r, a->in_zp, (size_t)p * c);
-        memcpy(r + (size_t)p * c, x + (size_t)y * a->w * c, (size_t)a->w * c);
-        memset(r + (size_t)(p + a->w) * c, a->in_zp, (size_t)p * c);
+    int p = a->pad, c = a->cin;
+    size_t row = (size_t)(a->w + 2 * p) * c;
+    for (int r = r0; r < r1; r++) {
+        uint8_t *dr = d + row * (size_t)r;
+        int y = r - p;
+        if (y < 0 || y >= a->h) {
+            memset(dr, a->in_zp, row);
+            continue;
+        }
+        memset(dr, a->in_zp, (size_t)p * c);
+        memcpy(dr + (size_t)p * c, x + (size_t)y * a->w * c, (size_t)a->w * c);
+        memset(dr + (size_t)(p + a->w) * c, a->in_zp, (size_t)p * c);
     }
-    memset(d + row * (size_t)(p + a->h), a->in_zp, row * p);
-    a->h += 2 * p;
-    a->w = pw;
-    a->pad = 0;
-    return d;
 }
 
 static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t *x, uint8_t *y)
@@ -415,8 +413,13 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
         return;
     }
     bool dw = a.groups > 1;
-    if (a.pad > 0) /* depthwise and k x k: no border cases left in the kernels */
-        x = pad_input(m, &a, x);
+    frost_i8_conv_args pa = a; /* what the kernels see: the padded input, no padding */
+    if (a.pad > 0) {
+        pa.h += 2 * a.pad;
+        pa.w += 2 * a.pad;
+        pa.pad = 0;
+    }
+    const uint8_t *in = a.pad > 0 ? m->padded : x;
     int threads = frost_get_threads();
     int64_t work = (int64_t)n->h * n->w * n->c * (dw ? n->k * n->k : a.k * a.k * a.cin);
     if (work < 100000)
@@ -426,20 +429,25 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (a.pad > 0) {
+            pad_rows(m->padded, &a, x, (int)((int64_t)pa.h * t / nt),
+                     (int)((int64_t)pa.h * (t + 1) / nt));
+#pragma omp barrier
+        }
         if (dw) { /* rows: a thread's taps overlap its own rows only */
             int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
             if (n->packed_vnni)
-                frost_i8_dwconv_vnni(&a, n->packed, x, y, r0, r1);
+                frost_i8_dwconv_vnni(&pa, n->packed, in, y, r0, r1);
             else
-                frost_i8_dwconv_avx2(&a, n->packed, x, y, r0, r1);
+                frost_i8_dwconv_avx2(&pa, n->packed, in, y, r0, r1);
         } else { /* pixels, in whole micro-kernel groups: balanced even on 7x7 maps */
             int groups = (n->h * n->w + 3) / 4;
             int p0 = 4 * (int)((int64_t)groups * t / nt), p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
             p1 = p1 < n->h * n->w ? p1 : n->h * n->w;
             if (n->packed_vnni)
-                frost_i8_conv_vnni(&a, n->packed, x, y, p0, p1, scratch + per * (size_t)t);
+                frost_i8_conv_vnni(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
             else
-                frost_i8_conv_gemm_avx2(&a, n->packed, x, y, p0, p1, scratch + per * (size_t)t);
+                frost_i8_conv_gemm_avx2(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
         }
     }
 }
@@ -499,10 +507,17 @@ void frost_i8_run_node(frost_int8_model *m, int i)
             args.shift[j] = n->shift[j];
         }
         int64_t len = (int64_t)n->h * n->w * n->c;
-        if (m->use_avx2)
-            frost_i8_add_avx2(&args, len, x, frost_i8_tensor(m, n->in[1]), y);
-        else
-            frost_i8_add_ref(&args, len, x, frost_i8_tensor(m, n->in[1]), y);
+        const uint8_t *x1 = frost_i8_tensor(m, n->in[1]);
+        int threads = len >= 65536 ? frost_get_threads() : 1;
+#pragma omp parallel num_threads(threads)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t b = len * t / nt / 32 * 32, e = t + 1 == nt ? len : len * (t + 1) / nt / 32 * 32;
+            if (m->use_avx2)
+                frost_i8_add_avx2(&args, e - b, x + b, x1 + b, y + b);
+            else
+                frost_i8_add_ref(&args, e - b, x + b, x1 + b, y + b);
+        }
         break;
     }
     case FROST_I8_CONCAT: {
