@@ -472,14 +472,7 @@ frost_status frost_int8_from_model(const frost_model *qm, frost_int8_model **out
     m->classes = qm->classes;
     frost_status s = convert_graph(&c);
     free(c.tensor_of);
-    if (s == FROST_OK)
-        s = frost_i8_prepare(m);
-    if (s != FROST_OK) {
-        frost_int8_free(m);
-        return s;
-    }
-    *out = m;
-    return FROST_OK;
+    return frost_i8_finish(m, s, out);
 }
 
 frost_status frost_int8_convert(const frost_model *qm, const char *path)

@@ -345,12 +345,5 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
         s = root ? parse_graph(&c, root, m) : bad(&c, "the int8 graph is not valid JSON", NULL);
         cJSON_Delete(root);
     }
-    if (s == FROST_OK)
-        s = frost_i8_prepare(m);
-    if (s != FROST_OK) {
-        frost_int8_free(m);
-        return s;
-    }
-    *out = m;
-    return FROST_OK;
+    return frost_i8_finish(m, s, out);
 }

@@ -103,6 +103,9 @@ frost_status frost_i8_check_node(const frost_int8_model *m, int i);
  * its inputs, weight packing, memory plan, arena. */
 frost_status frost_i8_prepare(frost_int8_model *m);
 
+/* frost_i8_prepare(m) when s is FROST_OK, then *out = m; on any failure m is freed. */
+frost_status frost_i8_finish(frost_int8_model *m, frost_status s, frost_int8_model **out);
+
 /* Runs node i only (inputs must already sit in the arena); for layer-by-layer tests. */
 void frost_i8_run_node(frost_int8_model *m, int i);
 /* The arena bytes of node i's output tensor (valid after frost_i8_prepare). */

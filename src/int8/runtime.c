@@ -370,6 +370,18 @@ frost_status frost_i8_prepare(frost_int8_model *m)
     return FROST_OK;
 }
 
+frost_status frost_i8_finish(frost_int8_model *m, frost_status s, frost_int8_model **out)
+{
+    if (s == FROST_OK)
+        s = frost_i8_prepare(m);
+    if (s != FROST_OK) {
+        frost_int8_free(m);
+        return s;
+    }
+    *out = m;
+    return FROST_OK;
+}
+
 uint8_t *frost_i8_tensor(frost_int8_model *m, int i) { return m->arena + m->nodes[i].offset; }
 
 /* ---- running ---- */

@@ -571,26 +571,6 @@ static frost_status parse_file(const char *path, frost_st_file *f, size_t size)
     return place_tensor_data(&c, f, f->raw + 8 + header_len);
 }
 
-frost_status frost_safetensors_read(const char *path, frost_st_file **out)
-{
-    if (!out)
-        return frost_fail(FROST_ERR_ARG, "safetensors read: NULL output pointer");
-    *out = NULL;
-    frost_st_file *f = calloc(1, sizeof *f);
-    if (!f)
-        return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory", path ? path : "");
-    size_t size;
-    frost_status st = frost_read_file(path, &f->raw, &size);
-    if (st == FROST_OK)
-        st = parse_file(path, f, size);
-    if (st != FROST_OK) {
-        frost_st_close(f);
-        return st;
-    }
-    *out = f;
-    return FROST_OK;
-}
-
 /* Maps the file read-only instead of reading it: the tensors then point into the page
  * cache (int8 models load without copying their weights). */
 static frost_status map_file(const char *path, frost_st_file *f, size_t *size)
@@ -623,16 +603,17 @@ static frost_status map_file(const char *path, frost_st_file *f, size_t *size)
     return st;
 }
 
-frost_status frost_safetensors_map(const char *path, frost_st_file **out)
+/* Loads (read or mapped) and validates a file; on failure nothing is left open. */
+static frost_status open_file(const char *path, bool map, frost_st_file **out)
 {
     if (!out)
-        return frost_fail(FROST_ERR_ARG, "safetensors map: NULL output pointer");
+        return frost_fail(FROST_ERR_ARG, "safetensors: NULL output pointer");
     *out = NULL;
     frost_st_file *f = calloc(1, sizeof *f);
     if (!f)
         return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory", path ? path : "");
     size_t size = 0;
-    frost_status st = map_file(path, f, &size);
+    frost_status st = map ? map_file(path, f, &size) : frost_read_file(path, &f->raw, &size);
     if (st == FROST_OK)
         st = parse_file(path, f, size);
     if (st != FROST_OK) {
@@ -641,6 +622,16 @@ frost_status frost_safetensors_map(const char *path, frost_st_file **out)
     }
     *out = f;
     return FROST_OK;
+}
+
+frost_status frost_safetensors_read(const char *path, frost_st_file **out)
+{
+    return open_file(path, false, out);
+}
+
+frost_status frost_safetensors_map(const char *path, frost_st_file **out)
+{
+    return open_file(path, true, out);
 }
 
 int frost_st_count(const frost_st_file *f) { return f ? f->n : 0; }

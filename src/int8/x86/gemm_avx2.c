@@ -96,22 +96,6 @@ static void gather_pixel(const frost_i8_conv_args *a, const uint8_t *x, int pix,
         row[kdim] = 0;
 }
 
-static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *rq, int stride,
-                    __m256i zp, __m128i lo, __m128i hi, int n)
-{
-    acc0 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc0, rq, stride), zp);
-    acc1 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc1, rq + 8, stride), zp);
-    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc0, acc1), 0xD8);
-    __m128i v = frost_bytes16_avx2(w, lo, hi);
-    if (n == 16) {
-        _mm_storeu_si128((__m128i *)y, v);
-    } else {
-        uint8_t tmp[16];
-        _mm_storeu_si128((__m128i *)tmp, v);
-        memcpy(y, tmp, (size_t)n);
-    }
-}
-
 /* rows: `np` (1..4) pixel rows of the tile, kp int16 each; y: their outputs. */
 static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, const int32_t *bias,
                        const int32_t *rq, int stride, const frost_i8_conv_args *a, uint8_t *y,
@@ -144,13 +128,13 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
     __m256i zp = _mm256_set1_epi32(a->out_zp);
     __m128i lo = _mm_set1_epi8((char)a->lo), hi = _mm_set1_epi8((char)a->hi);
     int ys = a->cout;
-    store16(y, c00, c01, rq, stride, zp, lo, hi, nch);
+    frost_store16_avx2(y, c00, c01, rq, stride, zp, lo, hi, nch);
     if (np > 1)
-        store16(y + ys, c10, c11, rq, stride, zp, lo, hi, nch);
+        frost_store16_avx2(y + ys, c10, c11, rq, stride, zp, lo, hi, nch);
     if (np > 2)
-        store16(y + 2 * ys, c20, c21, rq, stride, zp, lo, hi, nch);
+        frost_store16_avx2(y + 2 * ys, c20, c21, rq, stride, zp, lo, hi, nch);
     if (np > 3)
-        store16(y + 3 * ys, c30, c31, rq, stride, zp, lo, hi, nch);
+        frost_store16_avx2(y + 3 * ys, c30, c31, rq, stride, zp, lo, hi, nch);
 }
 
 void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,

@@ -72,23 +72,14 @@ static void gather_row(const frost_i8_conv_args *a, const uint8_t *x, int pix, u
     memset(row + kdim, 0, (size_t)(kquad(kdim) - kdim));
 }
 
+/* bias + (sum << sh), then the shared requantize-and-store. */
 static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *bias, int sh,
                     const int32_t *rq, int stride, __m256i zp, __m128i lo, __m128i hi, int n)
 {
     acc0 = _mm256_add_epi32(_mm256_slli_epi32(acc0, sh), _mm256_loadu_si256((const __m256i *)bias));
     acc1 = _mm256_add_epi32(_mm256_slli_epi32(acc1, sh),
                             _mm256_loadu_si256((const __m256i *)(bias + 8)));
-    acc0 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc0, rq, stride), zp);
-    acc1 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc1, rq + 8, stride), zp);
-    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc0, acc1), 0xD8);
-    __m128i v = frost_bytes16_avx2(w, lo, hi);
-    if (n == 16) {
-        _mm_storeu_si128((__m128i *)y, v);
-    } else {
-        uint8_t tmp[16];
-        _mm_storeu_si128((__m128i *)tmp, v);
-        memcpy(y, tmp, (size_t)n);
-    }
+    frost_store16_avx2(y, acc0, acc1, rq, stride, zp, lo, hi, n);
 }
 
 /* np (1..8) rows of kq bytes; 16 channels of block wb; outputs at y (row stride cout). */

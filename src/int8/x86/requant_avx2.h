@@ -3,6 +3,8 @@
 #define FROST_INT8_X86_REQUANT_AVX2_H
 
 #include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
 
 /* round(a * b / 2^31) with ties toward +inf: floor((a*b + 2^30) / 2^31), which equals the
  * scalar nudge-and-truncate form. The scalar's one saturating case, a == b == INT32_MIN,
@@ -80,6 +82,24 @@ static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
     __m256i b = _mm256_packus_epi16(w, w);
     __m128i v = _mm256_castsi256_si128(_mm256_permute4x64_epi64(b, 0x08));
     return _mm_min_epu8(_mm_max_epu8(v, lo), hi);
+}
+
+/* Requantizes two 8-lane accumulators (output channels 0-7 and 8-15 of a block, constants
+ * at rq, arrays `stride` apart), adds the zero point, clamps and stores n (<= 16) bytes. */
+static inline void frost_store16_avx2(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *rq,
+                                      int stride, __m256i zp, __m128i lo, __m128i hi, int n)
+{
+    acc0 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc0, rq, stride), zp);
+    acc1 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc1, rq + 8, stride), zp);
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc0, acc1), 0xD8);
+    __m128i v = frost_bytes16_avx2(w, lo, hi);
+    if (n == 16) {
+        _mm_storeu_si128((__m128i *)y, v);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)tmp, v);
+        memcpy(y, tmp, (size_t)n);
+    }
 }
 
 #endif
