@@ -61,7 +61,8 @@ void frost_int8_quantize_input(const frost_int8_model *m, const float *image, ui
 frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
                                  const frost_augment *norm, float *acc);
 
-/* Use the portable reference kernels even where AVX2 is available (tests, debugging). */
+/* Use the portable reference kernels even where AVX2 / AVX-512 VNNI are available (tests,
+ * debugging; FROST_NO_VNNI=1 in the environment keeps AVX2 but not VNNI). */
 void frost_int8_force_reference(frost_int8_model *m, int on);
 
 /* Per-layer table (name, op, shape, weight bytes, activation bytes, arena offset) and the
