@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "frost/data.h"
 #include "frost/model.h"
 #include "frost/status.h"
 
@@ -57,7 +58,6 @@ void frost_int8_quantize_input(const frost_int8_model *m, const float *image, ui
 
 /* Top-1 accuracy over a data set, images normalized as in training (norm: mean/std;
  * NULL = none). */
-#include "frost/data.h"
 frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
                                  const frost_augment *norm, float *acc);
 
