@@ -21,20 +21,8 @@
 #include <immintrin.h>
 
 #include "core/rng.h"
+#include "core/timer.h"
 #include "frost/frost.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int fail(const char *what)
 {
@@ -46,13 +34,12 @@ static double time_fp32(frost_model *m, const float *x, int reps)
 {
     double *t = malloc(sizeof(double) * (size_t)reps);
     for (int r = -3; r < reps; r++) {
-        double s = now_ms();
+        double s = frost_now_ms();
         frost_model_forward(m, x, 1, false);
         if (r >= 0)
-            t[r] = now_ms() - s;
+            t[r] = frost_now_ms() - s;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp);
-    double med = t[reps / 2];
+    double med = frost_median(t, reps);
     free(t);
     return med;
 }
@@ -129,7 +116,7 @@ __attribute__((target("avx2,fma"))) static double peak_fp32_gmacs(void)
            a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7), a8 = _mm256_set1_ps(8),
            a9 = _mm256_set1_ps(9);
     const long iters = 20000000;
-    double s = now_ms();
+    double s = frost_now_ms();
     for (long it = 0; it < iters; it++) {
         a0 = _mm256_fmadd_ps(a0, b, c), a1 = _mm256_fmadd_ps(a1, b, c);
         a2 = _mm256_fmadd_ps(a2, b, c), a3 = _mm256_fmadd_ps(a3, b, c);
@@ -137,7 +124,7 @@ __attribute__((target("avx2,fma"))) static double peak_fp32_gmacs(void)
         a6 = _mm256_fmadd_ps(a6, b, c), a7 = _mm256_fmadd_ps(a7, b, c);
         a8 = _mm256_fmadd_ps(a8, b, c), a9 = _mm256_fmadd_ps(a9, b, c);
     }
-    double ms = now_ms() - s;
+    double ms = frost_now_ms() - s;
     __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
                              _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
     t = _mm256_add_ps(t, _mm256_add_ps(a8, a9));
@@ -157,7 +144,7 @@ __attribute__((target("avx2,fma"))) static double peak_int8_gmacs(void)
             a7 = a0;
 #define STEP(a, x, w) a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), one))
     const long iters = 20000000;
-    double s = now_ms();
+    double s = frost_now_ms();
     for (long it = 0; it < iters; it++) {
         STEP(a0, x0, w0), STEP(a1, x0, w1), STEP(a2, x0, w2), STEP(a3, x0, w3);
         STEP(a4, x1, w0), STEP(a5, x1, w1), STEP(a6, x1, w2), STEP(a7, x1, w3);
@@ -165,7 +152,7 @@ __attribute__((target("avx2,fma"))) static double peak_int8_gmacs(void)
         x1 = _mm256_add_epi8(x1, one);
     }
 #undef STEP
-    double ms = now_ms() - s;
+    double ms = frost_now_ms() - s;
     __m256i t = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
                                  _mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7)));
     if (_mm256_cvtsi256_si32(t) == 12345)
@@ -212,9 +199,8 @@ int main(int argc, char **argv)
             f[i] = peak_fp32_gmacs();
             q[i] = peak_int8_gmacs();
         }
-        qsort(f, 3, sizeof *f, cmp);
-        qsort(q, 3, sizeof *q, cmp);
-        printf("peak\tFP32 FMA\t1\t%.1f\npeak\tINT8 maddubs\t1\t%.1f\n", f[1], q[1]);
+        printf("peak\tFP32 FMA\t1\t%.1f\npeak\tINT8 maddubs\t1\t%.1f\n", frost_median(f, 3),
+               frost_median(q, 3));
         return 0;
     }
     if (argc < 3 || (strcmp(argv[1], "prepare") && strcmp(argv[1], "time"))) {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <xnnpack.h>
 
+#include "core/timer.h"
 #include "frost/frost.h"
 #include "int8/i8model.h"
 
@@ -177,19 +178,6 @@ static const char *build(builder *b, const frost_int8_model *m)
     return NULL;
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double time_graph(builder *b, const frost_int8_model *m, int threads, int reps)
 {
     pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
@@ -201,13 +189,12 @@ static double time_graph(builder *b, const frost_int8_model *m, int threads, int
     double *t = malloc(sizeof(double) * (size_t)reps), med = -1;
     if (xnn_setup_runtime(rt, 2, ext) == xnn_status_success) {
         for (int r = -3; r < reps; r++) {
-            double s = now_ms();
+            double s = frost_now_ms();
             xnn_invoke_runtime(rt);
             if (r >= 0)
-                t[r] = now_ms() - s;
+                t[r] = frost_now_ms() - s;
         }
-        qsort(t, (size_t)reps, sizeof *t, cmp);
-        med = t[reps / 2];
+        med = frost_median(t, reps);
     }
     xnn_delete_runtime(rt);
     if (pool)

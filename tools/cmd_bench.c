@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "core/timer.h"
 
 static const char *const help =
     "usage: frost bench MODEL.int8 | CHECKPOINT.safetensors [options]\n"
@@ -21,19 +21,6 @@ static bool has_suffix(const char *s, const char *suf)
 {
     size_t n = strlen(s), k = strlen(suf);
     return n > k && strcmp(s + n - k, suf) == 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
 static int bench_fp32(const char *path, int threads, int warmup, int reps)
@@ -57,14 +44,13 @@ static int bench_fp32(const char *path, int threads, int warmup, int reps)
             s = frost_fail(FROST_ERR_NOMEM, "out of memory");
     }
     for (int r = -warmup; r < reps && s == FROST_OK; r++) {
-        double start = now_ms();
+        double start = frost_now_ms();
         s = frost_model_forward(f, x, 1, false);
         if (r >= 0)
-            t[r] = now_ms() - start;
+            t[r] = frost_now_ms() - start;
     }
     if (s == FROST_OK) {
-        qsort(t, (size_t)reps, sizeof *t, cmp_double);
-        double med = t[reps / 2], macs = (double)frost_model_macs(f) / 1e6;
+        double med = frost_median(t, reps), macs = (double)frost_model_macs(f) / 1e6;
         printf("FP32 (BN folded) total: %.4f ms per image (median of %d runs, %d thread%s), "
                "%.2f M MACs, %.1f GMAC/s\n", med, reps, threads, threads == 1 ? "" : "s", macs,
                macs / med);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/timer.h"
 #include "core/util.h"
 #include "int8/i8model.h"
 
@@ -83,25 +84,6 @@ void frost_int8_print_memory(const frost_int8_model *m, FILE *out)
             (long long)frost_int8_macs(m));
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 frost_status frost_int8_time(frost_int8_model *m, int warmup, int reps, double *total_ms,
                              double *per_node_ms)
 {
@@ -113,23 +95,23 @@ frost_status frost_int8_time(frost_int8_model *m, int warmup, int reps, double *
         return frost_fail(FROST_ERR_NOMEM, "int8 time: out of memory");
     memset(frost_i8_tensor(m, 0), m->nodes[0].zp, (size_t)m->in_h * m->in_w * m->in_c);
     for (int r = -warmup; r < reps; r++) {
-        double start = now_ms(), prev = start;
+        double start = frost_now_ms(), prev = start;
         for (int i = 1; i < n; i++) {
             frost_i8_run_node(m, i);
-            double now = per_node_ms ? now_ms() : 0.0;
+            double now = per_node_ms ? frost_now_ms() : 0.0;
             if (r >= 0 && per_node_ms)
                 t[(size_t)i * reps + r] = now - prev;
             prev = now;
         }
         if (r >= 0)
-            t[(size_t)n * reps + r] = now_ms() - start;
+            t[(size_t)n * reps + r] = frost_now_ms() - start;
     }
     if (per_node_ms) {
         per_node_ms[0] = 0.0;
         for (int i = 1; i < n; i++)
-            per_node_ms[i] = median(t + (size_t)i * reps, reps);
+            per_node_ms[i] = frost_median(t + (size_t)i * reps, reps);
     }
-    *total_ms = median(t + (size_t)n * reps, reps);
+    *total_ms = frost_median(t + (size_t)n * reps, reps);
     free(t);
     return FROST_OK;
 }
