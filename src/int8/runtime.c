@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/arena_plan.h"
 #include "core/cpu.h"
 #include "core/util.h"
 #include "int8/i8model.h"
@@ -280,54 +281,29 @@ static size_t tensor_bytes(const frost_i8_node *n)
     return n->op == FROST_I8_LOGITS ? 0 : (size_t)n->h * n->w * n->c;
 }
 
-/* Greedy by size (as TFLite's arena planner): biggest tensors first, each at the lowest
- * 64-byte aligned offset that no tensor alive at the same time occupies. */
+/* Every node's output in one arena; a tensor lives until its last reader (the output
+ * until the end). */
 static frost_status plan_arena(frost_int8_model *m)
 {
     int n = m->n_nodes;
-    int *last = malloc((size_t)n * sizeof(int)), *order = malloc((size_t)n * sizeof(int));
-    bool *placed = calloc((size_t)n, sizeof(bool));
-    if (!last || !order || !placed) {
-        free(last), free(order), free(placed);
-        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
-    }
-    for (int i = 0; i < n; i++) {
+    int *last = malloc((size_t)n * sizeof(int));
+    size_t *bytes = malloc((size_t)n * sizeof(size_t)), *offset = malloc((size_t)n * sizeof(size_t));
+    frost_status s = FROST_OK;
+    if (!last || !bytes || !offset)
+        s = frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    for (int i = 0; s == FROST_OK && i < n; i++) {
         last[i] = i == n - 1 ? n : i;
-        order[i] = i;
+        bytes[i] = tensor_bytes(&m->nodes[i]);
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; s == FROST_OK && i < n; i++)
         for (int j = 0; j < m->nodes[i].n_in; j++)
             last[m->nodes[i].in[j]] = i > last[m->nodes[i].in[j]] ? i : last[m->nodes[i].in[j]];
-    for (int i = 1; i < n; i++) /* insertion sort by size, descending; stable */
-        for (int j = i; j > 0 && tensor_bytes(&m->nodes[order[j]]) >
-                                     tensor_bytes(&m->nodes[order[j - 1]]); j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    size_t peak = 0;
-    for (int a = 0; a < n; a++) {
-        int i = order[a];
-        size_t size = (tensor_bytes(&m->nodes[i]) + 63) & ~(size_t)63, off = 0;
-        for (bool moved = true; moved;) {
-            moved = false;
-            for (int j = 0; j < n; j++) {
-                if (!placed[j] || last[j] < i || last[i] < j)
-                    continue; /* not alive together */
-                size_t o = m->nodes[j].offset, e = o + ((tensor_bytes(&m->nodes[j]) + 63) & ~(size_t)63);
-                if (off < e && o < off + size) {
-                    off = e;
-                    moved = true;
-                }
-            }
-        }
-        m->nodes[i].offset = off;
-        placed[i] = true;
-        peak = off + size > peak ? off + size : peak;
-    }
-    free(last), free(order), free(placed);
-    m->arena_bytes = peak;
-    return FROST_OK;
+    if (s == FROST_OK)
+        s = frost_arena_plan(n, bytes, last, offset, &m->arena_bytes);
+    for (int i = 0; s == FROST_OK && i < n; i++)
+        m->nodes[i].offset = offset[i];
+    free(last), free(bytes), free(offset);
+    return s;
 }
 
 frost_status frost_i8_prepare(frost_int8_model *m)
