@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frost/frost.h"
 #include "harness.h"
@@ -259,7 +260,8 @@ TEST(test_file_round_trip_and_wrong_input_size)
     frost_model *qm;
     float *x;
     frost_int8_model *im = small_converted(&qm, &x), *back = NULL;
-    const char *path = "/tmp/frost_test_int8_rt.int8";
+    char path[128]; /* per process: CTest runs this binary twice at once (VNNI and AVX2) */
+    snprintf(path, sizeof path, "/tmp/frost_test_int8_rt_%ld.int8", (long)getpid());
     CHECK(frost_int8_save(im, path) == FROST_OK);
     CHECK(frost_int8_load(path, &back) == FROST_OK);
     if (back) {
@@ -296,7 +298,9 @@ TEST(test_corrupt_files_are_refused)
     frost_model *qm;
     float *x;
     frost_int8_model *im = small_converted(&qm, &x);
-    const char *good = "/tmp/frost_test_int8_good.int8", *bad = "/tmp/frost_test_int8_bad.int8";
+    char good[128], bad[128];
+    snprintf(good, sizeof good, "/tmp/frost_test_int8_good_%ld.int8", (long)getpid());
+    snprintf(bad, sizeof bad, "/tmp/frost_test_int8_bad_%ld.int8", (long)getpid());
     CHECK(frost_int8_save(im, good) == FROST_OK);
     size_t n = 0;
     char *orig = read_all(good, &n), *b = malloc(n);
