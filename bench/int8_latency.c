@@ -30,20 +30,6 @@ static int fail(const char *what)
     return 1;
 }
 
-static double time_fp32(frost_model *m, const float *x, int reps)
-{
-    double *t = malloc(sizeof(double) * (size_t)reps);
-    for (int r = -3; r < reps; r++) {
-        double s = frost_now_ms();
-        frost_model_forward(m, x, 1, false);
-        if (r >= 0)
-            t[r] = frost_now_ms() - s;
-    }
-    double med = frost_median(t, reps);
-    free(t);
-    return med;
-}
-
 static int prepare(const char *dir, const char *name, frost_model **fp32, frost_int8_model **i8,
                    float *x)
 {
@@ -161,14 +147,15 @@ __attribute__((target("avx2,fma"))) static double peak_int8_gmacs(void)
 }
 
 /* Loads what `prepare` wrote and prints the frost FP32 and INT8 medians. */
-static int time_model(const char *dir, const char *name, const char *threads, int reps,
-                      const float *x)
+static int time_model(const char *dir, const char *name, const char *threads, int reps)
 {
     char path[4096];
     frost_model *fp32 = NULL;
     frost_int8_model *i8 = NULL;
     snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
-    if (frost_checkpoint_load_model(path, &fp32) != FROST_OK || frost_model_set_batch(fp32, 1))
+    frost_fp32_model *engine = NULL;
+    if (frost_checkpoint_load_model(path, &fp32) != FROST_OK ||
+        frost_fp32_create(fp32, &engine) != FROST_OK)
         return fail(path);
     snprintf(path, sizeof path, "%s/%s.int8", dir, name);
     if (frost_int8_load(path, &i8) != FROST_OK)
@@ -180,12 +167,14 @@ static int time_model(const char *dir, const char *name, const char *threads, in
     for (char *t = strtok_r(tl, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
         int nt = atoi(t);
         frost_set_threads(nt);
-        double ms8, ms32 = time_fp32(fp32, x, reps);
+        double ms8, ms32;
+        frost_fp32_time(engine, 3, reps, &ms32, NULL);
         frost_int8_time(i8, 3, reps, &ms8, NULL);
         printf("%s\tfrost FP32\t%d\t%.3f\n%s\tfrost INT8\t%d\t%.3f\n", name, nt, ms32, name, nt,
                ms8);
         fflush(stdout);
     }
+    frost_fp32_free(engine);
     frost_model_free(fp32);
     frost_int8_free(i8);
     return 0;
@@ -242,7 +231,7 @@ int main(int argc, char **argv)
             frost_model_free(fp32);
             frost_int8_free(i8);
         } else {
-            rc = time_model(dir, name, threads, reps, x);
+            rc = time_model(dir, name, threads, reps);
         }
     }
     free(x);

@@ -1,5 +1,5 @@
-/* frost bench: batch-1 latency of an int8 model (per layer) or of an FP32 checkpoint
- * (BN folded, the training engine's forward), median of repeated runs. */
+/* frost bench: batch-1 latency, per layer, of an int8 model or of an FP32 checkpoint
+ * (frost/infer.h: BN folded, activations fused), median of repeated runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +10,8 @@
 static const char *const help =
     "usage: frost bench MODEL.int8 | CHECKPOINT.safetensors [options]\n"
     "Batch-1 inference latency, median over repeated runs. An int8 model is timed layer\n"
-    "by layer (with GMAC/s); an FP32 checkpoint runs the training engine's forward with\n"
-    "every conv->BN folded, the same layers the int8 engine runs.\n\n"
+    "by layer (with GMAC/s); an FP32 checkpoint runs on frost's FP32 inference engine\n"
+    "(every conv->BN folded, activations fused, the same layers the int8 engine runs).\n\n"
     "  --threads N         threads inside the kernels (default 1)\n"
     "  --reps N            timed runs (default 50)\n"
     "  --warmup N          untimed runs first (default 5)\n"
@@ -25,39 +25,36 @@ static bool has_suffix(const char *s, const char *suf)
 
 static int bench_fp32(const char *path, int threads, int warmup, int reps)
 {
-    frost_model *m = NULL, *f = NULL;
+    frost_model *m = NULL;
+    frost_fp32_model *e = NULL;
     frost_status s = frost_checkpoint_load_model(path, &m);
     if (s == FROST_OK && frost_model_is_quantized(m))
         s = frost_fail(FROST_ERR_ARG, "%s is a fake-quant checkpoint: time its int8 model "
                        "(frost convert) or the FP32 checkpoint it came from", path);
     if (s == FROST_OK)
-        s = frost_model_fold_bn(m, &f);
+        s = frost_fp32_create(m, &e);
+    int n = e ? frost_fp32_node_count(e) : 0;
+    double total, *per = calloc((size_t)n + 1, sizeof *per);
+    if (s == FROST_OK && !per)
+        s = frost_fail(FROST_ERR_NOMEM, "out of memory");
     if (s == FROST_OK)
-        s = frost_model_set_batch(f, 1);
-    int h, w, c;
-    double *t = malloc((size_t)reps * sizeof *t);
-    float *x = NULL;
+        s = frost_fp32_time(e, warmup, reps, &total, per);
     if (s == FROST_OK) {
-        frost_model_input_shape(f, &h, &w, &c);
-        x = calloc((size_t)h * w * c, sizeof *x);
-        if (!x || !t)
-            s = frost_fail(FROST_ERR_NOMEM, "out of memory");
-    }
-    for (int r = -warmup; r < reps && s == FROST_OK; r++) {
-        double start = frost_now_ms();
-        s = frost_model_forward(f, x, 1, false);
-        if (r >= 0)
-            t[r] = frost_now_ms() - start;
-    }
-    if (s == FROST_OK) {
-        double med = frost_median(t, reps), macs = (double)frost_model_macs(f) / 1e6;
+        printf("%-28s %-8s %10s %10s %8s\n", "layer", "op", "MMACs", "ms", "GMAC/s");
+        for (int i = 1; i < n; i++) {
+            if (strcmp(frost_fp32_node_op(e, i), "alias") == 0)
+                continue; /* fused into the layer before (or a no-op) */
+            double mm = (double)frost_fp32_node_macs(e, i) / 1e6;
+            printf("%-28s %-8s %10.3f %10.4f %8.1f\n", frost_fp32_node_name(e, i),
+                   frost_fp32_node_op(e, i), mm, per[i], per[i] > 0 ? mm / per[i] : 0.0);
+        }
+        double macs = (double)frost_fp32_macs(e) / 1e6;
         printf("FP32 (BN folded) total: %.4f ms per image (median of %d runs, %d thread%s), "
-               "%.2f M MACs, %.1f GMAC/s\n", med, reps, threads, threads == 1 ? "" : "s", macs,
-               macs / med);
+               "%.2f M MACs, %.1f GMAC/s\n", total, reps, threads, threads == 1 ? "" : "s", macs,
+               macs / total);
     }
-    free(t);
-    free(x);
-    frost_model_free(f);
+    free(per);
+    frost_fp32_free(e);
     frost_model_free(m);
     return s == FROST_OK ? 0 : cli_error("bench");
 }

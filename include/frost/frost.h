@@ -27,5 +27,6 @@
 #include "frost/quant.h"
 #include "frost/qat.h"
 #include "frost/int8.h"
+#include "frost/infer.h"
 
 #endif
