@@ -1,8 +1,10 @@
 /*
  * Packed-weight FP32 GEMM, AVX2/FMA (see ops/pgemm.h). Micro-tile: 6 rows x 16 output
  * channels in 12 accumulators; per k, two weight vectors and six broadcasts feed 12 FMAs.
- * Rows are taken in chunks whose x rows stay in L1 while every 16-channel block of
- * weights streams past them, so each weight block is read from L2 once per chunk.
+ * Rows are taken in chunks whose x rows stay in L2 while every 16-channel block of
+ * weights streams past them: a layer's weights are read once per chunk (once per image
+ * on the small late maps, where they outweigh the activations), and the first tile of each
+ * block prefetches the next block.
  */
 #include <immintrin.h>
 #include <stdbool.h>
@@ -11,8 +13,8 @@
 
 #define MR 6
 #define NR FROST_PGEMM_NR
-/* x rows of one chunk: about this many bytes (L1 is 32 KB or more) */
-#define CHUNK_BYTES (20 * 1024)
+/* x rows of one chunk: about this many bytes (half of a 1 MB L2) */
+#define CHUNK_BYTES (512 * 1024)
 
 static inline __m256 activate(frost_act_kind act, __m256 v)
 {
@@ -47,7 +49,7 @@ static inline __m256i lanes(int n)
 static inline __attribute__((always_inline)) void tile(int mr, frost_act_kind act, int kdim,
                                                        const float *x, int64_t ldx,
                                                        const float *blk, float *y, int64_t ldy,
-                                                       int ncols)
+                                                       int ncols, const float *pf)
 {
     /* named accumulators (an indexed array would live on the stack); the unused ones
      * fold away for the constant mr */
@@ -57,6 +59,8 @@ static inline __attribute__((always_inline)) void tile(int mr, frost_act_kind ac
     const float *w = blk + NR;
     for (int k = 0; k < kdim; k++, w += NR) {
         const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+        if (pf) /* one line of the next weight block per k: it is there when needed */
+            _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);
         __m256 xv;
 #define ROW(r)                                                          \
         if (mr > r) {                                                   \
@@ -84,15 +88,15 @@ static inline __attribute__((always_inline)) void tile(int mr, frost_act_kind ac
 }
 
 static void tile_rows(int mr, frost_act_kind act, int kdim, const float *x, int64_t ldx,
-                      const float *blk, float *y, int64_t ldy, int ncols)
+                      const float *blk, float *y, int64_t ldy, int ncols, const float *pf)
 {
     switch (mr) {
-    case 6: tile(6, act, kdim, x, ldx, blk, y, ldy, ncols); break;
-    case 5: tile(5, act, kdim, x, ldx, blk, y, ldy, ncols); break;
-    case 4: tile(4, act, kdim, x, ldx, blk, y, ldy, ncols); break;
-    case 3: tile(3, act, kdim, x, ldx, blk, y, ldy, ncols); break;
-    case 2: tile(2, act, kdim, x, ldx, blk, y, ldy, ncols); break;
-    default: tile(1, act, kdim, x, ldx, blk, y, ldy, ncols); break;
+    case 6: tile(6, act, kdim, x, ldx, blk, y, ldy, ncols, pf); break;
+    case 5: tile(5, act, kdim, x, ldx, blk, y, ldy, ncols, pf); break;
+    case 4: tile(4, act, kdim, x, ldx, blk, y, ldy, ncols, pf); break;
+    case 3: tile(3, act, kdim, x, ldx, blk, y, ldy, ncols, pf); break;
+    case 2: tile(2, act, kdim, x, ldx, blk, y, ldy, ncols, pf); break;
+    default: tile(1, act, kdim, x, ldx, blk, y, ldy, ncols, pf); break;
     }
 }
 
@@ -107,13 +111,16 @@ void frost_pgemm_avx2(frost_act_kind act, int p0, int p1, int kdim, int cout, co
         for (int o0 = 0; o0 < cout; o0 += NR) {
             const float *blk = packed + (size_t)(o0 / NR) * blk_floats;
             int ncols = cout - o0 < NR ? cout - o0 : NR;
+            /* the first tile of the block prefetches the next block (from L3 when the
+             * layer's weights left the caches since the last image) */
+            const float *pf = o0 + NR < cout ? blk + blk_floats : NULL;
             int p = c0;
-            for (; p + MR <= c1; p += MR)
+            for (; p + MR <= c1; p += MR, pf = NULL)
                 tile(MR, act, kdim, x + (int64_t)p * ldx, ldx, blk, y + (int64_t)p * ldy + o0,
-                     ldy, ncols);
+                     ldy, ncols, pf);
             if (p < c1)
                 tile_rows(c1 - p, act, kdim, x + (int64_t)p * ldx, ldx, blk,
-                          y + (int64_t)p * ldy + o0, ldy, ncols);
+                          y + (int64_t)p * ldy + o0, ldy, ncols, pf);
         }
     }
 }
