@@ -224,15 +224,32 @@ TEST(int8_end_to_end)
     CHECK(strstr(out, "q.int8") != NULL); /* the default output sits next to the input */
     const char *fq = strstr(out, "fake-quant "), *i8 = strstr(out, "int8 ");
     CHECK(fq && i8 && fabs(atof(fq + 11) - atof(i8 + 5)) <= 0.5);
+    double acc_i8 = i8 ? atof(i8 + 5) : -1.0; /* `out` is overwritten by the next command */
     snprintf(args, sizeof args, "run %s/q.int8 --limit 2000", dir);
     CHECK_EQ_INT(frost(args), 0);
     const char *acc = strstr(out, "int8 accuracy ");
-    CHECK(acc && i8 && fabs(atof(acc + 14) - atof(i8 + 5)) < 0.006); /* the same model */
+    CHECK(acc && fabs(atof(acc + 14) - acc_i8) < 0.006); /* the same model */
     snprintf(args, sizeof args, "run %s/q.int8 --limit 500 --reference", dir);
     CHECK_EQ_INT(frost(args), 0);
     snprintf(args, sizeof args, "bench %s/q.int8 --reps 5", dir);
     CHECK_EQ_INT(frost(args), 0);
-    CHECK(strstr(out, "a1") && strstr(out, "INT8 total:")); /* conv c1 + ReLU a1 */
+    CHECK(strstr(out, "a1") && strstr(out, "INT8 (fixed-point requant) total:")); /* c1 + a1 */
+    /* float requantization: saved in the file, same accuracy to a few images */
+    snprintf(args, sizeof args, "convert %s/q.safetensors --out %s/qf.int8 --requant float", dir,
+             dir);
+    CHECK_EQ_INT(frost(args), 0);
+    snprintf(args, sizeof args, "run %s/qf.int8 --limit 2000", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *accf = strstr(out, "int8 accuracy ");
+    CHECK(accf && fabs(atof(accf + 14) - acc_i8) <= 0.15);
+    snprintf(args, sizeof args, "bench %s/qf.int8 --reps 3", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "INT8 (float requant) total:") != NULL);
+    snprintf(args, sizeof args, "bench %s/qf.int8 --reps 3 --requant fixed", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "INT8 (fixed-point requant) total:") != NULL);
+    snprintf(args, sizeof args, "bench %s/qf.int8 --requant half", dir);
+    expect_error(args, "--requant must be fixed or float");
     snprintf(args, sizeof args, "bench %s/t.safetensors --reps 5", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "FP32 (BN folded) total:") != NULL);

@@ -3,6 +3,7 @@
  * kernels against the reference kernels over thousands of random shapes, strides,
  * paddings, zero points, clamps and multipliers (fixed seed): bit-exact.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,7 @@ typedef struct {
     frost_i8_conv_args a;
     int8_t *w;
     int32_t *bias, *bias_eff, *mult, *shift;
+    float *fscale; /* a third of the cases: float requantization */
     uint8_t *x, *y_ref, *y_fast;
     void *packed, *scratch;
 } conv_case;
@@ -170,21 +172,27 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
     a->bias_eff = c->bias_eff;
     a->mult = c->mult;
     a->shift = c->shift;
+    if (irand(r, 0, 2) == 0) { /* the same multipliers as float scales (some > 1: clamping) */
+        c->fscale = malloc((size_t)a->cout * sizeof(float));
+        for (int o = 0; o < a->cout; o++)
+            c->fscale[o] = (float)ldexp((double)c->mult[o], c->shift[o] - 31);
+        a->fscale = c->fscale;
+    }
     if (dw) {
         c->packed = malloc(frost_i8_dw_packed_bytes(a->cout, a->k));
         frost_i8_dw_pack(a->cout, a->k, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
-                         c->packed);
+                         c->fscale, c->packed);
     } else {
         c->packed = malloc(frost_i8_gemm_packed_bytes(a->cout, kdim));
         frost_i8_gemm_pack(a->cout, kdim, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
-                           c->packed);
+                           c->fscale, c->packed);
         c->scratch = malloc(frost_i8_gemm_scratch_bytes(a));
     }
 }
 
 static void free_conv_case(conv_case *c)
 {
-    free(c->w), free(c->bias), free(c->bias_eff), free(c->mult), free(c->shift);
+    free(c->w), free(c->bias), free(c->bias_eff), free(c->mult), free(c->shift), free(c->fscale);
     free(c->x), free(c->y_ref), free(c->y_fast), free(c->packed), free(c->scratch);
 }
 
@@ -237,7 +245,7 @@ TEST(test_vnni_conv_matches_reference)
         int kdim = c.a.k * c.a.k * c.a.cin;
         void *vp = malloc(frost_i8_vnni_packed_bytes(c.a.cout, kdim));
         void *vs = malloc(frost_i8_vnni_scratch_bytes(&c.a));
-        frost_i8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, vp);
+        frost_i8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
         frost_i8_conv_ref(&c.a, c.x, c.y_ref);
         int pix = c.a.oh * c.a.ow, cut = irand(&r, 0, pix);
         frost_i8_conv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut, vs);
@@ -272,7 +280,7 @@ TEST(test_depthwise_vnni_matches_reference)
         }
         tried++;
         void *vp = malloc(frost_i8_dw_vnni_packed_bytes(c.a.cout, c.a.k));
-        frost_i8_dw_vnni_pack(c.a.cout, c.a.k, c.w, c.bias_eff, c.mult, c.shift, vp);
+        frost_i8_dw_vnni_pack(c.a.cout, c.a.k, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
         frost_i8_conv_ref(&c.a, c.x, c.y_ref);
         int cut = irand(&r, 0, c.a.oh);
         frost_i8_dwconv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut);

@@ -122,8 +122,9 @@ static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, con
             off_by_one += diffs;
         }
     CHECK(off_by_one * 10000 <= total); /* ties are rare: measured 0.0003-0.0008% */
-    printf("  %lld of %lld values 1 LSB off (%s kernels)\n", (long long)off_by_one,
-           (long long)total, reference ? "reference" : "fast");
+    printf("  %lld of %lld values 1 LSB off (%s kernels, %s requantization)\n",
+           (long long)off_by_one, (long long)total, reference ? "reference" : "fast",
+           frost_int8_float_requant(im) ? "float" : "fixed-point");
     free(want);
 }
 
@@ -135,7 +136,8 @@ static void layer_by_layer(const char *name, const char *act)
     frost_model *qm = make_model(name, act, N, x);
     frost_int8_model *im = NULL;
     CHECK(frost_int8_from_model(qm, &im) == FROST_OK);
-    if (im) {
+    for (int fp = 0; im && fp < 2; fp++) { /* both requantization modes, both kernel sets */
+        CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
         compare_layers(qm, im, 4, x, true);
         compare_layers(qm, im, 4, x, false);
     }
@@ -190,7 +192,8 @@ TEST(test_every_op_matches_fake_quant)
             fprintf(stderr, "  op %s not in the test graph\n", frost_i8_op_name((frost_i8_op)op));
             frost_test_failed_checks++;
         }
-    if (im) {
+    for (int fp = 0; im && fp < 2; fp++) {
+        CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
         compare_layers(m, im, 4, x, true);
         compare_layers(m, im, 4, x, false);
     }
@@ -273,6 +276,22 @@ TEST(test_file_round_trip_and_wrong_input_size)
         }
         CHECK(frost_int8_run(back, x, 783, a) == FROST_ERR_SHAPE);
         CHECK(frost_int8_arena_bytes(back) == frost_int8_arena_bytes(im));
+        CHECK(!frost_int8_float_requant(back));
+    }
+    frost_int8_free(back);
+    back = NULL;
+    /* the requantization mode is part of the file */
+    CHECK(im && frost_int8_set_float_requant(im, 1) == FROST_OK);
+    CHECK(im && frost_int8_save(im, path) == FROST_OK);
+    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    if (back) {
+        CHECK(frost_int8_float_requant(back));
+        float a[10], b[10];
+        for (int i = 0; i < 8; i++) {
+            CHECK(frost_int8_run(im, x + i * 784, 784, a) == FROST_OK);
+            CHECK(frost_int8_run(back, x + i * 784, 784, b) == FROST_OK);
+            CHECK(memcmp(a, b, sizeof a) == 0);
+        }
     }
     frost_int8_free(back);
     frost_int8_free(im);
@@ -321,6 +340,7 @@ TEST(test_corrupt_files_are_refused)
         {"\\\"k\\\":3", "\\\"k\\\":0"},                        /* kernel out of range */
         {"\\\"zp\\\":", "\\\"zq\\\":"},                        /* missing field */
         {"\\\"groups\\\":1", "\\\"groups\\\":7"},              /* groups do not divide */
+        {"\\\"requant\\\":\\\"fixed\\\"", "\\\"requant\\\":\\\"fixxd\\\""}, /* unknown mode */
         {"\"dtype\":\"I8\"", "\"dtype\":\"U8\""},                  /* wrong dtype */
         {"\"data_offsets\":[0,", "\"data_offsets\":[9,"},            /* offsets out of place */
     };

@@ -109,6 +109,18 @@ float cli_float(cli_args *a, const char *name, float def, float min, float max)
     return (float)x;
 }
 
+int cli_requant(cli_args *a)
+{
+    const char *v = cli_str(a, "requant", NULL);
+    if (!v)
+        return -1;
+    if (strcmp(v, "fixed") == 0 || strcmp(v, "float") == 0)
+        return strcmp(v, "float") == 0;
+    fprintf(stderr, "frost %s: error: --requant must be fixed or float (got '%s')\n", a->cmd, v);
+    a->failed = true;
+    return -1;
+}
+
 bool cli_finish(cli_args *a, int max_positional)
 {
     for (int i = 1; i < a->argc; i++) {

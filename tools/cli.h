@@ -21,6 +21,8 @@ typedef struct {
 } cli_args;
 
 void cli_init(cli_args *a, const char *cmd, int argc, char **argv);
+/* --requant fixed|float: 0 or 1; -1 when not given (or invalid, which fails the parse). */
+int cli_requant(cli_args *a);
 bool cli_help(cli_args *a);
 bool cli_flag(cli_args *a, const char *name);
 const char *cli_str(cli_args *a, const char *name, const char *def);

@@ -15,7 +15,8 @@ static const char *const help =
     "  --threads N         threads inside the kernels (default 1)\n"
     "  --reps N            timed runs (default 50)\n"
     "  --warmup N          untimed runs first (default 5)\n"
-    "  --reference         int8: use the portable reference kernels (no AVX2)\n";
+    "  --reference         int8: use the portable reference kernels (no AVX2)\n"
+    "  --requant MODE      int8: fixed or float, overriding the model's requantization\n";
 
 static bool has_suffix(const char *s, const char *suf)
 {
@@ -59,11 +60,15 @@ static int bench_fp32(const char *path, int threads, int warmup, int reps)
     return s == FROST_OK ? 0 : cli_error("bench");
 }
 
-static int bench_int8(const char *path, int threads, int warmup, int reps, bool reference)
+static int bench_int8(const char *path, int threads, int warmup, int reps, bool reference,
+                      int requant)
 {
     frost_int8_model *m = NULL;
-    if (frost_int8_load(path, &m) != FROST_OK)
+    if (frost_int8_load(path, &m) != FROST_OK ||
+        (requant >= 0 && frost_int8_set_float_requant(m, requant) != FROST_OK)) {
+        frost_int8_free(m);
         return cli_error("bench");
+    }
     if (reference)
         frost_int8_force_reference(m, 1);
     int n = frost_int8_node_count(m);
@@ -77,8 +82,10 @@ static int bench_int8(const char *path, int threads, int warmup, int reps, bool 
             printf("%-28s %-8s %10.3f %10.4f %8.1f\n", frost_int8_node_name(m, i),
                    frost_int8_node_op(m, i), mm, per[i], per[i] > 0 ? mm / per[i] : 0.0);
         }
-        printf("INT8 total: %.4f ms per image (median of %d runs, %d thread%s), %.2f M MACs, "
-               "%.1f GMAC/s\n", total, reps, threads, threads == 1 ? "" : "s",
+        printf("INT8 (%s requant) total: %.4f ms per image (median of %d runs, %d thread%s), "
+               "%.2f M MACs, %.1f GMAC/s\n",
+               frost_int8_float_requant(m) ? "float" : "fixed-point", total, reps, threads,
+               threads == 1 ? "" : "s",
                (double)frost_int8_macs(m) / 1e6, (double)frost_int8_macs(m) / 1e6 / total);
     }
     free(per);
@@ -98,6 +105,7 @@ int cmd_bench(int argc, char **argv)
     int reps = cli_int(&a, "reps", 50, 1, 1000000);
     int warmup = cli_int(&a, "warmup", 5, 0, 1000000);
     bool reference = cli_flag(&a, "reference");
+    int requant = cli_requant(&a);
     if (!cli_finish(&a, 1))
         return 2;
     if (a.n_positional != 1) {
@@ -109,5 +117,5 @@ int cmd_bench(int argc, char **argv)
     const char *path = a.positional[0];
     if (has_suffix(path, ".safetensors"))
         return bench_fp32(path, threads, warmup, reps);
-    return bench_int8(path, threads, warmup, reps, reference);
+    return bench_int8(path, threads, warmup, reps, reference, requant);
 }

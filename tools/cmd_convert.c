@@ -11,6 +11,8 @@ static const char *const help =
     "int8 model for the integer-only runtime: BN folded, int8 weights, int32 biases,\n"
     "fixed-point multipliers, fused clamps, tables for hard-swish and requantizing copies.\n\n"
     "  --out FILE          the int8 model (default: CHECKPOINT with .int8 for .safetensors)\n"
+    "  --requant MODE      fixed (default: TFLite fixed point, integer-only) or float\n"
+    "                      (float32 scale per channel, as XNNPACK / ONNX Runtime; faster)\n"
     "  --compare           also report fake-quant vs int8 test accuracy and agreement\n"
     "  --limit N           --compare on the first N test images only\n\n" CLI_DATA_HELP;
 
@@ -65,6 +67,7 @@ int cmd_convert(int argc, char **argv)
     const char *out_opt = cli_str(&a, "out", NULL);
     bool want_compare = cli_flag(&a, "compare");
     int limit = cli_int(&a, "limit", 0, 0, 1 << 30);
+    int requant = cli_requant(&a);
     cli_data_opts data;
     cli_parse_data(&a, &data);
     if (!cli_finish(&a, 1))
@@ -86,6 +89,8 @@ int cmd_convert(int argc, char **argv)
                        "quantize CKPT --out Q.safetensors, or frost train --qat)", a.positional[0]);
     if (s == FROST_OK)
         s = frost_int8_from_model(qm, &im);
+    if (s == FROST_OK && requant == 1)
+        s = frost_int8_set_float_requant(im, 1);
     if (s == FROST_OK)
         s = frost_int8_save(im, out);
     if (s == FROST_OK)

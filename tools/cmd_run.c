@@ -12,7 +12,8 @@ static const char *const help =
     "\n  --split test|train  which split (default test)\n"
     "  --limit N           only the first N images\n"
     "  --threads N         threads inside the kernels (default 1)\n"
-    "  --reference         use the portable reference kernels (no AVX2)\n";
+    "  --reference         use the portable reference kernels (no AVX2)\n"
+    "  --requant MODE      fixed or float: override the model's requantization\n";
 
 int cmd_run(int argc, char **argv)
 {
@@ -26,6 +27,7 @@ int cmd_run(int argc, char **argv)
     int limit = cli_int(&a, "limit", 0, 0, 1 << 30);
     int threads = cli_int(&a, "threads", 1, 1, 1024);
     bool reference = cli_flag(&a, "reference");
+    int requant = cli_requant(&a);
     cli_data_opts data;
     cli_parse_data(&a, &data);
     if (!cli_finish(&a, 1))
@@ -48,6 +50,8 @@ int cmd_run(int argc, char **argv)
     }
     if (s == FROST_OK && reference)
         frost_int8_force_reference(m, 1);
+    if (s == FROST_OK && requant >= 0)
+        s = frost_int8_set_float_requant(m, requant);
     float acc = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

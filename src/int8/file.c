@@ -4,7 +4,7 @@
  * F32) and, in the metadata
  * key "frost.int8", the graph as JSON:
  *   {"format": "frost-int8", "version": 1, "name": .., "input": [h, w, c], "classes": n,
- *    "nodes": [{"name", "op", "in": [..], "shape": [h, w, c], "scale", "zp", "lo", "hi",
+ *    "requant": "fixed" | "float" (optional, default fixed), "nodes": [{"name", "op", "in": [..], "shape": [h, w, c], "scale", "zp", "lo", "hi",
  *               "k", "stride", "pad", "groups", "acc_shift"}, ..]}
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
  * node's shape follows from its inputs, and every tensor's dtype and exact shape.
@@ -62,6 +62,7 @@ static char *graph_json(const frost_int8_model *m)
               cJSON_AddNumberToObject(root, "version", FROST_I8_FORMAT_VERSION) &&
               cJSON_AddStringToObject(root, "name", m->name) && add_ints(root, "input", input, 3) &&
               cJSON_AddNumberToObject(root, "classes", m->classes) &&
+              cJSON_AddStringToObject(root, "requant", m->float_requant ? "float" : "fixed") &&
               (nodes = cJSON_AddArrayToObject(root, "nodes"));
     for (int i = 0; ok && i < m->n_nodes; i++)
         ok = cJSON_AddItemToArray(nodes, node_json(&m->nodes[i]));
@@ -309,6 +310,11 @@ static frost_status parse_graph(const load_ctx *c, const cJSON *root, frost_int8
     FROST_TRY(get_ints(c, root, "input", 3, 3, 1, 1 << 15, NULL, input, NULL));
     m->in_h = input[0], m->in_w = input[1], m->in_c = input[2];
     FROST_TRY(get_int(c, root, "classes", 1, 1 << 20, NULL, &m->classes));
+    const cJSON *rq = cJSON_GetObjectItemCaseSensitive(root, "requant");
+    if (rq && !(cJSON_IsString(rq) && (strcmp(rq->valuestring, "fixed") == 0 ||
+                                       strcmp(rq->valuestring, "float") == 0)))
+        return bad(c, "\"requant\" must be \"fixed\" or \"float\"", NULL);
+    m->float_requant = rq && strcmp(rq->valuestring, "float") == 0;
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
     int n = cJSON_IsArray(nodes) ? cJSON_GetArraySize(nodes) : 0;
     if (n < 2 || n > 100000)

@@ -67,6 +67,8 @@ typedef struct {
     /* run time (runtime.c) */
     size_t offset;               /* output bytes in the arena */
     int32_t *bias_eff;           /* bias - Z_x * sum(weights), per output channel */
+    float *fscale;               /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
+                                  * requantization (frost_int8_set_float_requant) */
     void *packed;                /* weights laid out for the fast kernels (or NULL) */
     bool packed_vnni;            /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
 } frost_i8_node;
@@ -90,6 +92,7 @@ struct frost_int8_model {
     uint8_t *padded;             /* depthwise input with its zero-point border */
     size_t padded_bytes;
     bool use_avx2;
+    bool float_requant;          /* conv / linear outputs requantized in float (requant.h) */
     float *out;                  /* [classes] output of the last run */
 };
 

@@ -27,6 +27,7 @@ typedef struct {
     const int32_t *bias;      /* q_b (reference) */
     const int32_t *bias_eff;  /* bias - in_zp * sum(w) (fast kernels) */
     const int32_t *mult, *shift;
+    const float *fscale;      /* non-NULL: float requantization with these scales (requant.h) */
 } frost_i8_conv_args;
 
 /* Reference convolution (any k, stride, pad, groups). */
@@ -40,7 +41,7 @@ void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y
 size_t frost_i8_gemm_packed_bytes(int cout, int kdim);
 void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
                         const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
-                        void *packed);
+                        const float *fscale, void *packed);
 size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a);
 void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
                              const uint8_t *x, uint8_t *y, int pix0, int pix1, void *scratch);
@@ -50,7 +51,8 @@ void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
  * sums); `packed` from frost_i8_vnni_pack; output pixels [pix0, pix1). */
 size_t frost_i8_vnni_packed_bytes(int cout, int kdim);
 void frost_i8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                        const int32_t *mult, const int32_t *shift, void *packed);
+                        const int32_t *mult, const int32_t *shift, const float *fscale,
+                        void *packed);
 size_t frost_i8_vnni_scratch_bytes(const frost_i8_conv_args *a);
 void frost_i8_conv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
                         uint8_t *y, int pix0, int pix1, void *scratch);
@@ -62,7 +64,8 @@ void frost_i8_conv_vnni(const frost_i8_conv_args *a, const void *packed, const u
  * [row0, row1). */
 size_t frost_i8_dw_packed_bytes(int c, int k);
 void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
-                      const int32_t *mult, const int32_t *shift, void *packed);
+                      const int32_t *mult, const int32_t *shift, const float *fscale,
+                      void *packed);
 void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1);
 
@@ -71,7 +74,8 @@ void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const
  * bytes past the input's end. Output rows [row0, row1). */
 size_t frost_i8_dw_vnni_packed_bytes(int c, int k);
 void frost_i8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
-                           const int32_t *mult, const int32_t *shift, void *packed);
+                           const int32_t *mult, const int32_t *shift, const float *fscale,
+                           void *packed);
 void frost_i8_dwconv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1);
 

@@ -41,7 +41,9 @@ void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y
             for (int co = 0; co < a->cout; co++) {
                 int32_t acc = conv_acc(a, x, oy, ox, co);
                 y[((int64_t)oy * a->ow + ox) * a->cout + co] =
-                    frost_requant_u8(acc, a->mult[co], a->shift[co], a->out_zp, a->lo, a->hi);
+                    a->fscale ? frost_requant_u8_float(acc, a->fscale[co], a->out_zp, a->lo, a->hi)
+                              : frost_requant_u8(acc, a->mult[co], a->shift[co], a->out_zp, a->lo,
+                                                 a->hi);
             }
 }
 

@@ -10,6 +10,7 @@
 #ifndef FROST_INT8_REQUANT_H
 #define FROST_INT8_REQUANT_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* (M0, e) for a real multiplier m >= 0 (frexp, round half away from zero, M0 == 2^31 folds
@@ -47,6 +48,28 @@ static inline uint8_t frost_requant_u8(int32_t acc, int32_t m0, int32_t e, int32
                                        int32_t hi)
 {
     int32_t v = frost_mbqm(acc, m0, e) + zp;
+    return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/*
+ * Float requantization, the option frost_int8_set_float_requant turns on (XNNPACK's, ONNX
+ * Runtime's and oneDNN's scheme; not integer-only): v = (float)acc * scale in float32, v
+ * clamped to [-32768, 32767] (so the conversion cannot overflow; every clamped value lies
+ * outside [0, 255] after the zero point anyway), rounded half to even. The scalar form
+ * here and the vector one (cvtdq2ps, mulps, cvtps2dq) give the same bits: IEEE float32
+ * operations in the default rounding mode, no fused multiply-add (-ffp-contract=off).
+ */
+static inline int32_t frost_requant_float(int32_t acc, float scale)
+{
+    float v = (float)acc * scale;
+    v = v < -32768.0f ? -32768.0f : v > 32767.0f ? 32767.0f : v;
+    return (int32_t)nearbyintf(v);
+}
+
+static inline uint8_t frost_requant_u8_float(int32_t acc, float scale, int32_t zp, int32_t lo,
+                                             int32_t hi)
+{
+    int32_t v = frost_requant_float(acc, scale) + zp;
     return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 

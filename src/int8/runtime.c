@@ -226,26 +226,41 @@ static frost_status prepare_bias(frost_int8_model *m, frost_i8_node *n)
     return FROST_OK;
 }
 
+/* Float requantization scales S_x S_w[c] / (S_y 2^acc_shift) from the real scales (closer
+ * to the fake-quant model than (M0, e), which rounds them to 31 bits). */
+static frost_status prepare_fscale(frost_int8_model *m, frost_i8_node *n)
+{
+    const frost_i8_node *in = &m->nodes[n->in[0]];
+    n->fscale = frost_i8_own(m, (size_t)n->c * sizeof(float));
+    if (!n->fscale)
+        return FROST_ERR_NOMEM;
+    for (int c = 0; c < n->c; c++)
+        n->fscale[c] = (float)((double)in->scale * n->wscale[c] / n->scale /
+                               (double)(1 << n->acc_shift));
+    return FROST_OK;
+}
+
+/* Packs (or, when n->packed exists, re-packs in place) a conv's weights and constants. */
 static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *scratch)
 {
     const frost_i8_node *in = &m->nodes[n->in[0]];
+    const float *fs = m->float_requant ? n->fscale : NULL;
+    bool repack = n->packed != NULL;
     if (is_dw(n, in)) {
         size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
         m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         n->packed_vnni = frost_cpu_has_avx512_vnni() && (n->k == 3 || n->k == 5);
         if (n->packed_vnni) {
-            n->packed = frost_i8_own(m, frost_i8_dw_vnni_packed_bytes(n->c, n->k));
-            if (!n->packed)
+            if (!repack && !(n->packed = frost_i8_own(m, frost_i8_dw_vnni_packed_bytes(n->c, n->k))))
                 return FROST_ERR_NOMEM;
-            frost_i8_dw_vnni_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift,
+            frost_i8_dw_vnni_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, fs,
                                   n->packed);
             return FROST_OK;
         }
-        n->packed = frost_i8_own(m, frost_i8_dw_packed_bytes(n->c, n->k));
-        if (!n->packed)
+        if (!repack && !(n->packed = frost_i8_own(m, frost_i8_dw_packed_bytes(n->c, n->k))))
             return FROST_ERR_NOMEM;
         frost_i8_dw_pack(n->c, n->k, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift,
-                         n->packed);
+                         fs, n->packed);
     } else if (n->groups == 1) {
         size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
         if (n->pad > 0)
@@ -257,17 +272,16 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
         n->packed_vnni = frost_cpu_has_avx512_vnni();
         size_t s;
         if (n->packed_vnni) {
-            n->packed = frost_i8_own(m, frost_i8_vnni_packed_bytes(n->c, kdim));
-            if (!n->packed)
+            if (!repack && !(n->packed = frost_i8_own(m, frost_i8_vnni_packed_bytes(n->c, kdim))))
                 return FROST_ERR_NOMEM;
-            frost_i8_vnni_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, n->packed);
+            frost_i8_vnni_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, fs,
+                               n->packed);
             s = frost_i8_vnni_scratch_bytes(&a);
         } else {
-            n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim));
-            if (!n->packed)
+            if (!repack && !(n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim))))
                 return FROST_ERR_NOMEM;
             frost_i8_gemm_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult,
-                               n->shift, n->packed);
+                               n->shift, fs, n->packed);
             s = frost_i8_gemm_scratch_bytes(&a);
         }
         *scratch = s > *scratch ? s : *scratch;
@@ -320,6 +334,8 @@ frost_status frost_i8_prepare(frost_int8_model *m)
         if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
             n->macs = (int64_t)n->h * n->w * n->c * weight_inner(m, n);
             FROST_TRY(prepare_bias(m, n));
+            if (n->op != FROST_I8_LOGITS)
+                FROST_TRY(prepare_fscale(m, n));
             size_t need = (size_t)((n->c + 15) & ~15) * 4 + ((size_t)weight_inner(m, n) + 16) * 2;
             acc = need > acc ? need : acc;
         }
@@ -370,7 +386,8 @@ static frost_i8_conv_args conv_args(const frost_int8_model *m, const frost_i8_no
                             .groups = n->groups, .acc_shift = n->acc_shift,
                             .in_zp = in->zp, .out_zp = n->zp,
                             .lo = n->lo, .hi = n->hi, .weight = n->weight, .bias = n->bias,
-                            .bias_eff = n->bias_eff, .mult = n->mult, .shift = n->shift};
+                            .bias_eff = n->bias_eff, .mult = n->mult, .shift = n->shift,
+                            .fscale = m->float_requant ? n->fscale : NULL};
     return a;
 }
 
@@ -456,6 +473,8 @@ static void run_linear(frost_int8_model *m, const frost_i8_node *n, const uint8_
     for (int o = 0; o < n->c; o++) {
         if (n->op == FROST_I8_LOGITS) /* its bias is 0: the float bias comes after */
             m->out[o] = n->out_scale[o] * (float)acc[o] + n->out_bias[o];
+        else if (m->float_requant)
+            y[o] = frost_requant_u8_float(acc[o], n->fscale[o], n->zp, n->lo, n->hi);
         else
             y[o] = frost_requant_u8(acc[o], n->mult[o], n->shift[o], n->zp, n->lo, n->hi);
     }
@@ -596,6 +615,18 @@ frost_status frost_int8_run(frost_int8_model *m, const float *image, int64_t n, 
     write_output(m, out);
     return FROST_OK;
 }
+
+frost_status frost_int8_set_float_requant(frost_int8_model *m, int on)
+{
+    m->float_requant = on != 0;
+    size_t scratch = 0; /* same sizes as when first packed */
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == FROST_I8_CONV && m->nodes[i].packed)
+            FROST_TRY(pack_weights(m, &m->nodes[i], &scratch));
+    return FROST_OK;
+}
+
+int frost_int8_float_requant(const frost_int8_model *m) { return m->float_requant; }
 
 void frost_int8_force_reference(frost_int8_model *m, int on)
 {

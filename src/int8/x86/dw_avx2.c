@@ -26,7 +26,8 @@ size_t frost_i8_dw_packed_bytes(int c, int k)
 }
 
 void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
-                      const int32_t *mult, const int32_t *shift, void *packed)
+                      const int32_t *mult, const int32_t *shift, const float *fscale,
+                      void *packed)
 {
     int taps = k * k, np = pairs(k);
     uint8_t *p = packed;
@@ -40,16 +41,18 @@ void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_
                         *wp++ = ch < c && tap < taps ? (int16_t)(w[(int64_t)ch * taps + tap] * (1 << acc_shift)) : 0;
                     }
         int32_t *q = (int32_t *)wp, m0[16] = {0}, e[16] = {0};
+        float fs[16] = {0};
         for (int h = 0; h < 2; h++)
             for (int i = 0; i < 8; i++) {
                 int ch = 16 * b + lane_channel(h, i), at = 8 * h + i;
                 q[at] = ch < c ? bias_eff[ch] : 0;
                 m0[at] = ch < c ? mult[ch] : 0;
                 e[at] = ch < c ? shift[ch] : 0;
+                fs[at] = ch < c && fscale ? fscale[ch] : 0.0f;
             }
         /* per 8-lane half: the odd-lane multiplier must come from the same half */
-        frost_rq_pack(m0, e, 8, 8, q + 16, 16);
-        frost_rq_pack(m0 + 8, e + 8, 8, 8, q + 24, 16);
+        frost_rq_pack(m0, e, fscale ? fs : NULL, 8, 8, q + 16, 16);
+        frost_rq_pack(m0 + 8, e + 8, fscale ? fs + 8 : NULL, 8, 8, q + 24, 16);
         p = (uint8_t *)(q + 16 * (1 + FROST_RQ_ARRAYS));
     }
 }
@@ -59,8 +62,9 @@ static inline void dw_store(const frost_i8_conv_args *a, const int32_t *q, __m25
                             uint8_t *y, int nch)
 {
     __m256i zp = _mm256_set1_epi32(a->out_zp);
-    lo = _mm256_add_epi32(frost_mbqm_pre_avx2(lo, q + 16, 16), zp);
-    hi = _mm256_add_epi32(frost_mbqm_pre_avx2(hi, q + 24, 16), zp);
+    bool fp = a->fscale != NULL;
+    lo = _mm256_add_epi32(frost_requant8_pre_avx2(lo, q + 16, 16, fp), zp);
+    hi = _mm256_add_epi32(frost_requant8_pre_avx2(hi, q + 24, 16, fp), zp);
     __m128i v = frost_bytes16_avx2(_mm256_packs_epi32(lo, hi), _mm_set1_epi8((char)a->lo),
                                    _mm_set1_epi8((char)a->hi));
     if (nch == 16) {

@@ -27,7 +27,8 @@ static size_t block_bytes(int k) { return (size_t)groups4(k) * 128 + 32 * 4 * (1
 size_t frost_i8_dw_vnni_packed_bytes(int c, int k) { return (size_t)blocks32(c) * block_bytes(k); }
 
 void frost_i8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
-                           const int32_t *mult, const int32_t *shift, void *packed)
+                           const int32_t *mult, const int32_t *shift, const float *fscale,
+                           void *packed)
 {
     int taps = k * k;
     for (int b = 0; b < blocks32(c); b++) {
@@ -40,26 +41,29 @@ void frost_i8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_ef
                         *p++ = ch < c && tap < taps ? w[(int64_t)ch * taps + tap] : 0;
                     }
         int32_t *q = (int32_t *)p, m0[32] = {0}, e[32] = {0};
+        float fs[32] = {0};
         for (int a = 0; a < 4; a++)
             for (int i = 0; i < 8; i++) {
                 int ch = 32 * b + acc_channel(a, i), at = 8 * a + i;
                 q[at] = ch < c ? bias_eff[ch] : 0;
                 m0[at] = ch < c ? mult[ch] : 0;
                 e[at] = ch < c ? shift[ch] : 0;
+                fs[at] = ch < c && fscale ? fscale[ch] : 0.0f;
             }
         for (int a = 0; a < 4; a++) /* odd-lane multipliers stay within their vector */
-            frost_rq_pack(m0 + 8 * a, e + 8 * a, 8, 8, q + 32 + 8 * a, 32);
+            frost_rq_pack(m0 + 8 * a, e + 8 * a, fscale ? fs + 8 * a : NULL, 8, 8,
+                          q + 32 + 8 * a, 32);
     }
 }
 
 static inline __m256i ld32(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 /* Accumulator k of a block: bias + (sum << sh), requantized, plus the zero point. */
-static inline __m256i requant(__m256i acc, const int32_t *q, int k, int sh, __m256i zp)
+static inline __m256i requant(__m256i acc, const int32_t *q, int k, int sh, bool fp, __m256i zp)
 {
     __m256i v = _mm256_add_epi32(_mm256_slli_epi32(acc, sh),
                                  _mm256_loadu_si256((const __m256i *)(q + 8 * k)));
-    return _mm256_add_epi32(frost_mbqm_pre_avx2(v, q + 32 + 8 * k, 32), zp);
+    return _mm256_add_epi32(frost_requant8_pre_avx2(v, q + 32 + 8 * k, 32, fp), zp);
 }
 
 /* One output pixel, one block: x points at the window's corner + the block's channel. */
@@ -88,8 +92,9 @@ static inline __attribute__((always_inline)) void dw_pixel(const frost_i8_conv_a
     const int32_t *q = (const int32_t *)(wb + 128 * groups);
     __m256i zp = _mm256_set1_epi32(a->out_zp);
     int sh = a->acc_shift;
-    __m256i r0 = requant(acc0, q, 0, sh, zp), r1 = requant(acc1, q, 1, sh, zp);
-    __m256i r2 = requant(acc2, q, 2, sh, zp), r3 = requant(acc3, q, 3, sh, zp);
+    bool fp = a->fscale != NULL;
+    __m256i r0 = requant(acc0, q, 0, sh, fp, zp), r1 = requant(acc1, q, 1, sh, fp, zp);
+    __m256i r2 = requant(acc2, q, 2, sh, fp, zp), r3 = requant(acc3, q, 3, sh, fp, zp);
     __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(r0, r1), _mm256_packs_epi32(r2, r3));
     v = _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8((char)a->lo)), _mm256_set1_epi8((char)a->hi));
     if (nch == 32) {

@@ -27,7 +27,7 @@ size_t frost_i8_gemm_packed_bytes(int cout, int kdim)
 
 void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
                         const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
-                        void *packed)
+                        const float *fscale, void *packed)
 {
     int nb = blocks16(cout), kp = kpad(kdim);
     int16_t *p = packed;
@@ -41,7 +41,7 @@ void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
     int32_t *q = (int32_t *)p;
     for (int i = 0; i < nb * 16; i++)
         q[i] = i < cout ? bias_eff[i] : 0;
-    frost_rq_pack(mult, shift, cout, nb * 16, q + nb * 16, nb * 16);
+    frost_rq_pack(mult, shift, fscale, cout, nb * 16, q + nb * 16, nb * 16);
 }
 
 size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a)
@@ -128,13 +128,14 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
     __m256i zp = _mm256_set1_epi32(a->out_zp);
     __m128i lo = _mm_set1_epi8((char)a->lo), hi = _mm_set1_epi8((char)a->hi);
     int ys = a->cout;
-    frost_store16_avx2(y, c00, c01, rq, stride, zp, lo, hi, nch);
+    bool fp = a->fscale != NULL;
+    frost_store16_avx2(y, c00, c01, rq, stride, fp, zp, lo, hi, nch);
     if (np > 1)
-        frost_store16_avx2(y + ys, c10, c11, rq, stride, zp, lo, hi, nch);
+        frost_store16_avx2(y + ys, c10, c11, rq, stride, fp, zp, lo, hi, nch);
     if (np > 2)
-        frost_store16_avx2(y + 2 * ys, c20, c21, rq, stride, zp, lo, hi, nch);
+        frost_store16_avx2(y + 2 * ys, c20, c21, rq, stride, fp, zp, lo, hi, nch);
     if (np > 3)
-        frost_store16_avx2(y + 3 * ys, c30, c31, rq, stride, zp, lo, hi, nch);
+        frost_store16_avx2(y + 3 * ys, c30, c31, rq, stride, fp, zp, lo, hi, nch);
 }
 
 void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,

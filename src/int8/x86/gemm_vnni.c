@@ -28,7 +28,8 @@ size_t frost_i8_vnni_packed_bytes(int cout, int kdim)
 }
 
 void frost_i8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                        const int32_t *mult, const int32_t *shift, void *packed)
+                        const int32_t *mult, const int32_t *shift, const float *fscale,
+                        void *packed)
 {
     int nb = blocks16(cout), kq = kquad(kdim);
     int8_t *p = packed;
@@ -42,7 +43,7 @@ void frost_i8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias
     int32_t *q = (int32_t *)p;
     for (int i = 0; i < nb * 16; i++)
         q[i] = i < cout ? bias_eff[i] : 0;
-    frost_rq_pack(mult, shift, cout, nb * 16, q + nb * 16, nb * 16);
+    frost_rq_pack(mult, shift, fscale, cout, nb * 16, q + nb * 16, nb * 16);
 }
 
 size_t frost_i8_vnni_scratch_bytes(const frost_i8_conv_args *a)
@@ -74,12 +75,13 @@ static void gather_row(const frost_i8_conv_args *a, const uint8_t *x, int pix, u
 
 /* bias + (sum << sh), then the shared requantize-and-store. */
 static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *bias, int sh,
-                    const int32_t *rq, int stride, __m256i zp, __m128i lo, __m128i hi, int n)
+                    const int32_t *rq, int stride, bool fp, __m256i zp, __m128i lo, __m128i hi,
+                    int n)
 {
     acc0 = _mm256_add_epi32(_mm256_slli_epi32(acc0, sh), _mm256_loadu_si256((const __m256i *)bias));
     acc1 = _mm256_add_epi32(_mm256_slli_epi32(acc1, sh),
                             _mm256_loadu_si256((const __m256i *)(bias + 8)));
-    frost_store16_avx2(y, acc0, acc1, rq, stride, zp, lo, hi, n);
+    frost_store16_avx2(y, acc0, acc1, rq, stride, fp, zp, lo, hi, n);
 }
 
 /* np (1..8) rows of kq bytes; 16 channels of block wb; outputs at y (row stride cout). */
@@ -108,8 +110,8 @@ static void micro_8x16(const uint8_t *rows, int np, int kq, const int8_t *wb, co
     __m256i zp = _mm256_set1_epi32(a->out_zp);
     __m128i lo = _mm_set1_epi8((char)a->lo), hi = _mm_set1_epi8((char)a->hi);
     for (int i = 0; i < np; i++)
-        store16(y + (size_t)i * a->cout, c0[i], c1[i], bias, a->acc_shift, rq, stride, zp, lo,
-                hi, nch);
+        store16(y + (size_t)i * a->cout, c0[i], c1[i], bias, a->acc_shift, rq, stride,
+                a->fscale != NULL, zp, lo, hi, nch);
 }
 
 void frost_i8_conv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,

@@ -3,6 +3,7 @@
 #define FROST_INT8_X86_REQUANT_AVX2_H
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -40,10 +41,11 @@ static inline __m256i frost_mbqm_avx2(__m256i x, __m256i m0, __m256i e)
 /* Per-channel requant constants, computed once when weights are packed, so that the
  * inner loops skip the shift bookkeeping: [0] M0, [1] M0 of the next lane (the odd lanes'
  * multiplier, where vpmuldq reads it), [2] left shift, [3] right shift, [4] the rounding
- * mask (1 << right) - 1, [5] mask >> 1. Stored as 6 arrays `stride` apart. */
+ * mask (1 << right) - 1, [5] mask >> 1. Stored as 6 arrays `stride` apart. With float
+ * requantization (fscale non-NULL) array [0] holds the float scales. */
 #define FROST_RQ_ARRAYS 6
-static inline void frost_rq_pack(const int32_t *m0, const int32_t *e, int n_valid, int n,
-                                 int32_t *out, int stride)
+static inline void frost_rq_pack(const int32_t *m0, const int32_t *e, const float *fscale,
+                                 int n_valid, int n, int32_t *out, int stride)
 {
     for (int i = 0; i < n; i++) { /* lanes past n_valid: M0 = 0, no shift */
         int32_t ei = i < n_valid ? e[i] : 0;
@@ -55,6 +57,10 @@ static inline void frost_rq_pack(const int32_t *m0, const int32_t *e, int n_vali
         out[3 * stride + i] = right;
         out[4 * stride + i] = mask;
         out[5 * stride + i] = mask >> 1;
+        if (fscale) { /* float requant: [0] holds the float scale instead */
+            float f = i < n_valid ? fscale[i] : 0.0f;
+            memcpy(&out[i], &f, sizeof f);
+        }
     }
 }
 
@@ -75,6 +81,20 @@ static inline __m256i frost_mbqm_pre_avx2(__m256i x, const int32_t *p, int strid
                             _mm256_cmpgt_epi32(rem, thr));
 }
 
+/* frost_requant_float (requant.h) of 8 lanes, float scales at p. */
+static inline __m256i frost_requant_float_avx2(__m256i x, const int32_t *p)
+{
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_loadu_ps((const float *)(const void *)p));
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-32768.0f)), _mm256_set1_ps(32767.0f));
+    return _mm256_cvtps_epi32(v);
+}
+
+/* Requantization of 8 lanes in the model's mode (fp: float, else fixed point). */
+static inline __m256i frost_requant8_pre_avx2(__m256i x, const int32_t *p, int stride, bool fp)
+{
+    return fp ? frost_requant_float_avx2(x, p) : frost_mbqm_pre_avx2(x, p, stride);
+}
+
 /* 16 int16 in channel order -> 16 bytes clamped to [lo, hi] (within [0, 255]: the
  * saturating packs clamp to [0, 255] first, which the final clamp then narrows). */
 static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
@@ -85,12 +105,13 @@ static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
 }
 
 /* Requantizes two 8-lane accumulators (output channels 0-7 and 8-15 of a block, constants
- * at rq, arrays `stride` apart), adds the zero point, clamps and stores n (<= 16) bytes. */
+ * at rq, arrays `stride` apart; fp: float requantization), adds the zero point, clamps and stores n (<= 16) bytes. */
 static inline void frost_store16_avx2(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *rq,
-                                      int stride, __m256i zp, __m128i lo, __m128i hi, int n)
+                                      int stride, bool fp, __m256i zp, __m128i lo, __m128i hi,
+                                      int n)
 {
-    acc0 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc0, rq, stride), zp);
-    acc1 = _mm256_add_epi32(frost_mbqm_pre_avx2(acc1, rq + 8, stride), zp);
+    acc0 = _mm256_add_epi32(frost_requant8_pre_avx2(acc0, rq, stride, fp), zp);
+    acc1 = _mm256_add_epi32(frost_requant8_pre_avx2(acc1, rq + 8, stride, fp), zp);
     __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc0, acc1), 0xD8);
     __m128i v = frost_bytes16_avx2(w, lo, hi);
     if (n == 16) {
