@@ -6,7 +6,8 @@
  *   DIR/<model>.safetensors  its FP32 weights
  *   DIR/<model>.int8         the int8 model (PTQ on random images), for frost and the
  *                            peers' int8 graphs (same scales, zero points and weights)
- *   DIR/<model>.layers.tsv   frost INT8 per-layer median ms at 1 thread
+ *   DIR/<model>.layers.tsv   frost INT8 per-layer median ms at 1 thread (fixed-point and
+ *                            float requantization)
  * and prints "model<TAB>engine<TAB>threads<TAB>median ms" lines for frost FP32 and INT8.
  *
  *   bench_int8_latency prepare DIR [--models "mobilenetv2 frostnet_s"]
@@ -74,18 +75,24 @@ static int prepare(const char *dir, const char *name, frost_model **fp32, frost_
     return frost_model_set_batch(*fp32, 1) == FROST_OK ? 0 : fail("plan");
 }
 
+/* Per-layer medians at 1 thread, fixed-point and float requantization side by side. */
 static void write_layers(const char *dir, const char *name, frost_int8_model *m, int reps)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.layers.tsv", dir, name);
     FILE *f = fopen(path, "w");
     int n = frost_int8_node_count(m);
-    double total, *per = calloc((size_t)n, sizeof *per);
+    double total, *per = calloc((size_t)n * 2, sizeof *per);
     frost_set_threads(1);
-    frost_int8_time(m, 3, reps, &total, per);
+    for (int fp = 0; fp < 2; fp++) {
+        frost_int8_set_float_requant(m, fp);
+        frost_int8_time(m, 3, reps, &total, per + (size_t)n * fp);
+    }
+    frost_int8_set_float_requant(m, 0);
     for (int i = 1; f && i < n; i++)
-        fprintf(f, "%s\t%s\t%lld\t%.5f\n", frost_int8_node_name(m, i), frost_int8_node_op(m, i),
-                (long long)frost_int8_node_macs(m, i), per[i]);
+        fprintf(f, "%s\t%s\t%lld\t%.5f\t%.5f\n", frost_int8_node_name(m, i),
+                frost_int8_node_op(m, i), (long long)frost_int8_node_macs(m, i), per[i],
+                per[n + i]);
     if (f)
         fclose(f);
     free(per);
@@ -167,11 +174,14 @@ static int time_model(const char *dir, const char *name, const char *threads, in
     for (char *t = strtok_r(tl, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
         int nt = atoi(t);
         frost_set_threads(nt);
-        double ms8, ms32;
+        double ms8, ms8f, ms32;
         frost_fp32_time(engine, 3, reps, &ms32, NULL);
         frost_int8_time(i8, 3, reps, &ms8, NULL);
-        printf("%s\tfrost FP32\t%d\t%.3f\n%s\tfrost INT8\t%d\t%.3f\n", name, nt, ms32, name, nt,
-               ms8);
+        frost_int8_set_float_requant(i8, 1);
+        frost_int8_time(i8, 3, reps, &ms8f, NULL);
+        frost_int8_set_float_requant(i8, 0);
+        printf("%s\tfrost FP32\t%d\t%.3f\n%s\tfrost INT8\t%d\t%.3f\n%s\tfrost INT8 float-rq\t%d\t"
+               "%.3f\n", name, nt, ms32, name, nt, ms8, name, nt, ms8f);
         fflush(stdout);
     }
     frost_fp32_free(engine);

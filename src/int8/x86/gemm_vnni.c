@@ -51,6 +51,16 @@ size_t frost_i8_vnni_scratch_bytes(const frost_i8_conv_args *a)
     return (size_t)TILE * kquad(a->k * a->k * a->cin) + 64;
 }
 
+/* n bytes in 16-byte steps: a kernel row of a few channels (a 3-channel stem: 9 bytes) is
+ * one load and store instead of a memcpy call. Reads and writes up to 15 bytes past both
+ * ends: the input has 64 bytes of slack (arena, padded copy), and the tile rows are
+ * filled in order with 64 bytes of slack after the last. */
+static inline void copy16(uint8_t *d, const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16)
+        _mm_storeu_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(s + i)));
+}
+
 /* Row of the tile: the u8 reduction vector of output pixel `pix` (k x k convs run on a
  * zero-point-padded input, pad == 0; the quad padding is 0, against zero weights). */
 static void gather_row(const frost_i8_conv_args *a, const uint8_t *x, int pix, uint8_t *row)
@@ -64,7 +74,7 @@ static void gather_row(const frost_i8_conv_args *a, const uint8_t *x, int pix, u
             if (iy < 0 || iy >= a->h || ix < 0 || ix >= a->w)
                 memset(r, a->in_zp, (size_t)a->cin);
             else if (kx == 0 && ix + a->k <= a->w) { /* a whole kernel row at once */
-                memcpy(r, x + ((int64_t)iy * a->w + ix) * a->cin, (size_t)len);
+                copy16(r, x + ((int64_t)iy * a->w + ix) * a->cin, (size_t)len);
                 break;
             } else
                 memcpy(r, x + ((int64_t)iy * a->w + ix) * a->cin, (size_t)a->cin);
