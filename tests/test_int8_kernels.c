@@ -343,15 +343,18 @@ TEST(test_requant_linear_add_avx2_match_reference)
         free(w), free(x), free(be), free(a0), free(a1), free(xs);
     }
     CHECK_EQ_INT(bad, 0);
-    for (int t = 0; t < 500; t++) {
+    for (int t = 0; t < 1000; t++) { /* every other case: float requantization */
         frost_i8_add_args a = {.a_zp = irand(&r, 0, 255), .b_zp = irand(&r, 0, 255),
-                               .out_zp = irand(&r, 0, 255), .lo = irand(&r, 0, 100)};
+                               .out_zp = irand(&r, 0, 255), .lo = irand(&r, 0, 100),
+                               .fp = t % 2 == 1};
         a.hi = irand(&r, a.lo, 255);
         double s0 = 0.001 + frost_rng_uniform(&r), s1 = 0.001 + frost_rng_uniform(&r);
         double so = 0.001 + frost_rng_uniform(&r), tw = 2 * (s0 > s1 ? s0 : s1);
         frost_quantize_multiplier(s0 / tw, &a.mult[0], &a.shift[0]);
         frost_quantize_multiplier(s1 / tw, &a.mult[1], &a.shift[1]);
         frost_quantize_multiplier(tw / ((1 << 20) * so), &a.mult[2], &a.shift[2]);
+        a.fa = (float)(s0 / so);
+        a.fb = (float)(s1 / so);
         int n = irand(&r, 1, 100);
         uint8_t x0[100], x1[100], y0[100], y1[100];
         for (int i = 0; i < n; i++) {

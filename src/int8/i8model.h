@@ -92,7 +92,7 @@ struct frost_int8_model {
     uint8_t *padded;             /* depthwise input with its zero-point border */
     size_t padded_bytes;
     bool use_avx2;
-    bool float_requant;          /* conv / linear outputs requantized in float (requant.h) */
+    bool float_requant;          /* conv / linear / add outputs requantized in float (requant.h) */
     float *out;                  /* [classes] output of the last run */
 };
 

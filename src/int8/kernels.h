@@ -87,6 +87,10 @@ void frost_i8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32
 typedef struct {
     int32_t a_zp, b_zp, out_zp, lo, hi;
     int32_t mult[3], shift[3];
+    /* float requantization (requant.h), when `fp`: y = clamp(round_half_even((x0 - a_zp) *
+     * fa + (x1 - b_zp) * fb) + out_zp), fa = S_a / S_y, fb = S_b / S_y, float32, no FMA */
+    bool fp;
+    float fa, fb;
 } frost_i8_add_args;
 void frost_i8_add_ref(const frost_i8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
                       uint8_t *y);

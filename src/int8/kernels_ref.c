@@ -49,6 +49,10 @@ void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y
 
 static int32_t add_one(const frost_i8_add_args *a, uint8_t x0, uint8_t x1)
 {
+    if (a->fp) {
+        float v = (float)(x0 - a->a_zp) * a->fa + (float)(x1 - a->b_zp) * a->fb;
+        return frost_round_clamped(v) + a->out_zp;
+    }
     int32_t s0 = frost_mbqm((int32_t)(((uint32_t)(x0 - a->a_zp)) << 20), a->mult[0], a->shift[0]);
     int32_t s1 = frost_mbqm((int32_t)(((uint32_t)(x1 - a->b_zp)) << 20), a->mult[1], a->shift[1]);
     return frost_mbqm(s0 + s1, a->mult[2], a->shift[2]) + a->out_zp;

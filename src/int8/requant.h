@@ -59,11 +59,15 @@ static inline uint8_t frost_requant_u8(int32_t acc, int32_t m0, int32_t e, int32
  * here and the vector one (cvtdq2ps, mulps, cvtps2dq) give the same bits: IEEE float32
  * operations in the default rounding mode, no fused multiply-add (-ffp-contract=off).
  */
-static inline int32_t frost_requant_float(int32_t acc, float scale)
+static inline int32_t frost_round_clamped(float v)
 {
-    float v = (float)acc * scale;
     v = v < -32768.0f ? -32768.0f : v > 32767.0f ? 32767.0f : v;
     return (int32_t)nearbyintf(v);
+}
+
+static inline int32_t frost_requant_float(int32_t acc, float scale)
+{
+    return frost_round_clamped((float)acc * scale);
 }
 
 static inline uint8_t frost_requant_u8_float(int32_t acc, float scale, int32_t zp, int32_t lo,
