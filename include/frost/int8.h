@@ -61,11 +61,11 @@ void frost_int8_quantize_input(const frost_int8_model *m, const float *image, ui
 frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
                                  const frost_augment *norm, float *acc);
 
-/* Requantization of conv / linear / add outputs. Default (0): TFLite's fixed point (integer-only,
- * bit-exact with TFLite). 1: float, y = round_half_even(float(acc) * S_x S_w / S_y) + Z, as
- * XNNPACK, ONNX Runtime and oneDNN do (about 25% faster with VNNI, where the fixed-point
- * multiply dominates layers with few multiply-adds per output; needs an FPU). Either
- * agrees with the fake-quant model to 1 LSB on rounding ties. Saved with the model. */
+/* Requantization of conv / linear / add outputs. Default (0): TFLite's fixed point
+ * (integer-only, bit-exact with TFLite). 1: float, y = round_half_even(float(acc) * S_x S_w /
+ * S_y) + Z, as XNNPACK, ONNX Runtime and oneDNN do (about 25% faster with VNNI, where the
+ * fixed-point multiply dominates layers with few multiply-adds per output; needs an FPU).
+ * Either agrees with the fake-quant model to 1 LSB on rounding ties. Saved with the model. */
 frost_status frost_int8_set_float_requant(frost_int8_model *m, int on);
 int frost_int8_float_requant(const frost_int8_model *m);
 
