@@ -426,13 +426,24 @@ static void run_gemm(frost_fp32_model *m, const f_node *n, const float *x, float
     const f_node *in = &m->nodes[n->in[0]];
     pgemm_fn gemm = m->use_avx2 ? frost_pgemm_avx2 : frost_pgemm_ref;
     const int pixels = n->h * n->w, groups = (pixels + 5) / 6;
+    const int blocks = (n->c + FROST_PGEMM_NR - 1) / FROST_PGEMM_NR;
+    const size_t blk = (size_t)FROST_PGEMM_NR * ((size_t)n->kdim + 1);
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int p0 = 6 * (int)((int64_t)groups * t / nt);
         int p1 = FROST_MIN(6 * (int)((int64_t)groups * (t + 1) / nt), pixels);
-        if (!n->im2col) {
+        if (!n->im2col && groups < 8 * nt && blocks >= 4 * nt) {
+            /* few pixels (7x7, 14x14 maps), many channels: split the channel blocks, so
+             * that no thread is left with a short last tile and each reads only its
+             * share of the weights */
+            int b0 = (int)((int64_t)blocks * t / nt), b1 = (int)((int64_t)blocks * (t + 1) / nt);
+            int o0 = b0 * FROST_PGEMM_NR, o1 = FROST_MIN(b1 * FROST_PGEMM_NR, n->c);
+            if (o1 > o0)
+                gemm(n->act, 0, pixels, n->kdim, o1 - o0, x, n->kdim, n->packed + blk * b0,
+                     y + o0, n->c);
+        } else if (!n->im2col) {
             gemm(n->act, p0, p1, n->kdim, n->c, x, n->kdim, n->packed, y, n->c);
         } else {
             float *col = m->scratch + m->thread_floats * (size_t)t;
