@@ -28,5 +28,6 @@
 #include "frost/qat.h"
 #include "frost/int8.h"
 #include "frost/infer.h"
+#include "frost/nas.h"
 
 #endif

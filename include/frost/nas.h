@@ -1,0 +1,116 @@
+/*
+ * Quantization-aware architecture search (MnasNet-style; spec: algorithms.md section 4,
+ * frostnet.md section 6): the search space and the reward.
+ *
+ * The space is factorized over the seven stages of a MobileNetV2 skeleton (t, c, n, s):
+ * (1,16,1,1) (6,24,2,2) (6,32,3,2) (6,64,4,2) (6,96,3,1) (6,160,3,2) (6,320,1,1). Each
+ * stage picks its block type (MBConv, Frost bottleneck with SC ratio 2 or 4, plain
+ * depthwise-separable), kernel {3, 5}, expansion {1, 3, 6}, layer count {-1, 0, +1} and
+ * width {0.75, 1, 1.25} against the skeleton; the genotype also picks the input
+ * resolution (for 28x28 data: 20, 24 or 28; images are resized bilinearly). Every layer
+ * of a stage is the same block; the first one carries the stride.
+ *
+ * Genotypes are canonical: combinations that would build the same network are repaired
+ * to one representative (frost_nas_canonical), so that a genotype maps one-to-one to an
+ * architecture JSON: a depthwise-separable block has no expansion (e = 1); a Frost
+ * bottleneck with e = 1 has neither SC nor expansion, which is an MBConv with e = 1; a
+ * stage of one layer cannot lose it.
+ */
+#ifndef FROST_NAS_H
+#define FROST_NAS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frost/model.h"
+#include "frost/status.h"
+
+#define FROST_NAS_STAGES 7
+
+typedef enum {
+    FROST_NAS_MBCONV = 0, /* inverted residual: 1x1 expand, k x k depthwise, 1x1 project */
+    FROST_NAS_FROST_R2,   /* Frost bottleneck, SC module with squeeze ratio 2 */
+    FROST_NAS_FROST_R4,   /* Frost bottleneck, squeeze ratio 4 */
+    FROST_NAS_DWSEP,      /* depthwise-separable: k x k depthwise, 1x1 project */
+    FROST_NAS_BLOCK_COUNT
+} frost_nas_block;
+
+typedef struct {
+    int block;     /* frost_nas_block */
+    int kernel;    /* 3 or 5 */
+    int expand;    /* 1, 3 or 6 */
+    int layers;    /* -1, 0, +1 against the skeleton */
+    int width;     /* percent of the skeleton's channels: 75, 100 or 125 */
+} frost_nas_stage;
+
+typedef struct {
+    int resolution; /* input side in pixels (FROST_NAS_RESOLUTIONS) */
+    frost_nas_stage stage[FROST_NAS_STAGES];
+} frost_nas_genotype;
+
+/* How a genotype becomes a model: the data's input and classes, and the width of the
+ * whole network (the skeleton's channels scaled as in MobileNetV2, before each stage's
+ * own width choice). */
+typedef struct {
+    int input;       /* the data's side (28 for Fashion-MNIST); resolutions never exceed it */
+    int in_channels;
+    int classes;
+    float width;     /* global multiplier, e.g. 0.35 for short proxy training */
+    int head;        /* last 1x1 conv width (1280 in MobileNetV2); 0 = 1280 scaled by width */
+} frost_nas_space;
+
+frost_nas_space frost_nas_space_default(void); /* Fashion-MNIST, width 0.35, head 0 */
+
+/* The resolutions a space offers: its input side times 0.7, 0.85 and 1, rounded to a
+ * multiple of 4 (28 -> 20, 24, 28). */
+#define FROST_NAS_RESOLUTIONS 3
+int frost_nas_resolution(const frost_nas_space *space, int option);
+
+/* The decisions, in the order the controllers see them: resolution, then per stage
+ * block, kernel, expansion, layers, width. Each has frost_nas_choices(i) options. */
+#define FROST_NAS_DECISIONS (1 + 5 * FROST_NAS_STAGES)
+int frost_nas_choices(int decision);
+const char *frost_nas_decision_name(int decision); /* "resolution", "s3.kernel", ... */
+/* Genotype <-> option indices (index[i] in 0..frost_nas_choices(i)-1). */
+frost_status frost_nas_to_indices(const frost_nas_genotype *g, const frost_nas_space *space,
+                                  int index[FROST_NAS_DECISIONS]);
+frost_status frost_nas_from_indices(const int index[FROST_NAS_DECISIONS],
+                                    const frost_nas_space *space, frost_nas_genotype *g);
+
+/* Repairs g to its canonical representative (see above); returns true if it changed. */
+bool frost_nas_canonical(frost_nas_genotype *g);
+/* FROST_OK if every field holds an allowed value of this space (canonical or not). */
+frost_status frost_nas_check(const frost_nas_genotype *g, const frost_nas_space *space);
+bool frost_nas_equal(const frost_nas_genotype *a, const frost_nas_genotype *b);
+
+/* Uniform over the option indices, then made canonical. *rng_state: any seed. */
+void frost_nas_sample(const frost_nas_space *space, uint64_t *rng_state, frost_nas_genotype *g);
+
+/* A short stable text form, e.g. "r28-m3e6l0w100-f2k5e3l1w75-..." (also the cache key),
+ * and its 64-bit FNV-1a hash. */
+void frost_nas_to_string(const frost_nas_genotype *g, char *buf, int size);
+frost_status frost_nas_from_string(const char *s, frost_nas_genotype *g);
+uint64_t frost_nas_hash(const frost_nas_genotype *g);
+
+/* The genotype as JSON ({"resolution": 28, "stages": [{"block": "mbconv", "kernel": 3,
+ * "expand": 6, "layers": 0, "width": 100}, ...]}; malloc'd, NULL when out of memory) and
+ * back (every field checked). */
+char *frost_nas_to_json(const frost_nas_genotype *g);
+frost_status frost_nas_from_json(const char *text, frost_nas_genotype *g);
+
+/* The network: a model named "nas-<string form>" built from the canonical genotype
+ * (input side = the genotype's resolution). */
+frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space *space,
+                             frost_model **out);
+
+/* MnasNet reward ACC * (LAT / T)^w, w = alpha if LAT <= T else beta. Soft: alpha = beta =
+ * -0.07; hard: alpha = 0, beta = -1. */
+typedef struct {
+    double target_ms, alpha, beta;
+} frost_nas_reward;
+
+frost_nas_reward frost_nas_reward_soft(double target_ms);
+frost_nas_reward frost_nas_reward_hard(double target_ms);
+double frost_nas_reward_value(const frost_nas_reward *r, double accuracy, double latency_ms);
+
+#endif
