@@ -498,6 +498,33 @@ TEST(head_copies_the_first_images)
     frost_dataset_free(&src);
 }
 
+/* Worked values: 2x2 -> 1x1 is the mean of the four pixels (the centre lies between
+ * them); 1x2 -> 1x4 interpolates between the centres and repeats the edges; the same
+ * size copies. */
+TEST(resize_worked_values)
+{
+    uint8_t img[4] = {0, 100, 200, 40}, lab[1] = {3};
+    frost_dataset src = {.n = 1, .h = 2, .w = 2, .c = 1, .classes = 4, .images = img,
+                         .labels = lab}, r;
+    CHECK_EQ_INT(frost_dataset_resize(&src, 1, 1, &r), FROST_OK);
+    CHECK_EQ_INT(r.images[0], 85);
+    CHECK_EQ_INT(r.labels[0], 3);
+    frost_dataset_free(&r);
+    CHECK_EQ_INT(frost_dataset_resize(&src, 2, 2, &r), FROST_OK);
+    CHECK(memcmp(r.images, img, 4) == 0);
+    frost_dataset_free(&r);
+    uint8_t row[2] = {0, 100};
+    frost_dataset line = {.n = 1, .h = 1, .w = 2, .c = 1, .classes = 4, .images = row,
+                          .labels = lab};
+    CHECK_EQ_INT(frost_dataset_resize(&line, 1, 4, &r), FROST_OK);
+    CHECK_EQ_INT(r.images[0], 0);
+    CHECK_EQ_INT(r.images[1], 25);
+    CHECK_EQ_INT(r.images[2], 75);
+    CHECK_EQ_INT(r.images[3], 100);
+    frost_dataset_free(&r);
+    CHECK_EQ_INT(frost_dataset_resize(&src, 0, 4, &r), FROST_ERR_ARG);
+}
+
 FROST_TEST_MAIN(RUN(loads_raw_files); RUN(loads_gzip_and_mixed_files);
                 RUN(loads_4d_images_as_nhwc); RUN(missing_file_names_path_and_reason);
                 RUN(bad_magic); RUN(unsupported_and_invalid_dtype);
@@ -506,4 +533,4 @@ FROST_TEST_MAIN(RUN(loads_raw_files); RUN(loads_gzip_and_mixed_files);
                 RUN(damaged_gzip_streams); RUN(image_label_count_mismatch); RUN(null_arguments);
                 RUN(fashion_mnist_missing_dir_names_file);
                 RUN(split_is_deterministic_and_disjoint); RUN(split_edges);
-                RUN(head_copies_the_first_images))
+                RUN(head_copies_the_first_images); RUN(resize_worked_values))

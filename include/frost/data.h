@@ -32,6 +32,9 @@ frost_status frost_dataset_split(const frost_dataset *src, int n_val, uint64_t s
                                  frost_dataset *train, frost_dataset *val);
 /* The first n images (a copy). */
 frost_status frost_dataset_head(const frost_dataset *src, int n, frost_dataset *out);
+/* Every image resized to h x w (bilinear, pixel centres aligned as PyTorch's
+ * align_corners=False, rounded to the nearest uint8); labels copied. */
+frost_status frost_dataset_resize(const frost_dataset *src, int h, int w, frost_dataset *out);
 void frost_dataset_free(frost_dataset *d);
 
 typedef struct {
