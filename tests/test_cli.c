@@ -65,7 +65,8 @@ TEST(help_on_every_command)
 {
     const char *cmds[] = {"--help",          "train --help",      "eval --help",
                           "info --help",     "quantize --help",   "sensitivity --help",
-                          "convert --help",  "run --help",        "bench --help"};
+                          "convert --help",  "run --help",        "bench --help",
+                          "eval-candidate --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -86,6 +87,13 @@ TEST(nonsense_values)
     expect_error("eval", "checkpoint");
     expect_error("train --epochs 1 --gradboost --gradboost-mode sometimes", "--gradboost-mode");
     expect_error("train --epochs 1 --statassist --fp-epochs 0", "--fp-epochs");
+    expect_error("eval-candidate r28.m360n", "fewer than 7 stages");
+    expect_error("eval-candidate r28.m360n.m360n.m360n.m360n.m360n.m360n.x360n", "stage 7");
+    expect_error("eval-candidate r27.m360n.m360n.m360n.m360n.m360n.m360n.m360n",
+                 "resolution 27");
+    expect_error("eval-candidate", "give one genotype");
+    expect_error("eval-candidate --random 1 --train 60000 --val 1000", "exceed");
+    expect_error("eval-candidate --random 1 --epochs 2 --fp-epochs 2", "--fp-epochs (2)");
 }
 
 TEST(missing_and_corrupt_files)

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frost/data.h"
 #include "frost/model.h"
 #include "frost/status.h"
 
@@ -102,6 +103,45 @@ frost_status frost_nas_from_json(const char *text, frost_nas_genotype *g);
  * (input side = the genotype's resolution). */
 frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space *space,
                              frost_model **out);
+
+/* ---- candidate evaluation ---- */
+
+/* The proxy task: QAT from scratch with StatAssist (float epochs first, inside `epochs`)
+ * and GradBoost, W8A8 per-channel, then the int8 model's accuracy on held-out images and
+ * its latency on frost's engine. */
+typedef struct {
+    int epochs;            /* proxy training epochs (3) */
+    int fp_epochs;         /* StatAssist: float epochs before fake-quant starts (1) */
+    bool gradboost;        /* GradBoost Q-optimizer (true) */
+    int batch;             /* 64 */
+    float lr;              /* SGD Nesterov, cosine with one warm-up epoch (0.1) */
+    uint64_t seed;         /* init, shuffling, augmentation (1) */
+    int train_threads;     /* 0 = all cores */
+    int latency_threads;   /* threads for the latency measurement (1) */
+    int latency_reps;      /* timed runs; the median counts (30) */
+    bool float_requant;    /* int8 with float requantization (default: fixed point) */
+} frost_nas_eval_config;
+
+frost_nas_eval_config frost_nas_eval_defaults(void);
+
+typedef struct {
+    double int8_acc;       /* top-1 of the int8 model on the validation images, 0..1 */
+    double latency_ms;     /* median batch-1 latency of the int8 model */
+    double train_acc;      /* last epoch's running training accuracy (fake-quant) */
+    int64_t params, macs;  /* per image */
+    double train_seconds;
+} frost_nas_result;
+
+/* Evaluates genotype g. train / val: images at the space's input size (the genotype's
+ * resolution is applied here); val must be held out of training (never the test set). */
+frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_space *space,
+                                const frost_dataset *train, const frost_dataset *val,
+                                const frost_nas_eval_config *cfg, frost_nas_result *out);
+
+/* One JSON object on one line: {"genotype": "r28...", "hash": "...", "int8_acc": ..,
+ * "latency_ms": .., "train_acc": .., "params": .., "macs": .., "train_seconds": ..}
+ * (malloc'd; NULL when out of memory). */
+char *frost_nas_result_json(const frost_nas_genotype *g, const frost_nas_result *r);
 
 /* MnasNet reward ACC * (LAT / T)^w, w = alpha if LAT <= T else beta. Soft: alpha = beta =
  * -0.07; hard: alpha = 0, beta = -1. */

@@ -1,0 +1,143 @@
+/*
+ * Candidate evaluation for the architecture search (frost/nas.h): build the genotype's
+ * network, train it with QAT from scratch (StatAssist + GradBoost) on the proxy subset,
+ * convert it to int8, and measure the int8 model: accuracy on held-out images, latency
+ * on this machine's engine.
+ */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "frost/int8.h"
+#include "frost/nas.h"
+#include "frost/qat.h"
+#include "frost/train.h"
+
+frost_nas_eval_config frost_nas_eval_defaults(void)
+{
+    return (frost_nas_eval_config){.epochs = 3, .fp_epochs = 1, .gradboost = true, .batch = 64,
+                                   .lr = 0.1f, .seed = 1, .train_threads = 0,
+                                   .latency_threads = 1, .latency_reps = 30,
+                                   .float_requant = false};
+}
+
+static frost_status check_config(const frost_nas_eval_config *c)
+{
+    if (c->epochs < 1 || c->fp_epochs < 0 || c->fp_epochs >= c->epochs || c->batch < 1 ||
+        !(c->lr > 0.0f) || c->latency_threads < 1 || c->latency_reps < 1 || c->train_threads < 0)
+        return frost_fail(FROST_ERR_ARG, "nas evaluate: bad settings (epochs %d, fp epochs %d "
+                          "(must be fewer than epochs), batch %d, lr %g, latency threads %d, "
+                          "reps %d)", c->epochs, c->fp_epochs, c->batch, (double)c->lr,
+                          c->latency_threads, c->latency_reps);
+    return FROST_OK;
+}
+
+/* The data at the genotype's resolution (a copy either way, so the caller's stays). */
+static frost_status at_resolution(const frost_dataset *d, int side, frost_dataset *out)
+{
+    if (d->h == side && d->w == side)
+        return frost_dataset_head(d, d->n, out);
+    return frost_dataset_resize(d, side, side, out);
+}
+
+/* QAT with StatAssist + GradBoost: the float epochs and the quantized ones in one run. */
+static frost_status train(frost_model *m, const frost_dataset *tr, const frost_nas_eval_config *c,
+                          frost_nas_result *out)
+{
+    frost_qconfig *qc = NULL;
+    FROST_TRY(frost_qconfig_default(&qc));
+    frost_status s = frost_model_quantize(m, qc);
+    frost_qconfig_free(qc);
+    FROST_TRY(s);
+    frost_train_config cfg = frost_train_defaults();
+    cfg.epochs = c->epochs;
+    cfg.batch = c->batch;
+    cfg.sched.base_lr = c->lr;
+    cfg.seed = c->seed;
+    cfg.quiet = true;
+    cfg.qat_delay_epochs = c->fp_epochs;
+    cfg.optim.gradboost = c->gradboost;
+    frost_model_init_weights(m, c->seed);
+    frost_train_result r = {0};
+    FROST_TRY(frost_train(m, tr, NULL, NULL, &cfg, NULL, NULL, &r));
+    out->train_acc = r.train_acc;
+    out->train_seconds = r.seconds;
+    return FROST_OK;
+}
+
+/* int8 accuracy on val, then the median latency at the configured thread count. */
+static frost_status measure(frost_model *m, const frost_dataset *val,
+                            const frost_nas_eval_config *c, frost_nas_result *out)
+{
+    frost_int8_model *im = NULL;
+    FROST_TRY(frost_int8_from_model(m, &im));
+    frost_status s = frost_int8_set_float_requant(im, c->float_requant);
+    frost_augment norm = frost_train_defaults().augment;
+    float acc = 0.0f;
+    if (s == FROST_OK)
+        s = frost_int8_evaluate(im, val, &norm, &acc);
+    int threads = frost_get_threads();
+    frost_set_threads(c->latency_threads);
+    double ms = 0.0;
+    if (s == FROST_OK)
+        s = frost_int8_time(im, 5, c->latency_reps, &ms, NULL);
+    frost_set_threads(threads);
+    out->int8_acc = acc;
+    out->latency_ms = ms;
+    frost_int8_free(im);
+    return s;
+}
+
+frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_space *space,
+                                const frost_dataset *train_set, const frost_dataset *val,
+                                const frost_nas_eval_config *cfg, frost_nas_result *out)
+{
+    memset(out, 0, sizeof *out);
+    FROST_TRY(check_config(cfg));
+    if (train_set->h != space->input || val->h != space->input ||
+        train_set->c != space->in_channels || val->c != space->in_channels)
+        return frost_fail(FROST_ERR_ARG, "nas evaluate: data of %dx%dx%d / %dx%dx%d, the space "
+                          "expects %dx%dx%d", train_set->h, train_set->w, train_set->c, val->h,
+                          val->w, val->c, space->input, space->input, space->in_channels);
+    frost_model *m = NULL;
+    FROST_TRY(frost_nas_build(g, space, &m));
+    out->params = frost_model_param_count(m);
+    out->macs = frost_model_macs(m);
+    int threads = frost_get_threads();
+    if (cfg->train_threads > 0)
+        frost_set_threads(cfg->train_threads);
+    frost_dataset tr = {0}, va = {0};
+    frost_status s = at_resolution(train_set, g->resolution, &tr);
+    if (s == FROST_OK)
+        s = at_resolution(val, g->resolution, &va);
+    if (s == FROST_OK)
+        s = train(m, &tr, cfg, out);
+    frost_set_threads(threads);
+    if (s == FROST_OK)
+        s = measure(m, &va, cfg, out);
+    frost_dataset_free(&tr);
+    frost_dataset_free(&va);
+    frost_model_free(m);
+    return s;
+}
+
+char *frost_nas_result_json(const frost_nas_genotype *g, const frost_nas_result *r)
+{
+    char text[128], hash[32];
+    frost_nas_to_string(g, text, sizeof text);
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)frost_nas_hash(g));
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && cJSON_AddStringToObject(o, "genotype", text) &&
+              cJSON_AddStringToObject(o, "hash", hash) &&
+              cJSON_AddNumberToObject(o, "int8_acc", r->int8_acc) &&
+              cJSON_AddNumberToObject(o, "latency_ms", r->latency_ms) &&
+              cJSON_AddNumberToObject(o, "train_acc", r->train_acc) &&
+              cJSON_AddNumberToObject(o, "params", (double)r->params) &&
+              cJSON_AddNumberToObject(o, "macs", (double)r->macs) &&
+              cJSON_AddNumberToObject(o, "train_seconds", r->train_seconds);
+    char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return s;
+}
