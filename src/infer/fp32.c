@@ -19,7 +19,7 @@
 
 #include "core/arena_plan.h"
 #include "core/cpu.h"
-#include "core/timer.h"
+#include "core/node_timer.h"
 #include "core/util.h"
 #include "models/graph.h"
 #include "ops/depthwise.h"
@@ -581,34 +581,12 @@ const char *frost_fp32_node_op(const frost_fp32_model *m, int i)
 }
 int64_t frost_fp32_node_macs(const frost_fp32_model *m, int i) { return m->nodes[i].macs; }
 
+static void run_node_cb(void *engine, int i) { run_node(engine, i); }
+
 frost_status frost_fp32_time(frost_fp32_model *m, int warmup, int reps, double *total_ms,
                              double *per_node_ms)
 {
-    if (reps < 1 || warmup < 0)
-        return frost_fail(FROST_ERR_ARG, "fp32 time: reps must be >= 1");
-    int n = m->n_nodes;
-    double *t = malloc((size_t)reps * (size_t)(n + 1) * sizeof(double));
-    if (!t)
-        return frost_fail(FROST_ERR_NOMEM, "fp32 time: out of memory");
     memset(tensor(m, 0), 0, tensor_bytes(&m->nodes[0]));
-    for (int r = -warmup; r < reps; r++) {
-        double start = frost_now_ms(), prev = start;
-        for (int i = 1; i < n; i++) {
-            run_node(m, i);
-            double now = per_node_ms ? frost_now_ms() : 0.0;
-            if (r >= 0 && per_node_ms)
-                t[(size_t)i * reps + r] = now - prev;
-            prev = now;
-        }
-        if (r >= 0)
-            t[(size_t)n * reps + r] = frost_now_ms() - start;
-    }
-    if (per_node_ms) {
-        per_node_ms[0] = 0.0;
-        for (int i = 1; i < n; i++)
-            per_node_ms[i] = frost_median(t + (size_t)i * reps, reps);
-    }
-    *total_ms = frost_median(t + (size_t)n * reps, reps);
-    free(t);
-    return FROST_OK;
+    return frost_time_nodes("fp32", run_node_cb, m, m->n_nodes, warmup, reps, total_ms,
+                            per_node_ms);
 }

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/timer.h"
 #include "core/util.h"
+#include "core/node_timer.h"
 #include "int8/i8model.h"
 
 void frost_int8_input_shape(const frost_int8_model *m, int *h, int *w, int *c)
@@ -84,34 +84,12 @@ void frost_int8_print_memory(const frost_int8_model *m, FILE *out)
             (long long)frost_int8_macs(m));
 }
 
+static void run_node_cb(void *engine, int i) { frost_i8_run_node(engine, i); }
+
 frost_status frost_int8_time(frost_int8_model *m, int warmup, int reps, double *total_ms,
                              double *per_node_ms)
 {
-    if (reps < 1 || warmup < 0)
-        return frost_fail(FROST_ERR_ARG, "int8 time: reps must be >= 1");
-    int n = m->n_nodes;
-    double *t = malloc((size_t)reps * (size_t)(n + 1) * sizeof(double));
-    if (!t)
-        return frost_fail(FROST_ERR_NOMEM, "int8 time: out of memory");
     memset(frost_i8_tensor(m, 0), m->nodes[0].zp, (size_t)m->in_h * m->in_w * m->in_c);
-    for (int r = -warmup; r < reps; r++) {
-        double start = frost_now_ms(), prev = start;
-        for (int i = 1; i < n; i++) {
-            frost_i8_run_node(m, i);
-            double now = per_node_ms ? frost_now_ms() : 0.0;
-            if (r >= 0 && per_node_ms)
-                t[(size_t)i * reps + r] = now - prev;
-            prev = now;
-        }
-        if (r >= 0)
-            t[(size_t)n * reps + r] = frost_now_ms() - start;
-    }
-    if (per_node_ms) {
-        per_node_ms[0] = 0.0;
-        for (int i = 1; i < n; i++)
-            per_node_ms[i] = frost_median(t + (size_t)i * reps, reps);
-    }
-    *total_ms = frost_median(t + (size_t)n * reps, reps);
-    free(t);
-    return FROST_OK;
+    return frost_time_nodes("int8", run_node_cb, m, m->n_nodes, warmup, reps, total_ms,
+                            per_node_ms);
 }
