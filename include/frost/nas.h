@@ -153,4 +153,37 @@ frost_nas_reward frost_nas_reward_soft(double target_ms);
 frost_nas_reward frost_nas_reward_hard(double target_ms);
 double frost_nas_reward_value(const frost_nas_reward *r, double accuracy, double latency_ms);
 
+/* ---- controllers and the search ---- */
+
+typedef enum {
+    FROST_NAS_RANDOM = 0, /* uniform over the decisions */
+    FROST_NAS_EVOLUTION,  /* regularized evolution (Real et al. 2019): tournament, one
+                           * mutation, the oldest member dies */
+    FROST_NAS_RL          /* REINFORCE over independent per-decision softmax policies */
+} frost_nas_controller_kind;
+
+typedef struct {
+    frost_nas_controller_kind kind;
+    uint64_t seed;
+    int population, tournament; /* evolution (20, 5); the first `population` are random */
+    double lr, entropy, baseline_decay; /* RL (0.1, 0.001, 0.95) */
+} frost_nas_controller_config;
+
+frost_nas_controller_config frost_nas_controller_defaults(frost_nas_controller_kind kind);
+int frost_nas_controller_from_name(const char *name); /* "rl", "evolution", "random"; -1 */
+const char *frost_nas_controller_name(frost_nas_controller_kind kind);
+
+typedef struct frost_nas_controller frost_nas_controller;
+frost_status frost_nas_controller_create(const frost_nas_controller_config *cfg,
+                                         const frost_nas_space *space,
+                                         frost_nas_controller **out);
+void frost_nas_controller_free(frost_nas_controller *c);
+/* The next candidate (canonical). Deterministic: the same seed and the same sequence of
+ * observed rewards give the same proposals, which is how a search resumes. */
+frost_status frost_nas_propose(frost_nas_controller *c, frost_nas_genotype *g);
+/* The reward of the candidate last proposed. */
+frost_status frost_nas_observe(frost_nas_controller *c, double reward);
+/* RL: probability of option o of decision d (for reports and tests); -1 otherwise. */
+double frost_nas_policy_prob(const frost_nas_controller *c, int decision, int option);
+
 #endif
