@@ -66,7 +66,7 @@ TEST(help_on_every_command)
     const char *cmds[] = {"--help",          "train --help",      "eval --help",
                           "info --help",     "quantize --help",   "sensitivity --help",
                           "convert --help",  "run --help",        "bench --help",
-                          "eval-candidate --help"};
+                          "eval-candidate --help", "search --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -94,6 +94,11 @@ TEST(nonsense_values)
     expect_error("eval-candidate", "give one genotype");
     expect_error("eval-candidate --random 1 --train 60000 --val 1000", "exceed");
     expect_error("eval-candidate --random 1 --epochs 2 --fp-epochs 2", "--fp-epochs (2)");
+    expect_error("search --budget 3 --out /tmp/x", "--target-ms T is required");
+    expect_error("search --target-ms 1 --out /tmp/x", "--budget N is required");
+    expect_error("search --target-ms 1 --budget 3", "--out DIR is required");
+    expect_error("search --target-ms 1 --budget 3 --out /tmp/x --controller ppo", "--controller");
+    expect_error("search --target-ms 1 --budget 3 --out /tmp/x --reward medium", "--reward");
 }
 
 TEST(missing_and_corrupt_files)

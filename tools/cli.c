@@ -301,3 +301,21 @@ void cli_free_ptq_inputs(cli_ptq_inputs *in)
     frost_dataset_free(&in->calib);
     *in = (cli_ptq_inputs){0};
 }
+
+frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val,
+                                 uint64_t seed, frost_dataset *tr, frost_dataset *va)
+{
+    frost_dataset full = {0}, test = {0}, rest = {0};
+    frost_status s = cli_load_data(data, true, false, &full, &test);
+    if (s == FROST_OK && n_train + n_val > full.n)
+        s = frost_fail(FROST_ERR_ARG, "--train %d + --val %d exceed the %d training images",
+                       n_train, n_val, full.n);
+    if (s == FROST_OK)
+        s = frost_dataset_split(&full, n_val, seed, &rest, va);
+    if (s == FROST_OK)
+        s = frost_dataset_head(&rest, n_train, tr);
+    frost_dataset_free(&full);
+    frost_dataset_free(&test);
+    frost_dataset_free(&rest);
+    return s;
+}

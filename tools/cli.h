@@ -102,7 +102,13 @@ frost_status cli_load_ptq_inputs(const cli_data_opts *data, const char *ckpt, in
                                  uint64_t seed, cli_ptq_inputs *in);
 void cli_free_ptq_inputs(cli_ptq_inputs *in);
 
+/* The search's proxy data from the training split: n_val images held out (a seeded
+ * split), then the first n_train of the rest. */
+frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val,
+                                 uint64_t seed, frost_dataset *train, frost_dataset *val);
+
 int cmd_train(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

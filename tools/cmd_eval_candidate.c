@@ -43,25 +43,6 @@ static frost_status read_genotype(const char *path, frost_nas_genotype *g)
     return frost_nas_from_json(buf, g);
 }
 
-/* train / val subsets of the training split: val held out first, then the first N. */
-static frost_status proxy_data(const cli_data_opts *data, int n_train, int n_val, uint64_t seed,
-                               frost_dataset *tr, frost_dataset *va)
-{
-    frost_dataset full = {0}, test = {0}, rest = {0};
-    frost_status s = cli_load_data(data, true, false, &full, &test);
-    if (s == FROST_OK && n_train + n_val > full.n)
-        s = frost_fail(FROST_ERR_ARG, "--train %d + --val %d exceed the %d training images",
-                       n_train, n_val, full.n);
-    if (s == FROST_OK)
-        s = frost_dataset_split(&full, n_val, seed, &rest, va);
-    if (s == FROST_OK)
-        s = frost_dataset_head(&rest, n_train, tr);
-    frost_dataset_free(&full);
-    frost_dataset_free(&test);
-    frost_dataset_free(&rest);
-    return s;
-}
-
 int cmd_eval_candidate(int argc, char **argv)
 {
     cli_args a;
@@ -122,7 +103,7 @@ int cmd_eval_candidate(int argc, char **argv)
     }
     frost_dataset tr = {0}, va = {0};
     if (s == FROST_OK)
-        s = proxy_data(&data, n_train, n_val, cfg.seed, &tr, &va);
+        s = cli_load_proxy_data(&data, n_train, n_val, cfg.seed, &tr, &va);
     if (s == FROST_OK && !json) {
         char t[128];
         frost_nas_to_string(&g, t, sizeof t);

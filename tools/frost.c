@@ -15,6 +15,7 @@ static const char *const usage =
     "  run       accuracy of an int8 model on a data set\n"
     "  bench     per-layer and total latency of an int8 model\n"
     "  info      per-layer shapes, parameters and MACs (int8 models: --memory)\n"
+    "  search    quantization-aware architecture search with measured int8 latency\n"
     "  eval-candidate  train and measure one architecture-search candidate (int8)\n"
     "  version   print the version\n";
 
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "search") == 0)
+        return cmd_search(argc - 1, argv + 1);
     if (strcmp(cmd, "eval-candidate") == 0)
         return cmd_eval_candidate(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -186,4 +186,25 @@ frost_status frost_nas_observe(frost_nas_controller *c, double reward);
 /* RL: probability of option o of decision d (for reports and tests); -1 otherwise. */
 double frost_nas_policy_prob(const frost_nas_controller *c, int decision, int option);
 
+/* ---- the search (frost search) ---- */
+
+typedef struct {
+    frost_nas_controller_config controller;
+    int budget;                /* candidates to propose (cache hits count, cost no training) */
+    frost_nas_reward reward;
+    frost_nas_eval_config eval;
+    const char *out_dir;       /* log.csv, pareto.csv, candidates.svg, best.json, best.arch.json,
+                                * search.json (the settings, checked on resume) */
+    const char *cache_path;    /* results by genotype, shared between runs (NULL: out/cache.csv) */
+    bool json_lines;           /* one JSON line per candidate on stdout */
+    bool quiet;                /* no progress lines */
+} frost_nas_search_config;
+
+/* Runs (or resumes: the log's candidates are replayed through the controller, which must
+ * propose them again) a search of `budget` candidates on train / val (val held out of
+ * training), then writes the Pareto front (int8 accuracy vs latency), the plot and the
+ * best candidate by reward. */
+frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset *train,
+                              const frost_dataset *val, const frost_nas_search_config *cfg);
+
 #endif

@@ -1,0 +1,105 @@
+/* frost search: quantization-aware architecture search with measured int8 latency. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "frost/nas.h"
+
+static const char *const help =
+    "usage: frost search --target-ms T --budget N --out DIR [options]\n"
+    "MnasNet-style search over a MobileNetV2 skeleton (docs/nas.md): each candidate is\n"
+    "trained with QAT from scratch (StatAssist + GradBoost) on a subset of the training\n"
+    "images, converted to int8 and scored by reward ACC * (LAT / T)^w with its int8\n"
+    "accuracy on held-out training images (never the test set) and its int8 latency\n"
+    "measured on this machine. Prints a line per candidate; writes DIR/log.csv (every\n"
+    "candidate), DIR/pareto.csv (int8 accuracy vs latency front), DIR/candidates.svg,\n"
+    "DIR/best.json and DIR/best.arch.json (by reward). Rerun the same command after an\n"
+    "interruption to continue; a larger --budget extends a finished search.\n\n"
+    "  --target-ms T       latency target T (ms, batch 1, --latency-threads)\n"
+    "  --budget N          candidates to propose\n"
+    "  --out DIR           output folder\n"
+    "  --controller C      rl (default), evolution or random\n"
+    "  --reward soft|hard  soft: w = -0.07 on both sides (default); hard: 0 below T, -1 above\n"
+    "  --seed S            controller seed (default 1)\n"
+    "  --population N --tournament N   evolution (20, 5)\n"
+    "  --rl-lr X --entropy X           REINFORCE (0.1, 0.001)\n"
+    "  --cache FILE        results by genotype shared between searches (default DIR/cache.csv)\n"
+    "  --json              one JSON line per candidate instead of the progress lines\n"
+    "candidate evaluation (as frost eval-candidate):\n"
+    "  --train N --val N --epochs E --fp-epochs E --no-gradboost --batch N --lr X\n"
+    "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n\n"
+    CLI_DATA_HELP;
+
+int cmd_search(int argc, char **argv)
+{
+    cli_args a;
+    cli_init(&a, "search", argc, argv);
+    if (cli_help(&a)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    frost_nas_search_config cfg = {0};
+    double target = cli_float(&a, "target-ms", 0.0f, 1e-4f, 1e6f);
+    cfg.budget = cli_int(&a, "budget", 0, 1, 1000000);
+    cfg.out_dir = cli_str(&a, "out", NULL);
+    const char *ctrl = cli_str(&a, "controller", "rl");
+    const char *reward = cli_str(&a, "reward", "soft");
+    int kind = frost_nas_controller_from_name(ctrl);
+    cfg.controller = frost_nas_controller_defaults(kind < 0 ? FROST_NAS_RL : kind);
+    cfg.controller.seed = (uint64_t)cli_int(&a, "seed", 1, 0, 1 << 30);
+    cfg.controller.population = cli_int(&a, "population", cfg.controller.population, 2, 100000);
+    cfg.controller.tournament = cli_int(&a, "tournament", cfg.controller.tournament, 1, 100000);
+    cfg.controller.lr = cli_float(&a, "rl-lr", (float)cfg.controller.lr, 1e-6f, 100.0f);
+    cfg.controller.entropy = cli_float(&a, "entropy", (float)cfg.controller.entropy, 0.0f, 10.0f);
+    cfg.cache_path = cli_str(&a, "cache", NULL);
+    cfg.json_lines = cli_flag(&a, "json");
+    int n_train = cli_int(&a, "train", 8000, 10, 1 << 24);
+    int n_val = cli_int(&a, "val", 2000, 10, 1 << 24);
+    cfg.eval = frost_nas_eval_defaults();
+    cfg.eval.epochs = cli_int(&a, "epochs", cfg.eval.epochs, 1, 1000);
+    cfg.eval.fp_epochs = cli_int(&a, "fp-epochs", cfg.eval.fp_epochs, 0, 999);
+    cfg.eval.gradboost = !cli_flag(&a, "no-gradboost");
+    cfg.eval.batch = cli_int(&a, "batch", cfg.eval.batch, 1, 4096);
+    cfg.eval.lr = cli_float(&a, "lr", cfg.eval.lr, 1e-6f, 10.0f);
+    cfg.eval.train_threads = cli_int(&a, "threads", 0, 0, 1024);
+    cfg.eval.latency_threads = cli_int(&a, "latency-threads", 1, 1, 1024);
+    cfg.eval.latency_reps = cli_int(&a, "reps", cfg.eval.latency_reps, 1, 100000);
+    cfg.eval.float_requant = cli_requant(&a) == 1;
+    frost_nas_space space = frost_nas_space_default();
+    space.width = cli_float(&a, "width", space.width, 0.05f, 4.0f);
+    cli_data_opts data;
+    cli_parse_data(&a, &data);
+    if (!cli_finish(&a, 0))
+        return 2;
+    const char *bad = target <= 0 ? "--target-ms T is required"
+                      : cfg.budget < 1 ? "--budget N is required"
+                      : !cfg.out_dir ? "--out DIR is required"
+                      : kind < 0 ? "--controller must be rl, evolution or random"
+                      : strcmp(reward, "soft") && strcmp(reward, "hard") ? "--reward must be soft or hard"
+                      : cfg.eval.fp_epochs >= cfg.eval.epochs ? "--fp-epochs must be fewer than --epochs"
+                      : NULL;
+    if (bad) {
+        fprintf(stderr, "frost search: error: %s (see frost search --help)\n", bad);
+        return 2;
+    }
+    cfg.reward = strcmp(reward, "hard") == 0 ? frost_nas_reward_hard(target)
+                                              : frost_nas_reward_soft(target);
+    frost_dataset tr = {0}, va = {0};
+    frost_status s = cli_load_proxy_data(&data, n_train, n_val, cfg.eval.seed, &tr, &va);
+    if (s == FROST_OK && !cfg.json_lines)
+        printf("search: %s controller, %d candidates, target %.3f ms (%s reward), %d training "
+               "images, %d held out, %d epochs per candidate -> %s\n",
+               frost_nas_controller_name(cfg.controller.kind), cfg.budget, target, reward, tr.n,
+               va.n, cfg.eval.epochs, cfg.out_dir);
+    if (s == FROST_OK)
+        s = frost_nas_search(&space, &tr, &va, &cfg);
+    frost_dataset_free(&tr);
+    frost_dataset_free(&va);
+    if (s != FROST_OK)
+        return cli_error("search");
+    if (!cfg.json_lines)
+        printf("wrote %s/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n",
+               cfg.out_dir);
+    return 0;
+}
