@@ -18,6 +18,8 @@ static const char *const help =
     "layers -|0|+, width s|n|w (75|100|125%)) or, with --genotype-json, a JSON file.\n\n"
     "  --genotype-json F   read the genotype from a JSON file instead\n"
     "  --random SEED       evaluate a random genotype of the space instead\n"
+    "  --model NAME        evaluate a built-in model (a hand-designed reference point, e.g.\n"
+    "                      mobilenetv2, frostnet_s) at --width with the same proxy\n"
     "  --train N           training images (default 8000)\n"
     "  --val N             held-out validation images (default 2000)\n"
     "  --epochs E          proxy training epochs (default 3)\n"
@@ -43,6 +45,41 @@ static frost_status read_genotype(const char *path, frost_nas_genotype *g)
     return frost_nas_from_json(buf, g);
 }
 
+/* A zoo model through the same proxy (reference points for the search's Pareto plot). */
+static int eval_builtin(const char *name, const frost_nas_space *space,
+                        const frost_nas_eval_config *cfg, const cli_data_opts *data, int n_train,
+                        int n_val, bool json)
+{
+    frost_builtin_opts o = frost_builtin_defaults();
+    o.width = space->width;
+    o.input = space->input;
+    o.in_channels = space->in_channels;
+    o.classes = space->classes;
+    frost_model *m = NULL;
+    frost_dataset tr = {0}, va = {0};
+    frost_nas_result r;
+    frost_status s = frost_model_builtin(name, &o, &m);
+    if (s == FROST_OK)
+        s = cli_load_proxy_data(data, n_train, n_val, cfg->seed, &tr, &va);
+    if (s == FROST_OK)
+        s = frost_nas_evaluate_model(m, &tr, &va, cfg, &r);
+    frost_dataset_free(&tr);
+    frost_dataset_free(&va);
+    frost_model_free(m);
+    if (s != FROST_OK)
+        return cli_error("eval-candidate");
+    if (json)
+        printf("{\"model\":\"%s\",\"width\":%g,\"int8_acc\":%.6f,\"latency_ms\":%.6f,"
+               "\"train_acc\":%.6f,\"params\":%lld,\"macs\":%lld,\"train_seconds\":%.3f}\n",
+               name, (double)space->width, r.int8_acc, r.latency_ms, r.train_acc,
+               (long long)r.params, (long long)r.macs, r.train_seconds);
+    else
+        printf("%s w%g: int8 accuracy %.2f%%, latency %.4f ms, %.3fM params, %.2fM MACs\n",
+               name, (double)space->width, 100 * r.int8_acc, r.latency_ms,
+               (double)r.params / 1e6, (double)r.macs / 1e6);
+    return 0;
+}
+
 int cmd_eval_candidate(int argc, char **argv)
 {
     cli_args a;
@@ -53,6 +90,7 @@ int cmd_eval_candidate(int argc, char **argv)
     }
     const char *gjson = cli_str(&a, "genotype-json", NULL);
     int random_seed = cli_int(&a, "random", -1, 0, 1 << 30);
+    const char *model_name = cli_str(&a, "model", NULL);
     int n_train = cli_int(&a, "train", 8000, 10, 1 << 24);
     int n_val = cli_int(&a, "val", 2000, 10, 1 << 24);
     frost_nas_eval_config cfg = frost_nas_eval_defaults();
@@ -79,12 +117,15 @@ int cmd_eval_candidate(int argc, char **argv)
                         "--epochs (%d): QAT needs at least one epoch\n", cfg.fp_epochs, cfg.epochs);
         return 2;
     }
-    int sources = (a.n_positional == 1) + (gjson != NULL) + (random_seed >= 0);
+    int sources = (a.n_positional == 1) + (gjson != NULL) + (random_seed >= 0) +
+                  (model_name != NULL);
     if (sources != 1) {
         fprintf(stderr, "frost eval-candidate: error: give one genotype (text, --genotype-json "
-                        "FILE or --random SEED; see frost eval-candidate --help)\n");
+                        "FILE, --random SEED or --model NAME; see frost eval-candidate --help)\n");
         return 2;
     }
+    if (model_name)
+        return eval_builtin(model_name, &space, &cfg, &data, n_train, n_val, json);
     frost_nas_genotype g;
     frost_status s = FROST_OK;
     if (gjson)

@@ -138,6 +138,13 @@ frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_spa
                                 const frost_dataset *train, const frost_dataset *val,
                                 const frost_nas_eval_config *cfg, frost_nas_result *out);
 
+/* The same proxy for any float model (hand-designed reference points such as the zoo's
+ * MobileNetV2 and FrostNet-S): m is quantized and trained in place; train / val are
+ * resized to its input side. */
+frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train,
+                                      const frost_dataset *val, const frost_nas_eval_config *cfg,
+                                      frost_nas_result *out);
+
 /* One JSON object on one line: {"genotype": "r28...", "hash": "...", "int8_acc": ..,
  * "latency_ms": .., "train_acc": .., "params": .., "macs": .., "train_seconds": ..}
  * (malloc'd; NULL when out of memory). */

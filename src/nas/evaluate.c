@@ -90,28 +90,28 @@ static frost_status measure(frost_model *m, const frost_dataset *val,
     return s;
 }
 
-frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_space *space,
-                                const frost_dataset *train_set, const frost_dataset *val,
-                                const frost_nas_eval_config *cfg, frost_nas_result *out)
+frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train_set,
+                                      const frost_dataset *val, const frost_nas_eval_config *cfg,
+                                      frost_nas_result *out)
 {
     memset(out, 0, sizeof *out);
     FROST_TRY(check_config(cfg));
-    if (train_set->h != space->input || val->h != space->input ||
-        train_set->c != space->in_channels || val->c != space->in_channels)
-        return frost_fail(FROST_ERR_ARG, "nas evaluate: data of %dx%dx%d / %dx%dx%d, the space "
-                          "expects %dx%dx%d", train_set->h, train_set->w, train_set->c, val->h,
-                          val->w, val->c, space->input, space->input, space->in_channels);
-    frost_model *m = NULL;
-    FROST_TRY(frost_nas_build(g, space, &m));
+    int h, w, c;
+    frost_model_input_shape(m, &h, &w, &c);
+    if (h != w || train_set->c != c || val->c != c || train_set->h != val->h ||
+        train_set->w != val->w)
+        return frost_fail(FROST_ERR_ARG, "nas evaluate: data of %dx%dx%d / %dx%dx%d for a "
+                          "model taking %dx%dx%d", train_set->h, train_set->w, train_set->c,
+                          val->h, val->w, val->c, h, w, c);
     out->params = frost_model_param_count(m);
     out->macs = frost_model_macs(m);
     int threads = frost_get_threads();
     if (cfg->train_threads > 0)
         frost_set_threads(cfg->train_threads);
     frost_dataset tr = {0}, va = {0};
-    frost_status s = at_resolution(train_set, g->resolution, &tr);
+    frost_status s = at_resolution(train_set, h, &tr);
     if (s == FROST_OK)
-        s = at_resolution(val, g->resolution, &va);
+        s = at_resolution(val, h, &va);
     if (s == FROST_OK)
         s = train(m, &tr, cfg, out);
     frost_set_threads(threads);
@@ -119,6 +119,23 @@ frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_spa
         s = measure(m, &va, cfg, out);
     frost_dataset_free(&tr);
     frost_dataset_free(&va);
+    return s;
+}
+
+frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_space *space,
+                                const frost_dataset *train_set, const frost_dataset *val,
+                                const frost_nas_eval_config *cfg, frost_nas_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (train_set->h != space->input || val->h != space->input ||
+        train_set->c != space->in_channels || val->c != space->in_channels)
+        return frost_fail(FROST_ERR_ARG, "nas evaluate: data of %dx%dx%d / %dx%dx%d, the space "
+                          "expects %dx%dx%d", train_set->h, train_set->w, train_set->c, val->h,
+                          val->w, val->c, space->input, space->input, space->in_channels);
+    FROST_TRY(check_config(cfg));
+    frost_model *m = NULL;
+    FROST_TRY(frost_nas_build(g, space, &m));
+    frost_status s = frost_nas_evaluate_model(m, train_set, val, cfg, out);
     frost_model_free(m);
     return s;
 }
