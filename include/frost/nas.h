@@ -193,6 +193,28 @@ frost_status frost_nas_observe(frost_nas_controller *c, double reward);
 /* RL: probability of option o of decision d (for reports and tests); -1 otherwise. */
 double frost_nas_policy_prob(const frost_nas_controller *c, int decision, int option);
 
+/* ---- latency predictor ---- */
+
+/* A per-layer latency table of the int8 engine on this machine (as MnasNet's and OFA's
+ * lookup tables): each int8 layer's configuration (op, input and output shape, kernel,
+ * stride, groups) maps to its median latency, measured inside whole networks of random
+ * genotypes (random weights calibrated on random images: latency does not depend on the
+ * values). A network's predicted latency is the sum over its layers; layers the table
+ * lacks are estimated by a per-op linear fit of latency on work (MACs, or values moved). */
+typedef struct frost_nas_lut frost_nas_lut;
+
+frost_status frost_nas_lut_create(int threads, int reps, bool float_requant, frost_nas_lut **out);
+void frost_nas_lut_free(frost_nas_lut *lut);
+int frost_nas_lut_size(const frost_nas_lut *lut);
+/* Measures g's int8 network at the table's thread count: *ms = median whole-model latency;
+ * with record, every layer's median goes into the table. */
+frost_status frost_nas_lut_measure(frost_nas_lut *lut, const frost_nas_genotype *g,
+                                   const frost_nas_space *space, bool record, double *ms);
+/* Predicted latency of g; *layers, *missing (may be NULL): layers, and those estimated. */
+frost_status frost_nas_lut_predict(const frost_nas_lut *lut, const frost_nas_genotype *g,
+                                   const frost_nas_space *space, double *ms, int *layers,
+                                   int *missing);
+
 /* ---- the search (frost search) ---- */
 
 typedef struct {
