@@ -5,6 +5,7 @@
  * front, an SVG plot of every candidate and the best genotype by reward.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +86,9 @@ static frost_status load_cache(const char *path, const char *key, entries *cache
     char line[1024], k[256], text[128];
     while (fgets(line, sizeof line, f)) {
         entry x = {0};
-        if (sscanf(line, "%255[^,],%127[^,],%lf,%lf,%lld,%lld,%lf,%lf", k, text, &x.r.int8_acc,
-                   &x.r.latency_ms, (long long *)&x.r.params, (long long *)&x.r.macs,
-                   &x.r.train_acc, &x.r.train_seconds) != 8 ||
+        if (sscanf(line, "%255[^,],%127[^,],%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf", k, text,
+                   &x.r.int8_acc, &x.r.latency_ms, &x.r.params, &x.r.macs, &x.r.train_acc,
+                   &x.r.train_seconds) != 8 ||
             strcmp(k, key) != 0 || frost_nas_from_string(text, &x.g) != FROST_OK)
             continue;
         if (push(cache, &x) != FROST_OK) {
@@ -118,9 +119,9 @@ static frost_status load_log(const char *path, entries *log)
     while (fgets(line, sizeof line, f)) {
         entry x = {0};
         if (!strchr(line, '\n') ||
-            sscanf(line, "%d,%127[^,],%lf,%lf,%lf,%lld,%lld,%lf,%lf,%d", &step, text,
-                   &x.r.int8_acc, &x.r.latency_ms, &x.reward, (long long *)&x.r.params,
-                   (long long *)&x.r.macs, &x.r.train_acc, &x.r.train_seconds, &cached) != 10)
+            sscanf(line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d", &step,
+                   text, &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs,
+                   &x.r.train_acc, &x.r.train_seconds, &cached) != 10)
             continue;
         if (step != log->n + 1 || frost_nas_from_string(text, &x.g) != FROST_OK) {
             fclose(f);
