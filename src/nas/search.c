@@ -51,14 +51,15 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name)
     snprintf(buf, n, "%s/%s", dir, name);
 }
 
-/* The evaluation settings a cached result was made with: results of other settings are
- * not reused. */
-static void eval_key(const frost_nas_space *s, const frost_nas_eval_config *c, char *buf,
-                     size_t n)
+/* The evaluation settings a cached result was made with (the proxy data's sizes
+ * included): results of other settings are not reused. */
+static void eval_key(const frost_nas_space *s, const frost_nas_eval_config *c,
+                     const frost_dataset *train, const frost_dataset *val, char *buf, size_t n)
 {
-    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d", (double)s->width, s->head,
-             c->epochs, c->fp_epochs, c->gradboost, c->batch, (double)c->lr,
-             (unsigned long long)c->seed, c->latency_threads, c->float_requant);
+    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d", (double)s->width,
+             s->head, c->epochs, c->fp_epochs, c->gradboost, c->batch, (double)c->lr,
+             (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n,
+             val->n);
 }
 
 /* ---- files ---- */
@@ -418,7 +419,7 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     if (mkdir(cfg->out_dir, 0777) != 0 && errno != EEXIST)
         return frost_fail(FROST_ERR_IO, "cannot create %s: %s", cfg->out_dir, strerror(errno));
     char key[256], log_path[4200], cache_path[4200];
-    eval_key(space, &cfg->eval, key, sizeof key);
+    eval_key(space, &cfg->eval, train, val, key, sizeof key);
     FROST_TRY(check_settings(cfg->out_dir, cfg, key));
     path_in(log_path, sizeof log_path, cfg->out_dir, "log.csv");
     if (cfg->cache_path)
