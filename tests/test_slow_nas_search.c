@@ -96,6 +96,18 @@ TEST(test_tiny_search_resume_and_cache)
     for (const char *p = again; p && (p = strstr(p, ",1\n")); p++)
         cached++;
     CHECK_EQ_INT(cached, 3);
+    /* other proxy data (a smaller validation set): the shared cache does not apply */
+    frost_dataset va_small = {0};
+    CHECK(frost_dataset_head(&va, 50, &va_small) == FROST_OK);
+    char out3[600];
+    snprintf(out3, sizeof out3, "%s/smaller", dir);
+    cfg.out_dir = out3;
+    cfg.budget = 1;
+    CHECK(frost_nas_search(&space, &tr, &va_small, &cfg) == FROST_OK);
+    char *other = slurp(out3, "log.csv");
+    CHECK(other && strstr(other, ",0\n") != NULL && strstr(other, ",1\n") == NULL);
+    free(other);
+    frost_dataset_free(&va_small);
     free(log2), free(log3), free(svg), free(best), free(arch), free(again);
     frost_dataset_free(&tr);
     frost_dataset_free(&va);
