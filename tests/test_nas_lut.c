@@ -2,7 +2,9 @@
  * layers alone, close to its measured total; a network at another resolution shares no
  * layer and falls back to the per-op fits; bad settings are refused. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "frost/frost.h"
 #include "frost/nas.h"
@@ -41,8 +43,49 @@ TEST(test_lut_predicts_measured_networks)
     CHECK(frost_nas_lut_create(0, 5, false, &lut) == FROST_ERR_ARG && lut == NULL);
 }
 
+/* The prediction is the sum of the table's entries over the network's layers, exactly:
+ * a table filled by hand with a distinct value per key. */
+TEST(test_lut_sums_its_entries)
+{
+    frost_nas_space space = frost_nas_space_default();
+    frost_nas_lut *lut = NULL;
+    CHECK(frost_nas_lut_create(1, 3, false, &lut) == FROST_OK);
+    if (!lut)
+        return;
+    frost_nas_genotype g;
+    CHECK(frost_nas_from_string("r24.m310n.g360n.m53+n.d310w.f560s.m36-n.m310n", &g) == FROST_OK);
+    static char keys[400][FROST_NAS_KEY_LEN];
+    int n = 0;
+    CHECK(frost_nas_lut_keys(lut, &g, &space, keys, 400, &n) == FROST_OK);
+    CHECK(n > 20 && n <= 400);
+    double want = 0;
+    for (int i = 0; i < n; i++) {
+        int first = i; /* a key's value: 1 us times the index of its first layer */
+        for (int j = 0; j < i; j++)
+            if (strcmp(keys[j], keys[i]) == 0) {
+                first = j;
+                break;
+            }
+        if (first == i) {
+            char op[16];
+            sscanf(keys[i], "%15s", op);
+            CHECK(frost_nas_lut_record(lut, keys[i], op, 1.0, 0.001 * (i + 1)) == FROST_OK);
+        }
+        want += 0.001 * (first + 1);
+    }
+    double got = -1;
+    int layers = 0, missing = -1;
+    CHECK(frost_nas_lut_predict(lut, &g, &space, &got, &layers, &missing) == FROST_OK);
+    CHECK_EQ_INT(layers, n);
+    CHECK_EQ_INT(missing, 0);
+    CHECK_NEAR(got, want, 1e-12, 1e-12);
+    CHECK(frost_nas_lut_record(lut, "x", "nosuchop", 1.0, 0.1) == FROST_ERR_ARG);
+    frost_nas_lut_free(lut);
+}
+
 int main(void)
 {
+    RUN(test_lut_sums_its_entries);
     RUN(test_lut_predicts_measured_networks);
     return frost_test_summary();
 }

@@ -210,6 +210,16 @@ int frost_nas_lut_size(const frost_nas_lut *lut);
  * with record, every layer's median goes into the table. */
 frost_status frost_nas_lut_measure(frost_nas_lut *lut, const frost_nas_genotype *g,
                                    const frost_nas_space *space, bool record, double *ms);
+/* The layer keys of g's int8 network in layer order ("conv 14x14x48>14x14x288 k1 s1 g1"):
+ * up to max keys of FROST_NAS_KEY_LEN bytes into keys, their count in *n. */
+#define FROST_NAS_KEY_LEN 96
+frost_status frost_nas_lut_keys(const frost_nas_lut *lut, const frost_nas_genotype *g,
+                                const frost_nas_space *space, char (*keys)[FROST_NAS_KEY_LEN],
+                                int max, int *n);
+/* Adds a measurement of one layer (tables measured elsewhere, e.g. on a device); op is
+ * the layer's op name ("conv", "add", ...), work its MACs (or values moved). */
+frost_status frost_nas_lut_record(frost_nas_lut *lut, const char *key, const char *op,
+                                  double work, double ms);
 /* Predicted latency of g; *layers, *missing (may be NULL): layers, and those estimated. */
 frost_status frost_nas_lut_predict(const frost_nas_lut *lut, const frost_nas_genotype *g,
                                    const frost_nas_space *space, double *ms, int *layers,

@@ -20,7 +20,7 @@
 #include "frost/qat.h"
 #include "int8/i8model.h"
 
-#define KEY_LEN 96
+#define KEY_LEN FROST_NAS_KEY_LEN
 #define MAX_SAMPLES 32
 
 typedef struct {
@@ -184,6 +184,32 @@ static void fit(const frost_nas_lut *l, int op, double *a, double *b)
     double d = n * sxx - sx * sx;
     *b = n >= 2 && d > 0 ? (n * sxy - sx * sy) / d : 0.0;
     *a = n > 0 ? (sy - *b * sx) / n : 0.0;
+}
+
+frost_status frost_nas_lut_keys(const frost_nas_lut *l, const frost_nas_genotype *g,
+                                const frost_nas_space *space, char (*keys)[FROST_NAS_KEY_LEN],
+                                int max, int *n)
+{
+    frost_int8_model *m = NULL;
+    FROST_TRY(int8_network(g, space, l->float_requant, &m));
+    int count = frost_int8_node_count(m) - 1;
+    for (int i = 1; i <= count && i <= max; i++) {
+        double work;
+        layer_key(m, i, keys[i - 1], &work);
+    }
+    *n = count;
+    frost_int8_free(m);
+    return FROST_OK;
+}
+
+frost_status frost_nas_lut_record(frost_nas_lut *l, const char *key, const char *op, double work,
+                                  double ms)
+{
+    int o = frost_i8_op_parse(op);
+    if (o < 0 || !key || strlen(key) >= KEY_LEN || !(ms >= 0) || !(work >= 0))
+        return frost_fail(FROST_ERR_ARG, "nas lut: bad record (key '%s', op '%s', work %g, "
+                          "ms %g)", key ? key : "", op ? op : "", work, ms);
+    return record(l, key, o, work, ms);
 }
 
 frost_status frost_nas_lut_predict(const frost_nas_lut *l, const frost_nas_genotype *g,
