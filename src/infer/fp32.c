@@ -209,10 +209,12 @@ static frost_status compile_node(const frost_model *f, int i, f_node *d)
     case FROST_OP_CONCAT: d->kind = F_CONCAT; return FROST_OK;
     case FROST_OP_DROPOUT:
     case FROST_OP_FLATTEN: d->kind = F_ALIAS; return FROST_OK;
-    default:
-        return frost_fail(FROST_ERR_UNSUPPORTED, "fp32 engine: layer '%s' (%s) is not "
-                          "supported", s->name, frost_op_name(s->op));
+    case FROST_OP_FAKEQUANT: /* the engine runs float models only */
+    case FROST_OP_COUNT:
+        break;
     }
+    return frost_fail(FROST_ERR_UNSUPPORTED, "fp32 engine: layer '%s' (%s) is not supported",
+                      s->name, frost_op_name(s->op));
 }
 
 static int consumers(const frost_fp32_model *m, int i)

@@ -39,7 +39,7 @@ static bool has_fq(const frost_model *m, int j)
 static frost_status resolve(const conv_ctx *c, int user, int j, int *t)
 {
     const frost_model *m = c->m;
-    while (m->nodes[j].op == FROST_OP_DROPOUT || m->nodes[j].op == FROST_OP_FLATTEN)
+    while (frost_op_has(m->nodes[j].op, FROST_OPF_ALIAS))
         j = m->nodes[j].in[0];
     if (c->tensor_of[j] < 0)
         return frost_fail(FROST_ERR_UNSUPPORTED,
@@ -421,10 +421,15 @@ static frost_status emit_for_fq(conv_ctx *c, int fi)
     case FROST_OP_AVGPOOL:
     case FROST_OP_GAP:
         return emit_avgpool(c, f, &q, h);
-    default:
-        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' (%s) has no int8 kernel",
-                          h->name, frost_op_name(h->op));
+    case FROST_OP_BN:        /* a BN that did not fold into a conv */
+    case FROST_OP_DROPOUT:   /* aliases: never the head of a quantized range */
+    case FROST_OP_FLATTEN:
+    case FROST_OP_FAKEQUANT:
+    case FROST_OP_COUNT:
+        break;
     }
+    return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' (%s) has no int8 kernel",
+                      h->name, frost_op_name(h->op));
 }
 
 static frost_status convert_graph(conv_ctx *c)

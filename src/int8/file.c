@@ -285,7 +285,8 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
         FROST_TRY(tensor(c, n, "lut", FROST_DT_U8, n->n_in, 256, &p));
         n->lut = p;
         return FROST_OK;
-    default:
+    case FROST_I8_QUANTIZE:
+    case FROST_I8_OP_COUNT:
         return FROST_OK;
     }
     FROST_TRY(tensor(c, n, "mult", FROST_DT_I32, n->n_mult, 0, &p));

@@ -100,6 +100,8 @@ static frost_status check_shape(const frost_int8_model *m, int i)
 {
     const frost_i8_node *n = &m->nodes[i];
     const frost_i8_node *in = n->n_in > 0 ? &m->nodes[n->in[0]] : NULL;
+    if ((unsigned)n->op >= FROST_I8_OP_COUNT)
+        return node_fail(n, "unknown op");
     int want_in = n->op == FROST_I8_QUANTIZE ? 0 : n->op == FROST_I8_ADD ? 2 : 1;
     if (n->op == FROST_I8_CONCAT ? n->n_in < 1 : n->n_in != want_in)
         return node_fail(n, "wrong number of inputs");
@@ -174,7 +176,7 @@ static frost_status check_shape(const frost_int8_model *m, int i)
         break;
     case FROST_I8_GAP:
         break;
-    default:
+    case FROST_I8_OP_COUNT:
         return node_fail(n, "unknown op");
     }
     if (n->h != oh || n->w != ow || n->c != oc)
@@ -558,7 +560,7 @@ void frost_i8_run_node(frost_int8_model *m, int i)
         frost_i8_gap_ref(&a, x, y);
         break;
     }
-    default:
+    case FROST_I8_OP_COUNT: /* rejected when the model was checked */
         break;
     }
 }

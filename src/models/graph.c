@@ -12,20 +12,6 @@
 #include "core/util.h"
 #include "quant/qgraph.h"
 
-static const char *const op_names[FROST_OP_COUNT] = {
-    [FROST_OP_INPUT] = "input",     [FROST_OP_CONV] = "conv",       [FROST_OP_BN] = "bn",
-    [FROST_OP_ACT] = "act",         [FROST_OP_MAXPOOL] = "maxpool", [FROST_OP_AVGPOOL] = "avgpool",
-    [FROST_OP_GAP] = "gap",         [FROST_OP_LINEAR] = "linear",   [FROST_OP_ADD] = "add",
-    [FROST_OP_CONCAT] = "concat",   [FROST_OP_DROPOUT] = "dropout", [FROST_OP_FLATTEN] = "flatten",
-    [FROST_OP_FAKEQUANT] = "fakequant",
-};
-_Static_assert(FROST_ARRAY_LEN(op_names) == FROST_OP_COUNT, "one name per op");
-
-const char *frost_op_name(frost_op op)
-{
-    return (op >= 0 && op < FROST_OP_COUNT) ? op_names[op] : "?";
-}
-
 int frost_make_div8(float v)
 {
     int r = (int)floorf((v + 4.0f) / 8.0f) * 8;
@@ -213,231 +199,231 @@ int frost_g_buffer(frost_model *m, const char *layer, const char *suffix, int64_
 
 /* ---------------------------------------------------------------- builders */
 
-int frost_g_conv(frost_model *m, const char *name, int in, int cout, int k, int stride, int pad,
-                 int groups, bool bias)
+/* Creates the node's trainable parameters and buffers; false on out of memory. */
+static bool add_node_params(frost_model *m, frost_node *n, int cin)
 {
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    if (cout <= 0 || k <= 0 || stride <= 0 || pad < 0 || groups <= 0 || k > 64 || stride > 64 ||
-        pad > 64 || cout > 65536) {
-        frost_fail(FROST_ERR_ARG,
-                   "layer '%s': conv needs out>0, 0<k<=64, 0<stride<=64, 0<=pad<=64, groups>0 "
-                   "(got out=%d k=%d stride=%d pad=%d groups=%d)",
-                   name, cout, k, stride, pad, groups);
-        return -1;
+    const char *name = n->name;
+    switch (n->op) {
+    case FROST_OP_CONV: {
+        int g = n->conv.groups, k = n->conv.kh;
+        int64_t wshape[4] = {n->conv.cout, k, k, cin / g};
+        n->weight = add_param(m, name, "weight", FROST_PARAM_WEIGHT, 4, wshape);
+        if (n->weight < 0)
+            return false;
+        m->params[n->weight].depthwise = (g == cin && g > 1);
+        break;
     }
-    if (x->c % groups || cout % groups) {
-        frost_fail(FROST_ERR_SHAPE, "layer '%s': groups=%d must divide in channels %d and out %d",
-                   name, groups, x->c, cout);
-        return -1;
+    case FROST_OP_LINEAR: {
+        int64_t wshape[2] = {n->c, n->macs / n->c};
+        n->weight = add_param(m, name, "weight", FROST_PARAM_WEIGHT, 2, wshape);
+        if (n->weight < 0)
+            return false;
+        break;
     }
-    int oh = frost_conv_out_dim(x->h, k, stride, pad);
-    int ow = frost_conv_out_dim(x->w, k, stride, pad);
-    if (oh <= 0 || ow <= 0 || pad >= k) {
-        frost_fail(FROST_ERR_SHAPE, "layer '%s': a %dx%d kernel with pad %d does not fit a %dx%d input",
-                   name, k, k, pad, x->h, x->w);
-        return -1;
+    case FROST_OP_BN: {
+        int64_t shape[1] = {n->c};
+        n->gamma = add_param(m, name, "weight", FROST_PARAM_BN_GAMMA, 1, shape);
+        n->beta = add_param(m, name, "bias", FROST_PARAM_BN_BETA, 1, shape);
+        n->running_mean = add_buffer(m, name, "running_mean", n->c);
+        n->running_var = add_buffer(m, name, "running_var", n->c);
+        return n->gamma >= 0 && n->beta >= 0 && n->running_mean >= 0 && n->running_var >= 0;
     }
-    int cin = x->c;
-    int idx = append_node(m, name, FROST_OP_CONV, 1, &in, oh, ow, cout);
-    if (idx < 0)
-        return -1;
-    frost_node *n = &m->nodes[idx];
-    n->conv = (frost_conv_params){.kh = k, .kw = k, .stride = stride, .pad_h = pad, .pad_w = pad,
-                                  .groups = groups, .cin = cin, .cout = cout};
-    n->bias = bias;
-    n->macs = (int64_t)oh * ow * cout * k * k * (cin / groups);
-    int64_t wshape[4] = {cout, k, k, cin / groups};
-    n->weight = add_param(m, name, "weight", FROST_PARAM_WEIGHT, 4, wshape);
-    if (n->weight < 0)
-        goto fail;
-    m->params[n->weight].depthwise = (groups == cin && groups > 1);
-    if (bias) {
-        int64_t bshape[1] = {cout};
+    case FROST_OP_INPUT:
+    case FROST_OP_ACT:
+    case FROST_OP_MAXPOOL:
+    case FROST_OP_AVGPOOL:
+    case FROST_OP_GAP:
+    case FROST_OP_ADD:
+    case FROST_OP_CONCAT:
+    case FROST_OP_DROPOUT:
+    case FROST_OP_FLATTEN:
+    case FROST_OP_FAKEQUANT:
+    case FROST_OP_COUNT:
+        return true;
+    }
+    if (n->bias) {
+        int64_t bshape[1] = {n->c};
         n->bias_p = add_param(m, name, "bias", FROST_PARAM_BIAS, 1, bshape);
         if (n->bias_p < 0)
-            goto fail;
+            return false;
     }
-    return idx;
-fail:
-    m->n_nodes--; /* params already added are harmless leftovers only on OOM; model is unusable */
-    return -1;
+    return true;
 }
 
-int frost_g_bn(frost_model *m, const char *name, int in)
+/* Stores the attributes in the node's fields (the inverse of frost_node_attrs). */
+static void set_node_attrs(frost_node *n, int cin, const frost_layer_attrs *a)
 {
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    int h = x->h, w = x->w, c = x->c;
-    int idx = append_node(m, name, FROST_OP_BN, 1, &in, h, w, c);
-    if (idx < 0)
-        return -1;
-    frost_node *n = &m->nodes[idx];
-    n->bn = (frost_bn_params){.eps = 1e-5f, .momentum = 0.1f};
-    int64_t shape[1] = {c};
-    n->gamma = add_param(m, name, "weight", FROST_PARAM_BN_GAMMA, 1, shape);
-    n->beta = add_param(m, name, "bias", FROST_PARAM_BN_BETA, 1, shape);
-    n->running_mean = add_buffer(m, name, "running_mean", c);
-    n->running_var = add_buffer(m, name, "running_var", c);
-    if (n->gamma < 0 || n->beta < 0 || n->running_mean < 0 || n->running_var < 0) {
-        m->n_nodes--;
-        return -1;
+    switch (n->op) {
+    case FROST_OP_CONV:
+        n->conv = (frost_conv_params){.kh = a->k, .kw = a->k, .stride = a->stride, .pad_h = a->pad,
+                                      .pad_w = a->pad, .groups = a->groups, .cin = cin,
+                                      .cout = a->out};
+        n->bias = a->bias;
+        break;
+    case FROST_OP_LINEAR: n->bias = a->bias; break;
+    case FROST_OP_BN: n->bn = (frost_bn_params){.eps = a->eps, .momentum = a->momentum}; break;
+    case FROST_OP_ACT: n->act = a->act; break;
+    case FROST_OP_MAXPOOL:
+    case FROST_OP_AVGPOOL:
+        n->pool = (frost_pool_params){.k = a->k, .stride = a->stride, .pad = a->pad};
+        break;
+    case FROST_OP_DROPOUT: n->p = a->p; break;
+    case FROST_OP_INPUT:
+    case FROST_OP_GAP:
+    case FROST_OP_ADD:
+    case FROST_OP_CONCAT:
+    case FROST_OP_FLATTEN:
+    case FROST_OP_FAKEQUANT:
+    case FROST_OP_COUNT:
+        break;
     }
-    return idx;
 }
 
-int frost_g_act(frost_model *m, const char *name, int in, frost_act_kind act)
+void frost_node_attrs(const frost_node *n, frost_layer_attrs *a)
 {
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    if ((int)act < 0 || act >= FROST_ACT_COUNT) {
-        frost_fail(FROST_ERR_ARG, "layer '%s': unknown activation %d", name, (int)act);
-        return -1;
+    frost_layer_attrs_default(n->op, a);
+    switch (n->op) {
+    case FROST_OP_CONV:
+        *a = (frost_layer_attrs){.out = n->conv.cout, .k = n->conv.kh, .stride = n->conv.stride,
+                                 .pad = n->conv.pad_h, .groups = n->conv.groups, .bias = n->bias};
+        break;
+    case FROST_OP_LINEAR:
+        a->out = n->c;
+        a->bias = n->bias;
+        break;
+    case FROST_OP_BN:
+        a->eps = n->bn.eps;
+        a->momentum = n->bn.momentum;
+        break;
+    case FROST_OP_ACT: a->act = n->act; break;
+    case FROST_OP_MAXPOOL:
+    case FROST_OP_AVGPOOL:
+        a->k = n->pool.k;
+        a->stride = n->pool.stride;
+        a->pad = n->pool.pad;
+        break;
+    case FROST_OP_DROPOUT: a->p = n->p; break;
+    case FROST_OP_INPUT:
+    case FROST_OP_GAP:
+    case FROST_OP_ADD:
+    case FROST_OP_CONCAT:
+    case FROST_OP_FLATTEN:
+    case FROST_OP_FAKEQUANT:
+    case FROST_OP_COUNT:
+        break;
     }
-    int idx = append_node(m, name, FROST_OP_ACT, 1, &in, x->h, x->w, x->c);
-    if (idx >= 0)
-        m->nodes[idx].act = act;
-    return idx;
 }
 
-static int add_pool(frost_model *m, const char *name, frost_op op, int in, int k, int stride,
-                    int pad)
+int frost_g_layer(frost_model *m, const char *name, frost_op op, int n_in, const int *in,
+                  const frost_layer_attrs *a)
 {
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    if (k <= 0 || stride <= 0 || pad < 0 || 2 * pad > k) {
-        frost_fail(FROST_ERR_ARG, "layer '%s': pool needs k>0, stride>0, 0<=pad<=k/2 (k=%d stride=%d pad=%d)",
-                   name, k, stride, pad);
+    if (n_in < 0 || n_in > FROST_MAX_NODE_INPUTS) {
+        frost_fail(FROST_ERR_ARG, "layer '%s': %d inputs (at most %d)", name ? name : "", n_in,
+                   FROST_MAX_NODE_INPUTS);
         return -1;
     }
-    int oh = frost_conv_out_dim(x->h, k, stride, pad);
-    int ow = frost_conv_out_dim(x->w, k, stride, pad);
-    if (oh <= 0 || ow <= 0) {
-        frost_fail(FROST_ERR_SHAPE, "layer '%s': a %dx%d pool does not fit a %dx%d input", name, k,
-                   k, x->h, x->w);
-        return -1;
-    }
-    int idx = append_node(m, name, op, 1, &in, oh, ow, x->c);
-    if (idx >= 0)
-        m->nodes[idx].pool = (frost_pool_params){.k = k, .stride = stride, .pad = pad};
-    return idx;
-}
-
-int frost_g_maxpool(frost_model *m, const char *name, int in, int k, int stride, int pad)
-{
-    return add_pool(m, name, FROST_OP_MAXPOOL, in, k, stride, pad);
-}
-
-int frost_g_avgpool(frost_model *m, const char *name, int in, int k, int stride, int pad)
-{
-    return add_pool(m, name, FROST_OP_AVGPOOL, in, k, stride, pad);
-}
-
-int frost_g_gap(frost_model *m, const char *name, int in)
-{
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    return append_node(m, name, FROST_OP_GAP, 1, &in, 1, 1, x->c);
-}
-
-int frost_g_linear(frost_model *m, const char *name, int in, int out, bool bias)
-{
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    int64_t fin = (int64_t)x->h * x->w * x->c;
-    if (out <= 0 || out > 1000000 || fin > 100000000) {
-        frost_fail(FROST_ERR_ARG, "layer '%s': linear needs 0 < out <= 1e6 (got %d, in %lld)", name,
-                   out, (long long)fin);
-        return -1;
-    }
-    int idx = append_node(m, name, FROST_OP_LINEAR, 1, &in, 1, 1, out);
-    if (idx < 0)
-        return -1;
-    frost_node *n = &m->nodes[idx];
-    n->bias = bias;
-    n->macs = fin * out;
-    int64_t wshape[2] = {out, fin};
-    n->weight = add_param(m, name, "weight", FROST_PARAM_WEIGHT, 2, wshape);
-    if (n->weight >= 0 && bias) {
-        int64_t bshape[1] = {out};
-        n->bias_p = add_param(m, name, "bias", FROST_PARAM_BIAS, 1, bshape);
-    }
-    if (n->weight < 0 || (bias && n->bias_p < 0)) {
-        m->n_nodes--;
-        return -1;
-    }
-    return idx;
-}
-
-int frost_g_add(frost_model *m, const char *name, int a, int b)
-{
-    const frost_node *x = check_new(m, name, a);
-    const frost_node *y = x ? check_new(m, name, b) : NULL;
-    if (!x || !y)
-        return -1;
-    if (x->h != y->h || x->w != y->w || x->c != y->c) {
-        frost_fail(FROST_ERR_SHAPE, "layer '%s': add of %dx%dx%d ('%s') and %dx%dx%d ('%s')", name,
-                   x->h, x->w, x->c, x->name, y->h, y->w, y->c, y->name);
-        return -1;
-    }
-    int in[2] = {a, b};
-    return append_node(m, name, FROST_OP_ADD, 2, in, x->h, x->w, x->c);
-}
-
-int frost_g_concat(frost_model *m, const char *name, int n_in, const int *in)
-{
-    if (n_in < 2 || n_in > FROST_MAX_NODE_INPUTS) {
-        frost_fail(FROST_ERR_ARG, "layer '%s': concat needs 2..%d inputs (got %d)", name,
-                   FROST_MAX_NODE_INPUTS, n_in);
-        return -1;
-    }
-    int c = 0;
-    const frost_node *first = NULL;
+    frost_hwc shapes[FROST_MAX_NODE_INPUTS];
     for (int i = 0; i < n_in; i++) {
         const frost_node *x = check_new(m, name, in[i]);
         if (!x)
             return -1;
-        if (first && (x->h != first->h || x->w != first->w)) {
-            frost_fail(FROST_ERR_SHAPE, "layer '%s': concat of %dx%d ('%s') and %dx%d ('%s')", name,
-                       first->h, first->w, first->name, x->h, x->w, x->name);
-            return -1;
-        }
-        if (!first)
-            first = x;
-        c += x->c;
+        shapes[i] = (frost_hwc){x->h, x->w, x->c};
     }
-    return append_node(m, name, FROST_OP_CONCAT, n_in, in, first->h, first->w, c);
+    if (n_in == 0 && !check_new(m, name, 0))
+        return -1;
+    frost_hwc y;
+    int64_t macs;
+    if (frost_op_infer(op, name, a, n_in, shapes, &y, &macs) < 0)
+        return -1;
+    int idx = append_node(m, name, op, n_in, in, y.h, y.w, y.c);
+    if (idx < 0)
+        return -1;
+    frost_node *n = &m->nodes[idx];
+    n->macs = macs;
+    int cin = n_in > 0 ? shapes[0].c : 0;
+    set_node_attrs(n, cin, a);
+    if (!add_node_params(m, n, cin)) {
+        m->n_nodes--; /* params already added are harmless leftovers only on OOM */
+        return -1;
+    }
+    return idx;
+}
+
+/* The op's defaults, for the builders below to fill in. */
+static frost_layer_attrs defaults(frost_op op)
+{
+    frost_layer_attrs a;
+    frost_layer_attrs_default(op, &a);
+    return a;
+}
+
+int frost_g_conv(frost_model *m, const char *name, int in, int cout, int k, int stride, int pad,
+                 int groups, bool bias)
+{
+    frost_layer_attrs a = {.out = cout, .k = k, .stride = stride, .pad = pad, .groups = groups,
+                           .bias = bias};
+    return frost_g_layer(m, name, FROST_OP_CONV, 1, &in, &a);
+}
+
+int frost_g_bn(frost_model *m, const char *name, int in)
+{
+    frost_layer_attrs a = defaults(FROST_OP_BN);
+    return frost_g_layer(m, name, FROST_OP_BN, 1, &in, &a);
+}
+
+int frost_g_act(frost_model *m, const char *name, int in, frost_act_kind act)
+{
+    frost_layer_attrs a = {.act = act};
+    return frost_g_layer(m, name, FROST_OP_ACT, 1, &in, &a);
+}
+
+int frost_g_maxpool(frost_model *m, const char *name, int in, int k, int stride, int pad)
+{
+    frost_layer_attrs a = {.k = k, .stride = stride, .pad = pad};
+    return frost_g_layer(m, name, FROST_OP_MAXPOOL, 1, &in, &a);
+}
+
+int frost_g_avgpool(frost_model *m, const char *name, int in, int k, int stride, int pad)
+{
+    frost_layer_attrs a = {.k = k, .stride = stride, .pad = pad};
+    return frost_g_layer(m, name, FROST_OP_AVGPOOL, 1, &in, &a);
+}
+
+int frost_g_gap(frost_model *m, const char *name, int in)
+{
+    frost_layer_attrs a = defaults(FROST_OP_GAP);
+    return frost_g_layer(m, name, FROST_OP_GAP, 1, &in, &a);
+}
+
+int frost_g_linear(frost_model *m, const char *name, int in, int out, bool bias)
+{
+    frost_layer_attrs a = {.out = out, .bias = bias};
+    return frost_g_layer(m, name, FROST_OP_LINEAR, 1, &in, &a);
+}
+
+int frost_g_add(frost_model *m, const char *name, int a, int b)
+{
+    int in[2] = {a, b};
+    frost_layer_attrs at = defaults(FROST_OP_ADD);
+    return frost_g_layer(m, name, FROST_OP_ADD, 2, in, &at);
+}
+
+int frost_g_concat(frost_model *m, const char *name, int n_in, const int *in)
+{
+    frost_layer_attrs a = defaults(FROST_OP_CONCAT);
+    return frost_g_layer(m, name, FROST_OP_CONCAT, n_in, in, &a);
 }
 
 int frost_g_dropout(frost_model *m, const char *name, int in, float p)
 {
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    if (!(p >= 0.0f && p < 1.0f)) {
-        frost_fail(FROST_ERR_ARG, "layer '%s': dropout p must be in [0, 1) (got %g)", name,
-                   (double)p);
-        return -1;
-    }
-    int idx = append_node(m, name, FROST_OP_DROPOUT, 1, &in, x->h, x->w, x->c);
-    if (idx >= 0)
-        m->nodes[idx].p = p;
-    return idx;
+    frost_layer_attrs a = {.p = p};
+    return frost_g_layer(m, name, FROST_OP_DROPOUT, 1, &in, &a);
 }
 
 int frost_g_flatten(frost_model *m, const char *name, int in)
 {
-    const frost_node *x = check_new(m, name, in);
-    if (!x)
-        return -1;
-    int64_t c = (int64_t)x->h * x->w * x->c;
-    return append_node(m, name, FROST_OP_FLATTEN, 1, &in, 1, 1, (int)c);
+    frost_layer_attrs a = defaults(FROST_OP_FLATTEN);
+    return frost_g_layer(m, name, FROST_OP_FLATTEN, 1, &in, &a);
 }
 
 int frost_g_conv_bn_act(frost_model *m, const char *prefix, int in, int cout, int k, int stride,

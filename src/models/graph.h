@@ -17,29 +17,12 @@
 #include "core/param.h"
 #include "core/rng.h"
 #include "frost/model.h"
+#include "models/op_table.h"
 #include "ops/ops.h"
 
 #define FROST_MAX_NODE_INPUTS 8
 #define FROST_NAME_LEN 64
 
-typedef enum {
-    FROST_OP_INPUT = 0,
-    FROST_OP_CONV,
-    FROST_OP_BN,
-    FROST_OP_ACT,
-    FROST_OP_MAXPOOL,
-    FROST_OP_AVGPOOL,
-    FROST_OP_GAP,
-    FROST_OP_LINEAR,
-    FROST_OP_ADD,
-    FROST_OP_CONCAT,
-    FROST_OP_DROPOUT,
-    FROST_OP_FLATTEN,
-    FROST_OP_FAKEQUANT, /* inserted by frost_model_quantize: quantizes its input's output */
-    FROST_OP_COUNT
-} frost_op;
-
-const char *frost_op_name(frost_op op);
 
 /* Quantization of one node (set by frost_model_quantize, src/quant/qgraph.c):
  * a conv/linear node's weights, or a FAKEQUANT node's activations. */
@@ -147,7 +130,16 @@ struct frost_model {
 /* Creates an empty model with its input node (index 0, named "input"). */
 frost_model *frost_g_new(const char *name, int in_h, int in_w, int in_c);
 
-/* Builders. `in` is an earlier node's index. Names must be unique. */
+/* Adds a node of any op: checks the attributes and input shapes (frost_op_infer), sets
+ * the output shape and MACs and creates the parameters. The one builder every source
+ * of layers (built-in models, architecture JSON, importers) goes through. */
+int frost_g_layer(frost_model *m, const char *name, frost_op op, int n_in, const int *in,
+                  const frost_layer_attrs *a);
+/* The attributes of an existing node (what frost_g_layer was given). */
+void frost_node_attrs(const frost_node *n, frost_layer_attrs *a);
+
+/* Builders for each op, shorthands for frost_g_layer. `in` is an earlier node's index.
+ * Names must be unique. */
 int frost_g_conv(frost_model *m, const char *name, int in, int cout, int k, int stride, int pad,
                  int groups, bool bias);
 int frost_g_bn(frost_model *m, const char *name, int in);

@@ -101,13 +101,43 @@ static int get_inputs(const frost_model *m, const cJSON *layer, const char *src,
     return n;
 }
 
-static int expect_inputs(int got, int want, const char *src, const char *name, const char *op)
+/* Reads one attribute (absent: its default, already in *a). Returns 0 or -1. */
+static int read_attr(const cJSON *layer, const frost_attr_desc *d, frost_layer_attrs *a,
+                     const char *src, const char *name)
 {
-    if (got == want)
+    void *f = frost_layer_attr_field(a, d);
+    switch (d->type) {
+    case FROST_ATTR_INT: return get_int(layer, d->key, *(int *)f, f, src, name);
+    case FROST_ATTR_FLOAT: return get_float(layer, d->key, *(float *)f, f, src, name);
+    case FROST_ATTR_BOOL: return get_bool(layer, d->key, *(bool *)f, f, src, name);
+    case FROST_ATTR_ACT: {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(layer, d->key);
+        int act = cJSON_IsString(v) ? frost_act_from_name(v->valuestring) : -1;
+        if (act < 0) {
+            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown activation '%s' (%s)", src, name,
+                       d->key, cJSON_IsString(v) ? v->valuestring : "missing");
+            return -1;
+        }
+        *(frost_act_kind *)f = (frost_act_kind)act;
         return 0;
-    frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': %s takes %d input(s), got %d", src, name, op,
-               want, got);
+    }
+    }
     return -1;
+}
+
+/* Reads the op's attributes in table order, so a default that depends on an earlier
+ * attribute (conv pad = k/2, pool stride = k) follows the value the file gave. */
+static int read_attrs(const cJSON *layer, frost_op op, frost_layer_attrs *a, const char *src,
+                      const char *name)
+{
+    const frost_op_info *info = frost_op_info_of(op);
+    frost_layer_attrs_default(op, a);
+    for (int i = 0; i < info->n_attrs; i++) {
+        frost_layer_attr_set_default(a, &info->attrs[i]);
+        if (read_attr(layer, &info->attrs[i], a, src, name) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Builds one layer; returns the node index or -1 with the error set. */
@@ -120,83 +150,30 @@ static int build_layer(frost_model *m, const cJSON *layer, const char *src, int 
                    src, index);
         return -1;
     }
-    const char *name = jname->valuestring, *op = jop->valuestring;
+    const char *name = jname->valuestring;
+    int op = frost_op_from_name(jop->valuestring);
+    if (op < 0) {
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown op '%s'", src, name, jop->valuestring);
+        return -1;
+    }
+    const frost_op_info *info = frost_op_info_of((frost_op)op);
     int in[FROST_MAX_NODE_INPUTS];
     int n_in = get_inputs(m, layer, src, name, in);
     if (n_in < 0)
         return -1;
-    int r = -1;
-    if (strcmp(op, "conv") == 0) {
-        int out, k, stride, pad, groups;
-        bool bias;
-        if (expect_inputs(n_in, 1, src, name, op) || get_int(layer, "out", 0, &out, src, name) ||
-            get_int(layer, "k", 0, &k, src, name) || get_int(layer, "stride", 1, &stride, src, name) ||
-            get_int(layer, "pad", k / 2, &pad, src, name) ||
-            get_int(layer, "groups", 1, &groups, src, name) ||
-            get_bool(layer, "bias", false, &bias, src, name))
-            return -1;
-        r = frost_g_conv(m, name, in[0], out, k, stride, pad, groups, bias);
-    } else if (strcmp(op, "bn") == 0) {
-        float eps, mom;
-        if (expect_inputs(n_in, 1, src, name, op) || get_float(layer, "eps", 1e-5f, &eps, src, name) ||
-            get_float(layer, "momentum", 0.1f, &mom, src, name))
-            return -1;
-        if (!(eps > 0.0f && eps < 1.0f) || !(mom >= 0.0f && mom <= 1.0f)) {
-            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': bn needs 0<eps<1 and 0<=momentum<=1", src,
-                       name);
-            return -1;
-        }
-        r = frost_g_bn(m, name, in[0]);
-        if (r >= 0)
-            m->nodes[r].bn = (frost_bn_params){.eps = eps, .momentum = mom};
-    } else if (strcmp(op, "act") == 0) {
-        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(layer, "fn");
-        int act = cJSON_IsString(fn) ? frost_act_from_name(fn->valuestring) : -1;
-        if (expect_inputs(n_in, 1, src, name, op))
-            return -1;
-        if (act < 0) {
-            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown activation 'fn' (%s)", src, name,
-                       cJSON_IsString(fn) ? fn->valuestring : "missing");
-            return -1;
-        }
-        r = frost_g_act(m, name, in[0], (frost_act_kind)act);
-    } else if (strcmp(op, "maxpool") == 0 || strcmp(op, "avgpool") == 0) {
-        int k, stride, pad;
-        if (expect_inputs(n_in, 1, src, name, op) || get_int(layer, "k", 0, &k, src, name) ||
-            get_int(layer, "stride", k, &stride, src, name) || get_int(layer, "pad", 0, &pad, src, name))
-            return -1;
-        r = op[0] == 'm' ? frost_g_maxpool(m, name, in[0], k, stride, pad)
-                         : frost_g_avgpool(m, name, in[0], k, stride, pad);
-    } else if (strcmp(op, "gap") == 0) {
-        if (expect_inputs(n_in, 1, src, name, op))
-            return -1;
-        r = frost_g_gap(m, name, in[0]);
-    } else if (strcmp(op, "linear") == 0) {
-        int out;
-        bool bias;
-        if (expect_inputs(n_in, 1, src, name, op) || get_int(layer, "out", 0, &out, src, name) ||
-            get_bool(layer, "bias", true, &bias, src, name))
-            return -1;
-        r = frost_g_linear(m, name, in[0], out, bias);
-    } else if (strcmp(op, "add") == 0) {
-        if (expect_inputs(n_in, 2, src, name, op))
-            return -1;
-        r = frost_g_add(m, name, in[0], in[1]);
-    } else if (strcmp(op, "concat") == 0) {
-        r = frost_g_concat(m, name, n_in, in);
-    } else if (strcmp(op, "dropout") == 0) {
-        float p;
-        if (expect_inputs(n_in, 1, src, name, op) || get_float(layer, "p", 0.5f, &p, src, name))
-            return -1;
-        r = frost_g_dropout(m, name, in[0], p);
-    } else if (strcmp(op, "flatten") == 0) {
-        if (expect_inputs(n_in, 1, src, name, op))
-            return -1;
-        r = frost_g_flatten(m, name, in[0]);
-    } else {
-        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown op '%s'", src, name, op);
+    if (n_in < info->min_in || n_in > info->max_in) {
+        if (info->min_in == info->max_in)
+            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': %s takes %d input(s), got %d", src, name,
+                       info->name, info->min_in, n_in);
+        else
+            frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': %s takes %d..%d inputs, got %d", src,
+                       name, info->name, info->min_in, info->max_in, n_in);
         return -1;
     }
+    frost_layer_attrs a;
+    if (read_attrs(layer, (frost_op)op, &a, src, name) < 0)
+        return -1;
+    int r = frost_g_layer(m, name, (frost_op)op, n_in, in, &a);
     if (r < 0) {
         /* Builder errors already name the layer; add the source in front. */
         char msg[512];
@@ -305,6 +282,19 @@ static const char *input_name(const frost_model *m, int idx)
     return m->nodes[idx].name;
 }
 
+static void write_attr(cJSON *o, const frost_attr_desc *d, frost_layer_attrs *a)
+{
+    const void *f = frost_layer_attr_field(a, d);
+    switch (d->type) {
+    case FROST_ATTR_INT: cJSON_AddNumberToObject(o, d->key, *(const int *)f); break;
+    case FROST_ATTR_FLOAT: cJSON_AddNumberToObject(o, d->key, *(const float *)f); break;
+    case FROST_ATTR_BOOL: cJSON_AddBoolToObject(o, d->key, *(const bool *)f); break;
+    case FROST_ATTR_ACT:
+        cJSON_AddStringToObject(o, d->key, frost_act_name(*(const frost_act_kind *)f));
+        break;
+    }
+}
+
 static cJSON *layer_json(const frost_model *m, const frost_node *n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -313,38 +303,11 @@ static cJSON *layer_json(const frost_model *m, const frost_node *n)
     cJSON *in = cJSON_AddArrayToObject(o, "in");
     for (int i = 0; i < n->n_in; i++)
         cJSON_AddItemToArray(in, cJSON_CreateString(input_name(m, n->in[i])));
-    switch (n->op) {
-    case FROST_OP_CONV:
-        cJSON_AddNumberToObject(o, "out", n->conv.cout);
-        cJSON_AddNumberToObject(o, "k", n->conv.kh);
-        cJSON_AddNumberToObject(o, "stride", n->conv.stride);
-        cJSON_AddNumberToObject(o, "pad", n->conv.pad_h);
-        cJSON_AddNumberToObject(o, "groups", n->conv.groups);
-        cJSON_AddBoolToObject(o, "bias", n->bias);
-        break;
-    case FROST_OP_BN:
-        cJSON_AddNumberToObject(o, "eps", n->bn.eps);
-        cJSON_AddNumberToObject(o, "momentum", n->bn.momentum);
-        break;
-    case FROST_OP_ACT:
-        cJSON_AddStringToObject(o, "fn", frost_act_name(n->act));
-        break;
-    case FROST_OP_MAXPOOL:
-    case FROST_OP_AVGPOOL:
-        cJSON_AddNumberToObject(o, "k", n->pool.k);
-        cJSON_AddNumberToObject(o, "stride", n->pool.stride);
-        cJSON_AddNumberToObject(o, "pad", n->pool.pad);
-        break;
-    case FROST_OP_LINEAR:
-        cJSON_AddNumberToObject(o, "out", n->c);
-        cJSON_AddBoolToObject(o, "bias", n->bias);
-        break;
-    case FROST_OP_DROPOUT:
-        cJSON_AddNumberToObject(o, "p", n->p);
-        break;
-    default:
-        break;
-    }
+    frost_layer_attrs a;
+    frost_node_attrs(n, &a);
+    const frost_op_info *info = frost_op_info_of(n->op);
+    for (int i = 0; i < info->n_attrs; i++)
+        write_attr(o, &info->attrs[i], &a);
     return o;
 }
 
@@ -363,7 +326,7 @@ char *frost_model_to_json(const frost_model *m)
     cJSON_AddNumberToObject(root, "classes", m->classes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (int i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].op != FROST_OP_FAKEQUANT)
+        if (!frost_op_has(m->nodes[i].op, FROST_OPF_INTERNAL))
             cJSON_AddItemToArray(layers, layer_json(m, &m->nodes[i]));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -36,17 +36,6 @@ static void scan_free(graph_scan *g)
     free(g->needs_fq);
 }
 
-static bool quantized_output_op(frost_op op)
-{
-    switch (op) {
-    case FROST_OP_INPUT: case FROST_OP_CONV: case FROST_OP_BN: case FROST_OP_ACT:
-    case FROST_OP_MAXPOOL: case FROST_OP_AVGPOOL: case FROST_OP_GAP: case FROST_OP_LINEAR:
-    case FROST_OP_ADD: case FROST_OP_CONCAT:
-        return true;
-    default: /* dropout and flatten pass values through; no new range */
-        return false;
-    }
-}
 
 /* Extends a unit from node e by its sole consumer if that is `op` reading e. */
 static int unit_next(const frost_model *m, const graph_scan *g, int e, frost_op op)
@@ -100,9 +89,9 @@ static frost_status scan_graph(const frost_model *m, graph_scan *g)
                 g->unit_end[j] = e;
     }
     for (int i = 0; i < n; i++)
-        g->needs_fq[i] = !g->interior[i] && quantized_output_op(m->nodes[i].op);
+        g->needs_fq[i] = !g->interior[i] && frost_op_has(m->nodes[i].op, FROST_OPF_NEW_RANGE);
     int e = n - 1;
-    while (e > 0 && (m->nodes[e].op == FROST_OP_DROPOUT || m->nodes[e].op == FROST_OP_FLATTEN))
+    while (e > 0 && frost_op_has(m->nodes[e].op, FROST_OPF_ALIAS))
         e = m->nodes[e].in[0];
     g->out_src = e;
     return FROST_OK;
@@ -110,7 +99,7 @@ static frost_status scan_graph(const frost_model *m, graph_scan *g)
 
 static bool has_weights(const frost_node *n)
 {
-    return n->op == FROST_OP_CONV || n->op == FROST_OP_LINEAR;
+    return frost_op_has(n->op, FROST_OPF_WEIGHTED);
 }
 
 /* Every override must name a layer that can take it; checked before the model changes. */

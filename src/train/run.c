@@ -83,13 +83,25 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
         TAKE(n->y, float, numel);
         if (n->op != FROST_OP_INPUT)
             TAKE(n->dy, float, numel);
-        if (n->op == FROST_OP_BN) {
-            TAKE(n->save_a, float, n->c);
-            TAKE(n->save_b, float, n->c);
-        } else if (n->op == FROST_OP_DROPOUT) {
-            TAKE(n->save_a, float, numel);
-        } else if (n->op == FROST_OP_MAXPOOL) {
-            TAKE(n->argmax, int32_t, numel);
+        switch (n->op) { /* what forward keeps for backward */
+        case FROST_OP_BN:
+            TAKE(n->save_a, float, n->c); /* batch mean */
+            TAKE(n->save_b, float, n->c); /* 1/sqrt(var + eps) */
+            break;
+        case FROST_OP_DROPOUT: TAKE(n->save_a, float, numel); break; /* mask */
+        case FROST_OP_MAXPOOL: TAKE(n->argmax, int32_t, numel); break;
+        case FROST_OP_INPUT:
+        case FROST_OP_CONV: /* its input and weights */
+        case FROST_OP_ACT:
+        case FROST_OP_AVGPOOL:
+        case FROST_OP_GAP:
+        case FROST_OP_LINEAR:
+        case FROST_OP_ADD:
+        case FROST_OP_CONCAT:
+        case FROST_OP_FLATTEN:
+        case FROST_OP_FAKEQUANT: /* its state lives in the node's quantization fields */
+        case FROST_OP_COUNT:
+            break;
         }
     }
     size_t scratch = 0;
