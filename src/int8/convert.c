@@ -17,6 +17,7 @@
 #include "int8/i8model.h"
 #include "int8/requant.h"
 #include "models/graph.h"
+#include "ops/act_def.h"
 
 typedef struct {
     const frost_model *m;
@@ -96,14 +97,13 @@ static void add_input(frost_i8_node *n, int t) { n->in[n->n_in++] = t; }
 static void build_lut(const frost_i8_node *in, frost_act_kind act, const tensor_q *out,
                       uint8_t *lut)
 {
-    float x[256], y[256];
-    /* (q - Z) * S with q, Z as floats, as fq_one computes; stored s - stored Z is q - Z */
-    for (int s = 0; s < 256; s++)
-        x[s] = ((float)s - (float)in->zp) * in->scale;
-    frost_act_forward(act, 256, x, y);
-    for (int s = 0; s < 256; s++)
-        lut[s] = (uint8_t)(frost_quantize_one(y[s], out->scale, out->zp, out->qmin, out->qmax) +
+    for (int s = 0; s < 256; s++) {
+        /* (q - Z) * S with q, Z as floats, as fq_one computes; stored s - stored Z is q - Z */
+        float x = ((float)s - (float)in->zp) * in->scale;
+        float y = frost_act_value(act, x);
+        lut[s] = (uint8_t)(frost_quantize_one(y, out->scale, out->zp, out->qmin, out->qmax) +
                            out->off);
+    }
 }
 
 /* ---- weights ---- */
@@ -281,11 +281,15 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
                               "over %dx%d pixels; only a 1x1 classifier may", cn->name, cn->h,
                               cn->w);
     }
-    if (act == FROST_ACT_RELU || act == FROST_ACT_RELU6)
-        o->lo = o->lo > o->zp ? o->lo : o->zp;
-    if (act == FROST_ACT_RELU6) {
-        int six = frost_quantize_one(6.0f, q->scale, q->zp, q->qmin, q->qmax) + q->off;
-        o->hi = o->hi < six ? o->hi : six;
+    /* a clamp activation becomes the output range (relu: from the zero point up) */
+    float lo, hi;
+    if (frost_act_clamp(act, &lo, &hi) && lo > -INFINITY) {
+        int qlo = frost_quantize_one(lo, q->scale, q->zp, q->qmin, q->qmax) + q->off;
+        o->lo = o->lo > qlo ? o->lo : qlo;
+    }
+    if (frost_act_clamp(act, &lo, &hi) && hi < INFINITY) {
+        int qhi = frost_quantize_one(hi, q->scale, q->zp, q->qmin, q->qmax) + q->off;
+        o->hi = o->hi < qhi ? o->hi : qhi;
     }
     return quantize_weights(c, o, cn, bn, &c->out->nodes[t], logits);
 }
@@ -381,7 +385,7 @@ static frost_status emit_for_fq(conv_ctx *c, int fi)
     int src = f->in[0], head = src, bn = -1;
     frost_act_kind act = FROST_ACT_IDENTITY;
     const frost_node *h = &m->nodes[head];
-    if (h->op == FROST_OP_ACT && (h->act == FROST_ACT_RELU || h->act == FROST_ACT_RELU6) &&
+    if (h->op == FROST_OP_ACT && frost_act_is_real_clamp(h->act) &&
         !has_fq(m, h->in[0]) &&
         (m->nodes[h->in[0]].op == FROST_OP_BN || m->nodes[h->in[0]].op == FROST_OP_CONV)) {
         act = h->act;

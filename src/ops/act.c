@@ -1,19 +1,18 @@
 /*
- * Pointwise activations: identity, ReLU, ReLU6, hard-swish, hard-sigmoid.
- *
- * Forward and backward values follow PyTorch, including the gradient at the
- * kinks (relu: 0 at x <= 0; relu6: dy only for 0 < x < 6; hardswish: 0 for
- * x < -3, dy*(x/3 + 1/2) for -3 <= x <= 3, dy above; hardsigmoid: dy/6 for
- * -3 < x < 3). NaN inputs propagate through the forward pass.
+ * Pointwise activations: names, the threaded drivers and the reference kernels.
+ * What each activation computes is defined once, in ops/act_def.h.
  */
 #include <stdbool.h>
 #include <string.h>
 
 #include "core/cpu.h"
+#include "ops/act_def.h"
 #include "ops/elementwise.h"
 #include "ops/ops.h"
 
-static const char *const act_names[] = {"identity", "relu", "relu6", "hswish", "hsigmoid"};
+#define ACT_NAME_(id, name) [FROST_ACT_##id] = name,
+static const char *const act_names[] = {FROST_ACT_LIST(ACT_NAME_)};
+#undef ACT_NAME_
 _Static_assert(sizeof(act_names) / sizeof(act_names[0]) == FROST_ACT_COUNT,
                "one name per activation kind");
 
@@ -75,64 +74,17 @@ void frost_act_backward(frost_act_kind k, int64_t n, const float *x, const float
     frost_parallel_range(n, 1, act_backward_range, &job);
 }
 
-/* ---- portable reference kernels ---- */
-
-/* Written as comparisons that are false for NaN, so NaN passes through. */
-static float relu6f(float v) { return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
+/* ---- portable reference kernels: the scalar definitions of ops/act_def.h ---- */
 
 void frost_act_forward_ref(frost_act_kind k, int64_t n, const float *x, float *y)
 {
-    const float sixth = 1.0f / 6.0f;
-    switch (k) {
-    case FROST_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] < 0.0f ? 0.0f : x[i];
-        break;
-    case FROST_ACT_RELU6:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = relu6f(x[i]);
-        break;
-    case FROST_ACT_HSWISH:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] * relu6f(x[i] + 3.0f) * sixth;
-        break;
-    case FROST_ACT_HSIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = relu6f(x[i] + 3.0f) * sixth;
-        break;
-    default: /* identity */
-        if (x != y)
-            memmove(y, x, sizeof(float) * (size_t)n);
-        break;
-    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = frost_act_value(k, x[i]);
 }
 
 void frost_act_backward_ref(frost_act_kind k, int64_t n, const float *x, const float *dy,
                             float *dx)
 {
-    const float sixth = 1.0f / 6.0f, third = 1.0f / 3.0f;
-    switch (k) {
-    case FROST_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
-        break;
-    case FROST_ACT_RELU6:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] += (x[i] > 0.0f && x[i] < 6.0f) ? dy[i] : 0.0f;
-        break;
-    case FROST_ACT_HSWISH:
-        for (int64_t i = 0; i < n; i++) {
-            float g = x[i] < -3.0f ? 0.0f : (x[i] <= 3.0f ? x[i] * third + 0.5f : 1.0f);
-            dx[i] += g * dy[i];
-        }
-        break;
-    case FROST_ACT_HSIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] += (x[i] > -3.0f && x[i] < 3.0f) ? dy[i] * sixth : 0.0f;
-        break;
-    default: /* identity */
-        for (int64_t i = 0; i < n; i++)
-            dx[i] += dy[i];
-        break;
-    }
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += frost_act_grad(k, x[i], dy[i]);
 }

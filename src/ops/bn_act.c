@@ -13,15 +13,18 @@
 #include "ops/bn_act.h"
 
 #include "core/cpu.h"
+#include "ops/act_def.h"
 #include "ops/elementwise.h"
 
 /* The kernels are written once for a generic activation kind and called with a
  * constant one, so each kind gets its own branch-free loop. */
 #define BN_ACT_INLINE static inline __attribute__((always_inline))
 
+/* A clamp activation fuses into the BN pass; the others need their own. */
 bool frost_bn_act_fusable(frost_act_kind act)
 {
-    return act == FROST_ACT_IDENTITY || act == FROST_ACT_RELU || act == FROST_ACT_RELU6;
+    float lo, hi;
+    return frost_act_clamp(act, &lo, &hi);
 }
 
 /* ---- driver glue ---- */
@@ -145,14 +148,7 @@ void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x,
  * The expressions are those of frost_bn_*_ref and frost_act_*_ref (comparisons
  * false for NaN, so NaN propagates), hence bit-identical to the unfused ref path. */
 
-BN_ACT_INLINE float act_ref(frost_act_kind k, float v)
-{
-    switch (k) {
-    case FROST_ACT_RELU: return v < 0.0f ? 0.0f : v;
-    case FROST_ACT_RELU6: return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
-    default: return v;
-    }
-}
+BN_ACT_INLINE float act_ref(frost_act_kind k, float v) { return frost_act_value(k, v); }
 
 /* The activation's derivative (0 or 1), read from its output. */
 BN_ACT_INLINE bool keep_ref(frost_act_kind k, float y)
@@ -160,8 +156,13 @@ BN_ACT_INLINE bool keep_ref(frost_act_kind k, float y)
     switch (k) {
     case FROST_ACT_RELU: return y > 0.0f;
     case FROST_ACT_RELU6: return y > 0.0f && y < 6.0f;
-    default: return true;
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_HSWISH:   /* not a clamp: never fused (frost_bn_act_fusable) */
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_COUNT:
+        break;
     }
+    return true;
 }
 
 BN_ACT_INLINE void apply_rows_ref(frost_act_kind k, int64_t rows, int tc, int64_t ld,
@@ -186,7 +187,10 @@ void frost_bn_act_apply_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld
     case FROST_ACT_RELU6:
         apply_rows_ref(FROST_ACT_RELU6, rows, tc, ld, x, mean, scale, shift, y);
         break;
-    default:
+    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_COUNT:
         apply_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, x, mean, scale, shift, y);
         break;
     }
@@ -212,7 +216,10 @@ void frost_bn_act_sums_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld,
     switch (act) {
     case FROST_ACT_RELU: sums_rows_ref(FROST_ACT_RELU, rows, tc, ld, dy, y, x, s1, s2); break;
     case FROST_ACT_RELU6: sums_rows_ref(FROST_ACT_RELU6, rows, tc, ld, dy, y, x, s1, s2); break;
-    default: sums_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, dy, y, x, s1, s2); break;
+    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_COUNT: sums_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, dy, y, x, s1, s2); break;
     }
 }
 
@@ -242,7 +249,10 @@ void frost_bn_act_dx_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, c
     case FROST_ACT_RELU6:
         dx_rows_ref(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
         break;
-    default:
+    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_COUNT:
         dx_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
         break;
     }

@@ -79,14 +79,25 @@ void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const fl
                             float *dbeta);
 
 /* ---- pointwise activations ---- */
-typedef enum {
-    FROST_ACT_IDENTITY = 0,
-    FROST_ACT_RELU,
-    FROST_ACT_RELU6,
-    FROST_ACT_HSWISH,   /* x * relu6(x+3)/6 */
-    FROST_ACT_HSIGMOID, /* relu6(x+3)/6 */
-    FROST_ACT_COUNT
-} frost_act_kind;
+/* The activations: X(ID, name). Their scalar definitions, which every kernel and the
+ * int8 tables follow, are in ops/act_def.h. FROST_CHECKLIST_DUMMY adds one that no
+ * stage handles (docs/design.md, "Adding an op"). */
+#ifdef FROST_CHECKLIST_DUMMY
+#define FROST_ACT_LIST_EXTRA(X) X(DUMMY, "dummy")
+#else
+#define FROST_ACT_LIST_EXTRA(X)
+#endif
+#define FROST_ACT_LIST(X)                                                                     \
+    X(IDENTITY, "identity")                                                                   \
+    X(RELU, "relu")                                                                           \
+    X(RELU6, "relu6")                                                                         \
+    X(HSWISH, "hswish")     /* x * relu6(x+3)/6 */                                            \
+    X(HSIGMOID, "hsigmoid") /* relu6(x+3)/6 */                                                \
+    FROST_ACT_LIST_EXTRA(X)
+
+#define FROST_ACT_ENUM_(id, name) FROST_ACT_##id,
+typedef enum { FROST_ACT_LIST(FROST_ACT_ENUM_) FROST_ACT_COUNT } frost_act_kind;
+#undef FROST_ACT_ENUM_
 
 const char *frost_act_name(frost_act_kind k);
 /* Parses "relu", "relu6", "hswish", "hsigmoid", "identity"; returns -1 if unknown. */

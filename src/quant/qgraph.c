@@ -13,6 +13,7 @@
 
 #include "core/util.h"
 #include "models/graph.h"
+#include "ops/act_def.h"
 #include "quant/qgraph.h"
 
 typedef struct {
@@ -43,7 +44,7 @@ static int unit_next(const frost_model *m, const graph_scan *g, int e, frost_op 
     int j = g->sole[e];
     if (j < 0 || m->nodes[j].op != op || m->nodes[j].in[0] != e)
         return -1;
-    if (op == FROST_OP_ACT && m->nodes[j].act != FROST_ACT_RELU && m->nodes[j].act != FROST_ACT_RELU6)
+    if (op == FROST_OP_ACT && !frost_act_is_real_clamp(m->nodes[j].act))
         return -1;
     return j;
 }

@@ -139,8 +139,11 @@ static __m256 act_v(frost_act_kind k, __m256 x)
     case FROST_ACT_HSWISH:
         return _mm256_mul_ps(_mm256_mul_ps(x, relu6_v(_mm256_add_ps(x, three))), sixth);
     case FROST_ACT_HSIGMOID: return _mm256_mul_ps(relu6_v(_mm256_add_ps(x, three)), sixth);
-    default: return x;
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_COUNT:
+        break;
     }
+    return x;
 }
 
 /* The per-kind switch sits inside a small inline function; gcc hoists it out of
@@ -163,7 +166,8 @@ void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *
         ACT_LOOP(FROST_ACT_HSWISH)
         ACT_LOOP(FROST_ACT_HSIGMOID)
 #undef ACT_LOOP
-    default:
+    case FROST_ACT_IDENTITY: /* the reference copies */
+    case FROST_ACT_COUNT:
         break;
     }
     if (i < n)
@@ -194,8 +198,11 @@ static __m256 act_grad_v(frost_act_kind k, __m256 x, __m256 dy)
                                   _mm256_cmp_ps(x, three, _CMP_LT_OQ));
         return _mm256_and_ps(in, _mm256_mul_ps(dy, _mm256_set1_ps(1.0f / 6.0f)));
     }
-    default: return dy;
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_COUNT:
+        break;
     }
+    return dy;
 }
 
 void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const float *dy,
@@ -216,7 +223,7 @@ void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const 
         ACT_GRAD_LOOP(FROST_ACT_HSWISH)
         ACT_GRAD_LOOP(FROST_ACT_HSIGMOID)
 #undef ACT_GRAD_LOOP
-    default:
+    case FROST_ACT_COUNT:
         break;
     }
     if (i < n)

@@ -33,9 +33,11 @@ static inline __m256 activate(frost_act_kind act, __m256 v)
     case FROST_ACT_HSIGMOID:
         return _mm256_mul_ps(_mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(v, three))),
                              sixth);
-    default:
-        return v;
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_COUNT:
+        break;
     }
+    return v;
 }
 
 /* Lane masks for the first n (0..8) lanes. */

@@ -1,0 +1,81 @@
+/*
+ * The scalar definition of every activation: the one place that says what each
+ * computes. The reference kernels (ops/act.c, ops/bn_act.c, ops/pgemm.c) and the int8
+ * converter's tables call these; the SIMD kernels implement the same expressions in
+ * the same order, and the tests hold them to the reference bit for bit.
+ *
+ * Values follow PyTorch, including the gradient at the kinks (relu: 0 at x <= 0;
+ * relu6: dy only for 0 < x < 6; hardswish: 0 for x < -3, dy*(x/3 + 1/2) for
+ * -3 <= x <= 3, dy above; hardsigmoid: dy/6 for -3 < x < 3). Comparisons are written
+ * to be false for NaN, so NaN passes through the forward pass.
+ */
+#ifndef FROST_OPS_ACT_DEF_H
+#define FROST_OPS_ACT_DEF_H
+
+#include <math.h>
+#include <stdbool.h>
+
+#include "ops/ops.h"
+
+static inline float frost_relu6f(float v) { return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
+
+/* y = f(x) */
+static inline float frost_act_value(frost_act_kind k, float x)
+{
+    const float sixth = 1.0f / 6.0f;
+    switch (k) {
+    case FROST_ACT_IDENTITY: return x;
+    case FROST_ACT_RELU: return x < 0.0f ? 0.0f : x;
+    case FROST_ACT_RELU6: return frost_relu6f(x);
+    case FROST_ACT_HSWISH: return x * frost_relu6f(x + 3.0f) * sixth;
+    case FROST_ACT_HSIGMOID: return frost_relu6f(x + 3.0f) * sixth;
+    case FROST_ACT_COUNT: break;
+    }
+    return x;
+}
+
+/* f'(x) * dy, from the forward input x. */
+static inline float frost_act_grad(frost_act_kind k, float x, float dy)
+{
+    const float sixth = 1.0f / 6.0f, third = 1.0f / 3.0f;
+    switch (k) {
+    case FROST_ACT_IDENTITY: return dy;
+    case FROST_ACT_RELU: return x > 0.0f ? dy : 0.0f;
+    case FROST_ACT_RELU6: return (x > 0.0f && x < 6.0f) ? dy : 0.0f;
+    case FROST_ACT_HSWISH: {
+        float g = x < -3.0f ? 0.0f : (x <= 3.0f ? x * third + 0.5f : 1.0f);
+        return g * dy;
+    }
+    case FROST_ACT_HSIGMOID: return (x > -3.0f && x < 3.0f) ? dy * sixth : 0.0f;
+    case FROST_ACT_COUNT: break;
+    }
+    return dy;
+}
+
+/* Whether f is a clamp of its input to [*lo, *hi] (infinite bounds: no clamp). Clamps
+ * fuse into BN kernels and into int8 requantization (as the output range); the others
+ * need their own pass (or a table in int8). */
+static inline bool frost_act_clamp(frost_act_kind k, float *lo, float *hi)
+{
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    switch (k) {
+    case FROST_ACT_IDENTITY: return true;
+    case FROST_ACT_RELU: *lo = 0.0f; return true;
+    case FROST_ACT_RELU6: *lo = 0.0f; *hi = 6.0f; return true;
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_COUNT:
+        break;
+    }
+    return false;
+}
+
+/* A clamp that does something (relu, relu6): joins a conv-BN unit in quantization. */
+static inline bool frost_act_is_real_clamp(frost_act_kind k)
+{
+    float lo, hi;
+    return frost_act_clamp(k, &lo, &hi) && k != FROST_ACT_IDENTITY;
+}
+
+#endif
