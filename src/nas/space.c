@@ -26,9 +26,12 @@ static const int expands[] = {1, 3, 6};
 static const int layer_deltas[] = {-1, 0, 1};
 static const int widths[] = {75, 100, 125};
 static const double resolution_factors[FROST_NAS_RESOLUTIONS] = {0.7, 0.85, 1.0};
-static const char block_letters[FROST_NAS_BLOCK_COUNT] = {'m', 'f', 'g', 'd'};
-static const char *const block_names[FROST_NAS_BLOCK_COUNT] = {"mbconv", "frost_r2", "frost_r4",
-                                                                "dwsep"};
+/* Sized by their initializers, so the asserts below catch a missing entry. */
+static const char block_letters[] = {'m', 'f', 'g', 'd'};
+static const char *const block_names[] = {"mbconv", "frost_r2", "frost_r4", "dwsep"};
+_Static_assert(sizeof block_letters == FROST_NAS_BLOCK_COUNT, "one letter per block");
+_Static_assert(sizeof block_names / sizeof block_names[0] == FROST_NAS_BLOCK_COUNT,
+               "one name per block");
 static const char width_letters[] = {'s', 'n', 'w'};
 static const char layer_signs[] = {'-', '0', '+'};
 

@@ -20,7 +20,8 @@ struct frost_observer {
     int64_t abs_cap;
 };
 
-static const char *const kind_names[FROST_OBS_COUNT] = {"minmax", "ema", "hist", "percentile"};
+static const char *const kind_names[] = {"minmax", "ema", "hist", "percentile"};
+_Static_assert(sizeof kind_names / sizeof kind_names[0] == FROST_OBS_COUNT, "one name per observer");
 
 const char *frost_observer_kind_name(frost_observer_kind k)
 {
