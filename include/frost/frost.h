@@ -13,15 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FROST_VERSION_MAJOR 0
-#define FROST_VERSION_MINOR 1
-#define FROST_VERSION_PATCH 0
-#define FROST_VERSION_STRING "0.1.0"
+#include "frost/version.h"
 
 #include "frost/status.h"
 #include "frost/tensor.h"
 #include "frost/model.h"
 #include "frost/data.h"
+#include "frost/optim.h"
 #include "frost/train.h"
 #include "frost/io.h"
 #include "frost/quant.h"

@@ -46,10 +46,8 @@ const frost_st_tensor *frost_st_find(const frost_st_file *f, const char *name);
 const char *frost_st_meta_get(const frost_st_file *f, const char *key);
 void frost_st_close(frost_st_file *f);
 
-/* Write `size` bytes to `path` atomically (temp file + fsync + rename). */
-frost_status frost_write_file_atomic(const char *path, const void *data, size_t size);
-/* Read a whole file (malloc'd, NUL-terminated) into *data / *size. */
-frost_status frost_read_file(const char *path, char **data, size_t *size);
+/* frost_read_file and frost_write_file_atomic */
+#include "frost/file.h"
 
 /* ---- checkpoints: weights + BN stats (+ optimizer state) + architecture JSON ---- */
 #include "frost/model.h"

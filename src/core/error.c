@@ -1,5 +1,5 @@
 /* Per-thread error messages and status names (see include/frost/frost.h). */
-#include "frost/frost.h"
+#include "frost/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Thread count shared by OpenMP (our kernels) and OpenBLAS (GEMM). */
-#include "frost/frost.h"
+#include "frost/status.h"
 
 #include <cblas.h>
 #include <omp.h>

@@ -2,7 +2,7 @@
 #ifndef FROST_CORE_UTIL_H
 #define FROST_CORE_UTIL_H
 
-#include "frost/frost.h"
+#include "frost/status.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,9 +9,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
-/* The umbrella header first: including frost/data.h on its own trips over the
- * frost.h -> train.h -> data.h include cycle (train.h needs data.h's types). */
-#include "frost/frost.h"
+#include "frost/data.h"
 
 /* Largest IDX payload we accept (bytes): far above Fashion-MNIST (47 MB), and
  * small enough that a corrupt header cannot make us ask for absurd memory. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "frost/quant.h"
 #include "int8/i8model.h"
 #include "int8/requant.h"
 #include "models/graph.h"

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "frost/version.h"
 #include "frost/qat.h"
 #include "models/graph.h"
 

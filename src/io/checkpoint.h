@@ -3,7 +3,7 @@
 #define FROST_IO_CHECKPOINT_H
 
 #include "frost/io.h"
-#include "frost/train.h"
+#include "frost/optim.h"
 
 /* Saves weights, BN statistics, the architecture and, if opt != NULL, the optimizer
  * state, plus extra metadata (e.g. the epoch), atomically. */

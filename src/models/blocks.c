@@ -1,6 +1,7 @@
 /* Building blocks shared by the built-in models (see blocks.h). */
 #include "models/blocks.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -94,4 +95,28 @@ frost_status frost_zoo_done(const frost_zoo_opts *o, frost_model *m, bool ok, fr
     frost_status r = frost_fail(s, "built-in model %s: %s", o->name, why);
     frost_model_free(m);
     return r;
+}
+
+/* ---------------------------------------------------------------- strides */
+
+int frost_zoo_stride_demotions(int input)
+{
+    if (input <= 0)
+        return 0;
+    long d = lround(log2(224.0 / (double)input)) - 1;
+    return (int)(d < 0 ? 0 : d > 2 ? 2 : d);
+}
+
+frost_stride_plan frost_stride_plan_for(int input)
+{
+    return (frost_stride_plan){.demote_left = frost_zoo_stride_demotions(input)};
+}
+
+int frost_stride_take(frost_stride_plan *plan, int nominal_stride)
+{
+    if (nominal_stride == 2 && plan->demote_left > 0) {
+        plan->demote_left--;
+        return 1;
+    }
+    return nominal_stride;
 }

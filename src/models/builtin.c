@@ -1,10 +1,9 @@
 /*
- * The built-in model zoo: names, default options, option checks, and the
- * small-input stride rule every model follows. The architectures themselves
- * live in frostnet.c, mobilenetv2.c, mnasnet.c and resnet.c; docs/models.md
- * describes them.
+ * The built-in model zoo: names, default options and option checks. The
+ * architectures live in frostnet.c, mobilenetv2.c, mnasnet.c and resnet.c, built
+ * from blocks.c's pieces; docs/models.md describes them.
  *
- * Small inputs. The ImageNet models downsample 32x (224 -> 7). On 28x28
+ * Small inputs (the stride rule every model follows, in blocks.c). The ImageNet models downsample 32x (224 -> 7). On 28x28
  * Fashion-MNIST that would leave a 1x1 map after the third stage, so, as the
  * usual CIFAR adaptation of MobileNetV2 does, the first few stride-2 layers
  * (the stem first, then the blocks in order) run at stride 1 instead. For an
@@ -25,30 +24,6 @@
 #include <string.h>
 
 #include "core/util.h"
-
-/* ---------------------------------------------------------------- strides */
-
-int frost_zoo_stride_demotions(int input)
-{
-    if (input <= 0)
-        return 0;
-    long d = lround(log2(224.0 / (double)input)) - 1;
-    return (int)(d < 0 ? 0 : d > 2 ? 2 : d);
-}
-
-frost_stride_plan frost_stride_plan_for(int input)
-{
-    return (frost_stride_plan){.demote_left = frost_zoo_stride_demotions(input)};
-}
-
-int frost_stride_take(frost_stride_plan *plan, int nominal_stride)
-{
-    if (nominal_stride == 2 && plan->demote_left > 0) {
-        plan->demote_left--;
-        return 1;
-    }
-    return nominal_stride;
-}
 
 /* ---------------------------------------------------------------- names */
 

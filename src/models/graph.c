@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "quant/qgraph.h"
 
 int frost_make_div8(float v)
 {
@@ -74,7 +73,8 @@ void frost_model_free(frost_model *m)
 {
     if (!m)
         return;
-    frost_model_quant_release(m);
+    if (m->quant.hooks)
+        m->quant.hooks->release(m);
     free_params(m->params, m->n_params);
     free_params(m->buffers, m->n_buffers);
     frost_free(m->arena);

@@ -91,7 +91,27 @@ typedef enum {
     FROST_QOBS_ALL       /* observers update on every forward (PTQ calibration) */
 } frost_qobserve;
 
+/* The quantization-aware steps the executor (src/train/run.c) calls: the one interface
+ * between running a graph and QAT, installed by frost_model_quantize (src/quant/qrun.c).
+ * `ni` is a node index. */
 typedef struct {
+    /* the weights conv/linear node ni computes with this forward (fake-quantized, with
+     * its BN folded in when it has one), or its float weights */
+    const float *(*weight)(frost_model *m, int ni);
+    /* whether this step's forward used fake-quantized weights: the backward then writes
+     * the gradient of those into q.dw_eff and calls weight_backward */
+    bool (*weight_quantized)(const frost_model *m, int ni);
+    void (*weight_backward)(frost_model *m, int ni); /* dW += STE(dW_eff) */
+    /* a FAKEQUANT node; overwrite: dx holds nothing yet, so it is written, not added to */
+    frost_status (*fq_forward)(frost_model *m, int ni, int n_images, bool training);
+    void (*fq_backward)(frost_model *m, int ni, float *dx, bool overwrite);
+    /* a folded BN that runs on running statistics in training too */
+    bool (*bn_frozen)(const frost_model *m, int ni);
+    void (*release)(frost_model *m); /* frees the quantization state */
+} frost_qat_hooks;
+
+typedef struct {
+    const frost_qat_hooks *hooks; /* set by frost_model_quantize; NULL in a float model */
     bool active;         /* frost_model_quantize ran: FAKEQUANT nodes exist */
     bool fake;           /* apply fake-quant (off while calibrating) */
     frost_qobserve observe;
@@ -123,6 +143,7 @@ struct frost_model {
     float *scratch;
     size_t scratch_floats;
     frost_rng dropout_rng;
+    bool fusion_stale;        /* BN + activation fusion must be re-decided (BNs froze) */
 
     frost_model_quant quant;
 };
@@ -162,9 +183,6 @@ int frost_g_finish(frost_model *m, int classes);
 
 /* Adds a zero-filled 1-D buffer "<layer>.<suffix>" of n floats; its index or -1. */
 int frost_g_buffer(frost_model *m, const char *layer, const char *suffix, int64_t n);
-
-/* Re-decides BN+activation fusion (src/train/run.c); needed when BNs are frozen. */
-void frost_run_plan_fusion(frost_model *m);
 
 /* Node lookup by name; -1 if absent. */
 int frost_g_find(const frost_model *m, const char *name);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "frost/io.h"
+#include "frost/file.h"
 #include "models/graph.h"
 
 /* Reads an optional integer field; returns 0 ok, -1 wrong type (error set). */

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
-#include "frost/frost.h"
+#include "frost/status.h"
 #include "ops/elementwise.h"
 #include "ops/ops.h"
 

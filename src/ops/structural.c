@@ -6,7 +6,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "frost/frost.h"
+#include "frost/status.h"
 #include "ops/elementwise.h"
 #include "ops/ops.h"
 

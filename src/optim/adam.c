@@ -17,7 +17,7 @@
  */
 #include <math.h>
 
-#include "frost/frost.h"
+#include "frost/status.h"
 #include "optim/optim_internal.h"
 
 int frost_adam_slot_names(const frost_optim_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/param.h"
-#include "frost/train.h"
+#include "frost/optim.h"
 
 /* At most this many state tensors per parameter (Adam: exp_avg + exp_avg_sq, plus
  * GradBoost's two EM tensors). */

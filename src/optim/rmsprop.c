@@ -13,7 +13,7 @@
  */
 #include <math.h>
 
-#include "frost/frost.h"
+#include "frost/status.h"
 #include "optim/optim_internal.h"
 
 int frost_rmsprop_slot_names(const frost_optim_config *cfg,

@@ -25,7 +25,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "frost/train.h"
+#include "frost/optim.h"
 
 static const double PI = 3.14159265358979323846;
 

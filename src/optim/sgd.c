@@ -12,7 +12,7 @@
  * Every operation is written in PyTorch's operand order so that float rounding
  * matches it as closely as possible.
  */
-#include "frost/frost.h"
+#include "frost/status.h"
 #include "optim/optim_internal.h"
 
 int frost_sgd_slot_names(const frost_optim_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])

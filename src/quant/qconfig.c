@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/util.h"
-#include "frost/io.h"
+#include "frost/file.h"
 #include "frost/qat.h"
 #include "quant/qgraph.h"
 

@@ -302,6 +302,7 @@ frost_status frost_model_quantize(frost_model *m, const frost_qconfig *c)
         return frost_fail(FROST_ERR_ARG, "model '%s' is not finished", m->name);
     graph_scan g = {0};
     int *map_node = NULL, *map_out = NULL;
+    m->quant.hooks = &frost_qrun_hooks; /* from here on frost_model_free releases our state */
     frost_status s = scan_graph(m, &g);
     if (s == FROST_OK)
         s = check_overrides(m, &g, c);
@@ -404,8 +405,7 @@ frost_status frost_model_set_qmode(frost_model *m, frost_qmode mode)
 void frost_model_freeze_bn(frost_model *m, bool frozen)
 {
     m->quant.bn_frozen = frozen;
-    if (m->batch > 0)
-        frost_run_plan_fusion(m);
+    m->fusion_stale = true; /* the executor re-plans before its next forward */
 }
 
 int frost_model_qlayer_count(const frost_model *m) { return m->quant.n_layers; }

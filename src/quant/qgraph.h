@@ -9,9 +9,7 @@
 
 #include "frost/qat.h"
 
-struct frost_model;
-typedef struct frost_model frost_model;
-struct frost_node_s;
+#include "models/graph.h"
 
 /* One layer's resolved settings. */
 typedef struct {
@@ -37,18 +35,7 @@ const char *frost_qconfig_override(const frost_qconfig *c, int i, bool *has_w, b
 /* Frees what frost_model_quantize allocated (called by frost_model_free). */
 void frost_model_quant_release(frost_model *m);
 
-/* Run-time (src/quant/qrun.c), called from src/train/run.c for quantized models. */
-/* Weights for node `ni` this forward: the fake-quantized (folded) weight, or the float one. */
-const float *frost_qrun_weight(frost_model *m, int ni);
-/* After the conv/linear backward wrote dW_eff into the node's dw_eff: dW += STE(dW_eff). */
-void frost_qrun_weight_backward(frost_model *m, int ni);
-/* Whether node ni's weight gradient goes to dw_eff (quantized weights this step). */
-bool frost_qrun_weight_quantized(const frost_model *m, int ni);
-/* A FAKEQUANT node's forward and backward. */
-frost_status frost_qrun_fq_forward(frost_model *m, int ni, int n_images, bool training);
-/* overwrite: dx holds nothing yet (first gradient into it), so it is written, not added to. */
-void frost_qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite);
-/* Folded BN frozen: the BN node runs on running statistics in training. */
-bool frost_qrun_bn_frozen(const frost_model *m, int ni);
+/* The QAT steps of a quantized model (src/quant/qrun.c), installed as m->quant.hooks. */
+extern const frost_qat_hooks frost_qrun_hooks;
 
 #endif

@@ -43,7 +43,7 @@ static void weight_qparams(frost_nodeq *q, int cout, int64_t inner)
         (void)frost_qparams(mn[c], mx[c], q->qmin, q->qmax, q->symmetric, &q->wscale[c], &q->wzp[c]);
 }
 
-const float *frost_qrun_weight(frost_model *m, int ni)
+static const float *qrun_weight(frost_model *m, int ni)
 {
     frost_node *n = &m->nodes[ni];
     frost_nodeq *q = &n->q;
@@ -71,9 +71,9 @@ const float *frost_qrun_weight(frost_model *m, int ni)
     return q->w_eff;
 }
 
-bool frost_qrun_weight_quantized(const frost_model *m, int ni) { return m->nodes[ni].q.w_applied; }
+static bool qrun_weight_quantized(const frost_model *m, int ni) { return m->nodes[ni].q.w_applied; }
 
-void frost_qrun_weight_backward(frost_model *m, int ni)
+static void qrun_weight_backward(frost_model *m, int ni)
 {
     frost_node *n = &m->nodes[ni];
     frost_nodeq *q = &n->q;
@@ -117,7 +117,7 @@ static frost_status observe(frost_model *m, frost_node *n, int64_t numel, const 
     return FROST_OK;
 }
 
-frost_status frost_qrun_fq_forward(frost_model *m, int ni, int n_images, bool training)
+static frost_status qrun_fq_forward(frost_model *m, int ni, int n_images, bool training)
 {
     frost_node *n = &m->nodes[ni];
     const float *x = m->nodes[n->in[0]].y;
@@ -140,7 +140,7 @@ frost_status frost_qrun_fq_forward(frost_model *m, int ni, int n_images, bool tr
     return FROST_OK;
 }
 
-void frost_qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite)
+static void qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite)
 {
     frost_node *n = &m->nodes[ni];
     int64_t numel = (int64_t)m->cur_n * n->h * n->w * n->c;
@@ -159,7 +159,17 @@ void frost_qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite)
                                   n->q.qmax, n->dy, dx);
 }
 
-bool frost_qrun_bn_frozen(const frost_model *m, int ni)
+static bool qrun_bn_frozen(const frost_model *m, int ni)
 {
     return m->quant.active && m->quant.bn_frozen && m->nodes[ni].q.folded;
 }
+
+const frost_qat_hooks frost_qrun_hooks = {
+    .weight = qrun_weight,
+    .weight_quantized = qrun_weight_quantized,
+    .weight_backward = qrun_weight_backward,
+    .fq_forward = qrun_fq_forward,
+    .fq_backward = qrun_fq_backward,
+    .bn_frozen = qrun_bn_frozen,
+    .release = frost_model_quant_release,
+};

@@ -12,7 +12,6 @@
 #include "core/util.h"
 #include "models/graph.h"
 #include "ops/bn_act.h"
-#include "quant/qgraph.h"
 
 /* FROST_PROFILE=1 in the environment: time per op kind, printed to stderr at exit.
  * A debugging aid for "where does the time go"; costs two clock reads per node. */
@@ -119,13 +118,26 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
     return off;
 }
 
+/* The QAT steps of a quantized model, or NULL (a float model, or quantized ones before
+ * frost_model_quantize finished). */
+static const frost_qat_hooks *qat(const frost_model *m)
+{
+    return m->quant.active ? m->quant.hooks : NULL;
+}
+
+static bool bn_frozen(const frost_model *m, int ni)
+{
+    return qat(m) && qat(m)->bn_frozen(m, ni);
+}
+
 /* A BN whose only consumer is the next node, a ReLU/ReLU6, runs fused with it:
  * one pass fewer over memory in forward and two in backward. The BN node's own
  * output buffer is then never written. FROST_NO_FUSE=1 disables it (for tests). */
-void frost_run_plan_fusion(frost_model *m)
+static void plan_fusion(frost_model *m)
 {
     const char *off = getenv("FROST_NO_FUSE");
     bool allowed = !(off && *off && *off != '0');
+    m->fusion_stale = false;
     for (int i = 0; i < m->n_nodes; i++) {
         m->nodes[i].fused_bn = -1;
         m->nodes[i].fused_away = false;
@@ -135,7 +147,7 @@ void frost_run_plan_fusion(frost_model *m)
         if (bn->op != FROST_OP_BN || act->op != FROST_OP_ACT || act->in[0] != i ||
             !frost_bn_act_fusable(act->act))
             continue;
-        if (frost_qrun_bn_frozen(m, i))
+        if (bn_frozen(m, i))
             continue; /* trains on running statistics, which the fused kernel does not do */
         int consumers = 0;
         for (int j = i + 1; j < m->n_nodes; j++)
@@ -164,7 +176,7 @@ frost_status frost_model_set_batch(frost_model *m, int batch)
     frost_free(m->arena);
     m->arena = arena;
     layout_arena(m, batch, arena);
-    frost_run_plan_fusion(m);
+    plan_fusion(m);
     m->batch = batch;
     m->cur_n = 0;
     return FROST_OK;
@@ -200,9 +212,9 @@ static void forward_bn_act(frost_model *m, frost_node *n, int bs, bool training)
 /* The weights a conv/linear node computes with: fake-quantized in a quantized model. */
 static const float *node_weight(frost_model *m, frost_node *n)
 {
-    if (!m->quant.active)
+    if (!qat(m))
         return param_data(m, n->weight);
-    return frost_qrun_weight(m, (int)(n - m->nodes));
+    return qat(m)->weight(m, (int)(n - m->nodes));
 }
 
 static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool training)
@@ -220,7 +232,7 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
             break; /* the next node (its activation) runs BN too */
         int64_t rows = (int64_t)bs * n->h * n->w;
         float *rm = m->buffers[n->running_mean].data, *rv = m->buffers[n->running_var].data;
-        if (training && !frost_qrun_bn_frozen(m, (int)(n - m->nodes)))
+        if (training && !bn_frozen(m, (int)(n - m->nodes)))
             frost_bn_forward_train(&n->bn, rows, n->c, x0->y, param_data(m, n->gamma),
                                    param_data(m, n->beta), rm, rv, n->save_a, n->save_b, n->y);
         else
@@ -270,7 +282,7 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
         memcpy(n->y, x0->y, (size_t)numel * sizeof(float));
         break;
     case FROST_OP_FAKEQUANT:
-        return frost_qrun_fq_forward(m, (int)(n - m->nodes), bs, training);
+        return qat(m)->fq_forward(m, (int)(n - m->nodes), bs, training);
     case FROST_OP_INPUT:
     case FROST_OP_COUNT:
         break;
@@ -285,6 +297,8 @@ frost_status frost_model_forward(frost_model *m, const float *input, int n, bool
     if (n <= 0 || n > m->batch)
         return frost_fail(FROST_ERR_ARG, "model '%s': forward of %d images, planned batch is %d",
                           m->name, n, m->batch);
+    if (m->fusion_stale)
+        plan_fusion(m);
     memcpy(m->nodes[0].y, input, (size_t)node_numel(&m->nodes[0], n) * sizeof(float));
     bool prof = profiling();
     for (int i = 1; i < m->n_nodes; i++) {
@@ -339,7 +353,7 @@ static void backward_fake_quant(frost_model *m, frost_node *n, bool *touched)
         return; /* the model input needs no gradient */
     bool fresh = !touched[j];
     touched[j] = true;
-    frost_qrun_fq_backward(m, (int)(n - m->nodes), m->nodes[j].dy, fresh);
+    qat(m)->fq_backward(m, (int)(n - m->nodes), m->nodes[j].dy, fresh);
 }
 
 static void backward_node(frost_model *m, frost_node *n, bool *touched)
@@ -357,18 +371,18 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
     float *dx = (n->op == FROST_OP_ACT && n->fused_bn >= 0) ? NULL : input_grad(m, n, 0, touched);
     switch (n->op) {
     case FROST_OP_CONV: {
-        bool q = m->quant.active && frost_qrun_weight_quantized(m, (int)(n - m->nodes));
+        bool q = qat(m) && qat(m)->weight_quantized(m, (int)(n - m->nodes));
         float *dw = q ? n->q.dw_eff : param_grad(m, n->weight);
         if (q)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
         frost_conv2d_backward(&n->conv, in, x0->y, q ? n->q.w_eff : param_data(m, n->weight),
                               n->dy, dx, dw, param_grad(m, n->bias_p), m->scratch);
         if (q)
-            frost_qrun_weight_backward(m, (int)(n - m->nodes));
+            qat(m)->weight_backward(m, (int)(n - m->nodes));
         break;
     }
     case FROST_OP_BN:
-        if (frost_qrun_bn_frozen(m, (int)(n - m->nodes))) {
+        if (bn_frozen(m, (int)(n - m->nodes))) {
             frost_bn_backward_eval(&n->bn, (int64_t)bs * n->h * n->w, n->c, x0->y,
                                    param_data(m, n->gamma), m->buffers[n->running_mean].data,
                                    m->buffers[n->running_var].data, n->dy, dx,
@@ -398,7 +412,7 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
             frost_gap_backward(in, n->dy, dx);
         break;
     case FROST_OP_LINEAR: {
-        bool q = m->quant.active && frost_qrun_weight_quantized(m, (int)(n - m->nodes));
+        bool q = qat(m) && qat(m)->weight_quantized(m, (int)(n - m->nodes));
         float *dw = q ? n->q.dw_eff : param_grad(m, n->weight);
         if (q)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
@@ -406,7 +420,7 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
                               q ? n->q.w_eff : param_data(m, n->weight), n->dy, dx, dw,
                               param_grad(m, n->bias_p));
         if (q)
-            frost_qrun_weight_backward(m, (int)(n - m->nodes));
+            qat(m)->weight_backward(m, (int)(n - m->nodes));
         break;
     }
     case FROST_OP_ADD: {

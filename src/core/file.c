@@ -1,5 +1,5 @@
 /*
- * Whole-file reads and atomic whole-file writes (see include/frost/io.h).
+ * Whole-file reads and atomic whole-file writes (see include/frost/file.h).
  *
  * Atomic write recipe: write everything to "<path>.tmp.<pid>" in the same
  * folder (rename is only atomic within one file system), fsync it so its
@@ -7,7 +7,7 @@
  * folder so the rename itself survives a crash. A reader therefore sees the
  * old file or the complete new one, never a torn mix.
  */
-#include "frost/io.h"
+#include "frost/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
