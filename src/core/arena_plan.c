@@ -48,3 +48,31 @@ frost_status frost_arena_plan(int n, const size_t *bytes, const int *last, size_
     free(order), free(placed);
     return FROST_OK;
 }
+
+frost_status frost_arena_plan_graph(int n, const frost_arena_node *nodes, size_t *offset,
+                                    size_t *peak)
+{
+    int *last = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    size_t *bytes = malloc((size_t)(n > 0 ? n : 1) * sizeof(size_t));
+    if (!last || !bytes) {
+        free(last), free(bytes);
+        return frost_fail(FROST_ERR_NOMEM, "out of memory planning the arena");
+    }
+    for (int i = 0; i < n; i++) {
+        last[i] = i;
+        bytes[i] = nodes[i].bytes;
+    }
+    for (int i = 0; i < n; i++) {
+        int t = nodes[i].tensor;
+        last[t] = i > last[t] ? i : last[t];
+        for (int k = 0; k < nodes[i].n_in; k++) {
+            int u = nodes[nodes[i].in[k]].tensor;
+            last[u] = i > last[u] ? i : last[u];
+        }
+    }
+    if (n > 0)
+        last[nodes[n - 1].tensor] = n;
+    frost_status s = frost_arena_plan(n, bytes, last, offset, peak);
+    free(last), free(bytes);
+    return s;
+}

@@ -16,4 +16,17 @@
 frost_status frost_arena_plan(int n, const size_t *bytes, const int *last, size_t *offset,
                               size_t *peak);
 
+/* One node of an engine's graph, as the liveness analysis sees it. */
+typedef struct {
+    size_t bytes; /* its output tensor's bytes (0: an alias, or not in the arena) */
+    int tensor;   /* the node whose bytes hold its output: itself, or the one it aliases */
+    int n_in;
+    const int *in; /* the nodes it reads (earlier indices) */
+} frost_arena_node;
+
+/* Liveness, then frost_arena_plan: a tensor lives from its node until the last reader of
+ * it or of any alias of it; the last node's tensor (the output) until the end. */
+frost_status frost_arena_plan_graph(int n, const frost_arena_node *nodes, size_t *offset,
+                                    size_t *peak);
+
 #endif

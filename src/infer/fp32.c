@@ -254,29 +254,19 @@ static size_t tensor_bytes(const f_node *n)
 static frost_status plan_memory(frost_fp32_model *m)
 {
     int n = m->n_nodes;
-    int *last = malloc((size_t)n * sizeof(int));
-    size_t *bytes = calloc((size_t)n, sizeof(size_t)), *offset = calloc((size_t)n, sizeof(size_t));
-    frost_status s = last && bytes && offset ? FROST_OK
-                                             : frost_fail(FROST_ERR_NOMEM, "fp32 engine: out of memory");
+    frost_arena_node *g = malloc((size_t)n * sizeof *g);
+    size_t *offset = malloc((size_t)n * sizeof(size_t));
+    frost_status s = g && offset ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "fp32 engine: out of memory");
     for (int i = 0; s == FROST_OK && i < n; i++) {
-        last[i] = i;
-        bytes[i] = m->nodes[i].tensor == i ? tensor_bytes(&m->nodes[i]) : 0;
-    }
-    for (int i = 0; s == FROST_OK && i < n; i++) {
-        int t = m->nodes[i].tensor;
-        if (i == n - 1)
-            last[t] = n;
-        for (int k = 0; k < m->nodes[i].n_in; k++) {
-            int u = m->nodes[m->nodes[i].in[k]].tensor;
-            last[u] = i > last[u] ? i : last[u];
-        }
-        last[t] = i > last[t] ? i : last[t];
+        const f_node *d = &m->nodes[i];
+        g[i] = (frost_arena_node){.bytes = d->tensor == i ? tensor_bytes(d) : 0,
+                                  .tensor = d->tensor, .n_in = d->n_in, .in = d->in};
     }
     if (s == FROST_OK)
-        s = frost_arena_plan(n, bytes, last, offset, &m->arena_bytes);
+        s = frost_arena_plan_graph(n, g, offset, &m->arena_bytes);
     for (int i = 0; s == FROST_OK && i < n; i++)
         m->nodes[i].offset = offset[i];
-    free(last), free(bytes), free(offset);
+    free(g), free(offset);
     return s;
 }
 

@@ -302,23 +302,19 @@ static size_t tensor_bytes(const frost_i8_node *n)
 static frost_status plan_arena(frost_int8_model *m)
 {
     int n = m->n_nodes;
-    int *last = malloc((size_t)n * sizeof(int));
-    size_t *bytes = malloc((size_t)n * sizeof(size_t)), *offset = malloc((size_t)n * sizeof(size_t));
-    frost_status s = FROST_OK;
-    if (!last || !bytes || !offset)
-        s = frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    frost_arena_node *g = malloc((size_t)n * sizeof *g);
+    size_t *offset = malloc((size_t)n * sizeof(size_t));
+    frost_status s = g && offset ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
     for (int i = 0; s == FROST_OK && i < n; i++) {
-        last[i] = i == n - 1 ? n : i;
-        bytes[i] = tensor_bytes(&m->nodes[i]);
+        const frost_i8_node *d = &m->nodes[i];
+        g[i] = (frost_arena_node){.bytes = tensor_bytes(d), .tensor = i, .n_in = d->n_in,
+                                  .in = d->in};
     }
-    for (int i = 0; s == FROST_OK && i < n; i++)
-        for (int j = 0; j < m->nodes[i].n_in; j++)
-            last[m->nodes[i].in[j]] = i > last[m->nodes[i].in[j]] ? i : last[m->nodes[i].in[j]];
     if (s == FROST_OK)
-        s = frost_arena_plan(n, bytes, last, offset, &m->arena_bytes);
+        s = frost_arena_plan_graph(n, g, offset, &m->arena_bytes);
     for (int i = 0; s == FROST_OK && i < n; i++)
         m->nodes[i].offset = offset[i];
-    free(last), free(bytes), free(offset);
+    free(g), free(offset);
     return s;
 }
 
