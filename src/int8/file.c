@@ -133,7 +133,7 @@ frost_status frost_int8_save(const frost_int8_model *m, const char *path)
         list_tensors(m, &l, true);
         list_tensors(m, &l, false);
         frost_st_meta meta[1] = {{META_KEY, json}};
-        s = frost_safetensors_write(path, l.t, l.n, meta, 1);
+        s = frost_st_write(path, l.t, l.n, meta, 1);
     }
     free(l.t);
     free(l.names);
@@ -340,7 +340,7 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
     if (!m)
         return frost_fail(FROST_ERR_NOMEM, "int8 load: out of memory");
     load_ctx c = {path, NULL};
-    frost_status s = frost_safetensors_map(path, &m->file);
+    frost_status s = frost_st_map(path, &m->file);
     c.f = m->file;
     const char *meta = s == FROST_OK ? frost_st_meta_get(m->file, META_KEY) : NULL;
     if (s == FROST_OK && !meta)

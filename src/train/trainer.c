@@ -162,7 +162,7 @@ static frost_status resume_from(const char *path, frost_model *m, frost_optimize
                                 const char *signature, int *epochs_done)
 {
     frost_st_file *f;
-    FROST_TRY(frost_safetensors_read(path, &f));
+    FROST_TRY(frost_st_read(path, &f));
     frost_status s = FROST_OK;
     const char *sig = frost_st_meta_get(f, "train.config");
     const char *ep = frost_st_meta_get(f, "train.epoch");
