@@ -28,7 +28,7 @@
 
 /* ---------------------------------------------------------------- strides */
 
-int frost_zoo_stride_demotions(int input)
+int frost_builtin_stride_demotions(int input)
 {
     if (input <= 0)
         return 0;
@@ -36,12 +36,12 @@ int frost_zoo_stride_demotions(int input)
     return (int)(d < 0 ? 0 : d > 2 ? 2 : d);
 }
 
-frost_stride_plan frost_stride_plan_for(int input)
+frost_builtin_stride_plan frost_builtin_stride_plan_for(int input)
 {
-    return (frost_stride_plan){.demote_left = frost_zoo_stride_demotions(input)};
+    return (frost_builtin_stride_plan){.demote_left = frost_builtin_stride_demotions(input)};
 }
 
-int frost_stride_take(frost_stride_plan *plan, int nominal_stride)
+int frost_builtin_stride_take(frost_builtin_stride_plan *plan, int nominal_stride)
 {
     if (nominal_stride == 2 && plan->demote_left > 0) {
         plan->demote_left--;
@@ -52,31 +52,31 @@ int frost_stride_take(frost_stride_plan *plan, int nominal_stride)
 
 /* ---------------------------------------------------------------- names */
 
-static frost_status build_frostnet_s(const frost_zoo_opts *o, frost_model **out)
+static frost_status build_frostnet_s(const frost_builtin_spec *o, frost_model **out)
 {
-    return frost_zoo_frostnet(o, 's', out);
+    return frost_builtin_frostnet(o, 's', out);
 }
 
-static frost_status build_frostnet_b(const frost_zoo_opts *o, frost_model **out)
+static frost_status build_frostnet_b(const frost_builtin_spec *o, frost_model **out)
 {
-    return frost_zoo_frostnet(o, 'b', out);
+    return frost_builtin_frostnet(o, 'b', out);
 }
 
-static frost_status build_frostnet_l(const frost_zoo_opts *o, frost_model **out)
+static frost_status build_frostnet_l(const frost_builtin_spec *o, frost_model **out)
 {
-    return frost_zoo_frostnet(o, 'l', out);
+    return frost_builtin_frostnet(o, 'l', out);
 }
 
 static const struct {
     const char *name;
-    frost_status (*build)(const frost_zoo_opts *o, frost_model **out);
+    frost_status (*build)(const frost_builtin_spec *o, frost_model **out);
 } zoo[] = {
     {"frostnet_s", build_frostnet_s},
     {"frostnet_b", build_frostnet_b},
     {"frostnet_l", build_frostnet_l},
-    {"mobilenetv2", frost_zoo_mobilenetv2},
-    {"mnasnet_b1", frost_zoo_mnasnet_b1},
-    {"resnet", frost_zoo_resnet20},
+    {"mobilenetv2", frost_builtin_mobilenetv2},
+    {"mnasnet_b1", frost_builtin_mnasnet_b1},
+    {"resnet", frost_builtin_resnet20},
 };
 
 /* The public list: the same names, NULL-terminated. */
@@ -126,7 +126,7 @@ static double intended_width(float w)
     return nearbyint((double)w * 1e6) / 1e6;
 }
 
-static frost_status check_opts(const char *name, const frost_builtin_opts *o, frost_zoo_opts *z)
+static frost_status check_opts(const char *name, const frost_builtin_opts *o, frost_builtin_spec *z)
 {
     if (!(o->width > 0.0f && o->width <= 4.0f))
         return frost_fail(FROST_ERR_ARG, "built-in model %s: option width = %g must be in (0, 4]",
@@ -156,7 +156,7 @@ static frost_status check_opts(const char *name, const frost_builtin_opts *o, fr
         return frost_fail(FROST_ERR_ARG,
                           "built-in model %s: option head = %d must be in 0..65536 (0 = default)",
                           name, o->head);
-    *z = (frost_zoo_opts){
+    *z = (frost_builtin_spec){
         .name = name,
         .width = intended_width(o->width),
         .input = o->input,
@@ -182,7 +182,7 @@ frost_status frost_model_builtin(const char *name, const frost_builtin_opts *opt
         if (strcmp(name, zoo[i].name) != 0)
             continue;
         frost_builtin_opts defaults = frost_builtin_defaults();
-        frost_zoo_opts z;
+        frost_builtin_spec z;
         FROST_TRY(check_opts(zoo[i].name, opts ? opts : &defaults, &z));
         return zoo[i].build(&z, out);
     }
