@@ -40,7 +40,7 @@ static void *keep(builder *b, size_t bytes)
 }
 
 /* An activation tensor for node n (NHWC, batch 1). */
-static uint32_t act_value(builder *b, const frost_i8_node *n, uint32_t flags, uint32_t ext)
+static uint32_t act_value(builder *b, const frost_int8_node *n, uint32_t flags, uint32_t ext)
 {
     size_t dims[4] = {1, (size_t)n->h, (size_t)n->w, (size_t)n->c};
     uint32_t id;
@@ -51,11 +51,11 @@ static uint32_t act_value(builder *b, const frost_i8_node *n, uint32_t flags, ui
     return s == xnn_status_success ? id : XNN_INVALID_VALUE_ID;
 }
 
-static float real(const frost_i8_node *n, int q) { return ((float)q - (float)n->zp) * n->scale; }
+static float real(const frost_int8_node *n, int q) { return ((float)q - (float)n->zp) * n->scale; }
 
-static int conv(builder *b, const frost_int8_model *m, const frost_i8_node *n)
+static int conv(builder *b, const frost_int8_model *m, const frost_int8_node *n)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
+    const frost_int8_node *in = &m->nodes[n->in[0]];
     int cin_g = in->c / n->groups, cout = n->c, cout_g = cout / n->groups;
     size_t inner = (size_t)n->k * n->k * cin_g;
     size_t wdims[4] = {(size_t)cout, (size_t)n->k, (size_t)n->k, (size_t)cin_g}, bdims[1] = {(size_t)cout};
@@ -88,9 +88,9 @@ static int conv(builder *b, const frost_int8_model *m, const frost_i8_node *n)
                                      b->value[n->in[0]], wid, bid, out, 0) != xnn_status_success;
 }
 
-static int logits(builder *b, const frost_int8_model *m, const frost_i8_node *n, uint32_t out_ext)
+static int logits(builder *b, const frost_int8_model *m, const frost_int8_node *n, uint32_t out_ext)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
+    const frost_int8_node *in = &m->nodes[n->in[0]];
     int cin = in->h * in->w * in->c, cout = n->c;
     size_t wdims[2] = {(size_t)cout, (size_t)cin}, bdims[1] = {(size_t)cout}, odims[2] = {1, (size_t)cout};
     float *w = keep(b, (size_t)cout * cin * 4), *bias = keep(b, (size_t)cout * 4), wmax = 0;
@@ -135,7 +135,7 @@ static const char *build(builder *b, const frost_int8_model *m)
     if (xnn_create_subgraph(2, 0, &b->g) != xnn_status_success)
         return "xnn_create_subgraph failed";
     for (int i = 0; i < m->n_nodes; i++) {
-        const frost_i8_node *n = &m->nodes[i];
+        const frost_int8_node *n = &m->nodes[i];
         int fail = 0;
         switch (n->op) {
         case FROST_I8_QUANTIZE: {

@@ -243,7 +243,7 @@ static frost_status trainer_init(trainer *t, frost_model *m, const bench_args *a
         return s;
     frost_model_seed_dropout(m, a->seed);
 
-    frost_optim_config cfg = frost_optim_defaults(FROST_OPT_SGD);
+    frost_optimizer_config cfg = frost_optimizer_defaults(FROST_OPT_SGD);
     cfg.momentum = a->momentum;
     cfg.nesterov = true;
     cfg.wd = a->wd;

@@ -215,20 +215,20 @@ TEST(augment_image_hand_computed)
     float lut[256], out[9];
     frost_augment_make_lut(NULL, lut);
 
-    frost_aug_choice shift = {1, -1, false}; /* out(y,x) = in(y+1, x-1) */
+    frost_augment_choice shift = {1, -1, false}; /* out(y,x) = in(y+1, x-1) */
     frost_augment_image(d.images, 3, 3, 1, lut, shift, out);
     const int want_shift[9] = {0, 4, 5, 0, 7, 8, 0, 0, 0};
     for (int i = 0; i < 9; i++)
         CHECK_FLOAT_EQ(out[i], (float)want_shift[i] / 255.0f);
 
-    frost_aug_choice mirror = {0, 0, true};
+    frost_augment_choice mirror = {0, 0, true};
     frost_augment_image(d.images, 3, 3, 1, lut, mirror, out);
     const int want_mirror[9] = {3, 2, 1, 6, 5, 4, 9, 8, 7};
     for (int i = 0; i < 9; i++)
         CHECK_FLOAT_EQ(out[i], (float)want_mirror[i] / 255.0f);
 
     /* Crop then flip: out(y,x) = in(y-1, (2-x)+1). */
-    frost_aug_choice both = {-1, 1, true};
+    frost_augment_choice both = {-1, 1, true};
     frost_augment_image(d.images, 3, 3, 1, lut, both, out);
     const int want_both[9] = {0, 0, 0, 0, 3, 2, 0, 6, 5};
     for (int i = 0; i < 9; i++)

@@ -66,7 +66,7 @@ TEST(test_fully_connected_worked_example)
     const int32_t qb[2] = {454, 6350};
     const uint8_t x[4] = {15 + 128, -60 + 128, 90 + 128, 5 + 128};
     int32_t acc[2];
-    frost_i8_linear_ref(4, 2, -10 + 128, w, x, acc);
+    frost_int8_linear_ref(4, 2, -10 + 128, w, x, acc);
     CHECK_EQ_INT(acc[0] + qb[0], 3974);
     CHECK_EQ_INT(acc[1] + qb[1], 15715);
     double sw[2] = {.7 / 127, .05 / 127};
@@ -83,7 +83,7 @@ TEST(test_fully_connected_worked_example)
 /* The ADD worked example: (q=50, S=.05, Z=-3) + (q=-20, S=.02, Z=7) into (.06, -1): 34. */
 TEST(test_add_worked_example)
 {
-    frost_i8_add_args a = {.a_zp = -3 + 128, .b_zp = 7 + 128, .out_zp = -1 + 128, .lo = 0, .hi = 255};
+    frost_int8_add_args a = {.a_zp = -3 + 128, .b_zp = 7 + 128, .out_zp = -1 + 128, .lo = 0, .hi = 255};
     double tw = 2 * .05;
     frost_quantize_multiplier(.05 / tw, &a.mult[0], &a.shift[0]);
     frost_quantize_multiplier(.02 / tw, &a.mult[1], &a.shift[1]);
@@ -93,7 +93,7 @@ TEST(test_add_worked_example)
     CHECK_EQ_INT(a.mult[2], 1789569707);
     CHECK_EQ_INT(a.shift[2], -19);
     uint8_t x0 = 50 + 128, x1 = -20 + 128, y;
-    frost_i8_add_ref(&a, 1, &x0, &x1, &y);
+    frost_int8_add_ref(&a, 1, &x0, &x1, &y);
     CHECK_EQ_INT((int)y - 128, 34);
 }
 
@@ -115,7 +115,7 @@ static void random_multipliers(frost_rng *r, int n, int32_t *m0, int32_t *e)
 }
 
 typedef struct {
-    frost_i8_conv_args a;
+    frost_int8_conv_args a;
     int8_t *w;
     int32_t *bias, *bias_eff, *mult, *shift;
     float *fscale; /* a third of the cases: float requantization */
@@ -125,7 +125,7 @@ typedef struct {
 
 static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
 {
-    frost_i8_conv_args *a = &c->a;
+    frost_int8_conv_args *a = &c->a;
     memset(c, 0, sizeof *c);
     a->k = dw ? (irand(r, 0, 1) ? 3 : 5) : (int[]){1, 1, 3, 5}[irand(r, 0, 3)];
     a->stride = irand(r, 1, 2);
@@ -179,14 +179,14 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
         a->fscale = c->fscale;
     }
     if (dw) {
-        c->packed = malloc(frost_i8_dw_packed_bytes(a->cout, a->k));
-        frost_i8_dw_pack(a->cout, a->k, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
+        c->packed = malloc(frost_int8_dw_packed_bytes(a->cout, a->k));
+        frost_int8_dw_pack(a->cout, a->k, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
                          c->fscale, c->packed);
     } else {
-        c->packed = malloc(frost_i8_gemm_packed_bytes(a->cout, kdim));
-        frost_i8_gemm_pack(a->cout, kdim, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
+        c->packed = malloc(frost_int8_gemm_packed_bytes(a->cout, kdim));
+        frost_int8_gemm_pack(a->cout, kdim, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
                            c->fscale, c->packed);
-        c->scratch = malloc(frost_i8_gemm_scratch_bytes(a));
+        c->scratch = malloc(frost_int8_gemm_scratch_bytes(a));
     }
 }
 
@@ -208,15 +208,15 @@ static void conv_property(bool dw, int cases)
     for (int t = 0; t < cases; t++) {
         conv_case c;
         make_conv_case(&r, &c, dw);
-        frost_i8_conv_ref(&c.a, c.x, c.y_ref);
+        frost_int8_conv_ref(&c.a, c.x, c.y_ref);
         int split = irand(&r, 0, c.a.oh); /* two row ranges, as two threads run them */
         if (dw) {
-            frost_i8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, 0, split);
-            frost_i8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, split, c.a.oh);
+            frost_int8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, 0, split);
+            frost_int8_dwconv_avx2(&c.a, c.packed, c.x, c.y_fast, split, c.a.oh);
         } else {
             int pix = c.a.oh * c.a.ow, cut = irand(&r, 0, pix); /* pixel ranges */
-            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, 0, cut, c.scratch);
-            frost_i8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, cut, pix, c.scratch);
+            frost_int8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, 0, cut, c.scratch);
+            frost_int8_conv_gemm_avx2(&c.a, c.packed, c.x, c.y_fast, cut, pix, c.scratch);
         }
         size_t n = (size_t)c.a.oh * c.a.ow * c.a.cout;
         if (memcmp(c.y_ref, c.y_fast, n) != 0 && bad++ < 3)
@@ -243,13 +243,13 @@ TEST(test_vnni_conv_matches_reference)
         conv_case c;
         make_conv_case(&r, &c, false);
         int kdim = c.a.k * c.a.k * c.a.cin;
-        void *vp = malloc(frost_i8_vnni_packed_bytes(c.a.cout, kdim));
-        void *vs = malloc(frost_i8_vnni_scratch_bytes(&c.a));
-        frost_i8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
-        frost_i8_conv_ref(&c.a, c.x, c.y_ref);
+        void *vp = malloc(frost_int8_vnni_packed_bytes(c.a.cout, kdim));
+        void *vs = malloc(frost_int8_vnni_scratch_bytes(&c.a));
+        frost_int8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
+        frost_int8_conv_ref(&c.a, c.x, c.y_ref);
         int pix = c.a.oh * c.a.ow, cut = irand(&r, 0, pix);
-        frost_i8_conv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut, vs);
-        frost_i8_conv_vnni(&c.a, vp, c.x, c.y_fast, cut, pix, vs);
+        frost_int8_conv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut, vs);
+        frost_int8_conv_vnni(&c.a, vp, c.x, c.y_fast, cut, pix, vs);
         if (memcmp(c.y_ref, c.y_fast, (size_t)pix * c.a.cout) != 0 && bad++ < 3)
             fprintf(stderr, "  case %d: k=%d s=%d p=%d %dx%dx%d -> %d shift %d differs\n", t,
                     c.a.k, c.a.stride, c.a.pad, c.a.h, c.a.w, c.a.cin, c.a.cout, c.a.acc_shift);
@@ -279,12 +279,12 @@ TEST(test_depthwise_vnni_matches_reference)
             continue;
         }
         tried++;
-        void *vp = malloc(frost_i8_dw_vnni_packed_bytes(c.a.cout, c.a.k));
-        frost_i8_dw_vnni_pack(c.a.cout, c.a.k, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
-        frost_i8_conv_ref(&c.a, c.x, c.y_ref);
+        void *vp = malloc(frost_int8_dw_vnni_packed_bytes(c.a.cout, c.a.k));
+        frost_int8_dw_vnni_pack(c.a.cout, c.a.k, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
+        frost_int8_conv_ref(&c.a, c.x, c.y_ref);
         int cut = irand(&r, 0, c.a.oh);
-        frost_i8_dwconv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut);
-        frost_i8_dwconv_vnni(&c.a, vp, c.x, c.y_fast, cut, c.a.oh);
+        frost_int8_dwconv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut);
+        frost_int8_dwconv_vnni(&c.a, vp, c.x, c.y_fast, cut, c.a.oh);
         if (memcmp(c.y_ref, c.y_fast, (size_t)c.a.oh * c.a.ow * c.a.cout) != 0 && bad++ < 3)
             fprintf(stderr, "  case %d: k=%d s=%d %dx%dx%d shift %d differs\n", t, c.a.k,
                     c.a.stride, c.a.h, c.a.w, c.a.cin, c.a.acc_shift);
@@ -312,7 +312,7 @@ TEST(test_requant_linear_add_avx2_match_reference)
             if (e[i] > 0) /* the left shift must not overflow, as in real multipliers */
                 acc[i] = acc[i] / (1 << e[i]) / 2;
         }
-        frost_i8_requant8_avx2(acc, m0, e, out);
+        frost_int8_requant8_avx2(acc, m0, e, out);
         for (int i = 0; i < 8; i++)
             bad += out[i] != frost_mbqm(acc[i], m0[i], e[i]);
     }
@@ -335,16 +335,16 @@ TEST(test_requant_linear_add_avx2_match_reference)
                 sw += w[o * cin + i];
             be[o] = -zp * sw * (1 << sh);
         }
-        frost_i8_linear_ref(cin, cout, zp, w, x, a0);
+        frost_int8_linear_ref(cin, cout, zp, w, x, a0);
         for (int o = 0; o < cout; o++)
             a0[o] = (int32_t)((uint32_t)a0[o] << sh);
-        frost_i8_linear_avx2(cin, cout, sh, w, x, be, a1, xs);
+        frost_int8_linear_avx2(cin, cout, sh, w, x, be, a1, xs);
         bad += memcmp(a0, a1, (size_t)cout * 4) != 0;
         free(w), free(x), free(be), free(a0), free(a1), free(xs);
     }
     CHECK_EQ_INT(bad, 0);
     for (int t = 0; t < 1000; t++) { /* every other case: float requantization */
-        frost_i8_add_args a = {.a_zp = irand(&r, 0, 255), .b_zp = irand(&r, 0, 255),
+        frost_int8_add_args a = {.a_zp = irand(&r, 0, 255), .b_zp = irand(&r, 0, 255),
                                .out_zp = irand(&r, 0, 255), .lo = irand(&r, 0, 100),
                                .fp = t % 2 == 1};
         a.hi = irand(&r, a.lo, 255);
@@ -361,8 +361,8 @@ TEST(test_requant_linear_add_avx2_match_reference)
             x0[i] = (uint8_t)irand(&r, 0, 255);
             x1[i] = (uint8_t)irand(&r, 0, 255);
         }
-        frost_i8_add_ref(&a, n, x0, x1, y0);
-        frost_i8_add_avx2(&a, n, x0, x1, y1);
+        frost_int8_add_ref(&a, n, x0, x1, y0);
+        frost_int8_add_avx2(&a, n, x0, x1, y1);
         bad += memcmp(y0, y1, (size_t)n) != 0;
     }
     CHECK_EQ_INT(bad, 0);

@@ -67,14 +67,14 @@ static void random_images(int n, float *x)
         x[i] = 2.0f * frost_rng_uniform(&r) - 0.8f;
 }
 
-static bool exact_op(frost_i8_op op)
+static bool exact_op(frost_int8_op op)
 {
     return op == FROST_I8_QUANTIZE || op == FROST_I8_LUT || op == FROST_I8_CONCAT ||
            op == FROST_I8_MAXPOOL;
 }
 
 /* The fake-quant model's value of int8 node t for image b, quantized to t's stored grid. */
-static void quantized_value(const frost_model *qm, const frost_i8_node *t, int b, uint8_t *q)
+static void quantized_value(const frost_model *qm, const frost_int8_node *t, int b, uint8_t *q)
 {
     const frost_node *f = &qm->nodes[t->source];
     int64_t len = (int64_t)f->h * f->w * f->c;
@@ -91,10 +91,10 @@ static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, con
     int64_t total = 0, off_by_one = 0;
     for (int b = 0; b < n_img; b++)
         for (int i = 1; i < im->n_nodes; i++) {
-            frost_i8_node *n = &im->nodes[i];
+            frost_int8_node *n = &im->nodes[i];
             for (int j = 0; j < n->n_in; j++)
-                quantized_value(qm, &im->nodes[n->in[j]], b, frost_i8_tensor(im, n->in[j]));
-            frost_i8_run_node(im, i);
+                quantized_value(qm, &im->nodes[n->in[j]], b, frost_int8_tensor(im, n->in[j]));
+            frost_int8_run_node(im, i);
             if (n->op == FROST_I8_LOGITS) {
                 const float *logits = frost_model_logits(qm) + b * n->c;
                 for (int c = 0; c < n->c; c++)
@@ -102,7 +102,7 @@ static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, con
                 continue;
             }
             quantized_value(qm, n, b, want);
-            const uint8_t *got = frost_i8_tensor(im, i);
+            const uint8_t *got = frost_int8_tensor(im, i);
             int64_t len = (int64_t)n->h * n->w * n->c, diffs = 0, worst = 0;
             for (int64_t k = 0; k < len; k++) {
                 int d = abs((int)got[k] - (int)want[k]);
@@ -111,13 +111,13 @@ static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, con
             }
             if (exact_op(n->op) ? diffs != 0 : worst > 1) {
                 fprintf(stderr, "  node %s (%s): %lld of %lld values differ, max %lld\n", n->name,
-                        frost_i8_op_name(n->op), (long long)diffs, (long long)len,
+                        frost_int8_op_name(n->op), (long long)diffs, (long long)len,
                         (long long)worst);
                 frost_test_failed_checks++;
             }
             if (getenv("FROST_TEST_VERBOSE") && diffs)
                 fprintf(stderr, "  %-20s %-7s %6lld of %7lld differ\n", n->name,
-                        frost_i8_op_name(n->op), (long long)diffs, (long long)len);
+                        frost_int8_op_name(n->op), (long long)diffs, (long long)len);
             total += len;
             off_by_one += diffs;
         }
@@ -189,7 +189,7 @@ TEST(test_every_op_matches_fake_quant)
         seen[im->nodes[i].op]++;
     for (int op = 0; op < FROST_I8_OP_COUNT; op++) /* GAP: in every built-in model below */
         if (!seen[op] && op != FROST_I8_GAP) {
-            fprintf(stderr, "  op %s not in the test graph\n", frost_i8_op_name((frost_i8_op)op));
+            fprintf(stderr, "  op %s not in the test graph\n", frost_int8_op_name((frost_int8_op)op));
             frost_test_failed_checks++;
         }
     for (int fp = 0; im && fp < 2; fp++) {

@@ -150,7 +150,7 @@ static const char *write_sample(char *buf, size_t cap)
     frost_st_tensor t[8];
     int n = sample_tensors(t);
     path_in(buf, cap, "sample.safetensors");
-    frost_status st = frost_safetensors_write(buf, t, n, sample_meta, 3);
+    frost_status st = frost_st_write(buf, t, n, sample_meta, 3);
     CHECK_EQ_INT(st, FROST_OK);
     if (st != FROST_OK)
         fprintf(stderr, "  %s\n", frost_last_error());
@@ -168,7 +168,7 @@ TEST(round_trip_every_dtype)
     static const size_t dsize[] = {4, 4, 1, 1, 8};
 
     frost_st_file *f = NULL;
-    CHECK_EQ_INT(frost_safetensors_read(path, &f), FROST_OK);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_OK);
     if (!f)
         return;
     CHECK_EQ_INT(frost_st_count(f), n);
@@ -248,7 +248,7 @@ TEST(exact_bytes_of_small_file)
     float a[2] = {1.0f, -2.0f};
     frost_st_tensor t = {"a", FROST_DT_F32, 1, {2}, a};
     frost_st_meta m = {"k", "v"};
-    CHECK_EQ_INT(frost_safetensors_write(path, &t, 1, &m, 1), FROST_OK);
+    CHECK_EQ_INT(frost_st_write(path, &t, 1, &m, 1), FROST_OK);
     const char *json =
         "{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
     size_t jl = strlen(json), n = (jl + 7) / 8 * 8;
@@ -270,7 +270,7 @@ TEST(empty_file_and_empty_tensors)
 {
     char path[256];
     path_in(path, sizeof path, "none.safetensors");
-    CHECK_EQ_INT(frost_safetensors_write(path, NULL, 0, NULL, 0), FROST_OK);
+    CHECK_EQ_INT(frost_st_write(path, NULL, 0, NULL, 0), FROST_OK);
     char *raw = NULL;
     size_t size = 0;
     CHECK_EQ_INT(frost_read_file(path, &raw, &size), FROST_OK);
@@ -278,7 +278,7 @@ TEST(empty_file_and_empty_tensors)
     CHECK(raw && size == 16 && memcmp(raw, "\x08\0\0\0\0\0\0\0{}      ", 16) == 0);
     free(raw);
     frost_st_file *f = NULL;
-    CHECK_EQ_INT(frost_safetensors_read(path, &f), FROST_OK);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_OK);
     CHECK_EQ_INT(frost_st_count(f), 0);
     CHECK(frost_st_find(f, "a") == NULL);
     CHECK(frost_st_meta_get(f, "format") == NULL);
@@ -349,7 +349,7 @@ static void expect_corrupt(const char *header, size_t hl, size_t data_len, const
     write_raw(path, bytes, total);
     free(bytes);
     frost_st_file *f = (frost_st_file *)&f; /* must be reset to NULL */
-    frost_status st = frost_safetensors_read(path, &f);
+    frost_status st = frost_st_read(path, &f);
     const char *msg = frost_last_error();
     if (st != FROST_ERR_FORMAT || f != NULL || !strstr(msg, path) || !strstr(msg, want)) {
         fprintf(stderr, "  line %d: status %d, message \"%s\", wanted \"%s\"\n", line, (int)st,
@@ -454,7 +454,7 @@ TEST(corrupt_length_field)
             bytes[b] = (unsigned char)(cases[i].n >> (8 * b));
         memcpy(bytes + 8, "{}        ", 10);
         write_raw(path, bytes, sizeof bytes);
-        CHECK_EQ_INT(frost_safetensors_read(path, &f), FROST_ERR_FORMAT);
+        CHECK_EQ_INT(frost_st_read(path, &f), FROST_ERR_FORMAT);
         CHECK(f == NULL);
         if (!strstr(frost_last_error(), cases[i].want)) {
             fprintf(stderr, "  case %zu: \"%s\"\n", i, frost_last_error());
@@ -462,7 +462,7 @@ TEST(corrupt_length_field)
         }
     }
     write_raw(path, "\x02\0\0\0\0", 5);
-    CHECK_EQ_INT(frost_safetensors_read(path, &f), FROST_ERR_FORMAT);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_ERR_FORMAT);
     CHECK(strstr(frost_last_error(), "too short") != NULL);
 }
 
@@ -479,7 +479,7 @@ TEST(truncated_anywhere)
     for (size_t len = 0; raw && len < size; len++) {
         write_raw(cut, raw, len);
         frost_st_file *f = NULL;
-        frost_status st = frost_safetensors_read(cut, &f);
+        frost_status st = frost_st_read(cut, &f);
         if (st != FROST_ERR_FORMAT || f != NULL) {
             if (failures++ < 3)
                 fprintf(stderr, "  truncated to %zu of %zu: status %d\n", len, size, (int)st);
@@ -489,7 +489,7 @@ TEST(truncated_anywhere)
     CHECK_EQ_INT(failures, 0);
     write_raw(cut, raw, size); /* the uncut copy still reads */
     frost_st_file *f = NULL;
-    CHECK_EQ_INT(frost_safetensors_read(cut, &f), FROST_OK);
+    CHECK_EQ_INT(frost_st_read(cut, &f), FROST_OK);
     CHECK_EQ_INT(frost_st_count(f), 7);
     frost_st_close(f);
     free(raw);
@@ -517,7 +517,7 @@ TEST(mutated_header_never_crashes)
             write_raw(mut, raw, size);
             raw[pos] = saved;
             frost_st_file *f = NULL;
-            frost_status st = frost_safetensors_read(mut, &f);
+            frost_status st = frost_st_read(mut, &f);
             if (st == FROST_OK) {
                 ok++;
                 for (int i = 0; i < frost_st_count(f); i++)
@@ -538,7 +538,7 @@ TEST(missing_file_is_io_error)
     char path[256];
     path_in(path, sizeof path, "does-not-exist.safetensors");
     frost_st_file *f = NULL;
-    CHECK_EQ_INT(frost_safetensors_read(path, &f), FROST_ERR_IO);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_ERR_IO);
     CHECK(f == NULL);
     CHECK(strstr(frost_last_error(), path) != NULL);
     CHECK(strstr(frost_last_error(), strerror(ENOENT)) != NULL);
@@ -568,7 +568,7 @@ TEST(writer_rejects_bad_arguments)
         {{{"a", FROST_DT_F32, 4, {INT64_MAX, INT64_MAX, 2, 2}, x}}, 1, "overflows"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        frost_status st = frost_safetensors_write(path, cases[i].t, cases[i].n, NULL, 0);
+        frost_status st = frost_st_write(path, cases[i].t, cases[i].n, NULL, 0);
         if (st != FROST_ERR_ARG || !strstr(frost_last_error(), cases[i].want)) {
             fprintf(stderr, "  case %zu: status %d \"%s\"\n", i, (int)st, frost_last_error());
             frost_test_failed_checks++;
@@ -576,12 +576,12 @@ TEST(writer_rejects_bad_arguments)
     }
     frost_st_tensor ok = {"a", FROST_DT_F32, 1, {2}, x};
     frost_st_meta dup_meta[2] = {{"k", "1"}, {"k", "2"}}, null_meta = {"k", NULL};
-    CHECK_EQ_INT(frost_safetensors_write(path, &ok, 1, dup_meta, 2), FROST_ERR_ARG);
+    CHECK_EQ_INT(frost_st_write(path, &ok, 1, dup_meta, 2), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "metadata key 'k'") != NULL);
-    CHECK_EQ_INT(frost_safetensors_write(path, &ok, 1, &null_meta, 1), FROST_ERR_ARG);
-    CHECK_EQ_INT(frost_safetensors_write(path, NULL, 1, NULL, 0), FROST_ERR_ARG);
-    CHECK_EQ_INT(frost_safetensors_write(path, &ok, -1, NULL, 0), FROST_ERR_ARG);
-    CHECK_EQ_INT(frost_safetensors_write(NULL, &ok, 1, NULL, 0), FROST_ERR_ARG);
+    CHECK_EQ_INT(frost_st_write(path, &ok, 1, &null_meta, 1), FROST_ERR_ARG);
+    CHECK_EQ_INT(frost_st_write(path, NULL, 1, NULL, 0), FROST_ERR_ARG);
+    CHECK_EQ_INT(frost_st_write(path, &ok, -1, NULL, 0), FROST_ERR_ARG);
+    CHECK_EQ_INT(frost_st_write(NULL, &ok, 1, NULL, 0), FROST_ERR_ARG);
     CHECK(access(path, F_OK) != 0); /* nothing was written */
 }
 
@@ -596,7 +596,7 @@ TEST(write_into_missing_folder_fails)
     CHECK(strstr(frost_last_error(), strerror(ENOENT)) != NULL);
     float x[2] = {1, 2};
     frost_st_tensor t = {"a", FROST_DT_F32, 1, {2}, x};
-    CHECK_EQ_INT(frost_safetensors_write(path, &t, 1, NULL, 0), FROST_ERR_IO);
+    CHECK_EQ_INT(frost_st_write(path, &t, 1, NULL, 0), FROST_ERR_IO);
     CHECK(strstr(frost_last_error(), path) != NULL);
     CHECK_EQ_INT(count_entries_containing(test_dir, ""), before);
     CHECK_EQ_INT(count_entries_containing(test_dir, ".tmp."), 0);

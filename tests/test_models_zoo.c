@@ -238,22 +238,22 @@ TEST(resnet20_counts_by_hand)
 
 TEST(stride_rule)
 {
-    CHECK_EQ_INT(frost_zoo_stride_demotions(224), 0);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(160), 0);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(112), 0);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(64), 1);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(56), 1);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(32), 2);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(28), 2);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(8), 2);
-    CHECK_EQ_INT(frost_zoo_stride_demotions(1024), 0);
-    frost_stride_plan p = frost_stride_plan_for(28);
-    CHECK_EQ_INT(frost_stride_take(&p, 1), 1);
-    CHECK_EQ_INT(frost_stride_take(&p, 2), 1);
-    CHECK_EQ_INT(frost_stride_take(&p, 1), 1);
-    CHECK_EQ_INT(frost_stride_take(&p, 2), 1);
-    CHECK_EQ_INT(frost_stride_take(&p, 2), 2);
-    CHECK_EQ_INT(frost_stride_take(&p, 2), 2);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(224), 0);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(160), 0);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(112), 0);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(64), 1);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(56), 1);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(32), 2);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(28), 2);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(8), 2);
+    CHECK_EQ_INT(frost_builtin_stride_demotions(1024), 0);
+    frost_builtin_stride_plan p = frost_builtin_stride_plan_for(28);
+    CHECK_EQ_INT(frost_builtin_stride_take(&p, 1), 1);
+    CHECK_EQ_INT(frost_builtin_stride_take(&p, 2), 1);
+    CHECK_EQ_INT(frost_builtin_stride_take(&p, 1), 1);
+    CHECK_EQ_INT(frost_builtin_stride_take(&p, 2), 1);
+    CHECK_EQ_INT(frost_builtin_stride_take(&p, 2), 2);
+    CHECK_EQ_INT(frost_builtin_stride_take(&p, 2), 2);
 
     /* MobileNetV2's final map: 28, 32, 56, 112 -> 4x4; 224 -> 7x7 */
     static const int sizes[] = {28, 32, 56, 112, 224};

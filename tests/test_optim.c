@@ -77,11 +77,11 @@ static void load_reference_grads(param_set *s, int step)
     }
 }
 
-static frost_optim_config reference_config(const optref_case *c)
+static frost_optimizer_config reference_config(const optref_case *c)
 {
-    int kind = frost_opt_from_name(c->opt);
+    int kind = frost_optimizer_from_name(c->opt);
     CHECK(kind >= 0);
-    frost_optim_config cfg = frost_optim_defaults((frost_opt_kind)kind);
+    frost_optimizer_config cfg = frost_optimizer_defaults((frost_optimizer_kind)kind);
     cfg.momentum = c->momentum;
     cfg.nesterov = c->nesterov != 0;
     if (kind == FROST_OPT_RMSPROP)
@@ -139,7 +139,7 @@ static void run_reference_case(const optref_case *c)
     int failed_before = frost_test_failed_checks;
     param_set s;
     reference_params(&s);
-    frost_optim_config cfg = reference_config(c);
+    frost_optimizer_config cfg = reference_config(c);
     frost_optimizer *o = NULL;
     CHECK_EQ_INT(frost_optimizer_create_params(&cfg, s.p, s.n, &o), FROST_OK);
     if (!o) {
@@ -191,16 +191,16 @@ TEST(test_weight_decay_groups)
 {
     param_set s;
     group_params(&s);
-    frost_optim_config cfg = frost_optim_defaults(FROST_OPT_SGD);
+    frost_optimizer_config cfg = frost_optimizer_defaults(FROST_OPT_SGD);
     cfg.momentum = 0.0f;
     cfg.nesterov = false;
     cfg.wd = 0.1f;
     cfg.wd_depthwise = 0.01f;
     cfg.wd_1d = 0.001f;
-    CHECK_FLOAT_EQ(frost_optim_group_wd(&cfg, &s.p[0]), 0.1f);
-    CHECK_FLOAT_EQ(frost_optim_group_wd(&cfg, &s.p[1]), 0.01f);
+    CHECK_FLOAT_EQ(frost_optimizer_group_wd(&cfg, &s.p[0]), 0.1f);
+    CHECK_FLOAT_EQ(frost_optimizer_group_wd(&cfg, &s.p[1]), 0.01f);
     for (int i = 2; i < 5; i++)
-        CHECK_FLOAT_EQ(frost_optim_group_wd(&cfg, &s.p[i]), 0.001f);
+        CHECK_FLOAT_EQ(frost_optimizer_group_wd(&cfg, &s.p[i]), 0.001f);
 
     /* Zero gradient, lr 0.5: w = 2 - 0.5 * wd * 2 = 2 - wd. */
     frost_optimizer *o = NULL;
@@ -218,7 +218,7 @@ TEST(test_weight_decay_groups)
     for (int i = 0; i < s.n; i++)
         for (int j = 0; j < 3; j++)
             s.p[i].data[j] = 2.0f;
-    cfg = frost_optim_defaults(FROST_OPT_ADAMW);
+    cfg = frost_optimizer_defaults(FROST_OPT_ADAMW);
     cfg.wd = 0.1f;
     cfg.wd_depthwise = 0.01f;
     cfg.wd_1d = 0.001f;
@@ -265,7 +265,7 @@ static void clip_step(float clip, float out[3], double *norm)
 {
     param_set s;
     clip_params(&s);
-    frost_optim_config cfg = frost_optim_defaults(FROST_OPT_SGD);
+    frost_optimizer_config cfg = frost_optimizer_defaults(FROST_OPT_SGD);
     cfg.momentum = 0.0f;
     cfg.nesterov = false;
     cfg.wd = 0.0f;
@@ -343,11 +343,11 @@ static void take_snapshot(const param_set *s, const frost_optimizer *o, snapshot
     snap->steps = frost_optimizer_steps(o);
 }
 
-static void refused_step(frost_opt_kind kind, float clip, float bad_value)
+static void refused_step(frost_optimizer_kind kind, float clip, float bad_value)
 {
     param_set s;
     reference_params(&s);
-    frost_optim_config cfg = frost_optim_defaults(kind);
+    frost_optimizer_config cfg = frost_optimizer_defaults(kind);
     cfg.clip_norm = clip;
     frost_optimizer *o = NULL;
     CHECK_EQ_INT(frost_optimizer_create_params(&cfg, s.p, s.n, &o), FROST_OK);
@@ -387,9 +387,9 @@ TEST(test_non_finite_gradient_refused)
 
 /* ---- state save / restore ---- */
 
-static frost_optim_config restore_config(frost_opt_kind kind)
+static frost_optimizer_config restore_config(frost_optimizer_kind kind)
 {
-    frost_optim_config cfg = frost_optim_defaults(kind);
+    frost_optimizer_config cfg = frost_optimizer_defaults(kind);
     cfg.wd = 0.05f;
     cfg.wd_depthwise = 0.01f;
     cfg.wd_1d = 0.002f;
@@ -408,9 +408,9 @@ static void run_steps(param_set *s, frost_optimizer *o, int from, int to)
 /* Runs 2 steps, "checkpoints" weights + state (+ steps if restore_steps) into a
  * fresh optimizer on fresh parameters, runs the last 3 steps there and returns
  * the number of weights that differ from an uninterrupted 5-step run. */
-static int resumed_mismatches(frost_opt_kind kind, bool restore_steps)
+static int resumed_mismatches(frost_optimizer_kind kind, bool restore_steps)
 {
-    frost_optim_config cfg = restore_config(kind);
+    frost_optimizer_config cfg = restore_config(kind);
     param_set full, first, resumed;
     frost_optimizer *o_full = NULL, *o_first = NULL, *o_resumed = NULL;
     reference_params(&full);
@@ -471,7 +471,7 @@ TEST(test_state_names)
 {
     param_set s;
     reference_params(&s);
-    frost_optim_config cfg = frost_optim_defaults(FROST_OPT_RMSPROP);
+    frost_optimizer_config cfg = frost_optimizer_defaults(FROST_OPT_RMSPROP);
     frost_optimizer *o = NULL;
     CHECK_EQ_INT(frost_optimizer_create_params(&cfg, s.p, s.n, &o), FROST_OK);
     CHECK_EQ_INT(frost_optimizer_state_count(o), 6);
@@ -495,7 +495,7 @@ TEST(test_state_names)
     frost_optimizer_free(o);
 
     /* Plain SGD keeps no state at all. */
-    cfg = frost_optim_defaults(FROST_OPT_SGD);
+    cfg = frost_optimizer_defaults(FROST_OPT_SGD);
     cfg.momentum = 0.0f;
     cfg.nesterov = false;
     CHECK_EQ_INT(frost_optimizer_create_params(&cfg, s.p, s.n, &o), FROST_OK);
@@ -532,7 +532,7 @@ TEST(test_large_tensor_matches_small_pieces)
     for (int i = 0; i < N; i++)
         sumsq += (double)big.p[0].grad[i] * big.p[0].grad[i];
 
-    frost_optim_config cfg = frost_optim_defaults(FROST_OPT_ADAMW);
+    frost_optimizer_config cfg = frost_optimizer_defaults(FROST_OPT_ADAMW);
     cfg.wd = 0.01f;
     cfg.clip_norm = 0.5f; /* norm ~ 1.8: clipping on */
     frost_optimizer *ob = NULL, *os = NULL;
@@ -557,7 +557,7 @@ TEST(test_large_tensor_matches_small_pieces)
 
 /* ---- configuration, names, model entry point ---- */
 
-static frost_status create_with(frost_optim_config cfg)
+static frost_status create_with(frost_optimizer_config cfg)
 {
     param_set s;
     reference_params(&s);
@@ -572,7 +572,7 @@ static frost_status create_with(frost_optim_config cfg)
 
 TEST(test_config_validation)
 {
-    frost_optim_config good = frost_optim_defaults(FROST_OPT_SGD), c;
+    frost_optimizer_config good = frost_optimizer_defaults(FROST_OPT_SGD), c;
     CHECK_EQ_INT(create_with(good), FROST_OK);
     c = good; c.momentum = 1.0f;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
@@ -585,14 +585,14 @@ TEST(test_config_validation)
     CHECK(strstr(frost_last_error(), "wd_depthwise") != NULL);
     c = good; c.clip_norm = NAN;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
-    c = good; c.kind = (frost_opt_kind)7;
+    c = good; c.kind = (frost_optimizer_kind)7;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
-    c = frost_optim_defaults(FROST_OPT_ADAM); c.beta2 = 1.0f;
+    c = frost_optimizer_defaults(FROST_OPT_ADAM); c.beta2 = 1.0f;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "beta2") != NULL);
-    c = frost_optim_defaults(FROST_OPT_RMSPROP); c.eps = NAN;
+    c = frost_optimizer_defaults(FROST_OPT_RMSPROP); c.eps = NAN;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
-    c = frost_optim_defaults(FROST_OPT_RMSPROP); c.alpha = -0.5f;
+    c = frost_optimizer_defaults(FROST_OPT_RMSPROP); c.alpha = -0.5f;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
 
     frost_optimizer *o = NULL;
@@ -620,15 +620,15 @@ TEST(test_names_and_defaults)
 {
     const char *names[] = {"sgd", "rmsprop", "adam", "adamw"};
     for (int k = 0; k < 4; k++) {
-        CHECK_EQ_INT(frost_opt_from_name(names[k]), k);
-        CHECK(strcmp(frost_opt_name((frost_opt_kind)k), names[k]) == 0);
+        CHECK_EQ_INT(frost_optimizer_from_name(names[k]), k);
+        CHECK(strcmp(frost_optimizer_name((frost_optimizer_kind)k), names[k]) == 0);
     }
-    CHECK_EQ_INT(frost_opt_from_name("AdamW"), FROST_OPT_ADAMW);
-    CHECK_EQ_INT(frost_opt_from_name("lamb"), -1);
-    CHECK_EQ_INT(frost_opt_from_name("adam "), -1);
-    CHECK_EQ_INT(frost_opt_from_name(NULL), -1);
+    CHECK_EQ_INT(frost_optimizer_from_name("AdamW"), FROST_OPT_ADAMW);
+    CHECK_EQ_INT(frost_optimizer_from_name("lamb"), -1);
+    CHECK_EQ_INT(frost_optimizer_from_name("adam "), -1);
+    CHECK_EQ_INT(frost_optimizer_from_name(NULL), -1);
 
-    frost_optim_config c = frost_optim_defaults(FROST_OPT_SGD);
+    frost_optimizer_config c = frost_optimizer_defaults(FROST_OPT_SGD);
     CHECK_EQ_INT(c.kind, FROST_OPT_SGD);
     CHECK_FLOAT_EQ(c.momentum, 0.9f);
     CHECK(c.nesterov);
@@ -636,11 +636,11 @@ TEST(test_names_and_defaults)
     CHECK_FLOAT_EQ(c.wd_depthwise, 0.0f);
     CHECK_FLOAT_EQ(c.wd_1d, 0.0f);
     CHECK_FLOAT_EQ(c.clip_norm, 0.0f);
-    c = frost_optim_defaults(FROST_OPT_ADAM);
+    c = frost_optimizer_defaults(FROST_OPT_ADAM);
     CHECK_FLOAT_EQ(c.beta1, 0.9f);
     CHECK_FLOAT_EQ(c.beta2, 0.999f);
     CHECK_FLOAT_EQ(c.eps, 1e-8f);
-    CHECK_FLOAT_EQ(frost_optim_defaults(FROST_OPT_RMSPROP).alpha, 0.9f);
+    CHECK_FLOAT_EQ(frost_optimizer_defaults(FROST_OPT_RMSPROP).alpha, 0.9f);
 }
 
 TEST(test_create_from_model)
@@ -652,7 +652,7 @@ TEST(test_create_from_model)
     memset(&m, 0, sizeof m);
     m.params = s.p;
     m.n_params = s.n;
-    frost_optim_config cfg = frost_optim_defaults(FROST_OPT_ADAM);
+    frost_optimizer_config cfg = frost_optimizer_defaults(FROST_OPT_ADAM);
     frost_optimizer *o = NULL;
     CHECK_EQ_INT(frost_optimizer_create(&cfg, &m, &o), FROST_OK);
     CHECK_EQ_INT(frost_optimizer_state_count(o), 6);

@@ -114,12 +114,12 @@ static void one_param(frost_param *p, float *w, float *g)
 }
 
 /* Three steps of kind with a constant gradient; boost: GradBoost on (clip saturating). */
-static void run3(frost_opt_kind kind, bool gradboost, bool boost, float w[3])
+static void run3(frost_optimizer_kind kind, bool gradboost, bool boost, float w[3])
 {
     frost_param p;
     float g[3];
     one_param(&p, w, g);
-    frost_optim_config c = frost_optim_defaults(kind);
+    frost_optimizer_config c = frost_optimizer_defaults(kind);
     c.wd = 0.01f;
     c.clip_norm = 0.4f; /* |G| = 0.559: clipping is active */
     c.gradboost = gradboost;
@@ -142,10 +142,10 @@ TEST(test_boost_off_equals_plain_optimizer)
 {
     for (int k = FROST_OPT_SGD; k <= FROST_OPT_ADAMW; k++) {
         float a[3], b[3];
-        run3((frost_opt_kind)k, false, false, a);
-        run3((frost_opt_kind)k, true, false, b); /* statistics only: same bits */
+        run3((frost_optimizer_kind)k, false, false, a);
+        run3((frost_optimizer_kind)k, true, false, b); /* statistics only: same bits */
         CHECK(memcmp(a, b, sizeof a) == 0);
-        run3((frost_opt_kind)k, true, true, b); /* boosted: moves further */
+        run3((frost_optimizer_kind)k, true, true, b); /* boosted: moves further */
         CHECK(fabsf(b[0] - W0[0]) > fabsf(a[0] - W0[0]) && b[2] != a[2] - 1.0f);
     }
 }

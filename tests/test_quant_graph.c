@@ -520,7 +520,7 @@ TEST(test_statassist_switch_keeps_optimizer_state)
     frost_qconfig *c = config("{}");
     CHECK(frost_model_quantize(m, c) == FROST_OK);
     CHECK(frost_model_set_batch(m, 8) == FROST_OK);
-    frost_optim_config oc = frost_optim_defaults(FROST_OPT_SGD);
+    frost_optimizer_config oc = frost_optimizer_defaults(FROST_OPT_SGD);
     oc.gradboost = true;
     frost_optimizer *o = NULL;
     CHECK(frost_optimizer_create(&oc, m, &o) == FROST_OK);

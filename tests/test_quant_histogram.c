@@ -1,7 +1,7 @@
 /*
  * The histogram observer (src/quant/histogram.c).
  *
- * frost_hist_observe + frost_hist_search are checked bit for bit against runs of
+ * frost_histogram_observe + frost_histogram_search are checked bit for bit against runs of
  * PyTorch 1.13's HistogramObserver recorded in tests/fixtures/hist_reference.h
  * (made by make_hist_fixtures.py); the rest against numbers worked out by hand.
  */
@@ -37,7 +37,7 @@ static void check_step(const frost_histogram *h, const histref_step *st, const c
     CHECK(sum == st->hist_sum);
     CHECK(moment == st->hist_moment);
     float mn, mx;
-    frost_hist_search(h, 256, &mn, &mx);
+    frost_histogram_search(h, 256, &mn, &mx);
     CHECK_FLOAT_EQ(mn, st->new_min);
     CHECK_FLOAT_EQ(mx, st->new_max);
     /* calculate_qparams = the searched range through the quint8 affine rule */
@@ -58,11 +58,11 @@ TEST(test_matches_pytorch_histogram_observer)
         return;
     for (int c = 0; c < HISTREF_N_CASES; c++) {
         const histref_case *hc = &histref_cases[c];
-        frost_hist_reset(h);
+        frost_histogram_reset(h);
         h->torch113_int_bounds = true; /* the fixture comes from torch 1.13 */
         for (int k = 0; k < hc->n_steps; k++) {
             const histref_step *st = &histref_steps[hc->first_step + k];
-            CHECK(frost_hist_observe(h, st->n, histref_values + st->offset) == FROST_OK);
+            CHECK(frost_histogram_observe(h, st->n, histref_values + st->offset) == FROST_OK);
             check_step(h, st, hc->name, k);
         }
     }
@@ -74,23 +74,23 @@ TEST(test_matches_pytorch_histogram_observer)
 TEST(test_quantile_of_uniform_histogram)
 {
     static frost_histogram h;
-    frost_hist_reset(&h);
+    frost_histogram_reset(&h);
     h.seen = true;
     h.min = 0.0f;
     h.max = 2048.0f;
     for (int i = 0; i < FROST_HIST_BINS; i++)
         h.bins[i] = 1.0f;
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 0.5), 1024.0f);
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 0.25), 512.0f);
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 0.9999), 2048.0f); /* 2047.8 -> last bin */
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 0.999), 2046.0f);  /* 2045.95 -> bin 2045 */
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 1e-9), 1.0f);
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 1.0), 2048.0f);
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 0.5), 1024.0f);
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 0.25), 512.0f);
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 0.9999), 2048.0f); /* 2047.8 -> last bin */
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 0.999), 2046.0f);  /* 2045.95 -> bin 2045 */
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 1e-9), 1.0f);
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 1.0), 2048.0f);
     /* Shifted range: edges are min + (max - min) * (i + 1) / 2048. */
     h.min = -1.0f;
     h.max = 1.0f;
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 0.5), 0.0f);
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 0.75), 0.5f);
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 0.5), 0.0f);
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 0.75), 0.5f);
 }
 
 /* Observed values spread evenly over [0, 1] (integer ends, so PyTorch's int()
@@ -102,12 +102,12 @@ TEST(test_quantile_of_observed_values)
     static frost_histogram h;
     for (int i = 0; i < N; i++)
         x[i] = (float)i / (float)(N - 1);
-    frost_hist_reset(&h);
-    CHECK(frost_hist_observe(&h, N, x) == FROST_OK);
+    frost_histogram_reset(&h);
+    CHECK(frost_histogram_observe(&h, N, x) == FROST_OK);
     const double bin = 1.0 / FROST_HIST_BINS;
-    CHECK_NEAR(frost_hist_quantile(&h, 0.5), 0.5, bin, 0.0);
-    CHECK_NEAR(frost_hist_quantile(&h, 0.99), 0.99, bin, 0.0);
-    CHECK_FLOAT_EQ(frost_hist_quantile(&h, 1.0), 1.0f);
+    CHECK_NEAR(frost_histogram_quantile(&h, 0.5), 0.5, bin, 0.0);
+    CHECK_NEAR(frost_histogram_quantile(&h, 0.99), 0.99, bin, 0.0);
+    CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 1.0), 1.0f);
 }
 
 TEST(test_non_finite_values_skipped)
@@ -115,10 +115,10 @@ TEST(test_non_finite_values_skipped)
     static frost_histogram a, b;
     const float with[] = {NAN, 1.0f, -INFINITY, 0.5f, INFINITY, -0.25f, NAN};
     const float without[] = {1.0f, 0.5f, -0.25f};
-    frost_hist_reset(&a);
-    frost_hist_reset(&b);
-    CHECK(frost_hist_observe(&a, 7, with) == FROST_OK);
-    CHECK(frost_hist_observe(&b, 3, without) == FROST_OK);
+    frost_histogram_reset(&a);
+    frost_histogram_reset(&b);
+    CHECK(frost_histogram_observe(&a, 7, with) == FROST_OK);
+    CHECK(frost_histogram_observe(&b, 3, without) == FROST_OK);
     CHECK(a.seen);
     CHECK_FLOAT_EQ(a.min, -0.25f);
     CHECK_FLOAT_EQ(a.max, 1.0f);
@@ -127,19 +127,19 @@ TEST(test_non_finite_values_skipped)
     /* A batch with nothing finite changes nothing, before or after real data. */
     const float junk[] = {NAN, INFINITY, -INFINITY};
     static frost_histogram c;
-    frost_hist_reset(&c);
-    CHECK(frost_hist_observe(&c, 3, junk) == FROST_OK);
+    frost_histogram_reset(&c);
+    CHECK(frost_histogram_observe(&c, 3, junk) == FROST_OK);
     CHECK(!c.seen);
-    CHECK(frost_hist_observe(&a, 3, junk) == FROST_OK);
+    CHECK(frost_histogram_observe(&a, 3, junk) == FROST_OK);
     CHECK(memcmp(&a, &b, sizeof a) == 0);
 
     /* Mixed into a later, wider batch: the range is that of the finite values. */
     const float wider[] = {INFINITY, -3.0f, NAN, 2.5f};
-    CHECK(frost_hist_observe(&a, 4, wider) == FROST_OK);
+    CHECK(frost_histogram_observe(&a, 4, wider) == FROST_OK);
     CHECK_FLOAT_EQ(a.min, -3.0f);
     CHECK(isfinite(a.max) && a.max >= 2.5f);
     float mn, mx;
-    frost_hist_search(&a, 256, &mn, &mx);
+    frost_histogram_search(&a, 256, &mn, &mx);
     CHECK(isfinite(mn) && isfinite(mx) && mn <= mx);
 }
 
@@ -153,15 +153,15 @@ TEST(test_constant_tensor_has_no_nan)
     for (int v = 0; v < 4; v++) {
         for (int i = 0; i < 100; i++)
             x[i] = values[v];
-        frost_hist_reset(&h);
-        CHECK(frost_hist_observe(&h, 100, x) == FROST_OK);
+        frost_histogram_reset(&h);
+        CHECK(frost_histogram_observe(&h, 100, x) == FROST_OK);
         CHECK_FLOAT_EQ(h.min, values[v]);
         CHECK_FLOAT_EQ(h.max, values[v]);
         float mn, mx;
-        frost_hist_search(&h, 256, &mn, &mx);
+        frost_histogram_search(&h, 256, &mn, &mx);
         CHECK_FLOAT_EQ(mn, values[v]);
         CHECK_FLOAT_EQ(mx, values[v]);
-        CHECK_FLOAT_EQ(frost_hist_quantile(&h, 0.5), values[v]);
+        CHECK_FLOAT_EQ(frost_histogram_quantile(&h, 0.5), values[v]);
         float scale;
         int zp;
         CHECK(frost_qparams(mn, mx, 0, 255, false, &scale, &zp) == FROST_OK);
@@ -182,9 +182,9 @@ TEST(test_large_widening_keeps_counts)
         large[i] = 0.1f * (float)i;  /* [0, 9.9], then 10 */
     }
     large[99] = 10.0f;
-    frost_hist_reset(&h);
-    CHECK(frost_hist_observe(&h, 100, small) == FROST_OK);
-    CHECK(frost_hist_observe(&h, 100, large) == FROST_OK);
+    frost_histogram_reset(&h);
+    CHECK(frost_histogram_observe(&h, 100, small) == FROST_OK);
+    CHECK(frost_histogram_observe(&h, 100, large) == FROST_OK);
     CHECK_FLOAT_EQ(h.min, 0.0f);
     CHECK(h.max >= 9.99f && h.max <= 10.01f);
     int counted = 0;
@@ -198,9 +198,9 @@ TEST(test_large_widening_keeps_counts)
     /* An old range too narrow for the grid (width / 262144 underflows to 0):
      * restart from the new batch, as PyTorch does for width 0. */
     const float tiny[] = {0.0f, 1e-40f};
-    frost_hist_reset(&h);
-    CHECK(frost_hist_observe(&h, 2, tiny) == FROST_OK);
-    CHECK(frost_hist_observe(&h, 100, large) == FROST_OK);
+    frost_histogram_reset(&h);
+    CHECK(frost_histogram_observe(&h, 2, tiny) == FROST_OK);
+    CHECK(frost_histogram_observe(&h, 100, large) == FROST_OK);
     CHECK_FLOAT_EQ(h.min, 0.0f);
     CHECK_FLOAT_EQ(h.max, 10.0f);
     checksums(&h, &sum, &moment);
@@ -211,8 +211,8 @@ TEST(test_reset)
 {
     static frost_histogram h;
     const float x[] = {1.0f, 2.0f};
-    CHECK(frost_hist_observe(&h, 2, x) == FROST_OK);
-    frost_hist_reset(&h);
+    CHECK(frost_histogram_observe(&h, 2, x) == FROST_OK);
+    frost_histogram_reset(&h);
     CHECK(!h.seen);
     double sum, moment;
     checksums(&h, &sum, &moment);
@@ -225,15 +225,15 @@ TEST(test_default_counts_every_value)
 {
     static frost_histogram h;
     const float x[] = {-2.5f, -0.3f, 0.0f, 1.2f, 3.7f};
-    frost_hist_reset(&h);
-    CHECK(frost_hist_observe(&h, 5, x) == FROST_OK);
+    frost_histogram_reset(&h);
+    CHECK(frost_histogram_observe(&h, 5, x) == FROST_OK);
     double total = 0;
     for (int i = 0; i < FROST_HIST_BINS; i++)
         total += h.bins[i];
     CHECK_NEAR(total, 5.0, 0, 0);
     CHECK(h.bins[0] == 1.0f && h.bins[FROST_HIST_BINS - 1] == 1.0f);
     const float y[] = {-7.9f, 6.6f}; /* widens the range: the old counts survive */
-    CHECK(frost_hist_observe(&h, 2, y) == FROST_OK);
+    CHECK(frost_histogram_observe(&h, 2, y) == FROST_OK);
     total = 0;
     for (int i = 0; i < FROST_HIST_BINS; i++)
         total += h.bins[i];

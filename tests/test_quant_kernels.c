@@ -42,8 +42,8 @@ TEST(test_avx2_forward_matches_reference)
         fill_hard(x, scales[t], 11 + (unsigned)t);
         float inv = 1.0f / scales[t];
         for (int len = 0; len <= N; len += 29) {
-            frost_fq_ref(len, x, scales[t], inv, zps[t], -8.0f, 255.0f, a);
-            frost_fq_avx2(len, x, scales[t], inv, zps[t], -8.0f, 255.0f, b);
+            frost_fake_quant_ref(len, x, scales[t], inv, zps[t], -8.0f, 255.0f, a);
+            frost_fake_quant_avx2(len, x, scales[t], inv, zps[t], -8.0f, 255.0f, b);
             int bad = 0;
             for (int i = 0; i < len; i++)
                 bad += !(same_bits(a[i], b[i]) || (isnan(a[i]) && isnan(b[i])));
@@ -61,8 +61,8 @@ TEST(test_avx2_gradient_matches_reference)
     frost_test_fill_uniform(dy, N, -1.0f, 1.0f, 4);
     frost_test_fill_uniform(a, N, -1.0f, 1.0f, 5);
     memcpy(b, a, sizeof a);
-    frost_fq_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, a, true);
-    frost_fq_grad_avx2(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, b, true);
+    frost_fake_quant_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, a, true);
+    frost_fake_quant_grad_avx2(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, b, true);
     int bad = 0, masked = 0;
     for (int i = 0; i < N; i++) {
         bad += !same_bits(a[i], b[i]);
@@ -73,11 +73,11 @@ TEST(test_avx2_gradient_matches_reference)
     /* write mode: dx = masked dy, equal to accumulating into zeros */
     float c[N], d[N], z[N];
     memset(z, 0, sizeof z);
-    frost_fq_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, z, true);
+    frost_fake_quant_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, z, true);
     memset(c, 0x7f, sizeof c);
     memset(d, 0x7f, sizeof d);
-    frost_fq_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, c, false);
-    frost_fq_grad_avx2(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, d, false);
+    frost_fake_quant_grad_ref(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, c, false);
+    frost_fake_quant_grad_avx2(N, x, 1.0f / 0.05f, 7, 0.0f, 255.0f, dy, d, false);
     CHECK(memcmp(c, z, sizeof c) == 0 && memcmp(d, z, sizeof d) == 0);
 }
 
@@ -112,13 +112,13 @@ TEST(test_threaded_dispatch_matches_reference)
     x[123457] = NAN;
     x[200003] = -77.0f; /* the minimum, in a later block */
     frost_set_threads(2);
-    frost_fq_ref(n, x, 0.03f, 1.0f / 0.03f, 100, 0.0f, 255.0f, a);
+    frost_fake_quant_ref(n, x, 0.03f, 1.0f / 0.03f, 100, 0.0f, 255.0f, a);
     frost_fake_quant(n, x, 0.03f, 100, 0, 255, b);
     int bad = 0;
     for (int64_t i = 0; i < n; i++)
         bad += !(same_bits(a[i], b[i]) || (isnan(a[i]) && isnan(b[i])));
     CHECK_EQ_INT(bad, 0);
-    frost_fq_grad_ref(n, x, 1.0f / 0.03f, 100, 0.0f, 255.0f, dy, a, false);
+    frost_fake_quant_grad_ref(n, x, 1.0f / 0.03f, 100, 0.0f, 255.0f, dy, a, false);
     frost_fake_quant_backward_write(n, x, 0.03f, 100, 0, 255, dy, b);
     CHECK(memcmp(a, b, (size_t)n * sizeof(float)) == 0);
     float mn, mx, rmn, rmx;

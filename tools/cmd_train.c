@@ -109,12 +109,12 @@ static void print_progress(const frost_progress *p, void *user)
 static bool parse_training(cli_args *a, frost_train_config *c)
 {
     const char *opt = cli_str(a, "opt", "sgd");
-    int kind = frost_opt_from_name(opt);
+    int kind = frost_optimizer_from_name(opt);
     if (kind < 0) {
         fprintf(stderr, "frost train: error: --opt must be sgd, rmsprop, adam or adamw (got '%s')\n", opt);
         return false;
     }
-    c->optim = frost_optim_defaults((frost_opt_kind)kind);
+    c->optim = frost_optimizer_defaults((frost_optimizer_kind)kind);
     c->epochs = cli_int(a, "epochs", 10, 1, 100000);
     c->batch = cli_int(a, "batch", 64, 1, 65536);
     c->sched.base_lr = cli_float(a, "lr", kind == FROST_OPT_SGD ? 0.1f : 0.002f, 1e-9f, 100.0f);

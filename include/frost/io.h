@@ -31,13 +31,13 @@ typedef struct {
 
 /* Writes atomically: a temporary file in the same folder, fsync, rename. On any
  * failure nothing is left behind and the old file (if any) is untouched. */
-frost_status frost_safetensors_write(const char *path, const frost_st_tensor *tensors, int n,
+frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, int n,
                                      const frost_st_meta *meta, int n_meta);
 
 typedef struct frost_st_file frost_st_file;
-frost_status frost_safetensors_read(const char *path, frost_st_file **out);
+frost_status frost_st_read(const char *path, frost_st_file **out);
 /* The same checks, on a read-only memory map of the file (no copy of the data). */
-frost_status frost_safetensors_map(const char *path, frost_st_file **out);
+frost_status frost_st_map(const char *path, frost_st_file **out);
 int frost_st_count(const frost_st_file *f);
 /* i-th tensor in file order; its data points into the loaded file. */
 const frost_st_tensor *frost_st_get(const frost_st_file *f, int i);

@@ -12,10 +12,10 @@
 #include "frost/model.h"
 #include "frost/status.h"
 
-typedef enum { FROST_OPT_SGD = 0, FROST_OPT_RMSPROP, FROST_OPT_ADAM, FROST_OPT_ADAMW } frost_opt_kind;
+typedef enum { FROST_OPT_SGD = 0, FROST_OPT_RMSPROP, FROST_OPT_ADAM, FROST_OPT_ADAMW } frost_optimizer_kind;
 
 typedef struct {
-    frost_opt_kind kind;
+    frost_optimizer_kind kind;
     float momentum;       /* SGD/RMSprop momentum (0.9) */
     bool nesterov;        /* SGD */
     float beta1, beta2;   /* Adam/AdamW (0.9, 0.999) */
@@ -36,18 +36,18 @@ typedef struct {
     float gb_decay;       /* 1e-2: lambda = (1 - decay)^k over boosted steps k */
     bool gb_toss_coin;    /* true */
     uint64_t gb_seed;     /* random draws derive from it, the step and the tensor */
-} frost_optim_config;
+} frost_optimizer_config;
 
 /* SGD, momentum 0.9, Nesterov, wd 4e-5 on weights, 0 on depthwise and 1-D. */
-frost_optim_config frost_optim_defaults(frost_opt_kind kind);
+frost_optimizer_config frost_optimizer_defaults(frost_optimizer_kind kind);
 /* "sgd", "rmsprop", "adam", "adamw"; -1 if unknown. */
-int frost_opt_from_name(const char *name);
-const char *frost_opt_name(frost_opt_kind k);
+int frost_optimizer_from_name(const char *name);
+const char *frost_optimizer_name(frost_optimizer_kind k);
 
 typedef struct frost_optimizer frost_optimizer;
 
 /* The optimizer keeps pointers into the model's parameters (do not free the model first). */
-frost_status frost_optimizer_create(const frost_optim_config *cfg, frost_model *m,
+frost_status frost_optimizer_create(const frost_optimizer_config *cfg, frost_model *m,
                                     frost_optimizer **out);
 /* One update with learning rate lr from the gradients in the model. Returns
  * FROST_ERR_NUMERIC (and changes nothing) if a gradient is NaN/Inf. */
@@ -68,9 +68,9 @@ int64_t frost_optimizer_boost_steps(const frost_optimizer *o);
 void frost_optimizer_set_boost_steps(frost_optimizer *o, int64_t k);
 
 /* Learning-rate schedules, evaluated per step. */
-typedef enum { FROST_SCHED_CONSTANT = 0, FROST_SCHED_COSINE, FROST_SCHED_STEP } frost_sched_kind;
+typedef enum { FROST_SCHED_CONSTANT = 0, FROST_SCHED_COSINE, FROST_SCHED_STEP } frost_schedule_kind;
 typedef struct {
-    frost_sched_kind kind;
+    frost_schedule_kind kind;
     float base_lr;
     float warmup_epochs;  /* linear warm-up from 0 to base_lr (cosine and step) */
     float final_lr;       /* cosine: value reached at the last step */

@@ -16,7 +16,7 @@
 typedef struct {
     int epochs;               /* > 0 */
     int batch;                /* > 0 */
-    frost_optim_config optim;
+    frost_optimizer_config optim;
     frost_schedule sched;     /* sched.epochs is set from epochs */
     float label_smoothing;    /* 0..1 */
     frost_augment augment;    /* training augmentation (eval uses its mean/std only) */

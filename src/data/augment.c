@@ -7,9 +7,9 @@
  */
 #include "data/data_internal.h"
 
-frost_aug_choice frost_augment_choose(frost_rng *r, const frost_augment *aug)
+frost_augment_choice frost_augment_choose(frost_rng *r, const frost_augment *aug)
 {
-    frost_aug_choice c = {0, 0, false};
+    frost_augment_choice c = {0, 0, false};
     if (!aug)
         return c;
     if (aug->crop_pad > 0) {
@@ -51,7 +51,7 @@ static void augment_row(const uint8_t *src_row, int w, int c, const float lut[25
 }
 
 void frost_augment_image(const uint8_t *src, int h, int w, int c, const float lut[256],
-                         frost_aug_choice choice, float *dst)
+                         frost_augment_choice choice, float *dst)
 {
     /* Zero padding happens on raw pixels, i.e. before normalisation, so the
      * border is the normalised value of black, not 0.0f. */

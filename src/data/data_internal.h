@@ -21,11 +21,11 @@
 typedef struct {
     int dy, dx; /* crop offset in [-crop_pad, crop_pad] */
     bool flip;  /* mirror left-right */
-} frost_aug_choice;
+} frost_augment_choice;
 
 /* Draws one sample's choice from r. Always the same number of draws for a given
  * aug, so the stream layout never depends on earlier outcomes. aug may be NULL. */
-frost_aug_choice frost_augment_choose(frost_rng *r, const frost_augment *aug);
+frost_augment_choice frost_augment_choose(frost_rng *r, const frost_augment *aug);
 
 /* lut[p] = ((float)p / 255 - mean) / std for every byte value p. aug == NULL
  * means mean 0, std 1. */
@@ -36,6 +36,6 @@ void frost_augment_make_lut(const frost_augment *aug, float lut[256]);
  * is zero-padded *before* normalisation, as torchvision's RandomCrop on a
  * uint8/[0,1] image followed by Normalize would do. */
 void frost_augment_image(const uint8_t *src, int h, int w, int c, const float lut[256],
-                         frost_aug_choice choice, float *dst);
+                         frost_augment_choice choice, float *dst);
 
 #endif

@@ -121,7 +121,7 @@ static void loader_fill_sample(const frost_loader *l, int position, float *image
     int sample = l->order[position];
     size_t pixels = (size_t)d->h * (size_t)d->w * (size_t)d->c;
     frost_rng rng = frost_rng_fork(&l->epoch_aug, (uint64_t)position);
-    frost_aug_choice choice = frost_augment_choose(&rng, l->augment ? &l->aug : NULL);
+    frost_augment_choice choice = frost_augment_choose(&rng, l->augment ? &l->aug : NULL);
     frost_augment_image(d->images + (size_t)sample * pixels, d->h, d->w, d->c, l->lut, choice,
                         image);
     *label = d->labels[sample];

@@ -68,10 +68,10 @@ static frost_status fq_params(const frost_model *m, const frost_node *f, tensor_
     return FROST_OK;
 }
 
-static frost_i8_node *new_node(conv_ctx *c, const frost_node *f, frost_i8_op op,
+static frost_int8_node *new_node(conv_ctx *c, const frost_node *f, frost_int8_op op,
                                const tensor_q *q)
 {
-    frost_i8_node *n = &c->out->nodes[c->out->n_nodes];
+    frost_int8_node *n = &c->out->nodes[c->out->n_nodes];
     memset(n, 0, sizeof *n);
     /* the node is named after the layer whose output it holds ("s1.b1.dw.act") */
     const frost_node *src = f->op == FROST_OP_FAKEQUANT ? &c->m->nodes[f->in[0]] : f;
@@ -91,11 +91,11 @@ static frost_i8_node *new_node(conv_ctx *c, const frost_node *f, frost_i8_op op,
     return n;
 }
 
-static void add_input(frost_i8_node *n, int t) { n->in[n->n_in++] = t; }
+static void add_input(frost_int8_node *n, int t) { n->in[n->n_in++] = t; }
 
 /* Table from the stored input value to the stored output: dequantize exactly as the
  * fake-quant forward does, apply `act` (frost's own float op), quantize to `out`. */
-static void build_lut(const frost_i8_node *in, frost_act_kind act, const tensor_q *out,
+static void build_lut(const frost_int8_node *in, frost_act_kind act, const tensor_q *out,
                       uint8_t *lut)
 {
     for (int s = 0; s < 256; s++) {
@@ -192,8 +192,8 @@ static frost_status weight_scales(const frost_node *n, folded_weights *f)
 }
 
 /* int8 weights, int32 bias and requant multipliers of a conv / linear node. */
-static frost_status quantize_weights(conv_ctx *c, frost_i8_node *o, const frost_node *n, int bn,
-                                     const frost_i8_node *in, bool logits)
+static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const frost_node *n, int bn,
+                                     const frost_int8_node *in, bool logits)
 {
     folded_weights f = {0};
     frost_status s = fold_weights(c->m, n, bn, &f);
@@ -207,13 +207,13 @@ static frost_status quantize_weights(conv_ctx *c, frost_i8_node *o, const frost_
         o->acc_shift++;
     if (s == FROST_OK)
         s = weight_scales(n, &f);
-    int8_t *w = s == FROST_OK ? frost_i8_own(c->out, (size_t)f.cout * f.inner) : NULL;
-    int32_t *bias = w ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
-    int32_t *mult = bias ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
-    int32_t *shift = mult ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
-    float *wscale = shift ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
-    float *oscale = wscale && logits ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
-    float *obias = oscale ? frost_i8_own(c->out, (size_t)f.cout * 4) : NULL;
+    int8_t *w = s == FROST_OK ? frost_int8_own(c->out, (size_t)f.cout * f.inner) : NULL;
+    int32_t *bias = w ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
+    int32_t *mult = bias ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
+    int32_t *shift = mult ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
+    float *wscale = shift ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
+    float *oscale = wscale && logits ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
+    float *obias = oscale ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
     if (s == FROST_OK && (!wscale || (logits && !obias)))
         s = FROST_ERR_NOMEM;
     for (int ch = 0; ch < f.cout && s == FROST_OK; ch++) {
@@ -265,9 +265,9 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
                           "'%s'", m->nodes[bn].name, cn->name);
     int t;
     FROST_TRY(resolve(c, head, cn->in[0], &t));
-    frost_i8_op op = logits ? FROST_I8_LOGITS : cn->op == FROST_OP_LINEAR ? FROST_I8_LINEAR
+    frost_int8_op op = logits ? FROST_I8_LOGITS : cn->op == FROST_OP_LINEAR ? FROST_I8_LINEAR
                                                                            : FROST_I8_CONV;
-    frost_i8_node *o = new_node(c, f, op, logits ? NULL : q);
+    frost_int8_node *o = new_node(c, f, op, logits ? NULL : q);
     add_input(o, t);
     if (cn->op == FROST_OP_CONV) {
         if (cn->conv.kh != cn->conv.kw || cn->conv.pad_h != cn->conv.pad_w)
@@ -301,10 +301,10 @@ static frost_status emit_add(conv_ctx *c, const frost_node *f, const tensor_q *q
     int t0, t1;
     FROST_TRY(resolve(c, f->in[0], src->in[0], &t0));
     FROST_TRY(resolve(c, f->in[0], src->in[1], &t1));
-    frost_i8_node *o = new_node(c, f, FROST_I8_ADD, q);
+    frost_int8_node *o = new_node(c, f, FROST_I8_ADD, q);
     add_input(o, t0);
     add_input(o, t1);
-    int32_t *mult = frost_i8_own(c->out, 12), *shift = frost_i8_own(c->out, 12);
+    int32_t *mult = frost_int8_own(c->out, 12), *shift = frost_int8_own(c->out, 12);
     if (!mult || !shift)
         return FROST_ERR_NOMEM;
     double s0 = c->out->nodes[t0].scale, s1 = c->out->nodes[t1].scale;
@@ -320,10 +320,10 @@ static frost_status emit_add(conv_ctx *c, const frost_node *f, const tensor_q *q
 
 /* Nodes whose output is a table lookup of each input: LUT, CONCAT, MAXPOOL. */
 static frost_status emit_tables(conv_ctx *c, const frost_node *f, const tensor_q *q,
-                                const frost_node *src, frost_i8_op op, frost_act_kind act)
+                                const frost_node *src, frost_int8_op op, frost_act_kind act)
 {
-    frost_i8_node *o = new_node(c, f, op, q);
-    uint8_t *lut = frost_i8_own(c->out, (size_t)src->n_in * 256);
+    frost_int8_node *o = new_node(c, f, op, q);
+    uint8_t *lut = frost_int8_own(c->out, (size_t)src->n_in * 256);
     if (!lut)
         return FROST_ERR_NOMEM;
     for (int i = 0; i < src->n_in; i++) {
@@ -346,9 +346,9 @@ static frost_status emit_avgpool(conv_ctx *c, const frost_node *f, const tensor_
 {
     int t;
     FROST_TRY(resolve(c, f->in[0], src->in[0], &t));
-    frost_i8_node *o = new_node(c, f, src->op == FROST_OP_GAP ? FROST_I8_GAP : FROST_I8_AVGPOOL, q);
+    frost_int8_node *o = new_node(c, f, src->op == FROST_OP_GAP ? FROST_I8_GAP : FROST_I8_AVGPOOL, q);
     add_input(o, t);
-    const frost_i8_node *in = &c->out->nodes[t];
+    const frost_int8_node *in = &c->out->nodes[t];
     int entries = 1; /* GAP: one multiplier for all h*w pixels; avgpool: per tap count */
     if (src->op == FROST_OP_AVGPOOL) {
         o->k = src->pool.k;
@@ -356,8 +356,8 @@ static frost_status emit_avgpool(conv_ctx *c, const frost_node *f, const tensor_
         o->pad = src->pool.pad;
         entries = o->k * o->k + 1;
     }
-    int32_t *mult = frost_i8_own(c->out, (size_t)entries * 4);
-    int32_t *shift = frost_i8_own(c->out, (size_t)entries * 4);
+    int32_t *mult = frost_int8_own(c->out, (size_t)entries * 4);
+    int32_t *shift = frost_int8_own(c->out, (size_t)entries * 4);
     if (!mult || !shift)
         return FROST_ERR_NOMEM;
     /* The sum is shifted left before the multiply (as TFLite's add does with 20 bits): a
@@ -482,7 +482,7 @@ frost_status frost_int8_from_model(const frost_model *qm, frost_int8_model **out
     m->classes = qm->classes;
     frost_status s = convert_graph(&c);
     free(c.tensor_of);
-    return frost_i8_finish(m, s, out);
+    return frost_int8_finish(m, s, out);
 }
 
 frost_status frost_int8_convert(const frost_model *qm, const char *path)

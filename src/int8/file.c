@@ -32,12 +32,12 @@ static bool add_ints(cJSON *o, const char *key, const int *v, int n)
     return a != NULL;
 }
 
-static cJSON *node_json(const frost_i8_node *n)
+static cJSON *node_json(const frost_int8_node *n)
 {
     cJSON *o = cJSON_CreateObject();
     int shape[3] = {n->h, n->w, n->c};
     bool ok = o && cJSON_AddStringToObject(o, "name", n->name) &&
-              cJSON_AddStringToObject(o, "op", frost_i8_op_name(n->op)) &&
+              cJSON_AddStringToObject(o, "op", frost_int8_op_name(n->op)) &&
               add_ints(o, "in", n->in, n->n_in) && add_ints(o, "shape", shape, 3) &&
               cJSON_AddNumberToObject(o, "scale", (double)n->scale) &&
               cJSON_AddNumberToObject(o, "zp", n->zp) && cJSON_AddNumberToObject(o, "lo", n->lo) &&
@@ -94,7 +94,7 @@ static void add_tensor(tensor_list *l, const char *node, const char *suffix, fro
 static void list_tensors(const frost_int8_model *m, tensor_list *l, bool words)
 {
     for (int i = 0; i < m->n_nodes; i++) {
-        const frost_i8_node *n = &m->nodes[i];
+        const frost_int8_node *n = &m->nodes[i];
         bool wt = n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS;
         if (words && n->op == FROST_I8_LOGITS) {
             add_tensor(l, n->name, "out_scale", FROST_DT_F32, n->c, 0, n->out_scale);
@@ -133,7 +133,7 @@ frost_status frost_int8_save(const frost_int8_model *m, const char *path)
         list_tensors(m, &l, true);
         list_tensors(m, &l, false);
         frost_st_meta meta[1] = {{META_KEY, json}};
-        s = frost_safetensors_write(path, l.t, l.n, meta, 1);
+        s = frost_st_write(path, l.t, l.n, meta, 1);
     }
     free(l.t);
     free(l.names);
@@ -185,7 +185,7 @@ static frost_status get_ints(const load_ctx *c, const cJSON *o, const char *key,
     return FROST_OK;
 }
 
-static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_i8_node *n)
+static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_int8_node *n)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "op");
@@ -193,10 +193,10 @@ static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_i8_node 
         strlen(name->valuestring) >= FROST_I8_NAME_LEN)
         return bad(c, "a node has no valid \"name\"", NULL);
     snprintf(n->name, sizeof n->name, "%s", name->valuestring);
-    int opi = cJSON_IsString(op) ? frost_i8_op_parse(op->valuestring) : -1;
+    int opi = cJSON_IsString(op) ? frost_int8_op_parse(op->valuestring) : -1;
     if (opi < 0)
         return bad(c, "unknown \"op\"", n->name);
-    n->op = (frost_i8_op)opi;
+    n->op = (frost_int8_op)opi;
     n->source = -1;
     int shape[3];
     FROST_TRY(get_ints(c, o, "in", 0, FROST_I8_MAX_INPUTS, 0, 1 << 20, n->name, n->in, &n->n_in));
@@ -217,7 +217,7 @@ static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_i8_node 
 }
 
 /* The tensor "<node>.<suffix>" with exactly this dtype and shape ([d0] or [d0, d1]). */
-static frost_status tensor(const load_ctx *c, const frost_i8_node *n, const char *suffix,
+static frost_status tensor(const load_ctx *c, const frost_int8_node *n, const char *suffix,
                            frost_dtype dt, int64_t d0, int64_t d1, const void **out)
 {
     char key[FROST_I8_NAME_LEN + 16];
@@ -236,9 +236,9 @@ static frost_status tensor(const load_ctx *c, const frost_i8_node *n, const char
     return FROST_OK;
 }
 
-static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost_i8_node *n)
+static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost_int8_node *n)
 {
-    const frost_i8_node *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
+    const frost_int8_node *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
     const void *p;
     switch (n->op) {
     case FROST_I8_CONV:
@@ -263,7 +263,7 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
                 if (!isfinite(n->out_scale[i]) || !isfinite(n->out_bias[i]))
                     return bad(c, "non-finite output scale or bias", n->name);
             n->n_mult = 0;
-            n->bias = frost_i8_own(m, (size_t)n->c * 4); /* zero */
+            n->bias = frost_int8_own(m, (size_t)n->c * 4); /* zero */
             return n->bias ? FROST_OK : FROST_ERR_NOMEM;
         }
         FROST_TRY(tensor(c, n, "bias", FROST_DT_I32, n->c, 0, &p));
@@ -326,7 +326,7 @@ static frost_status parse_graph(const load_ctx *c, const cJSON *root, frost_int8
     for (int i = 0; i < n; i++) {
         FROST_TRY(parse_node(c, cJSON_GetArrayItem(nodes, i), &m->nodes[i]));
         m->n_nodes = i + 1;
-        FROST_TRY(frost_i8_check_node(m, i)); /* inputs before use, shapes chain */
+        FROST_TRY(frost_int8_check_node(m, i)); /* inputs before use, shapes chain */
         FROST_TRY(attach_tensors(c, m, &m->nodes[i]));
     }
     return FROST_OK;
@@ -341,7 +341,7 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
     if (!m)
         return frost_fail(FROST_ERR_NOMEM, "int8 load: out of memory");
     load_ctx c = {path, NULL};
-    frost_status s = frost_safetensors_map(path, &m->file);
+    frost_status s = frost_st_map(path, &m->file);
     c.f = m->file;
     const char *meta = s == FROST_OK ? frost_st_meta_get(m->file, META_KEY) : NULL;
     if (s == FROST_OK && !meta)
@@ -352,5 +352,5 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
         s = root ? parse_graph(&c, root, m) : bad(&c, "the int8 graph is not valid JSON", NULL);
         cJSON_Delete(root);
     }
-    return frost_i8_finish(m, s, out);
+    return frost_int8_finish(m, s, out);
 }

@@ -33,14 +33,14 @@ typedef enum {
     FROST_I8_AVGPOOL,      /* sum over the valid taps, requantized per tap count */
     FROST_I8_GAP,          /* global average pool */
     FROST_I8_OP_COUNT
-} frost_i8_op;
+} frost_int8_op;
 
-const char *frost_i8_op_name(frost_i8_op op);
-int frost_i8_op_parse(const char *name); /* -1 if unknown */
+const char *frost_int8_op_name(frost_int8_op op);
+int frost_int8_op_parse(const char *name); /* -1 if unknown */
 
 typedef struct {
     char name[FROST_I8_NAME_LEN];
-    frost_i8_op op;
+    frost_int8_op op;
     int n_in;
     int in[FROST_I8_MAX_INPUTS]; /* earlier node indices */
 
@@ -71,12 +71,12 @@ typedef struct {
                                   * requantization (frost_int8_set_float_requant) */
     void *packed;                /* weights laid out for the fast kernels (or NULL) */
     bool packed_vnni;            /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
-} frost_i8_node;
+} frost_int8_node;
 
 struct frost_int8_model {
     char name[FROST_I8_NAME_LEN];
     int in_h, in_w, in_c, classes;
-    frost_i8_node *nodes;
+    frost_int8_node *nodes;
     int n_nodes;
 
     /* storage: the file the tensors point into, and owned arrays (converter) */
@@ -97,21 +97,21 @@ struct frost_int8_model {
 };
 
 /* Memory for an array the model owns (freed with it); NULL on failure (error set). */
-void *frost_i8_own(frost_int8_model *m, size_t bytes);
+void *frost_int8_own(frost_int8_model *m, size_t bytes);
 
 /* Checks node i against its inputs (counts, indices, shapes, ranges). */
-frost_status frost_i8_check_node(const frost_int8_model *m, int i);
+frost_status frost_int8_check_node(const frost_int8_model *m, int i);
 
 /* Prepares a loaded or converted model for running: validation of every node against
  * its inputs, weight packing, memory plan, arena. */
-frost_status frost_i8_prepare(frost_int8_model *m);
+frost_status frost_int8_prepare(frost_int8_model *m);
 
-/* frost_i8_prepare(m) when s is FROST_OK, then *out = m; on any failure m is freed. */
-frost_status frost_i8_finish(frost_int8_model *m, frost_status s, frost_int8_model **out);
+/* frost_int8_prepare(m) when s is FROST_OK, then *out = m; on any failure m is freed. */
+frost_status frost_int8_finish(frost_int8_model *m, frost_status s, frost_int8_model **out);
 
 /* Runs node i only (inputs must already sit in the arena); for layer-by-layer tests. */
-void frost_i8_run_node(frost_int8_model *m, int i);
-/* The arena bytes of node i's output tensor (valid after frost_i8_prepare). */
-uint8_t *frost_i8_tensor(frost_int8_model *m, int i);
+void frost_int8_run_node(frost_int8_model *m, int i);
+/* The arena bytes of node i's output tensor (valid after frost_int8_prepare). */
+uint8_t *frost_int8_tensor(frost_int8_model *m, int i);
 
 #endif

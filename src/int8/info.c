@@ -26,7 +26,7 @@ int frost_int8_node_count(const frost_int8_model *m) { return m->n_nodes; }
 const char *frost_int8_node_name(const frost_int8_model *m, int i) { return m->nodes[i].name; }
 const char *frost_int8_node_op(const frost_int8_model *m, int i)
 {
-    return frost_i8_op_name(m->nodes[i].op);
+    return frost_int8_op_name(m->nodes[i].op);
 }
 int64_t frost_int8_node_macs(const frost_int8_model *m, int i) { return m->nodes[i].macs; }
 
@@ -41,11 +41,11 @@ int64_t frost_int8_macs(const frost_int8_model *m)
 size_t frost_int8_arena_bytes(const frost_int8_model *m) { return m->arena_bytes; }
 
 /* Bytes of the node's parameters as stored (weights, biases, multipliers, tables). */
-static size_t node_weight_bytes(const frost_int8_model *m, const frost_i8_node *n)
+static size_t node_weight_bytes(const frost_int8_model *m, const frost_int8_node *n)
 {
     size_t b = 0;
     if (n->weight) {
-        const frost_i8_node *in = &m->nodes[n->in[0]];
+        const frost_int8_node *in = &m->nodes[n->in[0]];
         size_t inner = n->op == FROST_I8_CONV ? (size_t)n->k * n->k * (in->c / n->groups)
                                               : (size_t)in->h * in->w * in->c;
         b += (size_t)n->c * inner + (size_t)n->c * 4; /* int8 weights + int32 bias */
@@ -71,11 +71,11 @@ void frost_int8_print_memory(const frost_int8_model *m, FILE *out)
     fprintf(out, "%-28s %-8s %-14s %10s %10s %10s\n", "layer", "op", "output", "weights",
             "act bytes", "offset");
     for (int i = 0; i < m->n_nodes; i++) {
-        const frost_i8_node *n = &m->nodes[i];
+        const frost_int8_node *n = &m->nodes[i];
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", n->h, n->w, n->c);
         size_t act = n->op == FROST_I8_LOGITS ? (size_t)n->c * 4 : (size_t)n->h * n->w * n->c;
-        fprintf(out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name, frost_i8_op_name(n->op),
+        fprintf(out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name, frost_int8_op_name(n->op),
                 shape, node_weight_bytes(m, n), act, n->op == FROST_I8_LOGITS ? 0 : n->offset);
     }
     fprintf(out, "weights: %zu bytes; peak activations (arena): %zu bytes; kernel scratch: "
@@ -84,12 +84,12 @@ void frost_int8_print_memory(const frost_int8_model *m, FILE *out)
             (long long)frost_int8_macs(m));
 }
 
-static void run_node_cb(void *engine, int i) { frost_i8_run_node(engine, i); }
+static void run_node_cb(void *engine, int i) { frost_int8_run_node(engine, i); }
 
 frost_status frost_int8_time(frost_int8_model *m, int warmup, int reps, double *total_ms,
                              double *per_node_ms)
 {
-    memset(frost_i8_tensor(m, 0), m->nodes[0].zp, (size_t)m->in_h * m->in_w * m->in_c);
+    memset(frost_int8_tensor(m, 0), m->nodes[0].zp, (size_t)m->in_h * m->in_w * m->in_c);
     return frost_time_nodes("int8", run_node_cb, m, m->n_nodes, warmup, reps, total_ms,
                             per_node_ms);
 }

@@ -28,59 +28,59 @@ typedef struct {
     const int32_t *bias_eff;  /* bias - in_zp * sum(w) (fast kernels) */
     const int32_t *mult, *shift;
     const float *fscale;      /* non-NULL: float requantization with these scales (requant.h) */
-} frost_i8_conv_args;
+} frost_int8_conv_args;
 
 /* Reference convolution (any k, stride, pad, groups). */
-void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y);
+void frost_int8_conv_ref(const frost_int8_conv_args *a, const uint8_t *x, uint8_t *y);
 
 /* The packing functions shift the int16 weights left by a->acc_shift (<= 8, so
  * |w| * 2^8 still fits int16), and bias_eff = bias - (in_zp * sum(w) << acc_shift). */
 /* AVX2 conv through an int16 GEMM (groups == 1): 1x1 convs read the input directly,
- * k x k ones through an im2col tile. `packed` comes from frost_i8_gemm_pack. Output
- * pixels [pix0, pix1) (row-major). scratch: frost_i8_gemm_scratch_bytes per thread. */
-size_t frost_i8_gemm_packed_bytes(int cout, int kdim);
-void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
+ * k x k ones through an im2col tile. `packed` comes from frost_int8_gemm_pack. Output
+ * pixels [pix0, pix1) (row-major). scratch: frost_int8_gemm_scratch_bytes per thread. */
+size_t frost_int8_gemm_packed_bytes(int cout, int kdim);
+void frost_int8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
                         const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
                         const float *fscale, void *packed);
-size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a);
-void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed,
+size_t frost_int8_gemm_scratch_bytes(const frost_int8_conv_args *a);
+void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed,
                              const uint8_t *x, uint8_t *y, int pix0, int pix1, void *scratch);
 
 /* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 256-bit forms;
  * only after frost_cpu_has_avx512_vnni()). Weights stay int8 (acc_shift is applied to the
- * sums); `packed` from frost_i8_vnni_pack; output pixels [pix0, pix1). */
-size_t frost_i8_vnni_packed_bytes(int cout, int kdim);
-void frost_i8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
+ * sums); `packed` from frost_int8_vnni_pack; output pixels [pix0, pix1). */
+size_t frost_int8_vnni_packed_bytes(int cout, int kdim);
+void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
                         const int32_t *mult, const int32_t *shift, const float *fscale,
                         void *packed);
-size_t frost_i8_vnni_scratch_bytes(const frost_i8_conv_args *a);
-void frost_i8_conv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+size_t frost_int8_vnni_scratch_bytes(const frost_int8_conv_args *a);
+void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                         uint8_t *y, int pix0, int pix1, void *scratch);
 
 /* Depthwise (groups == cin == cout), any k and stride; AVX2 over 16 channels at a time.
  * When cin is not a multiple of 16 it reads up to 15 bytes past the input tensor's end
  * (the runtime's arena leaves 64 bytes of slack after every tensor).
- * `packed`: frost_i8_dw_pack's weights (int16, tap-pair interleaved). Output rows
+ * `packed`: frost_int8_dw_pack's weights (int16, tap-pair interleaved). Output rows
  * [row0, row1). */
-size_t frost_i8_dw_packed_bytes(int c, int k);
-void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
+size_t frost_int8_dw_packed_bytes(int c, int k);
+void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
                       const int32_t *mult, const int32_t *shift, const float *fscale,
                       void *packed);
-void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1);
 
 /* Depthwise 3x3 / 5x5 with AVX-512 VNNI, 32 channels at a time, on an input with no
  * padding left (a->pad == 0: the runtime pads with the zero point first). Reads up to 31
  * bytes past the input's end. Output rows [row0, row1). */
-size_t frost_i8_dw_vnni_packed_bytes(int c, int k);
-void frost_i8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
+size_t frost_int8_dw_vnni_packed_bytes(int c, int k);
+void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
                            const int32_t *mult, const int32_t *shift, const float *fscale,
                            void *packed);
-void frost_i8_dwconv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1);
 
 /* Vector requantization of 8 lanes (exported for the kernel tests). */
-void frost_i8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                             int32_t *out);
 
 /* Elementwise add: y = clamp(MBQM(MBQM((a-za) << 20, m[0]) + MBQM((b-zb) << 20, m[1]), m[2]) + zy). */
@@ -91,15 +91,15 @@ typedef struct {
      * fa + (x1 - b_zp) * fb) + out_zp), fa = S_a / S_y, fb = S_b / S_y, float32, no FMA */
     bool fp;
     float fa, fb;
-} frost_i8_add_args;
-void frost_i8_add_ref(const frost_i8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
+} frost_int8_add_args;
+void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
                       uint8_t *y);
-void frost_i8_add_avx2(const frost_i8_add_args *a, int64_t n, const uint8_t *x0,
+void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
                        const uint8_t *x1, uint8_t *y);
 
 /* y[i] = lut[x[i]] over n bytes, with a stride: rows of `len` bytes read at x + r * x_stride
  * and written at y + r * y_stride (concat writes its slice of each pixel). */
-void frost_i8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
+void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
                        uint8_t *y, int y_stride);
 
 /* Pools over NHWC (h, w, c) with window k, stride, pad (padding taps are skipped). */
@@ -109,19 +109,19 @@ typedef struct {
     int32_t in_zp, out_zp, lo, hi;
     const int32_t *mult, *shift; /* avg: indexed by the tap count (1..k*k); gap: [0] */
     const uint8_t *lut;          /* max: requant table */
-} frost_i8_pool_args;
-void frost_i8_maxpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y);
-void frost_i8_avgpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y);
-void frost_i8_gap_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y);
+} frost_int8_pool_args;
+void frost_int8_maxpool_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y);
+void frost_int8_avgpool_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y);
+void frost_int8_gap_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y);
 
 /* Fully connected: acc[o] = sum_i w[o][i] * (x[i] - in_zp); int8 output (with bias and
  * requant, clamp) or float logits out_scale[o] * acc[o] + out_bias[o]. */
-void frost_i8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
+void frost_int8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
                          int32_t *acc);
 
 /* The full accumulator through AVX2: acc[o] = bias_eff[o] + (sum_i w[o][i] x[i] << shift),
  * with bias_eff = bias - (in_zp * sum(w) << shift). xs: cin + 16 int16 of scratch. */
-void frost_i8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
+void frost_int8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
                           const int32_t *bias_eff, int32_t *acc, int16_t *xs);
 
 #endif

@@ -11,7 +11,7 @@ static uint8_t clamp_u8(int32_t v, int32_t lo, int32_t hi)
     return (uint8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-static int32_t conv_acc(const frost_i8_conv_args *a, const uint8_t *x, int oy, int ox, int co)
+static int32_t conv_acc(const frost_int8_conv_args *a, const uint8_t *x, int oy, int ox, int co)
 {
     int cpg_in = a->cin / a->groups, cpg_out = a->cout / a->groups;
     int g = co / cpg_out;
@@ -34,7 +34,7 @@ static int32_t conv_acc(const frost_i8_conv_args *a, const uint8_t *x, int oy, i
     return a->bias[co] + (int32_t)((uint32_t)acc << a->acc_shift);
 }
 
-void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y)
+void frost_int8_conv_ref(const frost_int8_conv_args *a, const uint8_t *x, uint8_t *y)
 {
     for (int oy = 0; oy < a->oh; oy++)
         for (int ox = 0; ox < a->ow; ox++)
@@ -47,7 +47,7 @@ void frost_i8_conv_ref(const frost_i8_conv_args *a, const uint8_t *x, uint8_t *y
             }
 }
 
-static int32_t add_one(const frost_i8_add_args *a, uint8_t x0, uint8_t x1)
+static int32_t add_one(const frost_int8_add_args *a, uint8_t x0, uint8_t x1)
 {
     if (a->fp) {
         float v = (float)(x0 - a->a_zp) * a->fa + (float)(x1 - a->b_zp) * a->fb;
@@ -58,14 +58,14 @@ static int32_t add_one(const frost_i8_add_args *a, uint8_t x0, uint8_t x1)
     return frost_mbqm(s0 + s1, a->mult[2], a->shift[2]) + a->out_zp;
 }
 
-void frost_i8_add_ref(const frost_i8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
+void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
                       uint8_t *y)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = clamp_u8(add_one(a, x0[i], x1[i]), a->lo, a->hi);
 }
 
-void frost_i8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
+void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
                        uint8_t *y, int y_stride)
 {
     for (int64_t r = 0; r < rows; r++) {
@@ -77,7 +77,7 @@ void frost_i8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t 
 }
 
 /* The window of output (oy, ox) clipped to the input: [y0, y1) x [x0, x1). */
-static void window(const frost_i8_pool_args *a, int oy, int ox, int *y0, int *y1, int *x0, int *x1)
+static void window(const frost_int8_pool_args *a, int oy, int ox, int *y0, int *y1, int *x0, int *x1)
 {
     int iy = oy * a->stride - a->pad, ix = ox * a->stride - a->pad;
     *y0 = iy < 0 ? 0 : iy;
@@ -86,7 +86,7 @@ static void window(const frost_i8_pool_args *a, int oy, int ox, int *y0, int *y1
     *x1 = ix + a->k > a->w ? a->w : ix + a->k;
 }
 
-void frost_i8_maxpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y)
+void frost_int8_maxpool_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y)
 {
     for (int oy = 0; oy < a->oh; oy++)
         for (int ox = 0; ox < a->ow; ox++) {
@@ -105,7 +105,7 @@ void frost_i8_maxpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t
         }
 }
 
-void frost_i8_avgpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y)
+void frost_int8_avgpool_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y)
 {
     for (int oy = 0; oy < a->oh; oy++)
         for (int ox = 0; ox < a->ow; ox++) {
@@ -124,7 +124,7 @@ void frost_i8_avgpool_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t
         }
 }
 
-void frost_i8_gap_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y)
+void frost_int8_gap_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y)
 {
     int64_t n = (int64_t)a->h * a->w;
     for (int c = 0; c < a->c; c++) {
@@ -136,7 +136,7 @@ void frost_i8_gap_ref(const frost_i8_pool_args *a, const uint8_t *x, uint8_t *y)
     }
 }
 
-void frost_i8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
+void frost_int8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
                          int32_t *acc)
 {
     for (int o = 0; o < cout; o++) {

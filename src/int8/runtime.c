@@ -23,12 +23,12 @@ static const char *const op_names[] = {"quantize", "conv", "linear", "logits", "
                                        "concat", "lut", "maxpool", "avgpool", "gap"};
 static_assert(FROST_ARRAY_LEN(op_names) == FROST_I8_OP_COUNT, "one name per int8 op");
 
-const char *frost_i8_op_name(frost_i8_op op)
+const char *frost_int8_op_name(frost_int8_op op)
 {
     return (unsigned)op < FROST_I8_OP_COUNT ? op_names[op] : "?";
 }
 
-int frost_i8_op_parse(const char *name)
+int frost_int8_op_parse(const char *name)
 {
     for (int i = 0; i < FROST_I8_OP_COUNT; i++)
         if (strcmp(name, op_names[i]) == 0)
@@ -36,7 +36,7 @@ int frost_i8_op_parse(const char *name)
     return -1;
 }
 
-void *frost_i8_own(frost_int8_model *m, size_t bytes)
+void *frost_int8_own(frost_int8_model *m, size_t bytes)
 {
     if (m->n_owned == m->cap_owned) {
         int cap = m->cap_owned ? 2 * m->cap_owned : 64;
@@ -75,31 +75,31 @@ void frost_int8_free(frost_int8_model *m)
 
 /* ---- preparation ---- */
 
-static bool is_dw(const frost_i8_node *n, const frost_i8_node *in)
+static bool is_dw(const frost_int8_node *n, const frost_int8_node *in)
 {
     return n->op == FROST_I8_CONV && n->groups == in->c && n->groups == n->c && n->groups > 1;
 }
 
 /* Values per output channel of a conv / linear weight. */
-static int64_t weight_inner(const frost_int8_model *m, const frost_i8_node *n)
+static int64_t weight_inner(const frost_int8_model *m, const frost_int8_node *n)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
+    const frost_int8_node *in = &m->nodes[n->in[0]];
     if (n->op == FROST_I8_CONV)
         return (int64_t)n->k * n->k * (in->c / n->groups);
     return (int64_t)in->h * in->w * in->c;
 }
 
-static frost_status node_fail(const frost_i8_node *n, const char *what)
+static frost_status node_fail(const frost_int8_node *n, const char *what)
 {
     return frost_fail(FROST_ERR_FORMAT, "int8 model: node '%s' (%s): %s", n->name,
-                      frost_i8_op_name(n->op), what);
+                      frost_int8_op_name(n->op), what);
 }
 
 /* The output shape node i must have given its inputs and attributes. */
 static frost_status check_shape(const frost_int8_model *m, int i)
 {
-    const frost_i8_node *n = &m->nodes[i];
-    const frost_i8_node *in = n->n_in > 0 ? &m->nodes[n->in[0]] : NULL;
+    const frost_int8_node *n = &m->nodes[i];
+    const frost_int8_node *in = n->n_in > 0 ? &m->nodes[n->in[0]] : NULL;
     if ((unsigned)n->op >= FROST_I8_OP_COUNT)
         return node_fail(n, "unknown op");
     int want_in = n->op == FROST_I8_QUANTIZE ? 0 : n->op == FROST_I8_ADD ? 2 : 1;
@@ -164,7 +164,7 @@ static frost_status check_shape(const frost_int8_model *m, int i)
     case FROST_I8_CONCAT:
         oc = 0;
         for (int j = 0; j < n->n_in; j++) {
-            const frost_i8_node *x = &m->nodes[n->in[j]];
+            const frost_int8_node *x = &m->nodes[n->in[j]];
             if (x->h != in->h || x->w != in->w)
                 return node_fail(n, "inputs of different sizes");
             oc += x->c;
@@ -184,10 +184,10 @@ static frost_status check_shape(const frost_int8_model *m, int i)
     return FROST_OK;
 }
 
-frost_status frost_i8_check_node(const frost_int8_model *m, int i)
+frost_status frost_int8_check_node(const frost_int8_model *m, int i)
 {
     FROST_TRY(check_shape(m, i));
-    const frost_i8_node *n = &m->nodes[i];
+    const frost_int8_node *n = &m->nodes[i];
     if ((i == 0) != (n->op == FROST_I8_QUANTIZE))
         return node_fail(n, "the first node (and only it) quantizes the input");
     if (n->op == FROST_I8_LOGITS && i != m->n_nodes - 1)
@@ -196,7 +196,7 @@ frost_status frost_i8_check_node(const frost_int8_model *m, int i)
 }
 
 /* Multipliers (M0, e) in range: M0 in [0, 2^31), e in [-31, 30]. */
-static frost_status check_multipliers(const frost_i8_node *n)
+static frost_status check_multipliers(const frost_int8_node *n)
 {
     for (int j = 0; j < n->n_mult; j++)
         if (n->mult[j] < 0 || n->shift[j] < -31 || n->shift[j] > 30)
@@ -205,15 +205,15 @@ static frost_status check_multipliers(const frost_i8_node *n)
 }
 
 /* bias - Z_x * sum(w) per channel; refuses sums that could overflow int32. */
-static frost_status prepare_bias(frost_int8_model *m, frost_i8_node *n)
+static frost_status prepare_bias(frost_int8_model *m, frost_int8_node *n)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
+    const frost_int8_node *in = &m->nodes[n->in[0]];
     int64_t inner = weight_inner(m, n);
     if (n->acc_shift < 0 || n->acc_shift > 8 || (n->op == FROST_I8_LOGITS && n->acc_shift))
         return node_fail(n, "accumulator shift outside 0..8");
     if ((inner * 255 * 128) << n->acc_shift > (INT64_C(1) << 30))
         return node_fail(n, "too many inputs per output for int32 accumulation");
-    int32_t *be = frost_i8_own(m, (size_t)n->c * 4);
+    int32_t *be = frost_int8_own(m, (size_t)n->c * 4);
     if (!be)
         return FROST_ERR_NOMEM;
     for (int c = 0; c < n->c; c++) {
@@ -230,10 +230,10 @@ static frost_status prepare_bias(frost_int8_model *m, frost_i8_node *n)
 
 /* Float requantization scales S_x S_w[c] / (S_y 2^acc_shift) from the real scales (closer
  * to the fake-quant model than (M0, e), which rounds them to 31 bits). */
-static frost_status prepare_fscale(frost_int8_model *m, frost_i8_node *n)
+static frost_status prepare_fscale(frost_int8_model *m, frost_int8_node *n)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
-    n->fscale = frost_i8_own(m, (size_t)n->c * sizeof(float));
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    n->fscale = frost_int8_own(m, (size_t)n->c * sizeof(float));
     if (!n->fscale)
         return FROST_ERR_NOMEM;
     for (int c = 0; c < n->c; c++)
@@ -243,9 +243,9 @@ static frost_status prepare_fscale(frost_int8_model *m, frost_i8_node *n)
 }
 
 /* Packs (or, when n->packed exists, re-packs in place) a conv's weights and constants. */
-static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *scratch)
+static frost_status pack_weights(frost_int8_model *m, frost_int8_node *n, size_t *scratch)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
+    const frost_int8_node *in = &m->nodes[n->in[0]];
     const float *fs = m->float_requant ? n->fscale : NULL;
     bool repack = n->packed != NULL;
     if (is_dw(n, in)) {
@@ -253,38 +253,38 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
         m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         n->packed_vnni = frost_cpu_has_avx512_vnni() && (n->k == 3 || n->k == 5);
         if (n->packed_vnni) {
-            if (!repack && !(n->packed = frost_i8_own(m, frost_i8_dw_vnni_packed_bytes(n->c, n->k))))
+            if (!repack && !(n->packed = frost_int8_own(m, frost_int8_dw_vnni_packed_bytes(n->c, n->k))))
                 return FROST_ERR_NOMEM;
-            frost_i8_dw_vnni_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, fs,
+            frost_int8_dw_vnni_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, fs,
                                   n->packed);
             return FROST_OK;
         }
-        if (!repack && !(n->packed = frost_i8_own(m, frost_i8_dw_packed_bytes(n->c, n->k))))
+        if (!repack && !(n->packed = frost_int8_own(m, frost_int8_dw_packed_bytes(n->c, n->k))))
             return FROST_ERR_NOMEM;
-        frost_i8_dw_pack(n->c, n->k, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift,
+        frost_int8_dw_pack(n->c, n->k, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift,
                          fs, n->packed);
     } else if (n->groups == 1) {
         size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
         if (n->pad > 0)
             m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         int kdim = n->k * n->k * in->c;
-        frost_i8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
+        frost_int8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
                                 .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
                                 .groups = 1};
         n->packed_vnni = frost_cpu_has_avx512_vnni();
         size_t s;
         if (n->packed_vnni) {
-            if (!repack && !(n->packed = frost_i8_own(m, frost_i8_vnni_packed_bytes(n->c, kdim))))
+            if (!repack && !(n->packed = frost_int8_own(m, frost_int8_vnni_packed_bytes(n->c, kdim))))
                 return FROST_ERR_NOMEM;
-            frost_i8_vnni_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, fs,
+            frost_int8_vnni_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, fs,
                                n->packed);
-            s = frost_i8_vnni_scratch_bytes(&a);
+            s = frost_int8_vnni_scratch_bytes(&a);
         } else {
-            if (!repack && !(n->packed = frost_i8_own(m, frost_i8_gemm_packed_bytes(n->c, kdim))))
+            if (!repack && !(n->packed = frost_int8_own(m, frost_int8_gemm_packed_bytes(n->c, kdim))))
                 return FROST_ERR_NOMEM;
-            frost_i8_gemm_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult,
+            frost_int8_gemm_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult,
                                n->shift, fs, n->packed);
-            s = frost_i8_gemm_scratch_bytes(&a);
+            s = frost_int8_gemm_scratch_bytes(&a);
         }
         *scratch = s > *scratch ? s : *scratch;
     }
@@ -292,7 +292,7 @@ static frost_status pack_weights(frost_int8_model *m, frost_i8_node *n, size_t *
 }
 
 /* Tensor bytes in the arena (LOGITS write the float output instead). */
-static size_t tensor_bytes(const frost_i8_node *n)
+static size_t tensor_bytes(const frost_int8_node *n)
 {
     return n->op == FROST_I8_LOGITS ? 0 : (size_t)n->h * n->w * n->c;
 }
@@ -306,7 +306,7 @@ static frost_status plan_arena(frost_int8_model *m)
     size_t *offset = malloc((size_t)n * sizeof(size_t));
     frost_status s = g && offset ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
     for (int i = 0; s == FROST_OK && i < n; i++) {
-        const frost_i8_node *d = &m->nodes[i];
+        const frost_int8_node *d = &m->nodes[i];
         g[i] = (frost_arena_node){.bytes = tensor_bytes(d), .tensor = i, .n_in = d->n_in,
                                   .in = d->in};
     }
@@ -318,15 +318,15 @@ static frost_status plan_arena(frost_int8_model *m)
     return s;
 }
 
-frost_status frost_i8_prepare(frost_int8_model *m)
+frost_status frost_int8_prepare(frost_int8_model *m)
 {
     if (m->n_nodes < 2)
         return frost_fail(FROST_ERR_FORMAT, "int8 model '%s' has no layers", m->name);
     m->use_avx2 = frost_cpu_has_avx2();
     size_t scratch = 0, acc = 0;
     for (int i = 0; i < m->n_nodes; i++) {
-        frost_i8_node *n = &m->nodes[i];
-        FROST_TRY(frost_i8_check_node(m, i));
+        frost_int8_node *n = &m->nodes[i];
+        FROST_TRY(frost_int8_check_node(m, i));
         if (n->mult)
             FROST_TRY(check_multipliers(n));
         if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
@@ -340,7 +340,7 @@ frost_status frost_i8_prepare(frost_int8_model *m)
         if (n->op == FROST_I8_CONV)
             FROST_TRY(pack_weights(m, n, &scratch));
     }
-    const frost_i8_node *last = &m->nodes[m->n_nodes - 1];
+    const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     if ((int64_t)last->h * last->w * last->c != m->classes)
         return frost_fail(FROST_ERR_FORMAT, "int8 model '%s': the output has %d values, not "
                           "the %d classes", m->name, last->h * last->w * last->c, m->classes);
@@ -360,10 +360,10 @@ frost_status frost_i8_prepare(frost_int8_model *m)
     return FROST_OK;
 }
 
-frost_status frost_i8_finish(frost_int8_model *m, frost_status s, frost_int8_model **out)
+frost_status frost_int8_finish(frost_int8_model *m, frost_status s, frost_int8_model **out)
 {
     if (s == FROST_OK)
-        s = frost_i8_prepare(m);
+        s = frost_int8_prepare(m);
     if (s != FROST_OK) {
         frost_int8_free(m);
         return s;
@@ -372,14 +372,14 @@ frost_status frost_i8_finish(frost_int8_model *m, frost_status s, frost_int8_mod
     return FROST_OK;
 }
 
-uint8_t *frost_i8_tensor(frost_int8_model *m, int i) { return m->arena + m->nodes[i].offset; }
+uint8_t *frost_int8_tensor(frost_int8_model *m, int i) { return m->arena + m->nodes[i].offset; }
 
 /* ---- running ---- */
 
-static frost_i8_conv_args conv_args(const frost_int8_model *m, const frost_i8_node *n)
+static frost_int8_conv_args conv_args(const frost_int8_model *m, const frost_int8_node *n)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
-    frost_i8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    frost_int8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
                             .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
                             .groups = n->groups, .acc_shift = n->acc_shift,
                             .in_zp = in->zp, .out_zp = n->zp,
@@ -391,7 +391,7 @@ static frost_i8_conv_args conv_args(const frost_int8_model *m, const frost_i8_no
 
 /* Rows [r0, r1) of the zero-point-padded copy of x (h + 2p rows of w + 2p pixels) in
  * m->padded: conv kernels then have no border cases. Threads fill disjoint rows. */
-static void pad_rows(uint8_t *d, const frost_i8_conv_args *a, const uint8_t *x, int r0, int r1)
+static void pad_rows(uint8_t *d, const frost_int8_conv_args *a, const uint8_t *x, int r0, int r1)
 {
     int p = a->pad, c = a->cin;
     size_t row = (size_t)(a->w + 2 * p) * c;
@@ -408,15 +408,15 @@ static void pad_rows(uint8_t *d, const frost_i8_conv_args *a, const uint8_t *x, 
     }
 }
 
-static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t *x, uint8_t *y)
+static void run_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
 {
-    frost_i8_conv_args a = conv_args(m, n);
+    frost_int8_conv_args a = conv_args(m, n);
     if (!m->use_avx2 || !n->packed) {
-        frost_i8_conv_ref(&a, x, y);
+        frost_int8_conv_ref(&a, x, y);
         return;
     }
     bool dw = a.groups > 1;
-    frost_i8_conv_args pa = a; /* what the kernels see: the padded input, no padding */
+    frost_int8_conv_args pa = a; /* what the kernels see: the padded input, no padding */
     if (a.pad > 0) {
         pa.h += 2 * a.pad;
         pa.w += 2 * a.pad;
@@ -440,31 +440,31 @@ static void run_conv(frost_int8_model *m, const frost_i8_node *n, const uint8_t 
         if (dw) { /* rows: a thread's taps overlap its own rows only */
             int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
             if (n->packed_vnni)
-                frost_i8_dwconv_vnni(&pa, n->packed, in, y, r0, r1);
+                frost_int8_dwconv_vnni(&pa, n->packed, in, y, r0, r1);
             else
-                frost_i8_dwconv_avx2(&pa, n->packed, in, y, r0, r1);
+                frost_int8_dwconv_avx2(&pa, n->packed, in, y, r0, r1);
         } else { /* pixels, in whole micro-kernel groups: balanced even on 7x7 maps */
             int groups = (n->h * n->w + 3) / 4;
             int p0 = 4 * (int)((int64_t)groups * t / nt), p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
             p1 = p1 < n->h * n->w ? p1 : n->h * n->w;
             if (n->packed_vnni)
-                frost_i8_conv_vnni(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
+                frost_int8_conv_vnni(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
             else
-                frost_i8_conv_gemm_avx2(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
+                frost_int8_conv_gemm_avx2(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
         }
     }
 }
 
-static void run_linear(frost_int8_model *m, const frost_i8_node *n, const uint8_t *x, uint8_t *y)
+static void run_linear(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
+    const frost_int8_node *in = &m->nodes[n->in[0]];
     int cin = (int)weight_inner(m, n);
     int32_t *acc = (int32_t *)((uint8_t *)m->scratch + m->thread_scratch * (size_t)omp_get_num_procs());
     int16_t *xs = (int16_t *)(acc + ((n->c + 15) & ~15));
     if (m->use_avx2) {
-        frost_i8_linear_avx2(cin, n->c, n->acc_shift, n->weight, x, n->bias_eff, acc, xs);
+        frost_int8_linear_avx2(cin, n->c, n->acc_shift, n->weight, x, n->bias_eff, acc, xs);
     } else {
-        frost_i8_linear_ref(cin, n->c, in->zp, n->weight, x, acc);
+        frost_int8_linear_ref(cin, n->c, in->zp, n->weight, x, acc);
         for (int o = 0; o < n->c; o++)
             acc[o] = n->bias[o] + (int32_t)((uint32_t)acc[o] << n->acc_shift);
     }
@@ -478,21 +478,21 @@ static void run_linear(frost_int8_model *m, const frost_i8_node *n, const uint8_
     }
 }
 
-static frost_i8_pool_args pool_args(const frost_int8_model *m, const frost_i8_node *n)
+static frost_int8_pool_args pool_args(const frost_int8_model *m, const frost_int8_node *n)
 {
-    const frost_i8_node *in = &m->nodes[n->in[0]];
-    frost_i8_pool_args a = {.h = in->h, .w = in->w, .c = in->c, .oh = n->h, .ow = n->w,
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    frost_int8_pool_args a = {.h = in->h, .w = in->w, .c = in->c, .oh = n->h, .ow = n->w,
                             .k = n->k, .stride = n->stride, .pad = n->pad, .in_zp = in->zp,
                             .out_zp = n->zp, .lo = n->lo, .hi = n->hi, .mult = n->mult,
                             .shift = n->shift, .lut = n->lut, .acc_shift = n->acc_shift};
     return a;
 }
 
-void frost_i8_run_node(frost_int8_model *m, int i)
+void frost_int8_run_node(frost_int8_model *m, int i)
 {
-    frost_i8_node *n = &m->nodes[i];
-    uint8_t *y = frost_i8_tensor(m, i);
-    const uint8_t *x = n->n_in ? frost_i8_tensor(m, n->in[0]) : NULL;
+    frost_int8_node *n = &m->nodes[i];
+    uint8_t *y = frost_int8_tensor(m, i);
+    const uint8_t *x = n->n_in ? frost_int8_tensor(m, n->in[0]) : NULL;
     switch (n->op) {
     case FROST_I8_QUANTIZE:
         break; /* the input is written by the caller */
@@ -504,8 +504,8 @@ void frost_i8_run_node(frost_int8_model *m, int i)
         run_linear(m, n, x, y);
         break;
     case FROST_I8_ADD: {
-        const frost_i8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
-        frost_i8_add_args args = {.a_zp = a->zp, .b_zp = b->zp, .out_zp = n->zp, .lo = n->lo,
+        const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
+        frost_int8_add_args args = {.a_zp = a->zp, .b_zp = b->zp, .out_zp = n->zp, .lo = n->lo,
                                   .hi = n->hi};
         for (int j = 0; j < 3; j++) {
             args.mult[j] = n->mult[j];
@@ -515,16 +515,16 @@ void frost_i8_run_node(frost_int8_model *m, int i)
         args.fa = (float)((double)a->scale / n->scale);
         args.fb = (float)((double)b->scale / n->scale);
         int64_t len = (int64_t)n->h * n->w * n->c;
-        const uint8_t *x1 = frost_i8_tensor(m, n->in[1]);
+        const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
         int threads = len >= 65536 ? frost_get_threads() : 1;
 #pragma omp parallel num_threads(threads)
         {
             int t = omp_get_thread_num(), nt = omp_get_num_threads();
             int64_t b = len * t / nt / 32 * 32, e = t + 1 == nt ? len : len * (t + 1) / nt / 32 * 32;
             if (m->use_avx2)
-                frost_i8_add_avx2(&args, e - b, x + b, x1 + b, y + b);
+                frost_int8_add_avx2(&args, e - b, x + b, x1 + b, y + b);
             else
-                frost_i8_add_ref(&args, e - b, x + b, x1 + b, y + b);
+                frost_int8_add_ref(&args, e - b, x + b, x1 + b, y + b);
         }
         break;
     }
@@ -532,28 +532,28 @@ void frost_i8_run_node(frost_int8_model *m, int i)
         int off = 0;
         for (int j = 0; j < n->n_in; j++) {
             int cj = m->nodes[n->in[j]].c;
-            frost_i8_lut_rows(n->lut + 256 * j, (int64_t)n->h * n->w, cj,
-                              frost_i8_tensor(m, n->in[j]), cj, y + off, n->c);
+            frost_int8_lut_rows(n->lut + 256 * j, (int64_t)n->h * n->w, cj,
+                              frost_int8_tensor(m, n->in[j]), cj, y + off, n->c);
             off += cj;
         }
         break;
     }
     case FROST_I8_LUT:
-        frost_i8_lut_rows(n->lut, (int64_t)n->h * n->w, n->c, x, n->c, y, n->c);
+        frost_int8_lut_rows(n->lut, (int64_t)n->h * n->w, n->c, x, n->c, y, n->c);
         break;
     case FROST_I8_MAXPOOL: {
-        frost_i8_pool_args a = pool_args(m, n);
-        frost_i8_maxpool_ref(&a, x, y);
+        frost_int8_pool_args a = pool_args(m, n);
+        frost_int8_maxpool_ref(&a, x, y);
         break;
     }
     case FROST_I8_AVGPOOL: {
-        frost_i8_pool_args a = pool_args(m, n);
-        frost_i8_avgpool_ref(&a, x, y);
+        frost_int8_pool_args a = pool_args(m, n);
+        frost_int8_avgpool_ref(&a, x, y);
         break;
     }
     case FROST_I8_GAP: {
-        frost_i8_pool_args a = pool_args(m, n);
-        frost_i8_gap_ref(&a, x, y);
+        frost_int8_pool_args a = pool_args(m, n);
+        frost_int8_gap_ref(&a, x, y);
         break;
     }
     case FROST_I8_OP_COUNT: /* rejected when the model was checked */
@@ -565,7 +565,7 @@ void frost_int8_quantize_input(const frost_int8_model *m, const float *image, ui
 {
     /* In the stored domain: clamp(Z + round(x / S)) over [lo, hi] is the fake-quant's
      * integer shifted by the storage offset (all exact small integers in float). */
-    const frost_i8_node *n = &m->nodes[0];
+    const frost_int8_node *n = &m->nodes[0];
     int64_t len = (int64_t)n->h * n->w * n->c;
     for (int64_t i = 0; i < len; i++)
         q[i] = (uint8_t)frost_quantize_one(image[i], n->scale, n->zp, n->lo, n->hi);
@@ -573,9 +573,9 @@ void frost_int8_quantize_input(const frost_int8_model *m, const float *image, ui
 
 static void write_output(frost_int8_model *m, float *out)
 {
-    const frost_i8_node *last = &m->nodes[m->n_nodes - 1];
+    const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     if (last->op != FROST_I8_LOGITS) {
-        const uint8_t *y = frost_i8_tensor(m, m->n_nodes - 1);
+        const uint8_t *y = frost_int8_tensor(m, m->n_nodes - 1);
         for (int c = 0; c < m->classes; c++)
             m->out[c] = ((float)y[c] - (float)last->zp) * last->scale;
     }
@@ -599,10 +599,10 @@ frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image,
                                       float *out)
 {
     FROST_TRY(check_input(m, image, n));
-    const frost_i8_node *in = &m->nodes[0];
-    memcpy(frost_i8_tensor(m, 0), image, (size_t)in->h * in->w * in->c);
+    const frost_int8_node *in = &m->nodes[0];
+    memcpy(frost_int8_tensor(m, 0), image, (size_t)in->h * in->w * in->c);
     for (int i = 1; i < m->n_nodes; i++)
-        frost_i8_run_node(m, i);
+        frost_int8_run_node(m, i);
     write_output(m, out);
     return FROST_OK;
 }
@@ -610,9 +610,9 @@ frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image,
 frost_status frost_int8_run(frost_int8_model *m, const float *image, int64_t n, float *out)
 {
     FROST_TRY(check_input(m, image, n));
-    frost_int8_quantize_input(m, image, frost_i8_tensor(m, 0));
+    frost_int8_quantize_input(m, image, frost_int8_tensor(m, 0));
     for (int i = 1; i < m->n_nodes; i++)
-        frost_i8_run_node(m, i);
+        frost_int8_run_node(m, i);
     write_output(m, out);
     return FROST_OK;
 }

@@ -68,7 +68,7 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     }
     for (int i = 0; i < n_extra; i++)
         meta[nm++] = extra[i];
-    s = frost_safetensors_write(path, t, n, meta, nm);
+    s = frost_st_write(path, t, n, meta, nm);
 done:
     free(t);
     free(meta);
@@ -156,7 +156,7 @@ frost_status frost_checkpoint_apply_optimizer(const frost_st_file *f, const char
 frost_status frost_checkpoint_load_weights(const char *path, frost_model *m)
 {
     frost_st_file *f;
-    FROST_TRY(frost_safetensors_read(path, &f));
+    FROST_TRY(frost_st_read(path, &f));
     frost_status s = frost_checkpoint_apply_weights(f, path, m);
     frost_st_close(f);
     return s;
@@ -166,7 +166,7 @@ frost_status frost_checkpoint_load_model(const char *path, frost_model **out)
 {
     frost_st_file *f;
     *out = NULL;
-    FROST_TRY(frost_safetensors_read(path, &f));
+    FROST_TRY(frost_st_read(path, &f));
     const char *fmt = frost_st_meta_get(f, "format");
     const char *arch = frost_st_meta_get(f, "frost.arch");
     frost_status s;

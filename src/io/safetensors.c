@@ -237,7 +237,7 @@ static void put_u64_le(unsigned char *p, uint64_t v)
  * region then starts 8-byte aligned in any buffer that is itself aligned. */
 static size_t padded_header_len(size_t json_len) { return (json_len + 7) & ~(size_t)7; }
 
-frost_status frost_safetensors_write(const char *path, const frost_st_tensor *tensors, int n,
+frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, int n,
                                      const frost_st_meta *meta, int n_meta)
 {
     if (!path || !*path)
@@ -281,7 +281,7 @@ frost_status frost_safetensors_write(const char *path, const frost_st_tensor *te
 
 struct frost_st_file {
     char *raw;               /* the whole file (frost_read_file, or mapped) */
-    size_t mapped;           /* bytes mapped (frost_safetensors_map), 0 if read */
+    size_t mapped;           /* bytes mapped (frost_st_map), 0 if read */
     cJSON *header;           /* owns the name / metadata strings */
     int n;
     frost_st_tensor *tensors;
@@ -624,12 +624,12 @@ static frost_status open_file(const char *path, bool map, frost_st_file **out)
     return FROST_OK;
 }
 
-frost_status frost_safetensors_read(const char *path, frost_st_file **out)
+frost_status frost_st_read(const char *path, frost_st_file **out)
 {
     return open_file(path, false, out);
 }
 
-frost_status frost_safetensors_map(const char *path, frost_st_file **out)
+frost_status frost_st_map(const char *path, frost_st_file **out)
 {
     return open_file(path, true, out);
 }

@@ -5,22 +5,22 @@
 #include <stdio.h>
 #include <string.h>
 
-frost_act_kind frost_zoo_act(const frost_zoo_opts *o, frost_act_kind model_default)
+frost_act_kind frost_builtin_act(const frost_builtin_spec *o, frost_act_kind model_default)
 {
     return o->act >= 0 ? (frost_act_kind)o->act : model_default;
 }
 
-float frost_zoo_dropout(const frost_zoo_opts *o, float model_default)
+float frost_builtin_dropout(const frost_builtin_spec *o, float model_default)
 {
     return o->dropout >= 0.0f ? o->dropout : model_default;
 }
 
-int frost_zoo_channels(const frost_model *m, int node)
+int frost_builtin_channels(const frost_model *m, int node)
 {
     return m->nodes[node].c;
 }
 
-bool frost_zoo_keeps_shape(int stride, int cin, int cout)
+bool frost_builtin_keeps_shape(int stride, int cin, int cout)
 {
     return stride == 1 && cin == cout;
 }
@@ -33,7 +33,7 @@ static const char *sub_name(char *buf, size_t len, const char *prefix, const cha
     return buf;
 }
 
-int frost_zoo_inverted_residual(frost_model *m, const char *prefix, int in, const frost_ir_def *d)
+int frost_builtin_inverted_residual(frost_model *m, const char *prefix, int in, const frost_builtin_ir_def *d)
 {
     char name[2 * FROST_NAME_LEN];
     int x = in;
@@ -43,7 +43,7 @@ int frost_zoo_inverted_residual(frost_model *m, const char *prefix, int in, cons
         if (x < 0)
             return -1;
     }
-    int mid = frost_zoo_channels(m, x);
+    int mid = frost_builtin_channels(m, x);
     x = frost_g_conv_bn_act(m, sub_name(name, sizeof name, prefix, "dw"), x, mid, d->k, d->stride,
                             mid, d->act);
     if (x < 0)
@@ -55,7 +55,7 @@ int frost_zoo_inverted_residual(frost_model *m, const char *prefix, int in, cons
     return frost_g_add(m, sub_name(name, sizeof name, prefix, "add"), x, d->skip);
 }
 
-int frost_zoo_tail(frost_model *m, int in, int head_ch, frost_act_kind act, float dropout,
+int frost_builtin_tail(frost_model *m, int in, int head_ch, frost_act_kind act, float dropout,
                    int classes)
 {
     int x = in;
@@ -81,7 +81,7 @@ int frost_zoo_tail(frost_model *m, int in, int head_ch, frost_act_kind act, floa
     return frost_g_finish(m, classes);
 }
 
-frost_status frost_zoo_done(const frost_zoo_opts *o, frost_model *m, bool ok, frost_model **out)
+frost_status frost_builtin_done(const frost_builtin_spec *o, frost_model *m, bool ok, frost_model **out)
 {
     if (m && ok) {
         *out = m;
@@ -99,7 +99,7 @@ frost_status frost_zoo_done(const frost_zoo_opts *o, frost_model *m, bool ok, fr
 
 /* ---------------------------------------------------------------- strides */
 
-int frost_zoo_stride_demotions(int input)
+int frost_builtin_stride_demotions(int input)
 {
     if (input <= 0)
         return 0;
@@ -107,12 +107,12 @@ int frost_zoo_stride_demotions(int input)
     return (int)(d < 0 ? 0 : d > 2 ? 2 : d);
 }
 
-frost_stride_plan frost_stride_plan_for(int input)
+frost_builtin_stride_plan frost_builtin_stride_plan_for(int input)
 {
-    return (frost_stride_plan){.demote_left = frost_zoo_stride_demotions(input)};
+    return (frost_builtin_stride_plan){.demote_left = frost_builtin_stride_demotions(input)};
 }
 
-int frost_stride_take(frost_stride_plan *plan, int nominal_stride)
+int frost_builtin_stride_take(frost_builtin_stride_plan *plan, int nominal_stride)
 {
     if (nominal_stride == 2 && plan->demote_left > 0) {
         plan->demote_left--;

@@ -23,38 +23,38 @@ typedef struct {
     int act;             /* a frost_act_kind, or -1 = the model's own default */
     float dropout;       /* < 0 = the model's own default */
     int head;            /* last 1x1 conv width; 0 = the model's own default */
-} frost_zoo_opts;
+} frost_builtin_spec;
 
 /* ---- the small-input stride rule (defined in builtin.c) ---- */
 
 /* How many of a model's stride-2 layers (counted from the stem) run at stride 1
  * for an input of `input` pixels: clamp(round(log2(224 / input)) - 1, 0, 2). */
-int frost_zoo_stride_demotions(int input);
+int frost_builtin_stride_demotions(int input);
 
 /* Hands out the stride of each stride-2 layer in model order: the first
  * `demote_left` requests for stride 2 get 1, later ones get 2. Stride-1
  * requests pass through untouched. */
 typedef struct {
     int demote_left;
-} frost_stride_plan;
+} frost_builtin_stride_plan;
 
-frost_stride_plan frost_stride_plan_for(int input);
-int frost_stride_take(frost_stride_plan *plan, int nominal_stride);
+frost_builtin_stride_plan frost_builtin_stride_plan_for(int input);
+int frost_builtin_stride_take(frost_builtin_stride_plan *plan, int nominal_stride);
 
 /* ---- helpers (blocks.c) ---- */
 
 /* The model's activation: the option if given, else the model's default. */
-frost_act_kind frost_zoo_act(const frost_zoo_opts *o, frost_act_kind model_default);
-float frost_zoo_dropout(const frost_zoo_opts *o, float model_default);
+frost_act_kind frost_builtin_act(const frost_builtin_spec *o, frost_act_kind model_default);
+float frost_builtin_dropout(const frost_builtin_spec *o, float model_default);
 
 /* Channel count of node `i` (its output depth). */
-int frost_zoo_channels(const frost_model *m, int node);
+int frost_builtin_channels(const frost_model *m, int node);
 
 /* The residual rule of MobileNetV2, MnasNet and FrostNet blocks: add the
  * block's input iff it keeps both the resolution and the channel count. Uses
  * the stride actually run, so a demoted stride-2 block whose widths match
  * gains the skip connection, as if the model had been written with stride 1. */
-bool frost_zoo_keeps_shape(int stride, int cin, int cout);
+bool frost_builtin_keeps_shape(int stride, int cin, int cout);
 
 /* Inverted residual (MobileNetV2 style), as a chain of layers named
  *   <prefix>.expand.{conv,bn,act}   1x1 conv to `hidden` (absent if hidden == 0)
@@ -70,26 +70,26 @@ typedef struct {
     int stride;
     frost_act_kind act;
     int skip;    /* node added to the projection's output, or -1 */
-} frost_ir_def;
+} frost_builtin_ir_def;
 
-int frost_zoo_inverted_residual(frost_model *m, const char *prefix, int in, const frost_ir_def *d);
+int frost_builtin_inverted_residual(frost_model *m, const char *prefix, int in, const frost_builtin_ir_def *d);
 
 /* The common tail: [head 1x1 conv-BN-act to head_ch if head_ch > 0] -> "pool"
  * (global average) -> ["drop" if dropout > 0] -> "classifier" (linear with
  * bias to `classes`), then frost_g_finish. Returns 0 or -1. */
-int frost_zoo_tail(frost_model *m, int in, int head_ch, frost_act_kind act, float dropout,
+int frost_builtin_tail(frost_model *m, int in, int head_ch, frost_act_kind act, float dropout,
                    int classes);
 
 /* Ends a model builder: on success (m built and ok) stores m in *out and
  * returns FROST_OK; otherwise frees m and returns the failure's status, with
  * the builder's message prefixed by the model's name. */
-frost_status frost_zoo_done(const frost_zoo_opts *o, frost_model *m, bool ok, frost_model **out);
+frost_status frost_builtin_done(const frost_builtin_spec *o, frost_model *m, bool ok, frost_model **out);
 
 /* ---- the models ---- */
 
-frost_status frost_zoo_frostnet(const frost_zoo_opts *o, char size, frost_model **out); /* 's','b','l' */
-frost_status frost_zoo_mobilenetv2(const frost_zoo_opts *o, frost_model **out);
-frost_status frost_zoo_mnasnet_b1(const frost_zoo_opts *o, frost_model **out);
-frost_status frost_zoo_resnet20(const frost_zoo_opts *o, frost_model **out);
+frost_status frost_builtin_frostnet(const frost_builtin_spec *o, char size, frost_model **out); /* 's','b','l' */
+frost_status frost_builtin_mobilenetv2(const frost_builtin_spec *o, frost_model **out);
+frost_status frost_builtin_mnasnet_b1(const frost_builtin_spec *o, frost_model **out);
+frost_status frost_builtin_resnet20(const frost_builtin_spec *o, frost_model **out);
 
 #endif

@@ -27,31 +27,31 @@
 
 /* ---------------------------------------------------------------- names */
 
-static frost_status build_frostnet_s(const frost_zoo_opts *o, frost_model **out)
+static frost_status build_frostnet_s(const frost_builtin_spec *o, frost_model **out)
 {
-    return frost_zoo_frostnet(o, 's', out);
+    return frost_builtin_frostnet(o, 's', out);
 }
 
-static frost_status build_frostnet_b(const frost_zoo_opts *o, frost_model **out)
+static frost_status build_frostnet_b(const frost_builtin_spec *o, frost_model **out)
 {
-    return frost_zoo_frostnet(o, 'b', out);
+    return frost_builtin_frostnet(o, 'b', out);
 }
 
-static frost_status build_frostnet_l(const frost_zoo_opts *o, frost_model **out)
+static frost_status build_frostnet_l(const frost_builtin_spec *o, frost_model **out)
 {
-    return frost_zoo_frostnet(o, 'l', out);
+    return frost_builtin_frostnet(o, 'l', out);
 }
 
 static const struct {
     const char *name;
-    frost_status (*build)(const frost_zoo_opts *o, frost_model **out);
+    frost_status (*build)(const frost_builtin_spec *o, frost_model **out);
 } zoo[] = {
     {"frostnet_s", build_frostnet_s},
     {"frostnet_b", build_frostnet_b},
     {"frostnet_l", build_frostnet_l},
-    {"mobilenetv2", frost_zoo_mobilenetv2},
-    {"mnasnet_b1", frost_zoo_mnasnet_b1},
-    {"resnet", frost_zoo_resnet20},
+    {"mobilenetv2", frost_builtin_mobilenetv2},
+    {"mnasnet_b1", frost_builtin_mnasnet_b1},
+    {"resnet", frost_builtin_resnet20},
 };
 
 /* The public list: the same names, NULL-terminated. */
@@ -101,7 +101,7 @@ static double intended_width(float w)
     return nearbyint((double)w * 1e6) / 1e6;
 }
 
-static frost_status check_opts(const char *name, const frost_builtin_opts *o, frost_zoo_opts *z)
+static frost_status check_opts(const char *name, const frost_builtin_opts *o, frost_builtin_spec *z)
 {
     if (!(o->width > 0.0f && o->width <= 4.0f))
         return frost_fail(FROST_ERR_ARG, "built-in model %s: option width = %g must be in (0, 4]",
@@ -131,7 +131,7 @@ static frost_status check_opts(const char *name, const frost_builtin_opts *o, fr
         return frost_fail(FROST_ERR_ARG,
                           "built-in model %s: option head = %d must be in 0..65536 (0 = default)",
                           name, o->head);
-    *z = (frost_zoo_opts){
+    *z = (frost_builtin_spec){
         .name = name,
         .width = intended_width(o->width),
         .input = o->input,
@@ -157,7 +157,7 @@ frost_status frost_model_builtin(const char *name, const frost_builtin_opts *opt
         if (strcmp(name, zoo[i].name) != 0)
             continue;
         frost_builtin_opts defaults = frost_builtin_defaults();
-        frost_zoo_opts z;
+        frost_builtin_spec z;
         FROST_TRY(check_opts(zoo[i].name, opts ? opts : &defaults, &z));
         return zoo[i].build(&z, out);
     }

@@ -67,7 +67,7 @@ static const frost_block_row large_rows[] = {
  * the block is too narrow for it (Cin / r < 8, the reference's "MB" mode). */
 static int squeeze_concat(frost_model *m, const char *prefix, int x, int r, frost_act_kind act)
 {
-    int cin = frost_zoo_channels(m, x);
+    int cin = frost_builtin_channels(m, x);
     if (cin / r < 8)
         return x;
     char name[2 * FROST_NAME_LEN];
@@ -83,23 +83,23 @@ static int squeeze_concat(frost_model *m, const char *prefix, int x, int r, fros
 static int frost_bottleneck(frost_model *m, const char *prefix, int x, const frost_block_row *row,
                             int cout, int stride, frost_act_kind act)
 {
-    int cin = frost_zoo_channels(m, x);
+    int cin = frost_builtin_channels(m, x);
     int u = x, hidden = 0;
     if (row->e != 1) {
         u = squeeze_concat(m, prefix, x, row->r, act);
         if (u < 0)
             return -1;
-        hidden = frost_zoo_channels(m, u) * row->e;
+        hidden = frost_builtin_channels(m, u) * row->e;
     }
-    frost_ir_def d = {
+    frost_builtin_ir_def d = {
         .hidden = hidden,
         .cout = cout,
         .k = row->k,
         .stride = stride,
         .act = act,
-        .skip = frost_zoo_keeps_shape(stride, cin, cout) ? x : -1,
+        .skip = frost_builtin_keeps_shape(stride, cin, cout) ? x : -1,
     };
-    return frost_zoo_inverted_residual(m, prefix, u, &d);
+    return frost_builtin_inverted_residual(m, prefix, u, &d);
 }
 
 #define ROWS(a) (int)(sizeof(a) / sizeof((a)[0]))
@@ -113,14 +113,14 @@ static const frost_block_row *rows_for(char size, int *n)
     }
 }
 
-static bool build(frost_model *m, const frost_zoo_opts *o, const frost_block_row *rows, int n_rows)
+static bool build(frost_model *m, const frost_builtin_spec *o, const frost_block_row *rows, int n_rows)
 {
-    frost_act_kind act = frost_zoo_act(o, FROST_ACT_RELU);
-    frost_stride_plan plan = frost_stride_plan_for(o->input);
+    frost_act_kind act = frost_builtin_act(o, FROST_ACT_RELU);
+    frost_builtin_stride_plan plan = frost_builtin_stride_plan_for(o->input);
     double w = o->width;
     /* int() truncation before make_div8, as the reference does. */
     int stem_ch = frost_make_div8((float)(int)(32.0 * (w < 1.0 ? w : 1.0)));
-    int x = frost_g_conv_bn_act(m, "stem", 0, stem_ch, 3, frost_stride_take(&plan, 2), 1, act);
+    int x = frost_g_conv_bn_act(m, "stem", 0, stem_ch, 3, frost_builtin_stride_take(&plan, 2), 1, act);
     if (x < 0)
         return false;
     for (int i = 0, block = 0; i < n_rows; i++) {
@@ -128,18 +128,18 @@ static bool build(frost_model *m, const frost_zoo_opts *o, const frost_block_row
         char prefix[FROST_NAME_LEN];
         snprintf(prefix, sizeof prefix, "s%d.b%d", rows[i].stage, block);
         int cout = frost_make_div8((float)(int)(rows[i].c * w));
-        x = frost_bottleneck(m, prefix, x, &rows[i], cout, frost_stride_take(&plan, rows[i].s), act);
+        x = frost_bottleneck(m, prefix, x, &rows[i], cout, frost_builtin_stride_take(&plan, rows[i].s), act);
         if (x < 0)
             return false;
     }
     int head = o->head > 0 ? o->head : FROSTNET_HEAD;
-    return frost_zoo_tail(m, x, head, act, frost_zoo_dropout(o, FROSTNET_DROPOUT), o->classes) == 0;
+    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, FROSTNET_DROPOUT), o->classes) == 0;
 }
 
-frost_status frost_zoo_frostnet(const frost_zoo_opts *o, char size, frost_model **out)
+frost_status frost_builtin_frostnet(const frost_builtin_spec *o, char size, frost_model **out)
 {
     int n_rows;
     const frost_block_row *rows = rows_for(size, &n_rows);
     frost_model *m = frost_g_new(o->name, o->input, o->input, o->in_channels);
-    return frost_zoo_done(o, m, m && build(m, o, rows, n_rows), out);
+    return frost_builtin_done(o, m, m && build(m, o, rows, n_rows), out);
 }

@@ -34,19 +34,19 @@ static const int mnas_depths[8] = {32, 16, 24, 40, 80, 96, 192, 320};
 #define MNAS_HEAD 1280
 #define MNAS_DROPOUT 0.2f
 
-static bool build(frost_model *m, const frost_zoo_opts *o)
+static bool build(frost_model *m, const frost_builtin_spec *o)
 {
-    frost_act_kind act = frost_zoo_act(o, FROST_ACT_RELU);
-    frost_stride_plan plan = frost_stride_plan_for(o->input);
+    frost_act_kind act = frost_builtin_act(o, FROST_ACT_RELU);
+    frost_builtin_stride_plan plan = frost_builtin_stride_plan_for(o->input);
     int d[8];
     for (int i = 0; i < 8; i++)
         d[i] = frost_make_div8((float)(mnas_depths[i] * o->width));
 
-    int x = frost_g_conv_bn_act(m, "stem", 0, d[0], 3, frost_stride_take(&plan, 2), 1, act);
+    int x = frost_g_conv_bn_act(m, "stem", 0, d[0], 3, frost_builtin_stride_take(&plan, 2), 1, act);
     if (x < 0)
         return false;
-    frost_ir_def sep = {.hidden = 0, .cout = d[1], .k = 3, .stride = 1, .act = act, .skip = -1};
-    x = frost_zoo_inverted_residual(m, "sep", x, &sep);
+    frost_builtin_ir_def sep = {.hidden = 0, .cout = d[1], .k = 3, .stride = 1, .act = act, .skip = -1};
+    x = frost_builtin_inverted_residual(m, "sep", x, &sep);
     if (x < 0)
         return false;
     for (int stage = 0; stage < 6; stage++) {
@@ -54,27 +54,27 @@ static bool build(frost_model *m, const frost_zoo_opts *o)
         for (int i = 0; i < row->n; i++) {
             char prefix[FROST_NAME_LEN];
             snprintf(prefix, sizeof prefix, "s%d.b%d", stage + 1, i + 1);
-            int cin = frost_zoo_channels(m, x), cout = d[stage + 2];
-            int stride = frost_stride_take(&plan, i == 0 ? row->s : 1);
-            frost_ir_def b = {
+            int cin = frost_builtin_channels(m, x), cout = d[stage + 2];
+            int stride = frost_builtin_stride_take(&plan, i == 0 ? row->s : 1);
+            frost_builtin_ir_def b = {
                 .hidden = cin * row->e,
                 .cout = cout,
                 .k = row->k,
                 .stride = stride,
                 .act = act,
-                .skip = frost_zoo_keeps_shape(stride, cin, cout) ? x : -1,
+                .skip = frost_builtin_keeps_shape(stride, cin, cout) ? x : -1,
             };
-            x = frost_zoo_inverted_residual(m, prefix, x, &b);
+            x = frost_builtin_inverted_residual(m, prefix, x, &b);
             if (x < 0)
                 return false;
         }
     }
     int head = o->head > 0 ? o->head : MNAS_HEAD;
-    return frost_zoo_tail(m, x, head, act, frost_zoo_dropout(o, MNAS_DROPOUT), o->classes) == 0;
+    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, MNAS_DROPOUT), o->classes) == 0;
 }
 
-frost_status frost_zoo_mnasnet_b1(const frost_zoo_opts *o, frost_model **out)
+frost_status frost_builtin_mnasnet_b1(const frost_builtin_spec *o, frost_model **out)
 {
     frost_model *m = frost_g_new(o->name, o->input, o->input, o->in_channels);
-    return frost_zoo_done(o, m, m && build(m, o), out);
+    return frost_builtin_done(o, m, m && build(m, o), out);
 }

@@ -31,13 +31,13 @@ static const mbv2_row mbv2_rows[] = {
 #define MBV2_HEAD 1280
 #define MBV2_DROPOUT 0.2f
 
-static bool build(frost_model *m, const frost_zoo_opts *o)
+static bool build(frost_model *m, const frost_builtin_spec *o)
 {
-    frost_act_kind act = frost_zoo_act(o, FROST_ACT_RELU6);
-    frost_stride_plan plan = frost_stride_plan_for(o->input);
+    frost_act_kind act = frost_builtin_act(o, FROST_ACT_RELU6);
+    frost_builtin_stride_plan plan = frost_builtin_stride_plan_for(o->input);
     double w = o->width;
     int x = frost_g_conv_bn_act(m, "stem", 0, frost_make_div8((float)(MBV2_STEM * w)), 3,
-                                frost_stride_take(&plan, 2), 1, act);
+                                frost_builtin_stride_take(&plan, 2), 1, act);
     if (x < 0)
         return false;
     for (int stage = 0; stage < (int)(sizeof mbv2_rows / sizeof mbv2_rows[0]); stage++) {
@@ -46,27 +46,27 @@ static bool build(frost_model *m, const frost_zoo_opts *o)
         for (int i = 0; i < row->n; i++) {
             char prefix[FROST_NAME_LEN];
             snprintf(prefix, sizeof prefix, "s%d.b%d", stage + 1, i + 1);
-            int cin = frost_zoo_channels(m, x);
-            int stride = frost_stride_take(&plan, i == 0 ? row->s : 1);
-            frost_ir_def d = {
+            int cin = frost_builtin_channels(m, x);
+            int stride = frost_builtin_stride_take(&plan, i == 0 ? row->s : 1);
+            frost_builtin_ir_def d = {
                 .hidden = row->t == 1 ? 0 : cin * row->t,
                 .cout = cout,
                 .k = 3,
                 .stride = stride,
                 .act = act,
-                .skip = frost_zoo_keeps_shape(stride, cin, cout) ? x : -1,
+                .skip = frost_builtin_keeps_shape(stride, cin, cout) ? x : -1,
             };
-            x = frost_zoo_inverted_residual(m, prefix, x, &d);
+            x = frost_builtin_inverted_residual(m, prefix, x, &d);
             if (x < 0)
                 return false;
         }
     }
     int head = o->head > 0 ? o->head : frost_make_div8((float)(MBV2_HEAD * (w > 1.0 ? w : 1.0)));
-    return frost_zoo_tail(m, x, head, act, frost_zoo_dropout(o, MBV2_DROPOUT), o->classes) == 0;
+    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, MBV2_DROPOUT), o->classes) == 0;
 }
 
-frost_status frost_zoo_mobilenetv2(const frost_zoo_opts *o, frost_model **out)
+frost_status frost_builtin_mobilenetv2(const frost_builtin_spec *o, frost_model **out)
 {
     frost_model *m = frost_g_new(o->name, o->input, o->input, o->in_channels);
-    return frost_zoo_done(o, m, m && build(m, o), out);
+    return frost_builtin_done(o, m, m && build(m, o), out);
 }

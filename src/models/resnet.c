@@ -32,7 +32,7 @@ static int basic_block(frost_model *m, const char *prefix, int x, int cout, int 
                        frost_act_kind act)
 {
     char name[2 * FROST_NAME_LEN];
-    int cin = frost_zoo_channels(m, x);
+    int cin = frost_builtin_channels(m, x);
     snprintf(name, sizeof name, "%s.c1", prefix);
     int y = frost_g_conv_bn_act(m, name, x, cout, 3, stride, 1, act);
     if (y < 0)
@@ -42,7 +42,7 @@ static int basic_block(frost_model *m, const char *prefix, int x, int cout, int 
     if (y < 0)
         return -1;
     int shortcut = x;
-    if (!frost_zoo_keeps_shape(stride, cin, cout)) {
+    if (!frost_builtin_keeps_shape(stride, cin, cout)) {
         snprintf(name, sizeof name, "%s.proj", prefix);
         shortcut = frost_g_conv_bn_act(m, name, x, cout, 1, stride, 1, FROST_ACT_IDENTITY);
         if (shortcut < 0)
@@ -56,9 +56,9 @@ static int basic_block(frost_model *m, const char *prefix, int x, int cout, int 
     return frost_g_act(m, name, y, act);
 }
 
-static bool build(frost_model *m, const frost_zoo_opts *o)
+static bool build(frost_model *m, const frost_builtin_spec *o)
 {
-    frost_act_kind act = frost_zoo_act(o, FROST_ACT_RELU);
+    frost_act_kind act = frost_builtin_act(o, FROST_ACT_RELU);
     int x = frost_g_conv_bn_act(m, "stem", 0, frost_make_div8((float)(16 * o->width)), 3, 1, 1,
                                 act);
     if (x < 0)
@@ -73,11 +73,11 @@ static bool build(frost_model *m, const frost_zoo_opts *o)
                 return false;
         }
     }
-    return frost_zoo_tail(m, x, 0, act, frost_zoo_dropout(o, 0.0f), o->classes) == 0;
+    return frost_builtin_tail(m, x, 0, act, frost_builtin_dropout(o, 0.0f), o->classes) == 0;
 }
 
-frost_status frost_zoo_resnet20(const frost_zoo_opts *o, frost_model **out)
+frost_status frost_builtin_resnet20(const frost_builtin_spec *o, frost_model **out)
 {
     frost_model *m = frost_g_new(o->name, o->input, o->input, o->in_channels);
-    return frost_zoo_done(o, m, m && build(m, o), out);
+    return frost_builtin_done(o, m, m && build(m, o), out);
 }

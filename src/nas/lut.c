@@ -103,8 +103,8 @@ static frost_status int8_network(const frost_nas_genotype *g, const frost_nas_sp
 /* A layer's key and its work (MACs, or output values for layers without weights). */
 static void layer_key(const frost_int8_model *m, int i, char *key, double *work)
 {
-    const frost_i8_node *n = &m->nodes[i], *in = &m->nodes[n->in[0]];
-    snprintf(key, KEY_LEN, "%s %dx%dx%d>%dx%dx%d k%d s%d g%d", frost_i8_op_name(n->op), in->h,
+    const frost_int8_node *n = &m->nodes[i], *in = &m->nodes[n->in[0]];
+    snprintf(key, KEY_LEN, "%s %dx%dx%d>%dx%dx%d k%d s%d g%d", frost_int8_op_name(n->op), in->h,
              in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->groups);
     *work = n->macs > 0 ? (double)n->macs : (double)n->h * n->w * n->c;
 }
@@ -205,7 +205,7 @@ frost_status frost_nas_lut_keys(const frost_nas_lut *l, const frost_nas_genotype
 frost_status frost_nas_lut_record(frost_nas_lut *l, const char *key, const char *op, double work,
                                   double ms)
 {
-    int o = frost_i8_op_parse(op);
+    int o = frost_int8_op_parse(op);
     if (o < 0 || !key || strlen(key) >= KEY_LEN || !(ms >= 0) || !(work >= 0))
         return frost_fail(FROST_ERR_ARG, "nas lut: bad record (key '%s', op '%s', work %g, "
                           "ms %g)", key ? key : "", op ? op : "", work, ms);

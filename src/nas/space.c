@@ -330,8 +330,8 @@ frost_status frost_nas_from_json(const char *text, frost_nas_genotype *g)
 static int add_block(frost_model *m, const char *prefix, int x, const frost_nas_stage *s,
                      int cout, int stride)
 {
-    const int cin = frost_zoo_channels(m, x);
-    const bool skip = frost_zoo_keeps_shape(stride, cin, cout);
+    const int cin = frost_builtin_channels(m, x);
+    const bool skip = frost_builtin_keeps_shape(stride, cin, cout);
     char name[2 * FROST_NAME_LEN];
     if (s->block == FROST_NAS_DWSEP) { /* MobileNetV1: dw-BN-ReLU, pw-BN-ReLU, no residual */
         snprintf(name, sizeof name, "%s.dw", prefix);
@@ -353,13 +353,13 @@ static int add_block(frost_model *m, const char *prefix, int x, const frost_nas_
                 return -1;
         }
     }
-    frost_ir_def d = {.hidden = s->expand == 1 ? 0 : frost_zoo_channels(m, u) * s->expand,
+    frost_builtin_ir_def d = {.hidden = s->expand == 1 ? 0 : frost_builtin_channels(m, u) * s->expand,
                       .cout = cout,
                       .k = s->kernel,
                       .stride = stride,
                       .act = FROST_ACT_RELU,
                       .skip = skip ? x : -1};
-    return frost_zoo_inverted_residual(m, prefix, u, &d);
+    return frost_builtin_inverted_residual(m, prefix, u, &d);
 }
 
 static int stage_channels(const frost_nas_space *space, int i, int width_pct)
@@ -370,9 +370,9 @@ static int stage_channels(const frost_nas_space *space, int i, int width_pct)
 static frost_status build(const frost_nas_genotype *g, const frost_nas_space *space,
                           frost_model *m)
 {
-    frost_stride_plan plan = frost_stride_plan_for(g->resolution);
+    frost_builtin_stride_plan plan = frost_builtin_stride_plan_for(g->resolution);
     int stem = frost_make_div8(32.0f * space->width);
-    int x = frost_g_conv_bn_act(m, "stem", 0, stem, 3, frost_stride_take(&plan, 2), 1,
+    int x = frost_g_conv_bn_act(m, "stem", 0, stem, 3, frost_builtin_stride_take(&plan, 2), 1,
                                 FROST_ACT_RELU);
     for (int i = 0; x >= 0 && i < FROST_NAS_STAGES; i++) {
         const frost_nas_stage *s = &g->stage[i];
@@ -380,12 +380,12 @@ static frost_status build(const frost_nas_genotype *g, const frost_nas_space *sp
         for (int j = 0; x >= 0 && j < n; j++) {
             char prefix[FROST_NAME_LEN];
             snprintf(prefix, sizeof prefix, "s%d.b%d", i + 1, j + 1);
-            int stride = j == 0 ? frost_stride_take(&plan, skeleton[i].s) : 1;
+            int stride = j == 0 ? frost_builtin_stride_take(&plan, skeleton[i].s) : 1;
             x = add_block(m, prefix, x, s, cout, stride);
         }
     }
     int head = space->head > 0 ? space->head : frost_make_div8(1280.0f * space->width);
-    if (x < 0 || frost_zoo_tail(m, x, head, FROST_ACT_RELU, 0.2f, space->classes) != 0)
+    if (x < 0 || frost_builtin_tail(m, x, head, FROST_ACT_RELU, 0.2f, space->classes) != 0)
         return FROST_ERR_ARG; /* the builder set the message */
     return FROST_OK;
 }

@@ -20,7 +20,7 @@
 #include "frost/status.h"
 #include "optim/optim_internal.h"
 
-int frost_adam_slot_names(const frost_optim_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])
+int frost_optimizer_adam_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])
 {
     (void)cfg;
     names[0] = "exp_avg";
@@ -28,7 +28,7 @@ int frost_adam_slot_names(const frost_optim_config *cfg, const char *names[FROST
     return 2;
 }
 
-void frost_adam_update(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+void frost_optimizer_adam_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                        int64_t step)
 {
     const bool decoupled = cfg->kind == FROST_OPT_ADAMW;

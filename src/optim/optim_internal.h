@@ -28,16 +28,16 @@ typedef struct {
     float grad_scale;                       /* clipping factor (1 = none), applied to g first */
     float wd;                               /* this parameter's group weight decay */
     float *slot[FROST_OPTIM_MAX_SLOTS];     /* state tensors, in the order *_slot_names gives */
-} frost_optim_tensor;
+} frost_optimizer_tensor;
 
 /* Like frost_optimizer_create, on an explicit array of parameters (kept by pointer:
  * the array must outlive the optimizer). BUFFER-kind entries are skipped. */
-frost_status frost_optimizer_create_params(const frost_optim_config *cfg, frost_param *params,
+frost_status frost_optimizer_create_params(const frost_optimizer_config *cfg, frost_param *params,
                                            int n, frost_optimizer **out);
 
 /* Weight decay of a parameter's group: cfg->wd (conv/linear weights), cfg->wd_depthwise
  * (depthwise weights) or cfg->wd_1d (biases, BN gamma/beta). */
-float frost_optim_group_wd(const frost_optim_config *cfg, const frost_param *p);
+float frost_optimizer_group_wd(const frost_optimizer_config *cfg, const frost_param *p);
 
 /* Global L2 norm of the gradients before clipping at the last successful step (0 before any). */
 double frost_optimizer_last_grad_norm(const frost_optimizer *o);
@@ -45,18 +45,18 @@ double frost_optimizer_last_grad_norm(const frost_optimizer *o);
 /* Per algorithm: the names of the state slots it keeps for each parameter under `cfg`
  * (written to names[], count returned), and one parameter's update. `step` is the
  * 1-based number of the step being taken (Adam's bias correction; SGD's buf = g on 1). */
-int frost_sgd_slot_names(const frost_optim_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
-void frost_sgd_update(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+int frost_optimizer_sgd_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
+void frost_optimizer_sgd_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                       int64_t step);
 
-int frost_rmsprop_slot_names(const frost_optim_config *cfg,
+int frost_optimizer_rmsprop_slot_names(const frost_optimizer_config *cfg,
                              const char *names[FROST_OPTIM_MAX_SLOTS]);
-void frost_rmsprop_update(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+void frost_optimizer_rmsprop_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                           int64_t step);
 
 /* Adam and AdamW (cfg->kind tells which: L2 decay vs decoupled decay). */
-int frost_adam_slot_names(const frost_optim_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
-void frost_adam_update(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+int frost_optimizer_adam_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
+void frost_optimizer_adam_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                        int64_t step);
 
 #endif

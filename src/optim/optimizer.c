@@ -39,16 +39,16 @@ typedef struct {
 } optim_state;
 
 typedef struct {
-    int (*slot_names)(const frost_optim_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
-    void (*update)(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+    int (*slot_names)(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
+    void (*update)(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                    int64_t step);
 } optim_algorithm;
 
 static const optim_algorithm ALGORITHMS[] = {
-    [FROST_OPT_SGD] = {frost_sgd_slot_names, frost_sgd_update},
-    [FROST_OPT_RMSPROP] = {frost_rmsprop_slot_names, frost_rmsprop_update},
-    [FROST_OPT_ADAM] = {frost_adam_slot_names, frost_adam_update},
-    [FROST_OPT_ADAMW] = {frost_adam_slot_names, frost_adam_update},
+    [FROST_OPT_SGD] = {frost_optimizer_sgd_slot_names, frost_optimizer_sgd_update},
+    [FROST_OPT_RMSPROP] = {frost_optimizer_rmsprop_slot_names, frost_optimizer_rmsprop_update},
+    [FROST_OPT_ADAM] = {frost_optimizer_adam_slot_names, frost_optimizer_adam_update},
+    [FROST_OPT_ADAMW] = {frost_optimizer_adam_slot_names, frost_optimizer_adam_update},
 };
 
 static const char *const OPT_NAMES[] = {
@@ -59,7 +59,7 @@ static const char *const OPT_NAMES[] = {
 };
 
 struct frost_optimizer {
-    frost_optim_config cfg;
+    frost_optimizer_config cfg;
     optim_entry *entries;
     int n_entries;
     optim_state *states;
@@ -77,9 +77,9 @@ struct frost_optimizer {
 
 /* ---- names and defaults ---- */
 
-frost_optim_config frost_optim_defaults(frost_opt_kind kind)
+frost_optimizer_config frost_optimizer_defaults(frost_optimizer_kind kind)
 {
-    frost_optim_config c;
+    frost_optimizer_config c;
     memset(&c, 0, sizeof c);
     c.kind = kind;
     c.momentum = 0.9f;
@@ -98,7 +98,7 @@ frost_optim_config frost_optim_defaults(frost_opt_kind kind)
     return c;
 }
 
-int frost_opt_from_name(const char *name)
+int frost_optimizer_from_name(const char *name)
 {
     if (!name)
         return -1;
@@ -108,14 +108,14 @@ int frost_opt_from_name(const char *name)
     return -1;
 }
 
-const char *frost_opt_name(frost_opt_kind k)
+const char *frost_optimizer_name(frost_optimizer_kind k)
 {
     if ((int)k < 0 || (int)k >= (int)FROST_ARRAY_LEN(OPT_NAMES))
         return "unknown";
     return OPT_NAMES[k];
 }
 
-float frost_optim_group_wd(const frost_optim_config *cfg, const frost_param *p)
+float frost_optimizer_group_wd(const frost_optimizer_config *cfg, const frost_param *p)
 {
     if (p->kind == FROST_PARAM_WEIGHT)
         return p->depthwise ? cfg->wd_depthwise : cfg->wd;
@@ -134,7 +134,7 @@ static frost_status check_range(const char *field, float v, float lo, float hi, 
     return FROST_OK;
 }
 
-static frost_status check_config(const frost_optim_config *c)
+static frost_status check_config(const frost_optimizer_config *c)
 {
     if ((int)c->kind < 0 || (int)c->kind >= (int)FROST_ARRAY_LEN(ALGORITHMS))
         return frost_fail(FROST_ERR_ARG, "optimizer config: unknown kind %d", (int)c->kind);
@@ -239,7 +239,7 @@ static void assign_state(frost_optimizer *o, frost_param *params, int n, int n_s
             continue;
         optim_entry *entry = &o->entries[e++];
         entry->param = p;
-        entry->wd = frost_optim_group_wd(&o->cfg, p);
+        entry->wd = frost_optimizer_group_wd(&o->cfg, p);
         for (int k = 0; k < n_slots; k++) {
             optim_state *st = &o->states[s++];
             snprintf(st->name, sizeof st->name, "optim.%s.%s", p->name, slot_names[k]);
@@ -251,7 +251,7 @@ static void assign_state(frost_optimizer *o, frost_param *params, int n, int n_s
     }
 }
 
-frost_status frost_optimizer_create_params(const frost_optim_config *cfg, frost_param *params,
+frost_status frost_optimizer_create_params(const frost_optimizer_config *cfg, frost_param *params,
                                            int n, frost_optimizer **out)
 {
     if (!cfg || !out)
@@ -287,7 +287,7 @@ frost_status frost_optimizer_create_params(const frost_optim_config *cfg, frost_
     return FROST_OK;
 }
 
-frost_status frost_optimizer_create(const frost_optim_config *cfg, frost_model *m,
+frost_status frost_optimizer_create(const frost_optimizer_config *cfg, frost_model *m,
                                     frost_optimizer **out)
 {
     if (!m) {
@@ -374,9 +374,9 @@ static float clip_scale(float clip_norm, double norm)
  * decay first for Adam), EM statistics updated with it, then boosted once QAT is on.
  * Returns the tensor the update reads instead of the raw gradient. */
 static void gradboost_tensor(frost_optimizer *o, const optim_entry *entry, int index,
-                             frost_optim_tensor *t, int64_t step)
+                             frost_optimizer_tensor *t, int64_t step)
 {
-    const frost_optim_config *c = &o->cfg;
+    const frost_optimizer_config *c = &o->cfg;
     frost_gb_config gb = frost_gb_defaults();
     gb.mode = c->gb_mode == 1 ? FROST_GB_PAPER : FROST_GB_REFERENCE;
     gb.clip = c->gb_clip;
@@ -415,7 +415,7 @@ frost_status frost_optimizer_step(frost_optimizer *o, float lr)
     const optim_algorithm *alg = &ALGORITHMS[o->cfg.kind];
     for (int e = 0; e < o->n_entries; e++) {
         const optim_entry *entry = &o->entries[e];
-        frost_optim_tensor t = {
+        frost_optimizer_tensor t = {
             .w = entry->param->data,
             .g = entry->param->grad,
             .n = entry->param->numel,

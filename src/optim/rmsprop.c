@@ -9,14 +9,14 @@
  *   momentum = 0:  w = w - lr * d / avg
  *
  * Note PyTorch's default alpha is 0.99; frost's default is 0.9 (TensorFlow's),
- * set in frost_optim_defaults, not here.
+ * set in frost_optimizer_defaults, not here.
  */
 #include <math.h>
 
 #include "frost/status.h"
 #include "optim/optim_internal.h"
 
-int frost_rmsprop_slot_names(const frost_optim_config *cfg,
+int frost_optimizer_rmsprop_slot_names(const frost_optimizer_config *cfg,
                              const char *names[FROST_OPTIM_MAX_SLOTS])
 {
     names[0] = "square_avg";
@@ -26,7 +26,7 @@ int frost_rmsprop_slot_names(const frost_optim_config *cfg,
     return 2;
 }
 
-void frost_rmsprop_update(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+void frost_optimizer_rmsprop_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                           int64_t step)
 {
     (void)step; /* non-centered RMSprop has no bias correction */

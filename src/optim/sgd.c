@@ -15,7 +15,7 @@
 #include "frost/status.h"
 #include "optim/optim_internal.h"
 
-int frost_sgd_slot_names(const frost_optim_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])
+int frost_optimizer_sgd_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])
 {
     if (cfg->momentum == 0.0f)
         return 0;
@@ -23,7 +23,7 @@ int frost_sgd_slot_names(const frost_optim_config *cfg, const char *names[FROST_
     return 1;
 }
 
-static void sgd_plain(const frost_optim_tensor *t, float lr)
+static void sgd_plain(const frost_optimizer_tensor *t, float lr)
 {
     float *w = t->w;
     const float *g = t->g;
@@ -37,7 +37,7 @@ static void sgd_plain(const frost_optim_tensor *t, float lr)
     }
 }
 
-static void sgd_momentum(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+static void sgd_momentum(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                          bool first_step)
 {
     float *w = t->w, *buf = t->slot[0];
@@ -58,7 +58,7 @@ static void sgd_momentum(const frost_optim_config *cfg, const frost_optim_tensor
     }
 }
 
-void frost_sgd_update(const frost_optim_config *cfg, const frost_optim_tensor *t, float lr,
+void frost_optimizer_sgd_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
                       int64_t step)
 {
     if (cfg->momentum == 0.0f)

@@ -102,14 +102,14 @@ int frost_quantize_one(float x, float scale, int zero_point, int qmin, int qmax)
 
 /* ---- reference kernels (the oracle for the AVX2 ones in x86/fq_avx2.c) ---- */
 
-void frost_fq_ref(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,
+void frost_fake_quant_ref(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,
                   float *y)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = fq_one(x[i], scale, inv, zp, lo, hi);
 }
 
-void frost_fq_grad_ref(int64_t n, const float *x, float inv, int zp, float lo, float hi,
+void frost_fake_quant_grad_ref(int64_t n, const float *x, float inv, int zp, float lo, float hi,
                        const float *dy, float *dx, bool accumulate)
 {
     for (int64_t i = 0; i < n; i++) {
@@ -145,9 +145,9 @@ static void fq(int64_t n, const float *x, float scale, int zp, int qmin, int qma
     for (int64_t b = 0; b < blocks; b++) {
         int64_t i = b * FQ_BLOCK, len = n - i < FQ_BLOCK ? n - i : FQ_BLOCK;
         if (avx2)
-            frost_fq_avx2(len, x + i, scale, inv, zp, (float)qmin, (float)qmax, y + i);
+            frost_fake_quant_avx2(len, x + i, scale, inv, zp, (float)qmin, (float)qmax, y + i);
         else
-            frost_fq_ref(len, x + i, scale, inv, zp, (float)qmin, (float)qmax, y + i);
+            frost_fake_quant_ref(len, x + i, scale, inv, zp, (float)qmin, (float)qmax, y + i);
     }
 }
 
@@ -161,10 +161,10 @@ static void fq_grad(int64_t n, const float *x, float scale, int zp, int qmin, in
     for (int64_t b = 0; b < blocks; b++) {
         int64_t i = b * FQ_BLOCK, len = n - i < FQ_BLOCK ? n - i : FQ_BLOCK;
         if (avx2)
-            frost_fq_grad_avx2(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
+            frost_fake_quant_grad_avx2(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
                                accumulate);
         else
-            frost_fq_grad_ref(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
+            frost_fake_quant_grad_ref(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
                               accumulate);
     }
 }
@@ -221,7 +221,7 @@ void frost_fake_quant_per_channel(int64_t outer, int channels, int64_t inner, co
             if (inner >= 8)
                 fq(inner, x + base, scale[c], zero_point[c], qmin, qmax, y + base);
             else
-                frost_fq_ref(inner, x + base, scale[c], 1.0f / scale[c], zero_point[c],
+                frost_fake_quant_ref(inner, x + base, scale[c], 1.0f / scale[c], zero_point[c],
                              (float)qmin, (float)qmax, y + base);
         }
 }
@@ -238,7 +238,7 @@ void frost_fake_quant_per_channel_backward(int64_t outer, int channels, int64_t 
                 fq_grad(inner, x + base, scale[c], zero_point[c], qmin, qmax, dy + base, dx + base,
                         true);
             else
-                frost_fq_grad_ref(inner, x + base, 1.0f / scale[c], zero_point[c], (float)qmin,
+                frost_fake_quant_grad_ref(inner, x + base, 1.0f / scale[c], zero_point[c], (float)qmin,
                                   (float)qmax, dy + base, dx + base, true);
         }
 }

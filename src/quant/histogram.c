@@ -39,7 +39,7 @@ enum {
  * int64. PyTorch would need rate * 2048 floats of memory long before that. */
 #define MAX_DOWNSAMPLE 1125899906842624.0 /* 2^50 */
 
-void frost_hist_reset(frost_histogram *h)
+void frost_histogram_reset(frost_histogram *h)
 {
     memset(h, 0, sizeof *h);
 }
@@ -280,7 +280,7 @@ static frost_status merge_batch(frost_histogram *h, int64_t n, const float *x, f
     return FROST_OK;
 }
 
-frost_status frost_hist_observe(frost_histogram *h, int64_t n, const float *x)
+frost_status frost_histogram_observe(frost_histogram *h, int64_t n, const float *x)
 {
     float bmin, bmax;
     if (!finite_minmax(n, x, &bmin, &bmax))
@@ -433,7 +433,7 @@ static void search_bins(const frost_histogram *h, int dst_bins, float *scratch, 
     *end_bin = end;
 }
 
-void frost_hist_search(const frost_histogram *h, int dst_bins, float *mn, float *mx)
+void frost_histogram_search(const frost_histogram *h, int dst_bins, float *mn, float *mx)
 {
     /* Two NBINS scratch arrays (per-bin errors, cumulative counts) on the stack:
      * 16 KiB, and this function has no way to report an allocation failure. */
@@ -458,7 +458,7 @@ static float upper_edge(const frost_histogram *h, int i)
     return (float)(lo + (hi - lo) * (double)(i + 1) / NBINS);
 }
 
-float frost_hist_quantile(const frost_histogram *h, double p)
+float frost_histogram_quantile(const frost_histogram *h, double p)
 {
     if (!(p > 0.0))
         return h->min;

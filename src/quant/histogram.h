@@ -23,16 +23,16 @@ typedef struct {
     float min, max;               /* range of the bins */
     float bins[FROST_HIST_BINS];  /* counts (float, as PyTorch keeps them) */
     /* PyTorch 1.13 bins with int(min), int(max) as histc's range, which drops values outside
-     * the truncated range (a bug); set after frost_hist_reset to reproduce it (parity tests). */
+     * the truncated range (a bug); set after frost_histogram_reset to reproduce it (parity tests). */
     bool torch113_int_bounds;
 } frost_histogram;
 
-void frost_hist_reset(frost_histogram *h);
+void frost_histogram_reset(frost_histogram *h);
 /* Adds n values (PyTorch HistogramObserver.forward). Fails only on allocation failure. */
-frost_status frost_hist_observe(frost_histogram *h, int64_t n, const float *x);
+frost_status frost_histogram_observe(frost_histogram *h, int64_t n, const float *x);
 /* The L2-optimal range for a target with dst_bins levels (256 for 8 bits). Requires h->seen. */
-void frost_hist_search(const frost_histogram *h, int dst_bins, float *mn, float *mx);
+void frost_histogram_search(const frost_histogram *h, int dst_bins, float *mn, float *mx);
 /* The value below which fraction p (0..1] of the counts lies (upper edge of that bin). */
-float frost_hist_quantile(const frost_histogram *h, double p);
+float frost_histogram_quantile(const frost_histogram *h, double p);
 
 #endif

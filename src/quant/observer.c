@@ -88,7 +88,7 @@ void frost_observer_reset(frost_observer *o)
     o->seen = false;
     o->mn = o->mx = 0.0f;
     if (o->hist)
-        frost_hist_reset(o->hist);
+        frost_histogram_reset(o->hist);
 }
 
 /* Min and max of the finite values; false if there are none. */
@@ -109,7 +109,7 @@ static frost_status observe_abs(frost_observer *o, int64_t n, const float *x)
     }
     for (int64_t i = 0; i < n; i++)
         o->abs_buf[i] = fabsf(x[i]);
-    return frost_hist_observe(o->hist, n, o->abs_buf);
+    return frost_histogram_observe(o->hist, n, o->abs_buf);
 }
 
 frost_status frost_observer_observe(frost_observer *o, int64_t n, const float *x)
@@ -119,7 +119,7 @@ frost_status frost_observer_observe(frost_observer *o, int64_t n, const float *x
         return FROST_OK; /* nothing finite: the range is unchanged */
     switch (o->cfg.kind) {
     case FROST_OBS_HISTOGRAM:
-        FROST_TRY(frost_hist_observe(o->hist, n, x));
+        FROST_TRY(frost_histogram_observe(o->hist, n, x));
         break;
     case FROST_OBS_PERCENTILE: /* keeps the true range too */
         FROST_TRY(observe_abs(o, n, x));
@@ -154,12 +154,12 @@ frost_status frost_observer_range(const frost_observer *o, float *mn, float *mx)
                           frost_observer_kind_name(o->cfg.kind));
     switch (o->cfg.kind) {
     case FROST_OBS_HISTOGRAM:
-        frost_hist_search(o->hist, o->cfg.dst_bins, mn, mx);
+        frost_histogram_search(o->hist, o->cfg.dst_bins, mn, mx);
         return FROST_OK;
     case FROST_OBS_PERCENTILE: {
         /* A symmetric clipping threshold, applied to the true range (which for a
          * ReLU output is [0, max], so only the top is clipped). */
-        float amax = frost_hist_quantile(o->hist, (double)o->cfg.percentile / 100.0);
+        float amax = frost_histogram_quantile(o->hist, (double)o->cfg.percentile / 100.0);
         *mn = fmaxf(o->mn, -amax);
         *mx = fminf(o->mx, amax);
         return FROST_OK;

@@ -28,7 +28,7 @@ frost_train_config frost_train_defaults(void)
     memset(&c, 0, sizeof c);
     c.epochs = 10;
     c.batch = 64;
-    c.optim = frost_optim_defaults(FROST_OPT_SGD);
+    c.optim = frost_optimizer_defaults(FROST_OPT_SGD);
     c.sched = (frost_schedule){.kind = FROST_SCHED_COSINE, .base_lr = 0.1f, .warmup_epochs = 1.0f,
                                .final_lr = 0.0f, .step_epochs = 30.0f, .gamma = 0.1f, .epochs = 10};
     c.label_smoothing = 0.1f;
@@ -126,7 +126,7 @@ static void config_signature(const frost_model *m, const frost_train_config *c, 
     snprintf(buf, size,
              "model=%s epochs=%d batch=%d opt=%s lr=%.9g sched=%d warmup=%.9g wd=%.9g seed=%llu "
              "smoothing=%.9g crop=%d flip=%d",
-             m->name, c->epochs, c->batch, frost_opt_name(c->optim.kind), (double)c->sched.base_lr,
+             m->name, c->epochs, c->batch, frost_optimizer_name(c->optim.kind), (double)c->sched.base_lr,
              (int)c->sched.kind, (double)c->sched.warmup_epochs, (double)c->optim.wd,
              (unsigned long long)c->seed, (double)c->label_smoothing, c->augment.crop_pad,
              (int)c->augment.hflip);
@@ -162,7 +162,7 @@ static frost_status resume_from(const char *path, frost_model *m, frost_optimize
                                 const char *signature, int *epochs_done)
 {
     frost_st_file *f;
-    FROST_TRY(frost_safetensors_read(path, &f));
+    FROST_TRY(frost_st_read(path, &f));
     frost_status s = FROST_OK;
     const char *sig = frost_st_meta_get(f, "train.config");
     const char *ep = frost_st_meta_get(f, "train.epoch");

@@ -2,7 +2,7 @@
 #include "int8/kernels.h"
 #include "int8/x86/requant_avx2.h"
 
-void frost_i8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                             int32_t *out)
 {
     __m256i r = frost_mbqm_avx2(_mm256_loadu_si256((const __m256i *)acc),
@@ -31,7 +31,7 @@ static inline void store8(uint8_t *y, __m256i r, __m256i zo, __m256i lo, __m256i
 }
 
 /* The float-requantized add: x0 * fa + x1 * fb (two roundings, as the scalar form). */
-static void add_float(const frost_i8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
+static void add_float(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
                       uint8_t *y)
 {
     __m256i za = _mm256_set1_epi32(a->a_zp), zb = _mm256_set1_epi32(a->b_zp);
@@ -47,10 +47,10 @@ static void add_float(const frost_i8_add_args *a, int64_t n, const uint8_t *x0, 
         store8(y + i, _mm256_cvtps_epi32(v), zo, lo, hi);
     }
     if (i < n)
-        frost_i8_add_ref(a, n - i, x0 + i, x1 + i, y + i);
+        frost_int8_add_ref(a, n - i, x0 + i, x1 + i, y + i);
 }
 
-void frost_i8_add_avx2(const frost_i8_add_args *a, int64_t n, const uint8_t *x0,
+void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
                        const uint8_t *x1, uint8_t *y)
 {
     if (a->fp) {
@@ -69,5 +69,5 @@ void frost_i8_add_avx2(const frost_i8_add_args *a, int64_t n, const uint8_t *x0,
         store8(y + i, frost_mbqm_avx2(s, m2, e2), zo, lo, hi);
     }
     if (i < n)
-        frost_i8_add_ref(a, n - i, x0 + i, x1 + i, y + i);
+        frost_int8_add_ref(a, n - i, x0 + i, x1 + i, y + i);
 }

@@ -20,12 +20,12 @@ static int pairs(int k) { return (k * k + 1) / 2; }
 /* Channel of lane i (0..7) of the lo (h = 0) or hi (h = 1) accumulator. */
 static int lane_channel(int h, int i) { return (i < 4 ? i : i + 4) + 4 * h; }
 
-size_t frost_i8_dw_packed_bytes(int c, int k)
+size_t frost_int8_dw_packed_bytes(int c, int k)
 {
     return (size_t)blocks16(c) * (32 * 2 * (size_t)pairs(k) + 16 * 4 * (1 + FROST_RQ_ARRAYS));
 }
 
-void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
+void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
                       const int32_t *mult, const int32_t *shift, const float *fscale,
                       void *packed)
 {
@@ -58,7 +58,7 @@ void frost_i8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_
 }
 
 /* Requantizes the two accumulators of a block and stores its 16 (or nch) bytes. */
-static inline void dw_store(const frost_i8_conv_args *a, const int32_t *q, __m256i lo, __m256i hi,
+static inline void dw_store(const frost_int8_conv_args *a, const int32_t *q, __m256i lo, __m256i hi,
                             uint8_t *y, int nch)
 {
     __m256i zp = _mm256_set1_epi32(a->out_zp);
@@ -77,7 +77,7 @@ static inline void dw_store(const frost_i8_conv_args *a, const int32_t *q, __m25
 }
 
 /* 16 activations of tap (iy, ix) as int16; outside the input they read the zero point. */
-static inline __m256i load_tap(const frost_i8_conv_args *a, const uint8_t *x, int iy, int ix,
+static inline __m256i load_tap(const frost_int8_conv_args *a, const uint8_t *x, int iy, int ix,
                                int c0, int nch, __m256i zp16)
 {
     if (iy < 0 || iy >= a->h || ix < 0 || ix >= a->w)
@@ -90,7 +90,7 @@ static inline __m256i load_tap(const frost_i8_conv_args *a, const uint8_t *x, in
     return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)tmp));
 }
 
-static void dw_pixel_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, int ox, int b,
+static void dw_pixel_block(const frost_int8_conv_args *a, const uint8_t *x, int oy, int ox, int b,
                            const int16_t *wb, uint8_t *y)
 {
     int k = a->k, taps = k * k, c0 = 16 * b, nch = a->cin - c0 < 16 ? a->cin - c0 : 16;
@@ -118,7 +118,7 @@ static inline __m256i ld16(const uint8_t *p)
 /* An output pixel whose window lies inside the input, 16 full channels, kernel K (a
  * constant after inlining, so the tap loop unrolls). x points at the window's top-left
  * pixel and channel block; rs is the input row stride in bytes. */
-static inline __attribute__((always_inline)) void dw_interior(const frost_i8_conv_args *a,
+static inline __attribute__((always_inline)) void dw_interior(const frost_int8_conv_args *a,
                                                               const uint8_t *x,
                                                               const int64_t *off,
                                                               const int16_t *wb, uint8_t *y,
@@ -141,7 +141,7 @@ static inline __attribute__((always_inline)) void dw_interior(const frost_i8_con
 
 /* One output row of one channel block: the interior through the unrolled kernels, the
  * borders (and partial channel blocks) through the checked one. */
-static void dw_row_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, int b,
+static void dw_row_block(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b,
                          const int16_t *wb, uint8_t *y)
 {
     int k = a->k, s = a->stride, c0 = 16 * b, nch = a->cin - c0 < 16 ? a->cin - c0 : 16;
@@ -168,10 +168,10 @@ static void dw_row_block(const frost_i8_conv_args *a, const uint8_t *x, int oy, 
     }
 }
 
-void frost_i8_dwconv_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1)
 {
-    size_t block = frost_i8_dw_packed_bytes(16, a->k) / 2; /* one block, in int16 units */
+    size_t block = frost_int8_dw_packed_bytes(16, a->k) / 2; /* one block, in int16 units */
     const int16_t *w = packed;
     for (int oy = row0; oy < row1; oy++)
         for (int b = 0; b < blocks16(a->cout); b++)

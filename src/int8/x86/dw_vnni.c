@@ -24,9 +24,9 @@ static int acc_channel(int k, int i) { return (i < 4 ? i : i + 12) + 4 * k; }
 
 static size_t block_bytes(int k) { return (size_t)groups4(k) * 128 + 32 * 4 * (1 + FROST_RQ_ARRAYS); }
 
-size_t frost_i8_dw_vnni_packed_bytes(int c, int k) { return (size_t)blocks32(c) * block_bytes(k); }
+size_t frost_int8_dw_vnni_packed_bytes(int c, int k) { return (size_t)blocks32(c) * block_bytes(k); }
 
-void frost_i8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
+void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
                            const int32_t *mult, const int32_t *shift, const float *fscale,
                            void *packed)
 {
@@ -67,7 +67,7 @@ static inline __m256i requant(__m256i acc, const int32_t *q, int k, int sh, bool
 }
 
 /* One output pixel, one block: x points at the window's corner + the block's channel. */
-static inline __attribute__((always_inline)) void dw_pixel(const frost_i8_conv_args *a,
+static inline __attribute__((always_inline)) void dw_pixel(const frost_int8_conv_args *a,
                                                            const uint8_t *x, const int64_t *off,
                                                            const int8_t *wb, uint8_t *y,
                                                            int nch, const int K)
@@ -106,7 +106,7 @@ static inline __attribute__((always_inline)) void dw_pixel(const frost_i8_conv_a
     }
 }
 
-void frost_i8_dwconv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int row0, int row1)
 {
     int k = a->k, s = a->stride;

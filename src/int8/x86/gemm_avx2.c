@@ -19,13 +19,13 @@
 static int blocks16(int cout) { return (cout + 15) / 16; }
 static int kpad(int kdim) { return (kdim + 1) & ~1; }
 
-size_t frost_i8_gemm_packed_bytes(int cout, int kdim)
+size_t frost_int8_gemm_packed_bytes(int cout, int kdim)
 {
     size_t nb = (size_t)blocks16(cout);
     return nb * 16 * (size_t)kpad(kdim) * 2 + nb * 16 * 4 * (1 + FROST_RQ_ARRAYS);
 }
 
-void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
+void frost_int8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
                         const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
                         const float *fscale, void *packed)
 {
@@ -44,13 +44,13 @@ void frost_i8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
     frost_rq_pack(mult, shift, fscale, cout, nb * 16, q + nb * 16, nb * 16);
 }
 
-size_t frost_i8_gemm_scratch_bytes(const frost_i8_conv_args *a)
+size_t frost_int8_gemm_scratch_bytes(const frost_int8_conv_args *a)
 {
     return (size_t)TILE * kpad(a->k * a->k * a->cin) * 2 + 64;
 }
 
 /* Row p of the tile: the int16 reduction vector of output pixel `pix`. */
-static void gather_pixel(const frost_i8_conv_args *a, const uint8_t *x, int pix, int16_t *row)
+static void gather_pixel(const frost_int8_conv_args *a, const uint8_t *x, int pix, int16_t *row)
 {
     int oy = pix / a->ow, ox = pix % a->ow, kdim = a->k * a->k * a->cin;
     if (a->k == 1 && a->pad == 0) {
@@ -98,7 +98,7 @@ static void gather_pixel(const frost_i8_conv_args *a, const uint8_t *x, int pix,
 
 /* rows: `np` (1..4) pixel rows of the tile, kp int16 each; y: their outputs. */
 static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, const int32_t *bias,
-                       const int32_t *rq, int stride, const frost_i8_conv_args *a, uint8_t *y,
+                       const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y,
                        int nch)
 {
     const int16_t *r0 = rows, *r1 = rows + (np > 1 ? kp : 0), *r2 = rows + (np > 2 ? 2 * kp : 0),
@@ -138,7 +138,7 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
         frost_store16_avx2(y + 3 * ys, c30, c31, rq, stride, fp, zp, lo, hi, nch);
 }
 
-void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                              uint8_t *y, int pix0, int pix1, void *scratch)
 {
     int kdim = a->k * a->k * a->cin, kp = kpad(kdim), nb = blocks16(a->cout);
@@ -163,7 +163,7 @@ void frost_i8_conv_gemm_avx2(const frost_i8_conv_args *a, const void *packed, co
 }
 
 /* Fully connected: x widened once into xs, then one dot product per output. */
-void frost_i8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
+void frost_int8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
                           const int32_t *bias_eff, int32_t *acc, int16_t *xs)
 {
     for (int i = 0; i < cin; i++)

@@ -21,13 +21,13 @@
 static int blocks16(int cout) { return (cout + 15) / 16; }
 static int kquad(int kdim) { return (kdim + 3) & ~3; }
 
-size_t frost_i8_vnni_packed_bytes(int cout, int kdim)
+size_t frost_int8_vnni_packed_bytes(int cout, int kdim)
 {
     size_t nb = (size_t)blocks16(cout);
     return nb * 16 * (size_t)kquad(kdim) + nb * 16 * 4 * (1 + FROST_RQ_ARRAYS);
 }
 
-void frost_i8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
+void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
                         const int32_t *mult, const int32_t *shift, const float *fscale,
                         void *packed)
 {
@@ -46,7 +46,7 @@ void frost_i8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias
     frost_rq_pack(mult, shift, fscale, cout, nb * 16, q + nb * 16, nb * 16);
 }
 
-size_t frost_i8_vnni_scratch_bytes(const frost_i8_conv_args *a)
+size_t frost_int8_vnni_scratch_bytes(const frost_int8_conv_args *a)
 {
     return (size_t)TILE * kquad(a->k * a->k * a->cin) + 64;
 }
@@ -63,7 +63,7 @@ static inline void copy16(uint8_t *d, const uint8_t *s, size_t n)
 
 /* Row of the tile: the u8 reduction vector of output pixel `pix` (k x k convs run on a
  * zero-point-padded input, pad == 0; the quad padding is 0, against zero weights). */
-static void gather_row(const frost_i8_conv_args *a, const uint8_t *x, int pix, uint8_t *row)
+static void gather_row(const frost_int8_conv_args *a, const uint8_t *x, int pix, uint8_t *row)
 {
     int oy = pix / a->ow, ox = pix % a->ow, len = a->k * a->cin, kdim = a->k * len;
     for (int ky = 0; ky < a->k; ky++) {
@@ -96,7 +96,7 @@ static void store16(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *bias,
 
 /* np (1..8) rows of kq bytes; 16 channels of block wb; outputs at y (row stride cout). */
 static void micro_8x16(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias,
-                       const int32_t *rq, int stride, const frost_i8_conv_args *a, uint8_t *y,
+                       const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y,
                        int nch)
 {
     const uint8_t *r[MR];
@@ -124,7 +124,7 @@ static void micro_8x16(const uint8_t *rows, int np, int kq, const int8_t *wb, co
                 a->fscale != NULL, zp, lo, hi, nch);
 }
 
-void frost_i8_conv_vnni(const frost_i8_conv_args *a, const void *packed, const uint8_t *x,
+void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                         uint8_t *y, int pix0, int pix1, void *scratch)
 {
     int kdim = a->k * a->k * a->cin, kq = kquad(kdim), nb = blocks16(a->cout);

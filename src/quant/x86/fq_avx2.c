@@ -12,7 +12,7 @@
 
 #define ROUND_RHE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-void frost_fq_avx2(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,
+void frost_fake_quant_avx2(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,
                    float *y)
 {
     __m256 vinv = _mm256_set1_ps(inv), vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
@@ -24,10 +24,10 @@ void frost_fq_avx2(int64_t n, const float *x, float scale, float inv, int zp, fl
         _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_sub_ps(q, vz), vs));
     }
     if (i < n)
-        frost_fq_ref(n - i, x + i, scale, inv, zp, lo, hi, y + i);
+        frost_fake_quant_ref(n - i, x + i, scale, inv, zp, lo, hi, y + i);
 }
 
-void frost_fq_grad_avx2(int64_t n, const float *x, float inv, int zp, float lo, float hi,
+void frost_fake_quant_grad_avx2(int64_t n, const float *x, float inv, int zp, float lo, float hi,
                         const float *dy, float *dx, bool accumulate)
 {
     __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps((float)zp);
@@ -40,7 +40,7 @@ void frost_fq_grad_avx2(int64_t n, const float *x, float inv, int zp, float lo, 
         _mm256_storeu_ps(dx + i, accumulate ? _mm256_add_ps(_mm256_loadu_ps(dx + i), g) : g);
     }
     if (i < n)
-        frost_fq_grad_ref(n - i, x + i, inv, zp, lo, hi, dy + i, dx + i, accumulate);
+        frost_fake_quant_grad_ref(n - i, x + i, inv, zp, lo, hi, dy + i, dx + i, accumulate);
 }
 
 void frost_minmax_finite_avx2(int64_t n, const float *x, float *mn, float *mx)
