@@ -164,9 +164,12 @@ frost_status frost_observer_range(const frost_observer *o, float *mn, float *mx)
         *mx = fminf(o->mx, amax);
         return FROST_OK;
     }
-    default:
-        *mn = o->mn;
-        *mx = o->mx;
-        return FROST_OK;
+    case FROST_OBS_MINMAX:
+    case FROST_OBS_EMA:
+    case FROST_OBS_COUNT:
+        break;
     }
+    *mn = o->mn;
+    *mx = o->mx;
+    return FROST_OK;
 }
