@@ -2,7 +2,7 @@
 """PyTorch side of bench/int8_latency: batch-1 latency of the models bench_int8_latency
 prepared in DIR (<model>.json, BN already folded, and <model>.safetensors).
 
-Engines, each in the fastest setting seen on this machine (/work/shared/spec/peers.md):
+Engines, each in its fastest setting here (bench/README.md#peer-engines-and-their-settings):
   torch FP32            TorchScript trace + freeze + optimize_for_inference (oneDNN)
   torch INT8 onednn     FX post-training quantization (per-channel weights), onednn
                         engine, TorchScript trace + freeze

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Build a PyTorch module from a frost architecture JSON (docs/architecture.md).
+"""Build a PyTorch module from a frost architecture JSON (docs/architecture-json.md).
 
 Used by the benchmarks (bench/torch_train_speed.py) and by parity tests, so it maps
 every op of the format exactly, including the details that differ from PyTorch's
@@ -405,7 +405,7 @@ def _self_test():
         if not cond:
             failures.append(what)
 
-    # 1. The docs/architecture.md example: shapes, params, MACs by hand.
+    # 1. The docs/architecture-json.md example: shapes, params, MACs by hand.
     tiny = {
         "format": "frost-arch", "version": 1, "name": "tiny",
         "input": {"h": 28, "w": 28, "c": 1}, "classes": 10,

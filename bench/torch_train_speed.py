@@ -6,7 +6,7 @@ Nesterov, weight decay per frost's groups: conv/linear weights, depthwise weight
 parameters). The input is one fixed synthetic batch (N(0,1) pixels, uniform random
 labels), made once, so no data loading is timed. The model runs in channels_last memory
 format, the fastest PyTorch training setting on this machine (see
-/work/shared/spec/peers.md); --memory-format contiguous gives plain NCHW.
+bench/README.md#peer-engines-and-their-settings); --memory-format contiguous gives NCHW.
 
 Standalone:  torch_train_speed.py --arch A.json [--repeats R --steps S ...]
              prints images/s per repeat and the median.

@@ -1,5 +1,5 @@
 /*
- * int8 arithmetic: the fixed-point worked examples of algorithms.md §1, and the AVX2
+ * int8 arithmetic: the worked examples of docs/int8.md#fixed-point-worked-examples, and the AVX2
  * kernels against the reference kernels over thousands of random shapes, strides,
  * paddings, zero points, clamps and multipliers (fixed seed): bit-exact.
  */
@@ -73,7 +73,7 @@ TEST(test_fully_connected_worked_example)
     int want_m0[2] = {2020100104, 1154342916}, want_e[2] = {-7, -10}, want_q[2] = {34, 13};
     for (int c = 0; c < 2; c++) {
         int32_t m0, e;
-        frost_quantize_multiplier(0.02 * sw[c] / 0.015, &m0, &e); /* the spec's exact decimals */
+        frost_quantize_multiplier(0.02 * sw[c] / 0.015, &m0, &e); /* the example's exact decimals */
         CHECK_EQ_INT(m0, want_m0[c]);
         CHECK_EQ_INT(e, want_e[c]);
         CHECK_EQ_INT(frost_mbqm(acc[c] + qb[c], want_m0[c], want_e[c]) + 5, want_q[c]);

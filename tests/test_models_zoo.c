@@ -4,7 +4,7 @@
  * option checking.
  *
  * References:
- *  - FrostNet: the recount table of /work/shared/spec/frostnet.md section 5
+ *  - FrostNet: the recount table of docs/models.md#frostnet-counts-against-the-published-figures
  *    (Small and Base match the paper's figures), to 0.5%.
  *  - MobileNetV2 and MnasNet-B1: torchvision 0.14, counted by
  *    tests/fixtures/torchvision_counts.py (conv MACs = OH*OW*Cout*k*k*Cin/groups,
@@ -56,7 +56,7 @@ static const frost_node *node(const frost_model *m, const char *name)
 typedef struct {
     const char *name;
     float width;
-    double params_m, macs_m; /* spec section 5 table, millions */
+    double params_m, macs_m; /* the docs/models.md recount table, millions */
 } spec_row;
 
 TEST(frostnet_counts_match_spec_table)

@@ -8,7 +8,7 @@
 #include "frost/nas.h"
 #include "harness.h"
 
-/* algorithms.md section 4: ACC 0.75, T = 75 ms; (0.76, 150 ms). */
+/* docs/nas.md#reward: ACC 0.75, T = 75 ms; (0.76, 150 ms). */
 TEST(test_reward_worked_values)
 {
     frost_nas_reward soft = frost_nas_reward_soft(75.0), hard = frost_nas_reward_hard(75.0);

@@ -1,7 +1,7 @@
 /*
  * GradBoost (src/optim/gradboost.c): the boost never flips or zeroes a gradient's sign,
  * |boost| <= clip, lambda = (1 - delta)^k, the reference mode's compounding EMmax
- * (1, 5.26, 19.4, 138, 2483 at t = 1, 2, 3, 5, 10 for |g| = 1: frostnet.md §2) with
+ * (1, 5.26, 19.4, 138, 2483 at t = 1, 2, 3, 5, 10, |g| = 1: docs/quantization.md#gradboost) with
  * EMmin stuck at 0, the paper mode's bias-corrected EMs, a hand-computed boost, and
  * determinism of the random stream.
  */

@@ -1,12 +1,12 @@
 /*
- * The worked examples of /work/shared/spec/algorithms.md §2-3 (PyTorch fake-quant,
+ * The worked examples of docs/quantization.md (PyTorch fake-quant,
  * qparams and moving-average observer test vectors), reproduced exactly, and the
  * defined behaviour for bad input (include/frost/quant.h): invalid ranges, non-finite
  * bounds, constant and all-zero tensors, NaN and +-Inf through fake-quant and observers.
  *
- * Expected floats are the float32 expressions the spec defines, evaluated here in
+ * Expected floats are the float32 expressions the doc defines, evaluated here in
  * float32 (this file is plain ISO C: no FMA contraction, FLT_EVAL_METHOD 0 on x86-64),
- * so they compare with ==. The spec's decimal values are checked as well, to float32
+ * so they compare with ==. The doc's decimal values are checked as well, to float32
  * precision (2e-7 relative: a float32 result of float32 inputs is within ~1e-7 of the
  * real value).
  */
@@ -19,7 +19,7 @@
 
 #define F32_RTOL 2e-7
 
-/* ---- spec §2: PyTorch fake_quantize_per_tensor_affine TVs ---- */
+/* ---- docs/quantization.md#fake-quant-worked-values (fake_quantize_per_tensor_affine) ---- */
 
 TEST(test_fake_quant_tv_scale_point1_z10)
 {
@@ -92,7 +92,7 @@ TEST(test_fake_quant_multiplies_by_the_inverse)
     CHECK(found == 5);
 }
 
-/* ---- spec §2: qparams TVs for [-3.2, 1.3] ---- */
+/* ---- docs/quantization.md#quantization-parameters: [-3.2, 1.3] ---- */
 
 static void qparams_tv(float mn, float mx, int qmin, int qmax, bool symmetric, float want_scale,
                        double spec_scale, int want_zp)
@@ -136,7 +136,7 @@ TEST(test_qparams_tv)
     CHECK_FLOAT_EQ(y, 0.0f);
 }
 
-/* ---- spec §2: EMA TV ---- */
+/* ---- docs/quantization.md#observers: the EMA example ---- */
 
 TEST(test_ema_tv)
 {

@@ -1,6 +1,6 @@
 /*
  * The QAT/PTQ graph transform (src/quant/qgraph.c, qrun.c): where fake-quant
- * goes, BN folding against the spec's worked example (inference fold, QAT with
+ * goes, BN folding against docs/quantization.md#bn-folding (inference fold, QAT with
  * batch statistics, frozen BN), the float mode equal to the FP32 model bit for
  * bit, EMA ranges, config errors, checkpoints of fake-quant models, and the
  * per-layer switches behind `frost sensitivity`.
@@ -22,7 +22,7 @@ static frost_qconfig *config(const char *json)
     return c;
 }
 
-/* input 1x1x1 -> conv 1->2 (no bias) -> BN: channel 0 is the spec's fold example
+/* input 1x1x1 -> conv 1->2 (no bias) -> BN: channel 0 is docs/quantization.md's fold example
  * (W=2, gamma=.5, beta=.1, mu=1, var+eps=4 gives W'=.5, b'=-.15, x=3 -> 1.35). */
 static frost_model *fold_model(void)
 {

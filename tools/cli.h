@@ -51,7 +51,7 @@ frost_status cli_build_model(const cli_model_opts *mo, int default_input, int de
     "model:\n"                                                                           \
     "  --model NAME        built-in: frostnet_s frostnet_b frostnet_l mobilenetv2\n"     \
     "                      mnasnet_b1 resnet (default frostnet_s)\n"                     \
-    "  --arch FILE         architecture JSON instead (docs/architecture.md)\n"           \
+    "  --arch FILE         architecture JSON instead (docs/architecture-json.md)\n"      \
     "  --width W           width multiplier (default 1.0)\n"                             \
     "  --input S           input size; strides adapt below 224 (docs/models.md)\n"       \
     "  --in-channels C     input channels\n"                                             \

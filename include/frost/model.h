@@ -3,7 +3,7 @@
  *
  * A frost_model owns its parameters, BN running statistics and (once a batch
  * size is set) one arena holding every activation and activation gradient.
- * Architecture JSON format: docs/architecture.md.
+ * Architecture JSON format: docs/architecture-json.md.
  */
 #ifndef FROST_MODEL_H
 #define FROST_MODEL_H

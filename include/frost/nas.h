@@ -1,6 +1,6 @@
 /*
- * Quantization-aware architecture search (MnasNet-style; spec: algorithms.md section 4,
- * frostnet.md section 6): the search space and the reward.
+ * Quantization-aware architecture search (MnasNet-style, arXiv 1807.11626; docs/nas.md,
+ * which also covers FrostNet's search): the search space and the reward.
  *
  * The space is factorized over the seven stages of a MobileNetV2 skeleton (t, c, n, s):
  * (1,16,1,1) (6,24,2,2) (6,32,3,2) (6,64,4,2) (6,96,3,1) (6,160,3,2) (6,320,1,1). Each

@@ -1,5 +1,5 @@
 /*
- * Fixed-point requantization, exactly as TFLite / gemmlowp do it (spec: algorithms.md §1).
+ * Fixed-point requantization as in TFLite / gemmlowp: docs/int8.md#fixed-point-requantization.
  *
  * A real multiplier M > 0 is stored as (M0, e) with M = M0 * 2^(e - 31), M0 in [2^30, 2^31).
  * An int32 accumulator x is scaled by MBQM(x) = RDBPOT(SRDHM(x << max(e, 0), M0), max(-e, 0)):

@@ -1,6 +1,6 @@
 /*
- * FrostNet Small / Base / Large (clovaai/frostnet, frostnet.py; spec:
- * /work/shared/spec/frostnet.md sections 4-5).
+ * FrostNet Small / Base / Large (clovaai/frostnet, frostnet.py; arXiv 2006.09679;
+ * docs/models.md#frostnet-frostnet_s-frostnet_b-frostnet_l).
  *
  *   stem     3x3 conv stride 2 to make_div8(int(32 * min(1, w))), BN, ReLU
  *   S1..S5   Frost bottlenecks (tables below), Cout = make_div8(int(c * w))

@@ -1,5 +1,5 @@
 /*
- * Architecture JSON <-> model graph (format: docs/architecture.md).
+ * Architecture JSON <-> model graph (format: docs/architecture-json.md).
  * The reader trusts nothing: every field is type-checked, and every layer goes
  * through the same builder checks as the built-in models, so an error names
  * the source, the layer and the field.

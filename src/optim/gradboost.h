@@ -1,5 +1,5 @@
 /*
- * GradBoost (StatAssist & GradBoost, arXiv 2006.09679; ../shared/spec/frostnet.md §2),
+ * GradBoost (StatAssist & GradBoost, arXiv 2006.09679; docs/quantization.md#gradboost),
  * the gradient boost of the Q-optimizers, as pure per-tensor functions. Wiring into the
  * optimizers (QSGD/QRMSprop/QAdam/QAdamW) and StatAssist come on top (issue 4).
  *
