@@ -117,15 +117,16 @@ static const char *suggestion(const cli_args *a, const char *name, size_t len)
     return found;
 }
 
+/* arg: the whole argument; name, len: its option name (without dashes and "=value"). */
 static void unknown_option(cli_args *a, const char *arg, const char *name, size_t len)
 {
     const char *s = len ? suggestion(a, name, len) : NULL;
+    int shown = len ? (int)(name - arg + len) : (int)strlen(arg); /* "--=3": all of it */
     if (s)
-        usage_error(a, "unknown option '%.*s'; did you mean --%s? (see frost %s --help)",
-                    (int)(name - arg + len), arg, s, a->cmd);
+        usage_error(a, "unknown option '%.*s'; did you mean --%s? (see frost %s --help)", shown,
+                    arg, s, a->cmd);
     else
-        usage_error(a, "unknown option '%.*s' (see frost %s --help)", (int)(name - arg + len),
-                    arg, a->cmd);
+        usage_error(a, "unknown option '%.*s' (see frost %s --help)", shown, arg, a->cmd);
 }
 
 /* --- values ----------------------------------------------------------------------------- */
