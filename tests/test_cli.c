@@ -382,24 +382,57 @@ TEST(int8_end_to_end)
     expect_error("info --memory", "--memory");
 }
 
+/* A tiny IDX data set (random 28x28 images, labels 0..9) in DIR/small with the MNIST file
+ * names `--data DIR` reads: these tests are about options, not accuracy, and must be fast. */
+static void write_small_dataset(int n_train, int n_test)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/small", dir);
+    CHECK(system(cmd) == 0);
+    const char *names[2][2] = {{"small/train-images-idx3-ubyte", "small/train-labels-idx1-ubyte"},
+                               {"small/t10k-images-idx3-ubyte", "small/t10k-labels-idx1-ubyte"}};
+    int counts[2] = {n_train, n_test};
+    unsigned state = 12345;
+    for (int k = 0; k < 2; k++) {
+        int n = counts[k];
+        size_t size = 16 + (size_t)n * 28 * 28;
+        unsigned char *img = calloc(size, 1), *lab = calloc(8 + (size_t)n, 1);
+        unsigned char ih[16] = {0, 0, 8, 3, 0, 0, (unsigned char)(n >> 8), (unsigned char)n,
+                                0, 0, 0, 28, 0, 0, 0, 28};
+        unsigned char lh[8] = {0, 0, 8, 1, 0, 0, (unsigned char)(n >> 8), (unsigned char)n};
+        memcpy(img, ih, sizeof ih);
+        memcpy(lab, lh, sizeof lh);
+        for (size_t i = 16; i < size; i++)
+            img[i] = (unsigned char)((state = state * 1103515245u + 12345u) >> 24);
+        for (int i = 0; i < n; i++)
+            lab[8 + i] = (unsigned char)(i % 10);
+        write_file(names[k][0], img, size);
+        write_file(names[k][1], lab, 8 + (size_t)n);
+        free(img);
+        free(lab);
+    }
+}
+
 /* Repeated options (the last wins, none reported unknown), --name=value, and -o FILE on the
- * commands that write one file; on the checkpoints of the tests above. */
+ * commands that write one file. */
 TEST(repeats_and_short_out)
 {
     char args[2048];
+    write_small_dataset(200, 100);
+    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
     snprintf(args, sizeof args,
-             "train --arch %s/tiny.json --epochs 4 --epochs=1 --limit 300 --val 0 --batch 50 "
+             "train --arch %s/tiny.json --data %s/small --epochs 4 --epochs=1 --val 0 --batch 50 "
              "--warmup 0 --quiet --quiet --threads 2 --out %s/ignored.safetensors -o %s/r.safetensors",
-             dir, dir, dir);
+             dir, dir, dir, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "(1 epochs in") != NULL); /* the last --epochs */
     CHECK(strstr(out, "unknown") == NULL);
     CHECK(file_exists("r.safetensors") && file_exists("r.safetensors.csv"));
     CHECK(!file_exists("ignored.safetensors"));
     snprintf(args, sizeof args,
-             "quantize %s/r.safetensors --calib 64 --calib 128 --observer hist --observer minmax "
-             "-o %s/rq.safetensors --threads 2",
-             dir, dir);
+             "quantize %s/r.safetensors --data %s/small --calib 64 --calib 128 --observer hist "
+             "--observer minmax -o %s/rq.safetensors --threads 2",
+             dir, dir, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "calibrating on 128 training images") != NULL);
     CHECK(strstr(out, "\"observer\": \"minmax\"") || strstr(out, "\"observer\":\"minmax\""));
