@@ -153,7 +153,7 @@ static const cli_opt qat_options[] = {
 static void read_training(const cli_args *a, frost_train_config *c)
 {
     int kind = cli_choice(a, "opt", FROST_OPT_SGD);
-    c->optim = frost_optim_defaults((frost_opt_kind)kind);
+    c->optim = frost_optim_defaults(kind);
     c->epochs = cli_int(a, "epochs", 10);
     c->batch = cli_int(a, "batch", 64);
     c->sched.base_lr = cli_float(a, "lr", kind == FROST_OPT_SGD ? 0.1f : 0.002f);
@@ -165,9 +165,9 @@ static void read_training(const cli_args *a, frost_train_config *c)
     c->optim.wd_depthwise = cli_float(a, "wd-dw", c->optim.wd_depthwise);
     c->optim.wd_1d = cli_float(a, "wd-1d", c->optim.wd_1d);
     c->optim.clip_norm = cli_float(a, "clip", 0.0f);
-    static const frost_sched_kind scheds[] = {FROST_SCHED_COSINE, FROST_SCHED_STEP,
-                                              FROST_SCHED_CONSTANT}; /* "cosine|step|constant" */
-    c->sched.kind = scheds[cli_choice(a, "sched", 0)];
+    int sched = cli_choice(a, "sched", 0); /* "cosine|step|constant" */
+    c->sched.kind = sched == 0 ? FROST_SCHED_COSINE : sched == 1 ? FROST_SCHED_STEP
+                                                                  : FROST_SCHED_CONSTANT;
     c->sched.warmup_epochs = cli_float(a, "warmup", 1.0f);
     c->sched.step_epochs = cli_float(a, "step-epochs", 30.0f);
     c->sched.gamma = cli_float(a, "gamma", 0.1f);
