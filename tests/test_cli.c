@@ -1,12 +1,14 @@
 /* The frost CLI on bad input: every case exits non-zero with a one-line error
- * naming the file/field, and leaves nothing half-written. Plus --help on every
- * command and a tiny end-to-end train -> eval -> info run on Fashion-MNIST. */
+ * naming the file/field, and leaves nothing half-written. Plus --help and --version on
+ * every command, the option conventions (repeats, -o, --, usage errors with exit 2) and
+ * a tiny end-to-end train -> eval -> info run on Fashion-MNIST. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "frost/frost.h"
 #include "harness.h"
 
 static char dir[] = "/tmp/frost_cli_XXXXXX";
@@ -53,6 +55,40 @@ static void expect_error(const char *args, const char *needle)
     }
 }
 
+static int count_lines(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A usage error: exit code 2, exactly `errors` error lines (each naming its option), and no
+ * option reported unknown unless `unknown` names one. */
+static void expect_usage_errors(const char *args, int errors, const char *const *needles,
+                                const char *unknown)
+{
+    int rc = frost(args);
+    bool ok = rc == 2 && count_lines(out, "error:") == errors && count_lines(out, "\n") == errors;
+    for (int i = 0; i < errors && needles && needles[i]; i++)
+        ok = ok && strstr(out, needles[i]) != NULL;
+    ok = ok && count_lines(out, "unknown option") == (unknown ? 1 : 0);
+    if (unknown)
+        ok = ok && strstr(out, unknown) != NULL;
+    if (!ok) {
+        fprintf(stderr, "  frost %s\n  -> rc %d, want exit 2 with %d error line(s), got: %s", args,
+                rc, errors, out);
+        frost_test_failed_checks++;
+    }
+}
+
+static bool file_exists(const char *name)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, R_OK) == 0;
+}
+
 static const char *tiny_arch =
     "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
     "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":\"bn\"},"
@@ -71,8 +107,71 @@ TEST(help_on_every_command)
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
     }
-    CHECK(frost("") != 0);
-    CHECK(frost("frobnicate") != 0);
+    CHECK_EQ_INT(frost(""), 2);
+    CHECK_EQ_INT(frost("frobnicate"), 2);
+    CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
+    /* every command's help lists the shared conventions, -o where the command writes a file */
+    const char *with_out[] = {"train", "quantize", "convert", "search"};
+    for (size_t i = 0; i < sizeof with_out / sizeof *with_out; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "%s -h", with_out[i]);
+        CHECK_EQ_INT(frost(args), 0);
+        CHECK(strstr(out, "-o, --out") && strstr(out, "--version") && strstr(out, "last one wins"));
+    }
+}
+
+/* --version on every command (and at the top level): "frost X.Y.Z", exit 0, even next to
+ * options that would be errors. */
+TEST(version_everywhere)
+{
+    const char *cmds[] = {"--version", "version", "train --version", "eval --version",
+                          "quantize --version", "convert --version", "run --version",
+                          "bench --version", "info --version", "sensitivity --version",
+                          "search --version", "eval-candidate --version",
+                          "train --epochs banana --version"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        CHECK_EQ_INT(frost(cmds[i]), 0);
+        if (strcmp(out, "frost " FROST_VERSION_STRING "\n") != 0) {
+            fprintf(stderr, "  frost %s -> '%s'\n", cmds[i], out);
+            frost_test_failed_checks++;
+        }
+    }
+    CHECK_EQ_INT(frost("train --lr x --help"), 0); /* help wins over a bad value too */
+    CHECK(strstr(out, "usage: frost train") != NULL);
+}
+
+/* One bad value is one error line naming the option; it never makes later options unknown. */
+TEST(bad_values_and_unknown_options)
+{
+    const char *opt[] = {"--opt", "sgd, rmsprop, adam or adamw", NULL};
+    expect_usage_errors("train --opt nosuch --epochs 2 --batch 8 --quiet", 1, opt, NULL);
+    const char *epochs[] = {"--epochs must be an integer in 1..100000 (got 'abc')", NULL};
+    expect_usage_errors("train --epochs abc --opt adam --wd 0 --quiet", 1, epochs, NULL);
+    const char *two[] = {"--lr", "--sched must be cosine, step or constant", NULL};
+    expect_usage_errors("train --lr banana --sched sometimes --epochs 2 --quiet", 2, two, NULL);
+    const char *obs[] = {"--observer must be minmax, ema, hist or percentile", NULL};
+    expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs,
+                        NULL);
+    const char *ctrl[] = {"--controller", NULL};
+    expect_usage_errors("search --controller ppo --target-ms 1 --budget 3 -o /tmp/x --seed 2", 1,
+                        ctrl, NULL);
+    const char *split[] = {"--split must be test or train", NULL};
+    expect_usage_errors("run m.int8 --split val --limit 3 --threads 1", 1, split, NULL);
+    /* a missing value; a flag given a value */
+    const char *missing[] = {"--out needs a value", NULL};
+    expect_usage_errors("convert q.safetensors --limit 3 --out", 1, missing, NULL);
+    expect_usage_errors("convert q.safetensors --out --compare", 1, missing, NULL);
+    const char *flag[] = {"--compare is a flag", NULL};
+    expect_usage_errors("convert q.safetensors --compare=yes --limit 3", 1, flag, NULL);
+    /* unknown options: exit 2, one line each, a suggestion when one is close */
+    expect_usage_errors("train --epoch 3 --quiet", 1, NULL, "unknown option '--epoch'; did you mean --epochs?");
+    expect_usage_errors("eval c.safetensors --frobnicate 3 --batch 8", 1, NULL, "'--frobnicate'");
+    expect_usage_errors("bench m.int8 -x", 1, NULL, "'-x'");
+    const char *extra[] = {"unexpected argument 'b.safetensors'", NULL};
+    expect_usage_errors("eval a.safetensors b.safetensors", 1, extra, NULL);
+    /* `--` ends the options: "--x" is then a file name (a runtime error, exit 1) */
+    CHECK_EQ_INT(frost("run -- --x.int8"), 1);
+    CHECK(strstr(out, "--x.int8") && !strstr(out, "unknown option"));
 }
 
 TEST(nonsense_values)
@@ -283,16 +382,86 @@ TEST(int8_end_to_end)
     expect_error("info --memory", "--memory");
 }
 
+/* A tiny IDX data set (random 28x28 images, labels 0..9) in DIR/small with the MNIST file
+ * names `--data DIR` reads: these tests are about options, not accuracy, and must be fast. */
+static void write_small_dataset(int n_train, int n_test)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/small", dir);
+    CHECK(system(cmd) == 0);
+    const char *names[2][2] = {{"small/train-images-idx3-ubyte", "small/train-labels-idx1-ubyte"},
+                               {"small/t10k-images-idx3-ubyte", "small/t10k-labels-idx1-ubyte"}};
+    int counts[2] = {n_train, n_test};
+    unsigned state = 12345;
+    for (int k = 0; k < 2; k++) {
+        int n = counts[k];
+        size_t size = 16 + (size_t)n * 28 * 28;
+        unsigned char *img = calloc(size, 1), *lab = calloc(8 + (size_t)n, 1);
+        unsigned char ih[16] = {0, 0, 8, 3, 0, 0, (unsigned char)(n >> 8), (unsigned char)n,
+                                0, 0, 0, 28, 0, 0, 0, 28};
+        unsigned char lh[8] = {0, 0, 8, 1, 0, 0, (unsigned char)(n >> 8), (unsigned char)n};
+        memcpy(img, ih, sizeof ih);
+        memcpy(lab, lh, sizeof lh);
+        for (size_t i = 16; i < size; i++)
+            img[i] = (unsigned char)((state = state * 1103515245u + 12345u) >> 24);
+        for (int i = 0; i < n; i++)
+            lab[8 + i] = (unsigned char)(i % 10);
+        write_file(names[k][0], img, size);
+        write_file(names[k][1], lab, 8 + (size_t)n);
+        free(img);
+        free(lab);
+    }
+}
+
+/* Repeated options (the last wins, none reported unknown), --name=value, and -o FILE on the
+ * commands that write one file. */
+TEST(repeats_and_short_out)
+{
+    char args[2048];
+    write_small_dataset(200, 100);
+    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
+    snprintf(args, sizeof args,
+             "train --arch %s/tiny.json --data %s/small --epochs 4 --epochs=1 --val 0 --batch 50 "
+             "--warmup 0 --quiet --quiet --threads 2 --out %s/ignored.safetensors -o %s/r.safetensors",
+             dir, dir, dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "(1 epochs in") != NULL); /* the last --epochs */
+    CHECK(strstr(out, "unknown") == NULL);
+    CHECK(file_exists("r.safetensors") && file_exists("r.safetensors.csv"));
+    CHECK(!file_exists("ignored.safetensors"));
+    snprintf(args, sizeof args,
+             "quantize %s/r.safetensors --data %s/small --calib 64 --calib 128 --observer hist "
+             "--observer minmax -o %s/rq.safetensors --threads 2",
+             dir, dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "calibrating on 128 training images") != NULL);
+    CHECK(strstr(out, "\"observer\": \"minmax\"") || strstr(out, "\"observer\":\"minmax\""));
+    CHECK(file_exists("rq.safetensors"));
+    snprintf(args, sizeof args, "convert %s/rq.safetensors -o%s/rq-short.int8", dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "rq-short.int8") && file_exists("rq-short.int8"));
+    snprintf(args, sizeof args, "convert %s/rq.safetensors --requant float --requant fixed -o %s/rq.i8",
+             dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(file_exists("rq.i8") && !file_exists("rq.int8"));
+    snprintf(args, sizeof args, "bench %s/rq.i8 --reps 2 --reps 3", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "INT8 (fixed-point requant) total:") && strstr(out, "median of 3 runs"));
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
         return 1;
     RUN(help_on_every_command);
+    RUN(version_everywhere);
+    RUN(bad_values_and_unknown_options);
     RUN(nonsense_values);
     RUN(missing_and_corrupt_files);
     RUN(train_eval_info_end_to_end);
     RUN(quantize_qat_sensitivity_end_to_end);
     RUN(int8_end_to_end);
+    RUN(repeats_and_short_out);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

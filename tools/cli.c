@@ -3,145 +3,392 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-void cli_init(cli_args *a, const char *cmd, int argc, char **argv)
-{
-    memset(a, 0, sizeof *a);
-    a->cmd = cmd;
-    a->argc = argc > 255 ? 255 : argc;
-    a->argv = argv;
-}
+const char cli_common_help[] =
+    "\ncommon to every command:\n"
+    "  -h, --help          this help\n"
+    "  --version           print \"frost " FROST_CLI_VERSION "\"\n"
+    "  --name value or --name=value; a repeated option: the last one wins; -- ends the\n"
+    "  options. Exit status: 0 success, 1 runtime error (files, data, training), 2 usage\n"
+    "  error (unknown option, bad value; each one reported on its own line).\n";
 
-/* Index of option `name` in argv, or 0. Sets *value to its value (or NULL for a flag). */
-static int find_opt(cli_args *a, const char *name, const char **value, bool wants_value)
+/* --- the option tables' bookkeeping ------------------------------------------------- */
+
+static int find_declared(const cli_args *a, const char *name, size_t len)
 {
-    size_t len = strlen(name);
-    for (int i = 1; i < a->argc; i++) {
-        const char *s = a->argv[i];
-        if (strncmp(s, "--", 2) != 0 || strncmp(s + 2, name, len) != 0)
-            continue;
-        if (s[2 + len] == '=') {
-            a->used[i] = true;
-            *value = s + 3 + len;
+    for (int i = 0; i < a->n_opts; i++)
+        if (strlen(a->opt[i]->name) == len && strncmp(a->opt[i]->name, name, len) == 0)
             return i;
-        }
-        if (s[2 + len] != '\0')
-            continue;
-        a->used[i] = true;
-        *value = NULL;
-        if (wants_value && i + 1 < a->argc) {
-            a->used[i + 1] = true;
-            *value = a->argv[i + 1];
-        }
-        return i;
-    }
-    return 0;
-}
-
-bool cli_help(cli_args *a)
-{
-    for (int i = 1; i < a->argc; i++)
-        if (strcmp(a->argv[i], "--help") == 0 || strcmp(a->argv[i], "-h") == 0)
-            return true;
-    return false;
-}
-
-bool cli_flag(cli_args *a, const char *name)
-{
-    const char *v;
-    if (!find_opt(a, name, &v, false))
-        return false;
-    if (v) {
-        fprintf(stderr, "frost %s: error: --%s is a flag and takes no value\n", a->cmd, name);
-        a->failed = true;
-    }
-    return true;
-}
-
-const char *cli_str(cli_args *a, const char *name, const char *def)
-{
-    const char *v;
-    if (!find_opt(a, name, &v, true))
-        return def;
-    if (!v || !*v) {
-        fprintf(stderr, "frost %s: error: --%s needs a value\n", a->cmd, name);
-        a->failed = true;
-        return def;
-    }
-    return v;
-}
-
-int cli_int(cli_args *a, const char *name, int def, int min, int max)
-{
-    const char *v = cli_str(a, name, NULL);
-    if (!v)
-        return def;
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || *end || end == v || x < min || x > max) {
-        fprintf(stderr, "frost %s: error: --%s must be an integer in %d..%d (got '%s')\n", a->cmd,
-                name, min, max, v);
-        a->failed = true;
-        return def;
-    }
-    return (int)x;
-}
-
-float cli_float(cli_args *a, const char *name, float def, float min, float max)
-{
-    const char *v = cli_str(a, name, NULL);
-    if (!v)
-        return def;
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || *end || end == v || !isfinite(x) || x < min || x > max) {
-        fprintf(stderr, "frost %s: error: --%s must be a number in [%g, %g] (got '%s')\n", a->cmd,
-                name, (double)min, (double)max, v);
-        a->failed = true;
-        return def;
-    }
-    return (float)x;
-}
-
-int cli_requant(cli_args *a)
-{
-    const char *v = cli_str(a, "requant", NULL);
-    if (!v)
-        return -1;
-    if (strcmp(v, "fixed") == 0 || strcmp(v, "float") == 0)
-        return strcmp(v, "float") == 0;
-    fprintf(stderr, "frost %s: error: --requant must be fixed or float (got '%s')\n", a->cmd, v);
-    a->failed = true;
     return -1;
 }
 
-bool cli_finish(cli_args *a, int max_positional)
+static int find_short(const cli_args *a, char c)
 {
-    for (int i = 1; i < a->argc; i++) {
-        if (a->used[i])
-            continue;
-        const char *s = a->argv[i];
-        if (s[0] == '-' && s[1]) {
-            fprintf(stderr, "frost %s: error: unknown option '%s' (see frost %s --help)\n", a->cmd,
-                    s, a->cmd);
-            a->failed = true;
-            /* Its value (if any) is not a positional argument: one error is enough. */
-            if (!strchr(s, '=') && i + 1 < a->argc && a->argv[i + 1][0] != '-')
-                a->used[++i] = true;
-        } else if (a->n_positional < max_positional) {
-            a->positional[a->n_positional++] = s;
-        } else {
-            fprintf(stderr, "frost %s: error: unexpected argument '%s'\n", a->cmd, s);
-            a->failed = true;
+    for (int i = 0; i < a->n_opts; i++)
+        if (a->opt[i]->short_name == c)
+            return i;
+    return -1;
+}
+
+/* A bug in the tool (a getter for an option its tables do not declare), not a user error. */
+static void internal_error(const cli_args *a, const char *what, const char *name)
+{
+    fprintf(stderr, "frost %s: internal error: %s --%s\n", a->cmd, what, name);
+    abort();
+}
+
+static void flatten_tables(cli_args *a)
+{
+    for (const cli_opt *const *t = a->spec->tables; t && *t; t++)
+        for (const cli_opt *o = *t; o->name; o++) {
+            if (find_declared(a, o->name, strlen(o->name)) >= 0)
+                internal_error(a, "option declared twice:", o->name);
+            if (a->n_opts == CLI_MAX_OPTIONS)
+                internal_error(a, "too many options, raise CLI_MAX_OPTIONS at", o->name);
+            a->opt[a->n_opts++] = o;
+        }
+}
+
+/* --- error messages --------------------------------------------------------------------- */
+
+static void usage_error(cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void usage_error(cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "frost %s: error: ", a->cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    a->errors++;
+}
+
+int cli_usage_error(const cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "frost %s: error: ", a->cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see frost %s --help)\n", a->cmd);
+    va_end(ap);
+    return 2;
+}
+
+/* Levenshtein distance, capped: only small distances matter for a suggestion. */
+static int edit_distance(const char *x, size_t nx, const char *y)
+{
+    size_t ny = strlen(y);
+    if (nx > 40 || ny > 40)
+        return 99;
+    int row[41];
+    for (size_t j = 0; j <= ny; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= nx; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= ny; j++) {
+            int up = row[j];
+            int sub = diag + (x[i - 1] != y[j - 1]);
+            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
         }
     }
-    return !a->failed;
+    return row[ny];
+}
+
+/* The declared option closest to a misspelt one, or NULL when none is close. */
+static const char *suggestion(const cli_args *a, const char *name, size_t len)
+{
+    int limit = len <= 3 ? 1 : 2, best = limit + 1;
+    const char *found = NULL;
+    for (int i = 0; i < a->n_opts; i++) {
+        int d = edit_distance(name, len, a->opt[i]->name);
+        if (d < best) {
+            best = d;
+            found = a->opt[i]->name;
+        }
+    }
+    return found;
+}
+
+/* arg: the whole argument; name, len: its option name (without dashes and "=value"). */
+static void unknown_option(cli_args *a, const char *arg, const char *name, size_t len)
+{
+    const char *s = len ? suggestion(a, name, len) : NULL;
+    int shown = len ? (int)(name - arg + len) : (int)strlen(arg); /* "--=3": all of it */
+    if (s)
+        usage_error(a, "unknown option '%.*s'; did you mean --%s? (see frost %s --help)", shown,
+                    arg, s, a->cmd);
+    else
+        usage_error(a, "unknown option '%.*s' (see frost %s --help)", shown, arg, a->cmd);
+}
+
+/* --- values ----------------------------------------------------------------------------- */
+
+/* The position of `value` in a "a|b|c" list, or -1. */
+static int choice_index(const char *list, const char *value)
+{
+    size_t n = strlen(value);
+    int index = 0;
+    for (const char *p = list; *p; index++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0)
+            return index;
+        p += len + (bar != NULL);
+    }
+    return -1;
+}
+
+/* "a|b|c" -> "a, b or c" */
+static void choices_text(const char *list, char *buf, size_t size)
+{
+    size_t k = 0;
+    const char *last = strrchr(list, '|');
+    for (const char *p = list; *p && k + 5 < size; p++) {
+        if (*p != '|') {
+            buf[k++] = *p;
+        } else if (p == last) {
+            memcpy(buf + k, " or ", 4);
+            k += 4;
+        } else {
+            memcpy(buf + k, ", ", 2);
+            k += 2;
+        }
+    }
+    buf[k] = '\0';
+}
+
+static bool parse_long(const char *v, long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtol(v, &end, 10);
+    return !errno && end != v && !*end;
+}
+
+static bool parse_double(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(v, &end);
+    return !errno && end != v && !*end && isfinite(*out);
+}
+
+/* Checks one value against its option's declaration; prints the one error line if bad. */
+static bool check_value(cli_args *a, const cli_opt *o, const char *v)
+{
+    long l;
+    double d;
+    char list[256];
+    switch (o->kind) {
+    case CLI_FLAG:
+        return true;
+    case CLI_STR:
+        return true;
+    case CLI_INT:
+        if (parse_long(v, &l) && l >= o->min && l <= o->max)
+            return true;
+        usage_error(a, "--%s must be an integer in %.0f..%.0f (got '%s')", o->name, o->min,
+                    o->max, v);
+        return false;
+    case CLI_FLOAT:
+        /* the bounds as the float the option is stored in */
+        if (parse_double(v, &d) && d >= (double)(float)o->min && d <= (double)(float)o->max)
+            return true;
+        usage_error(a, "--%s must be a number in [%g, %g] (got '%s')", o->name,
+                    (double)(float)o->min, (double)(float)o->max, v);
+        return false;
+    case CLI_CHOICE:
+        if ((o->lookup ? o->lookup(v) : choice_index(o->choices, v)) >= 0)
+            return true;
+        choices_text(o->choices, list, sizeof list);
+        usage_error(a, "--%s must be %s (got '%s')", o->name, list, v);
+        return false;
+    }
+    return false;
+}
+
+/* Records option i with value v (NULL: missing); the last occurrence wins. */
+static void record(cli_args *a, int i, const char *v)
+{
+    const cli_opt *o = a->opt[i];
+    if (o->kind == CLI_FLAG) {
+        a->value[i] = "";
+        a->count[i]++;
+        return;
+    }
+    if (!v || !*v) {
+        usage_error(a, "--%s needs a value", o->name);
+        return;
+    }
+    if (check_value(a, o, v)) {
+        a->value[i] = v;
+        a->count[i]++;
+    }
+}
+
+/* The value after option argv[*i] (consumed), or NULL. A following long option is not taken
+ * as the value: `--out --quiet` is a missing value, not a file called "--quiet". */
+static const char *next_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc)
+        return NULL;
+    const char *v = argv[*i + 1];
+    if (v[0] == '-' && v[1] == '-' && v[2])
+        return NULL;
+    ++*i;
+    return v;
+}
+
+/* --name, --name=value, --name value */
+static void parse_long_option(cli_args *a, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i], *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int k = find_declared(a, name, len);
+    if (k < 0) {
+        unknown_option(a, arg, name, len);
+        /* its value (if any) is not a positional argument: one error is enough */
+        if (!eq && *i + 1 < argc && argv[*i + 1][0] != '-')
+            ++*i;
+        return;
+    }
+    if (a->opt[k]->kind == CLI_FLAG && eq)
+        usage_error(a, "--%s is a flag and takes no value", a->opt[k]->name);
+    else if (a->opt[k]->kind == CLI_FLAG)
+        record(a, k, NULL);
+    else
+        record(a, k, eq ? eq + 1 : next_value(argc, argv, i));
+}
+
+/* -o FILE or -oFILE */
+static void parse_short_option(cli_args *a, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    int k = find_short(a, arg[1]);
+    if (k < 0) {
+        unknown_option(a, arg, arg + 1, strlen(arg + 1));
+        return;
+    }
+    if (a->opt[k]->kind == CLI_FLAG && arg[2])
+        usage_error(a, "-%c is a flag and takes no value", arg[1]);
+    else if (a->opt[k]->kind == CLI_FLAG)
+        record(a, k, NULL);
+    else
+        record(a, k, arg[2] ? arg + 2 : next_value(argc, argv, i));
+}
+
+static void add_positional(cli_args *a, const char *arg)
+{
+    if (a->n_positional < a->spec->max_positional && a->n_positional < CLI_MAX_POSITIONAL)
+        a->positional[a->n_positional++] = arg;
+    else
+        usage_error(a, "unexpected argument '%s' (see frost %s --help)", arg, a->cmd);
+}
+
+/* -h/--help and --version win over everything else on the line (before `--`). */
+static bool help_or_version(cli_args *a, int argc, char **argv)
+{
+    bool help = false, version = false;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+        version |= strcmp(argv[i], "--version") == 0;
+    }
+    if (help) {
+        fputs(a->spec->help, stdout);
+        fputs(cli_common_help, stdout);
+    } else if (version) {
+        printf("frost %s\n", FROST_CLI_VERSION);
+    }
+    return help || version;
+}
+
+bool cli_parse(cli_args *a, const cli_spec *spec, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->spec = spec;
+    a->cmd = spec->cmd;
+    flatten_tables(a);
+    if (help_or_version(a, argc, argv))
+        return false; /* exit_code 0 */
+    bool options_end = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_end || arg[0] != '-' || arg[1] == '\0') /* "-": a positional (stdin) */
+            add_positional(a, arg);
+        else if (strcmp(arg, "--") == 0)
+            options_end = true;
+        else if (arg[1] == '-')
+            parse_long_option(a, argc, argv, &i);
+        else
+            parse_short_option(a, argc, argv, &i);
+    }
+    a->exit_code = a->errors ? 2 : 0;
+    return a->errors == 0;
+}
+
+/* --- getters ---------------------------------------------------------------------------- */
+
+static int getter_index(const cli_args *a, const char *name, int kind)
+{
+    int i = find_declared(a, name, strlen(name));
+    if (i < 0)
+        internal_error(a, "a getter for an undeclared option", name);
+    if (kind >= 0 && (int)a->opt[i]->kind != kind)
+        internal_error(a, "a getter of the wrong kind for", name);
+    return i;
+}
+
+bool cli_given(const cli_args *a, const char *name)
+{
+    return a->count[getter_index(a, name, -1)] > 0;
+}
+
+bool cli_flag(const cli_args *a, const char *name)
+{
+    return a->count[getter_index(a, name, CLI_FLAG)] > 0;
+}
+
+const char *cli_str(const cli_args *a, const char *name, const char *def)
+{
+    int i = getter_index(a, name, -1);
+    if (a->opt[i]->kind == CLI_FLAG)
+        internal_error(a, "a string getter for the flag", name);
+    return a->count[i] ? a->value[i] : def;
+}
+
+int cli_int(const cli_args *a, const char *name, int def)
+{
+    int i = getter_index(a, name, CLI_INT);
+    return a->count[i] ? (int)strtol(a->value[i], NULL, 10) : def; /* checked when parsed */
+}
+
+float cli_float(const cli_args *a, const char *name, float def)
+{
+    int i = getter_index(a, name, CLI_FLOAT);
+    return a->count[i] ? (float)strtod(a->value[i], NULL) : def;
+}
+
+int cli_choice(const cli_args *a, const char *name, int def)
+{
+    int i = getter_index(a, name, CLI_CHOICE);
+    if (!a->count[i])
+        return def;
+    const cli_opt *o = a->opt[i];
+    return o->lookup ? o->lookup(a->value[i]) : choice_index(o->choices, a->value[i]);
+}
+
+int cli_requant(const cli_args *a)
+{
+    return cli_choice(a, "requant", -1); /* "fixed|float": 0 or 1 */
 }
 
 int cli_error(const char *cmd)
@@ -150,19 +397,32 @@ int cli_error(const char *cmd)
     return 1;
 }
 
-void cli_parse_model(cli_args *a, cli_model_opts *mo)
+const cli_opt cli_model_options[] = {
+    CLI_OPT_STR("arch"),
+    CLI_OPT_STR("model"),
+    CLI_OPT_FLOAT("width", 0.01, 8.0),
+    CLI_OPT_INT("input", 0, 4096),
+    CLI_OPT_INT("in-channels", 0, 4096),
+    CLI_OPT_INT("classes", 0, 1000000),
+    CLI_OPT_STR("act"), /* the model builder names the activations it knows */
+    CLI_OPT_FLOAT("dropout", -1.0, 0.99),
+    CLI_OPT_INT("head", 0, 65536),
+    CLI_OPT_END,
+};
+
+void cli_parse_model(const cli_args *a, cli_model_opts *mo)
 {
     mo->arch = cli_str(a, "arch", NULL);
     mo->name = cli_str(a, "model", NULL);
     mo->positional = NULL;
     mo->o = frost_builtin_defaults();
-    mo->o.width = cli_float(a, "width", 1.0f, 0.01f, 8.0f);
-    mo->o.input = cli_int(a, "input", 0, 0, 4096);
-    mo->o.in_channels = cli_int(a, "in-channels", 0, 0, 4096);
-    mo->o.classes = cli_int(a, "classes", 0, 0, 1000000);
+    mo->o.width = cli_float(a, "width", 1.0f);
+    mo->o.input = cli_int(a, "input", 0);
+    mo->o.in_channels = cli_int(a, "in-channels", 0);
+    mo->o.classes = cli_int(a, "classes", 0);
     mo->o.act = cli_str(a, "act", NULL);
-    mo->o.dropout = cli_float(a, "dropout", -1.0f, -1.0f, 0.99f);
-    mo->o.head = cli_int(a, "head", 0, 0, 65536);
+    mo->o.dropout = cli_float(a, "dropout", -1.0f);
+    mo->o.head = cli_int(a, "head", 0);
 }
 
 frost_status cli_build_model(const cli_model_opts *mo, int default_input, int default_channels,
@@ -195,7 +455,16 @@ static void idx_path(char *buf, size_t size, const char *dir, const char *base)
     snprintf(buf, size, "%s/%s", dir, base);
 }
 
-void cli_parse_data(cli_args *a, cli_data_opts *d)
+const cli_opt cli_data_options[] = {
+    CLI_OPT_STR("data"),
+    CLI_OPT_STR("train-images"),
+    CLI_OPT_STR("train-labels"),
+    CLI_OPT_STR("test-images"),
+    CLI_OPT_STR("test-labels"),
+    CLI_OPT_END,
+};
+
+void cli_parse_data(const cli_args *a, cli_data_opts *d)
 {
     const char *data = cli_str(a, "data", "fashion-mnist");
     const char *dir = strcmp(data, "fashion-mnist") == 0 ? FROST_FASHION_MNIST_DIR : data;
@@ -228,34 +497,44 @@ frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_te
     return FROST_OK;
 }
 
-bool cli_parse_qconfig(cli_args *a, const char *default_observer, frost_qconfig **out)
+/* frost_observer_kind_parse, for a table (it takes no NULL). */
+static int observer_lookup(const char *name) { return frost_observer_kind_parse(name); }
+
+const cli_opt cli_quant_options[] = {
+    CLI_OPT_STR("qconfig"),
+    CLI_OPT_INT("w-bits", 2, 8),
+    CLI_OPT_INT("a-bits", 2, 8),
+    CLI_OPT_FLAG("per-tensor"),
+    CLI_OPT_LOOKUP("observer", "minmax|ema|hist|percentile", observer_lookup),
+    CLI_OPT_END,
+};
+
+bool cli_quant_given(const cli_args *a)
+{
+    for (const cli_opt *o = cli_quant_options; o->name; o++)
+        if (cli_given(a, o->name))
+            return true;
+    return false;
+}
+
+bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qconfig **out)
 {
     const char *file = cli_str(a, "qconfig", NULL);
-    int wbits = cli_int(a, "w-bits", -1, 2, 8);
-    int abits = cli_int(a, "a-bits", -1, 2, 8);
+    int wbits = cli_int(a, "w-bits", -1);
+    int abits = cli_int(a, "a-bits", -1);
     bool per_tensor = cli_flag(a, "per-tensor");
-    const char *obs_name = cli_str(a, "observer", default_observer);
-    int obs = obs_name ? frost_observer_kind_parse(obs_name) : -1;
+    int obs = cli_choice(a, "observer", default_observer ? frost_observer_kind_parse(default_observer) : -1);
     *out = NULL;
-    if (obs_name && obs < 0) {
-        fprintf(stderr, "frost %s: error: --observer must be minmax, ema, hist or percentile (got '%s')\n",
-                a->cmd, obs_name);
-        a->failed = true;
-        return false;
-    }
-    if (a->failed)
-        return false;
     frost_status s = file ? frost_qconfig_load(file, out) : frost_qconfig_default(out);
     if (s == FROST_OK) /* an explicit --observer wins over the file, the file over the default */
         s = frost_qconfig_set_defaults(*out, wbits, abits, per_tensor ? 0 : -1,
-                                       cli_str(a, "observer", NULL) ? obs : -1);
+                                       cli_given(a, "observer") ? obs : -1);
     if (s == FROST_OK && obs >= 0)
         s = frost_qconfig_default_observer(*out, obs);
     if (s != FROST_OK) {
         cli_error(a->cmd);
         frost_qconfig_free(*out);
         *out = NULL;
-        a->failed = true;
         return false;
     }
     return true;
@@ -300,6 +579,39 @@ void cli_free_ptq_inputs(cli_ptq_inputs *in)
     frost_dataset_free(&in->test);
     frost_dataset_free(&in->calib);
     *in = (cli_ptq_inputs){0};
+}
+
+const cli_opt cli_nas_eval_options[] = {
+    CLI_OPT_INT("train", 10, 1 << 24),
+    CLI_OPT_INT("val", 10, 1 << 24),
+    CLI_OPT_INT("epochs", 1, 1000),
+    CLI_OPT_INT("fp-epochs", 0, 999),
+    CLI_OPT_FLAG("no-gradboost"),
+    CLI_OPT_INT("batch", 1, 4096),
+    CLI_OPT_FLOAT("lr", 1e-6, 10.0),
+    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("latency-threads", 1, 1024),
+    CLI_OPT_INT("reps", 1, 100000),
+    CLI_OPT_REQUANT,
+    CLI_OPT_FLOAT("width", 0.05, 4.0),
+    CLI_OPT_END,
+};
+
+void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas_space *space,
+                        int *n_train, int *n_val)
+{
+    *n_train = cli_int(a, "train", 8000);
+    *n_val = cli_int(a, "val", 2000);
+    cfg->epochs = cli_int(a, "epochs", cfg->epochs);
+    cfg->fp_epochs = cli_int(a, "fp-epochs", cfg->fp_epochs);
+    cfg->gradboost = !cli_flag(a, "no-gradboost");
+    cfg->batch = cli_int(a, "batch", cfg->batch);
+    cfg->lr = cli_float(a, "lr", cfg->lr);
+    cfg->train_threads = cli_int(a, "threads", 0);
+    cfg->latency_threads = cli_int(a, "latency-threads", 1);
+    cfg->latency_reps = cli_int(a, "reps", cfg->latency_reps);
+    cfg->float_requant = cli_requant(a) == 1;
+    space->width = cli_float(a, "width", space->width);
 }
 
 frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val,

@@ -7,29 +7,98 @@
 
 #include "frost/frost.h"
 
-/* A tiny option parser: "--name value", "--name=value" and flags. Positional
- * arguments are collected in order. Every lookup marks the option as used, so
- * cli_finish() can refuse unknown options with a clear message. */
+/* The option parser every frost command uses.
+ *
+ * Each command declares its options in tables (name, kind, accepted range or values) and
+ * parses its whole command line in one pass with cli_parse(); the getters below then only
+ * read what was parsed. Because the set of known options comes from the tables, never from
+ * the order of lookups, a bad value or a repeated option cannot make other options look
+ * unknown. The conventions (also printed under every command's --help):
+ *   --name value and --name=value; -o FILE for --out where a command has it;
+ *   a repeated option: the last occurrence wins;
+ *   `--` ends the options (everything after it is positional);
+ *   -h/--help and --version anywhere print and exit 0;
+ *   every bad value, unknown option or missing value gets one error line, all of them are
+ *   reported, then the exit status is 2 (usage error); 1 is a runtime error, 0 success. */
+typedef enum {
+    CLI_FLAG,   /* no value: --resume */
+    CLI_STR,    /* any non-empty value: --out FILE */
+    CLI_INT,    /* an integer in [min, max] */
+    CLI_FLOAT,  /* a finite number in [min, max] */
+    CLI_CHOICE, /* one of `choices` ("a|b|c"), or what `lookup` accepts (>= 0) */
+} cli_kind;
+
+typedef struct {
+    const char *name;  /* long name without the dashes */
+    cli_kind kind;
+    double min, max;   /* CLI_INT, CLI_FLOAT */
+    const char *choices; /* CLI_CHOICE: "a|b|c", also the list named in errors */
+    int (*lookup)(const char *); /* CLI_CHOICE: a library's name parser (-1: unknown) */
+    char short_name;   /* a one-letter alias (-o) or 0 */
+} cli_opt;
+
+#define CLI_OPT_FLAG(n) {.name = (n), .kind = CLI_FLAG}
+#define CLI_OPT_STR(n) {.name = (n), .kind = CLI_STR}
+#define CLI_OPT_INT(n, lo, hi) {.name = (n), .kind = CLI_INT, .min = (lo), .max = (hi)}
+#define CLI_OPT_FLOAT(n, lo, hi) {.name = (n), .kind = CLI_FLOAT, .min = (lo), .max = (hi)}
+#define CLI_OPT_CHOICE(n, list) {.name = (n), .kind = CLI_CHOICE, .choices = (list)}
+#define CLI_OPT_LOOKUP(n, list, fn) {.name = (n), .kind = CLI_CHOICE, .choices = (list), .lookup = (fn)}
+/* The output file (or folder) of a command: --out FILE and -o FILE. */
+#define CLI_OPT_OUT {.name = "out", .kind = CLI_STR, .short_name = 'o'}
+#define CLI_OPT_END {0}
+
+/* A command: its name, --help text, option tables (NULL-terminated list of tables, each
+ * ending with CLI_OPT_END) and how many positional arguments it takes at most. */
 typedef struct {
     const char *cmd;
-    int argc;
-    char **argv;
-    bool used[256];
-    const char *positional[8];
+    const char *help;
+    const cli_opt *const *tables;
+    int max_positional;
+} cli_spec;
+
+#define CLI_MAX_OPTIONS 128
+#define CLI_MAX_POSITIONAL 8
+
+typedef struct {
+    const cli_spec *spec;
+    const char *cmd;
+    int n_opts;
+    const cli_opt *opt[CLI_MAX_OPTIONS];  /* every declared option, tables flattened */
+    const char *value[CLI_MAX_OPTIONS];   /* the last occurrence's value ("" for a flag) */
+    int count[CLI_MAX_OPTIONS];           /* occurrences on the command line */
+    const char *positional[CLI_MAX_POSITIONAL];
     int n_positional;
-    bool failed;
+    int errors;    /* usage errors printed so far */
+    int exit_code; /* when cli_parse returns false: 0 after --help/--version, else 2 */
 } cli_args;
 
-void cli_init(cli_args *a, const char *cmd, int argc, char **argv);
-/* --requant fixed|float: 0 or 1; -1 when not given (or invalid, which fails the parse). */
-int cli_requant(cli_args *a);
-bool cli_help(cli_args *a);
-bool cli_flag(cli_args *a, const char *name);
-const char *cli_str(cli_args *a, const char *name, const char *def);
-int cli_int(cli_args *a, const char *name, int def, int min, int max);
-float cli_float(cli_args *a, const char *name, float def, float min, float max);
-/* Returns false (after printing why) if an option was unknown or a value was bad. */
-bool cli_finish(cli_args *a, int max_positional);
+/* Parses argv[1..argc-1] (argv[0] is the command name). Returns true when the command
+ * should run; false after printing help, the version or the usage errors (see exit_code). */
+bool cli_parse(cli_args *a, const cli_spec *spec, int argc, char **argv);
+
+/* Getters of parsed options. Asking for an option the command did not declare (or with the
+ * wrong kind) is a bug in the tool: it aborts with a message saying so. */
+bool cli_given(const cli_args *a, const char *name);
+bool cli_flag(const cli_args *a, const char *name);
+const char *cli_str(const cli_args *a, const char *name, const char *def);
+int cli_int(const cli_args *a, const char *name, int def);
+float cli_float(const cli_args *a, const char *name, float def);
+/* CLI_CHOICE: the index in `choices`, or the lookup's result; `def` when not given. */
+int cli_choice(const cli_args *a, const char *name, int def);
+/* --requant fixed|float (declared with CLI_OPT_REQUANT): 0 or 1; -1 when not given. */
+#define CLI_OPT_REQUANT CLI_OPT_CHOICE("requant", "fixed|float")
+int cli_requant(const cli_args *a);
+
+/* A usage error found after parsing: prints "frost <cmd>: error: <message> (see frost <cmd>
+ * --help)" and returns the exit code 2. */
+int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "frost X.Y.Z": the project version from CMake. */
+#ifndef FROST_CLI_VERSION
+#define FROST_CLI_VERSION FROST_VERSION_STRING
+#endif
+/* The conventions shared by every command, printed after each command's help. */
+extern const char cli_common_help[];
 
 /* Prints "frost <cmd>: error: <last error>" and returns the exit code 1. */
 int cli_error(const char *cmd);
@@ -42,9 +111,10 @@ typedef struct {
     frost_builtin_opts o;
     bool input_set, channels_set, classes_set;
 } cli_model_opts;
-/* Reads the model options (marks them used); sizes left unset take the defaults
- * given to cli_build_model (e.g. from the data set). */
-void cli_parse_model(cli_args *a, cli_model_opts *mo);
+/* The model options (a table for cli_spec) and their reader; sizes left unset take the
+ * defaults given to cli_build_model (e.g. from the data set). */
+extern const cli_opt cli_model_options[];
+void cli_parse_model(const cli_args *a, cli_model_opts *mo);
 frost_status cli_build_model(const cli_model_opts *mo, int default_input, int default_channels,
                              int default_classes, frost_model **out);
 #define CLI_MODEL_HELP                                                                   \
@@ -65,7 +135,8 @@ frost_status cli_build_model(const cli_model_opts *mo, int default_input, int de
 typedef struct {
     char train_images[4096], train_labels[4096], test_images[4096], test_labels[4096];
 } cli_data_opts;
-void cli_parse_data(cli_args *a, cli_data_opts *d);
+extern const cli_opt cli_data_options[];
+void cli_parse_data(const cli_args *a, cli_data_opts *d);
 frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_test,
                            frost_dataset *train, frost_dataset *test);
 #define CLI_DATA_HELP                                                                    \
@@ -78,8 +149,11 @@ frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_te
 
 /* Quantization options shared by train --qat, quantize and sensitivity: --qconfig FILE,
  * --w-bits B, --a-bits B, --per-tensor, --observer KIND. Builds the config (W8A8 by default,
- * then the file, then the flags); returns false after printing the reason. */
-bool cli_parse_qconfig(cli_args *a, const char *default_observer, frost_qconfig **out);
+ * then the file, then the flags); returns false after printing the reason (a runtime error:
+ * the file could not be read or does not fit). */
+extern const cli_opt cli_quant_options[];
+bool cli_quant_given(const cli_args *a); /* was any of them on the command line? */
+bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qconfig **out);
 
 #define CLI_QUANT_HELP                                                                   \
     "quantization (default W8A8: per-channel symmetric int8 weights, per-tensor\n"        \
@@ -106,6 +180,14 @@ void cli_free_ptq_inputs(cli_ptq_inputs *in);
  * split), then the first n_train of the rest. */
 frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val,
                                  uint64_t seed, frost_dataset *train, frost_dataset *val);
+
+/* Candidate evaluation options shared by search and eval-candidate (--train, --val,
+ * --epochs, --fp-epochs, --no-gradboost, --batch, --lr, --threads, --latency-threads, --reps,
+ * --requant, --width), read into the evaluation config, the space's width and the proxy
+ * data sizes. */
+extern const cli_opt cli_nas_eval_options[];
+void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas_space *space,
+                        int *n_train, int *n_val);
 
 int cmd_train(int argc, char **argv);
 int cmd_search(int argc, char **argv);

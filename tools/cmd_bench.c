@@ -93,26 +93,29 @@ static int bench_int8(const char *path, int threads, int warmup, int reps, bool 
     return s == FROST_OK ? 0 : cli_error("bench");
 }
 
+static const cli_opt options[] = {
+    CLI_OPT_INT("threads", 1, 1024),
+    CLI_OPT_INT("reps", 1, 1000000),
+    CLI_OPT_INT("warmup", 0, 1000000),
+    CLI_OPT_FLAG("reference"),
+    CLI_OPT_REQUANT,
+    CLI_OPT_END,
+};
+
 int cmd_bench(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, NULL};
+    static const cli_spec spec = {"bench", help, tables, 1};
     cli_args a;
-    cli_init(&a, "bench", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
-    int threads = cli_int(&a, "threads", 1, 1, 1024);
-    int reps = cli_int(&a, "reps", 50, 1, 1000000);
-    int warmup = cli_int(&a, "warmup", 5, 0, 1000000);
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
+    int threads = cli_int(&a, "threads", 1);
+    int reps = cli_int(&a, "reps", 50);
+    int warmup = cli_int(&a, "warmup", 5);
     bool reference = cli_flag(&a, "reference");
     int requant = cli_requant(&a);
-    if (!cli_finish(&a, 1))
-        return 2;
-    if (a.n_positional != 1) {
-        fprintf(stderr, "frost bench: error: give one int8 model or checkpoint (see frost "
-                        "bench --help)\n");
-        return 2;
-    }
+    if (a.n_positional != 1)
+        return cli_usage_error(&a, "give one int8 model or checkpoint");
     frost_set_threads(threads);
     const char *path = a.positional[0];
     if (has_suffix(path, ".safetensors"))

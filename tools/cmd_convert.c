@@ -10,7 +10,7 @@ static const char *const help =
     "Converts a fake-quant checkpoint (frost train --qat, or frost quantize --out) into an\n"
     "int8 model for the integer-only runtime: BN folded, int8 weights, int32 biases,\n"
     "fixed-point multipliers, fused clamps, tables for hard-swish and requantizing copies.\n\n"
-    "  --out FILE          the int8 model (default: CHECKPOINT with .int8 for .safetensors)\n"
+    "  -o, --out FILE      the int8 model (default: CHECKPOINT with .int8 for .safetensors)\n"
     "  --requant MODE      fixed (default: TFLite fixed point, integer-only) or float\n"
     "                      (float32 scale per channel, as XNNPACK / ONNX Runtime; faster)\n"
     "  --compare           also report fake-quant vs int8 test accuracy and agreement\n"
@@ -56,26 +56,29 @@ static frost_status compare(frost_model *qm, frost_int8_model *im, const cli_dat
     return s;
 }
 
+static const cli_opt options[] = {
+    CLI_OPT_OUT,
+    CLI_OPT_FLAG("compare"),
+    CLI_OPT_INT("limit", 0, 1 << 30),
+    CLI_OPT_REQUANT,
+    CLI_OPT_END,
+};
+
 int cmd_convert(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_data_options, NULL};
+    static const cli_spec spec = {"convert", help, tables, 1};
     cli_args a;
-    cli_init(&a, "convert", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
     const char *out_opt = cli_str(&a, "out", NULL);
     bool want_compare = cli_flag(&a, "compare");
-    int limit = cli_int(&a, "limit", 0, 0, 1 << 30);
+    int limit = cli_int(&a, "limit", 0);
     int requant = cli_requant(&a);
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    if (!cli_finish(&a, 1))
-        return 2;
-    if (a.n_positional != 1) {
-        fprintf(stderr, "frost convert: error: give one checkpoint (see frost convert --help)\n");
-        return 2;
-    }
+    if (a.n_positional != 1)
+        return cli_usage_error(&a, "give one checkpoint");
     char out[4096];
     if (out_opt)
         snprintf(out, sizeof out, "%s", out_opt);

@@ -11,31 +11,29 @@ static const char *const help =
     "  --batch N           batch size (default 256)\n"
     "  --threads N         threads (default: all cores)\n";
 
+static const cli_opt options[] = {
+    CLI_OPT_CHOICE("split", "test|train"),
+    CLI_OPT_INT("batch", 1, 65536),
+    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_END,
+};
+
 int cmd_eval(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_data_options, NULL};
+    static const cli_spec spec = {"eval", help, tables, 1};
     cli_args a;
-    cli_init(&a, "eval", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
     const char *split = cli_str(&a, "split", "test");
-    int batch = cli_int(&a, "batch", 256, 1, 65536);
-    int threads = cli_int(&a, "threads", 0, 0, 1024);
+    int batch = cli_int(&a, "batch", 256);
+    int threads = cli_int(&a, "threads", 0);
     bool want_train = strcmp(split, "train") == 0;
-    if (!want_train && strcmp(split, "test") != 0) {
-        fprintf(stderr, "frost eval: error: --split must be test or train (got '%s')\n", split);
-        return 2;
-    }
     frost_dataset train = {0}, test = {0};
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    if (!cli_finish(&a, 1))
-        return 2;
-    if (a.n_positional != 1) {
-        fprintf(stderr, "frost eval: error: give one checkpoint (see frost eval --help)\n");
-        return 2;
-    }
+    if (a.n_positional != 1)
+        return cli_usage_error(&a, "give one checkpoint");
     frost_status s = cli_load_data(&data, want_train, !want_train, &train, &test);
     if (s != FROST_OK)
         return cli_error("eval");

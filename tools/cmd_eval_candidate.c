@@ -80,38 +80,34 @@ static int eval_builtin(const char *name, const frost_nas_space *space,
     return 0;
 }
 
+static const cli_opt options[] = {
+    CLI_OPT_STR("genotype-json"),
+    CLI_OPT_INT("random", 0, 1 << 30),
+    CLI_OPT_STR("model"),
+    CLI_OPT_INT("seed", 0, 1 << 30),
+    CLI_OPT_FLAG("json"),
+    CLI_OPT_END,
+};
+
 int cmd_eval_candidate(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options,
+                                            NULL};
+    static const cli_spec spec = {"eval-candidate", help, tables, 1};
     cli_args a;
-    cli_init(&a, "eval-candidate", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
     const char *gjson = cli_str(&a, "genotype-json", NULL);
-    int random_seed = cli_int(&a, "random", -1, 0, 1 << 30);
+    int random_seed = cli_int(&a, "random", -1);
     const char *model_name = cli_str(&a, "model", NULL);
-    int n_train = cli_int(&a, "train", 8000, 10, 1 << 24);
-    int n_val = cli_int(&a, "val", 2000, 10, 1 << 24);
+    int n_train, n_val;
     frost_nas_eval_config cfg = frost_nas_eval_defaults();
-    cfg.epochs = cli_int(&a, "epochs", cfg.epochs, 1, 1000);
-    cfg.fp_epochs = cli_int(&a, "fp-epochs", cfg.fp_epochs, 0, 999);
-    cfg.gradboost = !cli_flag(&a, "no-gradboost");
-    cfg.batch = cli_int(&a, "batch", cfg.batch, 1, 4096);
-    cfg.lr = cli_float(&a, "lr", cfg.lr, 1e-6f, 10.0f);
-    cfg.seed = (uint64_t)cli_int(&a, "seed", (int)cfg.seed, 0, 1 << 30);
-    cfg.train_threads = cli_int(&a, "threads", 0, 0, 1024);
-    cfg.latency_threads = cli_int(&a, "latency-threads", 1, 1, 1024);
-    cfg.latency_reps = cli_int(&a, "reps", cfg.latency_reps, 1, 100000);
-    int requant = cli_requant(&a);
-    cfg.float_requant = requant == 1;
     frost_nas_space space = frost_nas_space_default();
-    space.width = cli_float(&a, "width", space.width, 0.05f, 4.0f);
+    cli_parse_nas_eval(&a, &cfg, &space, &n_train, &n_val);
+    cfg.seed = (uint64_t)cli_int(&a, "seed", (int)cfg.seed);
     bool json = cli_flag(&a, "json");
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    if (!cli_finish(&a, 1))
-        return 2;
     if (cfg.fp_epochs >= cfg.epochs) {
         fprintf(stderr, "frost eval-candidate: error: --fp-epochs (%d) must be fewer than "
                         "--epochs (%d): QAT needs at least one epoch\n", cfg.fp_epochs, cfg.epochs);

@@ -36,22 +36,25 @@ static bool is_checkpoint(const char *s)
     return n > 12 && strcmp(s + n - 12, ".safetensors") == 0;
 }
 
+static const cli_opt options[] = {
+    CLI_OPT_STR("dump-arch"),
+    CLI_OPT_FLAG("memory"),
+    CLI_OPT_END,
+};
+
 int cmd_info(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_model_options, NULL};
+    static const cli_spec spec = {"info", help, tables, 1};
     cli_args a;
-    cli_init(&a, "info", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
     const char *dump = cli_str(&a, "dump-arch", NULL);
     bool memory = cli_flag(&a, "memory");
     frost_model *m = NULL;
     frost_status s;
     cli_model_opts mo;
     cli_parse_model(&a, &mo);
-    if (!cli_finish(&a, 1))
-        return 2;
     const char *pos = a.n_positional ? a.positional[0] : NULL;
     mo.positional = pos;
     if (memory && !pos) {

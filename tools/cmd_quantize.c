@@ -14,7 +14,7 @@ static const char *const help =
     "                      split (default 2048)\n"
     "  --observer KIND     minmax, ema, hist (L2 histogram search, default) or percentile\n"
     "                      (the percentile is set in --qconfig, default 99.99)\n" CLI_QUANT_HELP
-    "  --out FILE          fake-quant checkpoint (default CHECKPOINT with .ptq.safetensors)\n"
+    "  -o, --out FILE      fake-quant checkpoint (default CHECKPOINT with .ptq.safetensors)\n"
     "  --batch N           batch size (default 256)\n"
     "  --seed N            calibration subset seed (default 1)\n"
     "  --threads N         threads (default: all cores)\n\n" CLI_DATA_HELP;
@@ -36,32 +36,34 @@ static void default_out(const char *ckpt, char *out, size_t size)
     snprintf(out, size, "%.*s.ptq.safetensors", (int)n, ckpt);
 }
 
+static const cli_opt options[] = {
+    CLI_OPT_INT("calib", 1, 10000000),
+    CLI_OPT_INT("batch", 1, 65536),
+    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("seed", 0, 2147483647),
+    CLI_OPT_OUT,
+    CLI_OPT_END,
+};
+
 int cmd_quantize(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_quant_options, cli_data_options, NULL};
+    static const cli_spec spec = {"quantize", help, tables, 1};
     cli_args a;
-    cli_init(&a, "quantize", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
-    int calib_n = cli_int(&a, "calib", 2048, 1, 10000000);
-    int batch = cli_int(&a, "batch", 256, 1, 65536);
-    int threads = cli_int(&a, "threads", 0, 0, 1024);
-    int seed = cli_int(&a, "seed", 1, 0, 2147483647);
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
+    int calib_n = cli_int(&a, "calib", 2048);
+    int batch = cli_int(&a, "batch", 256);
+    int threads = cli_int(&a, "threads", 0);
+    int seed = cli_int(&a, "seed", 1);
     const char *out = cli_str(&a, "out", NULL);
-    frost_qconfig *qc = NULL;
-    bool ok = cli_parse_qconfig(&a, "hist", &qc);
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    ok = cli_finish(&a, 1) && ok;
-    if (ok && a.n_positional != 1) {
-        fprintf(stderr, "frost quantize: error: give one FP32 checkpoint (see frost quantize --help)\n");
-        ok = false;
-    }
-    if (!ok) {
-        frost_qconfig_free(qc);
-        return 2;
-    }
+    if (a.n_positional != 1)
+        return cli_usage_error(&a, "give one FP32 checkpoint");
+    frost_qconfig *qc = NULL;
+    if (!cli_parse_qconfig(&a, "hist", &qc))
+        return 1;
     const char *ckpt = a.positional[0];
     char out_default[4200];
     if (!out) {

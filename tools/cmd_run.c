@@ -15,28 +15,32 @@ static const char *const help =
     "  --reference         use the portable reference kernels (no AVX2)\n"
     "  --requant MODE      fixed or float: override the model's requantization\n";
 
+static const cli_opt options[] = {
+    CLI_OPT_CHOICE("split", "test|train"),
+    CLI_OPT_INT("limit", 0, 1 << 30),
+    CLI_OPT_INT("threads", 1, 1024),
+    CLI_OPT_FLAG("reference"),
+    CLI_OPT_REQUANT,
+    CLI_OPT_END,
+};
+
 int cmd_run(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_data_options, NULL};
+    static const cli_spec spec = {"run", help, tables, 1};
     cli_args a;
-    cli_init(&a, "run", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
     const char *split = cli_str(&a, "split", "test");
-    int limit = cli_int(&a, "limit", 0, 0, 1 << 30);
-    int threads = cli_int(&a, "threads", 1, 1, 1024);
+    int limit = cli_int(&a, "limit", 0);
+    int threads = cli_int(&a, "threads", 1);
     bool reference = cli_flag(&a, "reference");
     int requant = cli_requant(&a);
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    if (!cli_finish(&a, 1))
-        return 2;
     bool want_train = strcmp(split, "train") == 0;
-    if (a.n_positional != 1 || (!want_train && strcmp(split, "test") != 0)) {
-        fprintf(stderr, "frost run: error: give one int8 model and --split test|train\n");
-        return 2;
-    }
+    if (a.n_positional != 1)
+        return cli_usage_error(&a, "give one int8 model");
     frost_set_threads(threads);
     frost_int8_model *m = NULL;
     frost_dataset train = {0}, test = {0}, head = {0};

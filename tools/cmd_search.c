@@ -18,7 +18,7 @@ static const char *const help =
     "interruption to continue; a larger --budget extends a finished search.\n\n"
     "  --target-ms T       latency target T (ms, batch 1, --latency-threads)\n"
     "  --budget N          candidates to propose\n"
-    "  --out DIR           output folder\n"
+    "  -o, --out DIR       output folder\n"
     "  --controller C      rl (default), evolution or random\n"
     "  --reward soft|hard  soft: w = -0.07 on both sides (default); hard: 0 below T, -1 above\n"
     "  --seed S            controller seed (default 1)\n"
@@ -31,52 +31,53 @@ static const char *const help =
     "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n\n"
     CLI_DATA_HELP;
 
+static const cli_opt options[] = {
+    CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
+    CLI_OPT_INT("budget", 1, 1000000),
+    CLI_OPT_OUT,
+    CLI_OPT_LOOKUP("controller", "rl|evolution|random", frost_nas_controller_from_name),
+    CLI_OPT_CHOICE("reward", "soft|hard"),
+    CLI_OPT_INT("seed", 0, 1 << 30),
+    CLI_OPT_INT("population", 2, 100000),
+    CLI_OPT_INT("tournament", 1, 100000),
+    CLI_OPT_FLOAT("rl-lr", 1e-6, 100.0),
+    CLI_OPT_FLOAT("entropy", 0.0, 10.0),
+    CLI_OPT_STR("cache"),
+    CLI_OPT_FLAG("json"),
+    CLI_OPT_END,
+};
+
 int cmd_search(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options,
+                                            NULL};
+    static const cli_spec spec = {"search", help, tables, 0};
     cli_args a;
-    cli_init(&a, "search", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
     frost_nas_search_config cfg = {0};
-    double target = cli_float(&a, "target-ms", 0.0f, 1e-4f, 1e6f);
-    cfg.budget = cli_int(&a, "budget", 0, 1, 1000000);
+    double target = cli_float(&a, "target-ms", 0.0f);
+    cfg.budget = cli_int(&a, "budget", 0);
     cfg.out_dir = cli_str(&a, "out", NULL);
-    const char *ctrl = cli_str(&a, "controller", "rl");
     const char *reward = cli_str(&a, "reward", "soft");
-    int kind = frost_nas_controller_from_name(ctrl);
-    cfg.controller = frost_nas_controller_defaults(kind < 0 ? FROST_NAS_RL : kind);
-    cfg.controller.seed = (uint64_t)cli_int(&a, "seed", 1, 0, 1 << 30);
-    cfg.controller.population = cli_int(&a, "population", cfg.controller.population, 2, 100000);
-    cfg.controller.tournament = cli_int(&a, "tournament", cfg.controller.tournament, 1, 100000);
-    cfg.controller.lr = cli_float(&a, "rl-lr", (float)cfg.controller.lr, 1e-6f, 100.0f);
-    cfg.controller.entropy = cli_float(&a, "entropy", (float)cfg.controller.entropy, 0.0f, 10.0f);
+    int kind = cli_choice(&a, "controller", FROST_NAS_RL);
+    cfg.controller = frost_nas_controller_defaults(kind);
+    cfg.controller.seed = (uint64_t)cli_int(&a, "seed", 1);
+    cfg.controller.population = cli_int(&a, "population", cfg.controller.population);
+    cfg.controller.tournament = cli_int(&a, "tournament", cfg.controller.tournament);
+    cfg.controller.lr = cli_float(&a, "rl-lr", (float)cfg.controller.lr);
+    cfg.controller.entropy = cli_float(&a, "entropy", (float)cfg.controller.entropy);
     cfg.cache_path = cli_str(&a, "cache", NULL);
     cfg.json_lines = cli_flag(&a, "json");
-    int n_train = cli_int(&a, "train", 8000, 10, 1 << 24);
-    int n_val = cli_int(&a, "val", 2000, 10, 1 << 24);
+    int n_train, n_val;
     cfg.eval = frost_nas_eval_defaults();
-    cfg.eval.epochs = cli_int(&a, "epochs", cfg.eval.epochs, 1, 1000);
-    cfg.eval.fp_epochs = cli_int(&a, "fp-epochs", cfg.eval.fp_epochs, 0, 999);
-    cfg.eval.gradboost = !cli_flag(&a, "no-gradboost");
-    cfg.eval.batch = cli_int(&a, "batch", cfg.eval.batch, 1, 4096);
-    cfg.eval.lr = cli_float(&a, "lr", cfg.eval.lr, 1e-6f, 10.0f);
-    cfg.eval.train_threads = cli_int(&a, "threads", 0, 0, 1024);
-    cfg.eval.latency_threads = cli_int(&a, "latency-threads", 1, 1, 1024);
-    cfg.eval.latency_reps = cli_int(&a, "reps", cfg.eval.latency_reps, 1, 100000);
-    cfg.eval.float_requant = cli_requant(&a) == 1;
     frost_nas_space space = frost_nas_space_default();
-    space.width = cli_float(&a, "width", space.width, 0.05f, 4.0f);
+    cli_parse_nas_eval(&a, &cfg.eval, &space, &n_train, &n_val);
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    if (!cli_finish(&a, 0))
-        return 2;
     const char *bad = target <= 0 ? "--target-ms T is required"
                       : cfg.budget < 1 ? "--budget N is required"
                       : !cfg.out_dir ? "--out DIR is required"
-                      : kind < 0 ? "--controller must be rl, evolution or random"
-                      : strcmp(reward, "soft") && strcmp(reward, "hard") ? "--reward must be soft or hard"
                       : cfg.eval.fp_epochs >= cfg.eval.epochs ? "--fp-epochs must be fewer than --epochs"
                       : NULL;
     if (bad) {

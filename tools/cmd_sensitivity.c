@@ -66,32 +66,34 @@ static void print_table(const frost_model *m, const row *rows, int n, float acc_
            100.0 * acc_all, 100.0 * ((double)acc_all - acc_fp));
 }
 
+static const cli_opt options[] = {
+    CLI_OPT_INT("calib", 1, 10000000),
+    CLI_OPT_INT("test-limit", 0, 100000000),
+    CLI_OPT_INT("batch", 1, 65536),
+    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_FLAG("sort"),
+    CLI_OPT_END,
+};
+
 int cmd_sensitivity(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {options, cli_quant_options, cli_data_options, NULL};
+    static const cli_spec spec = {"sensitivity", help, tables, 1};
     cli_args a;
-    cli_init(&a, "sensitivity", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
-    int calib_n = cli_int(&a, "calib", 2048, 1, 10000000);
-    int test_limit = cli_int(&a, "test-limit", 2000, 0, 100000000);
-    int batch = cli_int(&a, "batch", 256, 1, 65536);
-    int threads = cli_int(&a, "threads", 0, 0, 1024);
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
+    int calib_n = cli_int(&a, "calib", 2048);
+    int test_limit = cli_int(&a, "test-limit", 2000);
+    int batch = cli_int(&a, "batch", 256);
+    int threads = cli_int(&a, "threads", 0);
     bool sort = cli_flag(&a, "sort");
-    frost_qconfig *qc = NULL;
-    bool ok = cli_parse_qconfig(&a, "hist", &qc);
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    ok = cli_finish(&a, 1) && ok;
-    if (ok && a.n_positional != 1) {
-        fprintf(stderr, "frost sensitivity: error: give one FP32 checkpoint\n");
-        ok = false;
-    }
-    if (!ok) {
-        frost_qconfig_free(qc);
-        return 2;
-    }
+    if (a.n_positional != 1)
+        return cli_usage_error(&a, "give one FP32 checkpoint");
+    frost_qconfig *qc = NULL;
+    if (!cli_parse_qconfig(&a, "hist", &qc))
+        return 1;
     frost_set_threads(threads);
     cli_ptq_inputs in;
     frost_dataset test = {0};

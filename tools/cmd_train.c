@@ -34,7 +34,7 @@ static const char *const help =
     "  --test-every N      test-set accuracy every N epochs (default 1; 0 = only at the end)\n"
     "  --seed N            seed for init, shuffling, augmentation, dropout (default 1)\n"
     "  --threads N         threads (default: all cores)\n"
-    "  --out FILE          checkpoint (default runs/MODEL.safetensors)\n"
+    "  -o, --out FILE      checkpoint (default runs/MODEL.safetensors)\n"
     "  --csv FILE          per-epoch metrics (default: checkpoint path + .csv)\n"
     "  --resume            continue from --out if it exists (same settings required)\n"
     "  --quiet             only the final summary\n"
@@ -54,6 +54,7 @@ static const char *const help =
     "  --freeze-bn E       after E epochs (0: from the start) folded BNs use running\n"
     "                      statistics, which keeps per-tensor QAT stable (default: never)\n"
     "  --freeze-observers E  after E epochs the activation ranges stop moving (default: never)\n"
+    "  --observer KIND     minmax, ema (default), hist or percentile\n"
     CLI_QUANT_HELP;
 
 typedef struct {
@@ -106,48 +107,104 @@ static void print_progress(const frost_progress *p, void *user)
     }
 }
 
-static bool parse_training(cli_args *a, frost_train_config *c)
+static const cli_opt training_options[] = {
+    CLI_OPT_LOOKUP("opt", "sgd|rmsprop|adam|adamw", frost_optimizer_from_name),
+    CLI_OPT_INT("epochs", 1, 100000),
+    CLI_OPT_INT("batch", 1, 65536),
+    CLI_OPT_FLOAT("lr", 1e-9, 100.0),
+    CLI_OPT_FLOAT("momentum", 0.0, 0.9999),
+    CLI_OPT_FLAG("no-nesterov"),
+    CLI_OPT_FLOAT("wd", 0.0, 1.0),
+    CLI_OPT_FLOAT("wd-dw", 0.0, 1.0),
+    CLI_OPT_FLOAT("wd-1d", 0.0, 1.0),
+    CLI_OPT_FLOAT("clip", 0.0, 1e6),
+    CLI_OPT_CHOICE("sched", "cosine|step|constant"),
+    CLI_OPT_FLOAT("warmup", 0.0, 1000.0),
+    CLI_OPT_FLOAT("step-epochs", 0.01, 100000.0),
+    CLI_OPT_FLOAT("gamma", 0.0, 1.0),
+    CLI_OPT_FLOAT("smoothing", 0.0, 0.99),
+    CLI_OPT_INT("crop-pad", 0, 64),
+    CLI_OPT_FLAG("hflip"),
+    CLI_OPT_INT("seed", 0, 2147483647),
+    CLI_OPT_INT("test-every", 0, 100000),
+    CLI_OPT_FLAG("resume"),
+    CLI_OPT_FLAG("quiet"),
+    CLI_OPT_INT("val", 0, 10000000),
+    CLI_OPT_INT("limit", 0, 100000000),
+    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_OUT,
+    CLI_OPT_STR("csv"),
+    CLI_OPT_END,
+};
+
+static const cli_opt qat_options[] = {
+    CLI_OPT_FLAG("qat"),
+    CLI_OPT_STR("from"),
+    CLI_OPT_INT("qat-delay", 0, 100000),
+    CLI_OPT_FLAG("statassist"),
+    CLI_OPT_INT("fp-epochs", 1, 100000),
+    CLI_OPT_FLAG("gradboost"),
+    CLI_OPT_CHOICE("gradboost-mode", "reference|paper"),
+    CLI_OPT_INT("freeze-bn", 0, 100000),
+    CLI_OPT_INT("freeze-observers", 0, 100000),
+    CLI_OPT_END,
+};
+
+static void read_training(const cli_args *a, frost_train_config *c)
 {
-    const char *opt = cli_str(a, "opt", "sgd");
-    int kind = frost_optimizer_from_name(opt);
-    if (kind < 0) {
-        fprintf(stderr, "frost train: error: --opt must be sgd, rmsprop, adam or adamw (got '%s')\n", opt);
-        return false;
-    }
-    c->optim = frost_optimizer_defaults((frost_optimizer_kind)kind);
-    c->epochs = cli_int(a, "epochs", 10, 1, 100000);
-    c->batch = cli_int(a, "batch", 64, 1, 65536);
-    c->sched.base_lr = cli_float(a, "lr", kind == FROST_OPT_SGD ? 0.1f : 0.002f, 1e-9f, 100.0f);
-    c->optim.momentum = cli_float(a, "momentum", c->optim.momentum, 0.0f, 0.9999f);
+    int kind = cli_choice(a, "opt", FROST_OPT_SGD);
+    c->optim = frost_optimizer_defaults(kind);
+    c->epochs = cli_int(a, "epochs", 10);
+    c->batch = cli_int(a, "batch", 64);
+    c->sched.base_lr = cli_float(a, "lr", kind == FROST_OPT_SGD ? 0.1f : 0.002f);
+    c->optim.momentum = cli_float(a, "momentum", c->optim.momentum);
     /* Nesterov needs momentum (as in PyTorch); --momentum 0 means plain SGD. */
     if (cli_flag(a, "no-nesterov") || c->optim.momentum == 0.0f)
         c->optim.nesterov = false;
-    c->optim.wd = cli_float(a, "wd", c->optim.wd, 0.0f, 1.0f);
-    c->optim.wd_depthwise = cli_float(a, "wd-dw", c->optim.wd_depthwise, 0.0f, 1.0f);
-    c->optim.wd_1d = cli_float(a, "wd-1d", c->optim.wd_1d, 0.0f, 1.0f);
-    c->optim.clip_norm = cli_float(a, "clip", 0.0f, 0.0f, 1e6f);
-    const char *sched = cli_str(a, "sched", "cosine");
-    if (strcmp(sched, "cosine") == 0)
-        c->sched.kind = FROST_SCHED_COSINE;
-    else if (strcmp(sched, "step") == 0)
-        c->sched.kind = FROST_SCHED_STEP;
-    else if (strcmp(sched, "constant") == 0)
-        c->sched.kind = FROST_SCHED_CONSTANT;
-    else {
-        fprintf(stderr, "frost train: error: --sched must be cosine, step or constant (got '%s')\n", sched);
-        return false;
-    }
-    c->sched.warmup_epochs = cli_float(a, "warmup", 1.0f, 0.0f, 1000.0f);
-    c->sched.step_epochs = cli_float(a, "step-epochs", 30.0f, 0.01f, 100000.0f);
-    c->sched.gamma = cli_float(a, "gamma", 0.1f, 0.0f, 1.0f);
-    c->label_smoothing = cli_float(a, "smoothing", 0.1f, 0.0f, 0.99f);
-    c->augment.crop_pad = cli_int(a, "crop-pad", 2, 0, 64);
+    c->optim.wd = cli_float(a, "wd", c->optim.wd);
+    c->optim.wd_depthwise = cli_float(a, "wd-dw", c->optim.wd_depthwise);
+    c->optim.wd_1d = cli_float(a, "wd-1d", c->optim.wd_1d);
+    c->optim.clip_norm = cli_float(a, "clip", 0.0f);
+    int sched = cli_choice(a, "sched", 0); /* "cosine|step|constant" */
+    c->sched.kind = sched == 0 ? FROST_SCHED_COSINE : sched == 1 ? FROST_SCHED_STEP
+                                                                  : FROST_SCHED_CONSTANT;
+    c->sched.warmup_epochs = cli_float(a, "warmup", 1.0f);
+    c->sched.step_epochs = cli_float(a, "step-epochs", 30.0f);
+    c->sched.gamma = cli_float(a, "gamma", 0.1f);
+    c->label_smoothing = cli_float(a, "smoothing", 0.1f);
+    c->augment.crop_pad = cli_int(a, "crop-pad", 2);
     c->augment.hflip = cli_flag(a, "hflip");
-    c->seed = (uint64_t)cli_int(a, "seed", 1, 0, 2147483647);
-    c->test_every = cli_int(a, "test-every", 1, 0, 100000);
+    c->seed = (uint64_t)cli_int(a, "seed", 1);
+    c->test_every = cli_int(a, "test-every", 1);
     c->resume = cli_flag(a, "resume");
     c->quiet = cli_flag(a, "quiet");
-    return !a->failed;
+}
+
+/* QAT settings; false (after saying why) when they contradict each other. Options that only
+ * mean something with --qat are checked once the model is known (see cmd_train). */
+static bool read_qat(const cli_args *a, frost_train_config *c)
+{
+    bool statassist = cli_flag(a, "statassist");
+    c->qat_delay_epochs = cli_int(a, "qat-delay", cli_given(a, "from") ? 0 : 1);
+    if (statassist)
+        c->qat_delay_epochs = cli_int(a, "fp-epochs", 1);
+    if (cli_flag(a, "gradboost")) {
+        c->optim.gradboost = true;
+        c->optim.gb_seed = c->seed;
+        c->optim.gb_mode = cli_choice(a, "gradboost-mode", 0) == 1; /* "reference|paper" */
+    }
+    c->qat_freeze_bn_epoch = cli_int(a, "freeze-bn", -1);
+    c->qat_freeze_observers_epoch = cli_int(a, "freeze-observers", -1);
+    if (cli_given(a, "fp-epochs") && !statassist) {
+        cli_usage_error(a, "--fp-epochs goes with --statassist");
+        return false;
+    }
+    if (!cli_flag(a, "qat") && cli_quant_given(a)) {
+        cli_usage_error(a, "the quantization options (--qconfig, --w-bits, --a-bits, "
+                           "--per-tensor, --observer) need --qat");
+        return false;
+    }
+    return true;
 }
 
 /* Both paths name one existing file (or are the same string). */
@@ -172,63 +229,45 @@ static void make_parent_dir(const char *path)
 
 int cmd_train(int argc, char **argv)
 {
+    static const cli_opt *const tables[] = {training_options, qat_options, cli_quant_options,
+                                            cli_model_options, cli_data_options, NULL};
+    static const cli_spec spec = {"train", help, tables, 1};
     cli_args a;
-    cli_init(&a, "train", argc, argv);
-    if (cli_help(&a)) {
-        fputs(help, stdout);
-        return 0;
-    }
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
+    if (a.n_positional == 1)
+        return cli_usage_error(&a, "give the model with --model %s", a.positional[0]);
     frost_train_config cfg = frost_train_defaults();
-    bool ok = parse_training(&a, &cfg);
-    int val_n = cli_int(&a, "val", 5000, 0, 10000000);
-    int limit = cli_int(&a, "limit", 0, 0, 100000000);
-    int threads = cli_int(&a, "threads", 0, 0, 1024);
+    read_training(&a, &cfg);
+    if (!read_qat(&a, &cfg))
+        return 2;
+    int val_n = cli_int(&a, "val", 5000);
+    int limit = cli_int(&a, "limit", 0);
+    int threads = cli_int(&a, "threads", 0);
     const char *out = cli_str(&a, "out", NULL);
     const char *csv = cli_str(&a, "csv", NULL);
     bool qat = cli_flag(&a, "qat");
     const char *from = cli_str(&a, "from", NULL);
-    cfg.qat_delay_epochs = cli_int(&a, "qat-delay", from ? 0 : 1, 0, 100000);
-    bool statassist = cli_flag(&a, "statassist");
-    if (statassist)
-        cfg.qat_delay_epochs = cli_int(&a, "fp-epochs", 1, 1, 100000);
-    const char *gb_mode = cli_str(&a, "gradboost-mode", "reference");
-    if (cli_flag(&a, "gradboost")) {
-        cfg.optim.gradboost = true;
-        cfg.optim.gb_seed = cfg.seed;
-        cfg.optim.gb_mode = strcmp(gb_mode, "paper") == 0;
-    }
-    if (strcmp(gb_mode, "paper") != 0 && strcmp(gb_mode, "reference") != 0) {
-        fprintf(stderr, "frost train: error: --gradboost-mode must be reference or paper (got '%s')\n", gb_mode);
-        ok = false;
-    }
-    cfg.qat_freeze_bn_epoch = cli_int(&a, "freeze-bn", -1, 0, 100000);
-    cfg.qat_freeze_observers_epoch = cli_int(&a, "freeze-observers", -1, 0, 100000);
+    bool qat_flags = cli_flag(&a, "statassist") || cli_given(&a, "qat-delay") ||
+                     cli_given(&a, "freeze-bn") || cli_given(&a, "freeze-observers");
     frost_qconfig *qc = NULL;
-    if (qat)
-        ok = cli_parse_qconfig(&a, "ema", &qc) && ok;
+    if (qat && !cli_parse_qconfig(&a, "ema", &qc))
+        return 1;
+    bool ok = true;
     frost_dataset full = {0}, test = {0}, train = {0}, val = {0};
     frost_model *m = NULL;
     cli_model_opts mo;
     cli_data_opts data;
     cli_parse_model(&a, &mo);
     cli_parse_data(&a, &data);
-    ok = cli_finish(&a, 1) && ok;
-    bool qat_flags = statassist || cli_str(&a, "qat-delay", NULL) ||
-                     cli_str(&a, "freeze-bn", NULL) || cli_str(&a, "freeze-observers", NULL);
-    if (ok && a.n_positional == 1) {
-        fprintf(stderr, "frost train: error: give the model with --model %s\n", a.positional[0]);
-        ok = false;
-    }
-    frost_status s = FROST_OK;
-    if (ok)
-        s = cli_load_data(&data, true, true, &full, &test);
-    if (ok && s == FROST_OK && from)
+    frost_status s = cli_load_data(&data, true, true, &full, &test);
+    if (s == FROST_OK && from)
         s = frost_checkpoint_load_model(from, &m);
-    else if (ok && s == FROST_OK)
+    else if (s == FROST_OK)
         s = cli_build_model(&mo, full.h, full.c, full.classes < 2 ? 2 : full.classes, &m);
-    if (ok && s == FROST_OK && from && qat && frost_model_is_quantized(m))
+    if (s == FROST_OK && from && qat && frost_model_is_quantized(m))
         fprintf(stderr, "frost train: note: %s is already quantized; its config is kept\n", from);
-    else if (ok && s == FROST_OK && qat)
+    else if (s == FROST_OK && qat)
         s = frost_model_quantize(m, qc);
     if (ok && s == FROST_OK && qat_flags && !frost_model_is_quantized(m)) {
         fprintf(stderr, "frost train: error: --statassist, --qat-delay, --freeze-bn and --freeze-observers need --qat\n");

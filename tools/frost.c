@@ -17,7 +17,10 @@ static const char *const usage =
     "  info      per-layer shapes, parameters and MACs (int8 models: --memory)\n"
     "  search    quantization-aware architecture search with measured int8 latency\n"
     "  eval-candidate  train and measure one architecture-search candidate (int8)\n"
-    "  version   print the version\n";
+    "  version   print the version (also: frost --version, frost COMMAND --version)\n\n"
+    "Options: --name value or --name=value (-o FILE for --out where a command writes one\n"
+    "file or folder); a repeated option: the last one wins; -- ends the options.\n"
+    "Exit status: 0 success, 1 runtime error (files, data, training), 2 usage error.\n";
 
 int main(int argc, char **argv)
 {
@@ -48,7 +51,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval-candidate") == 0)
         return cmd_eval_candidate(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("frost %s\n", FROST_VERSION_STRING);
+        printf("frost %s\n", FROST_CLI_VERSION);
         return 0;
     }
     fprintf(stderr, "frost: error: unknown command '%s'\n%s", cmd, usage);
