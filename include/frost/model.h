@@ -66,7 +66,8 @@ void frost_model_seed_dropout(frost_model *m, uint64_t seed);
 /* A copy of an FP32 model for inference with every BN that follows a conv (as its only
  * reader) folded into that conv's weights and bias: the layers the int8 engine runs. */
 frost_status frost_model_fold_bn(const frost_model *m, frost_model **out);
-/* Per-layer table (name, op, output shape, params, MACs) and totals. */
-void frost_model_print_info(const frost_model *m, FILE *out);
+/* Per-layer table (name, op, output shape, params, MACs) and totals, as text (what
+ * frost info prints): malloc'd, the caller frees it; NULL when out of memory. */
+char *frost_model_info_text(const frost_model *m);
 
 #endif
