@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "frost/nas.h"
+#include "search_plot.h"
 
 static const char *const help =
     "usage: frost search --target-ms T --budget N --out DIR [options]\n"
@@ -31,6 +32,41 @@ static const char *const help =
     "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n\n"
     CLI_DATA_HELP;
 
+/* --json: one JSON object per candidate (bench/nas and external schedulers parse it). */
+static void print_json_line(const frost_nas_progress *ev)
+{
+    if (ev->event != FROST_NAS_EVENT_CANDIDATE)
+        return;
+    char *j = frost_nas_result_json(ev->genotype, &ev->result);
+    if (j)
+        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,\"result\":%s}\n", ev->step,
+               ev->reward, ev->cached ? "true" : "false", j);
+    free(j);
+}
+
+/* The progress lines: one on resuming, one per candidate. */
+static void print_progress_line(const frost_nas_progress *ev)
+{
+    if (ev->event == FROST_NAS_EVENT_RESUMED) {
+        printf("resumed: %d of %d candidates already in the log\n", ev->resumed, ev->budget);
+        return;
+    }
+    printf("[%*d/%d] %s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %.4f  (%.0fs/candidate)\n",
+           ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text,
+           100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,
+           ev->cached ? " (cached)" : "", ev->best_reward, ev->seconds_per_candidate);
+}
+
+static void on_progress(const frost_nas_progress *ev, void *user)
+{
+    bool json = *(const bool *)user;
+    if (json)
+        print_json_line(ev);
+    else
+        print_progress_line(ev);
+    fflush(stdout); /* a candidate takes minutes: show it as it comes */
+}
+
 int cmd_search(int argc, char **argv)
 {
     cli_args a;
@@ -53,7 +89,9 @@ int cmd_search(int argc, char **argv)
     cfg.controller.lr = cli_float(&a, "rl-lr", (float)cfg.controller.lr, 1e-6f, 100.0f);
     cfg.controller.entropy = cli_float(&a, "entropy", (float)cfg.controller.entropy, 0.0f, 10.0f);
     cfg.cache_path = cli_str(&a, "cache", NULL);
-    cfg.json_lines = cli_flag(&a, "json");
+    bool json = cli_flag(&a, "json");
+    cfg.progress = on_progress;
+    cfg.progress_user = &json;
     int n_train = cli_int(&a, "train", 8000, 10, 1 << 24);
     int n_val = cli_int(&a, "val", 2000, 10, 1 << 24);
     cfg.eval = frost_nas_eval_defaults();
@@ -87,18 +125,20 @@ int cmd_search(int argc, char **argv)
                                               : frost_nas_reward_soft(target);
     frost_dataset tr = {0}, va = {0};
     frost_status s = cli_load_proxy_data(&data, n_train, n_val, cfg.eval.seed, &tr, &va);
-    if (s == FROST_OK && !cfg.json_lines)
+    if (s == FROST_OK && !json)
         printf("search: %s controller, %d candidates, target %.3f ms (%s reward), %d training "
                "images, %d held out, %d epochs per candidate -> %s\n",
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, target, reward, tr.n,
                va.n, cfg.eval.epochs, cfg.out_dir);
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);
+    if (s == FROST_OK)
+        s = search_write_plot(cfg.out_dir);
     frost_dataset_free(&tr);
     frost_dataset_free(&va);
     if (s != FROST_OK)
         return cli_error("search");
-    if (!cfg.json_lines)
+    if (!json)
         printf("wrote %s/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n",
                cfg.out_dir);
     return 0;
