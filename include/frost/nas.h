@@ -230,7 +230,7 @@ frost_status frost_nas_lut_predict(const frost_nas_lut *lut, const frost_nas_gen
 /* Progress of a running search, handed to the caller's callback (the library prints
  * nothing; frost search turns these into its progress or JSON lines). */
 typedef enum {
-    FROST_NAS_EVENT_RESUMED = 0, /* once, before the first new candidate of a resumed search */
+    FROST_NAS_EVENT_RESUMED = 0, /* once, at the start of a search that resumes its log */
     FROST_NAS_EVENT_CANDIDATE    /* after each candidate is evaluated (or cached) and logged */
 } frost_nas_event;
 
