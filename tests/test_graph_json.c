@@ -1,5 +1,5 @@
 /* Architecture JSON: round trip, and every kind of bad architecture refused with
- * an error naming the layer and field. */
+ * an error naming the layer and field; the per-op profile of running the tiny graph. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +37,52 @@ TEST(parses_and_infers_shapes)
     CHECK_EQ_INT(frost_model_macs(m), 8 * 8 * 4 * 9 + 8 * 8 * 4 * 9 + 8 * 3);
     /* conv 36 + bn 8 + dw 36 + fc 27 */
     CHECK_EQ_INT(frost_model_param_count(m), 36 + 8 + 36 + 27);
+    frost_model_free(m);
+}
+
+static const frost_profile_entry *find_entry(const frost_profile_entry *e, int n,
+                                             const char *op, const char *direction)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(e[i].op, op) == 0 && strcmp(e[i].direction, direction) == 0)
+            return &e[i];
+    return NULL;
+}
+
+/* FROST_PROFILE's timings are collected by the library and read back by the caller. */
+TEST(profile_counts_every_node_run)
+{
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json(tiny, "tiny.json", &m) == FROST_OK);
+    if (!m || frost_model_set_batch(m, 2) != FROST_OK)
+        return;
+    float x[2 * 8 * 8] = {0}, dlogits[2 * 3] = {0.5f, -0.5f, 0, 0, 0.5f, -0.5f};
+    frost_profile_entry e[FROST_PROFILE_MAX_ENTRIES];
+    frost_profile_enable(false);
+    frost_profile_reset();
+    CHECK(frost_model_forward(m, x, 2, false) == FROST_OK);
+    CHECK_EQ_INT(frost_profile_get(e, FROST_PROFILE_MAX_ENTRIES), 0); /* off: nothing timed */
+    frost_profile_enable(true);
+    CHECK(frost_model_forward(m, x, 2, false) == FROST_OK);
+    CHECK(frost_model_forward(m, x, 2, true) == FROST_OK);
+    CHECK(frost_model_backward(m, dlogits) == FROST_OK);
+    int n = frost_profile_get(e, FROST_PROFILE_MAX_ENTRIES);
+    long forward_calls = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK(e[i].seconds >= 0.0 && e[i].calls > 0);
+        forward_calls += strcmp(e[i].direction, "forward") == 0 ? e[i].calls : 0;
+        if (i > 0 && strcmp(e[i - 1].direction, "backward") == 0)
+            CHECK(strcmp(e[i].direction, "backward") == 0); /* forward ones first */
+    }
+    CHECK_EQ_INT(forward_calls, 2 * (m->n_nodes - 1)); /* every node but the input, twice */
+    const frost_profile_entry *conv = find_entry(e, n, "conv", "forward");
+    CHECK(conv && conv->calls == 4); /* two conv layers, two passes */
+    const frost_profile_entry *fc = find_entry(e, n, "linear", "backward");
+    CHECK(fc && fc->calls == 1);
+    CHECK_EQ_INT(frost_profile_get(e, 1), n); /* the count even when fewer fit */
+    frost_profile_reset();
+    CHECK_EQ_INT(frost_profile_get(e, FROST_PROFILE_MAX_ENTRIES), 0);
+    frost_profile_enable(false);
     frost_model_free(m);
 }
 
@@ -112,6 +158,6 @@ TEST(make_div8_matches_spec)
     CHECK_EQ_INT(frost_make_div8(100), 104);
 }
 
-FROST_TEST_MAIN(RUN(parses_and_infers_shapes); RUN(round_trip_is_identical);
+FROST_TEST_MAIN(RUN(parses_and_infers_shapes); RUN(round_trip_is_identical); RUN(profile_counts_every_node_run);
                 RUN(bad_architectures_are_refused_with_names); RUN(invalid_json_text);
                 RUN(make_div8_matches_spec))

@@ -258,6 +258,28 @@ static bool loads(const char *path)
     return false;
 }
 
+/* frost info's memory table, built by the library as text: a header, one row per node
+ * (the first one the input), the totals. */
+static void check_memory_text(const frost_int8_model *m)
+{
+    char *text = frost_int8_memory_text(m);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    int lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    CHECK_EQ_INT(lines, 1 + frost_int8_node_count(m) + 1);
+    const char *head = "layer                        op       output            weights  act bytes"
+                       "     offset\ninput                        quantize 28x28x1  ";
+    CHECK(strncmp(text, head, strlen(head)) == 0);
+    char totals[160];
+    snprintf(totals, sizeof totals, "\nweights: %zu bytes; peak activations (arena): %zu bytes; ",
+             frost_int8_weight_bytes(m), frost_int8_arena_bytes(m));
+    CHECK(strstr(text, totals) != NULL);
+    free(text);
+}
+
 TEST(test_file_round_trip_and_wrong_input_size)
 {
     frost_model *qm;
@@ -277,6 +299,7 @@ TEST(test_file_round_trip_and_wrong_input_size)
         CHECK(frost_int8_run(back, x, 783, a) == FROST_ERR_SHAPE);
         CHECK(frost_int8_arena_bytes(back) == frost_int8_arena_bytes(im));
         CHECK(!frost_int8_float_requant(back));
+        check_memory_text(back);
     }
     frost_int8_free(back);
     back = NULL;

@@ -12,6 +12,8 @@
  *  - ResNet-20: hand count below.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frost/frost.h"
@@ -234,6 +236,32 @@ TEST(resnet20_counts_by_hand)
     frost_model_free(m);
 }
 
+/* frost info's table, built by the library as text: one row per layer between the two
+ * header lines and the totals. */
+TEST(resnet20_info_text)
+{
+    frost_model *m = build("resnet", 1.0f, 32, 3, 10);
+    if (!m)
+        return;
+    char *text = frost_model_info_text(m);
+    CHECK(text != NULL);
+    if (text) {
+        int lines = 0;
+        for (const char *p = text; *p; p++)
+            lines += *p == '\n';
+        CHECK_EQ_INT(lines, 2 + (m->n_nodes - 1) + 1);
+        const char *head = "model resnet: input 32x32x3, 10 classes\n#    layer";
+        CHECK(strncmp(text, head, strlen(head)) == 0);
+        char total[128];
+        snprintf(total, sizeof total, "\ntotal: %lld params (0.272M), %lld MACs (40.81M) per image",
+                 (long long)frost_model_param_count(m), (long long)frost_model_macs(m));
+        CHECK(strstr(text, total) != NULL);
+        CHECK(strstr(text, "\n1    stem.conv                    conv3    32x32x16") != NULL);
+    }
+    free(text);
+    frost_model_free(m);
+}
+
 /* ---------------------------------------------------------------- small inputs */
 
 TEST(stride_rule)
@@ -386,6 +414,6 @@ TEST(defaults)
 
 FROST_TEST_MAIN(RUN(frostnet_counts_match_spec_table), RUN(frostnet_block_structure),
                 RUN(mobilenetv2_and_mnasnet_match_torchvision), RUN(mobilenetv2_options),
-                RUN(resnet20_counts_by_hand), RUN(stride_rule),
+                RUN(resnet20_counts_by_hand), RUN(resnet20_info_text), RUN(stride_rule),
                 RUN(every_builtin_builds_for_fashion_mnist), RUN(bad_options_are_refused),
                 RUN(defaults))

@@ -20,14 +20,26 @@ static bool is_int8(const char *s)
     return n > 5 && strcmp(s + n - 5, ".int8") == 0;
 }
 
+/* Prints a report the library built (NULL: it ran out of memory); the exit code. */
+static int print_report(char *text)
+{
+    if (!text) {
+        fprintf(stderr, "frost info: error: out of memory\n");
+        return 1;
+    }
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
 static int info_int8(const char *path)
 {
     frost_int8_model *m = NULL;
     if (frost_int8_load(path, &m) != FROST_OK)
         return cli_error("info");
-    frost_int8_print_memory(m, stdout);
+    int rc = print_report(frost_int8_memory_text(m));
     frost_int8_free(m);
-    return 0;
+    return rc;
 }
 
 static bool is_checkpoint(const char *s)
@@ -69,9 +81,8 @@ int cmd_info(int argc, char **argv)
         s = cli_build_model(&mo, 224, 3, 1000, &m);
     if (s != FROST_OK)
         return cli_error("info");
-    frost_model_print_info(m, stdout);
-    int rc = 0;
-    if (dump) {
+    int rc = print_report(frost_model_info_text(m));
+    if (rc == 0 && dump) {
         char *json = frost_model_to_json(m);
         s = json ? frost_write_file_atomic(dump, json, strlen(json))
                  : frost_fail(FROST_ERR_NOMEM, "out of memory");

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "frost/nas.h"
+#include "search_plot.h"
 
 static const char *const help =
     "usage: frost search --target-ms T --budget N --out DIR [options]\n"
@@ -47,6 +48,41 @@ static const cli_opt options[] = {
     CLI_OPT_END,
 };
 
+/* --json: one JSON object per candidate (bench/nas and external schedulers parse it). */
+static void print_json_line(const frost_nas_progress *ev)
+{
+    if (ev->event != FROST_NAS_EVENT_CANDIDATE)
+        return;
+    char *j = frost_nas_result_json(ev->genotype, &ev->result);
+    if (j)
+        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,\"result\":%s}\n", ev->step,
+               ev->reward, ev->cached ? "true" : "false", j);
+    free(j);
+}
+
+/* The progress lines: one on resuming, one per candidate. */
+static void print_progress_line(const frost_nas_progress *ev)
+{
+    if (ev->event == FROST_NAS_EVENT_RESUMED) {
+        printf("resumed: %d of %d candidates already in the log\n", ev->resumed, ev->budget);
+        return;
+    }
+    printf("[%*d/%d] %s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %.4f  (%.0fs/candidate)\n",
+           ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text,
+           100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,
+           ev->cached ? " (cached)" : "", ev->best_reward, ev->seconds_per_candidate);
+}
+
+static void on_progress(const frost_nas_progress *ev, void *user)
+{
+    bool json = *(const bool *)user;
+    if (json)
+        print_json_line(ev);
+    else
+        print_progress_line(ev);
+    fflush(stdout); /* a candidate takes minutes: show it as it comes */
+}
+
 int cmd_search(int argc, char **argv)
 {
     static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options,
@@ -68,7 +104,9 @@ int cmd_search(int argc, char **argv)
     cfg.controller.lr = cli_float(&a, "rl-lr", (float)cfg.controller.lr);
     cfg.controller.entropy = cli_float(&a, "entropy", (float)cfg.controller.entropy);
     cfg.cache_path = cli_str(&a, "cache", NULL);
-    cfg.json_lines = cli_flag(&a, "json");
+    bool json = cli_flag(&a, "json");
+    cfg.progress = on_progress;
+    cfg.progress_user = &json;
     int n_train, n_val;
     cfg.eval = frost_nas_eval_defaults();
     frost_nas_space space = frost_nas_space_default();
@@ -88,18 +126,20 @@ int cmd_search(int argc, char **argv)
                                               : frost_nas_reward_soft(target);
     frost_dataset tr = {0}, va = {0};
     frost_status s = cli_load_proxy_data(&data, n_train, n_val, cfg.eval.seed, &tr, &va);
-    if (s == FROST_OK && !cfg.json_lines)
+    if (s == FROST_OK && !json)
         printf("search: %s controller, %d candidates, target %.3f ms (%s reward), %d training "
                "images, %d held out, %d epochs per candidate -> %s\n",
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, target, reward, tr.n,
                va.n, cfg.eval.epochs, cfg.out_dir);
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);
+    if (s == FROST_OK)
+        s = search_write_plot(cfg.out_dir);
     frost_dataset_free(&tr);
     frost_dataset_free(&va);
     if (s != FROST_OK)
         return cli_error("search");
-    if (!cfg.json_lines)
+    if (!json)
         printf("wrote %s/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n",
                cfg.out_dir);
     return 0;

@@ -22,7 +22,7 @@ static const char *const usage =
     "file or folder); a repeated option: the last one wins; -- ends the options.\n"
     "Exit status: 0 success, 1 runtime error (files, data, training), 2 usage error.\n";
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
@@ -56,4 +56,29 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "frost: error: unknown command '%s'\n%s", cmd, usage);
     return 2;
+}
+
+/* FROST_PROFILE=1: the library timed every op kind of the graphs the command ran; the
+ * table goes to stderr after the command (nothing when no graph ran or the variable is
+ * unset, as the library then collects nothing). */
+static void print_profile(void)
+{
+    frost_profile_entry e[FROST_PROFILE_MAX_ENTRIES];
+    int n = frost_profile_get(e, FROST_PROFILE_MAX_ENTRIES);
+    if (n <= 0)
+        return;
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        total += e[i].seconds;
+    fprintf(stderr, "frost profile (%.2fs in graph ops):\n", total);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "  %-9s %-8s %8.3fs %5.1f%%  %ld calls\n", e[i].direction, e[i].op,
+                e[i].seconds, 100.0 * e[i].seconds / total, e[i].calls);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = run_command(argc, argv);
+    print_profile();
+    return rc;
 }

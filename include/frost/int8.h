@@ -74,8 +74,9 @@ int frost_int8_float_requant(const frost_int8_model *m);
 void frost_int8_force_reference(frost_int8_model *m, int on);
 
 /* Per-layer table (name, op, shape, weight bytes, activation bytes, arena offset) and the
- * totals: weight bytes, peak activation bytes (the arena) and the scratch. */
-void frost_int8_print_memory(const frost_int8_model *m, FILE *out);
+ * totals: weight bytes, peak activation bytes (the arena) and the scratch, as text (what
+ * frost info prints): malloc'd, the caller frees it; NULL when out of memory. */
+char *frost_int8_memory_text(const frost_int8_model *m);
 int64_t frost_int8_macs(const frost_int8_model *m);
 size_t frost_int8_arena_bytes(const frost_int8_model *m);
 size_t frost_int8_weight_bytes(const frost_int8_model *m);

@@ -60,13 +60,33 @@ const float *frost_model_logits(const frost_model *m);
 /* Backward from dlogits [n, classes] of the last training forward; adds into parameter grads. */
 frost_status frost_model_backward(frost_model *m, const float *dlogits);
 void frost_model_zero_grad(frost_model *m);
+
+/* Profiling: time per op kind in forward and backward passes, summed over every model of
+ * the process since the start or the last reset (a "where does the time go" aid; two clock
+ * reads per node). Off unless FROST_PROFILE is set in the environment (non-empty, not "0")
+ * or frost_profile_enable(true). The library only collects; the caller reports (frost
+ * prints the table after a command). Not synchronized: profile one model at a time. */
+typedef struct {
+    const char *op;        /* op kind: "conv", "bn", "act", ... */
+    const char *direction; /* "forward" or "backward" */
+    double seconds;
+    long calls;
+} frost_profile_entry;
+
+#define FROST_PROFILE_MAX_ENTRIES 64 /* more than twice the op kinds */
+void frost_profile_enable(bool on);
+/* The op kinds that ran, the forward ones first, into out (up to max entries); returns
+ * how many there are. */
+int frost_profile_get(frost_profile_entry *out, int max);
+void frost_profile_reset(void);
 /* Seeds the model's dropout stream (call once per epoch for reproducible resume). */
 void frost_model_seed_dropout(frost_model *m, uint64_t seed);
 
 /* A copy of an FP32 model for inference with every BN that follows a conv (as its only
  * reader) folded into that conv's weights and bias: the layers the int8 engine runs. */
 frost_status frost_model_fold_bn(const frost_model *m, frost_model **out);
-/* Per-layer table (name, op, output shape, params, MACs) and totals. */
-void frost_model_print_info(const frost_model *m, FILE *out);
+/* Per-layer table (name, op, output shape, params, MACs) and totals, as text (what
+ * frost info prints): malloc'd, the caller frees it; NULL when out of memory. */
+char *frost_model_info_text(const frost_model *m);
 
 #endif

@@ -227,22 +227,47 @@ frost_status frost_nas_lut_predict(const frost_nas_lut *lut, const frost_nas_gen
 
 /* ---- the search (frost search) ---- */
 
+/* Progress of a running search, handed to the caller's callback (the library prints
+ * nothing; frost search turns these into its progress or JSON lines). */
+typedef enum {
+    FROST_NAS_EVENT_RESUMED = 0, /* once, at the start of a search that resumes its log */
+    FROST_NAS_EVENT_CANDIDATE    /* after each candidate is evaluated (or cached) and logged */
+} frost_nas_event;
+
+typedef struct {
+    frost_nas_event event;
+    int budget;                /* candidates the search proposes in all */
+    int resumed;               /* candidates already in the log when this run started */
+    /* FROST_NAS_EVENT_CANDIDATE only: */
+    int step;                  /* 1..budget */
+    const frost_nas_genotype *genotype;
+    const char *genotype_text; /* frost_nas_to_string of it */
+    frost_nas_result result;
+    double reward;
+    bool cached;               /* the result came from the cache: nothing was trained */
+    double best_reward;        /* the best reward so far, this candidate and the log included */
+    double seconds_per_candidate; /* wall time of this run per candidate it trained (0: none) */
+} frost_nas_progress;
+
+typedef void (*frost_nas_progress_fn)(const frost_nas_progress *ev, void *user);
+
 typedef struct {
     frost_nas_controller_config controller;
     int budget;                /* candidates to propose (cache hits count, cost no training) */
     frost_nas_reward reward;
     frost_nas_eval_config eval;
-    const char *out_dir;       /* log.csv, pareto.csv, candidates.svg, best.json, best.arch.json,
-                                * search.json (the settings, checked on resume) */
+    const char *out_dir;       /* log.csv, pareto.csv, best.json, best.arch.json, search.json
+                                * (the settings, checked on resume) */
     const char *cache_path;    /* results by genotype, shared between runs (NULL: out/cache.csv) */
-    bool json_lines;           /* one JSON line per candidate on stdout */
-    bool quiet;                /* no progress lines */
+    frost_nas_progress_fn progress; /* NULL: no progress reports */
+    void *progress_user;       /* passed to progress */
 } frost_nas_search_config;
 
 /* Runs (or resumes: the log's candidates are replayed through the controller, which must
  * propose them again) a search of `budget` candidates on train / val (val held out of
- * training), then writes the Pareto front (int8 accuracy vs latency), the plot and the
- * best candidate by reward. */
+ * training), then writes the Pareto front (int8 accuracy vs latency) and the best
+ * candidate by reward. (frost search also plots out_dir/candidates.svg from log.csv and
+ * pareto.csv.) */
 frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset *train,
                               const frost_dataset *val, const frost_nas_search_config *cfg);
 

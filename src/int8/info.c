@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "core/node_timer.h"
 #include "int8/i8model.h"
@@ -66,22 +67,25 @@ size_t frost_int8_weight_bytes(const frost_int8_model *m)
     return s;
 }
 
-void frost_int8_print_memory(const frost_int8_model *m, FILE *out)
+char *frost_int8_memory_text(const frost_int8_model *m)
 {
-    fprintf(out, "%-28s %-8s %-14s %10s %10s %10s\n", "layer", "op", "output", "weights",
-            "act bytes", "offset");
+    frost_strbuf out = {0};
+    frost_strbuf_appendf(&out, "%-28s %-8s %-14s %10s %10s %10s\n", "layer", "op", "output",
+                         "weights", "act bytes", "offset");
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", n->h, n->w, n->c);
         size_t act = n->op == FROST_I8_LOGITS ? (size_t)n->c * 4 : (size_t)n->h * n->w * n->c;
-        fprintf(out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name, frost_int8_op_name(n->op),
-                shape, node_weight_bytes(m, n), act, n->op == FROST_I8_LOGITS ? 0 : n->offset);
+        frost_strbuf_appendf(&out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name,
+                             frost_int8_op_name(n->op), shape, node_weight_bytes(m, n), act,
+                             n->op == FROST_I8_LOGITS ? 0 : n->offset);
     }
-    fprintf(out, "weights: %zu bytes; peak activations (arena): %zu bytes; kernel scratch: "
-            "%zu bytes; MACs per image: %lld\n",
-            frost_int8_weight_bytes(m), m->arena_bytes, m->scratch_bytes,
-            (long long)frost_int8_macs(m));
+    frost_strbuf_appendf(&out, "weights: %zu bytes; peak activations (arena): %zu bytes; kernel "
+                         "scratch: %zu bytes; MACs per image: %lld\n",
+                         frost_int8_weight_bytes(m), m->arena_bytes, m->scratch_bytes,
+                         (long long)frost_int8_macs(m));
+    return frost_strbuf_finish(&out);
 }
 
 static void run_node_cb(void *engine, int i) { frost_int8_run_node(engine, i); }

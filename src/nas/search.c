@@ -2,7 +2,8 @@
  * The architecture search loop (frost/nas.h, frost search): propose, evaluate (or take
  * the cached result), reward, observe; a CSV log written as it goes, so an interrupted
  * search resumes by replaying its log through the controller; at the end the Pareto
- * front, an SVG plot of every candidate and the best genotype by reward.
+ * front and the best genotype by reward. Progress goes to the caller's callback (the
+ * library prints nothing); the plot of the candidates is the CLI's (tools/search_plot.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include "core/timer.h"
 #include "core/util.h"
 #include "frost/nas.h"
+#include "io/textfile.h"
 
 #define LOG_HEADER                                                                         \
     "step,genotype,int8_acc,latency_ms,reward,params,macs,train_acc,train_seconds,cached"
@@ -70,10 +72,9 @@ static frost_status append_line(const char *path, const char *header, const char
     FILE *f = fopen(path, "a");
     if (!f)
         return frost_fail(FROST_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    if (fresh)
-        fprintf(f, "%s\n", header);
-    fprintf(f, "%s\n", line);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0; /* a kill loses at most this line */
+    bool ok = (!fresh || frost_file_printf(f, "%s\n", header)) &&
+              frost_file_printf(f, "%s\n", line);
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0; /* a kill loses at most this line */
     ok = fclose(f) == 0 && ok;
     return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
 }
@@ -153,12 +154,12 @@ static frost_status rewrite_log(const char *path, const entries *log)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return frost_fail(FROST_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "%s\n", LOG_HEADER);
-    for (int i = 0; i < log->n; i++) {
+    bool ok = frost_file_printf(f, "%s\n", LOG_HEADER);
+    for (int i = 0; ok && i < log->n; i++) {
         log_line(&log->e[i], i + 1, line, sizeof line);
-        fprintf(f, "%s\n", line);
+        ok = frost_file_printf(f, "%s\n", line);
     }
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0)
         return frost_fail(FROST_ERR_IO, "cannot write %s", path);
@@ -192,11 +193,12 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
     f = fopen(path, "w");
     if (!f)
         return frost_fail(FROST_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "%s\n", want);
-    return fclose(f) == 0 ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
+    bool ok = frost_file_printf(f, "%s\n", want);
+    ok = fclose(f) == 0 && ok;
+    return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
 }
 
-/* ---- results: Pareto front, plot, best ---- */
+/* ---- results: Pareto front, best ---- */
 
 static bool dominates(const entry *a, const entry *b)
 {
@@ -233,69 +235,13 @@ static frost_status write_front(const char *dir, const entries *front)
     FILE *f = fopen(path, "w");
     if (!f)
         return frost_fail(FROST_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "%s\n", LOG_HEADER);
-    for (int i = 0; i < front->n; i++) {
+    bool ok = frost_file_printf(f, "%s\n", LOG_HEADER);
+    for (int i = 0; ok && i < front->n; i++) {
         log_line(&front->e[i], i + 1, line, sizeof line);
-        fprintf(f, "%s\n", line);
+        ok = frost_file_printf(f, "%s\n", line);
     }
-    return fclose(f) == 0 ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
-}
-
-/* candidates.svg: int8 accuracy against latency, every candidate grey, the front red. */
-static frost_status write_plot(const char *dir, const entries *log, const entries *front)
-{
-    char path[4200];
-    path_in(path, sizeof path, dir, "candidates.svg");
-    double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
-    for (int i = 0; i < log->n; i++) {
-        const frost_nas_result *r = &log->e[i].r;
-        x0 = r->latency_ms < x0 ? r->latency_ms : x0;
-        x1 = r->latency_ms > x1 ? r->latency_ms : x1;
-        y0 = r->int8_acc < y0 ? r->int8_acc : y0;
-        y1 = r->int8_acc > y1 ? r->int8_acc : y1;
-    }
-    double dx = x1 > x0 ? x1 - x0 : 1.0, dy = y1 > y0 ? y1 - y0 : 0.01;
-    x0 -= 0.05 * dx, x1 += 0.05 * dx, y0 -= 0.05 * dy, y1 += 0.05 * dy;
-    const double W = 640, H = 440, L = 70, R = 20, T = 30, B = 60;
-#define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
-#define PY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return frost_fail(FROST_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" "
-               "height=\"100%%\" fill=\"white\"/>\n", W, H);
-    fprintf(f, "<text x=\"%g\" y=\"18\">%d candidates (grey), Pareto front (red)</text>\n", L,
-            log->n);
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, H - B,
-            W - R, H - B);
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, T, L,
-            H - B);
-    for (int i = 0; i <= 4; i++) {
-        double xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4;
-        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%.3f</text>\n", PX(xv),
-                H - B + 16, xv);
-        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.1f%%</text>\n", L - 6,
-                PY(yv) + 4, 100 * yv);
-    }
-    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">int8 latency, ms (batch 1)"
-               "</text>\n", (L + W - R) / 2, H - 18);
-    fprintf(f, "<text transform=\"translate(16,%g) rotate(-90)\" text-anchor=\"middle\">"
-               "int8 accuracy (held out)</text>\n", (T + H - B) / 2);
-    for (int i = 0; i < log->n; i++)
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#999\"/>\n",
-                PX(log->e[i].r.latency_ms), PY(log->e[i].r.int8_acc));
-    fprintf(f, "<polyline fill=\"none\" stroke=\"#d22\" stroke-width=\"1.5\" points=\"");
-    for (int i = 0; i < front->n; i++)
-        fprintf(f, "%.1f,%.1f ", PX(front->e[i].r.latency_ms), PY(front->e[i].r.int8_acc));
-    fprintf(f, "\"/>\n");
-    for (int i = 0; i < front->n; i++)
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#d22\"/>\n",
-                PX(front->e[i].r.latency_ms), PY(front->e[i].r.int8_acc));
-    fprintf(f, "</svg>\n");
-#undef PX
-#undef PY
-    return fclose(f) == 0 ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
+    ok = fclose(f) == 0 && ok;
+    return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
 }
 
 static frost_status write_text(const char *dir, const char *name, const char *text)
@@ -305,8 +251,9 @@ static frost_status write_text(const char *dir, const char *name, const char *te
     FILE *f = fopen(path, "w");
     if (!f)
         return frost_fail(FROST_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "%s\n", text);
-    return fclose(f) == 0 ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
+    bool ok = frost_file_printf(f, "%s\n", text);
+    ok = fclose(f) == 0 && ok;
+    return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
 }
 
 /* best.json (the genotype) and best.arch.json (its network) by reward. */
@@ -336,24 +283,29 @@ static frost_status write_best(const char *dir, const frost_nas_space *space, co
 
 /* ---- the loop ---- */
 
-static void report(const frost_nas_search_config *cfg, int step, const entry *x,
+/* Hands one logged candidate to the caller's progress callback. */
+static void report(const frost_nas_search_config *cfg, int resumed, int step, const entry *x,
                    double best_reward, double started_ms, int evaluated)
 {
+    if (!cfg->progress)
+        return;
     char text[128];
     frost_nas_to_string(&x->g, text, sizeof text);
-    if (cfg->json_lines) {
-        char *j = frost_nas_result_json(&x->g, &x->r);
-        if (j)
-            printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,\"result\":%s}\n", step,
-                   x->reward, x->cached ? "true" : "false", j);
-        free(j);
-    } else if (!cfg->quiet) {
-        double per = evaluated ? (frost_now_ms() - started_ms) / 1e3 / evaluated : 0.0;
-        printf("[%*d/%d] %s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %.4f  (%.0fs/candidate)\n",
-               cfg->budget >= 1000 ? 4 : 3, step, cfg->budget, text, 100 * x->r.int8_acc,
-               x->r.latency_ms, x->reward, x->cached ? " (cached)" : "", best_reward, per);
-    }
-    fflush(stdout);
+    frost_nas_progress ev = {
+        .event = FROST_NAS_EVENT_CANDIDATE,
+        .budget = cfg->budget,
+        .resumed = resumed,
+        .step = step,
+        .genotype = &x->g,
+        .genotype_text = text,
+        .result = x->r,
+        .reward = x->reward,
+        .cached = x->cached,
+        .best_reward = best_reward,
+        .seconds_per_candidate =
+            evaluated ? (frost_now_ms() - started_ms) / 1e3 / evaluated : 0.0,
+    };
+    cfg->progress(&ev, cfg->progress_user);
 }
 
 static frost_status replay(frost_nas_controller *c, const entries *log, double *best)
@@ -378,8 +330,12 @@ static frost_status search_loop(const frost_nas_space *space, const frost_datase
     double best = -1e300, started = frost_now_ms();
     int evaluated = 0;
     FROST_TRY(replay(c, log, &best));
-    if (log->n && !cfg->quiet && !cfg->json_lines)
-        printf("resumed: %d of %d candidates already in the log\n", log->n, cfg->budget);
+    int resumed = log->n;
+    if (resumed && cfg->progress) {
+        frost_nas_progress ev = {
+            .event = FROST_NAS_EVENT_RESUMED, .budget = cfg->budget, .resumed = resumed};
+        cfg->progress(&ev, cfg->progress_user);
+    }
     for (int step = log->n + 1; step <= cfg->budget; step++) {
         entry x = {0};
         FROST_TRY(frost_nas_propose(c, &x.g));
@@ -405,7 +361,7 @@ static frost_status search_loop(const frost_nas_space *space, const frost_datase
         FROST_TRY(append_line(log_path, LOG_HEADER, line));
         FROST_TRY(push(log, &x));
         best = x.reward > best ? x.reward : best;
-        report(cfg, step, &x, best, started, evaluated);
+        report(cfg, resumed, step, &x, best, started, evaluated);
     }
     return FROST_OK;
 }
@@ -444,8 +400,6 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
         s = pareto(&log, &front);
     if (s == FROST_OK)
         s = write_front(cfg->out_dir, &front);
-    if (s == FROST_OK)
-        s = write_plot(cfg->out_dir, &log, &front);
     if (s == FROST_OK)
         s = write_best(cfg->out_dir, space, &log);
     frost_nas_controller_free(c);

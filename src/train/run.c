@@ -13,36 +13,46 @@
 #include "models/graph.h"
 #include "ops/bn_act.h"
 
-/* FROST_PROFILE=1 in the environment: time per op kind, printed to stderr at exit.
- * A debugging aid for "where does the time go"; costs two clock reads per node. */
+/* FROST_PROFILE=1 in the environment (or frost_profile_enable): time per op kind, read
+ * with frost_profile_get (include/frost/model.h). A debugging aid for "where does the
+ * time go"; costs two clock reads per node. */
 static int profile_on = -1;
 static double profile_s[2][FROST_OP_COUNT];
 static long profile_calls[2][FROST_OP_COUNT];
-
-static void profile_report(void)
-{
-    double total = 0;
-    for (int d = 0; d < 2; d++)
-        for (int i = 0; i < FROST_OP_COUNT; i++)
-            total += profile_s[d][i];
-    fprintf(stderr, "frost profile (%.2fs in graph ops):\n", total);
-    for (int d = 0; d < 2; d++)
-        for (int i = 0; i < FROST_OP_COUNT; i++)
-            if (profile_calls[d][i])
-                fprintf(stderr, "  %-9s %-8s %8.3fs %5.1f%%  %ld calls\n", d ? "backward" : "forward",
-                        frost_op_name((frost_op)i), profile_s[d][i], 100.0 * profile_s[d][i] / total,
-                        profile_calls[d][i]);
-}
+_Static_assert(2 * FROST_OP_COUNT <= FROST_PROFILE_MAX_ENTRIES, "room for every op kind");
 
 static bool profiling(void)
 {
     if (profile_on < 0) {
         const char *e = getenv("FROST_PROFILE");
         profile_on = e && *e && *e != '0';
-        if (profile_on)
-            atexit(profile_report);
     }
     return profile_on;
+}
+
+void frost_profile_enable(bool on) { profile_on = on; }
+
+int frost_profile_get(frost_profile_entry *out, int max)
+{
+    int n = 0;
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < FROST_OP_COUNT; i++) {
+            if (!profile_calls[d][i])
+                continue;
+            if (n < max)
+                out[n] = (frost_profile_entry){.op = frost_op_name((frost_op)i),
+                                               .direction = d ? "backward" : "forward",
+                                               .seconds = profile_s[d][i],
+                                               .calls = profile_calls[d][i]};
+            n++;
+        }
+    return n;
+}
+
+void frost_profile_reset(void)
+{
+    memset(profile_s, 0, sizeof profile_s);
+    memset(profile_calls, 0, sizeof profile_calls);
 }
 
 static double now(void)

@@ -19,6 +19,7 @@
 #include "frost/io.h"
 #include "frost/train.h"
 #include "io/checkpoint.h"
+#include "io/textfile.h"
 #include "frost/qat.h"
 #include "models/graph.h"
 
@@ -197,9 +198,11 @@ static void append_csv(const char *path, int epoch, float lr, const frost_progre
     if (!f)
         return;
     if (fresh)
-        fprintf(f, "epoch,lr,train_loss,train_acc,val_acc,test_acc,seconds,images_per_s\n");
-    fprintf(f, "%d,%.6g,%.5f,%.5f,%.5f,%.5f,%.2f,%.1f\n", epoch, (double)lr, (double)p->loss,
-            (double)p->acc, (double)p->val_acc, (double)p->test_acc, p->elapsed_s, p->images_per_s);
+        frost_file_printf(f,
+                          "epoch,lr,train_loss,train_acc,val_acc,test_acc,seconds,images_per_s\n");
+    frost_file_printf(f, "%d,%.6g,%.5f,%.5f,%.5f,%.5f,%.2f,%.1f\n", epoch, (double)lr,
+                      (double)p->loss, (double)p->acc, (double)p->val_acc, (double)p->test_acc,
+                      p->elapsed_s, p->images_per_s);
     fclose(f);
 }
 

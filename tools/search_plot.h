@@ -1,0 +1,11 @@
+/* frost search's plot of a finished search: DIR/candidates.svg from DIR/log.csv and
+ * DIR/pareto.csv (the files the library's search writes). */
+#ifndef FROST_TOOLS_SEARCH_PLOT_H
+#define FROST_TOOLS_SEARCH_PLOT_H
+
+#include "frost/status.h"
+
+/* Int8 accuracy against latency: every candidate grey, the Pareto front red. */
+frost_status search_write_plot(const char *dir);
+
+#endif
