@@ -14,12 +14,12 @@
  *   bench_int8_latency peak         (per-core FP32 FMA and int8 maddubs GMAC/s)
  *   bench_int8_latency time DIR [--models ..] [--threads "1 2"] [--reps N]
  */
+#include <immintrin.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <immintrin.h>
 
 #include "core/rng.h"
 #include "core/timer.h"
@@ -146,8 +146,9 @@ __attribute__((target("avx2,fma"))) static double peak_int8_gmacs(void)
     }
 #undef STEP
     double ms = frost_now_ms() - s;
-    __m256i t = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
-                                 _mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7)));
+    __m256i t =
+        _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
+                         _mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7)));
     if (_mm256_cvtsi256_si32(t) == 12345)
         puts("");
     return (double)iters * 8 * 32 / ms / 1e6;
@@ -181,7 +182,8 @@ static int time_model(const char *dir, const char *name, const char *threads, in
         frost_int8_time(i8, 3, reps, &ms8f, NULL);
         frost_int8_set_float_requant(i8, 0);
         printf("%s\tfrost FP32\t%d\t%.3f\n%s\tfrost INT8\t%d\t%.3f\n%s\tfrost INT8 float-rq\t%d\t"
-               "%.3f\n", name, nt, ms32, name, nt, ms8, name, nt, ms8f);
+               "%.3f\n",
+               name, nt, ms32, name, nt, ms8, name, nt, ms8f);
         fflush(stdout);
     }
     frost_fp32_free(engine);

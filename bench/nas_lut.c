@@ -61,7 +61,8 @@ int main(int argc, char **argv)
                 frost_nas_lut_size(lut));
     }
     fprintf(stderr, "\n");
-    double *meas = calloc((size_t)n_test, sizeof *meas), *pred = calloc((size_t)n_test, sizeof *pred);
+    double *meas = calloc((size_t)n_test, sizeof *meas),
+           *pred = calloc((size_t)n_test, sizeof *pred);
     double se = 0, ape = 0;
     long layers_all = 0, missing_all = 0;
     rng = 2002; /* other genotypes than the table's */
@@ -98,11 +99,12 @@ int main(int argc, char **argv)
     printf("%s", table);
     FILE *f = fopen("bench/results/nas_lut.md", "w");
     if (f) {
-        fprintf(f, "# NAS latency predictor: per-layer lookup table vs measured int8 latency\n\n"
-                   "Made by `build/bench_nas_lut %d %d %d` (bench/nas_lut.c): the search space's "
-                   "default (Fashion-MNIST 28x28, width 0.35), int8 fixed-point, %d thread(s), "
-                   "medians of 20 runs. Predicted latency = sum of the table's per-layer "
-                   "medians; layers the table lacks come from a per-op linear fit on work.\n\n%s",
+        fprintf(f,
+                "# NAS latency predictor: per-layer lookup table vs measured int8 latency\n\n"
+                "Made by `build/bench_nas_lut %d %d %d` (bench/nas_lut.c): the search space's "
+                "default (Fashion-MNIST 28x28, width 0.35), int8 fixed-point, %d thread(s), "
+                "medians of 20 runs. Predicted latency = sum of the table's per-layer "
+                "medians; layers the table lacks come from a per-op linear fit on work.\n\n%s",
                 n_train, n_test, threads, threads, table);
         fclose(f);
     }

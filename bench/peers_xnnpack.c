@@ -27,8 +27,8 @@
 typedef struct {
     xnn_subgraph_t g;
     bool quantized;
-    uint32_t *value;  /* frost node -> XNNPACK value id */
-    void **keep;      /* buffers the subgraph points into */
+    uint32_t *value; /* frost node -> XNNPACK value id */
+    void **keep;     /* buffers the subgraph points into */
     int n_keep;
 } builder;
 
@@ -44,10 +44,11 @@ static uint32_t act_value(builder *b, const frost_int8_node *n, uint32_t flags, 
 {
     size_t dims[4] = {1, (size_t)n->h, (size_t)n->w, (size_t)n->c};
     uint32_t id;
-    enum xnn_status s = b->quantized
-        ? xnn_define_quantized_tensor_value(b->g, xnn_datatype_qint8, n->zp - 128, n->scale, 4,
-                                            dims, NULL, ext, flags, &id)
-        : xnn_define_tensor_value(b->g, xnn_datatype_fp32, 4, dims, NULL, ext, flags, &id);
+    enum xnn_status s =
+        b->quantized
+            ? xnn_define_quantized_tensor_value(b->g, xnn_datatype_qint8, n->zp - 128, n->scale, 4,
+                                                dims, NULL, ext, flags, &id)
+            : xnn_define_tensor_value(b->g, xnn_datatype_fp32, 4, dims, NULL, ext, flags, &id);
     return s == xnn_status_success ? id : XNN_INVALID_VALUE_ID;
 }
 
@@ -58,16 +59,19 @@ static int conv(builder *b, const frost_int8_model *m, const frost_int8_node *n)
     const frost_int8_node *in = &m->nodes[n->in[0]];
     int cin_g = in->c / n->groups, cout = n->c, cout_g = cout / n->groups;
     size_t inner = (size_t)n->k * n->k * cin_g;
-    size_t wdims[4] = {(size_t)cout, (size_t)n->k, (size_t)n->k, (size_t)cin_g}, bdims[1] = {(size_t)cout};
+    size_t wdims[4] = {(size_t)cout, (size_t)n->k, (size_t)n->k, (size_t)cin_g},
+           bdims[1] = {(size_t)cout};
     uint32_t wid, bid;
     if (b->quantized) {
         float *bs = keep(b, (size_t)cout * 4);
         for (int c = 0; c < cout; c++)
             bs[c] = in->scale * n->wscale[c];
-        if (xnn_define_channelwise_quantized_tensor_value(b->g, xnn_datatype_qcint8, n->wscale, 4, 0,
-                                                          wdims, n->weight, XNN_INVALID_VALUE_ID, 0, &wid) ||
-            xnn_define_channelwise_quantized_tensor_value(b->g, xnn_datatype_qcint32, bs, 1, 0, bdims,
-                                                          n->bias, XNN_INVALID_VALUE_ID, 0, &bid))
+        if (xnn_define_channelwise_quantized_tensor_value(b->g, xnn_datatype_qcint8, n->wscale, 4,
+                                                          0, wdims, n->weight, XNN_INVALID_VALUE_ID,
+                                                          0, &wid) ||
+            xnn_define_channelwise_quantized_tensor_value(b->g, xnn_datatype_qcint32, bs, 1, 0,
+                                                          bdims, n->bias, XNN_INVALID_VALUE_ID, 0,
+                                                          &bid))
             return 1;
     } else {
         float *w = keep(b, (size_t)cout * inner * 4), *bias = keep(b, (size_t)cout * 4);
@@ -76,8 +80,10 @@ static int conv(builder *b, const frost_int8_model *m, const frost_int8_node *n)
                 w[c * inner + i] = n->weight[c * inner + i] * n->wscale[c];
             bias[c] = (float)n->bias[c] * in->scale * n->wscale[c];
         }
-        if (xnn_define_tensor_value(b->g, xnn_datatype_fp32, 4, wdims, w, XNN_INVALID_VALUE_ID, 0, &wid) ||
-            xnn_define_tensor_value(b->g, xnn_datatype_fp32, 1, bdims, bias, XNN_INVALID_VALUE_ID, 0, &bid))
+        if (xnn_define_tensor_value(b->g, xnn_datatype_fp32, 4, wdims, w, XNN_INVALID_VALUE_ID, 0,
+                                    &wid) ||
+            xnn_define_tensor_value(b->g, xnn_datatype_fp32, 1, bdims, bias, XNN_INVALID_VALUE_ID,
+                                    0, &bid))
             return 1;
     }
     uint32_t out = act_value(b, n, 0, XNN_INVALID_VALUE_ID);
@@ -92,7 +98,8 @@ static int logits(builder *b, const frost_int8_model *m, const frost_int8_node *
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
     int cin = in->h * in->w * in->c, cout = n->c;
-    size_t wdims[2] = {(size_t)cout, (size_t)cin}, bdims[1] = {(size_t)cout}, odims[2] = {1, (size_t)cout};
+    size_t wdims[2] = {(size_t)cout, (size_t)cin}, bdims[1] = {(size_t)cout},
+           odims[2] = {1, (size_t)cout};
     float *w = keep(b, (size_t)cout * cin * 4), *bias = keep(b, (size_t)cout * 4), wmax = 0;
     for (int c = 0; c < cout; c++) {
         for (int i = 0; i < cin; i++) {
@@ -103,8 +110,10 @@ static int logits(builder *b, const frost_int8_model *m, const frost_int8_node *
     }
     uint32_t wid, bid, out, src = b->value[n->in[0]];
     if (!b->quantized)
-        return xnn_define_tensor_value(b->g, xnn_datatype_fp32, 2, wdims, w, XNN_INVALID_VALUE_ID, 0, &wid) ||
-               xnn_define_tensor_value(b->g, xnn_datatype_fp32, 1, bdims, bias, XNN_INVALID_VALUE_ID, 0, &bid) ||
+        return xnn_define_tensor_value(b->g, xnn_datatype_fp32, 2, wdims, w, XNN_INVALID_VALUE_ID,
+                                       0, &wid) ||
+               xnn_define_tensor_value(b->g, xnn_datatype_fp32, 1, bdims, bias,
+                                       XNN_INVALID_VALUE_ID, 0, &bid) ||
                xnn_define_tensor_value(b->g, xnn_datatype_fp32, 2, odims, NULL, out_ext,
                                        XNN_VALUE_FLAG_EXTERNAL_OUTPUT, &out) ||
                xnn_define_fully_connected(b->g, -INFINITY, INFINITY, src, wid, bid, out, 0);
@@ -141,8 +150,9 @@ static const char *build(builder *b, const frost_int8_model *m)
         case FROST_I8_QUANTIZE: {
             size_t dims[4] = {1, (size_t)n->h, (size_t)n->w, (size_t)n->c};
             uint32_t in;
-            fail = xnn_define_tensor_value(b->g, xnn_datatype_fp32, 4, dims, NULL, 0,
-                                           XNN_VALUE_FLAG_EXTERNAL_INPUT, &in) != xnn_status_success;
+            fail =
+                xnn_define_tensor_value(b->g, xnn_datatype_fp32, 4, dims, NULL, 0,
+                                        XNN_VALUE_FLAG_EXTERNAL_INPUT, &in) != xnn_status_success;
             if (!b->quantized) {
                 b->value[i] = in;
             } else {
@@ -151,26 +161,22 @@ static const char *build(builder *b, const frost_int8_model *m)
             }
             break;
         }
-        case FROST_I8_CONV:
-            fail = conv(b, m, n);
-            break;
+        case FROST_I8_CONV: fail = conv(b, m, n); break;
         case FROST_I8_ADD:
             b->value[i] = act_value(b, n, 0, XNN_INVALID_VALUE_ID);
-            fail = xnn_define_add2(b->g, -INFINITY, INFINITY, b->value[n->in[0]], b->value[n->in[1]],
-                                   b->value[i], 0) != xnn_status_success;
+            fail = xnn_define_add2(b->g, -INFINITY, INFINITY, b->value[n->in[0]],
+                                   b->value[n->in[1]], b->value[i], 0) != xnn_status_success;
             break;
         case FROST_I8_GAP:
             b->value[i] = act_value(b, n, 0, XNN_INVALID_VALUE_ID);
-            fail = xnn_define_global_average_pooling_2d(b->g, -INFINITY, INFINITY, b->value[n->in[0]],
-                                                        b->value[i], 0) != xnn_status_success;
+            fail =
+                xnn_define_global_average_pooling_2d(b->g, -INFINITY, INFINITY, b->value[n->in[0]],
+                                                     b->value[i], 0) != xnn_status_success;
             break;
-        case FROST_I8_LOGITS:
-            fail = logits(b, m, n, 1);
-            break;
+        case FROST_I8_LOGITS: fail = logits(b, m, n, 1); break;
         case FROST_I8_CONCAT:
             return "no concatenate node in this XNNPACK (Debian's 2022-02 snapshot)";
-        default:
-            return "an op this harness does not map";
+        default: return "an op this harness does not map";
         }
         if (fail)
             return "an xnn_define_* call failed";
@@ -184,7 +190,8 @@ static double time_graph(builder *b, const frost_int8_model *m, int threads, int
     xnn_runtime_t rt;
     if (xnn_create_runtime_v2(b->g, pool, 0, &rt) != xnn_status_success)
         return -1;
-    float *in = calloc((size_t)m->in_h * m->in_w * m->in_c, 4), *out = calloc((size_t)m->classes, 4);
+    float *in = calloc((size_t)m->in_h * m->in_w * m->in_c, 4),
+          *out = calloc((size_t)m->classes, 4);
     struct xnn_external_value ext[2] = {{0, in}, {1, out}};
     double *t = malloc(sizeof(double) * (size_t)reps), med = -1;
     if (xnn_setup_runtime(rt, 2, ext) == xnn_status_success) {
@@ -216,7 +223,8 @@ int main(int argc, char **argv)
     }
     int reps = atoi(argv[4]) > 0 ? atoi(argv[4]) : 1;
     for (int q = 0; q < 2; q++) {
-        builder b = {NULL, q == 1, calloc((size_t)m->n_nodes, 4), calloc((size_t)m->n_nodes * 4, sizeof(void *)), 0};
+        builder b = {NULL, q == 1, calloc((size_t)m->n_nodes, 4),
+                     calloc((size_t)m->n_nodes * 4, sizeof(void *)), 0};
         const char *why = build(&b, m);
         char list[64];
         snprintf(list, sizeof list, "%s", argv[3]);

@@ -31,15 +31,15 @@
 #include <time.h>
 
 typedef struct {
-    const char *model;     /* built-in name, or NULL with arch set */
-    const char *arch;      /* architecture JSON file instead of a built-in */
+    const char *model; /* built-in name, or NULL with arch set */
+    const char *arch;  /* architecture JSON file instead of a built-in */
     frost_builtin_opts opts;
     int batch, threads, warmup, repeats, steps;
     float lr, momentum, wd, wd_depthwise, wd_1d;
     uint64_t seed;
     const char *dump_arch;
     bool info, serve;
-    bool qat;              /* train the fake-quant (W8A8 QAT) model instead */
+    bool qat; /* train the fake-quant (W8A8 QAT) model instead */
 } bench_args;
 
 typedef struct {
@@ -197,7 +197,8 @@ static frost_status dump_arch(const frost_model *m, const char *path)
 {
     char *json = frost_model_to_json(m);
     if (!json)
-        return frost_fail(FROST_ERR_NOMEM, "architecture of %s: out of memory", frost_model_name(m));
+        return frost_fail(FROST_ERR_NOMEM, "architecture of %s: out of memory",
+                          frost_model_name(m));
     frost_status s = frost_write_file_atomic(path, json, strlen(json));
     free(json);
     return s;
@@ -259,8 +260,8 @@ static frost_status train_step(trainer *t)
     frost_status s = frost_model_forward(t->model, t->images, t->batch, true);
     if (s != FROST_OK)
         return s;
-    t->last_loss = frost_softmax_xent(t->batch, t->classes, frost_model_logits(t->model),
-                                      t->labels, 0.0f, t->dlogits, NULL);
+    t->last_loss = frost_softmax_xent(t->batch, t->classes, frost_model_logits(t->model), t->labels,
+                                      0.0f, t->dlogits, NULL);
     s = frost_model_backward(t->model, t->dlogits);
     if (s != FROST_OK)
         return s;

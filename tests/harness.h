@@ -18,53 +18,53 @@ void frost_test_run(const char *name, void (*fn)(void));
 int frost_test_summary(void);
 
 #define TEST(name) static void name(void)
-#define RUN(name) frost_test_run(#name, name)
+#define RUN(name)  frost_test_run(#name, name)
 
-#define CHECK(cond)                                                               \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
             fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            frost_test_failed_checks++;                                           \
-        }                                                                         \
+            frost_test_failed_checks++;                                                \
+        }                                                                              \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                        \
-    do {                                                                          \
-        long long a_ = (long long)(a), b_ = (long long)(b);                       \
-        if (a_ != b_) {                                                           \
+#define CHECK_EQ_INT(a, b)                                                                      \
+    do {                                                                                        \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                     \
+        if (a_ != b_) {                                                                         \
             fprintf(stderr, "  %s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a, \
-                    #b, a_, b_);                                                  \
-            frost_test_failed_checks++;                                           \
-        }                                                                         \
+                    #b, a_, b_);                                                                \
+            frost_test_failed_checks++;                                                         \
+        }                                                                                       \
     } while (0)
 
 /* |a-b| <= atol + rtol*|b| */
-#define CHECK_NEAR(a, b, atol, rtol)                                              \
-    do {                                                                          \
-        double a_ = (double)(a), b_ = (double)(b);                                \
-        if (!(fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_))) {                       \
+#define CHECK_NEAR(a, b, atol, rtol)                                                            \
+    do {                                                                                        \
+        double a_ = (double)(a), b_ = (double)(b);                                              \
+        if (!(fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_))) {                                     \
             fprintf(stderr, "  %s:%d: %s ~= %s failed: %.9g vs %.9g\n", __FILE__, __LINE__, #a, \
-                    #b, a_, b_);                                                  \
-            frost_test_failed_checks++;                                           \
-        }                                                                         \
+                    #b, a_, b_);                                                                \
+            frost_test_failed_checks++;                                                         \
+        }                                                                                       \
     } while (0)
 
 /* Bitwise-equal floats (same value, NaN-free). */
-#define CHECK_FLOAT_EQ(a, b)                                                      \
-    do {                                                                          \
-        float a_ = (a), b_ = (b);                                                 \
-        if (a_ != b_) {                                                           \
+#define CHECK_FLOAT_EQ(a, b)                                                                    \
+    do {                                                                                        \
+        float a_ = (a), b_ = (b);                                                               \
+        if (a_ != b_) {                                                                         \
             fprintf(stderr, "  %s:%d: %s == %s failed: %.9g vs %.9g\n", __FILE__, __LINE__, #a, \
-                    #b, (double)a_, (double)b_);                                  \
-            frost_test_failed_checks++;                                           \
-        }                                                                         \
+                    #b, (double)a_, (double)b_);                                                \
+            frost_test_failed_checks++;                                                         \
+        }                                                                                       \
     } while (0)
 
-#define FROST_TEST_MAIN(...)                                                      \
-    int main(void)                                                                \
-    {                                                                             \
-        __VA_ARGS__;                                                              \
-        return frost_test_summary();                                              \
+#define FROST_TEST_MAIN(...)         \
+    int main(void)                   \
+    {                                \
+        __VA_ARGS__;                 \
+        return frost_test_summary(); \
     }
 
 /* Fills x[n] with uniform values in [lo, hi) from a fixed seed. */

@@ -91,18 +91,20 @@ static bool file_exists(const char *name)
 
 static const char *tiny_arch =
     "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
+    "\"bn\"},"
     "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":\"bn\"},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":"
+    "\"bn\"},"
     "{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
     "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
 
 TEST(help_on_every_command)
 {
-    const char *cmds[] = {"--help",          "train --help",      "eval --help",
-                          "info --help",     "quantize --help",   "sensitivity --help",
-                          "convert --help",  "run --help",        "bench --help",
-                          "eval-candidate --help", "search --help"};
+    const char *cmds[] = {
+        "--help",          "train --help",          "eval --help",    "info --help",
+        "quantize --help", "sensitivity --help",    "convert --help", "run --help",
+        "bench --help",    "eval-candidate --help", "search --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -124,10 +126,18 @@ TEST(help_on_every_command)
  * options that would be errors. */
 TEST(version_everywhere)
 {
-    const char *cmds[] = {"--version", "version", "train --version", "eval --version",
-                          "quantize --version", "convert --version", "run --version",
-                          "bench --version", "info --version", "sensitivity --version",
-                          "search --version", "eval-candidate --version",
+    const char *cmds[] = {"--version",
+                          "version",
+                          "train --version",
+                          "eval --version",
+                          "quantize --version",
+                          "convert --version",
+                          "run --version",
+                          "bench --version",
+                          "info --version",
+                          "sensitivity --version",
+                          "search --version",
+                          "eval-candidate --version",
                           "train --epochs banana --version"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
@@ -150,8 +160,7 @@ TEST(bad_values_and_unknown_options)
     const char *two[] = {"--lr", "--sched must be cosine, step or constant", NULL};
     expect_usage_errors("train --lr banana --sched sometimes --epochs 2 --quiet", 2, two, NULL);
     const char *obs[] = {"--observer must be minmax, ema, hist or percentile", NULL};
-    expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs,
-                        NULL);
+    expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs, NULL);
     const char *ctrl[] = {"--controller", NULL};
     expect_usage_errors("search --controller ppo --target-ms 1 --budget 3 -o /tmp/x --seed 2", 1,
                         ctrl, NULL);
@@ -164,7 +173,8 @@ TEST(bad_values_and_unknown_options)
     const char *flag[] = {"--compare is a flag", NULL};
     expect_usage_errors("convert q.safetensors --compare=yes --limit 3", 1, flag, NULL);
     /* unknown options: exit 2, one line each, a suggestion when one is close */
-    expect_usage_errors("train --epoch 3 --quiet", 1, NULL, "unknown option '--epoch'; did you mean --epochs?");
+    expect_usage_errors("train --epoch 3 --quiet", 1, NULL,
+                        "unknown option '--epoch'; did you mean --epochs?");
     expect_usage_errors("eval c.safetensors --frobnicate 3 --batch 8", 1, NULL, "'--frobnicate'");
     expect_usage_errors("bench m.int8 -x", 1, NULL, "'-x'");
     const char *extra[] = {"unexpected argument 'b.safetensors'", NULL};
@@ -188,8 +198,7 @@ TEST(nonsense_values)
     expect_error("train --epochs 1 --statassist --fp-epochs 0", "--fp-epochs");
     expect_error("eval-candidate r28.m360n", "fewer than 7 stages");
     expect_error("eval-candidate r28.m360n.m360n.m360n.m360n.m360n.m360n.x360n", "stage 7");
-    expect_error("eval-candidate r27.m360n.m360n.m360n.m360n.m360n.m360n.m360n",
-                 "resolution 27");
+    expect_error("eval-candidate r27.m360n.m360n.m360n.m360n.m360n.m360n.m360n", "resolution 27");
     expect_error("eval-candidate", "give one genotype");
     expect_error("eval-candidate --random 1 --train 60000 --val 1000", "exceed");
     expect_error("eval-candidate --random 1 --epochs 2 --fp-epochs 2", "--fp-epochs (2)");
@@ -236,7 +245,8 @@ TEST(train_eval_info_end_to_end)
     char args[2048];
     write_file("tiny.json", tiny_arch, strlen(tiny_arch));
     snprintf(args, sizeof args,
-             "train --arch %s/tiny.json --epochs 2 --limit 2000 --val 500 --batch 50 --lr 0.3 --warmup 0 "
+             "train --arch %s/tiny.json --epochs 2 --limit 2000 --val 500 --batch 50 --lr 0.3 "
+             "--warmup 0 "
              "--out %s/t.safetensors --quiet --threads 2",
              dir, dir);
     CHECK_EQ_INT(frost(args), 0);
@@ -273,10 +283,13 @@ TEST(train_eval_info_end_to_end)
 TEST(quantize_qat_sensitivity_end_to_end)
 {
     char args[2048];
-    snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 256 --observer minmax --out %s/q.safetensors --threads 2",
+    snprintf(args, sizeof args,
+             "quantize %s/t.safetensors --calib 256 --observer minmax --out %s/q.safetensors "
+             "--threads 2",
              dir, dir);
     CHECK_EQ_INT(frost(args), 0);
-    const char *fp = strstr(out, "FP32         test accuracy"), *fq = strstr(out, "fake-quant   test accuracy");
+    const char *fp = strstr(out, "FP32         test accuracy"),
+               *fq = strstr(out, "fake-quant   test accuracy");
     CHECK(fp && fq);
     double acc_fp = fp ? atof(fp + 27) : 0, acc_q = fq ? atof(fq + 27) : 0;
     CHECK(acc_fp > 30.0 && acc_q > acc_fp - 3.0); /* W8A8 per-channel barely moves a tiny net */
@@ -292,36 +305,43 @@ TEST(quantize_qat_sensitivity_end_to_end)
     expect_error(args, "--observer");
     const char *bad = "{\"layers\": {\"c9\": {\"weights\": {\"bits\": 4}}}}";
     write_file("bad-q.json", bad, strlen(bad));
-    snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --qconfig %s/bad-q.json", dir, dir);
+    snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --qconfig %s/bad-q.json", dir,
+             dir);
     expect_error(args, "'c9' does not exist");
-    const char *w4 = "{\"weights\": {\"bits\": 4}, \"layers\": {\"c1\": {\"weights\": {\"bits\": 8}}}}";
+    const char *w4 =
+        "{\"weights\": {\"bits\": 4}, \"layers\": {\"c1\": {\"weights\": {\"bits\": 8}}}}";
     write_file("w4.json", w4, strlen(w4));
-    snprintf(args, sizeof args,
-             "train --from %s/t.safetensors --qat --qconfig %s/w4.json --epochs 1 --limit 1000 --val 0 "
-             "--batch 50 --lr 0.02 --warmup 0 --out %s/qat.safetensors --quiet --threads 2",
-             dir, dir, dir);
+    snprintf(
+        args, sizeof args,
+        "train --from %s/t.safetensors --qat --qconfig %s/w4.json --epochs 1 --limit 1000 --val 0 "
+        "--batch 50 --lr 0.02 --warmup 0 --out %s/qat.safetensors --quiet --threads 2",
+        dir, dir, dir);
     CHECK_EQ_INT(frost(args), 0);
     snprintf(args, sizeof args, "eval %s/qat.safetensors", dir);
     CHECK_EQ_INT(frost(args), 0);
     acc = strstr(out, "accuracy ");
     CHECK(acc && atof(acc + 9) > 30.0);
     /* --from never overwrites its checkpoint: the default --out sits next to it */
-    snprintf(args, sizeof args,
-             "train --from %s/t.safetensors --qat --epochs 1 --limit 200 --val 0 --batch 50 --quiet",
-             dir);
+    snprintf(
+        args, sizeof args,
+        "train --from %s/t.safetensors --qat --epochs 1 --limit 200 --val 0 --batch 50 --quiet",
+        dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "t.qat.safetensors") != NULL);
-    snprintf(args, sizeof args, "train --from %s/t.safetensors --qat --epochs 1 --out %s/t.safetensors", dir, dir);
+    snprintf(args, sizeof args,
+             "train --from %s/t.safetensors --qat --epochs 1 --out %s/t.safetensors", dir, dir);
     expect_error(args, "would overwrite");
     /* resuming with another quantization config is refused */
-    snprintf(args, sizeof args,
-             "train --from %s/t.safetensors --qat --w-bits 4 --epochs 1 --limit 200 --val 0 --batch 50 "
-             "--out %s/t.qat.safetensors --resume --quiet",
-             dir, dir);
+    snprintf(
+        args, sizeof args,
+        "train --from %s/t.safetensors --qat --w-bits 4 --epochs 1 --limit 200 --val 0 --batch 50 "
+        "--out %s/t.qat.safetensors --resume --quiet",
+        dir, dir);
     CHECK(frost(args) != 0 && strstr(out, "another quantization config"));
     expect_error("train --epochs 1 --freeze-bn 1", "need --qat");
     expect_error("train --epochs 1 --statassist", "need --qat");
-    snprintf(args, sizeof args, "sensitivity %s/t.safetensors --calib 128 --test-limit 500 --threads 2", dir);
+    snprintf(args, sizeof args,
+             "sensitivity %s/t.safetensors --calib 128 --test-limit 500 --threads 2", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "c1 ") && strstr(out, "fc ") && strstr(out, "every layer quantized"));
 }
@@ -397,8 +417,8 @@ static void write_small_dataset(int n_train, int n_test)
         int n = counts[k];
         size_t size = 16 + (size_t)n * 28 * 28;
         unsigned char *img = calloc(size, 1), *lab = calloc(8 + (size_t)n, 1);
-        unsigned char ih[16] = {0, 0, 8, 3, 0, 0, (unsigned char)(n >> 8), (unsigned char)n,
-                                0, 0, 0, 28, 0, 0, 0, 28};
+        unsigned char ih[16] = {0, 0,  8, 3, 0, 0, (unsigned char)(n >> 8), (unsigned char)n, 0, 0,
+                                0, 28, 0, 0, 0, 28};
         unsigned char lh[8] = {0, 0, 8, 1, 0, 0, (unsigned char)(n >> 8), (unsigned char)n};
         memcpy(img, ih, sizeof ih);
         memcpy(lab, lh, sizeof lh);
@@ -420,10 +440,11 @@ TEST(repeats_and_short_out)
     char args[2048];
     write_small_dataset(200, 100);
     write_file("tiny.json", tiny_arch, strlen(tiny_arch));
-    snprintf(args, sizeof args,
-             "train --arch %s/tiny.json --data %s/small --epochs 4 --epochs=1 --val 0 --batch 50 "
-             "--warmup 0 --quiet --quiet --threads 2 --out %s/ignored.safetensors -o %s/r.safetensors",
-             dir, dir, dir, dir);
+    snprintf(
+        args, sizeof args,
+        "train --arch %s/tiny.json --data %s/small --epochs 4 --epochs=1 --val 0 --batch 50 "
+        "--warmup 0 --quiet --quiet --threads 2 --out %s/ignored.safetensors -o %s/r.safetensors",
+        dir, dir, dir, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "(1 epochs in") != NULL); /* the last --epochs */
     CHECK(strstr(out, "unknown") == NULL);
@@ -440,8 +461,8 @@ TEST(repeats_and_short_out)
     snprintf(args, sizeof args, "convert %s/rq.safetensors -o%s/rq-short.int8", dir, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "rq-short.int8") && file_exists("rq-short.int8"));
-    snprintf(args, sizeof args, "convert %s/rq.safetensors --requant float --requant fixed -o %s/rq.i8",
-             dir, dir);
+    snprintf(args, sizeof args,
+             "convert %s/rq.safetensors --requant float --requant fixed -o %s/rq.i8", dir, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(file_exists("rq.i8") && !file_exists("rq.int8"));
     snprintf(args, sizeof args, "bench %s/rq.i8 --reps 2 --reps 3", dir);

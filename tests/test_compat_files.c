@@ -27,7 +27,7 @@
 #include "harness.h"
 
 #define CLASSES 10
-#define DIR "tests/fixtures/compat/"
+#define DIR     "tests/fixtures/compat/"
 
 static float images[COMPAT_N_IMAGES * COMPAT_PIXELS];
 
@@ -92,8 +92,8 @@ static void check_meta(const char *path, const char *key, const char *want)
 
 /* The architecture round trips: the loaded model writes the JSON the old writer wrote,
  * both as the old library printed it and as the old trainer stored it in the file. */
-static void check_arch(const char *path, const frost_model *m, const char *old_json,
-                       int64_t params, int64_t macs)
+static void check_arch(const char *path, const frost_model *m, const char *old_json, int64_t params,
+                       int64_t macs)
 {
     char *json = frost_model_to_json(m);
     CHECK(json && strcmp(json, old_json) == 0);
@@ -134,8 +134,7 @@ TEST(qat_checkpoint)
     const char *qc = frost_model_qconfig_json(m);
     CHECK(qc && strcmp(qc, compat_qat_qconfig_json) == 0);
     check_meta(DIR "qat.safetensors", "frost.quant", compat_qat_qconfig_json);
-    check_arch(DIR "qat.safetensors", m, compat_qat_arch_json, compat_qat_params,
-               compat_qat_macs);
+    check_arch(DIR "qat.safetensors", m, compat_qat_arch_json, compat_qat_params, compat_qat_macs);
     float logits[COMPAT_N_IMAGES * CLASSES];
     forward(m, logits); /* loaded with fixed ranges: the inference-time fake-quant model */
     check_logits(logits, compat_qat_logits, true);
@@ -209,25 +208,39 @@ static void check_int8_file(const struct int8_expected *e)
 
 TEST(int8_fixed_point_requant)
 {
-    const struct int8_expected e = {
-        DIR "qat_fixed.int8", compat_i8fixed_float_requant, compat_i8fixed_input_scale,
-        compat_i8fixed_input_zp, compat_i8fixed_quantized_input_fnv, compat_i8fixed_macs,
-        compat_i8fixed_weight_bytes, compat_i8fixed_arena_bytes, compat_i8fixed_nodes,
-        compat_i8fixed_node_names, compat_i8fixed_out};
+    const struct int8_expected e = {DIR "qat_fixed.int8",
+                                    compat_i8fixed_float_requant,
+                                    compat_i8fixed_input_scale,
+                                    compat_i8fixed_input_zp,
+                                    compat_i8fixed_quantized_input_fnv,
+                                    compat_i8fixed_macs,
+                                    compat_i8fixed_weight_bytes,
+                                    compat_i8fixed_arena_bytes,
+                                    compat_i8fixed_nodes,
+                                    compat_i8fixed_node_names,
+                                    compat_i8fixed_out};
     CHECK_EQ_INT(e.float_requant, 0);
-    CHECK_EQ_INT(e.nodes, (int)(sizeof compat_i8fixed_node_names / sizeof *compat_i8fixed_node_names));
+    CHECK_EQ_INT(e.nodes,
+                 (int)(sizeof compat_i8fixed_node_names / sizeof *compat_i8fixed_node_names));
     check_int8_file(&e);
 }
 
 TEST(int8_float_requant)
 {
-    const struct int8_expected e = {
-        DIR "qat_float.int8", compat_i8float_float_requant, compat_i8float_input_scale,
-        compat_i8float_input_zp, compat_i8float_quantized_input_fnv, compat_i8float_macs,
-        compat_i8float_weight_bytes, compat_i8float_arena_bytes, compat_i8float_nodes,
-        compat_i8float_node_names, compat_i8float_out};
+    const struct int8_expected e = {DIR "qat_float.int8",
+                                    compat_i8float_float_requant,
+                                    compat_i8float_input_scale,
+                                    compat_i8float_input_zp,
+                                    compat_i8float_quantized_input_fnv,
+                                    compat_i8float_macs,
+                                    compat_i8float_weight_bytes,
+                                    compat_i8float_arena_bytes,
+                                    compat_i8float_nodes,
+                                    compat_i8float_node_names,
+                                    compat_i8float_out};
     CHECK_EQ_INT(e.float_requant, 1);
-    CHECK_EQ_INT(e.nodes, (int)(sizeof compat_i8float_node_names / sizeof *compat_i8float_node_names));
+    CHECK_EQ_INT(e.nodes,
+                 (int)(sizeof compat_i8float_node_names / sizeof *compat_i8float_node_names));
     check_int8_file(&e);
 }
 
@@ -260,6 +273,6 @@ TEST(cli_info_reads_old_files)
     check_info(DIR "qat_fixed.int8 --memory", "peak activations (arena): 7872 bytes");
 }
 
-FROST_TEST_MAIN(compat_make_images(images), RUN(inputs_are_the_generators),
-                RUN(float_checkpoint), RUN(qat_checkpoint), RUN(int8_fixed_point_requant),
-                RUN(int8_float_requant), RUN(cli_info_reads_old_files))
+FROST_TEST_MAIN(compat_make_images(images), RUN(inputs_are_the_generators), RUN(float_checkpoint),
+                RUN(qat_checkpoint), RUN(int8_fixed_point_requant), RUN(int8_float_requant),
+                RUN(cli_info_reads_old_files))

@@ -266,8 +266,7 @@ TEST(zero_and_absurd_dimensions)
     uint32_t zero[3] = {3, 0, 3};
     expect_bad_images(buf, make_idx(buf, 0x08, 3, zero, NULL, 0), "dimension 1 is zero", __LINE__);
     uint32_t lzero[1] = {0};
-    expect_bad_labels(buf, make_idx(buf, 0x08, 1, lzero, NULL, 0), "dimension 0 is zero",
-                      __LINE__);
+    expect_bad_labels(buf, make_idx(buf, 0x08, 1, lzero, NULL, 0), "dimension 0 is zero", __LINE__);
     /* 0xFFFFFFFF^3 overflows 64 bits if multiplied naively. */
     uint32_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
     expect_bad_images(buf, make_idx(buf, 0x08, 3, huge, good_pixels, 18), "absurd", __LINE__);
@@ -504,8 +503,9 @@ TEST(head_copies_the_first_images)
 TEST(resize_worked_values)
 {
     uint8_t img[4] = {0, 100, 200, 40}, lab[1] = {3};
-    frost_dataset src = {.n = 1, .h = 2, .w = 2, .c = 1, .classes = 4, .images = img,
-                         .labels = lab}, r;
+    frost_dataset src =
+                      {.n = 1, .h = 2, .w = 2, .c = 1, .classes = 4, .images = img, .labels = lab},
+                  r;
     CHECK_EQ_INT(frost_dataset_resize(&src, 1, 1, &r), FROST_OK);
     CHECK_EQ_INT(r.images[0], 85);
     CHECK_EQ_INT(r.labels[0], 3);
@@ -514,8 +514,8 @@ TEST(resize_worked_values)
     CHECK(memcmp(r.images, img, 4) == 0);
     frost_dataset_free(&r);
     uint8_t row[2] = {0, 100};
-    frost_dataset line = {.n = 1, .h = 1, .w = 2, .c = 1, .classes = 4, .images = row,
-                          .labels = lab};
+    frost_dataset line = {
+        .n = 1, .h = 1, .w = 2, .c = 1, .classes = 4, .images = row, .labels = lab};
     CHECK_EQ_INT(frost_dataset_resize(&line, 1, 4, &r), FROST_OK);
     CHECK_EQ_INT(r.images[0], 0);
     CHECK_EQ_INT(r.images[1], 25);
@@ -525,12 +525,11 @@ TEST(resize_worked_values)
     CHECK_EQ_INT(frost_dataset_resize(&src, 0, 4, &r), FROST_ERR_ARG);
 }
 
-FROST_TEST_MAIN(RUN(loads_raw_files); RUN(loads_gzip_and_mixed_files);
-                RUN(loads_4d_images_as_nhwc); RUN(missing_file_names_path_and_reason);
-                RUN(bad_magic); RUN(unsupported_and_invalid_dtype);
-                RUN(wrong_number_of_dimensions); RUN(zero_and_absurd_dimensions);
-                RUN(truncated_header_and_data); RUN(trailing_garbage);
-                RUN(damaged_gzip_streams); RUN(image_label_count_mismatch); RUN(null_arguments);
-                RUN(fashion_mnist_missing_dir_names_file);
+FROST_TEST_MAIN(RUN(loads_raw_files); RUN(loads_gzip_and_mixed_files); RUN(loads_4d_images_as_nhwc);
+                RUN(missing_file_names_path_and_reason); RUN(bad_magic);
+                RUN(unsupported_and_invalid_dtype); RUN(wrong_number_of_dimensions);
+                RUN(zero_and_absurd_dimensions); RUN(truncated_header_and_data);
+                RUN(trailing_garbage); RUN(damaged_gzip_streams); RUN(image_label_count_mismatch);
+                RUN(null_arguments); RUN(fashion_mnist_missing_dir_names_file);
                 RUN(split_is_deterministic_and_disjoint); RUN(split_edges);
                 RUN(head_copies_the_first_images); RUN(resize_worked_values))

@@ -144,7 +144,7 @@ TEST(shuffle_depends_on_seed_and_epoch_only)
         identity &= p0[i] == i && p5[i] == i;
         moved += a0[i] != i;
     }
-    CHECK(identity);    /* shuffle off: dataset order every epoch */
+    CHECK(identity);      /* shuffle off: dataset order every epoch */
     CHECK(moved > N / 2); /* shuffled: most samples moved */
 
     frost_loader_free(a);
@@ -185,8 +185,8 @@ TEST(normalisation_is_exact_without_augmentation)
 /* Expected value of output pixel (y, x, ch) of a gradient image under a
  * shift (dy, dx) and flip, with `pad` outside (the definition in
  * data_internal.h, written out independently). */
-static float expected_pixel(const frost_dataset *d, const float lut[256], int dy, int dx,
-                            bool flip, int y, int x, int ch)
+static float expected_pixel(const frost_dataset *d, const float lut[256], int dy, int dx, bool flip,
+                            int y, int x, int ch)
 {
     int sy = y + dy, sx = (flip ? d->w - 1 - x : x) + dx;
     if (sy < 0 || sy >= d->h || sx < 0 || sx >= d->w)
@@ -472,9 +472,8 @@ TEST(create_rejects_bad_arguments)
 
 FROST_TEST_MAIN(RUN(batch_counts_and_short_last_batch); RUN(every_index_once_per_epoch);
                 RUN(shuffle_depends_on_seed_and_epoch_only);
-                RUN(normalisation_is_exact_without_augmentation);
-                RUN(augment_image_hand_computed); RUN(loader_crop_produces_shifted_images);
-                RUN(loader_flip_mirrors_half_the_time); RUN(shuffle_is_uniform_enough);
-                RUN(augmentation_differs_between_positions);
+                RUN(normalisation_is_exact_without_augmentation); RUN(augment_image_hand_computed);
+                RUN(loader_crop_produces_shifted_images); RUN(loader_flip_mirrors_half_the_time);
+                RUN(shuffle_is_uniform_enough); RUN(augmentation_differs_between_positions);
                 RUN(augmented_batches_independent_of_threads_and_batch_size);
                 RUN(create_rejects_bad_arguments))

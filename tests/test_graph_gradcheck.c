@@ -80,7 +80,10 @@ TEST(whole_network_gradients_match_finite_differences)
         double gmax = 0;
         for (int64_t j = 0; j < p->numel; j++)
             gmax = fmax(gmax, fabs(g[j]));
-        if (!(gmax > 1e-6)) { fprintf(stderr, "  %s has no gradient\n", p->name); frost_test_failed_checks++; }
+        if (!(gmax > 1e-6)) {
+            fprintf(stderr, "  %s has no gradient\n", p->name);
+            frost_test_failed_checks++;
+        }
         frost_test_gradcheck(p->name, loss_of, &c, p->data, g, (long)p->numel, 1e-3, 2e-4, 3e-2,
                              24);
         free(g);
@@ -118,7 +121,8 @@ static const char *const fusable =
     "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu6\"},"
     "{\"name\":\"dw\",\"op\":\"conv\",\"out\":11,\"k\":3,\"groups\":11},"
     "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"b3\",\"op\":\"bn\",\"in\":\"c1\"},{\"name\":\"a3\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"b3\",\"op\":\"bn\",\"in\":\"c1\"},{\"name\":\"a3\",\"op\":\"act\",\"fn\":\"relu\"}"
+    ","
     "{\"name\":\"s\",\"op\":\"add\",\"in\":[\"a2\",\"b2\"]},"
     "{\"name\":\"cat\",\"op\":\"concat\",\"in\":[\"s\",\"a3\"]},"
     "{\"name\":\"g\",\"op\":\"gap\"},{\"name\":\"fc\",\"op\":\"linear\",\"out\":5}]}";
@@ -173,5 +177,5 @@ TEST(fused_bn_act_equals_unfused)
     CHECK_EQ_INT(bad, 0);
 }
 
-FROST_TEST_MAIN(RUN(whole_network_gradients_match_finite_differences); RUN(fused_bn_act_equals_unfused);
-                RUN(eval_mode_uses_running_stats_and_no_dropout))
+FROST_TEST_MAIN(RUN(whole_network_gradients_match_finite_differences);
+                RUN(fused_bn_act_equals_unfused); RUN(eval_mode_uses_running_stats_and_no_dropout))

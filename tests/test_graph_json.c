@@ -8,7 +8,8 @@
 #include "models/graph.h"
 
 static const char *const tiny =
-    "{\"format\":\"frost-arch\",\"version\":1,\"name\":\"tiny\",\"input\":{\"h\":8,\"w\":8,\"c\":1},"
+    "{\"format\":\"frost-arch\",\"version\":1,\"name\":\"tiny\",\"input\":{\"h\":8,\"w\":8,\"c\":1}"
+    ","
     "\"classes\":3,\"layers\":["
     "{\"name\":\"c1\",\"op\":\"conv\",\"out\":4,\"k\":3,\"stride\":1},"
     "{\"name\":\"b1\",\"op\":\"bn\"},"
@@ -40,8 +41,8 @@ TEST(parses_and_infers_shapes)
     frost_model_free(m);
 }
 
-static const frost_profile_entry *find_entry(const frost_profile_entry *e, int n,
-                                             const char *op, const char *direction)
+static const frost_profile_entry *find_entry(const frost_profile_entry *e, int n, const char *op,
+                                             const char *direction)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(e[i].op, op) == 0 && strcmp(e[i].direction, direction) == 0)
@@ -125,16 +126,18 @@ TEST(bad_architectures_are_refused_with_names)
 {
     expect_bad("\"op\":\"bn\"", "\"op\":\"batchnorm9\"", "unknown op 'batchnorm9'");
     expect_bad("\"fn\":\"relu6\"", "\"fn\":\"swish42\"", "a1");
-    expect_bad("\"k\":3,\"stride\":1}", "\"k\":11,\"stride\":1,\"pad\":0}", "c1");             /* kernel > input */
-    expect_bad("\"groups\":4", "\"groups\":3", "dw");                                  /* groups */
-    expect_bad("\"in\":[\"dw\",\"a1\"]", "\"in\":[\"dw\",\"mp\"]", "not an earlier");  /* forward ref */
-    expect_bad("\"in\":[\"add\",\"a1\"]", "\"in\":[\"add\"]", "cat");                 /* one input */
-    expect_bad("\"out\":3}", "\"out\":5}", "classes");                                 /* wrong width */
+    expect_bad("\"k\":3,\"stride\":1}", "\"k\":11,\"stride\":1,\"pad\":0}",
+               "c1");                                 /* kernel > input */
+    expect_bad("\"groups\":4", "\"groups\":3", "dw"); /* groups */
+    expect_bad("\"in\":[\"dw\",\"a1\"]", "\"in\":[\"dw\",\"mp\"]",
+               "not an earlier");                                     /* forward ref */
+    expect_bad("\"in\":[\"add\",\"a1\"]", "\"in\":[\"add\"]", "cat"); /* one input */
+    expect_bad("\"out\":3}", "\"out\":5}", "classes");                /* wrong width */
     expect_bad("\"name\":\"b1\"", "\"name\":\"c1\"", "duplicate");
     expect_bad("\"out\":4,\"k\":3,\"stride\":1", "\"out\":\"4\",\"k\":3,\"stride\":1", "'out'");
     expect_bad("\"p\":0.2", "\"p\":1.5", "drop");
     expect_bad("\"h\":8", "\"h\":-8", "input.h");
-    expect_bad("{\"format\"", "[{\"format\"", "");                                    /* not an object */
+    expect_bad("{\"format\"", "[{\"format\"", ""); /* not an object */
     expect_bad("\"layers\":[", "\"layers\":[[],", "layers[0]");
 }
 
@@ -152,12 +155,12 @@ TEST(make_div8_matches_spec)
     CHECK_EQ_INT(frost_make_div8(32 * 0.5f), 16);
     CHECK_EQ_INT(frost_make_div8(24 * 0.35f), 8);
     CHECK_EQ_INT(frost_make_div8(3), 8);
-    CHECK_EQ_INT(frost_make_div8(20), 24); /* floor(24/8)*8 = 24 */
-    CHECK_EQ_INT(frost_make_div8(36), 40); /* (36+4)/8 = 5 -> 40 */
+    CHECK_EQ_INT(frost_make_div8(20), 24);                       /* floor(24/8)*8 = 24 */
+    CHECK_EQ_INT(frost_make_div8(36), 40);                       /* (36+4)/8 = 5 -> 40 */
     CHECK_EQ_INT(frost_make_div8(35), 32 + 8 * (32 < 0.9 * 35)); /* 32 >= 31.5 -> 32 */
     CHECK_EQ_INT(frost_make_div8(100), 104);
 }
 
-FROST_TEST_MAIN(RUN(parses_and_infers_shapes); RUN(round_trip_is_identical); RUN(profile_counts_every_node_run);
-                RUN(bad_architectures_are_refused_with_names); RUN(invalid_json_text);
-                RUN(make_div8_matches_spec))
+FROST_TEST_MAIN(RUN(parses_and_infers_shapes); RUN(round_trip_is_identical);
+                RUN(profile_counts_every_node_run); RUN(bad_architectures_are_refused_with_names);
+                RUN(invalid_json_text); RUN(make_div8_matches_spec))

@@ -12,7 +12,10 @@
 #include "models/graph.h"
 #include "ops/pgemm.h"
 
-static float uniform(frost_rng *r, float lo, float hi) { return lo + (hi - lo) * frost_rng_uniform(r); }
+static float uniform(frost_rng *r, float lo, float hi)
+{
+    return lo + (hi - lo) * frost_rng_uniform(r);
+}
 
 /* Random shapes (rows and channels off the 6 x 16 tile, strided x and y), every
  * activation: the AVX2 kernel equals the reference to float rounding and writes nothing
@@ -24,7 +27,8 @@ TEST(test_pgemm_avx2_matches_reference)
     frost_rng r;
     frost_rng_seed(&r, 11);
     for (int it = 0; it < 400; it++) {
-        int rows = 1 + (int)(frost_rng_uniform(&r) * 40), kdim = 1 + (int)(frost_rng_uniform(&r) * 300);
+        int rows = 1 + (int)(frost_rng_uniform(&r) * 40),
+            kdim = 1 + (int)(frost_rng_uniform(&r) * 300);
         int cout = 1 + (int)(frost_rng_uniform(&r) * 70);
         int p0 = (int)(frost_rng_uniform(&r) * 3);
         int64_t ldx = kdim + (it % 3), ldy = cout + (it % 4);

@@ -18,9 +18,9 @@ TEST(test_quantize_multiplier_worked_values)
     static const struct {
         double m;
         int32_t m0, e;
-    } tv[] = {{.3, 1288490189, -1},         {.5, 1073741824, 0}, {1.0 / 3, 1431655765, -1},
-              {1.5, 1610612736, 1},         {.99999999999, 1073741824, 1},
-              {0.00000000011641532182693481, 0, 0}}; /* 2^-33 */
+    } tv[] = {{.3, 1288490189, -1},          {.5, 1073741824, 0},
+              {1.0 / 3, 1431655765, -1},     {1.5, 1610612736, 1},
+              {.99999999999, 1073741824, 1}, {0.00000000011641532182693481, 0, 0}}; /* 2^-33 */
     for (size_t i = 0; i < sizeof tv / sizeof tv[0]; i++) {
         int32_t m0, e;
         frost_quantize_multiplier(tv[i].m, &m0, &e);
@@ -83,7 +83,8 @@ TEST(test_fully_connected_worked_example)
 /* The ADD worked example: (q=50, S=.05, Z=-3) + (q=-20, S=.02, Z=7) into (.06, -1): 34. */
 TEST(test_add_worked_example)
 {
-    frost_int8_add_args a = {.a_zp = -3 + 128, .b_zp = 7 + 128, .out_zp = -1 + 128, .lo = 0, .hi = 255};
+    frost_int8_add_args a = {
+        .a_zp = -3 + 128, .b_zp = 7 + 128, .out_zp = -1 + 128, .lo = 0, .hi = 255};
     double tw = 2 * .05;
     frost_quantize_multiplier(.05 / tw, &a.mult[0], &a.shift[0]);
     frost_quantize_multiplier(.02 / tw, &a.mult[1], &a.shift[1]);
@@ -181,11 +182,11 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
     if (dw) {
         c->packed = malloc(frost_int8_dw_packed_bytes(a->cout, a->k));
         frost_int8_dw_pack(a->cout, a->k, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
-                         c->fscale, c->packed);
+                           c->fscale, c->packed);
     } else {
         c->packed = malloc(frost_int8_gemm_packed_bytes(a->cout, kdim));
         frost_int8_gemm_pack(a->cout, kdim, a->acc_shift, c->w, c->bias_eff, c->mult, c->shift,
-                           c->fscale, c->packed);
+                             c->fscale, c->packed);
         c->scratch = malloc(frost_int8_gemm_scratch_bytes(a));
     }
 }
@@ -251,8 +252,8 @@ TEST(test_vnni_conv_matches_reference)
         frost_int8_conv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut, vs);
         frost_int8_conv_vnni(&c.a, vp, c.x, c.y_fast, cut, pix, vs);
         if (memcmp(c.y_ref, c.y_fast, (size_t)pix * c.a.cout) != 0 && bad++ < 3)
-            fprintf(stderr, "  case %d: k=%d s=%d p=%d %dx%dx%d -> %d shift %d differs\n", t,
-                    c.a.k, c.a.stride, c.a.pad, c.a.h, c.a.w, c.a.cin, c.a.cout, c.a.acc_shift);
+            fprintf(stderr, "  case %d: k=%d s=%d p=%d %dx%dx%d -> %d shift %d differs\n", t, c.a.k,
+                    c.a.stride, c.a.pad, c.a.h, c.a.w, c.a.cin, c.a.cout, c.a.acc_shift);
         free(vp);
         free(vs);
         free_conv_case(&c);
@@ -307,8 +308,10 @@ TEST(test_requant_linear_add_avx2_match_reference)
         random_multipliers(&r, 8, m0, e);
         for (int i = 0; i < 8; i++) {
             int kind = irand(&r, 0, 9);
-            acc[i] = kind == 0 ? INT32_MIN : kind == 1 ? INT32_MAX
-                   : kind < 5 ? irand(&r, -100, 100) : (int32_t)(frost_rng_u64(&r) >> 32);
+            acc[i] = kind == 0   ? INT32_MIN
+                     : kind == 1 ? INT32_MAX
+                     : kind < 5  ? irand(&r, -100, 100)
+                                 : (int32_t)(frost_rng_u64(&r) >> 32);
             if (e[i] > 0) /* the left shift must not overflow, as in real multipliers */
                 acc[i] = acc[i] / (1 << e[i]) / 2;
         }
@@ -344,9 +347,11 @@ TEST(test_requant_linear_add_avx2_match_reference)
     }
     CHECK_EQ_INT(bad, 0);
     for (int t = 0; t < 1000; t++) { /* every other case: float requantization */
-        frost_int8_add_args a = {.a_zp = irand(&r, 0, 255), .b_zp = irand(&r, 0, 255),
-                               .out_zp = irand(&r, 0, 255), .lo = irand(&r, 0, 100),
-                               .fp = t % 2 == 1};
+        frost_int8_add_args a = {.a_zp = irand(&r, 0, 255),
+                                 .b_zp = irand(&r, 0, 255),
+                                 .out_zp = irand(&r, 0, 255),
+                                 .lo = irand(&r, 0, 100),
+                                 .fp = t % 2 == 1};
         a.hi = irand(&r, a.lo, 255);
         double s0 = 0.001 + frost_rng_uniform(&r), s1 = 0.001 + frost_rng_uniform(&r);
         double so = 0.001 + frost_rng_uniform(&r), tw = 2 * (s0 > s1 ? s0 : s1);

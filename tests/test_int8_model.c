@@ -189,7 +189,8 @@ TEST(test_every_op_matches_fake_quant)
         seen[im->nodes[i].op]++;
     for (int op = 0; op < FROST_I8_OP_COUNT; op++) /* GAP: in every built-in model below */
         if (!seen[op] && op != FROST_I8_GAP) {
-            fprintf(stderr, "  op %s not in the test graph\n", frost_int8_op_name((frost_int8_op)op));
+            fprintf(stderr, "  op %s not in the test graph\n",
+                    frost_int8_op_name((frost_int8_op)op));
             frost_test_failed_checks++;
         }
     for (int fp = 0; im && fp < 2; fp++) {
@@ -355,17 +356,17 @@ TEST(test_corrupt_files_are_refused)
     }
     /* targeted edits of the graph JSON (escaped inside the header) and the header */
     static const char *const edits[][2] = {
-        {"\\\"version\\\":1", "\\\"version\\\":2"},            /* unknown version */
-        {"frost-int8", "frost-int9"},                          /* wrong format name */
-        {"\\\"op\\\":\\\"conv\\\"", "\\\"op\\\":\\\"conx\\\""},     /* unknown op */
-        {"\\\"shape\\\":[14,14,", "\\\"shape\\\":[15,14,"},      /* shapes do not chain */
-        {"\\\"in\\\":[1]", "\\\"in\\\":[9]"},                  /* input after the node */
-        {"\\\"k\\\":3", "\\\"k\\\":0"},                        /* kernel out of range */
-        {"\\\"zp\\\":", "\\\"zq\\\":"},                        /* missing field */
-        {"\\\"groups\\\":1", "\\\"groups\\\":7"},              /* groups do not divide */
+        {"\\\"version\\\":1", "\\\"version\\\":2"},             /* unknown version */
+        {"frost-int8", "frost-int9"},                           /* wrong format name */
+        {"\\\"op\\\":\\\"conv\\\"", "\\\"op\\\":\\\"conx\\\""}, /* unknown op */
+        {"\\\"shape\\\":[14,14,", "\\\"shape\\\":[15,14,"},     /* shapes do not chain */
+        {"\\\"in\\\":[1]", "\\\"in\\\":[9]"},                   /* input after the node */
+        {"\\\"k\\\":3", "\\\"k\\\":0"},                         /* kernel out of range */
+        {"\\\"zp\\\":", "\\\"zq\\\":"},                         /* missing field */
+        {"\\\"groups\\\":1", "\\\"groups\\\":7"},               /* groups do not divide */
         {"\\\"requant\\\":\\\"fixed\\\"", "\\\"requant\\\":\\\"fixxd\\\""}, /* unknown mode */
-        {"\"dtype\":\"I8\"", "\"dtype\":\"U8\""},                  /* wrong dtype */
-        {"\"data_offsets\":[0,", "\"data_offsets\":[9,"},            /* offsets out of place */
+        {"\"dtype\":\"I8\"", "\"dtype\":\"U8\""},                           /* wrong dtype */
+        {"\"data_offsets\":[0,", "\"data_offsets\":[9,"}, /* offsets out of place */
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         memcpy(b, orig, n);

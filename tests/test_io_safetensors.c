@@ -66,8 +66,7 @@ static int count_entries_containing(const char *dir, const char *part)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            strstr(e->d_name, part))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && strstr(e->d_name, part))
             n++;
     closedir(d);
     return n;
@@ -224,8 +223,8 @@ TEST(layout_offsets_and_padding)
     CHECK(h != NULL);
     const char *names[] = {"conv.weight", "bn.running_var", "labels", "q", "mask", "step", "empty"};
     for (int i = 0; h && i < 7; i++) {
-        cJSON *off = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(h, names[i]),
-                                                      "data_offsets");
+        cJSON *off =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(h, names[i]), "data_offsets");
         CHECK(cJSON_GetArraySize(off) == 2);
         if (cJSON_GetArraySize(off) == 2) {
             CHECK_EQ_INT(cJSON_GetArrayItem(off, 0)->valuedouble, expected_offsets[i][0]);
@@ -249,8 +248,8 @@ TEST(exact_bytes_of_small_file)
     frost_st_tensor t = {"a", FROST_DT_F32, 1, {2}, a};
     frost_st_meta m = {"k", "v"};
     CHECK_EQ_INT(frost_st_write(path, &t, 1, &m, 1), FROST_OK);
-    const char *json =
-        "{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    const char *json = "{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
+                       "\"data_offsets\":[0,8]}}";
     size_t jl = strlen(json), n = (jl + 7) / 8 * 8;
     unsigned char expect[256] = {0};
     expect[0] = (unsigned char)n;
@@ -352,8 +351,8 @@ static void expect_corrupt(const char *header, size_t hl, size_t data_len, const
     frost_status st = frost_st_read(path, &f);
     const char *msg = frost_last_error();
     if (st != FROST_ERR_FORMAT || f != NULL || !strstr(msg, path) || !strstr(msg, want)) {
-        fprintf(stderr, "  line %d: status %d, message \"%s\", wanted \"%s\"\n", line, (int)st,
-                msg, want);
+        fprintf(stderr, "  line %d: status %d, message \"%s\", wanted \"%s\"\n", line, (int)st, msg,
+                want);
         frost_test_failed_checks++;
     }
     if (st == FROST_OK && f != (frost_st_file *)&f)
@@ -384,7 +383,8 @@ TEST(corrupt_entries)
 {
     EXPECT_CORRUPT("{\"w\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
                    "'w': unsupported dtype 'F16'");
-    EXPECT_CORRUPT("{\"w\":{\"dtype\":4,\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "'w': field 'dtype'");
+    EXPECT_CORRUPT("{\"w\":{\"dtype\":4,\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+                   "'w': field 'dtype'");
     EXPECT_CORRUPT("{\"w\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "'w': field 'dtype'");
     EXPECT_CORRUPT("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8,
                    "'w': shape[0]");
@@ -400,7 +400,8 @@ TEST(corrupt_entries)
                    "'w': field 'shape'");
     /* 2^32 * 2^32 * 2^32 elements overflow 64 bits */
     EXPECT_CORRUPT("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
-                   "\"data_offsets\":[0,8]}}", 8, "'w': shape is too large");
+                   "\"data_offsets\":[0,8]}}",
+                   8, "'w': shape is too large");
     EXPECT_CORRUPT("{\"w\":{\"dtype\":\"F32\",\"shape\":[1000000,1000000],\"data_offsets\":[0,8]}}",
                    8, "'w': shape and dtype need 4000000000000 bytes");
     EXPECT_CORRUPT("{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
@@ -426,7 +427,8 @@ TEST(corrupt_offsets)
     EXPECT_CORRUPT("{\"a\":" F32_2("[0,8]") ",\"b\":" F32_2("[12,20]") "}", 20,
                    "'b': unused bytes [8, 12)");
     EXPECT_CORRUPT("{\"a\":" F32_2("[4,12]") "}", 12, "'a': unused bytes [0, 4)");
-    EXPECT_CORRUPT("{\"a\":" F32_2("[0,8]") "}", 12, "data region has 12 bytes but the tensors "
+    EXPECT_CORRUPT("{\"a\":" F32_2("[0,8]") "}", 12,
+                   "data region has 12 bytes but the tensors "
                    "cover only 8");
     EXPECT_CORRUPT("{}", 3, "cover only 0");
     EXPECT_CORRUPT("{\"a\":" F32_2("[0,8]") ",\"a\":" F32_2("[8,16]") "}", 16,

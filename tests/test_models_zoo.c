@@ -147,12 +147,9 @@ typedef struct {
 TEST(mobilenetv2_and_mnasnet_match_torchvision)
 {
     static const tv_row rows[] = {
-        {"mobilenetv2", 1.0f, 3504872, 300774272},
-        {"mobilenetv2", 0.5f, 1968680, 97131840},
-        {"mobilenetv2", 0.35f, 1677128, 59285808},
-        {"mobilenetv2", 1.4f, 6108776, 582195824},
-        {"mnasnet_b1", 1.0f, 4383312, 314415872},
-        {"mnasnet_b1", 0.5f, 2218512, 104455968},
+        {"mobilenetv2", 1.0f, 3504872, 300774272}, {"mobilenetv2", 0.5f, 1968680, 97131840},
+        {"mobilenetv2", 0.35f, 1677128, 59285808}, {"mobilenetv2", 1.4f, 6108776, 582195824},
+        {"mnasnet_b1", 1.0f, 4383312, 314415872},  {"mnasnet_b1", 0.5f, 2218512, 104455968},
         {"mnasnet_b1", 1.3f, 6282256, 526362432},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -200,9 +197,9 @@ TEST(mobilenetv2_options)
     CHECK_EQ_INT(frost_g_find(m, "drop"), -1); /* p = 0: no dropout layer */
     CHECK_EQ_INT(node(m, "head.conv")->c, 512);
     /* 3,504,872 - (320*1280 + 2*1280) - (1280*1000 + 1000) + (320*512 + 2*512) + (512*10 + 10) */
-    CHECK_EQ_INT(frost_model_param_count(m),
-                 3504872 - (320 * 1280 + 2 * 1280) - (1280 * 1000 + 1000) + (320 * 512 + 2 * 512) +
-                     (512 * 10 + 10));
+    CHECK_EQ_INT(frost_model_param_count(m), 3504872 - (320 * 1280 + 2 * 1280) -
+                                                 (1280 * 1000 + 1000) + (320 * 512 + 2 * 512) +
+                                                 (512 * 10 + 10));
     CHECK_EQ_INT(frost_model_classes(m), 10);
     frost_model_free(m);
 }
@@ -214,17 +211,17 @@ TEST(resnet20_counts_by_hand)
     frost_model *m = build("resnet", 1.0f, 32, 3, 10);
     if (!m)
         return;
-    int64_t convs = 3 * 9 * 16                           /* stem */
-                    + 6 * (16 * 9 * 16)                  /* s1: 3 blocks x 2 convs */
-                    + 32 * 9 * 16 + 5 * (32 * 9 * 32)    /* s2 */
-                    + 64 * 9 * 32 + 5 * (64 * 9 * 64)    /* s3 */
-                    + 32 * 16 + 64 * 32;                 /* option-B projections */
-    int64_t bn = 2 * (16 + 6 * 16 + 7 * 32 + 7 * 64);    /* gamma + beta per channel */
+    int64_t convs = 3 * 9 * 16                        /* stem */
+                    + 6 * (16 * 9 * 16)               /* s1: 3 blocks x 2 convs */
+                    + 32 * 9 * 16 + 5 * (32 * 9 * 32) /* s2 */
+                    + 64 * 9 * 32 + 5 * (64 * 9 * 64) /* s3 */
+                    + 32 * 16 + 64 * 32;              /* option-B projections */
+    int64_t bn = 2 * (16 + 6 * 16 + 7 * 32 + 7 * 64); /* gamma + beta per channel */
     int64_t fc = 64 * 10 + 10;
     CHECK_EQ_INT(frost_model_param_count(m), convs + bn + fc); /* 272,474 */
-    int64_t macs = 32 * 32 * (3 * 9 * 16 + 6 * 16 * 9 * 16)
-                   + 16 * 16 * (32 * 9 * 16 + 5 * 32 * 9 * 32 + 32 * 16)
-                   + 8 * 8 * (64 * 9 * 32 + 5 * 64 * 9 * 64 + 64 * 32) + 64 * 10;
+    int64_t macs = 32 * 32 * (3 * 9 * 16 + 6 * 16 * 9 * 16) +
+                   16 * 16 * (32 * 9 * 16 + 5 * 32 * 9 * 32 + 32 * 16) +
+                   8 * 8 * (64 * 9 * 32 + 5 * 64 * 9 * 64 + 64 * 32) + 64 * 10;
     CHECK_EQ_INT(frost_model_macs(m), macs);
     const frost_node *f = last_map(m);
     CHECK_EQ_INT(f->h, 8);

@@ -7,9 +7,9 @@
 #include "frost/nas.h"
 #include "harness.h"
 
-static const int target[FROST_NAS_DECISIONS] = {2, 1, 0, 2, 1, 1, 0, 1, 2, 1, 2, 3, 1, 0,
-                                                1, 0, 2, 0, 2, 2, 1, 1, 2, 2, 0, 2, 0, 1,
-                                                0, 1, 2, 1, 1, 0, 2, 0};
+static const int target[FROST_NAS_DECISIONS] = {2, 1, 0, 2, 1, 1, 0, 1, 2, 1, 2, 3,
+                                                1, 0, 1, 0, 2, 0, 2, 2, 1, 1, 2, 2,
+                                                0, 2, 0, 1, 0, 1, 2, 1, 1, 0, 2, 0};
 
 static double synthetic_reward(const frost_nas_space *s, const frost_nas_genotype *g)
 {
@@ -77,8 +77,8 @@ TEST(test_learning_controllers_beat_random)
     double evo = run(FROST_NAS_EVOLUTION, 400, 300, 400, 3, NULL);
     frost_nas_controller *rl = NULL;
     double pg = run(FROST_NAS_RL, 400, 300, 400, 3, &rl);
-    printf("  mean synthetic reward, steps 300-399: random %.3f, evolution %.3f, RL %.3f\n",
-           rnd, evo, pg);
+    printf("  mean synthetic reward, steps 300-399: random %.3f, evolution %.3f, RL %.3f\n", rnd,
+           evo, pg);
     CHECK(fabs(rnd - 0.35) < 0.04); /* chance: 1/2 to 1/4 per decision, 0.35 on average */
     CHECK(evo > rnd + 0.15);
     CHECK(pg > rnd + 0.10);

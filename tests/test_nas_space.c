@@ -31,10 +31,10 @@ static frost_nas_genotype plain(void)
 TEST(test_canonical_repairs)
 {
     frost_nas_genotype g = plain();
-    CHECK(!frost_nas_canonical(&g)); /* MobileNetV2's own choices are canonical */
+    CHECK(!frost_nas_canonical(&g));    /* MobileNetV2's own choices are canonical */
     g.stage[1].block = FROST_NAS_DWSEP; /* a depthwise-separable block has no expansion */
     g.stage[2].block = FROST_NAS_FROST_R4;
-    g.stage[2].expand = 1; /* no SC, no expansion: an MBConv e1 */
+    g.stage[2].expand = 1;  /* no SC, no expansion: an MBConv e1 */
     g.stage[0].layers = -1; /* the one-layer stages keep their layer */
     g.stage[6].layers = -1;
     g.stage[3].layers = -1; /* four layers may lose one */
@@ -131,7 +131,11 @@ TEST(test_bad_genotypes_refused)
 {
     frost_nas_space space = frost_nas_space_default();
     frost_nas_genotype g;
-    const char *bad_text[] = {"", "x28", "r28", "r28.m36+w", "r28.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w.x36+w",
+    const char *bad_text[] = {"",
+                              "x28",
+                              "r28",
+                              "r28.m36+w",
+                              "r28.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w.x36+w",
                               "r28.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w.m46+w",
                               "r28.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w.extra"};
     for (size_t i = 0; i < sizeof bad_text / sizeof bad_text[0]; i++)

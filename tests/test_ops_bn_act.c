@@ -20,8 +20,7 @@
 #include "ops/ops.h"
 
 static const frost_bn_params bn_default = {1e-5f, 0.1f};
-static const frost_act_kind fusable_acts[] = {FROST_ACT_IDENTITY, FROST_ACT_RELU,
-                                              FROST_ACT_RELU6};
+static const frost_act_kind fusable_acts[] = {FROST_ACT_IDENTITY, FROST_ACT_RELU, FROST_ACT_RELU6};
 
 static float *alloc_uniform(long n, float lo, float hi, unsigned long long seed)
 {
@@ -82,9 +81,13 @@ typedef struct {
 
 static bn_case bn_case_new(int64_t m, int c, unsigned long long seed)
 {
-    bn_case b = {m, c, alloc_uniform(m * c, -2.0f, 3.0f, seed),
-                 alloc_uniform(c, 0.5f, 3.0f, seed + 1), alloc_uniform(c, -1.0f, 2.0f, seed + 2),
-                 alloc_uniform(c, -0.5f, 0.5f, seed + 3), alloc_uniform(c, 0.5f, 2.0f, seed + 4),
+    bn_case b = {m,
+                 c,
+                 alloc_uniform(m * c, -2.0f, 3.0f, seed),
+                 alloc_uniform(c, 0.5f, 3.0f, seed + 1),
+                 alloc_uniform(c, -1.0f, 2.0f, seed + 2),
+                 alloc_uniform(c, -0.5f, 0.5f, seed + 3),
+                 alloc_uniform(c, 0.5f, 2.0f, seed + 4),
                  alloc_uniform(m * c, -1.0f, 1.0f, seed + 5)};
     return b;
 }
@@ -103,10 +106,14 @@ typedef struct {
 static bn_result bn_result_new(const bn_case *b)
 {
     long n = b->m * b->c;
-    bn_result r = {alloc_zero(n),         alloc_copy(b->rm, b->c),
-                   alloc_copy(b->rv, b->c), alloc_zero(b->c),
-                   alloc_zero(b->c),      alloc_uniform(n, -1.0f, 1.0f, 77),
-                   alloc_uniform(b->c, -1.0f, 1.0f, 78), alloc_uniform(b->c, -1.0f, 1.0f, 79)};
+    bn_result r = {alloc_zero(n),
+                   alloc_copy(b->rm, b->c),
+                   alloc_copy(b->rv, b->c),
+                   alloc_zero(b->c),
+                   alloc_zero(b->c),
+                   alloc_uniform(n, -1.0f, 1.0f, 77),
+                   alloc_uniform(b->c, -1.0f, 1.0f, 78),
+                   alloc_uniform(b->c, -1.0f, 1.0f, 79)};
     return r;
 }
 
@@ -120,8 +127,8 @@ static void run_unfused(const bn_case *b, frost_act_kind act, bn_result *r)
 {
     long n = b->m * b->c;
     float *z = alloc_zero(n), *g = alloc_zero(n);
-    frost_bn_forward_train(&bn_default, b->m, b->c, b->x, b->gamma, b->beta, r->rm, r->rv,
-                           r->mean, r->invstd, z);
+    frost_bn_forward_train(&bn_default, b->m, b->c, b->x, b->gamma, b->beta, r->rm, r->rv, r->mean,
+                           r->invstd, z);
     frost_act_forward(act, n, z, r->y);
     frost_act_backward(act, n, z, b->dy, g);
     frost_bn_backward(b->m, b->c, b->x, b->gamma, r->mean, r->invstd, g, r->dx, r->dgamma,
@@ -131,10 +138,10 @@ static void run_unfused(const bn_case *b, frost_act_kind act, bn_result *r)
 
 static void run_fused(const bn_case *b, frost_act_kind act, bn_result *r)
 {
-    frost_bn_act_forward_train(&bn_default, act, b->m, b->c, b->x, b->gamma, b->beta, r->rm,
-                               r->rv, r->mean, r->invstd, r->y);
-    frost_bn_act_backward(act, b->m, b->c, b->x, r->y, b->gamma, r->mean, r->invstd, b->dy,
-                          r->dx, r->dgamma, r->dbeta);
+    frost_bn_act_forward_train(&bn_default, act, b->m, b->c, b->x, b->gamma, b->beta, r->rm, r->rv,
+                               r->mean, r->invstd, r->y);
+    frost_bn_act_backward(act, b->m, b->c, b->x, r->y, b->gamma, r->mean, r->invstd, b->dy, r->dx,
+                          r->dgamma, r->dbeta);
 }
 
 static bool results_identical(const bn_result *a, const bn_result *b, long n, int c)
@@ -199,13 +206,13 @@ TEST(eval_matches_unfused)
             frost_act_kind act = fusable_acts[a];
             frost_bn_forward_eval(&bn_default, b.m, b.c, b.x, b.gamma, b.beta, b.rm, b.rv, z);
             frost_act_forward(act, n, z, yu);
-            frost_bn_act_forward_eval(&bn_default, act, b.m, b.c, b.x, b.gamma, b.beta, b.rm,
-                                      b.rv, yf);
+            frost_bn_act_forward_eval(&bn_default, act, b.m, b.c, b.x, b.gamma, b.beta, b.rm, b.rv,
+                                      yf);
             CHECK_EQ_INT(count_off(yf, yu, n, 1e-5), 0);
             /* in place (x == y) gives the same */
             float *xy = alloc_copy(b.x, n);
-            frost_bn_act_forward_eval(&bn_default, act, b.m, b.c, xy, b.gamma, b.beta, b.rm,
-                                      b.rv, xy);
+            frost_bn_act_forward_eval(&bn_default, act, b.m, b.c, xy, b.gamma, b.beta, b.rm, b.rv,
+                                      xy);
             CHECK(same_bits(xy, yf, n));
             free(xy);
         }
@@ -243,8 +250,8 @@ TEST(non_fusable_kinds)
     float *z = alloc_zero(n), *yu = alloc_zero(n), *yf = alloc_zero(n);
     frost_bn_forward_train(&bn_default, b.m, b.c, b.x, b.gamma, b.beta, NULL, NULL, NULL, NULL, z);
     frost_act_forward(FROST_ACT_HSWISH, n, z, yu);
-    frost_bn_act_forward_train(&bn_default, FROST_ACT_HSWISH, b.m, b.c, b.x, b.gamma, b.beta,
-                               NULL, NULL, NULL, NULL, yf);
+    frost_bn_act_forward_train(&bn_default, FROST_ACT_HSWISH, b.m, b.c, b.x, b.gamma, b.beta, NULL,
+                               NULL, NULL, NULL, yf);
     CHECK(same_bits(yf, yu, n));
     float *mean = alloc_zero(b.c), *invstd = alloc_uniform(b.c, 0.5f, 1.0f, 401);
     float *dx = alloc_uniform(n, -1, 1, 402), *dx0 = alloc_copy(dx, n);
@@ -287,8 +294,8 @@ TEST(backward_accumulates)
     CHECK(sum_abs > 0.01 * n);
     /* dx and dbeta are optional: dgamma is unchanged without them */
     float *dg2 = alloc_zero(b.c);
-    frost_bn_act_backward(FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, NULL,
-                          dg2, NULL);
+    frost_bn_act_backward(FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, NULL, dg2,
+                          NULL);
     CHECK(same_bits(dg2, dg0, b.c));
     free(y), free(mean), free(invstd), free(dx0), free(dg0), free(db0), free(start);
     free(pstart), free(dx), free(dg), free(db), free(dg2);
@@ -401,8 +408,8 @@ typedef struct {
 static double fused_loss(void *ctx)
 {
     fused_probe *p = ctx;
-    frost_bn_act_forward_train(&bn_default, p->act, p->m, p->c, p->x, p->gamma, p->beta, NULL,
-                               NULL, NULL, NULL, p->y);
+    frost_bn_act_forward_train(&bn_default, p->act, p->m, p->c, p->x, p->gamma, p->beta, NULL, NULL,
+                               NULL, NULL, p->y);
     double s = 0.0;
     for (long i = 0; i < p->m * p->c; i++)
         s += (double)p->y[i] * p->r[i];
@@ -413,8 +420,8 @@ static double fused_loss(void *ctx)
 static double kink_distance(const fused_probe *p, float *z, long *moved)
 {
     long n = p->m * p->c;
-    frost_bn_forward_train(&bn_default, p->m, p->c, p->x, p->gamma, p->beta, NULL, NULL, NULL,
-                           NULL, z);
+    frost_bn_forward_train(&bn_default, p->m, p->c, p->x, p->gamma, p->beta, NULL, NULL, NULL, NULL,
+                           z);
     double nearest = 1e30;
     for (long i = 0; i < n; i++) {
         double d = fmin(fabs(z[i]), fabs(z[i] - 6.0));
@@ -447,21 +454,21 @@ TEST(fused_gradcheck)
         CHECK(nearest >= 0.15); /* the FD steps (<= ~0.03 in z) stay on one side */
         long below = 0, above = 0;
         for (long i = 0; i < m * c; i++)
-            below += z[i] < 0.0f, above += z[i] > 6.0f;
+            below += z[i]<0.0f, above += z[i]> 6.0f;
         CHECK(below > 0 && above > 0);
 
         float mean[5], invstd[5], dgamma[5] = {0}, dbeta[5] = {0};
         float *dx = alloc_zero(m * c);
-        frost_bn_act_forward_train(&bn_default, act, m, c, x, gamma, beta, NULL, NULL, mean,
-                                   invstd, y);
+        frost_bn_act_forward_train(&bn_default, act, m, c, x, gamma, beta, NULL, NULL, mean, invstd,
+                                   y);
         frost_bn_act_backward(act, m, c, x, y, gamma, mean, invstd, r, dx, dgamma, dbeta);
         const char *name = frost_act_name(act);
-        CHECK_EQ_INT(frost_test_gradcheck(name, fused_loss, &p, x, dx, m * c, 1e-2, 2e-3, 2e-2,
-                                          m * c), 0);
-        CHECK_EQ_INT(frost_test_gradcheck(name, fused_loss, &p, gamma, dgamma, c, 1e-2, 2e-3, 2e-2,
-                                          c), 0);
-        CHECK_EQ_INT(frost_test_gradcheck(name, fused_loss, &p, beta, dbeta, c, 1e-2, 2e-3, 2e-2,
-                                          c), 0);
+        CHECK_EQ_INT(
+            frost_test_gradcheck(name, fused_loss, &p, x, dx, m * c, 1e-2, 2e-3, 2e-2, m * c), 0);
+        CHECK_EQ_INT(
+            frost_test_gradcheck(name, fused_loss, &p, gamma, dgamma, c, 1e-2, 2e-3, 2e-2, c), 0);
+        CHECK_EQ_INT(
+            frost_test_gradcheck(name, fused_loss, &p, beta, dbeta, c, 1e-2, 2e-3, 2e-2, c), 0);
         free(x), free(y), free(z), free(r), free(dx);
     }
 }
@@ -510,10 +517,11 @@ TEST(timing_fused_vs_unfused)
             best[0] = fmin(best[0], t1 - t0), best[1] = fmin(best[1], t2 - t1);
             best[2] = fmin(best[2], t3 - t2), best[3] = fmin(best[3], t4 - t3);
         }
-        printf("     m=%lld c=%d %-5s %d thread(s), best of %d (ms): forward unfused %.2f fused %.2f"
-               " (x%.2f); backward unfused %.2f fused %.2f (x%.2f)\n",
-               (long long)m, c, frost_act_name(act), frost_get_threads(), reps, best[0], best[2],
-               best[0] / best[2], best[1], best[3], best[1] / best[3]);
+        printf(
+            "     m=%lld c=%d %-5s %d thread(s), best of %d (ms): forward unfused %.2f fused %.2f"
+            " (x%.2f); backward unfused %.2f fused %.2f (x%.2f)\n",
+            (long long)m, c, frost_act_name(act), frost_get_threads(), reps, best[0], best[2],
+            best[0] / best[2], best[1], best[3], best[1] / best[3]);
     }
     frost_set_threads(0);
     free(z), free(y), free(g), free(dx), free(mean), free(invstd), free(dg), free(db);

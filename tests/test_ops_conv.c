@@ -61,8 +61,14 @@ static size_t numel(frost_shape4 s) { return (size_t)s.n * s.h * s.w * s.c; }
 
 static frost_conv_params conv_params(int k, int stride, int pad, int groups, int cin, int cout)
 {
-    return (frost_conv_params){.kh = k, .kw = k, .stride = stride, .pad_h = pad, .pad_w = pad,
-                               .groups = groups, .cin = cin, .cout = cout};
+    return (frost_conv_params){.kh = k,
+                               .kw = k,
+                               .stride = stride,
+                               .pad_h = pad,
+                               .pad_w = pad,
+                               .groups = groups,
+                               .cin = cin,
+                               .cout = cout};
 }
 
 /* ---- direct-loop convolution in double: the independent reference ---- */
@@ -144,7 +150,7 @@ static void naive_backward(const frost_conv_params *p, frost_shape4 in, const fl
 /* ---- one conv problem with its buffers ---- */
 
 #define GUARD_FLOATS 64
-#define GUARD_VALUE 12345.5f
+#define GUARD_VALUE  12345.5f
 
 typedef struct {
     frost_conv_params p;
@@ -230,14 +236,14 @@ static void check_gradients(const char *name, frost_conv_params p, frost_shape4 
     const double h = 0.05, atol = 2e-3, rtol = 2e-3;
     char what[96];
     snprintf(what, sizeof what, "%s dx", name);
-    CHECK_EQ_INT(frost_test_gradcheck(what, conv_loss, &c, c.x, dx, (long)numel(in), h, atol,
-                                      rtol, 60), 0);
+    CHECK_EQ_INT(
+        frost_test_gradcheck(what, conv_loss, &c, c.x, dx, (long)numel(in), h, atol, rtol, 60), 0);
     snprintf(what, sizeof what, "%s dw", name);
-    CHECK_EQ_INT(frost_test_gradcheck(what, conv_loss, &c, c.w, dw, (long)weight_count(&p), h,
-                                      atol, rtol, 60), 0);
-    snprintf(what, sizeof what, "%s db", name);
-    CHECK_EQ_INT(frost_test_gradcheck(what, conv_loss, &c, c.b, db, p.cout, h, atol, rtol, 60),
+    CHECK_EQ_INT(frost_test_gradcheck(what, conv_loss, &c, c.w, dw, (long)weight_count(&p), h, atol,
+                                      rtol, 60),
                  0);
+    snprintf(what, sizeof what, "%s db", name);
+    CHECK_EQ_INT(frost_test_gradcheck(what, conv_loss, &c, c.b, db, p.cout, h, atol, rtol, 60), 0);
     free(dx);
     free(dw);
     free(db);
@@ -320,25 +326,20 @@ static const struct {
     const char *name;
     int k, stride, pad, groups, cin, cout, h, w;
 } grad_cases[] = {
-    {"3x3 s1", 3, 1, 1, 1, 3, 5, 6, 5},
-    {"3x3 s2", 3, 2, 1, 1, 3, 4, 7, 8},
-    {"5x5 s1", 5, 1, 2, 1, 2, 3, 7, 6},
-    {"1x1 s1", 1, 1, 0, 1, 6, 5, 4, 3},
-    {"1x1 s2", 1, 2, 0, 1, 4, 6, 7, 5},
-    {"3x3 groups=2", 3, 1, 1, 2, 4, 6, 5, 5},
-    {"1x1 groups=2", 1, 1, 0, 2, 4, 6, 3, 4},
-    {"dw 3x3 s1", 3, 1, 1, 11, 11, 11, 7, 7},
-    {"dw 3x3 s2", 3, 2, 1, 11, 11, 11, 9, 9},
-    {"dw 5x5 s1", 5, 1, 2, 10, 10, 10, 9, 9},
+    {"3x3 s1", 3, 1, 1, 1, 3, 5, 6, 5},       {"3x3 s2", 3, 2, 1, 1, 3, 4, 7, 8},
+    {"5x5 s1", 5, 1, 2, 1, 2, 3, 7, 6},       {"1x1 s1", 1, 1, 0, 1, 6, 5, 4, 3},
+    {"1x1 s2", 1, 2, 0, 1, 4, 6, 7, 5},       {"3x3 groups=2", 3, 1, 1, 2, 4, 6, 5, 5},
+    {"1x1 groups=2", 1, 1, 0, 2, 4, 6, 3, 4}, {"dw 3x3 s1", 3, 1, 1, 11, 11, 11, 7, 7},
+    {"dw 3x3 s2", 3, 2, 1, 11, 11, 11, 9, 9}, {"dw 5x5 s1", 5, 1, 2, 10, 10, 10, 9, 9},
     {"dw 5x5 s2", 5, 2, 2, 10, 10, 10, 7, 7},
 };
 
 TEST(test_conv_gradients)
 {
     for (size_t i = 0; i < LEN(grad_cases); i++) {
-        frost_conv_params p = conv_params(grad_cases[i].k, grad_cases[i].stride,
-                                          grad_cases[i].pad, grad_cases[i].groups,
-                                          grad_cases[i].cin, grad_cases[i].cout);
+        frost_conv_params p =
+            conv_params(grad_cases[i].k, grad_cases[i].stride, grad_cases[i].pad,
+                        grad_cases[i].groups, grad_cases[i].cin, grad_cases[i].cout);
         frost_shape4 in = {2, grad_cases[i].h, grad_cases[i].w, grad_cases[i].cin};
         check_gradients(grad_cases[i].name, p, in);
     }
@@ -358,17 +359,17 @@ static int shape_cases(shape_case *out)
 {
     int n = 0;
     for (size_t i = 0; i < LEN(grad_cases); i++)
-        out[n++] = (shape_case){grad_cases[i].name,
-                                conv_params(grad_cases[i].k, grad_cases[i].stride,
-                                            grad_cases[i].pad, grad_cases[i].groups,
-                                            grad_cases[i].cin, grad_cases[i].cout),
-                                {2, grad_cases[i].h, grad_cases[i].w, grad_cases[i].cin}};
+        out[n++] =
+            (shape_case){grad_cases[i].name,
+                         conv_params(grad_cases[i].k, grad_cases[i].stride, grad_cases[i].pad,
+                                     grad_cases[i].groups, grad_cases[i].cin, grad_cases[i].cout),
+                         {2, grad_cases[i].h, grad_cases[i].w, grad_cases[i].cin}};
     frost_conv_params rect = conv_params(3, 1, 0, 1, 3, 4);
     rect.kh = 1;
     rect.pad_w = 1;
     out[n++] = (shape_case){"1x3 pad 0,1", rect, {2, 5, 6, 3}};
-    frost_conv_params rect_dw = {.kh = 3, .kw = 1, .stride = 2, .pad_h = 1, .pad_w = 0,
-                                 .groups = 9, .cin = 9, .cout = 9};
+    frost_conv_params rect_dw = {
+        .kh = 3, .kw = 1, .stride = 2, .pad_h = 1, .pad_w = 0, .groups = 9, .cin = 9, .cout = 9};
     out[n++] = (shape_case){"dw 3x1 s2", rect_dw, {2, 7, 6, 9}};
     out[n++] = (shape_case){"2x2 s3", conv_params(2, 3, 0, 1, 3, 5), {2, 8, 7, 3}};
     out[n++] = (shape_case){"3x3 pad 2", conv_params(3, 1, 2, 1, 2, 3), {1, 4, 5, 2}};
@@ -383,10 +384,10 @@ static int shape_cases(shape_case *out)
     out[n++] = (shape_case){"dw 3x3 s2 batch 19", conv_params(3, 2, 1, 12, 12, 12), {19, 5, 6, 12}};
     out[n++] = (shape_case){"dw 5x5 s1 batch 16", conv_params(5, 1, 2, 9, 9, 9), {16, 4, 4, 9}};
     out[n++] = (shape_case){"chunks of 6 images", conv_params(3, 1, 1, 1, 64, 5), {8, 12, 12, 64}};
-    out[n++] = (shape_case){"chunks inside an image", conv_params(3, 1, 1, 1, 256, 4),
-                            {2, 16, 16, 256}};
-    out[n++] = (shape_case){"chunks inside an image s2 5x5", conv_params(5, 2, 2, 1, 256, 3),
-                            {2, 21, 21, 256}};
+    out[n++] =
+        (shape_case){"chunks inside an image", conv_params(3, 1, 1, 1, 256, 4), {2, 16, 16, 256}};
+    out[n++] = (shape_case){
+        "chunks inside an image s2 5x5", conv_params(5, 2, 2, 1, 256, 3), {2, 21, 21, 256}};
     out[n++] = (shape_case){"grouped chunks", conv_params(3, 1, 1, 2, 512, 4), {1, 17, 17, 512}};
     return n;
 }
@@ -483,8 +484,11 @@ static bool random_depthwise_case(frost_conv_params *p, frost_shape4 *in)
 {
     static const int ks[] = {1, 2, 3, 3, 3, 4, 5, 5, 7};
     int c = rand_between(1, 40);
-    *p = (frost_conv_params){.kh = ks[rand_between(0, 8)], .stride = rand_between(1, 3),
-                             .groups = c, .cin = c, .cout = c};
+    *p = (frost_conv_params){.kh = ks[rand_between(0, 8)],
+                             .stride = rand_between(1, 3),
+                             .groups = c,
+                             .cin = c,
+                             .cout = c};
     p->kw = rand_between(0, 3) == 0 ? ks[rand_between(0, 8)] : p->kh;
     p->pad_h = rand_between(0, p->kh);
     p->pad_w = rand_between(0, 3) == 0 ? rand_between(0, p->kw) : p->pad_h;
@@ -505,8 +509,16 @@ TEST(test_depthwise_avx2_matches_reference)
         if (!random_depthwise_case(&p, &in))
             continue;
         frost_shape4 o = out_shape(&p, in);
-        frost_dw_geom g = {.n = in.n, .h = in.h, .w = in.w, .c = in.c, .oh = o.h, .ow = o.w,
-                           .kh = p.kh, .kw = p.kw, .stride = p.stride, .pad_h = p.pad_h,
+        frost_dw_geom g = {.n = in.n,
+                           .h = in.h,
+                           .w = in.w,
+                           .c = in.c,
+                           .oh = o.h,
+                           .ow = o.w,
+                           .kh = p.kh,
+                           .kw = p.kw,
+                           .stride = p.stride,
+                           .pad_h = p.pad_h,
                            .pad_w = p.pad_w};
         size_t nx = numel(in), ny = numel(o), nw = weight_count(&p);
         unsigned long long seed = 1000 + (unsigned long long)done * 10;
@@ -560,8 +572,17 @@ TEST(test_depthwise_streamed_output_matches_reference)
 {
     if (!frost_cpu_has_avx2())
         return;
-    frost_dw_geom g = {.n = 1, .h = 128, .w = 128, .c = 256, .oh = 128, .ow = 128, .kh = 3,
-                       .kw = 3, .stride = 1, .pad_h = 1, .pad_w = 1};
+    frost_dw_geom g = {.n = 1,
+                       .h = 128,
+                       .w = 128,
+                       .c = 256,
+                       .oh = 128,
+                       .ow = 128,
+                       .kh = 3,
+                       .kw = 3,
+                       .stride = 1,
+                       .pad_h = 1,
+                       .pad_w = 1};
     size_t n = (size_t)g.n * g.h * g.w * g.c, nw = (size_t)g.c * 9;
     CHECK(n >= FROST_DW_STREAM_FLOATS);
     float *x = random_floats(n, 61), *w = random_floats(nw, 62), *b = random_floats(256, 63);
@@ -586,12 +607,33 @@ TEST(test_conv_backward_deterministic_across_threads)
         frost_conv_params p;
         frost_shape4 in;
     } cases[] = {
-        {{.kh = 3, .kw = 3, .stride = 1, .pad_h = 1, .pad_w = 1, .groups = 24, .cin = 24,
-          .cout = 24}, {5, 14, 14, 24}},
-        {{.kh = 5, .kw = 5, .stride = 2, .pad_h = 2, .pad_w = 2, .groups = 13, .cin = 13,
-          .cout = 13}, {3, 11, 11, 13}},
-        {{.kh = 3, .kw = 3, .stride = 1, .pad_h = 1, .pad_w = 1, .groups = 16, .cin = 16,
-          .cout = 16}, {FROST_DW_PARTS + 3, 6, 6, 16}},
+        {{.kh = 3,
+          .kw = 3,
+          .stride = 1,
+          .pad_h = 1,
+          .pad_w = 1,
+          .groups = 24,
+          .cin = 24,
+          .cout = 24},
+         {5, 14, 14, 24}},
+        {{.kh = 5,
+          .kw = 5,
+          .stride = 2,
+          .pad_h = 2,
+          .pad_w = 2,
+          .groups = 13,
+          .cin = 13,
+          .cout = 13},
+         {3, 11, 11, 13}},
+        {{.kh = 3,
+          .kw = 3,
+          .stride = 1,
+          .pad_h = 1,
+          .pad_w = 1,
+          .groups = 16,
+          .cin = 16,
+          .cout = 16},
+         {FROST_DW_PARTS + 3, 6, 6, 16}},
     };
     for (size_t i = 0; i < LEN(cases); i++) {
         conv_case c = case_new(cases[i].p, cases[i].in, true, 31);
@@ -602,8 +644,8 @@ TEST(test_conv_backward_deterministic_across_threads)
             grads[t][0] = zero_floats(nx);
             grads[t][1] = zero_floats(nw);
             grads[t][2] = zero_floats(nb);
-            frost_conv2d_backward(&c.p, c.in, c.x, c.w, c.r, grads[t][0], grads[t][1],
-                                  grads[t][2], c.scratch);
+            frost_conv2d_backward(&c.p, c.in, c.x, c.w, c.r, grads[t][0], grads[t][1], grads[t][2],
+                                  c.scratch);
         }
         frost_set_threads(0);
         CHECK(memcmp(grads[0][0], grads[1][0], nx * sizeof(float)) == 0);
@@ -651,8 +693,8 @@ TEST(test_linear_forward_hand_computed)
     const float dy[] = {1, 0, 0, 2};
     float dx[6] = {1, 1, 1, 1, 1, 1}, dw[6] = {0}, db[2] = {1, 1};
     frost_linear_backward(2, 3, 2, x, w, dy, dx, dw, db);
-    const float want_dx[] = {2, 1, 0, 2, 2, 2};    /* 1 + dy * w */
-    const float want_dw[] = {1, 2, 3, -2, 0, 4};   /* dy^T x */
+    const float want_dx[] = {2, 1, 0, 2, 2, 2};  /* 1 + dy * w */
+    const float want_dw[] = {1, 2, 3, -2, 0, 4}; /* dy^T x */
     for (int i = 0; i < 6; i++) {
         CHECK_NEAR(dx[i], want_dx[i], 1e-6, 0);
         CHECK_NEAR(dw[i], want_dw[i], 1e-6, 0);
@@ -672,12 +714,15 @@ TEST(test_linear_gradients)
     float *dx = zero_floats((size_t)c.n * c.in), *dw = zero_floats((size_t)c.out * c.in);
     float *db = zero_floats((size_t)c.out);
     frost_linear_backward(c.n, c.in, c.out, c.x, c.w, c.r, dx, dw, db);
-    CHECK_EQ_INT(frost_test_gradcheck("linear dx", linear_loss, &c, c.x, dx, c.n * c.in, 0.05,
-                                      1e-3, 1e-3, 80), 0);
+    CHECK_EQ_INT(frost_test_gradcheck("linear dx", linear_loss, &c, c.x, dx, c.n * c.in, 0.05, 1e-3,
+                                      1e-3, 80),
+                 0);
     CHECK_EQ_INT(frost_test_gradcheck("linear dw", linear_loss, &c, c.w, dw, c.out * c.in, 0.05,
-                                      1e-3, 1e-3, 80), 0);
-    CHECK_EQ_INT(frost_test_gradcheck("linear db", linear_loss, &c, c.b, db, c.out, 0.05, 1e-3,
-                                      1e-3, 80), 0);
+                                      1e-3, 1e-3, 80),
+                 0);
+    CHECK_EQ_INT(
+        frost_test_gradcheck("linear db", linear_loss, &c, c.b, db, c.out, 0.05, 1e-3, 1e-3, 80),
+        0);
     /* dx and db may be NULL */
     float *dw2 = zero_floats((size_t)c.out * c.in);
     frost_linear_backward(c.n, c.in, c.out, c.x, c.w, c.r, NULL, dw2, NULL);

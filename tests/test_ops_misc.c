@@ -58,11 +58,11 @@ TEST(act_forward_values)
 {
     const float x[6] = {-4.0f, -1.0f, 0.0f, 1.0f, 4.0f, 7.0f};
     const float want[FROST_ACT_COUNT][6] = {
-        {-4, -1, 0, 1, 4, 7},                                   /* identity */
-        {0, 0, 0, 1, 4, 7},                                     /* relu */
-        {0, 0, 0, 1, 4, 6},                                     /* relu6 */
-        {0, -1.0f / 3, 0, 2.0f / 3, 4, 7},                      /* hswish */
-        {0, 1.0f / 3, 0.5f, 2.0f / 3, 1, 1},                    /* hsigmoid */
+        {-4, -1, 0, 1, 4, 7},                /* identity */
+        {0, 0, 0, 1, 4, 7},                  /* relu */
+        {0, 0, 0, 1, 4, 6},                  /* relu6 */
+        {0, -1.0f / 3, 0, 2.0f / 3, 4, 7},   /* hswish */
+        {0, 1.0f / 3, 0.5f, 2.0f / 3, 1, 1}, /* hsigmoid */
     };
     for (int k = 0; k < FROST_ACT_COUNT; k++) {
         float y[6];
@@ -77,11 +77,11 @@ TEST(act_backward_kinks_follow_pytorch)
     /* the kinks and both sides of them */
     const float x[7] = {-3.0f, 0.0f, 3.0f, 6.0f, -3.5f, 2.0f, 6.5f};
     const float want[FROST_ACT_COUNT][7] = {
-        {1, 1, 1, 1, 1, 1, 1},                                 /* identity */
-        {0, 0, 1, 1, 0, 1, 1},                                 /* relu: 0 at x <= 0 */
-        {0, 0, 1, 0, 0, 1, 0},                                 /* relu6: 0 < x < 6 */
-        {-0.5f, 0.5f, 1.5f, 1, 0, 2.0f / 3 + 0.5f, 1},         /* hswish: x/3+.5 on [-3,3] */
-        {0, 1.0f / 6, 0, 0, 0, 1.0f / 6, 0},                   /* hsigmoid: -3 < x < 3 */
+        {1, 1, 1, 1, 1, 1, 1},                         /* identity */
+        {0, 0, 1, 1, 0, 1, 1},                         /* relu: 0 at x <= 0 */
+        {0, 0, 1, 0, 0, 1, 0},                         /* relu6: 0 < x < 6 */
+        {-0.5f, 0.5f, 1.5f, 1, 0, 2.0f / 3 + 0.5f, 1}, /* hswish: x/3+.5 on [-3,3] */
+        {0, 1.0f / 6, 0, 0, 0, 1.0f / 6, 0},           /* hsigmoid: -3 < x < 3 */
     };
     float dy[7] = {1, 1, 1, 1, 1, 1, 1};
     for (int k = 0; k < FROST_ACT_COUNT; k++) {
@@ -126,8 +126,8 @@ TEST(act_gradcheck)
         float *r = alloc_uniform(n, -1.0f, 1.0f, 21 + k), *dx = alloc_zero(n);
         frost_act_backward(a.kind, n, a.x, r, dx);
         probe p = {act_op_forward, &a, a.y, r, n};
-        frost_test_gradcheck(frost_act_name(a.kind), probe_loss, &p, a.x, dx, n, 1e-2, 1e-3,
-                             1e-3, n);
+        frost_test_gradcheck(frost_act_name(a.kind), probe_loss, &p, a.x, dx, n, 1e-2, 1e-3, 1e-3,
+                             n);
         free(a.x), free(a.y), free(r), free(dx);
     }
 }
@@ -239,8 +239,8 @@ TEST(bn_matches_pytorch)
 
     float dx[6] = {0}, dgamma[2] = {0}, dbeta[2] = {0};
     frost_bn_backward(3, 2, x, gamma, mean, invstd, r, dx, dgamma, dbeta);
-    const double dx_pt[6] = {1.8326308441450834, 0.06759219727282767, -2.7489668833146217,
-                             -0.4055782557017329, 0.9163360391695384, 0.3379860584289052};
+    const double dx_pt[6] = {1.8326308441450834,  0.06759219727282767, -2.7489668833146217,
+                             -0.4055782557017329, 0.9163360391695384,  0.3379860584289052};
     for (int i = 0; i < 6; i++)
         CHECK_NEAR(dx[i], dx_pt[i], 1e-5, 1e-5);
     CHECK_NEAR(dgamma[0], 3.207124594350892, 1e-5, 1e-5);
@@ -264,15 +264,22 @@ typedef struct {
 static void bn_op_forward(void *op)
 {
     bn_op *b = op;
-    frost_bn_forward_train(&bn_default, b->m, b->c, b->x, b->gamma, b->beta, b->rm, b->rv,
-                           b->mean, b->invstd, b->y);
+    frost_bn_forward_train(&bn_default, b->m, b->c, b->x, b->gamma, b->beta, b->rm, b->rv, b->mean,
+                           b->invstd, b->y);
 }
 
 static bn_op bn_op_new(int64_t m, int c, unsigned long long seed)
 {
-    bn_op b = {m, c, alloc_uniform(m * c, -2.0f, 3.0f, seed),
-               alloc_uniform(c, 0.5f, 1.5f, seed + 1), alloc_uniform(c, -1.0f, 1.0f, seed + 2),
-               alloc_zero(c), alloc_zero(c), alloc_zero(c), alloc_zero(c), alloc_zero(m * c)};
+    bn_op b = {m,
+               c,
+               alloc_uniform(m * c, -2.0f, 3.0f, seed),
+               alloc_uniform(c, 0.5f, 1.5f, seed + 1),
+               alloc_uniform(c, -1.0f, 1.0f, seed + 2),
+               alloc_zero(c),
+               alloc_zero(c),
+               alloc_zero(c),
+               alloc_zero(c),
+               alloc_zero(m * c)};
     return b;
 }
 
@@ -414,7 +421,8 @@ TEST(bn_avx2_kernels_match_ref)
             int64_t rows = rowss[b], ld = tc + (int)(b % 2) * 3; /* also a strided tile */
             int64_t n = rows * ld;
             float *x = alloc_uniform(n, -3, 5, seed++), *dy = alloc_uniform(n, -1, 1, seed++);
-            float *mean = alloc_uniform(tc, 0, 1, seed++), *scale = alloc_uniform(tc, -2, 2, seed++);
+            float *mean = alloc_uniform(tc, 0, 1, seed++),
+                  *scale = alloc_uniform(tc, -2, 2, seed++);
             float *shift = alloc_uniform(tc, -1, 1, seed++), *k2 = alloc_uniform(tc, -1, 1, seed++);
             double *s1 = calloc(tc, sizeof(double)), *s2 = calloc(tc, sizeof(double));
             double *t1 = calloc(tc, sizeof(double)), *t2 = calloc(tc, sizeof(double));
@@ -536,8 +544,8 @@ static void pool_gradcheck(bool max, frost_shape4 in, frost_pool_params p, int o
     for (long i = 0; i < nx; i++)
         dx[i] *= 0.5f;
     probe pr = {pool_op_forward, &o, o.y, r, ny};
-    frost_test_gradcheck(max ? "maxpool.x" : "avgpool.x", probe_loss, &pr, o.x, dx, nx, 1e-3,
-                         1e-3, 1e-3, nx);
+    frost_test_gradcheck(max ? "maxpool.x" : "avgpool.x", probe_loss, &pr, o.x, dx, nx, 1e-3, 1e-3,
+                         1e-3, nx);
     free(o.x), free(o.y), free(o.argmax), free(r), free(dx);
 }
 

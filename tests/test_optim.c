@@ -574,25 +574,33 @@ TEST(test_config_validation)
 {
     frost_optimizer_config good = frost_optimizer_defaults(FROST_OPT_SGD), c;
     CHECK_EQ_INT(create_with(good), FROST_OK);
-    c = good; c.momentum = 1.0f;
+    c = good;
+    c.momentum = 1.0f;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "momentum") != NULL);
-    c = good; c.momentum = 0.0f; /* nesterov still on */
+    c = good;
+    c.momentum = 0.0f; /* nesterov still on */
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "nesterov") != NULL);
-    c = good; c.wd_depthwise = -1e-4f;
+    c = good;
+    c.wd_depthwise = -1e-4f;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "wd_depthwise") != NULL);
-    c = good; c.clip_norm = NAN;
+    c = good;
+    c.clip_norm = NAN;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
-    c = good; c.kind = (frost_optimizer_kind)7;
+    c = good;
+    c.kind = (frost_optimizer_kind)7;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
-    c = frost_optimizer_defaults(FROST_OPT_ADAM); c.beta2 = 1.0f;
+    c = frost_optimizer_defaults(FROST_OPT_ADAM);
+    c.beta2 = 1.0f;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "beta2") != NULL);
-    c = frost_optimizer_defaults(FROST_OPT_RMSPROP); c.eps = NAN;
+    c = frost_optimizer_defaults(FROST_OPT_RMSPROP);
+    c.eps = NAN;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
-    c = frost_optimizer_defaults(FROST_OPT_RMSPROP); c.alpha = -0.5f;
+    c = frost_optimizer_defaults(FROST_OPT_RMSPROP);
+    c.alpha = -0.5f;
     CHECK_EQ_INT(create_with(c), FROST_ERR_ARG);
 
     frost_optimizer *o = NULL;
@@ -671,12 +679,15 @@ TEST(test_create_from_model)
 TEST(test_schedule_cosine)
 {
     /* 10 epochs of 5 steps, 2 warm-up epochs: W = 10, T = 50, cosine span T - W - 1 = 39. */
-    frost_schedule s = {.kind = FROST_SCHED_COSINE, .base_lr = 0.1f, .warmup_epochs = 2.0f,
-                        .final_lr = 0.001f, .epochs = 10};
-    CHECK_NEAR(frost_schedule_lr(&s, 0, 5), 0.01, 0, 1e-6);  /* 0.1 * 1/10 */
-    CHECK_NEAR(frost_schedule_lr(&s, 4, 5), 0.05, 0, 1e-6);  /* 0.1 * 5/10 */
-    CHECK_NEAR(frost_schedule_lr(&s, 9, 5), 0.1, 0, 1e-6);   /* end of warm-up */
-    CHECK_NEAR(frost_schedule_lr(&s, 10, 5), 0.1, 0, 1e-6);  /* t = 0 */
+    frost_schedule s = {.kind = FROST_SCHED_COSINE,
+                        .base_lr = 0.1f,
+                        .warmup_epochs = 2.0f,
+                        .final_lr = 0.001f,
+                        .epochs = 10};
+    CHECK_NEAR(frost_schedule_lr(&s, 0, 5), 0.01, 0, 1e-6);     /* 0.1 * 1/10 */
+    CHECK_NEAR(frost_schedule_lr(&s, 4, 5), 0.05, 0, 1e-6);     /* 0.1 * 5/10 */
+    CHECK_NEAR(frost_schedule_lr(&s, 9, 5), 0.1, 0, 1e-6);      /* end of warm-up */
+    CHECK_NEAR(frost_schedule_lr(&s, 10, 5), 0.1, 0, 1e-6);     /* t = 0 */
     CHECK_NEAR(frost_schedule_lr(&s, 23, 5), 0.07525, 0, 1e-6); /* t = 1/3: .001 + .099*.75 */
     CHECK_NEAR(frost_schedule_lr(&s, 36, 5), 0.02575, 0, 1e-6); /* t = 2/3: .001 + .099*.25 */
     CHECK_NEAR(frost_schedule_lr(&s, 49, 5), 0.001, 0, 1e-6);   /* last step: final_lr */
@@ -698,11 +709,14 @@ TEST(test_schedule_cosine)
 TEST(test_schedule_step_and_constant)
 {
     /* timm-style "x0.97 every 2.4 epochs": 10 steps per epoch, so every 24 steps. */
-    frost_schedule s = {.kind = FROST_SCHED_STEP, .base_lr = 0.048f, .step_epochs = 2.4f,
-                        .gamma = 0.97f, .epochs = 100};
+    frost_schedule s = {.kind = FROST_SCHED_STEP,
+                        .base_lr = 0.048f,
+                        .step_epochs = 2.4f,
+                        .gamma = 0.97f,
+                        .epochs = 100};
     CHECK_NEAR(frost_schedule_lr(&s, 0, 10), 0.048, 0, 1e-6);
     CHECK_NEAR(frost_schedule_lr(&s, 23, 10), 0.048, 0, 1e-6);
-    CHECK_NEAR(frost_schedule_lr(&s, 24, 10), 0.04656, 0, 1e-6);   /* 0.048 * 0.97 */
+    CHECK_NEAR(frost_schedule_lr(&s, 24, 10), 0.04656, 0, 1e-6); /* 0.048 * 0.97 */
     CHECK_NEAR(frost_schedule_lr(&s, 47, 10), 0.04656, 0, 1e-6);
     CHECK_NEAR(frost_schedule_lr(&s, 48, 10), 0.0451632, 0, 1e-6); /* 0.048 * 0.97^2 */
     CHECK_NEAR(frost_schedule_lr(&s, 240, 10), 0.048 * pow(0.97, 10), 0, 1e-6);
@@ -713,8 +727,8 @@ TEST(test_schedule_step_and_constant)
     CHECK_NEAR(frost_schedule_lr(&s, 33, 10), 0.048, 0, 1e-6);
     CHECK_NEAR(frost_schedule_lr(&s, 34, 10), 0.04656, 0, 1e-6);
 
-    frost_schedule c = {.kind = FROST_SCHED_CONSTANT, .base_lr = 0.005f, .warmup_epochs = 5.0f,
-                        .epochs = 3};
+    frost_schedule c = {
+        .kind = FROST_SCHED_CONSTANT, .base_lr = 0.005f, .warmup_epochs = 5.0f, .epochs = 3};
     CHECK_FLOAT_EQ(frost_schedule_lr(&c, 0, 100), 0.005f);
     CHECK_FLOAT_EQ(frost_schedule_lr(&c, 100000, 100), 0.005f);
 }

@@ -226,6 +226,7 @@ TEST(test_qrmsprop_and_qadamw_three_steps_by_hand)
 
 FROST_TEST_MAIN(RUN(test_boost_off_equals_plain_optimizer),
                 RUN(test_qrmsprop_and_qadamw_three_steps_by_hand),
-                RUN(test_qsgd_and_qadam_three_steps_by_hand), RUN(test_reference_em_compounds), RUN(test_paper_em_is_bias_corrected),
-                RUN(test_lambda_decays_per_step), RUN(test_boost_keeps_sign_and_clip),
+                RUN(test_qsgd_and_qadam_three_steps_by_hand), RUN(test_reference_em_compounds),
+                RUN(test_paper_em_is_bias_corrected), RUN(test_lambda_decays_per_step),
+                RUN(test_boost_keeps_sign_and_clip),
                 RUN(test_boost_hand_computed_and_deterministic))

@@ -241,7 +241,8 @@ TEST(test_degenerate_tensors_give_positive_scale)
         int qmin, qmax;
         bool sym;
         int zp_of_zero;
-    } r[4] = {{0, 255, false, 0}, {-128, 127, false, -128}, {-128, 127, true, 0}, {0, 255, true, 128}};
+    } r[4] = {
+        {0, 255, false, 0}, {-128, 127, false, -128}, {-128, 127, true, 0}, {0, 255, true, 128}};
     for (int i = 0; i < 4; i++) {
         frost_observer_config cfg = frost_observer_defaults(FROST_OBS_MINMAX);
         frost_observer *o = NULL;

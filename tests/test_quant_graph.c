@@ -163,7 +163,10 @@ TEST(test_fake_quant_placement)
     frost_model_free(m);
 }
 
-static void random_batch(float *x, int n, unsigned seed) { frost_test_fill_uniform(x, n, -2.0f, 2.0f, seed); }
+static void random_batch(float *x, int n, unsigned seed)
+{
+    frost_test_fill_uniform(x, n, -2.0f, 2.0f, seed);
+}
 
 TEST(test_float_mode_equals_fp32_model)
 {
@@ -268,12 +271,15 @@ TEST(test_config_errors)
     expect_quantize_error("{\"weights\": {\"bits\": 9}}", "2..8");
     expect_quantize_error("{\"activations\": {\"bits\": 1}}", "2..8");
     expect_quantize_error("{\"weights\": {\"bits\": 4.5}}", "integer");
-    expect_quantize_error("{\"layers\": {\"nope\": {\"weights\": {\"bits\": 4}}}}", "'nope' does not exist");
+    expect_quantize_error("{\"layers\": {\"nope\": {\"weights\": {\"bits\": 4}}}}",
+                          "'nope' does not exist");
     expect_quantize_error("{\"layers\": {\"add\": {\"weights\": {\"bits\": 4}}}}", "no weights");
-    expect_quantize_error("{\"layers\": {\"drop\": {\"activations\": {\"bits\": 4}}}}", "no quantized output");
+    expect_quantize_error("{\"layers\": {\"drop\": {\"activations\": {\"bits\": 4}}}}",
+                          "no quantized output");
     expect_quantize_error("{\"activations\": {\"per_channel\": true}}", "per-channel");
     expect_quantize_error("{\"weights\": {\"bitz\": 4}}", "unknown key 'bitz'");
-    expect_quantize_error("{\"layers\": {\"fc\": {\"activations\": {\"observer\": \"ema\"}}}}", "model-wide");
+    expect_quantize_error("{\"layers\": {\"fc\": {\"activations\": {\"observer\": \"ema\"}}}}",
+                          "model-wide");
     expect_quantize_error("{\"activations\": {\"observer\": \"kl\"}}", "observer");
     expect_quantize_error("[1, 2]", "object");
     expect_quantize_error("{\"weights\": ", "not valid JSON");
@@ -282,9 +288,10 @@ TEST(test_config_errors)
 TEST(test_mixed_precision_overrides)
 {
     frost_model *m = small_model();
-    frost_qconfig *c = config("{\"weights\": {\"bits\": 4}, \"layers\": {\"c1.conv\": {\"weights\": "
-                              "{\"bits\": 8}, \"activations\": {\"bits\": 6}}, \"fc\": {\"weights\": "
-                              "{\"enabled\": false}}}}");
+    frost_qconfig *c =
+        config("{\"weights\": {\"bits\": 4}, \"layers\": {\"c1.conv\": {\"weights\": "
+               "{\"bits\": 8}, \"activations\": {\"bits\": 6}}, \"fc\": {\"weights\": "
+               "{\"enabled\": false}}}}");
     CHECK(frost_model_quantize(m, c) == FROST_OK);
     const frost_nodeq *c1 = &m->nodes[frost_g_find(m, "c1.conv")].q;
     const frost_nodeq *c2 = &m->nodes[frost_g_find(m, "c2.conv")].q;
@@ -364,7 +371,8 @@ TEST(test_qat_steps_reduce_loss)
     float first = 0, last = 0;
     for (int step = 0; step < 150; step++) {
         /* a quantization delay of 30 steps lets the ranges settle first */
-        CHECK(frost_model_set_qmode(m, step < 30 ? FROST_QMODE_DELAY : FROST_QMODE_QAT) == FROST_OK);
+        CHECK(frost_model_set_qmode(m, step < 30 ? FROST_QMODE_DELAY : FROST_QMODE_QAT) ==
+              FROST_OK);
         float loss = forward_backward(m, x, y, dl);
         if (step == 30)
             first = loss; /* fake-quant starts here */
@@ -561,7 +569,7 @@ TEST(test_statassist_switch_keeps_optimizer_state)
                 momentum_nonzero += data[j] != 0.0f;
     }
     CHECK_EQ_INT(same, n);
-    CHECK(momentum_nonzero > 0); /* the warm-up filled it */
+    CHECK(momentum_nonzero > 0);   /* the warm-up filled it */
     forward_backward(m, x, y, dl); /* QAT step 1 */
     CHECK(frost_optimizer_step(o, 0.05f) == FROST_OK);
     CHECK_EQ_INT(frost_optimizer_boost_steps(o), 1);
@@ -581,10 +589,12 @@ TEST(test_statassist_switch_keeps_optimizer_state)
 }
 
 FROST_TEST_MAIN(RUN(test_statassist_switch_keeps_optimizer_state),
-                RUN(test_trainer_freezes_bn_and_observers), RUN(test_hist_observer_in_training_uses_ema), RUN(test_freeze_bn_only_folded),
-                RUN(test_logits_and_merged_overrides), RUN(test_fp32_weights_load_into_quantized_model),
-                RUN(test_bn_fold_worked_example), RUN(test_bn_fold_with_activation_quant),
-                RUN(test_fake_quant_placement), RUN(test_float_mode_equals_fp32_model),
+                RUN(test_trainer_freezes_bn_and_observers),
+                RUN(test_hist_observer_in_training_uses_ema), RUN(test_freeze_bn_only_folded),
+                RUN(test_logits_and_merged_overrides),
+                RUN(test_fp32_weights_load_into_quantized_model), RUN(test_bn_fold_worked_example),
+                RUN(test_bn_fold_with_activation_quant), RUN(test_fake_quant_placement),
+                RUN(test_float_mode_equals_fp32_model),
                 RUN(test_ema_ranges_update_only_in_training), RUN(test_config_errors),
                 RUN(test_mixed_precision_overrides), RUN(test_checkpoint_of_fake_quant_model),
                 RUN(test_qat_steps_reduce_loss))

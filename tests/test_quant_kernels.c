@@ -131,5 +131,6 @@ TEST(test_threaded_dispatch_matches_reference)
     free(dy);
 }
 
-FROST_TEST_MAIN(RUN(test_threaded_dispatch_matches_reference), RUN(test_avx2_forward_matches_reference), RUN(test_avx2_gradient_matches_reference),
+FROST_TEST_MAIN(RUN(test_threaded_dispatch_matches_reference),
+                RUN(test_avx2_forward_matches_reference), RUN(test_avx2_gradient_matches_reference),
                 RUN(test_avx2_minmax_matches_reference))

@@ -18,7 +18,7 @@
 #include "frost/quant.h"
 #include "harness.h"
 
-#define N_ELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define N_ELEMS(a)  ((int)(sizeof(a) / sizeof((a)[0])))
 #define MAX_REPORTS 5
 
 /* Compares got[n] with want[n] exactly (+0 == -0); prints the first few differences
@@ -31,8 +31,8 @@ static int compare_floats(const char *what, const char *name, int n, const float
         if (!(got[i] == want[i])) {
             if (bad < MAX_REPORTS)
                 fprintf(stderr, "  %s %s[%d]: x=%a (%.9g): frost %a (%.9g), torch %a (%.9g)\n",
-                        name, what, i, (double)x[i], (double)x[i], (double)got[i],
-                        (double)got[i], (double)want[i], (double)want[i]);
+                        name, what, i, (double)x[i], (double)x[i], (double)got[i], (double)got[i],
+                        (double)want[i], (double)want[i]);
             bad++;
         }
     if (bad) {
@@ -77,9 +77,8 @@ static void check_qparams(const char *name, float mn, float mx, int qmin, int qm
     int zp = -12345;
     frost_status st = frost_qparams(mn, mx, qmin, qmax, symmetric != 0, &scale, &zp);
     if (st != FROST_OK || !(scale == want_scale) || zp != want_zp) {
-        fprintf(stderr,
-                "  %s: [%a, %a] q[%d, %d] %s: frost (%a, %d) status %d, torch (%a, %d)\n", name,
-                (double)mn, (double)mx, qmin, qmax, symmetric ? "symmetric" : "affine",
+        fprintf(stderr, "  %s: [%a, %a] q[%d, %d] %s: frost (%a, %d) status %d, torch (%a, %d)\n",
+                name, (double)mn, (double)mx, qmin, qmax, symmetric ? "symmetric" : "affine",
                 (double)scale, zp, (int)st, (double)want_scale, want_zp);
         frost_test_failed_checks++;
     }
@@ -91,8 +90,7 @@ TEST(test_qparams_table)
         const qref_qparams_row *r = &qref_qparams[i];
         char name[32];
         snprintf(name, sizeof name, "qparams[%d]", i);
-        check_qparams(name, r->mn, r->mx, r->qmin, r->qmax, r->symmetric, r->scale,
-                      r->zero_point);
+        check_qparams(name, r->mn, r->mx, r->qmin, r->qmax, r->symmetric, r->scale, r->zero_point);
     }
 }
 
@@ -121,8 +119,7 @@ TEST(test_fake_quant_per_tensor)
         float *dx = calloc((size_t)r->n, sizeof(float));
         frost_fake_quant(r->n, r->x, r->scale, r->zero_point, r->qmin, r->qmax, y);
         compare_floats("y", r->name, r->n, r->x, y, r->y);
-        frost_fake_quant_backward(r->n, r->x, r->scale, r->zero_point, r->qmin, r->qmax, r->dy,
-                                  dx);
+        frost_fake_quant_backward(r->n, r->x, r->scale, r->zero_point, r->qmin, r->qmax, r->dy, dx);
         compare_floats("dx", r->name, r->n, r->x, dx, r->dx);
         /* in place (y == x) gives the same */
         memcpy(y, r->x, sizeof(float) * (size_t)r->n);
@@ -160,8 +157,8 @@ TEST(test_fake_quant_per_channel)
         frost_fake_quant_per_channel(1, r->channels, r->k, r->x, r->scale, r->zero_point, r->qmin,
                                      r->qmax, y);
         compare_floats("y", r->name, n, r->x, y, r->y);
-        frost_fake_quant_per_channel_backward(1, r->channels, r->k, r->x, r->scale,
-                                              r->zero_point, r->qmin, r->qmax, r->dy, dx);
+        frost_fake_quant_per_channel_backward(1, r->channels, r->k, r->x, r->scale, r->zero_point,
+                                              r->qmin, r->qmax, r->dy, dx);
         compare_floats("dx", r->name, n, r->x, dx, r->dx);
         free(y);
         free(dx);
@@ -206,7 +203,8 @@ TEST(test_observers)
 {
     for (int c = 0; c < N_ELEMS(qref_obs_cases); c++) {
         const qref_obs_case *r = &qref_obs_cases[c];
-        frost_observer_config cfg = frost_observer_defaults(r->ema ? FROST_OBS_EMA : FROST_OBS_MINMAX);
+        frost_observer_config cfg =
+            frost_observer_defaults(r->ema ? FROST_OBS_EMA : FROST_OBS_MINMAX);
         frost_observer *o = NULL;
         CHECK_EQ_INT(frost_observer_new(&cfg, &o), FROST_OK);
         if (!o)
@@ -217,8 +215,8 @@ TEST(test_observers)
             mn = mx = NAN;
             CHECK_EQ_INT(frost_observer_range(o, &mn, &mx), FROST_OK);
             if (!(mn == r->min_val[b]) || !(mx == r->max_val[b])) {
-                fprintf(stderr, "  %s batch %d: frost range [%a, %a], torch [%a, %a]\n", r->name,
-                        b, (double)mn, (double)mx, (double)r->min_val[b], (double)r->max_val[b]);
+                fprintf(stderr, "  %s batch %d: frost range [%a, %a], torch [%a, %a]\n", r->name, b,
+                        (double)mn, (double)mx, (double)r->min_val[b], (double)r->max_val[b]);
                 frost_test_failed_checks++;
             }
         }

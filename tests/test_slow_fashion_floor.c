@@ -9,7 +9,8 @@
 
 static const char *const arch =
     "{\"name\":\"floor\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":24,\"k\":3,\"stride\":1},{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":24,\"k\":3,\"stride\":1},{\"name\":\"b1\",\"op\":"
+    "\"bn\"},"
     "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
     "{\"name\":\"dw1\",\"op\":\"conv\",\"out\":24,\"k\":3,\"stride\":2,\"groups\":24},"
     "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},"

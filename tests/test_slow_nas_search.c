@@ -87,16 +87,18 @@ static void check_cli_search(const char *dir, const char *cache, const events *l
                        "--train 200 --val 100 --epochs 2 --reps 2 --budget 3";
     snprintf(args, sizeof args, "search %s --cache %s --out %s/cli", same, cache, dir);
     char *got = run_frost(args);
-    int n = snprintf(want, sizeof want, "search: evolution controller, 3 candidates, target "
+    int n = snprintf(want, sizeof want,
+                     "search: evolution controller, 3 candidates, target "
                      "0.300 ms (soft reward), 200 training images, 100 held out, 2 epochs per "
-                     "candidate -> %s/cli\n", dir);
+                     "candidate -> %s/cli\n",
+                     dir);
     for (int i = 0; i < lib->n; i++) {
         const frost_nas_progress *ev = &lib->ev[i];
         n += snprintf(want + n, sizeof want - (size_t)n,
                       "[%3d/3] %s  int8 %.2f%%  %.4f ms  reward %.4f (cached)  best %.4f  "
-                      "(0s/candidate)\n", ev->step, ev->genotype_text,
-                      100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,
-                      ev->best_reward);
+                      "(0s/candidate)\n",
+                      ev->step, ev->genotype_text, 100 * ev->result.int8_acc, ev->result.latency_ms,
+                      ev->reward, ev->best_reward);
     }
     snprintf(want + n, sizeof want - (size_t)n,
              "wrote %s/cli/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n", dir);
@@ -123,8 +125,10 @@ static void check_cli_search(const char *dir, const char *cache, const events *l
     CHECK(got && strstr(got, "\"cached\":true,\"result\":{\"genotype\":\"") != NULL);
     if (got && lib->n == 3) {
         char step3[256];
-        snprintf(step3, sizeof step3, "{\"step\":3,\"reward\":%.6f,\"cached\":true,"
-                 "\"result\":{\"genotype\":\"%s\"", lib->ev[2].reward, lib->ev[2].genotype_text);
+        snprintf(step3, sizeof step3,
+                 "{\"step\":3,\"reward\":%.6f,\"cached\":true,"
+                 "\"result\":{\"genotype\":\"%s\"",
+                 lib->ev[2].reward, lib->ev[2].genotype_text);
         CHECK(strstr(got, step3) != NULL);
     }
     free(got);
@@ -162,8 +166,8 @@ TEST(test_tiny_search_resume_and_cache)
     char *log2 = slurp(out, "log.csv"), *svg = slurp(out, "candidates.svg");
     char *best = slurp(out, "best.json"), *arch = slurp(out, "best.arch.json");
     CHECK_EQ_INT(lines(log2), 3); /* header + 2 */
-    CHECK(svg == NULL); /* the plot is frost search's, not the library's */
-    CHECK_EQ_INT(first.n, 2); /* one event per candidate, no resume */
+    CHECK(svg == NULL);           /* the plot is frost search's, not the library's */
+    CHECK_EQ_INT(first.n, 2);     /* one event per candidate, no resume */
     for (int i = 0; i < first.n; i++) {
         const frost_nas_progress *ev = &first.ev[i];
         CHECK(ev->event == FROST_NAS_EVENT_CANDIDATE && ev->step == i + 1 && ev->budget == 2);
@@ -172,8 +176,8 @@ TEST(test_tiny_search_resume_and_cache)
         CHECK(ev->best_reward >= ev->reward && strncmp(ev->genotype_text, "r", 1) == 0);
     }
     if (first.n == 2)
-        CHECK(first.ev[1].best_reward == (first.ev[0].reward > first.ev[1].reward
-                                              ? first.ev[0].reward : first.ev[1].reward));
+        CHECK(first.ev[1].best_reward ==
+              (first.ev[0].reward > first.ev[1].reward ? first.ev[0].reward : first.ev[1].reward));
     frost_nas_genotype g;
     CHECK(best && frost_nas_from_json(best, &g) == FROST_OK);
     frost_model *m = NULL;

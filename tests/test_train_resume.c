@@ -75,10 +75,12 @@ static void copy_hook(const frost_progress *p, void *user)
 static bool same_weights(const frost_model *a, const frost_model *b)
 {
     for (int i = 0; i < a->n_params; i++)
-        if (memcmp(a->params[i].data, b->params[i].data, sizeof(float) * (size_t)a->params[i].numel))
+        if (memcmp(a->params[i].data, b->params[i].data,
+                   sizeof(float) * (size_t)a->params[i].numel))
             return false;
     for (int i = 0; i < a->n_buffers; i++)
-        if (memcmp(a->buffers[i].data, b->buffers[i].data, sizeof(float) * (size_t)a->buffers[i].numel))
+        if (memcmp(a->buffers[i].data, b->buffers[i].data,
+                   sizeof(float) * (size_t)a->buffers[i].numel))
             return false;
     return true;
 }
@@ -200,5 +202,6 @@ TEST(same_seed_same_result)
     frost_dataset_free(&train);
 }
 
-FROST_TEST_MAIN(RUN(learns_and_resumes_exactly); RUN(same_seed_same_result); RUN(checkpoint_of_another_architecture_is_refused);
+FROST_TEST_MAIN(RUN(learns_and_resumes_exactly); RUN(same_seed_same_result);
+                RUN(checkpoint_of_another_architecture_is_refused);
                 RUN(bad_training_settings_are_refused))

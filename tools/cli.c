@@ -188,15 +188,13 @@ static bool check_value(cli_args *a, const cli_opt *o, const char *v)
     double d;
     char list[256];
     switch (o->kind) {
-    case CLI_FLAG:
-        return true;
-    case CLI_STR:
-        return true;
+    case CLI_FLAG: return true;
+    case CLI_STR: return true;
     case CLI_INT:
         if (parse_long(v, &l) && l >= o->min && l <= o->max)
             return true;
-        usage_error(a, "--%s must be an integer in %.0f..%.0f (got '%s')", o->name, o->min,
-                    o->max, v);
+        usage_error(a, "--%s must be an integer in %.0f..%.0f (got '%s')", o->name, o->min, o->max,
+                    v);
         return false;
     case CLI_FLOAT:
         /* the bounds as the float the option is stored in */
@@ -456,12 +454,8 @@ static void idx_path(char *buf, size_t size, const char *dir, const char *base)
 }
 
 const cli_opt cli_data_options[] = {
-    CLI_OPT_STR("data"),
-    CLI_OPT_STR("train-images"),
-    CLI_OPT_STR("train-labels"),
-    CLI_OPT_STR("test-images"),
-    CLI_OPT_STR("test-labels"),
-    CLI_OPT_END,
+    CLI_OPT_STR("data"),        CLI_OPT_STR("train-images"), CLI_OPT_STR("train-labels"),
+    CLI_OPT_STR("test-images"), CLI_OPT_STR("test-labels"),  CLI_OPT_END,
 };
 
 void cli_parse_data(const cli_args *a, cli_data_opts *d)
@@ -523,7 +517,8 @@ bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qc
     int wbits = cli_int(a, "w-bits", -1);
     int abits = cli_int(a, "a-bits", -1);
     bool per_tensor = cli_flag(a, "per-tensor");
-    int obs = cli_choice(a, "observer", default_observer ? frost_observer_kind_parse(default_observer) : -1);
+    int obs = cli_choice(a, "observer",
+                         default_observer ? frost_observer_kind_parse(default_observer) : -1);
     *out = NULL;
     frost_status s = file ? frost_qconfig_load(file, out) : frost_qconfig_default(out);
     if (s == FROST_OK) /* an explicit --observer wins over the file, the file over the default */
@@ -614,8 +609,8 @@ void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas
     space->width = cli_float(a, "width", space->width);
 }
 
-frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val,
-                                 uint64_t seed, frost_dataset *tr, frost_dataset *va)
+frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val, uint64_t seed,
+                                 frost_dataset *tr, frost_dataset *va)
 {
     frost_dataset full = {0}, test = {0}, rest = {0};
     frost_status s = cli_load_data(data, true, false, &full, &test);

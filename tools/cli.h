@@ -29,23 +29,47 @@ typedef enum {
 } cli_kind;
 
 typedef struct {
-    const char *name;  /* long name without the dashes */
+    const char *name; /* long name without the dashes */
     cli_kind kind;
-    double min, max;   /* CLI_INT, CLI_FLOAT */
-    const char *choices; /* CLI_CHOICE: "a|b|c", also the list named in errors */
+    double min, max;             /* CLI_INT, CLI_FLOAT */
+    const char *choices;         /* CLI_CHOICE: "a|b|c", also the list named in errors */
     int (*lookup)(const char *); /* CLI_CHOICE: a library's name parser (-1: unknown) */
-    char short_name;   /* a one-letter alias (-o) or 0 */
+    char short_name;             /* a one-letter alias (-o) or 0 */
 } cli_opt;
 
-#define CLI_OPT_FLAG(n) {.name = (n), .kind = CLI_FLAG}
-#define CLI_OPT_STR(n) {.name = (n), .kind = CLI_STR}
-#define CLI_OPT_INT(n, lo, hi) {.name = (n), .kind = CLI_INT, .min = (lo), .max = (hi)}
-#define CLI_OPT_FLOAT(n, lo, hi) {.name = (n), .kind = CLI_FLOAT, .min = (lo), .max = (hi)}
-#define CLI_OPT_CHOICE(n, list) {.name = (n), .kind = CLI_CHOICE, .choices = (list)}
-#define CLI_OPT_LOOKUP(n, list, fn) {.name = (n), .kind = CLI_CHOICE, .choices = (list), .lookup = (fn)}
+#define CLI_OPT_FLAG(n)               \
+    {                                 \
+        .name = (n), .kind = CLI_FLAG \
+    }
+#define CLI_OPT_STR(n)               \
+    {                                \
+        .name = (n), .kind = CLI_STR \
+    }
+#define CLI_OPT_INT(n, lo, hi)                                 \
+    {                                                          \
+        .name = (n), .kind = CLI_INT, .min = (lo), .max = (hi) \
+    }
+#define CLI_OPT_FLOAT(n, lo, hi)                                 \
+    {                                                            \
+        .name = (n), .kind = CLI_FLOAT, .min = (lo), .max = (hi) \
+    }
+#define CLI_OPT_CHOICE(n, list)                            \
+    {                                                      \
+        .name = (n), .kind = CLI_CHOICE, .choices = (list) \
+    }
+#define CLI_OPT_LOOKUP(n, list, fn)                                        \
+    {                                                                      \
+        .name = (n), .kind = CLI_CHOICE, .choices = (list), .lookup = (fn) \
+    }
 /* The output file (or folder) of a command: --out FILE and -o FILE. */
-#define CLI_OPT_OUT {.name = "out", .kind = CLI_STR, .short_name = 'o'}
-#define CLI_OPT_END {0}
+#define CLI_OPT_OUT                                       \
+    {                                                     \
+        .name = "out", .kind = CLI_STR, .short_name = 'o' \
+    }
+#define CLI_OPT_END \
+    {               \
+        0           \
+    }
 
 /* A command: its name, --help text, option tables (NULL-terminated list of tables, each
  * ending with CLI_OPT_END) and how many positional arguments it takes at most. */
@@ -56,16 +80,16 @@ typedef struct {
     int max_positional;
 } cli_spec;
 
-#define CLI_MAX_OPTIONS 128
+#define CLI_MAX_OPTIONS    128
 #define CLI_MAX_POSITIONAL 8
 
 typedef struct {
     const cli_spec *spec;
     const char *cmd;
     int n_opts;
-    const cli_opt *opt[CLI_MAX_OPTIONS];  /* every declared option, tables flattened */
-    const char *value[CLI_MAX_OPTIONS];   /* the last occurrence's value ("" for a flag) */
-    int count[CLI_MAX_OPTIONS];           /* occurrences on the command line */
+    const cli_opt *opt[CLI_MAX_OPTIONS]; /* every declared option, tables flattened */
+    const char *value[CLI_MAX_OPTIONS];  /* the last occurrence's value ("" for a flag) */
+    int count[CLI_MAX_OPTIONS];          /* occurrences on the command line */
     const char *positional[CLI_MAX_POSITIONAL];
     int n_positional;
     int errors;    /* usage errors printed so far */
@@ -117,17 +141,17 @@ extern const cli_opt cli_model_options[];
 void cli_parse_model(const cli_args *a, cli_model_opts *mo);
 frost_status cli_build_model(const cli_model_opts *mo, int default_input, int default_channels,
                              int default_classes, frost_model **out);
-#define CLI_MODEL_HELP                                                                   \
-    "model:\n"                                                                           \
-    "  --model NAME        built-in: frostnet_s frostnet_b frostnet_l mobilenetv2\n"     \
-    "                      mnasnet_b1 resnet (default frostnet_s)\n"                     \
-    "  --arch FILE         architecture JSON instead (docs/architecture-json.md)\n"      \
-    "  --width W           width multiplier (default 1.0)\n"                             \
-    "  --input S           input size; strides adapt below 224 (docs/models.md)\n"       \
-    "  --in-channels C     input channels\n"                                             \
-    "  --classes K         output classes\n"                                             \
-    "  --act relu|relu6    MobileNetV2 activation\n"                                     \
-    "  --dropout P         dropout before the classifier\n"                              \
+#define CLI_MODEL_HELP                                                               \
+    "model:\n"                                                                       \
+    "  --model NAME        built-in: frostnet_s frostnet_b frostnet_l mobilenetv2\n" \
+    "                      mnasnet_b1 resnet (default frostnet_s)\n"                 \
+    "  --arch FILE         architecture JSON instead (docs/architecture-json.md)\n"  \
+    "  --width W           width multiplier (default 1.0)\n"                         \
+    "  --input S           input size; strides adapt below 224 (docs/models.md)\n"   \
+    "  --in-channels C     input channels\n"                                         \
+    "  --classes K         output classes\n"                                         \
+    "  --act relu|relu6    MobileNetV2 activation\n"                                 \
+    "  --dropout P         dropout before the classifier\n"                          \
     "  --head N            width of the last 1x1 conv (FrostNet/MobileNetV2/MnasNet)\n"
 
 /* Data selection: --data fashion-mnist | DIR (MNIST file names inside) and explicit
@@ -139,12 +163,12 @@ extern const cli_opt cli_data_options[];
 void cli_parse_data(const cli_args *a, cli_data_opts *d);
 frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_test,
                            frost_dataset *train, frost_dataset *test);
-#define CLI_DATA_HELP                                                                    \
-    "data:\n"                                                                            \
-    "  --data fashion-mnist|DIR  Fashion-MNIST from Debian's dataset-fashion-mnist\n"    \
-    "                      (default), or a folder with MNIST-named IDX files\n"          \
+#define CLI_DATA_HELP                                                                          \
+    "data:\n"                                                                                  \
+    "  --data fashion-mnist|DIR  Fashion-MNIST from Debian's dataset-fashion-mnist\n"          \
+    "                      (default), or a folder with MNIST-named IDX files\n"                \
     "                      (train-images-idx3-ubyte[.gz], ..., t10k-labels-idx1-ubyte[.gz])\n" \
-    "  --train-images F --train-labels F --test-images F --test-labels F\n"             \
+    "  --train-images F --train-labels F --test-images F --test-labels F\n"                    \
     "                      any IDX files (raw or .gz) instead\n"
 
 /* Quantization options shared by train --qat, quantize and sensitivity: --qconfig FILE,
@@ -155,12 +179,12 @@ extern const cli_opt cli_quant_options[];
 bool cli_quant_given(const cli_args *a); /* was any of them on the command line? */
 bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qconfig **out);
 
-#define CLI_QUANT_HELP                                                                   \
-    "quantization (default W8A8: per-channel symmetric int8 weights, per-tensor\n"        \
-    "asymmetric uint8 activations):\n"                                                  \
-    "  --qconfig FILE      quantization config JSON (per-layer overrides, README)\n"     \
-    "  --w-bits B          weight bits, 2..8\n"                                          \
-    "  --a-bits B          activation bits, 2..8\n"                                      \
+#define CLI_QUANT_HELP                                                               \
+    "quantization (default W8A8: per-channel symmetric int8 weights, per-tensor\n"   \
+    "asymmetric uint8 activations):\n"                                               \
+    "  --qconfig FILE      quantization config JSON (per-layer overrides, README)\n" \
+    "  --w-bits B          weight bits, 2..8\n"                                      \
+    "  --a-bits B          activation bits, 2..8\n"                                  \
     "  --per-tensor        one weight scale per layer instead of per output channel\n"
 
 /* PTQ calibration of a quantized model on a data set (eval-mode forwards), then fixed ranges. */
@@ -178,8 +202,8 @@ void cli_free_ptq_inputs(cli_ptq_inputs *in);
 
 /* The search's proxy data from the training split: n_val images held out (a seeded
  * split), then the first n_train of the rest. */
-frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val,
-                                 uint64_t seed, frost_dataset *train, frost_dataset *val);
+frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val, uint64_t seed,
+                                 frost_dataset *train, frost_dataset *val);
 
 /* Candidate evaluation options shared by search and eval-candidate (--train, --val,
  * --epochs, --fp-epochs, --no-gradboost, --batch, --lr, --threads, --latency-threads, --reps,

@@ -30,8 +30,10 @@ static int bench_fp32(const char *path, int threads, int warmup, int reps)
     frost_fp32_model *e = NULL;
     frost_status s = frost_checkpoint_load_model(path, &m);
     if (s == FROST_OK && frost_model_is_quantized(m))
-        s = frost_fail(FROST_ERR_ARG, "%s is a fake-quant checkpoint: time its int8 model "
-                       "(frost convert) or the FP32 checkpoint it came from", path);
+        s = frost_fail(FROST_ERR_ARG,
+                       "%s is a fake-quant checkpoint: time its int8 model "
+                       "(frost convert) or the FP32 checkpoint it came from",
+                       path);
     if (s == FROST_OK)
         s = frost_fp32_create(m, &e);
     int n = e ? frost_fp32_node_count(e) : 0;
@@ -51,8 +53,8 @@ static int bench_fp32(const char *path, int threads, int warmup, int reps)
         }
         double macs = (double)frost_fp32_macs(e) / 1e6;
         printf("FP32 (BN folded) total: %.4f ms per image (median of %d runs, %d thread%s), "
-               "%.2f M MACs, %.1f GMAC/s\n", total, reps, threads, threads == 1 ? "" : "s", macs,
-               macs / total);
+               "%.2f M MACs, %.1f GMAC/s\n",
+               total, reps, threads, threads == 1 ? "" : "s", macs, macs / total);
     }
     free(per);
     frost_fp32_free(e);
@@ -85,8 +87,8 @@ static int bench_int8(const char *path, int threads, int warmup, int reps, bool 
         printf("INT8 (%s requant) total: %.4f ms per image (median of %d runs, %d thread%s), "
                "%.2f M MACs, %.1f GMAC/s\n",
                frost_int8_float_requant(m) ? "float" : "fixed-point", total, reps, threads,
-               threads == 1 ? "" : "s",
-               (double)frost_int8_macs(m) / 1e6, (double)frost_int8_macs(m) / 1e6 / total);
+               threads == 1 ? "" : "s", (double)frost_int8_macs(m) / 1e6,
+               (double)frost_int8_macs(m) / 1e6 / total);
     }
     free(per);
     frost_int8_free(m);

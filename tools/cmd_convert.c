@@ -50,17 +50,15 @@ static frost_status compare(frost_model *qm, frost_int8_model *im, const cli_dat
         s = frost_int8_evaluate(im, d, &norm, &acc_i8);
     if (s == FROST_OK)
         printf("test accuracy on %d images: fake-quant %.2f%%, int8 %.2f%% (difference %+.2f "
-               "points)\n", d->n, 100.0 * acc_fq, 100.0 * acc_i8, 100.0 * (acc_i8 - acc_fq));
+               "points)\n",
+               d->n, 100.0 * acc_fq, 100.0 * acc_i8, 100.0 * (acc_i8 - acc_fq));
     frost_dataset_free(&head);
     frost_dataset_free(&test);
     return s;
 }
 
 static const cli_opt options[] = {
-    CLI_OPT_OUT,
-    CLI_OPT_FLAG("compare"),
-    CLI_OPT_INT("limit", 0, 1 << 30),
-    CLI_OPT_REQUANT,
+    CLI_OPT_OUT, CLI_OPT_FLAG("compare"), CLI_OPT_INT("limit", 0, 1 << 30), CLI_OPT_REQUANT,
     CLI_OPT_END,
 };
 
@@ -88,8 +86,10 @@ int cmd_convert(int argc, char **argv)
     frost_int8_model *im = NULL;
     frost_status s = frost_checkpoint_load_model(a.positional[0], &qm);
     if (s == FROST_OK && !frost_model_is_quantized(qm))
-        s = frost_fail(FROST_ERR_ARG, "%s is an FP32 checkpoint: quantize it first (frost "
-                       "quantize CKPT --out Q.safetensors, or frost train --qat)", a.positional[0]);
+        s = frost_fail(FROST_ERR_ARG,
+                       "%s is an FP32 checkpoint: quantize it first (frost "
+                       "quantize CKPT --out Q.safetensors, or frost train --qat)",
+                       a.positional[0]);
     if (s == FROST_OK)
         s = frost_int8_from_model(qm, &im);
     if (s == FROST_OK && requant == 1)
@@ -98,7 +98,8 @@ int cmd_convert(int argc, char **argv)
         s = frost_int8_save(im, out);
     if (s == FROST_OK)
         printf("wrote %s: %d nodes, %zu weight bytes, %zu activation arena bytes, %.2f M "
-               "MACs/image\n", out, frost_int8_node_count(im), frost_int8_weight_bytes(im),
+               "MACs/image\n",
+               out, frost_int8_node_count(im), frost_int8_weight_bytes(im),
                frost_int8_arena_bytes(im), (double)frost_int8_macs(im) / 1e6);
     if (s == FROST_OK && want_compare)
         s = compare(qm, im, &data, limit);

@@ -74,25 +74,21 @@ static int eval_builtin(const char *name, const frost_nas_space *space,
                name, (double)space->width, r.int8_acc, r.latency_ms, r.train_acc,
                (long long)r.params, (long long)r.macs, r.train_seconds);
     else
-        printf("%s w%g: int8 accuracy %.2f%%, latency %.4f ms, %.3fM params, %.2fM MACs\n",
-               name, (double)space->width, 100 * r.int8_acc, r.latency_ms,
-               (double)r.params / 1e6, (double)r.macs / 1e6);
+        printf("%s w%g: int8 accuracy %.2f%%, latency %.4f ms, %.3fM params, %.2fM MACs\n", name,
+               (double)space->width, 100 * r.int8_acc, r.latency_ms, (double)r.params / 1e6,
+               (double)r.macs / 1e6);
     return 0;
 }
 
 static const cli_opt options[] = {
-    CLI_OPT_STR("genotype-json"),
-    CLI_OPT_INT("random", 0, 1 << 30),
-    CLI_OPT_STR("model"),
-    CLI_OPT_INT("seed", 0, 1 << 30),
-    CLI_OPT_FLAG("json"),
-    CLI_OPT_END,
+    CLI_OPT_STR("genotype-json"), CLI_OPT_INT("random", 0, 1 << 30),
+    CLI_OPT_STR("model"),         CLI_OPT_INT("seed", 0, 1 << 30),
+    CLI_OPT_FLAG("json"),         CLI_OPT_END,
 };
 
 int cmd_eval_candidate(int argc, char **argv)
 {
-    static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options,
-                                            NULL};
+    static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options, NULL};
     static const cli_spec spec = {"eval-candidate", help, tables, 1};
     cli_args a;
     if (!cli_parse(&a, &spec, argc, argv))
@@ -109,12 +105,14 @@ int cmd_eval_candidate(int argc, char **argv)
     cli_data_opts data;
     cli_parse_data(&a, &data);
     if (cfg.fp_epochs >= cfg.epochs) {
-        fprintf(stderr, "frost eval-candidate: error: --fp-epochs (%d) must be fewer than "
-                        "--epochs (%d): QAT needs at least one epoch\n", cfg.fp_epochs, cfg.epochs);
+        fprintf(stderr,
+                "frost eval-candidate: error: --fp-epochs (%d) must be fewer than "
+                "--epochs (%d): QAT needs at least one epoch\n",
+                cfg.fp_epochs, cfg.epochs);
         return 2;
     }
-    int sources = (a.n_positional == 1) + (gjson != NULL) + (random_seed >= 0) +
-                  (model_name != NULL);
+    int sources =
+        (a.n_positional == 1) + (gjson != NULL) + (random_seed >= 0) + (model_name != NULL);
     if (sources != 1) {
         fprintf(stderr, "frost eval-candidate: error: give one genotype (text, --genotype-json "
                         "FILE, --random SEED or --model NAME; see frost eval-candidate --help)\n");
@@ -144,8 +142,8 @@ int cmd_eval_candidate(int argc, char **argv)
     if (s == FROST_OK && !json) {
         char t[128];
         frost_nas_to_string(&g, t, sizeof t);
-        printf("evaluating %s: %d training images, %d held out, %d epochs (%d float)...\n", t,
-               tr.n, va.n, cfg.epochs, cfg.fp_epochs);
+        printf("evaluating %s: %d training images, %d held out, %d epochs (%d float)...\n", t, tr.n,
+               va.n, cfg.epochs, cfg.fp_epochs);
         fflush(stdout);
     }
     frost_nas_result r;
@@ -162,8 +160,8 @@ int cmd_eval_candidate(int argc, char **argv)
         printf("int8 accuracy %.2f%% (held-out %d images), latency %.4f ms (median of %d, %d "
                "thread%s), %.3fM params, %.2fM MACs, trained in %.1fs\n",
                100.0 * r.int8_acc, n_val, r.latency_ms, cfg.latency_reps, cfg.latency_threads,
-               cfg.latency_threads == 1 ? "" : "s", (double)r.params / 1e6,
-               (double)r.macs / 1e6, r.train_seconds);
+               cfg.latency_threads == 1 ? "" : "s", (double)r.params / 1e6, (double)r.macs / 1e6,
+               r.train_seconds);
     free(line);
     return 0;
 }

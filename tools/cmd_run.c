@@ -66,8 +66,8 @@ int cmd_run(int argc, char **argv)
     double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (s == FROST_OK)
         printf("%s on %s split (%d images): int8 accuracy %.2f%%  (%.3f ms/image incl. "
-               "input quantization)\n", a.positional[0], split, d->n, 100.0 * acc,
-               1e3 * sec / (d->n ? d->n : 1));
+               "input quantization)\n",
+               a.positional[0], split, d->n, 100.0 * acc, 1e3 * sec / (d->n ? d->n : 1));
     int rc = s == FROST_OK ? 0 : cli_error("run");
     frost_int8_free(m);
     frost_dataset_free(&head);

@@ -29,8 +29,7 @@ static const char *const help =
     "  --json              one JSON line per candidate instead of the progress lines\n"
     "candidate evaluation (as frost eval-candidate):\n"
     "  --train N --val N --epochs E --fp-epochs E --no-gradboost --batch N --lr X\n"
-    "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n\n"
-    CLI_DATA_HELP;
+    "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
     CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
@@ -55,8 +54,8 @@ static void print_json_line(const frost_nas_progress *ev)
         return;
     char *j = frost_nas_result_json(ev->genotype, &ev->result);
     if (j)
-        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,\"result\":%s}\n", ev->step,
-               ev->reward, ev->cached ? "true" : "false", j);
+        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,\"result\":%s}\n", ev->step, ev->reward,
+               ev->cached ? "true" : "false", j);
     free(j);
 }
 
@@ -85,8 +84,7 @@ static void on_progress(const frost_nas_progress *ev, void *user)
 
 int cmd_search(int argc, char **argv)
 {
-    static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options,
-                                            NULL};
+    static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options, NULL};
     static const cli_spec spec = {"search", help, tables, 0};
     cli_args a;
     if (!cli_parse(&a, &spec, argc, argv))
@@ -113,17 +111,18 @@ int cmd_search(int argc, char **argv)
     cli_parse_nas_eval(&a, &cfg.eval, &space, &n_train, &n_val);
     cli_data_opts data;
     cli_parse_data(&a, &data);
-    const char *bad = target <= 0 ? "--target-ms T is required"
+    const char *bad = target <= 0      ? "--target-ms T is required"
                       : cfg.budget < 1 ? "--budget N is required"
-                      : !cfg.out_dir ? "--out DIR is required"
-                      : cfg.eval.fp_epochs >= cfg.eval.epochs ? "--fp-epochs must be fewer than --epochs"
-                      : NULL;
+                      : !cfg.out_dir   ? "--out DIR is required"
+                      : cfg.eval.fp_epochs >= cfg.eval.epochs
+                          ? "--fp-epochs must be fewer than --epochs"
+                          : NULL;
     if (bad) {
         fprintf(stderr, "frost search: error: %s (see frost search --help)\n", bad);
         return 2;
     }
-    cfg.reward = strcmp(reward, "hard") == 0 ? frost_nas_reward_hard(target)
-                                              : frost_nas_reward_soft(target);
+    cfg.reward =
+        strcmp(reward, "hard") == 0 ? frost_nas_reward_hard(target) : frost_nas_reward_soft(target);
     frost_dataset tr = {0}, va = {0};
     frost_status s = cli_load_proxy_data(&data, n_train, n_val, cfg.eval.seed, &tr, &va);
     if (s == FROST_OK && !json)

@@ -28,8 +28,7 @@ static int by_acc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static frost_status run_rows(frost_model *m, const frost_dataset *test, int batch, row *rows,
-                             int n)
+static frost_status run_rows(frost_model *m, const frost_dataset *test, int batch, row *rows, int n)
 {
     frost_augment norm = frost_train_defaults().augment;
     for (int i = 0; i < n; i++) {
@@ -59,8 +58,8 @@ static void print_table(const frost_model *m, const row *rows, int n, float acc_
             snprintf(a, sizeof a, "%d", ab);
         double drop = 100.0 * ((double)acc_fp - rows[i].acc);
         printf("%-4d %-32s %5s %5s %8.2f%% %8.2f%s\n", rows[i].layer,
-               frost_model_qlayer_name(m, rows[i].layer), w, a, 100.0 * rows[i].acc,
-               drop + 0.0, drop >= 0.5 ? "  <==" : ""); /* + 0.0: no "-0.00" */
+               frost_model_qlayer_name(m, rows[i].layer), w, a, 100.0 * rows[i].acc, drop + 0.0,
+               drop >= 0.5 ? "  <==" : ""); /* + 0.0: no "-0.00" */
     }
     printf("FP32 %.2f%%, every layer quantized %.2f%% (%+.2f points)\n", 100.0 * acc_fp,
            100.0 * acc_all, 100.0 * ((double)acc_all - acc_fp));
@@ -104,7 +103,8 @@ int cmd_sensitivity(int argc, char **argv)
     frost_model *m = in.model;
     const frost_dataset calib = in.calib;
     if (s == FROST_OK)
-        s = frost_dataset_head(&in.test, test_limit > 0 && test_limit < in.test.n ? test_limit : in.test.n, &test);
+        s = frost_dataset_head(
+            &in.test, test_limit > 0 && test_limit < in.test.n ? test_limit : in.test.n, &test);
     if (s == FROST_OK)
         s = frost_evaluate(m, &test, &norm, batch, &acc_fp, NULL);
     if (s == FROST_OK)

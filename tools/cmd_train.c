@@ -11,8 +11,7 @@ static const char *const help =
     "usage: frost train [MODEL] [options]\n"
     "Train a model on Fashion-MNIST (or any IDX data set) and save a checkpoint after\n"
     "every epoch (atomically). Per-epoch metrics go to a CSV file.\n\n" CLI_MODEL_HELP
-    "\n" CLI_DATA_HELP
-    "\ntraining:\n"
+    "\n" CLI_DATA_HELP "\ntraining:\n"
     "  --epochs N          epochs (default 10)\n"
     "  --batch N           batch size (default 64)\n"
     "  --opt NAME          sgd (Nesterov momentum), rmsprop, adam, adamw (default sgd)\n"
@@ -54,8 +53,7 @@ static const char *const help =
     "  --freeze-bn E       after E epochs (0: from the start) folded BNs use running\n"
     "                      statistics, which keeps per-tensor QAT stable (default: never)\n"
     "  --freeze-observers E  after E epochs the activation ranges stop moving (default: never)\n"
-    "  --observer KIND     minmax, ema (default), hist or percentile\n"
-    CLI_QUANT_HELP;
+    "  --observer KIND     minmax, ema (default), hist or percentile\n" CLI_QUANT_HELP;
 
 typedef struct {
     bool tty, quiet;
@@ -95,7 +93,8 @@ static void print_progress(const frost_progress *p, void *user)
         for (int i = 0; i < width; i++)
             bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
         bar[width] = '\0';
-        fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %d:%02d",
+        fprintf(stderr,
+                "\r\033[Kepoch %d/%d [%s] %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %d:%02d",
                 p->epoch, p->epochs, bar, p->batch_index, p->batches, (double)p->loss,
                 100.0 * p->acc, p->images_per_s, (int)eta / 60, (int)eta % 60);
     } else if (p->elapsed_s - st->last_print >= 30.0) {
@@ -166,8 +165,9 @@ static void read_training(const cli_args *a, frost_train_config *c)
     c->optim.wd_1d = cli_float(a, "wd-1d", c->optim.wd_1d);
     c->optim.clip_norm = cli_float(a, "clip", 0.0f);
     int sched = cli_choice(a, "sched", 0); /* "cosine|step|constant" */
-    c->sched.kind = sched == 0 ? FROST_SCHED_COSINE : sched == 1 ? FROST_SCHED_STEP
-                                                                  : FROST_SCHED_CONSTANT;
+    c->sched.kind = sched == 0   ? FROST_SCHED_COSINE
+                    : sched == 1 ? FROST_SCHED_STEP
+                                 : FROST_SCHED_CONSTANT;
     c->sched.warmup_epochs = cli_float(a, "warmup", 1.0f);
     c->sched.step_epochs = cli_float(a, "step-epochs", 30.0f);
     c->sched.gamma = cli_float(a, "gamma", 0.1f);
@@ -213,7 +213,8 @@ static bool same_file(const char *a, const char *b)
     struct stat sa, sb;
     if (strcmp(a, b) == 0)
         return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 static void make_parent_dir(const char *path)
@@ -229,7 +230,7 @@ static void make_parent_dir(const char *path)
 
 int cmd_train(int argc, char **argv)
 {
-    static const cli_opt *const tables[] = {training_options, qat_options, cli_quant_options,
+    static const cli_opt *const tables[] = {training_options,  qat_options,      cli_quant_options,
                                             cli_model_options, cli_data_options, NULL};
     static const cli_spec spec = {"train", help, tables, 1};
     cli_args a;
@@ -270,11 +271,13 @@ int cmd_train(int argc, char **argv)
     else if (s == FROST_OK && qat)
         s = frost_model_quantize(m, qc);
     if (ok && s == FROST_OK && qat_flags && !frost_model_is_quantized(m)) {
-        fprintf(stderr, "frost train: error: --statassist, --qat-delay, --freeze-bn and --freeze-observers need --qat\n");
+        fprintf(stderr, "frost train: error: --statassist, --qat-delay, --freeze-bn and "
+                        "--freeze-observers need --qat\n");
         ok = false;
     }
     if (ok && s == FROST_OK && val_n >= full.n) {
-        fprintf(stderr, "frost train: error: --val %d leaves no training images (%d in total)\n", val_n, full.n);
+        fprintf(stderr, "frost train: error: --val %d leaves no training images (%d in total)\n",
+                val_n, full.n);
         ok = false;
     }
     frost_qconfig_free(qc);
@@ -311,7 +314,8 @@ int cmd_train(int argc, char **argv)
         out = out_default;
     }
     if (s == FROST_OK && from && same_file(from, out))
-        s = frost_fail(FROST_ERR_ARG, "--out %s is the --from checkpoint; training would overwrite it", out);
+        s = frost_fail(FROST_ERR_ARG,
+                       "--out %s is the --from checkpoint; training would overwrite it", out);
     if (!csv) {
         snprintf(csv_default, sizeof csv_default, "%s.csv", out);
         csv = csv_default;

@@ -63,11 +63,13 @@ static void write_svg(FILE *f, const points *all, const points *front)
     double dx = x1 > x0 ? x1 - x0 : 1.0, dy = y1 > y0 ? y1 - y0 : 0.01;
     x0 -= 0.05 * dx, x1 += 0.05 * dx, y0 -= 0.05 * dy, y1 += 0.05 * dy;
     const double W = 640, H = 440, L = 70, R = 20, T = 30, B = 60;
-#define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
-#define PY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" "
-               "height=\"100%%\" fill=\"white\"/>\n", W, H);
+#define PX(v) (L + ((v)-x0) / (x1 - x0) * (W - L - R))
+#define PY(v) (H - B - ((v)-y0) / (y1 - y0) * (H - T - B))
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" "
+            "height=\"100%%\" fill=\"white\"/>\n",
+            W, H);
     fprintf(f, "<text x=\"%g\" y=\"18\">%d candidates (grey), Pareto front (red)</text>\n", L,
             all->n);
     fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, H - B,
@@ -78,13 +80,17 @@ static void write_svg(FILE *f, const points *all, const points *front)
         double xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4;
         fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%.3f</text>\n", PX(xv),
                 H - B + 16, xv);
-        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.1f%%</text>\n", L - 6,
-                PY(yv) + 4, 100 * yv);
+        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.1f%%</text>\n", L - 6, PY(yv) + 4,
+                100 * yv);
     }
-    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">int8 latency, ms (batch 1)"
-               "</text>\n", (L + W - R) / 2, H - 18);
-    fprintf(f, "<text transform=\"translate(16,%g) rotate(-90)\" text-anchor=\"middle\">"
-               "int8 accuracy (held out)</text>\n", (T + H - B) / 2);
+    fprintf(f,
+            "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">int8 latency, ms (batch 1)"
+            "</text>\n",
+            (L + W - R) / 2, H - 18);
+    fprintf(f,
+            "<text transform=\"translate(16,%g) rotate(-90)\" text-anchor=\"middle\">"
+            "int8 accuracy (held out)</text>\n",
+            (T + H - B) / 2);
     for (int i = 0; i < all->n; i++)
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#999\"/>\n",
                 PX(all->p[i].latency_ms), PY(all->p[i].int8_acc));

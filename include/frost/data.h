@@ -15,9 +15,9 @@
 /* Images as uint8 NHWC; labels uint8 in [0, classes). */
 typedef struct {
     int n, h, w, c;
-    int classes;      /* max label + 1 */
-    uint8_t *images;  /* n*h*w*c, owned */
-    uint8_t *labels;  /* n, owned */
+    int classes;     /* max label + 1 */
+    uint8_t *images; /* n*h*w*c, owned */
+    uint8_t *labels; /* n, owned */
 } frost_dataset;
 
 /* Loads an IDX image file (ubyte, 3-D [n,h,w] or 4-D [n,h,w,c]) and an IDX label

@@ -23,17 +23,17 @@
 
 #include "frost/version.h"
 
+#include "frost/data.h"
+#include "frost/infer.h"
+#include "frost/int8.h"
+#include "frost/io.h"
+#include "frost/model.h"
+#include "frost/nas.h"
+#include "frost/optim.h"
+#include "frost/qat.h"
+#include "frost/quant.h"
 #include "frost/status.h"
 #include "frost/tensor.h"
-#include "frost/model.h"
-#include "frost/data.h"
-#include "frost/optim.h"
 #include "frost/train.h"
-#include "frost/io.h"
-#include "frost/quant.h"
-#include "frost/qat.h"
-#include "frost/int8.h"
-#include "frost/infer.h"
-#include "frost/nas.h"
 
 #endif

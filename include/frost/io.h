@@ -20,9 +20,9 @@ typedef enum { FROST_DT_F32 = 0, FROST_DT_I32, FROST_DT_I8, FROST_DT_U8, FROST_D
 typedef struct {
     const char *name;
     frost_dtype dtype;
-    int ndim;            /* 0..4 */
+    int ndim; /* 0..4 */
     int64_t shape[4];
-    const void *data;    /* little-endian, numel * dtype size bytes */
+    const void *data; /* little-endian, numel * dtype size bytes */
 } frost_st_tensor;
 
 typedef struct {
@@ -32,7 +32,7 @@ typedef struct {
 /* Writes atomically: a temporary file in the same folder, fsync, rename. On any
  * failure nothing is left behind and the old file (if any) is untouched. */
 frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, int n,
-                                     const frost_st_meta *meta, int n_meta);
+                            const frost_st_meta *meta, int n_meta);
 
 typedef struct frost_st_file frost_st_file;
 frost_status frost_st_read(const char *path, frost_st_file **out);

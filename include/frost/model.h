@@ -18,13 +18,13 @@ typedef struct frost_model frost_model;
 
 /* Options shared by the built-in models (frost_model_builtin). */
 typedef struct {
-    float width;       /* width multiplier (1.0) */
-    int input;         /* input height = width in pixels (224); strides adapt below 224 */
-    int in_channels;   /* 3 for RGB, 1 for Fashion-MNIST */
-    int classes;       /* 1000 */
-    const char *act;   /* trunk activation "relu", "relu6", "hswish"; NULL = model default */
-    float dropout;     /* before the classifier; < 0 = model default */
-    int head;          /* FrostNet/MobileNetV2 last 1x1 conv width; 0 = model default (1280) */
+    float width;     /* width multiplier (1.0) */
+    int input;       /* input height = width in pixels (224); strides adapt below 224 */
+    int in_channels; /* 3 for RGB, 1 for Fashion-MNIST */
+    int classes;     /* 1000 */
+    const char *act; /* trunk activation "relu", "relu6", "hswish"; NULL = model default */
+    float dropout;   /* before the classifier; < 0 = model default */
+    int head;        /* FrostNet/MobileNetV2 last 1x1 conv width; 0 = model default (1280) */
 } frost_builtin_opts;
 
 /* Defaults: width 1, input 224, 3 channels, 1000 classes, model act/dropout/head. */
@@ -32,11 +32,13 @@ frost_builtin_opts frost_builtin_defaults(void);
 
 /* Names accepted by frost_model_builtin, NULL-terminated. */
 const char *const *frost_builtin_names(void);
-frost_status frost_model_builtin(const char *name, const frost_builtin_opts *opts, frost_model **out);
+frost_status frost_model_builtin(const char *name, const frost_builtin_opts *opts,
+                                 frost_model **out);
 
 /* Architecture JSON (text) <-> model. The parsed model has freshly initialised weights
  * (frost_model_init_weights with seed 0); load a checkpoint to get trained ones. */
-frost_status frost_model_from_json(const char *json_text, const char *source_name, frost_model **out);
+frost_status frost_model_from_json(const char *json_text, const char *source_name,
+                                   frost_model **out);
 frost_status frost_model_load_arch(const char *path, frost_model **out);
 /* Returns a malloc'd JSON string (caller frees) or NULL on allocation failure. */
 char *frost_model_to_json(const frost_model *m);

@@ -37,11 +37,11 @@ typedef enum {
 } frost_nas_block;
 
 typedef struct {
-    int block;     /* frost_nas_block */
-    int kernel;    /* 3 or 5 */
-    int expand;    /* 1, 3 or 6 */
-    int layers;    /* -1, 0, +1 against the skeleton */
-    int width;     /* percent of the skeleton's channels: 75, 100 or 125 */
+    int block;  /* frost_nas_block */
+    int kernel; /* 3 or 5 */
+    int expand; /* 1, 3 or 6 */
+    int layers; /* -1, 0, +1 against the skeleton */
+    int width;  /* percent of the skeleton's channels: 75, 100 or 125 */
 } frost_nas_stage;
 
 typedef struct {
@@ -53,11 +53,11 @@ typedef struct {
  * whole network (the skeleton's channels scaled as in MobileNetV2, before each stage's
  * own width choice). */
 typedef struct {
-    int input;       /* the data's side (28 for Fashion-MNIST); resolutions never exceed it */
+    int input; /* the data's side (28 for Fashion-MNIST); resolutions never exceed it */
     int in_channels;
     int classes;
-    float width;     /* global multiplier, e.g. 0.35 for short proxy training */
-    int head;        /* last 1x1 conv width (1280 in MobileNetV2); 0 = 1280 scaled by width */
+    float width; /* global multiplier, e.g. 0.35 for short proxy training */
+    int head;    /* last 1x1 conv width (1280 in MobileNetV2); 0 = 1280 scaled by width */
 } frost_nas_space;
 
 frost_nas_space frost_nas_space_default(void); /* Fashion-MNIST, width 0.35, head 0 */
@@ -110,25 +110,25 @@ frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space 
  * and GradBoost, W8A8 per-channel, then the int8 model's accuracy on held-out images and
  * its latency on frost's engine. */
 typedef struct {
-    int epochs;            /* proxy training epochs (3) */
-    int fp_epochs;         /* StatAssist: float epochs before fake-quant starts (1) */
-    bool gradboost;        /* GradBoost Q-optimizer (true) */
-    int batch;             /* 64 */
-    float lr;              /* SGD Nesterov, cosine with one warm-up epoch (0.1) */
-    uint64_t seed;         /* init, shuffling, augmentation (1) */
-    int train_threads;     /* 0 = all cores */
-    int latency_threads;   /* threads for the latency measurement (1) */
-    int latency_reps;      /* timed runs; the median counts (30) */
-    bool float_requant;    /* int8 with float requantization (default: fixed point) */
+    int epochs;          /* proxy training epochs (3) */
+    int fp_epochs;       /* StatAssist: float epochs before fake-quant starts (1) */
+    bool gradboost;      /* GradBoost Q-optimizer (true) */
+    int batch;           /* 64 */
+    float lr;            /* SGD Nesterov, cosine with one warm-up epoch (0.1) */
+    uint64_t seed;       /* init, shuffling, augmentation (1) */
+    int train_threads;   /* 0 = all cores */
+    int latency_threads; /* threads for the latency measurement (1) */
+    int latency_reps;    /* timed runs; the median counts (30) */
+    bool float_requant;  /* int8 with float requantization (default: fixed point) */
 } frost_nas_eval_config;
 
 frost_nas_eval_config frost_nas_eval_defaults(void);
 
 typedef struct {
-    double int8_acc;       /* top-1 of the int8 model on the validation images, 0..1 */
-    double latency_ms;     /* median batch-1 latency of the int8 model */
-    double train_acc;      /* last epoch's running training accuracy (fake-quant) */
-    int64_t params, macs;  /* per image */
+    double int8_acc;      /* top-1 of the int8 model on the validation images, 0..1 */
+    double latency_ms;    /* median batch-1 latency of the int8 model */
+    double train_acc;     /* last epoch's running training accuracy (fake-quant) */
+    int64_t params, macs; /* per image */
     double train_seconds;
 } frost_nas_result;
 
@@ -172,7 +172,7 @@ typedef enum {
 typedef struct {
     frost_nas_controller_kind kind;
     uint64_t seed;
-    int population, tournament; /* evolution (20, 5); the first `population` are random */
+    int population, tournament;         /* evolution (20, 5); the first `population` are random */
     double lr, entropy, baseline_decay; /* RL (0.1, 0.001, 0.95) */
 } frost_nas_controller_config;
 
@@ -182,8 +182,7 @@ const char *frost_nas_controller_name(frost_nas_controller_kind kind);
 
 typedef struct frost_nas_controller frost_nas_controller;
 frost_status frost_nas_controller_create(const frost_nas_controller_config *cfg,
-                                         const frost_nas_space *space,
-                                         frost_nas_controller **out);
+                                         const frost_nas_space *space, frost_nas_controller **out);
 void frost_nas_controller_free(frost_nas_controller *c);
 /* The next candidate (canonical). Deterministic: the same seed and the same sequence of
  * observed rewards give the same proposals, which is how a search resumes. */
@@ -218,8 +217,8 @@ frost_status frost_nas_lut_keys(const frost_nas_lut *lut, const frost_nas_genoty
                                 int max, int *n);
 /* Adds a measurement of one layer (tables measured elsewhere, e.g. on a device); op is
  * the layer's op name ("conv", "add", ...), work its MACs (or values moved). */
-frost_status frost_nas_lut_record(frost_nas_lut *lut, const char *key, const char *op,
-                                  double work, double ms);
+frost_status frost_nas_lut_record(frost_nas_lut *lut, const char *key, const char *op, double work,
+                                  double ms);
 /* Predicted latency of g; *layers, *missing (may be NULL): layers, and those estimated. */
 frost_status frost_nas_lut_predict(const frost_nas_lut *lut, const frost_nas_genotype *g,
                                    const frost_nas_space *space, double *ms, int *layers,
@@ -236,16 +235,16 @@ typedef enum {
 
 typedef struct {
     frost_nas_event event;
-    int budget;                /* candidates the search proposes in all */
-    int resumed;               /* candidates already in the log when this run started */
+    int budget;  /* candidates the search proposes in all */
+    int resumed; /* candidates already in the log when this run started */
     /* FROST_NAS_EVENT_CANDIDATE only: */
-    int step;                  /* 1..budget */
+    int step; /* 1..budget */
     const frost_nas_genotype *genotype;
     const char *genotype_text; /* frost_nas_to_string of it */
     frost_nas_result result;
     double reward;
-    bool cached;               /* the result came from the cache: nothing was trained */
-    double best_reward;        /* the best reward so far, this candidate and the log included */
+    bool cached;                  /* the result came from the cache: nothing was trained */
+    double best_reward;           /* the best reward so far, this candidate and the log included */
     double seconds_per_candidate; /* wall time of this run per candidate it trained (0: none) */
 } frost_nas_progress;
 
@@ -253,14 +252,14 @@ typedef void (*frost_nas_progress_fn)(const frost_nas_progress *ev, void *user);
 
 typedef struct {
     frost_nas_controller_config controller;
-    int budget;                /* candidates to propose (cache hits count, cost no training) */
+    int budget; /* candidates to propose (cache hits count, cost no training) */
     frost_nas_reward reward;
     frost_nas_eval_config eval;
-    const char *out_dir;       /* log.csv, pareto.csv, best.json, best.arch.json, search.json
-                                * (the settings, checked on resume) */
-    const char *cache_path;    /* results by genotype, shared between runs (NULL: out/cache.csv) */
+    const char *out_dir;    /* log.csv, pareto.csv, best.json, best.arch.json, search.json
+                             * (the settings, checked on resume) */
+    const char *cache_path; /* results by genotype, shared between runs (NULL: out/cache.csv) */
     frost_nas_progress_fn progress; /* NULL: no progress reports */
-    void *progress_user;       /* passed to progress */
+    void *progress_user;            /* passed to progress */
 } frost_nas_search_config;
 
 /* Runs (or resumes: the log's candidates are replayed through the controller, which must

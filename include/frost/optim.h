@@ -12,30 +12,35 @@
 #include "frost/model.h"
 #include "frost/status.h"
 
-typedef enum { FROST_OPT_SGD = 0, FROST_OPT_RMSPROP, FROST_OPT_ADAM, FROST_OPT_ADAMW } frost_optimizer_kind;
+typedef enum {
+    FROST_OPT_SGD = 0,
+    FROST_OPT_RMSPROP,
+    FROST_OPT_ADAM,
+    FROST_OPT_ADAMW
+} frost_optimizer_kind;
 
 typedef struct {
     frost_optimizer_kind kind;
-    float momentum;       /* SGD/RMSprop momentum (0.9) */
-    bool nesterov;        /* SGD */
-    float beta1, beta2;   /* Adam/AdamW (0.9, 0.999) */
-    float alpha;          /* RMSprop smoothing (0.9) */
-    float eps;            /* Adam 1e-8, RMSprop 1e-8 (frost default; PyTorch's RMSprop uses 1e-8 too) */
+    float momentum;     /* SGD/RMSprop momentum (0.9) */
+    bool nesterov;      /* SGD */
+    float beta1, beta2; /* Adam/AdamW (0.9, 0.999) */
+    float alpha;        /* RMSprop smoothing (0.9) */
+    float eps; /* Adam 1e-8, RMSprop 1e-8 (frost default; PyTorch's RMSprop uses 1e-8 too) */
     /* Weight decay per parameter group: conv/linear weights, depthwise weights, 1-D params
      * (biases and BN). L2 (added to the gradient) for SGD/RMSprop/Adam, decoupled for AdamW. */
     float wd, wd_depthwise, wd_1d;
-    float clip_norm;      /* clip the global gradient L2 norm to this; 0 = off */
+    float clip_norm; /* clip the global gradient L2 norm to this; 0 = off */
     /* GradBoost, the Q-optimizers of StatAssist & GradBoost (src/optim/gradboost.h): every
      * step updates EM statistics of |g|; once frost_optimizer_set_boost(o, true) (the switch
      * to QAT) gradients get the decaying, sign-preserving boost. EM decay: beta1 for Adam(W),
      * 0.9 otherwise. Weight decay: after the boost for SGD/RMSprop, before it for Adam (L2),
      * decoupled for AdamW. Off (false) by default. */
     bool gradboost;
-    int gb_mode;          /* 0 = reference code (default), 1 = paper */
-    float gb_clip;        /* 1e-3 */
-    float gb_decay;       /* 1e-2: lambda = (1 - decay)^k over boosted steps k */
-    bool gb_toss_coin;    /* true */
-    uint64_t gb_seed;     /* random draws derive from it, the step and the tensor */
+    int gb_mode;       /* 0 = reference code (default), 1 = paper */
+    float gb_clip;     /* 1e-3 */
+    float gb_decay;    /* 1e-2: lambda = (1 - decay)^k over boosted steps k */
+    bool gb_toss_coin; /* true */
+    uint64_t gb_seed;  /* random draws derive from it, the step and the tensor */
 } frost_optimizer_config;
 
 /* SGD, momentum 0.9, Nesterov, wd 4e-5 on weights, 0 on depthwise and 1-D. */
@@ -72,11 +77,11 @@ typedef enum { FROST_SCHED_CONSTANT = 0, FROST_SCHED_COSINE, FROST_SCHED_STEP } 
 typedef struct {
     frost_schedule_kind kind;
     float base_lr;
-    float warmup_epochs;  /* linear warm-up from 0 to base_lr (cosine and step) */
-    float final_lr;       /* cosine: value reached at the last step */
-    float step_epochs;    /* step decay: multiply by gamma every step_epochs */
+    float warmup_epochs; /* linear warm-up from 0 to base_lr (cosine and step) */
+    float final_lr;      /* cosine: value reached at the last step */
+    float step_epochs;   /* step decay: multiply by gamma every step_epochs */
     float gamma;
-    int epochs;           /* total */
+    int epochs; /* total */
 } frost_schedule;
 
 /* lr at `step` (0-based) with `steps_per_epoch` steps in each epoch. */

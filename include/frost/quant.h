@@ -74,16 +74,16 @@ void frost_fake_quant_per_channel_backward(int64_t outer, int channels, int64_t 
 void frost_minmax_finite(int64_t n, const float *x, float *mn, float *mx);
 
 /* Per-channel min and max (finite values only; a channel with none gets 0, 0). */
-void frost_minmax_per_channel(int64_t outer, int channels, int64_t inner, const float *x,
-                              float *mn, float *mx);
+void frost_minmax_per_channel(int64_t outer, int channels, int64_t inner, const float *x, float *mn,
+                              float *mx);
 
 /* ---- Observers: collect a range from the tensors they see ---- */
 
 typedef enum {
-    FROST_OBS_MINMAX = 0,   /* running min and max of everything seen */
-    FROST_OBS_EMA,          /* first batch sets [min, max], then m += c * (m_batch - m) */
-    FROST_OBS_HISTOGRAM,    /* 2048-bin histogram, range by L2-error search (PyTorch's) */
-    FROST_OBS_PERCENTILE,   /* clip at the p-th percentile of |x| (symmetric threshold) */
+    FROST_OBS_MINMAX = 0, /* running min and max of everything seen */
+    FROST_OBS_EMA,        /* first batch sets [min, max], then m += c * (m_batch - m) */
+    FROST_OBS_HISTOGRAM,  /* 2048-bin histogram, range by L2-error search (PyTorch's) */
+    FROST_OBS_PERCENTILE, /* clip at the p-th percentile of |x| (symmetric threshold) */
     FROST_OBS_COUNT
 } frost_observer_kind;
 
@@ -95,9 +95,9 @@ typedef struct frost_observer frost_observer;
 
 typedef struct {
     frost_observer_kind kind;
-    float ema_constant;     /* EMA: 0.01 */
-    float percentile;       /* PERCENTILE: in (50, 100], e.g. 99.99 */
-    int dst_bins;           /* HISTOGRAM: 2^bits of the target type (256 for 8 bits) */
+    float ema_constant; /* EMA: 0.01 */
+    float percentile;   /* PERCENTILE: in (50, 100], e.g. 99.99 */
+    int dst_bins;       /* HISTOGRAM: 2^bits of the target type (256 for 8 bits) */
 } frost_observer_config;
 
 frost_observer_config frost_observer_defaults(frost_observer_kind kind);

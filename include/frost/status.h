@@ -30,8 +30,7 @@ const char *frost_status_name(frost_status s);
 const char *frost_last_error(void);
 
 /* Record an error message for this thread and return `s` (for `return frost_fail(...)`). */
-frost_status frost_fail(frost_status s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+frost_status frost_fail(frost_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Number of threads used by frost's own kernels and by OpenBLAS (default: all cores). */
 void frost_set_threads(int n);

@@ -17,7 +17,7 @@
 typedef struct {
     int ndim;
     int64_t shape[FROST_MAX_DIMS];
-    float *data;   /* owned by whoever created the tensor (model, arena, caller) */
+    float *data; /* owned by whoever created the tensor (model, arena, caller) */
 } frost_tensor;
 
 /* Product of the shape (1 for ndim == 0). */

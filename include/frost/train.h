@@ -14,23 +14,23 @@
 #include "frost/status.h"
 
 typedef struct {
-    int epochs;               /* > 0 */
-    int batch;                /* > 0 */
+    int epochs; /* > 0 */
+    int batch;  /* > 0 */
     frost_optimizer_config optim;
-    frost_schedule sched;     /* sched.epochs is set from epochs */
-    float label_smoothing;    /* 0..1 */
-    frost_augment augment;    /* training augmentation (eval uses its mean/std only) */
-    uint64_t seed;            /* init, shuffling, augmentation, dropout */
-    const char *checkpoint;   /* written atomically after every epoch; NULL = none */
-    const char *csv;          /* per-epoch metrics appended here; NULL = none */
-    bool resume;              /* continue from `checkpoint` if it exists */
+    frost_schedule sched;   /* sched.epochs is set from epochs */
+    float label_smoothing;  /* 0..1 */
+    frost_augment augment;  /* training augmentation (eval uses its mean/std only) */
+    uint64_t seed;          /* init, shuffling, augmentation, dropout */
+    const char *checkpoint; /* written atomically after every epoch; NULL = none */
+    const char *csv;        /* per-epoch metrics appended here; NULL = none */
+    bool resume;            /* continue from `checkpoint` if it exists */
     bool quiet;
-    int test_every;           /* evaluate the test set every N epochs (and after the last);
-                               * 0 = only after the last epoch */
+    int test_every; /* evaluate the test set every N epochs (and after the last);
+                     * 0 = only after the last epoch */
     /* Quantized (fake-quant) models only: after this many epochs BN uses running statistics
      * (frost_model_freeze_bn), and the observers stop updating; 0 = from the start,
      * -1 = never (the default). */
-    int qat_delay_epochs;     /* float training (observers only) before fake-quant starts */
+    int qat_delay_epochs; /* float training (observers only) before fake-quant starts */
     int qat_freeze_bn_epoch;
     int qat_freeze_observers_epoch;
 } frost_train_config;
@@ -45,16 +45,16 @@ typedef struct {
     int64_t images_done;      /* in this epoch */
     float loss, acc;          /* running means over the epoch so far */
     float lr;
-    double elapsed_s;         /* since the start of this epoch */
-    bool epoch_end;           /* the epoch's summary (val/test filled) */
-    float val_acc, test_acc;  /* -1 if not evaluated */
+    double elapsed_s;        /* since the start of this epoch */
+    bool epoch_end;          /* the epoch's summary (val/test filled) */
+    float val_acc, test_acc; /* -1 if not evaluated */
     double images_per_s;
 } frost_progress;
 
 typedef void (*frost_progress_fn)(const frost_progress *p, void *user);
 
 typedef struct {
-    int epochs_run;           /* in this call (less than epochs after a resume) */
+    int epochs_run; /* in this call (less than epochs after a resume) */
     float train_loss, train_acc, val_acc, test_acc;
     double seconds, images_per_s;
 } frost_train_result;

@@ -14,8 +14,8 @@ bool frost_cpu_has_avx2(void)
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = !simd_disabled() && __builtin_cpu_supports("avx2") &&
-                 __builtin_cpu_supports("fma");
+        cached =
+            !simd_disabled() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     return cached == 1;
 }

@@ -103,8 +103,8 @@ static frost_status write_temp_and_rename(const char *path, const char *tmp, con
 {
     int fd = create_temp(tmp);
     if (fd < 0)
-        return frost_fail(FROST_ERR_IO, "file %s: cannot create temporary file %s: %s", path,
-                          tmp, strerror(errno));
+        return frost_fail(FROST_ERR_IO, "file %s: cannot create temporary file %s: %s", path, tmp,
+                          strerror(errno));
     const char *step = NULL;
     if (write_all(fd, data, size) != 0)
         step = "write";
@@ -121,8 +121,8 @@ static frost_status write_temp_and_rename(const char *path, const char *tmp, con
     }
     if (step) {
         unlink(tmp);
-        return frost_fail(FROST_ERR_IO, "file %s: %s of temporary file %s failed: %s", path,
-                          step, tmp, strerror(err));
+        return frost_fail(FROST_ERR_IO, "file %s: %s of temporary file %s failed: %s", path, step,
+                          tmp, strerror(err));
     }
     return FROST_OK;
 }
@@ -160,8 +160,7 @@ static frost_status read_to_end(const char *path, int fd, size_t hint, char **da
             char *bigger = grown > cap ? realloc(buf, grown) : NULL;
             if (!bigger) {
                 free(buf);
-                return frost_fail(FROST_ERR_NOMEM, "file %s: too large to read into memory",
-                                  path);
+                return frost_fail(FROST_ERR_NOMEM, "file %s: too large to read into memory", path);
             }
             buf = bigger;
             cap = grown;

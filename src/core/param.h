@@ -17,14 +17,14 @@ typedef enum {
 } frost_param_kind;
 
 typedef struct {
-    char name[96];       /* "<layer>.weight", "<layer>.bias", "<layer>.running_mean", ... */
+    char name[96]; /* "<layer>.weight", "<layer>.bias", "<layer>.running_mean", ... */
     frost_param_kind kind;
-    bool depthwise;      /* a depthwise conv weight (its own weight-decay group) */
+    bool depthwise; /* a depthwise conv weight (its own weight-decay group) */
     int ndim;
     int64_t shape[4];
     int64_t numel;
-    float *data;         /* owned by the model */
-    float *grad;         /* owned by the model; NULL for buffers */
+    float *data; /* owned by the model */
+    float *grad; /* owned by the model; NULL for buffers */
 } frost_param;
 
 #endif

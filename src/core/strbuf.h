@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 typedef struct {
-    char *text;  /* NUL-terminated once anything was appended */
+    char *text; /* NUL-terminated once anything was appended */
     size_t len, cap;
     bool failed; /* an append ran out of memory; later appends do nothing */
 } frost_strbuf;

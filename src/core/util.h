@@ -16,16 +16,16 @@ void frost_free(void *p);
 /* Checked size arithmetic: returns 0 and sets *out on success, -1 on overflow. */
 int frost_mul_size(size_t a, size_t b, size_t *out);
 
-#define FROST_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define FROST_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FROST_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define FROST_MAX(a, b)    ((a) > (b) ? (a) : (b))
 #define FROST_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Propagate a failing status. */
-#define FROST_TRY(expr)                      \
-    do {                                     \
-        frost_status frost_try_s_ = (expr);  \
-        if (frost_try_s_ != FROST_OK)        \
-            return frost_try_s_;             \
+#define FROST_TRY(expr)                     \
+    do {                                    \
+        frost_status frost_try_s_ = (expr); \
+        if (frost_try_s_ != FROST_OK)       \
+            return frost_try_s_;            \
     } while (0)
 
 #endif

@@ -132,9 +132,8 @@ static frost_status idx_check_magic(const uint8_t m[4], const char *path, int mi
         if (min_dims == max_dims)
             return frost_fail(FROST_ERR_FORMAT, "file %s: %s needs %d dimension(s), header has %d",
                               path, what, min_dims, m[3]);
-        return frost_fail(FROST_ERR_FORMAT,
-                          "file %s: %s needs %d to %d dimensions, header has %d", path, what,
-                          min_dims, max_dims, m[3]);
+        return frost_fail(FROST_ERR_FORMAT, "file %s: %s needs %d to %d dimensions, header has %d",
+                          path, what, min_dims, max_dims, m[3]);
     }
     return FROST_OK;
 }
@@ -438,9 +437,10 @@ static float bilinear(const frost_dataset *d, const uint8_t *img, float y, float
 {
     y = y < 0.0f ? 0.0f : y > (float)(d->h - 1) ? (float)(d->h - 1) : y;
     x = x < 0.0f ? 0.0f : x > (float)(d->w - 1) ? (float)(d->w - 1) : x;
-    int y0 = (int)y, x0 = (int)x, y1 = FROST_MIN(y0 + 1, d->h - 1), x1 = FROST_MIN(x0 + 1, d->w - 1);
+    int y0 = (int)y, x0 = (int)x, y1 = FROST_MIN(y0 + 1, d->h - 1),
+        x1 = FROST_MIN(x0 + 1, d->w - 1);
     float fy = y - (float)y0, fx = x - (float)x0;
-#define PX(yy, xx) (float)img[((size_t)(yy) * d->w + (xx)) * d->c + ch]
+#define PX(yy, xx) (float)img[((size_t)(yy)*d->w + (xx)) * d->c + ch]
     float top = PX(y0, x0) + fx * (PX(y0, x1) - PX(y0, x0));
     float bottom = PX(y1, x0) + fx * (PX(y1, x1) - PX(y1, x0));
 #undef PX

@@ -30,13 +30,13 @@ struct frost_loader {
     const frost_dataset *d; /* borrowed */
     int batch;
     bool shuffle;
-    bool augment;      /* aug was given (crop/flip may still be off) */
+    bool augment; /* aug was given (crop/flip may still be off) */
     frost_augment aug;
-    frost_rng base;    /* seeded from the loader's seed, never advanced */
+    frost_rng base;      /* seeded from the loader's seed, never advanced */
     frost_rng epoch_aug; /* augmentation root of the current epoch */
-    float lut[256];    /* byte -> normalised float */
-    int *order;        /* the current epoch's sample order */
-    int pos;           /* next position in order */
+    float lut[256];      /* byte -> normalised float */
+    int *order;          /* the current epoch's sample order */
+    int pos;             /* next position in order */
 };
 
 static frost_status loader_check_args(const frost_dataset *d, int batch, const frost_augment *aug)

@@ -12,8 +12,8 @@
 #include "frost/infer.h"
 
 #include <omp.h>
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,16 +30,16 @@
  * more than it saves. */
 #define MIN_PARALLEL_MACS 100000
 /* im2col tile: rows of patches per thread and step (a multiple of the GEMM's 6 rows) */
-#define IM2COL_ROWS 96
+#define IM2COL_ROWS  96
 #define IM2COL_BYTES (64 * 1024)
 
 typedef enum {
     F_INPUT = 0,
-    F_ALIAS,   /* the tensor of in[0] (dropout, flatten, an activation fused into its conv) */
-    F_GEMM,    /* conv, groups == 1 (1x1 stride 1 reads the input directly; else im2col) */
-    F_DW,      /* depthwise conv */
-    F_CONV,    /* any other grouped conv: the training engine's conv */
-    F_BN,      /* a BN that did not fold into a conv */
+    F_ALIAS, /* the tensor of in[0] (dropout, flatten, an activation fused into its conv) */
+    F_GEMM,  /* conv, groups == 1 (1x1 stride 1 reads the input directly; else im2col) */
+    F_DW,    /* depthwise conv */
+    F_CONV,  /* any other grouped conv: the training engine's conv */
+    F_BN,    /* a BN that did not fold into a conv */
     F_ACT,
     F_MAXPOOL,
     F_AVGPOOL,
@@ -50,9 +50,9 @@ typedef enum {
     F_COUNT
 } f_kind;
 
-static const char *const kind_names[] = {"input", "alias", "conv", "dwconv", "conv", "bn",
-                                         "act", "maxpool", "avgpool", "gap", "linear", "add",
-                                         "concat"};
+static const char *const kind_names[] = {"input",  "alias", "conv",    "dwconv",  "conv",
+                                         "bn",     "act",   "maxpool", "avgpool", "gap",
+                                         "linear", "add",   "concat"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == F_COUNT, "one name per kind");
 
 typedef struct {
@@ -64,13 +64,13 @@ typedef struct {
     frost_conv_params conv;
     frost_pool_params pool;
     frost_bn_params bn;
-    frost_act_kind act;  /* conv: fused activation; act: the activation */
-    int kdim;            /* GEMM depth (kh*kw*cin or the linear's inputs) */
+    frost_act_kind act; /* conv: fused activation; act: the activation */
+    int kdim;           /* GEMM depth (kh*kw*cin or the linear's inputs) */
     bool im2col;
-    float *packed;       /* GEMM / linear: ops/pgemm.h layout */
+    float *packed;        /* GEMM / linear: ops/pgemm.h layout */
     float *weight, *bias; /* depthwise: transposed [kh*kw][c]; F_CONV: OHWI */
-    float *bn_p;         /* BN: gamma, beta, mean, var [4][c] */
-    int tensor;          /* the node whose arena bytes hold this node's output */
+    float *bn_p;          /* BN: gamma, beta, mean, var [4][c] */
+    int tensor;           /* the node whose arena bytes hold this node's output */
     size_t offset;
 } f_node;
 
@@ -81,9 +81,9 @@ struct frost_fp32_model {
     int n_nodes;
     float *arena;
     size_t arena_bytes;
-    float *scratch;          /* per-thread im2col tiles, then the shared conv scratch */
-    size_t thread_floats;    /* im2col floats per thread */
-    float *conv_scratch;     /* F_CONV (frost_conv2d_forward) and max pool's argmax */
+    float *scratch;       /* per-thread im2col tiles, then the shared conv scratch */
+    size_t thread_floats; /* im2col floats per thread */
+    float *conv_scratch;  /* F_CONV (frost_conv2d_forward) and max pool's argmax */
     int threads_planned;
     bool use_avx2;
 };
@@ -177,8 +177,8 @@ static frost_status compile_bn(const frost_model *f, const frost_node *s, f_node
     d->bn_p = malloc((size_t)4 * d->c * sizeof(float));
     if (!d->bn_p)
         return no_memory(f);
-    const float *src[4] = {param(f, s->gamma), param(f, s->beta),
-                           f->buffers[s->running_mean].data, f->buffers[s->running_var].data};
+    const float *src[4] = {param(f, s->gamma), param(f, s->beta), f->buffers[s->running_mean].data,
+                           f->buffers[s->running_var].data};
     for (int k = 0; k < 4; k++)
         memcpy(d->bn_p + (size_t)k * d->c, src[k], (size_t)d->c * sizeof(float));
     return FROST_OK;
@@ -210,8 +210,7 @@ static frost_status compile_node(const frost_model *f, int i, f_node *d)
     case FROST_OP_DROPOUT:
     case FROST_OP_FLATTEN: d->kind = F_ALIAS; return FROST_OK;
     case FROST_OP_FAKEQUANT: /* the engine runs float models only */
-    case FROST_OP_COUNT:
-        break;
+    case FROST_OP_COUNT: break;
     }
     return frost_fail(FROST_ERR_UNSUPPORTED, "fp32 engine: layer '%s' (%s) is not supported",
                       s->name, frost_op_name(s->op));
@@ -245,10 +244,7 @@ static void fuse_activations(frost_fp32_model *m)
             m->nodes[j].tensor = m->nodes[m->nodes[j].in[0]].tensor;
 }
 
-static size_t tensor_bytes(const f_node *n)
-{
-    return (size_t)n->h * n->w * n->c * sizeof(float);
-}
+static size_t tensor_bytes(const f_node *n) { return (size_t)n->h * n->w * n->c * sizeof(float); }
 
 /* Arena offsets: a tensor lives until the last reader of it or of any alias of it. */
 static frost_status plan_memory(frost_fp32_model *m)
@@ -256,11 +252,14 @@ static frost_status plan_memory(frost_fp32_model *m)
     int n = m->n_nodes;
     frost_arena_node *g = malloc((size_t)n * sizeof *g);
     size_t *offset = malloc((size_t)n * sizeof(size_t));
-    frost_status s = g && offset ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "fp32 engine: out of memory");
+    frost_status s =
+        g && offset ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "fp32 engine: out of memory");
     for (int i = 0; s == FROST_OK && i < n; i++) {
         const f_node *d = &m->nodes[i];
         g[i] = (frost_arena_node){.bytes = d->tensor == i ? tensor_bytes(d) : 0,
-                                  .tensor = d->tensor, .n_in = d->n_in, .in = d->in};
+                                  .tensor = d->tensor,
+                                  .n_in = d->n_in,
+                                  .in = d->in};
     }
     if (s == FROST_OK)
         s = frost_arena_plan_graph(n, g, offset, &m->arena_bytes);
@@ -294,7 +293,8 @@ static frost_status allocate(frost_fp32_model *m)
     m->threads_planned = omp_get_num_procs();
     m->thread_floats = (tile + 15) & ~(size_t)15;
     m->arena = frost_calloc(m->arena_bytes + 64);
-    m->scratch = frost_calloc((m->thread_floats * m->threads_planned + shared + 16) * sizeof(float));
+    m->scratch =
+        frost_calloc((m->thread_floats * m->threads_planned + shared + 16) * sizeof(float));
     if (!m->arena || !m->scratch)
         return frost_fail(FROST_ERR_NOMEM, "fp32 engine: cannot allocate %.1f MB of activations",
                           (double)m->arena_bytes / 1e6);
@@ -324,7 +324,8 @@ frost_status frost_fp32_create(const frost_model *src, frost_fp32_model **out)
 {
     *out = NULL;
     if (src->quant.active)
-        return frost_fail(FROST_ERR_ARG, "fp32 engine: model '%s' is a fake-quant model; "
+        return frost_fail(FROST_ERR_ARG,
+                          "fp32 engine: model '%s' is a fake-quant model; "
                           "convert it to int8 (frost convert) or use its float checkpoint",
                           src->name);
     if (src->classes == 0)
@@ -365,13 +366,10 @@ void frost_fp32_force_reference(frost_fp32_model *m, int on)
 
 /* ---- running ---- */
 
-typedef void (*pgemm_fn)(frost_act_kind, int, int, int, int, const float *, int64_t,
-                         const float *, float *, int64_t);
+typedef void (*pgemm_fn)(frost_act_kind, int, int, int, int, const float *, int64_t, const float *,
+                         float *, int64_t);
 
-static int threads_for(int64_t macs)
-{
-    return macs < MIN_PARALLEL_MACS ? 1 : frost_get_threads();
-}
+static int threads_for(int64_t macs) { return macs < MIN_PARALLEL_MACS ? 1 : frost_get_threads(); }
 
 static void copy_or_zero(float *d, const float *src, size_t n)
 {
@@ -387,8 +385,7 @@ static void copy_or_zero(float *d, const float *src, size_t n)
 /* Patch rows for output pixels [p0, p0 + rows): (kh, kw, cin) order, zeros outside. The
  * kw taps of one kernel row are adjacent input pixels, so inside the image they are one
  * contiguous copy. */
-static void im2col(const f_node *n, const f_node *in, const float *x, int p0, int rows,
-                   float *col)
+static void im2col(const f_node *n, const f_node *in, const float *x, int p0, int rows, float *col)
 {
     const frost_conv_params *p = &n->conv;
     const size_t cin = (size_t)p->cin, span = (size_t)p->kw * cin;
@@ -433,8 +430,8 @@ static void run_gemm(frost_fp32_model *m, const f_node *n, const float *x, float
             int b0 = (int)((int64_t)blocks * t / nt), b1 = (int)((int64_t)blocks * (t + 1) / nt);
             int o0 = b0 * FROST_PGEMM_NR, o1 = FROST_MIN(b1 * FROST_PGEMM_NR, n->c);
             if (o1 > o0)
-                gemm(n->act, 0, pixels, n->kdim, o1 - o0, x, n->kdim, n->packed + blk * b0,
-                     y + o0, n->c);
+                gemm(n->act, 0, pixels, n->kdim, o1 - o0, x, n->kdim, n->packed + blk * b0, y + o0,
+                     n->c);
         } else if (!n->im2col) {
             gemm(n->act, p0, p1, n->kdim, n->c, x, n->kdim, n->packed, y, n->c);
         } else {
@@ -443,8 +440,8 @@ static void run_gemm(frost_fp32_model *m, const f_node *n, const float *x, float
             for (int p = p0; p < p1; p += step) {
                 int rows = FROST_MIN(step, p1 - p);
                 im2col(n, in, x, p, rows, col);
-                gemm(n->act, 0, rows, n->kdim, n->c, col, n->kdim, n->packed,
-                     y + (size_t)p * n->c, n->c);
+                gemm(n->act, 0, rows, n->kdim, n->c, col, n->kdim, n->packed, y + (size_t)p * n->c,
+                     n->c);
             }
         }
     }
@@ -453,9 +450,17 @@ static void run_gemm(frost_fp32_model *m, const f_node *n, const float *x, float
 static void run_dw(frost_fp32_model *m, const f_node *n, const float *x, float *y)
 {
     const f_node *in = &m->nodes[n->in[0]];
-    const frost_dw_geom g = {.n = 1, .h = in->h, .w = in->w, .c = in->c, .oh = n->h, .ow = n->w,
-                             .kh = n->conv.kh, .kw = n->conv.kw, .stride = n->conv.stride,
-                             .pad_h = n->conv.pad_h, .pad_w = n->conv.pad_w};
+    const frost_dw_geom g = {.n = 1,
+                             .h = in->h,
+                             .w = in->w,
+                             .c = in->c,
+                             .oh = n->h,
+                             .ow = n->w,
+                             .kh = n->conv.kh,
+                             .kw = n->conv.kw,
+                             .stride = n->conv.stride,
+                             .pad_h = n->conv.pad_h,
+                             .pad_w = n->conv.pad_w};
     const bool avx2 = m->use_avx2;
     const int64_t row = (int64_t)n->w * n->c;
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);
@@ -484,8 +489,8 @@ static void run_linear(frost_fp32_model *m, const f_node *n, const float *x, flo
         int b0 = (int)((int64_t)blocks * t / nt), b1 = (int)((int64_t)blocks * (t + 1) / nt);
         int o0 = b0 * FROST_PGEMM_NR, o1 = FROST_MIN(b1 * FROST_PGEMM_NR, n->c);
         if (o1 > o0)
-            gemm(n->act, 0, 1, n->kdim, o1 - o0, x, n->kdim, n->packed + blk * (size_t)b0,
-                 y + o0, n->c);
+            gemm(n->act, 0, 1, n->kdim, o1 - o0, x, n->kdim, n->packed + blk * (size_t)b0, y + o0,
+                 n->c);
     }
 }
 
@@ -528,8 +533,7 @@ static void run_node(frost_fp32_model *m, int i)
     }
     case F_INPUT:
     case F_ALIAS:
-    case F_COUNT:
-        break;
+    case F_COUNT: break;
     }
 }
 
@@ -537,9 +541,10 @@ static frost_status check_input(const frost_fp32_model *m, const float *image, i
 {
     int64_t want = (int64_t)m->in_h * m->in_w * m->in_c;
     if (!image || n != want)
-        return frost_fail(FROST_ERR_ARG, "fp32 engine '%s': the input must be %dx%dx%d = %lld "
-                          "floats (got %lld)", m->name, m->in_h, m->in_w, m->in_c,
-                          (long long)want, (long long)n);
+        return frost_fail(FROST_ERR_ARG,
+                          "fp32 engine '%s': the input must be %dx%dx%d = %lld "
+                          "floats (got %lld)",
+                          m->name, m->in_h, m->in_w, m->in_c, (long long)want, (long long)n);
     return FROST_OK;
 }
 

@@ -69,7 +69,7 @@ static frost_status fq_params(const frost_model *m, const frost_node *f, tensor_
 }
 
 static frost_int8_node *new_node(conv_ctx *c, const frost_node *f, frost_int8_op op,
-                               const tensor_q *q)
+                                 const tensor_q *q)
 {
     frost_int8_node *n = &c->out->nodes[c->out->n_nodes];
     memset(n, 0, sizeof *n);
@@ -102,8 +102,8 @@ static void build_lut(const frost_int8_node *in, frost_act_kind act, const tenso
         /* (q - Z) * S with q, Z as floats, as fq_one computes; stored s - stored Z is q - Z */
         float x = ((float)s - (float)in->zp) * in->scale;
         float y = frost_act_value(act, x);
-        lut[s] = (uint8_t)(frost_quantize_one(y, out->scale, out->zp, out->qmin, out->qmax) +
-                           out->off);
+        lut[s] =
+            (uint8_t)(frost_quantize_one(y, out->scale, out->zp, out->qmin, out->qmax) + out->off);
     }
 }
 
@@ -112,10 +112,10 @@ static void build_lut(const frost_int8_node *in, frost_act_kind act, const tenso
 typedef struct {
     int cout;
     int64_t inner;
-    float *w;       /* folded float weights [cout][inner] */
-    float *bias;    /* folded float bias [cout] */
-    bool *dead;     /* BN factor exactly 0: the channel's output is its bias */
-    float *wscale;  /* [cout] */
+    float *w;      /* folded float weights [cout][inner] */
+    float *bias;   /* folded float bias [cout] */
+    bool *dead;    /* BN factor exactly 0: the channel's output is its bias */
+    float *wscale; /* [cout] */
 } folded_weights;
 
 static void folded_free(folded_weights *f)
@@ -149,8 +149,10 @@ static frost_status fold_weights(const frost_model *m, const frost_node *n, int 
             float var = m->buffers[bnn->running_var].data[c];
             float v = g / sqrtf(var + bnn->bn.eps);
             if (!isfinite(v))
-                return frost_fail(FROST_ERR_NUMERIC, "int8 convert: BN '%s' channel %d has a "
-                                  "non-finite scale", bnn->name, c);
+                return frost_fail(FROST_ERR_NUMERIC,
+                                  "int8 convert: BN '%s' channel %d has a "
+                                  "non-finite scale",
+                                  bnn->name, c);
             f->dead[c] = v == 0.0f;
             fc = f->dead[c] ? 1.0f : v; /* qrun.c quantizes the raw weight then */
             b = beta + v * (b - mean);
@@ -167,8 +169,10 @@ static frost_status weight_scales(const frost_node *n, folded_weights *f)
 {
     const frost_nodeq *q = &n->q;
     if (!q->symmetric)
-        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' has affine (asymmetric) "
-                          "weights; the int8 engine takes symmetric weights only", n->name);
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' has affine (asymmetric) "
+                          "weights; the int8 engine takes symmetric weights only",
+                          n->name);
     int cout = f->cout;
     float *mn = malloc((size_t)cout * sizeof(float)), *mx = malloc((size_t)cout * sizeof(float));
     if (!mn || !mx) {
@@ -218,9 +222,10 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
         s = FROST_ERR_NOMEM;
     for (int ch = 0; ch < f.cout && s == FROST_OK; ch++) {
         for (int64_t i = 0; i < f.inner; i++)
-            w[ch * f.inner + i] = f.dead[ch] ? 0
-                : (int8_t)frost_quantize_one(f.w[ch * f.inner + i], f.wscale[ch], 0, n->q.qmin,
-                                             n->q.qmax);
+            w[ch * f.inner + i] =
+                f.dead[ch] ? 0
+                           : (int8_t)frost_quantize_one(f.w[ch * f.inner + i], f.wscale[ch], 0,
+                                                        n->q.qmin, n->q.qmax);
         double acc_scale = (double)in->scale * (double)f.wscale[ch];
         wscale[ch] = f.wscale[ch];
         if (logits) {
@@ -232,8 +237,10 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
         }
         double qb = round((double)f.bias[ch] * (double)(1 << o->acc_shift) / acc_scale);
         if (!(fabs(qb) <= 1073741824.0)) /* 2^30: leaves room for the sum */
-            s = frost_fail(FROST_ERR_NUMERIC, "int8 convert: '%s' channel %d: bias %g does not "
-                           "fit int32 at scale %g", n->name, ch, (double)f.bias[ch], acc_scale);
+            s = frost_fail(FROST_ERR_NUMERIC,
+                           "int8 convert: '%s' channel %d: bias %g does not "
+                           "fit int32 at scale %g",
+                           n->name, ch, (double)f.bias[ch], acc_scale);
         bias[ch] = (int32_t)qb;
         frost_quantize_multiplier(acc_scale / (double)(1 << o->acc_shift) / (double)o->scale,
                                   &mult[ch], &shift[ch]);
@@ -252,35 +259,43 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
 
 /* ---- one int8 node per quantized tensor ---- */
 
-static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *q, int head,
-                              int bn, frost_act_kind act, bool logits)
+static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *q, int head, int bn,
+                              frost_act_kind act, bool logits)
 {
     const frost_model *m = c->m;
     const frost_node *cn = &m->nodes[head];
     if (!cn->q.on)
-        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' has float weights (its "
-                          "quant config disables them)", cn->name);
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' has float weights (its "
+                          "quant config disables them)",
+                          cn->name);
     if (bn >= 0 && cn->q.fold_bn != bn)
-        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: BN '%s' is not folded into "
-                          "'%s'", m->nodes[bn].name, cn->name);
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: BN '%s' is not folded into "
+                          "'%s'",
+                          m->nodes[bn].name, cn->name);
     int t;
     FROST_TRY(resolve(c, head, cn->in[0], &t));
-    frost_int8_op op = logits ? FROST_I8_LOGITS : cn->op == FROST_OP_LINEAR ? FROST_I8_LINEAR
-                                                                           : FROST_I8_CONV;
+    frost_int8_op op = logits                      ? FROST_I8_LOGITS
+                       : cn->op == FROST_OP_LINEAR ? FROST_I8_LINEAR
+                                                   : FROST_I8_CONV;
     frost_int8_node *o = new_node(c, f, op, logits ? NULL : q);
     add_input(o, t);
     if (cn->op == FROST_OP_CONV) {
         if (cn->conv.kh != cn->conv.kw || cn->conv.pad_h != cn->conv.pad_w)
-            return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' has a non-square "
-                              "kernel or padding", cn->name);
+            return frost_fail(FROST_ERR_UNSUPPORTED,
+                              "int8 convert: '%s' has a non-square "
+                              "kernel or padding",
+                              cn->name);
         o->k = cn->conv.kh;
         o->stride = cn->conv.stride;
         o->pad = cn->conv.pad_h;
         o->groups = cn->conv.groups;
         if (logits && (cn->h != 1 || cn->w != 1))
-            return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' gives float output "
-                              "over %dx%d pixels; only a 1x1 classifier may", cn->name, cn->h,
-                              cn->w);
+            return frost_fail(FROST_ERR_UNSUPPORTED,
+                              "int8 convert: '%s' gives float output "
+                              "over %dx%d pixels; only a 1x1 classifier may",
+                              cn->name, cn->h, cn->w);
     }
     /* a clamp activation becomes the output range (relu: from the zero point up) */
     float lo, hi;
@@ -346,7 +361,8 @@ static frost_status emit_avgpool(conv_ctx *c, const frost_node *f, const tensor_
 {
     int t;
     FROST_TRY(resolve(c, f->in[0], src->in[0], &t));
-    frost_int8_node *o = new_node(c, f, src->op == FROST_OP_GAP ? FROST_I8_GAP : FROST_I8_AVGPOOL, q);
+    frost_int8_node *o =
+        new_node(c, f, src->op == FROST_OP_GAP ? FROST_I8_GAP : FROST_I8_AVGPOOL, q);
     add_input(o, t);
     const frost_int8_node *in = &c->out->nodes[t];
     int entries = 1; /* GAP: one multiplier for all h*w pixels; avgpool: per tap count */
@@ -386,8 +402,7 @@ static frost_status emit_for_fq(conv_ctx *c, int fi)
     int src = f->in[0], head = src, bn = -1;
     frost_act_kind act = FROST_ACT_IDENTITY;
     const frost_node *h = &m->nodes[head];
-    if (h->op == FROST_OP_ACT && frost_act_is_real_clamp(h->act) &&
-        !has_fq(m, h->in[0]) &&
+    if (h->op == FROST_OP_ACT && frost_act_is_real_clamp(h->act) && !has_fq(m, h->in[0]) &&
         (m->nodes[h->in[0]].op == FROST_OP_BN || m->nodes[h->in[0]].op == FROST_OP_CONV)) {
         act = h->act;
         head = h->in[0];
@@ -403,38 +418,34 @@ static frost_status emit_for_fq(conv_ctx *c, int fi)
     if (!logits)
         FROST_TRY(fq_params(m, f, &q));
     if (logits && h->op != FROST_OP_LINEAR && h->op != FROST_OP_CONV)
-        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: the output of '%s' (%s) is not "
-                          "quantized", h->name, frost_op_name(h->op));
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: the output of '%s' (%s) is not "
+                          "quantized",
+                          h->name, frost_op_name(h->op));
     switch (h->op) {
     case FROST_OP_CONV:
     case FROST_OP_LINEAR:
         if (logits && (act != FROST_ACT_IDENTITY || bn >= 0))
-            return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: float output after '%s' "
-                              "is only supported for a plain classifier", h->name);
+            return frost_fail(FROST_ERR_UNSUPPORTED,
+                              "int8 convert: float output after '%s' "
+                              "is only supported for a plain classifier",
+                              h->name);
         return emit_conv(c, f, &q, head, bn, act, logits);
-    case FROST_OP_INPUT:
-        new_node(c, f, FROST_I8_QUANTIZE, &q);
-        return FROST_OK;
-    case FROST_OP_ADD:
-        return emit_add(c, f, &q, h);
-    case FROST_OP_CONCAT:
-        return emit_tables(c, f, &q, h, FROST_I8_CONCAT, FROST_ACT_IDENTITY);
-    case FROST_OP_ACT:
-        return emit_tables(c, f, &q, h, FROST_I8_LUT, h->act);
-    case FROST_OP_MAXPOOL:
-        return emit_tables(c, f, &q, h, FROST_I8_MAXPOOL, FROST_ACT_IDENTITY);
+    case FROST_OP_INPUT: new_node(c, f, FROST_I8_QUANTIZE, &q); return FROST_OK;
+    case FROST_OP_ADD: return emit_add(c, f, &q, h);
+    case FROST_OP_CONCAT: return emit_tables(c, f, &q, h, FROST_I8_CONCAT, FROST_ACT_IDENTITY);
+    case FROST_OP_ACT: return emit_tables(c, f, &q, h, FROST_I8_LUT, h->act);
+    case FROST_OP_MAXPOOL: return emit_tables(c, f, &q, h, FROST_I8_MAXPOOL, FROST_ACT_IDENTITY);
     case FROST_OP_AVGPOOL:
-    case FROST_OP_GAP:
-        return emit_avgpool(c, f, &q, h);
-    case FROST_OP_BN:        /* a BN that did not fold into a conv */
-    case FROST_OP_DROPOUT:   /* aliases: never the head of a quantized range */
+    case FROST_OP_GAP: return emit_avgpool(c, f, &q, h);
+    case FROST_OP_BN:      /* a BN that did not fold into a conv */
+    case FROST_OP_DROPOUT: /* aliases: never the head of a quantized range */
     case FROST_OP_FLATTEN:
     case FROST_OP_FAKEQUANT:
-    case FROST_OP_COUNT:
-        break;
+    case FROST_OP_COUNT: break;
     }
-    return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' (%s) has no int8 kernel",
-                      h->name, frost_op_name(h->op));
+    return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: '%s' (%s) has no int8 kernel", h->name,
+                      frost_op_name(h->op));
 }
 
 static frost_status convert_graph(conv_ctx *c)
@@ -451,10 +462,10 @@ static frost_status convert_graph(conv_ctx *c)
     FROST_TRY(resolve(c, last, last, &t));
     if (t != c->out->n_nodes - 1)
         return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: the model output is not its "
-                          "last quantized layer");
+                                                 "last quantized layer");
     if (c->out->nodes[0].op != FROST_I8_QUANTIZE)
         return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: the model input is not "
-                          "quantized");
+                                                 "quantized");
     return FROST_OK;
 }
 
@@ -464,8 +475,10 @@ frost_status frost_int8_from_model(const frost_model *qm, frost_int8_model **out
         return frost_fail(FROST_ERR_ARG, "int8 convert: NULL argument");
     *out = NULL;
     if (!qm->quant.active)
-        return frost_fail(FROST_ERR_ARG, "int8 convert: model '%s' is not quantized (QAT or "
-                          "PTQ checkpoint needed: frost quantize / frost train --qat)", qm->name);
+        return frost_fail(FROST_ERR_ARG,
+                          "int8 convert: model '%s' is not quantized (QAT or "
+                          "PTQ checkpoint needed: frost quantize / frost train --qat)",
+                          qm->name);
     frost_int8_model *m = calloc(1, sizeof *m);
     conv_ctx c = {qm, m, malloc((size_t)qm->n_nodes * sizeof(int))};
     if (m)

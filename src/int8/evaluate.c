@@ -10,11 +10,15 @@ frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
     if (!m || !d || !acc)
         return frost_fail(FROST_ERR_ARG, "int8 evaluate: NULL argument");
     if (d->h != m->in_h || d->w != m->in_w || d->c != m->in_c)
-        return frost_fail(FROST_ERR_SHAPE, "int8 evaluate: images are %dx%dx%d, the model "
-                          "takes %dx%dx%d", d->h, d->w, d->c, m->in_h, m->in_w, m->in_c);
+        return frost_fail(FROST_ERR_SHAPE,
+                          "int8 evaluate: images are %dx%dx%d, the model "
+                          "takes %dx%dx%d",
+                          d->h, d->w, d->c, m->in_h, m->in_w, m->in_c);
     if (d->classes > m->classes)
-        return frost_fail(FROST_ERR_SHAPE, "int8 evaluate: labels go up to %d, the model has %d "
-                          "classes", d->classes - 1, m->classes);
+        return frost_fail(FROST_ERR_SHAPE,
+                          "int8 evaluate: labels go up to %d, the model has %d "
+                          "classes",
+                          d->classes - 1, m->classes);
     frost_augment plain = {.mean = norm ? norm->mean : 0.0f, .std = norm ? norm->std : 1.0f};
     frost_loader *l;
     FROST_TRY(frost_loader_create(d, 1, false, &plain, 0, &l));

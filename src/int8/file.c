@@ -4,8 +4,8 @@
  * F32) and, in the metadata
  * key "frost.int8", the graph as JSON:
  *   {"format": "frost-int8", "version": 1, "name": .., "input": [h, w, c], "classes": n,
- *    "requant": "fixed" | "float" (optional, default fixed), "nodes": [{"name", "op", "in": [..], "shape": [h, w, c], "scale", "zp", "lo", "hi",
- *               "k", "stride", "pad", "groups", "acc_shift"}, ..]}
+ *    "requant": "fixed" | "float" (optional, default fixed), "nodes": [{"name", "op", "in": [..],
+ * "shape": [h, w, c], "scale", "zp", "lo", "hi", "k", "stride", "pad", "groups", "acc_shift"}, ..]}
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
  * node's shape follows from its inputs, and every tensor's dtype and exact shape.
  */
@@ -18,7 +18,7 @@
 #include "frost/io.h"
 #include "int8/i8model.h"
 
-#define META_KEY "frost.int8"
+#define META_KEY    "frost.int8"
 #define FORMAT_NAME "frost-int8"
 
 /* ---- writing ---- */
@@ -109,9 +109,10 @@ static void list_tensors(const frost_int8_model *m, tensor_list *l, bool words)
             add_tensor(l, n->name, "shift", FROST_DT_I32, n->n_mult, 0, n->shift);
         }
         if (!words && wt) {
-            int64_t inner = n->op == FROST_I8_CONV
-                ? (int64_t)n->k * n->k * (m->nodes[n->in[0]].c / n->groups)
-                : (int64_t)m->nodes[n->in[0]].h * m->nodes[n->in[0]].w * m->nodes[n->in[0]].c;
+            int64_t inner =
+                n->op == FROST_I8_CONV
+                    ? (int64_t)n->k * n->k * (m->nodes[n->in[0]].c / n->groups)
+                    : (int64_t)m->nodes[n->in[0]].h * m->nodes[n->in[0]].w * m->nodes[n->in[0]].c;
             add_tensor(l, n->name, "weight", FROST_DT_I8, n->c, inner, n->weight);
         }
         if (!words && n->lut)
@@ -161,9 +162,10 @@ static frost_status get_int(const load_ctx *c, const cJSON *o, const char *key, 
     const cJSON *v = key ? cJSON_GetObjectItemCaseSensitive(o, key) : o; /* NULL: o itself */
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
         v->valuedouble > hi)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: field \"%s\"%s%s is missing or not an "
-                          "integer in [%d, %d]", c->path, key ? key : "(array item)",
-                          node ? " of node " : "",
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: field \"%s\"%s%s is missing or not an "
+                          "integer in [%d, %d]",
+                          c->path, key ? key : "(array item)", node ? " of node " : "",
                           node ? node : "", lo, hi);
     *out = (int)v->valuedouble;
     return FROST_OK;
@@ -175,9 +177,10 @@ static frost_status get_ints(const load_ctx *c, const cJSON *o, const char *key,
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
     int len = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
     if (len < min_n || len > max_n)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: field \"%s\"%s%s must be an array of "
-                          "%d to %d integers", c->path, key, node ? " of node " : "",
-                          node ? node : "", min_n, max_n);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: field \"%s\"%s%s must be an array of "
+                          "%d to %d integers",
+                          c->path, key, node ? " of node " : "", node ? node : "", min_n, max_n);
     for (int i = 0; i < len; i++)
         FROST_TRY(get_int(c, cJSON_GetArrayItem(a, i), NULL, lo, hi, node, &out[i]));
     if (n)
@@ -227,11 +230,14 @@ static frost_status tensor(const load_ctx *c, const frost_int8_node *n, const ch
         return frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s is missing", c->path, key);
     int ndim = d1 > 0 ? 2 : 1;
     if (t->dtype != dt || t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1))
-        return ndim == 2
-            ? frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s has the wrong dtype or shape "
-                         "(expected [%lld, %lld])", c->path, key, (long long)d0, (long long)d1)
-            : frost_fail(FROST_ERR_FORMAT, "file %s: tensor %s has the wrong dtype or shape "
-                         "(expected [%lld])", c->path, key, (long long)d0);
+        return ndim == 2 ? frost_fail(FROST_ERR_FORMAT,
+                                      "file %s: tensor %s has the wrong dtype or shape "
+                                      "(expected [%lld, %lld])",
+                                      c->path, key, (long long)d0, (long long)d1)
+                         : frost_fail(FROST_ERR_FORMAT,
+                                      "file %s: tensor %s has the wrong dtype or shape "
+                                      "(expected [%lld])",
+                                      c->path, key, (long long)d0);
     *out = t->data;
     return FROST_OK;
 }
@@ -270,15 +276,9 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
         n->bias = p;
         break;
     }
-    case FROST_I8_ADD:
-        n->n_mult = 3;
-        break;
-    case FROST_I8_AVGPOOL:
-        n->n_mult = n->k * n->k + 1;
-        break;
-    case FROST_I8_GAP:
-        n->n_mult = 1;
-        break;
+    case FROST_I8_ADD: n->n_mult = 3; break;
+    case FROST_I8_AVGPOOL: n->n_mult = n->k * n->k + 1; break;
+    case FROST_I8_GAP: n->n_mult = 1; break;
     case FROST_I8_CONCAT:
     case FROST_I8_LUT:
     case FROST_I8_MAXPOOL:
@@ -286,8 +286,7 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
         n->lut = p;
         return FROST_OK;
     case FROST_I8_QUANTIZE:
-    case FROST_I8_OP_COUNT:
-        return FROST_OK;
+    case FROST_I8_OP_COUNT: return FROST_OK;
     }
     FROST_TRY(tensor(c, n, "mult", FROST_DT_I32, n->n_mult, 0, &p));
     n->mult = p;
@@ -304,16 +303,18 @@ static frost_status parse_graph(const load_ctx *c, const cJSON *root, frost_int8
     int version, input[3];
     FROST_TRY(get_int(c, root, "version", 0, 1 << 20, NULL, &version));
     if (version != FROST_I8_FORMAT_VERSION)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: int8 format version %d; this frost reads "
-                          "version %d", c->path, version, FROST_I8_FORMAT_VERSION);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: int8 format version %d; this frost reads "
+                          "version %d",
+                          c->path, version, FROST_I8_FORMAT_VERSION);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     snprintf(m->name, sizeof m->name, "%s", cJSON_IsString(name) ? name->valuestring : "int8");
     FROST_TRY(get_ints(c, root, "input", 3, 3, 1, 1 << 15, NULL, input, NULL));
     m->in_h = input[0], m->in_w = input[1], m->in_c = input[2];
     FROST_TRY(get_int(c, root, "classes", 1, 1 << 20, NULL, &m->classes));
     const cJSON *rq = cJSON_GetObjectItemCaseSensitive(root, "requant");
-    if (rq && !(cJSON_IsString(rq) && (strcmp(rq->valuestring, "fixed") == 0 ||
-                                       strcmp(rq->valuestring, "float") == 0)))
+    if (rq && !(cJSON_IsString(rq) &&
+                (strcmp(rq->valuestring, "fixed") == 0 || strcmp(rq->valuestring, "float") == 0)))
         return bad(c, "\"requant\" must be \"fixed\" or \"float\"", NULL);
     m->float_requant = rq && strcmp(rq->valuestring, "float") == 0;
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
@@ -345,8 +346,10 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
     c.f = m->file;
     const char *meta = s == FROST_OK ? frost_st_meta_get(m->file, META_KEY) : NULL;
     if (s == FROST_OK && !meta)
-        s = frost_fail(FROST_ERR_FORMAT, "file %s: no \"" META_KEY "\" metadata: not an int8 "
-                       "model (make one with `frost convert`)", path);
+        s = frost_fail(FROST_ERR_FORMAT,
+                       "file %s: no \"" META_KEY "\" metadata: not an int8 "
+                       "model (make one with `frost convert`)",
+                       path);
     if (s == FROST_OK) {
         cJSON *root = cJSON_Parse(meta);
         s = root ? parse_graph(&c, root, m) : bad(&c, "the int8 graph is not valid JSON", NULL);

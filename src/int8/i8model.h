@@ -17,8 +17,8 @@
 
 #include "frost/int8.h"
 
-#define FROST_I8_MAX_INPUTS 8
-#define FROST_I8_NAME_LEN 64
+#define FROST_I8_MAX_INPUTS     8
+#define FROST_I8_NAME_LEN       64
 #define FROST_I8_FORMAT_VERSION 1
 
 typedef enum {
@@ -44,9 +44,9 @@ typedef struct {
     int n_in;
     int in[FROST_I8_MAX_INPUTS]; /* earlier node indices */
 
-    int h, w, c;                 /* output shape (one image) */
-    float scale;                 /* output quantization (LOGITS: unused) */
-    int32_t zp, lo, hi;          /* stored zero point and clamp, within [0, 255] */
+    int h, w, c;        /* output shape (one image) */
+    float scale;        /* output quantization (LOGITS: unused) */
+    int32_t zp, lo, hi; /* stored zero point and clamp, within [0, 255] */
 
     /* conv / linear / logits; pools use k, stride, pad */
     int k, stride, pad, groups;
@@ -57,20 +57,20 @@ typedef struct {
     const float *wscale;         /* [cout] S_w per output channel (for export and peers) */
     const int32_t *mult, *shift; /* [cout] requant (M0, e); ADD: 3 pairs; AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */
-    const uint8_t *lut;          /* [n_in][256]: LUT, CONCAT, MAXPOOL */
-    int n_mult;                  /* entries in mult/shift */
+    const uint8_t *lut;                /* [n_in][256]: LUT, CONCAT, MAXPOOL */
+    int n_mult;                        /* entries in mult/shift */
 
-    int64_t macs;                /* per image */
-    int source;                  /* converter only: the fake-quant node (or the logits' layer)
-                                  * of the model it came from, for layer-by-layer tests; -1 */
+    int64_t macs; /* per image */
+    int source;   /* converter only: the fake-quant node (or the logits' layer)
+                   * of the model it came from, for layer-by-layer tests; -1 */
 
     /* run time (runtime.c) */
-    size_t offset;               /* output bytes in the arena */
-    int32_t *bias_eff;           /* bias - Z_x * sum(weights), per output channel */
-    float *fscale;               /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
-                                  * requantization (frost_int8_set_float_requant) */
-    void *packed;                /* weights laid out for the fast kernels (or NULL) */
-    bool packed_vnni;            /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
+    size_t offset;     /* output bytes in the arena */
+    int32_t *bias_eff; /* bias - Z_x * sum(weights), per output channel */
+    float *fscale;     /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
+                        * requantization (frost_int8_set_float_requant) */
+    void *packed;      /* weights laid out for the fast kernels (or NULL) */
+    bool packed_vnni;  /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
 } frost_int8_node;
 
 struct frost_int8_model {
@@ -87,13 +87,13 @@ struct frost_int8_model {
     /* run time */
     uint8_t *arena;
     size_t arena_bytes;
-    void *scratch;               /* per-thread conv scratch, then the linear accumulators */
+    void *scratch; /* per-thread conv scratch, then the linear accumulators */
     size_t scratch_bytes, thread_scratch;
-    uint8_t *padded;             /* depthwise input with its zero-point border */
+    uint8_t *padded; /* depthwise input with its zero-point border */
     size_t padded_bytes;
     bool use_avx2;
-    bool float_requant;          /* conv / linear / add outputs requantized in float (requant.h) */
-    float *out;                  /* [classes] output of the last run */
+    bool float_requant; /* conv / linear / add outputs requantized in float (requant.h) */
+    float *out;         /* [classes] output of the last run */
 };
 
 /* Memory for an array the model owns (freed with it); NULL on failure (error set). */

@@ -3,9 +3,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/node_timer.h"
 #include "core/strbuf.h"
 #include "core/util.h"
-#include "core/node_timer.h"
 #include "int8/i8model.h"
 
 void frost_int8_input_shape(const frost_int8_model *m, int *h, int *w, int *c)
@@ -81,7 +81,8 @@ char *frost_int8_memory_text(const frost_int8_model *m)
                              frost_int8_op_name(n->op), shape, node_weight_bytes(m, n), act,
                              n->op == FROST_I8_LOGITS ? 0 : n->offset);
     }
-    frost_strbuf_appendf(&out, "weights: %zu bytes; peak activations (arena): %zu bytes; kernel "
+    frost_strbuf_appendf(&out,
+                         "weights: %zu bytes; peak activations (arena): %zu bytes; kernel "
                          "scratch: %zu bytes; MACs per image: %lld\n",
                          frost_int8_weight_bytes(m), m->arena_bytes, m->scratch_bytes,
                          (long long)frost_int8_macs(m));

@@ -18,16 +18,16 @@
 #include <stdint.h>
 
 typedef struct {
-    int h, w, cin;            /* input */
-    int acc_shift;            /* acc = bias + 2^acc_shift * sum w (x - in_zp) */
-    int oh, ow, cout;         /* output */
+    int h, w, cin;    /* input */
+    int acc_shift;    /* acc = bias + 2^acc_shift * sum w (x - in_zp) */
+    int oh, ow, cout; /* output */
     int k, stride, pad, groups;
     int32_t in_zp, out_zp, lo, hi;
-    const int8_t *weight;     /* [cout][k][k][cin/groups] */
-    const int32_t *bias;      /* q_b (reference) */
-    const int32_t *bias_eff;  /* bias - in_zp * sum(w) (fast kernels) */
+    const int8_t *weight;    /* [cout][k][k][cin/groups] */
+    const int32_t *bias;     /* q_b (reference) */
+    const int32_t *bias_eff; /* bias - in_zp * sum(w) (fast kernels) */
     const int32_t *mult, *shift;
-    const float *fscale;      /* non-NULL: float requantization with these scales (requant.h) */
+    const float *fscale; /* non-NULL: float requantization with these scales (requant.h) */
 } frost_int8_conv_args;
 
 /* Reference convolution (any k, stride, pad, groups). */
@@ -40,22 +40,22 @@ void frost_int8_conv_ref(const frost_int8_conv_args *a, const uint8_t *x, uint8_
  * pixels [pix0, pix1) (row-major). scratch: frost_int8_gemm_scratch_bytes per thread. */
 size_t frost_int8_gemm_packed_bytes(int cout, int kdim);
 void frost_int8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
-                        const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
-                        const float *fscale, void *packed);
+                          const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
+                          const float *fscale, void *packed);
 size_t frost_int8_gemm_scratch_bytes(const frost_int8_conv_args *a);
-void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed,
-                             const uint8_t *x, uint8_t *y, int pix0, int pix1, void *scratch);
+void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
+                               uint8_t *y, int pix0, int pix1, void *scratch);
 
 /* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 256-bit forms;
  * only after frost_cpu_has_avx512_vnni()). Weights stay int8 (acc_shift is applied to the
  * sums); `packed` from frost_int8_vnni_pack; output pixels [pix0, pix1). */
 size_t frost_int8_vnni_packed_bytes(int cout, int kdim);
 void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                        const int32_t *mult, const int32_t *shift, const float *fscale,
-                        void *packed);
+                          const int32_t *mult, const int32_t *shift, const float *fscale,
+                          void *packed);
 size_t frost_int8_vnni_scratch_bytes(const frost_int8_conv_args *a);
 void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                        uint8_t *y, int pix0, int pix1, void *scratch);
+                          uint8_t *y, int pix0, int pix1, void *scratch);
 
 /* Depthwise (groups == cin == cout), any k and stride; AVX2 over 16 channels at a time.
  * When cin is not a multiple of 16 it reads up to 15 bytes past the input tensor's end
@@ -64,26 +64,27 @@ void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, con
  * [row0, row1). */
 size_t frost_int8_dw_packed_bytes(int c, int k);
 void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
-                      const int32_t *mult, const int32_t *shift, const float *fscale,
-                      void *packed);
+                        const int32_t *mult, const int32_t *shift, const float *fscale,
+                        void *packed);
 void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                          uint8_t *y, int row0, int row1);
+                            uint8_t *y, int row0, int row1);
 
 /* Depthwise 3x3 / 5x5 with AVX-512 VNNI, 32 channels at a time, on an input with no
  * padding left (a->pad == 0: the runtime pads with the zero point first). Reads up to 31
  * bytes past the input's end. Output rows [row0, row1). */
 size_t frost_int8_dw_vnni_packed_bytes(int c, int k);
 void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
-                           const int32_t *mult, const int32_t *shift, const float *fscale,
-                           void *packed);
+                             const int32_t *mult, const int32_t *shift, const float *fscale,
+                             void *packed);
 void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                          uint8_t *y, int row0, int row1);
+                            uint8_t *y, int row0, int row1);
 
 /* Vector requantization of 8 lanes (exported for the kernel tests). */
 void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
-                            int32_t *out);
+                              int32_t *out);
 
-/* Elementwise add: y = clamp(MBQM(MBQM((a-za) << 20, m[0]) + MBQM((b-zb) << 20, m[1]), m[2]) + zy). */
+/* Elementwise add: y = clamp(MBQM(MBQM((a-za) << 20, m[0]) + MBQM((b-zb) << 20, m[1]), m[2]) + zy).
+ */
 typedef struct {
     int32_t a_zp, b_zp, out_zp, lo, hi;
     int32_t mult[3], shift[3];
@@ -92,20 +93,20 @@ typedef struct {
     bool fp;
     float fa, fb;
 } frost_int8_add_args;
-void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
-                      uint8_t *y);
+void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
+                        const uint8_t *x1, uint8_t *y);
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
-                       const uint8_t *x1, uint8_t *y);
+                         const uint8_t *x1, uint8_t *y);
 
 /* y[i] = lut[x[i]] over n bytes, with a stride: rows of `len` bytes read at x + r * x_stride
  * and written at y + r * y_stride (concat writes its slice of each pixel). */
 void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
-                       uint8_t *y, int y_stride);
+                         uint8_t *y, int y_stride);
 
 /* Pools over NHWC (h, w, c) with window k, stride, pad (padding taps are skipped). */
 typedef struct {
     int h, w, c, oh, ow, k, stride, pad;
-    int acc_shift;               /* avg/gap: the sum is shifted left by this first */
+    int acc_shift; /* avg/gap: the sum is shifted left by this first */
     int32_t in_zp, out_zp, lo, hi;
     const int32_t *mult, *shift; /* avg: indexed by the tap count (1..k*k); gap: [0] */
     const uint8_t *lut;          /* max: requant table */
@@ -117,11 +118,11 @@ void frost_int8_gap_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t
 /* Fully connected: acc[o] = sum_i w[o][i] * (x[i] - in_zp); int8 output (with bias and
  * requant, clamp) or float logits out_scale[o] * acc[o] + out_bias[o]. */
 void frost_int8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
-                         int32_t *acc);
+                           int32_t *acc);
 
 /* The full accumulator through AVX2: acc[o] = bias_eff[o] + (sum_i w[o][i] x[i] << shift),
  * with bias_eff = bias - (in_zp * sum(w) << shift). xs: cin + 16 int16 of scratch. */
 void frost_int8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
-                          const int32_t *bias_eff, int32_t *acc, int16_t *xs);
+                            const int32_t *bias_eff, int32_t *acc, int16_t *xs);
 
 #endif

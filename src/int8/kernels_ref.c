@@ -41,9 +41,9 @@ void frost_int8_conv_ref(const frost_int8_conv_args *a, const uint8_t *x, uint8_
             for (int co = 0; co < a->cout; co++) {
                 int32_t acc = conv_acc(a, x, oy, ox, co);
                 y[((int64_t)oy * a->ow + ox) * a->cout + co] =
-                    a->fscale ? frost_requant_u8_float(acc, a->fscale[co], a->out_zp, a->lo, a->hi)
-                              : frost_requant_u8(acc, a->mult[co], a->shift[co], a->out_zp, a->lo,
-                                                 a->hi);
+                    a->fscale
+                        ? frost_requant_u8_float(acc, a->fscale[co], a->out_zp, a->lo, a->hi)
+                        : frost_requant_u8(acc, a->mult[co], a->shift[co], a->out_zp, a->lo, a->hi);
             }
 }
 
@@ -58,15 +58,15 @@ static int32_t add_one(const frost_int8_add_args *a, uint8_t x0, uint8_t x1)
     return frost_mbqm(s0 + s1, a->mult[2], a->shift[2]) + a->out_zp;
 }
 
-void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
-                      uint8_t *y)
+void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
+                        const uint8_t *x1, uint8_t *y)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = clamp_u8(add_one(a, x0[i], x1[i]), a->lo, a->hi);
 }
 
 void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
-                       uint8_t *y, int y_stride)
+                         uint8_t *y, int y_stride)
 {
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *xr = x + r * x_stride;
@@ -77,7 +77,8 @@ void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_
 }
 
 /* The window of output (oy, ox) clipped to the input: [y0, y1) x [x0, x1). */
-static void window(const frost_int8_pool_args *a, int oy, int ox, int *y0, int *y1, int *x0, int *x1)
+static void window(const frost_int8_pool_args *a, int oy, int ox, int *y0, int *y1, int *x0,
+                   int *x1)
 {
     int iy = oy * a->stride - a->pad, ix = ox * a->stride - a->pad;
     *y0 = iy < 0 ? 0 : iy;
@@ -137,7 +138,7 @@ void frost_int8_gap_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t
 }
 
 void frost_int8_linear_ref(int cin, int cout, int32_t in_zp, const int8_t *w, const uint8_t *x,
-                         int32_t *acc)
+                           int32_t *acc)
 {
     for (int o = 0; o < cout; o++) {
         int32_t s = 0;

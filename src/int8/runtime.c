@@ -13,14 +13,14 @@
 #include "core/arena_plan.h"
 #include "core/cpu.h"
 #include "core/util.h"
+#include "frost/io.h"
+#include "frost/quant.h"
 #include "int8/i8model.h"
 #include "int8/kernels.h"
 #include "int8/requant.h"
-#include "frost/io.h"
-#include "frost/quant.h"
 
-static const char *const op_names[] = {"quantize", "conv", "linear", "logits", "add",
-                                       "concat", "lut", "maxpool", "avgpool", "gap"};
+static const char *const op_names[] = {"quantize", "conv", "linear",  "logits",  "add",
+                                       "concat",   "lut",  "maxpool", "avgpool", "gap"};
 static_assert(FROST_ARRAY_LEN(op_names) == FROST_I8_OP_COUNT, "one name per int8 op");
 
 const char *frost_int8_op_name(frost_int8_op op)
@@ -115,7 +115,8 @@ static frost_status check_shape(const frost_int8_model *m, int i)
         return node_fail(n, "scale is not a positive finite number");
     if (n->zp < 0 || n->zp > 255 || n->lo < 0 || n->hi > 255 || n->lo > n->hi)
         return node_fail(n, "zero point or clamp outside [0, 255]");
-    bool windowed = n->op == FROST_I8_CONV || n->op == FROST_I8_MAXPOOL || n->op == FROST_I8_AVGPOOL;
+    bool windowed =
+        n->op == FROST_I8_CONV || n->op == FROST_I8_MAXPOOL || n->op == FROST_I8_AVGPOOL;
     bool weights = n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR;
     bool pool = n->op == FROST_I8_AVGPOOL || n->op == FROST_I8_GAP;
     if (!weights && !pool && n->acc_shift != 0)
@@ -131,9 +132,7 @@ static frost_status check_shape(const frost_int8_model *m, int i)
         return node_fail(n, "kernel, stride, padding or groups set on an op without them");
     int oh = 1, ow = 1, oc = in ? in->c : m->in_c;
     switch (n->op) {
-    case FROST_I8_QUANTIZE:
-        oh = m->in_h, ow = m->in_w;
-        break;
+    case FROST_I8_QUANTIZE: oh = m->in_h, ow = m->in_w; break;
     case FROST_I8_CONV:
     case FROST_I8_MAXPOOL:
     case FROST_I8_AVGPOOL:
@@ -171,13 +170,9 @@ static frost_status check_shape(const frost_int8_model *m, int i)
         }
         oh = in->h, ow = in->w;
         break;
-    case FROST_I8_LUT:
-        oh = in->h, ow = in->w;
-        break;
-    case FROST_I8_GAP:
-        break;
-    case FROST_I8_OP_COUNT:
-        return node_fail(n, "unknown op");
+    case FROST_I8_LUT: oh = in->h, ow = in->w; break;
+    case FROST_I8_GAP: break;
+    case FROST_I8_OP_COUNT: return node_fail(n, "unknown op");
     }
     if (n->h != oh || n->w != ow || n->c != oc)
         return node_fail(n, "output shape does not follow from its inputs");
@@ -237,8 +232,8 @@ static frost_status prepare_fscale(frost_int8_model *m, frost_int8_node *n)
     if (!n->fscale)
         return FROST_ERR_NOMEM;
     for (int c = 0; c < n->c; c++)
-        n->fscale[c] = (float)((double)in->scale * n->wscale[c] / n->scale /
-                               (double)(1 << n->acc_shift));
+        n->fscale[c] =
+            (float)((double)in->scale * n->wscale[c] / n->scale / (double)(1 << n->acc_shift));
     return FROST_OK;
 }
 
@@ -253,37 +248,47 @@ static frost_status pack_weights(frost_int8_model *m, frost_int8_node *n, size_t
         m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         n->packed_vnni = frost_cpu_has_avx512_vnni() && (n->k == 3 || n->k == 5);
         if (n->packed_vnni) {
-            if (!repack && !(n->packed = frost_int8_own(m, frost_int8_dw_vnni_packed_bytes(n->c, n->k))))
+            if (!repack &&
+                !(n->packed = frost_int8_own(m, frost_int8_dw_vnni_packed_bytes(n->c, n->k))))
                 return FROST_ERR_NOMEM;
             frost_int8_dw_vnni_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, fs,
-                                  n->packed);
+                                    n->packed);
             return FROST_OK;
         }
         if (!repack && !(n->packed = frost_int8_own(m, frost_int8_dw_packed_bytes(n->c, n->k))))
             return FROST_ERR_NOMEM;
-        frost_int8_dw_pack(n->c, n->k, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift,
-                         fs, n->packed);
+        frost_int8_dw_pack(n->c, n->k, n->acc_shift, n->weight, n->bias_eff, n->mult, n->shift, fs,
+                           n->packed);
     } else if (n->groups == 1) {
         size_t padded = (size_t)(in->h + 2 * n->pad) * (in->w + 2 * n->pad) * in->c;
         if (n->pad > 0)
             m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         int kdim = n->k * n->k * in->c;
-        frost_int8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
-                                .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
-                                .groups = 1};
+        frost_int8_conv_args a = {.h = in->h,
+                                  .w = in->w,
+                                  .cin = in->c,
+                                  .oh = n->h,
+                                  .ow = n->w,
+                                  .cout = n->c,
+                                  .k = n->k,
+                                  .stride = n->stride,
+                                  .pad = n->pad,
+                                  .groups = 1};
         n->packed_vnni = frost_cpu_has_avx512_vnni();
         size_t s;
         if (n->packed_vnni) {
-            if (!repack && !(n->packed = frost_int8_own(m, frost_int8_vnni_packed_bytes(n->c, kdim))))
+            if (!repack &&
+                !(n->packed = frost_int8_own(m, frost_int8_vnni_packed_bytes(n->c, kdim))))
                 return FROST_ERR_NOMEM;
             frost_int8_vnni_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, fs,
-                               n->packed);
+                                 n->packed);
             s = frost_int8_vnni_scratch_bytes(&a);
         } else {
-            if (!repack && !(n->packed = frost_int8_own(m, frost_int8_gemm_packed_bytes(n->c, kdim))))
+            if (!repack &&
+                !(n->packed = frost_int8_own(m, frost_int8_gemm_packed_bytes(n->c, kdim))))
                 return FROST_ERR_NOMEM;
             frost_int8_gemm_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult,
-                               n->shift, fs, n->packed);
+                                 n->shift, fs, n->packed);
             s = frost_int8_gemm_scratch_bytes(&a);
         }
         *scratch = s > *scratch ? s : *scratch;
@@ -304,11 +309,12 @@ static frost_status plan_arena(frost_int8_model *m)
     int n = m->n_nodes;
     frost_arena_node *g = malloc((size_t)n * sizeof *g);
     size_t *offset = malloc((size_t)n * sizeof(size_t));
-    frost_status s = g && offset ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    frost_status s =
+        g && offset ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
     for (int i = 0; s == FROST_OK && i < n; i++) {
         const frost_int8_node *d = &m->nodes[i];
-        g[i] = (frost_arena_node){.bytes = tensor_bytes(d), .tensor = i, .n_in = d->n_in,
-                                  .in = d->in};
+        g[i] =
+            (frost_arena_node){.bytes = tensor_bytes(d), .tensor = i, .n_in = d->n_in, .in = d->in};
     }
     if (s == FROST_OK)
         s = frost_arena_plan_graph(n, g, offset, &m->arena_bytes);
@@ -342,11 +348,14 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     }
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     if ((int64_t)last->h * last->w * last->c != m->classes)
-        return frost_fail(FROST_ERR_FORMAT, "int8 model '%s': the output has %d values, not "
-                          "the %d classes", m->name, last->h * last->w * last->c, m->classes);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "int8 model '%s': the output has %d values, not "
+                          "the %d classes",
+                          m->name, last->h * last->w * last->c, m->classes);
     FROST_TRY(plan_arena(m));
     int threads = omp_get_num_procs();
-    m->scratch_bytes = ((scratch + 63) & ~(size_t)63) * (size_t)threads + ((acc + 63) & ~(size_t)63);
+    m->scratch_bytes =
+        ((scratch + 63) & ~(size_t)63) * (size_t)threads + ((acc + 63) & ~(size_t)63);
     m->arena = frost_calloc(m->arena_bytes + 64);
     m->scratch = frost_calloc(m->scratch_bytes + 64);
     m->out = malloc((size_t)m->classes * sizeof(float));
@@ -379,13 +388,27 @@ uint8_t *frost_int8_tensor(frost_int8_model *m, int i) { return m->arena + m->no
 static frost_int8_conv_args conv_args(const frost_int8_model *m, const frost_int8_node *n)
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
-    frost_int8_conv_args a = {.h = in->h, .w = in->w, .cin = in->c, .oh = n->h, .ow = n->w,
-                            .cout = n->c, .k = n->k, .stride = n->stride, .pad = n->pad,
-                            .groups = n->groups, .acc_shift = n->acc_shift,
-                            .in_zp = in->zp, .out_zp = n->zp,
-                            .lo = n->lo, .hi = n->hi, .weight = n->weight, .bias = n->bias,
-                            .bias_eff = n->bias_eff, .mult = n->mult, .shift = n->shift,
-                            .fscale = m->float_requant ? n->fscale : NULL};
+    frost_int8_conv_args a = {.h = in->h,
+                              .w = in->w,
+                              .cin = in->c,
+                              .oh = n->h,
+                              .ow = n->w,
+                              .cout = n->c,
+                              .k = n->k,
+                              .stride = n->stride,
+                              .pad = n->pad,
+                              .groups = n->groups,
+                              .acc_shift = n->acc_shift,
+                              .in_zp = in->zp,
+                              .out_zp = n->zp,
+                              .lo = n->lo,
+                              .hi = n->hi,
+                              .weight = n->weight,
+                              .bias = n->bias,
+                              .bias_eff = n->bias_eff,
+                              .mult = n->mult,
+                              .shift = n->shift,
+                              .fscale = m->float_requant ? n->fscale : NULL};
     return a;
 }
 
@@ -445,7 +468,8 @@ static void run_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_
                 frost_int8_dwconv_avx2(&pa, n->packed, in, y, r0, r1);
         } else { /* pixels, in whole micro-kernel groups: balanced even on 7x7 maps */
             int groups = (n->h * n->w + 3) / 4;
-            int p0 = 4 * (int)((int64_t)groups * t / nt), p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
+            int p0 = 4 * (int)((int64_t)groups * t / nt),
+                p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
             p1 = p1 < n->h * n->w ? p1 : n->h * n->w;
             if (n->packed_vnni)
                 frost_int8_conv_vnni(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
@@ -459,7 +483,8 @@ static void run_linear(frost_int8_model *m, const frost_int8_node *n, const uint
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
     int cin = (int)weight_inner(m, n);
-    int32_t *acc = (int32_t *)((uint8_t *)m->scratch + m->thread_scratch * (size_t)omp_get_num_procs());
+    int32_t *acc =
+        (int32_t *)((uint8_t *)m->scratch + m->thread_scratch * (size_t)omp_get_num_procs());
     int16_t *xs = (int16_t *)(acc + ((n->c + 15) & ~15));
     if (m->use_avx2) {
         frost_int8_linear_avx2(cin, n->c, n->acc_shift, n->weight, x, n->bias_eff, acc, xs);
@@ -481,10 +506,22 @@ static void run_linear(frost_int8_model *m, const frost_int8_node *n, const uint
 static frost_int8_pool_args pool_args(const frost_int8_model *m, const frost_int8_node *n)
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
-    frost_int8_pool_args a = {.h = in->h, .w = in->w, .c = in->c, .oh = n->h, .ow = n->w,
-                            .k = n->k, .stride = n->stride, .pad = n->pad, .in_zp = in->zp,
-                            .out_zp = n->zp, .lo = n->lo, .hi = n->hi, .mult = n->mult,
-                            .shift = n->shift, .lut = n->lut, .acc_shift = n->acc_shift};
+    frost_int8_pool_args a = {.h = in->h,
+                              .w = in->w,
+                              .c = in->c,
+                              .oh = n->h,
+                              .ow = n->w,
+                              .k = n->k,
+                              .stride = n->stride,
+                              .pad = n->pad,
+                              .in_zp = in->zp,
+                              .out_zp = n->zp,
+                              .lo = n->lo,
+                              .hi = n->hi,
+                              .mult = n->mult,
+                              .shift = n->shift,
+                              .lut = n->lut,
+                              .acc_shift = n->acc_shift};
     return a;
 }
 
@@ -494,19 +531,14 @@ void frost_int8_run_node(frost_int8_model *m, int i)
     uint8_t *y = frost_int8_tensor(m, i);
     const uint8_t *x = n->n_in ? frost_int8_tensor(m, n->in[0]) : NULL;
     switch (n->op) {
-    case FROST_I8_QUANTIZE:
-        break; /* the input is written by the caller */
-    case FROST_I8_CONV:
-        run_conv(m, n, x, y);
-        break;
+    case FROST_I8_QUANTIZE: break; /* the input is written by the caller */
+    case FROST_I8_CONV: run_conv(m, n, x, y); break;
     case FROST_I8_LINEAR:
-    case FROST_I8_LOGITS:
-        run_linear(m, n, x, y);
-        break;
+    case FROST_I8_LOGITS: run_linear(m, n, x, y); break;
     case FROST_I8_ADD: {
         const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
-        frost_int8_add_args args = {.a_zp = a->zp, .b_zp = b->zp, .out_zp = n->zp, .lo = n->lo,
-                                  .hi = n->hi};
+        frost_int8_add_args args = {
+            .a_zp = a->zp, .b_zp = b->zp, .out_zp = n->zp, .lo = n->lo, .hi = n->hi};
         for (int j = 0; j < 3; j++) {
             args.mult[j] = n->mult[j];
             args.shift[j] = n->shift[j];
@@ -520,7 +552,8 @@ void frost_int8_run_node(frost_int8_model *m, int i)
 #pragma omp parallel num_threads(threads)
         {
             int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int64_t b = len * t / nt / 32 * 32, e = t + 1 == nt ? len : len * (t + 1) / nt / 32 * 32;
+            int64_t b = len * t / nt / 32 * 32,
+                    e = t + 1 == nt ? len : len * (t + 1) / nt / 32 * 32;
             if (m->use_avx2)
                 frost_int8_add_avx2(&args, e - b, x + b, x1 + b, y + b);
             else
@@ -533,7 +566,7 @@ void frost_int8_run_node(frost_int8_model *m, int i)
         for (int j = 0; j < n->n_in; j++) {
             int cj = m->nodes[n->in[j]].c;
             frost_int8_lut_rows(n->lut + 256 * j, (int64_t)n->h * n->w, cj,
-                              frost_int8_tensor(m, n->in[j]), cj, y + off, n->c);
+                                frost_int8_tensor(m, n->in[j]), cj, y + off, n->c);
             off += cj;
         }
         break;
@@ -556,8 +589,7 @@ void frost_int8_run_node(frost_int8_model *m, int i)
         frost_int8_gap_ref(&a, x, y);
         break;
     }
-    case FROST_I8_OP_COUNT: /* rejected when the model was checked */
-        break;
+    case FROST_I8_OP_COUNT: /* rejected when the model was checked */ break;
     }
 }
 
@@ -589,9 +621,10 @@ static frost_status check_input(const frost_int8_model *m, const void *image, in
         return frost_fail(FROST_ERR_ARG, "int8 run: NULL argument");
     int64_t want = (int64_t)m->in_h * m->in_w * m->in_c;
     if (n != want)
-        return frost_fail(FROST_ERR_SHAPE, "int8 run: model '%s' takes %dx%dx%d = %lld values "
-                          "per image, got %lld", m->name, m->in_h, m->in_w, m->in_c,
-                          (long long)want, (long long)n);
+        return frost_fail(FROST_ERR_SHAPE,
+                          "int8 run: model '%s' takes %dx%dx%d = %lld values "
+                          "per image, got %lld",
+                          m->name, m->in_h, m->in_w, m->in_c, (long long)want, (long long)n);
     return FROST_OK;
 }
 

@@ -4,7 +4,8 @@
  *            "optim.<param>.<slot>" (F32, 1-D) when the optimizer is saved;
  *   metadata "format" = "frost-checkpoint", "frost.version", "frost.arch" (architecture JSON),
  *            "frost.quant" (quantization config JSON, fake-quant models only),
- *            "optim.steps", "optim.gb_k" (GradBoost's boosted steps), plus the trainer's own keys ("train.epoch", ...).
+ *            "optim.steps", "optim.gb_k" (GradBoost's boosted steps), plus the trainer's own keys
+ * ("train.epoch", ...).
  */
 #include "io/checkpoint.h"
 
@@ -12,8 +13,8 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "frost/version.h"
 #include "frost/qat.h"
+#include "frost/version.h"
 #include "models/graph.h"
 
 static void param_tensor(const frost_param *p, frost_st_tensor *t)
@@ -103,7 +104,8 @@ static bool optional_range(const frost_st_file *f, const frost_param *b)
     return n > k && strcmp(b->name + n - k, ".fq.range") == 0 && !frost_st_find(f, b->name);
 }
 
-frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path, frost_model *m)
+frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path,
+                                            frost_model *m)
 {
     int model_tensors = m->n_params + m->n_buffers, file_tensors = 0;
     for (int i = 0; i < m->n_buffers; i++)

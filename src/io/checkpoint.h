@@ -11,7 +11,8 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
                                    const frost_optimizer *opt, const frost_st_meta *extra,
                                    int n_extra);
 /* Copies weights + BN statistics from an opened file into m (shapes checked). */
-frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path, frost_model *m);
+frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path,
+                                            frost_model *m);
 /* Copies the optimizer state (all of it must be present) into opt. */
 frost_status frost_checkpoint_apply_optimizer(const frost_st_file *f, const char *path,
                                               frost_optimizer *opt);

@@ -13,14 +13,14 @@
 #include "core/util.h"
 
 #include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,8 +121,9 @@ static frost_status check_tensor_arg(const char *path, const frost_st_tensor *t,
                           t->name, t->ndim);
     for (int d = 0; d < t->ndim; d++)
         if (t->shape[d] < 0)
-            return frost_fail(FROST_ERR_ARG, "file %s: tensor '%s': shape[%d] = %" PRId64
-                              " is negative", path, t->name, d, t->shape[d]);
+            return frost_fail(FROST_ERR_ARG,
+                              "file %s: tensor '%s': shape[%d] = %" PRId64 " is negative", path,
+                              t->name, d, t->shape[d]);
     uint64_t nbytes;
     if (!tensor_nbytes(t, &nbytes) || nbytes > SIZE_MAX / 2)
         return frost_fail(FROST_ERR_ARG, "file %s: tensor '%s': size overflows", path, t->name);
@@ -238,7 +239,7 @@ static void put_u64_le(unsigned char *p, uint64_t v)
 static size_t padded_header_len(size_t json_len) { return (json_len + 7) & ~(size_t)7; }
 
 frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, int n,
-                                     const frost_st_meta *meta, int n_meta)
+                            const frost_st_meta *meta, int n_meta)
 {
     if (!path || !*path)
         return frost_fail(FROST_ERR_ARG, "safetensors write: empty path");
@@ -280,14 +281,14 @@ frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, in
 /* ---------------------------------------------------------------- reader -- */
 
 struct frost_st_file {
-    char *raw;               /* the whole file (frost_read_file, or mapped) */
-    size_t mapped;           /* bytes mapped (frost_st_map), 0 if read */
-    cJSON *header;           /* owns the name / metadata strings */
+    char *raw;     /* the whole file (frost_read_file, or mapped) */
+    size_t mapped; /* bytes mapped (frost_st_map), 0 if read */
+    cJSON *header; /* owns the name / metadata strings */
     int n;
     frost_st_tensor *tensors;
-    uint64_t *begin, *end;   /* data_offsets of each tensor */
-    void **aligned_copies;   /* see align_tensor_data; NULL entries point into raw */
-    named_index *by_name;    /* sorted, for frost_st_find */
+    uint64_t *begin, *end; /* data_offsets of each tensor */
+    void **aligned_copies; /* see align_tensor_data; NULL entries point into raw */
+    named_index *by_name;  /* sorted, for frost_st_find */
     int n_meta;
     frost_st_meta *meta;
 };
@@ -315,8 +316,10 @@ static frost_status parse_dtype(const read_ctx *c, const char *name, const cJSON
 {
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
     if (!cJSON_IsString(dtype))
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': field 'dtype' is missing or "
-                          "not a string", c->path, name);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: tensor '%s': field 'dtype' is missing or "
+                          "not a string",
+                          c->path, name);
     if (!dtype_from_name(dtype->valuestring, &t->dtype))
         return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': unsupported dtype '%.16s'",
                           c->path, name, dtype->valuestring);
@@ -328,12 +331,16 @@ static frost_status parse_shape(const read_ctx *c, const char *name, const cJSON
 {
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(entry, "shape");
     if (!cJSON_IsArray(shape))
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': field 'shape' is missing or "
-                          "not an array", c->path, name);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: tensor '%s': field 'shape' is missing or "
+                          "not an array",
+                          c->path, name);
     int ndim = cJSON_GetArraySize(shape);
     if (ndim > 4)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': shape has %d dimensions, at "
-                          "most 4 are supported", c->path, name, ndim);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: tensor '%s': shape has %d dimensions, at "
+                          "most 4 are supported",
+                          c->path, name, ndim);
     t->ndim = ndim;
     int d = 0;
     const cJSON *dim;
@@ -341,8 +348,10 @@ static frost_status parse_shape(const read_ctx *c, const char *name, const cJSON
     {
         uint64_t v;
         if (!json_uint(dim, &v))
-            return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': shape[%d] is not a "
-                              "non-negative integer", c->path, name, d);
+            return frost_fail(FROST_ERR_FORMAT,
+                              "file %s: tensor '%s': shape[%d] is not a "
+                              "non-negative integer",
+                              c->path, name, d);
         t->shape[d++] = (int64_t)v;
     }
     return FROST_OK;
@@ -354,11 +363,14 @@ static frost_status parse_offsets(const read_ctx *c, const char *name, const cJS
     const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(entry, "data_offsets");
     if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2 ||
         !json_uint(offsets->child, begin) || !json_uint(offsets->child->next, end))
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': field 'data_offsets' must be "
-                          "two non-negative integers", c->path, name);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: tensor '%s': field 'data_offsets' must be "
+                          "two non-negative integers",
+                          c->path, name);
     if (*begin > *end || *end > c->data_size)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': data_offsets [%" PRIu64
-                          ", %" PRIu64 "] are outside the data region of %" PRIu64 " bytes",
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                          "] are outside the data region of %" PRIu64 " bytes",
                           c->path, name, *begin, *end, c->data_size);
     return FROST_OK;
 }
@@ -371,8 +383,8 @@ static frost_status parse_tensor(const read_ctx *c, const cJSON *entry, frost_st
     if (!*name)
         return frost_fail(FROST_ERR_FORMAT, "file %s: a tensor has an empty name", c->path);
     if (!cJSON_IsObject(entry))
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': entry is not an object",
-                          c->path, name);
+        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': entry is not an object", c->path,
+                          name);
     t->name = name;
     FROST_TRY(parse_dtype(c, name, entry, t));
     FROST_TRY(parse_shape(c, name, entry, t));
@@ -382,7 +394,8 @@ static frost_status parse_tensor(const read_ctx *c, const cJSON *entry, frost_st
         return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': shape is too large", c->path,
                           name);
     if (nbytes != *end - *begin)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': shape and dtype need %" PRIu64
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: tensor '%s': shape and dtype need %" PRIu64
                           " bytes but data_offsets [%" PRIu64 ", %" PRIu64 "] span %" PRIu64,
                           c->path, name, nbytes, *begin, *end, *end - *begin);
     return FROST_OK;
@@ -405,8 +418,8 @@ static frost_status parse_metadata(const read_ctx *c, const cJSON *obj, frost_st
     {
         if (!cJSON_IsString(item)) {
             free(keys);
-            return frost_fail(FROST_ERR_FORMAT, "file %s: metadata '%s' is not a string",
-                              c->path, item->string);
+            return frost_fail(FROST_ERR_FORMAT, "file %s: metadata '%s' is not a string", c->path,
+                              item->string);
         }
         keys[f->n_meta] = (named_index){item->string, f->n_meta};
         f->meta[f->n_meta++] = (frost_st_meta){item->string, item->valuestring};
@@ -484,18 +497,23 @@ static frost_status check_coverage(const read_ctx *c, const frost_st_file *f)
     for (int k = 0; k < f->n && st == FROST_OK; k++) {
         const char *name = f->tensors[spans[k].index].name;
         if (spans[k].begin < covered)
-            st = frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': data_offsets overlap "
-                            "tensor '%s'", c->path, name, prev);
+            st = frost_fail(FROST_ERR_FORMAT,
+                            "file %s: tensor '%s': data_offsets overlap "
+                            "tensor '%s'",
+                            c->path, name, prev);
         else if (spans[k].begin > covered)
-            st = frost_fail(FROST_ERR_FORMAT, "file %s: tensor '%s': unused bytes [%" PRIu64
-                            ", %" PRIu64 ") before its data_offsets", c->path, name, covered,
-                            spans[k].begin);
+            st = frost_fail(FROST_ERR_FORMAT,
+                            "file %s: tensor '%s': unused bytes [%" PRIu64 ", %" PRIu64
+                            ") before its data_offsets",
+                            c->path, name, covered, spans[k].begin);
         covered = spans[k].end;
         prev = name;
     }
     if (st == FROST_OK && covered != c->data_size)
-        st = frost_fail(FROST_ERR_FORMAT, "file %s: data region has %" PRIu64 " bytes but the "
-                        "tensors cover only %" PRIu64, c->path, c->data_size, covered);
+        st = frost_fail(FROST_ERR_FORMAT,
+                        "file %s: data region has %" PRIu64 " bytes but the "
+                        "tensors cover only %" PRIu64,
+                        c->path, c->data_size, covered);
     free(spans);
     return st;
 }
@@ -532,8 +550,7 @@ static uint64_t get_u64_le(const unsigned char *p)
 }
 
 /* Parses the header JSON, which must be one object followed only by spaces. */
-static frost_status parse_header_json(const read_ctx *c, const char *text, size_t len,
-                                      cJSON **out)
+static frost_status parse_header_json(const read_ctx *c, const char *text, size_t len, cJSON **out)
 {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -546,8 +563,10 @@ static frost_status parse_header_json(const read_ctx *c, const char *text, size_
         return frost_fail(FROST_ERR_FORMAT, "file %s: header JSON runs past its length", c->path);
     for (; end < text + len; end++)
         if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
-            return frost_fail(FROST_ERR_FORMAT, "file %s: header has bytes after its JSON "
-                              "object at offset %td", c->path, end - text);
+            return frost_fail(FROST_ERR_FORMAT,
+                              "file %s: header has bytes after its JSON "
+                              "object at offset %td",
+                              c->path, end - text);
     return FROST_OK;
 }
 
@@ -555,15 +574,21 @@ static frost_status parse_header_json(const read_ctx *c, const char *text, size_
 static frost_status parse_file(const char *path, frost_st_file *f, size_t size)
 {
     if (size < 8)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: %zu bytes is too short for a safetensors "
-                          "header", path, size);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: %zu bytes is too short for a safetensors "
+                          "header",
+                          path, size);
     uint64_t header_len = get_u64_le((const unsigned char *)f->raw);
     if (header_len >= ST_MAX_HEADER)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: header length %" PRIu64 " is not below "
-                          "the %" PRIu64 "-byte limit", path, header_len, ST_MAX_HEADER);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: header length %" PRIu64 " is not below "
+                          "the %" PRIu64 "-byte limit",
+                          path, header_len, ST_MAX_HEADER);
     if (header_len > size - 8)
-        return frost_fail(FROST_ERR_FORMAT, "file %s: header length %" PRIu64 " exceeds the %zu "
-                          "bytes after the length field", path, header_len, size - 8);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: header length %" PRIu64 " exceeds the %zu "
+                          "bytes after the length field",
+                          path, header_len, size - 8);
     read_ctx c = {path, size - 8 - header_len};
     FROST_TRY(parse_header_json(&c, f->raw + 8, (size_t)header_len, &f->header));
     FROST_TRY(parse_entries(&c, f));
@@ -587,8 +612,10 @@ static frost_status map_file(const char *path, frost_st_file *f, size_t *size)
     else if (!S_ISREG(sb.st_mode))
         st = frost_fail(FROST_ERR_IO, "file %s: not a regular file", path);
     else if (sb.st_size < 8)
-        st = frost_fail(FROST_ERR_FORMAT, "file %s: %jd bytes is too short for a safetensors "
-                        "header", path, (intmax_t)sb.st_size);
+        st = frost_fail(FROST_ERR_FORMAT,
+                        "file %s: %jd bytes is too short for a safetensors "
+                        "header",
+                        path, (intmax_t)sb.st_size);
     if (st == FROST_OK) {
         void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED)

@@ -15,15 +15,9 @@ float frost_builtin_dropout(const frost_builtin_spec *o, float model_default)
     return o->dropout >= 0.0f ? o->dropout : model_default;
 }
 
-int frost_builtin_channels(const frost_model *m, int node)
-{
-    return m->nodes[node].c;
-}
+int frost_builtin_channels(const frost_model *m, int node) { return m->nodes[node].c; }
 
-bool frost_builtin_keeps_shape(int stride, int cin, int cout)
-{
-    return stride == 1 && cin == cout;
-}
+bool frost_builtin_keeps_shape(int stride, int cin, int cout) { return stride == 1 && cin == cout; }
 
 /* "<prefix>.<part>"; names are far shorter than FROST_NAME_LEN, and graph.c
  * refuses (rather than truncates) a name that would not fit. */
@@ -33,13 +27,14 @@ static const char *sub_name(char *buf, size_t len, const char *prefix, const cha
     return buf;
 }
 
-int frost_builtin_inverted_residual(frost_model *m, const char *prefix, int in, const frost_builtin_ir_def *d)
+int frost_builtin_inverted_residual(frost_model *m, const char *prefix, int in,
+                                    const frost_builtin_ir_def *d)
 {
     char name[2 * FROST_NAME_LEN];
     int x = in;
     if (d->hidden > 0) {
-        x = frost_g_conv_bn_act(m, sub_name(name, sizeof name, prefix, "expand"), x, d->hidden, 1, 1,
-                                1, d->act);
+        x = frost_g_conv_bn_act(m, sub_name(name, sizeof name, prefix, "expand"), x, d->hidden, 1,
+                                1, 1, d->act);
         if (x < 0)
             return -1;
     }
@@ -56,7 +51,7 @@ int frost_builtin_inverted_residual(frost_model *m, const char *prefix, int in, 
 }
 
 int frost_builtin_tail(frost_model *m, int in, int head_ch, frost_act_kind act, float dropout,
-                   int classes)
+                       int classes)
 {
     int x = in;
     if (head_ch > 0) {
@@ -81,7 +76,8 @@ int frost_builtin_tail(frost_model *m, int in, int head_ch, frost_act_kind act, 
     return frost_g_finish(m, classes);
 }
 
-frost_status frost_builtin_done(const frost_builtin_spec *o, frost_model *m, bool ok, frost_model **out)
+frost_status frost_builtin_done(const frost_builtin_spec *o, frost_model *m, bool ok,
+                                frost_model **out)
 {
     if (m && ok) {
         *out = m;

@@ -15,14 +15,14 @@
 
 /* Options after validation by frost_model_builtin (see builtin.c). */
 typedef struct {
-    const char *name;    /* the built-in's name, also the model's name */
-    double width;        /* the multiplier as the decimal the user wrote (see builtin.c) */
-    int input;           /* square input side in pixels */
+    const char *name; /* the built-in's name, also the model's name */
+    double width;     /* the multiplier as the decimal the user wrote (see builtin.c) */
+    int input;        /* square input side in pixels */
     int in_channels;
     int classes;
-    int act;             /* a frost_act_kind, or -1 = the model's own default */
-    float dropout;       /* < 0 = the model's own default */
-    int head;            /* last 1x1 conv width; 0 = the model's own default */
+    int act;       /* a frost_act_kind, or -1 = the model's own default */
+    float dropout; /* < 0 = the model's own default */
+    int head;      /* last 1x1 conv width; 0 = the model's own default */
 } frost_builtin_spec;
 
 /* ---- the small-input stride rule (defined in builtin.c) ---- */
@@ -64,30 +64,33 @@ bool frost_builtin_keeps_shape(int stride, int cin, int cout);
  * The expansion reads node `in`; the skip node is separate because FrostNet
  * expands a concatenation but adds the block's plain input. */
 typedef struct {
-    int hidden;  /* expansion width; 0 = no expansion, the depthwise runs on `in` */
+    int hidden; /* expansion width; 0 = no expansion, the depthwise runs on `in` */
     int cout;
     int k;
     int stride;
     frost_act_kind act;
-    int skip;    /* node added to the projection's output, or -1 */
+    int skip; /* node added to the projection's output, or -1 */
 } frost_builtin_ir_def;
 
-int frost_builtin_inverted_residual(frost_model *m, const char *prefix, int in, const frost_builtin_ir_def *d);
+int frost_builtin_inverted_residual(frost_model *m, const char *prefix, int in,
+                                    const frost_builtin_ir_def *d);
 
 /* The common tail: [head 1x1 conv-BN-act to head_ch if head_ch > 0] -> "pool"
  * (global average) -> ["drop" if dropout > 0] -> "classifier" (linear with
  * bias to `classes`), then frost_g_finish. Returns 0 or -1. */
 int frost_builtin_tail(frost_model *m, int in, int head_ch, frost_act_kind act, float dropout,
-                   int classes);
+                       int classes);
 
 /* Ends a model builder: on success (m built and ok) stores m in *out and
  * returns FROST_OK; otherwise frees m and returns the failure's status, with
  * the builder's message prefixed by the model's name. */
-frost_status frost_builtin_done(const frost_builtin_spec *o, frost_model *m, bool ok, frost_model **out);
+frost_status frost_builtin_done(const frost_builtin_spec *o, frost_model *m, bool ok,
+                                frost_model **out);
 
 /* ---- the models ---- */
 
-frost_status frost_builtin_frostnet(const frost_builtin_spec *o, char size, frost_model **out); /* 's','b','l' */
+frost_status frost_builtin_frostnet(const frost_builtin_spec *o, char size,
+                                    frost_model **out); /* 's','b','l' */
 frost_status frost_builtin_mobilenetv2(const frost_builtin_spec *o, frost_model **out);
 frost_status frost_builtin_mnasnet_b1(const frost_builtin_spec *o, frost_model **out);
 frost_status frost_builtin_resnet20(const frost_builtin_spec *o, frost_model **out);

@@ -3,11 +3,10 @@
  * architectures live in frostnet.c, mobilenetv2.c, mnasnet.c and resnet.c, built
  * from blocks.c's pieces; docs/models.md describes them.
  *
- * Small inputs (the stride rule every model follows, in blocks.c). The ImageNet models downsample 32x (224 -> 7). On 28x28
- * Fashion-MNIST that would leave a 1x1 map after the third stage, so, as the
- * usual CIFAR adaptation of MobileNetV2 does, the first few stride-2 layers
- * (the stem first, then the blocks in order) run at stride 1 instead. For an
- * input of S pixels the number demoted is
+ * Small inputs (the stride rule every model follows, in blocks.c). The ImageNet models downsample
+ * 32x (224 -> 7). On 28x28 Fashion-MNIST that would leave a 1x1 map after the third stage, so, as
+ * the usual CIFAR adaptation of MobileNetV2 does, the first few stride-2 layers (the stem first,
+ * then the blocks in order) run at stride 1 instead. For an input of S pixels the number demoted is
  *
  *     d = clamp(round(log2(224 / S)) - 1, 0, 2)
  *
@@ -46,12 +45,9 @@ static const struct {
     const char *name;
     frost_status (*build)(const frost_builtin_spec *o, frost_model **out);
 } zoo[] = {
-    {"frostnet_s", build_frostnet_s},
-    {"frostnet_b", build_frostnet_b},
-    {"frostnet_l", build_frostnet_l},
-    {"mobilenetv2", frost_builtin_mobilenetv2},
-    {"mnasnet_b1", frost_builtin_mnasnet_b1},
-    {"resnet", frost_builtin_resnet20},
+    {"frostnet_s", build_frostnet_s},         {"frostnet_b", build_frostnet_b},
+    {"frostnet_l", build_frostnet_l},         {"mobilenetv2", frost_builtin_mobilenetv2},
+    {"mnasnet_b1", frost_builtin_mnasnet_b1}, {"resnet", frost_builtin_resnet20},
 };
 
 /* The public list: the same names, NULL-terminated. */
@@ -96,10 +92,7 @@ static int parse_act(const char *s)
  * reference code computes int(c * w) with Python's double 0.35, and the two
  * disagree at exact multiples (40 * 0.35 = 14 in double but 13.9999998 from
  * the float). Snap to 6 decimals to compute with the intended value. */
-static double intended_width(float w)
-{
-    return nearbyint((double)w * 1e6) / 1e6;
-}
+static double intended_width(float w) { return nearbyint((double)w * 1e6) / 1e6; }
 
 static frost_status check_opts(const char *name, const frost_builtin_opts *o, frost_builtin_spec *z)
 {
@@ -146,7 +139,8 @@ static frost_status check_opts(const char *name, const frost_builtin_opts *o, fr
 
 /* ---------------------------------------------------------------- entry */
 
-frost_status frost_model_builtin(const char *name, const frost_builtin_opts *opts, frost_model **out)
+frost_status frost_model_builtin(const char *name, const frost_builtin_opts *opts,
+                                 frost_model **out)
 {
     if (!out)
         return frost_fail(FROST_ERR_ARG, "frost_model_builtin: out is NULL");

@@ -89,9 +89,11 @@ static frost_status copy_and_fold(const frost_model *m, frost_model *out, const 
             continue;
         const frost_node *bn = &m->nodes[i], *cv = &m->nodes[bn->in[0]];
         int ci = frost_g_find(out, cv->name);
-        frost_param *w = &out->params[out->nodes[ci].weight], *b = &out->params[out->nodes[ci].bias_p];
+        frost_param *w = &out->params[out->nodes[ci].weight],
+                    *b = &out->params[out->nodes[ci].bias_p];
         const float *g = m->params[bn->gamma].data, *beta = m->params[bn->beta].data;
-        const float *mean = m->buffers[bn->running_mean].data, *var = m->buffers[bn->running_var].data;
+        const float *mean = m->buffers[bn->running_mean].data,
+                    *var = m->buffers[bn->running_var].data;
         int64_t inner = w->numel / bn->c;
         for (int c = 0; c < bn->c; c++) {
             float f = g[c] / sqrtf(var[c] + bn->bn.eps);
@@ -107,8 +109,10 @@ frost_status frost_model_fold_bn(const frost_model *m, frost_model **out)
 {
     *out = NULL;
     if (m->quant.active)
-        return frost_fail(FROST_ERR_ARG, "fold BN: model '%s' is quantized (use the int8 "
-                          "converter)", m->name);
+        return frost_fail(FROST_ERR_ARG,
+                          "fold BN: model '%s' is quantized (use the int8 "
+                          "converter)",
+                          m->name);
     bool *fold = calloc((size_t)m->n_nodes, sizeof(bool));
     char *text = frost_model_to_json(m);
     cJSON *root = text ? cJSON_Parse(text) : NULL;

@@ -33,34 +33,28 @@ typedef struct {
 /* Tuples (k, e, r, c, s) exactly as frostnet.py (which orders them k, c, e, r, s).
  * The first block's r is unused (e == 1: no SC); the reference writes 1. */
 static const frost_block_row small_rows[] = {
-    {1, 3, 1, 1, 16, 1}, {1, 5, 3, 4, 24, 2}, {1, 3, 3, 4, 24, 1},
-    {2, 5, 3, 4, 40, 2},
-    {3, 5, 3, 4, 80, 2}, {3, 5, 3, 4, 80, 1}, {3, 3, 3, 4, 80, 1},
-    {3, 5, 3, 2, 96, 1}, {3, 5, 3, 4, 96, 1}, {3, 5, 3, 4, 96, 1},
-    {4, 5, 6, 4, 192, 2}, {4, 5, 6, 4, 192, 1}, {4, 5, 6, 4, 192, 1},
-    {5, 5, 6, 2, 320, 1},
+    {1, 3, 1, 1, 16, 1},  {1, 5, 3, 4, 24, 2},  {1, 3, 3, 4, 24, 1},  {2, 5, 3, 4, 40, 2},
+    {3, 5, 3, 4, 80, 2},  {3, 5, 3, 4, 80, 1},  {3, 3, 3, 4, 80, 1},  {3, 5, 3, 2, 96, 1},
+    {3, 5, 3, 4, 96, 1},  {3, 5, 3, 4, 96, 1},  {4, 5, 6, 4, 192, 2}, {4, 5, 6, 4, 192, 1},
+    {4, 5, 6, 4, 192, 1}, {5, 5, 6, 2, 320, 1},
 };
 
 static const frost_block_row base_rows[] = {
-    {1, 3, 1, 1, 16, 1}, {1, 5, 6, 4, 24, 2}, {1, 3, 3, 4, 24, 1},
-    {2, 5, 3, 4, 40, 2}, {2, 5, 3, 4, 40, 1},
-    {3, 5, 3, 4, 80, 2}, {3, 3, 3, 4, 80, 1},
-    {3, 5, 3, 2, 96, 1}, {3, 3, 3, 4, 96, 1}, {3, 5, 3, 4, 96, 1}, {3, 5, 3, 4, 96, 1},
-    {4, 5, 6, 2, 192, 2}, {4, 5, 3, 2, 192, 1}, {4, 5, 3, 2, 192, 1}, {4, 5, 3, 2, 192, 1},
-    {5, 5, 6, 2, 320, 1},
+    {1, 3, 1, 1, 16, 1},  {1, 5, 6, 4, 24, 2},  {1, 3, 3, 4, 24, 1},  {2, 5, 3, 4, 40, 2},
+    {2, 5, 3, 4, 40, 1},  {3, 5, 3, 4, 80, 2},  {3, 3, 3, 4, 80, 1},  {3, 5, 3, 2, 96, 1},
+    {3, 3, 3, 4, 96, 1},  {3, 5, 3, 4, 96, 1},  {3, 5, 3, 4, 96, 1},  {4, 5, 6, 2, 192, 2},
+    {4, 5, 3, 2, 192, 1}, {4, 5, 3, 2, 192, 1}, {4, 5, 3, 2, 192, 1}, {5, 5, 6, 2, 320, 1},
 };
 
 static const frost_block_row large_rows[] = {
-    {1, 3, 1, 1, 16, 1}, {1, 3, 6, 4, 24, 2}, {1, 3, 3, 4, 24, 1},
-    {2, 5, 6, 4, 40, 2}, {2, 3, 3, 4, 40, 1},
-    {3, 5, 6, 4, 80, 2}, {3, 5, 3, 4, 80, 1}, {3, 5, 3, 4, 80, 1},
-    {3, 5, 6, 4, 96, 1}, {3, 5, 3, 4, 96, 1}, {3, 3, 3, 4, 96, 1}, {3, 3, 3, 4, 96, 1},
+    {1, 3, 1, 1, 16, 1},  {1, 3, 6, 4, 24, 2},  {1, 3, 3, 4, 24, 1},  {2, 5, 6, 4, 40, 2},
+    {2, 3, 3, 4, 40, 1},  {3, 5, 6, 4, 80, 2},  {3, 5, 3, 4, 80, 1},  {3, 5, 3, 4, 80, 1},
+    {3, 5, 6, 4, 96, 1},  {3, 5, 3, 4, 96, 1},  {3, 3, 3, 4, 96, 1},  {3, 3, 3, 4, 96, 1},
     {4, 5, 6, 2, 192, 2}, {4, 5, 6, 4, 192, 1}, {4, 5, 6, 4, 192, 1}, {4, 5, 3, 4, 192, 1},
-    {4, 5, 3, 4, 192, 1},
-    {5, 5, 6, 2, 320, 1},
+    {4, 5, 3, 4, 192, 1}, {5, 5, 6, 2, 320, 1},
 };
 
-#define FROSTNET_HEAD 1280
+#define FROSTNET_HEAD    1280
 #define FROSTNET_DROPOUT 0.2f
 
 /* The SC module: returns the concatenation [squeezed, x], or x itself when
@@ -113,14 +107,16 @@ static const frost_block_row *rows_for(char size, int *n)
     }
 }
 
-static bool build(frost_model *m, const frost_builtin_spec *o, const frost_block_row *rows, int n_rows)
+static bool build(frost_model *m, const frost_builtin_spec *o, const frost_block_row *rows,
+                  int n_rows)
 {
     frost_act_kind act = frost_builtin_act(o, FROST_ACT_RELU);
     frost_builtin_stride_plan plan = frost_builtin_stride_plan_for(o->input);
     double w = o->width;
     /* int() truncation before make_div8, as the reference does. */
     int stem_ch = frost_make_div8((float)(int)(32.0 * (w < 1.0 ? w : 1.0)));
-    int x = frost_g_conv_bn_act(m, "stem", 0, stem_ch, 3, frost_builtin_stride_take(&plan, 2), 1, act);
+    int x =
+        frost_g_conv_bn_act(m, "stem", 0, stem_ch, 3, frost_builtin_stride_take(&plan, 2), 1, act);
     if (x < 0)
         return false;
     for (int i = 0, block = 0; i < n_rows; i++) {
@@ -128,12 +124,14 @@ static bool build(frost_model *m, const frost_builtin_spec *o, const frost_block
         char prefix[FROST_NAME_LEN];
         snprintf(prefix, sizeof prefix, "s%d.b%d", rows[i].stage, block);
         int cout = frost_make_div8((float)(int)(rows[i].c * w));
-        x = frost_bottleneck(m, prefix, x, &rows[i], cout, frost_builtin_stride_take(&plan, rows[i].s), act);
+        x = frost_bottleneck(m, prefix, x, &rows[i], cout,
+                             frost_builtin_stride_take(&plan, rows[i].s), act);
         if (x < 0)
             return false;
     }
     int head = o->head > 0 ? o->head : FROSTNET_HEAD;
-    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, FROSTNET_DROPOUT), o->classes) == 0;
+    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, FROSTNET_DROPOUT),
+                              o->classes) == 0;
 }
 
 frost_status frost_builtin_frostnet(const frost_builtin_spec *o, char size, frost_model **out)

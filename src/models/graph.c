@@ -238,8 +238,7 @@ static bool add_node_params(frost_model *m, frost_node *n, int cin)
     case FROST_OP_DROPOUT:
     case FROST_OP_FLATTEN:
     case FROST_OP_FAKEQUANT:
-    case FROST_OP_COUNT:
-        return true;
+    case FROST_OP_COUNT: return true;
     }
     if (n->bias) {
         int64_t bshape[1] = {n->c};
@@ -255,8 +254,13 @@ static void set_node_attrs(frost_node *n, int cin, const frost_layer_attrs *a)
 {
     switch (n->op) {
     case FROST_OP_CONV:
-        n->conv = (frost_conv_params){.kh = a->k, .kw = a->k, .stride = a->stride, .pad_h = a->pad,
-                                      .pad_w = a->pad, .groups = a->groups, .cin = cin,
+        n->conv = (frost_conv_params){.kh = a->k,
+                                      .kw = a->k,
+                                      .stride = a->stride,
+                                      .pad_h = a->pad,
+                                      .pad_w = a->pad,
+                                      .groups = a->groups,
+                                      .cin = cin,
                                       .cout = a->out};
         n->bias = a->bias;
         break;
@@ -274,8 +278,7 @@ static void set_node_attrs(frost_node *n, int cin, const frost_layer_attrs *a)
     case FROST_OP_CONCAT:
     case FROST_OP_FLATTEN:
     case FROST_OP_FAKEQUANT:
-    case FROST_OP_COUNT:
-        break;
+    case FROST_OP_COUNT: break;
     }
 }
 
@@ -284,8 +287,12 @@ void frost_node_attrs(const frost_node *n, frost_layer_attrs *a)
     frost_layer_attrs_default(n->op, a);
     switch (n->op) {
     case FROST_OP_CONV:
-        *a = (frost_layer_attrs){.out = n->conv.cout, .k = n->conv.kh, .stride = n->conv.stride,
-                                 .pad = n->conv.pad_h, .groups = n->conv.groups, .bias = n->bias};
+        *a = (frost_layer_attrs){.out = n->conv.cout,
+                                 .k = n->conv.kh,
+                                 .stride = n->conv.stride,
+                                 .pad = n->conv.pad_h,
+                                 .groups = n->conv.groups,
+                                 .bias = n->bias};
         break;
     case FROST_OP_LINEAR:
         a->out = n->c;
@@ -309,8 +316,7 @@ void frost_node_attrs(const frost_node *n, frost_layer_attrs *a)
     case FROST_OP_CONCAT:
     case FROST_OP_FLATTEN:
     case FROST_OP_FAKEQUANT:
-    case FROST_OP_COUNT:
-        break;
+    case FROST_OP_COUNT: break;
     }
 }
 
@@ -360,8 +366,8 @@ static frost_layer_attrs defaults(frost_op op)
 int frost_g_conv(frost_model *m, const char *name, int in, int cout, int k, int stride, int pad,
                  int groups, bool bias)
 {
-    frost_layer_attrs a = {.out = cout, .k = k, .stride = stride, .pad = pad, .groups = groups,
-                           .bias = bias};
+    frost_layer_attrs a = {
+        .out = cout, .k = k, .stride = stride, .pad = pad, .groups = groups, .bias = bias};
     return frost_g_layer(m, name, FROST_OP_CONV, 1, &in, &a);
 }
 

@@ -21,29 +21,28 @@
 #include "ops/ops.h"
 
 #define FROST_MAX_NODE_INPUTS 8
-#define FROST_NAME_LEN 64
-
+#define FROST_NAME_LEN        64
 
 /* Quantization of one node (set by frost_model_quantize, src/quant/qgraph.c):
  * a conv/linear node's weights, or a FAKEQUANT node's activations. */
 typedef struct {
-    bool on;                  /* quantize (false: this layer stays float) */
-    bool configured_on;       /* `on` as the config set it (sensitivity runs change `on`) */
+    bool on;            /* quantize (false: this layer stays float) */
+    bool configured_on; /* `on` as the config set it (sensitivity runs change `on`) */
     int bits;
     bool symmetric;
-    bool per_channel;         /* weights only */
+    bool per_channel; /* weights only */
     int qmin, qmax;
-    int observer;             /* activations: frost_observer_kind */
+    int observer;               /* activations: frost_observer_kind */
     struct frost_observer *obs; /* activations, histogram/percentile only (PTQ) */
-    int range;                /* activations: buffer index of [min, max, batches seen] */
-    int fold_bn;              /* weights: BN node folded into them (-1 none) */
-    bool folded;              /* a BN node folded into a conv's quantized weights */
+    int range;                  /* activations: buffer index of [min, max, batches seen] */
+    int fold_bn;                /* weights: BN node folded into them (-1 none) */
+    bool folded;                /* a BN node folded into a conv's quantized weights */
     /* weights, run-time: per-channel scale/zero point, the (folded) weight before and
      * after fake-quant, its gradient, and the BN fold factor gamma/sqrt(var+eps) */
     float *wscale;
     int *wzp;
     float *w_in, *w_eff, *dw_eff, *fold;
-    bool w_applied;           /* weights: this forward used w_eff */
+    bool w_applied; /* weights: this forward used w_eff */
     /* activations, run-time: the parameters of the last forward (applied = quantized) */
     float scale;
     int zp;
@@ -58,37 +57,37 @@ typedef struct {
 
     /* attributes (the ones the op uses) */
     frost_conv_params conv;
-    bool bias;                /* conv, linear */
+    bool bias; /* conv, linear */
     frost_bn_params bn;
     frost_act_kind act;
     frost_pool_params pool;
-    float p;                  /* dropout */
+    float p; /* dropout */
 
     /* output shape per image (h, w, c); linear/gap/flatten outputs are 1x1xC */
     int h, w, c;
-    int64_t macs;             /* per image */
+    int64_t macs; /* per image */
 
     /* parameters: indices into model->params (-1 = none) and buffers */
     int weight, bias_p, gamma, beta;
     int running_mean, running_var; /* indices into model->buffers */
 
     /* run-time, valid after frost_model_set_batch */
-    float *y, *dy;            /* [batch*h*w*c] */
-    float *save_a, *save_b;   /* BN: batch mean, invstd; dropout: mask in save_a */
-    int32_t *argmax;          /* max pool */
+    float *y, *dy;          /* [batch*h*w*c] */
+    float *save_a, *save_b; /* BN: batch mean, invstd; dropout: mask in save_a */
+    int32_t *argmax;        /* max pool */
     /* BN -> ReLU/ReLU6 fusion (decided when planning): the activation node runs
      * the fused op for BN node `fused_bn` (-1: none), and that BN node is skipped. */
     int fused_bn;
     bool fused_away;
 
-    frost_nodeq q;            /* quantization (all zero / off in a float model) */
+    frost_nodeq q; /* quantization (all zero / off in a float model) */
 } frost_node;
 
 /* Model-wide quantization state (src/quant/qgraph.c). */
 typedef enum {
-    FROST_QOBS_OFF = 0,  /* ranges are fixed */
-    FROST_QOBS_TRAIN,    /* observers update on training forwards (QAT) */
-    FROST_QOBS_ALL       /* observers update on every forward (PTQ calibration) */
+    FROST_QOBS_OFF = 0, /* ranges are fixed */
+    FROST_QOBS_TRAIN,   /* observers update on training forwards (QAT) */
+    FROST_QOBS_ALL      /* observers update on every forward (PTQ calibration) */
 } frost_qobserve;
 
 /* The quantization-aware steps the executor (src/train/run.c) calls: the one interface
@@ -112,11 +111,11 @@ typedef struct {
 
 typedef struct {
     const frost_qat_hooks *hooks; /* set by frost_model_quantize; NULL in a float model */
-    bool active;         /* frost_model_quantize ran: FAKEQUANT nodes exist */
-    bool fake;           /* apply fake-quant (off while calibrating) */
+    bool active;                  /* frost_model_quantize ran: FAKEQUANT nodes exist */
+    bool fake;                    /* apply fake-quant (off while calibrating) */
     frost_qobserve observe;
-    bool bn_frozen;      /* folded BNs use running statistics in training too */
-    char *config_json;   /* the config the model was quantized with (checkpoint metadata) */
+    bool bn_frozen;    /* folded BNs use running statistics in training too */
+    char *config_json; /* the config the model was quantized with (checkpoint metadata) */
     float ema_constant;
     /* layers for sensitivity analysis: weight node (or -1) and fake-quant node (or -1) */
     int n_layers;
@@ -130,20 +129,20 @@ struct frost_model {
     frost_node *nodes;
     int n_nodes, cap_nodes;
 
-    frost_param *params;      /* trainable */
+    frost_param *params; /* trainable */
     int n_params, cap_params;
-    frost_param *buffers;     /* BN running statistics */
+    frost_param *buffers; /* BN running statistics */
     int n_buffers, cap_buffers;
 
     /* run-time */
-    int batch;                /* planned batch (0 = not planned) */
-    int cur_n;                /* images in the last forward */
+    int batch; /* planned batch (0 = not planned) */
+    int cur_n; /* images in the last forward */
     bool last_training;
-    void *arena;              /* all node buffers, one allocation */
+    void *arena; /* all node buffers, one allocation */
     float *scratch;
     size_t scratch_floats;
     frost_rng dropout_rng;
-    bool fusion_stale;        /* BN + activation fusion must be re-decided (BNs froze) */
+    bool fusion_stale; /* BN + activation fusion must be re-decided (BNs froze) */
 
     frost_model_quant quant;
 };

@@ -25,8 +25,8 @@ static void op_label(const frost_node *n, char *op, size_t size)
 char *frost_model_info_text(const frost_model *m)
 {
     frost_strbuf out = {0};
-    frost_strbuf_appendf(&out, "model %s: input %dx%dx%d, %d classes\n", m->name, m->in_h,
-                         m->in_w, m->in_c, m->classes);
+    frost_strbuf_appendf(&out, "model %s: input %dx%dx%d, %d classes\n", m->name, m->in_h, m->in_w,
+                         m->in_c, m->classes);
     frost_strbuf_appendf(&out, "%-4s %-28s %-8s %-16s %12s %14s\n", "#", "layer", "op",
                          "output HxWxC", "params", "MACs");
     for (int i = 1; i < m->n_nodes; i++) {
@@ -39,8 +39,8 @@ char *frost_model_info_text(const frost_model *m)
         char shape[32], op[24];
         snprintf(shape, sizeof shape, "%dx%dx%d", n->h, n->w, n->c);
         op_label(n, op, sizeof op);
-        frost_strbuf_appendf(&out, "%-4d %-28s %-8s %-16s %12lld %14lld\n", i, n->name, op,
-                             shape, (long long)np, (long long)n->macs);
+        frost_strbuf_appendf(&out, "%-4d %-28s %-8s %-16s %12lld %14lld\n", i, n->name, op, shape,
+                             (long long)np, (long long)n->macs);
     }
     int64_t params = frost_model_param_count(m), macs = frost_model_macs(m);
     int fq = 0;

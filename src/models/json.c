@@ -39,7 +39,8 @@ static int get_float(const cJSON *obj, const char *key, float def, float *out, c
         return 0;
     }
     if (!cJSON_IsNumber(v)) {
-        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': field '%s' must be a number", src, layer, key);
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': field '%s' must be a number", src, layer,
+                   key);
         return -1;
     }
     *out = (float)v->valuedouble;
@@ -83,8 +84,8 @@ static int get_inputs(const frost_model *m, const cJSON *layer, const char *src,
     }
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 ||
         cJSON_GetArraySize(v) > FROST_MAX_NODE_INPUTS) {
-        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': 'in' must be a list of 1..%d layer names", src,
-                   name, FROST_MAX_NODE_INPUTS);
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': 'in' must be a list of 1..%d layer names",
+                   src, name, FROST_MAX_NODE_INPUTS);
         return -1;
     }
     int n = 0;
@@ -153,7 +154,8 @@ static int build_layer(frost_model *m, const cJSON *layer, const char *src, int 
     const char *name = jname->valuestring;
     int op = frost_op_from_name(jop->valuestring);
     if (op < 0) {
-        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown op '%s'", src, name, jop->valuestring);
+        frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': unknown op '%s'", src, name,
+                   jop->valuestring);
         return -1;
     }
     const frost_op_info *info = frost_op_info_of((frost_op)op);
@@ -204,8 +206,8 @@ static frost_status parse_model(const cJSON *root, const char *src, frost_model 
         return frost_fail(FROST_ERR_FORMAT, "%s: 'format' must be \"frost-arch\"", src);
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (ver && (!cJSON_IsNumber(ver) || ver->valueint != 1))
-        return frost_fail(FROST_ERR_FORMAT, "%s: unsupported architecture 'version' (this frost reads 1)",
-                          src);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "%s: unsupported architecture 'version' (this frost reads 1)", src);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
     const cJSON *classes = cJSON_GetObjectItemCaseSensitive(root, "classes");
@@ -243,7 +245,8 @@ static frost_status parse_model(const cJSON *root, const char *src, frost_model 
     return FROST_OK;
 }
 
-frost_status frost_model_from_json(const char *json_text, const char *source_name, frost_model **out)
+frost_status frost_model_from_json(const char *json_text, const char *source_name,
+                                   frost_model **out)
 {
     const char *src = source_name ? source_name : "architecture";
     *out = NULL;

@@ -31,7 +31,7 @@ static const mnas_row mnas_rows[] = {
 
 static const int mnas_depths[8] = {32, 16, 24, 40, 80, 96, 192, 320};
 
-#define MNAS_HEAD 1280
+#define MNAS_HEAD    1280
 #define MNAS_DROPOUT 0.2f
 
 static bool build(frost_model *m, const frost_builtin_spec *o)
@@ -45,7 +45,8 @@ static bool build(frost_model *m, const frost_builtin_spec *o)
     int x = frost_g_conv_bn_act(m, "stem", 0, d[0], 3, frost_builtin_stride_take(&plan, 2), 1, act);
     if (x < 0)
         return false;
-    frost_builtin_ir_def sep = {.hidden = 0, .cout = d[1], .k = 3, .stride = 1, .act = act, .skip = -1};
+    frost_builtin_ir_def sep = {
+        .hidden = 0, .cout = d[1], .k = 3, .stride = 1, .act = act, .skip = -1};
     x = frost_builtin_inverted_residual(m, "sep", x, &sep);
     if (x < 0)
         return false;
@@ -70,7 +71,8 @@ static bool build(frost_model *m, const frost_builtin_spec *o)
         }
     }
     int head = o->head > 0 ? o->head : MNAS_HEAD;
-    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, MNAS_DROPOUT), o->classes) == 0;
+    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, MNAS_DROPOUT),
+                              o->classes) == 0;
 }
 
 frost_status frost_builtin_mnasnet_b1(const frost_builtin_spec *o, frost_model **out)

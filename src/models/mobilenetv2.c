@@ -23,12 +23,12 @@ typedef struct {
 } mbv2_row;
 
 static const mbv2_row mbv2_rows[] = {
-    {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+    {1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2},  {6, 64, 4, 2},
     {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1},
 };
 
-#define MBV2_STEM 32
-#define MBV2_HEAD 1280
+#define MBV2_STEM    32
+#define MBV2_HEAD    1280
 #define MBV2_DROPOUT 0.2f
 
 static bool build(frost_model *m, const frost_builtin_spec *o)
@@ -62,7 +62,8 @@ static bool build(frost_model *m, const frost_builtin_spec *o)
         }
     }
     int head = o->head > 0 ? o->head : frost_make_div8((float)(MBV2_HEAD * (w > 1.0 ? w : 1.0)));
-    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, MBV2_DROPOUT), o->classes) == 0;
+    return frost_builtin_tail(m, x, head, act, frost_builtin_dropout(o, MBV2_DROPOUT),
+                              o->classes) == 0;
 }
 
 frost_status frost_builtin_mobilenetv2(const frost_builtin_spec *o, frost_model **out)

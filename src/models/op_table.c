@@ -9,16 +9,18 @@
 
 #include "core/util.h"
 
-#define ATTR(key_, type_, field_, from_, def_)                                               \
-    {.key = key_, .type = FROST_ATTR_##type_, .offset = offsetof(frost_layer_attrs, field_), \
-     .def_from = FROST_DEF_##from_, .def = def_}
+#define ATTR(key_, type_, field_, from_, def_)                                                  \
+    {                                                                                           \
+        .key = key_, .type = FROST_ATTR_##type_, .offset = offsetof(frost_layer_attrs, field_), \
+        .def_from = FROST_DEF_##from_, .def = def_                                              \
+    }
 
 /* An op without attributes points at this (one unused entry; n_attrs is 0). */
 static const frost_attr_desc no_attrs[] = {ATTR("", INT, out, VALUE, 0)};
 static const frost_attr_desc conv_attrs[] = {
-    ATTR("out", INT, out, VALUE, 0),        ATTR("k", INT, k, VALUE, 0),
-    ATTR("stride", INT, stride, VALUE, 1),  ATTR("pad", INT, pad, HALF_K, 0),
-    ATTR("groups", INT, groups, VALUE, 1),  ATTR("bias", BOOL, bias, VALUE, 0),
+    ATTR("out", INT, out, VALUE, 0),       ATTR("k", INT, k, VALUE, 0),
+    ATTR("stride", INT, stride, VALUE, 1), ATTR("pad", INT, pad, HALF_K, 0),
+    ATTR("groups", INT, groups, VALUE, 1), ATTR("bias", BOOL, bias, VALUE, 0),
 };
 static const frost_attr_desc bn_attrs[] = {
     ATTR("eps", FLOAT, eps, VALUE, 1e-5),
@@ -47,9 +49,13 @@ enum {
     dropout_attrs_count = FROST_ARRAY_LEN(dropout_attrs),
 };
 
-#define OP_INFO_(id, name_, min_in_, max_in_, flags_, attrs_)                                 \
-    [FROST_OP_##id] = {.name = name_, .min_in = min_in_, .max_in = max_in_, .flags = flags_, \
-                       .attrs = attrs_, .n_attrs = attrs_##_count},
+#define OP_INFO_(id, name_, min_in_, max_in_, flags_, attrs_) \
+    [FROST_OP_##id] = {.name = name_,                         \
+                       .min_in = min_in_,                     \
+                       .max_in = max_in_,                     \
+                       .flags = flags_,                       \
+                       .attrs = attrs_,                       \
+                       .n_attrs = attrs_##_count},
 /* Declared without a size: a row missing from the list fails the count below. */
 static const frost_op_info op_info[] = {FROST_OP_LIST(OP_INFO_)};
 #undef OP_INFO_
@@ -114,8 +120,9 @@ static int infer_conv(const char *name, const frost_layer_attrs *a, const frost_
                           name, a->out, a->k, a->stride, a->pad, a->groups),
                -1;
     if (x->c % a->groups || a->out % a->groups)
-        return frost_fail(FROST_ERR_SHAPE, "layer '%s': groups=%d must divide in channels %d and out %d",
-                          name, a->groups, x->c, a->out),
+        return frost_fail(FROST_ERR_SHAPE,
+                          "layer '%s': groups=%d must divide in channels %d and out %d", name,
+                          a->groups, x->c, a->out),
                -1;
     y->h = frost_conv_out_dim(x->h, a->k, a->stride, a->pad);
     y->w = frost_conv_out_dim(x->w, a->k, a->stride, a->pad);
@@ -133,9 +140,10 @@ static int infer_pool(const char *name, const frost_layer_attrs *a, const frost_
                       frost_hwc *y)
 {
     if (a->k <= 0 || a->stride <= 0 || a->pad < 0 || 2 * a->pad > a->k)
-        return frost_fail(FROST_ERR_ARG,
-                          "layer '%s': pool needs k>0, stride>0, 0<=pad<=k/2 (k=%d stride=%d pad=%d)",
-                          name, a->k, a->stride, a->pad),
+        return frost_fail(
+                   FROST_ERR_ARG,
+                   "layer '%s': pool needs k>0, stride>0, 0<=pad<=k/2 (k=%d stride=%d pad=%d)",
+                   name, a->k, a->stride, a->pad),
                -1;
     *y = (frost_hwc){frost_conv_out_dim(x->h, a->k, a->stride, a->pad),
                      frost_conv_out_dim(x->w, a->k, a->stride, a->pad), x->c};
@@ -151,8 +159,9 @@ static int infer_linear(const char *name, const frost_layer_attrs *a, const fros
 {
     int64_t fin = (int64_t)x->h * x->w * x->c;
     if (a->out <= 0 || a->out > 1000000 || fin > 100000000)
-        return frost_fail(FROST_ERR_ARG, "layer '%s': linear needs 0 < out <= 1e6 (got %d, in %lld)",
-                          name, a->out, (long long)fin),
+        return frost_fail(FROST_ERR_ARG,
+                          "layer '%s': linear needs 0 < out <= 1e6 (got %d, in %lld)", name, a->out,
+                          (long long)fin),
                -1;
     *y = (frost_hwc){1, 1, a->out};
     *macs = fin * a->out;
@@ -162,7 +171,8 @@ static int infer_linear(const char *name, const frost_layer_attrs *a, const fros
 static int infer_bn(const char *name, const frost_layer_attrs *a, const frost_hwc *x, frost_hwc *y)
 {
     if (!(a->eps > 0.0f && a->eps < 1.0f) || !(a->momentum >= 0.0f && a->momentum <= 1.0f))
-        return frost_fail(FROST_ERR_ARG, "layer '%s': bn needs 0<eps<1 and 0<=momentum<=1", name), -1;
+        return frost_fail(FROST_ERR_ARG, "layer '%s': bn needs 0<eps<1 and 0<=momentum<=1", name),
+               -1;
     *y = *x;
     return 0;
 }
@@ -189,13 +199,15 @@ int frost_op_infer(frost_op op, const char *name, const frost_layer_attrs *a, in
                -1;
     switch (op) {
     case FROST_OP_INPUT:
-        return frost_fail(FROST_ERR_ARG, "layer '%s': the input node is created with the model", name),
+        return frost_fail(FROST_ERR_ARG, "layer '%s': the input node is created with the model",
+                          name),
                -1;
     case FROST_OP_CONV: return infer_conv(name, a, &in[0], out, macs);
     case FROST_OP_BN: return infer_bn(name, a, &in[0], out);
     case FROST_OP_ACT:
         if ((unsigned)a->act >= FROST_ACT_COUNT)
-            return frost_fail(FROST_ERR_ARG, "layer '%s': unknown activation %d", name, (int)a->act),
+            return frost_fail(FROST_ERR_ARG, "layer '%s': unknown activation %d", name,
+                              (int)a->act),
                    -1;
         *out = in[0];
         return 0;
@@ -203,9 +215,7 @@ int frost_op_infer(frost_op op, const char *name, const frost_layer_attrs *a, in
     case FROST_OP_AVGPOOL: return infer_pool(name, a, &in[0], out);
     case FROST_OP_GAP: *out = (frost_hwc){1, 1, in[0].c}; return 0;
     case FROST_OP_LINEAR: return infer_linear(name, a, &in[0], out, macs);
-    case FROST_OP_ADD:
-        *out = in[0];
-        return infer_same_shape(name, "add", n_in, in, true);
+    case FROST_OP_ADD: *out = in[0]; return infer_same_shape(name, "add", n_in, in, true);
     case FROST_OP_CONCAT:
         *out = in[0];
         for (int i = 1; i < n_in; i++)

@@ -39,21 +39,21 @@ enum {
 #endif
 
 /* X(ID, name, min inputs, max inputs, flags, attribute table (op_table.c)) */
-#define FROST_OP_LIST(X)                                                                      \
-    X(INPUT, "input", 0, 0, FROST_OPF_NEW_RANGE | FROST_OPF_INTERNAL, no_attrs)               \
-    X(CONV, "conv", 1, 1, FROST_OPF_NEW_RANGE | FROST_OPF_WEIGHTED, conv_attrs)               \
-    X(BN, "bn", 1, 1, FROST_OPF_NEW_RANGE, bn_attrs)                                          \
-    X(ACT, "act", 1, 1, FROST_OPF_NEW_RANGE, act_attrs)                                       \
-    X(MAXPOOL, "maxpool", 1, 1, FROST_OPF_NEW_RANGE, pool_attrs)                              \
-    X(AVGPOOL, "avgpool", 1, 1, FROST_OPF_NEW_RANGE, pool_attrs)                              \
-    X(GAP, "gap", 1, 1, FROST_OPF_NEW_RANGE, no_attrs)                                        \
-    X(LINEAR, "linear", 1, 1, FROST_OPF_NEW_RANGE | FROST_OPF_WEIGHTED, linear_attrs)         \
-    X(ADD, "add", 2, 2, FROST_OPF_NEW_RANGE, no_attrs)                                        \
-    X(CONCAT, "concat", 2, 8, FROST_OPF_NEW_RANGE, no_attrs)                                  \
-    X(DROPOUT, "dropout", 1, 1, FROST_OPF_ALIAS, dropout_attrs)                               \
-    X(FLATTEN, "flatten", 1, 1, FROST_OPF_ALIAS, no_attrs)                                    \
-    /* quantizes its input's output; inserted by frost_model_quantize */                      \
-    X(FAKEQUANT, "fakequant", 1, 1, FROST_OPF_INTERNAL, no_attrs)                             \
+#define FROST_OP_LIST(X)                                                              \
+    X(INPUT, "input", 0, 0, FROST_OPF_NEW_RANGE | FROST_OPF_INTERNAL, no_attrs)       \
+    X(CONV, "conv", 1, 1, FROST_OPF_NEW_RANGE | FROST_OPF_WEIGHTED, conv_attrs)       \
+    X(BN, "bn", 1, 1, FROST_OPF_NEW_RANGE, bn_attrs)                                  \
+    X(ACT, "act", 1, 1, FROST_OPF_NEW_RANGE, act_attrs)                               \
+    X(MAXPOOL, "maxpool", 1, 1, FROST_OPF_NEW_RANGE, pool_attrs)                      \
+    X(AVGPOOL, "avgpool", 1, 1, FROST_OPF_NEW_RANGE, pool_attrs)                      \
+    X(GAP, "gap", 1, 1, FROST_OPF_NEW_RANGE, no_attrs)                                \
+    X(LINEAR, "linear", 1, 1, FROST_OPF_NEW_RANGE | FROST_OPF_WEIGHTED, linear_attrs) \
+    X(ADD, "add", 2, 2, FROST_OPF_NEW_RANGE, no_attrs)                                \
+    X(CONCAT, "concat", 2, 8, FROST_OPF_NEW_RANGE, no_attrs)                          \
+    X(DROPOUT, "dropout", 1, 1, FROST_OPF_ALIAS, dropout_attrs)                       \
+    X(FLATTEN, "flatten", 1, 1, FROST_OPF_ALIAS, no_attrs)                            \
+    /* quantizes its input's output; inserted by frost_model_quantize */              \
+    X(FAKEQUANT, "fakequant", 1, 1, FROST_OPF_INTERNAL, no_attrs)                     \
     FROST_OP_LIST_EXTRA(X)
 
 #define FROST_OP_ENUM_(id, name, min_in, max_in, flags, attrs) FROST_OP_##id,
@@ -62,7 +62,7 @@ typedef enum { FROST_OP_LIST(FROST_OP_ENUM_) FROST_OP_COUNT } frost_op;
 
 /* Every attribute an op can have; each op uses the fields its attribute table lists. */
 typedef struct {
-    int out;          /* conv: output channels; linear: outputs */
+    int out; /* conv: output channels; linear: outputs */
     int k, stride, pad, groups;
     bool bias;
     float eps, momentum; /* bn */

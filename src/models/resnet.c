@@ -59,8 +59,8 @@ static int basic_block(frost_model *m, const char *prefix, int x, int cout, int 
 static bool build(frost_model *m, const frost_builtin_spec *o)
 {
     frost_act_kind act = frost_builtin_act(o, FROST_ACT_RELU);
-    int x = frost_g_conv_bn_act(m, "stem", 0, frost_make_div8((float)(16 * o->width)), 3, 1, 1,
-                                act);
+    int x =
+        frost_g_conv_bn_act(m, "stem", 0, frost_make_div8((float)(16 * o->width)), 3, 1, 1, act);
     if (x < 0)
         return false;
     for (int stage = 0; stage < RESNET_STAGES; stage++) {

@@ -47,8 +47,12 @@ static const char *const names[] = {"random", "evolution", "rl"};
 
 frost_nas_controller_config frost_nas_controller_defaults(frost_nas_controller_kind kind)
 {
-    return (frost_nas_controller_config){.kind = kind, .seed = 1, .population = 20,
-                                         .tournament = 5, .lr = 0.1, .entropy = 0.001,
+    return (frost_nas_controller_config){.kind = kind,
+                                         .seed = 1,
+                                         .population = 20,
+                                         .tournament = 5,
+                                         .lr = 0.1,
+                                         .entropy = 0.001,
                                          .baseline_decay = 0.95};
 }
 
@@ -66,14 +70,14 @@ const char *frost_nas_controller_name(frost_nas_controller_kind kind)
 }
 
 frost_status frost_nas_controller_create(const frost_nas_controller_config *cfg,
-                                         const frost_nas_space *space,
-                                         frost_nas_controller **out)
+                                         const frost_nas_space *space, frost_nas_controller **out)
 {
     *out = NULL;
     if (cfg->kind < FROST_NAS_RANDOM || cfg->kind > FROST_NAS_RL || cfg->population < 2 ||
         cfg->tournament < 1 || cfg->tournament > cfg->population || !(cfg->lr > 0) ||
         cfg->entropy < 0 || !(cfg->baseline_decay >= 0 && cfg->baseline_decay < 1))
-        return frost_fail(FROST_ERR_ARG, "nas controller: bad settings (population %d, "
+        return frost_fail(FROST_ERR_ARG,
+                          "nas controller: bad settings (population %d, "
                           "tournament %d, lr %g, entropy %g, baseline decay %g)",
                           cfg->population, cfg->tournament, cfg->lr, cfg->entropy,
                           cfg->baseline_decay);

@@ -17,9 +17,15 @@
 
 frost_nas_eval_config frost_nas_eval_defaults(void)
 {
-    return (frost_nas_eval_config){.epochs = 3, .fp_epochs = 1, .gradboost = true, .batch = 64,
-                                   .lr = 0.1f, .seed = 1, .train_threads = 0,
-                                   .latency_threads = 1, .latency_reps = 30,
+    return (frost_nas_eval_config){.epochs = 3,
+                                   .fp_epochs = 1,
+                                   .gradboost = true,
+                                   .batch = 64,
+                                   .lr = 0.1f,
+                                   .seed = 1,
+                                   .train_threads = 0,
+                                   .latency_threads = 1,
+                                   .latency_reps = 30,
                                    .float_requant = false};
 }
 
@@ -27,10 +33,12 @@ static frost_status check_config(const frost_nas_eval_config *c)
 {
     if (c->epochs < 1 || c->fp_epochs < 0 || c->fp_epochs >= c->epochs || c->batch < 1 ||
         !(c->lr > 0.0f) || c->latency_threads < 1 || c->latency_reps < 1 || c->train_threads < 0)
-        return frost_fail(FROST_ERR_ARG, "nas evaluate: bad settings (epochs %d, fp epochs %d "
+        return frost_fail(FROST_ERR_ARG,
+                          "nas evaluate: bad settings (epochs %d, fp epochs %d "
                           "(must be fewer than epochs), batch %d, lr %g, latency threads %d, "
-                          "reps %d)", c->epochs, c->fp_epochs, c->batch, (double)c->lr,
-                          c->latency_threads, c->latency_reps);
+                          "reps %d)",
+                          c->epochs, c->fp_epochs, c->batch, (double)c->lr, c->latency_threads,
+                          c->latency_reps);
     return FROST_OK;
 }
 
@@ -100,9 +108,11 @@ frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train
     frost_model_input_shape(m, &h, &w, &c);
     if (h != w || train_set->c != c || val->c != c || train_set->h != val->h ||
         train_set->w != val->w)
-        return frost_fail(FROST_ERR_ARG, "nas evaluate: data of %dx%dx%d / %dx%dx%d for a "
-                          "model taking %dx%dx%d", train_set->h, train_set->w, train_set->c,
-                          val->h, val->w, val->c, h, w, c);
+        return frost_fail(FROST_ERR_ARG,
+                          "nas evaluate: data of %dx%dx%d / %dx%dx%d for a "
+                          "model taking %dx%dx%d",
+                          train_set->h, train_set->w, train_set->c, val->h, val->w, val->c, h, w,
+                          c);
     out->params = frost_model_param_count(m);
     out->macs = frost_model_macs(m);
     int threads = frost_get_threads();
@@ -129,9 +139,11 @@ frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_spa
     memset(out, 0, sizeof *out);
     if (train_set->h != space->input || val->h != space->input ||
         train_set->c != space->in_channels || val->c != space->in_channels)
-        return frost_fail(FROST_ERR_ARG, "nas evaluate: data of %dx%dx%d / %dx%dx%d, the space "
-                          "expects %dx%dx%d", train_set->h, train_set->w, train_set->c, val->h,
-                          val->w, val->c, space->input, space->input, space->in_channels);
+        return frost_fail(FROST_ERR_ARG,
+                          "nas evaluate: data of %dx%dx%d / %dx%dx%d, the space "
+                          "expects %dx%dx%d",
+                          train_set->h, train_set->w, train_set->c, val->h, val->w, val->c,
+                          space->input, space->input, space->in_channels);
     FROST_TRY(check_config(cfg));
     frost_model *m = NULL;
     FROST_TRY(frost_nas_build(g, space, &m));

@@ -20,7 +20,7 @@
 #include "frost/qat.h"
 #include "int8/i8model.h"
 
-#define KEY_LEN FROST_NAS_KEY_LEN
+#define KEY_LEN     FROST_NAS_KEY_LEN
 #define MAX_SAMPLES 32
 
 typedef struct {
@@ -207,8 +207,10 @@ frost_status frost_nas_lut_record(frost_nas_lut *l, const char *key, const char 
 {
     int o = frost_int8_op_parse(op);
     if (o < 0 || !key || strlen(key) >= KEY_LEN || !(ms >= 0) || !(work >= 0))
-        return frost_fail(FROST_ERR_ARG, "nas lut: bad record (key '%s', op '%s', work %g, "
-                          "ms %g)", key ? key : "", op ? op : "", work, ms);
+        return frost_fail(FROST_ERR_ARG,
+                          "nas lut: bad record (key '%s', op '%s', work %g, "
+                          "ms %g)",
+                          key ? key : "", op ? op : "", work, ms);
     return record(l, key, o, work, ms);
 }
 

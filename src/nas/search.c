@@ -18,7 +18,7 @@
 #include "frost/nas.h"
 #include "io/textfile.h"
 
-#define LOG_HEADER                                                                         \
+#define LOG_HEADER \
     "step,genotype,int8_acc,latency_ms,reward,params,macs,train_acc,train_seconds,cached"
 #define CACHE_HEADER "eval,genotype,int8_acc,latency_ms,params,macs,train_acc,train_seconds"
 
@@ -60,8 +60,7 @@ static void eval_key(const frost_nas_space *s, const frost_nas_eval_config *c,
 {
     snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d", (double)s->width,
              s->head, c->epochs, c->fp_epochs, c->gradboost, c->batch, (double)c->lr,
-             (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n,
-             val->n);
+             (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n, val->n);
 }
 
 /* ---- files ---- */
@@ -72,8 +71,8 @@ static frost_status append_line(const char *path, const char *header, const char
     FILE *f = fopen(path, "a");
     if (!f)
         return frost_fail(FROST_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    bool ok = (!fresh || frost_file_printf(f, "%s\n", header)) &&
-              frost_file_printf(f, "%s\n", line);
+    bool ok =
+        (!fresh || frost_file_printf(f, "%s\n", header)) && frost_file_printf(f, "%s\n", line);
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0; /* a kill loses at most this line */
     ok = fclose(f) == 0 && ok;
     return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
@@ -121,8 +120,8 @@ static frost_status load_log(const char *path, entries *log)
     while (fgets(line, sizeof line, f)) {
         entry x = {0};
         if (!strchr(line, '\n') ||
-            sscanf(line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d", &step,
-                   text, &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs,
+            sscanf(line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d", &step, text,
+                   &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs,
                    &x.r.train_acc, &x.r.train_seconds, &cached) != 10)
             continue;
         if (step != log->n + 1 || frost_nas_from_string(text, &x.g) != FROST_OK) {
@@ -175,10 +174,9 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
     snprintf(want, sizeof want,
              "{\"controller\":\"%s\",\"seed\":%llu,\"population\":%d,\"tournament\":%d,"
              "\"lr\":%g,\"entropy\":%g,\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,\"eval\":\"%s\"}",
-             frost_nas_controller_name(c->controller.kind),
-             (unsigned long long)c->controller.seed, c->controller.population,
-             c->controller.tournament, c->controller.lr, c->controller.entropy,
-             c->reward.target_ms, c->reward.alpha, c->reward.beta, key);
+             frost_nas_controller_name(c->controller.kind), (unsigned long long)c->controller.seed,
+             c->controller.population, c->controller.tournament, c->controller.lr,
+             c->controller.entropy, c->reward.target_ms, c->reward.alpha, c->reward.beta, key);
     FILE *f = fopen(path, "r");
     if (f) {
         if (!fgets(have, sizeof have, f))
@@ -186,8 +184,10 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
         fclose(f);
         have[strcspn(have, "\n")] = 0;
         if (strcmp(have, want) != 0)
-            return frost_fail(FROST_ERR_ARG, "%s holds a search with other settings (%s); use "
-                              "another --out or the same settings (%s)", dir, have, want);
+            return frost_fail(FROST_ERR_ARG,
+                              "%s holds a search with other settings (%s); use "
+                              "another --out or the same settings (%s)",
+                              dir, have, want);
         return FROST_OK;
     }
     f = fopen(path, "w");
@@ -302,8 +302,7 @@ static void report(const frost_nas_search_config *cfg, int resumed, int step, co
         .reward = x->reward,
         .cached = x->cached,
         .best_reward = best_reward,
-        .seconds_per_candidate =
-            evaluated ? (frost_now_ms() - started_ms) / 1e3 / evaluated : 0.0,
+        .seconds_per_candidate = evaluated ? (frost_now_ms() - started_ms) / 1e3 / evaluated : 0.0,
     };
     cfg->progress(&ev, cfg->progress_user);
 }
@@ -314,8 +313,10 @@ static frost_status replay(frost_nas_controller *c, const entries *log, double *
         frost_nas_genotype g;
         FROST_TRY(frost_nas_propose(c, &g));
         if (!frost_nas_equal(&g, &log->e[i].g))
-            return frost_fail(FROST_ERR_ARG, "nas search: the log's step %d is not what the "
-                              "controller proposes again (was the log edited?)", i + 1);
+            return frost_fail(FROST_ERR_ARG,
+                              "nas search: the log's step %d is not what the "
+                              "controller proposes again (was the log edited?)",
+                              i + 1);
         FROST_TRY(frost_nas_observe(c, log->e[i].reward));
         *best = log->e[i].reward > *best ? log->e[i].reward : *best;
     }
@@ -371,7 +372,7 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
 {
     if (cfg->budget < 1 || !cfg->out_dir || !(cfg->reward.target_ms > 0))
         return frost_fail(FROST_ERR_ARG, "nas search: needs a budget >= 1, an output folder "
-                          "and a positive latency target");
+                                         "and a positive latency target");
     if (mkdir(cfg->out_dir, 0777) != 0 && errno != EEXIST)
         return frost_fail(FROST_ERR_IO, "cannot create %s: %s", cfg->out_dir, strerror(errno));
     char key[256], log_path[4200], cache_path[4200];

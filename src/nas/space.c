@@ -17,7 +17,7 @@
 static const struct {
     int t, c, n, s;
 } skeleton[FROST_NAS_STAGES] = {
-    {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+    {1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2},  {6, 64, 4, 2},
     {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1},
 };
 
@@ -39,8 +39,8 @@ static const char layer_signs[] = {'-', '0', '+'};
 
 frost_nas_space frost_nas_space_default(void)
 {
-    return (frost_nas_space){.input = 28, .in_channels = 1, .classes = 10, .width = 0.35f,
-                             .head = 0};
+    return (frost_nas_space){
+        .input = 28, .in_channels = 1, .classes = 10, .width = 0.35f, .head = 0};
 }
 
 int frost_nas_resolution(const frost_nas_space *space, int option)
@@ -101,11 +101,13 @@ frost_status frost_nas_check(const frost_nas_genotype *g, const frost_nas_space 
                           frost_nas_resolution(space, 1), frost_nas_resolution(space, 2));
     for (int i = 0; i < FROST_NAS_STAGES; i++) {
         const frost_nas_stage *s = &g->stage[i];
-        if (s->block < 0 || s->block >= FROST_NAS_BLOCK_COUNT || find(kernels, LEN(kernels), s->kernel) < 0 ||
+        if (s->block < 0 || s->block >= FROST_NAS_BLOCK_COUNT ||
+            find(kernels, LEN(kernels), s->kernel) < 0 ||
             find(expands, LEN(expands), s->expand) < 0 ||
             find(layer_deltas, LEN(layer_deltas), s->layers) < 0 ||
             find(widths, LEN(widths), s->width) < 0)
-            return frost_fail(FROST_ERR_ARG, "nas: stage %d has a value outside the space "
+            return frost_fail(FROST_ERR_ARG,
+                              "nas: stage %d has a value outside the space "
                               "(block %d, kernel %d, expand %d, layers %d, width %d)",
                               i + 1, s->block, s->kernel, s->expand, s->layers, s->width);
     }
@@ -140,7 +142,8 @@ frost_status frost_nas_from_indices(const int index[FROST_NAS_DECISIONS],
     g->resolution = frost_nas_resolution(space, index[0]);
     for (int i = 0; i < FROST_NAS_STAGES; i++) {
         const int *d = index + 1 + D_PER_STAGE * i;
-        g->stage[i] = (frost_nas_stage){.block = d[D_BLOCK], .kernel = kernels[d[D_KERNEL]],
+        g->stage[i] = (frost_nas_stage){.block = d[D_BLOCK],
+                                        .kernel = kernels[d[D_KERNEL]],
                                         .expand = expands[d[D_EXPAND]],
                                         .layers = layer_deltas[d[D_LAYERS]],
                                         .width = widths[d[D_WIDTH]]};
@@ -234,11 +237,16 @@ frost_status frost_nas_from_string(const char *s, frost_nas_genotype *g)
         int w = letter_index(width_letters, LEN(width_letters), p[5]);
         if (b < 0 || l < 0 || w < 0 || (p[2] != '3' && p[2] != '5') ||
             (p[3] != '1' && p[3] != '3' && p[3] != '6'))
-            return frost_fail(FROST_ERR_ARG, "nas: genotype '%s': stage %d ('%.6s') is not "
+            return frost_fail(FROST_ERR_ARG,
+                              "nas: genotype '%s': stage %d ('%.6s') is not "
                               "<block m|f|g|d><kernel 3|5><expand 1|3|6><layers -|0|+>"
-                              "<width s|n|w>", s, i + 1, p);
-        *st = (frost_nas_stage){.block = b, .kernel = p[2] - '0', .expand = p[3] - '0',
-                                .layers = layer_deltas[l], .width = widths[w]};
+                              "<width s|n|w>",
+                              s, i + 1, p);
+        *st = (frost_nas_stage){.block = b,
+                                .kernel = p[2] - '0',
+                                .expand = p[3] - '0',
+                                .layers = layer_deltas[l],
+                                .width = widths[w]};
     }
     if (*p)
         return frost_fail(FROST_ERR_ARG, "nas: genotype '%s' has trailing text '%s'", s, p);
@@ -279,8 +287,7 @@ char *frost_nas_to_json(const frost_nas_genotype *g)
 static frost_status json_int(const cJSON *o, const char *key, int stage, int *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        fabs(v->valuedouble) > 1e6)
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e6)
         return frost_fail(FROST_ERR_FORMAT, "nas genotype JSON: %s%d%s\"%s\" must be an integer",
                           stage ? "stage " : "", stage, stage ? ": " : "", key);
     *out = (int)v->valuedouble;
@@ -303,8 +310,10 @@ static frost_status parse_json(const cJSON *root, frost_nas_genotype *g)
             if (strcmp(b->valuestring, block_names[k]) == 0)
                 s->block = k;
         if (s->block < 0)
-            return frost_fail(FROST_ERR_FORMAT, "nas genotype JSON: stage %d: \"block\" must be "
-                              "mbconv, frost_r2, frost_r4 or dwsep", i + 1);
+            return frost_fail(FROST_ERR_FORMAT,
+                              "nas genotype JSON: stage %d: \"block\" must be "
+                              "mbconv, frost_r2, frost_r4 or dwsep",
+                              i + 1);
         FROST_TRY(json_int(o, "kernel", i + 1, &s->kernel));
         FROST_TRY(json_int(o, "expand", i + 1, &s->expand));
         FROST_TRY(json_int(o, "layers", i + 1, &s->layers));
@@ -327,8 +336,8 @@ frost_status frost_nas_from_json(const char *text, frost_nas_genotype *g)
 /* ---- building ---- */
 
 /* One block of a stage (stride: the one actually run, after small-input demotion). */
-static int add_block(frost_model *m, const char *prefix, int x, const frost_nas_stage *s,
-                     int cout, int stride)
+static int add_block(frost_model *m, const char *prefix, int x, const frost_nas_stage *s, int cout,
+                     int stride)
 {
     const int cin = frost_builtin_channels(m, x);
     const bool skip = frost_builtin_keeps_shape(stride, cin, cout);
@@ -353,12 +362,13 @@ static int add_block(frost_model *m, const char *prefix, int x, const frost_nas_
                 return -1;
         }
     }
-    frost_builtin_ir_def d = {.hidden = s->expand == 1 ? 0 : frost_builtin_channels(m, u) * s->expand,
-                      .cout = cout,
-                      .k = s->kernel,
-                      .stride = stride,
-                      .act = FROST_ACT_RELU,
-                      .skip = skip ? x : -1};
+    frost_builtin_ir_def d = {.hidden =
+                                  s->expand == 1 ? 0 : frost_builtin_channels(m, u) * s->expand,
+                              .cout = cout,
+                              .k = s->kernel,
+                              .stride = stride,
+                              .act = FROST_ACT_RELU,
+                              .skip = skip ? x : -1};
     return frost_builtin_inverted_residual(m, prefix, u, &d);
 }
 
@@ -367,8 +377,7 @@ static int stage_channels(const frost_nas_space *space, int i, int width_pct)
     return frost_make_div8((float)(skeleton[i].c * space->width * (float)width_pct / 100.0f));
 }
 
-static frost_status build(const frost_nas_genotype *g, const frost_nas_space *space,
-                          frost_model *m)
+static frost_status build(const frost_nas_genotype *g, const frost_nas_space *space, frost_model *m)
 {
     frost_builtin_stride_plan plan = frost_builtin_stride_plan_for(g->resolution);
     int stem = frost_make_div8(32.0f * space->width);
@@ -396,9 +405,11 @@ frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space 
     *out = NULL;
     if (space->width <= 0.0f || space->width > 4.0f || space->classes < 1 ||
         space->in_channels < 1 || space->input < 8 || space->head < 0)
-        return frost_fail(FROST_ERR_ARG, "nas: bad search space (input %d, channels %d, classes "
-                          "%d, width %g, head %d)", space->input, space->in_channels,
-                          space->classes, (double)space->width, space->head);
+        return frost_fail(FROST_ERR_ARG,
+                          "nas: bad search space (input %d, channels %d, classes "
+                          "%d, width %g, head %d)",
+                          space->input, space->in_channels, space->classes, (double)space->width,
+                          space->head);
     frost_nas_genotype c = *g;
     frost_nas_canonical(&c);
     FROST_TRY(frost_nas_check(&c, space));

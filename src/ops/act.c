@@ -82,8 +82,7 @@ void frost_act_forward_ref(frost_act_kind k, int64_t n, const float *x, float *y
         y[i] = frost_act_value(k, x[i]);
 }
 
-void frost_act_backward_ref(frost_act_kind k, int64_t n, const float *x, const float *dy,
-                            float *dx)
+void frost_act_backward_ref(frost_act_kind k, int64_t n, const float *x, const float *dy, float *dx)
 {
     for (int64_t i = 0; i < n; i++)
         dx[i] += frost_act_grad(k, x[i], dy[i]);

@@ -62,11 +62,13 @@ static inline bool frost_act_clamp(frost_act_kind k, float *lo, float *hi)
     switch (k) {
     case FROST_ACT_IDENTITY: return true;
     case FROST_ACT_RELU: *lo = 0.0f; return true;
-    case FROST_ACT_RELU6: *lo = 0.0f; *hi = 6.0f; return true;
+    case FROST_ACT_RELU6:
+        *lo = 0.0f;
+        *hi = 6.0f;
+        return true;
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     return false;
 }

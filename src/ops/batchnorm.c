@@ -22,8 +22,8 @@
  * them with its own kernels; the public functions below plug in plain BN's.
  */
 #include <math.h>
-#include <stdlib.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/cpu.h"
@@ -31,8 +31,8 @@
 #include "ops/elementwise.h"
 #include "ops/ops.h"
 
-#define BN_TILE 256        /* channels per tile; mobile CNN layers mostly fit in one */
-#define BN_MAX_THREADS 8   /* BN is memory bound: more threads would not help */
+#define BN_TILE         256  /* channels per tile; mobile CNN layers mostly fit in one */
+#define BN_MAX_THREADS  8    /* BN is memory bound: more threads would not help */
 #define BN_BLOCK_FLOATS 4096 /* floats (rows x tile width) per sums call: a block stays in L1 */
 
 typedef struct {
@@ -164,15 +164,22 @@ static void bn_finish_train_tile(const bn_pass *a, int c0, int tc, const bn_part
     }
 }
 
-void frost_bn_train_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
-                         int c, const float *gamma, const float *beta, float *running_mean,
+void frost_bn_train_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m, int c,
+                         const float *gamma, const float *beta, float *running_mean,
                          float *running_var, float *save_mean, float *save_invstd)
 {
     if (m <= 0 || c <= 0)
         return;
-    bn_pass ps = {.rk = rk, .m = m, .c = c, .finish = bn_finish_train_tile, .gamma = gamma,
-                  .p = p, .beta = beta, .running_mean = running_mean,
-                  .running_var = running_var, .save_mean = save_mean,
+    bn_pass ps = {.rk = rk,
+                  .m = m,
+                  .c = c,
+                  .finish = bn_finish_train_tile,
+                  .gamma = gamma,
+                  .p = p,
+                  .beta = beta,
+                  .running_mean = running_mean,
+                  .running_var = running_var,
+                  .save_mean = save_mean,
                   .save_invstd = save_invstd};
     bn_run(&ps);
 }
@@ -192,8 +199,8 @@ static void bn_eval_tile(const frost_bn_params *p, int c0, int tc, const float *
     }
 }
 
-void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
-                        int c, const float *gamma, const float *beta, const float *running_mean,
+void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m, int c,
+                        const float *gamma, const float *beta, const float *running_mean,
                         const float *running_var)
 {
     if (m <= 0 || c <= 0)
@@ -244,8 +251,14 @@ void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, co
 {
     if (m <= 0 || c <= 0)
         return;
-    bn_pass ps = {.rk = rk, .m = m, .c = c, .finish = bn_finish_back_tile, .gamma = gamma,
-                  .mean_in = save_mean, .invstd_in = save_invstd, .dgamma = dgamma,
+    bn_pass ps = {.rk = rk,
+                  .m = m,
+                  .c = c,
+                  .finish = bn_finish_back_tile,
+                  .gamma = gamma,
+                  .mean_in = save_mean,
+                  .invstd_in = save_invstd,
+                  .dgamma = dgamma,
                   .dbeta = dbeta};
     bn_run(&ps);
 }
@@ -254,10 +267,10 @@ void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, co
 
 typedef struct {
     void (*sums)(int64_t, int, int64_t, const float *, const float *, double *, double *);
-    void (*apply)(int64_t, int, int64_t, const float *, const float *, const float *,
-                  const float *, float *);
-    void (*dx)(int64_t, int, int64_t, const float *, const float *, const float *,
-               const float *, const float *, const float *, float *);
+    void (*apply)(int64_t, int, int64_t, const float *, const float *, const float *, const float *,
+                  float *);
+    void (*dx)(int64_t, int, int64_t, const float *, const float *, const float *, const float *,
+               const float *, const float *, float *);
 } bn_kernels;
 
 static const bn_kernels bn_ref = {frost_bn_sums_ref, frost_bn_apply_ref, frost_bn_dx_ref};
@@ -320,9 +333,9 @@ void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const flo
     frost_bn_eval_pass(&rk, p, m, c, gamma, beta, running_mean, running_var);
 }
 
-void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma,
-                       const float *save_mean, const float *save_invstd, const float *dy,
-                       float *dx, float *dgamma, float *dbeta)
+void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma, const float *save_mean,
+                       const float *save_invstd, const float *dy, float *dx, float *dgamma,
+                       float *dbeta)
 {
     if (!dx && !dgamma && !dbeta)
         return;
@@ -332,9 +345,8 @@ void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma,
 }
 
 void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
-                            const float *gamma, const float *running_mean,
-                            const float *running_var, const float *dy, float *dx, float *dgamma,
-                            float *dbeta)
+                            const float *gamma, const float *running_mean, const float *running_var,
+                            const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     double *sg = calloc((size_t)c * 2, sizeof(double));
     float *invstd = malloc((size_t)c * sizeof(float));
@@ -366,8 +378,8 @@ void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const fl
 
 /* ---- portable reference kernels ---- */
 
-void frost_bn_sums_ref(int64_t rows, int tc, int64_t ld, const float *a, const float *b,
-                       double *s1, double *s2)
+void frost_bn_sums_ref(int64_t rows, int tc, int64_t ld, const float *a, const float *b, double *s1,
+                       double *s2)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *ar = a + r * ld, *br = b + r * ld;

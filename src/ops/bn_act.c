@@ -33,11 +33,10 @@ typedef struct {
     void (*stats)(int64_t, int, int64_t, const float *, const float *, double *, double *);
     void (*apply)(frost_act_kind, int64_t, int, int64_t, const float *, const float *,
                   const float *, const float *, float *);
-    void (*sums)(frost_act_kind, int64_t, int, int64_t, const float *, const float *,
-                 const float *, double *, double *);
-    void (*dx)(frost_act_kind, int64_t, int, int64_t, const float *, const float *,
-               const float *, const float *, const float *, const float *, const float *,
-               float *);
+    void (*sums)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
+                 double *, double *);
+    void (*dx)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
+               const float *, const float *, const float *, const float *, float *);
 } bn_act_kernels;
 
 static const bn_act_kernels bn_act_ref = {frost_bn_sums_ref, frost_bn_act_apply_ref,
@@ -60,8 +59,8 @@ typedef struct {
 } bn_act_job;
 
 /* Forward statistics: plain BN sums of x and x*x. */
-static void bn_act_stats_rows(const void *ctx, int64_t r0, int64_t rows, int c0, int tc,
-                              double *s1, double *s2)
+static void bn_act_stats_rows(const void *ctx, int64_t r0, int64_t rows, int c0, int tc, double *s1,
+                              double *s2)
 {
     const bn_act_job *b = ctx;
     int64_t at = r0 * b->c + c0;
@@ -138,8 +137,7 @@ void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x,
         frost_bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
         return;
     }
-    bn_act_job b = {.k = bn_act_pick(), .act = act, .c = c, .x = x, .y = y, .dy = dy,
-                    .out = dx};
+    bn_act_job b = {.k = bn_act_pick(), .act = act, .c = c, .x = x, .y = y, .dy = dy, .out = dx};
     frost_bn_row_kernels rk = {bn_act_grad_sums_rows, bn_act_dx_rows, &b};
     frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
 }
@@ -157,10 +155,9 @@ BN_ACT_INLINE bool keep_ref(frost_act_kind k, float y)
     case FROST_ACT_RELU: return y > 0.0f;
     case FROST_ACT_RELU6: return y > 0.0f && y < 6.0f;
     case FROST_ACT_IDENTITY:
-    case FROST_ACT_HSWISH:   /* not a clamp: never fused (frost_bn_act_fusable) */
+    case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     return true;
 }
@@ -223,10 +220,9 @@ void frost_bn_act_sums_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld,
     }
 }
 
-BN_ACT_INLINE void dx_rows_ref(frost_act_kind k, int64_t rows, int tc, int64_t ld,
-                               const float *x, const float *y, const float *dy,
-                               const float *mean, const float *scale, const float *k1,
-                               const float *k2, float *dx)
+BN_ACT_INLINE void dx_rows_ref(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
+                               const float *y, const float *dy, const float *mean,
+                               const float *scale, const float *k1, const float *k2, float *dx)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * ld, *yr = y + r * ld, *dyr = dy + r * ld;

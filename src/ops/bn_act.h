@@ -75,9 +75,8 @@ void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x,
  * included (masked vectors rather than the reference). */
 void frost_bn_act_apply_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
                             const float *mean, const float *scale, const float *shift, float *y);
-void frost_bn_act_apply_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld,
-                             const float *x, const float *mean, const float *scale,
-                             const float *shift, float *y);
+void frost_bn_act_apply_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
+                             const float *mean, const float *scale, const float *shift, float *y);
 
 /* With g = keep(y) ? dy : 0 (keep = the activation's 0/1 derivative read from y):
  * s1[j] += sum_r g[r][j] and s2[j] += sum_r g[r][j]*x[r][j], in double, rows in
@@ -85,9 +84,8 @@ void frost_bn_act_apply_avx2(frost_act_kind act, int64_t rows, int tc, int64_t l
  * bit-identical to the reference (float products are exact in double). */
 void frost_bn_act_sums_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *dy,
                            const float *y, const float *x, double *s1, double *s2);
-void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld,
-                            const float *dy, const float *y, const float *x, double *s1,
-                            double *s2);
+void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *dy,
+                            const float *y, const float *x, double *s1, double *s2);
 
 /* dx[r][j] += scale[j] * ((g[r][j] - k1[j]) - (x[r][j] - mean[j]) * k2[j]), g as above:
  * frost_bn_dx_* applied to the masked gradient, without materialising it

@@ -67,9 +67,17 @@ static bool plan_conv(const frost_conv_params *p, frost_shape4 in, conv_plan *pl
     pl->cout_g = p->cout / p->groups;
     pl->m = (int64_t)in.n * pl->oh * pl->ow;
     pl->k = p->kh * p->kw * pl->cin_g;
-    pl->dw = (frost_dw_geom){.n = in.n, .h = in.h, .w = in.w, .c = in.c, .oh = pl->oh,
-                             .ow = pl->ow, .kh = p->kh, .kw = p->kw, .stride = p->stride,
-                             .pad_h = p->pad_h, .pad_w = p->pad_w};
+    pl->dw = (frost_dw_geom){.n = in.n,
+                             .h = in.h,
+                             .w = in.w,
+                             .c = in.c,
+                             .oh = pl->oh,
+                             .ow = pl->ow,
+                             .kh = p->kh,
+                             .kw = p->kw,
+                             .stride = p->stride,
+                             .pad_h = p->pad_h,
+                             .pad_w = p->pad_w};
     if (p->groups == p->cin && p->cout == p->cin)
         pl->kind = CONV_DEPTHWISE;
     else if (p->kh == 1 && p->kw == 1 && p->stride == 1 && p->pad_h == 0 && p->pad_w == 0)
@@ -136,9 +144,8 @@ static void pointwise_forward(const frost_conv_params *p, const conv_plan *pl, c
 {
     for (int g = 0; g < p->groups; g++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->m, pl->cout_g, pl->cin_g,
-                    1.0f, x + (size_t)g * pl->cin_g, p->cin,
-                    w + (size_t)g * pl->cout_g * pl->cin_g, pl->cin_g, beta,
-                    y + (size_t)g * pl->cout_g, p->cout);
+                    1.0f, x + (size_t)g * pl->cin_g, p->cin, w + (size_t)g * pl->cout_g * pl->cin_g,
+                    pl->cin_g, beta, y + (size_t)g * pl->cout_g, p->cout);
 }
 
 static void pointwise_backward(const frost_conv_params *p, const conv_plan *pl, const float *x,
@@ -169,8 +176,8 @@ static void copy_floats(float *dst, const float *src, int n)
 
 /* col[r, (ki, kj, ci)] = x[n, oh*s-ph+ki, ow*s-pw+kj, group*cin_g + ci] (0 in the
  * padding) for the output positions m0 .. m0+rows-1. */
-static void im2col(const frost_conv_params *p, frost_shape4 in, const conv_plan *pl,
-                   const float *x, int group, int64_t m0, int64_t rows, float *col)
+static void im2col(const frost_conv_params *p, frost_shape4 in, const conv_plan *pl, const float *x,
+                   int group, int64_t m0, int64_t rows, float *col)
 {
     const int cg = pl->cin_g;
 #pragma omp parallel for schedule(static) if (rows * pl->k >= FROST_CONV_MIN_PARALLEL_WORK)
@@ -236,8 +243,8 @@ static void im2col_forward(const frost_conv_params *p, frost_shape4 in, const co
         int64_t rows = pl->m - m0 < pl->chunk_rows ? pl->m - m0 : pl->chunk_rows;
         for (int g = 0; g < p->groups; g++) {
             im2col(p, in, pl, x, g, m0, rows, col);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, pl->cout_g, pl->k,
-                        1.0f, col, pl->k, w + (size_t)g * pl->cout_g * pl->k, pl->k, beta,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, pl->cout_g, pl->k, 1.0f,
+                        col, pl->k, w + (size_t)g * pl->cout_g * pl->k, pl->k, beta,
                         y + m0 * p->cout + (size_t)g * pl->cout_g, p->cout);
         }
     }
@@ -254,9 +261,8 @@ static void im2col_backward(const frost_conv_params *p, frost_shape4 in, const c
             const float *wg = w + (size_t)g * pl->cout_g * pl->k;
             im2col(p, in, pl, x, g, m0, rows, col);
             /* dW[cout_g, k] += dY^T[cout_g, rows] * col[rows, k] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->cout_g, pl->k, (int)rows,
-                        1.0f, dyg, p->cout, col, pl->k, 1.0f,
-                        dw + (size_t)g * pl->cout_g * pl->k, pl->k);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->cout_g, pl->k, (int)rows, 1.0f,
+                        dyg, p->cout, col, pl->k, 1.0f, dw + (size_t)g * pl->cout_g * pl->k, pl->k);
             if (!dx)
                 continue;
             /* the patches are no longer needed: reuse the buffer for their gradient */

@@ -20,8 +20,8 @@
 
 /* Shape of one depthwise conv call. */
 typedef struct {
-    int n, h, w, c;                  /* input NHWC (output has the same c) */
-    int oh, ow;                      /* output spatial size */
+    int n, h, w, c; /* input NHWC (output has the same c) */
+    int oh, ow;     /* output spatial size */
     int kh, kw, stride, pad_h, pad_w;
     /* Set by frost_dw_forward for outputs much larger than the cache: the AVX2
      * kernel then writes them with streaming stores, which skip reading each

@@ -21,8 +21,8 @@
  * rows in order. A float product is exact in double, so the AVX2 version (FMA
  * on the same values in the same order) is bit-identical to the reference.
  * Forward statistics pass a == b == x; backward passes a = dy, b = x. */
-void frost_bn_sums_ref(int64_t rows, int tc, int64_t ld, const float *a, const float *b,
-                       double *s1, double *s2);
+void frost_bn_sums_ref(int64_t rows, int tc, int64_t ld, const float *a, const float *b, double *s1,
+                       double *s2);
 void frost_bn_sums_avx2(int64_t rows, int tc, int64_t ld, const float *a, const float *b,
                         double *s1, double *s2);
 
@@ -59,8 +59,7 @@ typedef struct {
     /* Adds s1[j] += a, s2[j] += a*b over rows [r0, r0+rows) of channels
      * [c0, c0+tc), each channel's rows in order, exactly like frost_bn_sums_ref
      * (forward: a = b = x; backward: a = g, b = x). Unused by the eval driver. */
-    void (*sums)(const void *ctx, int64_t r0, int64_t rows, int c0, int tc, double *s1,
-                 double *s2);
+    void (*sums)(const void *ctx, int64_t r0, int64_t rows, int c0, int tc, double *s1, double *s2);
     /* Writes the output of rows [r0, r0+rows) x channels [c0, c0+tc). */
     void (*apply)(const void *ctx, int64_t r0, int64_t rows, int c0, int tc,
                   const frost_bn_consts *k);
@@ -68,12 +67,12 @@ typedef struct {
 } frost_bn_row_kernels;
 
 /* frost_bn_forward_train without the tensors: same statistics, saved and running values. */
-void frost_bn_train_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
-                         int c, const float *gamma, const float *beta, float *running_mean,
+void frost_bn_train_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m, int c,
+                         const float *gamma, const float *beta, float *running_mean,
                          float *running_var, float *save_mean, float *save_invstd);
 /* frost_bn_forward_eval without the tensors (rk->sums is not called). */
-void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m,
-                        int c, const float *gamma, const float *beta, const float *running_mean,
+void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p, int64_t m, int c,
+                        const float *gamma, const float *beta, const float *running_mean,
                         const float *running_var);
 /* frost_bn_backward without the tensors: adds into dgamma and dbeta (nullable). */
 void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, const float *gamma,

@@ -24,19 +24,19 @@ void frost_linear_forward(int n, int in, int out, const float *x, const float *w
         memset(y, 0, (size_t)n * out * sizeof *y);
 }
 
-void frost_linear_backward(int n, int in, int out, const float *x, const float *w,
-                           const float *dy, float *dx, float *dw, float *db)
+void frost_linear_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *db)
 {
     if (n <= 0 || out <= 0)
         return;
     if (in > 0) {
         /* dX[n, in] += dY[n, out] * W[out, in] */
         if (dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w,
-                        in, 1.0f, dx, in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
+                        1.0f, dx, in);
         /* dW[out, in] += dY^T X */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
-                    1.0f, dw, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f,
+                    dw, in);
     }
     if (db)
         for (int r = 0; r < n; r++)

@@ -18,8 +18,7 @@ typedef struct {
 
 /* One row: its loss, its argmax (first maximum), and, if d is non-NULL,
  * d[j] = (softmax_j - t_j) * inv_n. */
-static xent_row xent_one_row(int k, const float *z, int label, double eps, double inv_n,
-                             float *d)
+static xent_row xent_one_row(int k, const float *z, int label, double eps, double inv_n, float *d)
 {
     int best = 0;
     for (int j = 1; j < k; j++)

@@ -50,8 +50,8 @@ void frost_conv2d_backward(const frost_conv_params *p, frost_shape4 in, const fl
 /* ---- linear: y[n,out] = x[n,in] * w[out,in]^T + b ---- */
 void frost_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
                           float *y);
-void frost_linear_backward(int n, int in, int out, const float *x, const float *w,
-                           const float *dy, float *dx, float *dw, float *db);
+void frost_linear_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *db);
 
 /* ---- batch normalization over m rows of c channels ---- */
 typedef struct {
@@ -67,16 +67,15 @@ void frost_bn_forward_train(const frost_bn_params *p, int64_t m, int c, const fl
 void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
                            const float *gamma, const float *beta, const float *running_mean,
                            const float *running_var, float *y);
-void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma,
-                       const float *save_mean, const float *save_invstd, const float *dy,
-                       float *dx, float *dgamma, float *dbeta);
+void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma, const float *save_mean,
+                       const float *save_invstd, const float *dy, float *dx, float *dgamma,
+                       float *dbeta);
 
 /* Backward of the eval-mode (running statistics) BN, used when QAT freezes BN:
  * dx += dy*gamma*invstd, dgamma += sum dy*xhat, dbeta += sum dy (any may be NULL). */
 void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
-                            const float *gamma, const float *running_mean,
-                            const float *running_var, const float *dy, float *dx, float *dgamma,
-                            float *dbeta);
+                            const float *gamma, const float *running_mean, const float *running_var,
+                            const float *dy, float *dx, float *dgamma, float *dbeta);
 
 /* ---- pointwise activations ---- */
 /* The activations: X(ID, name). Their scalar definitions, which every kernel and the
@@ -87,12 +86,12 @@ void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const fl
 #else
 #define FROST_ACT_LIST_EXTRA(X)
 #endif
-#define FROST_ACT_LIST(X)                                                                     \
-    X(IDENTITY, "identity")                                                                   \
-    X(RELU, "relu")                                                                           \
-    X(RELU6, "relu6")                                                                         \
-    X(HSWISH, "hswish")     /* x * relu6(x+3)/6 */                                            \
-    X(HSIGMOID, "hsigmoid") /* relu6(x+3)/6 */                                                \
+#define FROST_ACT_LIST(X)                          \
+    X(IDENTITY, "identity")                        \
+    X(RELU, "relu")                                \
+    X(RELU6, "relu6")                              \
+    X(HSWISH, "hswish")     /* x * relu6(x+3)/6 */ \
+    X(HSIGMOID, "hsigmoid") /* relu6(x+3)/6 */     \
     FROST_ACT_LIST_EXTRA(X)
 
 #define FROST_ACT_ENUM_(id, name) FROST_ACT_##id,
@@ -130,7 +129,8 @@ void frost_add_forward(int64_t n, const float *a, const float *b, float *y);
 /* Channel concat of k inputs over m rows: input i has ci[i] channels; y has sum(ci). */
 void frost_concat_forward(int64_t m, int k, const int *ci, const float *const *xs, float *y);
 void frost_concat_backward(int64_t m, int k, const int *ci, const float *dy, float *const *dxs);
-/* Inverted dropout: keeps with probability 1-p, scales kept values by 1/(1-p); mask gets 0/1/(1-p). */
+/* Inverted dropout: keeps with probability 1-p, scales kept values by 1/(1-p); mask gets 0/1/(1-p).
+ */
 void frost_dropout_forward(int64_t n, float p, frost_rng *rng, const float *x, float *mask,
                            float *y);
 void frost_dropout_backward(int64_t n, const float *mask, const float *dy, float *dx);

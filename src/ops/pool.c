@@ -78,16 +78,20 @@ static void maxpool_forward_rows(void *ctx, int64_t begin, int64_t end)
     for (int64_t row = begin; row < end; row++) /* row = n*oh + oy */
         for (int ox = 0; ox < j->ow; ox++) {
             int64_t o = (row * j->ow + ox) * j->in.c;
-            maxpool_pixel(j, (int)(row / j->oh), (int)(row % j->oh), ox, j->y + o,
-                          j->argmax + o);
+            maxpool_pixel(j, (int)(row / j->oh), (int)(row % j->oh), ox, j->y + o, j->argmax + o);
         }
 }
 
 void frost_maxpool_forward(const frost_pool_params *p, frost_shape4 in, const float *x, float *y,
                            int32_t *argmax)
 {
-    pool_job j = {.p = p, .in = in, .oh = pool_out_dim(in.h, p), .ow = pool_out_dim(in.w, p),
-                  .x = x, .y = y, .argmax = argmax};
+    pool_job j = {.p = p,
+                  .in = in,
+                  .oh = pool_out_dim(in.h, p),
+                  .ow = pool_out_dim(in.w, p),
+                  .x = x,
+                  .y = y,
+                  .argmax = argmax};
     frost_parallel_range((int64_t)in.n * j.oh, (int64_t)j.ow * in.c * p->k * p->k,
                          maxpool_forward_rows, &j);
 }
@@ -106,8 +110,13 @@ void frost_maxpool_backward(const frost_pool_params *p, frost_shape4 in, const f
 {
     if (!dx)
         return;
-    pool_job j = {.p = p, .in = in, .oh = pool_out_dim(in.h, p), .ow = pool_out_dim(in.w, p),
-                  .dy = dy, .dx = dx, .argmax_in = argmax};
+    pool_job j = {.p = p,
+                  .in = in,
+                  .oh = pool_out_dim(in.h, p),
+                  .ow = pool_out_dim(in.w, p),
+                  .dy = dy,
+                  .dx = dx,
+                  .argmax_in = argmax};
     frost_parallel_range(in.n, (int64_t)j.oh * j.ow * in.c, maxpool_backward_images, &j);
 }
 
@@ -143,8 +152,8 @@ static void avgpool_forward_rows(void *ctx, int64_t begin, int64_t end)
 
 void frost_avgpool_forward(const frost_pool_params *p, frost_shape4 in, const float *x, float *y)
 {
-    pool_job j = {.p = p, .in = in, .oh = pool_out_dim(in.h, p), .ow = pool_out_dim(in.w, p),
-                  .x = x, .y = y};
+    pool_job j = {
+        .p = p, .in = in, .oh = pool_out_dim(in.h, p), .ow = pool_out_dim(in.w, p), .x = x, .y = y};
     frost_parallel_range((int64_t)in.n * j.oh, (int64_t)j.ow * in.c * p->k * p->k,
                          avgpool_forward_rows, &j);
 }
@@ -173,15 +182,18 @@ static void avgpool_backward_images(void *ctx, int64_t begin, int64_t end)
                                        j->dy + ((n * j->oh + oy) * j->ow + ox) * j->in.c);
 }
 
-void frost_avgpool_backward(const frost_pool_params *p, frost_shape4 in, const float *dy,
-                            float *dx)
+void frost_avgpool_backward(const frost_pool_params *p, frost_shape4 in, const float *dy, float *dx)
 {
     if (!dx)
         return;
-    pool_job j = {.p = p, .in = in, .oh = pool_out_dim(in.h, p), .ow = pool_out_dim(in.w, p),
-                  .dy = dy, .dx = dx};
-    frost_parallel_range(in.n, (int64_t)j.oh * j.ow * in.c * p->k * p->k,
-                         avgpool_backward_images, &j);
+    pool_job j = {.p = p,
+                  .in = in,
+                  .oh = pool_out_dim(in.h, p),
+                  .ow = pool_out_dim(in.w, p),
+                  .dy = dy,
+                  .dx = dx};
+    frost_parallel_range(in.n, (int64_t)j.oh * j.ow * in.c * p->k * p->k, avgpool_backward_images,
+                         &j);
 }
 
 /* ---- global average pool: [N,H,W,C] -> [N,C] ---- */

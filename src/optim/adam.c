@@ -20,7 +20,8 @@
 #include "frost/status.h"
 #include "optim/optim_internal.h"
 
-int frost_optimizer_adam_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])
+int frost_optimizer_adam_slot_names(const frost_optimizer_config *cfg,
+                                    const char *names[FROST_OPTIM_MAX_SLOTS])
 {
     (void)cfg;
     names[0] = "exp_avg";
@@ -28,8 +29,8 @@ int frost_optimizer_adam_slot_names(const frost_optimizer_config *cfg, const cha
     return 2;
 }
 
-void frost_optimizer_adam_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
-                       int64_t step)
+void frost_optimizer_adam_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t,
+                                 float lr, int64_t step)
 {
     const bool decoupled = cfg->kind == FROST_OPT_ADAMW;
     const double bias_correction1 = 1.0 - pow((double)cfg->beta1, (double)step);

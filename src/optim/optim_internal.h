@@ -22,12 +22,12 @@
 
 /* One parameter as an update function sees it. */
 typedef struct {
-    float *w;                               /* weights, updated in place */
-    const float *g;                         /* gradient (not modified) */
-    int64_t n;                              /* elements */
-    float grad_scale;                       /* clipping factor (1 = none), applied to g first */
-    float wd;                               /* this parameter's group weight decay */
-    float *slot[FROST_OPTIM_MAX_SLOTS];     /* state tensors, in the order *_slot_names gives */
+    float *w;                           /* weights, updated in place */
+    const float *g;                     /* gradient (not modified) */
+    int64_t n;                          /* elements */
+    float grad_scale;                   /* clipping factor (1 = none), applied to g first */
+    float wd;                           /* this parameter's group weight decay */
+    float *slot[FROST_OPTIM_MAX_SLOTS]; /* state tensors, in the order *_slot_names gives */
 } frost_optimizer_tensor;
 
 /* Like frost_optimizer_create, on an explicit array of parameters (kept by pointer:
@@ -45,18 +45,20 @@ double frost_optimizer_last_grad_norm(const frost_optimizer *o);
 /* Per algorithm: the names of the state slots it keeps for each parameter under `cfg`
  * (written to names[], count returned), and one parameter's update. `step` is the
  * 1-based number of the step being taken (Adam's bias correction; SGD's buf = g on 1). */
-int frost_optimizer_sgd_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
-void frost_optimizer_sgd_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
-                      int64_t step);
+int frost_optimizer_sgd_slot_names(const frost_optimizer_config *cfg,
+                                   const char *names[FROST_OPTIM_MAX_SLOTS]);
+void frost_optimizer_sgd_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t,
+                                float lr, int64_t step);
 
 int frost_optimizer_rmsprop_slot_names(const frost_optimizer_config *cfg,
-                             const char *names[FROST_OPTIM_MAX_SLOTS]);
-void frost_optimizer_rmsprop_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
-                          int64_t step);
+                                       const char *names[FROST_OPTIM_MAX_SLOTS]);
+void frost_optimizer_rmsprop_update(const frost_optimizer_config *cfg,
+                                    const frost_optimizer_tensor *t, float lr, int64_t step);
 
 /* Adam and AdamW (cfg->kind tells which: L2 decay vs decoupled decay). */
-int frost_optimizer_adam_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS]);
-void frost_optimizer_adam_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
-                       int64_t step);
+int frost_optimizer_adam_slot_names(const frost_optimizer_config *cfg,
+                                    const char *names[FROST_OPTIM_MAX_SLOTS]);
+void frost_optimizer_adam_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t,
+                                 float lr, int64_t step);
 
 #endif

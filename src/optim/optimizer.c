@@ -23,7 +23,7 @@
 #define STATE_ALIGN_FLOATS 16
 /* The gradient norm is summed in fixed chunks whose partial sums are added in
  * order, so it does not depend on the thread count. */
-#define NORM_CHUNK 16384
+#define NORM_CHUNK     16384
 #define STATE_NAME_LEN 160
 
 typedef struct {
@@ -64,15 +64,15 @@ struct frost_optimizer {
     int n_entries;
     optim_state *states;
     int n_states;
-    float *state_memory;  /* every state tensor, one zeroed allocation */
+    float *state_memory;   /* every state tensor, one zeroed allocation */
     double *norm_partials; /* NORM_CHUNK partial sums of the largest gradient */
     int64_t steps;
     double last_grad_norm;
     /* GradBoost */
-    int alg_slots;        /* the algorithm's slots; the two EM tensors follow */
+    int alg_slots; /* the algorithm's slots; the two EM tensors follow */
     bool boost_on;
-    int64_t boost_k;      /* boosted steps taken */
-    float *gbuf;          /* the (boosted) gradient of one tensor */
+    int64_t boost_k; /* boosted steps taken */
+    float *gbuf;     /* the (boosted) gradient of one tensor */
 };
 
 /* ---- names and defaults ---- */
@@ -147,7 +147,8 @@ static frost_status check_config(const frost_optimizer_config *c)
         FROST_TRY(check_range("gb_clip", c->gb_clip, 0.0f, big, true));
         FROST_TRY(check_range("gb_decay", c->gb_decay, 0.0f, 1.0f, false));
         if (c->gb_mode != 0 && c->gb_mode != 1)
-            return frost_fail(FROST_ERR_ARG, "optimizer config: gb_mode must be 0 (reference) or 1 (paper)");
+            return frost_fail(FROST_ERR_ARG,
+                              "optimizer config: gb_mode must be 0 (reference) or 1 (paper)");
     }
     switch (c->kind) {
     case FROST_OPT_SGD:

@@ -17,7 +17,7 @@
 #include "optim/optim_internal.h"
 
 int frost_optimizer_rmsprop_slot_names(const frost_optimizer_config *cfg,
-                             const char *names[FROST_OPTIM_MAX_SLOTS])
+                                       const char *names[FROST_OPTIM_MAX_SLOTS])
 {
     names[0] = "square_avg";
     if (cfg->momentum == 0.0f)
@@ -26,8 +26,8 @@ int frost_optimizer_rmsprop_slot_names(const frost_optimizer_config *cfg,
     return 2;
 }
 
-void frost_optimizer_rmsprop_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
-                          int64_t step)
+void frost_optimizer_rmsprop_update(const frost_optimizer_config *cfg,
+                                    const frost_optimizer_tensor *t, float lr, int64_t step)
 {
     (void)step; /* non-centered RMSprop has no bias correction */
     float *w = t->w, *square_avg = t->slot[0], *buf = t->slot[1];

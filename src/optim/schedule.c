@@ -75,12 +75,9 @@ float frost_schedule_lr(const frost_schedule *s, int64_t step, int64_t steps_per
 
     const int64_t total_steps = (int64_t)(s->epochs > 0 ? s->epochs : 0) * steps_per_epoch;
     switch (s->kind) {
-    case FROST_SCHED_COSINE:
-        return (float)cosine_lr(s, step, warmup_steps, total_steps);
-    case FROST_SCHED_STEP:
-        return (float)step_decay_lr(s, step, warmup_steps, steps_per_epoch);
-    case FROST_SCHED_CONSTANT:
-        break;
+    case FROST_SCHED_COSINE: return (float)cosine_lr(s, step, warmup_steps, total_steps);
+    case FROST_SCHED_STEP: return (float)step_decay_lr(s, step, warmup_steps, steps_per_epoch);
+    case FROST_SCHED_CONSTANT: break;
     }
     return s->base_lr;
 }

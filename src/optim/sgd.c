@@ -15,7 +15,8 @@
 #include "frost/status.h"
 #include "optim/optim_internal.h"
 
-int frost_optimizer_sgd_slot_names(const frost_optimizer_config *cfg, const char *names[FROST_OPTIM_MAX_SLOTS])
+int frost_optimizer_sgd_slot_names(const frost_optimizer_config *cfg,
+                                   const char *names[FROST_OPTIM_MAX_SLOTS])
 {
     if (cfg->momentum == 0.0f)
         return 0;
@@ -37,8 +38,8 @@ static void sgd_plain(const frost_optimizer_tensor *t, float lr)
     }
 }
 
-static void sgd_momentum(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
-                         bool first_step)
+static void sgd_momentum(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t,
+                         float lr, bool first_step)
 {
     float *w = t->w, *buf = t->slot[0];
     const float *g = t->g;
@@ -58,8 +59,8 @@ static void sgd_momentum(const frost_optimizer_config *cfg, const frost_optimize
     }
 }
 
-void frost_optimizer_sgd_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t, float lr,
-                      int64_t step)
+void frost_optimizer_sgd_update(const frost_optimizer_config *cfg, const frost_optimizer_tensor *t,
+                                float lr, int64_t step)
 {
     if (cfg->momentum == 0.0f)
         sgd_plain(t, lr);

@@ -102,15 +102,15 @@ int frost_quantize_one(float x, float scale, int zero_point, int qmin, int qmax)
 
 /* ---- reference kernels (the oracle for the AVX2 ones in x86/fq_avx2.c) ---- */
 
-void frost_fake_quant_ref(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,
-                  float *y)
+void frost_fake_quant_ref(int64_t n, const float *x, float scale, float inv, int zp, float lo,
+                          float hi, float *y)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = fq_one(x[i], scale, inv, zp, lo, hi);
 }
 
 void frost_fake_quant_grad_ref(int64_t n, const float *x, float inv, int zp, float lo, float hi,
-                       const float *dy, float *dx, bool accumulate)
+                               const float *dy, float *dx, bool accumulate)
 {
     for (int64_t i = 0; i < n; i++) {
         float g = fq_inside(x[i], inv, zp, lo, hi) ? dy[i] : 0.0f;
@@ -133,7 +133,7 @@ void frost_minmax_finite_ref(int64_t n, const float *x, float *mn, float *mx)
 /* ---- dispatch: AVX2 when the CPU has it, blocks spread over threads ---- */
 
 /* Elementwise, so any split gives identical results; small tensors stay on one thread. */
-#define FQ_BLOCK 16384
+#define FQ_BLOCK        16384
 #define FQ_PARALLEL_MIN (4 * FQ_BLOCK)
 
 static void fq(int64_t n, const float *x, float scale, int zp, int qmin, int qmax, float *y)
@@ -161,11 +161,11 @@ static void fq_grad(int64_t n, const float *x, float scale, int zp, int qmin, in
     for (int64_t b = 0; b < blocks; b++) {
         int64_t i = b * FQ_BLOCK, len = n - i < FQ_BLOCK ? n - i : FQ_BLOCK;
         if (avx2)
-            frost_fake_quant_grad_avx2(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
-                               accumulate);
+            frost_fake_quant_grad_avx2(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i,
+                                       dx + i, accumulate);
         else
             frost_fake_quant_grad_ref(len, x + i, inv, zp, (float)qmin, (float)qmax, dy + i, dx + i,
-                              accumulate);
+                                      accumulate);
     }
 }
 
@@ -176,7 +176,9 @@ void frost_minmax_finite(int64_t n, const float *x, float *mn, float *mx)
     float lo = INFINITY, hi = -INFINITY;
     int64_t blocks = (n + FQ_BLOCK - 1) / FQ_BLOCK;
 #pragma omp parallel for if (n >= FQ_PARALLEL_MIN) num_threads(frost_get_threads()) \
-    schedule(static) reduction(min : lo) reduction(max : hi)
+    schedule(static) reduction(min                                                  \
+                               : lo) reduction(max                                  \
+                                               : hi)
     for (int64_t b = 0; b < blocks; b++) {
         int64_t i = b * FQ_BLOCK, len = n - i < FQ_BLOCK ? n - i : FQ_BLOCK;
         float bl, bh;
@@ -222,7 +224,7 @@ void frost_fake_quant_per_channel(int64_t outer, int channels, int64_t inner, co
                 fq(inner, x + base, scale[c], zero_point[c], qmin, qmax, y + base);
             else
                 frost_fake_quant_ref(inner, x + base, scale[c], 1.0f / scale[c], zero_point[c],
-                             (float)qmin, (float)qmax, y + base);
+                                     (float)qmin, (float)qmax, y + base);
         }
 }
 
@@ -238,13 +240,13 @@ void frost_fake_quant_per_channel_backward(int64_t outer, int channels, int64_t 
                 fq_grad(inner, x + base, scale[c], zero_point[c], qmin, qmax, dy + base, dx + base,
                         true);
             else
-                frost_fake_quant_grad_ref(inner, x + base, 1.0f / scale[c], zero_point[c], (float)qmin,
-                                  (float)qmax, dy + base, dx + base, true);
+                frost_fake_quant_grad_ref(inner, x + base, 1.0f / scale[c], zero_point[c],
+                                          (float)qmin, (float)qmax, dy + base, dx + base, true);
         }
 }
 
-void frost_minmax_per_channel(int64_t outer, int channels, int64_t inner, const float *x,
-                              float *mn, float *mx)
+void frost_minmax_per_channel(int64_t outer, int channels, int64_t inner, const float *x, float *mn,
+                              float *mx)
 {
     for (int c = 0; c < channels; c++) {
         mn[c] = INFINITY;

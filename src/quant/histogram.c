@@ -39,10 +39,7 @@ enum {
  * int64. PyTorch would need rate * 2048 floats of memory long before that. */
 #define MAX_DOWNSAMPLE 1125899906842624.0 /* 2^50 */
 
-void frost_histogram_reset(frost_histogram *h)
-{
-    memset(h, 0, sizeof *h);
-}
+void frost_histogram_reset(frost_histogram *h) { memset(h, 0, sizeof *h); }
 
 /* ---- ATen reductions, replayed in their exact order ---- */
 
@@ -237,9 +234,9 @@ static void combine_histograms(float *new_bins, const float *old, const merge_gr
 {
     const int64_t written = (int64_t)NBINS * UPSAMPLE;
     const int64_t len = (int64_t)NBINS * g->ds;
-    int64_t m = 0;          /* next written cell, relative to g->start */
-    double integral = 0.0;  /* cumsum up to the current cell */
-    float prev_f32 = 0.0f;  /* shifted_integral_histogram[k]: the previous value as float32 */
+    int64_t m = 0;         /* next written cell, relative to g->start */
+    double integral = 0.0; /* cumsum up to the current cell */
+    float prev_f32 = 0.0f; /* shifted_integral_histogram[k]: the previous value as float32 */
     for (int64_t k = 0; k < NBINS; k++) {
         int64_t last_cell = (k + 1) * g->ds - 1;
         while (m < written && g->start + m <= last_cell && g->start + m < len) {
@@ -315,10 +312,7 @@ static float div_floor(float a, float b)
     return floordiv;
 }
 
-static float clampf(float v, float lo, float hi)
-{
-    return v < lo ? lo : (v > hi ? hi : v);
-}
+static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 /* _get_norm: density * (end^3 - begin^3) / 3, float32, products left to right. */
 static float get_norm(float begin, float end, float density)
@@ -330,12 +324,12 @@ static float get_norm(float begin, float end, float density)
 /* The constants of _compute_quantization_error for one candidate [start, end] bin
  * range: the Python doubles, and their float32 roundings where they meet tensors. */
 typedef struct {
-    float bin_width;     /* (float)bin_width */
-    float dst_width;     /* (float)dst_bin_width */
-    float half;          /* (float)(dst_bin_width / 2) */
-    float neg_half;      /* (float)(-dst_bin_width / 2) */
-    float dst_max;       /* dst_nbins - 1 */
-    float inner_norm;    /* _get_norm(tensor(-w/2), tensor(w/2), 1) without the density */
+    float bin_width;  /* (float)bin_width */
+    float dst_width;  /* (float)dst_bin_width */
+    float half;       /* (float)(dst_bin_width / 2) */
+    float neg_half;   /* (float)(-dst_bin_width / 2) */
+    float dst_max;    /* dst_nbins - 1 */
+    float inner_norm; /* _get_norm(tensor(-w/2), tensor(w/2), 1) without the density */
 } qerr_consts;
 
 /* The float32 L2 error of bin i, the three terms of _compute_quantization_error. */

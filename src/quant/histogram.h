@@ -19,11 +19,12 @@
 #define FROST_HIST_BINS 2048
 
 typedef struct {
-    bool seen;                    /* any finite value observed */
-    float min, max;               /* range of the bins */
-    float bins[FROST_HIST_BINS];  /* counts (float, as PyTorch keeps them) */
+    bool seen;                   /* any finite value observed */
+    float min, max;              /* range of the bins */
+    float bins[FROST_HIST_BINS]; /* counts (float, as PyTorch keeps them) */
     /* PyTorch 1.13 bins with int(min), int(max) as histc's range, which drops values outside
-     * the truncated range (a bug); set after frost_histogram_reset to reproduce it (parity tests). */
+     * the truncated range (a bug); set after frost_histogram_reset to reproduce it (parity tests).
+     */
     bool torch113_int_bounds;
 } frost_histogram;
 

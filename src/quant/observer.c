@@ -14,14 +14,15 @@
 struct frost_observer {
     frost_observer_config cfg;
     bool seen;
-    float mn, mx;                 /* MINMAX, EMA; PERCENTILE keeps the true range here */
-    frost_histogram *hist;        /* HISTOGRAM: of x; PERCENTILE: of |x| */
-    float *abs_buf;               /* PERCENTILE: |x| of one batch */
+    float mn, mx;          /* MINMAX, EMA; PERCENTILE keeps the true range here */
+    frost_histogram *hist; /* HISTOGRAM: of x; PERCENTILE: of |x| */
+    float *abs_buf;        /* PERCENTILE: |x| of one batch */
     int64_t abs_cap;
 };
 
 static const char *const kind_names[] = {"minmax", "ema", "hist", "percentile"};
-_Static_assert(sizeof kind_names / sizeof kind_names[0] == FROST_OBS_COUNT, "one name per observer");
+_Static_assert(sizeof kind_names / sizeof kind_names[0] == FROST_OBS_COUNT,
+               "one name per observer");
 
 const char *frost_observer_kind_name(frost_observer_kind k)
 {
@@ -52,7 +53,8 @@ frost_status frost_observer_new(const frost_observer_config *cfg, frost_observer
     if (cfg->kind == FROST_OBS_EMA && !(cfg->ema_constant > 0.0f && cfg->ema_constant <= 1.0f))
         return frost_fail(FROST_ERR_ARG, "EMA observer constant must be in (0, 1] (got %g)",
                           (double)cfg->ema_constant);
-    if (cfg->kind == FROST_OBS_PERCENTILE && !(cfg->percentile > 50.0f && cfg->percentile <= 100.0f))
+    if (cfg->kind == FROST_OBS_PERCENTILE &&
+        !(cfg->percentile > 50.0f && cfg->percentile <= 100.0f))
         return frost_fail(FROST_ERR_ARG, "percentile must be in (50, 100] (got %g)",
                           (double)cfg->percentile);
     if (cfg->kind == FROST_OBS_HISTOGRAM && (cfg->dst_bins < 2 || cfg->dst_bins > FROST_HIST_BINS))
@@ -118,9 +120,7 @@ frost_status frost_observer_observe(frost_observer *o, int64_t n, const float *x
     if (!batch_minmax(n, x, &bmn, &bmx))
         return FROST_OK; /* nothing finite: the range is unchanged */
     switch (o->cfg.kind) {
-    case FROST_OBS_HISTOGRAM:
-        FROST_TRY(frost_histogram_observe(o->hist, n, x));
-        break;
+    case FROST_OBS_HISTOGRAM: FROST_TRY(frost_histogram_observe(o->hist, n, x)); break;
     case FROST_OBS_PERCENTILE: /* keeps the true range too */
         FROST_TRY(observe_abs(o, n, x));
         o->mn = o->seen ? fminf(o->mn, bmn) : bmn;
@@ -140,8 +140,7 @@ frost_status frost_observer_observe(frost_observer *o, int64_t n, const float *x
             o->mx = bmx;
         }
         break;
-    case FROST_OBS_COUNT:
-        break;
+    case FROST_OBS_COUNT: break;
     }
     o->seen = true;
     return FROST_OK;
@@ -166,8 +165,7 @@ frost_status frost_observer_range(const frost_observer *o, float *mn, float *mx)
     }
     case FROST_OBS_MINMAX:
     case FROST_OBS_EMA:
-    case FROST_OBS_COUNT:
-        break;
+    case FROST_OBS_COUNT: break;
     }
     *mn = o->mn;
     *mx = o->mx;

@@ -15,11 +15,12 @@
 
 struct frost_qconfig {
     cJSON *root;
-    bool observer_given; /* the text chose activations.observer (else a command's default applies) */
+    bool
+        observer_given; /* the text chose activations.observer (else a command's default applies) */
 };
 
 static const char *const spec_keys_w[] = {"bits", "per_channel", "symmetric", "enabled", NULL};
-static const char *const spec_keys_a[] = {"bits",     "symmetric",  "enabled", "observer",
+static const char *const spec_keys_a[] = {"bits",       "symmetric",   "enabled", "observer",
                                           "percentile", "per_channel", NULL};
 
 static bool key_known(const char *k, const char *const *keys)
@@ -46,8 +47,7 @@ static frost_status check_spec(const cJSON *o, const char *where, bool weights, 
         if (strcmp(k, "bits") == 0) {
             if (!cJSON_IsNumber(it) || it->valuedouble != (int)it->valuedouble ||
                 it->valueint < 2 || it->valueint > 8)
-                return frost_fail(FROST_ERR_ARG, "%s: %s.bits must be an integer 2..8", src,
-                                  where);
+                return frost_fail(FROST_ERR_ARG, "%s: %s.bits must be an integer 2..8", src, where);
         } else if (strcmp(k, "per_channel") == 0 && !weights) {
             if (cJSON_IsTrue(it))
                 return frost_fail(FROST_ERR_UNSUPPORTED,
@@ -66,8 +66,8 @@ static frost_status check_spec(const cJSON *o, const char *where, bool weights, 
         } else if (strcmp(k, "percentile") == 0) {
             if (!top)
                 return frost_fail(FROST_ERR_FORMAT,
-                                  "%s: %s: the percentile is chosen model-wide, not per layer",
-                                  src, where);
+                                  "%s: %s: the percentile is chosen model-wide, not per layer", src,
+                                  where);
             if (!cJSON_IsNumber(it) || !(it->valuedouble > 50.0 && it->valuedouble <= 100.0))
                 return frost_fail(FROST_ERR_ARG, "%s: %s.percentile must be in (50, 100]", src,
                                   where);
@@ -105,7 +105,8 @@ static frost_status check_tree(const cJSON *root, const char *src)
                     bool w = strcmp(part->string, "weights") == 0;
                     if (!w && strcmp(part->string, "activations") != 0)
                         return frost_fail(FROST_ERR_FORMAT,
-                                          "%s: %s: expected 'weights' or 'activations'", src, where);
+                                          "%s: %s: expected 'weights' or 'activations'", src,
+                                          where);
                     FROST_TRY(check_spec(part, where, w, false, src));
                 }
             }
@@ -154,8 +155,9 @@ frost_status frost_qconfig_parse(const char *json_text, const char *source, fros
         return frost_fail(FROST_ERR_FORMAT, "%s: not valid JSON (near '%.20s')", source,
                           cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
     frost_status s = check_tree(root, source);
-    bool observer_given = cJSON_GetObjectItemCaseSensitive(
-                              cJSON_GetObjectItemCaseSensitive(root, "activations"), "observer") != NULL;
+    bool observer_given =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "activations"),
+                                         "observer") != NULL;
     if (s == FROST_OK)
         s = fill_defaults(root);
     frost_qconfig *c = s == FROST_OK ? calloc(1, sizeof *c) : NULL;
@@ -213,8 +215,8 @@ frost_status frost_qconfig_set_defaults(frost_qconfig *c, int weight_bits, int a
     cJSON *a = cJSON_GetObjectItemCaseSensitive(c->root, "activations");
     if ((weight_bits >= 0 && (weight_bits < 2 || weight_bits > 8)) ||
         (act_bits >= 0 && (act_bits < 2 || act_bits > 8)))
-        return frost_fail(FROST_ERR_ARG, "quantization bits must be 2..8 (got %d/%d)",
-                          weight_bits, act_bits);
+        return frost_fail(FROST_ERR_ARG, "quantization bits must be 2..8 (got %d/%d)", weight_bits,
+                          act_bits);
     if (observer >= FROST_OBS_COUNT)
         return frost_fail(FROST_ERR_ARG, "unknown observer %d", observer);
     if (weight_bits >= 0)
@@ -225,7 +227,8 @@ frost_status frost_qconfig_set_defaults(frost_qconfig *c, int weight_bits, int a
         cJSON_ReplaceItemInObjectCaseSensitive(w, "per_channel", cJSON_CreateBool(per_channel));
     if (observer >= 0) {
         cJSON_ReplaceItemInObjectCaseSensitive(
-            a, "observer", cJSON_CreateString(frost_observer_kind_name((frost_observer_kind)observer)));
+            a, "observer",
+            cJSON_CreateString(frost_observer_kind_name((frost_observer_kind)observer)));
         c->observer_given = true;
     }
     return FROST_OK;
@@ -266,7 +269,8 @@ static const cJSON *layer_override(const frost_qconfig *c, const char *layer)
                  : NULL;
 }
 
-void frost_qconfig_resolve(const frost_qconfig *c, const char *layer, frost_qspec *w, frost_qspec *a)
+void frost_qconfig_resolve(const frost_qconfig *c, const char *layer, frost_qspec *w,
+                           frost_qspec *a)
 {
     *w = *a = (frost_qspec){0};
     read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "weights"), w);

@@ -18,13 +18,13 @@
 
 typedef struct {
     int n;
-    int *consumers;   /* number of consumers per node */
-    int *sole;        /* the only consumer, or -1 */
-    int *unit_end;    /* last node of the unit a node belongs to (itself if none) */
-    int *fold;        /* conv: its BN node, or -1 */
-    bool *interior;   /* inside a unit, not its end */
+    int *consumers; /* number of consumers per node */
+    int *sole;      /* the only consumer, or -1 */
+    int *unit_end;  /* last node of the unit a node belongs to (itself if none) */
+    int *fold;      /* conv: its BN node, or -1 */
+    bool *interior; /* inside a unit, not its end */
     bool *needs_fq;
-    int out_src;      /* the node whose fake-quant gives the model output (past dropout/flatten) */
+    int out_src; /* the node whose fake-quant gives the model output (past dropout/flatten) */
 } graph_scan;
 
 static void scan_free(graph_scan *g)
@@ -36,7 +36,6 @@ static void scan_free(graph_scan *g)
     free(g->interior);
     free(g->needs_fq);
 }
-
 
 /* Extends a unit from node e by its sole consumer if that is `op` reading e. */
 static int unit_next(const frost_model *m, const graph_scan *g, int e, frost_op op)
@@ -98,13 +97,11 @@ static frost_status scan_graph(const frost_model *m, graph_scan *g)
     return FROST_OK;
 }
 
-static bool has_weights(const frost_node *n)
-{
-    return frost_op_has(n->op, FROST_OPF_WEIGHTED);
-}
+static bool has_weights(const frost_node *n) { return frost_op_has(n->op, FROST_OPF_WEIGHTED); }
 
 /* Every override must name a layer that can take it; checked before the model changes. */
-static frost_status check_overrides(const frost_model *m, const graph_scan *g, const frost_qconfig *c)
+static frost_status check_overrides(const frost_model *m, const graph_scan *g,
+                                    const frost_qconfig *c)
 {
     for (int i = 0; i < frost_qconfig_override_count(c); i++) {
         bool has_w, has_a;
@@ -129,8 +126,8 @@ static frost_status check_overrides(const frost_model *m, const graph_scan *g, c
 
 /* The activation spec of the fake-quant after unit end e: the defaults, overridden by
  * "activations" overrides on members of the unit (merged; a later member wins a key). */
-static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const frost_qconfig *c, int e,
-                            const int *map_node)
+static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const frost_qconfig *c,
+                            int e, const int *map_node)
 {
     frost_qspec w, a;
     frost_qconfig_resolve(c, NULL, &w, &a);
@@ -396,9 +393,9 @@ frost_status frost_model_set_qmode(frost_model *m, frost_qmode mode)
                 memset(m->buffers[m->nodes[i].q.range].data, 0, 3 * sizeof(float));
             }
     m->quant.fake = mode == FROST_QMODE_QAT || mode == FROST_QMODE_FIXED;
-    m->quant.observe = mode == FROST_QMODE_CALIBRATE                           ? FROST_QOBS_ALL
+    m->quant.observe = mode == FROST_QMODE_CALIBRATE                          ? FROST_QOBS_ALL
                        : mode == FROST_QMODE_QAT || mode == FROST_QMODE_DELAY ? FROST_QOBS_TRAIN
-                                                                             : FROST_QOBS_OFF;
+                                                                              : FROST_QOBS_OFF;
     return FROST_OK;
 }
 

@@ -40,7 +40,8 @@ static void weight_qparams(frost_nodeq *q, int cout, int64_t inner)
         }
     }
     for (int c = 0; c < cout; c++) /* finite inputs: cannot fail */
-        (void)frost_qparams(mn[c], mx[c], q->qmin, q->qmax, q->symmetric, &q->wscale[c], &q->wzp[c]);
+        (void)frost_qparams(mn[c], mx[c], q->qmin, q->qmax, q->symmetric, &q->wscale[c],
+                            &q->wzp[c]);
 }
 
 static const float *qrun_weight(frost_model *m, int ni)
@@ -134,8 +135,8 @@ static frost_status qrun_fq_forward(frost_model *m, int ni, int n_images, bool t
         return frost_fail(FROST_ERR_ARG,
                           "fake-quant '%s' has no range yet: calibrate (PTQ) or train (QAT) first",
                           n->name);
-    FROST_TRY(frost_qparams(r[0], r[1], n->q.qmin, n->q.qmax, n->q.symmetric, &n->q.scale,
-                            &n->q.zp));
+    FROST_TRY(
+        frost_qparams(r[0], r[1], n->q.qmin, n->q.qmax, n->q.symmetric, &n->q.scale, &n->q.zp));
     frost_fake_quant(numel, x, n->q.scale, n->q.zp, n->q.qmin, n->q.qmax, n->y);
     return FROST_OK;
 }
@@ -152,8 +153,8 @@ static void qrun_fq_backward(frost_model *m, int ni, float *dx, bool overwrite)
         return;
     }
     if (overwrite)
-        frost_fake_quant_backward_write(numel, m->nodes[n->in[0]].y, n->q.scale, n->q.zp,
-                                        n->q.qmin, n->q.qmax, n->dy, dx);
+        frost_fake_quant_backward_write(numel, m->nodes[n->in[0]].y, n->q.scale, n->q.zp, n->q.qmin,
+                                        n->q.qmax, n->dy, dx);
     else
         frost_fake_quant_backward(numel, m->nodes[n->in[0]].y, n->q.scale, n->q.zp, n->q.qmin,
                                   n->q.qmax, n->dy, dx);

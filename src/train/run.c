@@ -79,12 +79,12 @@ static size_t piece(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 static size_t layout_arena(frost_model *m, int batch, char *base)
 {
     size_t off = 0;
-#define TAKE(ptr, type, count)                                  \
-    do {                                                        \
-        size_t bytes_ = piece((size_t)(count) * sizeof(type));  \
-        if (base)                                               \
-            (ptr) = (type *)(void *)(base + off);               \
-        off += bytes_;                                          \
+#define TAKE(ptr, type, count)                                 \
+    do {                                                       \
+        size_t bytes_ = piece((size_t)(count) * sizeof(type)); \
+        if (base)                                              \
+            (ptr) = (type *)(void *)(base + off);              \
+        off += bytes_;                                         \
     } while (0)
     for (int i = 0; i < m->n_nodes; i++) {
         frost_node *n = &m->nodes[i];
@@ -109,15 +109,15 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
         case FROST_OP_CONCAT:
         case FROST_OP_FLATTEN:
         case FROST_OP_FAKEQUANT: /* its state lives in the node's quantization fields */
-        case FROST_OP_COUNT:
-            break;
+        case FROST_OP_COUNT: break;
         }
     }
     size_t scratch = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_node *n = &m->nodes[i];
         if (n->op == FROST_OP_CONV) {
-            size_t s = frost_conv2d_scratch_floats(&n->conv, node_shape(&m->nodes[n->in[0]], batch));
+            size_t s =
+                frost_conv2d_scratch_floats(&n->conv, node_shape(&m->nodes[n->in[0]], batch));
             scratch = FROST_MAX(scratch, s);
         }
     }
@@ -135,10 +135,7 @@ static const frost_qat_hooks *qat(const frost_model *m)
     return m->quant.active ? m->quant.hooks : NULL;
 }
 
-static bool bn_frozen(const frost_model *m, int ni)
-{
-    return qat(m) && qat(m)->bn_frozen(m, ni);
-}
+static bool bn_frozen(const frost_model *m, int ni) { return qat(m) && qat(m)->bn_frozen(m, ni); }
 
 /* A BN whose only consumer is the next node, a ReLU/ReLU6, runs fused with it:
  * one pass fewer over memory in forward and two in backward. The BN node's own
@@ -192,7 +189,10 @@ frost_status frost_model_set_batch(frost_model *m, int batch)
     return FROST_OK;
 }
 
-void frost_model_seed_dropout(frost_model *m, uint64_t seed) { frost_rng_seed(&m->dropout_rng, seed); }
+void frost_model_seed_dropout(frost_model *m, uint64_t seed)
+{
+    frost_rng_seed(&m->dropout_rng, seed);
+}
 
 static const float *param_data(const frost_model *m, int idx)
 {
@@ -234,8 +234,8 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
     int64_t numel = node_numel(n, bs);
     switch (n->op) {
     case FROST_OP_CONV:
-        frost_conv2d_forward(&n->conv, in, x0->y, node_weight(m, n),
-                             param_data(m, n->bias_p), n->y, m->scratch);
+        frost_conv2d_forward(&n->conv, in, x0->y, node_weight(m, n), param_data(m, n->bias_p), n->y,
+                             m->scratch);
         break;
     case FROST_OP_BN: {
         if (n->fused_away)
@@ -256,22 +256,14 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
         else
             frost_act_forward(n->act, numel, x0->y, n->y);
         break;
-    case FROST_OP_MAXPOOL:
-        frost_maxpool_forward(&n->pool, in, x0->y, n->y, n->argmax);
-        break;
-    case FROST_OP_AVGPOOL:
-        frost_avgpool_forward(&n->pool, in, x0->y, n->y);
-        break;
-    case FROST_OP_GAP:
-        frost_gap_forward(in, x0->y, n->y);
-        break;
+    case FROST_OP_MAXPOOL: frost_maxpool_forward(&n->pool, in, x0->y, n->y, n->argmax); break;
+    case FROST_OP_AVGPOOL: frost_avgpool_forward(&n->pool, in, x0->y, n->y); break;
+    case FROST_OP_GAP: frost_gap_forward(in, x0->y, n->y); break;
     case FROST_OP_LINEAR:
         frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, x0->y, node_weight(m, n),
                              param_data(m, n->bias_p), n->y);
         break;
-    case FROST_OP_ADD:
-        frost_add_forward(numel, x0->y, m->nodes[n->in[1]].y, n->y);
-        break;
+    case FROST_OP_ADD: frost_add_forward(numel, x0->y, m->nodes[n->in[1]].y, n->y); break;
     case FROST_OP_CONCAT: {
         int ci[FROST_MAX_NODE_INPUTS];
         const float *xs[FROST_MAX_NODE_INPUTS];
@@ -288,14 +280,10 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
         else
             memcpy(n->y, x0->y, (size_t)numel * sizeof(float));
         break;
-    case FROST_OP_FLATTEN:
-        memcpy(n->y, x0->y, (size_t)numel * sizeof(float));
-        break;
-    case FROST_OP_FAKEQUANT:
-        return qat(m)->fq_forward(m, (int)(n - m->nodes), bs, training);
+    case FROST_OP_FLATTEN: memcpy(n->y, x0->y, (size_t)numel * sizeof(float)); break;
+    case FROST_OP_FAKEQUANT: return qat(m)->fq_forward(m, (int)(n - m->nodes), bs, training);
     case FROST_OP_INPUT:
-    case FROST_OP_COUNT:
-        break;
+    case FROST_OP_COUNT: break;
     }
     return FROST_OK;
 }
@@ -385,8 +373,8 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         float *dw = q ? n->q.dw_eff : param_grad(m, n->weight);
         if (q)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
-        frost_conv2d_backward(&n->conv, in, x0->y, q ? n->q.w_eff : param_data(m, n->weight),
-                              n->dy, dx, dw, param_grad(m, n->bias_p), m->scratch);
+        frost_conv2d_backward(&n->conv, in, x0->y, q ? n->q.w_eff : param_data(m, n->weight), n->dy,
+                              dx, dw, param_grad(m, n->bias_p), m->scratch);
         if (q)
             qat(m)->weight_backward(m, (int)(n - m->nodes));
         break;
@@ -463,8 +451,7 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         break;
     case FROST_OP_FAKEQUANT: /* handled by backward_fake_quant */
     case FROST_OP_INPUT:
-    case FROST_OP_COUNT:
-        break;
+    case FROST_OP_COUNT: break;
     }
 }
 

@@ -17,10 +17,10 @@
 
 #include "core/util.h"
 #include "frost/io.h"
+#include "frost/qat.h"
 #include "frost/train.h"
 #include "io/checkpoint.h"
 #include "io/textfile.h"
-#include "frost/qat.h"
 #include "models/graph.h"
 
 frost_train_config frost_train_defaults(void)
@@ -30,8 +30,13 @@ frost_train_config frost_train_defaults(void)
     c.epochs = 10;
     c.batch = 64;
     c.optim = frost_optimizer_defaults(FROST_OPT_SGD);
-    c.sched = (frost_schedule){.kind = FROST_SCHED_COSINE, .base_lr = 0.1f, .warmup_epochs = 1.0f,
-                               .final_lr = 0.0f, .step_epochs = 30.0f, .gamma = 0.1f, .epochs = 10};
+    c.sched = (frost_schedule){.kind = FROST_SCHED_COSINE,
+                               .base_lr = 0.1f,
+                               .warmup_epochs = 1.0f,
+                               .final_lr = 0.0f,
+                               .step_epochs = 30.0f,
+                               .gamma = 0.1f,
+                               .epochs = 10};
     c.label_smoothing = 0.1f;
     c.augment = (frost_augment){.mean = 0.2860f, .std = 0.3530f, .crop_pad = 2, .hflip = false};
     c.seed = 1;
@@ -53,8 +58,8 @@ static frost_status check_data(const frost_model *m, const frost_dataset *d, con
     if (!d)
         return FROST_OK;
     if (d->h != m->in_h || d->w != m->in_w || d->c != m->in_c)
-        return frost_fail(FROST_ERR_SHAPE, "%s data is %dx%dx%d but model '%s' takes %dx%dx%d", what,
-                          d->h, d->w, d->c, m->name, m->in_h, m->in_w, m->in_c);
+        return frost_fail(FROST_ERR_SHAPE, "%s data is %dx%dx%d but model '%s' takes %dx%dx%d",
+                          what, d->h, d->w, d->c, m->name, m->in_h, m->in_w, m->in_c);
     if (d->classes > m->classes)
         return frost_fail(FROST_ERR_SHAPE, "%s data has %d classes but model '%s' outputs %d", what,
                           d->classes, m->name, m->classes);
@@ -89,7 +94,8 @@ frost_status frost_evaluate(frost_model *m, const frost_dataset *d, const frost_
         if ((s = frost_model_forward(m, x, n, false)) != FROST_OK)
             break;
         int c = 0;
-        loss_sum += (double)frost_softmax_xent(n, m->classes, frost_model_logits(m), y, 0.0f, NULL, &c) * n;
+        loss_sum +=
+            (double)frost_softmax_xent(n, m->classes, frost_model_logits(m), y, 0.0f, NULL, &c) * n;
         correct += c;
         seen += n;
     }
@@ -111,7 +117,8 @@ static frost_status check_config(const frost_train_config *c)
     if (c->batch <= 0 || c->batch > 65536)
         return frost_fail(FROST_ERR_ARG, "batch must be in 1..65536 (got %d)", c->batch);
     if (!(c->sched.base_lr > 0.0f) || !isfinite(c->sched.base_lr))
-        return frost_fail(FROST_ERR_ARG, "learning rate must be > 0 (got %g)", (double)c->sched.base_lr);
+        return frost_fail(FROST_ERR_ARG, "learning rate must be > 0 (got %g)",
+                          (double)c->sched.base_lr);
     if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
         return frost_fail(FROST_ERR_ARG, "label smoothing must be in [0, 1) (got %g)",
                           (double)c->label_smoothing);
@@ -127,10 +134,10 @@ static void config_signature(const frost_model *m, const frost_train_config *c, 
     snprintf(buf, size,
              "model=%s epochs=%d batch=%d opt=%s lr=%.9g sched=%d warmup=%.9g wd=%.9g seed=%llu "
              "smoothing=%.9g crop=%d flip=%d",
-             m->name, c->epochs, c->batch, frost_optimizer_name(c->optim.kind), (double)c->sched.base_lr,
-             (int)c->sched.kind, (double)c->sched.warmup_epochs, (double)c->optim.wd,
-             (unsigned long long)c->seed, (double)c->label_smoothing, c->augment.crop_pad,
-             (int)c->augment.hflip);
+             m->name, c->epochs, c->batch, frost_optimizer_name(c->optim.kind),
+             (double)c->sched.base_lr, (int)c->sched.kind, (double)c->sched.warmup_epochs,
+             (double)c->optim.wd, (unsigned long long)c->seed, (double)c->label_smoothing,
+             c->augment.crop_pad, (int)c->augment.hflip);
     if (c->optim.gradboost) {
         size_t len = strlen(buf);
         snprintf(buf + len, size - len, " gradboost=%d", c->optim.gb_mode);
@@ -173,7 +180,8 @@ static frost_status resume_from(const char *path, frost_model *m, frost_optimize
         s = frost_fail(FROST_ERR_FORMAT, "%s: not a training checkpoint (no train.epoch)", path);
     else if (strcmp(sig, signature) != 0)
         s = frost_fail(FROST_ERR_ARG,
-                       "%s: was trained with other settings; resume with the same ones:\n  checkpoint: %s\n  now:        %s",
+                       "%s: was trained with other settings; resume with the same ones:\n  "
+                       "checkpoint: %s\n  now:        %s",
                        path, sig, signature);
     const char *qf = frost_st_meta_get(f, "frost.quant"), *qm = frost_model_qconfig_json(m);
     if (s == FROST_OK && (!qf != !qm || (qf && strcmp(qf, qm) != 0)))
@@ -233,9 +241,10 @@ static frost_status run_epoch(frost_model *m, frost_optimizer *opt, frost_loader
         float loss = frost_softmax_xent(n, m->classes, frost_model_logits(m), b->y,
                                         cfg->label_smoothing, b->dlogits, &correct);
         if (!isfinite(loss))
-            return frost_fail(FROST_ERR_NUMERIC,
-                              "training diverged at epoch %d batch %d (loss %g): lower the learning rate",
-                              epoch + 1, bi + 1, (double)loss);
+            return frost_fail(
+                FROST_ERR_NUMERIC,
+                "training diverged at epoch %d batch %d (loss %g): lower the learning rate",
+                epoch + 1, bi + 1, (double)loss);
         FROST_TRY(frost_model_backward(m, b->dlogits));
         FROST_TRY(frost_optimizer_step(opt, lr));
         loss_sum += (double)loss * n;
@@ -303,11 +312,13 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
             goto done;
         images_all += p.images_done;
         double train_s = p.elapsed_s;
-        if (val && (s = frost_evaluate(m, val, &cfg.augment, cfg.batch, &p.val_acc, NULL)) != FROST_OK)
+        if (val &&
+            (s = frost_evaluate(m, val, &cfg.augment, cfg.batch, &p.val_acc, NULL)) != FROST_OK)
             goto done;
         bool last = epoch + 1 == cfg.epochs;
         bool test_now = last || (cfg.test_every > 0 && (epoch + 1) % cfg.test_every == 0);
-        if (test && test_now && (s = frost_evaluate(m, test, &cfg.augment, cfg.batch, &p.test_acc, NULL)) != FROST_OK)
+        if (test && test_now &&
+            (s = frost_evaluate(m, test, &cfg.augment, cfg.batch, &p.test_acc, NULL)) != FROST_OK)
             goto done;
         p.epoch_end = true;
         p.elapsed_s = train_s;

@@ -3,7 +3,7 @@
 #include "int8/x86/requant_avx2.h"
 
 void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
-                            int32_t *out)
+                              int32_t *out)
 {
     __m256i r = frost_mbqm_avx2(_mm256_loadu_si256((const __m256i *)acc),
                                 _mm256_loadu_si256((const __m256i *)mult),
@@ -51,7 +51,7 @@ static void add_float(const frost_int8_add_args *a, int64_t n, const uint8_t *x0
 }
 
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
-                       const uint8_t *x1, uint8_t *y)
+                         const uint8_t *x1, uint8_t *y)
 {
     if (a->fp) {
         add_float(a, n, x0, x1, y);

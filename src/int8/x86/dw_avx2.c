@@ -26,8 +26,8 @@ size_t frost_int8_dw_packed_bytes(int c, int k)
 }
 
 void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
-                      const int32_t *mult, const int32_t *shift, const float *fscale,
-                      void *packed)
+                        const int32_t *mult, const int32_t *shift, const float *fscale,
+                        void *packed)
 {
     int taps = k * k, np = pairs(k);
     uint8_t *p = packed;
@@ -38,7 +38,9 @@ void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int3
                 for (int i = 0; i < 8; i++)
                     for (int t = 0; t < 2; t++) {
                         int ch = 16 * b + lane_channel(h, i), tap = 2 * j + t;
-                        *wp++ = ch < c && tap < taps ? (int16_t)(w[(int64_t)ch * taps + tap] * (1 << acc_shift)) : 0;
+                        *wp++ = ch < c && tap < taps
+                                    ? (int16_t)(w[(int64_t)ch * taps + tap] * (1 << acc_shift))
+                                    : 0;
                     }
         int32_t *q = (int32_t *)wp, m0[16] = {0}, e[16] = {0};
         float fs[16] = {0};
@@ -95,17 +97,20 @@ static void dw_pixel_block(const frost_int8_conv_args *a, const uint8_t *x, int 
 {
     int k = a->k, taps = k * k, c0 = 16 * b, nch = a->cin - c0 < 16 ? a->cin - c0 : 16;
     const int32_t *q = (const int32_t *)(wb + 32 * pairs(k));
-    __m256i lo = _mm256_loadu_si256((const __m256i *)q), hi = _mm256_loadu_si256((const __m256i *)(q + 8));
+    __m256i lo = _mm256_loadu_si256((const __m256i *)q),
+            hi = _mm256_loadu_si256((const __m256i *)(q + 8));
     __m256i zp16 = _mm256_set1_epi16((int16_t)a->in_zp);
     int iy0 = oy * a->stride - a->pad, ix0 = ox * a->stride - a->pad;
     for (int j = 0; j < pairs(k); j++) {
         int t0 = 2 * j, t1 = t0 + 1 < taps ? t0 + 1 : t0;
         __m256i x0 = load_tap(a, x, iy0 + t0 / k, ix0 + t0 % k, c0, nch, zp16);
         __m256i x1 = load_tap(a, x, iy0 + t1 / k, ix0 + t1 % k, c0, nch, zp16);
-        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
-                                                    _mm256_loadu_si256((const __m256i *)(wb + 32 * j))));
-        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
-                                                    _mm256_loadu_si256((const __m256i *)(wb + 32 * j + 16))));
+        lo = _mm256_add_epi32(
+            lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
+                                  _mm256_loadu_si256((const __m256i *)(wb + 32 * j))));
+        hi = _mm256_add_epi32(
+            hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
+                                  _mm256_loadu_si256((const __m256i *)(wb + 32 * j + 16))));
     }
     dw_store(a, q, lo, hi, y, nch);
 }
@@ -119,22 +124,24 @@ static inline __m256i ld16(const uint8_t *p)
  * constant after inlining, so the tap loop unrolls). x points at the window's top-left
  * pixel and channel block; rs is the input row stride in bytes. */
 static inline __attribute__((always_inline)) void dw_interior(const frost_int8_conv_args *a,
-                                                              const uint8_t *x,
-                                                              const int64_t *off,
+                                                              const uint8_t *x, const int64_t *off,
                                                               const int16_t *wb, uint8_t *y,
                                                               int nch, const int K)
 {
     const int taps = K * K;
     const int32_t *q = (const int32_t *)(wb + 32 * ((taps + 1) / 2));
-    __m256i lo = _mm256_loadu_si256((const __m256i *)q), hi = _mm256_loadu_si256((const __m256i *)(q + 8));
+    __m256i lo = _mm256_loadu_si256((const __m256i *)q),
+            hi = _mm256_loadu_si256((const __m256i *)(q + 8));
 #pragma GCC unroll 16
     for (int t = 0; t < taps; t += 2) {
         __m256i x0 = ld16(x + off[t]);
         __m256i x1 = t + 1 < taps ? ld16(x + off[t + 1]) : x0;
-        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
-                                                    _mm256_loadu_si256((const __m256i *)(wb + 16 * t))));
-        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
-                                                    _mm256_loadu_si256((const __m256i *)(wb + 16 * t + 16))));
+        lo = _mm256_add_epi32(
+            lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
+                                  _mm256_loadu_si256((const __m256i *)(wb + 16 * t))));
+        hi = _mm256_add_epi32(
+            hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
+                                  _mm256_loadu_si256((const __m256i *)(wb + 16 * t + 16))));
     }
     dw_store(a, q, lo, hi, y, nch);
 }
@@ -169,7 +176,7 @@ static void dw_row_block(const frost_int8_conv_args *a, const uint8_t *x, int oy
 }
 
 void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                          uint8_t *y, int row0, int row1)
+                            uint8_t *y, int row0, int row1)
 {
     size_t block = frost_int8_dw_packed_bytes(16, a->k) / 2; /* one block, in int16 units */
     const int16_t *w = packed;

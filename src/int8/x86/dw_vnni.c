@@ -22,13 +22,19 @@ static int groups4(int k) { return (k * k + 3) / 4; }
 /* Channel of lane i (0..7) of accumulator k. */
 static int acc_channel(int k, int i) { return (i < 4 ? i : i + 12) + 4 * k; }
 
-static size_t block_bytes(int k) { return (size_t)groups4(k) * 128 + 32 * 4 * (1 + FROST_RQ_ARRAYS); }
+static size_t block_bytes(int k)
+{
+    return (size_t)groups4(k) * 128 + 32 * 4 * (1 + FROST_RQ_ARRAYS);
+}
 
-size_t frost_int8_dw_vnni_packed_bytes(int c, int k) { return (size_t)blocks32(c) * block_bytes(k); }
+size_t frost_int8_dw_vnni_packed_bytes(int c, int k)
+{
+    return (size_t)blocks32(c) * block_bytes(k);
+}
 
 void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
-                           const int32_t *mult, const int32_t *shift, const float *fscale,
-                           void *packed)
+                             const int32_t *mult, const int32_t *shift, const float *fscale,
+                             void *packed)
 {
     int taps = k * k;
     for (int b = 0; b < blocks32(c); b++) {
@@ -51,8 +57,8 @@ void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_
                 fs[at] = ch < c && fscale ? fscale[ch] : 0.0f;
             }
         for (int a = 0; a < 4; a++) /* odd-lane multipliers stay within their vector */
-            frost_rq_pack(m0 + 8 * a, e + 8 * a, fscale ? fs + 8 * a : NULL, 8, 8,
-                          q + 32 + 8 * a, 32);
+            frost_rq_pack(m0 + 8 * a, e + 8 * a, fscale ? fs + 8 * a : NULL, 8, 8, q + 32 + 8 * a,
+                          32);
     }
 }
 
@@ -69,8 +75,8 @@ static inline __m256i requant(__m256i acc, const int32_t *q, int k, int sh, bool
 /* One output pixel, one block: x points at the window's corner + the block's channel. */
 static inline __attribute__((always_inline)) void dw_pixel(const frost_int8_conv_args *a,
                                                            const uint8_t *x, const int64_t *off,
-                                                           const int8_t *wb, uint8_t *y,
-                                                           int nch, const int K)
+                                                           const int8_t *wb, uint8_t *y, int nch,
+                                                           const int K)
 {
     const int taps = K * K, groups = (taps + 3) / 4;
     __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
@@ -84,10 +90,14 @@ static inline __attribute__((always_inline)) void dw_pixel(const frost_int8_conv
         __m256i l01 = _mm256_unpacklo_epi8(x0, x1), h01 = _mm256_unpackhi_epi8(x0, x1);
         __m256i l23 = _mm256_unpacklo_epi8(x2, x3), h23 = _mm256_unpackhi_epi8(x2, x3);
         const int8_t *wg = wb + 128 * g;
-        acc0 = _mm256_dpbusd_epi32(acc0, _mm256_unpacklo_epi16(l01, l23), ld32((const uint8_t *)wg));
-        acc1 = _mm256_dpbusd_epi32(acc1, _mm256_unpackhi_epi16(l01, l23), ld32((const uint8_t *)wg + 32));
-        acc2 = _mm256_dpbusd_epi32(acc2, _mm256_unpacklo_epi16(h01, h23), ld32((const uint8_t *)wg + 64));
-        acc3 = _mm256_dpbusd_epi32(acc3, _mm256_unpackhi_epi16(h01, h23), ld32((const uint8_t *)wg + 96));
+        acc0 =
+            _mm256_dpbusd_epi32(acc0, _mm256_unpacklo_epi16(l01, l23), ld32((const uint8_t *)wg));
+        acc1 = _mm256_dpbusd_epi32(acc1, _mm256_unpackhi_epi16(l01, l23),
+                                   ld32((const uint8_t *)wg + 32));
+        acc2 = _mm256_dpbusd_epi32(acc2, _mm256_unpacklo_epi16(h01, h23),
+                                   ld32((const uint8_t *)wg + 64));
+        acc3 = _mm256_dpbusd_epi32(acc3, _mm256_unpackhi_epi16(h01, h23),
+                                   ld32((const uint8_t *)wg + 96));
     }
     const int32_t *q = (const int32_t *)(wb + 128 * groups);
     __m256i zp = _mm256_set1_epi32(a->out_zp);
@@ -96,7 +106,8 @@ static inline __attribute__((always_inline)) void dw_pixel(const frost_int8_conv
     __m256i r0 = requant(acc0, q, 0, sh, fp, zp), r1 = requant(acc1, q, 1, sh, fp, zp);
     __m256i r2 = requant(acc2, q, 2, sh, fp, zp), r3 = requant(acc3, q, 3, sh, fp, zp);
     __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(r0, r1), _mm256_packs_epi32(r2, r3));
-    v = _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8((char)a->lo)), _mm256_set1_epi8((char)a->hi));
+    v = _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8((char)a->lo)),
+                        _mm256_set1_epi8((char)a->hi));
     if (nch == 32) {
         _mm256_storeu_si256((__m256i *)y, v);
     } else {
@@ -107,7 +118,7 @@ static inline __attribute__((always_inline)) void dw_pixel(const frost_int8_conv
 }
 
 void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                          uint8_t *y, int row0, int row1)
+                            uint8_t *y, int row0, int row1)
 {
     int k = a->k, s = a->stride;
     int64_t rs = (int64_t)a->w * a->cin, off[25];

@@ -26,8 +26,8 @@ size_t frost_int8_gemm_packed_bytes(int cout, int kdim)
 }
 
 void frost_int8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
-                        const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
-                        const float *fscale, void *packed)
+                          const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
+                          const float *fscale, void *packed)
 {
     int nb = blocks16(cout), kp = kpad(kdim);
     int16_t *p = packed;
@@ -36,7 +36,9 @@ void frost_int8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
             for (int c = 0; c < 16; c++)
                 for (int t = 0; t < 2; t++) {
                     int co = b * 16 + c, k = 2 * j + t;
-                    *p++ = co < cout && k < kdim ? (int16_t)(w[(int64_t)co * kdim + k] * (1 << acc_shift)) : 0;
+                    *p++ = co < cout && k < kdim
+                               ? (int16_t)(w[(int64_t)co * kdim + k] * (1 << acc_shift))
+                               : 0;
                 }
     int32_t *q = (int32_t *)p;
     for (int i = 0; i < nb * 16; i++)
@@ -64,13 +66,13 @@ static void gather_pixel(const frost_int8_conv_args *a, const uint8_t *x, int pi
     } else if (a->pad == 0) { /* k x k on a padded input: each kernel row is contiguous */
         int len = a->k * a->cin;
         for (int ky = 0; ky < a->k; ky++) {
-            const uint8_t *xp = x + ((int64_t)(oy * a->stride + ky) * a->w +
-                                     (int64_t)ox * a->stride) * a->cin;
+            const uint8_t *xp =
+                x + ((int64_t)(oy * a->stride + ky) * a->w + (int64_t)ox * a->stride) * a->cin;
             int16_t *r = row + ky * len;
             int i = 0;
             for (; i + 16 <= len; i += 16)
-                _mm256_storeu_si256((__m256i *)(r + i),
-                                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(xp + i))));
+                _mm256_storeu_si256((__m256i *)(r + i), _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                                            (const __m128i *)(xp + i))));
             for (; i < len; i++)
                 r[i] = xp[i];
         }
@@ -114,8 +116,8 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
         memcpy(&v1, r1 + 2 * j, 4);
         memcpy(&v2, r2 + 2 * j, 4);
         memcpy(&v3, r3 + 2 * j, 4);
-        __m256i a0 = _mm256_set1_epi32(v0), a1 = _mm256_set1_epi32(v1),
-                a2 = _mm256_set1_epi32(v2), a3 = _mm256_set1_epi32(v3);
+        __m256i a0 = _mm256_set1_epi32(v0), a1 = _mm256_set1_epi32(v1), a2 = _mm256_set1_epi32(v2),
+                a3 = _mm256_set1_epi32(v3);
         c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(a0, w0));
         c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(a0, w1));
         c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(a1, w0));
@@ -139,7 +141,7 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
 }
 
 void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                             uint8_t *y, int pix0, int pix1, void *scratch)
+                               uint8_t *y, int pix0, int pix1, void *scratch)
 {
     int kdim = a->k * a->k * a->cin, kp = kpad(kdim), nb = blocks16(a->cout);
     const int16_t *w = packed;
@@ -156,15 +158,14 @@ void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed
             const int16_t *wb = w + (size_t)b * 16 * kp;
             for (int i = 0; i < np; i += 4)
                 micro_4x16(tile + (size_t)i * kp, np - i < 4 ? np - i : 4, kp, wb, bias + 16 * b,
-                           rq + 16 * b, nb * 16, a,
-                           y + (int64_t)(p0 + i) * a->cout + 16 * b, nch);
+                           rq + 16 * b, nb * 16, a, y + (int64_t)(p0 + i) * a->cout + 16 * b, nch);
         }
     }
 }
 
 /* Fully connected: x widened once into xs, then one dot product per output. */
 void frost_int8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const uint8_t *x,
-                          const int32_t *bias_eff, int32_t *acc, int16_t *xs)
+                            const int32_t *bias_eff, int32_t *acc, int16_t *xs)
 {
     for (int i = 0; i < cin; i++)
         xs[i] = x[i];
@@ -174,7 +175,8 @@ void frost_int8_linear_avx2(int cin, int cout, int shift, const int8_t *w, const
         __m256i s = _mm256_setzero_si256();
         for (int i = 0; i < main_len; i += 16) {
             __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wo + i)));
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(wv, _mm256_loadu_si256((const __m256i *)(xs + i))));
+            s = _mm256_add_epi32(
+                s, _mm256_madd_epi16(wv, _mm256_loadu_si256((const __m256i *)(xs + i))));
         }
         __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));

@@ -16,7 +16,7 @@
 #include "int8/x86/requant_avx2.h"
 
 #define TILE 32 /* pixels gathered at a time */
-#define MR 8
+#define MR   8
 
 static int blocks16(int cout) { return (cout + 15) / 16; }
 static int kquad(int kdim) { return (kdim + 3) & ~3; }
@@ -28,8 +28,8 @@ size_t frost_int8_vnni_packed_bytes(int cout, int kdim)
 }
 
 void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                        const int32_t *mult, const int32_t *shift, const float *fscale,
-                        void *packed)
+                          const int32_t *mult, const int32_t *shift, const float *fscale,
+                          void *packed)
 {
     int nb = blocks16(cout), kq = kquad(kdim);
     int8_t *p = packed;
@@ -125,7 +125,7 @@ static void micro_8x16(const uint8_t *rows, int np, int kq, const int8_t *wb, co
 }
 
 void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                        uint8_t *y, int pix0, int pix1, void *scratch)
+                          uint8_t *y, int pix0, int pix1, void *scratch)
 {
     int kdim = a->k * a->k * a->cin, kq = kquad(kdim), nb = blocks16(a->cout);
     const int8_t *w = packed;

@@ -34,7 +34,8 @@ static inline __m256i frost_rdbpot_avx2(__m256i x, __m256i e)
 static inline __m256i frost_mbqm_avx2(__m256i x, __m256i m0, __m256i e)
 {
     __m256i zero = _mm256_setzero_si256();
-    __m256i left = _mm256_max_epi32(e, zero), right = _mm256_max_epi32(_mm256_sub_epi32(zero, e), zero);
+    __m256i left = _mm256_max_epi32(e, zero),
+            right = _mm256_max_epi32(_mm256_sub_epi32(zero, e), zero);
     return frost_rdbpot_avx2(frost_srdhm_avx2(_mm256_sllv_epi32(x, left), m0), right);
 }
 
@@ -69,22 +70,26 @@ static inline __m256i frost_mbqm_pre_avx2(__m256i x, const int32_t *p, int strid
 {
     const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
     x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 2 * stride)));
-    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, _mm256_loadu_si256((const __m256i *)p)), nudge);
-    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32),
-                                                    _mm256_loadu_si256((const __m256i *)(p + stride))),
-                                   nudge);
+    __m256i even =
+        _mm256_add_epi64(_mm256_mul_epi32(x, _mm256_loadu_si256((const __m256i *)p)), nudge);
+    __m256i odd =
+        _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32),
+                                          _mm256_loadu_si256((const __m256i *)(p + stride))),
+                         nudge);
     x = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
     __m256i rem = _mm256_and_si256(x, _mm256_loadu_si256((const __m256i *)(p + 4 * stride)));
     __m256i thr = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 5 * stride)),
                                    _mm256_srli_epi32(x, 31));
-    return _mm256_sub_epi32(_mm256_srav_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 3 * stride))),
-                            _mm256_cmpgt_epi32(rem, thr));
+    return _mm256_sub_epi32(
+        _mm256_srav_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 3 * stride))),
+        _mm256_cmpgt_epi32(rem, thr));
 }
 
 /* frost_requant_float (requant.h) of 8 lanes, float scales at p. */
 static inline __m256i frost_requant_float_avx2(__m256i x, const int32_t *p)
 {
-    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_loadu_ps((const float *)(const void *)p));
+    __m256 v =
+        _mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_loadu_ps((const float *)(const void *)p));
     v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-32768.0f)), _mm256_set1_ps(32767.0f));
     return _mm256_cvtps_epi32(v);
 }
@@ -105,7 +110,8 @@ static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
 }
 
 /* Requantizes two 8-lane accumulators (output channels 0-7 and 8-15 of a block, constants
- * at rq, arrays `stride` apart; fp: float requantization), adds the zero point, clamps and stores n (<= 16) bytes. */
+ * at rq, arrays `stride` apart; fp: float requantization), adds the zero point, clamps and stores n
+ * (<= 16) bytes. */
 static inline void frost_store16_avx2(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *rq,
                                       int stride, bool fp, __m256i zp, __m128i lo, __m128i hi,
                                       int n)

@@ -23,10 +23,9 @@ BN_ACT_INLINE __m256 act_v(frost_act_kind k, __m256 z)
     case FROST_ACT_RELU6:
         return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), z));
     case FROST_ACT_IDENTITY:
-    case FROST_ACT_HSWISH:   /* not a clamp: never fused (frost_bn_act_fusable) */
+    case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     return z;
 }
@@ -41,10 +40,9 @@ BN_ACT_INLINE __m256 keep_v(frost_act_kind k, __m256 y)
         return _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_GT_OQ),
                              _mm256_cmp_ps(y, _mm256_set1_ps(6.0f), _CMP_LT_OQ));
     case FROST_ACT_IDENTITY:
-    case FROST_ACT_HSWISH:   /* not a clamp: never fused (frost_bn_act_fusable) */
+    case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     return _mm256_castsi256_ps(_mm256_set1_epi32(-1));
 }
@@ -64,8 +62,7 @@ static __m256i lanes_below(int n)
 /* ---- forward: y = act((x - mean) * scale + shift) ---- */
 
 BN_ACT_INLINE void apply_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
-                              const float *mean, const float *scale, const float *shift,
-                              float *y)
+                              const float *mean, const float *scale, const float *shift, float *y)
 {
     int tv = tc & ~7, rem = tc - tv;
     __m256i tail = lanes_below(rem); /* all clear when rem == 0: nothing is touched */
@@ -87,14 +84,11 @@ BN_ACT_INLINE void apply_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld
     }
 }
 
-void frost_bn_act_apply_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld,
-                             const float *x, const float *mean, const float *scale,
-                             const float *shift, float *y)
+void frost_bn_act_apply_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
+                             const float *mean, const float *scale, const float *shift, float *y)
 {
     switch (act) {
-    case FROST_ACT_RELU:
-        apply_rows(FROST_ACT_RELU, rows, tc, ld, x, mean, scale, shift, y);
-        break;
+    case FROST_ACT_RELU: apply_rows(FROST_ACT_RELU, rows, tc, ld, x, mean, scale, shift, y); break;
     case FROST_ACT_RELU6:
         apply_rows(FROST_ACT_RELU6, rows, tc, ld, x, mean, scale, shift, y);
         break;
@@ -199,9 +193,8 @@ BN_ACT_INLINE void sums_tile(frost_act_kind k, int64_t rows, int tc, int64_t ld,
     }
 }
 
-void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld,
-                            const float *dy, const float *y, const float *x, double *s1,
-                            double *s2)
+void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *dy,
+                            const float *y, const float *x, double *s1, double *s2)
 {
     switch (act) {
     case FROST_ACT_RELU: sums_tile(FROST_ACT_RELU, rows, tc, ld, dy, y, x, s1, s2); break;

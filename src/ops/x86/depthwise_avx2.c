@@ -142,8 +142,8 @@ void frost_dw_forward_row_avx2(const frost_dw_geom *g, int n, int oh, const floa
                 frost_dw_window_taps(ow + try - 1, g->kw, s, g->pad_w, g->w, &kj0, &kj1) &&
                 kj0 == box.kj0 && kj1 == box.kj1)
                 count = try;
-        t.src = pixel(x, g->h, g->w, c, n, oh * s - g->pad_h + box.ki0,
-                      ow * s - g->pad_w + box.kj0);
+        t.src =
+            pixel(x, g->h, g->w, c, n, oh * s - g->pad_h + box.ki0, ow * s - g->pad_w + box.kj0);
         t.src_row = (ptrdiff_t)g->w * c;
         t.src_col = c;
         t.src_next = (ptrdiff_t)s * c;
@@ -255,8 +255,7 @@ INLINE void weight_taps(const frost_dw_geom *g, int64_t r0, int64_t r1, int ki, 
             const ptrdiff_t col = o * s + shift;
 #pragma GCC unroll 4
             for (int t = 0; t < G; t++) {
-                acc[t][0] =
-                    _mm256_fmadd_ps(load8(xrow + (col + t) * c, full, mask), d0, acc[t][0]);
+                acc[t][0] = _mm256_fmadd_ps(load8(xrow + (col + t) * c, full, mask), d0, acc[t][0]);
                 acc[t][1] =
                     _mm256_fmadd_ps(load8(xrow + (col + s + t) * c, full, mask), d1, acc[t][1]);
             }
@@ -265,8 +264,8 @@ INLINE void weight_taps(const frost_dw_geom *g, int64_t r0, int64_t r1, int ki, 
             __m256 d0 = load8(dyrow + o * c, full, mask);
 #pragma GCC unroll 4
             for (int t = 0; t < G; t++)
-                acc[t][0] = _mm256_fmadd_ps(load8(xrow + (o * s + shift + t) * c, full, mask),
-                                            d0, acc[t][0]);
+                acc[t][0] = _mm256_fmadd_ps(load8(xrow + (o * s + shift + t) * c, full, mask), d0,
+                                            acc[t][0]);
         }
         for (int side = 0; side < 2; side++) {
             int b0 = side ? l + 1 : lo, b1 = side ? hi : f - 1;

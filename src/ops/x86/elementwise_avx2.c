@@ -18,8 +18,8 @@ static __m256d cvt_lo(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p));
  * reference, and a float*float product is exact in double, so FMA rounds
  * exactly like the reference's multiply-then-add: the results are identical.
  * `same` (a == b, the forward statistics) skips converting b again. */
-static void sums16(int64_t rows, int64_t ld, const float *a, const float *b, bool same,
-                   double *s1, double *s2)
+static void sums16(int64_t rows, int64_t ld, const float *a, const float *b, bool same, double *s1,
+                   double *s2)
 {
     __m256d p0 = _mm256_loadu_pd(s1), p1 = _mm256_loadu_pd(s1 + 4);
     __m256d p2 = _mm256_loadu_pd(s1 + 8), p3 = _mm256_loadu_pd(s1 + 12);
@@ -54,8 +54,7 @@ static void sums16(int64_t rows, int64_t ld, const float *a, const float *b, boo
     _mm256_storeu_pd(s2 + 12, q3);
 }
 
-static void sums4(int64_t rows, int64_t ld, const float *a, const float *b, double *s1,
-                  double *s2)
+static void sums4(int64_t rows, int64_t ld, const float *a, const float *b, double *s1, double *s2)
 {
     __m256d p = _mm256_loadu_pd(s1), q = _mm256_loadu_pd(s2);
     for (int64_t r = 0; r < rows; r++) {
@@ -110,13 +109,13 @@ void frost_bn_dx_avx2(int64_t rows, int tc, int64_t ld, const float *x, const fl
             __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(xr + j), _mm256_loadu_ps(mean + j));
             __m256 t = _mm256_sub_ps(_mm256_loadu_ps(dyr + j), _mm256_loadu_ps(k1 + j));
             t = _mm256_fnmadd_ps(xc, _mm256_loadu_ps(k2 + j), t);
-            _mm256_storeu_ps(dxr + j, _mm256_fmadd_ps(_mm256_loadu_ps(scale + j), t,
-                                                      _mm256_loadu_ps(dxr + j)));
+            _mm256_storeu_ps(
+                dxr + j, _mm256_fmadd_ps(_mm256_loadu_ps(scale + j), t, _mm256_loadu_ps(dxr + j)));
         }
     }
     if (tv < tc)
-        frost_bn_dx_ref(rows, tc - tv, ld, x + tv, dy + tv, mean + tv, scale + tv, k1 + tv,
-                        k2 + tv, dx + tv);
+        frost_bn_dx_ref(rows, tc - tv, ld, x + tv, dy + tv, mean + tv, scale + tv, k1 + tv, k2 + tv,
+                        dx + tv);
 }
 
 /* ---- activations ---- */
@@ -140,8 +139,7 @@ static __m256 act_v(frost_act_kind k, __m256 x)
         return _mm256_mul_ps(_mm256_mul_ps(x, relu6_v(_mm256_add_ps(x, three))), sixth);
     case FROST_ACT_HSIGMOID: return _mm256_mul_ps(relu6_v(_mm256_add_ps(x, three)), sixth);
     case FROST_ACT_IDENTITY:
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     return x;
 }
@@ -152,14 +150,14 @@ void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *
 {
     int64_t i = 0;
     switch (k) {
-#define ACT_LOOP(kind)                                                                    \
-    case kind:                                                                            \
-        for (; i + 16 <= n; i += 16) {                                                    \
-            __m256 a = act_v(kind, _mm256_loadu_ps(x + i));                               \
-            __m256 b = act_v(kind, _mm256_loadu_ps(x + i + 8));                           \
-            _mm256_storeu_ps(y + i, a);                                                   \
-            _mm256_storeu_ps(y + i + 8, b);                                               \
-        }                                                                                 \
+#define ACT_LOOP(kind)                                          \
+    case kind:                                                  \
+        for (; i + 16 <= n; i += 16) {                          \
+            __m256 a = act_v(kind, _mm256_loadu_ps(x + i));     \
+            __m256 b = act_v(kind, _mm256_loadu_ps(x + i + 8)); \
+            _mm256_storeu_ps(y + i, a);                         \
+            _mm256_storeu_ps(y + i + 8, b);                     \
+        }                                                       \
         break;
         ACT_LOOP(FROST_ACT_RELU)
         ACT_LOOP(FROST_ACT_RELU6)
@@ -167,8 +165,7 @@ void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *
         ACT_LOOP(FROST_ACT_HSIGMOID)
 #undef ACT_LOOP
     case FROST_ACT_IDENTITY: /* the reference copies */
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     if (i < n)
         frost_act_forward_ref(k, n - i, x + i, y + i);
@@ -199,8 +196,7 @@ static __m256 act_grad_v(frost_act_kind k, __m256 x, __m256 dy)
         return _mm256_and_ps(in, _mm256_mul_ps(dy, _mm256_set1_ps(1.0f / 6.0f)));
     }
     case FROST_ACT_IDENTITY:
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     return dy;
 }
@@ -223,8 +219,7 @@ void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const 
         ACT_GRAD_LOOP(FROST_ACT_HSWISH)
         ACT_GRAD_LOOP(FROST_ACT_HSIGMOID)
 #undef ACT_GRAD_LOOP
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     if (i < n)
         frost_act_backward_ref(k, n - i, x + i, dy + i, dx + i);

@@ -22,10 +22,8 @@ static inline __m256 activate(frost_act_kind act, __m256 v)
     const __m256 three = _mm256_set1_ps(3.0f), sixth = _mm256_set1_ps(1.0f / 6.0f);
     /* operand order keeps NaN flowing through, as the reference does */
     switch (act) {
-    case FROST_ACT_RELU:
-        return _mm256_max_ps(zero, v);
-    case FROST_ACT_RELU6:
-        return _mm256_min_ps(six, _mm256_max_ps(zero, v));
+    case FROST_ACT_RELU: return _mm256_max_ps(zero, v);
+    case FROST_ACT_RELU6: return _mm256_min_ps(six, _mm256_max_ps(zero, v));
     case FROST_ACT_HSWISH:
         return _mm256_mul_ps(
             _mm256_mul_ps(v, _mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(v, three)))),
@@ -34,8 +32,7 @@ static inline __m256 activate(frost_act_kind act, __m256 v)
         return _mm256_mul_ps(_mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(v, three))),
                              sixth);
     case FROST_ACT_IDENTITY:
-    case FROST_ACT_COUNT:
-        break;
+    case FROST_ACT_COUNT: break;
     }
     return v;
 }
@@ -64,12 +61,12 @@ static inline __attribute__((always_inline)) void tile(int mr, frost_act_kind ac
         if (pf) /* one line of the next weight block per k: it is there when needed */
             _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);
         __m256 xv;
-#define ROW(r)                                                          \
-        if (mr > r) {                                                   \
-            xv = _mm256_broadcast_ss(x + r * ldx + k);                  \
-            a##r##0 = _mm256_fmadd_ps(xv, w0, a##r##0);                 \
-            a##r##1 = _mm256_fmadd_ps(xv, w1, a##r##1);                 \
-        }
+#define ROW(r)                                      \
+    if (mr > r) {                                   \
+        xv = _mm256_broadcast_ss(x + r * ldx + k);  \
+        a##r##0 = _mm256_fmadd_ps(xv, w0, a##r##0); \
+        a##r##1 = _mm256_fmadd_ps(xv, w1, a##r##1); \
+    }
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
     }
@@ -118,8 +115,8 @@ void frost_pgemm_avx2(frost_act_kind act, int p0, int p1, int kdim, int cout, co
             const float *pf = o0 + NR < cout ? blk + blk_floats : NULL;
             int p = c0;
             for (; p + MR <= c1; p += MR, pf = NULL)
-                tile(MR, act, kdim, x + (int64_t)p * ldx, ldx, blk, y + (int64_t)p * ldy + o0,
-                     ldy, ncols, pf);
+                tile(MR, act, kdim, x + (int64_t)p * ldx, ldx, blk, y + (int64_t)p * ldy + o0, ldy,
+                     ncols, pf);
             if (p < c1)
                 tile_rows(c1 - p, act, kdim, x + (int64_t)p * ldx, ldx, blk,
                           y + (int64_t)p * ldy + o0, ldy, ncols, pf);

@@ -12,14 +12,15 @@
 
 #define ROUND_RHE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-void frost_fake_quant_avx2(int64_t n, const float *x, float scale, float inv, int zp, float lo, float hi,
-                   float *y)
+void frost_fake_quant_avx2(int64_t n, const float *x, float scale, float inv, int zp, float lo,
+                           float hi, float *y)
 {
     __m256 vinv = _mm256_set1_ps(inv), vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
     __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 q = _mm256_add_ps(vz, _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), ROUND_RHE));
+        __m256 q = _mm256_add_ps(
+            vz, _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), ROUND_RHE));
         q = _mm256_min_ps(vhi, _mm256_max_ps(vlo, q));
         _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_sub_ps(q, vz), vs));
     }
@@ -28,14 +29,16 @@ void frost_fake_quant_avx2(int64_t n, const float *x, float scale, float inv, in
 }
 
 void frost_fake_quant_grad_avx2(int64_t n, const float *x, float inv, int zp, float lo, float hi,
-                        const float *dy, float *dx, bool accumulate)
+                                const float *dy, float *dx, bool accumulate)
 {
     __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps((float)zp);
     __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 q = _mm256_add_ps(vz, _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), ROUND_RHE));
-        __m256 inside = _mm256_and_ps(_mm256_cmp_ps(q, vlo, _CMP_GE_OQ), _mm256_cmp_ps(q, vhi, _CMP_LE_OQ));
+        __m256 q = _mm256_add_ps(
+            vz, _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), ROUND_RHE));
+        __m256 inside =
+            _mm256_and_ps(_mm256_cmp_ps(q, vlo, _CMP_GE_OQ), _mm256_cmp_ps(q, vhi, _CMP_LE_OQ));
         __m256 g = _mm256_and_ps(inside, _mm256_loadu_ps(dy + i));
         _mm256_storeu_ps(dx + i, accumulate ? _mm256_add_ps(_mm256_loadu_ps(dx + i), g) : g);
     }
