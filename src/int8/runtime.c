@@ -237,6 +237,34 @@ static frost_status prepare_fscale(frost_int8_model *m, frost_int8_node *n)
     return FROST_OK;
 }
 
+/* The kernel arguments of conv node n (shapes, quantization, weights). */
+static frost_int8_conv_args conv_args(const frost_int8_model *m, const frost_int8_node *n)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    frost_int8_conv_args a = {.h = in->h,
+                              .w = in->w,
+                              .cin = in->c,
+                              .oh = n->h,
+                              .ow = n->w,
+                              .cout = n->c,
+                              .k = n->k,
+                              .stride = n->stride,
+                              .pad = n->pad,
+                              .groups = n->groups,
+                              .acc_shift = n->acc_shift,
+                              .in_zp = in->zp,
+                              .out_zp = n->zp,
+                              .lo = n->lo,
+                              .hi = n->hi,
+                              .weight = n->weight,
+                              .bias = n->bias,
+                              .bias_eff = n->bias_eff,
+                              .mult = n->mult,
+                              .shift = n->shift,
+                              .fscale = m->float_requant ? n->fscale : NULL};
+    return a;
+}
+
 /* Packs (or, when n->packed exists, re-packs in place) a conv's weights and constants. */
 static frost_status pack_weights(frost_int8_model *m, frost_int8_node *n, size_t *scratch)
 {
@@ -264,16 +292,7 @@ static frost_status pack_weights(frost_int8_model *m, frost_int8_node *n, size_t
         if (n->pad > 0)
             m->padded_bytes = padded > m->padded_bytes ? padded : m->padded_bytes;
         int kdim = n->k * n->k * in->c;
-        frost_int8_conv_args a = {.h = in->h,
-                                  .w = in->w,
-                                  .cin = in->c,
-                                  .oh = n->h,
-                                  .ow = n->w,
-                                  .cout = n->c,
-                                  .k = n->k,
-                                  .stride = n->stride,
-                                  .pad = n->pad,
-                                  .groups = 1};
+        frost_int8_conv_args a = conv_args(m, n); /* shapes only: the scratch size */
         n->packed_vnni = frost_cpu_has_avx512_vnni();
         size_t s;
         if (n->packed_vnni) {
@@ -384,33 +403,6 @@ frost_status frost_int8_finish(frost_int8_model *m, frost_status s, frost_int8_m
 uint8_t *frost_int8_tensor(frost_int8_model *m, int i) { return m->arena + m->nodes[i].offset; }
 
 /* ---- running ---- */
-
-static frost_int8_conv_args conv_args(const frost_int8_model *m, const frost_int8_node *n)
-{
-    const frost_int8_node *in = &m->nodes[n->in[0]];
-    frost_int8_conv_args a = {.h = in->h,
-                              .w = in->w,
-                              .cin = in->c,
-                              .oh = n->h,
-                              .ow = n->w,
-                              .cout = n->c,
-                              .k = n->k,
-                              .stride = n->stride,
-                              .pad = n->pad,
-                              .groups = n->groups,
-                              .acc_shift = n->acc_shift,
-                              .in_zp = in->zp,
-                              .out_zp = n->zp,
-                              .lo = n->lo,
-                              .hi = n->hi,
-                              .weight = n->weight,
-                              .bias = n->bias,
-                              .bias_eff = n->bias_eff,
-                              .mult = n->mult,
-                              .shift = n->shift,
-                              .fscale = m->float_requant ? n->fscale : NULL};
-    return a;
-}
 
 /* Rows [r0, r1) of the zero-point-padded copy of x (h + 2p rows of w + 2p pixels) in
  * m->padded: conv kernels then have no border cases. Threads fill disjoint rows. */
