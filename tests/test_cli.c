@@ -104,7 +104,7 @@ TEST(help_on_every_command)
     const char *cmds[] = {
         "--help",          "train --help",          "eval --help",    "info --help",
         "quantize --help", "sensitivity --help",    "convert --help", "run --help",
-        "bench --help",    "eval-candidate --help", "search --help"};
+        "bench --help",    "eval-candidate --help", "search --help",  "export --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -126,19 +126,13 @@ TEST(help_on_every_command)
  * options that would be errors. */
 TEST(version_everywhere)
 {
-    const char *cmds[] = {"--version",
-                          "version",
-                          "train --version",
-                          "eval --version",
-                          "quantize --version",
-                          "convert --version",
-                          "run --version",
-                          "bench --version",
-                          "info --version",
-                          "sensitivity --version",
-                          "search --version",
-                          "eval-candidate --version",
-                          "train --epochs banana --version"};
+    const char *cmds[] = {"--version",          "version",
+                          "train --version",    "eval --version",
+                          "quantize --version", "convert --version",
+                          "run --version",      "bench --version",
+                          "info --version",     "sensitivity --version",
+                          "search --version",   "eval-candidate --version",
+                          "export --version",   "train --epochs banana --version"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         if (strcmp(out, "frost " FROST_VERSION_STRING "\n") != 0) {
@@ -470,6 +464,28 @@ TEST(repeats_and_short_out)
     CHECK(strstr(out, "INT8 (fixed-point requant) total:") && strstr(out, "median of 3 runs"));
 }
 
+/* frost export --c DIR: the C files and the sizes (the generated code itself is checked in
+ * test_int8_codegen); --onnx and float-requantized models are refused. */
+TEST(export_c)
+{
+    char args[600];
+    const char *fixed = "tests/fixtures/compat/qat_fixed.int8";
+    snprintf(args, sizeof args, "export %s --c %s/mcu --name tiny", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "flash: 5440 bytes of const data") != NULL);
+    CHECK(strstr(out, "RAM:   7872 bytes peak: the static arena 7872 + scratch 0") != NULL);
+    CHECK(file_exists("mcu/tiny.c") && file_exists("mcu/tiny.h"));
+    snprintf(args, sizeof args, "export %s --onnx %s/m.onnx", fixed, dir);
+    const char *not_yet[] = {"not implemented yet", NULL};
+    expect_usage_errors(args, 1, not_yet, NULL);
+    const char *no_target[] = {"--c DIR", NULL};
+    snprintf(args, sizeof args, "export %s", fixed);
+    expect_usage_errors(args, 1, no_target, NULL);
+    snprintf(args, sizeof args, "export tests/fixtures/compat/qat_float.int8 --c %s/f", dir);
+    expect_error(args, "float requantization");
+    CHECK(!file_exists("f/model.c"));
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -483,6 +499,7 @@ int main(void)
     RUN(quantize_qat_sensitivity_end_to_end);
     RUN(int8_end_to_end);
     RUN(repeats_and_short_out);
+    RUN(export_c);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -14,6 +14,7 @@ static const char *const usage =
     "  convert   a QAT/PTQ checkpoint -> an int8 model for the integer-only runtime\n"
     "  run       accuracy of an int8 model on a data set\n"
     "  bench     per-layer and total latency of an int8 model\n"
+    "  export    an int8 model as C source for microcontrollers (--c DIR)\n"
     "  info      per-layer shapes, parameters and MACs (int8 models: --memory)\n"
     "  search    quantization-aware architecture search with measured int8 latency\n"
     "  eval-candidate  train and measure one architecture-search candidate (int8)\n"
@@ -44,6 +45,8 @@ static int run_command(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "search") == 0)

@@ -81,6 +81,22 @@ int64_t frost_int8_macs(const frost_int8_model *m);
 size_t frost_int8_arena_bytes(const frost_int8_model *m);
 size_t frost_int8_weight_bytes(const frost_int8_model *m);
 
+/* C code for microcontrollers (docs/interop.md): writes DIR/NAME.c and DIR/NAME.h (NAME: a C
+ * identifier, NULL = "model"), a C99 translation of the model with no dependency on frost: the
+ * weights as const arrays, one static arena laid out by this runtime's memory plan, and
+ * `int NAME_run(const uint8_t *input, NAME_output_t *output)` over integer kernels (float
+ * only for the logits of a model ending in a float classifier). Its outputs are bit for bit
+ * frost_int8_run_quantized's. Fixed-point requantization only (a model saved with float
+ * requantization is refused). info (may be NULL) gets the sizes of what was written. */
+typedef struct {
+    size_t const_bytes;   /* weights, biases, multipliers, tables (flash, without the code) */
+    size_t arena_bytes;   /* the static activation arena (RAM), = frost_int8_arena_bytes */
+    size_t scratch_bytes; /* other RAM besides the stack (the generated kernels need none) */
+    int float_output;     /* 1: the output is float logits; 0: uint8 with a scale, zero point */
+} frost_int8_c_info;
+frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, const char *name,
+                                 frost_int8_c_info *info);
+
 /* Latency: runs the model `warmup` times, then `reps` times, timing each node; writes
  * the median total (ms) and, if per_node_ms is non-NULL (n_nodes entries), the median per
  * node. frost_int8_node_count / _node_name / _node_op / _node_macs describe the nodes. */

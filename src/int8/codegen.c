@@ -1,0 +1,662 @@
+/*
+ * C code for microcontrollers (docs/interop.md, "C code for microcontrollers"): an int8
+ * model as one C99 source and header with no dependency on frost. The weights become
+ * const arrays (flash), every activation lives in one static arena laid out by the
+ * runtime's own memory plan (the same offsets), and NAME_run calls one kernel per node in
+ * the graph's order. The kernels are emitted as static functions, only those the model
+ * uses, written from the reference kernels (kernels_ref.c, requant.h): integer-only
+ * fixed-point requantization, so the output is bit for bit what frost's runtime computes.
+ * A LOGITS node (a float classifier) dequantizes its accumulators in float32: the one
+ * float operation in the generated code, and only in models that end with one.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "frost/file.h"
+#include "int8/i8model.h"
+
+/* What the model needs from the kernel library. */
+typedef struct {
+    bool conv, linear, logits, add, lut, maxpool, avgpool, gap, requant;
+} needs;
+
+static needs model_needs(const frost_int8_model *m)
+{
+    needs k = {0};
+    for (int i = 1; i < m->n_nodes; i++) {
+        switch (m->nodes[i].op) {
+        case FROST_I8_CONV: k.conv = k.requant = true; break;
+        case FROST_I8_LINEAR: k.linear = k.requant = true; break;
+        case FROST_I8_LOGITS: k.logits = true; break;
+        case FROST_I8_ADD: k.add = k.requant = true; break;
+        case FROST_I8_CONCAT:
+        case FROST_I8_LUT: k.lut = true; break;
+        case FROST_I8_MAXPOOL: k.maxpool = true; break;
+        case FROST_I8_AVGPOOL: k.avgpool = k.requant = true; break;
+        case FROST_I8_GAP: k.gap = k.requant = true; break;
+        case FROST_I8_QUANTIZE:
+        case FROST_I8_OP_COUNT: break;
+        }
+    }
+    return k;
+}
+
+/* ---- the kernels, as C text (from kernels_ref.c and requant.h) ---- */
+
+static const char k_requant[] =
+    "/* Fixed-point requantization (TFLite / gemmlowp): M = M0 * 2^(e - 31). */\n"
+    "static int32_t srdhm(int32_t a, int32_t b)\n"
+    "{\n"
+    "    int64_t p, nudge;\n"
+    "    if (a == INT32_MIN && b == INT32_MIN)\n"
+    "        return INT32_MAX;\n"
+    "    p = (int64_t)a * (int64_t)b;\n"
+    "    nudge = p >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));\n"
+    "    return (int32_t)((p + nudge) / ((int64_t)1 << 31)); /* truncating division */\n"
+    "}\n\n"
+    "/* Rounding divide by 2^e, ties away from zero (>> of a negative value is arithmetic\n"
+    " * on every compiler this targets). */\n"
+    "static int32_t rdbpot(int32_t x, int32_t e)\n"
+    "{\n"
+    "    int32_t mask = (int32_t)(((uint32_t)1 << e) - 1);\n"
+    "    int32_t rem = x & mask, threshold = (mask >> 1) + (x < 0);\n"
+    "    return (x >> e) + (rem > threshold);\n"
+    "}\n\n"
+    "static uint8_t requant(int32_t acc, int32_t m0, int32_t e, int32_t zp, int32_t lo, "
+    "int32_t hi)\n"
+    "{\n"
+    "    int32_t left = e > 0 ? e : 0, right = e > 0 ? 0 : -e;\n"
+    "    int32_t v = rdbpot(srdhm((int32_t)((uint32_t)acc << left), m0), right) + zp;\n"
+    "    return (uint8_t)(v < lo ? lo : v > hi ? hi : v);\n"
+    "}\n\n";
+
+static const char k_mbqm[] =
+    "static int32_t mbqm(int32_t x, int32_t m0, int32_t e)\n"
+    "{\n"
+    "    int32_t left = e > 0 ? e : 0, right = e > 0 ? 0 : -e;\n"
+    "    return rdbpot(srdhm((int32_t)((uint32_t)x << left), m0), right);\n"
+    "}\n\n";
+
+static const char k_conv[] =
+    "/* Convolution, NHWC, weights [cout][k][k][cin/groups]; padding taps are skipped. */\n"
+    "typedef struct {\n"
+    "    int32_t h, w, cin, oh, ow, cout, k, stride, pad, groups, acc_shift;\n"
+    "    int32_t in_zp, out_zp, lo, hi;\n"
+    "    const int8_t *weight;\n"
+    "    const int32_t *bias, *mult, *shift;\n"
+    "} conv_t;\n\n"
+    "static void conv(const conv_t *p, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    int32_t cpg_in = p->cin / p->groups, cpg_out = p->cout / p->groups;\n"
+    "    int32_t oy, ox, co, ky, kx, ci;\n"
+    "    for (oy = 0; oy < p->oh; oy++)\n"
+    "        for (ox = 0; ox < p->ow; ox++)\n"
+    "            for (co = 0; co < p->cout; co++) {\n"
+    "                const int8_t *w = p->weight + co * p->k * p->k * cpg_in;\n"
+    "                int32_t g = co / cpg_out, acc = 0;\n"
+    "                for (ky = 0; ky < p->k; ky++) {\n"
+    "                    int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "                    if (iy < 0 || iy >= p->h)\n"
+    "                        continue;\n"
+    "                    for (kx = 0; kx < p->k; kx++) {\n"
+    "                        int32_t ix = ox * p->stride - p->pad + kx;\n"
+    "                        const uint8_t *xp;\n"
+    "                        const int8_t *wp;\n"
+    "                        if (ix < 0 || ix >= p->w)\n"
+    "                            continue;\n"
+    "                        xp = x + (iy * p->w + ix) * p->cin + g * cpg_in;\n"
+    "                        wp = w + (ky * p->k + kx) * cpg_in;\n"
+    "                        for (ci = 0; ci < cpg_in; ci++)\n"
+    "                            acc += (int32_t)wp[ci] * ((int32_t)xp[ci] - p->in_zp);\n"
+    "                    }\n"
+    "                }\n"
+    "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "}\n\n";
+
+static const char k_dense_t[] =
+    "/* Fully connected: weights [cout][cin]. */\n"
+    "typedef struct {\n"
+    "    int32_t cin, cout, acc_shift, in_zp, out_zp, lo, hi;\n"
+    "    const int8_t *weight;\n"
+    "    const int32_t *bias, *mult, *shift;\n"
+    "    const float *out_scale, *out_bias; /* float logits only */\n"
+    "} dense_t;\n\n"
+    "static int32_t dense_acc(const dense_t *p, const uint8_t *x, int32_t o)\n"
+    "{\n"
+    "    const int8_t *w = p->weight + o * p->cin;\n"
+    "    int32_t i, acc = 0;\n"
+    "    for (i = 0; i < p->cin; i++)\n"
+    "        acc += (int32_t)w[i] * ((int32_t)x[i] - p->in_zp);\n"
+    "    return p->bias[o] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "}\n\n";
+
+static const char k_linear[] =
+    "static void linear(const dense_t *p, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    int32_t o;\n"
+    "    for (o = 0; o < p->cout; o++)\n"
+    "        y[o] = requant(dense_acc(p, x, o), p->mult[o], p->shift[o], p->out_zp, p->lo, "
+    "p->hi);\n"
+    "}\n\n";
+
+static const char k_logits[] =
+    "/* Float logits: the only float arithmetic in this file (compile with\n"
+    " * -ffp-contract=off to get frost's bits: a fused multiply-add rounds once less). */\n"
+    "static void logits(const dense_t *p, const uint8_t *x, float *out)\n"
+    "{\n"
+    "    int32_t o;\n"
+    "    for (o = 0; o < p->cout; o++)\n"
+    "        out[o] = p->out_scale[o] * (float)dense_acc(p, x, o) + p->out_bias[o];\n"
+    "}\n\n";
+
+static const char k_add[] =
+    "/* Elementwise add of two requantized inputs. */\n"
+    "typedef struct {\n"
+    "    int32_t n, a_zp, b_zp, out_zp, lo, hi;\n"
+    "    const int32_t *mult, *shift; /* [3]: a, b, the sum */\n"
+    "} add_t;\n\n"
+    "static void add(const add_t *p, const uint8_t *a, const uint8_t *b, uint8_t *y)\n"
+    "{\n"
+    "    int32_t i;\n"
+    "    for (i = 0; i < p->n; i++) {\n"
+    "        int32_t s0 = mbqm((int32_t)((uint32_t)((int32_t)a[i] - p->a_zp) << 20), "
+    "p->mult[0],\n"
+    "                          p->shift[0]);\n"
+    "        int32_t s1 = mbqm((int32_t)((uint32_t)((int32_t)b[i] - p->b_zp) << 20), "
+    "p->mult[1],\n"
+    "                          p->shift[1]);\n"
+    "        int32_t v = mbqm(s0 + s1, p->mult[2], p->shift[2]) + p->out_zp;\n"
+    "        y[i] = (uint8_t)(v < p->lo ? p->lo : v > p->hi ? p->hi : v);\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_lut[] =
+    "/* y = lut[x] over rows of len bytes, with strides (concat writes a channel slice). */\n"
+    "static void lut_rows(const uint8_t *lut, int32_t rows, int32_t len, const uint8_t *x,\n"
+    "                     int32_t x_stride, uint8_t *y, int32_t y_stride)\n"
+    "{\n"
+    "    int32_t r, i;\n"
+    "    for (r = 0; r < rows; r++)\n"
+    "        for (i = 0; i < len; i++)\n"
+    "            y[r * y_stride + i] = lut[x[r * x_stride + i]];\n"
+    "}\n\n";
+
+static const char k_pool_t[] =
+    "/* Pools over NHWC; padding taps are skipped. */\n"
+    "typedef struct {\n"
+    "    int32_t h, w, c, oh, ow, k, stride, pad, acc_shift, in_zp, out_zp, lo, hi;\n"
+    "    const int32_t *mult, *shift; /* avgpool: by tap count; gap: [0] */\n"
+    "    const uint8_t *lut;          /* maxpool: requant table */\n"
+    "} pool_t;\n\n";
+
+static const char k_window[] =
+    "/* The window of output (oy, ox) clipped to the input: [y0, y1) x [x0, x1). */\n"
+    "static void window(const pool_t *p, int32_t oy, int32_t ox, int32_t *y0, int32_t *y1,\n"
+    "                   int32_t *x0, int32_t *x1)\n"
+    "{\n"
+    "    int32_t iy = oy * p->stride - p->pad, ix = ox * p->stride - p->pad;\n"
+    "    *y0 = iy < 0 ? 0 : iy;\n"
+    "    *x0 = ix < 0 ? 0 : ix;\n"
+    "    *y1 = iy + p->k > p->h ? p->h : iy + p->k;\n"
+    "    *x1 = ix + p->k > p->w ? p->w : ix + p->k;\n"
+    "}\n\n";
+
+static const char k_maxpool[] =
+    "static void maxpool(const pool_t *p, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    int32_t oy, ox, c, iy, ix, y0, y1, x0, x1;\n"
+    "    for (oy = 0; oy < p->oh; oy++)\n"
+    "        for (ox = 0; ox < p->ow; ox++) {\n"
+    "            window(p, oy, ox, &y0, &y1, &x0, &x1);\n"
+    "            for (c = 0; c < p->c; c++) {\n"
+    "                uint8_t m = 0;\n"
+    "                for (iy = y0; iy < y1; iy++)\n"
+    "                    for (ix = x0; ix < x1; ix++) {\n"
+    "                        uint8_t v = x[(iy * p->w + ix) * p->c + c];\n"
+    "                        m = v > m ? v : m;\n"
+    "                    }\n"
+    "                y[(oy * p->ow + ox) * p->c + c] = p->lut[m];\n"
+    "            }\n"
+    "        }\n"
+    "}\n\n";
+
+static const char k_avgpool[] =
+    "static void avgpool(const pool_t *p, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    int32_t oy, ox, c, iy, ix, y0, y1, x0, x1, n;\n"
+    "    for (oy = 0; oy < p->oh; oy++)\n"
+    "        for (ox = 0; ox < p->ow; ox++) {\n"
+    "            window(p, oy, ox, &y0, &y1, &x0, &x1);\n"
+    "            n = (y1 - y0) * (x1 - x0);\n"
+    "            for (c = 0; c < p->c; c++) {\n"
+    "                int32_t acc = 0;\n"
+    "                for (iy = y0; iy < y1; iy++)\n"
+    "                    for (ix = x0; ix < x1; ix++)\n"
+    "                        acc += (int32_t)x[(iy * p->w + ix) * p->c + c] - p->in_zp;\n"
+    "                acc = (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "                y[(oy * p->ow + ox) * p->c + c] =\n"
+    "                    requant(acc, p->mult[n], p->shift[n], p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "        }\n"
+    "}\n\n";
+
+static const char k_gap[] =
+    "static void gap(const pool_t *p, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    int32_t c, i, n = p->h * p->w;\n"
+    "    for (c = 0; c < p->c; c++) {\n"
+    "        int32_t acc = 0;\n"
+    "        for (i = 0; i < n; i++)\n"
+    "            acc += (int32_t)x[i * p->c + c] - p->in_zp;\n"
+    "        acc = (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "        y[c] = requant(acc, p->mult[0], p->shift[0], p->out_zp, p->lo, p->hi);\n"
+    "    }\n"
+    "}\n\n";
+
+static void emit_kernels(frost_strbuf *b, needs k)
+{
+    const char *parts[] = {
+        k.requant ? k_requant : "",
+        k.add ? k_mbqm : "",
+        k.conv ? k_conv : "",
+        k.linear || k.logits ? k_dense_t : "",
+        k.linear ? k_linear : "",
+        k.logits ? k_logits : "",
+        k.add ? k_add : "",
+        k.lut ? k_lut : "",
+        k.maxpool || k.avgpool || k.gap ? k_pool_t : "",
+        k.maxpool || k.avgpool ? k_window : "",
+        k.maxpool ? k_maxpool : "",
+        k.avgpool ? k_avgpool : "",
+        k.gap ? k_gap : "",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        frost_strbuf_appendf(b, "%s", parts[i]);
+}
+
+/* ---- constants ---- */
+
+/* A float as an exact C99 literal (hex), e.g. 0x1.99999ap-4f. */
+static void append_float(frost_strbuf *b, float v) { frost_strbuf_appendf(b, "%af", (double)v); }
+
+static void emit_i8(frost_strbuf *b, const char *name, const int8_t *v, int64_t n, size_t *bytes)
+{
+    frost_strbuf_appendf(b, "static const int8_t %s[%lld] = {", name, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        frost_strbuf_appendf(b, "%s%d,", i % 20 ? " " : "\n    ", v[i]);
+    frost_strbuf_appendf(b, "\n};\n");
+    *bytes += (size_t)n;
+}
+
+static void emit_u8(frost_strbuf *b, const char *name, const uint8_t *v, int64_t n, size_t *bytes)
+{
+    frost_strbuf_appendf(b, "static const uint8_t %s[%lld] = {", name, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        frost_strbuf_appendf(b, "%s%u,", i % 20 ? " " : "\n    ", (unsigned)v[i]);
+    frost_strbuf_appendf(b, "\n};\n");
+    *bytes += (size_t)n;
+}
+
+static void emit_i32(frost_strbuf *b, const char *name, const int32_t *v, int64_t n, size_t *bytes)
+{
+    frost_strbuf_appendf(b, "static const int32_t %s[%lld] = {", name, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        frost_strbuf_appendf(b, "%s%ld,", i % 8 ? " " : "\n    ", (long)v[i]);
+    frost_strbuf_appendf(b, "\n};\n");
+    *bytes += (size_t)n * 4;
+}
+
+static void emit_f32(frost_strbuf *b, const char *name, const float *v, int64_t n, size_t *bytes)
+{
+    frost_strbuf_appendf(b, "static const float %s[%lld] = {", name, (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        frost_strbuf_appendf(b, "%s", i % 4 ? " " : "\n    ");
+        append_float(b, v[i]);
+        frost_strbuf_appendf(b, ",");
+    }
+    frost_strbuf_appendf(b, "\n};\n");
+    *bytes += (size_t)n * 4;
+}
+
+/* Values per output channel of a conv / linear weight. */
+static int64_t weight_inner(const frost_int8_model *m, const frost_int8_node *n)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    if (n->op == FROST_I8_CONV)
+        return (int64_t)n->k * n->k * (in->c / n->groups);
+    return (int64_t)in->h * in->w * in->c;
+}
+
+/* The node's name, safe inside a C comment. */
+static void append_comment_name(frost_strbuf *b, const char *name)
+{
+    for (const char *p = name; *p; p++)
+        frost_strbuf_appendf(b, "%c", isalnum((unsigned char)*p) || strchr("._-", *p) ? *p : '_');
+}
+
+/* The arrays of node i: nI_weight, nI_bias, nI_mult, nI_shift, nI_lut, nI_scale, nI_fbias. */
+static void emit_arrays(frost_strbuf *b, const frost_int8_model *m, int i, size_t *bytes)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    char name[64];
+    frost_strbuf_appendf(b, "/* node %d: ", i);
+    append_comment_name(b, n->name);
+    frost_strbuf_appendf(b, " (%s) */\n", frost_int8_op_name(n->op));
+    if (n->weight) {
+        snprintf(name, sizeof name, "n%d_weight", i);
+        emit_i8(b, name, n->weight, n->c * weight_inner(m, n), bytes);
+        snprintf(name, sizeof name, "n%d_bias", i);
+        emit_i32(b, name, n->bias, n->c, bytes);
+    }
+    if (n->n_mult > 0) {
+        snprintf(name, sizeof name, "n%d_mult", i);
+        emit_i32(b, name, n->mult, n->n_mult, bytes);
+        snprintf(name, sizeof name, "n%d_shift", i);
+        emit_i32(b, name, n->shift, n->n_mult, bytes);
+    }
+    if (n->lut) {
+        snprintf(name, sizeof name, "n%d_lut", i);
+        emit_u8(b, name, n->lut, (int64_t)256 * n->n_in, bytes);
+    }
+    if (n->op == FROST_I8_LOGITS) {
+        snprintf(name, sizeof name, "n%d_scale", i);
+        emit_f32(b, name, n->out_scale, n->c, bytes);
+        snprintf(name, sizeof name, "n%d_fbias", i);
+        emit_f32(b, name, n->out_bias, n->c, bytes);
+    }
+}
+
+/* The kernel's parameter struct for node i (constant, in flash too). */
+static void emit_params(frost_strbuf *b, const frost_int8_model *m, int i)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    const frost_int8_node *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
+    switch (n->op) {
+    case FROST_I8_CONV:
+        frost_strbuf_appendf(b,
+                             "static const conv_t n%d = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
+                             "%d, %ld, %ld, %ld, %ld,\n    n%d_weight, n%d_bias, n%d_mult, "
+                             "n%d_shift};\n",
+                             i, in->h, in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->pad,
+                             n->groups, n->acc_shift, (long)in->zp, (long)n->zp, (long)n->lo,
+                             (long)n->hi, i, i, i, i);
+        break;
+    case FROST_I8_LINEAR:
+        frost_strbuf_appendf(b,
+                             "static const dense_t n%d = {%lld, %d, %d, %ld, %ld, %ld, %ld, "
+                             "n%d_weight, n%d_bias,\n    n%d_mult, n%d_shift, 0, 0};\n",
+                             i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp,
+                             (long)n->zp, (long)n->lo, (long)n->hi, i, i, i, i);
+        break;
+    case FROST_I8_LOGITS:
+        frost_strbuf_appendf(b,
+                             "static const dense_t n%d = {%lld, %d, %d, %ld, 0, 0, 0, n%d_weight, "
+                             "n%d_bias, 0, 0,\n    n%d_scale, n%d_fbias};\n",
+                             i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, i,
+                             i, i, i);
+        break;
+    case FROST_I8_ADD:
+        frost_strbuf_appendf(b,
+                             "static const add_t n%d = {%lld, %ld, %ld, %ld, %ld, %ld, n%d_mult, "
+                             "n%d_shift};\n",
+                             i, (long long)n->h * n->w * n->c, (long)in->zp,
+                             (long)m->nodes[n->in[1]].zp, (long)n->zp, (long)n->lo, (long)n->hi, i,
+                             i);
+        break;
+    case FROST_I8_MAXPOOL:
+    case FROST_I8_AVGPOOL:
+    case FROST_I8_GAP: {
+        bool max = n->op == FROST_I8_MAXPOOL;
+        char mult[64] = "0, 0", lut[32] = "0";
+        if (n->n_mult > 0)
+            snprintf(mult, sizeof mult, "n%d_mult, n%d_shift", i, i);
+        if (max)
+            snprintf(lut, sizeof lut, "n%d_lut", i);
+        frost_strbuf_appendf(b,
+                             "static const pool_t n%d = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %ld, "
+                             "%ld, %ld, %ld,\n    %s, %s};\n",
+                             i, in->h, in->w, in->c, n->h, n->w, n->k, n->stride, n->pad,
+                             n->acc_shift, (long)in->zp, (long)n->zp, (long)n->lo, (long)n->hi,
+                             mult, lut);
+        break;
+    }
+    case FROST_I8_QUANTIZE:
+    case FROST_I8_CONCAT:
+    case FROST_I8_LUT:
+    case FROST_I8_OP_COUNT: break; /* no parameter struct: plain arguments */
+    }
+}
+
+/* ---- the run function ---- */
+
+static void emit_call(frost_strbuf *b, const frost_int8_model *m, int i)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    size_t x = n->n_in ? m->nodes[n->in[0]].offset : 0, y = n->offset;
+    long long pixels = (long long)n->h * n->w;
+    switch (n->op) {
+    case FROST_I8_QUANTIZE: break;
+    case FROST_I8_CONV: frost_strbuf_appendf(b, "    conv(&n%d, A(%zu), A(%zu));", i, x, y); break;
+    case FROST_I8_LINEAR:
+        frost_strbuf_appendf(b, "    linear(&n%d, A(%zu), A(%zu));", i, x, y);
+        break;
+    case FROST_I8_LOGITS: frost_strbuf_appendf(b, "    logits(&n%d, A(%zu), output);", i, x); break;
+    case FROST_I8_ADD:
+        frost_strbuf_appendf(b, "    add(&n%d, A(%zu), A(%zu), A(%zu));", i, x,
+                             m->nodes[n->in[1]].offset, y);
+        break;
+    case FROST_I8_LUT:
+        frost_strbuf_appendf(b, "    lut_rows(n%d_lut, %lld, %d, A(%zu), %d, A(%zu), %d);", i,
+                             pixels, n->c, x, n->c, y, n->c);
+        break;
+    case FROST_I8_CONCAT: {
+        int off = 0;
+        for (int j = 0; j < n->n_in; j++) {
+            const frost_int8_node *xj = &m->nodes[n->in[j]];
+            frost_strbuf_appendf(
+                b, "%s    lut_rows(n%d_lut + %d, %lld, %d, A(%zu), %d, A(%zu), %d);", j ? "\n" : "",
+                i, 256 * j, pixels, xj->c, xj->offset, xj->c, y + (size_t)off, n->c);
+            off += xj->c;
+        }
+        break;
+    }
+    case FROST_I8_MAXPOOL:
+        frost_strbuf_appendf(b, "    maxpool(&n%d, A(%zu), A(%zu));", i, x, y);
+        break;
+    case FROST_I8_AVGPOOL:
+        frost_strbuf_appendf(b, "    avgpool(&n%d, A(%zu), A(%zu));", i, x, y);
+        break;
+    case FROST_I8_GAP: frost_strbuf_appendf(b, "    gap(&n%d, A(%zu), A(%zu));", i, x, y); break;
+    case FROST_I8_OP_COUNT: break;
+    }
+    frost_strbuf_appendf(b, " /* ");
+    append_comment_name(b, n->name);
+    frost_strbuf_appendf(b, " */\n");
+}
+
+static bool ends_in_logits(const frost_int8_model *m)
+{
+    return m->nodes[m->n_nodes - 1].op == FROST_I8_LOGITS;
+}
+
+static void emit_run(frost_strbuf *b, const frost_int8_model *m, const char *name,
+                     const char *upper)
+{
+    const frost_int8_node *first = &m->nodes[0], *last = &m->nodes[m->n_nodes - 1];
+    frost_strbuf_appendf(b,
+                         "/* The activations: every tensor at the offset frost's memory plan "
+                         "gave it. */\n"
+                         "static uint8_t arena[%s_ARENA_BYTES];\n"
+                         "#define A(offset) (arena + (offset))\n\n"
+                         "int %s_run(const uint8_t *input, %s_output_t *output)\n{\n"
+                         "    int32_t i;\n"
+                         "    if (!input || !output)\n"
+                         "        return -1;\n"
+                         "    for (i = 0; i < %s_INPUT_SIZE; i++)\n"
+                         "        arena[%zu + i] = input[i];\n",
+                         upper, name, name, upper, first->offset);
+    for (int i = 1; i < m->n_nodes; i++)
+        emit_call(b, m, i);
+    if (last->op != FROST_I8_LOGITS)
+        frost_strbuf_appendf(b,
+                             "    for (i = 0; i < %s_OUTPUT_SIZE; i++)\n"
+                             "        output[i] = arena[%zu + i];\n",
+                             upper, last->offset);
+    frost_strbuf_appendf(b, "    return 0;\n}\n");
+}
+
+static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *name,
+                        const char *upper, size_t const_bytes)
+{
+    const frost_int8_node *first = &m->nodes[0], *last = &m->nodes[m->n_nodes - 1];
+    frost_strbuf_appendf(b, "/*\n * %s: the int8 model '", name);
+    append_comment_name(b, m->name);
+    frost_strbuf_appendf(
+        b,
+        "' as portable C99, generated by frost (do not edit).\n"
+        " *\n"
+        " * %s_run(input, output) runs one image: input is %s_INPUT_SIZE uint8 values, NHWC\n"
+        " * (%s_INPUT_H x %s_INPUT_W x %s_INPUT_C), quantized as\n"
+        " *     u8 = clamp(%s_INPUT_ZERO_POINT + round_half_even(x / %s_INPUT_SCALE),\n"
+        " *                %s_INPUT_MIN, %s_INPUT_MAX)\n"
+        " * from the image normalized as in training. It returns 0 (-1 for a NULL pointer).\n"
+        " * No allocation: the activations live in one static arena of %s_ARENA_BYTES bytes,\n"
+        " * so the function is not reentrant. Integer-only fixed-point arithmetic%s.\n"
+        " */\n"
+        "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
+        "#define %s_INPUT_H %d\n#define %s_INPUT_W %d\n#define %s_INPUT_C %d\n"
+        "#define %s_INPUT_SIZE %lld\n#define %s_INPUT_SCALE ",
+        name, upper, upper, upper, upper, upper, upper, upper, upper, upper,
+        ends_in_logits(m) ? ",\n * except the float logits of the last layer" : "", upper, upper,
+        upper, m->in_h, upper, m->in_w, upper, m->in_c, upper,
+        (long long)m->in_h * m->in_w * m->in_c, upper);
+    append_float(b, first->scale);
+    frost_strbuf_appendf(b,
+                         " /* %.9g */\n#define %s_INPUT_ZERO_POINT %ld\n#define %s_INPUT_MIN "
+                         "%ld\n#define %s_INPUT_MAX %ld\n\n",
+                         (double)first->scale, upper, (long)first->zp, upper, (long)first->lo,
+                         upper, (long)first->hi);
+    if (ends_in_logits(m)) {
+        frost_strbuf_appendf(b,
+                             "/* The output: %d float logits (the last layer's accumulators "
+                             "times its float scale, plus its bias). */\n"
+                             "#define %s_OUTPUT_SIZE %d\n#define %s_OUTPUT_FLOAT 1\n"
+                             "typedef float %s_output_t;\n\n",
+                             m->classes, upper, m->classes, upper, name);
+    } else {
+        frost_strbuf_appendf(b,
+                             "/* The output: %d uint8 values; real value = (u8 - "
+                             "%s_OUTPUT_ZERO_POINT) * %s_OUTPUT_SCALE. */\n"
+                             "#define %s_OUTPUT_SIZE %d\n#define %s_OUTPUT_FLOAT 0\n"
+                             "#define %s_OUTPUT_SCALE ",
+                             m->classes, upper, upper, upper, m->classes, upper, upper);
+        append_float(b, last->scale);
+        frost_strbuf_appendf(b,
+                             " /* %.9g */\n#define %s_OUTPUT_ZERO_POINT %ld\n"
+                             "typedef uint8_t %s_output_t;\n\n",
+                             (double)last->scale, upper, (long)last->zp, name);
+    }
+    frost_strbuf_appendf(b,
+                         "/* RAM: the static activation arena (frost's memory plan). Flash: "
+                         "%s_CONST_BYTES of\n * weights, biases, multipliers and tables, plus "
+                         "the code and the per-layer parameters. */\n"
+                         "#define %s_ARENA_BYTES %zu\n#define %s_CONST_BYTES %zu\n\n"
+                         "int %s_run(const uint8_t *input, %s_output_t *output);\n\n#endif\n",
+                         upper, upper, m->arena_bytes, upper, const_bytes, name, name);
+}
+
+/* ---- entry point ---- */
+
+static frost_status check_exportable(const frost_int8_model *m, const char *dir, const char *name)
+{
+    if (!m || !dir || !name)
+        return frost_fail(FROST_ERR_ARG, "C export: NULL argument");
+    bool ident = isalpha((unsigned char)name[0]) || name[0] == '_';
+    for (const char *p = name; *p; p++)
+        ident = ident && (isalnum((unsigned char)*p) || *p == '_');
+    if (!ident || strlen(name) > 32)
+        return frost_fail(FROST_ERR_ARG,
+                          "C export: name '%s' is not a C identifier of at most 32 characters",
+                          name);
+    if (m->float_requant)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "C export: model '%s' uses float requantization; the generated code "
+                          "is integer-only fixed point (convert the checkpoint again with "
+                          "--requant fixed)",
+                          m->name);
+    for (int i = 0; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        for (int c = 0; n->op == FROST_I8_LOGITS && c < n->c; c++)
+            if (!isfinite(n->out_scale[c]) || !isfinite(n->out_bias[c]))
+                return frost_fail(FROST_ERR_NUMERIC, "C export: node '%s' has a non-finite scale",
+                                  n->name);
+    }
+    return FROST_OK;
+}
+
+static frost_status write_text(frost_strbuf *b, const char *dir, const char *name, const char *ext)
+{
+    char *text = frost_strbuf_finish(b);
+    if (!text)
+        return frost_fail(FROST_ERR_NOMEM, "C export: out of memory");
+    size_t len = strlen(dir) + strlen(name) + 8;
+    char *path = malloc(len);
+    frost_status s = path ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "C export: out of memory");
+    if (s == FROST_OK) {
+        snprintf(path, len, "%s/%s.%s", dir, name, ext);
+        s = frost_write_file_atomic(path, text, strlen(text));
+    }
+    free(path);
+    free(text);
+    return s;
+}
+
+frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, const char *name,
+                                 frost_int8_c_info *info)
+{
+    if (!name)
+        name = "model";
+    FROST_TRY(check_exportable(m, dir, name));
+    char upper[40];
+    size_t len = strlen(name);
+    for (size_t i = 0; i <= len; i++)
+        upper[i] = (char)toupper((unsigned char)name[i]);
+
+    frost_strbuf src = {0};
+    size_t const_bytes = 0;
+    frost_strbuf_appendf(&src, "/* %s.c: the int8 model '", name);
+    append_comment_name(&src, m->name);
+    frost_strbuf_appendf(&src,
+                         "', generated by frost (do not edit); the API is in %s.h. */\n"
+                         "#include \"%s.h\"\n\n",
+                         name, name);
+    emit_kernels(&src, model_needs(m));
+    for (int i = 1; i < m->n_nodes; i++) {
+        emit_arrays(&src, m, i, &const_bytes);
+        emit_params(&src, m, i);
+        frost_strbuf_appendf(&src, "\n");
+    }
+    emit_run(&src, m, name, upper);
+
+    frost_strbuf hdr = {0};
+    emit_header(&hdr, m, name, upper, const_bytes);
+
+    frost_status s = write_text(&hdr, dir, name, "h");
+    if (s == FROST_OK)
+        s = write_text(&src, dir, name, "c");
+    else
+        free(frost_strbuf_finish(&src));
+    if (s == FROST_OK && info)
+        *info = (frost_int8_c_info){.const_bytes = const_bytes,
+                                    .arena_bytes = m->arena_bytes,
+                                    .scratch_bytes = 0,
+                                    .float_output = ends_in_logits(m)};
+    return s;
+}

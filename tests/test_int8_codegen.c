@@ -1,0 +1,269 @@
+/*
+ * C code generation (frost_int8_export_c): the committed every-op int8 model
+ * (tests/fixtures/compat/qat_fixed.int8) is written as C, compiled with the host's C
+ * compiler in strict C99 (-std=c99 -Wall -Wextra -Werror -pedantic) with a small main, run
+ * on deterministic images, and its outputs must equal the library's runtime bit for bit
+ * (with the kernels this CPU selects and with the reference ones). The static arena must be
+ * the runtime's planned peak. Without a C compiler the compile-and-run checks are skipped
+ * (and the test says so); the generator's refusals are checked either way.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "fixtures/compat_inputs.h"
+#include "frost/frost.h"
+#include "harness.h"
+#include "int8/i8model.h"
+
+#define FIXED_MODEL "tests/fixtures/compat/qat_fixed.int8"
+#define FLOAT_MODEL "tests/fixtures/compat/qat_float.int8"
+#define N_RANDOM    3
+#define N_IMAGES    (COMPAT_N_IMAGES + N_RANDOM + 2)
+
+static char tmpdir[64];
+
+static bool have_cc(void) { return system("cc --version > /dev/null 2>&1") == 0; }
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* N_IMAGES quantized images: the compat images, uniform random ones in [lo, hi], then one
+ * all lo and one all hi (the clamps). */
+static uint8_t *make_inputs(const frost_int8_model *m)
+{
+    const frost_int8_node *in = &m->nodes[0];
+    int64_t size = (int64_t)m->in_h * m->in_w * m->in_c;
+    CHECK_EQ_INT(size, COMPAT_PIXELS);
+    uint8_t *q = malloc((size_t)(N_IMAGES * size));
+    float *images = malloc(sizeof(float) * COMPAT_N_IMAGES * COMPAT_PIXELS);
+    if (!q || !images) {
+        free(q), free(images);
+        return NULL;
+    }
+    compat_make_images(images);
+    for (int i = 0; i < COMPAT_N_IMAGES; i++)
+        frost_int8_quantize_input(m, images + i * COMPAT_PIXELS, q + i * size);
+    uint32_t state = 12345u;
+    for (int64_t j = COMPAT_N_IMAGES * size; j < (COMPAT_N_IMAGES + N_RANDOM) * size; j++) {
+        state = state * 1664525u + 1013904223u;
+        q[j] = (uint8_t)(in->lo + (int32_t)((state >> 16) % (uint32_t)(in->hi - in->lo + 1)));
+    }
+    memset(q + (N_IMAGES - 2) * size, in->lo, (size_t)size);
+    memset(q + (N_IMAGES - 1) * size, in->hi, (size_t)size);
+    free(images);
+    return q;
+}
+
+static bool write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(data, 1, n, f) == n;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+/* A main for the generated NAME.c: runs every image of argv[1], writes the outputs to
+ * argv[2], prints the sizes the header declares. */
+static bool write_main(const char *name)
+{
+    char upper[40], path[128], text[2048];
+    size_t len = strlen(name);
+    for (size_t i = 0; i <= len; i++)
+        upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    snprintf(text, sizeof text,
+             "#include <stdio.h>\n#include \"%s.h\"\n"
+             "int main(int argc, char **argv)\n{\n"
+             "    static uint8_t x[%s_INPUT_SIZE];\n"
+             "    static %s_output_t y[%s_OUTPUT_SIZE];\n"
+             "    FILE *in, *out;\n"
+             "    if (argc != 3 || %s_run(NULL, y) != -1 || %s_run(x, NULL) != -1)\n"
+             "        return 2;\n"
+             "    in = fopen(argv[1], \"rb\");\n    out = fopen(argv[2], \"wb\");\n"
+             "    if (!in || !out)\n        return 3;\n"
+             "    printf(\"%%lu %%lu %%d %%d\\n\", (unsigned long)%s_ARENA_BYTES,\n"
+             "           (unsigned long)%s_CONST_BYTES, %s_OUTPUT_FLOAT, %s_OUTPUT_SIZE);\n"
+             "    while (fread(x, 1, sizeof x, in) == sizeof x) {\n"
+             "        if (%s_run(x, y) != 0)\n            return 4;\n"
+             "        fwrite(y, sizeof y[0], %s_OUTPUT_SIZE, out);\n    }\n"
+             "    fclose(in);\n    return fclose(out) != 0;\n}\n",
+             name, upper, name, upper, name, name, upper, upper, upper, upper, name, upper);
+    snprintf(path, sizeof path, "%s/main.c", tmpdir);
+    return write_bytes(path, text, strlen(text));
+}
+
+/* Compiles DIR/NAME.c with main.c strictly and runs it over the inputs: the outputs
+ * (n_images * out_bytes) in *got, the sizes it printed. */
+static bool compile_and_run(const char *name, const uint8_t *q, int64_t in_bytes, void *got,
+                            size_t out_bytes, size_t sizes[4])
+{
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/in.bin", tmpdir);
+    if (!write_main(name) || !write_bytes(path, q, (size_t)in_bytes))
+        return false;
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c99 -Wall -Wextra -Werror -pedantic -ffp-contract=off -O1 -o %s/run "
+             "%s/main.c %s/%s.c && %s/run %s/in.bin %s/out.bin > %s/sizes.txt",
+             tmpdir, tmpdir, tmpdir, name, tmpdir, tmpdir, tmpdir, tmpdir);
+    int rc = system(cmd);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0)
+        return false;
+    snprintf(path, sizeof path, "%s/sizes.txt", tmpdir);
+    FILE *f = fopen(path, "r");
+    unsigned long s[4] = {0};
+    bool ok = f && fscanf(f, "%lu %lu %lu %lu", &s[0], &s[1], &s[2], &s[3]) == 4;
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 4; i++)
+        sizes[i] = s[i];
+    snprintf(path, sizeof path, "%s/out.bin", tmpdir);
+    f = fopen(path, "rb");
+    ok = ok && f && fread(got, 1, out_bytes, f) == out_bytes && fgetc(f) == EOF;
+    if (f)
+        fclose(f);
+    CHECK(ok);
+    return ok;
+}
+
+/* Exports m as NAME, compiles and runs it, compares with the runtime. */
+static void check_generated(frost_int8_model *m, const char *name)
+{
+    frost_int8_c_info info = {0};
+    CHECK(frost_int8_export_c(m, tmpdir, name, &info) == FROST_OK);
+    CHECK_EQ_INT(info.arena_bytes, frost_int8_arena_bytes(m));
+    CHECK_EQ_INT(info.scratch_bytes, 0);
+    CHECK_EQ_INT(info.const_bytes, frost_int8_weight_bytes(m)); /* the same arrays */
+    const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
+    CHECK_EQ_INT(info.float_output, last->op == FROST_I8_LOGITS);
+    if (!have_cc()) {
+        printf("  SKIPPED compiling the generated C: no C compiler (cc) found\n");
+        return;
+    }
+    int classes = frost_int8_classes(m);
+    int64_t size = (int64_t)m->in_h * m->in_w * m->in_c;
+    size_t elem = info.float_output ? sizeof(float) : 1;
+    uint8_t *q = make_inputs(m);
+    void *got = malloc((size_t)N_IMAGES * classes * elem);
+    size_t sizes[4];
+    if (q && got &&
+        compile_and_run(name, q, N_IMAGES * size, got, (size_t)N_IMAGES * classes * elem, sizes)) {
+        CHECK_EQ_INT(sizes[0], frost_int8_arena_bytes(m)); /* the static arena = the plan */
+        CHECK_EQ_INT(sizes[1], info.const_bytes);
+        CHECK_EQ_INT(sizes[2], info.float_output);
+        CHECK_EQ_INT(sizes[3], classes);
+        int mismatches = 0;
+        for (int reference = 0; reference <= 1; reference++) {
+            frost_int8_force_reference(m, reference);
+            for (int i = 0; i < N_IMAGES; i++) {
+                float want[64];
+                CHECK(frost_int8_run_quantized(m, q + i * size, size, want) == FROST_OK);
+                const uint8_t *y = frost_int8_tensor(m, m->n_nodes - 1);
+                for (int k = 0; k < classes; k++) {
+                    bool same = info.float_output ? memcmp((float *)got + i * classes + k, &want[k],
+                                                           sizeof(float)) == 0
+                                                  : ((uint8_t *)got)[i * classes + k] == y[k];
+                    mismatches += !same;
+                }
+            }
+        }
+        frost_int8_force_reference(m, 0);
+        CHECK_EQ_INT(mismatches, 0);
+    }
+    free(q);
+    free(got);
+}
+
+TEST(every_op_model_matches_the_runtime_bit_for_bit)
+{
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_load(FIXED_MODEL, &m) == FROST_OK);
+    if (!m)
+        return;
+    CHECK(frost_int8_classes(m) <= 64);
+    check_generated(m, "model");
+    char path[128];
+    snprintf(path, sizeof path, "%s/model.h", tmpdir);
+    CHECK(file_exists(path));
+    /* the same model gives the same text */
+    snprintf(path, sizeof path, "%s/model.c", tmpdir);
+    char *text = NULL;
+    size_t n = 0;
+    CHECK(frost_read_file(path, &text, &n) == FROST_OK);
+    uint32_t first = text ? compat_fnv1a(text, n) : 0;
+    free(text);
+    text = NULL;
+    CHECK(frost_int8_export_c(m, tmpdir, NULL, NULL) == FROST_OK);
+    CHECK(frost_read_file(path, &text, &n) == FROST_OK);
+    CHECK(text && n > 10000 && compat_fnv1a(text, n) == first);
+    free(text);
+    frost_int8_free(m);
+}
+
+/* The same model without its float classifier: the output is then the uint8 tensor of the
+ * last concat (under another name, to check the prefix). The runtime's buffers are
+ * re-made for the shorter graph. */
+TEST(uint8_output_and_a_name_prefix)
+{
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_load(FIXED_MODEL, &m) == FROST_OK);
+    if (!m)
+        return;
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].op, FROST_I8_LOGITS);
+    free(m->out);
+    frost_free(m->arena);
+    frost_free(m->scratch);
+    frost_free(m->padded);
+    m->out = NULL, m->arena = NULL, m->scratch = NULL, m->padded = NULL;
+    m->n_nodes--;
+    const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
+    m->classes = last->h * last->w * last->c;
+    CHECK(frost_int8_prepare(m) == FROST_OK);
+    check_generated(m, "tiny_net");
+    char path[128];
+    snprintf(path, sizeof path, "%s/tiny_net.c", tmpdir);
+    CHECK(file_exists(path));
+    frost_int8_free(m);
+}
+
+TEST(refusals)
+{
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_load(FLOAT_MODEL, &m) == FROST_OK);
+    if (!m)
+        return;
+    CHECK(frost_int8_export_c(m, tmpdir, "floaty", NULL) == FROST_ERR_UNSUPPORTED);
+    CHECK(strstr(frost_last_error(), "float requantization") != NULL);
+    CHECK(frost_int8_set_float_requant(m, 0) == FROST_OK);
+    CHECK(frost_int8_export_c(m, tmpdir, "9lives", NULL) == FROST_ERR_ARG);
+    CHECK(frost_int8_export_c(m, tmpdir, "a-b", NULL) == FROST_ERR_ARG);
+    CHECK(frost_int8_export_c(m, "/nonexistent/dir", NULL, NULL) == FROST_ERR_IO);
+    char path[128];
+    snprintf(path, sizeof path, "%s/floaty.c", tmpdir);
+    CHECK(!file_exists(path));
+    frost_int8_free(m);
+}
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/frost_codegen_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        tmpdir[0] = 0;
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (tmpdir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+FROST_TEST_MAIN(make_tmpdir(), RUN(every_op_model_matches_the_runtime_bit_for_bit),
+                RUN(uint8_output_and_a_name_prefix), RUN(refusals), remove_tmpdir())

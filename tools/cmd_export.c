@@ -1,0 +1,73 @@
+/* frost export: an int8 model as C source for microcontrollers (--onnx comes later). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char *const help =
+    "usage: frost export MODEL.int8 --c DIR [--name NAME]\n"
+    "Writes the int8 model as portable C99 for a microcontroller (docs/interop.md): DIR/NAME.c\n"
+    "and DIR/NAME.h with the weights as const arrays, one static activation arena (the\n"
+    "runtime's memory plan) and int NAME_run(const uint8_t *input, NAME_output_t *output),\n"
+    "no malloc, no libm, integer-only (float only for the logits of a float classifier).\n"
+    "Its outputs equal frost's int8 runtime bit for bit. Prints the flash and RAM it needs.\n\n"
+    "  --c DIR             write the C files into DIR (created if missing)\n"
+    "  --name NAME         file and symbol prefix, a C identifier (default model)\n"
+    "  --onnx FILE         ONNX export (not yet implemented)\n";
+
+static const cli_opt options[] = {
+    CLI_OPT_STR("c"),
+    CLI_OPT_STR("name"),
+    CLI_OPT_STR("onnx"),
+    CLI_OPT_END,
+};
+
+/* DIR exists afterwards (one level is created), or the error is recorded. */
+static frost_status make_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+        return FROST_OK;
+    return frost_fail(FROST_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+}
+
+static void print_sizes(const char *dir, const char *name, const frost_int8_c_info *info)
+{
+    printf("wrote %s/%s.c and %s/%s.h\n", dir, name, dir, name);
+    printf("flash: %zu bytes of const data (weights, biases, multipliers, tables) + the code\n"
+           "       (the kernels and per-layer parameters; measure with size on the target)\n",
+           info->const_bytes);
+    printf("RAM:   %zu bytes peak: the static arena %zu + scratch %zu (plus the stack)\n",
+           info->arena_bytes + info->scratch_bytes, info->arena_bytes, info->scratch_bytes);
+    printf("output: %s\n", info->float_output
+                               ? "float logits (the last layer is dequantized in float32)"
+                               : "uint8 with the scale and zero point in the header");
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const cli_opt *const tables[] = {options, NULL};
+    static const cli_spec spec = {"export", help, tables, 1};
+    cli_args a;
+    if (!cli_parse(&a, &spec, argc, argv))
+        return a.exit_code;
+    const char *dir = cli_str(&a, "c", NULL), *name = cli_str(&a, "name", "model");
+    if (a.n_positional != 1)
+        return cli_usage_error(&a, "give one int8 model (MODEL.int8)");
+    if (cli_given(&a, "onnx"))
+        return cli_usage_error(&a, "--onnx: ONNX export is not implemented yet (only --c DIR)");
+    if (!dir)
+        return cli_usage_error(&a, "say what to export: --c DIR");
+    frost_int8_model *m = NULL;
+    frost_int8_c_info info;
+    frost_status s = frost_int8_load(a.positional[0], &m);
+    if (s == FROST_OK)
+        s = make_dir(dir);
+    if (s == FROST_OK)
+        s = frost_int8_export_c(m, dir, name, &info);
+    if (s == FROST_OK)
+        print_sizes(dir, name, &info);
+    frost_int8_free(m);
+    return s == FROST_OK ? 0 : cli_error("export");
+}
