@@ -153,7 +153,7 @@ TEST(bad_values_and_unknown_options)
     expect_usage_errors("train --epochs abc --opt adam --wd 0 --quiet", 1, epochs, NULL);
     const char *two[] = {"--lr", "--sched must be cosine, step or constant", NULL};
     expect_usage_errors("train --lr banana --sched sometimes --epochs 2 --quiet", 2, two, NULL);
-    const char *obs[] = {"--observer must be minmax, ema, hist or percentile", NULL};
+    const char *obs[] = {"--observer must be minmax, ema, hist, percentile or entropy", NULL};
     expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs, NULL);
     const char *ctrl[] = {"--controller", NULL};
     expect_usage_errors("search --controller ppo --target-ms 1 --budget 3 -o /tmp/x --seed 2", 1,
@@ -452,6 +452,15 @@ TEST(repeats_and_short_out)
     CHECK(strstr(out, "calibrating on 128 training images") != NULL);
     CHECK(strstr(out, "\"observer\": \"minmax\"") || strstr(out, "\"observer\":\"minmax\""));
     CHECK(file_exists("rq.safetensors"));
+    /* the entropy (KL) observer calibrates the same small model */
+    snprintf(args, sizeof args,
+             "quantize %s/r.safetensors --data %s/small --calib 64 --observer entropy "
+             "-o %s/re.safetensors --threads 2",
+             dir, dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "\"observer\": \"entropy\"") || strstr(out, "\"observer\":\"entropy\""));
+    CHECK(strstr(out, "fake-quant   test accuracy") != NULL);
+    CHECK(file_exists("re.safetensors"));
     snprintf(args, sizeof args, "convert %s/rq.safetensors -o%s/rq-short.int8", dir, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "rq-short.int8") && file_exists("rq-short.int8"));

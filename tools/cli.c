@@ -499,7 +499,7 @@ const cli_opt cli_quant_options[] = {
     CLI_OPT_INT("w-bits", 2, 8),
     CLI_OPT_INT("a-bits", 2, 8),
     CLI_OPT_FLAG("per-tensor"),
-    CLI_OPT_LOOKUP("observer", "minmax|ema|hist|percentile", observer_lookup),
+    CLI_OPT_LOOKUP("observer", "minmax|ema|hist|percentile|entropy", observer_lookup),
     CLI_OPT_END,
 };
 

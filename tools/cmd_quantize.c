@@ -12,8 +12,9 @@ static const char *const help =
     "the fake-quant model (a checkpoint `frost eval` and `frost train --from` read).\n\n"
     "  --calib N           calibration images, a seeded random subset of the training\n"
     "                      split (default 2048)\n"
-    "  --observer KIND     minmax, ema, hist (L2 histogram search, default) or percentile\n"
-    "                      (the percentile is set in --qconfig, default 99.99)\n" CLI_QUANT_HELP
+    "  --observer KIND     minmax, ema, hist (L2 histogram search, default), percentile\n"
+    "                      (the percentile is set in --qconfig, default 99.99) or entropy\n"
+    "                      (TensorRT's KL-divergence threshold)\n" CLI_QUANT_HELP
     "  -o, --out FILE      fake-quant checkpoint (default CHECKPOINT with .ptq.safetensors)\n"
     "  --batch N           batch size (default 256)\n"
     "  --seed N            calibration subset seed (default 1)\n"

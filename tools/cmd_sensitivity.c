@@ -11,7 +11,7 @@ static const char *const help =
     "then quantizes only one layer at a time (its weights and its output) and reports\n"
     "the test accuracy drop against FP32, worst layers marked.\n\n"
     "  --calib N           calibration images from the training split (default 2048)\n"
-    "  --observer KIND     minmax, ema, hist (default) or percentile\n" CLI_QUANT_HELP
+    "  --observer KIND     minmax, ema, hist (default), percentile or entropy\n" CLI_QUANT_HELP
     "  --test-limit N      evaluate on the first N test images (default 2000; 0 = all)\n"
     "  --sort              sort by accuracy drop, worst first\n"
     "  --batch N           batch size (default 256)\n"

@@ -53,7 +53,7 @@ static const char *const help =
     "  --freeze-bn E       after E epochs (0: from the start) folded BNs use running\n"
     "                      statistics, which keeps per-tensor QAT stable (default: never)\n"
     "  --freeze-observers E  after E epochs the activation ranges stop moving (default: never)\n"
-    "  --observer KIND     minmax, ema (default), hist or percentile\n" CLI_QUANT_HELP;
+    "  --observer KIND     minmax, ema (default), hist, percentile or entropy\n" CLI_QUANT_HELP;
 
 typedef struct {
     bool tty, quiet;

@@ -84,10 +84,11 @@ typedef enum {
     FROST_OBS_EMA,        /* first batch sets [min, max], then m += c * (m_batch - m) */
     FROST_OBS_HISTOGRAM,  /* 2048-bin histogram, range by L2-error search (PyTorch's) */
     FROST_OBS_PERCENTILE, /* clip at the p-th percentile of |x| (symmetric threshold) */
+    FROST_OBS_ENTROPY,    /* 2048-bin histogram of |x|, threshold by KL divergence (TensorRT's) */
     FROST_OBS_COUNT
 } frost_observer_kind;
 
-/* "minmax", "ema", "hist", "percentile" <-> kind; parse returns -1 if unknown. */
+/* "minmax", "ema", "hist", "percentile", "entropy" <-> kind; parse returns -1 if unknown. */
 const char *frost_observer_kind_name(frost_observer_kind k);
 int frost_observer_kind_parse(const char *name);
 
@@ -97,7 +98,9 @@ typedef struct {
     frost_observer_kind kind;
     float ema_constant; /* EMA: 0.01 */
     float percentile;   /* PERCENTILE: in (50, 100], e.g. 99.99 */
-    int dst_bins;       /* HISTOGRAM: 2^bits of the target type (256 for 8 bits) */
+    int dst_bins;       /* HISTOGRAM, ENTROPY: 2^bits of the target type (256 for 8 bits) */
+    bool symmetric;     /* ENTROPY: the target is signed with Z = 0, so non-negative data
+                         * gets only dst_bins / 2 levels over [0, T] (else all of them) */
 } frost_observer_config;
 
 frost_observer_config frost_observer_defaults(frost_observer_kind kind);

@@ -1,7 +1,8 @@
 /*
- * Observers: min-max, moving-average min-max, histogram (L2 search) and
- * percentile. Each keeps what it needs to produce a range [mn, mx]; widening
- * to include 0 and the scale/zero point come from frost_qparams.
+ * Observers: min-max, moving-average min-max, histogram (L2 search), percentile
+ * and entropy (KL-divergence threshold, TensorRT's). Each keeps what it needs to
+ * produce a range [mn, mx]; widening to include 0 and the scale/zero point come
+ * from frost_qparams.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -9,18 +10,20 @@
 
 #include "core/util.h"
 #include "frost/quant.h"
+#include "quant/entropy.h"
 #include "quant/histogram.h"
 
 struct frost_observer {
     frost_observer_config cfg;
     bool seen;
-    float mn, mx;          /* MINMAX, EMA; PERCENTILE keeps the true range here */
-    frost_histogram *hist; /* HISTOGRAM: of x; PERCENTILE: of |x| */
-    float *abs_buf;        /* PERCENTILE: |x| of one batch */
+    float mn, mx;            /* MINMAX, EMA; PERCENTILE and ENTROPY keep the true range here */
+    frost_histogram *hist;   /* HISTOGRAM: of x; PERCENTILE: of |x| */
+    frost_entropy_hist *ent; /* ENTROPY: of |x| */
+    float *abs_buf;          /* PERCENTILE: |x| of one batch */
     int64_t abs_cap;
 };
 
-static const char *const kind_names[] = {"minmax", "ema", "hist", "percentile"};
+static const char *const kind_names[] = {"minmax", "ema", "hist", "percentile", "entropy"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == FROST_OBS_COUNT,
                "one name per observer");
 
@@ -60,6 +63,10 @@ frost_status frost_observer_new(const frost_observer_config *cfg, frost_observer
     if (cfg->kind == FROST_OBS_HISTOGRAM && (cfg->dst_bins < 2 || cfg->dst_bins > FROST_HIST_BINS))
         return frost_fail(FROST_ERR_ARG, "histogram target levels must be 2..%d (got %d)",
                           FROST_HIST_BINS, cfg->dst_bins);
+    /* half of dst_bins must still be 2 levels, and no more levels than bins */
+    if (cfg->kind == FROST_OBS_ENTROPY && (cfg->dst_bins < 4 || cfg->dst_bins > FROST_ENTROPY_BINS))
+        return frost_fail(FROST_ERR_ARG, "entropy observer target levels must be 4..%d (got %d)",
+                          FROST_ENTROPY_BINS, cfg->dst_bins);
     frost_observer *o = calloc(1, sizeof *o);
     if (!o)
         return frost_fail(FROST_ERR_NOMEM, "out of memory creating an observer");
@@ -69,6 +76,13 @@ frost_status frost_observer_new(const frost_observer_config *cfg, frost_observer
         if (!o->hist) {
             free(o);
             return frost_fail(FROST_ERR_NOMEM, "out of memory creating a histogram observer");
+        }
+    }
+    if (cfg->kind == FROST_OBS_ENTROPY) {
+        o->ent = malloc(sizeof *o->ent);
+        if (!o->ent) {
+            free(o);
+            return frost_fail(FROST_ERR_NOMEM, "out of memory creating an entropy observer");
         }
     }
     frost_observer_reset(o);
@@ -81,6 +95,7 @@ void frost_observer_free(frost_observer *o)
     if (!o)
         return;
     free(o->hist);
+    free(o->ent);
     free(o->abs_buf);
     free(o);
 }
@@ -91,6 +106,8 @@ void frost_observer_reset(frost_observer *o)
     o->mn = o->mx = 0.0f;
     if (o->hist)
         frost_histogram_reset(o->hist);
+    if (o->ent)
+        frost_entropy_hist_reset(o->ent);
 }
 
 /* Min and max of the finite values; false if there are none. */
@@ -126,6 +143,11 @@ frost_status frost_observer_observe(frost_observer *o, int64_t n, const float *x
         o->mn = o->seen ? fminf(o->mn, bmn) : bmn;
         o->mx = o->seen ? fmaxf(o->mx, bmx) : bmx;
         break;
+    case FROST_OBS_ENTROPY: /* keeps the true range too */
+        frost_entropy_hist_observe(o->ent, n, x);
+        o->mn = o->seen ? fminf(o->mn, bmn) : bmn;
+        o->mx = o->seen ? fmaxf(o->mx, bmx) : bmx;
+        break;
     case FROST_OBS_MINMAX:
         o->mn = o->seen ? fminf(o->mn, bmn) : bmn;
         o->mx = o->seen ? fmaxf(o->mx, bmx) : bmx;
@@ -146,6 +168,22 @@ frost_status frost_observer_observe(frost_observer *o, int64_t n, const float *x
     return FROST_OK;
 }
 
+/* The KL-optimal symmetric threshold T, applied to the true range as the percentile
+ * observer does. Non-negative data on an affine (unsigned) target spends all 2^bits
+ * levels on [0, T]; otherwise |x| gets half of them (128 at 8 bits), TensorRT's int8. */
+static void entropy_range(const frost_observer *o, float *mn, float *mx)
+{
+    bool one_sided = o->mn >= 0.0f && !o->cfg.symmetric;
+    int levels = one_sided ? o->cfg.dst_bins : o->cfg.dst_bins / 2;
+    double t = frost_entropy_threshold(o->ent, levels);
+    *mn = o->mn;
+    *mx = o->mx;
+    if (t > 0.0) { /* 0: only zeros were seen, the true range [0, 0] stands */
+        *mn = fmaxf(o->mn, (float)-t);
+        *mx = fminf(o->mx, (float)t);
+    }
+}
+
 frost_status frost_observer_range(const frost_observer *o, float *mn, float *mx)
 {
     if (!o->seen)
@@ -163,6 +201,7 @@ frost_status frost_observer_range(const frost_observer *o, float *mn, float *mx)
         *mx = fminf(o->mx, amax);
         return FROST_OK;
     }
+    case FROST_OBS_ENTROPY: entropy_range(o, mn, mx); return FROST_OK;
     case FROST_OBS_MINMAX:
     case FROST_OBS_EMA:
     case FROST_OBS_COUNT: break;

@@ -60,9 +60,9 @@ static frost_status check_spec(const cJSON *o, const char *where, bool weights, 
                                   "%s: %s: the observer is chosen model-wide, not per layer", src,
                                   where);
             if (!cJSON_IsString(it) || frost_observer_kind_parse(it->valuestring) < 0)
-                return frost_fail(FROST_ERR_ARG,
-                                  "%s: %s.observer must be minmax, ema, hist or percentile", src,
-                                  where);
+                return frost_fail(
+                    FROST_ERR_ARG,
+                    "%s: %s.observer must be minmax, ema, hist, percentile or entropy", src, where);
         } else if (strcmp(k, "percentile") == 0) {
             if (!top)
                 return frost_fail(FROST_ERR_FORMAT,

@@ -174,10 +174,12 @@ static frost_status setup_fq(frost_model *m, int fi, const frost_qspec *s, int o
     q->range = frost_g_buffer(m, f->name, "range", 3);
     if (q->range < 0)
         return FROST_ERR_NOMEM;
-    if (observer == FROST_OBS_HISTOGRAM || observer == FROST_OBS_PERCENTILE) {
+    if (observer == FROST_OBS_HISTOGRAM || observer == FROST_OBS_PERCENTILE ||
+        observer == FROST_OBS_ENTROPY) {
         frost_observer_config oc = frost_observer_defaults((frost_observer_kind)observer);
         oc.percentile = percentile;
         oc.dst_bins = 1 << s->bits;
+        oc.symmetric = s->symmetric;
         FROST_TRY(frost_observer_new(&oc, &q->obs));
     }
     return FROST_OK;
@@ -361,7 +363,7 @@ const char *frost_model_qconfig_json(const frost_model *m)
     return m->quant.active ? m->quant.config_json : NULL;
 }
 
-/* Moves the histogram/percentile observers' ranges into the range buffers. */
+/* Moves the histogram/percentile/entropy observers' ranges into the range buffers. */
 static frost_status finish_calibration(frost_model *m)
 {
     for (int i = 0; i < m->n_nodes; i++) {

@@ -91,9 +91,10 @@ static bool observing(const frost_model *m, bool training)
 }
 
 /* Min-max and EMA keep their state in the range buffer [min, max, batches], so a
- * checkpoint carries it and training resumes exactly. Histogram and percentile observers
- * are calibration observers: they collect during CALIBRATE only, and training (QAT after
- * PTQ, or a QAT run configured with them) moves the range by the EMA rule. */
+ * checkpoint carries it and training resumes exactly. Histogram, percentile and
+ * entropy observers are calibration observers: they collect during CALIBRATE only,
+ * and training (QAT after PTQ, or a QAT run configured with them) moves the range
+ * by the EMA rule. */
 static frost_status observe(frost_model *m, frost_node *n, int64_t numel, const float *x)
 {
     if (n->q.obs && m->quant.observe == FROST_QOBS_ALL)
