@@ -65,9 +65,9 @@ typedef enum {
     FROST_QMODE_FIXED      /* fake-quant on, ranges fixed (frozen observers, inference) */
 } frost_qmode;
 
-/* Leaving CALIBRATE computes the ranges of histogram/percentile observers; fails if an
- * observer saw no finite value. Those two are calibration observers: in training (DELAY,
- * QAT) every range moves by the EMA rule (min-max ones by min-max). */
+/* Leaving CALIBRATE computes the ranges of histogram/percentile/entropy observers; fails if
+ * an observer saw no finite value. Those three are calibration observers: in training
+ * (DELAY, QAT) every range moves by the EMA rule (min-max ones by min-max). */
 frost_status frost_model_set_qmode(struct frost_model *m, frost_qmode mode);
 /* Freezing BN: folded BNs use their running statistics in training too (and stop updating
  * them), so training sees exactly the inference-time folded weights. */
