@@ -102,9 +102,9 @@ static const char *tiny_arch =
 TEST(help_on_every_command)
 {
     const char *cmds[] = {
-        "--help",          "train --help",          "eval --help",    "info --help",
-        "quantize --help", "sensitivity --help",    "convert --help", "run --help",
-        "bench --help",    "eval-candidate --help", "search --help"};
+        "--help",          "train --help",       "eval --help",           "info --help",
+        "quantize --help", "sensitivity --help", "convert --help",        "run --help",
+        "predict --help",  "bench --help",       "eval-candidate --help", "search --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -133,6 +133,7 @@ TEST(version_everywhere)
                           "quantize --version",
                           "convert --version",
                           "run --version",
+                          "predict --version",
                           "bench --version",
                           "info --version",
                           "sensitivity --version",

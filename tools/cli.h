@@ -80,8 +80,8 @@ typedef struct {
     int max_positional;
 } cli_spec;
 
-#define CLI_MAX_OPTIONS 128
-/* frost predict takes a model and any number of images (a shell glob) */
+/* positional: frost predict takes a model and any number of images (a shell glob) */
+#define CLI_MAX_OPTIONS    128
 #define CLI_MAX_POSITIONAL 4096
 
 typedef struct {

@@ -446,7 +446,7 @@ static float bilinear(const uint8_t *img, int h, int w, int c, float y, float x,
     return top + fy * (bottom - top);
 }
 
-void frost_resize_bilinear_u8(const uint8_t *src, int sh, int sw, int c, uint8_t *dst, int h, int w)
+void frost_image_resize_u8(const uint8_t *src, int sh, int sw, int c, uint8_t *dst, int h, int w)
 {
     const float sy = (float)sh / (float)h, sx = (float)sw / (float)w;
     for (int y = 0; y < h; y++)
@@ -470,8 +470,8 @@ frost_status frost_dataset_resize(const frost_dataset *src, int h, int w, frost_
     FROST_TRY(dataset_alloc(out, src->n, h, w, src->c, src->classes));
     const size_t in_px = (size_t)src->h * src->w * src->c, out_px = (size_t)h * w * src->c;
     for (int i = 0; i < src->n; i++) {
-        frost_resize_bilinear_u8(src->images + in_px * (size_t)i, src->h, src->w, src->c,
-                                 out->images + out_px * (size_t)i, h, w);
+        frost_image_resize_u8(src->images + in_px * (size_t)i, src->h, src->w, src->c,
+                              out->images + out_px * (size_t)i, h, w);
         out->labels[i] = src->labels[i];
     }
     return FROST_OK;

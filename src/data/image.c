@@ -449,7 +449,7 @@ frost_status frost_image_to_input(const frost_image *img, int h, int w, int c, b
     if (img->h == h && img->w == w)
         memcpy(sized, conv, dst_n);
     else
-        frost_resize_bilinear_u8(conv, img->h, img->w, c, sized, h, w);
+        frost_image_resize_u8(conv, img->h, img->w, c, sized, h, w);
     float lut[256];
     frost_augment_make_lut(norm, lut); /* the loader's table: bit-exact with training */
     for (size_t i = 0; i < dst_n; i++)
