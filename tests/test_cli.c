@@ -102,9 +102,10 @@ static const char *tiny_arch =
 TEST(help_on_every_command)
 {
     const char *cmds[] = {
-        "--help",          "train --help",          "eval --help",    "info --help",
-        "quantize --help", "sensitivity --help",    "convert --help", "run --help",
-        "bench --help",    "eval-candidate --help", "search --help",  "export --help"};
+        "--help",          "train --help",       "eval --help",           "info --help",
+        "quantize --help", "sensitivity --help", "convert --help",        "run --help",
+        "predict --help",  "bench --help",       "eval-candidate --help", "search --help",
+        "export --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -126,13 +127,21 @@ TEST(help_on_every_command)
  * options that would be errors. */
 TEST(version_everywhere)
 {
-    const char *cmds[] = {"--version",          "version",
-                          "train --version",    "eval --version",
-                          "quantize --version", "convert --version",
-                          "run --version",      "bench --version",
-                          "info --version",     "sensitivity --version",
-                          "search --version",   "eval-candidate --version",
-                          "export --version",   "train --epochs banana --version"};
+    const char *cmds[] = {"--version",
+                          "version",
+                          "train --version",
+                          "eval --version",
+                          "quantize --version",
+                          "convert --version",
+                          "run --version",
+                          "predict --version",
+                          "bench --version",
+                          "info --version",
+                          "sensitivity --version",
+                          "search --version",
+                          "eval-candidate --version",
+                          "export --version",
+                          "train --epochs banana --version"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         if (strcmp(out, "frost " FROST_VERSION_STRING "\n") != 0) {

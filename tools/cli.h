@@ -80,8 +80,9 @@ typedef struct {
     int max_positional;
 } cli_spec;
 
+/* positional: frost predict takes a model and any number of images (a shell glob) */
 #define CLI_MAX_OPTIONS    128
-#define CLI_MAX_POSITIONAL 8
+#define CLI_MAX_POSITIONAL 4096
 
 typedef struct {
     const cli_spec *spec;
@@ -221,6 +222,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_eval_candidate(int argc, char **argv);

@@ -13,6 +13,7 @@ static const char *const usage =
     "  sensitivity  per-layer accuracy drop when only that layer is quantized\n"
     "  convert   a QAT/PTQ checkpoint -> an int8 model for the integer-only runtime\n"
     "  run       accuracy of an int8 model on a data set\n"
+    "  predict   top classes of a model for your own images (PNG, JPEG, PGM/PPM)\n"
     "  bench     per-layer and total latency of an int8 model\n"
     "  export    an int8 model as C source for microcontrollers (--c DIR)\n"
     "  info      per-layer shapes, parameters and MACs (int8 models: --memory)\n"
@@ -43,6 +44,8 @@ static int run_command(int argc, char **argv)
         return cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "predict") == 0)
+        return cmd_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)

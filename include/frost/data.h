@@ -1,6 +1,6 @@
 /*
  * Data: IDX files (MNIST format, raw or gzip), Fashion-MNIST by default,
- * augmentation and a deterministic batch loader.
+ * augmentation, a deterministic batch loader and single images from PGM/PPM/PNG/JPEG files.
  */
 #ifndef FROST_DATA_H
 #define FROST_DATA_H
@@ -42,6 +42,35 @@ typedef struct {
     int crop_pad;    /* random crop after zero padding by this many pixels (0 = off) */
     bool hflip;      /* random horizontal flip */
 } frost_augment;
+
+/* An image read from a file (frost predict): uint8 HWC, c = 1 (gray) or 3 (RGB). */
+typedef struct {
+    int h, w, c;
+    uint8_t *pixels; /* h*w*c, owned */
+} frost_image;
+
+/* Largest image accepted (pixels): a corrupt header cannot make us ask for absurd memory. */
+#define FROST_IMAGE_MAX_PIXELS ((int64_t)1 << 26)
+
+/* Reads an image file, the format chosen by its extension (case-insensitive):
+ *   .pgm .ppm .pnm  Netpbm P2/P5 (gray) and P3/P6 (RGB), maxval up to 65535 (scaled to 0..255)
+ *   .png            libpng: palette, 16-bit and low-bit-depth images become 8-bit gray or
+ *                   RGB; an alpha channel is dropped
+ *   .jpg .jpeg      libjpeg: gray or colour (YCbCr/RGB; CMYK is refused)
+ * Other extensions are refused. Truncated or corrupt files get an error naming the file,
+ * never a crash. */
+frost_status frost_image_load(const char *path, frost_image *out);
+void frost_image_free(frost_image *img);
+
+/* A model input (h*w*c floats, HWC) from an image, as the training data was prepared:
+ *  1. channels: RGB -> gray by the BT.601 luma (299 R + 587 G + 114 B) / 1000, rounded;
+ *     gray -> RGB by replication (c must be 1 or 3);
+ *  2. resized to h x w as frost_dataset_resize does (bilinear, align_corners=False,
+ *     rounded to uint8); no resize when the size already matches;
+ *  3. inverted (255 - p) when `invert` (dark-on-light photos for a white-on-black model);
+ *  4. normalized as the loader does: (p / 255 - mean) / std (norm NULL: mean 0, std 1). */
+frost_status frost_image_to_input(const frost_image *img, int h, int w, int c, bool invert,
+                                  const frost_augment *norm, float *out);
 
 typedef struct frost_loader frost_loader;
 

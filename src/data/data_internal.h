@@ -38,4 +38,10 @@ void frost_augment_make_lut(const frost_augment *aug, float lut[256]);
 void frost_augment_image(const uint8_t *src, int h, int w, int c, const float lut[256],
                          frost_augment_choice choice, float *dst);
 
+/* Bilinear resize of one uint8 HWC image (sh x sw -> h x w, c channels): pixel centres
+ * aligned as PyTorch's align_corners=False, rounded to the nearest uint8. Shared by
+ * frost_dataset_resize and the image files of frost_image_to_input, so a user's image
+ * is resized exactly as a data set is. */
+void frost_image_resize_u8(const uint8_t *src, int sh, int sw, int c, uint8_t *dst, int h, int w);
+
 #endif

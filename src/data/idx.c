@@ -433,18 +433,30 @@ frost_status frost_dataset_head(const frost_dataset *src, int n, frost_dataset *
 }
 
 /* Bilinear sample of channel ch at (y, x) in image img (edge pixels repeat). */
-static float bilinear(const frost_dataset *d, const uint8_t *img, float y, float x, int ch)
+static float bilinear(const uint8_t *img, int h, int w, int c, float y, float x, int ch)
 {
-    y = y < 0.0f ? 0.0f : y > (float)(d->h - 1) ? (float)(d->h - 1) : y;
-    x = x < 0.0f ? 0.0f : x > (float)(d->w - 1) ? (float)(d->w - 1) : x;
-    int y0 = (int)y, x0 = (int)x, y1 = FROST_MIN(y0 + 1, d->h - 1),
-        x1 = FROST_MIN(x0 + 1, d->w - 1);
+    y = y < 0.0f ? 0.0f : y > (float)(h - 1) ? (float)(h - 1) : y;
+    x = x < 0.0f ? 0.0f : x > (float)(w - 1) ? (float)(w - 1) : x;
+    int y0 = (int)y, x0 = (int)x, y1 = FROST_MIN(y0 + 1, h - 1), x1 = FROST_MIN(x0 + 1, w - 1);
     float fy = y - (float)y0, fx = x - (float)x0;
-#define PX(yy, xx) (float)img[((size_t)(yy)*d->w + (xx)) * d->c + ch]
+#define PX(yy, xx) (float)img[((size_t)(yy)*w + (xx)) * c + ch]
     float top = PX(y0, x0) + fx * (PX(y0, x1) - PX(y0, x0));
     float bottom = PX(y1, x0) + fx * (PX(y1, x1) - PX(y1, x0));
 #undef PX
     return top + fy * (bottom - top);
+}
+
+void frost_image_resize_u8(const uint8_t *src, int sh, int sw, int c, uint8_t *dst, int h, int w)
+{
+    const float sy = (float)sh / (float)h, sx = (float)sw / (float)w;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int ch = 0; ch < c; ch++) {
+                /* pixel centres aligned (PyTorch's align_corners=False) */
+                float v = bilinear(src, sh, sw, c, ((float)y + 0.5f) * sy - 0.5f,
+                                   ((float)x + 0.5f) * sx - 0.5f, ch);
+                dst[((size_t)y * w + x) * c + ch] = (uint8_t)(v + 0.5f);
+            }
 }
 
 frost_status frost_dataset_resize(const frost_dataset *src, int h, int w, frost_dataset *out)
@@ -456,19 +468,10 @@ frost_status frost_dataset_resize(const frost_dataset *src, int h, int w, frost_
     if (h < 1 || w < 1 || h > 4096 || w > 4096)
         return frost_fail(FROST_ERR_ARG, "frost_dataset_resize: size %dx%d outside 1..4096", h, w);
     FROST_TRY(dataset_alloc(out, src->n, h, w, src->c, src->classes));
-    const float sy = (float)src->h / (float)h, sx = (float)src->w / (float)w;
     const size_t in_px = (size_t)src->h * src->w * src->c, out_px = (size_t)h * w * src->c;
     for (int i = 0; i < src->n; i++) {
-        const uint8_t *img = src->images + in_px * (size_t)i;
-        uint8_t *o = out->images + out_px * (size_t)i;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-                for (int ch = 0; ch < src->c; ch++) {
-                    /* pixel centres aligned (PyTorch's align_corners=False) */
-                    float v = bilinear(src, img, ((float)y + 0.5f) * sy - 0.5f,
-                                       ((float)x + 0.5f) * sx - 0.5f, ch);
-                    o[((size_t)y * w + x) * src->c + ch] = (uint8_t)(v + 0.5f);
-                }
+        frost_image_resize_u8(src->images + in_px * (size_t)i, src->h, src->w, src->c,
+                              out->images + out_px * (size_t)i, h, w);
         out->labels[i] = src->labels[i];
     }
     return FROST_OK;
