@@ -1,6 +1,8 @@
 #include "harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 int frost_test_failed_checks = 0;
 static int passed = 0, failed = 0;
@@ -66,3 +68,20 @@ int frost_test_gradcheck(const char *what, double (*f)(void *ctx), void *ctx, fl
 }
 
 const char *frost_test_bin(void) { return getenv("FROST_BIN"); }
+
+int frost_test_run_cli(const char *dir, const char *args, char *out, size_t cap)
+{
+    const char *bin = frost_test_bin();
+    if (!bin)
+        bin = "build/frost";
+    char cmd[8192], log[1024];
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin, args, log);
+    int rc = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+    out[n] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}

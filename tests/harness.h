@@ -81,5 +81,8 @@ int frost_test_gradcheck(const char *what, double (*f)(void *ctx), void *ctx, fl
 
 /* Path of the built frost CLI (env FROST_BIN), or NULL. */
 const char *frost_test_bin(void);
+/* Runs `frost ARGS` (FROST_BIN, else build/frost) with stdout and stderr captured into
+ * out (cap bytes, NUL-terminated) through a log file in `dir`; returns the exit code. */
+int frost_test_run_cli(const char *dir, const char *args, char *out, size_t cap);
 
 #endif

@@ -15,22 +15,7 @@ static char dir[] = "/tmp/frost_cli_XXXXXX";
 static char out[8192];
 
 /* Runs `frost ARGS` (stdout+stderr captured into out); returns the exit code. */
-static int frost(const char *args)
-{
-    const char *bin = frost_test_bin();
-    if (!bin)
-        bin = "build/frost";
-    char cmd[2048], log[300];
-    snprintf(log, sizeof log, "%s/log.txt", dir);
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin, args, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-    out[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+static int frost(const char *args) { return frost_test_run_cli(dir, args, out, sizeof out); }
 
 static void write_file(const char *name, const void *data, size_t size)
 {

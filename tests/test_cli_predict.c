@@ -37,22 +37,7 @@ static const char *fashion_names[CLASSES] = {"T-shirt/top", "Trouser",   "Pullov
                                              "Bag",         "Ankle boot"};
 
 /* Runs `frost ARGS` (stdout+stderr captured into out); returns the exit code. */
-static int frost(const char *args)
-{
-    const char *bin = frost_test_bin();
-    if (!bin)
-        bin = "build/frost";
-    char cmd[4096], log[300];
-    snprintf(log, sizeof log, "%s/log.txt", dir);
-    snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin, args, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-    out[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+static int frost(const char *args) { return frost_test_run_cli(dir, args, out, sizeof out); }
 
 /* Exit code 1 and one output line containing `needle`. */
 static void expect_error(const char *args, const char *needle)
