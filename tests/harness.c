@@ -1,4 +1,5 @@
 #include "harness.h"
+#include <string.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,4 +85,46 @@ int frost_test_run_cli(const char *dir, const char *args, char *out, size_t cap)
     if (f)
         fclose(f);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+float *frost_test_read_npy(const char *path, int *ndim, int64_t *shape)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char pre[10];
+    if (!f || fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] != 1) {
+        fprintf(stderr, "  %s: not a .npy v1 file\n", path);
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    size_t hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
+    char header[1024] = {0};
+    if (hlen >= sizeof header || fread(header, 1, hlen, f) != hlen ||
+        !strstr(header, "'descr': '<f4'") || !strstr(header, "'fortran_order': False")) {
+        fprintf(stderr, "  %s: not little-endian float32 in C order\n", path);
+        fclose(f);
+        return NULL;
+    }
+    const char *p = strchr(strstr(header, "'shape':"), '(');
+    long long numel = 1;
+    *ndim = 0;
+    for (p = p ? p + 1 : NULL; p && *p && *p != ')' && *ndim < 8;) {
+        char *end;
+        long long d = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        shape[(*ndim)++] = d;
+        numel *= d;
+        p = end;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    float *v = malloc((size_t)(numel > 0 ? numel : 1) * sizeof *v);
+    if (!v || fread(v, sizeof *v, (size_t)numel, f) != (size_t)numel) {
+        fprintf(stderr, "  %s: short file\n", path);
+        free(v);
+        v = NULL;
+    }
+    fclose(f);
+    return v;
 }

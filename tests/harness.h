@@ -85,4 +85,8 @@ const char *frost_test_bin(void);
  * out (cap bytes, NUL-terminated) through a log file in `dir`; returns the exit code. */
 int frost_test_run_cli(const char *dir, const char *args, char *out, size_t cap);
 
+/* Reads a NumPy .npy file of float32 (little-endian, C order): malloc'd values, the dims
+ * in shape[0..*ndim) (at most 8); NULL (printing why) on any problem. */
+float *frost_test_read_npy(const char *path, int *ndim, int64_t *shape);
+
 #endif

@@ -11,6 +11,7 @@
 #ifndef FROST_IO_H
 #define FROST_IO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "frost/status.h"
@@ -59,5 +60,20 @@ frost_status frost_checkpoint_load_model(const char *path, frost_model **out);
 frost_status frost_checkpoint_load_weights(const char *path, frost_model *m);
 /* Saves weights + BN statistics + architecture (no optimizer state). */
 frost_status frost_checkpoint_save_weights(const char *path, const frost_model *m);
+
+/* ---- ONNX import (docs/interop.md): a float model exported by PyTorch & co. ---- */
+typedef struct {
+    const char *name; /* the model's name; NULL: the file name without ".onnx" */
+} frost_onnx_import_opts;
+
+/* Reads an ONNX model (opsets 11..17; the ops docs/interop.md lists) into a frost model
+ * with its weights, NCHW turned into frost's NHWC. Nodes frost cannot run are all listed
+ * in one error; opts may be NULL. */
+frost_status frost_onnx_import(const char *path, const frost_onnx_import_opts *opts,
+                               frost_model **out);
+/* Whether a path names an ONNX file (".onnx"). */
+bool frost_path_is_onnx(const char *path);
+/* A model from a checkpoint, or from an ONNX file imported with default options. */
+frost_status frost_model_load(const char *path, frost_model **out);
 
 #endif
