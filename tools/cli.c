@@ -557,7 +557,7 @@ frost_status cli_load_ptq_inputs(const cli_data_opts *data, const char *ckpt, in
     frost_dataset_free(&full);
     frost_dataset_free(&rest);
     if (s == FROST_OK)
-        s = frost_checkpoint_load_model(ckpt, &in->model);
+        s = frost_model_load(ckpt, &in->model);
     if (s == FROST_OK && frost_model_is_quantized(in->model))
         s = frost_fail(FROST_ERR_ARG,
                        "%s is already quantized; give the FP32 checkpoint (frost eval reports "

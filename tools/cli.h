@@ -225,6 +225,7 @@ int cmd_run(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_eval_candidate(int argc, char **argv);
 
 #endif

@@ -28,7 +28,7 @@ static int bench_fp32(const char *path, int threads, int warmup, int reps)
 {
     frost_model *m = NULL;
     frost_fp32_model *e = NULL;
-    frost_status s = frost_checkpoint_load_model(path, &m);
+    frost_status s = frost_model_load(path, &m);
     if (s == FROST_OK && frost_model_is_quantized(m))
         s = frost_fail(FROST_ERR_ARG,
                        "%s is a fake-quant checkpoint: time its int8 model "

@@ -84,7 +84,7 @@ int cmd_convert(int argc, char **argv)
         default_out(a.positional[0], out, sizeof out);
     frost_model *qm = NULL;
     frost_int8_model *im = NULL;
-    frost_status s = frost_checkpoint_load_model(a.positional[0], &qm);
+    frost_status s = frost_model_load(a.positional[0], &qm);
     if (s == FROST_OK && !frost_model_is_quantized(qm))
         s = frost_fail(FROST_ERR_ARG,
                        "%s is an FP32 checkpoint: quantize it first (frost "

@@ -42,7 +42,7 @@ int cmd_eval(int argc, char **argv)
     float acc = 0, loss = 0;
     const frost_dataset *d = want_train ? &train : &test;
     frost_augment norm = frost_train_defaults().augment;
-    s = frost_checkpoint_load_model(a.positional[0], &m);
+    s = frost_model_load(a.positional[0], &m);
     if (s == FROST_OK)
         s = frost_model_set_batch(m, batch);
     if (s == FROST_OK)

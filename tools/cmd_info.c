@@ -6,7 +6,7 @@
 #include "cli.h"
 
 static const char *const help =
-    "usage: frost info [MODEL | CHECKPOINT.safetensors | MODEL.int8] [options]\n"
+    "usage: frost info [MODEL | CHECKPOINT.safetensors | MODEL.onnx | MODEL.int8] [options]\n"
     "Per-layer output shapes, parameters and MACs (multiply-accumulates per image,\n"
     "conv and linear layers), and totals.\n\n" CLI_MODEL_HELP
     "  (info defaults: --input 224 --in-channels 3 --classes 1000)\n\n"
@@ -75,8 +75,8 @@ int cmd_info(int argc, char **argv)
     }
     if (pos && (is_int8(pos) || memory))
         return info_int8(pos);
-    if (pos && is_checkpoint(pos))
-        s = frost_checkpoint_load_model(pos, &m);
+    if (pos && (is_checkpoint(pos) || frost_path_is_onnx(pos)))
+        s = frost_model_load(pos, &m);
     else
         s = cli_build_model(&mo, 224, 3, 1000, &m);
     if (s != FROST_OK)

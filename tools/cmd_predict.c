@@ -80,7 +80,7 @@ static frost_status predictor_load(const char *path, predictor *p)
         p->classes = frost_int8_classes(p->i8);
         return FROST_OK;
     }
-    FROST_TRY(frost_checkpoint_load_model(path, &p->model));
+    FROST_TRY(frost_model_load(path, &p->model));
     frost_model_input_shape(p->model, &p->h, &p->w, &p->c);
     p->classes = frost_model_classes(p->model);
     if (frost_model_is_quantized(p->model))

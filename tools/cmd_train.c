@@ -263,7 +263,7 @@ int cmd_train(int argc, char **argv)
     cli_parse_data(&a, &data);
     frost_status s = cli_load_data(&data, true, true, &full, &test);
     if (s == FROST_OK && from)
-        s = frost_checkpoint_load_model(from, &m);
+        s = frost_model_load(from, &m);
     else if (s == FROST_OK)
         s = cli_build_model(&mo, full.h, full.c, full.classes < 2 ? 2 : full.classes, &m);
     if (s == FROST_OK && from && qat && frost_model_is_quantized(m))

@@ -16,6 +16,7 @@ static const char *const usage =
     "  predict   top classes of a model for your own images (PNG, JPEG, PGM/PPM)\n"
     "  bench     per-layer and total latency of an int8 model\n"
     "  export    an int8 model as C source for microcontrollers (--c DIR)\n"
+    "  import    an ONNX model -> a frost checkpoint (any command also takes the .onnx)\n"
     "  info      per-layer shapes, parameters and MACs (int8 models: --memory)\n"
     "  search    quantization-aware architecture search with measured int8 latency\n"
     "  eval-candidate  train and measure one architecture-search candidate (int8)\n"
@@ -50,6 +51,8 @@ static int run_command(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "search") == 0)
