@@ -131,8 +131,8 @@ static int run_case(const char *dir, double rtol, bool fused)
     } else {
         printf("  %s (%d frost nodes, %s)\n", dir, m->n_nodes, fused ? "fused" : "unfused");
         const cJSON *out;
-        cJSON_ArrayForEach(out, cJSON_GetObjectItem(man, "outputs"))
-        bad += compare_tensor(dir, m, map, out, rtol);
+        cJSON_ArrayForEach(out, cJSON_GetObjectItem(man, "outputs")) bad +=
+            compare_tensor(dir, m, map, out, rtol);
     }
     free(x);
     cJSON_Delete(man);

@@ -447,7 +447,7 @@ TEST(bad_images_and_options)
     /* models */
     write_bytes("m.onnx", "onnx", 4);
     snprintf(args, sizeof args, "predict %s %s", path_of("m.onnx"), path_of("a.pgm"));
-    expect_error(args, "frost import");
+    expect_error(args, "m.onnx: not an ONNX model");
     /* labels: a wrong count, a missing file */
     write_bytes("nine.txt", "a\nb\nc\nd\ne\nf\ng\nh\ni\n", 18);
     snprintf(args, sizeof args, "predict %s %s --labels %s", model, path_of("a.pgm"),

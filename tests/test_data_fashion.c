@@ -103,7 +103,7 @@ TEST(loader_over_real_data)
     CHECK_EQ_INT(frost_dataset_fashion_mnist(NULL, false, &full), FROST_OK);
     CHECK_EQ_INT(frost_dataset_head(&full, 1000, &d), FROST_OK);
     frost_dataset_free(&full);
-    frost_augment aug = {0.2860f, 0.3530f, 2, true};
+    frost_augment aug = {.mean = 0.2860f, .std = 0.3530f, .crop_pad = 2, .hflip = true};
     frost_loader *l = NULL;
     CHECK_EQ_INT(frost_loader_create(&d, 128, true, &aug, 42, &l), FROST_OK);
     CHECK_EQ_INT(frost_loader_batches(l), 8);

@@ -160,7 +160,7 @@ TEST(normalisation_is_exact_without_augmentation)
     make_gradient_image(&d, 4, 4, 2); /* pixels 1..32 */
     d.images[0] = 0;
     d.images[31] = 255;
-    frost_augment aug = {0.2860f, 0.3530f, 0, false};
+    frost_augment aug = {.mean = 0.2860f, .std = 0.3530f, .crop_pad = 0, .hflip = false};
     frost_loader *l = NULL, *raw = NULL;
     CHECK_EQ_INT(frost_loader_create(&d, 1, true, &aug, 3, &l), FROST_OK);
     CHECK_EQ_INT(frost_loader_create(&d, 1, true, NULL, 3, &raw), FROST_OK);
@@ -235,7 +235,7 @@ TEST(augment_image_hand_computed)
         CHECK_FLOAT_EQ(out[i], (float)want_both[i] / 255.0f);
 
     /* Padding is black *before* normalisation: (0 - 0.5) / 0.25 = -2. */
-    frost_augment norm = {0.5f, 0.25f, 1, false};
+    frost_augment norm = {.mean = 0.5f, .std = 0.25f, .crop_pad = 1, .hflip = false};
     frost_augment_make_lut(&norm, lut);
     frost_augment_image(d.images, 3, 3, 1, lut, shift, out);
     CHECK_FLOAT_EQ(out[0], -2.0f);
@@ -260,7 +260,7 @@ TEST(loader_crop_produces_shifted_images)
 {
     frost_dataset d;
     make_gradient_image(&d, 5, 6, 1);
-    frost_augment aug = {0.25f, 0.5f, 2, false};
+    frost_augment aug = {.mean = 0.25f, .std = 0.5f, .crop_pad = 2, .hflip = false};
     float lut[256];
     frost_augment_make_lut(&aug, lut);
     frost_loader *l = NULL;
@@ -292,7 +292,7 @@ TEST(loader_flip_mirrors_half_the_time)
 {
     frost_dataset d;
     make_gradient_image(&d, 3, 4, 2);
-    frost_augment aug = {0.0f, 1.0f, 0, true};
+    frost_augment aug = {.mean = 0.0f, .std = 1.0f, .crop_pad = 0, .hflip = true};
     float lut[256];
     frost_augment_make_lut(&aug, lut);
     frost_loader *l = NULL;
@@ -356,7 +356,7 @@ TEST(augmentation_differs_between_positions)
     d.labels = calloc(N, 1);
     for (int i = 0; i < N; i++)
         memcpy(d.images + (size_t)i * H * W, one.images, H * W);
-    frost_augment aug = {0.0f, 1.0f, 1, true};
+    frost_augment aug = {.mean = 0.0f, .std = 1.0f, .crop_pad = 1, .hflip = true};
     float lut[256];
     frost_augment_make_lut(&aug, lut);
     frost_loader *l = NULL;
@@ -424,7 +424,7 @@ TEST(augmented_batches_independent_of_threads_and_batch_size)
         d.images[i] = (uint8_t)((i * 2654435761u) >> 24);
     for (int i = 0; i < N; i++)
         d.labels[i] = (uint8_t)(i % 10);
-    frost_augment aug = {0.2860f, 0.3530f, 3, true};
+    frost_augment aug = {.mean = 0.2860f, .std = 0.3530f, .crop_pad = 3, .hflip = true};
     size_t total = (size_t)N * H * W * C;
     float *a = malloc(total * sizeof *a), *b = malloc(total * sizeof *b);
     float *c = malloc(total * sizeof *c);
@@ -457,10 +457,10 @@ TEST(create_rejects_bad_arguments)
     frost_loader *l = (frost_loader *)&d; /* must be reset to NULL on failure */
     CHECK_EQ_INT(frost_loader_create(&d, 0, true, NULL, 1, &l), FROST_ERR_ARG);
     CHECK(l == NULL);
-    frost_augment bad_std = {0.5f, 0.0f, 0, false};
+    frost_augment bad_std = {.mean = 0.5f, .std = 0.0f, .crop_pad = 0, .hflip = false};
     CHECK_EQ_INT(frost_loader_create(&d, 2, true, &bad_std, 1, &l), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "std") != NULL);
-    frost_augment bad_pad = {0.5f, 1.0f, 4, false};
+    frost_augment bad_pad = {.mean = 0.5f, .std = 1.0f, .crop_pad = 4, .hflip = false};
     CHECK_EQ_INT(frost_loader_create(&d, 2, true, &bad_pad, 1, &l), FROST_ERR_ARG);
     CHECK(strstr(frost_last_error(), "crop_pad") != NULL);
     CHECK_EQ_INT(frost_loader_create(NULL, 2, true, NULL, 1, &l), FROST_ERR_ARG);

@@ -535,9 +535,15 @@ bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qc
     return true;
 }
 
+frost_augment cli_model_norm(const frost_model *m)
+{
+    frost_preprocess pre = frost_model_preprocess(m);
+    return frost_augment_for(&pre, frost_train_defaults().augment);
+}
+
 frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch)
 {
-    frost_augment norm = frost_train_defaults().augment;
+    frost_augment norm = cli_model_norm(m);
     float acc;
     frost_status s = frost_model_set_qmode(m, FROST_QMODE_CALIBRATE);
     if (s == FROST_OK)

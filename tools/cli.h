@@ -214,6 +214,10 @@ extern const cli_opt cli_nas_eval_options[];
 void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas_space *space,
                         int *n_train, int *n_val);
 
+/* The data normalization for model m: its preprocessing, else frost's Fashion-MNIST
+ * defaults (frost_train_defaults). */
+frost_augment cli_model_norm(const frost_model *m);
+
 int cmd_train(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);

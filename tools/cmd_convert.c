@@ -40,7 +40,7 @@ static frost_status compare(frost_model *qm, frost_int8_model *im, const cli_dat
         s = frost_dataset_head(&test, limit, &head);
         d = &head;
     }
-    frost_augment norm = frost_train_defaults().augment;
+    frost_augment norm = cli_model_norm(qm); /* the int8 model keeps the same */
     float acc_fq = 0, acc_i8 = 0, loss;
     if (s == FROST_OK)
         s = frost_model_set_batch(qm, 256);

@@ -41,8 +41,8 @@ int cmd_eval(int argc, char **argv)
     frost_model *m = NULL;
     float acc = 0, loss = 0;
     const frost_dataset *d = want_train ? &train : &test;
-    frost_augment norm = frost_train_defaults().augment;
     s = frost_model_load(a.positional[0], &m);
+    frost_augment norm = m ? cli_model_norm(m) : frost_train_defaults().augment;
     if (s == FROST_OK)
         s = frost_model_set_batch(m, batch);
     if (s == FROST_OK)

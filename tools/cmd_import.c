@@ -1,5 +1,7 @@
 /* frost import: an ONNX model -> a frost checkpoint. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,13 +14,44 @@ static const char *const help =
     "and runs like any other; every command that takes a checkpoint also takes the .onnx\n"
     "file directly. A model with ops frost lacks is refused, listing every such node.\n\n"
     "  -o, --out FILE      the checkpoint to write (.safetensors)\n"
-    "  --name NAME         the model's name (default: the file name)\n";
+    "  --name NAME         the model's name (default: the file name)\n\n"
+    "How images become the model's input (stored with it; predict, train, eval, quantize\n"
+    "and run use it): x = (pixel / 255 - mean) / std per channel.\n"
+    "  --mean M[,M,M]      per-channel means (default 0)\n"
+    "  --std S[,S,S]       per-channel standard deviations (default 1)\n"
+    "                      (torchvision ImageNet models: --mean 0.485,0.456,0.406\n"
+    "                      --std 0.229,0.224,0.225)\n"
+    "  --channels rgb|bgr  channel order of a 3-channel input (default rgb)\n";
 
 static const cli_opt options[] = {
     CLI_OPT_OUT,
     CLI_OPT_STR("name"),
+    CLI_OPT_STR("mean"),
+    CLI_OPT_STR("std"),
+    CLI_OPT_CHOICE("channels", "rgb|bgr"),
     CLI_OPT_END,
 };
+
+/* "a" or "a,b,c" into v[3] (one value: every channel); false if malformed. */
+static bool parse_triple(const char *text, float v[3])
+{
+    int n = 0;
+    for (const char *p = text;;) {
+        char *end;
+        float x = strtof(p, &end);
+        if (end == p || !isfinite(x) || n == 3)
+            return false;
+        v[n++] = x;
+        if (*end == '\0')
+            break;
+        if (*end != ',')
+            return false;
+        p = end + 1;
+    }
+    if (n == 1)
+        v[1] = v[2] = v[0];
+    return n == 1 || n == 3;
+}
 
 int cmd_import(int argc, char **argv)
 {
@@ -32,7 +65,14 @@ int cmd_import(int argc, char **argv)
         return cli_usage_error(&a, "give one ONNX model");
     if (!out)
         return cli_usage_error(&a, "say where to write the checkpoint: -o FILE");
-    frost_onnx_import_opts opts = {.name = cli_str(&a, "name", NULL)};
+    frost_preprocess pre = {.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}};
+    const char *mean = cli_str(&a, "mean", NULL), *std = cli_str(&a, "std", NULL);
+    if (mean && !parse_triple(mean, pre.mean))
+        return cli_usage_error(&a, "--mean: give one number or three separated by commas");
+    if (std && !parse_triple(std, pre.std))
+        return cli_usage_error(&a, "--std: give one number or three separated by commas");
+    pre.bgr = strcmp(cli_str(&a, "channels", "rgb"), "bgr") == 0;
+    frost_onnx_import_opts opts = {.name = cli_str(&a, "name", NULL), .pre = &pre};
     frost_model *m = NULL;
     frost_status s = frost_onnx_import(a.positional[0], &opts, &m);
     if (s == FROST_OK)
@@ -43,6 +83,14 @@ int cmd_import(int argc, char **argv)
         printf("imported %s: input %dx%dx%d, %d classes, %lld parameters, %.1f MMACs/image\n",
                a.positional[0], h, w, c, frost_model_classes(m),
                (long long)frost_model_param_count(m), (double)frost_model_macs(m) / 1e6);
+        if (c == 3)
+            printf("preprocessing: x = (pixel/255 - mean) / std, mean %g,%g,%g, std %g,%g,%g, %s\n",
+                   (double)pre.mean[0], (double)pre.mean[1], (double)pre.mean[2],
+                   (double)pre.std[0], (double)pre.std[1], (double)pre.std[2],
+                   pre.bgr ? "BGR" : "RGB");
+        else
+            printf("preprocessing: x = (pixel/255 - %g) / %g\n", (double)pre.mean[0],
+                   (double)pre.std[0]);
         printf("wrote %s\n", out);
     }
     frost_model_free(m);

@@ -16,13 +16,14 @@ static const char *const help =
     "probabilities (the softmax of the logits).\n\n"
     "MODEL: an FP32 checkpoint (.safetensors; run by the FP32 inference engine), a\n"
     "fake-quant one (frost quantize / train --qat; the training engine's eval forward) or\n"
-    "an int8 model (.int8, .i8; the integer-only runtime). ONNX files are not read: importing\n"
-    "them (frost import) is not available yet.\n\n"
+    "an int8 model (.int8, .i8; the integer-only runtime) or an ONNX model (.onnx, imported\n"
+    "on the fly as frost import does).\n\n"
     "IMAGE: .png, .jpg/.jpeg, .pgm or .ppm (P2/P5 gray, P3/P6 RGB). Each is prepared as the\n"
     "training data was: converted to the model's channels (RGB -> gray by the BT.601 luma\n"
     "0.299 R + 0.587 G + 0.114 B; gray -> RGB by copying), resized to the model's input\n"
-    "(bilinear, align_corners=False), then normalized as frost train does:\n"
-    "x = (pixel / 255 - 0.2860) / 0.3530 (Fashion-MNIST's mean and std). Fashion-MNIST\n"
+    "(bilinear, align_corners=False), put in the channel order the model asks for, then\n"
+    "normalized with the model's mean and std: x = (pixel / 255 - mean) / std (models that\n"
+    "carry none: 0.2860 and 0.3530, Fashion-MNIST's, as frost train uses). Fashion-MNIST\n"
     "garments are light on a black background: give photos the same polarity, or pass\n"
     "--invert for dark objects on a light background.\n\n"
     "  --top K             classes per image (default 5, at most the model's classes)\n"
@@ -58,6 +59,7 @@ typedef struct {
     frost_fp32_model *fp32; /* FP32 checkpoint */
     frost_model *model;     /* the checkpoint (fake-quant ones run through it) */
     int h, w, c, classes;
+    frost_preprocess pre; /* how images become inputs */
 } predictor;
 
 static bool has_extension(const char *path, const char *ext)
@@ -69,20 +71,17 @@ static bool has_extension(const char *path, const char *ext)
 static frost_status predictor_load(const char *path, predictor *p)
 {
     memset(p, 0, sizeof *p);
-    if (has_extension(path, ".onnx"))
-        return frost_fail(FROST_ERR_UNSUPPORTED,
-                          "%s: ONNX models are not read directly; importing them (frost import) "
-                          "is not available yet",
-                          path);
     if (has_extension(path, ".int8") || has_extension(path, ".i8")) {
         FROST_TRY(frost_int8_load(path, &p->i8));
         frost_int8_input_shape(p->i8, &p->h, &p->w, &p->c);
         p->classes = frost_int8_classes(p->i8);
+        p->pre = frost_int8_preprocess(p->i8);
         return FROST_OK;
     }
-    FROST_TRY(frost_model_load(path, &p->model));
+    FROST_TRY(frost_model_load(path, &p->model)); /* a checkpoint or an .onnx file */
     frost_model_input_shape(p->model, &p->h, &p->w, &p->c);
     p->classes = frost_model_classes(p->model);
+    p->pre = frost_model_preprocess(p->model);
     if (frost_model_is_quantized(p->model))
         return frost_model_set_batch(p->model, 1);
     return frost_fp32_create(p->model, &p->fp32);
@@ -260,7 +259,13 @@ static frost_status predict_image(predictor *p, const char *path, const predict_
 {
     frost_image img;
     FROST_TRY(frost_image_load(path, &img));
-    frost_augment norm = frost_train_defaults().augment;
+    if (p->pre.bgr && img.c == 3) /* files are RGB; the model wants BGR */
+        for (int64_t i = 0; i < (int64_t)img.h * img.w; i++) {
+            uint8_t r = img.pixels[3 * i];
+            img.pixels[3 * i] = img.pixels[3 * i + 2];
+            img.pixels[3 * i + 2] = r;
+        }
+    frost_augment norm = frost_augment_for(&p->pre, frost_train_defaults().augment);
     frost_status s = frost_image_to_input(&img, p->h, p->w, p->c, o->invert, &norm, input);
     frost_image_free(&img);
     if (s == FROST_OK)

@@ -73,10 +73,10 @@ int cmd_quantize(int argc, char **argv)
     }
     frost_set_threads(threads);
     cli_ptq_inputs in;
-    frost_augment norm = frost_train_defaults().augment;
     float acc_fp = 0, acc_q = 0;
     frost_status s = cli_load_ptq_inputs(&data, ckpt, calib_n, (uint64_t)seed, &in);
     frost_model *m = in.model;
+    frost_augment norm = m ? cli_model_norm(m) : frost_train_defaults().augment;
     const frost_dataset test = in.test, calib = in.calib;
     if (s == FROST_OK)
         s = frost_evaluate(m, &test, &norm, batch, &acc_fp, NULL);

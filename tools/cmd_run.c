@@ -59,7 +59,8 @@ int cmd_run(int argc, char **argv)
     float acc = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    frost_augment norm = frost_train_defaults().augment;
+    frost_preprocess pre = m ? frost_int8_preprocess(m) : (frost_preprocess){0};
+    frost_augment norm = frost_augment_for(&pre, frost_train_defaults().augment);
     if (s == FROST_OK)
         s = frost_int8_evaluate(m, d, &norm, &acc);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -30,7 +30,7 @@ static int by_acc(const void *a, const void *b)
 
 static frost_status run_rows(frost_model *m, const frost_dataset *test, int batch, row *rows, int n)
 {
-    frost_augment norm = frost_train_defaults().augment;
+    frost_augment norm = cli_model_norm(m);
     for (int i = 0; i < n; i++) {
         frost_model_quantize_only(m, i);
         rows[i].layer = i;
@@ -97,10 +97,10 @@ int cmd_sensitivity(int argc, char **argv)
     cli_ptq_inputs in;
     frost_dataset test = {0};
     row *rows = NULL;
-    frost_augment norm = frost_train_defaults().augment;
     float acc_fp = 0, acc_all = 0;
     frost_status s = cli_load_ptq_inputs(&data, a.positional[0], calib_n, 1, &in);
     frost_model *m = in.model;
+    frost_augment norm = m ? cli_model_norm(m) : frost_train_defaults().augment;
     const frost_dataset calib = in.calib;
     if (s == FROST_OK)
         s = frost_dataset_head(

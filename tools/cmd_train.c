@@ -289,6 +289,8 @@ int cmd_train(int argc, char **argv)
         return rc;
     }
     frost_set_threads(threads);
+    frost_preprocess pre = frost_model_preprocess(m);
+    cfg.augment = frost_augment_for(&pre, cfg.augment); /* an imported model's own */
 
     if (val_n > 0)
         s = frost_dataset_split(&full, val_n, cfg.seed, &train, &val);

@@ -39,8 +39,11 @@ void frost_dataset_free(frost_dataset *d);
 
 typedef struct {
     float mean, std; /* x = (pixel/255 - mean) / std; Fashion-MNIST: 0.2860, 0.3530 */
-    int crop_pad;    /* random crop after zero padding by this many pixels (0 = off) */
-    bool hflip;      /* random horizontal flip */
+    /* per channel instead (RGB models): channel k < 3 uses ch_mean[k], ch_std[k] */
+    bool per_channel;
+    float ch_mean[3], ch_std[3];
+    int crop_pad; /* random crop after zero padding by this many pixels (0 = off) */
+    bool hflip;   /* random horizontal flip */
 } frost_augment;
 
 /* An image read from a file (frost predict): uint8 HWC, c = 1 (gray) or 3 (RGB). */

@@ -56,6 +56,9 @@ frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image,
 /* The helpers behind frost_int8_run: quantize an image for this model. */
 void frost_int8_quantize_input(const frost_int8_model *m, const float *image, uint8_t *q);
 
+/* How images become this model's input (the float model's preprocessing). */
+frost_preprocess frost_int8_preprocess(const frost_int8_model *m);
+
 /* Top-1 accuracy over a data set, images normalized as in training (norm: mean/std;
  * NULL = none). */
 frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,

@@ -64,6 +64,9 @@ frost_status frost_checkpoint_save_weights(const char *path, const frost_model *
 /* ---- ONNX import (docs/interop.md): a float model exported by PyTorch & co. ---- */
 typedef struct {
     const char *name; /* the model's name; NULL: the file name without ".onnx" */
+    /* how images become the input (frost/model.h), stored with the model; NULL: pixel / 255
+     * (mean 0, std 1), RGB, what torchvision's ToTensor() alone gives */
+    const frost_preprocess *pre;
 } frost_onnx_import_opts;
 
 /* Reads an ONNX model (opsets 11..17; the ops docs/interop.md lists) into a frost model

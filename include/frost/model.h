@@ -50,6 +50,22 @@ int frost_model_classes(const frost_model *m);
 int64_t frost_model_param_count(const frost_model *m);
 int64_t frost_model_macs(const frost_model *m); /* per image, forward */
 
+/* How an image becomes the model's input: x = (pixel / 255 - mean[ch]) / std[ch], a
+ * 3-channel input in RGB order, or BGR when `bgr`. A model that says nothing (set false:
+ * the zoo, architecture files without it) gets the commands' Fashion-MNIST defaults
+ * (mean 0.2860, std 0.3530 on every channel). Imported models carry what the import was
+ * told (docs/interop.md). Stored in the architecture's "input" object, so checkpoints,
+ * folded copies and int8 models keep it. */
+typedef struct {
+    bool set;
+    float mean[3], std[3]; /* per channel; a 1-channel model uses [0] */
+    bool bgr;
+} frost_preprocess;
+
+frost_preprocess frost_model_preprocess(const frost_model *m);
+/* Checks the values (finite means, positive finite stds; unused channels ignored). */
+frost_status frost_model_set_preprocess(frost_model *m, const frost_preprocess *p);
+
 /* Kaiming-normal (fan_out) conv weights, BN gamma=1 beta=0, linear N(0, 0.01), zero bias. */
 void frost_model_init_weights(frost_model *m, uint64_t seed);
 

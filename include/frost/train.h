@@ -67,6 +67,10 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
                          const frost_dataset *test, const frost_train_config *cfg,
                          frost_progress_fn progress, void *user, frost_train_result *result);
 
+/* `base` with the normalization a model's preprocessing asks for (per channel), its crop
+ * and flip kept; base itself when the preprocessing is not set. */
+frost_augment frost_augment_for(const frost_preprocess *pre, frost_augment base);
+
 /* Accuracy (0..1) and mean loss of m on d in eval mode, normalised with aug's mean/std. */
 frost_status frost_evaluate(frost_model *m, const frost_dataset *d, const frost_augment *norm,
                             int batch, float *acc, float *loss);

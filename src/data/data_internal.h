@@ -30,6 +30,8 @@ frost_augment_choice frost_augment_choose(frost_rng *r, const frost_augment *aug
 /* lut[p] = ((float)p / 255 - mean) / std for every byte value p. aug == NULL
  * means mean 0, std 1. */
 void frost_augment_make_lut(const frost_augment *aug, float lut[256]);
+/* The tables of channels 0, 1, 2 (the same three unless aug->per_channel). */
+void frost_augment_make_luts(const frost_augment *aug, float luts[3][256]);
 
 /* Writes one normalised, shifted and possibly mirrored HWC image to dst.
  * Padding takes lut[0]: the value a raw black (0) pixel maps to, i.e. the image
@@ -37,6 +39,9 @@ void frost_augment_make_lut(const frost_augment *aug, float lut[256]);
  * uint8/[0,1] image followed by Normalize would do. */
 void frost_augment_image(const uint8_t *src, int h, int w, int c, const float lut[256],
                          frost_augment_choice choice, float *dst);
+/* The same with one table per channel (channels beyond n_luts use the last). */
+void frost_augment_image_luts(const uint8_t *src, int h, int w, int c, const float (*luts)[256],
+                              int n_luts, frost_augment_choice choice, float *dst);
 
 /* Bilinear resize of one uint8 HWC image (sh x sw -> h x w, c channels): pixel centres
  * aligned as PyTorch's align_corners=False, rounded to the nearest uint8. Shared by

@@ -436,8 +436,9 @@ frost_status frost_image_to_input(const frost_image *img, int h, int w, int c, b
         return frost_fail(FROST_ERR_ARG,
                           "frost_image_to_input: model input %dx%dx%d (1 or 3 channels only)", h, w,
                           c);
-    if (norm && !(norm->std > 0.0f))
-        return frost_fail(FROST_ERR_ARG, "frost_image_to_input: std must be positive");
+    for (int k = 0; norm && k < (norm->per_channel ? 3 : 1); k++)
+        if (!((norm->per_channel ? norm->ch_std[k] : norm->std) > 0.0f))
+            return frost_fail(FROST_ERR_ARG, "frost_image_to_input: std must be positive");
     size_t src_n = (size_t)img->h * img->w * c, dst_n = (size_t)h * w * c;
     uint8_t *conv = malloc(src_n), *sized = malloc(dst_n);
     if (!conv || !sized) {
@@ -450,10 +451,10 @@ frost_status frost_image_to_input(const frost_image *img, int h, int w, int c, b
         memcpy(sized, conv, dst_n);
     else
         frost_image_resize_u8(conv, img->h, img->w, c, sized, h, w);
-    float lut[256];
-    frost_augment_make_lut(norm, lut); /* the loader's table: bit-exact with training */
+    float luts[3][256];
+    frost_augment_make_luts(norm, luts); /* the loader's tables: bit-exact with training */
     for (size_t i = 0; i < dst_n; i++)
-        out[i] = lut[invert ? 255 - sized[i] : sized[i]];
+        out[i] = luts[i % (size_t)c][invert ? 255 - sized[i] : sized[i]];
     free(conv);
     free(sized);
     return FROST_OK;

@@ -34,7 +34,7 @@ struct frost_loader {
     frost_augment aug;
     frost_rng base;      /* seeded from the loader's seed, never advanced */
     frost_rng epoch_aug; /* augmentation root of the current epoch */
-    float lut[256];      /* byte -> normalised float */
+    float luts[3][256];  /* byte -> normalised float, per channel */
     int *order;          /* the current epoch's sample order */
     int pos;             /* next position in order */
 };
@@ -48,11 +48,15 @@ static frost_status loader_check_args(const frost_dataset *d, int batch, const f
                           batch);
     if (!aug)
         return FROST_OK;
-    if (!isfinite(aug->mean))
-        return frost_fail(FROST_ERR_ARG, "frost_loader_create: aug.mean is not finite");
-    if (!isfinite(aug->std) || aug->std <= 0.0f)
-        return frost_fail(FROST_ERR_ARG, "frost_loader_create: aug.std must be positive, got %g",
-                          (double)aug->std);
+    for (int k = 0; k < (aug->per_channel ? 3 : 1); k++) {
+        float mean = aug->per_channel ? aug->ch_mean[k] : aug->mean;
+        float std = aug->per_channel ? aug->ch_std[k] : aug->std;
+        if (!isfinite(mean))
+            return frost_fail(FROST_ERR_ARG, "frost_loader_create: aug.mean is not finite");
+        if (!isfinite(std) || std <= 0.0f)
+            return frost_fail(FROST_ERR_ARG,
+                              "frost_loader_create: aug.std must be positive, got %g", (double)std);
+    }
     if (aug->crop_pad < 0 || aug->crop_pad > d->h || aug->crop_pad > d->w)
         return frost_fail(FROST_ERR_ARG,
                           "frost_loader_create: aug.crop_pad %d is outside [0, %d] for %dx%d "
@@ -83,7 +87,7 @@ frost_status frost_loader_create(const frost_dataset *d, int batch, bool shuffle
     if (aug)
         l->aug = *aug;
     frost_rng_seed(&l->base, seed);
-    frost_augment_make_lut(aug, l->lut);
+    frost_augment_make_luts(aug, l->luts);
     frost_loader_start_epoch(l, 0);
     *out = l;
     return FROST_OK;
@@ -122,8 +126,8 @@ static void loader_fill_sample(const frost_loader *l, int position, float *image
     size_t pixels = (size_t)d->h * (size_t)d->w * (size_t)d->c;
     frost_rng rng = frost_rng_fork(&l->epoch_aug, (uint64_t)position);
     frost_augment_choice choice = frost_augment_choose(&rng, l->augment ? &l->aug : NULL);
-    frost_augment_image(d->images + (size_t)sample * pixels, d->h, d->w, d->c, l->lut, choice,
-                        image);
+    frost_augment_image_luts(d->images + (size_t)sample * pixels, d->h, d->w, d->c,
+                             (const float(*)[256])l->luts, 3, choice, image);
     *label = d->labels[sample];
 }
 

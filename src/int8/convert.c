@@ -489,6 +489,7 @@ frost_status frost_int8_from_model(const frost_model *qm, frost_int8_model **out
         return frost_fail(FROST_ERR_NOMEM, "int8 convert: out of memory");
     }
     snprintf(m->name, sizeof m->name, "%s", qm->name);
+    m->pre = frost_model_preprocess(qm);
     m->in_h = qm->in_h;
     m->in_w = qm->in_w;
     m->in_c = qm->in_c;

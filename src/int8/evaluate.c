@@ -19,7 +19,10 @@ frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
                           "int8 evaluate: labels go up to %d, the model has %d "
                           "classes",
                           d->classes - 1, m->classes);
-    frost_augment plain = {.mean = norm ? norm->mean : 0.0f, .std = norm ? norm->std : 1.0f};
+    /* the normalization only: no crop, no flip */
+    frost_augment plain = norm ? *norm : (frost_augment){.mean = 0.0f, .std = 1.0f};
+    plain.crop_pad = 0;
+    plain.hflip = false;
     frost_loader *l;
     FROST_TRY(frost_loader_create(d, 1, false, &plain, 0, &l));
     float *x = malloc((size_t)d->h * d->w * d->c * sizeof(float));

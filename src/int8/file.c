@@ -53,6 +53,21 @@ static cJSON *node_json(const frost_int8_node *n)
     return o;
 }
 
+/* "preprocess": {"mean": [3], "std": [3], "channels": "rgb"|"bgr"} (frost/model.h) */
+static bool add_preprocess(cJSON *root, const frost_preprocess *p)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "preprocess");
+    cJSON *mean = o ? cJSON_AddArrayToObject(o, "mean") : NULL;
+    cJSON *std = o ? cJSON_AddArrayToObject(o, "std") : NULL;
+    if (!mean || !std)
+        return false;
+    for (int i = 0; i < 3; i++) {
+        cJSON_AddItemToArray(mean, cJSON_CreateNumber(p->mean[i]));
+        cJSON_AddItemToArray(std, cJSON_CreateNumber(p->std[i]));
+    }
+    return cJSON_AddStringToObject(o, "channels", p->bgr ? "bgr" : "rgb") != NULL;
+}
+
 static char *graph_json(const frost_int8_model *m)
 {
     cJSON *root = cJSON_CreateObject();
@@ -66,6 +81,8 @@ static char *graph_json(const frost_int8_model *m)
               (nodes = cJSON_AddArrayToObject(root, "nodes"));
     for (int i = 0; ok && i < m->n_nodes; i++)
         ok = cJSON_AddItemToArray(nodes, node_json(&m->nodes[i]));
+    if (ok && m->pre.set)
+        ok = add_preprocess(root, &m->pre);
     char *s = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return s;
@@ -295,6 +312,30 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
     return FROST_OK;
 }
 
+static frost_status parse_preprocess(const load_ctx *c, const cJSON *root, frost_preprocess *p)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "preprocess");
+    if (!o)
+        return FROST_OK;
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(o, "mean");
+    const cJSON *std = cJSON_GetObjectItemCaseSensitive(o, "std");
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "channels");
+    if (cJSON_GetArraySize(mean) != 3 || cJSON_GetArraySize(std) != 3 || !cJSON_IsString(ch) ||
+        (strcmp(ch->valuestring, "rgb") != 0 && strcmp(ch->valuestring, "bgr") != 0))
+        return bad(c, "\"preprocess\" needs mean[3], std[3] and channels \"rgb\"/\"bgr\"", NULL);
+    for (int i = 0; i < 3; i++) {
+        const cJSON *mi = cJSON_GetArrayItem(mean, i), *si = cJSON_GetArrayItem(std, i);
+        if (!cJSON_IsNumber(mi) || !cJSON_IsNumber(si) || !isfinite(mi->valuedouble) ||
+            !(si->valuedouble > 0) || !isfinite(si->valuedouble))
+            return bad(c, "\"preprocess\": finite means and positive stds", NULL);
+        p->mean[i] = (float)mi->valuedouble;
+        p->std[i] = (float)si->valuedouble;
+    }
+    p->bgr = strcmp(ch->valuestring, "bgr") == 0;
+    p->set = true;
+    return FROST_OK;
+}
+
 static frost_status parse_graph(const load_ctx *c, const cJSON *root, frost_int8_model *m)
 {
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
@@ -317,6 +358,7 @@ static frost_status parse_graph(const load_ctx *c, const cJSON *root, frost_int8
                 (strcmp(rq->valuestring, "fixed") == 0 || strcmp(rq->valuestring, "float") == 0)))
         return bad(c, "\"requant\" must be \"fixed\" or \"float\"", NULL);
     m->float_requant = rq && strcmp(rq->valuestring, "float") == 0;
+    FROST_TRY(parse_preprocess(c, root, &m->pre));
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
     int n = cJSON_IsArray(nodes) ? cJSON_GetArraySize(nodes) : 0;
     if (n < 2 || n > 100000)

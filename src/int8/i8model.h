@@ -76,6 +76,7 @@ typedef struct {
 struct frost_int8_model {
     char name[FROST_I8_NAME_LEN];
     int in_h, in_w, in_c, classes;
+    frost_preprocess pre; /* the float model's (frost/model.h) */
     frost_int8_node *nodes;
     int n_nodes;
 

@@ -17,6 +17,8 @@ void frost_int8_input_shape(const frost_int8_model *m, int *h, int *w, int *c)
 
 int frost_int8_classes(const frost_int8_model *m) { return m->classes; }
 
+frost_preprocess frost_int8_preprocess(const frost_int8_model *m) { return m->pre; }
+
 void frost_int8_input_qparams(const frost_int8_model *m, float *scale, int *zero_point)
 {
     *scale = m->nodes[0].scale;

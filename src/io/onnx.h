@@ -47,8 +47,8 @@ frost_status frost_onnx_attr_float(const Onnx__NodeProto *n, const char *label, 
 frost_status frost_onnx_attr_ints(const Onnx__NodeProto *n, const char *label, const char *name,
                                   int64_t *out, int max, int *count);
 /* A string attribute, or `def` when absent (points into the model). */
-frost_status frost_onnx_attr_string(const Onnx__NodeProto *n, const char *label,
-                                    const char *name, const char *def, const char **out);
+frost_status frost_onnx_attr_string(const Onnx__NodeProto *n, const char *label, const char *name,
+                                    const char *def, const char **out);
 
 /* Tensors (initializers, Constant values). frost_onnx_load has checked dims and sizes. */
 int64_t frost_onnx_tensor_numel(const Onnx__TensorProto *t);

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frost/io.h"
 #include "core/util.h"
+#include "frost/io.h"
 #include "io/onnx.h"
 #include "models/graph.h"
 
@@ -168,9 +168,10 @@ static frost_status order_nodes(importer *im, const char *target)
     int root = strmap_get(&im->producer, target), top = 0;
     if (root < 0) {
         s = is_provided(im, target)
-                ? frost_fail(FROST_ERR_UNSUPPORTED, "ONNX graph output '%s' is not computed by any node",
-                             target)
-                : frost_fail(FROST_ERR_FORMAT, "ONNX graph output '%s' is produced by no node", target);
+                ? frost_fail(FROST_ERR_UNSUPPORTED,
+                             "ONNX graph output '%s' is not computed by any node", target)
+                : frost_fail(FROST_ERR_FORMAT, "ONNX graph output '%s' is produced by no node",
+                             target);
     } else {
         stack[top++] = root;
         color[root] = GREY;
@@ -285,14 +286,14 @@ static frost_status check_supported(const importer *im)
         if (bad++ < 12 && len < (int)sizeof msg - 200)
             len += snprintf(msg + len, sizeof msg - (size_t)len, "%s'%s' (%s%s%s, opset %d)",
                             bad > 1 ? ", " : "",
-                            frost_onnx_node_label(n, im->order[k], buf, sizeof buf),
-                            str(n->domain), n->domain && n->domain[0] ? "." : "", n->op_type,
-                            im->opset);
+                            frost_onnx_node_label(n, im->order[k], buf, sizeof buf), str(n->domain),
+                            n->domain && n->domain[0] ? "." : "", n->op_type, im->opset);
     }
     if (bad == 0)
         return FROST_OK;
-    return frost_fail(FROST_ERR_UNSUPPORTED, "ONNX model has %d node%s frost does not support: %s%s",
-                      bad, bad > 1 ? "s" : "", msg, bad > 12 ? ", ..." : "");
+    return frost_fail(FROST_ERR_UNSUPPORTED,
+                      "ONNX model has %d node%s frost does not support: %s%s", bad,
+                      bad > 1 ? "s" : "", msg, bad > 12 ? ", ..." : "");
 }
 
 /* ---------------------------------------------------------------- node helpers */
@@ -307,8 +308,9 @@ static const value *in_act(importer *im, const Onnx__NodeProto *n, size_t i, con
 {
     const value *v = i < n->n_input && n->input[i][0] ? find_value(im, n->input[i]) : NULL;
     if (!v || v->kind != VAL_ACT) {
-        frost_fail(FROST_ERR_UNSUPPORTED, "ONNX node '%s' (%s): input %zu must be a computed tensor",
-                   label, n->op_type, i);
+        frost_fail(FROST_ERR_UNSUPPORTED,
+                   "ONNX node '%s' (%s): input %zu must be a computed tensor", label, n->op_type,
+                   i);
         return NULL;
     }
     return v;
@@ -328,8 +330,8 @@ static const Onnx__TensorProto *in_const(importer *im, const Onnx__NodeProto *n,
     const value *v = find_value(im, n->input[i]);
     if (!v || v->kind != VAL_CONST) {
         frost_fail(FROST_ERR_UNSUPPORTED,
-                   "ONNX node '%s' (%s): input %zu ('%s') must be a constant (an initializer)", label,
-                   n->op_type, i, n->input[i]);
+                   "ONNX node '%s' (%s): input %zu ('%s') must be a constant (an initializer)",
+                   label, n->op_type, i, n->input[i]);
         return NULL;
     }
     return v->t;
@@ -387,8 +389,8 @@ typedef struct {
     int k, stride, pad;
 } window;
 
-static frost_status read_window(importer *im, const Onnx__NodeProto *n, const char *label,
-                                int in_h, int in_w, int kernel_h, int kernel_w, window *w)
+static frost_status read_window(importer *im, const Onnx__NodeProto *n, const char *label, int in_h,
+                                int in_w, int kernel_h, int kernel_w, window *w)
 {
     int64_t ks[4], st[4] = {1, 1}, pads[8] = {0}, dil[4] = {1, 1};
     int nk, ns, np, nd;
@@ -694,7 +696,7 @@ static frost_status imp_concat(importer *im, const Onnx__NodeProto *n, const cha
     frost_layer_attrs a;
     frost_layer_attrs_default(FROST_OP_CONCAT, &a);
     return add_layer(im, n, FROST_OP_CONCAT, (int)n->n_input, in, &a, 4) < 0 ? FROST_ERR_SHAPE
-                                                                            : FROST_OK;
+                                                                             : FROST_OK;
 }
 
 /* Global average pool of input 0; keepdims selects the ONNX rank of the result. */
@@ -708,7 +710,7 @@ static frost_status add_gap(importer *im, const Onnx__NodeProto *n, const char *
     frost_layer_attrs a;
     frost_layer_attrs_default(FROST_OP_GAP, &a);
     return add_layer(im, n, FROST_OP_GAP, 1, &x->node, &a, keep ? 4 : 2) < 0 ? FROST_ERR_SHAPE
-                                                                           : FROST_OK;
+                                                                             : FROST_OK;
 }
 
 static frost_status imp_gap(importer *im, const Onnx__NodeProto *n, const char *label)
@@ -1198,7 +1200,8 @@ static frost_status imp_fold(importer *im, const Onnx__NodeProto *n, const char 
         FROST_TRY(frost_onnx_attr_int(n, label, "to", 0, &to));
         if (to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
             to = ONNX__TENSOR_PROTO__DATA_TYPE__INT64; /* frost reads both as integers */
-        if (to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && to != ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+        if (to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+            to != ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
             return fail_node(label, n, "only casts to float32, int32 or int64 are supported");
         dtype = (int32_t)to;
         FROST_TRY(const_doubles(t, label, &v));
@@ -1233,7 +1236,8 @@ static frost_status imp_fold(importer *im, const Onnx__NodeProto *n, const char 
         FROST_TRY(fold_dims(im, n, label, t, dims, &ndim));
         FROST_TRY(const_doubles(t, label, &v));
     }
-    if (dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && dtype != ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
+    if (dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+        dtype != ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
         free(v);
         return fail_node(label, n, "only float32 and int64 constants are supported");
     }
@@ -1413,7 +1417,7 @@ static void importer_free(importer *im)
 }
 
 static frost_status import_graph(importer *im, const Onnx__ModelProto *mp, const char *path,
-                                 const char *name)
+                                 const char *name, const frost_preprocess *pre)
 {
     im->g = mp->graph;
     im->opset = frost_onnx_opset(mp);
@@ -1433,6 +1437,8 @@ static frost_status import_graph(importer *im, const Onnx__ModelProto *mp, const
     FROST_TRY(read_input(im, model_name));
     FROST_TRY(convert_nodes(im));
     FROST_TRY(finish(im));
+    frost_preprocess plain = {.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}};
+    FROST_TRY(frost_model_set_preprocess(im->m, pre ? pre : &plain));
     return build_map(im);
 }
 
@@ -1446,7 +1452,7 @@ frost_status frost_onnx_import_mapped(const char *path, const frost_onnx_import_
     FROST_TRY(frost_onnx_load(path, &mp));
     importer im;
     memset(&im, 0, sizeof im);
-    frost_status s = import_graph(&im, mp, path, opts ? opts->name : NULL);
+    frost_status s = import_graph(&im, mp, path, opts ? opts->name : NULL, opts ? opts->pre : NULL);
     if (s == FROST_OK) {
         *out = im.m;
         if (map)

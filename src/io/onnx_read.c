@@ -76,8 +76,8 @@ static frost_status check_tensor(const Onnx__TensorProto *t, const char *what)
                           "with its weights inside)",
                           what, name);
     if (t->segment)
-        return frost_fail(FROST_ERR_UNSUPPORTED, "ONNX %s '%s': segmented tensors are not supported",
-                          what, name);
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "ONNX %s '%s': segmented tensors are not supported", what, name);
     size_t esize = dtype_size(t->data_type);
     if (esize == 0)
         return FROST_OK; /* a type no importer reads: refused where it is used */
@@ -278,15 +278,16 @@ frost_status frost_onnx_attr_ints(const Onnx__NodeProto *n, const char *label, c
     if (!is_type(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, a->n_ints > 0))
         return wrong_type(label, name, "a list of integers");
     if (a->n_ints > (size_t)max)
-        return frost_fail(FROST_ERR_FORMAT, "ONNX node '%s': attribute '%s' has %zu values (at most %d)",
-                          label, name, a->n_ints, max);
+        return frost_fail(FROST_ERR_FORMAT,
+                          "ONNX node '%s': attribute '%s' has %zu values (at most %d)", label, name,
+                          a->n_ints, max);
     memcpy(out, a->ints, a->n_ints * sizeof *out);
     *count = (int)a->n_ints;
     return FROST_OK;
 }
 
-frost_status frost_onnx_attr_string(const Onnx__NodeProto *n, const char *label,
-                                    const char *name, const char *def, const char **out)
+frost_status frost_onnx_attr_string(const Onnx__NodeProto *n, const char *label, const char *name,
+                                    const char *def, const char **out)
 {
     static char value[64];
     const Onnx__AttributeProto *a = frost_onnx_attr(n, name);

@@ -470,6 +470,22 @@ int frost_g_finish(frost_model *m, int classes)
 
 const char *frost_model_name(const frost_model *m) { return m->name; }
 
+frost_preprocess frost_model_preprocess(const frost_model *m) { return m->pre; }
+
+frost_status frost_model_set_preprocess(frost_model *m, const frost_preprocess *p)
+{
+    int channels = m->in_c < 3 ? m->in_c : 3;
+    for (int i = 0; i < channels; i++)
+        if (!isfinite(p->mean[i]) || !isfinite(p->std[i]) || !(p->std[i] > 0.0f))
+            return frost_fail(FROST_ERR_ARG,
+                              "model '%s': preprocessing channel %d: mean %g, std %g (the mean "
+                              "must be finite, the std positive)",
+                              m->name, i, (double)p->mean[i], (double)p->std[i]);
+    m->pre = *p;
+    m->pre.set = true;
+    return FROST_OK;
+}
+
 void frost_model_input_shape(const frost_model *m, int *h, int *w, int *c)
 {
     *h = m->in_h;

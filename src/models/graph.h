@@ -125,6 +125,7 @@ typedef struct {
 struct frost_model {
     char name[FROST_NAME_LEN];
     int in_h, in_w, in_c, classes;
+    frost_preprocess pre; /* how images become inputs (frost/model.h) */
 
     frost_node *nodes;
     int n_nodes, cap_nodes;

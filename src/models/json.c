@@ -197,6 +197,52 @@ static int get_input_dim(const cJSON *input, const char *key, const char *src, i
     return 0;
 }
 
+/* One of "mean" / "std" of the input's preprocessing: a number for every channel, or one
+ * number for all. */
+static frost_status get_norm(const cJSON *input, const char *key, const char *src, int c,
+                             float *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(input, key);
+    int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+    int want = c < 3 ? c : 3;
+    if (n != 1 && n != want)
+        return frost_fail(FROST_ERR_FORMAT, "%s: 'input.%s' must be a list of 1 or %d numbers", src,
+                          key, want);
+    for (int i = 0; i < 3; i++) {
+        const cJSON *x = cJSON_GetArrayItem(v, n == 1 ? 0 : (i < n ? i : n - 1));
+        if (!cJSON_IsNumber(x))
+            return frost_fail(FROST_ERR_FORMAT, "%s: 'input.%s' must hold numbers", src, key);
+        out[i] = (float)x->valuedouble;
+    }
+    return FROST_OK;
+}
+
+/* The optional preprocessing in "input": mean, std (both or neither), channels. */
+static frost_status parse_preprocess(const cJSON *input, const char *src, frost_model *m)
+{
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(input, "mean");
+    const cJSON *std = cJSON_GetObjectItemCaseSensitive(input, "std");
+    const cJSON *order = cJSON_GetObjectItemCaseSensitive(input, "channels");
+    if (!mean && !std && !order)
+        return FROST_OK;
+    if (!mean || !std)
+        return frost_fail(FROST_ERR_FORMAT, "%s: 'input' needs both 'mean' and 'std'", src);
+    frost_preprocess p = {.set = true};
+    FROST_TRY(get_norm(input, "mean", src, m->in_c, p.mean));
+    FROST_TRY(get_norm(input, "std", src, m->in_c, p.std));
+    if (order && (!cJSON_IsString(order) || (strcmp(order->valuestring, "rgb") != 0 &&
+                                             strcmp(order->valuestring, "bgr") != 0)))
+        return frost_fail(FROST_ERR_FORMAT, "%s: 'input.channels' must be \"rgb\" or \"bgr\"", src);
+    p.bgr = order && strcmp(order->valuestring, "bgr") == 0;
+    frost_status s = frost_model_set_preprocess(m, &p);
+    if (s != FROST_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", frost_last_error());
+        return frost_fail(FROST_ERR_FORMAT, "%s: %s", src, msg);
+    }
+    return FROST_OK;
+}
+
 static frost_status parse_model(const cJSON *root, const char *src, frost_model **out)
 {
     if (!cJSON_IsObject(root))
@@ -225,6 +271,10 @@ static frost_status parse_model(const cJSON *root, const char *src, frost_model 
     frost_model *m = frost_g_new(cJSON_IsString(name) ? name->valuestring : "model", h, w, c);
     if (!m)
         return FROST_ERR_NOMEM;
+    if (parse_preprocess(input, src, m) != FROST_OK) {
+        frost_model_free(m);
+        return FROST_ERR_FORMAT;
+    }
     int i = 0;
     const cJSON *layer;
     cJSON_ArrayForEach(layer, layers)
@@ -326,6 +376,17 @@ char *frost_model_to_json(const frost_model *m)
     cJSON_AddNumberToObject(input, "h", m->in_h);
     cJSON_AddNumberToObject(input, "w", m->in_w);
     cJSON_AddNumberToObject(input, "c", m->in_c);
+    if (m->pre.set) {
+        int n = m->in_c < 3 ? m->in_c : 3;
+        cJSON *mean = cJSON_AddArrayToObject(input, "mean"),
+              *std = cJSON_AddArrayToObject(input, "std");
+        for (int i = 0; i < n; i++) {
+            cJSON_AddItemToArray(mean, cJSON_CreateNumber(m->pre.mean[i]));
+            cJSON_AddItemToArray(std, cJSON_CreateNumber(m->pre.std[i]));
+        }
+        if (m->in_c == 3)
+            cJSON_AddStringToObject(input, "channels", m->pre.bgr ? "bgr" : "rgb");
+    }
     cJSON_AddNumberToObject(root, "classes", m->classes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (int i = 1; i < m->n_nodes; i++)

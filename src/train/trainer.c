@@ -46,6 +46,20 @@ frost_train_config frost_train_defaults(void)
     return c;
 }
 
+frost_augment frost_augment_for(const frost_preprocess *pre, frost_augment base)
+{
+    if (!pre || !pre->set)
+        return base;
+    base.per_channel = true;
+    for (int k = 0; k < 3; k++) {
+        base.ch_mean[k] = pre->mean[k];
+        base.ch_std[k] = pre->std[k];
+    }
+    base.mean = pre->mean[0];
+    base.std = pre->std[0];
+    return base;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -73,7 +87,10 @@ frost_status frost_evaluate(frost_model *m, const frost_dataset *d, const frost_
     if (m->batch == 0)
         FROST_TRY(frost_model_set_batch(m, batch));
     batch = m->batch;
-    frost_augment plain = {.mean = norm ? norm->mean : 0.0f, .std = norm ? norm->std : 1.0f};
+    /* the normalization only: no crop, no flip */
+    frost_augment plain = norm ? *norm : (frost_augment){.mean = 0.0f, .std = 1.0f};
+    plain.crop_pad = 0;
+    plain.hflip = false;
     frost_loader *l;
     FROST_TRY(frost_loader_create(d, batch, false, &plain, 0, &l));
     size_t img = (size_t)d->h * d->w * d->c;
