@@ -230,6 +230,7 @@ static frost_status imp_reshape(importer *, const Onnx__NodeProto *, const char 
 static frost_status imp_identity(importer *, const Onnx__NodeProto *, const char *);
 static frost_status imp_dropout(importer *, const Onnx__NodeProto *, const char *);
 static frost_status imp_constant(importer *, const Onnx__NodeProto *, const char *);
+static frost_status imp_pad(importer *, const Onnx__NodeProto *, const char *);
 static frost_status imp_fold(importer *, const Onnx__NodeProto *, const char *);
 
 static const struct {
@@ -256,6 +257,7 @@ static const struct {
     {"Identity", imp_identity},
     {"Dropout", imp_dropout},
     {"Constant", imp_constant},
+    {"Pad", imp_pad},
     /* shape arithmetic on constants, as exports without constant folding contain */
     {"Cast", imp_fold},
     {"Unsqueeze", imp_fold},
@@ -969,6 +971,37 @@ static frost_status imp_identity(importer *im, const Onnx__NodeProto *n, const c
     const value *x = in_act(im, n, 0, label);
     if (!x)
         return FROST_ERR_UNSUPPORTED;
+    define_value(im, n->output[0], *x);
+    return FROST_OK;
+}
+
+/* A Pad that adds nothing (PyTorch writes one before every AvgPool2d) is its input. */
+static frost_status imp_pad(importer *im, const Onnx__NodeProto *n, const char *label)
+{
+    const value *x = in_act(im, n, 0, label);
+    if (!x)
+        return FROST_ERR_UNSUPPORTED;
+    int64_t pads[2 * FROST_ONNX_MAX_RANK] = {0};
+    int count = 0;
+    if (im->opset < 11) {
+        FROST_TRY(frost_onnx_attr_ints(n, label, "pads", pads, 2 * FROST_ONNX_MAX_RANK, &count));
+    } else {
+        const Onnx__TensorProto *t = in_const(im, n, 1, label, false);
+        if (!t)
+            return FROST_ERR_UNSUPPORTED;
+        int64_t *v;
+        count = (int)frost_onnx_tensor_numel(t);
+        if (count > 2 * FROST_ONNX_MAX_RANK)
+            return fail_node(label, n, "too many pads");
+        FROST_TRY(frost_onnx_tensor_ints(t, "pads", &v));
+        memcpy(pads, v, (size_t)count * sizeof *v);
+        free(v);
+    }
+    for (int i = 0; i < count; i++)
+        if (pads[i] != 0)
+            return fail_node(label, n,
+                             "only a Pad that adds nothing is supported (padding belongs in the "
+                             "Conv / pool attributes)");
     define_value(im, n->output[0], *x);
     return FROST_OK;
 }
