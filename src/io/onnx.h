@@ -63,6 +63,10 @@ typedef struct frost_onnx_map frost_onnx_map;
 #include "frost/io.h"
 frost_status frost_onnx_import_mapped(const char *path, const frost_onnx_import_opts *opts,
                                       frost_model **out, frost_onnx_map **map);
+/* The same on a file's bytes in memory (`what` names it in messages). */
+frost_status frost_onnx_import_bytes(const uint8_t *data, size_t size, const char *what,
+                                     const frost_onnx_import_opts *opts, frost_model **out);
+
 /* How an ONNX value is laid out in frost: rank 4 (NCHW in ONNX, NHWC in frost) or rank 2
  * ([N, F]); a rank-2 value flattened from a flat_h x flat_w x flat_c map (flat_h*flat_w > 1)
  * has its features in C,H,W order in ONNX and H,W,C order in frost. */

@@ -1475,14 +1475,10 @@ static frost_status import_graph(importer *im, const Onnx__ModelProto *mp, const
     return build_map(im);
 }
 
-frost_status frost_onnx_import_mapped(const char *path, const frost_onnx_import_opts *opts,
-                                      frost_model **out, frost_onnx_map **map)
+static frost_status import_model(const Onnx__ModelProto *mp, const char *path,
+                                 const frost_onnx_import_opts *opts, frost_model **out,
+                                 frost_onnx_map **map)
 {
-    *out = NULL;
-    if (map)
-        *map = NULL;
-    Onnx__ModelProto *mp;
-    FROST_TRY(frost_onnx_load(path, &mp));
     importer im;
     memset(&im, 0, sizeof im);
     frost_status s = import_graph(&im, mp, path, opts ? opts->name : NULL, opts ? opts->pre : NULL);
@@ -1497,6 +1493,29 @@ frost_status frost_onnx_import_mapped(const char *path, const frost_onnx_import_
         frost_onnx_map_free(im.map);
     }
     importer_free(&im);
+    return s;
+}
+
+frost_status frost_onnx_import_mapped(const char *path, const frost_onnx_import_opts *opts,
+                                      frost_model **out, frost_onnx_map **map)
+{
+    *out = NULL;
+    if (map)
+        *map = NULL;
+    Onnx__ModelProto *mp;
+    FROST_TRY(frost_onnx_load(path, &mp));
+    frost_status s = import_model(mp, path, opts, out, map);
+    frost_onnx_free(mp);
+    return s;
+}
+
+frost_status frost_onnx_import_bytes(const uint8_t *data, size_t size, const char *what,
+                                     const frost_onnx_import_opts *opts, frost_model **out)
+{
+    *out = NULL;
+    Onnx__ModelProto *mp;
+    FROST_TRY(frost_onnx_parse(data, size, what, &mp));
+    frost_status s = import_model(mp, what, opts, out, NULL);
     frost_onnx_free(mp);
     return s;
 }
