@@ -281,6 +281,14 @@ TEST(quantize_qat_sensitivity_end_to_end)
     CHECK(fp && fq);
     double acc_fp = fp ? atof(fp + 27) : 0, acc_q = fq ? atof(fq + 27) : 0;
     CHECK(acc_fp > 30.0 && acc_q > acc_fp - 3.0); /* W8A8 per-channel barely moves a tiny net */
+    /* the file says how it was calibrated */
+    char qpath[600];
+    snprintf(qpath, sizeof qpath, "%s/q.safetensors", dir);
+    frost_st_file *qf = NULL;
+    CHECK_EQ_INT(frost_st_read(qpath, &qf), FROST_OK);
+    const char *calib = qf ? frost_st_meta_get(qf, "frost.calibration") : NULL;
+    CHECK(calib && strcmp(calib, "{\"split\": \"train\", \"images\": 256, \"seed\": 1}") == 0);
+    frost_st_close(qf);
     snprintf(args, sizeof args, "eval %s/q.safetensors", dir); /* the saved fake-quant model */
     CHECK_EQ_INT(frost(args), 0);
     const char *acc = strstr(out, "accuracy ");

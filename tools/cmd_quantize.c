@@ -91,13 +91,18 @@ int cmd_quantize(int argc, char **argv)
     double t2 = now_s();
     if (s == FROST_OK)
         s = frost_evaluate(m, &test, &norm, batch, &acc_q, NULL);
-    if (s == FROST_OK)
-        s = frost_checkpoint_save_weights(out, m);
+    char calib_json[256];
+    snprintf(calib_json, sizeof calib_json, "{\"split\": \"train\", \"images\": %d, \"seed\": %d}",
+             calib.n, seed);
+    frost_st_meta meta[1] = {{"frost.calibration", calib_json}};
+    if (s == FROST_OK) /* how it was calibrated, for whoever reads the file later */
+        s = frost_checkpoint_save_weights_meta(out, m, meta, 1);
     if (s == FROST_OK) {
         printf("%-12s test accuracy %6.2f%%\n", "FP32", 100.0 * acc_fp);
         printf("%-12s test accuracy %6.2f%%  (%+.2f points)\n", "fake-quant", 100.0 * acc_q,
                100.0 * ((double)acc_q - acc_fp));
-        printf("calibration %.1fs, fake-quant model saved to %s\n", t2 - t1, out);
+        printf("calibration %.1fs, fake-quant model saved to %s (with %s)\n", t2 - t1, out,
+               calib_json);
     }
     int rc = s == FROST_OK ? 0 : cli_error("quantize");
     frost_qconfig_free(qc);

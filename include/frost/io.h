@@ -60,6 +60,10 @@ frost_status frost_checkpoint_load_model(const char *path, frost_model **out);
 frost_status frost_checkpoint_load_weights(const char *path, frost_model *m);
 /* Saves weights + BN statistics + architecture (no optimizer state). */
 frost_status frost_checkpoint_save_weights(const char *path, const frost_model *m);
+/* The same with extra metadata entries (e.g. how a PTQ model was calibrated); read them
+ * back with frost_st_read + frost_st_meta_get. */
+frost_status frost_checkpoint_save_weights_meta(const char *path, const frost_model *m,
+                                                const frost_st_meta *meta, int n_meta);
 
 /* ---- ONNX import (docs/interop.md): a float model exported by PyTorch & co. ---- */
 typedef struct {

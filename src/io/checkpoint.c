@@ -204,3 +204,9 @@ frost_status frost_checkpoint_save_weights(const char *path, const frost_model *
 {
     return frost_checkpoint_save(path, m, NULL, NULL, 0);
 }
+
+frost_status frost_checkpoint_save_weights_meta(const char *path, const frost_model *m,
+                                                const frost_st_meta *meta, int n_meta)
+{
+    return frost_checkpoint_save(path, m, NULL, meta, n_meta);
+}
