@@ -535,6 +535,18 @@ bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qc
     return true;
 }
 
+size_t cli_model_stem_len(const char *path)
+{
+    static const char *const ext[] = {".safetensors", ".onnx"};
+    size_t n = strlen(path);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t e = strlen(ext[i]);
+        if (n > e && strcmp(path + n - e, ext[i]) == 0)
+            return n - e;
+    }
+    return n;
+}
+
 frost_augment cli_model_norm(const frost_model *m)
 {
     frost_preprocess pre = frost_model_preprocess(m);

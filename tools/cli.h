@@ -217,6 +217,8 @@ void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas
 /* The data normalization for model m: its preprocessing, else frost's Fashion-MNIST
  * defaults (frost_train_defaults). */
 frost_augment cli_model_norm(const frost_model *m);
+/* The length of a model path without its ".safetensors" or ".onnx" (for derived names). */
+size_t cli_model_stem_len(const char *path);
 
 int cmd_train(int argc, char **argv);
 int cmd_search(int argc, char **argv);

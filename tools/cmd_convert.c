@@ -19,13 +19,7 @@ static const char *const help =
 /* CKPT.safetensors -> CKPT.int8 (or CKPT + ".int8"). */
 static void default_out(const char *ckpt, char *out, size_t n)
 {
-    size_t len = strlen(ckpt);
-    const char *ext = ".safetensors";
-    size_t el = strlen(ext);
-    if (len > el && strcmp(ckpt + len - el, ext) == 0)
-        snprintf(out, n, "%.*s.int8", (int)(len - el), ckpt);
-    else
-        snprintf(out, n, "%s.int8", ckpt);
+    snprintf(out, n, "%.*s.int8", (int)cli_model_stem_len(ckpt), ckpt);
 }
 
 static frost_status compare(frost_model *qm, frost_int8_model *im, const cli_data_opts *data,

@@ -30,11 +30,7 @@ static double now_s(void)
 /* "<stem>.ptq.safetensors" next to the input checkpoint. */
 static void default_out(const char *ckpt, char *out, size_t size)
 {
-    const char *ext = ".safetensors";
-    size_t n = strlen(ckpt), e = strlen(ext);
-    if (n > e && strcmp(ckpt + n - e, ext) == 0)
-        n -= e;
-    snprintf(out, size, "%.*s.ptq.safetensors", (int)n, ckpt);
+    snprintf(out, size, "%.*s.ptq.safetensors", (int)cli_model_stem_len(ckpt), ckpt);
 }
 
 static const cli_opt options[] = {
