@@ -3,7 +3,8 @@
  * -> sigmoid -> mul with the trunk) and SiLU, end to end: it trains in float (the loss goes
  * down), trains on with QAT (the sigmoid's fake-quant keeps the fixed range [0, 1]),
  * converts to int8 and the int8 engine agrees with the fake-quant model on the predictions
- * and, within a few quantization steps, on the logits.
+ * and, within a few quantization steps, on the logits. PTQ with every observer leaves the
+ * gate's range at [0, 1] too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,42 @@ TEST(squeeze_excite_trains_quantizes_and_converts)
     frost_model_free(m);
 }
 
-FROST_TEST_MAIN(RUN(squeeze_excite_trains_quantizes_and_converts))
+/* PTQ: whatever the observer, calibration leaves the gate's range at [0, 1] (the
+ * calibration observers never see it) and the others calibrated. */
+TEST(sigmoid_range_is_fixed_for_every_observer)
+{
+    const int observers[] = {FROST_OBS_MINMAX, FROST_OBS_EMA, FROST_OBS_HISTOGRAM,
+                             FROST_OBS_PERCENTILE, FROST_OBS_ENTROPY};
+    float x[BATCH * H * W * C];
+    uint8_t y[BATCH];
+    make_batch(77, BATCH, x, y);
+    for (size_t k = 0; k < sizeof observers / sizeof observers[0]; k++) {
+        frost_model *m = NULL;
+        CHECK(frost_model_from_json(se_arch, "se_tiny.json", &m) == FROST_OK);
+        if (!m)
+            return;
+        frost_model_init_weights(m, 2);
+        frost_qconfig *qc = NULL;
+        CHECK(frost_qconfig_default(&qc) == FROST_OK);
+        CHECK(frost_qconfig_default_observer(qc, observers[k]) == FROST_OK);
+        CHECK(frost_model_quantize(m, qc) == FROST_OK);
+        frost_qconfig_free(qc);
+        CHECK(frost_model_set_batch(m, BATCH) == FROST_OK);
+        CHECK(frost_model_set_qmode(m, FROST_QMODE_CALIBRATE) == FROST_OK);
+        CHECK(frost_model_forward(m, x, BATCH, false) == FROST_OK);
+        CHECK(frost_model_forward(m, x, BATCH, false) == FROST_OK);
+        CHECK(frost_model_set_qmode(m, FROST_QMODE_FIXED) == FROST_OK);
+        const float *gate = m->buffers[m->nodes[frost_g_find(m, "se.gate") + 1].q.range].data;
+        const float *trunk = m->buffers[m->nodes[frost_g_find(m, "se.scale") + 1].q.range].data;
+        CHECK_FLOAT_EQ(gate[0], 0.0f);
+        CHECK_FLOAT_EQ(gate[1], 1.0f);
+        CHECK(trunk[2] > 0.0f && trunk[1] > trunk[0]); /* an observed range */
+        frost_int8_model *im = NULL;
+        CHECK(frost_int8_from_model(m, &im) == FROST_OK);
+        frost_int8_free(im);
+        frost_model_free(m);
+    }
+}
+
+FROST_TEST_MAIN(RUN(squeeze_excite_trains_quantizes_and_converts);
+                RUN(sigmoid_range_is_fixed_for_every_observer))
