@@ -114,6 +114,8 @@ typedef struct {
 /* `pixels` rows of c values; x1 has as many, or (per_channel) one row used for every pixel. */
 void frost_int8_mul_ref(const frost_int8_mul_args *a, int64_t pixels, int c, bool per_channel,
                         const uint8_t *x0, const uint8_t *x1, uint8_t *y);
+void frost_int8_mul_avx2(const frost_int8_mul_args *a, int64_t pixels, int c, bool per_channel,
+                         const uint8_t *x0, const uint8_t *x1, uint8_t *y);
 
 /* y[i] = lut[x[i]] over n bytes, with a stride: rows of `len` bytes read at x + r * x_stride
  * and written at y + r * y_stride (concat writes its slice of each pixel). */

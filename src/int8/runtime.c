@@ -553,8 +553,11 @@ static void run_mul(frost_int8_model *m, const frost_int8_node *n, const uint8_t
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
         size_t off = (size_t)p0 * n->c;
-        frost_int8_mul_ref(&args, p1 - p0, n->c, per_channel, x + off, per_channel ? x1 : x1 + off,
-                           y + off);
+        const uint8_t *b_at = per_channel ? x1 : x1 + off;
+        if (m->use_avx2)
+            frost_int8_mul_avx2(&args, p1 - p0, n->c, per_channel, x + off, b_at, y + off);
+        else
+            frost_int8_mul_ref(&args, p1 - p0, n->c, per_channel, x + off, b_at, y + off);
     }
 }
 
