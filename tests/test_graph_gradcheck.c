@@ -1,7 +1,8 @@
 /* Whole-network finite-difference gradient check: a small graph with every
  * layer type (conv, depthwise, BN in training mode, smooth activations, add,
  * concat, max/avg pool, gap, dropout, flatten, linear) and softmax
- * cross-entropy with label smoothing. Checks every parameter tensor and the
+ * cross-entropy with label smoothing; and a squeeze-excite network (SiLU, sigmoid gate,
+ * per-channel and same-shape mul). Checks every parameter tensor and the
  * network-level backward wiring (fan-out gradients summed, concat split). */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,24 @@ static const char *const arch =
     "{\"name\":\"drop\",\"op\":\"dropout\",\"p\":0.25},"
     "{\"name\":\"fc\",\"op\":\"linear\",\"out\":4}]}";
 
+/* Squeeze-excite with swish: the per-channel mul's gate gradient sums over the pixels, the
+ * trunk feeds the mul twice (directly and through the gate), and a same-shape mul. */
+static const char *const se_arch =
+    "{\"name\":\"gcse\",\"input\":{\"h\":7,\"w\":7,\"c\":2},\"classes\":4,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":6,\"k\":3,\"stride\":1},"
+    "{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"silu\"},"
+    "{\"name\":\"sq\",\"op\":\"gap\"},"
+    "{\"name\":\"fc1\",\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":true},"
+    "{\"name\":\"r\",\"op\":\"act\",\"fn\":\"silu\"},"
+    "{\"name\":\"fc2\",\"op\":\"conv\",\"out\":6,\"k\":1,\"bias\":true},"
+    "{\"name\":\"gate\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
+    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"a1\",\"gate\"]},"
+    "{\"name\":\"sk\",\"op\":\"conv\",\"in\":\"a1\",\"out\":6,\"k\":3,\"groups\":2},"
+    "{\"name\":\"m2\",\"op\":\"mul\",\"in\":[\"se\",\"sk\"]},"
+    "{\"name\":\"g\",\"op\":\"gap\"},"
+    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":4}]}";
+
 enum { BATCH = 3 };
 
 typedef struct {
@@ -47,10 +66,10 @@ static double loss_of(void *p)
     return frost_softmax_xent(BATCH, 4, frost_model_logits(c->m), c->labels, 0.1f, NULL, NULL);
 }
 
-TEST(whole_network_gradients_match_finite_differences)
+static void check_network_gradients(const char *arch_json)
 {
     ctx_t c = {0};
-    CHECK(frost_model_from_json(arch, "gc", &c.m) == FROST_OK);
+    CHECK(frost_model_from_json(arch_json, "gc", &c.m) == FROST_OK);
     if (!c.m)
         return;
     frost_model_init_weights(c.m, 7);
@@ -90,6 +109,13 @@ TEST(whole_network_gradients_match_finite_differences)
     }
     free(c.x);
     frost_model_free(c.m);
+}
+
+TEST(whole_network_gradients_match_finite_differences) { check_network_gradients(arch); }
+
+TEST(squeeze_excite_network_gradients_match_finite_differences)
+{
+    check_network_gradients(se_arch);
 }
 
 TEST(eval_mode_uses_running_stats_and_no_dropout)
@@ -178,4 +204,5 @@ TEST(fused_bn_act_equals_unfused)
 }
 
 FROST_TEST_MAIN(RUN(whole_network_gradients_match_finite_differences);
+                RUN(squeeze_excite_network_gradients_match_finite_differences);
                 RUN(fused_bn_act_equals_unfused); RUN(eval_mode_uses_running_stats_and_no_dropout))

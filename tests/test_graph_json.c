@@ -141,6 +141,69 @@ TEST(bad_architectures_are_refused_with_names)
     expect_bad("\"layers\":[", "\"layers\":[[],", "layers[0]");
 }
 
+/* Squeeze-excite and swish: gap, 1x1 convs, sigmoid gate times the trunk per channel,
+ * SiLU, and a same-shape mul. */
+static const char *const se_tiny =
+    "{\"format\":\"frost-arch\",\"version\":1,\"name\":\"se\",\"input\":{\"h\":6,\"w\":6,"
+    "\"c\":2},\"classes\":3,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":4,\"k\":3},"
+    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"silu\"},"
+    "{\"name\":\"sq\",\"op\":\"gap\"},"
+    "{\"name\":\"fc1\",\"op\":\"conv\",\"out\":2,\"k\":1,\"bias\":true},"
+    "{\"name\":\"r\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"fc2\",\"op\":\"conv\",\"out\":4,\"k\":1,\"bias\":true},"
+    "{\"name\":\"gate\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
+    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"a1\",\"gate\"]},"
+    "{\"name\":\"sq2\",\"op\":\"mul\",\"in\":[\"se\",\"a1\"]},"
+    "{\"name\":\"gap\",\"op\":\"gap\"},"
+    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":3}]}";
+
+TEST(squeeze_excite_round_trip_shapes_and_refusals)
+{
+    frost_model *m = NULL, *m2 = NULL;
+    CHECK(frost_model_from_json(se_tiny, "se.json", &m) == FROST_OK);
+    if (!m)
+        return;
+    const frost_node *se = &m->nodes[frost_g_find(m, "se")];
+    CHECK_EQ_INT(se->op, FROST_OP_MUL);
+    CHECK(se->h == 6 && se->w == 6 && se->c == 4);
+    CHECK_EQ_INT(m->nodes[frost_g_find(m, "gate")].act, FROST_ACT_SIGMOID);
+    CHECK_EQ_INT(m->nodes[frost_g_find(m, "a1")].act, FROST_ACT_SILU);
+    /* c1 6*6*4*9*2, fc1 4*2, fc2 2*4, two muls of 6*6*4 (one multiply per value), fc 4*3 */
+    CHECK_EQ_INT(frost_model_macs(m), 6 * 6 * 4 * 9 * 2 + 8 + 8 + 2 * 6 * 6 * 4 + 12);
+    char *j1 = frost_model_to_json(m);
+    CHECK(j1 && strstr(j1, "\"mul\"") && strstr(j1, "\"sigmoid\"") && strstr(j1, "\"silu\""));
+    CHECK(frost_model_from_json(j1, "j1", &m2) == FROST_OK);
+    char *j2 = m2 ? frost_model_to_json(m2) : NULL;
+    CHECK(j1 && j2 && strcmp(j1, j2) == 0);
+    free(j1), free(j2);
+    frost_model_free(m), frost_model_free(m2);
+
+    /* a gate of the wrong width, a gate first, and a gate of another spatial size */
+    const char *bad[][3] = {
+        {"\"name\":\"fc2\",\"op\":\"conv\",\"out\":4", "\"name\":\"fc2\",\"op\":\"conv\",\"out\":3",
+         "1x1x4"},
+        {"\"in\":[\"a1\",\"gate\"]", "\"in\":[\"gate\",\"a1\"]", "put the full-size tensor first"},
+        {"\"in\":[\"se\",\"a1\"]", "\"in\":[\"se\",\"fc1\"]", "input 1 must have input 0's shape"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *at = strstr(se_tiny, bad[i][0]);
+        CHECK(at != NULL);
+        if (!at)
+            continue;
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - se_tiny), se_tiny, bad[i][1],
+                 at + strlen(bad[i][0]));
+        frost_model *b = NULL;
+        CHECK(frost_model_from_json(buf, "bad.json", &b) != FROST_OK);
+        CHECK(b == NULL);
+        if (!strstr(frost_last_error(), bad[i][2]) || !strstr(frost_last_error(), "bad.json")) {
+            fprintf(stderr, "  message '%s' lacks '%s'\n", frost_last_error(), bad[i][2]);
+            frost_test_failed_checks++;
+        }
+    }
+}
+
 TEST(invalid_json_text)
 {
     frost_model *m = NULL;
@@ -162,5 +225,6 @@ TEST(make_div8_matches_spec)
 }
 
 FROST_TEST_MAIN(RUN(parses_and_infers_shapes); RUN(round_trip_is_identical);
+                RUN(squeeze_excite_round_trip_shapes_and_refusals);
                 RUN(profile_counts_every_node_run); RUN(bad_architectures_are_refused_with_names);
                 RUN(invalid_json_text); RUN(make_div8_matches_spec))

@@ -186,6 +186,45 @@ TEST(test_other_ops_match_training_forward)
     frost_model_free(m);
 }
 
+/* Squeeze-excite with swish: SiLU and the sigmoid gate fuse into their convs (BN folded),
+ * the gate multiplies the trunk per channel, then a same-shape mul. */
+static const char *se_arch =
+    "{\"name\":\"se\",\"input\":{\"h\":20,\"w\":20,\"c\":3},\"classes\":7,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2,\"pad\":1},"
+    "{\"name\":\"b1\",\"op\":\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"silu\"},"
+    "{\"name\":\"sq\",\"op\":\"gap\"},"
+    "{\"name\":\"fc1\",\"op\":\"conv\",\"out\":4,\"k\":1,\"bias\":true},"
+    "{\"name\":\"r\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"fc2\",\"op\":\"conv\",\"out\":8,\"k\":1,\"bias\":true},"
+    "{\"name\":\"gate\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
+    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"a1\",\"gate\"]},"
+    "{\"name\":\"sk\",\"op\":\"conv\",\"in\":[\"a1\"],\"out\":8,\"k\":1},"
+    "{\"name\":\"m2\",\"op\":\"mul\",\"in\":[\"se\",\"sk\"]},"
+    "{\"name\":\"g\",\"op\":\"gap\"},{\"name\":\"fc\",\"op\":\"linear\",\"out\":7}]}";
+
+TEST(test_squeeze_excite_matches_training_forward)
+{
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json(se_arch, "test", &m) == FROST_OK);
+    if (!m)
+        return;
+    frost_model_init_weights(m, 9);
+    CHECK_EQ_INT(check_engine(m, 20, 20, 3), 3); /* a1, r and gate run inside their convs */
+    frost_fp32_model *e = NULL;
+    CHECK(frost_fp32_create(m, &e) == FROST_OK);
+    int muls = 0;
+    int64_t mul_macs = 0;
+    for (int i = 0; e && i < frost_fp32_node_count(e); i++)
+        if (strcmp(frost_fp32_node_op(e, i), "mul") == 0) {
+            muls++;
+            mul_macs += frost_fp32_node_macs(e, i);
+        }
+    CHECK_EQ_INT(muls, 2);
+    CHECK_EQ_INT(mul_macs, 2 * 10 * 10 * 8); /* one multiply per output value */
+    frost_fp32_free(e);
+    frost_model_free(m);
+}
+
 TEST(test_bad_input_refused)
 {
     frost_model *m = builtin("mobilenetv2", "relu6", 32);
@@ -207,6 +246,7 @@ int main(void)
     RUN(test_mobilenetv2_matches_training_forward);
     RUN(test_frostnet_matches_training_forward);
     RUN(test_other_ops_match_training_forward);
+    RUN(test_squeeze_excite_matches_training_forward);
     RUN(test_bad_input_refused);
     return frost_test_summary();
 }

@@ -4,7 +4,8 @@
  * compiler in strict C99 (-std=c99 -Wall -Wextra -Werror -pedantic) with a small main, run
  * on deterministic images, and its outputs must equal the library's runtime bit for bit
  * (with the kernels this CPU selects and with the reference ones). The static arena must be
- * the runtime's planned peak. Without a C compiler the compile-and-run checks are skipped
+ * the runtime's planned peak. A squeeze-excite model converted in the test (sigmoid, SiLU,
+ * mul) goes through the same checks. Without a C compiler the compile-and-run checks are skipped
  * (and the test says so); the generator's refusals are checked either way.
  */
 #include <stdlib.h>
@@ -232,6 +233,57 @@ TEST(uint8_output_and_a_name_prefix)
     frost_int8_free(m);
 }
 
+/* A squeeze-excite block (sigmoid gate, per-channel mul), SiLU and a same-shape mul, ops
+ * the committed fixture predates: converted here from a calibrated fake-quant model. */
+static const char *se_arch =
+    "{\"name\":\"se\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2},"
+    "{\"name\":\"b1\",\"op\":\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"se_gap\",\"op\":\"gap\"},"
+    "{\"name\":\"se_c1\",\"op\":\"conv\",\"out\":4,\"k\":1,\"bias\":true},"
+    "{\"name\":\"se_r\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"se_c2\",\"op\":\"conv\",\"out\":8,\"k\":1,\"bias\":true},"
+    "{\"name\":\"se_s\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
+    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"a1\",\"se_s\"]},"
+    "{\"name\":\"sw\",\"op\":\"act\",\"fn\":\"silu\"},"
+    "{\"name\":\"sq\",\"op\":\"mul\",\"in\":[\"sw\",\"a1\"]},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},"
+    "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"gap\",\"op\":\"gap\"},{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
+
+TEST(squeeze_excite_model_matches_the_runtime_bit_for_bit)
+{
+    frost_model *f = NULL;
+    CHECK(frost_model_from_json(se_arch, "test", &f) == FROST_OK);
+    if (!f)
+        return;
+    frost_model_init_weights(f, 5);
+    float *images = malloc(sizeof(float) * COMPAT_N_IMAGES * COMPAT_PIXELS);
+    compat_make_images(images);
+    frost_qconfig *c = NULL;
+    CHECK(frost_qconfig_default(&c) == FROST_OK);
+    CHECK(frost_model_quantize(f, c) == FROST_OK);
+    frost_qconfig_free(c);
+    CHECK(frost_model_set_batch(f, COMPAT_N_IMAGES) == FROST_OK);
+    CHECK(frost_model_set_qmode(f, FROST_QMODE_CALIBRATE) == FROST_OK);
+    CHECK(frost_model_forward(f, images, COMPAT_N_IMAGES, false) == FROST_OK);
+    CHECK(frost_model_set_qmode(f, FROST_QMODE_FIXED) == FROST_OK);
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_from_model(f, &m) == FROST_OK);
+    int muls = 0, luts = 0;
+    for (int i = 0; m && i < m->n_nodes; i++) {
+        muls += m->nodes[i].op == FROST_I8_MUL;
+        luts += m->nodes[i].op == FROST_I8_LUT; /* sigmoid, silu */
+    }
+    CHECK_EQ_INT(muls, 2);
+    CHECK_EQ_INT(luts, 2);
+    if (m)
+        check_generated(m, "se_net");
+    frost_int8_free(m);
+    frost_model_free(f);
+    free(images);
+}
+
 TEST(refusals)
 {
     frost_int8_model *m = NULL;
@@ -266,4 +318,6 @@ static void remove_tmpdir(void)
 }
 
 FROST_TEST_MAIN(make_tmpdir(), RUN(every_op_model_matches_the_runtime_bit_for_bit),
-                RUN(uint8_output_and_a_name_prefix), RUN(refusals), remove_tmpdir())
+                RUN(uint8_output_and_a_name_prefix),
+                RUN(squeeze_excite_model_matches_the_runtime_bit_for_bit), RUN(refusals),
+                remove_tmpdir())

@@ -98,6 +98,83 @@ TEST(test_add_worked_example)
     CHECK_EQ_INT((int)y - 128, 34);
 }
 
+/* The MUL worked example: (q=50, S=.05, Z=-3) * (q=-20, S=.02, Z=7) into (.06, -1):
+ * 2.65 * -0.54 = -1.431 = -23.85 steps, so q = -24 - 1 = -25. The product -1431 is shifted
+ * left by 14 (255^2 << 14 < 2^30) and M = S_a S_b / (S_y 2^14). */
+TEST(test_mul_worked_example)
+{
+    frost_int8_mul_args a = {
+        .a_zp = -3 + 128, .b_zp = 7 + 128, .out_zp = -1 + 128, .lo = 0, .hi = 255, .acc_shift = 14};
+    frost_quantize_multiplier(.05 * .02 / (.06 * 16384), &a.mult, &a.shift);
+    CHECK_EQ_INT(a.mult, 1145324612); /* 1/60 / 2^14 = 0.5333 * 2^-19 */
+    CHECK_EQ_INT(a.shift, -19);
+    uint8_t x0 = 50 + 128, x1 = -20 + 128, y;
+    frost_int8_mul_ref(&a, 1, 1, false, &x0, &x1, &y);
+    CHECK_EQ_INT((int)y - 128, -25);
+    a.fp = true; /* float requantization: round(-1431 * (1/60)) - 1 */
+    a.f = (float)(.05 * .02 / .06);
+    frost_int8_mul_ref(&a, 1, 1, false, &x0, &x1, &y);
+    CHECK_EQ_INT((int)y - 128, -25);
+    /* per channel: 2 pixels x 2 channels times one factor per channel */
+    a.fp = false;
+    const uint8_t xs[4] = {50 + 128, 10 + 128, -3 + 128, 127 + 128};
+    const uint8_t gate[2] = {-20 + 128, 7 + 128}; /* reals -0.54 and 0 */
+    uint8_t ys[4];
+    frost_int8_mul_ref(&a, 2, 2, true, xs, gate, ys);
+    CHECK_EQ_INT((int)ys[0] - 128, -25);
+    CHECK_EQ_INT((int)ys[1] - 128, -1); /* times 0: the output zero point */
+    CHECK_EQ_INT((int)ys[2] - 128, -1); /* (0 - 0) * -0.54 */
+    CHECK_EQ_INT((int)ys[3] - 128, -1);
+}
+
+/* The MUL kernel against the exact real product over random zero points, scales, clamps and
+ * both shapes of input 1: never more than 1 LSB off, and off only near ties. */
+TEST(test_mul_within_one_lsb_of_float)
+{
+    frost_rng r;
+    frost_rng_seed(&r, 77);
+    int64_t total = 0, off[2] = {0, 0}, worse = 0;
+    enum { PIX = 37, C = 11 };
+    uint8_t x0[PIX * C], x1[PIX * C], y[PIX * C];
+    for (int t = 0; t < 400; t++) {
+        double sa = 0.001 + 0.1 * frost_rng_uniform(&r), sb = 0.001 + 0.1 * frost_rng_uniform(&r);
+        double so = sa * sb * (5.0 + 200.0 * frost_rng_uniform(&r));
+        bool per_channel = t % 2;
+        frost_int8_mul_args a = {.a_zp = (int32_t)(frost_rng_uniform(&r) * 256) % 256,
+                                 .b_zp = (int32_t)(frost_rng_uniform(&r) * 256) % 256,
+                                 .out_zp = (int32_t)(frost_rng_uniform(&r) * 256) % 256,
+                                 .lo = t % 3 == 0 ? 40 : 0,
+                                 .hi = t % 5 == 0 ? 200 : 255,
+                                 .acc_shift = 14,
+                                 .f = (float)(sa * sb / so)};
+        frost_quantize_multiplier(sa * sb / (so * 16384), &a.mult, &a.shift);
+        for (int i = 0; i < PIX * C; i++) {
+            x0[i] = (uint8_t)((int)(frost_rng_uniform(&r) * 256) % 256);
+            x1[i] = (uint8_t)((int)(frost_rng_uniform(&r) * 256) % 256);
+        }
+        for (int fp = 0; fp < 2; fp++) {
+            a.fp = fp;
+            frost_int8_mul_ref(&a, PIX, C, per_channel, x0, x1, y);
+            for (int p = 0; p < PIX; p++)
+                for (int c = 0; c < C; c++) {
+                    int b = per_channel ? x1[c] : x1[p * C + c];
+                    double real = (x0[p * C + c] - a.a_zp) * sa * (b - a.b_zp) * sb;
+                    double q = nearbyint(real / so) + a.out_zp;
+                    int want = (int)(q < a.lo ? a.lo : q > a.hi ? a.hi : q);
+                    int d = abs((int)y[p * C + c] - want);
+                    off[fp] += d != 0;
+                    worse += d > 1;
+                }
+        }
+        total += PIX * C;
+    }
+    CHECK_EQ_INT(worse, 0);
+    CHECK(off[0] * 1000 <= total); /* fixed point: only where the real value is near a tie */
+    CHECK(off[1] * 1000 <= total);
+    printf("  %lld / %lld (fixed), %lld (float) of %lld values 1 LSB off\n", (long long)off[0],
+           (long long)total, (long long)off[1], (long long)total);
+}
+
 /* ---- AVX2 vs reference ---- */
 
 static int irand(frost_rng *r, int lo, int hi) /* [lo, hi] */
@@ -296,6 +373,42 @@ TEST(test_depthwise_vnni_matches_reference)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* The AVX2 product against the reference: both layouts, both requantizations, channel
+ * counts around the vector width. */
+TEST(test_mul_avx2_matches_reference)
+{
+    if (!frost_cpu_has_avx2())
+        return;
+    frost_rng r;
+    frost_rng_seed(&r, 31);
+    int bad = 0;
+    for (int t = 0; t < 3000; t++) {
+        int pixels = irand(&r, 1, 20), c = irand(&r, 1, 40);
+        bool per_channel = t % 2;
+        double m = 1e-7 + 1e-3 * frost_rng_uniform(&r);
+        frost_int8_mul_args a = {.a_zp = irand(&r, 0, 255),
+                                 .b_zp = irand(&r, 0, 255),
+                                 .out_zp = irand(&r, 0, 255),
+                                 .lo = irand(&r, 0, 60),
+                                 .hi = irand(&r, 190, 255),
+                                 .acc_shift = irand(&r, 0, 14),
+                                 .fp = t % 3 == 0,
+                                 .f = (float)(m * 16384)};
+        frost_quantize_multiplier(m * (double)(1 << (14 - a.acc_shift)), &a.mult, &a.shift);
+        size_t n = (size_t)pixels * c;
+        uint8_t *x0 = malloc(n), *x1 = malloc(n), *y0 = malloc(n), *y1 = malloc(n);
+        for (size_t i = 0; i < n; i++) {
+            x0[i] = (uint8_t)irand(&r, 0, 255);
+            x1[i] = (uint8_t)irand(&r, 0, 255);
+        }
+        frost_int8_mul_ref(&a, pixels, c, per_channel, x0, x1, y0);
+        frost_int8_mul_avx2(&a, pixels, c, per_channel, x0, x1, y1);
+        bad += memcmp(y0, y1, n) != 0;
+        free(x0), free(x1), free(y0), free(y1);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 TEST(test_requant_linear_add_avx2_match_reference)
 {
     if (!frost_cpu_has_avx2())
@@ -379,10 +492,13 @@ int main(void)
     RUN(test_srdhm_rdbpot_mbqm_worked_values);
     RUN(test_fully_connected_worked_example);
     RUN(test_add_worked_example);
+    RUN(test_mul_worked_example);
+    RUN(test_mul_within_one_lsb_of_float);
     RUN(test_gemm_conv_avx2_matches_reference);
     RUN(test_vnni_conv_matches_reference);
     RUN(test_depthwise_avx2_matches_reference);
     RUN(test_depthwise_vnni_matches_reference);
     RUN(test_requant_linear_add_avx2_match_reference);
+    RUN(test_mul_avx2_matches_reference);
     return frost_test_summary();
 }

@@ -4,7 +4,7 @@
  * Layer by layer ("teacher forcing"): every int8 node gets the fake-quant model's own
  * quantized inputs, and its output is compared with the fake-quant output. Table ops
  * (input quantization, activations, concat, max pool) must match exactly; conv, linear,
- * add and average pools round in fixed point instead of float and may differ by one
+ * add, mul and average pools round in fixed point instead of float and may differ by one
  * step where the float value sits within rounding error of a tie: bounded here at 1 LSB,
  * on at most 0.01% of the values. The float logits must match to float rounding.
  */
@@ -148,8 +148,9 @@ static void layer_by_layer(const char *name, const char *act)
 
 /* Every op the converter maps, including those the built-in models do not use: max and
  * average pools (padding excluded from the count), a conv without BN (bias, ReLU), a
- * standalone BN-less activation, hard-sigmoid, a flatten, and a hidden int8 linear
- * layer before the float logits. */
+ * standalone BN-less activation, hard-sigmoid, a squeeze-excite block (sigmoid gate, mul
+ * per channel), SiLU, a same-shape mul, a flatten, and a hidden int8 linear layer before
+ * the float logits. */
 static const char *all_ops_arch =
     "{\"name\":\"allops\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
     "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":1,\"pad\":1},"
@@ -161,7 +162,16 @@ static const char *all_ops_arch =
     "{\"name\":\"c3\",\"op\":\"conv\",\"in\":[\"mp\"],\"out\":8,\"k\":1,\"bias\":true},"
     "{\"name\":\"r3\",\"op\":\"act\",\"fn\":\"relu\"},"
     "{\"name\":\"add\",\"op\":\"add\",\"in\":[\"hs\",\"r3\"]},"
-    "{\"name\":\"hsg\",\"op\":\"act\",\"in\":[\"add\"],\"fn\":\"hsigmoid\"},"
+    /* squeeze-excite: gap, 1x1 conv, relu, 1x1 conv, sigmoid, times the trunk per channel */
+    "{\"name\":\"se_gap\",\"op\":\"gap\",\"in\":[\"add\"]},"
+    "{\"name\":\"se_c1\",\"op\":\"conv\",\"out\":4,\"k\":1,\"bias\":true},"
+    "{\"name\":\"se_r\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"se_c2\",\"op\":\"conv\",\"out\":8,\"k\":1,\"bias\":true},"
+    "{\"name\":\"se_s\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
+    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"add\",\"se_s\"]},"
+    "{\"name\":\"sw\",\"op\":\"act\",\"fn\":\"silu\"},"
+    "{\"name\":\"m2\",\"op\":\"mul\",\"in\":[\"sw\",\"r3\"]},"
+    "{\"name\":\"hsg\",\"op\":\"act\",\"in\":[\"m2\"],\"fn\":\"hsigmoid\"},"
     "{\"name\":\"cat\",\"op\":\"concat\",\"in\":[\"hsg\",\"mp\",\"r3\"]},"
     "{\"name\":\"ap\",\"op\":\"avgpool\",\"k\":3,\"stride\":2,\"pad\":1},"
     "{\"name\":\"c4\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2,\"pad\":1},"

@@ -1,5 +1,5 @@
 /*
- * Batch norm, activations, pooling, add/concat/dropout and softmax
+ * Batch norm, activations, pooling, add/mul/concat/dropout and softmax
  * cross-entropy: hand-computed and PyTorch-computed values, finite-difference
  * gradient checks (loss = sum(y*r) for a fixed random r, so dy = r), and the
  * AVX2 kernels against their portable references.
@@ -63,6 +63,9 @@ TEST(act_forward_values)
         {0, 0, 0, 1, 4, 6},                  /* relu6 */
         {0, -1.0f / 3, 0, 2.0f / 3, 4, 7},   /* hswish */
         {0, 1.0f / 3, 0.5f, 2.0f / 3, 1, 1}, /* hsigmoid */
+        /* sigmoid, silu: 1/(1+e^-x) and x/(1+e^-x), from Python's math.exp */
+        {0.01798621f, 0.268941421f, 0.5f, 0.731058579f, 0.98201379f, 0.999088949f},
+        {-0.0719448398f, -0.268941421f, 0, 0.731058579f, 3.92805516f, 6.99362264f},
     };
     for (int k = 0; k < FROST_ACT_COUNT; k++) {
         float y[6];
@@ -82,6 +85,10 @@ TEST(act_backward_kinks_follow_pytorch)
         {0, 0, 1, 0, 0, 1, 0},                         /* relu6: 0 < x < 6 */
         {-0.5f, 0.5f, 1.5f, 1, 0, 2.0f / 3 + 0.5f, 1}, /* hswish: x/3+.5 on [-3,3] */
         {0, 1.0f / 6, 0, 0, 0, 1.0f / 6, 0},           /* hsigmoid: -3 < x < 3 */
+        /* sigmoid: s(1-s); silu: s(1 + x(1-s)) (smooth: no kinks) */
+        {0.0451766597f, 0.25f, 0.0451766597f, 0.00246650929f, 0.0284530239f, 0.104993585f,
+         0.00149892871f},
+        {-0.088104106f, 0.5f, 1.08810411f, 1.01232643f, -0.0702733528f, 1.09078425f, 1.00824185f},
     };
     float dy[7] = {1, 1, 1, 1, 1, 1, 1};
     for (int k = 0; k < FROST_ACT_COUNT; k++) {
@@ -93,6 +100,31 @@ TEST(act_backward_kinks_follow_pytorch)
             CHECK_NEAR(dx[i] - 10.0f, want[k][i], 1e-6, 1e-6);
     }
     frost_act_backward(FROST_ACT_RELU, 7, x, dy, NULL); /* no input gradient: a no-op */
+}
+
+/* Large |x|: no overflow, no NaN, and the tiny values keep their relative accuracy (a
+ * naive e^x / (1 + e^x) overflows to inf/inf = NaN beyond x = 88). */
+TEST(sigmoid_silu_stable_for_large_inputs)
+{
+    const float x[6] = {-1000.0f, -100.0f, -30.0f, 30.0f, 100.0f, 1000.0f};
+    float y[6], ys[6], dx[6] = {0}, dxs[6] = {0};
+    const float dy[6] = {1, 1, 1, 1, 1, 1};
+    frost_act_forward(FROST_ACT_SIGMOID, 6, x, y);
+    frost_act_forward(FROST_ACT_SILU, 6, x, ys);
+    frost_act_backward(FROST_ACT_SIGMOID, 6, x, dy, dx);
+    frost_act_backward(FROST_ACT_SILU, 6, x, dy, dxs);
+    for (int i = 0; i < 6; i++)
+        CHECK(isfinite(y[i]) && isfinite(ys[i]) && isfinite(dx[i]) && isfinite(dxs[i]));
+    CHECK_FLOAT_EQ(y[0], 0.0f);
+    CHECK_FLOAT_EQ(y[5], 1.0f);
+    CHECK_FLOAT_EQ(y[4], 1.0f);
+    CHECK_NEAR(y[2], 9.35762297e-14, 0, 1e-5); /* e^-30 / (1 + e^-30) */
+    CHECK_NEAR(ys[2], -30.0 * 9.35762297e-14, 0, 1e-5);
+    CHECK_NEAR(y[1], 3.72007598e-44, 1e-45, 0.2); /* subnormal, but not 0 */
+    CHECK_FLOAT_EQ(ys[5], 1000.0f);
+    CHECK_FLOAT_EQ(dxs[5], 1.0f);
+    CHECK_NEAR(dx[2], 9.35762297e-14, 0, 1e-5);
+    CHECK_NEAR(dxs[2], 9.35762297e-14 * (1.0 - 30.0), 0, 1e-4);
 }
 
 typedef struct {
@@ -640,6 +672,80 @@ TEST(add_and_vec_add)
 }
 
 typedef struct {
+    int n;
+    int64_t hw;
+    int c;
+    bool per_channel;
+    float *a, *b, *y;
+} mul_op;
+
+static void mul_op_forward(void *op)
+{
+    mul_op *o = op;
+    frost_mul_forward(o->n, o->hw, o->c, o->a, o->b, o->per_channel, o->y);
+}
+
+TEST(mul_values)
+{
+    /* 2 images of 2 pixels x 3 channels, times the same shape and times a gate */
+    const float a[12] = {1, 2, 3, 4, 5, 6, -1, -2, -3, 0.5f, 0.25f, 2};
+    const float b[12] = {2, 2, 2, -1, 0, 1, 3, 3, 3, 4, 4, 4};
+    const float gate[6] = {0.5f, 1, 2, -1, 0, 10}; /* [image][channel] */
+    const float want_same[12] = {2, 4, 6, -4, 0, 6, -3, -6, -9, 2, 1, 8};
+    const float want_gate[12] = {0.5f, 2, 6, 2, 5, 12, 1, 0, -30, -0.5f, 0, 20};
+    float y[12];
+    frost_mul_forward(2, 2, 3, a, b, false, y);
+    for (int i = 0; i < 12; i++)
+        CHECK_FLOAT_EQ(y[i], want_same[i]);
+    frost_mul_forward(2, 2, 3, a, gate, true, y);
+    for (int i = 0; i < 12; i++)
+        CHECK_FLOAT_EQ(y[i], want_gate[i]);
+    /* backward by hand with dy = 1: da = gate, dgate = sum over the 2 pixels of a */
+    const float dy[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    float da[12] = {0}, dg[6] = {0};
+    frost_mul_backward(2, 2, 3, a, gate, true, dy, da, dg);
+    const float want_dg[6] = {5, 7, 9, -0.5f, -1.75f, -1};
+    for (int i = 0; i < 6; i++)
+        CHECK_FLOAT_EQ(dg[i], want_dg[i]);
+    CHECK_FLOAT_EQ(da[4], 1.0f);
+    CHECK_FLOAT_EQ(da[11], 10.0f);
+}
+
+/* Gradients of both inputs against finite differences, for both shapes of input 1, with
+ * enough pixels to split over threads. */
+static void mul_gradcheck(bool per_channel, int hw)
+{
+    const int n = 3, c = 5;
+    long na = (long)n * hw * c, nb = per_channel ? (long)n * c : na;
+    mul_op o = {n,
+                hw,
+                c,
+                per_channel,
+                alloc_uniform(na, -2, 2, 301 + hw),
+                alloc_uniform(nb, -2, 2, 302 + hw),
+                alloc_zero(na)};
+    float *r = alloc_uniform(na, -1, 1, 303), *da = alloc_zero(na), *db = alloc_zero(nb);
+    frost_mul_backward(n, hw, c, o.a, o.b, per_channel, r, da, db);
+    probe p = {mul_op_forward, &o, o.y, r, na};
+    const char *what = per_channel ? "mul(per-channel)" : "mul(same shape)";
+    CHECK_EQ_INT(frost_test_gradcheck(what, probe_loss, &p, o.a, da, na, 1e-2, 1e-3, 1e-3, 200), 0);
+    CHECK_EQ_INT(frost_test_gradcheck(what, probe_loss, &p, o.b, db, nb, 1e-2, 1e-3, 1e-3, 200), 0);
+    /* either gradient alone gives the same numbers (NULL for the other) */
+    float *db2 = alloc_zero(nb);
+    frost_mul_backward(n, hw, c, o.a, o.b, per_channel, r, NULL, db2);
+    CHECK(memcmp(db, db2, sizeof(float) * (size_t)nb) == 0);
+    free(o.a), free(o.b), free(o.y), free(r), free(da), free(db), free(db2);
+}
+
+TEST(mul_gradcheck_both_inputs_both_shapes)
+{
+    mul_gradcheck(false, 4);
+    mul_gradcheck(true, 4);
+    mul_gradcheck(false, 7000); /* 105000 values: threaded */
+    mul_gradcheck(true, 7000);
+}
+
+typedef struct {
     int64_t m;
     int ci[3];
     float *xs[3], *y;
@@ -822,13 +928,13 @@ TEST(xent_stable_and_checked)
 }
 
 FROST_TEST_MAIN(RUN(act_names_round_trip); RUN(act_forward_values);
-                RUN(act_backward_kinks_follow_pytorch); RUN(act_gradcheck);
-                RUN(act_large_input_uses_threads_and_matches_ref); RUN(act_avx2_matches_ref);
-                RUN(bn_running_stats_hand_numbers); RUN(bn_matches_pytorch);
-                RUN(bn_train_gradcheck); RUN(bn_wide_multithreaded);
+                RUN(act_backward_kinks_follow_pytorch); RUN(sigmoid_silu_stable_for_large_inputs);
+                RUN(act_gradcheck); RUN(act_large_input_uses_threads_and_matches_ref);
+                RUN(act_avx2_matches_ref); RUN(bn_running_stats_hand_numbers);
+                RUN(bn_matches_pytorch); RUN(bn_train_gradcheck); RUN(bn_wide_multithreaded);
                 RUN(bn_backward_optional_outputs); RUN(bn_avx2_kernels_match_ref);
                 RUN(pool_odd_sizes); RUN(maxpool_gradcheck); RUN(avgpool_gradcheck_with_padding);
-                RUN(gap_values_and_gradcheck); RUN(add_and_vec_add);
-                RUN(concat_values_and_gradcheck); RUN(dropout_mask_and_gradcheck);
-                RUN(xent_hand_values); RUN(xent_matches_pytorch); RUN(xent_gradcheck);
-                RUN(xent_stable_and_checked))
+                RUN(gap_values_and_gradcheck); RUN(add_and_vec_add); RUN(mul_values);
+                RUN(mul_gradcheck_both_inputs_both_shapes); RUN(concat_values_and_gradcheck);
+                RUN(dropout_mask_and_gradcheck); RUN(xent_hand_values); RUN(xent_matches_pytorch);
+                RUN(xent_gradcheck); RUN(xent_stable_and_checked))

@@ -8,7 +8,7 @@
 static const char *const help =
     "usage: frost info [MODEL | CHECKPOINT.safetensors | MODEL.onnx | MODEL.int8] [options]\n"
     "Per-layer output shapes, parameters and MACs (multiply-accumulates per image,\n"
-    "conv and linear layers), and totals.\n\n" CLI_MODEL_HELP
+    "conv and linear layers; a mul counts one per product), and totals.\n\n" CLI_MODEL_HELP
     "  (info defaults: --input 224 --in-channels 3 --classes 1000)\n\n"
     "  --dump-arch FILE    also write the architecture JSON to FILE\n"
     "  --memory            (int8 models, the default for them) per-layer weight and\n"

@@ -46,13 +46,14 @@ typedef enum {
     F_GAP,
     F_LINEAR,
     F_ADD,
+    F_MUL, /* elementwise product; in[1] of the same shape or 1x1xC (per-channel gate) */
     F_CONCAT,
     F_COUNT
 } f_kind;
 
 static const char *const kind_names[] = {"input",  "alias", "conv",    "dwconv",  "conv",
                                          "bn",     "act",   "maxpool", "avgpool", "gap",
-                                         "linear", "add",   "concat"};
+                                         "linear", "add",   "mul",     "concat"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == F_COUNT, "one name per kind");
 
 typedef struct {
@@ -206,6 +207,10 @@ static frost_status compile_node(const frost_model *f, int i, f_node *d)
     case FROST_OP_AVGPOOL: d->kind = F_AVGPOOL; return FROST_OK;
     case FROST_OP_GAP: d->kind = F_GAP; return FROST_OK;
     case FROST_OP_ADD: d->kind = F_ADD; return FROST_OK;
+    case FROST_OP_MUL:
+        d->kind = F_MUL;
+        d->macs = s->macs;
+        return FROST_OK;
     case FROST_OP_CONCAT: d->kind = F_CONCAT; return FROST_OK;
     case FROST_OP_DROPOUT:
     case FROST_OP_FLATTEN: d->kind = F_ALIAS; return FROST_OK;
@@ -521,6 +526,12 @@ static void run_node(frost_fp32_model *m, int i)
     case F_AVGPOOL: frost_avgpool_forward(&n->pool, shape, x, y); break;
     case F_GAP: frost_gap_forward(shape, x, y); break;
     case F_ADD: frost_add_forward(numel, x, tensor(m, n->in[1]), y); break;
+    case F_MUL: {
+        const f_node *b = &m->nodes[n->in[1]];
+        frost_mul_forward(1, (int64_t)n->h * n->w, n->c, x, tensor(m, n->in[1]),
+                          b->h * b->w != n->h * n->w, y);
+        break;
+    }
     case F_CONCAT: {
         int ci[FROST_MAX_NODE_INPUTS];
         const float *xs[FROST_MAX_NODE_INPUTS];

@@ -21,7 +21,7 @@
 
 /* What the model needs from the kernel library. */
 typedef struct {
-    bool conv, linear, logits, add, lut, maxpool, avgpool, gap, requant;
+    bool conv, linear, logits, add, mul, lut, maxpool, avgpool, gap, requant;
 } needs;
 
 static needs model_needs(const frost_int8_model *m)
@@ -33,6 +33,7 @@ static needs model_needs(const frost_int8_model *m)
         case FROST_I8_LINEAR: k.linear = k.requant = true; break;
         case FROST_I8_LOGITS: k.logits = true; break;
         case FROST_I8_ADD: k.add = k.requant = true; break;
+        case FROST_I8_MUL: k.mul = k.requant = true; break;
         case FROST_I8_CONCAT:
         case FROST_I8_LUT: k.lut = true; break;
         case FROST_I8_MAXPOOL: k.maxpool = true; break;
@@ -177,6 +178,28 @@ static const char k_add[] =
     "    }\n"
     "}\n\n";
 
+static const char k_mul[] =
+    "/* Elementwise product, requantized; b has a's size or one value per channel\n"
+    " * (b_pixels == 1). */\n"
+    "typedef struct {\n"
+    "    int32_t pixels, c, b_pixels, acc_shift, a_zp, b_zp, out_zp, lo, hi;\n"
+    "    const int32_t *mult, *shift; /* [1] */\n"
+    "} mul_t;\n\n"
+    "static void mul(const mul_t *p, const uint8_t *a, const uint8_t *b, uint8_t *y)\n"
+    "{\n"
+    "    int32_t i, ch;\n"
+    "    for (i = 0; i < p->pixels; i++) {\n"
+    "        const uint8_t *bp = p->b_pixels == 1 ? b : b + i * p->c;\n"
+    "        for (ch = 0; ch < p->c; ch++) {\n"
+    "            int32_t prod = ((int32_t)a[i * p->c + ch] - p->a_zp) * ((int32_t)bp[ch] - "
+    "p->b_zp);\n"
+    "            y[i * p->c + ch] = requant((int32_t)((uint32_t)prod << p->acc_shift), "
+    "p->mult[0],\n"
+    "                                       p->shift[0], p->out_zp, p->lo, p->hi);\n"
+    "        }\n"
+    "    }\n"
+    "}\n\n";
+
 static const char k_lut[] =
     "/* y = lut[x] over rows of len bytes, with strides (concat writes a channel slice). */\n"
     "static void lut_rows(const uint8_t *lut, int32_t rows, int32_t len, const uint8_t *x,\n"
@@ -270,6 +293,7 @@ static void emit_kernels(frost_strbuf *b, needs k)
         k.linear ? k_linear : "",
         k.logits ? k_logits : "",
         k.add ? k_add : "",
+        k.mul ? k_mul : "",
         k.lut ? k_lut : "",
         k.maxpool || k.avgpool || k.gap ? k_pool_t : "",
         k.maxpool || k.avgpool ? k_window : "",
@@ -410,6 +434,15 @@ static void emit_params(frost_strbuf *b, const frost_int8_model *m, int i)
                              (long)m->nodes[n->in[1]].zp, (long)n->zp, (long)n->lo, (long)n->hi, i,
                              i);
         break;
+    case FROST_I8_MUL: {
+        const frost_int8_node *in1 = &m->nodes[n->in[1]];
+        frost_strbuf_appendf(b,
+                             "static const mul_t n%d = {%d, %d, %d, %d, %ld, %ld, %ld, %ld, %ld, "
+                             "n%d_mult, n%d_shift};\n",
+                             i, n->h * n->w, n->c, in1->h * in1->w, n->acc_shift, (long)in->zp,
+                             (long)in1->zp, (long)n->zp, (long)n->lo, (long)n->hi, i, i);
+        break;
+    }
     case FROST_I8_MAXPOOL:
     case FROST_I8_AVGPOOL:
     case FROST_I8_GAP: {
@@ -450,6 +483,10 @@ static void emit_call(frost_strbuf *b, const frost_int8_model *m, int i)
     case FROST_I8_LOGITS: frost_strbuf_appendf(b, "    logits(&n%d, A(%zu), output);", i, x); break;
     case FROST_I8_ADD:
         frost_strbuf_appendf(b, "    add(&n%d, A(%zu), A(%zu), A(%zu));", i, x,
+                             m->nodes[n->in[1]].offset, y);
+        break;
+    case FROST_I8_MUL:
+        frost_strbuf_appendf(b, "    mul(&n%d, A(%zu), A(%zu), A(%zu));", i, x,
                              m->nodes[n->in[1]].offset, y);
         break;
     case FROST_I8_LUT:

@@ -3,7 +3,7 @@
  *
  * The quantized graph (src/quant/qgraph.c) puts one FAKEQUANT node after every value
  * that is quantized: the input, each conv unit (conv [+ BN] [+ ReLU/ReLU6]), adds,
- * concats, pools, standalone activations. Each such FAKEQUANT node becomes one int8
+ * products, concats, pools, standalone activations. Each such FAKEQUANT node becomes one int8
  * node producing that tensor; the node's op comes from what the fake-quant reads.
  * Weights, scales and zero points are computed with the very functions the fake-quant
  * forward uses (frost_qparams, frost_quantize_one), so the int8 weights are exactly the
@@ -250,7 +250,7 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
     o->bias = bias;
     o->mult = mult;
     o->shift = shift;
-    o->n_mult = o->c;
+    o->n_mult = logits ? 0 : o->c; /* float logits have no multipliers (as a loaded model) */
     o->wscale = wscale;
     o->out_scale = oscale;
     o->out_bias = obias;
@@ -330,6 +330,37 @@ static frost_status emit_add(conv_ctx *c, const frost_node *f, const tensor_q *q
     o->mult = mult;
     o->shift = shift;
     o->n_mult = 3;
+    return FROST_OK;
+}
+
+/* Largest left shift of a product of two zero-point-free u8 values that stays within 2^30. */
+static int mul_acc_shift(void)
+{
+    int s = 0;
+    while (((INT64_C(255) * 255) << (s + 1)) <= (INT64_C(1) << 30))
+        s++;
+    return s;
+}
+
+static frost_status emit_mul(conv_ctx *c, const frost_node *f, const tensor_q *q,
+                             const frost_node *src)
+{
+    int t0, t1;
+    FROST_TRY(resolve(c, f->in[0], src->in[0], &t0));
+    FROST_TRY(resolve(c, f->in[0], src->in[1], &t1));
+    frost_int8_node *o = new_node(c, f, FROST_I8_MUL, q);
+    add_input(o, t0);
+    add_input(o, t1);
+    int32_t *mult = frost_int8_own(c->out, 4), *shift = frost_int8_own(c->out, 4);
+    if (!mult || !shift)
+        return FROST_ERR_NOMEM;
+    o->acc_shift = mul_acc_shift();
+    double sa = c->out->nodes[t0].scale, sb = c->out->nodes[t1].scale;
+    frost_quantize_multiplier(sa * sb / ((double)o->scale * (double)(1 << o->acc_shift)), mult,
+                              shift);
+    o->mult = mult;
+    o->shift = shift;
+    o->n_mult = 1;
     return FROST_OK;
 }
 
@@ -433,6 +464,7 @@ static frost_status emit_for_fq(conv_ctx *c, int fi)
         return emit_conv(c, f, &q, head, bn, act, logits);
     case FROST_OP_INPUT: new_node(c, f, FROST_I8_QUANTIZE, &q); return FROST_OK;
     case FROST_OP_ADD: return emit_add(c, f, &q, h);
+    case FROST_OP_MUL: return emit_mul(c, f, &q, h);
     case FROST_OP_CONCAT: return emit_tables(c, f, &q, h, FROST_I8_CONCAT, FROST_ACT_IDENTITY);
     case FROST_OP_ACT: return emit_tables(c, f, &q, h, FROST_I8_LUT, h->act);
     case FROST_OP_MAXPOOL: return emit_tables(c, f, &q, h, FROST_I8_MAXPOOL, FROST_ACT_IDENTITY);

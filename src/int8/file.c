@@ -294,6 +294,7 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
         break;
     }
     case FROST_I8_ADD: n->n_mult = 3; break;
+    case FROST_I8_MUL: n->n_mult = 1; break;
     case FROST_I8_AVGPOOL: n->n_mult = n->k * n->k + 1; break;
     case FROST_I8_GAP: n->n_mult = 1; break;
     case FROST_I8_CONCAT:

@@ -27,6 +27,7 @@ typedef enum {
     FROST_I8_LINEAR,       /* fully connected, int8 output */
     FROST_I8_LOGITS,       /* fully connected with float output: S_x S_w[c] acc + b[c] */
     FROST_I8_ADD,          /* requantized elementwise add */
+    FROST_I8_MUL,          /* requantized elementwise product (in[1] may be 1x1xC) */
     FROST_I8_CONCAT,       /* channel concat, each input requantized through a table */
     FROST_I8_LUT,          /* u8 -> u8 table: activations (hard-swish, ...) and requant */
     FROST_I8_MAXPOOL,      /* max over the window, then a requant table */
@@ -50,12 +51,14 @@ typedef struct {
 
     /* conv / linear / logits; pools use k, stride, pad */
     int k, stride, pad, groups;
-    const int8_t *weight;        /* conv [cout][k][k][cin/groups], linear [cout][cin] */
-    const int32_t *bias;         /* [cout] q_b = RHAZ(b * 2^acc_shift / (S_x S_w)) */
-    int acc_shift;               /* accumulator scale S_x S_w / 2^acc_shift (0..8): a finer
-                                  * grid for the bias, see docs/int8.md */
-    const float *wscale;         /* [cout] S_w per output channel (for export and peers) */
-    const int32_t *mult, *shift; /* [cout] requant (M0, e); ADD: 3 pairs; AVGPOOL: per tap count */
+    const int8_t *weight;              /* conv [cout][k][k][cin/groups], linear [cout][cin] */
+    const int32_t *bias;               /* [cout] q_b = RHAZ(b * 2^acc_shift / (S_x S_w)) */
+    int acc_shift;                     /* accumulator scale S_x S_w / 2^acc_shift (0..8): a finer
+                                        * grid for the bias, see docs/int8.md; pools and MUL: the
+                                        * left shift of the sum / product before requantizing */
+    const float *wscale;               /* [cout] S_w per output channel (for export and peers) */
+    const int32_t *mult, *shift;       /* [cout] requant (M0, e); ADD: 3 pairs; MUL: 1;
+                                        * AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */
     const uint8_t *lut;                /* [n_in][256]: LUT, CONCAT, MAXPOOL */
     int n_mult;                        /* entries in mult/shift */

@@ -98,6 +98,25 @@ void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
                          const uint8_t *x1, uint8_t *y);
 
+/* Elementwise product, TFLite-style: the integer product of the zero-point-free inputs is
+ * requantized by M = S_a S_b / (S_y 2^acc_shift):
+ *   y = clamp(MBQM(((x0 - a_zp) * (x1 - b_zp)) << acc_shift, mult, shift) + out_zp, lo, hi).
+ * |product| <= 255^2 < 2^16, so acc_shift <= 14 keeps it within 2^30; like the add's 20
+ * bits, the shift puts MBQM's first rounding on a fine grid (one rounding, in effect). */
+typedef struct {
+    int32_t a_zp, b_zp, out_zp, lo, hi;
+    int32_t mult, shift, acc_shift;
+    /* float requantization (requant.h), when `fp`: y = clamp(round_half_even((float)product *
+     * f) + out_zp), f = S_a S_b / S_y, float32 (the product is exact in float) */
+    bool fp;
+    float f;
+} frost_int8_mul_args;
+/* `pixels` rows of c values; x1 has as many, or (per_channel) one row used for every pixel. */
+void frost_int8_mul_ref(const frost_int8_mul_args *a, int64_t pixels, int c, bool per_channel,
+                        const uint8_t *x0, const uint8_t *x1, uint8_t *y);
+void frost_int8_mul_avx2(const frost_int8_mul_args *a, int64_t pixels, int c, bool per_channel,
+                         const uint8_t *x0, const uint8_t *x1, uint8_t *y);
+
 /* y[i] = lut[x[i]] over n bytes, with a stride: rows of `len` bytes read at x + r * x_stride
  * and written at y + r * y_stride (concat writes its slice of each pixel). */
 void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,

@@ -65,6 +65,25 @@ void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *
         y[i] = clamp_u8(add_one(a, x0[i], x1[i]), a->lo, a->hi);
 }
 
+static int32_t mul_one(const frost_int8_mul_args *a, uint8_t x0, uint8_t x1)
+{
+    int32_t prod = ((int32_t)x0 - a->a_zp) * ((int32_t)x1 - a->b_zp);
+    if (a->fp)
+        return frost_round_clamped((float)prod * a->f) + a->out_zp;
+    return frost_mbqm((int32_t)((uint32_t)prod << a->acc_shift), a->mult, a->shift) + a->out_zp;
+}
+
+void frost_int8_mul_ref(const frost_int8_mul_args *a, int64_t pixels, int c, bool per_channel,
+                        const uint8_t *x0, const uint8_t *x1, uint8_t *y)
+{
+    for (int64_t p = 0; p < pixels; p++) {
+        const uint8_t *ap = x0 + p * c, *bp = per_channel ? x1 : x1 + p * c;
+        uint8_t *yp = y + p * c;
+        for (int ch = 0; ch < c; ch++)
+            yp[ch] = clamp_u8(mul_one(a, ap[ch], bp[ch]), a->lo, a->hi);
+    }
+}
+
 void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
                          uint8_t *y, int y_stride)
 {

@@ -19,7 +19,7 @@
 #include "int8/kernels.h"
 #include "int8/requant.h"
 
-static const char *const op_names[] = {"quantize", "conv", "linear",  "logits",  "add",
+static const char *const op_names[] = {"quantize", "conv", "linear",  "logits",  "add", "mul",
                                        "concat",   "lut",  "maxpool", "avgpool", "gap"};
 static_assert(FROST_ARRAY_LEN(op_names) == FROST_I8_OP_COUNT, "one name per int8 op");
 
@@ -102,7 +102,9 @@ static frost_status check_shape(const frost_int8_model *m, int i)
     const frost_int8_node *in = n->n_in > 0 ? &m->nodes[n->in[0]] : NULL;
     if ((unsigned)n->op >= FROST_I8_OP_COUNT)
         return node_fail(n, "unknown op");
-    int want_in = n->op == FROST_I8_QUANTIZE ? 0 : n->op == FROST_I8_ADD ? 2 : 1;
+    int want_in = n->op == FROST_I8_QUANTIZE                       ? 0
+                  : n->op == FROST_I8_ADD || n->op == FROST_I8_MUL ? 2
+                                                                   : 1;
     if (n->op == FROST_I8_CONCAT ? n->n_in < 1 : n->n_in != want_in)
         return node_fail(n, "wrong number of inputs");
     for (int j = 0; j < n->n_in; j++)
@@ -119,8 +121,11 @@ static frost_status check_shape(const frost_int8_model *m, int i)
         n->op == FROST_I8_CONV || n->op == FROST_I8_MAXPOOL || n->op == FROST_I8_AVGPOOL;
     bool weights = n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR;
     bool pool = n->op == FROST_I8_AVGPOOL || n->op == FROST_I8_GAP;
-    if (!weights && !pool && n->acc_shift != 0)
+    if (!weights && !pool && n->op != FROST_I8_MUL && n->acc_shift != 0)
         return node_fail(n, "accumulator shift on an op without weights or sums");
+    if (n->op == FROST_I8_MUL &&
+        (n->acc_shift < 0 || (INT64_C(255) * 255) << n->acc_shift > (INT64_C(1) << 30)))
+        return node_fail(n, "product shift out of range");
     if (pool && in) {
         int64_t taps = n->op == FROST_I8_GAP ? (int64_t)in->h * in->w : (int64_t)n->k * n->k;
         if (n->acc_shift < 0 || n->acc_shift > 24 ||
@@ -160,6 +165,13 @@ static frost_status check_shape(const frost_int8_model *m, int i)
             return node_fail(n, "inputs of different shapes");
         oh = in->h, ow = in->w;
         break;
+    case FROST_I8_MUL: {
+        const frost_int8_node *b = &m->nodes[n->in[1]];
+        if (b->c != in->c || ((b->h != in->h || b->w != in->w) && (b->h != 1 || b->w != 1)))
+            return node_fail(n, "input 1 is neither input 0's shape nor 1x1 per channel");
+        oh = in->h, ow = in->w;
+        break;
+    }
     case FROST_I8_CONCAT:
         oc = 0;
         for (int j = 0; j < n->n_in; j++) {
@@ -364,6 +376,8 @@ frost_status frost_int8_prepare(frost_int8_model *m)
         }
         if (n->op == FROST_I8_CONV)
             FROST_TRY(pack_weights(m, n, &scratch));
+        if (n->op == FROST_I8_MUL) /* one multiply per output, as the float model counts */
+            n->macs = (int64_t)n->h * n->w * n->c;
     }
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     if ((int64_t)last->h * last->w * last->c != m->classes)
@@ -517,6 +531,36 @@ static frost_int8_pool_args pool_args(const frost_int8_model *m, const frost_int
     return a;
 }
 
+static void run_mul(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+{
+    const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
+    frost_int8_mul_args args = {.a_zp = a->zp,
+                                .b_zp = b->zp,
+                                .out_zp = n->zp,
+                                .lo = n->lo,
+                                .hi = n->hi,
+                                .mult = n->mult[0],
+                                .shift = n->shift[0],
+                                .acc_shift = n->acc_shift,
+                                .fp = m->float_requant,
+                                .f = (float)((double)a->scale * b->scale / n->scale)};
+    int64_t pixels = (int64_t)n->h * n->w;
+    bool per_channel = (int64_t)b->h * b->w != pixels;
+    const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
+    int threads = pixels * n->c >= 65536 ? frost_get_threads() : 1;
+#pragma omp parallel num_threads(threads)
+    { /* whole pixels per thread */
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
+        size_t off = (size_t)p0 * n->c;
+        const uint8_t *b_at = per_channel ? x1 : x1 + off;
+        if (m->use_avx2)
+            frost_int8_mul_avx2(&args, p1 - p0, n->c, per_channel, x + off, b_at, y + off);
+        else
+            frost_int8_mul_ref(&args, p1 - p0, n->c, per_channel, x + off, b_at, y + off);
+    }
+}
+
 void frost_int8_run_node(frost_int8_model *m, int i)
 {
     frost_int8_node *n = &m->nodes[i];
@@ -553,6 +597,7 @@ void frost_int8_run_node(frost_int8_model *m, int i)
         }
         break;
     }
+    case FROST_I8_MUL: run_mul(m, n, x, y); break;
     case FROST_I8_CONCAT: {
         int off = 0;
         for (int j = 0; j < n->n_in; j++) {

@@ -234,6 +234,7 @@ static bool add_node_params(frost_model *m, frost_node *n, int cin)
     case FROST_OP_AVGPOOL:
     case FROST_OP_GAP:
     case FROST_OP_ADD:
+    case FROST_OP_MUL:
     case FROST_OP_CONCAT:
     case FROST_OP_DROPOUT:
     case FROST_OP_FLATTEN:
@@ -275,6 +276,7 @@ static void set_node_attrs(frost_node *n, int cin, const frost_layer_attrs *a)
     case FROST_OP_INPUT:
     case FROST_OP_GAP:
     case FROST_OP_ADD:
+    case FROST_OP_MUL:
     case FROST_OP_CONCAT:
     case FROST_OP_FLATTEN:
     case FROST_OP_FAKEQUANT:
@@ -313,6 +315,7 @@ void frost_node_attrs(const frost_node *n, frost_layer_attrs *a)
     case FROST_OP_INPUT:
     case FROST_OP_GAP:
     case FROST_OP_ADD:
+    case FROST_OP_MUL:
     case FROST_OP_CONCAT:
     case FROST_OP_FLATTEN:
     case FROST_OP_FAKEQUANT:
@@ -412,6 +415,13 @@ int frost_g_add(frost_model *m, const char *name, int a, int b)
     int in[2] = {a, b};
     frost_layer_attrs at = defaults(FROST_OP_ADD);
     return frost_g_layer(m, name, FROST_OP_ADD, 2, in, &at);
+}
+
+int frost_g_mul(frost_model *m, const char *name, int a, int b)
+{
+    int in[2] = {a, b};
+    frost_layer_attrs at = defaults(FROST_OP_MUL);
+    return frost_g_layer(m, name, FROST_OP_MUL, 2, in, &at);
 }
 
 int frost_g_concat(frost_model *m, const char *name, int n_in, const int *in)

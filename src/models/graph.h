@@ -170,6 +170,8 @@ int frost_g_avgpool(frost_model *m, const char *name, int in, int k, int stride,
 int frost_g_gap(frost_model *m, const char *name, int in);
 int frost_g_linear(frost_model *m, const char *name, int in, int out, bool bias);
 int frost_g_add(frost_model *m, const char *name, int a, int b);
+/* a * b; b has a's shape or is 1x1xC (a per-channel gate). */
+int frost_g_mul(frost_model *m, const char *name, int a, int b);
 int frost_g_concat(frost_model *m, const char *name, int n_in, const int *in);
 int frost_g_dropout(frost_model *m, const char *name, int in, float p);
 int frost_g_flatten(frost_model *m, const char *name, int in);

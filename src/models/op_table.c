@@ -188,6 +188,25 @@ static int infer_same_shape(const char *name, const char *what, int n_in, const 
     return 0;
 }
 
+/* mul: input 1 is input 0's shape, or 1x1xC (one factor per channel). One multiply per
+ * output value is counted as a MAC. */
+static int infer_mul(const char *name, const frost_hwc *in, frost_hwc *y, int64_t *macs)
+{
+    const frost_hwc *a = &in[0], *b = &in[1];
+    bool same = b->h == a->h && b->w == a->w && b->c == a->c;
+    bool per_channel = b->h == 1 && b->w == 1 && b->c == a->c;
+    if (!same && !per_channel)
+        return frost_fail(FROST_ERR_SHAPE,
+                          "layer '%s': mul of %dx%dx%d by %dx%dx%d: input 1 must have input 0's "
+                          "shape or be 1x1x%d (one factor per channel; put the full-size "
+                          "tensor first)",
+                          name, a->h, a->w, a->c, b->h, b->w, b->c, a->c),
+               -1;
+    *y = *a;
+    *macs = (int64_t)a->h * a->w * a->c;
+    return 0;
+}
+
 int frost_op_infer(frost_op op, const char *name, const frost_layer_attrs *a, int n_in,
                    const frost_hwc *in, frost_hwc *out, int64_t *macs)
 {
@@ -216,6 +235,7 @@ int frost_op_infer(frost_op op, const char *name, const frost_layer_attrs *a, in
     case FROST_OP_GAP: *out = (frost_hwc){1, 1, in[0].c}; return 0;
     case FROST_OP_LINEAR: return infer_linear(name, a, &in[0], out, macs);
     case FROST_OP_ADD: *out = in[0]; return infer_same_shape(name, "add", n_in, in, true);
+    case FROST_OP_MUL: return infer_mul(name, in, out, macs);
     case FROST_OP_CONCAT:
         *out = in[0];
         for (int i = 1; i < n_in; i++)

@@ -49,6 +49,8 @@ enum {
     X(GAP, "gap", 1, 1, FROST_OPF_NEW_RANGE, no_attrs)                                \
     X(LINEAR, "linear", 1, 1, FROST_OPF_NEW_RANGE | FROST_OPF_WEIGHTED, linear_attrs) \
     X(ADD, "add", 2, 2, FROST_OPF_NEW_RANGE, no_attrs)                                \
+    /* a * b, b of a's shape or 1x1xC (per-channel gate, as in squeeze-excite) */     \
+    X(MUL, "mul", 2, 2, FROST_OPF_NEW_RANGE, no_attrs)                                \
     X(CONCAT, "concat", 2, 8, FROST_OPF_NEW_RANGE, no_attrs)                          \
     X(DROPOUT, "dropout", 1, 1, FROST_OPF_ALIAS, dropout_attrs)                       \
     X(FLATTEN, "flatten", 1, 1, FROST_OPF_ALIAS, no_attrs)                            \

@@ -8,6 +8,10 @@
  * relu6: dy only for 0 < x < 6; hardswish: 0 for x < -3, dy*(x/3 + 1/2) for
  * -3 <= x <= 3, dy above; hardsigmoid: dy/6 for -3 < x < 3). Comparisons are written
  * to be false for NaN, so NaN passes through the forward pass.
+ *
+ * Sigmoid is computed from e^-|x| (which never overflows): 1/(1+e^-x) for x >= 0 and
+ * e^x/(1+e^x) below, so it is exact to float rounding for any |x| and never forms inf/inf.
+ * SiLU (swish) is x * sigmoid(x) on that sigmoid.
  */
 #ifndef FROST_OPS_ACT_DEF_H
 #define FROST_OPS_ACT_DEF_H
@@ -19,6 +23,15 @@
 
 static inline float frost_relu6f(float v) { return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
 
+/* 1/(1+e^-x), stable for large |x| (NaN gives NaN). */
+static inline float frost_sigmoidf(float x)
+{
+    if (x >= 0.0f)
+        return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
 /* y = f(x) */
 static inline float frost_act_value(frost_act_kind k, float x)
 {
@@ -29,6 +42,8 @@ static inline float frost_act_value(frost_act_kind k, float x)
     case FROST_ACT_RELU6: return frost_relu6f(x);
     case FROST_ACT_HSWISH: return x * frost_relu6f(x + 3.0f) * sixth;
     case FROST_ACT_HSIGMOID: return frost_relu6f(x + 3.0f) * sixth;
+    case FROST_ACT_SIGMOID: return frost_sigmoidf(x);
+    case FROST_ACT_SILU: return x * frost_sigmoidf(x);
     case FROST_ACT_COUNT: break;
     }
     return x;
@@ -47,6 +62,14 @@ static inline float frost_act_grad(frost_act_kind k, float x, float dy)
         return g * dy;
     }
     case FROST_ACT_HSIGMOID: return (x > -3.0f && x < 3.0f) ? dy * sixth : 0.0f;
+    case FROST_ACT_SIGMOID: {
+        float s = frost_sigmoidf(x);
+        return dy * s * (1.0f - s);
+    }
+    case FROST_ACT_SILU: { /* d/dx x s(x) = s + x s (1 - s) */
+        float s = frost_sigmoidf(x);
+        return dy * s * (1.0f + x * (1.0f - s));
+    }
     case FROST_ACT_COUNT: break;
     }
     return dy;
@@ -68,6 +91,33 @@ static inline bool frost_act_clamp(frost_act_kind k, float *lo, float *hi)
         return true;
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT: break;
+    }
+    return false;
+}
+
+/* Whether the fake-quant after f uses the fixed range [*lo, *hi] instead of an observed
+ * one. Sigmoid: [0, 1], its whole output range, so the int8 gate of a squeeze-excite
+ * block spends its 256 levels on (0, 1) with 0 exact (scale 1/255, zero point 0) and a
+ * calibration that saw only part of the range cannot clip it. Hard-sigmoid is bounded
+ * too but keeps its observed range: models quantized before keep their numbers. */
+static inline bool frost_act_fixed_qrange(frost_act_kind k, float *lo, float *hi)
+{
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    switch (k) {
+    case FROST_ACT_SIGMOID:
+        *lo = 0.0f;
+        *hi = 1.0f;
+        return true;
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_RELU:
+    case FROST_ACT_RELU6:
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     return false;

@@ -157,6 +157,8 @@ BN_ACT_INLINE bool keep_ref(frost_act_kind k, float y)
     case FROST_ACT_IDENTITY:
     case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     return true;
@@ -187,6 +189,8 @@ void frost_bn_act_apply_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT:
         apply_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, x, mean, scale, shift, y);
         break;
@@ -216,6 +220,8 @@ void frost_bn_act_sums_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld,
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: sums_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, dy, y, x, s1, s2); break;
     }
 }
@@ -248,6 +254,8 @@ void frost_bn_act_dx_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, c
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT:
         dx_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
         break;

@@ -18,6 +18,7 @@
 #ifndef FROST_OPS_H
 #define FROST_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,8 @@ void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const fl
     X(RELU6, "relu6")                              \
     X(HSWISH, "hswish")     /* x * relu6(x+3)/6 */ \
     X(HSIGMOID, "hsigmoid") /* relu6(x+3)/6 */     \
+    X(SIGMOID, "sigmoid")   /* 1/(1+e^-x) */       \
+    X(SILU, "silu")         /* x*sigmoid(x) */     \
     FROST_ACT_LIST_EXTRA(X)
 
 #define FROST_ACT_ENUM_(id, name) FROST_ACT_##id,
@@ -99,7 +102,7 @@ typedef enum { FROST_ACT_LIST(FROST_ACT_ENUM_) FROST_ACT_COUNT } frost_act_kind;
 #undef FROST_ACT_ENUM_
 
 const char *frost_act_name(frost_act_kind k);
-/* Parses "relu", "relu6", "hswish", "hsigmoid", "identity"; returns -1 if unknown. */
+/* Parses an activation's name ("relu", "silu", ...); returns -1 if unknown. */
 int frost_act_from_name(const char *name);
 void frost_act_forward(frost_act_kind k, int64_t n, const float *x, float *y);
 /* Uses the forward input x. Gradients at the kinks (x == 0, 6, +-3) follow PyTorch. */
@@ -126,6 +129,14 @@ void frost_gap_backward(frost_shape4 in, const float *dy, float *dx);
 
 /* ---- structural ops ---- */
 void frost_add_forward(int64_t n, const float *a, const float *b, float *y);
+/* Elementwise product of n images: a is [n, hw, c]; b is [n, hw, c], or [n, c] when
+ * per_channel (one factor per channel and image, squeeze-excite's x * gate). */
+void frost_mul_forward(int n, int64_t hw, int c, const float *a, const float *b, bool per_channel,
+                       float *y);
+/* da += dy * b and db += dy * a (per_channel: summed over each image's hw pixels);
+ * da or db may be NULL. */
+void frost_mul_backward(int n, int64_t hw, int c, const float *a, const float *b, bool per_channel,
+                        const float *dy, float *da, float *db);
 /* Channel concat of k inputs over m rows: input i has ci[i] channels; y has sum(ci). */
 void frost_concat_forward(int64_t m, int k, const int *ci, const float *const *xs, float *y);
 void frost_concat_backward(int64_t m, int k, const int *ci, const float *dy, float *const *dxs);

@@ -1,9 +1,10 @@
 /*
- * Structural ops (element-wise add, channel concat, inverted dropout), the
+ * Structural ops (element-wise add and product, channel concat, inverted dropout), the
  * vector add used to accumulate gradients, and the threading helpers shared by
  * the element-wise ops.
  */
 #include <omp.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "frost/status.h"
@@ -71,6 +72,84 @@ void frost_vec_add_inplace(int64_t n, const float *x, float *y)
 {
     add_job job = {x, NULL, y};
     frost_parallel_range(n, 1, add_inplace_range, &job);
+}
+
+/* ---- product: y = a * b, b of the same shape or one value per channel and image ---- */
+
+typedef struct {
+    int64_t hw;
+    int c;
+    bool per_channel;
+    const float *a, *b, *dy;
+    float *y, *da, *db;
+} mul_job;
+
+/* b's row for pixel row r (r counts pixels over all images). */
+static const float *mul_b_row(const mul_job *j, int64_t r)
+{
+    return j->b + (j->per_channel ? r / j->hw : r) * j->c;
+}
+
+static void mul_forward_range(void *ctx, int64_t begin, int64_t end)
+{
+    const mul_job *j = ctx;
+    for (int64_t r = begin; r < end; r++) {
+        const float *ar = j->a + r * j->c, *br = mul_b_row(j, r);
+        float *yr = j->y + r * j->c;
+        for (int ch = 0; ch < j->c; ch++)
+            yr[ch] = ar[ch] * br[ch];
+    }
+}
+
+void frost_mul_forward(int n, int64_t hw, int c, const float *a, const float *b, bool per_channel,
+                       float *y)
+{
+    mul_job job = {.hw = hw, .c = c, .per_channel = per_channel, .a = a, .b = b, .y = y};
+    frost_parallel_range((int64_t)n * hw, c, mul_forward_range, &job);
+}
+
+/* da over pixel rows, and db when b has a value per pixel. */
+static void mul_backward_rows(void *ctx, int64_t begin, int64_t end)
+{
+    const mul_job *j = ctx;
+    for (int64_t r = begin; r < end; r++) {
+        const float *ar = j->a + r * j->c, *br = mul_b_row(j, r), *dyr = j->dy + r * j->c;
+        float *dar = j->da ? j->da + r * j->c : NULL;
+        float *dbr = j->db && !j->per_channel ? j->db + r * j->c : NULL;
+        for (int ch = 0; ch < j->c; ch++) {
+            if (dar)
+                dar[ch] += dyr[ch] * br[ch];
+            if (dbr)
+                dbr[ch] += dyr[ch] * ar[ch];
+        }
+    }
+}
+
+/* db of a per-channel b: each image's sum over its pixels, in pixel order (one image per
+ * item, so the result does not depend on the thread count). */
+static void mul_backward_gate(void *ctx, int64_t begin, int64_t end)
+{
+    const mul_job *j = ctx;
+    for (int64_t img = begin; img < end; img++) {
+        float *dbr = j->db + img * j->c;
+        for (int64_t p = 0; p < j->hw; p++) {
+            const float *ar = j->a + (img * j->hw + p) * j->c,
+                        *dyr = j->dy + (img * j->hw + p) * j->c;
+            for (int ch = 0; ch < j->c; ch++)
+                dbr[ch] += dyr[ch] * ar[ch];
+        }
+    }
+}
+
+void frost_mul_backward(int n, int64_t hw, int c, const float *a, const float *b, bool per_channel,
+                        const float *dy, float *da, float *db)
+{
+    mul_job job = {
+        .hw = hw, .c = c, .per_channel = per_channel, .a = a, .b = b, .dy = dy, .da = da, .db = db};
+    if (da || (db && !per_channel))
+        frost_parallel_range((int64_t)n * hw, c, mul_backward_rows, &job);
+    if (db && per_channel)
+        frost_parallel_range(n, hw * c, mul_backward_gate, &job);
 }
 
 /* ---- concat along channels: row r of y is [x0 row r | x1 row r | ...] ---- */

@@ -363,12 +363,20 @@ const char *frost_model_qconfig_json(const frost_model *m)
     return m->quant.active ? m->quant.config_json : NULL;
 }
 
-/* Moves the histogram/percentile/entropy observers' ranges into the range buffers. */
+bool frost_fq_fixed_range(const frost_model *m, const frost_node *fq, float *lo, float *hi)
+{
+    const frost_node *src = &m->nodes[fq->in[0]];
+    return src->op == FROST_OP_ACT && frost_act_fixed_qrange(src->act, lo, hi);
+}
+
+/* Moves the histogram/percentile/entropy observers' ranges into the range buffers (a
+ * fixed range is there already). */
 static frost_status finish_calibration(frost_model *m)
 {
     for (int i = 0; i < m->n_nodes; i++) {
         frost_node *n = &m->nodes[i];
-        if (n->op != FROST_OP_FAKEQUANT || !n->q.obs)
+        float lo, hi;
+        if (n->op != FROST_OP_FAKEQUANT || !n->q.obs || frost_fq_fixed_range(m, n, &lo, &hi))
             continue;
         float *r = m->buffers[n->q.range].data;
         r[2] = 1.0f; /* calibrated */

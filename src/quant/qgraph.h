@@ -32,6 +32,10 @@ bool frost_qconfig_sets_enabled(const frost_qconfig *c, const char *layer);
 int frost_qconfig_override_count(const frost_qconfig *c);
 const char *frost_qconfig_override(const frost_qconfig *c, int i, bool *has_w, bool *has_a);
 
+/* Whether FAKEQUANT node fq has a fixed range instead of an observed one (it quantizes
+ * an activation with a known output range, frost_act_fixed_qrange: sigmoid's [0, 1]). */
+bool frost_fq_fixed_range(const frost_model *m, const frost_node *fq, float *lo, float *hi);
+
 /* Frees what frost_model_quantize allocated (called by frost_model_free). */
 void frost_model_quant_release(frost_model *m);
 

@@ -97,13 +97,19 @@ static bool observing(const frost_model *m, bool training)
  * by the EMA rule. */
 static frost_status observe(frost_model *m, frost_node *n, int64_t numel, const float *x)
 {
+    float lo, hi;
+    float *r = m->buffers[n->q.range].data;
+    if (frost_fq_fixed_range(m, n, &lo, &hi)) { /* known output range: nothing to observe */
+        r[0] = lo;
+        r[1] = hi;
+        r[2] += 1.0f;
+        return FROST_OK;
+    }
     if (n->q.obs && m->quant.observe == FROST_QOBS_ALL)
         return frost_observer_observe(n->q.obs, numel, x);
-    float lo, hi;
     frost_minmax_finite(numel, x, &lo, &hi);
     if (lo > hi)
         return FROST_OK; /* nothing finite in this batch */
-    float *r = m->buffers[n->q.range].data;
     if (r[2] == 0.0f) {
         r[0] = lo;
         r[1] = hi;

@@ -72,6 +72,12 @@ static int64_t node_numel(const frost_node *n, int batch)
     return (int64_t)batch * n->h * n->w * n->c;
 }
 
+/* A mul whose second input is one factor per channel (1x1xC) on a larger first input. */
+static bool mul_per_channel(const frost_node *n, const frost_node *b)
+{
+    return b->h * b->w != n->h * n->w;
+}
+
 /* Bytes of one planned piece, rounded to 64 so every piece stays aligned. */
 static size_t piece(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
@@ -106,6 +112,7 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
         case FROST_OP_GAP:
         case FROST_OP_LINEAR:
         case FROST_OP_ADD:
+        case FROST_OP_MUL: /* its two inputs */
         case FROST_OP_CONCAT:
         case FROST_OP_FLATTEN:
         case FROST_OP_FAKEQUANT: /* its state lives in the node's quantization fields */
@@ -264,6 +271,12 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
                              param_data(m, n->bias_p), n->y);
         break;
     case FROST_OP_ADD: frost_add_forward(numel, x0->y, m->nodes[n->in[1]].y, n->y); break;
+    case FROST_OP_MUL: {
+        const frost_node *x1 = &m->nodes[n->in[1]];
+        frost_mul_forward(bs, (int64_t)n->h * n->w, n->c, x0->y, x1->y, mul_per_channel(n, x1),
+                          n->y);
+        break;
+    }
     case FROST_OP_CONCAT: {
         int ci[FROST_MAX_NODE_INPUTS];
         const float *xs[FROST_MAX_NODE_INPUTS];
@@ -427,6 +440,13 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
             frost_vec_add_inplace(numel, n->dy, dx);
         if (db)
             frost_vec_add_inplace(numel, n->dy, db);
+        break;
+    }
+    case FROST_OP_MUL: {
+        const frost_node *x1 = &m->nodes[n->in[1]];
+        float *db = input_grad(m, n, 1, touched);
+        frost_mul_backward(bs, (int64_t)n->h * n->w, n->c, x0->y, x1->y, mul_per_channel(n, x1),
+                           n->dy, dx, db);
         break;
     }
     case FROST_OP_CONCAT: {

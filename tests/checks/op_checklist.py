@@ -31,7 +31,8 @@ OP_STAGES = {
 }
 # file -> functions whose switch must name a new activation (FROST_ACT_DUMMY)
 ACT_STAGES = {
-    "src/ops/act_def.h": {"frost_act_value", "frost_act_grad", "frost_act_clamp"},
+    "src/ops/act_def.h": {"frost_act_value", "frost_act_grad", "frost_act_clamp",
+                          "frost_act_fixed_qrange"},
     "src/ops/x86/elementwise_avx2.c": {"act_v", "frost_act_forward_avx2", "act_grad_v",
                                        "frost_act_backward_avx2"},
     "src/ops/x86/pgemm_avx2.c": {"activate"},

@@ -25,6 +25,8 @@ BN_ACT_INLINE __m256 act_v(frost_act_kind k, __m256 z)
     case FROST_ACT_IDENTITY:
     case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     return z;
@@ -42,6 +44,8 @@ BN_ACT_INLINE __m256 keep_v(frost_act_kind k, __m256 y)
     case FROST_ACT_IDENTITY:
     case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     return _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -95,6 +99,8 @@ void frost_bn_act_apply_avx2(frost_act_kind act, int64_t rows, int tc, int64_t l
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT:
         apply_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, mean, scale, shift, y);
         break;
@@ -202,6 +208,8 @@ void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: sums_tile(FROST_ACT_IDENTITY, rows, tc, ld, dy, y, x, s1, s2); break;
     }
 }
@@ -257,6 +265,8 @@ void frost_bn_act_dx_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, 
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT:
         dx_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
         break;

@@ -138,6 +138,8 @@ static __m256 act_v(frost_act_kind k, __m256 x)
     case FROST_ACT_HSWISH:
         return _mm256_mul_ps(_mm256_mul_ps(x, relu6_v(_mm256_add_ps(x, three))), sixth);
     case FROST_ACT_HSIGMOID: return _mm256_mul_ps(relu6_v(_mm256_add_ps(x, three)), sixth);
+    case FROST_ACT_SIGMOID: /* no vector exp: the loops leave these to the reference */
+    case FROST_ACT_SILU:
     case FROST_ACT_IDENTITY:
     case FROST_ACT_COUNT: break;
     }
@@ -165,6 +167,8 @@ void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *
         ACT_LOOP(FROST_ACT_HSIGMOID)
 #undef ACT_LOOP
     case FROST_ACT_IDENTITY: /* the reference copies */
+    case FROST_ACT_SIGMOID:  /* no vector exp yet: every element goes to the reference */
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     if (i < n)
@@ -195,6 +199,8 @@ static __m256 act_grad_v(frost_act_kind k, __m256 x, __m256 dy)
                                   _mm256_cmp_ps(x, three, _CMP_LT_OQ));
         return _mm256_and_ps(in, _mm256_mul_ps(dy, _mm256_set1_ps(1.0f / 6.0f)));
     }
+    case FROST_ACT_SIGMOID: /* no vector exp: the loop leaves these to the reference */
+    case FROST_ACT_SILU:
     case FROST_ACT_IDENTITY:
     case FROST_ACT_COUNT: break;
     }
@@ -219,6 +225,8 @@ void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const 
         ACT_GRAD_LOOP(FROST_ACT_HSWISH)
         ACT_GRAD_LOOP(FROST_ACT_HSIGMOID)
 #undef ACT_GRAD_LOOP
+    case FROST_ACT_SIGMOID: /* no vector exp yet: every element goes to the reference */
+    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     if (i < n)
