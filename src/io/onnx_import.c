@@ -241,6 +241,7 @@ static const struct {
     {"BatchNormalization", imp_bn},
     {"Relu", imp_act},
     {"HardSwish", imp_act},
+    {"Sigmoid", imp_act},
     {"Clip", imp_clip},
     {"HardSigmoid", imp_hardsigmoid},
     {"Add", imp_add},
@@ -569,6 +570,8 @@ static frost_status imp_act(importer *im, const Onnx__NodeProto *n, const char *
 {
     if (strcmp(n->op_type, "Relu") == 0)
         return add_act(im, n, label, FROST_ACT_RELU);
+    if (strcmp(n->op_type, "Sigmoid") == 0)
+        return add_act(im, n, label, FROST_ACT_SIGMOID);
     return add_act(im, n, label, FROST_ACT_HSWISH);
 }
 
@@ -643,8 +646,8 @@ static frost_status imp_add(importer *im, const Onnx__NodeProto *n, const char *
     return FROST_OK;
 }
 
-/* x * hardsigmoid(x) is hard-swish (how PyTorch exports it below opset 14): the
- * hardsigmoid node, read only by this Mul, becomes the hard-swish. */
+/* x * hardsigmoid(x) is hard-swish (how PyTorch exports it below opset 14) and
+ * x * sigmoid(x) is SiLU: the gate node, read only by this Mul, becomes the product. */
 static bool fuse_gated_act(importer *im, const Onnx__NodeProto *n, const value *a, const value *b)
 {
     for (int side = 0; side < 2; side++) {
@@ -652,9 +655,10 @@ static bool fuse_gated_act(importer *im, const Onnx__NodeProto *n, const value *
         frost_node *g = node(im, gate->node);
         const char *gate_name = n->input[side ? 0 : 1];
         if (g->op != FROST_OP_ACT || g->n_in != 1 || g->in[0] != x->node ||
-            readers_of(im, gate_name) != 1 || g->act != FROST_ACT_HSIGMOID)
+            readers_of(im, gate_name) != 1 ||
+            (g->act != FROST_ACT_HSIGMOID && g->act != FROST_ACT_SIGMOID))
             continue;
-        g->act = FROST_ACT_HSWISH;
+        g->act = g->act == FROST_ACT_HSIGMOID ? FROST_ACT_HSWISH : FROST_ACT_SILU;
         define_value(im, n->output[0], *gate);
         return true;
     }
@@ -668,9 +672,25 @@ static frost_status imp_mul(importer *im, const Onnx__NodeProto *n, const char *
         return FROST_ERR_UNSUPPORTED;
     if (fuse_gated_act(im, n, a, b))
         return FROST_OK;
-    return fail_node(label, n,
-                     "only x * HardSigmoid(x) (hard-swish) is supported so far; "
-                     "squeeze-excite products come with the mul op");
+    const frost_node *na = node(im, a->node), *nb = node(im, b->node);
+    if (na->h * na->w == 1 && nb->h * nb->w > 1) { /* the per-channel gate goes second */
+        const value *t = a;
+        a = b, b = t;
+    }
+    if (a->rank != b->rank || a->flat_h * a->flat_w > 1 || b->flat_h * b->flat_w > 1)
+        return fail_node(label, n,
+                         "only products of same-shape tensors or a map and a per-channel "
+                         "[N, C, 1, 1] gate are supported");
+    value keep = *a;
+    int in[2] = {a->node, b->node};
+    frost_layer_attrs at;
+    frost_layer_attrs_default(FROST_OP_MUL, &at);
+    int idx = add_layer(im, n, FROST_OP_MUL, 2, in, &at, a->rank);
+    if (idx < 0)
+        return FROST_ERR_SHAPE;
+    keep.node = idx;
+    define_value(im, n->output[0], keep);
+    return FROST_OK;
 }
 
 static frost_status imp_concat(importer *im, const Onnx__NodeProto *n, const char *label)
