@@ -24,12 +24,24 @@ void reset_handler(void);
 static void fault_handler(void) { semihost_exit(FAULT_STATUS); }
 
 typedef void (*vector)(void);
-/* initial stack pointer, reset, NMI, HardFault, MemManage, BusFault, UsageFault, 4 reserved,
- * SVCall, DebugMonitor, reserved, PendSV, SysTick: no interrupt is enabled */
+/* The ARMv7-M exception vectors; no interrupt is enabled, so the table stops at SysTick. */
 __attribute__((section(".vectors"), used)) static const vector vectors[16] = {
-    (vector)(uintptr_t)_estack, reset_handler, fault_handler, fault_handler, fault_handler,
-    fault_handler, fault_handler, 0, 0, 0, 0, fault_handler, fault_handler, 0, fault_handler,
-    fault_handler,
+    (vector)(uintptr_t)_estack, /* initial stack pointer */
+    reset_handler,
+    fault_handler, /* NMI */
+    fault_handler, /* HardFault */
+    fault_handler, /* MemManage */
+    fault_handler, /* BusFault */
+    fault_handler, /* UsageFault */
+    0,
+    0,
+    0,
+    0,             /* reserved */
+    fault_handler, /* SVCall */
+    fault_handler, /* DebugMonitor */
+    0,             /* reserved */
+    fault_handler, /* PendSV */
+    fault_handler, /* SysTick */
 };
 
 static uint32_t *stack_bottom(void)
