@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,14 @@ static char out[8192];
 
 /* Runs `frost ARGS` (stdout+stderr captured into out); returns the exit code. */
 static int frost(const char *args) { return frost_test_run_cli(dir, args, out, sizeof out); }
+
+static long file_size(const char *name)
+{
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
 
 static void write_file(const char *name, const void *data, size_t size)
 {
@@ -486,6 +495,15 @@ TEST(export_c)
     CHECK(strstr(out, "flash: 5440 bytes of const data") != NULL);
     CHECK(strstr(out, "RAM:   7872 bytes peak: the static arena 7872 + scratch 0") != NULL);
     CHECK(file_exists("mcu/tiny.c") && file_exists("mcu/tiny.h"));
+    /* --images: the quantized test images and the runtime's float logits for them (their
+     * values are checked against the library in test_mcu_qemu) */
+    snprintf(args, sizeof args, "export %s --c %s/mcu --name tiny --images 3", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "tiny_images.u8 (3)") != NULL);
+    CHECK_EQ_INT(file_size("mcu/tiny_images.u8"), 3 * 28 * 28);
+    CHECK_EQ_INT(file_size("mcu/tiny_expected.bin"), 3 * 10 * sizeof(float));
+    snprintf(args, sizeof args, "export %s --c %s/mcu --images 10001", fixed, dir);
+    expect_error(args, "--images 10001: the test split has 10000 images");
     snprintf(args, sizeof args, "export %s --onnx %s/m.onnx", fixed, dir);
     const char *not_yet[] = {"not implemented yet", NULL};
     expect_usage_errors(args, 1, not_yet, NULL);

@@ -4,9 +4,11 @@
  * compiler in strict C99 (-std=c99 -Wall -Wextra -Werror -pedantic) with a small main, run
  * on deterministic images, and its outputs must equal the library's runtime bit for bit
  * (with the kernels this CPU selects and with the reference ones). The static arena must be
- * the runtime's planned peak. A squeeze-excite model converted in the test (sigmoid, SiLU,
- * mul) goes through the same checks. Without a C compiler the compile-and-run checks are skipped
- * (and the test says so); the generator's refusals are checked either way.
+ * the runtime's planned peak. The same model also runs the whole Fashion-MNIST test set
+ * (10,000 images) through the generated C and the runtime, again bit for bit. A
+ * squeeze-excite model converted in the test (sigmoid, SiLU, mul) goes through the same
+ * checks. Without a C compiler the compile-and-run checks are skipped (and the test says
+ * so); the generator's refusals are checked either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +286,74 @@ TEST(squeeze_excite_model_matches_the_runtime_bit_for_bit)
     free(images);
 }
 
+/* The Fashion-MNIST test images, normalized as `frost run` does (frost_int8_evaluate) and
+ * quantized for m: d->n images in *q (malloc'd). */
+static bool quantize_test_set(const frost_int8_model *m, const frost_dataset *d, uint8_t **q)
+{
+    enum { BATCH = 100 };
+    int64_t size = (int64_t)d->h * d->w * d->c;
+    frost_augment train_norm = frost_train_defaults().augment;
+    frost_augment norm = {.mean = train_norm.mean, .std = train_norm.std};
+    frost_loader *l = NULL;
+    float *x = malloc(sizeof(float) * BATCH * (size_t)size);
+    uint8_t labels[BATCH];
+    *q = malloc((size_t)(d->n * size));
+    bool ok = x && *q && frost_loader_create(d, BATCH, false, &norm, 0, &l) == FROST_OK;
+    int done = 0;
+    if (ok) {
+        frost_loader_start_epoch(l, 0);
+        for (int got; (got = frost_loader_next(l, x, labels)) > 0; done += got)
+            for (int i = 0; i < got; i++)
+                frost_int8_quantize_input(m, x + i * size, *q + (done + i) * size);
+    }
+    CHECK_EQ_INT(done, d->n);
+    frost_loader_free(l);
+    free(x);
+    return ok && done == d->n;
+}
+
+/* The generated C on the whole Fashion-MNIST test set (10,000 images) gives the runtime's
+ * logits bit for bit (what `frost run` computes from these images). */
+TEST(whole_fashion_mnist_test_set_matches_the_runtime)
+{
+    frost_int8_model *m = NULL;
+    frost_dataset test = {0};
+    CHECK(frost_int8_load(FIXED_MODEL, &m) == FROST_OK);
+    CHECK(frost_dataset_fashion_mnist(NULL, false, &test) == FROST_OK);
+    if (!m || !test.images) {
+        frost_int8_free(m);
+        return;
+    }
+    CHECK_EQ_INT(test.n, 10000);
+    frost_int8_c_info info = {0};
+    CHECK(frost_int8_export_c(m, tmpdir, "fashion", &info) == FROST_OK);
+    CHECK_EQ_INT(info.arena_bytes, frost_int8_arena_bytes(m));
+    CHECK(info.float_output);
+    int classes = frost_int8_classes(m);
+    int64_t size = (int64_t)test.h * test.w * test.c;
+    uint8_t *q = NULL;
+    float *got = malloc(sizeof(float) * (size_t)(test.n * classes));
+    size_t sizes[4];
+    if (have_cc() && got && quantize_test_set(m, &test, &q) &&
+        compile_and_run("fashion", q, test.n * size, got,
+                        sizeof(float) * (size_t)(test.n * classes), sizes)) {
+        CHECK_EQ_INT(sizes[0], frost_int8_arena_bytes(m)); /* the static arena = the plan */
+        int mismatches = 0;
+        for (int i = 0; i < test.n; i++) {
+            float want[64];
+            CHECK(frost_int8_run_quantized(m, q + i * size, size, want) == FROST_OK);
+            mismatches += memcmp(got + i * classes, want, sizeof(float) * (size_t)classes) != 0;
+        }
+        CHECK_EQ_INT(mismatches, 0);
+    } else if (!have_cc()) {
+        printf("  SKIPPED compiling the generated C: no C compiler (cc) found\n");
+    }
+    free(q);
+    free(got);
+    frost_dataset_free(&test);
+    frost_int8_free(m);
+}
+
 TEST(refusals)
 {
     frost_int8_model *m = NULL;
@@ -319,5 +389,6 @@ static void remove_tmpdir(void)
 
 FROST_TEST_MAIN(make_tmpdir(), RUN(every_op_model_matches_the_runtime_bit_for_bit),
                 RUN(uint8_output_and_a_name_prefix),
-                RUN(squeeze_excite_model_matches_the_runtime_bit_for_bit), RUN(refusals),
+                RUN(squeeze_excite_model_matches_the_runtime_bit_for_bit),
+                RUN(whole_fashion_mnist_test_set_matches_the_runtime), RUN(refusals),
                 remove_tmpdir())

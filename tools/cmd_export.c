@@ -1,13 +1,15 @@
 /* frost export: an int8 model as C source for microcontrollers (--onnx comes later). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "int8/i8model.h"
 
 static const char *const help =
-    "usage: frost export MODEL.int8 --c DIR [--name NAME]\n"
+    "usage: frost export MODEL.int8 --c DIR [--name NAME] [--images N]\n"
     "Writes the int8 model as portable C99 for a microcontroller (docs/interop.md): DIR/NAME.c\n"
     "and DIR/NAME.h with the weights as const arrays, one static activation arena (the\n"
     "runtime's memory plan) and int NAME_run(const uint8_t *input, NAME_output_t *output),\n"
@@ -15,12 +17,13 @@ static const char *const help =
     "Its outputs equal frost's int8 runtime bit for bit. Prints the flash and RAM it needs.\n\n"
     "  --c DIR             write the C files into DIR (created if missing)\n"
     "  --name NAME         file and symbol prefix, a C identifier (default model)\n"
-    "  --onnx FILE         ONNX export (not yet implemented)\n";
+    "  --images N          also write the first N test images, quantized as NAME_run takes\n"
+    "                      them, to DIR/NAME_images.u8, and frost's int8 outputs for them\n"
+    "                      (what NAME_run must write) to DIR/NAME_expected.bin\n"
+    "  --onnx FILE         ONNX export (not yet implemented)\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
-    CLI_OPT_STR("c"),
-    CLI_OPT_STR("name"),
-    CLI_OPT_STR("onnx"),
+    CLI_OPT_STR("c"), CLI_OPT_STR("name"), CLI_OPT_STR("onnx"), CLI_OPT_INT("images", 1, 1 << 30),
     CLI_OPT_END,
 };
 
@@ -45,9 +48,113 @@ static void print_sizes(const char *dir, const char *name, const frost_int8_c_in
                                : "uint8 with the scale and zero point in the header");
 }
 
+static frost_status write_all(FILE *f, const char *path, const void *data, size_t n)
+{
+    if (fwrite(data, 1, n, f) != n)
+        return frost_fail(FROST_ERR_IO, "cannot write %s", path);
+    return FROST_OK;
+}
+
+/* The outputs exactly as NAME_run writes them: float logits, or the last uint8 tensor. */
+static frost_status write_expected(frost_int8_model *m, FILE *f, const char *path,
+                                   const float *logits)
+{
+    int classes = frost_int8_classes(m);
+    if (m->nodes[m->n_nodes - 1].op == FROST_I8_LOGITS)
+        return write_all(f, path, logits, (size_t)classes * sizeof(float));
+    return write_all(f, path, frost_int8_tensor(m, m->n_nodes - 1), (size_t)classes);
+}
+
+/* Quantizes the first n images of d (normalized as `frost run` does) into *q (malloc'd). */
+static frost_status quantize_images(const frost_int8_model *m, const frost_dataset *d, int n,
+                                    uint8_t **q)
+{
+    int h, w, c;
+    frost_int8_input_shape(m, &h, &w, &c);
+    if (d->h != h || d->w != w || d->c != c)
+        return frost_fail(FROST_ERR_SHAPE,
+                          "--images: the data set's images are %dx%dx%d, "
+                          "the model takes %dx%dx%d",
+                          d->h, d->w, d->c, h, w, c);
+    size_t size = (size_t)h * w * c;
+    frost_augment train_norm = frost_train_defaults().augment;
+    frost_augment norm = {.mean = train_norm.mean, .std = train_norm.std};
+    frost_dataset head = {0};
+    frost_loader *l = NULL;
+    float *x = malloc(size * sizeof(float));
+    *q = malloc((size_t)n * size);
+    frost_status s = x && *q ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "--images: out of memory");
+    if (s == FROST_OK)
+        s = frost_dataset_head(d, n, &head);
+    if (s == FROST_OK)
+        s = frost_loader_create(&head, 1, false, &norm, 0, &l);
+    if (s == FROST_OK) {
+        uint8_t label;
+        frost_loader_start_epoch(l, 0);
+        for (int i = 0; i < n && frost_loader_next(l, x, &label) > 0; i++)
+            frost_int8_quantize_input(m, x, *q + (size_t)i * size);
+    }
+    frost_loader_free(l);
+    frost_dataset_free(&head);
+    free(x);
+    return s;
+}
+
+/* The first n test images of the data set, quantized for m, into *q (malloc'd). Done
+ * before anything is written, so a data error leaves no files. */
+static frost_status load_test_images(const frost_int8_model *m, const cli_data_opts *data, int n,
+                                     uint8_t **q)
+{
+    frost_dataset train = {0}, test = {0};
+    frost_status s = cli_load_data(data, false, true, &train, &test);
+    if (s == FROST_OK && n > test.n)
+        s = frost_fail(FROST_ERR_ARG, "--images %d: the test split has %d images", n, test.n);
+    if (s == FROST_OK)
+        s = quantize_images(m, &test, n, q);
+    frost_dataset_free(&train);
+    frost_dataset_free(&test);
+    return s;
+}
+
+/* DIR/NAME_images.u8 (the n quantized images) and DIR/NAME_expected.bin (the runtime's
+ * outputs for them): a check for the generated code on any target. */
+static frost_status write_test_images(frost_int8_model *m, const uint8_t *q, int n, const char *dir,
+                                      const char *name)
+{
+    float logits[4096];
+    char images_path[4200], expected_path[4200];
+    snprintf(images_path, sizeof images_path, "%s/%s_images.u8", dir, name);
+    snprintf(expected_path, sizeof expected_path, "%s/%s_expected.bin", dir, name);
+    int h, w, c;
+    frost_int8_input_shape(m, &h, &w, &c);
+    int64_t size = (int64_t)h * w * c;
+    frost_status s = frost_int8_classes(m) <= 4096
+                         ? FROST_OK
+                         : frost_fail(FROST_ERR_UNSUPPORTED, "--images: over 4096 classes");
+    FILE *fi = s == FROST_OK ? fopen(images_path, "wb") : NULL;
+    FILE *fe = s == FROST_OK ? fopen(expected_path, "wb") : NULL;
+    if (s == FROST_OK && (!fi || !fe))
+        s = frost_fail(FROST_ERR_IO, "cannot create %s", !fi ? images_path : expected_path);
+    for (int i = 0; i < n && s == FROST_OK; i++) {
+        s = write_all(fi, images_path, q + i * size, (size_t)size);
+        if (s == FROST_OK)
+            s = frost_int8_run_quantized(m, q + i * size, size, logits);
+        if (s == FROST_OK)
+            s = write_expected(m, fe, expected_path, logits);
+    }
+    if (fi && fclose(fi) != 0 && s == FROST_OK)
+        s = frost_fail(FROST_ERR_IO, "cannot write %s", images_path);
+    if (fe && fclose(fe) != 0 && s == FROST_OK)
+        s = frost_fail(FROST_ERR_IO, "cannot write %s", expected_path);
+    if (s == FROST_OK)
+        printf("test images: %s (%d) and frost's outputs for them %s\n", images_path, n,
+               expected_path);
+    return s;
+}
+
 int cmd_export(int argc, char **argv)
 {
-    static const cli_opt *const tables[] = {options, NULL};
+    static const cli_opt *const tables[] = {options, cli_data_options, NULL};
     static const cli_spec spec = {"export", help, tables, 1};
     cli_args a;
     if (!cli_parse(&a, &spec, argc, argv))
@@ -59,15 +166,25 @@ int cmd_export(int argc, char **argv)
         return cli_usage_error(&a, "--onnx: ONNX export is not implemented yet (only --c DIR)");
     if (!dir)
         return cli_usage_error(&a, "say what to export: --c DIR");
+    int images = cli_given(&a, "images") ? cli_int(&a, "images", 1) : 0;
     frost_int8_model *m = NULL;
     frost_int8_c_info info;
+    uint8_t *q = NULL;
     frost_status s = frost_int8_load(a.positional[0], &m);
+    if (s == FROST_OK && images > 0) {
+        cli_data_opts data;
+        cli_parse_data(&a, &data);
+        s = load_test_images(m, &data, images, &q);
+    }
     if (s == FROST_OK)
         s = make_dir(dir);
     if (s == FROST_OK)
         s = frost_int8_export_c(m, dir, name, &info);
     if (s == FROST_OK)
         print_sizes(dir, name, &info);
+    if (s == FROST_OK && images > 0)
+        s = write_test_images(m, q, images, dir, name);
+    free(q);
     frost_int8_free(m);
     return s == FROST_OK ? 0 : cli_error("export");
 }
