@@ -10,7 +10,8 @@
  * to be false for NaN, so NaN passes through the forward pass.
  *
  * Sigmoid is computed from e^-|x| (which never overflows): 1/(1+e^-x) for x >= 0 and
- * e^x/(1+e^x) below, so it is exact to float rounding for any |x| and never forms inf/inf.
+ * e^x/(1+e^x) below, so it keeps its relative accuracy (a few ulps) for any |x|, down to
+ * the tiny values far left, and never forms inf/inf.
  * SiLU (swish) is x * sigmoid(x) on that sigmoid.
  */
 #ifndef FROST_OPS_ACT_DEF_H
