@@ -184,10 +184,23 @@ static void expect_refused(const model_builder *b, const char *what, const char 
     }
 }
 
-TEST(the_base_model_imports_and_runs)
+/* Imports the base model (with its conv dilated by `dil`, padded by `dil`) and checks the
+ * logits of a constant image against a direct computation. */
+static void check_base_model(int dil)
 {
     model_builder b;
     build(&b);
+    int64_t dils[2] = {dil, dil};
+    if (dil > 1) {
+        set_ints_attr(&b.attrs[3], "dilations", dils, 2);
+        b.conv_attrs[0] = &b.attrs[0];
+        static Onnx__AttributeProto *three[3];
+        three[0] = &b.attrs[0], three[1] = &b.attrs[1], three[2] = &b.attrs[3];
+        b.nodes[0].attribute = three;
+        b.nodes[0].n_attribute = 3;
+        for (int i = 0; i < 4; i++)
+            b.pads[i] = dil;
+    }
     char msg[1024];
     frost_model *m = NULL;
     CHECK_EQ_INT(import_built(&b, msg, sizeof msg, &m), FROST_OK);
@@ -210,7 +223,7 @@ TEST(the_base_model_imports_and_runs)
                 double acc = b.b1[o];
                 for (int ky = 0; ky < 3; ky++)
                     for (int kx = 0; kx < 3; kx++) {
-                        int iy = y + ky - 1, ix = xx + kx - 1;
+                        int iy = y + (ky - 1) * dil, ix = xx + (kx - 1) * dil;
                         if (iy >= 0 && iy < 8 && ix >= 0 && ix < 8)
                             acc += b.w1[o * 9 + ky * 3 + kx];
                     }
@@ -227,6 +240,11 @@ TEST(the_base_model_imports_and_runs)
     }
     frost_model_free(m);
 }
+
+TEST(the_base_model_imports_and_runs) { check_base_model(1); }
+
+/* A dilated conv is imported as the dense kernel spanning the same pixels. */
+TEST(a_dilated_conv_gives_the_same_numbers) { check_base_model(2); }
 
 TEST(hostile_models_get_clear_errors)
 {
@@ -359,5 +377,5 @@ TEST(mutated_fixtures_never_crash)
     mutate_file("tests/fixtures/onnx/small_op17_bn/model.onnx", 400);
 }
 
-FROST_TEST_MAIN(RUN(the_base_model_imports_and_runs); RUN(hostile_models_get_clear_errors);
-                RUN(mutated_fixtures_never_crash))
+FROST_TEST_MAIN(RUN(the_base_model_imports_and_runs); RUN(a_dilated_conv_gives_the_same_numbers);
+                RUN(hostile_models_get_clear_errors); RUN(mutated_fixtures_never_crash))

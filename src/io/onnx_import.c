@@ -387,9 +387,10 @@ static frost_param *param(importer *im, int index) { return &im->m->params[index
 
 static frost_node *node(importer *im, int index) { return &im->m->nodes[index]; }
 
-/* Pads / strides / kernel of a conv or pool node as one square (k, stride, pad). */
+/* Pads / strides / kernel of a conv or pool node as one square: k taps `dilation` apart
+ * (spanning span = dilation*(k-1)+1 pixels), stride, pad. */
 typedef struct {
-    int k, stride, pad;
+    int k, dilation, span, stride, pad;
 } window;
 
 static frost_status read_window(importer *im, const Onnx__NodeProto *n, const char *label, int in_h,
@@ -409,26 +410,28 @@ static frost_status read_window(importer *im, const Onnx__NodeProto *n, const ch
         return fail_node(label, n, "kernel_shape must be 2-D and match the weights");
     if ((ns != 0 && ns != 2) || (np != 0 && np != 4) || (nd != 0 && nd != 2))
         return fail_node(label, n, "strides, pads and dilations must be 2-D");
-    if (dil[0] != 1 || dil[1] != 1)
-        return fail_node(label, n, "dilations other than 1 are not supported yet");
-    if (ks[0] != ks[1] || st[0] != st[1])
-        return fail_node(label, n, "only square kernels and equal strides are supported");
-    if (ks[0] < 1 || ks[0] > 64 || st[0] < 1 || st[0] > 64)
-        return fail_node(label, n, "kernel or stride out of range (1..64)");
+    if (ks[0] != ks[1] || st[0] != st[1] || dil[0] != dil[1])
+        return fail_node(label, n,
+                         "only square kernels, equal strides and equal dilations are supported");
+    if (dil[0] != 1 && kernel_h <= 0)
+        return fail_node(label, n, "dilated pooling is not supported");
+    if (ks[0] < 1 || st[0] < 1 || st[0] > 64 || dil[0] < 1 || dil[0] > 64 ||
+        dil[0] * (ks[0] - 1) + 1 > 64)
+        return fail_node(label, n, "kernel, stride or dilation out of range (a span of 1..64)");
     const char *auto_pad;
     FROST_TRY(frost_onnx_attr_string(n, label, "auto_pad", "NOTSET", &auto_pad));
-    int k = (int)ks[0], s = (int)st[0];
+    int taps = (int)ks[0], s = (int)st[0], d = (int)dil[0], k = d * (taps - 1) + 1;
     if (strcmp(auto_pad, "VALID") == 0) {
         memset(pads, 0, sizeof pads);
     } else if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
         bool upper = auto_pad[5] == 'U';
         int dims[2] = {in_h, in_w};
-        for (int d = 0; d < 2; d++) {
-            int out = (dims[d] + s - 1) / s;
-            int total = (out - 1) * s + k - dims[d];
+        for (int a = 0; a < 2; a++) {
+            int out = (dims[a] + s - 1) / s;
+            int total = (out - 1) * s + k - dims[a];
             total = total > 0 ? total : 0;
-            pads[d] = upper ? total / 2 : total - total / 2;
-            pads[d + 2] = total - pads[d];
+            pads[a] = upper ? total / 2 : total - total / 2;
+            pads[a + 2] = total - pads[a];
         }
     } else if (strcmp(auto_pad, "NOTSET") != 0) {
         return fail_node(label, n, "unknown auto_pad value");
@@ -437,7 +440,7 @@ static frost_status read_window(importer *im, const Onnx__NodeProto *n, const ch
         return fail_node(label, n, "only equal padding on all four sides is supported");
     if (pads[0] < 0 || pads[0] >= k)
         return fail_node(label, n, "padding must be in [0, kernel)");
-    *w = (window){k, s, (int)pads[0]};
+    *w = (window){.k = taps, .dilation = d, .span = k, .stride = s, .pad = (int)pads[0]};
     return FROST_OK;
 }
 
@@ -471,7 +474,9 @@ static frost_status imp_conv(importer *im, const Onnx__NodeProto *n, const char 
     FROST_TRY(read_window(im, n, label, xn->h, xn->w, (int)wt->dims[2], (int)wt->dims[3], &w));
     frost_layer_attrs a;
     frost_layer_attrs_default(FROST_OP_CONV, &a);
-    a.out = (int)cout, a.k = w.k, a.stride = w.stride, a.pad = w.pad, a.groups = (int)group;
+    /* a dilated kernel becomes the dense one spanning the same pixels, zeros between the
+     * taps: the same numbers in every engine (docs/interop.md) */
+    a.out = (int)cout, a.k = w.span, a.stride = w.stride, a.pad = w.pad, a.groups = (int)group;
     a.bias = bt != NULL;
     float *wv = NULL, *bv = NULL;
     frost_status s = const_floats(wt, frost_onnx_tensor_numel(wt), label, "weight", &wv);
@@ -480,13 +485,15 @@ static frost_status imp_conv(importer *im, const Onnx__NodeProto *n, const char 
     int idx = s == FROST_OK ? add_layer(im, n, FROST_OP_CONV, 1, &x->node, &a, 4) : -1;
     if (idx >= 0) {
         /* OIHW -> OHWI */
-        float *dst = param(im, node(im, idx)->weight)->data;
-        int k = w.k, ci = (int)cin_g;
+        frost_param *wp = param(im, node(im, idx)->weight);
+        float *dst = wp->data;
+        memset(dst, 0, (size_t)wp->numel * sizeof *dst);
+        int k = w.k, span = w.span, d = w.dilation, ci = (int)cin_g;
         for (int o = 0; o < (int)cout; o++)
             for (int i = 0; i < ci; i++)
                 for (int y = 0; y < k; y++)
                     for (int xx = 0; xx < k; xx++)
-                        dst[(((size_t)o * k + y) * k + xx) * ci + i] =
+                        dst[(((size_t)o * span + y * d) * span + xx * d) * ci + i] =
                             wv[(((size_t)o * ci + i) * k + y) * k + xx];
         if (bv)
             memcpy(param(im, node(im, idx)->bias_p)->data, bv, (size_t)cout * sizeof *bv);
@@ -781,14 +788,14 @@ static frost_status imp_pool(importer *im, const Onnx__NodeProto *n, const char 
                          "over the pixels inside the image)");
     if (ceil_mode) {
         /* fine when rounding up gives the same size as rounding down */
-        int span = xn->h + 2 * w.pad - w.k;
-        if (span % w.stride != 0 || (xn->w + 2 * w.pad - w.k) % w.stride != 0)
+        int span = xn->h + 2 * w.pad - w.span;
+        if (span % w.stride != 0 || (xn->w + 2 * w.pad - w.span) % w.stride != 0)
             return fail_node(label, n, "ceil_mode=1 is supported only where it changes nothing");
     }
     frost_layer_attrs a;
     frost_op op = avg ? FROST_OP_AVGPOOL : FROST_OP_MAXPOOL;
     frost_layer_attrs_default(op, &a);
-    a.k = w.k, a.stride = w.stride, a.pad = w.pad;
+    a.k = w.span, a.stride = w.stride, a.pad = w.pad;
     return add_layer(im, n, op, 1, &x->node, &a, 4) < 0 ? FROST_ERR_SHAPE : FROST_OK;
 }
 
