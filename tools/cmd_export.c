@@ -1,4 +1,4 @@
-/* frost export: an int8 model as C source for microcontrollers (--onnx comes later). */
+/* frost export: an int8 model as C source for microcontrollers or as an ONNX QDQ file. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,14 +8,19 @@
 
 static const char *const help =
     "usage: frost export MODEL.int8 --c DIR [--name NAME]\n"
-    "Writes the int8 model as portable C99 for a microcontroller (docs/interop.md): DIR/NAME.c\n"
+    "       frost export MODEL.int8 --onnx FILE\n"
+    "--c: writes the int8 model as portable C99 for a microcontroller (docs/interop.md): "
+    "DIR/NAME.c\n"
     "and DIR/NAME.h with the weights as const arrays, one static activation arena (the\n"
     "runtime's memory plan) and int NAME_run(const uint8_t *input, NAME_output_t *output),\n"
     "no malloc, no libm, integer-only (float only for the logits of a float classifier).\n"
-    "Its outputs equal frost's int8 runtime bit for bit. Prints the flash and RAM it needs.\n\n"
+    "Its outputs equal frost's int8 runtime bit for bit. Prints the flash and RAM it needs.\n"
+    "--onnx: writes it as an ONNX QDQ model (opset 13, NCHW, float input [N, C, H, W], float\n"
+    "output [N, classes]) with the same integers, which ONNX Runtime runs with its integer\n"
+    "kernels (QLinearConv, QGemm, ...). Fixed and float requantization models both export.\n\n"
     "  --c DIR             write the C files into DIR (created if missing)\n"
     "  --name NAME         file and symbol prefix, a C identifier (default model)\n"
-    "  --onnx FILE         ONNX export (not yet implemented)\n";
+    "  --onnx FILE         write an ONNX QDQ model to FILE instead\n";
 
 static const cli_opt options[] = {
     CLI_OPT_STR("c"),
@@ -45,6 +50,24 @@ static void print_sizes(const char *dir, const char *name, const frost_int8_c_in
                                : "uint8 with the scale and zero point in the header");
 }
 
+/* One line: what was written and how the model looks from the ONNX side. */
+static int export_onnx(const char *model, const char *path)
+{
+    frost_int8_model *m = NULL;
+    frost_status s = frost_int8_load(model, &m);
+    if (s == FROST_OK)
+        s = frost_int8_export_onnx(m, path);
+    if (s == FROST_OK) {
+        int h, w, c;
+        frost_int8_input_shape(m, &h, &w, &c);
+        printf("wrote %s: ONNX QDQ (opset 13), %d int8 layers, input float32 [N, %d, %d, %d] "
+               "NCHW, output float32 [N, %d]\n",
+               path, frost_int8_node_count(m) - 1, c, h, w, frost_int8_classes(m));
+    }
+    frost_int8_free(m);
+    return s == FROST_OK ? 0 : cli_error("export");
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const cli_opt *const tables[] = {options, NULL};
@@ -55,10 +78,13 @@ int cmd_export(int argc, char **argv)
     const char *dir = cli_str(&a, "c", NULL), *name = cli_str(&a, "name", "model");
     if (a.n_positional != 1)
         return cli_usage_error(&a, "give one int8 model (MODEL.int8)");
-    if (cli_given(&a, "onnx"))
-        return cli_usage_error(&a, "--onnx: ONNX export is not implemented yet (only --c DIR)");
+    const char *onnx = cli_str(&a, "onnx", NULL);
+    if (onnx && (dir || cli_given(&a, "name")))
+        return cli_usage_error(&a, "--onnx writes one file: give it without --c / --name");
+    if (onnx)
+        return export_onnx(a.positional[0], onnx);
     if (!dir)
-        return cli_usage_error(&a, "say what to export: --c DIR");
+        return cli_usage_error(&a, "say what to export: --c DIR or --onnx FILE");
     frost_int8_model *m = NULL;
     frost_int8_c_info info;
     frost_status s = frost_int8_load(a.positional[0], &m);
