@@ -20,12 +20,14 @@ static const char *const help =
     "kernels (QLinearConv, QGemm, ...). Fixed and float requantization models both export.\n\n"
     "  --c DIR             write the C files into DIR (created if missing)\n"
     "  --name NAME         file and symbol prefix, a C identifier (default model)\n"
-    "  --onnx FILE         write an ONNX QDQ model to FILE instead\n";
+    "  --onnx FILE         write an ONNX QDQ model to FILE instead\n"
+    "  --onnx-weights T    int8 (default: symmetric, zero point 0) or uint8 (the same + 128,\n"
+    "                      zero point 128: exact in ONNX Runtime on x86 CPUs without VNNI,\n"
+    "                      whose int8-weight kernels saturate)\n";
 
 static const cli_opt options[] = {
-    CLI_OPT_STR("c"),
-    CLI_OPT_STR("name"),
-    CLI_OPT_STR("onnx"),
+    CLI_OPT_STR("c"),    CLI_OPT_STR("name"),
+    CLI_OPT_STR("onnx"), CLI_OPT_CHOICE("onnx-weights", "int8|uint8"),
     CLI_OPT_END,
 };
 
@@ -51,18 +53,19 @@ static void print_sizes(const char *dir, const char *name, const frost_int8_c_in
 }
 
 /* One line: what was written and how the model looks from the ONNX side. */
-static int export_onnx(const char *model, const char *path)
+static int export_onnx(const char *model, const char *path, bool uint8_weights)
 {
     frost_int8_model *m = NULL;
     frost_status s = frost_int8_load(model, &m);
     if (s == FROST_OK)
-        s = frost_int8_export_onnx(m, path);
+        s = frost_int8_export_onnx(m, path, uint8_weights);
     if (s == FROST_OK) {
         int h, w, c;
         frost_int8_input_shape(m, &h, &w, &c);
-        printf("wrote %s: ONNX QDQ (opset 13), %d int8 layers, input float32 [N, %d, %d, %d] "
-               "NCHW, output float32 [N, %d]\n",
-               path, frost_int8_node_count(m) - 1, c, h, w, frost_int8_classes(m));
+        printf("wrote %s: ONNX QDQ (opset 13, %s weights), %d int8 layers, input float32 "
+               "[N, %d, %d, %d] NCHW, output float32 [N, %d]\n",
+               path, uint8_weights ? "uint8" : "int8", frost_int8_node_count(m) - 1, c, h, w,
+               frost_int8_classes(m));
     }
     frost_int8_free(m);
     return s == FROST_OK ? 0 : cli_error("export");
@@ -81,8 +84,11 @@ int cmd_export(int argc, char **argv)
     const char *onnx = cli_str(&a, "onnx", NULL);
     if (onnx && (dir || cli_given(&a, "name")))
         return cli_usage_error(&a, "--onnx writes one file: give it without --c / --name");
+    if (!onnx && cli_given(&a, "onnx-weights"))
+        return cli_usage_error(&a, "--onnx-weights goes with --onnx FILE");
     if (onnx)
-        return export_onnx(a.positional[0], onnx);
+        return export_onnx(a.positional[0], onnx,
+                           strcmp(cli_str(&a, "onnx-weights", "int8"), "uint8") == 0);
     if (!dir)
         return cli_usage_error(&a, "say what to export: --c DIR or --onnx FILE");
     frost_int8_model *m = NULL;

@@ -105,8 +105,12 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
  * concat and pool into its integer kernels; tables (hard-swish, requantizing copies) are
  * integer Gather ops. Fixed and float requantization export alike (the file carries scales;
  * the runtime that reads it requantizes its own way, within 1 LSB of frost). Weights of -128
- * (a non-narrow weight config) are refused. */
-frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path);
+ * (a non-narrow weight config) are refused.
+ * uint8_weights: store the same weights + 128 as uint8 with zero point 128 instead. ONNX
+ * Runtime on x86 without VNNI multiplies uint8 activations by int8 weights with vpmaddubsw,
+ * which saturates pairs of products at int16 (wrong outputs, tens of steps off); with uint8
+ * weights it takes its exact u8u8 path. */
+frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path, int uint8_weights);
 
 /* Latency: runs the model `warmup` times, then `reps` times, timing each node; writes
  * the median total (ms) and, if per_node_ms is non-NULL (n_nodes entries), the median per

@@ -43,6 +43,7 @@ enum { VIEW_U8, VIEW_F32, VIEW_U8_OTHER, VIEW_F32_OTHER, VIEW_COUNT };
 
 typedef struct {
     const frost_int8_model *m;
+    bool u8_weights; /* weights stored + 128 as uint8 with zero point 128 (see the header) */
     void **allocs;
     size_t n_allocs, cap_allocs;
     Onnx__NodeProto **nodes;
@@ -315,7 +316,8 @@ static frost_status table_lookup(qdq_builder *b, int i, int j, const char *x, co
 /* ---- weights ---- */
 
 /* int8 weights in ONNX order (conv OIHW; fully connected columns of the NCHW flattening of
- * the input) and their per-channel scales, as DequantizeLinear on axis 0. */
+ * the input) and their per-channel scales, as DequantizeLinear on axis 0; or the same
+ * values + 128 as uint8 with zero point 128. */
 static frost_status dequantized_weights(qdq_builder *b, int i, const char **out)
 {
     const frost_int8_node *n = &b->m->nodes[i], *in = &b->m->nodes[n->in[0]];
@@ -323,12 +325,15 @@ static frost_status dequantized_weights(qdq_builder *b, int i, const char **out)
     int cin = conv ? in->c / n->groups : in->h * in->w * in->c, kk = conv ? n->k * n->k : 1;
     int64_t cout = n->c, inner = (int64_t)cin * kk;
     int64_t dims[4] = {cout, cin, n->k, n->k}, cdims[1] = {cout};
+    int dtype =
+        b->u8_weights ? ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 : ONNX__TENSOR_PROTO__DATA_TYPE__INT8;
+    int offset = b->u8_weights ? 128 : 0;
     char *wn = qb_name(b, "w%d_q", i), *sn = qb_name(b, "ws%d", i), *zn = qb_name(b, "wz%d", i);
-    int8_t *w =
-        wn ? qb_init(b, wn, ONNX__TENSOR_PROTO__DATA_TYPE__INT8, conv ? 4 : 2, dims, NULL) : NULL;
-    NEED(w && sn && zn);
+    uint8_t *w = wn ? qb_init(b, wn, dtype, conv ? 4 : 2, dims, NULL) : NULL;
+    uint8_t *z = zn ? qb_init(b, zn, dtype, 1, cdims, NULL) : NULL;
+    NEED(w && z && sn);
     NEED(qb_init(b, sn, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, cdims, n->wscale));
-    NEED(qb_init(b, zn, ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 1, cdims, NULL));
+    memset(z, offset, (size_t)cout);
     int hw = in->h * in->w;
     for (int64_t o = 0; o < cout; o++)
         for (int64_t j = 0; j < inner; j++) {
@@ -339,12 +344,12 @@ static frost_status dequantized_weights(qdq_builder *b, int i, const char **out)
             else
                 src = (j % hw) * in->c + j / hw;
             int8_t v = n->weight[o * inner + src];
-            if (v == -128)
+            if (v == -128 && !b->u8_weights)
                 return frost_fail(FROST_ERR_UNSUPPORTED,
                                   "ONNX export: '%s' has weight -128; QDQ weights are "
                                   "symmetric in [-127, 127] (quantize with narrow weights)",
                                   n->name);
-            w[o * inner + j] = v;
+            w[o * inner + j] = (uint8_t)(v + offset);
         }
     const char *in3[3] = {wn, sn, zn};
     *out = qb_name(b, "w%d", i);
@@ -626,11 +631,11 @@ static void builder_free(qdq_builder *b)
     free(b->views);
 }
 
-frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path)
+frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path, int uint8_weights)
 {
     if (!m || !path)
         return frost_fail(FROST_ERR_ARG, "ONNX export: NULL argument");
-    qdq_builder b = {.m = m};
+    qdq_builder b = {.m = m, .u8_weights = uint8_weights != 0};
     b.rank = calloc((size_t)m->n_nodes, sizeof *b.rank);
     b.views = calloc((size_t)m->n_nodes, sizeof *b.views);
     Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
