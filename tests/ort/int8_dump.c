@@ -5,8 +5,9 @@
  *   OUT/labels.u8    the labels
  *   OUT/logits.f32   frost's output per image [n][classes]
  *   OUT/nodeI.u8     node I's uint8 output (NHWC) for the first K images
- *   int8_dump MODEL.int8 OUT K [LIMIT]
+ *   int8_dump MODEL.int8 OUT K [LIMIT [fixed]]   (fixed: keep fixed-point requantization)
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,8 @@ int main(int argc, char **argv)
     frost_set_threads(1); /* one image at a time: threads would only wait for each other */
     if (frost_int8_load(argv[1], &m) != FROST_OK)
         return fail(argv[1]);
-    if (frost_int8_set_float_requant(m, 1) != FROST_OK)
+    bool fixed = argc > 5 && strcmp(argv[5], "fixed") == 0; /* a baseline: frost vs frost */
+    if (frost_int8_set_float_requant(m, !fixed) != FROST_OK)
         return fail("float requant");
     if (frost_dataset_fashion_mnist(NULL, false, &d) != FROST_OK)
         return fail("Fashion-MNIST");
