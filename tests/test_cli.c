@@ -485,11 +485,14 @@ TEST(repeats_and_short_out)
 }
 
 /* frost export --c DIR: the C files and the sizes (the generated code itself is checked in
- * test_int8_codegen); --onnx and float-requantized models are refused. */
-TEST(export_c)
+ * test_int8_codegen); float-requantized models are refused there. --onnx FILE: the one-line
+ * summary, both requantizations export (the file itself: test_int8_onnx_export), and its
+ * option mistakes. */
+TEST(export_c_and_onnx)
 {
     char args[600];
     const char *fixed = "tests/fixtures/compat/qat_fixed.int8";
+    const char *flt = "tests/fixtures/compat/qat_float.int8";
     snprintf(args, sizeof args, "export %s --c %s/mcu --name tiny", fixed, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "flash: 5440 bytes of const data") != NULL);
@@ -504,15 +507,29 @@ TEST(export_c)
     CHECK_EQ_INT(file_size("mcu/tiny_expected.bin"), 3 * 10 * sizeof(float));
     snprintf(args, sizeof args, "export %s --c %s/mcu --images 10001", fixed, dir);
     expect_error(args, "--images 10001: the test split has 10000 images");
-    snprintf(args, sizeof args, "export %s --onnx %s/m.onnx", fixed, dir);
-    const char *not_yet[] = {"not implemented yet", NULL};
-    expect_usage_errors(args, 1, not_yet, NULL);
-    const char *no_target[] = {"--c DIR", NULL};
+    const char *no_target[] = {"--c DIR or --onnx FILE", NULL};
     snprintf(args, sizeof args, "export %s", fixed);
     expect_usage_errors(args, 1, no_target, NULL);
-    snprintf(args, sizeof args, "export tests/fixtures/compat/qat_float.int8 --c %s/f", dir);
+    snprintf(args, sizeof args, "export %s --c %s/f", flt, dir);
     expect_error(args, "float requantization");
     CHECK(!file_exists("f/model.c"));
+
+    snprintf(args, sizeof args, "export %s --onnx %s/m.onnx", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "m.onnx: ONNX QDQ (opset 13, int8 weights), 15 int8 layers, input "
+                      "float32 [N, 1, 28, 28] NCHW, output float32 [N, 10]") != NULL);
+    CHECK(file_exists("m.onnx"));
+    snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "(opset 13, uint8 weights)") && file_exists("f.onnx"));
+    const char *both[] = {"without --c", NULL};
+    snprintf(args, sizeof args, "export %s --onnx %s/m.onnx --c %s/mcu", fixed, dir, dir);
+    expect_usage_errors(args, 1, both, NULL);
+    const char *alone[] = {"--onnx-weights goes with --onnx", NULL};
+    snprintf(args, sizeof args, "export %s --c %s/mcu --onnx-weights uint8", fixed, dir);
+    expect_usage_errors(args, 1, alone, NULL);
+    snprintf(args, sizeof args, "export %s --onnx /nonexistent-dir/m.onnx", fixed);
+    expect_error(args, "/nonexistent-dir/m.onnx");
 }
 
 int main(void)
@@ -528,7 +545,7 @@ int main(void)
     RUN(quantize_qat_sensitivity_end_to_end);
     RUN(int8_end_to_end);
     RUN(repeats_and_short_out);
-    RUN(export_c);
+    RUN(export_c_and_onnx);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

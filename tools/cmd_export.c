@@ -10,7 +10,9 @@
 
 static const char *const help =
     "usage: frost export MODEL.int8 --c DIR [--name NAME] [--images N]\n"
-    "Writes the int8 model as portable C99 for a microcontroller (docs/interop.md): DIR/NAME.c\n"
+    "       frost export MODEL.int8 --onnx FILE [--onnx-weights int8|uint8]\n"
+    "--c: writes the int8 model as portable C99 for a microcontroller (docs/interop.md): "
+    "DIR/NAME.c\n"
     "and DIR/NAME.h with the weights as const arrays, one static activation arena (the\n"
     "runtime's memory plan) and int NAME_run(const uint8_t *input, NAME_output_t *output),\n"
     "no malloc, no libm, integer-only (float only for the logits of a float classifier).\n"
@@ -20,10 +22,17 @@ static const char *const help =
     "  --images N          also write the first N test images, quantized as NAME_run takes\n"
     "                      them, to DIR/NAME_images.u8, and frost's int8 outputs for them\n"
     "                      (what NAME_run must write) to DIR/NAME_expected.bin\n"
-    "  --onnx FILE         ONNX export (not yet implemented)\n\n" CLI_DATA_HELP;
+    "  --onnx FILE         write an ONNX QDQ model to FILE instead (docs/interop.md)\n"
+    "  --onnx-weights T    int8 (default: symmetric, zero point 0) or uint8 (the same + 128,\n"
+    "                      zero point 128: exact in ONNX Runtime on x86 CPUs without VNNI,\n"
+    "                      whose int8-weight kernels saturate)\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
-    CLI_OPT_STR("c"), CLI_OPT_STR("name"), CLI_OPT_STR("onnx"), CLI_OPT_INT("images", 1, 1 << 30),
+    CLI_OPT_STR("c"),
+    CLI_OPT_STR("name"),
+    CLI_OPT_STR("onnx"),
+    CLI_OPT_INT("images", 1, 1 << 30),
+    CLI_OPT_CHOICE("onnx-weights", "int8|uint8"),
     CLI_OPT_END,
 };
 
@@ -77,8 +86,10 @@ static frost_status quantize_images(const frost_int8_model *m, const frost_datas
                           "the model takes %dx%dx%d",
                           d->h, d->w, d->c, h, w, c);
     size_t size = (size_t)h * w * c;
-    frost_augment train_norm = frost_train_defaults().augment;
-    frost_augment norm = {.mean = train_norm.mean, .std = train_norm.std};
+    frost_preprocess pre = frost_int8_preprocess(m); /* as frost run normalizes */
+    frost_augment norm = frost_augment_for(&pre, frost_train_defaults().augment);
+    norm.crop_pad = 0;
+    norm.hflip = false;
     frost_dataset head = {0};
     frost_loader *l = NULL;
     float *x = malloc(size * sizeof(float));
@@ -152,6 +163,25 @@ static frost_status write_test_images(frost_int8_model *m, const uint8_t *q, int
     return s;
 }
 
+/* One line: what was written and how the model looks from the ONNX side. */
+static int export_onnx(const char *model, const char *path, bool uint8_weights)
+{
+    frost_int8_model *m = NULL;
+    frost_status s = frost_int8_load(model, &m);
+    if (s == FROST_OK)
+        s = frost_int8_export_onnx(m, path, uint8_weights);
+    if (s == FROST_OK) {
+        int h, w, c;
+        frost_int8_input_shape(m, &h, &w, &c);
+        printf("wrote %s: ONNX QDQ (opset 13, %s weights), %d int8 layers, input float32 "
+               "[N, %d, %d, %d] NCHW, output float32 [N, %d]\n",
+               path, uint8_weights ? "uint8" : "int8", frost_int8_node_count(m) - 1, c, h, w,
+               frost_int8_classes(m));
+    }
+    frost_int8_free(m);
+    return s == FROST_OK ? 0 : cli_error("export");
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const cli_opt *const tables[] = {options, cli_data_options, NULL};
@@ -162,10 +192,17 @@ int cmd_export(int argc, char **argv)
     const char *dir = cli_str(&a, "c", NULL), *name = cli_str(&a, "name", "model");
     if (a.n_positional != 1)
         return cli_usage_error(&a, "give one int8 model (MODEL.int8)");
-    if (cli_given(&a, "onnx"))
-        return cli_usage_error(&a, "--onnx: ONNX export is not implemented yet (only --c DIR)");
+    const char *onnx = cli_str(&a, "onnx", NULL);
+    if (onnx && (dir || cli_given(&a, "name") || cli_given(&a, "images")))
+        return cli_usage_error(&a,
+                               "--onnx writes one file: give it without --c / --name / --images");
+    if (!onnx && cli_given(&a, "onnx-weights"))
+        return cli_usage_error(&a, "--onnx-weights goes with --onnx FILE");
+    if (onnx)
+        return export_onnx(a.positional[0], onnx,
+                           strcmp(cli_str(&a, "onnx-weights", "int8"), "uint8") == 0);
     if (!dir)
-        return cli_usage_error(&a, "say what to export: --c DIR");
+        return cli_usage_error(&a, "say what to export: --c DIR or --onnx FILE");
     int images = cli_given(&a, "images") ? cli_int(&a, "images", 1) : 0;
     frost_int8_model *m = NULL;
     frost_int8_c_info info;

@@ -100,6 +100,21 @@ typedef struct {
 frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, const char *name,
                                  frost_int8_c_info *info);
 
+/* ONNX for other runtimes (docs/interop.md#onnx-qdq-export): writes the model to `path` as
+ * an opset-13 QDQ graph with frost's own integers (per-channel int8 weights on axis 0 with
+ * zero point 0, int32 biases at scale S_x S_w[c], per-tensor uint8 activations with frost's
+ * scales and zero points), NCHW with a float32 input [N, C, H, W] (N symbolic) and a float32
+ * output "logits" [N, classes]. ONNX Runtime fuses every conv, fully connected layer, add,
+ * concat and pool into its integer kernels; tables (hard-swish, requantizing copies) are
+ * integer Gather ops. Fixed and float requantization export alike (the file carries scales;
+ * the runtime that reads it requantizes its own way, within 1 LSB of frost). Weights of -128
+ * (a non-narrow weight config) are refused.
+ * uint8_weights: store the same weights + 128 as uint8 with zero point 128 instead. ONNX
+ * Runtime on x86 without VNNI multiplies uint8 activations by int8 weights with vpmaddubsw,
+ * which saturates pairs of products at int16 (wrong outputs, tens of steps off); with uint8
+ * weights it takes its exact u8u8 path. */
+frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path, int uint8_weights);
+
 /* Latency: runs the model `warmup` times, then `reps` times, timing each node; writes
  * the median total (ms) and, if per_node_ms is non-NULL (n_nodes entries), the median per
  * node. frost_int8_node_count / _node_name / _node_op / _node_macs describe the nodes. */
