@@ -436,9 +436,12 @@ static frost_status emit_merge(qdq_builder *b, int i)
     for (int j = 0; j < n->n_in; j++)
         in[j] = view(b, n->in[j], true, rank);
     char *y = qb_name(b, "c%d", i);
-    bool add = n->op == FROST_I8_ADD;
-    Onnx__NodeProto *op = qb_node(b, add ? "Add" : "Concat", node_name(b, i, ""), n->n_in, in, y);
-    NEED(op && (add || attr_int(b, op, "axis", 1)));
+    /* elementwise Add / Mul (a [1,1,C] gate is [N,C,1,1] here: ONNX broadcasting), or
+     * the channel Concat */
+    bool concat = n->op == FROST_I8_CONCAT;
+    const char *type = concat ? "Concat" : n->op == FROST_I8_MUL ? "Mul" : "Add";
+    Onnx__NodeProto *op = qb_node(b, type, node_name(b, i, ""), n->n_in, in, y);
+    NEED(op && (!concat || attr_int(b, op, "axis", 1)));
     b->rank[i] = rank;
     return quantize_output(b, i, y, true);
 }
@@ -503,6 +506,7 @@ static frost_status emit_node(qdq_builder *b, int i)
     case FROST_I8_LINEAR:
     case FROST_I8_LOGITS: return emit_gemm(b, i);
     case FROST_I8_ADD:
+    case FROST_I8_MUL:
     case FROST_I8_CONCAT: return emit_merge(b, i);
     case FROST_I8_LUT: return emit_lut(b, i);
     case FROST_I8_MAXPOOL: return emit_maxpool(b, i);
