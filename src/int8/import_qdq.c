@@ -536,7 +536,7 @@ static frost_status read_bias(qdq_importer *im, int bd, frost_int8_node *n, doub
     n->bias = bias;
     n->mult = mult;
     n->shift = shift;
-    n->n_mult = n->c;
+    n->n_mult = logits ? 0 : n->c; /* as frost_int8_load sets a LOGITS node */
     n->out_bias = ob;
     n->out_scale = os;
     for (int c = 0; c < n->c; c++) {
