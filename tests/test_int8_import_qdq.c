@@ -1,0 +1,557 @@
+/*
+ * QDQ ONNX import (frost_int8_import_onnx): small QDQ models built here with the protobuf-c
+ * structures, as ONNX Runtime's quantizer and frost's export write them
+ *   input -> Q -> DQ -> Conv(+ per-channel int8 weights, int32 bias) -> Relu -> Q -> DQ ->
+ *   GlobalAveragePool -> Q -> Flatten -> DQ -> Gemm -> Q -> DQ -> logits
+ * (or a float Gemm as the output), imported and run on the int8 engine. The outputs are
+ * checked against a direct float simulation of the QDQ graph (dequantize, compute in
+ * double, quantize with round half to even): within 1 LSB everywhere and exact on nearly
+ * every value. Malformed files (missing or negative scale, weights not int8, per-channel
+ * axis 1, unsupported ops) are refused with errors naming the node.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frost/frost.h"
+#include "harness.h"
+#include "int8/i8model.h"
+#include "int8/requant.h"
+#include "onnx.pb-c.h"
+
+/* ---------------------------------------------------------------- a tiny QDQ builder */
+
+#define MAX_ITEMS  64
+#define MAX_ALLOCS 1024
+
+typedef struct {
+    Onnx__ModelProto model;
+    Onnx__GraphProto graph;
+    Onnx__OperatorSetIdProto opset, *opsets[1];
+    Onnx__NodeProto *nodes[MAX_ITEMS];
+    Onnx__TensorProto *inits[MAX_ITEMS];
+    Onnx__ValueInfoProto *ins[1], *outs[1];
+    void *allocs[MAX_ALLOCS];
+    int n_allocs;
+} builder;
+
+static void *b_new(builder *b, size_t bytes)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (b->n_allocs < MAX_ALLOCS)
+        b->allocs[b->n_allocs++] = p;
+    return p;
+}
+
+static void b_free(builder *b)
+{
+    for (int i = 0; i < b->n_allocs; i++)
+        free(b->allocs[i]);
+}
+
+static Onnx__NodeProto *b_node(builder *b, const char *op, const char *name, int n_in,
+                               const char *const *in, const char *out)
+{
+    Onnx__NodeProto *n = b_new(b, sizeof *n);
+    onnx__node_proto__init(n);
+    n->op_type = (char *)op;
+    n->name = (char *)name;
+    n->input = b_new(b, sizeof(char *) * (size_t)n_in);
+    for (int i = 0; i < n_in; i++)
+        n->input[i] = (char *)in[i];
+    n->n_input = (size_t)n_in;
+    n->output = b_new(b, sizeof(char *));
+    n->output[0] = (char *)out;
+    n->n_output = 1;
+    n->attribute = b_new(b, sizeof(void *) * 8);
+    b->nodes[b->graph.n_node++] = n;
+    return n;
+}
+
+static void b_attr(builder *b, Onnx__NodeProto *n, const char *name, int count, const int64_t *v)
+{
+    Onnx__AttributeProto *a = b_new(b, sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = 1;
+    if (count < 0) { /* one int */
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        a->has_i = 1;
+        a->i = v[0];
+    } else {
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        a->ints = b_new(b, sizeof(int64_t) * (size_t)count);
+        memcpy(a->ints, v, sizeof(int64_t) * (size_t)count);
+        a->n_ints = (size_t)count;
+    }
+    n->attribute[n->n_attribute++] = a;
+}
+
+static void b_attr_int(builder *b, Onnx__NodeProto *n, const char *name, int64_t v)
+{
+    b_attr(b, n, name, -1, &v);
+}
+
+static size_t dtype_bytes(int dt)
+{
+    return dt == ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 || dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT8
+               ? 1
+           : dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? 8
+                                                        : 4;
+}
+
+/* An initializer with raw (little-endian) data. */
+static void b_init(builder *b, const char *name, int dt, int n_dims, const int64_t *dims,
+                   const void *data)
+{
+    Onnx__TensorProto *t = b_new(b, sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = (char *)name;
+    t->has_data_type = 1;
+    t->data_type = dt;
+    t->dims = b_new(b, sizeof(int64_t) * 4);
+    size_t n = 1;
+    for (int i = 0; i < n_dims; i++)
+        n *= (size_t)(t->dims[i] = dims[i]);
+    t->n_dims = (size_t)n_dims;
+    t->has_raw_data = 1;
+    t->raw_data.len = n * dtype_bytes(dt);
+    t->raw_data.data = b_new(b, t->raw_data.len);
+    memcpy(t->raw_data.data, data, t->raw_data.len);
+    b->inits[b->graph.n_initializer++] = t;
+}
+
+static void b_f32(builder *b, const char *name, float v)
+{
+    b_init(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 0, NULL, &v);
+}
+
+static void b_u8(builder *b, const char *name, uint8_t v)
+{
+    b_init(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 0, NULL, &v);
+}
+
+static Onnx__ValueInfoProto *b_value(builder *b, const char *name, int n_dims, const int64_t *dims)
+{
+    Onnx__ValueInfoProto *v = b_new(b, sizeof *v);
+    Onnx__TypeProto *t = b_new(b, sizeof *t);
+    Onnx__TypeProto__Tensor *tt = b_new(b, sizeof *tt);
+    Onnx__TensorShapeProto *s = b_new(b, sizeof *s);
+    onnx__value_info_proto__init(v);
+    onnx__type_proto__init(t);
+    onnx__type_proto__tensor__init(tt);
+    onnx__tensor_shape_proto__init(s);
+    s->dim = b_new(b, sizeof(void *) * (size_t)n_dims);
+    for (int i = 0; i < n_dims; i++) {
+        Onnx__TensorShapeProto__Dimension *d = b_new(b, sizeof *d);
+        onnx__tensor_shape_proto__dimension__init(d);
+        d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        d->dim_value = dims[i];
+        s->dim[i] = d;
+    }
+    s->n_dim = (size_t)n_dims;
+    tt->has_elem_type = 1;
+    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt->shape = s;
+    t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    t->tensor_type = tt;
+    v->name = (char *)name;
+    v->type = t;
+    return v;
+}
+
+/* ---------------------------------------------------------------- the model */
+
+#define C_IN  2
+#define HW    6
+#define C_MID 4
+#define K     3
+#define N_OUT 3
+
+/* The model's numbers: the file's integers and scales, and the reference reads them. */
+typedef struct {
+    float s_in, s1, s2, s3, w1s[C_MID], w2s[N_OUT];
+    uint8_t z_in, z1, z2, z3;
+    int8_t w1[C_MID * C_IN * K * K], w2[N_OUT * C_MID]; /* ONNX order: OIHW, [out][in] */
+    int32_t b1[C_MID], b2[N_OUT];
+    float b1s[C_MID], b2s[N_OUT];
+} qdq_numbers;
+
+static void make_numbers(qdq_numbers *q)
+{
+    srand(7);
+    q->s_in = 0.02f, q->z_in = 128;
+    q->s1 = 0.031f, q->z1 = 3;
+    q->s2 = 0.011f, q->z2 = 5;
+    q->s3 = 0.05f, q->z3 = 120;
+    for (int i = 0; i < C_MID * C_IN * K * K; i++)
+        q->w1[i] = (int8_t)(rand() % 255 - 127);
+    for (int i = 0; i < N_OUT * C_MID; i++)
+        q->w2[i] = (int8_t)(rand() % 255 - 127);
+    for (int c = 0; c < C_MID; c++) {
+        q->w1s[c] = 0.001f * (float)(c + 2);
+        q->b1s[c] = q->s_in * q->w1s[c];
+        q->b1[c] = rand() % 4001 - 2000;
+    }
+    for (int c = 0; c < N_OUT; c++) {
+        q->w2s[c] = 0.004f + 0.001f * (float)c;
+        q->b2s[c] = q->s2 * q->w2s[c];
+        q->b2[c] = rand() % 2001 - 1000;
+    }
+}
+
+typedef enum {
+    GOOD = 0,
+    FLOAT_LOGITS,     /* the Gemm's float output is the graph output (a LOGITS node) */
+    NO_SCALE,         /* the conv output's QuantizeLinear has no scale input */
+    NEGATIVE_SCALE,   /* ... a negative scale */
+    WEIGHT_UINT8_ZP0, /* conv weights uint8 with zero point 0 */
+    WEIGHT_FLOAT,     /* conv weights float32 */
+    WEIGHT_AXIS1,     /* per-channel conv weights on axis 1 */
+    UNSUPPORTED_OPS,  /* a Sigmoid and a Softmax in the graph */
+    ZERO_POINT_INT8,  /* activations int8 */
+} variant;
+
+static void build(builder *b, const qdq_numbers *q, variant v)
+{
+    memset(b, 0, sizeof *b);
+    onnx__model_proto__init(&b->model);
+    onnx__graph_proto__init(&b->graph);
+    onnx__operator_set_id_proto__init(&b->opset);
+    b->opset.domain = (char *)"";
+    b->opset.has_version = 1;
+    b->opset.version = 13;
+    b->opsets[0] = &b->opset;
+    b->model.opset_import = b->opsets;
+    b->model.n_opset_import = 1;
+    b->model.has_ir_version = 1;
+    b->model.ir_version = 7;
+    b->model.graph = &b->graph;
+    b->graph.name = (char *)"tiny_qdq";
+    b->graph.node = b->nodes;
+    b->graph.initializer = b->inits;
+
+    /* parameters */
+    b_f32(b, "s_in", q->s_in);
+    b_f32(b, "s1", v == NEGATIVE_SCALE ? -q->s1 : q->s1);
+    b_f32(b, "s2", q->s2);
+    b_f32(b, "s3", q->s3);
+    b_u8(b, "z_in", q->z_in);
+    if (v == ZERO_POINT_INT8) {
+        int8_t z = 3;
+        b_init(b, "z1", ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 0, NULL, &z);
+    } else {
+        b_u8(b, "z1", q->z1);
+    }
+    b_u8(b, "z2", q->z2);
+    b_u8(b, "z3", q->z3);
+    int64_t w1d[4] = {C_MID, C_IN, K, K}, cm[1] = {C_MID}, w2d[2] = {N_OUT, C_MID}, co[1] = {N_OUT};
+    if (v == WEIGHT_FLOAT) {
+        float wf[C_MID * C_IN * K * K];
+        for (int i = 0; i < C_MID * C_IN * K * K; i++)
+            wf[i] = q->w1[i];
+        b_init(b, "w1_q", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 4, w1d, wf);
+    } else {
+        b_init(b, "w1_q",
+               v == WEIGHT_UINT8_ZP0 ? ONNX__TENSOR_PROTO__DATA_TYPE__UINT8
+                                     : ONNX__TENSOR_PROTO__DATA_TYPE__INT8,
+               4, w1d, q->w1);
+    }
+    int8_t zeros[8] = {0};
+    b_init(b, "w1_s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, cm, q->w1s);
+    b_init(b, "w1_z",
+           v == WEIGHT_UINT8_ZP0 ? ONNX__TENSOR_PROTO__DATA_TYPE__UINT8
+           : v == WEIGHT_FLOAT   ? ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
+                                 : ONNX__TENSOR_PROTO__DATA_TYPE__INT8,
+           1, cm, (int32_t[8]){0});
+    int32_t zeros32[8] = {0};
+    b_init(b, "b1_q", ONNX__TENSOR_PROTO__DATA_TYPE__INT32, 1, cm, q->b1);
+    b_init(b, "b1_s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, cm, q->b1s);
+    b_init(b, "b1_z", ONNX__TENSOR_PROTO__DATA_TYPE__INT32, 1, cm, zeros32);
+    b_init(b, "w2_q", ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 2, w2d, q->w2);
+    b_init(b, "w2_s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, co, q->w2s);
+    b_init(b, "w2_z", ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 1, co, zeros);
+    b_init(b, "b2_q", ONNX__TENSOR_PROTO__DATA_TYPE__INT32, 1, co, q->b2);
+    b_init(b, "b2_s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, co, q->b2s);
+    b_init(b, "b2_z", ONNX__TENSOR_PROTO__DATA_TYPE__INT32, 1, co, zeros32);
+
+    /* nodes */
+    b_node(b, "QuantizeLinear", "input/q", 3, (const char *[]){"input", "s_in", "z_in"}, "q0");
+    b_node(b, "DequantizeLinear", "input/dq", 3, (const char *[]){"q0", "s_in", "z_in"}, "t0");
+    Onnx__NodeProto *wdq = b_node(b, "DequantizeLinear", "conv/dq_weight", 3,
+                                  (const char *[]){"w1_q", "w1_s", "w1_z"}, "w1");
+    b_attr_int(b, wdq, "axis", v == WEIGHT_AXIS1 ? 1 : 0);
+    b_attr_int(b,
+               b_node(b, "DequantizeLinear", "conv/dq_bias", 3,
+                      (const char *[]){"b1_q", "b1_s", "b1_z"}, "b1"),
+               "axis", 0);
+    Onnx__NodeProto *conv = b_node(b, "Conv", "conv", 3, (const char *[]){"t0", "w1", "b1"}, "c1");
+    b_attr(b, conv, "kernel_shape", 2, (const int64_t[]){K, K});
+    b_attr(b, conv, "pads", 4, (const int64_t[]){1, 1, 1, 1});
+    b_attr(b, conv, "strides", 2, (const int64_t[]){1, 1});
+    b_node(b, "Relu", "conv/relu", 1, (const char *[]){"c1"}, "r1");
+    b_node(b, "QuantizeLinear", "conv/q", v == NO_SCALE ? 1 : 3, (const char *[]){"r1", "s1", "z1"},
+           "q1");
+    b_node(b, "DequantizeLinear", "conv/dq", 3, (const char *[]){"q1", "s1", "z1"}, "t1");
+    const char *gap_in = "t1";
+    if (v == UNSUPPORTED_OPS) {
+        b_node(b, "Sigmoid", "gate", 1, (const char *[]){"t1"}, "sg");
+        gap_in = "sg";
+    }
+    b_node(b, "GlobalAveragePool", "gap", 1, (const char *[]){gap_in}, "g2");
+    b_node(b, "QuantizeLinear", "gap/q", 3, (const char *[]){"g2", "s2", "z2"}, "q2");
+    b_attr_int(b, b_node(b, "Flatten", "gap/flatten", 1, (const char *[]){"q2"}, "q2f"), "axis", 1);
+    b_node(b, "DequantizeLinear", "gap/dq", 3, (const char *[]){"q2f", "s2", "z2"}, "t2");
+    b_attr_int(b,
+               b_node(b, "DequantizeLinear", "fc/dq_weight", 3,
+                      (const char *[]){"w2_q", "w2_s", "w2_z"}, "w2"),
+               "axis", 0);
+    b_attr_int(b,
+               b_node(b, "DequantizeLinear", "fc/dq_bias", 3,
+                      (const char *[]){"b2_q", "b2_s", "b2_z"}, "b2"),
+               "axis", 0);
+    bool float_out = v == FLOAT_LOGITS;
+    b_attr_int(
+        b,
+        b_node(b, "Gemm", "fc", 3, (const char *[]){"t2", "w2", "b2"}, float_out ? "logits" : "c3"),
+        "transB", 1);
+    if (!float_out) {
+        const char *q3 = "q3";
+        b_node(b, "QuantizeLinear", "fc/q", 3, (const char *[]){"c3", "s3", "z3"}, q3);
+        if (v == UNSUPPORTED_OPS) {
+            b_node(b, "Softmax", "softmax", 1, (const char *[]){"q3"}, "q3s");
+            q3 = "q3s";
+        }
+        b_node(b, "DequantizeLinear", "fc/dq", 3, (const char *[]){q3, "s3", "z3"}, "logits");
+    }
+    b->ins[0] = b_value(b, "input", 4, (const int64_t[]){1, C_IN, HW, HW});
+    b->outs[0] = b_value(b, "logits", 2, (const int64_t[]){1, N_OUT});
+    b->graph.input = b->ins;
+    b->graph.n_input = 1;
+    b->graph.output = b->outs;
+    b->graph.n_output = 1;
+}
+
+/* Packs and imports the model. */
+static frost_status import(builder *b, frost_int8_model **m)
+{
+    size_t size = onnx__model_proto__get_packed_size(&b->model);
+    uint8_t *buf = malloc(size);
+    onnx__model_proto__pack(&b->model, buf);
+    frost_status s = frost_int8_import_onnx_bytes(buf, size, "tiny_qdq.onnx", m);
+    free(buf);
+    return s;
+}
+
+/* ---------------------------------------------------------------- reference */
+
+static int quantize_ref(double y, float s, int z)
+{
+    double q = nearbyint(y / (double)s) + z; /* round half to even (default rounding mode) */
+    return q < 0 ? 0 : q > 255 ? 255 : (int)q;
+}
+
+/* Each layer of the QDQ graph computed in double from the int8 engine's input to it (so
+ * a 1-LSB difference does not carry over): the conv output from the uint8 input x (NHWC),
+ * the pooled tensor from the engine's conv output t1, the outputs (quantized, or float
+ * logits) from its pooled t2. */
+static void reference(const qdq_numbers *q, const uint8_t *x, const uint8_t *t1, const uint8_t *t2,
+                      int *y1, int *y2, double *out, bool float_out)
+{
+    for (int oy = 0; oy < HW; oy++)
+        for (int ox = 0; ox < HW; ox++)
+            for (int o = 0; o < C_MID; o++) {
+                double acc = (double)q->b1[o] * (double)q->b1s[o];
+                for (int c = 0; c < C_IN; c++)
+                    for (int ky = 0; ky < K; ky++)
+                        for (int kx = 0; kx < K; kx++) {
+                            int iy = oy + ky - 1, ix = ox + kx - 1;
+                            if (iy < 0 || ix < 0 || iy >= HW || ix >= HW)
+                                continue;
+                            double xf = ((double)x[(iy * HW + ix) * C_IN + c] - q->z_in) * q->s_in;
+                            double wf =
+                                q->w1[((o * C_IN + c) * K + ky) * K + kx] * (double)q->w1s[o];
+                            acc += xf * wf;
+                        }
+                y1[(oy * HW + ox) * C_MID + o] = quantize_ref(acc > 0 ? acc : 0, q->s1, q->z1);
+            }
+    for (int o = 0; o < C_MID; o++) {
+        double sum = 0;
+        for (int p = 0; p < HW * HW; p++)
+            sum += ((double)t1[p * C_MID + o] - q->z1) * q->s1;
+        y2[o] = quantize_ref(sum / (HW * HW), q->s2, q->z2);
+    }
+    for (int c = 0; c < N_OUT; c++) {
+        double acc = (double)q->b2[c] * (double)q->b2s[c];
+        for (int o = 0; o < C_MID; o++)
+            acc += ((double)t2[o] - q->z2) * q->s2 * q->w2[c * C_MID + o] * (double)q->w2s[c];
+        out[c] = float_out ? acc : (double)quantize_ref(acc, q->s3, q->z3);
+    }
+}
+
+/* Runs the model on x node by node, keeping the conv and pool outputs (the arena reuses
+ * their bytes later). */
+static void run_layers(frost_int8_model *m, const uint8_t *x, uint8_t *t1, uint8_t *t2, float *out)
+{
+    CHECK_EQ_INT(frost_int8_run_quantized(m, x, HW * HW * C_IN, out), FROST_OK);
+    memcpy(frost_int8_tensor(m, 0), x, HW * HW * C_IN);
+    frost_int8_run_node(m, 1);
+    memcpy(t1, frost_int8_tensor(m, 1), HW * HW * C_MID);
+    frost_int8_run_node(m, 2);
+    memcpy(t2, frost_int8_tensor(m, 2), C_MID);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+TEST(conv_relu_gap_gemm_matches_the_qdq_graph)
+{
+    qdq_numbers q;
+    make_numbers(&q);
+    for (int float_out = 0; float_out <= 1; float_out++) {
+        builder b;
+        build(&b, &q, float_out ? FLOAT_LOGITS : GOOD);
+        frost_int8_model *m = NULL;
+        frost_status s = import(&b, &m);
+        if (s != FROST_OK)
+            fprintf(stderr, "  import: %s\n", frost_last_error());
+        CHECK_EQ_INT(s, FROST_OK);
+        b_free(&b);
+        if (!m)
+            continue;
+        /* structure: the file's integers, in frost's layout */
+        CHECK_EQ_INT(m->n_nodes, 4);
+        CHECK_EQ_INT(m->nodes[0].op, FROST_I8_QUANTIZE);
+        CHECK_EQ_INT(m->nodes[1].op, FROST_I8_CONV);
+        CHECK_EQ_INT(m->nodes[2].op, FROST_I8_GAP);
+        CHECK_EQ_INT(m->nodes[3].op, float_out ? FROST_I8_LOGITS : FROST_I8_LINEAR);
+        CHECK_EQ_INT(frost_int8_classes(m), N_OUT);
+        int h, w, c;
+        frost_int8_input_shape(m, &h, &w, &c);
+        CHECK(h == HW && w == HW && c == C_IN);
+        const frost_int8_node *conv = &m->nodes[1];
+        CHECK_EQ_INT(conv->lo, q.z1); /* Relu: from the zero point up */
+        CHECK_EQ_INT(conv->hi, 255);
+        CHECK_EQ_INT(conv->zp, q.z1);
+        CHECK_FLOAT_EQ(conv->scale, q.s1);
+        CHECK_EQ_INT(conv->acc_shift, 8); /* 18 inputs: the finest grid */
+        CHECK_EQ_INT(conv->bias[2], q.b1[2] * 256);
+        /* frost's [o][ky][kx][c] from ONNX's [o][c][ky][kx] */
+        CHECK_EQ_INT(conv->weight[((3 * K + 2) * K + 1) * C_IN + 1],
+                     q.w1[((3 * C_IN + 1) * K + 2) * K + 1]);
+        int32_t m0, e;
+        frost_quantize_multiplier((double)q.s_in * q.w1s[1] / 256.0 / q.s1, &m0, &e);
+        CHECK_EQ_INT(conv->mult[1], m0);
+        CHECK_EQ_INT(conv->shift[1], e);
+
+        int exact = 0, total = 0, worst = 0;
+        double worst_logit = 0;
+        for (int t = 0; t < 50; t++) {
+            uint8_t x[HW * HW * C_IN];
+            for (int i = 0; i < HW * HW * C_IN; i++)
+                x[i] = (uint8_t)(rand() & 255);
+            float out[N_OUT];
+            uint8_t t1[HW * HW * C_MID], t2[C_MID];
+            run_layers(m, x, t1, t2, out);
+            int y1[HW * HW * C_MID], y2[C_MID];
+            double ref[N_OUT];
+            reference(&q, x, t1, t2, y1, y2, ref, float_out);
+            for (int i = 0; i < HW * HW * C_MID; i++, total++) {
+                int d = abs((int)t1[i] - y1[i]);
+                worst = d > worst ? d : worst;
+                exact += d == 0;
+            }
+            for (int i = 0; i < C_MID; i++, total++) {
+                int d = abs((int)t2[i] - y2[i]);
+                worst = d > worst ? d : worst;
+                exact += d == 0;
+            }
+            for (int k = 0; k < N_OUT; k++) {
+                /* frost's output is the dequantized uint8 (or the float logits) */
+                double want = float_out ? ref[k] : (ref[k] - q.z3) * q.s3;
+                double d = fabs((double)out[k] - want);
+                worst_logit = d > worst_logit ? d : worst_logit;
+            }
+        }
+        CHECK(worst <= 1);
+        CHECK(exact >= total - total / 100); /* ties and 31-bit multipliers: rare */
+        /* the last layer: within 1 LSB of its grid (float logits: rounding of the bias) */
+        CHECK(worst_logit <= (float_out ? 1e-4 : 1.0001 * q.s3));
+        fprintf(stderr, "  %s output: %d of %d int8 values exact, max error %.3g\n",
+                float_out ? "float" : "quantized", exact, total, worst_logit);
+        frost_int8_free(m);
+    }
+}
+
+/* The model saves and loads as an .int8 file and runs the same. */
+TEST(saved_int8_runs_the_same)
+{
+    qdq_numbers q;
+    make_numbers(&q);
+    builder b;
+    build(&b, &q, GOOD);
+    frost_int8_model *m = NULL, *l = NULL;
+    CHECK_EQ_INT(import(&b, &m), FROST_OK);
+    b_free(&b);
+    if (!m)
+        return;
+    const char *path = "/tmp/frost_test_qdq_import.int8";
+    CHECK_EQ_INT(frost_int8_save(m, path), FROST_OK);
+    CHECK_EQ_INT(frost_int8_load(path, &l), FROST_OK);
+    remove(path);
+    if (l) {
+        uint8_t x[HW * HW * C_IN];
+        for (int i = 0; i < HW * HW * C_IN; i++)
+            x[i] = (uint8_t)(i * 37 + 11);
+        float a[N_OUT], c[N_OUT];
+        frost_int8_run_quantized(m, x, HW * HW * C_IN, a);
+        frost_int8_run_quantized(l, x, HW * HW * C_IN, c);
+        for (int k = 0; k < N_OUT; k++)
+            CHECK_FLOAT_EQ(a[k], c[k]);
+    }
+    frost_int8_free(m);
+    frost_int8_free(l);
+}
+
+static void check_refused(variant v, const char *want1, const char *want2)
+{
+    qdq_numbers q;
+    make_numbers(&q);
+    builder b;
+    build(&b, &q, v);
+    frost_int8_model *m = (frost_int8_model *)&b; /* must be reset to NULL */
+    frost_status s = import(&b, &m);
+    b_free(&b);
+    CHECK(s != FROST_OK);
+    CHECK(m == NULL);
+    const char *e = frost_last_error();
+    if (!strstr(e, want1) || (want2 && !strstr(e, want2))) {
+        fprintf(stderr, "  variant %d: error '%s' lacks '%s' / '%s'\n", v, e, want1,
+                want2 ? want2 : "");
+        CHECK(0);
+    }
+    frost_int8_free(m);
+}
+
+TEST(malformed_files_are_refused)
+{
+    check_refused(NO_SCALE, "conv/q", "input 1 is missing");
+    check_refused(NEGATIVE_SCALE, "conv/q", "not a positive finite");
+    check_refused(WEIGHT_UINT8_ZP0, "conv/dq_weight", "zero point 0");
+    check_refused(WEIGHT_FLOAT, "conv/dq_weight", "must be int8");
+    check_refused(WEIGHT_AXIS1, "conv/dq_weight", "axis 1");
+    check_refused(UNSUPPORTED_OPS, "'gate' (Sigmoid)", "'softmax' (Softmax)");
+    check_refused(ZERO_POINT_INT8, "conv/q", "not uint8");
+}
+
+TEST(garbage_and_float_models_are_refused)
+{
+    frost_int8_model *m = NULL;
+    const uint8_t junk[] = {0x08, 0x07, 0x12, 0xff, 0xff};
+    CHECK(frost_int8_import_onnx_bytes(junk, sizeof junk, "junk", &m) != FROST_OK);
+    CHECK(m == NULL);
+    CHECK(frost_int8_import_onnx("/nonexistent/x.onnx", &m) != FROST_OK);
+    CHECK_EQ_INT(frost_int8_onnx_is_qdq("/nonexistent/x.onnx"), -1);
+}
+
+FROST_TEST_MAIN(RUN(conv_relu_gap_gemm_matches_the_qdq_graph), RUN(saved_int8_runs_the_same),
+                RUN(malformed_files_are_refused), RUN(garbage_and_float_models_are_refused))
