@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frost/frost.h"
 #include "harness.h"
@@ -553,5 +554,59 @@ TEST(garbage_and_float_models_are_refused)
     CHECK_EQ_INT(frost_int8_onnx_is_qdq("/nonexistent/x.onnx"), -1);
 }
 
-FROST_TEST_MAIN(RUN(conv_relu_gap_gemm_matches_the_qdq_graph), RUN(saved_int8_runs_the_same),
-                RUN(malformed_files_are_refused), RUN(garbage_and_float_models_are_refused))
+/* frost import writes the .int8; info and bench take the QDQ file itself. */
+TEST(cli_import_info_bench)
+{
+    char dir[] = "/tmp/frost_qdq_cli_XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    qdq_numbers q;
+    make_numbers(&q);
+    builder b;
+    build(&b, &q, GOOD);
+    size_t size = onnx__model_proto__get_packed_size(&b.model);
+    uint8_t *buf = malloc(size);
+    onnx__model_proto__pack(&b.model, buf);
+    b_free(&b);
+    char onnx[128], int8[128], args[512], out[8192];
+    snprintf(onnx, sizeof onnx, "%s/tiny.qdq.onnx", dir);
+    snprintf(int8, sizeof int8, "%s/tiny.int8", dir);
+    CHECK_EQ_INT(frost_write_file_atomic(onnx, buf, size), FROST_OK);
+    free(buf);
+    CHECK_EQ_INT(frost_int8_onnx_is_qdq(onnx), 1);
+    snprintf(args, sizeof args, "import %s -o %s", onnx, int8);
+    CHECK_EQ_INT(frost_test_run_cli(dir, args, out, sizeof out), 0);
+    CHECK(strstr(out, "quantized, QDQ") && strstr(out, "input 6x6x2, 3 classes, 4 int8 nodes"));
+    snprintf(args, sizeof args, "import %s -o %s --mean 0.5", onnx, int8);
+    CHECK_EQ_INT(frost_test_run_cli(dir, args, out, sizeof out), 2);
+    CHECK(strstr(out, "--mean") != NULL);
+    snprintf(args, sizeof args, "info %s", onnx);
+    CHECK_EQ_INT(frost_test_run_cli(dir, args, out, sizeof out), 0);
+    CHECK(strstr(out, "conv") && strstr(out, "gap") && strstr(out, "linear"));
+    snprintf(args, sizeof args, "bench %s --reps 2 --warmup 0", onnx);
+    CHECK_EQ_INT(frost_test_run_cli(dir, args, out, sizeof out), 0);
+    /* the written .int8 is the imported model */
+    frost_int8_model *a = NULL, *l = NULL;
+    CHECK_EQ_INT(frost_int8_load(onnx, &a), FROST_OK);
+    CHECK_EQ_INT(frost_int8_load(int8, &l), FROST_OK);
+    if (a && l) {
+        uint8_t x[HW * HW * C_IN];
+        for (int i = 0; i < HW * HW * C_IN; i++)
+            x[i] = (uint8_t)(i * 91 + 5);
+        float ya[N_OUT], yl[N_OUT];
+        frost_int8_run_quantized(a, x, HW * HW * C_IN, ya);
+        frost_int8_run_quantized(l, x, HW * HW * C_IN, yl);
+        for (int k = 0; k < N_OUT; k++)
+            CHECK_FLOAT_EQ(ya[k], yl[k]);
+    }
+    frost_int8_free(a);
+    frost_int8_free(l);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(args), 0);
+}
+
+FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(conv_relu_gap_gemm_matches_the_qdq_graph),
+                RUN(saved_int8_runs_the_same), RUN(malformed_files_are_refused),
+                RUN(garbage_and_float_models_are_refused))
