@@ -554,6 +554,217 @@ TEST(garbage_and_float_models_are_refused)
     CHECK_EQ_INT(frost_int8_onnx_is_qdq("/nonexistent/x.onnx"), -1);
 }
 
+/* ---------------------------------------------------------------- the other patterns */
+
+/* input [1,3,4,4] -> Q -> Clip(10, 250) -> DQ = t0
+ *   t0 -> MaxPool(3, pad 1) -> Q(input's parameters) -> Cast -> Gather(table) -> DQ = tm
+ *   t0 + tm -> Q -> DQ = ta;  Concat(ta, t0) -> Q -> DQ = tc
+ *   tc -> AveragePool(3, stride 2, pad 1, count_include_pad 0) -> Q -> Flatten -> DQ
+ *   -> MatMul(W [24, 5], per-channel axis 1) + DQ(bias) -> Q -> DQ -> logits */
+#define B_C  3
+#define B_HW 4
+#define B_N  5
+static const float B_S[6] = {0.03f, 0.021f, 0.04f, 0.045f, 0.017f, 0.09f}; /* in, tm, a, c, p, y */
+static const uint8_t B_Z[6] = {100, 7, 90, 128, 60, 131};
+
+typedef struct {
+    uint8_t table[256];
+    int8_t w[24 * B_N]; /* [in][out] as MatMul reads it */
+    float ws[B_N], bs[B_N];
+    int32_t bias[B_N];
+} patterns_numbers;
+
+static void build_patterns(builder *b, patterns_numbers *q)
+{
+    memset(b, 0, sizeof *b);
+    onnx__model_proto__init(&b->model);
+    onnx__graph_proto__init(&b->graph);
+    onnx__operator_set_id_proto__init(&b->opset);
+    b->opset.domain = (char *)"";
+    b->opset.has_version = 1;
+    b->opset.version = 17;
+    b->opsets[0] = &b->opset;
+    b->model.opset_import = b->opsets;
+    b->model.n_opset_import = 1;
+    b->model.has_ir_version = 1;
+    b->model.ir_version = 8;
+    b->model.graph = &b->graph;
+    b->graph.node = b->nodes;
+    b->graph.initializer = b->inits;
+    srand(11);
+    for (int i = 0; i < 256; i++)
+        q->table[i] = (uint8_t)(255 - i / 2); /* any monotone or not table */
+    for (int i = 0; i < 24 * B_N; i++)
+        q->w[i] = (int8_t)(rand() % 255 - 127);
+    for (int c = 0; c < B_N; c++) {
+        q->ws[c] = 0.002f + 0.0005f * (float)c;
+        q->bs[c] = B_S[4] * q->ws[c];
+        q->bias[c] = rand() % 2001 - 1000;
+    }
+    static const char *sn[6] = {"s0", "sm", "sa", "sc", "sp", "sy"};
+    static const char *zn[6] = {"z0", "zm", "za", "zc", "zp", "zy"};
+    for (int i = 0; i < 6; i++) {
+        b_f32(b, sn[i], B_S[i]);
+        b_u8(b, zn[i], B_Z[i]);
+    }
+    b_u8(b, "lo", 10);
+    b_u8(b, "hi", 250);
+    int64_t td[1] = {256}, wd[2] = {24, B_N}, nd[1] = {B_N};
+    int32_t zeros32[B_N] = {0};
+    int8_t zeros8[B_N] = {0};
+    b_init(b, "table", ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 1, td, q->table);
+    b_init(b, "w_q", ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 2, wd, q->w);
+    b_init(b, "w_s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, nd, q->ws);
+    b_init(b, "w_z", ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 1, nd, zeros8);
+    b_init(b, "b_q", ONNX__TENSOR_PROTO__DATA_TYPE__INT32, 1, nd, q->bias);
+    b_init(b, "b_s", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, nd, q->bs);
+    b_init(b, "b_z", ONNX__TENSOR_PROTO__DATA_TYPE__INT32, 1, nd, zeros32);
+
+    b_node(b, "QuantizeLinear", "in/q", 3, (const char *[]){"input", "s0", "z0"}, "q0u");
+    b_node(b, "Clip", "in/clamp", 3, (const char *[]){"q0u", "lo", "hi"}, "q0");
+    b_node(b, "DequantizeLinear", "in/dq", 3, (const char *[]){"q0", "s0", "z0"}, "t0");
+    Onnx__NodeProto *mp = b_node(b, "MaxPool", "pool", 1, (const char *[]){"t0"}, "m");
+    b_attr(b, mp, "kernel_shape", 2, (const int64_t[]){3, 3});
+    b_attr(b, mp, "pads", 4, (const int64_t[]){1, 1, 1, 1});
+    b_node(b, "QuantizeLinear", "pool/q", 3, (const char *[]){"m", "s0", "z0"}, "qm0");
+    b_attr_int(b, b_node(b, "Cast", "pool/index", 1, (const char *[]){"qm0"}, "idx"), "to",
+               ONNX__TENSOR_PROTO__DATA_TYPE__INT32);
+    b_attr_int(b, b_node(b, "Gather", "pool/table", 2, (const char *[]){"table", "idx"}, "qm"),
+               "axis", 0);
+    b_node(b, "DequantizeLinear", "pool/dq", 3, (const char *[]){"qm", "sm", "zm"}, "tm");
+    b_node(b, "Add", "add", 2, (const char *[]){"t0", "tm"}, "a");
+    b_node(b, "QuantizeLinear", "add/q", 3, (const char *[]){"a", "sa", "za"}, "qa");
+    b_node(b, "DequantizeLinear", "add/dq", 3, (const char *[]){"qa", "sa", "za"}, "ta");
+    b_attr_int(b, b_node(b, "Concat", "cat", 2, (const char *[]){"ta", "t0"}, "c"), "axis", 1);
+    b_node(b, "QuantizeLinear", "cat/q", 3, (const char *[]){"c", "sc", "zc"}, "qc");
+    b_node(b, "DequantizeLinear", "cat/dq", 3, (const char *[]){"qc", "sc", "zc"}, "tc");
+    Onnx__NodeProto *ap = b_node(b, "AveragePool", "avg", 1, (const char *[]){"tc"}, "p");
+    b_attr(b, ap, "kernel_shape", 2, (const int64_t[]){3, 3});
+    b_attr(b, ap, "strides", 2, (const int64_t[]){2, 2});
+    b_attr(b, ap, "pads", 4, (const int64_t[]){1, 1, 1, 1});
+    b_node(b, "QuantizeLinear", "avg/q", 3, (const char *[]){"p", "sp", "zp"}, "qp");
+    b_node(b, "Flatten", "avg/flatten", 1, (const char *[]){"qp"}, "qpf");
+    b_node(b, "DequantizeLinear", "avg/dq", 3, (const char *[]){"qpf", "sp", "zp"}, "tp");
+    b_attr_int(b,
+               b_node(b, "DequantizeLinear", "fc/dq_weight", 3,
+                      (const char *[]){"w_q", "w_s", "w_z"}, "w"),
+               "axis", 1);
+    b_node(b, "DequantizeLinear", "fc/dq_bias", 3, (const char *[]){"b_q", "b_s", "b_z"}, "bb");
+    b_node(b, "MatMul", "fc", 2, (const char *[]){"tp", "w"}, "mm");
+    b_node(b, "Add", "fc/bias", 2, (const char *[]){"mm", "bb"}, "y");
+    b_node(b, "QuantizeLinear", "fc/q", 3, (const char *[]){"y", "sy", "zy"}, "qy");
+    b_node(b, "DequantizeLinear", "fc/dq", 3, (const char *[]){"qy", "sy", "zy"}, "logits");
+    b->ins[0] = b_value(b, "input", 4, (const int64_t[]){1, B_C, B_HW, B_HW});
+    b->outs[0] = b_value(b, "logits", 2, (const int64_t[]){1, B_N});
+    b->graph.input = b->ins;
+    b->graph.n_input = 1;
+    b->graph.output = b->outs;
+    b->graph.n_output = 1;
+}
+
+static double deq(int v, int k) { return ((double)v - B_Z[k]) * B_S[k]; }
+
+/* Checks |got - want| <= 1 and counts exact values. */
+static void near(int got, int want, int *exact, int *total)
+{
+    CHECK(abs(got - want) <= 1);
+    *exact += got == want;
+    (*total)++;
+}
+
+TEST(add_concat_pools_tables_matmul_match_the_qdq_graph)
+{
+    patterns_numbers q;
+    builder b;
+    build_patterns(&b, &q);
+    frost_int8_model *m = NULL;
+    frost_status s = import(&b, &m);
+    if (s != FROST_OK)
+        fprintf(stderr, "  import: %s\n", frost_last_error());
+    b_free(&b);
+    CHECK_EQ_INT(s, FROST_OK);
+    if (!m)
+        return;
+    static const frost_int8_op ops[7] = {FROST_I8_QUANTIZE, FROST_I8_MAXPOOL, FROST_I8_ADD,
+                                         FROST_I8_CONCAT,   FROST_I8_AVGPOOL, FROST_I8_LINEAR};
+    CHECK_EQ_INT(m->n_nodes, 6); /* the Gather folded into the max pool's table */
+    for (int i = 0; i < m->n_nodes && i < 6; i++)
+        CHECK_EQ_INT(m->nodes[i].op, ops[i]);
+    CHECK(m->nodes[0].lo == 10 && m->nodes[0].hi == 250);
+    CHECK_FLOAT_EQ(m->nodes[1].scale, B_S[1]); /* the table's, from its DequantizeLinear */
+    CHECK_EQ_INT(m->nodes[1].zp, B_Z[1]);
+    int exact = 0, total = 0;
+    enum { NI = B_HW * B_HW * B_C };
+    for (int t = 0; t < 40; t++) {
+        float img[NI], out[B_N];
+        for (int i = 0; i < NI; i++)
+            img[i] = (float)(rand() % 20001 - 10000) / 1999.7f;
+        CHECK_EQ_INT(frost_int8_run(m, img, NI, out), FROST_OK);
+        uint8_t t0[NI], tm[NI], ta[NI], tc[2 * NI], tp[24];
+        frost_int8_quantize_input(m, img, t0);
+        for (int i = 0; i < NI; i++) { /* quantized within the Clip's bounds */
+            int v = quantize_ref(img[i], B_S[0], B_Z[0]);
+            near(t0[i], v < 10 ? 10 : v > 250 ? 250 : v, &exact, &total); /* x * (1/S) */
+        }
+        memcpy(frost_int8_tensor(m, 0), t0, NI);
+        uint8_t *outs[5] = {tm, ta, tc, tp, NULL};
+        size_t sizes[4] = {NI, NI, 2 * NI, 24};
+        for (int i = 1; i < 5; i++) {
+            frost_int8_run_node(m, i);
+            memcpy(outs[i - 1], frost_int8_tensor(m, i), sizes[i - 1]);
+        }
+        frost_int8_run_node(m, 5);
+        const uint8_t *ty = frost_int8_tensor(m, 5);
+        for (int y = 0; y < B_HW; y++)
+            for (int x = 0; x < B_HW; x++)
+                for (int c = 0; c < B_C; c++) {
+                    int mx = 0, p = (y * B_HW + x) * B_C + c;
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++)
+                            if (y + dy >= 0 && y + dy < B_HW && x + dx >= 0 && x + dx < B_HW) {
+                                int v = t0[((y + dy) * B_HW + x + dx) * B_C + c];
+                                mx = v > mx ? v : mx;
+                            }
+                    CHECK_EQ_INT(tm[p], q.table[mx]);
+                    near(ta[p], quantize_ref(deq(t0[p], 0) + deq(tm[p], 1), B_S[2], B_Z[2]), &exact,
+                         &total);
+                    int pc = (y * B_HW + x) * 2 * B_C;
+                    near(tc[pc + c], quantize_ref(deq(ta[p], 2), B_S[3], B_Z[3]), &exact, &total);
+                    near(tc[pc + B_C + c], quantize_ref(deq(t0[p], 0), B_S[3], B_Z[3]), &exact,
+                         &total);
+                }
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 2; x++)
+                for (int c = 0; c < 2 * B_C; c++) {
+                    double sum = 0;
+                    int taps = 0;
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++) {
+                            int iy = 2 * y + dy, ix = 2 * x + dx;
+                            if (iy >= 0 && iy < B_HW && ix >= 0 && ix < B_HW) {
+                                sum += deq(tc[(iy * B_HW + ix) * 2 * B_C + c], 3);
+                                taps++;
+                            }
+                        }
+                    near(tp[(y * 2 + x) * 2 * B_C + c], quantize_ref(sum / taps, B_S[4], B_Z[4]),
+                         &exact, &total);
+                }
+        for (int o = 0; o < B_N; o++) {
+            /* ONNX flattens the 2x2x6 map in C,H,W order */
+            double acc = (double)q.bias[o] * (double)q.bs[o];
+            for (int j = 0; j < 24; j++) {
+                int c = j / 4, pix = j % 4;
+                acc += deq(tp[pix * 2 * B_C + c], 4) * q.w[j * B_N + o] * (double)q.ws[o];
+            }
+            near(ty[o], quantize_ref(acc, B_S[5], B_Z[5]), &exact, &total);
+        }
+        (void)out;
+    }
+    CHECK(exact >= total - total / 100);
+    fprintf(stderr, "  %d of %d int8 values exact\n", exact, total);
+    frost_int8_free(m);
+}
+
 /* frost import writes the .int8; info and bench take the QDQ file itself. */
 TEST(cli_import_info_bench)
 {
@@ -607,6 +818,6 @@ TEST(cli_import_info_bench)
     CHECK_EQ_INT(system(args), 0);
 }
 
-FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(conv_relu_gap_gemm_matches_the_qdq_graph),
-                RUN(saved_int8_runs_the_same), RUN(malformed_files_are_refused),
-                RUN(garbage_and_float_models_are_refused))
+FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(add_concat_pools_tables_matmul_match_the_qdq_graph),
+                RUN(conv_relu_gap_gemm_matches_the_qdq_graph), RUN(saved_int8_runs_the_same),
+                RUN(malformed_files_are_refused), RUN(garbage_and_float_models_are_refused))

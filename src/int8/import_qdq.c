@@ -558,8 +558,9 @@ static frost_status read_bias(qdq_importer *im, int bd, frost_int8_node *n, doub
     if (frost_onnx_tensor_numel(b) != n->c || b->n_dims != 1)
         return node_fail(im, bd, "bias '%s' is not one value per output channel (%d)", str(b->name),
                          n->c);
-    int64_t axis = 0;
-    FROST_TRY(dq_axis(im, bd, 1, &axis));
+    int64_t axis = 0; /* a 1-D tensor's only axis, when the attribute is absent */
+    if (frost_onnx_attr(im->g->node[bd], "axis"))
+        FROST_TRY(dq_axis(im, bd, 1, &axis));
     qparam q;
     FROST_TRY(read_qparams(im, bd, n->c, ONNX__TENSOR_PROTO__DATA_TYPE__INT32, &q));
     int64_t *v = NULL;
