@@ -818,6 +818,49 @@ TEST(cli_import_info_bench)
     CHECK_EQ_INT(system(args), 0);
 }
 
-FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(add_concat_pools_tables_matmul_match_the_qdq_graph),
+/* Mutated files (random bytes changed, truncated) get an error or a valid model, never a
+ * crash or a sanitizer report (this test runs under ASan + UBSan too). */
+TEST(mutated_files_never_crash)
+{
+    qdq_numbers q;
+    make_numbers(&q);
+    patterns_numbers pq;
+    builder b[2];
+    build(&b[0], &q, GOOD);
+    build_patterns(&b[1], &pq);
+    int ok = 0, refused = 0;
+    for (int k = 0; k < 2; k++) {
+        size_t size = onnx__model_proto__get_packed_size(&b[k].model);
+        uint8_t *orig = malloc(size), *buf = malloc(size);
+        onnx__model_proto__pack(&b[k].model, orig);
+        srand(99);
+        for (int t = 0; t < 1500; t++) {
+            memcpy(buf, orig, size);
+            size_t n = t % 10 == 0 ? (size_t)rand() % size : size;
+            for (int f = 1 + rand() % 3; f > 0; f--)
+                buf[(size_t)rand() % size] = (uint8_t)rand();
+            frost_int8_model *m = NULL;
+            if (frost_int8_import_onnx_bytes(buf, n, "mutated", &m) == FROST_OK) {
+                uint8_t x[HW * HW * C_IN] = {0};
+                int h, w, c;
+                frost_int8_input_shape(m, &h, &w, &c);
+                if ((int64_t)h * w * c == HW * HW * C_IN)
+                    frost_int8_run_quantized(m, x, HW * HW * C_IN, NULL);
+                ok++;
+            } else {
+                refused++;
+            }
+            frost_int8_free(m);
+        }
+        free(orig);
+        free(buf);
+        b_free(&b[k]);
+    }
+    CHECK(refused > 0);
+    fprintf(stderr, "  %d mutated files imported, %d refused\n", ok, refused);
+}
+
+FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(mutated_files_never_crash),
+                RUN(add_concat_pools_tables_matmul_match_the_qdq_graph),
                 RUN(conv_relu_gap_gemm_matches_the_qdq_graph), RUN(saved_int8_runs_the_same),
                 RUN(malformed_files_are_refused), RUN(garbage_and_float_models_are_refused))
