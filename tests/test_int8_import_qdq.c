@@ -574,7 +574,9 @@ typedef struct {
     int32_t bias[B_N];
 } patterns_numbers;
 
-static void build_patterns(builder *b, patterns_numbers *q)
+/* map_output: the graph ends at the pooled map (Transpose to NHWC, Flatten, DequantizeLinear)
+ * instead of the MatMul. */
+static void build_patterns_ending(builder *b, patterns_numbers *q, bool map_output)
 {
     memset(b, 0, sizeof *b);
     onnx__model_proto__init(&b->model);
@@ -643,19 +645,28 @@ static void build_patterns(builder *b, patterns_numbers *q)
     b_attr(b, ap, "strides", 2, (const int64_t[]){2, 2});
     b_attr(b, ap, "pads", 4, (const int64_t[]){1, 1, 1, 1});
     b_node(b, "QuantizeLinear", "avg/q", 3, (const char *[]){"p", "sp", "zp"}, "qp");
-    b_node(b, "Flatten", "avg/flatten", 1, (const char *[]){"qp"}, "qpf");
-    b_node(b, "DequantizeLinear", "avg/dq", 3, (const char *[]){"qpf", "sp", "zp"}, "tp");
-    b_attr_int(b,
-               b_node(b, "DequantizeLinear", "fc/dq_weight", 3,
-                      (const char *[]){"w_q", "w_s", "w_z"}, "w"),
-               "axis", 1);
-    b_node(b, "DequantizeLinear", "fc/dq_bias", 3, (const char *[]){"b_q", "b_s", "b_z"}, "bb");
-    b_node(b, "MatMul", "fc", 2, (const char *[]){"tp", "w"}, "mm");
-    b_node(b, "Add", "fc/bias", 2, (const char *[]){"mm", "bb"}, "y");
-    b_node(b, "QuantizeLinear", "fc/q", 3, (const char *[]){"y", "sy", "zy"}, "qy");
-    b_node(b, "DequantizeLinear", "fc/dq", 3, (const char *[]){"qy", "sy", "zy"}, "logits");
+    if (map_output) {
+        b_attr(b, b_node(b, "Transpose", "avg/nhwc", 1, (const char *[]){"qp"}, "qpt"), "perm", 4,
+               (const int64_t[]){0, 2, 3, 1});
+        b_node(b, "Flatten", "avg/flatten", 1, (const char *[]){"qpt"}, "qpf");
+        b_node(b, "DequantizeLinear", "avg/dq", 3, (const char *[]){"qpf", "sp", "zp"}, "logits");
+    } else {
+        b_node(b, "Flatten", "avg/flatten", 1, (const char *[]){"qp"}, "qpf");
+    }
+    if (!map_output) {
+        b_node(b, "DequantizeLinear", "avg/dq", 3, (const char *[]){"qpf", "sp", "zp"}, "tp");
+        b_attr_int(b,
+                   b_node(b, "DequantizeLinear", "fc/dq_weight", 3,
+                          (const char *[]){"w_q", "w_s", "w_z"}, "w"),
+                   "axis", 1);
+        b_node(b, "DequantizeLinear", "fc/dq_bias", 3, (const char *[]){"b_q", "b_s", "b_z"}, "bb");
+        b_node(b, "MatMul", "fc", 2, (const char *[]){"tp", "w"}, "mm");
+        b_node(b, "Add", "fc/bias", 2, (const char *[]){"mm", "bb"}, "y");
+        b_node(b, "QuantizeLinear", "fc/q", 3, (const char *[]){"y", "sy", "zy"}, "qy");
+        b_node(b, "DequantizeLinear", "fc/dq", 3, (const char *[]){"qy", "sy", "zy"}, "logits");
+    }
     b->ins[0] = b_value(b, "input", 4, (const int64_t[]){1, B_C, B_HW, B_HW});
-    b->outs[0] = b_value(b, "logits", 2, (const int64_t[]){1, B_N});
+    b->outs[0] = b_value(b, "logits", 2, (const int64_t[]){1, map_output ? 24 : B_N});
     b->graph.input = b->ins;
     b->graph.n_input = 1;
     b->graph.output = b->outs;
@@ -663,6 +674,8 @@ static void build_patterns(builder *b, patterns_numbers *q)
 }
 
 static double deq(int v, int k) { return ((double)v - B_Z[k]) * B_S[k]; }
+
+static void build_patterns(builder *b, patterns_numbers *q) { build_patterns_ending(b, q, false); }
 
 /* Checks |got - want| <= 1 and counts exact values. */
 static void near(int got, int want, int *exact, int *total)
@@ -818,6 +831,40 @@ TEST(cli_import_info_bench)
     CHECK_EQ_INT(system(args), 0);
 }
 
+/* A map as the output: frost's H,W,C order, as the Transpose before the Flatten says. */
+TEST(map_output_in_nhwc_order)
+{
+    patterns_numbers q;
+    builder b;
+    build_patterns_ending(&b, &q, true);
+    frost_int8_model *m = NULL;
+    frost_status s = import(&b, &m);
+    if (s != FROST_OK)
+        fprintf(stderr, "  import: %s\n", frost_last_error());
+    CHECK_EQ_INT(s, FROST_OK);
+    /* without the Transpose the output would be in C,H,W order: refused */
+    for (size_t i = 0; i < b.graph.n_node; i++)
+        if (strcmp(b.nodes[i]->name, "avg/nhwc") == 0)
+            b.nodes[i]->op_type = (char *)"Identity";
+    frost_int8_model *bad = NULL;
+    CHECK(import(&b, &bad) != FROST_OK);
+    CHECK(strstr(frost_last_error(), "C,H,W order") != NULL);
+    frost_int8_free(bad);
+    b_free(&b);
+    if (!m)
+        return;
+    CHECK_EQ_INT(m->n_nodes, 5);
+    CHECK_EQ_INT(frost_int8_classes(m), 24);
+    float img[B_HW * B_HW * B_C], out[24];
+    for (int i = 0; i < B_HW * B_HW * B_C; i++)
+        img[i] = (float)(i % 7) * 0.3f - 1.0f;
+    CHECK_EQ_INT(frost_int8_run(m, img, B_HW * B_HW * B_C, out), FROST_OK);
+    const uint8_t *tp = frost_int8_tensor(m, 4);
+    for (int i = 0; i < 24; i++)
+        CHECK_FLOAT_EQ(out[i], (float)(((int)tp[i] - B_Z[4]) * B_S[4]));
+    frost_int8_free(m);
+}
+
 /* Mutated files (random bytes changed, truncated) get an error or a valid model, never a
  * crash or a sanitizer report (this test runs under ASan + UBSan too). */
 TEST(mutated_files_never_crash)
@@ -860,7 +907,8 @@ TEST(mutated_files_never_crash)
     fprintf(stderr, "  %d mutated files imported, %d refused\n", ok, refused);
 }
 
-FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(mutated_files_never_crash),
+FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(map_output_in_nhwc_order),
+                RUN(mutated_files_never_crash),
                 RUN(add_concat_pools_tables_matmul_match_the_qdq_graph),
                 RUN(conv_relu_gap_gemm_matches_the_qdq_graph), RUN(saved_int8_runs_the_same),
                 RUN(malformed_files_are_refused), RUN(garbage_and_float_models_are_refused))
