@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "frost/frost.h"
+#include "frost/quant.h"
 #include "harness.h"
 #include "int8/i8model.h"
 #include "int8/requant.h"
@@ -211,6 +212,7 @@ typedef enum {
     WEIGHT_AXIS1,     /* per-channel conv weights on axis 1 */
     UNSUPPORTED_OPS,  /* a Sigmoid and a Softmax in the graph */
     ZERO_POINT_INT8,  /* activations int8 */
+    CLIP6,            /* Clip(0, 6) (ReLU6) instead of the Relu */
 } variant;
 
 static void build(builder *b, const qdq_numbers *q, variant v)
@@ -290,7 +292,13 @@ static void build(builder *b, const qdq_numbers *q, variant v)
     b_attr(b, conv, "kernel_shape", 2, (const int64_t[]){K, K});
     b_attr(b, conv, "pads", 4, (const int64_t[]){1, 1, 1, 1});
     b_attr(b, conv, "strides", 2, (const int64_t[]){1, 1});
-    b_node(b, "Relu", "conv/relu", 1, (const char *[]){"c1"}, "r1");
+    if (v == CLIP6) {
+        b_f32(b, "zero", 0.0f);
+        b_f32(b, "six", 6.0f);
+        b_node(b, "Clip", "conv/relu6", 3, (const char *[]){"c1", "zero", "six"}, "r1");
+    } else {
+        b_node(b, "Relu", "conv/relu", 1, (const char *[]){"c1"}, "r1");
+    }
     b_node(b, "QuantizeLinear", "conv/q", v == NO_SCALE ? 1 : 3, (const char *[]){"r1", "s1", "z1"},
            "q1");
     b_node(b, "DequantizeLinear", "conv/dq", 3, (const char *[]){"q1", "s1", "z1"}, "t1");
@@ -481,6 +489,24 @@ TEST(conv_relu_gap_gemm_matches_the_qdq_graph)
                 float_out ? "float" : "quantized", exact, total, worst_logit);
         frost_int8_free(m);
     }
+}
+
+/* A float Clip after the conv becomes its output range. */
+TEST(clip_after_conv_is_its_clamp)
+{
+    qdq_numbers q;
+    make_numbers(&q);
+    builder b;
+    build(&b, &q, CLIP6);
+    frost_int8_model *m = NULL;
+    CHECK_EQ_INT(import(&b, &m), FROST_OK);
+    b_free(&b);
+    if (!m)
+        return;
+    CHECK_EQ_INT(m->nodes[1].lo, q.z1);
+    CHECK_EQ_INT(m->nodes[1].hi, frost_quantize_one(6.0f, q.s1, q.z1, 0, 255));
+    CHECK(m->nodes[1].hi < 255);
+    frost_int8_free(m);
 }
 
 /* The model saves and loads as an .int8 file and runs the same. */
@@ -910,5 +936,6 @@ TEST(mutated_files_never_crash)
 FROST_TEST_MAIN(RUN(cli_import_info_bench), RUN(map_output_in_nhwc_order),
                 RUN(mutated_files_never_crash),
                 RUN(add_concat_pools_tables_matmul_match_the_qdq_graph),
-                RUN(conv_relu_gap_gemm_matches_the_qdq_graph), RUN(saved_int8_runs_the_same),
-                RUN(malformed_files_are_refused), RUN(garbage_and_float_models_are_refused))
+                RUN(conv_relu_gap_gemm_matches_the_qdq_graph), RUN(clip_after_conv_is_its_clamp),
+                RUN(saved_int8_runs_the_same), RUN(malformed_files_are_refused),
+                RUN(garbage_and_float_models_are_refused))

@@ -219,10 +219,10 @@ static frost_status tensor_ints(const Onnx__TensorProto *t, int64_t **out)
         return frost_fail(FROST_ERR_NOMEM, "QDQ import: out of memory");
     bool s8 = dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT8;
     for (int64_t i = 0; i < n; i++) {
-        int32_t x = t->has_raw_data ? t->raw_data.data[i] : t->int32_data[i];
-        if (t->has_raw_data && s8)
-            x = (int8_t)t->raw_data.data[i];
-        v[i] = x;
+        if (!t->has_raw_data)
+            v[i] = t->int32_data[i];
+        else
+            v[i] = s8 ? (int8_t)t->raw_data.data[i] : t->raw_data.data[i];
     }
     *out = v;
     return FROST_OK;
@@ -963,72 +963,91 @@ static frost_status imp_concat(qdq_importer *im, int i)
     return add_pending(im, i, p, rank);
 }
 
-/* Relu / Clip: fused into the pending Conv / Gemm before it (float bounds), or a uint8 Clip
- * narrowing a quantized tensor's clamp. */
+/* Clip's bound input k (1: min, 2: max) as a scalar of dtype dt; *present false when absent. */
+static frost_status clip_bound(qdq_importer *im, int i, size_t k, int32_t dt, double *out,
+                               bool *present)
+{
+    const Onnx__NodeProto *n = im->g->node[i];
+    const Onnx__TensorProto *t = in_const(im, i, k, true);
+    *present = t != NULL;
+    if (!t)
+        return k < n->n_input && n->input[k][0] ? FROST_ERR_UNSUPPORTED : FROST_OK;
+    if (t->data_type != dt || frost_onnx_tensor_numel(t) != 1)
+        return node_fail(im, i, "bound '%s' is not a %s scalar", str(t->name), dtype_name(dt));
+    if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
+        float *v;
+        FROST_TRY(frost_onnx_tensor_floats(t, str(t->name), &v));
+        *out = v[0];
+        free(v);
+        return isnan(*out) ? node_fail(im, i, "a NaN bound") : FROST_OK;
+    }
+    int64_t *v;
+    FROST_TRY(tensor_ints(t, &v));
+    *out = (double)v[0];
+    free(v);
+    return FROST_OK;
+}
+
+/* Relu / Clip on a pending Conv / Gemm: its output range (float bounds). */
+static frost_status clamp_pending(qdq_importer *im, int i, const qval *x, bool relu)
+{
+    const Onnx__NodeProto *n = im->g->node[i];
+    if (readers_of(im, n->input[0]) != 1)
+        return node_fail(im, i, "reads a Conv / Gemm output that is also read elsewhere");
+    pending p = im->pend[x->p];
+    double b[3] = {0, relu ? 0.0 : -INFINITY, INFINITY};
+    for (size_t k = 1; !relu && k < 3; k++) {
+        bool present;
+        double v;
+        FROST_TRY(clip_bound(im, i, k, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &v, &present));
+        if (present)
+            b[k] = v;
+    }
+    p.lo = p.lo > (float)b[1] ? p.lo : (float)b[1];
+    p.hi = p.hi < (float)b[2] ? p.hi : (float)b[2];
+    im->pend[im->n_pend] = p;
+    define_val(im, n->output[0],
+               (qval){.kind = V_PENDING, .p = im->n_pend++, .node = p.node, .rank = p.rank});
+    return FROST_OK;
+}
+
+/* Clip on a uint8 tensor (nothing else reads it): narrows its node's clamp. */
+static frost_status clamp_u8(qdq_importer *im, int i, const qval *x)
+{
+    const Onnx__NodeProto *n = im->g->node[i];
+    if (readers_of(im, n->input[0]) != 1)
+        return node_fail(im, i, "clamps a uint8 tensor that is also read elsewhere");
+    frost_int8_node *t = &im->m->nodes[x->t];
+    for (size_t k = 1; k < 3; k++) {
+        bool present;
+        double v;
+        FROST_TRY(clip_bound(im, i, k, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, &v, &present));
+        if (present && k == 1 && v > t->lo)
+            t->lo = (int32_t)v;
+        if (present && k == 2 && v < t->hi)
+            t->hi = (int32_t)v;
+    }
+    if (t->lo > t->hi)
+        return node_fail(im, i, "empty clamp range");
+    define_val(im, n->output[0], *x);
+    return FROST_OK;
+}
+
+/* Relu / Clip: fused into the pending Conv / Gemm before it, or a uint8 Clip. */
 static frost_status imp_clamp(qdq_importer *im, int i)
 {
     const Onnx__NodeProto *n = im->g->node[i];
     bool relu = strcmp(n->op_type, "Relu") == 0;
     qval *x = n->n_input >= 1 ? find_val(im, n->input[0]) : NULL;
     if (x && x->kind == V_PENDING &&
-        (im->pend[x->p].op == FROST_I8_CONV || im->pend[x->p].op == FROST_I8_LINEAR)) {
-        if (readers_of(im, n->input[0]) != 1)
-            return node_fail(im, i, "reads a Conv / Gemm output that is also read elsewhere");
-        pending p = im->pend[x->p];
-        float lo = relu ? 0.0f : -INFINITY, hi = INFINITY;
-        for (size_t k = 1; !relu && k < 3; k++) {
-            const Onnx__TensorProto *t = in_const(im, i, k, true);
-            float *v = NULL;
-            if (!t && k < n->n_input && n->input[k][0])
-                return FROST_ERR_UNSUPPORTED;
-            if (t && (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
-                      frost_onnx_tensor_numel(t) != 1))
-                return node_fail(im, i, "bound '%s' is not a float32 scalar", str(t->name));
-            if (t)
-                FROST_TRY(frost_onnx_tensor_floats(t, str(t->name), &v));
-            if (v && isnan(v[0])) {
-                free(v);
-                return node_fail(im, i, "a NaN bound");
-            }
-            if (v)
-                *(k == 1 ? &lo : &hi) = v[0];
-            free(v);
-        }
-        p.lo = p.lo > lo ? p.lo : lo;
-        p.hi = p.hi < hi ? p.hi : hi;
-        im->pend[im->n_pend] = p;
-        define_val(im, n->output[0],
-                   (qval){.kind = V_PENDING, .p = im->n_pend++, .node = p.node, .rank = p.rank});
-        return FROST_OK;
-    }
+        (im->pend[x->p].op == FROST_I8_CONV || im->pend[x->p].op == FROST_I8_LINEAR))
+        return clamp_pending(im, i, x, relu);
     x = in_val(im, i, 0, V_U8, relu ? "a Conv / Gemm output" : "a Conv / Gemm output or uint8");
     if (!x)
         return FROST_ERR_UNSUPPORTED;
     if (relu)
         return node_fail(im, i, "Relu on uint8");
-    if (readers_of(im, n->input[0]) != 1)
-        return node_fail(im, i, "clamps a uint8 tensor that is also read elsewhere");
-    frost_int8_node *t = &im->m->nodes[x->t];
-    for (size_t k = 1; k < 3; k++) {
-        const Onnx__TensorProto *b = in_const(im, i, k, true);
-        int64_t *v = NULL;
-        if (!b && k < n->n_input && n->input[k][0])
-            return FROST_ERR_UNSUPPORTED;
-        if (!b)
-            continue;
-        if (b->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 || frost_onnx_tensor_numel(b) != 1)
-            return node_fail(im, i, "bound '%s' is not a uint8 scalar", str(b->name));
-        FROST_TRY(tensor_ints(b, &v));
-        if (k == 1 && v[0] > t->lo)
-            t->lo = (int32_t)v[0];
-        if (k == 2 && v[0] < t->hi)
-            t->hi = (int32_t)v[0];
-        free(v);
-    }
-    if (t->lo > t->hi)
-        return node_fail(im, i, "empty clamp range");
-    define_val(im, n->output[0], *x);
-    return FROST_OK;
+    return clamp_u8(im, i, x);
 }
 
 static frost_status imp_quantize(qdq_importer *im, int i)
@@ -1056,12 +1075,11 @@ static frost_status imp_quantize(qdq_importer *im, int i)
         rank = x->rank;
         FROST_TRY(emit_pending(im, &im->pend[x->p], false, scale, zp, &t));
     } else if (x && x->kind == V_F32 && !x->nhwc) { /* a requantizing copy */
-        pending p = {.op = FROST_I8_LUT, .node = i, .n_in = 1, .in = {x->t}, .k = 1, .stride = 1};
         frost_int8_node *nd = new_node(im, i, FROST_I8_LUT);
         t = im->m->n_nodes - 1;
         im->qp_known[t] = true;
         nd->n_in = 1;
-        nd->in[0] = p.in[0];
+        nd->in[0] = x->t;
         nd->scale = scale;
         nd->zp = zp;
         rank = x->rank;
