@@ -8,10 +8,11 @@
 #include "core/timer.h"
 
 static const char *const help =
-    "usage: frost bench MODEL.int8 | CHECKPOINT.safetensors [options]\n"
+    "usage: frost bench MODEL.int8 | MODEL.qdq.onnx | CHECKPOINT.safetensors [options]\n"
     "Batch-1 inference latency, median over repeated runs. An int8 model is timed layer\n"
     "by layer (with GMAC/s); an FP32 checkpoint runs on frost's FP32 inference engine\n"
-    "(every conv->BN folded, activations fused, the same layers the int8 engine runs).\n\n"
+    "(every conv->BN folded, activations fused, the same layers the int8 engine runs).\n"
+    "A quantized (QDQ) ONNX model runs on the int8 engine, a float one as FP32.\n\n"
     "  --threads N         threads inside the kernels (default 1)\n"
     "  --reps N            timed runs (default 50)\n"
     "  --warmup N          untimed runs first (default 5)\n"
@@ -120,7 +121,8 @@ int cmd_bench(int argc, char **argv)
         return cli_usage_error(&a, "give one int8 model or checkpoint");
     frost_set_threads(threads);
     const char *path = a.positional[0];
-    if (has_suffix(path, ".safetensors"))
+    if (has_suffix(path, ".safetensors") ||
+        (has_suffix(path, ".onnx") && frost_int8_onnx_is_qdq(path) == 0))
         return bench_fp32(path, threads, warmup, reps);
     return bench_int8(path, threads, warmup, reps, reference, requant);
 }

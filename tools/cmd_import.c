@@ -8,11 +8,16 @@
 
 static const char *const help =
     "usage: frost import MODEL.onnx -o OUT.safetensors [--name NAME]\n"
+    "       frost import MODEL.qdq.onnx -o OUT.int8\n"
     "Reads a float ONNX model (opsets 11-17: a CNN exported by PyTorch, TensorFlow & co.,\n"
     "docs/interop.md lists the ops) and writes a frost checkpoint: the architecture and\n"
     "the weights, NCHW turned into frost's NHWC. The checkpoint trains, quantizes, converts\n"
     "and runs like any other; every command that takes a checkpoint also takes the .onnx\n"
-    "file directly. A model with ops frost lacks is refused, listing every such node.\n\n"
+    "file directly. A model with ops frost lacks is refused, listing every such node.\n"
+    "An already-quantized model (QuantizeLinear / DequantizeLinear around the ops: ONNX\n"
+    "Runtime's quantizer, frost export --onnx) becomes an int8 model instead, its integers\n"
+    "as they are (docs/interop.md, QDQ import); --name and the preprocessing options then\n"
+    "do not apply (the int8 model takes inputs as given).\n\n"
     "  -o, --out FILE      the checkpoint to write (.safetensors)\n"
     "  --name NAME         the model's name (default: the file name)\n\n"
     "How images become the model's input (stored with it; predict, train, eval, quantize\n"
@@ -53,6 +58,26 @@ static bool parse_triple(const char *text, float v[3])
     return n == 1 || n == 3;
 }
 
+/* A QDQ model -> an .int8 file. */
+static int import_qdq(const char *path, const char *out)
+{
+    frost_int8_model *m = NULL;
+    frost_status s = frost_int8_import_onnx(path, &m);
+    if (s == FROST_OK)
+        s = frost_int8_save(m, out);
+    if (s == FROST_OK) {
+        int h, w, c;
+        frost_int8_input_shape(m, &h, &w, &c);
+        printf("imported %s (quantized, QDQ): input %dx%dx%d, %d classes, %d int8 nodes, %.1f "
+               "MMACs/image, %zu weight bytes\n",
+               path, h, w, c, frost_int8_classes(m), frost_int8_node_count(m),
+               (double)frost_int8_macs(m) / 1e6, frost_int8_weight_bytes(m));
+        printf("wrote %s\n", out);
+    }
+    frost_int8_free(m);
+    return s == FROST_OK ? 0 : cli_error("import");
+}
+
 int cmd_import(int argc, char **argv)
 {
     static const cli_opt *const tables[] = {options, NULL};
@@ -65,6 +90,13 @@ int cmd_import(int argc, char **argv)
         return cli_usage_error(&a, "give one ONNX model");
     if (!out)
         return cli_usage_error(&a, "say where to write the checkpoint: -o FILE");
+    if (frost_int8_onnx_is_qdq(a.positional[0]) == 1) {
+        if (cli_given(&a, "name") || cli_given(&a, "mean") || cli_given(&a, "std") ||
+            cli_given(&a, "channels"))
+            return cli_usage_error(&a, "a quantized (QDQ) model takes no --name, --mean, --std "
+                                       "or --channels");
+        return import_qdq(a.positional[0], out);
+    }
     frost_preprocess pre = {.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}};
     const char *mean = cli_str(&a, "mean", NULL), *std = cli_str(&a, "std", NULL);
     if (mean && !parse_triple(mean, pre.mean))

@@ -11,7 +11,8 @@ static const char *const help =
     "conv and linear layers; a mul counts one per product), and totals.\n\n" CLI_MODEL_HELP
     "  (info defaults: --input 224 --in-channels 3 --classes 1000)\n\n"
     "  --dump-arch FILE    also write the architecture JSON to FILE\n"
-    "  --memory            (int8 models, the default for them) per-layer weight and\n"
+    "  --memory            (int8 models and QDQ .onnx files, the default for them)\n"
+    "                      per-layer weight and\n"
     "                      activation bytes, the planned arena, and the peak\n";
 
 static bool is_int8(const char *s)
@@ -73,7 +74,8 @@ int cmd_info(int argc, char **argv)
         fprintf(stderr, "frost info: error: --memory needs an int8 model file\n");
         return 2;
     }
-    if (pos && (is_int8(pos) || memory))
+    if (pos &&
+        (is_int8(pos) || memory || (frost_path_is_onnx(pos) && frost_int8_onnx_is_qdq(pos) == 1)))
         return info_int8(pos);
     if (pos && (is_checkpoint(pos) || frost_path_is_onnx(pos)))
         s = frost_model_load(pos, &m);

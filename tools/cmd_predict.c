@@ -17,7 +17,7 @@ static const char *const help =
     "MODEL: an FP32 checkpoint (.safetensors; run by the FP32 inference engine), a\n"
     "fake-quant one (frost quantize / train --qat; the training engine's eval forward) or\n"
     "an int8 model (.int8, .i8; the integer-only runtime) or an ONNX model (.onnx, imported\n"
-    "on the fly as frost import does).\n\n"
+    "on the fly as frost import does: a QDQ one runs on the int8 runtime).\n\n"
     "IMAGE: .png, .jpg/.jpeg, .pgm or .ppm (P2/P5 gray, P3/P6 RGB). Each is prepared as the\n"
     "training data was: converted to the model's channels (RGB -> gray by the BT.601 luma\n"
     "0.299 R + 0.587 G + 0.114 B; gray -> RGB by copying), resized to the model's input\n"
@@ -71,7 +71,8 @@ static bool has_extension(const char *path, const char *ext)
 static frost_status predictor_load(const char *path, predictor *p)
 {
     memset(p, 0, sizeof *p);
-    if (has_extension(path, ".int8") || has_extension(path, ".i8")) {
+    if (has_extension(path, ".int8") || has_extension(path, ".i8") ||
+        (has_extension(path, ".onnx") && frost_int8_onnx_is_qdq(path) == 1)) {
         FROST_TRY(frost_int8_load(path, &p->i8));
         frost_int8_input_shape(p->i8, &p->h, &p->w, &p->c);
         p->classes = frost_int8_classes(p->i8);

@@ -6,9 +6,10 @@
 #include "cli.h"
 
 static const char *const help =
-    "usage: frost run MODEL.int8 [options]\n"
+    "usage: frost run MODEL.int8 | MODEL.qdq.onnx [options]\n"
     "Runs the integer-only model on every image of a split (one image at a time, as a\n"
-    "deployed model runs) and prints the top-1 accuracy.\n\n" CLI_DATA_HELP
+    "deployed model runs) and prints the top-1 accuracy. A quantized (QDQ) ONNX model is\n"
+    "imported on the fly (as frost import does).\n\n" CLI_DATA_HELP
     "\n  --split test|train  which split (default test)\n"
     "  --limit N           only the first N images\n"
     "  --threads N         threads inside the kernels (default 1)\n"

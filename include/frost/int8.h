@@ -36,10 +36,21 @@ frost_status frost_int8_convert(const frost_model *qat_model, const char *path);
 frost_status frost_int8_from_model(const frost_model *qat_model, frost_int8_model **out);
 
 /* Loads a .int8 file (memory-mapped; every size, offset, dtype, shape and parameter is
- * checked, so a corrupt file gets an error, never a crash). */
+ * checked, so a corrupt file gets an error, never a crash); a path ending in .onnx is a QDQ
+ * model, imported with frost_int8_import_onnx. */
 frost_status frost_int8_load(const char *path, frost_int8_model **out);
 frost_status frost_int8_save(const frost_int8_model *m, const char *path);
 void frost_int8_free(frost_int8_model *m);
+
+/* Imports an already-quantized QDQ ONNX model (QuantizeLinear / DequantizeLinear around
+ * Conv, Gemm, MatMul, Add, Concat and pools, as ONNX Runtime's quantizer and frost export
+ * --onnx write them; docs/interop.md#qdq-import) as an int8 model ready to run: the file's
+ * integers, multipliers computed from its scales as frost_int8_convert computes them. What
+ * has no int8 equivalent is refused, naming every such node. */
+frost_status frost_int8_import_onnx(const char *path, frost_int8_model **out);
+/* 1 when the ONNX file has QuantizeLinear / DequantizeLinear nodes (a QDQ model), 0 when
+ * not, -1 when it cannot be read. */
+int frost_int8_onnx_is_qdq(const char *path);
 
 void frost_int8_input_shape(const frost_int8_model *m, int *h, int *w, int *c);
 int frost_int8_classes(const frost_int8_model *m);

@@ -381,6 +381,9 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
     if (!path || !out)
         return frost_fail(FROST_ERR_ARG, "int8 load: NULL argument");
     *out = NULL;
+    size_t len = strlen(path);
+    if (len > 5 && strcmp(path + len - 5, ".onnx") == 0) /* a QDQ model: import it */
+        return frost_int8_import_onnx(path, out);
     frost_int8_model *m = calloc(1, sizeof *m);
     if (!m)
         return frost_fail(FROST_ERR_NOMEM, "int8 load: out of memory");

@@ -113,6 +113,10 @@ frost_status frost_int8_prepare(frost_int8_model *m);
 /* frost_int8_prepare(m) when s is FROST_OK, then *out = m; on any failure m is freed. */
 frost_status frost_int8_finish(frost_int8_model *m, frost_status s, frost_int8_model **out);
 
+/* frost_int8_import_onnx on a file's bytes in memory (`what` names it in messages). */
+frost_status frost_int8_import_onnx_bytes(const uint8_t *data, size_t size, const char *what,
+                                          frost_int8_model **out);
+
 /* Runs node i only (inputs must already sit in the arena); for layer-by-layer tests. */
 void frost_int8_run_node(frost_int8_model *m, int i);
 /* The arena bytes of node i's output tensor (valid after frost_int8_prepare). */
