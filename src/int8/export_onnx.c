@@ -360,6 +360,34 @@ static frost_status dequantized_weights(qdq_builder *b, int i, const char **out)
 
 /* int32 bias on the grid S_x S_w[c] (what QLinearConv / QGemm take): frost's finer grid
  * (2^acc_shift) rounded back, or the float bias of a float classifier quantized. */
+/* frost's own bias next to the one ONNX Runtime reads, for a bit-exact re-import
+ * (import_qdq.c): "<bias>.frost", an initializer no node reads (runtimes drop it). A conv /
+ * linear node's int32 bias is on a grid 2^acc_shift finer than the S_x S_w one ONNX uses:
+ * [acc_shift, bias[0..c)]; a float classifier's bias is its float values. */
+static frost_status exact_bias(qdq_builder *b, int i, const char *bias_name)
+{
+    const frost_int8_node *n = &b->m->nodes[i];
+    char *name = qb_name(b, "%s.frost", bias_name);
+    bool logits = n->op == FROST_I8_LOGITS;
+    int64_t dims[1] = {logits ? n->c : n->c + 1};
+    void *v = name ? qb_init(b, name,
+                             logits ? ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
+                                    : ONNX__TENSOR_PROTO__DATA_TYPE__INT32,
+                             1, dims, NULL)
+                   : NULL;
+    NEED(v);
+    if (logits) {
+        for (int c = 0; c < n->c; c++)
+            ((float *)v)[c] = n->out_bias ? n->out_bias[c] : 0.0f;
+    } else {
+        int32_t *q = v;
+        q[0] = n->acc_shift;
+        for (int c = 0; c < n->c; c++)
+            q[1 + c] = n->bias ? n->bias[c] : 0;
+    }
+    return FROST_OK;
+}
+
 static frost_status dequantized_bias(qdq_builder *b, int i, const char **out)
 {
     const frost_int8_node *n = &b->m->nodes[i], *in = &b->m->nodes[n->in[0]];
@@ -382,6 +410,7 @@ static frost_status dequantized_bias(qdq_builder *b, int i, const char **out)
         q[c] = (int32_t)v;
         s[c] = (float)scale;
     }
+    FROST_TRY(exact_bias(b, i, bn));
     const char *in3[3] = {bn, sn, zn};
     *out = qb_name(b, "b%d", i);
     NEED(attr_int(b, qb_node(b, "DequantizeLinear", node_name(b, i, "/dq_bias"), 3, in3, *out),

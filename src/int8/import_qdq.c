@@ -521,6 +521,9 @@ static frost_status read_weights(qdq_importer *im, int wd, int ch_axis, int64_t 
     return s;
 }
 
+static frost_status use_exact_bias(qdq_importer *im, const Onnx__TensorProto *b,
+                                   frost_int8_node *n);
+
 /* Bias (DequantizeLinear bd of int32 values, or none) into n->bias on the accumulator grid;
  * for float logits into out_bias as the file's float values. */
 static frost_status read_bias(qdq_importer *im, int bd, frost_int8_node *n, double in_scale)
@@ -582,7 +585,47 @@ static frost_status read_bias(qdq_importer *im, int bd, frost_int8_node *n, doub
     }
     free(v);
     qparam_free(&q);
-    return s;
+    return s == FROST_OK ? use_exact_bias(im, b, n) : s;
+}
+
+/* frost's exact bias, when the file came from frost's export: "<bias>.frost", an initializer
+ * no node reads (export_onnx.c); NULL when absent. */
+static const Onnx__TensorProto *exact_bias_of(const qdq_importer *im, const char *bias_name)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s.frost", bias_name);
+    for (size_t i = 0; i < im->g->n_initializer; i++)
+        if (strcmp(im->g->initializer[i]->name, name) == 0)
+            return im->g->initializer[i];
+    return NULL;
+}
+
+/* Replaces the bias read from the file's int32 values by frost's exact one when the file
+ * carries it with matching shape, type and accumulator grid (else keeps the file's). */
+static frost_status use_exact_bias(qdq_importer *im, const Onnx__TensorProto *b, frost_int8_node *n)
+{
+    const Onnx__TensorProto *e = exact_bias_of(im, str(b->name));
+    bool logits = n->op == FROST_I8_LOGITS;
+    if (!e || e->n_dims != 1 || frost_onnx_tensor_numel(e) != (logits ? n->c : n->c + 1))
+        return FROST_OK;
+    if (logits && e->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
+        float *f;
+        FROST_TRY(frost_onnx_tensor_floats(e, "exact bias", &f));
+        bool finite = true;
+        for (int c = 0; c < n->c; c++)
+            finite = finite && isfinite(f[c]);
+        if (finite)
+            memcpy((float *)n->out_bias, f, (size_t)n->c * sizeof(float));
+        free(f);
+    } else if (!logits && e->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32) {
+        int64_t *v;
+        FROST_TRY(frost_onnx_tensor_ints(e, "exact bias", &v));
+        if (v[0] == n->acc_shift)
+            for (int c = 0; c < n->c; c++)
+                ((int32_t *)n->bias)[c] = (int32_t)v[1 + c];
+        free(v);
+    }
+    return FROST_OK;
 }
 
 /* A CONV / LINEAR / LOGITS node from pending op p. */
