@@ -49,8 +49,9 @@ static void check_int8_against_fp32(const char *int8_name, double min_agreement,
     CHECK(strcmp(r.layers[r.n_layers - 1].op, "logits") == 0);
     for (int i = 0; i < r.n_layers; i++) {
         printf("  %-28s %-8s %6.2f dB\n", r.layers[i].name, r.layers[i].op, r.layers[i].sqnr_db);
-        /* 8 bits: ~40 dB at best for one layer, less with depth as errors accumulate */
-        CHECK(r.layers[i].sqnr_db > min_sqnr && r.layers[i].sqnr_db < 55.0);
+        /* 8 bits: ~40 dB at best for a computed layer, less with depth as errors
+         * accumulate; the input, 256 pixel levels on a 256-step grid, ~60 dB */
+        CHECK(r.layers[i].sqnr_db > min_sqnr && r.layers[i].sqnr_db < (i == 0 ? 70.0 : 55.0));
     }
     frost_int8_fp32_report_free(&r);
 done:
