@@ -1,4 +1,5 @@
 /* frost convert: a QAT or PTQ checkpoint -> an int8 model file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,13 @@ static const char *const help =
     "  --requant MODE      fixed (default: TFLite fixed point, integer-only) or float\n"
     "                      (float32 scale per channel, as XNNPACK / ONNX Runtime; faster)\n"
     "  --compare           also report fake-quant vs int8 test accuracy and agreement\n"
-    "  --limit N           --compare on the first N test images only\n\n" CLI_DATA_HELP;
+    "  --fp32 CKPT         also compare the int8 model with this FP32 model (the checkpoint\n"
+    "                      or .onnx it was quantized from): top-1 agreement on the test set\n"
+    "                      and per-layer SQNR (dB) of each int8 layer's dequantized output\n"
+    "                      against the FP32 layer of the same name, both models fed their\n"
+    "                      own outputs from the input on (errors accumulate layer to layer)\n"
+    "  --sqnr-images N     images for the SQNR (the first N test images; default 256)\n"
+    "  --limit N           --compare / --fp32 on the first N test images only\n\n" CLI_DATA_HELP;
 
 /* CKPT.safetensors -> CKPT.int8 (or CKPT + ".int8"). */
 static void default_out(const char *ckpt, char *out, size_t n)
@@ -51,8 +58,56 @@ static frost_status compare(frost_model *qm, frost_int8_model *im, const cli_dat
     return s;
 }
 
+static void print_fp32_report(const frost_int8_fp32_report *r)
+{
+    printf("int8 vs FP32 on %d test images: top-1 agreement %.2f%% (%d differ); accuracy FP32 "
+           "%.2f%%, int8 %.2f%%\n",
+           r->images, 100.0 * r->agree / (r->images ? r->images : 1), r->images - r->agree,
+           100.0 * r->correct_fp32 / (r->images ? r->images : 1),
+           100.0 * r->correct_int8 / (r->images ? r->images : 1));
+    printf("per-layer SQNR on the first %d test images (int8 output dequantized vs the FP32 "
+           "layer; end to end: each layer carries the error of the layers before it)\n",
+           r->sqnr_images);
+    printf("  %-32s %-9s %10s\n", "layer", "op", "SQNR dB");
+    for (int i = 0; i < r->n_layers; i++) {
+        const frost_int8_layer_sqnr *l = &r->layers[i];
+        if (isinf(l->sqnr_db))
+            printf("  %-32s %-9s %10s\n", l->name, l->op, "exact");
+        else
+            printf("  %-32s %-9s %10.2f\n", l->name, l->op, l->sqnr_db);
+    }
+}
+
+static frost_status compare_fp32(frost_int8_model *im, const char *fp32_path,
+                                 const cli_data_opts *data, int limit, int sqnr_images)
+{
+    frost_dataset train = {0}, test = {0}, head = {0};
+    frost_model *fm = NULL;
+    frost_int8_fp32_report r = {0};
+    frost_status s = frost_model_load(fp32_path, &fm);
+    if (s == FROST_OK)
+        s = cli_load_data(data, false, true, &train, &test);
+    const frost_dataset *d = &test;
+    if (s == FROST_OK && limit > 0 && limit < test.n) {
+        s = frost_dataset_head(&test, limit, &head);
+        d = &head;
+    }
+    frost_preprocess pre = frost_int8_preprocess(im);
+    frost_augment norm = frost_augment_for(&pre, frost_train_defaults().augment);
+    if (s == FROST_OK)
+        s = frost_int8_compare_fp32(im, fm, d, &norm, sqnr_images, &r);
+    if (s == FROST_OK)
+        print_fp32_report(&r);
+    frost_int8_fp32_report_free(&r);
+    frost_dataset_free(&head);
+    frost_dataset_free(&test);
+    frost_model_free(fm);
+    return s;
+}
+
 static const cli_opt options[] = {
-    CLI_OPT_OUT, CLI_OPT_FLAG("compare"), CLI_OPT_INT("limit", 0, 1 << 30), CLI_OPT_REQUANT,
+    CLI_OPT_OUT,     CLI_OPT_FLAG("compare"), CLI_OPT_INT("limit", 0, 1 << 30),
+    CLI_OPT_REQUANT, CLI_OPT_STR("fp32"),     CLI_OPT_INT("sqnr-images", 0, 1 << 30),
     CLI_OPT_END,
 };
 
@@ -67,6 +122,8 @@ int cmd_convert(int argc, char **argv)
     bool want_compare = cli_flag(&a, "compare");
     int limit = cli_int(&a, "limit", 0);
     int requant = cli_requant(&a);
+    const char *fp32_path = cli_str(&a, "fp32", NULL);
+    int sqnr_images = cli_int(&a, "sqnr-images", 256);
     cli_data_opts data;
     cli_parse_data(&a, &data);
     if (a.n_positional != 1)
@@ -97,6 +154,8 @@ int cmd_convert(int argc, char **argv)
                frost_int8_arena_bytes(im), (double)frost_int8_macs(im) / 1e6);
     if (s == FROST_OK && want_compare)
         s = compare(qm, im, &data, limit);
+    if (s == FROST_OK && fp32_path)
+        s = compare_fp32(im, fp32_path, &data, limit, sqnr_images);
     int rc = s == FROST_OK ? 0 : cli_error("convert");
     frost_int8_free(im);
     frost_model_free(qm);

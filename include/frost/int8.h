@@ -75,6 +75,42 @@ frost_preprocess frost_int8_preprocess(const frost_int8_model *m);
 frost_status frost_int8_evaluate(frost_int8_model *m, const frost_dataset *d,
                                  const frost_augment *norm, float *acc);
 
+/* The int8 model against the FP32 model it came from (the float checkpoint before
+ * quantization: BN in eval mode computes what the folded conv does). Both run every image of
+ * `d` (normalized with `norm`); per layer, each int8 node's dequantized output
+ * (q - Z) * S is compared with the FP32 layer of the same name (the int8 node is named
+ * after the float layer whose output it holds), each model fed its own outputs from the
+ * input on: errors accumulate through the network, so a layer's SQNR includes the
+ * quantization noise of every layer before it (end to end, not layer in isolation). */
+typedef struct {
+    char name[64];  /* the layer (int8 node and FP32 node) */
+    const char *op; /* int8 op name ("conv", "add", ...) */
+    int64_t values; /* compared values (elements per image x images) */
+    double signal;  /* sum of x^2 over the FP32 outputs */
+    double noise;   /* sum of (x - x_q)^2 */
+    double sqnr_db; /* 10 log10(signal / noise); INFINITY when noise is 0 */
+} frost_int8_layer_sqnr;
+
+typedef struct {
+    int images;       /* test images run through both models */
+    int agree;        /* images where the int8 top-1 class is the FP32 one */
+    int correct_int8; /* images whose label is the int8 / FP32 top-1 class */
+    int correct_fp32;
+    int sqnr_images;               /* the first sqnr_images images feed the per-layer SQNR */
+    int n_layers;                  /* one per int8 node, in graph order */
+    frost_int8_layer_sqnr *layers; /* malloc'd: frost_int8_fp32_report_free */
+} frost_int8_fp32_report;
+
+/* Fills `r` (free with frost_int8_fp32_report_free, also after a failure). fp32 may also be
+ * a fake-quant model (its ranges fixed): each layer is then its fake-quantized output, the
+ * values the int8 model should reproduce (to 1 LSB on rounding ties). sqnr_images:
+ * how many of the first images feed the SQNR (0..d->n; clamped to d->n). Fails when a node
+ * has no FP32 layer of its name and shape (not the model it was converted from). */
+frost_status frost_int8_compare_fp32(frost_int8_model *m, frost_model *fp32, const frost_dataset *d,
+                                     const frost_augment *norm, int sqnr_images,
+                                     frost_int8_fp32_report *r);
+void frost_int8_fp32_report_free(frost_int8_fp32_report *r);
+
 /* Requantization of conv / linear / add outputs. Default (0): TFLite's fixed point
  * (integer-only, bit-exact with TFLite). 1: float, y = round_half_even(float(acc) * S_x S_w /
  * S_y) + Z, as XNNPACK, ONNX Runtime and oneDNN do (about 25% faster with VNNI, where the
