@@ -42,6 +42,10 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 LAYER_IMAGES = 32  # images per layer-by-layer sub-model
 BATCH = 2000  # end-to-end images per ONNX Runtime run
 TRAIN_IMAGES, TEST_IMAGES = 2000, 200  # to train and calibrate the models
+# a longer training for measurements outside CI (the agreement of better-trained models):
+# FROST_QDQ_TRAIN_IMAGES=20000 FROST_QDQ_EPOCHS=3
+TRAIN_IMAGES = int(os.environ.get("FROST_QDQ_TRAIN_IMAGES", TRAIN_IMAGES))
+EPOCHS = os.environ.get("FROST_QDQ_EPOCHS", "1")
 
 # The optimized graph's op -> what ORT turned each exported compute op into.
 FUSED = {
@@ -123,7 +127,7 @@ def make_int8(frost, work, data, name):
     MODEL.float.int8 (float requantization)."""
     ckpt = os.path.join(work, name + ".safetensors")
     ptq = os.path.join(work, name + ".ptq.safetensors")
-    run([frost, "train", "--model", name, "--width", "0.25", "--epochs", "1", "--val", "0",
+    run([frost, "train", "--model", name, "--width", "0.25", "--epochs", EPOCHS, "--val", "0",
          "--data", data, "--warmup", "0", "--sched", "constant", "--lr", "0.05",
          "--smoothing", "0", "--quiet", "--threads", "2", "-o", ckpt])
     run([frost, "quantize", ckpt, "--calib", "256", "--data", data, "--threads", "2", "-o", ptq])

@@ -368,6 +368,7 @@ static const char *const SUPPORTED[] = {
     "Gemm",
     "MatMul",
     "Add",
+    "Mul",
     "Relu",
     "Clip",
     "MaxPool",
@@ -707,6 +708,27 @@ static frost_status emit_add(qdq_importer *im, frost_int8_node *n)
     return FROST_OK;
 }
 
+/* The product (a - Za)(b - Zb), shifted left as far as it stays within 2^30, requantized by
+ * Sa Sb / (Sy 2^shift): the converter's rule (convert.c), so the numbers are the same. */
+static frost_status emit_mul(qdq_importer *im, frost_int8_node *n)
+{
+    const frost_int8_node *a = &im->m->nodes[n->in[0]], *b = &im->m->nodes[n->in[1]];
+    int32_t *mult = frost_int8_own(im->m, 4), *shift = frost_int8_own(im->m, 4);
+    if (!mult || !shift)
+        return FROST_ERR_NOMEM;
+    n->acc_shift = 0;
+    while (((INT64_C(255) * 255) << (n->acc_shift + 1)) <= (INT64_C(1) << 30))
+        n->acc_shift++;
+    frost_quantize_multiplier((double)a->scale * (double)b->scale /
+                                  ((double)n->scale * (double)(1 << n->acc_shift)),
+                              mult, shift);
+    n->mult = mult;
+    n->shift = shift;
+    n->n_mult = 1;
+    n->h = a->h, n->w = a->w, n->c = a->c;
+    return FROST_OK;
+}
+
 static frost_status emit_avgpool(qdq_importer *im, frost_int8_node *n)
 {
     const frost_int8_node *in = &im->m->nodes[n->in[0]];
@@ -781,6 +803,7 @@ static frost_status emit_pending(qdq_importer *im, const pending *p, bool logits
     case FROST_I8_CONV:
     case FROST_I8_LINEAR: return emit_weighted(im, p, n);
     case FROST_I8_ADD: return emit_add(im, n);
+    case FROST_I8_MUL: return emit_mul(im, n);
     case FROST_I8_AVGPOOL:
     case FROST_I8_GAP:
         n->h = n->op == FROST_I8_GAP
@@ -974,6 +997,31 @@ static frost_status imp_add(qdq_importer *im, int i)
     if (nx->h != ny->h || nx->w != ny->w || nx->c != ny->c)
         return node_fail(im, i, "inputs of different shapes (no broadcasting)");
     pending p = {.op = FROST_I8_ADD, .n_in = 2, .in = {x->t, y->t}, .k = 1, .stride = 1};
+    return add_pending(im, i, p, x->rank);
+}
+
+/* DQ(a) * DQ(b) -> Q: a MUL node; b the same shape as a or a per-channel [N, C, 1, 1] gate
+ * (squeeze-excite), in either order. */
+static frost_status imp_mul(qdq_importer *im, int i)
+{
+    qval *x = in_val(im, i, 0, V_F32, "a DequantizeLinear output");
+    qval *y = x ? in_val(im, i, 1, V_F32, "a DequantizeLinear output") : NULL;
+    if (!y)
+        return FROST_ERR_UNSUPPORTED;
+    const frost_int8_node *nx = &im->m->nodes[x->t], *ny = &im->m->nodes[y->t];
+    if (nx->h * nx->w == 1 && ny->h * ny->w > 1) { /* the gate goes second */
+        qval *t = x;
+        x = y, y = t;
+        const frost_int8_node *tn = nx;
+        nx = ny, ny = tn;
+    }
+    bool same = nx->h == ny->h && nx->w == ny->w && nx->c == ny->c;
+    bool gate = ny->h == 1 && ny->w == 1 && ny->c == nx->c;
+    if (x->chw || y->chw || !(same || gate))
+        return node_fail(im, i,
+                         "a product of same-shape tensors or of a map and a per-channel "
+                         "gate only");
+    pending p = {.op = FROST_I8_MUL, .n_in = 2, .in = {x->t, y->t}, .k = 1, .stride = 1};
     return add_pending(im, i, p, x->rank);
 }
 
@@ -1310,6 +1358,8 @@ static frost_status import_node(qdq_importer *im, int i)
         return imp_gemm(im, i);
     if (strcmp(op, "Add") == 0)
         return imp_add(im, i);
+    if (strcmp(op, "Mul") == 0)
+        return imp_mul(im, i);
     if (strcmp(op, "Concat") == 0)
         return imp_concat(im, i);
     if (strcmp(op, "Relu") == 0 || strcmp(op, "Clip") == 0)
