@@ -22,58 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strmap.h"
 #include "core/util.h"
 #include "frost/quant.h"
 #include "int8/i8model.h"
 #include "int8/requant.h"
 #include "io/onnx.h"
-
-/* ---------------------------------------------------------------- string map */
-
-typedef struct {
-    const char **keys;
-    int *vals;
-    size_t cap;
-} strmap;
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static bool strmap_init(strmap *m, size_t n)
-{
-    m->cap = 16;
-    while (m->cap < 2 * n + 16)
-        m->cap *= 2;
-    m->keys = calloc(m->cap, sizeof *m->keys);
-    m->vals = calloc(m->cap, sizeof *m->vals);
-    return m->keys && m->vals;
-}
-
-static size_t strmap_slot(const strmap *m, const char *key)
-{
-    size_t i = hash_str(key) & (m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
-        i = (i + 1) & (m->cap - 1);
-    return i;
-}
-
-static void strmap_put(strmap *m, const char *key, int val)
-{
-    size_t i = strmap_slot(m, key);
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-static int strmap_get(const strmap *m, const char *key)
-{
-    size_t i = strmap_slot(m, key);
-    return m->keys[i] ? m->vals[i] : -1;
-}
 
 /* ---------------------------------------------------------------- state */
 
@@ -114,7 +68,7 @@ typedef struct {
 typedef struct {
     const Onnx__GraphProto *g;
     frost_int8_model *m;
-    strmap init, producer, val_index, readers;
+    frost_strmap init, producer, val_index, readers;
     qval *vals;
     int n_vals;
     pending *pend;
@@ -141,23 +95,23 @@ static frost_status node_fail(const qdq_importer *im, int i, const char *fmt, ..
 
 static qval *find_val(qdq_importer *im, const char *name)
 {
-    int i = name && name[0] ? strmap_get(&im->val_index, name) : -1;
+    int i = name && name[0] ? frost_strmap_get(&im->val_index, name) : -1;
     return i < 0 ? NULL : &im->vals[i];
 }
 
 static void define_val(qdq_importer *im, const char *name, qval v)
 {
-    int i = strmap_get(&im->val_index, name);
+    int i = frost_strmap_get(&im->val_index, name);
     if (i < 0) {
         i = im->n_vals++;
-        strmap_put(&im->val_index, name, i);
+        frost_strmap_put(&im->val_index, name, i);
     }
     im->vals[i] = v;
 }
 
 static int readers_of(const qdq_importer *im, const char *name)
 {
-    int r = strmap_get(&im->readers, name);
+    int r = frost_strmap_get(&im->readers, name);
     return r < 0 ? 0 : r;
 }
 
@@ -325,7 +279,7 @@ static frost_status order_nodes(qdq_importer *im, const char *target)
     frost_status s = FROST_OK;
     if (!color || !stack || !next || !im->order)
         s = frost_fail(FROST_ERR_NOMEM, "QDQ import: out of memory");
-    int root = s == FROST_OK ? strmap_get(&im->producer, target) : -1, top = 0;
+    int root = s == FROST_OK ? frost_strmap_get(&im->producer, target) : -1, top = 0;
     if (s == FROST_OK && root < 0)
         s = frost_fail(FROST_ERR_FORMAT, "QDQ import: graph output '%s' is computed by no node",
                        target);
@@ -345,7 +299,7 @@ static frost_status order_nodes(qdq_importer *im, const char *target)
         const char *in = nd->input[next[v]++];
         if (!in[0] || find_val(im, in))
             continue; /* absent optional input, initializer or graph input */
-        int p = strmap_get(&im->producer, in);
+        int p = frost_strmap_get(&im->producer, in);
         if (p < 0)
             s = node_fail(im, v, "reads '%s', which nothing provides", in);
         else if (color[p] == 1)
@@ -1254,7 +1208,7 @@ static frost_status imp_gather(qdq_importer *im, int i)
     int64_t *v;
     FROST_TRY(tensor_ints(tab, &v));
     frost_int8_node *src = &im->m->nodes[x->t];
-    int producer = strmap_get(&im->producer, n->input[1]);
+    int producer = frost_strmap_get(&im->producer, n->input[1]);
     const char *u8name = producer >= 0 ? im->g->node[producer]->input[0] : "";
     bool fold = (src->op == FROST_I8_MAXPOOL || src->op == FROST_I8_LUT) && src->lut &&
                 readers_of(im, u8name) == 1 && readers_of(im, n->input[1]) == 1 &&
@@ -1384,26 +1338,27 @@ static frost_status index_graph(qdq_importer *im)
         n_names += g->node[i]->n_output;
         n_reads += g->node[i]->n_input;
     }
-    if (!strmap_init(&im->init, g->n_initializer) || !strmap_init(&im->producer, n_names) ||
-        !strmap_init(&im->val_index, n_names) || !strmap_init(&im->readers, n_reads) ||
+    if (!frost_strmap_init(&im->init, g->n_initializer) ||
+        !frost_strmap_init(&im->producer, n_names) || !frost_strmap_init(&im->val_index, n_names) ||
+        !frost_strmap_init(&im->readers, n_reads) ||
         !(im->vals = calloc(n_names, sizeof *im->vals)) ||
         !(im->pend = calloc(2 * g->n_node + 1, sizeof *im->pend)) ||
         !(im->qp_known = calloc(g->n_node + 1, sizeof *im->qp_known)))
         return frost_fail(FROST_ERR_NOMEM, "QDQ import: out of memory");
     for (size_t i = 0; i < g->n_node; i++)
         for (size_t o = 0; o < g->node[i]->n_output; o++) {
-            if (strmap_get(&im->producer, g->node[i]->output[o]) >= 0)
+            if (frost_strmap_get(&im->producer, g->node[i]->output[o]) >= 0)
                 return node_fail(im, (int)i, "writes '%s', which another node writes too",
                                  g->node[i]->output[o]);
-            strmap_put(&im->producer, g->node[i]->output[o], (int)i);
+            frost_strmap_put(&im->producer, g->node[i]->output[o], (int)i);
         }
     for (size_t i = 0; i < g->n_node; i++)
         for (size_t k = 0; k < g->node[i]->n_input; k++)
             if (g->node[i]->input[k][0])
-                strmap_put(&im->readers, g->node[i]->input[k],
-                           readers_of(im, g->node[i]->input[k]) + 1);
+                frost_strmap_put(&im->readers, g->node[i]->input[k],
+                                 readers_of(im, g->node[i]->input[k]) + 1);
     for (size_t i = 0; i < g->n_output; i++)
-        strmap_put(&im->readers, g->output[i]->name, readers_of(im, g->output[i]->name) + 1);
+        frost_strmap_put(&im->readers, g->output[i]->name, readers_of(im, g->output[i]->name) + 1);
     for (size_t i = 0; i < g->n_initializer; i++)
         define_val(im, g->initializer[i]->name, (qval){.kind = V_CONST, .c = g->initializer[i]});
     return FROST_OK;

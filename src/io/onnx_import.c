@@ -17,65 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strmap.h"
 #include "core/util.h"
 #include "frost/io.h"
 #include "io/onnx.h"
 #include "models/graph.h"
-
-/* ---------------------------------------------------------------- string map */
-
-/* Open addressing, names -> int; names point into the model proto. */
-typedef struct {
-    const char **keys;
-    int *vals;
-    size_t cap;
-} strmap;
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static bool strmap_init(strmap *m, size_t n)
-{
-    m->cap = 16;
-    while (m->cap < 2 * n + 16)
-        m->cap *= 2;
-    m->keys = calloc(m->cap, sizeof *m->keys);
-    m->vals = calloc(m->cap, sizeof *m->vals);
-    return m->keys && m->vals;
-}
-
-static void strmap_free(strmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-}
-
-static size_t strmap_slot(const strmap *m, const char *key)
-{
-    size_t i = hash_str(key) & (m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
-        i = (i + 1) & (m->cap - 1);
-    return i;
-}
-
-/* Sets key -> val (the map was sized for every key it gets). */
-static void strmap_put(strmap *m, const char *key, int val)
-{
-    size_t i = strmap_slot(m, key);
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-static int strmap_get(const strmap *m, const char *key)
-{
-    size_t i = strmap_slot(m, key);
-    return m->keys[i] ? m->vals[i] : -1;
-}
 
 /* ---------------------------------------------------------------- importer state */
 
@@ -93,10 +39,10 @@ typedef struct {
     const Onnx__GraphProto *g;
     int opset;
     frost_model *m;
-    strmap init;      /* initializer name -> index */
-    strmap producer;  /* value name -> index of the node that writes it */
-    strmap val_index; /* value name -> index into vals */
-    strmap readers;   /* value name -> how many node inputs and graph outputs read it */
+    frost_strmap init;      /* initializer name -> index */
+    frost_strmap producer;  /* value name -> index of the node that writes it */
+    frost_strmap val_index; /* value name -> index into vals */
+    frost_strmap readers;   /* value name -> how many node inputs and graph outputs read it */
     value *vals;
     int n_vals;
     int *order; /* node indices, producers first, ending with the logits' producer */
@@ -118,23 +64,23 @@ static const char *str(const char *s) { return s ? s : ""; }
 
 static value *find_value(importer *im, const char *name)
 {
-    int i = strmap_get(&im->val_index, name);
+    int i = frost_strmap_get(&im->val_index, name);
     return i < 0 ? NULL : &im->vals[i];
 }
 
 static void define_value(importer *im, const char *name, value v)
 {
-    int i = strmap_get(&im->val_index, name);
+    int i = frost_strmap_get(&im->val_index, name);
     if (i < 0) {
         i = im->n_vals++;
-        strmap_put(&im->val_index, name, i);
+        frost_strmap_put(&im->val_index, name, i);
     }
     im->vals[i] = v;
 }
 
 static int readers_of(const importer *im, const char *name)
 {
-    int r = strmap_get(&im->readers, name);
+    int r = frost_strmap_get(&im->readers, name);
     return r < 0 ? 0 : r;
 }
 
@@ -144,7 +90,7 @@ typedef enum { WHITE = 0, GREY, BLACK } dfs_color;
 
 static bool is_provided(const importer *im, const char *name)
 {
-    if (strmap_get(&im->init, name) >= 0)
+    if (frost_strmap_get(&im->init, name) >= 0)
         return true;
     for (size_t i = 0; i < im->g->n_input; i++)
         if (strcmp(im->g->input[i]->name, name) == 0)
@@ -165,7 +111,7 @@ static frost_status order_nodes(importer *im, const char *target)
         return frost_fail(FROST_ERR_NOMEM, "out of memory ordering the ONNX graph");
     }
     frost_status s = FROST_OK;
-    int root = strmap_get(&im->producer, target), top = 0;
+    int root = frost_strmap_get(&im->producer, target), top = 0;
     if (root < 0) {
         s = is_provided(im, target)
                 ? frost_fail(FROST_ERR_UNSUPPORTED,
@@ -188,7 +134,7 @@ static frost_status order_nodes(importer *im, const char *target)
         const char *in = nd->input[next[v]++];
         if (!in[0] || is_provided(im, in))
             continue; /* "" is an absent optional input */
-        int p = strmap_get(&im->producer, in);
+        int p = frost_strmap_get(&im->producer, in);
         char buf[96];
         if (p < 0)
             s = frost_fail(FROST_ERR_FORMAT,
@@ -1322,30 +1268,31 @@ static frost_status index_graph(importer *im)
     size_t n_reads = g->n_output;
     for (size_t i = 0; i < g->n_node; i++)
         n_reads += g->node[i]->n_input;
-    if (!strmap_init(&im->init, g->n_initializer) || !strmap_init(&im->producer, n_names) ||
-        !strmap_init(&im->val_index, n_names) || !strmap_init(&im->readers, n_reads) ||
+    if (!frost_strmap_init(&im->init, g->n_initializer) ||
+        !frost_strmap_init(&im->producer, n_names) || !frost_strmap_init(&im->val_index, n_names) ||
+        !frost_strmap_init(&im->readers, n_reads) ||
         !(im->vals = calloc(n_names + 1, sizeof *im->vals)) ||
         !(im->done = calloc(g->n_node, sizeof *im->done)) ||
         !(im->owned = calloc(g->n_node, sizeof *im->owned)))
         return frost_fail(FROST_ERR_NOMEM, "out of memory indexing the ONNX graph");
     for (size_t i = 0; i < g->n_initializer; i++)
-        strmap_put(&im->init, g->initializer[i]->name, (int)i);
+        frost_strmap_put(&im->init, g->initializer[i]->name, (int)i);
     for (size_t i = 0; i < g->n_node; i++)
         for (size_t o = 0; o < g->node[i]->n_output; o++) {
             char buf[96];
-            if (strmap_get(&im->producer, g->node[i]->output[o]) >= 0)
+            if (frost_strmap_get(&im->producer, g->node[i]->output[o]) >= 0)
                 return frost_fail(FROST_ERR_FORMAT, "ONNX value '%s' is written twice (node '%s')",
                                   g->node[i]->output[o],
                                   frost_onnx_node_label(g->node[i], (int)i, buf, sizeof buf));
-            strmap_put(&im->producer, g->node[i]->output[o], (int)i);
+            frost_strmap_put(&im->producer, g->node[i]->output[o], (int)i);
         }
     for (size_t i = 0; i < g->n_node; i++)
         for (size_t k = 0; k < g->node[i]->n_input; k++)
             if (g->node[i]->input[k][0])
-                strmap_put(&im->readers, g->node[i]->input[k],
-                           readers_of(im, g->node[i]->input[k]) + 1);
+                frost_strmap_put(&im->readers, g->node[i]->input[k],
+                                 readers_of(im, g->node[i]->input[k]) + 1);
     for (size_t i = 0; i < g->n_output; i++)
-        strmap_put(&im->readers, g->output[i]->name, readers_of(im, g->output[i]->name) + 1);
+        frost_strmap_put(&im->readers, g->output[i]->name, readers_of(im, g->output[i]->name) + 1);
     for (size_t i = 0; i < g->n_initializer; i++)
         define_value(im, g->initializer[i]->name,
                      (value){.kind = VAL_CONST, .t = g->initializer[i]});
@@ -1357,7 +1304,7 @@ static frost_status read_input(importer *im, const char *model_name)
 {
     const Onnx__ValueInfoProto *in = NULL;
     for (size_t i = 0; i < im->g->n_input; i++) {
-        if (strmap_get(&im->init, im->g->input[i]->name) >= 0)
+        if (frost_strmap_get(&im->init, im->g->input[i]->name) >= 0)
             continue;
         if (in)
             return frost_fail(FROST_ERR_UNSUPPORTED,
@@ -1460,10 +1407,10 @@ static void model_name_from_path(const char *path, char *name)
 
 static void importer_free(importer *im)
 {
-    strmap_free(&im->init);
-    strmap_free(&im->producer);
-    strmap_free(&im->val_index);
-    strmap_free(&im->readers);
+    frost_strmap_free(&im->init);
+    frost_strmap_free(&im->producer);
+    frost_strmap_free(&im->val_index);
+    frost_strmap_free(&im->readers);
     free(im->vals);
     free(im->order);
     free(im->done);
