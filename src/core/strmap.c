@@ -44,6 +44,16 @@ void frost_strmap_put(frost_strmap *m, const char *key, int val)
     m->vals[i] = val;
 }
 
+int frost_strmap_intern(frost_strmap *m, const char *key, int *count)
+{
+    size_t i = slot(m, key);
+    if (!m->keys[i]) {
+        m->keys[i] = key;
+        m->vals[i] = (*count)++;
+    }
+    return m->vals[i];
+}
+
 int frost_strmap_get(const frost_strmap *m, const char *key)
 {
     size_t i = slot(m, key);

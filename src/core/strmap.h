@@ -20,6 +20,9 @@ bool frost_strmap_init(frost_strmap *m, size_t n);
 void frost_strmap_free(frost_strmap *m);
 /* Sets key -> val (at most the n keys the map was sized for). */
 void frost_strmap_put(frost_strmap *m, const char *key, int val);
+/* The value of key; a key not there yet gets the value *count, which is then incremented
+ * (numbering keys as they come). */
+int frost_strmap_intern(frost_strmap *m, const char *key, int *count);
 /* The value of key, or -1. */
 int frost_strmap_get(const frost_strmap *m, const char *key);
 

@@ -101,12 +101,7 @@ static qval *find_val(qdq_importer *im, const char *name)
 
 static void define_val(qdq_importer *im, const char *name, qval v)
 {
-    int i = frost_strmap_get(&im->val_index, name);
-    if (i < 0) {
-        i = im->n_vals++;
-        frost_strmap_put(&im->val_index, name, i);
-    }
-    im->vals[i] = v;
+    im->vals[frost_strmap_intern(&im->val_index, name, &im->n_vals)] = v;
 }
 
 static int readers_of(const qdq_importer *im, const char *name)

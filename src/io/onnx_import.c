@@ -70,12 +70,7 @@ static value *find_value(importer *im, const char *name)
 
 static void define_value(importer *im, const char *name, value v)
 {
-    int i = frost_strmap_get(&im->val_index, name);
-    if (i < 0) {
-        i = im->n_vals++;
-        frost_strmap_put(&im->val_index, name, i);
-    }
-    im->vals[i] = v;
+    im->vals[frost_strmap_intern(&im->val_index, name, &im->n_vals)] = v;
 }
 
 static int readers_of(const importer *im, const char *name)
@@ -329,6 +324,20 @@ static int add_layer(importer *im, const Onnx__NodeProto *n, frost_op op, int n_
     return idx;
 }
 
+/* Adds the layer for ONNX node n on inputs in[0..n_in) whose output is laid out as
+ * `layout` (rank and flattening kept: elementwise ops, dropout) and defines n's output. */
+static frost_status add_layer_like(importer *im, const Onnx__NodeProto *n, frost_op op, int n_in,
+                                   const int *in, const frost_layer_attrs *a, const value *layout)
+{
+    value keep = *layout; /* a copy: `layout` points into the value table */
+    int idx = add_layer(im, n, op, n_in, in, a, keep.rank);
+    if (idx < 0)
+        return FROST_ERR_SHAPE;
+    keep.node = idx;
+    define_value(im, n->output[0], keep);
+    return FROST_OK;
+}
+
 static frost_param *param(importer *im, int index) { return &im->m->params[index]; }
 
 static frost_node *node(importer *im, int index) { return &im->m->nodes[index]; }
@@ -507,16 +516,10 @@ static frost_status add_act(importer *im, const Onnx__NodeProto *n, const char *
     const value *x = in_act(im, n, 0, label);
     if (!x)
         return FROST_ERR_UNSUPPORTED;
-    value keep = *x;
     frost_layer_attrs a;
     frost_layer_attrs_default(FROST_OP_ACT, &a);
     a.act = act;
-    int idx = add_layer(im, n, FROST_OP_ACT, 1, &keep.node, &a, keep.rank);
-    if (idx < 0)
-        return FROST_ERR_SHAPE;
-    keep.node = idx;
-    define_value(im, n->output[0], keep);
-    return FROST_OK;
+    return add_layer_like(im, n, FROST_OP_ACT, 1, &x->node, &a, x);
 }
 
 static frost_status imp_act(importer *im, const Onnx__NodeProto *n, const char *label)
@@ -587,16 +590,10 @@ static frost_status imp_add(importer *im, const Onnx__NodeProto *n, const char *
         return FROST_ERR_UNSUPPORTED;
     if (!same_layout(im, a, b))
         return fail_node(label, n, "only the sum of two tensors of the same shape is supported");
-    value keep = *a;
     int in[2] = {a->node, b->node};
     frost_layer_attrs at;
     frost_layer_attrs_default(FROST_OP_ADD, &at);
-    int idx = add_layer(im, n, FROST_OP_ADD, 2, in, &at, a->rank);
-    if (idx < 0)
-        return FROST_ERR_SHAPE;
-    keep.node = idx;
-    define_value(im, n->output[0], keep);
-    return FROST_OK;
+    return add_layer_like(im, n, FROST_OP_ADD, 2, in, &at, a);
 }
 
 /* x * hardsigmoid(x) is hard-swish (how PyTorch exports it below opset 14) and
@@ -634,16 +631,10 @@ static frost_status imp_mul(importer *im, const Onnx__NodeProto *n, const char *
         return fail_node(label, n,
                          "only products of same-shape tensors or a map and a per-channel "
                          "[N, C, 1, 1] gate are supported");
-    value keep = *a;
     int in[2] = {a->node, b->node};
     frost_layer_attrs at;
     frost_layer_attrs_default(FROST_OP_MUL, &at);
-    int idx = add_layer(im, n, FROST_OP_MUL, 2, in, &at, a->rank);
-    if (idx < 0)
-        return FROST_ERR_SHAPE;
-    keep.node = idx;
-    define_value(im, n->output[0], keep);
-    return FROST_OK;
+    return add_layer_like(im, n, FROST_OP_MUL, 2, in, &at, a);
 }
 
 static frost_status imp_concat(importer *im, const Onnx__NodeProto *n, const char *label)
@@ -999,16 +990,10 @@ static frost_status imp_dropout(importer *im, const Onnx__NodeProto *n, const ch
     } else {
         FROST_TRY(frost_onnx_attr_float(n, label, "ratio", 0.5f, &ratio));
     }
-    value keep = *x;
     frost_layer_attrs a;
     frost_layer_attrs_default(FROST_OP_DROPOUT, &a);
     a.p = ratio;
-    int idx = add_layer(im, n, FROST_OP_DROPOUT, 1, &keep.node, &a, keep.rank);
-    if (idx < 0)
-        return FROST_ERR_SHAPE;
-    keep.node = idx;
-    define_value(im, n->output[0], keep);
-    return FROST_OK;
+    return add_layer_like(im, n, FROST_OP_DROPOUT, 1, &x->node, &a, x);
 }
 
 /* A tensor for Constant's value_float(s) / value_int(s) attributes, owned by the importer. */
