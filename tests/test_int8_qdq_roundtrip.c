@@ -11,6 +11,7 @@
 #include "frost/frost.h"
 #include "harness.h"
 #include "int8/i8model.h"
+#include "models/graph.h"
 
 static int64_t weight_count(const frost_int8_model *m, const frost_int8_node *x)
 {
@@ -133,6 +134,11 @@ TEST(a_squeeze_excite_model_survives_the_round_trip)
     if (!f)
         return;
     frost_model_init_weights(f, 5);
+    /* biases and BN shifts away from their zero init, so that folded biases are not 0 */
+    for (int i = 0; i < f->n_params; i++)
+        if (strstr(f->params[i].name, ".bias") || strstr(f->params[i].name, ".beta"))
+            frost_test_fill_uniform(f->params[i].data, (long)f->params[i].numel, -0.3f, 0.3f,
+                                    100 + (unsigned long long)i);
     enum { N = 16 };
     float *images = malloc(sizeof(float) * N * 144);
     frost_test_fill_uniform(images, N * 144, -1.0f, 2.0f, 9);
@@ -150,8 +156,26 @@ TEST(a_squeeze_excite_model_survives_the_round_trip)
     for (int i = 0; m && i < m->n_nodes; i++)
         muls += m->nodes[i].op == FROST_I8_MUL;
     CHECK_EQ_INT(muls, 2);
+    /* the default fine bias grid: the export must round some biases */
+    CHECK(frost_int8_onnx_rounded_biases(m) > 0);
     if (m)
         round_trip_model(m, "the squeeze-excite model", false);
+    /* converted on ONNX's bias grid: nothing to round, and the re-import keeps shift 0 */
+    frost_int8_convert_options o = frost_int8_convert_defaults();
+    o.onnx_bias_grid = 1;
+    m = NULL;
+    CHECK(frost_int8_from_model_opts(f, &o, &m) == FROST_OK);
+    int shifted = 0, weighted = 0;
+    for (int i = 0; m && i < m->n_nodes; i++)
+        if (m->nodes[i].op == FROST_I8_CONV || m->nodes[i].op == FROST_I8_LINEAR) {
+            weighted++;
+            shifted += m->nodes[i].acc_shift != 0;
+        }
+    CHECK_EQ_INT(weighted, 3); /* the classifier is float (logits) */
+    CHECK_EQ_INT(shifted, 0);
+    CHECK_EQ_INT(frost_int8_onnx_rounded_biases(m), 0);
+    if (m)
+        round_trip_model(m, "the squeeze-excite model (ONNX bias grid)", false);
     frost_model_free(f);
     free(images);
 }

@@ -14,6 +14,10 @@ static const char *const help =
     "  -o, --out FILE      the int8 model (default: CHECKPOINT with .int8 for .safetensors)\n"
     "  --requant MODE      fixed (default: TFLite fixed point, integer-only) or float\n"
     "                      (float32 scale per channel, as XNNPACK / ONNX Runtime; faster)\n"
+    "  --bias-grid G       fine (default: conv / linear int32 biases on a grid up to 2^8\n"
+    "                      finer than the accumulator step S_x S_w: fewer rounded outputs)\n"
+    "                      or onnx (on S_x S_w, the int32 bias ONNX QLinearConv / QGemm\n"
+    "                      take: frost export --onnx then carries the model exactly)\n"
     "  --compare           also report fake-quant vs int8 test accuracy and agreement\n"
     "  --fp32 CKPT         also compare the int8 model with this FP32 model (the checkpoint\n"
     "                      or .onnx it was quantized from): top-1 agreement on the test set\n"
@@ -106,8 +110,13 @@ static frost_status compare_fp32(frost_int8_model *im, const char *fp32_path,
 }
 
 static const cli_opt options[] = {
-    CLI_OPT_OUT,     CLI_OPT_FLAG("compare"), CLI_OPT_INT("limit", 0, 1 << 30),
-    CLI_OPT_REQUANT, CLI_OPT_STR("fp32"),     CLI_OPT_INT("sqnr-images", 0, 1 << 30),
+    CLI_OPT_OUT,
+    CLI_OPT_FLAG("compare"),
+    CLI_OPT_INT("limit", 0, 1 << 30),
+    CLI_OPT_REQUANT,
+    CLI_OPT_STR("fp32"),
+    CLI_OPT_INT("sqnr-images", 0, 1 << 30),
+    CLI_OPT_CHOICE("bias-grid", "fine|onnx"),
     CLI_OPT_END,
 };
 
@@ -124,6 +133,8 @@ int cmd_convert(int argc, char **argv)
     int requant = cli_requant(&a);
     const char *fp32_path = cli_str(&a, "fp32", NULL);
     int sqnr_images = cli_int(&a, "sqnr-images", 256);
+    frost_int8_convert_options copts = frost_int8_convert_defaults();
+    copts.onnx_bias_grid = strcmp(cli_str(&a, "bias-grid", "fine"), "onnx") == 0;
     cli_data_opts data;
     cli_parse_data(&a, &data);
     if (a.n_positional != 1)
@@ -142,7 +153,7 @@ int cmd_convert(int argc, char **argv)
                        "quantize CKPT --out Q.safetensors, or frost train --qat)",
                        a.positional[0]);
     if (s == FROST_OK)
-        s = frost_int8_from_model(qm, &im);
+        s = frost_int8_from_model_opts(qm, &copts, &im);
     if (s == FROST_OK && requant == 1)
         s = frost_int8_set_float_requant(im, 1);
     if (s == FROST_OK)

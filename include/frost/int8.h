@@ -35,6 +35,20 @@ frost_status frost_int8_convert(const frost_model *qat_model, const char *path);
 /* The same, to a model in memory (ready to run). */
 frost_status frost_int8_from_model(const frost_model *qat_model, frost_int8_model **out);
 
+/* Where the converter has a choice (frost_int8_convert_defaults: all 0). */
+typedef struct {
+    /* Grid of the conv / linear int32 biases. 0 (default): 2^k finer than the accumulator's
+     * step S_x S_w (k <= 8, the most that keeps every sum within 2^30), which rounds fewer
+     * outputs away from the fake-quant model. 1: the step S_x S_w itself, the int32 bias
+     * ONNX's QLinearConv / QGemm take, so an ONNX QDQ export carries the model exactly
+     * (ONNX Runtime then agrees with frost's float requantization to rounding ties). */
+    int onnx_bias_grid;
+} frost_int8_convert_options;
+frost_int8_convert_options frost_int8_convert_defaults(void);
+frost_status frost_int8_from_model_opts(const frost_model *qat_model,
+                                        const frost_int8_convert_options *opts,
+                                        frost_int8_model **out);
+
 /* Loads a .int8 file (memory-mapped; every size, offset, dtype, shape and parameter is
  * checked, so a corrupt file gets an error, never a crash); a path ending in .onnx is a QDQ
  * model, imported with frost_int8_import_onnx. */
@@ -161,6 +175,10 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
  * which saturates pairs of products at int16 (wrong outputs, tens of steps off); with uint8
  * weights it takes its exact u8u8 path. */
 frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path, int uint8_weights);
+/* How many conv / linear nodes keep a bias the ONNX export must round: one on a grid finer
+ * than S_x S_w (the default conversion) that is not a multiple of the coarser step. 0 means
+ * the export is exact (a model converted with onnx_bias_grid). */
+int frost_int8_onnx_rounded_biases(const frost_int8_model *m);
 
 /* Latency: runs the model `warmup` times, then `reps` times, timing each node; writes
  * the median total (ms) and, if per_node_ms is non-NULL (n_nodes entries), the median per

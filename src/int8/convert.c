@@ -24,6 +24,7 @@ typedef struct {
     const frost_model *m;
     frost_int8_model *out;
     int *tensor_of; /* QAT node -> int8 node holding its quantized output, or -1 */
+    frost_int8_convert_options opts;
 } conv_ctx;
 
 typedef struct {
@@ -204,9 +205,10 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
     /* The int32 bias sits on the accumulator's grid S_x S_w; its rounding (up to half a
      * step, M/2 of an output step) flipped ~0.2% of outputs against the float fake-quant
      * model. A grid 2^s finer (weights scaled by 2^s inside the kernels, M by 2^-s) takes
-     * that to ~0.01%; s is the largest in 0..8 that keeps every sum within 2^30. */
+     * that to ~0.01%; s is the largest in 0..8 that keeps every sum within 2^30. ONNX's
+     * int32 bias has no such grid: opts.onnx_bias_grid keeps s = 0 for an exact export. */
     o->acc_shift = 0;
-    while (!logits && o->acc_shift < 8 && s == FROST_OK &&
+    while (!logits && !c->opts.onnx_bias_grid && o->acc_shift < 8 && s == FROST_OK &&
            ((f.inner * 255 * 128) << (o->acc_shift + 1)) <= (INT64_C(1) << 30))
         o->acc_shift++;
     if (s == FROST_OK)
@@ -501,7 +503,21 @@ static frost_status convert_graph(conv_ctx *c)
     return FROST_OK;
 }
 
+frost_int8_convert_options frost_int8_convert_defaults(void)
+{
+    frost_int8_convert_options o = {0};
+    return o;
+}
+
 frost_status frost_int8_from_model(const frost_model *qm, frost_int8_model **out)
+{
+    frost_int8_convert_options o = frost_int8_convert_defaults();
+    return frost_int8_from_model_opts(qm, &o, out);
+}
+
+frost_status frost_int8_from_model_opts(const frost_model *qm,
+                                        const frost_int8_convert_options *opts,
+                                        frost_int8_model **out)
 {
     if (!qm || !out)
         return frost_fail(FROST_ERR_ARG, "int8 convert: NULL argument");
@@ -512,7 +528,8 @@ frost_status frost_int8_from_model(const frost_model *qm, frost_int8_model **out
                           "PTQ checkpoint needed: frost quantize / frost train --qat)",
                           qm->name);
     frost_int8_model *m = calloc(1, sizeof *m);
-    conv_ctx c = {qm, m, malloc((size_t)qm->n_nodes * sizeof(int))};
+    conv_ctx c = {qm, m, malloc((size_t)qm->n_nodes * sizeof(int)),
+                  opts ? *opts : frost_int8_convert_defaults()};
     if (m)
         m->nodes = calloc((size_t)qm->n_nodes, sizeof *m->nodes);
     if (!m || !m->nodes || !c.tensor_of) {

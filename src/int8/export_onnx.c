@@ -692,3 +692,19 @@ frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path,
     builder_free(&b);
     return s;
 }
+
+int frost_int8_onnx_rounded_biases(const frost_int8_model *m)
+{
+    int rounded = 0;
+    for (int i = 0; m && i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        if ((n->op != FROST_I8_CONV && n->op != FROST_I8_LINEAR) || !n->bias || !n->acc_shift)
+            continue;
+        int32_t step_mask = (int32_t)((1u << n->acc_shift) - 1u);
+        bool exact = true;
+        for (int c = 0; c < n->c && exact; c++)
+            exact = (n->bias[c] & step_mask) == 0;
+        rounded += !exact;
+    }
+    return rounded;
+}

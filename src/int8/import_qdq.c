@@ -473,6 +473,7 @@ static frost_status read_weights(qdq_importer *im, int wd, int ch_axis, int64_t 
 
 static frost_status use_exact_bias(qdq_importer *im, const Onnx__TensorProto *b,
                                    frost_int8_node *n);
+static const Onnx__TensorProto *exact_bias_of(const qdq_importer *im, const char *bias_name);
 
 /* Bias (DequantizeLinear bd of int32 values, or none) into n->bias on the accumulator grid;
  * for float logits into out_bias as the file's float values. */
@@ -578,6 +579,22 @@ static frost_status use_exact_bias(qdq_importer *im, const Onnx__TensorProto *b,
     return FROST_OK;
 }
 
+/* The accumulator shift of a conv / linear: the one frost's export recorded with its exact
+ * bias (a model converted with the ONNX bias grid has 0), else the largest that fits. */
+static int exported_acc_shift(qdq_importer *im, int bd, int64_t inner)
+{
+    int fits = weights_acc_shift(inner);
+    const Onnx__TensorProto *b = bd >= 0 ? in_const(im, bd, 0, true) : NULL;
+    const Onnx__TensorProto *e = b ? exact_bias_of(im, str(b->name)) : NULL;
+    int64_t *v = NULL;
+    if (!e || e->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT32 || e->n_dims != 1 ||
+        frost_onnx_tensor_numel(e) < 1 || frost_onnx_tensor_ints(e, "exact bias", &v) != FROST_OK)
+        return fits;
+    int shift = v[0] >= 0 && v[0] <= fits ? (int)v[0] : fits;
+    free(v);
+    return shift;
+}
+
 /* A CONV / LINEAR / LOGITS node from pending op p. */
 static frost_status emit_weighted(qdq_importer *im, const pending *p, frost_int8_node *n)
 {
@@ -617,7 +634,7 @@ static frost_status emit_weighted(qdq_importer *im, const pending *p, frost_int8
     } else {
         n->h = n->w = 1;
     }
-    n->acc_shift = n->op == FROST_I8_LOGITS ? 0 : weights_acc_shift(inner);
+    n->acc_shift = n->op == FROST_I8_LOGITS ? 0 : exported_acc_shift(im, p->b_dq, inner);
     int8_t *wo = NULL, *wf = frost_int8_own(im->m, (size_t)(cout * inner));
     if (!wf)
         return FROST_ERR_NOMEM;
