@@ -197,6 +197,42 @@ TEST(given_preprocessing_wins_over_the_files)
     frost_model_free(m);
 }
 
+/* The metadata is checked like the rest of a file: a malformed one is an error naming it. */
+TEST(malformed_preprocessing_metadata_is_refused)
+{
+    frost_model *m = NULL, *back = NULL;
+    CHECK_EQ_INT(frost_test_export_model("se", 1, &m), FROST_OK);
+    char path[96];
+    temp_path(path, sizeof path, "meta");
+    CHECK_EQ_INT(frost_onnx_export(m, path), FROST_OK);
+    Onnx__ModelProto *p = NULL;
+    CHECK_EQ_INT(frost_onnx_load(path, &p), FROST_OK);
+    unlink(path);
+    static const char *const bad[] = {
+        "{\"mean\": [0.1, 0.2], \"std\": [1]}", /* 2 values for 1 channel */
+        "{\"mean\": [0.1], \"std\": [0]}",      /* std must be positive */
+        "{\"mean\": [0.1], \"std\": [1], \"channels\": \"yuv\"}", "{\"mean\": [0.1]", /* not JSON */
+    };
+    for (size_t k = 0; p && p->n_metadata_props == 1 && k < sizeof bad / sizeof bad[0]; k++) {
+        char *saved = p->metadata_props[0]->value;
+        p->metadata_props[0]->value = (char *)bad[k];
+        size_t size = onnx__model_proto__get_packed_size(p);
+        uint8_t *buf = malloc(size);
+        onnx__model_proto__pack(p, buf);
+        p->metadata_props[0]->value = saved;
+        frost_status s = frost_onnx_import_bytes(buf, size, "meta.onnx", NULL, &back);
+        if (s == FROST_OK)
+            printf("  metadata %s was accepted\n", bad[k]);
+        CHECK(s != FROST_OK && strstr(frost_last_error(), "meta.onnx") != NULL);
+        frost_model_free(back);
+        back = NULL;
+        free(buf);
+    }
+    CHECK(p && p->n_metadata_props == 1);
+    frost_onnx_free(p);
+    frost_model_free(m);
+}
+
 TEST(fake_quant_models_and_bad_paths_are_refused)
 {
     frost_model *m = NULL;
@@ -221,4 +257,5 @@ TEST(fake_quant_models_and_bad_paths_are_refused)
 FROST_TEST_MAIN(RUN(every_test_model_round_trips_through_the_file);
                 RUN(a_changed_bn_statistic_changes_the_outputs);
                 RUN(given_preprocessing_wins_over_the_files);
+                RUN(malformed_preprocessing_metadata_is_refused);
                 RUN(fake_quant_models_and_bad_paths_are_refused))

@@ -1429,7 +1429,7 @@ static bool metadata_triple(const cJSON *o, const char *key, int in_c, float *v)
         return false;
     for (int c = 0; c < 3; c++) {
         const cJSON *x = cJSON_GetArrayItem(a, c < n ? c : n - 1);
-        if (!cJSON_IsNumber(x))
+        if (!cJSON_IsNumber(x) || !isfinite((float)x->valuedouble))
             return false;
         v[c] = (float)x->valuedouble;
     }
@@ -1456,13 +1456,16 @@ static frost_status metadata_preprocess(const Onnx__ModelProto *mp, const char *
               metadata_triple(o, "std", in_c, out->std) &&
               (!ch || (cJSON_IsString(ch) && (strcmp(ch->valuestring, "rgb") == 0 ||
                                               strcmp(ch->valuestring, "bgr") == 0)));
+    for (int c = 0; ok && c < 3; c++)
+        ok = out->std[c] > 0.0f;
     if (ok && ch)
         out->bgr = strcmp(ch->valuestring, "bgr") == 0;
     cJSON_Delete(o);
     if (!ok)
         return frost_fail(FROST_ERR_FORMAT,
                           "%s: metadata '%s' must be {\"mean\": [...], \"std\": [...], "
-                          "\"channels\": \"rgb\"|\"bgr\"} with 1 or %d values per list",
+                          "\"channels\": \"rgb\"|\"bgr\"} with 1 or %d finite values per list "
+                          "(standard deviations positive)",
                           path, FROST_ONNX_PREPROCESS_KEY, in_c);
     *found = true;
     return FROST_OK;
