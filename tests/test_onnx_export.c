@@ -107,6 +107,25 @@ static void check_preprocess(const frost_model *a, const frost_model *b, const c
     CHECK(same);
 }
 
+/* Every layer the file keeps comes back under its name with its op (the last one is
+ * called logits); hard-swish and SiLU, written as two ONNX nodes, too. */
+static void check_names(const frost_model *m, const frost_model *back)
+{
+    for (int i = 1; i < m->n_nodes - 1; i++) {
+        const frost_node *n = &m->nodes[i];
+        if (n->op == FROST_OP_DROPOUT || (n->op == FROST_OP_ACT && n->act == FROST_ACT_IDENTITY))
+            continue; /* not in the file */
+        int j = frost_g_find(back, n->name);
+        if (j < 0 || back->nodes[j].op != n->op ||
+            (n->op == FROST_OP_ACT && back->nodes[j].act != n->act)) {
+            printf("  %s: layer '%s' (%s) did not come back\n", m->name, n->name,
+                   frost_op_name(n->op));
+            CHECK(false);
+            return;
+        }
+    }
+}
+
 /* Largest |a - b| over the largest |a| (the output's scale). */
 static double rel_error(const float *a, const float *b, int n)
 {
@@ -141,6 +160,7 @@ static void round_trip(const char *name)
                m->n_nodes - 1, back->n_nodes - 1, err);
         CHECK(err <= 1e-5);
         check_preprocess(m, back, name);
+        check_names(m, back);
         free(x), free(want), free(got);
     }
     frost_model_free(back);

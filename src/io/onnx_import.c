@@ -610,6 +610,11 @@ static bool fuse_gated_act(importer *im, const Onnx__NodeProto *n, const value *
             (g->act != FROST_ACT_HSIGMOID && g->act != FROST_ACT_SIGMOID))
             continue;
         g->act = g->act == FROST_ACT_HSIGMOID ? FROST_ACT_HSWISH : FROST_ACT_SILU;
+        /* the layer now computes the Mul's output: named after it, as layers are (a
+         * frost export's hswish / silu layer gets its own name back) */
+        char name[FROST_NAME_LEN];
+        node_name(im, n, name);
+        memcpy(g->name, name, sizeof name);
         define_value(im, n->output[0], *gate);
         return true;
     }
