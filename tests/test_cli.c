@@ -486,8 +486,10 @@ TEST(repeats_and_short_out)
 
 /* frost export --c DIR: the C files and the sizes (the generated code itself is checked in
  * test_int8_codegen); float-requantized models are refused there. --onnx FILE: the one-line
- * summary, both requantizations export (the file itself: test_int8_onnx_export), and its
- * option mistakes. */
+ * summary, both requantizations export (the file itself: test_int8_onnx_export), the note
+ * on rounded biases, and its option mistakes. An FP32 checkpoint exports as FP32 ONNX (the
+ * file: test_onnx_export), which imports back with its preprocessing; --c, --onnx-weights
+ * and fake-quant checkpoints are refused. */
 TEST(export_c_and_onnx)
 {
     char args[600];
@@ -519,6 +521,8 @@ TEST(export_c_and_onnx)
     CHECK(strstr(out, "m.onnx: ONNX QDQ (opset 13, int8 weights), 15 int8 layers, input "
                       "float32 [N, 1, 28, 28] NCHW, output float32 [N, 10]") != NULL);
     CHECK(file_exists("m.onnx"));
+    CHECK(strstr(out, "note: 4 conv/linear layers keep biases on a grid finer than ONNX's") &&
+          strstr(out, "frost convert --bias-grid onnx"));
     snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "(opset 13, uint8 weights)") && file_exists("f.onnx"));
@@ -530,6 +534,25 @@ TEST(export_c_and_onnx)
     expect_usage_errors(args, 1, alone, NULL);
     snprintf(args, sizeof args, "export %s --onnx /nonexistent-dir/m.onnx", fixed);
     expect_error(args, "/nonexistent-dir/m.onnx");
+
+    const char *fp32 = "tests/fixtures/compat/float.safetensors";
+    snprintf(args, sizeof args, "export %s --onnx %s/fp.onnx", fp32, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "fp.onnx: FP32 ONNX (opset 13), 21 layers, input float32 [N, 1, 28, 28] "
+                      "NCHW, output float32 [N, 10]") != NULL);
+    CHECK(strstr(out, "note:") == NULL);
+    snprintf(args, sizeof args, "import %s/fp.onnx -o %s/fp_back.safetensors", dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "preprocessing: x = (pixel/255 - 0.286) / 0.353") != NULL);
+    const char *fp32_weights[] = {"--onnx-weights is for int8 models", NULL};
+    snprintf(args, sizeof args, "export %s --onnx %s/fp.onnx --onnx-weights uint8", fp32, dir);
+    expect_usage_errors(args, 1, fp32_weights, NULL);
+    snprintf(args, sizeof args, "export %s --c %s/fpc", fp32, dir);
+    expect_error(args, "--c needs an int8 model (.int8)");
+    snprintf(args, sizeof args, "export tests/fixtures/compat/qat.safetensors --onnx %s/fq.onnx",
+             dir);
+    expect_error(args, "is a fake-quant model: convert it (frost convert) and export the .int8");
+    CHECK(!file_exists("fq.onnx"));
 }
 
 int main(void)

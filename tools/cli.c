@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 const char cli_common_help[] =
@@ -533,6 +534,15 @@ bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qc
         return false;
     }
     return true;
+}
+
+bool cli_is_int8_model(const char *path)
+{
+    size_t n = strlen(path);
+    if ((n > 5 && strcasecmp(path + n - 5, ".int8") == 0) ||
+        (n > 3 && strcasecmp(path + n - 3, ".i8") == 0))
+        return true;
+    return frost_path_is_onnx(path) && frost_int8_onnx_is_qdq(path) == 1;
 }
 
 size_t cli_model_stem_len(const char *path)

@@ -217,6 +217,9 @@ void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas
 /* The data normalization for model m: its preprocessing, else frost's Fashion-MNIST
  * defaults (frost_train_defaults). */
 frost_augment cli_model_norm(const frost_model *m);
+/* Whether a model file is an int8 model: .int8 / .i8, or a QDQ .onnx (the int8 runtime
+ * loads it; a float .onnx and checkpoints are FP32 models). */
+bool cli_is_int8_model(const char *path);
 /* The length of a model path without its ".safetensors" or ".onnx" (for derived names). */
 size_t cli_model_stem_len(const char *path);
 

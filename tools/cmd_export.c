@@ -1,4 +1,6 @@
-/* frost export: an int8 model as C source for microcontrollers (--onnx comes later). */
+/* frost export: a model for other runtimes (docs/interop.md): an FP32 model (checkpoint or
+ * float .onnx) as FP32 ONNX; an int8 model (.int8, .i8, QDQ .onnx) as ONNX QDQ or as C
+ * source for microcontrollers. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,25 +9,29 @@
 
 #include "cli.h"
 #include "int8/i8model.h"
+#include "models/graph.h"
 
 static const char *const help =
-    "usage: frost export MODEL.int8 --c DIR [--name NAME] [--images N]\n"
-    "       frost export MODEL.int8 --onnx FILE [--onnx-weights int8|uint8]\n"
+    "usage: frost export MODEL --onnx FILE [--onnx-weights int8|uint8]\n"
+    "       frost export MODEL.int8 --c DIR [--name NAME] [--images N]\n"
+    "--onnx: an FP32 model (a checkpoint, or a float .onnx) becomes an FP32 ONNX file\n"
+    "(opset 13, NCHW, BN kept, the preprocessing in its metadata); an int8 model (.int8,\n"
+    ".i8, a QDQ .onnx) becomes an ONNX QDQ file carrying frost's integers (docs/interop.md).\n"
     "--c: writes the int8 model as portable C99 for a microcontroller (docs/interop.md): "
     "DIR/NAME.c\n"
     "and DIR/NAME.h with the weights as const arrays, one static activation arena (the\n"
     "runtime's memory plan) and int NAME_run(const uint8_t *input, NAME_output_t *output),\n"
     "no malloc, no libm, integer-only (float only for the logits of a float classifier).\n"
     "Its outputs equal frost's int8 runtime bit for bit. Prints the flash and RAM it needs.\n\n"
-    "  --c DIR             write the C files into DIR (created if missing)\n"
+    "  --onnx FILE         write an ONNX model to FILE: FP32 or QDQ, as MODEL is\n"
+    "  --onnx-weights T    (int8 models) int8 (default: symmetric, zero point 0) or uint8\n"
+    "                      (the same + 128, zero point 128: exact in ONNX Runtime on x86\n"
+    "                      CPUs without VNNI, whose int8-weight kernels saturate)\n"
+    "  --c DIR             write the C files into DIR (created if missing; int8 models)\n"
     "  --name NAME         file and symbol prefix, a C identifier (default model)\n"
     "  --images N          also write the first N test images, quantized as NAME_run takes\n"
     "                      them, to DIR/NAME_images.u8, and frost's int8 outputs for them\n"
-    "                      (what NAME_run must write) to DIR/NAME_expected.bin\n"
-    "  --onnx FILE         write an ONNX QDQ model to FILE instead (docs/interop.md)\n"
-    "  --onnx-weights T    int8 (default: symmetric, zero point 0) or uint8 (the same + 128,\n"
-    "                      zero point 128: exact in ONNX Runtime on x86 CPUs without VNNI,\n"
-    "                      whose int8-weight kernels saturate)\n\n" CLI_DATA_HELP;
+    "                      (what NAME_run must write) to DIR/NAME_expected.bin\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
     CLI_OPT_STR("c"),
@@ -164,7 +170,7 @@ static frost_status write_test_images(frost_int8_model *m, const uint8_t *q, int
 }
 
 /* One line: what was written and how the model looks from the ONNX side. */
-static int export_onnx(const char *model, const char *path, bool uint8_weights)
+static int export_qdq(const char *model, const char *path, bool uint8_weights)
 {
     frost_int8_model *m = NULL;
     frost_status s = frost_int8_load(model, &m);
@@ -177,8 +183,33 @@ static int export_onnx(const char *model, const char *path, bool uint8_weights)
                "[N, %d, %d, %d] NCHW, output float32 [N, %d]\n",
                path, uint8_weights ? "uint8" : "int8", frost_int8_node_count(m) - 1, c, h, w,
                frost_int8_classes(m));
+        int rounded = frost_int8_onnx_rounded_biases(m);
+        if (rounded > 0)
+            fprintf(stderr,
+                    "note: %d conv/linear layer%s keep%s biases on a grid finer than ONNX's int32 "
+                    "bias; the file rounds them (ONNX Runtime may differ from frost by one step "
+                    "on some outputs). For an exact export convert with frost convert "
+                    "--bias-grid onnx.\n",
+                    rounded, rounded > 1 ? "s" : "", rounded > 1 ? "" : "s");
     }
     frost_int8_free(m);
+    return s == FROST_OK ? 0 : cli_error("export");
+}
+
+static int export_fp32(const char *model, const char *path)
+{
+    frost_model *m = NULL;
+    frost_status s = frost_model_load(model, &m);
+    if (s == FROST_OK)
+        s = frost_onnx_export(m, path);
+    if (s == FROST_OK) {
+        int h, w, c;
+        frost_model_input_shape(m, &h, &w, &c);
+        printf("wrote %s: FP32 ONNX (opset 13), %d layers, input float32 [N, %d, %d, %d] NCHW, "
+               "output float32 [N, %d]\n",
+               path, m->n_nodes - 1, c, h, w, frost_model_classes(m));
+    }
+    frost_model_free(m);
     return s == FROST_OK ? 0 : cli_error("export");
 }
 
@@ -191,23 +222,38 @@ int cmd_export(int argc, char **argv)
         return a.exit_code;
     const char *dir = cli_str(&a, "c", NULL), *name = cli_str(&a, "name", "model");
     if (a.n_positional != 1)
-        return cli_usage_error(&a, "give one int8 model (MODEL.int8)");
-    const char *onnx = cli_str(&a, "onnx", NULL);
+        return cli_usage_error(&a, "give one model (a checkpoint, MODEL.onnx or MODEL.int8)");
+    const char *model = a.positional[0], *onnx = cli_str(&a, "onnx", NULL);
     if (onnx && (dir || cli_given(&a, "name") || cli_given(&a, "images")))
         return cli_usage_error(&a,
                                "--onnx writes one file: give it without --c / --name / --images");
     if (!onnx && cli_given(&a, "onnx-weights"))
         return cli_usage_error(&a, "--onnx-weights goes with --onnx FILE");
-    if (onnx)
-        return export_onnx(a.positional[0], onnx,
-                           strcmp(cli_str(&a, "onnx-weights", "int8"), "uint8") == 0);
-    if (!dir)
+    if (!onnx && !dir)
         return cli_usage_error(&a, "say what to export: --c DIR or --onnx FILE");
+    bool int8 = cli_is_int8_model(model);
+    if (onnx && !int8 && cli_given(&a, "onnx-weights"))
+        return cli_usage_error(&a,
+                               "--onnx-weights is for int8 models; %s is an FP32 model "
+                               "(its ONNX export is float)",
+                               model);
+    if (onnx)
+        return int8 ? export_qdq(model, onnx,
+                                 strcmp(cli_str(&a, "onnx-weights", "int8"), "uint8") == 0)
+                    : export_fp32(model, onnx);
+    if (!int8) {
+        fprintf(stderr,
+                "frost export: error: --c needs an int8 model (.int8) and %s is not one: "
+                "convert it first (frost convert; a float model is quantized before, with "
+                "frost quantize or train --qat)\n",
+                model);
+        return 1;
+    }
     int images = cli_given(&a, "images") ? cli_int(&a, "images", 1) : 0;
     frost_int8_model *m = NULL;
     frost_int8_c_info info;
     uint8_t *q = NULL;
-    frost_status s = frost_int8_load(a.positional[0], &m);
+    frost_status s = frost_int8_load(model, &m);
     if (s == FROST_OK && images > 0) {
         cli_data_opts data;
         cli_parse_data(&a, &data);

@@ -21,7 +21,8 @@ static const char *const help =
     "  -o, --out FILE      the checkpoint to write (.safetensors)\n"
     "  --name NAME         the model's name (default: the file name)\n\n"
     "How images become the model's input (stored with it; predict, train, eval, quantize\n"
-    "and run use it): x = (pixel / 255 - mean) / std per channel.\n"
+    "and run use it): x = (pixel / 255 - mean) / std per channel. Without these options\n"
+    "a file frost exported gives back the preprocessing it was exported with.\n"
     "  --mean M[,M,M]      per-channel means (default 0)\n"
     "  --std S[,S,S]       per-channel standard deviations (default 1)\n"
     "                      (torchvision ImageNet models: --mean 0.485,0.456,0.406\n"
@@ -104,7 +105,9 @@ int cmd_import(int argc, char **argv)
     if (std && !parse_triple(std, pre.std))
         return cli_usage_error(&a, "--std: give one number or three separated by commas");
     pre.bgr = strcmp(cli_str(&a, "channels", "rgb"), "bgr") == 0;
-    frost_onnx_import_opts opts = {.name = cli_str(&a, "name", NULL), .pre = &pre};
+    /* none given: the file's own (frost's export stores it), else pixel / 255 */
+    bool given = mean || std || cli_given(&a, "channels");
+    frost_onnx_import_opts opts = {.name = cli_str(&a, "name", NULL), .pre = given ? &pre : NULL};
     frost_model *m = NULL;
     frost_status s = frost_onnx_import(a.positional[0], &opts, &m);
     if (s == FROST_OK)
@@ -115,6 +118,7 @@ int cmd_import(int argc, char **argv)
         printf("imported %s: input %dx%dx%d, %d classes, %lld parameters, %.1f MMACs/image\n",
                a.positional[0], h, w, c, frost_model_classes(m),
                (long long)frost_model_param_count(m), (double)frost_model_macs(m) / 1e6);
+        pre = frost_model_preprocess(m);
         if (c == 3)
             printf("preprocessing: x = (pixel/255 - mean) / std, mean %g,%g,%g, std %g,%g,%g, %s\n",
                    (double)pre.mean[0], (double)pre.mean[1], (double)pre.mean[2],

@@ -15,12 +15,6 @@ static const char *const help =
     "                      per-layer weight and\n"
     "                      activation bytes, the planned arena, and the peak\n";
 
-static bool is_int8(const char *s)
-{
-    size_t n = strlen(s);
-    return n > 5 && strcmp(s + n - 5, ".int8") == 0;
-}
-
 /* Prints a report the library built (NULL: it ran out of memory); the exit code. */
 static int print_report(char *text)
 {
@@ -74,8 +68,7 @@ int cmd_info(int argc, char **argv)
         fprintf(stderr, "frost info: error: --memory needs an int8 model file\n");
         return 2;
     }
-    if (pos &&
-        (is_int8(pos) || memory || (frost_path_is_onnx(pos) && frost_int8_onnx_is_qdq(pos) == 1)))
+    if (pos && (memory || cli_is_int8_model(pos)))
         return info_int8(pos);
     if (pos && (is_checkpoint(pos) || frost_path_is_onnx(pos)))
         s = frost_model_load(pos, &m);

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cJSON.h>
 
@@ -62,17 +61,10 @@ typedef struct {
     frost_preprocess pre; /* how images become inputs */
 } predictor;
 
-static bool has_extension(const char *path, const char *ext)
-{
-    size_t n = strlen(path), e = strlen(ext);
-    return n > e && strcasecmp(path + n - e, ext) == 0;
-}
-
 static frost_status predictor_load(const char *path, predictor *p)
 {
     memset(p, 0, sizeof *p);
-    if (has_extension(path, ".int8") || has_extension(path, ".i8") ||
-        (has_extension(path, ".onnx") && frost_int8_onnx_is_qdq(path) == 1)) {
+    if (cli_is_int8_model(path)) {
         FROST_TRY(frost_int8_load(path, &p->i8));
         frost_int8_input_shape(p->i8, &p->h, &p->w, &p->c);
         p->classes = frost_int8_classes(p->i8);

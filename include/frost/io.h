@@ -68,7 +68,8 @@ frost_status frost_checkpoint_save_weights_meta(const char *path, const frost_mo
 /* ---- ONNX import (docs/interop.md): a float model exported by PyTorch & co. ---- */
 typedef struct {
     const char *name; /* the model's name; NULL: the file name without ".onnx" */
-    /* how images become the input (frost/model.h), stored with the model; NULL: pixel / 255
+    /* how images become the input (frost/model.h), stored with the model; NULL: what the
+     * file's "frost.preprocess" metadata says (frost_onnx_export writes it), else pixel / 255
      * (mean 0, std 1), RGB, what torchvision's ToTensor() alone gives */
     const frost_preprocess *pre;
 } frost_onnx_import_opts;
@@ -78,6 +79,11 @@ typedef struct {
  * in one error; opts may be NULL. */
 frost_status frost_onnx_import(const char *path, const frost_onnx_import_opts *opts,
                                frost_model **out);
+/* Writes a float model as FP32 ONNX (opset 13, NCHW; docs/interop.md, "FP32 ONNX export"):
+ * input "input" float32 [N, C, H, W], output "logits" float32 [N, classes], BN kept, the
+ * preprocessing in the metadata. A fake-quant model or a layer with no ONNX form is
+ * refused, naming it. */
+frost_status frost_onnx_export(const frost_model *m, const char *path);
 /* Whether a path names an ONNX file (".onnx"). */
 bool frost_path_is_onnx(const char *path);
 /* A model from a checkpoint, or from an ONNX file imported with default options. */

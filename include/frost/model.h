@@ -56,6 +56,8 @@ int64_t frost_model_macs(const frost_model *m); /* per image, forward */
  * (mean 0.2860, std 0.3530 on every channel). Imported models carry what the import was
  * told (docs/interop.md). Stored in the architecture's "input" object, so checkpoints,
  * folded copies and int8 models keep it. */
+#define FROST_DEFAULT_MEAN 0.2860f /* what a model that says nothing is normalized with */
+#define FROST_DEFAULT_STD  0.3530f
 typedef struct {
     bool set;
     float mean[3], std[3]; /* per channel; a 1-channel model uses [0] */

@@ -22,6 +22,10 @@
 /* Largest tensor frost accepts from a file (elements): far above any mobile CNN layer. */
 #define FROST_ONNX_MAX_NUMEL ((int64_t)1 << 28)
 #define FROST_ONNX_MAX_RANK  8
+/* The metadata_props key of a model's preprocessing (frost_preprocess) as JSON:
+ * {"mean": [m...], "std": [s...], "channels": "rgb"|"bgr"}, one value per input channel
+ * (1 or 3). The FP32 export writes it; the import uses it when it is given none. */
+#define FROST_ONNX_PREPROCESS_KEY "frost.preprocess"
 
 /* Reads and checks a model file; free it with frost_onnx_free. */
 frost_status frost_onnx_load(const char *path, Onnx__ModelProto **out);

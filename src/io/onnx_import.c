@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cJSON.h"
 #include "core/strmap.h"
 #include "core/util.h"
 #include "frost/io.h"
@@ -609,6 +610,11 @@ static bool fuse_gated_act(importer *im, const Onnx__NodeProto *n, const value *
             (g->act != FROST_ACT_HSIGMOID && g->act != FROST_ACT_SIGMOID))
             continue;
         g->act = g->act == FROST_ACT_HSIGMOID ? FROST_ACT_HSWISH : FROST_ACT_SILU;
+        /* the layer now computes the Mul's output: named after it, as layers are (a
+         * frost export's hswish / silu layer gets its own name back) */
+        char name[FROST_NAME_LEN];
+        node_name(im, n, name);
+        memcpy(g->name, name, sizeof name);
         define_value(im, n->output[0], *gate);
         return true;
     }
@@ -919,13 +925,24 @@ static frost_status imp_reshape(importer *im, const Onnx__NodeProto *n, const ch
     int64_t *shape;
     FROST_TRY(frost_onnx_tensor_ints(st, "shape", &shape));
     const frost_node *xn = node(im, x->node);
-    int64_t features = (int64_t)xn->h * xn->w * xn->c;
-    bool ok = frost_onnx_tensor_numel(st) == 2 && (shape[1] == -1 || shape[1] == features) &&
-              (shape[0] == 0 || shape[0] == -1 || shape[0] >= 1) &&
+    int64_t features = (int64_t)xn->h * xn->w * xn->c, numel = frost_onnx_tensor_numel(st);
+    bool batch = numel >= 1 && (shape[0] == 0 || shape[0] == -1 || shape[0] >= 1);
+    bool ok = numel == 2 && batch && (shape[1] == -1 || shape[1] == features) &&
               !(shape[0] == -1 && shape[1] == -1);
+    /* [N, C] -> [N, C, 1, 1] (a fully connected output fed to a conv or a channel gate) */
+    bool to_map = numel == 4 && batch && x->rank == 2 && x->flat_h * x->flat_w <= 1 &&
+                  shape[1] == features && shape[2] == 1 && shape[3] == 1;
     free(shape);
+    if (to_map) {
+        value v = *x;
+        v.rank = 4;
+        define_value(im, n->output[0], v);
+        return FROST_OK;
+    }
     if (!ok)
-        return fail_node(label, n, "only a reshape to [N, -1] (flatten) is supported");
+        return fail_node(label, n,
+                         "only a reshape to [N, -1] (flatten) or of [N, C] to [N, C, 1, 1] is "
+                         "supported");
     return add_flatten(im, n, x);
 }
 
@@ -1408,6 +1425,57 @@ static void importer_free(importer *im)
     free(im->owned);
 }
 
+/* One "mean" / "std" list of the preprocessing metadata: 1 value, or one per channel. */
+static bool metadata_triple(const cJSON *o, const char *key, int in_c, float *v)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+    if (n != 1 && n != in_c)
+        return false;
+    for (int c = 0; c < 3; c++) {
+        const cJSON *x = cJSON_GetArrayItem(a, c < n ? c : n - 1);
+        if (!cJSON_IsNumber(x) || !isfinite((float)x->valuedouble))
+            return false;
+        v[c] = (float)x->valuedouble;
+    }
+    return true;
+}
+
+/* The model's "frost.preprocess" metadata (FROST_ONNX_PREPROCESS_KEY), if it has one;
+ * frost wrote it, but it is checked like the rest of the file. */
+static frost_status metadata_preprocess(const Onnx__ModelProto *mp, const char *path, int in_c,
+                                        frost_preprocess *out, bool *found)
+{
+    *found = false;
+    const char *text = NULL;
+    for (size_t i = 0; i < mp->n_metadata_props; i++)
+        if (mp->metadata_props[i]->key &&
+            strcmp(mp->metadata_props[i]->key, FROST_ONNX_PREPROCESS_KEY) == 0)
+            text = mp->metadata_props[i]->value;
+    if (!text)
+        return FROST_OK;
+    cJSON *o = cJSON_Parse(text);
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "channels");
+    *out = (frost_preprocess){.set = true};
+    bool ok = cJSON_IsObject(o) && metadata_triple(o, "mean", in_c, out->mean) &&
+              metadata_triple(o, "std", in_c, out->std) &&
+              (!ch || (cJSON_IsString(ch) && (strcmp(ch->valuestring, "rgb") == 0 ||
+                                              strcmp(ch->valuestring, "bgr") == 0)));
+    for (int c = 0; ok && c < 3; c++)
+        ok = out->std[c] > 0.0f;
+    if (ok && ch)
+        out->bgr = strcmp(ch->valuestring, "bgr") == 0;
+    cJSON_Delete(o);
+    if (!ok)
+        return frost_fail(FROST_ERR_FORMAT,
+                          "%s: metadata '%s' must be {\"mean\": [...], \"std\": [...], "
+                          "\"channels\": \"rgb\"|\"bgr\"} with 1 or %d finite values per list "
+                          "(standard deviations positive)",
+                          path, FROST_ONNX_PREPROCESS_KEY, in_c);
+    *found = true;
+    return FROST_OK;
+}
+
 static frost_status import_graph(importer *im, const Onnx__ModelProto *mp, const char *path,
                                  const char *name, const frost_preprocess *pre)
 {
@@ -1429,8 +1497,11 @@ static frost_status import_graph(importer *im, const Onnx__ModelProto *mp, const
     FROST_TRY(read_input(im, model_name));
     FROST_TRY(convert_nodes(im));
     FROST_TRY(finish(im));
-    frost_preprocess plain = {.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}};
-    FROST_TRY(frost_model_set_preprocess(im->m, pre ? pre : &plain));
+    frost_preprocess plain = {.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}}, stored;
+    bool has_stored = false;
+    if (!pre)
+        FROST_TRY(metadata_preprocess(mp, path, im->m->in_c, &stored, &has_stored));
+    FROST_TRY(frost_model_set_preprocess(im->m, pre ? pre : has_stored ? &stored : &plain));
     return build_map(im);
 }
 

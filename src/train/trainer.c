@@ -38,7 +38,8 @@ frost_train_config frost_train_defaults(void)
                                .gamma = 0.1f,
                                .epochs = 10};
     c.label_smoothing = 0.1f;
-    c.augment = (frost_augment){.mean = 0.2860f, .std = 0.3530f, .crop_pad = 2, .hflip = false};
+    c.augment = (frost_augment){
+        .mean = FROST_DEFAULT_MEAN, .std = FROST_DEFAULT_STD, .crop_pad = 2, .hflip = false};
     c.seed = 1;
     c.test_every = 1;
     c.qat_freeze_bn_epoch = -1; /* never */

@@ -28,6 +28,7 @@ OP_STAGES = {
     "src/train/run.c": {"layout_arena", "forward_node", "backward_node"},
     "src/infer/fp32.c": {"compile_node"},
     "src/int8/convert.c": {"emit_for_fq"},
+    "src/io/onnx_export.c": {"emit_layer"},
 }
 # file -> functions whose switch must name a new activation (FROST_ACT_DUMMY)
 ACT_STAGES = {
@@ -40,6 +41,7 @@ ACT_STAGES = {
                          "frost_bn_act_dx_ref"},
     "src/ops/x86/bn_act_avx2.c": {"act_v", "keep_v", "frost_bn_act_apply_avx2",
                                   "frost_bn_act_sums_avx2", "frost_bn_act_dx_avx2"},
+    "src/io/onnx_export.c": {"emit_act"},
 }
 
 SWITCH_ERR = re.compile(r"^(\S+?):\d+:\d+: error: enumeration value '(FROST_(?:OP|ACT)_DUMMY)' "
