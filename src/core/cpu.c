@@ -135,11 +135,11 @@ static void isa_flags(frost_cpu_info *c)
     uint32_t x = osxsave ? xcr0() : 0;
     bool avx_os = (x & 0x6) == 0x6, avx512_os = (x & 0xE6) == 0xE6;
     bool fma = cx & (1u << 12);
-    uint32_t b7 = 0, c7 = 0, a7_1 = 0;
-    if (__get_cpuid_max(0, NULL) >= 7) {
-        __cpuid_count(7, 0, a, b7, c7, d);
+    uint32_t b7 = 0, c7 = 0, a7_1 = 0, subleaves = 0;
+    if (__get_cpuid_max(0, NULL) >= 7)
+        __cpuid_count(7, 0, subleaves, b7, c7, d);
+    if (subleaves >= 1) /* leaf 7 says how many subleaves it has; AVX-VNNI is in the second */
         __cpuid_count(7, 1, a7_1, b, cx, d);
-    }
     c->fma = avx_os && fma;
     c->avx2 = avx_os && (b7 & (1u << 5));
     c->avx_vnni = avx_os && (a7_1 & (1u << 4));
