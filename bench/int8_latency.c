@@ -145,7 +145,7 @@ int main(int argc, char **argv)
     }
     if (argc == 2 && !strcmp(argv[1], "cpu")) {
         frost_cpu_info c;
-        char text[256];
+        char text[FROST_CPU_TEXT_MAX];
         frost_cpu_describe(&c);
         frost_cpu_text(&c, text, sizeof text);
         printf("%s\n", text);

@@ -207,7 +207,7 @@ static void bench_print_peaks(FILE *out)
 {
     frost_cpu_info c;
     frost_cpu_describe(&c);
-    char isa[160], text[256];
+    char isa[160], text[FROST_CPU_TEXT_MAX];
     frost_cpu_isa_text(&c, isa, sizeof isa);
     frost_cpu_text(&c, text, sizeof text);
     fprintf(out, "cpu\tmodel\t%s\ncpu\tvendor\t%s\ncpu\tfamily\t%d\ncpu\tmodel_id\t%d\n", c.model,

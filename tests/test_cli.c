@@ -21,7 +21,7 @@ static int frost(const char *args) { return frost_test_run_cli(dir, args, out, s
 /* frost_cpu_text for this process (the CLI child sees the same CPU and environment). */
 static const char *cpu_text(bool int8_reference)
 {
-    static char text[256];
+    static char text[FROST_CPU_TEXT_MAX];
     frost_cpu_info c;
     frost_cpu_describe(&c);
     if (int8_reference)

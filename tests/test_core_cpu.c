@@ -152,6 +152,14 @@ TEST(text_forms)
     frost_cpu_isa_text(&none, buf, sizeof buf);
     CHECK(!strcmp(buf, "no avx2"));
 
+    /* the longest line there can be fits FROST_CPU_TEXT_MAX */
+    frost_cpu_info longest = c;
+    memset(longest.model, 'M', sizeof longest.model - 1);
+    memset(longest.train_gemm, 'g', sizeof longest.train_gemm - 1);
+    longest.int8_kernels = "avx512-vnni";
+    longest.fp32_kernels = "reference";
+    CHECK(frost_cpu_text(&longest, NULL, 0) < FROST_CPU_TEXT_MAX);
+
     frost_cpu_info real = describe_with(NULL, NULL);
     size_t n = frost_cpu_text(&real, buf, sizeof buf);
     CHECK(n > 0 && n < sizeof buf);

@@ -401,7 +401,7 @@ void cli_print_cpu(bool int8_reference)
     frost_cpu_describe(&cpu);
     if (int8_reference)
         cpu.int8_kernels = "reference";
-    char text[256];
+    char text[FROST_CPU_TEXT_MAX];
     frost_cpu_text(&cpu, text, sizeof text);
     printf("CPU: %s\n", text);
 }

@@ -40,6 +40,9 @@ void frost_cpu_describe(frost_cpu_info *out);
  * whole text, like snprintf. */
 size_t frost_cpu_isa_text(const frost_cpu_info *c, char *buf, size_t size);
 
+/* Room for the whole of frost_cpu_text's line (the longest possible one is ~240 bytes). */
+#define FROST_CPU_TEXT_MAX 256
+
 /* One line for logs, tables and checkpoint metadata:
  * "AMD EPYC 7B13 (avx2 fma); kernels: int8 avx2, fp32 avx2, training gemm openblas-haswell".
  * Same size contract as frost_cpu_isa_text. */

@@ -40,7 +40,7 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     frost_st_tensor *t = calloc((size_t)n, sizeof *t);
     frost_st_meta *meta = calloc((size_t)n_extra + 7, sizeof *meta);
     char *arch = frost_model_to_json(m);
-    char steps[32], gb_k[32], cpu_text[256];
+    char steps[32], gb_k[32], cpu_text[FROST_CPU_TEXT_MAX];
     frost_cpu_info cpu;
     frost_status s = FROST_OK;
     if (!t || !meta || !arch) {
