@@ -11,10 +11,10 @@
  * and prints "model<TAB>engine<TAB>threads<TAB>median ms" lines for frost FP32 and INT8.
  *
  *   bench_int8_latency prepare DIR [--models "mobilenetv2 frostnet_s"]
- *   bench_int8_latency peak         (per-core FP32 FMA and int8 maddubs GMAC/s)
+ *   bench_int8_latency peak         (the CPU, its kernel paths and per-core peaks: peaks.h)
+ *   bench_int8_latency cpu          (one line: frost_cpu_text)
  *   bench_int8_latency time DIR [--models ..] [--threads "1 2"] [--reps N]
  */
-#include <immintrin.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "frost/frost.h"
+#include "peaks.h"
 
 static int fail(const char *what)
 {
@@ -98,62 +99,6 @@ static void write_layers(const char *dir, const char *name, frost_int8_model *m,
     free(per);
 }
 
-/* ---- per-core peaks for the compute floor ---- */
-
-__attribute__((target("avx2,fma"))) static double peak_fp32_gmacs(void)
-{
-    /* ten independent chains in named registers (an array may live in memory) */
-    __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
-    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2),
-           a3 = _mm256_set1_ps(3), a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5),
-           a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7), a8 = _mm256_set1_ps(8),
-           a9 = _mm256_set1_ps(9);
-    const long iters = 20000000;
-    double s = frost_now_ms();
-    for (long it = 0; it < iters; it++) {
-        a0 = _mm256_fmadd_ps(a0, b, c), a1 = _mm256_fmadd_ps(a1, b, c);
-        a2 = _mm256_fmadd_ps(a2, b, c), a3 = _mm256_fmadd_ps(a3, b, c);
-        a4 = _mm256_fmadd_ps(a4, b, c), a5 = _mm256_fmadd_ps(a5, b, c);
-        a6 = _mm256_fmadd_ps(a6, b, c), a7 = _mm256_fmadd_ps(a7, b, c);
-        a8 = _mm256_fmadd_ps(a8, b, c), a9 = _mm256_fmadd_ps(a9, b, c);
-    }
-    double ms = frost_now_ms() - s;
-    __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    t = _mm256_add_ps(t, _mm256_add_ps(a8, a9));
-    if (_mm256_cvtss_f32(t) == 12345.0f)
-        puts("");
-    return (double)iters * 10 * 8 / ms / 1e6;
-}
-
-/* u8 x s8 pairs (vpmaddubsw) summed to int32 (vpmaddwd with ones): 32 MACs per pair. */
-__attribute__((target("avx2,fma"))) static double peak_int8_gmacs(void)
-{
-    /* 8 distinct products per iteration (2 inputs x 4 weights), so none is shared */
-    __m256i x0 = _mm256_set1_epi8(3), x1 = _mm256_set1_epi8(5), one = _mm256_set1_epi16(1);
-    __m256i w0 = _mm256_set1_epi8(-2), w1 = _mm256_set1_epi8(7), w2 = _mm256_set1_epi8(-9),
-            w3 = _mm256_set1_epi8(11);
-    __m256i a0 = _mm256_set1_epi32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
-            a7 = a0;
-#define STEP(a, x, w) a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), one))
-    const long iters = 20000000;
-    double s = frost_now_ms();
-    for (long it = 0; it < iters; it++) {
-        STEP(a0, x0, w0), STEP(a1, x0, w1), STEP(a2, x0, w2), STEP(a3, x0, w3);
-        STEP(a4, x1, w0), STEP(a5, x1, w1), STEP(a6, x1, w2), STEP(a7, x1, w3);
-        x0 = _mm256_add_epi8(x0, one); /* new inputs every iteration: nothing to hoist */
-        x1 = _mm256_add_epi8(x1, one);
-    }
-#undef STEP
-    double ms = frost_now_ms() - s;
-    __m256i t =
-        _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
-                         _mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7)));
-    if (_mm256_cvtsi256_si32(t) == 12345)
-        puts("");
-    return (double)iters * 8 * 32 / ms / 1e6;
-}
-
 /* Loads what `prepare` wrote and prints the frost FP32 and INT8 medians. */
 static int time_model(const char *dir, const char *name, const char *threads, int reps)
 {
@@ -194,19 +139,21 @@ static int time_model(const char *dir, const char *name, const char *threads, in
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && !strcmp(argv[1], "peak")) { /* GMAC/s of one core, median of 3 */
-        double f[3], q[3];
-        for (int i = 0; i < 3; i++) {
-            f[i] = peak_fp32_gmacs();
-            q[i] = peak_int8_gmacs();
-        }
-        printf("peak\tFP32 FMA\t1\t%.1f\npeak\tINT8 maddubs\t1\t%.1f\n", frost_median(f, 3),
-               frost_median(q, 3));
+    if (argc == 2 && !strcmp(argv[1], "peak")) {
+        bench_print_peaks(stdout);
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[1], "cpu")) {
+        frost_cpu_info c;
+        char text[FROST_CPU_TEXT_MAX];
+        frost_cpu_describe(&c);
+        frost_cpu_text(&c, text, sizeof text);
+        printf("%s\n", text);
         return 0;
     }
     if (argc < 3 || (strcmp(argv[1], "prepare") && strcmp(argv[1], "time"))) {
         fprintf(stderr, "usage: bench_int8_latency prepare|time DIR [--models LIST] "
-                        "[--threads LIST] [--reps N]\n");
+                        "[--threads LIST] [--reps N] | peak | cpu\n");
         return 2;
     }
     bool do_prepare = !strcmp(argv[1], "prepare");

@@ -14,6 +14,78 @@ PEER_INT8 = ["torch INT8 onednn", "torch INT8 qnnpack", "ORT INT8 QDQ", "XNNPACK
 PEER_FP32 = ["torch FP32", "ORT FP32", "XNNPACK FP32"]
 
 
+# peak.tsv files written before the peaks named their register width
+OLD_PEAK_NAMES = {"FP32 FMA": "FP32 FMA ymm", "INT8 maddubs": "INT8 maddubs ymm"}
+
+
+def read_peaks(path):
+    """bench_int8_latency peak (bench/peaks.h) plus the driver's lscpu line:
+    cpu (key -> value), measured peaks (name -> GMAC/s), skipped peaks (name -> why) and
+    floors (INT8 / FP32 / TRAIN -> the peak name frost's kernels run at, or "none")."""
+    cpu, peak, skipped, floor = {}, {}, {}, {}
+    with open(path) as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if p[0] == "cpu" and len(p) == 3:
+                cpu[p[1]] = p[2]
+            elif p[0] == "peak" and len(p) == 4:
+                name = OLD_PEAK_NAMES.get(p[1], p[1])
+                try:
+                    peak[name] = float(p[3])
+                except ValueError:
+                    skipped[name] = p[3]
+            elif p[0] == "floor" and len(p) == 3:
+                floor[p[1]] = p[2]
+    if not floor:  # an older file: frost's AVX2 kernels were the only SIMD path measured
+        floor = {"INT8": "INT8 maddubs ymm", "FP32": "FP32 FMA ymm"}
+    return cpu, peak, skipped, floor
+
+
+def read_round_cpus(path):
+    """RUNS/cpu.tsv: round, model, frost_cpu_text of the process that timed them."""
+    seen = collections.defaultdict(list)
+    try:
+        with open(path) as f:
+            for line in f:
+                p = line.rstrip("\n").split("\t")
+                if len(p) == 3:
+                    seen[p[2]].append(f"round {p[0]} {p[1]}")
+    except OSError:
+        pass
+    return seen
+
+
+def short(name):
+    return name.replace("FP32 ", "").replace("INT8 ", "") if name != "none" else "n/a"
+
+
+def floor_ms(mmac, gmacs, threads):
+    return f"{mmac / (gmacs * threads):.2f}" if gmacs else "n/a"
+
+
+def machine_text(cpu, peak, skipped, floor_i8, floor_f32, round_cpus):
+    lines = [f"Machine: {cpu.get('lscpu', 'unknown (lscpu model name not recorded)')}"]
+    if "text" in cpu:
+        lines.append(f"CPU as frost sees it (family {cpu.get('family', '?')}, model "
+                     f"{cpu.get('model_id', '?')}): {cpu['text']}")
+        lines.append(f"ISA: {cpu.get('isa', '?')}; kernel paths: int8 {cpu.get('int8', '?')}, "
+                     f"fp32 {cpu.get('fp32', '?')}, training gemm {cpu.get('train_gemm', '?')}")
+    else:
+        lines.append("CPU as frost sees it: not recorded (peak.tsv from before the records)")
+    measured = ", ".join(f"{k} {v:.1f}" for k, v in peak.items())
+    lines.append(f"Per-core peaks measured here (GMAC/s): {measured or 'none'}"
+                 + "".join(f"; {k} {v}" for k, v in skipped.items()))
+    lines.append(f"Floor columns: INT8 from {floor_i8} (frost's int8 path here: "
+                 f"{cpu.get('int8', 'not recorded')}), FP32 from {floor_f32} (frost's fp32 path here: "
+                 f"{cpu.get('fp32', 'not recorded')}); n/a: reference kernels, no instruction peak")
+    texts = set(round_cpus)
+    if len(texts) > 1 or (texts and "text" in cpu and cpu["text"] not in texts):
+        lines.append("**Warning: the rounds ran on different CPUs or kernel paths; "
+                     "numbers from different machines are not comparable:** "
+                     + "; ".join(f"{t} ({', '.join(w)})" for t, w in round_cpus.items()))
+    return "\n".join(f"- {l}" for l in lines)
+
+
 def main():
     runs, models, threads = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
     vals = collections.defaultdict(list)
@@ -24,18 +96,17 @@ def main():
             if len(p) == 5 and p[4] and p[4] != "n/a":
                 rounds.add(p[0])
                 vals[(p[1], p[2], p[3])].append(float(p[4]))
-    peak = {}
-    with open(f"{runs}/peak.tsv") as f:
-        for line in f:
-            p = line.split("\t")
-            peak[p[1]] = float(p[3])
+    cpu, peak, skipped, floor = read_peaks(f"{runs}/peak.tsv")
+    round_cpus = read_round_cpus(f"{runs}/cpu.tsv")
     med = {k: statistics.median(v) for k, v in vals.items()}
     out = print
     out("# INT8 / FP32 inference latency, batch 1, 224x224 (bench/int8_latency)\n")
+    floor_i8, floor_f32 = floor.get("INT8", "none"), floor.get("FP32", "none")
+    out(machine_text(cpu, peak, skipped, floor_i8, floor_f32, round_cpus) + "\n")
     out(f"Median ms over {len(rounds)} round(s), each the median of repeated runs; engines "
-        "alternate within a round. Per-core peaks measured here: FP32 FMA "
-        f"{peak.get('FP32 FMA', 0):.1f} GMAC/s, int8 vpmaddubsw {peak.get('INT8 maddubs', 0):.1f} "
-        "GMAC/s; the floor is MACs / (peak x threads). Speed-ups are peer ms / frost ms (> 1: "
+        "alternate within a round. The floor is MACs / (peak x threads), with the per-core "
+        "peak of the instructions frost's own kernels use on this CPU (above). Speed-ups are "
+        "peer ms / frost ms (> 1: "
         "frost is faster). Models: random weights (latency does "
         "not depend on them), BN folded; the peers' INT8 graphs use frost's int8 weights, "
         "scales and zero points (ORT QDQ) or their own PTQ (PyTorch). frost INT8 requantizes "
@@ -52,13 +123,14 @@ def main():
     for t in threads:
         n = int(t)
         out(f"\n## {t} thread{'s' if n > 1 else ''}\n")
-        out("| model | MMAC | floor INT8 | floor FP32 | " + " | ".join(ENGINES) +
+        out(f"| model | MMAC | floor INT8 ({short(floor_i8)}) | floor FP32 ({short(floor_f32)}) | "
+            + " | ".join(ENGINES) +
             " | frost INT8 speed-up vs best peer INT8 | float-rq vs best peer INT8 | frost INT8 "
             "(faster mode) vs best peer FP32 | frost FP32 vs best peer FP32 |")
         out("|---|" + "---|" * (3 + len(ENGINES) + 4))
         for m in models:
-            row = [m, f"{macs[m]:.0f}", f"{macs[m] / (peak.get('INT8 maddubs', 1) * n) :.2f}",
-                   f"{macs[m] / (peak.get('FP32 FMA', 1) * n):.2f}"]
+            row = [m, f"{macs[m]:.0f}", floor_ms(macs[m], peak.get(floor_i8), n),
+                   floor_ms(macs[m], peak.get(floor_f32), n)]
             for e in ENGINES:
                 v = med.get((m, e, t))
                 row.append(f"{v:.2f}" if v else "n/a")

@@ -15,12 +15,14 @@
  *       "quit" or end of input stops. The driver interleaves this with PyTorch.
  *   bench_train_speed ... --info             prints "params N macs M"
  *   bench_train_speed ... --dump-arch FILE   writes the architecture JSON
+ *   bench_train_speed --peak     the CPU, frost's kernel paths and per-core peaks (peaks.h)
  *
  * Only the public API is used (plus frost_softmax_xent from src/ops/ops.h), so the
  * numbers are what a user of the library gets.
  */
 #include "frost/frost.h"
 #include "ops/ops.h"
+#include "peaks.h"
 
 #include <errno.h>
 #include <math.h>
@@ -55,7 +57,7 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: bench_train_speed (--model NAME | --arch FILE) [options]\n"
+            "usage: bench_train_speed (--model NAME | --arch FILE) [options] | --peak\n"
             "  --width W (0.5) --input S (28) --in-channels C (1) --classes K (10)\n"
             "  --batch B (64) --threads N (2) --warmup N (5) --repeats R (5) --steps S (20)\n"
             "  --lr X (0.01) --momentum X (0.9) --wd X (4e-5) --wd-depthwise X (0) --wd-1d X (0)\n"
@@ -365,6 +367,10 @@ static int fail(const char *what, frost_status s)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "--peak")) {
+        bench_print_peaks(stdout);
+        return 0;
+    }
     bench_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc)

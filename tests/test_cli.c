@@ -18,6 +18,18 @@ static char out[8192];
 /* Runs `frost ARGS` (stdout+stderr captured into out); returns the exit code. */
 static int frost(const char *args) { return frost_test_run_cli(dir, args, out, sizeof out); }
 
+/* frost_cpu_text for this process (the CLI child sees the same CPU and environment). */
+static const char *cpu_text(bool int8_reference)
+{
+    static char text[FROST_CPU_TEXT_MAX];
+    frost_cpu_info c;
+    frost_cpu_describe(&c);
+    if (int8_reference)
+        c.int8_kernels = "reference";
+    frost_cpu_text(&c, text, sizeof text);
+    return text;
+}
+
 static long file_size(const char *name)
 {
     char path[256];
@@ -255,6 +267,12 @@ TEST(train_eval_info_end_to_end)
     snprintf(args, sizeof args, "info %s/t.safetensors", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "total: 2682 params") != NULL); /* 144 + 32 + 2304 + 32 + 170 */
+    char want[300];
+    snprintf(want, sizeof want, "written on: %s\n", cpu_text(false));
+    CHECK(strstr(out, want) != NULL); /* the "frost.cpu" the trainer's checkpoint records */
+    /* files from before "frost.cpu": loaded as before, no line */
+    CHECK_EQ_INT(frost("info tests/fixtures/compat/float.safetensors"), 0);
+    CHECK(strstr(out, "total:") != NULL && strstr(out, "written on:") == NULL);
     /* Resume with another architecture: refused, checkpoint untouched. */
     snprintf(args, sizeof args,
              "train --model resnet --width 0.25 --epochs 2 --limit 2000 --val 500 --batch 50 "
@@ -366,10 +384,17 @@ TEST(int8_end_to_end)
     CHECK_EQ_INT(frost(args), 0);
     const char *acc = strstr(out, "int8 accuracy ");
     CHECK(acc && fabs(atof(acc + 14) - acc_i8) < 0.006); /* the same model */
+    char cpu[300];
+    snprintf(cpu, sizeof cpu, "CPU: %s\n", cpu_text(false));
+    CHECK(strstr(out, cpu) == out); /* the first line says what made the numbers */
     snprintf(args, sizeof args, "run %s/q.int8 --limit 500 --reference", dir);
     CHECK_EQ_INT(frost(args), 0);
+    snprintf(cpu, sizeof cpu, "CPU: %s\n", cpu_text(true));
+    CHECK(strstr(out, cpu) == out && strstr(out, "kernels: int8 reference, fp32 "));
     snprintf(args, sizeof args, "bench %s/q.int8 --reps 5", dir);
     CHECK_EQ_INT(frost(args), 0);
+    snprintf(cpu, sizeof cpu, "CPU: %s\n", cpu_text(false));
+    CHECK(strstr(out, cpu) == out);
     CHECK(strstr(out, "a1") && strstr(out, "INT8 (fixed-point requant) total:")); /* c1 + a1 */
     /* float requantization: saved in the file, same accuracy to a few images */
     snprintf(args, sizeof args, "convert %s/q.safetensors --out %s/qf.int8 --requant float", dir,

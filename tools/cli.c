@@ -396,6 +396,17 @@ int cli_error(const char *cmd)
     return 1;
 }
 
+void cli_print_cpu(bool int8_reference)
+{
+    frost_cpu_info cpu;
+    frost_cpu_describe(&cpu);
+    if (int8_reference)
+        cpu.int8_kernels = "reference";
+    char text[FROST_CPU_TEXT_MAX];
+    frost_cpu_text(&cpu, text, sizeof text);
+    printf("CPU: %s\n", text);
+}
+
 const cli_opt cli_model_options[] = {
     CLI_OPT_STR("arch"),
     CLI_OPT_STR("model"),

@@ -128,6 +128,11 @@ extern const char cli_common_help[];
 /* Prints "frost <cmd>: error: <last error>" and returns the exit code 1. */
 int cli_error(const char *cmd);
 
+/* Prints "CPU: <model> (<isa>); kernels: int8 <path>, fp32 <path>, training gemm <blas>"
+ * (frost_cpu_text), so a timing or accuracy printed next to it says what made it;
+ * int8_reference: the command forces the int8 reference kernels (--reference). */
+void cli_print_cpu(bool int8_reference);
+
 /* Model selection shared by train and info: --model NAME | --arch FILE, --width, --input,
  * --in-channels, --classes, --act, --dropout, --head. `positional` may name a model too. */
 typedef struct {

@@ -44,6 +44,7 @@ static int bench_fp32(const char *path, int threads, int warmup, int reps)
     if (s == FROST_OK)
         s = frost_fp32_time(e, warmup, reps, &total, per);
     if (s == FROST_OK) {
+        cli_print_cpu(false);
         printf("%-28s %-8s %10s %10s %8s\n", "layer", "op", "MMACs", "ms", "GMAC/s");
         for (int i = 1; i < n; i++) {
             if (strcmp(frost_fp32_node_op(e, i), "alias") == 0)
@@ -79,6 +80,7 @@ static int bench_int8(const char *path, int threads, int warmup, int reps, bool 
     frost_status s = per ? frost_int8_time(m, warmup, reps, &total, per)
                          : frost_fail(FROST_ERR_NOMEM, "out of memory");
     if (s == FROST_OK) {
+        cli_print_cpu(reference);
         printf("%-28s %-8s %10s %10s %8s\n", "layer", "op", "MMACs", "ms", "GMAC/s");
         for (int i = 1; i < n; i++) {
             double mm = (double)frost_int8_node_macs(m, i) / 1e6;

@@ -43,6 +43,19 @@ static bool is_checkpoint(const char *s)
     return n > 12 && strcmp(s + n - 12, ".safetensors") == 0;
 }
 
+/* The CPU and kernel paths recorded by the process that wrote a checkpoint ("frost.cpu";
+ * files written before it was recorded have none, and say nothing). */
+static void print_recorded_cpu(const char *path)
+{
+    frost_st_file *f = NULL;
+    if (frost_st_map(path, &f) != FROST_OK)
+        return;
+    const char *cpu = frost_st_meta_get(f, "frost.cpu");
+    if (cpu)
+        printf("written on: %s\n", cpu);
+    frost_st_close(f);
+}
+
 static const cli_opt options[] = {
     CLI_OPT_STR("dump-arch"),
     CLI_OPT_FLAG("memory"),
@@ -77,6 +90,8 @@ int cmd_info(int argc, char **argv)
     if (s != FROST_OK)
         return cli_error("info");
     int rc = print_report(frost_model_info_text(m));
+    if (rc == 0 && pos && is_checkpoint(pos))
+        print_recorded_cpu(pos);
     if (rc == 0 && dump) {
         char *json = frost_model_to_json(m);
         s = json ? frost_write_file_atomic(dump, json, strlen(json))

@@ -57,6 +57,8 @@ int cmd_run(int argc, char **argv)
         frost_int8_force_reference(m, 1);
     if (s == FROST_OK && requant >= 0)
         s = frost_int8_set_float_requant(m, requant);
+    if (s == FROST_OK)
+        cli_print_cpu(reference);
     float acc = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

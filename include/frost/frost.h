@@ -23,6 +23,7 @@
 
 #include "frost/version.h"
 
+#include "frost/cpu.h"
 #include "frost/data.h"
 #include "frost/infer.h"
 #include "frost/int8.h"

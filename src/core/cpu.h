@@ -1,4 +1,5 @@
-/* Run-time CPU feature check used to pick AVX2/FMA kernels over the portable ones. */
+/* Run-time CPU feature check used to pick AVX2/FMA kernels over the portable ones.
+ * frost_cpu_describe (frost/cpu.h) reports the same decisions. */
 #ifndef FROST_CORE_CPU_H
 #define FROST_CORE_CPU_H
 
@@ -10,5 +11,10 @@ bool frost_cpu_has_avx2(void);
 /* True when the CPU (and OS) support AVX-512 VNNI with 256-bit (VL) forms, AVX2 is on, and
  * FROST_NO_VNNI is not set: the int8 engine's u8 x s8 dot-product kernels. */
 bool frost_cpu_has_avx512_vnni(void);
+
+/* Both answers above are read once and kept; this makes the next call read the CPU and
+ * the environment again. For tests that change FROST_NO_SIMD / FROST_NO_VNNI; kernels
+ * already chosen (packed models) keep their choice. Not thread-safe. */
+void frost_cpu_forget(void);
 
 #endif

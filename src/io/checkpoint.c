@@ -4,8 +4,11 @@
  *            "optim.<param>.<slot>" (F32, 1-D) when the optimizer is saved;
  *   metadata "format" = "frost-checkpoint", "frost.version", "frost.arch" (architecture JSON),
  *            "frost.quant" (quantization config JSON, fake-quant models only),
- *            "optim.steps", "optim.gb_k" (GradBoost's boosted steps), plus the trainer's own keys
- * ("train.epoch", ...).
+ *            "optim.steps", "optim.gb_k" (GradBoost's boosted steps), "frost.cpu" (the CPU and
+ *            kernel paths of the process that wrote the file, frost_cpu_text), plus the
+ *            trainer's own keys ("train.epoch", ...).
+ * Readers need only "frost.arch"; every other key may be missing (older files have no
+ * "frost.cpu").
  */
 #include "io/checkpoint.h"
 
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "frost/cpu.h"
 #include "frost/qat.h"
 #include "frost/version.h"
 #include "models/graph.h"
@@ -34,9 +38,10 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     int n_opt = opt ? frost_optimizer_state_count(opt) : 0;
     int n = m->n_params + m->n_buffers + n_opt;
     frost_st_tensor *t = calloc((size_t)n, sizeof *t);
-    frost_st_meta *meta = calloc((size_t)n_extra + 6, sizeof *meta);
+    frost_st_meta *meta = calloc((size_t)n_extra + 7, sizeof *meta);
     char *arch = frost_model_to_json(m);
-    char steps[32], gb_k[32];
+    char steps[32], gb_k[32], cpu_text[FROST_CPU_TEXT_MAX];
+    frost_cpu_info cpu;
     frost_status s = FROST_OK;
     if (!t || !meta || !arch) {
         s = frost_fail(FROST_ERR_NOMEM, "out of memory saving checkpoint %s", path);
@@ -59,6 +64,10 @@ frost_status frost_checkpoint_save(const char *path, const frost_model *m,
     meta[nm++] = (frost_st_meta){"format", "frost-checkpoint"};
     meta[nm++] = (frost_st_meta){"frost.version", FROST_VERSION_STRING};
     meta[nm++] = (frost_st_meta){"frost.arch", arch};
+    /* which machine made these numbers: training speed and float rounding depend on it */
+    frost_cpu_describe(&cpu);
+    frost_cpu_text(&cpu, cpu_text, sizeof cpu_text);
+    meta[nm++] = (frost_st_meta){"frost.cpu", cpu_text};
     if (frost_model_qconfig_json(m))
         meta[nm++] = (frost_st_meta){"frost.quant", frost_model_qconfig_json(m)};
     if (opt) {

@@ -27,7 +27,7 @@ LAYERS = [
     ["nas"],
 ]
 PUBLIC = {  # include/frost/<header> -> the folder that implements it
-    "status.h": "core", "tensor.h": "core", "file.h": "core", "version.h": "core",
+    "status.h": "core", "tensor.h": "core", "file.h": "core", "version.h": "core", "cpu.h": "core",
     "data.h": "data", "model.h": "models", "quant.h": "quant", "qat.h": "quant",
     "optim.h": "optim", "io.h": "io", "train.h": "train", "infer.h": "infer",
     "int8.h": "int8", "nas.h": "nas",
