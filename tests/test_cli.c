@@ -546,7 +546,7 @@ TEST(export_c_and_onnx)
     CHECK(strstr(out, "m.onnx: ONNX QDQ (opset 13, int8 weights), 15 int8 layers, input "
                       "float32 [N, 1, 28, 28] NCHW, output float32 [N, 10]") != NULL);
     CHECK(file_exists("m.onnx"));
-    CHECK(strstr(out, "note: 4 conv/linear layers keep biases on a grid finer than ONNX's") &&
+    CHECK(strstr(out, "note: 5 conv/linear/classifier layers keep biases off ONNX's int32 bias grid") &&
           strstr(out, "frost convert --bias-grid onnx"));
     snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
     CHECK_EQ_INT(frost(args), 0);

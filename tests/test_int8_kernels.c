@@ -471,8 +471,7 @@ TEST(test_requant_linear_add_avx2_match_reference)
         frost_quantize_multiplier(s0 / tw, &a.mult[0], &a.shift[0]);
         frost_quantize_multiplier(s1 / tw, &a.mult[1], &a.shift[1]);
         frost_quantize_multiplier(tw / ((1 << 20) * so), &a.mult[2], &a.shift[2]);
-        a.fa = (float)(s0 / so);
-        a.fb = (float)(s1 / so);
+        frost_int8_add_float_params(&a, (float)s0, (float)s1, (float)so);
         int n = irand(&r, 1, 100);
         uint8_t x0[100], x1[100], y0[100], y1[100];
         for (int i = 0; i < n; i++) {

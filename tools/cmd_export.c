@@ -186,9 +186,9 @@ static int export_qdq(const char *model, const char *path, bool uint8_weights)
         int rounded = frost_int8_onnx_rounded_biases(m);
         if (rounded > 0)
             fprintf(stderr,
-                    "note: %d conv/linear layer%s keep%s biases on a grid finer than ONNX's int32 "
-                    "bias; the file rounds them (ONNX Runtime may differ from frost by one step "
-                    "on some outputs). For an exact export convert with frost convert "
+                    "note: %d conv/linear/classifier layer%s keep%s biases off ONNX's int32 "
+                    "bias grid; the file rounds them (ONNX Runtime may differ from frost by one "
+                    "step on some outputs). For an exact export convert with frost convert "
                     "--bias-grid onnx.\n",
                     rounded, rounded > 1 ? "s" : "", rounded > 1 ? "" : "s");
     }

@@ -41,7 +41,8 @@ typedef struct {
      * step S_x S_w (k <= 8, the most that keeps every sum within 2^30), which rounds fewer
      * outputs away from the fake-quant model. 1: the step S_x S_w itself, the int32 bias
      * ONNX's QLinearConv / QGemm take, so an ONNX QDQ export carries the model exactly
-     * (ONNX Runtime then agrees with frost's float requantization to rounding ties). */
+     * (ONNX Runtime then agrees with frost's float requantization to rounding ties); a
+     * float classifier's float bias is rounded to a whole number of accumulator steps. */
     int onnx_bias_grid;
 } frost_int8_convert_options;
 frost_int8_convert_options frost_int8_convert_defaults(void);
@@ -175,9 +176,9 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
  * which saturates pairs of products at int16 (wrong outputs, tens of steps off); with uint8
  * weights it takes its exact u8u8 path. */
 frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path, int uint8_weights);
-/* How many conv / linear nodes keep a bias the ONNX export must round: one on a grid finer
- * than S_x S_w (the default conversion) that is not a multiple of the coarser step. 0 means
- * the export is exact (a model converted with onnx_bias_grid). */
+/* How many conv / linear / float-classifier nodes keep a bias the ONNX export must round
+ * to the int32 grid S_x S_w (the default conversion's finer grid, a float classifier's
+ * float bias). 0 means the export is exact (a model converted with onnx_bias_grid). */
 int frost_int8_onnx_rounded_biases(const frost_int8_model *m);
 
 /* Latency: runs the model `warmup` times, then `reps` times, timing each node; writes

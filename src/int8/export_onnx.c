@@ -478,18 +478,37 @@ frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path,
     return s;
 }
 
+/* A float classifier's bias is exact when it is an integer number of accumulator steps
+ * (what dequantized_bias writes, read back as a float). */
+static bool logits_bias_on_grid(const frost_int8_model *m, const frost_int8_node *n)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    for (int c = 0; n->out_bias && c < n->c; c++) {
+        double step = (double)in->scale * (double)n->wscale[c];
+        if (step > 0 && (float)(round((double)n->out_bias[c] / step) * step) != n->out_bias[c])
+            return false;
+    }
+    return true;
+}
+
+static bool conv_bias_on_grid(const frost_int8_node *n)
+{
+    int32_t step_mask = (int32_t)((1u << n->acc_shift) - 1u);
+    for (int c = 0; n->bias && c < n->c; c++)
+        if (n->bias[c] & step_mask)
+            return false;
+    return true;
+}
+
 int frost_int8_onnx_rounded_biases(const frost_int8_model *m)
 {
     int rounded = 0;
     for (int i = 0; m && i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        if ((n->op != FROST_I8_CONV && n->op != FROST_I8_LINEAR) || !n->bias || !n->acc_shift)
-            continue;
-        int32_t step_mask = (int32_t)((1u << n->acc_shift) - 1u);
-        bool exact = true;
-        for (int c = 0; c < n->c && exact; c++)
-            exact = (n->bias[c] & step_mask) == 0;
-        rounded += !exact;
+        if (n->op == FROST_I8_LOGITS)
+            rounded += !logits_bias_on_grid(m, n);
+        else if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR)
+            rounded += !conv_bias_on_grid(n);
     }
     return rounded;
 }

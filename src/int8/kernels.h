@@ -88,11 +88,17 @@ void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int
 typedef struct {
     int32_t a_zp, b_zp, out_zp, lo, hi;
     int32_t mult[3], shift[3];
-    /* float requantization (requant.h), when `fp`: y = clamp(round_half_even((x0 - a_zp) *
-     * fa + (x1 - b_zp) * fb) + out_zp), fa = S_a / S_y, fb = S_b / S_y, float32, no FMA */
+    /* float requantization, when `fp`: y = clamp(round_half_even(fma(x0, fa, fma(x1, fb,
+     * fixed)))) with fa = S_a / S_y, fb = S_b / S_y and fixed = Z_y - (fa Z_a + fb Z_b), all
+     * float32 (frost_int8_add_float_params). The zero points ride in `fixed` and both
+     * products are fused: ONNX Runtime's x86 QLinearAdd computes exactly this, so the two
+     * agree bit for bit (a plain (x - Z) * f sum differed from it on near-ties such as
+     * 120.500002, and such steps grow through a residual network). */
     bool fp;
-    float fa, fb;
+    float fa, fb, fixed;
 } frost_int8_add_args;
+/* Sets fa, fb and fixed from the three float32 scales and the zero points in *a. */
+void frost_int8_add_float_params(frost_int8_add_args *a, float s_a, float s_b, float s_y);
 void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
                         const uint8_t *x1, uint8_t *y);
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,

@@ -47,12 +47,21 @@ void frost_int8_conv_ref(const frost_int8_conv_args *a, const uint8_t *x, uint8_
             }
 }
 
+void frost_int8_add_float_params(frost_int8_add_args *a, float s_a, float s_b, float s_y)
+{
+    /* separate float32 operations in this order (int8/ is built with -ffp-contract=off:
+     * the compiler does not fuse them) */
+    a->fa = s_a / s_y;
+    a->fb = s_b / s_y;
+    float za = a->fa * (float)a->a_zp, zb = a->fb * (float)a->b_zp;
+    float both = za + zb;
+    a->fixed = (float)a->out_zp - both;
+}
+
 static int32_t add_one(const frost_int8_add_args *a, uint8_t x0, uint8_t x1)
 {
-    if (a->fp) {
-        float v = (float)(x0 - a->a_zp) * a->fa + (float)(x1 - a->b_zp) * a->fb;
-        return frost_round_clamped(v) + a->out_zp;
-    }
+    if (a->fp)
+        return frost_round_clamped(fmaf((float)x0, a->fa, fmaf((float)x1, a->fb, a->fixed)));
     int32_t s0 = frost_mbqm((int32_t)(((uint32_t)(x0 - a->a_zp)) << 20), a->mult[0], a->shift[0]);
     int32_t s1 = frost_mbqm((int32_t)(((uint32_t)(x1 - a->b_zp)) << 20), a->mult[1], a->shift[1]);
     return frost_mbqm(s0 + s1, a->mult[2], a->shift[2]) + a->out_zp;

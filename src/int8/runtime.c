@@ -580,8 +580,7 @@ void frost_int8_run_node(frost_int8_model *m, int i)
             args.shift[j] = n->shift[j];
         }
         args.fp = m->float_requant;
-        args.fa = (float)((double)a->scale / n->scale);
-        args.fb = (float)((double)b->scale / n->scale);
+        frost_int8_add_float_params(&args, a->scale, b->scale, n->scale);
         int64_t len = (int64_t)n->h * n->w * n->c;
         const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
         int threads = len >= 65536 ? frost_get_threads() : 1;

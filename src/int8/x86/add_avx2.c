@@ -18,10 +18,9 @@ static inline __m256i scaled(const uint8_t *x, __m256i zp, __m256i m, __m256i e)
     return frost_mbqm_avx2(_mm256_slli_epi32(_mm256_sub_epi32(v, zp), 20), m, e);
 }
 
-static inline __m256 centered(const uint8_t *x, __m256i zp)
+static inline __m256 as_float(const uint8_t *x)
 {
-    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)x));
-    return _mm256_cvtepi32_ps(_mm256_sub_epi32(v, zp));
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)x)));
 }
 
 static inline void store8(uint8_t *y, __m256i r, __m256i zo, __m256i lo, __m256i hi)
@@ -31,19 +30,19 @@ static inline void store8(uint8_t *y, __m256i r, __m256i zo, __m256i lo, __m256i
     _mm_storel_epi64((__m128i *)y, _mm_packus_epi16(w, w));
 }
 
-/* The float-requantized add: x0 * fa + x1 * fb (two roundings, as the scalar form). */
+/* The float-requantized add: fma(x0, fa, fma(x1, fb, fixed)), as the scalar form. */
 static void add_float(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
                       uint8_t *y)
 {
-    __m256i za = _mm256_set1_epi32(a->a_zp), zb = _mm256_set1_epi32(a->b_zp);
-    __m256i zo = _mm256_set1_epi32(a->out_zp);
+    __m256i zo = _mm256_setzero_si256(); /* the zero point is in `fixed` */
     __m256i lo = _mm256_set1_epi32(a->lo), hi = _mm256_set1_epi32(a->hi);
     __m256 fa = _mm256_set1_ps(a->fa), fb = _mm256_set1_ps(a->fb);
+    __m256 fixed = _mm256_set1_ps(a->fixed);
     __m256 vmin = _mm256_set1_ps(-32768.0f), vmax = _mm256_set1_ps(32767.0f);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_add_ps(_mm256_mul_ps(centered(x0 + i, za), fa),
-                                 _mm256_mul_ps(centered(x1 + i, zb), fb));
+        __m256 v =
+            _mm256_fmadd_ps(as_float(x0 + i), fa, _mm256_fmadd_ps(as_float(x1 + i), fb, fixed));
         v = _mm256_min_ps(_mm256_max_ps(v, vmin), vmax);
         store8(y + i, _mm256_cvtps_epi32(v), zo, lo, hi);
     }
