@@ -233,8 +233,8 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
         if (logits) {
             oscale[ch] = (float)acc_scale;
             /* ONNX's QGemm adds an int32 bias to the accumulator: on its grid the float
-             * classifier's bias is that integer times the step (else an offset of up to
-             * half a step per class, which changed 0.6% of the top-1 answers) */
+             * classifier's bias is that integer times the step, so the export is exact
+             * (else each class's logit is off by up to half an accumulator step) */
             obias[ch] = c->opts.onnx_bias_grid
                             ? (float)(round((double)f.bias[ch] / acc_scale) * acc_scale)
                             : f.bias[ch];
