@@ -89,8 +89,8 @@ typedef struct {
     int32_t a_zp, b_zp, out_zp, lo, hi;
     int32_t mult[3], shift[3];
     /* float requantization, when `fp`: y = clamp(round_half_even(fma(x0, fa, fma(x1, fb,
-     * fixed)))) with fa = S_a / S_y, fb = S_b / S_y and fixed = Z_y - (fa Z_a + fb Z_b), all
-     * float32 (frost_int8_add_float_params). The zero points ride in `fixed` and both
+     * fixed)))) with fa = S_a / S_y, fb = S_b / S_y and fixed = Z_y - fma(fa, Z_a, fb Z_b),
+     * all float32 (frost_int8_add_float_params). The zero points ride in `fixed` and both
      * products are fused: ONNX Runtime's x86 QLinearAdd computes exactly this, so the two
      * agree bit for bit (a plain (x - Z) * f sum differed from it on near-ties such as
      * 120.500002, and such steps grow through a residual network). */

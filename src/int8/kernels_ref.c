@@ -49,13 +49,12 @@ void frost_int8_conv_ref(const frost_int8_conv_args *a, const uint8_t *x, uint8_
 
 void frost_int8_add_float_params(frost_int8_add_args *a, float s_a, float s_b, float s_y)
 {
-    /* separate float32 operations in this order (int8/ is built with -ffp-contract=off:
-     * the compiler does not fuse them) */
+    /* float32 operations in exactly this order, one of them fused as ONNX Runtime's build
+     * fuses it (int8/ is built with -ffp-contract=off: nothing else is fused) */
     a->fa = s_a / s_y;
     a->fb = s_b / s_y;
-    float za = a->fa * (float)a->a_zp, zb = a->fb * (float)a->b_zp;
-    float both = za + zb;
-    a->fixed = (float)a->out_zp - both;
+    float zb = a->fb * (float)a->b_zp;
+    a->fixed = (float)a->out_zp - fmaf(a->fa, (float)a->a_zp, zb);
 }
 
 static int32_t add_one(const frost_int8_add_args *a, uint8_t x0, uint8_t x1)

@@ -236,16 +236,19 @@ static frost_status prepare_bias(frost_int8_model *m, frost_int8_node *n)
 }
 
 /* Float requantization scales S_x S_w[c] / (S_y 2^acc_shift) from the real scales (closer
- * to the fake-quant model than (M0, e), which rounds them to 31 bits). */
+ * to the fake-quant model than (M0, e), which rounds them to 31 bits), in float32 in ONNX
+ * Runtime's order (S_x S_w, then / S_y): its QLinearConv then requantizes as frost does to
+ * the bit (a scale one ulp apart moved an output across a rounding tie now and then). */
 static frost_status prepare_fscale(frost_int8_model *m, frost_int8_node *n)
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
     n->fscale = frost_int8_own(m, (size_t)n->c * sizeof(float));
     if (!n->fscale)
         return FROST_ERR_NOMEM;
-    for (int c = 0; c < n->c; c++)
-        n->fscale[c] =
-            (float)((double)in->scale * n->wscale[c] / n->scale / (double)(1 << n->acc_shift));
+    for (int c = 0; c < n->c; c++) {
+        float sxw = in->scale * n->wscale[c];
+        n->fscale[c] = sxw / n->scale / (float)(1 << n->acc_shift);
+    }
     return FROST_OK;
 }
 
