@@ -169,7 +169,8 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
  * output "logits" [N, classes]. ONNX Runtime fuses every conv, fully connected layer, add,
  * concat and pool into its integer kernels; tables (hard-swish, requantizing copies) are
  * integer Gather ops. Fixed and float requantization export alike (the file carries scales;
- * the runtime that reads it requantizes its own way, within 1 LSB of frost). Weights of -128
+ * the runtime that reads it requantizes its own way: ONNX Runtime on x86 exactly as frost's
+ * float requantization, for a model converted with onnx_bias_grid). Weights of -128
  * (a non-narrow weight config) are refused.
  * uint8_weights: store the same weights + 128 as uint8 with zero point 128 instead. ONNX
  * Runtime on x86 without VNNI multiplies uint8 activations by int8 weights with vpmaddubsw,
