@@ -4,6 +4,7 @@
 
 #include "frost/io.h"
 #include "models/graph.h"
+#include "test_archs.h"
 
 const char *const frost_test_export_names[] = {"frostnet_s",  "frostnet_b", "frostnet_l",
                                                "mobilenetv2", "mnasnet_b1", "resnet",
@@ -11,19 +12,7 @@ const char *const frost_test_export_names[] = {"frostnet_s",  "frostnet_b", "fro
 
 /* Squeeze-excite with a sigmoid gate on a conv branch, SiLU on its product, and a
  * same-shape mul (as tests/test_int8_qdq_roundtrip.c). */
-static const char *se_arch =
-    "{\"name\":\"se\",\"input\":{\"h\":12,\"w\":12,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2},"
-    "{\"name\":\"b1\",\"op\":\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"se_gap\",\"op\":\"gap\"},"
-    "{\"name\":\"se_c1\",\"op\":\"conv\",\"out\":4,\"k\":1,\"bias\":true},"
-    "{\"name\":\"se_r\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"se_c2\",\"op\":\"conv\",\"out\":8,\"k\":1,\"bias\":true},"
-    "{\"name\":\"se_s\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
-    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"a1\",\"se_s\"]},"
-    "{\"name\":\"sw\",\"op\":\"act\",\"fn\":\"silu\"},"
-    "{\"name\":\"sq\",\"op\":\"mul\",\"in\":[\"sw\",\"a1\"]},"
-    "{\"name\":\"gap\",\"op\":\"gap\"},{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
+static const char *se_arch = FROST_TEST_SE_ARCH(12, 12, FROST_TEST_GAP_FC_HEAD);
 
 /* Every other op and activation the export writes; 28 -> 14 (max pool) -> 7 (padded
  * average pool: the corner windows hold 4 of 9 pixels) -> 3 (conv) -> flatten (54). */

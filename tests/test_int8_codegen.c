@@ -20,6 +20,7 @@
 #include "frost/frost.h"
 #include "harness.h"
 #include "int8/i8model.h"
+#include "test_archs.h"
 
 #define FIXED_MODEL "tests/fixtures/compat/qat_fixed.int8"
 #define FLOAT_MODEL "tests/fixtures/compat/qat_float.int8"
@@ -238,20 +239,10 @@ TEST(uint8_output_and_a_name_prefix)
 /* A squeeze-excite block (sigmoid gate, per-channel mul), SiLU and a same-shape mul, ops
  * the committed fixture predates: converted here from a calibrated fake-quant model. */
 static const char *se_arch =
-    "{\"name\":\"se\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2},"
-    "{\"name\":\"b1\",\"op\":\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"se_gap\",\"op\":\"gap\"},"
-    "{\"name\":\"se_c1\",\"op\":\"conv\",\"out\":4,\"k\":1,\"bias\":true},"
-    "{\"name\":\"se_r\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"se_c2\",\"op\":\"conv\",\"out\":8,\"k\":1,\"bias\":true},"
-    "{\"name\":\"se_s\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
-    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"a1\",\"se_s\"]},"
-    "{\"name\":\"sw\",\"op\":\"act\",\"fn\":\"silu\"},"
-    "{\"name\":\"sq\",\"op\":\"mul\",\"in\":[\"sw\",\"a1\"]},"
-    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},"
-    "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"gap\",\"op\":\"gap\"},{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
+    FROST_TEST_SE_ARCH(28, 28,
+                       ",{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},"
+                       "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":"
+                       "\"relu\"}" FROST_TEST_GAP_FC_HEAD);
 
 TEST(squeeze_excite_model_matches_the_runtime_bit_for_bit)
 {

@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "int8/i8model.h"
 #include "models/graph.h"
+#include "test_archs.h"
 
 static int64_t weight_count(const frost_int8_model *m, const frost_int8_node *x)
 {
@@ -113,19 +114,7 @@ static void round_trip(const char *fixture, bool uint8_weights)
 
 /* Squeeze-excite (a sigmoid gate times the map: MUL with a [1,1,C] input), SiLU and a
  * same-shape product, converted here from a calibrated fake-quant model. */
-static const char *se_arch =
-    "{\"name\":\"se\",\"input\":{\"h\":12,\"w\":12,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2},"
-    "{\"name\":\"b1\",\"op\":\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"se_gap\",\"op\":\"gap\"},"
-    "{\"name\":\"se_c1\",\"op\":\"conv\",\"out\":4,\"k\":1,\"bias\":true},"
-    "{\"name\":\"se_r\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"se_c2\",\"op\":\"conv\",\"out\":8,\"k\":1,\"bias\":true},"
-    "{\"name\":\"se_s\",\"op\":\"act\",\"fn\":\"sigmoid\"},"
-    "{\"name\":\"se\",\"op\":\"mul\",\"in\":[\"a1\",\"se_s\"]},"
-    "{\"name\":\"sw\",\"op\":\"act\",\"fn\":\"silu\"},"
-    "{\"name\":\"sq\",\"op\":\"mul\",\"in\":[\"sw\",\"a1\"]},"
-    "{\"name\":\"gap\",\"op\":\"gap\"},{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
+static const char *se_arch = FROST_TEST_SE_ARCH(12, 12, FROST_TEST_GAP_FC_HEAD);
 
 TEST(a_squeeze_excite_model_survives_the_round_trip)
 {
