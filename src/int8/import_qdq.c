@@ -347,22 +347,12 @@ static bool supported(const Onnx__NodeProto *n)
 static frost_status check_supported(const qdq_importer *im)
 {
     char msg[1024];
-    int len = 0, bad = 0;
-    for (int k = 0; k < im->n_order; k++) {
-        const Onnx__NodeProto *n = im->g->node[im->order[k]];
-        if (supported(n))
-            continue;
-        char buf[96];
-        if (bad++ < 12 && len < (int)sizeof msg - 200)
-            len += snprintf(msg + len, sizeof msg - (size_t)len, "%s'%s' (%s%s%s)",
-                            bad > 1 ? ", " : "",
-                            frost_onnx_node_label(n, im->order[k], buf, sizeof buf), str(n->domain),
-                            n->domain && n->domain[0] ? "." : "", n->op_type);
-    }
+    int bad =
+        frost_onnx_list_unknown(im->g, im->order, im->n_order, supported, -1, msg, sizeof msg);
     if (bad == 0)
         return FROST_OK;
-    return frost_fail(FROST_ERR_UNSUPPORTED, "QDQ import: %d node%s with no int8 equivalent: %s%s",
-                      bad, bad > 1 ? "s" : "", msg, bad > 12 ? ", ..." : "");
+    return frost_fail(FROST_ERR_UNSUPPORTED, "QDQ import: %d node%s with no int8 equivalent: %s",
+                      bad, bad > 1 ? "s" : "", msg);
 }
 
 /* ---------------------------------------------------------------- int8 nodes */

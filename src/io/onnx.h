@@ -40,6 +40,13 @@ int frost_onnx_opset(const Onnx__ModelProto *m);
 /* A node's name for messages: its name, or "<op_type> #index" when it has none. */
 const char *frost_onnx_node_label(const Onnx__NodeProto *n, int index, char *buf, size_t cap);
 
+/* The nodes g->node[order[0..n)] that `known` rejects, listed into msg for one error:
+ * "'label' (domain.op_type, opset N), ..." (", opset N" only when opset >= 0; the first 12,
+ * then ", ..."). Returns how many were rejected (0: msg is empty). */
+int frost_onnx_list_unknown(const Onnx__GraphProto *g, const int *order, int n,
+                            bool (*known)(const Onnx__NodeProto *), int opset, char *msg,
+                            size_t cap);
+
 /* Attributes. A missing attribute gives the default; a present one of the wrong type is
  * an error naming the node and the attribute. */
 const Onnx__AttributeProto *frost_onnx_attr(const Onnx__NodeProto *n, const char *name);

@@ -218,27 +218,18 @@ static import_fn importer_of(const Onnx__NodeProto *n)
     return NULL;
 }
 
+static bool has_importer(const Onnx__NodeProto *n) { return importer_of(n) != NULL; }
+
 /* Every node of the ordered graph frost has no importer for, in one message. */
 static frost_status check_supported(const importer *im)
 {
     char msg[1024];
-    int len = 0, bad = 0;
-    for (int k = 0; k < im->n_order; k++) {
-        const Onnx__NodeProto *n = im->g->node[im->order[k]];
-        if (importer_of(n))
-            continue;
-        char buf[96];
-        if (bad++ < 12 && len < (int)sizeof msg - 200)
-            len += snprintf(msg + len, sizeof msg - (size_t)len, "%s'%s' (%s%s%s, opset %d)",
-                            bad > 1 ? ", " : "",
-                            frost_onnx_node_label(n, im->order[k], buf, sizeof buf), str(n->domain),
-                            n->domain && n->domain[0] ? "." : "", n->op_type, im->opset);
-    }
+    int bad = frost_onnx_list_unknown(im->g, im->order, im->n_order, has_importer, im->opset, msg,
+                                      sizeof msg);
     if (bad == 0)
         return FROST_OK;
-    return frost_fail(FROST_ERR_UNSUPPORTED,
-                      "ONNX model has %d node%s frost does not support: %s%s", bad,
-                      bad > 1 ? "s" : "", msg, bad > 12 ? ", ..." : "");
+    return frost_fail(FROST_ERR_UNSUPPORTED, "ONNX model has %d node%s frost does not support: %s",
+                      bad, bad > 1 ? "s" : "", msg);
 }
 
 /* ---------------------------------------------------------------- node helpers */

@@ -101,6 +101,31 @@ const char *frost_onnx_node_label(const Onnx__NodeProto *n, int index, char *buf
     return buf;
 }
 
+int frost_onnx_list_unknown(const Onnx__GraphProto *g, const int *order, int n,
+                            bool (*known)(const Onnx__NodeProto *), int opset, char *msg,
+                            size_t cap)
+{
+    size_t len = 0;
+    int bad = 0;
+    msg[0] = '\0';
+    for (int k = 0; k < n; k++) {
+        const Onnx__NodeProto *node = g->node[order[k]];
+        if (known(node))
+            continue;
+        char buf[96], at[32] = "";
+        if (opset >= 0)
+            snprintf(at, sizeof at, ", opset %d", opset);
+        if (bad++ < 12 && len + 200 < cap)
+            len += (size_t)snprintf(msg + len, cap - len, "%s'%s' (%s%s%s%s)", bad > 1 ? ", " : "",
+                                    frost_onnx_node_label(node, order[k], buf, sizeof buf),
+                                    str(node->domain), node->domain && node->domain[0] ? "." : "",
+                                    node->op_type, at);
+    }
+    if (bad > 12 && len + 8 < cap)
+        snprintf(msg + len, cap - len, ", ...");
+    return bad;
+}
+
 static frost_status check_node(const Onnx__NodeProto *n, int index)
 {
     char buf[96];
