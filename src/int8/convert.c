@@ -207,10 +207,9 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
      * model. A grid 2^s finer (weights scaled by 2^s inside the kernels, M by 2^-s) takes
      * that to ~0.01%; s is the largest in 0..8 that keeps every sum within 2^30. ONNX's
      * int32 bias has no such grid: opts.onnx_bias_grid keeps s = 0 for an exact export. */
-    o->acc_shift = 0;
-    while (!logits && !c->opts.onnx_bias_grid && o->acc_shift < 8 && s == FROST_OK &&
-           ((f.inner * 255 * 128) << (o->acc_shift + 1)) <= (INT64_C(1) << 30))
-        o->acc_shift++;
+    o->acc_shift = logits || c->opts.onnx_bias_grid || s != FROST_OK
+                       ? 0
+                       : frost_int8_weights_acc_shift(f.inner);
     if (s == FROST_OK)
         s = weight_scales(n, &f);
     int8_t *w = s == FROST_OK ? frost_int8_own(c->out, (size_t)f.cout * f.inner) : NULL;
@@ -317,58 +316,17 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
     return quantize_weights(c, o, cn, bn, &c->out->nodes[t], logits);
 }
 
-static frost_status emit_add(conv_ctx *c, const frost_node *f, const tensor_q *q,
-                             const frost_node *src)
+/* ADD / MUL of two quantized tensors (multipliers.c has the rules). */
+static frost_status emit_binary(conv_ctx *c, const frost_node *f, const tensor_q *q,
+                                const frost_node *src, frost_int8_op op)
 {
     int t0, t1;
     FROST_TRY(resolve(c, f->in[0], src->in[0], &t0));
     FROST_TRY(resolve(c, f->in[0], src->in[1], &t1));
-    frost_int8_node *o = new_node(c, f, FROST_I8_ADD, q);
+    frost_int8_node *o = new_node(c, f, op, q);
     add_input(o, t0);
     add_input(o, t1);
-    int32_t *mult = frost_int8_own(c->out, 12), *shift = frost_int8_own(c->out, 12);
-    if (!mult || !shift)
-        return FROST_ERR_NOMEM;
-    double s0 = c->out->nodes[t0].scale, s1 = c->out->nodes[t1].scale;
-    double tw = 2.0 * (s0 > s1 ? s0 : s1);
-    frost_quantize_multiplier(s0 / tw, &mult[0], &shift[0]);
-    frost_quantize_multiplier(s1 / tw, &mult[1], &shift[1]);
-    frost_quantize_multiplier(tw / ((double)(1 << 20) * o->scale), &mult[2], &shift[2]);
-    o->mult = mult;
-    o->shift = shift;
-    o->n_mult = 3;
-    return FROST_OK;
-}
-
-/* Largest left shift of a product of two zero-point-free u8 values that stays within 2^30. */
-static int mul_acc_shift(void)
-{
-    int s = 0;
-    while (((INT64_C(255) * 255) << (s + 1)) <= (INT64_C(1) << 30))
-        s++;
-    return s;
-}
-
-static frost_status emit_mul(conv_ctx *c, const frost_node *f, const tensor_q *q,
-                             const frost_node *src)
-{
-    int t0, t1;
-    FROST_TRY(resolve(c, f->in[0], src->in[0], &t0));
-    FROST_TRY(resolve(c, f->in[0], src->in[1], &t1));
-    frost_int8_node *o = new_node(c, f, FROST_I8_MUL, q);
-    add_input(o, t0);
-    add_input(o, t1);
-    int32_t *mult = frost_int8_own(c->out, 4), *shift = frost_int8_own(c->out, 4);
-    if (!mult || !shift)
-        return FROST_ERR_NOMEM;
-    o->acc_shift = mul_acc_shift();
-    double sa = c->out->nodes[t0].scale, sb = c->out->nodes[t1].scale;
-    frost_quantize_multiplier(sa * sb / ((double)o->scale * (double)(1 << o->acc_shift)), mult,
-                              shift);
-    o->mult = mult;
-    o->shift = shift;
-    o->n_mult = 1;
-    return FROST_OK;
+    return frost_int8_set_multipliers(c->out, o);
 }
 
 /* Nodes whose output is a table lookup of each input: LUT, CONCAT, MAXPOOL. */
@@ -402,34 +360,12 @@ static frost_status emit_avgpool(conv_ctx *c, const frost_node *f, const tensor_
     frost_int8_node *o =
         new_node(c, f, src->op == FROST_OP_GAP ? FROST_I8_GAP : FROST_I8_AVGPOOL, q);
     add_input(o, t);
-    const frost_int8_node *in = &c->out->nodes[t];
-    int entries = 1; /* GAP: one multiplier for all h*w pixels; avgpool: per tap count */
     if (src->op == FROST_OP_AVGPOOL) {
         o->k = src->pool.k;
         o->stride = src->pool.stride;
         o->pad = src->pool.pad;
-        entries = o->k * o->k + 1;
     }
-    int32_t *mult = frost_int8_own(c->out, (size_t)entries * 4);
-    int32_t *shift = frost_int8_own(c->out, (size_t)entries * 4);
-    if (!mult || !shift)
-        return FROST_ERR_NOMEM;
-    /* The sum is shifted left before the multiply (as TFLite's add does with 20 bits): a
-     * pool's multiplier is near 1/taps, so MBQM's second rounding would otherwise fall on
-     * a coarse grid and, as double rounding, miss the float result on ~5% of outputs. */
-    int64_t taps_max = src->op == FROST_OP_GAP ? (int64_t)in->h * in->w : (int64_t)o->k * o->k;
-    while (o->acc_shift < 24 && ((taps_max * 255) << (o->acc_shift + 1)) <= (INT64_C(1) << 30))
-        o->acc_shift++;
-    for (int n = 0; n < entries; n++) {
-        double count = src->op == FROST_OP_GAP ? (double)in->h * in->w : (double)(n ? n : 1);
-        frost_quantize_multiplier((double)in->scale / (count * o->scale) /
-                                      (double)(INT64_C(1) << o->acc_shift),
-                                  &mult[n], &shift[n]);
-    }
-    o->mult = mult;
-    o->shift = shift;
-    o->n_mult = entries;
-    return FROST_OK;
+    return frost_int8_set_multipliers(c->out, o);
 }
 
 /* What FAKEQUANT node fi quantizes, walking back through its conv unit. */
@@ -470,8 +406,8 @@ static frost_status emit_for_fq(conv_ctx *c, int fi)
                               h->name);
         return emit_conv(c, f, &q, head, bn, act, logits);
     case FROST_OP_INPUT: new_node(c, f, FROST_I8_QUANTIZE, &q); return FROST_OK;
-    case FROST_OP_ADD: return emit_add(c, f, &q, h);
-    case FROST_OP_MUL: return emit_mul(c, f, &q, h);
+    case FROST_OP_ADD: return emit_binary(c, f, &q, h, FROST_I8_ADD);
+    case FROST_OP_MUL: return emit_binary(c, f, &q, h, FROST_I8_MUL);
     case FROST_OP_CONCAT: return emit_tables(c, f, &q, h, FROST_I8_CONCAT, FROST_ACT_IDENTITY);
     case FROST_OP_ACT: return emit_tables(c, f, &q, h, FROST_I8_LUT, h->act);
     case FROST_OP_MAXPOOL: return emit_tables(c, f, &q, h, FROST_I8_MAXPOOL, FROST_ACT_IDENTITY);

@@ -103,6 +103,13 @@ struct frost_int8_model {
 /* Memory for an array the model owns (freed with it); NULL on failure (error set). */
 void *frost_int8_own(frost_int8_model *m, size_t bytes);
 
+/* The rules the converter and the QDQ import share (multipliers.c), so that a model and its
+ * re-import compute the same integers: the conv / linear accumulator shift (the largest in
+ * 0..8 keeping every sum within 2^30), and the multipliers (owned by m) and accumulator
+ * shift of an ADD, MUL, AVGPOOL or GAP node from its inputs' scales and its own. */
+int frost_int8_weights_acc_shift(int64_t inner);
+frost_status frost_int8_set_multipliers(frost_int8_model *m, frost_int8_node *n);
+
 /* Checks node i against its inputs (counts, indices, shapes, ranges). */
 frost_status frost_int8_check_node(const frost_int8_model *m, int i);
 

@@ -383,15 +383,6 @@ static void requant_table(const frost_int8_node *in, float scale, int zp, uint8_
     }
 }
 
-/* The largest accumulator shift in 0..8 keeping every sum within 2^30 (convert.c's rule). */
-static int weights_acc_shift(int64_t inner)
-{
-    int s = 0;
-    while (s < 8 && ((inner * 255 * 128) << (s + 1)) <= (INT64_C(1) << 30))
-        s++;
-    return s;
-}
-
 /* int32 bias on frost's accumulator grid S_x S_w / 2^shift from q_b * s_b: exact when s_b is
  * S_x S_w / 2^j (j <= shift: ONNX Runtime's quantizer and frost's export write j = 0), else
  * rounded. */
@@ -573,7 +564,7 @@ static frost_status use_exact_bias(qdq_importer *im, const Onnx__TensorProto *b,
  * bias (a model converted with the ONNX bias grid has 0), else the largest that fits. */
 static int exported_acc_shift(qdq_importer *im, int bd, int64_t inner)
 {
-    int fits = weights_acc_shift(inner);
+    int fits = frost_int8_weights_acc_shift(inner);
     const Onnx__TensorProto *b = bd >= 0 ? in_const(im, bd, 0, true) : NULL;
     const Onnx__TensorProto *e = b ? exact_bias_of(im, str(b->name)) : NULL;
     int64_t *v = NULL;
@@ -646,67 +637,13 @@ static frost_status emit_weighted(qdq_importer *im, const pending *p, frost_int8
     return read_bias(im, p->b_dq, n, (double)in->scale);
 }
 
-/* ADD / pools: the multipliers convert.c computes from the same scales. */
-static frost_status emit_add(qdq_importer *im, frost_int8_node *n)
+/* ADD / MUL: an element-wise node of its first input's shape, with the multipliers the
+ * converter computes from the same scales (multipliers.c). */
+static frost_status emit_binary(qdq_importer *im, frost_int8_node *n)
 {
-    const frost_int8_node *a = &im->m->nodes[n->in[0]], *b = &im->m->nodes[n->in[1]];
-    int32_t *mult = frost_int8_own(im->m, 12), *shift = frost_int8_own(im->m, 12);
-    if (!mult || !shift)
-        return FROST_ERR_NOMEM;
-    double s0 = a->scale, s1 = b->scale, tw = 2.0 * (s0 > s1 ? s0 : s1);
-    frost_quantize_multiplier(s0 / tw, &mult[0], &shift[0]);
-    frost_quantize_multiplier(s1 / tw, &mult[1], &shift[1]);
-    frost_quantize_multiplier(tw / ((double)(1 << 20) * n->scale), &mult[2], &shift[2]);
-    n->mult = mult;
-    n->shift = shift;
-    n->n_mult = 3;
+    const frost_int8_node *a = &im->m->nodes[n->in[0]];
     n->h = a->h, n->w = a->w, n->c = a->c;
-    return FROST_OK;
-}
-
-/* The product (a - Za)(b - Zb), shifted left as far as it stays within 2^30, requantized by
- * Sa Sb / (Sy 2^shift): the converter's rule (convert.c), so the numbers are the same. */
-static frost_status emit_mul(qdq_importer *im, frost_int8_node *n)
-{
-    const frost_int8_node *a = &im->m->nodes[n->in[0]], *b = &im->m->nodes[n->in[1]];
-    int32_t *mult = frost_int8_own(im->m, 4), *shift = frost_int8_own(im->m, 4);
-    if (!mult || !shift)
-        return FROST_ERR_NOMEM;
-    n->acc_shift = 0;
-    while (((INT64_C(255) * 255) << (n->acc_shift + 1)) <= (INT64_C(1) << 30))
-        n->acc_shift++;
-    frost_quantize_multiplier((double)a->scale * (double)b->scale /
-                                  ((double)n->scale * (double)(1 << n->acc_shift)),
-                              mult, shift);
-    n->mult = mult;
-    n->shift = shift;
-    n->n_mult = 1;
-    n->h = a->h, n->w = a->w, n->c = a->c;
-    return FROST_OK;
-}
-
-static frost_status emit_avgpool(qdq_importer *im, frost_int8_node *n)
-{
-    const frost_int8_node *in = &im->m->nodes[n->in[0]];
-    bool gap = n->op == FROST_I8_GAP;
-    int entries = gap ? 1 : n->k * n->k + 1;
-    int32_t *mult = frost_int8_own(im->m, (size_t)entries * 4);
-    int32_t *shift = frost_int8_own(im->m, (size_t)entries * 4);
-    if (!mult || !shift)
-        return FROST_ERR_NOMEM;
-    int64_t taps_max = gap ? (int64_t)in->h * in->w : (int64_t)n->k * n->k;
-    while (n->acc_shift < 24 && ((taps_max * 255) << (n->acc_shift + 1)) <= (INT64_C(1) << 30))
-        n->acc_shift++;
-    for (int e = 0; e < entries; e++) {
-        double count = gap ? (double)in->h * in->w : (double)(e ? e : 1);
-        frost_quantize_multiplier((double)in->scale / (count * n->scale) /
-                                      (double)(INT64_C(1) << n->acc_shift),
-                                  &mult[e], &shift[e]);
-    }
-    n->mult = mult;
-    n->shift = shift;
-    n->n_mult = entries;
-    return FROST_OK;
+    return frost_int8_set_multipliers(im->m, n);
 }
 
 /* Tables of CONCAT / MAXPOOL / a DequantizeLinear -> QuantizeLinear requantization. */
@@ -758,8 +695,8 @@ static frost_status emit_pending(qdq_importer *im, const pending *p, bool logits
     switch (p->op) {
     case FROST_I8_CONV:
     case FROST_I8_LINEAR: return emit_weighted(im, p, n);
-    case FROST_I8_ADD: return emit_add(im, n);
-    case FROST_I8_MUL: return emit_mul(im, n);
+    case FROST_I8_ADD:
+    case FROST_I8_MUL: return emit_binary(im, n);
     case FROST_I8_AVGPOOL:
     case FROST_I8_GAP:
         n->h = n->op == FROST_I8_GAP
@@ -771,7 +708,7 @@ static frost_status emit_pending(qdq_importer *im, const pending *p, bool logits
         n->c = im->m->nodes[p->in[0]].c;
         if (n->op == FROST_I8_GAP)
             n->k = 1, n->stride = 1, n->pad = 0;
-        return emit_avgpool(im, n);
+        return frost_int8_set_multipliers(im->m, n);
     default: return emit_tables(im, n);
     }
 }
