@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "models/graph.h"
 #include "ops/act_def.h"
+#include "quant/lowbit.h"
 #include "quant/qgraph.h"
 
 typedef struct {
@@ -137,12 +138,40 @@ static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const fro
     return a;
 }
 
+/* BinaryConnect's default H: fan-in and fan-out as Glorot counts them for a conv
+ * (receptive field times input channels per group / output channels). */
+static float default_binary_h(const frost_model *m, const frost_node *n)
+{
+    const frost_param *p = &m->params[n->weight];
+    int64_t cout = p->shape[0], inner = p->numel / cout;
+    int64_t field = n->op == FROST_OP_CONV ? (int64_t)n->conv.kh * n->conv.kw : 1;
+    return frost_binary_glorot_h(inner, cout * field);
+}
+
+/* TTQ's learned scales [Wp, Wn]: a trainable parameter "<layer>.ttq", saved with the
+ * model. Zero means "not started": the first forward sets them from the weights (so an
+ * FP32 checkpoint loaded after quantizing starts from its own magnitudes). */
+static frost_status setup_ttq(frost_model *m, frost_node *n)
+{
+    int i = frost_g_param(m, n->name, "ttq", 2);
+    if (i < 0)
+        return FROST_ERR_NOMEM;
+    n->q.ttq_scales = i;
+    return FROST_OK;
+}
+
 static frost_status setup_weights(frost_model *m, frost_node *n, const frost_qspec *s)
 {
     const frost_param *p = &m->params[n->weight];
     int cout = (int)p->shape[0];
     frost_nodeq *q = &n->q;
     q->on = q->configured_on = s->enabled;
+    q->wscheme = s->scheme;
+    q->ttq_scales = -1;
+    q->ttq_t = s->ttq_t;
+    q->binary_h = s->binary_h > 0.0f ? s->binary_h : default_binary_h(m, n);
+    if (q->wscheme == FROST_WSCHEME_TTQ)
+        FROST_TRY(setup_ttq(m, n));
     q->bits = s->bits;
     q->symmetric = s->symmetric;
     q->per_channel = s->per_channel;
@@ -260,17 +289,59 @@ static frost_status build_layers(frost_model *m, const graph_scan *g, const int 
     return FROST_OK;
 }
 
+/* The first and the last conv/linear layer stay affine under a binary or ternary
+ * model-wide scheme (their weights at 8 bits, their input not binarized) unless their own
+ * "layers" entry sets a scheme: the image input and the logits lose the most accuracy. */
+static void keep_edge_layer_affine(frost_qspec *w, frost_qspec *a)
+{
+    if (w->scheme != FROST_WSCHEME_AFFINE && !w->scheme_set) {
+        w->scheme = FROST_WSCHEME_AFFINE;
+        if (!w->bits_set) /* the layer's own "bits" still applies */
+            w->bits = 8;
+    }
+    if (a->scheme != FROST_ASCHEME_AFFINE && !a->scheme_set)
+        a->scheme = FROST_ASCHEME_AFFINE;
+}
+
+/* A binary activation must not read a ReLU's output: sign of a value >= 0 is always +1.
+ * Walks back over nodes that keep the sign (fake-quant, pooling, flatten, dropout). */
+static frost_status check_binary_input(const frost_model *m, const frost_node *n)
+{
+    const frost_node *x = &m->nodes[n->in[0]];
+    while (x->op == FROST_OP_FAKEQUANT || x->op == FROST_OP_MAXPOOL || x->op == FROST_OP_AVGPOOL ||
+           x->op == FROST_OP_FLATTEN || x->op == FROST_OP_DROPOUT)
+        x = &m->nodes[x->in[0]];
+    if (x->op == FROST_OP_ACT && (x->act == FROST_ACT_RELU || x->act == FROST_ACT_RELU6))
+        return frost_fail(FROST_ERR_ARG,
+                          "quant config: layer '%s' binarizes its input, which comes from the "
+                          "ReLU '%s' (never negative, so sign() is always +1); binary activations "
+                          "need BN -> sign -> conv without a ReLU in between (docs/lowbit.md)",
+                          n->name, x->name);
+    return FROST_OK;
+}
+
 static frost_status apply_config(frost_model *m, const graph_scan *g, const frost_qconfig *c,
                                  const int *map_node, const int *map_out)
 {
     float percentile;
     int observer = frost_qconfig_observer(c, &percentile);
     int out_src = g->out_src;
+    int first_w = -1, last_w = -1;
+    for (int i = 0; i < g->n; i++)
+        if (has_weights(&m->nodes[map_node[i]])) {
+            first_w = first_w < 0 ? i : first_w;
+            last_w = i;
+        }
     for (int i = 0; i < g->n; i++) {
         frost_node *n = &m->nodes[map_node[i]];
         if (has_weights(n)) {
             frost_qspec w, a;
             frost_qconfig_resolve(c, n->name, &w, &a);
+            if (i == first_w || i == last_w)
+                keep_edge_layer_affine(&w, &a);
+            n->q.ascheme = a.scheme;
+            if (a.scheme != FROST_ASCHEME_AFFINE)
+                FROST_TRY(check_binary_input(m, n));
             FROST_TRY(setup_weights(m, n, &w));
             n->q.fold_bn = g->fold[i] >= 0 ? map_node[g->fold[i]] : -1;
             if (n->q.fold_bn >= 0)
@@ -330,6 +401,7 @@ frost_status frost_model_quantize(frost_model *m, const frost_qconfig *c)
         m->batch = 0;
         m->cur_n = 0;
         m->quant.ema_constant = 0.01f;
+        frost_rng_seed(&m->quant.rng, 1); /* reproducible until a run seeds it */
         m->quant.fake = true;
         m->quant.observe = FROST_QOBS_TRAIN;
     }
@@ -350,6 +422,8 @@ void frost_model_quant_release(frost_model *m)
         frost_free(q->w_in);
         frost_free(q->w_eff);
         frost_free(q->dw_eff);
+        frost_free(q->x_bin);
+        frost_free(q->dx_bin);
     }
     free(m->quant.config_json);
     free(m->quant.layer_w);
@@ -423,10 +497,32 @@ const char *frost_model_qlayer_name(const frost_model *m, int i)
     return w >= 0 ? m->nodes[w].name : m->nodes[m->nodes[m->quant.layer_fq[i]].in[0]].name;
 }
 
+/* Bits per weight: binary schemes 1, ternary 2, affine its configured bits. */
+static int scheme_bits(const frost_nodeq *q)
+{
+    switch ((frost_wscheme)q->wscheme) {
+    case FROST_WSCHEME_BINARY:
+    case FROST_WSCHEME_BINARY_STOCHASTIC:
+    case FROST_WSCHEME_BWN: return 1;
+    case FROST_WSCHEME_TWN:
+    case FROST_WSCHEME_TTQ: return 2;
+    case FROST_WSCHEME_AFFINE:
+    case FROST_WSCHEME_COUNT: break;
+    }
+    return q->bits;
+}
+
+void frost_model_qlayer_schemes(const frost_model *m, int i, frost_wscheme *w, frost_ascheme *a)
+{
+    int wn = m->quant.layer_w[i];
+    *w = wn >= 0 ? (frost_wscheme)m->nodes[wn].q.wscheme : FROST_WSCHEME_AFFINE;
+    *a = wn >= 0 ? (frost_ascheme)m->nodes[wn].q.ascheme : FROST_ASCHEME_AFFINE;
+}
+
 void frost_model_qlayer_bits(const frost_model *m, int i, int *wbits, int *abits)
 {
     int w = m->quant.layer_w[i], f = m->quant.layer_fq[i];
-    *wbits = w >= 0 && m->nodes[w].q.configured_on ? m->nodes[w].q.bits : 0;
+    *wbits = w >= 0 && m->nodes[w].q.configured_on ? scheme_bits(&m->nodes[w].q) : 0;
     *abits = f >= 0 && m->nodes[f].q.configured_on ? m->nodes[f].q.bits : 0;
 }
 

@@ -17,6 +17,11 @@ typedef struct {
     bool symmetric;
     bool per_channel;
     bool enabled;
+    int scheme;      /* frost_wscheme (weights) or frost_ascheme (activations) */
+    bool scheme_set; /* the layer's own "layers" entry sets the scheme */
+    bool bits_set;   /* the layer's own "layers" entry sets the bits */
+    float binary_h;  /* weights, binary schemes: H (0 = Glorot's from fan-in/out) */
+    float ttq_t;     /* weights, ttq: threshold factor t */
 } frost_qspec;
 
 /* The defaults overridden by layers.<layer> (layer may be NULL). */

@@ -8,6 +8,7 @@
 
 #include "core/util.h"
 #include "models/graph.h"
+#include "quant/lowbit.h"
 #include "quant/qgraph.h"
 
 /* Folding factor gamma / sqrt(running_var + eps) per output channel. A channel whose
@@ -44,7 +45,48 @@ static void weight_qparams(frost_nodeq *q, int cout, int64_t inner)
                             &q->wzp[c]);
 }
 
-static const float *qrun_weight(frost_model *m, int ni)
+/* Scale groups of a per-filter-or-per-layer scheme (BWN, TWN): one per output channel
+ * when per_channel, else one for the tensor. */
+static int lowbit_groups(const frost_nodeq *q, int cout) { return q->per_channel ? cout : 1; }
+
+/* The binary/ternary weights the layer computes with, from its real (unfolded) weights:
+ * a BN after the conv is not folded in (docs/lowbit.md#bn-folding). */
+static const float *lowbit_weight(frost_model *m, frost_node *n, bool training)
+{
+    frost_nodeq *q = &n->q;
+    const frost_param *p = &m->params[n->weight];
+    int cout = (int)p->shape[0], groups = lowbit_groups(q, cout);
+    switch ((frost_wscheme)q->wscheme) {
+    case FROST_WSCHEME_BINARY:
+        frost_binary_forward(p->numel, p->data, q->binary_h, q->w_eff);
+        break;
+    case FROST_WSCHEME_BINARY_STOCHASTIC:
+        if (!training) { /* BinaryConnect tests with the real weights */
+            q->w_applied = false;
+            return p->data;
+        }
+        frost_binary_stochastic_forward(p->numel, p->data, q->binary_h, &m->quant.rng, q->w_eff);
+        break;
+    case FROST_WSCHEME_BWN:
+        frost_bwn_forward(groups, p->numel / groups, p->data, q->wscale, q->w_eff);
+        break;
+    case FROST_WSCHEME_TWN: /* q->fold holds the thresholds (no BN fold below 8 bits) */
+        frost_twn_forward(groups, p->numel / groups, p->data, q->fold, q->wscale, q->w_eff);
+        break;
+    case FROST_WSCHEME_TTQ: {
+        float *s = m->params[q->ttq_scales].data;
+        if (s[0] == 0.0f && s[1] == 0.0f) /* not started: from the weights' own magnitudes */
+            frost_ttq_init_scales(p->numel, p->data, q->ttq_t, &s[0], &s[1]);
+        q->ttq_thr = frost_ttq_forward(p->numel, p->data, q->ttq_t, s[0], s[1], q->w_eff);
+        break;
+    }
+    case FROST_WSCHEME_AFFINE:
+    case FROST_WSCHEME_COUNT: break;
+    }
+    return q->w_eff;
+}
+
+static const float *qrun_weight(frost_model *m, int ni, bool training)
 {
     frost_node *n = &m->nodes[ni];
     frost_nodeq *q = &n->q;
@@ -52,6 +94,8 @@ static const float *qrun_weight(frost_model *m, int ni)
     q->w_applied = m->quant.fake && q->on;
     if (!q->w_applied)
         return p->data;
+    if (q->wscheme != FROST_WSCHEME_AFFINE)
+        return lowbit_weight(m, n, training);
     int cout = (int)p->shape[0];
     int64_t inner = p->numel / cout;
     if (q->fold_bn >= 0) {
@@ -74,12 +118,43 @@ static const float *qrun_weight(frost_model *m, int ni)
 
 static bool qrun_weight_quantized(const frost_model *m, int ni) { return m->nodes[ni].q.w_applied; }
 
+/* The straight-through rule of each binary/ternary scheme: dW += rule(dW_eff). */
+static void lowbit_weight_backward(frost_model *m, frost_node *n)
+{
+    frost_nodeq *q = &n->q;
+    const frost_param *p = &m->params[n->weight];
+    int cout = (int)p->shape[0], groups = lowbit_groups(q, cout);
+    switch ((frost_wscheme)q->wscheme) {
+    case FROST_WSCHEME_BWN:
+        frost_bwn_backward(groups, p->numel / groups, p->data, q->wscale, q->dw_eff, p->grad);
+        break;
+    case FROST_WSCHEME_TTQ: {
+        frost_param *s = &m->params[q->ttq_scales];
+        frost_ttq_backward(p->numel, p->data, q->ttq_thr, s->data[0], s->data[1], q->dw_eff,
+                           p->grad, &s->grad[0], &s->grad[1]);
+        break;
+    }
+    case FROST_WSCHEME_BINARY: /* BinaryConnect and TWN pass dL/dW_eff to W unchanged */
+    case FROST_WSCHEME_BINARY_STOCHASTIC:
+    case FROST_WSCHEME_TWN:
+        for (int64_t i = 0; i < p->numel; i++)
+            p->grad[i] += q->dw_eff[i];
+        break;
+    case FROST_WSCHEME_AFFINE:
+    case FROST_WSCHEME_COUNT: break;
+    }
+}
+
 static void qrun_weight_backward(frost_model *m, int ni)
 {
     frost_node *n = &m->nodes[ni];
     frost_nodeq *q = &n->q;
     const frost_param *p = &m->params[n->weight];
     int cout = (int)p->shape[0];
+    if (q->wscheme != FROST_WSCHEME_AFFINE) {
+        lowbit_weight_backward(m, n);
+        return;
+    }
     /* W_eff = FQ(W * f) / f, so dW = dW_eff * mask(W * f): the f cancels. */
     frost_fake_quant_per_channel_backward(1, cout, p->numel / cout, q->w_in, q->wscale, q->wzp,
                                           q->qmin, q->qmax, q->dw_eff, p->grad);
@@ -172,6 +247,63 @@ static bool qrun_bn_frozen(const frost_model *m, int ni)
     return m->quant.active && m->quant.bn_frozen && m->nodes[ni].q.folded;
 }
 
+/* Binarizes a conv/linear layer's input under a binary activation scheme. */
+static frost_status qrun_input(frost_model *m, int ni, const float *x, int n_images, bool training,
+                               const float **out)
+{
+    frost_node *n = &m->nodes[ni];
+    frost_nodeq *q = &n->q;
+    const frost_node *src = &m->nodes[n->in[0]];
+    (void)training; /* sign is deterministic: training and inference binarize alike */
+    *out = x;
+    q->x_applied = m->quant.fake && q->on && q->ascheme != FROST_ASCHEME_AFFINE;
+    if (!q->x_applied)
+        return FROST_OK;
+    int64_t numel = (int64_t)n_images * src->h * src->w * src->c;
+    if (numel > q->x_bin_cap) { /* grows with the batch; kept for the backward */
+        frost_free(q->x_bin);
+        frost_free(q->dx_bin);
+        q->x_bin = frost_alloc((size_t)numel * sizeof(float));
+        q->dx_bin = frost_alloc((size_t)numel * sizeof(float));
+        q->x_bin_cap = q->x_bin && q->dx_bin ? numel : 0;
+        if (!q->x_bin_cap) {
+            q->x_applied = false;
+            return frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory binarizing its input",
+                              n->name);
+        }
+    }
+    frost_sign_forward(numel, x, q->x_bin);
+    *out = q->x_bin;
+    return FROST_OK;
+}
+
+static void qrun_input_backward(frost_model *m, int ni, const float *x, float *dx)
+{
+    frost_node *n = &m->nodes[ni];
+    const frost_node *src = &m->nodes[n->in[0]];
+    int64_t numel = (int64_t)m->cur_n * src->h * src->w * src->c;
+    if (n->q.ascheme == FROST_ASCHEME_BIREAL)
+        frost_approx_sign_backward(numel, x, n->q.dx_bin, dx);
+    else
+        frost_sign_backward(numel, x, n->q.dx_bin, dx);
+}
+
+void frost_model_qat_after_step(frost_model *m)
+{
+    if (!m->quant.active || !m->quant.fake)
+        return;
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_nodeq *q = &m->nodes[i].q;
+        if (q->on &&
+            (q->wscheme == FROST_WSCHEME_BINARY || q->wscheme == FROST_WSCHEME_BINARY_STOCHASTIC)) {
+            frost_param *p = &m->params[m->nodes[i].weight];
+            frost_binary_clip(p->numel, p->data, q->binary_h);
+        }
+    }
+}
+
+void frost_model_seed_qat(frost_model *m, uint64_t seed) { frost_rng_seed(&m->quant.rng, seed); }
+
 const frost_qat_hooks frost_qrun_hooks = {
     .weight = qrun_weight,
     .weight_quantized = qrun_weight_quantized,
@@ -179,5 +311,7 @@ const frost_qat_hooks frost_qrun_hooks = {
     .fq_forward = qrun_fq_forward,
     .fq_backward = qrun_fq_backward,
     .bn_frozen = qrun_bn_frozen,
+    .input = qrun_input,
+    .input_backward = qrun_input_backward,
     .release = frost_model_quant_release,
 };
