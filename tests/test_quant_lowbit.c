@@ -24,6 +24,15 @@ static frost_qconfig *config(const char *json)
     return c;
 }
 
+static float *weights_of(frost_model *m, const char *layer)
+{
+    return m->params[m->nodes[frost_g_find(m, layer)].weight].data;
+}
+static float *grad_of(frost_model *m, const char *layer)
+{
+    return m->params[m->nodes[frost_g_find(m, layer)].weight].grad;
+}
+
 /* ---- the kernels against the worked values ---- */
 
 TEST(test_bwn_worked_example)
@@ -164,6 +173,81 @@ TEST(test_sign_and_approx_sign)
         CHECK_FLOAT_EQ(dx[i], want_dx[i]);
 }
 
+TEST(test_xnor_conv_scale_map)
+{
+    /* 1 image, 3x3x2, channel means of |x| = 1..9 row by row */
+    float x[18], a[9], k[9];
+    for (int i = 0; i < 9; i++) {
+        x[2 * i] = (float)(i + 1) * (i % 2 ? -0.5f : 0.5f);
+        x[2 * i + 1] = (float)(i + 1) * 1.5f;
+    }
+    frost_conv_params p = {
+        .kh = 3, .kw = 3, .stride = 1, .pad_h = 1, .pad_w = 1, .groups = 1, .cin = 2, .cout = 1};
+    frost_shape4 in = {1, 3, 3, 2};
+    frost_xnor_conv_k(&p, in, x, a, k);
+    for (int i = 0; i < 9; i++)
+        CHECK_NEAR(a[i], i + 1, 1e-6, 0);
+    CHECK_NEAR(k[4], 45.0 / 9, 1e-6, 0); /* the full window */
+    CHECK_NEAR(k[0], 12.0 / 9, 1e-6, 0); /* 1 + 2 + 4 + 5: padding counts as 0 */
+    CHECK_NEAR(k[5], 33.0 / 9, 1e-6, 0); /* 2 + 3 + 5 + 6 + 8 + 9 */
+    p.stride = 2;                        /* 2x2 outputs */
+    frost_xnor_conv_k(&p, in, x, a, k);
+    CHECK_NEAR(k[0], 12.0 / 9, 1e-6, 0);
+    CHECK_NEAR(k[1], 16.0 / 9, 1e-6, 0); /* 2 + 3 + 5 + 6 */
+    CHECK_NEAR(k[3], 28.0 / 9, 1e-6, 0); /* 5 + 6 + 8 + 9 */
+    float beta[2];
+    const float xl[8] = {0.3f, -0.6f, 0.9f, 0.2f, 1, 1, -1, -1};
+    frost_xnor_linear_beta(2, 4, xl, beta);
+    CHECK_NEAR(beta[0], 0.5, 1e-7, 0);
+    CHECK_NEAR(beta[1], 1.0, 1e-7, 0);
+}
+
+/* XNOR-Net's linear example in a model: x = [.3, -.6, .9, .2] (beta .5), BWN weights
+ * [.5, -1.5, 2, -.2] (alpha 1.05): sign dot 2, output 2 * 1.05 * .5 = 1.05, plus the bias
+ * (unscaled). Backward: dWq = dl * beta * sign(x), then BWN's rule; db = dl. */
+TEST(test_xnor_linear_worked_example)
+{
+    frost_model *m = frost_g_new("xnor", 1, 1, 4);
+    int a = frost_g_linear(m, "fc1", 0, 4, false);
+    frost_g_linear(m, "fc2", a, 2, true);
+    frost_g_finish(m, 2);
+    frost_qconfig *c = config("{\"activations\": {\"enabled\": false}, \"layers\": {\"fc1\": "
+                              "{\"weights\": {\"enabled\": false}}, \"fc2\": {\"weights\": "
+                              "{\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}}}}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    CHECK(frost_model_set_batch(m, 1) == FROST_OK);
+    float *w1 = weights_of(m, "fc1"), *w2 = weights_of(m, "fc2");
+    for (int i = 0; i < 16; i++)
+        w1[i] = (i % 5 == 0) ? 1.0f : 0.0f;
+    const float w2v[8] = {0.5f, -1.5f, 2.0f, -0.2f, 1.0f, 1.0f, 1.0f, 1.0f};
+    memcpy(w2, w2v, sizeof w2v);
+    float *b2 = m->params[m->nodes[frost_g_find(m, "fc2")].bias_p].data;
+    b2[0] = 0.25f;
+    b2[1] = -0.5f;
+    const float x[4] = {0.3f, -0.6f, 0.9f, 0.2f};
+    CHECK(frost_model_forward(m, x, 1, true) == FROST_OK);
+    CHECK_NEAR(frost_model_logits(m)[0], 1.05 + 0.25, 1e-6, 0);
+    CHECK_NEAR(frost_model_logits(m)[1], 1.0 * 2 * 0.5 - 0.5, 1e-6, 0); /* signs +-++ */
+    const float dl[2] = {1.0f, 2.0f};
+    frost_model_zero_grad(m);
+    CHECK(frost_model_backward(m, dl) == FROST_OK);
+    const float sx[4] = {1, -1, 1, 1}, alpha[2] = {1.05f, 1.0f};
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < 4; i++) {
+            float dwq = dl[o] * 0.5f * sx[i];
+            float want = dwq * (0.25f + (fabsf(w2v[o * 4 + i]) <= 1.0f ? alpha[o] : 0.0f));
+            CHECK_NEAR(grad_of(m, "fc2")[o * 4 + i], want, 1e-6, 0);
+        }
+    const float *db = m->params[m->nodes[frost_g_find(m, "fc2")].bias_p].grad;
+    CHECK_NEAR(db[0], 1.0, 1e-7, 0);
+    CHECK_NEAR(db[1], 2.0, 1e-7, 0);
+    /* inference gives the same output */
+    CHECK(frost_model_forward(m, x, 1, false) == FROST_OK);
+    CHECK_NEAR(frost_model_logits(m)[0], 1.3, 1e-6, 0);
+    frost_qconfig_free(c);
+    frost_model_free(m);
+}
+
 /* ---- config ---- */
 
 TEST(test_config_schemes_and_errors)
@@ -190,7 +274,7 @@ TEST(test_config_schemes_and_errors)
     };
     const char *msg[] = {"weights.scheme must be affine, binary",
                          "weights.scheme must be",
-                         "activations.scheme must be affine, sign or bireal",
+                         "activations.scheme must be affine, sign, bireal or xnor",
                          "weights.H must be a number > 0",
                          "weights.threshold must be in (0, 1)",
                          "layers.c.weights.scheme must be"};
@@ -307,15 +391,6 @@ static frost_model *mlp(void)
     frost_g_finish(m, 2);
     frost_model_init_weights(m, 3);
     return m;
-}
-
-static float *weights_of(frost_model *m, const char *layer)
-{
-    return m->params[m->nodes[frost_g_find(m, layer)].weight].data;
-}
-static float *grad_of(frost_model *m, const char *layer)
-{
-    return m->params[m->nodes[frost_g_find(m, layer)].weight].grad;
 }
 
 /* fc2 under `scheme` with a sign input: its forward uses the scheme's weights and sign(h);
@@ -624,6 +699,7 @@ FROST_TEST_MAIN(RUN(test_bwn_worked_example); RUN(test_twn_worked_example);
                 RUN(test_binary_deterministic_and_clip);
                 RUN(test_binary_stochastic_probabilities_and_seed);
                 RUN(test_ttq_forward_and_backward_rules); RUN(test_sign_and_approx_sign);
+                RUN(test_xnor_conv_scale_map); RUN(test_xnor_linear_worked_example);
                 RUN(test_config_schemes_and_errors); RUN(test_first_and_last_layer_stay_affine);
                 RUN(test_binary_input_after_relu_is_refused);
                 RUN(test_bwn_sign_in_model_follow_the_rules);

@@ -513,7 +513,7 @@ const cli_opt cli_quant_options[] = {
     CLI_OPT_FLAG("per-tensor"),
     CLI_OPT_LOOKUP("observer", "minmax|ema|hist|percentile|entropy", observer_lookup),
     CLI_OPT_LOOKUP("w-scheme", "affine|binary|binary_stochastic|bwn|twn|ttq", frost_wscheme_parse),
-    CLI_OPT_LOOKUP("a-scheme", "affine|sign|bireal", frost_ascheme_parse),
+    CLI_OPT_LOOKUP("a-scheme", "affine|sign|bireal|xnor", frost_ascheme_parse),
     CLI_OPT_END,
 };
 

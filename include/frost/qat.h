@@ -21,7 +21,7 @@
  * Below 8 bits (docs/lowbit.md): "weights": {"scheme": ...} picks a binary or ternary
  * weight scheme ("affine", the default, is the fake-quant above), with "H" (binary: the
  * magnitude, default Glorot's) and "threshold" (ttq: t, default 0.05); on a conv/linear
- * layer, "activations": {"scheme": "sign" | "bireal"} binarizes that layer's input.
+ * layer, "activations": {"scheme": "sign" | "bireal" | "xnor"} binarizes that layer's input.
  * With a sub-8-bit model-wide scheme the first and the last conv/linear layer stay affine
  * (weights 8-bit, input not binarized) unless their "layers" entry sets "scheme".
  */
@@ -65,6 +65,7 @@ typedef enum {
     FROST_ASCHEME_AFFINE = 0, /* the producer's affine fake-quant only */
     FROST_ASCHEME_SIGN,       /* BinaryNet sign, STE dy * 1{|x| <= 1} */
     FROST_ASCHEME_BIREAL,     /* sign with Bi-Real's ApproxSign backward */
+    FROST_ASCHEME_XNOR,       /* sign, and XNOR-Net's K / beta scaling of the layer output */
     FROST_ASCHEME_COUNT
 } frost_ascheme;
 

@@ -56,6 +56,10 @@ typedef struct {
     int ascheme;
     float *x_bin, *dx_bin;
     int64_t x_bin_cap;
+    /* xnor: the output scale of the last forward (K per output pixel, or beta per image)
+     * and the per-pixel channel mean |x| it is made from */
+    float *xnor_k, *xnor_a;
+    int64_t xnor_cap, xnor_rows;
     bool x_applied; /* this forward binarized the input */
     /* activations, run-time: the parameters of the last forward (applied = quantized) */
     float scale;
@@ -126,6 +130,11 @@ typedef struct {
                           const float **out);
     /* after the node's backward: dx += STE(q.dx_bin) when the input was binarized */
     void (*input_backward)(frost_model *m, int ni, const float *x, float *dx);
+    /* after a conv/linear node's forward: XNOR-Net's scaling of its output */
+    void (*output)(frost_model *m, int ni);
+    /* before its backward: the scaling's backward applied to n->dy in place; when it
+     * returns true it has added the bias gradient into db itself */
+    bool (*output_backward)(frost_model *m, int ni, float *db);
     void (*release)(frost_model *m); /* frees the quantization state */
 } frost_qat_hooks;
 

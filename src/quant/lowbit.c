@@ -161,3 +161,43 @@ void frost_approx_sign_backward(int64_t n, const float *x, const float *dy, floa
     for (int64_t i = 0; i < n; i++)
         dx[i] += dy[i] * frost_approx_sign_grad(x[i]);
 }
+
+void frost_xnor_conv_k(const frost_conv_params *p, frost_shape4 in, const float *x, float *a,
+                       float *k)
+{
+    int oh = frost_conv_out_dim(in.h, p->kh, p->stride, p->pad_h);
+    int ow = frost_conv_out_dim(in.w, p->kw, p->stride, p->pad_w);
+    int64_t pixels = (int64_t)in.n * in.h * in.w;
+    for (int64_t i = 0; i < pixels; i++)
+        a[i] = (float)mean_abs(in.c, x + i * in.c);
+    float inv = 1.0f / (float)(p->kh * p->kw);
+    for (int n = 0; n < in.n; n++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                double s = 0.0;
+                for (int ky = 0; ky < p->kh; ky++) {
+                    int iy = oy * p->stride - p->pad_h + ky;
+                    for (int kx = 0; kx < p->kw && iy >= 0 && iy < in.h; kx++) {
+                        int ix = ox * p->stride - p->pad_w + kx;
+                        if (ix >= 0 && ix < in.w)
+                            s += a[((int64_t)n * in.h + iy) * in.w + ix];
+                    }
+                }
+                k[((int64_t)n * oh + oy) * ow + ox] = (float)s * inv;
+            }
+}
+
+void frost_xnor_linear_beta(int n, int64_t in, const float *x, float *beta)
+{
+    for (int i = 0; i < n; i++)
+        beta[i] = (float)mean_abs(in, x + (int64_t)i * in);
+}
+
+void frost_xnor_scale_rows(int64_t rows, int c, const float *k, const float *b, float *y)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++) {
+            float bias = b ? b[j] : 0.0f;
+            y[r * c + j] = k[r] * (y[r * c + j] - bias) + bias;
+        }
+}

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "ops/ops.h"
 
 static inline float frost_sign1(float x) { return x >= 0.0f ? 1.0f : -1.0f; }
 
@@ -59,5 +60,16 @@ void frost_sign_backward(int64_t n, const float *x, const float *dy, float *dx);
 float frost_approx_sign_grad(float x);
 /* dx += dy * frost_approx_sign_grad(x). */
 void frost_approx_sign_backward(int64_t n, const float *x, const float *dy, float *dx);
+
+/* XNOR-Net's input scaling of a binary conv: A[n,h,w] = mean over channels of |x|, then
+ * K[n,oy,ox] = the sum of A over the kernel window at that output (zero padding, the
+ * conv's stride) divided by kh*kw. a: [n*h*w] scratch, k: [n*oh*ow]. */
+void frost_xnor_conv_k(const frost_conv_params *p, frost_shape4 in, const float *x, float *a,
+                       float *k);
+/* XNOR-Net's scaling of a binary linear layer: beta[n] = mean |x[n, :]|. */
+void frost_xnor_linear_beta(int n, int64_t in, const float *x, float *beta);
+/* y[r, :] = k[r] * (y[r, :] - b) + b over rows of c outputs (b may be NULL): the scale
+ * applies to the binary product, not to the bias. */
+void frost_xnor_scale_rows(int64_t rows, int c, const float *k, const float *b, float *y);
 
 #endif

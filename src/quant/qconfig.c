@@ -26,7 +26,7 @@ static const char *const spec_keys_a[] = {"bits",       "symmetric",   "enabled"
 
 static const char *const wscheme_names[FROST_WSCHEME_COUNT] = {
     "affine", "binary", "binary_stochastic", "bwn", "twn", "ttq"};
-static const char *const ascheme_names[FROST_ASCHEME_COUNT] = {"affine", "sign", "bireal"};
+static const char *const ascheme_names[FROST_ASCHEME_COUNT] = {"affine", "sign", "bireal", "xnor"};
 
 static int name_index(const char *name, const char *const *names, int n)
 {
@@ -60,7 +60,7 @@ static frost_status check_scheme(const cJSON *it, bool weights, const char *wher
         return frost_fail(FROST_ERR_ARG,
                           weights ? "%s: %s.scheme must be affine, binary, binary_stochastic, bwn, "
                                     "twn or ttq"
-                                  : "%s: %s.scheme must be affine, sign or bireal",
+                                  : "%s: %s.scheme must be affine, sign, bireal or xnor",
                           src, where);
     return FROST_OK;
 }
@@ -292,8 +292,8 @@ frost_status frost_qconfig_set_schemes(frost_qconfig *c, const char *wscheme, co
                           "twn or ttq)",
                           wscheme);
     if (ascheme && frost_ascheme_parse(ascheme) < 0)
-        return frost_fail(FROST_ERR_ARG, "unknown activation scheme '%s' (affine, sign or bireal)",
-                          ascheme);
+        return frost_fail(FROST_ERR_ARG,
+                          "unknown activation scheme '%s' (affine, sign, bireal or xnor)", ascheme);
     const char *names[2] = {wscheme, ascheme}, *parts[2] = {"weights", "activations"};
     for (int i = 0; i < 2; i++) {
         if (!names[i])

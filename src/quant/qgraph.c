@@ -424,6 +424,8 @@ void frost_model_quant_release(frost_model *m)
         frost_free(q->dw_eff);
         frost_free(q->x_bin);
         frost_free(q->dx_bin);
+        frost_free(q->xnor_k);
+        frost_free(q->xnor_a);
     }
     free(m->quant.config_json);
     free(m->quant.layer_w);

@@ -247,6 +247,70 @@ static bool qrun_bn_frozen(const frost_model *m, int ni)
     return m->quant.active && m->quant.bn_frozen && m->nodes[ni].q.folded;
 }
 
+/* XNOR-Net's output scale from the real input x: K per output pixel of a conv, beta per
+ * image of a linear layer (applied by qrun_output). */
+static frost_status xnor_scale(frost_model *m, frost_node *n, const float *x, int n_images)
+{
+    frost_nodeq *q = &n->q;
+    const frost_node *src = &m->nodes[n->in[0]];
+    int64_t in_pixels = (int64_t)n_images * src->h * src->w;
+    int64_t out_pixels = (int64_t)n_images * n->h * n->w;
+    int64_t need = in_pixels > out_pixels ? in_pixels : out_pixels;
+    if (need > q->xnor_cap) {
+        frost_free(q->xnor_k);
+        frost_free(q->xnor_a);
+        q->xnor_k = frost_alloc((size_t)need * sizeof(float));
+        q->xnor_a = frost_alloc((size_t)need * sizeof(float));
+        q->xnor_cap = q->xnor_k && q->xnor_a ? need : 0;
+        if (!q->xnor_cap) {
+            q->x_applied = false;
+            return frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory for its XNOR scale",
+                              n->name);
+        }
+    }
+    q->xnor_rows = out_pixels; /* a linear layer's output is 1x1: one row per image */
+    if (n->op == FROST_OP_CONV) {
+        frost_shape4 in = {n_images, src->h, src->w, src->c};
+        frost_xnor_conv_k(&n->conv, in, x, q->xnor_a, q->xnor_k);
+    } else {
+        frost_xnor_linear_beta(n_images, (int64_t)src->h * src->w * src->c, x, q->xnor_k);
+    }
+    return FROST_OK;
+}
+
+static bool xnor_on(const frost_node *n)
+{
+    return n->q.x_applied && n->q.ascheme == FROST_ASCHEME_XNOR;
+}
+
+static void qrun_output(frost_model *m, int ni)
+{
+    frost_node *n = &m->nodes[ni];
+    if (!xnor_on(n))
+        return;
+    int64_t rows = n->q.xnor_rows; /* cur_n is set only after the whole forward */
+    const float *b = n->bias_p >= 0 ? m->params[n->bias_p].data : NULL;
+    frost_xnor_scale_rows(rows, n->c, n->q.xnor_k, b, n->y);
+}
+
+/* y = k * conv + b: dconv = k * dy and db = dy; K is treated as a constant (no gradient
+ * flows into x through the scale, only through the sign's STE). */
+static bool qrun_output_backward(frost_model *m, int ni, float *db)
+{
+    frost_node *n = &m->nodes[ni];
+    if (!xnor_on(n))
+        return false;
+    int64_t rows = n->q.xnor_rows; /* of the training forward this backward follows */
+    for (int64_t r = 0; r < rows; r++)
+        for (int j = 0; j < n->c; j++) {
+            float *g = &n->dy[r * n->c + j];
+            if (db)
+                db[j] += *g;
+            *g *= n->q.xnor_k[r];
+        }
+    return true;
+}
+
 /* Binarizes a conv/linear layer's input under a binary activation scheme. */
 static frost_status qrun_input(frost_model *m, int ni, const float *x, int n_images, bool training,
                                const float **out)
@@ -274,7 +338,7 @@ static frost_status qrun_input(frost_model *m, int ni, const float *x, int n_ima
     }
     frost_sign_forward(numel, x, q->x_bin);
     *out = q->x_bin;
-    return FROST_OK;
+    return q->ascheme == FROST_ASCHEME_XNOR ? xnor_scale(m, n, x, n_images) : FROST_OK;
 }
 
 static void qrun_input_backward(frost_model *m, int ni, const float *x, float *dx)
@@ -313,5 +377,7 @@ const frost_qat_hooks frost_qrun_hooks = {
     .bn_frozen = qrun_bn_frozen,
     .input = qrun_input,
     .input_backward = qrun_input_backward,
+    .output = qrun_output,
+    .output_backward = qrun_output_backward,
     .release = frost_model_quant_release,
 };

@@ -256,6 +256,8 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
     case FROST_OP_CONV:
         frost_conv2d_forward(&n->conv, in, xw, node_weight(m, n, training),
                              param_data(m, n->bias_p), n->y, m->scratch);
+        if (qat(m))
+            qat(m)->output(m, (int)(n - m->nodes));
         break;
     case FROST_OP_BN: {
         if (n->fused_away)
@@ -282,6 +284,8 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
     case FROST_OP_LINEAR:
         frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, xw, node_weight(m, n, training),
                              param_data(m, n->bias_p), n->y);
+        if (qat(m))
+            qat(m)->output(m, (int)(n - m->nodes));
         break;
     case FROST_OP_ADD: frost_add_forward(numel, x0->y, m->nodes[n->in[1]].y, n->y); break;
     case FROST_OP_MUL: {
@@ -391,6 +395,16 @@ static float *binarized_input_grad(const frost_model *m, frost_node *n, float *d
     return n->q.dx_bin;
 }
 
+/* XNOR-Net's output scaling, undone on n->dy before a conv/linear backward; returns the
+ * bias gradient the backward should still add to (NULL when the scaling added it). */
+static float *output_scale_backward(frost_model *m, frost_node *n)
+{
+    float *db = param_grad(m, n->bias_p);
+    if (qat(m) && qat(m)->output_backward(m, (int)(n - m->nodes), db))
+        return NULL;
+    return db;
+}
+
 static void backward_node(frost_model *m, frost_node *n, bool *touched)
 {
     if (n->op == FROST_OP_FAKEQUANT) {
@@ -411,9 +425,10 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         if (q)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
         float *dxw = binarized_input_grad(m, n, dx);
+        float *db = output_scale_backward(m, n);
         frost_conv2d_backward(&n->conv, in, n->q.x_applied ? n->q.x_bin : x0->y,
-                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw,
-                              param_grad(m, n->bias_p), m->scratch);
+                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db,
+                              m->scratch);
         if (q)
             qat(m)->weight_backward(m, (int)(n - m->nodes));
         if (n->q.x_applied && dx)
@@ -456,9 +471,9 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         if (q)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
         float *dxw = binarized_input_grad(m, n, dx);
+        float *db = output_scale_backward(m, n);
         frost_linear_backward(bs, x0->h * x0->w * x0->c, n->c, n->q.x_applied ? n->q.x_bin : x0->y,
-                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw,
-                              param_grad(m, n->bias_p));
+                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db);
         if (q)
             qat(m)->weight_backward(m, (int)(n - m->nodes));
         if (n->q.x_applied && dx)
