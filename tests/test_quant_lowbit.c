@@ -12,6 +12,7 @@
 
 #include "frost/frost.h"
 #include "harness.h"
+#include "io/checkpoint.h"
 #include "models/graph.h"
 #include "ops/ops.h"
 #include "quant/lowbit.h"
@@ -639,13 +640,132 @@ TEST(test_deployed_weights_match_inference)
     check_deployed("ttq");
 }
 
+/* ---- Bi-Real shortcuts ---- */
+
+static const frost_node *node_named(const frost_model *m, const char *name)
+{
+    int i = frost_g_find(m, name);
+    return i >= 0 ? &m->nodes[i] : NULL;
+}
+
+/* The node a (maybe fake-quant) input stands for. */
+static const char *source_name(const frost_model *m, int idx)
+{
+    while (m->nodes[idx].op == FROST_OP_FAKEQUANT)
+        idx = m->nodes[idx].in[0];
+    return m->nodes[idx].name;
+}
+
+TEST(test_bireal_shortcuts_where_shapes_match)
+{
+    /* c1 (first: real input) 2 -> 4; c2, c3 4 -> 4 stride 1: shortcuts; c4 stride 2 and
+     * c5 4 -> 8: none */
+    frost_model *m = frost_g_new("bireal", 6, 6, 2);
+    int a = frost_g_conv_bn_act(m, "c1", 0, 4, 3, 1, 1, FROST_ACT_IDENTITY);
+    int b = frost_g_conv_bn_act(m, "c2", a, 4, 3, 1, 1, FROST_ACT_IDENTITY);
+    int c = frost_g_conv_bn_act(m, "c3", b, 4, 3, 1, 1, FROST_ACT_IDENTITY);
+    int d = frost_g_conv_bn_act(m, "c4", c, 4, 3, 2, 1, FROST_ACT_IDENTITY);
+    int e = frost_g_conv_bn_act(m, "c5", d, 8, 3, 1, 1, FROST_ACT_IDENTITY);
+    int g = frost_g_gap(m, "gap", e);
+    frost_g_linear(m, "fc", g, 3, true);
+    frost_g_finish(m, 3);
+    frost_model_init_weights(m, 5);
+    int n_float = m->n_nodes;
+    frost_qconfig *cfg = config("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": "
+                                "{\"scheme\": \"bireal\"}, \"bireal_shortcuts\": true}");
+    CHECK(frost_model_quantize(m, cfg) == FROST_OK);
+    CHECK(node_named(m, "c1.conv.shortcut") == NULL);
+    CHECK(node_named(m, "c4.conv.shortcut") == NULL);
+    CHECK(node_named(m, "c5.conv.shortcut") == NULL);
+    const frost_node *s2 = node_named(m, "c2.conv.shortcut"),
+                     *s3 = node_named(m, "c3.conv.shortcut");
+    CHECK(s2 && s3);
+    if (!s2 || !s3)
+        return;
+    CHECK(s2->op == FROST_OP_ADD && s2->n_in == 2);
+    CHECK(strcmp(source_name(m, s2->in[0]), "c2.bn") == 0);
+    CHECK(strcmp(source_name(m, s2->in[1]), "c1.bn") == 0); /* c2's real input */
+    CHECK(strcmp(source_name(m, s3->in[1]), "c2.conv.shortcut") == 0);
+    CHECK(strcmp(source_name(m, node_named(m, "c3.conv")->in[0]), "c2.conv.shortcut") == 0);
+    CHECK(strcmp(source_name(m, node_named(m, "c4.conv")->in[0]), "c3.conv.shortcut") == 0);
+    for (int i = 0; i < m->n_nodes; i++) /* still topologically ordered */
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            CHECK(m->nodes[i].in[k] < i);
+    /* forward: the sum of the unit's output and its real input */
+    CHECK(frost_model_set_batch(m, 1) == FROST_OK);
+    float x[72];
+    frost_test_fill_uniform(x, 72, -1.0f, 1.0f, 9);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_FLOAT) == FROST_OK);
+    CHECK(frost_model_forward(m, x, 1, false) == FROST_OK);
+    const float *y = s2->y, *u = m->nodes[s2->in[0]].y, *r = m->nodes[s2->in[1]].y;
+    for (int i = 0; i < 144; i++)
+        CHECK_FLOAT_EQ(y[i], u[i] + r[i]);
+
+    /* a checkpoint holds the shortcuts in its architecture: loading quantizes again
+     * without adding a second set */
+    const char *path = "test_quant_lowbit_bireal.safetensors";
+    CHECK(frost_checkpoint_save_weights(path, m) == FROST_OK);
+    frost_model *back = NULL;
+    CHECK(frost_model_load(path, &back) == FROST_OK);
+    if (back) {
+        CHECK_EQ_INT(back->n_nodes, m->n_nodes);
+        CHECK(m->n_nodes > n_float + 2);
+        frost_model_free(back);
+    }
+    remove(path);
+    frost_qconfig_free(cfg);
+    frost_model_free(m);
+}
+
+/* TTQ's learned scales travel in checkpoints; an FP32 checkpoint (without them) still
+ * loads into a TTQ model, whose scales then start from the weights. */
+TEST(test_ttq_scales_in_checkpoints)
+{
+    frost_model *m = chain_model(FROST_ACT_IDENTITY);
+    const char *fp32 = "test_quant_lowbit_fp32.safetensors";
+    const char *qat = "test_quant_lowbit_ttq.safetensors";
+    CHECK(frost_checkpoint_save_weights(fp32, m) == FROST_OK);
+    frost_qconfig *c = config("{\"weights\": {\"scheme\": \"ttq\"}}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    int si = param_index(m, "c2.conv.ttq");
+    CHECK(si >= 0);
+    if (si < 0)
+        return;
+    m->params[si].data[0] = 0.625f;
+    m->params[si].data[1] = 0.375f;
+    CHECK(frost_checkpoint_save_weights(qat, m) == FROST_OK);
+    frost_model *back = NULL;
+    CHECK(frost_model_load(qat, &back) == FROST_OK);
+    if (back) {
+        int bi = param_index(back, "c2.conv.ttq");
+        CHECK(bi >= 0 && back->params[bi].data[0] == 0.625f && back->params[bi].data[1] == 0.375f);
+        frost_model_free(back);
+    }
+    frost_model *q = chain_model(FROST_ACT_IDENTITY);
+    CHECK(frost_model_quantize(q, c) == FROST_OK);
+    frost_st_file *f = NULL;
+    CHECK(frost_st_read(fp32, &f) == FROST_OK);
+    if (f) {
+        CHECK(frost_checkpoint_apply_weights(f, fp32, q) == FROST_OK);
+        frost_st_close(f);
+    }
+    CHECK(q->params[param_index(q, "c2.conv.ttq")].data[0] == 0.0f); /* not started */
+    remove(fp32);
+    remove(qat);
+    frost_model_free(q);
+    frost_qconfig_free(c);
+    frost_model_free(m);
+}
+
 /* ---- a short training run on real data ---- */
 
-/* 28x28x1 -> c1 (8, stride 2, conv+BN) -> c2 (16, stride 2, BWN, sign input) -> c3 (16,
- * BWN, sign input) -> gap -> fc. c1 and fc stay affine (the first/last default). */
-TEST(test_bwn_sign_trains_on_fashion_mnist)
+/* 28x28x1 -> c1 (8, stride 2, conv+BN) -> c2 (16, stride 2) -> c3 (16) -> gap -> fc, quantized
+ * with `json` (c1 and fc stay affine by the first/last default), trained for 3 short epochs
+ * on 6000 Fashion-MNIST images; test loss and accuracy on 1000 before and after. */
+static void train_bnn(const char *json, const char *what, float *loss0, float *loss1, float *acc1)
 {
     frost_dataset full, train, test;
+    *loss0 = *loss1 = *acc1 = NAN;
     /* tiny layers: one thread (OpenMP's fork/join costs more than it saves here, and spins
      * badly on a loaded machine) */
     frost_set_threads(1);
@@ -663,10 +783,8 @@ TEST(test_bwn_sign_trains_on_fashion_mnist)
     frost_g_linear(m, "fc", g, 10, true);
     frost_g_finish(m, 10);
     frost_model_init_weights(m, 1);
-    frost_qconfig *c = config("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": "
-                              "{\"scheme\": \"sign\"}}");
+    frost_qconfig *c = config(json);
     CHECK(frost_model_quantize(m, c) == FROST_OK);
-    expect_layer(m, "c2.conv", FROST_WSCHEME_BWN, FROST_ASCHEME_SIGN, 1);
     frost_train_config tc = frost_train_defaults();
     tc.epochs = 3;
     tc.batch = 64;
@@ -675,35 +793,51 @@ TEST(test_bwn_sign_trains_on_fashion_mnist)
     tc.optim = frost_optimizer_defaults(FROST_OPT_ADAM);
     tc.sched.base_lr = 0.03f;
     tc.sched.warmup_epochs = 0.0f;
-    float acc0, loss0, acc1, loss1;
+    float acc0;
     CHECK(frost_model_set_batch(m, 64) == FROST_OK);
     /* the untrained quantized model, its activation ranges observed on the test images */
     CHECK(frost_model_set_qmode(m, FROST_QMODE_CALIBRATE) == FROST_OK);
-    CHECK(frost_evaluate(m, &test, &tc.augment, 64, &acc0, &loss0) == FROST_OK);
+    CHECK(frost_evaluate(m, &test, &tc.augment, 64, &acc0, loss0) == FROST_OK);
     CHECK(frost_model_set_qmode(m, FROST_QMODE_QAT) == FROST_OK);
-    CHECK(frost_evaluate(m, &test, &tc.augment, 64, &acc0, &loss0) == FROST_OK);
+    CHECK(frost_evaluate(m, &test, &tc.augment, 64, &acc0, loss0) == FROST_OK);
     frost_train_result r;
     CHECK(frost_train(m, &train, NULL, NULL, &tc, NULL, NULL, &r) == FROST_OK);
-    CHECK(frost_evaluate(m, &test, &tc.augment, 64, &acc1, &loss1) == FROST_OK);
-    fprintf(stderr, "  BWN+sign: test loss %.3f -> %.3f, accuracy %.3f -> %.3f\n", (double)loss0,
-            (double)loss1, (double)acc0, (double)acc1);
-    CHECK(loss1 < 0.6 * loss0);
-    CHECK(acc1 > 0.5f); /* chance is 0.1 */
+    CHECK(frost_evaluate(m, &test, &tc.augment, 64, acc1, loss1) == FROST_OK);
+    fprintf(stderr, "  %s: test loss %.3f -> %.3f, accuracy %.3f -> %.3f\n", what, (double)*loss0,
+            (double)*loss1, (double)acc0, (double)*acc1);
     frost_qconfig_free(c);
     frost_model_free(m);
     frost_dataset_free(&train);
     frost_dataset_free(&test);
 }
 
-FROST_TEST_MAIN(RUN(test_bwn_worked_example); RUN(test_twn_worked_example);
-                RUN(test_binary_deterministic_and_clip);
-                RUN(test_binary_stochastic_probabilities_and_seed);
-                RUN(test_ttq_forward_and_backward_rules); RUN(test_sign_and_approx_sign);
-                RUN(test_xnor_conv_scale_map); RUN(test_xnor_linear_worked_example);
-                RUN(test_config_schemes_and_errors); RUN(test_first_and_last_layer_stay_affine);
-                RUN(test_binary_input_after_relu_is_refused);
-                RUN(test_bwn_sign_in_model_follow_the_rules);
-                RUN(test_ttq_scale_gradients_match_finite_differences);
-                RUN(test_binary_connect_step_clips); RUN(test_binary_stochastic_in_model);
-                RUN(test_deployed_weights_match_inference);
-                RUN(test_bwn_sign_trains_on_fashion_mnist))
+TEST(test_bwn_sign_trains_on_fashion_mnist)
+{
+    float loss0, loss1, acc1;
+    train_bnn("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"sign\"}}",
+              "BWN + sign", &loss0, &loss1, &acc1);
+    CHECK(loss1 < 0.6 * loss0);
+    CHECK(acc1 > 0.5f); /* chance is 0.1 */
+}
+
+TEST(test_bireal_trains_on_fashion_mnist)
+{
+    float loss0, loss1, acc1;
+    train_bnn("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": "
+              "\"bireal\"}, \"bireal_shortcuts\": true}",
+              "Bi-Real (BWN, ApproxSign, shortcut around c3)", &loss0, &loss1, &acc1);
+    CHECK(loss1 < 0.6 * loss0);
+    CHECK(acc1 > 0.5f);
+}
+
+FROST_TEST_MAIN(
+    RUN(test_bwn_worked_example); RUN(test_twn_worked_example);
+    RUN(test_binary_deterministic_and_clip); RUN(test_binary_stochastic_probabilities_and_seed);
+    RUN(test_ttq_forward_and_backward_rules); RUN(test_sign_and_approx_sign);
+    RUN(test_xnor_conv_scale_map); RUN(test_xnor_linear_worked_example);
+    RUN(test_config_schemes_and_errors); RUN(test_first_and_last_layer_stay_affine);
+    RUN(test_binary_input_after_relu_is_refused); RUN(test_bwn_sign_in_model_follow_the_rules);
+    RUN(test_ttq_scale_gradients_match_finite_differences); RUN(test_binary_connect_step_clips);
+    RUN(test_binary_stochastic_in_model); RUN(test_deployed_weights_match_inference);
+    RUN(test_bireal_shortcuts_where_shapes_match); RUN(test_ttq_scales_in_checkpoints);
+    RUN(test_bwn_sign_trains_on_fashion_mnist); RUN(test_bireal_trains_on_fashion_mnist))

@@ -194,7 +194,8 @@ bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qc
     "  --per-tensor        one weight scale per layer instead of per output channel\n"     \
     "  --w-scheme S        weights: affine (default), binary, binary_stochastic, bwn,\n"   \
     "                      twn or ttq (first and last layer stay 8-bit; docs/lowbit.md)\n" \
-    "  --a-scheme S        conv/linear inputs: affine (default), sign, bireal, xnor\n"
+    "  --a-scheme S        conv/linear inputs: affine (default), sign, bireal, xnor\n"     \
+    "  --bireal-shortcuts  real shortcut around each binary conv+BN of equal shapes\n"
 
 /* PTQ calibration of a quantized model on a data set (eval-mode forwards), then fixed ranges. */
 frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch);

@@ -24,6 +24,7 @@
  * layer, "activations": {"scheme": "sign" | "bireal" | "xnor"} binarizes that layer's input.
  * With a sub-8-bit model-wide scheme the first and the last conv/linear layer stay affine
  * (weights 8-bit, input not binarized) unless their "layers" entry sets "scheme".
+ * "bireal_shortcuts": true adds Bi-Real's real-valued shortcuts (below).
  */
 #ifndef FROST_QAT_H
 #define FROST_QAT_H
@@ -74,6 +75,10 @@ const char *frost_wscheme_name(frost_wscheme s);
 int frost_wscheme_parse(const char *name);
 const char *frost_ascheme_name(frost_ascheme s);
 int frost_ascheme_parse(const char *name);
+/* Bi-Real's real-valued shortcuts ("bireal_shortcuts": true, docs/lowbit.md): quantizing
+ * adds "<conv>.shortcut" = unit output + the conv's real input after every conv+BN unit
+ * with a binarized input and equal input/output shapes. */
+frost_status frost_qconfig_set_shortcuts(frost_qconfig *c, bool on);
 /* Sets the model-wide weight / activation scheme (NULL keeps the current one). */
 frost_status frost_qconfig_set_schemes(frost_qconfig *c, const char *wscheme, const char *ascheme);
 

@@ -160,6 +160,10 @@ static frost_status check_tree(const cJSON *root, const char *src)
                     FROST_TRY(check_spec(part, where, w, false, src));
                 }
             }
+        } else if (strcmp(k, "bireal_shortcuts") == 0) {
+            if (!cJSON_IsBool(it))
+                return frost_fail(FROST_ERR_FORMAT, "%s: bireal_shortcuts must be true or false",
+                                  src);
         } else if (strcmp(k, "format") != 0) {
             return frost_fail(FROST_ERR_FORMAT, "%s: unknown key '%s' in a quantization config",
                               src, k);
@@ -308,6 +312,23 @@ frost_status frost_qconfig_set_schemes(frost_qconfig *c, const char *wscheme, co
             cJSON_AddItemToObject(o, "scheme", v);
     }
     return FROST_OK;
+}
+
+frost_status frost_qconfig_set_shortcuts(frost_qconfig *c, bool on)
+{
+    cJSON *v = cJSON_CreateBool(on);
+    if (!v)
+        return frost_fail(FROST_ERR_NOMEM, "out of memory");
+    if (cJSON_GetObjectItemCaseSensitive(c->root, "bireal_shortcuts"))
+        cJSON_ReplaceItemInObjectCaseSensitive(c->root, "bireal_shortcuts", v);
+    else
+        cJSON_AddItemToObject(c->root, "bireal_shortcuts", v);
+    return FROST_OK;
+}
+
+bool frost_qconfig_shortcuts(const frost_qconfig *c)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->root, "bireal_shortcuts"));
 }
 
 frost_status frost_qconfig_default_observer(frost_qconfig *c, int observer)

@@ -320,6 +320,129 @@ static frost_status check_binary_input(const frost_model *m, const frost_node *n
     return FROST_OK;
 }
 
+/* The first and the last conv/linear node (graph order), or -1. */
+static void edge_layers(const frost_model *m, int *first, int *last)
+{
+    *first = *last = -1;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (has_weights(&m->nodes[i])) {
+            *first = *first < 0 ? i : *first;
+            *last = i;
+        }
+}
+
+/* Moves node old[k] to position k (old: a permutation of 0..n-1 that keeps every input
+ * before its consumer) and re-points the inputs. */
+static frost_status reorder_nodes(frost_model *m, const int *order)
+{
+    int n = m->n_nodes;
+    int *pos = malloc((size_t)n * sizeof(int));
+    frost_node *nodes = malloc((size_t)m->cap_nodes * sizeof *nodes);
+    if (!pos || !nodes) {
+        free(pos);
+        free(nodes);
+        return frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    }
+    for (int k = 0; k < n; k++)
+        pos[order[k]] = k;
+    for (int k = 0; k < n; k++) {
+        nodes[k] = m->nodes[order[k]];
+        for (int j = 0; j < nodes[k].n_in; j++)
+            nodes[k].in[j] = pos[nodes[k].in[j]];
+    }
+    free(m->nodes);
+    m->nodes = nodes;
+    free(pos);
+    return FROST_OK;
+}
+
+/* "<conv>.shortcut"; false if the name does not fit. */
+static bool shortcut_name(const frost_node *conv, char name[FROST_NAME_LEN])
+{
+    static const char suffix[] = ".shortcut";
+    size_t n = strlen(conv->name);
+    if (n + sizeof suffix > FROST_NAME_LEN)
+        return false;
+    memcpy(name, conv->name, n);
+    memcpy(name + n, suffix, sizeof suffix);
+    return true;
+}
+
+/* Whether conv node i (in the float graph) gets a Bi-Real shortcut: a conv+BN unit whose
+ * input is binarized and whose input and output shapes agree, not added before. */
+static bool wants_shortcut(const frost_model *m, const graph_scan *g, const frost_qconfig *c, int i,
+                           int first, int last)
+{
+    const frost_node *conv = &m->nodes[i];
+    if (conv->op != FROST_OP_CONV || g->fold[i] < 0)
+        return false;
+    frost_qspec w, a;
+    frost_qconfig_resolve(c, conv->name, &w, &a);
+    if (i == first || i == last)
+        keep_edge_layer_affine(&w, &a);
+    const frost_node *x = &m->nodes[conv->in[0]], *e = &m->nodes[g->unit_end[i]];
+    char name[FROST_NAME_LEN];
+    return a.scheme != FROST_ASCHEME_AFFINE && x->h == e->h && x->w == e->w && x->c == e->c &&
+           shortcut_name(conv, name) && frost_g_find(m, name) < 0;
+}
+
+/* Bi-Real's real-valued shortcuts ("bireal_shortcuts": true): an add "<conv>.shortcut" of
+ * the unit's output and the conv's (real) input after every binary conv+BN unit whose
+ * shapes allow it; the unit's consumers read the add. A model that has them already (a
+ * checkpoint's architecture) is left as is. */
+static frost_status insert_shortcuts(frost_model *m, const frost_qconfig *c)
+{
+    if (!frost_qconfig_shortcuts(c))
+        return FROST_OK;
+    frost_free(m->arena); /* the graph is about to change: frost_model_quantize plans again */
+    m->arena = NULL;
+    m->batch = 0;
+    m->cur_n = 0;
+    int n0 = m->n_nodes, first, last, added = 0;
+    graph_scan g = {0};
+    frost_status s = scan_graph(m, &g);
+    int *after = s == FROST_OK ? malloc((size_t)n0 * sizeof(int)) : NULL;
+    if (s == FROST_OK && !after)
+        s = frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    edge_layers(m, &first, &last);
+    for (int i = 0; s == FROST_OK && i < n0; i++)
+        after[i] = -1;
+    for (int i = 0; s == FROST_OK && i < n0; i++) {
+        if (!wants_shortcut(m, &g, c, i, first, last))
+            continue;
+        int e = g.unit_end[i], src = m->nodes[i].in[0];
+        char name[FROST_NAME_LEN];
+        (void)shortcut_name(&m->nodes[i], name); /* fits: wants_shortcut checked */
+        int add = frost_g_add(m, name, e, src);
+        if (add < 0) {
+            s = FROST_ERR_NOMEM;
+            break;
+        }
+        for (int j = 0; j < n0; j++) /* the unit's consumers read the sum */
+            for (int k = 0; k < m->nodes[j].n_in; k++)
+                if (m->nodes[j].in[k] == e)
+                    m->nodes[j].in[k] = add;
+        after[e] = add;
+        added++;
+    }
+    int *order = s == FROST_OK && added ? malloc((size_t)m->n_nodes * sizeof(int)) : NULL;
+    if (s == FROST_OK && added && !order)
+        s = frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    if (order) {
+        int k = 0;
+        for (int i = 0; i < n0; i++) {
+            order[k++] = i;
+            if (after[i] >= 0)
+                order[k++] = after[i];
+        }
+        s = reorder_nodes(m, order);
+    }
+    free(order);
+    free(after);
+    scan_free(&g);
+    return s;
+}
+
 static frost_status apply_config(frost_model *m, const graph_scan *g, const frost_qconfig *c,
                                  const int *map_node, const int *map_out)
 {
@@ -373,7 +496,9 @@ frost_status frost_model_quantize(frost_model *m, const frost_qconfig *c)
     graph_scan g = {0};
     int *map_node = NULL, *map_out = NULL;
     m->quant.hooks = &frost_qrun_hooks; /* from here on frost_model_free releases our state */
-    frost_status s = scan_graph(m, &g);
+    frost_status s = insert_shortcuts(m, c);
+    if (s == FROST_OK)
+        s = scan_graph(m, &g);
     if (s == FROST_OK)
         s = check_overrides(m, &g, c);
     if (s == FROST_OK) {

@@ -34,6 +34,8 @@ void frost_qconfig_merge_layer(const frost_qconfig *c, const char *layer, frost_
                                frost_qspec *a);
 /* Whether layers.<layer>.activations sets "enabled" explicitly. */
 bool frost_qconfig_sets_enabled(const frost_qconfig *c, const char *layer);
+/* Whether the config asks for Bi-Real shortcuts ("bireal_shortcuts": true). */
+bool frost_qconfig_shortcuts(const frost_qconfig *c);
 int frost_qconfig_override_count(const frost_qconfig *c);
 const char *frost_qconfig_override(const frost_qconfig *c, int i, bool *has_w, bool *has_a);
 
