@@ -130,8 +130,8 @@ static frost_status refuse_lowbit(const frost_model *m, const char *path)
         frost_model_qlayer_schemes(m, i, &w, &act);
         if (w != FROST_WSCHEME_AFFINE || act != FROST_ASCHEME_AFFINE)
             return frost_fail(FROST_ERR_UNSUPPORTED,
-                              "%s: layer '%s' is %s/%s (binary or ternary); frost convert "
-                              "does not support those schemes yet",
+                              "%s: layer '%s' (weights %s, input %s) is binary or ternary; "
+                              "frost convert does not support those schemes yet",
                               path, frost_model_qlayer_name(m, i), frost_wscheme_name(w),
                               frost_ascheme_name(act));
     }
