@@ -326,6 +326,27 @@ TEST(quantize_qat_sensitivity_end_to_end)
     expect_error(args, "--w-bits");
     snprintf(args, sizeof args, "quantize %s/t.safetensors --observer kl", dir);
     expect_error(args, "--observer");
+    /* binary/ternary schemes (docs/lowbit.md): PTQ with TWN weights records the scheme (c2
+     * only: the first and last layer stay 8-bit), convert refuses it until the int8 engine
+     * has ternary kernels, and a binarized input straight after a ReLU is refused */
+    snprintf(args, sizeof args,
+             "quantize %s/t.safetensors --calib 64 --w-scheme twn --out %s/tw.safetensors "
+             "--threads 2",
+             dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    char twpath[600];
+    snprintf(twpath, sizeof twpath, "%s/tw.safetensors", dir);
+    frost_st_file *tf = NULL;
+    CHECK_EQ_INT(frost_st_read(twpath, &tf), FROST_OK);
+    const char *tq = tf ? frost_st_meta_get(tf, "frost.quant") : NULL;
+    CHECK(tq && strstr(tq, "\"scheme\":\"twn\""));
+    frost_st_close(tf);
+    snprintf(args, sizeof args, "convert %s/tw.safetensors", dir);
+    expect_error(args, "layer 'c2' (weights twn, input affine) is binary or ternary");
+    snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --a-scheme sign", dir);
+    expect_error(args, "comes from the ReLU 'a1'");
+    snprintf(args, sizeof args, "quantize %s/t.safetensors --w-scheme ternary", dir);
+    expect_error(args, "--w-scheme");
     const char *bad = "{\"layers\": {\"c9\": {\"weights\": {\"bits\": 4}}}}";
     write_file("bad-q.json", bad, strlen(bad));
     snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --qconfig %s/bad-q.json", dir,
@@ -546,7 +567,8 @@ TEST(export_c_and_onnx)
     CHECK(strstr(out, "m.onnx: ONNX QDQ (opset 13, int8 weights), 15 int8 layers, input "
                       "float32 [N, 1, 28, 28] NCHW, output float32 [N, 10]") != NULL);
     CHECK(file_exists("m.onnx"));
-    CHECK(strstr(out, "note: 5 conv/linear/classifier layers keep biases off ONNX's int32 bias grid") &&
+    CHECK(strstr(out,
+                 "note: 5 conv/linear/classifier layers keep biases off ONNX's int32 bias grid") &&
           strstr(out, "frost convert --bias-grid onnx"));
     snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
     CHECK_EQ_INT(frost(args), 0);

@@ -512,6 +512,9 @@ const cli_opt cli_quant_options[] = {
     CLI_OPT_INT("a-bits", 2, 8),
     CLI_OPT_FLAG("per-tensor"),
     CLI_OPT_LOOKUP("observer", "minmax|ema|hist|percentile|entropy", observer_lookup),
+    CLI_OPT_LOOKUP("w-scheme", "affine|binary|binary_stochastic|bwn|twn|ttq", frost_wscheme_parse),
+    CLI_OPT_LOOKUP("a-scheme", "affine|sign|bireal|xnor", frost_ascheme_parse),
+    CLI_OPT_FLAG("bireal-shortcuts"),
     CLI_OPT_END,
 };
 
@@ -538,6 +541,11 @@ bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qc
                                        cli_given(a, "observer") ? obs : -1);
     if (s == FROST_OK && obs >= 0)
         s = frost_qconfig_default_observer(*out, obs);
+    if (s == FROST_OK) /* an explicit scheme wins over the file's model-wide one */
+        s = frost_qconfig_set_schemes(*out, cli_str(a, "w-scheme", NULL),
+                                      cli_str(a, "a-scheme", NULL));
+    if (s == FROST_OK && cli_flag(a, "bireal-shortcuts"))
+        s = frost_qconfig_set_shortcuts(*out, true);
     if (s != FROST_OK) {
         cli_error(a->cmd);
         frost_qconfig_free(*out);

@@ -178,20 +178,24 @@ frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_te
     "                      any IDX files (raw or .gz) instead\n"
 
 /* Quantization options shared by train --qat, quantize and sensitivity: --qconfig FILE,
- * --w-bits B, --a-bits B, --per-tensor, --observer KIND. Builds the config (W8A8 by default,
- * then the file, then the flags); returns false after printing the reason (a runtime error:
- * the file could not be read or does not fit). */
+ * --w-bits B, --a-bits B, --per-tensor, --observer KIND, --w-scheme S, --a-scheme S. Builds the
+ * config (W8A8 by default, then the file, then the flags); returns false after printing the reason
+ * (a runtime error: the file could not be read or does not fit). */
 extern const cli_opt cli_quant_options[];
 bool cli_quant_given(const cli_args *a); /* was any of them on the command line? */
 bool cli_parse_qconfig(const cli_args *a, const char *default_observer, frost_qconfig **out);
 
-#define CLI_QUANT_HELP                                                               \
-    "quantization (default W8A8: per-channel symmetric int8 weights, per-tensor\n"   \
-    "asymmetric uint8 activations):\n"                                               \
-    "  --qconfig FILE      quantization config JSON (per-layer overrides, README)\n" \
-    "  --w-bits B          weight bits, 2..8\n"                                      \
-    "  --a-bits B          activation bits, 2..8\n"                                  \
-    "  --per-tensor        one weight scale per layer instead of per output channel\n"
+#define CLI_QUANT_HELP                                                                     \
+    "quantization (default W8A8: per-channel symmetric int8 weights, per-tensor\n"         \
+    "asymmetric uint8 activations):\n"                                                     \
+    "  --qconfig FILE      quantization config JSON (per-layer overrides, README)\n"       \
+    "  --w-bits B          weight bits, 2..8\n"                                            \
+    "  --a-bits B          activation bits, 2..8\n"                                        \
+    "  --per-tensor        one weight scale per layer instead of per output channel\n"     \
+    "  --w-scheme S        weights: affine (default), binary, binary_stochastic, bwn,\n"   \
+    "                      twn or ttq (first and last layer stay 8-bit; docs/lowbit.md)\n" \
+    "  --a-scheme S        conv/linear inputs: affine (default), sign, bireal, xnor\n"     \
+    "  --bireal-shortcuts  real shortcut around each binary conv+BN of equal shapes\n"
 
 /* PTQ calibration of a quantized model on a data set (eval-mode forwards), then fixed ranges. */
 frost_status cli_calibrate(frost_model *m, const frost_dataset *calib, int batch);

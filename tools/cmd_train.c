@@ -201,7 +201,7 @@ static bool read_qat(const cli_args *a, frost_train_config *c)
     }
     if (!cli_flag(a, "qat") && cli_quant_given(a)) {
         cli_usage_error(a, "the quantization options (--qconfig, --w-bits, --a-bits, "
-                           "--per-tensor, --observer) need --qat");
+                           "--per-tensor, --observer, --w-scheme, --a-scheme) need --qat");
         return false;
     }
     return true;

@@ -105,12 +105,19 @@ static frost_status copy_tensor(const frost_st_file *f, const char *path, frost_
     return FROST_OK;
 }
 
-/* A fake-quant range buffer an FP32 checkpoint cannot have: loading FP32 weights into a
- * quantized model leaves it as is (uncalibrated). */
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A tensor that quantizing adds and an FP32 checkpoint cannot have: a fake-quant range
+ * buffer (left uncalibrated) or TTQ's learned scales (left at zero: the first forward
+ * starts them from the weights). */
 static bool optional_range(const frost_st_file *f, const frost_param *b)
 {
-    size_t n = strlen(b->name), k = strlen(".fq.range");
-    return n > k && strcmp(b->name + n - k, ".fq.range") == 0 && !frost_st_find(f, b->name);
+    return (ends_with(b->name, ".fq.range") || ends_with(b->name, ".ttq")) &&
+           !frost_st_find(f, b->name);
 }
 
 frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path,
@@ -119,6 +126,8 @@ frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *
     int model_tensors = m->n_params + m->n_buffers, file_tensors = 0;
     for (int i = 0; i < m->n_buffers; i++)
         model_tensors -= optional_range(f, &m->buffers[i]);
+    for (int i = 0; i < m->n_params; i++)
+        model_tensors -= optional_range(f, &m->params[i]);
     for (int i = 0; i < frost_st_count(f); i++)
         if (strncmp(frost_st_get(f, i)->name, "optim.", 6) != 0)
             file_tensors++;
@@ -127,7 +136,8 @@ frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *
                           "%s: holds %d weight tensors, the model has %d (another architecture)",
                           path, file_tensors, model_tensors);
     for (int i = 0; i < m->n_params; i++)
-        FROST_TRY(copy_tensor(f, path, &m->params[i]));
+        if (!optional_range(f, &m->params[i]))
+            FROST_TRY(copy_tensor(f, path, &m->params[i]));
     for (int i = 0; i < m->n_buffers; i++)
         if (!optional_range(f, &m->buffers[i]))
             FROST_TRY(copy_tensor(f, path, &m->buffers[i]));

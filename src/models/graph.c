@@ -197,6 +197,11 @@ int frost_g_buffer(frost_model *m, const char *layer, const char *suffix, int64_
     return add_buffer(m, layer, suffix, n);
 }
 
+int frost_g_param(frost_model *m, const char *layer, const char *suffix, int64_t n)
+{
+    return add_param(m, layer, suffix, FROST_PARAM_BIAS, 1, &n);
+}
+
 /* ---------------------------------------------------------------- builders */
 
 /* Creates the node's trainable parameters and buffers; false on out of memory. */

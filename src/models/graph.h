@@ -43,6 +43,24 @@ typedef struct {
     int *wzp;
     float *w_in, *w_eff, *dw_eff, *fold;
     bool w_applied; /* weights: this forward used w_eff */
+    /* weights: the scheme (frost_wscheme; 0 = affine, the fields above) and, for the binary
+     * and ternary ones (src/quant/lowbit.c): BinaryConnect's H, TTQ's threshold factor t,
+     * the parameter index of TTQ's learned scales [Wp, Wn] (-1 none), the threshold of the
+     * last TTQ forward, and whether the last forward drew stochastic binary weights */
+    int wscheme;
+    float binary_h, ttq_t, ttq_thr;
+    int ttq_scales;
+    /* a conv/linear layer's input activation scheme (frost_ascheme; 0 = affine: the input
+     * is whatever the producer's fake-quant gave) and, for the binary ones, the binarized
+     * input of the last forward and the buffer its gradient goes through */
+    int ascheme;
+    float *x_bin, *dx_bin;
+    int64_t x_bin_cap;
+    /* xnor: the output scale of the last forward (K per output pixel, or beta per image)
+     * and the per-pixel channel mean |x| it is made from */
+    float *xnor_k, *xnor_a;
+    int64_t xnor_cap, xnor_rows;
+    bool x_applied; /* this forward binarized the input */
     /* activations, run-time: the parameters of the last forward (applied = quantized) */
     float scale;
     int zp;
@@ -96,7 +114,7 @@ typedef enum {
 typedef struct {
     /* the weights conv/linear node ni computes with this forward (fake-quantized, with
      * its BN folded in when it has one), or its float weights */
-    const float *(*weight)(frost_model *m, int ni);
+    const float *(*weight)(frost_model *m, int ni, bool training);
     /* whether this step's forward used fake-quantized weights: the backward then writes
      * the gradient of those into q.dw_eff and calls weight_backward */
     bool (*weight_quantized)(const frost_model *m, int ni);
@@ -106,6 +124,17 @@ typedef struct {
     void (*fq_backward)(frost_model *m, int ni, float *dx, bool overwrite);
     /* a folded BN that runs on running statistics in training too */
     bool (*bn_frozen)(const frost_model *m, int ni);
+    /* the input conv/linear node ni computes with (binarized for a binary activation
+     * scheme, else x itself); fails only on out of memory */
+    frost_status (*input)(frost_model *m, int ni, const float *x, int n_images, bool training,
+                          const float **out);
+    /* after the node's backward: dx += STE(q.dx_bin) when the input was binarized */
+    void (*input_backward)(frost_model *m, int ni, const float *x, float *dx);
+    /* after a conv/linear node's forward: XNOR-Net's scaling of its output */
+    void (*output)(frost_model *m, int ni);
+    /* before its backward: the scaling's backward applied to n->dy in place; when it
+     * returns true it has added the bias gradient into db itself */
+    bool (*output_backward)(frost_model *m, int ni, float *db);
     void (*release)(frost_model *m); /* frees the quantization state */
 } frost_qat_hooks;
 
@@ -120,6 +149,7 @@ typedef struct {
     /* layers for sensitivity analysis: weight node (or -1) and fake-quant node (or -1) */
     int n_layers;
     int *layer_w, *layer_fq;
+    frost_rng rng; /* stochastic binary weights (frost_model_seed_qat) */
 } frost_model_quant;
 
 struct frost_model {
@@ -185,6 +215,10 @@ int frost_g_finish(frost_model *m, int classes);
 
 /* Adds a zero-filled 1-D buffer "<layer>.<suffix>" of n floats; its index or -1. */
 int frost_g_buffer(frost_model *m, const char *layer, const char *suffix, int64_t n);
+
+/* Adds a zero-filled trainable 1-D parameter "<layer>.<suffix>" of n floats (optimized
+ * like a bias: the 1-D weight-decay group); its index or -1. */
+int frost_g_param(frost_model *m, const char *layer, const char *suffix, int64_t n);
 
 /* Node lookup by name; -1 if absent. */
 int frost_g_find(const frost_model *m, const char *name);

@@ -19,9 +19,51 @@ struct frost_qconfig {
         observer_given; /* the text chose activations.observer (else a command's default applies) */
 };
 
-static const char *const spec_keys_w[] = {"bits", "per_channel", "symmetric", "enabled", NULL};
+static const char *const spec_keys_w[] = {"bits",   "per_channel", "symmetric", "enabled",
+                                          "scheme", "H",           "threshold", NULL};
 static const char *const spec_keys_a[] = {"bits",       "symmetric",   "enabled", "observer",
-                                          "percentile", "per_channel", NULL};
+                                          "percentile", "per_channel", "scheme",  NULL};
+
+static const char *const wscheme_names[FROST_WSCHEME_COUNT] = {
+    "affine", "binary", "binary_stochastic", "bwn", "twn", "ttq"};
+static const char *const ascheme_names[FROST_ASCHEME_COUNT] = {"affine", "sign", "bireal", "xnor"};
+
+static int name_index(const char *name, const char *const *names, int n)
+{
+    for (int i = 0; name && i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *frost_wscheme_name(frost_wscheme s)
+{
+    return (unsigned)s < FROST_WSCHEME_COUNT ? wscheme_names[s] : "unknown";
+}
+int frost_wscheme_parse(const char *name)
+{
+    return name_index(name, wscheme_names, FROST_WSCHEME_COUNT);
+}
+const char *frost_ascheme_name(frost_ascheme s)
+{
+    return (unsigned)s < FROST_ASCHEME_COUNT ? ascheme_names[s] : "unknown";
+}
+int frost_ascheme_parse(const char *name)
+{
+    return name_index(name, ascheme_names, FROST_ASCHEME_COUNT);
+}
+
+static frost_status check_scheme(const cJSON *it, bool weights, const char *where, const char *src)
+{
+    if (!cJSON_IsString(it) ||
+        (weights ? frost_wscheme_parse(it->valuestring) : frost_ascheme_parse(it->valuestring)) < 0)
+        return frost_fail(FROST_ERR_ARG,
+                          weights ? "%s: %s.scheme must be affine, binary, binary_stochastic, bwn, "
+                                    "twn or ttq"
+                                  : "%s: %s.scheme must be affine, sign, bireal or xnor",
+                          src, where);
+    return FROST_OK;
+}
 
 static bool key_known(const char *k, const char *const *keys)
 {
@@ -54,6 +96,14 @@ static frost_status check_spec(const cJSON *o, const char *where, bool weights, 
                                   "%s: %s: per-channel quantization needs a layer with weight "
                                   "channels (activations are per-tensor)",
                                   src, where);
+        } else if (strcmp(k, "scheme") == 0) {
+            FROST_TRY(check_scheme(it, weights, where, src));
+        } else if (strcmp(k, "H") == 0) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0.0 && it->valuedouble < 1e6))
+                return frost_fail(FROST_ERR_ARG, "%s: %s.H must be a number > 0", src, where);
+        } else if (strcmp(k, "threshold") == 0) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0.0 && it->valuedouble < 1.0))
+                return frost_fail(FROST_ERR_ARG, "%s: %s.threshold must be in (0, 1)", src, where);
         } else if (strcmp(k, "observer") == 0) {
             if (!top)
                 return frost_fail(FROST_ERR_FORMAT,
@@ -110,6 +160,10 @@ static frost_status check_tree(const cJSON *root, const char *src)
                     FROST_TRY(check_spec(part, where, w, false, src));
                 }
             }
+        } else if (strcmp(k, "bireal_shortcuts") == 0) {
+            if (!cJSON_IsBool(it))
+                return frost_fail(FROST_ERR_FORMAT, "%s: bireal_shortcuts must be true or false",
+                                  src);
         } else if (strcmp(k, "format") != 0) {
             return frost_fail(FROST_ERR_FORMAT, "%s: unknown key '%s' in a quantization config",
                               src, k);
@@ -234,6 +288,49 @@ frost_status frost_qconfig_set_defaults(frost_qconfig *c, int weight_bits, int a
     return FROST_OK;
 }
 
+frost_status frost_qconfig_set_schemes(frost_qconfig *c, const char *wscheme, const char *ascheme)
+{
+    if (wscheme && frost_wscheme_parse(wscheme) < 0)
+        return frost_fail(FROST_ERR_ARG,
+                          "unknown weight scheme '%s' (affine, binary, binary_stochastic, bwn, "
+                          "twn or ttq)",
+                          wscheme);
+    if (ascheme && frost_ascheme_parse(ascheme) < 0)
+        return frost_fail(FROST_ERR_ARG,
+                          "unknown activation scheme '%s' (affine, sign, bireal or xnor)", ascheme);
+    const char *names[2] = {wscheme, ascheme}, *parts[2] = {"weights", "activations"};
+    for (int i = 0; i < 2; i++) {
+        if (!names[i])
+            continue;
+        cJSON *o = cJSON_GetObjectItemCaseSensitive(c->root, parts[i]);
+        cJSON *v = cJSON_CreateString(names[i]);
+        if (!v)
+            return frost_fail(FROST_ERR_NOMEM, "out of memory");
+        if (cJSON_GetObjectItemCaseSensitive(o, "scheme"))
+            cJSON_ReplaceItemInObjectCaseSensitive(o, "scheme", v);
+        else
+            cJSON_AddItemToObject(o, "scheme", v);
+    }
+    return FROST_OK;
+}
+
+frost_status frost_qconfig_set_shortcuts(frost_qconfig *c, bool on)
+{
+    cJSON *v = cJSON_CreateBool(on);
+    if (!v)
+        return frost_fail(FROST_ERR_NOMEM, "out of memory");
+    if (cJSON_GetObjectItemCaseSensitive(c->root, "bireal_shortcuts"))
+        cJSON_ReplaceItemInObjectCaseSensitive(c->root, "bireal_shortcuts", v);
+    else
+        cJSON_AddItemToObject(c->root, "bireal_shortcuts", v);
+    return FROST_OK;
+}
+
+bool frost_qconfig_shortcuts(const frost_qconfig *c)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->root, "bireal_shortcuts"));
+}
+
 frost_status frost_qconfig_default_observer(frost_qconfig *c, int observer)
 {
     if (c->observer_given)
@@ -247,19 +344,30 @@ char *frost_qconfig_to_json(const frost_qconfig *c) { return cJSON_PrintUnformat
 
 /* ---- resolution for one layer (used by the graph transform) ---- */
 
-static void read_spec(const cJSON *o, frost_qspec *s)
+static void read_spec(const cJSON *o, bool weights, frost_qspec *s)
 {
     const cJSON *v;
     if (!o)
         return;
-    if ((v = cJSON_GetObjectItemCaseSensitive(o, "bits")))
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "bits"))) {
         s->bits = v->valueint;
+        s->bits_set = true;
+    }
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "per_channel")))
         s->per_channel = cJSON_IsTrue(v);
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "symmetric")))
         s->symmetric = cJSON_IsTrue(v);
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "enabled")))
         s->enabled = cJSON_IsTrue(v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "H")))
+        s->binary_h = (float)v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "threshold")))
+        s->ttq_t = (float)v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "scheme"))) {
+        s->scheme = weights ? frost_wscheme_parse(v->valuestring)
+                            : frost_ascheme_parse(v->valuestring); /* validated: >= 0 */
+        s->scheme_set = true;
+    }
 }
 
 static const cJSON *layer_override(const frost_qconfig *c, const char *layer)
@@ -272,9 +380,11 @@ static const cJSON *layer_override(const frost_qconfig *c, const char *layer)
 void frost_qconfig_resolve(const frost_qconfig *c, const char *layer, frost_qspec *w,
                            frost_qspec *a)
 {
-    *w = *a = (frost_qspec){0};
-    read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "weights"), w);
-    read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "activations"), a);
+    *w = *a = (frost_qspec){.ttq_t = 0.05f};
+    read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "weights"), true, w);
+    read_spec(cJSON_GetObjectItemCaseSensitive(c->root, "activations"), false, a);
+    /* only a layer's own entry counts as naming its scheme or bits */
+    w->scheme_set = a->scheme_set = w->bits_set = a->bits_set = false;
     frost_qconfig_merge_layer(c, layer, w, a);
 }
 
@@ -283,8 +393,8 @@ void frost_qconfig_merge_layer(const frost_qconfig *c, const char *layer, frost_
 {
     const cJSON *l = layer_override(c, layer);
     if (l) {
-        read_spec(cJSON_GetObjectItemCaseSensitive(l, "weights"), w);
-        read_spec(cJSON_GetObjectItemCaseSensitive(l, "activations"), a);
+        read_spec(cJSON_GetObjectItemCaseSensitive(l, "weights"), true, w);
+        read_spec(cJSON_GetObjectItemCaseSensitive(l, "activations"), false, a);
     }
 }
 

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "models/graph.h"
 #include "ops/act_def.h"
+#include "quant/lowbit.h"
 #include "quant/qgraph.h"
 
 typedef struct {
@@ -137,12 +138,40 @@ static frost_qspec act_spec(const frost_model *m, const graph_scan *g, const fro
     return a;
 }
 
+/* BinaryConnect's default H: fan-in and fan-out as Glorot counts them for a conv
+ * (receptive field times input channels per group / output channels). */
+static float default_binary_h(const frost_model *m, const frost_node *n)
+{
+    const frost_param *p = &m->params[n->weight];
+    int64_t cout = p->shape[0], inner = p->numel / cout;
+    int64_t field = n->op == FROST_OP_CONV ? (int64_t)n->conv.kh * n->conv.kw : 1;
+    return frost_binary_glorot_h(inner, cout * field);
+}
+
+/* TTQ's learned scales [Wp, Wn]: a trainable parameter "<layer>.ttq", saved with the
+ * model. Zero means "not started": the first forward sets them from the weights (so an
+ * FP32 checkpoint loaded after quantizing starts from its own magnitudes). */
+static frost_status setup_ttq(frost_model *m, frost_node *n)
+{
+    int i = frost_g_param(m, n->name, "ttq", 2);
+    if (i < 0)
+        return FROST_ERR_NOMEM;
+    n->q.ttq_scales = i;
+    return FROST_OK;
+}
+
 static frost_status setup_weights(frost_model *m, frost_node *n, const frost_qspec *s)
 {
     const frost_param *p = &m->params[n->weight];
     int cout = (int)p->shape[0];
     frost_nodeq *q = &n->q;
     q->on = q->configured_on = s->enabled;
+    q->wscheme = s->scheme;
+    q->ttq_scales = -1;
+    q->ttq_t = s->ttq_t;
+    q->binary_h = s->binary_h > 0.0f ? s->binary_h : default_binary_h(m, n);
+    if (q->wscheme == FROST_WSCHEME_TTQ)
+        FROST_TRY(setup_ttq(m, n));
     q->bits = s->bits;
     q->symmetric = s->symmetric;
     q->per_channel = s->per_channel;
@@ -260,17 +289,182 @@ static frost_status build_layers(frost_model *m, const graph_scan *g, const int 
     return FROST_OK;
 }
 
+/* The first and the last conv/linear layer stay affine under a binary or ternary
+ * model-wide scheme (their weights at 8 bits, their input not binarized) unless their own
+ * "layers" entry sets a scheme: the image input and the logits lose the most accuracy. */
+static void keep_edge_layer_affine(frost_qspec *w, frost_qspec *a)
+{
+    if (w->scheme != FROST_WSCHEME_AFFINE && !w->scheme_set) {
+        w->scheme = FROST_WSCHEME_AFFINE;
+        if (!w->bits_set) /* the layer's own "bits" still applies */
+            w->bits = 8;
+    }
+    if (a->scheme != FROST_ASCHEME_AFFINE && !a->scheme_set)
+        a->scheme = FROST_ASCHEME_AFFINE;
+}
+
+/* A binary activation must not read a ReLU's output: sign of a value >= 0 is always +1.
+ * Walks back over nodes that keep the sign (fake-quant, pooling, flatten, dropout). */
+static frost_status check_binary_input(const frost_model *m, const frost_node *n)
+{
+    const frost_node *x = &m->nodes[n->in[0]];
+    while (x->op == FROST_OP_FAKEQUANT || x->op == FROST_OP_MAXPOOL || x->op == FROST_OP_AVGPOOL ||
+           x->op == FROST_OP_FLATTEN || x->op == FROST_OP_DROPOUT)
+        x = &m->nodes[x->in[0]];
+    if (x->op == FROST_OP_ACT && (x->act == FROST_ACT_RELU || x->act == FROST_ACT_RELU6))
+        return frost_fail(FROST_ERR_ARG,
+                          "quant config: layer '%s' binarizes its input, which comes from the "
+                          "ReLU '%s' (never negative, so sign() is always +1); binary activations "
+                          "need BN -> sign -> conv without a ReLU in between (docs/lowbit.md)",
+                          n->name, x->name);
+    return FROST_OK;
+}
+
+/* The first and the last conv/linear node (graph order), or -1. */
+static void edge_layers(const frost_model *m, int *first, int *last)
+{
+    *first = *last = -1;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (has_weights(&m->nodes[i])) {
+            *first = *first < 0 ? i : *first;
+            *last = i;
+        }
+}
+
+/* Moves node old[k] to position k (old: a permutation of 0..n-1 that keeps every input
+ * before its consumer) and re-points the inputs. */
+static frost_status reorder_nodes(frost_model *m, const int *order)
+{
+    int n = m->n_nodes;
+    int *pos = malloc((size_t)n * sizeof(int));
+    frost_node *nodes = malloc((size_t)m->cap_nodes * sizeof *nodes);
+    if (!pos || !nodes) {
+        free(pos);
+        free(nodes);
+        return frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    }
+    for (int k = 0; k < n; k++)
+        pos[order[k]] = k;
+    for (int k = 0; k < n; k++) {
+        nodes[k] = m->nodes[order[k]];
+        for (int j = 0; j < nodes[k].n_in; j++)
+            nodes[k].in[j] = pos[nodes[k].in[j]];
+    }
+    free(m->nodes);
+    m->nodes = nodes;
+    free(pos);
+    return FROST_OK;
+}
+
+/* "<conv>.shortcut"; false if the name does not fit. */
+static bool shortcut_name(const frost_node *conv, char name[FROST_NAME_LEN])
+{
+    static const char suffix[] = ".shortcut";
+    size_t n = strlen(conv->name);
+    if (n + sizeof suffix > FROST_NAME_LEN)
+        return false;
+    memcpy(name, conv->name, n);
+    memcpy(name + n, suffix, sizeof suffix);
+    return true;
+}
+
+/* Whether conv node i (in the float graph) gets a Bi-Real shortcut: a conv+BN unit whose
+ * input is binarized and whose input and output shapes agree, not added before. */
+static bool wants_shortcut(const frost_model *m, const graph_scan *g, const frost_qconfig *c, int i,
+                           int first, int last)
+{
+    const frost_node *conv = &m->nodes[i];
+    if (conv->op != FROST_OP_CONV || g->fold[i] < 0)
+        return false;
+    frost_qspec w, a;
+    frost_qconfig_resolve(c, conv->name, &w, &a);
+    if (i == first || i == last)
+        keep_edge_layer_affine(&w, &a);
+    const frost_node *x = &m->nodes[conv->in[0]], *e = &m->nodes[g->unit_end[i]];
+    char name[FROST_NAME_LEN];
+    return a.scheme != FROST_ASCHEME_AFFINE && x->h == e->h && x->w == e->w && x->c == e->c &&
+           shortcut_name(conv, name) && frost_g_find(m, name) < 0;
+}
+
+/* Bi-Real's real-valued shortcuts ("bireal_shortcuts": true): an add "<conv>.shortcut" of
+ * the unit's output and the conv's (real) input after every binary conv+BN unit whose
+ * shapes allow it; the unit's consumers read the add. A model that has them already (a
+ * checkpoint's architecture) is left as is. */
+static frost_status insert_shortcuts(frost_model *m, const frost_qconfig *c)
+{
+    if (!frost_qconfig_shortcuts(c))
+        return FROST_OK;
+    frost_free(m->arena); /* the graph is about to change: frost_model_quantize plans again */
+    m->arena = NULL;
+    m->batch = 0;
+    m->cur_n = 0;
+    int n0 = m->n_nodes, first, last, added = 0;
+    graph_scan g = {0};
+    frost_status s = scan_graph(m, &g);
+    int *after = s == FROST_OK ? malloc((size_t)n0 * sizeof(int)) : NULL;
+    if (s == FROST_OK && !after)
+        s = frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    edge_layers(m, &first, &last);
+    for (int i = 0; s == FROST_OK && i < n0; i++)
+        after[i] = -1;
+    for (int i = 0; s == FROST_OK && i < n0; i++) {
+        if (!wants_shortcut(m, &g, c, i, first, last))
+            continue;
+        int e = g.unit_end[i], src = m->nodes[i].in[0];
+        char name[FROST_NAME_LEN];
+        (void)shortcut_name(&m->nodes[i], name); /* fits: wants_shortcut checked */
+        int add = frost_g_add(m, name, e, src);
+        if (add < 0) {
+            s = FROST_ERR_NOMEM;
+            break;
+        }
+        for (int j = 0; j < n0; j++) /* the unit's consumers read the sum */
+            for (int k = 0; k < m->nodes[j].n_in; k++)
+                if (m->nodes[j].in[k] == e)
+                    m->nodes[j].in[k] = add;
+        after[e] = add;
+        added++;
+    }
+    int *order = s == FROST_OK && added ? malloc((size_t)m->n_nodes * sizeof(int)) : NULL;
+    if (s == FROST_OK && added && !order)
+        s = frost_fail(FROST_ERR_NOMEM, "out of memory quantizing model '%s'", m->name);
+    if (order) {
+        int k = 0;
+        for (int i = 0; i < n0; i++) {
+            order[k++] = i;
+            if (after[i] >= 0)
+                order[k++] = after[i];
+        }
+        s = reorder_nodes(m, order);
+    }
+    free(order);
+    free(after);
+    scan_free(&g);
+    return s;
+}
+
 static frost_status apply_config(frost_model *m, const graph_scan *g, const frost_qconfig *c,
                                  const int *map_node, const int *map_out)
 {
     float percentile;
     int observer = frost_qconfig_observer(c, &percentile);
     int out_src = g->out_src;
+    int first_w = -1, last_w = -1;
+    for (int i = 0; i < g->n; i++)
+        if (has_weights(&m->nodes[map_node[i]])) {
+            first_w = first_w < 0 ? i : first_w;
+            last_w = i;
+        }
     for (int i = 0; i < g->n; i++) {
         frost_node *n = &m->nodes[map_node[i]];
         if (has_weights(n)) {
             frost_qspec w, a;
             frost_qconfig_resolve(c, n->name, &w, &a);
+            if (i == first_w || i == last_w)
+                keep_edge_layer_affine(&w, &a);
+            n->q.ascheme = a.scheme;
+            if (a.scheme != FROST_ASCHEME_AFFINE)
+                FROST_TRY(check_binary_input(m, n));
             FROST_TRY(setup_weights(m, n, &w));
             n->q.fold_bn = g->fold[i] >= 0 ? map_node[g->fold[i]] : -1;
             if (n->q.fold_bn >= 0)
@@ -302,7 +496,9 @@ frost_status frost_model_quantize(frost_model *m, const frost_qconfig *c)
     graph_scan g = {0};
     int *map_node = NULL, *map_out = NULL;
     m->quant.hooks = &frost_qrun_hooks; /* from here on frost_model_free releases our state */
-    frost_status s = scan_graph(m, &g);
+    frost_status s = insert_shortcuts(m, c);
+    if (s == FROST_OK)
+        s = scan_graph(m, &g);
     if (s == FROST_OK)
         s = check_overrides(m, &g, c);
     if (s == FROST_OK) {
@@ -330,6 +526,7 @@ frost_status frost_model_quantize(frost_model *m, const frost_qconfig *c)
         m->batch = 0;
         m->cur_n = 0;
         m->quant.ema_constant = 0.01f;
+        frost_rng_seed(&m->quant.rng, 1); /* reproducible until a run seeds it */
         m->quant.fake = true;
         m->quant.observe = FROST_QOBS_TRAIN;
     }
@@ -350,6 +547,10 @@ void frost_model_quant_release(frost_model *m)
         frost_free(q->w_in);
         frost_free(q->w_eff);
         frost_free(q->dw_eff);
+        frost_free(q->x_bin);
+        frost_free(q->dx_bin);
+        frost_free(q->xnor_k);
+        frost_free(q->xnor_a);
     }
     free(m->quant.config_json);
     free(m->quant.layer_w);
@@ -423,10 +624,32 @@ const char *frost_model_qlayer_name(const frost_model *m, int i)
     return w >= 0 ? m->nodes[w].name : m->nodes[m->nodes[m->quant.layer_fq[i]].in[0]].name;
 }
 
+/* Bits per weight: binary schemes 1, ternary 2, affine its configured bits. */
+static int scheme_bits(const frost_nodeq *q)
+{
+    switch ((frost_wscheme)q->wscheme) {
+    case FROST_WSCHEME_BINARY:
+    case FROST_WSCHEME_BINARY_STOCHASTIC:
+    case FROST_WSCHEME_BWN: return 1;
+    case FROST_WSCHEME_TWN:
+    case FROST_WSCHEME_TTQ: return 2;
+    case FROST_WSCHEME_AFFINE:
+    case FROST_WSCHEME_COUNT: break;
+    }
+    return q->bits;
+}
+
+void frost_model_qlayer_schemes(const frost_model *m, int i, frost_wscheme *w, frost_ascheme *a)
+{
+    int wn = m->quant.layer_w[i];
+    *w = wn >= 0 ? (frost_wscheme)m->nodes[wn].q.wscheme : FROST_WSCHEME_AFFINE;
+    *a = wn >= 0 ? (frost_ascheme)m->nodes[wn].q.ascheme : FROST_ASCHEME_AFFINE;
+}
+
 void frost_model_qlayer_bits(const frost_model *m, int i, int *wbits, int *abits)
 {
     int w = m->quant.layer_w[i], f = m->quant.layer_fq[i];
-    *wbits = w >= 0 && m->nodes[w].q.configured_on ? m->nodes[w].q.bits : 0;
+    *wbits = w >= 0 && m->nodes[w].q.configured_on ? scheme_bits(&m->nodes[w].q) : 0;
     *abits = f >= 0 && m->nodes[f].q.configured_on ? m->nodes[f].q.bits : 0;
 }
 

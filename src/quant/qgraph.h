@@ -17,6 +17,11 @@ typedef struct {
     bool symmetric;
     bool per_channel;
     bool enabled;
+    int scheme;      /* frost_wscheme (weights) or frost_ascheme (activations) */
+    bool scheme_set; /* the layer's own "layers" entry sets the scheme */
+    bool bits_set;   /* the layer's own "layers" entry sets the bits */
+    float binary_h;  /* weights, binary schemes: H (0 = Glorot's from fan-in/out) */
+    float ttq_t;     /* weights, ttq: threshold factor t */
 } frost_qspec;
 
 /* The defaults overridden by layers.<layer> (layer may be NULL). */
@@ -29,6 +34,8 @@ void frost_qconfig_merge_layer(const frost_qconfig *c, const char *layer, frost_
                                frost_qspec *a);
 /* Whether layers.<layer>.activations sets "enabled" explicitly. */
 bool frost_qconfig_sets_enabled(const frost_qconfig *c, const char *layer);
+/* Whether the config asks for Bi-Real shortcuts ("bireal_shortcuts": true). */
+bool frost_qconfig_shortcuts(const frost_qconfig *c);
 int frost_qconfig_override_count(const frost_qconfig *c);
 const char *frost_qconfig_override(const frost_qconfig *c, int i, bool *has_w, bool *has_a);
 

@@ -8,6 +8,7 @@
 
 #include "core/util.h"
 #include "models/graph.h"
+#include "quant/lowbit.h"
 #include "quant/qgraph.h"
 
 /* Folding factor gamma / sqrt(running_var + eps) per output channel. A channel whose
@@ -44,7 +45,48 @@ static void weight_qparams(frost_nodeq *q, int cout, int64_t inner)
                             &q->wzp[c]);
 }
 
-static const float *qrun_weight(frost_model *m, int ni)
+/* Scale groups of a per-filter-or-per-layer scheme (BWN, TWN): one per output channel
+ * when per_channel, else one for the tensor. */
+static int lowbit_groups(const frost_nodeq *q, int cout) { return q->per_channel ? cout : 1; }
+
+/* The binary/ternary weights the layer computes with, from its real (unfolded) weights:
+ * a BN after the conv is not folded in (docs/lowbit.md#bn-folding). */
+static const float *lowbit_weight(frost_model *m, frost_node *n, bool training)
+{
+    frost_nodeq *q = &n->q;
+    const frost_param *p = &m->params[n->weight];
+    int cout = (int)p->shape[0], groups = lowbit_groups(q, cout);
+    switch ((frost_wscheme)q->wscheme) {
+    case FROST_WSCHEME_BINARY:
+        frost_binary_forward(p->numel, p->data, q->binary_h, q->w_eff);
+        break;
+    case FROST_WSCHEME_BINARY_STOCHASTIC:
+        if (!training) { /* BinaryConnect tests with the real weights */
+            q->w_applied = false;
+            return p->data;
+        }
+        frost_binary_stochastic_forward(p->numel, p->data, q->binary_h, &m->quant.rng, q->w_eff);
+        break;
+    case FROST_WSCHEME_BWN:
+        frost_bwn_forward(groups, p->numel / groups, p->data, q->wscale, q->w_eff);
+        break;
+    case FROST_WSCHEME_TWN: /* q->fold holds the thresholds (no BN fold below 8 bits) */
+        frost_twn_forward(groups, p->numel / groups, p->data, q->fold, q->wscale, q->w_eff);
+        break;
+    case FROST_WSCHEME_TTQ: {
+        float *s = m->params[q->ttq_scales].data;
+        if (s[0] == 0.0f && s[1] == 0.0f) /* not started: from the weights' own magnitudes */
+            frost_ttq_init_scales(p->numel, p->data, q->ttq_t, &s[0], &s[1]);
+        q->ttq_thr = frost_ttq_forward(p->numel, p->data, q->ttq_t, s[0], s[1], q->w_eff);
+        break;
+    }
+    case FROST_WSCHEME_AFFINE:
+    case FROST_WSCHEME_COUNT: break;
+    }
+    return q->w_eff;
+}
+
+static const float *qrun_weight(frost_model *m, int ni, bool training)
 {
     frost_node *n = &m->nodes[ni];
     frost_nodeq *q = &n->q;
@@ -52,6 +94,8 @@ static const float *qrun_weight(frost_model *m, int ni)
     q->w_applied = m->quant.fake && q->on;
     if (!q->w_applied)
         return p->data;
+    if (q->wscheme != FROST_WSCHEME_AFFINE)
+        return lowbit_weight(m, n, training);
     int cout = (int)p->shape[0];
     int64_t inner = p->numel / cout;
     if (q->fold_bn >= 0) {
@@ -74,12 +118,43 @@ static const float *qrun_weight(frost_model *m, int ni)
 
 static bool qrun_weight_quantized(const frost_model *m, int ni) { return m->nodes[ni].q.w_applied; }
 
+/* The straight-through rule of each binary/ternary scheme: dW += rule(dW_eff). */
+static void lowbit_weight_backward(frost_model *m, frost_node *n)
+{
+    frost_nodeq *q = &n->q;
+    const frost_param *p = &m->params[n->weight];
+    int cout = (int)p->shape[0], groups = lowbit_groups(q, cout);
+    switch ((frost_wscheme)q->wscheme) {
+    case FROST_WSCHEME_BWN:
+        frost_bwn_backward(groups, p->numel / groups, p->data, q->wscale, q->dw_eff, p->grad);
+        break;
+    case FROST_WSCHEME_TTQ: {
+        frost_param *s = &m->params[q->ttq_scales];
+        frost_ttq_backward(p->numel, p->data, q->ttq_thr, s->data[0], s->data[1], q->dw_eff,
+                           p->grad, &s->grad[0], &s->grad[1]);
+        break;
+    }
+    case FROST_WSCHEME_BINARY: /* BinaryConnect and TWN pass dL/dW_eff to W unchanged */
+    case FROST_WSCHEME_BINARY_STOCHASTIC:
+    case FROST_WSCHEME_TWN:
+        for (int64_t i = 0; i < p->numel; i++)
+            p->grad[i] += q->dw_eff[i];
+        break;
+    case FROST_WSCHEME_AFFINE:
+    case FROST_WSCHEME_COUNT: break;
+    }
+}
+
 static void qrun_weight_backward(frost_model *m, int ni)
 {
     frost_node *n = &m->nodes[ni];
     frost_nodeq *q = &n->q;
     const frost_param *p = &m->params[n->weight];
     int cout = (int)p->shape[0];
+    if (q->wscheme != FROST_WSCHEME_AFFINE) {
+        lowbit_weight_backward(m, n);
+        return;
+    }
     /* W_eff = FQ(W * f) / f, so dW = dW_eff * mask(W * f): the f cancels. */
     frost_fake_quant_per_channel_backward(1, cout, p->numel / cout, q->w_in, q->wscale, q->wzp,
                                           q->qmin, q->qmax, q->dw_eff, p->grad);
@@ -172,6 +247,127 @@ static bool qrun_bn_frozen(const frost_model *m, int ni)
     return m->quant.active && m->quant.bn_frozen && m->nodes[ni].q.folded;
 }
 
+/* XNOR-Net's output scale from the real input x: K per output pixel of a conv, beta per
+ * image of a linear layer (applied by qrun_output). */
+static frost_status xnor_scale(frost_model *m, frost_node *n, const float *x, int n_images)
+{
+    frost_nodeq *q = &n->q;
+    const frost_node *src = &m->nodes[n->in[0]];
+    int64_t in_pixels = (int64_t)n_images * src->h * src->w;
+    int64_t out_pixels = (int64_t)n_images * n->h * n->w;
+    int64_t need = in_pixels > out_pixels ? in_pixels : out_pixels;
+    if (need > q->xnor_cap) {
+        frost_free(q->xnor_k);
+        frost_free(q->xnor_a);
+        q->xnor_k = frost_alloc((size_t)need * sizeof(float));
+        q->xnor_a = frost_alloc((size_t)need * sizeof(float));
+        q->xnor_cap = q->xnor_k && q->xnor_a ? need : 0;
+        if (!q->xnor_cap) {
+            q->x_applied = false;
+            return frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory for its XNOR scale",
+                              n->name);
+        }
+    }
+    q->xnor_rows = out_pixels; /* a linear layer's output is 1x1: one row per image */
+    if (n->op == FROST_OP_CONV) {
+        frost_shape4 in = {n_images, src->h, src->w, src->c};
+        frost_xnor_conv_k(&n->conv, in, x, q->xnor_a, q->xnor_k);
+    } else {
+        frost_xnor_linear_beta(n_images, (int64_t)src->h * src->w * src->c, x, q->xnor_k);
+    }
+    return FROST_OK;
+}
+
+static bool xnor_on(const frost_node *n)
+{
+    return n->q.x_applied && n->q.ascheme == FROST_ASCHEME_XNOR;
+}
+
+static void qrun_output(frost_model *m, int ni)
+{
+    frost_node *n = &m->nodes[ni];
+    if (!xnor_on(n))
+        return;
+    int64_t rows = n->q.xnor_rows; /* cur_n is set only after the whole forward */
+    const float *b = n->bias_p >= 0 ? m->params[n->bias_p].data : NULL;
+    frost_xnor_scale_rows(rows, n->c, n->q.xnor_k, b, n->y);
+}
+
+/* y = k * conv + b: dconv = k * dy and db = dy; K is treated as a constant (no gradient
+ * flows into x through the scale, only through the sign's STE). */
+static bool qrun_output_backward(frost_model *m, int ni, float *db)
+{
+    frost_node *n = &m->nodes[ni];
+    if (!xnor_on(n))
+        return false;
+    int64_t rows = n->q.xnor_rows; /* of the training forward this backward follows */
+    for (int64_t r = 0; r < rows; r++)
+        for (int j = 0; j < n->c; j++) {
+            float *g = &n->dy[r * n->c + j];
+            if (db)
+                db[j] += *g;
+            *g *= n->q.xnor_k[r];
+        }
+    return true;
+}
+
+/* Binarizes a conv/linear layer's input under a binary activation scheme. */
+static frost_status qrun_input(frost_model *m, int ni, const float *x, int n_images, bool training,
+                               const float **out)
+{
+    frost_node *n = &m->nodes[ni];
+    frost_nodeq *q = &n->q;
+    const frost_node *src = &m->nodes[n->in[0]];
+    (void)training; /* sign is deterministic: training and inference binarize alike */
+    *out = x;
+    q->x_applied = m->quant.fake && q->on && q->ascheme != FROST_ASCHEME_AFFINE;
+    if (!q->x_applied)
+        return FROST_OK;
+    int64_t numel = (int64_t)n_images * src->h * src->w * src->c;
+    if (numel > q->x_bin_cap) { /* grows with the batch; kept for the backward */
+        frost_free(q->x_bin);
+        frost_free(q->dx_bin);
+        q->x_bin = frost_alloc((size_t)numel * sizeof(float));
+        q->dx_bin = frost_alloc((size_t)numel * sizeof(float));
+        q->x_bin_cap = q->x_bin && q->dx_bin ? numel : 0;
+        if (!q->x_bin_cap) {
+            q->x_applied = false;
+            return frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory binarizing its input",
+                              n->name);
+        }
+    }
+    frost_sign_forward(numel, x, q->x_bin);
+    *out = q->x_bin;
+    return q->ascheme == FROST_ASCHEME_XNOR ? xnor_scale(m, n, x, n_images) : FROST_OK;
+}
+
+static void qrun_input_backward(frost_model *m, int ni, const float *x, float *dx)
+{
+    frost_node *n = &m->nodes[ni];
+    const frost_node *src = &m->nodes[n->in[0]];
+    int64_t numel = (int64_t)m->cur_n * src->h * src->w * src->c;
+    if (n->q.ascheme == FROST_ASCHEME_BIREAL)
+        frost_approx_sign_backward(numel, x, n->q.dx_bin, dx);
+    else
+        frost_sign_backward(numel, x, n->q.dx_bin, dx);
+}
+
+void frost_model_qat_after_step(frost_model *m)
+{
+    if (!m->quant.active || !m->quant.fake)
+        return;
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_nodeq *q = &m->nodes[i].q;
+        if (q->on &&
+            (q->wscheme == FROST_WSCHEME_BINARY || q->wscheme == FROST_WSCHEME_BINARY_STOCHASTIC)) {
+            frost_param *p = &m->params[m->nodes[i].weight];
+            frost_binary_clip(p->numel, p->data, q->binary_h);
+        }
+    }
+}
+
+void frost_model_seed_qat(frost_model *m, uint64_t seed) { frost_rng_seed(&m->quant.rng, seed); }
+
 const frost_qat_hooks frost_qrun_hooks = {
     .weight = qrun_weight,
     .weight_quantized = qrun_weight_quantized,
@@ -179,5 +375,9 @@ const frost_qat_hooks frost_qrun_hooks = {
     .fq_forward = qrun_fq_forward,
     .fq_backward = qrun_fq_backward,
     .bn_frozen = qrun_bn_frozen,
+    .input = qrun_input,
+    .input_backward = qrun_input_backward,
+    .output = qrun_output,
+    .output_backward = qrun_output_backward,
     .release = frost_model_quant_release,
 };

@@ -227,11 +227,21 @@ static void forward_bn_act(frost_model *m, frost_node *n, int bs, bool training)
 }
 
 /* The weights a conv/linear node computes with: fake-quantized in a quantized model. */
-static const float *node_weight(frost_model *m, frost_node *n)
+static const float *node_weight(frost_model *m, frost_node *n, bool training)
 {
     if (!qat(m))
         return param_data(m, n->weight);
-    return qat(m)->weight(m, (int)(n - m->nodes));
+    return qat(m)->weight(m, (int)(n - m->nodes), training);
+}
+
+/* The input a conv/linear node computes with: binarized under a binary activation scheme. */
+static frost_status node_input(frost_model *m, frost_node *n, int bs, bool training,
+                               const float **x)
+{
+    *x = m->nodes[n->in[0]].y;
+    if (!qat(m))
+        return FROST_OK;
+    return qat(m)->input(m, (int)(n - m->nodes), *x, bs, training, x);
 }
 
 static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool training)
@@ -239,10 +249,15 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
     const frost_node *x0 = &m->nodes[n->in[0]];
     frost_shape4 in = node_shape(x0, bs);
     int64_t numel = node_numel(n, bs);
+    const float *xw = NULL; /* a conv/linear layer's (maybe binarized) input */
+    if (n->op == FROST_OP_CONV || n->op == FROST_OP_LINEAR)
+        FROST_TRY(node_input(m, n, bs, training, &xw));
     switch (n->op) {
     case FROST_OP_CONV:
-        frost_conv2d_forward(&n->conv, in, x0->y, node_weight(m, n), param_data(m, n->bias_p), n->y,
-                             m->scratch);
+        frost_conv2d_forward(&n->conv, in, xw, node_weight(m, n, training),
+                             param_data(m, n->bias_p), n->y, m->scratch);
+        if (qat(m))
+            qat(m)->output(m, (int)(n - m->nodes));
         break;
     case FROST_OP_BN: {
         if (n->fused_away)
@@ -267,8 +282,10 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
     case FROST_OP_AVGPOOL: frost_avgpool_forward(&n->pool, in, x0->y, n->y); break;
     case FROST_OP_GAP: frost_gap_forward(in, x0->y, n->y); break;
     case FROST_OP_LINEAR:
-        frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, x0->y, node_weight(m, n),
+        frost_linear_forward(bs, x0->h * x0->w * x0->c, n->c, xw, node_weight(m, n, training),
                              param_data(m, n->bias_p), n->y);
+        if (qat(m))
+            qat(m)->output(m, (int)(n - m->nodes));
         break;
     case FROST_OP_ADD: frost_add_forward(numel, x0->y, m->nodes[n->in[1]].y, n->y); break;
     case FROST_OP_MUL: {
@@ -367,6 +384,27 @@ static void backward_fake_quant(frost_model *m, frost_node *n, bool *touched)
     qat(m)->fq_backward(m, (int)(n - m->nodes), m->nodes[j].dy, fresh);
 }
 
+/* Where a conv/linear node's backward writes its input gradient: straight into dx, or,
+ * when its forward binarized the input, a zeroed buffer of the gradient with respect to
+ * the binarized values (the STE rule then adds it into dx). */
+static float *binarized_input_grad(const frost_model *m, frost_node *n, float *dx)
+{
+    if (!n->q.x_applied || !dx)
+        return dx;
+    memset(n->q.dx_bin, 0, (size_t)node_numel(&m->nodes[n->in[0]], m->cur_n) * sizeof(float));
+    return n->q.dx_bin;
+}
+
+/* XNOR-Net's output scaling, undone on n->dy before a conv/linear backward; returns the
+ * bias gradient the backward should still add to (NULL when the scaling added it). */
+static float *output_scale_backward(frost_model *m, frost_node *n)
+{
+    float *db = param_grad(m, n->bias_p);
+    if (qat(m) && qat(m)->output_backward(m, (int)(n - m->nodes), db))
+        return NULL;
+    return db;
+}
+
 static void backward_node(frost_model *m, frost_node *n, bool *touched)
 {
     if (n->op == FROST_OP_FAKEQUANT) {
@@ -386,10 +424,15 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         float *dw = q ? n->q.dw_eff : param_grad(m, n->weight);
         if (q)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
-        frost_conv2d_backward(&n->conv, in, x0->y, q ? n->q.w_eff : param_data(m, n->weight), n->dy,
-                              dx, dw, param_grad(m, n->bias_p), m->scratch);
+        float *dxw = binarized_input_grad(m, n, dx);
+        float *db = output_scale_backward(m, n);
+        frost_conv2d_backward(&n->conv, in, n->q.x_applied ? n->q.x_bin : x0->y,
+                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db,
+                              m->scratch);
         if (q)
             qat(m)->weight_backward(m, (int)(n - m->nodes));
+        if (n->q.x_applied && dx)
+            qat(m)->input_backward(m, (int)(n - m->nodes), x0->y, dx);
         break;
     }
     case FROST_OP_BN:
@@ -427,11 +470,14 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         float *dw = q ? n->q.dw_eff : param_grad(m, n->weight);
         if (q)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
-        frost_linear_backward(bs, x0->h * x0->w * x0->c, n->c, x0->y,
-                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dx, dw,
-                              param_grad(m, n->bias_p));
+        float *dxw = binarized_input_grad(m, n, dx);
+        float *db = output_scale_backward(m, n);
+        frost_linear_backward(bs, x0->h * x0->w * x0->c, n->c, n->q.x_applied ? n->q.x_bin : x0->y,
+                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db);
         if (q)
             qat(m)->weight_backward(m, (int)(n - m->nodes));
+        if (n->q.x_applied && dx)
+            qat(m)->input_backward(m, (int)(n - m->nodes), x0->y, dx);
         break;
     }
     case FROST_OP_ADD: {

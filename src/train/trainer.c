@@ -244,6 +244,8 @@ static frost_status run_epoch(frost_model *m, frost_optimizer *opt, frost_loader
     int64_t spe = frost_loader_batches(l);
     frost_loader_start_epoch(l, epoch);
     frost_model_seed_dropout(m, cfg->seed * 1000003ULL + (uint64_t)epoch);
+    if (m->quant.active) /* stochastic binary weights: their own stream, from the same seed */
+        frost_model_seed_qat(m, (cfg->seed * 1000003ULL + (uint64_t)epoch) ^ 0x5157A7B1ULL);
     double t0 = now_s(), loss_sum = 0.0;
     int64_t correct_sum = 0, seen = 0;
     int n;
@@ -265,6 +267,7 @@ static frost_status run_epoch(frost_model *m, frost_optimizer *opt, frost_loader
                 epoch + 1, bi + 1, (double)loss);
         FROST_TRY(frost_model_backward(m, b->dlogits));
         FROST_TRY(frost_optimizer_step(opt, lr));
+        frost_model_qat_after_step(m); /* BinaryConnect's weight clipping */
         loss_sum += (double)loss * n;
         correct_sum += correct;
         seen += n;
