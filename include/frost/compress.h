@@ -36,8 +36,10 @@
 #include "frost/status.h"
 
 #define FROST_KMEANS_MAX_BITS 8
-#define FROST_KMEANS_MAX_ITER 300  /* the default cap of Lloyd iterations */
-#define FROST_KMEANS_PRUNED   (-1) /* the index of a pruned (zero) weight */
+#define FROST_KMEANS_MAX_ITER 300 /* the default cap of Lloyd iterations */
+/* The version of the compressed checkpoint storage (docs/kmeans.md), "frost.kmeans". */
+#define FROST_KMEANS_FORMAT_VERSION "1"
+#define FROST_KMEANS_PRUNED         (-1) /* the index of a pruned (zero) weight */
 
 /* One clustered tensor. */
 typedef struct {
