@@ -111,7 +111,7 @@ TEST(help_on_every_command)
         "--help",          "train --help",       "eval --help",           "info --help",
         "quantize --help", "sensitivity --help", "convert --help",        "run --help",
         "predict --help",  "bench --help",       "eval-candidate --help", "search --help",
-        "export --help"};
+        "export --help",   "compress --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -120,7 +120,7 @@ TEST(help_on_every_command)
     CHECK_EQ_INT(frost("frobnicate"), 2);
     CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
     /* every command's help lists the shared conventions, -o where the command writes a file */
-    const char *with_out[] = {"train", "quantize", "convert", "search"};
+    const char *with_out[] = {"train", "quantize", "convert", "search", "compress"};
     for (size_t i = 0; i < sizeof with_out / sizeof *with_out; i++) {
         char args[64];
         snprintf(args, sizeof args, "%s -h", with_out[i]);
@@ -546,7 +546,8 @@ TEST(export_c_and_onnx)
     CHECK(strstr(out, "m.onnx: ONNX QDQ (opset 13, int8 weights), 15 int8 layers, input "
                       "float32 [N, 1, 28, 28] NCHW, output float32 [N, 10]") != NULL);
     CHECK(file_exists("m.onnx"));
-    CHECK(strstr(out, "note: 5 conv/linear/classifier layers keep biases off ONNX's int32 bias grid") &&
+    CHECK(strstr(out,
+                 "note: 5 conv/linear/classifier layers keep biases off ONNX's int32 bias grid") &&
           strstr(out, "frost convert --bias-grid onnx"));
     snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
     CHECK_EQ_INT(frost(args), 0);
