@@ -132,6 +132,8 @@ typedef enum {
     BAD_VERSION,
     NO_VERSION,
     U8_WITH_BIG_CODEBOOK,
+    CODE_COUNT,
+    PRUNED_NOT_ZERO,
 } corruption;
 
 static frost_status load_corrupted(corruption c, const char *name)
@@ -175,7 +177,14 @@ static frost_status load_corrupted(corruption c, const char *name)
             t[k].ndim = 2;
             t[k].shape[1] = 1;
         } else if (is_cb && c == U8_WITH_BIG_CODEBOOK) {
-            t[k].shape[0] = 300;
+            t[k].shape[0] = 257; /* 8 bits pruned: needs int32 indices */
+            t[k].data = cb;
+        } else if (is_cb && c == CODE_COUNT) {
+            t[k].shape[0] = 7; /* neither 2^bits nor 2^bits + 1 */
+            t[k].data = cb;
+        } else if (is_cb && c == PRUNED_NOT_ZERO) {
+            memcpy(cb, t[k].data, 5 * sizeof(float));
+            cb[4] = 0.5f; /* what the pruned weights would decode to */
             t[k].data = cb;
         }
         k++;
@@ -223,6 +232,8 @@ TEST(test_corrupt_files_refused)
     expect_refused(BAD_VERSION, FROST_ERR_UNSUPPORTED, "version '2'");
     expect_refused(NO_VERSION, FROST_ERR_FORMAT, "frost.kmeans");
     expect_refused(U8_WITH_BIG_CODEBOOK, FROST_ERR_FORMAT, "uint8");
+    expect_refused(CODE_COUNT, FROST_ERR_FORMAT, "codebook of 7 values");
+    expect_refused(PRUNED_NOT_ZERO, FROST_ERR_FORMAT, "pruned weights' 0");
 }
 
 /* Every truncation of a compressed file is refused (the safetensors checks). */

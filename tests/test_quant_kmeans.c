@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "frost/compress.h"
+#include "frost/train.h"
 #include "harness.h"
 #include "models/graph.h"
 
@@ -246,6 +247,66 @@ TEST(test_compress_model)
     frost_model_free(m);
 }
 
+typedef struct {
+    frost_kmeans_model *km;
+    int calls;
+} hook_state;
+
+static void finetune_hook(frost_model *m, float lr, void *user)
+{
+    hook_state *st = user;
+    st->calls++;
+    frost_kmeans_model_finetune_step(st->km, m, lr);
+}
+
+/* Fine-tuning through the trainer's after_step hook: called once per batch, the centroids
+ * move, and after training every weight is still its centroid (pruned ones 0). */
+TEST(test_finetune_through_trainer)
+{
+    frost_model *m = frost_g_new("tiny", 8, 8, 1);
+    int x = frost_g_conv(m, "c1", 0, 4, 3, 1, 1, 1, true);
+    x = frost_g_gap(m, "gap", x);
+    x = frost_g_linear(m, "fc", x, 3, true);
+    CHECK(frost_g_finish(m, 3) == 0);
+    for (int i = 0; i < m->n_params; i++)
+        frost_test_fill_uniform(m->params[i].data, (long)m->params[i].numel, -1, 1, 3 + i);
+    frost_dataset d = {.n = 64, .h = 8, .w = 8, .c = 1, .classes = 3};
+    d.images = malloc(64 * 64);
+    d.labels = malloc(64);
+    for (int i = 0; i < 64 * 64; i++)
+        d.images[i] = (uint8_t)(i * 37 % 251);
+    for (int i = 0; i < 64; i++)
+        d.labels[i] = (uint8_t)(i % 3);
+    frost_kmeans_model *km = NULL;
+    frost_kmeans_options o = {.conv_bits = 2, .fc_bits = 2, .prune = 0.25f};
+    CHECK_EQ_INT(frost_kmeans_compress_model(m, &o, &km), FROST_OK);
+    float before[4];
+    memcpy(before, km->layers[0].layer.codebook, sizeof before);
+
+    frost_train_config cfg = frost_train_defaults();
+    cfg.epochs = 1;
+    cfg.batch = 16;
+    cfg.quiet = true;
+    cfg.sched = (frost_schedule){.kind = FROST_SCHED_CONSTANT, .base_lr = 0.05f};
+    hook_state st = {km, 0};
+    cfg.after_step = finetune_hook;
+    cfg.after_step_user = &st;
+    frost_train_result r;
+    CHECK_EQ_INT(frost_train(m, &d, NULL, NULL, &cfg, NULL, NULL, &r), FROST_OK);
+    CHECK_EQ_INT(st.calls, 4);
+    CHECK(memcmp(before, km->layers[0].layer.codebook, sizeof before) != 0);
+    for (int e = 0; e < km->n; e++) {
+        const frost_param *p = &m->params[km->layers[e].param];
+        const frost_kmeans_layer *l = &km->layers[e].layer;
+        for (int64_t i = 0; i < p->numel; i++)
+            CHECK_FLOAT_EQ(p->data[i],
+                           l->idx[i] == FROST_KMEANS_PRUNED ? 0.0f : l->codebook[l->idx[i]]);
+    }
+    frost_kmeans_model_free(km);
+    frost_dataset_free(&d);
+    frost_model_free(m);
+}
+
 TEST(test_decode_checked)
 {
     const uint8_t idx[4] = {0, 1, 2, 1};
@@ -265,4 +326,4 @@ TEST(test_decode_checked)
 FROST_TEST_MAIN(RUN(test_fig3_clustering); RUN(test_pruning_keeps_zeros);
                 RUN(test_lloyd_converges_deterministically); RUN(test_ties_and_constant_weights);
                 RUN(test_sparse_size_with_fillers); RUN(test_compress_model);
-                RUN(test_decode_checked))
+                RUN(test_finetune_through_trainer); RUN(test_decode_checked))

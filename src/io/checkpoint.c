@@ -130,6 +130,20 @@ static frost_status kmeans_version(const frost_st_file *f, const char *path)
     return FROST_OK;
 }
 
+/* k from a stored codebook size: 2^bits codes (dense) or 2^bits + 1 (sparse: the last is the
+ * pruned weights' 0). */
+static bool codes_to_k(int n_codes, int *bits, bool *sparse)
+{
+    for (int b = 1; b <= FROST_KMEANS_MAX_BITS; b++) {
+        if (n_codes == (1 << b) || n_codes == (1 << b) + 1) {
+            *bits = b;
+            *sparse = n_codes != (1 << b);
+            return true;
+        }
+    }
+    return false;
+}
+
 frost_status frost_checkpoint_kmeans_tensors(const frost_st_file *f, const char *path,
                                              const frost_param *p, const frost_st_tensor **idx,
                                              const frost_st_tensor **codebook)
@@ -156,6 +170,14 @@ frost_status frost_checkpoint_kmeans_tensors(const frost_st_file *f, const char 
     if (c->dtype != FROST_DT_F32 || c->ndim != 1)
         return frost_fail(FROST_ERR_FORMAT, "%s: the k-means codebook of '%s' is not a 1-D F32",
                           path, p->name);
+    int bits;
+    bool sparse;
+    if (!codes_to_k((int)c->shape[0], &bits, &sparse) ||
+        (sparse && ((const float *)c->data)[c->shape[0] - 1] != 0.0f))
+        return frost_fail(FROST_ERR_FORMAT,
+                          "%s: '%s' has a codebook of %lld values (2^bits, or 2^bits + 1 ending "
+                          "with the pruned weights' 0)",
+                          path, p->name, (long long)c->shape[0]);
     if ((t->dtype == FROST_DT_U8) != (c->shape[0] <= 256))
         return frost_fail(FROST_ERR_FORMAT,
                           "%s: '%s' has %lld codebook values and %s indices (uint8 up to 256 "
@@ -414,31 +436,15 @@ done:
     return s;
 }
 
-/* k from a stored codebook size: 2^bits codes (dense) or 2^bits + 1 (sparse: the last is the
- * pruned weights' 0). */
-static bool codes_to_k(int n_codes, int *bits, bool *sparse)
-{
-    for (int b = 1; b <= FROST_KMEANS_MAX_BITS; b++) {
-        if (n_codes == (1 << b) || n_codes == (1 << b) + 1) {
-            *bits = b;
-            *sparse = n_codes != (1 << b);
-            return true;
-        }
-    }
-    return false;
-}
-
 static frost_status rebuild_layer(const char *path, const frost_param *p, const frost_st_tensor *t,
                                   const frost_st_tensor *c, frost_kmeans_layer *l)
 {
-    int n_codes = (int)c->shape[0], bits;
-    bool sparse;
+    int n_codes = (int)c->shape[0], bits = 0;
+    bool sparse = false;
     const float *cb = c->data;
-    if (!codes_to_k(n_codes, &bits, &sparse) || (sparse && cb[n_codes - 1] != 0.0f))
-        return frost_fail(FROST_ERR_FORMAT,
-                          "%s: '%s' has a codebook of %d values (2^bits, or 2^bits + 1 ending "
-                          "with the pruned weights' 0)",
-                          path, p->name, n_codes);
+    if (!codes_to_k(n_codes, &bits, &sparse)) /* frost_checkpoint_kmeans_tensors checked it */
+        return frost_fail(FROST_ERR_FORMAT, "%s: '%s': codebook of %d values", path, p->name,
+                          n_codes);
     l->bits = bits;
     l->k = 1 << bits;
     l->n = p->numel;
