@@ -47,10 +47,10 @@ typedef struct {
     int64_t n;         /* weights */
     int64_t clustered; /* weights with a centroid (n when dense) */
     bool sparse;       /* pruned: the weights with index FROST_KMEANS_PRUNED are 0 */
-    float *codebook;   /* [k], ascending */
+    float *codebook;   /* [k], ascending after clustering (fine-tuning may reorder) */
     int16_t *idx;      /* [n]: 0..k-1, or FROST_KMEANS_PRUNED */
-    int iterations;    /* Lloyd iterations run (the last changed nothing, unless capped) */
-    bool converged;
+    int iterations;    /* centroid updates made */
+    bool converged;    /* the last assignment changed nothing (false: max_iter was reached) */
 } frost_kmeans_layer;
 
 /* Prunes (prune_fraction in [0, 1)) and clusters w[n] into 2^bits centroids (1 <= bits <= 8)
@@ -122,8 +122,8 @@ frost_status frost_kmeans_compress_model(frost_model *m, const frost_kmeans_opti
                                          frost_kmeans_model **out);
 /* One fine-tuning step of every layer from the model's current weight gradients. */
 void frost_kmeans_model_finetune_step(frost_kmeans_model *km, frost_model *m, float lr);
-/* Recomputes every layer's size and the total (after fine-tuning changed nothing in them, or
- * after the caller edited indices). */
+/* Computes every layer's size and the total from the layers' indices (compress_model does
+ * it; fine-tuning moves centroids only, which leaves the sizes as they are). */
 frost_status frost_kmeans_model_sizes(frost_kmeans_model *km);
 void frost_kmeans_model_free(frost_kmeans_model *km);
 
