@@ -13,8 +13,9 @@
  *   - Lloyd iterations: every weight goes to the nearest centroid (equally near two: the
  *     lower index), then each centroid becomes the mean of its weights (a centroid with no
  *     weights keeps its value). Stops when no assignment changes, or after max_iter.
- *     Sums are in double, in weight order, so the result is the same on every run and
- *     machine. In 1-D the centroids stay in ascending order.
+ *     In 1-D the centroids stay in ascending order and each cluster is a run of the sorted
+ *     weights, so an iteration finds k - 1 cut points and takes means from prefix sums (in
+ *     double, over the weights in ascending order): the same on every run and machine.
  *   - Fine-tuning: dL/dc_j = sum of dL/dw_i over the weights with index j;
  *     c_j -= lr * dL/dc_j; then w_i = c_{idx_i} (pruned weights stay 0).
  *

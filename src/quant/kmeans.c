@@ -77,33 +77,50 @@ static int nearest(const float *c, int k, float x)
     return up < down ? lo : below;
 }
 
-/* Assigns every clustered weight; returns how many assignments changed. */
-static int64_t assign(const float *w, int64_t n, const float *c, int k, int16_t *idx)
+/* In 1-D with sorted centroids, the nearest centroid never decreases as the weight grows, so
+ * each cluster is a run of the sorted weights: an iteration only has to find the k - 1 cut
+ * points (binary searches) and take each run's mean from prefix sums, O(k log n) instead of
+ * O(n log k). The assignment, and so the result, is the one of the plain algorithm. */
+typedef struct {
+    float *v;       /* the clustered weights, ascending */
+    double *prefix; /* prefix[i] = v[0] + ... + v[i-1], summed in that order */
+    int64_t m;
+} sorted_weights;
+
+/* The first position of v whose nearest centroid is above j (m if none). */
+static int64_t first_above(const sorted_weights *sw, const float *c, int k, int j)
 {
-    int64_t changed = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (idx[i] == FROST_KMEANS_PRUNED)
-            continue;
-        int j = nearest(c, k, w[i]);
-        changed += idx[i] != j;
-        idx[i] = (int16_t)j;
+    int64_t lo = 0, hi = sw->m;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (nearest(c, k, sw->v[mid]) > j)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    return changed;
+    return lo;
 }
 
-static void update_means(const float *w, int64_t n, const int16_t *idx, int k, double *sum,
-                         int64_t *count, float *c)
+/* end[j]: one past the last sorted weight of cluster j. Returns whether any end moved. */
+static bool find_cuts(const sorted_weights *sw, const float *c, int k, int64_t *end)
 {
-    memset(sum, 0, (size_t)k * sizeof *sum);
-    memset(count, 0, (size_t)k * sizeof *count);
-    for (int64_t i = 0; i < n; i++)
-        if (idx[i] != FROST_KMEANS_PRUNED) {
-            sum[idx[i]] += w[i];
-            count[idx[i]]++;
-        }
-    for (int j = 0; j < k; j++)
-        if (count[j] > 0) /* an empty cluster keeps its centroid */
-            c[j] = (float)(sum[j] / (double)count[j]);
+    bool moved = false;
+    for (int j = 0; j < k; j++) {
+        int64_t e = j == k - 1 ? sw->m : first_above(sw, c, k, j);
+        moved |= e != end[j];
+        end[j] = e;
+    }
+    return moved;
+}
+
+static void update_means(const sorted_weights *sw, const int64_t *end, int k, float *c)
+{
+    int64_t start = 0;
+    for (int j = 0; j < k; j++) {
+        if (end[j] > start) /* an empty cluster keeps its centroid */
+            c[j] = (float)((sw->prefix[end[j]] - sw->prefix[start]) / (double)(end[j] - start));
+        start = end[j];
+    }
 }
 
 static int ascending(const void *a, const void *b)
@@ -140,10 +157,10 @@ static frost_status cluster(const float *w, int64_t n, int bits, float prune_fra
     out->sparse = prune_fraction > 0.0f;
     out->codebook = calloc((size_t)k, sizeof *out->codebook);
     out->idx = calloc((size_t)n, sizeof *out->idx);
-    double *sum = malloc((size_t)k * sizeof *sum);
-    int64_t *count = malloc((size_t)k * sizeof *count);
+    int64_t *end = malloc((size_t)k * sizeof *end);
+    sorted_weights sw = {0};
     frost_status s = FROST_OK;
-    if (!out->codebook || !out->idx || !sum || !count) {
+    if (!out->codebook || !out->idx || !end) {
         s = frost_fail(FROST_ERR_NOMEM, "k-means: out of memory for %lld weights", (long long)n);
         goto done;
     }
@@ -168,25 +185,37 @@ static frost_status cluster(const float *w, int64_t n, int bits, float prune_fra
     }
     if (max_iter <= 0)
         max_iter = FROST_KMEANS_MAX_ITER;
-    /* every clustered index starts at 0, so the first assignment counts as a change
-     * unless it keeps them all at 0; -2 is no centroid and forces a first full pass */
-    for (int64_t i = 0; i < n; i++)
+    sw.m = out->clustered;
+    sw.v = malloc((size_t)sw.m * sizeof *sw.v);
+    sw.prefix = malloc((size_t)(sw.m + 1) * sizeof *sw.prefix);
+    if (!sw.v || !sw.prefix) {
+        s = frost_fail(FROST_ERR_NOMEM, "k-means: out of memory for %lld weights", (long long)n);
+        goto done;
+    }
+    for (int64_t i = 0, at = 0; i < n; i++)
         if (out->idx[i] != FROST_KMEANS_PRUNED)
-            out->idx[i] = -2;
+            sw.v[at++] = w[i];
+    qsort(sw.v, (size_t)sw.m, sizeof *sw.v, ascending);
+    sw.prefix[0] = 0.0;
+    for (int64_t i = 0; i < sw.m; i++)
+        sw.prefix[i + 1] = sw.prefix[i] + sw.v[i];
+    for (int j = 0; j < k; j++)
+        end[j] = -1; /* no assignment yet: the first one counts as a change */
     while (out->iterations < max_iter) {
-        int64_t changed = assign(w, n, out->codebook, k, out->idx);
-        if (changed == 0) {
+        if (!find_cuts(&sw, out->codebook, k, end)) {
             out->converged = true;
             break;
         }
-        update_means(w, n, out->idx, k, sum, count, out->codebook);
+        update_means(&sw, end, k, out->codebook);
         out->iterations++;
     }
-    if (!out->converged) /* capped: make the indices match the last centroids */
-        assign(w, n, out->codebook, k, out->idx);
+    for (int64_t i = 0; i < n; i++) /* the indices of the final centroids */
+        if (out->idx[i] != FROST_KMEANS_PRUNED)
+            out->idx[i] = (int16_t)nearest(out->codebook, k, w[i]);
 done:
-    free(sum);
-    free(count);
+    free(sw.v);
+    free(sw.prefix);
+    free(end);
     if (s != FROST_OK)
         frost_kmeans_layer_free(out);
     return s;
