@@ -205,6 +205,41 @@ TEST(test_sparse_size_with_fillers)
     frost_kmeans_layer_free(&l);
 }
 
+/* The reported Huffman index bits are what a real encoder writes: the indices of a clustered
+ * layer encoded with the lengths of their counts take exactly that many bits and decode back. */
+TEST(test_reported_bits_match_encoder)
+{
+    enum { N = 5000 };
+    float *w = malloc(N * sizeof *w);
+    frost_test_fill_uniform(w, N, -1.0f, 1.0f, 21);
+    for (int i = 0; i < N; i++)
+        w[i] = w[i] * w[i] * w[i];
+    frost_kmeans_layer l;
+    CHECK_EQ_INT(frost_kmeans_cluster(w, N, 5, 0.0f, 0, &l), FROST_OK);
+    frost_kmeans_size z;
+    CHECK_EQ_INT(frost_kmeans_layer_size(&l, 8, &z), FROST_OK);
+    uint64_t freq[32] = {0};
+    uint16_t *msg = malloc(N * sizeof *msg), *back = malloc(N * sizeof *back);
+    for (int i = 0; i < N; i++) {
+        msg[i] = (uint16_t)l.idx[i];
+        freq[msg[i]]++;
+    }
+    uint8_t len[32];
+    CHECK_EQ_INT(frost_huffman_lengths(32, freq, len), FROST_OK);
+    uint8_t *buf = calloc(N * 4, 1);
+    uint64_t bits = 0;
+    CHECK_EQ_INT(frost_huffman_encode(32, len, msg, N, buf, N * 4, &bits), FROST_OK);
+    CHECK_EQ_INT(bits, z.index_bits_huffman);
+    CHECK(bits < (uint64_t)N * 5); /* peaked weights: fewer bits than fixed 5-bit indices */
+    CHECK_EQ_INT(frost_huffman_decode(32, len, buf, bits, N, back), FROST_OK);
+    CHECK(memcmp(msg, back, N * sizeof *msg) == 0);
+    free(buf);
+    free(msg);
+    free(back);
+    free(w);
+    frost_kmeans_layer_free(&l);
+}
+
 /* A small conv + linear model: every weight becomes a codebook value, the others stay. */
 TEST(test_compress_model)
 {
@@ -325,5 +360,6 @@ TEST(test_decode_checked)
 
 FROST_TEST_MAIN(RUN(test_fig3_clustering); RUN(test_pruning_keeps_zeros);
                 RUN(test_lloyd_converges_deterministically); RUN(test_ties_and_constant_weights);
-                RUN(test_sparse_size_with_fillers); RUN(test_compress_model);
-                RUN(test_finetune_through_trainer); RUN(test_decode_checked))
+                RUN(test_sparse_size_with_fillers); RUN(test_reported_bits_match_encoder);
+                RUN(test_compress_model); RUN(test_finetune_through_trainer);
+                RUN(test_decode_checked))
