@@ -111,7 +111,7 @@ TEST(help_on_every_command)
         "--help",          "train --help",       "eval --help",           "info --help",
         "quantize --help", "sensitivity --help", "convert --help",        "run --help",
         "predict --help",  "bench --help",       "eval-candidate --help", "search --help",
-        "export --help"};
+        "export --help",   "compress --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         CHECK_EQ_INT(frost(cmds[i]), 0);
         CHECK(strstr(out, "usage: frost") != NULL);
@@ -120,7 +120,7 @@ TEST(help_on_every_command)
     CHECK_EQ_INT(frost("frobnicate"), 2);
     CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
     /* every command's help lists the shared conventions, -o where the command writes a file */
-    const char *with_out[] = {"train", "quantize", "convert", "search"};
+    const char *with_out[] = {"train", "quantize", "convert", "search", "compress"};
     for (size_t i = 0; i < sizeof with_out / sizeof *with_out; i++) {
         char args[64];
         snprintf(args, sizeof args, "%s -h", with_out[i]);

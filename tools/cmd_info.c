@@ -56,6 +56,22 @@ static void print_recorded_cpu(const char *path)
     frost_st_close(f);
 }
 
+/* A k-means compressed checkpoint: its stored sizes (nothing for other checkpoints). */
+static int print_kmeans_sizes(const char *path, const frost_model *m)
+{
+    frost_kmeans_model *km = NULL;
+    if (frost_checkpoint_kmeans_report(path, m, &km) != FROST_OK)
+        return cli_error("info");
+    if (km->n > 0) {
+        printf("\nk-means compressed (docs/kmeans.md): %.3f bits per weight, %.2fx smaller "
+               "than FP32 over the %d clustered layers\n",
+               km->total.bits_per_weight, km->total.ratio, km->n);
+        cli_print_kmeans_table(km);
+    }
+    frost_kmeans_model_free(km);
+    return 0;
+}
+
 static const cli_opt options[] = {
     CLI_OPT_STR("dump-arch"),
     CLI_OPT_FLAG("memory"),
@@ -92,6 +108,8 @@ int cmd_info(int argc, char **argv)
     int rc = print_report(frost_model_info_text(m));
     if (rc == 0 && pos && is_checkpoint(pos))
         print_recorded_cpu(pos);
+    if (rc == 0 && pos && is_checkpoint(pos))
+        rc = print_kmeans_sizes(pos, m);
     if (rc == 0 && dump) {
         char *json = frost_model_to_json(m);
         s = json ? frost_write_file_atomic(dump, json, strlen(json))

@@ -11,6 +11,7 @@ static const char *const usage =
     "  eval      accuracy of a checkpoint (FP32 or fake-quant)\n"
     "  quantize  post-training quantization: calibrate, report FP32 vs quantized accuracy\n"
     "  sensitivity  per-layer accuracy drop when only that layer is quantized\n"
+    "  compress  k-means weight sharing (Deep Compression): indices + codebooks, sizes\n"
     "  convert   a QAT/PTQ checkpoint -> an int8 model for the integer-only runtime\n"
     "  run       accuracy of an int8 model on a data set\n"
     "  predict   top classes of a model for your own images (PNG, JPEG, PGM/PPM)\n"
@@ -41,6 +42,8 @@ static int run_command(int argc, char **argv)
         return cmd_quantize(argc - 1, argv + 1);
     if (strcmp(cmd, "sensitivity") == 0)
         return cmd_sensitivity(argc - 1, argv + 1);
+    if (strcmp(cmd, "compress") == 0)
+        return cmd_compress(argc - 1, argv + 1);
     if (strcmp(cmd, "convert") == 0)
         return cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)

@@ -23,8 +23,10 @@
 
 #include "frost/version.h"
 
+#include "frost/compress.h"
 #include "frost/cpu.h"
 #include "frost/data.h"
+#include "frost/huffman.h"
 #include "frost/infer.h"
 #include "frost/int8.h"
 #include "frost/io.h"

@@ -65,6 +65,19 @@ frost_status frost_checkpoint_save_weights(const char *path, const frost_model *
 frost_status frost_checkpoint_save_weights_meta(const char *path, const frost_model *m,
                                                 const frost_st_meta *meta, int n_meta);
 
+/* ---- k-means compressed checkpoints (docs/kmeans.md) ---- */
+#include "frost/compress.h"
+
+/* Saves m (whose clustered weights hold their decoded values) with the weights km clustered
+ * stored as indices + codebook. The loaders above decode them to float. */
+frost_status frost_checkpoint_save_kmeans(const char *path, const frost_model *m,
+                                          const frost_kmeans_model *km);
+/* The k-means layers of a checkpoint of m's architecture, rebuilt from its indices and
+ * codebooks with their sizes (*out has n == 0 for an uncompressed checkpoint). Every stored
+ * layer is checked as the loaders check it. */
+frost_status frost_checkpoint_kmeans_report(const char *path, const frost_model *m,
+                                            frost_kmeans_model **out);
+
 /* ---- ONNX import (docs/interop.md): a float model exported by PyTorch & co. ---- */
 typedef struct {
     const char *name; /* the model's name; NULL: the file name without ".onnx" */

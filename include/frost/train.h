@@ -33,6 +33,12 @@ typedef struct {
     int qat_delay_epochs; /* float training (observers only) before fake-quant starts */
     int qat_freeze_bn_epoch;
     int qat_freeze_observers_epoch;
+    /* Called after every optimizer step with the step's learning rate, the step's gradients
+     * still in the model: training with constraints the optimizer does not know, such as
+     * k-means weight sharing (docs/kmeans.md), which updates its centroids from the summed
+     * gradients and rewrites the shared weights here. NULL = none. */
+    void (*after_step)(frost_model *m, float lr, void *user);
+    void *after_step_user;
 } frost_train_config;
 
 /* Defaults: 10 epochs, batch 64, SGD Nesterov lr 0.1 cosine with 1 warm-up epoch,

@@ -268,6 +268,8 @@ static frost_status run_epoch(frost_model *m, frost_optimizer *opt, frost_loader
         FROST_TRY(frost_model_backward(m, b->dlogits));
         FROST_TRY(frost_optimizer_step(opt, lr));
         frost_model_qat_after_step(m); /* BinaryConnect's weight clipping */
+        if (cfg->after_step)
+            cfg->after_step(m, lr, cfg->after_step_user);
         loss_sum += (double)loss * n;
         correct_sum += correct;
         seen += n;
