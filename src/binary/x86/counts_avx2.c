@@ -1,0 +1,167 @@
+/* AVX2 kernels (built with -mavx2 -mpopcnt; called only after frost_cpu_has_avx2()).
+ *
+ * Popcount of a ymm: each byte's count from a 16-entry nibble table (vpshufb on the low and
+ * the high nibble), added as bytes. A byte count grows by at most 8 per word, so the byte
+ * accumulators take at most 31 steps (248 < 256) before vpsadbw folds them into the four
+ * 64-bit lanes. The long-array popcount uses Harley-Seal carry-save adders instead: 16
+ * vectors cost one table popcount plus 15 adders of five logic ops.
+ *
+ * The conv counts vectorize over output channels, not over the row: a block of 8 channels
+ * is two ymm of words (lanes 0-3, 4-7), the input word is broadcast, so rows of any length
+ * (one word for C <= 64 per tap) keep every lane busy. x86/counts_avx512.c is the same loop
+ * with one zmm and vpopcntq. */
+#include <immintrin.h>
+
+#include "binary/binary.h"
+#include "binary/kernels.h"
+
+#define BYTE_STEPS 31 /* table-count steps before the byte accumulators could overflow */
+
+static inline __m256i nibble_table(void)
+{
+    return _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3,
+                            1, 2, 2, 3, 2, 3, 3, 4);
+}
+
+/* Set bits of each byte of v. */
+static inline __m256i popcount_bytes(__m256i v, __m256i table)
+{
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_and_si256(v, low);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    return _mm256_add_epi8(_mm256_shuffle_epi8(table, lo), _mm256_shuffle_epi8(table, hi));
+}
+
+/* Byte counts summed into the four 64-bit lanes. */
+static inline __m256i bytes_to_lanes(__m256i bytes)
+{
+    return _mm256_sad_epu8(bytes, _mm256_setzero_si256());
+}
+
+static inline void store_lanes(__m256i lo, __m256i hi, uint32_t *pc)
+{
+    uint64_t t[8];
+    _mm256_storeu_si256((__m256i *)t, lo);
+    _mm256_storeu_si256((__m256i *)(t + 4), hi);
+    for (int j = 0; j < 8; j++)
+        pc[j] = (uint32_t)t[j];
+}
+
+/* One block of 8 output channels; `masked` is a constant at each call, so the compiler
+ * makes a binary and a ternary copy of the loop. */
+static inline void counts_block(const uint64_t *x, const uint64_t *wb, const uint64_t *mb,
+                                int k_words, bool masked, uint32_t *pc)
+{
+    const __m256i table = nibble_table();
+    __m256i total_lo = _mm256_setzero_si256(), total_hi = _mm256_setzero_si256();
+    for (int k0 = 0; k0 < k_words; k0 += BYTE_STEPS) {
+        int k_end = k0 + BYTE_STEPS < k_words ? k0 + BYTE_STEPS : k_words;
+        __m256i acc_lo = _mm256_setzero_si256(), acc_hi = _mm256_setzero_si256();
+        for (int k = k0; k < k_end; k++) {
+            __m256i xk = _mm256_set1_epi64x((long long)x[k]);
+            const uint64_t *w = wb + (size_t)k * FROST_BIN_BLOCK;
+            __m256i v_lo = _mm256_xor_si256(xk, _mm256_loadu_si256((const __m256i *)w));
+            __m256i v_hi = _mm256_xor_si256(xk, _mm256_loadu_si256((const __m256i *)(w + 4)));
+            if (masked) {
+                const uint64_t *m = mb + (size_t)k * FROST_BIN_BLOCK;
+                v_lo = _mm256_and_si256(v_lo, _mm256_loadu_si256((const __m256i *)m));
+                v_hi = _mm256_and_si256(v_hi, _mm256_loadu_si256((const __m256i *)(m + 4)));
+            }
+            acc_lo = _mm256_add_epi8(acc_lo, popcount_bytes(v_lo, table));
+            acc_hi = _mm256_add_epi8(acc_hi, popcount_bytes(v_hi, table));
+        }
+        total_lo = _mm256_add_epi64(total_lo, bytes_to_lanes(acc_lo));
+        total_hi = _mm256_add_epi64(total_hi, bytes_to_lanes(acc_hi));
+    }
+    store_lanes(total_lo, total_hi, pc);
+}
+
+void frost_bin_counts_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
+                           int k_words, int blocks, uint32_t *pc)
+{
+    size_t block_words = (size_t)k_words * FROST_BIN_BLOCK;
+    for (int b = 0; b < blocks; b++) {
+        if (mask)
+            counts_block(x, bits + b * block_words, mask + b * block_words, k_words, true,
+                         pc + b * FROST_BIN_BLOCK);
+        else
+            counts_block(x, bits + b * block_words, NULL, k_words, false, pc + b * FROST_BIN_BLOCK);
+    }
+}
+
+/* Harley-Seal carry-save adder: (h, l) = a + b + c as a two-bit number per bit position. */
+static inline void csa(__m256i *h, __m256i *l, __m256i a, __m256i b, __m256i c)
+{
+    __m256i u = _mm256_xor_si256(a, b);
+    *h = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, c));
+    *l = _mm256_xor_si256(u, c);
+}
+
+static inline __m256i lanes_popcount(__m256i v, __m256i table)
+{
+    return bytes_to_lanes(popcount_bytes(v, table));
+}
+
+static inline __m256i load(const uint64_t *w, long vec)
+{
+    return _mm256_loadu_si256((const __m256i *)(w + 4 * vec));
+}
+
+uint64_t frost_bin_popcount_avx2(const uint64_t *w, long n)
+{
+    const __m256i table = nibble_table();
+    __m256i total = _mm256_setzero_si256(), ones = total, twos = total, fours = total,
+            eights = total, sixteens, twos_a, twos_b, fours_a, fours_b, eights_a, eights_b;
+    long vecs = n / 4, i = 0;
+    for (; i + 16 <= vecs; i += 16) {
+        csa(&twos_a, &ones, ones, load(w, i + 0), load(w, i + 1));
+        csa(&twos_b, &ones, ones, load(w, i + 2), load(w, i + 3));
+        csa(&fours_a, &twos, twos, twos_a, twos_b);
+        csa(&twos_a, &ones, ones, load(w, i + 4), load(w, i + 5));
+        csa(&twos_b, &ones, ones, load(w, i + 6), load(w, i + 7));
+        csa(&fours_b, &twos, twos, twos_a, twos_b);
+        csa(&eights_a, &fours, fours, fours_a, fours_b);
+        csa(&twos_a, &ones, ones, load(w, i + 8), load(w, i + 9));
+        csa(&twos_b, &ones, ones, load(w, i + 10), load(w, i + 11));
+        csa(&fours_a, &twos, twos, twos_a, twos_b);
+        csa(&twos_a, &ones, ones, load(w, i + 12), load(w, i + 13));
+        csa(&twos_b, &ones, ones, load(w, i + 14), load(w, i + 15));
+        csa(&fours_b, &twos, twos, twos_a, twos_b);
+        csa(&eights_b, &fours, fours, fours_a, fours_b);
+        csa(&sixteens, &eights, eights, eights_a, eights_b);
+        total = _mm256_add_epi64(total, lanes_popcount(sixteens, table));
+    }
+    total = _mm256_slli_epi64(total, 4);
+    total = _mm256_add_epi64(total, _mm256_slli_epi64(lanes_popcount(eights, table), 3));
+    total = _mm256_add_epi64(total, _mm256_slli_epi64(lanes_popcount(fours, table), 2));
+    total = _mm256_add_epi64(total, _mm256_slli_epi64(lanes_popcount(twos, table), 1));
+    total = _mm256_add_epi64(total, lanes_popcount(ones, table));
+    for (; i < vecs; i++)
+        total = _mm256_add_epi64(total, lanes_popcount(load(w, i), table));
+    uint64_t t[4];
+    _mm256_storeu_si256((__m256i *)t, total);
+    uint64_t sum = t[0] + t[1] + t[2] + t[3];
+    for (long k = vecs * 4; k < n; k++)
+        sum += (uint64_t)__builtin_popcountll(w[k]);
+    return sum;
+}
+
+/* vpmaddubsw (u8 x s8 pairs to int16: at most 2 * 255 with -1/0/+1 weights, no saturation),
+ * vpmaddwd with ones to int32. */
+void frost_bin_s8dot_avx2(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int j = 0; j < o; j++) {
+        const int8_t *wj = w + (size_t)j * stride;
+        __m256i s = _mm256_setzero_si256();
+        for (int i = 0; i < stride; i += 32) {
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(xu8 + i));
+            __m256i wv = _mm256_loadu_si256((const __m256i *)(wj + i));
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones));
+        }
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        acc[j] = _mm_cvtsi128_si32(h);
+    }
+}
