@@ -79,12 +79,14 @@ typedef struct frost_bin_weights {
     int blocks;     /* ceil(o / FROST_BIN_BLOCK) */
     uint64_t *bits; /* sign plane: 1 = +1; [blocks][k_words][8] */
     /* ternary only (NULL for binary): */
-    uint64_t *mask;   /* non-zero plane, same layout as bits (bits is 0 where mask is 0) */
-    int32_t *nonzero; /* [o]: non-zero weights of each output channel */
-    int8_t *s8;       /* [o][s8_stride]: -1/0/+1 per (tap, channel), zero padded, for the
-                         int8-activation kernel */
-    int s8_stride;    /* kh*kw*c rounded up to 32 */
-    int32_t *s8_sum;  /* [o]: sum of the -1/0/+1 weights */
+    uint64_t *mask;  /* non-zero plane, same layout as bits (bits is 0 where mask is 0) */
+    int32_t *base;   /* [blocks * 8]: dot = base - 2 * (positions that differ); binary:
+                        kh*kw*c (every tap counts, padding too), ternary: the channel's
+                        non-zero weights */
+    int8_t *s8;      /* [o][s8_stride]: -1/0/+1 per (tap, channel), zero padded, for the
+                        int8-activation kernel */
+    int s8_stride;   /* kh*kw*c rounded up to 32 */
+    int32_t *s8_sum; /* [o]: sum of the -1/0/+1 weights */
 } frost_bin_weights;
 
 /* Binary weights from float OHWI weights: +1 where w >= 0. */

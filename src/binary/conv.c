@@ -54,16 +54,16 @@ static frost_status check_path(frost_bin_path p)
     return FROST_OK;
 }
 
-static frost_bin_counts_fn counts_fn(frost_bin_path p)
+static frost_bin_dots_fn dots_fn(frost_bin_path p)
 {
     switch (p) {
-    case FROST_BIN_POPCNT: return frost_bin_counts_popcnt;
-    case FROST_BIN_AVX2: return frost_bin_counts_avx2;
-    case FROST_BIN_AVX512: return frost_bin_counts_avx512;
+    case FROST_BIN_POPCNT: return frost_bin_dots_popcnt;
+    case FROST_BIN_AVX2: return frost_bin_dots_avx2;
+    case FROST_BIN_AVX512: return frost_bin_dots_avx512;
     case FROST_BIN_REF:
     case FROST_BIN_PATH_COUNT: break;
     }
-    return frost_bin_counts_ref;
+    return frost_bin_dots_ref;
 }
 
 uint64_t frost_bin_popcount(const uint64_t *words, long n, frost_bin_path path)
@@ -162,16 +162,6 @@ static const uint64_t *gather_patch(const frost_bin_conv_geom *g, const frost_bi
     return patch;
 }
 
-/* popcounts of differences -> +-1 dot products. Binary: every one of the kh*kw*c positions
- * counts (padded taps are -1 values), dot = n - 2 * differ. Ternary: only the non-zero
- * weights count, dot = nonzero - 2 * differ. */
-static void counts_to_dot(const frost_bin_weights *w, const uint32_t *pc, int32_t *dot)
-{
-    int32_t n = w->kh * w->kw * w->c;
-    for (int j = 0; j < w->o; j++)
-        dot[j] = (w->mask ? w->nonzero[j] : n) - 2 * (int32_t)pc[j];
-}
-
 frost_status frost_bin_conv(const frost_bin_conv_geom *g, const uint64_t *x,
                             const frost_bin_weights *w, const frost_bin_output *out, void *y,
                             frost_bin_path path)
@@ -186,25 +176,22 @@ frost_status frost_bin_conv(const frost_bin_conv_geom *g, const uint64_t *x,
         return s;
     if (!x)
         return frost_fail(FROST_ERR_ARG, "binary conv: no input");
-    int padded_o = w->blocks * FROST_BIN_BLOCK;
     uint64_t *patch = malloc(sizeof *patch * (size_t)w->k_words);
-    uint32_t *pc = malloc(sizeof *pc * (size_t)padded_o);
-    int32_t *dot = malloc(sizeof *dot * (size_t)w->o);
-    if (!patch || !pc || !dot) {
-        free(patch), free(pc), free(dot);
+    int32_t *dot = malloc(sizeof *dot * (size_t)w->blocks * FROST_BIN_BLOCK);
+    if (!patch || !dot) {
+        free(patch), free(dot);
         return frost_fail(FROST_ERR_NOMEM, "binary conv: out of memory");
     }
-    frost_bin_counts_fn counts = counts_fn(path);
+    frost_bin_dots_fn dots = dots_fn(path);
     size_t image_words = (size_t)geom.h * geom.w * w->tap_words;
     for (int b = 0; b < geom.n; b++)
         for (int oy = 0; oy < geom.oh; oy++)
             for (int ox = 0; ox < geom.ow; ox++) {
                 const uint64_t *px = gather_patch(&geom, w, x + b * image_words, oy, ox, patch);
-                counts(px, w->bits, w->mask, w->k_words, w->blocks, pc);
-                counts_to_dot(w, pc, dot);
+                dots(px, w->bits, w->mask, w->k_words, w->blocks, w->base, dot);
                 emit_pixel(out, dot, w->o, ((long)b * geom.oh + oy) * geom.ow + ox, y);
             }
-    free(patch), free(pc), free(dot);
+    free(patch), free(dot);
     return FROST_OK;
 }
 

@@ -3,7 +3,7 @@
 #include "binary/counts_scalar.h"
 #include "binary/kernels.h"
 
-DEFINE_SCALAR_COUNTS(frost_bin_counts_ref, frost_bin_popcount64)
+DEFINE_SCALAR_DOTS(frost_bin_dots_ref, frost_bin_popcount64)
 DEFINE_SCALAR_POPCOUNT(frost_bin_popcount_ref, frost_bin_popcount64)
 
 void frost_bin_s8dot_ref(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc)

@@ -5,9 +5,9 @@
 
 #include "binary/binary.h"
 
-#define DEFINE_SCALAR_COUNTS(NAME, POPCOUNT64)                                               \
+#define DEFINE_SCALAR_DOTS(NAME, POPCOUNT64)                                                 \
     void NAME(const uint64_t *x, const uint64_t *bits, const uint64_t *mask, int k_words,    \
-              int blocks, uint32_t *pc)                                                      \
+              int blocks, const int32_t *base, int32_t *dot)                                 \
     {                                                                                        \
         for (int b = 0; b < blocks; b++) {                                                   \
             const uint64_t *wb = bits + (size_t)b * k_words * FROST_BIN_BLOCK;               \
@@ -23,7 +23,8 @@
                 }                                                                            \
             }                                                                                \
             for (int j = 0; j < FROST_BIN_BLOCK; j++)                                        \
-                pc[b * FROST_BIN_BLOCK + j] = acc[j];                                        \
+                dot[b * FROST_BIN_BLOCK + j] =                                               \
+                    base[b * FROST_BIN_BLOCK + j] - 2 * (int32_t)acc[j];                     \
         }                                                                                    \
     }
 

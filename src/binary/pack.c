@@ -45,7 +45,7 @@ void frost_bin_weights_free(frost_bin_weights *w)
         return;
     free(w->bits);
     free(w->mask);
-    free(w->nonzero);
+    free(w->base);
     free(w->s8);
     free(w->s8_sum);
     memset(w, 0, sizeof *w);
@@ -70,14 +70,14 @@ static frost_status alloc_planes(int o, int kh, int kw, int c, bool ternary, fro
     w->blocks = (o + FROST_BIN_BLOCK - 1) / FROST_BIN_BLOCK;
     size_t words = (size_t)w->blocks * w->k_words * FROST_BIN_BLOCK;
     w->bits = calloc(words, sizeof *w->bits);
-    bool ok = w->bits != NULL;
+    w->base = calloc((size_t)w->blocks * FROST_BIN_BLOCK, sizeof *w->base);
+    bool ok = w->bits && w->base;
     if (ternary) {
         w->s8_stride = (kh * kw * c + 31) / 32 * 32;
         w->mask = calloc(words, sizeof *w->mask);
-        w->nonzero = calloc((size_t)o, sizeof *w->nonzero);
         w->s8 = calloc((size_t)o * w->s8_stride, 1);
         w->s8_sum = calloc((size_t)o, sizeof *w->s8_sum);
-        ok = ok && w->mask && w->nonzero && w->s8 && w->s8_sum;
+        ok = ok && w->mask && w->s8 && w->s8_sum;
     }
     if (!ok) {
         frost_bin_weights_free(w);
@@ -113,6 +113,8 @@ frost_status frost_bin_weights_pack(const float *wt, int o, int kh, int kw, int 
             for (int ch = 0; ch < c; ch++)
                 if (wt[((size_t)oc * kh * kw + tap) * c + ch] >= 0.0f)
                     set_bit(out, out->bits, oc, tap, ch);
+    for (int oc = 0; oc < o; oc++) /* every position counts: padding is -1, not 0 */
+        out->base[oc] = kh * kw * c;
     return FROST_OK;
 }
 
@@ -133,7 +135,7 @@ frost_status frost_bin_weights_pack_ternary(const float *wt, int o, int kh, int 
                 set_bit(out, out->mask, oc, tap, ch);
                 if (v > 0.0f)
                     set_bit(out, out->bits, oc, tap, ch);
-                out->nonzero[oc]++;
+                out->base[oc]++;
                 int8_t t = v > 0.0f ? 1 : -1;
                 out->s8[(size_t)oc * out->s8_stride + tap * c + ch] = t;
                 out->s8_sum[oc] += t;

@@ -38,19 +38,20 @@ static inline __m256i bytes_to_lanes(__m256i bytes)
     return _mm256_sad_epu8(bytes, _mm256_setzero_si256());
 }
 
-static inline void store_lanes(__m256i lo, __m256i hi, uint32_t *pc)
+/* dot = base - 2 * differ for one block: the low 32 bits of the 64-bit lanes (lo: channels
+ * 0-3, hi: 4-7) gathered into one ymm of int32. */
+static inline void store_dots(__m256i lo, __m256i hi, const int32_t *base, int32_t *dot)
 {
-    uint64_t t[8];
-    _mm256_storeu_si256((__m256i *)t, lo);
-    _mm256_storeu_si256((__m256i *)(t + 4), hi);
-    for (int j = 0; j < 8; j++)
-        pc[j] = (uint32_t)t[j];
+    __m256i both = _mm256_blend_epi32(lo, _mm256_slli_epi64(hi, 32), 0xAA);
+    __m256i differ = _mm256_permutevar8x32_epi32(both, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+    __m256i b = _mm256_loadu_si256((const __m256i *)base);
+    _mm256_storeu_si256((__m256i *)dot, _mm256_sub_epi32(b, _mm256_slli_epi32(differ, 1)));
 }
 
 /* One block of 8 output channels; `masked` is a constant at each call, so the compiler
  * makes a binary and a ternary copy of the loop. */
 static inline void counts_block(const uint64_t *x, const uint64_t *wb, const uint64_t *mb,
-                                int k_words, bool masked, uint32_t *pc)
+                                int k_words, bool masked, const int32_t *base, int32_t *dot)
 {
     const __m256i table = nibble_table();
     __m256i total_lo = _mm256_setzero_si256(), total_hi = _mm256_setzero_si256();
@@ -73,19 +74,20 @@ static inline void counts_block(const uint64_t *x, const uint64_t *wb, const uin
         total_lo = _mm256_add_epi64(total_lo, bytes_to_lanes(acc_lo));
         total_hi = _mm256_add_epi64(total_hi, bytes_to_lanes(acc_hi));
     }
-    store_lanes(total_lo, total_hi, pc);
+    store_dots(total_lo, total_hi, base, dot);
 }
 
-void frost_bin_counts_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
-                           int k_words, int blocks, uint32_t *pc)
+void frost_bin_dots_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t *mask, int k_words,
+                         int blocks, const int32_t *base, int32_t *dot)
 {
     size_t block_words = (size_t)k_words * FROST_BIN_BLOCK;
     for (int b = 0; b < blocks; b++) {
         if (mask)
             counts_block(x, bits + b * block_words, mask + b * block_words, k_words, true,
-                         pc + b * FROST_BIN_BLOCK);
+                         base + b * FROST_BIN_BLOCK, dot + b * FROST_BIN_BLOCK);
         else
-            counts_block(x, bits + b * block_words, NULL, k_words, false, pc + b * FROST_BIN_BLOCK);
+            counts_block(x, bits + b * block_words, NULL, k_words, false,
+                         base + b * FROST_BIN_BLOCK, dot + b * FROST_BIN_BLOCK);
     }
 }
 

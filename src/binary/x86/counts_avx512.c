@@ -7,17 +7,17 @@
 #include "binary/binary.h"
 #include "binary/kernels.h"
 
-static inline void store_lanes(__m512i total, uint32_t *pc)
+/* dot = base - 2 * differ for one block: the 64-bit lanes narrowed to int32. */
+static inline void store_dots(__m512i differ64, const int32_t *base, int32_t *dot)
 {
-    uint64_t t[8];
-    _mm512_storeu_si512((void *)t, total);
-    for (int j = 0; j < 8; j++)
-        pc[j] = (uint32_t)t[j];
+    __m256i differ = _mm512_cvtepi64_epi32(differ64);
+    __m256i b = _mm256_loadu_si256((const __m256i *)base);
+    _mm256_storeu_si256((__m256i *)dot, _mm256_sub_epi32(b, _mm256_slli_epi32(differ, 1)));
 }
 
 /* One block of 8 output channels; `masked` is a constant at each call. */
 static inline void counts_block(const uint64_t *x, const uint64_t *wb, const uint64_t *mb,
-                                int k_words, bool masked, uint32_t *pc)
+                                int k_words, bool masked, const int32_t *base, int32_t *dot)
 {
     __m512i total = _mm512_setzero_si512();
     for (int k = 0; k < k_words; k++) {
@@ -30,19 +30,20 @@ static inline void counts_block(const uint64_t *x, const uint64_t *wb, const uin
         }
         total = _mm512_add_epi64(total, _mm512_popcnt_epi64(v));
     }
-    store_lanes(total, pc);
+    store_dots(total, base, dot);
 }
 
-void frost_bin_counts_avx512(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
-                             int k_words, int blocks, uint32_t *pc)
+void frost_bin_dots_avx512(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
+                           int k_words, int blocks, const int32_t *base, int32_t *dot)
 {
     size_t block_words = (size_t)k_words * FROST_BIN_BLOCK;
     for (int b = 0; b < blocks; b++) {
         if (mask)
             counts_block(x, bits + b * block_words, mask + b * block_words, k_words, true,
-                         pc + b * FROST_BIN_BLOCK);
+                         base + b * FROST_BIN_BLOCK, dot + b * FROST_BIN_BLOCK);
         else
-            counts_block(x, bits + b * block_words, NULL, k_words, false, pc + b * FROST_BIN_BLOCK);
+            counts_block(x, bits + b * block_words, NULL, k_words, false,
+                         base + b * FROST_BIN_BLOCK, dot + b * FROST_BIN_BLOCK);
     }
 }
 

@@ -4,5 +4,5 @@
 #include "binary/counts_scalar.h"
 #include "binary/kernels.h"
 
-DEFINE_SCALAR_COUNTS(frost_bin_counts_popcnt, __builtin_popcountll)
+DEFINE_SCALAR_DOTS(frost_bin_dots_popcnt, __builtin_popcountll)
 DEFINE_SCALAR_POPCOUNT(frost_bin_popcount_popcnt, __builtin_popcountll)
