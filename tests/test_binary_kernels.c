@@ -306,6 +306,12 @@ TEST(test_binary_conv_random_shapes)
     /* a wide layer: rows longer than the AVX2 byte accumulators' 31 steps */
     conv_case wide = {.n = 1, .h = 5, .w = 4, .c = 300, .o = 9, .k = 3, .stride = 2, .pad = 1};
     check_conv_case(&wide, false);
+    /* large enough to be split over two threads (by output rows, images included) */
+    frost_set_threads(2);
+    conv_case big = {.n = 2, .h = 19, .w = 20, .c = 128, .o = 64, .k = 3, .stride = 1, .pad = 1};
+    check_conv_case(&big, false);
+    check_conv_case(&big, true);
+    frost_set_threads(1);
 }
 
 TEST(test_ternary_binary_conv_random_shapes)
@@ -445,8 +451,13 @@ TEST(test_threshold_matches_float_bn)
 
 TEST(test_ternary_int8_conv)
 {
-    for (int i = 0; i < 30; i++) {
+    for (int i = 0; i < 31; i++) {
         conv_case cc = random_case(i);
+        if (i == 30) { /* large enough for two threads */
+            cc = (conv_case){
+                .n = 2, .h = 16, .w = 15, .c = 64, .o = 32, .k = 3, .stride = 1, .pad = 1};
+            frost_set_threads(2);
+        }
         int8_t pad_value = (int8_t)rand_int(-128, 127);
         size_t in_n = (size_t)cc.n * cc.h * cc.w * cc.c, w_n = (size_t)cc.o * cc.k * cc.k * cc.c;
         float *xf = malloc(sizeof *xf * in_n), *wt = malloc(sizeof *wt * w_n);
@@ -477,6 +488,7 @@ TEST(test_ternary_int8_conv)
         frost_bin_weights_free(&w);
         free(xf), free(wt), free(x), free(want), free(got);
     }
+    frost_set_threads(1);
 }
 
 /* ---- path choice ---- */

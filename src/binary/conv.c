@@ -1,6 +1,7 @@
 /* Binary / ternary conv and linear drivers: the path choice, the per-pixel patch gather
  * with -1 padding, the inner counts (kernels.h) and the fused output stages. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +163,40 @@ static const uint64_t *gather_patch(const frost_bin_conv_geom *g, const frost_bi
     return patch;
 }
 
+/* Threads for a layer of `work` word operations: one for small layers (waking a second
+ * thread costs more than it saves), never more than the output rows. */
+static int threads_for(double work, int rows)
+{
+    int threads = work < 50000.0 ? 1 : frost_get_threads();
+    threads = threads < 1 ? 1 : threads;
+    return threads > rows ? rows : threads;
+}
+
+/* Output rows [r0, r1) (row = image * oh + oy) of a binary conv; false when out of memory.
+ * Int32 output with whole blocks of channels is written in place, without the copy. */
+static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const frost_bin_weights *w,
+                      const frost_bin_output *out, void *y, frost_bin_dots_fn dots, int r0, int r1)
+{
+    uint64_t *patch = malloc(sizeof *patch * (size_t)w->k_words);
+    int32_t *dot = malloc(sizeof *dot * (size_t)w->blocks * FROST_BIN_BLOCK);
+    bool ok = patch && dot;
+    bool in_place = out->kind == FROST_BIN_OUT_COUNTS && w->o % FROST_BIN_BLOCK == 0;
+    size_t image_words = (size_t)g->h * g->w * w->tap_words;
+    for (int r = r0; ok && r < r1; r++) {
+        int b = r / g->oh, oy = r % g->oh;
+        for (int ox = 0; ox < g->ow; ox++) {
+            long p = (long)r * g->ow + ox;
+            const uint64_t *px = gather_patch(g, w, x + b * image_words, oy, ox, patch);
+            int32_t *d = in_place ? (int32_t *)y + p * w->o : dot;
+            dots(px, w->bits, w->mask, w->k_words, w->blocks, w->base, d);
+            if (!in_place)
+                emit_pixel(out, d, w->o, p, y);
+        }
+    }
+    free(patch), free(dot);
+    return ok;
+}
+
 frost_status frost_bin_conv(const frost_bin_conv_geom *g, const uint64_t *x,
                             const frost_bin_weights *w, const frost_bin_output *out, void *y,
                             frost_bin_path path)
@@ -176,23 +211,17 @@ frost_status frost_bin_conv(const frost_bin_conv_geom *g, const uint64_t *x,
         return s;
     if (!x)
         return frost_fail(FROST_ERR_ARG, "binary conv: no input");
-    uint64_t *patch = malloc(sizeof *patch * (size_t)w->k_words);
-    int32_t *dot = malloc(sizeof *dot * (size_t)w->blocks * FROST_BIN_BLOCK);
-    if (!patch || !dot) {
-        free(patch), free(dot);
-        return frost_fail(FROST_ERR_NOMEM, "binary conv: out of memory");
-    }
     frost_bin_dots_fn dots = dots_fn(path);
-    size_t image_words = (size_t)geom.h * geom.w * w->tap_words;
-    for (int b = 0; b < geom.n; b++)
-        for (int oy = 0; oy < geom.oh; oy++)
-            for (int ox = 0; ox < geom.ow; ox++) {
-                const uint64_t *px = gather_patch(&geom, w, x + b * image_words, oy, ox, patch);
-                dots(px, w->bits, w->mask, w->k_words, w->blocks, w->base, dot);
-                emit_pixel(out, dot, w->o, ((long)b * geom.oh + oy) * geom.ow + ox, y);
-            }
-    free(patch), free(dot);
-    return FROST_OK;
+    int rows = geom.n * geom.oh;
+    int threads = threads_for((double)rows * geom.ow * w->blocks * w->k_words, rows);
+    bool ok = true;
+#pragma omp parallel num_threads(threads) reduction(&& : ok)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        ok = conv_rows(&geom, x, w, out, y, dots, (int)((int64_t)rows * t / nt),
+                       (int)((int64_t)rows * (t + 1) / nt));
+    }
+    return ok ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "binary conv: out of memory");
 }
 
 frost_status frost_bin_linear(int n, const uint64_t *x, const frost_bin_weights *w,
@@ -225,6 +254,31 @@ static void gather_s8_patch(const frost_bin_conv_geom *g, const frost_bin_weight
     memset(patch + used, 0, (size_t)(w->s8_stride - used));
 }
 
+/* Output rows [r0, r1) of a ternary x int8 conv; false when out of memory. */
+static bool ternary_s8_rows(const frost_bin_conv_geom *g, const int8_t *x, int8_t pad_value,
+                            const frost_bin_weights *w, int32_t *y, bool avx2, int r0, int r1)
+{
+    uint8_t *patch = malloc((size_t)w->s8_stride);
+    size_t image = (size_t)g->h * g->w * w->c;
+    for (int r = r0; patch && r < r1; r++) {
+        int b = r / g->oh, oy = r % g->oh;
+        for (int ox = 0; ox < g->ow; ox++) {
+            gather_s8_patch(g, w, x + b * image, pad_value, oy, ox, patch);
+            int32_t *dst = y + ((size_t)r * g->ow + ox) * w->o;
+            if (avx2)
+                frost_bin_s8dot_avx2(patch, w->s8, w->s8_stride, w->o, dst);
+            else
+                frost_bin_s8dot_ref(patch, w->s8, w->s8_stride, w->o, dst);
+            /* sum w * (x + 128) = sum w * x + 128 * sum w */
+            for (int j = 0; j < w->o; j++)
+                dst[j] -= 128 * w->s8_sum[j];
+        }
+    }
+    bool ok = patch != NULL;
+    free(patch);
+    return ok;
+}
+
 frost_status frost_bin_conv_ternary_s8(const frost_bin_conv_geom *g, const int8_t *x,
                                        int8_t pad_value, const frost_bin_weights *w, int32_t *y,
                                        frost_bin_path path)
@@ -238,26 +292,17 @@ frost_status frost_bin_conv_ternary_s8(const frost_bin_conv_geom *g, const int8_
     if (!w->s8 || !x || !y)
         return frost_fail(FROST_ERR_ARG,
                           "ternary int8 conv: needs ternary weights, input and output");
-    uint8_t *patch = malloc((size_t)w->s8_stride);
-    if (!patch)
-        return frost_fail(FROST_ERR_NOMEM, "ternary int8 conv: out of memory");
     bool avx2 = path == FROST_BIN_AVX2 || path == FROST_BIN_AVX512;
-    size_t image = (size_t)geom.h * geom.w * w->c;
-    for (int b = 0; b < geom.n; b++)
-        for (int oy = 0; oy < geom.oh; oy++)
-            for (int ox = 0; ox < geom.ow; ox++) {
-                gather_s8_patch(&geom, w, x + b * image, pad_value, oy, ox, patch);
-                int32_t *dst = y + (((size_t)b * geom.oh + oy) * geom.ow + ox) * w->o;
-                if (avx2)
-                    frost_bin_s8dot_avx2(patch, w->s8, w->s8_stride, w->o, dst);
-                else
-                    frost_bin_s8dot_ref(patch, w->s8, w->s8_stride, w->o, dst);
-                /* sum w * (x + 128) = sum w * x + 128 * sum w */
-                for (int j = 0; j < w->o; j++)
-                    dst[j] -= 128 * w->s8_sum[j];
-            }
-    free(patch);
-    return FROST_OK;
+    int rows = geom.n * geom.oh;
+    int threads = threads_for((double)rows * geom.ow * w->o * w->s8_stride / 64.0, rows);
+    bool ok = true;
+#pragma omp parallel num_threads(threads) reduction(&& : ok)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        ok = ternary_s8_rows(&geom, x, pad_value, w, y, avx2, (int)((int64_t)rows * t / nt),
+                             (int)((int64_t)rows * (t + 1) / nt));
+    }
+    return ok ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "ternary int8 conv: out of memory");
 }
 
 /* ---- BN + sign ---- */
