@@ -95,8 +95,8 @@ TEST(test_pack_layouts)
     for (int i = 0; i < 70; i++)
         CHECK_EQ_INT((pq[i / 64] >> (i % 64)) & 1, q[i] >= 3);
     CHECK_EQ_INT(pq[1] >> 6, 0);
-    /* weights: blocked by 8 output channels, per tap words; channel 9 of 10 lives in block 1
-     * lane 1, the rest of block 1 is zero */
+    /* weights: a row is the 9 * 70 bits in OHWI order (10 words), blocked by 8 output
+     * channels; channel 9 of 10 lives in block 1 lane 1, the rest of block 1 is zero */
     int o = 10, kh = 3, kw = 3, c = 70;
     float *wt = malloc(sizeof *wt * o * kh * kw * c);
     for (int i = 0; i < o * kh * kw * c; i++)
@@ -104,16 +104,14 @@ TEST(test_pack_layouts)
     frost_bin_weights w;
     CHECK_EQ_INT(frost_bin_weights_pack(wt, o, kh, kw, c, &w), FROST_OK);
     CHECK_EQ_INT(w.tap_words, 2);
-    CHECK_EQ_INT(w.k_words, 18);
+    CHECK_EQ_INT(w.k_words, 10);
     CHECK_EQ_INT(w.blocks, 2);
     for (int oc = 0; oc < 16; oc++)
-        for (int tap = 0; tap < 9; tap++)
-            for (int ch = 0; ch < 128; ch++) {
-                size_t k = (size_t)tap * 2 + ch / 64;
-                uint64_t word = w.bits[((oc / 8) * w.k_words + k) * 8 + oc % 8];
-                int want = oc < o && ch < c ? wt[(oc * 9 + tap) * c + ch] > 0 : 0;
-                CHECK_EQ_INT((word >> (ch % 64)) & 1, want);
-            }
+        for (int i = 0; i < 640; i++) {
+            uint64_t word = w.bits[((oc / 8) * w.k_words + i / 64) * 8 + oc % 8];
+            int want = oc < o && i < 630 ? wt[oc * 630 + i] > 0 : 0;
+            CHECK_EQ_INT((word >> (i % 64)) & 1, want);
+        }
     frost_bin_weights_free(&w);
     free(wt);
 }

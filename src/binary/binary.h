@@ -11,8 +11,11 @@
  *   - Activations are NHWC with one run of ceil(C/64) words per pixel.
  *   - Spatial padding of a binary conv is -1 (an all-zero pixel). Padded taps contribute to
  *     the dot product like any other -1, and n counts every tap: n = kh*kw*C.
- *   - Weights (OHWI) are packed per tap (each tap is ceil(C/64) words, exactly like an input
- *     pixel) and blocked by FROST_BIN_BLOCK output channels: word k of output channel o is
+ *   - A weight row is the kh*kw*C bits of one output channel in OHWI order, back to back
+ *     (element (tap, ch) is bit tap*C + ch), k_words = ceil(kh*kw*C/64) words: with C = 16 a
+ *     3x3 row is 3 words, not 9. The conv assembles each output pixel's input row the same
+ *     way (a 1x1 unpadded conv reads the input pixel in place).
+ *   - Rows are blocked by FROST_BIN_BLOCK output channels: word k of output channel o is
  *     bits[((o / 8) * k_words + k) * 8 + o % 8]. Channels past o in the last block are zero.
  */
 #ifndef FROST_BINARY_H
@@ -75,7 +78,7 @@ void frost_bin_pack_s8(const int8_t *x, long pixels, int c, int8_t zero, uint64_
 typedef struct frost_bin_weights {
     int o, kh, kw, c;
     int tap_words;  /* frost_bin_words(c) */
-    int k_words;    /* kh * kw * tap_words */
+    int k_words;    /* frost_bin_words(kh * kw * c): one output channel's row */
     int blocks;     /* ceil(o / FROST_BIN_BLOCK) */
     uint64_t *bits; /* sign plane: 1 = +1; [blocks][k_words][8] */
     /* ternary only (NULL for binary): */

@@ -142,23 +142,37 @@ static void emit_pixel(const frost_bin_output *out, const int32_t *dot, int o, l
 
 /* ---- binary activations ---- */
 
-/* The k_words words of output pixel (oy, ox): each tap's input pixel, or zeros (-1) where
- * the tap falls in the padding. Returns the input pixel itself when the patch is one
- * unpadded pixel (1x1 kernels). */
+/* ORs the c bits of one packed pixel (src, zero tail) into patch at bit `at`; the words
+ * from bit `at` on are still zero, and patch has one spare word for the last shift. */
+static void append_bits(uint64_t *patch, int at, const uint64_t *src, int c)
+{
+    int words = frost_bin_words(c), word = at / 64, shift = at % 64;
+    if (shift == 0) {
+        memcpy(patch + word, src, sizeof *src * (size_t)words);
+        return;
+    }
+    for (int i = 0; i < words; i++) {
+        patch[word + i] |= src[i] << shift;
+        patch[word + i + 1] |= src[i] >> (64 - shift);
+    }
+}
+
+/* The row of output pixel (oy, ox), laid out like a weight row: the kh*kw taps' c bits
+ * back to back, zeros (-1) where a tap falls in the padding. Returns the input pixel
+ * itself when the row is one unpadded pixel (1x1 kernels). */
 static const uint64_t *gather_patch(const frost_bin_conv_geom *g, const frost_bin_weights *w,
                                     const uint64_t *img, int oy, int ox, uint64_t *patch)
 {
     int tw = w->tap_words, iy0 = oy * g->stride - g->pad, ix0 = ox * g->stride - g->pad;
     if (w->kh == 1 && w->kw == 1 && g->pad == 0)
         return img + ((size_t)iy0 * g->w + ix0) * tw;
+    memset(patch, 0, sizeof *patch * (size_t)(w->k_words + 1));
     for (int ky = 0; ky < w->kh; ky++)
         for (int kx = 0; kx < w->kw; kx++) {
             int iy = iy0 + ky, ix = ix0 + kx;
-            uint64_t *dst = patch + (ky * w->kw + kx) * tw;
-            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                memset(dst, 0, sizeof *dst * (size_t)tw);
-            else
-                memcpy(dst, img + ((size_t)iy * g->w + ix) * tw, sizeof *dst * (size_t)tw);
+            if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+                append_bits(patch, (ky * w->kw + kx) * w->c, img + ((size_t)iy * g->w + ix) * tw,
+                            w->c);
         }
     return patch;
 }
@@ -177,7 +191,7 @@ static int threads_for(double work, int rows)
 static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const frost_bin_weights *w,
                       const frost_bin_output *out, void *y, frost_bin_dots_fn dots, int r0, int r1)
 {
-    uint64_t *patch = malloc(sizeof *patch * (size_t)w->k_words);
+    uint64_t *patch = malloc(sizeof *patch * (size_t)(w->k_words + 1));
     int32_t *dot = malloc(sizeof *dot * (size_t)w->blocks * FROST_BIN_BLOCK);
     bool ok = patch && dot;
     bool in_place = out->kind == FROST_BIN_OUT_COUNTS && w->o % FROST_BIN_BLOCK == 0;

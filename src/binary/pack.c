@@ -66,7 +66,7 @@ static frost_status alloc_planes(int o, int kh, int kw, int c, bool ternary, fro
     memset(w, 0, sizeof *w);
     w->o = o, w->kh = kh, w->kw = kw, w->c = c;
     w->tap_words = frost_bin_words(c);
-    w->k_words = kh * kw * w->tap_words;
+    w->k_words = frost_bin_words(kh * kw * c);
     w->blocks = (o + FROST_BIN_BLOCK - 1) / FROST_BIN_BLOCK;
     size_t words = (size_t)w->blocks * w->k_words * FROST_BIN_BLOCK;
     w->bits = calloc(words, sizeof *w->bits);
@@ -93,11 +93,12 @@ static size_t word_index(const frost_bin_weights *w, int o, int k)
     return ((size_t)(o / FROST_BIN_BLOCK) * w->k_words + k) * FROST_BIN_BLOCK + o % FROST_BIN_BLOCK;
 }
 
-/* Sets bit (tap, ch) of channel o's row in plane p. */
+/* Sets element (tap, ch) of channel o's row in plane p: the row is the kh*kw*c bits of the
+ * OHWI weights in order, bit tap * c + ch. */
 static void set_bit(const frost_bin_weights *w, uint64_t *p, int o, int tap, int ch)
 {
-    int k = tap * w->tap_words + ch / 64;
-    p[word_index(w, o, k)] |= 1ull << (ch % 64);
+    int i = tap * w->c + ch;
+    p[word_index(w, o, i / 64)] |= 1ull << (i % 64);
 }
 
 frost_status frost_bin_weights_pack(const float *wt, int o, int kh, int kw, int c,
