@@ -12,6 +12,7 @@
  *
  *   bench_popcount [--rounds N] [--out FILE.md]     (default 31 rounds, stdout)
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,55 +51,169 @@ static const bench_shape shapes[] = {
 };
 #define N_SHAPES (int)(sizeof shapes / sizeof shapes[0])
 
+/* What one timed call computes. */
+typedef enum {
+    RUN_COUNTS,     /* binary weights, int32 dot products out */
+    RUN_FLOAT,      /* binary, alpha * dot + bias to float */
+    RUN_BITS,       /* binary, BN + sign thresholds to packed bits */
+    RUN_TERNARY,    /* ternary weights x binary activations, int32 */
+    RUN_TERNARY_S8, /* ternary weights x int8 activations, int32 */
+    RUN_COUNT
+} run_kind;
+
+static const char *run_names[RUN_COUNT] = {
+    "binary, int32 out", "binary, alpha/bias float out", "binary, BN threshold bits out",
+    "ternary x binary, int32 out", "ternary x int8, int32 out"};
+
 typedef struct prepared {
     frost_bin_conv_geom g;
-    frost_bin_weights w;
+    frost_bin_weights w, tw; /* binary; ternary (only with extras) */
     uint64_t *x;
+    int8_t *xs8;
     int32_t *y;
+    float *yf, *alpha, *bias;
+    uint64_t *yb;
+    frost_bin_thresh *th;
     double macs;
 } prepared;
 
-static int prepare(const bench_shape *s, frost_rng *r, prepared *p)
+static void release(prepared *p)
 {
+    free(p->x), free(p->xs8), free(p->y), free(p->yf), free(p->alpha), free(p->bias);
+    free(p->yb), free(p->th);
+    frost_bin_weights_free(&p->w);
+    frost_bin_weights_free(&p->tw);
+}
+
+/* Random weights and input for shape s; extras: also ternary weights, int8 input and the
+ * output stages' parameters. */
+static int prepare(const bench_shape *s, frost_rng *r, bool extras, prepared *p)
+{
+    memset(p, 0, sizeof *p);
     size_t wn = (size_t)s->o * s->k * s->k * s->c;
-    float *wt = malloc(sizeof *wt * wn);
+    float *wt = calloc(wn, sizeof *wt);
     for (size_t i = 0; i < wn; i++)
         wt[i] = frost_rng_uniform(r) - 0.5f;
     frost_status st = frost_bin_weights_pack(wt, s->o, s->k, s->k, s->c, &p->w);
+    if (st == FROST_OK && extras) { /* ternary: a third of the weights zero */
+        for (size_t i = 0; i < wn; i++)
+            wt[i] = (float)((int)frost_rng_below(r, 3) - 1);
+        st = frost_bin_weights_pack_ternary(wt, s->o, s->k, s->k, s->c, &p->tw);
+    }
     free(wt);
     p->g = (frost_bin_conv_geom){.n = 1, .h = s->h, .w = s->w, .stride = s->stride, .pad = s->pad};
     if (st != FROST_OK || frost_bin_conv_geom_init(&p->g, &p->w) != FROST_OK) {
         fprintf(stderr, "bench_popcount: %s: %s\n", s->name, frost_last_error());
         return 1;
     }
-    size_t xn = (size_t)s->h * s->w * p->w.tap_words;
-    p->x = malloc(sizeof *p->x * xn);
-    for (size_t i = 0; i < xn; i++)
-        p->x[i] = frost_rng_u64(r);
-    /* zero tails, as packing leaves them */
-    if (s->c % 64)
-        for (size_t i = (size_t)p->w.tap_words - 1; i < xn; i += (size_t)p->w.tap_words)
-            p->x[i] &= (1ull << (s->c % 64)) - 1;
-    p->y = malloc(sizeof *p->y * (size_t)p->g.oh * p->g.ow * s->o);
-    p->macs = (double)p->g.oh * p->g.ow * s->o * s->k * s->k * s->c;
+    size_t pixels_in = (size_t)s->h * s->w, pixels = (size_t)p->g.oh * p->g.ow;
+    float *xf = malloc(sizeof *xf * pixels_in * s->c);
+    for (size_t i = 0; i < pixels_in * s->c; i++)
+        xf[i] = frost_rng_uniform(r) - 0.5f;
+    p->x = malloc(sizeof *p->x * pixels_in * p->w.tap_words);
+    frost_bin_pack_f32(xf, (long)pixels_in, s->c, p->x);
+    free(xf);
+    p->y = malloc(sizeof *p->y * pixels * s->o);
+    p->macs = (double)pixels * s->o * s->k * s->k * s->c;
+    if (!extras)
+        return 0;
+    p->xs8 = malloc(pixels_in * s->c);
+    for (size_t i = 0; i < pixels_in * s->c; i++)
+        p->xs8[i] = (int8_t)(frost_rng_below(r, 256) - 128);
+    p->yf = malloc(sizeof *p->yf * pixels * s->o);
+    p->yb = malloc(sizeof *p->yb * pixels * frost_bin_words(s->o));
+    p->alpha = malloc(sizeof *p->alpha * s->o);
+    p->bias = malloc(sizeof *p->bias * s->o);
+    p->th = malloc(sizeof *p->th * s->o);
+    for (int j = 0; j < s->o; j++) {
+        p->alpha[j] = frost_rng_uniform(r);
+        p->bias[j] = frost_rng_uniform(r) - 0.5f;
+        p->th[j] = frost_bin_threshold(frost_rng_uniform(r) - 0.5f, frost_rng_uniform(r) - 0.5f,
+                                       s->k * s->k * s->c);
+    }
     return 0;
 }
 
-static double time_calls(const prepared *p, frost_bin_path path, int calls)
+/* This thread's CPU time in ms: unlike the wall clock it stops while another process has
+ * the core, so it shows the kernel's own speed on a busy machine. */
+static double thread_cpu_ms(void)
 {
-    frost_bin_output out = {.kind = FROST_BIN_OUT_COUNTS};
-    double t0 = frost_now_ms();
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+typedef struct sample {
+    double wall, cpu; /* ms per call */
+} sample;
+
+static void run_once(const prepared *p, frost_bin_path path, run_kind kind)
+{
+    frost_bin_output counts = {.kind = FROST_BIN_OUT_COUNTS};
+    frost_bin_output fl = {.kind = FROST_BIN_OUT_FLOAT, .alpha = p->alpha, .bias = p->bias};
+    frost_bin_output bits = {.kind = FROST_BIN_OUT_BITS, .thresh = p->th};
+    switch (kind) {
+    case RUN_COUNTS: frost_bin_conv(&p->g, p->x, &p->w, &counts, p->y, path); break;
+    case RUN_FLOAT: frost_bin_conv(&p->g, p->x, &p->w, &fl, p->yf, path); break;
+    case RUN_BITS: frost_bin_conv(&p->g, p->x, &p->w, &bits, p->yb, path); break;
+    case RUN_TERNARY: frost_bin_conv(&p->g, p->x, &p->tw, &counts, p->y, path); break;
+    case RUN_TERNARY_S8: frost_bin_conv_ternary_s8(&p->g, p->xs8, 0, &p->tw, p->y, path); break;
+    case RUN_COUNT: break;
+    }
+}
+
+static sample time_calls(const prepared *p, frost_bin_path path, run_kind kind, int calls)
+{
+    double t0 = frost_now_ms(), c0 = thread_cpu_ms();
     for (int i = 0; i < calls; i++)
-        frost_bin_conv(&p->g, p->x, &p->w, &out, p->y, path);
-    return (frost_now_ms() - t0) / calls;
+        run_once(p, path, kind);
+    return (sample){(frost_now_ms() - t0) / calls, (thread_cpu_ms() - c0) / calls};
 }
 
 /* Calls per sample so that one sample lasts >= 2 ms. */
-static int calls_for(const prepared *p, frost_bin_path path)
+static int calls_for(const prepared *p, frost_bin_path path, run_kind kind)
 {
-    double ms = time_calls(p, path, 1);
+    double ms = time_calls(p, path, kind, 1).wall;
     int calls = ms > 0 ? (int)(2.0 / ms) + 1 : 1000;
     return calls > 1000 ? 1000 : calls;
+}
+
+/* One table row: the paths take turns in every round; per path the wall-clock median (ms,
+ * returned in med[]) and GOP/s by wall clock and by thread CPU time. */
+static void measure_row(FILE *f, const prepared *p, const frost_bin_path *paths, int np,
+                        run_kind kind, int rounds, double *med)
+{
+    int calls[FROST_BIN_PATH_COUNT];
+    double *wall = malloc(sizeof *wall * rounds * np), *cpu = malloc(sizeof *cpu * rounds * np);
+    for (int i = 0; i < np; i++)
+        calls[i] = calls_for(p, paths[i], kind);
+    for (int round = 0; round < rounds; round++)
+        for (int i = 0; i < np; i++) {
+            sample t = time_calls(p, paths[i], kind, calls[i]);
+            wall[i * rounds + round] = t.wall;
+            cpu[i * rounds + round] = t.cpu;
+        }
+    for (int i = 0; i < np; i++) {
+        double ms = frost_median(wall + i * rounds, rounds);
+        double cpu_ms = frost_median(cpu + i * rounds, rounds);
+        if (med)
+            med[i] = ms;
+        fprintf(f, " %.4f | %.1f | %.1f |", ms, p->macs / ms / 1e6, p->macs / cpu_ms / 1e6);
+    }
+    fprintf(f, "\n");
+    fflush(f);
+    free(wall), free(cpu);
+}
+
+static void table_head(FILE *f, const char *first, const frost_bin_path *paths, int np)
+{
+    fprintf(f, "| %s |", first);
+    for (int i = 0; i < np; i++)
+        fprintf(f, " %s ms | GOP/s | GOP/s cpu |", frost_bin_path_name(paths[i]));
+    fprintf(f, "\n|---|---|---:|");
+    for (int i = 0; i < np; i++)
+        fprintf(f, "---:|---:|---:|");
+    fprintf(f, "\n");
 }
 
 typedef struct popcount_case {
@@ -131,7 +246,11 @@ static void write_header(FILE *f, const frost_bin_path *paths, int np, int round
             "the **median of %d rounds**; in each round every path runs once, in turn, for at "
             "least 2 ms. The machine is shared with other engineers' builds, so single samples "
             "move by tens of percent: compare paths within this table only. GOP/s counts "
-            "binary multiply-adds (one +-1 product each): oh * ow * o * kh * kw * c per layer.\n\n",
+            "binary multiply-adds (one +-1 product each): oh * ow * o * kh * kw * c per layer. "
+            "\"ms\" and \"GOP/s\" are wall-clock medians; \"GOP/s cpu\" is the median over the "
+            "same runs of this thread's CPU time, which does not count the time another "
+            "process held the core (it still counts the caches and the core's other "
+            "hardware thread shared with it).\n\n",
             rounds);
 }
 
@@ -168,36 +287,14 @@ int main(int argc, char **argv)
     frost_rng_seed(&r, 7);
     double *samples = malloc(sizeof *samples * rounds);
     double *med = calloc((size_t)N_SHAPES * np, sizeof *med);
-    fprintf(f, "| network | layer | binary MACs |");
-    for (int i = 0; i < np; i++)
-        fprintf(f, " %s ms | GOP/s |", frost_bin_path_name(paths[i]));
-    fprintf(f, "\n|---|---|---:|");
-    for (int i = 0; i < np; i++)
-        fprintf(f, "---:|---:|");
-    fprintf(f, "\n");
+    table_head(f, "network | layer | binary MACs", paths, np);
     for (int s = 0; s < N_SHAPES; s++) {
         prepared p;
-        if (prepare(&shapes[s], &r, &p))
+        if (prepare(&shapes[s], &r, false, &p))
             return 1;
-        int calls[FROST_BIN_PATH_COUNT];
-        double *all = malloc(sizeof *all * rounds * np);
-        for (int i = 0; i < np; i++)
-            calls[i] = calls_for(&p, paths[i]);
-        for (int round = 0; round < rounds; round++)
-            for (int i = 0; i < np; i++)
-                all[i * rounds + round] = time_calls(&p, paths[i], calls[i]);
         fprintf(f, "| %s | %s | %.3g M |", shapes[s].net, shapes[s].name, p.macs / 1e6);
-        for (int i = 0; i < np; i++) {
-            memcpy(samples, all + i * rounds, sizeof *samples * rounds);
-            double ms = frost_median(samples, rounds);
-            med[s * np + i] = ms;
-            fprintf(f, " %.4f | %.1f |", ms, p.macs / ms / 1e6);
-        }
-        fprintf(f, "\n");
-        fflush(f);
-        free(all);
-        free(p.x), free(p.y);
-        frost_bin_weights_free(&p.w);
+        measure_row(f, &p, paths, np, RUN_COUNTS, rounds, med + s * np);
+        release(&p);
     }
 
     /* whole-network sums of the binary layers (shape medians times their layer counts) */
@@ -222,6 +319,24 @@ int main(int argc, char **argv)
             fprintf(f, "%.3f | ", sum);
         }
         fprintf(f, "\n");
+    }
+
+    /* output stages and ternary kernels on two of the shapes above */
+    fprintf(f, "\nOutput stages and ternary weights (ternary x int8 runs the int8 multiply-add "
+               "kernel: AVX2 on the avx2 and avx512 paths, plain C on reference and popcnt; "
+               "a third of the ternary weights are zero, counted as work all the same):\n\n");
+    table_head(f, "layer | kernel | MACs", paths, np);
+    const int staged[] = {5, 16}; /* ResNet-20 s3 3x3 64->64, 3x3 128->128 @28 */
+    for (size_t k = 0; k < sizeof staged / sizeof staged[0]; k++) {
+        prepared p;
+        if (prepare(&shapes[staged[k]], &r, true, &p))
+            return 1;
+        for (int kind = 0; kind < RUN_COUNT; kind++) {
+            fprintf(f, "| %s | %s | %.3g M |", shapes[staged[k]].name, run_names[kind],
+                    p.macs / 1e6);
+            measure_row(f, &p, paths, np, (run_kind)kind, rounds, NULL);
+        }
+        release(&p);
     }
 
     /* long-array popcount */

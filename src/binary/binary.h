@@ -62,7 +62,7 @@ static inline int frost_bin_popcount64(uint64_t v)
 }
 
 /* Set bits in words[0..n). AVX2: Harley-Seal carry-save adders over 16 vectors at a time,
- * the nibble table for the rest. */
+ * the nibble table for the rest. A path this CPU lacks counts with the reference. */
 uint64_t frost_bin_popcount(const uint64_t *words, long n, frost_bin_path path);
 
 /* ---- packing ---- */
