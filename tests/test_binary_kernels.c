@@ -489,6 +489,35 @@ TEST(test_ternary_int8_conv)
     frost_set_threads(1);
 }
 
+/* Long rows of extreme values: int16 partial sums of the AVX2 kernel reach 64 * 510 and
+ * would wrap if they ran one vector longer; 5 channels cover the 4-channel and the single
+ * channel loops. */
+TEST(test_ternary_int8_worst_case)
+{
+    const int c = 4100, o = 5;
+    int8_t *x = malloc(c);
+    float *wt = malloc(sizeof *wt * o * c);
+    for (int j = 0; j < o * c; j++)
+        wt[j] = j / c % 2 ? -1.0f : 1.0f; /* channels +1, -1, +1, -1, +1 */
+    frost_bin_weights w;
+    CHECK_EQ_INT(frost_bin_weights_pack_ternary(wt, o, 1, 1, c, &w), FROST_OK);
+    frost_bin_conv_geom g = {.n = 1, .h = 1, .w = 1, .stride = 1, .pad = 0};
+    frost_bin_path paths[FROST_BIN_PATH_COUNT];
+    int np = available_paths(paths);
+    const int8_t values[] = {127, -128};
+    for (int v = 0; v < 2; v++) {
+        memset(x, (uint8_t)values[v], c);
+        for (int p = 0; p < np; p++) {
+            int32_t y[5];
+            CHECK_EQ_INT(frost_bin_conv_ternary_s8(&g, x, 0, &w, y, paths[p]), FROST_OK);
+            for (int j = 0; j < o; j++)
+                CHECK_EQ_INT(y[j], (j % 2 ? -1 : 1) * c * values[v]);
+        }
+    }
+    frost_bin_weights_free(&w);
+    free(x), free(wt);
+}
+
 /* ---- path choice ---- */
 
 TEST(test_path_choice_and_overrides)
@@ -565,5 +594,5 @@ FROST_TEST_MAIN(frost_rng_seed(&rng, 15), RUN(test_worked_example_xor_and_unmask
                 RUN(test_binary_conv_random_shapes), RUN(test_ternary_binary_conv_random_shapes),
                 RUN(test_linear), RUN(test_worst_case_rows),
                 RUN(test_threshold_ties_and_negative_scales), RUN(test_threshold_matches_float_bn),
-                RUN(test_ternary_int8_conv), RUN(test_path_choice_and_overrides),
-                RUN(test_bad_arguments))
+                RUN(test_ternary_int8_conv), RUN(test_ternary_int8_worst_case),
+                RUN(test_path_choice_and_overrides), RUN(test_bad_arguments))

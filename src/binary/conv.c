@@ -259,10 +259,13 @@ static void gather_s8_patch(const frost_bin_conv_geom *g, const frost_bin_weight
         for (int kx = 0; kx < w->kw; kx++) {
             int iy = iy0 + ky, ix = ix0 + kx;
             uint8_t *dst = patch + (ky * w->kw + kx) * c;
-            bool inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
-            const int8_t *src = inside ? img + ((size_t)iy * g->w + ix) * c : NULL;
-            for (int ch = 0; ch < c; ch++)
-                dst[ch] = (uint8_t)((inside ? src[ch] : pad_value) + 128);
+            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+                memset(dst, (uint8_t)pad_value ^ 0x80, (size_t)c);
+                continue;
+            }
+            const int8_t *src = img + ((size_t)iy * g->w + ix) * c;
+            for (int ch = 0; ch < c; ch++) /* x + 128 as uint8: flip the sign bit */
+                dst[ch] = (uint8_t)src[ch] ^ 0x80;
         }
     int used = w->kh * w->kw * c;
     memset(patch + used, 0, (size_t)(w->s8_stride - used));
