@@ -10,12 +10,14 @@
  * (so machine noise hits all of them) and the table reports each path's median over the
  * rounds. Rate: binary multiply-adds (oh * ow * o * kh * kw * c) per second, "GOP/s".
  *
- *   bench_popcount [--rounds N] [--out FILE.md]     (default 31 rounds, stdout)
+ *   bench_popcount [--rounds N] [--out PATH]     (default 31 rounds, stdout)
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "binary/binary.h"
 #include "core/rng.h"
@@ -178,8 +180,9 @@ static int calls_for(const prepared *p, frost_bin_path path, run_kind kind)
     return calls > 1000 ? 1000 : calls;
 }
 
-/* One table row: the paths take turns in every round; per path the wall-clock median (ms,
- * returned in med[]) and GOP/s by wall clock and by thread CPU time. */
+/* One table row: the paths take turns in every round; per path the wall-clock median (ms)
+ * and GOP/s by wall clock and by thread CPU time. med (if not NULL) receives per path the
+ * wall-clock median at [2 * i] and the CPU-time median at [2 * i + 1]. */
 static void measure_row(FILE *f, const prepared *p, const frost_bin_path *paths, int np,
                         run_kind kind, int rounds, double *med)
 {
@@ -197,7 +200,7 @@ static void measure_row(FILE *f, const prepared *p, const frost_bin_path *paths,
         double ms = frost_median(wall + i * rounds, rounds);
         double cpu_ms = frost_median(cpu + i * rounds, rounds);
         if (med)
-            med[i] = ms;
+            med[2 * i] = ms, med[2 * i + 1] = cpu_ms;
         fprintf(f, " %.4f | %.1f | %.1f |", ms, p->macs / ms / 1e6, p->macs / cpu_ms / 1e6);
     }
     fprintf(f, "\n");
@@ -240,7 +243,10 @@ static void write_header(FILE *f, const frost_bin_path *paths, int np, int round
             frost_bin_path_name(frost_bin_best_path()));
     for (int i = 0; i < np; i++)
         fprintf(f, " %s%s", frost_bin_path_name(paths[i]), i + 1 < np ? "," : ".");
-    fprintf(f, "  \nLoad average at the start: %.2f %.2f %.2f.\n\n", load[0], load[1], load[2]);
+    errno = 0;
+    int nice_value = getpriority(PRIO_PROCESS, 0);
+    fprintf(f, "  \nLoad average at the start: %.2f %.2f %.2f; this process ran at nice %d.\n\n",
+            load[0], load[1], load[2], errno ? 0 : nice_value);
     fprintf(f,
             "Batch 1, one thread, int32 dot products out (`FROST_BIN_OUT_COUNTS`). Each cell is "
             "the **median of %d rounds**; in each round every path runs once, in turn, for at "
@@ -264,7 +270,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out_path = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_popcount [--rounds N] [--out FILE.md]\n");
+            fprintf(stderr, "usage: bench_popcount [--rounds N] [--out PATH]\n");
             return 2;
         }
     }
@@ -286,37 +292,38 @@ int main(int argc, char **argv)
     frost_rng r;
     frost_rng_seed(&r, 7);
     double *samples = malloc(sizeof *samples * rounds);
-    double *med = calloc((size_t)N_SHAPES * np, sizeof *med);
+    double *med = calloc((size_t)N_SHAPES * np * 2, sizeof *med);
     table_head(f, "network | layer | binary MACs", paths, np);
     for (int s = 0; s < N_SHAPES; s++) {
         prepared p;
         if (prepare(&shapes[s], &r, false, &p))
             return 1;
         fprintf(f, "| %s | %s | %.3g M |", shapes[s].net, shapes[s].name, p.macs / 1e6);
-        measure_row(f, &p, paths, np, RUN_COUNTS, rounds, med + s * np);
+        measure_row(f, &p, paths, np, RUN_COUNTS, rounds, med + s * np * 2);
         release(&p);
     }
 
     /* whole-network sums of the binary layers (shape medians times their layer counts) */
-    fprintf(f,
-            "\nSum of the medians over the binary layers listed (times each shape's count):\n\n");
-    fprintf(f, "| layers | ");
+    fprintf(f, "\nSum of the medians over the binary layers listed (times each shape's count), "
+               "by wall clock and by thread CPU time:\n\n| layers |");
     for (int i = 0; i < np; i++)
-        fprintf(f, "%s ms | ", frost_bin_path_name(paths[i]));
+        fprintf(f, " %s ms | ms cpu |", frost_bin_path_name(paths[i]));
     fprintf(f, "\n|---|");
     for (int i = 0; i < np; i++)
-        fprintf(f, "---:|");
+        fprintf(f, "---:|---:|");
     fprintf(f, "\n");
     const char *nets[] = {"ResNet-20", "FrostNet-S"};
     for (int n = 0; n < 2; n++) {
-        fprintf(f, "| %s (%s) | ", nets[n],
+        fprintf(f, "| %s (%s) |", nets[n],
                 n == 0 ? "the 18 3x3 and 2 1x1 block convs" : "the 8 sampled 1x1 convs");
         for (int i = 0; i < np; i++) {
-            double sum = 0;
+            double wall = 0, cpu = 0;
             for (int s = 0; s < N_SHAPES; s++)
-                if (!strcmp(shapes[s].net, nets[n]))
-                    sum += shapes[s].count * med[s * np + i];
-            fprintf(f, "%.3f | ", sum);
+                if (!strcmp(shapes[s].net, nets[n])) {
+                    wall += shapes[s].count * med[(s * np + i) * 2];
+                    cpu += shapes[s].count * med[(s * np + i) * 2 + 1];
+                }
+            fprintf(f, " %.3f | %.3f |", wall, cpu);
         }
         fprintf(f, "\n");
     }
