@@ -115,13 +115,18 @@ static frost_status check_output(const frost_bin_output *out, const void *y)
 }
 
 /* Writes output pixel p from the o dot products: counts, alpha * dot + bias, or the
- * thresholded sign bits (bit 1 = +1, tail zero). */
-static void emit_pixel(const frost_bin_output *out, const int32_t *dot, int o, long p, void *y)
+ * thresholded sign bits (bit 1 = +1, tail zero); simd: the AVX2 versions (same results). */
+static void emit_pixel(const frost_bin_output *out, const int32_t *dot, int o, long p, void *y,
+                       bool simd)
 {
     switch (out->kind) {
     case FROST_BIN_OUT_COUNTS: memcpy((int32_t *)y + p * o, dot, sizeof *dot * (size_t)o); break;
     case FROST_BIN_OUT_FLOAT: {
         float *dst = (float *)y + p * o;
+        if (simd) {
+            frost_bin_emit_float_avx2(dot, out->alpha, out->bias, o, dst);
+            break;
+        }
         for (int j = 0; j < o; j++)
             dst[j] = out->alpha[j] * (float)dot[j] + (out->bias ? out->bias[j] : 0.0f);
         break;
@@ -129,6 +134,10 @@ static void emit_pixel(const frost_bin_output *out, const int32_t *dot, int o, l
     case FROST_BIN_OUT_BITS: {
         int words = frost_bin_words(o);
         uint64_t *dst = (uint64_t *)y + p * words;
+        if (simd) {
+            frost_bin_emit_bits_avx2(dot, out->thresh, o, dst);
+            break;
+        }
         memset(dst, 0, sizeof *dst * (size_t)words);
         for (int j = 0; j < o; j++) {
             const frost_bin_thresh *t = &out->thresh[j];
@@ -189,12 +198,14 @@ static int threads_for(double work, int rows)
 /* Output rows [r0, r1) (row = image * oh + oy) of a binary conv; false when out of memory.
  * Int32 output with whole blocks of channels is written in place, without the copy. */
 static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const frost_bin_weights *w,
-                      const frost_bin_output *out, void *y, frost_bin_dots_fn dots, int r0, int r1)
+                      const frost_bin_output *out, void *y, frost_bin_path path, int r0, int r1)
 {
     uint64_t *patch = malloc(sizeof *patch * (size_t)(w->k_words + 1));
     int32_t *dot = malloc(sizeof *dot * (size_t)w->blocks * FROST_BIN_BLOCK);
     bool ok = patch && dot;
     bool in_place = out->kind == FROST_BIN_OUT_COUNTS && w->o % FROST_BIN_BLOCK == 0;
+    bool simd = path == FROST_BIN_AVX2 || path == FROST_BIN_AVX512;
+    frost_bin_dots_fn dots = dots_fn(path);
     size_t image_words = (size_t)g->h * g->w * w->tap_words;
     for (int r = r0; ok && r < r1; r++) {
         int b = r / g->oh, oy = r % g->oh;
@@ -204,7 +215,7 @@ static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const fro
             int32_t *d = in_place ? (int32_t *)y + p * w->o : dot;
             dots(px, w->bits, w->mask, w->k_words, w->blocks, w->base, d);
             if (!in_place)
-                emit_pixel(out, d, w->o, p, y);
+                emit_pixel(out, d, w->o, p, y, simd);
         }
     }
     free(patch), free(dot);
@@ -225,14 +236,13 @@ frost_status frost_bin_conv(const frost_bin_conv_geom *g, const uint64_t *x,
         return s;
     if (!x)
         return frost_fail(FROST_ERR_ARG, "binary conv: no input");
-    frost_bin_dots_fn dots = dots_fn(path);
     int rows = geom.n * geom.oh;
     int threads = threads_for((double)rows * geom.ow * w->blocks * w->k_words, rows);
     bool ok = true;
 #pragma omp parallel num_threads(threads) reduction(&& : ok)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        ok = conv_rows(&geom, x, w, out, y, dots, (int)((int64_t)rows * t / nt),
+        ok = conv_rows(&geom, x, w, out, y, path, (int)((int64_t)rows * t / nt),
                        (int)((int64_t)rows * (t + 1) / nt));
     }
     return ok ? FROST_OK : frost_fail(FROST_ERR_NOMEM, "binary conv: out of memory");

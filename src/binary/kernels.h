@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "binary/binary.h"
+
 typedef void (*frost_bin_dots_fn)(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
                                   int k_words, int blocks, const int32_t *base, int32_t *dot);
 
@@ -32,5 +34,10 @@ uint64_t frost_bin_popcount_avx512(const uint64_t *w, long n);
 
 void frost_bin_s8dot_ref(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc);
 void frost_bin_s8dot_avx2(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc);
+
+/* The FLOAT and BITS output stages of one pixel, as emit_pixel in conv.c computes them. */
+void frost_bin_emit_float_avx2(const int32_t *dot, const float *alpha, const float *bias, int o,
+                               float *dst);
+void frost_bin_emit_bits_avx2(const int32_t *dot, const frost_bin_thresh *t, int o, uint64_t *dst);
 
 #endif
