@@ -151,18 +151,33 @@ static void emit_pixel(const frost_bin_output *out, const int32_t *dot, int o, l
 
 /* ---- binary activations ---- */
 
-/* ORs the c bits of one packed pixel (src, zero tail) into patch at bit `at`; the words
- * from bit `at` on are still zero, and patch has one spare word for the last shift. */
-static void append_bits(uint64_t *patch, int at, const uint64_t *src, int c)
+/* Writes a row of bits word by word, the unfinished word held in a register: each word is
+ * stored once (OR-ing into memory made a chain of store-to-load waits per tap). */
+typedef struct bit_writer {
+    uint64_t *dst, cur;
+    int pos; /* bits of cur already filled, 0..63 */
+} bit_writer;
+
+/* Appends the low b bits of v (1 <= b <= 64; v's bits from b on are zero). */
+static inline void put_bits(bit_writer *bw, uint64_t v, int b)
 {
-    int words = frost_bin_words(c), word = at / 64, shift = at % 64;
-    if (shift == 0) {
-        memcpy(patch + word, src, sizeof *src * (size_t)words);
+    bw->cur |= v << bw->pos;
+    int end = bw->pos + b;
+    if (end < 64) {
+        bw->pos = end;
         return;
     }
-    for (int i = 0; i < words; i++) {
-        patch[word + i] |= src[i] << shift;
-        patch[word + i + 1] |= src[i] >> (64 - shift);
+    *bw->dst++ = bw->cur;
+    bw->cur = bw->pos ? v >> (64 - bw->pos) : 0;
+    bw->pos = end - 64;
+}
+
+/* Appends one packed pixel's c bits, or c zero bits (-1 values) when src is NULL. */
+static inline void put_pixel(bit_writer *bw, const uint64_t *src, int c)
+{
+    for (int i = 0; 64 * i < c; i++) {
+        int b = c - 64 * i < 64 ? c - 64 * i : 64;
+        put_bits(bw, src ? src[i] : 0, b);
     }
 }
 
@@ -175,14 +190,18 @@ static const uint64_t *gather_patch(const frost_bin_conv_geom *g, const frost_bi
     int tw = w->tap_words, iy0 = oy * g->stride - g->pad, ix0 = ox * g->stride - g->pad;
     if (w->kh == 1 && w->kw == 1 && g->pad == 0)
         return img + ((size_t)iy0 * g->w + ix0) * tw;
-    memset(patch, 0, sizeof *patch * (size_t)(w->k_words + 1));
-    for (int ky = 0; ky < w->kh; ky++)
+    bit_writer bw = {.dst = patch, .cur = 0, .pos = 0};
+    for (int ky = 0; ky < w->kh; ky++) {
+        int iy = iy0 + ky;
+        bool row_in = iy >= 0 && iy < g->h;
         for (int kx = 0; kx < w->kw; kx++) {
-            int iy = iy0 + ky, ix = ix0 + kx;
-            if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
-                append_bits(patch, (ky * w->kw + kx) * w->c, img + ((size_t)iy * g->w + ix) * tw,
-                            w->c);
+            int ix = ix0 + kx;
+            bool in = row_in && ix >= 0 && ix < g->w;
+            put_pixel(&bw, in ? img + ((size_t)iy * g->w + ix) * tw : NULL, w->c);
         }
+    }
+    if (bw.pos)
+        *bw.dst = bw.cur;
     return patch;
 }
 
@@ -200,7 +219,7 @@ static int threads_for(double work, int rows)
 static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const frost_bin_weights *w,
                       const frost_bin_output *out, void *y, frost_bin_path path, int r0, int r1)
 {
-    uint64_t *patch = malloc(sizeof *patch * (size_t)(w->k_words + 1));
+    uint64_t *patch = malloc(sizeof *patch * (size_t)w->k_words);
     int32_t *dot = malloc(sizeof *dot * (size_t)w->blocks * FROST_BIN_BLOCK);
     bool ok = patch && dot;
     bool in_place = out->kind == FROST_BIN_OUT_COUNTS && w->o % FROST_BIN_BLOCK == 0;
