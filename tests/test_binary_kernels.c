@@ -193,10 +193,11 @@ static conv_case random_case(int i)
     conv_case cc;
     cc.n = rand_int(1, 2);
     cc.c = channels[i % 9];
-    cc.k = (i / 9) % 2 ? 3 : 1;
+    static const int kernels[] = {1, 3, 5, 3};
+    cc.k = kernels[(i / 9) % 4];
     cc.stride = rand_int(1, 2);
-    cc.pad = cc.k == 3 ? rand_int(0, 1) : 0;
-    cc.h = rand_int(cc.k, 9) | 1; /* odd sizes */
+    cc.pad = rand_int(0, cc.k / 2);
+    cc.h = rand_int(cc.k, 9) | 1; /* odd heights */
     cc.w = rand_int(cc.k, 8);
     cc.o = rand_int(1, 19);
     return cc;
