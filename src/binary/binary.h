@@ -81,11 +81,11 @@ typedef struct frost_bin_weights {
     int k_words;    /* frost_bin_words(kh * kw * c): one output channel's row */
     int blocks;     /* ceil(o / FROST_BIN_BLOCK) */
     uint64_t *bits; /* sign plane: 1 = +1; [blocks][k_words][8] */
+    int32_t *base;  /* [blocks * 8]: dot = base - 2 * (positions that differ); binary:
+                       kh*kw*c (every tap counts, padding too), ternary: the channel's
+                       non-zero weights */
     /* ternary only (NULL for binary): */
     uint64_t *mask;  /* non-zero plane, same layout as bits (bits is 0 where mask is 0) */
-    int32_t *base;   /* [blocks * 8]: dot = base - 2 * (positions that differ); binary:
-                        kh*kw*c (every tap counts, padding too), ternary: the channel's
-                        non-zero weights */
     int8_t *s8;      /* [o][s8_stride]: -1/0/+1 per (tap, channel), zero padded, for the
                         int8-activation kernel */
     int s8_stride;   /* kh*kw*c rounded up to 32 */
@@ -120,9 +120,9 @@ typedef enum {
                              [frost_bin_words(o)] words, ready for the next binary layer */
 } frost_bin_out_kind;
 
-/* Per-channel integer threshold equal to sign(s * dot + t >= 0) (see frost_bin_threshold):
- * the bit is 1 when (flip ? -dot : dot) >= thr. */
-typedef struct frost_bin_threshold_t {
+/* Per-channel integer threshold equal to (s * dot + t >= 0) (see frost_bin_threshold): the
+ * bit is 1 when (flip ? -dot : dot) >= thr. */
+typedef struct frost_bin_thresh {
     int32_t thr;
     int32_t flip;
 } frost_bin_thresh;
@@ -134,7 +134,8 @@ typedef struct frost_bin_output {
 } frost_bin_output;
 
 /* Binary activations (x: [n][h][w][tap_words] words) times binary or ternary weights.
- * Ternary weights give sum over non-zero weights of w*x. */
+ * Ternary weights give sum over non-zero weights of w*x. Output rows are split over
+ * frost_get_threads() threads when the layer is large enough. */
 frost_status frost_bin_conv(const frost_bin_conv_geom *g, const uint64_t *x,
                             const frost_bin_weights *w, const frost_bin_output *out, void *y,
                             frost_bin_path path);
@@ -145,8 +146,9 @@ frost_status frost_bin_linear(int n, const uint64_t *x, const frost_bin_weights 
                               const frost_bin_output *out, void *y, frost_bin_path path);
 
 /* Ternary weights times int8 activations (x: [n][h][w][c] int8, padded with `pad_value`,
- * the int8 code of real 0): int32 dot products sum w * x, [n][oh][ow][o]. REF or AVX2
- * (AVX512 and POPCNT run the reference: the kernel has no popcount). */
+ * the int8 code of real 0): int32 dot products sum w * x, [n][oh][ow][o]. The AVX2 and
+ * AVX512 paths run the AVX2 vpmaddubsw kernel, REF and POPCNT the plain C loop (the kernel
+ * has no popcount). */
 frost_status frost_bin_conv_ternary_s8(const frost_bin_conv_geom *g, const int8_t *x,
                                        int8_t pad_value, const frost_bin_weights *w, int32_t *y,
                                        frost_bin_path path);

@@ -107,6 +107,8 @@ static frost_status check_output(const frost_bin_output *out, const void *y)
 {
     if (!out || !y)
         return frost_fail(FROST_ERR_ARG, "binary kernels: no output");
+    if ((unsigned)out->kind > FROST_BIN_OUT_BITS)
+        return frost_fail(FROST_ERR_ARG, "binary kernels: no output kind %d", (int)out->kind);
     if (out->kind == FROST_BIN_OUT_FLOAT && !out->alpha)
         return frost_fail(FROST_ERR_ARG, "binary kernels: float output without alpha");
     if (out->kind == FROST_BIN_OUT_BITS && !out->thresh)
