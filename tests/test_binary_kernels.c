@@ -564,8 +564,10 @@ TEST(test_path_choice_and_overrides)
 TEST(test_bad_arguments)
 {
     frost_bin_weights w;
-    CHECK_EQ_INT(frost_bin_weights_pack(NULL, 0, 1, 1, 1, &w), FROST_ERR_ARG);
     float wt[9] = {1, -1, 1, -1, 1, -1, 1, -1, 1};
+    CHECK_EQ_INT(frost_bin_weights_pack(NULL, 1, 1, 1, 1, &w), FROST_ERR_ARG);
+    CHECK_EQ_INT(frost_bin_weights_pack(wt, 0, 1, 1, 1, &w), FROST_ERR_ARG);
+    CHECK_EQ_INT(frost_bin_weights_pack_ternary(wt, 1, 3, 3, 1, NULL), FROST_ERR_ARG);
     CHECK_EQ_INT(frost_bin_weights_pack(wt, 1, 3, 3, 1, &w), FROST_OK);
     frost_bin_conv_geom g = {.n = 1, .h = 1, .w = 1, .stride = 1, .pad = 0};
     CHECK_EQ_INT(frost_bin_conv_geom_init(&g, &w), FROST_ERR_SHAPE); /* 3x3 over 1x1 */

@@ -51,8 +51,11 @@ void frost_bin_weights_free(frost_bin_weights *w)
     memset(w, 0, sizeof *w);
 }
 
-static frost_status check_shape(int o, int kh, int kw, int c)
+static frost_status check_shape(const float *wt, const frost_bin_weights *out, int o, int kh,
+                                int kw, int c)
 {
+    if (!wt || !out)
+        return frost_fail(FROST_ERR_ARG, "binary weights: no weights or no output");
     if (o < 1 || kh < 1 || kw < 1 || c < 1)
         return frost_fail(FROST_ERR_ARG, "binary weights: shape %dx%dx%dx%d must be positive", o,
                           kh, kw, c);
@@ -104,7 +107,7 @@ static void set_bit(const frost_bin_weights *w, uint64_t *p, int o, int tap, int
 frost_status frost_bin_weights_pack(const float *wt, int o, int kh, int kw, int c,
                                     frost_bin_weights *out)
 {
-    frost_status s = check_shape(o, kh, kw, c);
+    frost_status s = check_shape(wt, out, o, kh, kw, c);
     if (s == FROST_OK)
         s = alloc_planes(o, kh, kw, c, false, out);
     if (s != FROST_OK)
@@ -122,7 +125,7 @@ frost_status frost_bin_weights_pack(const float *wt, int o, int kh, int kw, int 
 frost_status frost_bin_weights_pack_ternary(const float *wt, int o, int kh, int kw, int c,
                                             frost_bin_weights *out)
 {
-    frost_status s = check_shape(o, kh, kw, c);
+    frost_status s = check_shape(wt, out, o, kh, kw, c);
     if (s == FROST_OK)
         s = alloc_planes(o, kh, kw, c, true, out);
     if (s != FROST_OK)
