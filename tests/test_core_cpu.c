@@ -28,6 +28,7 @@ static void restore_env(void)
 {
     unsetenv("FROST_NO_SIMD");
     unsetenv("FROST_NO_VNNI");
+    unsetenv("FROST_NO_AVX512");
     frost_cpu_forget();
 }
 
@@ -127,6 +128,25 @@ TEST(no_vnni_switches_int8_to_avx2)
     restore_env();
 }
 
+/* The binary kernels' AVX-512 check: the ISA flags (and AVX2), unless FROST_NO_AVX512 or
+ * FROST_NO_SIMD says no. */
+TEST(vpopcntdq_follows_flags_and_overrides)
+{
+    frost_cpu_info c = describe_with(NULL, NULL);
+    CHECK_EQ_INT(frost_cpu_has_avx512_vpopcntdq(), c.avx2 && c.fma && c.avx512_vpopcntdq);
+    setenv("FROST_NO_AVX512", "1", 1);
+    frost_cpu_forget();
+    CHECK(!frost_cpu_has_avx512_vpopcntdq());
+    CHECK_EQ_INT(frost_cpu_has_avx2(), c.avx2 && c.fma); /* AVX2 stays */
+    setenv("FROST_NO_AVX512", "0", 1);                   /* "0" means not set */
+    frost_cpu_forget();
+    CHECK_EQ_INT(frost_cpu_has_avx512_vpopcntdq(), c.avx2 && c.fma && c.avx512_vpopcntdq);
+    unsetenv("FROST_NO_AVX512");
+    describe_with("1", NULL);
+    CHECK(!frost_cpu_has_avx512_vpopcntdq());
+    restore_env();
+}
+
 TEST(text_forms)
 {
     frost_cpu_info c = {.model = "Test CPU 9000",
@@ -170,4 +190,5 @@ TEST(text_forms)
 
 FROST_TEST_MAIN(RUN(identity_is_filled), RUN(flags_agree_with_gcc),
                 RUN(paths_agree_with_kernel_checks), RUN(no_simd_means_reference),
-                RUN(no_vnni_switches_int8_to_avx2), RUN(text_forms))
+                RUN(no_vnni_switches_int8_to_avx2), RUN(vpopcntdq_follows_flags_and_overrides),
+                RUN(text_forms))

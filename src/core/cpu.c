@@ -10,7 +10,7 @@
 
 #include "frost/cpu.h"
 
-static int avx2_cached = -1, vnni_cached = -1;
+static int avx2_cached = -1, vnni_cached = -1, vpopcntdq_cached = -1;
 
 static bool env_on(const char *name)
 {
@@ -53,10 +53,22 @@ bool frost_cpu_has_avx512_vnni(void)
     return vnni_cached == 1;
 }
 
+bool frost_cpu_has_avx512_vpopcntdq(void)
+{
+    if (vpopcntdq_cached < 0) {
+        __builtin_cpu_init();
+        vpopcntdq_cached = frost_cpu_has_avx2() && !env_on("FROST_NO_AVX512") &&
+                           __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512vpopcntdq") && os_saves_avx512();
+    }
+    return vpopcntdq_cached == 1;
+}
+
 void frost_cpu_forget(void)
 {
     avx2_cached = -1;
     vnni_cached = -1;
+    vpopcntdq_cached = -1;
 }
 
 /* ---- description (frost/cpu.h) ---- */

@@ -12,8 +12,13 @@ bool frost_cpu_has_avx2(void);
  * FROST_NO_VNNI is not set: the int8 engine's u8 x s8 dot-product kernels. */
 bool frost_cpu_has_avx512_vnni(void);
 
-/* Both answers above are read once and kept; this makes the next call read the CPU and
- * the environment again. For tests that change FROST_NO_SIMD / FROST_NO_VNNI; kernels
+/* True when the CPU (and OS) support AVX-512F with VPOPCNTDQ (vpopcntq on zmm), AVX2 is on,
+ * and FROST_NO_AVX512 is not set: the binary (bit-packed) kernels' AVX-512 path. */
+bool frost_cpu_has_avx512_vpopcntdq(void);
+
+/* The answers above are read once and kept; this makes the next call read the CPU and
+ * the environment again. For tests that change FROST_NO_SIMD / FROST_NO_VNNI /
+ * FROST_NO_AVX512; kernels
  * already chosen (packed models) keep their choice. Not thread-safe. */
 void frost_cpu_forget(void);
 

@@ -18,7 +18,7 @@ import sys
 
 LAYERS = [
     ["core"],
-    ["ops", "data"],
+    ["ops", "data", "binary"],
     ["models"],
     ["quant", "optim"],
     ["io"],

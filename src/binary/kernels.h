@@ -1,0 +1,43 @@
+/* The per-path inner kernels behind binary.h (conv.c drives them; the tests call them too).
+ *
+ * dots: for every output channel j of `blocks` weight blocks (8 channels each),
+ *   differ[j] = sum over k < k_words of popcount((x[k] XOR bits[k of j]) AND mask[k of j])
+ * (no AND when mask is NULL), the positions where the +-1 values differ, and
+ *   dot[j] = base[j] - 2 * differ[j]
+ * with base the weights' per-channel count (frost_bin_weights.base); dot and base have
+ * blocks * 8 entries.
+ * s8dot: acc[j] = sum over i < stride of xu8[i] * w[j * stride + i] for j < o, where xu8 is
+ * the int8 patch offset by 128 (as uint8) and w the -1/0/+1 weights. */
+#ifndef FROST_BINARY_KERNELS_H
+#define FROST_BINARY_KERNELS_H
+
+#include <stdint.h>
+
+#include "binary/binary.h"
+
+typedef void (*frost_bin_dots_fn)(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
+                                  int k_words, int blocks, const int32_t *base, int32_t *dot);
+
+void frost_bin_dots_ref(const uint64_t *x, const uint64_t *bits, const uint64_t *mask, int k_words,
+                        int blocks, const int32_t *base, int32_t *dot);
+void frost_bin_dots_popcnt(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
+                           int k_words, int blocks, const int32_t *base, int32_t *dot);
+void frost_bin_dots_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t *mask, int k_words,
+                         int blocks, const int32_t *base, int32_t *dot);
+void frost_bin_dots_avx512(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
+                           int k_words, int blocks, const int32_t *base, int32_t *dot);
+
+uint64_t frost_bin_popcount_ref(const uint64_t *w, long n);
+uint64_t frost_bin_popcount_popcnt(const uint64_t *w, long n);
+uint64_t frost_bin_popcount_avx2(const uint64_t *w, long n);
+uint64_t frost_bin_popcount_avx512(const uint64_t *w, long n);
+
+void frost_bin_s8dot_ref(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc);
+void frost_bin_s8dot_avx2(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc);
+
+/* The FLOAT and BITS output stages of one pixel, as emit_pixel in conv.c computes them. */
+void frost_bin_emit_float_avx2(const int32_t *dot, const float *alpha, const float *bias, int o,
+                               float *dst);
+void frost_bin_emit_bits_avx2(const int32_t *dot, const frost_bin_thresh *t, int o, uint64_t *dst);
+
+#endif
