@@ -567,9 +567,9 @@ static void print_report(FILE *f, int argc, char **argv, const bench_args *a, do
         fprintf(f, " %s", argv[i]);
     fprintf(f, "` (built by `cmake --build build --target bench_gemm_shapes`)\n\n");
     fprintf(f,
-            "- CPU: %s (%s); per-core FP32 FMA ymm peak %.1f GMAC/s = %.1f GFLOP/s, measured "
-            "at the start of this run (bench/peaks.h)\n",
-            c.model, text, peak_gmacs, peak_gflops);
+            "- CPU: %s; per-core FP32 FMA ymm peak %.1f GMAC/s = %.1f GFLOP/s, measured "
+            "(CPU time) at the start of this run (bench/peaks.h)\n",
+            text, peak_gmacs, peak_gflops);
     fprintf(f, "- OpenBLAS core: %s; OPENBLAS_CORETYPE %s\n", openblas_get_corename(),
             coretype ? coretype : "not set");
     fprintf(f,
@@ -701,7 +701,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    double peaks[3];
+    double peaks[3]; /* CPU time, like the GEMMs (peaks.h) */
     for (int r = 0; r < 3; r++)
         peaks[r] = peak_fma_ymm();
     double peak = median_of(peaks, 3);
