@@ -8,6 +8,13 @@ labels), made once, so no data loading is timed. The model runs in channels_last
 format, the fastest PyTorch training setting on this machine (see
 bench/README.md#peer-engines-and-their-settings); --memory-format contiguous gives NCHW.
 
+--qat trains PyTorch's own quantization-aware model instead: FX graph mode
+prepare_qat_fx with the onednn backend's default QAT qconfig mapping (per-channel
+symmetric int8 weights, per-tensor uint8 activations, moving-average observers fused
+with the fake-quant). It fuses conv+BN(+ReLU) into ConvBn(ReLU)2d, which folds the BN
+into the fake-quantized weights in training as frost's QAT does; ReLU6 is not fused in
+this PyTorch, so MobileNetV2's ReLU6 get their own fake-quant.
+
 Standalone:  torch_train_speed.py --arch A.json [--repeats R --steps S ...]
              prints images/s per repeat and the median.
 Served:      torch_train_speed.py --arch A.json --serve
@@ -46,6 +53,8 @@ def parse_args(argv):
     ap.add_argument("--memory-format", choices=("channels_last", "contiguous"),
                     default="channels_last")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--qat", action="store_true",
+                    help="train PyTorch's QAT model (prepare_qat_fx, onednn qconfig)")
     ap.add_argument("--serve", action="store_true", help="take 'run S' commands on stdin")
     args = ap.parse_args(argv)
     for name in ("batch", "threads", "repeats", "steps"):
@@ -56,6 +65,24 @@ def parse_args(argv):
     return args
 
 
+def _prepare_qat(model, example, groups):
+    """PyTorch's QAT model of `model` (FX graph mode, onednn qconfig). The fused modules
+    keep the float model's parameter tensors, so the weight decay groups still hold;
+    checked, since a PyTorch that copied them would silently train without decay."""
+    from torch.ao.quantization import get_default_qat_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import prepare_qat_fx
+
+    torch.backends.quantized.engine = "onednn"
+    qat = prepare_qat_fx(model, get_default_qat_qconfig_mapping("onednn"),
+                         example_inputs=(example,))
+    grouped = {id(p) for group in groups for p in group}
+    trained = {id(p) for p in qat.parameters()}
+    if grouped != trained:
+        raise ValueError("prepare_qat_fx replaced parameters: the weight decay groups no "
+                         "longer match the model's parameters")
+    return qat
+
+
 class Trainer:
     """The model, optimizer and the fixed synthetic batch; step() is one training step."""
 
@@ -63,14 +90,18 @@ class Trainer:
         torch.manual_seed(args.seed)
         self.model = torch_arch.from_json(args.arch)
         h, w, c = self.model.in_shape
+        self.classes = self.model.classes
+        self.params = self.model.param_count()
         fmt = (torch.channels_last if args.memory_format == "channels_last"
                else torch.contiguous_format)
-        self.model = self.model.to(memory_format=fmt)
         self.model.train()
         self.batch = args.batch
         self.x = torch.randn(args.batch, c, h, w).contiguous(memory_format=fmt)
-        self.y = torch.randint(0, self.model.classes, (args.batch,))
+        self.y = torch.randint(0, self.classes, (args.batch,))
         weights, depthwise, one_d = self.model.weight_decay_groups()
+        if args.qat:
+            self.model = _prepare_qat(self.model, self.x, (weights, depthwise, one_d))
+        self.model = self.model.to(memory_format=fmt)
         groups = [{"params": p, "weight_decay": wd} for p, wd in
                   ((weights, args.wd), (depthwise, args.wd_depthwise), (one_d, args.wd_1d)) if p]
         self.opt = torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, nesterov=True)
@@ -96,7 +127,7 @@ class Trainer:
 
 
 def serve(trainer):
-    print(f"ready params={trainer.model.param_count()}", flush=True)
+    print(f"ready params={trainer.params}", flush=True)
     for line in iter(sys.stdin.readline, ""):
         words = line.split()
         if not words:
@@ -125,7 +156,7 @@ def main(argv=None):
     if args.serve:
         return serve(trainer)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, "
-          f"{args.memory_format}, params {trainer.model.param_count()}")
+          f"{args.memory_format}{', QAT' if args.qat else ''}, params {trainer.params}")
     rates = []
     for r in range(args.repeats):
         ips, seconds = trainer.timed(args.steps)
