@@ -9,6 +9,12 @@
  * Packed, per block of 16 channels: for each tap pair, 16 int16 for "lo" then 16 for
  * "hi" (each channel's (w[t0], w[t1])); then bias_eff and the requant constants
  * (requant_avx2.h) as 16 int32 each, in lo/hi order.
+ *
+ * A last block of 8 or fewer channels (c = 24, 40, 120, ...) is packed in channel order
+ * instead: per tap pair 16 int16 = channels 0-7 as (w[t0], w[t1]), then 16 zeros; bias
+ * and constants for lanes 0-7 = channels 0-7. Its kernel interleaves the two taps' bytes
+ * (punpcklbw) and widens once: one multiply-add per pair for its 8 channels, one 8-lane
+ * requantization, where the 16-channel kernel would do twice the work on zeros.
  */
 #include <string.h>
 
@@ -19,6 +25,8 @@ static int blocks16(int c) { return (c + 15) / 16; }
 static int pairs(int k) { return (k * k + 1) / 2; }
 /* Channel of lane i (0..7) of the lo (h = 0) or hi (h = 1) accumulator. */
 static int lane_channel(int h, int i) { return (i < 4 ? i : i + 4) + 4 * h; }
+/* Block b holds the last 8 or fewer channels: packed in channel order (above). */
+static bool is_tail8(int c, int b) { return c - 16 * b <= 8; }
 
 size_t frost_int8_dw_packed_bytes(int c, int k)
 {
@@ -33,11 +41,13 @@ void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int3
     uint8_t *p = packed;
     for (int b = 0; b < blocks16(c); b++) {
         int16_t *wp = (int16_t *)p;
+        bool tail = is_tail8(c, b);
         for (int j = 0; j < np; j++)
             for (int h = 0; h < 2; h++)
                 for (int i = 0; i < 8; i++)
                     for (int t = 0; t < 2; t++) {
-                        int ch = 16 * b + lane_channel(h, i), tap = 2 * j + t;
+                        int ch = tail ? (h ? c : 16 * b + i) : 16 * b + lane_channel(h, i);
+                        int tap = 2 * j + t;
                         *wp++ = ch < c && tap < taps
                                     ? (int16_t)(w[(int64_t)ch * taps + tap] * (1 << acc_shift))
                                     : 0;
@@ -46,7 +56,8 @@ void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int3
         float fs[16] = {0};
         for (int h = 0; h < 2; h++)
             for (int i = 0; i < 8; i++) {
-                int ch = 16 * b + lane_channel(h, i), at = 8 * h + i;
+                int ch = tail ? (h ? c : 16 * b + i) : 16 * b + lane_channel(h, i);
+                int at = 8 * h + i;
                 q[at] = ch < c ? bias_eff[ch] : 0;
                 m0[at] = ch < c ? mult[ch] : 0;
                 e[at] = ch < c ? shift[ch] : 0;
@@ -175,12 +186,90 @@ static void dw_row_block(const frost_int8_conv_args *a, const uint8_t *x, int oy
     }
 }
 
+/* 8 bytes of channels c0.. of input pixel (iy, ix); outside the input, the zero point. */
+static inline __m128i tail_tap(const frost_int8_conv_args *a, const uint8_t *x, int iy, int ix,
+                               int c0)
+{
+    if (iy < 0 || iy >= a->h || ix < 0 || ix >= a->w)
+        return _mm_set1_epi8((char)a->in_zp);
+    return _mm_loadl_epi64((const __m128i *)(x + ((int64_t)iy * a->w + ix) * a->cin + c0));
+}
+
+/* The 8 (or nch < 8) channels of a tail block at one output pixel, kernel K. inside: the
+ * window lies inside the input and xw points at its corner's channel c0, off holds the
+ * K * K tap offsets; otherwise every tap is checked (outside ones read the zero point).
+ * Reads 8 bytes per tap: up to 7 past the block's channels (kernels.h allows 15). */
+static inline __attribute__((always_inline)) void
+dw_tail_pixel(const frost_int8_conv_args *a, const uint8_t *x, const uint8_t *xw, int iy0, int ix0,
+              const bool inside, const int64_t *off, const int16_t *wb, uint8_t *y, int c0, int nch,
+              const int K, const bool fp)
+{
+    const int taps = K * K;
+    const int32_t *q = (const int32_t *)(wb + 32 * ((taps + 1) / 2));
+    __m256i acc = _mm256_loadu_si256((const __m256i *)q);
+#pragma GCC unroll 13
+    for (int t = 0; t < taps; t += 2) {
+        int t1 = t + 1 < taps ? t + 1 : t; /* an odd last tap pairs with a zero weight */
+        __m128i x0 = inside ? _mm_loadl_epi64((const __m128i *)(xw + off[t]))
+                            : tail_tap(a, x, iy0 + t / K, ix0 + t % K, c0);
+        __m128i x1 = inside ? _mm_loadl_epi64((const __m128i *)(xw + off[t1]))
+                            : tail_tap(a, x, iy0 + t1 / K, ix0 + t1 % K, c0);
+        __m256i v = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
+        acc = _mm256_add_epi32(
+            acc, _mm256_madd_epi16(v, _mm256_loadu_si256((const __m256i *)(wb + 16 * t))));
+    }
+    frost_store8_avx2(y, acc, q + 16, 16, fp, _mm256_set1_epi32(a->out_zp),
+                      _mm_set1_epi8((char)a->lo), _mm_set1_epi8((char)a->hi), nch);
+}
+
+/* One output row of a tail block, kernel K (3, 5, or 0: any, a->k). */
+static inline __attribute__((always_inline)) void dw_tail_row_k(const frost_int8_conv_args *a,
+                                                                const uint8_t *x, int oy, int b,
+                                                                const int16_t *wb, uint8_t *y,
+                                                                const int K, const bool fp)
+{
+    int k = K ? K : a->k, s = a->stride, c0 = 16 * b, nch = a->cin - c0;
+    int iy0 = oy * s - a->pad;
+    bool rows_in = iy0 >= 0 && iy0 + k <= a->h;
+    int64_t rs = (int64_t)a->w * a->cin, off[225];
+    for (int t = 0; t < k * k; t++)
+        off[t] = (t / k) * rs + (int64_t)(t % k) * a->cin;
+    for (int ox = 0; ox < a->ow; ox++) {
+        int ix0 = ox * s - a->pad;
+        bool inside = rows_in && ix0 >= 0 && ix0 + k <= a->w;
+        uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout + c0;
+        const uint8_t *xw = x + (int64_t)iy0 * rs + (int64_t)ix0 * a->cin + c0;
+        if (K && inside)
+            dw_tail_pixel(a, x, xw, iy0, ix0, true, off, wb, yo, c0, nch, K, fp);
+        else
+            dw_tail_pixel(a, x, xw, iy0, ix0, false, off, wb, yo, c0, nch, k, fp);
+    }
+}
+
+static void dw_tail_row(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b,
+                        const int16_t *wb, uint8_t *y)
+{
+    bool fp = a->fscale != NULL;
+    if (a->k == 3 && !fp)
+        dw_tail_row_k(a, x, oy, b, wb, y, 3, false);
+    else if (a->k == 5 && !fp)
+        dw_tail_row_k(a, x, oy, b, wb, y, 5, false);
+    else if (fp)
+        dw_tail_row_k(a, x, oy, b, wb, y, 0, true);
+    else
+        dw_tail_row_k(a, x, oy, b, wb, y, 0, false);
+}
+
 void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                             uint8_t *y, int row0, int row1)
 {
     size_t block = frost_int8_dw_packed_bytes(16, a->k) / 2; /* one block, in int16 units */
     const int16_t *w = packed;
     for (int oy = row0; oy < row1; oy++)
-        for (int b = 0; b < blocks16(a->cout); b++)
-            dw_row_block(a, x, oy, b, w + block * b, y);
+        for (int b = 0; b < blocks16(a->cout); b++) {
+            if (is_tail8(a->cout, b))
+                dw_tail_row(a, x, oy, b, w + block * b, y);
+            else
+                dw_row_block(a, x, oy, b, w + block * b, y);
+        }
 }
