@@ -71,11 +71,11 @@ void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int3
 }
 
 /* Requantizes the two accumulators of a block and stores its 16 (or nch) bytes. */
-static inline void dw_store(const frost_int8_conv_args *a, const int32_t *q, __m256i lo, __m256i hi,
-                            uint8_t *y, int nch)
+static inline __attribute__((always_inline)) void dw_store(const frost_int8_conv_args *a,
+                                                           const int32_t *q, __m256i lo, __m256i hi,
+                                                           uint8_t *y, int nch, const bool fp)
 {
     __m256i zp = _mm256_set1_epi32(a->out_zp);
-    bool fp = a->fscale != NULL;
     lo = _mm256_add_epi32(frost_requant8_pre_avx2(lo, q + 16, 16, fp), zp);
     hi = _mm256_add_epi32(frost_requant8_pre_avx2(hi, q + 24, 16, fp), zp);
     __m128i v = frost_bytes16_avx2(_mm256_packs_epi32(lo, hi), _mm_set1_epi8((char)a->lo),
@@ -123,7 +123,7 @@ static void dw_pixel_block(const frost_int8_conv_args *a, const uint8_t *x, int 
             hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
                                   _mm256_loadu_si256((const __m256i *)(wb + 32 * j + 16))));
     }
-    dw_store(a, q, lo, hi, y, nch);
+    dw_store(a, q, lo, hi, y, nch, a->fscale != NULL);
 }
 
 static inline __m256i ld16(const uint8_t *p)
@@ -137,7 +137,7 @@ static inline __m256i ld16(const uint8_t *p)
 static inline __attribute__((always_inline)) void dw_interior(const frost_int8_conv_args *a,
                                                               const uint8_t *x, const int64_t *off,
                                                               const int16_t *wb, uint8_t *y,
-                                                              int nch, const int K)
+                                                              int nch, const int K, const bool fp)
 {
     const int taps = K * K;
     const int32_t *q = (const int32_t *)(wb + 32 * ((taps + 1) / 2));
@@ -154,36 +154,50 @@ static inline __attribute__((always_inline)) void dw_interior(const frost_int8_c
             hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
                                   _mm256_loadu_si256((const __m256i *)(wb + 16 * t + 16))));
     }
-    dw_store(a, q, lo, hi, y, nch);
+    dw_store(a, q, lo, hi, y, nch, fp);
 }
 
-/* One output row of one channel block: the interior through the unrolled kernels, the
- * borders (and partial channel blocks) through the checked one. */
-static void dw_row_block(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b,
-                         const int16_t *wb, uint8_t *y)
+/* One output row of one channel block: the interior through the unrolled kernel for K
+ * (3 or 5; 0: the checked one everywhere), the borders through the checked one.
+ * Specialized on K and on the requantization mode (fp: float). */
+static inline __attribute__((always_inline)) void dw_row_block_k(const frost_int8_conv_args *a,
+                                                                 const uint8_t *x, int oy, int b,
+                                                                 const int16_t *wb, uint8_t *y,
+                                                                 const int K, const bool fp)
 {
     int k = a->k, s = a->stride, c0 = 16 * b, nch = a->cin - c0 < 16 ? a->cin - c0 : 16;
     int iy0 = oy * s - a->pad;
     bool rows_in = iy0 >= 0 && iy0 + k <= a->h;
     int64_t rs = (int64_t)a->w * a->cin, off[25];
-    for (int t = 0; t < k * k && k <= 5; t++) /* tap offsets from the window's corner */
-        off[t] = (t / k) * rs + (int64_t)(t % k) * a->cin;
+    for (int t = 0; t < K * K; t++) /* tap offsets from the window's corner */
+        off[t] = (t / K) * rs + (int64_t)(t % K) * a->cin;
     for (int ox = 0; ox < a->ow; ox++) {
         int ix0 = ox * s - a->pad;
         uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout + c0;
-        if (rows_in && ix0 >= 0 && ix0 + k <= a->w) {
+        if (K && rows_in && ix0 >= 0 && ix0 + k <= a->w) {
             /* a partial block reads up to 15 bytes past its channels (kernels.h) */
             const uint8_t *xp = x + (int64_t)iy0 * rs + (int64_t)ix0 * a->cin + c0;
-            if (k == 3)
-                dw_interior(a, xp, off, wb, yo, nch, 3);
-            else if (k == 5)
-                dw_interior(a, xp, off, wb, yo, nch, 5);
-            else
-                dw_pixel_block(a, x, oy, ox, b, wb, yo);
+            dw_interior(a, xp, off, wb, yo, nch, K, fp);
         } else {
             dw_pixel_block(a, x, oy, ox, b, wb, yo);
         }
     }
+}
+
+static void dw_row_block(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b,
+                         const int16_t *wb, uint8_t *y)
+{
+    bool fp = a->fscale != NULL;
+    if (a->k == 3 && !fp)
+        dw_row_block_k(a, x, oy, b, wb, y, 3, false);
+    else if (a->k == 5 && !fp)
+        dw_row_block_k(a, x, oy, b, wb, y, 5, false);
+    else if (a->k == 3)
+        dw_row_block_k(a, x, oy, b, wb, y, 3, true);
+    else if (a->k == 5)
+        dw_row_block_k(a, x, oy, b, wb, y, 5, true);
+    else
+        dw_row_block_k(a, x, oy, b, wb, y, 0, fp);
 }
 
 /* 8 bytes of channels c0.. of input pixel (iy, ix); outside the input, the zero point. */
