@@ -157,6 +157,33 @@ static inline __attribute__((always_inline)) void dw_interior(const frost_int8_c
     dw_store(a, q, lo, hi, y, nch, fp);
 }
 
+/* Two output pixels of the interior at once (x and x2: their windows' corners): each
+ * tap pair's weights and offsets are loaded once for both. */
+static inline __attribute__((always_inline)) void
+dw_interior2(const frost_int8_conv_args *a, const uint8_t *x, const uint8_t *x2, const int64_t *off,
+             const int16_t *wb, uint8_t *y, uint8_t *y2, int nch, const int K, const bool fp)
+{
+    const int taps = K * K;
+    const int32_t *q = (const int32_t *)(wb + 32 * ((taps + 1) / 2));
+    __m256i lo = _mm256_loadu_si256((const __m256i *)q),
+            hi = _mm256_loadu_si256((const __m256i *)(q + 8));
+    __m256i lo2 = lo, hi2 = hi;
+#pragma GCC unroll 16
+    for (int t = 0; t < taps; t += 2) {
+        int64_t o0 = off[t], o1 = t + 1 < taps ? off[t + 1] : o0;
+        __m256i wl = _mm256_loadu_si256((const __m256i *)(wb + 16 * t));
+        __m256i wh = _mm256_loadu_si256((const __m256i *)(wb + 16 * t + 16));
+        __m256i x0 = ld16(x + o0), x1 = t + 1 < taps ? ld16(x + o1) : x0;
+        __m256i z0 = ld16(x2 + o0), z1 = t + 1 < taps ? ld16(x2 + o1) : z0;
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), wl));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), wh));
+        lo2 = _mm256_add_epi32(lo2, _mm256_madd_epi16(_mm256_unpacklo_epi16(z0, z1), wl));
+        hi2 = _mm256_add_epi32(hi2, _mm256_madd_epi16(_mm256_unpackhi_epi16(z0, z1), wh));
+    }
+    dw_store(a, q, lo, hi, y, nch, fp);
+    dw_store(a, q, lo2, hi2, y2, nch, fp);
+}
+
 /* One output row of one channel block: the interior through the unrolled kernel for K
  * (3 or 5; 0: the checked one everywhere), the borders through the checked one.
  * Specialized on K and on the requantization mode (fp: float). */
@@ -174,7 +201,12 @@ static inline __attribute__((always_inline)) void dw_row_block_k(const frost_int
     for (int ox = 0; ox < a->ow; ox++) {
         int ix0 = ox * s - a->pad;
         uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout + c0;
-        if (K && rows_in && ix0 >= 0 && ix0 + k <= a->w) {
+        if (K && rows_in && ix0 >= 0 && ix0 + s + k <= a->w && ox + 1 < a->ow) {
+            /* this pixel and the next: both windows inside */
+            const uint8_t *xp = x + (int64_t)iy0 * rs + (int64_t)ix0 * a->cin + c0;
+            dw_interior2(a, xp, xp + (int64_t)s * a->cin, off, wb, yo, yo + a->cout, nch, K, fp);
+            ox++;
+        } else if (K && rows_in && ix0 >= 0 && ix0 + k <= a->w) {
             /* a partial block reads up to 15 bytes past its channels (kernels.h) */
             const uint8_t *xp = x + (int64_t)iy0 * rs + (int64_t)ix0 * a->cin + c0;
             dw_interior(a, xp, off, wb, yo, nch, K, fp);
