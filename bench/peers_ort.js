@@ -1,16 +1,18 @@
 // ONNX Runtime side of bench/int8_latency: batch-1 median latency of an ONNX model
 // (graphOptimizationLevel 'all', sequential execution, intraOpNumThreads = threads).
-//   node peers_ort.js MODEL.onnx THREADS REPS  -> prints the median ms
+//   node peers_ort.js MODEL.onnx THREADS REPS [N,C,H,W]  -> prints the median ms
+// (input shape default 1,3,224,224; bench/small_models passes the demo's 1,1,28,28)
 const ort = require(process.env.ORT_MODULE || 'onnxruntime-node');
 
 async function main() {
-  const [file, threads, reps] = process.argv.slice(2);
+  const [file, threads, reps, shapeArg] = process.argv.slice(2);
+  const shape = (shapeArg || '1,3,224,224').split(',').map(Number);
   const session = await ort.InferenceSession.create(file, {
     intraOpNumThreads: Number(threads), interOpNumThreads: 1,
     graphOptimizationLevel: 'all', executionMode: 'sequential',
   });
-  const input = new ort.Tensor('float32', new Float32Array(3 * 224 * 224).map(() => Math.random() * 2 - 1),
-    [1, 3, 224, 224]);
+  const input = new ort.Tensor('float32',
+    new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => Math.random() * 2 - 1), shape);
   for (let i = 0; i < 3; i++) await session.run({ input });
   const t = [];
   for (let i = 0; i < Number(reps); i++) {

@@ -485,6 +485,51 @@ TEST(test_requant_linear_add_avx2_match_reference)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* The AVX2 global average pool against the reference: channel counts around the 16-lane
+ * blocks, maps past 257 pixels (the uint16 partial sums), every sum shift the runtime
+ * allows, multipliers above and below 1. */
+TEST(test_gap_avx2_matches_reference)
+{
+    if (!frost_cpu_has_avx2())
+        return;
+    frost_rng r;
+    frost_rng_seed(&r, 77);
+    int bad = 0;
+    for (int t = 0; t < 2000; t++) {
+        frost_int8_pool_args a = {.h = irand(&r, 1, t % 10 == 0 ? 40 : 9),
+                                  .w = irand(&r, 1, t % 10 == 0 ? 40 : 9),
+                                  .c = irand(&r, 1, 70),
+                                  .in_zp = irand(&r, 0, 255),
+                                  .out_zp = irand(&r, 0, 255),
+                                  .lo = irand(&r, 0, 100)};
+        a.hi = irand(&r, a.lo, 255);
+        a.oh = a.ow = 1;
+        a.k = a.stride = 1;
+        int64_t n = (int64_t)a.h * a.w;
+        while (((n * 255) << (a.acc_shift + 1)) <= (1 << 30) && irand(&r, 0, 3))
+            a.acc_shift++; /* within frost_int8_prepare's bound */
+        int32_t m0, e;
+        random_multipliers(&r, 1, &m0, &e);
+        if (irand(&r, 0, 1)) /* the converter's kind: about 1 / (n 2^acc_shift) */
+            frost_quantize_multiplier(
+                1.0 / ((double)n * (1 << a.acc_shift)) * (0.5 + frost_rng_uniform(&r)), &m0, &e);
+        a.mult = &m0;
+        a.shift = &e;
+        size_t len = (size_t)n * (size_t)a.c;
+        uint8_t *x = malloc(len), y0[70], y1[70];
+        bool extreme = irand(&r, 0, 7) == 0;
+        for (size_t i = 0; i < len; i++)
+            x[i] = extreme ? 255 : (uint8_t)irand(&r, 0, 255);
+        frost_int8_gap_ref(&a, x, y0);
+        frost_int8_gap_avx2(&a, x, y1);
+        if (memcmp(y0, y1, (size_t)a.c) != 0 && bad++ < 3)
+            fprintf(stderr, "  case %d: %dx%dx%d shift %d differs\n", t, a.h, a.w, a.c,
+                    a.acc_shift);
+        free(x);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
     RUN(test_quantize_multiplier_worked_values);
@@ -499,5 +544,6 @@ int main(void)
     RUN(test_depthwise_vnni_matches_reference);
     RUN(test_requant_linear_add_avx2_match_reference);
     RUN(test_mul_avx2_matches_reference);
+    RUN(test_gap_avx2_matches_reference);
     return frost_test_summary();
 }

@@ -128,6 +128,30 @@ static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, con
     free(want);
 }
 
+/* Whole runs, as frost run and frost bench make them (the runtime's own scheduling: no
+ * parallel region at one thread, copies for identity concats, the AVX2 pools): the fast
+ * kernels' logits are the reference kernels' to the bit, and not all alike. */
+static void fast_run_is_reference_run(frost_int8_model *im, int n_img, const float *images)
+{
+    int k = im->classes, differ = 0, distinct = 0;
+    float *ref = malloc(sizeof(float) * (size_t)(n_img * k)),
+          *fast = malloc(sizeof(float) * (size_t)k);
+    for (int pass = 0; pass < 2; pass++) {
+        frost_int8_force_reference(im, pass == 0);
+        for (int b = 0; b < n_img; b++) {
+            float *out = pass == 0 ? ref + b * k : fast;
+            CHECK(frost_int8_run(im, images + b * 28 * 28, 28 * 28, out) == FROST_OK);
+            if (pass == 1)
+                differ += memcmp(fast, ref + b * k, sizeof(float) * (size_t)k) != 0;
+            else if (b > 0)
+                distinct += memcmp(out, ref, sizeof(float) * (size_t)k) != 0;
+        }
+    }
+    CHECK_EQ_INT(differ, 0);
+    CHECK(distinct > 0);
+    free(ref), free(fast);
+}
+
 static void layer_by_layer(const char *name, const char *act)
 {
     enum { N = 16 };
@@ -140,6 +164,7 @@ static void layer_by_layer(const char *name, const char *act)
         CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
         compare_layers(qm, im, 4, x, true);
         compare_layers(qm, im, 4, x, false);
+        fast_run_is_reference_run(im, 3, x); /* 3 images: the reference kernels are slow */
     }
     frost_int8_free(im);
     frost_model_free(qm);

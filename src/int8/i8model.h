@@ -68,12 +68,13 @@ typedef struct {
                    * of the model it came from, for layer-by-layer tests; -1 */
 
     /* run time (runtime.c) */
-    size_t offset;     /* output bytes in the arena */
-    int32_t *bias_eff; /* bias - Z_x * sum(weights), per output channel */
-    float *fscale;     /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
-                        * requantization (frost_int8_set_float_requant) */
-    void *packed;      /* weights laid out for the fast kernels (or NULL) */
-    bool packed_vnni;  /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
+    size_t offset;         /* output bytes in the arena */
+    int32_t *bias_eff;     /* bias - Z_x * sum(weights), per output channel */
+    float *fscale;         /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
+                            * requantization (frost_int8_set_float_requant) */
+    void *packed;          /* weights laid out for the fast kernels (or NULL) */
+    bool packed_vnni;      /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
+    uint32_t lut_identity; /* CONCAT / LUT: bit j set when input j's table is y = x (a copy) */
 } frost_int8_node;
 
 struct frost_int8_model {

@@ -139,6 +139,8 @@ typedef struct {
 void frost_int8_maxpool_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y);
 void frost_int8_avgpool_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y);
 void frost_int8_gap_ref(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y);
+/* The same global average pool through AVX2 (bit-identical). */
+void frost_int8_gap_avx2(const frost_int8_pool_args *a, const uint8_t *x, uint8_t *y);
 
 /* Fully connected: acc[o] = sum_i w[o][i] * (x[i] - in_zp); int8 output (with bias and
  * requant, clamp) or float logits out_scale[o] * acc[o] + out_bias[o]. */

@@ -358,6 +358,20 @@ static frost_status plan_arena(frost_int8_model *m)
     return s;
 }
 
+/* Bit j set when the table of input j maps every byte to itself (the inputs of a concat
+ * often share its scale and zero point): a copy then does the same. */
+static uint32_t identity_tables(const frost_int8_node *n)
+{
+    uint32_t bits = 0;
+    for (int j = 0; j < n->n_in && j < 32; j++) {
+        bool same = true;
+        for (int v = 0; v < 256 && same; v++)
+            same = n->lut[256 * j + v] == v;
+        bits |= (uint32_t)same << j;
+    }
+    return bits;
+}
+
 frost_status frost_int8_prepare(frost_int8_model *m)
 {
     if (m->n_nodes < 2)
@@ -379,6 +393,8 @@ frost_status frost_int8_prepare(frost_int8_model *m)
         }
         if (n->op == FROST_I8_CONV)
             FROST_TRY(pack_weights(m, n, &scratch));
+        if (n->op == FROST_I8_CONCAT || n->op == FROST_I8_LUT)
+            n->lut_identity = identity_tables(n);
         if (n->op == FROST_I8_MUL) /* one multiply per output, as the float model counts */
             n->macs = (int64_t)n->h * n->w * n->c;
     }
@@ -440,6 +456,38 @@ static void pad_rows(uint8_t *d, const frost_int8_conv_args *a, const uint8_t *x
     }
 }
 
+/* Thread t of nt's share of conv node n: its rows of the padded input (then a barrier),
+ * then its output rows (depthwise) or pixels (GEMM). */
+static void conv_share(frost_int8_model *m, const frost_int8_node *n, const frost_int8_conv_args *a,
+                       const frost_int8_conv_args *pa, const uint8_t *x, uint8_t *y, int t, int nt)
+{
+    const uint8_t *in = a->pad > 0 ? m->padded : x;
+    if (a->pad > 0) {
+        pad_rows(m->padded, a, x, (int)((int64_t)pa->h * t / nt),
+                 (int)((int64_t)pa->h * (t + 1) / nt));
+        if (nt > 1) {
+#pragma omp barrier
+        }
+    }
+    if (a->groups > 1) { /* rows: a thread's taps overlap its own rows only */
+        int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
+        if (n->packed_vnni)
+            frost_int8_dwconv_vnni(pa, n->packed, in, y, r0, r1);
+        else
+            frost_int8_dwconv_avx2(pa, n->packed, in, y, r0, r1);
+    } else { /* pixels, in whole micro-kernel groups: balanced even on 7x7 maps */
+        int groups = (n->h * n->w + 3) / 4;
+        int p0 = 4 * (int)((int64_t)groups * t / nt),
+            p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
+        p1 = p1 < n->h * n->w ? p1 : n->h * n->w;
+        uint8_t *scratch = m->scratch + m->thread_scratch * (size_t)t;
+        if (n->packed_vnni)
+            frost_int8_conv_vnni(pa, n->packed, in, y, p0, p1, scratch);
+        else
+            frost_int8_conv_gemm_avx2(pa, n->packed, in, y, p0, p1, scratch);
+    }
+}
+
 static void run_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
 {
     frost_int8_conv_args a = conv_args(m, n);
@@ -447,45 +495,22 @@ static void run_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_
         frost_int8_conv_ref(&a, x, y);
         return;
     }
-    bool dw = a.groups > 1;
     frost_int8_conv_args pa = a; /* what the kernels see: the padded input, no padding */
     if (a.pad > 0) {
         pa.h += 2 * a.pad;
         pa.w += 2 * a.pad;
         pa.pad = 0;
     }
-    const uint8_t *in = a.pad > 0 ? m->padded : x;
     int threads = frost_get_threads();
-    int64_t work = (int64_t)n->h * n->w * n->c * (dw ? n->k * n->k : a.k * a.k * a.cin);
+    int64_t work = (int64_t)n->h * n->w * n->c * (a.groups > 1 ? n->k * n->k : a.k * a.k * a.cin);
     if (work < 100000)
-        threads = 1; /* not worth waking a second thread */
-    uint8_t *scratch = m->scratch;
-    size_t per = m->thread_scratch;
-#pragma omp parallel num_threads(threads)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        if (a.pad > 0) {
-            pad_rows(m->padded, &a, x, (int)((int64_t)pa.h * t / nt),
-                     (int)((int64_t)pa.h * (t + 1) / nt));
-#pragma omp barrier
-        }
-        if (dw) { /* rows: a thread's taps overlap its own rows only */
-            int r0 = (int)((int64_t)n->h * t / nt), r1 = (int)((int64_t)n->h * (t + 1) / nt);
-            if (n->packed_vnni)
-                frost_int8_dwconv_vnni(&pa, n->packed, in, y, r0, r1);
-            else
-                frost_int8_dwconv_avx2(&pa, n->packed, in, y, r0, r1);
-        } else { /* pixels, in whole micro-kernel groups: balanced even on 7x7 maps */
-            int groups = (n->h * n->w + 3) / 4;
-            int p0 = 4 * (int)((int64_t)groups * t / nt),
-                p1 = 4 * (int)((int64_t)groups * (t + 1) / nt);
-            p1 = p1 < n->h * n->w ? p1 : n->h * n->w;
-            if (n->packed_vnni)
-                frost_int8_conv_vnni(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
-            else
-                frost_int8_conv_gemm_avx2(&pa, n->packed, in, y, p0, p1, scratch + per * (size_t)t);
-        }
+        threads = 1;    /* not worth waking a second thread */
+    if (threads == 1) { /* no parallel region: its fork/join costs more than a small layer */
+        conv_share(m, n, &a, &pa, x, y, 0, 1);
+        return;
     }
+#pragma omp parallel num_threads(threads)
+    conv_share(m, n, &a, &pa, x, y, omp_get_thread_num(), omp_get_num_threads());
 }
 
 static void run_linear(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
@@ -534,6 +559,53 @@ static frost_int8_pool_args pool_args(const frost_int8_model *m, const frost_int
     return a;
 }
 
+/* Thread t of nt's share of an add over len values (32-byte aligned splits). */
+static void add_share(const frost_int8_model *m, const frost_int8_add_args *args, int64_t len,
+                      const uint8_t *x, const uint8_t *x1, uint8_t *y, int t, int nt)
+{
+    int64_t b = len * t / nt / 32 * 32, e = t + 1 == nt ? len : len * (t + 1) / nt / 32 * 32;
+    if (m->use_avx2)
+        frost_int8_add_avx2(args, e - b, x + b, x1 + b, y + b);
+    else
+        frost_int8_add_ref(args, e - b, x + b, x1 + b, y + b);
+}
+
+static void run_add(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+{
+    const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
+    frost_int8_add_args args = {
+        .a_zp = a->zp, .b_zp = b->zp, .out_zp = n->zp, .lo = n->lo, .hi = n->hi};
+    for (int j = 0; j < 3; j++) {
+        args.mult[j] = n->mult[j];
+        args.shift[j] = n->shift[j];
+    }
+    args.fp = m->float_requant;
+    frost_int8_add_float_params(&args, a->scale, b->scale, n->scale);
+    int64_t len = (int64_t)n->h * n->w * n->c;
+    const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
+    int threads = len >= 65536 ? frost_get_threads() : 1;
+    if (threads == 1) { /* no parallel region: its fork/join costs more than a small add */
+        add_share(m, &args, len, x, x1, y, 0, 1);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    add_share(m, &args, len, x, x1, y, omp_get_thread_num(), omp_get_num_threads());
+}
+
+/* Thread t of nt's share of a product: whole pixels. */
+static void mul_share(const frost_int8_model *m, const frost_int8_mul_args *args, int64_t pixels,
+                      int c, bool per_channel, const uint8_t *x, const uint8_t *x1, uint8_t *y,
+                      int t, int nt)
+{
+    int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
+    size_t off = (size_t)p0 * c;
+    const uint8_t *b_at = per_channel ? x1 : x1 + off;
+    if (m->use_avx2)
+        frost_int8_mul_avx2(args, p1 - p0, c, per_channel, x + off, b_at, y + off);
+    else
+        frost_int8_mul_ref(args, p1 - p0, c, per_channel, x + off, b_at, y + off);
+}
+
 static void run_mul(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
 {
     const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
@@ -551,16 +623,27 @@ static void run_mul(frost_int8_model *m, const frost_int8_node *n, const uint8_t
     bool per_channel = (int64_t)b->h * b->w != pixels;
     const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
     int threads = pixels * n->c >= 65536 ? frost_get_threads() : 1;
+    if (threads == 1) { /* no parallel region: its fork/join costs more than a small product */
+        mul_share(m, &args, pixels, n->c, per_channel, x, x1, y, 0, 1);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
-    { /* whole pixels per thread */
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int64_t p0 = pixels * t / nt, p1 = pixels * (t + 1) / nt;
-        size_t off = (size_t)p0 * n->c;
-        const uint8_t *b_at = per_channel ? x1 : x1 + off;
-        if (m->use_avx2)
-            frost_int8_mul_avx2(&args, p1 - p0, n->c, per_channel, x + off, b_at, y + off);
-        else
-            frost_int8_mul_ref(&args, p1 - p0, n->c, per_channel, x + off, b_at, y + off);
+    mul_share(m, &args, pixels, n->c, per_channel, x, x1, y, omp_get_thread_num(),
+              omp_get_num_threads());
+}
+
+/* Input j of a concat / LUT node through its table, rows of len bytes into y (stride
+ * y_stride); a copy when the table is the identity. */
+static void map_rows(const frost_int8_node *n, int j, int64_t rows, int len, const uint8_t *x,
+                     uint8_t *y, int y_stride)
+{
+    if (!(j < 32 && (n->lut_identity >> j & 1))) {
+        frost_int8_lut_rows(n->lut + 256 * j, rows, len, x, len, y, y_stride);
+    } else if (len == y_stride) {
+        memcpy(y, x, (size_t)rows * (size_t)len);
+    } else {
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(y + r * y_stride, x + r * len, (size_t)len);
     }
 }
 
@@ -574,45 +657,18 @@ void frost_int8_run_node(frost_int8_model *m, int i)
     case FROST_I8_CONV: run_conv(m, n, x, y); break;
     case FROST_I8_LINEAR:
     case FROST_I8_LOGITS: run_linear(m, n, x, y); break;
-    case FROST_I8_ADD: {
-        const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
-        frost_int8_add_args args = {
-            .a_zp = a->zp, .b_zp = b->zp, .out_zp = n->zp, .lo = n->lo, .hi = n->hi};
-        for (int j = 0; j < 3; j++) {
-            args.mult[j] = n->mult[j];
-            args.shift[j] = n->shift[j];
-        }
-        args.fp = m->float_requant;
-        frost_int8_add_float_params(&args, a->scale, b->scale, n->scale);
-        int64_t len = (int64_t)n->h * n->w * n->c;
-        const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
-        int threads = len >= 65536 ? frost_get_threads() : 1;
-#pragma omp parallel num_threads(threads)
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int64_t b = len * t / nt / 32 * 32,
-                    e = t + 1 == nt ? len : len * (t + 1) / nt / 32 * 32;
-            if (m->use_avx2)
-                frost_int8_add_avx2(&args, e - b, x + b, x1 + b, y + b);
-            else
-                frost_int8_add_ref(&args, e - b, x + b, x1 + b, y + b);
-        }
-        break;
-    }
+    case FROST_I8_ADD: run_add(m, n, x, y); break;
     case FROST_I8_MUL: run_mul(m, n, x, y); break;
     case FROST_I8_CONCAT: {
         int off = 0;
         for (int j = 0; j < n->n_in; j++) {
             int cj = m->nodes[n->in[j]].c;
-            frost_int8_lut_rows(n->lut + 256 * j, (int64_t)n->h * n->w, cj,
-                                frost_int8_tensor(m, n->in[j]), cj, y + off, n->c);
+            map_rows(n, j, (int64_t)n->h * n->w, cj, frost_int8_tensor(m, n->in[j]), y + off, n->c);
             off += cj;
         }
         break;
     }
-    case FROST_I8_LUT:
-        frost_int8_lut_rows(n->lut, (int64_t)n->h * n->w, n->c, x, n->c, y, n->c);
-        break;
+    case FROST_I8_LUT: map_rows(n, 0, (int64_t)n->h * n->w, n->c, x, y, n->c); break;
     case FROST_I8_MAXPOOL: {
         frost_int8_pool_args a = pool_args(m, n);
         frost_int8_maxpool_ref(&a, x, y);
@@ -625,7 +681,10 @@ void frost_int8_run_node(frost_int8_model *m, int i)
     }
     case FROST_I8_GAP: {
         frost_int8_pool_args a = pool_args(m, n);
-        frost_int8_gap_ref(&a, x, y);
+        if (m->use_avx2)
+            frost_int8_gap_avx2(&a, x, y);
+        else
+            frost_int8_gap_ref(&a, x, y);
         break;
     }
     case FROST_I8_OP_COUNT: /* rejected when the model was checked */ break;

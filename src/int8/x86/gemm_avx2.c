@@ -98,10 +98,41 @@ static void gather_pixel(const frost_int8_conv_args *a, const uint8_t *x, int pi
         row[kdim] = 0;
 }
 
+/* n bytes widened to int16 (16, then 8, then one at a time: reads stay within x[0, n)). */
+static void widen(const uint8_t *x, int64_t n, int16_t *out)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(out + i),
+                            _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + i))));
+    if (i + 8 <= n) {
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(x + i))));
+        i += 8;
+    }
+    for (; i < n; i++)
+        out[i] = x[i];
+}
+
+/* Rows [p0, p0 + np) of the tile. A 1x1 stride-1 conv with an even cin reads np whole
+ * pixels that lie one after another, and its tile rows (kp = cin) do too: one widening
+ * of np * cin bytes, instead of one short loop per pixel (cin = 8 or 24 in small models). */
+static void gather_tile(const frost_int8_conv_args *a, const uint8_t *x, int p0, int np,
+                        int16_t *tile, int kp)
+{
+    if (a->k == 1 && a->stride == 1 && a->pad == 0 && a->cin == kp) {
+        widen(x + (int64_t)p0 * a->cin, (int64_t)np * a->cin, tile);
+        return;
+    }
+    for (int i = 0; i < np; i++)
+        gather_pixel(a, x, p0 + i, tile + (size_t)i * kp);
+}
+
 /* rows: `np` (1..4) pixel rows of the tile, kp int16 each; y: their outputs. */
-static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, const int32_t *bias,
-                       const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y,
-                       int nch)
+static inline __attribute__((always_inline)) void
+micro_4x16_body(const int16_t *rows, int np, int kp, const int16_t *wb, const int32_t *bias,
+                const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y, int nch,
+                const bool fp)
 {
     const int16_t *r0 = rows, *r1 = rows + (np > 1 ? kp : 0), *r2 = rows + (np > 2 ? 2 * kp : 0),
                   *r3 = rows + (np > 3 ? 3 * kp : 0);
@@ -130,7 +161,6 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
     __m256i zp = _mm256_set1_epi32(a->out_zp);
     __m128i lo = _mm_set1_epi8((char)a->lo), hi = _mm_set1_epi8((char)a->hi);
     int ys = a->cout;
-    bool fp = a->fscale != NULL;
     frost_store16_avx2(y, c00, c01, rq, stride, fp, zp, lo, hi, nch);
     if (np > 1)
         frost_store16_avx2(y + ys, c10, c11, rq, stride, fp, zp, lo, hi, nch);
@@ -140,8 +170,63 @@ static void micro_4x16(const int16_t *rows, int np, int kp, const int16_t *wb, c
         frost_store16_avx2(y + 3 * ys, c30, c31, rq, stride, fp, zp, lo, hi, nch);
 }
 
-void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
-                               uint8_t *y, int pix0, int pix1, void *scratch)
+/* The last block of a layer whose channel count leaves 8 or fewer in it (24, 40, 120):
+ * channels 0-7 only, half the multiplies and requantizations of micro_4x16_body. */
+static inline __attribute__((always_inline)) void
+micro_4x8_body(const int16_t *rows, int np, int kp, const int16_t *wb, const int32_t *bias,
+               const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y, int nch,
+               const bool fp)
+{
+    const int16_t *r0 = rows, *r1 = rows + (np > 1 ? kp : 0), *r2 = rows + (np > 2 ? 2 * kp : 0),
+                  *r3 = rows + (np > 3 ? 3 * kp : 0);
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)bias);
+    __m256i c0 = b0, c1 = b0, c2 = b0, c3 = b0;
+    for (int j = 0; j < kp / 2; j++) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(wb + 32 * j));
+        int32_t v0, v1, v2, v3;
+        memcpy(&v0, r0 + 2 * j, 4);
+        memcpy(&v1, r1 + 2 * j, 4);
+        memcpy(&v2, r2 + 2 * j, 4);
+        memcpy(&v3, r3 + 2 * j, 4);
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_set1_epi32(v0), w0));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_set1_epi32(v1), w0));
+        c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(_mm256_set1_epi32(v2), w0));
+        c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(_mm256_set1_epi32(v3), w0));
+    }
+    __m256i zp = _mm256_set1_epi32(a->out_zp);
+    __m128i lo = _mm_set1_epi8((char)a->lo), hi = _mm_set1_epi8((char)a->hi);
+    int ys = a->cout;
+    frost_store8_avx2(y, c0, rq, stride, fp, zp, lo, hi, nch);
+    if (np > 1)
+        frost_store8_avx2(y + ys, c1, rq, stride, fp, zp, lo, hi, nch);
+    if (np > 2)
+        frost_store8_avx2(y + 2 * ys, c2, rq, stride, fp, zp, lo, hi, nch);
+    if (np > 3)
+        frost_store8_avx2(y + 3 * ys, c3, rq, stride, fp, zp, lo, hi, nch);
+}
+
+static __attribute__((noinline)) void micro_4x16(const int16_t *rows, int np, int kp,
+                                                 const int16_t *wb, const int32_t *bias,
+                                                 const int32_t *rq, int stride,
+                                                 const frost_int8_conv_args *a, uint8_t *y, int nch,
+                                                 const bool fp)
+{
+    if (nch <= 8 && fp)
+        micro_4x8_body(rows, np, kp, wb, bias, rq, stride, a, y, nch, true);
+    else if (nch <= 8)
+        micro_4x8_body(rows, np, kp, wb, bias, rq, stride, a, y, nch, false);
+    else if (fp)
+        micro_4x16_body(rows, np, kp, wb, bias, rq, stride, a, y, nch, true);
+    else
+        micro_4x16_body(rows, np, kp, wb, bias, rq, stride, a, y, nch, false);
+}
+
+/* The GEMM over output pixels [pix0, pix1), specialized on the requantization mode (fp:
+ * float) so that the micro-kernel's stores carry one mode's code only. */
+static inline __attribute__((always_inline)) void conv_gemm(const frost_int8_conv_args *a,
+                                                            const void *packed, const uint8_t *x,
+                                                            uint8_t *y, int pix0, int pix1,
+                                                            void *scratch, const bool fp)
 {
     int kdim = a->k * a->k * a->cin, kp = kpad(kdim), nb = blocks16(a->cout);
     const int16_t *w = packed;
@@ -151,16 +236,37 @@ void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed
     int p_end = pix1;
     for (int p0 = pix0; p0 < p_end; p0 += TILE) {
         int np = p_end - p0 < TILE ? p_end - p0 : TILE;
-        for (int i = 0; i < np; i++)
-            gather_pixel(a, x, p0 + i, tile + (size_t)i * kp);
+        gather_tile(a, x, p0, np, tile, kp);
         for (int b = 0; b < nb; b++) {
             int nch = a->cout - 16 * b < 16 ? a->cout - 16 * b : 16;
             const int16_t *wb = w + (size_t)b * 16 * kp;
             for (int i = 0; i < np; i += 4)
                 micro_4x16(tile + (size_t)i * kp, np - i < 4 ? np - i : 4, kp, wb, bias + 16 * b,
-                           rq + 16 * b, nb * 16, a, y + (int64_t)(p0 + i) * a->cout + 16 * b, nch);
+                           rq + 16 * b, nb * 16, a, y + (int64_t)(p0 + i) * a->cout + 16 * b, nch,
+                           fp);
         }
     }
+}
+
+static void conv_gemm_fixed(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
+                            uint8_t *y, int pix0, int pix1, void *scratch)
+{
+    conv_gemm(a, packed, x, y, pix0, pix1, scratch, false);
+}
+
+static void conv_gemm_float(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
+                            uint8_t *y, int pix0, int pix1, void *scratch)
+{
+    conv_gemm(a, packed, x, y, pix0, pix1, scratch, true);
+}
+
+void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
+                               uint8_t *y, int pix0, int pix1, void *scratch)
+{
+    if (a->fscale)
+        conv_gemm_float(a, packed, x, y, pix0, pix1, scratch);
+    else
+        conv_gemm_fixed(a, packed, x, y, pix0, pix1, scratch);
 }
 
 /* Fully connected: x widened once into xs, then one dot product per output. */

@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The requantization helpers sit in the kernels' innermost loops: inlined always (gcc
+ * otherwise kept the 16-byte store out of line, a call per 16 outputs), so that a kernel
+ * specialized on `fp` drops the other mode's code. */
+#define FROST_RQ_INLINE static inline __attribute__((always_inline))
+
 /* round(a * b / 2^31) with ties toward +inf: floor((a*b + 2^30) / 2^31), which equals the
  * scalar nudge-and-truncate form. The scalar's one saturating case, a == b == INT32_MIN,
  * cannot occur: multipliers are checked to lie in [0, 2^31) when a model is made or loaded. */
@@ -66,7 +71,7 @@ static inline void frost_rq_pack(const int32_t *m0, const int32_t *e, const floa
 }
 
 /* MBQM of 8 lanes with frost_rq_pack constants at p (arrays `stride` apart). */
-static inline __m256i frost_mbqm_pre_avx2(__m256i x, const int32_t *p, int stride)
+FROST_RQ_INLINE __m256i frost_mbqm_pre_avx2(__m256i x, const int32_t *p, int stride)
 {
     const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
     x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 2 * stride)));
@@ -86,7 +91,7 @@ static inline __m256i frost_mbqm_pre_avx2(__m256i x, const int32_t *p, int strid
 }
 
 /* frost_requant_float (requant.h) of 8 lanes, float scales at p. */
-static inline __m256i frost_requant_float_avx2(__m256i x, const int32_t *p)
+FROST_RQ_INLINE __m256i frost_requant_float_avx2(__m256i x, const int32_t *p)
 {
     __m256 v =
         _mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_loadu_ps((const float *)(const void *)p));
@@ -95,14 +100,14 @@ static inline __m256i frost_requant_float_avx2(__m256i x, const int32_t *p)
 }
 
 /* Requantization of 8 lanes in the model's mode (fp: float, else fixed point). */
-static inline __m256i frost_requant8_pre_avx2(__m256i x, const int32_t *p, int stride, bool fp)
+FROST_RQ_INLINE __m256i frost_requant8_pre_avx2(__m256i x, const int32_t *p, int stride, bool fp)
 {
     return fp ? frost_requant_float_avx2(x, p) : frost_mbqm_pre_avx2(x, p, stride);
 }
 
 /* 16 int16 in channel order -> 16 bytes clamped to [lo, hi] (within [0, 255]: the
  * saturating packs clamp to [0, 255] first, which the final clamp then narrows). */
-static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
+FROST_RQ_INLINE __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
 {
     __m256i b = _mm256_packus_epi16(w, w);
     __m128i v = _mm256_castsi256_si128(_mm256_permute4x64_epi64(b, 0x08));
@@ -112,9 +117,9 @@ static inline __m128i frost_bytes16_avx2(__m256i w, __m128i lo, __m128i hi)
 /* Requantizes two 8-lane accumulators (output channels 0-7 and 8-15 of a block, constants
  * at rq, arrays `stride` apart; fp: float requantization), adds the zero point, clamps and stores n
  * (<= 16) bytes. */
-static inline void frost_store16_avx2(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *rq,
-                                      int stride, bool fp, __m256i zp, __m128i lo, __m128i hi,
-                                      int n)
+FROST_RQ_INLINE void frost_store16_avx2(uint8_t *y, __m256i acc0, __m256i acc1, const int32_t *rq,
+                                        int stride, bool fp, __m256i zp, __m128i lo, __m128i hi,
+                                        int n)
 {
     acc0 = _mm256_add_epi32(frost_requant8_pre_avx2(acc0, rq, stride, fp), zp);
     acc1 = _mm256_add_epi32(frost_requant8_pre_avx2(acc1, rq + 8, stride, fp), zp);
@@ -122,6 +127,22 @@ static inline void frost_store16_avx2(uint8_t *y, __m256i acc0, __m256i acc1, co
     __m128i v = frost_bytes16_avx2(w, lo, hi);
     if (n == 16) {
         _mm_storeu_si128((__m128i *)y, v);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)tmp, v);
+        memcpy(y, tmp, (size_t)n);
+    }
+}
+
+/* The same for one 8-lane accumulator (channels 0-7 of a block, in order): n <= 8 bytes. */
+FROST_RQ_INLINE void frost_store8_avx2(uint8_t *y, __m256i acc, const int32_t *rq, int stride,
+                                       bool fp, __m256i zp, __m128i lo, __m128i hi, int n)
+{
+    acc = _mm256_add_epi32(frost_requant8_pre_avx2(acc, rq, stride, fp), zp);
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    __m128i v = _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(w, w), lo), hi);
+    if (n == 8) {
+        _mm_storel_epi64((__m128i *)y, v);
     } else {
         uint8_t tmp[16];
         _mm_storeu_si128((__m128i *)tmp, v);
