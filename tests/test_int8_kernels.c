@@ -201,6 +201,10 @@ typedef struct {
     void *packed, *scratch;
 } conv_case;
 
+/* Set by the stem test: make_conv_case then makes stem-like convs (k x k over 1 or 2
+ * channels on an already padded input: kernel rows of at most 8 bytes). */
+static bool stem_like_cases;
+
 static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
 {
     frost_int8_conv_args *a = &c->a;
@@ -211,6 +215,13 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
     a->h = irand(r, a->k, a->k + 9);
     a->w = irand(r, a->k, a->k + 9);
     a->cin = dw ? irand(r, 1, 40) : irand(r, 1, 37);
+    if (stem_like_cases) {
+        a->k = irand(r, 0, 1) ? 3 : 5;
+        a->pad = 0;
+        a->h = irand(r, a->k, a->k + 20);
+        a->w = irand(r, a->k, a->k + 20);
+        a->cin = a->k == 3 ? irand(r, 1, 3) : irand(r, 1, 2); /* 3 x 3 and 5 x 2: rows > 8 */
+    }
     a->cout = dw ? a->cin : irand(r, 1, 40);
     a->groups = dw ? a->cin : 1;
     a->oh = (a->h + 2 * a->pad - a->k) / a->stride + 1;
@@ -306,6 +317,15 @@ static void conv_property(bool dw, int cases)
 }
 
 TEST(test_gemm_conv_avx2_matches_reference) { conv_property(false, 2000); }
+
+/* Stem-like convs (k x k over 1-3 channels, unpadded: short kernel rows widened 8 bytes
+ * at a time, reads stopping at the input's end), many tiles of pixels. */
+TEST(test_gemm_conv_avx2_stem_matches_reference)
+{
+    stem_like_cases = true;
+    conv_property(false, 400);
+    stem_like_cases = false;
+}
 
 /* The AVX-512 VNNI GEMM against the reference (pixel ranges split like threads). */
 TEST(test_vnni_conv_matches_reference)
@@ -578,6 +598,7 @@ int main(void)
     RUN(test_mul_worked_example);
     RUN(test_mul_within_one_lsb_of_float);
     RUN(test_gemm_conv_avx2_matches_reference);
+    RUN(test_gemm_conv_avx2_stem_matches_reference);
     RUN(test_vnni_conv_matches_reference);
     RUN(test_depthwise_avx2_matches_reference);
     RUN(test_depthwise_vnni_matches_reference);
