@@ -201,6 +201,10 @@ typedef struct {
     void *packed, *scratch;
 } conv_case;
 
+/* Set by the stem test: make_conv_case then makes stem-like convs (k x k over 1 or 2
+ * channels on an already padded input: kernel rows of at most 8 bytes). */
+static bool stem_like_cases;
+
 static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
 {
     frost_int8_conv_args *a = &c->a;
@@ -211,6 +215,13 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
     a->h = irand(r, a->k, a->k + 9);
     a->w = irand(r, a->k, a->k + 9);
     a->cin = dw ? irand(r, 1, 40) : irand(r, 1, 37);
+    if (stem_like_cases) {
+        a->k = irand(r, 0, 1) ? 3 : 5;
+        a->pad = 0;
+        a->h = irand(r, a->k, a->k + 20);
+        a->w = irand(r, a->k, a->k + 20);
+        a->cin = a->k == 3 ? irand(r, 1, 3) : irand(r, 1, 2); /* 3 x 3 and 5 x 2: rows > 8 */
+    }
     a->cout = dw ? a->cin : irand(r, 1, 40);
     a->groups = dw ? a->cin : 1;
     a->oh = (a->h + 2 * a->pad - a->k) / a->stride + 1;
@@ -306,6 +317,15 @@ static void conv_property(bool dw, int cases)
 }
 
 TEST(test_gemm_conv_avx2_matches_reference) { conv_property(false, 2000); }
+
+/* Stem-like convs (k x k over 1-3 channels, unpadded: short kernel rows widened 8 bytes
+ * at a time, reads stopping at the input's end), many tiles of pixels. */
+TEST(test_gemm_conv_avx2_stem_matches_reference)
+{
+    stem_like_cases = true;
+    conv_property(false, 400);
+    stem_like_cases = false;
+}
 
 /* The AVX-512 VNNI GEMM against the reference (pixel ranges split like threads). */
 TEST(test_vnni_conv_matches_reference)
@@ -459,6 +479,7 @@ TEST(test_requant_linear_add_avx2_match_reference)
         free(w), free(x), free(be), free(a0), free(a1), free(xs);
     }
     CHECK_EQ_INT(bad, 0);
+    int shift_kinds[3] = {0};
     for (int t = 0; t < 1000; t++) { /* every other case: float requantization */
         frost_int8_add_args a = {.a_zp = irand(&r, 0, 255),
                                  .b_zp = irand(&r, 0, 255),
@@ -468,19 +489,57 @@ TEST(test_requant_linear_add_avx2_match_reference)
         a.hi = irand(&r, a.lo, 255);
         double s0 = 0.001 + frost_rng_uniform(&r), s1 = 0.001 + frost_rng_uniform(&r);
         double so = 0.001 + frost_rng_uniform(&r), tw = 2 * (s0 > s1 ? s0 : s1);
+        if (t % 4 == 2) /* input multipliers up to 5/3 (e = 1): the general path; larger
+                           ones would overflow the reference's int32 sum */
+            tw *= 0.3 + 0.7 * frost_rng_uniform(&r);
         frost_quantize_multiplier(s0 / tw, &a.mult[0], &a.shift[0]);
         frost_quantize_multiplier(s1 / tw, &a.mult[1], &a.shift[1]);
         frost_quantize_multiplier(tw / ((1 << 20) * so), &a.mult[2], &a.shift[2]);
         frost_int8_add_float_params(&a, (float)s0, (float)s1, (float)so);
-        int n = irand(&r, 1, 100);
-        uint8_t x0[100], x1[100], y0[100], y1[100];
-        for (int i = 0; i < n; i++) {
-            x0[i] = (uint8_t)irand(&r, 0, 255);
+        int n = t % 4 == 0 ? 256 : irand(&r, 1, 100);
+        uint8_t x0[256], x1[256], y0[256], y1[256];
+        for (int i = 0; i < n; i++) { /* every value of a against random ones of b */
+            x0[i] = (uint8_t)(t % 4 == 0 ? i : irand(&r, 0, 255));
             x1[i] = (uint8_t)irand(&r, 0, 255);
         }
         frost_int8_add_ref(&a, n, x0, x1, y0);
         frost_int8_add_avx2(&a, n, x0, x1, y1);
         bad += memcmp(y0, y1, (size_t)n) != 0;
+        int top = a.shift[0] > a.shift[1] ? a.shift[0] : a.shift[1];
+        int low = a.shift[0] < a.shift[1] ? a.shift[0] : a.shift[1];
+        shift_kinds[a.fp ? 2 : top > 0 ? 1 : 0] += a.fp || top > 0 || (top == 0 && low < 0);
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* every path ran: the split one (the larger input's e = 0, the other's < 0, as the
+     * converter's multipliers are), input multipliers above 1 (e > 0), float */
+    for (int k = 0; k < 3; k++)
+        CHECK(shift_kinds[k] > 0);
+}
+
+/* The add's two-multiply input scaling against the scalar MBQM: every input byte and zero
+ * point, multipliers from the whole [2^30, 2^31) range (and 0), every e from 0 to -31. One
+ * LSB here can vanish in the add's output rounding, so it is checked on its own. */
+TEST(test_add_input_scaling_avx2_exact)
+{
+    if (!frost_cpu_has_avx2())
+        return;
+    frost_rng r;
+    frost_rng_seed(&r, 123);
+    int bad = 0;
+    uint8_t x[256];
+    for (int i = 0; i < 256; i++)
+        x[i] = (uint8_t)i;
+    for (int t = 0; t < 600; t++) {
+        int32_t m0 = t == 0   ? 0
+                     : t == 1 ? INT32_MAX
+                     : t == 2 ? INT32_C(1) << 30
+                              : (int32_t)((INT64_C(1) << 30) + (int64_t)(frost_rng_u64(&r) >> 34));
+        int32_t e = -(t % 32), zp = irand(&r, 0, 255), out[8];
+        for (int i = 0; i < 256; i += 8) {
+            frost_int8_add_scaled8_avx2(x + i, zp, m0, e, out);
+            for (int j = 0; j < 8; j++)
+                bad += out[j] != frost_mbqm((int32_t)((uint32_t)(x[i + j] - zp) << 20), m0, e);
+        }
     }
     CHECK_EQ_INT(bad, 0);
 }
@@ -539,10 +598,12 @@ int main(void)
     RUN(test_mul_worked_example);
     RUN(test_mul_within_one_lsb_of_float);
     RUN(test_gemm_conv_avx2_matches_reference);
+    RUN(test_gemm_conv_avx2_stem_matches_reference);
     RUN(test_vnni_conv_matches_reference);
     RUN(test_depthwise_avx2_matches_reference);
     RUN(test_depthwise_vnni_matches_reference);
     RUN(test_requant_linear_add_avx2_match_reference);
+    RUN(test_add_input_scaling_avx2_exact);
     RUN(test_mul_avx2_matches_reference);
     RUN(test_gap_avx2_matches_reference);
     return frost_test_summary();

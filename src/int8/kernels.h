@@ -82,6 +82,9 @@ void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, c
 /* Vector requantization of 8 lanes (exported for the kernel tests). */
 void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                               int32_t *out);
+/* The add's input scaling MBQM((x[i] - zp) << 20, m0, e) of 8 bytes for e <= 0, the
+ * two-multiply form frost_int8_add_avx2 uses (exported for the kernel tests). */
+void frost_int8_add_scaled8_avx2(const uint8_t *x, int32_t zp, int32_t m0, int32_t e, int32_t *out);
 
 /* Elementwise add: y = clamp(MBQM(MBQM((a-za) << 20, m[0]) + MBQM((b-zb) << 20, m[1]), m[2]) + zy).
  */

@@ -50,11 +50,71 @@ static void add_float(const frost_int8_add_args *a, int64_t n, const uint8_t *x0
         frost_int8_add_ref(a, n - i, x0 + i, x1 + i, y + i);
 }
 
+/* One input's MBQM((x - zp) << 20, M0, e) for e <= 0, exact with two 32-bit multiplies.
+ * With d = x - zp (|d| <= 255) the scalar's SRDHM is floor((d M0 2^20 + 2^30) / 2^31)
+ * = floor((d M0 + 2^10) / 2^11); splitting M0 = hi 2^11 + lo (lo < 2^11) makes that
+ * d hi + floor((d lo + 2^10) / 2^11), where |d hi| < 2^28 and |d lo| < 2^19 fit in 32
+ * bits. The rounding right shift by -e then follows as in the scalar form. */
+typedef struct {
+    __m256i zp, hi, lo, mask, half_mask;
+    __m128i right;
+} add_input;
+
+static add_input add_input_consts(int32_t zp, int32_t m0, int32_t e)
+{
+    int32_t mask = (int32_t)((UINT32_C(1) << -e) - 1);
+    return (add_input){.zp = _mm256_set1_epi32(zp),
+                       .hi = _mm256_set1_epi32(m0 >> 11),
+                       .lo = _mm256_set1_epi32(m0 & 0x7FF),
+                       .mask = _mm256_set1_epi32(mask),
+                       .half_mask = _mm256_set1_epi32(mask >> 1),
+                       .right = _mm_cvtsi32_si128(-e)};
+}
+
+static inline __m256i scaled_split(const uint8_t *x, const add_input *k)
+{
+    __m256i d = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)x)), k->zp);
+    __m256i low = _mm256_add_epi32(_mm256_mullo_epi32(d, k->lo), _mm256_set1_epi32(1 << 10));
+    __m256i v = _mm256_add_epi32(_mm256_mullo_epi32(d, k->hi), _mm256_srai_epi32(low, 11));
+    __m256i rem = _mm256_and_si256(v, k->mask);
+    __m256i thr = _mm256_add_epi32(k->half_mask, _mm256_srli_epi32(v, 31));
+    return _mm256_sub_epi32(_mm256_sra_epi32(v, k->right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+void frost_int8_add_scaled8_avx2(const uint8_t *x, int32_t zp, int32_t m0, int32_t e, int32_t *out)
+{
+    const add_input k = add_input_consts(zp, m0, e);
+    _mm256_storeu_si256((__m256i *)out, scaled_split(x, &k));
+}
+
+/* The fixed-point add when both input multipliers shift right (e <= 0: the converter's
+ * M_a, M_b = S / (2 max(S_a, S_b)) <= 1/2 always do). */
+static void add_split(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
+                      uint8_t *y)
+{
+    const add_input ka = add_input_consts(a->a_zp, a->mult[0], a->shift[0]);
+    const add_input kb = add_input_consts(a->b_zp, a->mult[1], a->shift[1]);
+    __m256i zo = _mm256_set1_epi32(a->out_zp);
+    __m256i m2 = _mm256_set1_epi32(a->mult[2]), e2 = _mm256_set1_epi32(a->shift[2]);
+    __m256i lo = _mm256_set1_epi32(a->lo), hi = _mm256_set1_epi32(a->hi);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i s = _mm256_add_epi32(scaled_split(x0 + i, &ka), scaled_split(x1 + i, &kb));
+        store8(y + i, frost_mbqm_avx2(s, m2, e2), zo, lo, hi);
+    }
+    if (i < n)
+        frost_int8_add_ref(a, n - i, x0 + i, x1 + i, y + i);
+}
+
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
                          const uint8_t *x1, uint8_t *y)
 {
     if (a->fp) {
         add_float(a, n, x0, x1, y);
+        return;
+    }
+    if (a->shift[0] <= 0 && a->shift[1] <= 0) {
+        add_split(a, n, x0, x1, y);
         return;
     }
     __m256i za = _mm256_set1_epi32(a->a_zp), zb = _mm256_set1_epi32(a->b_zp);

@@ -187,17 +187,14 @@ dw_interior2(const frost_int8_conv_args *a, const uint8_t *x, const uint8_t *x2,
 /* One output row of one channel block: the interior through the unrolled kernel for K
  * (3 or 5; 0: the checked one everywhere), the borders through the checked one.
  * Specialized on K and on the requantization mode (fp: float). */
-static inline __attribute__((always_inline)) void dw_row_block_k(const frost_int8_conv_args *a,
-                                                                 const uint8_t *x, int oy, int b,
-                                                                 const int16_t *wb, uint8_t *y,
-                                                                 const int K, const bool fp)
+static inline __attribute__((always_inline)) void
+dw_row_block_k(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b, const int16_t *wb,
+               const int64_t *off, uint8_t *y, const int K, const bool fp)
 {
     int k = a->k, s = a->stride, c0 = 16 * b, nch = a->cin - c0 < 16 ? a->cin - c0 : 16;
     int iy0 = oy * s - a->pad;
     bool rows_in = iy0 >= 0 && iy0 + k <= a->h;
-    int64_t rs = (int64_t)a->w * a->cin, off[25];
-    for (int t = 0; t < K * K; t++) /* tap offsets from the window's corner */
-        off[t] = (t / K) * rs + (int64_t)(t % K) * a->cin;
+    int64_t rs = (int64_t)a->w * a->cin;
     for (int ox = 0; ox < a->ow; ox++) {
         int ix0 = ox * s - a->pad;
         uint8_t *yo = y + ((int64_t)oy * a->ow + ox) * a->cout + c0;
@@ -217,19 +214,19 @@ static inline __attribute__((always_inline)) void dw_row_block_k(const frost_int
 }
 
 static void dw_row_block(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b,
-                         const int16_t *wb, uint8_t *y)
+                         const int16_t *wb, const int64_t *off, uint8_t *y)
 {
     bool fp = a->fscale != NULL;
     if (a->k == 3 && !fp)
-        dw_row_block_k(a, x, oy, b, wb, y, 3, false);
+        dw_row_block_k(a, x, oy, b, wb, off, y, 3, false);
     else if (a->k == 5 && !fp)
-        dw_row_block_k(a, x, oy, b, wb, y, 5, false);
+        dw_row_block_k(a, x, oy, b, wb, off, y, 5, false);
     else if (a->k == 3)
-        dw_row_block_k(a, x, oy, b, wb, y, 3, true);
+        dw_row_block_k(a, x, oy, b, wb, off, y, 3, true);
     else if (a->k == 5)
-        dw_row_block_k(a, x, oy, b, wb, y, 5, true);
+        dw_row_block_k(a, x, oy, b, wb, off, y, 5, true);
     else
-        dw_row_block_k(a, x, oy, b, wb, y, 0, fp);
+        dw_row_block_k(a, x, oy, b, wb, off, y, 0, fp);
 }
 
 /* 8 bytes of channels c0.. of input pixel (iy, ix); outside the input, the zero point. */
@@ -269,17 +266,14 @@ dw_tail_pixel(const frost_int8_conv_args *a, const uint8_t *x, const uint8_t *xw
 }
 
 /* One output row of a tail block, kernel K (3, 5, or 0: any, a->k). */
-static inline __attribute__((always_inline)) void dw_tail_row_k(const frost_int8_conv_args *a,
-                                                                const uint8_t *x, int oy, int b,
-                                                                const int16_t *wb, uint8_t *y,
-                                                                const int K, const bool fp)
+static inline __attribute__((always_inline)) void
+dw_tail_row_k(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b, const int16_t *wb,
+              const int64_t *off, uint8_t *y, const int K, const bool fp)
 {
     int k = K ? K : a->k, s = a->stride, c0 = 16 * b, nch = a->cin - c0;
     int iy0 = oy * s - a->pad;
     bool rows_in = iy0 >= 0 && iy0 + k <= a->h;
-    int64_t rs = (int64_t)a->w * a->cin, off[225];
-    for (int t = 0; t < k * k; t++)
-        off[t] = (t / k) * rs + (int64_t)(t % k) * a->cin;
+    int64_t rs = (int64_t)a->w * a->cin;
     for (int ox = 0; ox < a->ow; ox++) {
         int ix0 = ox * s - a->pad;
         bool inside = rows_in && ix0 >= 0 && ix0 + k <= a->w;
@@ -293,17 +287,17 @@ static inline __attribute__((always_inline)) void dw_tail_row_k(const frost_int8
 }
 
 static void dw_tail_row(const frost_int8_conv_args *a, const uint8_t *x, int oy, int b,
-                        const int16_t *wb, uint8_t *y)
+                        const int16_t *wb, const int64_t *off, uint8_t *y)
 {
     bool fp = a->fscale != NULL;
     if (a->k == 3 && !fp)
-        dw_tail_row_k(a, x, oy, b, wb, y, 3, false);
+        dw_tail_row_k(a, x, oy, b, wb, off, y, 3, false);
     else if (a->k == 5 && !fp)
-        dw_tail_row_k(a, x, oy, b, wb, y, 5, false);
+        dw_tail_row_k(a, x, oy, b, wb, off, y, 5, false);
     else if (fp)
-        dw_tail_row_k(a, x, oy, b, wb, y, 0, true);
+        dw_tail_row_k(a, x, oy, b, wb, off, y, 0, true);
     else
-        dw_tail_row_k(a, x, oy, b, wb, y, 0, false);
+        dw_tail_row_k(a, x, oy, b, wb, off, y, 0, false);
 }
 
 void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
@@ -311,11 +305,16 @@ void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, c
 {
     size_t block = frost_int8_dw_packed_bytes(16, a->k) / 2; /* one block, in int16 units */
     const int16_t *w = packed;
+    /* the taps' offsets from a window's corner, once per call (not per row and block:
+     * the 4x4 layers of a small model have 15-36 blocks of 4 pixels per row) */
+    int64_t rs = (int64_t)a->w * a->cin, off[225];
+    for (int t = 0; t < a->k * a->k; t++)
+        off[t] = (t / a->k) * rs + (int64_t)(t % a->k) * a->cin;
     for (int oy = row0; oy < row1; oy++)
         for (int b = 0; b < blocks16(a->cout); b++) {
             if (is_tail8(a->cout, b))
-                dw_tail_row(a, x, oy, b, w + block * b, y);
+                dw_tail_row(a, x, oy, b, w + block * b, off, y);
             else
-                dw_row_block(a, x, oy, b, w + block * b, y);
+                dw_row_block(a, x, oy, b, w + block * b, off, y);
         }
 }

@@ -48,7 +48,8 @@ void frost_int8_gemm_pack(int cout, int kdim, int acc_shift, const int8_t *w,
 
 size_t frost_int8_gemm_scratch_bytes(const frost_int8_conv_args *a)
 {
-    return (size_t)TILE * kpad(a->k * a->k * a->cin) * 2 + 64;
+    /* 64: the alignment; 16: a short kernel row's store may run 7 int16 past the tile */
+    return (size_t)TILE * kpad(a->k * a->k * a->cin) * 2 + 64 + 16;
 }
 
 /* Row p of the tile: the int16 reduction vector of output pixel `pix`. */
@@ -65,10 +66,19 @@ static void gather_pixel(const frost_int8_conv_args *a, const uint8_t *x, int pi
             row[i] = xp[i];
     } else if (a->pad == 0) { /* k x k on a padded input: each kernel row is contiguous */
         int len = a->k * a->cin;
+        int64_t x_end = (int64_t)a->h * a->w * a->cin;
         for (int ky = 0; ky < a->k; ky++) {
-            const uint8_t *xp =
-                x + ((int64_t)(oy * a->stride + ky) * a->w + (int64_t)ox * a->stride) * a->cin;
+            int64_t at = ((int64_t)(oy * a->stride + ky) * a->w + (int64_t)ox * a->stride) * a->cin;
+            const uint8_t *xp = x + at;
             int16_t *r = row + ky * len;
+            if (len <= 8 && at + 8 <= x_end) {
+                /* a short row (the stem: 3 bytes) as one 8-byte widening; the 8 int16 run
+                 * into the next kernel row (written after it), at the last one into the next
+                 * pixel's row (gathered after it) or the scratch's 16 spare bytes */
+                _mm_storeu_si128((__m128i *)r,
+                                 _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)xp)));
+                continue;
+            }
             int i = 0;
             for (; i + 16 <= len; i += 16)
                 _mm256_storeu_si256((__m256i *)(r + i), _mm256_cvtepu8_epi16(_mm_loadu_si128(
