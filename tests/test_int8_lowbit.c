@@ -318,7 +318,179 @@ TEST(test_unsupported_schemes_are_refused)
                    "'c2' (ttq weights) channel 0 has scale");
 }
 
+/* ---- files: packed weights ---- */
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n + 1);
+    if (fread(b, 1, *n, f) != *n)
+        *n = 0;
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+/* Writes `b` with the first `from` (in the header) replaced by `to` of the same length,
+ * and expects the load to fail with `message`. */
+static void expect_corrupt(const char *path, const char *b, size_t n, const char *from,
+                           const char *to, const char *message)
+{
+    char *c = malloc(n + 1);
+    memcpy(c, b, n + 1);
+    char *at = strstr(c + 8, from);
+    CHECK(at != NULL && strlen(from) == strlen(to));
+    if (at)
+        memcpy(at, to, strlen(to));
+    write_all(path, c, n);
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_load(path, &m) != FROST_OK);
+    CHECK(m == NULL);
+    if (!strstr(frost_last_error(), message)) {
+        fprintf(stderr, "  error '%s' lacks '%s'\n", frost_last_error(), message);
+        frost_test_failed_checks++;
+    }
+    free(c);
+}
+
+/* The data bytes of tensor `name` in a safetensors file image. */
+static char *tensor_data(char *b, const char *name, size_t *len)
+{
+    uint64_t header;
+    memcpy(&header, b, 8);
+    char key[80];
+    snprintf(key, sizeof key, "\"%s\"", name);
+    const char *t = strstr(b + 8, key);
+    const char *o = t ? strstr(t, "\"data_offsets\":[") : NULL;
+    long long start = 0, end = 0;
+    CHECK(o && sscanf(o, "\"data_offsets\":[%lld,%lld]", &start, &end) == 2);
+    *len = (size_t)(end - start);
+    return b + 8 + header + start;
+}
+
+/* A ternary model in a file: version 2, packed 2-bit weights (what frost info counts), the
+ * same outputs after loading; edited files refused. */
+TEST(test_packed_file_round_trip_and_corrupt_files)
+{
+    float *x = malloc(sizeof(float) * N * PIX);
+    random_images(x);
+    frost_model *qm = quantized("{\"weights\": {\"scheme\": \"twn\"}}", x);
+    frost_int8_model *im = NULL, *back = NULL;
+    CHECK(qm && frost_int8_from_model(qm, &im) == FROST_OK);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/frost_test_int8_lowbit_f_%ld.int8", (long)getpid());
+    CHECK(im && frost_int8_save(im, path) == FROST_OK);
+    size_t n = 0;
+    char *b = read_all(path, &n);
+    CHECK(b && n > 8);
+    if (!im || !b) {
+        free(b);
+        free(x);
+        frost_int8_free(im);
+        frost_model_free(qm);
+        return;
+    }
+    /* the graph JSON sits as a string in the header: its quotes escaped */
+    CHECK(strstr(b + 8, "\\\"version\\\":2") && strstr(b + 8, "\\\"wbits\\\":2"));
+    size_t len = 0;
+    char *w = tensor_data(b, "b2.weight", &len);
+    CHECK_EQ_INT((int)len, 12 * 18); /* 72 ternary weights per channel: 18 bytes */
+    CHECK(strstr(b + 8, "\"b2.weight\":{\"dtype\":\"U8\",\"shape\":[12,18]") != NULL);
+    tensor_data(b, "fc1.weight", &len);
+    CHECK_EQ_INT((int)len, 16 * 147); /* 588 weights: 147 bytes */
+    tensor_data(b, "a1.weight", &len);
+    CHECK_EQ_INT((int)len, 8 * 9); /* the affine first layer: int8 */
+    /* packed bytes are what frost info counts: b2 = 216 weight bytes + 12 x (bias, M, e) */
+    char *text = frost_int8_memory_text(im);
+    CHECK(text && strstr(text, "\nb2 "));
+    const char *row = text ? strstr(text, "\nb2 ") : NULL;
+    CHECK(row && strstr(row, " 360 ") && strstr(row, " 360 ") < strchr(row + 1, '\n'));
+    free(text);
+    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    for (int i = 0; back && i < im->n_nodes; i++)
+        CHECK_EQ_INT(back->nodes[i].wbits, im->nodes[i].wbits);
+    for (int k = 0; back && k < N; k++) {
+        float got[5], want[5];
+        CHECK(frost_int8_run(im, x + k * PIX, PIX, want) == FROST_OK);
+        CHECK(frost_int8_run(back, x + k * PIX, PIX, got) == FROST_OK);
+        CHECK(memcmp(got, want, sizeof got) == 0);
+    }
+    /* the bytes written again are the bytes read */
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s.2", path);
+    CHECK(back && frost_int8_save(back, path2) == FROST_OK);
+    size_t n2 = 0;
+    char *b2 = read_all(path2, &n2);
+    CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
+    free(b2);
+    unlink(path2);
+    frost_int8_free(back);
+
+    expect_corrupt(path, b, n, "wbits\\\":2", "wbits\\\":3", "\"wbits\"");
+    expect_corrupt(path, b, n, "version\\\":2", "version\\\":1", "needs format version 2");
+    expect_corrupt(path, b, n, "version\\\":2", "version\\\":9", "versions 1 to 2");
+    /* a code 2 (binary 10) is no ternary weight */
+    char *c = malloc(n + 1);
+    memcpy(c, b, n + 1);
+    w = tensor_data(c, "b2.weight", &len);
+    w[5] = (char)0xAA;
+    write_all(path, c, n);
+    CHECK(frost_int8_load(path, &back) == FROST_ERR_FORMAT && back == NULL);
+    CHECK(strstr(frost_last_error(), "invalid packed weight code") != NULL);
+    /* a set padding bit past the 9th weight of a depthwise channel (3 bytes a row) */
+    memcpy(c, b, n + 1);
+    w = tensor_data(c, "b3.weight", &len);
+    CHECK_EQ_INT((int)len, 12 * 3);
+    w[2] = (char)(w[2] | 0x40);
+    write_all(path, c, n);
+    CHECK(frost_int8_load(path, &back) == FROST_ERR_FORMAT && back == NULL);
+    free(c);
+    unlink(path);
+    free(b);
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+}
+
+/* Packing and unpacking: every code, rows with and without padding. */
+TEST(test_pack_unpack_codes)
+{
+    int8_t w[3 * 13], back[3 * 13];
+    for (int i = 0; i < 3 * 13; i++)
+        w[i] = (int8_t)(i % 3 - 1);
+    CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 2);
+    uint8_t p[3 * 4];
+    frost_int8_pack_weights(w, 3, 13, 2, p);
+    CHECK_EQ_INT(p[0], 0x3 | (0 << 2) | (1 << 4) | (0x3 << 6)); /* -1, 0, +1, -1 */
+    CHECK_EQ_INT(p[3], 0x3);                                    /* w[12] = -1, then padding */
+    CHECK(frost_int8_unpack_weights(p, 3, 13, 2, back) && memcmp(w, back, sizeof w) == 0);
+    for (int i = 0; i < 39; i++)
+        w[i] = (int8_t)(i % 4 == 1 ? -1 : 1);
+    CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 1);
+    frost_int8_pack_weights(w, 3, 13, 1, p);
+    CHECK_EQ_INT(p[0], 0xdd); /* bits 1 and 5 clear */
+    CHECK_EQ_INT(p[1], 0x1d); /* weights 8..12: +1 -1 +1 +1 +1 */
+    CHECK(frost_int8_unpack_weights(p, 3, 13, 1, back) && memcmp(w, back, sizeof w) == 0);
+    p[1] |= 0x20; /* padding */
+    CHECK(!frost_int8_unpack_weights(p, 3, 13, 1, back));
+    w[0] = 2;
+    CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 8);
+}
+
 FROST_TEST_MAIN(RUN(test_binary_weights_match_fake_quant), RUN(test_bwn_weights_match_fake_quant),
                 RUN(test_twn_weights_match_fake_quant),
                 RUN(test_bwn_node_is_codes_times_folded_alpha),
-                RUN(test_unsupported_schemes_are_refused))
+                RUN(test_unsupported_schemes_are_refused),
+                RUN(test_packed_file_round_trip_and_corrupt_files), RUN(test_pack_unpack_codes))

@@ -311,6 +311,22 @@ static frost_status check_scheme_supported(const frost_node *cn)
     return FROST_OK;
 }
 
+/* The packed form of the node's -1/0/+1 weights, what the file stores (lowbit.c). */
+static frost_status pack_codes(conv_ctx *c, frost_int8_node *o, int cout, int64_t inner)
+{
+    o->wbits = frost_int8_lowbit_wbits(o->weight, (int64_t)cout * inner);
+    if (o->wbits == 8) { /* not codes (cannot happen for a low-bit layer): plain int8 */
+        o->wbits = 0;
+        return FROST_OK;
+    }
+    uint8_t *p = frost_int8_own(c->out, frost_int8_packed_row_bytes(o->wbits, inner) * cout);
+    if (!p)
+        return FROST_ERR_NOMEM;
+    frost_int8_pack_weights(o->weight, cout, inner, o->wbits, p);
+    o->wpacked = p;
+    return FROST_OK;
+}
+
 /* Weights -1/0/+1 times one positive scale per output channel, as int8: w = code and S_w =
  * the scale, so the int8 conv's sum is exactly the low-bit layer's (the input's zero point
  * handled as for any int8 weights). A negative scale (a folded BN with negative gamma) flips
@@ -344,6 +360,8 @@ static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_
     }
     o->weight = w;
     o->wscale = wscale;
+    if (s == FROST_OK)
+        s = pack_codes(c, o, l.cout, l.inner);
     if (s == FROST_OK)
         s = finish_weights(c, o, cn->name, l.bias, in, logits);
     frost_lowbit_layer_free(&l);
