@@ -327,8 +327,8 @@ TEST(quantize_qat_sensitivity_end_to_end)
     snprintf(args, sizeof args, "quantize %s/t.safetensors --observer kl", dir);
     expect_error(args, "--observer");
     /* binary/ternary schemes (docs/lowbit.md): PTQ with TWN weights records the scheme (c2
-     * only: the first and last layer stay 8-bit), convert refuses it until the int8 engine
-     * has ternary kernels, and a binarized input straight after a ReLU is refused */
+     * only: the first and last layer stay 8-bit), converts (ternary codes as int8 weights)
+     * and benches, and a binarized input straight after a ReLU is refused */
     snprintf(args, sizeof args,
              "quantize %s/t.safetensors --calib 64 --w-scheme twn --out %s/tw.safetensors "
              "--threads 2",
@@ -341,8 +341,16 @@ TEST(quantize_qat_sensitivity_end_to_end)
     const char *tq = tf ? frost_st_meta_get(tf, "frost.quant") : NULL;
     CHECK(tq && strstr(tq, "\"scheme\":\"twn\""));
     frost_st_close(tf);
-    snprintf(args, sizeof args, "convert %s/tw.safetensors", dir);
-    expect_error(args, "layer 'c2' (weights twn, input affine) is binary or ternary");
+    snprintf(args, sizeof args, "convert %s/tw.safetensors --compare --limit 500", dir);
+    CHECK_EQ_INT(frost(args), 0); /* ternary weights run in the int8 engine */
+    const char *twfq = strstr(out, "fake-quant "), *twi8 = strstr(out, "int8 ");
+    CHECK(twfq && twi8 && fabs(atof(twfq + 11) - atof(twi8 + 5)) <= 0.5);
+    snprintf(args, sizeof args, "bench %s/tw.int8 --reps 2", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "INT8 (fixed-point requant) total:") != NULL);
+    snprintf(args, sizeof args, "info %s/tw.int8 --memory", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "peak activations") != NULL);
     snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --a-scheme sign", dir);
     expect_error(args, "comes from the ReLU 'a1'");
     snprintf(args, sizeof args, "quantize %s/t.safetensors --w-scheme ternary", dir);

@@ -391,7 +391,7 @@ TEST(test_corrupt_files_are_refused)
     }
     /* targeted edits of the graph JSON (escaped inside the header) and the header */
     static const char *const edits[][2] = {
-        {"\\\"version\\\":1", "\\\"version\\\":2"},             /* unknown version */
+        {"\\\"version\\\":1", "\\\"version\\\":9"},             /* unknown version */
         {"frost-int8", "frost-int9"},                           /* wrong format name */
         {"\\\"op\\\":\\\"conv\\\"", "\\\"op\\\":\\\"conx\\\""}, /* unknown op */
         {"\\\"shape\\\":[14,14,", "\\\"shape\\\":[15,14,"},     /* shapes do not chain */

@@ -120,24 +120,6 @@ static const cli_opt options[] = {
     CLI_OPT_END,
 };
 
-/* The int8 engine has no binary/ternary kernels yet: converting such a layer as affine
- * int8 would silently run other weights than the ones trained (docs/lowbit.md). */
-static frost_status refuse_lowbit(const frost_model *m, const char *path)
-{
-    for (int i = 0; i < frost_model_qlayer_count(m); i++) {
-        frost_wscheme w;
-        frost_ascheme act;
-        frost_model_qlayer_schemes(m, i, &w, &act);
-        if (w != FROST_WSCHEME_AFFINE || act != FROST_ASCHEME_AFFINE)
-            return frost_fail(FROST_ERR_UNSUPPORTED,
-                              "%s: layer '%s' (weights %s, input %s) is binary or ternary; "
-                              "frost convert does not support those schemes yet",
-                              path, frost_model_qlayer_name(m, i), frost_wscheme_name(w),
-                              frost_ascheme_name(act));
-    }
-    return FROST_OK;
-}
-
 int cmd_convert(int argc, char **argv)
 {
     static const cli_opt *const tables[] = {options, cli_data_options, NULL};
@@ -170,8 +152,6 @@ int cmd_convert(int argc, char **argv)
                        "%s is an FP32 checkpoint: quantize it first (frost "
                        "quantize CKPT --out Q.safetensors, or frost train --qat)",
                        a.positional[0]);
-    if (s == FROST_OK)
-        s = refuse_lowbit(qm, a.positional[0]);
     if (s == FROST_OK)
         s = frost_int8_from_model_opts(qm, &copts, &im);
     if (s == FROST_OK && requant == 1)

@@ -630,6 +630,13 @@ static frost_status check_exportable(const frost_int8_model *m, const char *dir,
                           m->name);
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
+        /* the generated code would carry them as int8: 8x the flash of the packed form, the
+         * very thing a binary model is for on a microcontroller */
+        if (n->wbits)
+            return frost_fail(FROST_ERR_UNSUPPORTED,
+                              "C export: node '%s' has packed %s weights; the C export does "
+                              "not support binary/ternary layers yet (docs/int8.md#low-bit-layers)",
+                              n->name, n->wbits == 1 ? "binary" : "ternary");
         for (int c = 0; n->op == FROST_I8_LOGITS && c < n->c; c++)
             if (!isfinite(n->out_scale[c]) || !isfinite(n->out_bias[c]))
                 return frost_fail(FROST_ERR_NUMERIC, "C export: node '%s' has a non-finite scale",

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "frost/qat.h"
 #include "frost/quant.h"
 #include "int8/i8model.h"
 #include "int8/requant.h"
@@ -196,6 +197,54 @@ static frost_status weight_scales(const frost_node *n, folded_weights *f)
     return s;
 }
 
+/* The int32 biases and requant multipliers of a conv / linear node whose int8 weights and
+ * per-channel scales S_w (o->weight, o->wscale) are set, from its float biases; float
+ * logits get S_x S_w and the float bias instead. */
+static frost_status finish_weights(conv_ctx *c, frost_int8_node *o, const char *layer,
+                                   const float *fbias, const frost_int8_node *in, bool logits)
+{
+    int cout = o->c;
+    int32_t *bias = frost_int8_own(c->out, (size_t)cout * 4);
+    int32_t *mult = bias ? frost_int8_own(c->out, (size_t)cout * 4) : NULL;
+    int32_t *shift = mult ? frost_int8_own(c->out, (size_t)cout * 4) : NULL;
+    float *oscale = shift && logits ? frost_int8_own(c->out, (size_t)cout * 4) : NULL;
+    float *obias = oscale ? frost_int8_own(c->out, (size_t)cout * 4) : NULL;
+    if (!shift || (logits && !obias))
+        return FROST_ERR_NOMEM;
+    frost_status s = FROST_OK;
+    for (int ch = 0; ch < cout && s == FROST_OK; ch++) {
+        double acc_scale = (double)in->scale * (double)o->wscale[ch];
+        if (logits) {
+            oscale[ch] = (float)acc_scale;
+            /* ONNX's QGemm adds an int32 bias to the accumulator: on its grid the float
+             * classifier's bias is that integer times the step, so the export is exact
+             * (else each class's logit is off by up to half an accumulator step) */
+            obias[ch] = c->opts.onnx_bias_grid
+                            ? (float)(round((double)fbias[ch] / acc_scale) * acc_scale)
+                            : fbias[ch];
+            bias[ch] = 0;
+            mult[ch] = shift[ch] = 0;
+            continue;
+        }
+        double qb = round((double)fbias[ch] * (double)(1 << o->acc_shift) / acc_scale);
+        if (!(fabs(qb) <= 1073741824.0)) /* 2^30: leaves room for the sum */
+            s = frost_fail(FROST_ERR_NUMERIC,
+                           "int8 convert: '%s' channel %d: bias %g does not "
+                           "fit int32 at scale %g",
+                           layer, ch, (double)fbias[ch], acc_scale);
+        bias[ch] = (int32_t)qb;
+        frost_quantize_multiplier(acc_scale / (double)(1 << o->acc_shift) / (double)o->scale,
+                                  &mult[ch], &shift[ch]);
+    }
+    o->bias = bias;
+    o->mult = mult;
+    o->shift = shift;
+    o->n_mult = logits ? 0 : o->c; /* float logits have no multipliers (as a loaded model) */
+    o->out_scale = oscale;
+    o->out_bias = obias;
+    return s;
+}
+
 /* int8 weights, int32 bias and requant multipliers of a conv / linear node. */
 static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const frost_node *n, int bn,
                                      const frost_int8_node *in, bool logits)
@@ -213,13 +262,8 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
     if (s == FROST_OK)
         s = weight_scales(n, &f);
     int8_t *w = s == FROST_OK ? frost_int8_own(c->out, (size_t)f.cout * f.inner) : NULL;
-    int32_t *bias = w ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
-    int32_t *mult = bias ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
-    int32_t *shift = mult ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
-    float *wscale = shift ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
-    float *oscale = wscale && logits ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
-    float *obias = oscale ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
-    if (s == FROST_OK && (!wscale || (logits && !obias)))
+    float *wscale = w ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
+    if (s == FROST_OK && !wscale)
         s = FROST_ERR_NOMEM;
     for (int ch = 0; ch < f.cout && s == FROST_OK; ch++) {
         for (int64_t i = 0; i < f.inner; i++)
@@ -227,39 +271,100 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
                 f.dead[ch] ? 0
                            : (int8_t)frost_quantize_one(f.w[ch * f.inner + i], f.wscale[ch], 0,
                                                         n->q.qmin, n->q.qmax);
-        double acc_scale = (double)in->scale * (double)f.wscale[ch];
         wscale[ch] = f.wscale[ch];
-        if (logits) {
-            oscale[ch] = (float)acc_scale;
-            /* ONNX's QGemm adds an int32 bias to the accumulator: on its grid the float
-             * classifier's bias is that integer times the step, so the export is exact
-             * (else each class's logit is off by up to half an accumulator step) */
-            obias[ch] = c->opts.onnx_bias_grid
-                            ? (float)(round((double)f.bias[ch] / acc_scale) * acc_scale)
-                            : f.bias[ch];
-            bias[ch] = 0;
-            mult[ch] = shift[ch] = 0;
-            continue;
-        }
-        double qb = round((double)f.bias[ch] * (double)(1 << o->acc_shift) / acc_scale);
-        if (!(fabs(qb) <= 1073741824.0)) /* 2^30: leaves room for the sum */
-            s = frost_fail(FROST_ERR_NUMERIC,
-                           "int8 convert: '%s' channel %d: bias %g does not "
-                           "fit int32 at scale %g",
-                           n->name, ch, (double)f.bias[ch], acc_scale);
-        bias[ch] = (int32_t)qb;
-        frost_quantize_multiplier(acc_scale / (double)(1 << o->acc_shift) / (double)o->scale,
-                                  &mult[ch], &shift[ch]);
     }
-    folded_free(&f);
     o->weight = w;
-    o->bias = bias;
-    o->mult = mult;
-    o->shift = shift;
-    o->n_mult = logits ? 0 : o->c; /* float logits have no multipliers (as a loaded model) */
     o->wscale = wscale;
-    o->out_scale = oscale;
-    o->out_bias = obias;
+    if (s == FROST_OK)
+        s = finish_weights(c, o, n->name, f.bias, in, logits);
+    folded_free(&f);
+    return s;
+}
+
+/* ---- binary and ternary weights (docs/int8.md#low-bit-layers) ---- */
+
+/* The quantized-layer index of weighted node `node` (frost_model_qlayer_*), or -1. */
+static int qlayer_of(const frost_model *m, int node)
+{
+    for (int i = 0; i < m->quant.n_layers; i++)
+        if (m->quant.layer_w[i] == node)
+            return i;
+    return -1;
+}
+
+/* Guard: a binary/ternary layer the int8 engine cannot run exactly is refused here rather
+ * than converted as affine int8 (which would run other weights than the ones trained). */
+static frost_status check_scheme_supported(const frost_node *cn)
+{
+    const frost_nodeq *q = &cn->q;
+    if (q->ascheme != FROST_ASCHEME_AFFINE)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' binarizes its input (%s activations); the int8 "
+                          "engine runs binary/ternary weights with 8-bit activations only",
+                          cn->name, frost_ascheme_name((frost_ascheme)q->ascheme));
+    if (q->wscheme == FROST_WSCHEME_BINARY_STOCHASTIC)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' uses binary_stochastic weights, which run as "
+                          "real-valued weights at test time; the int8 engine does not "
+                          "convert them (train with the binary scheme)",
+                          cn->name);
+    return FROST_OK;
+}
+
+/* The packed form of the node's -1/0/+1 weights, what the file stores (lowbit.c). */
+static frost_status pack_codes(conv_ctx *c, frost_int8_node *o, int cout, int64_t inner)
+{
+    o->wbits = frost_int8_lowbit_wbits(o->weight, (int64_t)cout * inner);
+    if (o->wbits == 8) { /* not codes (cannot happen for a low-bit layer): plain int8 */
+        o->wbits = 0;
+        return FROST_OK;
+    }
+    uint8_t *p = frost_int8_own(c->out, frost_int8_packed_row_bytes(o->wbits, inner) * cout);
+    if (!p)
+        return FROST_ERR_NOMEM;
+    frost_int8_pack_weights(o->weight, cout, inner, o->wbits, p);
+    o->wpacked = p;
+    return FROST_OK;
+}
+
+/* Weights -1/0/+1 times one positive scale per output channel, as int8: w = code and S_w =
+ * the scale, so the int8 conv's sum is exactly the low-bit layer's (the input's zero point
+ * handled as for any int8 weights). A negative scale (a folded BN with negative gamma) flips
+ * the channel's codes; a zero scale leaves only the bias. TTQ's separate +1 / -1 scales
+ * have no exact int8 form unless equal: refused. */
+static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_node *cn,
+                                   const frost_int8_node *in, bool logits)
+{
+    int layer = qlayer_of(c->m, (int)(cn - c->m->nodes));
+    frost_lowbit_layer l;
+    FROST_TRY(frost_model_qlayer_lowbit(c->m, layer, &l));
+    o->acc_shift = logits || c->opts.onnx_bias_grid ? 0 : frost_int8_weights_acc_shift(l.inner);
+    int8_t *w = frost_int8_own(c->out, (size_t)l.cout * l.inner);
+    float *wscale = w ? frost_int8_own(c->out, (size_t)l.cout * 4) : NULL;
+    frost_status s = wscale ? FROST_OK : FROST_ERR_NOMEM;
+    for (int ch = 0; ch < l.cout && s == FROST_OK; ch++) {
+        float pos = l.pos_scale[ch], neg = l.neg_scale[ch];
+        if (pos != neg || !isfinite(pos)) {
+            s = frost_fail(FROST_ERR_UNSUPPORTED,
+                           "int8 convert: '%s' (%s weights) channel %d has scale %g for +1 "
+                           "and %g for -1; the int8 engine runs one scale per channel only",
+                           cn->name, frost_wscheme_name(l.wscheme), ch, (double)pos, (double)neg);
+            break;
+        }
+        int sign = pos < 0.0f ? -1 : pos > 0.0f ? 1 : 0;
+        for (int64_t i = 0; i < l.inner; i++)
+            w[ch * l.inner + i] = (int8_t)(sign * l.codes[ch * l.inner + i]);
+        /* a dead channel: any scale; one output step per accumulator step keeps its bias
+         * on the same fine grid as the others */
+        wscale[ch] = sign ? fabsf(pos) : logits ? 1.0f : o->scale / in->scale;
+    }
+    o->weight = w;
+    o->wscale = wscale;
+    if (s == FROST_OK)
+        s = pack_codes(c, o, l.cout, l.inner);
+    if (s == FROST_OK)
+        s = finish_weights(c, o, cn->name, l.bias, in, logits);
+    frost_lowbit_layer_free(&l);
     return s;
 }
 
@@ -275,6 +380,7 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
                           "int8 convert: '%s' has float weights (its "
                           "quant config disables them)",
                           cn->name);
+    FROST_TRY(check_scheme_supported(cn));
     if (bn >= 0 && cn->q.fold_bn != bn)
         return frost_fail(FROST_ERR_UNSUPPORTED,
                           "int8 convert: BN '%s' is not folded into "
@@ -313,6 +419,8 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
         int qhi = frost_quantize_one(hi, q->scale, q->zp, q->qmin, q->qmax) + q->off;
         o->hi = o->hi < qhi ? o->hi : qhi;
     }
+    if (cn->q.wscheme != FROST_WSCHEME_AFFINE)
+        return lowbit_weights(c, o, cn, &c->out->nodes[t], logits);
     return quantize_weights(c, o, cn, bn, &c->out->nodes[t], logits);
 }
 

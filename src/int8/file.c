@@ -5,7 +5,9 @@
  * key "frost.int8", the graph as JSON:
  *   {"format": "frost-int8", "version": 1, "name": .., "input": [h, w, c], "classes": n,
  *    "requant": "fixed" | "float" (optional, default fixed), "nodes": [{"name", "op", "in": [..],
- * "shape": [h, w, c], "scale", "zp", "lo", "hi", "k", "stride", "pad", "groups", "acc_shift"}, ..]}
+ * "shape": [h, w, c], "scale", "zp", "lo", "hi", "k", "stride", "pad", "groups", "acc_shift",
+ * "wbits" (version 2, optional: 1 or 2, the ".weight" tensor is then U8 packed codes,
+ * lowbit.c)}, ..]}. A model without packed weights is written as version 1.
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
  * node's shape follows from its inputs, and every tensor's dtype and exact shape.
  */
@@ -45,7 +47,8 @@ static cJSON *node_json(const frost_int8_node *n)
               cJSON_AddNumberToObject(o, "stride", n->stride) &&
               cJSON_AddNumberToObject(o, "pad", n->pad) &&
               cJSON_AddNumberToObject(o, "groups", n->groups) &&
-              cJSON_AddNumberToObject(o, "acc_shift", n->acc_shift);
+              cJSON_AddNumberToObject(o, "acc_shift", n->acc_shift) &&
+              (!n->wbits || cJSON_AddNumberToObject(o, "wbits", n->wbits));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -73,8 +76,11 @@ static char *graph_json(const frost_int8_model *m)
     cJSON *root = cJSON_CreateObject();
     int input[3] = {m->in_h, m->in_w, m->in_c};
     cJSON *nodes = NULL;
+    int version = 1; /* files readers of version 1 can read stay version 1 */
+    for (int i = 0; i < m->n_nodes; i++)
+        version = m->nodes[i].wbits ? FROST_I8_FORMAT_VERSION : version;
     bool ok = root && cJSON_AddStringToObject(root, "format", FORMAT_NAME) &&
-              cJSON_AddNumberToObject(root, "version", FROST_I8_FORMAT_VERSION) &&
+              cJSON_AddNumberToObject(root, "version", version) &&
               cJSON_AddStringToObject(root, "name", m->name) && add_ints(root, "input", input, 3) &&
               cJSON_AddNumberToObject(root, "classes", m->classes) &&
               cJSON_AddStringToObject(root, "requant", m->float_requant ? "float" : "fixed") &&
@@ -130,7 +136,11 @@ static void list_tensors(const frost_int8_model *m, tensor_list *l, bool words)
                 n->op == FROST_I8_CONV
                     ? (int64_t)n->k * n->k * (m->nodes[n->in[0]].c / n->groups)
                     : (int64_t)m->nodes[n->in[0]].h * m->nodes[n->in[0]].w * m->nodes[n->in[0]].c;
-            add_tensor(l, n->name, "weight", FROST_DT_I8, n->c, inner, n->weight);
+            if (n->wbits)
+                add_tensor(l, n->name, "weight", FROST_DT_U8, n->c,
+                           (int64_t)frost_int8_packed_row_bytes(n->wbits, inner), n->wpacked);
+            else
+                add_tensor(l, n->name, "weight", FROST_DT_I8, n->c, inner, n->weight);
         }
         if (!words && n->lut)
             add_tensor(l, n->name, "lut", FROST_DT_U8, n->n_in, 256, n->lut);
@@ -164,6 +174,7 @@ frost_status frost_int8_save(const frost_int8_model *m, const char *path)
 typedef struct {
     const char *path;
     frost_st_file *f;
+    int version;
 } load_ctx;
 
 static frost_status bad(const load_ctx *c, const char *what, const char *node)
@@ -233,6 +244,13 @@ static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_int8_nod
     FROST_TRY(get_int(c, o, "stride", 1, 8, n->name, &n->stride));
     FROST_TRY(get_int(c, o, "pad", 0, 14, n->name, &n->pad));
     FROST_TRY(get_int(c, o, "acc_shift", 0, 24, n->name, &n->acc_shift));
+    if (cJSON_GetObjectItemCaseSensitive(o, "wbits")) {
+        if (c->version < 2)
+            return bad(c, "\"wbits\" (packed weights) needs format version 2", n->name);
+        if (n->op != FROST_I8_CONV && n->op != FROST_I8_LINEAR && n->op != FROST_I8_LOGITS)
+            return bad(c, "\"wbits\" on a node without weights", n->name);
+        FROST_TRY(get_int(c, o, "wbits", 1, 2, n->name, &n->wbits));
+    }
     return get_int(c, o, "groups", 1, 1 << 16, n->name, &n->groups);
 }
 
@@ -259,6 +277,24 @@ static frost_status tensor(const load_ctx *c, const frost_int8_node *n, const ch
     return FROST_OK;
 }
 
+/* Packed binary / ternary weights: U8 [cout][row bytes], unpacked into int8 weights the
+ * model owns; an invalid code or a set padding bit is a corrupt file. */
+static frost_status packed_weights(const load_ctx *c, frost_int8_model *m, frost_int8_node *n,
+                                   int64_t inner)
+{
+    const void *p;
+    FROST_TRY(tensor(c, n, "weight", FROST_DT_U8, n->c,
+                     (int64_t)frost_int8_packed_row_bytes(n->wbits, inner), &p));
+    n->wpacked = p;
+    int8_t *w = frost_int8_own(m, (size_t)n->c * (size_t)inner);
+    if (!w)
+        return FROST_ERR_NOMEM;
+    if (!frost_int8_unpack_weights(n->wpacked, n->c, inner, n->wbits, w))
+        return bad(c, "invalid packed weight code or padding bits", n->name);
+    n->weight = w;
+    return FROST_OK;
+}
+
 static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost_int8_node *n)
 {
     const frost_int8_node *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
@@ -269,8 +305,12 @@ static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost
     case FROST_I8_LOGITS: {
         int64_t inner = n->op == FROST_I8_CONV ? (int64_t)n->k * n->k * (in->c / n->groups)
                                                : (int64_t)in->h * in->w * in->c;
-        FROST_TRY(tensor(c, n, "weight", FROST_DT_I8, n->c, inner, &p));
-        n->weight = p;
+        if (n->wbits) {
+            FROST_TRY(packed_weights(c, m, n, inner));
+        } else {
+            FROST_TRY(tensor(c, n, "weight", FROST_DT_I8, n->c, inner, &p));
+            n->weight = p;
+        }
         FROST_TRY(tensor(c, n, "wscale", FROST_DT_F32, n->c, 0, &p));
         n->wscale = p;
         for (int i = 0; i < n->c; i++)
@@ -337,18 +377,19 @@ static frost_status parse_preprocess(const load_ctx *c, const cJSON *root, frost
     return FROST_OK;
 }
 
-static frost_status parse_graph(const load_ctx *c, const cJSON *root, frost_int8_model *m)
+static frost_status parse_graph(load_ctx *c, const cJSON *root, frost_int8_model *m)
 {
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT_NAME) != 0)
         return bad(c, "not a frost int8 model (metadata format is not \"" FORMAT_NAME "\")", NULL);
     int version, input[3];
     FROST_TRY(get_int(c, root, "version", 0, 1 << 20, NULL, &version));
-    if (version != FROST_I8_FORMAT_VERSION)
+    if (version < 1 || version > FROST_I8_FORMAT_VERSION)
         return frost_fail(FROST_ERR_FORMAT,
                           "file %s: int8 format version %d; this frost reads "
-                          "version %d",
+                          "versions 1 to %d",
                           c->path, version, FROST_I8_FORMAT_VERSION);
+    c->version = version;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     snprintf(m->name, sizeof m->name, "%s", cJSON_IsString(name) ? name->valuestring : "int8");
     FROST_TRY(get_ints(c, root, "input", 3, 3, 1, 1 << 15, NULL, input, NULL));
@@ -387,7 +428,7 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
     frost_int8_model *m = calloc(1, sizeof *m);
     if (!m)
         return frost_fail(FROST_ERR_NOMEM, "int8 load: out of memory");
-    load_ctx c = {path, NULL};
+    load_ctx c = {path, NULL, 0};
     frost_status s = frost_st_map(path, &m->file);
     c.f = m->file;
     const char *meta = s == FROST_OK ? frost_st_meta_get(m->file, META_KEY) : NULL;

@@ -17,9 +17,11 @@
 
 #include "frost/int8.h"
 
-#define FROST_I8_MAX_INPUTS     8
-#define FROST_I8_NAME_LEN       64
-#define FROST_I8_FORMAT_VERSION 1
+#define FROST_I8_MAX_INPUTS 8
+#define FROST_I8_NAME_LEN   64
+/* Version 2 adds packed binary / ternary weights ("wbits"); a model without them is
+ * written as version 1, byte for byte what earlier frost wrote. */
+#define FROST_I8_FORMAT_VERSION 2
 
 typedef enum {
     FROST_I8_QUANTIZE = 0, /* float image -> u8 (the model input) */
@@ -57,6 +59,9 @@ typedef struct {
                                         * grid for the bias, see docs/int8.md; pools and MUL: the
                                         * left shift of the sum / product before requantizing */
     const float *wscale;               /* [cout] S_w per output channel (for export and peers) */
+    int wbits;                         /* 0: int8 weights; 1 (+-1) or 2 (-1/0/+1): weight codes
+                                        * stored packed (lowbit.c) in wpacked, unpacked in weight */
+    const uint8_t *wpacked;            /* [cout][frost_int8_packed_row_bytes] (wbits 1, 2) */
     const int32_t *mult, *shift;       /* [cout] requant (M0, e); ADD: 3 pairs; MUL: 1;
                                         * AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */
@@ -110,6 +115,14 @@ void *frost_int8_own(frost_int8_model *m, size_t bytes);
  * shift of an ADD, MUL, AVGPOOL or GAP node from its inputs' scales and its own. */
 int frost_int8_weights_acc_shift(int64_t inner);
 frost_status frost_int8_set_multipliers(frost_int8_model *m, frost_int8_node *n);
+
+/* Packed binary / ternary weights (lowbit.c): bytes per output channel; the bits a set of
+ * weights needs (1: all +-1, 2: -1/0/+1, 8: other); packing; unpacking, false on an
+ * invalid code or non-zero padding bits. */
+size_t frost_int8_packed_row_bytes(int wbits, int64_t inner);
+int frost_int8_lowbit_wbits(const int8_t *w, int64_t n);
+void frost_int8_pack_weights(const int8_t *w, int rows, int64_t inner, int wbits, uint8_t *out);
+bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out);
 
 /* Checks node i against its inputs (counts, indices, shapes, ranges). */
 frost_status frost_int8_check_node(const frost_int8_model *m, int i);

@@ -51,7 +51,8 @@ static size_t node_weight_bytes(const frost_int8_model *m, const frost_int8_node
         const frost_int8_node *in = &m->nodes[n->in[0]];
         size_t inner = n->op == FROST_I8_CONV ? (size_t)n->k * n->k * (in->c / n->groups)
                                               : (size_t)in->h * in->w * in->c;
-        b += (size_t)n->c * inner + (size_t)n->c * 4; /* int8 weights + int32 bias */
+        size_t row = n->wbits ? frost_int8_packed_row_bytes(n->wbits, (int64_t)inner) : inner;
+        b += (size_t)n->c * row + (size_t)n->c * 4; /* int8 or packed weights + int32 bias */
     }
     b += (size_t)n->n_mult * 8;
     if (n->out_scale)

@@ -1,0 +1,499 @@
+/*
+ * Binary and ternary weights in the int8 engine (docs/int8.md#low-bit-layers).
+ *
+ * A layer with binary, BWN or TWN weights and 8-bit activations converts to an int8 conv /
+ * linear node whose weights are the layer's -1/0/+1 codes and whose per-channel weight scale
+ * is the scheme's scale (a folded BN included): its integer sum is exactly the low-bit
+ * layer's, so the converted model must match the fake-quant model as the affine layers do
+ * (to 1 LSB on rounding ties, the float logits to float rounding). Schemes the engine cannot
+ * run exactly (binarized inputs, stochastic binary weights, TTQ's two scales) are refused.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frost/frost.h"
+#include "harness.h"
+#include "int8/i8model.h"
+#include "models/graph.h"
+
+enum { N = 16, PIX = 14 * 14 };
+
+/* Affine first layer and classifier (the default for a sub-8-bit model-wide scheme), two
+ * low-bit convs in between (a strided 3x3 with BN, a depthwise 3x3 with BN: c3's input may
+ * be binarized, it is no ReLU's output) and a low-bit hidden linear layer with ReLU. */
+static const char *arch =
+    "{\"name\":\"lowbit\",\"input\":{\"h\":14,\"w\":14,\"c\":1},\"classes\":5,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":1,\"pad\":1},"
+    "{\"name\":\"b1\",\"op\":\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":12,\"k\":3,\"stride\":2,\"pad\":1},"
+    "{\"name\":\"b2\",\"op\":\"bn\"},"
+    "{\"name\":\"c3\",\"op\":\"conv\",\"out\":12,\"k\":3,\"stride\":1,\"pad\":1,\"groups\":12},"
+    "{\"name\":\"b3\",\"op\":\"bn\"},"
+    "{\"name\":\"fl\",\"op\":\"flatten\"},"
+    "{\"name\":\"fc1\",\"op\":\"linear\",\"out\":16},"
+    "{\"name\":\"a4\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"fc2\",\"op\":\"linear\",\"out\":5}]}";
+
+static void random_images(float *x)
+{
+    frost_rng r;
+    frost_rng_seed(&r, 3);
+    for (int i = 0; i < N * PIX; i++)
+        x[i] = 2.0f * frost_rng_uniform(&r) - 0.8f;
+}
+
+/* BN statistics that move every channel (some gammas negative: flipped codes). */
+static void random_bn(frost_model *m)
+{
+    frost_rng r;
+    frost_rng_seed(&r, 11);
+    for (int i = 0; i < m->n_nodes; i++) {
+        frost_node *n = &m->nodes[i];
+        if (n->op != FROST_OP_BN)
+            continue;
+        for (int c = 0; c < n->c; c++) {
+            float g = 0.5f + frost_rng_uniform(&r);
+            m->params[n->gamma].data[c] = c % 5 == 3 ? -g : g;
+            m->params[n->beta].data[c] = 0.5f * (frost_rng_uniform(&r) - 0.3f);
+            m->buffers[n->running_mean].data[c] = 0.2f * (frost_rng_uniform(&r) - 0.5f);
+            m->buffers[n->running_var].data[c] = 0.5f + frost_rng_uniform(&r);
+        }
+    }
+}
+
+/* The test model quantized with `config` (JSON), calibrated on x, ranges fixed; NULL when
+ * quantizing fails (the error is left set). */
+static frost_model *quantized(const char *config, const float *x)
+{
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json(arch, "test", &m) == FROST_OK);
+    if (!m)
+        return NULL;
+    frost_model_init_weights(m, 7);
+    random_bn(m);
+    frost_qconfig *c = NULL;
+    frost_status s = frost_qconfig_parse(config, "test", &c);
+    if (s == FROST_OK)
+        s = frost_model_quantize(m, c);
+    frost_qconfig_free(c);
+    if (s == FROST_OK)
+        s = frost_model_set_batch(m, N);
+    if (s == FROST_OK)
+        s = frost_model_set_qmode(m, FROST_QMODE_CALIBRATE);
+    if (s == FROST_OK)
+        s = frost_model_forward(m, x, N, false);
+    if (s == FROST_OK)
+        s = frost_model_set_qmode(m, FROST_QMODE_FIXED);
+    if (s != FROST_OK) {
+        frost_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int node_named(const frost_int8_model *im, const char *name)
+{
+    for (int i = 0; i < im->n_nodes; i++)
+        if (strcmp(im->nodes[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* The weights of node `name` are the codes -1/0/+1; returns how many are 0. */
+static int64_t check_codes(const frost_int8_model *im, const char *name)
+{
+    int i = node_named(im, name);
+    CHECK(i >= 0 && im->nodes[i].weight != NULL);
+    if (i < 0 || !im->nodes[i].weight)
+        return -1;
+    const frost_int8_node *n = &im->nodes[i];
+    int64_t count = (int64_t)n->c * (n->op == FROST_I8_CONV ? n->k * n->k : 1) *
+                    (n->op == FROST_I8_CONV ? im->nodes[n->in[0]].c / n->groups
+                                            : (int64_t)im->nodes[n->in[0]].h *
+                                                  im->nodes[n->in[0]].w * im->nodes[n->in[0]].c);
+    int64_t zeros = 0, bad = 0;
+    for (int64_t k = 0; k < count; k++) {
+        bad += n->weight[k] < -1 || n->weight[k] > 1;
+        zeros += n->weight[k] == 0;
+    }
+    CHECK_EQ_INT((int)bad, 0);
+    return zeros;
+}
+
+/* The fake-quant model's value of int8 node t for image b, on t's stored grid. */
+static void quantized_value(const frost_model *qm, const frost_int8_node *t, int b, uint8_t *q)
+{
+    const frost_node *f = &qm->nodes[t->source];
+    int64_t len = (int64_t)f->h * f->w * f->c;
+    for (int64_t i = 0; i < len; i++)
+        q[i] = (uint8_t)frost_quantize_one(f->y[b * len + i], t->scale, t->zp, t->lo, t->hi);
+}
+
+/* Layer by layer, each node fed the fake-quant model's own inputs: conv / linear outputs
+ * within 1 LSB (rare rounding ties), the input quantization and tables exact, the float
+ * logits to float rounding. Returns the values off by one. */
+static int64_t compare_layers(frost_model *qm, frost_int8_model *im, const float *x)
+{
+    CHECK(frost_model_forward(qm, x, N, false) == FROST_OK);
+    uint8_t *want = malloc(1 << 16);
+    int64_t total = 0, off = 0;
+    for (int b = 0; b < N; b++)
+        for (int i = 1; i < im->n_nodes; i++) {
+            frost_int8_node *n = &im->nodes[i];
+            for (int j = 0; j < n->n_in; j++)
+                quantized_value(qm, &im->nodes[n->in[j]], b, frost_int8_tensor(im, n->in[j]));
+            frost_int8_run_node(im, i);
+            if (n->op == FROST_I8_LOGITS) {
+                const float *logits = frost_model_logits(qm) + b * n->c;
+                for (int c = 0; c < n->c; c++)
+                    CHECK_NEAR(im->out[c], logits[c], 1e-4, 1e-4);
+                continue;
+            }
+            quantized_value(qm, n, b, want);
+            const uint8_t *got = frost_int8_tensor(im, i);
+            int64_t len = (int64_t)n->h * n->w * n->c;
+            for (int64_t k = 0; k < len; k++) {
+                int d = abs((int)got[k] - (int)want[k]);
+                if (d > 1 || (d && n->op == FROST_I8_QUANTIZE)) {
+                    fprintf(stderr, "  node %s value %lld: %d vs %d\n", n->name, (long long)k,
+                            got[k], want[k]);
+                    frost_test_failed_checks++;
+                }
+                off += d != 0;
+            }
+            total += len;
+        }
+    CHECK(off * 1000 <= total); /* ties are rare */
+    free(want);
+    return off;
+}
+
+/* The whole model: int8 logits near the fake-quant logits, the same top-1 class nearly
+ * always, and the same logits from the reference kernels and from a saved and loaded
+ * file. */
+static void check_end_to_end(frost_model *qm, frost_int8_model *im, const float *x)
+{
+    CHECK(frost_model_forward(qm, x, N, false) == FROST_OK);
+    const float *want = frost_model_logits(qm);
+    int agree = 0;
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/frost_test_int8_lowbit_%ld.int8", (long)getpid());
+    CHECK(frost_int8_save(im, path) == FROST_OK);
+    frost_int8_model *back = NULL;
+    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    unlink(path);
+    for (int b = 0; b < N && back; b++) {
+        float fast[5], ref[5], loaded[5];
+        frost_int8_force_reference(im, 0);
+        CHECK(frost_int8_run(im, x + b * PIX, PIX, fast) == FROST_OK);
+        frost_int8_force_reference(im, 1);
+        CHECK(frost_int8_run(im, x + b * PIX, PIX, ref) == FROST_OK);
+        CHECK(frost_int8_run(back, x + b * PIX, PIX, loaded) == FROST_OK);
+        int top_q = 0, top_f = 0;
+        for (int c = 0; c < 5; c++) {
+            CHECK_FLOAT_EQ(ref[c], fast[c]);
+            CHECK_FLOAT_EQ(loaded[c], fast[c]);
+            /* a 1-LSB tie upstream moves a logit by about one step of its input's scale */
+            CHECK_NEAR(fast[c], want[b * 5 + c], 0.05, 0.02);
+            top_q = fast[c] > fast[top_q] ? c : top_q;
+            top_f = want[b * 5 + c] > want[b * 5 + top_f] ? c : top_f;
+        }
+        agree += top_q == top_f;
+    }
+    frost_int8_force_reference(im, 0);
+    CHECK(agree >= N - 1);
+    frost_int8_free(back);
+}
+
+/* Model-wide `scheme`: c2, c3 and fc1 low-bit, c1 and fc2 affine. */
+static void check_scheme(const char *scheme, bool ternary)
+{
+    float *x = malloc(sizeof(float) * N * PIX);
+    random_images(x);
+    char config[200];
+    snprintf(config, sizeof config, "{\"weights\": {\"scheme\": \"%s\"}}", scheme);
+    frost_model *qm = quantized(config, x);
+    CHECK(qm != NULL);
+    frost_int8_model *im = NULL;
+    if (qm)
+        CHECK(frost_int8_from_model(qm, &im) == FROST_OK);
+    if (im) {
+        int64_t zeros = check_codes(im, "b2") + check_codes(im, "b3") + check_codes(im, "fc1");
+        CHECK(ternary ? zeros > 0 : zeros == 0);
+        int c1 = node_named(im, "a1"); /* nodes are named after their output's layer */
+        CHECK(c1 >= 0 && c1 < im->n_nodes);
+        bool wide = false; /* the first layer kept 8-bit weights */
+        for (int k = 0; c1 >= 0 && k < 8 * 9; k++)
+            wide |= im->nodes[c1].weight[k] > 1 || im->nodes[c1].weight[k] < -1;
+        CHECK(wide);
+        for (int fp = 0; fp < 2; fp++) {
+            CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
+            for (int ref = 0; ref < 2; ref++) {
+                frost_int8_force_reference(im, ref);
+                int64_t off = compare_layers(qm, im, x);
+                printf("  %s: %lld values 1 LSB off (%s kernels, %s requant)\n", scheme,
+                       (long long)off, ref ? "reference" : "fast", fp ? "float" : "fixed");
+            }
+        }
+        frost_int8_force_reference(im, 0);
+        CHECK(frost_int8_set_float_requant(im, 0) == FROST_OK);
+        check_end_to_end(qm, im, x);
+    }
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+}
+
+TEST(test_binary_weights_match_fake_quant) { check_scheme("binary", false); }
+TEST(test_bwn_weights_match_fake_quant) { check_scheme("bwn", false); }
+TEST(test_twn_weights_match_fake_quant) { check_scheme("twn", true); }
+
+/* A hand-made case: the converted conv's integers are the codes, its weight scale the
+ * BN-folded BWN alpha, and its int32 sum the direct integer reference. */
+TEST(test_bwn_node_is_codes_times_folded_alpha)
+{
+    float *x = malloc(sizeof(float) * N * PIX);
+    random_images(x);
+    frost_model *qm = quantized("{\"layers\": {\"c2\": {\"weights\": {\"scheme\": \"bwn\"}}}}", x);
+    frost_int8_model *im = NULL;
+    CHECK(qm && frost_int8_from_model(qm, &im) == FROST_OK);
+    int i = im ? node_named(im, "b2") : -1; /* c2 + b2 */
+    CHECK(i >= 0);
+    int layer = -1;
+    for (int k = 0; qm && k < frost_model_qlayer_count(qm); k++)
+        if (strcmp(frost_model_qlayer_name(qm, k), "c2") == 0)
+            layer = k;
+    frost_lowbit_layer l;
+    CHECK(layer >= 0 && frost_model_qlayer_lowbit(qm, layer, &l) == FROST_OK);
+    if (i >= 0 && layer >= 0) {
+        const frost_int8_node *n = &im->nodes[i];
+        CHECK_EQ_INT(l.cout, 12);
+        for (int c = 0; c < l.cout; c++) {
+            float alpha = l.pos_scale[c];
+            CHECK_FLOAT_EQ(n->wscale[c], fabsf(alpha));
+            for (int64_t k = 0; k < l.inner; k++)
+                CHECK_EQ_INT(n->weight[c * l.inner + k],
+                             alpha < 0 ? -l.codes[c * l.inner + k] : l.codes[c * l.inner + k]);
+        }
+        CHECK(l.pos_scale[3] < 0); /* gamma < 0 on channel 3: a flipped channel is tested */
+        frost_lowbit_layer_free(&l);
+    }
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+}
+
+static void expect_refused(const char *config, const char *message)
+{
+    float *x = malloc(sizeof(float) * N * PIX);
+    random_images(x);
+    frost_model *qm = quantized(config, x);
+    CHECK(qm != NULL);
+    frost_int8_model *im = NULL;
+    if (qm) {
+        CHECK(frost_int8_from_model(qm, &im) == FROST_ERR_UNSUPPORTED);
+        CHECK(im == NULL);
+        if (!strstr(frost_last_error(), message)) {
+            fprintf(stderr, "  error '%s' lacks '%s'\n", frost_last_error(), message);
+            frost_test_failed_checks++;
+        }
+    }
+    frost_model_free(qm);
+    free(x);
+}
+
+/* What the engine cannot run exactly is refused, never converted as affine int8. */
+TEST(test_unsupported_schemes_are_refused)
+{
+    expect_refused("{\"layers\": {\"c3\": {\"weights\": {\"scheme\": \"bwn\"}, "
+                   "\"activations\": {\"scheme\": \"sign\"}}}}",
+                   "'c3' binarizes its input (sign activations)");
+    expect_refused("{\"layers\": {\"c3\": {\"activations\": {\"scheme\": \"xnor\"}}}}",
+                   "'c3' binarizes its input (xnor activations)");
+    expect_refused("{\"layers\": {\"c2\": {\"weights\": {\"scheme\": \"binary_stochastic\"}}}}",
+                   "'c2' uses binary_stochastic weights");
+    expect_refused("{\"layers\": {\"c2\": {\"weights\": {\"scheme\": \"ttq\"}}}}",
+                   "'c2' (ttq weights) channel 0 has scale");
+}
+
+/* ---- files: packed weights ---- */
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n + 1);
+    if (fread(b, 1, *n, f) != *n)
+        *n = 0;
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+/* Writes `b` with the first `from` (in the header) replaced by `to` of the same length,
+ * and expects the load to fail with `message`. */
+static void expect_corrupt(const char *path, const char *b, size_t n, const char *from,
+                           const char *to, const char *message)
+{
+    char *c = malloc(n + 1);
+    memcpy(c, b, n + 1);
+    char *at = strstr(c + 8, from);
+    CHECK(at != NULL && strlen(from) == strlen(to));
+    if (at)
+        memcpy(at, to, strlen(to));
+    write_all(path, c, n);
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_load(path, &m) != FROST_OK);
+    CHECK(m == NULL);
+    if (!strstr(frost_last_error(), message)) {
+        fprintf(stderr, "  error '%s' lacks '%s'\n", frost_last_error(), message);
+        frost_test_failed_checks++;
+    }
+    free(c);
+}
+
+/* The data bytes of tensor `name` in a safetensors file image. */
+static char *tensor_data(char *b, const char *name, size_t *len)
+{
+    uint64_t header;
+    memcpy(&header, b, 8);
+    char key[80];
+    snprintf(key, sizeof key, "\"%s\"", name);
+    const char *t = strstr(b + 8, key);
+    const char *o = t ? strstr(t, "\"data_offsets\":[") : NULL;
+    long long start = 0, end = 0;
+    CHECK(o && sscanf(o, "\"data_offsets\":[%lld,%lld]", &start, &end) == 2);
+    *len = (size_t)(end - start);
+    return b + 8 + header + start;
+}
+
+/* A ternary model in a file: version 2, packed 2-bit weights (what frost info counts), the
+ * same outputs after loading; edited files refused. */
+TEST(test_packed_file_round_trip_and_corrupt_files)
+{
+    float *x = malloc(sizeof(float) * N * PIX);
+    random_images(x);
+    frost_model *qm = quantized("{\"weights\": {\"scheme\": \"twn\"}}", x);
+    frost_int8_model *im = NULL, *back = NULL;
+    CHECK(qm && frost_int8_from_model(qm, &im) == FROST_OK);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/frost_test_int8_lowbit_f_%ld.int8", (long)getpid());
+    CHECK(im && frost_int8_save(im, path) == FROST_OK);
+    size_t n = 0;
+    char *b = read_all(path, &n);
+    CHECK(b && n > 8);
+    if (!im || !b) {
+        free(b);
+        free(x);
+        frost_int8_free(im);
+        frost_model_free(qm);
+        return;
+    }
+    /* the graph JSON sits as a string in the header: its quotes escaped */
+    CHECK(strstr(b + 8, "\\\"version\\\":2") && strstr(b + 8, "\\\"wbits\\\":2"));
+    size_t len = 0;
+    char *w = tensor_data(b, "b2.weight", &len);
+    CHECK_EQ_INT((int)len, 12 * 18); /* 72 ternary weights per channel: 18 bytes */
+    CHECK(strstr(b + 8, "\"b2.weight\":{\"dtype\":\"U8\",\"shape\":[12,18]") != NULL);
+    tensor_data(b, "fc1.weight", &len);
+    CHECK_EQ_INT((int)len, 16 * 147); /* 588 weights: 147 bytes */
+    tensor_data(b, "a1.weight", &len);
+    CHECK_EQ_INT((int)len, 8 * 9); /* the affine first layer: int8 */
+    /* packed bytes are what frost info counts: b2 = 216 weight bytes + 12 x (bias, M, e) */
+    char *text = frost_int8_memory_text(im);
+    CHECK(text && strstr(text, "\nb2 "));
+    const char *row = text ? strstr(text, "\nb2 ") : NULL;
+    CHECK(row && strstr(row, " 360 ") && strstr(row, " 360 ") < strchr(row + 1, '\n'));
+    free(text);
+    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    for (int i = 0; back && i < im->n_nodes; i++)
+        CHECK_EQ_INT(back->nodes[i].wbits, im->nodes[i].wbits);
+    for (int k = 0; back && k < N; k++) {
+        float got[5], want[5];
+        CHECK(frost_int8_run(im, x + k * PIX, PIX, want) == FROST_OK);
+        CHECK(frost_int8_run(back, x + k * PIX, PIX, got) == FROST_OK);
+        CHECK(memcmp(got, want, sizeof got) == 0);
+    }
+    /* the bytes written again are the bytes read */
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s.2", path);
+    CHECK(back && frost_int8_save(back, path2) == FROST_OK);
+    size_t n2 = 0;
+    char *b2 = read_all(path2, &n2);
+    CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
+    free(b2);
+    unlink(path2);
+    /* the C export refuses packed weights rather than emit them as int8 */
+    CHECK(back && frost_int8_export_c(back, "/tmp", "lowbit", NULL) == FROST_ERR_UNSUPPORTED);
+    CHECK(strstr(frost_last_error(), "node 'b2' has packed ternary weights") != NULL);
+    frost_int8_free(back);
+
+    expect_corrupt(path, b, n, "wbits\\\":2", "wbits\\\":3", "\"wbits\"");
+    expect_corrupt(path, b, n, "version\\\":2", "version\\\":1", "needs format version 2");
+    expect_corrupt(path, b, n, "version\\\":2", "version\\\":9", "versions 1 to 2");
+    /* a code 2 (binary 10) is no ternary weight */
+    char *c = malloc(n + 1);
+    memcpy(c, b, n + 1);
+    w = tensor_data(c, "b2.weight", &len);
+    w[5] = (char)0xAA;
+    write_all(path, c, n);
+    CHECK(frost_int8_load(path, &back) == FROST_ERR_FORMAT && back == NULL);
+    CHECK(strstr(frost_last_error(), "invalid packed weight code") != NULL);
+    /* a set padding bit past the 9th weight of a depthwise channel (3 bytes a row) */
+    memcpy(c, b, n + 1);
+    w = tensor_data(c, "b3.weight", &len);
+    CHECK_EQ_INT((int)len, 12 * 3);
+    w[2] = (char)(w[2] | 0x40);
+    write_all(path, c, n);
+    CHECK(frost_int8_load(path, &back) == FROST_ERR_FORMAT && back == NULL);
+    free(c);
+    unlink(path);
+    free(b);
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+}
+
+/* Packing and unpacking: every code, rows with and without padding. */
+TEST(test_pack_unpack_codes)
+{
+    int8_t w[3 * 13], back[3 * 13];
+    for (int i = 0; i < 3 * 13; i++)
+        w[i] = (int8_t)(i % 3 - 1);
+    CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 2);
+    uint8_t p[3 * 4];
+    frost_int8_pack_weights(w, 3, 13, 2, p);
+    CHECK_EQ_INT(p[0], 0x3 | (0 << 2) | (1 << 4) | (0x3 << 6)); /* -1, 0, +1, -1 */
+    CHECK_EQ_INT(p[3], 0x3);                                    /* w[12] = -1, then padding */
+    CHECK(frost_int8_unpack_weights(p, 3, 13, 2, back) && memcmp(w, back, sizeof w) == 0);
+    for (int i = 0; i < 39; i++)
+        w[i] = (int8_t)(i % 4 == 1 ? -1 : 1);
+    CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 1);
+    frost_int8_pack_weights(w, 3, 13, 1, p);
+    CHECK_EQ_INT(p[0], 0xdd); /* bits 1 and 5 clear */
+    CHECK_EQ_INT(p[1], 0x1d); /* weights 8..12: +1 -1 +1 +1 +1 */
+    CHECK(frost_int8_unpack_weights(p, 3, 13, 1, back) && memcmp(w, back, sizeof w) == 0);
+    p[1] |= 0x20; /* padding */
+    CHECK(!frost_int8_unpack_weights(p, 3, 13, 1, back));
+    w[0] = 2;
+    CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 8);
+}
+
+FROST_TEST_MAIN(RUN(test_binary_weights_match_fake_quant), RUN(test_bwn_weights_match_fake_quant),
+                RUN(test_twn_weights_match_fake_quant),
+                RUN(test_bwn_node_is_codes_times_folded_alpha),
+                RUN(test_unsupported_schemes_are_refused),
+                RUN(test_packed_file_round_trip_and_corrupt_files), RUN(test_pack_unpack_codes))
