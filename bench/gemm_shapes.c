@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
 #include "core/util.h"
 #include "frost/frost.h"
 #include "ops/ops.h"
@@ -140,28 +141,6 @@ static void usage(FILE *f)
             "usage: bench_gemm_shapes [--models LIST (mobilenetv2,frostnet_s)] [--width W (0.5)]\n"
             "  [--input S (28)] [--in-channels C (1)] [--classes K (10)] [--batch B (64)]\n"
             "  [--repeats R (7)] [--min-ms T (20)] [--list] [--out FILE (stdout)]\n");
-}
-
-static bool parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return false;
-    *out = v;
-    return true;
 }
 
 static int parse_args(int argc, char **argv, bench_args *a)

@@ -20,6 +20,7 @@
  * Only the public API is used (plus frost_softmax_xent from src/ops/ops.h), so the
  * numbers are what a user of the library gets.
  */
+#include "bench_args.h"
 #include "frost/frost.h"
 #include "ops/ops.h"
 #include "peaks.h"
@@ -67,28 +68,6 @@ static void usage(FILE *f)
     for (const char *const *n = frost_builtin_names(); *n; n++)
         fprintf(f, " %s", *n);
     fprintf(f, "\n");
-}
-
-static bool parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-static bool parse_float(const char *s, float lo, float hi, float *out)
-{
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return false;
-    *out = v;
-    return true;
 }
 
 /* Returns 0, or 2 after printing what is wrong (the exit status for bad usage). */
