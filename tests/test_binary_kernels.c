@@ -375,6 +375,30 @@ TEST(test_bit_output_extreme_thresholds)
         CHECK_EQ_INT(bad, 0);
         CHECK(ones > 0 && ones < (int)pixels * cc.o); /* both kinds of bit occur */
     }
+    /* one pixel at a time (a linear layer at batch 1 takes the direct comparison): the same
+     * weights as a 576-feature linear layer over each output pixel's patch */
+    frost_bin_weights lw;
+    CHECK_EQ_INT(frost_bin_weights_pack(wt, cc.o, 1, 1, 9 * cc.c, &lw), FROST_OK);
+    uint64_t patch[9], word[2];
+    for (int p = 0; p < np; p++) {
+        int bad = 0;
+        for (int oy = 0; oy < g.oh; oy++)
+            for (int ox = 0; ox < g.ow; ox++) {
+                for (int t = 0; t < 9; t++) { /* the patch, -1 (zero words) in the padding */
+                    int iy = oy + t / 3 - 1, ix = ox + t % 3 - 1;
+                    bool in = iy >= 0 && iy < cc.h && ix >= 0 && ix < cc.w;
+                    patch[t] = in ? xp[iy * cc.w + ix] : 0;
+                }
+                frost_bin_output bits = {.kind = FROST_BIN_OUT_BITS, .thresh = th};
+                CHECK_EQ_INT(frost_bin_linear(1, patch, &lw, &bits, word, paths[p]), FROST_OK);
+                size_t px = (size_t)oy * g.ow + ox;
+                for (int j = 0; j < 128; j++)
+                    bad += (int)((word[j / 64] >> (j % 64)) & 1) !=
+                           (int)((yb[px * 2 + j / 64] >> (j % 64)) & 1);
+            }
+        CHECK_EQ_INT(bad, 0);
+    }
+    frost_bin_weights_free(&lw);
     free(x), free(wt), free(xp), free(dot), free(yb);
     frost_bin_weights_free(&w);
 }

@@ -133,9 +133,13 @@ static void emit_pixel(const frost_bin_output *out, const int32_t *dot, int o, l
             dst[j] = out->alpha[j] * (float)dot[j] + (out->bias ? out->bias[j] : 0.0f);
         break;
     }
-    case FROST_BIN_OUT_BITS: { /* conv_rows takes the AVX2 version itself (bit_cuts) */
+    case FROST_BIN_OUT_BITS: { /* many pixels: conv_rows compares with bit_cuts instead */
         int words = frost_bin_words(o);
         uint64_t *dst = (uint64_t *)y + p * words;
+        if (simd) {
+            frost_bin_emit_bits_avx2(dot, out->thresh, o, dst);
+            break;
+        }
         memset(dst, 0, sizeof *dst * (size_t)words);
         for (int j = 0; j < o; j++) {
             const frost_bin_thresh *t = &out->thresh[j];
@@ -278,7 +282,9 @@ static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const fro
     bool ok = patch && dot;
     bool in_place = out->kind == FROST_BIN_OUT_COUNTS && w->o % FROST_BIN_BLOCK == 0;
     bool simd = path == FROST_BIN_AVX2 || path == FROST_BIN_AVX512;
-    bool simd_bits = simd && out->kind == FROST_BIN_OUT_BITS;
+    /* the cuts cost about as much as one pixel's bit stage: worth it from a few pixels on
+     * (a linear layer at batch 1 compares with the thresholds directly) */
+    bool simd_bits = simd && out->kind == FROST_BIN_OUT_BITS && (long)(r1 - r0) * g->ow >= 8;
     int out_words = frost_bin_words(w->o);
     if (ok && simd_bits)
         bit_cuts(out->thresh, w->o, padded, cut, inv);

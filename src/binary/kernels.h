@@ -35,9 +35,10 @@ uint64_t frost_bin_popcount_avx512(const uint64_t *w, long n);
 void frost_bin_s8dot_ref(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc);
 void frost_bin_s8dot_avx2(const uint8_t *xu8, const int8_t *w, int stride, int o, int32_t *acc);
 
-/* The FLOAT output stage of one pixel, as emit_pixel in conv.c computes it. */
+/* The FLOAT and BITS output stages of one pixel, as emit_pixel in conv.c computes them. */
 void frost_bin_emit_float_avx2(const int32_t *dot, const float *alpha, const float *bias, int o,
                                float *dst);
+void frost_bin_emit_bits_avx2(const int32_t *dot, const frost_bin_thresh *t, int o, uint64_t *dst);
 /* The BITS stage with the thresholds rewritten as bit j = (dot[j] > cut[j]) XOR inv[j]
  * (conv.c builds cut and inv once per call); dot, cut, inv: ceil(o / 8) * 8 entries. */
 void frost_bin_emit_bits_cut_avx2(const int32_t *dot, const int32_t *cut, const int32_t *inv, int o,

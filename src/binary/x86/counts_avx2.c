@@ -221,6 +221,42 @@ void frost_bin_emit_float_avx2(const int32_t *dot, const float *alpha, const flo
         dst[j] = alpha[j] * (float)dot[j] + (bias ? bias[j] : 0.0f);
 }
 
+/* Eight {thr, flip} pairs as one vector of thresholds and one of flips. */
+static inline void load_thresholds(const frost_bin_thresh *t, __m256i *thr, __m256i *flip)
+{
+    __m256 a = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)t));
+    __m256 b = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(t + 4)));
+    /* per 128-bit lane: a's pairs 0,1 (2,3) and b's pairs 4,5 (6,7); then the lanes in order */
+    *thr = _mm256_permute4x64_epi64(
+        _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
+        _MM_SHUFFLE(3, 1, 2, 0));
+    *flip = _mm256_permute4x64_epi64(
+        _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),
+        _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+void frost_bin_emit_bits_avx2(const int32_t *dot, const frost_bin_thresh *t, int o, uint64_t *dst)
+{
+    memset(dst, 0, sizeof *dst * (size_t)frost_bin_words(o));
+    const __m256i zero = _mm256_setzero_si256();
+    int j = 0;
+    for (; j + 8 <= o; j += 8) {
+        __m256i thr, flip;
+        load_thresholds(t + j, &thr, &flip);
+        /* m = all ones where flip: (d ^ m) - m is -d there, d elsewhere */
+        __m256i m = _mm256_xor_si256(_mm256_cmpeq_epi32(flip, zero), _mm256_set1_epi32(-1));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(dot + j));
+        __m256i v = _mm256_sub_epi32(_mm256_xor_si256(d, m), m);
+        __m256i below = _mm256_cmpgt_epi32(thr, v); /* v < thr: bit 0 */
+        unsigned plus = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(below)) & 0xffu;
+        dst[j / 64] |= (uint64_t)plus << (j % 64);
+    }
+    for (; j < o; j++) {
+        int32_t v = t[j].flip ? -dot[j] : dot[j];
+        dst[j / 64] |= (uint64_t)(v >= t[j].thr) << (j % 64);
+    }
+}
+
 /* Bit j = (dot[j] > cut[j]) XOR inv[j] (conv.c's bit_cuts): one compare per 8 channels, the
  * word assembled in a register and stored once. dot, cut and inv hold whole groups of 8
  * (ceil(o / 8) * 8 entries); the bits past o are cleared. */
