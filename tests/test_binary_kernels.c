@@ -452,16 +452,21 @@ TEST(test_worst_case_rows)
             x[i] = 1.0f;
         for (int i = 0; i < 9 * c; i++)
             wt[i] = i < 8 * c ? -1.0f : 1.0f; /* eight opposite rows, one equal */
-        uint64_t *xp = malloc(sizeof *xp * words);
-        frost_bin_pack_f32(x, 1, c, xp);
+        /* 16 rows: enough pixels for the nibble-split AVX2 kernel (conv.c), which flushes
+         * its byte counts every 31 words as well */
+        uint64_t *xp = malloc(sizeof *xp * words * 16);
+        for (int r = 0; r < 16; r++)
+            frost_bin_pack_f32(x, 1, c, xp + r * words);
         frost_bin_weights w;
         CHECK_EQ_INT(frost_bin_weights_pack(wt, 9, 1, 1, c, &w), FROST_OK);
         for (int p = 0; p < np; p++) {
-            int32_t y[9];
+            int32_t y[16 * 9];
             frost_bin_output out = {.kind = FROST_BIN_OUT_COUNTS};
-            CHECK_EQ_INT(frost_bin_linear(1, xp, &w, &out, y, paths[p]), FROST_OK);
-            for (int j = 0; j < 9; j++)
-                CHECK_EQ_INT(y[j], j < 8 ? -c : c);
+            CHECK_EQ_INT(frost_bin_linear(16, xp, &w, &out, y, paths[p]), FROST_OK);
+            int bad = 0;
+            for (int j = 0; j < 16 * 9; j++)
+                bad += y[j] != (j % 9 < 8 ? -c : c);
+            CHECK_EQ_INT(bad, 0);
         }
         frost_bin_weights_free(&w);
         free(x), free(wt), free(xp);

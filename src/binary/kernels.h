@@ -27,6 +27,14 @@ void frost_bin_dots_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t
 void frost_bin_dots_avx512(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
                            int k_words, int blocks, const int32_t *base, int32_t *dot);
 
+/* Binary weights (no mask) with the nibbles split ahead of time, the AVX2 conv's layout for
+ * layers with enough pixels to pay for the split (conv.c): wn holds, for each block and word
+ * k, 16 words: the 8 channels' words AND 0x0f.. (the low nibble of every byte), then their
+ * (words >> 4) AND 0x0f.. (the high nibbles); xn holds x[k] AND 0x0f.. and (x[k] >> 4) AND
+ * 0x0f.. at 2k and 2k + 1. dot as frost_bin_dots_avx2 computes it. */
+void frost_bin_dots_nibbles_avx2(const uint64_t *xn, const uint64_t *wn, int k_words, int blocks,
+                                 const int32_t *base, int32_t *dot);
+
 uint64_t frost_bin_popcount_ref(const uint64_t *w, long n);
 uint64_t frost_bin_popcount_popcnt(const uint64_t *w, long n);
 uint64_t frost_bin_popcount_avx2(const uint64_t *w, long n);

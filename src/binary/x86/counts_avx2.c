@@ -92,6 +92,41 @@ void frost_bin_dots_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t
     }
 }
 
+/* The binary counts with the nibbles split ahead of time (kernels.h): per word and block
+ * two XORs of nibble planes, two table lookups per ymm and no shift or mask, 12 vector
+ * operations per word where counts_block takes 16. */
+void frost_bin_dots_nibbles_avx2(const uint64_t *xn, const uint64_t *wn, int k_words, int blocks,
+                                 const int32_t *base, int32_t *dot)
+{
+    const __m256i table = nibble_table();
+    size_t block_words = (size_t)k_words * 2 * FROST_BIN_BLOCK;
+    for (int b = 0; b < blocks; b++) {
+        const uint64_t *wb = wn + b * block_words;
+        __m256i total_lo = _mm256_setzero_si256(), total_hi = _mm256_setzero_si256();
+        for (int k0 = 0; k0 < k_words; k0 += BYTE_STEPS) {
+            int k_end = k0 + BYTE_STEPS < k_words ? k0 + BYTE_STEPS : k_words;
+            __m256i acc_lo = _mm256_setzero_si256(), acc_hi = _mm256_setzero_si256();
+            for (int k = k0; k < k_end; k++) {
+                __m256i xl = _mm256_set1_epi64x((long long)xn[2 * k]);
+                __m256i xh = _mm256_set1_epi64x((long long)xn[2 * k + 1]);
+                const __m256i *w = (const __m256i *)(wb + (size_t)k * 2 * FROST_BIN_BLOCK);
+                /* w[0], w[1]: low nibbles of channels 0-3, 4-7; w[2], w[3]: high nibbles */
+                __m256i c_lo = _mm256_add_epi8(
+                    _mm256_shuffle_epi8(table, _mm256_xor_si256(xl, _mm256_loadu_si256(w))),
+                    _mm256_shuffle_epi8(table, _mm256_xor_si256(xh, _mm256_loadu_si256(w + 2))));
+                __m256i c_hi = _mm256_add_epi8(
+                    _mm256_shuffle_epi8(table, _mm256_xor_si256(xl, _mm256_loadu_si256(w + 1))),
+                    _mm256_shuffle_epi8(table, _mm256_xor_si256(xh, _mm256_loadu_si256(w + 3))));
+                acc_lo = _mm256_add_epi8(acc_lo, c_lo);
+                acc_hi = _mm256_add_epi8(acc_hi, c_hi);
+            }
+            total_lo = _mm256_add_epi64(total_lo, bytes_to_lanes(acc_lo));
+            total_hi = _mm256_add_epi64(total_hi, bytes_to_lanes(acc_hi));
+        }
+        store_dots(total_lo, total_hi, base + b * FROST_BIN_BLOCK, dot + b * FROST_BIN_BLOCK);
+    }
+}
+
 /* Harley-Seal carry-save adder: (h, l) = a + b + c as a two-bit number per bit position. */
 static inline void csa(__m256i *h, __m256i *l, __m256i a, __m256i b, __m256i c)
 {
