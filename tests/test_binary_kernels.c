@@ -6,6 +6,7 @@
  * product, ternary kernels against their references, and the run-time path choice.
  * A path this CPU lacks (AVX-512 VPOPCNTDQ on a Zen 3) prints SKIPPED.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,47 @@ TEST(test_pack_layouts)
         }
     frost_bin_weights_free(&w);
     free(wt);
+}
+
+/* The packers (AVX2 on this CPU, else scalar) against their rules, x >= 0 and q >= zero,
+ * bit by bit: channel counts around the 8-, 32- and 64-element steps, -0.0 (+1), NaN (-1),
+ * infinities, and every int8 zero point from -128 to 127. */
+TEST(test_pack_special_values_and_odd_widths)
+{
+    const int widths[] = {1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 100, 130, 200};
+    const float special[] = {-0.0f, 0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f, -1e-45f};
+    for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+        int c = widths[k], words = frost_bin_words(c);
+        long pixels = 3;
+        float *x = malloc(sizeof *x * pixels * c);
+        int8_t *q = malloc((size_t)pixels * c);
+        for (long i = 0; i < pixels * c; i++) {
+            x[i] = i % 5 == 0 ? special[i / 5 % 8] : frost_rng_uniform(&rng) - 0.5f;
+            q[i] = (int8_t)(frost_rng_below(&rng, 256) - 128);
+        }
+        uint64_t *p = malloc(sizeof *p * pixels * words);
+        memset(p, 0xff, sizeof *p * pixels * words);
+        frost_bin_pack_f32(x, pixels, c, p);
+        int bad = 0;
+        for (long px = 0; px < pixels; px++)
+            for (int i = 0; i < 64 * words; i++) {
+                int bit = (int)((p[px * words + i / 64] >> (i % 64)) & 1);
+                bad += bit != (i < c && x[px * c + i] >= 0.0f);
+            }
+        CHECK_EQ_INT(bad, 0);
+        for (int zero = -128; zero <= 127; zero += zero == -128 || zero >= 120 ? 1 : 17) {
+            memset(p, 0xff, sizeof *p * pixels * words);
+            frost_bin_pack_s8(q, pixels, c, (int8_t)zero, p);
+            bad = 0;
+            for (long px = 0; px < pixels; px++)
+                for (int i = 0; i < 64 * words; i++) {
+                    int bit = (int)((p[px * words + i / 64] >> (i % 64)) & 1);
+                    bad += bit != (i < c && q[px * c + i] >= zero);
+                }
+            CHECK_EQ_INT(bad, 0);
+        }
+        free(x), free(q), free(p);
+    }
 }
 
 /* ---- popcount ---- */
@@ -688,9 +730,9 @@ TEST(test_bad_arguments)
 }
 
 FROST_TEST_MAIN(frost_rng_seed(&rng, 15), RUN(test_worked_example_xor_and_unmasked_xnor),
-                RUN(test_pack_layouts), RUN(test_popcount_odd_lengths),
-                RUN(test_binary_conv_random_shapes), RUN(test_whole_word_patches),
-                RUN(test_bit_output_extreme_thresholds),
+                RUN(test_pack_layouts), RUN(test_pack_special_values_and_odd_widths),
+                RUN(test_popcount_odd_lengths), RUN(test_binary_conv_random_shapes),
+                RUN(test_whole_word_patches), RUN(test_bit_output_extreme_thresholds),
                 RUN(test_ternary_binary_conv_random_shapes), RUN(test_linear),
                 RUN(test_worst_case_rows), RUN(test_threshold_ties_and_negative_scales),
                 RUN(test_threshold_matches_float_bn), RUN(test_ternary_int8_conv),

@@ -35,6 +35,10 @@ void frost_bin_dots_avx512(const uint64_t *x, const uint64_t *bits, const uint64
 void frost_bin_dots_nibbles_avx2(const uint64_t *xn, const uint64_t *wn, int k_words, int blocks,
                                  const int32_t *base, int32_t *dot);
 
+/* frost_bin_pack_f32 / frost_bin_pack_s8 with AVX2 compares (x86/pack_avx2.c). */
+void frost_bin_pack_f32_avx2(const float *x, long pixels, int c, uint64_t *out);
+void frost_bin_pack_s8_avx2(const int8_t *x, long pixels, int c, int8_t zero, uint64_t *out);
+
 uint64_t frost_bin_popcount_ref(const uint64_t *w, long n);
 uint64_t frost_bin_popcount_popcnt(const uint64_t *w, long n);
 uint64_t frost_bin_popcount_avx2(const uint64_t *w, long n);
