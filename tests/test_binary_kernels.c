@@ -6,6 +6,7 @@
  * product, ternary kernels against their references, and the run-time path choice.
  * A path this CPU lacks (AVX-512 VPOPCNTDQ on a Zen 3) prints SKIPPED.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,47 @@ TEST(test_pack_layouts)
         }
     frost_bin_weights_free(&w);
     free(wt);
+}
+
+/* The packers (AVX2 on this CPU, else scalar) against their rules, x >= 0 and q >= zero,
+ * bit by bit: channel counts around the 8-, 32- and 64-element steps, -0.0 (+1), NaN (-1),
+ * infinities, and every int8 zero point from -128 to 127. */
+TEST(test_pack_special_values_and_odd_widths)
+{
+    const int widths[] = {1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 100, 130, 200};
+    const float special[] = {-0.0f, 0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f, -1e-45f};
+    for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+        int c = widths[k], words = frost_bin_words(c);
+        long pixels = 3;
+        float *x = malloc(sizeof *x * pixels * c);
+        int8_t *q = malloc((size_t)pixels * c);
+        for (long i = 0; i < pixels * c; i++) {
+            x[i] = i % 5 == 0 ? special[i / 5 % 8] : frost_rng_uniform(&rng) - 0.5f;
+            q[i] = (int8_t)(frost_rng_below(&rng, 256) - 128);
+        }
+        uint64_t *p = malloc(sizeof *p * pixels * words);
+        memset(p, 0xff, sizeof *p * pixels * words);
+        frost_bin_pack_f32(x, pixels, c, p);
+        int bad = 0;
+        for (long px = 0; px < pixels; px++)
+            for (int i = 0; i < 64 * words; i++) {
+                int bit = (int)((p[px * words + i / 64] >> (i % 64)) & 1);
+                bad += bit != (i < c && x[px * c + i] >= 0.0f);
+            }
+        CHECK_EQ_INT(bad, 0);
+        for (int zero = -128; zero <= 127; zero += zero == -128 || zero >= 120 ? 1 : 17) {
+            memset(p, 0xff, sizeof *p * pixels * words);
+            frost_bin_pack_s8(q, pixels, c, (int8_t)zero, p);
+            bad = 0;
+            for (long px = 0; px < pixels; px++)
+                for (int i = 0; i < 64 * words; i++) {
+                    int bit = (int)((p[px * words + i / 64] >> (i % 64)) & 1);
+                    bad += bit != (i < c && q[px * c + i] >= zero);
+                }
+            CHECK_EQ_INT(bad, 0);
+        }
+        free(x), free(q), free(p);
+    }
 }
 
 /* ---- popcount ---- */
@@ -313,6 +355,96 @@ TEST(test_binary_conv_random_shapes)
     frost_set_threads(1);
 }
 
+TEST(test_whole_word_patches)
+{
+    /* channels a multiple of 64 take the word-copy patch gather: strides, paddings and
+     * kernels that put taps on every border, rows of one to four words per tap */
+    const conv_case cases[] = {
+        {.n = 2, .h = 7, .w = 6, .c = 64, .o = 16, .k = 3, .stride = 1, .pad = 1},
+        {.n = 1, .h = 9, .w = 8, .c = 128, .o = 9, .k = 3, .stride = 2, .pad = 1},
+        {.n = 1, .h = 6, .w = 7, .c = 192, .o = 8, .k = 5, .stride = 1, .pad = 2},
+        {.n = 1, .h = 5, .w = 5, .c = 256, .o = 3, .k = 3, .stride = 2, .pad = 0},
+        {.n = 1, .h = 4, .w = 6, .c = 64, .o = 70, .k = 1, .stride = 1, .pad = 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_conv_case(&cases[i], false);
+        check_conv_case(&cases[i], true);
+    }
+}
+
+/* Thresholds at the ends of int32 (the AVX2 bit stage compares with thr - 1 or -thr, which
+ * must not wrap) and around 0, with and without flip, against the scalar rule on the int32
+ * counts of the same conv: 70 channels, so the second output word is partial. */
+TEST(test_bit_output_extreme_thresholds)
+{
+    conv_case cc = {.n = 1, .h = 5, .w = 6, .c = 64, .o = 70, .k = 3, .stride = 1, .pad = 1};
+    const int32_t thr[] = {INT32_MIN, INT32_MAX, INT32_MIN + 1, INT32_MAX - 1, 0, 1, -1};
+    size_t in_n = (size_t)cc.h * cc.w * cc.c, w_n = (size_t)cc.o * 9 * cc.c;
+    float *x = malloc(sizeof *x * in_n), *wt = malloc(sizeof *wt * w_n);
+    for (size_t i = 0; i < in_n; i++)
+        x[i] = rand_pm1();
+    for (size_t i = 0; i < w_n; i++)
+        wt[i] = rand_pm1();
+    uint64_t *xp = malloc(sizeof *xp * in_n / 64);
+    frost_bin_pack_f32(x, cc.h * cc.w, cc.c, xp);
+    frost_bin_weights w;
+    CHECK_EQ_INT(frost_bin_weights_pack(wt, cc.o, 3, 3, cc.c, &w), FROST_OK);
+    frost_bin_conv_geom g = {.n = 1, .h = cc.h, .w = cc.w, .stride = 1, .pad = 1};
+    CHECK_EQ_INT(frost_bin_conv_geom_init(&g, &w), FROST_OK);
+    size_t pixels = (size_t)g.oh * g.ow;
+    int32_t *dot = malloc(sizeof *dot * pixels * cc.o);
+    frost_bin_output counts = {.kind = FROST_BIN_OUT_COUNTS};
+    CHECK_EQ_INT(frost_bin_conv(&g, xp, &w, &counts, dot, FROST_BIN_REF), FROST_OK);
+    frost_bin_thresh th[70];
+    for (int j = 0; j < cc.o; j++) /* the small ones near typical dot products */
+        th[j] = (frost_bin_thresh){.thr = j < 14 ? thr[j % 7] : (j % 41) - 20, .flip = (j / 7) % 2};
+    uint64_t *yb = malloc(sizeof *yb * pixels * 2);
+    frost_bin_path paths[FROST_BIN_PATH_COUNT];
+    int np = available_paths(paths);
+    for (int p = 0; p < np; p++) {
+        frost_bin_output bits = {.kind = FROST_BIN_OUT_BITS, .thresh = th};
+        memset(yb, 0xff, sizeof *yb * pixels * 2);
+        CHECK_EQ_INT(frost_bin_conv(&g, xp, &w, &bits, yb, paths[p]), FROST_OK);
+        int bad = 0, ones = 0;
+        for (size_t px = 0; px < pixels; px++)
+            for (int j = 0; j < 128; j++) {
+                int bit = (int)((yb[px * 2 + j / 64] >> (j % 64)) & 1);
+                int64_t d = j < cc.o ? dot[px * cc.o + j] : 0;
+                int expect = j < cc.o && (th[j].flip ? -d : d) >= th[j].thr;
+                bad += bit != expect;
+                ones += bit;
+            }
+        CHECK_EQ_INT(bad, 0);
+        CHECK(ones > 0 && ones < (int)pixels * cc.o); /* both kinds of bit occur */
+    }
+    /* one pixel at a time (a linear layer at batch 1 takes the direct comparison): the same
+     * weights as a 576-feature linear layer over each output pixel's patch */
+    frost_bin_weights lw;
+    CHECK_EQ_INT(frost_bin_weights_pack(wt, cc.o, 1, 1, 9 * cc.c, &lw), FROST_OK);
+    uint64_t patch[9], word[2];
+    for (int p = 0; p < np; p++) {
+        int bad = 0;
+        for (int oy = 0; oy < g.oh; oy++)
+            for (int ox = 0; ox < g.ow; ox++) {
+                for (int t = 0; t < 9; t++) { /* the patch, -1 (zero words) in the padding */
+                    int iy = oy + t / 3 - 1, ix = ox + t % 3 - 1;
+                    bool in = iy >= 0 && iy < cc.h && ix >= 0 && ix < cc.w;
+                    patch[t] = in ? xp[iy * cc.w + ix] : 0;
+                }
+                frost_bin_output bits = {.kind = FROST_BIN_OUT_BITS, .thresh = th};
+                CHECK_EQ_INT(frost_bin_linear(1, patch, &lw, &bits, word, paths[p]), FROST_OK);
+                size_t px = (size_t)oy * g.ow + ox;
+                for (int j = 0; j < 128; j++)
+                    bad += (int)((word[j / 64] >> (j % 64)) & 1) !=
+                           (int)((yb[px * 2 + j / 64] >> (j % 64)) & 1);
+            }
+        CHECK_EQ_INT(bad, 0);
+    }
+    frost_bin_weights_free(&lw);
+    free(x), free(wt), free(xp), free(dot), free(yb);
+    frost_bin_weights_free(&w);
+}
+
 TEST(test_ternary_binary_conv_random_shapes)
 {
     for (int i = 0; i < 36; i++) {
@@ -362,16 +494,21 @@ TEST(test_worst_case_rows)
             x[i] = 1.0f;
         for (int i = 0; i < 9 * c; i++)
             wt[i] = i < 8 * c ? -1.0f : 1.0f; /* eight opposite rows, one equal */
-        uint64_t *xp = malloc(sizeof *xp * words);
-        frost_bin_pack_f32(x, 1, c, xp);
+        /* 16 rows: enough pixels for the nibble-split AVX2 kernel (conv.c), which flushes
+         * its byte counts every 31 words as well */
+        uint64_t *xp = malloc(sizeof *xp * words * 16);
+        for (int r = 0; r < 16; r++)
+            frost_bin_pack_f32(x, 1, c, xp + r * words);
         frost_bin_weights w;
         CHECK_EQ_INT(frost_bin_weights_pack(wt, 9, 1, 1, c, &w), FROST_OK);
         for (int p = 0; p < np; p++) {
-            int32_t y[9];
+            int32_t y[16 * 9];
             frost_bin_output out = {.kind = FROST_BIN_OUT_COUNTS};
-            CHECK_EQ_INT(frost_bin_linear(1, xp, &w, &out, y, paths[p]), FROST_OK);
-            for (int j = 0; j < 9; j++)
-                CHECK_EQ_INT(y[j], j < 8 ? -c : c);
+            CHECK_EQ_INT(frost_bin_linear(16, xp, &w, &out, y, paths[p]), FROST_OK);
+            int bad = 0;
+            for (int j = 0; j < 16 * 9; j++)
+                bad += y[j] != (j % 9 < 8 ? -c : c);
+            CHECK_EQ_INT(bad, 0);
         }
         frost_bin_weights_free(&w);
         free(x), free(wt), free(xp);
@@ -593,9 +730,11 @@ TEST(test_bad_arguments)
 }
 
 FROST_TEST_MAIN(frost_rng_seed(&rng, 15), RUN(test_worked_example_xor_and_unmasked_xnor),
-                RUN(test_pack_layouts), RUN(test_popcount_odd_lengths),
-                RUN(test_binary_conv_random_shapes), RUN(test_ternary_binary_conv_random_shapes),
-                RUN(test_linear), RUN(test_worst_case_rows),
-                RUN(test_threshold_ties_and_negative_scales), RUN(test_threshold_matches_float_bn),
-                RUN(test_ternary_int8_conv), RUN(test_ternary_int8_worst_case),
-                RUN(test_path_choice_and_overrides), RUN(test_bad_arguments))
+                RUN(test_pack_layouts), RUN(test_pack_special_values_and_odd_widths),
+                RUN(test_popcount_odd_lengths), RUN(test_binary_conv_random_shapes),
+                RUN(test_whole_word_patches), RUN(test_bit_output_extreme_thresholds),
+                RUN(test_ternary_binary_conv_random_shapes), RUN(test_linear),
+                RUN(test_worst_case_rows), RUN(test_threshold_ties_and_negative_scales),
+                RUN(test_threshold_matches_float_bn), RUN(test_ternary_int8_conv),
+                RUN(test_ternary_int8_worst_case), RUN(test_path_choice_and_overrides),
+                RUN(test_bad_arguments))

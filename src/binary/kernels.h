@@ -27,6 +27,18 @@ void frost_bin_dots_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t
 void frost_bin_dots_avx512(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
                            int k_words, int blocks, const int32_t *base, int32_t *dot);
 
+/* Binary weights (no mask) with the nibbles split ahead of time, the AVX2 conv's layout for
+ * layers with enough pixels to pay for the split (conv.c): wn holds, for each block and word
+ * k, 16 words: the 8 channels' words AND 0x0f.. (the low nibble of every byte), then their
+ * (words >> 4) AND 0x0f.. (the high nibbles); xn holds x[k] AND 0x0f.. and (x[k] >> 4) AND
+ * 0x0f.. at 2k and 2k + 1. dot as frost_bin_dots_avx2 computes it. */
+void frost_bin_dots_nibbles_avx2(const uint64_t *xn, const uint64_t *wn, int k_words, int blocks,
+                                 const int32_t *base, int32_t *dot);
+
+/* frost_bin_pack_f32 / frost_bin_pack_s8 with AVX2 compares (x86/pack_avx2.c). */
+void frost_bin_pack_f32_avx2(const float *x, long pixels, int c, uint64_t *out);
+void frost_bin_pack_s8_avx2(const int8_t *x, long pixels, int c, int8_t zero, uint64_t *out);
+
 uint64_t frost_bin_popcount_ref(const uint64_t *w, long n);
 uint64_t frost_bin_popcount_popcnt(const uint64_t *w, long n);
 uint64_t frost_bin_popcount_avx2(const uint64_t *w, long n);
@@ -39,5 +51,9 @@ void frost_bin_s8dot_avx2(const uint8_t *xu8, const int8_t *w, int stride, int o
 void frost_bin_emit_float_avx2(const int32_t *dot, const float *alpha, const float *bias, int o,
                                float *dst);
 void frost_bin_emit_bits_avx2(const int32_t *dot, const frost_bin_thresh *t, int o, uint64_t *dst);
+/* The BITS stage with the thresholds rewritten as bit j = (dot[j] > cut[j]) XOR inv[j]
+ * (conv.c builds cut and inv once per call); dot, cut, inv: ceil(o / 8) * 8 entries. */
+void frost_bin_emit_bits_cut_avx2(const int32_t *dot, const int32_t *cut, const int32_t *inv, int o,
+                                  uint64_t *dst);
 
 #endif

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "binary/binary.h"
+#include "binary/kernels.h"
+#include "core/cpu.h"
 
 /* One pixel's c flags (1 = +1) into frost_bin_words(c) words, the tail left zero. */
 #define PACK_PIXEL(IS_PLUS, c, dst)                            \
@@ -19,6 +21,10 @@
 
 void frost_bin_pack_f32(const float *x, long pixels, int c, uint64_t *out)
 {
+    if (frost_cpu_has_avx2()) { /* the scalar loop cost a quarter of a 64-channel layer */
+        frost_bin_pack_f32_avx2(x, pixels, c, out);
+        return;
+    }
     int words = frost_bin_words(c);
     for (long p = 0; p < pixels; p++) {
         const float *px = x + p * c;
@@ -30,6 +36,10 @@ void frost_bin_pack_f32(const float *x, long pixels, int c, uint64_t *out)
 
 void frost_bin_pack_s8(const int8_t *x, long pixels, int c, int8_t zero, uint64_t *out)
 {
+    if (frost_cpu_has_avx2()) {
+        frost_bin_pack_s8_avx2(x, pixels, c, zero, out);
+        return;
+    }
     int words = frost_bin_words(c);
     for (long p = 0; p < pixels; p++) {
         const int8_t *px = x + p * c;
