@@ -5,9 +5,9 @@
  * the same order, and the tests hold them to the reference bit for bit.
  *
  * Values follow PyTorch, including the gradient at the kinks (relu: 0 at x <= 0;
- * relu6: dy only for 0 < x < 6; hardtanh: dy only for -1 < x < 1; hardswish: 0 for x < -3, dy*(x/3
- * + 1/2) for -3 <= x <= 3, dy above; hardsigmoid: dy/6 for -3 < x < 3). Comparisons are written to
- * be false for NaN, so NaN passes through the forward pass.
+ * relu6: dy only for 0 < x < 6; hardtanh: dy only for -1 < x < 1; hardswish: 0 for
+ * x < -3, dy*(x/3 + 1/2) for -3 <= x <= 3, dy above; hardsigmoid: dy/6 for -3 < x < 3).
+ * Comparisons are written to be false for NaN, so NaN passes through the forward pass.
  *
  * Sigmoid is computed from e^-|x| (which never overflows): 1/(1+e^-x) for x >= 0 and
  * e^x/(1+e^x) below, so it keeps its relative accuracy (a few ulps) for any |x|, down to
