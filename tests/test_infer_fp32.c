@@ -151,7 +151,7 @@ TEST(test_frostnet_matches_training_forward)
 
 /* Ops the built-in models do not use: a grouped (not depthwise) conv, a BN that cannot
  * fold (after an add), max and average pools, a concat, dropout and flatten, a conv with
- * two readers (its activation is not fused), a 5x5 depthwise with stride 2, a hidden
+ * two readers (its activation is not fused), a 5x5 depthwise with stride 2 (hardtanh), a hidden
  * linear layer with its activation. */
 static const char *other_ops_arch =
     "{\"name\":\"otherops\",\"input\":{\"h\":20,\"w\":20,\"c\":3},\"classes\":7,\"layers\":["
@@ -166,7 +166,7 @@ static const char *other_ops_arch =
     "{\"name\":\"pa\",\"op\":\"act\",\"in\":[\"p\"],\"fn\":\"relu\"},"
     "{\"name\":\"mix\",\"op\":\"add\",\"in\":[\"bn\",\"pa\"]},"
     "{\"name\":\"dw\",\"op\":\"conv\",\"out\":12,\"k\":5,\"stride\":2,\"pad\":2,\"groups\":12},"
-    "{\"name\":\"dwa\",\"op\":\"act\",\"fn\":\"relu6\"},"
+    "{\"name\":\"dwa\",\"op\":\"act\",\"fn\":\"hardtanh\"}," /* relu6: the MobileNetV2 test */
     "{\"name\":\"ap\",\"op\":\"avgpool\",\"in\":[\"bn\"],\"k\":3,\"stride\":2,\"pad\":1},"
     "{\"name\":\"cat\",\"op\":\"concat\",\"in\":[\"dwa\",\"ap\",\"dwa\"]},"
     "{\"name\":\"drop\",\"op\":\"dropout\",\"p\":0.2},"

@@ -174,8 +174,8 @@ static void layer_by_layer(const char *name, const char *act)
 /* Every op the converter maps, including those the built-in models do not use: max and
  * average pools (padding excluded from the count), a conv without BN (bias, ReLU), a
  * standalone BN-less activation, hard-sigmoid, a squeeze-excite block (sigmoid gate, mul
- * per channel), SiLU, a same-shape mul, a flatten, and a hidden int8 linear layer before
- * the float logits. */
+ * per channel), SiLU, a same-shape mul, a hardtanh (a clamp to [-1, 1]: the output range
+ * of its conv), a flatten, and a hidden int8 linear layer before the float logits. */
 static const char *all_ops_arch =
     "{\"name\":\"allops\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
     "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":1,\"pad\":1},"
@@ -200,7 +200,7 @@ static const char *all_ops_arch =
     "{\"name\":\"cat\",\"op\":\"concat\",\"in\":[\"hsg\",\"mp\",\"r3\"]},"
     "{\"name\":\"ap\",\"op\":\"avgpool\",\"k\":3,\"stride\":2,\"pad\":1},"
     "{\"name\":\"c4\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2,\"pad\":1},"
-    "{\"name\":\"b4\",\"op\":\"bn\"},{\"name\":\"a4\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"b4\",\"op\":\"bn\"},{\"name\":\"a4\",\"op\":\"act\",\"fn\":\"hardtanh\"},"
     "{\"name\":\"fl\",\"op\":\"flatten\"},"
     "{\"name\":\"fc1\",\"op\":\"linear\",\"out\":24},"
     "{\"name\":\"fc2\",\"op\":\"linear\",\"out\":10}]}";

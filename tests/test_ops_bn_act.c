@@ -20,7 +20,8 @@
 #include "ops/ops.h"
 
 static const frost_bn_params bn_default = {1e-5f, 0.1f};
-static const frost_act_kind fusable_acts[] = {FROST_ACT_IDENTITY, FROST_ACT_RELU, FROST_ACT_RELU6};
+static const frost_act_kind fusable_acts[] = {FROST_ACT_IDENTITY, FROST_ACT_RELU, FROST_ACT_RELU6,
+                                              FROST_ACT_HARDTANH};
 
 static float *alloc_uniform(long n, float lo, float hi, unsigned long long seed)
 {
@@ -64,6 +65,7 @@ TEST(fusable_kinds)
     CHECK(frost_bn_act_fusable(FROST_ACT_IDENTITY));
     CHECK(frost_bn_act_fusable(FROST_ACT_RELU));
     CHECK(frost_bn_act_fusable(FROST_ACT_RELU6));
+    CHECK(frost_bn_act_fusable(FROST_ACT_HARDTANH));
     CHECK(!frost_bn_act_fusable(FROST_ACT_HSWISH));
     CHECK(!frost_bn_act_fusable(FROST_ACT_HSIGMOID));
 }
@@ -416,7 +418,8 @@ static double fused_loss(void *ctx)
     return s;
 }
 
-/* Distance of the BN outputs (before the activation) from the kinks at 0 and 6. */
+/* Distance of the BN outputs (before the activation) from the kinks at 0 and 6 (relu,
+ * relu6) and -1 and 1 (hardtanh). */
 static double kink_distance(const fused_probe *p, float *z, long *moved)
 {
     long n = p->m * p->c;
@@ -424,7 +427,8 @@ static double kink_distance(const fused_probe *p, float *z, long *moved)
                            z);
     double nearest = 1e30;
     for (long i = 0; i < n; i++) {
-        double d = fmin(fabs(z[i]), fabs(z[i] - 6.0));
+        double d =
+            fmin(fmin(fabs(z[i]), fabs(z[i] - 6.0)), fmin(fabs(z[i] - 1.0), fabs(z[i] + 1.0)));
         if (d < 0.15) { /* too close: move this input away, then look again */
             p->x[i] += 0.4f;
             ++*moved;

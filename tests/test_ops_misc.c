@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "frost/frost.h"
 #include "harness.h"
+#include "ops/act_def.h"
 #include "ops/elementwise.h"
 #include "ops/ops.h"
 
@@ -66,6 +67,7 @@ TEST(act_forward_values)
         /* sigmoid, silu: 1/(1+e^-x) and x/(1+e^-x), from Python's math.exp */
         {0.01798621f, 0.268941421f, 0.5f, 0.731058579f, 0.98201379f, 0.999088949f},
         {-0.0719448398f, -0.268941421f, 0, 0.731058579f, 3.92805516f, 6.99362264f},
+        {-1, -1, 0, 1, 1, 1}, /* hardtanh: clip(x, -1, 1) */
     };
     for (int k = 0; k < FROST_ACT_COUNT; k++) {
         float y[6];
@@ -89,6 +91,7 @@ TEST(act_backward_kinks_follow_pytorch)
         {0.0451766597f, 0.25f, 0.0451766597f, 0.00246650929f, 0.0284530239f, 0.104993585f,
          0.00149892871f},
         {-0.088104106f, 0.5f, 1.08810411f, 1.01232643f, -0.0702733528f, 1.09078425f, 1.00824185f},
+        {0, 1, 0, 0, 0, 0, 0}, /* hardtanh: -1 < x < 1 (its own kinks: the next test) */
     };
     float dy[7] = {1, 1, 1, 1, 1, 1, 1};
     for (int k = 0; k < FROST_ACT_COUNT; k++) {
@@ -100,6 +103,32 @@ TEST(act_backward_kinks_follow_pytorch)
             CHECK_NEAR(dx[i] - 10.0f, want[k][i], 1e-6, 1e-6);
     }
     frost_act_backward(FROST_ACT_RELU, 7, x, dy, NULL); /* no input gradient: a no-op */
+}
+
+/* Hardtanh's kinks at -1 and 1 (PyTorch: gradient dy strictly inside only), and NaN
+ * passing through the forward pass. */
+TEST(hardtanh_kinks_follow_pytorch)
+{
+    const float x[8] = {-1.0f, 1.0f, -0.999f, 0.999f, -1.001f, 1.001f, 0.25f, -0.5f};
+    const float want_y[8] = {-1, 1, -0.999f, 0.999f, -1, 1, 0.25f, -0.5f};
+    const float want_dx[8] = {0, 0, 2, 2, 0, 0, 2, 2};
+    const float dy[8] = {2, 2, 2, 2, 2, 2, 2, 2};
+    float y[8], dx[8] = {0};
+    frost_act_forward(FROST_ACT_HARDTANH, 8, x, y);
+    frost_act_backward(FROST_ACT_HARDTANH, 8, x, dy, dx);
+    for (int i = 0; i < 8; i++) {
+        CHECK_FLOAT_EQ(y[i], want_y[i]);
+        CHECK_FLOAT_EQ(dx[i], want_dx[i]);
+    }
+    float lo, hi;
+    CHECK(frost_act_clamp(FROST_ACT_HARDTANH, &lo, &hi));
+    CHECK_FLOAT_EQ(lo, -1.0f);
+    CHECK_FLOAT_EQ(hi, 1.0f);
+    CHECK(frost_act_is_real_clamp(FROST_ACT_HARDTANH));
+    CHECK_EQ_INT(frost_act_from_name("hardtanh"), FROST_ACT_HARDTANH);
+    float nan_in = NAN, nan_out = 0.0f;
+    frost_act_forward(FROST_ACT_HARDTANH, 1, &nan_in, &nan_out);
+    CHECK(isnan(nan_out));
 }
 
 /* Large |x|: no overflow, no NaN, and the tiny values keep their relative accuracy (a
@@ -139,12 +168,12 @@ static void act_op_forward(void *op)
     frost_act_forward(a->kind, a->n, a->x, a->y);
 }
 
-/* Moves values off the kinks (0, 6, +-3) so finite differences stay on one side. */
+/* Moves values off the kinks (0, 6, +-3, +-1) so finite differences stay on one side. */
 static void avoid_kinks(float *x, long n)
 {
-    const float kinks[4] = {0.0f, 6.0f, 3.0f, -3.0f};
+    const float kinks[6] = {0.0f, 6.0f, 3.0f, -3.0f, 1.0f, -1.0f};
     for (long i = 0; i < n; i++)
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 6; k++)
             if (fabsf(x[i] - kinks[k]) < 0.05f)
                 x[i] = kinks[k] + (x[i] < kinks[k] ? -0.1f : 0.1f);
 }
@@ -198,7 +227,7 @@ TEST(act_avx2_matches_ref)
         float *x = alloc_uniform(n, -8.0f, 8.0f, 100 + s), *dy = alloc_uniform(n, -2, 2, 200 + s);
         x[0] = 3.0f; /* a kink in every run (the vector part for n >= 8) */
         if (n > 9)
-            x[9] = -3.0f, x[3] = 0.0f, x[5] = 6.0f;
+            x[9] = -3.0f, x[3] = 0.0f, x[5] = 6.0f, x[6] = -1.0f, x[7] = 1.0f;
         float *y1 = alloc_zero(n), *y2 = alloc_zero(n);
         float *d1 = alloc_uniform(n, -1, 1, 7), *d2 = alloc_uniform(n, -1, 1, 7);
         for (int k = 0; k < FROST_ACT_COUNT; k++) {
@@ -928,10 +957,11 @@ TEST(xent_stable_and_checked)
 }
 
 FROST_TEST_MAIN(RUN(act_names_round_trip); RUN(act_forward_values);
-                RUN(act_backward_kinks_follow_pytorch); RUN(sigmoid_silu_stable_for_large_inputs);
-                RUN(act_gradcheck); RUN(act_large_input_uses_threads_and_matches_ref);
-                RUN(act_avx2_matches_ref); RUN(bn_running_stats_hand_numbers);
-                RUN(bn_matches_pytorch); RUN(bn_train_gradcheck); RUN(bn_wide_multithreaded);
+                RUN(act_backward_kinks_follow_pytorch); RUN(hardtanh_kinks_follow_pytorch);
+                RUN(sigmoid_silu_stable_for_large_inputs); RUN(act_gradcheck);
+                RUN(act_large_input_uses_threads_and_matches_ref); RUN(act_avx2_matches_ref);
+                RUN(bn_running_stats_hand_numbers); RUN(bn_matches_pytorch);
+                RUN(bn_train_gradcheck); RUN(bn_wide_multithreaded);
                 RUN(bn_backward_optional_outputs); RUN(bn_avx2_kernels_match_ref);
                 RUN(pool_odd_sizes); RUN(maxpool_gradcheck); RUN(avgpool_gradcheck_with_padding);
                 RUN(gap_values_and_gradcheck); RUN(add_and_vec_add); RUN(mul_values);

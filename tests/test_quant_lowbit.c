@@ -379,6 +379,14 @@ TEST(test_binary_input_after_relu_is_refused)
     CHECK(strstr(frost_last_error(), "'c1.act'") != NULL);
     frost_qconfig_free(c);
     frost_model_free(m);
+
+    /* hardtanh (Bi-Real's clip(x, -1, 1)) is a clamp too, but keeps the sign: accepted */
+    m = chain_model(FROST_ACT_HARDTANH);
+    c = config("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"bireal\"}}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    expect_layer(m, "c2.conv", FROST_WSCHEME_BWN, FROST_ASCHEME_BIREAL, 1);
+    frost_qconfig_free(c);
+    frost_model_free(m);
 }
 
 /* ---- the schemes inside a model: forward values and backward rules ---- */

@@ -8,12 +8,14 @@ Counts what an inference engine stores, the same way for every row:
   - per output channel of every conv/linear one FP32 bias (BN folded into it).
 Activation quantization parameters (a few bytes per layer) are left out.
 The first and the last conv/linear layer (layer-list order) are 8-bit under the binary and
-ternary schemes (docs/lowbit.md); `--edge-bits` changes that.
+ternary schemes (docs/lowbit.md); `--edge-bits` changes that. `--dw-bits` gives the
+depthwise convs (groups > 1) their own width (bench/lowbit keeps them 8-bit in the binary
+rows of FrostNet-S through a quant config).
 
 k-means (`--kmeans-bits TOTAL`): the weights cost TOTAL bits (the index + gap + codebook
 total of `frost compress`'s size report, Huffman-coded or plain), plus the FP32 biases.
 
-usage: model_bytes.py CKPT --bits B [--edge-bits E] [--ttq] | CKPT --kmeans-bits TOTAL
+usage: model_bytes.py CKPT --bits B [--edge-bits E] [--dw-bits D] [--ttq] | CKPT --kmeans-bits TOTAL
 Prints: bytes  lowbit-layers  weights-in-lowbit-layers  total-weights
 """
 import argparse
@@ -28,7 +30,7 @@ def read_header(path):
 
 
 def weight_layers(header):
-    """(name, weights, out channels) of every conv/linear, in layer order."""
+    """(name, weights, out channels, depthwise) of every conv/linear, in layer order."""
     arch = json.loads(header["__metadata__"]["frost.arch"])
     out = []
     for layer in arch["layers"]:
@@ -39,7 +41,7 @@ def weight_layers(header):
         n = 1
         for d in t["shape"]:
             n *= d
-        out.append((name, n, layer["out"]))
+        out.append((name, n, layer["out"], layer.get("groups", 1) > 1))
     return out
 
 
@@ -48,23 +50,26 @@ def main():
     ap.add_argument("ckpt")
     ap.add_argument("--bits", type=int, default=32)
     ap.add_argument("--edge-bits", type=int, default=None)
+    ap.add_argument("--dw-bits", type=int, default=None)
     ap.add_argument("--ttq", action="store_true")
     ap.add_argument("--kmeans-bits", type=float, default=None)
     a = ap.parse_args()
     layers = weight_layers(read_header(a.ckpt))
-    total_w = sum(n for _, n, _ in layers)
-    bias_bits = sum(32 * c for _, _, c in layers)
+    total_w = sum(n for _, n, _, _ in layers)
+    bias_bits = sum(32 * c for _, _, c, _ in layers)
     if a.kmeans_bits is not None:
         print(int(round((a.kmeans_bits + bias_bits) / 8)), len(layers), total_w, total_w)
         return
     bits = 0
     low, low_w = 0, 0
-    for i, (_, n, c) in enumerate(layers):
+    for i, (_, n, c, dw) in enumerate(layers):
         edge = i == 0 or i == len(layers) - 1
         b = a.edge_bits if (edge and a.edge_bits is not None) else a.bits
+        if dw and not edge and a.dw_bits is not None:
+            b = a.dw_bits
         bits += n * b
         if b < 32:
-            bits += 32 * c * (2 if (a.ttq and not edge) else 1)
+            bits += 32 * c * (2 if (a.ttq and b < 8) else 1)
         if b < 8:
             low += 1
             low_w += n

@@ -200,8 +200,10 @@ static frost_status emit_act(exporter *e, int i)
     switch (n->act) {
     case FROST_ACT_IDENTITY: e->t[i] = *x; return FROST_OK;
     case FROST_ACT_RELU: op = layer_node(e, i, "Relu", 1, in); break;
-    case FROST_ACT_RELU6: { /* opset 13's Clip takes its bounds as inputs */
-        float lo = 0.0f, hi = 6.0f;
+    case FROST_ACT_RELU6: /* opset 13's Clip takes its bounds as inputs */
+    case FROST_ACT_HARDTANH: {
+        float lo = n->act == FROST_ACT_RELU6 ? 0.0f : -1.0f;
+        float hi = n->act == FROST_ACT_RELU6 ? 6.0f : 1.0f;
         in[1] = frost_onnxw_name(&e->w, "%s.min", n->name);
         in[2] = frost_onnxw_name(&e->w, "%s.max", n->name);
         NEED(init_f32(e, in[1], 0, NULL, &lo) && init_f32(e, in[2], 0, NULL, &hi));

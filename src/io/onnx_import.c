@@ -549,8 +549,11 @@ static frost_status imp_clip(importer *im, const Onnx__NodeProto *n, const char 
         return add_act(im, n, label, FROST_ACT_RELU6);
     if (lo == 0.0f && isinf(hi) && hi > 0)
         return add_act(im, n, label, FROST_ACT_RELU);
-    char why[128];
-    snprintf(why, sizeof why, "Clip(%g, %g) is supported only as ReLU (0, inf) or ReLU6 (0, 6)",
+    if (lo == -1.0f && hi == 1.0f)
+        return add_act(im, n, label, FROST_ACT_HARDTANH);
+    char why[160];
+    snprintf(why, sizeof why,
+             "Clip(%g, %g) is supported only as ReLU (0, inf), ReLU6 (0, 6) or hardtanh (-1, 1)",
              (double)lo, (double)hi);
     return fail_node(label, n, why);
 }

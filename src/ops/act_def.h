@@ -5,9 +5,9 @@
  * the same order, and the tests hold them to the reference bit for bit.
  *
  * Values follow PyTorch, including the gradient at the kinks (relu: 0 at x <= 0;
- * relu6: dy only for 0 < x < 6; hardswish: 0 for x < -3, dy*(x/3 + 1/2) for
- * -3 <= x <= 3, dy above; hardsigmoid: dy/6 for -3 < x < 3). Comparisons are written
- * to be false for NaN, so NaN passes through the forward pass.
+ * relu6: dy only for 0 < x < 6; hardtanh: dy only for -1 < x < 1; hardswish: 0 for
+ * x < -3, dy*(x/3 + 1/2) for -3 <= x <= 3, dy above; hardsigmoid: dy/6 for -3 < x < 3).
+ * Comparisons are written to be false for NaN, so NaN passes through the forward pass.
  *
  * Sigmoid is computed from e^-|x| (which never overflows): 1/(1+e^-x) for x >= 0 and
  * e^x/(1+e^x) below, so it keeps its relative accuracy (a few ulps) for any |x|, down to
@@ -23,6 +23,9 @@
 #include "ops/ops.h"
 
 static inline float frost_relu6f(float v) { return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
+
+/* clip(v, -1, 1): Bi-Real Net's real-valued activation (PyTorch's Hardtanh) */
+static inline float frost_hardtanhf(float v) { return v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v); }
 
 /* 1/(1+e^-x), stable for large |x| (NaN gives NaN). */
 static inline float frost_sigmoidf(float x)
@@ -45,6 +48,7 @@ static inline float frost_act_value(frost_act_kind k, float x)
     case FROST_ACT_HSIGMOID: return frost_relu6f(x + 3.0f) * sixth;
     case FROST_ACT_SIGMOID: return frost_sigmoidf(x);
     case FROST_ACT_SILU: return x * frost_sigmoidf(x);
+    case FROST_ACT_HARDTANH: return frost_hardtanhf(x);
     case FROST_ACT_COUNT: break;
     }
     return x;
@@ -71,6 +75,7 @@ static inline float frost_act_grad(frost_act_kind k, float x, float dy)
         float s = frost_sigmoidf(x);
         return dy * s * (1.0f + x * (1.0f - s));
     }
+    case FROST_ACT_HARDTANH: return (x > -1.0f && x < 1.0f) ? dy : 0.0f;
     case FROST_ACT_COUNT: break;
     }
     return dy;
@@ -89,6 +94,10 @@ static inline bool frost_act_clamp(frost_act_kind k, float *lo, float *hi)
     case FROST_ACT_RELU6:
         *lo = 0.0f;
         *hi = 6.0f;
+        return true;
+    case FROST_ACT_HARDTANH:
+        *lo = -1.0f;
+        *hi = 1.0f;
         return true;
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
@@ -119,12 +128,13 @@ static inline bool frost_act_fixed_qrange(frost_act_kind k, float *lo, float *hi
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
     case FROST_ACT_SILU:
+    case FROST_ACT_HARDTANH: /* a clamp: its range comes from the unit's observer */
     case FROST_ACT_COUNT: break;
     }
     return false;
 }
 
-/* A clamp that does something (relu, relu6): joins a conv-BN unit in quantization. */
+/* A clamp that does something (relu, relu6, hardtanh): joins a conv-BN unit in quantization. */
 static inline bool frost_act_is_real_clamp(frost_act_kind k)
 {
     float lo, hi;

@@ -154,6 +154,7 @@ BN_ACT_INLINE bool keep_ref(frost_act_kind k, float y)
     switch (k) {
     case FROST_ACT_RELU: return y > 0.0f;
     case FROST_ACT_RELU6: return y > 0.0f && y < 6.0f;
+    case FROST_ACT_HARDTANH: return y > -1.0f && y < 1.0f;
     case FROST_ACT_IDENTITY:
     case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
@@ -186,6 +187,9 @@ void frost_bn_act_apply_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld
     case FROST_ACT_RELU6:
         apply_rows_ref(FROST_ACT_RELU6, rows, tc, ld, x, mean, scale, shift, y);
         break;
+    case FROST_ACT_HARDTANH:
+        apply_rows_ref(FROST_ACT_HARDTANH, rows, tc, ld, x, mean, scale, shift, y);
+        break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
@@ -217,6 +221,9 @@ void frost_bn_act_sums_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld,
     switch (act) {
     case FROST_ACT_RELU: sums_rows_ref(FROST_ACT_RELU, rows, tc, ld, dy, y, x, s1, s2); break;
     case FROST_ACT_RELU6: sums_rows_ref(FROST_ACT_RELU6, rows, tc, ld, dy, y, x, s1, s2); break;
+    case FROST_ACT_HARDTANH:
+        sums_rows_ref(FROST_ACT_HARDTANH, rows, tc, ld, dy, y, x, s1, s2);
+        break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
@@ -250,6 +257,9 @@ void frost_bn_act_dx_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, c
         break;
     case FROST_ACT_RELU6:
         dx_rows_ref(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        break;
+    case FROST_ACT_HARDTANH:
+        dx_rows_ref(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
         break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:

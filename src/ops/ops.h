@@ -95,6 +95,7 @@ void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const fl
     X(HSIGMOID, "hsigmoid") /* relu6(x+3)/6 */     \
     X(SIGMOID, "sigmoid")   /* 1/(1+e^-x) */       \
     X(SILU, "silu")         /* x*sigmoid(x) */     \
+    X(HARDTANH, "hardtanh") /* clip(x, -1, 1) */   \
     FROST_ACT_LIST_EXTRA(X)
 
 #define FROST_ACT_ENUM_(id, name) FROST_ACT_##id,

@@ -22,6 +22,8 @@ BN_ACT_INLINE __m256 act_v(frost_act_kind k, __m256 z)
     case FROST_ACT_RELU: return _mm256_max_ps(_mm256_setzero_ps(), z);
     case FROST_ACT_RELU6:
         return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), z));
+    case FROST_ACT_HARDTANH:
+        return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), z));
     case FROST_ACT_IDENTITY:
     case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
@@ -41,6 +43,9 @@ BN_ACT_INLINE __m256 keep_v(frost_act_kind k, __m256 y)
     case FROST_ACT_RELU6:
         return _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_GT_OQ),
                              _mm256_cmp_ps(y, _mm256_set1_ps(6.0f), _CMP_LT_OQ));
+    case FROST_ACT_HARDTANH:
+        return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_set1_ps(-1.0f), _CMP_GT_OQ),
+                             _mm256_cmp_ps(y, _mm256_set1_ps(1.0f), _CMP_LT_OQ));
     case FROST_ACT_IDENTITY:
     case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
     case FROST_ACT_HSIGMOID:
@@ -95,6 +100,9 @@ void frost_bn_act_apply_avx2(frost_act_kind act, int64_t rows, int tc, int64_t l
     case FROST_ACT_RELU: apply_rows(FROST_ACT_RELU, rows, tc, ld, x, mean, scale, shift, y); break;
     case FROST_ACT_RELU6:
         apply_rows(FROST_ACT_RELU6, rows, tc, ld, x, mean, scale, shift, y);
+        break;
+    case FROST_ACT_HARDTANH:
+        apply_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, mean, scale, shift, y);
         break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
@@ -205,6 +213,7 @@ void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld
     switch (act) {
     case FROST_ACT_RELU: sums_tile(FROST_ACT_RELU, rows, tc, ld, dy, y, x, s1, s2); break;
     case FROST_ACT_RELU6: sums_tile(FROST_ACT_RELU6, rows, tc, ld, dy, y, x, s1, s2); break;
+    case FROST_ACT_HARDTANH: sums_tile(FROST_ACT_HARDTANH, rows, tc, ld, dy, y, x, s1, s2); break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
     case FROST_ACT_HSIGMOID:
@@ -261,6 +270,9 @@ void frost_bn_act_dx_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, 
         break;
     case FROST_ACT_RELU6:
         dx_rows(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        break;
+    case FROST_ACT_HARDTANH:
+        dx_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
         break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:

@@ -129,12 +129,18 @@ static __m256 relu6_v(__m256 x)
     return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), x));
 }
 
+static __m256 hardtanh_v(__m256 x)
+{
+    return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), x));
+}
+
 static __m256 act_v(frost_act_kind k, __m256 x)
 {
     const __m256 three = _mm256_set1_ps(3.0f), sixth = _mm256_set1_ps(1.0f / 6.0f);
     switch (k) {
     case FROST_ACT_RELU: return relu_v(x);
     case FROST_ACT_RELU6: return relu6_v(x);
+    case FROST_ACT_HARDTANH: return hardtanh_v(x);
     case FROST_ACT_HSWISH:
         return _mm256_mul_ps(_mm256_mul_ps(x, relu6_v(_mm256_add_ps(x, three))), sixth);
     case FROST_ACT_HSIGMOID: return _mm256_mul_ps(relu6_v(_mm256_add_ps(x, three)), sixth);
@@ -165,6 +171,7 @@ void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *
         ACT_LOOP(FROST_ACT_RELU6)
         ACT_LOOP(FROST_ACT_HSWISH)
         ACT_LOOP(FROST_ACT_HSIGMOID)
+        ACT_LOOP(FROST_ACT_HARDTANH)
 #undef ACT_LOOP
     case FROST_ACT_IDENTITY: /* the reference copies */
     case FROST_ACT_SIGMOID:  /* no vector exp yet: every element goes to the reference */
@@ -185,6 +192,11 @@ static __m256 act_grad_v(frost_act_kind k, __m256 x, __m256 dy)
     case FROST_ACT_RELU6: {
         __m256 in = _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ),
                                   _mm256_cmp_ps(x, _mm256_set1_ps(6.0f), _CMP_LT_OQ));
+        return _mm256_and_ps(in, dy);
+    }
+    case FROST_ACT_HARDTANH: {
+        __m256 in = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-1.0f), _CMP_GT_OQ),
+                                  _mm256_cmp_ps(x, _mm256_set1_ps(1.0f), _CMP_LT_OQ));
         return _mm256_and_ps(in, dy);
     }
     case FROST_ACT_HSWISH: {
@@ -224,6 +236,7 @@ void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const 
         ACT_GRAD_LOOP(FROST_ACT_RELU6)
         ACT_GRAD_LOOP(FROST_ACT_HSWISH)
         ACT_GRAD_LOOP(FROST_ACT_HSIGMOID)
+        ACT_GRAD_LOOP(FROST_ACT_HARDTANH)
 #undef ACT_GRAD_LOOP
     case FROST_ACT_SIGMOID: /* no vector exp yet: every element goes to the reference */
     case FROST_ACT_SILU:

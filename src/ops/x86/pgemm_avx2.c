@@ -36,6 +36,8 @@ static inline __m256 activate(frost_act_kind act, __m256 v)
     switch (act) {
     case FROST_ACT_RELU: return _mm256_max_ps(zero, v);
     case FROST_ACT_RELU6: return _mm256_min_ps(six, _mm256_max_ps(zero, v));
+    case FROST_ACT_HARDTANH:
+        return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), v));
     case FROST_ACT_HSWISH:
         return _mm256_mul_ps(
             _mm256_mul_ps(v, _mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(v, three)))),
