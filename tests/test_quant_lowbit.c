@@ -146,8 +146,14 @@ TEST(test_ttq_forward_and_backward_rules)
     const float want_dw[5] = {0.2f, 0.2f, 0.3f, 1.2f, 1.0f}; /* Wp*g, g, g, Wn*g, Wp*g */
     for (int i = 0; i < 5; i++)
         CHECK_NEAR(dw[i], want_dw[i], 1e-6, 0);
-    CHECK_NEAR(dwp, 0.6, 1e-6, 0);  /* sum over the positive set */
-    CHECK_NEAR(dwn, -0.4, 1e-6, 0); /* minus the sum over the negative set */
+    CHECK_NEAR(dwp, 0.3, 1e-6, 0);  /* the mean over the positive set: (0.1 + 0.5) / 2 */
+    CHECK_NEAR(dwn, -0.4, 1e-6, 0); /* minus the mean over the negative set: -0.4 / 1 */
+    /* an empty set's scale gets no gradient (no division by zero) */
+    const float small[2] = {0.01f, 0.02f}; /* threshold .001: both positive */
+    dwp = dwn = 0.0f;
+    frost_ttq_backward(2, small, 0.001f, 2.0f, 3.0f, dy, dw, &dwp, &dwn);
+    CHECK_NEAR(dwp, 0.15, 1e-6, 0);
+    CHECK_FLOAT_EQ(dwn, 0.0f);
     float wp, wn;
     frost_ttq_init_scales(5, w, 0.05f, &wp, &wn);
     CHECK_NEAR(wp, 0.6, 1e-6, 0);
@@ -490,10 +496,76 @@ TEST(test_ttq_scale_gradients_match_finite_differences)
     frost_softmax_xent(1, 2, frost_model_logits(m), &label, 0.0f, dl, &correct);
     frost_model_zero_grad(m);
     CHECK(frost_model_backward(m, dl) == FROST_OK);
-    /* the output is linear in Wp and Wn (the threshold depends on W only): true gradients */
-    CHECK_EQ_INT(frost_test_gradcheck("ttq scales", model_loss, &ctx, s, m->params[si].grad, 2,
-                                      1e-3, 1e-5, 1e-3, 2),
-                 0);
+    /* the output is linear in Wp and Wn (the threshold depends on W only): the scale
+     * gradients are the true derivatives divided by the sizes of the positive and the
+     * negative set */
+    const float *w2 = weights_of(m, "fc2");
+    float mx = 0.0f;
+    for (int i = 0; i < 8; i++)
+        mx = fmaxf(mx, fabsf(w2[i]));
+    int np = 0, nn = 0;
+    for (int i = 0; i < 8; i++) {
+        np += w2[i] > 0.05f * mx;
+        nn += w2[i] < -0.05f * mx;
+    }
+    CHECK(np > 0 && nn > 0);
+    float total[2] = {m->params[si].grad[0] * (float)np, m->params[si].grad[1] * (float)nn};
+    CHECK_EQ_INT(
+        frost_test_gradcheck("ttq scales", model_loss, &ctx, s, total, 2, 1e-3, 1e-5, 1e-3, 2), 0);
+    frost_qconfig_free(c);
+    frost_model_free(m);
+}
+
+/* TTQ's scales stay positive: an SGD step whose gradient would drive Wp and Wn below zero
+ * leaves them at the floor (1e-6) after frost_model_qat_after_step, the forward then gives
+ * the floor's magnitude to the sets; a scale above the floor is left alone. */
+TEST(test_ttq_scales_stay_positive)
+{
+    frost_model *m = mlp();
+    frost_qconfig *c = config("{\"activations\": {\"enabled\": false}, \"layers\": {\"fc2\": "
+                              "{\"weights\": {\"scheme\": \"ttq\"}}}}");
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    CHECK(frost_model_set_batch(m, 1) == FROST_OK);
+    int si = param_index(m, "fc2.ttq");
+    CHECK(si >= 0);
+    if (si < 0)
+        return;
+    const float x[4] = {0.5f, -1.0f, 0.25f, 2.0f};
+    CHECK(frost_model_forward(m, x, 1, true) == FROST_OK);
+    float *s = m->params[si].data;
+    s[0] = 0.02f;
+    s[1] = 0.03f;
+    frost_optimizer_config oc = frost_optimizer_defaults(FROST_OPT_SGD);
+    oc.momentum = 0.0f;
+    oc.nesterov = false;
+    oc.wd = oc.wd_1d = oc.wd_depthwise = 0.0f;
+    frost_optimizer *o = NULL;
+    CHECK(frost_optimizer_create(&oc, m, &o) == FROST_OK);
+    frost_model_zero_grad(m);
+    m->params[si].grad[0] = 1.0f; /* 0.02 - 0.1 * 1 = -0.08 */
+    m->params[si].grad[1] = 0.5f; /* 0.03 - 0.1 * 0.5 = -0.02 */
+    CHECK(o && frost_optimizer_step(o, 0.1f) == FROST_OK);
+    CHECK_NEAR(s[0], -0.08, 1e-6, 0);
+    CHECK_NEAR(s[1], -0.02, 1e-6, 0);
+    frost_model_qat_after_step(m);
+    CHECK_FLOAT_EQ(s[0], 1e-6f);
+    CHECK_FLOAT_EQ(s[1], 1e-6f);
+    CHECK(frost_model_forward(m, x, 1, true) == FROST_OK);
+    const float *wq = NULL; /* fc2's ternary weights of that forward */
+    for (int i = 0; i < m->n_nodes; i++)
+        if (strcmp(m->nodes[i].name, "fc2") == 0)
+            wq = m->nodes[i].q.w_eff;
+    CHECK(wq != NULL);
+    for (int i = 0; wq && i < 8; i++)
+        CHECK(wq[i] == 0.0f || fabsf(wq[i]) == 1e-6f);
+    frost_model_zero_grad(m);
+    m->params[si].grad[0] = -1.0f; /* back up: 1e-6 + 0.1 */
+    m->params[si].grad[1] = 0.0f;
+    CHECK(frost_optimizer_step(o, 0.1f) == FROST_OK);
+    frost_model_qat_after_step(m);
+    CHECK_NEAR(s[0], 0.1 + 1e-6, 1e-7, 0);
+    CHECK_FLOAT_EQ(s[1], 1e-6f);
+    frost_optimizer_free(o);
     frost_qconfig_free(c);
     frost_model_free(m);
 }
@@ -838,14 +910,17 @@ TEST(test_bireal_trains_on_fashion_mnist)
     CHECK(acc1 > 0.5f);
 }
 
-FROST_TEST_MAIN(
-    RUN(test_bwn_worked_example); RUN(test_twn_worked_example);
-    RUN(test_binary_deterministic_and_clip); RUN(test_binary_stochastic_probabilities_and_seed);
-    RUN(test_ttq_forward_and_backward_rules); RUN(test_sign_and_approx_sign);
-    RUN(test_xnor_conv_scale_map); RUN(test_xnor_linear_worked_example);
-    RUN(test_config_schemes_and_errors); RUN(test_first_and_last_layer_stay_affine);
-    RUN(test_binary_input_after_relu_is_refused); RUN(test_bwn_sign_in_model_follow_the_rules);
-    RUN(test_ttq_scale_gradients_match_finite_differences); RUN(test_binary_connect_step_clips);
-    RUN(test_binary_stochastic_in_model); RUN(test_deployed_weights_match_inference);
-    RUN(test_bireal_shortcuts_where_shapes_match); RUN(test_ttq_scales_in_checkpoints);
-    RUN(test_bwn_sign_trains_on_fashion_mnist); RUN(test_bireal_trains_on_fashion_mnist))
+FROST_TEST_MAIN(RUN(test_bwn_worked_example); RUN(test_twn_worked_example);
+                RUN(test_binary_deterministic_and_clip);
+                RUN(test_binary_stochastic_probabilities_and_seed);
+                RUN(test_ttq_forward_and_backward_rules); RUN(test_sign_and_approx_sign);
+                RUN(test_xnor_conv_scale_map); RUN(test_xnor_linear_worked_example);
+                RUN(test_config_schemes_and_errors); RUN(test_first_and_last_layer_stay_affine);
+                RUN(test_binary_input_after_relu_is_refused);
+                RUN(test_bwn_sign_in_model_follow_the_rules);
+                RUN(test_ttq_scale_gradients_match_finite_differences);
+                RUN(test_ttq_scales_stay_positive); RUN(test_binary_connect_step_clips);
+                RUN(test_binary_stochastic_in_model); RUN(test_deployed_weights_match_inference);
+                RUN(test_bireal_shortcuts_where_shapes_match); RUN(test_ttq_scales_in_checkpoints);
+                RUN(test_bwn_sign_trains_on_fashion_mnist);
+                RUN(test_bireal_trains_on_fashion_mnist))

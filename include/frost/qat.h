@@ -126,7 +126,8 @@ void frost_model_quantize_only(struct frost_model *m, int i);
 /* ---- binary and ternary training (docs/lowbit.md) ---- */
 
 /* Call after every optimizer step of a quantized model: BinaryConnect's constraint, every
- * binary-scheme layer's real weights clipped to [-H, H]. A no-op for other schemes. */
+ * binary-scheme layer's real weights clipped to [-H, H], and TTQ's, its learned scales kept
+ * positive (at least 1e-6). A no-op for other schemes. */
 void frost_model_qat_after_step(struct frost_model *m);
 /* Seeds the draws of stochastic binary weights (a training run seeds it per epoch). */
 void frost_model_seed_qat(struct frost_model *m, uint64_t seed);

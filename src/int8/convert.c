@@ -311,10 +311,11 @@ static frost_status check_scheme_supported(const frost_node *cn)
     return FROST_OK;
 }
 
-/* The packed form of the node's -1/0/+1 weights, what the file stores (lowbit.c). */
-static frost_status pack_codes(conv_ctx *c, frost_int8_node *o, int cout, int64_t inner)
+/* The packed form of the node's -1/0/+1 codes, what the file stores (lowbit.c). */
+static frost_status pack_codes(conv_ctx *c, frost_int8_node *o, const int8_t *codes, int cout,
+                               int64_t inner)
 {
-    o->wbits = frost_int8_lowbit_wbits(o->weight, (int64_t)cout * inner);
+    o->wbits = frost_int8_lowbit_wbits(codes, (int64_t)cout * inner);
     if (o->wbits == 8) { /* not codes (cannot happen for a low-bit layer): plain int8 */
         o->wbits = 0;
         return FROST_OK;
@@ -322,46 +323,104 @@ static frost_status pack_codes(conv_ctx *c, frost_int8_node *o, int cout, int64_
     uint8_t *p = frost_int8_own(c->out, frost_int8_packed_row_bytes(o->wbits, inner) * cout);
     if (!p)
         return FROST_ERR_NOMEM;
-    frost_int8_pack_weights(o->weight, cout, inner, o->wbits, p);
+    frost_int8_pack_weights(codes, cout, inner, o->wbits, p);
     o->wpacked = p;
     return FROST_OK;
 }
 
-/* Weights -1/0/+1 times one positive scale per output channel, as int8: w = code and S_w =
- * the scale, so the int8 conv's sum is exactly the low-bit layer's (the input's zero point
- * handled as for any int8 weights). A negative scale (a folded BN with negative gamma) flips
- * the channel's codes; a zero scale leaves only the bias. TTQ's separate +1 / -1 scales
- * have no exact int8 form unless equal: refused. */
+/* One scale per channel (binary, BWN, TWN): w = code and S_w = the scale, so the int8
+ * conv's sum is exactly the low-bit layer's (the input's zero point handled as for any int8
+ * weights). A negative scale (a folded BN with negative gamma) flips the channel's codes; a
+ * zero scale leaves only the bias. */
+static frost_status one_scale_channel(const frost_lowbit_layer *l, int ch, const char *name,
+                                      int8_t *w, float *wscale)
+{
+    float pos = l->pos_scale[ch], neg = l->neg_scale[ch];
+    if (pos != neg || !isfinite(pos))
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' (%s weights) channel %d has scale %g for +1 "
+                          "and %g for -1; the int8 engine runs one scale per channel only",
+                          name, frost_wscheme_name(l->wscheme), ch, (double)pos, (double)neg);
+    int sign = pos < 0.0f ? -1 : pos > 0.0f ? 1 : 0;
+    for (int64_t i = 0; i < l->inner; i++)
+        w[ch * l->inner + i] = (int8_t)(sign * l->codes[ch * l->inner + i]);
+    *wscale = fabsf(pos);
+    return FROST_OK;
+}
+
+/* The fraction small/big (1 <= big <= 127, 0 <= small <= big) closest to r in [0, 1]: the
+ * ratio of TTQ's two magnitudes in whole int8 steps (r = 1 gives 1/1, TWN's form). */
+static void closest_level_ratio(float r, int *small, int *big)
+{
+    double best = 2.0;
+    for (int q = 1; q <= 127; q++) {
+        int p = (int)lrint((double)r * q);
+        double err = fabs((double)p / q - (double)r);
+        if (err < best) {
+            best = err;
+            *small = p;
+            *big = q;
+        }
+    }
+}
+
+/* TTQ: a +1 code is worth pos, a -1 code -neg (BN folded in; the same ratio in every
+ * channel). With M = max(|pos|, |neg|) and small/big the fraction closest to
+ * min(|pos|, |neg|) / M, the weight scale is M / big and the int8 weights two levels,
+ * +-big for the larger magnitude (exact) and +-small for the other (off by M |small/big -
+ * r| <= M / 254, docs/int8.md#low-bit-layers). The levels are kept per channel (a negative
+ * BN gamma negates both). A zero channel leaves only the bias. */
+static frost_status ttq_channel(const frost_lowbit_layer *l, int ch, const char *name, int8_t *w,
+                                float *wscale, int8_t *levels)
+{
+    float pos = l->pos_scale[ch], neg = l->neg_scale[ch];
+    float top = fmaxf(fabsf(pos), fabsf(neg));
+    if (!isfinite(top))
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' (ttq weights) channel %d has scales %g and %g", name,
+                          ch, (double)pos, (double)neg);
+    int small = 0, big = 1;
+    if (top > 0.0f)
+        closest_level_ratio(fminf(fabsf(pos), fabsf(neg)) / top, &small, &big);
+    float step = top / (float)big;
+    levels[0] = (int8_t)(top > 0.0f ? lrintf(pos / step) : 0);
+    levels[1] = (int8_t)(top > 0.0f ? -lrintf(neg / step) : 0);
+    memcpy(w + ch * l->inner, l->codes + ch * l->inner, (size_t)l->inner);
+    frost_int8_apply_levels(w + ch * l->inner, 1, l->inner, levels);
+    *wscale = top > 0.0f ? step : 0.0f;
+    return FROST_OK;
+}
+
+/* The int8 form of a binary/ternary layer: per-channel weights and scales from the layer's
+ * codes (one_scale_channel, ttq_channel), the codes packed for the file, then the bias. */
 static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_node *cn,
                                    const frost_int8_node *in, bool logits)
 {
     int layer = qlayer_of(c->m, (int)(cn - c->m->nodes));
     frost_lowbit_layer l;
     FROST_TRY(frost_model_qlayer_lowbit(c->m, layer, &l));
+    bool ttq = l.wscheme == FROST_WSCHEME_TTQ;
     o->acc_shift = logits || c->opts.onnx_bias_grid ? 0 : frost_int8_weights_acc_shift(l.inner);
     int8_t *w = frost_int8_own(c->out, (size_t)l.cout * l.inner);
     float *wscale = w ? frost_int8_own(c->out, (size_t)l.cout * 4) : NULL;
-    frost_status s = wscale ? FROST_OK : FROST_ERR_NOMEM;
+    int8_t *levels = wscale && ttq ? frost_int8_own(c->out, (size_t)l.cout * 2) : NULL;
+    frost_status s = wscale && (levels || !ttq) ? FROST_OK : FROST_ERR_NOMEM;
     for (int ch = 0; ch < l.cout && s == FROST_OK; ch++) {
-        float pos = l.pos_scale[ch], neg = l.neg_scale[ch];
-        if (pos != neg || !isfinite(pos)) {
-            s = frost_fail(FROST_ERR_UNSUPPORTED,
-                           "int8 convert: '%s' (%s weights) channel %d has scale %g for +1 "
-                           "and %g for -1; the int8 engine runs one scale per channel only",
-                           cn->name, frost_wscheme_name(l.wscheme), ch, (double)pos, (double)neg);
-            break;
-        }
-        int sign = pos < 0.0f ? -1 : pos > 0.0f ? 1 : 0;
-        for (int64_t i = 0; i < l.inner; i++)
-            w[ch * l.inner + i] = (int8_t)(sign * l.codes[ch * l.inner + i]);
+        s = ttq ? ttq_channel(&l, ch, cn->name, w, &wscale[ch], &levels[2 * ch])
+                : one_scale_channel(&l, ch, cn->name, w, &wscale[ch]);
         /* a dead channel: any scale; one output step per accumulator step keeps its bias
          * on the same fine grid as the others */
-        wscale[ch] = sign ? fabsf(pos) : logits ? 1.0f : o->scale / in->scale;
+        if (wscale[ch] == 0.0f)
+            wscale[ch] = logits ? 1.0f : o->scale / in->scale;
     }
     o->weight = w;
     o->wscale = wscale;
+    o->wlevels = levels;
+    /* TTQ stores the codes and the levels; the one-scale schemes' weights are codes */
     if (s == FROST_OK)
-        s = pack_codes(c, o, l.cout, l.inner);
+        s = pack_codes(c, o, ttq ? l.codes : w, l.cout, l.inner);
+    if (s == FROST_OK && ttq && !o->wbits) /* cannot happen: codes are -1/0/+1 */
+        o->wlevels = NULL;
     if (s == FROST_OK)
         s = finish_weights(c, o, cn->name, l.bias, in, logits);
     frost_lowbit_layer_free(&l);

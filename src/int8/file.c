@@ -7,7 +7,9 @@
  *    "requant": "fixed" | "float" (optional, default fixed), "nodes": [{"name", "op", "in": [..],
  * "shape": [h, w, c], "scale", "zp", "lo", "hi", "k", "stride", "pad", "groups", "acc_shift",
  * "wbits" (version 2, optional: 1 or 2, the ".weight" tensor is then U8 packed codes,
- * lowbit.c)}, ..]}. A model without packed weights is written as version 1.
+ * lowbit.c), "levels" (version 3, optional, true with "wbits": TTQ, a ".levels" I8
+ * [cout, 2] tensor gives each channel's weight of a +1 and a -1 code)}, ..]}. A file is
+ * written with the lowest version that holds it (no packed weights: version 1).
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
  * node's shape follows from its inputs, and every tensor's dtype and exact shape.
  */
@@ -48,7 +50,8 @@ static cJSON *node_json(const frost_int8_node *n)
               cJSON_AddNumberToObject(o, "pad", n->pad) &&
               cJSON_AddNumberToObject(o, "groups", n->groups) &&
               cJSON_AddNumberToObject(o, "acc_shift", n->acc_shift) &&
-              (!n->wbits || cJSON_AddNumberToObject(o, "wbits", n->wbits));
+              (!n->wbits || cJSON_AddNumberToObject(o, "wbits", n->wbits)) &&
+              (!n->wlevels || cJSON_AddTrueToObject(o, "levels"));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -71,14 +74,24 @@ static bool add_preprocess(cJSON *root, const frost_preprocess *p)
     return cJSON_AddStringToObject(o, "channels", p->bgr ? "bgr" : "rgb") != NULL;
 }
 
+/* The lowest format version that holds the model: what older readers can read stays
+ * readable by them. */
+static int format_version(const frost_int8_model *m)
+{
+    int version = 1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        int need = m->nodes[i].wlevels ? 3 : m->nodes[i].wbits ? 2 : 1;
+        version = need > version ? need : version;
+    }
+    return version;
+}
+
 static char *graph_json(const frost_int8_model *m)
 {
     cJSON *root = cJSON_CreateObject();
     int input[3] = {m->in_h, m->in_w, m->in_c};
     cJSON *nodes = NULL;
-    int version = 1; /* files readers of version 1 can read stay version 1 */
-    for (int i = 0; i < m->n_nodes; i++)
-        version = m->nodes[i].wbits ? FROST_I8_FORMAT_VERSION : version;
+    int version = format_version(m);
     bool ok = root && cJSON_AddStringToObject(root, "format", FORMAT_NAME) &&
               cJSON_AddNumberToObject(root, "version", version) &&
               cJSON_AddStringToObject(root, "name", m->name) && add_ints(root, "input", input, 3) &&
@@ -141,6 +154,8 @@ static void list_tensors(const frost_int8_model *m, tensor_list *l, bool words)
                            (int64_t)frost_int8_packed_row_bytes(n->wbits, inner), n->wpacked);
             else
                 add_tensor(l, n->name, "weight", FROST_DT_I8, n->c, inner, n->weight);
+            if (n->wlevels)
+                add_tensor(l, n->name, "levels", FROST_DT_I8, n->c, 2, n->wlevels);
         }
         if (!words && n->lut)
             add_tensor(l, n->name, "lut", FROST_DT_U8, n->n_in, 256, n->lut);
@@ -175,6 +190,7 @@ typedef struct {
     const char *path;
     frost_st_file *f;
     int version;
+    bool levels; /* the node being read has "levels" (parse_levels_flag) */
 } load_ctx;
 
 static frost_status bad(const load_ctx *c, const char *what, const char *node)
@@ -213,6 +229,23 @@ static frost_status get_ints(const load_ctx *c, const cJSON *o, const char *key,
         FROST_TRY(get_int(c, cJSON_GetArrayItem(a, i), NULL, lo, hi, node, &out[i]));
     if (n)
         *n = len;
+    return FROST_OK;
+}
+
+/* "levels": true marks packed TTQ weights with a ".levels" tensor (read with the weights);
+ * the flag is only valid on packed weights in a version 3 file. */
+static frost_status parse_levels_flag(load_ctx *c, const cJSON *o, const frost_int8_node *n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "levels");
+    c->levels = v != NULL;
+    if (!v)
+        return FROST_OK;
+    if (c->version < 3)
+        return bad(c, "\"levels\" (TTQ weights) needs format version 3", n->name);
+    if (!cJSON_IsTrue(v))
+        return bad(c, "\"levels\" must be true when present", n->name);
+    if (!n->wbits)
+        return bad(c, "\"levels\" without packed weights (\"wbits\")", n->name);
     return FROST_OK;
 }
 
@@ -277,6 +310,27 @@ static frost_status tensor(const load_ctx *c, const frost_int8_node *n, const ch
     return FROST_OK;
 }
 
+/* TTQ's ".levels" I8 [cout, 2]: each channel's weight of a +1 and a -1 code, in the int8
+ * weights' symmetric range [-127, 127]; the unpacked codes w become those weights. A
+ * ".levels" tensor on a node without the "levels" flag is a corrupt file too (read as
+ * plain codes it would run other weights). */
+static frost_status weight_levels(const load_ctx *c, frost_int8_node *n, int8_t *w, int64_t inner)
+{
+    char key[FROST_I8_NAME_LEN + 16];
+    snprintf(key, sizeof key, "%s.levels", n->name);
+    if (!c->levels)
+        return frost_st_find(c->f, key) ? bad(c, "a \".levels\" tensor without \"levels\"", n->name)
+                                        : FROST_OK;
+    const void *p;
+    FROST_TRY(tensor(c, n, "levels", FROST_DT_I8, n->c, 2, &p));
+    n->wlevels = p;
+    for (int i = 0; i < 2 * n->c; i++)
+        if (n->wlevels[i] == -128)
+            return bad(c, "weight level -128 (levels lie in [-127, 127])", n->name);
+    frost_int8_apply_levels(w, n->c, inner, n->wlevels);
+    return FROST_OK;
+}
+
 /* Packed binary / ternary weights: U8 [cout][row bytes], unpacked into int8 weights the
  * model owns; an invalid code or a set padding bit is a corrupt file. */
 static frost_status packed_weights(const load_ctx *c, frost_int8_model *m, frost_int8_node *n,
@@ -292,7 +346,7 @@ static frost_status packed_weights(const load_ctx *c, frost_int8_model *m, frost
     if (!frost_int8_unpack_weights(n->wpacked, n->c, inner, n->wbits, w))
         return bad(c, "invalid packed weight code or padding bits", n->name);
     n->weight = w;
-    return FROST_OK;
+    return weight_levels(c, n, w, inner);
 }
 
 static frost_status attach_tensors(const load_ctx *c, frost_int8_model *m, frost_int8_node *n)
@@ -410,6 +464,7 @@ static frost_status parse_graph(load_ctx *c, const cJSON *root, frost_int8_model
         return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory", c->path);
     for (int i = 0; i < n; i++) {
         FROST_TRY(parse_node(c, cJSON_GetArrayItem(nodes, i), &m->nodes[i]));
+        FROST_TRY(parse_levels_flag(c, cJSON_GetArrayItem(nodes, i), &m->nodes[i]));
         m->n_nodes = i + 1;
         FROST_TRY(frost_int8_check_node(m, i)); /* inputs before use, shapes chain */
         FROST_TRY(attach_tensors(c, m, &m->nodes[i]));
@@ -428,7 +483,7 @@ frost_status frost_int8_load(const char *path, frost_int8_model **out)
     frost_int8_model *m = calloc(1, sizeof *m);
     if (!m)
         return frost_fail(FROST_ERR_NOMEM, "int8 load: out of memory");
-    load_ctx c = {path, NULL, 0};
+    load_ctx c = {path, NULL, 0, false};
     frost_status s = frost_st_map(path, &m->file);
     c.f = m->file;
     const char *meta = s == FROST_OK ? frost_st_meta_get(m->file, META_KEY) : NULL;

@@ -19,9 +19,10 @@
 
 #define FROST_I8_MAX_INPUTS 8
 #define FROST_I8_NAME_LEN   64
-/* Version 2 adds packed binary / ternary weights ("wbits"); a model without them is
- * written as version 1, byte for byte what earlier frost wrote. */
-#define FROST_I8_FORMAT_VERSION 2
+/* Version 2 adds packed binary / ternary weights ("wbits"), version 3 their per-channel
+ * int8 levels ("levels", TTQ); a file is written with the lowest version that holds it, so
+ * a model without them is byte for byte what earlier frost wrote. */
+#define FROST_I8_FORMAT_VERSION 3
 
 typedef enum {
     FROST_I8_QUANTIZE = 0, /* float image -> u8 (the model input) */
@@ -62,6 +63,8 @@ typedef struct {
     int wbits;                         /* 0: int8 weights; 1 (+-1) or 2 (-1/0/+1): weight codes
                                         * stored packed (lowbit.c) in wpacked, unpacked in weight */
     const uint8_t *wpacked;            /* [cout][frost_int8_packed_row_bytes] (wbits 1, 2) */
+    const int8_t *wlevels;             /* packed TTQ weights: [cout][2], the int8 weight of a
+                                        * +1 and of a -1 code; NULL: the codes themselves */
     const int32_t *mult, *shift;       /* [cout] requant (M0, e); ADD: 3 pairs; MUL: 1;
                                         * AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */
@@ -123,6 +126,9 @@ size_t frost_int8_packed_row_bytes(int wbits, int64_t inner);
 int frost_int8_lowbit_wbits(const int8_t *w, int64_t n);
 void frost_int8_pack_weights(const int8_t *w, int rows, int64_t inner, int wbits, uint8_t *out);
 bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out);
+/* TTQ's levels: replaces each code of row r (-1/0/+1, in place) by its int8 weight,
+ * levels[r][0] for +1, levels[r][1] for -1, 0 for 0. */
+void frost_int8_apply_levels(int8_t *w, int rows, int64_t inner, const int8_t *levels);
 
 /* Checks node i against its inputs (counts, indices, shapes, ranges). */
 frost_status frost_int8_check_node(const frost_int8_model *m, int i);

@@ -53,6 +53,7 @@ static size_t node_weight_bytes(const frost_int8_model *m, const frost_int8_node
                                               : (size_t)in->h * in->w * in->c;
         size_t row = n->wbits ? frost_int8_packed_row_bytes(n->wbits, (int64_t)inner) : inner;
         b += (size_t)n->c * row + (size_t)n->c * 4; /* int8 or packed weights + int32 bias */
+        b += n->wlevels ? (size_t)n->c * 2 : 0;     /* TTQ's two int8 levels per channel */
     }
     b += (size_t)n->n_mult * 8;
     if (n->out_scale)

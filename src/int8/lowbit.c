@@ -8,7 +8,8 @@
  *   wbits 2 (-1/0/+1): weight i is bits 2*(i%4)..2*(i%4)+1 of byte i/4, 0 = 0, 1 = +1,
  *   3 = -1 (two's complement), 2 is invalid.
  * Bits past the last weight of a row are zero. Loading unpacks them into int8 weights, so
- * the int8 kernels (exact for any int8 weights) run them.
+ * the int8 kernels (exact for any int8 weights) run them. A TTQ node's codes have two
+ * magnitudes: its "levels" give each row's int8 weight of a +1 and of a -1 code.
  */
 #include <string.h>
 
@@ -65,4 +66,13 @@ bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wb
             return false;
     }
     return true;
+}
+
+void frost_int8_apply_levels(int8_t *w, int rows, int64_t inner, const int8_t *levels)
+{
+    for (int r = 0; r < rows; r++)
+        for (int64_t i = 0; i < inner; i++) {
+            int8_t *v = &w[(int64_t)r * inner + i];
+            *v = *v > 0 ? levels[2 * r] : *v < 0 ? levels[2 * r + 1] : 0;
+        }
 }

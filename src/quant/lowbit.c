@@ -101,19 +101,32 @@ void frost_ttq_backward(int64_t n, const float *w, float thr, float wp, float wn
                         float *dw, float *dwp, float *dwn)
 {
     double sp = 0.0, sn = 0.0;
+    int64_t np = 0, nn = 0;
     for (int64_t i = 0; i < n; i++) {
         if (w[i] > thr) {
             dw[i] += wp * dy[i];
             sp += dy[i];
+            np++;
         } else if (w[i] < -thr) {
             dw[i] += wn * dy[i];
             sn += dy[i];
+            nn++;
         } else {
             dw[i] += dy[i];
         }
     }
-    *dwp += (float)sp;
-    *dwn -= (float)sn;
+    /* the mean, not the sum: a sum over thousands of weights made SGD's steps on the
+     * scales hundreds of times larger than on the weights (docs/lowbit.md) */
+    *dwp += np ? (float)(sp / (double)np) : 0.0f;
+    *dwn -= nn ? (float)(sn / (double)nn) : 0.0f;
+}
+
+void frost_ttq_keep_positive(float *scales)
+{
+    if (scales[0] == 0.0f && scales[1] == 0.0f) /* not started: the first forward sets them */
+        return;
+    for (int k = 0; k < 2; k++)
+        scales[k] = fmaxf(scales[k], FROST_TTQ_MIN_SCALE);
 }
 
 void frost_ttq_init_scales(int64_t n, const float *w, float t, float *wp, float *wn)

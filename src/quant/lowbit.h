@@ -45,9 +45,16 @@ void frost_twn_forward(int groups, int64_t inner, const float *w, float *delta, 
  * w < -thr, else 0. Returns the threshold. */
 float frost_ttq_forward(int64_t n, const float *w, float t, float wp, float wn, float *y);
 /* dw += wp*dy (positive set), dy (zero set), wn*dy (negative set);
- * *dwp += sum of dy over the positive set, *dwn -= sum of dy over the negative set. */
+ * *dwp += MEAN of dy over the positive set, *dwn -= mean of dy over the negative set (the
+ * true derivatives divided by the sets' sizes: docs/lowbit.md says why; 0 for an empty
+ * set). */
 void frost_ttq_backward(int64_t n, const float *w, float thr, float wp, float wn, const float *dy,
                         float *dw, float *dwp, float *dwn);
+/* TTQ's constraint after an optimizer step: Wp, Wn >= FROST_TTQ_MIN_SCALE. A negative scale
+ * would flip the sign of its set's weights and of their gradients; the floor is a sign
+ * guard, not a size (a following BN makes only the ratio Wp : Wn matter). */
+#define FROST_TTQ_MIN_SCALE 1e-6f
+void frost_ttq_keep_positive(float *scales);
 /* TTQ's starting scales: the mean |w| over the positive and the negative set (1e-3 if a
  * set is empty), so the first forward matches the real weights' magnitude. */
 void frost_ttq_init_scales(int64_t n, const float *w, float t, float *wp, float *wn);

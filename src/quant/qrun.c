@@ -363,6 +363,8 @@ void frost_model_qat_after_step(frost_model *m)
             frost_param *p = &m->params[m->nodes[i].weight];
             frost_binary_clip(p->numel, p->data, q->binary_h);
         }
+        if (q->on && q->wscheme == FROST_WSCHEME_TTQ)
+            frost_ttq_keep_positive(m->params[q->ttq_scales].data);
     }
 }
 
