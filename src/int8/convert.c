@@ -293,15 +293,25 @@ static int qlayer_of(const frost_model *m, int node)
 }
 
 /* Guard: a binary/ternary layer the int8 engine cannot run exactly is refused here rather
- * than converted as affine int8 (which would run other weights than the ones trained). */
-static frost_status check_scheme_supported(const frost_node *cn)
+ * than converted as affine int8 (which would run other weights than the ones trained). A
+ * binarized input (sign, bireal) runs with binary / ternary weights (binact.c); XNOR's
+ * input-dependent scale K does not yet. */
+static frost_status check_scheme_supported(const frost_node *cn, bool logits)
 {
     const frost_nodeq *q = &cn->q;
-    if (q->ascheme != FROST_ASCHEME_AFFINE)
+    if (q->ascheme == FROST_ASCHEME_XNOR)
         return frost_fail(FROST_ERR_UNSUPPORTED,
-                          "int8 convert: '%s' binarizes its input (%s activations); the int8 "
-                          "engine runs binary/ternary weights with 8-bit activations only",
-                          cn->name, frost_ascheme_name((frost_ascheme)q->ascheme));
+                          "int8 convert: '%s' binarizes its input (xnor activations): XNOR-Net's "
+                          "input-dependent output scale K is not in the int8 engine yet (sign and "
+                          "bireal inputs are)",
+                          cn->name);
+    if (q->ascheme != FROST_ASCHEME_AFFINE && (q->wscheme == FROST_WSCHEME_AFFINE || logits))
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' binarizes its input (%s activations)%s; the int8 "
+                          "engine runs a binarized input with binary, BWN or TWN weights and an "
+                          "8-bit output only",
+                          cn->name, frost_ascheme_name((frost_ascheme)q->ascheme),
+                          logits ? " and gives the float output" : " with affine weights");
     if (q->wscheme == FROST_WSCHEME_BINARY_STOCHASTIC)
         return frost_fail(FROST_ERR_UNSUPPORTED,
                           "int8 convert: '%s' uses binary_stochastic weights, which run as "
@@ -368,6 +378,23 @@ static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_
     return s;
 }
 
+/* A layer whose input is binarized (sign / bireal, docs/int8.md#low-bit-layers): the node
+ * reads the 8-bit tensor, sees +-1 (binact.c) and computes alpha_c * dot + bias_c: the
+ * low-bit weights of an input whose scale is 1. Its codes are always packed (wbits 1 or 2),
+ * which the popcount kernels take. */
+static frost_status binarized_input(conv_ctx *c, frost_int8_node *o, const frost_node *cn)
+{
+    frost_int8_node unit_input = {.scale = 1.0f}; /* a +-1 value is its own integer */
+    o->ain = FROST_I8_AIN_SIGN;
+    FROST_TRY(lowbit_weights(c, o, cn, &unit_input, false));
+    if (!o->wbits)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' binarizes its input but its weights are no "
+                          "-1/0/+1 codes",
+                          cn->name);
+    return FROST_OK;
+}
+
 /* ---- one int8 node per quantized tensor ---- */
 
 static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *q, int head, int bn,
@@ -380,7 +407,7 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
                           "int8 convert: '%s' has float weights (its "
                           "quant config disables them)",
                           cn->name);
-    FROST_TRY(check_scheme_supported(cn));
+    FROST_TRY(check_scheme_supported(cn, logits));
     if (bn >= 0 && cn->q.fold_bn != bn)
         return frost_fail(FROST_ERR_UNSUPPORTED,
                           "int8 convert: BN '%s' is not folded into "
@@ -419,6 +446,8 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
         int qhi = frost_quantize_one(hi, q->scale, q->zp, q->qmin, q->qmax) + q->off;
         o->hi = o->hi < qhi ? o->hi : qhi;
     }
+    if (cn->q.ascheme != FROST_ASCHEME_AFFINE)
+        return binarized_input(c, o, cn);
     if (cn->q.wscheme != FROST_WSCHEME_AFFINE)
         return lowbit_weights(c, o, cn, &c->out->nodes[t], logits);
     return quantize_weights(c, o, cn, bn, &c->out->nodes[t], logits);

@@ -7,7 +7,9 @@
  *    "requant": "fixed" | "float" (optional, default fixed), "nodes": [{"name", "op", "in": [..],
  * "shape": [h, w, c], "scale", "zp", "lo", "hi", "k", "stride", "pad", "groups", "acc_shift",
  * "wbits" (version 2, optional: 1 or 2, the ".weight" tensor is then U8 packed codes,
- * lowbit.c)}, ..]}. A model without packed weights is written as version 1.
+ * lowbit.c), "ain" (version 3, optional: "sign", a binarized input, binact.c; needs
+ * "wbits")}, ..]}. A file is written with the lowest version that holds it: a model without
+ * packed weights is version 1.
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
  * node's shape follows from its inputs, and every tensor's dtype and exact shape.
  */
@@ -48,7 +50,8 @@ static cJSON *node_json(const frost_int8_node *n)
               cJSON_AddNumberToObject(o, "pad", n->pad) &&
               cJSON_AddNumberToObject(o, "groups", n->groups) &&
               cJSON_AddNumberToObject(o, "acc_shift", n->acc_shift) &&
-              (!n->wbits || cJSON_AddNumberToObject(o, "wbits", n->wbits));
+              (!n->wbits || cJSON_AddNumberToObject(o, "wbits", n->wbits)) &&
+              (!n->ain || cJSON_AddStringToObject(o, "ain", frost_int8_ain_name(n->ain)));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -77,8 +80,10 @@ static char *graph_json(const frost_int8_model *m)
     int input[3] = {m->in_h, m->in_w, m->in_c};
     cJSON *nodes = NULL;
     int version = 1; /* files readers of version 1 can read stay version 1 */
-    for (int i = 0; i < m->n_nodes; i++)
-        version = m->nodes[i].wbits ? FROST_I8_FORMAT_VERSION : version;
+    for (int i = 0; i < m->n_nodes; i++) {
+        version = m->nodes[i].wbits && version < 2 ? 2 : version;
+        version = m->nodes[i].ain ? 3 : version;
+    }
     bool ok = root && cJSON_AddStringToObject(root, "format", FORMAT_NAME) &&
               cJSON_AddNumberToObject(root, "version", version) &&
               cJSON_AddStringToObject(root, "name", m->name) && add_ints(root, "input", input, 3) &&
@@ -216,6 +221,26 @@ static frost_status get_ints(const load_ctx *c, const cJSON *o, const char *key,
     return FROST_OK;
 }
 
+/* "ain": a binarized input, on a conv / linear node with packed weights (parsed after
+ * "wbits"). */
+static frost_status parse_ain(const load_ctx *c, const cJSON *o, frost_int8_node *n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "ain");
+    if (!a)
+        return FROST_OK;
+    if (c->version < 3)
+        return bad(c, "\"ain\" (binarized input) needs format version 3", n->name);
+    int v = cJSON_IsString(a) ? frost_int8_ain_parse(a->valuestring) : -1;
+    if (v < 0)
+        return bad(c, "unknown \"ain\" (this frost binarizes inputs with \"sign\" only)", n->name);
+    if (n->op != FROST_I8_CONV && n->op != FROST_I8_LINEAR)
+        return bad(c, "\"ain\" on a node other than conv or linear", n->name);
+    if (!n->wbits)
+        return bad(c, "\"ain\" without packed weights (\"wbits\")", n->name);
+    n->ain = (frost_int8_ain)v;
+    return FROST_OK;
+}
+
 static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_int8_node *n)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
@@ -251,6 +276,7 @@ static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_int8_nod
             return bad(c, "\"wbits\" on a node without weights", n->name);
         FROST_TRY(get_int(c, o, "wbits", 1, 2, n->name, &n->wbits));
     }
+    FROST_TRY(parse_ain(c, o, n));
     return get_int(c, o, "groups", 1, 1 << 16, n->name, &n->groups);
 }
 

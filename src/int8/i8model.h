@@ -19,9 +19,20 @@
 
 #define FROST_I8_MAX_INPUTS 8
 #define FROST_I8_NAME_LEN   64
-/* Version 2 adds packed binary / ternary weights ("wbits"); a model without them is
- * written as version 1, byte for byte what earlier frost wrote. */
-#define FROST_I8_FORMAT_VERSION 2
+/* Version 2 adds packed binary / ternary weights ("wbits"), version 3 binarized inputs
+ * ("ain"); a file is written with the lowest version that holds it, so a model without
+ * them is version 1, byte for byte what earlier frost wrote. */
+#define FROST_I8_FORMAT_VERSION 3
+
+/* What a conv / linear node does to its input before the dot product ("ain" in the file):
+ * nothing, or sign (BNN and Bi-Real: +1 where the stored value >= its zero point, -1
+ * elsewhere, padding 0 as in training), docs/int8.md#low-bit-layers. */
+typedef enum { FROST_I8_AIN_NONE = 0, FROST_I8_AIN_SIGN, FROST_I8_AIN_COUNT } frost_int8_ain;
+
+const char *frost_int8_ain_name(frost_int8_ain a); /* "" for none, "sign" */
+int frost_int8_ain_parse(const char *name);        /* -1 if unknown */
+
+struct frost_int8_bin; /* binact.c: popcount weights and padding corrections */
 
 typedef enum {
     FROST_I8_QUANTIZE = 0, /* float image -> u8 (the model input) */
@@ -62,6 +73,8 @@ typedef struct {
     int wbits;                         /* 0: int8 weights; 1 (+-1) or 2 (-1/0/+1): weight codes
                                         * stored packed (lowbit.c) in wpacked, unpacked in weight */
     const uint8_t *wpacked;            /* [cout][frost_int8_packed_row_bytes] (wbits 1, 2) */
+    frost_int8_ain ain;                /* binarized input (then wbits is 1 or 2, the weight
+                                        * scales are per +-1 input: S_x is 1) */
     const int32_t *mult, *shift;       /* [cout] requant (M0, e); ADD: 3 pairs; MUL: 1;
                                         * AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */
@@ -73,13 +86,14 @@ typedef struct {
                    * of the model it came from, for layer-by-layer tests; -1 */
 
     /* run time (runtime.c) */
-    size_t offset;         /* output bytes in the arena */
-    int32_t *bias_eff;     /* bias - Z_x * sum(weights), per output channel */
-    float *fscale;         /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
-                            * requantization (frost_int8_set_float_requant) */
-    void *packed;          /* weights laid out for the fast kernels (or NULL) */
-    bool packed_vnni;      /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
-    uint32_t lut_identity; /* CONCAT / LUT: bit j set when input j's table is y = x (a copy) */
+    size_t offset;              /* output bytes in the arena */
+    int32_t *bias_eff;          /* bias - Z_x * sum(weights), per output channel */
+    float *fscale;              /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
+                                 * requantization (frost_int8_set_float_requant) */
+    void *packed;               /* weights laid out for the fast kernels (or NULL) */
+    bool packed_vnni;           /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
+    uint32_t lut_identity;      /* CONCAT / LUT: bit j set when input j's table is y = x (a copy) */
+    struct frost_int8_bin *bin; /* ain nodes with groups 1: the popcount form (or NULL) */
 } frost_int8_node;
 
 struct frost_int8_model {
@@ -103,6 +117,9 @@ struct frost_int8_model {
     size_t padded_bytes;
     bool use_avx2;
     bool float_requant; /* conv / linear / add outputs requantized in float (requant.h) */
+    int bin_path;       /* ain nodes: the frost_bin_path of the popcount kernels */
+    uint64_t *bin_x;    /* ain nodes: the packed signs of the input (largest node) */
+    int32_t *bin_dot;   /* ain nodes: the popcount dot products (largest node) */
     float *out;         /* [classes] output of the last run */
 };
 
@@ -123,6 +140,20 @@ size_t frost_int8_packed_row_bytes(int wbits, int64_t inner);
 int frost_int8_lowbit_wbits(const int8_t *w, int64_t n);
 void frost_int8_pack_weights(const int8_t *w, int rows, int64_t inner, int wbits, uint8_t *out);
 bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out);
+
+/* Binarized-input nodes (binact.c): preparation (bias, float scales, popcount weights,
+ * padding corrections, scratch sizes), running (the popcount kernels, or the direct
+ * reference loop when the model runs its reference kernels) and freeing. */
+frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, size_t *x_words,
+                                    size_t *dots);
+void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                        uint8_t *y);
+/* The direct loop: +-1 from the stored input (>= zero point), zero padding, any groups. */
+void frost_int8_bin_run_ref(const frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                            uint8_t *y);
+void frost_int8_bin_free(frost_int8_node *n);
+/* Tests: which popcount path ain nodes take (frost_bin_path; the default is the best). */
+void frost_int8_set_bin_path(frost_int8_model *m, int path);
 
 /* Checks node i against its inputs (counts, indices, shapes, ranges). */
 frost_status frost_int8_check_node(const frost_int8_model *m, int i);

@@ -77,11 +77,14 @@ char *frost_int8_memory_text(const frost_int8_model *m)
                          "weights", "act bytes", "offset");
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        char shape[32];
+        char shape[32], op[24];
         snprintf(shape, sizeof shape, "%dx%dx%d", n->h, n->w, n->c);
+        /* a binarized input shows as "conv/sign" */
+        snprintf(op, sizeof op, "%s%s%s", frost_int8_op_name(n->op), n->ain ? "/" : "",
+                 frost_int8_ain_name(n->ain));
         size_t act = n->op == FROST_I8_LOGITS ? (size_t)n->c * 4 : (size_t)n->h * n->w * n->c;
-        frost_strbuf_appendf(&out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name,
-                             frost_int8_op_name(n->op), shape, node_weight_bytes(m, n), act,
+        frost_strbuf_appendf(&out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name, op, shape,
+                             node_weight_bytes(m, n), act,
                              n->op == FROST_I8_LOGITS ? 0 : n->offset);
     }
     frost_strbuf_appendf(&out,

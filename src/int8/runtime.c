@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "binary/binary.h"
 #include "core/arena_plan.h"
 #include "core/cpu.h"
 #include "core/util.h"
@@ -61,6 +62,8 @@ void frost_int8_free(frost_int8_model *m)
 {
     if (!m)
         return;
+    for (int i = 0; m->nodes && i < m->n_nodes; i++)
+        frost_int8_bin_free(&m->nodes[i]);
     for (int i = 0; i < m->n_owned; i++)
         frost_free(m->owned[i]);
     free(m->owned);
@@ -377,12 +380,18 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     if (m->n_nodes < 2)
         return frost_fail(FROST_ERR_FORMAT, "int8 model '%s' has no layers", m->name);
     m->use_avx2 = frost_cpu_has_avx2();
-    size_t scratch = 0, acc = 0;
+    m->bin_path = frost_bin_best_path();
+    size_t scratch = 0, acc = 0, bin_words = 0, bin_dots = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         frost_int8_node *n = &m->nodes[i];
         FROST_TRY(frost_int8_check_node(m, i));
         if (n->mult)
             FROST_TRY(check_multipliers(n));
+        if (n->ain) { /* binarized input: its own kernels (binact.c) */
+            n->macs = (int64_t)n->h * n->w * n->c * weight_inner(m, n);
+            FROST_TRY(frost_int8_bin_prepare(m, n, &bin_words, &bin_dots));
+            continue;
+        }
         if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
             n->macs = (int64_t)n->h * n->w * n->c * weight_inner(m, n);
             FROST_TRY(prepare_bias(m, n));
@@ -405,6 +414,9 @@ frost_status frost_int8_prepare(frost_int8_model *m)
                           "the %d classes",
                           m->name, last->h * last->w * last->c, m->classes);
     FROST_TRY(plan_arena(m));
+    if (bin_words && (!(m->bin_x = frost_int8_own(m, bin_words * 8)) ||
+                      !(m->bin_dot = frost_int8_own(m, bin_dots * 4))))
+        return FROST_ERR_NOMEM;
     int threads = omp_get_num_procs();
     m->scratch_bytes =
         ((scratch + 63) & ~(size_t)63) * (size_t)threads + ((acc + 63) & ~(size_t)63);
@@ -654,8 +666,19 @@ void frost_int8_run_node(frost_int8_model *m, int i)
     const uint8_t *x = n->n_in ? frost_int8_tensor(m, n->in[0]) : NULL;
     switch (n->op) {
     case FROST_I8_QUANTIZE: break; /* the input is written by the caller */
-    case FROST_I8_CONV: run_conv(m, n, x, y); break;
+    case FROST_I8_CONV:
+        if (n->ain)
+            frost_int8_bin_run(m, n, x, y);
+        else
+            run_conv(m, n, x, y);
+        break;
     case FROST_I8_LINEAR:
+        if (n->ain) {
+            frost_int8_bin_run(m, n, x, y);
+            break;
+        }
+        run_linear(m, n, x, y);
+        break;
     case FROST_I8_LOGITS: run_linear(m, n, x, y); break;
     case FROST_I8_ADD: run_add(m, n, x, y); break;
     case FROST_I8_MUL: run_mul(m, n, x, y); break;
