@@ -6,7 +6,8 @@
  * is the scheme's scale (a folded BN included): its integer sum is exactly the low-bit
  * layer's, so the converted model must match the fake-quant model as the affine layers do
  * (to 1 LSB on rounding ties, the float logits to float rounding). Schemes the engine cannot
- * run exactly (binarized inputs, stochastic binary weights, TTQ's two scales) are refused.
+ * run exactly (XNOR's scaled inputs, binarized inputs with affine weights, stochastic binary
+ * weights, TTQ's two scales) are refused; sign / bireal inputs: tests/test_int8_binact.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -307,9 +308,12 @@ static void expect_refused(const char *config, const char *message)
 /* What the engine cannot run exactly is refused, never converted as affine int8. */
 TEST(test_unsupported_schemes_are_refused)
 {
+    /* a binarized input runs with binary / ternary weights only (tests/test_int8_binact.c) */
+    expect_refused("{\"layers\": {\"c3\": {\"activations\": {\"scheme\": \"sign\"}}}}",
+                   "'c3' binarizes its input (sign activations) with affine weights");
     expect_refused("{\"layers\": {\"c3\": {\"weights\": {\"scheme\": \"bwn\"}, "
-                   "\"activations\": {\"scheme\": \"sign\"}}}}",
-                   "'c3' binarizes its input (sign activations)");
+                   "\"activations\": {\"scheme\": \"xnor\"}}}}",
+                   "'c3' binarizes its input (xnor activations): XNOR-Net's");
     expect_refused("{\"layers\": {\"c3\": {\"activations\": {\"scheme\": \"xnor\"}}}}",
                    "'c3' binarizes its input (xnor activations)");
     expect_refused("{\"layers\": {\"c2\": {\"weights\": {\"scheme\": \"binary_stochastic\"}}}}",
@@ -443,7 +447,7 @@ TEST(test_packed_file_round_trip_and_corrupt_files)
 
     expect_corrupt(path, b, n, "wbits\\\":2", "wbits\\\":3", "\"wbits\"");
     expect_corrupt(path, b, n, "version\\\":2", "version\\\":1", "needs format version 2");
-    expect_corrupt(path, b, n, "version\\\":2", "version\\\":9", "versions 1 to 2");
+    expect_corrupt(path, b, n, "version\\\":2", "version\\\":9", "versions 1 to 3");
     /* a code 2 (binary 10) is no ternary weight */
     char *c = malloc(n + 1);
     memcpy(c, b, n + 1);

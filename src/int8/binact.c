@@ -148,8 +148,8 @@ frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, siz
         return fail(n, "only conv and linear nodes binarize their input");
     if (n->wbits != 1 && n->wbits != 2)
         return fail(n, "needs packed binary or ternary weights (\"wbits\" 1 or 2)");
-    if (n->acc_shift < 0 || n->acc_shift > 8 || (inner << n->acc_shift) > (INT64_C(1) << 29))
-        return fail(n, "accumulator shift outside 0..8 or too many inputs");
+    if (n->acc_shift < 0 || n->acc_shift > 20 || (inner << n->acc_shift) > (INT64_C(1) << 29))
+        return fail(n, "accumulator shift outside 0..20 or too many inputs");
     int32_t *be = frost_int8_own(m, (size_t)n->c * 4);
     n->fscale = be ? frost_int8_own(m, (size_t)n->c * sizeof(float)) : NULL;
     if (!n->fscale)
