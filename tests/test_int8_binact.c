@@ -371,6 +371,152 @@ TEST(test_bireal_converts_and_matches_fake_quant)
                   "Bi-Real (shortcut around c3)", 1);
 }
 
+/* ---- files, exports, info ---- */
+
+/* The small graph above, untrained, calibrated on 16 random images, ranges fixed. */
+static frost_model *calibrated_small(const char *json, float *x)
+{
+    frost_model *m = frost_g_new("bnn", 28, 28, 1);
+    int a = frost_g_conv_bn_act(m, "c1", 0, 8, 3, 2, 1, FROST_ACT_IDENTITY);
+    int b = frost_g_conv_bn_act(m, "c2", a, 16, 3, 2, 1, FROST_ACT_IDENTITY);
+    int d = frost_g_conv_bn_act(m, "c3", b, 16, 3, 1, 1, FROST_ACT_IDENTITY);
+    frost_g_linear(m, "fc", frost_g_gap(m, "gap", d), 10, true);
+    frost_g_finish(m, 10);
+    frost_model_init_weights(m, 3);
+    frost_rng r;
+    frost_rng_seed(&r, 9);
+    for (int i = 0; i < 16 * 784; i++)
+        x[i] = 3.0f * frost_rng_uniform(&r) - 1.0f;
+    frost_qconfig *c = NULL;
+    CHECK(frost_qconfig_parse(json, "test", &c) == FROST_OK);
+    CHECK(frost_model_quantize(m, c) == FROST_OK);
+    frost_qconfig_free(c);
+    CHECK(frost_model_set_batch(m, 16) == FROST_OK);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_CALIBRATE) == FROST_OK);
+    CHECK(frost_model_forward(m, x, 16, false) == FROST_OK);
+    CHECK(frost_model_set_qmode(m, FROST_QMODE_FIXED) == FROST_OK);
+    return m;
+}
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n + 1);
+    if (fread(b, 1, *n, f) != *n)
+        *n = 0;
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+/* Loads `b` (n bytes) with the first `from` in its header replaced by `to` (same length) and
+ * expects a format error containing `message`; from = NULL: the file cut to n bytes. */
+static void expect_corrupt(const char *path, const char *b, size_t n, const char *from,
+                           const char *to, const char *message)
+{
+    char *c = malloc(n + 1);
+    memcpy(c, b, n);
+    c[n] = 0;
+    char *at = from ? strstr(c + 8, from) : NULL;
+    CHECK(!from || (at != NULL && strlen(from) == strlen(to)));
+    if (at)
+        memcpy(at, to, strlen(to));
+    write_all(path, c, n);
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_load(path, &m) == FROST_ERR_FORMAT);
+    CHECK(m == NULL);
+    if (!strstr(frost_last_error(), message)) {
+        fprintf(stderr, "  error '%s' lacks '%s'\n", frost_last_error(), message);
+        frost_test_failed_checks++;
+    }
+    free(c);
+}
+
+TEST(test_file_round_trip_exports_and_corrupt_files)
+{
+    float *x = malloc(16 * 784 * sizeof(float));
+    frost_model *qm = calibrated_small(
+        "{\"weights\": {\"scheme\": \"binary\"}, \"activations\": {\"scheme\": \"sign\"}}", x);
+    frost_int8_model *im = NULL, *back = NULL;
+    CHECK(frost_int8_from_model(qm, &im) == FROST_OK);
+    char path[128], path2[140];
+    snprintf(path, sizeof path, "/tmp/frost_test_int8_binact_%ld.int8", (long)getpid());
+    snprintf(path2, sizeof path2, "%s.2", path);
+    CHECK(im && frost_int8_save(im, path) == FROST_OK);
+    size_t n = 0, n2 = 0;
+    char *b = read_all(path, &n);
+    CHECK(b && n > 8);
+    if (!im || !b) {
+        free(b), free(x);
+        frost_int8_free(im);
+        frost_model_free(qm);
+        return;
+    }
+    /* the graph JSON sits as a string in the header: its quotes escaped */
+    CHECK(strstr(b + 8, "\\\"version\\\":3") && strstr(b + 8, "\\\"ain\\\":\\\"sign\\\""));
+    /* frost info: the op column names the binarized input, the weights are packed: c2's
+     * 16 channels x 72 bits = 16 x 9 bytes + 16 x (bias, M, e) = 336 */
+    char *text = frost_int8_memory_text(im);
+    const char *row = text ? strstr(text, "conv/sign") : NULL;
+    CHECK(row && strstr(row, " 336 ") && strstr(row, " 336 ") < strchr(row, '\n'));
+    free(text);
+    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    for (int k = 0; back && k < 16; k++) {
+        float got[10], want[10];
+        CHECK(frost_int8_run(im, x + k * 784, 784, want) == FROST_OK);
+        CHECK(frost_int8_run(back, x + k * 784, 784, got) == FROST_OK);
+        CHECK(memcmp(got, want, sizeof got) == 0);
+    }
+    /* the bytes written again are the bytes read */
+    CHECK(back && frost_int8_save(back, path2) == FROST_OK);
+    char *b2 = read_all(path2, &n2);
+    CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
+    free(b2);
+    unlink(path2);
+    /* the exports refuse the nodes, naming them */
+    const char *first = NULL;
+    for (int i = 0; back && i < back->n_nodes && !first; i++)
+        first = back->nodes[i].ain ? back->nodes[i].name : NULL;
+    char want[160];
+    snprintf(want, sizeof want, "node '%s' binarizes its input (sign)", first ? first : "?");
+    CHECK(back && frost_int8_export_c(back, "/tmp", "binact", NULL) == FROST_ERR_UNSUPPORTED);
+    CHECK(strstr(frost_last_error(), want) != NULL);
+    CHECK(back && frost_int8_export_onnx(back, path2, 0) == FROST_ERR_UNSUPPORTED);
+    CHECK(strstr(frost_last_error(), want) != NULL);
+    CHECK(access(path2, F_OK) != 0);
+    frost_int8_free(back);
+
+    expect_corrupt(path, b, n, "ain\\\":\\\"sign", "ain\\\":\\\"xnor", "unknown \"ain\"");
+    expect_corrupt(path, b, n, "ain\\\":\\\"sign", "ain\\\":\\\"Sign", "unknown \"ain\"");
+    expect_corrupt(path, b, n, "version\\\":3", "version\\\":2", "needs format version 3");
+    expect_corrupt(path, b, n, "version\\\":3", "version\\\":4", "versions 1 to 3");
+    expect_corrupt(path, b, n, "\\\"wbits\\\"", "\\\"wbitz\\\"", "without packed weights");
+    expect_corrupt(path, b, n, "acc_shift\\\":20", "acc_shift\\\":23",
+                   "accumulator shift outside 0..20");
+    /* the same bytes in another shape: not the packed rows of the node */
+    expect_corrupt(path, b, n, "\"U8\",\"shape\":[16,9]", "\"U8\",\"shape\":[9,16]",
+                   "wrong dtype or shape (expected [16, 9])");
+    expect_corrupt(path, b, n - 40, NULL, NULL, path); /* truncated: the error names the file */
+    unlink(path);
+    free(b);
+    free(x);
+    frost_int8_free(im);
+    frost_model_free(qm);
+}
+
 FROST_TEST_MAIN(RUN(test_popcount_path_equals_reference), RUN(test_zero_padding_by_hand),
                 RUN(test_bnn_converts_and_matches_fake_quant),
-                RUN(test_bireal_converts_and_matches_fake_quant))
+                RUN(test_bireal_converts_and_matches_fake_quant),
+                RUN(test_file_round_trip_exports_and_corrupt_files))
