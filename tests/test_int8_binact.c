@@ -466,10 +466,10 @@ TEST(test_file_round_trip_exports_and_corrupt_files)
     }
     /* the graph JSON sits as a string in the header: its quotes escaped */
     CHECK(strstr(b + 8, "\\\"version\\\":3") && strstr(b + 8, "\\\"ain\\\":\\\"sign\\\""));
-    /* frost info: the op column names the binarized input, the weights are packed: c2's
+    /* frost info: the op column says bconv for a binarized input, the weights are packed: c2's
      * 16 channels x 72 bits = 16 x 9 bytes + 16 x (bias, M, e) = 336 */
     char *text = frost_int8_memory_text(im);
-    const char *row = text ? strstr(text, "conv/sign") : NULL;
+    const char *row = text ? strstr(text, " bconv ") : NULL;
     CHECK(row && strstr(row, " 336 ") && strstr(row, " 336 ") < strchr(row, '\n'));
     free(text);
     CHECK(frost_int8_load(path, &back) == FROST_OK);

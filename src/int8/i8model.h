@@ -118,8 +118,8 @@ struct frost_int8_model {
     bool use_avx2;
     bool float_requant; /* conv / linear / add outputs requantized in float (requant.h) */
     int bin_path;       /* ain nodes: the frost_bin_path of the popcount kernels */
-    uint64_t *bin_x;    /* ain nodes: the packed signs of the input (largest node) */
-    int32_t *bin_dot;   /* ain nodes: the popcount dot products (largest node) */
+    uint64_t *bin_x;    /* ain nodes: the packed signs of the input (in scratch) */
+    int32_t *bin_dot;   /* ain nodes: the popcount dot products (in scratch, after bin_x) */
     float *out;         /* [classes] output of the last run */
 };
 

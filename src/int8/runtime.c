@@ -414,12 +414,13 @@ frost_status frost_int8_prepare(frost_int8_model *m)
                           "the %d classes",
                           m->name, last->h * last->w * last->c, m->classes);
     FROST_TRY(plan_arena(m));
-    if (bin_words && (!(m->bin_x = frost_int8_own(m, bin_words * 8)) ||
-                      !(m->bin_dot = frost_int8_own(m, bin_dots * 4))))
-        return FROST_ERR_NOMEM;
     int threads = omp_get_num_procs();
     m->scratch_bytes =
         ((scratch + 63) & ~(size_t)63) * (size_t)threads + ((acc + 63) & ~(size_t)63);
+    /* binarized-input nodes: packed signs, then dot products; they share the scratch of the
+     * other kernels (one node runs at a time) */
+    size_t bin_bytes = ((bin_words * 8 + 63) & ~(size_t)63) + bin_dots * 4;
+    m->scratch_bytes = bin_bytes > m->scratch_bytes ? bin_bytes : m->scratch_bytes;
     m->arena = frost_calloc(m->arena_bytes + 64);
     m->scratch = frost_calloc(m->scratch_bytes + 64);
     m->out = malloc((size_t)m->classes * sizeof(float));
@@ -427,6 +428,10 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     if (m->padded_bytes && !m->padded)
         return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory", m->name);
     m->thread_scratch = (scratch + 63) & ~(size_t)63;
+    m->bin_x = m->scratch;
+    m->bin_dot = m->scratch
+                     ? (int32_t *)((uint8_t *)m->scratch + ((bin_words * 8 + 63) & ~(size_t)63))
+                     : NULL;
     if (!m->arena || !m->scratch || !m->out)
         return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory for %zu arena bytes",
                           m->name, m->arena_bytes);
