@@ -341,8 +341,8 @@ static frost_status pack_codes(conv_ctx *c, frost_int8_node *o, int cout, int64_
  * alpha_c / 2^s can be far finer than an int8 node's (whose products reach 255 * 127). With
  * the 8-bit nodes' s the grid is about 1/256 of an output step (alpha_c is about one output
  * step: a +-1 dot over ~100 taps spans the 8-bit range) and the bias rounding moved ~0.4% of
- * outputs by 1 LSB against the fake-quant model. The largest s in 0..20 with
- * inner * 2^s and every |bias_c / alpha_c| * 2^s within 2^28. */
+ * outputs (1% with a Bi-Real shortcut) by 1 LSB against the fake-quant model. The largest s
+ * in 0..20 with inner * 2^s and every |bias_c / alpha_c| * 2^s within 2^28. */
 static int binarized_acc_shift(const frost_int8_node *o, const frost_lowbit_layer *l)
 {
     double most = (double)l->inner;
