@@ -32,6 +32,7 @@ typedef struct {
     bool linear;
     int h, w, cin, cout, k, stride, pad, groups, wbits;
     bool ones; /* every code +1, bias 0, output dot / 16 around 128 (hand-checked values) */
+    bool xnor; /* "ain": "xnor": the output scaled by K of the real input */
 } bin_case;
 
 /* A two-node model: the input (random bytes around a random zero point) and one conv /
@@ -54,7 +55,7 @@ static frost_int8_model *bin_model(const bin_case *t, frost_rng *r)
     snprintf(n->name, sizeof n->name, "b");
     n->op = t->linear ? FROST_I8_LINEAR : FROST_I8_CONV;
     n->n_in = 1;
-    n->ain = FROST_I8_AIN_SIGN;
+    n->ain = t->xnor ? FROST_I8_AIN_XNOR : FROST_I8_AIN_SIGN;
     n->k = t->linear ? 1 : t->k;
     n->stride = t->linear ? 1 : t->stride;
     n->pad = t->linear ? 0 : t->pad;
@@ -123,10 +124,11 @@ static int64_t bin_case_run(const bin_case *t, frost_rng *r)
             frost_int8_run_node(m, 1);
             if (memcmp(want, frost_int8_tensor(m, 1), len) != 0) {
                 fprintf(stderr,
-                        "  %s %dx%dx%d -> %d, k %d stride %d pad %d groups %d wbits %d: path %s "
+                        "  %s%s %dx%dx%d -> %d, k %d stride %d pad %d groups %d wbits %d: path %s "
                         "differs from the reference\n",
-                        t->linear ? "linear" : "conv", t->h, t->w, t->cin, t->cout, t->k, t->stride,
-                        t->pad, t->groups, t->wbits, frost_bin_path_name((frost_bin_path)p));
+                        t->linear ? "linear" : "conv", t->xnor ? " (xnor)" : "", t->h, t->w, t->cin,
+                        t->cout, t->k, t->stride, t->pad, t->groups, t->wbits,
+                        frost_bin_path_name((frost_bin_path)p));
                 frost_test_failed_checks++;
             }
             compared += (int64_t)len;
@@ -155,12 +157,15 @@ TEST(test_popcount_path_equals_reference)
         t.cout = 1 + (int)(frost_rng_uniform(&r) * 20);
         t.groups = 1;
         t.wbits = i % 3 == 2 ? 2 : 1;
+        t.xnor = i % 4 == 1;
         compared += bin_case_run(&t, &r);
     }
     /* a grouped conv (reference loop on both settings) and an explicit corner case */
-    bin_case g = {false, 6, 5, 12, 8, 3, 1, 1, 4, 1, false};
+    bin_case g = {false, 6, 5, 12, 8, 3, 1, 1, 4, 1, false, false};
     compared += bin_case_run(&g, &r);
-    bin_case edge = {false, 4, 4, 64, 9, 3, 2, 2, 1, 1, false};
+    g.xnor = true;
+    compared += bin_case_run(&g, &r);
+    bin_case edge = {false, 4, 4, 64, 9, 3, 2, 2, 1, 1, false, false};
     compared += bin_case_run(&edge, &r);
     printf("  %lld outputs compared; paths:", (long long)compared);
     for (int p = 0; p < FROST_BIN_PATH_COUNT; p++)
@@ -178,7 +183,7 @@ TEST(test_zero_padding_by_hand)
 {
     frost_rng r;
     frost_rng_seed(&r, 1);
-    bin_case t = {false, 3, 3, 64, 2, 3, 1, 1, 1, 1, true};
+    bin_case t = {false, 3, 3, 64, 2, 3, 1, 1, 1, 1, true, false};
     frost_int8_model *m = bin_model(&t, &r);
     CHECK(m != NULL);
     for (int sign = 1; m && sign >= -1; sign -= 2) {
@@ -334,7 +339,8 @@ static void compare_end_to_end(frost_model *qm, frost_int8_model *im, const char
     frost_dataset_free(&test);
 }
 
-static void check_trained(const char *json, const char *what, int want_adds)
+static void check_trained(const char *json, const char *what, int want_adds,
+                          frost_int8_ain want_ain)
 {
     frost_model *qm = train_small(json);
     frost_int8_model *im = NULL;
@@ -346,7 +352,7 @@ static void check_trained(const char *json, const char *what, int want_adds)
     }
     int bin = 0, adds = 0;
     for (int i = 0; i < im->n_nodes; i++) {
-        bin += im->nodes[i].ain == FROST_I8_AIN_SIGN;
+        bin += im->nodes[i].ain == want_ain;
         adds += im->nodes[i].op == FROST_I8_ADD;
         if (im->nodes[i].ain)
             CHECK_EQ_INT(im->nodes[i].wbits, 1); /* BWN: +-1 codes */
@@ -361,14 +367,21 @@ static void check_trained(const char *json, const char *what, int want_adds)
 TEST(test_bnn_converts_and_matches_fake_quant)
 {
     check_trained("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"sign\"}}",
-                  "BNN (BWN + sign)", 0);
+                  "BNN (BWN + sign)", 0, FROST_I8_AIN_SIGN);
 }
 
 TEST(test_bireal_converts_and_matches_fake_quant)
 {
     check_trained("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": "
                   "\"bireal\"}, \"bireal_shortcuts\": true}",
-                  "Bi-Real (shortcut around c3)", 1);
+                  "Bi-Real (shortcut around c3)", 1, FROST_I8_AIN_SIGN);
+}
+
+/* XNOR-Net: K from the dequantized input at run time, a float output stage. */
+TEST(test_xnor_converts_and_matches_fake_quant)
+{
+    check_trained("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}}",
+                  "XNOR-Net (BWN + xnor)", 0, FROST_I8_AIN_XNOR);
 }
 
 /* ---- files, exports, info ---- */
@@ -498,7 +511,7 @@ TEST(test_file_round_trip_exports_and_corrupt_files)
     CHECK(access(path2, F_OK) != 0);
     frost_int8_free(back);
 
-    expect_corrupt(path, b, n, "ain\\\":\\\"sign", "ain\\\":\\\"xnor", "unknown \"ain\"");
+    expect_corrupt(path, b, n, "ain\\\":\\\"sign", "ain\\\":\\\"sigm", "unknown \"ain\"");
     expect_corrupt(path, b, n, "ain\\\":\\\"sign", "ain\\\":\\\"Sign", "unknown \"ain\"");
     expect_corrupt(path, b, n, "version\\\":3", "version\\\":2", "needs format version 3");
     expect_corrupt(path, b, n, "version\\\":3", "version\\\":4", "versions 1 to 3");
@@ -519,4 +532,5 @@ TEST(test_file_round_trip_exports_and_corrupt_files)
 FROST_TEST_MAIN(RUN(test_popcount_path_equals_reference), RUN(test_zero_padding_by_hand),
                 RUN(test_bnn_converts_and_matches_fake_quant),
                 RUN(test_bireal_converts_and_matches_fake_quant),
+                RUN(test_xnor_converts_and_matches_fake_quant),
                 RUN(test_file_round_trip_exports_and_corrupt_files))

@@ -19,16 +19,21 @@
 
 #include "binary/binary.h"
 #include "core/util.h"
+#include "frost/quant.h"
 #include "int8/i8model.h"
 #include "int8/requant.h"
+#include "ops/ops.h"
+#include "quant/lowbit.h"
 
 struct frost_int8_bin {
+    bool popcount; /* groups 1: w holds the popcount weights (else the reference loop) */
     frost_bin_weights w;
+    float *xnor_bias; /* xnor: [cout] the float bias alpha_c * bias_c / 2^acc_shift */
     int32_t *pad_row; /* [oh * ow]: row of pad_fix for a border pixel, -1 inside */
     int32_t *pad_fix; /* [border pixels][cout]: sum of the weights over the padded taps */
 };
 
-static const char *const ain_names[] = {"", "sign"};
+static const char *const ain_names[] = {"", "sign", "xnor"};
 
 const char *frost_int8_ain_name(frost_int8_ain a)
 {
@@ -50,6 +55,7 @@ void frost_int8_bin_free(frost_int8_node *n)
     if (!n->bin)
         return;
     frost_bin_weights_free(&n->bin->w);
+    free(n->bin->xnor_bias);
     free(n->bin->pad_row);
     free(n->bin->pad_fix);
     free(n->bin);
@@ -139,8 +145,24 @@ static frost_status popcount_weights(const frost_int8_model *m, const frost_int8
     return s;
 }
 
+/* XNOR: the float bias and the float scratch (the dequantized input, its channel means A,
+ * the scale K per output pixel). */
+static frost_status xnor_prepare(const frost_int8_model *m, frost_int8_node *n, size_t *floats)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    n->bin->xnor_bias = malloc((size_t)n->c * sizeof(float));
+    if (!n->bin->xnor_bias)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    for (int c = 0; c < n->c; c++)
+        n->bin->xnor_bias[c] =
+            (float)((double)n->bias[c] * n->wscale[c] / (double)(1 << n->acc_shift));
+    size_t f = (size_t)in->h * in->w * in->c + (size_t)in->h * in->w + (size_t)n->h * n->w;
+    *floats = f > *floats ? f : *floats;
+    return FROST_OK;
+}
+
 frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, size_t *x_words,
-                                    size_t *dots)
+                                    size_t *dots, size_t *floats)
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
     int64_t inner = inner_of(m, n);
@@ -161,26 +183,29 @@ frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, siz
         n->fscale[c] = n->wscale[c] / n->scale / (float)(1 << n->acc_shift); /* S_x = 1 */
     }
     n->bias_eff = be;
-    if (n->groups != 1) /* grouped / depthwise: the reference loop (the kernels are groups 1) */
-        return FROST_OK;
     frost_int8_bin_free(n);
     n->bin = calloc(1, sizeof *n->bin);
     if (!n->bin)
         return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    size_t d = (size_t)n->h * n->w * n->c;
+    *dots = d > *dots ? d : *dots;
+    if (n->ain == FROST_I8_AIN_XNOR)
+        FROST_TRY(xnor_prepare(m, n, floats));
+    n->bin->popcount = n->groups == 1; /* grouped / depthwise: the reference loop */
+    if (!n->bin->popcount)
+        return FROST_OK;
     FROST_TRY(popcount_weights(m, n, n->bin));
     if (n->op == FROST_I8_CONV)
         FROST_TRY(padding_fix(m, n, n->bin));
     size_t xw = n->op == FROST_I8_CONV ? (size_t)in->h * in->w * (size_t)frost_bin_words(in->c)
                                        : (size_t)frost_bin_words((int)inner);
-    size_t d = (size_t)n->h * n->w * n->c;
     *x_words = xw > *x_words ? xw : *x_words;
-    *dots = d > *dots ? d : *dots;
     return FROST_OK;
 }
 
 /* acc = bias + dot * 2^acc_shift, requantized as every conv / linear output. */
-static inline uint8_t output(const frost_int8_model *m, const frost_int8_node *n, int o,
-                             int32_t dot)
+static inline uint8_t sign_output(const frost_int8_model *m, const frost_int8_node *n, int o,
+                                  int32_t dot)
 {
     int32_t acc = n->bias_eff[o] + (int32_t)((uint32_t)dot << n->acc_shift);
     if (m->float_requant)
@@ -188,8 +213,9 @@ static inline uint8_t output(const frost_int8_model *m, const frost_int8_node *n
     return frost_requant_u8(acc, n->mult[o], n->shift[o], n->zp, n->lo, n->hi);
 }
 
-void frost_int8_bin_run_ref(const frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
-                            uint8_t *y)
+/* The direct loop: dots of +-1 (stored value >= zero point) with zero padding, any groups. */
+static void reference_dots(const frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                           int32_t *dots)
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
     int zp = in->zp;
@@ -200,7 +226,7 @@ void frost_int8_bin_run_ref(const frost_int8_model *m, const frost_int8_node *n,
             int32_t dot = 0;
             for (int64_t i = 0; i < inner; i++)
                 dot += x[i] >= zp ? w[i] : -w[i];
-            y[o] = output(m, n, o, dot);
+            dots[o] = dot;
         }
         return;
     }
@@ -221,7 +247,7 @@ void frost_int8_bin_run_ref(const frost_int8_model *m, const frost_int8_node *n,
                             dot += px[ci] >= zp ? w[ci] : -w[ci];
                     }
                 }
-                y[((int64_t)oy * n->w + ox) * n->c + o] = output(m, n, o, dot);
+                dots[((int64_t)oy * n->w + ox) * n->c + o] = dot;
             }
 }
 
@@ -242,37 +268,75 @@ static void pack_signs(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t
     }
 }
 
-void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+/* The popcount path: dots with the kernels' -1 padding corrected to 0; false if the
+ * kernel failed (out of memory for its scratch). */
+static bool popcount_dots(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                          int32_t *dots)
 {
     const frost_int8_node *in = &m->nodes[n->in[0]];
     const struct frost_int8_bin *b = n->bin;
-    if (!m->use_avx2 || !b) { /* the reference kernels, or grouped */
-        frost_int8_bin_run_ref(m, n, x, y);
-        return;
-    }
     frost_bin_output counts = {.kind = FROST_BIN_OUT_COUNTS};
     frost_bin_path path = (frost_bin_path)m->bin_path;
-    frost_status s;
     if (n->op == FROST_I8_LINEAR) {
         pack_signs(x, 1, (int)inner_of(m, n), in->zp, m->bin_x);
-        s = frost_bin_linear(1, m->bin_x, &b->w, &counts, m->bin_dot, path);
-    } else {
-        pack_signs(x, (int64_t)in->h * in->w, in->c, in->zp, m->bin_x);
-        frost_bin_conv_geom g = {
-            .n = 1, .h = in->h, .w = in->w, .stride = n->stride, .pad = n->pad};
-        s = frost_bin_conv(&g, m->bin_x, &b->w, &counts, m->bin_dot, path);
+        return frost_bin_linear(1, m->bin_x, &b->w, &counts, dots, path) == FROST_OK;
     }
-    if (s != FROST_OK) { /* out of memory in the kernel's scratch: the loop needs none */
-        frost_int8_bin_run_ref(m, n, x, y);
+    pack_signs(x, (int64_t)in->h * in->w, in->c, in->zp, m->bin_x);
+    frost_bin_conv_geom g = {.n = 1, .h = in->h, .w = in->w, .stride = n->stride, .pad = n->pad};
+    if (frost_bin_conv(&g, m->bin_x, &b->w, &counts, dots, path) != FROST_OK)
+        return false;
+    for (int p = 0; p < n->h * n->w; p++) {
+        int r = b->pad_row[p];
+        for (int o = 0; r >= 0 && o < n->c; o++)
+            dots[(size_t)p * n->c + o] += b->pad_fix[(size_t)r * n->c + o];
+    }
+    return true;
+}
+
+/* XNOR's scale from the real input, as training computes it (frost_xnor_conv_k /
+ * frost_xnor_linear_beta on the dequantized values (q - Z) S): K per output pixel. */
+static const float *xnor_scale(const frost_int8_model *m, const frost_int8_node *n,
+                               const uint8_t *x)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    int64_t len = (int64_t)in->h * in->w * in->c;
+    float *xf = m->bin_f, *a = xf + len, *k = a + (int64_t)in->h * in->w;
+    for (int64_t i = 0; i < len; i++)
+        xf[i] = ((float)x[i] - (float)in->zp) * in->scale;
+    if (n->op == FROST_I8_LINEAR) {
+        frost_xnor_linear_beta(1, len, xf, k);
+        return k;
+    }
+    frost_conv_params p = {.kh = n->k,
+                           .kw = n->k,
+                           .stride = n->stride,
+                           .pad_h = n->pad,
+                           .pad_w = n->pad,
+                           .groups = n->groups,
+                           .cin = in->c,
+                           .cout = n->c};
+    frost_shape4 s = {1, in->h, in->w, in->c};
+    frost_xnor_conv_k(&p, s, xf, a, k);
+    return k;
+}
+
+void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+{
+    int32_t *dots = m->bin_dot;
+    if (!m->use_avx2 || !n->bin->popcount || !popcount_dots(m, n, x, dots))
+        reference_dots(m, n, x, dots); /* the reference kernels, grouped, or no memory */
+    int pixels = n->h * n->w;
+    if (n->ain == FROST_I8_AIN_SIGN) {
+        for (int p = 0; p < pixels; p++)
+            for (int o = 0; o < n->c; o++)
+                y[(size_t)p * n->c + o] = sign_output(m, n, o, dots[(size_t)p * n->c + o]);
         return;
     }
-    int pixels = n->h * n->w;
-    for (int p = 0; p < pixels; p++) {
-        const int32_t *dot = m->bin_dot + (size_t)p * n->c;
-        int r = b->pad_row ? b->pad_row[p] : -1;
-        const int32_t *fix = r >= 0 ? b->pad_fix + (size_t)r * n->c : NULL;
-        uint8_t *yp = y + (size_t)p * n->c;
-        for (int o = 0; o < n->c; o++)
-            yp[o] = output(m, n, o, dot[o] + (fix ? fix[o] : 0));
-    }
+    /* xnor: K * alpha_c * dot + bias_c in float, quantized as the fake-quant does */
+    const float *k = xnor_scale(m, n, x), *bias = n->bin->xnor_bias;
+    for (int p = 0; p < pixels; p++)
+        for (int o = 0; o < n->c; o++) {
+            float v = k[p] * (n->wscale[o] * (float)dots[(size_t)p * n->c + o]) + bias[o];
+            y[(size_t)p * n->c + o] = (uint8_t)frost_quantize_one(v, n->scale, n->zp, n->lo, n->hi);
+        }
 }

@@ -294,17 +294,10 @@ static int qlayer_of(const frost_model *m, int node)
 
 /* Guard: a binary/ternary layer the int8 engine cannot run exactly is refused here rather
  * than converted as affine int8 (which would run other weights than the ones trained). A
- * binarized input (sign, bireal) runs with binary / ternary weights (binact.c); XNOR's
- * input-dependent scale K does not yet. */
+ * binarized input (sign, bireal, xnor) runs with binary / ternary weights (binact.c). */
 static frost_status check_scheme_supported(const frost_node *cn, bool logits)
 {
     const frost_nodeq *q = &cn->q;
-    if (q->ascheme == FROST_ASCHEME_XNOR)
-        return frost_fail(FROST_ERR_UNSUPPORTED,
-                          "int8 convert: '%s' binarizes its input (xnor activations): XNOR-Net's "
-                          "input-dependent output scale K is not in the int8 engine yet (sign and "
-                          "bireal inputs are)",
-                          cn->name);
     if (q->ascheme != FROST_ASCHEME_AFFINE && (q->wscheme == FROST_WSCHEME_AFFINE || logits))
         return frost_fail(FROST_ERR_UNSUPPORTED,
                           "int8 convert: '%s' binarizes its input (%s activations)%s; the int8 "
@@ -400,14 +393,14 @@ static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_
     return s;
 }
 
-/* A layer whose input is binarized (sign / bireal, docs/int8.md#low-bit-layers): the node
- * reads the 8-bit tensor, sees +-1 (binact.c) and computes alpha_c * dot + bias_c: the
- * low-bit weights of an input whose scale is 1. Its codes are always packed (wbits 1 or 2),
- * which the popcount kernels take. */
+/* A layer whose input is binarized (sign / bireal / xnor, docs/int8.md#low-bit-layers): the
+ * node reads the 8-bit tensor, sees +-1 (binact.c) and computes alpha_c * dot + bias_c
+ * (xnor: K * alpha_c * dot + bias_c): the low-bit weights of an input whose scale is 1. Its
+ * codes are always packed (wbits 1 or 2), which the popcount kernels take. */
 static frost_status binarized_input(conv_ctx *c, frost_int8_node *o, const frost_node *cn)
 {
     frost_int8_node unit_input = {.scale = 1.0f}; /* a +-1 value is its own integer */
-    o->ain = FROST_I8_AIN_SIGN;
+    o->ain = cn->q.ascheme == FROST_ASCHEME_XNOR ? FROST_I8_AIN_XNOR : FROST_I8_AIN_SIGN;
     FROST_TRY(lowbit_weights(c, o, cn, &unit_input, false));
     if (!o->wbits)
         return frost_fail(FROST_ERR_UNSUPPORTED,

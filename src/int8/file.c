@@ -7,7 +7,7 @@
  *    "requant": "fixed" | "float" (optional, default fixed), "nodes": [{"name", "op", "in": [..],
  * "shape": [h, w, c], "scale", "zp", "lo", "hi", "k", "stride", "pad", "groups", "acc_shift",
  * "wbits" (version 2, optional: 1 or 2, the ".weight" tensor is then U8 packed codes,
- * lowbit.c), "ain" (version 3, optional: "sign", a binarized input, binact.c; needs
+ * lowbit.c), "ain" (version 3, optional: "sign" or "xnor", a binarized input, binact.c; needs
  * "wbits")}, ..]}. A file is written with the lowest version that holds it: a model without
  * packed weights is version 1.
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
@@ -232,7 +232,7 @@ static frost_status parse_ain(const load_ctx *c, const cJSON *o, frost_int8_node
         return bad(c, "\"ain\" (binarized input) needs format version 3", n->name);
     int v = cJSON_IsString(a) ? frost_int8_ain_parse(a->valuestring) : -1;
     if (v < 0)
-        return bad(c, "unknown \"ain\" (this frost binarizes inputs with \"sign\" only)", n->name);
+        return bad(c, "unknown \"ain\" (this frost reads \"sign\" and \"xnor\")", n->name);
     if (n->op != FROST_I8_CONV && n->op != FROST_I8_LINEAR)
         return bad(c, "\"ain\" on a node other than conv or linear", n->name);
     if (!n->wbits)

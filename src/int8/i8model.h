@@ -27,9 +27,14 @@
 /* What a conv / linear node does to its input before the dot product ("ain" in the file):
  * nothing, or sign (BNN and Bi-Real: +1 where the stored value >= its zero point, -1
  * elsewhere, padding 0 as in training), docs/int8.md#low-bit-layers. */
-typedef enum { FROST_I8_AIN_NONE = 0, FROST_I8_AIN_SIGN, FROST_I8_AIN_COUNT } frost_int8_ain;
+typedef enum {
+    FROST_I8_AIN_NONE = 0,
+    FROST_I8_AIN_SIGN,
+    FROST_I8_AIN_XNOR, /* sign, and the output scaled by XNOR-Net's K (beta) of the real input */
+    FROST_I8_AIN_COUNT
+} frost_int8_ain;
 
-const char *frost_int8_ain_name(frost_int8_ain a); /* "" for none, "sign" */
+const char *frost_int8_ain_name(frost_int8_ain a); /* "" for none, "sign", "xnor" */
 int frost_int8_ain_parse(const char *name);        /* -1 if unknown */
 
 struct frost_int8_bin; /* binact.c: popcount weights and padding corrections */
@@ -120,6 +125,7 @@ struct frost_int8_model {
     int bin_path;       /* ain nodes: the frost_bin_path of the popcount kernels */
     uint64_t *bin_x;    /* ain nodes: the packed signs of the input (in scratch) */
     int32_t *bin_dot;   /* ain nodes: the popcount dot products (in scratch, after bin_x) */
+    float *bin_f;       /* xnor nodes: the real input, A and K (in scratch, after bin_dot) */
     float *out;         /* [classes] output of the last run */
 };
 
@@ -143,14 +149,11 @@ bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wb
 
 /* Binarized-input nodes (binact.c): preparation (bias, float scales, popcount weights,
  * padding corrections, scratch sizes), running (the popcount kernels, or the direct
- * reference loop when the model runs its reference kernels) and freeing. */
+ * reference loop when the model runs its reference kernels, or a grouped conv) and freeing. */
 frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, size_t *x_words,
-                                    size_t *dots);
+                                    size_t *dots, size_t *floats);
 void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
                         uint8_t *y);
-/* The direct loop: +-1 from the stored input (>= zero point), zero padding, any groups. */
-void frost_int8_bin_run_ref(const frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
-                            uint8_t *y);
 void frost_int8_bin_free(frost_int8_node *n);
 /* Tests: which popcount path ain nodes take (frost_bin_path; the default is the best). */
 void frost_int8_set_bin_path(frost_int8_model *m, int path);

@@ -381,7 +381,7 @@ frost_status frost_int8_prepare(frost_int8_model *m)
         return frost_fail(FROST_ERR_FORMAT, "int8 model '%s' has no layers", m->name);
     m->use_avx2 = frost_cpu_has_avx2();
     m->bin_path = frost_bin_best_path();
-    size_t scratch = 0, acc = 0, bin_words = 0, bin_dots = 0;
+    size_t scratch = 0, acc = 0, bin_words = 0, bin_dots = 0, bin_floats = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         frost_int8_node *n = &m->nodes[i];
         FROST_TRY(frost_int8_check_node(m, i));
@@ -389,7 +389,7 @@ frost_status frost_int8_prepare(frost_int8_model *m)
             FROST_TRY(check_multipliers(n));
         if (n->ain) { /* binarized input: its own kernels (binact.c) */
             n->macs = (int64_t)n->h * n->w * n->c * weight_inner(m, n);
-            FROST_TRY(frost_int8_bin_prepare(m, n, &bin_words, &bin_dots));
+            FROST_TRY(frost_int8_bin_prepare(m, n, &bin_words, &bin_dots, &bin_floats));
             continue;
         }
         if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
@@ -417,9 +417,11 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     int threads = omp_get_num_procs();
     m->scratch_bytes =
         ((scratch + 63) & ~(size_t)63) * (size_t)threads + ((acc + 63) & ~(size_t)63);
-    /* binarized-input nodes: packed signs, then dot products; they share the scratch of the
-     * other kernels (one node runs at a time) */
-    size_t bin_bytes = ((bin_words * 8 + 63) & ~(size_t)63) + bin_dots * 4;
+    /* binarized-input nodes: packed signs, dot products, XNOR's floats; they share the
+     * scratch of the other kernels (one node runs at a time) */
+    size_t bits_bytes = (bin_words * 8 + 63) & ~(size_t)63;
+    size_t dots_bytes = (bin_dots * 4 + 63) & ~(size_t)63;
+    size_t bin_bytes = bits_bytes + dots_bytes + bin_floats * 4;
     m->scratch_bytes = bin_bytes > m->scratch_bytes ? bin_bytes : m->scratch_bytes;
     m->arena = frost_calloc(m->arena_bytes + 64);
     m->scratch = frost_calloc(m->scratch_bytes + 64);
@@ -428,13 +430,12 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     if (m->padded_bytes && !m->padded)
         return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory", m->name);
     m->thread_scratch = (scratch + 63) & ~(size_t)63;
-    m->bin_x = m->scratch;
-    m->bin_dot = m->scratch
-                     ? (int32_t *)((uint8_t *)m->scratch + ((bin_words * 8 + 63) & ~(size_t)63))
-                     : NULL;
     if (!m->arena || !m->scratch || !m->out)
         return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory for %zu arena bytes",
                           m->name, m->arena_bytes);
+    m->bin_x = m->scratch;
+    m->bin_dot = (int32_t *)((uint8_t *)m->scratch + bits_bytes);
+    m->bin_f = (float *)((uint8_t *)m->scratch + bits_bytes + dots_bytes);
     return FROST_OK;
 }
 
