@@ -1,13 +1,13 @@
 /*
  * Binarized inputs in the int8 engine (src/int8/binact.c, docs/int8.md#low-bit-layers): BNN
- * (sign) and Bi-Real layers as conv / linear nodes that see +-1 (the stored value against its
- * zero point) and pad with 0 as training does.
+ * (sign), Bi-Real and XNOR-Net layers as conv / linear nodes that see +-1 (the stored value
+ * against its zero point) and pad with 0 as training does (XNOR: times K of the real input).
  *
  *   - The popcount path (sign bits, frost_bin_conv / frost_bin_linear, the padding
  *     correction) equals the direct reference loop bit for bit, on every kernel path this CPU
  *     has, for random shapes, strides, paddings, channel counts off multiples of 64, binary
- *     and ternary codes, fixed and float requantization.
- *   - A small BNN and a Bi-Real model trained here on Fashion-MNIST convert, and the int8
+ *     and ternary codes, fixed and float requantization, sign and xnor.
+ *   - A small BNN, Bi-Real and XNOR model trained here on Fashion-MNIST convert, and the int8
  *     model agrees with the fake-quant model: layer by layer (each binarized node fed the
  *     fake-quant model's own input: within 1 LSB, rarely off) and end to end on 1000 real
  *     test images (>= 99% same top-1, accuracy within 0.5 points).

@@ -1,6 +1,6 @@
 /*
- * Conv / linear nodes with a binarized input (BNN, Bi-Real: "ain": "sign";
- * docs/int8.md#low-bit-layers).
+ * Conv / linear nodes with a binarized input (BNN, Bi-Real: "ain": "sign"; XNOR-Net:
+ * "ain": "xnor"; docs/int8.md#low-bit-layers).
  *
  * The node reads an ordinary 8-bit tensor and sees +1 where the stored value is >= its zero
  * point (the real value (q - Z) S >= 0: training's sign(0) = +1), -1 elsewhere. Its weights
@@ -13,6 +13,10 @@
  * so a padded tap adds -w there. The exact dot is the kernel's plus the sum of the weights
  * over the output pixel's padded taps: one integer per output channel for every output
  * pixel that touches the border, computed here once (pad_fix).
+ *
+ * XNOR-Net scales the product by K, computed from the real input as training does (the
+ * dequantized 8-bit values through frost_xnor_conv_k / frost_xnor_linear_beta); that output
+ * stage is float: K * alpha_c * dot + bias_c, quantized as the fake-quant quantizes.
  */
 #include <stdlib.h>
 #include <string.h>
