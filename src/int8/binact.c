@@ -22,9 +22,11 @@
 #include <string.h>
 
 #include "binary/binary.h"
+#include "core/cpu.h"
 #include "core/util.h"
 #include "frost/quant.h"
 #include "int8/i8model.h"
+#include "int8/kernels.h"
 #include "int8/requant.h"
 #include "ops/ops.h"
 #include "quant/lowbit.h"
@@ -33,6 +35,10 @@ struct frost_int8_bin {
     bool popcount; /* groups 1: w holds the popcount weights (else the reference loop) */
     frost_bin_weights w;
     float *xnor_bias; /* xnor: [cout] the float bias alpha_c * bias_c / 2^acc_shift */
+    /* sign, the AVX2 output stage: bias_eff zero-padded to rq_stride (cout rounded up to
+     * 16) and the frost_rq_pack constants, fixed point and float */
+    int rq_stride;
+    int32_t *bias16, *rq_fixed, *rq_float;
     int32_t *pad_row; /* [oh * ow]: row of pad_fix for a border pixel, -1 inside */
     int32_t *pad_fix; /* [border pixels][cout]: sum of the weights over the padded taps */
 };
@@ -60,6 +66,9 @@ void frost_int8_bin_free(frost_int8_node *n)
         return;
     frost_bin_weights_free(&n->bin->w);
     free(n->bin->xnor_bias);
+    free(n->bin->bias16);
+    free(n->bin->rq_fixed);
+    free(n->bin->rq_float);
     free(n->bin->pad_row);
     free(n->bin->pad_fix);
     free(n->bin);
@@ -149,6 +158,25 @@ static frost_status popcount_weights(const frost_int8_model *m, const frost_int8
     return s;
 }
 
+/* The constants of the AVX2 output stage (sign nodes; on an AVX2 CPU only). */
+static frost_status vector_output_prepare(frost_int8_node *n)
+{
+    struct frost_int8_bin *b = n->bin;
+    if (!frost_cpu_has_avx2())
+        return FROST_OK;
+    int stride = (n->c + 15) / 16 * 16;
+    b->rq_stride = stride;
+    b->bias16 = calloc((size_t)stride, sizeof(int32_t));
+    b->rq_fixed = malloc(frost_int8_bin_rq_bytes(stride));
+    b->rq_float = malloc(frost_int8_bin_rq_bytes(stride));
+    if (!b->bias16 || !b->rq_fixed || !b->rq_float)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    memcpy(b->bias16, n->bias_eff, (size_t)n->c * sizeof(int32_t));
+    frost_int8_bin_rq_pack(n->mult, n->shift, NULL, n->c, stride, b->rq_fixed);
+    frost_int8_bin_rq_pack(n->mult, n->shift, n->fscale, n->c, stride, b->rq_float);
+    return FROST_OK;
+}
+
 /* XNOR: the float bias and the float scratch (the dequantized input, its channel means A,
  * the scale K per output pixel). */
 static frost_status xnor_prepare(const frost_int8_model *m, frost_int8_node *n, size_t *floats)
@@ -195,6 +223,8 @@ frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, siz
     *dots = d > *dots ? d : *dots;
     if (n->ain == FROST_I8_AIN_XNOR)
         FROST_TRY(xnor_prepare(m, n, floats));
+    else
+        FROST_TRY(vector_output_prepare(n));
     n->bin->popcount = n->groups == 1; /* grouped / depthwise: the reference loop */
     if (!n->bin->popcount)
         return FROST_OK;
@@ -258,6 +288,10 @@ static void reference_dots(const frost_int8_model *m, const frost_int8_node *n, 
 /* Sign bits (1 where x >= zp) of `pixels` runs of c stored values, tails zero. */
 static void pack_signs(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t *out)
 {
+    if (frost_cpu_has_avx2()) {
+        frost_int8_bin_pack_signs_avx2(x, pixels, c, zp, out);
+        return;
+    }
     int words = frost_bin_words(c);
     for (int64_t p = 0; p < pixels; p++) {
         const uint8_t *px = x + p * c;
@@ -330,6 +364,14 @@ void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uin
     if (!m->use_avx2 || !n->bin->popcount || !popcount_dots(m, n, x, dots))
         reference_dots(m, n, x, dots); /* the reference kernels, grouped, or no memory */
     int pixels = n->h * n->w;
+    const struct frost_int8_bin *b = n->bin;
+    if (n->ain == FROST_I8_AIN_SIGN && m->use_avx2 && b->rq_fixed) {
+        bool fp = m->float_requant;
+        frost_int8_bin_output_avx2(pixels, n->c, dots, n->acc_shift, b->bias16,
+                                   fp ? b->rq_float : b->rq_fixed, b->rq_stride, fp, n->zp, n->lo,
+                                   n->hi, y);
+        return;
+    }
     if (n->ain == FROST_I8_AIN_SIGN) {
         for (int p = 0; p < pixels; p++)
             for (int o = 0; o < n->c; o++)
