@@ -6,9 +6,10 @@
  * is the scheme's scale (a folded BN included): its integer sum is exactly the low-bit
  * layer's, so the converted model must match the fake-quant model as the affine layers do
  * (to 1 LSB on rounding ties, the float logits to float rounding). A TTQ layer's two
- * magnitudes become two int8 levels per channel (the smaller one rounded to 1/127 of the
- * larger). Schemes the engine cannot run exactly (binarized inputs, stochastic binary
- * weights) are refused.
+ * magnitudes become two int8 levels per channel (the smaller one rounded to the closest
+ * fraction of the larger). Schemes the engine cannot run exactly (binarized inputs with
+ * affine weights, stochastic binary weights) are refused; sign / bireal / xnor inputs:
+ * tests/test_int8_binact.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -287,6 +288,46 @@ TEST(test_bwn_node_is_codes_times_folded_alpha)
     free(x);
 }
 
+/* Binarized inputs on a depthwise conv (c3: sign, the reference loop) and on a linear layer
+ * with ternary weights (fc1: xnor, the popcount linear kernel and XNOR's beta) match the
+ * fake-quant model layer by layer and end to end, on both kernel settings and both requant
+ * modes (the trained BNN / Bi-Real / XNOR models: tests/test_int8_binact.c). */
+TEST(test_binarized_inputs_grouped_and_linear)
+{
+    float *x = malloc(sizeof(float) * N * PIX);
+    random_images(x);
+    frost_model *qm =
+        quantized("{\"layers\": {\"c3\": {\"weights\": {\"scheme\": \"bwn\"}, \"activations\": "
+                  "{\"scheme\": \"sign\"}}, \"fc1\": {\"weights\": {\"scheme\": \"twn\"}, "
+                  "\"activations\": {\"scheme\": \"xnor\"}}}}",
+                  x);
+    frost_int8_model *im = NULL;
+    CHECK(qm && frost_int8_from_model(qm, &im) == FROST_OK);
+    int c3 = im ? node_named(im, "b3") : -1, fc1 = im ? node_named(im, "fc1") : -1;
+    CHECK(c3 >= 0 && fc1 >= 0);
+    if (c3 >= 0 && fc1 >= 0) {
+        CHECK_EQ_INT(im->nodes[c3].ain, FROST_I8_AIN_SIGN);
+        CHECK_EQ_INT(im->nodes[c3].groups, 12);
+        CHECK_EQ_INT(im->nodes[fc1].ain, FROST_I8_AIN_XNOR);
+        CHECK_EQ_INT(im->nodes[fc1].wbits, 2);
+        for (int fp = 0; fp < 2; fp++) {
+            CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
+            for (int ref = 0; ref < 2; ref++) {
+                frost_int8_force_reference(im, ref);
+                int64_t off = compare_layers(qm, im, x);
+                printf("  binarized inputs: %lld values 1 LSB off (%s kernels, %s requant)\n",
+                       (long long)off, ref ? "reference" : "fast", fp ? "float" : "fixed");
+            }
+        }
+        frost_int8_force_reference(im, 0);
+        CHECK(frost_int8_set_float_requant(im, 0) == FROST_OK);
+        check_end_to_end(qm, im, x);
+    }
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+}
+
 static void expect_refused(const char *config, const char *message)
 {
     float *x = malloc(sizeof(float) * N * PIX);
@@ -309,9 +350,9 @@ static void expect_refused(const char *config, const char *message)
 /* What the engine cannot run exactly is refused, never converted as affine int8. */
 TEST(test_unsupported_schemes_are_refused)
 {
-    expect_refused("{\"layers\": {\"c3\": {\"weights\": {\"scheme\": \"bwn\"}, "
-                   "\"activations\": {\"scheme\": \"sign\"}}}}",
-                   "'c3' binarizes its input (sign activations)");
+    /* a binarized input runs with binary / ternary weights only (tests/test_int8_binact.c) */
+    expect_refused("{\"layers\": {\"c3\": {\"activations\": {\"scheme\": \"sign\"}}}}",
+                   "'c3' binarizes its input (sign activations) with affine weights");
     expect_refused("{\"layers\": {\"c3\": {\"activations\": {\"scheme\": \"xnor\"}}}}",
                    "'c3' binarizes its input (xnor activations)");
     expect_refused("{\"layers\": {\"c2\": {\"weights\": {\"scheme\": \"binary_stochastic\"}}}}",
@@ -778,6 +819,7 @@ FROST_TEST_MAIN(RUN(test_binary_weights_match_fake_quant), RUN(test_bwn_weights_
                 RUN(test_ttq_weights_match_fake_quant),
                 RUN(test_ttq_trained_on_fashion_mnist_converts),
                 RUN(test_bwn_node_is_codes_times_folded_alpha),
+                RUN(test_binarized_inputs_grouped_and_linear),
                 RUN(test_unsupported_schemes_are_refused),
                 RUN(test_packed_file_round_trip_and_corrupt_files),
                 RUN(test_ttq_file_round_trip_and_corrupt_files), RUN(test_pack_unpack_codes),

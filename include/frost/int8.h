@@ -184,7 +184,8 @@ int frost_int8_onnx_rounded_biases(const frost_int8_model *m);
 
 /* Latency: runs the model `warmup` times, then `reps` times, timing each node; writes
  * the median total (ms) and, if per_node_ms is non-NULL (n_nodes entries), the median per
- * node. frost_int8_node_count / _node_name / _node_op / _node_macs describe the nodes. */
+ * node. frost_int8_node_count / _node_name / _node_op / _node_macs describe the nodes (the op
+ * of a conv / linear node with a binarized input is "bconv" / "blinear"). */
 frost_status frost_int8_time(frost_int8_model *m, int warmup, int reps, double *total_ms,
                              double *per_node_ms);
 int frost_int8_node_count(const frost_int8_model *m);

@@ -630,6 +630,11 @@ static frost_status check_exportable(const frost_int8_model *m, const char *dir,
                           m->name);
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
+        if (n->ain)
+            return frost_fail(FROST_ERR_UNSUPPORTED,
+                              "C export: node '%s' binarizes its input (%s); the C export does "
+                              "not support binarized-input layers (docs/int8.md#low-bit-layers)",
+                              n->name, frost_int8_ain_name(n->ain));
         /* the generated code would carry them as int8: 8x the flash of the packed form, the
          * very thing a binary model is for on a microcontroller */
         if (n->wbits)

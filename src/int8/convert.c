@@ -293,14 +293,23 @@ static int qlayer_of(const frost_model *m, int node)
 }
 
 /* Guard: a binary/ternary layer the int8 engine cannot run exactly is refused here rather
- * than converted as affine int8 (which would run other weights than the ones trained). */
-static frost_status check_scheme_supported(const frost_node *cn)
+ * than converted as affine int8 (which would run other weights than the ones trained). A
+ * binarized input (sign, bireal, xnor) runs with binary / ternary weights (binact.c). */
+static frost_status check_scheme_supported(const frost_node *cn, bool logits)
 {
     const frost_nodeq *q = &cn->q;
-    if (q->ascheme != FROST_ASCHEME_AFFINE)
+    if (q->ascheme != FROST_ASCHEME_AFFINE && (q->wscheme == FROST_WSCHEME_AFFINE || logits))
         return frost_fail(FROST_ERR_UNSUPPORTED,
-                          "int8 convert: '%s' binarizes its input (%s activations); the int8 "
-                          "engine runs binary/ternary weights with 8-bit activations only",
+                          "int8 convert: '%s' binarizes its input (%s activations)%s; the int8 "
+                          "engine runs a binarized input with binary, BWN or TWN weights and an "
+                          "8-bit output only",
+                          cn->name, frost_ascheme_name((frost_ascheme)q->ascheme),
+                          logits ? " and gives the float output" : " with affine weights");
+    if (q->ascheme != FROST_ASCHEME_AFFINE && q->wscheme == FROST_WSCHEME_TTQ)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' binarizes its input (%s activations) and has TTQ "
+                          "weights; the popcount kernels need one scale per output channel "
+                          "(binary, BWN or TWN weights)",
                           cn->name, frost_ascheme_name((frost_ascheme)q->ascheme));
     if (q->wscheme == FROST_WSCHEME_BINARY_STOCHASTIC)
         return frost_fail(FROST_ERR_UNSUPPORTED,
@@ -391,6 +400,26 @@ static frost_status ttq_channel(const frost_lowbit_layer *l, int ch, const char 
     return FROST_OK;
 }
 
+/* The accumulator shift of a node with a binarized input: |dot| <= inner, so the bias grid
+ * alpha_c / 2^s can be far finer than an int8 node's (whose products reach 255 * 127). With
+ * the 8-bit nodes' s the grid is about 1/256 of an output step (alpha_c is about one output
+ * step: a +-1 dot over ~100 taps spans the 8-bit range) and the bias rounding moved ~0.4% of
+ * outputs (1% with a Bi-Real shortcut) by 1 LSB against the fake-quant model. The largest s
+ * in 0..20 with inner * 2^s and every |bias_c / alpha_c| * 2^s within 2^28. */
+static int binarized_acc_shift(const frost_int8_node *o, const frost_lowbit_layer *l)
+{
+    double most = (double)l->inner;
+    for (int ch = 0; ch < l->cout; ch++) {
+        double alpha = l->pos_scale[ch] != 0.0f ? fabs((double)l->pos_scale[ch]) : o->scale;
+        double b = fabs((double)l->bias[ch]) / alpha;
+        most = b > most ? b : most;
+    }
+    int s = 20;
+    while (s > 0 && most * (double)(1 << s) > 268435456.0)
+        s--;
+    return s;
+}
+
 /* The int8 form of a binary/ternary layer: per-channel weights and scales from the layer's
  * codes (one_scale_channel, ttq_channel), the codes packed for the file, then the bias. */
 static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_node *cn,
@@ -400,7 +429,9 @@ static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_
     frost_lowbit_layer l;
     FROST_TRY(frost_model_qlayer_lowbit(c->m, layer, &l));
     bool ttq = l.wscheme == FROST_WSCHEME_TTQ;
-    o->acc_shift = logits || c->opts.onnx_bias_grid ? 0 : frost_int8_weights_acc_shift(l.inner);
+    o->acc_shift = logits || c->opts.onnx_bias_grid ? 0
+                   : o->ain                         ? binarized_acc_shift(o, &l)
+                                                    : frost_int8_weights_acc_shift(l.inner);
     int8_t *w = frost_int8_own(c->out, (size_t)l.cout * l.inner);
     float *wscale = w ? frost_int8_own(c->out, (size_t)l.cout * 4) : NULL;
     int8_t *levels = wscale && ttq ? frost_int8_own(c->out, (size_t)l.cout * 2) : NULL;
@@ -427,6 +458,23 @@ static frost_status lowbit_weights(conv_ctx *c, frost_int8_node *o, const frost_
     return s;
 }
 
+/* A layer whose input is binarized (sign / bireal / xnor, docs/int8.md#low-bit-layers): the
+ * node reads the 8-bit tensor, sees +-1 (binact.c) and computes alpha_c * dot + bias_c
+ * (xnor: K * alpha_c * dot + bias_c): the low-bit weights of an input whose scale is 1. Its
+ * codes are always packed (wbits 1 or 2), which the popcount kernels take. */
+static frost_status binarized_input(conv_ctx *c, frost_int8_node *o, const frost_node *cn)
+{
+    frost_int8_node unit_input = {.scale = 1.0f}; /* a +-1 value is its own integer */
+    o->ain = cn->q.ascheme == FROST_ASCHEME_XNOR ? FROST_I8_AIN_XNOR : FROST_I8_AIN_SIGN;
+    FROST_TRY(lowbit_weights(c, o, cn, &unit_input, false));
+    if (!o->wbits)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "int8 convert: '%s' binarizes its input but its weights are no "
+                          "-1/0/+1 codes",
+                          cn->name);
+    return FROST_OK;
+}
+
 /* ---- one int8 node per quantized tensor ---- */
 
 static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *q, int head, int bn,
@@ -439,7 +487,7 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
                           "int8 convert: '%s' has float weights (its "
                           "quant config disables them)",
                           cn->name);
-    FROST_TRY(check_scheme_supported(cn));
+    FROST_TRY(check_scheme_supported(cn, logits));
     if (bn >= 0 && cn->q.fold_bn != bn)
         return frost_fail(FROST_ERR_UNSUPPORTED,
                           "int8 convert: BN '%s' is not folded into "
@@ -478,6 +526,8 @@ static frost_status emit_conv(conv_ctx *c, const frost_node *f, const tensor_q *
         int qhi = frost_quantize_one(hi, q->scale, q->zp, q->qmin, q->qmax) + q->off;
         o->hi = o->hi < qhi ? o->hi : qhi;
     }
+    if (cn->q.ascheme != FROST_ASCHEME_AFFINE)
+        return binarized_input(c, o, cn);
     if (cn->q.wscheme != FROST_WSCHEME_AFFINE)
         return lowbit_weights(c, o, cn, &c->out->nodes[t], logits);
     return quantize_weights(c, o, cn, bn, &c->out->nodes[t], logits);

@@ -461,6 +461,19 @@ static frost_status build_graph(qdq_builder *b, frost_onnxw_model *desc)
     return FROST_OK;
 }
 
+/* QDQ has no operator for the sign of a quantized tensor feeding a conv. */
+static frost_status refuse_binarized(const frost_int8_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].ain)
+            return frost_fail(FROST_ERR_UNSUPPORTED,
+                              "ONNX export: node '%s' binarizes its input (%s); the QDQ export "
+                              "does not support binarized-input layers "
+                              "(docs/int8.md#low-bit-layers)",
+                              m->nodes[i].name, frost_int8_ain_name(m->nodes[i].ain));
+    return FROST_OK;
+}
+
 frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path, int uint8_weights)
 {
     if (!m || !path)
@@ -469,7 +482,9 @@ frost_status frost_int8_export_onnx(const frost_int8_model *m, const char *path,
     b.rank = calloc((size_t)m->n_nodes, sizeof *b.rank);
     b.views = calloc((size_t)m->n_nodes, sizeof *b.views);
     frost_onnxw_model desc;
-    frost_status s = b.rank && b.views ? build_graph(&b, &desc) : frost_onnxw_nomem();
+    frost_status s = b.rank && b.views ? refuse_binarized(m) : frost_onnxw_nomem();
+    if (s == FROST_OK)
+        s = build_graph(&b, &desc);
     if (s == FROST_OK)
         s = frost_onnxw_write(&b.w, &desc, path);
     frost_onnxw_free(&b.w);

@@ -8,7 +8,8 @@
  * "shape": [h, w, c], "scale", "zp", "lo", "hi", "k", "stride", "pad", "groups", "acc_shift",
  * "wbits" (version 2, optional: 1 or 2, the ".weight" tensor is then U8 packed codes,
  * lowbit.c), "levels" (version 3, optional, true with "wbits": TTQ, a ".levels" I8
- * [cout, 2] tensor gives each channel's weight of a +1 and a -1 code)}, ..]}. A file is
+ * [cout, 2] tensor gives each channel's weight of a +1 and a -1 code), "ain" (version 3,
+ * optional: "sign" or "xnor", a binarized input, binact.c; needs "wbits")}, ..]}. A file is
  * written with the lowest version that holds it (no packed weights: version 1).
  * Loading maps the file and checks everything: the JSON's types and ranges, that each
  * node's shape follows from its inputs, and every tensor's dtype and exact shape.
@@ -51,7 +52,8 @@ static cJSON *node_json(const frost_int8_node *n)
               cJSON_AddNumberToObject(o, "groups", n->groups) &&
               cJSON_AddNumberToObject(o, "acc_shift", n->acc_shift) &&
               (!n->wbits || cJSON_AddNumberToObject(o, "wbits", n->wbits)) &&
-              (!n->wlevels || cJSON_AddTrueToObject(o, "levels"));
+              (!n->wlevels || cJSON_AddTrueToObject(o, "levels")) &&
+              (!n->ain || cJSON_AddStringToObject(o, "ain", frost_int8_ain_name(n->ain)));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -80,7 +82,7 @@ static int format_version(const frost_int8_model *m)
 {
     int version = 1;
     for (int i = 0; i < m->n_nodes; i++) {
-        int need = m->nodes[i].wlevels ? 3 : m->nodes[i].wbits ? 2 : 1;
+        int need = m->nodes[i].wlevels || m->nodes[i].ain ? 3 : m->nodes[i].wbits ? 2 : 1;
         version = need > version ? need : version;
     }
     return version;
@@ -246,6 +248,28 @@ static frost_status parse_levels_flag(load_ctx *c, const cJSON *o, const frost_i
         return bad(c, "\"levels\" must be true when present", n->name);
     if (!n->wbits)
         return bad(c, "\"levels\" without packed weights (\"wbits\")", n->name);
+    if (n->ain)
+        return bad(c, "\"levels\" (TTQ) with a binarized input (\"ain\")", n->name);
+    return FROST_OK;
+}
+
+/* "ain": a binarized input, on a conv / linear node with packed weights (parsed after
+ * "wbits"). */
+static frost_status parse_ain(const load_ctx *c, const cJSON *o, frost_int8_node *n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "ain");
+    if (!a)
+        return FROST_OK;
+    if (c->version < 3)
+        return bad(c, "\"ain\" (binarized input) needs format version 3", n->name);
+    int v = cJSON_IsString(a) ? frost_int8_ain_parse(a->valuestring) : -1;
+    if (v < 0)
+        return bad(c, "unknown \"ain\" (this frost reads \"sign\" and \"xnor\")", n->name);
+    if (n->op != FROST_I8_CONV && n->op != FROST_I8_LINEAR)
+        return bad(c, "\"ain\" on a node other than conv or linear", n->name);
+    if (!n->wbits)
+        return bad(c, "\"ain\" without packed weights (\"wbits\")", n->name);
+    n->ain = (frost_int8_ain)v;
     return FROST_OK;
 }
 
@@ -284,6 +308,7 @@ static frost_status parse_node(const load_ctx *c, const cJSON *o, frost_int8_nod
             return bad(c, "\"wbits\" on a node without weights", n->name);
         FROST_TRY(get_int(c, o, "wbits", 1, 2, n->name, &n->wbits));
     }
+    FROST_TRY(parse_ain(c, o, n));
     return get_int(c, o, "groups", 1, 1 << 16, n->name, &n->groups);
 }
 

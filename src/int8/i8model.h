@@ -19,10 +19,25 @@
 
 #define FROST_I8_MAX_INPUTS 8
 #define FROST_I8_NAME_LEN   64
-/* Version 2 adds packed binary / ternary weights ("wbits"), version 3 their per-channel
- * int8 levels ("levels", TTQ); a file is written with the lowest version that holds it, so
- * a model without them is byte for byte what earlier frost wrote. */
+/* Version 2 adds packed binary / ternary weights ("wbits"), version 3 binarized inputs
+ * ("ain") and TTQ's per-channel int8 levels ("levels"); a file is written with the lowest version
+ * that holds it, so a model without them is version 1, byte for byte what earlier frost wrote. */
 #define FROST_I8_FORMAT_VERSION 3
+
+/* What a conv / linear node does to its input before the dot product ("ain" in the file):
+ * nothing, or sign (BNN and Bi-Real: +1 where the stored value >= its zero point, -1
+ * elsewhere, padding 0 as in training), docs/int8.md#low-bit-layers. */
+typedef enum {
+    FROST_I8_AIN_NONE = 0,
+    FROST_I8_AIN_SIGN,
+    FROST_I8_AIN_XNOR, /* sign, and the output scaled by XNOR-Net's K (beta) of the real input */
+    FROST_I8_AIN_COUNT
+} frost_int8_ain;
+
+const char *frost_int8_ain_name(frost_int8_ain a); /* "" for none, "sign", "xnor" */
+int frost_int8_ain_parse(const char *name);        /* -1 if unknown */
+
+struct frost_int8_bin; /* binact.c: popcount weights and padding corrections */
 
 typedef enum {
     FROST_I8_QUANTIZE = 0, /* float image -> u8 (the model input) */
@@ -65,6 +80,8 @@ typedef struct {
     const uint8_t *wpacked;            /* [cout][frost_int8_packed_row_bytes] (wbits 1, 2) */
     const int8_t *wlevels;             /* packed TTQ weights: [cout][2], the int8 weight of a
                                         * +1 and of a -1 code; NULL: the codes themselves */
+    frost_int8_ain ain;                /* binarized input (then wbits is 1 or 2, the weight
+                                        * scales are per +-1 input: S_x is 1) */
     const int32_t *mult, *shift;       /* [cout] requant (M0, e); ADD: 3 pairs; MUL: 1;
                                         * AVGPOOL: per tap count */
     const float *out_scale, *out_bias; /* LOGITS [cout] */
@@ -76,13 +93,14 @@ typedef struct {
                    * of the model it came from, for layer-by-layer tests; -1 */
 
     /* run time (runtime.c) */
-    size_t offset;         /* output bytes in the arena */
-    int32_t *bias_eff;     /* bias - Z_x * sum(weights), per output channel */
-    float *fscale;         /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
-                            * requantization (frost_int8_set_float_requant) */
-    void *packed;          /* weights laid out for the fast kernels (or NULL) */
-    bool packed_vnni;      /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
-    uint32_t lut_identity; /* CONCAT / LUT: bit j set when input j's table is y = x (a copy) */
+    size_t offset;              /* output bytes in the arena */
+    int32_t *bias_eff;          /* bias - Z_x * sum(weights), per output channel */
+    float *fscale;              /* conv / linear: S_x S_w[c] / (S_y 2^acc_shift), for float
+                                 * requantization (frost_int8_set_float_requant) */
+    void *packed;               /* weights laid out for the fast kernels (or NULL) */
+    bool packed_vnni;           /* packed for the AVX-512 VNNI GEMM (else int16 AVX2) */
+    uint32_t lut_identity;      /* CONCAT / LUT: bit j set when input j's table is y = x (a copy) */
+    struct frost_int8_bin *bin; /* ain nodes with groups 1: the popcount form (or NULL) */
 } frost_int8_node;
 
 struct frost_int8_model {
@@ -106,6 +124,10 @@ struct frost_int8_model {
     size_t padded_bytes;
     bool use_avx2;
     bool float_requant; /* conv / linear / add outputs requantized in float (requant.h) */
+    int bin_path;       /* ain nodes: the frost_bin_path of the popcount kernels */
+    uint64_t *bin_x;    /* ain nodes: the packed signs of the input (in scratch) */
+    int32_t *bin_dot;   /* ain nodes: the popcount dot products (in scratch, after bin_x) */
+    float *bin_f;       /* xnor nodes: the real input, A and K (in scratch, after bin_dot) */
     float *out;         /* [classes] output of the last run */
 };
 
@@ -129,6 +151,17 @@ bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wb
 /* TTQ's levels: replaces each code of row r (-1/0/+1, in place) by its int8 weight,
  * levels[r][0] for +1, levels[r][1] for -1, 0 for 0. */
 void frost_int8_apply_levels(int8_t *w, int rows, int64_t inner, const int8_t *levels);
+
+/* Binarized-input nodes (binact.c): preparation (bias, float scales, popcount weights,
+ * padding corrections, scratch sizes), running (the popcount kernels, or the direct
+ * reference loop when the model runs its reference kernels, or a grouped conv) and freeing. */
+frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, size_t *x_words,
+                                    size_t *dots, size_t *floats);
+void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                        uint8_t *y);
+void frost_int8_bin_free(frost_int8_node *n);
+/* Tests: which popcount path ain nodes take (frost_bin_path; the default is the best). */
+void frost_int8_set_bin_path(frost_int8_model *m, int path);
 
 /* Checks node i against its inputs (counts, indices, shapes, ranges). */
 frost_status frost_int8_check_node(const frost_int8_model *m, int i);

@@ -29,7 +29,10 @@ int frost_int8_node_count(const frost_int8_model *m) { return m->n_nodes; }
 const char *frost_int8_node_name(const frost_int8_model *m, int i) { return m->nodes[i].name; }
 const char *frost_int8_node_op(const frost_int8_model *m, int i)
 {
-    return frost_int8_op_name(m->nodes[i].op);
+    const frost_int8_node *n = &m->nodes[i];
+    if (n->ain) /* a binarized input (sign): "bconv", "blinear" in info and bench tables */
+        return n->op == FROST_I8_CONV ? "bconv" : "blinear";
+    return frost_int8_op_name(n->op);
 }
 int64_t frost_int8_node_macs(const frost_int8_model *m, int i) { return m->nodes[i].macs; }
 
@@ -80,9 +83,10 @@ char *frost_int8_memory_text(const frost_int8_model *m)
         const frost_int8_node *n = &m->nodes[i];
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", n->h, n->w, n->c);
+        const char *op = frost_int8_node_op(m, i);
         size_t act = n->op == FROST_I8_LOGITS ? (size_t)n->c * 4 : (size_t)n->h * n->w * n->c;
-        frost_strbuf_appendf(&out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name,
-                             frost_int8_op_name(n->op), shape, node_weight_bytes(m, n), act,
+        frost_strbuf_appendf(&out, "%-28s %-8s %-14s %10zu %10zu %10zu\n", n->name, op, shape,
+                             node_weight_bytes(m, n), act,
                              n->op == FROST_I8_LOGITS ? 0 : n->offset);
     }
     frost_strbuf_appendf(&out,

@@ -79,6 +79,21 @@ void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_
 void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                             uint8_t *y, int row0, int row1);
 
+/* The output stage of a node with a sign input (binact.c): y[p][o] = requant(bias[o] +
+ * dots[p][o] << acc_shift) + zp clamped to [lo, hi] for `pixels` rows of c channels; bias
+ * zero-padded to `stride` (c rounded up to 16), rq the frost_rq_pack constants (fp: the float
+ * scales in array 0). Bit for bit the scalar frost_requant_u8 / _float. */
+void frost_int8_bin_output_avx2(int64_t pixels, int c, const int32_t *dots, int acc_shift,
+                                const int32_t *bias, const int32_t *rq, int stride, bool fp,
+                                int32_t zp, int32_t lo, int32_t hi, uint8_t *y);
+/* Sign bits (1 where x >= zp) of `pixels` runs of c bytes, ceil(c/64) words each, tails zero
+ * (binary.h's layout). */
+void frost_int8_bin_pack_signs_avx2(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t *out);
+/* Its requant constants: bytes for `stride` channels, and packing (AVX2 CPUs only). */
+size_t frost_int8_bin_rq_bytes(int stride);
+void frost_int8_bin_rq_pack(const int32_t *m0, const int32_t *e, const float *fscale, int c,
+                            int stride, int32_t *out);
+
 /* Vector requantization of 8 lanes (exported for the kernel tests). */
 void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                               int32_t *out);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "binary/binary.h"
 #include "core/arena_plan.h"
 #include "core/cpu.h"
 #include "core/util.h"
@@ -61,6 +62,8 @@ void frost_int8_free(frost_int8_model *m)
 {
     if (!m)
         return;
+    for (int i = 0; m->nodes && i < m->n_nodes; i++)
+        frost_int8_bin_free(&m->nodes[i]);
     for (int i = 0; i < m->n_owned; i++)
         frost_free(m->owned[i]);
     free(m->owned);
@@ -377,12 +380,18 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     if (m->n_nodes < 2)
         return frost_fail(FROST_ERR_FORMAT, "int8 model '%s' has no layers", m->name);
     m->use_avx2 = frost_cpu_has_avx2();
-    size_t scratch = 0, acc = 0;
+    m->bin_path = frost_bin_best_path();
+    size_t scratch = 0, acc = 0, bin_words = 0, bin_dots = 0, bin_floats = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         frost_int8_node *n = &m->nodes[i];
         FROST_TRY(frost_int8_check_node(m, i));
         if (n->mult)
             FROST_TRY(check_multipliers(n));
+        if (n->ain) { /* binarized input: its own kernels (binact.c) */
+            n->macs = (int64_t)n->h * n->w * n->c * weight_inner(m, n);
+            FROST_TRY(frost_int8_bin_prepare(m, n, &bin_words, &bin_dots, &bin_floats));
+            continue;
+        }
         if (n->op == FROST_I8_CONV || n->op == FROST_I8_LINEAR || n->op == FROST_I8_LOGITS) {
             n->macs = (int64_t)n->h * n->w * n->c * weight_inner(m, n);
             FROST_TRY(prepare_bias(m, n));
@@ -408,6 +417,12 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     int threads = omp_get_num_procs();
     m->scratch_bytes =
         ((scratch + 63) & ~(size_t)63) * (size_t)threads + ((acc + 63) & ~(size_t)63);
+    /* binarized-input nodes: packed signs, dot products, XNOR's floats; they share the
+     * scratch of the other kernels (one node runs at a time) */
+    size_t bits_bytes = (bin_words * 8 + 63) & ~(size_t)63;
+    size_t dots_bytes = (bin_dots * 4 + 63) & ~(size_t)63;
+    size_t bin_bytes = bits_bytes + dots_bytes + bin_floats * 4;
+    m->scratch_bytes = bin_bytes > m->scratch_bytes ? bin_bytes : m->scratch_bytes;
     m->arena = frost_calloc(m->arena_bytes + 64);
     m->scratch = frost_calloc(m->scratch_bytes + 64);
     m->out = malloc((size_t)m->classes * sizeof(float));
@@ -418,6 +433,9 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     if (!m->arena || !m->scratch || !m->out)
         return frost_fail(FROST_ERR_NOMEM, "int8 model '%s': out of memory for %zu arena bytes",
                           m->name, m->arena_bytes);
+    m->bin_x = m->scratch;
+    m->bin_dot = (int32_t *)((uint8_t *)m->scratch + bits_bytes);
+    m->bin_f = (float *)((uint8_t *)m->scratch + bits_bytes + dots_bytes);
     return FROST_OK;
 }
 
@@ -654,8 +672,19 @@ void frost_int8_run_node(frost_int8_model *m, int i)
     const uint8_t *x = n->n_in ? frost_int8_tensor(m, n->in[0]) : NULL;
     switch (n->op) {
     case FROST_I8_QUANTIZE: break; /* the input is written by the caller */
-    case FROST_I8_CONV: run_conv(m, n, x, y); break;
+    case FROST_I8_CONV:
+        if (n->ain)
+            frost_int8_bin_run(m, n, x, y);
+        else
+            run_conv(m, n, x, y);
+        break;
     case FROST_I8_LINEAR:
+        if (n->ain) {
+            frost_int8_bin_run(m, n, x, y);
+            break;
+        }
+        run_linear(m, n, x, y);
+        break;
     case FROST_I8_LOGITS: run_linear(m, n, x, y); break;
     case FROST_I8_ADD: run_add(m, n, x, y); break;
     case FROST_I8_MUL: run_mul(m, n, x, y); break;

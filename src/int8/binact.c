@@ -1,0 +1,388 @@
+/*
+ * Conv / linear nodes with a binarized input (BNN, Bi-Real: "ain": "sign"; XNOR-Net:
+ * "ain": "xnor"; docs/int8.md#low-bit-layers).
+ *
+ * The node reads an ordinary 8-bit tensor and sees +1 where the stored value is >= its zero
+ * point (the real value (q - Z) S >= 0: training's sign(0) = +1), -1 elsewhere. Its weights
+ * are -1/0/+1 codes and its per-channel weight scale is the layer's alpha (BN folded), so
+ * the layer's output is alpha_c * dot + bias_c with an integer dot: the int8 output stage
+ * runs on it as on any accumulator whose input scale is 1 (acc = bias + dot * 2^acc_shift,
+ * requantized with the node's multipliers).
+ *
+ * Training pads the binarized input with 0; the popcount kernels (src/binary) pad with -1,
+ * so a padded tap adds -w there. The exact dot is the kernel's plus the sum of the weights
+ * over the output pixel's padded taps: one integer per output channel for every output
+ * pixel that touches the border, computed here once (pad_fix).
+ *
+ * XNOR-Net scales the product by K, computed from the real input as training does (the
+ * dequantized 8-bit values through frost_xnor_conv_k / frost_xnor_linear_beta); that output
+ * stage is float: K * alpha_c * dot + bias_c, quantized as the fake-quant quantizes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "binary/binary.h"
+#include "core/cpu.h"
+#include "core/util.h"
+#include "frost/quant.h"
+#include "int8/i8model.h"
+#include "int8/kernels.h"
+#include "int8/requant.h"
+#include "ops/ops.h"
+#include "quant/lowbit.h"
+
+struct frost_int8_bin {
+    bool popcount; /* groups 1: w holds the popcount weights (else the reference loop) */
+    frost_bin_weights w;
+    float *xnor_bias; /* xnor: [cout] the float bias alpha_c * bias_c / 2^acc_shift */
+    /* sign, the AVX2 output stage: bias_eff zero-padded to rq_stride (cout rounded up to
+     * 16) and the frost_rq_pack constants, fixed point and float */
+    int rq_stride;
+    int32_t *bias16, *rq_fixed, *rq_float;
+    int32_t *pad_row; /* [oh * ow]: row of pad_fix for a border pixel, -1 inside */
+    int32_t *pad_fix; /* [border pixels][cout]: sum of the weights over the padded taps */
+};
+
+static const char *const ain_names[] = {"", "sign", "xnor"};
+
+const char *frost_int8_ain_name(frost_int8_ain a)
+{
+    return (unsigned)a < FROST_I8_AIN_COUNT ? ain_names[a] : "?";
+}
+
+int frost_int8_ain_parse(const char *name)
+{
+    for (int i = 1; i < FROST_I8_AIN_COUNT; i++)
+        if (strcmp(name, ain_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void frost_int8_set_bin_path(frost_int8_model *m, int path) { m->bin_path = path; }
+
+void frost_int8_bin_free(frost_int8_node *n)
+{
+    if (!n->bin)
+        return;
+    frost_bin_weights_free(&n->bin->w);
+    free(n->bin->xnor_bias);
+    free(n->bin->bias16);
+    free(n->bin->rq_fixed);
+    free(n->bin->rq_float);
+    free(n->bin->pad_row);
+    free(n->bin->pad_fix);
+    free(n->bin);
+    n->bin = NULL;
+}
+
+static int64_t inner_of(const frost_int8_model *m, const frost_int8_node *n)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    return n->op == FROST_I8_CONV ? (int64_t)n->k * n->k * (in->c / n->groups)
+                                  : (int64_t)in->h * in->w * in->c;
+}
+
+static frost_status fail(const frost_int8_node *n, const char *what)
+{
+    return frost_fail(FROST_ERR_FORMAT, "int8 model: node '%s' (%s, binarized input): %s", n->name,
+                      frost_int8_op_name(n->op), what);
+}
+
+/* The range [t0, t1) of kernel taps along one axis that land inside an input of `size` for
+ * output position o. */
+static void valid_taps(int o, int stride, int pad, int k, int size, int *t0, int *t1)
+{
+    int first = o * stride - pad;
+    *t0 = first < 0 ? -first : 0;
+    *t1 = first + k > size ? size - first : k;
+}
+
+/* pad_row / pad_fix of a conv (the padding correction, see the top of the file). */
+static frost_status padding_fix(const frost_int8_model *m, const frost_int8_node *n,
+                                struct frost_int8_bin *b)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    int pixels = n->h * n->w, border = 0, k = n->k, cin = in->c;
+    b->pad_row = malloc((size_t)pixels * sizeof(int32_t));
+    if (!b->pad_row)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    for (int oy = 0; oy < n->h; oy++)
+        for (int ox = 0; ox < n->w; ox++) {
+            int y0, y1, x0, x1;
+            valid_taps(oy, n->stride, n->pad, k, in->h, &y0, &y1);
+            valid_taps(ox, n->stride, n->pad, k, in->w, &x0, &x1);
+            bool inside = y0 == 0 && y1 == k && x0 == 0 && x1 == k;
+            b->pad_row[oy * n->w + ox] = inside ? -1 : border++;
+        }
+    b->pad_fix = calloc((size_t)(border ? border : 1) * (size_t)n->c, sizeof(int32_t));
+    if (!b->pad_fix)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    for (int oy = 0; oy < n->h; oy++)
+        for (int ox = 0; ox < n->w; ox++) {
+            int r = b->pad_row[oy * n->w + ox], y0, y1, x0, x1;
+            if (r < 0)
+                continue;
+            valid_taps(oy, n->stride, n->pad, k, in->h, &y0, &y1);
+            valid_taps(ox, n->stride, n->pad, k, in->w, &x0, &x1);
+            for (int o = 0; o < n->c; o++) {
+                int32_t s = 0;
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        if (ky >= y0 && ky < y1 && kx >= x0 && kx < x1)
+                            continue; /* a real tap */
+                        const int8_t *w = n->weight + (((int64_t)o * k + ky) * k + kx) * cin;
+                        for (int ci = 0; ci < cin; ci++)
+                            s += w[ci];
+                    }
+                b->pad_fix[(size_t)r * n->c + o] = s;
+            }
+        }
+    return FROST_OK;
+}
+
+/* The popcount weights of a groups-1 node from its -1/0/+1 codes. */
+static frost_status popcount_weights(const frost_int8_model *m, const frost_int8_node *n,
+                                     struct frost_int8_bin *b)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    int64_t inner = inner_of(m, n), count = inner * n->c;
+    float *wf = malloc((size_t)count * sizeof(float));
+    if (!wf)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    for (int64_t i = 0; i < count; i++)
+        wf[i] = (float)n->weight[i];
+    int k = n->op == FROST_I8_CONV ? n->k : 1, c = n->op == FROST_I8_CONV ? in->c : (int)inner;
+    frost_status s = n->wbits == 1 ? frost_bin_weights_pack(wf, n->c, k, k, c, &b->w)
+                                   : frost_bin_weights_pack_ternary(wf, n->c, k, k, c, &b->w);
+    free(wf);
+    return s;
+}
+
+/* The constants of the AVX2 output stage (sign nodes; on an AVX2 CPU only). */
+static frost_status vector_output_prepare(frost_int8_node *n)
+{
+    struct frost_int8_bin *b = n->bin;
+    if (!frost_cpu_has_avx2())
+        return FROST_OK;
+    int stride = (n->c + 15) / 16 * 16;
+    b->rq_stride = stride;
+    b->bias16 = calloc((size_t)stride, sizeof(int32_t));
+    b->rq_fixed = malloc(frost_int8_bin_rq_bytes(stride));
+    b->rq_float = malloc(frost_int8_bin_rq_bytes(stride));
+    if (!b->bias16 || !b->rq_fixed || !b->rq_float)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    memcpy(b->bias16, n->bias_eff, (size_t)n->c * sizeof(int32_t));
+    frost_int8_bin_rq_pack(n->mult, n->shift, NULL, n->c, stride, b->rq_fixed);
+    frost_int8_bin_rq_pack(n->mult, n->shift, n->fscale, n->c, stride, b->rq_float);
+    return FROST_OK;
+}
+
+/* XNOR: the float bias and the float scratch (the dequantized input, its channel means A,
+ * the scale K per output pixel). */
+static frost_status xnor_prepare(const frost_int8_model *m, frost_int8_node *n, size_t *floats)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    n->bin->xnor_bias = malloc((size_t)n->c * sizeof(float));
+    if (!n->bin->xnor_bias)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    for (int c = 0; c < n->c; c++)
+        n->bin->xnor_bias[c] =
+            (float)((double)n->bias[c] * n->wscale[c] / (double)(1 << n->acc_shift));
+    size_t f = (size_t)in->h * in->w * in->c + (size_t)in->h * in->w + (size_t)n->h * n->w;
+    *floats = f > *floats ? f : *floats;
+    return FROST_OK;
+}
+
+frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, size_t *x_words,
+                                    size_t *dots, size_t *floats)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    int64_t inner = inner_of(m, n);
+    if (n->op != FROST_I8_CONV && n->op != FROST_I8_LINEAR)
+        return fail(n, "only conv and linear nodes binarize their input");
+    if (n->wbits != 1 && n->wbits != 2)
+        return fail(n, "needs packed binary or ternary weights (\"wbits\" 1 or 2)");
+    if (n->acc_shift < 0 || n->acc_shift > 20 || (inner << n->acc_shift) > (INT64_C(1) << 29))
+        return fail(n, "accumulator shift outside 0..20 or too many inputs");
+    int32_t *be = frost_int8_own(m, (size_t)n->c * 4);
+    n->fscale = be ? frost_int8_own(m, (size_t)n->c * sizeof(float)) : NULL;
+    if (!n->fscale)
+        return FROST_ERR_NOMEM;
+    for (int c = 0; c < n->c; c++) {
+        if (n->bias[c] > (1 << 29) || n->bias[c] < -(1 << 29))
+            return fail(n, "bias out of range");
+        be[c] = n->bias[c]; /* +-1 has no zero point to take out */
+        n->fscale[c] = n->wscale[c] / n->scale / (float)(1 << n->acc_shift); /* S_x = 1 */
+    }
+    n->bias_eff = be;
+    frost_int8_bin_free(n);
+    n->bin = calloc(1, sizeof *n->bin);
+    if (!n->bin)
+        return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+    size_t d = (size_t)n->h * n->w * n->c;
+    *dots = d > *dots ? d : *dots;
+    if (n->ain == FROST_I8_AIN_XNOR)
+        FROST_TRY(xnor_prepare(m, n, floats));
+    else
+        FROST_TRY(vector_output_prepare(n));
+    n->bin->popcount = n->groups == 1; /* grouped / depthwise: the reference loop */
+    if (!n->bin->popcount)
+        return FROST_OK;
+    FROST_TRY(popcount_weights(m, n, n->bin));
+    if (n->op == FROST_I8_CONV)
+        FROST_TRY(padding_fix(m, n, n->bin));
+    size_t xw = n->op == FROST_I8_CONV ? (size_t)in->h * in->w * (size_t)frost_bin_words(in->c)
+                                       : (size_t)frost_bin_words((int)inner);
+    *x_words = xw > *x_words ? xw : *x_words;
+    return FROST_OK;
+}
+
+/* acc = bias + dot * 2^acc_shift, requantized as every conv / linear output. */
+static inline uint8_t sign_output(const frost_int8_model *m, const frost_int8_node *n, int o,
+                                  int32_t dot)
+{
+    int32_t acc = n->bias_eff[o] + (int32_t)((uint32_t)dot << n->acc_shift);
+    if (m->float_requant)
+        return frost_requant_u8_float(acc, n->fscale[o], n->zp, n->lo, n->hi);
+    return frost_requant_u8(acc, n->mult[o], n->shift[o], n->zp, n->lo, n->hi);
+}
+
+/* The direct loop: dots of +-1 (stored value >= zero point) with zero padding, any groups. */
+static void reference_dots(const frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                           int32_t *dots)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    int zp = in->zp;
+    if (n->op == FROST_I8_LINEAR) {
+        int64_t inner = inner_of(m, n);
+        for (int o = 0; o < n->c; o++) {
+            const int8_t *w = n->weight + o * inner;
+            int32_t dot = 0;
+            for (int64_t i = 0; i < inner; i++)
+                dot += x[i] >= zp ? w[i] : -w[i];
+            dots[o] = dot;
+        }
+        return;
+    }
+    int k = n->k, cg = in->c / n->groups, og = n->c / n->groups;
+    for (int oy = 0; oy < n->h; oy++)
+        for (int ox = 0; ox < n->w; ox++)
+            for (int o = 0; o < n->c; o++) {
+                int32_t dot = 0, g = o / og;
+                for (int ky = 0; ky < k; ky++) {
+                    int iy = oy * n->stride - n->pad + ky;
+                    for (int kx = 0; kx < k && iy >= 0 && iy < in->h; kx++) {
+                        int ix = ox * n->stride - n->pad + kx;
+                        if (ix < 0 || ix >= in->w)
+                            continue; /* padding: 0, as training's conv of sign(x) */
+                        const uint8_t *px = x + ((int64_t)iy * in->w + ix) * in->c + g * cg;
+                        const int8_t *w = n->weight + (((int64_t)o * k + ky) * k + kx) * cg;
+                        for (int ci = 0; ci < cg; ci++)
+                            dot += px[ci] >= zp ? w[ci] : -w[ci];
+                    }
+                }
+                dots[((int64_t)oy * n->w + ox) * n->c + o] = dot;
+            }
+}
+
+/* Sign bits (1 where x >= zp) of `pixels` runs of c stored values, tails zero. */
+static void pack_signs(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t *out)
+{
+    if (frost_cpu_has_avx2()) {
+        frost_int8_bin_pack_signs_avx2(x, pixels, c, zp, out);
+        return;
+    }
+    int words = frost_bin_words(c);
+    for (int64_t p = 0; p < pixels; p++) {
+        const uint8_t *px = x + p * c;
+        uint64_t *dst = out + p * words;
+        for (int w = 0; w < words; w++) {
+            int end = (w + 1) * 64 < c ? 64 : c - w * 64;
+            uint64_t v = 0;
+            for (int b = 0; b < end; b++)
+                v |= (uint64_t)(px[w * 64 + b] >= zp) << b;
+            dst[w] = v;
+        }
+    }
+}
+
+/* The popcount path: dots with the kernels' -1 padding corrected to 0; false if the
+ * kernel failed (out of memory for its scratch). */
+static bool popcount_dots(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                          int32_t *dots)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    const struct frost_int8_bin *b = n->bin;
+    frost_bin_output counts = {.kind = FROST_BIN_OUT_COUNTS};
+    frost_bin_path path = (frost_bin_path)m->bin_path;
+    if (n->op == FROST_I8_LINEAR) {
+        pack_signs(x, 1, (int)inner_of(m, n), in->zp, m->bin_x);
+        return frost_bin_linear(1, m->bin_x, &b->w, &counts, dots, path) == FROST_OK;
+    }
+    pack_signs(x, (int64_t)in->h * in->w, in->c, in->zp, m->bin_x);
+    frost_bin_conv_geom g = {.n = 1, .h = in->h, .w = in->w, .stride = n->stride, .pad = n->pad};
+    if (frost_bin_conv(&g, m->bin_x, &b->w, &counts, dots, path) != FROST_OK)
+        return false;
+    for (int p = 0; p < n->h * n->w; p++) {
+        int r = b->pad_row[p];
+        for (int o = 0; r >= 0 && o < n->c; o++)
+            dots[(size_t)p * n->c + o] += b->pad_fix[(size_t)r * n->c + o];
+    }
+    return true;
+}
+
+/* XNOR's scale from the real input, as training computes it (frost_xnor_conv_k /
+ * frost_xnor_linear_beta on the dequantized values (q - Z) S): K per output pixel. */
+static const float *xnor_scale(const frost_int8_model *m, const frost_int8_node *n,
+                               const uint8_t *x)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    int64_t len = (int64_t)in->h * in->w * in->c;
+    float *xf = m->bin_f, *a = xf + len, *k = a + (int64_t)in->h * in->w;
+    for (int64_t i = 0; i < len; i++)
+        xf[i] = ((float)x[i] - (float)in->zp) * in->scale;
+    if (n->op == FROST_I8_LINEAR) {
+        frost_xnor_linear_beta(1, len, xf, k);
+        return k;
+    }
+    frost_conv_params p = {.kh = n->k,
+                           .kw = n->k,
+                           .stride = n->stride,
+                           .pad_h = n->pad,
+                           .pad_w = n->pad,
+                           .groups = n->groups,
+                           .cin = in->c,
+                           .cout = n->c};
+    frost_shape4 s = {1, in->h, in->w, in->c};
+    frost_xnor_conv_k(&p, s, xf, a, k);
+    return k;
+}
+
+void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+{
+    int32_t *dots = m->bin_dot;
+    if (!m->use_avx2 || !n->bin->popcount || !popcount_dots(m, n, x, dots))
+        reference_dots(m, n, x, dots); /* the reference kernels, grouped, or no memory */
+    int pixels = n->h * n->w;
+    const struct frost_int8_bin *b = n->bin;
+    if (n->ain == FROST_I8_AIN_SIGN && m->use_avx2 && b->rq_fixed) {
+        bool fp = m->float_requant;
+        frost_int8_bin_output_avx2(pixels, n->c, dots, n->acc_shift, b->bias16,
+                                   fp ? b->rq_float : b->rq_fixed, b->rq_stride, fp, n->zp, n->lo,
+                                   n->hi, y);
+        return;
+    }
+    if (n->ain == FROST_I8_AIN_SIGN) {
+        for (int p = 0; p < pixels; p++)
+            for (int o = 0; o < n->c; o++)
+                y[(size_t)p * n->c + o] = sign_output(m, n, o, dots[(size_t)p * n->c + o]);
+        return;
+    }
+    /* xnor: K * alpha_c * dot + bias_c in float, quantized as the fake-quant does */
+    const float *k = xnor_scale(m, n, x), *bias = n->bin->xnor_bias;
+    for (int p = 0; p < pixels; p++)
+        for (int o = 0; o < n->c; o++) {
+            float v = k[p] * (n->wscale[o] * (float)dots[(size_t)p * n->c + o]) + bias[o];
+            y[(size_t)p * n->c + o] = (uint8_t)frost_quantize_one(v, n->scale, n->zp, n->lo, n->hi);
+        }
+}

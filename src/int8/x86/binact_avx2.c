@@ -1,0 +1,74 @@
+/* The output stage of a conv / linear node with a sign input (binact.c), AVX2: 16 output
+ * channels at a time through the GEMM kernels' requantization (requant_avx2.h), bit for
+ * bit the scalar one. */
+#include <string.h>
+
+#include "int8/kernels.h"
+#include "int8/x86/requant_avx2.h"
+
+void frost_int8_bin_pack_signs_avx2(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t *out)
+{
+    int words = (c + 63) / 64;
+    const __m256i z32 = _mm256_set1_epi8((char)zp);
+    const __m128i z16 = _mm_set1_epi8((char)zp);
+    for (int64_t p = 0; p < pixels; p++) {
+        const uint8_t *px = x + p * c;
+        uint64_t *dst = out + p * words;
+        memset(dst, 0, (size_t)words * sizeof(uint64_t));
+        int b = 0;
+        /* x >= zp (unsigned) exactly where max(x, zp) == x */
+        for (; b + 32 <= c; b += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(px + b));
+            uint32_t bits =
+                (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, z32), v));
+            dst[b / 64] |= (uint64_t)bits << (b % 64);
+        }
+        for (; b + 16 <= c; b += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(px + b));
+            uint32_t bits = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, z16), v));
+            dst[b / 64] |= (uint64_t)bits << (b % 64);
+        }
+        for (; b < c; b++)
+            dst[b / 64] |= (uint64_t)(px[b] >= zp) << (b % 64);
+    }
+}
+
+size_t frost_int8_bin_rq_bytes(int stride)
+{
+    return (size_t)stride * FROST_RQ_ARRAYS * sizeof(int32_t);
+}
+
+void frost_int8_bin_rq_pack(const int32_t *m0, const int32_t *e, const float *fscale, int c,
+                            int stride, int32_t *out)
+{
+    frost_rq_pack(m0, e, fscale, c, stride, out, stride);
+}
+
+void frost_int8_bin_output_avx2(int64_t pixels, int c, const int32_t *dots, int acc_shift,
+                                const int32_t *bias, const int32_t *rq, int stride, bool fp,
+                                int32_t zp, int32_t lo, int32_t hi, uint8_t *y)
+{
+    const __m128i shift = _mm_cvtsi32_si128(acc_shift);
+    const __m256i z = _mm256_set1_epi32(zp);
+    const __m128i l = _mm_set1_epi8((char)lo), h = _mm_set1_epi8((char)hi);
+    for (int64_t p = 0; p < pixels; p++) {
+        const int32_t *d = dots + p * c;
+        for (int o = 0; o < c; o += 16) {
+            int n = c - o < 16 ? c - o : 16;
+            int32_t tail[16] = {0};
+            const int32_t *src = d + o;
+            if (n < 16) { /* lanes past c: dot 0, bias 0, M0 0 (frost_rq_pack) */
+                memcpy(tail, src, (size_t)n * sizeof(int32_t));
+                src = tail;
+            }
+            /* acc = bias + dot << s, the shift on the unsigned bits as the scalar form */
+            __m256i a0 =
+                _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(bias + o)),
+                                 _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)src), shift));
+            __m256i a1 = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(bias + o + 8)),
+                _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)(src + 8)), shift));
+            frost_store16_avx2(y + p * c + o, a0, a1, rq + o, stride, fp, z, l, h, n);
+        }
+    }
+}
