@@ -7,7 +7,9 @@
  * the runtime's planned peak. The same model also runs the whole Fashion-MNIST test set
  * (10,000 images) through the generated C and the runtime, again bit for bit. A
  * squeeze-excite model converted in the test (sigmoid, SiLU, mul) goes through the same
- * checks. Without a C compiler the compile-and-run checks are skipped (and the test says
+ * checks, and so do binary (BWN) and ternary (TWN) models, whose weights the generated C
+ * keeps packed (1 or 2 bits each) and unpacks one output channel at a time. Without a C
+ * compiler the compile-and-run checks are skipped (and the test says
  * so); the generator's refusals are checked either way.
  */
 #include <stdlib.h>
@@ -136,13 +138,27 @@ static bool compile_and_run(const char *name, const uint8_t *q, int64_t in_bytes
     return ok;
 }
 
+/* The most weights per output channel over the nodes with packed weights (0: none). */
+static size_t longest_packed_row(const frost_int8_model *m)
+{
+    size_t most = 0;
+    for (int i = 1; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i], *in = &m->nodes[n->in[0]];
+        size_t inner = n->op == FROST_I8_CONV ? (size_t)n->k * n->k * (in->c / n->groups)
+                                              : (size_t)in->h * in->w * in->c;
+        if (n->wbits && inner > most)
+            most = inner;
+    }
+    return most;
+}
+
 /* Exports m as NAME, compiles and runs it, compares with the runtime. */
 static void check_generated(frost_int8_model *m, const char *name)
 {
     frost_int8_c_info info = {0};
     CHECK(frost_int8_export_c(m, tmpdir, name, &info) == FROST_OK);
     CHECK_EQ_INT(info.arena_bytes, frost_int8_arena_bytes(m));
-    CHECK_EQ_INT(info.scratch_bytes, 0);
+    CHECK_EQ_INT(info.scratch_bytes, longest_packed_row(m));    /* 0 without packed weights */
     CHECK_EQ_INT(info.const_bytes, frost_int8_weight_bytes(m)); /* the same arrays */
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     CHECK_EQ_INT(info.float_output, last->op == FROST_I8_LOGITS);
@@ -210,15 +226,10 @@ TEST(every_op_model_matches_the_runtime_bit_for_bit)
     frost_int8_free(m);
 }
 
-/* The same model without its float classifier: the output is then the uint8 tensor of the
- * last concat (under another name, to check the prefix). The runtime's buffers are
- * re-made for the shorter graph. */
-TEST(uint8_output_and_a_name_prefix)
+/* m without its last node, a float classifier: the output is then the uint8 tensor of the
+ * node before it. The runtime's buffers are re-made for the shorter graph. */
+static void drop_float_classifier(frost_int8_model *m)
 {
-    frost_int8_model *m = NULL;
-    CHECK(frost_int8_load(FIXED_MODEL, &m) == FROST_OK);
-    if (!m)
-        return;
     CHECK_EQ_INT(m->nodes[m->n_nodes - 1].op, FROST_I8_LOGITS);
     free(m->out);
     frost_free(m->arena);
@@ -229,6 +240,18 @@ TEST(uint8_output_and_a_name_prefix)
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     m->classes = last->h * last->w * last->c;
     CHECK(frost_int8_prepare(m) == FROST_OK);
+}
+
+/* The same model without its float classifier: the output is then the uint8 tensor of the
+ * last concat (under another name, to check the prefix). The runtime's buffers are
+ * re-made for the shorter graph. */
+TEST(uint8_output_and_a_name_prefix)
+{
+    frost_int8_model *m = NULL;
+    CHECK(frost_int8_load(FIXED_MODEL, &m) == FROST_OK);
+    if (!m)
+        return;
+    drop_float_classifier(m);
     check_generated(m, "tiny_net");
     char path[128];
     snprintf(path, sizeof path, "%s/tiny_net.c", tmpdir);
@@ -275,6 +298,113 @@ TEST(squeeze_excite_model_matches_the_runtime_bit_for_bit)
     frost_int8_free(m);
     frost_model_free(f);
     free(images);
+}
+
+/* Binary / ternary weights: an 8-bit first conv, then low-bit convs (3x3: 72 weights a
+ * row; depthwise 3x3: 9, a row with padding bits; 1x1: 12) and a low-bit hidden linear
+ * layer (784), then the classifier (8-bit by default). */
+static const char *lowbit_arch =
+    "{\"name\":\"lowbit\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2,\"pad\":1},"
+    "{\"name\":\"b1\",\"op\":\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":12,\"k\":3,\"stride\":1,\"pad\":1},"
+    "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"c3\",\"op\":\"conv\",\"out\":12,\"k\":3,\"stride\":2,\"pad\":1,\"groups\":12},"
+    "{\"name\":\"b3\",\"op\":\"bn\"},{\"name\":\"a3\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"c4\",\"op\":\"conv\",\"out\":16,\"k\":1},"
+    "{\"name\":\"b4\",\"op\":\"bn\"},{\"name\":\"a4\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"fl\",\"op\":\"flatten\"},"
+    "{\"name\":\"fc1\",\"op\":\"linear\",\"out\":20},"
+    "{\"name\":\"a5\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"fc2\",\"op\":\"linear\",\"out\":10}]}";
+
+/* lowbit_arch quantized with `config`, calibrated on the compat images, converted. */
+static frost_int8_model *lowbit_model(const char *config)
+{
+    frost_model *f = NULL;
+    frost_int8_model *m = NULL;
+    frost_qconfig *c = NULL;
+    float *images = malloc(sizeof(float) * COMPAT_N_IMAGES * COMPAT_PIXELS);
+    CHECK(images && frost_model_from_json(lowbit_arch, "test", &f) == FROST_OK);
+    if (f && images) {
+        frost_model_init_weights(f, 9);
+        compat_make_images(images);
+        CHECK(frost_qconfig_parse(config, "test", &c) == FROST_OK);
+        CHECK(c && frost_model_quantize(f, c) == FROST_OK);
+        CHECK(frost_model_set_batch(f, COMPAT_N_IMAGES) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_CALIBRATE) == FROST_OK);
+        CHECK(frost_model_forward(f, images, COMPAT_N_IMAGES, false) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_FIXED) == FROST_OK);
+        CHECK(frost_int8_from_model(f, &m) == FROST_OK);
+    }
+    frost_qconfig_free(c);
+    frost_model_free(f);
+    free(images);
+    return m;
+}
+
+/* The generated NAME.c declares node `node`'s weights packed (nI_packed of `bytes`
+ * bytes), not as int8 (nI_weight). */
+static void check_packed_in_source(const frost_int8_model *m, const char *name, const char *node,
+                                   int wbits, int row_bytes)
+{
+    int i = 0;
+    while (i < m->n_nodes && strcmp(m->nodes[i].name, node) != 0)
+        i++;
+    CHECK(i < m->n_nodes);
+    if (i == m->n_nodes)
+        return;
+    CHECK_EQ_INT(m->nodes[i].wbits, wbits);
+    char path[128], packed[96], weight[64];
+    snprintf(path, sizeof path, "%s/%s.c", tmpdir, name);
+    snprintf(packed, sizeof packed, "static const uint8_t n%d_packed[%d] = {", i,
+             row_bytes * m->nodes[i].c);
+    snprintf(weight, sizeof weight, "n%d_weight", i);
+    char *text = NULL;
+    size_t n = 0;
+    CHECK(frost_read_file(path, &text, &n) == FROST_OK);
+    CHECK(text && strstr(text, packed) != NULL);
+    CHECK(text && strstr(text, weight) == NULL);
+    free(text);
+}
+
+/* BWN: every low-bit weight +-1, 1 bit each (c2's 72 weights: 9 bytes a row, c3's 9: 2,
+ * c4's 12: 2, fc1's 784: 98; nodes are named after their output's layer); the first conv
+ * and the classifier stay int8. Also with a uint8 output. */
+TEST(bwn_model_keeps_1_bit_weights_and_matches_the_runtime)
+{
+    frost_int8_model *m = lowbit_model("{\"weights\": {\"scheme\": \"bwn\"}}");
+    if (!m)
+        return;
+    check_generated(m, "bwn_net");
+    check_packed_in_source(m, "bwn_net", "a2", 1, 9);
+    check_packed_in_source(m, "bwn_net", "a3", 1, 2);
+    check_packed_in_source(m, "bwn_net", "a4", 1, 2);
+    check_packed_in_source(m, "bwn_net", "fc1", 1, 98);
+    CHECK_EQ_INT(m->nodes[1].wbits, 0);
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].wbits, 0);
+    drop_float_classifier(m); /* the output: the ReLU table of the packed linear layer */
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 2].wbits, 1);
+    check_generated(m, "bwn_u8");
+    frost_int8_free(m);
+}
+
+/* TWN with a ternary classifier too (a "layers" entry overrides the 8-bit default): 2 bits
+ * a weight, the float logits computed from packed weights. */
+TEST(twn_model_keeps_2_bit_weights_and_matches_the_runtime)
+{
+    frost_int8_model *m = lowbit_model("{\"weights\": {\"scheme\": \"twn\"}, \"layers\": "
+                                       "{\"fc2\": {\"weights\": {\"scheme\": \"twn\"}}}}");
+    if (!m)
+        return;
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].op, FROST_I8_LOGITS);
+    check_generated(m, "twn_net");
+    check_packed_in_source(m, "twn_net", "a2", 2, 18);
+    check_packed_in_source(m, "twn_net", "a3", 2, 3);
+    check_packed_in_source(m, "twn_net", "a4", 2, 3);
+    check_packed_in_source(m, "twn_net", "fc1", 2, 196);
+    check_packed_in_source(m, "twn_net", m->nodes[m->n_nodes - 1].name, 2, 5);
+    frost_int8_free(m);
 }
 
 /* The Fashion-MNIST test images, normalized as `frost run` does (frost_int8_evaluate) and
@@ -381,5 +511,7 @@ static void remove_tmpdir(void)
 FROST_TEST_MAIN(make_tmpdir(), RUN(every_op_model_matches_the_runtime_bit_for_bit),
                 RUN(uint8_output_and_a_name_prefix),
                 RUN(squeeze_excite_model_matches_the_runtime_bit_for_bit),
+                RUN(bwn_model_keeps_1_bit_weights_and_matches_the_runtime),
+                RUN(twn_model_keeps_2_bit_weights_and_matches_the_runtime),
                 RUN(whole_fashion_mnist_test_set_matches_the_runtime), RUN(refusals),
                 remove_tmpdir())

@@ -6,6 +6,8 @@
  * the graph's order. The kernels are emitted as static functions, only those the model
  * uses, written from the reference kernels (kernels_ref.c, requant.h): integer-only
  * fixed-point requantization, so the output is bit for bit what frost's runtime computes.
+ * Binary / ternary weights (wbits 1 / 2) stay packed in the const data, 1 or 2 bits each,
+ * and their kernels unpack one output channel at a time ("packed binary / ternary weights").
  * A LOGITS node (a float classifier) dequantizes its accumulators in float32: the one
  * float operation in the generated code, and only in models that end with one.
  */
@@ -22,16 +24,20 @@
 /* What the model needs from the kernel library. */
 typedef struct {
     bool conv, linear, logits, add, mul, lut, maxpool, avgpool, gap, requant;
+    bool packed_conv, packed_dense; /* wbits 1 / 2 nodes: their kernels reuse conv_t, dense_t */
 } needs;
 
 static needs model_needs(const frost_int8_model *m)
 {
     needs k = {0};
     for (int i = 1; i < m->n_nodes; i++) {
+        bool packed = m->nodes[i].wbits != 0;
         switch (m->nodes[i].op) {
-        case FROST_I8_CONV: k.conv = k.requant = true; break;
-        case FROST_I8_LINEAR: k.linear = k.requant = true; break;
-        case FROST_I8_LOGITS: k.logits = true; break;
+        case FROST_I8_CONV: k.conv |= !packed, k.packed_conv |= packed, k.requant = true; break;
+        case FROST_I8_LINEAR:
+            k.linear |= !packed, k.packed_dense |= packed, k.requant = true;
+            break;
+        case FROST_I8_LOGITS: k.logits |= !packed, k.packed_dense |= packed; break;
         case FROST_I8_ADD: k.add = k.requant = true; break;
         case FROST_I8_MUL: k.mul = k.requant = true; break;
         case FROST_I8_CONCAT:
@@ -82,14 +88,16 @@ static const char k_mbqm[] =
     "    return rdbpot(srdhm((int32_t)((uint32_t)x << left), m0), right);\n"
     "}\n\n";
 
-static const char k_conv[] =
+static const char k_conv_t[] =
     "/* Convolution, NHWC, weights [cout][k][k][cin/groups]; padding taps are skipped. */\n"
     "typedef struct {\n"
     "    int32_t h, w, cin, oh, ow, cout, k, stride, pad, groups, acc_shift;\n"
     "    int32_t in_zp, out_zp, lo, hi;\n"
     "    const int8_t *weight;\n"
     "    const int32_t *bias, *mult, *shift;\n"
-    "} conv_t;\n\n"
+    "} conv_t;\n\n";
+
+static const char k_conv[] =
     "static void conv(const conv_t *p, const uint8_t *x, uint8_t *y)\n"
     "{\n"
     "    int32_t cpg_in = p->cin / p->groups, cpg_out = p->cout / p->groups;\n"
@@ -121,14 +129,15 @@ static const char k_conv[] =
     "            }\n"
     "}\n\n";
 
-static const char k_dense_t[] =
-    "/* Fully connected: weights [cout][cin]. */\n"
-    "typedef struct {\n"
-    "    int32_t cin, cout, acc_shift, in_zp, out_zp, lo, hi;\n"
-    "    const int8_t *weight;\n"
-    "    const int32_t *bias, *mult, *shift;\n"
-    "    const float *out_scale, *out_bias; /* float logits only */\n"
-    "} dense_t;\n\n"
+static const char k_dense_t[] = "/* Fully connected: weights [cout][cin]. */\n"
+                                "typedef struct {\n"
+                                "    int32_t cin, cout, acc_shift, in_zp, out_zp, lo, hi;\n"
+                                "    const int8_t *weight;\n"
+                                "    const int32_t *bias, *mult, *shift;\n"
+                                "    const float *out_scale, *out_bias; /* float logits only */\n"
+                                "} dense_t;\n\n";
+
+static const char k_dense_acc[] =
     "static int32_t dense_acc(const dense_t *p, const uint8_t *x, int32_t o)\n"
     "{\n"
     "    const int8_t *w = p->weight + o * p->cin;\n"
@@ -283,13 +292,127 @@ static const char k_gap[] =
     "    }\n"
     "}\n\n";
 
+/* ---- packed binary / ternary weights (docs/int8.md#low-bit-layers) ----
+ *
+ * A node with wbits 1 or 2 keeps its weights packed in flash, 1 or 2 bits each, in the
+ * .int8 file's layout (lowbit.c). Its kernel unpacks one output channel's row at a time
+ * into wrow (int8 -1/0/+1, in RAM) and runs the int8 kernel's loops on it, so the int32
+ * sums, and hence the outputs, are exactly the int8 kernels'. Why unpack rather than
+ * accumulate +-x straight from the bits: the inner loop stays the int8 one (a load and a
+ * multiply-accumulate per MAC, one cycle on a Cortex-M4), where reading the bits in it
+ * adds a shift, a mask and a select per MAC (and ternary two sums); a conv unpacks each row
+ * once per image (output channel outermost), one step per weight against h*w MACs per
+ * weight; the cost is one buffer of the longest row in RAM. */
+
+static const char k_unpack[] =
+    "/* Packed weights: one row of whole bytes per output channel; wbits 1: weight i is bit\n"
+    " * i%8 of byte i/8 (1 = +1, 0 = -1); wbits 2: bits 2*(i%4).. of byte i/4 (0 = 0,\n"
+    " * 1 = +1, 3 = -1). unpack_row writes one row as int8 into wrow. */\n"
+    "static int32_t packed_row_bytes(int32_t n, int32_t wbits) { return (n * wbits + 7) / 8; }\n"
+    "\n"
+    "static void unpack_row(const uint8_t *p, int32_t n, int32_t wbits)\n"
+    "{\n"
+    "    int32_t i;\n"
+    "    for (i = 0; i < n; i++) {\n"
+    "        int32_t code;\n"
+    "        if (wbits == 1) {\n"
+    "            code = (p[i >> 3] >> (i & 7)) & 1;\n"
+    "            wrow[i] = (int8_t)(2 * code - 1);\n"
+    "        } else {\n"
+    "            code = (p[i >> 2] >> 2 * (i & 3)) & 3;\n"
+    "            wrow[i] = (int8_t)(code == 3 ? -1 : code);\n"
+    "        }\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_conv_packed[] =
+    "/* Convolution with packed weights: conv's loops, output channel outermost so that each\n"
+    " * row is unpacked once. */\n"
+    "typedef struct {\n"
+    "    conv_t c; /* c.weight is unused */\n"
+    "    const uint8_t *packed;\n"
+    "    int32_t wbits;\n"
+    "} conv_packed_t;\n\n"
+    "static void conv_packed(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &q->c;\n"
+    "    int32_t cpg_in = p->cin / p->groups, cpg_out = p->cout / p->groups;\n"
+    "    int32_t inner = p->k * p->k * cpg_in, row = packed_row_bytes(inner, q->wbits);\n"
+    "    int32_t oy, ox, co, ky, kx, ci;\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        int32_t g = co / cpg_out;\n"
+    "        unpack_row(q->packed + co * row, inner, q->wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++) {\n"
+    "                int32_t acc = 0;\n"
+    "                for (ky = 0; ky < p->k; ky++) {\n"
+    "                    int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "                    if (iy < 0 || iy >= p->h)\n"
+    "                        continue;\n"
+    "                    for (kx = 0; kx < p->k; kx++) {\n"
+    "                        int32_t ix = ox * p->stride - p->pad + kx;\n"
+    "                        const uint8_t *xp;\n"
+    "                        const int8_t *wp;\n"
+    "                        if (ix < 0 || ix >= p->w)\n"
+    "                            continue;\n"
+    "                        xp = x + (iy * p->w + ix) * p->cin + g * cpg_in;\n"
+    "                        wp = wrow + (ky * p->k + kx) * cpg_in;\n"
+    "                        for (ci = 0; ci < cpg_in; ci++)\n"
+    "                            acc += (int32_t)wp[ci] * ((int32_t)xp[ci] - p->in_zp);\n"
+    "                    }\n"
+    "                }\n"
+    "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_dense_packed[] =
+    "/* Fully connected with packed weights: each row is used once, unpacked as it is. */\n"
+    "typedef struct {\n"
+    "    dense_t d; /* d.weight is unused */\n"
+    "    const uint8_t *packed;\n"
+    "    int32_t wbits;\n"
+    "} dense_packed_t;\n\n"
+    "static int32_t dense_packed_acc(const dense_packed_t *q, const uint8_t *x, int32_t o)\n"
+    "{\n"
+    "    const dense_t *p = &q->d;\n"
+    "    int32_t i, acc = 0;\n"
+    "    unpack_row(q->packed + o * packed_row_bytes(p->cin, q->wbits), p->cin, q->wbits);\n"
+    "    for (i = 0; i < p->cin; i++)\n"
+    "        acc += (int32_t)wrow[i] * ((int32_t)x[i] - p->in_zp);\n"
+    "    return p->bias[o] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "}\n\n";
+
+static const char k_linear_packed[] =
+    "static void linear_packed(const dense_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const dense_t *p = &q->d;\n"
+    "    int32_t o;\n"
+    "    for (o = 0; o < p->cout; o++)\n"
+    "        y[o] = requant(dense_packed_acc(q, x, o), p->mult[o], p->shift[o], p->out_zp, p->lo,\n"
+    "                       p->hi);\n"
+    "}\n\n";
+
+static const char k_logits_packed[] =
+    "static void logits_packed(const dense_packed_t *q, const uint8_t *x, float *out)\n"
+    "{\n"
+    "    const dense_t *p = &q->d;\n"
+    "    int32_t o;\n"
+    "    for (o = 0; o < p->cout; o++)\n"
+    "        out[o] = p->out_scale[o] * (float)dense_packed_acc(q, x, o) + p->out_bias[o];\n"
+    "}\n\n";
+
 static void emit_kernels(frost_strbuf *b, needs k)
 {
     const char *parts[] = {
         k.requant ? k_requant : "",
         k.add ? k_mbqm : "",
+        k.conv || k.packed_conv ? k_conv_t : "",
         k.conv ? k_conv : "",
-        k.linear || k.logits ? k_dense_t : "",
+        k.linear || k.logits || k.packed_dense ? k_dense_t : "",
+        k.linear || k.logits ? k_dense_acc : "",
         k.linear ? k_linear : "",
         k.logits ? k_logits : "",
         k.add ? k_add : "",
@@ -365,7 +488,101 @@ static void append_comment_name(frost_strbuf *b, const char *name)
         frost_strbuf_appendf(b, "%c", isalnum((unsigned char)*p) || strchr("._-", *p) ? *p : '_');
 }
 
-/* The arrays of node i: nI_weight, nI_bias, nI_mult, nI_shift, nI_lut, nI_scale, nI_fbias. */
+/* The longest packed row of the model (wrow's size), 0 without packed weights. */
+static int64_t packed_row_max(const frost_int8_model *m)
+{
+    int64_t most = 0;
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].wbits) {
+            int64_t inner = weight_inner(m, &m->nodes[i]);
+            most = inner > most ? inner : most;
+        }
+    return most;
+}
+
+/* The packed-weight kernels the model uses (after the int8 ones: they reuse conv_t,
+ * dense_t and requant). */
+static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
+{
+    int64_t row_max = packed_row_max(m);
+    bool conv = false, linear = false, logits = false;
+    for (int i = 1; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        conv |= n->wbits && n->op == FROST_I8_CONV;
+        linear |= n->wbits && n->op == FROST_I8_LINEAR;
+        logits |= n->wbits && n->op == FROST_I8_LOGITS;
+    }
+    if (!row_max)
+        return;
+    frost_strbuf_appendf(b,
+                         "/* One output channel's packed weights, unpacked (RAM: %lld bytes, "
+                         "the longest row). */\n"
+                         "static int8_t wrow[%lld];\n\n%s",
+                         (long long)row_max, (long long)row_max, k_unpack);
+    frost_strbuf_appendf(b, "%s%s%s%s", conv ? k_conv_packed : "",
+                         linear || logits ? k_dense_packed : "", linear ? k_linear_packed : "",
+                         logits ? k_logits_packed : "");
+}
+
+/* The packed weights of node i as nI_packed (the bytes the .int8 file stores). */
+static void emit_packed_weights(frost_strbuf *b, const frost_int8_model *m, int i, size_t *bytes)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    size_t row = frost_int8_packed_row_bytes(n->wbits, weight_inner(m, n));
+    frost_strbuf_appendf(b, "/* %s weights, %d bit(s) each, %zu bytes per output channel */\n",
+                         n->wbits == 1 ? "binary (+-1)" : "ternary (-1/0/+1)", n->wbits, row);
+    char name[64];
+    snprintf(name, sizeof name, "n%d_packed", i);
+    emit_u8(b, name, n->wpacked, (int64_t)row * n->c, bytes);
+}
+
+/* The parameter struct of a conv / linear / logits node with packed weights: the int8
+ * kernel's struct (weight NULL) wrapped with the packed rows. */
+static void emit_packed_params(frost_strbuf *b, const frost_int8_model *m, int i)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    if (n->op == FROST_I8_CONV)
+        frost_strbuf_appendf(b,
+                             "static const conv_packed_t n%d = {{%d, %d, %d, %d, %d, %d, %d, %d, "
+                             "%d, %d, %d, %ld, %ld, %ld, %ld,\n    0, n%d_bias, n%d_mult, "
+                             "n%d_shift}, n%d_packed, %d};\n",
+                             i, in->h, in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->pad,
+                             n->groups, n->acc_shift, (long)in->zp, (long)n->zp, (long)n->lo,
+                             (long)n->hi, i, i, i, i, n->wbits);
+    else if (n->op == FROST_I8_LINEAR)
+        frost_strbuf_appendf(
+            b,
+            "static const dense_packed_t n%d = {{%lld, %d, %d, %ld, %ld, %ld, "
+            "%ld, 0, n%d_bias,\n    n%d_mult, n%d_shift, 0, 0}, n%d_packed, %d};\n",
+            i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, (long)n->zp,
+            (long)n->lo, (long)n->hi, i, i, i, i, n->wbits);
+    else
+        frost_strbuf_appendf(b,
+                             "static const dense_packed_t n%d = {{%lld, %d, %d, %ld, 0, 0, 0, 0, "
+                             "n%d_bias, 0, 0,\n    n%d_scale, n%d_fbias}, n%d_packed, %d};\n",
+                             i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, i,
+                             i, i, i, n->wbits);
+}
+
+/* The call of a conv / linear / logits node with packed weights. */
+static void emit_packed_call(frost_strbuf *b, const frost_int8_model *m, int i)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    size_t x = m->nodes[n->in[0]].offset, y = n->offset;
+    if (n->op == FROST_I8_CONV)
+        frost_strbuf_appendf(b, "    conv_packed(&n%d, A(%zu), A(%zu));", i, x, y);
+    else if (n->op == FROST_I8_LINEAR)
+        frost_strbuf_appendf(b, "    linear_packed(&n%d, A(%zu), A(%zu));", i, x, y);
+    else
+        frost_strbuf_appendf(b, "    logits_packed(&n%d, A(%zu), output);", i, x);
+    frost_strbuf_appendf(b, " /* ");
+    append_comment_name(b, n->name);
+    frost_strbuf_appendf(b, " */\n");
+}
+
+/* The arrays of node i: nI_weight (or nI_packed), nI_bias, nI_mult, nI_shift, nI_lut, nI_scale,
+ * nI_fbias. */
 static void emit_arrays(frost_strbuf *b, const frost_int8_model *m, int i, size_t *bytes)
 {
     const frost_int8_node *n = &m->nodes[i];
@@ -373,9 +590,13 @@ static void emit_arrays(frost_strbuf *b, const frost_int8_model *m, int i, size_
     frost_strbuf_appendf(b, "/* node %d: ", i);
     append_comment_name(b, n->name);
     frost_strbuf_appendf(b, " (%s) */\n", frost_int8_op_name(n->op));
-    if (n->weight) {
+    if (n->weight && n->wbits) {
+        emit_packed_weights(b, m, i, bytes);
+    } else if (n->weight) {
         snprintf(name, sizeof name, "n%d_weight", i);
         emit_i8(b, name, n->weight, n->c * weight_inner(m, n), bytes);
+    }
+    if (n->weight) {
         snprintf(name, sizeof name, "n%d_bias", i);
         emit_i32(b, name, n->bias, n->c, bytes);
     }
@@ -402,6 +623,10 @@ static void emit_params(frost_strbuf *b, const frost_int8_model *m, int i)
 {
     const frost_int8_node *n = &m->nodes[i];
     const frost_int8_node *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
+    if (n->wbits) {
+        emit_packed_params(b, m, i);
+        return;
+    }
     switch (n->op) {
     case FROST_I8_CONV:
         frost_strbuf_appendf(b,
@@ -539,8 +764,12 @@ static void emit_run(frost_strbuf *b, const frost_int8_model *m, const char *nam
                          "    for (i = 0; i < %s_INPUT_SIZE; i++)\n"
                          "        arena[%zu + i] = input[i];\n",
                          upper, name, name, upper, first->offset);
-    for (int i = 1; i < m->n_nodes; i++)
-        emit_call(b, m, i);
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (m->nodes[i].wbits)
+            emit_packed_call(b, m, i);
+        else
+            emit_call(b, m, i);
+    }
     if (last->op != FROST_I8_LOGITS)
         frost_strbuf_appendf(b,
                              "    for (i = 0; i < %s_OUTPUT_SIZE; i++)\n"
@@ -601,12 +830,16 @@ static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *
                              (double)last->scale, upper, (long)last->zp, name);
     }
     frost_strbuf_appendf(b,
-                         "/* RAM: the static activation arena (frost's memory plan). Flash: "
-                         "%s_CONST_BYTES of\n * weights, biases, multipliers and tables, plus "
-                         "the code and the per-layer parameters. */\n"
-                         "#define %s_ARENA_BYTES %zu\n#define %s_CONST_BYTES %zu\n\n"
+                         "/* RAM: the static activation arena (frost's memory plan) and the "
+                         "scratch: one row of\n * unpacked weights when the model has packed "
+                         "binary / ternary weights, else none.\n * Flash: %s_CONST_BYTES of "
+                         "weights (packed ones as stored), biases, multipliers and\n * tables, "
+                         "plus the code and the per-layer parameters. */\n"
+                         "#define %s_ARENA_BYTES %zu\n#define %s_SCRATCH_BYTES %lld\n"
+                         "#define %s_CONST_BYTES %zu\n\n"
                          "int %s_run(const uint8_t *input, %s_output_t *output);\n\n#endif\n",
-                         upper, upper, m->arena_bytes, upper, const_bytes, name, name);
+                         upper, upper, m->arena_bytes, upper, (long long)packed_row_max(m), upper,
+                         const_bytes, name, name);
 }
 
 /* ---- entry point ---- */
@@ -635,13 +868,12 @@ static frost_status check_exportable(const frost_int8_model *m, const char *dir,
                               "C export: node '%s' binarizes its input (%s); the C export does "
                               "not support binarized-input layers (docs/int8.md#low-bit-layers)",
                               n->name, frost_int8_ain_name(n->ain));
-        /* the generated code would carry them as int8: 8x the flash of the packed form, the
-         * very thing a binary model is for on a microcontroller */
-        if (n->wbits)
+        /* the packed kernels unpack -1/0/+1 codes; TTQ's per-channel levels are not emitted */
+        if (n->wlevels)
             return frost_fail(FROST_ERR_UNSUPPORTED,
-                              "C export: node '%s' has packed %s weights; the C export does "
-                              "not support binary/ternary layers yet (docs/int8.md#low-bit-layers)",
-                              n->name, n->wbits == 1 ? "binary" : "ternary");
+                              "C export: node '%s' has TTQ weights (two levels per channel); the "
+                              "C export does not support them yet (docs/int8.md#low-bit-layers)",
+                              n->name);
         for (int c = 0; n->op == FROST_I8_LOGITS && c < n->c; c++)
             if (!isfinite(n->out_scale[c]) || !isfinite(n->out_bias[c]))
                 return frost_fail(FROST_ERR_NUMERIC, "C export: node '%s' has a non-finite scale",
@@ -687,6 +919,7 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
                          "#include \"%s.h\"\n\n",
                          name, name);
     emit_kernels(&src, model_needs(m));
+    emit_packed_kernels(&src, m);
     for (int i = 1; i < m->n_nodes; i++) {
         emit_arrays(&src, m, i, &const_bytes);
         emit_params(&src, m, i);
@@ -705,7 +938,7 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
     if (s == FROST_OK && info)
         *info = (frost_int8_c_info){.const_bytes = const_bytes,
                                     .arena_bytes = m->arena_bytes,
-                                    .scratch_bytes = 0,
+                                    .scratch_bytes = (size_t)packed_row_max(m),
                                     .float_output = ends_in_logits(m)};
     return s;
 }
