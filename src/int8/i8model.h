@@ -118,11 +118,17 @@ frost_status frost_int8_set_multipliers(frost_int8_model *m, frost_int8_node *n)
 
 /* Packed binary / ternary weights (lowbit.c): bytes per output channel; the bits a set of
  * weights needs (1: all +-1, 2: -1/0/+1, 8: other); packing; unpacking, false on an
- * invalid code or non-zero padding bits. */
+ * invalid code or non-zero padding bits, with what and where in *bad (may be NULL). */
+typedef struct {
+    const char *problem; /* "the 2-bit code 2 (no ternary weight)", "non-zero padding bits" */
+    int row;             /* output channel */
+    int64_t index;       /* weight of the row (for padding: the first padding position) */
+} frost_int8_unpack_error;
 size_t frost_int8_packed_row_bytes(int wbits, int64_t inner);
 int frost_int8_lowbit_wbits(const int8_t *w, int64_t n);
 void frost_int8_pack_weights(const int8_t *w, int rows, int64_t inner, int wbits, uint8_t *out);
-bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out);
+bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out,
+                               frost_int8_unpack_error *bad);
 
 /* Checks node i against its inputs (counts, indices, shapes, ranges). */
 frost_status frost_int8_check_node(const frost_int8_model *m, int i);
