@@ -87,6 +87,14 @@ int frost_test_run_cli(const char *dir, const char *args, char *out, size_t cap)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+const char *const frost_test_tiny_arch =
+    "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
+    "\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":"
+    "\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
+    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
+
 int frost_test_expect_cli_error(const char *dir, const char *args, int want_rc, const char *needle,
                                 char *out, size_t cap)
 {
@@ -154,6 +162,16 @@ char *frost_test_find_bytes(char *data, size_t size, const char *needle)
         if (memcmp(data + i, needle, n) == 0)
             return data + i;
     return NULL;
+}
+
+const char *frost_test_st_truncation_message(const char *bytes, size_t cut)
+{
+    if (cut < 8)
+        return "too short for a safetensors header";
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; i--) /* little-endian */
+        header = (header << 8) | (unsigned char)bytes[i];
+    return cut < 8 + header ? "exceeds the" : "are outside the data region";
 }
 
 float *frost_test_read_npy(const char *path, int *ndim, int64_t *shape)

@@ -40,25 +40,13 @@ static long file_size(const char *name)
 
 static void write_file(const char *name, const void *data, size_t size)
 {
-    char path[300];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    fwrite(data, 1, size, f);
-    fclose(f);
+    frost_test_write_all(frost_test_path(dir, name), data, size);
 }
 
 /* Exit code must be non-zero and the output one line containing `needle`. */
 static void expect_error(const char *args, const char *needle)
 {
-    int rc = frost(args);
-    int lines = 0;
-    for (const char *p = out; *p; p++)
-        lines += *p == '\n';
-    if (rc == 0 || !strstr(out, needle) || lines != 1) {
-        fprintf(stderr, "  frost %s\n  -> rc %d, want an error with '%s', got: %s", args, rc,
-                needle, out);
-        frost_test_failed_checks++;
-    }
+    frost_test_expect_cli_error(dir, args, 0, needle, out, sizeof out);
 }
 
 static int count_lines(const char *text, const char *needle)
@@ -94,16 +82,6 @@ static bool file_exists(const char *name)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return access(path, R_OK) == 0;
 }
-
-static const char *tiny_arch =
-    "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
-    "\"bn\"},"
-    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":"
-    "\"bn\"},"
-    "{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
-    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
 
 TEST(help_on_every_command)
 {
@@ -252,7 +230,7 @@ TEST(missing_and_corrupt_files)
 TEST(train_eval_info_end_to_end)
 {
     char args[2048];
-    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
+    write_file("tiny.json", frost_test_tiny_arch, strlen(frost_test_tiny_arch));
     snprintf(args, sizeof args,
              "train --arch %s/tiny.json --epochs 2 --limit 2000 --val 500 --batch 50 --lr 0.3 "
              "--warmup 0 "
@@ -498,7 +476,7 @@ TEST(repeats_and_short_out)
 {
     char args[2048];
     write_small_dataset(200, 100);
-    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
+    write_file("tiny.json", frost_test_tiny_arch, strlen(frost_test_tiny_arch));
     snprintf(
         args, sizeof args,
         "train --arch %s/tiny.json --data %s/small --epochs 4 --epochs=1 --val 0 --batch 50 "

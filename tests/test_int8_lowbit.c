@@ -321,22 +321,50 @@ static char *saved_file(const char *scheme, const char *path, const float *x, fr
     return b;
 }
 
+/* A saved file of the test model under a model-wide weight scheme, and a path beside it
+ * for the edited copies. */
+typedef struct {
+    float *x;
+    frost_model *qm;
+    frost_int8_model *im;
+    char *bytes; /* the file's (NULL when a step failed) */
+    size_t n;
+    char path[128], bad[140];
+} packed_file;
+
+static char *open_packed_file(packed_file *pf, const char *scheme)
+{
+    pf->x = malloc(sizeof(float) * N * PIX);
+    random_images(pf->x);
+    snprintf(pf->path, sizeof pf->path, "/tmp/frost_test_int8_lowbit_%s_%ld.int8", scheme,
+             (long)getpid());
+    snprintf(pf->bad, sizeof pf->bad, "%s.bad", pf->path);
+    pf->bytes = saved_file(scheme, pf->path, pf->x, &pf->qm, &pf->im, &pf->n);
+    return pf->bytes;
+}
+
+static void close_packed_file(packed_file *pf)
+{
+    unlink(pf->bad);
+    unlink(pf->path);
+    free(pf->bytes);
+    frost_int8_free(pf->im);
+    frost_model_free(pf->qm);
+    free(pf->x);
+}
+
 /* A ternary model in a file: version 2, packed 2-bit weights (what frost info counts), the
  * same outputs after loading, the same bytes when saved again. */
 TEST(test_packed_file_round_trip)
 {
-    float *x = malloc(sizeof(float) * N * PIX);
-    random_images(x);
-    frost_model *qm = NULL;
-    frost_int8_model *im = NULL, *back = NULL;
-    char path[128];
-    snprintf(path, sizeof path, "/tmp/frost_test_int8_lowbit_f_%ld.int8", (long)getpid());
-    size_t n = 0;
-    char *b = saved_file("twn", path, x, &qm, &im, &n);
+    packed_file pf;
+    char *b = open_packed_file(&pf, "twn");
+    const float *x = pf.x;
+    frost_int8_model *im = pf.im, *back = NULL;
+    const char *path = pf.path;
+    size_t n = pf.n;
     if (!b) {
-        free(x);
-        frost_int8_free(im);
-        frost_model_free(qm);
+        close_packed_file(&pf);
         return;
     }
     /* the graph JSON sits as a string in the header: its quotes escaped */
@@ -377,11 +405,7 @@ TEST(test_packed_file_round_trip)
     CHECK(back && frost_int8_export_c(back, "/tmp", "lowbit", NULL) == FROST_ERR_UNSUPPORTED);
     CHECK(strstr(frost_last_error(), "node 'b2' has packed ternary weights") != NULL);
     frost_int8_free(back);
-    unlink(path);
-    free(b);
-    frost_int8_free(im);
-    frost_model_free(qm);
-    free(x);
+    close_packed_file(&pf);
 }
 
 /* Loading `path` fails with a format error naming the file and saying `message`. */
@@ -465,29 +489,14 @@ static void rewrite_graph(const char *from, const char *to, const char *node, co
     frost_st_close(f);
 }
 
-/* What the safetensors reader says about a file cut at `cut` bytes whose header is
- * `header` bytes long. */
-static const char *truncation_message(size_t cut, uint64_t header)
-{
-    if (cut < 8)
-        return "too short for a safetensors header";
-    if (cut < 8 + header)
-        return "exceeds the";
-    return "are outside the data region";
-}
-
 /* Ternary (2-bit) files edited or truncated: every case refused with its own message. */
 TEST(test_packed_ternary_files_refused)
 {
-    float *x = malloc(sizeof(float) * N * PIX);
-    random_images(x);
-    frost_model *qm = NULL;
-    frost_int8_model *im = NULL;
-    char path[128], bad[140];
-    snprintf(path, sizeof path, "/tmp/frost_test_int8_lowbit_t_%ld.int8", (long)getpid());
-    snprintf(bad, sizeof bad, "%s.bad", path);
-    size_t n = 0;
-    char *b = saved_file("twn", path, x, &qm, &im, &n);
+    packed_file pf;
+    char *b = open_packed_file(&pf, "twn");
+    size_t n = pf.n;
+    const char *path = pf.path, *bad = pf.bad;
+    const frost_int8_model *im = pf.im;
     if (b) {
         /* the graph: wbits outside 1..2, the other width, a version-1 file */
         const char *wbits_range =
@@ -536,29 +545,19 @@ TEST(test_packed_ternary_files_refused)
         size_t cuts[] = {0, 5, 8, 8 + header / 2, 8 + header - 1, 8 + header, packed_at + 7, n - 1};
         for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
             frost_test_write_all(bad, b, cuts[i]);
-            expect_refused_file(bad, truncation_message(cuts[i], header));
+            expect_refused_file(bad, frost_test_st_truncation_message(b, cuts[i]));
         }
     }
-    unlink(bad);
-    unlink(path);
-    free(b);
-    frost_int8_free(im);
-    frost_model_free(qm);
-    free(x);
+    close_packed_file(&pf);
 }
 
 /* Binary (1-bit) files: a set padding bit, and the packed rows read as 2-bit. */
 TEST(test_packed_binary_files_refused)
 {
-    float *x = malloc(sizeof(float) * N * PIX);
-    random_images(x);
-    frost_model *qm = NULL;
-    frost_int8_model *im = NULL;
-    char path[128], bad[140];
-    snprintf(path, sizeof path, "/tmp/frost_test_int8_lowbit_b_%ld.int8", (long)getpid());
-    snprintf(bad, sizeof bad, "%s.bad", path);
-    size_t n = 0;
-    char *b = saved_file("binary", path, x, &qm, &im, &n);
+    packed_file pf;
+    char *b = open_packed_file(&pf, "binary");
+    size_t n = pf.n;
+    const char *path = pf.path, *bad = pf.bad;
     if (b) {
         CHECK(strstr(b + 8, "\"b3.weight\":{\"dtype\":\"U8\",\"shape\":[12,2]") != NULL);
         frost_int8_model *back = NULL;
@@ -571,12 +570,7 @@ TEST(test_packed_binary_files_refused)
         expect_corrupt(bad, b, n, "wbits\\\":1", "wbits\\\":2",
                        "tensor b2.weight has the wrong dtype or shape (expected [12, 18])");
     }
-    unlink(bad);
-    unlink(path);
-    free(b);
-    frost_int8_free(im);
-    frost_model_free(qm);
-    free(x);
+    close_packed_file(&pf);
 }
 
 /* Packing and unpacking: every code, rows with and without padding. */

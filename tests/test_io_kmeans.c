@@ -305,17 +305,6 @@ TEST(test_corrupt_files_refused)
     expect_refused(EMPTY_VERSION, FROST_ERR_UNSUPPORTED, "k-means storage version ''");
 }
 
-/* What the safetensors reader says about a file cut at `cut` bytes, its header `header`
- * bytes long: the length field, the header or the tensor data is short. */
-static const char *truncation_message(size_t cut, uint64_t header)
-{
-    if (cut < 8)
-        return "too short for a safetensors header";
-    if (cut < 8 + header)
-        return "exceeds the";
-    return "are outside the data region";
-}
-
 /* Every truncation of a compressed file (header, index and codebook bytes) is refused, by
  * the load and by the size report, with the reader's message for where it was cut. */
 TEST(test_truncated_refused)
@@ -338,7 +327,7 @@ TEST(test_truncated_refused)
         frost_model *back = NULL;
         frost_status s = frost_checkpoint_load_model(path_of("cut.safetensors"), &back);
         refused += s == FROST_ERR_FORMAT && back == NULL;
-        const char *want = truncation_message(cut, header);
+        const char *want = frost_test_st_truncation_message(data, cut);
         if (!strstr(frost_last_error(), want) || !strstr(frost_last_error(), "cut.safetensors")) {
             fprintf(stderr, "  cut at %zu: error '%s' does not say '%s'\n", cut, frost_last_error(),
                     want);
