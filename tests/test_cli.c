@@ -245,7 +245,7 @@ TEST(train_eval_info_end_to_end)
     snprintf(args, sizeof args, "info %s/t.safetensors", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "total: 2682 params") != NULL); /* 144 + 32 + 2304 + 32 + 170 */
-    char want[300];
+    char want[FROST_CPU_TEXT_MAX + 16];
     snprintf(want, sizeof want, "written on: %s\n", cpu_text(false));
     CHECK(strstr(out, want) != NULL); /* the "frost.cpu" the trainer's checkpoint records */
     /* files from before "frost.cpu": loaded as before, no line */
@@ -273,6 +273,22 @@ TEST(train_eval_info_end_to_end)
 }
 
 /* PTQ, QAT fine-tuning and sensitivity on the checkpoint of the previous test. */
+/* The row of layer `name` in frost info's quantized-layers table `table`, its columns after
+ * the name joined by single spaces, is `want`. */
+static void check_qlayer_row(const char *table, const char *name, const char *want)
+{
+    char key[64], cols[5][32], got[200] = "";
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *row = strstr(table, key);
+    if (row && sscanf(row, " %*s %31s %31s %31s %31s %31s", cols[0], cols[1], cols[2], cols[3],
+                      cols[4]) == 5)
+        snprintf(got, sizeof got, "%s %s %s %s %s", cols[0], cols[1], cols[2], cols[3], cols[4]);
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "  frost info: layer %s is '%s', want '%s'\n", name, got, want);
+        frost_test_failed_checks++;
+    }
+}
+
 TEST(quantize_qat_sensitivity_end_to_end)
 {
     char args[2048];
@@ -319,6 +335,14 @@ TEST(quantize_qat_sensitivity_end_to_end)
     const char *tq = tf ? frost_st_meta_get(tf, "frost.quant") : NULL;
     CHECK(tq && strstr(tq, "\"scheme\":\"twn\""));
     frost_st_close(tf);
+    /* info: each quantized layer's weight bits and scheme, input scheme, output bits */
+    snprintf(args, sizeof args, "info %s/tw.safetensors", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *ql = strstr(out, "quantized layers");
+    CHECK(ql != NULL);
+    check_qlayer_row(ql, "c1", "8 affine affine 8 -");
+    check_qlayer_row(ql, "c2", "2 twn affine 8 -");
+    check_qlayer_row(ql, "fc", "8 affine affine - -"); /* the float logits */
     snprintf(args, sizeof args, "convert %s/tw.safetensors --compare --limit 500", dir);
     CHECK_EQ_INT(frost(args), 0); /* ternary weights run in the int8 engine */
     const char *twfq = strstr(out, "fake-quant "), *twi8 = strstr(out, "int8 ");
@@ -329,6 +353,12 @@ TEST(quantize_qat_sensitivity_end_to_end)
     snprintf(args, sizeof args, "info %s/tw.int8 --memory", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "peak activations") != NULL);
+    /* packed weights at their packed size: a2 (c2, BN and ReLU) has 16 x 144 ternary
+     * weights, 36 bytes a channel: 576 + 16 x (int32 bias, multiplier, shift) = 768 */
+    const char *a2row = strstr(out, "\na2 ");
+    long a2bytes = -1;
+    CHECK(a2row && sscanf(a2row, " a2 %*s %*s %ld", &a2bytes) == 1);
+    CHECK_EQ_INT(a2bytes, 768);
     snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --a-scheme sign", dir);
     expect_error(args, "comes from the ReLU 'a1'");
     snprintf(args, sizeof args, "quantize %s/t.safetensors --w-scheme ternary", dir);
@@ -391,7 +421,7 @@ TEST(int8_end_to_end)
     CHECK_EQ_INT(frost(args), 0);
     const char *acc = strstr(out, "int8 accuracy ");
     CHECK(acc && fabs(atof(acc + 14) - acc_i8) < 0.006); /* the same model */
-    char cpu[300];
+    char cpu[FROST_CPU_TEXT_MAX + 16];
     snprintf(cpu, sizeof cpu, "CPU: %s\n", cpu_text(false));
     CHECK(strstr(out, cpu) == out); /* the first line says what made the numbers */
     snprintf(args, sizeof args, "run %s/q.int8 --limit 500 --reference", dir);
