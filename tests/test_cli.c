@@ -146,6 +146,8 @@ TEST(bad_values_and_unknown_options)
     expect_usage_errors("train --epochs abc --opt adam --wd 0 --quiet", 1, epochs, NULL);
     const char *two[] = {"--lr", "--sched must be cosine, step or constant", NULL};
     expect_usage_errors("train --lr banana --sched sometimes --epochs 2 --quiet", 2, two, NULL);
+    const char *thr[] = {"--threads", NULL};
+    expect_usage_errors("convert x.safetensors --threads 0 --compare", 1, thr, NULL);
     const char *obs[] = {"--observer must be minmax, ema, hist, percentile or entropy", NULL};
     expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs, NULL);
     const char *ctrl[] = {"--controller", NULL};
