@@ -87,6 +87,93 @@ int frost_test_run_cli(const char *dir, const char *args, char *out, size_t cap)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+const char *const frost_test_tiny_arch =
+    "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
+    "\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":"
+    "\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
+    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
+
+int frost_test_expect_cli_error(const char *dir, const char *args, int want_rc, const char *needle,
+                                char *out, size_t cap)
+{
+    int rc = frost_test_run_cli(dir, args, out, cap), lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    bool rc_ok = want_rc ? rc == want_rc : rc != 0;
+    if (!rc_ok || !strstr(out, needle) || lines != 1) {
+        char want[32] = "non-zero";
+        if (want_rc)
+            snprintf(want, sizeof want, "%d", want_rc);
+        fprintf(stderr, "  frost %s\n  -> rc %d, want exit %s and one line saying '%s', got: %s",
+                args, rc, want, needle, out);
+        frost_test_failed_checks++;
+    }
+    return rc;
+}
+
+const char *frost_test_path(const char *dir, const char *name)
+{
+    static char paths[8][1024];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
+    return p;
+}
+
+char *frost_test_read_all(const char *path, size_t *n)
+{
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *b = size >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)size + 1) : NULL;
+    if (b && fread(b, 1, (size_t)size, f) != (size_t)size) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[size] = '\0';
+        *n = (size_t)size;
+    }
+    return b;
+}
+
+bool frost_test_write_all(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(data, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "  could not write %s\n", path);
+        frost_test_failed_checks++;
+    }
+    return ok;
+}
+
+char *frost_test_find_bytes(char *data, size_t size, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= size; i++)
+        if (memcmp(data + i, needle, n) == 0)
+            return data + i;
+    return NULL;
+}
+
+const char *frost_test_st_truncation_message(const char *bytes, size_t cut)
+{
+    if (cut < 8)
+        return "too short for a safetensors header";
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; i--) /* little-endian */
+        header = (header << 8) | (unsigned char)bytes[i];
+    return cut < 8 + header ? "exceeds the" : "are outside the data region";
+}
+
 float *frost_test_read_npy(const char *path, int *ndim, int64_t *shape)
 {
     FILE *f = fopen(path, "rb");

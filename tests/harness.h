@@ -9,6 +9,8 @@
 #define FROST_TEST_HARNESS_H
 
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -84,6 +86,30 @@ const char *frost_test_bin(void);
 /* Runs `frost ARGS` (FROST_BIN, else build/frost) with stdout and stderr captured into
  * out (cap bytes, NUL-terminated) through a log file in `dir`; returns the exit code. */
 int frost_test_run_cli(const char *dir, const char *args, char *out, size_t cap);
+
+/* A small conv net for Fashion-MNIST (28x28x1, 10 classes: two stride-2 3x3 convs with BN and
+ * ReLU, global average pool, linear) that the CLI tests train in seconds. */
+extern const char *const frost_test_tiny_arch;
+
+/* Runs `frost ARGS` as frost_test_run_cli does and expects an error: exit code `want_rc`
+ * (0: any non-zero one) and exactly one line of output containing `needle`; a mismatch
+ * prints the command and its output and fails the test. Returns the exit code. */
+int frost_test_expect_cli_error(const char *dir, const char *args, int want_rc, const char *needle,
+                                char *out, size_t cap);
+
+/* "dir/name" in one of 8 rotating static buffers (so a call can take a few of them). */
+const char *frost_test_path(const char *dir, const char *name);
+/* A whole file, malloc'd with a NUL after its *n bytes; NULL (and *n = 0) when it cannot be
+ * read. */
+char *frost_test_read_all(const char *path, size_t *n);
+/* Writes n bytes to path (created or truncated); false, with a failed check, on error. */
+bool frost_test_write_all(const char *path, const void *data, size_t n);
+/* The first occurrence of needle in data[size] (binary data: NULs allowed), or NULL. */
+char *frost_test_find_bytes(char *data, size_t size, const char *needle);
+
+/* What frost's safetensors reader says when the file whose bytes start at `bytes` is cut
+ * to its first `cut` bytes: the length field, the header or the tensor data is short. */
+const char *frost_test_st_truncation_message(const char *bytes, size_t cut);
 
 /* Reads a NumPy .npy file of float32 (little-endian, C order): malloc'd values, the dims
  * in shape[0..*ndim) (at most 8); NULL (printing why) on any problem. */

@@ -14,6 +14,7 @@
 #include "binary/kernels.h"
 #include "core/cpu.h"
 #include "core/rng.h"
+#include "frost/cpu.h"
 #include "harness.h"
 
 static frost_rng rng;
@@ -658,6 +659,23 @@ TEST(test_ternary_int8_worst_case)
 
 /* ---- path choice ---- */
 
+/* frost_cpu_describe (core, below binary/) names the path the kernels take, and its text
+ * line (frost --version, bench, checkpoints) says it. */
+static void check_cpu_text_names_best_path(void)
+{
+    frost_cpu_info c;
+    frost_cpu_describe(&c);
+    const char *best = frost_bin_path_name(frost_bin_best_path());
+    CHECK(c.binary_kernels && strcmp(c.binary_kernels, best) == 0);
+    char text[FROST_CPU_TEXT_MAX], want[64];
+    frost_cpu_text(&c, text, sizeof text);
+    snprintf(want, sizeof want, ", binary %s, ", best);
+    if (!strstr(text, want)) {
+        fprintf(stderr, "  cpu text '%s' lacks '%s'\n", text, want);
+        frost_test_failed_checks++;
+    }
+}
+
 TEST(test_path_choice_and_overrides)
 {
     unsetenv("FROST_NO_AVX512");
@@ -685,13 +703,16 @@ TEST(test_path_choice_and_overrides)
         CHECK(strstr(frost_last_error(), "avx512-vpopcntdq") != NULL);
         frost_bin_weights_free(&w);
     }
+    check_cpu_text_names_best_path();
     setenv("FROST_NO_AVX512", "1", 1);
     frost_cpu_forget();
     CHECK(!frost_bin_path_available(FROST_BIN_AVX512));
     CHECK_EQ_INT(frost_bin_best_path(), frost_cpu_has_avx2() ? FROST_BIN_AVX2 : FROST_BIN_REF);
+    check_cpu_text_names_best_path();
     setenv("FROST_NO_SIMD", "1", 1);
     frost_cpu_forget();
     CHECK_EQ_INT(frost_bin_best_path(), FROST_BIN_REF);
+    check_cpu_text_names_best_path();
     CHECK(!frost_bin_path_available(FROST_BIN_POPCNT));
     unsetenv("FROST_NO_AVX512");
     unsetenv("FROST_NO_SIMD");

@@ -40,25 +40,13 @@ static long file_size(const char *name)
 
 static void write_file(const char *name, const void *data, size_t size)
 {
-    char path[300];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    fwrite(data, 1, size, f);
-    fclose(f);
+    frost_test_write_all(frost_test_path(dir, name), data, size);
 }
 
 /* Exit code must be non-zero and the output one line containing `needle`. */
 static void expect_error(const char *args, const char *needle)
 {
-    int rc = frost(args);
-    int lines = 0;
-    for (const char *p = out; *p; p++)
-        lines += *p == '\n';
-    if (rc == 0 || !strstr(out, needle) || lines != 1) {
-        fprintf(stderr, "  frost %s\n  -> rc %d, want an error with '%s', got: %s", args, rc,
-                needle, out);
-        frost_test_failed_checks++;
-    }
+    frost_test_expect_cli_error(dir, args, 0, needle, out, sizeof out);
 }
 
 static int count_lines(const char *text, const char *needle)
@@ -94,16 +82,6 @@ static bool file_exists(const char *name)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return access(path, R_OK) == 0;
 }
-
-static const char *tiny_arch =
-    "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
-    "\"bn\"},"
-    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":"
-    "\"bn\"},"
-    "{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
-    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
 
 TEST(help_on_every_command)
 {
@@ -168,6 +146,8 @@ TEST(bad_values_and_unknown_options)
     expect_usage_errors("train --epochs abc --opt adam --wd 0 --quiet", 1, epochs, NULL);
     const char *two[] = {"--lr", "--sched must be cosine, step or constant", NULL};
     expect_usage_errors("train --lr banana --sched sometimes --epochs 2 --quiet", 2, two, NULL);
+    const char *thr[] = {"--threads", NULL};
+    expect_usage_errors("convert x.safetensors --threads 0 --compare", 1, thr, NULL);
     const char *obs[] = {"--observer must be minmax, ema, hist, percentile or entropy", NULL};
     expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs, NULL);
     const char *ctrl[] = {"--controller", NULL};
@@ -252,7 +232,7 @@ TEST(missing_and_corrupt_files)
 TEST(train_eval_info_end_to_end)
 {
     char args[2048];
-    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
+    write_file("tiny.json", frost_test_tiny_arch, strlen(frost_test_tiny_arch));
     snprintf(args, sizeof args,
              "train --arch %s/tiny.json --epochs 2 --limit 2000 --val 500 --batch 50 --lr 0.3 "
              "--warmup 0 "
@@ -267,7 +247,7 @@ TEST(train_eval_info_end_to_end)
     snprintf(args, sizeof args, "info %s/t.safetensors", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "total: 2682 params") != NULL); /* 144 + 32 + 2304 + 32 + 170 */
-    char want[300];
+    char want[FROST_CPU_TEXT_MAX + 16];
     snprintf(want, sizeof want, "written on: %s\n", cpu_text(false));
     CHECK(strstr(out, want) != NULL); /* the "frost.cpu" the trainer's checkpoint records */
     /* files from before "frost.cpu": loaded as before, no line */
@@ -295,6 +275,22 @@ TEST(train_eval_info_end_to_end)
 }
 
 /* PTQ, QAT fine-tuning and sensitivity on the checkpoint of the previous test. */
+/* The row of layer `name` in frost info's quantized-layers table `table`, its columns after
+ * the name joined by single spaces, is `want`. */
+static void check_qlayer_row(const char *table, const char *name, const char *want)
+{
+    char key[64], cols[5][32], got[200] = "";
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *row = strstr(table, key);
+    if (row && sscanf(row, " %*s %31s %31s %31s %31s %31s", cols[0], cols[1], cols[2], cols[3],
+                      cols[4]) == 5)
+        snprintf(got, sizeof got, "%s %s %s %s %s", cols[0], cols[1], cols[2], cols[3], cols[4]);
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "  frost info: layer %s is '%s', want '%s'\n", name, got, want);
+        frost_test_failed_checks++;
+    }
+}
+
 TEST(quantize_qat_sensitivity_end_to_end)
 {
     char args[2048];
@@ -341,6 +337,14 @@ TEST(quantize_qat_sensitivity_end_to_end)
     const char *tq = tf ? frost_st_meta_get(tf, "frost.quant") : NULL;
     CHECK(tq && strstr(tq, "\"scheme\":\"twn\""));
     frost_st_close(tf);
+    /* info: each quantized layer's weight bits and scheme, input scheme, output bits */
+    snprintf(args, sizeof args, "info %s/tw.safetensors", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *ql = strstr(out, "quantized layers");
+    CHECK(ql != NULL);
+    check_qlayer_row(ql, "c1", "8 affine affine 8 -");
+    check_qlayer_row(ql, "c2", "2 twn affine 8 -");
+    check_qlayer_row(ql, "fc", "8 affine affine - -"); /* the float logits */
     snprintf(args, sizeof args, "convert %s/tw.safetensors --compare --limit 500", dir);
     CHECK_EQ_INT(frost(args), 0); /* ternary weights run in the int8 engine */
     const char *twfq = strstr(out, "fake-quant "), *twi8 = strstr(out, "int8 ");
@@ -351,6 +355,12 @@ TEST(quantize_qat_sensitivity_end_to_end)
     snprintf(args, sizeof args, "info %s/tw.int8 --memory", dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "peak activations") != NULL);
+    /* packed weights at their packed size: a2 (c2, BN and ReLU) has 16 x 144 ternary
+     * weights, 36 bytes a channel: 576 + 16 x (int32 bias, multiplier, shift) = 768 */
+    const char *a2row = strstr(out, "\na2 ");
+    long a2bytes = -1;
+    CHECK(a2row && sscanf(a2row, " a2 %*s %*s %ld", &a2bytes) == 1);
+    CHECK_EQ_INT(a2bytes, 768);
     snprintf(args, sizeof args, "quantize %s/t.safetensors --calib 64 --a-scheme sign", dir);
     expect_error(args, "comes from the ReLU 'a1'");
     snprintf(args, sizeof args, "quantize %s/t.safetensors --w-scheme ternary", dir);
@@ -413,7 +423,7 @@ TEST(int8_end_to_end)
     CHECK_EQ_INT(frost(args), 0);
     const char *acc = strstr(out, "int8 accuracy ");
     CHECK(acc && fabs(atof(acc + 14) - acc_i8) < 0.006); /* the same model */
-    char cpu[300];
+    char cpu[FROST_CPU_TEXT_MAX + 16];
     snprintf(cpu, sizeof cpu, "CPU: %s\n", cpu_text(false));
     CHECK(strstr(out, cpu) == out); /* the first line says what made the numbers */
     snprintf(args, sizeof args, "run %s/q.int8 --limit 500 --reference", dir);
@@ -498,7 +508,7 @@ TEST(repeats_and_short_out)
 {
     char args[2048];
     write_small_dataset(200, 100);
-    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
+    write_file("tiny.json", frost_test_tiny_arch, strlen(frost_test_tiny_arch));
     snprintf(
         args, sizeof args,
         "train --arch %s/tiny.json --data %s/small --epochs 4 --epochs=1 --val 0 --batch 50 "

@@ -16,23 +16,6 @@ static char out[16384];
 
 static int frost(const char *args) { return frost_test_run_cli(dir, args, out, sizeof out); }
 
-static const char *tiny_arch =
-    "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
-    "\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":"
-    "\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
-    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
-
-static void write_file(const char *name, const void *data, size_t size)
-{
-    char path[300];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    fwrite(data, 1, size, f);
-    fclose(f);
-}
-
 static void put_be32(FILE *f, uint32_t v)
 {
     unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
@@ -85,27 +68,15 @@ static double eval_accuracy(const char *name)
     return acc ? atof(acc + 9) : -1;
 }
 
-/* The first occurrence of needle in data[size], or NULL. */
-static char *find_bytes(char *data, size_t size, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= size; i++)
-        if (memcmp(data + i, needle, n) == 0)
-            return data + i;
-    return NULL;
-}
-
 /* Exit code non-zero, one line of output containing `needle`. */
 static void expect_error(const char *args, const char *needle)
 {
-    int rc = frost(args), lines = 0;
-    for (const char *p = out; *p; p++)
-        lines += *p == '\n';
-    if (rc == 0 || !strstr(out, needle) || lines != 1) {
-        fprintf(stderr, "  frost %s\n  -> rc %d, want an error with '%s', got: %s", args, rc,
-                needle, out);
-        frost_test_failed_checks++;
-    }
+    frost_test_expect_cli_error(dir, args, 0, needle, out, sizeof out);
+}
+
+static void write_file(const char *name, const void *data, size_t size)
+{
+    frost_test_write_all(frost_test_path(dir, name), data, size);
 }
 
 TEST(compress_end_to_end)
@@ -118,7 +89,7 @@ TEST(compress_end_to_end)
              "--train-images %s/train-images --train-labels %s/train-labels "
              "--test-images %s/test-images --test-labels %s/test-labels",
              dir, dir, dir, dir);
-    write_file("tiny.json", tiny_arch, strlen(tiny_arch));
+    write_file("tiny.json", frost_test_tiny_arch, strlen(frost_test_tiny_arch));
     snprintf(args, sizeof args,
              "train --arch %s/tiny.json --epochs 2 --val 500 --batch 50 --lr 0.3 "
              "--warmup 0 --out %s/t.safetensors --quiet --threads 2 %s",
@@ -189,7 +160,7 @@ TEST(compress_end_to_end)
     snprintf(path, sizeof path, "%s/k4.safetensors", dir);
     CHECK_EQ_INT(frost_read_file(path, &data, &size), FROST_OK);
     if (data) {
-        char *v = find_bytes(data, size, "\"frost.kmeans\":\"1\"");
+        char *v = frost_test_find_bytes(data, size, "\"frost.kmeans\":\"1\"");
         CHECK(v != NULL);
         if (v)
             v[16] = '7';

@@ -24,14 +24,6 @@ static char dir[] = "/tmp/frost_predict_XXXXXX";
 static char out[16384];
 static frost_dataset test_set;
 
-static const char *tiny_arch =
-    "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
-    "\"bn\"},{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b2\",\"op\":"
-    "\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu\"},{\"name\":\"g\",\"op\":\"gap\"},"
-    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":10}]}";
-
 static const char *fashion_names[CLASSES] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
                                              "Coat",        "Sandal",    "Shirt",    "Sneaker",
                                              "Bag",         "Ankle boot"};
@@ -42,33 +34,14 @@ static int frost(const char *args) { return frost_test_run_cli(dir, args, out, s
 /* Exit code 1 and one output line containing `needle`. */
 static void expect_error(const char *args, const char *needle)
 {
-    int rc = frost(args), lines = 0;
-    for (const char *p = out; *p; p++)
-        lines += *p == '\n';
-    if (rc != 1 || !strstr(out, needle) || lines != 1) {
-        fprintf(stderr, "  frost %s\n  -> rc %d, want exit 1 with '%s', got: %s", args, rc, needle,
-                out);
-        frost_test_failed_checks++;
-    }
+    frost_test_expect_cli_error(dir, args, 1, needle, out, sizeof out);
 }
 
-static const char *path_of(const char *name)
-{
-    static char paths[8][400];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 400, "%s/%s", dir, name);
-    return p;
-}
+static const char *path_of(const char *name) { return frost_test_path(dir, name); }
 
 static void write_bytes(const char *name, const void *data, size_t size)
 {
-    FILE *f = fopen(path_of(name), "wb");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    CHECK(fwrite(data, 1, size, f) == size);
-    fclose(f);
+    frost_test_write_all(path_of(name), data, size);
 }
 
 static size_t read_bytes(const char *name, unsigned char *buf, size_t cap)
@@ -230,7 +203,7 @@ static float margin(const float *v, int n)
 TEST(train_tiny_models)
 {
     char args[2048];
-    write_bytes("tiny.json", tiny_arch, strlen(tiny_arch));
+    write_bytes("tiny.json", frost_test_tiny_arch, strlen(frost_test_tiny_arch));
     snprintf(args, sizeof args,
              "train --arch %s --epochs 1 --limit 2000 --val 0 --batch 50 --lr 0.3 --warmup 0 "
              "--out %s --quiet --threads 2",

@@ -104,6 +104,7 @@ TEST(no_simd_means_reference)
     CHECK(!frost_cpu_has_avx2());
     CHECK(!strcmp(off.int8_kernels, "reference"));
     CHECK(!strcmp(off.fp32_kernels, "reference"));
+    CHECK(!strcmp(off.binary_kernels, "reference"));
     CHECK_EQ_INT(off.avx2, on.avx2); /* the flags say what the CPU has, not what frost uses */
     frost_cpu_info zero = describe_with("0", NULL); /* "0" means not set */
     CHECK(!strcmp(zero.int8_kernels, on.int8_kernels));
@@ -154,12 +155,14 @@ TEST(text_forms)
                         .fma = true,
                         .int8_kernels = "avx2",
                         .fp32_kernels = "avx2",
+                        .binary_kernels = "avx2",
                         .train_gemm = "openblas-haswell"};
     char buf[256];
     CHECK_EQ_INT(frost_cpu_isa_text(&c, buf, sizeof buf), strlen("avx2 fma"));
     CHECK(!strcmp(buf, "avx2 fma"));
     const char *want =
-        "Test CPU 9000 (avx2 fma); kernels: int8 avx2, fp32 avx2, training gemm openblas-haswell";
+        "Test CPU 9000 (avx2 fma); kernels: int8 avx2, fp32 avx2, binary avx2, training gemm "
+        "openblas-haswell";
     CHECK_EQ_INT(frost_cpu_text(&c, buf, sizeof buf), strlen(want));
     CHECK(!strcmp(buf, want));
     char small[10];
@@ -178,6 +181,7 @@ TEST(text_forms)
     memset(longest.train_gemm, 'g', sizeof longest.train_gemm - 1);
     longest.int8_kernels = "avx512-vnni";
     longest.fp32_kernels = "reference";
+    longest.binary_kernels = "avx512-vpopcntdq";
     CHECK(frost_cpu_text(&longest, NULL, 0) < FROST_CPU_TEXT_MAX);
 
     frost_cpu_info real = describe_with(NULL, NULL);

@@ -11,6 +11,7 @@
  * affine weights, stochastic binary weights) are refused; sign / bireal / xnor inputs:
  * tests/test_int8_binact.c.
  */
+#include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "frost/frost.h"
 #include "harness.h"
 #include "int8/i8model.h"
+#include "int8_layers.h"
 #include "models/graph.h"
 
 enum { N = 16, PIX = 14 * 14 };
@@ -125,52 +127,19 @@ static int64_t check_codes(const frost_int8_model *im, const char *name)
     return zeros;
 }
 
-/* The fake-quant model's value of int8 node t for image b, on t's stored grid. */
-static void quantized_value(const frost_model *qm, const frost_int8_node *t, int b, uint8_t *q)
-{
-    const frost_node *f = &qm->nodes[t->source];
-    int64_t len = (int64_t)f->h * f->w * f->c;
-    for (int64_t i = 0; i < len; i++)
-        q[i] = (uint8_t)frost_quantize_one(f->y[b * len + i], t->scale, t->zp, t->lo, t->hi);
-}
-
-/* Layer by layer, each node fed the fake-quant model's own inputs: conv / linear outputs
- * within 1 LSB (rare rounding ties), the input quantization and tables exact, the float
- * logits to float rounding. Returns the values off by one. */
+/* Layer by layer (int8_layers.h), each node fed the fake-quant model's own inputs: conv /
+ * linear outputs within 1 LSB on at most 0.1% of the values (rare rounding ties), the input
+ * quantization and tables exact, the float logits to float rounding. Returns the values off
+ * by one. */
 static int64_t compare_layers(frost_model *qm, frost_int8_model *im, const float *x)
 {
-    CHECK(frost_model_forward(qm, x, N, false) == FROST_OK);
-    uint8_t *want = malloc(1 << 16);
-    int64_t total = 0, off = 0;
-    for (int b = 0; b < N; b++)
-        for (int i = 1; i < im->n_nodes; i++) {
-            frost_int8_node *n = &im->nodes[i];
-            for (int j = 0; j < n->n_in; j++)
-                quantized_value(qm, &im->nodes[n->in[j]], b, frost_int8_tensor(im, n->in[j]));
-            frost_int8_run_node(im, i);
-            if (n->op == FROST_I8_LOGITS) {
-                const float *logits = frost_model_logits(qm) + b * n->c;
-                for (int c = 0; c < n->c; c++)
-                    CHECK_NEAR(im->out[c], logits[c], 1e-4, 1e-4);
-                continue;
-            }
-            quantized_value(qm, n, b, want);
-            const uint8_t *got = frost_int8_tensor(im, i);
-            int64_t len = (int64_t)n->h * n->w * n->c;
-            for (int64_t k = 0; k < len; k++) {
-                int d = abs((int)got[k] - (int)want[k]);
-                if (d > 1 || (d && n->op == FROST_I8_QUANTIZE)) {
-                    fprintf(stderr, "  node %s value %lld: %d vs %d\n", n->name, (long long)k,
-                            got[k], want[k]);
-                    frost_test_failed_checks++;
-                }
-                off += d != 0;
-            }
-            total += len;
-        }
-    CHECK(off * 1000 <= total); /* ties are rare */
-    free(want);
-    return off;
+    frost_test_layer_counts c = frost_test_compare_layers(qm, im, N, x);
+    CHECK_EQ_INT(c.exact_differ, 0);
+    CHECK_EQ_INT(c.beyond_1lsb, 0);
+    CHECK_EQ_INT(c.logits_off, 0);
+    CHECK(c.values > 0);
+    CHECK(c.differ * 1000 <= c.values); /* ties are rare */
+    return c.differ;
 }
 
 /* The whole model: int8 logits near the fake-quant logits, the same top-1 class nearly
@@ -556,51 +525,6 @@ TEST(test_ttq_trained_on_fashion_mnist_converts)
 
 /* ---- files: packed weights ---- */
 
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(*n + 1);
-    if (fread(b, 1, *n, f) != *n)
-        *n = 0;
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
-
-static void write_all(const char *path, const char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
-
-/* Writes `b` with the first `from` (in the header) replaced by `to` of the same length,
- * and expects the load to fail with `message`. */
-static void expect_corrupt(const char *path, const char *b, size_t n, const char *from,
-                           const char *to, const char *message)
-{
-    char *c = malloc(n + 1);
-    memcpy(c, b, n + 1);
-    char *at = strstr(c + 8, from);
-    CHECK(at != NULL && strlen(from) == strlen(to));
-    if (at)
-        memcpy(at, to, strlen(to));
-    write_all(path, c, n);
-    frost_int8_model *m = NULL;
-    CHECK(frost_int8_load(path, &m) != FROST_OK);
-    CHECK(m == NULL);
-    if (!strstr(frost_last_error(), message)) {
-        fprintf(stderr, "  error '%s' lacks '%s'\n", frost_last_error(), message);
-        frost_test_failed_checks++;
-    }
-    free(c);
-}
-
 /* The data bytes of tensor `name` in a safetensors file image. */
 static char *tensor_data(char *b, const char *name, size_t *len)
 {
@@ -616,32 +540,73 @@ static char *tensor_data(char *b, const char *name, size_t *len)
     return b + 8 + header + start;
 }
 
-/* A ternary model in a file: version 2, packed 2-bit weights (what frost info counts), the
- * same outputs after loading; edited files refused. */
-TEST(test_packed_file_round_trip_and_corrupt_files)
+/* The test model under model-wide weight `scheme`, converted (*im) and saved at path; its
+ * bytes (NULL when a step failed). The caller frees *qm, *im and the bytes. */
+static char *saved_file(const char *scheme, const char *path, const float *x, frost_model **qm,
+                        frost_int8_model **im, size_t *n)
 {
-    float *x = malloc(sizeof(float) * N * PIX);
-    random_images(x);
-    frost_model *qm = quantized("{\"weights\": {\"scheme\": \"twn\"}}", x);
-    frost_int8_model *im = NULL, *back = NULL;
-    CHECK(qm && frost_int8_from_model(qm, &im) == FROST_OK);
-    char path[128];
-    snprintf(path, sizeof path, "/tmp/frost_test_int8_lowbit_f_%ld.int8", (long)getpid());
-    CHECK(im && frost_int8_save(im, path) == FROST_OK);
-    size_t n = 0;
-    char *b = read_all(path, &n);
-    CHECK(b && n > 8);
-    if (!im || !b) {
-        free(b);
-        free(x);
-        frost_int8_free(im);
-        frost_model_free(qm);
+    char config[200];
+    snprintf(config, sizeof config, "{\"weights\": {\"scheme\": \"%s\"}}", scheme);
+    *qm = quantized(config, x);
+    *im = NULL;
+    *n = 0;
+    CHECK(*qm && frost_int8_from_model(*qm, im) == FROST_OK);
+    CHECK(*im && frost_int8_save(*im, path) == FROST_OK);
+    char *b = *im ? frost_test_read_all(path, n) : NULL;
+    CHECK(b && *n > 8);
+    return b;
+}
+
+/* A saved file of the test model under a model-wide weight scheme, and a path beside it
+ * for the edited copies. */
+typedef struct {
+    float *x;
+    frost_model *qm;
+    frost_int8_model *im;
+    char *bytes; /* the file's (NULL when a step failed) */
+    size_t n;
+    char path[128], bad[140];
+} packed_file;
+
+static char *open_packed_file(packed_file *pf, const char *scheme)
+{
+    pf->x = malloc(sizeof(float) * N * PIX);
+    random_images(pf->x);
+    snprintf(pf->path, sizeof pf->path, "/tmp/frost_test_int8_lowbit_%s_%ld.int8", scheme,
+             (long)getpid());
+    snprintf(pf->bad, sizeof pf->bad, "%s.bad", pf->path);
+    pf->bytes = saved_file(scheme, pf->path, pf->x, &pf->qm, &pf->im, &pf->n);
+    return pf->bytes;
+}
+
+static void close_packed_file(packed_file *pf)
+{
+    unlink(pf->bad);
+    unlink(pf->path);
+    free(pf->bytes);
+    frost_int8_free(pf->im);
+    frost_model_free(pf->qm);
+    free(pf->x);
+}
+
+/* A ternary model in a file: version 2, packed 2-bit weights (what frost info counts), the
+ * same outputs after loading, the same bytes when saved again. */
+TEST(test_packed_file_round_trip)
+{
+    packed_file pf;
+    char *b = open_packed_file(&pf, "twn");
+    const float *x = pf.x;
+    frost_int8_model *im = pf.im, *back = NULL;
+    const char *path = pf.path;
+    size_t n = pf.n;
+    if (!b) {
+        close_packed_file(&pf);
         return;
     }
     /* the graph JSON sits as a string in the header: its quotes escaped */
     CHECK(strstr(b + 8, "\\\"version\\\":2") && strstr(b + 8, "\\\"wbits\\\":2"));
     size_t len = 0;
-    char *w = tensor_data(b, "b2.weight", &len);
+    tensor_data(b, "b2.weight", &len);
     CHECK_EQ_INT((int)len, 12 * 18); /* 72 ternary weights per channel: 18 bytes */
     CHECK(strstr(b + 8, "\"b2.weight\":{\"dtype\":\"U8\",\"shape\":[12,18]") != NULL);
     tensor_data(b, "fc1.weight", &len);
@@ -668,37 +633,178 @@ TEST(test_packed_file_round_trip_and_corrupt_files)
     snprintf(path2, sizeof path2, "%s.2", path);
     CHECK(back && frost_int8_save(back, path2) == FROST_OK);
     size_t n2 = 0;
-    char *b2 = read_all(path2, &n2);
+    char *b2 = frost_test_read_all(path2, &n2);
     CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
     free(b2);
     unlink(path2);
     /* (the C export keeps the weights packed: tests/test_int8_codegen.c) */
     frost_int8_free(back);
+    close_packed_file(&pf);
+}
 
-    expect_corrupt(path, b, n, "wbits\\\":2", "wbits\\\":3", "\"wbits\"");
-    expect_corrupt(path, b, n, "version\\\":2", "version\\\":1", "needs format version 2");
-    expect_corrupt(path, b, n, "version\\\":2", "version\\\":9", "versions 1 to 3");
-    /* a code 2 (binary 10) is no ternary weight */
+/* Loading `path` fails with a format error naming the file and saying `message`. */
+static void expect_refused_file(const char *path, const char *message)
+{
+    frost_int8_model *m = NULL;
+    CHECK_EQ_INT(frost_int8_load(path, &m), FROST_ERR_FORMAT);
+    CHECK(m == NULL);
+    frost_int8_free(m);
+    if (!strstr(frost_last_error(), message) || !strstr(frost_last_error(), path)) {
+        fprintf(stderr, "  error '%s' lacks '%s'\n", frost_last_error(), message);
+        frost_test_failed_checks++;
+    }
+}
+
+/* Writes `b` with the first `from` (in the header) replaced by `to` of the same length,
+ * and expects the load to fail with `message`. */
+static void expect_corrupt(const char *path, const char *b, size_t n, const char *from,
+                           const char *to, const char *message)
+{
     char *c = malloc(n + 1);
     memcpy(c, b, n + 1);
-    w = tensor_data(c, "b2.weight", &len);
-    w[5] = (char)0xAA;
-    write_all(path, c, n);
-    CHECK(frost_int8_load(path, &back) == FROST_ERR_FORMAT && back == NULL);
-    CHECK(strstr(frost_last_error(), "invalid packed weight code") != NULL);
-    /* a set padding bit past the 9th weight of a depthwise channel (3 bytes a row) */
-    memcpy(c, b, n + 1);
-    w = tensor_data(c, "b3.weight", &len);
-    CHECK_EQ_INT((int)len, 12 * 3);
-    w[2] = (char)(w[2] | 0x40);
-    write_all(path, c, n);
-    CHECK(frost_int8_load(path, &back) == FROST_ERR_FORMAT && back == NULL);
+    char *at = strstr(c + 8, from);
+    CHECK(at != NULL && strlen(from) == strlen(to));
+    if (at)
+        memcpy(at, to, strlen(to));
+    frost_test_write_all(path, c, n);
+    expect_refused_file(path, message);
     free(c);
-    unlink(path);
-    free(b);
-    frost_int8_free(im);
-    frost_model_free(qm);
-    free(x);
+}
+
+/* Writes `b` with byte `at` of tensor `name`'s data or'ed with `bits` (0: set to 0xAA), and
+ * expects the load to fail with `message`. */
+static void expect_bad_bits(const char *path, const char *b, size_t n, const char *name, int at,
+                            int bits, const char *message)
+{
+    char *c = malloc(n + 1);
+    memcpy(c, b, n + 1);
+    size_t len = 0;
+    char *w = tensor_data(c, name, &len);
+    CHECK(at >= 0 && (size_t)at < len);
+    if ((size_t)at < len)
+        w[at] = (char)(bits ? w[at] | bits : 0xAA);
+    frost_test_write_all(path, c, n);
+    expect_refused_file(path, message);
+    free(c);
+}
+
+/* The .int8 file `from` rewritten to `to` with a changed graph: node `node`'s field `key`
+ * set to the JSON `value`, or (value NULL) the tensor `key` left out. */
+static void rewrite_graph(const char *from, const char *to, const char *node, const char *key,
+                          const char *value)
+{
+    frost_st_file *f = NULL;
+    CHECK(frost_st_read(from, &f) == FROST_OK);
+    cJSON *root = f ? cJSON_Parse(frost_st_meta_get(f, "frost.int8")) : NULL;
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+    cJSON *nd;
+    int found = 0;
+    cJSON_ArrayForEach(nd, nodes)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(nd, "name");
+        if (value && cJSON_IsString(name) && strcmp(name->valuestring, node) == 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(nd, key);
+            found += cJSON_AddItemToObject(nd, key, cJSON_Parse(value));
+        }
+    }
+    CHECK(!value || found == 1);
+    char *json = root ? cJSON_PrintUnformatted(root) : NULL;
+    int count = f ? frost_st_count(f) : 0, k = 0;
+    frost_st_tensor *t = calloc((size_t)count + 1, sizeof *t);
+    for (int i = 0; i < count; i++)
+        if (value || strcmp(frost_st_get(f, i)->name, key) != 0)
+            t[k++] = *frost_st_get(f, i);
+    CHECK(value || k == count - 1);
+    frost_st_meta meta = {"frost.int8", json};
+    CHECK(json && frost_st_write(to, t, k, &meta, 1) == FROST_OK);
+    free(t);
+    cJSON_free(json);
+    cJSON_Delete(root);
+    frost_st_close(f);
+}
+
+/* Ternary (2-bit) files edited or truncated: every case refused with its own message. */
+TEST(test_packed_ternary_files_refused)
+{
+    packed_file pf;
+    char *b = open_packed_file(&pf, "twn");
+    size_t n = pf.n;
+    const char *path = pf.path, *bad = pf.bad;
+    const frost_int8_model *im = pf.im;
+    if (b) {
+        /* the graph: wbits outside 1..2, the other width, a version-1 file */
+        const char *wbits_range =
+            "field \"wbits\" of node b2 is missing or not an integer in [1, 2]";
+        expect_corrupt(bad, b, n, "wbits\\\":2", "wbits\\\":3", wbits_range);
+        expect_corrupt(bad, b, n, "wbits\\\":2", "wbits\\\":8", wbits_range);
+        expect_corrupt(bad, b, n, "wbits\\\":2", "wbits\\\":0", wbits_range);
+        expect_corrupt(bad, b, n, "wbits\\\":2", "wbits\\\":1",
+                       "tensor b2.weight has the wrong dtype or shape (expected [12, 9])");
+        expect_corrupt(bad, b, n, "version\\\":2", "version\\\":1",
+                       "\"wbits\" (packed weights) needs format version 2 in node b2");
+        expect_corrupt(bad, b, n, "version\\\":2", "version\\\":9",
+                       "int8 format version 9; this frost reads versions 1 to 3");
+        /* the packed tensor: another shape of the same size, another dtype, a wrong size */
+        const char *packed = "\"b2.weight\":{\"dtype\":\"U8\",\"shape\":[12,18]";
+        const char *shape_msg = "tensor b2.weight has the wrong dtype or shape (expected [12, 18])";
+        expect_corrupt(bad, b, n, packed, "\"b2.weight\":{\"dtype\":\"U8\",\"shape\":[18,12]",
+                       shape_msg);
+        expect_corrupt(bad, b, n, packed, "\"b2.weight\":{\"dtype\":\"I8\",\"shape\":[12,18]",
+                       shape_msg);
+        expect_corrupt(bad, b, n, packed, "\"b2.weight\":{\"dtype\":\"U8\",\"shape\":[12,17]",
+                       "tensor 'b2.weight': shape and dtype need 204 bytes");
+        /* graph edits that change its length */
+        rewrite_graph(path, bad, im->nodes[0].name, "wbits", "2");
+        char msg[200];
+        snprintf(msg, sizeof msg, "\"wbits\" on a node without weights in node %s",
+                 im->nodes[0].name);
+        expect_refused_file(bad, msg);
+        rewrite_graph(path, bad, "b2", "wbits", "\"2\"");
+        expect_refused_file(bad, wbits_range);
+        rewrite_graph(path, bad, NULL, "b2.weight", NULL);
+        expect_refused_file(bad, "tensor b2.weight is missing");
+        /* the codes: 2 (binary 10) is no ternary weight; bits past a row's last weight are 0
+         * (the depthwise b3: 9 weights, 3 bytes a row) */
+        expect_bad_bits(bad, b, n, "b2.weight", 5, 0,
+                        "invalid packed weights in node b2: the 2-bit code 2 (no ternary "
+                        "weight) at output channel 0, weight 20");
+        expect_bad_bits(bad, b, n, "b3.weight", 3 * 3 + 2, 0x40,
+                        "invalid packed weights in node b3: non-zero padding bits at output "
+                        "channel 3, weight 9");
+        /* truncated: in the length field, the header, the packed weights, the last byte */
+        uint64_t header;
+        memcpy(&header, b, 8);
+        size_t len = 0;
+        size_t packed_at = (size_t)(tensor_data(b, "b2.weight", &len) - b);
+        size_t cuts[] = {0, 5, 8, 8 + header / 2, 8 + header - 1, 8 + header, packed_at + 7, n - 1};
+        for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+            frost_test_write_all(bad, b, cuts[i]);
+            expect_refused_file(bad, frost_test_st_truncation_message(b, cuts[i]));
+        }
+    }
+    close_packed_file(&pf);
+}
+
+/* Binary (1-bit) files: a set padding bit, and the packed rows read as 2-bit. */
+TEST(test_packed_binary_files_refused)
+{
+    packed_file pf;
+    char *b = open_packed_file(&pf, "binary");
+    size_t n = pf.n;
+    const char *path = pf.path, *bad = pf.bad;
+    if (b) {
+        CHECK(strstr(b + 8, "\"b3.weight\":{\"dtype\":\"U8\",\"shape\":[12,2]") != NULL);
+        frost_int8_model *back = NULL;
+        CHECK(frost_int8_load(path, &back) == FROST_OK); /* the file itself is good */
+        frost_int8_free(back);
+        /* b3: 9 weights a row, 2 bytes, the last 7 bits padding */
+        expect_bad_bits(bad, b, n, "b3.weight", 5 * 2 + 1, 0x80,
+                        "invalid packed weights in node b3: non-zero padding bits at output "
+                        "channel 5, weight 9");
+        expect_corrupt(bad, b, n, "wbits\\\":1", "wbits\\\":2",
+                       "tensor b2.weight has the wrong dtype or shape (expected [12, 18])");
+    }
+    close_packed_file(&pf);
 }
 
 /* A TTQ model in a file: version 3, the codes packed as for TWN plus a ".levels" I8 [cout, 2]
@@ -715,7 +821,7 @@ TEST(test_ttq_file_round_trip_and_corrupt_files)
     snprintf(path, sizeof path, "/tmp/frost_test_int8_ttq_%ld.int8", (long)getpid());
     CHECK(im && frost_int8_save(im, path) == FROST_OK);
     size_t n = 0, len = 0;
-    char *b = read_all(path, &n);
+    char *b = frost_test_read_all(path, &n);
     CHECK(b && n > 8);
     if (!im || !b) {
         free(b);
@@ -750,7 +856,7 @@ TEST(test_ttq_file_round_trip_and_corrupt_files)
     snprintf(path2, sizeof path2, "%s.2", path);
     CHECK(back && frost_int8_save(back, path2) == FROST_OK);
     size_t n2 = 0;
-    char *b2 = read_all(path2, &n2);
+    char *b2 = frost_test_read_all(path2, &n2);
     CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
     free(b2);
     unlink(path2);
@@ -765,7 +871,7 @@ TEST(test_ttq_file_round_trip_and_corrupt_files)
     memcpy(c, b, n + 1);
     lv = (int8_t *)tensor_data(c, "b2.levels", &len);
     lv[3] = -128;
-    write_all(path, c, n);
+    frost_test_write_all(path, c, n);
     CHECK(frost_int8_load(path, &back) == FROST_ERR_FORMAT && back == NULL);
     CHECK(strstr(frost_last_error(), "weight level -128") != NULL);
     free(c);
@@ -783,7 +889,7 @@ TEST(test_pack_unpack_levels)
     int8_t codes[2 * 6] = {1, -1, 0, 1, 0, -1, -1, -1, 1, 0, 0, 1}, w[12];
     uint8_t p[2 * 2];
     frost_int8_pack_weights(codes, 2, 6, 2, p);
-    CHECK(frost_int8_unpack_weights(p, 2, 6, 2, w) && memcmp(w, codes, sizeof w) == 0);
+    CHECK(frost_int8_unpack_weights(p, 2, 6, 2, w, NULL) && memcmp(w, codes, sizeof w) == 0);
     const int8_t levels[4] = {127, -94, -127, 94};
     frost_int8_apply_levels(w, 2, 6, levels);
     const int8_t want[12] = {127, -94, 0, 127, 0, -94, 94, 94, -127, 0, 0, -127};
@@ -801,16 +907,22 @@ TEST(test_pack_unpack_codes)
     frost_int8_pack_weights(w, 3, 13, 2, p);
     CHECK_EQ_INT(p[0], 0x3 | (0 << 2) | (1 << 4) | (0x3 << 6)); /* -1, 0, +1, -1 */
     CHECK_EQ_INT(p[3], 0x3);                                    /* w[12] = -1, then padding */
-    CHECK(frost_int8_unpack_weights(p, 3, 13, 2, back) && memcmp(w, back, sizeof w) == 0);
+    CHECK(frost_int8_unpack_weights(p, 3, 13, 2, back, NULL) && memcmp(w, back, sizeof w) == 0);
     for (int i = 0; i < 39; i++)
         w[i] = (int8_t)(i % 4 == 1 ? -1 : 1);
     CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 1);
     frost_int8_pack_weights(w, 3, 13, 1, p);
     CHECK_EQ_INT(p[0], 0xdd); /* bits 1 and 5 clear */
     CHECK_EQ_INT(p[1], 0x1d); /* weights 8..12: +1 -1 +1 +1 +1 */
-    CHECK(frost_int8_unpack_weights(p, 3, 13, 1, back) && memcmp(w, back, sizeof w) == 0);
+    CHECK(frost_int8_unpack_weights(p, 3, 13, 1, back, NULL) && memcmp(w, back, sizeof w) == 0);
     p[1] |= 0x20; /* padding */
-    CHECK(!frost_int8_unpack_weights(p, 3, 13, 1, back));
+    frost_int8_unpack_error e = {0};
+    CHECK(!frost_int8_unpack_weights(p, 3, 13, 1, back, &e));
+    CHECK(e.problem && strstr(e.problem, "padding") && e.row == 0 && e.index == 13);
+    p[1] &= (uint8_t)~0x20;
+    p[2 * 2 + 1] |= 0x80; /* row 2: its last byte holds weights 8..12 in bits 0..4 */
+    CHECK(!frost_int8_unpack_weights(p, 3, 13, 1, back, &e));
+    CHECK_EQ_INT(e.row, 2);
     w[0] = 2;
     CHECK_EQ_INT(frost_int8_lowbit_wbits(w, 39), 8);
 }
@@ -822,7 +934,7 @@ FROST_TEST_MAIN(RUN(test_binary_weights_match_fake_quant), RUN(test_bwn_weights_
                 RUN(test_ttq_trained_on_fashion_mnist_converts),
                 RUN(test_bwn_node_is_codes_times_folded_alpha),
                 RUN(test_binarized_inputs_grouped_and_linear),
-                RUN(test_unsupported_schemes_are_refused),
-                RUN(test_packed_file_round_trip_and_corrupt_files),
+                RUN(test_unsupported_schemes_are_refused), RUN(test_packed_file_round_trip),
+                RUN(test_packed_ternary_files_refused), RUN(test_packed_binary_files_refused),
                 RUN(test_ttq_file_round_trip_and_corrupt_files), RUN(test_pack_unpack_codes),
                 RUN(test_pack_unpack_levels))

@@ -15,6 +15,7 @@
 #include "frost/frost.h"
 #include "harness.h"
 #include "int8/i8model.h"
+#include "int8_layers.h"
 #include "models/graph.h"
 
 /* W8A8 fake-quant, activation ranges calibrated on the images, then fixed. */
@@ -67,65 +68,21 @@ static void random_images(int n, float *x)
         x[i] = 2.0f * frost_rng_uniform(&r) - 0.8f;
 }
 
-static bool exact_op(frost_int8_op op)
-{
-    return op == FROST_I8_QUANTIZE || op == FROST_I8_LUT || op == FROST_I8_CONCAT ||
-           op == FROST_I8_MAXPOOL;
-}
-
-/* The fake-quant model's value of int8 node t for image b, quantized to t's stored grid. */
-static void quantized_value(const frost_model *qm, const frost_int8_node *t, int b, uint8_t *q)
-{
-    const frost_node *f = &qm->nodes[t->source];
-    int64_t len = (int64_t)f->h * f->w * f->c;
-    for (int64_t i = 0; i < len; i++)
-        q[i] = (uint8_t)frost_quantize_one(f->y[b * len + i], t->scale, t->zp, t->lo, t->hi);
-}
-
+/* Layer by layer (int8_layers.h): the table ops exact, the rest within 1 LSB on at most
+ * 0.01% of the values, the float logits to float rounding. */
 static void compare_layers(frost_model *qm, frost_int8_model *im, int n_img, const float *images,
                            bool reference)
 {
     frost_int8_force_reference(im, reference);
-    CHECK(frost_model_forward(qm, images, n_img, false) == FROST_OK);
-    uint8_t *want = malloc(1 << 20);
-    int64_t total = 0, off_by_one = 0;
-    for (int b = 0; b < n_img; b++)
-        for (int i = 1; i < im->n_nodes; i++) {
-            frost_int8_node *n = &im->nodes[i];
-            for (int j = 0; j < n->n_in; j++)
-                quantized_value(qm, &im->nodes[n->in[j]], b, frost_int8_tensor(im, n->in[j]));
-            frost_int8_run_node(im, i);
-            if (n->op == FROST_I8_LOGITS) {
-                const float *logits = frost_model_logits(qm) + b * n->c;
-                for (int c = 0; c < n->c; c++)
-                    CHECK_NEAR(im->out[c], logits[c], 1e-4, 1e-4);
-                continue;
-            }
-            quantized_value(qm, n, b, want);
-            const uint8_t *got = frost_int8_tensor(im, i);
-            int64_t len = (int64_t)n->h * n->w * n->c, diffs = 0, worst = 0;
-            for (int64_t k = 0; k < len; k++) {
-                int d = abs((int)got[k] - (int)want[k]);
-                diffs += d != 0;
-                worst = d > worst ? d : worst;
-            }
-            if (exact_op(n->op) ? diffs != 0 : worst > 1) {
-                fprintf(stderr, "  node %s (%s): %lld of %lld values differ, max %lld\n", n->name,
-                        frost_int8_op_name(n->op), (long long)diffs, (long long)len,
-                        (long long)worst);
-                frost_test_failed_checks++;
-            }
-            if (getenv("FROST_TEST_VERBOSE") && diffs)
-                fprintf(stderr, "  %-20s %-7s %6lld of %7lld differ\n", n->name,
-                        frost_int8_op_name(n->op), (long long)diffs, (long long)len);
-            total += len;
-            off_by_one += diffs;
-        }
-    CHECK(off_by_one * 10000 <= total); /* ties are rare: measured 0.0003-0.0008% */
-    printf("  %lld of %lld values 1 LSB off (%s kernels, %s requantization)\n",
-           (long long)off_by_one, (long long)total, reference ? "reference" : "fast",
+    frost_test_layer_counts c = frost_test_compare_layers(qm, im, n_img, images);
+    CHECK_EQ_INT(c.exact_differ, 0);
+    CHECK_EQ_INT(c.beyond_1lsb, 0);
+    CHECK_EQ_INT(c.logits_off, 0);
+    CHECK(c.values > 0);
+    CHECK(c.differ * 10000 <= c.values); /* ties are rare: measured 0.0003-0.0008% */
+    printf("  %lld of %lld values 1 LSB off (%s kernels, %s requantization)\n", (long long)c.differ,
+           (long long)c.values, reference ? "reference" : "fast",
            frost_int8_float_requant(im) ? "float" : "fixed-point");
-    free(want);
 }
 
 /* Whole runs, as frost run and frost bench make them (the runtime's own scheduling: no
@@ -257,28 +214,6 @@ static frost_int8_model *small_converted(frost_model **qm_out, float **x_out)
     return im;
 }
 
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(*n);
-    if (fread(b, 1, *n, f) != *n)
-        *n = 0;
-    fclose(f);
-    return b;
-}
-
-static void write_all(const char *path, const char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
-
 /* Loads a file that must be refused with a message; a model that loads anyway must run. */
 static bool loads(const char *path)
 {
@@ -362,13 +297,10 @@ TEST(test_file_round_trip_and_wrong_input_size)
 /* Replaces the first `from` in the file with `to` (same length); false if absent. */
 static bool patch(char *b, size_t n, const char *from, const char *to)
 {
-    size_t len = strlen(from);
-    for (size_t i = 0; i + len <= n; i++)
-        if (memcmp(b + i, from, len) == 0) {
-            memcpy(b + i, to, len);
-            return true;
-        }
-    return false;
+    char *at = frost_test_find_bytes(b, n, from);
+    if (at)
+        memcpy(at, to, strlen(to));
+    return at != NULL;
 }
 
 TEST(test_corrupt_files_are_refused)
@@ -381,12 +313,12 @@ TEST(test_corrupt_files_are_refused)
     snprintf(bad, sizeof bad, "/tmp/frost_test_int8_bad_%ld.int8", (long)getpid());
     CHECK(frost_int8_save(im, good) == FROST_OK);
     size_t n = 0;
-    char *orig = read_all(good, &n), *b = malloc(n);
+    char *orig = frost_test_read_all(good, &n), *b = malloc(n);
     CHECK(n > 1000);
     /* truncated anywhere: refused */
     size_t cuts[] = {0, 4, 8, 9, 100, n / 3, n / 2, n - 100, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        write_all(bad, orig, cuts[i]);
+        frost_test_write_all(bad, orig, cuts[i]);
         CHECK(!loads(bad));
     }
     /* targeted edits of the graph JSON (escaped inside the header) and the header */
@@ -409,7 +341,7 @@ TEST(test_corrupt_files_are_refused)
         if (!found)
             fprintf(stderr, "  pattern %s not in the file\n", edits[i][0]);
         CHECK(found);
-        write_all(bad, b, n);
+        frost_test_write_all(bad, b, n);
         bool ok = loads(bad);
         if (ok)
             fprintf(stderr, "  edit %s -> %s was accepted\n", edits[i][0], edits[i][1]);
@@ -423,7 +355,7 @@ TEST(test_corrupt_files_are_refused)
         memcpy(b, orig, n);
         for (int k = 0; k < 3; k++)
             b[frost_rng_u64(&r) % n] ^= (char)(1 + frost_rng_u64(&r) % 255);
-        write_all(bad, b, n);
+        frost_test_write_all(bad, b, n);
         refused += !loads(bad);
     }
     CHECK(refused > 0);

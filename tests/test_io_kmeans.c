@@ -134,13 +134,27 @@ typedef enum {
     U8_WITH_BIG_CODEBOOK,
     CODE_COUNT,
     PRUNED_NOT_ZERO,
+    NO_INDEX,
+    STRAY_CODEBOOK,
+    CODEBOOK_I32,
+    INDEX_FLAT,
+    I32_INDEX_SMALL_CODEBOOK,
+    I32_INDEX_NEGATIVE,
+    I32_INDEX_PAST_END,
+    FORMAT_EDITED,
+    EMPTY_VERSION,
 } corruption;
+
+/* The int32 cases need a file with int32 indices: 8 bits and pruning, 257 codebook values. */
+static bool int32_file(corruption c) { return c == I32_INDEX_NEGATIVE || c == I32_INDEX_PAST_END; }
 
 static frost_status load_corrupted(corruption c, const char *name)
 {
     frost_model *m = tiny_model();
     frost_kmeans_model *km = NULL;
     frost_kmeans_options o = {.conv_bits = 2, .fc_bits = 2, .prune = 0.25f};
+    if (int32_file(c))
+        o.conv_bits = o.fc_bits = 8, o.prune = 0.2f;
     frost_kmeans_compress_model(m, &o, &km);
     frost_checkpoint_save_kmeans(path_of("good.safetensors"), m, km);
     frost_kmeans_model_free(km);
@@ -149,8 +163,9 @@ static frost_status load_corrupted(corruption c, const char *name)
     frost_st_file *f = NULL;
     frost_st_read(path_of("good.safetensors"), &f);
     int n = frost_st_count(f);
-    frost_st_tensor *t = calloc((size_t)n, sizeof *t);
+    frost_st_tensor *t = calloc((size_t)n + 1, sizeof *t);
     uint8_t idx[24 * 9 * 8];
+    int32_t idx32[24 * 9 * 8];
     float cb[300] = {0}, f32idx[24 * 9 * 8] = {0};
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -186,9 +201,32 @@ static frost_status load_corrupted(corruption c, const char *name)
             memcpy(cb, t[k].data, 5 * sizeof(float));
             cb[4] = 0.5f; /* what the pruned weights would decode to */
             t[k].data = cb;
+        } else if (is_idx && c == NO_INDEX) {
+            continue;
+        } else if (is_cb && c == CODEBOOK_I32) {
+            t[k].dtype = FROST_DT_I32;
+        } else if (is_idx && c == INDEX_FLAT) {
+            t[k].ndim = 1; /* the same 1728 indices, not in the weight's shape */
+            t[k].shape[0] = 24 * 9 * 8;
+        } else if (is_idx && c == I32_INDEX_SMALL_CODEBOOK) {
+            for (int j = 0; j < 24 * 9 * 8; j++)
+                idx32[j] = ((const uint8_t *)t[k].data)[j];
+            t[k].dtype = FROST_DT_I32;
+            t[k].data = idx32;
+        } else if (is_idx && (c == I32_INDEX_NEGATIVE || c == I32_INDEX_PAST_END)) {
+            CHECK_EQ_INT(t[k].dtype, FROST_DT_I32);
+            memcpy(idx32, t[k].data, sizeof idx32);
+            idx32[77] = c == I32_INDEX_NEGATIVE ? -3 : 257; /* 256 centroids + the pruned 0 */
+            t[k].data = idx32;
         }
         k++;
     }
+    if (c == STRAY_CODEBOOK) /* a codebook without indices, for a weight stored as float */
+        t[k++] = (frost_st_tensor){.name = "zz.weight.kmeans_codebook",
+                                   .dtype = FROST_DT_F32,
+                                   .ndim = 1,
+                                   .shape = {5},
+                                   .data = cb};
     const char *keys[] = {"format", "frost.version", "frost.arch", "frost.kmeans"};
     frost_st_meta meta[4];
     int nm = 0;
@@ -198,6 +236,10 @@ static frost_status load_corrupted(corruption c, const char *name)
         meta[nm++] = (frost_st_meta){keys[i], frost_st_meta_get(f, keys[i])};
         if (i == 3 && c == BAD_VERSION)
             meta[nm - 1].value = "2";
+        if (i == 3 && c == EMPTY_VERSION)
+            meta[nm - 1].value = "";
+        if (i == 0 && c == FORMAT_EDITED)
+            meta[nm - 1].value = "frost-checkpoinx";
     }
     frost_status s = frost_st_write(path_of(name), t, k, meta, nm);
     CHECK_EQ_INT(s, FROST_OK);
@@ -210,15 +252,32 @@ static frost_status load_corrupted(corruption c, const char *name)
     return s;
 }
 
-static void expect_refused(corruption c, frost_status want, const char *needle)
+static void check_error_says(corruption c, const char *needle)
 {
-    frost_status s = load_corrupted(c, "bad.safetensors");
-    CHECK_EQ_INT(s, want);
     if (!strstr(frost_last_error(), needle) || !strstr(frost_last_error(), "bad.safetensors")) {
         fprintf(stderr, "  corruption %d: error '%s' does not say '%s'\n", (int)c,
                 frost_last_error(), needle);
         frost_test_failed_checks++;
     }
+}
+
+/* The load refuses the file with `want` and `needle` in the message. Corruptions of the
+ * k-means tensors are refused by the size report (frost info) as well, with the same
+ * message. */
+static void expect_refused(corruption c, frost_status want, const char *needle)
+{
+    frost_status s = load_corrupted(c, "bad.safetensors");
+    CHECK_EQ_INT(s, want);
+    check_error_says(c, needle);
+    if (c == STRAY_CODEBOOK || c == FORMAT_EDITED)
+        return; /* the report reads only the model's own weights */
+    frost_model *m = tiny_model();
+    frost_kmeans_model *rep = NULL;
+    CHECK_EQ_INT(frost_checkpoint_kmeans_report(path_of("bad.safetensors"), m, &rep), want);
+    CHECK(rep == NULL);
+    check_error_says(c, needle);
+    frost_kmeans_model_free(rep);
+    frost_model_free(m);
 }
 
 TEST(test_corrupt_files_refused)
@@ -234,9 +293,20 @@ TEST(test_corrupt_files_refused)
     expect_refused(U8_WITH_BIG_CODEBOOK, FROST_ERR_FORMAT, "uint8");
     expect_refused(CODE_COUNT, FROST_ERR_FORMAT, "codebook of 7 values");
     expect_refused(PRUNED_NOT_ZERO, FROST_ERR_FORMAT, "pruned weights' 0");
+    expect_refused(NO_INDEX, FROST_ERR_FORMAT, "no index tensor");
+    expect_refused(STRAY_CODEBOOK, FROST_ERR_FORMAT,
+                   "codebook 'zz.weight.kmeans_codebook' has no index tensor");
+    expect_refused(CODEBOOK_I32, FROST_ERR_FORMAT, "codebook of 'c2.weight' is not a 1-D F32");
+    expect_refused(INDEX_FLAT, FROST_ERR_FORMAT, "indices of 'c2.weight' are not uint8/int32");
+    expect_refused(I32_INDEX_SMALL_CODEBOOK, FROST_ERR_FORMAT, "5 codebook values and int32");
+    expect_refused(I32_INDEX_NEGATIVE, FROST_ERR_FORMAT, "index -3 of weight 77 is outside");
+    expect_refused(I32_INDEX_PAST_END, FROST_ERR_FORMAT, "index 257 of weight 77 is outside");
+    expect_refused(FORMAT_EDITED, FROST_ERR_FORMAT, "not a frost checkpoint");
+    expect_refused(EMPTY_VERSION, FROST_ERR_UNSUPPORTED, "k-means storage version ''");
 }
 
-/* Every truncation of a compressed file is refused (the safetensors checks). */
+/* Every truncation of a compressed file (header, index and codebook bytes) is refused, by
+ * the load and by the size report, with the reader's message for where it was cut. */
 TEST(test_truncated_refused)
 {
     frost_model *m = tiny_model();
@@ -247,14 +317,30 @@ TEST(test_truncated_refused)
     char *data = NULL;
     size_t size = 0;
     CHECK_EQ_INT(frost_read_file(path_of("t.safetensors"), &data, &size), FROST_OK);
+    uint64_t header = 0;
+    if (data && size > 8)
+        memcpy(&header, data, 8); /* little-endian length, as on x86 */
+    CHECK(header > 0 && header + 8 < size);
     int refused = 0, tries = 0;
     for (size_t cut = 0; data && cut < size; cut += 1 + size / 64, tries++) {
         CHECK_EQ_INT(frost_write_file_atomic(path_of("cut.safetensors"), data, cut), FROST_OK);
         frost_model *back = NULL;
-        refused += frost_checkpoint_load_model(path_of("cut.safetensors"), &back) != FROST_OK;
+        frost_status s = frost_checkpoint_load_model(path_of("cut.safetensors"), &back);
+        refused += s == FROST_ERR_FORMAT && back == NULL;
+        const char *want = frost_test_st_truncation_message(data, cut);
+        if (!strstr(frost_last_error(), want) || !strstr(frost_last_error(), "cut.safetensors")) {
+            fprintf(stderr, "  cut at %zu: error '%s' does not say '%s'\n", cut, frost_last_error(),
+                    want);
+            frost_test_failed_checks++;
+        }
+        frost_kmeans_model *rep = NULL;
+        CHECK_EQ_INT(frost_checkpoint_kmeans_report(path_of("cut.safetensors"), m, &rep),
+                     FROST_ERR_FORMAT);
+        CHECK(rep == NULL && strstr(frost_last_error(), want));
         frost_model_free(back);
     }
     CHECK_EQ_INT(refused, tries);
+    CHECK(tries > 60);
     free(data);
     frost_kmeans_model_free(km);
     frost_model_free(m);

@@ -25,7 +25,11 @@ static const char *const help =
     "                      against the FP32 layer of the same name, both models fed their\n"
     "                      own outputs from the input on (errors accumulate layer to layer)\n"
     "  --sqnr-images N     images for the SQNR (the first N test images; default 256)\n"
-    "  --limit N           --compare / --fp32 on the first N test images only\n\n" CLI_DATA_HELP;
+    "  --limit N           --compare / --fp32 on the first N test images only\n"
+    "  --threads N         threads for --compare / --fp32 (default 1, as frost run: the int8\n"
+    "                      model runs image by image, and waking threads for every layer of\n"
+    "                      every image costs more than it gains on a busy "
+    "machine)\n\n" CLI_DATA_HELP;
 
 /* CKPT.safetensors -> CKPT.int8 (or CKPT + ".int8"). */
 static void default_out(const char *ckpt, char *out, size_t n)
@@ -113,6 +117,7 @@ static const cli_opt options[] = {
     CLI_OPT_OUT,
     CLI_OPT_FLAG("compare"),
     CLI_OPT_INT("limit", 0, 1 << 30),
+    CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_REQUANT,
     CLI_OPT_STR("fp32"),
     CLI_OPT_INT("sqnr-images", 0, 1 << 30),
@@ -130,6 +135,7 @@ int cmd_convert(int argc, char **argv)
     const char *out_opt = cli_str(&a, "out", NULL);
     bool want_compare = cli_flag(&a, "compare");
     int limit = cli_int(&a, "limit", 0);
+    int threads = cli_int(&a, "threads", 1);
     int requant = cli_requant(&a);
     const char *fp32_path = cli_str(&a, "fp32", NULL);
     int sqnr_images = cli_int(&a, "sqnr-images", 256);
@@ -139,6 +145,7 @@ int cmd_convert(int argc, char **argv)
     cli_parse_data(&a, &data);
     if (a.n_positional != 1)
         return cli_usage_error(&a, "give one checkpoint");
+    frost_set_threads(threads);
     char out[4096];
     if (out_opt)
         snprintf(out, sizeof out, "%s", out_opt);

@@ -56,18 +56,67 @@ static void print_recorded_cpu(const char *path)
     frost_st_close(f);
 }
 
-/* A k-means compressed checkpoint: its stored sizes (nothing for other checkpoints). */
-static int print_kmeans_sizes(const char *path, const frost_model *m)
+/* The k-means bits of layer `layer` ("<layer>.weight" clustered), 0 when it is not. */
+static int kmeans_bits(const frost_kmeans_model *km, const char *layer)
 {
-    frost_kmeans_model *km = NULL;
-    if (frost_checkpoint_kmeans_report(path, m, &km) != FROST_OK)
-        return cli_error("info");
+    size_t n = strlen(layer);
+    for (int i = 0; km && i < km->n; i++)
+        if (strncmp(km->layers[i].name, layer, n) == 0 && km->layers[i].name[n] == '.')
+            return km->layers[i].layer.bits;
+    return 0;
+}
+
+/* A fake-quant model's quantized layers: weight bits and scheme (binary and ternary ones
+ * included, docs/lowbit.md), the input's scheme, the output bits, and the k-means bits of
+ * a compressed checkpoint ("-": none). */
+static void print_qlayers(const frost_model *m, const frost_kmeans_model *km)
+{
+    int n = frost_model_qlayer_count(m);
+    if (n == 0)
+        return;
+    printf("\nquantized layers (weights: bits and scheme; input: scheme; output bits; k-means "
+           "bits):\n%-28s %5s %-18s %-8s %5s %7s\n",
+           "layer", "wbits", "weights", "input", "abits", "k-means");
+    for (int i = 0; i < n; i++) {
+        const char *name = frost_model_qlayer_name(m, i);
+        int wbits, abits, kbits = kmeans_bits(km, name);
+        frost_wscheme w;
+        frost_ascheme a;
+        frost_model_qlayer_bits(m, i, &wbits, &abits);
+        frost_model_qlayer_schemes(m, i, &w, &a);
+        char wb[16] = "-", ab[16] = "-", kb[16] = "-";
+        if (wbits)
+            snprintf(wb, sizeof wb, "%d", wbits);
+        if (abits)
+            snprintf(ab, sizeof ab, "%d", abits);
+        if (kbits)
+            snprintf(kb, sizeof kb, "%d", kbits);
+        printf("%-28s %5s %-18s %-8s %5s %7s\n", name, wb, wbits ? frost_wscheme_name(w) : "-",
+               frost_ascheme_name(a), ab, kb);
+    }
+}
+
+/* A k-means compressed checkpoint: its stored sizes (nothing for other checkpoints). */
+static void print_kmeans_sizes(const frost_kmeans_model *km)
+{
     if (km->n > 0) {
         printf("\nk-means compressed (docs/kmeans.md): %.3f bits per weight, %.2fx smaller "
                "than FP32 over the %d clustered layers\n",
                km->total.bits_per_weight, km->total.ratio, km->n);
         cli_print_kmeans_table(km);
     }
+}
+
+/* What a checkpoint adds to the layer table: the machine that wrote it, the quantized
+ * layers' schemes, the k-means sizes. */
+static int print_checkpoint_extras(const char *path, const frost_model *m)
+{
+    print_recorded_cpu(path);
+    frost_kmeans_model *km = NULL;
+    if (frost_checkpoint_kmeans_report(path, m, &km) != FROST_OK)
+        return cli_error("info");
+    print_qlayers(m, km);
+    print_kmeans_sizes(km);
     frost_kmeans_model_free(km);
     return 0;
 }
@@ -107,9 +156,9 @@ int cmd_info(int argc, char **argv)
         return cli_error("info");
     int rc = print_report(frost_model_info_text(m));
     if (rc == 0 && pos && is_checkpoint(pos))
-        print_recorded_cpu(pos);
-    if (rc == 0 && pos && is_checkpoint(pos))
-        rc = print_kmeans_sizes(pos, m);
+        rc = print_checkpoint_extras(pos, m);
+    else if (rc == 0)
+        print_qlayers(m, NULL); /* a model quantized from an .onnx QDQ file, say */
     if (rc == 0 && dump) {
         char *json = frost_model_to_json(m);
         s = json ? frost_write_file_atomic(dump, json, strlen(json))

@@ -24,11 +24,14 @@ typedef struct frost_cpu_info {
     int model_id;
     int stepping;
     bool avx2, fma, avx512f, avx512bw, avx512vl, avx512_vnni, avx_vnni, avx512_vpopcntdq;
-    const char *int8_kernels; /* int8 engine: "avx512-vnni", "avx2" or "reference" */
-    const char *fp32_kernels; /* FP32 engine GEMM and the FP32 training kernels frost owns
-                                 (depthwise, BN, activations): "avx2" or "reference" */
-    char train_gemm[40];      /* conv / linear GEMM in training: "openblas-<core>" with
-                                 OpenBLAS's run-time core name (OPENBLAS_CORETYPE applied) */
+    const char *int8_kernels;   /* int8 engine: "avx512-vnni", "avx2" or "reference" */
+    const char *fp32_kernels;   /* FP32 engine GEMM and the FP32 training kernels frost owns
+                                   (depthwise, BN, activations): "avx2" or "reference" */
+    const char *binary_kernels; /* bit-packed binary / ternary popcount kernels (src/binary,
+                                   frost_bin_best_path): "avx512-vpopcntdq", "avx2" or
+                                   "reference" */
+    char train_gemm[40];        /* conv / linear GEMM in training: "openblas-<core>" with
+                                   OpenBLAS's run-time core name (OPENBLAS_CORETYPE applied) */
 } frost_cpu_info;
 
 /* Fills *out for the CPU this process runs on. */
@@ -40,11 +43,12 @@ void frost_cpu_describe(frost_cpu_info *out);
  * whole text, like snprintf. */
 size_t frost_cpu_isa_text(const frost_cpu_info *c, char *buf, size_t size);
 
-/* Room for the whole of frost_cpu_text's line (the longest possible one is ~240 bytes). */
-#define FROST_CPU_TEXT_MAX 256
+/* Room for the whole of frost_cpu_text's line (the longest possible one is ~265 bytes). */
+#define FROST_CPU_TEXT_MAX 320
 
 /* One line for logs, tables and checkpoint metadata:
- * "AMD EPYC 7B13 (avx2 fma); kernels: int8 avx2, fp32 avx2, training gemm openblas-haswell".
+ * "AMD EPYC 7B13 (avx2 fma); kernels: int8 avx2, fp32 avx2, binary avx2, training gemm
+ * openblas-haswell".
  * Same size contract as frost_cpu_isa_text. */
 size_t frost_cpu_text(const frost_cpu_info *c, char *buf, size_t size);
 

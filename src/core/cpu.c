@@ -181,6 +181,11 @@ void frost_cpu_describe(frost_cpu_info *out)
                         : frost_cpu_has_avx2()      ? "avx2"
                                                     : "reference";
     out->fp32_kernels = frost_cpu_has_avx2() ? "avx2" : "reference";
+    /* frost_bin_best_path's choice (binary/ sits above core; test_binary_kernels checks the
+     * two agree), with frost_bin_path_name's names */
+    out->binary_kernels = frost_cpu_has_avx512_vpopcntdq() ? "avx512-vpopcntdq"
+                          : frost_cpu_has_avx2()           ? "avx2"
+                                                           : "reference";
     blas_core(out->train_gemm, sizeof out->train_gemm);
 }
 
@@ -205,7 +210,8 @@ size_t frost_cpu_text(const frost_cpu_info *c, char *buf, size_t size)
 {
     char isa[160];
     frost_cpu_isa_text(c, isa, sizeof isa);
-    return (size_t)snprintf(buf, size, "%s (%s); kernels: int8 %s, fp32 %s, training gemm %s",
-                            c->model, isa, c->int8_kernels ? c->int8_kernels : "?",
-                            c->fp32_kernels ? c->fp32_kernels : "?", c->train_gemm);
+    return (size_t)snprintf(
+        buf, size, "%s (%s); kernels: int8 %s, fp32 %s, binary %s, training gemm %s", c->model, isa,
+        c->int8_kernels ? c->int8_kernels : "?", c->fp32_kernels ? c->fp32_kernels : "?",
+        c->binary_kernels ? c->binary_kernels : "?", c->train_gemm);
 }

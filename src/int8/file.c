@@ -368,8 +368,12 @@ static frost_status packed_weights(const load_ctx *c, frost_int8_model *m, frost
     int8_t *w = frost_int8_own(m, (size_t)n->c * (size_t)inner);
     if (!w)
         return FROST_ERR_NOMEM;
-    if (!frost_int8_unpack_weights(n->wpacked, n->c, inner, n->wbits, w))
-        return bad(c, "invalid packed weight code or padding bits", n->name);
+    frost_int8_unpack_error e;
+    if (!frost_int8_unpack_weights(n->wpacked, n->c, inner, n->wbits, w, &e))
+        return frost_fail(FROST_ERR_FORMAT,
+                          "file %s: invalid packed weights in node %s: %s at output channel %d, "
+                          "weight %lld",
+                          c->path, n->name, e.problem, e.row, (long long)e.index);
     n->weight = w;
     return weight_levels(c, n, w, inner);
 }

@@ -143,11 +143,17 @@ frost_status frost_int8_set_multipliers(frost_int8_model *m, frost_int8_node *n)
 
 /* Packed binary / ternary weights (lowbit.c): bytes per output channel; the bits a set of
  * weights needs (1: all +-1, 2: -1/0/+1, 8: other); packing; unpacking, false on an
- * invalid code or non-zero padding bits. */
+ * invalid code or non-zero padding bits, with what and where in *bad (may be NULL). */
+typedef struct {
+    const char *problem; /* "the 2-bit code 2 (no ternary weight)", "non-zero padding bits" */
+    int row;             /* output channel */
+    int64_t index;       /* weight of the row (for padding: the first padding position) */
+} frost_int8_unpack_error;
 size_t frost_int8_packed_row_bytes(int wbits, int64_t inner);
 int frost_int8_lowbit_wbits(const int8_t *w, int64_t n);
 void frost_int8_pack_weights(const int8_t *w, int rows, int64_t inner, int wbits, uint8_t *out);
-bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out);
+bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out,
+                               frost_int8_unpack_error *bad);
 /* TTQ's levels: replaces each code of row r (-1/0/+1, in place) by its int8 weight,
  * levels[r][0] for +1, levels[r][1] for -1, 0 for 0. */
 void frost_int8_apply_levels(int8_t *w, int rows, int64_t inner, const int8_t *levels);

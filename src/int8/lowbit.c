@@ -46,7 +46,15 @@ void frost_int8_pack_weights(const int8_t *w, int rows, int64_t inner, int wbits
         }
 }
 
-bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out)
+static bool unpack_failed(frost_int8_unpack_error *bad, const char *problem, int row, int64_t index)
+{
+    if (bad)
+        *bad = (frost_int8_unpack_error){problem, row, index};
+    return false;
+}
+
+bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wbits, int8_t *out,
+                               frost_int8_unpack_error *bad)
 {
     size_t row = frost_int8_packed_row_bytes(wbits, inner);
     int per_byte = 8 / wbits;
@@ -56,14 +64,14 @@ bool frost_int8_unpack_weights(const uint8_t *p, int rows, int64_t inner, int wb
         for (int64_t i = 0; i < inner; i++) {
             unsigned code = (b[i / per_byte] >> (wbits * (int)(i % per_byte))) & mask;
             if (wbits == 2 && code == 2)
-                return false;
+                return unpack_failed(bad, "the 2-bit code 2 (no ternary weight)", r, i);
             out[(int64_t)r * inner + i] = (int8_t)(wbits == 1  ? (code ? 1 : -1)
                                                    : code == 3 ? -1
                                                                : (int)code);
         }
         int64_t used = inner % per_byte; /* weights in the row's last byte */
         if (used && (b[row - 1] >> (wbits * used)) != 0)
-            return false;
+            return unpack_failed(bad, "non-zero padding bits", r, inner);
     }
     return true;
 }

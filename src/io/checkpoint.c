@@ -237,9 +237,29 @@ static bool optional_range(const frost_st_file *f, const frost_param *b)
            !frost_st_find(f, b->name);
 }
 
+/* Every k-means codebook comes with its weight's indices: the tensor count below counts a
+ * k-means weight by its indices, so a stray codebook would otherwise be ignored unseen. */
+static frost_status check_codebooks_paired(const frost_st_file *f, const char *path)
+{
+    const char *suffix = ".kmeans_codebook";
+    for (int i = 0; i < frost_st_count(f); i++) {
+        const char *name = frost_st_get(f, i)->name;
+        if (!has_suffix(name, suffix))
+            continue;
+        char idx[4200];
+        snprintf(idx, sizeof idx, "%.*s.kmeans_idx", (int)(strlen(name) - strlen(suffix)), name);
+        if (!frost_st_find(f, idx))
+            return frost_fail(FROST_ERR_FORMAT,
+                              "%s: k-means codebook '%s' has no index tensor '%s'", path, name,
+                              idx);
+    }
+    return FROST_OK;
+}
+
 frost_status frost_checkpoint_apply_weights(const frost_st_file *f, const char *path,
                                             frost_model *m)
 {
+    FROST_TRY(check_codebooks_paired(f, path));
     int model_tensors = m->n_params + m->n_buffers, file_tensors = 0;
     for (int i = 0; i < m->n_buffers; i++)
         model_tensors -= optional_range(f, &m->buffers[i]);
