@@ -578,6 +578,18 @@ TEST(export_c_and_onnx)
     CHECK(strstr(out,
                  "note: 5 conv/linear/classifier layers keep biases off ONNX's int32 bias grid") &&
           strstr(out, "frost convert --bias-grid onnx"));
+    /* `frost run` of the exported file: the same model, so the same accuracy on real test
+     * images (the file carries the training normalization its input quantization is for;
+     * without it the run normalized as x = pixel / 255 and was at chance) */
+    snprintf(args, sizeof args, "run %s --limit 2000", fixed);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *acc = strstr(out, "int8 accuracy ");
+    double acc_int8 = acc ? atof(acc + 14) : -1.0;
+    CHECK(acc_int8 > 50.0); /* a trained model: chance is 10% */
+    snprintf(args, sizeof args, "run %s/m.onnx --limit 2000", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    acc = strstr(out, "int8 accuracy ");
+    CHECK(acc && atof(acc + 14) == acc_int8);
     snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "(opset 13, uint8 weights)") && file_exists("f.onnx"));
