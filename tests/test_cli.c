@@ -95,6 +95,14 @@ static bool file_exists(const char *name)
     return access(path, R_OK) == 0;
 }
 
+/* Whether two files in dir have the same bytes. */
+static bool same_files(const char *a, const char *b)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cmp -s %s/%s %s/%s", dir, a, dir, b);
+    return system(cmd) == 0;
+}
+
 static const char *tiny_arch =
     "{\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
     "{\"name\":\"c1\",\"op\":\"conv\",\"out\":16,\"k\":3,\"stride\":2},{\"name\":\"b1\",\"op\":"
@@ -590,6 +598,29 @@ TEST(export_c_and_onnx)
     CHECK_EQ_INT(frost(args), 0);
     acc = strstr(out, "int8 accuracy ");
     CHECK(acc && atof(acc + 14) == acc_int8);
+    /* the output as -o: --onnx -o FILE and -o FILE.onnx write the same file; --c -o DIR */
+    snprintf(args, sizeof args, "export %s --onnx -o %s/m_o.onnx", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("m.onnx", "m_o.onnx"));
+    snprintf(args, sizeof args, "export %s -o %s/m_oo.onnx --onnx", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("m.onnx", "m_oo.onnx"));
+    snprintf(args, sizeof args, "export %s --out %s/m_out.onnx", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("m.onnx", "m_out.onnx"));
+    snprintf(args, sizeof args, "export %s --c -o %s/mcu_o --name tiny", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("mcu/tiny.c", "mcu_o/tiny.c") && same_files("mcu/tiny.h", "mcu_o/tiny.h"));
+    const char *no_file[] = {"--onnx needs its FILE: --onnx FILE or --onnx -o FILE", NULL};
+    snprintf(args, sizeof args, "export %s --onnx", fixed);
+    expect_usage_errors(args, 1, no_file, NULL);
+    const char *twice[] = {"--onnx took 'x.onnx' as its FILE and -o gives", NULL};
+    snprintf(args, sizeof args, "export %s --onnx x.onnx -o %s/y.onnx", fixed, dir);
+    expect_usage_errors(args, 1, twice, NULL);
+    const char *what[] = {"say what to write there: --onnx -o FILE (ONNX) or --c -o DIR", NULL};
+    snprintf(args, sizeof args, "export %s -o %s/out", fixed, dir);
+    expect_usage_errors(args, 1, what, NULL);
+    CHECK(!file_exists("x.onnx") && !file_exists("y.onnx") && !file_exists("out"));
     snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "(opset 13, uint8 weights)") && file_exists("f.onnx"));
