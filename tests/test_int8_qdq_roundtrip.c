@@ -206,5 +206,24 @@ TEST(export_then_import_gives_the_same_model)
     round_trip("tests/fixtures/compat/qat_float.int8", false);
 }
 
+/* The preprocessing in the file is checked like the rest of it: a zero std (written here
+ * from a model that should never have had it) is refused, naming the metadata key. */
+TEST(a_bad_preprocessing_in_the_file_is_refused)
+{
+    frost_int8_model *a = NULL, *b = NULL;
+    CHECK_EQ_INT(frost_int8_load("tests/fixtures/compat/qat_fixed.int8", &a), FROST_OK);
+    if (!a)
+        return;
+    a->pre = (frost_preprocess){.set = true, .mean = {0.5f, 0.5f, 0.5f}, .std = {0, 0, 0}};
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/frost_qdq_pre_%d.onnx", (int)getpid());
+    CHECK_EQ_INT(frost_int8_export_onnx(a, path, false), FROST_OK);
+    CHECK_EQ_INT(frost_int8_import_onnx(path, &b), FROST_ERR_FORMAT);
+    CHECK(b == NULL && strstr(frost_last_error(), "frost.preprocess") != NULL);
+    unlink(path);
+    frost_int8_free(a);
+}
+
 FROST_TEST_MAIN(RUN(export_then_import_gives_the_same_model);
-                RUN(a_squeeze_excite_model_survives_the_round_trip))
+                RUN(a_squeeze_excite_model_survives_the_round_trip);
+                RUN(a_bad_preprocessing_in_the_file_is_refused))
