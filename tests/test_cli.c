@@ -598,6 +598,14 @@ TEST(export_c_and_onnx)
     CHECK_EQ_INT(frost(args), 0);
     acc = strstr(out, "int8 accuracy ");
     CHECK(acc && atof(acc + 14) == acc_int8);
+    /* frost import of it says so too, and the .int8 it writes keeps it */
+    snprintf(args, sizeof args, "import %s/m.onnx -o %s/m_back.int8", dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "preprocessing: x = (pixel/255 - 0.286) / 0.353") != NULL);
+    snprintf(args, sizeof args, "run %s/m_back.int8 --limit 2000", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    acc = strstr(out, "int8 accuracy ");
+    CHECK(acc && atof(acc + 14) == acc_int8);
     /* the output as -o: --onnx -o FILE and -o FILE.onnx write the same file; --c -o DIR */
     snprintf(args, sizeof args, "export %s --onnx -o %s/m_o.onnx", fixed, dir);
     CHECK_EQ_INT(frost(args), 0);
