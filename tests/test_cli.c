@@ -83,6 +83,14 @@ static bool file_exists(const char *name)
     return access(path, R_OK) == 0;
 }
 
+/* Whether two files in dir have the same bytes. */
+static bool same_files(const char *a, const char *b)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cmp -s %s/%s %s/%s", dir, a, dir, b);
+    return system(cmd) == 0;
+}
+
 TEST(help_on_every_command)
 {
     const char *cmds[] = {
@@ -588,6 +596,49 @@ TEST(export_c_and_onnx)
     CHECK(strstr(out,
                  "note: 5 conv/linear/classifier layers keep biases off ONNX's int32 bias grid") &&
           strstr(out, "frost convert --bias-grid onnx"));
+    /* `frost run` of the exported file: the same model, so the same accuracy on real test
+     * images (the file carries the training normalization its input quantization is for;
+     * without it the run normalized as x = pixel / 255 and was at chance) */
+    snprintf(args, sizeof args, "run %s --limit 2000", fixed);
+    CHECK_EQ_INT(frost(args), 0);
+    const char *acc = strstr(out, "int8 accuracy ");
+    double acc_int8 = acc ? atof(acc + 14) : -1.0;
+    CHECK(acc_int8 > 50.0); /* a trained model: chance is 10% */
+    snprintf(args, sizeof args, "run %s/m.onnx --limit 2000", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    acc = strstr(out, "int8 accuracy ");
+    CHECK(acc && atof(acc + 14) == acc_int8);
+    /* frost import of it says so too, and the .int8 it writes keeps it */
+    snprintf(args, sizeof args, "import %s/m.onnx -o %s/m_back.int8", dir, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(strstr(out, "preprocessing: x = (pixel/255 - 0.286) / 0.353") != NULL);
+    snprintf(args, sizeof args, "run %s/m_back.int8 --limit 2000", dir);
+    CHECK_EQ_INT(frost(args), 0);
+    acc = strstr(out, "int8 accuracy ");
+    CHECK(acc && atof(acc + 14) == acc_int8);
+    /* the output as -o: --onnx -o FILE and -o FILE.onnx write the same file; --c -o DIR */
+    snprintf(args, sizeof args, "export %s --onnx -o %s/m_o.onnx", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("m.onnx", "m_o.onnx"));
+    snprintf(args, sizeof args, "export %s -o %s/m_oo.onnx --onnx", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("m.onnx", "m_oo.onnx"));
+    snprintf(args, sizeof args, "export %s --out %s/m_out.onnx", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("m.onnx", "m_out.onnx"));
+    snprintf(args, sizeof args, "export %s --c -o %s/mcu_o --name tiny", fixed, dir);
+    CHECK_EQ_INT(frost(args), 0);
+    CHECK(same_files("mcu/tiny.c", "mcu_o/tiny.c") && same_files("mcu/tiny.h", "mcu_o/tiny.h"));
+    const char *no_file[] = {"--onnx needs its FILE: --onnx FILE or --onnx -o FILE", NULL};
+    snprintf(args, sizeof args, "export %s --onnx", fixed);
+    expect_usage_errors(args, 1, no_file, NULL);
+    const char *twice[] = {"--onnx took 'x.onnx' as its FILE and -o gives", NULL};
+    snprintf(args, sizeof args, "export %s --onnx x.onnx -o %s/y.onnx", fixed, dir);
+    expect_usage_errors(args, 1, twice, NULL);
+    const char *what[] = {"say what to write there: --onnx -o FILE (ONNX) or --c -o DIR", NULL};
+    snprintf(args, sizeof args, "export %s -o %s/out", fixed, dir);
+    expect_usage_errors(args, 1, what, NULL);
+    CHECK(!file_exists("x.onnx") && !file_exists("y.onnx") && !file_exists("out"));
     snprintf(args, sizeof args, "export %s --onnx %s/f.onnx --onnx-weights uint8", flt, dir);
     CHECK_EQ_INT(frost(args), 0);
     CHECK(strstr(out, "(opset 13, uint8 weights)") && file_exists("f.onnx"));

@@ -316,6 +316,30 @@ TEST(predict_int8_equals_int8_run)
     }
 }
 
+/* The int8 model exported as ONNX QDQ and predicted from the .onnx (imported on the fly):
+ * the same logits as the .int8 on the same images. The file must carry how images are
+ * normalized: its input quantization was calibrated for the training normalization, and
+ * an import that assumed x = pixel / 255 instead gave chance-level answers. */
+TEST(predict_exported_onnx_equals_int8)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "export %s --onnx %s", path_of("q.int8"), path_of("q.onnx"));
+    CHECK_EQ_INT(frost(args), 0);
+    float ref[N_IMAGES * CLASSES], got[N_IMAGES * CLASSES];
+    const char *models[2] = {"q.int8", "q.onnx"}, *npy[2] = {"from_int8.npy", "from_onnx.npy"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "predict %s %s %s %s %s %s --top 1 -o %s", path_of(models[k]),
+                 path_of(image_names[0]), path_of(image_names[1]), path_of(image_names[2]),
+                 path_of(image_names[3]), path_of(image_names[4]), path_of(npy[k]));
+        CHECK_EQ_INT(frost(args), 0);
+        CHECK(read_npy(npy[k], N_IMAGES, k ? got : ref));
+    }
+    int same = 0;
+    for (int i = 0; i < N_IMAGES * CLASSES; i++)
+        same += got[i] == ref[i];
+    CHECK_EQ_INT(same, N_IMAGES * CLASSES);
+}
+
 /* --top capped at the classes, probabilities summing to 1 in decreasing order, names from
  * --labels, --invert on an inverted file giving the same logits. */
 TEST(top_labels_invert)
@@ -453,6 +477,7 @@ int main(void)
     RUN(train_tiny_models);
     RUN(predict_equals_library_forward);
     RUN(predict_int8_equals_int8_run);
+    RUN(predict_exported_onnx_equals_int8);
     RUN(top_labels_invert);
     RUN(bad_images_and_options);
     frost_dataset_free(&test_set);

@@ -2,7 +2,9 @@
  * An int8 model exported as ONNX QDQ (frost export --onnx) and imported back (frost import)
  * is the same model: every node's parameters equal (weights, scales, zero points, clamps,
  * multipliers, tables, biases) and the outputs bit-identical, every int8 tensor included,
- * with int8 and uint8 weights, fixed and float requantization.
+ * with int8 and uint8 weights, fixed and float requantization; and it asks for the same
+ * input normalization (the preprocessing travels in the file's metadata), since the input
+ * quantization's scale and zero point only fit images normalized as in training.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,30 @@ static bool same_node(const frost_int8_model *a, const frost_int8_node *x, const
     return same;
 }
 
+/* The normalization `frost run` applies to a model's images (frost_augment_for over the
+ * commands' defaults, as tools/cmd_run.c does): the input QuantizeLinear's scale and zero
+ * point are for images normalized this way, so the re-imported model must ask for it too. */
+static frost_augment run_normalization(const frost_int8_model *m)
+{
+    frost_preprocess pre = frost_int8_preprocess(m);
+    return frost_augment_for(&pre, frost_train_defaults().augment);
+}
+
+static bool same_normalization(const frost_int8_model *a, const frost_int8_model *b)
+{
+    frost_augment x = run_normalization(a), y = run_normalization(b);
+    bool same = x.mean == y.mean && x.std == y.std;
+    for (int c = 0; c < 3 && same; c++)
+        same = !x.per_channel || !y.per_channel ||
+               (x.ch_mean[c] == y.ch_mean[c] && x.ch_std[c] == y.ch_std[c]);
+    if (!same)
+        fprintf(
+            stderr,
+            "  normalization differs after the round trip: mean %g std %g, then mean %g std %g\n",
+            (double)x.mean, (double)x.std, (double)y.mean, (double)y.std);
+    return same && frost_int8_preprocess(a).bgr == frost_int8_preprocess(b).bgr;
+}
+
 /* a: the model to send through the file (freed here); fixture names it in messages. */
 static void round_trip_model(frost_int8_model *a, const char *fixture, bool uint8_weights)
 {
@@ -73,6 +99,7 @@ static void round_trip_model(frost_int8_model *a, const char *fixture, bool uint
     for (int i = 0; i < a->n_nodes && i < b->n_nodes; i++)
         same += same_node(a, &a->nodes[i], &b->nodes[i]);
     CHECK_EQ_INT(same, a->n_nodes);
+    CHECK(same_normalization(a, b));
     int h, w, c;
     frost_int8_input_shape(a, &h, &w, &c);
     int64_t n = (int64_t)h * w * c;
@@ -147,6 +174,9 @@ TEST(a_squeeze_excite_model_survives_the_round_trip)
     CHECK_EQ_INT(muls, 2);
     /* the default fine bias grid: the export must round some biases */
     CHECK(frost_int8_onnx_rounded_biases(m) > 0);
+    if (m) /* a preprocessing of its own (not the commands' defaults) comes back too */
+        m->pre =
+            (frost_preprocess){.set = true, .mean = {0.1f, 0.1f, 0.1f}, .std = {0.7f, 0.7f, 0.7f}};
     if (m)
         round_trip_model(m, "the squeeze-excite model", false);
     /* converted on ONNX's bias grid: nothing to round, and the re-import keeps shift 0 */
@@ -176,5 +206,24 @@ TEST(export_then_import_gives_the_same_model)
     round_trip("tests/fixtures/compat/qat_float.int8", false);
 }
 
+/* The preprocessing in the file is checked like the rest of it: a zero std (written here
+ * from a model that should never have had it) is refused, naming the metadata key. */
+TEST(a_bad_preprocessing_in_the_file_is_refused)
+{
+    frost_int8_model *a = NULL, *b = NULL;
+    CHECK_EQ_INT(frost_int8_load("tests/fixtures/compat/qat_fixed.int8", &a), FROST_OK);
+    if (!a)
+        return;
+    a->pre = (frost_preprocess){.set = true, .mean = {0.5f, 0.5f, 0.5f}, .std = {0, 0, 0}};
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/frost_qdq_pre_%d.onnx", (int)getpid());
+    CHECK_EQ_INT(frost_int8_export_onnx(a, path, false), FROST_OK);
+    CHECK_EQ_INT(frost_int8_import_onnx(path, &b), FROST_ERR_FORMAT);
+    CHECK(b == NULL && strstr(frost_last_error(), "frost.preprocess") != NULL);
+    unlink(path);
+    frost_int8_free(a);
+}
+
 FROST_TEST_MAIN(RUN(export_then_import_gives_the_same_model);
-                RUN(a_squeeze_excite_model_survives_the_round_trip))
+                RUN(a_squeeze_excite_model_survives_the_round_trip);
+                RUN(a_bad_preprocessing_in_the_file_is_refused))

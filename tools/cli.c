@@ -233,6 +233,17 @@ static void record(cli_args *a, int i, const char *v)
     }
 }
 
+/* An option whose value may be left out: given, with "" when it was. */
+static void record_optional(cli_args *a, int i, const char *v)
+{
+    if (!v) {
+        a->value[i] = "";
+        a->count[i]++;
+        return;
+    }
+    record(a, i, v);
+}
+
 /* The value after option argv[*i] (consumed), or NULL. A following long option is not taken
  * as the value: `--out --quiet` is a missing value, not a file called "--quiet". */
 static const char *next_value(int argc, char **argv, int *i)
@@ -241,6 +252,19 @@ static const char *next_value(int argc, char **argv, int *i)
         return NULL;
     const char *v = argv[*i + 1];
     if (v[0] == '-' && v[1] == '-' && v[2])
+        return NULL;
+    ++*i;
+    return v;
+}
+
+/* The value of an option whose value may be left out: the next argument unless it is an
+ * option ("-" alone is a value: stdin/stdout); NULL when left out. */
+static const char *next_optional_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc)
+        return NULL;
+    const char *v = argv[*i + 1];
+    if (v[0] == '-' && v[1])
         return NULL;
     ++*i;
     return v;
@@ -264,6 +288,8 @@ static void parse_long_option(cli_args *a, int argc, char **argv, int *i)
         usage_error(a, "--%s is a flag and takes no value", a->opt[k]->name);
     else if (a->opt[k]->kind == CLI_FLAG)
         record(a, k, NULL);
+    else if (a->opt[k]->value_optional && !eq)
+        record_optional(a, k, next_optional_value(argc, argv, i));
     else
         record(a, k, eq ? eq + 1 : next_value(argc, argv, i));
 }

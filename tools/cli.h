@@ -35,6 +35,7 @@ typedef struct {
     const char *choices;         /* CLI_CHOICE: "a|b|c", also the list named in errors */
     int (*lookup)(const char *); /* CLI_CHOICE: a library's name parser (-1: unknown) */
     char short_name;             /* a one-letter alias (-o) or 0 */
+    bool value_optional;         /* CLI_STR: may stand alone (`--onnx -o F`), value "" then */
 } cli_opt;
 
 #define CLI_OPT_FLAG(n)               \
@@ -44,6 +45,12 @@ typedef struct {
 #define CLI_OPT_STR(n)               \
     {                                \
         .name = (n), .kind = CLI_STR \
+    }
+/* A string option whose value may be left out: `--onnx FILE`, or `--onnx` alone with the
+ * file given as -o FILE. Only a following argument that is not an option is its value. */
+#define CLI_OPT_STR_OPTIONAL(n)                              \
+    {                                                        \
+        .name = (n), .kind = CLI_STR, .value_optional = true \
     }
 #define CLI_OPT_INT(n, lo, hi)                                 \
     {                                                          \

@@ -14,6 +14,7 @@
 static const char *const help =
     "usage: frost export MODEL --onnx FILE [--onnx-weights int8|uint8]\n"
     "       frost export MODEL.int8 --c DIR [--name NAME] [--images N]\n"
+    "       (or the output as -o: --onnx -o FILE, --c -o DIR; -o FILE.onnx alone is --onnx)\n"
     "--onnx: an FP32 model (a checkpoint, or a float .onnx) becomes an FP32 ONNX file\n"
     "(opset 13, NCHW, BN kept, the preprocessing in its metadata); an int8 model (.int8,\n"
     ".i8, a QDQ .onnx) becomes an ONNX QDQ file carrying frost's integers (docs/interop.md).\n"
@@ -28,15 +29,17 @@ static const char *const help =
     "                      (the same + 128, zero point 128: exact in ONNX Runtime on x86\n"
     "                      CPUs without VNNI, whose int8-weight kernels saturate)\n"
     "  --c DIR             write the C files into DIR (created if missing; int8 models)\n"
+    "  -o, --out PATH      the output of --onnx (FILE) or --c (DIR) given apart\n"
     "  --name NAME         file and symbol prefix, a C identifier (default model)\n"
     "  --images N          also write the first N test images, quantized as NAME_run takes\n"
     "                      them, to DIR/NAME_images.u8, and frost's int8 outputs for them\n"
     "                      (what NAME_run must write) to DIR/NAME_expected.bin\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
-    CLI_OPT_STR("c"),
+    CLI_OPT_STR_OPTIONAL("c"),
     CLI_OPT_STR("name"),
-    CLI_OPT_STR("onnx"),
+    CLI_OPT_STR_OPTIONAL("onnx"),
+    CLI_OPT_OUT,
     CLI_OPT_INT("images", 1, 1 << 30),
     CLI_OPT_CHOICE("onnx-weights", "int8|uint8"),
     CLI_OPT_END,
@@ -213,6 +216,48 @@ static int export_fp32(const char *model, const char *path)
     return s == FROST_OK ? 0 : cli_error("export");
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The output as the usual -o PATH: `--onnx -o FILE`, `--c -o DIR`, or -o FILE.onnx alone.
+ * Fills *onnx / *dir (NULL: not that format); returns 0, or the exit code of the usage
+ * error it printed. */
+static int output_paths(const cli_args *a, const char **onnx, const char **dir)
+{
+    const char *out = cli_str(a, "out", NULL);
+    *onnx = cli_str(a, "onnx", NULL);
+    *dir = cli_str(a, "c", NULL);
+    if (out && !*onnx && !*dir) {
+        if (!ends_with(out, ".onnx"))
+            return cli_usage_error(a,
+                                   "-o %s: say what to write there: --onnx -o FILE (ONNX) or "
+                                   "--c -o DIR (C source)",
+                                   out);
+        *onnx = out;
+        return 0;
+    }
+    if (*onnx && *dir)
+        return 0; /* refused with the other option mistakes */
+    const char **path = *onnx ? onnx : dir;
+    const char *what = *onnx ? "--onnx" : "--c", *kind = *onnx ? "FILE" : "DIR";
+    if (!*path)
+        return 0;
+    if (**path && out)
+        return cli_usage_error(a,
+                               "%s took '%s' as its %s and -o gives '%s': give the output once "
+                               "(%s %s or %s -o %s)",
+                               what, *path, kind, out, what, kind, what, kind);
+    if (!**path && !out)
+        return cli_usage_error(a, "%s needs its %s: %s %s or %s -o %s", what, kind, what, kind,
+                               what, kind);
+    if (!**path)
+        *path = out;
+    return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const cli_opt *const tables[] = {options, cli_data_options, NULL};
@@ -220,10 +265,13 @@ int cmd_export(int argc, char **argv)
     cli_args a;
     if (!cli_parse(&a, &spec, argc, argv))
         return a.exit_code;
-    const char *dir = cli_str(&a, "c", NULL), *name = cli_str(&a, "name", "model");
+    const char *name = cli_str(&a, "name", "model"), *onnx, *dir;
+    int usage = output_paths(&a, &onnx, &dir);
+    if (usage)
+        return usage;
     if (a.n_positional != 1)
         return cli_usage_error(&a, "give one model (a checkpoint, MODEL.onnx or MODEL.int8)");
-    const char *model = a.positional[0], *onnx = cli_str(&a, "onnx", NULL);
+    const char *model = a.positional[0];
     if (onnx && (dir || cli_given(&a, "name") || cli_given(&a, "images")))
         return cli_usage_error(&a,
                                "--onnx writes one file: give it without --c / --name / --images");

@@ -17,7 +17,8 @@ static const char *const help =
     "An already-quantized model (QuantizeLinear / DequantizeLinear around the ops: ONNX\n"
     "Runtime's quantizer, frost export --onnx) becomes an int8 model instead, its integers\n"
     "as they are (docs/interop.md, QDQ import); --name and the preprocessing options then\n"
-    "do not apply (the int8 model takes inputs as given).\n\n"
+    "do not apply (the int8 model normalizes inputs as the file's frost.preprocess metadata\n"
+    "says, which frost export writes; a file without it takes them as given).\n\n"
     "  -o, --out FILE      the checkpoint to write (.safetensors)\n"
     "  --name NAME         the model's name (default: the file name)\n\n"
     "How images become the model's input (stored with it; predict, train, eval, quantize\n"
@@ -59,6 +60,19 @@ static bool parse_triple(const char *text, float v[3])
     return n == 1 || n == 3;
 }
 
+/* The line saying how images become the model's input. */
+static void print_preprocess(const frost_preprocess *pre, int channels)
+{
+    if (channels == 3)
+        printf("preprocessing: x = (pixel/255 - mean) / std, mean %g,%g,%g, std %g,%g,%g, %s\n",
+               (double)pre->mean[0], (double)pre->mean[1], (double)pre->mean[2],
+               (double)pre->std[0], (double)pre->std[1], (double)pre->std[2],
+               pre->bgr ? "BGR" : "RGB");
+    else
+        printf("preprocessing: x = (pixel/255 - %g) / %g\n", (double)pre->mean[0],
+               (double)pre->std[0]);
+}
+
 /* A QDQ model -> an .int8 file. */
 static int import_qdq(const char *path, const char *out)
 {
@@ -73,6 +87,8 @@ static int import_qdq(const char *path, const char *out)
                "MMACs/image, %zu weight bytes\n",
                path, h, w, c, frost_int8_classes(m), frost_int8_node_count(m),
                (double)frost_int8_macs(m) / 1e6, frost_int8_weight_bytes(m));
+        frost_preprocess pre = frost_int8_preprocess(m);
+        print_preprocess(&pre, c);
         printf("wrote %s\n", out);
     }
     frost_int8_free(m);
@@ -119,14 +135,7 @@ int cmd_import(int argc, char **argv)
                a.positional[0], h, w, c, frost_model_classes(m),
                (long long)frost_model_param_count(m), (double)frost_model_macs(m) / 1e6);
         pre = frost_model_preprocess(m);
-        if (c == 3)
-            printf("preprocessing: x = (pixel/255 - mean) / std, mean %g,%g,%g, std %g,%g,%g, %s\n",
-                   (double)pre.mean[0], (double)pre.mean[1], (double)pre.mean[2],
-                   (double)pre.std[0], (double)pre.std[1], (double)pre.std[2],
-                   pre.bgr ? "BGR" : "RGB");
-        else
-            printf("preprocessing: x = (pixel/255 - %g) / %g\n", (double)pre.mean[0],
-                   (double)pre.std[0]);
+        print_preprocess(&pre, c);
         printf("wrote %s\n", out);
     }
     frost_model_free(m);

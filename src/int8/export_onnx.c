@@ -13,6 +13,10 @@
  * after the QuantizeLinear. Only the input QuantizeLinear and the output DequantizeLinear
  * are left in float.
  *
+ * The model's preprocessing (the mean / std the input is normalized with) is in the
+ * metadata as "frost.preprocess", as in the FP32 export: the input QuantizeLinear's scale
+ * and zero point are for normalized images, and `frost run` / the QDQ import read it back.
+ *
  * Layout: frost is NHWC inside; the file is NCHW (input float32 [N, C, H, W], N symbolic),
  * conv weights OIHW, and fully connected weights have their columns permuted from frost's
  * (y, x, c) flattening to ONNX's (c, y, x).
@@ -448,6 +452,8 @@ static frost_status build_graph(qdq_builder *b, frost_onnxw_model *desc)
     for (int i = 0; i < m->n_nodes; i++)
         FROST_TRY(emit_node(b, i));
     FROST_TRY(emit_output(b));
+    /* the input is normalized as in training: whoever runs the file must know how */
+    NEED(frost_onnxw_meta_preprocess(&b->w, &m->pre, m->in_c));
     int64_t in_dims[3] = {m->in_c, m->in_h, m->in_w}, out_dims[1] = {m->classes};
     *desc = (frost_onnxw_model){
         .graph_name = m->name,

@@ -1427,6 +1427,17 @@ static void model_name(frost_int8_model *m, const Onnx__ModelProto *mp, const ch
         *dot = '\0';
 }
 
+/* How images become the input: the "frost.preprocess" metadata frost's export writes (the
+ * model's training normalization, which the input QuantizeLinear's scale and zero point
+ * were calibrated for), else x = pixel / 255 (files from other tools say nothing). */
+static frost_status model_preprocess(frost_int8_model *m, const Onnx__ModelProto *mp,
+                                     const char *what)
+{
+    m->pre = (frost_preprocess){.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}};
+    bool found;
+    return frost_onnx_metadata_preprocess(mp, what, m->in_c, &m->pre, &found);
+}
+
 static frost_status import_proto(Onnx__ModelProto *mp, const char *what, frost_int8_model **out)
 {
     qdq_importer im;
@@ -1437,9 +1448,10 @@ static frost_status import_proto(Onnx__ModelProto *mp, const char *what, frost_i
         s = frost_fail(FROST_ERR_NOMEM, "QDQ import: out of memory");
     if (s == FROST_OK) {
         model_name(im.m, mp, what);
-        im.m->pre = (frost_preprocess){.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}};
         s = import_graph(&im, mp, what);
     }
+    if (s == FROST_OK)
+        s = model_preprocess(im.m, mp, what);
     free(im.init.keys), free(im.init.vals);
     free(im.producer.keys), free(im.producer.vals);
     free(im.val_index.keys), free(im.val_index.vals);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frost/model.h"
 #include "frost/status.h"
 #include "onnx.pb-c.h"
 
@@ -24,7 +25,8 @@
 #define FROST_ONNX_MAX_RANK  8
 /* The metadata_props key of a model's preprocessing (frost_preprocess) as JSON:
  * {"mean": [m...], "std": [s...], "channels": "rgb"|"bgr"}, one value per input channel
- * (1 or 3). The FP32 export writes it; the import uses it when it is given none. */
+ * (1 or 3). Both exports write it (FP32 and QDQ); the imports use it (the FP32 one when it
+ * is given no preprocessing). */
 #define FROST_ONNX_PREPROCESS_KEY "frost.preprocess"
 
 /* Reads and checks a model file; free it with frost_onnx_free. */
@@ -33,6 +35,12 @@ frost_status frost_onnx_load(const char *path, Onnx__ModelProto **out);
 frost_status frost_onnx_parse(const uint8_t *data, size_t size, const char *what,
                               Onnx__ModelProto **out);
 void frost_onnx_free(Onnx__ModelProto *m);
+
+/* The model's FROST_ONNX_PREPROCESS_KEY metadata for an input of in_c channels, checked
+ * (finite means, positive stds, 1 or in_c values per list): *found false when the file has
+ * none (*out untouched), an error naming `path` when it is malformed. */
+frost_status frost_onnx_metadata_preprocess(const Onnx__ModelProto *mp, const char *path, int in_c,
+                                            frost_preprocess *out, bool *found);
 
 /* The version of the default ("" / "ai.onnx") opset the model imports, or -1. */
 int frost_onnx_opset(const Onnx__ModelProto *m);

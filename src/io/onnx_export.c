@@ -400,34 +400,13 @@ static frost_status emit_output(exporter *e)
     return FROST_OK;
 }
 
-/* "frost.preprocess": how images become the input, as JSON (a model that says nothing
- * uses frost's Fashion-MNIST defaults, written out). */
-static frost_status preprocess_metadata(exporter *e)
-{
-    frost_preprocess p = e->m->pre;
-    if (!p.set)
-        p = (frost_preprocess){.mean = {FROST_DEFAULT_MEAN, FROST_DEFAULT_MEAN, FROST_DEFAULT_MEAN},
-                               .std = {FROST_DEFAULT_STD, FROST_DEFAULT_STD, FROST_DEFAULT_STD}};
-    int ch = e->m->in_c == 3 ? 3 : 1;
-    char mean[64] = "", std[64] = "";
-    for (int c = 0; c < ch; c++) {
-        size_t lm = strlen(mean), ls = strlen(std);
-        snprintf(mean + lm, sizeof mean - lm, "%s%.9g", c ? ", " : "", (double)p.mean[c]);
-        snprintf(std + ls, sizeof std - ls, "%s%.9g", c ? ", " : "", (double)p.std[c]);
-    }
-    char *json = frost_onnxw_name(&e->w, "{\"mean\": [%s], \"std\": [%s], \"channels\": \"%s\"}",
-                                  mean, std, p.bgr ? "bgr" : "rgb");
-    NEED(frost_onnxw_meta(&e->w, FROST_ONNX_PREPROCESS_KEY, json));
-    return FROST_OK;
-}
-
 static frost_status build(exporter *e, frost_onnxw_model *desc)
 {
     const frost_model *m = e->m;
     for (int i = 0; i < m->n_nodes; i++)
         FROST_TRY(emit_layer(e, i));
     FROST_TRY(emit_output(e));
-    FROST_TRY(preprocess_metadata(e));
+    NEED(frost_onnxw_meta_preprocess(&e->w, &m->pre, m->in_c));
     int64_t in_dims[3] = {m->in_c, m->in_h, m->in_w}, out_dims[1] = {m->classes};
     *desc = (frost_onnxw_model){
         .graph_name = m->name,

@@ -1437,8 +1437,8 @@ static bool metadata_triple(const cJSON *o, const char *key, int in_c, float *v)
 
 /* The model's "frost.preprocess" metadata (FROST_ONNX_PREPROCESS_KEY), if it has one;
  * frost wrote it, but it is checked like the rest of the file. */
-static frost_status metadata_preprocess(const Onnx__ModelProto *mp, const char *path, int in_c,
-                                        frost_preprocess *out, bool *found)
+frost_status frost_onnx_metadata_preprocess(const Onnx__ModelProto *mp, const char *path, int in_c,
+                                            frost_preprocess *out, bool *found)
 {
     *found = false;
     const char *text = NULL;
@@ -1494,7 +1494,7 @@ static frost_status import_graph(importer *im, const Onnx__ModelProto *mp, const
     frost_preprocess plain = {.set = true, .mean = {0, 0, 0}, .std = {1, 1, 1}}, stored;
     bool has_stored = false;
     if (!pre)
-        FROST_TRY(metadata_preprocess(mp, path, im->m->in_c, &stored, &has_stored));
+        FROST_TRY(frost_onnx_metadata_preprocess(mp, path, im->m->in_c, &stored, &has_stored));
     FROST_TRY(frost_model_set_preprocess(im->m, pre ? pre : has_stored ? &stored : &plain));
     return build_map(im);
 }

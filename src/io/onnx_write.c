@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "frost/file.h"
 #include "frost/version.h"
+#include "io/onnx.h"
 
 frost_status frost_onnxw_nomem(void)
 {
@@ -183,6 +184,24 @@ bool frost_onnxw_meta(frost_onnxw *w, const char *key, const char *value)
     e->value = (char *)value;
     w->meta[w->n_meta++] = e;
     return true;
+}
+
+bool frost_onnxw_meta_preprocess(frost_onnxw *w, const frost_preprocess *pre, int in_c)
+{
+    frost_preprocess p = *pre;
+    if (!p.set)
+        p = (frost_preprocess){.mean = {FROST_DEFAULT_MEAN, FROST_DEFAULT_MEAN, FROST_DEFAULT_MEAN},
+                               .std = {FROST_DEFAULT_STD, FROST_DEFAULT_STD, FROST_DEFAULT_STD}};
+    int ch = in_c == 3 ? 3 : 1;
+    char mean[64] = "", std[64] = "";
+    for (int c = 0; c < ch; c++) {
+        size_t lm = strlen(mean), ls = strlen(std);
+        snprintf(mean + lm, sizeof mean - lm, "%s%.9g", c ? ", " : "", (double)p.mean[c]);
+        snprintf(std + ls, sizeof std - ls, "%s%.9g", c ? ", " : "", (double)p.std[c]);
+    }
+    char *json = frost_onnxw_name(w, "{\"mean\": [%s], \"std\": [%s], \"channels\": \"%s\"}", mean,
+                                  std, p.bgr ? "bgr" : "rgb");
+    return frost_onnxw_meta(w, FROST_ONNX_PREPROCESS_KEY, json);
 }
 
 Onnx__ValueInfoProto *frost_onnxw_value_info(frost_onnxw *w, const char *name, int n_dims,

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frost/model.h"
 #include "frost/status.h"
 #include "onnx.pb-c.h"
 
@@ -59,6 +60,11 @@ bool frost_onnxw_attr_float(frost_onnxw *w, Onnx__NodeProto *n, const char *name
 
 /* A model metadata_props entry (strings kept by pointer). */
 bool frost_onnxw_meta(frost_onnxw *w, const char *key, const char *value);
+/* The "frost.preprocess" entry (FROST_ONNX_PREPROCESS_KEY in io/onnx.h): how images become
+ * the input of a model with in_c channels. Both exports write it (FP32 and QDQ), so that
+ * whatever reads the file back normalizes images as the model was trained; a model that
+ * says nothing (pre->set false) gets frost's Fashion-MNIST defaults, written out. */
+bool frost_onnxw_meta_preprocess(frost_onnxw *w, const frost_preprocess *pre, int in_c);
 
 /* A float32 tensor value [N, dims...] with a symbolic batch N. */
 Onnx__ValueInfoProto *frost_onnxw_value_info(frost_onnxw *w, const char *name, int n_dims,
