@@ -589,6 +589,30 @@ static void close_packed_file(packed_file *pf)
     free(pf->x);
 }
 
+/* Loads the saved model at `path` (file bytes b[n]): it gives im's outputs on the N test
+ * images, and saving it again writes the same bytes. The loaded model (NULL on failure). */
+static frost_int8_model *reload_same(frost_int8_model *im, const char *path, const char *b,
+                                     size_t n, const float *x)
+{
+    frost_int8_model *back = NULL;
+    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    for (int k = 0; back && k < N; k++) {
+        float got[5], want[5];
+        CHECK(frost_int8_run(im, x + k * PIX, PIX, want) == FROST_OK);
+        CHECK(frost_int8_run(back, x + k * PIX, PIX, got) == FROST_OK);
+        CHECK(memcmp(got, want, sizeof got) == 0);
+    }
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s.2", path);
+    CHECK(back && frost_int8_save(back, path2) == FROST_OK);
+    size_t n2 = 0;
+    char *b2 = frost_test_read_all(path2, &n2);
+    CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
+    free(b2);
+    unlink(path2);
+    return back;
+}
+
 /* A ternary model in a file: version 2, packed 2-bit weights (what frost info counts), the
  * same outputs after loading, the same bytes when saved again. */
 TEST(test_packed_file_round_trip)
@@ -619,24 +643,9 @@ TEST(test_packed_file_round_trip)
     const char *row = text ? strstr(text, "\nb2 ") : NULL;
     CHECK(row && strstr(row, " 360 ") && strstr(row, " 360 ") < strchr(row + 1, '\n'));
     free(text);
-    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    back = reload_same(im, path, b, n, x);
     for (int i = 0; back && i < im->n_nodes; i++)
         CHECK_EQ_INT(back->nodes[i].wbits, im->nodes[i].wbits);
-    for (int k = 0; back && k < N; k++) {
-        float got[5], want[5];
-        CHECK(frost_int8_run(im, x + k * PIX, PIX, want) == FROST_OK);
-        CHECK(frost_int8_run(back, x + k * PIX, PIX, got) == FROST_OK);
-        CHECK(memcmp(got, want, sizeof got) == 0);
-    }
-    /* the bytes written again are the bytes read */
-    char path2[160];
-    snprintf(path2, sizeof path2, "%s.2", path);
-    CHECK(back && frost_int8_save(back, path2) == FROST_OK);
-    size_t n2 = 0;
-    char *b2 = frost_test_read_all(path2, &n2);
-    CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
-    free(b2);
-    unlink(path2);
     /* (the C export keeps the weights packed: tests/test_int8_codegen.c) */
     frost_int8_free(back);
     close_packed_file(&pf);
@@ -841,25 +850,11 @@ TEST(test_ttq_file_round_trip_and_corrupt_files)
     CHECK_EQ_INT(lv[7], 23);
     tensor_data(b, "b2.weight", &len);
     CHECK_EQ_INT((int)len, 12 * 18); /* the codes, packed as TWN's */
-    CHECK(frost_int8_load(path, &back) == FROST_OK);
+    back = reload_same(im, path, b, n, x);
     int bi = back ? node_named(back, "b2") : -1;
     CHECK(bi >= 0 && back->nodes[bi].wlevels != NULL);
     for (int i = 0; bi >= 0 && i < 12 * 72; i++)
         CHECK_EQ_INT(back->nodes[bi].weight[i], im->nodes[bi].weight[i]);
-    for (int k = 0; back && k < N; k++) {
-        float got[5], want[5];
-        CHECK(frost_int8_run(im, x + k * PIX, PIX, want) == FROST_OK);
-        CHECK(frost_int8_run(back, x + k * PIX, PIX, got) == FROST_OK);
-        CHECK(memcmp(got, want, sizeof got) == 0);
-    }
-    char path2[160];
-    snprintf(path2, sizeof path2, "%s.2", path);
-    CHECK(back && frost_int8_save(back, path2) == FROST_OK);
-    size_t n2 = 0;
-    char *b2 = frost_test_read_all(path2, &n2);
-    CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0);
-    free(b2);
-    unlink(path2);
     frost_int8_free(back);
 
     expect_corrupt(path, b, n, "version\\\":3", "version\\\":2", "needs format version 3");
