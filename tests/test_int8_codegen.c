@@ -8,9 +8,11 @@
  * (10,000 images) through the generated C and the runtime, again bit for bit. A
  * squeeze-excite model converted in the test (sigmoid, SiLU, mul) goes through the same
  * checks, and so do binary (BWN) and ternary (TWN) models, whose weights the generated C
- * keeps packed (1 or 2 bits each) and unpacks one output channel at a time. Without a C
- * compiler the compile-and-run checks are skipped (and the test says
- * so); the generator's refusals are checked either way.
+ * keeps packed (1 or 2 bits each) and unpacks one output channel at a time, and BNN,
+ * Bi-Real and ternary models with binarized inputs (popcount kernels on bit words; border
+ * pixels with stride 1 and 2, channel counts on and off multiples of 32, a depthwise and
+ * a linear layer). Without a C compiler the compile-and-run checks are skipped (and the test
+ * says so); the generator's refusals (XNOR-Net inputs among them) are checked either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -138,18 +140,34 @@ static bool compile_and_run(const char *name, const uint8_t *q, int64_t in_bytes
     return ok;
 }
 
-/* The most weights per output channel over the nodes with packed weights (0: none). */
-static size_t longest_packed_row(const frost_int8_model *m)
+/* The RAM the generated kernels need besides the arena (NAME_SCRATCH_BYTES), as
+ * docs/interop.md describes it: the longest packed row unpacked to int8 (layers with 8-bit
+ * inputs, grouped layers with binarized ones), and for the groups-1 binarized-input layers
+ * the largest input's signs (ceil(c / 32) words a pixel; a linear layer's whole input) plus
+ * one row of weight bits (a run of ceil(c / 32) words per tap), twice for ternary rows. */
+static size_t expected_scratch(const frost_int8_model *m)
 {
-    size_t most = 0;
+    size_t row = 0, xbits = 0, wsign = 0, wnz = 0;
     for (int i = 1; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i], *in = &m->nodes[n->in[0]];
-        size_t inner = n->op == FROST_I8_CONV ? (size_t)n->k * n->k * (in->c / n->groups)
-                                              : (size_t)in->h * in->w * in->c;
-        if (n->wbits && inner > most)
-            most = inner;
+        bool conv = n->op == FROST_I8_CONV;
+        size_t inner =
+            conv ? (size_t)n->k * n->k * (in->c / n->groups) : (size_t)in->h * in->w * in->c;
+        if (!n->wbits)
+            continue;
+        if (!n->ain || (conv && n->groups > 1)) {
+            row = inner > row ? inner : row;
+            continue;
+        }
+        size_t words = conv ? (size_t)(in->c + 31) / 32 : (inner + 31) / 32;
+        size_t x = conv ? (size_t)in->h * in->w * words : words;
+        size_t w = conv ? (size_t)n->k * n->k * words : words;
+        xbits = x > xbits ? x : xbits;
+        wsign = w > wsign ? w : wsign;
+        if (n->wbits == 2)
+            wnz = w > wnz ? w : wnz;
     }
-    return most;
+    return row + 4 * (xbits + wsign + wnz);
 }
 
 /* Exports m as NAME, compiles and runs it, compares with the runtime. */
@@ -158,7 +176,7 @@ static void check_generated(frost_int8_model *m, const char *name)
     frost_int8_c_info info = {0};
     CHECK(frost_int8_export_c(m, tmpdir, name, &info) == FROST_OK);
     CHECK_EQ_INT(info.arena_bytes, frost_int8_arena_bytes(m));
-    CHECK_EQ_INT(info.scratch_bytes, longest_packed_row(m));    /* 0 without packed weights */
+    CHECK_EQ_INT(info.scratch_bytes, expected_scratch(m));      /* 0 without packed weights */
     CHECK_EQ_INT(info.const_bytes, frost_int8_weight_bytes(m)); /* the same arrays */
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     CHECK_EQ_INT(info.float_output, last->op == FROST_I8_LOGITS);
@@ -407,6 +425,151 @@ TEST(twn_model_keeps_2_bit_weights_and_matches_the_runtime)
     frost_int8_free(m);
 }
 
+/* Binarized inputs: an 8-bit first conv (8 channels, stride 2), then conv+BN units whose
+ * input is binarized: c2 3x3 8 -> 32 (pad 1, 8 channels: a word's tail), c3 3x3 32 -> 40
+ * stride 2 pad 1 (32 channels: a whole word; border pixels on both sides), c4 depthwise 3x3
+ * over 40 (the grouped kernel), c5 1x1 40 -> 40 (two words, the second 8 bits), a binarized
+ * linear layer over 7x7x40 = 1960 inputs, the 8-bit classifier. No ReLU (sign of a ReLU
+ * output is always +1): c4 and c5 keep their shapes, so Bi-Real puts shortcuts around them. */
+static const char *binact_arch =
+    "{\"name\":\"binact\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
+    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2,\"pad\":1},"
+    "{\"name\":\"b1\",\"op\":\"bn\"},"
+    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":32,\"k\":3,\"stride\":1,\"pad\":1},"
+    "{\"name\":\"b2\",\"op\":\"bn\"},"
+    "{\"name\":\"c3\",\"op\":\"conv\",\"out\":40,\"k\":3,\"stride\":2,\"pad\":1},"
+    "{\"name\":\"b3\",\"op\":\"bn\"},"
+    "{\"name\":\"c4\",\"op\":\"conv\",\"out\":40,\"k\":3,\"stride\":1,\"pad\":1,\"groups\":40},"
+    "{\"name\":\"b4\",\"op\":\"bn\"},"
+    "{\"name\":\"c5\",\"op\":\"conv\",\"out\":40,\"k\":1},"
+    "{\"name\":\"b5\",\"op\":\"bn\"},"
+    "{\"name\":\"fl\",\"op\":\"flatten\"},"
+    "{\"name\":\"fc1\",\"op\":\"linear\",\"out\":20},"
+    "{\"name\":\"fc2\",\"op\":\"linear\",\"out\":10}]}";
+
+/* binact_arch quantized with `config`, calibrated on the compat images, converted. */
+static frost_int8_model *binact_model(const char *config)
+{
+    frost_model *f = NULL;
+    frost_int8_model *m = NULL;
+    frost_qconfig *c = NULL;
+    float *images = malloc(sizeof(float) * COMPAT_N_IMAGES * COMPAT_PIXELS);
+    CHECK(images && frost_model_from_json(binact_arch, "test", &f) == FROST_OK);
+    if (f && images) {
+        frost_model_init_weights(f, 11);
+        compat_make_images(images);
+        CHECK(frost_qconfig_parse(config, "test", &c) == FROST_OK);
+        CHECK(c && frost_model_quantize(f, c) == FROST_OK);
+        CHECK(frost_model_set_batch(f, COMPAT_N_IMAGES) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_CALIBRATE) == FROST_OK);
+        CHECK(frost_model_forward(f, images, COMPAT_N_IMAGES, false) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_FIXED) == FROST_OK);
+        CHECK(frost_int8_from_model(f, &m) == FROST_OK);
+        if (!m)
+            fprintf(stderr, "  convert: %s\n", frost_last_error());
+    }
+    frost_qconfig_free(c);
+    frost_model_free(f);
+    free(images);
+    return m;
+}
+
+/* The generated NAME.c calls `kernel` for node `node` (by the node's name in its comment). */
+static void check_kernel_of(const char *name, const char *kernel, const char *node)
+{
+    char path[128], call[96];
+    snprintf(path, sizeof path, "%s/%s.c", tmpdir, name);
+    snprintf(call, sizeof call, "    %s(&n", kernel);
+    char *text = NULL;
+    size_t n = 0;
+    CHECK(frost_read_file(path, &text, &n) == FROST_OK);
+    const char *at = text ? strstr(text, call) : NULL;
+    bool found = false;
+    for (; at && !found; at = strstr(at + 1, call)) {
+        const char *end = strchr(at, '\n'), *c = strstr(at, "/* ");
+        found = c && end && c < end && strncmp(c + 3, node, strlen(node)) == 0 &&
+                c[3 + strlen(node)] == ' ';
+    }
+    if (!found)
+        fprintf(stderr, "  %s.c: no %s call for node %s\n", name, kernel, node);
+    CHECK(found);
+    free(text);
+}
+
+/* The model converted with `config`: its binarized-input nodes (wbits as given: 1 binary,
+ * 2 ternary) are c2..c5 and fc1 (named after their BN, or the linear layer), the first
+ * conv and the classifier stay 8-bit. */
+static void check_binact(const char *config, const char *name, int wbits, int want_adds)
+{
+    frost_int8_model *m = binact_model(config);
+    if (!m)
+        return;
+    int sign = 0, adds = 0, ternary = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        sign += n->ain == FROST_I8_AIN_SIGN;
+        adds += n->op == FROST_I8_ADD;
+        ternary += n->ain && n->wbits == 2;
+    }
+    CHECK_EQ_INT(sign, 5);
+    CHECK_EQ_INT(adds, want_adds);
+    CHECK(wbits == 2 ? ternary == 5 : ternary < 5); /* BWN: a dead channel may be ternary */
+    CHECK_EQ_INT(m->nodes[1].ain, FROST_I8_AIN_NONE);
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].ain, FROST_I8_AIN_NONE);
+    check_generated(m, name);
+    check_kernel_of(name, "conv_sign", "b2");
+    check_kernel_of(name, "conv_sign", "b3");
+    check_kernel_of(name, "conv_sign_grouped", "b4");
+    check_kernel_of(name, "conv_sign", "b5");
+    check_kernel_of(name, "linear_sign", "fc1");
+    check_packed_in_source(m, name, "b3", wbits, (9 * 32 * wbits + 7) / 8);
+    check_packed_in_source(m, name, "fc1", wbits, (1960 * wbits + 7) / 8);
+    drop_float_classifier(m); /* the output: fc1's uint8 tensor, a binarized linear layer */
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].ain, FROST_I8_AIN_SIGN);
+    char u8[48];
+    snprintf(u8, sizeof u8, "%s_u8", name);
+    check_generated(m, u8);
+    frost_int8_free(m);
+}
+
+/* BNN: binary weights without scale (BinaryConnect) and sign inputs. */
+TEST(bnn_model_with_binarized_inputs_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"binary\"}, \"activations\": {\"scheme\": \"sign\"}}",
+                 "bnn_net", 1, 0);
+}
+
+/* Bi-Real: BWN weights, ApproxSign inputs (sign at inference), real shortcuts around the
+ * units of equal shapes (c4, c5): int8 adds between the binarized layers. */
+TEST(bireal_model_with_binarized_inputs_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"bireal\"}, "
+                 "\"bireal_shortcuts\": true}",
+                 "bireal_net", 1, 2);
+}
+
+/* Ternary weights with sign inputs: the nonzero mask (wnz) path of the popcount. */
+TEST(ternary_model_with_binarized_inputs_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"twn\"}, \"activations\": {\"scheme\": \"sign\"}}",
+                 "twn_sign_net", 2, 0);
+}
+
+/* XNOR-Net's K is a float of the real input: refused, naming the node, nothing written. */
+TEST(xnor_inputs_are_refused)
+{
+    frost_int8_model *m = binact_model(
+        "{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}}");
+    if (!m)
+        return;
+    CHECK_EQ_INT(frost_int8_export_c(m, tmpdir, "xnor_net", NULL), FROST_ERR_UNSUPPORTED);
+    CHECK(strstr(frost_last_error(), "node 'b2' has an XNOR-Net input") != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/xnor_net.c", tmpdir);
+    CHECK(!file_exists(path));
+    frost_int8_free(m);
+}
+
 /* The Fashion-MNIST test images, normalized as `frost run` does (frost_int8_evaluate) and
  * quantized for m: d->n images in *q (malloc'd). */
 static bool quantize_test_set(const frost_int8_model *m, const frost_dataset *d, uint8_t **q)
@@ -513,5 +676,8 @@ FROST_TEST_MAIN(make_tmpdir(), RUN(every_op_model_matches_the_runtime_bit_for_bi
                 RUN(squeeze_excite_model_matches_the_runtime_bit_for_bit),
                 RUN(bwn_model_keeps_1_bit_weights_and_matches_the_runtime),
                 RUN(twn_model_keeps_2_bit_weights_and_matches_the_runtime),
-                RUN(whole_fashion_mnist_test_set_matches_the_runtime), RUN(refusals),
-                remove_tmpdir())
+                RUN(bnn_model_with_binarized_inputs_matches_the_runtime),
+                RUN(bireal_model_with_binarized_inputs_matches_the_runtime),
+                RUN(ternary_model_with_binarized_inputs_matches_the_runtime),
+                RUN(xnor_inputs_are_refused), RUN(whole_fashion_mnist_test_set_matches_the_runtime),
+                RUN(refusals), remove_tmpdir())

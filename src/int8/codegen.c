@@ -8,6 +8,9 @@
  * fixed-point requantization, so the output is bit for bit what frost's runtime computes.
  * Binary / ternary weights (wbits 1 / 2) stay packed in the const data, 1 or 2 bits each,
  * and their kernels unpack one output channel at a time ("packed binary / ternary weights").
+ * Layers with a binarized input (BNN, Bi-Real: "ain": "sign") count their integer dot
+ * products 32 at a time with XOR and a portable population count ("binarized inputs");
+ * XNOR-Net inputs, whose scale is a float of the real input, are refused.
  * A LOGITS node (a float classifier) dequantizes its accumulators in float32: the one
  * float operation in the generated code, and only in models that end with one.
  */
@@ -25,17 +28,24 @@
 typedef struct {
     bool conv, linear, logits, add, mul, lut, maxpool, avgpool, gap, requant;
     bool packed_conv, packed_dense; /* wbits 1 / 2 nodes: their kernels reuse conv_t, dense_t */
+    bool sign_conv, sign_dense;     /* binarized inputs: their kernels reuse them too */
 } needs;
 
 static needs model_needs(const frost_int8_model *m)
 {
     needs k = {0};
     for (int i = 1; i < m->n_nodes; i++) {
-        bool packed = m->nodes[i].wbits != 0;
+        /* binarized-input nodes (always packed) have kernels of their own (emit_packed_kernels) */
+        bool packed = m->nodes[i].wbits != 0 && !m->nodes[i].ain;
+        bool sign = m->nodes[i].ain != FROST_I8_AIN_NONE;
         switch (m->nodes[i].op) {
-        case FROST_I8_CONV: k.conv |= !packed, k.packed_conv |= packed, k.requant = true; break;
+        case FROST_I8_CONV:
+            k.conv |= !packed && !sign, k.packed_conv |= packed, k.sign_conv |= sign;
+            k.requant = true;
+            break;
         case FROST_I8_LINEAR:
-            k.linear |= !packed, k.packed_dense |= packed, k.requant = true;
+            k.linear |= !packed && !sign, k.packed_dense |= packed, k.sign_dense |= sign;
+            k.requant = true;
             break;
         case FROST_I8_LOGITS: k.logits |= !packed, k.packed_dense |= packed; break;
         case FROST_I8_ADD: k.add = k.requant = true; break;
@@ -304,12 +314,14 @@ static const char k_gap[] =
  * once per image (output channel outermost), one step per weight against h*w MACs per
  * weight; the cost is one buffer of the longest row in RAM. */
 
-static const char k_unpack[] =
+static const char k_row_bytes[] =
     "/* Packed weights: one row of whole bytes per output channel; wbits 1: weight i is bit\n"
     " * i%8 of byte i/8 (1 = +1, 0 = -1); wbits 2: bits 2*(i%4).. of byte i/4 (0 = 0,\n"
-    " * 1 = +1, 3 = -1). unpack_row writes one row as int8 into wrow. */\n"
+    " * 1 = +1, 3 = -1). unpack_row writes one row as int8 into wrow, unpack_row_bits as bits. */\n"
     "static int32_t packed_row_bytes(int32_t n, int32_t wbits) { return (n * wbits + 7) / 8; }\n"
-    "\n"
+    "\n";
+
+static const char k_unpack[] =
     "static void unpack_row(const uint8_t *p, int32_t n, int32_t wbits)\n"
     "{\n"
     "    int32_t i;\n"
@@ -325,14 +337,16 @@ static const char k_unpack[] =
     "    }\n"
     "}\n\n";
 
+static const char k_conv_packed_t[] = "/* A conv with packed weights. */\n"
+                                      "typedef struct {\n"
+                                      "    conv_t c; /* c.weight is unused */\n"
+                                      "    const uint8_t *packed;\n"
+                                      "    int32_t wbits;\n"
+                                      "} conv_packed_t;\n\n";
+
 static const char k_conv_packed[] =
     "/* Convolution with packed weights: conv's loops, output channel outermost so that each\n"
     " * row is unpacked once. */\n"
-    "typedef struct {\n"
-    "    conv_t c; /* c.weight is unused */\n"
-    "    const uint8_t *packed;\n"
-    "    int32_t wbits;\n"
-    "} conv_packed_t;\n\n"
     "static void conv_packed(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
     "{\n"
     "    const conv_t *p = &q->c;\n"
@@ -368,13 +382,15 @@ static const char k_conv_packed[] =
     "    }\n"
     "}\n\n";
 
+static const char k_dense_packed_t[] = "/* A fully connected layer with packed weights. */\n"
+                                       "typedef struct {\n"
+                                       "    dense_t d; /* d.weight is unused */\n"
+                                       "    const uint8_t *packed;\n"
+                                       "    int32_t wbits;\n"
+                                       "} dense_packed_t;\n\n";
+
 static const char k_dense_packed[] =
     "/* Fully connected with packed weights: each row is used once, unpacked as it is. */\n"
-    "typedef struct {\n"
-    "    dense_t d; /* d.weight is unused */\n"
-    "    const uint8_t *packed;\n"
-    "    int32_t wbits;\n"
-    "} dense_packed_t;\n\n"
     "static int32_t dense_packed_acc(const dense_packed_t *q, const uint8_t *x, int32_t o)\n"
     "{\n"
     "    const dense_t *p = &q->d;\n"
@@ -404,14 +420,180 @@ static const char k_logits_packed[] =
     "        out[o] = p->out_scale[o] * (float)dense_packed_acc(q, x, o) + p->out_bias[o];\n"
     "}\n\n";
 
+/* ---- binarized inputs (BNN, Bi-Real: "ain": "sign"; docs/int8.md#binarized-inputs) ----
+ *
+ * The layer sees +1 where the stored input is >= its zero point, -1 elsewhere and 0 in the
+ * padding (training's conv of sign(x)), so its dot product is an integer; the output stage
+ * is the int8 one with that integer as the sum (acc = bias + dot * 2^acc_shift, requant).
+ * The groups-1 kernels count 32 products at a time: the input's signs packed once per
+ * layer (xbits), one output channel's weights unpacked to bit words (wsign, and wnz for
+ * ternary rows), one run of words per kernel tap so that a tap's channels start a word.
+ * A binary tap is len - 2 popcount(x ^ w), a ternary one popcount(nz) - 2 popcount(nz &
+ * (x ^ w)); the Cortex-M has no popcount instruction, so it is the SWAR bit trick (a dozen
+ * ALU instructions, no table in flash). Padding taps are skipped, as the int8 conv skips
+ * them, so the sum is exactly the runtime's reference loop (binact.c reference_dots) and
+ * needs no correction (the runtime's popcount kernels pad with -1 and add it back). The
+ * grouped (depthwise) kernel is that reference loop on an int8 row, as in the runtime. */
+
+static const char k_sign_bits[] =
+    "/* Binarized inputs (BNN, Bi-Real): +1 where the stored input is >= its zero point, -1\n"
+    " * elsewhere, 0 in the padding. xbits holds the input's signs, wsign / wnz one output\n"
+    " * channel's weights (1 = +1 / 1 = nonzero, ternary rows only), each run of n values\n"
+    " * (one kernel tap's channels) starting a 32-bit word, the tails 0. */\n"
+    "static int32_t popcount32(uint32_t v)\n"
+    "{\n"
+    "    v = v - ((v >> 1) & 0x55555555u);\n"
+    "    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);\n"
+    "    v = (v + (v >> 4)) & 0x0f0f0f0fu;\n"
+    "    return (int32_t)((v * 0x01010101u) >> 24);\n"
+    "}\n\n"
+    "/* The signs of `runs` runs of n stored values into xbits (1 where x >= zp). */\n"
+    "static void pack_signs(const uint8_t *x, int32_t runs, int32_t n, int32_t zp)\n"
+    "{\n"
+    "    int32_t r, i, words = (n + 31) / 32;\n"
+    "    for (r = 0; r < runs; r++) {\n"
+    "        uint32_t *dst = xbits + r * words;\n"
+    "        const uint8_t *src = x + r * n;\n"
+    "        for (i = 0; i < words; i++)\n"
+    "            dst[i] = 0;\n"
+    "        for (i = 0; i < n; i++)\n"
+    "            dst[i >> 5] |= (uint32_t)(src[i] >= zp) << (i & 31);\n"
+    "    }\n"
+    "}\n\n"
+    "/* One output channel's packed row, `runs` runs of n weights, into wsign (and wnz). */\n"
+    "static void unpack_row_bits(const uint8_t *p, int32_t runs, int32_t n, int32_t wbits)\n"
+    "{\n"
+    "    int32_t r, i, words = (n + 31) / 32;\n"
+    "    for (i = 0; i < runs * words; i++) {\n"
+    "        wsign[i] = 0;\n"
+    "        if (wbits == 2)\n"
+    "            wnz[i] = 0;\n"
+    "    }\n"
+    "    for (r = 0; r < runs; r++)\n"
+    "        for (i = 0; i < n; i++) {\n"
+    "            int32_t j = r * n + i, at = r * words + (i >> 5), code;\n"
+    "            uint32_t bit = (uint32_t)1 << (i & 31);\n"
+    "            if (wbits == 1) {\n"
+    "                if ((p[j >> 3] >> (j & 7)) & 1)\n"
+    "                    wsign[at] |= bit;\n"
+    "                continue;\n"
+    "            }\n"
+    "            code = (p[j >> 2] >> 2 * (j & 3)) & 3;\n"
+    "            if (code == 1)\n"
+    "                wsign[at] |= bit;\n"
+    "            if (code != 0)\n"
+    "                wnz[at] |= bit;\n"
+    "        }\n"
+    "}\n\n"
+    "/* The dot product of n +-1 inputs (x) and weights (s, and nz for ternary, else 0). */\n"
+    "static int32_t bin_dot(const uint32_t *x, const uint32_t *s, const uint32_t *nz, int32_t n)\n"
+    "{\n"
+    "    int32_t i, words = (n + 31) / 32, d = 0;\n"
+    "    if (!nz) {\n"
+    "        for (i = 0; i < words; i++)\n"
+    "            d += popcount32(x[i] ^ s[i]); /* the tails are 0 ^ 0 */\n"
+    "        return n - 2 * d;\n"
+    "    }\n"
+    "    for (i = 0; i < words; i++)\n"
+    "        d += popcount32(nz[i]) - 2 * popcount32(nz[i] & (x[i] ^ s[i]));\n"
+    "    return d;\n"
+    "}\n\n";
+
+static const char k_conv_sign[] =
+    "/* Convolution with a binarized input, groups 1: the input's signs packed once, then\n"
+    " * conv_packed's loops on bit words; padding taps are skipped (they are 0). */\n"
+    "static void conv_sign(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &q->c;\n"
+    "    int32_t words = (p->cin + 31) / 32, taps = p->k * p->k;\n"
+    "    int32_t row = packed_row_bytes(taps * p->cin, q->wbits);\n"
+    "    int32_t oy, ox, co, ky, kx;\n"
+    "    pack_signs(x, p->h * p->w, p->cin, p->in_zp);\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        unpack_row_bits(q->packed + co * row, taps, p->cin, q->wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++) {\n"
+    "                int32_t acc = 0;\n"
+    "                for (ky = 0; ky < p->k; ky++) {\n"
+    "                    int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "                    if (iy < 0 || iy >= p->h)\n"
+    "                        continue;\n"
+    "                    for (kx = 0; kx < p->k; kx++) {\n"
+    "                        int32_t ix = ox * p->stride - p->pad + kx, t = ky * p->k + kx;\n"
+    "                        if (ix < 0 || ix >= p->w)\n"
+    "                            continue;\n"
+    "                        acc += bin_dot(xbits + (iy * p->w + ix) * words, wsign + t * words,\n"
+    "                                       q->wbits == 2 ? wnz + t * words : 0, p->cin);\n"
+    "                    }\n"
+    "                }\n"
+    "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_conv_sign_grouped[] =
+    "/* Grouped (depthwise) convolution with a binarized input: conv_packed's loops with\n"
+    " * +-w for the products (few channels per group: no bit packing). */\n"
+    "static void conv_sign_grouped(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &q->c;\n"
+    "    int32_t cpg_in = p->cin / p->groups, cpg_out = p->cout / p->groups;\n"
+    "    int32_t inner = p->k * p->k * cpg_in, row = packed_row_bytes(inner, q->wbits);\n"
+    "    int32_t oy, ox, co, ky, kx, ci;\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        int32_t g = co / cpg_out;\n"
+    "        unpack_row(q->packed + co * row, inner, q->wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++) {\n"
+    "                int32_t acc = 0;\n"
+    "                for (ky = 0; ky < p->k; ky++) {\n"
+    "                    int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "                    if (iy < 0 || iy >= p->h)\n"
+    "                        continue;\n"
+    "                    for (kx = 0; kx < p->k; kx++) {\n"
+    "                        int32_t ix = ox * p->stride - p->pad + kx;\n"
+    "                        const uint8_t *xp;\n"
+    "                        const int8_t *wp;\n"
+    "                        if (ix < 0 || ix >= p->w)\n"
+    "                            continue;\n"
+    "                        xp = x + (iy * p->w + ix) * p->cin + g * cpg_in;\n"
+    "                        wp = wrow + (ky * p->k + kx) * cpg_in;\n"
+    "                        for (ci = 0; ci < cpg_in; ci++)\n"
+    "                            acc += xp[ci] >= p->in_zp ? wp[ci] : -wp[ci];\n"
+    "                    }\n"
+    "                }\n"
+    "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_linear_sign[] =
+    "/* Fully connected with a binarized input: its signs packed once, one row at a time. */\n"
+    "static void linear_sign(const dense_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const dense_t *p = &q->d;\n"
+    "    int32_t o, acc, row = packed_row_bytes(p->cin, q->wbits);\n"
+    "    pack_signs(x, 1, p->cin, p->in_zp);\n"
+    "    for (o = 0; o < p->cout; o++) {\n"
+    "        unpack_row_bits(q->packed + o * row, 1, p->cin, q->wbits);\n"
+    "        acc = bin_dot(xbits, wsign, q->wbits == 2 ? wnz : 0, p->cin);\n"
+    "        acc = p->bias[o] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "        y[o] = requant(acc, p->mult[o], p->shift[o], p->out_zp, p->lo, p->hi);\n"
+    "    }\n"
+    "}\n\n";
+
 static void emit_kernels(frost_strbuf *b, needs k)
 {
     const char *parts[] = {
         k.requant ? k_requant : "",
         k.add ? k_mbqm : "",
-        k.conv || k.packed_conv ? k_conv_t : "",
+        k.conv || k.packed_conv || k.sign_conv ? k_conv_t : "",
         k.conv ? k_conv : "",
-        k.linear || k.logits || k.packed_dense ? k_dense_t : "",
+        k.linear || k.logits || k.packed_dense || k.sign_dense ? k_dense_t : "",
         k.linear || k.logits ? k_dense_acc : "",
         k.linear ? k_linear : "",
         k.logits ? k_logits : "",
@@ -488,40 +670,87 @@ static void append_comment_name(frost_strbuf *b, const char *name)
         frost_strbuf_appendf(b, "%c", isalnum((unsigned char)*p) || strchr("._-", *p) ? *p : '_');
 }
 
-/* The longest packed row of the model (wrow's size), 0 without packed weights. */
-static int64_t packed_row_max(const frost_int8_model *m)
+/* A binarized-input node whose kernel runs on bit words (groups 1): conv_sign, linear_sign. */
+static bool sign_bits_node(const frost_int8_node *n)
 {
-    int64_t most = 0;
-    for (int i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].wbits) {
-            int64_t inner = weight_inner(m, &m->nodes[i]);
-            most = inner > most ? inner : most;
-        }
-    return most;
+    return n->ain && (n->op != FROST_I8_CONV || n->groups == 1);
 }
 
-/* The packed-weight kernels the model uses (after the int8 ones: they reuse conv_t,
- * dense_t and requant). */
+/* The RAM the packed and binarized-input kernels use besides the arena: wrow (bytes, the
+ * longest row unpacked to int8), xbits (32-bit words, the signs of the largest binarized
+ * input), wsign and wnz (words, one output channel's weight bits; wnz for ternary rows). */
+typedef struct {
+    int64_t wrow, xbits, wsign, wnz;
+} scratch_sizes;
+
+static int64_t most(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static scratch_sizes scratch_of(const frost_int8_model *m)
+{
+    scratch_sizes s = {0};
+    for (int i = 1; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i], *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
+        if (!n->wbits)
+            continue;
+        int64_t inner = weight_inner(m, n);
+        if (!sign_bits_node(n)) {
+            s.wrow = most(s.wrow, inner);
+            continue;
+        }
+        bool conv = n->op == FROST_I8_CONV;
+        int64_t words = conv ? (in->c + 31) / 32 : (inner + 31) / 32;
+        int64_t row = conv ? (int64_t)n->k * n->k * words : words;
+        s.xbits = most(s.xbits, conv ? (int64_t)in->h * in->w * words : words);
+        s.wsign = most(s.wsign, row);
+        if (n->wbits == 2)
+            s.wnz = most(s.wnz, row);
+    }
+    return s;
+}
+
+static int64_t scratch_bytes(scratch_sizes s) { return s.wrow + 4 * (s.xbits + s.wsign + s.wnz); }
+
+/* The packed-weight and binarized-input kernels the model uses (after the int8 ones: they
+ * reuse conv_t, dense_t and requant), with their RAM buffers. */
 static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
 {
-    int64_t row_max = packed_row_max(m);
-    bool conv = false, linear = false, logits = false;
+    scratch_sizes s = scratch_of(m);
+    bool conv = false, dense = false, linear = false, logits = false;
+    bool sign_conv = false, sign_grouped = false, sign_linear = false;
     for (int i = 1; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        conv |= n->wbits && n->op == FROST_I8_CONV;
-        linear |= n->wbits && n->op == FROST_I8_LINEAR;
-        logits |= n->wbits && n->op == FROST_I8_LOGITS;
+        bool packed = n->wbits && !n->ain, c = n->op == FROST_I8_CONV;
+        conv |= packed && c;
+        linear |= packed && n->op == FROST_I8_LINEAR;
+        logits |= packed && n->op == FROST_I8_LOGITS;
+        sign_conv |= n->ain && c && n->groups == 1;
+        sign_grouped |= n->ain && c && n->groups > 1;
+        sign_linear |= n->ain && !c;
     }
-    if (!row_max)
+    dense = linear || logits || sign_linear;
+    if (!s.wrow && !s.xbits)
         return;
-    frost_strbuf_appendf(b,
-                         "/* One output channel's packed weights, unpacked (RAM: %lld bytes, "
-                         "the longest row). */\n"
-                         "static int8_t wrow[%lld];\n\n%s",
-                         (long long)row_max, (long long)row_max, k_unpack);
-    frost_strbuf_appendf(b, "%s%s%s%s", conv ? k_conv_packed : "",
+    frost_strbuf_appendf(b, "%s", k_row_bytes);
+    if (s.wrow)
+        frost_strbuf_appendf(b,
+                             "/* One output channel's packed weights, unpacked (RAM: %lld bytes, "
+                             "the longest row). */\n"
+                             "static int8_t wrow[%lld];\n\n%s",
+                             (long long)s.wrow, (long long)s.wrow, k_unpack);
+    if (s.xbits)
+        frost_strbuf_appendf(b,
+                             "/* Binarized inputs: the signs of one layer's input and one output "
+                             "channel's weight bits\n * (RAM: %lld bytes; wnz only for ternary "
+                             "rows). */\n"
+                             "static uint32_t xbits[%lld], wsign[%lld], wnz[%lld];\n\n%s",
+                             (long long)(4 * (s.xbits + s.wsign + s.wnz)), (long long)s.xbits,
+                             (long long)s.wsign, (long long)(s.wnz ? s.wnz : 1), k_sign_bits);
+    frost_strbuf_appendf(b, "%s%s%s%s%s%s%s%s%s",
+                         conv || sign_conv || sign_grouped ? k_conv_packed_t : "",
+                         dense ? k_dense_packed_t : "", conv ? k_conv_packed : "",
                          linear || logits ? k_dense_packed : "", linear ? k_linear_packed : "",
-                         logits ? k_logits_packed : "");
+                         logits ? k_logits_packed : "", sign_conv ? k_conv_sign : "",
+                         sign_grouped ? k_conv_sign_grouped : "", sign_linear ? k_linear_sign : "");
 }
 
 /* The packed weights of node i as nI_packed (the bytes the .int8 file stores). */
@@ -565,15 +794,18 @@ static void emit_packed_params(frost_strbuf *b, const frost_int8_model *m, int i
                              i, i, i, n->wbits);
 }
 
-/* The call of a conv / linear / logits node with packed weights. */
+/* The call of a conv / linear / logits node with packed weights (binarized inputs too). */
 static void emit_packed_call(frost_strbuf *b, const frost_int8_model *m, int i)
 {
     const frost_int8_node *n = &m->nodes[i];
     size_t x = m->nodes[n->in[0]].offset, y = n->offset;
-    if (n->op == FROST_I8_CONV)
-        frost_strbuf_appendf(b, "    conv_packed(&n%d, A(%zu), A(%zu));", i, x, y);
-    else if (n->op == FROST_I8_LINEAR)
-        frost_strbuf_appendf(b, "    linear_packed(&n%d, A(%zu), A(%zu));", i, x, y);
+    const char *kernel = n->op == FROST_I8_CONV ? "conv_packed" : "linear_packed";
+    if (n->ain && n->op == FROST_I8_CONV)
+        kernel = n->groups == 1 ? "conv_sign" : "conv_sign_grouped";
+    else if (n->ain)
+        kernel = "linear_sign";
+    if (n->op != FROST_I8_LOGITS)
+        frost_strbuf_appendf(b, "    %s(&n%d, A(%zu), A(%zu));", kernel, i, x, y);
     else
         frost_strbuf_appendf(b, "    logits_packed(&n%d, A(%zu), output);", i, x);
     frost_strbuf_appendf(b, " /* ");
@@ -832,14 +1064,16 @@ static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *
     frost_strbuf_appendf(b,
                          "/* RAM: the static activation arena (frost's memory plan) and the "
                          "scratch: one row of\n * unpacked weights when the model has packed "
-                         "binary / ternary weights, else none.\n * Flash: %s_CONST_BYTES of "
+                         "binary / ternary weights, and for layers\n * with binarized inputs "
+                         "the sign bits of their input and one row of weight bits; else\n * "
+                         "none. Flash: %s_CONST_BYTES of "
                          "weights (packed ones as stored), biases, multipliers and\n * tables, "
                          "plus the code and the per-layer parameters. */\n"
                          "#define %s_ARENA_BYTES %zu\n#define %s_SCRATCH_BYTES %lld\n"
                          "#define %s_CONST_BYTES %zu\n\n"
                          "int %s_run(const uint8_t *input, %s_output_t *output);\n\n#endif\n",
-                         upper, upper, m->arena_bytes, upper, (long long)packed_row_max(m), upper,
-                         const_bytes, name, name);
+                         upper, upper, m->arena_bytes, upper,
+                         (long long)scratch_bytes(scratch_of(m)), upper, const_bytes, name, name);
 }
 
 /* ---- entry point ---- */
@@ -863,11 +1097,15 @@ static frost_status check_exportable(const frost_int8_model *m, const char *dir,
                           m->name);
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        if (n->ain)
-            return frost_fail(FROST_ERR_UNSUPPORTED,
-                              "C export: node '%s' binarizes its input (%s); the C export does "
-                              "not support binarized-input layers (docs/int8.md#low-bit-layers)",
-                              n->name, frost_int8_ain_name(n->ain));
+        /* XNOR's K is a float of the real input (binact.c xnor_scale): not emitted */
+        if (n->ain == FROST_I8_AIN_XNOR)
+            return frost_fail(
+                FROST_ERR_UNSUPPORTED,
+                "C export: node '%s' has an XNOR-Net input (\"ain\": \"xnor\"), whose "
+                "output scale K is computed in float from the real input; the "
+                "integer-only C export supports only sign inputs (BNN, Bi-Real) "
+                "(docs/int8.md#low-bit-layers)",
+                n->name);
         /* the packed kernels unpack -1/0/+1 codes; TTQ's per-channel levels are not emitted */
         if (n->wlevels)
             return frost_fail(FROST_ERR_UNSUPPORTED,
@@ -938,7 +1176,7 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
     if (s == FROST_OK && info)
         *info = (frost_int8_c_info){.const_bytes = const_bytes,
                                     .arena_bytes = m->arena_bytes,
-                                    .scratch_bytes = (size_t)packed_row_max(m),
+                                    .scratch_bytes = (size_t)scratch_bytes(scratch_of(m)),
                                     .float_output = ends_in_logits(m)};
     return s;
 }
