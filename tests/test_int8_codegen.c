@@ -425,27 +425,8 @@ TEST(twn_model_keeps_2_bit_weights_and_matches_the_runtime)
     frost_int8_free(m);
 }
 
-/* Binarized inputs: an 8-bit first conv (8 channels, stride 2), then conv+BN units whose
- * input is binarized: c2 3x3 8 -> 32 (pad 1, 8 channels: a word's tail), c3 3x3 32 -> 40
- * stride 2 pad 1 (32 channels: a whole word; border pixels on both sides), c4 depthwise 3x3
- * over 40 (the grouped kernel), c5 1x1 40 -> 40 (two words, the second 8 bits), a binarized
- * linear layer over 7x7x40 = 1960 inputs, the 8-bit classifier. No ReLU (sign of a ReLU
- * output is always +1): c4 and c5 keep their shapes, so Bi-Real puts shortcuts around them. */
-static const char *binact_arch =
-    "{\"name\":\"binact\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2,\"pad\":1},"
-    "{\"name\":\"b1\",\"op\":\"bn\"},"
-    "{\"name\":\"c2\",\"op\":\"conv\",\"out\":32,\"k\":3,\"stride\":1,\"pad\":1},"
-    "{\"name\":\"b2\",\"op\":\"bn\"},"
-    "{\"name\":\"c3\",\"op\":\"conv\",\"out\":40,\"k\":3,\"stride\":2,\"pad\":1},"
-    "{\"name\":\"b3\",\"op\":\"bn\"},"
-    "{\"name\":\"c4\",\"op\":\"conv\",\"out\":40,\"k\":3,\"stride\":1,\"pad\":1,\"groups\":40},"
-    "{\"name\":\"b4\",\"op\":\"bn\"},"
-    "{\"name\":\"c5\",\"op\":\"conv\",\"out\":40,\"k\":1},"
-    "{\"name\":\"b5\",\"op\":\"bn\"},"
-    "{\"name\":\"fl\",\"op\":\"flatten\"},"
-    "{\"name\":\"fc1\",\"op\":\"linear\",\"out\":20},"
-    "{\"name\":\"fc2\",\"op\":\"linear\",\"out\":10}]}";
+/* Binarized inputs: FROST_TEST_BINACT_ARCH (test_archs.h). */
+static const char *binact_arch = FROST_TEST_BINACT_ARCH;
 
 /* binact_arch quantized with `config`, calibrated on the compat images, converted. */
 static frost_int8_model *binact_model(const char *config)
