@@ -4,9 +4,10 @@
  * mps2-an500 (Cortex-M7), and every output must equal frost_int8_run_quantized bit for bit.
  * The images and the reference outputs are made here with the library, independently of
  * the `frost export --images` files that scripts/mcu-run compares against. The reported
- * sizes must agree with the memory plan. So must a BNN and a Bi-Real model with binarized
- * inputs (FROST_TEST_BINACT_ARCH, calibrated on those images here, 100 images each): the
- * generated popcount kernels give the runtime's outputs bit for bit. Exits 77 (CTest's
+ * sizes must agree with the memory plan. So must a BNN, a Bi-Real and an XNOR-Net model
+ * with binarized inputs (FROST_TEST_BINACT_ARCH, calibrated on those images here, 100
+ * images each): the generated popcount kernels (and XNOR's float output stage) give the
+ * runtime's outputs bit for bit. Exits 77 (CTest's
  * SKIP_RETURN_CODE) when arm-none-eabi-gcc or qemu-system-arm is missing (`scripts/setup mcu`
  * installs them).
  */
@@ -94,6 +95,19 @@ static long reported(const char *key)
     return p ? strtol(p + strlen(needle), NULL, 10) : -1;
 }
 
+/* The const data of the generated C: the model's parameters, but an XNOR-Net node holds its
+ * float alpha and bias (8 bytes a channel) instead of the int32 bias and multipliers. */
+static size_t c_const_bytes(const frost_int8_model *m)
+{
+    size_t b = frost_int8_weight_bytes(m);
+    for (int i = 1; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        if (n->ain == FROST_I8_AIN_XNOR)
+            b = b - (size_t)n->c * 4 - (size_t)n->n_mult * 8 + (size_t)n->c * 8;
+    }
+    return b;
+}
+
 /* scripts/mcu-run of the model file `path` (m loaded) on `board`, in dir/board. */
 static void check_board(frost_int8_model *m, const char *path, const char *board, const uint8_t *q,
                         const float *want)
@@ -131,7 +145,7 @@ static void check_board(frost_int8_model *m, const char *path, const char *board
     /* the sizes: the arena is the plan, it lives in .bss; the const data is in .text */
     CHECK_EQ_INT(reported("images"), N_IMAGES);
     CHECK_EQ_INT(reported("arena"), frost_int8_arena_bytes(m));
-    CHECK_EQ_INT(reported("const"), frost_int8_weight_bytes(m));
+    CHECK_EQ_INT(reported("const"), c_const_bytes(m));
     CHECK(reported("model_bss") >= (long)frost_int8_arena_bytes(m));
     CHECK(reported("model_text") > (long)frost_int8_weight_bytes(m));
     CHECK(reported("text") >= reported("model_text"));
@@ -189,9 +203,11 @@ static frost_int8_model *binact_model(const char *config, const float *x, const 
     return back;
 }
 
-/* A model with binarized inputs on both boards: c2, c3, c5 and fc1 on the popcount kernels,
- * c4 on the grouped one (`adds`: Bi-Real's shortcuts). */
-static void check_binact(const char *config, const char *name, int adds)
+/* A model with binarized inputs (`ain`) on both boards: c2, c3, c5 and fc1 on the popcount
+ * kernels, c4 on the grouped one unless the config keeps it 8-bit (`binarized` nodes in
+ * all; `adds`: Bi-Real's shortcuts). */
+static void check_binact(const char *config, const char *name, frost_int8_ain ain, int binarized,
+                         int adds)
 {
     static float x[N_IMAGES * 28 * 28];
     static uint8_t q[N_IMAGES * 28 * 28];
@@ -202,12 +218,12 @@ static void check_binact(const char *config, const char *name, int adds)
     frost_int8_model *m = binact_model(config, x, name, path, sizeof path);
     if (!m)
         return;
-    int sign = 0, add = 0;
+    int bin = 0, add = 0;
     for (int i = 0; i < m->n_nodes; i++) {
-        sign += m->nodes[i].ain == FROST_I8_AIN_SIGN;
+        bin += m->nodes[i].ain == ain;
         add += m->nodes[i].op == FROST_I8_ADD;
     }
-    CHECK_EQ_INT(sign, 5);
+    CHECK_EQ_INT(bin, binarized);
     CHECK_EQ_INT(add, adds);
     CHECK_EQ_INT(frost_int8_classes(m), CLASSES);
     if (quantize_images(m, q)) {
@@ -223,14 +239,24 @@ static void check_binact(const char *config, const char *name, int adds)
 TEST(bnn_model_on_cortex_m4_and_m7_matches_the_runtime)
 {
     check_binact("{\"weights\": {\"scheme\": \"binary\"}, \"activations\": {\"scheme\": \"sign\"}}",
-                 "bnn", 0);
+                 "bnn", FROST_I8_AIN_SIGN, 5, 0);
 }
 
 TEST(bireal_model_on_cortex_m4_and_m7_matches_the_runtime)
 {
     check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"bireal\"}, "
                  "\"bireal_shortcuts\": true}",
-                 "bireal", 2);
+                 "bireal", FROST_I8_AIN_SIGN, 5, 2);
+}
+
+/* XNOR-Net (c4 kept 8-bit): the float output stage with K's sums in double, which the
+ * Cortex-M4F's single-precision FPU leaves to software, must still give frost's bits. */
+TEST(xnor_model_on_cortex_m4_and_m7_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}, "
+                 "\"layers\": {\"c4\": {\"weights\": {\"scheme\": \"affine\", \"bits\": 8}, "
+                 "\"activations\": {\"scheme\": \"affine\"}}}}",
+                 "xnor", FROST_I8_AIN_XNOR, 4, 0);
 }
 
 int main(void)
@@ -245,6 +271,7 @@ int main(void)
     RUN(fashion_images_on_cortex_m4_and_m7_match_the_runtime);
     RUN(bnn_model_on_cortex_m4_and_m7_matches_the_runtime);
     RUN(bireal_model_on_cortex_m4_and_m7_matches_the_runtime);
+    RUN(xnor_model_on_cortex_m4_and_m7_matches_the_runtime);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

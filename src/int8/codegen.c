@@ -8,11 +8,12 @@
  * fixed-point requantization, so the output is bit for bit what frost's runtime computes.
  * Binary / ternary weights (wbits 1 / 2) stay packed in the const data, 1 or 2 bits each,
  * and their kernels unpack one output channel at a time ("packed binary / ternary weights").
- * Layers with a binarized input (BNN, Bi-Real: "ain": "sign") count their integer dot
- * products 32 at a time with XOR and a portable population count ("binarized inputs");
- * XNOR-Net inputs, whose scale is a float of the real input, are refused.
- * A LOGITS node (a float classifier) dequantizes its accumulators in float32: the one
- * float operation in the generated code, and only in models that end with one.
+ * Layers with a binarized input (BNN, Bi-Real: "ain": "sign"; XNOR-Net: "xnor") count
+ * their integer dot products 32 at a time with XOR and a portable population count
+ * ("binarized inputs"). XNOR-Net's output stage is float like the runtime's (K is a real
+ * number of the input): with the float logits, the only float code, in models that have it.
+ * A LOGITS node (a float classifier) dequantizes its accumulators in float32, only in
+ * models that end with one.
  */
 #include <ctype.h>
 #include <math.h>
@@ -38,14 +39,15 @@ static needs model_needs(const frost_int8_model *m)
         /* binarized-input nodes (always packed) have kernels of their own (emit_packed_kernels) */
         bool packed = m->nodes[i].wbits != 0 && !m->nodes[i].ain;
         bool sign = m->nodes[i].ain != FROST_I8_AIN_NONE;
+        bool fixed = m->nodes[i].ain != FROST_I8_AIN_XNOR; /* XNOR's output stage is float */
         switch (m->nodes[i].op) {
         case FROST_I8_CONV:
             k.conv |= !packed && !sign, k.packed_conv |= packed, k.sign_conv |= sign;
-            k.requant = true;
+            k.requant |= fixed;
             break;
         case FROST_I8_LINEAR:
             k.linear |= !packed && !sign, k.packed_dense |= packed, k.sign_dense |= sign;
-            k.requant = true;
+            k.requant |= fixed;
             break;
         case FROST_I8_LOGITS: k.logits |= !packed, k.packed_dense |= packed; break;
         case FROST_I8_ADD: k.add = k.requant = true; break;
@@ -499,37 +501,144 @@ static const char k_sign_bits[] =
     "    return d;\n"
     "}\n\n";
 
+static const char k_window_bits[] =
+    "/* The dot product of output pixel (oy, ox) of a groups-1 conv over its window, from\n"
+    " * xbits (the input's signs) and the unpacked row; padding taps are skipped (0). */\n"
+    "static int32_t window_bits_dot(const conv_t *p, int32_t wbits, int32_t oy, int32_t ox)\n"
+    "{\n"
+    "    int32_t words = (p->cin + 31) / 32, ky, kx, acc = 0;\n"
+    "    for (ky = 0; ky < p->k; ky++) {\n"
+    "        int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "        if (iy < 0 || iy >= p->h)\n"
+    "            continue;\n"
+    "        for (kx = 0; kx < p->k; kx++) {\n"
+    "            int32_t ix = ox * p->stride - p->pad + kx, t = ky * p->k + kx;\n"
+    "            if (ix < 0 || ix >= p->w)\n"
+    "                continue;\n"
+    "            acc += bin_dot(xbits + (iy * p->w + ix) * words, wsign + t * words,\n"
+    "                           wbits == 2 ? wnz + t * words : 0, p->cin);\n"
+    "        }\n"
+    "    }\n"
+    "    return acc;\n"
+    "}\n\n";
+
 static const char k_conv_sign[] =
-    "/* Convolution with a binarized input, groups 1: the input's signs packed once, then\n"
-    " * conv_packed's loops on bit words; padding taps are skipped (they are 0). */\n"
+    "/* Convolution with a binarized input, groups 1: the input's signs packed once, output\n"
+    " * channel outermost (one row's bits at a time). */\n"
     "static void conv_sign(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
     "{\n"
     "    const conv_t *p = &q->c;\n"
-    "    int32_t words = (p->cin + 31) / 32, taps = p->k * p->k;\n"
-    "    int32_t row = packed_row_bytes(taps * p->cin, q->wbits);\n"
-    "    int32_t oy, ox, co, ky, kx;\n"
+    "    int32_t row = packed_row_bytes(p->k * p->k * p->cin, q->wbits);\n"
+    "    int32_t oy, ox, co, acc;\n"
     "    pack_signs(x, p->h * p->w, p->cin, p->in_zp);\n"
     "    for (co = 0; co < p->cout; co++) {\n"
-    "        unpack_row_bits(q->packed + co * row, taps, p->cin, q->wbits);\n"
+    "        unpack_row_bits(q->packed + co * row, p->k * p->k, p->cin, q->wbits);\n"
     "        for (oy = 0; oy < p->oh; oy++)\n"
     "            for (ox = 0; ox < p->ow; ox++) {\n"
-    "                int32_t acc = 0;\n"
-    "                for (ky = 0; ky < p->k; ky++) {\n"
-    "                    int32_t iy = oy * p->stride - p->pad + ky;\n"
-    "                    if (iy < 0 || iy >= p->h)\n"
-    "                        continue;\n"
-    "                    for (kx = 0; kx < p->k; kx++) {\n"
-    "                        int32_t ix = ox * p->stride - p->pad + kx, t = ky * p->k + kx;\n"
-    "                        if (ix < 0 || ix >= p->w)\n"
-    "                            continue;\n"
-    "                        acc += bin_dot(xbits + (iy * p->w + ix) * words, wsign + t * words,\n"
-    "                                       q->wbits == 2 ? wnz + t * words : 0, p->cin);\n"
-    "                    }\n"
-    "                }\n"
+    "                acc = window_bits_dot(p, q->wbits, oy, ox);\n"
     "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
     "                y[(oy * p->ow + ox) * p->cout + co] =\n"
     "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
     "            }\n"
+    "    }\n"
+    "}\n\n";
+
+/* XNOR-Net inputs ("ain": "xnor"): the dot products as for sign, then the runtime's float
+ * output stage (binact.c frost_int8_bin_run, xnor_scale): K * (alpha_c * dot) + bias_c with
+ * K from the dequantized input as training computes it (frost_xnor_conv_k,
+ * frost_xnor_linear_beta: sums of |x| in double, the rest in float), quantized as
+ * frost_quantize_one. Every operation is the runtime's, in its order, and IEEE single and
+ * double arithmetic rounds the same everywhere (no fused multiply-add: -ffp-contract=off),
+ * so the bits match; on a Cortex-M4F the double sums run in software (libgcc). */
+static const char k_xnor_common[] =
+    "/* XNOR-Net inputs: K * (alpha_c * dot) + bias_c in float, K from the real input\n"
+    " * (x - zp) * S as frost computes it (sums of |x| in double), quantized as frost's\n"
+    " * fake-quant (compile with -ffp-contract=off to keep frost's bits). */\n"
+    "static float mean_abs(const uint8_t *x, int32_t n, int32_t zp, float scale)\n"
+    "{\n"
+    "    double s = 0.0;\n"
+    "    int32_t i;\n"
+    "    for (i = 0; i < n; i++) {\n"
+    "        double v = (double)(((float)x[i] - (float)zp) * scale);\n"
+    "        s += v < 0.0 ? -v : v;\n"
+    "    }\n"
+    "    return n > 0 ? (float)(s / (double)n) : 0.0f;\n"
+    "}\n\n"
+    "/* zp + v / S rounded half to even, clamped (NaN: zp); the two float adds round. */\n"
+    "static uint8_t quantize_float(float v, float inv, int32_t zp, int32_t lo, int32_t hi)\n"
+    "{\n"
+    "    float r = v * inv, q;\n"
+    "    if (r != r)\n"
+    "        return (uint8_t)zp;\n"
+    "    if (r > -4194304.0f && r < 4194304.0f)\n"
+    "        r = (r + 12582912.0f) - 12582912.0f;\n"
+    "    q = (float)zp + r;\n"
+    "    return (uint8_t)(q < (float)lo ? lo : q > (float)hi ? hi : (int32_t)q);\n"
+    "}\n\n";
+
+static const char k_conv_xnor[] =
+    "/* Convolution with an XNOR-Net input, groups 1: A (the mean |x| of each input pixel)\n"
+    " * in xa, K (A summed over each output pixel's window / k^2) in xk, then conv_sign. */\n"
+    "typedef struct {\n"
+    "    conv_packed_t q; /* q.c.bias, mult, shift are unused */\n"
+    "    const float *alpha, *bias;\n"
+    "    float in_scale, out_inv; /* the input's scale, 1 / the output's */\n"
+    "} conv_xnor_t;\n\n"
+    "static void conv_xnor(const conv_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_packed_t *q = &z->q;\n"
+    "    const conv_t *p = &q->c;\n"
+    "    int32_t row = packed_row_bytes(p->k * p->k * p->cin, q->wbits);\n"
+    "    int32_t i, oy, ox, ky, kx, co;\n"
+    "    float inv = 1.0f / (float)(p->k * p->k), v;\n"
+    "    for (i = 0; i < p->h * p->w; i++)\n"
+    "        xa[i] = mean_abs(x + i * p->cin, p->cin, p->in_zp, z->in_scale);\n"
+    "    for (oy = 0; oy < p->oh; oy++)\n"
+    "        for (ox = 0; ox < p->ow; ox++) {\n"
+    "            double s = 0.0;\n"
+    "            for (ky = 0; ky < p->k; ky++) {\n"
+    "                int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "                for (kx = 0; kx < p->k && iy >= 0 && iy < p->h; kx++) {\n"
+    "                    int32_t ix = ox * p->stride - p->pad + kx;\n"
+    "                    if (ix >= 0 && ix < p->w)\n"
+    "                        s += (double)xa[iy * p->w + ix];\n"
+    "                }\n"
+    "            }\n"
+    "            xk[oy * p->ow + ox] = (float)s * inv;\n"
+    "        }\n"
+    "    pack_signs(x, p->h * p->w, p->cin, p->in_zp);\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        unpack_row_bits(q->packed + co * row, p->k * p->k, p->cin, q->wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++) {\n"
+    "                v = xk[oy * p->ow + ox] *\n"
+    "                        (z->alpha[co] * (float)window_bits_dot(p, q->wbits, oy, ox)) +\n"
+    "                    z->bias[co];\n"
+    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "                    quantize_float(v, z->out_inv, p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_linear_xnor[] =
+    "/* Fully connected with an XNOR-Net input: beta = the mean |x| of the whole input. */\n"
+    "typedef struct {\n"
+    "    dense_packed_t q; /* q.d.bias, mult, shift are unused */\n"
+    "    const float *alpha, *bias;\n"
+    "    float in_scale, out_inv;\n"
+    "} dense_xnor_t;\n\n"
+    "static void linear_xnor(const dense_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const dense_t *p = &z->q.d;\n"
+    "    int32_t o, row = packed_row_bytes(p->cin, z->q.wbits);\n"
+    "    float beta = mean_abs(x, p->cin, p->in_zp, z->in_scale), v;\n"
+    "    pack_signs(x, 1, p->cin, p->in_zp);\n"
+    "    for (o = 0; o < p->cout; o++) {\n"
+    "        unpack_row_bits(z->q.packed + o * row, 1, p->cin, z->q.wbits);\n"
+    "        v = beta * (z->alpha[o] *\n"
+    "                    (float)bin_dot(xbits, wsign, z->q.wbits == 2 ? wnz : 0, p->cin)) +\n"
+    "            z->bias[o];\n"
+    "        y[o] = quantize_float(v, z->out_inv, p->out_zp, p->lo, p->hi);\n"
     "    }\n"
     "}\n\n";
 
@@ -681,6 +790,7 @@ static bool sign_bits_node(const frost_int8_node *n)
  * input), wsign and wnz (words, one output channel's weight bits; wnz for ternary rows). */
 typedef struct {
     int64_t wrow, xbits, wsign, wnz;
+    int64_t xa, xk; /* floats: XNOR convs' A (input pixels) and K (output pixels) */
 } scratch_sizes;
 
 static int64_t most(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -704,11 +814,18 @@ static scratch_sizes scratch_of(const frost_int8_model *m)
         s.wsign = most(s.wsign, row);
         if (n->wbits == 2)
             s.wnz = most(s.wnz, row);
+        if (conv && n->ain == FROST_I8_AIN_XNOR) {
+            s.xa = most(s.xa, (int64_t)in->h * in->w);
+            s.xk = most(s.xk, (int64_t)n->h * n->w);
+        }
     }
     return s;
 }
 
-static int64_t scratch_bytes(scratch_sizes s) { return s.wrow + 4 * (s.xbits + s.wsign + s.wnz); }
+static int64_t scratch_bytes(scratch_sizes s)
+{
+    return s.wrow + 4 * (s.xbits + s.wsign + s.wnz + s.xa + s.xk);
+}
 
 /* The packed-weight and binarized-input kernels the model uses (after the int8 ones: they
  * reuse conv_t, dense_t and requant), with their RAM buffers. */
@@ -717,17 +834,21 @@ static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
     scratch_sizes s = scratch_of(m);
     bool conv = false, dense = false, linear = false, logits = false;
     bool sign_conv = false, sign_grouped = false, sign_linear = false;
+    bool xnor_conv = false, xnor_linear = false;
     for (int i = 1; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
         bool packed = n->wbits && !n->ain, c = n->op == FROST_I8_CONV;
+        bool sign = n->ain == FROST_I8_AIN_SIGN, xnor = n->ain == FROST_I8_AIN_XNOR;
         conv |= packed && c;
         linear |= packed && n->op == FROST_I8_LINEAR;
         logits |= packed && n->op == FROST_I8_LOGITS;
-        sign_conv |= n->ain && c && n->groups == 1;
-        sign_grouped |= n->ain && c && n->groups > 1;
-        sign_linear |= n->ain && !c;
+        sign_conv |= sign && c && n->groups == 1;
+        sign_grouped |= sign && c && n->groups > 1;
+        sign_linear |= sign && !c;
+        xnor_conv |= xnor && c; /* groups 1 (check_exportable) */
+        xnor_linear |= xnor && !c;
     }
-    dense = linear || logits || sign_linear;
+    dense = linear || logits || sign_linear || xnor_linear;
     if (!s.wrow && !s.xbits)
         return;
     frost_strbuf_appendf(b, "%s", k_row_bytes);
@@ -745,12 +866,29 @@ static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
                              "static uint32_t xbits[%lld], wsign[%lld], wnz[%lld];\n\n%s",
                              (long long)(4 * (s.xbits + s.wsign + s.wnz)), (long long)s.xbits,
                              (long long)s.wsign, (long long)(s.wnz ? s.wnz : 1), k_sign_bits);
-    frost_strbuf_appendf(b, "%s%s%s%s%s%s%s%s%s",
-                         conv || sign_conv || sign_grouped ? k_conv_packed_t : "",
-                         dense ? k_dense_packed_t : "", conv ? k_conv_packed : "",
-                         linear || logits ? k_dense_packed : "", linear ? k_linear_packed : "",
-                         logits ? k_logits_packed : "", sign_conv ? k_conv_sign : "",
-                         sign_grouped ? k_conv_sign_grouped : "", sign_linear ? k_linear_sign : "");
+    if (s.xa)
+        frost_strbuf_appendf(b,
+                             "/* XNOR-Net convs: A of each input pixel, K of each output pixel "
+                             "(RAM: %lld bytes). */\n"
+                             "static float xa[%lld], xk[%lld];\n\n",
+                             (long long)(4 * (s.xa + s.xk)), (long long)s.xa, (long long)s.xk);
+    const char *parts[] = {
+        conv || sign_conv || sign_grouped || xnor_conv ? k_conv_packed_t : "",
+        dense ? k_dense_packed_t : "",
+        conv ? k_conv_packed : "",
+        linear || logits ? k_dense_packed : "",
+        linear ? k_linear_packed : "",
+        logits ? k_logits_packed : "",
+        sign_conv || xnor_conv ? k_window_bits : "",
+        sign_conv ? k_conv_sign : "",
+        sign_grouped ? k_conv_sign_grouped : "",
+        sign_linear ? k_linear_sign : "",
+        xnor_conv || xnor_linear ? k_xnor_common : "",
+        xnor_conv ? k_conv_xnor : "",
+        xnor_linear ? k_linear_xnor : "",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        frost_strbuf_appendf(b, "%s", parts[i]);
 }
 
 /* The packed weights of node i as nI_packed (the bytes the .int8 file stores). */
@@ -771,27 +909,40 @@ static void emit_packed_params(frost_strbuf *b, const frost_int8_model *m, int i
 {
     const frost_int8_node *n = &m->nodes[i];
     const frost_int8_node *in = &m->nodes[n->in[0]];
+    bool xnor = n->ain == FROST_I8_AIN_XNOR;
+    char arrays[64] = "0, 0, 0"; /* XNOR: its float alpha and bias instead */
+    if (!xnor)
+        snprintf(arrays, sizeof arrays, "n%d_bias, n%d_mult, n%d_shift", i, i, i);
     if (n->op == FROST_I8_CONV)
         frost_strbuf_appendf(b,
-                             "static const conv_packed_t n%d = {{%d, %d, %d, %d, %d, %d, %d, %d, "
-                             "%d, %d, %d, %ld, %ld, %ld, %ld,\n    0, n%d_bias, n%d_mult, "
-                             "n%d_shift}, n%d_packed, %d};\n",
-                             i, in->h, in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->pad,
-                             n->groups, n->acc_shift, (long)in->zp, (long)n->zp, (long)n->lo,
-                             (long)n->hi, i, i, i, i, n->wbits);
+                             "static const %s n%d = {%s{%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
+                             "%d, %ld, %ld, %ld, %ld,\n    0, %s}, n%d_packed, %d}",
+                             xnor ? "conv_xnor_t" : "conv_packed_t", i, xnor ? "{" : "", in->h,
+                             in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->pad, n->groups,
+                             n->acc_shift, (long)in->zp, (long)n->zp, (long)n->lo, (long)n->hi,
+                             arrays, i, n->wbits);
     else if (n->op == FROST_I8_LINEAR)
         frost_strbuf_appendf(
             b,
-            "static const dense_packed_t n%d = {{%lld, %d, %d, %ld, %ld, %ld, "
-            "%ld, 0, n%d_bias,\n    n%d_mult, n%d_shift, 0, 0}, n%d_packed, %d};\n",
-            i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, (long)n->zp,
-            (long)n->lo, (long)n->hi, i, i, i, i, n->wbits);
+            "static const %s n%d = {%s{%lld, %d, %d, %ld, %ld, %ld, %ld, 0, %s, 0, "
+            "0},\n    n%d_packed, %d}",
+            xnor ? "dense_xnor_t" : "dense_packed_t", i, xnor ? "{" : "",
+            (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, (long)n->zp,
+            (long)n->lo, (long)n->hi, arrays, i, n->wbits);
     else
         frost_strbuf_appendf(b,
                              "static const dense_packed_t n%d = {{%lld, %d, %d, %ld, 0, 0, 0, 0, "
-                             "n%d_bias, 0, 0,\n    n%d_scale, n%d_fbias}, n%d_packed, %d};\n",
+                             "n%d_bias, 0, 0,\n    n%d_scale, n%d_fbias}, n%d_packed, %d}",
                              i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, i,
                              i, i, i, n->wbits);
+    if (xnor) { /* the input's scale, 1 / the output's (frost_quantize_one's inverse) */
+        frost_strbuf_appendf(b, ",\n    n%d_alpha, n%d_xbias, ", i, i);
+        append_float(b, in->scale);
+        frost_strbuf_appendf(b, ", ");
+        append_float(b, 1.0f / n->scale);
+        frost_strbuf_appendf(b, "}");
+    }
+    frost_strbuf_appendf(b, ";\n");
 }
 
 /* The call of a conv / linear / logits node with packed weights (binarized inputs too). */
@@ -800,7 +951,9 @@ static void emit_packed_call(frost_strbuf *b, const frost_int8_model *m, int i)
     const frost_int8_node *n = &m->nodes[i];
     size_t x = m->nodes[n->in[0]].offset, y = n->offset;
     const char *kernel = n->op == FROST_I8_CONV ? "conv_packed" : "linear_packed";
-    if (n->ain && n->op == FROST_I8_CONV)
+    if (n->ain == FROST_I8_AIN_XNOR)
+        kernel = n->op == FROST_I8_CONV ? "conv_xnor" : "linear_xnor";
+    else if (n->ain && n->op == FROST_I8_CONV)
         kernel = n->groups == 1 ? "conv_sign" : "conv_sign_grouped";
     else if (n->ain)
         kernel = "linear_sign";
@@ -811,6 +964,25 @@ static void emit_packed_call(frost_strbuf *b, const frost_int8_model *m, int i)
     frost_strbuf_appendf(b, " /* ");
     append_comment_name(b, n->name);
     frost_strbuf_appendf(b, " */\n");
+}
+
+/* An XNOR node's float output stage: nI_alpha (its per-channel scale) and nI_xbias, the
+ * float bias the runtime derives from the int32 one (binact.c xnor_prepare), in place of
+ * the int32 bias and multipliers. */
+static void emit_xnor_arrays(frost_strbuf *b, const frost_int8_model *m, int i, size_t *bytes)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    float *bias = malloc((size_t)n->c * sizeof(float));
+    char name[64];
+    (void)m;
+    for (int c = 0; bias && c < n->c; c++)
+        bias[c] = (float)((double)n->bias[c] * n->wscale[c] / (double)(1 << n->acc_shift));
+    snprintf(name, sizeof name, "n%d_alpha", i);
+    emit_f32(b, name, n->wscale, n->c, bytes);
+    snprintf(name, sizeof name, "n%d_xbias", i);
+    if (bias)
+        emit_f32(b, name, bias, n->c, bytes);
+    free(bias);
 }
 
 /* The arrays of node i: nI_weight (or nI_packed), nI_bias, nI_mult, nI_shift, nI_lut, nI_scale,
@@ -827,6 +999,10 @@ static void emit_arrays(frost_strbuf *b, const frost_int8_model *m, int i, size_
     } else if (n->weight) {
         snprintf(name, sizeof name, "n%d_weight", i);
         emit_i8(b, name, n->weight, n->c * weight_inner(m, n), bytes);
+    }
+    if (n->ain == FROST_I8_AIN_XNOR) {
+        emit_xnor_arrays(b, m, i, bytes);
+        return;
     }
     if (n->weight) {
         snprintf(name, sizeof name, "n%d_bias", i);
@@ -1010,6 +1186,28 @@ static void emit_run(frost_strbuf *b, const frost_int8_model *m, const char *nam
     frost_strbuf_appendf(b, "    return 0;\n}\n");
 }
 
+static bool has_xnor(const frost_int8_model *m)
+{
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].ain == FROST_I8_AIN_XNOR)
+            return true;
+    return false;
+}
+
+/* What of the generated code is float (the header's "Integer-only ...%s"). */
+static const char *float_note(const frost_int8_model *m)
+{
+    bool logits = ends_in_logits(m), xnor = has_xnor(m);
+    if (xnor && logits)
+        return ",\n * except the float logits of the last layer and the output stage of the "
+               "XNOR-Net\n"
+               " * layers (float, with sums in double: K of the real input, as frost computes it)";
+    if (xnor)
+        return ",\n * except the output stage of the XNOR-Net layers (float, with sums in double:\n"
+               " * K of the real input, as frost computes it)";
+    return logits ? ",\n * except the float logits of the last layer" : "";
+}
+
 static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *name,
                         const char *upper, size_t const_bytes)
 {
@@ -1031,9 +1229,8 @@ static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *
         "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
         "#define %s_INPUT_H %d\n#define %s_INPUT_W %d\n#define %s_INPUT_C %d\n"
         "#define %s_INPUT_SIZE %lld\n#define %s_INPUT_SCALE ",
-        name, upper, upper, upper, upper, upper, upper, upper, upper, upper,
-        ends_in_logits(m) ? ",\n * except the float logits of the last layer" : "", upper, upper,
-        upper, m->in_h, upper, m->in_w, upper, m->in_c, upper,
+        name, upper, upper, upper, upper, upper, upper, upper, upper, upper, float_note(m), upper,
+        upper, upper, m->in_h, upper, m->in_w, upper, m->in_c, upper,
         (long long)m->in_h * m->in_w * m->in_c, upper);
     append_float(b, first->scale);
     frost_strbuf_appendf(b,
@@ -1097,15 +1294,13 @@ static frost_status check_exportable(const frost_int8_model *m, const char *dir,
                           m->name);
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        /* XNOR's K is a float of the real input (binact.c xnor_scale): not emitted */
-        if (n->ain == FROST_I8_AIN_XNOR)
-            return frost_fail(
-                FROST_ERR_UNSUPPORTED,
-                "C export: node '%s' has an XNOR-Net input (\"ain\": \"xnor\"), whose "
-                "output scale K is computed in float from the real input; the "
-                "integer-only C export supports only sign inputs (BNN, Bi-Real) "
-                "(docs/int8.md#low-bit-layers)",
-                n->name);
+        /* the XNOR kernel runs on bit words, which the popcount path has for groups 1 only */
+        if (n->ain == FROST_I8_AIN_XNOR && n->op == FROST_I8_CONV && n->groups != 1)
+            return frost_fail(FROST_ERR_UNSUPPORTED,
+                              "C export: node '%s' is a grouped conv (groups %d) with an XNOR-Net "
+                              "input; the C export runs XNOR inputs on groups-1 convs and linear "
+                              "layers only (docs/int8.md#low-bit-layers)",
+                              n->name, n->groups);
         /* the packed kernels unpack -1/0/+1 codes; TTQ's per-channel levels are not emitted */
         if (n->wlevels)
             return frost_fail(FROST_ERR_UNSUPPORTED,
