@@ -422,11 +422,12 @@ static const char k_logits_packed[] =
     "        out[o] = p->out_scale[o] * (float)dense_packed_acc(q, x, o) + p->out_bias[o];\n"
     "}\n\n";
 
-/* ---- binarized inputs (BNN, Bi-Real: "ain": "sign"; docs/int8.md#binarized-inputs) ----
+/* ---- binarized inputs (docs/int8.md#binarized-inputs-bnn-bi-real-xnor-net) ----
  *
- * The layer sees +1 where the stored input is >= its zero point, -1 elsewhere and 0 in the
- * padding (training's conv of sign(x)), so its dot product is an integer; the output stage
- * is the int8 one with that integer as the sum (acc = bias + dot * 2^acc_shift, requant).
+ * BNN, Bi-Real ("ain": "sign") and XNOR-Net ("xnor") layers see +1 where the stored input
+ * is >= its zero point, -1 elsewhere and 0 in the padding (training's conv of sign(x)), so
+ * their dot product is an integer; a sign layer's output stage is the int8 one with that
+ * integer as the sum (acc = bias + dot * 2^acc_shift, requant), XNOR's is float (below).
  * The groups-1 kernels count 32 products at a time: the input's signs packed once per
  * layer (xbits), one output channel's weights unpacked to bit words (wsign, and wnz for
  * ternary rows), one run of words per kernel tap so that a tap's channels start a word.
@@ -438,10 +439,10 @@ static const char k_logits_packed[] =
  * grouped (depthwise) kernel is that reference loop on an int8 row, as in the runtime. */
 
 static const char k_sign_bits[] =
-    "/* Binarized inputs (BNN, Bi-Real): +1 where the stored input is >= its zero point, -1\n"
-    " * elsewhere, 0 in the padding. xbits holds the input's signs, wsign / wnz one output\n"
-    " * channel's weights (1 = +1 / 1 = nonzero, ternary rows only), each run of n values\n"
-    " * (one kernel tap's channels) starting a 32-bit word, the tails 0. */\n"
+    "/* Binarized inputs (BNN, Bi-Real, XNOR-Net): +1 where the stored input is >= its zero\n"
+    " * point, -1 elsewhere, 0 in the padding. xbits holds the input's signs, wsign / wnz one\n"
+    " * output channel's weights (1 = +1 / 1 = nonzero, ternary rows only), each run of n\n"
+    " * values (one kernel tap's channels) starting a 32-bit word, the tails 0. */\n"
     "static int32_t popcount32(uint32_t v)\n"
     "{\n"
     "    v = v - ((v >> 1) & 0x55555555u);\n"
