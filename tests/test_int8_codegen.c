@@ -13,7 +13,7 @@
  * pixels with stride 1 and 2, channel counts on and off multiples of 32, a depthwise and
  * a linear layer), and XNOR-Net models (the float output stage with K of the real input).
  * Without a C compiler the compile-and-run checks are skipped (and the test says so); the
- * generator's refusals (XNOR-Net inputs on a grouped conv among them) are checked either way.
+ * generator's refusals are checked either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -145,7 +145,8 @@ static bool compile_and_run(const char *name, const uint8_t *q, int64_t in_bytes
  * docs/interop.md describes it: the longest packed row unpacked to int8 (layers with 8-bit
  * inputs, grouped layers with binarized ones), and for the groups-1 binarized-input layers
  * the largest input's signs (ceil(c / 32) words a pixel; a linear layer's whole input) plus
- * one row of weight bits (a run of ceil(c / 32) words per tap), twice for ternary rows. */
+ * one row of weight bits (a run of ceil(c / 32) words per tap), twice for ternary rows;
+ * XNOR-Net convs add the floats A of their input's and K of their output's pixels. */
 static size_t expected_scratch(const frost_int8_model *m)
 {
     size_t row = 0, xbits = 0, wsign = 0, wnz = 0, xa = 0, xk = 0;
@@ -156,6 +157,10 @@ static size_t expected_scratch(const frost_int8_model *m)
             conv ? (size_t)n->k * n->k * (in->c / n->groups) : (size_t)in->h * in->w * in->c;
         if (!n->wbits)
             continue;
+        if (conv && n->ain == FROST_I8_AIN_XNOR) { /* floats: A per input, K per output pixel */
+            xa = (size_t)in->h * in->w > xa ? (size_t)in->h * in->w : xa;
+            xk = (size_t)n->h * n->w > xk ? (size_t)n->h * n->w : xk;
+        }
         if (!n->ain || (conv && n->groups > 1)) {
             row = inner > row ? inner : row;
             continue;
@@ -167,10 +172,6 @@ static size_t expected_scratch(const frost_int8_model *m)
         wsign = w > wsign ? w : wsign;
         if (n->wbits == 2)
             wnz = w > wnz ? w : wnz;
-        if (conv && n->ain == FROST_I8_AIN_XNOR) { /* floats: A per input, K per output pixel */
-            xa = (size_t)in->h * in->w > xa ? (size_t)in->h * in->w : xa;
-            xk = (size_t)n->h * n->w > xk ? (size_t)n->h * n->w : xk;
-        }
     }
     return row + 4 * (xbits + wsign + wnz + xa + xk);
 }
@@ -532,7 +533,11 @@ static void check_binact(const char *config, const char *name, int wbits, int wa
     const char *conv = ain == FROST_I8_AIN_XNOR ? "conv_xnor" : "conv_sign";
     check_kernel_of(name, conv, "b2");
     check_kernel_of(name, conv, "b3");
-    check_kernel_of(name, grouped ? "conv_sign_grouped" : "conv", "b4");
+    if (grouped)
+        check_kernel_of(name, ain == FROST_I8_AIN_XNOR ? "conv_xnor_grouped" : "conv_sign_grouped",
+                        "b4");
+    else
+        check_kernel_of(name, "conv", "b4");
     check_kernel_of(name, conv, "b5");
     check_kernel_of(name, ain == FROST_I8_AIN_XNOR ? "linear_xnor" : "linear_sign", "fc1");
     check_packed_in_source(m, name, "b3", wbits, (9 * 32 * wbits + 7) / 8);
@@ -579,33 +584,21 @@ TEST(ternary_model_with_binarized_inputs_matches_the_runtime)
                  "twn_sign_net", 2, 0, FROST_I8_AIN_SIGN, true);
 }
 
-/* The depthwise c4 kept 8-bit (weights and input), as XNOR-Net runs on groups-1 convs. */
+/* The depthwise c4 kept 8-bit (weights and input). */
 #define KEEP_C4_8BIT                                                                              \
     "\"layers\": {\"c4\": {\"weights\": {\"scheme\": \"affine\", \"bits\": 8}, \"activations\": " \
     "{\"scheme\": \"affine\"}}}"
 
-/* XNOR-Net: BWN weights and xnor inputs, the float output stage with K of the real input
- * (and ternary weights with xnor inputs); with c4 binarized too it is refused, naming the
- * node, and nothing is written. */
-TEST(xnor_model_matches_the_runtime_and_grouped_xnor_is_refused)
+/* XNOR-Net: BWN weights and xnor inputs, the float output stage with K of the real input,
+ * on groups-1 convs (conv_xnor), the depthwise c4 (conv_xnor_grouped) and the linear layer;
+ * then ternary weights with xnor inputs, c4 kept 8-bit. */
+TEST(xnor_model_matches_the_runtime)
 {
-    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": "
-                 "\"xnor\"}, " KEEP_C4_8BIT "}",
-                 "xnor_net", 1, 0, FROST_I8_AIN_XNOR, false);
+    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}}",
+                 "xnor_net", 1, 0, FROST_I8_AIN_XNOR, true);
     check_binact("{\"weights\": {\"scheme\": \"twn\"}, \"activations\": {\"scheme\": "
                  "\"xnor\"}, " KEEP_C4_8BIT "}",
                  "twn_xnor_net", 2, 0, FROST_I8_AIN_XNOR, false);
-    frost_int8_model *m = binact_model(
-        "{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}}");
-    if (!m)
-        return;
-    CHECK_EQ_INT(frost_int8_export_c(m, tmpdir, "xnor_dw", NULL), FROST_ERR_UNSUPPORTED);
-    CHECK(strstr(frost_last_error(), "node 'b4' is a grouped conv (groups 40) with an XNOR-Net "
-                                     "input") != NULL);
-    char path[128];
-    snprintf(path, sizeof path, "%s/xnor_dw.c", tmpdir);
-    CHECK(!file_exists(path));
-    frost_int8_free(m);
 }
 
 /* The Fashion-MNIST test images, normalized as `frost run` does (frost_int8_evaluate) and
@@ -717,6 +710,6 @@ FROST_TEST_MAIN(make_tmpdir(), RUN(every_op_model_matches_the_runtime_bit_for_bi
                 RUN(bnn_model_with_binarized_inputs_matches_the_runtime),
                 RUN(bireal_model_with_binarized_inputs_matches_the_runtime),
                 RUN(ternary_model_with_binarized_inputs_matches_the_runtime),
-                RUN(xnor_model_matches_the_runtime_and_grouped_xnor_is_refused),
+                RUN(xnor_model_matches_the_runtime),
                 RUN(whole_fashion_mnist_test_set_matches_the_runtime), RUN(refusals),
                 remove_tmpdir())

@@ -577,21 +577,19 @@ static const char k_xnor_common[] =
     "    return (uint8_t)(q < (float)lo ? lo : q > (float)hi ? hi : (int32_t)q);\n"
     "}\n\n";
 
-static const char k_conv_xnor[] =
-    "/* Convolution with an XNOR-Net input, groups 1: A (the mean |x| of each input pixel)\n"
-    " * in xa, K (A summed over each output pixel's window / k^2) in xk, then conv_sign. */\n"
+static const char k_conv_xnor_t[] =
+    "/* Convolution with an XNOR-Net input: A (the mean |x| of each input pixel over all its\n"
+    " * channels) in xa, K (A summed over each output pixel's window / k^2) in xk. */\n"
     "typedef struct {\n"
     "    conv_packed_t q; /* q.c.bias, mult, shift are unused */\n"
     "    const float *alpha, *bias;\n"
     "    float in_scale, out_inv; /* the input's scale, 1 / the output's */\n"
     "} conv_xnor_t;\n\n"
-    "static void conv_xnor(const conv_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "static void xnor_k(const conv_xnor_t *z, const uint8_t *x)\n"
     "{\n"
-    "    const conv_packed_t *q = &z->q;\n"
-    "    const conv_t *p = &q->c;\n"
-    "    int32_t row = packed_row_bytes(p->k * p->k * p->cin, q->wbits);\n"
-    "    int32_t i, oy, ox, ky, kx, co;\n"
-    "    float inv = 1.0f / (float)(p->k * p->k), v;\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    int32_t i, oy, ox, ky, kx;\n"
+    "    float inv = 1.0f / (float)(p->k * p->k);\n"
     "    for (i = 0; i < p->h * p->w; i++)\n"
     "        xa[i] = mean_abs(x + i * p->cin, p->cin, p->in_zp, z->in_scale);\n"
     "    for (oy = 0; oy < p->oh; oy++)\n"
@@ -607,17 +605,47 @@ static const char k_conv_xnor[] =
     "            }\n"
     "            xk[oy * p->ow + ox] = (float)s * inv;\n"
     "        }\n"
+    "}\n\n"
+    "/* Output (oy, ox, co) of an XNOR conv from its dot product. */\n"
+    "static void xnor_out(const conv_xnor_t *z, int32_t oy, int32_t ox, int32_t co, int32_t dot,\n"
+    "                     uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    float v = xk[oy * p->ow + ox] * (z->alpha[co] * (float)dot) + z->bias[co];\n"
+    "    y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "        quantize_float(v, z->out_inv, p->out_zp, p->lo, p->hi);\n"
+    "}\n\n";
+
+static const char k_conv_xnor[] =
+    "/* Groups 1: the dot products on bit words, as conv_sign. */\n"
+    "static void conv_xnor(const conv_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    int32_t row = packed_row_bytes(p->k * p->k * p->cin, z->q.wbits), oy, ox, co;\n"
+    "    xnor_k(z, x);\n"
     "    pack_signs(x, p->h * p->w, p->cin, p->in_zp);\n"
     "    for (co = 0; co < p->cout; co++) {\n"
-    "        unpack_row_bits(q->packed + co * row, p->k * p->k, p->cin, q->wbits);\n"
+    "        unpack_row_bits(z->q.packed + co * row, p->k * p->k, p->cin, z->q.wbits);\n"
     "        for (oy = 0; oy < p->oh; oy++)\n"
-    "            for (ox = 0; ox < p->ow; ox++) {\n"
-    "                v = xk[oy * p->ow + ox] *\n"
-    "                        (z->alpha[co] * (float)window_bits_dot(p, q->wbits, oy, ox)) +\n"
-    "                    z->bias[co];\n"
-    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
-    "                    quantize_float(v, z->out_inv, p->out_zp, p->lo, p->hi);\n"
-    "            }\n"
+    "            for (ox = 0; ox < p->ow; ox++)\n"
+    "                xnor_out(z, oy, ox, co, window_bits_dot(p, z->q.wbits, oy, ox), y);\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_conv_xnor_grouped[] =
+    "/* Grouped (depthwise): the dot products as conv_sign_grouped. */\n"
+    "static void conv_xnor_grouped(const conv_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    int32_t inner = p->k * p->k * (p->cin / p->groups);\n"
+    "    int32_t row = packed_row_bytes(inner, z->q.wbits), oy, ox, co;\n"
+    "    xnor_k(z, x);\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        unpack_row(z->q.packed + co * row, inner, z->q.wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++)\n"
+    "                xnor_out(z, oy, ox, co,\n"
+    "                         window_signs_dot(p, x, co / (p->cout / p->groups), oy, ox), y);\n"
     "    }\n"
     "}\n\n";
 
@@ -643,37 +671,44 @@ static const char k_linear_xnor[] =
     "    }\n"
     "}\n\n";
 
+static const char k_window_signs[] =
+    "/* The dot product of output pixel (oy, ox), channel group g, of a grouped conv with a\n"
+    " * binarized input: +-w of the unpacked int8 row (few channels per group: no bits). */\n"
+    "static int32_t window_signs_dot(const conv_t *p, const uint8_t *x, int32_t g, int32_t oy,\n"
+    "                                int32_t ox)\n"
+    "{\n"
+    "    int32_t cpg_in = p->cin / p->groups, ky, kx, ci, acc = 0;\n"
+    "    for (ky = 0; ky < p->k; ky++) {\n"
+    "        int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "        if (iy < 0 || iy >= p->h)\n"
+    "            continue;\n"
+    "        for (kx = 0; kx < p->k; kx++) {\n"
+    "            int32_t ix = ox * p->stride - p->pad + kx;\n"
+    "            const uint8_t *xp;\n"
+    "            const int8_t *wp;\n"
+    "            if (ix < 0 || ix >= p->w)\n"
+    "                continue;\n"
+    "            xp = x + (iy * p->w + ix) * p->cin + g * cpg_in;\n"
+    "            wp = wrow + (ky * p->k + kx) * cpg_in;\n"
+    "            for (ci = 0; ci < cpg_in; ci++)\n"
+    "                acc += xp[ci] >= p->in_zp ? wp[ci] : -wp[ci];\n"
+    "        }\n"
+    "    }\n"
+    "    return acc;\n"
+    "}\n\n";
+
 static const char k_conv_sign_grouped[] =
-    "/* Grouped (depthwise) convolution with a binarized input: conv_packed's loops with\n"
-    " * +-w for the products (few channels per group: no bit packing). */\n"
+    "/* Grouped (depthwise) convolution with a binarized input, output channel outermost. */\n"
     "static void conv_sign_grouped(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
     "{\n"
     "    const conv_t *p = &q->c;\n"
-    "    int32_t cpg_in = p->cin / p->groups, cpg_out = p->cout / p->groups;\n"
-    "    int32_t inner = p->k * p->k * cpg_in, row = packed_row_bytes(inner, q->wbits);\n"
-    "    int32_t oy, ox, co, ky, kx, ci;\n"
+    "    int32_t inner = p->k * p->k * (p->cin / p->groups);\n"
+    "    int32_t row = packed_row_bytes(inner, q->wbits), oy, ox, co, acc;\n"
     "    for (co = 0; co < p->cout; co++) {\n"
-    "        int32_t g = co / cpg_out;\n"
     "        unpack_row(q->packed + co * row, inner, q->wbits);\n"
     "        for (oy = 0; oy < p->oh; oy++)\n"
     "            for (ox = 0; ox < p->ow; ox++) {\n"
-    "                int32_t acc = 0;\n"
-    "                for (ky = 0; ky < p->k; ky++) {\n"
-    "                    int32_t iy = oy * p->stride - p->pad + ky;\n"
-    "                    if (iy < 0 || iy >= p->h)\n"
-    "                        continue;\n"
-    "                    for (kx = 0; kx < p->k; kx++) {\n"
-    "                        int32_t ix = ox * p->stride - p->pad + kx;\n"
-    "                        const uint8_t *xp;\n"
-    "                        const int8_t *wp;\n"
-    "                        if (ix < 0 || ix >= p->w)\n"
-    "                            continue;\n"
-    "                        xp = x + (iy * p->w + ix) * p->cin + g * cpg_in;\n"
-    "                        wp = wrow + (ky * p->k + kx) * cpg_in;\n"
-    "                        for (ci = 0; ci < cpg_in; ci++)\n"
-    "                            acc += xp[ci] >= p->in_zp ? wp[ci] : -wp[ci];\n"
-    "                    }\n"
-    "                }\n"
+    "                acc = window_signs_dot(p, x, co / (p->cout / p->groups), oy, ox);\n"
     "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
     "                y[(oy * p->ow + ox) * p->cout + co] =\n"
     "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
@@ -780,7 +815,8 @@ static void append_comment_name(frost_strbuf *b, const char *name)
         frost_strbuf_appendf(b, "%c", isalnum((unsigned char)*p) || strchr("._-", *p) ? *p : '_');
 }
 
-/* A binarized-input node whose kernel runs on bit words (groups 1): conv_sign, linear_sign. */
+/* A binarized-input node whose kernel runs on bit words (groups 1): conv_sign, conv_xnor,
+ * linear_sign, linear_xnor (grouped ones use the int8 row). */
 static bool sign_bits_node(const frost_int8_node *n)
 {
     return n->ain && (n->op != FROST_I8_CONV || n->groups == 1);
@@ -804,21 +840,21 @@ static scratch_sizes scratch_of(const frost_int8_model *m)
         if (!n->wbits)
             continue;
         int64_t inner = weight_inner(m, n);
+        bool conv = n->op == FROST_I8_CONV;
+        if (conv && n->ain == FROST_I8_AIN_XNOR) {
+            s.xa = most(s.xa, (int64_t)in->h * in->w);
+            s.xk = most(s.xk, (int64_t)n->h * n->w);
+        }
         if (!sign_bits_node(n)) {
             s.wrow = most(s.wrow, inner);
             continue;
         }
-        bool conv = n->op == FROST_I8_CONV;
         int64_t words = conv ? (in->c + 31) / 32 : (inner + 31) / 32;
         int64_t row = conv ? (int64_t)n->k * n->k * words : words;
         s.xbits = most(s.xbits, conv ? (int64_t)in->h * in->w * words : words);
         s.wsign = most(s.wsign, row);
         if (n->wbits == 2)
             s.wnz = most(s.wnz, row);
-        if (conv && n->ain == FROST_I8_AIN_XNOR) {
-            s.xa = most(s.xa, (int64_t)in->h * in->w);
-            s.xk = most(s.xk, (int64_t)n->h * n->w);
-        }
     }
     return s;
 }
@@ -835,7 +871,7 @@ static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
     scratch_sizes s = scratch_of(m);
     bool conv = false, dense = false, linear = false, logits = false;
     bool sign_conv = false, sign_grouped = false, sign_linear = false;
-    bool xnor_conv = false, xnor_linear = false;
+    bool xnor_conv = false, xnor_grouped = false, xnor_linear = false;
     for (int i = 1; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
         bool packed = n->wbits && !n->ain, c = n->op == FROST_I8_CONV;
@@ -846,7 +882,8 @@ static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
         sign_conv |= sign && c && n->groups == 1;
         sign_grouped |= sign && c && n->groups > 1;
         sign_linear |= sign && !c;
-        xnor_conv |= xnor && c; /* groups 1 (check_exportable) */
+        xnor_conv |= xnor && c && n->groups == 1;
+        xnor_grouped |= xnor && c && n->groups > 1;
         xnor_linear |= xnor && !c;
     }
     dense = linear || logits || sign_linear || xnor_linear;
@@ -874,18 +911,21 @@ static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
                              "static float xa[%lld], xk[%lld];\n\n",
                              (long long)(4 * (s.xa + s.xk)), (long long)s.xa, (long long)s.xk);
     const char *parts[] = {
-        conv || sign_conv || sign_grouped || xnor_conv ? k_conv_packed_t : "",
+        conv || sign_conv || sign_grouped || xnor_conv || xnor_grouped ? k_conv_packed_t : "",
         dense ? k_dense_packed_t : "",
         conv ? k_conv_packed : "",
         linear || logits ? k_dense_packed : "",
         linear ? k_linear_packed : "",
         logits ? k_logits_packed : "",
         sign_conv || xnor_conv ? k_window_bits : "",
+        sign_grouped || xnor_grouped ? k_window_signs : "",
         sign_conv ? k_conv_sign : "",
         sign_grouped ? k_conv_sign_grouped : "",
         sign_linear ? k_linear_sign : "",
-        xnor_conv || xnor_linear ? k_xnor_common : "",
+        xnor_conv || xnor_grouped || xnor_linear ? k_xnor_common : "",
+        xnor_conv || xnor_grouped ? k_conv_xnor_t : "",
         xnor_conv ? k_conv_xnor : "",
+        xnor_grouped ? k_conv_xnor_grouped : "",
         xnor_linear ? k_linear_xnor : "",
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
@@ -952,8 +992,10 @@ static void emit_packed_call(frost_strbuf *b, const frost_int8_model *m, int i)
     const frost_int8_node *n = &m->nodes[i];
     size_t x = m->nodes[n->in[0]].offset, y = n->offset;
     const char *kernel = n->op == FROST_I8_CONV ? "conv_packed" : "linear_packed";
-    if (n->ain == FROST_I8_AIN_XNOR)
-        kernel = n->op == FROST_I8_CONV ? "conv_xnor" : "linear_xnor";
+    if (n->ain == FROST_I8_AIN_XNOR && n->op == FROST_I8_CONV)
+        kernel = n->groups == 1 ? "conv_xnor" : "conv_xnor_grouped";
+    else if (n->ain == FROST_I8_AIN_XNOR)
+        kernel = "linear_xnor";
     else if (n->ain && n->op == FROST_I8_CONV)
         kernel = n->groups == 1 ? "conv_sign" : "conv_sign_grouped";
     else if (n->ain)
@@ -1295,13 +1337,6 @@ static frost_status check_exportable(const frost_int8_model *m, const char *dir,
                           m->name);
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        /* the XNOR kernel runs on bit words, which the popcount path has for groups 1 only */
-        if (n->ain == FROST_I8_AIN_XNOR && n->op == FROST_I8_CONV && n->groups != 1)
-            return frost_fail(FROST_ERR_UNSUPPORTED,
-                              "C export: node '%s' is a grouped conv (groups %d) with an XNOR-Net "
-                              "input; the C export runs XNOR inputs on groups-1 convs and linear "
-                              "layers only (docs/int8.md#low-bit-layers)",
-                              n->name, n->groups);
         /* the packed kernels unpack -1/0/+1 codes; TTQ's per-channel levels are not emitted */
         if (n->wlevels)
             return frost_fail(FROST_ERR_UNSUPPORTED,
