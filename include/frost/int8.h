@@ -154,8 +154,7 @@ size_t frost_int8_weight_bytes(const frost_int8_model *m);
  * classifier and for the output stage of XNOR-Net layers; layers with binarized inputs count
  * their products on 32-bit words). Its outputs are bit for bit frost_int8_run_quantized's.
  * Fixed-point requantization only (a model saved with float requantization is refused, as
- * are TTQ levels and XNOR-Net inputs on grouped convs). info (may be NULL) gets the sizes of
- * what was written. */
+ * are TTQ levels). info (may be NULL) gets the sizes of what was written. */
 typedef struct {
     size_t const_bytes;   /* weights, biases, multipliers, tables (flash, without the code) */
     size_t arena_bytes;   /* the static activation arena (RAM), = frost_int8_arena_bytes */
