@@ -8,9 +8,12 @@
  * (10,000 images) through the generated C and the runtime, again bit for bit. A
  * squeeze-excite model converted in the test (sigmoid, SiLU, mul) goes through the same
  * checks, and so do binary (BWN) and ternary (TWN) models, whose weights the generated C
- * keeps packed (1 or 2 bits each) and unpacks one output channel at a time. Without a C
- * compiler the compile-and-run checks are skipped (and the test says
- * so); the generator's refusals are checked either way.
+ * keeps packed (1 or 2 bits each) and unpacks one output channel at a time, and BNN,
+ * Bi-Real and ternary models with binarized inputs (popcount kernels on bit words; border
+ * pixels with stride 1 and 2, channel counts on and off multiples of 32, a depthwise and
+ * a linear layer), and XNOR-Net models (the float output stage with K of the real input).
+ * Without a C compiler the compile-and-run checks are skipped (and the test says so); the
+ * generator's refusals are checked either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -138,18 +141,53 @@ static bool compile_and_run(const char *name, const uint8_t *q, int64_t in_bytes
     return ok;
 }
 
-/* The most weights per output channel over the nodes with packed weights (0: none). */
-static size_t longest_packed_row(const frost_int8_model *m)
+/* The RAM the generated kernels need besides the arena (NAME_SCRATCH_BYTES), as
+ * docs/interop.md describes it: the longest packed row unpacked to int8 (layers with 8-bit
+ * inputs, grouped layers with binarized ones), and for the groups-1 binarized-input layers
+ * the largest input's signs (ceil(c / 32) words a pixel; a linear layer's whole input) plus
+ * one row of weight bits (a run of ceil(c / 32) words per tap), twice for ternary rows;
+ * XNOR-Net convs add the floats A of their input's and K of their output's pixels. */
+static size_t expected_scratch(const frost_int8_model *m)
 {
-    size_t most = 0;
+    size_t row = 0, xbits = 0, wsign = 0, wnz = 0, xa = 0, xk = 0;
     for (int i = 1; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i], *in = &m->nodes[n->in[0]];
-        size_t inner = n->op == FROST_I8_CONV ? (size_t)n->k * n->k * (in->c / n->groups)
-                                              : (size_t)in->h * in->w * in->c;
-        if (n->wbits && inner > most)
-            most = inner;
+        bool conv = n->op == FROST_I8_CONV;
+        size_t inner =
+            conv ? (size_t)n->k * n->k * (in->c / n->groups) : (size_t)in->h * in->w * in->c;
+        if (!n->wbits)
+            continue;
+        if (conv && n->ain == FROST_I8_AIN_XNOR) { /* floats: A per input, K per output pixel */
+            xa = (size_t)in->h * in->w > xa ? (size_t)in->h * in->w : xa;
+            xk = (size_t)n->h * n->w > xk ? (size_t)n->h * n->w : xk;
+        }
+        if (!n->ain || (conv && n->groups > 1)) {
+            row = inner > row ? inner : row;
+            continue;
+        }
+        size_t words = conv ? (size_t)(in->c + 31) / 32 : (inner + 31) / 32;
+        size_t x = conv ? (size_t)in->h * in->w * words : words;
+        size_t w = conv ? (size_t)n->k * n->k * words : words;
+        xbits = x > xbits ? x : xbits;
+        wsign = w > wsign ? w : wsign;
+        if (n->wbits == 2)
+            wnz = w > wnz ? w : wnz;
     }
-    return most;
+    return row + 4 * (xbits + wsign + wnz + xa + xk);
+}
+
+/* The const data of the generated C: the model's parameters (frost_int8_weight_bytes),
+ * except that an XNOR-Net node holds its float alpha and bias (8 bytes a channel) in place
+ * of the int32 bias and multipliers, which its float output stage does not use. */
+static size_t expected_const(const frost_int8_model *m)
+{
+    size_t b = frost_int8_weight_bytes(m);
+    for (int i = 1; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        if (n->ain == FROST_I8_AIN_XNOR)
+            b = b - (size_t)n->c * 4 - (size_t)n->n_mult * 8 + (size_t)n->c * 8;
+    }
+    return b;
 }
 
 /* Exports m as NAME, compiles and runs it, compares with the runtime. */
@@ -158,8 +196,8 @@ static void check_generated(frost_int8_model *m, const char *name)
     frost_int8_c_info info = {0};
     CHECK(frost_int8_export_c(m, tmpdir, name, &info) == FROST_OK);
     CHECK_EQ_INT(info.arena_bytes, frost_int8_arena_bytes(m));
-    CHECK_EQ_INT(info.scratch_bytes, longest_packed_row(m));    /* 0 without packed weights */
-    CHECK_EQ_INT(info.const_bytes, frost_int8_weight_bytes(m)); /* the same arrays */
+    CHECK_EQ_INT(info.scratch_bytes, expected_scratch(m)); /* 0 without packed weights */
+    CHECK_EQ_INT(info.const_bytes, expected_const(m));     /* the same arrays */
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     CHECK_EQ_INT(info.float_output, last->op == FROST_I8_LOGITS);
     if (!have_cc()) {
@@ -179,10 +217,10 @@ static void check_generated(frost_int8_model *m, const char *name)
         CHECK_EQ_INT(sizes[2], info.float_output);
         CHECK_EQ_INT(sizes[3], classes);
         int mismatches = 0;
-        for (int reference = 0; reference <= 1; reference++) {
+        float *want = malloc(sizeof(float) * (size_t)classes);
+        for (int reference = 0; want && reference <= 1; reference++) {
             frost_int8_force_reference(m, reference);
             for (int i = 0; i < N_IMAGES; i++) {
-                float want[64];
                 CHECK(frost_int8_run_quantized(m, q + i * size, size, want) == FROST_OK);
                 const uint8_t *y = frost_int8_tensor(m, m->n_nodes - 1);
                 for (int k = 0; k < classes; k++) {
@@ -194,7 +232,9 @@ static void check_generated(frost_int8_model *m, const char *name)
             }
         }
         frost_int8_force_reference(m, 0);
+        CHECK(want != NULL);
         CHECK_EQ_INT(mismatches, 0);
+        free(want);
     }
     free(q);
     free(got);
@@ -226,20 +266,29 @@ TEST(every_op_model_matches_the_runtime_bit_for_bit)
     frost_int8_free(m);
 }
 
-/* m without its last node, a float classifier: the output is then the uint8 tensor of the
- * node before it. The runtime's buffers are re-made for the shorter graph. */
-static void drop_float_classifier(frost_int8_model *m)
+/* m cut after its first `count` nodes: the output is then the uint8 tensor of the last one.
+ * The runtime's buffers are re-made for the shorter graph. */
+static void keep_first_nodes(frost_int8_model *m, int count)
 {
-    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].op, FROST_I8_LOGITS);
+    for (int i = count; i < m->n_nodes; i++)
+        frost_int8_bin_free(&m->nodes[i]);
     free(m->out);
     frost_free(m->arena);
     frost_free(m->scratch);
     frost_free(m->padded);
     m->out = NULL, m->arena = NULL, m->scratch = NULL, m->padded = NULL;
-    m->n_nodes--;
+    m->n_nodes = count;
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     m->classes = last->h * last->w * last->c;
     CHECK(frost_int8_prepare(m) == FROST_OK);
+}
+
+/* m without its last node, a float classifier: the output is then the uint8 tensor of the
+ * node before it. */
+static void drop_float_classifier(frost_int8_model *m)
+{
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].op, FROST_I8_LOGITS);
+    keep_first_nodes(m, m->n_nodes - 1);
 }
 
 /* The same model without its float classifier: the output is then the uint8 tensor of the
@@ -407,6 +456,151 @@ TEST(twn_model_keeps_2_bit_weights_and_matches_the_runtime)
     frost_int8_free(m);
 }
 
+/* Binarized inputs: FROST_TEST_BINACT_ARCH (test_archs.h). */
+static const char *binact_arch = FROST_TEST_BINACT_ARCH;
+
+/* binact_arch quantized with `config`, calibrated on the compat images, converted. */
+static frost_int8_model *binact_model(const char *config)
+{
+    frost_model *f = NULL;
+    frost_int8_model *m = NULL;
+    frost_qconfig *c = NULL;
+    float *images = malloc(sizeof(float) * COMPAT_N_IMAGES * COMPAT_PIXELS);
+    CHECK(images && frost_model_from_json(binact_arch, "test", &f) == FROST_OK);
+    if (f && images) {
+        frost_model_init_weights(f, 11);
+        compat_make_images(images);
+        CHECK(frost_qconfig_parse(config, "test", &c) == FROST_OK);
+        CHECK(c && frost_model_quantize(f, c) == FROST_OK);
+        CHECK(frost_model_set_batch(f, COMPAT_N_IMAGES) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_CALIBRATE) == FROST_OK);
+        CHECK(frost_model_forward(f, images, COMPAT_N_IMAGES, false) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_FIXED) == FROST_OK);
+        CHECK(frost_int8_from_model(f, &m) == FROST_OK);
+        if (!m)
+            fprintf(stderr, "  convert: %s\n", frost_last_error());
+    }
+    frost_qconfig_free(c);
+    frost_model_free(f);
+    free(images);
+    return m;
+}
+
+/* The generated NAME.c calls `kernel` for node `node` (by the node's name in its comment). */
+static void check_kernel_of(const char *name, const char *kernel, const char *node)
+{
+    char path[128], call[96];
+    snprintf(path, sizeof path, "%s/%s.c", tmpdir, name);
+    snprintf(call, sizeof call, "    %s(&n", kernel);
+    char *text = NULL;
+    size_t n = 0;
+    CHECK(frost_read_file(path, &text, &n) == FROST_OK);
+    const char *at = text ? strstr(text, call) : NULL;
+    bool found = false;
+    for (; at && !found; at = strstr(at + 1, call)) {
+        const char *end = strchr(at, '\n'), *c = strstr(at, "/* ");
+        found = c && end && c < end && strncmp(c + 3, node, strlen(node)) == 0 &&
+                c[3 + strlen(node)] == ' ';
+    }
+    if (!found)
+        fprintf(stderr, "  %s.c: no %s call for node %s\n", name, kernel, node);
+    CHECK(found);
+    free(text);
+}
+
+/* The model converted with `config`: its binarized-input nodes (`ain`; wbits as given: 1
+ * binary, 2 ternary) are c2..c5 and fc1 (named after their BN, or the linear layer; c4 only
+ * when `grouped`), the first conv and the classifier stay 8-bit. */
+static void check_binact(const char *config, const char *name, int wbits, int want_adds,
+                         frost_int8_ain ain, bool grouped)
+{
+    frost_int8_model *m = binact_model(config);
+    if (!m)
+        return;
+    int bin = 0, adds = 0, ternary = 0, want = grouped ? 5 : 4;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        bin += n->ain == ain;
+        adds += n->op == FROST_I8_ADD;
+        ternary += n->ain && n->wbits == 2;
+    }
+    CHECK_EQ_INT(bin, want);
+    CHECK_EQ_INT(adds, want_adds);
+    CHECK(wbits == 2 ? ternary == want : ternary < want); /* BWN: a dead channel may be ternary */
+    CHECK_EQ_INT(m->nodes[1].ain, FROST_I8_AIN_NONE);
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].ain, FROST_I8_AIN_NONE);
+    check_generated(m, name);
+    const char *conv = ain == FROST_I8_AIN_XNOR ? "conv_xnor" : "conv_sign";
+    check_kernel_of(name, conv, "b2");
+    check_kernel_of(name, conv, "b3");
+    if (grouped)
+        check_kernel_of(name, ain == FROST_I8_AIN_XNOR ? "conv_xnor_grouped" : "conv_sign_grouped",
+                        "b4");
+    else
+        check_kernel_of(name, "conv", "b4");
+    check_kernel_of(name, conv, "b5");
+    check_kernel_of(name, ain == FROST_I8_AIN_XNOR ? "linear_xnor" : "linear_sign", "fc1");
+    check_packed_in_source(m, name, "b3", wbits, (9 * 32 * wbits + 7) / 8);
+    check_packed_in_source(m, name, "fc1", wbits, (1960 * wbits + 7) / 8);
+    drop_float_classifier(m); /* the output: fc1's uint8 tensor, a binarized linear layer */
+    CHECK_EQ_INT(m->nodes[m->n_nodes - 1].ain, ain);
+    char cut[128];
+    snprintf(cut, sizeof cut, "%s_u8", name);
+    check_generated(m, cut);
+    /* every value of b3 (7x7x40, stride 2) and then of b2 (14x14x32), the first binarized
+     * convs: far more outputs than the classes, so a rare rounding difference shows */
+    for (int at = m->n_nodes - 1; at > 1; at--) {
+        const char *node = m->nodes[at].name;
+        if (strcmp(node, "b3") != 0 && strcmp(node, "b2") != 0)
+            continue;
+        CHECK_EQ_INT(m->nodes[at].ain, ain);
+        keep_first_nodes(m, at + 1);
+        snprintf(cut, sizeof cut, "%s_%s", name, node);
+        check_generated(m, cut);
+    }
+    frost_int8_free(m);
+}
+
+/* BNN: binary weights without scale (BinaryConnect) and sign inputs. */
+TEST(bnn_model_with_binarized_inputs_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"binary\"}, \"activations\": {\"scheme\": \"sign\"}}",
+                 "bnn_net", 1, 0, FROST_I8_AIN_SIGN, true);
+}
+
+/* Bi-Real: BWN weights, ApproxSign inputs (sign at inference), real shortcuts around the
+ * units of equal shapes (c4, c5): int8 adds between the binarized layers. */
+TEST(bireal_model_with_binarized_inputs_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"bireal\"}, "
+                 "\"bireal_shortcuts\": true}",
+                 "bireal_net", 1, 2, FROST_I8_AIN_SIGN, true);
+}
+
+/* Ternary weights with sign inputs: the nonzero mask (wnz) path of the popcount. */
+TEST(ternary_model_with_binarized_inputs_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"twn\"}, \"activations\": {\"scheme\": \"sign\"}}",
+                 "twn_sign_net", 2, 0, FROST_I8_AIN_SIGN, true);
+}
+
+/* The depthwise c4 kept 8-bit (weights and input). */
+#define KEEP_C4_8BIT                                                                              \
+    "\"layers\": {\"c4\": {\"weights\": {\"scheme\": \"affine\", \"bits\": 8}, \"activations\": " \
+    "{\"scheme\": \"affine\"}}}"
+
+/* XNOR-Net: BWN weights and xnor inputs, the float output stage with K of the real input,
+ * on groups-1 convs (conv_xnor), the depthwise c4 (conv_xnor_grouped) and the linear layer;
+ * then ternary weights with xnor inputs, c4 kept 8-bit. */
+TEST(xnor_model_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}}",
+                 "xnor_net", 1, 0, FROST_I8_AIN_XNOR, true);
+    check_binact("{\"weights\": {\"scheme\": \"twn\"}, \"activations\": {\"scheme\": "
+                 "\"xnor\"}, " KEEP_C4_8BIT "}",
+                 "twn_xnor_net", 2, 0, FROST_I8_AIN_XNOR, false);
+}
+
 /* The Fashion-MNIST test images, normalized as `frost run` does (frost_int8_evaluate) and
  * quantized for m: d->n images in *q (malloc'd). */
 static bool quantize_test_set(const frost_int8_model *m, const frost_dataset *d, uint8_t **q)
@@ -513,5 +707,9 @@ FROST_TEST_MAIN(make_tmpdir(), RUN(every_op_model_matches_the_runtime_bit_for_bi
                 RUN(squeeze_excite_model_matches_the_runtime_bit_for_bit),
                 RUN(bwn_model_keeps_1_bit_weights_and_matches_the_runtime),
                 RUN(twn_model_keeps_2_bit_weights_and_matches_the_runtime),
+                RUN(bnn_model_with_binarized_inputs_matches_the_runtime),
+                RUN(bireal_model_with_binarized_inputs_matches_the_runtime),
+                RUN(ternary_model_with_binarized_inputs_matches_the_runtime),
+                RUN(xnor_model_matches_the_runtime),
                 RUN(whole_fashion_mnist_test_set_matches_the_runtime), RUN(refusals),
                 remove_tmpdir())

@@ -4,8 +4,12 @@
  * mps2-an500 (Cortex-M7), and every output must equal frost_int8_run_quantized bit for bit.
  * The images and the reference outputs are made here with the library, independently of
  * the `frost export --images` files that scripts/mcu-run compares against. The reported
- * sizes must agree with the memory plan. Exits 77 (CTest's SKIP_RETURN_CODE) when
- * arm-none-eabi-gcc or qemu-system-arm is missing (`scripts/setup mcu` installs them).
+ * sizes must agree with the memory plan. So must a BNN, a Bi-Real and an XNOR-Net model
+ * with binarized inputs (FROST_TEST_BINACT_ARCH, calibrated on those images here, 100
+ * images each): the generated popcount kernels (and XNOR's float output stage) give the
+ * runtime's outputs bit for bit. Exits 77 (CTest's
+ * SKIP_RETURN_CODE) when arm-none-eabi-gcc or qemu-system-arm is missing (`scripts/setup mcu`
+ * installs them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,8 @@
 
 #include "frost/frost.h"
 #include "harness.h"
+#include "int8/i8model.h"
+#include "test_archs.h"
 
 #define MODEL    "tests/fixtures/compat/qat_fixed.int8"
 #define N_IMAGES 100
@@ -29,14 +35,13 @@ static bool have(const char *tool)
     return system(cmd) == 0;
 }
 
-/* The first N_IMAGES test images, normalized as `frost run` does and quantized for m. */
-static bool quantize_images(const frost_int8_model *m, uint8_t *q)
+/* The first N_IMAGES test images, normalized as `frost run` does. */
+static bool load_images(float *x)
 {
     frost_dataset test = {0}, head = {0};
     frost_loader *l = NULL;
     frost_augment train_norm = frost_train_defaults().augment;
     frost_augment norm = {.mean = train_norm.mean, .std = train_norm.std};
-    float x[28 * 28];
     uint8_t label;
     int done = 0;
     bool ok = frost_dataset_fashion_mnist(NULL, false, &test) == FROST_OK &&
@@ -44,8 +49,8 @@ static bool quantize_images(const frost_int8_model *m, uint8_t *q)
               frost_loader_create(&head, 1, false, &norm, 0, &l) == FROST_OK;
     if (ok) {
         frost_loader_start_epoch(l, 0);
-        for (; done < N_IMAGES && frost_loader_next(l, x, &label) > 0; done++)
-            frost_int8_quantize_input(m, x, q + done * 28 * 28);
+        while (done < N_IMAGES && frost_loader_next(l, x + done * 28 * 28, &label) > 0)
+            done++;
     }
     CHECK(ok);
     CHECK_EQ_INT(done, N_IMAGES);
@@ -53,6 +58,17 @@ static bool quantize_images(const frost_int8_model *m, uint8_t *q)
     frost_dataset_free(&head);
     frost_dataset_free(&test);
     return ok && done == N_IMAGES;
+}
+
+/* Those images quantized for m. */
+static bool quantize_images(const frost_int8_model *m, uint8_t *q)
+{
+    static float x[N_IMAGES * 28 * 28];
+    if (!load_images(x))
+        return false;
+    for (int i = 0; i < N_IMAGES; i++)
+        frost_int8_quantize_input(m, x + i * 28 * 28, q + i * 28 * 28);
+    return true;
 }
 
 /* Reads exactly n bytes of dir/board/name; false when the size differs. */
@@ -79,12 +95,28 @@ static long reported(const char *key)
     return p ? strtol(p + strlen(needle), NULL, 10) : -1;
 }
 
-static void check_board(frost_int8_model *m, const char *board, const uint8_t *q, const float *want)
+/* The const data of the generated C: the model's parameters, but an XNOR-Net node holds its
+ * float alpha and bias (8 bytes a channel) instead of the int32 bias and multipliers. */
+static size_t c_const_bytes(const frost_int8_model *m)
+{
+    size_t b = frost_int8_weight_bytes(m);
+    for (int i = 1; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i];
+        if (n->ain == FROST_I8_AIN_XNOR)
+            b = b - (size_t)n->c * 4 - (size_t)n->n_mult * 8 + (size_t)n->c * 8;
+    }
+    return b;
+}
+
+/* scripts/mcu-run of the model file `path` (m loaded) on `board`, in dir/board. */
+static void check_board(frost_int8_model *m, const char *path, const char *board, const uint8_t *q,
+                        const float *want)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "scripts/mcu-run %s --board %s --images %d --dir %s/%s --timeout 120 > %s/log 2>&1",
-             MODEL, board, N_IMAGES, dir, board, dir);
+             "rm -rf %s/%s && scripts/mcu-run %s --board %s --images %d --dir %s/%s --timeout 120 "
+             "> %s/log 2>&1",
+             dir, board, path, board, N_IMAGES, dir, board, dir);
     int rc = system(cmd);
     char log[128];
     snprintf(log, sizeof log, "%s/log", dir);
@@ -113,7 +145,7 @@ static void check_board(frost_int8_model *m, const char *board, const uint8_t *q
     /* the sizes: the arena is the plan, it lives in .bss; the const data is in .text */
     CHECK_EQ_INT(reported("images"), N_IMAGES);
     CHECK_EQ_INT(reported("arena"), frost_int8_arena_bytes(m));
-    CHECK_EQ_INT(reported("const"), frost_int8_weight_bytes(m));
+    CHECK_EQ_INT(reported("const"), c_const_bytes(m));
     CHECK(reported("model_bss") >= (long)frost_int8_arena_bytes(m));
     CHECK(reported("model_text") > (long)frost_int8_weight_bytes(m));
     CHECK(reported("text") >= reported("model_text"));
@@ -137,10 +169,92 @@ TEST(fashion_images_on_cortex_m4_and_m7_match_the_runtime)
         for (int i = 0; i < N_IMAGES; i++)
             CHECK(frost_int8_run_quantized(m, q + i * 28 * 28, 28 * 28, want + i * CLASSES) ==
                   FROST_OK);
-        check_board(m, "an386", q, want);
-        check_board(m, "an500", q, want);
+        check_board(m, MODEL, "an386", q, want);
+        check_board(m, MODEL, "an500", q, want);
     }
     frost_int8_free(m);
+}
+
+/* FROST_TEST_BINACT_ARCH quantized with `config`, calibrated on the test images x,
+ * converted, saved as dir/NAME.int8 (path) and loaded back (the model mcu-run exports). */
+static frost_int8_model *binact_model(const char *config, const float *x, const char *name,
+                                      char *path, size_t path_len)
+{
+    frost_model *f = NULL;
+    frost_qconfig *c = NULL;
+    frost_int8_model *m = NULL, *back = NULL;
+    snprintf(path, path_len, "%s/%s.int8", dir, name);
+    CHECK(frost_model_from_json(FROST_TEST_BINACT_ARCH, "test", &f) == FROST_OK);
+    CHECK(frost_qconfig_parse(config, "test", &c) == FROST_OK);
+    if (f && c) {
+        frost_model_init_weights(f, 11);
+        CHECK(frost_model_quantize(f, c) == FROST_OK);
+        CHECK(frost_model_set_batch(f, N_IMAGES) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_CALIBRATE) == FROST_OK);
+        CHECK(frost_model_forward(f, x, N_IMAGES, false) == FROST_OK);
+        CHECK(frost_model_set_qmode(f, FROST_QMODE_FIXED) == FROST_OK);
+        CHECK(frost_int8_from_model(f, &m) == FROST_OK);
+    }
+    CHECK(m && frost_int8_save(m, path) == FROST_OK);
+    CHECK(m && frost_int8_load(path, &back) == FROST_OK);
+    frost_int8_free(m);
+    frost_qconfig_free(c);
+    frost_model_free(f);
+    return back;
+}
+
+/* A model with binarized inputs (`ain`) on both boards: c2, c3, c5 and fc1 on the popcount
+ * kernels, c4 on the grouped one (`binarized` nodes in all; `adds`: Bi-Real's shortcuts). */
+static void check_binact(const char *config, const char *name, frost_int8_ain ain, int binarized,
+                         int adds)
+{
+    static float x[N_IMAGES * 28 * 28];
+    static uint8_t q[N_IMAGES * 28 * 28];
+    static float want[N_IMAGES * CLASSES];
+    char path[128];
+    if (!load_images(x))
+        return;
+    frost_int8_model *m = binact_model(config, x, name, path, sizeof path);
+    if (!m)
+        return;
+    int bin = 0, add = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        bin += m->nodes[i].ain == ain;
+        add += m->nodes[i].op == FROST_I8_ADD;
+    }
+    CHECK_EQ_INT(bin, binarized);
+    CHECK_EQ_INT(add, adds);
+    CHECK_EQ_INT(frost_int8_classes(m), CLASSES);
+    if (quantize_images(m, q)) {
+        for (int i = 0; i < N_IMAGES; i++)
+            CHECK(frost_int8_run_quantized(m, q + i * 28 * 28, 28 * 28, want + i * CLASSES) ==
+                  FROST_OK);
+        check_board(m, path, "an386", q, want);
+        check_board(m, path, "an500", q, want);
+    }
+    frost_int8_free(m);
+}
+
+TEST(bnn_model_on_cortex_m4_and_m7_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"binary\"}, \"activations\": {\"scheme\": \"sign\"}}",
+                 "bnn", FROST_I8_AIN_SIGN, 5, 0);
+}
+
+TEST(bireal_model_on_cortex_m4_and_m7_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"bireal\"}, "
+                 "\"bireal_shortcuts\": true}",
+                 "bireal", FROST_I8_AIN_SIGN, 5, 2);
+}
+
+/* XNOR-Net: the float output stage with K's sums in double, which the Cortex-M4F's
+ * single-precision FPU leaves to software, must still give frost's bits (c4 on the grouped
+ * XNOR kernel). */
+TEST(xnor_model_on_cortex_m4_and_m7_matches_the_runtime)
+{
+    check_binact("{\"weights\": {\"scheme\": \"bwn\"}, \"activations\": {\"scheme\": \"xnor\"}}",
+                 "xnor", FROST_I8_AIN_XNOR, 5, 0);
 }
 
 int main(void)
@@ -153,6 +267,9 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     RUN(fashion_images_on_cortex_m4_and_m7_match_the_runtime);
+    RUN(bnn_model_on_cortex_m4_and_m7_matches_the_runtime);
+    RUN(bireal_model_on_cortex_m4_and_m7_matches_the_runtime);
+    RUN(xnor_model_on_cortex_m4_and_m7_matches_the_runtime);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

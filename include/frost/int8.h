@@ -151,14 +151,16 @@ size_t frost_int8_weight_bytes(const frost_int8_model *m);
  * weights as const arrays (binary / ternary ones packed, 1 or 2 bits each), one static arena laid
  * out by this runtime's memory plan, and `int NAME_run(const uint8_t *input, NAME_output_t
  * *output)` over integer kernels (float only for the logits of a model ending in a float
- * classifier). Its outputs are bit for bit frost_int8_run_quantized's. Fixed-point requantization
- * only (a model saved with float requantization is refused). info (may be NULL) gets the sizes of
- * what was written. */
+ * classifier and for the output stage of XNOR-Net layers; layers with binarized inputs count
+ * their products on 32-bit words). Its outputs are bit for bit frost_int8_run_quantized's.
+ * Fixed-point requantization only (a model saved with float requantization is refused, as
+ * are TTQ levels). info (may be NULL) gets the sizes of what was written. */
 typedef struct {
     size_t const_bytes;   /* weights, biases, multipliers, tables (flash, without the code) */
     size_t arena_bytes;   /* the static activation arena (RAM), = frost_int8_arena_bytes */
     size_t scratch_bytes; /* other RAM besides the stack: 0, or with packed binary / ternary
-                           * weights the buffer of one unpacked row (NAME_SCRATCH_BYTES) */
+                           * weights the buffer of one unpacked row, and with binarized
+                           * inputs their sign and weight bits (NAME_SCRATCH_BYTES) */
     int float_output;     /* 1: the output is float logits; 0: uint8 with a scale, zero point */
 } frost_int8_c_info;
 frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, const char *name,

@@ -8,8 +8,12 @@
  * fixed-point requantization, so the output is bit for bit what frost's runtime computes.
  * Binary / ternary weights (wbits 1 / 2) stay packed in the const data, 1 or 2 bits each,
  * and their kernels unpack one output channel at a time ("packed binary / ternary weights").
- * A LOGITS node (a float classifier) dequantizes its accumulators in float32: the one
- * float operation in the generated code, and only in models that end with one.
+ * Layers with a binarized input (BNN, Bi-Real: "ain": "sign"; XNOR-Net: "xnor") count
+ * their integer dot products 32 at a time with XOR and a portable population count
+ * ("binarized inputs"). XNOR-Net's output stage is float like the runtime's (K is a real
+ * number of the input): with the float logits, the only float code, in models that have it.
+ * A LOGITS node (a float classifier) dequantizes its accumulators in float32, only in
+ * models that end with one.
  */
 #include <ctype.h>
 #include <math.h>
@@ -25,17 +29,25 @@
 typedef struct {
     bool conv, linear, logits, add, mul, lut, maxpool, avgpool, gap, requant;
     bool packed_conv, packed_dense; /* wbits 1 / 2 nodes: their kernels reuse conv_t, dense_t */
+    bool sign_conv, sign_dense;     /* binarized inputs: their kernels reuse them too */
 } needs;
 
 static needs model_needs(const frost_int8_model *m)
 {
     needs k = {0};
     for (int i = 1; i < m->n_nodes; i++) {
-        bool packed = m->nodes[i].wbits != 0;
+        /* binarized-input nodes (always packed) have kernels of their own (emit_packed_kernels) */
+        bool packed = m->nodes[i].wbits != 0 && !m->nodes[i].ain;
+        bool sign = m->nodes[i].ain != FROST_I8_AIN_NONE;
+        bool fixed = m->nodes[i].ain != FROST_I8_AIN_XNOR; /* XNOR's output stage is float */
         switch (m->nodes[i].op) {
-        case FROST_I8_CONV: k.conv |= !packed, k.packed_conv |= packed, k.requant = true; break;
+        case FROST_I8_CONV:
+            k.conv |= !packed && !sign, k.packed_conv |= packed, k.sign_conv |= sign;
+            k.requant |= fixed;
+            break;
         case FROST_I8_LINEAR:
-            k.linear |= !packed, k.packed_dense |= packed, k.requant = true;
+            k.linear |= !packed && !sign, k.packed_dense |= packed, k.sign_dense |= sign;
+            k.requant |= fixed;
             break;
         case FROST_I8_LOGITS: k.logits |= !packed, k.packed_dense |= packed; break;
         case FROST_I8_ADD: k.add = k.requant = true; break;
@@ -304,12 +316,14 @@ static const char k_gap[] =
  * once per image (output channel outermost), one step per weight against h*w MACs per
  * weight; the cost is one buffer of the longest row in RAM. */
 
-static const char k_unpack[] =
+static const char k_row_bytes[] =
     "/* Packed weights: one row of whole bytes per output channel; wbits 1: weight i is bit\n"
     " * i%8 of byte i/8 (1 = +1, 0 = -1); wbits 2: bits 2*(i%4).. of byte i/4 (0 = 0,\n"
-    " * 1 = +1, 3 = -1). unpack_row writes one row as int8 into wrow. */\n"
+    " * 1 = +1, 3 = -1). unpack_row writes one row as int8 into wrow, unpack_row_bits as bits. */\n"
     "static int32_t packed_row_bytes(int32_t n, int32_t wbits) { return (n * wbits + 7) / 8; }\n"
-    "\n"
+    "\n";
+
+static const char k_unpack[] =
     "static void unpack_row(const uint8_t *p, int32_t n, int32_t wbits)\n"
     "{\n"
     "    int32_t i;\n"
@@ -325,14 +339,16 @@ static const char k_unpack[] =
     "    }\n"
     "}\n\n";
 
+static const char k_conv_packed_t[] = "/* A conv with packed weights. */\n"
+                                      "typedef struct {\n"
+                                      "    conv_t c; /* c.weight is unused */\n"
+                                      "    const uint8_t *packed;\n"
+                                      "    int32_t wbits;\n"
+                                      "} conv_packed_t;\n\n";
+
 static const char k_conv_packed[] =
     "/* Convolution with packed weights: conv's loops, output channel outermost so that each\n"
     " * row is unpacked once. */\n"
-    "typedef struct {\n"
-    "    conv_t c; /* c.weight is unused */\n"
-    "    const uint8_t *packed;\n"
-    "    int32_t wbits;\n"
-    "} conv_packed_t;\n\n"
     "static void conv_packed(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
     "{\n"
     "    const conv_t *p = &q->c;\n"
@@ -368,13 +384,15 @@ static const char k_conv_packed[] =
     "    }\n"
     "}\n\n";
 
+static const char k_dense_packed_t[] = "/* A fully connected layer with packed weights. */\n"
+                                       "typedef struct {\n"
+                                       "    dense_t d; /* d.weight is unused */\n"
+                                       "    const uint8_t *packed;\n"
+                                       "    int32_t wbits;\n"
+                                       "} dense_packed_t;\n\n";
+
 static const char k_dense_packed[] =
     "/* Fully connected with packed weights: each row is used once, unpacked as it is. */\n"
-    "typedef struct {\n"
-    "    dense_t d; /* d.weight is unused */\n"
-    "    const uint8_t *packed;\n"
-    "    int32_t wbits;\n"
-    "} dense_packed_t;\n\n"
     "static int32_t dense_packed_acc(const dense_packed_t *q, const uint8_t *x, int32_t o)\n"
     "{\n"
     "    const dense_t *p = &q->d;\n"
@@ -404,14 +422,323 @@ static const char k_logits_packed[] =
     "        out[o] = p->out_scale[o] * (float)dense_packed_acc(q, x, o) + p->out_bias[o];\n"
     "}\n\n";
 
+/* ---- binarized inputs (docs/int8.md#binarized-inputs-bnn-bi-real-xnor-net) ----
+ *
+ * BNN, Bi-Real ("ain": "sign") and XNOR-Net ("xnor") layers see +1 where the stored input
+ * is >= its zero point, -1 elsewhere and 0 in the padding (training's conv of sign(x)), so
+ * their dot product is an integer; a sign layer's output stage is the int8 one with that
+ * integer as the sum (acc = bias + dot * 2^acc_shift, requant), XNOR's is float (below).
+ * The groups-1 kernels count 32 products at a time: the input's signs packed once per
+ * layer (xbits), one output channel's weights unpacked to bit words (wsign, and wnz for
+ * ternary rows), one run of words per kernel tap so that a tap's channels start a word.
+ * A binary tap is len - 2 popcount(x ^ w), a ternary one popcount(nz) - 2 popcount(nz &
+ * (x ^ w)); the Cortex-M has no popcount instruction, so it is the SWAR bit trick (a dozen
+ * ALU instructions, no table in flash). Padding taps are skipped, as the int8 conv skips
+ * them, so the sum is exactly the runtime's reference loop (binact.c reference_dots) and
+ * needs no correction (the runtime's popcount kernels pad with -1 and add it back). The
+ * grouped (depthwise) kernel is that reference loop on an int8 row, as in the runtime. */
+
+static const char k_sign_bits[] =
+    "/* Binarized inputs (BNN, Bi-Real, XNOR-Net): +1 where the stored input is >= its zero\n"
+    " * point, -1 elsewhere, 0 in the padding. xbits holds the input's signs, wsign / wnz one\n"
+    " * output channel's weights (1 = +1 / 1 = nonzero, ternary rows only), each run of n\n"
+    " * values (one kernel tap's channels) starting a 32-bit word, the tails 0. */\n"
+    "static int32_t popcount32(uint32_t v)\n"
+    "{\n"
+    "    v = v - ((v >> 1) & 0x55555555u);\n"
+    "    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);\n"
+    "    v = (v + (v >> 4)) & 0x0f0f0f0fu;\n"
+    "    return (int32_t)((v * 0x01010101u) >> 24);\n"
+    "}\n\n"
+    "/* The signs of `runs` runs of n stored values into xbits (1 where x >= zp). */\n"
+    "static void pack_signs(const uint8_t *x, int32_t runs, int32_t n, int32_t zp)\n"
+    "{\n"
+    "    int32_t r, i, words = (n + 31) / 32;\n"
+    "    for (r = 0; r < runs; r++) {\n"
+    "        uint32_t *dst = xbits + r * words;\n"
+    "        const uint8_t *src = x + r * n;\n"
+    "        for (i = 0; i < words; i++)\n"
+    "            dst[i] = 0;\n"
+    "        for (i = 0; i < n; i++)\n"
+    "            dst[i >> 5] |= (uint32_t)(src[i] >= zp) << (i & 31);\n"
+    "    }\n"
+    "}\n\n"
+    "/* One output channel's packed row, `runs` runs of n weights, into wsign (and wnz). */\n"
+    "static void unpack_row_bits(const uint8_t *p, int32_t runs, int32_t n, int32_t wbits)\n"
+    "{\n"
+    "    int32_t r, i, words = (n + 31) / 32;\n"
+    "    for (i = 0; i < runs * words; i++) {\n"
+    "        wsign[i] = 0;\n"
+    "        if (wbits == 2)\n"
+    "            wnz[i] = 0;\n"
+    "    }\n"
+    "    for (r = 0; r < runs; r++)\n"
+    "        for (i = 0; i < n; i++) {\n"
+    "            int32_t j = r * n + i, at = r * words + (i >> 5), code;\n"
+    "            uint32_t bit = (uint32_t)1 << (i & 31);\n"
+    "            if (wbits == 1) {\n"
+    "                if ((p[j >> 3] >> (j & 7)) & 1)\n"
+    "                    wsign[at] |= bit;\n"
+    "                continue;\n"
+    "            }\n"
+    "            code = (p[j >> 2] >> 2 * (j & 3)) & 3;\n"
+    "            if (code == 1)\n"
+    "                wsign[at] |= bit;\n"
+    "            if (code != 0)\n"
+    "                wnz[at] |= bit;\n"
+    "        }\n"
+    "}\n\n"
+    "/* The dot product of n +-1 inputs (x) and weights (s, and nz for ternary, else 0). */\n"
+    "static int32_t bin_dot(const uint32_t *x, const uint32_t *s, const uint32_t *nz, int32_t n)\n"
+    "{\n"
+    "    int32_t i, words = (n + 31) / 32, d = 0;\n"
+    "    if (!nz) {\n"
+    "        for (i = 0; i < words; i++)\n"
+    "            d += popcount32(x[i] ^ s[i]); /* the tails are 0 ^ 0 */\n"
+    "        return n - 2 * d;\n"
+    "    }\n"
+    "    for (i = 0; i < words; i++)\n"
+    "        d += popcount32(nz[i]) - 2 * popcount32(nz[i] & (x[i] ^ s[i]));\n"
+    "    return d;\n"
+    "}\n\n";
+
+static const char k_window_bits[] =
+    "/* The dot product of output pixel (oy, ox) of a groups-1 conv over its window, from\n"
+    " * xbits (the input's signs) and the unpacked row; padding taps are skipped (0). */\n"
+    "static int32_t window_bits_dot(const conv_t *p, int32_t wbits, int32_t oy, int32_t ox)\n"
+    "{\n"
+    "    int32_t words = (p->cin + 31) / 32, ky, kx, acc = 0;\n"
+    "    for (ky = 0; ky < p->k; ky++) {\n"
+    "        int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "        if (iy < 0 || iy >= p->h)\n"
+    "            continue;\n"
+    "        for (kx = 0; kx < p->k; kx++) {\n"
+    "            int32_t ix = ox * p->stride - p->pad + kx, t = ky * p->k + kx;\n"
+    "            if (ix < 0 || ix >= p->w)\n"
+    "                continue;\n"
+    "            acc += bin_dot(xbits + (iy * p->w + ix) * words, wsign + t * words,\n"
+    "                           wbits == 2 ? wnz + t * words : 0, p->cin);\n"
+    "        }\n"
+    "    }\n"
+    "    return acc;\n"
+    "}\n\n";
+
+static const char k_conv_sign[] =
+    "/* Convolution with a binarized input, groups 1: the input's signs packed once, output\n"
+    " * channel outermost (one row's bits at a time). */\n"
+    "static void conv_sign(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &q->c;\n"
+    "    int32_t row = packed_row_bytes(p->k * p->k * p->cin, q->wbits);\n"
+    "    int32_t oy, ox, co, acc;\n"
+    "    pack_signs(x, p->h * p->w, p->cin, p->in_zp);\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        unpack_row_bits(q->packed + co * row, p->k * p->k, p->cin, q->wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++) {\n"
+    "                acc = window_bits_dot(p, q->wbits, oy, ox);\n"
+    "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "    }\n"
+    "}\n\n";
+
+/* XNOR-Net inputs ("ain": "xnor"): the dot products as for sign, then the runtime's float
+ * output stage (binact.c frost_int8_bin_run, xnor_scale): K * (alpha_c * dot) + bias_c with
+ * K from the dequantized input as training computes it (frost_xnor_conv_k,
+ * frost_xnor_linear_beta: sums of |x| in double, the rest in float), quantized as
+ * frost_quantize_one. Every operation is the runtime's, in its order, and IEEE single and
+ * double arithmetic rounds the same everywhere (no fused multiply-add: -ffp-contract=off),
+ * so the bits match; on a Cortex-M4F the double sums run in software (libgcc). */
+static const char k_xnor_common[] =
+    "/* XNOR-Net inputs: K * (alpha_c * dot) + bias_c in float, K from the real input\n"
+    " * (x - zp) * S as frost computes it (sums of |x| in double), quantized as frost's\n"
+    " * fake-quant (compile with -ffp-contract=off to keep frost's bits). */\n"
+    "static float mean_abs(const uint8_t *x, int32_t n, int32_t zp, float scale)\n"
+    "{\n"
+    "    double s = 0.0;\n"
+    "    int32_t i;\n"
+    "    for (i = 0; i < n; i++) {\n"
+    "        double v = (double)(((float)x[i] - (float)zp) * scale);\n"
+    "        s += v < 0.0 ? -v : v;\n"
+    "    }\n"
+    "    return n > 0 ? (float)(s / (double)n) : 0.0f;\n"
+    "}\n\n"
+    "/* zp + v / S rounded half to even, clamped (NaN: zp); the two float adds round. */\n"
+    "static uint8_t quantize_float(float v, float inv, int32_t zp, int32_t lo, int32_t hi)\n"
+    "{\n"
+    "    float r = v * inv, q;\n"
+    "    if (r != r)\n"
+    "        return (uint8_t)zp;\n"
+    "    if (r > -4194304.0f && r < 4194304.0f)\n"
+    "        r = (r + 12582912.0f) - 12582912.0f;\n"
+    "    q = (float)zp + r;\n"
+    "    return (uint8_t)(q < (float)lo ? lo : q > (float)hi ? hi : (int32_t)q);\n"
+    "}\n\n";
+
+static const char k_conv_xnor_t[] =
+    "/* Convolution with an XNOR-Net input: A (the mean |x| of each input pixel over all its\n"
+    " * channels) in xa, K (A summed over each output pixel's window / k^2) in xk. */\n"
+    "typedef struct {\n"
+    "    conv_packed_t q; /* q.c.bias, mult, shift are unused */\n"
+    "    const float *alpha, *bias;\n"
+    "    float in_scale, out_inv; /* the input's scale, 1 / the output's */\n"
+    "} conv_xnor_t;\n\n"
+    "static void xnor_k(const conv_xnor_t *z, const uint8_t *x)\n"
+    "{\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    int32_t i, oy, ox, ky, kx;\n"
+    "    float inv = 1.0f / (float)(p->k * p->k);\n"
+    "    for (i = 0; i < p->h * p->w; i++)\n"
+    "        xa[i] = mean_abs(x + i * p->cin, p->cin, p->in_zp, z->in_scale);\n"
+    "    for (oy = 0; oy < p->oh; oy++)\n"
+    "        for (ox = 0; ox < p->ow; ox++) {\n"
+    "            double s = 0.0;\n"
+    "            for (ky = 0; ky < p->k; ky++) {\n"
+    "                int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "                for (kx = 0; kx < p->k && iy >= 0 && iy < p->h; kx++) {\n"
+    "                    int32_t ix = ox * p->stride - p->pad + kx;\n"
+    "                    if (ix >= 0 && ix < p->w)\n"
+    "                        s += (double)xa[iy * p->w + ix];\n"
+    "                }\n"
+    "            }\n"
+    "            xk[oy * p->ow + ox] = (float)s * inv;\n"
+    "        }\n"
+    "}\n\n"
+    "/* Output (oy, ox, co) of an XNOR conv from its dot product. */\n"
+    "static void xnor_out(const conv_xnor_t *z, int32_t oy, int32_t ox, int32_t co, int32_t dot,\n"
+    "                     uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    float v = xk[oy * p->ow + ox] * (z->alpha[co] * (float)dot) + z->bias[co];\n"
+    "    y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "        quantize_float(v, z->out_inv, p->out_zp, p->lo, p->hi);\n"
+    "}\n\n";
+
+static const char k_conv_xnor[] =
+    "/* Groups 1: the dot products on bit words, as conv_sign. */\n"
+    "static void conv_xnor(const conv_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    int32_t row = packed_row_bytes(p->k * p->k * p->cin, z->q.wbits), oy, ox, co;\n"
+    "    xnor_k(z, x);\n"
+    "    pack_signs(x, p->h * p->w, p->cin, p->in_zp);\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        unpack_row_bits(z->q.packed + co * row, p->k * p->k, p->cin, z->q.wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++)\n"
+    "                xnor_out(z, oy, ox, co, window_bits_dot(p, z->q.wbits, oy, ox), y);\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_conv_xnor_grouped[] =
+    "/* Grouped (depthwise): the dot products as conv_sign_grouped. */\n"
+    "static void conv_xnor_grouped(const conv_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &z->q.c;\n"
+    "    int32_t inner = p->k * p->k * (p->cin / p->groups);\n"
+    "    int32_t row = packed_row_bytes(inner, z->q.wbits), oy, ox, co;\n"
+    "    xnor_k(z, x);\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        unpack_row(z->q.packed + co * row, inner, z->q.wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++)\n"
+    "                xnor_out(z, oy, ox, co,\n"
+    "                         window_signs_dot(p, x, co / (p->cout / p->groups), oy, ox), y);\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_linear_xnor[] =
+    "/* Fully connected with an XNOR-Net input: beta = the mean |x| of the whole input. */\n"
+    "typedef struct {\n"
+    "    dense_packed_t q; /* q.d.bias, mult, shift are unused */\n"
+    "    const float *alpha, *bias;\n"
+    "    float in_scale, out_inv;\n"
+    "} dense_xnor_t;\n\n"
+    "static void linear_xnor(const dense_xnor_t *z, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const dense_t *p = &z->q.d;\n"
+    "    int32_t o, row = packed_row_bytes(p->cin, z->q.wbits);\n"
+    "    float beta = mean_abs(x, p->cin, p->in_zp, z->in_scale), v;\n"
+    "    pack_signs(x, 1, p->cin, p->in_zp);\n"
+    "    for (o = 0; o < p->cout; o++) {\n"
+    "        unpack_row_bits(z->q.packed + o * row, 1, p->cin, z->q.wbits);\n"
+    "        v = beta * (z->alpha[o] *\n"
+    "                    (float)bin_dot(xbits, wsign, z->q.wbits == 2 ? wnz : 0, p->cin)) +\n"
+    "            z->bias[o];\n"
+    "        y[o] = quantize_float(v, z->out_inv, p->out_zp, p->lo, p->hi);\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_window_signs[] =
+    "/* The dot product of output pixel (oy, ox), channel group g, of a grouped conv with a\n"
+    " * binarized input: +-w of the unpacked int8 row (few channels per group: no bits). */\n"
+    "static int32_t window_signs_dot(const conv_t *p, const uint8_t *x, int32_t g, int32_t oy,\n"
+    "                                int32_t ox)\n"
+    "{\n"
+    "    int32_t cpg_in = p->cin / p->groups, ky, kx, ci, acc = 0;\n"
+    "    for (ky = 0; ky < p->k; ky++) {\n"
+    "        int32_t iy = oy * p->stride - p->pad + ky;\n"
+    "        if (iy < 0 || iy >= p->h)\n"
+    "            continue;\n"
+    "        for (kx = 0; kx < p->k; kx++) {\n"
+    "            int32_t ix = ox * p->stride - p->pad + kx;\n"
+    "            const uint8_t *xp;\n"
+    "            const int8_t *wp;\n"
+    "            if (ix < 0 || ix >= p->w)\n"
+    "                continue;\n"
+    "            xp = x + (iy * p->w + ix) * p->cin + g * cpg_in;\n"
+    "            wp = wrow + (ky * p->k + kx) * cpg_in;\n"
+    "            for (ci = 0; ci < cpg_in; ci++)\n"
+    "                acc += xp[ci] >= p->in_zp ? wp[ci] : -wp[ci];\n"
+    "        }\n"
+    "    }\n"
+    "    return acc;\n"
+    "}\n\n";
+
+static const char k_conv_sign_grouped[] =
+    "/* Grouped (depthwise) convolution with a binarized input, output channel outermost. */\n"
+    "static void conv_sign_grouped(const conv_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const conv_t *p = &q->c;\n"
+    "    int32_t inner = p->k * p->k * (p->cin / p->groups);\n"
+    "    int32_t row = packed_row_bytes(inner, q->wbits), oy, ox, co, acc;\n"
+    "    for (co = 0; co < p->cout; co++) {\n"
+    "        unpack_row(q->packed + co * row, inner, q->wbits);\n"
+    "        for (oy = 0; oy < p->oh; oy++)\n"
+    "            for (ox = 0; ox < p->ow; ox++) {\n"
+    "                acc = window_signs_dot(p, x, co / (p->cout / p->groups), oy, ox);\n"
+    "                acc = p->bias[co] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "                y[(oy * p->ow + ox) * p->cout + co] =\n"
+    "                    requant(acc, p->mult[co], p->shift[co], p->out_zp, p->lo, p->hi);\n"
+    "            }\n"
+    "    }\n"
+    "}\n\n";
+
+static const char k_linear_sign[] =
+    "/* Fully connected with a binarized input: its signs packed once, one row at a time. */\n"
+    "static void linear_sign(const dense_packed_t *q, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    const dense_t *p = &q->d;\n"
+    "    int32_t o, acc, row = packed_row_bytes(p->cin, q->wbits);\n"
+    "    pack_signs(x, 1, p->cin, p->in_zp);\n"
+    "    for (o = 0; o < p->cout; o++) {\n"
+    "        unpack_row_bits(q->packed + o * row, 1, p->cin, q->wbits);\n"
+    "        acc = bin_dot(xbits, wsign, q->wbits == 2 ? wnz : 0, p->cin);\n"
+    "        acc = p->bias[o] + (int32_t)((uint32_t)acc << p->acc_shift);\n"
+    "        y[o] = requant(acc, p->mult[o], p->shift[o], p->out_zp, p->lo, p->hi);\n"
+    "    }\n"
+    "}\n\n";
+
 static void emit_kernels(frost_strbuf *b, needs k)
 {
     const char *parts[] = {
         k.requant ? k_requant : "",
         k.add ? k_mbqm : "",
-        k.conv || k.packed_conv ? k_conv_t : "",
+        k.conv || k.packed_conv || k.sign_conv ? k_conv_t : "",
         k.conv ? k_conv : "",
-        k.linear || k.logits || k.packed_dense ? k_dense_t : "",
+        k.linear || k.logits || k.packed_dense || k.sign_dense ? k_dense_t : "",
         k.linear || k.logits ? k_dense_acc : "",
         k.linear ? k_linear : "",
         k.logits ? k_logits : "",
@@ -488,40 +815,121 @@ static void append_comment_name(frost_strbuf *b, const char *name)
         frost_strbuf_appendf(b, "%c", isalnum((unsigned char)*p) || strchr("._-", *p) ? *p : '_');
 }
 
-/* The longest packed row of the model (wrow's size), 0 without packed weights. */
-static int64_t packed_row_max(const frost_int8_model *m)
+/* A binarized-input node whose kernel runs on bit words (groups 1): conv_sign, conv_xnor,
+ * linear_sign, linear_xnor (grouped ones use the int8 row). */
+static bool sign_bits_node(const frost_int8_node *n)
 {
-    int64_t most = 0;
-    for (int i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].wbits) {
-            int64_t inner = weight_inner(m, &m->nodes[i]);
-            most = inner > most ? inner : most;
-        }
-    return most;
+    return n->ain && (n->op != FROST_I8_CONV || n->groups == 1);
 }
 
-/* The packed-weight kernels the model uses (after the int8 ones: they reuse conv_t,
- * dense_t and requant). */
+/* The RAM the packed and binarized-input kernels use besides the arena: wrow (bytes, the
+ * longest row unpacked to int8), xbits (32-bit words, the signs of the largest binarized
+ * input), wsign and wnz (words, one output channel's weight bits; wnz for ternary rows). */
+typedef struct {
+    int64_t wrow, xbits, wsign, wnz;
+    int64_t xa, xk; /* floats: XNOR convs' A (input pixels) and K (output pixels) */
+} scratch_sizes;
+
+static int64_t most(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static scratch_sizes scratch_of(const frost_int8_model *m)
+{
+    scratch_sizes s = {0};
+    for (int i = 1; i < m->n_nodes; i++) {
+        const frost_int8_node *n = &m->nodes[i], *in = n->n_in ? &m->nodes[n->in[0]] : NULL;
+        if (!n->wbits)
+            continue;
+        int64_t inner = weight_inner(m, n);
+        bool conv = n->op == FROST_I8_CONV;
+        if (conv && n->ain == FROST_I8_AIN_XNOR) {
+            s.xa = most(s.xa, (int64_t)in->h * in->w);
+            s.xk = most(s.xk, (int64_t)n->h * n->w);
+        }
+        if (!sign_bits_node(n)) {
+            s.wrow = most(s.wrow, inner);
+            continue;
+        }
+        int64_t words = conv ? (in->c + 31) / 32 : (inner + 31) / 32;
+        int64_t row = conv ? (int64_t)n->k * n->k * words : words;
+        s.xbits = most(s.xbits, conv ? (int64_t)in->h * in->w * words : words);
+        s.wsign = most(s.wsign, row);
+        if (n->wbits == 2)
+            s.wnz = most(s.wnz, row);
+    }
+    return s;
+}
+
+static int64_t scratch_bytes(scratch_sizes s)
+{
+    return s.wrow + 4 * (s.xbits + s.wsign + s.wnz + s.xa + s.xk);
+}
+
+/* The packed-weight and binarized-input kernels the model uses (after the int8 ones: they
+ * reuse conv_t, dense_t and requant), with their RAM buffers. */
 static void emit_packed_kernels(frost_strbuf *b, const frost_int8_model *m)
 {
-    int64_t row_max = packed_row_max(m);
-    bool conv = false, linear = false, logits = false;
+    scratch_sizes s = scratch_of(m);
+    bool conv = false, dense = false, linear = false, logits = false;
+    bool sign_conv = false, sign_grouped = false, sign_linear = false;
+    bool xnor_conv = false, xnor_grouped = false, xnor_linear = false;
     for (int i = 1; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        conv |= n->wbits && n->op == FROST_I8_CONV;
-        linear |= n->wbits && n->op == FROST_I8_LINEAR;
-        logits |= n->wbits && n->op == FROST_I8_LOGITS;
+        bool packed = n->wbits && !n->ain, c = n->op == FROST_I8_CONV;
+        bool sign = n->ain == FROST_I8_AIN_SIGN, xnor = n->ain == FROST_I8_AIN_XNOR;
+        conv |= packed && c;
+        linear |= packed && n->op == FROST_I8_LINEAR;
+        logits |= packed && n->op == FROST_I8_LOGITS;
+        sign_conv |= sign && c && n->groups == 1;
+        sign_grouped |= sign && c && n->groups > 1;
+        sign_linear |= sign && !c;
+        xnor_conv |= xnor && c && n->groups == 1;
+        xnor_grouped |= xnor && c && n->groups > 1;
+        xnor_linear |= xnor && !c;
     }
-    if (!row_max)
+    dense = linear || logits || sign_linear || xnor_linear;
+    if (!s.wrow && !s.xbits)
         return;
-    frost_strbuf_appendf(b,
-                         "/* One output channel's packed weights, unpacked (RAM: %lld bytes, "
-                         "the longest row). */\n"
-                         "static int8_t wrow[%lld];\n\n%s",
-                         (long long)row_max, (long long)row_max, k_unpack);
-    frost_strbuf_appendf(b, "%s%s%s%s", conv ? k_conv_packed : "",
-                         linear || logits ? k_dense_packed : "", linear ? k_linear_packed : "",
-                         logits ? k_logits_packed : "");
+    frost_strbuf_appendf(b, "%s", k_row_bytes);
+    if (s.wrow)
+        frost_strbuf_appendf(b,
+                             "/* One output channel's packed weights, unpacked (RAM: %lld bytes, "
+                             "the longest row). */\n"
+                             "static int8_t wrow[%lld];\n\n%s",
+                             (long long)s.wrow, (long long)s.wrow, k_unpack);
+    if (s.xbits)
+        frost_strbuf_appendf(b,
+                             "/* Binarized inputs: the signs of one layer's input and one output "
+                             "channel's weight bits\n * (RAM: %lld bytes; wnz only for ternary "
+                             "rows). */\n"
+                             "static uint32_t xbits[%lld], wsign[%lld], wnz[%lld];\n\n%s",
+                             (long long)(4 * (s.xbits + s.wsign + s.wnz)), (long long)s.xbits,
+                             (long long)s.wsign, (long long)(s.wnz ? s.wnz : 1), k_sign_bits);
+    if (s.xa)
+        frost_strbuf_appendf(b,
+                             "/* XNOR-Net convs: A of each input pixel, K of each output pixel "
+                             "(RAM: %lld bytes). */\n"
+                             "static float xa[%lld], xk[%lld];\n\n",
+                             (long long)(4 * (s.xa + s.xk)), (long long)s.xa, (long long)s.xk);
+    const char *parts[] = {
+        conv || sign_conv || sign_grouped || xnor_conv || xnor_grouped ? k_conv_packed_t : "",
+        dense ? k_dense_packed_t : "",
+        conv ? k_conv_packed : "",
+        linear || logits ? k_dense_packed : "",
+        linear ? k_linear_packed : "",
+        logits ? k_logits_packed : "",
+        sign_conv || xnor_conv ? k_window_bits : "",
+        sign_grouped || xnor_grouped ? k_window_signs : "",
+        sign_conv ? k_conv_sign : "",
+        sign_grouped ? k_conv_sign_grouped : "",
+        sign_linear ? k_linear_sign : "",
+        xnor_conv || xnor_grouped || xnor_linear ? k_xnor_common : "",
+        xnor_conv || xnor_grouped ? k_conv_xnor_t : "",
+        xnor_conv ? k_conv_xnor : "",
+        xnor_grouped ? k_conv_xnor_grouped : "",
+        xnor_linear ? k_linear_xnor : "",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        frost_strbuf_appendf(b, "%s", parts[i]);
 }
 
 /* The packed weights of node i as nI_packed (the bytes the .int8 file stores). */
@@ -542,43 +950,82 @@ static void emit_packed_params(frost_strbuf *b, const frost_int8_model *m, int i
 {
     const frost_int8_node *n = &m->nodes[i];
     const frost_int8_node *in = &m->nodes[n->in[0]];
+    bool xnor = n->ain == FROST_I8_AIN_XNOR;
+    char arrays[64] = "0, 0, 0"; /* XNOR: its float alpha and bias instead */
+    if (!xnor)
+        snprintf(arrays, sizeof arrays, "n%d_bias, n%d_mult, n%d_shift", i, i, i);
     if (n->op == FROST_I8_CONV)
         frost_strbuf_appendf(b,
-                             "static const conv_packed_t n%d = {{%d, %d, %d, %d, %d, %d, %d, %d, "
-                             "%d, %d, %d, %ld, %ld, %ld, %ld,\n    0, n%d_bias, n%d_mult, "
-                             "n%d_shift}, n%d_packed, %d};\n",
-                             i, in->h, in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->pad,
-                             n->groups, n->acc_shift, (long)in->zp, (long)n->zp, (long)n->lo,
-                             (long)n->hi, i, i, i, i, n->wbits);
+                             "static const %s n%d = {%s{%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
+                             "%d, %ld, %ld, %ld, %ld,\n    0, %s}, n%d_packed, %d}",
+                             xnor ? "conv_xnor_t" : "conv_packed_t", i, xnor ? "{" : "", in->h,
+                             in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->pad, n->groups,
+                             n->acc_shift, (long)in->zp, (long)n->zp, (long)n->lo, (long)n->hi,
+                             arrays, i, n->wbits);
     else if (n->op == FROST_I8_LINEAR)
         frost_strbuf_appendf(
             b,
-            "static const dense_packed_t n%d = {{%lld, %d, %d, %ld, %ld, %ld, "
-            "%ld, 0, n%d_bias,\n    n%d_mult, n%d_shift, 0, 0}, n%d_packed, %d};\n",
-            i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, (long)n->zp,
-            (long)n->lo, (long)n->hi, i, i, i, i, n->wbits);
+            "static const %s n%d = {%s{%lld, %d, %d, %ld, %ld, %ld, %ld, 0, %s, 0, "
+            "0},\n    n%d_packed, %d}",
+            xnor ? "dense_xnor_t" : "dense_packed_t", i, xnor ? "{" : "",
+            (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, (long)n->zp,
+            (long)n->lo, (long)n->hi, arrays, i, n->wbits);
     else
         frost_strbuf_appendf(b,
                              "static const dense_packed_t n%d = {{%lld, %d, %d, %ld, 0, 0, 0, 0, "
-                             "n%d_bias, 0, 0,\n    n%d_scale, n%d_fbias}, n%d_packed, %d};\n",
+                             "n%d_bias, 0, 0,\n    n%d_scale, n%d_fbias}, n%d_packed, %d}",
                              i, (long long)weight_inner(m, n), n->c, n->acc_shift, (long)in->zp, i,
                              i, i, i, n->wbits);
+    if (xnor) { /* the input's scale, 1 / the output's (frost_quantize_one's inverse) */
+        frost_strbuf_appendf(b, ",\n    n%d_alpha, n%d_xbias, ", i, i);
+        append_float(b, in->scale);
+        frost_strbuf_appendf(b, ", ");
+        append_float(b, 1.0f / n->scale);
+        frost_strbuf_appendf(b, "}");
+    }
+    frost_strbuf_appendf(b, ";\n");
 }
 
-/* The call of a conv / linear / logits node with packed weights. */
+/* The call of a conv / linear / logits node with packed weights (binarized inputs too). */
 static void emit_packed_call(frost_strbuf *b, const frost_int8_model *m, int i)
 {
     const frost_int8_node *n = &m->nodes[i];
     size_t x = m->nodes[n->in[0]].offset, y = n->offset;
-    if (n->op == FROST_I8_CONV)
-        frost_strbuf_appendf(b, "    conv_packed(&n%d, A(%zu), A(%zu));", i, x, y);
-    else if (n->op == FROST_I8_LINEAR)
-        frost_strbuf_appendf(b, "    linear_packed(&n%d, A(%zu), A(%zu));", i, x, y);
+    const char *kernel = n->op == FROST_I8_CONV ? "conv_packed" : "linear_packed";
+    if (n->ain == FROST_I8_AIN_XNOR && n->op == FROST_I8_CONV)
+        kernel = n->groups == 1 ? "conv_xnor" : "conv_xnor_grouped";
+    else if (n->ain == FROST_I8_AIN_XNOR)
+        kernel = "linear_xnor";
+    else if (n->ain && n->op == FROST_I8_CONV)
+        kernel = n->groups == 1 ? "conv_sign" : "conv_sign_grouped";
+    else if (n->ain)
+        kernel = "linear_sign";
+    if (n->op != FROST_I8_LOGITS)
+        frost_strbuf_appendf(b, "    %s(&n%d, A(%zu), A(%zu));", kernel, i, x, y);
     else
         frost_strbuf_appendf(b, "    logits_packed(&n%d, A(%zu), output);", i, x);
     frost_strbuf_appendf(b, " /* ");
     append_comment_name(b, n->name);
     frost_strbuf_appendf(b, " */\n");
+}
+
+/* An XNOR node's float output stage: nI_alpha (its per-channel scale) and nI_xbias, the
+ * float bias the runtime derives from the int32 one (binact.c xnor_prepare), in place of
+ * the int32 bias and multipliers. */
+static void emit_xnor_arrays(frost_strbuf *b, const frost_int8_model *m, int i, size_t *bytes)
+{
+    const frost_int8_node *n = &m->nodes[i];
+    float *bias = malloc((size_t)n->c * sizeof(float));
+    char name[64];
+    (void)m;
+    for (int c = 0; bias && c < n->c; c++)
+        bias[c] = (float)((double)n->bias[c] * n->wscale[c] / (double)(1 << n->acc_shift));
+    snprintf(name, sizeof name, "n%d_alpha", i);
+    emit_f32(b, name, n->wscale, n->c, bytes);
+    snprintf(name, sizeof name, "n%d_xbias", i);
+    if (bias)
+        emit_f32(b, name, bias, n->c, bytes);
+    free(bias);
 }
 
 /* The arrays of node i: nI_weight (or nI_packed), nI_bias, nI_mult, nI_shift, nI_lut, nI_scale,
@@ -595,6 +1042,10 @@ static void emit_arrays(frost_strbuf *b, const frost_int8_model *m, int i, size_
     } else if (n->weight) {
         snprintf(name, sizeof name, "n%d_weight", i);
         emit_i8(b, name, n->weight, n->c * weight_inner(m, n), bytes);
+    }
+    if (n->ain == FROST_I8_AIN_XNOR) {
+        emit_xnor_arrays(b, m, i, bytes);
+        return;
     }
     if (n->weight) {
         snprintf(name, sizeof name, "n%d_bias", i);
@@ -778,6 +1229,28 @@ static void emit_run(frost_strbuf *b, const frost_int8_model *m, const char *nam
     frost_strbuf_appendf(b, "    return 0;\n}\n");
 }
 
+static bool has_xnor(const frost_int8_model *m)
+{
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].ain == FROST_I8_AIN_XNOR)
+            return true;
+    return false;
+}
+
+/* What of the generated code is float (the header's "Integer-only ...%s"). */
+static const char *float_note(const frost_int8_model *m)
+{
+    bool logits = ends_in_logits(m), xnor = has_xnor(m);
+    if (xnor && logits)
+        return ",\n * except the float logits of the last layer and the output stage of the "
+               "XNOR-Net\n"
+               " * layers (float, with sums in double: K of the real input, as frost computes it)";
+    if (xnor)
+        return ",\n * except the output stage of the XNOR-Net layers (float, with sums in double:\n"
+               " * K of the real input, as frost computes it)";
+    return logits ? ",\n * except the float logits of the last layer" : "";
+}
+
 static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *name,
                         const char *upper, size_t const_bytes)
 {
@@ -799,9 +1272,8 @@ static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *
         "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
         "#define %s_INPUT_H %d\n#define %s_INPUT_W %d\n#define %s_INPUT_C %d\n"
         "#define %s_INPUT_SIZE %lld\n#define %s_INPUT_SCALE ",
-        name, upper, upper, upper, upper, upper, upper, upper, upper, upper,
-        ends_in_logits(m) ? ",\n * except the float logits of the last layer" : "", upper, upper,
-        upper, m->in_h, upper, m->in_w, upper, m->in_c, upper,
+        name, upper, upper, upper, upper, upper, upper, upper, upper, upper, float_note(m), upper,
+        upper, upper, m->in_h, upper, m->in_w, upper, m->in_c, upper,
         (long long)m->in_h * m->in_w * m->in_c, upper);
     append_float(b, first->scale);
     frost_strbuf_appendf(b,
@@ -832,14 +1304,16 @@ static void emit_header(frost_strbuf *b, const frost_int8_model *m, const char *
     frost_strbuf_appendf(b,
                          "/* RAM: the static activation arena (frost's memory plan) and the "
                          "scratch: one row of\n * unpacked weights when the model has packed "
-                         "binary / ternary weights, else none.\n * Flash: %s_CONST_BYTES of "
+                         "binary / ternary weights, and for layers\n * with binarized inputs "
+                         "the sign bits of their input and one row of weight bits; else\n * "
+                         "none. Flash: %s_CONST_BYTES of "
                          "weights (packed ones as stored), biases, multipliers and\n * tables, "
                          "plus the code and the per-layer parameters. */\n"
                          "#define %s_ARENA_BYTES %zu\n#define %s_SCRATCH_BYTES %lld\n"
                          "#define %s_CONST_BYTES %zu\n\n"
                          "int %s_run(const uint8_t *input, %s_output_t *output);\n\n#endif\n",
-                         upper, upper, m->arena_bytes, upper, (long long)packed_row_max(m), upper,
-                         const_bytes, name, name);
+                         upper, upper, m->arena_bytes, upper,
+                         (long long)scratch_bytes(scratch_of(m)), upper, const_bytes, name, name);
 }
 
 /* ---- entry point ---- */
@@ -863,11 +1337,6 @@ static frost_status check_exportable(const frost_int8_model *m, const char *dir,
                           m->name);
     for (int i = 0; i < m->n_nodes; i++) {
         const frost_int8_node *n = &m->nodes[i];
-        if (n->ain)
-            return frost_fail(FROST_ERR_UNSUPPORTED,
-                              "C export: node '%s' binarizes its input (%s); the C export does "
-                              "not support binarized-input layers (docs/int8.md#low-bit-layers)",
-                              n->name, frost_int8_ain_name(n->ain));
         /* the packed kernels unpack -1/0/+1 codes; TTQ's per-channel levels are not emitted */
         if (n->wlevels)
             return frost_fail(FROST_ERR_UNSUPPORTED,
@@ -938,7 +1407,7 @@ frost_status frost_int8_export_c(const frost_int8_model *m, const char *dir, con
     if (s == FROST_OK && info)
         *info = (frost_int8_c_info){.const_bytes = const_bytes,
                                     .arena_bytes = m->arena_bytes,
-                                    .scratch_bytes = (size_t)packed_row_max(m),
+                                    .scratch_bytes = (size_t)scratch_bytes(scratch_of(m)),
                                     .float_output = ends_in_logits(m)};
     return s;
 }
