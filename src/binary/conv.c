@@ -55,7 +55,7 @@ static frost_status check_path(frost_bin_path p)
     return FROST_OK;
 }
 
-static frost_bin_dots_fn dots_fn(frost_bin_path p)
+frost_bin_dots_fn frost_bin_dots_for(frost_bin_path p)
 {
     switch (p) {
     case FROST_BIN_POPCNT: return frost_bin_dots_popcnt;
@@ -322,7 +322,7 @@ static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const fro
     int out_words = frost_bin_words(w->o);
     if (ok && simd_bits)
         bit_cuts(out->thresh, w->o, padded, cut, inv);
-    frost_bin_dots_fn dots = dots_fn(path);
+    frost_bin_dots_fn dots = frost_bin_dots_for(path);
     size_t image_words = (size_t)g->h * g->w * w->tap_words;
     for (int r = r0; ok && r < r1; r++) {
         int b = r / g->oh, oy = r % g->oh;

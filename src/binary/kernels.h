@@ -18,6 +18,10 @@
 typedef void (*frost_bin_dots_fn)(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
                                   int k_words, int blocks, const int32_t *base, int32_t *dot);
 
+/* The dots kernel of path p (the reference for a path this CPU lacks is the caller's
+ * business: check frost_bin_path_available first). */
+frost_bin_dots_fn frost_bin_dots_for(frost_bin_path p);
+
 void frost_bin_dots_ref(const uint64_t *x, const uint64_t *bits, const uint64_t *mask, int k_words,
                         int blocks, const int32_t *base, int32_t *dot);
 void frost_bin_dots_popcnt(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,

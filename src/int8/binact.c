@@ -18,10 +18,12 @@
  * dequantized 8-bit values through frost_xnor_conv_k / frost_xnor_linear_beta); that output
  * stage is float: K * alpha_c * dot + bias_c, quantized as the fake-quant quantizes.
  */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "binary/binary.h"
+#include "binary/kernels.h"
 #include "core/cpu.h"
 #include "core/util.h"
 #include "frost/quant.h"
@@ -41,7 +43,15 @@ struct frost_int8_bin {
     int32_t *bias16, *rq_fixed, *rq_float;
     int32_t *pad_row; /* [oh * ow]: row of pad_fix for a border pixel, -1 inside */
     int32_t *pad_fix; /* [border pixels][cout]: sum of the weights over the padded taps */
+    /* conv nodes whose rows fit the row-gather conv (rows_conv), else frost_bin_conv: the
+     * packed input's layout, in words (see "the row-gather conv" below) */
+    bool rows;
+    int row_lead, row_stride;
 };
+
+/* The row-gather conv's stack buffers: one output pixel's input row (3x3 taps of 4096
+ * channels) and its dots (channels rounded up to 8). Larger nodes take frost_bin_conv. */
+enum { ROW_PATCH_WORDS = 576, ROW_DOTS = 1024 };
 
 static const char *const ain_names[] = {"", "sign", "xnor"};
 
@@ -193,6 +203,24 @@ static frost_status xnor_prepare(const frost_int8_model *m, frost_int8_node *n, 
     return FROST_OK;
 }
 
+/* The row-gather conv's input layout when the node fits its buffers: `lead` zero words
+ * (the left padding's bits sit in them), the row's w * c bits, then zero words for the right
+ * padding and for the word past the last one that bits_at reads; `pad` zero rows above and
+ * below. Returns the words of the packed input (at least frost_bin_conv's `words`). */
+static size_t rows_layout(const frost_int8_model *m, const frost_int8_node *n,
+                          struct frost_int8_bin *b, size_t words)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    b->rows = b->w.k_words <= ROW_PATCH_WORDS && b->w.blocks * FROST_BIN_BLOCK <= ROW_DOTS;
+    if (!b->rows)
+        return words;
+    int lead = frost_bin_words(n->pad * in->c);
+    b->row_lead = lead;
+    b->row_stride = lead + frost_bin_words(in->w * in->c) + lead + 1;
+    size_t need = (size_t)(in->h + 2 * n->pad) * (size_t)b->row_stride;
+    return need > words ? need : words;
+}
+
 frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, size_t *x_words,
                                     size_t *dots, size_t *floats)
 {
@@ -233,6 +261,8 @@ frost_status frost_int8_bin_prepare(frost_int8_model *m, frost_int8_node *n, siz
         FROST_TRY(padding_fix(m, n, n->bin));
     size_t xw = n->op == FROST_I8_CONV ? (size_t)in->h * in->w * (size_t)frost_bin_words(in->c)
                                        : (size_t)frost_bin_words((int)inner);
+    if (n->op == FROST_I8_CONV)
+        xw = rows_layout(m, n, n->bin, xw);
     *x_words = xw > *x_words ? xw : *x_words;
     return FROST_OK;
 }
@@ -358,24 +388,153 @@ static const float *xnor_scale(const frost_int8_model *m, const frost_int8_node 
     return k;
 }
 
-void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+/* ---- the row-gather conv ----
+ *
+ * The signs of the input are packed as one bit string per image row (pixel ix's c bits at
+ * bit ix * c of the row, no word padding per pixel; rows_layout), so the kw taps of a kernel
+ * row are one run of kw * c bits, read with two shifts per word, and an output pixel's row
+ * in the weights' layout (binary.h: the kh * kw taps' c bits back to back) is kh such runs
+ * appended. frost_bin_conv instead appends the kh * kw taps one pixel at a time, which cost
+ * as much as the popcounts on 16-64 channel layers. Zero bits are -1 values, so padding
+ * is the popcount kernels' -1 padding and pad_fix corrects it as for frost_bin_conv. Each
+ * output row is finished (padding correction, output stage) while its dots are in L1. */
+
+/* The packed input of the row-gather conv (rows_layout). */
+static void pack_rows(const frost_int8_model *m, const frost_int8_node *n, const uint8_t *x)
 {
-    int32_t *dots = m->bin_dot;
-    if (!m->use_avx2 || !n->bin->popcount || !popcount_dots(m, n, x, dots))
-        reference_dots(m, n, x, dots); /* the reference kernels, grouped, or no memory */
-    int pixels = n->h * n->w;
+    const frost_int8_node *in = &m->nodes[n->in[0]];
     const struct frost_int8_bin *b = n->bin;
-    if (n->ain == FROST_I8_AIN_SIGN && m->use_avx2 && b->rq_fixed) {
+    size_t stride = (size_t)b->row_stride, run = (size_t)in->w * in->c;
+    memset(m->bin_x, 0, (size_t)(in->h + 2 * n->pad) * stride * sizeof(uint64_t));
+    for (int iy = 0; iy < in->h; iy++)
+        pack_signs(x + iy * run, 1, (int)run, in->zp,
+                   m->bin_x + (iy + n->pad) * stride + b->row_lead);
+}
+
+/* 64 bits of a packed row from bit `at` on (the row has a word past the last one read). */
+static inline uint64_t bits_at(const uint64_t *row, size_t at)
+{
+    size_t q = at / 64;
+    unsigned r = (unsigned)(at % 64);
+    /* (next << 1) << (63 - r): no shift by 64 when r is 0 */
+    return (row[q] >> r) | ((row[q + 1] << 1) << (63 - r));
+}
+
+/* The input row of output pixel (oy, ox) in the weights' layout (zero tail). */
+static void gather_rows(const frost_int8_model *m, const frost_int8_node *n, int oy, int ox,
+                        uint64_t *patch)
+{
+    const struct frost_int8_bin *b = n->bin;
+    int c = m->nodes[n->in[0]].c, run = n->k * c;
+    size_t start = (size_t)b->row_lead * 64 + (size_t)((ox * n->stride - n->pad) * c);
+    const uint64_t *row = m->bin_x + (size_t)oy * n->stride * b->row_stride;
+    uint64_t cur = 0;
+    int pos = 0; /* bits of cur filled */
+    for (int ky = 0; ky < n->k; ky++, row += b->row_stride)
+        for (int done = 0; done < run; done += 64) {
+            int len = run - done < 64 ? run - done : 64;
+            uint64_t v = bits_at(row, start + (size_t)done);
+            v &= len < 64 ? (UINT64_C(1) << len) - 1 : ~UINT64_C(0);
+            cur |= v << pos;
+            if (pos + len < 64) {
+                pos += len;
+                continue;
+            }
+            *patch++ = cur;
+            cur = pos ? v >> (64 - pos) : 0;
+            pos = pos + len - 64;
+        }
+    if (pos)
+        *patch = cur;
+}
+
+/* The dots of output row oy with the padding corrected, at dots + oy * ow * c. */
+static void row_dots(const frost_int8_model *m, const frost_int8_node *n, frost_bin_dots_fn fn,
+                     int oy, int32_t *dots)
+{
+    const struct frost_int8_bin *b = n->bin;
+    const frost_bin_weights *w = &b->w;
+    uint64_t patch[ROW_PATCH_WORDS];
+    int32_t tmp[ROW_DOTS];
+    bool in_place = n->c % FROST_BIN_BLOCK == 0; /* else the kernel writes past the pixel */
+    for (int ox = 0; ox < n->w; ox++) {
+        int p = oy * n->w + ox;
+        int32_t *d = dots + (size_t)p * n->c;
+        gather_rows(m, n, oy, ox, patch);
+        fn(patch, w->bits, w->mask, w->k_words, w->blocks, w->base, in_place ? d : tmp);
+        if (!in_place)
+            memcpy(d, tmp, (size_t)n->c * sizeof(int32_t));
+        int r = b->pad_row[p];
+        for (int o = 0; r >= 0 && o < n->c; o++)
+            d[o] += b->pad_fix[(size_t)r * n->c + o];
+    }
+}
+
+/* acc = bias + dot * 2^acc_shift requantized, `pixels` pixels of a sign node. */
+static void sign_outputs(const frost_int8_model *m, const frost_int8_node *n, int64_t pixels,
+                         const int32_t *dots, uint8_t *y)
+{
+    const struct frost_int8_bin *b = n->bin;
+    if (m->use_avx2 && b->rq_fixed) {
         bool fp = m->float_requant;
         frost_int8_bin_output_avx2(pixels, n->c, dots, n->acc_shift, b->bias16,
                                    fp ? b->rq_float : b->rq_fixed, b->rq_stride, fp, n->zp, n->lo,
                                    n->hi, y);
         return;
     }
+    for (int64_t p = 0; p < pixels; p++)
+        for (int o = 0; o < n->c; o++)
+            y[p * n->c + o] = sign_output(m, n, o, dots[p * n->c + o]);
+}
+
+/* Output rows [r0, r1): dots, and for a sign node the outputs, row by row. */
+static void rows_share(const frost_int8_model *m, const frost_int8_node *n, frost_bin_dots_fn fn,
+                       int r0, int r1, uint8_t *y)
+{
+    size_t row = (size_t)n->w * n->c;
+    for (int oy = r0; oy < r1; oy++) {
+        row_dots(m, n, fn, oy, m->bin_dot);
+        if (n->ain == FROST_I8_AIN_SIGN)
+            sign_outputs(m, n, n->w, m->bin_dot + oy * row, y + oy * row);
+    }
+}
+
+/* The row-gather conv of a node (sign: the outputs too; xnor: the dots). */
+static void rows_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+{
+    frost_bin_path path = (frost_bin_path)m->bin_path;
+    frost_bin_dots_fn fn =
+        frost_bin_dots_for(frost_bin_path_available(path) ? path : FROST_BIN_REF);
+    pack_rows(m, n, x);
+    /* one thread for small layers, as frost_bin_conv (waking a second costs more) */
+    double work = (double)n->h * n->w * n->bin->w.blocks * n->bin->w.k_words;
+    int threads = work < 50000.0 ? 1 : frost_get_threads();
+    threads = threads < 1 ? 1 : threads > n->h ? n->h : threads;
+    if (threads == 1) {
+        rows_share(m, n, fn, 0, n->h, y);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        rows_share(m, n, fn, n->h * t / nt, n->h * (t + 1) / nt, y);
+    }
+}
+
+void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+{
+    int32_t *dots = m->bin_dot;
+    int pixels = n->h * n->w;
+    bool fast = m->use_avx2 && n->bin->popcount;
+    if (fast && n->bin->rows) {
+        rows_conv(m, n, x, y);
+        if (n->ain == FROST_I8_AIN_SIGN)
+            return;
+    } else if (!fast || !popcount_dots(m, n, x, dots)) {
+        reference_dots(m, n, x, dots); /* the reference kernels, grouped, or no memory */
+    }
     if (n->ain == FROST_I8_AIN_SIGN) {
-        for (int p = 0; p < pixels; p++)
-            for (int o = 0; o < n->c; o++)
-                y[(size_t)p * n->c + o] = sign_output(m, n, o, dots[(size_t)p * n->c + o]);
+        sign_outputs(m, n, pixels, dots, y);
         return;
     }
     /* xnor: K * alpha_c * dot + bias_c in float, quantized as the fake-quant does */
