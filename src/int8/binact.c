@@ -18,6 +18,7 @@
  * dequantized 8-bit values through frost_xnor_conv_k / frost_xnor_linear_beta); that output
  * stage is float: K * alpha_c * dot + bias_c, quantized as the fake-quant quantizes.
  */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct frost_int8_bin {
     bool popcount; /* groups 1: w holds the popcount weights (else the reference loop) */
     frost_bin_weights w;
     float *xnor_bias; /* xnor: [cout] the float bias alpha_c * bias_c / 2^acc_shift */
+    double *xnor_abs; /* xnor convs whose K xnor_k computes (else NULL): [256] |(q - Z) S| */
     /* sign, the AVX2 output stage: bias_eff zero-padded to rq_stride (cout rounded up to
      * 16) and the frost_rq_pack constants, fixed point and float */
     int rq_stride;
@@ -76,6 +78,7 @@ void frost_int8_bin_free(frost_int8_node *n)
         return;
     frost_bin_weights_free(&n->bin->w);
     free(n->bin->xnor_bias);
+    free(n->bin->xnor_abs);
     free(n->bin->bias16);
     free(n->bin->rq_fixed);
     free(n->bin->rq_float);
@@ -200,6 +203,14 @@ static frost_status xnor_prepare(const frost_int8_model *m, frost_int8_node *n, 
             (float)((double)n->bias[c] * n->wscale[c] / (double)(1 << n->acc_shift));
     size_t f = (size_t)in->h * in->w * in->c + (size_t)in->h * in->w + (size_t)n->h * n->w;
     *floats = f > *floats ? f : *floats;
+    /* xnor_k's table: exact sums need a normal scale and fewer than 2^20 channels */
+    if (n->op == FROST_I8_CONV && isnormal(in->scale) && in->scale > 0.0f && in->c < (1 << 20)) {
+        n->bin->xnor_abs = malloc(256 * sizeof(double));
+        if (!n->bin->xnor_abs)
+            return frost_fail(FROST_ERR_NOMEM, "int8 model: out of memory");
+        for (int q = 0; q < 256; q++) /* the expression of xnor_scale */
+            n->bin->xnor_abs[q] = fabs((double)(((float)q - (float)in->zp) * in->scale));
+    }
     return FROST_OK;
 }
 
@@ -388,6 +399,67 @@ static const float *xnor_scale(const frost_int8_model *m, const frost_int8_node 
     return k;
 }
 
+/* K of an xnor conv as xnor_scale computes it, without the float copy of the input. A pixel's
+ * channel mean sums the table xnor_abs[q] = |(q - Z) S| in double, four partial sums: every
+ * |(q - Z) S| is a float of at least S, so a multiple of S's float ulp u, and below 256 S,
+ * so a sum of fewer than 2^20 of them is an integer times u below 2^49 u: exact in double in
+ * any order, hence equal to frost_xnor_conv_k's sequential sum. The box filter over the
+ * means is frost_xnor_conv_k's loop (same order). */
+static const float *xnor_k(const frost_int8_model *m, const frost_int8_node *n, const uint8_t *x)
+{
+    const frost_int8_node *in = &m->nodes[n->in[0]];
+    const double *tab = n->bin->xnor_abs;
+    int c = in->c, pixels = in->h * in->w;
+    float *a = m->bin_f, *k = a + pixels;
+    for (int p = 0; p < pixels; p++) {
+        const uint8_t *px = x + (size_t)p * c;
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        int i = 0;
+        for (; i + 4 <= c; i += 4) {
+            s0 += tab[px[i]];
+            s1 += tab[px[i + 1]];
+            s2 += tab[px[i + 2]];
+            s3 += tab[px[i + 3]];
+        }
+        for (; i < c; i++)
+            s0 += tab[px[i]];
+        a[p] = (float)(((s0 + s1) + (s2 + s3)) / (double)c);
+    }
+    float inv = 1.0f / (float)(n->k * n->k);
+    for (int oy = 0; oy < n->h; oy++)
+        for (int ox = 0; ox < n->w; ox++) {
+            double s = 0.0;
+            for (int ky = 0; ky < n->k; ky++) {
+                int iy = oy * n->stride - n->pad + ky;
+                for (int kx = 0; kx < n->k && iy >= 0 && iy < in->h; kx++) {
+                    int ix = ox * n->stride - n->pad + kx;
+                    if (ix >= 0 && ix < in->w)
+                        s += a[iy * in->w + ix];
+                }
+            }
+            k[oy * n->w + ox] = (float)s * inv;
+        }
+    return k;
+}
+
+/* XNOR's output K * alpha_c * dot + bias_c in float, quantized as the fake-quant does, for
+ * `pixels` pixels from pixel p0 on. */
+static void xnor_outputs(const frost_int8_model *m, const frost_int8_node *n, const float *k,
+                         int p0, int pixels, const int32_t *dots, uint8_t *y)
+{
+    const float *bias = n->bin->xnor_bias;
+    if (m->use_avx2) {
+        frost_int8_xnor_output_avx2(pixels, n->c, dots, k + p0, n->wscale, bias, n->scale, n->zp,
+                                    n->lo, n->hi, y);
+        return;
+    }
+    for (int p = 0; p < pixels; p++)
+        for (int o = 0; o < n->c; o++) {
+            float v = k[p0 + p] * (n->wscale[o] * (float)dots[(size_t)p * n->c + o]) + bias[o];
+            y[(size_t)p * n->c + o] = (uint8_t)frost_quantize_one(v, n->scale, n->zp, n->lo, n->hi);
+        }
+}
+
 /* ---- the row-gather conv ----
  *
  * The signs of the input are packed as one bit string per image row (pixel ix's c bits at
@@ -487,20 +559,24 @@ static void sign_outputs(const frost_int8_model *m, const frost_int8_node *n, in
             y[p * n->c + o] = sign_output(m, n, o, dots[p * n->c + o]);
 }
 
-/* Output rows [r0, r1): dots, and for a sign node the outputs, row by row. */
+/* Output rows [r0, r1): dots and outputs, row by row (k: an xnor node's K). */
 static void rows_share(const frost_int8_model *m, const frost_int8_node *n, frost_bin_dots_fn fn,
-                       int r0, int r1, uint8_t *y)
+                       const float *k, int r0, int r1, uint8_t *y)
 {
     size_t row = (size_t)n->w * n->c;
     for (int oy = r0; oy < r1; oy++) {
+        const int32_t *d = m->bin_dot + oy * row;
         row_dots(m, n, fn, oy, m->bin_dot);
-        if (n->ain == FROST_I8_AIN_SIGN)
-            sign_outputs(m, n, n->w, m->bin_dot + oy * row, y + oy * row);
+        if (k)
+            xnor_outputs(m, n, k, oy * n->w, n->w, d, y + oy * row);
+        else
+            sign_outputs(m, n, n->w, d, y + oy * row);
     }
 }
 
-/* The row-gather conv of a node (sign: the outputs too; xnor: the dots). */
-static void rows_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+/* The row-gather conv of a node (k: an xnor node's K). */
+static void rows_conv(frost_int8_model *m, const frost_int8_node *n, const float *k,
+                      const uint8_t *x, uint8_t *y)
 {
     frost_bin_path path = (frost_bin_path)m->bin_path;
     frost_bin_dots_fn fn =
@@ -511,37 +587,30 @@ static void rows_conv(frost_int8_model *m, const frost_int8_node *n, const uint8
     int threads = work < 50000.0 ? 1 : frost_get_threads();
     threads = threads < 1 ? 1 : threads > n->h ? n->h : threads;
     if (threads == 1) {
-        rows_share(m, n, fn, 0, n->h, y);
+        rows_share(m, n, fn, k, 0, n->h, y);
         return;
     }
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        rows_share(m, n, fn, n->h * t / nt, n->h * (t + 1) / nt, y);
+        rows_share(m, n, fn, k, n->h * t / nt, n->h * (t + 1) / nt, y);
     }
 }
 
 void frost_int8_bin_run(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
 {
-    int32_t *dots = m->bin_dot;
-    int pixels = n->h * n->w;
-    bool fast = m->use_avx2 && n->bin->popcount;
-    if (fast && n->bin->rows) {
-        rows_conv(m, n, x, y);
-        if (n->ain == FROST_I8_AIN_SIGN)
-            return;
-    } else if (!fast || !popcount_dots(m, n, x, dots)) {
-        reference_dots(m, n, x, dots); /* the reference kernels, grouped, or no memory */
-    }
-    if (n->ain == FROST_I8_AIN_SIGN) {
-        sign_outputs(m, n, pixels, dots, y);
+    const struct frost_int8_bin *b = n->bin;
+    bool fast = m->use_avx2 && b->popcount, xnor = n->ain == FROST_I8_AIN_XNOR;
+    if (fast && b->rows && (!xnor || b->xnor_abs)) {
+        rows_conv(m, n, xnor ? xnor_k(m, n, x) : NULL, x, y);
         return;
     }
-    /* xnor: K * alpha_c * dot + bias_c in float, quantized as the fake-quant does */
-    const float *k = xnor_scale(m, n, x), *bias = n->bin->xnor_bias;
-    for (int p = 0; p < pixels; p++)
-        for (int o = 0; o < n->c; o++) {
-            float v = k[p] * (n->wscale[o] * (float)dots[(size_t)p * n->c + o]) + bias[o];
-            y[(size_t)p * n->c + o] = (uint8_t)frost_quantize_one(v, n->scale, n->zp, n->lo, n->hi);
-        }
+    int32_t *dots = m->bin_dot;
+    int pixels = n->h * n->w;
+    if (!fast || !popcount_dots(m, n, x, dots))
+        reference_dots(m, n, x, dots); /* the reference kernels, grouped, or no memory */
+    if (xnor)
+        xnor_outputs(m, n, xnor_scale(m, n, x), 0, pixels, dots, y);
+    else
+        sign_outputs(m, n, pixels, dots, y);
 }

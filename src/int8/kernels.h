@@ -86,6 +86,12 @@ void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, c
 void frost_int8_bin_output_avx2(int64_t pixels, int c, const int32_t *dots, int acc_shift,
                                 const int32_t *bias, const int32_t *rq, int stride, bool fp,
                                 int32_t zp, int32_t lo, int32_t hi, uint8_t *y);
+/* The output stage of an xnor node (binact.c): y[p][o] = frost_quantize_one(k[p] *
+ * (alpha[o] * dots[p][o]) + bias[o], scale, zp, lo, hi), float products and sums in that
+ * order (no fused multiply-add), bit for bit the scalar loop. */
+void frost_int8_xnor_output_avx2(int64_t pixels, int c, const int32_t *dots, const float *k,
+                                 const float *alpha, const float *bias, float scale, int32_t zp,
+                                 int32_t lo, int32_t hi, uint8_t *y);
 /* Sign bits (1 where x >= zp) of `pixels` runs of c bytes, ceil(c/64) words each, tails zero
  * (binary.h's layout). */
 void frost_int8_bin_pack_signs_avx2(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t *out);

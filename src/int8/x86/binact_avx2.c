@@ -72,3 +72,48 @@ void frost_int8_bin_output_avx2(int64_t pixels, int c, const int32_t *dots, int 
         }
     }
 }
+
+/* One pixel's channels [o, o + 8) of an xnor node: K * (alpha * dot) + bias, then
+ * frost_quantize_one's zp + round_half_even(v * inv) (the rounding of the current mode, as
+ * nearbyintf), NaN to the zero point, clamped to [lo, hi]. */
+static inline __m128i xnor8(__m256 k, const int32_t *dot, const float *alpha, const float *bias,
+                            __m256 inv, __m256 zp, __m256 lo, __m256 hi)
+{
+    __m256 d = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)dot));
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(k, _mm256_mul_ps(_mm256_loadu_ps(alpha), d)),
+                             _mm256_loadu_ps(bias));
+    __m256 q = _mm256_add_ps(
+        zp, _mm256_round_ps(_mm256_mul_ps(v, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    __m256 nan = _mm256_cmp_ps(q, q, _CMP_UNORD_Q);
+    q = _mm256_blendv_ps(_mm256_min_ps(_mm256_max_ps(q, lo), hi), zp, nan);
+    __m256i i = _mm256_cvttps_epi32(q); /* whole numbers in [0, 255] */
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    return _mm_packus_epi16(w, w);
+}
+
+void frost_int8_xnor_output_avx2(int64_t pixels, int c, const int32_t *dots, const float *k,
+                                 const float *alpha, const float *bias, float scale, int32_t zp,
+                                 int32_t lo, int32_t hi, uint8_t *y)
+{
+    const __m256 inv = _mm256_set1_ps(1.0f / scale), z = _mm256_set1_ps((float)zp);
+    const __m256 l = _mm256_set1_ps((float)lo), h = _mm256_set1_ps((float)hi);
+    for (int64_t p = 0; p < pixels; p++) {
+        const int32_t *d = dots + p * c;
+        uint8_t *dst = y + p * c;
+        __m256 kp = _mm256_set1_ps(k[p]);
+        int o = 0;
+        for (; o + 8 <= c; o += 8)
+            _mm_storel_epi64((__m128i *)(dst + o),
+                             xnor8(kp, d + o, alpha + o, bias + o, inv, z, l, h));
+        if (o < c) { /* the tail through zero-padded copies */
+            int32_t dt[8] = {0};
+            float at[8] = {0}, bt[8] = {0};
+            uint8_t out[8];
+            memcpy(dt, d + o, (size_t)(c - o) * sizeof(int32_t));
+            memcpy(at, alpha + o, (size_t)(c - o) * sizeof(float));
+            memcpy(bt, bias + o, (size_t)(c - o) * sizeof(float));
+            _mm_storel_epi64((__m128i *)out, xnor8(kp, dt, at, bt, inv, z, l, h));
+            memcpy(dst + o, out, (size_t)(c - o));
+        }
+    }
+}
