@@ -275,7 +275,7 @@ static void bit_cuts(const frost_bin_thresh *t, int o, int padded, int32_t *cut,
 /* The nibble planes of frost_bin_dots_nibbles_avx2 (kernels.h) from the blocked weight bits:
  * each group of 8 words (one word k of a block) becomes its 8 low-nibble words and then its
  * 8 high-nibble words. */
-static void split_nibbles(const uint64_t *bits, size_t groups, uint64_t *wn)
+void frost_bin_split_nibbles(const uint64_t *bits, size_t groups, uint64_t *wn)
 {
     for (size_t gi = 0; gi < groups; gi++)
         for (int i = 0; i < FROST_BIN_BLOCK; i++) {
@@ -298,7 +298,7 @@ static uint64_t *nibble_weights(const frost_bin_weights *w, frost_bin_path path,
         return NULL;
     uint64_t *wn = malloc(groups * 2 * FROST_BIN_BLOCK * sizeof *wn);
     if (wn) /* no memory: the plain kernels need none */
-        split_nibbles(w->bits, groups, wn);
+        frost_bin_split_nibbles(w->bits, groups, wn);
     return wn;
 }
 
