@@ -53,22 +53,32 @@ void frost_int8_bin_output_avx2(int64_t pixels, int c, const int32_t *dots, int 
     const __m128i l = _mm_set1_epi8((char)lo), h = _mm_set1_epi8((char)hi);
     for (int64_t p = 0; p < pixels; p++) {
         const int32_t *d = dots + p * c;
-        for (int o = 0; o < c; o += 16) {
-            int n = c - o < 16 ? c - o : 16;
-            int32_t tail[16] = {0};
-            const int32_t *src = d + o;
-            if (n < 16) { /* lanes past c: dot 0, bias 0, M0 0 (frost_rq_pack) */
-                memcpy(tail, src, (size_t)n * sizeof(int32_t));
-                src = tail;
-            }
-            /* acc = bias + dot << s, the shift on the unsigned bits as the scalar form */
-            __m256i a0 =
-                _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(bias + o)),
-                                 _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)src), shift));
+        uint8_t *dst = y + p * c;
+        int o = 0;
+        /* acc = bias + dot << s, the shift on the unsigned bits as the scalar form */
+        for (; o + 16 <= c; o += 16) {
+            __m256i a0 = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(bias + o)),
+                _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)(d + o)), shift));
             __m256i a1 = _mm256_add_epi32(
                 _mm256_loadu_si256((const __m256i *)(bias + o + 8)),
-                _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)(src + 8)), shift));
-            frost_store16_avx2(y + p * c + o, a0, a1, rq + o, stride, fp, z, l, h, n);
+                _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)(d + o + 8)), shift));
+            frost_store16_avx2(dst + o, a0, a1, rq + o, stride, fp, z, l, h, 16);
+        }
+        if (o + 8 <= c) { /* 8 more: no copy (the constants are padded to 16) */
+            __m256i a = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(bias + o)),
+                _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)(d + o)), shift));
+            frost_store8_avx2(dst + o, a, rq + o, stride, fp, z, l, h, 8);
+            o += 8;
+        }
+        if (o < c) { /* lanes past c: dot 0, bias 0, M0 0 (frost_rq_pack) */
+            int32_t tail[8] = {0};
+            memcpy(tail, d + o, (size_t)(c - o) * sizeof(int32_t));
+            __m256i a = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(bias + o)),
+                _mm256_sll_epi32(_mm256_loadu_si256((const __m256i *)tail), shift));
+            frost_store8_avx2(dst + o, a, rq + o, stride, fp, z, l, h, c - o);
         }
     }
 }
