@@ -151,6 +151,9 @@ void frost_int8_mul_avx2(const frost_int8_mul_args *a, int64_t pixels, int c, bo
  * and written at y + r * y_stride (concat writes its slice of each pixel). */
 void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
                          uint8_t *y, int y_stride);
+/* The same through AVX2 (x86/lut_avx2.c; the same bytes). */
+void frost_int8_lut_rows_avx2(const uint8_t *lut, int64_t rows, int len, const uint8_t *x,
+                              int x_stride, uint8_t *y, int y_stride);
 
 /* Pools over NHWC (h, w, c) with window k, stride, pad (padding taps are skipped). */
 typedef struct {
