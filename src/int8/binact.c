@@ -50,6 +50,9 @@ struct frost_int8_bin {
     bool rows;
     int row_lead, row_stride;
     uint64_t *nibbles; /* frost_bin_split_nibbles of the weights for the AVX2 path, or NULL */
+    /* [border pixels][blocks * 8]: the weights' base plus pad_fix, the base the row-gather
+     * conv hands the kernels at a border pixel (dot = base - 2 differ: corrected for free) */
+    int32_t *pad_base;
 };
 
 /* The row-gather conv's stack buffers: one output pixel's input row (3x3 taps of 4096
@@ -86,6 +89,7 @@ void frost_int8_bin_free(frost_int8_node *n)
     free(n->bin->pad_row);
     free(n->bin->pad_fix);
     free(n->bin->nibbles);
+    free(n->bin->pad_base);
     free(n->bin);
     n->bin = NULL;
 }
@@ -216,6 +220,22 @@ static frost_status xnor_prepare(const frost_int8_model *m, frost_int8_node *n, 
     return FROST_OK;
 }
 
+/* pad_base from pad_row / pad_fix; false when out of memory. */
+static bool pad_bases(const frost_int8_node *n, struct frost_int8_bin *b)
+{
+    int border = 0, padded = b->w.blocks * FROST_BIN_BLOCK;
+    for (int p = 0; p < n->h * n->w; p++)
+        border = b->pad_row[p] >= border ? b->pad_row[p] + 1 : border;
+    b->pad_base = malloc((size_t)(border ? border : 1) * (size_t)padded * sizeof(int32_t));
+    if (!b->pad_base)
+        return false;
+    for (int r = 0; r < border; r++)
+        for (int j = 0; j < padded; j++)
+            b->pad_base[(size_t)r * padded + j] =
+                b->w.base[j] + (j < n->c ? b->pad_fix[(size_t)r * n->c + j] : 0);
+    return true;
+}
+
 /* The row-gather conv's input layout when the node fits its buffers: `lead` zero words
  * (the left padding's bits sit in them), the row's w * c bits, then zero words for the right
  * padding and for the word past the last one that bits_at reads; `pad` zero rows above and
@@ -236,6 +256,10 @@ static size_t rows_layout(const frost_int8_model *m, const frost_int8_node *n,
         b->nibbles = malloc(groups * 2 * FROST_BIN_BLOCK * sizeof(uint64_t));
         if (b->nibbles) /* no memory: the plain kernels need none */
             frost_bin_split_nibbles(b->w.bits, groups, b->nibbles);
+    }
+    if (!pad_bases(n, b)) { /* no memory: frost_bin_conv needs none of this */
+        b->rows = false;
+        return words;
     }
     int lead = frost_bin_words(n->pad * in->c);
     b->row_lead = lead;
@@ -552,12 +576,14 @@ static void gather_rows(const frost_int8_model *m, const frost_int8_node *n, int
 
 #define LOW_NIBBLES UINT64_C(0x0f0f0f0f0f0f0f0f)
 
-/* One pixel's dots: fn, or (nibbles) the nibble-split AVX2 kernel. */
+/* One pixel's dots with the weights' base or a border pixel's (pad_base): fn, or
+ * (nibbles) the nibble-split AVX2 kernel. */
 static inline void pixel_dots(const frost_bin_weights *w, const uint64_t *nibbles,
-                              frost_bin_dots_fn fn, const uint64_t *patch, int32_t *d)
+                              frost_bin_dots_fn fn, const uint64_t *patch, const int32_t *base,
+                              int32_t *d)
 {
     if (!nibbles) {
-        fn(patch, w->bits, w->mask, w->k_words, w->blocks, w->base, d);
+        fn(patch, w->bits, w->mask, w->k_words, w->blocks, base, d);
         return;
     }
     uint64_t xn[2 * ROW_PATCH_WORDS];
@@ -565,10 +591,10 @@ static inline void pixel_dots(const frost_bin_weights *w, const uint64_t *nibble
         xn[2 * k] = patch[k] & LOW_NIBBLES;
         xn[2 * k + 1] = (patch[k] >> 4) & LOW_NIBBLES;
     }
-    frost_bin_dots_nibbles_avx2(xn, nibbles, w->k_words, w->blocks, w->base, d);
+    frost_bin_dots_nibbles_avx2(xn, nibbles, w->k_words, w->blocks, base, d);
 }
 
-/* The dots of output row oy with the padding corrected, at dots + oy * ow * c. */
+/* The dots of output row oy with the padding corrected (pad_base), at dots + oy * ow * c. */
 static void row_dots(const frost_int8_model *m, const frost_int8_node *n, frost_bin_dots_fn fn,
                      int oy, int32_t *dots)
 {
@@ -581,13 +607,13 @@ static void row_dots(const frost_int8_model *m, const frost_int8_node *n, frost_
     for (int ox = 0; ox < n->w; ox++) {
         int p = oy * n->w + ox;
         int32_t *d = dots + (size_t)p * n->c;
+        int r = b->pad_row[p];
+        const int32_t *base =
+            r < 0 ? w->base : b->pad_base + (size_t)r * w->blocks * FROST_BIN_BLOCK;
         gather_rows(m, n, oy, ox, patch);
-        pixel_dots(w, nibbles, fn, patch, in_place ? d : tmp);
+        pixel_dots(w, nibbles, fn, patch, base, in_place ? d : tmp);
         if (!in_place)
             memcpy(d, tmp, (size_t)n->c * sizeof(int32_t));
-        int r = b->pad_row[p];
-        for (int o = 0; r >= 0 && o < n->c; o++)
-            d[o] += b->pad_fix[(size_t)r * n->c + o];
     }
 }
 
