@@ -561,7 +561,8 @@ static void gather_rows(const frost_int8_model *m, const frost_int8_node *n, int
 {
     const struct frost_int8_bin *b = n->bin;
     int c = m->nodes[n->in[0]].c;
-    size_t start = (size_t)b->row_lead * 64 + (size_t)((ox * n->stride - n->pad) * c);
+    /* the first tap's bit, >= 0: the lead words hold at least pad * c zero bits */
+    size_t start = (size_t)((int64_t)b->row_lead * 64 + (int64_t)(ox * n->stride - n->pad) * c);
     size_t stride = (size_t)b->row_stride;
     const uint64_t *row = m->bin_x + (size_t)oy * n->stride * stride;
     if (n->k == 3 && c == 16)
