@@ -479,7 +479,7 @@ TEST(test_requant_linear_add_avx2_match_reference)
         free(w), free(x), free(be), free(a0), free(a1), free(xs);
     }
     CHECK_EQ_INT(bad, 0);
-    int shift_kinds[3] = {0};
+    int shift_kinds[4] = {0};
     for (int t = 0; t < 1000; t++) { /* every other case: float requantization */
         frost_int8_add_args a = {.a_zp = irand(&r, 0, 255),
                                  .b_zp = irand(&r, 0, 255),
@@ -492,6 +492,8 @@ TEST(test_requant_linear_add_avx2_match_reference)
         if (t % 4 == 2) /* input multipliers up to 5/3 (e = 1): the general path; larger
                            ones would overflow the reference's int32 sum */
             tw *= 0.3 + 0.7 * frost_rng_uniform(&r);
+        if (t % 8 == 4) /* both input multipliers below 1/2 (both e < 0) */
+            tw *= 1.1 + frost_rng_uniform(&r);
         frost_quantize_multiplier(s0 / tw, &a.mult[0], &a.shift[0]);
         frost_quantize_multiplier(s1 / tw, &a.mult[1], &a.shift[1]);
         frost_quantize_multiplier(tw / ((1 << 20) * so), &a.mult[2], &a.shift[2]);
@@ -508,11 +510,13 @@ TEST(test_requant_linear_add_avx2_match_reference)
         int top = a.shift[0] > a.shift[1] ? a.shift[0] : a.shift[1];
         int low = a.shift[0] < a.shift[1] ? a.shift[0] : a.shift[1];
         shift_kinds[a.fp ? 2 : top > 0 ? 1 : 0] += a.fp || top > 0 || (top == 0 && low < 0);
+        shift_kinds[3] += !a.fp && top < 0;
     }
     CHECK_EQ_INT(bad, 0);
     /* every path ran: the split one (the larger input's e = 0, the other's < 0, as the
-     * converter's multipliers are), input multipliers above 1 (e > 0), float */
-    for (int k = 0; k < 3; k++)
+     * converter's multipliers are), input multipliers above 1 (e > 0), float, and the split
+     * one with both e < 0 */
+    for (int k = 0; k < 4; k++)
         CHECK(shift_kinds[k] > 0);
 }
 
