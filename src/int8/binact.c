@@ -555,6 +555,9 @@ gather_runs(const uint64_t *row, size_t stride, size_t start, int k, int run, ui
         *patch = cur;
 }
 
+#define LOW32 UINT64_C(0xffffffff)
+#define LOW48 UINT64_C(0xffffffffffff)
+
 /* The input row of output pixel (oy, ox) in the weights' layout (zero tail). */
 static void gather_rows(const frost_int8_model *m, const frost_int8_node *n, int oy, int ox,
                         uint64_t *patch)
@@ -565,11 +568,21 @@ static void gather_rows(const frost_int8_model *m, const frost_int8_node *n, int
     size_t start = (size_t)((int64_t)b->row_lead * 64 + (int64_t)(ox * n->stride - n->pad) * c);
     size_t stride = (size_t)b->row_stride;
     const uint64_t *row = m->bin_x + (size_t)oy * n->stride * stride;
-    if (n->k == 3 && c == 16)
-        gather_runs(row, stride, start, 3, 48, patch);
-    else if (n->k == 3 && c == 32)
-        gather_runs(row, stride, start, 3, 96, patch);
-    else if (n->k == 3 && c == 64)
+    if (n->k == 3 && c == 16) { /* three runs of 48 bits into 144 */
+        uint64_t r0 = bits_at(row, start) & LOW48, r1 = bits_at(row + stride, start) & LOW48,
+                 r2 = bits_at(row + 2 * stride, start) & LOW48;
+        patch[0] = r0 | r1 << 48;
+        patch[1] = r1 >> 16 | r2 << 32;
+        patch[2] = r2 >> 32;
+    } else if (n->k == 3 && c == 32) { /* three runs of 64 + 32 bits into 288 */
+        const uint64_t *r1 = row + stride, *r2 = row + 2 * stride;
+        uint64_t a1 = bits_at(r1, start);
+        patch[0] = bits_at(row, start);
+        patch[1] = (bits_at(row, start + 64) & LOW32) | a1 << 32;
+        patch[2] = a1 >> 32 | bits_at(r1, start + 64) << 32;
+        patch[3] = bits_at(r2, start);
+        patch[4] = bits_at(r2, start + 64) & LOW32;
+    } else if (n->k == 3 && c == 64)
         gather_runs(row, stride, start, 3, 192, patch);
     else
         gather_runs(row, stride, start, n->k, n->k * c, patch);
