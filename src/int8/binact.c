@@ -462,19 +462,20 @@ static const float *xnor_k(const frost_int8_model *m, const frost_int8_node *n, 
         a[p] = (float)(((s0 + s1) + (s2 + s3)) / (double)c);
     }
     float inv = 1.0f / (float)(n->k * n->k);
-    for (int oy = 0; oy < n->h; oy++)
+    for (int oy = 0; oy < n->h; oy++) {
+        int y0, y1;
+        valid_taps(oy, n->stride, n->pad, n->k, in->h, &y0, &y1);
         for (int ox = 0; ox < n->w; ox++) {
+            int x0, x1; /* the taps inside, in frost_xnor_conv_k's order */
+            valid_taps(ox, n->stride, n->pad, n->k, in->w, &x0, &x1);
+            int at = (oy * n->stride - n->pad) * in->w + ox * n->stride - n->pad;
             double s = 0.0;
-            for (int ky = 0; ky < n->k; ky++) {
-                int iy = oy * n->stride - n->pad + ky;
-                for (int kx = 0; kx < n->k && iy >= 0 && iy < in->h; kx++) {
-                    int ix = ox * n->stride - n->pad + kx;
-                    if (ix >= 0 && ix < in->w)
-                        s += a[iy * in->w + ix];
-                }
-            }
+            for (int ky = y0; ky < y1; ky++)
+                for (int kx = x0; kx < x1; kx++)
+                    s += a[at + ky * in->w + kx];
             k[oy * n->w + ox] = (float)s * inv;
         }
+    }
     return k;
 }
 
