@@ -583,10 +583,15 @@ static void gather_rows(const frost_int8_model *m, const frost_int8_node *n, int
         patch[2] = a1 >> 32 | bits_at(r1, start + 64) << 32;
         patch[3] = bits_at(r2, start);
         patch[4] = bits_at(r2, start + 64) & LOW32;
-    } else if (n->k == 3 && c == 64)
-        gather_runs(row, stride, start, 3, 192, patch);
-    else
+    } else if (c % 64 == 0) { /* whole words: each kernel row is k * c / 64 of them, copied */
+        int words = n->k * c / 64;
+        const uint64_t *src = row + start / 64;
+        for (int ky = 0; ky < n->k; ky++, src += stride, patch += words)
+            for (int j = 0; j < words; j++)
+                patch[j] = src[j];
+    } else {
         gather_runs(row, stride, start, n->k, n->k * c, patch);
+    }
 }
 
 #define LOW_NIBBLES UINT64_C(0x0f0f0f0f0f0f0f0f)
