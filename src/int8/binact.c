@@ -461,6 +461,10 @@ static const float *xnor_k(const frost_int8_model *m, const frost_int8_node *n, 
             s0 += tab[px[i]];
         a[p] = (float)(((s0 + s1) + (s2 + s3)) / (double)c);
     }
+    if (m->use_avx2) {
+        frost_int8_xnor_box_avx2(a, in->h, in->w, n->k, n->stride, n->pad, n->h, n->w, k);
+        return k;
+    }
     float inv = 1.0f / (float)(n->k * n->k);
     for (int oy = 0; oy < n->h; oy++) {
         int y0, y1;

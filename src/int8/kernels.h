@@ -92,6 +92,11 @@ void frost_int8_bin_output_avx2(int64_t pixels, int c, const int32_t *dots, int 
 void frost_int8_xnor_output_avx2(int64_t pixels, int c, const int32_t *dots, const float *k,
                                  const float *alpha, const float *bias, float scale, int32_t zp,
                                  int32_t lo, int32_t hi, uint8_t *y);
+/* XNOR's K from the channel means a ([in_h][in_w]): out[oy][ox] = (float)(sum in double of
+ * a over the window's taps inside the map, rows then columns) * (1 / k^2), as
+ * frost_xnor_conv_k; four stride-1 output pixels at a time (bit for bit the scalar sums). */
+void frost_int8_xnor_box_avx2(const float *a, int in_h, int in_w, int k, int stride, int pad,
+                              int oh, int ow, float *out);
 /* Sign bits (1 where x >= zp) of `pixels` runs of c bytes, ceil(c/64) words each, tails zero
  * (binary.h's layout). */
 void frost_int8_bin_pack_signs_avx2(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t *out);

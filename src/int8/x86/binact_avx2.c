@@ -127,3 +127,48 @@ void frost_int8_xnor_output_avx2(int64_t pixels, int c, const int32_t *dots, con
         }
     }
 }
+
+/* One output pixel of the box filter, binact.c's scalar loop. */
+static float box_one(const float *a, int in_h, int in_w, int k, int stride, int pad, int oy, int ox,
+                     float inv)
+{
+    double s = 0.0;
+    for (int ky = 0; ky < k; ky++) {
+        int iy = oy * stride - pad + ky;
+        for (int kx = 0; kx < k && iy >= 0 && iy < in_h; kx++) {
+            int ix = ox * stride - pad + kx;
+            if (ix >= 0 && ix < in_w)
+                s += a[iy * in_w + ix];
+        }
+    }
+    return (float)s * inv;
+}
+
+void frost_int8_xnor_box_avx2(const float *a, int in_h, int in_w, int k, int stride, int pad,
+                              int oh, int ow, float *out)
+{
+    const float inv = 1.0f / (float)(k * k);
+    const __m128 vinv = _mm_set1_ps(inv);
+    for (int oy = 0; oy < oh; oy++) {
+        int first = oy * stride - pad;
+        int y0 = first < 0 ? -first : 0, y1 = first + k > in_h ? in_h - first : k;
+        int ox = 0;
+        while (ox < ow) {
+            /* stride 1, four pixels whose columns are all inside: one lane each, the taps
+             * in the scalar order (rows, then columns), so every lane's sum is the scalar's */
+            if (stride == 1 && ox >= pad && ox + 3 - pad + k <= in_w && ox + 4 <= ow) {
+                __m256d s = _mm256_setzero_pd();
+                for (int ky = y0; ky < y1; ky++) {
+                    const float *r = a + (first + ky) * in_w + ox - pad;
+                    for (int kx = 0; kx < k; kx++)
+                        s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(r + kx)));
+                }
+                _mm_storeu_ps(out + oy * ow + ox, _mm_mul_ps(_mm256_cvtpd_ps(s), vinv));
+                ox += 4;
+            } else {
+                out[oy * ow + ox] = box_one(a, in_h, in_w, k, stride, pad, oy, ox, inv);
+                ox++;
+            }
+        }
+    }
+}
