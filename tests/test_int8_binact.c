@@ -144,9 +144,9 @@ TEST(test_popcount_path_equals_reference)
 {
     frost_rng r;
     frost_rng_seed(&r, 5);
-    static const int channels[] = {1, 3, 17, 63, 64, 65, 100, 130};
+    static const int channels[] = {1, 3, 8, 16, 17, 32, 48, 63, 64, 65, 100, 130};
     int64_t compared = 0;
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < 90; i++) {
         bin_case t = {0};
         t.linear = i % 6 == 5;
         t.k = 1 + 2 * (int)(frost_rng_uniform(&r) * 3); /* 1, 3, 5 */
@@ -154,7 +154,7 @@ TEST(test_popcount_path_equals_reference)
         t.pad = (int)(frost_rng_uniform(&r) * t.k);
         t.h = t.k + (int)(frost_rng_uniform(&r) * 7);
         t.w = t.k + (int)(frost_rng_uniform(&r) * 5) - (t.pad > 0);
-        t.cin = channels[(int)(frost_rng_uniform(&r) * 8)];
+        t.cin = channels[(int)(frost_rng_uniform(&r) * 12)];
         t.cout = 1 + (int)(frost_rng_uniform(&r) * 20);
         t.groups = 1;
         t.wbits = i % 3 == 2 ? 2 : 1;
@@ -168,6 +168,21 @@ TEST(test_popcount_path_equals_reference)
     compared += bin_case_run(&g, &r);
     bin_case edge = {false, 4, 4, 64, 9, 3, 2, 2, 1, 1, false, false};
     compared += bin_case_run(&edge, &r);
+    /* the row-gather conv on ResNet-like layers: 16-256 channels, whole rows of 64-bit
+     * words or not, stride 2, on two threads (the larger layers split their rows) */
+    static const bin_case wide[] = {
+        {false, 28, 28, 16, 16, 3, 1, 1, 1, 1, false, false},
+        {false, 28, 28, 16, 32, 3, 2, 1, 1, 2, false, false},
+        {false, 14, 14, 32, 32, 3, 1, 1, 1, 1, false, true},
+        {false, 14, 14, 32, 64, 1, 2, 0, 1, 1, false, false},
+        {false, 33, 31, 64, 72, 3, 1, 1, 1, 1, false, false},
+        {false, 9, 11, 256, 40, 3, 1, 1, 1, 2, false, false},
+        {false, 7, 7, 96, 1030, 1, 1, 0, 1, 1, false, false}, /* > ROW_DOTS: frost_bin_conv */
+    };
+    frost_set_threads(2);
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        compared += bin_case_run(&wide[i], &r);
+    frost_set_threads(1);
     printf("  %lld outputs compared; paths:", (long long)compared);
     for (int p = 0; p < FROST_BIN_PATH_COUNT; p++)
         if (frost_bin_path_available((frost_bin_path)p))

@@ -479,7 +479,7 @@ TEST(test_requant_linear_add_avx2_match_reference)
         free(w), free(x), free(be), free(a0), free(a1), free(xs);
     }
     CHECK_EQ_INT(bad, 0);
-    int shift_kinds[3] = {0};
+    int shift_kinds[4] = {0};
     for (int t = 0; t < 1000; t++) { /* every other case: float requantization */
         frost_int8_add_args a = {.a_zp = irand(&r, 0, 255),
                                  .b_zp = irand(&r, 0, 255),
@@ -492,6 +492,8 @@ TEST(test_requant_linear_add_avx2_match_reference)
         if (t % 4 == 2) /* input multipliers up to 5/3 (e = 1): the general path; larger
                            ones would overflow the reference's int32 sum */
             tw *= 0.3 + 0.7 * frost_rng_uniform(&r);
+        if (t % 8 == 4) /* both input multipliers below 1/2 (both e < 0) */
+            tw *= 1.1 + frost_rng_uniform(&r);
         frost_quantize_multiplier(s0 / tw, &a.mult[0], &a.shift[0]);
         frost_quantize_multiplier(s1 / tw, &a.mult[1], &a.shift[1]);
         frost_quantize_multiplier(tw / ((1 << 20) * so), &a.mult[2], &a.shift[2]);
@@ -508,11 +510,13 @@ TEST(test_requant_linear_add_avx2_match_reference)
         int top = a.shift[0] > a.shift[1] ? a.shift[0] : a.shift[1];
         int low = a.shift[0] < a.shift[1] ? a.shift[0] : a.shift[1];
         shift_kinds[a.fp ? 2 : top > 0 ? 1 : 0] += a.fp || top > 0 || (top == 0 && low < 0);
+        shift_kinds[3] += !a.fp && top < 0;
     }
     CHECK_EQ_INT(bad, 0);
     /* every path ran: the split one (the larger input's e = 0, the other's < 0, as the
-     * converter's multipliers are), input multipliers above 1 (e > 0), float */
-    for (int k = 0; k < 3; k++)
+     * converter's multipliers are), input multipliers above 1 (e > 0), float, and the split
+     * one with both e < 0 */
+    for (int k = 0; k < 4; k++)
         CHECK(shift_kinds[k] > 0);
 }
 
@@ -589,6 +593,36 @@ TEST(test_gap_avx2_matches_reference)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* The AVX2 table lookup gives the reference's bytes: random tables, every byte value, runs
+ * of 1-200 bytes (32-byte blocks and tails), contiguous rows (one run) and strided ones (a
+ * concat's rows), the bytes around each output row left alone. */
+TEST(test_lut_rows_avx2_matches_reference)
+{
+    if (!frost_cpu_has_avx2())
+        return;
+    frost_rng r;
+    frost_rng_seed(&r, 78);
+    uint8_t lut[256], x[4096], y0[4096], y1[4096];
+    int bad = 0;
+    for (int t = 0; t < 500; t++) {
+        for (int i = 0; i < 256; i++)
+            lut[i] = (uint8_t)irand(&r, 0, 255);
+        for (int i = 0; i < 4096; i++)
+            x[i] = (uint8_t)(t == 0 ? i : irand(&r, 0, 255)); /* case 0: every value in order */
+        int len = irand(&r, 1, 200), rows = irand(&r, 1, 8);
+        int x_stride = len + (t % 2 ? 0 : irand(&r, 0, 9));
+        int y_stride = len + (t % 3 ? 0 : irand(&r, 0, 9));
+        memset(y0, 0xA5, sizeof y0);
+        memset(y1, 0xA5, sizeof y1);
+        frost_int8_lut_rows(lut, rows, len, x, x_stride, y0, y_stride);
+        frost_int8_lut_rows_avx2(lut, rows, len, x, x_stride, y1, y_stride);
+        if (memcmp(y0, y1, sizeof y0) != 0 && bad++ < 3)
+            fprintf(stderr, "  case %d: %d rows of %d (strides %d, %d) differ\n", t, rows, len,
+                    x_stride, y_stride);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
     RUN(test_quantize_multiplier_worked_values);
@@ -606,5 +640,6 @@ int main(void)
     RUN(test_add_input_scaling_avx2_exact);
     RUN(test_mul_avx2_matches_reference);
     RUN(test_gap_avx2_matches_reference);
+    RUN(test_lut_rows_avx2_matches_reference);
     return frost_test_summary();
 }

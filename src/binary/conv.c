@@ -55,7 +55,7 @@ static frost_status check_path(frost_bin_path p)
     return FROST_OK;
 }
 
-static frost_bin_dots_fn dots_fn(frost_bin_path p)
+frost_bin_dots_fn frost_bin_dots_for(frost_bin_path p)
 {
     switch (p) {
     case FROST_BIN_POPCNT: return frost_bin_dots_popcnt;
@@ -275,7 +275,7 @@ static void bit_cuts(const frost_bin_thresh *t, int o, int padded, int32_t *cut,
 /* The nibble planes of frost_bin_dots_nibbles_avx2 (kernels.h) from the blocked weight bits:
  * each group of 8 words (one word k of a block) becomes its 8 low-nibble words and then its
  * 8 high-nibble words. */
-static void split_nibbles(const uint64_t *bits, size_t groups, uint64_t *wn)
+void frost_bin_split_nibbles(const uint64_t *bits, size_t groups, uint64_t *wn)
 {
     for (size_t gi = 0; gi < groups; gi++)
         for (int i = 0; i < FROST_BIN_BLOCK; i++) {
@@ -298,7 +298,7 @@ static uint64_t *nibble_weights(const frost_bin_weights *w, frost_bin_path path,
         return NULL;
     uint64_t *wn = malloc(groups * 2 * FROST_BIN_BLOCK * sizeof *wn);
     if (wn) /* no memory: the plain kernels need none */
-        split_nibbles(w->bits, groups, wn);
+        frost_bin_split_nibbles(w->bits, groups, wn);
     return wn;
 }
 
@@ -322,7 +322,7 @@ static bool conv_rows(const frost_bin_conv_geom *g, const uint64_t *x, const fro
     int out_words = frost_bin_words(w->o);
     if (ok && simd_bits)
         bit_cuts(out->thresh, w->o, padded, cut, inv);
-    frost_bin_dots_fn dots = dots_fn(path);
+    frost_bin_dots_fn dots = frost_bin_dots_for(path);
     size_t image_words = (size_t)g->h * g->w * w->tap_words;
     for (int r = r0; ok && r < r1; r++) {
         int b = r / g->oh, oy = r % g->oh;

@@ -18,6 +18,10 @@
 typedef void (*frost_bin_dots_fn)(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
                                   int k_words, int blocks, const int32_t *base, int32_t *dot);
 
+/* The dots kernel of path p (the reference for a path this CPU lacks is the caller's
+ * business: check frost_bin_path_available first). */
+frost_bin_dots_fn frost_bin_dots_for(frost_bin_path p);
+
 void frost_bin_dots_ref(const uint64_t *x, const uint64_t *bits, const uint64_t *mask, int k_words,
                         int blocks, const int32_t *base, int32_t *dot);
 void frost_bin_dots_popcnt(const uint64_t *x, const uint64_t *bits, const uint64_t *mask,
@@ -32,6 +36,9 @@ void frost_bin_dots_avx512(const uint64_t *x, const uint64_t *bits, const uint64
  * k, 16 words: the 8 channels' words AND 0x0f.. (the low nibble of every byte), then their
  * (words >> 4) AND 0x0f.. (the high nibbles); xn holds x[k] AND 0x0f.. and (x[k] >> 4) AND
  * 0x0f.. at 2k and 2k + 1. dot as frost_bin_dots_avx2 computes it. */
+/* The weights' nibble planes of that layout from the blocked bits (`groups` = blocks *
+ * k_words groups of 8 words; wn: 16 words per group). */
+void frost_bin_split_nibbles(const uint64_t *bits, size_t groups, uint64_t *wn);
 void frost_bin_dots_nibbles_avx2(const uint64_t *xn, const uint64_t *wn, int k_words, int blocks,
                                  const int32_t *base, int32_t *dot);
 

@@ -86,6 +86,17 @@ void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, c
 void frost_int8_bin_output_avx2(int64_t pixels, int c, const int32_t *dots, int acc_shift,
                                 const int32_t *bias, const int32_t *rq, int stride, bool fp,
                                 int32_t zp, int32_t lo, int32_t hi, uint8_t *y);
+/* The output stage of an xnor node (binact.c): y[p][o] = frost_quantize_one(k[p] *
+ * (alpha[o] * dots[p][o]) + bias[o], scale, zp, lo, hi), float products and sums in that
+ * order (no fused multiply-add), bit for bit the scalar loop. */
+void frost_int8_xnor_output_avx2(int64_t pixels, int c, const int32_t *dots, const float *k,
+                                 const float *alpha, const float *bias, float scale, int32_t zp,
+                                 int32_t lo, int32_t hi, uint8_t *y);
+/* XNOR's K from the channel means a ([in_h][in_w]): out[oy][ox] = (float)(sum in double of
+ * a over the window's taps inside the map, rows then columns) * (1 / k^2), as
+ * frost_xnor_conv_k; four stride-1 output pixels at a time (bit for bit the scalar sums). */
+void frost_int8_xnor_box_avx2(const float *a, int in_h, int in_w, int k, int stride, int pad,
+                              int oh, int ow, float *out);
 /* Sign bits (1 where x >= zp) of `pixels` runs of c bytes, ceil(c/64) words each, tails zero
  * (binary.h's layout). */
 void frost_int8_bin_pack_signs_avx2(const uint8_t *x, int64_t pixels, int c, int zp, uint64_t *out);
@@ -145,6 +156,9 @@ void frost_int8_mul_avx2(const frost_int8_mul_args *a, int64_t pixels, int c, bo
  * and written at y + r * y_stride (concat writes its slice of each pixel). */
 void frost_int8_lut_rows(const uint8_t *lut, int64_t rows, int len, const uint8_t *x, int x_stride,
                          uint8_t *y, int y_stride);
+/* The same through AVX2 (x86/lut_avx2.c; the same bytes). */
+void frost_int8_lut_rows_avx2(const uint8_t *lut, int64_t rows, int len, const uint8_t *x,
+                              int x_stride, uint8_t *y, int y_stride);
 
 /* Pools over NHWC (h, w, c) with window k, stride, pad (padding taps are skipped). */
 typedef struct {

@@ -652,11 +652,14 @@ static void run_mul(frost_int8_model *m, const frost_int8_node *n, const uint8_t
 
 /* Input j of a concat / LUT node through its table, rows of len bytes into y (stride
  * y_stride); a copy when the table is the identity. */
-static void map_rows(const frost_int8_node *n, int j, int64_t rows, int len, const uint8_t *x,
-                     uint8_t *y, int y_stride)
+static void map_rows(const frost_int8_model *m, const frost_int8_node *n, int j, int64_t rows,
+                     int len, const uint8_t *x, uint8_t *y, int y_stride)
 {
     if (!(j < 32 && (n->lut_identity >> j & 1))) {
-        frost_int8_lut_rows(n->lut + 256 * j, rows, len, x, len, y, y_stride);
+        if (m->use_avx2)
+            frost_int8_lut_rows_avx2(n->lut + 256 * j, rows, len, x, len, y, y_stride);
+        else
+            frost_int8_lut_rows(n->lut + 256 * j, rows, len, x, len, y, y_stride);
     } else if (len == y_stride) {
         memcpy(y, x, (size_t)rows * (size_t)len);
     } else {
@@ -692,12 +695,13 @@ void frost_int8_run_node(frost_int8_model *m, int i)
         int off = 0;
         for (int j = 0; j < n->n_in; j++) {
             int cj = m->nodes[n->in[j]].c;
-            map_rows(n, j, (int64_t)n->h * n->w, cj, frost_int8_tensor(m, n->in[j]), y + off, n->c);
+            map_rows(m, n, j, (int64_t)n->h * n->w, cj, frost_int8_tensor(m, n->in[j]), y + off,
+                     n->c);
             off += cj;
         }
         break;
     }
-    case FROST_I8_LUT: map_rows(n, 0, (int64_t)n->h * n->w, n->c, x, y, n->c); break;
+    case FROST_I8_LUT: map_rows(m, n, 0, (int64_t)n->h * n->w, n->c, x, y, n->c); break;
     case FROST_I8_MAXPOOL: {
         frost_int8_pool_args a = pool_args(m, n);
         frost_int8_maxpool_ref(&a, x, y);

@@ -78,9 +78,47 @@ static inline void counts_block(const uint64_t *x, const uint64_t *wb, const uin
     store_dots(total_lo, total_hi, base, dot);
 }
 
+/* Binary weights with rows of K words (a constant: the compiler unrolls the count and keeps
+ * the K broadcast input words in registers for every block), K <= BYTE_STEPS: one pass of
+ * byte counts, no long-row bookkeeping. The 3x3 rows of 16-64 channels are 3-9 words, where
+ * the general loop's overhead per block weighed as much as the counts. */
+static inline __attribute__((always_inline)) void dots_short(const uint64_t *x,
+                                                             const uint64_t *bits, const int K,
+                                                             int blocks, const int32_t *base,
+                                                             int32_t *dot)
+{
+    const __m256i table = nibble_table();
+    __m256i xk[BYTE_STEPS];
+    for (int k = 0; k < K; k++)
+        xk[k] = _mm256_set1_epi64x((long long)x[k]);
+    for (int b = 0; b < blocks; b++) {
+        const uint64_t *wb = bits + (size_t)b * K * FROST_BIN_BLOCK;
+        __m256i acc_lo = _mm256_setzero_si256(), acc_hi = _mm256_setzero_si256();
+        for (int k = 0; k < K; k++) {
+            const uint64_t *w = wb + (size_t)k * FROST_BIN_BLOCK;
+            __m256i v_lo = _mm256_xor_si256(xk[k], _mm256_loadu_si256((const __m256i *)w));
+            __m256i v_hi = _mm256_xor_si256(xk[k], _mm256_loadu_si256((const __m256i *)(w + 4)));
+            acc_lo = _mm256_add_epi8(acc_lo, popcount_bytes(v_lo, table));
+            acc_hi = _mm256_add_epi8(acc_hi, popcount_bytes(v_hi, table));
+        }
+        store_dots(bytes_to_lanes(acc_lo), bytes_to_lanes(acc_hi), base + b * FROST_BIN_BLOCK,
+                   dot + b * FROST_BIN_BLOCK);
+    }
+}
+
 void frost_bin_dots_avx2(const uint64_t *x, const uint64_t *bits, const uint64_t *mask, int k_words,
                          int blocks, const int32_t *base, int32_t *dot)
 {
+    if (!mask) {
+        switch (k_words) {
+        case 1: dots_short(x, bits, 1, blocks, base, dot); return;
+        case 2: dots_short(x, bits, 2, blocks, base, dot); return;
+        case 3: dots_short(x, bits, 3, blocks, base, dot); return;
+        case 5: dots_short(x, bits, 5, blocks, base, dot); return;
+        case 9: dots_short(x, bits, 9, blocks, base, dot); return;
+        default: break;
+        }
+    }
     size_t block_words = (size_t)k_words * FROST_BIN_BLOCK;
     for (int b = 0; b < blocks; b++) {
         if (mask)

@@ -71,14 +71,28 @@ static add_input add_input_consts(int32_t zp, int32_t m0, int32_t e)
                        .right = _mm_cvtsi32_si128(-e)};
 }
 
-static inline __m256i scaled_split(const uint8_t *x, const add_input *k)
+/* The rounding right shift of every lane by k's -e (ties away from zero, as RDBPOT). */
+static inline __m256i round_right(__m256i v, const add_input *k)
+{
+    __m256i rem = _mm256_and_si256(v, k->mask);
+    __m256i thr = _mm256_add_epi32(k->half_mask, _mm256_srli_epi32(v, 31));
+    return _mm256_sub_epi32(_mm256_sra_epi32(v, k->right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* `shifted` is a constant at each call: false when e == 0, whose rounding shift is the
+ * identity (the converter gives the larger input e = 0), so that copy leaves it out. */
+static inline __attribute__((always_inline)) __m256i
+scaled_split_as(const uint8_t *x, const add_input *k, const bool shifted)
 {
     __m256i d = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)x)), k->zp);
     __m256i low = _mm256_add_epi32(_mm256_mullo_epi32(d, k->lo), _mm256_set1_epi32(1 << 10));
     __m256i v = _mm256_add_epi32(_mm256_mullo_epi32(d, k->hi), _mm256_srai_epi32(low, 11));
-    __m256i rem = _mm256_and_si256(v, k->mask);
-    __m256i thr = _mm256_add_epi32(k->half_mask, _mm256_srli_epi32(v, 31));
-    return _mm256_sub_epi32(_mm256_sra_epi32(v, k->right), _mm256_cmpgt_epi32(rem, thr));
+    return shifted ? round_right(v, k) : v;
+}
+
+static inline __m256i scaled_split(const uint8_t *x, const add_input *k)
+{
+    return scaled_split_as(x, k, true);
 }
 
 void frost_int8_add_scaled8_avx2(const uint8_t *x, int32_t zp, int32_t m0, int32_t e, int32_t *out)
@@ -87,23 +101,45 @@ void frost_int8_add_scaled8_avx2(const uint8_t *x, int32_t zp, int32_t m0, int32
     _mm256_storeu_si256((__m256i *)out, scaled_split(x, &k));
 }
 
-/* The fixed-point add when both input multipliers shift right (e <= 0: the converter's
- * M_a, M_b = S / (2 max(S_a, S_b)) <= 1/2 always do). */
-static void add_split(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
-                      uint8_t *y)
+/* The split add's loop, copied per combination of constants: whether each input's e is
+ * below 0 (else its rounding shift is left out) and whether the output's e is <= 0 (then
+ * its MBQM is SRDHM and one rounding right shift of every lane, no left shift). */
+static inline __attribute__((always_inline)) void
+add_split_loop(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
+               uint8_t *y, const bool shift0, const bool shift1, const bool out_right)
 {
     const add_input ka = add_input_consts(a->a_zp, a->mult[0], a->shift[0]);
     const add_input kb = add_input_consts(a->b_zp, a->mult[1], a->shift[1]);
+    const add_input ko = add_input_consts(0, a->mult[2], out_right ? a->shift[2] : 0);
     __m256i zo = _mm256_set1_epi32(a->out_zp);
     __m256i m2 = _mm256_set1_epi32(a->mult[2]), e2 = _mm256_set1_epi32(a->shift[2]);
     __m256i lo = _mm256_set1_epi32(a->lo), hi = _mm256_set1_epi32(a->hi);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256i s = _mm256_add_epi32(scaled_split(x0 + i, &ka), scaled_split(x1 + i, &kb));
-        store8(y + i, frost_mbqm_avx2(s, m2, e2), zo, lo, hi);
+        __m256i s = _mm256_add_epi32(scaled_split_as(x0 + i, &ka, shift0),
+                                     scaled_split_as(x1 + i, &kb, shift1));
+        __m256i r =
+            out_right ? round_right(frost_srdhm_avx2(s, m2), &ko) : frost_mbqm_avx2(s, m2, e2);
+        store8(y + i, r, zo, lo, hi);
     }
     if (i < n)
         frost_int8_add_ref(a, n - i, x0 + i, x1 + i, y + i);
+}
+
+/* The fixed-point add when both input multipliers shift right (e <= 0: the converter's
+ * M_a, M_b = S / (2 max(S_a, S_b)) <= 1/2 always do). */
+static void add_split(const frost_int8_add_args *a, int64_t n, const uint8_t *x0, const uint8_t *x1,
+                      uint8_t *y)
+{
+    bool s0 = a->shift[0] < 0, s1 = a->shift[1] < 0, out = a->shift[2] <= 0;
+    if (s0 && !s1 && out)
+        add_split_loop(a, n, x0, x1, y, true, false, true);
+    else if (!s0 && s1 && out)
+        add_split_loop(a, n, x0, x1, y, false, true, true);
+    else if (out)
+        add_split_loop(a, n, x0, x1, y, true, true, true);
+    else
+        add_split_loop(a, n, x0, x1, y, true, true, false);
 }
 
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
