@@ -367,16 +367,17 @@ static const char *lowbit_arch =
     "{\"name\":\"a5\",\"op\":\"act\",\"fn\":\"relu\"},"
     "{\"name\":\"fc2\",\"op\":\"linear\",\"out\":10}]}";
 
-/* lowbit_arch quantized with `config`, calibrated on the compat images, converted. */
-static frost_int8_model *lowbit_model(const char *config)
+/* `arch` initialised from `seed`, quantized with `config`, calibrated on the compat
+ * images, converted. */
+static frost_int8_model *quantized_model(const char *arch, uint64_t seed, const char *config)
 {
     frost_model *f = NULL;
     frost_int8_model *m = NULL;
     frost_qconfig *c = NULL;
     float *images = malloc(sizeof(float) * COMPAT_N_IMAGES * COMPAT_PIXELS);
-    CHECK(images && frost_model_from_json(lowbit_arch, "test", &f) == FROST_OK);
+    CHECK(images && frost_model_from_json(arch, "test", &f) == FROST_OK);
     if (f && images) {
-        frost_model_init_weights(f, 9);
+        frost_model_init_weights(f, seed);
         compat_make_images(images);
         CHECK(frost_qconfig_parse(config, "test", &c) == FROST_OK);
         CHECK(c && frost_model_quantize(f, c) == FROST_OK);
@@ -385,11 +386,19 @@ static frost_int8_model *lowbit_model(const char *config)
         CHECK(frost_model_forward(f, images, COMPAT_N_IMAGES, false) == FROST_OK);
         CHECK(frost_model_set_qmode(f, FROST_QMODE_FIXED) == FROST_OK);
         CHECK(frost_int8_from_model(f, &m) == FROST_OK);
+        if (!m)
+            fprintf(stderr, "  convert: %s\n", frost_last_error());
     }
     frost_qconfig_free(c);
     frost_model_free(f);
     free(images);
     return m;
+}
+
+/* lowbit_arch quantized with `config`, converted. */
+static frost_int8_model *lowbit_model(const char *config)
+{
+    return quantized_model(lowbit_arch, 9, config);
 }
 
 /* The generated NAME.c declares node `node`'s weights packed (nI_packed of `bytes`
@@ -459,31 +468,10 @@ TEST(twn_model_keeps_2_bit_weights_and_matches_the_runtime)
 /* Binarized inputs: FROST_TEST_BINACT_ARCH (test_archs.h). */
 static const char *binact_arch = FROST_TEST_BINACT_ARCH;
 
-/* binact_arch quantized with `config`, calibrated on the compat images, converted. */
+/* binact_arch quantized with `config`, converted. */
 static frost_int8_model *binact_model(const char *config)
 {
-    frost_model *f = NULL;
-    frost_int8_model *m = NULL;
-    frost_qconfig *c = NULL;
-    float *images = malloc(sizeof(float) * COMPAT_N_IMAGES * COMPAT_PIXELS);
-    CHECK(images && frost_model_from_json(binact_arch, "test", &f) == FROST_OK);
-    if (f && images) {
-        frost_model_init_weights(f, 11);
-        compat_make_images(images);
-        CHECK(frost_qconfig_parse(config, "test", &c) == FROST_OK);
-        CHECK(c && frost_model_quantize(f, c) == FROST_OK);
-        CHECK(frost_model_set_batch(f, COMPAT_N_IMAGES) == FROST_OK);
-        CHECK(frost_model_set_qmode(f, FROST_QMODE_CALIBRATE) == FROST_OK);
-        CHECK(frost_model_forward(f, images, COMPAT_N_IMAGES, false) == FROST_OK);
-        CHECK(frost_model_set_qmode(f, FROST_QMODE_FIXED) == FROST_OK);
-        CHECK(frost_int8_from_model(f, &m) == FROST_OK);
-        if (!m)
-            fprintf(stderr, "  convert: %s\n", frost_last_error());
-    }
-    frost_qconfig_free(c);
-    frost_model_free(f);
-    free(images);
-    return m;
+    return quantized_model(binact_arch, 11, config);
 }
 
 /* The generated NAME.c calls `kernel` for node `node` (by the node's name in its comment). */
