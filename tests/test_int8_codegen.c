@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codegen_sizes.h"
 #include "core/util.h"
 #include "fixtures/compat_inputs.h"
 #include "frost/frost.h"
@@ -176,28 +177,14 @@ static size_t expected_scratch(const frost_int8_model *m)
     return row + 4 * (xbits + wsign + wnz + xa + xk);
 }
 
-/* The const data of the generated C: the model's parameters (frost_int8_weight_bytes),
- * except that an XNOR-Net node holds its float alpha and bias (8 bytes a channel) in place
- * of the int32 bias and multipliers, which its float output stage does not use. */
-static size_t expected_const(const frost_int8_model *m)
-{
-    size_t b = frost_int8_weight_bytes(m);
-    for (int i = 1; i < m->n_nodes; i++) {
-        const frost_int8_node *n = &m->nodes[i];
-        if (n->ain == FROST_I8_AIN_XNOR)
-            b = b - (size_t)n->c * 4 - (size_t)n->n_mult * 8 + (size_t)n->c * 8;
-    }
-    return b;
-}
-
 /* Exports m as NAME, compiles and runs it, compares with the runtime. */
 static void check_generated(frost_int8_model *m, const char *name)
 {
     frost_int8_c_info info = {0};
     CHECK(frost_int8_export_c(m, tmpdir, name, &info) == FROST_OK);
     CHECK_EQ_INT(info.arena_bytes, frost_int8_arena_bytes(m));
-    CHECK_EQ_INT(info.scratch_bytes, expected_scratch(m)); /* 0 without packed weights */
-    CHECK_EQ_INT(info.const_bytes, expected_const(m));     /* the same arrays */
+    CHECK_EQ_INT(info.scratch_bytes, expected_scratch(m));       /* 0 without packed weights */
+    CHECK_EQ_INT(info.const_bytes, frost_test_c_const_bytes(m)); /* the same arrays */
     const frost_int8_node *last = &m->nodes[m->n_nodes - 1];
     CHECK_EQ_INT(info.float_output, last->op == FROST_I8_LOGITS);
     if (!have_cc()) {

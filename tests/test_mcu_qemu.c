@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codegen_sizes.h"
 #include "frost/frost.h"
 #include "harness.h"
 #include "int8/i8model.h"
@@ -95,19 +96,6 @@ static long reported(const char *key)
     return p ? strtol(p + strlen(needle), NULL, 10) : -1;
 }
 
-/* The const data of the generated C: the model's parameters, but an XNOR-Net node holds its
- * float alpha and bias (8 bytes a channel) instead of the int32 bias and multipliers. */
-static size_t c_const_bytes(const frost_int8_model *m)
-{
-    size_t b = frost_int8_weight_bytes(m);
-    for (int i = 1; i < m->n_nodes; i++) {
-        const frost_int8_node *n = &m->nodes[i];
-        if (n->ain == FROST_I8_AIN_XNOR)
-            b = b - (size_t)n->c * 4 - (size_t)n->n_mult * 8 + (size_t)n->c * 8;
-    }
-    return b;
-}
-
 /* scripts/mcu-run of the model file `path` (m loaded) on `board`, in dir/board. */
 static void check_board(frost_int8_model *m, const char *path, const char *board, const uint8_t *q,
                         const float *want)
@@ -145,7 +133,7 @@ static void check_board(frost_int8_model *m, const char *path, const char *board
     /* the sizes: the arena is the plan, it lives in .bss; the const data is in .text */
     CHECK_EQ_INT(reported("images"), N_IMAGES);
     CHECK_EQ_INT(reported("arena"), frost_int8_arena_bytes(m));
-    CHECK_EQ_INT(reported("const"), c_const_bytes(m));
+    CHECK_EQ_INT(reported("const"), frost_test_c_const_bytes(m));
     CHECK(reported("model_bss") >= (long)frost_int8_arena_bytes(m));
     CHECK(reported("model_text") > (long)frost_int8_weight_bytes(m));
     CHECK(reported("text") >= reported("model_text"));
