@@ -179,6 +179,25 @@ static void check_end_to_end(frost_model *qm, frost_int8_model *im, const float 
     frost_int8_free(back);
 }
 
+/* Layer by layer on fixed and float requantization, fast and reference kernels (the
+ * counts printed, compare_layers asserting its bounds), then end to end on the defaults. */
+static void check_every_path(frost_model *qm, frost_int8_model *im, const float *x,
+                             const char *what)
+{
+    for (int fp = 0; fp < 2; fp++) {
+        CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
+        for (int ref = 0; ref < 2; ref++) {
+            frost_int8_force_reference(im, ref);
+            int64_t off = compare_layers(qm, im, x);
+            printf("  %s: %lld values 1 LSB off (%s kernels, %s requant)\n", what, (long long)off,
+                   ref ? "reference" : "fast", fp ? "float" : "fixed");
+        }
+    }
+    frost_int8_force_reference(im, 0);
+    CHECK(frost_int8_set_float_requant(im, 0) == FROST_OK);
+    check_end_to_end(qm, im, x);
+}
+
 /* Model-wide `scheme`: c2, c3 and fc1 low-bit, c1 and fc2 affine. */
 static void check_scheme(const char *scheme, bool ternary)
 {
@@ -200,18 +219,7 @@ static void check_scheme(const char *scheme, bool ternary)
         for (int k = 0; c1 >= 0 && k < 8 * 9; k++)
             wide |= im->nodes[c1].weight[k] > 1 || im->nodes[c1].weight[k] < -1;
         CHECK(wide);
-        for (int fp = 0; fp < 2; fp++) {
-            CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
-            for (int ref = 0; ref < 2; ref++) {
-                frost_int8_force_reference(im, ref);
-                int64_t off = compare_layers(qm, im, x);
-                printf("  %s: %lld values 1 LSB off (%s kernels, %s requant)\n", scheme,
-                       (long long)off, ref ? "reference" : "fast", fp ? "float" : "fixed");
-            }
-        }
-        frost_int8_force_reference(im, 0);
-        CHECK(frost_int8_set_float_requant(im, 0) == FROST_OK);
-        check_end_to_end(qm, im, x);
+        check_every_path(qm, im, x, scheme);
     }
     frost_int8_free(im);
     frost_model_free(qm);
@@ -279,18 +287,7 @@ TEST(test_binarized_inputs_grouped_and_linear)
         CHECK_EQ_INT(im->nodes[c3].groups, 12);
         CHECK_EQ_INT(im->nodes[fc1].ain, FROST_I8_AIN_XNOR);
         CHECK_EQ_INT(im->nodes[fc1].wbits, 2);
-        for (int fp = 0; fp < 2; fp++) {
-            CHECK(frost_int8_set_float_requant(im, fp) == FROST_OK);
-            for (int ref = 0; ref < 2; ref++) {
-                frost_int8_force_reference(im, ref);
-                int64_t off = compare_layers(qm, im, x);
-                printf("  binarized inputs: %lld values 1 LSB off (%s kernels, %s requant)\n",
-                       (long long)off, ref ? "reference" : "fast", fp ? "float" : "fixed");
-            }
-        }
-        frost_int8_force_reference(im, 0);
-        CHECK(frost_int8_set_float_requant(im, 0) == FROST_OK);
-        check_end_to_end(qm, im, x);
+        check_every_path(qm, im, x, "binarized inputs");
     }
     frost_int8_free(im);
     frost_model_free(qm);
