@@ -144,6 +144,21 @@ static void check_board(frost_int8_model *m, const char *path, const char *board
           reported("instructions_mean") <= reported("instructions_max"));
 }
 
+/* The runtime's logits for the quantized test images, then the C export of m (written as
+ * `path`) on both Cortex-M boards against them. */
+static void check_both_boards(frost_int8_model *m, const char *path)
+{
+    static uint8_t q[N_IMAGES * 28 * 28];
+    static float want[N_IMAGES * CLASSES];
+    if (!quantize_images(m, q))
+        return;
+    for (int i = 0; i < N_IMAGES; i++)
+        CHECK(frost_int8_run_quantized(m, q + i * 28 * 28, 28 * 28, want + i * CLASSES) ==
+              FROST_OK);
+    check_board(m, path, "an386", q, want);
+    check_board(m, path, "an500", q, want);
+}
+
 TEST(fashion_images_on_cortex_m4_and_m7_match_the_runtime)
 {
     frost_int8_model *m = NULL;
@@ -151,15 +166,7 @@ TEST(fashion_images_on_cortex_m4_and_m7_match_the_runtime)
     if (!m)
         return;
     CHECK_EQ_INT(frost_int8_classes(m), CLASSES);
-    static uint8_t q[N_IMAGES * 28 * 28];
-    static float want[N_IMAGES * CLASSES];
-    if (quantize_images(m, q)) {
-        for (int i = 0; i < N_IMAGES; i++)
-            CHECK(frost_int8_run_quantized(m, q + i * 28 * 28, 28 * 28, want + i * CLASSES) ==
-                  FROST_OK);
-        check_board(m, MODEL, "an386", q, want);
-        check_board(m, MODEL, "an500", q, want);
-    }
+    check_both_boards(m, MODEL);
     frost_int8_free(m);
 }
 
@@ -197,8 +204,6 @@ static void check_binact(const char *config, const char *name, frost_int8_ain ai
                          int adds)
 {
     static float x[N_IMAGES * 28 * 28];
-    static uint8_t q[N_IMAGES * 28 * 28];
-    static float want[N_IMAGES * CLASSES];
     char path[128];
     if (!load_images(x))
         return;
@@ -213,13 +218,7 @@ static void check_binact(const char *config, const char *name, frost_int8_ain ai
     CHECK_EQ_INT(bin, binarized);
     CHECK_EQ_INT(add, adds);
     CHECK_EQ_INT(frost_int8_classes(m), CLASSES);
-    if (quantize_images(m, q)) {
-        for (int i = 0; i < N_IMAGES; i++)
-            CHECK(frost_int8_run_quantized(m, q + i * 28 * 28, 28 * 28, want + i * CLASSES) ==
-                  FROST_OK);
-        check_board(m, path, "an386", q, want);
-        check_board(m, path, "an500", q, want);
-    }
+    check_both_boards(m, path);
     frost_int8_free(m);
 }
 
