@@ -671,6 +671,22 @@ TEST(export_c_and_onnx)
     CHECK(!file_exists("fq.onnx"));
 }
 
+/* eval-candidate --arch-out: the genotype's network as architecture JSON, untrained, with the
+ * MACs and parameters the search logged for it (bench/results/nas-runs/cache.csv). */
+TEST(eval_candidate_writes_arch)
+{
+    char args[512];
+    snprintf(args, sizeof args,
+             "eval-candidate r20.m36+w.g36+n.m51-n.f56-w.m31-n.m51-n.m510w --arch-out %s/nas.json",
+             dir);
+    CHECK(frost(args) == 0);
+    snprintf(args, sizeof args, "info --arch %s/nas.json", dir);
+    CHECK(frost(args) == 0);
+    CHECK(strstr(out, "total: 177090 params (0.177M), 6244416 MACs") != NULL);
+    snprintf(args, sizeof args, "eval-candidate r20.m36 --arch-out %s/bad.json", dir);
+    CHECK(frost(args) == 1 && !file_exists("bad.json"));
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -685,6 +701,7 @@ int main(void)
     RUN(int8_end_to_end);
     RUN(repeats_and_short_out);
     RUN(export_c_and_onnx);
+    RUN(eval_candidate_writes_arch);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

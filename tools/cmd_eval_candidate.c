@@ -31,7 +31,10 @@ static const char *const help =
     "  --latency-threads N threads for the latency measurement (default 1)\n"
     "  --reps N            timed runs for the latency median (default 30)\n"
     "  --requant MODE      fixed (default) or float requantization in the int8 model\n"
-    "  --json              print the result as one JSON line only\n\n" CLI_DATA_HELP;
+    "  --json              print the result as one JSON line only\n"
+    "  --arch-out FILE     only write the genotype's network as architecture JSON (for\n"
+    "                      frost train --arch; at --width) and exit: nothing is "
+    "trained\n\n" CLI_DATA_HELP;
 
 static frost_status read_genotype(const char *path, frost_nas_genotype *g)
 {
@@ -43,6 +46,26 @@ static frost_status read_genotype(const char *path, frost_nas_genotype *g)
     fclose(f);
     buf[n] = 0;
     return frost_nas_from_json(buf, g);
+}
+
+/* The genotype's network as architecture JSON: what frost train --arch reads. */
+static int write_arch(const frost_nas_genotype *g, const frost_nas_space *space, const char *path)
+{
+    frost_model *m = NULL;
+    char *json = NULL;
+    frost_status s = frost_nas_build(g, space, &m);
+    if (s == FROST_OK && !(json = frost_model_to_json(m)))
+        s = frost_fail(FROST_ERR_NOMEM, "cannot write the network as JSON");
+    frost_model_free(m);
+    FILE *f = s == FROST_OK ? fopen(path, "wb") : NULL;
+    if (s == FROST_OK && !f)
+        s = frost_fail(FROST_ERR_IO, "cannot create %s", path);
+    if (f && (fputs(json, f) == EOF || fputc('\n', f) == EOF) && s == FROST_OK)
+        s = frost_fail(FROST_ERR_IO, "cannot write %s", path);
+    if (f && fclose(f) != 0 && s == FROST_OK)
+        s = frost_fail(FROST_ERR_IO, "cannot write %s", path);
+    free(json);
+    return s == FROST_OK ? 0 : cli_error("eval-candidate");
 }
 
 /* A zoo model through the same proxy (reference points for the search's Pareto plot). */
@@ -81,9 +104,13 @@ static int eval_builtin(const char *name, const frost_nas_space *space,
 }
 
 static const cli_opt options[] = {
-    CLI_OPT_STR("genotype-json"), CLI_OPT_INT("random", 0, 1 << 30),
-    CLI_OPT_STR("model"),         CLI_OPT_INT("seed", 0, 1 << 30),
-    CLI_OPT_FLAG("json"),         CLI_OPT_END,
+    CLI_OPT_STR("genotype-json"),
+    CLI_OPT_INT("random", 0, 1 << 30),
+    CLI_OPT_STR("model"),
+    CLI_OPT_INT("seed", 0, 1 << 30),
+    CLI_OPT_FLAG("json"),
+    CLI_OPT_STR("arch-out"),
+    CLI_OPT_END,
 };
 
 int cmd_eval_candidate(int argc, char **argv)
@@ -136,6 +163,9 @@ int cmd_eval_candidate(int argc, char **argv)
         frost_nas_to_string(&g, t, sizeof t);
         printf("note: the genotype builds the same network as its canonical form %s\n", t);
     }
+    const char *arch_out = cli_str(&a, "arch-out", NULL);
+    if (arch_out)
+        return s == FROST_OK ? write_arch(&g, &space, arch_out) : cli_error("eval-candidate");
     frost_dataset tr = {0}, va = {0};
     if (s == FROST_OK)
         s = cli_load_proxy_data(&data, n_train, n_val, cfg.seed, &tr, &va);
