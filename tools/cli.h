@@ -194,7 +194,9 @@ frost_status cli_fit_data_to_int8(const frost_int8_model *m, frost_dataset *trai
     "                      (default), or a folder with MNIST-named IDX files\n"                \
     "                      (train-images-idx3-ubyte[.gz], ..., t10k-labels-idx1-ubyte[.gz])\n" \
     "  --train-images F --train-labels F --test-images F --test-labels F\n"                    \
-    "                      any IDX files (raw or .gz) instead\n"
+    "                      any IDX files (raw or .gz) instead\n"                               \
+    "  images of another height or width than the model's input are resized to it\n"           \
+    "  (bilinear, as frost search trains its candidates); other channels are an error\n"
 
 /* Quantization options shared by train --qat, quantize and sensitivity: --qconfig FILE,
  * --w-bits B, --a-bits B, --per-tensor, --observer KIND, --w-scheme S, --a-scheme S. Builds the
