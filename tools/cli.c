@@ -336,11 +336,16 @@ static bool help_or_version(cli_args *a, int argc, char **argv)
     return help || version;
 }
 
+/* The command this process runs, for notes printed by shared helpers (cli_fit_data) that
+ * are not handed the parsed arguments; a process runs one command. */
+static const char *current_cmd = "frost";
+
 bool cli_parse(cli_args *a, const cli_spec *spec, int argc, char **argv)
 {
     memset(a, 0, sizeof *a);
     a->spec = spec;
     a->cmd = spec->cmd;
+    current_cmd = spec->cmd;
     flatten_tables(a);
     if (help_or_version(a, argc, argv))
         return false; /* exit_code 0 */
@@ -529,6 +534,73 @@ frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_te
     return FROST_OK;
 }
 
+static bool loaded(const frost_dataset *d) { return d && d->images; }
+
+/* Resizes *d to h x w in place (the old images freed). */
+static frost_status resize_in_place(frost_dataset *d, int h, int w)
+{
+    frost_dataset resized;
+    FROST_TRY(frost_dataset_resize(d, h, w, &resized));
+    frost_dataset_free(d);
+    *d = resized;
+    return FROST_OK;
+}
+
+static frost_status check_channels(const frost_dataset *d, int h, int w, int c)
+{
+    if (!loaded(d) || d->c == c)
+        return FROST_OK;
+    return frost_fail(FROST_ERR_SHAPE,
+                      "the data's images are %dx%dx%d but the model takes %dx%dx%d: frost resizes "
+                      "images to the model's input size, but never changes their channels",
+                      d->h, d->w, d->c, h, w, c);
+}
+
+/* "training and test", "training" or "test": the loaded sets that need resizing. */
+static const char *which_sets(bool train, bool test)
+{
+    return train && test ? "training and test" : train ? "training" : "test";
+}
+
+frost_status cli_fit_data(int h, int w, int c, frost_dataset *train, frost_dataset *test)
+{
+    static bool noted; /* one note per process (convert loads the test set twice) */
+    FROST_TRY(check_channels(train, h, w, c));
+    FROST_TRY(check_channels(test, h, w, c));
+    bool resize_train = loaded(train) && (train->h != h || train->w != w);
+    bool resize_test = loaded(test) && (test->h != h || test->w != w);
+    if (!resize_train && !resize_test)
+        return FROST_OK;
+    if (!noted) {
+        const frost_dataset *d = resize_train ? train : test;
+        fprintf(stderr,
+                "frost %s: note: resizing the %dx%d %s images to the model's %dx%d input "
+                "(bilinear, as frost search trains its candidates)\n",
+                current_cmd, d->h, d->w, which_sets(resize_train, resize_test), h, w);
+        noted = true;
+    }
+    if (resize_train)
+        FROST_TRY(resize_in_place(train, h, w));
+    if (resize_test)
+        FROST_TRY(resize_in_place(test, h, w));
+    return FROST_OK;
+}
+
+frost_status cli_fit_data_to_model(const frost_model *m, frost_dataset *train, frost_dataset *test)
+{
+    int h, w, c;
+    frost_model_input_shape(m, &h, &w, &c);
+    return cli_fit_data(h, w, c, train, test);
+}
+
+frost_status cli_fit_data_to_int8(const frost_int8_model *m, frost_dataset *train,
+                                  frost_dataset *test)
+{
+    int h, w, c;
+    frost_int8_input_shape(m, &h, &w, &c);
+    return cli_fit_data(h, w, c, train, test);
+}
+
 /* frost_observer_kind_parse, for a table (it takes no NULL). */
 static int observer_lookup(const char *name) { return frost_observer_kind_parse(name); }
 
@@ -636,6 +708,8 @@ frost_status cli_load_ptq_inputs(const cli_data_opts *data, const char *ckpt, in
                        "%s is already quantized; give the FP32 checkpoint (frost eval reports "
                        "a quantized one's accuracy)",
                        ckpt);
+    if (s == FROST_OK)
+        s = cli_fit_data_to_model(in->model, &in->calib, &in->test);
     if (s != FROST_OK)
         cli_free_ptq_inputs(in);
     return s;

@@ -176,13 +176,27 @@ extern const cli_opt cli_data_options[];
 void cli_parse_data(const cli_args *a, cli_data_opts *d);
 frost_status cli_load_data(const cli_data_opts *d, bool need_train, bool need_test,
                            frost_dataset *train, frost_dataset *test);
+
+/* The one rule every command that feeds a data set to a model follows: images of another
+ * height or width than the model's input (a searched network at 20 or 24 px, say) are
+ * resized bilinearly to h x w with frost_dataset_resize, exactly as frost search resized
+ * them for its candidates (and frost predict resizes image files), so training, eval,
+ * PTQ, convert's comparisons and the int8 run all see the same pixels. The first resize
+ * in a process prints one note on stderr. Other channels than the model's are an error
+ * (FROST_ERR_SHAPE). train and test may be NULL or not loaded (no images): skipped. */
+frost_status cli_fit_data(int h, int w, int c, frost_dataset *train, frost_dataset *test);
+frost_status cli_fit_data_to_model(const frost_model *m, frost_dataset *train, frost_dataset *test);
+frost_status cli_fit_data_to_int8(const frost_int8_model *m, frost_dataset *train,
+                                  frost_dataset *test);
 #define CLI_DATA_HELP                                                                          \
     "data:\n"                                                                                  \
     "  --data fashion-mnist|DIR  Fashion-MNIST from Debian's dataset-fashion-mnist\n"          \
     "                      (default), or a folder with MNIST-named IDX files\n"                \
     "                      (train-images-idx3-ubyte[.gz], ..., t10k-labels-idx1-ubyte[.gz])\n" \
     "  --train-images F --train-labels F --test-images F --test-labels F\n"                    \
-    "                      any IDX files (raw or .gz) instead\n"
+    "                      any IDX files (raw or .gz) instead\n"                               \
+    "  images of another height or width than the model's input are resized to it\n"           \
+    "  (bilinear, as frost search trains its candidates); other channels are an error\n"
 
 /* Quantization options shared by train --qat, quantize and sensitivity: --qconfig FILE,
  * --w-bits B, --a-bits B, --per-tensor, --observer KIND, --w-scheme S, --a-scheme S. Builds the

@@ -92,6 +92,8 @@ static frost_status finetune(frost_model *m, frost_kmeans_model *km, const cli_d
 {
     frost_dataset train = {0}, test = {0};
     frost_status s = cli_load_data(data, true, true, &train, &test);
+    if (s == FROST_OK)
+        s = cli_fit_data_to_model(m, &train, &test);
     if (s == FROST_OK && limit > 0 && limit < train.n) {
         frost_dataset sub;
         s = frost_dataset_head(&train, limit, &sub);

@@ -42,8 +42,12 @@ static frost_status compare(frost_model *qm, frost_int8_model *im, const cli_dat
 {
     frost_dataset train = {0}, test = {0}, head = {0};
     frost_status s = cli_load_data(data, false, true, &train, &test);
-    if (s != FROST_OK)
+    if (s == FROST_OK)
+        s = cli_fit_data_to_model(qm, NULL, &test);
+    if (s != FROST_OK) {
+        frost_dataset_free(&test);
         return s;
+    }
     const frost_dataset *d = &test;
     if (limit > 0 && limit < test.n) {
         s = frost_dataset_head(&test, limit, &head);
@@ -95,6 +99,8 @@ static frost_status compare_fp32(frost_int8_model *im, const char *fp32_path,
     frost_status s = frost_model_load(fp32_path, &fm);
     if (s == FROST_OK)
         s = cli_load_data(data, false, true, &train, &test);
+    if (s == FROST_OK)
+        s = cli_fit_data_to_int8(im, NULL, &test);
     const frost_dataset *d = &test;
     if (s == FROST_OK && limit > 0 && limit < test.n) {
         s = frost_dataset_head(&test, limit, &head);

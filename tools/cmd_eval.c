@@ -44,6 +44,8 @@ int cmd_eval(int argc, char **argv)
     s = frost_model_load(a.positional[0], &m);
     frost_augment norm = m ? cli_model_norm(m) : frost_train_defaults().augment;
     if (s == FROST_OK)
+        s = cli_fit_data_to_model(m, &train, &test);
+    if (s == FROST_OK)
         s = frost_model_set_batch(m, batch);
     if (s == FROST_OK)
         s = frost_evaluate(m, d, &norm, batch, &acc, &loss);

@@ -127,6 +127,8 @@ static frost_status load_test_images(const frost_int8_model *m, const cli_data_o
 {
     frost_dataset train = {0}, test = {0};
     frost_status s = cli_load_data(data, false, true, &train, &test);
+    if (s == FROST_OK)
+        s = cli_fit_data_to_int8(m, NULL, &test);
     if (s == FROST_OK && n > test.n)
         s = frost_fail(FROST_ERR_ARG, "--images %d: the test split has %d images", n, test.n);
     if (s == FROST_OK)

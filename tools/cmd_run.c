@@ -48,6 +48,8 @@ int cmd_run(int argc, char **argv)
     frost_status s = frost_int8_load(a.positional[0], &m);
     if (s == FROST_OK)
         s = cli_load_data(&data, want_train, !want_train, &train, &test);
+    if (s == FROST_OK)
+        s = cli_fit_data_to_int8(m, &train, &test);
     const frost_dataset *d = want_train ? &train : &test;
     if (s == FROST_OK && limit > 0 && limit < d->n) {
         s = frost_dataset_head(d, limit, &head);

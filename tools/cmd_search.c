@@ -82,6 +82,71 @@ static void on_progress(const frost_nas_progress *ev, void *user)
     fflush(stdout); /* a candidate takes minutes: show it as it comes */
 }
 
+/* One word for a shell command line: as is when it holds only safe characters, else in
+ * single quotes (a ' inside written as '\''). */
+static void print_shell_word(const char *w)
+{
+    if (*w &&
+        strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:+,@") ==
+            strlen(w)) {
+        fputs(w, stdout);
+        return;
+    }
+    putchar('\'');
+    for (; *w; w++) {
+        if (*w == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*w);
+    }
+    putchar('\'');
+}
+
+static void print_path(const char *dir, const char *file)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    print_shell_word(path);
+}
+
+/* The search's own data options, repeated on the commands that use the same data. */
+static void print_data_options(const cli_args *a)
+{
+    static const char *const names[] = {"data", "train-images", "train-labels", "test-images",
+                                        "test-labels"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (cli_given(a, names[i])) {
+            printf(" --%s ", names[i]);
+            print_shell_word(cli_str(a, names[i], ""));
+        }
+}
+
+/* The commands that make the best network a finished int8 model: the candidates' recipe
+ * (QAT from scratch, the StatAssist float epochs, GradBoost, SGD with the search's lr
+ * (cosine) and batch) for 6 epochs on all training images but the 5000 held out, then
+ * convert and run. best.arch.json holds the concrete channels (the search's --width is
+ * built in) and its input side; train, convert and run resize the 28x28 data to it. */
+static void print_next_steps(const cli_args *a, const char *dir, const frost_nas_eval_config *e)
+{
+    printf("to train the best network fully (as the candidates were, at full data) and make "
+           "it an int8 model:\n  frost train --arch ");
+    print_path(dir, "best.arch.json");
+    printf(" --qat --qat-delay %d%s --opt sgd --lr %g --sched cosine --batch %d --epochs 6 "
+           "--val 5000",
+           e->fp_epochs, e->gradboost ? " --gradboost" : "", (double)e->lr, e->batch);
+    print_data_options(a);
+    printf(" -o ");
+    print_path(dir, "best.safetensors");
+    printf("\n  frost convert ");
+    print_path(dir, "best.safetensors");
+    printf("%s -o ", e->float_requant ? " --requant float" : "");
+    print_path(dir, "best.int8");
+    printf("\n  frost run ");
+    print_path(dir, "best.int8");
+    print_data_options(a);
+    printf("\n");
+}
+
 int cmd_search(int argc, char **argv)
 {
     static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options, NULL};
@@ -138,8 +203,10 @@ int cmd_search(int argc, char **argv)
     frost_dataset_free(&va);
     if (s != FROST_OK)
         return cli_error("search");
-    if (!json)
+    if (!json) {
         printf("wrote %s/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n",
                cfg.out_dir);
+        print_next_steps(&a, cfg.out_dir, &cfg.eval);
+    }
     return 0;
 }

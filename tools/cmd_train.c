@@ -266,6 +266,8 @@ int cmd_train(int argc, char **argv)
         s = frost_model_load(from, &m);
     else if (s == FROST_OK)
         s = cli_build_model(&mo, full.h, full.c, full.classes < 2 ? 2 : full.classes, &m);
+    if (s == FROST_OK) /* a searched network's 20 or 24 px input: the data resized to it */
+        s = cli_fit_data_to_model(m, &full, &test);
     if (s == FROST_OK && from && qat && frost_model_is_quantized(m))
         fprintf(stderr, "frost train: note: %s is already quantized; its config is kept\n", from);
     else if (s == FROST_OK && qat)
