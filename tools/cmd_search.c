@@ -20,11 +20,13 @@ static const char *const help =
     "  --target-ms T       latency target T (ms, batch 1, --latency-threads)\n"
     "  --budget N          candidates to propose\n"
     "  -o, --out DIR       output folder\n"
-    "  --controller C      rl (default), evolution or random\n"
+    "  --controller C      rl (default, REINFORCE), ppo, evolution or random\n"
     "  --reward soft|hard  soft: w = -0.07 on both sides (default); hard: 0 below T, -1 above\n"
     "  --seed S            controller seed (default 1)\n"
     "  --population N --tournament N   evolution (20, 5)\n"
-    "  --rl-lr X --entropy X           REINFORCE (0.1, 0.001)\n"
+    "  --rl-lr X --entropy X           REINFORCE (0.1, 0.001); PPO (1.0, 0.001)\n"
+    "  --ppo-batch N --ppo-epochs K --ppo-clip X   PPO: proposals per update (10), steps\n"
+    "                      on each batch (4), ratio clip (0.2)\n"
     "  --cache FILE        results by genotype shared between searches (default DIR/cache.csv)\n"
     "  --json              one JSON line per candidate instead of the progress lines\n"
     "candidate evaluation (as frost eval-candidate):\n"
@@ -35,13 +37,16 @@ static const cli_opt options[] = {
     CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
     CLI_OPT_INT("budget", 1, 1000000),
     CLI_OPT_OUT,
-    CLI_OPT_LOOKUP("controller", "rl|evolution|random", frost_nas_controller_from_name),
+    CLI_OPT_LOOKUP("controller", "rl|ppo|evolution|random", frost_nas_controller_from_name),
     CLI_OPT_CHOICE("reward", "soft|hard"),
     CLI_OPT_INT("seed", 0, 1 << 30),
     CLI_OPT_INT("population", 2, 100000),
     CLI_OPT_INT("tournament", 1, 100000),
     CLI_OPT_FLOAT("rl-lr", 1e-6, 100.0),
     CLI_OPT_FLOAT("entropy", 0.0, 10.0),
+    CLI_OPT_INT("ppo-batch", 1, 100000),
+    CLI_OPT_INT("ppo-epochs", 1, 1000),
+    CLI_OPT_FLOAT("ppo-clip", 1e-3, 0.999),
     CLI_OPT_STR("cache"),
     CLI_OPT_FLAG("json"),
     CLI_OPT_END,
@@ -101,6 +106,9 @@ int cmd_search(int argc, char **argv)
     cfg.controller.tournament = cli_int(&a, "tournament", cfg.controller.tournament);
     cfg.controller.lr = cli_float(&a, "rl-lr", (float)cfg.controller.lr);
     cfg.controller.entropy = cli_float(&a, "entropy", (float)cfg.controller.entropy);
+    cfg.controller.ppo_batch = cli_int(&a, "ppo-batch", cfg.controller.ppo_batch);
+    cfg.controller.ppo_epochs = cli_int(&a, "ppo-epochs", cfg.controller.ppo_epochs);
+    cfg.controller.ppo_clip = cli_float(&a, "ppo-clip", (float)cfg.controller.ppo_clip);
     cfg.cache_path = cli_str(&a, "cache", NULL);
     bool json = cli_flag(&a, "json");
     cfg.progress = on_progress;

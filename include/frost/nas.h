@@ -166,18 +166,22 @@ typedef enum {
     FROST_NAS_RANDOM = 0, /* uniform over the decisions */
     FROST_NAS_EVOLUTION,  /* regularized evolution (Real et al. 2019): tournament, one
                            * mutation, the oldest member dies */
-    FROST_NAS_RL          /* REINFORCE over independent per-decision softmax policies */
+    FROST_NAS_RL,         /* REINFORCE over independent per-decision softmax policies */
+    FROST_NAS_PPO         /* the same policy trained with PPO's clipped surrogate (MnasNet's
+                           * choice): batches of ppo_batch proposals, ppo_epochs steps each */
 } frost_nas_controller_kind;
 
 typedef struct {
     frost_nas_controller_kind kind;
     uint64_t seed;
     int population, tournament;         /* evolution (20, 5); the first `population` are random */
-    double lr, entropy, baseline_decay; /* RL (0.1, 0.001, 0.95) */
+    double lr, entropy, baseline_decay; /* RL (0.1, 0.001, 0.95); PPO (lr 1.0, same others) */
+    int ppo_batch, ppo_epochs;          /* PPO: proposals per update (10), steps per batch (4) */
+    double ppo_clip;                    /* PPO: the ratio is clipped to 1 +- this (0.2) */
 } frost_nas_controller_config;
 
 frost_nas_controller_config frost_nas_controller_defaults(frost_nas_controller_kind kind);
-int frost_nas_controller_from_name(const char *name); /* "rl", "evolution", "random"; -1 */
+int frost_nas_controller_from_name(const char *name); /* "rl", "ppo", "evolution", "random"; -1 */
 const char *frost_nas_controller_name(frost_nas_controller_kind kind);
 
 typedef struct frost_nas_controller frost_nas_controller;
@@ -189,7 +193,7 @@ void frost_nas_controller_free(frost_nas_controller *c);
 frost_status frost_nas_propose(frost_nas_controller *c, frost_nas_genotype *g);
 /* The reward of the candidate last proposed. */
 frost_status frost_nas_observe(frost_nas_controller *c, double reward);
-/* RL: probability of option o of decision d (for reports and tests); -1 otherwise. */
+/* RL and PPO: probability of option o of decision d (for reports and tests); -1 otherwise. */
 double frost_nas_policy_prob(const frost_nas_controller *c, int decision, int option);
 
 /* ---- latency predictor ---- */

@@ -169,14 +169,19 @@ static frost_status rewrite_log(const char *path, const entries *log)
 static frost_status check_settings(const char *dir, const frost_nas_search_config *c,
                                    const char *key)
 {
-    char path[4200], want[512], have[512] = {0};
+    char path[4200], want[1024], have[1024] = {0}, ppo[128] = "";
     path_in(path, sizeof path, dir, "search.json");
+    const frost_nas_controller_config *k = &c->controller;
+    if (k->kind == FROST_NAS_PPO) /* only then: older folders keep their search.json */
+        snprintf(ppo, sizeof ppo, "\"ppo_batch\":%d,\"ppo_epochs\":%d,\"ppo_clip\":%g,",
+                 k->ppo_batch, k->ppo_epochs, k->ppo_clip);
     snprintf(want, sizeof want,
              "{\"controller\":\"%s\",\"seed\":%llu,\"population\":%d,\"tournament\":%d,"
-             "\"lr\":%g,\"entropy\":%g,\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,\"eval\":\"%s\"}",
-             frost_nas_controller_name(c->controller.kind), (unsigned long long)c->controller.seed,
-             c->controller.population, c->controller.tournament, c->controller.lr,
-             c->controller.entropy, c->reward.target_ms, c->reward.alpha, c->reward.beta, key);
+             "\"lr\":%g,\"entropy\":%g,%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
+             "\"eval\":\"%s\"}",
+             frost_nas_controller_name(k->kind), (unsigned long long)k->seed, k->population,
+             k->tournament, k->lr, k->entropy, ppo, c->reward.target_ms, c->reward.alpha,
+             c->reward.beta, key);
     FILE *f = fopen(path, "r");
     if (f) {
         if (!fgets(have, sizeof have, f))
