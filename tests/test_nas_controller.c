@@ -89,7 +89,7 @@ TEST(test_learning_controllers_beat_random)
     CHECK(evo > rnd + 0.15);
     CHECK(pg > rnd + 0.10);
     CHECK(clipped > rnd + 0.10);
-    CHECK(clipped > pg - 0.05); /* PPO learns about as fast per proposal as REINFORCE */
+    CHECK(clipped > pg); /* PPO learns at least as fast per proposal (0.93 vs 0.80 here) */
     /* the policies moved towards the target on most decisions */
     frost_nas_controller *learned[] = {rl, ppo};
     for (int k = 0; k < 2; k++) {

@@ -15,16 +15,18 @@
  *
  * PPO (Schulman et al. 2017, arXiv:1707.06347), MnasNet's choice, over the same policy:
  * ppo_batch proposals are drawn from the policy as it stands (pi_old, their log-probability
- * kept), each with the advantage above (the moving baseline and scale carry over between
- * batches: a batch of 10 is too small to normalize by its own mean and spread); then
+ * kept); their advantages are the rewards normalized over the batch, A = (R - mean) / std
+ * (as common PPO implementations do; the moving baseline and scale above, tried first, give
+ * the first batches advantages up to 1 / (1 - decay) = 20 while the scale warms up, and one
+ * step then all but fixes the policy); then
  * ppo_epochs full-batch steps theta += lr * grad of the clipped surrogate
  * (1/B) sum_i min(r_i A_i, clip(r_i, 1 - eps, 1 + eps) A_i) + entropy * sum_d H(p_d),
  * r_i = pi(a_i) / pi_old(a_i) (in log space, the product over decisions). The gradient of
  * sample i is r_i A_i (onehot(a_id) - p_d) while its unclipped term is the smaller one, 0
  * once the clip holds it (frost_nas_ppo_objective, checked against finite differences).
- * Defaults lr 1.0 (the step is on the batch mean), batch 10, 4 epochs, eps 0.2: on the
- * synthetic reward of tests/test_nas_controller.c that learns as fast per proposal as
- * REINFORCE (lr 0.5: slower; 2: worse; batch 5 or 20: worse).
+ * Defaults lr 2.0 (the step is on the batch mean), batch 10, 4 epochs, eps 0.2: on the
+ * synthetic reward of tests/test_nas_controller.c that learns faster per proposal than
+ * REINFORCE (docs/nas.md has the numbers).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -70,7 +72,7 @@ frost_nas_controller_config frost_nas_controller_defaults(frost_nas_controller_k
                                          .seed = 1,
                                          .population = 20,
                                          .tournament = 5,
-                                         .lr = kind == FROST_NAS_PPO ? 1.0 : 0.1,
+                                         .lr = kind == FROST_NAS_PPO ? 2.0 : 0.1,
                                          .entropy = 0.001,
                                          .baseline_decay = 0.95,
                                          .ppo_batch = 10,
@@ -98,7 +100,7 @@ frost_status frost_nas_controller_create(const frost_nas_controller_config *cfg,
     if ((int)cfg->kind < 0 || (int)cfg->kind >= KINDS || cfg->population < 2 ||
         cfg->tournament < 1 || cfg->tournament > cfg->population || !(cfg->lr > 0) ||
         cfg->entropy < 0 || !(cfg->baseline_decay >= 0 && cfg->baseline_decay < 1) ||
-        cfg->ppo_batch < 1 || cfg->ppo_epochs < 1 || !(cfg->ppo_clip > 0 && cfg->ppo_clip < 1))
+        cfg->ppo_batch < 2 || cfg->ppo_epochs < 1 || !(cfg->ppo_clip > 0 && cfg->ppo_clip < 1))
         return frost_fail(FROST_ERR_ARG,
                           "nas controller: bad settings (population %d, "
                           "tournament %d, lr %g, entropy %g, baseline decay %g, PPO batch %d, "
@@ -209,7 +211,7 @@ static void sample_policy(frost_nas_controller *c, int *index)
     }
 }
 
-/* The advantage of a reward, (R - b) / s, then b and s move towards it. */
+/* REINFORCE's advantage of a reward, (R - b) / s, then b and s move towards it. */
 static double advantage(frost_nas_controller *c, double reward)
 {
     if (c->observed == 0) {
@@ -294,16 +296,29 @@ double frost_nas_ppo_objective(const frost_nas_logits theta, const int (*a)[FROS
     return surrogate / n + entropy_term(theta, entropy, grad);
 }
 
-/* Collects the proposal and its advantage; a full batch takes ppo_epochs gradient-ascent
+/* Rewards -> advantages (R - mean) / std over the batch (0 when all rewards are equal). */
+static void normalize_advantages(double *r, int n)
+{
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; i++)
+        mean += r[i] / n;
+    for (int i = 0; i < n; i++)
+        var += (r[i] - mean) * (r[i] - mean) / n;
+    for (int i = 0; i < n; i++)
+        r[i] = var > 1e-18 ? (r[i] - mean) / sqrt(var) : 0.0;
+}
+
+/* Collects the proposal and its reward; a full batch takes ppo_epochs gradient-ascent
  * steps on the clipped surrogate, the batch's log-probabilities fixed at proposal time. */
 static void ppo_observe(frost_nas_controller *c, double reward)
 {
     int i = c->batch_n++;
     memcpy(c->batch_index[i], c->last, sizeof c->last);
     c->batch_logp[i] = frost_nas_ppo_log_prob(c->theta, c->last);
-    c->batch_adv[i] = advantage(c, reward);
+    c->batch_adv[i] = reward;
     if (c->batch_n < c->cfg.ppo_batch)
         return;
+    normalize_advantages(c->batch_adv, c->batch_n);
     for (int k = 0; k < c->cfg.ppo_epochs; k++) {
         frost_nas_logits grad;
         frost_nas_ppo_objective(c->theta, (const int(*)[FROST_NAS_DECISIONS])c->batch_index,
