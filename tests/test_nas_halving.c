@@ -1,7 +1,8 @@
 /* Successive halving in frost_nas_search with a stand-in evaluator (no training): the rung
  * sizes and training-image counts, that each rung promotes the best 1/eta by reward, that
  * the Pareto front and best genotype use full-budget results only, the cache keys of the
- * rungs, and resuming (from a finished log, and from a cut one with a torn line). */
+ * rungs, and resuming (from a finished log, and from a cut one with a torn line). Then
+ * latency screening with a real (small) latency table. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,15 +85,18 @@ static int count(const char *s, const char *what)
     return n;
 }
 
-/* The log without its last column (eval_seconds: wall time), for comparing two runs. */
+/* The log without its last two columns (eval_seconds, wall time, and screened), for
+ * comparing two runs. */
 static void strip_seconds(char *log)
 {
     char *w = log;
     for (char *line = log; line && *line;) {
-        char *end = strchr(line, '\n'), *comma = line;
+        char *end = strchr(line, '\n'), *comma = line, *last = line;
         for (char *p = line; p < end; p++)
-            if (*p == ',')
-                comma = p;
+            if (*p == ',') {
+                comma = last;
+                last = p;
+            }
         size_t keep = (size_t)(comma - line);
         memmove(w, line, keep);
         w += keep;
@@ -194,7 +198,7 @@ TEST(test_rungs_promote_the_best_third)
     }
     /* the log says the rung and images of each line; the cache keys differ by images */
     char *log = slurp(f.out, "log.csv"), *cache = slurp(f.dir, "cache.csv");
-    CHECK(log && strstr(log, ",cached,rung,train_images,eval_seconds\n") != NULL);
+    CHECK(log && strstr(log, ",cached,rung,train_images,eval_seconds,screened\n") != NULL);
     CHECK_EQ_INT(count(log, ",0,0,10,"), 18);
     CHECK_EQ_INT(count(log, ",0,1,30,"), 6);
     CHECK_EQ_INT(count(log, ",0,2,90,"), 2);
@@ -279,10 +283,85 @@ TEST(test_bad_halving_refused)
     teardown(&f);
 }
 
+/* The latency table's prediction of each of the first n proposals of the random
+ * controller with seed 1, as the search's table would make it (same networks, seed). */
+static void predictions(const fixture *f, int n, double *ms)
+{
+    frost_nas_lut *lut = NULL;
+    CHECK(frost_nas_lut_create(f->cfg.eval.latency_threads, 10, false, &lut) == FROST_OK);
+    uint64_t rng = 1;
+    for (int i = 0; lut && i < f->cfg.screen_nets; i++) {
+        frost_nas_genotype g;
+        double t;
+        frost_nas_sample(&f->space, &rng, &g);
+        CHECK(frost_nas_lut_measure(lut, &g, &f->space, true, &t) == FROST_OK);
+    }
+    frost_nas_controller *c = NULL;
+    CHECK(frost_nas_controller_create(&f->cfg.controller, &f->space, &c) == FROST_OK);
+    for (int i = 0; c && lut && i < n; i++) {
+        frost_nas_genotype g;
+        CHECK(frost_nas_propose(c, &g) == FROST_OK);
+        CHECK(frost_nas_lut_predict(lut, &g, &f->space, &ms[i], NULL, NULL) == FROST_OK);
+        CHECK(frost_nas_observe(c, 0.5) == FROST_OK);
+    }
+    frost_nas_controller_free(c);
+    frost_nas_lut_free(lut);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+TEST(test_screening_skips_the_slow_ones)
+{
+    enum { N = 12 };
+    fixture f;
+    setup(&f, 0, 0, N);
+    f.cfg.screen_factor = 1.5;
+    f.cfg.screen_nets = 4;
+    f.cfg.eval.latency_threads = 1;
+    double ms[N];
+    predictions(&f, N, ms);
+    qsort(ms, N, sizeof *ms, by_value);
+    f.cfg.reward = frost_nas_reward_hard((ms[N / 2 - 1] + ms[N / 2]) / 2 / 1.5); /* the median */
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK_EQ_INT(f.ev.n, N);
+    char *log = slurp(f.out, "log.csv"), *front = slurp(f.out, "pareto.csv");
+    int screened = count(log, ",1\n"), trained = count(log, ",0\n");
+    printf("  screened %d of %d proposals\n", screened, N);
+    CHECK(screened >= 1 && trained >= 1 && screened + trained == N);
+    CHECK_EQ_INT(f.calls, trained); /* the screened ones were never evaluated */
+    CHECK(count(front, ",1\n") == 0 && count(front, ",0\n") >= 1);
+    /* a screened line: its predicted latency above the line, the worst trained accuracy so
+     * far (0 before any) as its accuracy, and the reward of the two */
+    double worst = NAN;
+    const char *line = strchr(log, '\n') + 1;
+    for (int i = 0; i < N && line; i++, line = strchr(line, '\n') + 1) {
+        double acc, lat, reward;
+        int flag = -1;
+        CHECK(sscanf(line,
+                     "%*d,%*[^,],%lf,%lf,%lf,%*[^,],%*[^,],%*[^,],%*[^,],%*d,%*d,%*d,%*[^,],%d",
+                     &acc, &lat, &reward, &flag) == 4);
+        if (flag == 1) {
+            CHECK(lat > 1.5 * f.cfg.reward.target_ms);
+            CHECK_NEAR(acc, worst == worst ? worst : 0.0, 1e-6, 0);
+            CHECK_NEAR(reward, frost_nas_reward_value(&f.cfg.reward, acc, lat), 1e-5, 0);
+        } else {
+            CHECK(flag == 0);
+            worst = worst == worst ? fmin(worst, acc) : acc;
+        }
+    }
+    free(log), free(front);
+    teardown(&f);
+}
+
 int main(void)
 {
     RUN(test_rungs_promote_the_best_third);
     RUN(test_without_halving_every_line_is_full);
     RUN(test_bad_halving_refused);
+    RUN(test_screening_skips_the_slow_ones);
     return frost_test_summary();
 }

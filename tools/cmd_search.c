@@ -32,6 +32,10 @@ static const char *const help =
     "                      times more, up to all of --train (the front and best use those\n"
     "                      only); --budget counts proposals, whole brackets (off; 3 is usual)\n"
     "  --halving-rungs R   rungs above the first (2: 1/9, 1/3, all the images at ETA 3)\n"
+    "  --screen-factor F   do not train a candidate whose latency the per-layer table\n"
+    "                      predicts above F * T (logged as screened, reward from the worst\n"
+    "                      accuracy so far; off; 1.5 is usual)\n"
+    "  --screen-nets N     random networks measured for that table at the start (30)\n"
     "  --cache FILE        results by genotype shared between searches (default DIR/cache.csv)\n"
     "  --json              one JSON line per candidate instead of the progress lines\n"
     "candidate evaluation (as frost eval-candidate):\n"
@@ -54,6 +58,8 @@ static const cli_opt options[] = {
     CLI_OPT_FLOAT("ppo-clip", 1e-3, 0.999),
     CLI_OPT_INT("halving", 2, 100),
     CLI_OPT_INT("halving-rungs", 1, 7),
+    CLI_OPT_FLOAT("screen-factor", 0.01, 100.0),
+    CLI_OPT_INT("screen-nets", 1, 10000),
     CLI_OPT_STR("cache"),
     CLI_OPT_FLAG("json"),
     CLI_OPT_END,
@@ -68,8 +74,9 @@ static void print_json_line(const frost_nas_progress *ev)
     if (ev->rungs > 1) /* successive halving */
         snprintf(rung, sizeof rung, "\"rung\":%d,\"train_images\":%d,", ev->rung, ev->train_images);
     if (j)
-        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,%s\"result\":%s}\n", ev->step,
-               ev->reward, ev->cached ? "true" : "false", rung, j);
+        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,%s%s\"result\":%s}\n", ev->step,
+               ev->reward, ev->cached ? "true" : "false", rung,
+               ev->screened ? "\"screened\":true," : "", j);
     free(j);
 }
 
@@ -89,7 +96,10 @@ static void print_progress_line(const frost_nas_progress *ev)
     printf("[%*d/%d] %s%s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %s  (%.0fs/candidate)\n",
            ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text, rung,
            100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,
-           ev->cached ? " (cached)" : "", best, ev->seconds_per_candidate);
+           ev->cached     ? " (cached)"
+           : ev->screened ? " (screened, predicted latency)"
+                          : "",
+           best, ev->seconds_per_candidate);
 }
 
 static void on_progress(const frost_nas_progress *ev, void *user)
@@ -126,6 +136,8 @@ int cmd_search(int argc, char **argv)
     cfg.controller.ppo_clip = cli_float(&a, "ppo-clip", (float)cfg.controller.ppo_clip);
     cfg.halving.eta = cli_int(&a, "halving", 0);
     cfg.halving.rungs = cfg.halving.eta ? cli_int(&a, "halving-rungs", 2) : 0;
+    cfg.screen_factor = cli_float(&a, "screen-factor", 0.0f);
+    cfg.screen_nets = cli_int(&a, "screen-nets", 30);
     cfg.cache_path = cli_str(&a, "cache", NULL);
     bool json = cli_flag(&a, "json");
     cfg.progress = on_progress;
@@ -154,11 +166,15 @@ int cmd_search(int argc, char **argv)
     if (cfg.halving.eta)
         snprintf(halving, sizeof halving, " in successive-halving brackets (eta %d, %d rungs)",
                  cfg.halving.eta, cfg.halving.rungs + 1);
+    char screening[96] = "";
+    if (cfg.screen_factor > 0)
+        snprintf(screening, sizeof screening, ", screened above %.3f ms predicted",
+                 cfg.screen_factor * target);
     if (s == FROST_OK && !json)
-        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward), %d training "
-               "images, %d held out, %d epochs per candidate -> %s\n",
+        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward)%s, %d "
+               "training images, %d held out, %d epochs per candidate -> %s\n",
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, halving, target, reward,
-               tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
+               screening, tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);
     if (s == FROST_OK)

@@ -255,6 +255,8 @@ typedef struct {
     int rung, rungs;  /* successive halving: this evaluation's rung, 0..rungs-1 (rungs - 1 is
                        * the full proxy budget); without halving 0 and 1 */
     int train_images; /* the training images this evaluation used */
+    bool screened;    /* not trained: the latency table predicted it too slow (result holds
+                       * the prediction and a stand-in accuracy; see screen_factor) */
 } frost_nas_progress;
 
 typedef void (*frost_nas_progress_fn)(const frost_nas_progress *ev, void *user);
@@ -288,6 +290,13 @@ typedef struct {
     frost_nas_progress_fn progress; /* NULL: no progress reports */
     void *progress_user;            /* passed to progress */
     frost_nas_halving halving;      /* {0}: off */
+    /* Latency screening (0: off): a candidate the latency table (built at the start from
+     * screen_nets random networks, 30 in frost search) predicts slower than screen_factor *
+     * target_ms is not trained; it is logged as screened with the predicted latency and
+     * the worst trained accuracy of its rung so far (0 before any) as its accuracy, and is
+     * left out of the front and the best. */
+    double screen_factor;
+    int screen_nets;
     frost_nas_evaluate_fn evaluate; /* NULL: frost_nas_evaluate (tests inject a stand-in) */
     void *evaluate_user;            /* passed to evaluate */
 } frost_nas_search_config;

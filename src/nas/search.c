@@ -24,10 +24,12 @@
 
 /* rung: successive halving's (0 without it); train_images: the images it trained on;
  * eval_seconds: wall time of the whole evaluation (training, int8 conversion, accuracy,
- * latency; 0 when cached), so candidates per hour = lines / (sum of eval_seconds / 3600). */
+ * latency; 0 when cached), so candidates per hour = lines / (sum of eval_seconds / 3600);
+ * screened: 1 if the latency table predicted it too slow to train (latency_ms is then
+ * the prediction, int8_acc the pessimistic stand-in the reward was computed from). */
 #define LOG_HEADER                                                                         \
     "step,genotype,int8_acc,latency_ms,reward,params,macs,train_acc,train_seconds,cached," \
-    "rung,train_images,eval_seconds"
+    "rung,train_images,eval_seconds,screened"
 #define CACHE_HEADER "eval,genotype,int8_acc,latency_ms,params,macs,train_acc,train_seconds"
 
 #define MAX_RUNGS 8 /* eta >= 2: rung 0 of 8 rungs trains on 1/128 of the images */
@@ -36,7 +38,7 @@ typedef struct {
     frost_nas_genotype g;
     frost_nas_result r;
     double reward;
-    bool cached;
+    bool cached, screened;
     int rung, train_images;
     double eval_seconds;
 } entry;
@@ -127,22 +129,22 @@ static const entry *find_cached(const entries *cache, const frost_nas_genotype *
 }
 
 /* The log so far (a torn last line is dropped and rewritten by the resumed run). Logs
- * written before successive halving lack its last three columns: every line of those was
- * a full-budget evaluation on full_images. */
+ * written before successive halving and screening lack their last four columns: every
+ * line of those was a full-budget evaluation on full_images. */
 static frost_status load_log(const char *path, int full_images, entries *log)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return FROST_OK;
     char line[1024], text[128];
-    int step, cached;
+    int step, cached, screened = 0;
     while (fgets(line, sizeof line, f)) {
         entry x = {0};
         int fields = sscanf(
-            line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d,%d,%d,%lf", &step,
+            line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d,%d,%d,%lf,%d", &step,
             text, &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs, &x.r.train_acc,
-            &x.r.train_seconds, &cached, &x.rung, &x.train_images, &x.eval_seconds);
-        if (!strchr(line, '\n') || (fields != 10 && fields != 13))
+            &x.r.train_seconds, &cached, &x.rung, &x.train_images, &x.eval_seconds, &screened);
+        if (!strchr(line, '\n') || (fields != 10 && fields != 14))
             continue;
         if (fields == 10) {
             x.rung = 0;
@@ -154,6 +156,7 @@ static frost_status load_log(const char *path, int full_images, entries *log)
                               path, step, log->n + 1);
         }
         x.cached = cached != 0;
+        x.screened = fields == 14 && screened != 0;
         FROST_TRY(push(log, &x));
     }
     fclose(f);
@@ -164,10 +167,10 @@ static void log_line(const entry *x, int step, char *buf, size_t n)
 {
     char text[128];
     frost_nas_to_string(&x->g, text, sizeof text);
-    snprintf(buf, n, "%d,%s,%.6f,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%d,%d,%d,%.3f", step, text,
+    snprintf(buf, n, "%d,%s,%.6f,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%d,%d,%d,%.3f,%d", step, text,
              x->r.int8_acc, x->r.latency_ms, x->reward, (long long)x->r.params,
              (long long)x->r.macs, x->r.train_acc, x->r.train_seconds, x->cached, x->rung,
-             x->train_images, x->eval_seconds);
+             x->train_images, x->eval_seconds, x->screened);
 }
 
 /* Rewrites the log without a torn last line, so appends continue cleanly. */
@@ -194,7 +197,8 @@ static frost_status rewrite_log(const char *path, const entries *log)
 static frost_status check_settings(const char *dir, const frost_nas_search_config *c,
                                    const char *key)
 {
-    char path[4200], want[1024], have[1024] = {0}, ppo[128] = "", halving[64] = "";
+    char path[4200], want[1024], have[1024] = {0}, ppo[128] = "", halving[64] = "",
+                                 screening[64] = "";
     path_in(path, sizeof path, dir, "search.json");
     const frost_nas_controller_config *k = &c->controller;
     if (k->kind == FROST_NAS_PPO) /* only then: older folders keep their search.json */
@@ -203,13 +207,15 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
     if (c->halving.eta) /* likewise */
         snprintf(halving, sizeof halving, "\"halving_eta\":%d,\"halving_rungs\":%d,",
                  c->halving.eta, c->halving.rungs);
+    if (c->screen_factor > 0) /* likewise */
+        snprintf(screening, sizeof screening, "\"screen_factor\":%g,", c->screen_factor);
     snprintf(want, sizeof want,
              "{\"controller\":\"%s\",\"seed\":%llu,\"population\":%d,\"tournament\":%d,"
-             "\"lr\":%g,\"entropy\":%g,%s%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
+             "\"lr\":%g,\"entropy\":%g,%s%s%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
              "\"eval\":\"%s\"}",
              frost_nas_controller_name(k->kind), (unsigned long long)k->seed, k->population,
-             k->tournament, k->lr, k->entropy, ppo, halving, c->reward.target_ms, c->reward.alpha,
-             c->reward.beta, key);
+             k->tournament, k->lr, k->entropy, ppo, halving, screening, c->reward.target_ms,
+             c->reward.alpha, c->reward.beta, key);
     FILE *f = fopen(path, "r");
     if (f) {
         if (!fgets(have, sizeof have, f))
@@ -246,13 +252,15 @@ static int by_latency(const void *a, const void *b)
 }
 
 /* The front: unique genotypes no other candidate dominates, by latency; full-budget
- * evaluations (rung full) only, as lower rungs' accuracies are not comparable. */
+ * evaluations (rung full) only, as lower rungs' accuracies are not comparable, and
+ * trained ones only (a screened line's accuracy is a stand-in). */
 static frost_status pareto(const entries *log, int full, entries *front)
 {
     for (int i = 0; i < log->n; i++) {
-        bool keep = log->e[i].rung == full;
+        bool keep = log->e[i].rung == full && !log->e[i].screened;
         for (int j = 0; keep && j < log->n; j++)
-            keep = log->e[j].rung != full || !dominates(&log->e[j], &log->e[i]);
+            keep =
+                log->e[j].rung != full || log->e[j].screened || !dominates(&log->e[j], &log->e[i]);
         for (int j = 0; keep && j < front->n; j++)
             keep = !frost_nas_equal(&front->e[j].g, &log->e[i].g);
         if (keep)
@@ -290,13 +298,15 @@ static frost_status write_text(const char *dir, const char *name, const char *te
     return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
 }
 
-/* best.json (the genotype) and best.arch.json (its network) by full-budget reward. */
+/* best.json (the genotype) and best.arch.json (its network) by full-budget reward, of
+ * the trained candidates. */
 static frost_status write_best(const char *dir, const frost_nas_space *space, const entries *log,
                                int full)
 {
     const entry *best = NULL;
     for (int i = 0; i < log->n; i++)
-        if (log->e[i].rung == full && (!best || log->e[i].reward > best->reward))
+        if (log->e[i].rung == full && !log->e[i].screened &&
+            (!best || log->e[i].reward > best->reward))
             best = &log->e[i];
     if (!best)
         return FROST_OK;
@@ -333,6 +343,8 @@ typedef struct {
     entries log, cache;
     int steps, total, resumed, evaluated;
     double best, started_ms;
+    frost_nas_lut *lut;          /* screening's latency table (NULL: off) */
+    double worst_acc[MAX_RUNGS]; /* the worst trained accuracy of each rung so far (NAN: none) */
 } search_run;
 
 /* Hands one logged evaluation to the caller's progress callback. */
@@ -358,6 +370,7 @@ static void report(const search_run *s, const entry *x)
         .rung = x->rung,
         .rungs = s->rungs,
         .train_images = x->train_images,
+        .screened = x->screened,
     };
     s->cfg->progress(&ev, s->cfg->progress_user);
 }
@@ -390,12 +403,44 @@ static frost_status evaluate_at(search_run *s, entry *x)
     return push(&s->cache, x);
 }
 
+/* Screening: true if the latency table predicts g slower than screen_factor * target. It
+ * is then not trained: its result holds the prediction and, as its accuracy, the worst
+ * trained accuracy of its rung so far (0 before any), so its reward ranks it with the
+ * worst candidates of the search without the outlier that accuracy 0 would be for
+ * REINFORCE's scale or PPO's batch normalization (docs/nas.md). */
+static frost_status screen(search_run *s, entry *x, bool *screened)
+{
+    *screened = false;
+    if (!s->lut)
+        return FROST_OK;
+    double ms;
+    FROST_TRY(frost_nas_lut_predict(s->lut, &x->g, s->space, &ms, NULL, NULL));
+    if (!(ms > s->cfg->screen_factor * s->cfg->reward.target_ms))
+        return FROST_OK;
+    double worst = s->worst_acc[x->rung];
+    x->r = (frost_nas_result){.int8_acc = worst == worst ? worst : 0.0, .latency_ms = ms};
+    x->screened = *screened = true;
+    return FROST_OK;
+}
+
+/* Bookkeeping of a logged line (replayed or new): the best full-budget reward and the
+ * worst trained accuracy of its rung. */
+static void account(search_run *s, const entry *x)
+{
+    s->steps++;
+    if (x->screened)
+        return;
+    if (x->rung == s->rungs - 1 && !(x->reward <= s->best))
+        s->best = x->reward;
+    if (!(x->r.int8_acc >= s->worst_acc[x->rung]))
+        s->worst_acc[x->rung] = x->r.int8_acc;
+}
+
 /* The next line of the log: g at a rung, taken from the log when resuming (it must be g
- * at that rung again), else evaluated, logged and reported. */
+ * at that rung again), else screened or evaluated, logged and reported. */
 static frost_status next_step(search_run *s, const frost_nas_genotype *g, int rung, entry *out)
 {
     int step = s->steps + 1;
-    bool full = rung == s->rungs - 1;
     if (step <= s->log.n) {
         *out = s->log.e[step - 1];
         if (!frost_nas_equal(g, &out->g) || out->rung != rung)
@@ -403,19 +448,20 @@ static frost_status next_step(search_run *s, const frost_nas_genotype *g, int ru
                               "nas search: the log's step %d is not what the search "
                               "proposes again (was the log edited?)",
                               step);
-        s->steps++;
-        s->best = full && !(out->reward <= s->best) ? out->reward : s->best;
+        account(s, out);
         return FROST_OK;
     }
     entry x = {.g = *g, .rung = rung, .train_images = s->train[rung]->n};
-    FROST_TRY(evaluate_at(s, &x));
+    bool screened;
+    FROST_TRY(screen(s, &x, &screened));
+    if (!screened)
+        FROST_TRY(evaluate_at(s, &x));
     x.reward = frost_nas_reward_value(&s->cfg->reward, x.r.int8_acc, x.r.latency_ms);
     char line[1024];
     log_line(&x, step, line, sizeof line);
     FROST_TRY(append_line(s->log_path, LOG_HEADER, line));
     FROST_TRY(push(&s->log, &x));
-    s->steps++;
-    s->best = full && !(x.reward <= s->best) ? x.reward : s->best;
+    account(s, &x);
     report(s, &x);
     *out = x;
     return FROST_OK;
@@ -479,6 +525,8 @@ static frost_status search_loop(search_run *s, frost_nas_controller *c)
 {
     s->started_ms = frost_now_ms();
     s->best = NAN;
+    for (int r = 0; r < MAX_RUNGS; r++)
+        s->worst_acc[r] = NAN;
     s->resumed = s->log.n;
     if (s->resumed && s->cfg->progress) {
         frost_nas_progress ev = {
@@ -516,12 +564,36 @@ static frost_status prepare_rungs(search_run *s, const frost_dataset *train)
     return FROST_OK;
 }
 
+/* Screening's latency table: measured at the start of every run (also a resumed one; the
+ * log keeps the decisions already made) on screen_nets random networks, seed 1. */
+static frost_status build_lut(search_run *s)
+{
+    const frost_nas_search_config *cfg = s->cfg;
+    if (!(cfg->screen_factor > 0))
+        return FROST_OK;
+    FROST_TRY(
+        frost_nas_lut_create(cfg->eval.latency_threads, 10, cfg->eval.float_requant, &s->lut));
+    uint64_t rng = 1;
+    for (int i = 0; i < cfg->screen_nets; i++) {
+        frost_nas_genotype g;
+        double ms;
+        frost_nas_sample(s->space, &rng, &g);
+        FROST_TRY(frost_nas_lut_measure(s->lut, &g, s->space, true, &ms));
+    }
+    return FROST_OK;
+}
+
 static frost_status check_config(const frost_nas_search_config *cfg)
 {
     const frost_nas_halving *h = &cfg->halving;
     if (cfg->budget < 1 || !cfg->out_dir || !(cfg->reward.target_ms > 0))
         return frost_fail(FROST_ERR_ARG, "nas search: needs a budget >= 1, an output folder "
                                          "and a positive latency target");
+    if (cfg->screen_factor < 0 || (cfg->screen_factor > 0 && cfg->screen_nets < 1))
+        return frost_fail(FROST_ERR_ARG,
+                          "nas search: screening needs a factor > 0 and at least one network "
+                          "for its latency table (factor %g, networks %d)",
+                          cfg->screen_factor, cfg->screen_nets);
     if (h->eta == 0)
         return FROST_OK;
     if (h->eta < 2 || h->rungs < 1 || h->rungs >= MAX_RUNGS || pow(h->eta, h->rungs) > 1e6)
@@ -578,6 +650,8 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     if (st == FROST_OK)
         st = frost_nas_controller_create(&cfg->controller, space, &c);
     if (st == FROST_OK)
+        st = build_lut(s);
+    if (st == FROST_OK)
         st = search_loop(s, c);
     if (st == FROST_OK)
         st = pareto(&s->log, full, &front);
@@ -586,6 +660,7 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     if (st == FROST_OK)
         st = write_best(cfg->out_dir, space, &s->log, full);
     frost_nas_controller_free(c);
+    frost_nas_lut_free(s->lut);
     for (int r = 0; r < MAX_RUNGS; r++)
         frost_dataset_free(&s->subset[r]);
     free(s->log.e);
