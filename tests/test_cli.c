@@ -159,7 +159,7 @@ TEST(bad_values_and_unknown_options)
     const char *obs[] = {"--observer must be minmax, ema, hist, percentile or entropy", NULL};
     expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs, NULL);
     const char *ctrl[] = {"--controller", NULL};
-    expect_usage_errors("search --controller ppo --target-ms 1 --budget 3 -o /tmp/x --seed 2", 1,
+    expect_usage_errors("search --controller lstm --target-ms 1 --budget 3 -o /tmp/x --seed 2", 1,
                         ctrl, NULL);
     const char *split[] = {"--split must be test or train", NULL};
     expect_usage_errors("run m.int8 --split val --limit 3 --threads 1", 1, split, NULL);
@@ -202,7 +202,9 @@ TEST(nonsense_values)
     expect_error("search --budget 3 --out /tmp/x", "--target-ms T is required");
     expect_error("search --target-ms 1 --out /tmp/x", "--budget N is required");
     expect_error("search --target-ms 1 --budget 3", "--out DIR is required");
-    expect_error("search --target-ms 1 --budget 3 --out /tmp/x --controller ppo", "--controller");
+    expect_error("search --target-ms 1 --budget 3 --out /tmp/x --controller lstm", "--controller");
+    expect_error("search --target-ms 1 --budget 3 --out /tmp/x --ppo-batch 1", "--ppo-batch");
+    expect_error("search --target-ms 1 --budget 9 --out /tmp/x --halving 1", "--halving");
     expect_error("search --target-ms 1 --budget 3 --out /tmp/x --reward medium", "--reward");
 }
 

@@ -216,7 +216,7 @@ TEST(test_tiny_search_resume_and_cache)
     char *again = slurp(out2, "log.csv");
     CHECK_EQ_INT(lines(again), 4);
     int cached = 0;
-    for (const char *p = again; p && (p = strstr(p, ",1\n")); p++)
+    for (const char *p = again; p && (p = strstr(p, ",1,0,200,0.000,0\n")); p++) /* cached */
         cached++;
     CHECK_EQ_INT(cached, 3);
     /* other proxy data (a smaller validation set): the shared cache does not apply */
@@ -229,7 +229,7 @@ TEST(test_tiny_search_resume_and_cache)
     cfg.progress = NULL; /* no callback: nothing reported */
     CHECK(frost_nas_search(&space, &tr, &va_small, &cfg) == FROST_OK);
     char *other = slurp(out3, "log.csv");
-    CHECK(other && strstr(other, ",0\n") != NULL && strstr(other, ",1\n") == NULL);
+    CHECK(other && strstr(other, ",0,0,200,") != NULL && strstr(other, ",1,0,200,") == NULL);
     free(other);
     frost_dataset_free(&va_small);
     check_cli_search(dir, cache, &again_ev);

@@ -20,11 +20,22 @@ static const char *const help =
     "  --target-ms T       latency target T (ms, batch 1, --latency-threads)\n"
     "  --budget N          candidates to propose\n"
     "  -o, --out DIR       output folder\n"
-    "  --controller C      rl (default), evolution or random\n"
+    "  --controller C      rl (default, REINFORCE), ppo, evolution or random\n"
     "  --reward soft|hard  soft: w = -0.07 on both sides (default); hard: 0 below T, -1 above\n"
     "  --seed S            controller seed (default 1)\n"
     "  --population N --tournament N   evolution (20, 5)\n"
-    "  --rl-lr X --entropy X           REINFORCE (0.1, 0.001)\n"
+    "  --rl-lr X --entropy X           REINFORCE (0.1, 0.001); PPO (2.0, 0.001)\n"
+    "  --ppo-batch N --ppo-epochs K --ppo-clip X   PPO: proposals per update (10, >= 2),\n"
+    "                      steps on each batch (4), ratio clip (0.2)\n"
+    "  --halving ETA       successive halving: brackets of ETA^R proposals trained on\n"
+    "                      1/ETA^R of --train, the best 1/ETA of each rung again on ETA\n"
+    "                      times more, up to all of --train (the front and best use those\n"
+    "                      only); --budget counts proposals, whole brackets (off; 3 is usual)\n"
+    "  --halving-rungs R   rungs above the first (2: 1/9, 1/3, all the images at ETA 3)\n"
+    "  --screen-factor F   do not train a candidate whose latency the per-layer table\n"
+    "                      predicts above F * T (logged as screened, reward from the worst\n"
+    "                      accuracy so far; off; 1.5 is usual)\n"
+    "  --screen-nets N     random networks measured for that table at the start (30)\n"
     "  --cache FILE        results by genotype shared between searches (default DIR/cache.csv)\n"
     "  --json              one JSON line per candidate instead of the progress lines\n"
     "candidate evaluation (as frost eval-candidate):\n"
@@ -35,13 +46,20 @@ static const cli_opt options[] = {
     CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
     CLI_OPT_INT("budget", 1, 1000000),
     CLI_OPT_OUT,
-    CLI_OPT_LOOKUP("controller", "rl|evolution|random", frost_nas_controller_from_name),
+    CLI_OPT_LOOKUP("controller", "rl|ppo|evolution|random", frost_nas_controller_from_name),
     CLI_OPT_CHOICE("reward", "soft|hard"),
     CLI_OPT_INT("seed", 0, 1 << 30),
     CLI_OPT_INT("population", 2, 100000),
     CLI_OPT_INT("tournament", 1, 100000),
     CLI_OPT_FLOAT("rl-lr", 1e-6, 100.0),
     CLI_OPT_FLOAT("entropy", 0.0, 10.0),
+    CLI_OPT_INT("ppo-batch", 2, 100000),
+    CLI_OPT_INT("ppo-epochs", 1, 1000),
+    CLI_OPT_FLOAT("ppo-clip", 1e-3, 0.999),
+    CLI_OPT_INT("halving", 2, 100),
+    CLI_OPT_INT("halving-rungs", 1, 7),
+    CLI_OPT_FLOAT("screen-factor", 0.01, 100.0),
+    CLI_OPT_INT("screen-nets", 1, 10000),
     CLI_OPT_STR("cache"),
     CLI_OPT_FLAG("json"),
     CLI_OPT_END,
@@ -52,10 +70,13 @@ static void print_json_line(const frost_nas_progress *ev)
 {
     if (ev->event != FROST_NAS_EVENT_CANDIDATE)
         return;
-    char *j = frost_nas_result_json(ev->genotype, &ev->result);
+    char *j = frost_nas_result_json(ev->genotype, &ev->result), rung[64] = "";
+    if (ev->rungs > 1) /* successive halving */
+        snprintf(rung, sizeof rung, "\"rung\":%d,\"train_images\":%d,", ev->rung, ev->train_images);
     if (j)
-        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,\"result\":%s}\n", ev->step, ev->reward,
-               ev->cached ? "true" : "false", j);
+        printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,%s%s\"result\":%s}\n", ev->step,
+               ev->reward, ev->cached ? "true" : "false", rung,
+               ev->screened ? "\"screened\":true," : "", j);
     free(j);
 }
 
@@ -66,10 +87,19 @@ static void print_progress_line(const frost_nas_progress *ev)
         printf("resumed: %d of %d candidates already in the log\n", ev->resumed, ev->budget);
         return;
     }
-    printf("[%*d/%d] %s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %.4f  (%.0fs/candidate)\n",
-           ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text,
+    char rung[64] = "", best[32] = "-";
+    if (ev->rungs > 1) /* successive halving: which rung, on how many images */
+        snprintf(rung, sizeof rung, "  rung %d/%d (%d images)", ev->rung, ev->rungs - 1,
+                 ev->train_images);
+    if (ev->best_reward == ev->best_reward) /* NAN until a full-budget result */
+        snprintf(best, sizeof best, "%.4f", ev->best_reward);
+    printf("[%*d/%d] %s%s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %s  (%.0fs/candidate)\n",
+           ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text, rung,
            100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,
-           ev->cached ? " (cached)" : "", ev->best_reward, ev->seconds_per_candidate);
+           ev->cached     ? " (cached)"
+           : ev->screened ? " (screened, predicted latency)"
+                          : "",
+           best, ev->seconds_per_candidate);
 }
 
 static void on_progress(const frost_nas_progress *ev, void *user)
@@ -166,6 +196,13 @@ int cmd_search(int argc, char **argv)
     cfg.controller.tournament = cli_int(&a, "tournament", cfg.controller.tournament);
     cfg.controller.lr = cli_float(&a, "rl-lr", (float)cfg.controller.lr);
     cfg.controller.entropy = cli_float(&a, "entropy", (float)cfg.controller.entropy);
+    cfg.controller.ppo_batch = cli_int(&a, "ppo-batch", cfg.controller.ppo_batch);
+    cfg.controller.ppo_epochs = cli_int(&a, "ppo-epochs", cfg.controller.ppo_epochs);
+    cfg.controller.ppo_clip = cli_float(&a, "ppo-clip", (float)cfg.controller.ppo_clip);
+    cfg.halving.eta = cli_int(&a, "halving", 0);
+    cfg.halving.rungs = cfg.halving.eta ? cli_int(&a, "halving-rungs", 2) : 0;
+    cfg.screen_factor = cli_float(&a, "screen-factor", 0.0f);
+    cfg.screen_nets = cli_int(&a, "screen-nets", 30);
     cfg.cache_path = cli_str(&a, "cache", NULL);
     bool json = cli_flag(&a, "json");
     cfg.progress = on_progress;
@@ -190,11 +227,19 @@ int cmd_search(int argc, char **argv)
         strcmp(reward, "hard") == 0 ? frost_nas_reward_hard(target) : frost_nas_reward_soft(target);
     frost_dataset tr = {0}, va = {0};
     frost_status s = cli_load_proxy_data(&data, n_train, n_val, cfg.eval.seed, &tr, &va);
+    char halving[96] = "";
+    if (cfg.halving.eta)
+        snprintf(halving, sizeof halving, " in successive-halving brackets (eta %d, %d rungs)",
+                 cfg.halving.eta, cfg.halving.rungs + 1);
+    char screening[96] = "";
+    if (cfg.screen_factor > 0)
+        snprintf(screening, sizeof screening, ", screened above %.3f ms predicted",
+                 cfg.screen_factor * target);
     if (s == FROST_OK && !json)
-        printf("search: %s controller, %d candidates, target %.3f ms (%s reward), %d training "
-               "images, %d held out, %d epochs per candidate -> %s\n",
-               frost_nas_controller_name(cfg.controller.kind), cfg.budget, target, reward, tr.n,
-               va.n, cfg.eval.epochs, cfg.out_dir);
+        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward)%s, %d "
+               "training images, %d held out, %d epochs per candidate -> %s\n",
+               frost_nas_controller_name(cfg.controller.kind), cfg.budget, halving, target, reward,
+               screening, tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);
     if (s == FROST_OK)

@@ -166,18 +166,22 @@ typedef enum {
     FROST_NAS_RANDOM = 0, /* uniform over the decisions */
     FROST_NAS_EVOLUTION,  /* regularized evolution (Real et al. 2019): tournament, one
                            * mutation, the oldest member dies */
-    FROST_NAS_RL          /* REINFORCE over independent per-decision softmax policies */
+    FROST_NAS_RL,         /* REINFORCE over independent per-decision softmax policies */
+    FROST_NAS_PPO         /* the same policy trained with PPO's clipped surrogate (MnasNet's
+                           * choice): batches of ppo_batch proposals, ppo_epochs steps each */
 } frost_nas_controller_kind;
 
 typedef struct {
     frost_nas_controller_kind kind;
     uint64_t seed;
     int population, tournament;         /* evolution (20, 5); the first `population` are random */
-    double lr, entropy, baseline_decay; /* RL (0.1, 0.001, 0.95) */
+    double lr, entropy, baseline_decay; /* RL (0.1, 0.001, 0.95); PPO (lr 2.0, entropy 0.001) */
+    int ppo_batch, ppo_epochs;          /* PPO: proposals per update (10), steps per batch (4) */
+    double ppo_clip;                    /* PPO: the ratio is clipped to 1 +- this (0.2) */
 } frost_nas_controller_config;
 
 frost_nas_controller_config frost_nas_controller_defaults(frost_nas_controller_kind kind);
-int frost_nas_controller_from_name(const char *name); /* "rl", "evolution", "random"; -1 */
+int frost_nas_controller_from_name(const char *name); /* "rl", "ppo", "evolution", "random"; -1 */
 const char *frost_nas_controller_name(frost_nas_controller_kind kind);
 
 typedef struct frost_nas_controller frost_nas_controller;
@@ -189,7 +193,7 @@ void frost_nas_controller_free(frost_nas_controller *c);
 frost_status frost_nas_propose(frost_nas_controller *c, frost_nas_genotype *g);
 /* The reward of the candidate last proposed. */
 frost_status frost_nas_observe(frost_nas_controller *c, double reward);
-/* RL: probability of option o of decision d (for reports and tests); -1 otherwise. */
+/* RL and PPO: probability of option o of decision d (for reports and tests); -1 otherwise. */
 double frost_nas_policy_prob(const frost_nas_controller *c, int decision, int option);
 
 /* ---- latency predictor ---- */
@@ -235,20 +239,45 @@ typedef enum {
 
 typedef struct {
     frost_nas_event event;
-    int budget;  /* candidates the search proposes in all */
-    int resumed; /* candidates already in the log when this run started */
+    int budget;  /* evaluations the search logs in all: its candidates (with halving, its
+                  * proposals and their promotions) */
+    int resumed; /* evaluations already in the log when this run started */
     /* FROST_NAS_EVENT_CANDIDATE only: */
-    int step; /* 1..budget */
+    int step; /* 1..budget, the line of log.csv */
     const frost_nas_genotype *genotype;
     const char *genotype_text; /* frost_nas_to_string of it */
     frost_nas_result result;
     double reward;
     bool cached;                  /* the result came from the cache: nothing was trained */
-    double best_reward;           /* the best reward so far, this candidate and the log included */
+    double best_reward;           /* the best full-budget reward so far, this candidate and the
+                                   * log included (NAN before the first full-budget result) */
     double seconds_per_candidate; /* wall time of this run per candidate it trained (0: none) */
+    int rung, rungs;  /* successive halving: this evaluation's rung, 0..rungs-1 (rungs - 1 is
+                       * the full proxy budget); without halving 0 and 1 */
+    int train_images; /* the training images this evaluation used */
+    bool screened;    /* not trained: the latency table predicted it too slow (result holds
+                       * the prediction and a stand-in accuracy; see screen_factor) */
 } frost_nas_progress;
 
 typedef void (*frost_nas_progress_fn)(const frost_nas_progress *ev, void *user);
+
+/* Evaluates a candidate, as frost_nas_evaluate (which is what the search uses unless a
+ * test injects a cheap stand-in); user: frost_nas_search_config.evaluate_user. */
+typedef frost_status (*frost_nas_evaluate_fn)(const frost_nas_genotype *g,
+                                              const frost_nas_space *space,
+                                              const frost_dataset *train, const frost_dataset *val,
+                                              const frost_nas_eval_config *cfg,
+                                              frost_nas_result *out, void *user);
+
+/* Successive halving (Jamieson & Talwalkar 2016; one Hyperband bracket, Li et al.,
+ * arXiv:1603.06560): the controller's proposals come in brackets of eta^rungs; each is
+ * evaluated on train->n * eta^-rungs training images (rung 0) and its reward observed by
+ * the controller; the best 1/eta by reward are evaluated again on eta times more images
+ * (rung 1), and so on up to rung `rungs`, the full proxy budget. */
+typedef struct {
+    int eta;   /* 0: off (every proposal at the full budget); else >= 2 (3) */
+    int rungs; /* rungs above the first (2: 1/9, 1/3, all the images) */
+} frost_nas_halving;
 
 typedef struct {
     frost_nas_controller_config controller;
@@ -260,13 +289,25 @@ typedef struct {
     const char *cache_path; /* results by genotype, shared between runs (NULL: out/cache.csv) */
     frost_nas_progress_fn progress; /* NULL: no progress reports */
     void *progress_user;            /* passed to progress */
+    frost_nas_halving halving;      /* {0}: off */
+    /* Latency screening (0: off): a candidate the latency table (built at the start from
+     * screen_nets random networks, 30 in frost search) predicts slower than screen_factor *
+     * target_ms is not trained; it is logged as screened with the predicted latency and
+     * the worst trained accuracy of its rung so far (0 before any) as its accuracy, and is
+     * left out of the front and the best. */
+    double screen_factor;
+    int screen_nets;
+    frost_nas_evaluate_fn evaluate; /* NULL: frost_nas_evaluate (tests inject a stand-in) */
+    void *evaluate_user;            /* passed to evaluate */
 } frost_nas_search_config;
 
 /* Runs (or resumes: the log's candidates are replayed through the controller, which must
  * propose them again) a search of `budget` candidates on train / val (val held out of
  * training), then writes the Pareto front (int8 accuracy vs latency) and the best
- * candidate by reward. (frost search also plots out_dir/candidates.svg from log.csv and
- * pareto.csv.) */
+ * candidate by reward, both from full-budget evaluations only. With halving, budget counts
+ * the controller's proposals (a multiple of eta^rungs) and log.csv also holds the
+ * lower-rung evaluations (its rung and train_images columns). (frost search also plots
+ * out_dir/candidates.svg from log.csv and pareto.csv.) */
 frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset *train,
                               const frost_dataset *val, const frost_nas_search_config *cfg);
 

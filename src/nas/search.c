@@ -2,11 +2,15 @@
  * The architecture search loop (frost/nas.h, frost search): propose, evaluate (or take
  * the cached result), reward, observe; a CSV log written as it goes, so an interrupted
  * search resumes by replaying its log through the controller; at the end the Pareto
- * front and the best genotype by reward. Progress goes to the caller's callback (the
+ * front and the best genotype by reward. With successive halving, each bracket of
+ * proposals is evaluated on a fraction of the training images and its best 1/eta promoted
+ * rung by rung to the full budget; the promotions depend only on the logged rewards, so
+ * the same replay resumes them too. Progress goes to the caller's callback (the
  * library prints nothing); the plot of the candidates is the CLI's (tools/search_plot.c).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +22,25 @@
 #include "frost/nas.h"
 #include "io/textfile.h"
 
-#define LOG_HEADER \
-    "step,genotype,int8_acc,latency_ms,reward,params,macs,train_acc,train_seconds,cached"
+/* rung: successive halving's (0 without it); train_images: the images it trained on;
+ * eval_seconds: wall time of the whole evaluation (training, int8 conversion, accuracy,
+ * latency; 0 when cached), so candidates per hour = lines / (sum of eval_seconds / 3600);
+ * screened: 1 if the latency table predicted it too slow to train (latency_ms is then
+ * the prediction, int8_acc the pessimistic stand-in the reward was computed from). */
+#define LOG_HEADER                                                                         \
+    "step,genotype,int8_acc,latency_ms,reward,params,macs,train_acc,train_seconds,cached," \
+    "rung,train_images,eval_seconds,screened"
 #define CACHE_HEADER "eval,genotype,int8_acc,latency_ms,params,macs,train_acc,train_seconds"
+
+#define MAX_RUNGS 8 /* eta >= 2: rung 0 of 8 rungs trains on 1/128 of the images */
 
 typedef struct {
     frost_nas_genotype g;
     frost_nas_result r;
     double reward;
-    bool cached;
+    bool cached, screened;
+    int rung, train_images;
+    double eval_seconds;
 } entry;
 
 typedef struct {
@@ -78,8 +92,9 @@ static frost_status append_line(const char *path, const char *header, const char
     return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
 }
 
-/* Cached results with this evaluation key; a torn last line (a kill) is skipped. */
-static frost_status load_cache(const char *path, const char *key, entries *cache)
+/* Cached results with one of the rungs' evaluation keys (entry.rung tells which); a torn
+ * last line (a kill) is skipped. */
+static frost_status load_cache(const char *path, char (*keys)[256], int rungs, entries *cache)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -90,7 +105,11 @@ static frost_status load_cache(const char *path, const char *key, entries *cache
         if (sscanf(line, "%255[^,],%127[^,],%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf", k, text,
                    &x.r.int8_acc, &x.r.latency_ms, &x.r.params, &x.r.macs, &x.r.train_acc,
                    &x.r.train_seconds) != 8 ||
-            strcmp(k, key) != 0 || frost_nas_from_string(text, &x.g) != FROST_OK)
+            frost_nas_from_string(text, &x.g) != FROST_OK)
+            continue;
+        for (x.rung = 0; x.rung < rungs && strcmp(k, keys[x.rung]) != 0; x.rung++)
+            ;
+        if (x.rung == rungs)
             continue;
         if (push(cache, &x) != FROST_OK) {
             fclose(f);
@@ -101,35 +120,43 @@ static frost_status load_cache(const char *path, const char *key, entries *cache
     return FROST_OK;
 }
 
-static const entry *find_cached(const entries *cache, const frost_nas_genotype *g)
+static const entry *find_cached(const entries *cache, const frost_nas_genotype *g, int rung)
 {
     for (int i = cache->n - 1; i >= 0; i--)
-        if (frost_nas_equal(&cache->e[i].g, g))
+        if (cache->e[i].rung == rung && frost_nas_equal(&cache->e[i].g, g))
             return &cache->e[i];
     return NULL;
 }
 
-/* The log so far (a torn last line is dropped and rewritten by the resumed run). */
-static frost_status load_log(const char *path, entries *log)
+/* The log so far (a torn last line is dropped and rewritten by the resumed run). Logs
+ * written before successive halving and screening lack their last four columns: every
+ * line of those was a full-budget evaluation on full_images. */
+static frost_status load_log(const char *path, int full_images, entries *log)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return FROST_OK;
     char line[1024], text[128];
-    int step, cached;
+    int step, cached, screened = 0;
     while (fgets(line, sizeof line, f)) {
         entry x = {0};
-        if (!strchr(line, '\n') ||
-            sscanf(line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d", &step, text,
-                   &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs,
-                   &x.r.train_acc, &x.r.train_seconds, &cached) != 10)
+        int fields = sscanf(
+            line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d,%d,%d,%lf,%d", &step,
+            text, &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs, &x.r.train_acc,
+            &x.r.train_seconds, &cached, &x.rung, &x.train_images, &x.eval_seconds, &screened);
+        if (!strchr(line, '\n') || (fields != 10 && fields != 14))
             continue;
+        if (fields == 10) {
+            x.rung = 0;
+            x.train_images = full_images;
+        }
         if (step != log->n + 1 || frost_nas_from_string(text, &x.g) != FROST_OK) {
             fclose(f);
             return frost_fail(FROST_ERR_FORMAT, "%s: line for step %d is not the next step (%d)",
                               path, step, log->n + 1);
         }
         x.cached = cached != 0;
+        x.screened = fields == 14 && screened != 0;
         FROST_TRY(push(log, &x));
     }
     fclose(f);
@@ -140,9 +167,10 @@ static void log_line(const entry *x, int step, char *buf, size_t n)
 {
     char text[128];
     frost_nas_to_string(&x->g, text, sizeof text);
-    snprintf(buf, n, "%d,%s,%.6f,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%d", step, text, x->r.int8_acc,
-             x->r.latency_ms, x->reward, (long long)x->r.params, (long long)x->r.macs,
-             x->r.train_acc, x->r.train_seconds, x->cached);
+    snprintf(buf, n, "%d,%s,%.6f,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%d,%d,%d,%.3f,%d", step, text,
+             x->r.int8_acc, x->r.latency_ms, x->reward, (long long)x->r.params,
+             (long long)x->r.macs, x->r.train_acc, x->r.train_seconds, x->cached, x->rung,
+             x->train_images, x->eval_seconds, x->screened);
 }
 
 /* Rewrites the log without a torn last line, so appends continue cleanly. */
@@ -169,14 +197,25 @@ static frost_status rewrite_log(const char *path, const entries *log)
 static frost_status check_settings(const char *dir, const frost_nas_search_config *c,
                                    const char *key)
 {
-    char path[4200], want[512], have[512] = {0};
+    char path[4200], want[1024], have[1024] = {0}, ppo[128] = "", halving[64] = "",
+                                 screening[64] = "";
     path_in(path, sizeof path, dir, "search.json");
+    const frost_nas_controller_config *k = &c->controller;
+    if (k->kind == FROST_NAS_PPO) /* only then: older folders keep their search.json */
+        snprintf(ppo, sizeof ppo, "\"ppo_batch\":%d,\"ppo_epochs\":%d,\"ppo_clip\":%g,",
+                 k->ppo_batch, k->ppo_epochs, k->ppo_clip);
+    if (c->halving.eta) /* likewise */
+        snprintf(halving, sizeof halving, "\"halving_eta\":%d,\"halving_rungs\":%d,",
+                 c->halving.eta, c->halving.rungs);
+    if (c->screen_factor > 0) /* likewise */
+        snprintf(screening, sizeof screening, "\"screen_factor\":%g,", c->screen_factor);
     snprintf(want, sizeof want,
              "{\"controller\":\"%s\",\"seed\":%llu,\"population\":%d,\"tournament\":%d,"
-             "\"lr\":%g,\"entropy\":%g,\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,\"eval\":\"%s\"}",
-             frost_nas_controller_name(c->controller.kind), (unsigned long long)c->controller.seed,
-             c->controller.population, c->controller.tournament, c->controller.lr,
-             c->controller.entropy, c->reward.target_ms, c->reward.alpha, c->reward.beta, key);
+             "\"lr\":%g,\"entropy\":%g,%s%s%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
+             "\"eval\":\"%s\"}",
+             frost_nas_controller_name(k->kind), (unsigned long long)k->seed, k->population,
+             k->tournament, k->lr, k->entropy, ppo, halving, screening, c->reward.target_ms,
+             c->reward.alpha, c->reward.beta, key);
     FILE *f = fopen(path, "r");
     if (f) {
         if (!fgets(have, sizeof have, f))
@@ -212,13 +251,16 @@ static int by_latency(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The front: unique genotypes no other candidate dominates, by latency. */
-static frost_status pareto(const entries *log, entries *front)
+/* The front: unique genotypes no other candidate dominates, by latency; full-budget
+ * evaluations (rung full) only, as lower rungs' accuracies are not comparable, and
+ * trained ones only (a screened line's accuracy is a stand-in). */
+static frost_status pareto(const entries *log, int full, entries *front)
 {
     for (int i = 0; i < log->n; i++) {
-        bool keep = true;
+        bool keep = log->e[i].rung == full && !log->e[i].screened;
         for (int j = 0; keep && j < log->n; j++)
-            keep = !dominates(&log->e[j], &log->e[i]);
+            keep =
+                log->e[j].rung != full || log->e[j].screened || !dominates(&log->e[j], &log->e[i]);
         for (int j = 0; keep && j < front->n; j++)
             keep = !frost_nas_equal(&front->e[j].g, &log->e[i].g);
         if (keep)
@@ -256,12 +298,15 @@ static frost_status write_text(const char *dir, const char *name, const char *te
     return ok ? FROST_OK : frost_fail(FROST_ERR_IO, "cannot write %s", path);
 }
 
-/* best.json (the genotype) and best.arch.json (its network) by reward. */
-static frost_status write_best(const char *dir, const frost_nas_space *space, const entries *log)
+/* best.json (the genotype) and best.arch.json (its network) by full-budget reward, of
+ * the trained candidates. */
+static frost_status write_best(const char *dir, const frost_nas_space *space, const entries *log,
+                               int full)
 {
     const entry *best = NULL;
     for (int i = 0; i < log->n; i++)
-        if (!best || log->e[i].reward > best->reward)
+        if (log->e[i].rung == full && !log->e[i].screened &&
+            (!best || log->e[i].reward > best->reward))
             best = &log->e[i];
     if (!best)
         return FROST_OK;
@@ -283,129 +328,344 @@ static frost_status write_best(const char *dir, const frost_nas_space *space, co
 
 /* ---- the loop ---- */
 
-/* Hands one logged candidate to the caller's progress callback. */
-static void report(const frost_nas_search_config *cfg, int resumed, int step, const entry *x,
-                   double best_reward, double started_ms, int evaluated)
+/* A search as it runs: the data of each rung (the last is the full proxy budget), where
+ * results go, and how far it got. Steps up to log->n replay the log instead of
+ * evaluating, so a resumed search walks the same path as the first run did. */
+typedef struct {
+    const frost_nas_space *space;
+    const frost_dataset *val;
+    const frost_nas_search_config *cfg;
+    int rungs;                       /* 1 without halving */
+    frost_dataset subset[MAX_RUNGS]; /* the lower rungs' training images (heads of train) */
+    const frost_dataset *train[MAX_RUNGS];
+    char key[MAX_RUNGS][256]; /* the cache's evaluation key of each rung */
+    const char *log_path, *cache_path;
+    entries log, cache;
+    int steps, total, resumed, evaluated;
+    double best, started_ms;
+    frost_nas_lut *lut;          /* screening's latency table (NULL: off) */
+    double worst_acc[MAX_RUNGS]; /* the worst trained accuracy of each rung so far (NAN: none) */
+} search_run;
+
+/* Hands one logged evaluation to the caller's progress callback. */
+static void report(const search_run *s, const entry *x)
 {
-    if (!cfg->progress)
+    if (!s->cfg->progress)
         return;
     char text[128];
     frost_nas_to_string(&x->g, text, sizeof text);
     frost_nas_progress ev = {
         .event = FROST_NAS_EVENT_CANDIDATE,
-        .budget = cfg->budget,
-        .resumed = resumed,
-        .step = step,
+        .budget = s->total,
+        .resumed = s->resumed,
+        .step = s->steps,
         .genotype = &x->g,
         .genotype_text = text,
         .result = x->r,
         .reward = x->reward,
         .cached = x->cached,
-        .best_reward = best_reward,
-        .seconds_per_candidate = evaluated ? (frost_now_ms() - started_ms) / 1e3 / evaluated : 0.0,
+        .best_reward = s->best,
+        .seconds_per_candidate =
+            s->evaluated ? (frost_now_ms() - s->started_ms) / 1e3 / s->evaluated : 0.0,
+        .rung = x->rung,
+        .rungs = s->rungs,
+        .train_images = x->train_images,
+        .screened = x->screened,
     };
-    cfg->progress(&ev, cfg->progress_user);
+    s->cfg->progress(&ev, s->cfg->progress_user);
 }
 
-static frost_status replay(frost_nas_controller *c, const entries *log, double *best)
+/* The result of g at a rung: the cache's, or a new evaluation (appended to the cache). */
+static frost_status evaluate_at(search_run *s, entry *x)
 {
-    for (int i = 0; i < log->n; i++) {
+    const entry *hit = find_cached(&s->cache, &x->g, x->rung);
+    if (hit) {
+        x->r = hit->r;
+        x->cached = true;
+        return FROST_OK;
+    }
+    const frost_nas_search_config *cfg = s->cfg;
+    const frost_dataset *train = s->train[x->rung];
+    double t0 = frost_now_ms();
+    if (cfg->evaluate)
+        FROST_TRY(
+            cfg->evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r, cfg->evaluate_user));
+    else
+        FROST_TRY(frost_nas_evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r));
+    x->eval_seconds = (frost_now_ms() - t0) / 1e3;
+    s->evaluated++;
+    char text[128], line[1024];
+    frost_nas_to_string(&x->g, text, sizeof text);
+    snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%lld,%lld,%.6f,%.3f", s->key[x->rung], text,
+             x->r.int8_acc, x->r.latency_ms, (long long)x->r.params, (long long)x->r.macs,
+             x->r.train_acc, x->r.train_seconds);
+    FROST_TRY(append_line(s->cache_path, CACHE_HEADER, line));
+    return push(&s->cache, x);
+}
+
+/* Screening: true if the latency table predicts g slower than screen_factor * target. It
+ * is then not trained: its result holds the prediction and, as its accuracy, the worst
+ * trained accuracy of its rung so far (0 before any), so its reward ranks it with the
+ * worst candidates of the search without the outlier that accuracy 0 would be for
+ * REINFORCE's scale or PPO's batch normalization (docs/nas.md). */
+static frost_status screen(search_run *s, entry *x, bool *screened)
+{
+    *screened = false;
+    if (!s->lut)
+        return FROST_OK;
+    double ms;
+    FROST_TRY(frost_nas_lut_predict(s->lut, &x->g, s->space, &ms, NULL, NULL));
+    if (!(ms > s->cfg->screen_factor * s->cfg->reward.target_ms))
+        return FROST_OK;
+    double worst = s->worst_acc[x->rung];
+    x->r = (frost_nas_result){.int8_acc = worst == worst ? worst : 0.0, .latency_ms = ms};
+    x->screened = *screened = true;
+    return FROST_OK;
+}
+
+/* Bookkeeping of a logged line (replayed or new): the best full-budget reward and the
+ * worst trained accuracy of its rung. */
+static void account(search_run *s, const entry *x)
+{
+    s->steps++;
+    if (x->screened)
+        return;
+    if (x->rung == s->rungs - 1 && !(x->reward <= s->best))
+        s->best = x->reward;
+    if (!(x->r.int8_acc >= s->worst_acc[x->rung]))
+        s->worst_acc[x->rung] = x->r.int8_acc;
+}
+
+/* The next line of the log: g at a rung, taken from the log when resuming (it must be g
+ * at that rung again), else screened or evaluated, logged and reported. */
+static frost_status next_step(search_run *s, const frost_nas_genotype *g, int rung, entry *out)
+{
+    int step = s->steps + 1;
+    if (step <= s->log.n) {
+        *out = s->log.e[step - 1];
+        if (!frost_nas_equal(g, &out->g) || out->rung != rung)
+            return frost_fail(FROST_ERR_ARG,
+                              "nas search: the log's step %d is not what the search "
+                              "proposes again (was the log edited?)",
+                              step);
+        account(s, out);
+        return FROST_OK;
+    }
+    entry x = {.g = *g, .rung = rung, .train_images = s->train[rung]->n};
+    bool screened;
+    FROST_TRY(screen(s, &x, &screened));
+    if (!screened)
+        FROST_TRY(evaluate_at(s, &x));
+    x.reward = frost_nas_reward_value(&s->cfg->reward, x.r.int8_acc, x.r.latency_ms);
+    char line[1024];
+    log_line(&x, step, line, sizeof line);
+    FROST_TRY(append_line(s->log_path, LOG_HEADER, line));
+    FROST_TRY(push(&s->log, &x));
+    account(s, &x);
+    report(s, &x);
+    *out = x;
+    return FROST_OK;
+}
+
+/* Orders n bracket members by reward, best first; ties keep the earlier one first. */
+static void rank_by_reward(entry *e, int n)
+{
+    for (int i = 1; i < n; i++) {
+        entry x = e[i];
+        int j = i;
+        for (; j > 0 && e[j - 1].reward < x.reward; j--)
+            e[j] = e[j - 1];
+        e[j] = x;
+    }
+}
+
+/* One bracket of m proposals: each evaluated at rung 0 and its reward observed; then rung
+ * by rung the best 1/eta (at least one) evaluated again, on eta times more images. The
+ * controller only sees rung 0 (it learns from every proposal, promotions are the
+ * search's). A genotype proposed twice can be promoted twice: the second is a cache hit. */
+static frost_status run_bracket(search_run *s, frost_nas_controller *c, int m, entry *members)
+{
+    for (int i = 0; i < m; i++) {
         frost_nas_genotype g;
         FROST_TRY(frost_nas_propose(c, &g));
-        if (!frost_nas_equal(&g, &log->e[i].g))
-            return frost_fail(FROST_ERR_ARG,
-                              "nas search: the log's step %d is not what the "
-                              "controller proposes again (was the log edited?)",
-                              i + 1);
-        FROST_TRY(frost_nas_observe(c, log->e[i].reward));
-        *best = log->e[i].reward > *best ? log->e[i].reward : *best;
+        FROST_TRY(next_step(s, &g, 0, &members[i]));
+        FROST_TRY(frost_nas_observe(c, members[i].reward));
+    }
+    for (int rung = 1; rung < s->rungs; rung++) {
+        rank_by_reward(members, m);
+        m = m / s->cfg->halving.eta > 1 ? m / s->cfg->halving.eta : 1;
+        for (int i = 0; i < m; i++) {
+            frost_nas_genotype g = members[i].g;
+            FROST_TRY(next_step(s, &g, rung, &members[i]));
+        }
     }
     return FROST_OK;
 }
 
-static frost_status search_loop(const frost_nas_space *space, const frost_dataset *train,
-                                const frost_dataset *val, const frost_nas_search_config *cfg,
-                                const char *key, const char *log_path, const char *cache_path,
-                                frost_nas_controller *c, entries *log, entries *cache)
+/* Proposals per bracket (1 without halving), and the log lines a bracket of m writes. */
+static int bracket_size(const search_run *s)
 {
-    double best = -1e300, started = frost_now_ms();
-    int evaluated = 0;
-    FROST_TRY(replay(c, log, &best));
-    int resumed = log->n;
-    if (resumed && cfg->progress) {
+    int n = 1;
+    for (int r = 1; r < s->rungs; r++)
+        n *= s->cfg->halving.eta;
+    return n;
+}
+
+static int bracket_lines(const search_run *s, int m)
+{
+    int lines = m;
+    for (int r = 1; r < s->rungs; r++) {
+        m = m / s->cfg->halving.eta > 1 ? m / s->cfg->halving.eta : 1;
+        lines += m;
+    }
+    return lines;
+}
+
+static frost_status search_loop(search_run *s, frost_nas_controller *c)
+{
+    s->started_ms = frost_now_ms();
+    s->best = NAN;
+    for (int r = 0; r < MAX_RUNGS; r++)
+        s->worst_acc[r] = NAN;
+    s->resumed = s->log.n;
+    if (s->resumed && s->cfg->progress) {
         frost_nas_progress ev = {
-            .event = FROST_NAS_EVENT_RESUMED, .budget = cfg->budget, .resumed = resumed};
-        cfg->progress(&ev, cfg->progress_user);
+            .event = FROST_NAS_EVENT_RESUMED, .budget = s->total, .resumed = s->resumed};
+        s->cfg->progress(&ev, s->cfg->progress_user);
     }
-    for (int step = log->n + 1; step <= cfg->budget; step++) {
-        entry x = {0};
-        FROST_TRY(frost_nas_propose(c, &x.g));
-        const entry *hit = find_cached(cache, &x.g);
-        if (hit) {
-            x.r = hit->r;
-            x.cached = true;
-        } else {
-            FROST_TRY(frost_nas_evaluate(&x.g, space, train, val, &cfg->eval, &x.r));
-            evaluated++;
-            char text[128], line[1024];
-            frost_nas_to_string(&x.g, text, sizeof text);
-            snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%lld,%lld,%.6f,%.3f", key, text,
-                     x.r.int8_acc, x.r.latency_ms, (long long)x.r.params, (long long)x.r.macs,
-                     x.r.train_acc, x.r.train_seconds);
-            FROST_TRY(append_line(cache_path, CACHE_HEADER, line));
-            FROST_TRY(push(cache, &x));
+    int size = bracket_size(s);
+    entry *members = malloc((size_t)size * sizeof *members);
+    if (!members)
+        return frost_fail(FROST_ERR_NOMEM, "nas search: out of memory");
+    frost_status st = FROST_OK;
+    for (int done = 0; st == FROST_OK && done < s->cfg->budget; done += size)
+        st = run_bracket(s, c, size, members);
+    free(members);
+    return st;
+}
+
+/* The rungs' training data and cache keys: rung r of R + 1 trains on the first
+ * train->n * eta^(r - R) images (train is in no particular order: a random subset). */
+static frost_status prepare_rungs(search_run *s, const frost_dataset *train)
+{
+    const frost_nas_halving *h = &s->cfg->halving;
+    s->rungs = h->eta ? h->rungs + 1 : 1;
+    for (int r = 0; r < s->rungs; r++) {
+        s->train[r] = train;
+        if (r < s->rungs - 1) {
+            double share = pow(h->eta, r - h->rungs);
+            int n = (int)lround(train->n * share);
+            FROST_TRY(frost_dataset_head(train, n > 1 ? n : 1, &s->subset[r]));
+            s->train[r] = &s->subset[r];
         }
-        x.reward = frost_nas_reward_value(&cfg->reward, x.r.int8_acc, x.r.latency_ms);
-        FROST_TRY(frost_nas_observe(c, x.reward));
-        char line[1024];
-        log_line(&x, step, line, sizeof line);
-        FROST_TRY(append_line(log_path, LOG_HEADER, line));
-        FROST_TRY(push(log, &x));
-        best = x.reward > best ? x.reward : best;
-        report(cfg, resumed, step, &x, best, started, evaluated);
+        eval_key(s->space, &s->cfg->eval, s->train[r], s->val, s->key[r], sizeof s->key[r]);
     }
+    s->total = (s->cfg->budget / bracket_size(s)) * bracket_lines(s, bracket_size(s));
+    return FROST_OK;
+}
+
+/* Screening's latency table: measured at the start of every run (also a resumed one; the
+ * log keeps the decisions already made) on screen_nets random networks, seed 1. */
+static frost_status build_lut(search_run *s)
+{
+    const frost_nas_search_config *cfg = s->cfg;
+    if (!(cfg->screen_factor > 0))
+        return FROST_OK;
+    FROST_TRY(
+        frost_nas_lut_create(cfg->eval.latency_threads, 10, cfg->eval.float_requant, &s->lut));
+    uint64_t rng = 1;
+    for (int i = 0; i < cfg->screen_nets; i++) {
+        frost_nas_genotype g;
+        double ms;
+        frost_nas_sample(s->space, &rng, &g);
+        FROST_TRY(frost_nas_lut_measure(s->lut, &g, s->space, true, &ms));
+    }
+    return FROST_OK;
+}
+
+static frost_status check_config(const frost_nas_search_config *cfg)
+{
+    const frost_nas_halving *h = &cfg->halving;
+    if (cfg->budget < 1 || !cfg->out_dir || !(cfg->reward.target_ms > 0))
+        return frost_fail(FROST_ERR_ARG, "nas search: needs a budget >= 1, an output folder "
+                                         "and a positive latency target");
+    if (cfg->screen_factor < 0 || (cfg->screen_factor > 0 && cfg->screen_nets < 1))
+        return frost_fail(FROST_ERR_ARG,
+                          "nas search: screening needs a factor > 0 and at least one network "
+                          "for its latency table (factor %g, networks %d)",
+                          cfg->screen_factor, cfg->screen_nets);
+    if (h->eta == 0)
+        return FROST_OK;
+    if (h->eta < 2 || h->rungs < 1 || h->rungs >= MAX_RUNGS || pow(h->eta, h->rungs) > 1e6)
+        return frost_fail(FROST_ERR_ARG,
+                          "nas search: successive halving needs eta >= 2 and 1..%d rungs "
+                          "(eta %d, rungs %d)",
+                          MAX_RUNGS - 1, h->eta, h->rungs);
+    int size = (int)lround(pow(h->eta, h->rungs));
+    if (cfg->budget % size != 0)
+        return frost_fail(FROST_ERR_ARG,
+                          "nas search: with successive halving the budget counts whole "
+                          "brackets of eta^rungs = %d proposals (budget %d)",
+                          size, cfg->budget);
     return FROST_OK;
 }
 
 frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset *train,
                               const frost_dataset *val, const frost_nas_search_config *cfg)
 {
-    if (cfg->budget < 1 || !cfg->out_dir || !(cfg->reward.target_ms > 0))
-        return frost_fail(FROST_ERR_ARG, "nas search: needs a budget >= 1, an output folder "
-                                         "and a positive latency target");
+    FROST_TRY(check_config(cfg));
     if (mkdir(cfg->out_dir, 0777) != 0 && errno != EEXIST)
         return frost_fail(FROST_ERR_IO, "cannot create %s: %s", cfg->out_dir, strerror(errno));
-    char key[256], log_path[4200], cache_path[4200];
-    eval_key(space, &cfg->eval, train, val, key, sizeof key);
-    FROST_TRY(check_settings(cfg->out_dir, cfg, key));
+    search_run *s = calloc(1, sizeof *s);
+    if (!s)
+        return frost_fail(FROST_ERR_NOMEM, "nas search: out of memory");
+    s->space = space;
+    s->val = val;
+    s->cfg = cfg;
+    char log_path[4200], cache_path[4200];
     path_in(log_path, sizeof log_path, cfg->out_dir, "log.csv");
     if (cfg->cache_path)
         snprintf(cache_path, sizeof cache_path, "%s", cfg->cache_path);
     else
         path_in(cache_path, sizeof cache_path, cfg->out_dir, "cache.csv");
-    entries log = {0}, cache = {0}, front = {0};
+    s->log_path = log_path;
+    s->cache_path = cache_path;
+    entries front = {0};
     frost_nas_controller *c = NULL;
-    frost_status s = load_log(log_path, &log);
-    if (s == FROST_OK && log.n > cfg->budget)
-        s = frost_fail(FROST_ERR_ARG, "%s already holds %d candidates, more than --budget %d",
-                       log_path, log.n, cfg->budget);
-    if (s == FROST_OK && log.n)
-        s = rewrite_log(log_path, &log); /* drops a torn last line */
-    if (s == FROST_OK)
-        s = load_cache(cache_path, key, &cache);
-    if (s == FROST_OK)
-        s = frost_nas_controller_create(&cfg->controller, space, &c);
-    if (s == FROST_OK)
-        s = search_loop(space, train, val, cfg, key, log_path, cache_path, c, &log, &cache);
-    if (s == FROST_OK)
-        s = pareto(&log, &front);
-    if (s == FROST_OK)
-        s = write_front(cfg->out_dir, &front);
-    if (s == FROST_OK)
-        s = write_best(cfg->out_dir, space, &log);
+    frost_status st = prepare_rungs(s, train);
+    int full = s->rungs - 1;
+    if (st == FROST_OK)
+        st = check_settings(cfg->out_dir, cfg, s->key[full]);
+    if (st == FROST_OK)
+        st = load_log(log_path, train->n, &s->log);
+    if (st == FROST_OK && s->log.n > s->total)
+        st = frost_fail(FROST_ERR_ARG,
+                        "%s already holds %d evaluations, more than the %d of "
+                        "--budget %d",
+                        log_path, s->log.n, s->total, cfg->budget);
+    if (st == FROST_OK && s->log.n)
+        st = rewrite_log(log_path, &s->log); /* drops a torn last line */
+    if (st == FROST_OK)
+        st = load_cache(cache_path, s->key, s->rungs, &s->cache);
+    if (st == FROST_OK)
+        st = frost_nas_controller_create(&cfg->controller, space, &c);
+    if (st == FROST_OK)
+        st = build_lut(s);
+    if (st == FROST_OK)
+        st = search_loop(s, c);
+    if (st == FROST_OK)
+        st = pareto(&s->log, full, &front);
+    if (st == FROST_OK)
+        st = write_front(cfg->out_dir, &front);
+    if (st == FROST_OK)
+        st = write_best(cfg->out_dir, space, &s->log, full);
     frost_nas_controller_free(c);
-    free(log.e);
-    free(cache.e);
+    frost_nas_lut_free(s->lut);
+    for (int r = 0; r < MAX_RUNGS; r++)
+        frost_dataset_free(&s->subset[r]);
+    free(s->log.e);
+    free(s->cache.e);
     free(front.e);
-    return s;
+    free(s);
+    return st;
 }

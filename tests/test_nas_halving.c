@@ -1,0 +1,367 @@
+/* Successive halving in frost_nas_search with a stand-in evaluator (no training): the rung
+ * sizes and training-image counts, that each rung promotes the best 1/eta by reward, that
+ * the Pareto front and best genotype use full-budget results only, the cache keys of the
+ * rungs, and resuming (from a finished log, and from a cut one with a torn line). Then
+ * latency screening with a real (small) latency table. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frost/nas.h"
+#include "harness.h"
+
+#define MAX_EVENTS 64
+
+typedef struct {
+    int n, rung[MAX_EVENTS], images[MAX_EVENTS], step[MAX_EVENTS], budget[MAX_EVENTS];
+    double reward[MAX_EVENTS];
+    frost_nas_genotype g[MAX_EVENTS];
+    int resumed_events;
+} events;
+
+static void record(const frost_nas_progress *ev, void *user)
+{
+    events *e = user;
+    if (ev->event == FROST_NAS_EVENT_RESUMED) {
+        e->resumed_events++;
+        return;
+    }
+    if (e->n == MAX_EVENTS)
+        return;
+    e->rung[e->n] = ev->rung;
+    e->images[e->n] = ev->train_images;
+    e->step[e->n] = ev->step;
+    e->budget[e->n] = ev->budget;
+    e->reward[e->n] = ev->reward;
+    e->g[e->n] = *ev->genotype;
+    e->n++;
+}
+
+/* A cheap stand-in for training: the accuracy grows with the training images and depends
+ * on the genotype through its hash, differently at each image count (so the rungs do
+ * not simply agree); the latency is the hash's, about the target. */
+static frost_status fake_evaluate(const frost_nas_genotype *g, const frost_nas_space *space,
+                                  const frost_dataset *train, const frost_dataset *val,
+                                  const frost_nas_eval_config *cfg, frost_nas_result *out,
+                                  void *user)
+{
+    (void)space, (void)val, (void)cfg;
+    (*(int *)user)++;
+    uint64_t h = frost_nas_hash(g), mix = h ^ ((uint64_t)train->n * 0x9e3779b97f4a7c15ull);
+    double quality = (double)(h % 1000) / 1000, noise = (double)(mix >> 40 & 0xff) / 255;
+    *out = (frost_nas_result){.int8_acc = 0.5 + 0.3 * quality + 0.1 * noise,
+                              .latency_ms = 0.2 + (double)(h >> 20 & 0xff) / 1275,
+                              .train_acc = 0.5,
+                              .params = 1000,
+                              .macs = 10000,
+                              .train_seconds = 0.001 * train->n};
+    return FROST_OK;
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = calloc((size_t)n + 1, 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n)
+        b[0] = 0;
+    fclose(f);
+    return b;
+}
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; p && (p = strstr(p, what)); p++)
+        n++;
+    return n;
+}
+
+/* The log without its last two columns (eval_seconds, wall time, and screened), for
+ * comparing two runs. */
+static void strip_seconds(char *log)
+{
+    char *w = log;
+    for (char *line = log; line && *line;) {
+        char *end = strchr(line, '\n'), *comma = line, *last = line;
+        for (char *p = line; p < end; p++)
+            if (*p == ',') {
+                comma = last;
+                last = p;
+            }
+        size_t keep = (size_t)(comma - line);
+        memmove(w, line, keep);
+        w += keep;
+        *w++ = '\n';
+        line = end + 1;
+    }
+    *w = 0;
+}
+
+typedef struct {
+    frost_dataset train, val;
+    frost_nas_space space;
+    frost_nas_search_config cfg;
+    events ev;
+    int calls;
+    char dir[64], out[128], cache[128];
+} fixture;
+
+static void setup(fixture *f, int eta, int rungs, int budget)
+{
+    memset(f, 0, sizeof *f);
+    f->train = (frost_dataset){.n = 90, .h = 28, .w = 28, .c = 1, .classes = 10};
+    f->train.images = calloc(90 * 28 * 28, 1);
+    f->train.labels = calloc(90, 1);
+    f->val = (frost_dataset){.n = 20, .h = 28, .w = 28, .c = 1, .classes = 10};
+    f->val.images = calloc(20 * 28 * 28, 1);
+    f->val.labels = calloc(20, 1);
+    f->space = frost_nas_space_default();
+    snprintf(f->dir, sizeof f->dir, "/tmp/frost_halving_XXXXXX");
+    CHECK(mkdtemp(f->dir) != NULL);
+    snprintf(f->out, sizeof f->out, "%s/run", f->dir);
+    snprintf(f->cache, sizeof f->cache, "%s/cache.csv", f->dir);
+    frost_nas_search_config *c = &f->cfg;
+    c->controller = frost_nas_controller_defaults(FROST_NAS_RANDOM);
+    c->budget = budget;
+    c->reward = frost_nas_reward_soft(0.3);
+    c->eval = frost_nas_eval_defaults();
+    c->out_dir = f->out;
+    c->cache_path = f->cache;
+    c->progress = record;
+    c->progress_user = &f->ev;
+    c->halving = (frost_nas_halving){.eta = eta, .rungs = rungs};
+    c->evaluate = fake_evaluate;
+    c->evaluate_user = &f->calls;
+}
+
+static void teardown(fixture *f)
+{
+    frost_dataset_free(&f->train);
+    frost_dataset_free(&f->val);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* Checks one bracket of events from index at (9 at rung 0, 3 at rung 1, 1 at rung 2):
+ * the promoted ones are the best by the previous rung's reward. */
+static void check_bracket(const events *e, int at)
+{
+    static const int size[3] = {9, 3, 1}, images[3] = {10, 30, 90};
+    int first = at;
+    for (int rung = 0; rung < 3; rung++) {
+        for (int i = 0; i < size[rung]; i++) {
+            CHECK_EQ_INT(e->rung[at + i], rung);
+            CHECK_EQ_INT(e->images[at + i], images[rung]);
+        }
+        if (rung > 0) { /* each promoted one beats every member of the rung below it left */
+            int below = first, n_below = size[rung - 1];
+            for (int j = 0; j < n_below; j++) {
+                bool promoted = false;
+                for (int i = 0; i < size[rung]; i++)
+                    promoted |= frost_nas_equal(&e->g[below + j], &e->g[at + i]);
+                for (int k = 0; promoted && k < n_below; k++) {
+                    bool k_promoted = false;
+                    for (int i = 0; i < size[rung]; i++)
+                        k_promoted |= frost_nas_equal(&e->g[below + k], &e->g[at + i]);
+                    if (!k_promoted)
+                        CHECK(e->reward[below + j] >= e->reward[below + k]);
+                }
+            }
+        }
+        first = at;
+        at += size[rung];
+    }
+}
+
+TEST(test_rungs_promote_the_best_third)
+{
+    fixture f;
+    setup(&f, 3, 2, 18);
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK_EQ_INT(f.ev.n, 26); /* two brackets of 9 + 3 + 1 */
+    CHECK_EQ_INT(f.calls, 26);
+    for (int i = 0; i < f.ev.n; i++)
+        CHECK(f.ev.step[i] == i + 1 && f.ev.budget[i] == 26);
+    if (f.ev.n == 26) {
+        check_bracket(&f.ev, 0);
+        check_bracket(&f.ev, 13);
+    }
+    /* the log says the rung and images of each line; the cache keys differ by images */
+    char *log = slurp(f.out, "log.csv"), *cache = slurp(f.dir, "cache.csv");
+    CHECK(log && strstr(log, ",cached,rung,train_images,eval_seconds,screened\n") != NULL);
+    CHECK_EQ_INT(count(log, ",0,0,10,"), 18);
+    CHECK_EQ_INT(count(log, ",0,1,30,"), 6);
+    CHECK_EQ_INT(count(log, ",0,2,90,"), 2);
+    CHECK_EQ_INT(count(cache, "-n10-v20,"), 18);
+    CHECK_EQ_INT(count(cache, "-n30-v20,"), 6);
+    CHECK_EQ_INT(count(cache, "-n90-v20,"), 2);
+    /* the front and the best: full-budget results only */
+    char *front = slurp(f.out, "pareto.csv"), *best = slurp(f.out, "best.json");
+    int front_lines = count(front, "\n") - 1;
+    CHECK(front_lines >= 1 && front_lines == count(front, ",2,90,"));
+    frost_nas_genotype g, want = f.ev.g[12];
+    if (f.ev.n == 26 && f.ev.reward[25] > f.ev.reward[12])
+        want = f.ev.g[25];
+    CHECK(best && frost_nas_from_json(best, &g) == FROST_OK && frost_nas_equal(&g, &want));
+    free(front), free(best), free(cache);
+    /* resuming a finished search replays it: nothing evaluated, nothing reported */
+    f.calls = 0;
+    f.ev.n = 0;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK(f.calls == 0 && f.ev.n == 0 && f.ev.resumed_events == 1);
+    /* cut after step 11 (inside the first bracket's rung 1) with a torn line, no cache */
+    char path[300];
+    snprintf(path, sizeof path, "%s/log.csv", f.out);
+    FILE *out = fopen(path, "w");
+    const char *p = log;
+    for (int line = 0; p && line < 12; line++) /* the header and 11 steps */
+        p = strchr(p, '\n') + 1;
+    fwrite(log, 1, (size_t)(p - log), out);
+    fputs("12,r28.m3", out);
+    fclose(out);
+    unlink(f.cache);
+    f.calls = 0;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK_EQ_INT(f.calls, 15);
+    CHECK(f.ev.n == 15 && f.ev.step[0] == 12);
+    char *again = slurp(f.out, "log.csv");
+    strip_seconds(log);
+    strip_seconds(again);
+    CHECK(again && strcmp(log, again) == 0);
+    free(log), free(again);
+    /* other halving settings in the same folder are refused */
+    f.cfg.halving.eta = 2;
+    f.cfg.budget = 16;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_ERR_ARG);
+    teardown(&f);
+}
+
+TEST(test_without_halving_every_line_is_full)
+{
+    fixture f;
+    setup(&f, 0, 0, 5);
+    f.cfg.controller = frost_nas_controller_defaults(FROST_NAS_PPO);
+    f.cfg.controller.ppo_batch = 2;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK_EQ_INT(f.ev.n, 5);
+    CHECK_EQ_INT(f.calls, 5);
+    double best = -1;
+    for (int i = 0; i < f.ev.n; i++) {
+        CHECK(f.ev.rung[i] == 0 && f.ev.images[i] == 90 && f.ev.budget[i] == 5);
+        best = fmax(best, f.ev.reward[i]);
+    }
+    char *log = slurp(f.out, "log.csv");
+    CHECK_EQ_INT(count(log, ",0,0,90,"), 5);
+    free(log);
+    /* a larger budget extends it: the PPO controller proposes the logged five again */
+    f.cfg.budget = 7;
+    f.calls = 0;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK(f.calls == 2 && f.ev.n == 7 && f.ev.step[6] == 7);
+    teardown(&f);
+}
+
+TEST(test_bad_halving_refused)
+{
+    fixture f;
+    setup(&f, 3, 2, 10); /* not whole brackets of 9 */
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_ERR_ARG);
+    f.cfg.halving = (frost_nas_halving){.eta = 1, .rungs = 2};
+    f.cfg.budget = 9;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_ERR_ARG);
+    CHECK_EQ_INT(f.calls, 0);
+    teardown(&f);
+}
+
+/* The latency table's prediction of each of the first n proposals of the random
+ * controller with seed 1, as the search's table would make it (same networks, seed). */
+static void predictions(const fixture *f, int n, double *ms)
+{
+    frost_nas_lut *lut = NULL;
+    CHECK(frost_nas_lut_create(f->cfg.eval.latency_threads, 10, false, &lut) == FROST_OK);
+    uint64_t rng = 1;
+    for (int i = 0; lut && i < f->cfg.screen_nets; i++) {
+        frost_nas_genotype g;
+        double t;
+        frost_nas_sample(&f->space, &rng, &g);
+        CHECK(frost_nas_lut_measure(lut, &g, &f->space, true, &t) == FROST_OK);
+    }
+    frost_nas_controller *c = NULL;
+    CHECK(frost_nas_controller_create(&f->cfg.controller, &f->space, &c) == FROST_OK);
+    for (int i = 0; c && lut && i < n; i++) {
+        frost_nas_genotype g;
+        CHECK(frost_nas_propose(c, &g) == FROST_OK);
+        CHECK(frost_nas_lut_predict(lut, &g, &f->space, &ms[i], NULL, NULL) == FROST_OK);
+        CHECK(frost_nas_observe(c, 0.5) == FROST_OK);
+    }
+    frost_nas_controller_free(c);
+    frost_nas_lut_free(lut);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+TEST(test_screening_skips_the_slow_ones)
+{
+    enum { N = 12 };
+    fixture f;
+    setup(&f, 0, 0, N);
+    f.cfg.screen_factor = 1.5;
+    f.cfg.screen_nets = 4;
+    f.cfg.eval.latency_threads = 1;
+    double ms[N];
+    predictions(&f, N, ms);
+    qsort(ms, N, sizeof *ms, by_value);
+    f.cfg.reward = frost_nas_reward_hard((ms[N / 2 - 1] + ms[N / 2]) / 2 / 1.5); /* the median */
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK_EQ_INT(f.ev.n, N);
+    char *log = slurp(f.out, "log.csv"), *front = slurp(f.out, "pareto.csv");
+    int screened = count(log, ",1\n"), trained = count(log, ",0\n");
+    printf("  screened %d of %d proposals\n", screened, N);
+    CHECK(screened >= 1 && trained >= 1 && screened + trained == N);
+    CHECK_EQ_INT(f.calls, trained); /* the screened ones were never evaluated */
+    CHECK(count(front, ",1\n") == 0 && count(front, ",0\n") >= 1);
+    /* a screened line: its predicted latency above the line, the worst trained accuracy so
+     * far (0 before any) as its accuracy, and the reward of the two */
+    double worst = NAN;
+    const char *line = strchr(log, '\n') + 1;
+    for (int i = 0; i < N && line; i++, line = strchr(line, '\n') + 1) {
+        double acc, lat, reward;
+        int flag = -1;
+        CHECK(sscanf(line,
+                     "%*d,%*[^,],%lf,%lf,%lf,%*[^,],%*[^,],%*[^,],%*[^,],%*d,%*d,%*d,%*[^,],%d",
+                     &acc, &lat, &reward, &flag) == 4);
+        if (flag == 1) {
+            CHECK(lat > 1.5 * f.cfg.reward.target_ms);
+            CHECK_NEAR(acc, worst == worst ? worst : 0.0, 1e-6, 0);
+            CHECK_NEAR(reward, frost_nas_reward_value(&f.cfg.reward, acc, lat), 1e-5, 0);
+        } else {
+            CHECK(flag == 0);
+            worst = worst == worst ? fmin(worst, acc) : acc;
+        }
+    }
+    free(log), free(front);
+    teardown(&f);
+}
+
+int main(void)
+{
+    RUN(test_rungs_promote_the_best_third);
+    RUN(test_without_halving_every_line_is_full);
+    RUN(test_bad_halving_refused);
+    RUN(test_screening_skips_the_slow_ones);
+    return frost_test_summary();
+}
