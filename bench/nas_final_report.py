@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""bench/nas_final_report.py RUNS MODELS OUTDIR: nas_final.md and nas_final.svg from the
-runs of bench/nas_final (per-seed JSON, latency.tsv)."""
+"""bench/nas_final_report.py RUNS MODELS OUTDIR: the report (markdown) and plot (SVG) of
+bench/nas_final's runs (per-seed JSON, latency.tsv) into OUTDIR."""
 import glob
 import json
 import os
@@ -161,7 +161,10 @@ def main():
         "model once per round in alternating rounds, the median over rounds.",
         "",
     ]
-    lines += [f"Latency run: {h}" for h in head] + [""]
+    done = sum(len(m["accs"]) for m in ms)
+    lines += [f"Status: {done} of {3 * len(ms)} (network, seed) runs finished"
+              f"{'' if head else '; no latency run yet'}.", ""]
+    lines += [f"Latency run: {h}" for h in head] + ([""] if head else [])
     lines += ["| network | width | seeds | int8 test acc % (mean ± std) | int8 latency ms | "
               "front at that latency | margin | 2 std |", "|---|---|---|---|---|---|---|---|"]
     for m in ms:

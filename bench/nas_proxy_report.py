@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/nas_proxy_report.py RUNS ARCHS OUT.md: how each proxy fidelity ranks the
+"""bench/nas_proxy_report.py RUNS ARCHS OUT: how each proxy fidelity ranks the
 architectures of ARCHS against full training (Kendall tau-b, Spearman, bootstrap spread),
 from the eval-candidate JSON files bench/nas_proxy wrote under RUNS/FIDELITY/sSEED/."""
 import glob
@@ -140,8 +140,9 @@ def main():
             "",
             "Kendall tau-b over the architectures with both results (90% bootstrap interval over",
             "architectures, 2,000 resamples); Spearman rho; top-5: how many of full training's five",
-            "best the proxy also puts in its five best; cost: mean training seconds per",
-            "architecture (1 thread, load ~2) and its share of full training's.",
+            "best the proxy also puts in its five best (from 10 architectures on); cost: mean",
+            "training seconds per architecture at 1 thread on a shared 2-core machine (load 2-10:",
+            "indicative) and its share of full training's.",
             "",
             "| proxy | seeds | n | Kendall tau | 90% interval | Spearman | top-5 | seconds | share of full |",
             "|---|---|---|---|---|---|---|---|---|",
@@ -165,10 +166,11 @@ def main():
             lo, hi = bootstrap_tau(x, yy)
             top_full = set(sorted(common, key=lambda a: -full[a]["int8_acc"])[:5])
             top_prox = set(sorted(common, key=lambda a: -mean_acc(per, a))[:5])
+            top5 = f"{len(top_full & top_prox)}/5" if len(common) >= 10 else "-"
             secs = sum(per[s][a]["train_seconds"] for s in seeds for a in common) / len(common)
             lines.append(
                 f"| `{fid}` | {','.join(map(str, seeds))} | {len(common)} | {t:.3f} | "
-                f"[{lo:.2f}, {hi:.2f}] | {spearman(x, yy):.3f} | {len(top_full & top_prox)}/5 | "
+                f"[{lo:.2f}, {hi:.2f}] | {spearman(x, yy):.3f} | {top5} | "
                 f"{secs:.0f} | {secs / full_secs:.3f} |"
             )
         lines += ["", "## Per architecture", ""]
