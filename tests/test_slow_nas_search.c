@@ -82,7 +82,7 @@ static int lines(const char *s)
  * lines and the plot the CLI draws from log.csv and pareto.csv. */
 static void check_cli_search(const char *dir, const char *cache, const events *lib)
 {
-    char args[2048], want[4096];
+    char args[2048], want[8192];
     const char *same = "--target-ms 0.3 --controller evolution --population 2 --tournament 2 "
                        "--train 200 --val 100 --epochs 2 --reps 2 --budget 3";
     snprintf(args, sizeof args, "search %s --cache %s --out %s/cli", same, cache, dir);
@@ -101,7 +101,15 @@ static void check_cli_search(const char *dir, const char *cache, const events *l
                       ev->reward, ev->best_reward);
     }
     snprintf(want + n, sizeof want - (size_t)n,
-             "wrote %s/cli/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n", dir);
+             "wrote %s/cli/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n"
+             "to train the best network fully (as the candidates were, at full data) and make "
+             "it an int8 model:\n"
+             "  frost train --arch %s/cli/best.arch.json --qat --qat-delay 1 --gradboost --opt sgd "
+             "--lr 0.1 --sched cosine --batch 64 --epochs 6 --val 5000 -o "
+             "%s/cli/best.safetensors\n"
+             "  frost convert %s/cli/best.safetensors -o %s/cli/best.int8\n"
+             "  frost run %s/cli/best.int8\n",
+             dir, dir, dir, dir, dir, dir);
     CHECK(got && strcmp(got, want) == 0);
     if (got && strcmp(got, want) != 0)
         fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
