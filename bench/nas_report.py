@@ -1,8 +1,16 @@
 #!/usr/bin/python3
-"""Report for bench/nas: RUNS/{rl,evolution,random}/log.csv and RUNS/ref-*.json ->
-OUT/nas.md (tables) and OUT/nas.svg (every candidate, the references, the front).
+"""Report for bench/nas: RUNS/<run>/log.csv (run: rl, evolution, random, ppo, random-sh,
+rl-sh, ...), RUNS/ref-*.json and the optional RUNS/full.csv -> OUT/nas.md (tables) and
+OUT/nas.svg (the full-budget candidates, the references, the front).
 
   nas_report.py RUNS TARGET_MS OUT_DIR
+
+log.csv is read by column name: logs from before successive halving lack the rung,
+train_images, eval_seconds and screened columns (every line is then a full-budget, trained
+evaluation, timed by train_seconds), and later columns (e.g. fp32_acc) are ignored. Only
+full-budget, trained lines (the ones pareto.csv is made of) count for rewards, accuracies,
+the front and the plot: lower halving rungs trained on fewer images and screened lines
+were never trained.
 """
 import csv
 import glob
@@ -10,24 +18,68 @@ import json
 import os
 import sys
 
-CONTROLLERS = ["rl", "evolution", "random"]
-COLORS = {"rl": "#1f77b4", "evolution": "#2ca02c", "random": "#999999"}
+CONTROLLERS = ["rl", "evolution", "random", "ppo", "random-sh", "rl-sh", "ppo-sh",
+               "evolution-sh"]
+COLORS = {"rl": "#1f77b4", "evolution": "#2ca02c", "random": "#999999", "ppo": "#9467bd",
+          "random-sh": "#ff7f0e", "rl-sh": "#17becf", "ppo-sh": "#8c564b",
+          "evolution-sh": "#bcbd22"}
+
+
+def full_rung(run_dir):
+    """The full-budget rung: search.json's halving_rungs with successive halving, else 0."""
+    try:
+        with open(os.path.join(run_dir, "search.json")) as f:
+            return int(json.load(f).get("halving_rungs", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+def load_log(path, full):
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f)]
+    rows = [r for r in rows if None not in r.values()]  # a killed search's torn last line
+    for r in rows:
+        for k in ("int8_acc", "latency_ms", "reward", "train_seconds"):
+            r[k] = float(r[k])
+        r["cached"] = r["cached"] == "1"
+        r["screened"] = r.get("screened") == "1"
+        r["rung"] = int(r.get("rung") or 0)
+        r["full"] = r["rung"] == full and not r["screened"]
+        r["train_images"] = int(r.get("train_images") or 0)
+        # eval_seconds (the whole evaluation's wall time, 0 when cached) is newer than
+        # train_seconds (the training alone, also given for a cached line)
+        es = r.get("eval_seconds")
+        r["hours"] = 0.0 if r["cached"] else float(es if es else r["train_seconds"]) / 3600
+    full_images = max((r["train_images"] for r in rows if r["full"]), default=0)
+    for r in rows:
+        # the training compute of the line in full-proxy candidates, whether this run
+        # trained it or found it in the shared cache
+        r["equivalents"] = (0.0 if r["screened"] else
+                            r["train_images"] / full_images if full_images and r["train_images"]
+                            else 1.0)
+    return rows
 
 
 def load_runs(runs):
     out = {}
     for c in CONTROLLERS:
         path = os.path.join(runs, c, "log.csv")
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            rows = [r for r in csv.DictReader(f)]
-        for r in rows:
-            for k in ("int8_acc", "latency_ms", "reward", "train_seconds"):
-                r[k] = float(r[k])
-            r["cached"] = r["cached"] == "1"
-        out[c] = rows
+        if os.path.exists(path):
+            out[c] = load_log(path, full_rung(os.path.join(runs, c)))
     return out
+
+
+def load_full_training(runs):
+    """RUNS/full.csv: genotype -> int8 accuracy after the full training recipe (the mean
+    when a genotype has several rows, e.g. seeds); empty when there is no such file."""
+    path = os.path.join(runs, "full.csv")
+    if not os.path.exists(path):
+        return {}
+    accs = {}
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            accs.setdefault(r["genotype"], []).append(float(r["int8_acc"]))
+    return {g: sum(a) / len(a) for g, a in accs.items()}
 
 
 def load_refs(runs):
@@ -65,6 +117,7 @@ def ref_line(refs, lat):
 
 
 def svg(path, runs, refs, union_front):
+    """runs: the full-budget, trained lines of each run."""
     pts = [r for rows in runs.values() for r in rows] + refs
     if not pts:
         return
@@ -120,10 +173,34 @@ def svg(path, runs, refs, union_front):
         f.write("\n".join(o) + "\n")
 
 
+def run_row(c, rows, target, front_g, full_acc):
+    """One line of the controller table. rows: the run's whole log."""
+    full = [r for r in rows if r["full"]]
+    trained = [r for r in rows if not r["cached"] and not r["screened"]]
+    hours = sum(r["hours"] for r in rows)
+    ok = [r for r in full if r["latency_ms"] <= target]
+    best_ok = max((r["int8_acc"] for r in ok), default=None)
+    best = max(full, key=lambda r: r["reward"], default=None)  # best.json's genotype
+    at_full = full_acc.get(best["genotype"]) if best else None
+    last = full[-10:]
+
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.2f}%"
+    best_reward = "n/a" if best is None else f"{best['reward']:.4f}"
+    per_hour = f"{len(trained) / hours:.1f}" if hours else "n/a"
+    mean_last = f"{sum(r['reward'] for r in last) / len(last):.4f}" if last else "n/a"
+    return (f"| {c} | {len(rows)} | {sum(r['equivalents'] for r in rows):.1f} | "
+            f"{len(trained)} | {hours:.2f} | {per_hour} | {best_reward} | {pct(best_ok)} | "
+            f"{'-' if at_full is None else pct(at_full)} | {mean_last} | "
+            f"{len({r['genotype'] for r in full} & front_g)} |")
+
+
 def main():
     runs_dir, target, out_dir = sys.argv[1], float(sys.argv[2]), sys.argv[3]
     runs, refs = load_runs(runs_dir), load_refs(runs_dir)
-    allpts = [dict(r, controller=c) for c, rows in runs.items() for r in rows]
+    full_acc = load_full_training(runs_dir)
+    full_runs = {c: [r for r in rows if r["full"]] for c, rows in runs.items()}
+    allpts = [dict(r, controller=c) for c, rows in full_runs.items() for r in rows]
     uniq = {}
     for p in allpts:
         uniq.setdefault(p["genotype"], p)
@@ -134,22 +211,30 @@ def main():
                  "thread on this machine, int8 accuracy on 2,000 images held out of the "
                  "training split (never the test set), proxy: QAT from scratch on 4,000 "
                  "training images, 2 epochs (1 StatAssist float epoch, 1 W8A8 epoch with "
-                 "GradBoost), network width 0.35. The three controllers share a seed and a "
-                 "result cache. Plot: `nas.svg`.")
+                 "GradBoost), network width 0.35. The controllers share a seed and a "
+                 "result cache. Plot: `nas.svg` (full-budget candidates only).")
     lines += ["", "## Controllers on the same budget", "",
-              "| controller | candidates | trained (not cached) | best reward | best int8 acc "
-              "with LAT <= T | mean reward, last 10 | on the union front |",
-              "|---|---|---|---|---|---|---|"]
+              "The budget is training compute: each run gets the same number of full-proxy "
+              "equivalents (one equivalent = one training on all the proxy's images for its "
+              "epochs; a successive-halving run (`-sh`) trains most of its proposals on a "
+              "fraction of the images, so it gets more proposals for the same compute: "
+              "9 per 3 equivalents at ETA 3, R 2). Equivalents count cache hits too (the "
+              "shared cache makes them free for this run, not for the study); training hours "
+              "are this run's own (`eval_seconds`, or `train_seconds`, the training alone, in "
+              "logs from before it), so trained per hour = trained evaluations / hours. "
+              "Lines: every log line (every rung, cache hits, screened); rewards, accuracies "
+              "and the front use "
+              "full-budget, trained lines only. Best reward: the run's `best.json`; "
+              "\"best, at full training\": that genotype's int8 accuracy after the full "
+              "training recipe (`full.csv` in the runs folder; `-` when not trained yet).",
+              "",
+              "| controller | lines | full-proxy equivalents | trained (not cached) | "
+              "training hours | trained per hour | best reward | best int8 acc with LAT <= T "
+              "| best, at full training | mean reward, last 10 | on the union front |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     front_g = {p["genotype"] for p in union_front}
     for c, rows in runs.items():
-        ok = [r for r in rows if r["latency_ms"] <= target]
-        best_ok = max((r["int8_acc"] for r in ok), default=None)
-        last = rows[-10:]
-        lines.append(f"| {c} | {len(rows)} | {sum(not r['cached'] for r in rows)} | "
-                     f"{max(r['reward'] for r in rows):.4f} | "
-                     f"{'n/a' if best_ok is None else f'{100 * best_ok:.2f}%'} | "
-                     f"{sum(r['reward'] for r in last) / len(last):.4f} | "
-                     f"{len({r['genotype'] for r in rows} & front_g)} |")
+        lines.append(run_row(c, rows, target, front_g, full_acc))
     lines += ["", "## Hand-designed references (same proxy)", "",
               "| model | width | int8 acc | latency ms | MMAC |", "|---|---|---|---|---|"]
     for r in refs:
@@ -177,7 +262,7 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "nas.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    svg(os.path.join(out_dir, "nas.svg"), runs, refs, union_front)
+    svg(os.path.join(out_dir, "nas.svg"), full_runs, refs, union_front)
     print("\n".join(lines))
 
 

@@ -5,7 +5,8 @@
 
 #include "frost/status.h"
 
-/* Int8 accuracy against latency: every candidate grey, the Pareto front red. */
+/* Int8 accuracy against latency: full-budget trained candidates grey, successive
+ * halving's lower rungs hollow grey, the Pareto front red; screened lines not drawn. */
 frost_status search_write_plot(const char *dir);
 
 #endif
