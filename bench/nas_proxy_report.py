@@ -10,7 +10,11 @@ import random
 import subprocess
 import sys
 
-ORDER = ["p0", "p-epochs", "p-data", "p-both"]
+ORDER = ["p0", "p0-committed", "p-epochs", "p-data", "p-both"]
+# The committed search's own results (same proxy settings and seed as p0, measured on the
+# CPU of that session): how far the same proxy moves between machines.
+COMMITTED_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "nas-runs",
+                               "cache.csv")
 
 
 def archs(path):
@@ -31,6 +35,18 @@ def load(runs, names):
                     with open(p) as f:
                         out.setdefault(fid, {}).setdefault(seed, {})[a] = json.load(f)
     return out
+
+
+def load_committed(names):
+    import csv
+    out = {}
+    if os.path.exists(COMMITTED_CACHE):
+        with open(COMMITTED_CACHE) as f:
+            for r in csv.DictReader(f):
+                if r["genotype"] in names and r["eval"].endswith("-n4000-v2000"):
+                    out[r["genotype"]] = {"int8_acc": float(r["int8_acc"]),
+                                          "train_seconds": float(r["train_seconds"])}
+    return {1: out} if out else {}
 
 
 def kendall_tau_b(x, y):
@@ -104,6 +120,9 @@ def main():
     runs, arch_file, out_path = sys.argv[1:4]
     names = archs(arch_file)
     data = load(runs, names)
+    committed = load_committed(names)
+    if committed:
+        data["p0-committed"] = committed
     full = data.get("full", {}).get(1, {})
     done = [a for a in names if a in full]
     lines = ["# Does the search's proxy rank architectures like full training? (bench/nas_proxy)", ""]
@@ -123,6 +142,8 @@ def main():
     settings = {
         "full": "55,000 training images, 5,000 held out, 6 epochs (the full recipe)",
         "p0": "4,000 images, 2,000 held out, 2 epochs: the committed proxy of bench/nas",
+        "p0-committed": "p0's results in the committed search (bench/results/nas-runs, same "
+                        "settings and seed, another CPU: AVX-512; seconds at 2 threads)",
         "p-epochs": "4,000 images, 2,000 held out, 5 epochs",
         "p-data": "12,000 images, 2,000 held out, 2 epochs",
         "p-both": "10,000 images, 2,000 held out, 4 epochs",
