@@ -13,7 +13,7 @@
 #include "harness.h"
 
 static char dir[] = "/tmp/frost_cli_XXXXXX";
-static char out[8192];
+static char out[32768]; /* frost info on a searched network prints ~12 KB */
 
 /* Runs `frost ARGS` (stdout+stderr captured into out); returns the exit code. */
 static int frost(const char *args) { return frost_test_run_cli(dir, args, out, sizeof out); }
@@ -161,6 +161,11 @@ TEST(bad_values_and_unknown_options)
     const char *ctrl[] = {"--controller", NULL};
     expect_usage_errors("search --controller lstm --target-ms 1 --budget 3 -o /tmp/x --seed 2", 1,
                         ctrl, NULL);
+    const char *bits[] = {"--w-bits must be an integer in 2..8", "--a-bits", NULL};
+    expect_usage_errors("eval-candidate --random 1 --w-bits 9 --a-bits 1 --per-tensor", 2, bits,
+                        NULL);
+    expect_usage_errors("search --target-ms 1 --budget 3 -o /tmp/x --w-bits 1 --a-bits 9", 2, bits,
+                        NULL);
     const char *split[] = {"--split must be test or train", NULL};
     expect_usage_errors("run m.int8 --split val --limit 3 --threads 1", 1, split, NULL);
     /* a missing value; a flag given a value */

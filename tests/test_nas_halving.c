@@ -283,6 +283,41 @@ TEST(test_bad_halving_refused)
     teardown(&f);
 }
 
+/* The cache's evaluation key: a default (W8A8 per-channel) evaluation keeps the key it
+ * always had (existing caches and search.json files stay valid); W4A4 and per-tensor
+ * weights add a suffix, which search.json pins (another scheme in the folder is refused). */
+TEST(test_eval_key_names_the_quant_scheme)
+{
+    static const char *const default_key = "w0.35-h0-e3-f1-gb1-b64-lr0.1-s1-t1-rq0-n90-v20";
+    static const struct {
+        int wbits, abits;
+        bool per_tensor;
+        const char *suffix;
+    } schemes[] = {
+        {8, 8, false, ""}, {4, 4, false, "-w4a4"}, {8, 8, true, "-pt"}, {4, 8, true, "-w4a8-pt"}};
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
+        fixture f;
+        setup(&f, 0, 0, 2);
+        f.cfg.eval.weight_bits = schemes[i].wbits;
+        f.cfg.eval.act_bits = schemes[i].abits;
+        f.cfg.eval.per_tensor = schemes[i].per_tensor;
+        CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+        char key[128], pinned[160];
+        snprintf(key, sizeof key, "\n%s%s,", default_key, schemes[i].suffix);
+        snprintf(pinned, sizeof pinned, "\"eval\":\"%s%s\"}", default_key, schemes[i].suffix);
+        char *cache = slurp(f.dir, "cache.csv"), *settings = slurp(f.out, "search.json");
+        CHECK_EQ_INT(count(cache, key), 2);
+        CHECK(settings && strstr(settings, pinned) != NULL);
+        free(cache), free(settings);
+        /* the same folder with another scheme: refused, nothing evaluated */
+        f.cfg.eval.act_bits = schemes[i].abits == 8 ? 6 : 8;
+        f.calls = 0;
+        CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_ERR_ARG);
+        CHECK_EQ_INT(f.calls, 0);
+        teardown(&f);
+    }
+}
+
 /* The latency table's prediction of each of the first n proposals of the random
  * controller with seed 1, as the search's table would make it (same networks, seed). */
 static void predictions(const fixture *f, int n, double *ms)
@@ -362,6 +397,7 @@ int main(void)
     RUN(test_rungs_promote_the_best_third);
     RUN(test_without_halving_every_line_is_full);
     RUN(test_bad_halving_refused);
+    RUN(test_eval_key_names_the_quant_scheme);
     RUN(test_screening_skips_the_slow_ones);
     return frost_test_summary();
 }

@@ -40,7 +40,10 @@ static const char *const help =
     "  --json              one JSON line per candidate instead of the progress lines\n"
     "candidate evaluation (as frost eval-candidate):\n"
     "  --train N --val N --epochs E --fp-epochs E --no-gradboost --batch N --lr X\n"
-    "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n\n" CLI_DATA_HELP;
+    "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n"
+    "  --w-bits B --a-bits B --per-tensor   the candidates' fake-quant scheme (W8A8\n"
+    "                      per-channel); part of the cache key and of "
+    "search.json\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
     CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
@@ -164,6 +167,12 @@ static void print_next_steps(const cli_args *a, const char *dir, const frost_nas
     printf(" --qat --qat-delay %d%s --opt sgd --lr %g --sched cosine --batch %d --epochs 6 "
            "--val 5000",
            e->fp_epochs, e->gradboost ? " --gradboost" : "", (double)e->lr, e->batch);
+    if (e->weight_bits != 8)
+        printf(" --w-bits %d", e->weight_bits);
+    if (e->act_bits != 8)
+        printf(" --a-bits %d", e->act_bits);
+    if (e->per_tensor)
+        printf(" --per-tensor");
     print_data_options(a);
     printf(" -o ");
     print_path(dir, "best.safetensors");

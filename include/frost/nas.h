@@ -107,8 +107,8 @@ frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space 
 /* ---- candidate evaluation ---- */
 
 /* The proxy task: QAT from scratch with StatAssist (float epochs first, inside `epochs`)
- * and GradBoost, W8A8 per-channel, then the int8 model's accuracy on held-out images and
- * its latency on frost's engine. */
+ * and GradBoost, W8A8 per-channel by default (or fewer bits, per-tensor weights), then the
+ * int8 model's accuracy on held-out images and its latency on frost's engine. */
 typedef struct {
     int epochs;          /* proxy training epochs (3) */
     int fp_epochs;       /* StatAssist: float epochs before fake-quant starts (1) */
@@ -120,6 +120,10 @@ typedef struct {
     int latency_threads; /* threads for the latency measurement (1) */
     int latency_reps;    /* timed runs; the median counts (30) */
     bool float_requant;  /* int8 with float requantization (default: fixed point) */
+    int weight_bits;     /* fake-quant bits of the weights, 2..8 (8); the int8 model stores
+                          * fewer bits in int8 containers */
+    int act_bits;        /* of the activations, 2..8 (8) */
+    bool per_tensor;     /* one weight scale per layer instead of per output channel */
 } frost_nas_eval_config;
 
 frost_nas_eval_config frost_nas_eval_defaults(void);

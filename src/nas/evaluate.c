@@ -26,19 +26,23 @@ frost_nas_eval_config frost_nas_eval_defaults(void)
                                    .train_threads = 0,
                                    .latency_threads = 1,
                                    .latency_reps = 30,
-                                   .float_requant = false};
+                                   .float_requant = false,
+                                   .weight_bits = 8,
+                                   .act_bits = 8,
+                                   .per_tensor = false};
 }
 
 static frost_status check_config(const frost_nas_eval_config *c)
 {
     if (c->epochs < 1 || c->fp_epochs < 0 || c->fp_epochs >= c->epochs || c->batch < 1 ||
-        !(c->lr > 0.0f) || c->latency_threads < 1 || c->latency_reps < 1 || c->train_threads < 0)
+        !(c->lr > 0.0f) || c->latency_threads < 1 || c->latency_reps < 1 || c->train_threads < 0 ||
+        c->weight_bits < 2 || c->weight_bits > 8 || c->act_bits < 2 || c->act_bits > 8)
         return frost_fail(FROST_ERR_ARG,
                           "nas evaluate: bad settings (epochs %d, fp epochs %d "
                           "(must be fewer than epochs), batch %d, lr %g, latency threads %d, "
-                          "reps %d)",
+                          "reps %d, weight bits %d, activation bits %d (2..8))",
                           c->epochs, c->fp_epochs, c->batch, (double)c->lr, c->latency_threads,
-                          c->latency_reps);
+                          c->latency_reps, c->weight_bits, c->act_bits);
     return FROST_OK;
 }
 
@@ -50,13 +54,18 @@ static frost_status at_resolution(const frost_dataset *d, int side, frost_datase
     return frost_dataset_resize(d, side, side, out);
 }
 
-/* QAT with StatAssist + GradBoost: the float epochs and the quantized ones in one run. */
+/* QAT with StatAssist + GradBoost: the float epochs and the quantized ones in one run,
+ * with the configured scheme (W8A8 per-channel unless set otherwise; as frost train's
+ * --w-bits, --a-bits and --per-tensor). */
 static frost_status train(frost_model *m, const frost_dataset *tr, const frost_nas_eval_config *c,
                           frost_nas_result *out)
 {
     frost_qconfig *qc = NULL;
     FROST_TRY(frost_qconfig_default(&qc));
-    frost_status s = frost_model_quantize(m, qc);
+    frost_status s =
+        frost_qconfig_set_defaults(qc, c->weight_bits, c->act_bits, c->per_tensor ? 0 : -1, -1);
+    if (s == FROST_OK)
+        s = frost_model_quantize(m, qc);
     frost_qconfig_free(qc);
     FROST_TRY(s);
     frost_train_config cfg = frost_train_defaults();

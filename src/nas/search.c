@@ -68,13 +68,19 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name)
 }
 
 /* The evaluation settings a cached result was made with (the proxy data's sizes
- * included): results of other settings are not reused. */
+ * included): results of other settings are not reused. A quantization scheme other than
+ * W8A8 per-channel adds a suffix ("-w4a4", "-pt"), so the keys of default evaluations (and
+ * the caches and search.json files holding them) stay what they were. */
 static void eval_key(const frost_nas_space *s, const frost_nas_eval_config *c,
                      const frost_dataset *train, const frost_dataset *val, char *buf, size_t n)
 {
-    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d", (double)s->width,
+    char bits[32] = "";
+    if (c->weight_bits != 8 || c->act_bits != 8)
+        snprintf(bits, sizeof bits, "-w%da%d", c->weight_bits, c->act_bits);
+    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d%s%s", (double)s->width,
              s->head, c->epochs, c->fp_epochs, c->gradboost, c->batch, (double)c->lr,
-             (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n, val->n);
+             (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n, val->n,
+             bits, c->per_tensor ? "-pt" : "");
 }
 
 /* ---- files ---- */
