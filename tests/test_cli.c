@@ -211,6 +211,8 @@ TEST(nonsense_values)
     expect_error("search --target-ms 1 --budget 3 --out /tmp/x --ppo-batch 1", "--ppo-batch");
     expect_error("search --target-ms 1 --budget 9 --out /tmp/x --halving 1", "--halving");
     expect_error("search --target-ms 1 --budget 3 --out /tmp/x --reward medium", "--reward");
+    expect_error("search --target-ms 1 --budget 3 --out /tmp/x --objective mean",
+                 "--objective must be int8 or min");
 }
 
 TEST(missing_and_corrupt_files)

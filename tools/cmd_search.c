@@ -1,4 +1,5 @@
 /* frost search: quantization-aware architecture search with measured int8 latency. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static const char *const help =
     "images, converted to int8 and scored by reward ACC * (LAT / T)^w with its int8\n"
     "accuracy on held-out training images (never the test set) and its int8 latency\n"
     "measured on this machine. Prints a line per candidate; writes DIR/log.csv (every\n"
-    "candidate), DIR/pareto.csv (int8 accuracy vs latency front), DIR/candidates.svg,\n"
+    "candidate), DIR/pareto.csv (accuracy vs latency front), DIR/candidates.svg,\n"
     "DIR/best.json and DIR/best.arch.json (by reward). Rerun the same command after an\n"
     "interruption to continue; a larger --budget extends a finished search.\n\n"
     "  --target-ms T       latency target T (ms, batch 1, --latency-threads)\n"
@@ -22,6 +23,9 @@ static const char *const help =
     "  -o, --out DIR       output folder\n"
     "  --controller C      rl (default, REINFORCE), ppo, evolution or random\n"
     "  --reward soft|hard  soft: w = -0.07 on both sides (default); hard: 0 below T, -1 above\n"
+    "  --objective int8|min  the reward's ACC: the int8 accuracy (default) or the lower of\n"
+    "                      the float and the int8 accuracy of the trained candidate\n"
+    "                      (FrostNet: it must hold up in both)\n"
     "  --seed S            controller seed (default 1)\n"
     "  --population N --tournament N   evolution (20, 5)\n"
     "  --rl-lr X --entropy X           REINFORCE (0.1, 0.001); PPO (2.0, 0.001)\n"
@@ -51,6 +55,7 @@ static const cli_opt options[] = {
     CLI_OPT_OUT,
     CLI_OPT_LOOKUP("controller", "rl|ppo|evolution|random", frost_nas_controller_from_name),
     CLI_OPT_CHOICE("reward", "soft|hard"),
+    CLI_OPT_LOOKUP("objective", "int8|min", frost_nas_objective_from_name),
     CLI_OPT_INT("seed", 0, 1 << 30),
     CLI_OPT_INT("population", 2, 100000),
     CLI_OPT_INT("tournament", 1, 100000),
@@ -96,9 +101,12 @@ static void print_progress_line(const frost_nas_progress *ev)
                  ev->train_images);
     if (ev->best_reward == ev->best_reward) /* NAN until a full-budget result */
         snprintf(best, sizeof best, "%.4f", ev->best_reward);
-    printf("[%*d/%d] %s%s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %s  (%.0fs/candidate)\n",
+    char fp32[32] = "";
+    if (!isnan(ev->result.fp32_acc) && !ev->screened)
+        snprintf(fp32, sizeof fp32, "  fp32 %.2f%%", 100 * ev->result.fp32_acc);
+    printf("[%*d/%d] %s%s  int8 %.2f%%%s  %.4f ms  reward %.4f%s  best %s  (%.0fs/candidate)\n",
            ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text, rung,
-           100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,
+           100 * ev->result.int8_acc, fp32, ev->result.latency_ms, ev->reward,
            ev->cached     ? " (cached)"
            : ev->screened ? " (screened, predicted latency)"
                           : "",
@@ -200,6 +208,7 @@ int cmd_search(int argc, char **argv)
     const char *reward = cli_str(&a, "reward", "soft");
     int kind = cli_choice(&a, "controller", FROST_NAS_RL);
     cfg.controller = frost_nas_controller_defaults(kind);
+    cfg.objective = cli_choice(&a, "objective", FROST_NAS_OBJECTIVE_INT8);
     cfg.controller.seed = (uint64_t)cli_int(&a, "seed", 1);
     cfg.controller.population = cli_int(&a, "population", cfg.controller.population);
     cfg.controller.tournament = cli_int(&a, "tournament", cfg.controller.tournament);
@@ -245,10 +254,11 @@ int cmd_search(int argc, char **argv)
         snprintf(screening, sizeof screening, ", screened above %.3f ms predicted",
                  cfg.screen_factor * target);
     if (s == FROST_OK && !json)
-        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward)%s, %d "
-               "training images, %d held out, %d epochs per candidate -> %s\n",
+        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward on %s "
+               "accuracy)%s, %d training images, %d held out, %d epochs per candidate -> %s\n",
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, halving, target, reward,
-               screening, tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
+               cfg.objective == FROST_NAS_OBJECTIVE_MIN ? "min(fp32, int8)" : "int8", screening,
+               tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);
     if (s == FROST_OK)
