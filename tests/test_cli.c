@@ -13,7 +13,7 @@
 #include "harness.h"
 
 static char dir[] = "/tmp/frost_cli_XXXXXX";
-static char out[32768]; /* frost info on a searched network prints ~12 KB */
+static char out[32768]; /* frost info of a searched network prints about 12 KB */
 
 /* Runs `frost ARGS` (stdout+stderr captured into out); returns the exit code. */
 static int frost(const char *args) { return frost_test_run_cli(dir, args, out, sizeof out); }
