@@ -1,5 +1,4 @@
 /* frost search: quantization-aware architecture search with measured int8 latency. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,12 +100,9 @@ static void print_progress_line(const frost_nas_progress *ev)
                  ev->train_images);
     if (ev->best_reward == ev->best_reward) /* NAN until a full-budget result */
         snprintf(best, sizeof best, "%.4f", ev->best_reward);
-    char fp32[32] = "";
-    if (!isnan(ev->result.fp32_acc) && !ev->screened)
-        snprintf(fp32, sizeof fp32, "  fp32 %.2f%%", 100 * ev->result.fp32_acc);
-    printf("[%*d/%d] %s%s  int8 %.2f%%%s  %.4f ms  reward %.4f%s  best %s  (%.0fs/candidate)\n",
+    printf("[%*d/%d] %s%s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %s  (%.0fs/candidate)\n",
            ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text, rung,
-           100 * ev->result.int8_acc, fp32, ev->result.latency_ms, ev->reward,
+           100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,
            ev->cached     ? " (cached)"
            : ev->screened ? " (screened, predicted latency)"
                           : "",
@@ -254,11 +250,11 @@ int cmd_search(int argc, char **argv)
         snprintf(screening, sizeof screening, ", screened above %.3f ms predicted",
                  cfg.screen_factor * target);
     if (s == FROST_OK && !json)
-        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward on %s "
-               "accuracy)%s, %d training images, %d held out, %d epochs per candidate -> %s\n",
+        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward%s)%s, %d "
+               "training images, %d held out, %d epochs per candidate -> %s\n",
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, halving, target, reward,
-               cfg.objective == FROST_NAS_OBJECTIVE_MIN ? "min(fp32, int8)" : "int8", screening,
-               tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
+               cfg.objective == FROST_NAS_OBJECTIVE_MIN ? " on min(fp32, int8) accuracy" : "",
+               screening, tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);
     if (s == FROST_OK)
