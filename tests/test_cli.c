@@ -161,6 +161,11 @@ TEST(bad_values_and_unknown_options)
     const char *ctrl[] = {"--controller", NULL};
     expect_usage_errors("search --controller lstm --target-ms 1 --budget 3 -o /tmp/x --seed 2", 1,
                         ctrl, NULL);
+    const char *bits[] = {"--w-bits must be an integer in 2..8", "--a-bits", NULL};
+    expect_usage_errors("eval-candidate --random 1 --w-bits 9 --a-bits 1 --per-tensor", 2, bits,
+                        NULL);
+    expect_usage_errors("search --target-ms 1 --budget 3 -o /tmp/x --w-bits 1 --a-bits 9", 2, bits,
+                        NULL);
     const char *split[] = {"--split must be test or train", NULL};
     expect_usage_errors("run m.int8 --split val --limit 3 --threads 1", 1, split, NULL);
     /* a missing value; a flag given a value */
@@ -206,6 +211,8 @@ TEST(nonsense_values)
     expect_error("search --target-ms 1 --budget 3 --out /tmp/x --ppo-batch 1", "--ppo-batch");
     expect_error("search --target-ms 1 --budget 9 --out /tmp/x --halving 1", "--halving");
     expect_error("search --target-ms 1 --budget 3 --out /tmp/x --reward medium", "--reward");
+    expect_error("search --target-ms 1 --budget 3 --out /tmp/x --objective mean",
+                 "--objective must be int8 or min");
 }
 
 TEST(missing_and_corrupt_files)

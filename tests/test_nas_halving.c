@@ -41,7 +41,8 @@ static void record(const frost_nas_progress *ev, void *user)
 
 /* A cheap stand-in for training: the accuracy grows with the training images and depends
  * on the genotype through its hash, differently at each image count (so the rungs do
- * not simply agree); the latency is the hash's, about the target. */
+ * not simply agree); the latency is the hash's, about the target; the float accuracy is
+ * the int8 one +-0.1 (by another bit of the hash), so that either can be the lower. */
 static frost_status fake_evaluate(const frost_nas_genotype *g, const frost_nas_space *space,
                                   const frost_dataset *train, const frost_dataset *val,
                                   const frost_nas_eval_config *cfg, frost_nas_result *out,
@@ -57,6 +58,7 @@ static frost_status fake_evaluate(const frost_nas_genotype *g, const frost_nas_s
                               .params = 1000,
                               .macs = 10000,
                               .train_seconds = 0.001 * train->n};
+    out->fp32_acc = out->int8_acc + (h >> 33 & 1 ? 0.1 : -0.1);
     return FROST_OK;
 }
 
@@ -85,25 +87,43 @@ static int count(const char *s, const char *what)
     return n;
 }
 
-/* The log without its last two columns (eval_seconds, wall time, and screened), for
- * comparing two runs. */
+/* The start of field i (0-based) of a CSV line, or NULL past the line's end. */
+static const char *field(const char *line, int i)
+{
+    const char *end = strchr(line, '\n');
+    for (; i > 0 && line; i--) {
+        line = strchr(line, ',');
+        line = line && (!end || line < end) ? line + 1 : NULL;
+    }
+    return line;
+}
+
+/* The log without its eval_seconds column (wall time; field 12), for comparing two runs. */
 static void strip_seconds(char *log)
 {
     char *w = log;
     for (char *line = log; line && *line;) {
-        char *end = strchr(line, '\n'), *comma = line, *last = line;
-        for (char *p = line; p < end; p++)
-            if (*p == ',') {
-                comma = last;
-                last = p;
-            }
-        size_t keep = (size_t)(comma - line);
-        memmove(w, line, keep);
-        w += keep;
-        *w++ = '\n';
+        char *end = strchr(line, '\n');
+        const char *from = field(line, 12), *to = field(line, 13);
+        size_t head = (size_t)(from - line), tail = (size_t)(end + 1 - to);
+        memmove(w, line, head);
+        memmove(w + head, to, tail);
+        w += head + tail;
         line = end + 1;
     }
     *w = 0;
+}
+
+/* Lines of a log whose screened column (field 13) is `flag`. */
+static int count_screened(const char *log, int flag)
+{
+    int n = 0;
+    for (const char *line = strchr(log ? log : "", '\n'); line && line[1];
+         line = strchr(line + 1, '\n')) {
+        const char *f = field(line + 1, 13);
+        n += f && atoi(f) == flag && f[1] == ',';
+    }
+    return n;
 }
 
 typedef struct {
@@ -198,7 +218,7 @@ TEST(test_rungs_promote_the_best_third)
     }
     /* the log says the rung and images of each line; the cache keys differ by images */
     char *log = slurp(f.out, "log.csv"), *cache = slurp(f.dir, "cache.csv");
-    CHECK(log && strstr(log, ",cached,rung,train_images,eval_seconds,screened\n") != NULL);
+    CHECK(log && strstr(log, ",cached,rung,train_images,eval_seconds,screened,fp32_acc\n") != NULL);
     CHECK_EQ_INT(count(log, ",0,0,10,"), 18);
     CHECK_EQ_INT(count(log, ",0,1,30,"), 6);
     CHECK_EQ_INT(count(log, ",0,2,90,"), 2);
@@ -283,6 +303,133 @@ TEST(test_bad_halving_refused)
     teardown(&f);
 }
 
+/* The cache's evaluation key: a default (W8A8 per-channel) evaluation keeps the key it
+ * always had (existing caches and search.json files stay valid); W4A4 and per-tensor
+ * weights add a suffix, which search.json pins (another scheme in the folder is refused). */
+TEST(test_eval_key_names_the_quant_scheme)
+{
+    static const char *const default_key = "w0.35-h0-e3-f1-gb1-b64-lr0.1-s1-t1-rq0-n90-v20";
+    static const struct {
+        int wbits, abits;
+        bool per_tensor;
+        const char *suffix;
+    } schemes[] = {
+        {8, 8, false, ""}, {4, 4, false, "-w4a4"}, {8, 8, true, "-pt"}, {4, 8, true, "-w4a8-pt"}};
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
+        fixture f;
+        setup(&f, 0, 0, 2);
+        f.cfg.eval.weight_bits = schemes[i].wbits;
+        f.cfg.eval.act_bits = schemes[i].abits;
+        f.cfg.eval.per_tensor = schemes[i].per_tensor;
+        CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+        char key[128], pinned[160];
+        snprintf(key, sizeof key, "\n%s%s,", default_key, schemes[i].suffix);
+        snprintf(pinned, sizeof pinned, "\"eval\":\"%s%s\"}", default_key, schemes[i].suffix);
+        char *cache = slurp(f.dir, "cache.csv"), *settings = slurp(f.out, "search.json");
+        CHECK_EQ_INT(count(cache, key), 2);
+        CHECK(settings && strstr(settings, pinned) != NULL);
+        free(cache), free(settings);
+        /* the same folder with another scheme: refused, nothing evaluated */
+        f.cfg.eval.act_bits = schemes[i].abits == 8 ? 6 : 8;
+        f.calls = 0;
+        CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_ERR_ARG);
+        CHECK_EQ_INT(f.calls, 0);
+        teardown(&f);
+    }
+}
+
+/* Rewrites a file without the last column of each line: a log or cache as written before
+ * fp32_acc was added. */
+static void drop_last_column(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    f = fopen(path, "wb");
+    for (char *line = text; f && *line;) {
+        char *end = strchr(line, '\n'), *comma = line;
+        for (char *p = line; p < end; p++)
+            if (*p == ',')
+                comma = p;
+        fwrite(line, 1, (size_t)(comma - line), f);
+        fputc('\n', f);
+        line = end + 1;
+    }
+    if (f)
+        fclose(f);
+}
+
+/* The objective min: every logged reward is the reward of min(fp32_acc, int8_acc), both
+ * accuracies are logged (fp32_acc last) and search.json pins the objective. Then logs and
+ * caches without fp32_acc (older files) still load: the int8 objective takes the old
+ * cache's results, the min objective evaluates again (it needs the float accuracy). */
+TEST(test_objective_min_and_files_without_fp32)
+{
+    fixture f;
+    setup(&f, 0, 0, 6);
+    f.cfg.objective = FROST_NAS_OBJECTIVE_MIN;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK_EQ_INT(f.calls, 6);
+    char *log = slurp(f.out, "log.csv"), *settings = slurp(f.out, "search.json");
+    CHECK(log && strstr(log, ",eval_seconds,screened,fp32_acc\n") != NULL);
+    CHECK(settings && strstr(settings, "\"objective\":\"min\",") != NULL);
+    int lower_fp32 = 0, lines = 0;
+    for (const char *line = strchr(log ? log : "", '\n'); line && line[1];
+         line = strchr(line + 1, '\n'), lines++) {
+        double int8, lat, reward, fp32;
+        CHECK(sscanf(field(line + 1, 2), "%lf,%lf,%lf", &int8, &lat, &reward) == 3);
+        CHECK(sscanf(field(line + 1, 14), "%lf", &fp32) == 1);
+        CHECK_NEAR(fabs(fp32 - int8), 0.1, 1e-5, 0);
+        CHECK_NEAR(reward, frost_nas_reward_value(&f.cfg.reward, fmin(fp32, int8), lat), 1e-5, 0);
+        lower_fp32 += fp32 < int8;
+    }
+    printf("  %d of %d candidates scored by their fp32 accuracy\n", lower_fp32, lines);
+    CHECK(lines == 6 && lower_fp32 >= 1 && lower_fp32 <= 5); /* both cases occurred */
+    free(log), free(settings);
+    /* the int8 objective in the same folder is refused */
+    f.cfg.objective = FROST_NAS_OBJECTIVE_INT8;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_ERR_ARG);
+    /* an old cache (no fp32_acc): the int8 objective takes its results, fp32 unknown */
+    drop_last_column(f.cache);
+    char old[160], min[160], path[200];
+    snprintf(old, sizeof old, "%s/old", f.dir);
+    snprintf(min, sizeof min, "%s/min", f.dir);
+    f.cfg.out_dir = old;
+    f.calls = 0;
+    f.ev.n = 0;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK(f.calls == 0 && f.ev.n == 6);
+    log = slurp(old, "log.csv");
+    CHECK_EQ_INT(count(log, ",1,0,90,"), 6); /* cached, rung 0, 90 images */
+    CHECK_EQ_INT(count(log, ",0,\n"), 6);    /* not screened, fp32 unknown */
+    free(log);
+    /* ... and the min objective evaluates them again */
+    f.cfg.out_dir = min;
+    f.cfg.objective = FROST_NAS_OBJECTIVE_MIN;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK_EQ_INT(f.calls, 6);
+    /* an old log (no fp32_acc column) resumes and is extended */
+    snprintf(path, sizeof path, "%s/log.csv", old);
+    drop_last_column(path);
+    f.cfg.out_dir = old;
+    f.cfg.objective = FROST_NAS_OBJECTIVE_INT8;
+    f.cfg.budget = 8;
+    f.calls = 0;
+    f.ev.n = 0;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    CHECK(f.calls == 2 && f.ev.n == 2 && f.ev.step[0] == 7);
+    log = slurp(old, "log.csv");
+    CHECK(log && strstr(log, ",screened,fp32_acc\n") != NULL);
+    CHECK_EQ_INT(count(log, ",0,\n"), 6); /* the old lines: fp32 unknown */
+    free(log);
+    teardown(&f);
+}
+
 /* The latency table's prediction of each of the first n proposals of the random
  * controller with seed 1, as the search's table would make it (same networks, seed). */
 static void predictions(const fixture *f, int n, double *ms)
@@ -329,24 +476,25 @@ TEST(test_screening_skips_the_slow_ones)
     CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
     CHECK_EQ_INT(f.ev.n, N);
     char *log = slurp(f.out, "log.csv"), *front = slurp(f.out, "pareto.csv");
-    int screened = count(log, ",1\n"), trained = count(log, ",0\n");
+    int screened = count_screened(log, 1), trained = count_screened(log, 0);
     printf("  screened %d of %d proposals\n", screened, N);
     CHECK(screened >= 1 && trained >= 1 && screened + trained == N);
     CHECK_EQ_INT(f.calls, trained); /* the screened ones were never evaluated */
-    CHECK(count(front, ",1\n") == 0 && count(front, ",0\n") >= 1);
+    CHECK(count_screened(front, 1) == 0 && count_screened(front, 0) >= 1);
     /* a screened line: its predicted latency above the line, the worst trained accuracy so
      * far (0 before any) as its accuracy, and the reward of the two */
     double worst = NAN;
     const char *line = strchr(log, '\n') + 1;
     for (int i = 0; i < N && line; i++, line = strchr(line, '\n') + 1) {
-        double acc, lat, reward;
+        double acc, lat, reward, fp32;
         int flag = -1;
         CHECK(sscanf(line,
-                     "%*d,%*[^,],%lf,%lf,%lf,%*[^,],%*[^,],%*[^,],%*[^,],%*d,%*d,%*d,%*[^,],%d",
-                     &acc, &lat, &reward, &flag) == 4);
+                     "%*d,%*[^,],%lf,%lf,%lf,%*[^,],%*[^,],%*[^,],%*[^,],%*d,%*d,%*d,%*[^,],%d,%lf",
+                     &acc, &lat, &reward, &flag, &fp32) == 5);
         if (flag == 1) {
             CHECK(lat > 1.5 * f.cfg.reward.target_ms);
             CHECK_NEAR(acc, worst == worst ? worst : 0.0, 1e-6, 0);
+            CHECK_NEAR(fp32, acc, 1e-6, 0); /* the stand-in is both accuracies */
             CHECK_NEAR(reward, frost_nas_reward_value(&f.cfg.reward, acc, lat), 1e-5, 0);
         } else {
             CHECK(flag == 0);
@@ -362,6 +510,8 @@ int main(void)
     RUN(test_rungs_promote_the_best_third);
     RUN(test_without_halving_every_line_is_full);
     RUN(test_bad_halving_refused);
+    RUN(test_eval_key_names_the_quant_scheme);
+    RUN(test_objective_min_and_files_without_fp32);
     RUN(test_screening_skips_the_slow_ones);
     return frost_test_summary();
 }

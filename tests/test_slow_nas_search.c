@@ -224,7 +224,7 @@ TEST(test_tiny_search_resume_and_cache)
     char *again = slurp(out2, "log.csv");
     CHECK_EQ_INT(lines(again), 4);
     int cached = 0;
-    for (const char *p = again; p && (p = strstr(p, ",1,0,200,0.000,0\n")); p++) /* cached */
+    for (const char *p = again; p && (p = strstr(p, ",1,0,200,0.000,0,")); p++) /* cached */
         cached++;
     CHECK_EQ_INT(cached, 3);
     /* other proxy data (a smaller validation set): the shared cache does not apply */

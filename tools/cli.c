@@ -736,6 +736,9 @@ const cli_opt cli_nas_eval_options[] = {
     CLI_OPT_INT("reps", 1, 100000),
     CLI_OPT_REQUANT,
     CLI_OPT_FLOAT("width", 0.05, 4.0),
+    CLI_OPT_INT("w-bits", 2, 8),
+    CLI_OPT_INT("a-bits", 2, 8),
+    CLI_OPT_FLAG("per-tensor"),
     CLI_OPT_END,
 };
 
@@ -754,6 +757,9 @@ void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas
     cfg->latency_reps = cli_int(a, "reps", cfg->latency_reps);
     cfg->float_requant = cli_requant(a) == 1;
     space->width = cli_float(a, "width", space->width);
+    cfg->weight_bits = cli_int(a, "w-bits", cfg->weight_bits);
+    cfg->act_bits = cli_int(a, "a-bits", cfg->act_bits);
+    cfg->per_tensor = cli_flag(a, "per-tensor");
 }
 
 frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_val, uint64_t seed,

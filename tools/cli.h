@@ -238,8 +238,8 @@ frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_v
 
 /* Candidate evaluation options shared by search and eval-candidate (--train, --val,
  * --epochs, --fp-epochs, --no-gradboost, --batch, --lr, --threads, --latency-threads, --reps,
- * --requant, --width), read into the evaluation config, the space's width and the proxy
- * data sizes. */
+ * --requant, --width, --w-bits, --a-bits, --per-tensor), read into the evaluation config, the
+ * space's width and the proxy data sizes. */
 extern const cli_opt cli_nas_eval_options[];
 void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas_space *space,
                         int *n_train, int *n_val);

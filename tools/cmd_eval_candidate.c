@@ -10,9 +10,11 @@
 static const char *const help =
     "usage: frost eval-candidate GENOTYPE [options]\n"
     "Builds the network of one search-space genotype, trains it with QAT from scratch\n"
-    "(StatAssist float epochs, then W8A8 fake-quant with GradBoost) on a subset of the\n"
-    "training images, converts it to int8 and prints the int8 model's accuracy on images\n"
-    "held out of the training split (never the test set) and its median batch-1 latency.\n"
+    "(StatAssist float epochs, then W8A8 fake-quant, or the scheme --w-bits, --a-bits,\n"
+    "--per-tensor set, with GradBoost) on a subset of the training images, converts it\n"
+    "to int8 and prints the int8 model's accuracy on images\n"
+    "held out of the training split (never the test set), its median batch-1 latency and\n"
+    "the float accuracy of the same trained network (fake-quant bypassed).\n"
     "GENOTYPE is the text form (r28.m361n.d530s...: resolution, then per stage block\n"
     "m|f|g|d (MBConv, Frost r2, Frost r4, dw-separable), kernel 3|5, expansion 1|3|6,\n"
     "layers -|0|+, width s|n|w (75|100|125%)) or, with --genotype-json, a JSON file.\n\n"
@@ -31,6 +33,9 @@ static const char *const help =
     "  --latency-threads N threads for the latency measurement (default 1)\n"
     "  --reps N            timed runs for the latency median (default 30)\n"
     "  --requant MODE      fixed (default) or float requantization in the int8 model\n"
+    "  --w-bits B --a-bits B   fake-quant bits of weights / activations, 2..8 (8, 8); the\n"
+    "                      int8 model stores fewer bits in int8 containers\n"
+    "  --per-tensor        one weight scale per layer instead of per output channel\n"
     "  --json              print the result as one JSON line only\n"
     "  --arch-out FILE     only write the genotype's network as architecture JSON (for\n"
     "                      frost train --arch; at --width) and exit: nothing is "
@@ -93,13 +98,15 @@ static int eval_builtin(const char *name, const frost_nas_space *space,
         return cli_error("eval-candidate");
     if (json)
         printf("{\"model\":\"%s\",\"width\":%g,\"int8_acc\":%.6f,\"latency_ms\":%.6f,"
-               "\"train_acc\":%.6f,\"params\":%lld,\"macs\":%lld,\"train_seconds\":%.3f}\n",
+               "\"train_acc\":%.6f,\"params\":%lld,\"macs\":%lld,\"train_seconds\":%.3f,"
+               "\"fp32_acc\":%.6f}\n",
                name, (double)space->width, r.int8_acc, r.latency_ms, r.train_acc,
-               (long long)r.params, (long long)r.macs, r.train_seconds);
+               (long long)r.params, (long long)r.macs, r.train_seconds, r.fp32_acc);
     else
-        printf("%s w%g: int8 accuracy %.2f%%, latency %.4f ms, %.3fM params, %.2fM MACs\n", name,
-               (double)space->width, 100 * r.int8_acc, r.latency_ms, (double)r.params / 1e6,
-               (double)r.macs / 1e6);
+        printf("%s w%g: int8 accuracy %.2f%% (float %.2f%%), latency %.4f ms, %.3fM params, "
+               "%.2fM MACs\n",
+               name, (double)space->width, 100 * r.int8_acc, 100 * r.fp32_acc, r.latency_ms,
+               (double)r.params / 1e6, (double)r.macs / 1e6);
     return 0;
 }
 
@@ -187,11 +194,11 @@ int cmd_eval_candidate(int argc, char **argv)
     if (json && line)
         printf("%s\n", line);
     else
-        printf("int8 accuracy %.2f%% (held-out %d images), latency %.4f ms (median of %d, %d "
-               "thread%s), %.3fM params, %.2fM MACs, trained in %.1fs\n",
-               100.0 * r.int8_acc, n_val, r.latency_ms, cfg.latency_reps, cfg.latency_threads,
-               cfg.latency_threads == 1 ? "" : "s", (double)r.params / 1e6, (double)r.macs / 1e6,
-               r.train_seconds);
+        printf("int8 accuracy %.2f%% (held-out %d images; float %.2f%%), latency %.4f ms "
+               "(median of %d, %d thread%s), %.3fM params, %.2fM MACs, trained in %.1fs\n",
+               100.0 * r.int8_acc, n_val, 100.0 * r.fp32_acc, r.latency_ms, cfg.latency_reps,
+               cfg.latency_threads, cfg.latency_threads == 1 ? "" : "s", (double)r.params / 1e6,
+               (double)r.macs / 1e6, r.train_seconds);
     free(line);
     return 0;
 }

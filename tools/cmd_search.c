@@ -14,7 +14,7 @@ static const char *const help =
     "images, converted to int8 and scored by reward ACC * (LAT / T)^w with its int8\n"
     "accuracy on held-out training images (never the test set) and its int8 latency\n"
     "measured on this machine. Prints a line per candidate; writes DIR/log.csv (every\n"
-    "candidate), DIR/pareto.csv (int8 accuracy vs latency front), DIR/candidates.svg,\n"
+    "candidate), DIR/pareto.csv (accuracy vs latency front), DIR/candidates.svg,\n"
     "DIR/best.json and DIR/best.arch.json (by reward). Rerun the same command after an\n"
     "interruption to continue; a larger --budget extends a finished search.\n\n"
     "  --target-ms T       latency target T (ms, batch 1, --latency-threads)\n"
@@ -22,6 +22,9 @@ static const char *const help =
     "  -o, --out DIR       output folder\n"
     "  --controller C      rl (default, REINFORCE), ppo, evolution or random\n"
     "  --reward soft|hard  soft: w = -0.07 on both sides (default); hard: 0 below T, -1 above\n"
+    "  --objective int8|min  the reward's ACC: the int8 accuracy (default) or the lower of\n"
+    "                      the float and the int8 accuracy of the trained candidate\n"
+    "                      (FrostNet: it must hold up in both)\n"
     "  --seed S            controller seed (default 1)\n"
     "  --population N --tournament N   evolution (20, 5)\n"
     "  --rl-lr X --entropy X           REINFORCE (0.1, 0.001); PPO (2.0, 0.001)\n"
@@ -40,7 +43,10 @@ static const char *const help =
     "  --json              one JSON line per candidate instead of the progress lines\n"
     "candidate evaluation (as frost eval-candidate):\n"
     "  --train N --val N --epochs E --fp-epochs E --no-gradboost --batch N --lr X\n"
-    "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n\n" CLI_DATA_HELP;
+    "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n"
+    "  --w-bits B --a-bits B --per-tensor   the candidates' fake-quant scheme (W8A8\n"
+    "                      per-channel); part of the cache key and of "
+    "search.json\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
     CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
@@ -48,6 +54,7 @@ static const cli_opt options[] = {
     CLI_OPT_OUT,
     CLI_OPT_LOOKUP("controller", "rl|ppo|evolution|random", frost_nas_controller_from_name),
     CLI_OPT_CHOICE("reward", "soft|hard"),
+    CLI_OPT_LOOKUP("objective", "int8|min", frost_nas_objective_from_name),
     CLI_OPT_INT("seed", 0, 1 << 30),
     CLI_OPT_INT("population", 2, 100000),
     CLI_OPT_INT("tournament", 1, 100000),
@@ -164,6 +171,12 @@ static void print_next_steps(const cli_args *a, const char *dir, const frost_nas
     printf(" --qat --qat-delay %d%s --opt sgd --lr %g --sched cosine --batch %d --epochs 6 "
            "--val 5000",
            e->fp_epochs, e->gradboost ? " --gradboost" : "", (double)e->lr, e->batch);
+    if (e->weight_bits != 8)
+        printf(" --w-bits %d", e->weight_bits);
+    if (e->act_bits != 8)
+        printf(" --a-bits %d", e->act_bits);
+    if (e->per_tensor)
+        printf(" --per-tensor");
     print_data_options(a);
     printf(" -o ");
     print_path(dir, "best.safetensors");
@@ -191,6 +204,7 @@ int cmd_search(int argc, char **argv)
     const char *reward = cli_str(&a, "reward", "soft");
     int kind = cli_choice(&a, "controller", FROST_NAS_RL);
     cfg.controller = frost_nas_controller_defaults(kind);
+    cfg.objective = cli_choice(&a, "objective", FROST_NAS_OBJECTIVE_INT8);
     cfg.controller.seed = (uint64_t)cli_int(&a, "seed", 1);
     cfg.controller.population = cli_int(&a, "population", cfg.controller.population);
     cfg.controller.tournament = cli_int(&a, "tournament", cfg.controller.tournament);
@@ -236,9 +250,10 @@ int cmd_search(int argc, char **argv)
         snprintf(screening, sizeof screening, ", screened above %.3f ms predicted",
                  cfg.screen_factor * target);
     if (s == FROST_OK && !json)
-        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward)%s, %d "
+        printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward%s)%s, %d "
                "training images, %d held out, %d epochs per candidate -> %s\n",
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, halving, target, reward,
+               cfg.objective == FROST_NAS_OBJECTIVE_MIN ? " on min(fp32, int8) accuracy" : "",
                screening, tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);

@@ -107,8 +107,9 @@ frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space 
 /* ---- candidate evaluation ---- */
 
 /* The proxy task: QAT from scratch with StatAssist (float epochs first, inside `epochs`)
- * and GradBoost, W8A8 per-channel, then the int8 model's accuracy on held-out images and
- * its latency on frost's engine. */
+ * and GradBoost, W8A8 per-channel by default (or fewer bits, per-tensor weights), then the
+ * int8 model's accuracy on held-out images and its latency on frost's engine, and the
+ * same trained network's accuracy in float (every fake-quant bypassed). */
 typedef struct {
     int epochs;          /* proxy training epochs (3) */
     int fp_epochs;       /* StatAssist: float epochs before fake-quant starts (1) */
@@ -120,12 +121,19 @@ typedef struct {
     int latency_threads; /* threads for the latency measurement (1) */
     int latency_reps;    /* timed runs; the median counts (30) */
     bool float_requant;  /* int8 with float requantization (default: fixed point) */
+    int weight_bits;     /* fake-quant bits of the weights, 2..8 (8); the int8 model stores
+                          * fewer bits in int8 containers */
+    int act_bits;        /* of the activations, 2..8 (8) */
+    bool per_tensor;     /* one weight scale per layer instead of per output channel */
 } frost_nas_eval_config;
 
 frost_nas_eval_config frost_nas_eval_defaults(void);
 
 typedef struct {
     double int8_acc;      /* top-1 of the int8 model on the validation images, 0..1 */
+    double fp32_acc;      /* top-1 of the same trained network in float (fake-quant off, its
+                           * float weights, BN in inference) on the same images; NAN when
+                           * unknown (logs and caches written before it was measured) */
     double latency_ms;    /* median batch-1 latency of the int8 model */
     double train_acc;     /* last epoch's running training accuracy (fake-quant) */
     int64_t params, macs; /* per image */
@@ -146,7 +154,8 @@ frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train
                                       frost_nas_result *out);
 
 /* One JSON object on one line: {"genotype": "r28...", "hash": "...", "int8_acc": ..,
- * "latency_ms": .., "train_acc": .., "params": .., "macs": .., "train_seconds": ..}
+ * "latency_ms": .., "train_acc": .., "params": .., "macs": .., "train_seconds": ..,
+ * "fp32_acc": ..} (fp32_acc null when unknown)
  * (malloc'd; NULL when out of memory). */
 char *frost_nas_result_json(const frost_nas_genotype *g, const frost_nas_result *r);
 
@@ -159,6 +168,16 @@ typedef struct {
 frost_nas_reward frost_nas_reward_soft(double target_ms);
 frost_nas_reward frost_nas_reward_hard(double target_ms);
 double frost_nas_reward_value(const frost_nas_reward *r, double accuracy, double latency_ms);
+
+/* The ACC of the reward: the int8 accuracy (default), or min(fp32_acc, int8_acc), FrostNet's
+ * criterion that a network only scores if it holds up both in float and quantized
+ * (docs/nas.md, "Objective"). */
+typedef enum { FROST_NAS_OBJECTIVE_INT8 = 0, FROST_NAS_OBJECTIVE_MIN } frost_nas_objective;
+
+int frost_nas_objective_from_name(const char *name); /* "int8", "min"; -1 */
+const char *frost_nas_objective_name(frost_nas_objective o);
+/* The objective's accuracy of r (an unknown fp32_acc counts as the int8 one). */
+double frost_nas_objective_acc(frost_nas_objective o, const frost_nas_result *r);
 
 /* ---- controllers and the search ---- */
 
@@ -299,11 +318,14 @@ typedef struct {
     int screen_nets;
     frost_nas_evaluate_fn evaluate; /* NULL: frost_nas_evaluate (tests inject a stand-in) */
     void *evaluate_user;            /* passed to evaluate */
+    /* The reward's accuracy (int8 by default); the front and the best follow it, and the
+     * screened candidates' stand-in accuracy is the worst of it. */
+    frost_nas_objective objective;
 } frost_nas_search_config;
 
 /* Runs (or resumes: the log's candidates are replayed through the controller, which must
  * propose them again) a search of `budget` candidates on train / val (val held out of
- * training), then writes the Pareto front (int8 accuracy vs latency) and the best
+ * training), then writes the Pareto front (the objective's accuracy vs latency) and the best
  * candidate by reward, both from full-budget evaluations only. With halving, budget counts
  * the controller's proposals (a multiple of eta^rungs) and log.csv also holds the
  * lower-rung evaluations (its rung and train_images columns). (frost search also plots

@@ -2,9 +2,10 @@
  * Candidate evaluation for the architecture search (frost/nas.h): build the genotype's
  * network, train it with QAT from scratch (StatAssist + GradBoost) on the proxy subset,
  * convert it to int8, and measure the int8 model: accuracy on held-out images, latency
- * on this machine's engine.
+ * on this machine's engine; then the same trained network's float accuracy.
  */
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +27,23 @@ frost_nas_eval_config frost_nas_eval_defaults(void)
                                    .train_threads = 0,
                                    .latency_threads = 1,
                                    .latency_reps = 30,
-                                   .float_requant = false};
+                                   .float_requant = false,
+                                   .weight_bits = 8,
+                                   .act_bits = 8,
+                                   .per_tensor = false};
 }
 
 static frost_status check_config(const frost_nas_eval_config *c)
 {
     if (c->epochs < 1 || c->fp_epochs < 0 || c->fp_epochs >= c->epochs || c->batch < 1 ||
-        !(c->lr > 0.0f) || c->latency_threads < 1 || c->latency_reps < 1 || c->train_threads < 0)
+        !(c->lr > 0.0f) || c->latency_threads < 1 || c->latency_reps < 1 || c->train_threads < 0 ||
+        c->weight_bits < 2 || c->weight_bits > 8 || c->act_bits < 2 || c->act_bits > 8)
         return frost_fail(FROST_ERR_ARG,
                           "nas evaluate: bad settings (epochs %d, fp epochs %d "
                           "(must be fewer than epochs), batch %d, lr %g, latency threads %d, "
-                          "reps %d)",
+                          "reps %d, weight bits %d, activation bits %d (2..8))",
                           c->epochs, c->fp_epochs, c->batch, (double)c->lr, c->latency_threads,
-                          c->latency_reps);
+                          c->latency_reps, c->weight_bits, c->act_bits);
     return FROST_OK;
 }
 
@@ -50,13 +55,18 @@ static frost_status at_resolution(const frost_dataset *d, int side, frost_datase
     return frost_dataset_resize(d, side, side, out);
 }
 
-/* QAT with StatAssist + GradBoost: the float epochs and the quantized ones in one run. */
+/* QAT with StatAssist + GradBoost: the float epochs and the quantized ones in one run,
+ * with the configured scheme (W8A8 per-channel unless set otherwise; as frost train's
+ * --w-bits, --a-bits and --per-tensor). */
 static frost_status train(frost_model *m, const frost_dataset *tr, const frost_nas_eval_config *c,
                           frost_nas_result *out)
 {
     frost_qconfig *qc = NULL;
     FROST_TRY(frost_qconfig_default(&qc));
-    frost_status s = frost_model_quantize(m, qc);
+    frost_status s =
+        frost_qconfig_set_defaults(qc, c->weight_bits, c->act_bits, c->per_tensor ? 0 : -1, -1);
+    if (s == FROST_OK)
+        s = frost_model_quantize(m, qc);
     frost_qconfig_free(qc);
     FROST_TRY(s);
     frost_train_config cfg = frost_train_defaults();
@@ -98,6 +108,21 @@ static frost_status measure(frost_model *m, const frost_dataset *val,
     return s;
 }
 
+/* The trained network in float on val: every fake-quant bypassed (the mode StatAssist's
+ * float epochs train in, observers off), so the weights are the float ones and each BN
+ * runs on its own with its running statistics; then back to the QAT mode training left. */
+static frost_status measure_float(frost_model *m, const frost_dataset *val,
+                                  const frost_nas_eval_config *c, frost_nas_result *out)
+{
+    FROST_TRY(frost_model_set_qmode(m, FROST_QMODE_FLOAT));
+    frost_augment norm = frost_train_defaults().augment;
+    float acc = 0.0f;
+    frost_status s = frost_evaluate(m, val, &norm, c->batch, &acc, NULL);
+    frost_status back = frost_model_set_qmode(m, FROST_QMODE_QAT);
+    out->fp32_acc = acc;
+    return s != FROST_OK ? s : back;
+}
+
 frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train_set,
                                       const frost_dataset *val, const frost_nas_eval_config *cfg,
                                       frost_nas_result *out)
@@ -127,6 +152,8 @@ frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train
     frost_set_threads(threads);
     if (s == FROST_OK)
         s = measure(m, &va, cfg, out);
+    if (s == FROST_OK)
+        s = measure_float(m, &va, cfg, out);
     frost_dataset_free(&tr);
     frost_dataset_free(&va);
     return s;
@@ -165,8 +192,31 @@ char *frost_nas_result_json(const frost_nas_genotype *g, const frost_nas_result 
               cJSON_AddNumberToObject(o, "train_acc", r->train_acc) &&
               cJSON_AddNumberToObject(o, "params", (double)r->params) &&
               cJSON_AddNumberToObject(o, "macs", (double)r->macs) &&
-              cJSON_AddNumberToObject(o, "train_seconds", r->train_seconds);
+              cJSON_AddNumberToObject(o, "train_seconds", r->train_seconds) &&
+              (isnan(r->fp32_acc) ? cJSON_AddNullToObject(o, "fp32_acc") != NULL
+                                  : cJSON_AddNumberToObject(o, "fp32_acc", r->fp32_acc) != NULL);
     char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return s;
+}
+
+int frost_nas_objective_from_name(const char *name)
+{
+    if (name && strcmp(name, "int8") == 0)
+        return FROST_NAS_OBJECTIVE_INT8;
+    if (name && strcmp(name, "min") == 0)
+        return FROST_NAS_OBJECTIVE_MIN;
+    return -1;
+}
+
+const char *frost_nas_objective_name(frost_nas_objective o)
+{
+    return o == FROST_NAS_OBJECTIVE_MIN ? "min" : "int8";
+}
+
+double frost_nas_objective_acc(frost_nas_objective o, const frost_nas_result *r)
+{
+    if (o == FROST_NAS_OBJECTIVE_MIN && !isnan(r->fp32_acc))
+        return fmin(r->fp32_acc, r->int8_acc);
+    return r->int8_acc;
 }

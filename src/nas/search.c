@@ -26,11 +26,15 @@
  * eval_seconds: wall time of the whole evaluation (training, int8 conversion, accuracy,
  * latency; 0 when cached), so candidates per hour = lines / (sum of eval_seconds / 3600);
  * screened: 1 if the latency table predicted it too slow to train (latency_ms is then
- * the prediction, int8_acc the pessimistic stand-in the reward was computed from). */
+ * the prediction, int8_acc the pessimistic stand-in the reward was computed from);
+ * fp32_acc: the trained network's float accuracy (empty when unknown: results from before
+ * it was measured), appended last, as in the cache, so older readers of the columns
+ * before it keep working. */
 #define LOG_HEADER                                                                         \
     "step,genotype,int8_acc,latency_ms,reward,params,macs,train_acc,train_seconds,cached," \
-    "rung,train_images,eval_seconds,screened"
-#define CACHE_HEADER "eval,genotype,int8_acc,latency_ms,params,macs,train_acc,train_seconds"
+    "rung,train_images,eval_seconds,screened,fp32_acc"
+#define CACHE_HEADER \
+    "eval,genotype,int8_acc,latency_ms,params,macs,train_acc,train_seconds,fp32_acc"
 
 #define MAX_RUNGS 8 /* eta >= 2: rung 0 of 8 rungs trains on 1/128 of the images */
 
@@ -68,13 +72,19 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name)
 }
 
 /* The evaluation settings a cached result was made with (the proxy data's sizes
- * included): results of other settings are not reused. */
+ * included): results of other settings are not reused. A quantization scheme other than
+ * W8A8 per-channel adds a suffix ("-w4a4", "-pt"), so the keys of default evaluations (and
+ * the caches and search.json files holding them) stay what they were. */
 static void eval_key(const frost_nas_space *s, const frost_nas_eval_config *c,
                      const frost_dataset *train, const frost_dataset *val, char *buf, size_t n)
 {
-    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d", (double)s->width,
+    char bits[32] = "";
+    if (c->weight_bits != 8 || c->act_bits != 8)
+        snprintf(bits, sizeof bits, "-w%da%d", c->weight_bits, c->act_bits);
+    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d%s%s", (double)s->width,
              s->head, c->epochs, c->fp_epochs, c->gradboost, c->batch, (double)c->lr,
-             (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n, val->n);
+             (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n, val->n,
+             bits, c->per_tensor ? "-pt" : "");
 }
 
 /* ---- files ---- */
@@ -93,7 +103,7 @@ static frost_status append_line(const char *path, const char *header, const char
 }
 
 /* Cached results with one of the rungs' evaluation keys (entry.rung tells which); a torn
- * last line (a kill) is skipped. */
+ * last line (a kill) is skipped. Lines written before fp32_acc was measured lack it (NAN). */
 static frost_status load_cache(const char *path, char (*keys)[256], int rungs, entries *cache)
 {
     FILE *f = fopen(path, "r");
@@ -102,11 +112,13 @@ static frost_status load_cache(const char *path, char (*keys)[256], int rungs, e
     char line[1024], k[256], text[128];
     while (fgets(line, sizeof line, f)) {
         entry x = {0};
-        if (sscanf(line, "%255[^,],%127[^,],%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf", k, text,
-                   &x.r.int8_acc, &x.r.latency_ms, &x.r.params, &x.r.macs, &x.r.train_acc,
-                   &x.r.train_seconds) != 8 ||
-            frost_nas_from_string(text, &x.g) != FROST_OK)
+        int fields = sscanf(line, "%255[^,],%127[^,],%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%lf",
+                            k, text, &x.r.int8_acc, &x.r.latency_ms, &x.r.params, &x.r.macs,
+                            &x.r.train_acc, &x.r.train_seconds, &x.r.fp32_acc);
+        if (fields < 8 || frost_nas_from_string(text, &x.g) != FROST_OK)
             continue;
+        if (fields == 8)
+            x.r.fp32_acc = NAN;
         for (x.rung = 0; x.rung < rungs && strcmp(k, keys[x.rung]) != 0; x.rung++)
             ;
         if (x.rung == rungs)
@@ -120,17 +132,22 @@ static frost_status load_cache(const char *path, char (*keys)[256], int rungs, e
     return FROST_OK;
 }
 
-static const entry *find_cached(const entries *cache, const frost_nas_genotype *g, int rung)
+/* The latest cached result of g at a rung; with need_fp32 (the min objective) only one
+ * that knows its float accuracy. */
+static const entry *find_cached(const entries *cache, const frost_nas_genotype *g, int rung,
+                                bool need_fp32)
 {
     for (int i = cache->n - 1; i >= 0; i--)
-        if (cache->e[i].rung == rung && frost_nas_equal(&cache->e[i].g, g))
+        if (cache->e[i].rung == rung && frost_nas_equal(&cache->e[i].g, g) &&
+            !(need_fp32 && isnan(cache->e[i].r.fp32_acc)))
             return &cache->e[i];
     return NULL;
 }
 
 /* The log so far (a torn last line is dropped and rewritten by the resumed run). Logs
  * written before successive halving and screening lack their last four columns: every
- * line of those was a full-budget evaluation on full_images. */
+ * line of those was a full-budget evaluation on full_images; those written before
+ * fp32_acc lack it (NAN; its field is empty for such lines after a rewrite). */
 static frost_status load_log(const char *path, int full_images, entries *log)
 {
     FILE *f = fopen(path, "r");
@@ -141,11 +158,14 @@ static frost_status load_log(const char *path, int full_images, entries *log)
     while (fgets(line, sizeof line, f)) {
         entry x = {0};
         int fields = sscanf(
-            line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d,%d,%d,%lf,%d", &step,
-            text, &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs, &x.r.train_acc,
-            &x.r.train_seconds, &cached, &x.rung, &x.train_images, &x.eval_seconds, &screened);
-        if (!strchr(line, '\n') || (fields != 10 && fields != 14))
+            line, "%d,%127[^,],%lf,%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%d,%d,%d,%lf,%d,%lf",
+            &step, text, &x.r.int8_acc, &x.r.latency_ms, &x.reward, &x.r.params, &x.r.macs,
+            &x.r.train_acc, &x.r.train_seconds, &cached, &x.rung, &x.train_images, &x.eval_seconds,
+            &screened, &x.r.fp32_acc);
+        if (!strchr(line, '\n') || (fields != 10 && fields != 14 && fields != 15))
             continue;
+        if (fields < 15)
+            x.r.fp32_acc = NAN;
         if (fields == 10) {
             x.rung = 0;
             x.train_images = full_images;
@@ -156,21 +176,31 @@ static frost_status load_log(const char *path, int full_images, entries *log)
                               path, step, log->n + 1);
         }
         x.cached = cached != 0;
-        x.screened = fields == 14 && screened != 0;
+        x.screened = fields >= 14 && screened != 0;
         FROST_TRY(push(log, &x));
     }
     fclose(f);
     return FROST_OK;
 }
 
+/* An accuracy field: empty when unknown. */
+static void acc_field(double acc, char *buf, size_t n)
+{
+    if (isnan(acc))
+        buf[0] = 0;
+    else
+        snprintf(buf, n, "%.6f", acc);
+}
+
 static void log_line(const entry *x, int step, char *buf, size_t n)
 {
-    char text[128];
+    char text[128], fp32[32];
     frost_nas_to_string(&x->g, text, sizeof text);
-    snprintf(buf, n, "%d,%s,%.6f,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%d,%d,%d,%.3f,%d", step, text,
+    acc_field(x->r.fp32_acc, fp32, sizeof fp32);
+    snprintf(buf, n, "%d,%s,%.6f,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%d,%d,%d,%.3f,%d,%s", step, text,
              x->r.int8_acc, x->r.latency_ms, x->reward, (long long)x->r.params,
              (long long)x->r.macs, x->r.train_acc, x->r.train_seconds, x->cached, x->rung,
-             x->train_images, x->eval_seconds, x->screened);
+             x->train_images, x->eval_seconds, x->screened, fp32);
 }
 
 /* Rewrites the log without a torn last line, so appends continue cleanly. */
@@ -198,7 +228,7 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
                                    const char *key)
 {
     char path[4200], want[1024], have[1024] = {0}, ppo[128] = "", halving[64] = "",
-                                 screening[64] = "";
+                                 screening[64] = "", objective[64] = "";
     path_in(path, sizeof path, dir, "search.json");
     const frost_nas_controller_config *k = &c->controller;
     if (k->kind == FROST_NAS_PPO) /* only then: older folders keep their search.json */
@@ -209,13 +239,16 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
                  c->halving.eta, c->halving.rungs);
     if (c->screen_factor > 0) /* likewise */
         snprintf(screening, sizeof screening, "\"screen_factor\":%g,", c->screen_factor);
+    if (c->objective != FROST_NAS_OBJECTIVE_INT8) /* likewise */
+        snprintf(objective, sizeof objective, "\"objective\":\"%s\",",
+                 frost_nas_objective_name(c->objective));
     snprintf(want, sizeof want,
              "{\"controller\":\"%s\",\"seed\":%llu,\"population\":%d,\"tournament\":%d,"
-             "\"lr\":%g,\"entropy\":%g,%s%s%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
+             "\"lr\":%g,\"entropy\":%g,%s%s%s%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
              "\"eval\":\"%s\"}",
              frost_nas_controller_name(k->kind), (unsigned long long)k->seed, k->population,
-             k->tournament, k->lr, k->entropy, ppo, halving, screening, c->reward.target_ms,
-             c->reward.alpha, c->reward.beta, key);
+             k->tournament, k->lr, k->entropy, ppo, halving, screening, objective,
+             c->reward.target_ms, c->reward.alpha, c->reward.beta, key);
     FILE *f = fopen(path, "r");
     if (f) {
         if (!fgets(have, sizeof have, f))
@@ -239,10 +272,12 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
 
 /* ---- results: Pareto front, best ---- */
 
-static bool dominates(const entry *a, const entry *b)
+/* a beats b on the objective's accuracy and latency, strictly on one of them. */
+static bool dominates(const entry *a, const entry *b, frost_nas_objective o)
 {
-    return a->r.int8_acc >= b->r.int8_acc && a->r.latency_ms <= b->r.latency_ms &&
-           (a->r.int8_acc > b->r.int8_acc || a->r.latency_ms < b->r.latency_ms);
+    double acc_a = frost_nas_objective_acc(o, &a->r), acc_b = frost_nas_objective_acc(o, &b->r);
+    return acc_a >= acc_b && a->r.latency_ms <= b->r.latency_ms &&
+           (acc_a > acc_b || a->r.latency_ms < b->r.latency_ms);
 }
 
 static int by_latency(const void *a, const void *b)
@@ -254,13 +289,13 @@ static int by_latency(const void *a, const void *b)
 /* The front: unique genotypes no other candidate dominates, by latency; full-budget
  * evaluations (rung full) only, as lower rungs' accuracies are not comparable, and
  * trained ones only (a screened line's accuracy is a stand-in). */
-static frost_status pareto(const entries *log, int full, entries *front)
+static frost_status pareto(const entries *log, int full, frost_nas_objective o, entries *front)
 {
     for (int i = 0; i < log->n; i++) {
         bool keep = log->e[i].rung == full && !log->e[i].screened;
         for (int j = 0; keep && j < log->n; j++)
-            keep =
-                log->e[j].rung != full || log->e[j].screened || !dominates(&log->e[j], &log->e[i]);
+            keep = log->e[j].rung != full || log->e[j].screened ||
+                   !dominates(&log->e[j], &log->e[i], o);
         for (int j = 0; keep && j < front->n; j++)
             keep = !frost_nas_equal(&front->e[j].g, &log->e[i].g);
         if (keep)
@@ -378,7 +413,8 @@ static void report(const search_run *s, const entry *x)
 /* The result of g at a rung: the cache's, or a new evaluation (appended to the cache). */
 static frost_status evaluate_at(search_run *s, entry *x)
 {
-    const entry *hit = find_cached(&s->cache, &x->g, x->rung);
+    const entry *hit =
+        find_cached(&s->cache, &x->g, x->rung, s->cfg->objective == FROST_NAS_OBJECTIVE_MIN);
     if (hit) {
         x->r = hit->r;
         x->cached = true;
@@ -394,20 +430,21 @@ static frost_status evaluate_at(search_run *s, entry *x)
         FROST_TRY(frost_nas_evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r));
     x->eval_seconds = (frost_now_ms() - t0) / 1e3;
     s->evaluated++;
-    char text[128], line[1024];
+    char text[128], line[1024], fp32[32];
     frost_nas_to_string(&x->g, text, sizeof text);
-    snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%lld,%lld,%.6f,%.3f", s->key[x->rung], text,
+    acc_field(x->r.fp32_acc, fp32, sizeof fp32);
+    snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%s", s->key[x->rung], text,
              x->r.int8_acc, x->r.latency_ms, (long long)x->r.params, (long long)x->r.macs,
-             x->r.train_acc, x->r.train_seconds);
+             x->r.train_acc, x->r.train_seconds, fp32);
     FROST_TRY(append_line(s->cache_path, CACHE_HEADER, line));
     return push(&s->cache, x);
 }
 
 /* Screening: true if the latency table predicts g slower than screen_factor * target. It
- * is then not trained: its result holds the prediction and, as its accuracy, the worst
- * trained accuracy of its rung so far (0 before any), so its reward ranks it with the
- * worst candidates of the search without the outlier that accuracy 0 would be for
- * REINFORCE's scale or PPO's batch normalization (docs/nas.md). */
+ * is then not trained: its result holds the prediction and, as its accuracies (int8 and
+ * fp32), the worst trained accuracy of the objective in its rung so far (0 before any), so its
+ * reward ranks it with the worst candidates of the search without the outlier that accuracy 0 would
+ * be for REINFORCE's scale or PPO's batch normalization (docs/nas.md). */
 static frost_status screen(search_run *s, entry *x, bool *screened)
 {
     *screened = false;
@@ -418,13 +455,14 @@ static frost_status screen(search_run *s, entry *x, bool *screened)
     if (!(ms > s->cfg->screen_factor * s->cfg->reward.target_ms))
         return FROST_OK;
     double worst = s->worst_acc[x->rung];
-    x->r = (frost_nas_result){.int8_acc = worst == worst ? worst : 0.0, .latency_ms = ms};
+    double acc = worst == worst ? worst : 0.0;
+    x->r = (frost_nas_result){.int8_acc = acc, .fp32_acc = acc, .latency_ms = ms};
     x->screened = *screened = true;
     return FROST_OK;
 }
 
 /* Bookkeeping of a logged line (replayed or new): the best full-budget reward and the
- * worst trained accuracy of its rung. */
+ * worst trained accuracy (the objective's) of its rung. */
 static void account(search_run *s, const entry *x)
 {
     s->steps++;
@@ -432,8 +470,9 @@ static void account(search_run *s, const entry *x)
         return;
     if (x->rung == s->rungs - 1 && !(x->reward <= s->best))
         s->best = x->reward;
-    if (!(x->r.int8_acc >= s->worst_acc[x->rung]))
-        s->worst_acc[x->rung] = x->r.int8_acc;
+    double acc = frost_nas_objective_acc(s->cfg->objective, &x->r);
+    if (!(acc >= s->worst_acc[x->rung]))
+        s->worst_acc[x->rung] = acc;
 }
 
 /* The next line of the log: g at a rung, taken from the log when resuming (it must be g
@@ -456,7 +495,8 @@ static frost_status next_step(search_run *s, const frost_nas_genotype *g, int ru
     FROST_TRY(screen(s, &x, &screened));
     if (!screened)
         FROST_TRY(evaluate_at(s, &x));
-    x.reward = frost_nas_reward_value(&s->cfg->reward, x.r.int8_acc, x.r.latency_ms);
+    x.reward = frost_nas_reward_value(
+        &s->cfg->reward, frost_nas_objective_acc(s->cfg->objective, &x.r), x.r.latency_ms);
     char line[1024];
     log_line(&x, step, line, sizeof line);
     FROST_TRY(append_line(s->log_path, LOG_HEADER, line));
@@ -589,6 +629,8 @@ static frost_status check_config(const frost_nas_search_config *cfg)
     if (cfg->budget < 1 || !cfg->out_dir || !(cfg->reward.target_ms > 0))
         return frost_fail(FROST_ERR_ARG, "nas search: needs a budget >= 1, an output folder "
                                          "and a positive latency target");
+    if (cfg->objective != FROST_NAS_OBJECTIVE_INT8 && cfg->objective != FROST_NAS_OBJECTIVE_MIN)
+        return frost_fail(FROST_ERR_ARG, "nas search: unknown objective %d", (int)cfg->objective);
     if (cfg->screen_factor < 0 || (cfg->screen_factor > 0 && cfg->screen_nets < 1))
         return frost_fail(FROST_ERR_ARG,
                           "nas search: screening needs a factor > 0 and at least one network "
@@ -654,7 +696,7 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     if (st == FROST_OK)
         st = search_loop(s, c);
     if (st == FROST_OK)
-        st = pareto(&s->log, full, &front);
+        st = pareto(&s->log, full, cfg->objective, &front);
     if (st == FROST_OK)
         st = write_front(cfg->out_dir, &front);
     if (st == FROST_OK)
