@@ -64,19 +64,8 @@ static frost_status fake_evaluate(const frost_nas_genotype *g, const frost_nas_s
 
 static char *slurp(const char *dir, const char *name)
 {
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc((size_t)n + 1, 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n)
-        b[0] = 0;
-    fclose(f);
-    return b;
+    size_t n;
+    return frost_test_read_all(frost_test_path(dir, name), &n);
 }
 
 static int count(const char *s, const char *what)
