@@ -4,7 +4,7 @@
  * +-1 values with -1 padding (random shapes, fixed seed), the paths bit-exact with each
  * other, the BN + sign threshold against the float expression at every reachable dot
  * product, ternary kernels against their references, and the run-time path choice.
- * A path this CPU lacks (AVX-512 VPOPCNTDQ on a Zen 3) prints SKIPPED.
+ * A path this CPU lacks (AVX-512 VPOPCNTDQ on an AVX2-only CPU) prints SKIPPED.
  */
 #include <math.h>
 #include <stdlib.h>
