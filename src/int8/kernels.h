@@ -46,7 +46,7 @@ size_t frost_int8_gemm_scratch_bytes(const frost_int8_conv_args *a);
 void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                                uint8_t *y, int pix0, int pix1, void *scratch);
 
-/* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 256-bit forms;
+/* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 512-bit forms;
  * only after frost_cpu_has_avx512_vnni()). Weights stay int8 (acc_shift is applied to the
  * sums); `packed` from frost_int8_vnni_pack; output pixels [pix0, pix1). */
 size_t frost_int8_vnni_packed_bytes(int cout, int kdim);
