@@ -204,6 +204,9 @@ typedef struct {
 /* Set by the stem test: make_conv_case then makes stem-like convs (k x k over 1 or 2
  * channels on an already padded input: kernel rows of at most 8 bytes). */
 static bool stem_like_cases;
+/* Set by the wide VNNI tests: up to 100 input and output channels (several 16-, 32- and
+ * 64-channel blocks, every kind of last block). */
+static bool wide_cases;
 
 static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
 {
@@ -222,7 +225,9 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
         a->w = irand(r, a->k, a->k + 20);
         a->cin = a->k == 3 ? irand(r, 1, 3) : irand(r, 1, 2); /* 3 x 3 and 5 x 2: rows > 8 */
     }
-    a->cout = dw ? a->cin : irand(r, 1, 40);
+    if (wide_cases) /* half of the GEMM cases in whole quads: 1x1 ones read their input directly */
+        a->cin = !dw && irand(r, 0, 1) ? 4 * irand(r, 1, 25) : irand(r, 1, dw ? 150 : 100);
+    a->cout = dw ? a->cin : irand(r, 1, wide_cases ? 100 : 40);
     a->groups = dw ? a->cin : 1;
     a->oh = (a->h + 2 * a->pad - a->k) / a->stride + 1;
     a->ow = (a->w + 2 * a->pad - a->k) / a->stride + 1;
@@ -327,20 +332,30 @@ TEST(test_gemm_conv_avx2_stem_matches_reference)
     stem_like_cases = false;
 }
 
-/* The AVX-512 VNNI GEMM against the reference (pixel ranges split like threads). */
-TEST(test_vnni_conv_matches_reference)
+/* The AVX-512 VNNI GEMM against the reference (pixel ranges split like threads), with
+ * counts of the paths the cases went through: the input read directly (1x1, stride 1,
+ * whole quads) or gathered, a reduction length not a multiple of 4, stride 2, a last
+ * block of 16 channels or fewer (the 8 x 16 kernel) or of 17..31 (8 x 32, masked), and
+ * the float requantization. */
+static void vnni_conv_property(uint64_t seed, int cases)
 {
     if (!frost_cpu_has_avx512_vnni()) {
         printf("  (no AVX-512 VNNI on this CPU: skipped)\n");
         return;
     }
     frost_rng r;
-    frost_rng_seed(&r, 2026);
-    int bad = 0;
-    for (int t = 0; t < 2000; t++) {
+    frost_rng_seed(&r, seed);
+    int bad = 0, direct = 0, odd_k = 0, stride2 = 0, tail16 = 0, tail32 = 0, fp = 0;
+    for (int t = 0; t < cases; t++) {
         conv_case c;
         make_conv_case(&r, &c, false);
         int kdim = c.a.k * c.a.k * c.a.cin;
+        direct += c.a.k == 1 && c.a.stride == 1 && c.a.pad == 0 && kdim % 4 == 0;
+        odd_k += kdim % 4 != 0;
+        stride2 += c.a.stride == 2;
+        tail16 += c.a.cout % 32 != 0 && c.a.cout % 32 <= 16;
+        tail32 += c.a.cout % 32 > 16;
+        fp += c.fscale != NULL;
         void *vp = malloc(frost_int8_vnni_packed_bytes(c.a.cout, kdim));
         void *vs = malloc(frost_int8_vnni_scratch_bytes(&c.a));
         frost_int8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
@@ -356,20 +371,39 @@ TEST(test_vnni_conv_matches_reference)
         free_conv_case(&c);
     }
     CHECK_EQ_INT(bad, 0);
+    int least = cases / 20; /* each path well covered */
+    printf("  %d direct, %d odd k, %d stride 2, %d/%d last blocks <= 16/17..31, %d float\n", direct,
+           odd_k, stride2, tail16, tail32, fp);
+    CHECK(direct >= least && odd_k >= least && stride2 >= least);
+    CHECK(tail16 >= least && tail32 >= least && fp >= least);
 }
+
+TEST(test_vnni_conv_matches_reference) { vnni_conv_property(2026, 2000); }
+
+/* Wider layers: several pairs of 16-channel blocks, long reductions. */
+TEST(test_vnni_conv_wide_matches_reference)
+{
+    wide_cases = true;
+    vnni_conv_property(2028, 600);
+    wide_cases = false;
+}
+
 TEST(test_depthwise_avx2_matches_reference) { conv_property(true, 2000); }
 
-/* The AVX-512 VNNI depthwise kernel (inputs without padding, as the runtime hands them). */
-TEST(test_depthwise_vnni_matches_reference)
+/* The AVX-512 VNNI depthwise kernel (inputs without padding, as the runtime hands them),
+ * with counts of its paths: whole 64-channel blocks, a last block of 33..63 channels
+ * (masked zmm store) or of 32 or fewer (two pixels per zmm, an odd last pixel in ymm), and
+ * the float requantization. */
+static void vnni_dw_property(uint64_t seed, int cases)
 {
     if (!frost_cpu_has_avx512_vnni()) {
         printf("  (no AVX-512 VNNI on this CPU: skipped)\n");
         return;
     }
     frost_rng r;
-    frost_rng_seed(&r, 2027);
-    int bad = 0, tried = 0;
-    for (int t = 0; t < 4000 && tried < 1500; t++) {
+    frost_rng_seed(&r, seed);
+    int bad = 0, tried = 0, full = 0, tail64 = 0, tail32 = 0, odd_w = 0, fp = 0;
+    for (int t = 0; t < 3 * cases && tried < cases; t++) {
         conv_case c;
         make_conv_case(&r, &c, true);
         if (c.a.pad != 0) {
@@ -377,6 +411,11 @@ TEST(test_depthwise_vnni_matches_reference)
             continue;
         }
         tried++;
+        full += c.a.cout >= 64;
+        tail64 += c.a.cout % 64 > 32;
+        tail32 += c.a.cout % 64 != 0 && c.a.cout % 64 <= 32;
+        odd_w += c.a.ow % 2;
+        fp += c.fscale != NULL;
         void *vp = malloc(frost_int8_dw_vnni_packed_bytes(c.a.cout, c.a.k));
         frost_int8_dw_vnni_pack(c.a.cout, c.a.k, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
         frost_int8_conv_ref(&c.a, c.x, c.y_ref);
@@ -389,8 +428,22 @@ TEST(test_depthwise_vnni_matches_reference)
         free(vp);
         free_conv_case(&c);
     }
-    CHECK(tried >= 1000);
+    CHECK(tried == cases);
     CHECK_EQ_INT(bad, 0);
+    int least = cases / 20;
+    CHECK(tail32 >= least && odd_w >= least && fp >= least);
+    if (wide_cases)
+        CHECK(full >= least && tail64 >= least);
+}
+
+TEST(test_depthwise_vnni_matches_reference) { vnni_dw_property(2027, 1500); }
+
+/* Wider layers: several 64-channel blocks and every kind of last block. */
+TEST(test_depthwise_vnni_wide_matches_reference)
+{
+    wide_cases = true;
+    vnni_dw_property(2029, 600);
+    wide_cases = false;
 }
 
 /* The AVX2 product against the reference: both layouts, both requantizations, channel
@@ -634,8 +687,10 @@ int main(void)
     RUN(test_gemm_conv_avx2_matches_reference);
     RUN(test_gemm_conv_avx2_stem_matches_reference);
     RUN(test_vnni_conv_matches_reference);
+    RUN(test_vnni_conv_wide_matches_reference);
     RUN(test_depthwise_avx2_matches_reference);
     RUN(test_depthwise_vnni_matches_reference);
+    RUN(test_depthwise_vnni_wide_matches_reference);
     RUN(test_requant_linear_add_avx2_match_reference);
     RUN(test_add_input_scaling_avx2_exact);
     RUN(test_mul_avx2_matches_reference);
