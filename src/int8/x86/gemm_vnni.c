@@ -91,7 +91,7 @@ static void gather_row(const frost_int8_conv_args *a, const uint8_t *x, int pix,
  * nch: valid channels from wb's first block on; outputs at y (row stride cout). */
 static inline __attribute__((always_inline)) void
 micro(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias, const int32_t *rq,
-      int stride, const frost_int8_conv_args *a, uint8_t *y, int nch, const int NB)
+      int stride, const frost_int8_conv_args *a, uint8_t *y, int nch, const int NB, const bool fp)
 {
     const uint8_t *r[MR];
     for (int i = 0; i < MR; i++)
@@ -116,7 +116,6 @@ micro(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias
     }
     __m512i zp = _mm512_set1_epi32(a->out_zp), lo = _mm512_set1_epi32(a->lo),
             hi = _mm512_set1_epi32(a->hi);
-    bool fp = a->fscale != NULL;
     int sh = a->acc_shift;
     __m512i b0 = _mm512_loadu_si512(bias), b1 = _mm512_loadu_si512(bias + 16);
     int n0 = nch < 16 ? nch : 16, n1 = nch - 16;
@@ -134,19 +133,22 @@ micro(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias
     }
 }
 
-static void micro_x32(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias,
+/* The kernel per block count and requantization mode (fp: float), the mode a constant
+ * in each copy. */
+typedef void micro_fn(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias,
                       const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y,
-                      int nch)
-{
-    micro(rows, np, kq, wb, bias, rq, stride, a, y, nch, 2);
-}
-
-static void micro_x16(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias,
-                      const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y,
-                      int nch)
-{
-    micro(rows, np, kq, wb, bias, rq, stride, a, y, nch, 1);
-}
+                      int nch);
+#define MICRO(name, NB, FP)                                                                      \
+    static void name(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias, \
+                     const int32_t *rq, int stride, const frost_int8_conv_args *a, uint8_t *y,   \
+                     int nch)                                                                    \
+    {                                                                                            \
+        micro(rows, np, kq, wb, bias, rq, stride, a, y, nch, NB, FP);                            \
+    }
+MICRO(micro_x32_fixed, 2, false)
+MICRO(micro_x16_fixed, 1, false)
+MICRO(micro_x32_float, 2, true)
+MICRO(micro_x16_float, 1, true)
 
 void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int pix0, int pix1, void *scratch)
@@ -158,6 +160,8 @@ void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, con
     uint8_t *tile = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     /* 1x1, stride 1, whole quads: the input rows are the tile already */
     bool direct = a->k == 1 && a->stride == 1 && a->pad == 0 && kdim == kq;
+    micro_fn *x32 = a->fscale ? micro_x32_float : micro_x32_fixed;
+    micro_fn *x16 = a->fscale ? micro_x16_float : micro_x16_fixed;
     for (int p0 = pix0; p0 < pix1; p0 += TILE) {
         int np = pix1 - p0 < TILE ? pix1 - p0 : TILE;
         const uint8_t *rows = x + (size_t)p0 * kdim;
@@ -173,10 +177,8 @@ void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, con
                 int m = np - i < MR ? np - i : MR;
                 const uint8_t *ri = rows + (size_t)i * kq;
                 uint8_t *yi = y + (int64_t)(p0 + i) * a->cout + 16 * b;
-                if (nch > 16)
-                    micro_x32(ri, m, kq, wb, bias + 16 * b, rq + 16 * b, nb * 16, a, yi, nch);
-                else
-                    micro_x16(ri, m, kq, wb, bias + 16 * b, rq + 16 * b, nb * 16, a, yi, nch);
+                (nch > 16 ? x32 : x16)(ri, m, kq, wb, bias + 16 * b, rq + 16 * b, nb * 16, a, yi,
+                                       nch);
             }
         }
     }
