@@ -560,6 +560,11 @@ TEST(test_requant_linear_add_avx2_match_reference)
         frost_int8_add_ref(&a, n, x0, x1, y0);
         frost_int8_add_avx2(&a, n, x0, x1, y1);
         bad += memcmp(y0, y1, (size_t)n) != 0;
+        if (frost_cpu_has_avx512_vnni()) { /* and the 16-lane add, on the same case */
+            memset(y1, 0, sizeof y1);
+            frost_int8_add_avx512(&a, n, x0, x1, y1);
+            bad += memcmp(y0, y1, (size_t)n) != 0;
+        }
         int top = a.shift[0] > a.shift[1] ? a.shift[0] : a.shift[1];
         int low = a.shift[0] < a.shift[1] ? a.shift[0] : a.shift[1];
         shift_kinds[a.fp ? 2 : top > 0 ? 1 : 0] += a.fp || top > 0 || (top == 0 && low < 0);

@@ -133,6 +133,9 @@ void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *
                         const uint8_t *x1, uint8_t *y);
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
                          const uint8_t *x1, uint8_t *y);
+/* The same in 16 lanes (AVX-512; only after frost_cpu_has_avx512_vnni()). */
+void frost_int8_add_avx512(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
+                           const uint8_t *x1, uint8_t *y);
 
 /* Elementwise product, TFLite-style: the integer product of the zero-point-free inputs is
  * requantized by M = S_a S_b / (S_y 2^acc_shift):

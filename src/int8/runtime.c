@@ -582,7 +582,9 @@ static void add_share(const frost_int8_model *m, const frost_int8_add_args *args
                       const uint8_t *x, const uint8_t *x1, uint8_t *y, int t, int nt)
 {
     int64_t b = len * t / nt / 32 * 32, e = t + 1 == nt ? len : len * (t + 1) / nt / 32 * 32;
-    if (m->use_avx2)
+    if (m->use_avx2 && frost_cpu_has_avx512_vnni())
+        frost_int8_add_avx512(args, e - b, x + b, x1 + b, y + b);
+    else if (m->use_avx2)
         frost_int8_add_avx2(args, e - b, x + b, x1 + b, y + b);
     else
         frost_int8_add_ref(args, e - b, x + b, x1 + b, y + b);
