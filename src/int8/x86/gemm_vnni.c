@@ -6,7 +6,8 @@
  * 8 pixels x 32 output channels: one broadcast of a pixel's 4 bytes feeds two zmm
  * vpdpbusd (16 accumulators of the 32 zmm registers). A lone last block of 16 channels
  * runs 8 x 16. The 512-bit forms doubled the 256-bit kernel's speed on Zen 5 (full-width
- * AVX-512); the output stage is 16 lanes wide too (requant_avx512.h).
+ * AVX-512); the output stage is 16 lanes wide too (requant_avx512.h) and turns four
+ * pixels' sums into bytes at once (bytes4).
  *
  * Packed weights, per block of 16 output channels and per quad of reduction indices
  * (4j .. 4j+3): 64 bytes = channels 0..15, 4 bytes each (one zmm). After all blocks:
@@ -86,6 +87,55 @@ static void gather_row(const frost_int8_conv_args *a, const uint8_t *x, int pix,
     memset(row + kdim, 0, (size_t)(kquad(kdim) - kdim));
 }
 
+/* Four pixels' requantized 16-lane sums -> their clamped bytes, pixel p's 16 channels in
+ * 128-bit lane p: packs to int16, the zero point added with saturation, packus, clamp,
+ * then one dword permute (the packs interleave the four vectors per 128-bit lane). Exact:
+ * with zp, lo, hi in [0, 255] every saturation lands outside [lo, hi] on the same side as
+ * the int32 value plus zp would. */
+static inline __attribute__((always_inline)) __m512i
+bytes4(__m512i r0, __m512i r1, __m512i r2, __m512i r3, const frost_int8_conv_args *a)
+{
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i zp = _mm512_set1_epi16((short)a->out_zp);
+    __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), zp);
+    __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), zp);
+    __m512i b = _mm512_packus_epi16(w01, w23);
+    b = _mm512_min_epu8(_mm512_max_epu8(b, _mm512_set1_epi8((char)a->lo)),
+                        _mm512_set1_epi8((char)a->hi));
+    return _mm512_permutexvar_epi32(order, b);
+}
+
+/* Stores 128-bit lane L of b (pixel i + L's bytes) when that pixel exists. */
+#define STORE_LANE(L) \
+    if (i + (L) < np) \
+        _mm_mask_storeu_epi8(y + (size_t)(i + (L)) * a->cout, m, _mm512_extracti32x4_epi32(b, L));
+
+/* The output stage of one block of 16 channels for np pixels: bias + (sum << sh),
+ * requantized, n (<= 16) bytes per pixel, four pixels per byte vector (about 10% faster
+ * on small-K layers than packing each pixel's 16 lanes alone with vpmovdb). */
+static inline __attribute__((always_inline)) void
+store_block(const __m512i *c, int np, const int32_t *bias, const int32_t *rq, int stride,
+            const frost_int8_conv_args *a, uint8_t *y, int sh, const bool fp, int n)
+{
+    __m512i bv = _mm512_loadu_si512(bias);
+    __mmask16 m = (__mmask16)((1u << n) - 1);
+#pragma GCC unroll 2
+    for (int i = 0; i < MR; i += 4) {
+        if (i >= np)
+            break;
+        __m512i r[4];
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++)
+            r[p] = frost_requant16_pre_avx512(
+                _mm512_add_epi32(_mm512_slli_epi32(c[i + p], (unsigned)sh), bv), rq, stride, fp);
+        __m512i b = bytes4(r[0], r[1], r[2], r[3], a);
+        STORE_LANE(0)
+        STORE_LANE(1)
+        STORE_LANE(2)
+        STORE_LANE(3)
+    }
+}
+
 /* np (1..MR) rows of kq bytes times NB (1 or 2) blocks of 16 channels: one 512-bit
  * vpdpbusd per row and block for each quad of k (a block's quad is one zmm of weights).
  * nch: valid channels from wb's first block on; outputs at y (row stride cout). */
@@ -114,23 +164,11 @@ micro(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias
                 c1[i] = _mm512_dpbusd_epi32(c1[i], av, w1);
         }
     }
-    __m512i zp = _mm512_set1_epi32(a->out_zp), lo = _mm512_set1_epi32(a->lo),
-            hi = _mm512_set1_epi32(a->hi);
     int sh = a->acc_shift;
-    __m512i b0 = _mm512_loadu_si512(bias), b1 = _mm512_loadu_si512(bias + 16);
     int n0 = nch < 16 ? nch : 16, n1 = nch - 16;
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-        if (i >= np)
-            break;
-        uint8_t *yi = y + (size_t)i * a->cout;
-        frost_store16_avx512(yi, _mm512_add_epi32(_mm512_slli_epi32(c0[i], (unsigned)sh), b0), rq,
-                             stride, fp, zp, lo, hi, n0);
-        if (NB == 2)
-            frost_store16_avx512(yi + 16,
-                                 _mm512_add_epi32(_mm512_slli_epi32(c1[i], (unsigned)sh), b1),
-                                 rq + 16, stride, fp, zp, lo, hi, n1);
-    }
+    store_block(c0, np, bias, rq, stride, a, y, sh, fp, n0);
+    if (NB == 2)
+        store_block(c1, np, bias + 16, rq + 16, stride, a, y + 16, sh, fp, n1);
 }
 
 /* The kernel per block count and requantization mode (fp: float), the mode a constant

@@ -1,4 +1,4 @@
-/* Sixteen-lane versions of requant_avx2.h's output stage, for the AVX-512 VNNI kernels
+/* Sixteen-lane versions of requant_avx2.h's requantization, for the AVX-512 VNNI kernels
  * (files built with -mavx512f/bw/vl only; internal). The constants are the same
  * frost_rq_pack arrays; bit for bit the scalar frost_mbqm / frost_requant_float. */
 #ifndef FROST_INT8_X86_REQUANT_AVX512_H
@@ -36,22 +36,6 @@ FROST_RQ_INLINE __m512i frost_requant_float_avx512(__m512i x, const int32_t *p)
 FROST_RQ_INLINE __m512i frost_requant16_pre_avx512(__m512i x, const int32_t *p, int stride, bool fp)
 {
     return fp ? frost_requant_float_avx512(x, p) : frost_mbqm_pre_avx512(x, p, stride);
-}
-
-/* Requantizes 16 accumulators (channels in order, constants at rq, arrays `stride`
- * apart), adds the zero point, clamps to [lo, hi] and stores n (<= 16) bytes. The AVX2
- * stage saturates to int16 and then to [0, 255] before the clamp; with 0 <= lo <= hi <= 255
- * clamping the int32 straight to [lo, hi] gives the same bytes. */
-FROST_RQ_INLINE void frost_store16_avx512(uint8_t *y, __m512i acc, const int32_t *rq, int stride,
-                                          bool fp, __m512i zp, __m512i lo, __m512i hi, int n)
-{
-    __m512i v = _mm512_add_epi32(frost_requant16_pre_avx512(acc, rq, stride, fp), zp);
-    v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-    __m128i b = _mm512_cvtepi32_epi8(v);
-    if (n == 16)
-        _mm_storeu_si128((__m128i *)y, b);
-    else
-        _mm_mask_storeu_epi8(y, (__mmask16)((1u << n) - 1), b);
 }
 
 #endif
