@@ -1,13 +1,15 @@
 /*
  * int8 depthwise convolution with AVX-512 VNNI, 64 channels at a time in zmm registers
- * (a block's last 32 or fewer channels in ymm), on an input whose every window is inside
+ * (a block of 32 or fewer channels two output pixels per zmm, an odd last pixel in ymm),
+ * on an input whose every window is inside
  * (the runtime pads it with the zero point). Four taps' bytes are interleaved per channel
  * with unpack{lo,hi}_epi8 then _epi16, so one vpdpbusd adds x[t0..t3] . w[t0..t3] for 16
  * channels. The unpacks work per 128-bit lane: in accumulator k (0..3), lane L holds
  * channels 16L+4k .. 16L+4k+3; weights, biases and requant constants are packed in that
  * order, and packs/packus of the four accumulators put the bytes back in channel order.
- * The low 256 bits of every packed vector are the same layout for 32 channels, which the
- * ymm code for a short last block reads.
+ * The low 256 bits of every packed vector are the same layout for 32 channels: a block
+ * of 32 or fewer channels stores them in both halves, so that one zmm step computes the
+ * block for two pixels (upper half: the next pixel's input), and ymm code the last one.
  *
  * Packed, per block of 64 channels: for each group of 4 taps, 4 vectors of 64 bytes (one
  * per accumulator, 4 weight bytes per channel); then bias_eff[64] and the requant
