@@ -70,9 +70,9 @@ void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, c
                             uint8_t *y, int row0, int row1);
 
 /* Depthwise 3x3 / 5x5 with AVX-512 VNNI, 64 channels at a time in zmm (a last block of
- * 32 or fewer channels two pixels at a time), on an input with no padding left (a->pad ==
- * 0: the runtime pads with the zero point first). Reads up to 31 bytes past the input's
- * end. Output rows [row0, row1). */
+ * 32 or fewer channels two pixels at a time), any stride and padding (border pixels read
+ * their window through a zero-point-filled copy: no padded input needed). Reads up to 31
+ * bytes past the input's end. Output rows [row0, row1). */
 size_t frost_int8_dw_vnni_packed_bytes(int c, int k);
 void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
                              const int32_t *mult, const int32_t *shift, const float *fscale,
