@@ -490,6 +490,42 @@ TEST(test_mul_avx2_matches_reference)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* The VNNI kernels' one-rounding MBQM against the scalar two-rounding one: every shift
+ * from 31 right to 8 left, multipliers 0, 2^30, 2^31 - 1 and random ones, accumulators
+ * over the whole int32 range (the left shift wraps as the scalar's does), 16 and 8 lanes. */
+TEST(test_requant_avx512_matches_scalar)
+{
+    if (!frost_cpu_has_avx512_vnni()) {
+        printf("  (no AVX-512 VNNI on this CPU: skipped)\n");
+        return;
+    }
+    frost_rng r;
+    frost_rng_seed(&r, 512);
+    int bad = 0;
+    for (int t = 0; t < 40000; t++) {
+        int32_t acc[16], m0[16], e[16], out[16], out8[8];
+        for (int i = 0; i < 16; i++) {
+            int mk = irand(&r, 0, 9), kind = irand(&r, 0, 9);
+            m0[i] = mk == 0   ? 0
+                    : mk == 1 ? INT32_C(1) << 30
+                    : mk == 2 ? INT32_MAX
+                              : (int32_t)((INT64_C(1) << 30) + (int64_t)(frost_rng_u64(&r) >> 34));
+            e[i] = irand(&r, -31, 8);
+            acc[i] = kind == 0   ? INT32_MIN
+                     : kind == 1 ? INT32_MAX
+                     : kind < 5  ? irand(&r, -100, 100)
+                                 : (int32_t)(frost_rng_u64(&r) >> 32);
+        }
+        frost_int8_requant16_avx512(acc, m0, e, out);
+        frost_int8_requant8_avx512(acc, m0, e, out8);
+        for (int i = 0; i < 16; i++)
+            bad += out[i] != frost_mbqm(acc[i], m0[i], e[i]);
+        for (int i = 0; i < 8; i++)
+            bad += out8[i] != frost_mbqm(acc[i], m0[i], e[i]);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 TEST(test_requant_linear_add_avx2_match_reference)
 {
     if (!frost_cpu_has_avx2())
@@ -705,6 +741,7 @@ int main(void)
     RUN(test_depthwise_avx2_matches_reference);
     RUN(test_depthwise_vnni_matches_reference);
     RUN(test_depthwise_vnni_wide_matches_reference);
+    RUN(test_requant_avx512_matches_scalar);
     RUN(test_requant_linear_add_avx2_match_reference);
     RUN(test_add_input_scaling_avx2_exact);
     RUN(test_mul_avx2_matches_reference);

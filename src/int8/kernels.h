@@ -109,6 +109,12 @@ void frost_int8_bin_rq_pack(const int32_t *m0, const int32_t *e, const float *fs
 /* Vector requantization of 8 lanes (exported for the kernel tests). */
 void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                               int32_t *out);
+/* The VNNI kernels' one-rounding MBQM (requant_avx512.h) of 16 and 8 lanes (exported for the
+ * kernel tests; only after frost_cpu_has_avx512_vnni()). */
+void frost_int8_requant16_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                                 int32_t *out);
+void frost_int8_requant8_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                                int32_t *out);
 /* The add's input scaling MBQM((x[i] - zp) << 20, m0, e) of 8 bytes for e <= 0, the
  * two-multiply form frost_int8_add_avx2 uses (exported for the kernel tests). */
 void frost_int8_add_scaled8_avx2(const uint8_t *x, int32_t zp, int32_t m0, int32_t e, int32_t *out);

@@ -15,8 +15,9 @@
  *
  * Packed, per block of 64 channels: for each group of 4 taps, 4 vectors of 64 bytes (one
  * per accumulator, 4 weight bytes per channel); then bias_eff[64] and the requant
- * constants [6][64], both in accumulator order. Sums: acc = bias_eff + (sum << acc_shift).
- * Reads up to 31 bytes past the input's end when the channel count is not a multiple of 32.
+ * constants [9][64] (requant_avx512.h), both in accumulator order. Sums: acc = bias_eff + (sum <<
+ * acc_shift). Reads up to 31 bytes past the input's end when the channel count is not a multiple
+ * of 32.
  */
 #include <string.h>
 
@@ -38,7 +39,7 @@ static int channel_of(int c, int b, int k, int i)
 
 static size_t block_bytes(int k)
 {
-    return (size_t)groups4(k) * 256 + 64 * 4 * (1 + FROST_RQ_ARRAYS);
+    return (size_t)groups4(k) * 256 + 64 * 4 * (1 + FROST_RQ512_ARRAYS);
 }
 
 size_t frost_int8_dw_vnni_packed_bytes(int c, int k)
@@ -71,8 +72,8 @@ void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_
                 fs[at] = ch < c && fscale ? fscale[ch] : 0.0f;
             }
         for (int a = 0; a < 4; a++) /* odd-lane multipliers stay within their vector */
-            frost_rq_pack(m0 + 16 * a, e + 16 * a, fscale ? fs + 16 * a : NULL, 16, 16,
-                          q + 64 + 16 * a, 64);
+            frost_rq512_pack(m0 + 16 * a, e + 16 * a, fscale ? fs + 16 * a : NULL, 16, 16,
+                             q + 64 + 16 * a, 64);
     }
 }
 
@@ -83,7 +84,7 @@ static inline __m256i requant(__m256i acc, const int32_t *q, int k, int sh, bool
 {
     __m256i v = _mm256_add_epi32(_mm256_slli_epi32(acc, sh),
                                  _mm256_loadu_si256((const __m256i *)(q + 16 * k)));
-    return _mm256_add_epi32(frost_requant8_pre_avx2(v, q + 64 + 16 * k, 64, fp), zp);
+    return _mm256_add_epi32(frost_requant8_avx512(v, q + 64 + 16 * k, 64, fp), zp);
 }
 
 /* One output pixel, the first 32 channels of a block (the low halves of its vectors):
@@ -139,7 +140,7 @@ static inline __attribute__((always_inline)) __m512i requant64(__m512i acc, cons
                                                                int sh, bool fp, __m512i zp)
 {
     __m512i v = _mm512_add_epi32(_mm512_slli_epi32(acc, (unsigned)sh), ld64(q + 16 * k));
-    return _mm512_add_epi32(frost_requant16_pre_avx512(v, q + 64 + 16 * k, 64, fp), zp);
+    return _mm512_add_epi32(frost_requant16_avx512(v, q + 64 + 16 * k, 64, fp), zp);
 }
 
 /* 64 bytes for tap offset o: one block's channels of one pixel, or (pair) 32 channels of

@@ -11,7 +11,7 @@
  *
  * Packed weights, per block of 16 output channels and per quad of reduction indices
  * (4j .. 4j+3): 64 bytes = channels 0..15, 4 bytes each (one zmm). After all blocks:
- * bias_eff, then the requant constants (requant_avx2.h), padded to whole blocks.
+ * bias_eff, then the requant constants (requant_avx512.h), padded to whole blocks.
  * Accumulators: acc = bias_eff + (sum w x << acc_shift), as in kernels.h.
  */
 #include <string.h>
@@ -28,7 +28,7 @@ static int kquad(int kdim) { return (kdim + 3) & ~3; }
 size_t frost_int8_vnni_packed_bytes(int cout, int kdim)
 {
     size_t nb = (size_t)blocks16(cout);
-    return nb * 16 * (size_t)kquad(kdim) + nb * 16 * 4 * (1 + FROST_RQ_ARRAYS);
+    return nb * 16 * (size_t)kquad(kdim) + nb * 16 * 4 * (1 + FROST_RQ512_ARRAYS);
 }
 
 void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
@@ -47,7 +47,7 @@ void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bi
     int32_t *q = (int32_t *)p;
     for (int i = 0; i < nb * 16; i++)
         q[i] = i < cout ? bias_eff[i] : 0;
-    frost_rq_pack(mult, shift, fscale, cout, nb * 16, q + nb * 16, nb * 16);
+    frost_rq512_pack(mult, shift, fscale, cout, nb * 16, q + nb * 16, nb * 16);
 }
 
 size_t frost_int8_vnni_scratch_bytes(const frost_int8_conv_args *a)
@@ -150,7 +150,7 @@ store_block(const __m512i *c, int np, const int32_t *bias, const int32_t *rq, in
         __m512i r[4];
 #pragma GCC unroll 4
         for (int p = 0; p < 4; p++)
-            r[p] = frost_requant16_pre_avx512(
+            r[p] = frost_requant16_avx512(
                 _mm512_add_epi32(_mm512_slli_epi32(c[i + p], (unsigned)sh), bv), rq, stride, fp);
         __m512i b = bytes4(r[0], r[1], r[2], r[3], a);
         STORE_LANE(0)
@@ -247,4 +247,21 @@ void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, con
             }
         }
     }
+}
+
+void frost_int8_requant16_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                                 int32_t *out)
+{
+    int32_t rq[16 * FROST_RQ512_ARRAYS];
+    frost_rq512_pack(mult, shift, NULL, 16, 16, rq, 16);
+    _mm512_storeu_si512(out, frost_mbqm_avx512(_mm512_loadu_si512(acc), rq, 16));
+}
+
+void frost_int8_requant8_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                                int32_t *out)
+{
+    int32_t rq[8 * FROST_RQ512_ARRAYS];
+    frost_rq512_pack(mult, shift, NULL, 8, 8, rq, 8);
+    _mm256_storeu_si256((__m256i *)out,
+                        frost_mbqm8_avx512(_mm256_loadu_si256((const __m256i *)acc), rq, 8));
 }

@@ -1,26 +1,84 @@
-/* Sixteen-lane versions of requant_avx2.h's requantization, for the AVX-512 VNNI kernels
- * (files built with -mavx512f/bw/vl only; internal). The constants are the same
- * frost_rq_pack arrays; bit for bit the scalar frost_mbqm / frost_requant_float. */
+/* Sixteen- and eight-lane requantization for the AVX-512 VNNI kernels (files built with
+ * -mavx512f/bw/vl only; internal), bit for bit the scalar frost_mbqm / frost_requant_float.
+ *
+ * The fixed-point form here rounds once, in 64-bit lanes, instead of twice in 32-bit ones
+ * as requant_avx2.h does; both give the scalar's bits. With P = (x << L) * M0 (exact, |P| <=
+ * 2^62) the scalar's SRDHM is s = floor((P + 2^30) / 2^31) and its rounding right shift by
+ * R >= 1 (ties away from zero) is floor((s + 2^(R-1) - [s < 0]) / 2^R), so that
+ *   MBQM = floor((P + 2^30 + 2^(30+R) - 2^31 [P < 0]) / 2^(31+R))    (R >= 1),
+ *   MBQM = floor((P + 2^30) / 2^31)                                    (R == 0).
+ * (Nested floors of integer quotients fold into one; [s < 0] may be replaced by [P < 0]:
+ * where they differ, -2^30 <= P < 0, both forms give 0. The sum stays below 2^63.) Per 16
+ * lanes that is 13 vector operations against 15 for the two-rounding form, in the output
+ * stage of every VNNI conv. The per-lane constants C = 2^30 (+ 2^(30+R)), NEG = -2^31 (or
+ * 0) and S = 31 + R are 64-bit, stored for the even and the odd lanes apart.
+ */
 #ifndef FROST_INT8_X86_REQUANT_AVX512_H
 #define FROST_INT8_X86_REQUANT_AVX512_H
 
 #include "int8/x86/requant_avx2.h"
 
-/* MBQM of 16 lanes with frost_rq_pack constants at p (arrays `stride` apart): the
- * AVX2 form's steps, with the rounding carry added under a compare mask. */
-FROST_RQ_INLINE __m512i frost_mbqm_pre_avx512(__m512i x, const int32_t *p, int stride)
+/* Constant arrays, `stride` int32 apart: [0] M0 (or the float scale), [1] M0 of the next
+ * lane (odd lanes, where vpmuldq reads it), [2] left shift L, then 64-bit values, qword j
+ * of a vector for lanes 2j (even) / 2j + 1 (odd): [3] C even, [4] C odd, [5] NEG even,
+ * [6] NEG odd, [7] S even, [8] S odd. n must be even. */
+#define FROST_RQ512_ARRAYS 9
+static inline void frost_rq512_pack(const int32_t *m0, const int32_t *e, const float *fscale,
+                                    int n_valid, int n, int32_t *out, int stride)
 {
-    const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+    for (int i = 0; i < n; i++) { /* lanes past n_valid: M0 = 0, no shift: 0 */
+        int32_t ei = i < n_valid ? e[i] : 0;
+        int32_t left = ei > 0 ? ei : 0, right = ei > 0 ? 0 : -ei;
+        out[i] = i < n_valid ? m0[i] : 0;
+        out[stride + i] = i + 1 < n_valid ? m0[i + 1] : 0;
+        out[2 * stride + i] = left;
+        int64_t c = (INT64_C(1) << 30) + (right > 0 ? INT64_C(1) << (30 + right) : 0);
+        int64_t neg = right > 0 ? -(INT64_C(1) << 31) : 0, s = 31 + right;
+        int odd = i % 2, q = i - odd; /* dword offset of lane pair i / 2 */
+        memcpy(out + (3 + odd) * stride + q, &c, 8);
+        memcpy(out + (5 + odd) * stride + q, &neg, 8);
+        memcpy(out + (7 + odd) * stride + q, &s, 8);
+        if (fscale) { /* float requant: [0] holds the float scale instead */
+            float f = i < n_valid ? fscale[i] : 0.0f;
+            memcpy(&out[i], &f, sizeof f);
+        }
+    }
+}
+
+/* MBQM of 16 lanes with frost_rq512_pack constants at p. */
+FROST_RQ_INLINE __m512i frost_mbqm_avx512(__m512i x, const int32_t *p, int stride)
+{
+    const __m512i zero = _mm512_setzero_si512();
     x = _mm512_sllv_epi32(x, _mm512_loadu_si512(p + 2 * stride));
-    __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, _mm512_loadu_si512(p)), nudge);
-    __m512i odd = _mm512_add_epi64(
-        _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_loadu_si512(p + stride)), nudge);
-    /* bits 31..62 of each product: the low dword after >> 31, the high dword after << 1 */
-    x = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
-    __m512i rem = _mm512_and_si512(x, _mm512_loadu_si512(p + 4 * stride));
-    __m512i thr = _mm512_add_epi32(_mm512_loadu_si512(p + 5 * stride), _mm512_srli_epi32(x, 31));
-    __m512i q = _mm512_srav_epi32(x, _mm512_loadu_si512(p + 3 * stride));
-    return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(rem, thr), q, _mm512_set1_epi32(1));
+    __m512i pe = _mm512_mul_epi32(x, _mm512_loadu_si512(p));
+    __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_loadu_si512(p + stride));
+    __mmask8 ne = _mm512_cmplt_epi64_mask(pe, zero), no = _mm512_cmplt_epi64_mask(po, zero);
+    pe = _mm512_add_epi64(pe, _mm512_loadu_si512(p + 3 * stride));
+    po = _mm512_add_epi64(po, _mm512_loadu_si512(p + 4 * stride));
+    pe = _mm512_mask_add_epi64(pe, ne, pe, _mm512_loadu_si512(p + 5 * stride));
+    po = _mm512_mask_add_epi64(po, no, po, _mm512_loadu_si512(p + 6 * stride));
+    pe = _mm512_srav_epi64(pe, _mm512_loadu_si512(p + 7 * stride));
+    po = _mm512_srav_epi64(po, _mm512_loadu_si512(p + 8 * stride));
+    /* the odd lanes' results (low dwords of po) into the odd dwords */
+    return _mm512_mask_shuffle_epi32(pe, 0xAAAA, po, (_MM_PERM_ENUM)_MM_SHUFFLE(2, 2, 0, 0));
+}
+
+/* The same for 8 lanes (the first 8 of a 16-lane constant group). */
+FROST_RQ_INLINE __m256i frost_mbqm8_avx512(__m256i x, const int32_t *p, int stride)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 2 * stride)));
+    __m256i pe = _mm256_mul_epi32(x, _mm256_loadu_si256((const __m256i *)p));
+    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32),
+                                  _mm256_loadu_si256((const __m256i *)(p + stride)));
+    __mmask8 ne = _mm256_cmplt_epi64_mask(pe, zero), no = _mm256_cmplt_epi64_mask(po, zero);
+    pe = _mm256_add_epi64(pe, _mm256_loadu_si256((const __m256i *)(p + 3 * stride)));
+    po = _mm256_add_epi64(po, _mm256_loadu_si256((const __m256i *)(p + 4 * stride)));
+    pe = _mm256_mask_add_epi64(pe, ne, pe, _mm256_loadu_si256((const __m256i *)(p + 5 * stride)));
+    po = _mm256_mask_add_epi64(po, no, po, _mm256_loadu_si256((const __m256i *)(p + 6 * stride)));
+    pe = _mm256_srav_epi64(pe, _mm256_loadu_si256((const __m256i *)(p + 7 * stride)));
+    po = _mm256_srav_epi64(po, _mm256_loadu_si256((const __m256i *)(p + 8 * stride)));
+    return _mm256_mask_shuffle_epi32(pe, 0xAA, po, (_MM_PERM_ENUM)_MM_SHUFFLE(2, 2, 0, 0));
 }
 
 /* frost_requant_float of 16 lanes, float scales at p (cvtps2dq: the default rounding,
@@ -33,9 +91,15 @@ FROST_RQ_INLINE __m512i frost_requant_float_avx512(__m512i x, const int32_t *p)
     return _mm512_cvtps_epi32(v);
 }
 
-FROST_RQ_INLINE __m512i frost_requant16_pre_avx512(__m512i x, const int32_t *p, int stride, bool fp)
+/* Requantization in the model's mode (fp: float, else fixed point), 16 and 8 lanes. */
+FROST_RQ_INLINE __m512i frost_requant16_avx512(__m512i x, const int32_t *p, int stride, bool fp)
 {
-    return fp ? frost_requant_float_avx512(x, p) : frost_mbqm_pre_avx512(x, p, stride);
+    return fp ? frost_requant_float_avx512(x, p) : frost_mbqm_avx512(x, p, stride);
+}
+
+FROST_RQ_INLINE __m256i frost_requant8_avx512(__m256i x, const int32_t *p, int stride, bool fp)
+{
+    return fp ? frost_requant_float_avx2(x, p) : frost_mbqm8_avx512(x, p, stride);
 }
 
 #endif
