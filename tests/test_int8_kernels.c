@@ -358,7 +358,8 @@ static void vnni_conv_property(uint64_t seed, int cases)
         fp += c.fscale != NULL;
         void *vp = malloc(frost_int8_vnni_packed_bytes(c.a.cout, kdim));
         void *vs = malloc(frost_int8_vnni_scratch_bytes(&c.a));
-        frost_int8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
+        frost_int8_vnni_pack(c.a.cout, kdim, c.a.acc_shift, c.w, c.bias_eff, c.mult, c.shift,
+                             c.fscale, vp);
         frost_int8_conv_ref(&c.a, c.x, c.y_ref);
         int pix = c.a.oh * c.a.ow, cut = irand(&r, 0, pix);
         frost_int8_conv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut, vs);
@@ -425,7 +426,8 @@ static void vnni_dw_property(uint64_t seed, int cases)
         odd_w += c.a.ow % 2;
         fp += c.fscale != NULL;
         void *vp = malloc(frost_int8_dw_vnni_packed_bytes(c.a.cout, c.a.k));
-        frost_int8_dw_vnni_pack(c.a.cout, c.a.k, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
+        frost_int8_dw_vnni_pack(c.a.cout, c.a.k, c.a.acc_shift, c.w, c.bias_eff, c.mult, c.shift,
+                                c.fscale, vp);
         frost_int8_conv_ref(&c.a, c.x, c.y_ref);
         int cut = irand(&r, 0, c.a.oh);
         frost_int8_dwconv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut);

@@ -48,11 +48,12 @@ void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed
 
 /* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 512-bit forms;
  * only after frost_cpu_has_avx512_vnni()). Weights stay int8 (acc_shift is applied to the
- * sums); `packed` from frost_int8_vnni_pack; output pixels [pix0, pix1). */
+ * sums, from the packed constants: the kernel does not read a->acc_shift); `packed` from
+ * frost_int8_vnni_pack; output pixels [pix0, pix1). */
 size_t frost_int8_vnni_packed_bytes(int cout, int kdim);
-void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                          const int32_t *mult, const int32_t *shift, const float *fscale,
-                          void *packed);
+void frost_int8_vnni_pack(int cout, int kdim, int acc_shift, const int8_t *w,
+                          const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
+                          const float *fscale, void *packed);
 size_t frost_int8_vnni_scratch_bytes(const frost_int8_conv_args *a);
 void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int pix0, int pix1, void *scratch);
@@ -74,7 +75,7 @@ void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, c
  * their window through a zero-point-filled copy: no padded input needed). Reads up to 31
  * bytes past the input's end. Output rows [row0, row1). */
 size_t frost_int8_dw_vnni_packed_bytes(int c, int k);
-void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
+void frost_int8_dw_vnni_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
                              const int32_t *mult, const int32_t *shift, const float *fscale,
                              void *packed);
 void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,

@@ -308,8 +308,8 @@ static frost_status pack_weights(frost_int8_model *m, frost_int8_node *n, size_t
             if (!repack &&
                 !(n->packed = frost_int8_own(m, frost_int8_dw_vnni_packed_bytes(n->c, n->k))))
                 return FROST_ERR_NOMEM;
-            frost_int8_dw_vnni_pack(n->c, n->k, n->weight, n->bias_eff, n->mult, n->shift, fs,
-                                    n->packed);
+            frost_int8_dw_vnni_pack(n->c, n->k, n->acc_shift, n->weight, n->bias_eff, n->mult,
+                                    n->shift, fs, n->packed);
             return FROST_OK;
         }
         if (!repack && !(n->packed = frost_int8_own(m, frost_int8_dw_packed_bytes(n->c, n->k))))
@@ -328,8 +328,8 @@ static frost_status pack_weights(frost_int8_model *m, frost_int8_node *n, size_t
             if (!repack &&
                 !(n->packed = frost_int8_own(m, frost_int8_vnni_packed_bytes(n->c, kdim))))
                 return FROST_ERR_NOMEM;
-            frost_int8_vnni_pack(n->c, kdim, n->weight, n->bias_eff, n->mult, n->shift, fs,
-                                 n->packed);
+            frost_int8_vnni_pack(n->c, kdim, n->acc_shift, n->weight, n->bias_eff, n->mult,
+                                 n->shift, fs, n->packed);
             s = frost_int8_vnni_scratch_bytes(&a);
         } else {
             if (!repack &&

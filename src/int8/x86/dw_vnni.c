@@ -14,10 +14,10 @@
  * block for two pixels (upper half: the next pixel's input), and ymm code the last one.
  *
  * Packed, per block of 64 channels: for each group of 4 taps, 4 vectors of 64 bytes (one
- * per accumulator, 4 weight bytes per channel); then bias_eff[64] and the requant
- * constants [9][64] (requant_avx512.h), both in accumulator order. Sums: acc = bias_eff + (sum <<
- * acc_shift). Reads up to 31 bytes past the input's end when the channel count is not a multiple
- * of 32.
+ * per accumulator, 4 weight bytes per channel); then bias_eff[64] (frost_rq512_bias) and the
+ * requant constants [9][64] (requant_avx512.h), both in accumulator order. Sums: acc = bias_eff +
+ * (sum << acc_shift). Reads up to 31 bytes past the input's end when the channel count is not a
+ * multiple of 32.
  */
 #include <string.h>
 
@@ -47,7 +47,7 @@ size_t frost_int8_dw_vnni_packed_bytes(int c, int k)
     return (size_t)blocks64(c) * block_bytes(k);
 }
 
-void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
+void frost_int8_dw_vnni_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
                              const int32_t *mult, const int32_t *shift, const float *fscale,
                              void *packed)
 {
@@ -66,14 +66,14 @@ void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_
         for (int a = 0; a < 4; a++)
             for (int i = 0; i < 16; i++) {
                 int ch = channel_of(c, b, a, i), at = 16 * a + i;
-                q[at] = ch < c ? bias_eff[ch] : 0;
+                q[at] = ch < c ? frost_rq512_bias(bias_eff[ch], shift[ch], fscale != NULL) : 0;
                 m0[at] = ch < c ? mult[ch] : 0;
                 e[at] = ch < c ? shift[ch] : 0;
                 fs[at] = ch < c && fscale ? fscale[ch] : 0.0f;
             }
         for (int a = 0; a < 4; a++) /* odd-lane multipliers stay within their vector */
-            frost_rq512_pack(m0 + 16 * a, e + 16 * a, fscale ? fs + 16 * a : NULL, 16, 16,
-                             q + 64 + 16 * a, 64);
+            frost_rq512_pack(m0 + 16 * a, e + 16 * a, fscale ? fs + 16 * a : NULL, acc_shift, 16,
+                             16, q + 64 + 16 * a, 64);
     }
 }
 
@@ -82,8 +82,8 @@ static inline __m256i ld32(const uint8_t *p) { return _mm256_loadu_si256((const 
 /* Accumulator k of a block: bias + (sum << sh), requantized, plus the zero point. */
 static inline __m256i requant(__m256i acc, const int32_t *q, int k, int sh, bool fp, __m256i zp)
 {
-    __m256i v = _mm256_add_epi32(_mm256_slli_epi32(acc, sh),
-                                 _mm256_loadu_si256((const __m256i *)(q + 16 * k)));
+    (void)sh; /* in the packed shifts */
+    __m256i v = frost_acc8_avx512(acc, q + 16 * k, q + 64 + 16 * k, 64);
     return _mm256_add_epi32(frost_requant8_avx512(v, q + 64 + 16 * k, 64, fp), zp);
 }
 
@@ -139,7 +139,8 @@ static inline __m512i ld64(const void *p) { return _mm512_loadu_si512(p); }
 static inline __attribute__((always_inline)) __m512i requant64(__m512i acc, const int32_t *q, int k,
                                                                int sh, bool fp, __m512i zp)
 {
-    __m512i v = _mm512_add_epi32(_mm512_slli_epi32(acc, (unsigned)sh), ld64(q + 16 * k));
+    (void)sh; /* in the packed shifts */
+    __m512i v = frost_acc_avx512(acc, q + 16 * k, q + 64 + 16 * k, 64);
     return _mm512_add_epi32(frost_requant16_avx512(v, q + 64 + 16 * k, 64, fp), zp);
 }
 

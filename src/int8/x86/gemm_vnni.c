@@ -11,8 +11,9 @@
  *
  * Packed weights, per block of 16 output channels and per quad of reduction indices
  * (4j .. 4j+3): 64 bytes = channels 0..15, 4 bytes each (one zmm). After all blocks:
- * bias_eff, then the requant constants (requant_avx512.h), padded to whole blocks.
- * Accumulators: acc = bias_eff + (sum w x << acc_shift), as in kernels.h.
+ * bias_eff (shifted for the requantization: frost_rq512_bias), then the requant
+ * constants (requant_avx512.h), padded to whole blocks. Accumulators: acc = bias_eff +
+ * (sum w x << acc_shift), as in kernels.h, computed with MBQM's left shift folded in.
  */
 #include <string.h>
 
@@ -31,9 +32,9 @@ size_t frost_int8_vnni_packed_bytes(int cout, int kdim)
     return nb * 16 * (size_t)kquad(kdim) + nb * 16 * 4 * (1 + FROST_RQ512_ARRAYS);
 }
 
-void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                          const int32_t *mult, const int32_t *shift, const float *fscale,
-                          void *packed)
+void frost_int8_vnni_pack(int cout, int kdim, int acc_shift, const int8_t *w,
+                          const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
+                          const float *fscale, void *packed)
 {
     int nb = blocks16(cout), kq = kquad(kdim);
     int8_t *p = packed;
@@ -46,8 +47,8 @@ void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bi
                 }
     int32_t *q = (int32_t *)p;
     for (int i = 0; i < nb * 16; i++)
-        q[i] = i < cout ? bias_eff[i] : 0;
-    frost_rq512_pack(mult, shift, fscale, cout, nb * 16, q + nb * 16, nb * 16);
+        q[i] = i < cout ? frost_rq512_bias(bias_eff[i], shift[i], fscale != NULL) : 0;
+    frost_rq512_pack(mult, shift, fscale, acc_shift, cout, nb * 16, q + nb * 16, nb * 16);
 }
 
 size_t frost_int8_vnni_scratch_bytes(const frost_int8_conv_args *a)
@@ -134,14 +135,13 @@ bytes4(__m512i r0, __m512i r1, __m512i r2, __m512i r3, const frost_int8_conv_arg
     if (i + (L) < np) \
         _mm_mask_storeu_epi8(y + (size_t)(i + (L)) * a->cout, m, _mm512_extracti32x4_epi32(b, L));
 
-/* The output stage of one block of 16 channels for np pixels: bias + (sum << sh),
+/* The output stage of one block of 16 channels for np pixels: bias + (sum << acc_shift),
  * requantized, n (<= 16) bytes per pixel, four pixels per byte vector (about 10% faster
  * on small-K layers than packing each pixel's 16 lanes alone with vpmovdb). */
 static inline __attribute__((always_inline)) void
 store_block(const __m512i *c, int np, const int32_t *bias, const int32_t *rq, int stride,
-            const frost_int8_conv_args *a, uint8_t *y, int sh, const bool fp, int n)
+            const frost_int8_conv_args *a, uint8_t *y, const bool fp, int n)
 {
-    __m512i bv = _mm512_loadu_si512(bias);
     __mmask16 m = (__mmask16)((1u << n) - 1);
 #pragma GCC unroll 2
     for (int i = 0; i < MR; i += 4) {
@@ -150,8 +150,8 @@ store_block(const __m512i *c, int np, const int32_t *bias, const int32_t *rq, in
         __m512i r[4];
 #pragma GCC unroll 4
         for (int p = 0; p < 4; p++)
-            r[p] = frost_requant16_avx512(
-                _mm512_add_epi32(_mm512_slli_epi32(c[i + p], (unsigned)sh), bv), rq, stride, fp);
+            r[p] = frost_requant16_avx512(frost_acc_avx512(c[i + p], bias, rq, stride), rq, stride,
+                                          fp);
         __m512i b = bytes4(r[0], r[1], r[2], r[3], a);
         STORE_LANE(0)
         STORE_LANE(1)
@@ -188,11 +188,10 @@ micro(const uint8_t *rows, int np, int kq, const int8_t *wb, const int32_t *bias
                 c1[i] = _mm512_dpbusd_epi32(c1[i], av, w1);
         }
     }
-    int sh = a->acc_shift;
     int n0 = nch < 16 ? nch : 16, n1 = nch - 16;
-    store_block(c0, np, bias, rq, stride, a, y, sh, fp, n0);
+    store_block(c0, np, bias, rq, stride, a, y, fp, n0);
     if (NB == 2)
-        store_block(c1, np, bias + 16, rq + 16, stride, a, y + 16, sh, fp, n1);
+        store_block(c1, np, bias + 16, rq + 16, stride, a, y + 16, fp, n1);
 }
 
 /* The kernel per block count and requantization mode (fp: float), the mode a constant
@@ -252,16 +251,17 @@ void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, con
 void frost_int8_requant16_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                                  int32_t *out)
 {
-    int32_t rq[16 * FROST_RQ512_ARRAYS];
-    frost_rq512_pack(mult, shift, NULL, 16, 16, rq, 16);
-    _mm512_storeu_si512(out, frost_mbqm_avx512(_mm512_loadu_si512(acc), rq, 16));
+    int32_t rq[16 * FROST_RQ512_ARRAYS], zero[16] = {0};
+    frost_rq512_pack(mult, shift, NULL, 0, 16, 16, rq, 16);
+    __m512i x = frost_acc_avx512(_mm512_loadu_si512(acc), zero, rq, 16);
+    _mm512_storeu_si512(out, frost_mbqm_avx512(x, rq, 16));
 }
 
 void frost_int8_requant8_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                                 int32_t *out)
 {
-    int32_t rq[8 * FROST_RQ512_ARRAYS];
-    frost_rq512_pack(mult, shift, NULL, 8, 8, rq, 8);
-    _mm256_storeu_si256((__m256i *)out,
-                        frost_mbqm8_avx512(_mm256_loadu_si256((const __m256i *)acc), rq, 8));
+    int32_t rq[8 * FROST_RQ512_ARRAYS], zero[8] = {0};
+    frost_rq512_pack(mult, shift, NULL, 0, 8, 8, rq, 8);
+    __m256i x = frost_acc8_avx512(_mm256_loadu_si256((const __m256i *)acc), zero, rq, 8);
+    _mm256_storeu_si256((__m256i *)out, frost_mbqm8_avx512(x, rq, 8));
 }

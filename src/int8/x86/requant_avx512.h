@@ -9,7 +9,7 @@
  *   MBQM = floor((P + 2^30) / 2^31)                                    (R == 0).
  * (Nested floors of integer quotients fold into one; [s < 0] may be replaced by [P < 0]:
  * where they differ, -2^30 <= P < 0, both forms give 0. The sum stays below 2^63.) Per 16
- * lanes that is 13 vector operations against 15 for the two-rounding form, in the output
+ * lanes that is 12 vector operations against 15 for the two-rounding form, in the output
  * stage of every VNNI conv. The per-lane constants C = 2^30 (+ 2^(30+R)), NEG = -2^31 (or
  * 0) and S = 31 + R are 64-bit, stored for the even and the odd lanes apart.
  */
@@ -19,19 +19,33 @@
 #include "int8/x86/requant_avx2.h"
 
 /* Constant arrays, `stride` int32 apart: [0] M0 (or the float scale), [1] M0 of the next
- * lane (odd lanes, where vpmuldq reads it), [2] left shift L, then 64-bit values, qword j
- * of a vector for lanes 2j (even) / 2j + 1 (odd): [3] C even, [4] C odd, [5] NEG even,
- * [6] NEG odd, [7] S even, [8] S odd. n must be even. */
+ * lane (odd lanes, where vpmuldq reads it), [2] the accumulator's left shift acc_shift + L
+ * (acc_shift alone with float requantization), then 64-bit values, qword j of a vector
+ * for lanes 2j (even) / 2j + 1 (odd): [3] C even, [4] C odd, [5] NEG even, [6] NEG odd,
+ * [7] S even, [8] S odd. n must be even.
+ *
+ * The kernels fold MBQM's left shift into the accumulator's: (bias + (sum << acc_shift))
+ * << L equals (bias << L) + (sum << (acc_shift + L)) modulo 2^32, as the scalar's
+ * unsigned shift wraps, so they compute acc = sllv(sum, [2]) + frost_rq512_bias and skip
+ * one shift per vector. */
 #define FROST_RQ512_ARRAYS 9
+
+/* The bias the kernels add after the shift: bias << L (fixed point) or bias (float). */
+static inline int32_t frost_rq512_bias(int32_t bias, int32_t e, bool fp)
+{
+    int left = !fp && e > 0 ? e : 0;
+    return left >= 32 ? 0 : (int32_t)((uint32_t)bias << left);
+}
+
 static inline void frost_rq512_pack(const int32_t *m0, const int32_t *e, const float *fscale,
-                                    int n_valid, int n, int32_t *out, int stride)
+                                    int acc_shift, int n_valid, int n, int32_t *out, int stride)
 {
     for (int i = 0; i < n; i++) { /* lanes past n_valid: M0 = 0, no shift: 0 */
         int32_t ei = i < n_valid ? e[i] : 0;
         int32_t left = ei > 0 ? ei : 0, right = ei > 0 ? 0 : -ei;
         out[i] = i < n_valid ? m0[i] : 0;
         out[stride + i] = i + 1 < n_valid ? m0[i + 1] : 0;
-        out[2 * stride + i] = left;
+        out[2 * stride + i] = (fscale ? 0 : left) + acc_shift;
         int64_t c = (INT64_C(1) << 30) + (right > 0 ? INT64_C(1) << (30 + right) : 0);
         int64_t neg = right > 0 ? -(INT64_C(1) << 31) : 0, s = 31 + right;
         int odd = i % 2, q = i - odd; /* dword offset of lane pair i / 2 */
@@ -45,11 +59,26 @@ static inline void frost_rq512_pack(const int32_t *m0, const int32_t *e, const f
     }
 }
 
-/* MBQM of 16 lanes with frost_rq512_pack constants at p. */
+/* The accumulator of 16 lanes, shifted for the requantization (see above). */
+FROST_RQ_INLINE __m512i frost_acc_avx512(__m512i sum, const int32_t *bias, const int32_t *p,
+                                         int stride)
+{
+    return _mm512_add_epi32(_mm512_sllv_epi32(sum, _mm512_loadu_si512(p + 2 * stride)),
+                            _mm512_loadu_si512(bias));
+}
+
+FROST_RQ_INLINE __m256i frost_acc8_avx512(__m256i sum, const int32_t *bias, const int32_t *p,
+                                          int stride)
+{
+    return _mm256_add_epi32(
+        _mm256_sllv_epi32(sum, _mm256_loadu_si256((const __m256i *)(p + 2 * stride))),
+        _mm256_loadu_si256((const __m256i *)bias));
+}
+
+/* MBQM of 16 lanes with frost_rq512_pack constants at p, x already shifted left by L. */
 FROST_RQ_INLINE __m512i frost_mbqm_avx512(__m512i x, const int32_t *p, int stride)
 {
     const __m512i zero = _mm512_setzero_si512();
-    x = _mm512_sllv_epi32(x, _mm512_loadu_si512(p + 2 * stride));
     __m512i pe = _mm512_mul_epi32(x, _mm512_loadu_si512(p));
     __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_loadu_si512(p + stride));
     __mmask8 ne = _mm512_cmplt_epi64_mask(pe, zero), no = _mm512_cmplt_epi64_mask(po, zero);
@@ -67,7 +96,6 @@ FROST_RQ_INLINE __m512i frost_mbqm_avx512(__m512i x, const int32_t *p, int strid
 FROST_RQ_INLINE __m256i frost_mbqm8_avx512(__m256i x, const int32_t *p, int stride)
 {
     const __m256i zero = _mm256_setzero_si256();
-    x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(p + 2 * stride)));
     __m256i pe = _mm256_mul_epi32(x, _mm256_loadu_si256((const __m256i *)p));
     __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32),
                                   _mm256_loadu_si256((const __m256i *)(p + stride)));
