@@ -9,8 +9,8 @@
  *   MBQM = floor((P + 2^30) / 2^31)                                    (R == 0).
  * (Nested floors of integer quotients fold into one; [s < 0] may be replaced by [P < 0]:
  * where they differ, -2^30 <= P < 0, both forms give 0. The sum stays below 2^63.) Per 16
- * lanes that is 12 vector operations against 15 for the two-rounding form, in the output
- * stage of every VNNI conv. The per-lane constants C = 2^30 (+ 2^(30+R)), NEG = -2^31 (or
+ * lanes that is 12 vector operations after the shift by L (folded into the accumulator's,
+ * below) against 14 for the two-rounding form, in the output stage of every VNNI conv. The per-lane constants C = 2^30 (+ 2^(30+R)), NEG = -2^31 (or
  * 0) and S = 31 + R are 64-bit, stored for the even and the odd lanes apart.
  */
 #ifndef FROST_INT8_X86_REQUANT_AVX512_H
