@@ -339,7 +339,8 @@ static void int8_make(int8_ctx *c, int hw, int cin, int cout, int k, frost_rng *
     c->vnni = frost_cpu_has_avx512_vnni();
     if (c->vnni) {
         c->packed = malloc(frost_int8_vnni_packed_bytes(cout, kdim));
-        frost_int8_vnni_pack(cout, kdim, c->w, c->bias_eff, c->mult, c->shift, NULL, c->packed);
+        frost_int8_vnni_pack(cout, kdim, c->a.acc_shift, c->w, c->bias_eff, c->mult, c->shift, NULL,
+                             c->packed);
         c->scratch = malloc(frost_int8_vnni_scratch_bytes(&c->pa) + 64);
     } else {
         c->packed = malloc(frost_int8_gemm_packed_bytes(cout, kdim));

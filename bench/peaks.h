@@ -18,7 +18,7 @@
  *                                     INT8 vpdpbusd zmm
  *   floor  <INT8|FP32|TRAIN>  <peak name or "none">
  * The floor lines name the peak of the kernels frost itself takes on this CPU: INT8 the
- * int8 engine (AVX-512 VNNI kernels use 256-bit vpdpbusd; AVX2 vpmaddubsw + vpmaddwd),
+ * int8 engine (AVX-512 VNNI kernels use 512-bit vpdpbusd; AVX2 vpmaddubsw + vpmaddwd),
  * FP32 the FP32 inference engine (AVX2 FMA), TRAIN the training GEMM (OpenBLAS: zmm FMA
  * only when its run-time core is an AVX-512 one). "none": frost takes reference C kernels,
  * which have no instruction-level peak.
@@ -235,7 +235,7 @@ static void bench_print_peaks(FILE *out)
         else
             fprintf(out, "peak\t%s\t1\tskipped (%s)\n", p[i].name, p[i].why_skipped);
     }
-    const char *int8 = !strcmp(c.int8_kernels, "avx512-vnni") ? peak_name_if(p, PEAK_DPBUSD_YMM)
+    const char *int8 = !strcmp(c.int8_kernels, "avx512-vnni") ? peak_name_if(p, PEAK_DPBUSD_ZMM)
                        : !strcmp(c.int8_kernels, "avx2")      ? peak_name_if(p, PEAK_MADDUBS_YMM)
                                                               : "none";
     const char *fp32 = !strcmp(c.fp32_kernels, "avx2") ? peak_name_if(p, PEAK_FMA_YMM) : "none";

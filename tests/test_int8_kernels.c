@@ -204,6 +204,9 @@ typedef struct {
 /* Set by the stem test: make_conv_case then makes stem-like convs (k x k over 1 or 2
  * channels on an already padded input: kernel rows of at most 8 bytes). */
 static bool stem_like_cases;
+/* Set by the wide VNNI tests: up to 100 input and output channels (several 16-, 32- and
+ * 64-channel blocks, every kind of last block). */
+static bool wide_cases;
 
 static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
 {
@@ -222,7 +225,9 @@ static void make_conv_case(frost_rng *r, conv_case *c, bool dw)
         a->w = irand(r, a->k, a->k + 20);
         a->cin = a->k == 3 ? irand(r, 1, 3) : irand(r, 1, 2); /* 3 x 3 and 5 x 2: rows > 8 */
     }
-    a->cout = dw ? a->cin : irand(r, 1, 40);
+    if (wide_cases) /* half of the GEMM cases in whole quads: 1x1 ones read their input directly */
+        a->cin = !dw && irand(r, 0, 1) ? 4 * irand(r, 1, 25) : irand(r, 1, dw ? 150 : 100);
+    a->cout = dw ? a->cin : irand(r, 1, wide_cases ? 100 : 40);
     a->groups = dw ? a->cin : 1;
     a->oh = (a->h + 2 * a->pad - a->k) / a->stride + 1;
     a->ow = (a->w + 2 * a->pad - a->k) / a->stride + 1;
@@ -327,23 +332,34 @@ TEST(test_gemm_conv_avx2_stem_matches_reference)
     stem_like_cases = false;
 }
 
-/* The AVX-512 VNNI GEMM against the reference (pixel ranges split like threads). */
-TEST(test_vnni_conv_matches_reference)
+/* The AVX-512 VNNI GEMM against the reference (pixel ranges split like threads), with
+ * counts of the paths the cases went through: the input read directly (1x1, stride 1,
+ * whole quads) or gathered, a reduction length not a multiple of 4, stride 2, a last
+ * block of 16 channels or fewer (the 8 x 16 kernel) or of 17..31 (8 x 32, masked), and
+ * the float requantization. */
+static void vnni_conv_property(uint64_t seed, int cases)
 {
     if (!frost_cpu_has_avx512_vnni()) {
         printf("  (no AVX-512 VNNI on this CPU: skipped)\n");
         return;
     }
     frost_rng r;
-    frost_rng_seed(&r, 2026);
-    int bad = 0;
-    for (int t = 0; t < 2000; t++) {
+    frost_rng_seed(&r, seed);
+    int bad = 0, direct = 0, odd_k = 0, stride2 = 0, tail16 = 0, tail32 = 0, fp = 0;
+    for (int t = 0; t < cases; t++) {
         conv_case c;
         make_conv_case(&r, &c, false);
         int kdim = c.a.k * c.a.k * c.a.cin;
+        direct += c.a.k == 1 && c.a.stride == 1 && c.a.pad == 0 && kdim % 4 == 0;
+        odd_k += kdim % 4 != 0;
+        stride2 += c.a.stride == 2;
+        tail16 += c.a.cout % 32 != 0 && c.a.cout % 32 <= 16;
+        tail32 += c.a.cout % 32 > 16;
+        fp += c.fscale != NULL;
         void *vp = malloc(frost_int8_vnni_packed_bytes(c.a.cout, kdim));
         void *vs = malloc(frost_int8_vnni_scratch_bytes(&c.a));
-        frost_int8_vnni_pack(c.a.cout, kdim, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
+        frost_int8_vnni_pack(c.a.cout, kdim, c.a.acc_shift, c.w, c.bias_eff, c.mult, c.shift,
+                             c.fscale, vp);
         frost_int8_conv_ref(&c.a, c.x, c.y_ref);
         int pix = c.a.oh * c.a.ow, cut = irand(&r, 0, pix);
         frost_int8_conv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut, vs);
@@ -356,29 +372,62 @@ TEST(test_vnni_conv_matches_reference)
         free_conv_case(&c);
     }
     CHECK_EQ_INT(bad, 0);
+    if (stem_like_cases) /* all k x k, unpadded, few channels: the checks below do not apply */
+        return;
+    int least = cases / 20; /* each path well covered */
+    printf("  %d direct, %d odd k, %d stride 2, %d/%d last blocks <= 16/17..31, %d float\n", direct,
+           odd_k, stride2, tail16, tail32, fp);
+    CHECK(direct >= least && odd_k >= least && stride2 >= least);
+    CHECK(tail16 >= least && tail32 >= least && fp >= least);
 }
+
+TEST(test_vnni_conv_matches_reference) { vnni_conv_property(2026, 2000); }
+
+/* Stem-like convs (k x k over 1-3 channels, unpadded: the gather's copies of whole kernel
+ * rows, reads stopping at the input's end), many tiles of pixels. */
+TEST(test_vnni_conv_stem_matches_reference)
+{
+    stem_like_cases = true;
+    vnni_conv_property(2030, 400);
+    stem_like_cases = false;
+}
+
+/* Wider layers: several pairs of 16-channel blocks, long reductions. */
+TEST(test_vnni_conv_wide_matches_reference)
+{
+    wide_cases = true;
+    vnni_conv_property(2028, 600);
+    wide_cases = false;
+}
+
 TEST(test_depthwise_avx2_matches_reference) { conv_property(true, 2000); }
 
-/* The AVX-512 VNNI depthwise kernel (inputs without padding, as the runtime hands them). */
-TEST(test_depthwise_vnni_matches_reference)
+/* The AVX-512 VNNI depthwise kernel (padding handled by the kernel: border pixels through
+ * a zero-point-filled window), with counts of its paths: whole 64-channel blocks, a last block
+ * of 33..63 channels (masked zmm store) or of 32 or fewer (two pixels per zmm, an odd last pixel in
+ * ymm), and the float requantization. */
+static void vnni_dw_property(uint64_t seed, int cases)
 {
     if (!frost_cpu_has_avx512_vnni()) {
         printf("  (no AVX-512 VNNI on this CPU: skipped)\n");
         return;
     }
     frost_rng r;
-    frost_rng_seed(&r, 2027);
-    int bad = 0, tried = 0;
-    for (int t = 0; t < 4000 && tried < 1500; t++) {
+    frost_rng_seed(&r, seed);
+    int bad = 0, tried = 0, full = 0, tail64 = 0, tail32 = 0, odd_w = 0, fp = 0, padded = 0;
+    for (int t = 0; t < 3 * cases && tried < cases; t++) {
         conv_case c;
         make_conv_case(&r, &c, true);
-        if (c.a.pad != 0) {
-            free_conv_case(&c);
-            continue;
-        }
         tried++;
+        padded += c.a.pad > 0;
+        full += c.a.cout >= 64;
+        tail64 += c.a.cout % 64 > 32;
+        tail32 += c.a.cout % 64 != 0 && c.a.cout % 64 <= 32;
+        odd_w += c.a.ow % 2;
+        fp += c.fscale != NULL;
         void *vp = malloc(frost_int8_dw_vnni_packed_bytes(c.a.cout, c.a.k));
-        frost_int8_dw_vnni_pack(c.a.cout, c.a.k, c.w, c.bias_eff, c.mult, c.shift, c.fscale, vp);
+        frost_int8_dw_vnni_pack(c.a.cout, c.a.k, c.a.acc_shift, c.w, c.bias_eff, c.mult, c.shift,
+                                c.fscale, vp);
         frost_int8_conv_ref(&c.a, c.x, c.y_ref);
         int cut = irand(&r, 0, c.a.oh);
         frost_int8_dwconv_vnni(&c.a, vp, c.x, c.y_fast, 0, cut);
@@ -389,8 +438,22 @@ TEST(test_depthwise_vnni_matches_reference)
         free(vp);
         free_conv_case(&c);
     }
-    CHECK(tried >= 1000);
+    CHECK(tried == cases);
     CHECK_EQ_INT(bad, 0);
+    int least = cases / 20;
+    CHECK(tail32 >= least && odd_w >= least && fp >= least && padded >= least);
+    if (wide_cases)
+        CHECK(full >= least && tail64 >= least);
+}
+
+TEST(test_depthwise_vnni_matches_reference) { vnni_dw_property(2027, 1500); }
+
+/* Wider layers: several 64-channel blocks and every kind of last block. */
+TEST(test_depthwise_vnni_wide_matches_reference)
+{
+    wide_cases = true;
+    vnni_dw_property(2029, 600);
+    wide_cases = false;
 }
 
 /* The AVX2 product against the reference: both layouts, both requantizations, channel
@@ -425,6 +488,42 @@ TEST(test_mul_avx2_matches_reference)
         frost_int8_mul_avx2(&a, pixels, c, per_channel, x0, x1, y1);
         bad += memcmp(y0, y1, n) != 0;
         free(x0), free(x1), free(y0), free(y1);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* The VNNI kernels' one-rounding MBQM against the scalar two-rounding one: every shift
+ * from 31 right to 8 left, multipliers 0, 2^30, 2^31 - 1 and random ones, accumulators
+ * over the whole int32 range (the left shift wraps as the scalar's does), 16 and 8 lanes. */
+TEST(test_requant_avx512_matches_scalar)
+{
+    if (!frost_cpu_has_avx512_vnni()) {
+        printf("  (no AVX-512 VNNI on this CPU: skipped)\n");
+        return;
+    }
+    frost_rng r;
+    frost_rng_seed(&r, 512);
+    int bad = 0;
+    for (int t = 0; t < 40000; t++) {
+        int32_t acc[16], m0[16], e[16], out[16], out8[8];
+        for (int i = 0; i < 16; i++) {
+            int mk = irand(&r, 0, 9), kind = irand(&r, 0, 9);
+            m0[i] = mk == 0   ? 0
+                    : mk == 1 ? INT32_C(1) << 30
+                    : mk == 2 ? INT32_MAX
+                              : (int32_t)((INT64_C(1) << 30) + (int64_t)(frost_rng_u64(&r) >> 34));
+            e[i] = irand(&r, -31, 8);
+            acc[i] = kind == 0   ? INT32_MIN
+                     : kind == 1 ? INT32_MAX
+                     : kind < 5  ? irand(&r, -100, 100)
+                                 : (int32_t)(frost_rng_u64(&r) >> 32);
+        }
+        frost_int8_requant16_avx512(acc, m0, e, out);
+        frost_int8_requant8_avx512(acc, m0, e, out8);
+        for (int i = 0; i < 16; i++)
+            bad += out[i] != frost_mbqm(acc[i], m0[i], e[i]);
+        for (int i = 0; i < 8; i++)
+            bad += out8[i] != frost_mbqm(acc[i], m0[i], e[i]);
     }
     CHECK_EQ_INT(bad, 0);
 }
@@ -507,6 +606,11 @@ TEST(test_requant_linear_add_avx2_match_reference)
         frost_int8_add_ref(&a, n, x0, x1, y0);
         frost_int8_add_avx2(&a, n, x0, x1, y1);
         bad += memcmp(y0, y1, (size_t)n) != 0;
+        if (frost_cpu_has_avx512_vnni()) { /* and the 16-lane add, on the same case */
+            memset(y1, 0, sizeof y1);
+            frost_int8_add_avx512(&a, n, x0, x1, y1);
+            bad += memcmp(y0, y1, (size_t)n) != 0;
+        }
         int top = a.shift[0] > a.shift[1] ? a.shift[0] : a.shift[1];
         int low = a.shift[0] < a.shift[1] ? a.shift[0] : a.shift[1];
         shift_kinds[a.fp ? 2 : top > 0 ? 1 : 0] += a.fp || top > 0 || (top == 0 && low < 0);
@@ -634,8 +738,12 @@ int main(void)
     RUN(test_gemm_conv_avx2_matches_reference);
     RUN(test_gemm_conv_avx2_stem_matches_reference);
     RUN(test_vnni_conv_matches_reference);
+    RUN(test_vnni_conv_wide_matches_reference);
+    RUN(test_vnni_conv_stem_matches_reference);
     RUN(test_depthwise_avx2_matches_reference);
     RUN(test_depthwise_vnni_matches_reference);
+    RUN(test_depthwise_vnni_wide_matches_reference);
+    RUN(test_requant_avx512_matches_scalar);
     RUN(test_requant_linear_add_avx2_match_reference);
     RUN(test_add_input_scaling_avx2_exact);
     RUN(test_mul_avx2_matches_reference);

@@ -46,13 +46,14 @@ size_t frost_int8_gemm_scratch_bytes(const frost_int8_conv_args *a);
 void frost_int8_conv_gemm_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                                uint8_t *y, int pix0, int pix1, void *scratch);
 
-/* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 256-bit forms;
+/* The same convolution through AVX-512 VNNI (u8 x s8 vpdpbusd into int32, 512-bit forms;
  * only after frost_cpu_has_avx512_vnni()). Weights stay int8 (acc_shift is applied to the
- * sums); `packed` from frost_int8_vnni_pack; output pixels [pix0, pix1). */
+ * sums, from the packed constants: the kernel does not read a->acc_shift); `packed` from
+ * frost_int8_vnni_pack; output pixels [pix0, pix1). */
 size_t frost_int8_vnni_packed_bytes(int cout, int kdim);
-void frost_int8_vnni_pack(int cout, int kdim, const int8_t *w, const int32_t *bias_eff,
-                          const int32_t *mult, const int32_t *shift, const float *fscale,
-                          void *packed);
+void frost_int8_vnni_pack(int cout, int kdim, int acc_shift, const int8_t *w,
+                          const int32_t *bias_eff, const int32_t *mult, const int32_t *shift,
+                          const float *fscale, void *packed);
 size_t frost_int8_vnni_scratch_bytes(const frost_int8_conv_args *a);
 void frost_int8_conv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                           uint8_t *y, int pix0, int pix1, void *scratch);
@@ -69,11 +70,12 @@ void frost_int8_dw_pack(int c, int k, int acc_shift, const int8_t *w, const int3
 void frost_int8_dwconv_avx2(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
                             uint8_t *y, int row0, int row1);
 
-/* Depthwise 3x3 / 5x5 with AVX-512 VNNI, 32 channels at a time, on an input with no
- * padding left (a->pad == 0: the runtime pads with the zero point first). Reads up to 31
+/* Depthwise 3x3 / 5x5 with AVX-512 VNNI, 64 channels at a time in zmm (a last block of
+ * 32 or fewer channels two pixels at a time), any stride and padding (border pixels read
+ * their window through a zero-point-filled copy: no padded input needed). Reads up to 31
  * bytes past the input's end. Output rows [row0, row1). */
 size_t frost_int8_dw_vnni_packed_bytes(int c, int k);
-void frost_int8_dw_vnni_pack(int c, int k, const int8_t *w, const int32_t *bias_eff,
+void frost_int8_dw_vnni_pack(int c, int k, int acc_shift, const int8_t *w, const int32_t *bias_eff,
                              const int32_t *mult, const int32_t *shift, const float *fscale,
                              void *packed);
 void frost_int8_dwconv_vnni(const frost_int8_conv_args *a, const void *packed, const uint8_t *x,
@@ -108,6 +110,12 @@ void frost_int8_bin_rq_pack(const int32_t *m0, const int32_t *e, const float *fs
 /* Vector requantization of 8 lanes (exported for the kernel tests). */
 void frost_int8_requant8_avx2(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                               int32_t *out);
+/* The VNNI kernels' one-rounding MBQM (requant_avx512.h) of 16 and 8 lanes (exported for the
+ * kernel tests; only after frost_cpu_has_avx512_vnni()). */
+void frost_int8_requant16_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                                 int32_t *out);
+void frost_int8_requant8_avx512(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                                int32_t *out);
 /* The add's input scaling MBQM((x[i] - zp) << 20, m0, e) of 8 bytes for e <= 0, the
  * two-multiply form frost_int8_add_avx2 uses (exported for the kernel tests). */
 void frost_int8_add_scaled8_avx2(const uint8_t *x, int32_t zp, int32_t m0, int32_t e, int32_t *out);
@@ -132,6 +140,9 @@ void frost_int8_add_ref(const frost_int8_add_args *a, int64_t n, const uint8_t *
                         const uint8_t *x1, uint8_t *y);
 void frost_int8_add_avx2(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
                          const uint8_t *x1, uint8_t *y);
+/* The same in 16 lanes (AVX-512; only after frost_cpu_has_avx512_vnni()). */
+void frost_int8_add_avx512(const frost_int8_add_args *a, int64_t n, const uint8_t *x0,
+                           const uint8_t *x1, uint8_t *y);
 
 /* Elementwise product, TFLite-style: the integer product of the zero-point-free inputs is
  * requantized by M = S_a S_b / (S_y 2^acc_shift):
