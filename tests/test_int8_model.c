@@ -294,6 +294,47 @@ TEST(test_file_round_trip_and_wrong_input_size)
     remove(path);
 }
 
+/* Two threads run a whole image in one parallel region with a barrier between nodes
+ * (run_nodes); one thread, or node by node, must give the same bits. The model has conv
+ * nodes big enough to be split (>= 100k multiply-adds), so both threads do work. */
+TEST(test_two_threads_in_one_region_match_one_thread)
+{
+    frost_model *qm;
+    float *x;
+    frost_int8_model *im = small_converted(&qm, &x);
+    int split = 0;
+    for (int i = 1; im && i < im->n_nodes; i++) {
+        const frost_int8_node *n = &im->nodes[i];
+        int64_t per_out =
+            n->groups > 1 ? (int64_t)n->k * n->k : (int64_t)n->k * n->k * im->nodes[n->in[0]].c;
+        split += n->op == FROST_I8_CONV && (int64_t)n->h * n->w * n->c * per_out >= 100000;
+    }
+    CHECK(split >= 3);
+    for (int requant = 0; im && requant < 2; requant++) {
+        CHECK(frost_int8_set_float_requant(im, requant) == FROST_OK);
+        size_t arena = frost_int8_arena_bytes(im);
+        uint8_t *after_region = malloc(arena);
+        for (int i = 0; i < 8; i++) {
+            float one[10], region[10];
+            frost_set_threads(1);
+            CHECK(frost_int8_run(im, x + i * 784, 784, one) == FROST_OK);
+            frost_set_threads(2);
+            CHECK(frost_int8_run(im, x + i * 784, 784, region) == FROST_OK);
+            CHECK(memcmp(one, region, sizeof one) == 0);
+            memcpy(after_region, im->arena, arena); /* every tensor the run left */
+            frost_int8_quantize_input(im, x + i * 784, frost_int8_tensor(im, 0));
+            for (int j = 1; j < im->n_nodes; j++) /* a fork and join per node */
+                frost_int8_run_node(im, j);
+            CHECK(memcmp(after_region, im->arena, arena) == 0);
+        }
+        free(after_region);
+    }
+    frost_set_threads(0);
+    frost_int8_free(im);
+    frost_model_free(qm);
+    free(x);
+}
+
 /* Replaces the first `from` in the file with `to` (same length); false if absent. */
 static bool patch(char *b, size_t n, const char *from, const char *to)
 {
@@ -375,6 +416,7 @@ int main(void)
     RUN(test_mobilenetv2_relu6_layers_match_fake_quant);
     RUN(test_mobilenetv2_hswish_layers_match_fake_quant);
     RUN(test_file_round_trip_and_wrong_input_size);
+    RUN(test_two_threads_in_one_region_match_one_thread);
     RUN(test_corrupt_files_are_refused);
     return frost_test_summary();
 }

@@ -520,7 +520,20 @@ static void conv_share(frost_int8_model *m, const frost_int8_node *n, const fros
     }
 }
 
-static void run_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+/* Threads a conv node is worth: one below ~100k multiply-adds, where waking a second thread
+ * costs more than it saves. */
+static int conv_threads(const frost_int8_model *m, const frost_int8_node *n, int threads)
+{
+    if (!m->use_avx2 || !n->packed)
+        return 1; /* the reference kernel runs on one thread */
+    int64_t work = (int64_t)n->h * n->w * n->c *
+                   (n->groups > 1 ? n->k * n->k : (int64_t)n->k * n->k * m->nodes[n->in[0]].c);
+    return work < 100000 ? 1 : threads;
+}
+
+/* Thread t of nt's share of conv node n (nt = 1: all of it). */
+static void conv_node_share(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                            uint8_t *y, int t, int nt)
 {
     frost_int8_conv_args a = conv_args(m, n);
     if (!m->use_avx2 || !n->packed) {
@@ -533,16 +546,7 @@ static void run_conv(frost_int8_model *m, const frost_int8_node *n, const uint8_
         pa.w += 2 * a.pad;
         pa.pad = 0;
     }
-    int threads = frost_get_threads();
-    int64_t work = (int64_t)n->h * n->w * n->c * (a.groups > 1 ? n->k * n->k : a.k * a.k * a.cin);
-    if (work < 100000)
-        threads = 1;    /* not worth waking a second thread */
-    if (threads == 1) { /* no parallel region: its fork/join costs more than a small layer */
-        conv_share(m, n, &a, &pa, x, y, 0, 1);
-        return;
-    }
-#pragma omp parallel num_threads(threads)
-    conv_share(m, n, &a, &pa, x, y, omp_get_thread_num(), omp_get_num_threads());
+    conv_share(m, n, &a, &pa, x, y, t, nt);
 }
 
 static void run_linear(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
@@ -604,7 +608,9 @@ static void add_share(const frost_int8_model *m, const frost_int8_add_args *args
         frost_int8_add_ref(args, e - b, x + b, x1 + b, y + b);
 }
 
-static void run_add(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+/* Thread t of nt's share of add node n (nt = 1: all of it). */
+static void add_node_share(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                           uint8_t *y, int t, int nt)
 {
     const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
     frost_int8_add_args args = {
@@ -617,13 +623,7 @@ static void run_add(frost_int8_model *m, const frost_int8_node *n, const uint8_t
     frost_int8_add_float_params(&args, a->scale, b->scale, n->scale);
     int64_t len = (int64_t)n->h * n->w * n->c;
     const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
-    int threads = len >= 65536 ? frost_get_threads() : 1;
-    if (threads == 1) { /* no parallel region: its fork/join costs more than a small add */
-        add_share(m, &args, len, x, x1, y, 0, 1);
-        return;
-    }
-#pragma omp parallel num_threads(threads)
-    add_share(m, &args, len, x, x1, y, omp_get_thread_num(), omp_get_num_threads());
+    add_share(m, &args, len, x, x1, y, t, nt);
 }
 
 /* Thread t of nt's share of a product: whole pixels. */
@@ -640,7 +640,9 @@ static void mul_share(const frost_int8_model *m, const frost_int8_mul_args *args
         frost_int8_mul_ref(args, p1 - p0, c, per_channel, x + off, b_at, y + off);
 }
 
-static void run_mul(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x, uint8_t *y)
+/* Thread t of nt's share of product node n (nt = 1: all of it). */
+static void mul_node_share(frost_int8_model *m, const frost_int8_node *n, const uint8_t *x,
+                           uint8_t *y, int t, int nt)
 {
     const frost_int8_node *a = &m->nodes[n->in[0]], *b = &m->nodes[n->in[1]];
     frost_int8_mul_args args = {.a_zp = a->zp,
@@ -656,14 +658,7 @@ static void run_mul(frost_int8_model *m, const frost_int8_node *n, const uint8_t
     int64_t pixels = (int64_t)n->h * n->w;
     bool per_channel = (int64_t)b->h * b->w != pixels;
     const uint8_t *x1 = frost_int8_tensor(m, n->in[1]);
-    int threads = pixels * n->c >= 65536 ? frost_get_threads() : 1;
-    if (threads == 1) { /* no parallel region: its fork/join costs more than a small product */
-        mul_share(m, &args, pixels, n->c, per_channel, x, x1, y, 0, 1);
-        return;
-    }
-#pragma omp parallel num_threads(threads)
-    mul_share(m, &args, pixels, n->c, per_channel, x, x1, y, omp_get_thread_num(),
-              omp_get_num_threads());
+    mul_share(m, &args, pixels, n->c, per_channel, x, x1, y, t, nt);
 }
 
 /* Input j of a concat / LUT node through its table, rows of len bytes into y (stride
@@ -684,7 +679,8 @@ static void map_rows(const frost_int8_model *m, const frost_int8_node *n, int j,
     }
 }
 
-void frost_int8_run_node(frost_int8_model *m, int i)
+/* Node i on one thread, except for the kinds that are split between threads. */
+static void run_node_alone(frost_int8_model *m, int i)
 {
     frost_int8_node *n = &m->nodes[i];
     uint8_t *y = frost_int8_tensor(m, i);
@@ -695,7 +691,7 @@ void frost_int8_run_node(frost_int8_model *m, int i)
         if (n->ain)
             frost_int8_bin_run(m, n, x, y);
         else
-            run_conv(m, n, x, y);
+            conv_node_share(m, n, x, y, 0, 1);
         break;
     case FROST_I8_LINEAR:
         if (n->ain) {
@@ -705,8 +701,8 @@ void frost_int8_run_node(frost_int8_model *m, int i)
         run_linear(m, n, x, y);
         break;
     case FROST_I8_LOGITS: run_linear(m, n, x, y); break;
-    case FROST_I8_ADD: run_add(m, n, x, y); break;
-    case FROST_I8_MUL: run_mul(m, n, x, y); break;
+    case FROST_I8_ADD: add_node_share(m, n, x, y, 0, 1); break;
+    case FROST_I8_MUL: mul_node_share(m, n, x, y, 0, 1); break;
     case FROST_I8_CONCAT: {
         int off = 0;
         for (int j = 0; j < n->n_in; j++) {
@@ -737,6 +733,81 @@ void frost_int8_run_node(frost_int8_model *m, int i)
         break;
     }
     case FROST_I8_OP_COUNT: /* rejected when the model was checked */ break;
+    }
+}
+
+/* Threads worth giving node i when `threads` are available: the split kinds (conv, add,
+ * product) take them all when large enough; everything else runs on one thread (a
+ * binarized-input node opens its own parallel region inside run_node_alone). */
+static int node_threads(const frost_int8_model *m, const frost_int8_node *n, int threads)
+{
+    switch (n->op) {
+    case FROST_I8_CONV: return n->ain ? 1 : conv_threads(m, n, threads);
+    case FROST_I8_ADD: return (int64_t)n->h * n->w * n->c >= 65536 ? threads : 1;
+    case FROST_I8_MUL: return (int64_t)n->h * n->w * n->c >= 65536 ? threads : 1;
+    default: return 1;
+    }
+}
+
+/* Thread t of nt's share of node i, called by all nt threads of a parallel region (nt = 1:
+ * the caller is alone). Nodes not worth splitting run on thread 0; the others wait. */
+static void run_node_share(frost_int8_model *m, int i, int t, int nt)
+{
+    frost_int8_node *n = &m->nodes[i];
+    if (nt == 1 || node_threads(m, n, nt) == 1) {
+        if (t == 0)
+            run_node_alone(m, i);
+        return;
+    }
+    uint8_t *y = frost_int8_tensor(m, i);
+    const uint8_t *x = frost_int8_tensor(m, n->in[0]);
+    switch (n->op) {
+    case FROST_I8_CONV: conv_node_share(m, n, x, y, t, nt); break;
+    case FROST_I8_ADD: add_node_share(m, n, x, y, t, nt); break;
+    case FROST_I8_MUL: mul_node_share(m, n, x, y, t, nt); break;
+    default: break; /* node_threads gives the other kinds one thread */
+    }
+}
+
+void frost_int8_run_node(frost_int8_model *m, int i)
+{
+    int threads = node_threads(m, &m->nodes[i], frost_get_threads());
+    if (threads == 1) { /* no parallel region: its fork/join costs more than a small node */
+        run_node_share(m, i, 0, 1);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    run_node_share(m, i, omp_get_thread_num(), omp_get_num_threads());
+}
+
+/* Whether any node opens a parallel region of its own (binarized inputs): such a model
+ * runs node by node, since a region nested in the run's would get one thread. */
+static bool has_inner_regions(const frost_int8_model *m)
+{
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].ain)
+            return true;
+    return false;
+}
+
+/* Nodes 1.. of one image. With several threads, one parallel region for the whole run
+ * and a barrier between nodes, instead of a fork and join per node (MobileNetV2 has about
+ * 65 nodes worth splitting). */
+static void run_nodes(frost_int8_model *m)
+{
+    int threads = frost_get_threads();
+    if (threads == 1 || has_inner_regions(m)) {
+        for (int i = 1; i < m->n_nodes; i++)
+            frost_int8_run_node(m, i);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int i = 1; i < m->n_nodes; i++) {
+            run_node_share(m, i, t, nt);
+#pragma omp barrier
+        }
     }
 }
 
@@ -781,8 +852,7 @@ frost_status frost_int8_run_quantized(frost_int8_model *m, const uint8_t *image,
     FROST_TRY(check_input(m, image, n));
     const frost_int8_node *in = &m->nodes[0];
     memcpy(frost_int8_tensor(m, 0), image, (size_t)in->h * in->w * in->c);
-    for (int i = 1; i < m->n_nodes; i++)
-        frost_int8_run_node(m, i);
+    run_nodes(m);
     write_output(m, out);
     return FROST_OK;
 }
@@ -791,8 +861,7 @@ frost_status frost_int8_run(frost_int8_model *m, const float *image, int64_t n, 
 {
     FROST_TRY(check_input(m, image, n));
     frost_int8_quantize_input(m, image, frost_int8_tensor(m, 0));
-    for (int i = 1; i < m->n_nodes; i++)
-        frost_int8_run_node(m, i);
+    run_nodes(m);
     write_output(m, out);
     return FROST_OK;
 }
