@@ -29,7 +29,8 @@
 /* Convs with fewer multiply-adds than this run on one thread: waking a second one costs
  * more than it saves. */
 #define MIN_PARALLEL_MACS 100000
-/* im2col tile: rows of patches per thread and step (a multiple of the GEMM's 6 rows) */
+/* im2col tile: rows of patches per thread and step (a multiple of the GEMM tiles' 6 and
+ * 12 rows) */
 #define IM2COL_ROWS  96
 #define IM2COL_BYTES (64 * 1024)
 
@@ -87,6 +88,7 @@ struct frost_fp32_model {
     float *conv_scratch;  /* F_CONV (frost_conv2d_forward) and max pool's argmax */
     int threads_planned;
     bool use_avx2;
+    bool use_avx512; /* GEMM and depthwise on zmm (implies use_avx2) */
 };
 
 static float *tensor(frost_fp32_model *m, int i)
@@ -276,8 +278,8 @@ static frost_status plan_memory(frost_fp32_model *m)
 
 static int im2col_rows(int kdim)
 {
-    int rows = IM2COL_BYTES / (kdim * (int)sizeof(float)) / 6 * 6;
-    rows = rows < 6 ? 6 : rows;
+    int rows = IM2COL_BYTES / (kdim * (int)sizeof(float)) / 12 * 12;
+    rows = rows < 12 ? 12 : rows;
     return rows > IM2COL_ROWS ? IM2COL_ROWS : rows;
 }
 
@@ -315,6 +317,7 @@ static frost_status compile(const frost_model *f, frost_fp32_model *m)
     m->in_c = f->in_c;
     m->classes = f->classes;
     m->use_avx2 = frost_cpu_has_avx2();
+    m->use_avx512 = frost_cpu_has_avx512f();
     m->nodes = calloc((size_t)f->n_nodes, sizeof(f_node));
     if (!m->nodes)
         return no_memory(f);
@@ -367,12 +370,18 @@ void frost_fp32_free(frost_fp32_model *m)
 void frost_fp32_force_reference(frost_fp32_model *m, int on)
 {
     m->use_avx2 = !on && frost_cpu_has_avx2();
+    m->use_avx512 = !on && frost_cpu_has_avx512f();
 }
 
 /* ---- running ---- */
 
 typedef void (*pgemm_fn)(frost_act_kind, int, int, int, int, const float *, int64_t, const float *,
                          float *, int64_t);
+
+static pgemm_fn pick_gemm(const frost_fp32_model *m)
+{
+    return m->use_avx512 ? frost_pgemm_avx512 : m->use_avx2 ? frost_pgemm_avx2 : frost_pgemm_ref;
+}
 
 static int threads_for(int64_t macs) { return macs < MIN_PARALLEL_MACS ? 1 : frost_get_threads(); }
 
@@ -418,17 +427,19 @@ static void im2col(const f_node *n, const f_node *in, const float *x, int p0, in
 static void run_gemm(frost_fp32_model *m, const f_node *n, const float *x, float *y)
 {
     const f_node *in = &m->nodes[n->in[0]];
-    pgemm_fn gemm = m->use_avx2 ? frost_pgemm_avx2 : frost_pgemm_ref;
-    const int pixels = n->h * n->w, groups = (pixels + 5) / 6;
+    pgemm_fn gemm = pick_gemm(m);
+    /* threads split the pixels in whole tiles of the kernel's rows */
+    const int mr = m->use_avx512 ? 12 : 6;
+    const int pixels = n->h * n->w, groups = (pixels + mr - 1) / mr;
     const int blocks = (n->c + FROST_PGEMM_NR - 1) / FROST_PGEMM_NR;
     const size_t blk = (size_t)FROST_PGEMM_NR * ((size_t)n->kdim + 1);
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int p0 = 6 * (int)((int64_t)groups * t / nt);
-        int p1 = FROST_MIN(6 * (int)((int64_t)groups * (t + 1) / nt), pixels);
-        if (!n->im2col && groups < 8 * nt && blocks >= 4 * nt) {
+        int p0 = mr * (int)((int64_t)groups * t / nt);
+        int p1 = FROST_MIN(mr * (int)((int64_t)groups * (t + 1) / nt), pixels);
+        if (!n->im2col && pixels < 48 * nt && blocks >= 4 * nt) {
             /* few pixels (7x7, 14x14 maps), many channels: split the channel blocks, so
              * that no thread is left with a short last tile and each reads only its
              * share of the weights */
@@ -484,7 +495,7 @@ static void run_dw(frost_fp32_model *m, const f_node *n, const float *x, float *
 
 static void run_linear(frost_fp32_model *m, const f_node *n, const float *x, float *y)
 {
-    pgemm_fn gemm = m->use_avx2 ? frost_pgemm_avx2 : frost_pgemm_ref;
+    pgemm_fn gemm = pick_gemm(m);
     const int blocks = (n->c + FROST_PGEMM_NR - 1) / FROST_PGEMM_NR;
     const size_t blk = (size_t)FROST_PGEMM_NR * ((size_t)n->kdim + 1);
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);
