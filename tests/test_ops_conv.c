@@ -458,8 +458,9 @@ typedef struct {
 
 /* Forward and backward (dy = r) through one kernel family; dx and dw start at
  * `dx0` / `dw0` to exercise the accumulation. */
-static dw_result run_depthwise(const frost_dw_geom *g, bool avx2, const float *x, const float *w,
-                               const float *b, const float *r, const float *dx0, const float *dw0)
+static dw_result run_depthwise(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
+                               const float *w, const float *b, const float *r, const float *dx0,
+                               const float *dw0)
 {
     size_t nx = (size_t)g->n * g->h * g->w * g->c, ny = (size_t)g->n * g->oh * g->ow * g->c;
     size_t nw = (size_t)g->c * g->kh * g->kw;
@@ -467,8 +468,8 @@ static dw_result run_depthwise(const frost_dw_geom *g, bool avx2, const float *x
     memcpy(res.dx, dx0, nx * sizeof(float));
     memcpy(res.dw, dw0, nw * sizeof(float));
     float *scratch = malloc(frost_dw_scratch_floats(g) * sizeof(float));
-    frost_dw_forward(g, avx2, x, w, b, res.y, scratch);
-    frost_dw_backward(g, avx2, x, w, r, res.dx, res.dw, scratch);
+    frost_dw_forward(g, kernels, x, w, b, res.y, scratch);
+    frost_dw_backward(g, kernels, x, w, r, res.dx, res.dw, scratch);
     free(scratch);
     return res;
 }
@@ -497,11 +498,15 @@ static bool random_depthwise_case(frost_conv_params *p, frost_shape4 *in)
            frost_conv_out_dim(in->w, p->kw, p->stride, p->pad_w) > 0;
 }
 
+/* Both SIMD families, called directly (the AVX2 one stays covered where the CPU has
+ * AVX-512). */
 TEST(test_depthwise_avx2_matches_reference)
 {
-    bool avx2 = frost_cpu_has_avx2();
+    bool avx2 = frost_cpu_has_avx2(), avx512 = frost_cpu_has_avx512f();
     if (!avx2)
         printf("  (no AVX2/FMA: only the reference is checked)\n");
+    else if (!avx512)
+        printf("  (no AVX-512 or FROST_NO_AVX512: the zmm kernels are not checked)\n");
     int done = 0, failures = 0;
     while (done < 300) {
         frost_conv_params p;
@@ -528,7 +533,7 @@ TEST(test_depthwise_avx2_matches_reference)
         float *dw0 = random_floats(nw, seed + 5);
 
         /* the reference against the direct loops */
-        dw_result ref = run_depthwise(&g, false, x, w, b, r, dx0, dw0);
+        dw_result ref = run_depthwise(&g, FROST_DW_REF, x, w, b, r, dx0, dw0);
         double *y = zero_doubles(ny), *gx = zero_doubles(nx), *gw = zero_doubles(nw);
         double *gb = zero_doubles((size_t)in.c);
         naive_forward(&p, in, x, w, b, y);
@@ -541,10 +546,17 @@ TEST(test_depthwise_avx2_matches_reference)
                    compare_to_double("ref dx", ref.dx, gx, nx, 1e-5) +
                    compare_to_double("ref dw", ref.dw, gw, nw, 1e-5);
         if (avx2) {
-            dw_result fast = run_depthwise(&g, true, x, w, b, r, dx0, dw0);
+            dw_result fast = run_depthwise(&g, FROST_DW_AVX2, x, w, b, r, dx0, dw0);
             bad += compare_scaled("avx2 y", fast.y, ref.y, ny, 1e-5) +
                    compare_scaled("avx2 dx", fast.dx, ref.dx, nx, 1e-5) +
                    compare_scaled("avx2 dw", fast.dw, ref.dw, nw, 1e-5);
+            dw_result_free(&fast);
+        }
+        if (avx512) {
+            dw_result fast = run_depthwise(&g, FROST_DW_AVX512, x, w, b, r, dx0, dw0);
+            bad += compare_scaled("avx512 y", fast.y, ref.y, ny, 1e-5) +
+                   compare_scaled("avx512 dx", fast.dx, ref.dx, nx, 1e-5) +
+                   compare_scaled("avx512 dw", fast.dw, ref.dw, nw, 1e-5);
             dw_result_free(&fast);
         }
         if (bad && failures++ < 5)
@@ -589,9 +601,14 @@ TEST(test_depthwise_streamed_output_matches_reference)
     /* 32-byte aligned like the model's buffers, else the kernel cannot stream */
     float *y_ref = zero_floats(n), *y = aligned_alloc(64, n * sizeof(float));
     float *scratch = malloc(frost_dw_scratch_floats(&g) * sizeof(float));
-    frost_dw_forward(&g, false, x, w, b, y_ref, scratch);
-    frost_dw_forward(&g, true, x, w, b, y, scratch);
+    frost_dw_forward(&g, FROST_DW_REF, x, w, b, y_ref, scratch);
+    frost_dw_forward(&g, FROST_DW_AVX2, x, w, b, y, scratch);
     CHECK_EQ_INT(compare_scaled("streamed y", y, y_ref, n, 1e-5), 0);
+    if (frost_cpu_has_avx512f()) {
+        memset(y, 0, n * sizeof(float));
+        frost_dw_forward(&g, FROST_DW_AVX512, x, w, b, y, scratch);
+        CHECK_EQ_INT(compare_scaled("streamed y avx512", y, y_ref, n, 1e-5), 0);
+    }
     free(scratch);
     free(x);
     free(w);

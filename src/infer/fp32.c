@@ -477,13 +477,16 @@ static void run_dw(frost_fp32_model *m, const f_node *n, const float *x, float *
                              .stride = n->conv.stride,
                              .pad_h = n->conv.pad_h,
                              .pad_w = n->conv.pad_w};
-    const bool avx2 = m->use_avx2;
+    const bool avx2 = m->use_avx2, avx512 = m->use_avx512;
     const int64_t row = (int64_t)n->w * n->c;
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int r = 0; r < n->h; r++) {
         float *yr = y + (size_t)r * row;
-        if (avx2) {
+        if (avx512) {
+            frost_dw_forward_row_avx512(&g, 0, r, x, n->weight, n->bias, y);
+            frost_act_forward_avx2(n->act, row, yr, yr);
+        } else if (avx2) {
             frost_dw_forward_row_avx2(&g, 0, r, x, n->weight, n->bias, y);
             frost_act_forward_avx2(n->act, row, yr, yr);
         } else {
