@@ -115,15 +115,14 @@ static void tile_any(const tile_plan *t, int c, int count, bool accumulate, cons
 
 /* ---- forward ---- */
 
-void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
-                                 const float *wt, const float *b, float *y)
+/* Outputs [ow, ow1) of one output row through the generic tiles. */
+static void forward_cols(const frost_dw_geom *g, int n, int oh, const float *x, const float *wt,
+                         const float *b, float *yrow, int ow, int ow1)
 {
     const int c = g->c, s = g->stride;
-    float *yrow = y + ((size_t)n * g->oh + oh) * g->ow * c;
     tap_box box;
     bool rows_ok = frost_dw_window_taps(oh, g->kh, s, g->pad_h, g->h, &box.ki0, &box.ki1);
-    int ow = 0;
-    while (ow < g->ow) {
+    while (ow < ow1) {
         tile_plan t = {.dst = yrow + (size_t)ow * c, .dst_next = c, .stream = g->stream_output};
         if (!rows_ok || !frost_dw_window_taps(ow, g->kw, s, g->pad_w, g->w, &box.kj0, &box.kj1)) {
             tile_any(&t, c, 1, false, b); /* the window is all padding: just the bias */
@@ -134,7 +133,7 @@ void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const fl
          * ow and ow+count-1 mean all those outputs share it */
         int count = 1, kj0, kj1;
         for (int try = 8; try >= 4 && count == 1; try /= 2)
-            if (ow + try <= g->ow &&
+            if (ow + try <= ow1 &&
                 frost_dw_window_taps(ow + try - 1, g->kw, s, g->pad_w, g->w, &kj0, &kj1) &&
                 kj0 == box.kj0 && kj1 == box.kj1)
                 count = try;
@@ -150,6 +149,122 @@ void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const fl
         t.cols = box.kj1 - box.kj0 + 1;
         tile_any(&t, c, count, false, b);
         ow += count;
+    }
+}
+
+INLINE void put16(const frost_dw_geom *g, float *d, __m512 v, bool full, __mmask16 mask)
+{
+    if (g->stream_output && full && ((uintptr_t)d & 63) == 0)
+        _mm512_stream_ps(d, v);
+    else
+        store16(d, v, full, mask);
+}
+
+/* Interior outputs [o0, o1) (every tap inside the input) of a K x K filter with stride
+ * S, channels [cb, cb+16). The K*K weight vectors are loaded once for the whole span, and
+ * 8 outputs at a time give 8 independent accumulators. Each input pixel of the window
+ * row is loaded once and feeds every (output, tap) pair that reads it (up to K of them
+ * at stride 1), so a 3 x 3 stride-1 row of 8 outputs takes 10 loads for 24 FMAs. src is
+ * input pixel (first row of the window, column o0*S - pad). K and S are constants after
+ * inlining: the loops unroll completely and the pointers step by c, so no offset needs
+ * a register of its own. */
+INLINE void interior_block(int K, int S, const frost_dw_geom *g, const float *src, const float *wt,
+                           const float *b, float *dst, int o0, int o1, int cb, bool full,
+                           __mmask16 mask)
+{
+    const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
+    __m512 wv[K * K];
+#pragma GCC unroll 25
+    for (int t = 0; t < K * K; t++)
+        wv[t] = load16(wt + (size_t)t * c + cb, full, mask);
+    const __m512 init = b ? load16(b + cb, full, mask) : _mm512_setzero_ps();
+    src += cb;
+    dst += cb;
+    int o = o0;
+    for (; o + 8 <= o1; o += 8, src += 8 * S * c) {
+        __m512 a[8];
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++)
+            a[q] = init;
+        const float *r = src;
+#pragma GCC unroll 5
+        for (int i = 0; i < K; i++, r += row) {
+            const float *px = r;
+#pragma GCC unroll 19
+            for (int m = 0; m < 7 * S + K; m++, px += c) {
+                const __m512 v = load16(px, full, mask);
+#pragma GCC unroll 5
+                for (int j = 0; j < K; j++)
+                    if (m >= j && (m - j) % S == 0 && (m - j) / S < 8)
+                        a[(m - j) / S] = _mm512_fmadd_ps(v, wv[i * K + j], a[(m - j) / S]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++, dst += c)
+            put16(g, dst, a[q], full, mask);
+    }
+    for (; o < o1; o++, src += S * c, dst += c) {
+        __m512 a = init;
+        const float *r = src;
+#pragma GCC unroll 5
+        for (int i = 0; i < K; i++, r += row) {
+            const float *px = r;
+#pragma GCC unroll 5
+            for (int j = 0; j < K; j++, px += c)
+                a = _mm512_fmadd_ps(load16(px, full, mask), wv[i * K + j], a);
+        }
+        put16(g, dst, a, full, mask);
+    }
+}
+
+INLINE void interior_span(int K, int S, const frost_dw_geom *g, const float *src, const float *wt,
+                          const float *b, float *dst, int o0, int o1)
+{
+    int cb = 0;
+    for (; cb + 16 <= g->c; cb += 16)
+        interior_block(K, S, g, src, wt, b, dst, o0, o1, cb, true, 0);
+    if (cb < g->c)
+        interior_block(K, S, g, src, wt, b, dst, o0, o1, cb, false, tail_mask(g->c - cb));
+}
+
+/* Outputs of row oh whose whole K x K window lies inside the input: [*o0, *o1). False
+ * when the filter is not 3 x 3 or 5 x 5 with stride 1 or 2, the row's window is cut by the border,
+ * or no column is interior. */
+static bool interior_columns(const frost_dw_geom *g, int oh, int *o0, int *o1)
+{
+    const int s = g->stride;
+    if (g->kh != g->kw || (g->kh != 3 && g->kh != 5) || s > 2)
+        return false;
+    int ih = oh * s - g->pad_h;
+    if (ih < 0 || ih + g->kh > g->h)
+        return false;
+    *o0 = (g->pad_w + s - 1) / s;             /* first ow with ow*s - pad_w >= 0 */
+    int last = (g->w - g->kw + g->pad_w) / s; /* last ow with ow*s - pad_w + kw <= w */
+    *o1 = last + 1 < g->ow ? last + 1 : g->ow;
+    return g->w >= g->kw && *o0 < *o1;
+}
+
+void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
+                                 const float *wt, const float *b, float *y)
+{
+    float *yrow = y + ((size_t)n * g->oh + oh) * g->ow * g->c;
+    int o0, o1;
+    if (interior_columns(g, oh, &o0, &o1)) {
+        forward_cols(g, n, oh, x, wt, b, yrow, 0, o0);
+        const float *src =
+            pixel(x, g->h, g->w, g->c, n, oh * g->stride - g->pad_h, o0 * g->stride - g->pad_w);
+        float *dst = yrow + (size_t)o0 * g->c;
+        if (g->kh == 3 && g->stride == 1)
+            interior_span(3, 1, g, src, wt, b, dst, o0, o1);
+        else if (g->kh == 3)
+            interior_span(3, 2, g, src, wt, b, dst, o0, o1);
+        else if (g->stride == 1)
+            interior_span(5, 1, g, src, wt, b, dst, o0, o1);
+        else
+            interior_span(5, 2, g, src, wt, b, dst, o0, o1);
+        forward_cols(g, n, oh, x, wt, b, yrow, o1, g->ow);
+    } else {
+        forward_cols(g, n, oh, x, wt, b, yrow, 0, g->ow);
     }
     if (g->stream_output)
         _mm_sfence(); /* streamed stores are weakly ordered: publish them */
