@@ -160,19 +160,47 @@ INLINE void put16(const frost_dw_geom *g, float *d, __m512 v, bool full, __mmask
         store16(d, v, full, mask);
 }
 
-/* Interior outputs [o0, o1) (every tap inside the input) of a K x K filter with stride
- * S, channels [cb, cb+16). The K*K weight vectors are loaded once for the whole span, and
- * 8 outputs at a time give 8 independent accumulators. Each input pixel of the window
- * row is loaded once and feeds every (output, tap) pair that reads it (up to K of them
- * at stride 1), so a 3 x 3 stride-1 row of 8 outputs takes 10 loads for 24 FMAs. src is
- * input pixel (first row of the window, column o0*S - pad). K and S are constants after
+/* G consecutive interior outputs (every tap inside the input) of a K x K filter with
+ * stride S, one block of 16 channels: G independent accumulators. Each input pixel of a
+ * window row is loaded once and feeds every (output, tap) pair that reads it (up to K
+ * of them at stride 1), so a 3 x 3 stride-1 row of 8 outputs takes 10 loads for 24
+ * FMAs. src is the first output's window corner. K, S and G are constants after
  * inlining: the loops unroll completely and the pointers step by c, so no offset needs
  * a register of its own. */
+INLINE void interior_outputs(int K, int S, int G, const frost_dw_geom *g, const float *src,
+                             const __m512 *wv, __m512 init, float *dst, bool full, __mmask16 mask)
+{
+    const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
+    __m512 a[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < G; q++)
+        a[q] = init;
+    const float *r = src;
+#pragma GCC unroll 5
+    for (int i = 0; i < K; i++, r += row) {
+        const float *px = r;
+#pragma GCC unroll 19
+        for (int m = 0; m < (G - 1) * S + K; m++, px += c) {
+            const __m512 v = load16(px, full, mask);
+#pragma GCC unroll 5
+            for (int j = 0; j < K; j++)
+                if (m >= j && (m - j) % S == 0 && (m - j) / S < G)
+                    a[(m - j) / S] = _mm512_fmadd_ps(v, wv[i * K + j], a[(m - j) / S]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < G; q++, dst += c)
+        put16(g, dst, a[q], full, mask);
+}
+
+/* Interior outputs [o0, o1) of one block of 16 channels [cb, cb+16), 8, 4 or 1 at a
+ * time; the K*K weight vectors are loaded once for the whole span. src is input pixel
+ * (first row of the window, column o0*S - pad). */
 INLINE void interior_block(int K, int S, const frost_dw_geom *g, const float *src, const float *wt,
                            const float *b, float *dst, int o0, int o1, int cb, bool full,
                            __mmask16 mask)
 {
-    const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
+    const ptrdiff_t c = g->c;
     __m512 wv[K * K];
 #pragma GCC unroll 25
     for (int t = 0; t < K * K; t++)
@@ -181,40 +209,14 @@ INLINE void interior_block(int K, int S, const frost_dw_geom *g, const float *sr
     src += cb;
     dst += cb;
     int o = o0;
-    for (; o + 8 <= o1; o += 8, src += 8 * S * c) {
-        __m512 a[8];
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; q++)
-            a[q] = init;
-        const float *r = src;
-#pragma GCC unroll 5
-        for (int i = 0; i < K; i++, r += row) {
-            const float *px = r;
-#pragma GCC unroll 19
-            for (int m = 0; m < 7 * S + K; m++, px += c) {
-                const __m512 v = load16(px, full, mask);
-#pragma GCC unroll 5
-                for (int j = 0; j < K; j++)
-                    if (m >= j && (m - j) % S == 0 && (m - j) / S < 8)
-                        a[(m - j) / S] = _mm512_fmadd_ps(v, wv[i * K + j], a[(m - j) / S]);
-            }
-        }
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; q++, dst += c)
-            put16(g, dst, a[q], full, mask);
+    for (; o + 8 <= o1; o += 8, src += 8 * S * c, dst += 8 * c)
+        interior_outputs(K, S, 8, g, src, wv, init, dst, full, mask);
+    if (o + 4 <= o1) {
+        interior_outputs(K, S, 4, g, src, wv, init, dst, full, mask);
+        o += 4, src += 4 * S * c, dst += 4 * c;
     }
-    for (; o < o1; o++, src += S * c, dst += c) {
-        __m512 a = init;
-        const float *r = src;
-#pragma GCC unroll 5
-        for (int i = 0; i < K; i++, r += row) {
-            const float *px = r;
-#pragma GCC unroll 5
-            for (int j = 0; j < K; j++, px += c)
-                a = _mm512_fmadd_ps(load16(px, full, mask), wv[i * K + j], a);
-        }
-        put16(g, dst, a, full, mask);
-    }
+    for (; o < o1; o++, src += S * c, dst += c)
+        interior_outputs(K, S, 1, g, src, wv, init, dst, full, mask);
 }
 
 INLINE void interior_span(int K, int S, const frost_dw_geom *g, const float *src, const float *wt,
