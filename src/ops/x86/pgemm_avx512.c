@@ -93,8 +93,9 @@ tile(int mr, int nb, frost_act_kind act, int kdim, const float *x, int64_t ldx, 
             a##r##1 = _mm512_fmadd_ps(xv, v1, a##r##1); \
     }
         ROW(0, x0, 0)
-        ROW(1, x0, 1) ROW(2, x0, 2) ROW(3, x3, 0) ROW(4, x3, 1) ROW(5, x3, 2) ROW(6, x6, 0)
-            ROW(7, x6, 1) ROW(8, x6, 2) ROW(9, x9, 0) ROW(A, x9, 1) ROW(B, x9, 2)
+        ROW(1, x0, 1)
+        ROW(2, x0, 2) ROW(3, x3, 0) ROW(4, x3, 1) ROW(5, x3, 2) ROW(6, x6, 0) ROW(7, x6, 1)
+            ROW(8, x6, 2) ROW(9, x9, 0) ROW(A, x9, 1) ROW(B, x9, 2)
 #undef ROW
     }
     const __m512 acc[MR][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
@@ -117,26 +118,76 @@ tile(int mr, int nb, frost_act_kind act, int kdim, const float *x, int64_t ldx, 
     }
 }
 
+/* One row (a linear layer, or a chunk's last row) x one block pair: the weights stream
+ * from L3 or memory and each k would wait for the previous k's FMA, so k alternates
+ * between two accumulators per block (summed at the end: the order differs from the
+ * reference's by rounding only) and the next pair is prefetched as this one is read. */
+static void single_row(frost_act_kind act, int kdim, const float *x, const float *blk0,
+                       const float *blk1, int nb, float *y, int ncols, const float *pf)
+{
+    __m512 a0 = _mm512_loadu_ps(blk0), a1 = nb > 1 ? _mm512_loadu_ps(blk1) : a0;
+    __m512 e0 = _mm512_setzero_ps(), e1 = _mm512_setzero_ps();
+    const float *w0 = blk0 + NR, *w1 = blk1 + NR;
+    int k = 0;
+    for (; k + 2 <= kdim; k += 2) {
+        if (pf) {
+            _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)(k + 1) * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)(kdim + 1 + k) * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)(kdim + 2 + k) * NR), _MM_HINT_T0);
+        }
+        const __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]);
+        a0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w0 + (size_t)k * NR), a0);
+        e0 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w0 + (size_t)(k + 1) * NR), e0);
+        if (nb > 1) {
+            a1 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w1 + (size_t)k * NR), a1);
+            e1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w1 + (size_t)(k + 1) * NR), e1);
+        }
+    }
+    if (k < kdim) {
+        const __m512 x0 = _mm512_set1_ps(x[k]);
+        a0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w0 + (size_t)k * NR), a0);
+        if (nb > 1)
+            a1 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w1 + (size_t)k * NR), a1);
+    }
+    const __mmask16 m0 = lanes(ncols < NR ? ncols : NR);
+    const __mmask16 m1 = lanes(ncols > NR ? ncols - NR : 0);
+    _mm512_mask_storeu_ps(y, m0, activate(act, _mm512_add_ps(a0, e0)));
+    if (nb > 1)
+        _mm512_mask_storeu_ps(y + NR, m1, activate(act, _mm512_add_ps(a1, e1)));
+}
+
+/* mr rows x nb blocks with both constant after inlining. */
+static inline __attribute__((always_inline)) void
+tile_nb(int mr, int nb, frost_act_kind act, int kdim, const float *x, int64_t ldx,
+        const float *blk0, const float *blk1, float *y, int64_t ldy, int ncols, const float *pf)
+{
+    if (nb > 1)
+        tile(mr, 2, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf);
+    else
+        tile(mr, 1, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf);
+}
+
 /* The last rows of a chunk (fewer than MR). */
 static void tile_rows(int mr, int nb, frost_act_kind act, int kdim, const float *x, int64_t ldx,
                       const float *blk0, const float *blk1, float *y, int64_t ldy, int ncols,
                       const float *pf)
 {
-#define CASE(n)                                                           \
-    case n:                                                               \
-        if (nb > 1)                                                       \
-            tile(n, 2, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); \
-        else                                                              \
-            tile(n, 1, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); \
-        break;
+    /* clang-format off */
     switch (mr) {
-        CASE(11)
-        CASE(10) CASE(9) CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) default
-            : if (nb > 1) tile(1, 2, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf);
-        else tile(1, 1, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf);
-        break;
+    case 11: tile_nb(11, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 10: tile_nb(10, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 9: tile_nb(9, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 8: tile_nb(8, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 7: tile_nb(7, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 6: tile_nb(6, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 5: tile_nb(5, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 4: tile_nb(4, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 3: tile_nb(3, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    case 2: tile_nb(2, nb, act, kdim, x, ldx, blk0, blk1, y, ldy, ncols, pf); break;
+    default: single_row(act, kdim, x, blk0, blk1, nb, y, ncols, pf); break;
     }
-#undef CASE
+    /* clang-format on */
 }
 
 /* Rows [c0, c1) x the channels of one block pair (or the last single block). */
