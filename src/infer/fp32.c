@@ -385,15 +385,22 @@ static pgemm_fn pick_gemm(const frost_fp32_model *m)
 
 static int threads_for(int64_t macs) { return macs < MIN_PARALLEL_MACS ? 1 : frost_get_threads(); }
 
-static void copy_or_zero(float *d, const float *src, size_t n)
+static void copy_or_zero(float *restrict d, const float *restrict src, size_t n)
 {
-    /* short rows (a few channels): a loop beats memcpy calls */
-    if (!src)
+    /* short rows (a few channels, a stem's 3 x 3 x 3 patch row): a loop beats memcpy
+     * calls, and whole 4-float moves with an overlapping last one beat a loop that ends
+     * float by float */
+    if (!src) {
         for (size_t i = 0; i < n; i++)
             d[i] = 0.0f;
-    else
+    } else if (n >= 4) {
+        for (size_t i = 0; i + 4 <= n; i += 4)
+            memcpy(d + i, src + i, 4 * sizeof(float));
+        memcpy(d + n - 4, src + n - 4, 4 * sizeof(float));
+    } else {
         for (size_t i = 0; i < n; i++)
             d[i] = src[i];
+    }
 }
 
 /* Patch rows for output pixels [p0, p0 + rows): (kh, kw, cin) order, zeros outside. The
@@ -403,8 +410,8 @@ static void im2col(const f_node *n, const f_node *in, const float *x, int p0, in
 {
     const frost_conv_params *p = &n->conv;
     const size_t cin = (size_t)p->cin, span = (size_t)p->kw * cin;
-    for (int r = 0; r < rows; r++) {
-        int oy = (p0 + r) / n->w, ox = (p0 + r) % n->w;
+    int oy = p0 / n->w, ox = p0 % n->w; /* stepped, not divided, per row */
+    for (int r = 0; r < rows; r++, ox = ox + 1 < n->w ? ox + 1 : 0, oy += ox == 0) {
         int ix0 = ox * p->stride - p->pad_w;
         float *d = col + (size_t)r * n->kdim;
         for (int ky = 0; ky < p->kh; ky++, d += span) {
