@@ -27,9 +27,10 @@ typedef struct frost_cpu_info {
     bool avx2, fma, avx512f, avx512bw, avx512vl, avx512_vnni, avx_vnni, avx512_vpopcntdq;
     const char *int8_kernels;   /* int8 engine: "avx512-vnni", "avx2" or "reference" */
     const char *fp32_kernels;   /* FP32 engine GEMM and the FP32 training kernels frost owns
-                                   (depthwise, BN, activations): "avx512", "avx2" or
-                                   "reference" (FROST_NO_AVX512 turns "avx512" into
-                                   "avx2") */
+                                   (depthwise, BN, activations): "avx512" (GEMM and
+                                   depthwise on zmm, BN and activations on AVX2), "avx2"
+                                   or "reference"; FROST_NO_AVX512 turns "avx512" into
+                                   "avx2" */
     const char *binary_kernels; /* bit-packed binary / ternary popcount kernels (src/binary,
                                    frost_bin_best_path): "avx512-vpopcntdq", "avx2" or
                                    "reference" */

@@ -24,8 +24,8 @@ typedef struct {
     int n, h, w, c; /* input NHWC (output has the same c) */
     int oh, ow;     /* output spatial size */
     int kh, kw, stride, pad_h, pad_w;
-    /* Set by frost_dw_forward for outputs much larger than the cache: the AVX2
-     * kernel then writes them with streaming stores, which skip reading each
+    /* Set by frost_dw_forward for outputs much larger than the cache: the SIMD
+     * kernels then write them with streaming stores, which skip reading each
      * line before overwriting it (the consumer would find it evicted anyway). */
     bool stream_output;
 } frost_dw_geom;
