@@ -160,15 +160,18 @@ INLINE void put16(const frost_dw_geom *g, float *d, __m512 v, bool full, __mmask
         store16(d, v, full, mask);
 }
 
-/* G consecutive interior outputs (every tap inside the input) of a K x K filter with
- * stride S, one block of 16 channels: G independent accumulators. The loops walk each
- * window row's input pixels once, feeding every (output, tap) pair that reads a pixel
- * (up to K of them at stride 1). K, S and G are constants after inlining: the loops
- * unroll completely and the pointers step by c, so no offset needs a register of its
- * own (the generic tiles keep their 72 offsets on the stack), and each pixel is loaded
- * once (a 3 x 3 stride-1 window row of 8 outputs: 10 loads for 24 FMAs). */
-INLINE void interior_outputs(int K, int S, int G, const frost_dw_geom *g, const float *src,
-                             const __m512 *wv, __m512 init, float *dst, bool full, __mmask16 mask)
+/* G consecutive outputs of a K x K filter with stride S whose window columns all lie
+ * inside the input (window rows ki0..ki1 valid), one block of 16 channels: G independent
+ * accumulators. src is the first output's window at its first valid row. The loops walk
+ * each window row's input pixels once, feeding every (output, tap) pair that reads a
+ * pixel (up to K of them at stride 1). K, S and G are constants after inlining: the
+ * loops unroll completely (a row outside ki0..ki1 is one predictable branch), the
+ * weights stay in registers, the pointers step by c so no offset needs a register of
+ * its own (the generic tiles keep theirs on the stack), and each pixel is loaded once
+ * (a 3 x 3 stride-1 window row of 8 outputs: 10 loads for 24 FMAs). */
+INLINE void window_outputs(int K, int S, int G, const frost_dw_geom *g, const float *src,
+                           const __m512 *wv, __m512 init, int ki0, int ki1, float *dst, bool full,
+                           __mmask16 mask)
 {
     const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
     __m512 a[8];
@@ -177,7 +180,9 @@ INLINE void interior_outputs(int K, int S, int G, const frost_dw_geom *g, const 
         a[q] = init;
     const float *r = src;
 #pragma GCC unroll 5
-    for (int i = 0; i < K; i++, r += row) {
+    for (int i = 0; i < K; i++) {
+        if (i < ki0 || i > ki1)
+            continue;
         const float *px = r;
 #pragma GCC unroll 19
         for (int m = 0; m < (G - 1) * S + K; m++, px += c) {
@@ -190,87 +195,134 @@ INLINE void interior_outputs(int K, int S, int G, const frost_dw_geom *g, const 
                 if (m >= j && (m - j) % S == 0 && (m - j) / S < G)
                     a[(m - j) / S] = _mm512_fmadd_ps(v, wv[i * K + j], a[(m - j) / S]);
         }
+        r += row;
     }
 #pragma GCC unroll 8
     for (int q = 0; q < G; q++, dst += c)
         put16(g, dst, a[q], full, mask);
 }
 
-/* Interior outputs [o0, o1) of one block of 16 channels [cb, cb+16), 8, 4 or 1 at a
- * time; the K*K weight vectors are loaded once for the whole span. src is input pixel
- * (first row of the window, column o0*S - pad). */
-INLINE void interior_block(int K, int S, const frost_dw_geom *g, const float *src, const float *wt,
-                           const float *b, float *dst, int o0, int o1, int cb, bool full,
-                           __mmask16 mask)
+/* One output whose window is cut by the left or right border: taps (ki0..ki1) x
+ * (kj0..kj1) valid; src is the pixel of tap (ki0, kj0). */
+INLINE void border_output(int K, const frost_dw_geom *g, const float *src, const __m512 *wv,
+                          __m512 init, int ki0, int ki1, int kj0, int kj1, float *dst, bool full,
+                          __mmask16 mask)
+{
+    const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
+    __m512 a = init;
+    const float *r = src;
+#pragma GCC unroll 5
+    for (int i = 0; i < K; i++) {
+        if (i < ki0 || i > ki1)
+            continue;
+        const float *px = r;
+#pragma GCC unroll 5
+        for (int j = 0; j < K; j++) {
+            if (j < kj0 || j > kj1)
+                continue;
+            a = _mm512_fmadd_ps(load16(px, full, mask), wv[i * K + j], a);
+            px += c;
+        }
+        r += row;
+    }
+    put16(g, dst, a, full, mask);
+}
+
+/* Which part of an output row of a K x K depthwise filter reads real input. */
+typedef struct {
+    bool rows_ok; /* some window row lies inside the input */
+    int ki0, ki1; /* the window rows that do */
+    int o0, o1;   /* outputs [o0, o1) whose window columns all do (o0 >= o1: none) */
+} row_span;
+
+static row_span span_of_row(const frost_dw_geom *g, int oh)
+{
+    const int s = g->stride;
+    row_span sp = {.o0 = 0, .o1 = 0};
+    sp.rows_ok = frost_dw_window_taps(oh, g->kh, s, g->pad_h, g->h, &sp.ki0, &sp.ki1);
+    if (g->w >= g->kw) {
+        sp.o0 = (g->pad_w + s - 1) / s;           /* first ow with ow*s - pad_w >= 0 */
+        int last = (g->w - g->kw + g->pad_w) / s; /* last ow with ow*s - pad_w + kw <= w */
+        sp.o1 = last + 1 < g->ow ? last + 1 : g->ow;
+    }
+    return sp;
+}
+
+/* Output row oh, channels [cb, cb+16), for K x K filters at stride S: the weights are
+ * loaded once for the row, its interior outputs go 8, 4 or 1 at a time, the border
+ * outputs one by one with only their valid taps. */
+INLINE void row_block(int K, int S, const frost_dw_geom *g, int n, int oh, const row_span *sp,
+                      const float *x, const float *wt, const float *b, float *yrow, int cb,
+                      bool full, __mmask16 mask)
 {
     const ptrdiff_t c = g->c;
+    const __m512 init = b ? load16(b + cb, full, mask) : _mm512_setzero_ps();
+    float *d = yrow + cb;
+    if (!sp->rows_ok) { /* every window is all padding: just the bias */
+        for (int o = 0; o < g->ow; o++)
+            put16(g, d + (ptrdiff_t)o * c, init, full, mask);
+        return;
+    }
     __m512 wv[K * K];
 #pragma GCC unroll 25
     for (int t = 0; t < K * K; t++)
         wv[t] = load16(wt + (size_t)t * c + cb, full, mask);
-    const __m512 init = b ? load16(b + cb, full, mask) : _mm512_setzero_ps();
-    src += cb;
-    dst += cb;
-    int o = o0;
-    for (; o + 8 <= o1; o += 8, src += 8 * S * c, dst += 8 * c)
-        interior_outputs(K, S, 8, g, src, wv, init, dst, full, mask);
-    if (o + 4 <= o1) {
-        interior_outputs(K, S, 4, g, src, wv, init, dst, full, mask);
-        o += 4, src += 4 * S * c, dst += 4 * c;
+    /* input row of the first valid window row, column 0 */
+    const float *xr = pixel(x, g->h, g->w, g->c, n, oh * S - g->pad_h + sp->ki0, 0) + cb;
+    int o = 0;
+    while (o < g->ow) {
+        if (o == sp->o0 && sp->o0 < sp->o1) {
+            const float *src = xr + (ptrdiff_t)(o * S - g->pad_w) * c;
+            for (; o + 8 <= sp->o1; o += 8, src += 8 * S * c)
+                window_outputs(K, S, 8, g, src, wv, init, sp->ki0, sp->ki1, d + (ptrdiff_t)o * c,
+                               full, mask);
+            if (o + 4 <= sp->o1) {
+                window_outputs(K, S, 4, g, src, wv, init, sp->ki0, sp->ki1, d + (ptrdiff_t)o * c,
+                               full, mask);
+                o += 4, src += 4 * S * c;
+            }
+            for (; o < sp->o1; o++, src += S * c)
+                window_outputs(K, S, 1, g, src, wv, init, sp->ki0, sp->ki1, d + (ptrdiff_t)o * c,
+                               full, mask);
+            continue;
+        }
+        int kj0, kj1;
+        if (frost_dw_window_taps(o, K, S, g->pad_w, g->w, &kj0, &kj1))
+            border_output(K, g, xr + (ptrdiff_t)(o * S - g->pad_w + kj0) * c, wv, init, sp->ki0,
+                          sp->ki1, kj0, kj1, d + (ptrdiff_t)o * c, full, mask);
+        else
+            put16(g, d + (ptrdiff_t)o * c, init, full, mask);
+        o++;
     }
-    for (; o < o1; o++, src += S * c, dst += c)
-        interior_outputs(K, S, 1, g, src, wv, init, dst, full, mask);
 }
 
-INLINE void interior_span(int K, int S, const frost_dw_geom *g, const float *src, const float *wt,
-                          const float *b, float *dst, int o0, int o1)
+INLINE void row_blocks(int K, int S, const frost_dw_geom *g, int n, int oh, const float *x,
+                       const float *wt, const float *b, float *yrow)
 {
+    const row_span sp = span_of_row(g, oh);
     int cb = 0;
     for (; cb + 16 <= g->c; cb += 16)
-        interior_block(K, S, g, src, wt, b, dst, o0, o1, cb, true, 0);
+        row_block(K, S, g, n, oh, &sp, x, wt, b, yrow, cb, true, 0);
     if (cb < g->c)
-        interior_block(K, S, g, src, wt, b, dst, o0, o1, cb, false, tail_mask(g->c - cb));
-}
-
-/* Outputs of row oh whose whole K x K window lies inside the input: [*o0, *o1). False
- * when the filter is not 3 x 3 or 5 x 5 with stride 1 or 2, the row's window is cut by the border,
- * or no column is interior. */
-static bool interior_columns(const frost_dw_geom *g, int oh, int *o0, int *o1)
-{
-    const int s = g->stride;
-    if (g->kh != g->kw || (g->kh != 3 && g->kh != 5) || s > 2)
-        return false;
-    int ih = oh * s - g->pad_h;
-    if (ih < 0 || ih + g->kh > g->h)
-        return false;
-    *o0 = (g->pad_w + s - 1) / s;             /* first ow with ow*s - pad_w >= 0 */
-    int last = (g->w - g->kw + g->pad_w) / s; /* last ow with ow*s - pad_w + kw <= w */
-    *o1 = last + 1 < g->ow ? last + 1 : g->ow;
-    return g->w >= g->kw && *o0 < *o1;
+        row_block(K, S, g, n, oh, &sp, x, wt, b, yrow, cb, false, tail_mask(g->c - cb));
 }
 
 void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
                                  const float *wt, const float *b, float *y)
 {
     float *yrow = y + ((size_t)n * g->oh + oh) * g->ow * g->c;
-    int o0, o1;
-    if (interior_columns(g, oh, &o0, &o1)) {
-        forward_cols(g, n, oh, x, wt, b, yrow, 0, o0);
-        const float *src =
-            pixel(x, g->h, g->w, g->c, n, oh * g->stride - g->pad_h, o0 * g->stride - g->pad_w);
-        float *dst = yrow + (size_t)o0 * g->c;
-        if (g->kh == 3 && g->stride == 1)
-            interior_span(3, 1, g, src, wt, b, dst, o0, o1);
-        else if (g->kh == 3)
-            interior_span(3, 2, g, src, wt, b, dst, o0, o1);
-        else if (g->stride == 1)
-            interior_span(5, 1, g, src, wt, b, dst, o0, o1);
-        else
-            interior_span(5, 2, g, src, wt, b, dst, o0, o1);
-        forward_cols(g, n, oh, x, wt, b, yrow, o1, g->ow);
-    } else {
+    /* the common filters get the unrolled kernels; the rest the generic tiles */
+    const bool square = g->kh == g->kw;
+    if (square && g->kh == 3 && g->stride == 1)
+        row_blocks(3, 1, g, n, oh, x, wt, b, yrow);
+    else if (square && g->kh == 3 && g->stride == 2)
+        row_blocks(3, 2, g, n, oh, x, wt, b, yrow);
+    else if (square && g->kh == 5 && g->stride == 1)
+        row_blocks(5, 1, g, n, oh, x, wt, b, yrow);
+    else if (square && g->kh == 5 && g->stride == 2)
+        row_blocks(5, 2, g, n, oh, x, wt, b, yrow);
+    else
         forward_cols(g, n, oh, x, wt, b, yrow, 0, g->ow);
-    }
     if (g->stream_output)
         _mm_sfence(); /* streamed stores are weakly ordered: publish them */
 }
