@@ -174,15 +174,21 @@ INLINE void window_outputs(int K, int S, int G, const frost_dw_geom *g, const fl
                            __mmask16 mask)
 {
     const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
-    __m512 a[8];
+    /* fewer than 4 outputs: odd window rows on a second chain per output, so the FMAs
+     * do not wait on each other's results */
+    const bool split = G < 4;
+    __m512 a[8], e[8];
 #pragma GCC unroll 8
-    for (int q = 0; q < G; q++)
+    for (int q = 0; q < G; q++) {
         a[q] = init;
+        e[q] = _mm512_setzero_ps();
+    }
     const float *r = src;
 #pragma GCC unroll 5
     for (int i = 0; i < K; i++) {
         if (i < ki0 || i > ki1)
             continue;
+        __m512 *acc = split && (i & 1) ? e : a;
         const float *px = r;
 #pragma GCC unroll 19
         for (int m = 0; m < (G - 1) * S + K; m++, px += c) {
@@ -193,13 +199,13 @@ INLINE void window_outputs(int K, int S, int G, const frost_dw_geom *g, const fl
 #pragma GCC unroll 5
             for (int j = 0; j < K; j++)
                 if (m >= j && (m - j) % S == 0 && (m - j) / S < G)
-                    a[(m - j) / S] = _mm512_fmadd_ps(v, wv[i * K + j], a[(m - j) / S]);
+                    acc[(m - j) / S] = _mm512_fmadd_ps(v, wv[i * K + j], acc[(m - j) / S]);
         }
         r += row;
     }
 #pragma GCC unroll 8
     for (int q = 0; q < G; q++, dst += c)
-        put16(g, dst, a[q], full, mask);
+        put16(g, dst, split ? _mm512_add_ps(a[q], e[q]) : a[q], full, mask);
 }
 
 /* One output whose window is cut by the left or right border: taps (ki0..ki1) x
@@ -209,7 +215,9 @@ INLINE void border_output(int K, const frost_dw_geom *g, const float *src, const
                           __mmask16 mask)
 {
     const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
-    __m512 a = init;
+    /* even and odd window rows on two chains: one output alone would wait for each
+     * FMA's result before issuing the next */
+    __m512 a[2] = {init, _mm512_setzero_ps()};
     const float *r = src;
 #pragma GCC unroll 5
     for (int i = 0; i < K; i++) {
@@ -220,12 +228,12 @@ INLINE void border_output(int K, const frost_dw_geom *g, const float *src, const
         for (int j = 0; j < K; j++) {
             if (j < kj0 || j > kj1)
                 continue;
-            a = _mm512_fmadd_ps(load16(px, full, mask), wv[i * K + j], a);
+            a[i & 1] = _mm512_fmadd_ps(load16(px, full, mask), wv[i * K + j], a[i & 1]);
             px += c;
         }
         r += row;
     }
-    put16(g, dst, a, full, mask);
+    put16(g, dst, _mm512_add_ps(a[0], a[1]), full, mask);
 }
 
 /* Which part of an output row of a K x K depthwise filter reads real input. */
