@@ -9,6 +9,7 @@
 #include "frost/frost.h"
 #include "harness.h"
 #include "ops/depthwise.h"
+#include "ops/elementwise.h"
 #include "ops/ops.h"
 
 #include <stdbool.h>
@@ -617,6 +618,55 @@ TEST(test_depthwise_streamed_output_matches_reference)
     free(y);
 }
 
+/* The FP32 engine's depthwise row with a fused activation equals the reference row
+ * followed by the reference activation, for every activation, on random shapes (the
+ * unrolled 3x3 / 5x5 kernels and the generic tiles). */
+TEST(test_depthwise_fused_activation_matches_reference)
+{
+    if (!frost_cpu_has_avx512f())
+        return;
+    int done = 0, failures = 0;
+    while (done < 120) {
+        frost_conv_params p;
+        frost_shape4 in;
+        if (!random_depthwise_case(&p, &in))
+            continue;
+        frost_shape4 o = out_shape(&p, in);
+        frost_dw_geom g = {.n = in.n,
+                           .h = in.h,
+                           .w = in.w,
+                           .c = in.c,
+                           .oh = o.h,
+                           .ow = o.w,
+                           .kh = p.kh,
+                           .kw = p.kw,
+                           .stride = p.stride,
+                           .pad_h = p.pad_h,
+                           .pad_w = p.pad_w};
+        frost_act_kind act = (frost_act_kind)(done % FROST_ACT_COUNT);
+        size_t nx = numel(in), ny = numel(o), taps = (size_t)p.kh * p.kw;
+        float *x = random_floats(nx, 7000 + (unsigned long long)done * 3);
+        float *wt = random_floats(taps * (size_t)in.c, 7001 + (unsigned long long)done * 3);
+        float *b = random_floats((size_t)in.c, 7002 + (unsigned long long)done * 3);
+        float *want = zero_floats(ny), *got = zero_floats(ny);
+        const int64_t row = (int64_t)o.w * in.c;
+        for (int n = 0; n < in.n; n++)
+            for (int r = 0; r < o.h; r++) {
+                float *wr = want + ((size_t)n * o.h + r) * (size_t)row;
+                frost_dw_forward_row_ref(&g, n, r, x, wt, b, want);
+                frost_act_forward_ref(act, row, wr, wr);
+                frost_dw_forward_row_act_avx512(&g, n, r, x, wt, b, act, got);
+            }
+        long bad = compare_scaled("fused act y", got, want, ny, 1e-5);
+        if (bad && failures++ < 5)
+            fprintf(stderr, "  case %d: act %d n%d h%d w%d c%d k%dx%d s%d pad %d,%d\n", done,
+                    (int)act, in.n, in.h, in.w, in.c, p.kh, p.kw, p.stride, p.pad_h, p.pad_w);
+        free(x), free(wt), free(b), free(want), free(got);
+        done++;
+    }
+    CHECK_EQ_INT(failures, 0);
+}
+
 /* Gradients are reduced in a fixed order: the same bits with 1 and 2 threads. */
 TEST(test_conv_backward_deterministic_across_threads)
 {
@@ -760,5 +810,6 @@ FROST_TEST_MAIN(RUN(test_conv_out_dim); RUN(test_conv_forward_matches_direct);
                 RUN(test_conv_backward_matches_direct); RUN(test_conv_gradients);
                 RUN(test_depthwise_avx2_matches_reference);
                 RUN(test_depthwise_streamed_output_matches_reference);
+                RUN(test_depthwise_fused_activation_matches_reference);
                 RUN(test_conv_backward_deterministic_across_threads);
                 RUN(test_linear_forward_hand_computed); RUN(test_linear_gradients))

@@ -491,8 +491,7 @@ static void run_dw(frost_fp32_model *m, const f_node *n, const float *x, float *
     for (int r = 0; r < n->h; r++) {
         float *yr = y + (size_t)r * row;
         if (avx512) {
-            frost_dw_forward_row_avx512(&g, 0, r, x, n->weight, n->bias, y);
-            frost_act_forward_avx2(n->act, row, yr, yr);
+            frost_dw_forward_row_act_avx512(&g, 0, r, x, n->weight, n->bias, n->act, y);
         } else if (avx2) {
             frost_dw_forward_row_avx2(&g, 0, r, x, n->weight, n->bias, y);
             frost_act_forward_avx2(n->act, row, yr, yr);

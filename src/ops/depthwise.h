@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/ops.h"
+
 /* Shape of one depthwise conv call. */
 typedef struct {
     int n, h, w, c; /* input NHWC (output has the same c) */
@@ -61,6 +63,10 @@ void frost_dw_backward_weight_rows_ref(const frost_dw_geom *g, int64_t r0, int64
 
 void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
                                  const float *wt, const float *b, float *y);
+/* The same with an activation applied as the outputs are stored (the FP32 engine's conv
+ * + activation, one pass over the row instead of two). */
+void frost_dw_forward_row_act_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
+                                     const float *wt, const float *b, frost_act_kind act, float *y);
 void frost_dw_backward_data_row_avx512(const frost_dw_geom *g, int n, int ih, const float *dy,
                                        const float *wt, float *dx);
 void frost_dw_backward_weight_rows_avx512(const frost_dw_geom *g, int64_t r0, int64_t r1,

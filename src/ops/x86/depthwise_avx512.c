@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/act_def.h"
+
 #define INLINE static inline __attribute__((always_inline))
 
 /* Lanes [0, valid) set. */
@@ -152,8 +154,48 @@ static void forward_cols(const frost_dw_geom *g, int n, int oh, const float *x, 
     }
 }
 
-INLINE void put16(const frost_dw_geom *g, float *d, __m512 v, bool full, __mmask16 mask)
+/* Activations without a vector form: each lane through the scalar definition (the
+ * reference's bits). */
+static __m512 activate_lanes(frost_act_kind act, __m512 v)
 {
+    float t[16];
+    _mm512_storeu_ps(t, v);
+    for (int i = 0; i < 16; i++)
+        t[i] = frost_act_value(act, t[i]);
+    return _mm512_loadu_ps(t);
+}
+
+/* The FP32 engine's fused activation, as the stores write the outputs (the same
+ * expressions as pgemm_avx512.c; max/min operand order keeps NaN flowing through). */
+INLINE __m512 activate(frost_act_kind act, __m512 v)
+{
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    const __m512 three = _mm512_set1_ps(3.0f), sixth = _mm512_set1_ps(1.0f / 6.0f);
+    switch (act) {
+    case FROST_ACT_RELU: return _mm512_max_ps(zero, v);
+    case FROST_ACT_RELU6: return _mm512_min_ps(six, _mm512_max_ps(zero, v));
+    case FROST_ACT_HARDTANH:
+        return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_set1_ps(-1.0f), v));
+    case FROST_ACT_HSWISH:
+        return _mm512_mul_ps(
+            _mm512_mul_ps(v, _mm512_min_ps(six, _mm512_max_ps(zero, _mm512_add_ps(v, three)))),
+            sixth);
+    case FROST_ACT_HSIGMOID:
+        return _mm512_mul_ps(_mm512_min_ps(six, _mm512_max_ps(zero, _mm512_add_ps(v, three))),
+                             sixth);
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU: return activate_lanes(act, v);
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_COUNT: break;
+    }
+    return v;
+}
+
+/* Stores one output vector, activated; `act` is FROST_ACT_IDENTITY for training. */
+INLINE void put16(const frost_dw_geom *g, frost_act_kind act, float *d, __m512 v, bool full,
+                  __mmask16 mask)
+{
+    v = activate(act, v);
     if (g->stream_output && full && ((uintptr_t)d & 63) == 0)
         _mm512_stream_ps(d, v);
     else
@@ -169,9 +211,9 @@ INLINE void put16(const frost_dw_geom *g, float *d, __m512 v, bool full, __mmask
  * weights stay in registers, the pointers step by c so no offset needs a register of
  * its own (the generic tiles keep theirs on the stack), and each pixel is loaded once
  * (a 3 x 3 stride-1 window row of 8 outputs: 10 loads for 24 FMAs). */
-INLINE void window_outputs(int K, int S, int G, const frost_dw_geom *g, const float *src,
-                           const __m512 *wv, __m512 init, int ki0, int ki1, float *dst, bool full,
-                           __mmask16 mask)
+INLINE void window_outputs(int K, int S, int G, const frost_dw_geom *g, frost_act_kind act,
+                           const float *src, const __m512 *wv, __m512 init, int ki0, int ki1,
+                           float *dst, bool full, __mmask16 mask)
 {
     const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
     /* fewer than 4 outputs: odd window rows on a second chain per output, so the FMAs
@@ -205,14 +247,14 @@ INLINE void window_outputs(int K, int S, int G, const frost_dw_geom *g, const fl
     }
 #pragma GCC unroll 8
     for (int q = 0; q < G; q++, dst += c)
-        put16(g, dst, split ? _mm512_add_ps(a[q], e[q]) : a[q], full, mask);
+        put16(g, act, dst, split ? _mm512_add_ps(a[q], e[q]) : a[q], full, mask);
 }
 
 /* One output whose window is cut by the left or right border: taps (ki0..ki1) x
  * (kj0..kj1) valid; src is the pixel of tap (ki0, kj0). */
-INLINE void border_output(int K, const frost_dw_geom *g, const float *src, const __m512 *wv,
-                          __m512 init, int ki0, int ki1, int kj0, int kj1, float *dst, bool full,
-                          __mmask16 mask)
+INLINE void border_output(int K, const frost_dw_geom *g, frost_act_kind act, const float *src,
+                          const __m512 *wv, __m512 init, int ki0, int ki1, int kj0, int kj1,
+                          float *dst, bool full, __mmask16 mask)
 {
     const ptrdiff_t c = g->c, row = (ptrdiff_t)g->w * c;
     /* even and odd window rows on two chains: one output alone would wait for each
@@ -233,7 +275,7 @@ INLINE void border_output(int K, const frost_dw_geom *g, const float *src, const
         }
         r += row;
     }
-    put16(g, dst, _mm512_add_ps(a[0], a[1]), full, mask);
+    put16(g, act, dst, _mm512_add_ps(a[0], a[1]), full, mask);
 }
 
 /* Which part of an output row of a K x K depthwise filter reads real input. */
@@ -259,16 +301,16 @@ static row_span span_of_row(const frost_dw_geom *g, int oh)
 /* Output row oh, channels [cb, cb+16), for K x K filters at stride S: the weights are
  * loaded once for the row, its interior outputs go 8, 4 or 1 at a time, the border
  * outputs one by one with only their valid taps. */
-INLINE void row_block(int K, int S, const frost_dw_geom *g, int n, int oh, const row_span *sp,
-                      const float *x, const float *wt, const float *b, float *yrow, int cb,
-                      bool full, __mmask16 mask)
+INLINE void row_block(int K, int S, const frost_dw_geom *g, frost_act_kind act, int n, int oh,
+                      const row_span *sp, const float *x, const float *wt, const float *b,
+                      float *yrow, int cb, bool full, __mmask16 mask)
 {
     const ptrdiff_t c = g->c;
     const __m512 init = b ? load16(b + cb, full, mask) : _mm512_setzero_ps();
     float *d = yrow + cb;
     if (!sp->rows_ok) { /* every window is all padding: just the bias */
         for (int o = 0; o < g->ow; o++)
-            put16(g, d + (ptrdiff_t)o * c, init, full, mask);
+            put16(g, act, d + (ptrdiff_t)o * c, init, full, mask);
         return;
     }
     __m512 wv[K * K];
@@ -282,57 +324,78 @@ INLINE void row_block(int K, int S, const frost_dw_geom *g, int n, int oh, const
         if (o == sp->o0 && sp->o0 < sp->o1) {
             const float *src = xr + (ptrdiff_t)(o * S - g->pad_w) * c;
             for (; o + 8 <= sp->o1; o += 8, src += 8 * S * c)
-                window_outputs(K, S, 8, g, src, wv, init, sp->ki0, sp->ki1, d + (ptrdiff_t)o * c,
-                               full, mask);
+                window_outputs(K, S, 8, g, act, src, wv, init, sp->ki0, sp->ki1,
+                               d + (ptrdiff_t)o * c, full, mask);
             if (o + 4 <= sp->o1) {
-                window_outputs(K, S, 4, g, src, wv, init, sp->ki0, sp->ki1, d + (ptrdiff_t)o * c,
-                               full, mask);
+                window_outputs(K, S, 4, g, act, src, wv, init, sp->ki0, sp->ki1,
+                               d + (ptrdiff_t)o * c, full, mask);
                 o += 4, src += 4 * S * c;
             }
             for (; o < sp->o1; o++, src += S * c)
-                window_outputs(K, S, 1, g, src, wv, init, sp->ki0, sp->ki1, d + (ptrdiff_t)o * c,
-                               full, mask);
+                window_outputs(K, S, 1, g, act, src, wv, init, sp->ki0, sp->ki1,
+                               d + (ptrdiff_t)o * c, full, mask);
             continue;
         }
         int kj0, kj1;
         if (frost_dw_window_taps(o, K, S, g->pad_w, g->w, &kj0, &kj1))
-            border_output(K, g, xr + (ptrdiff_t)(o * S - g->pad_w + kj0) * c, wv, init, sp->ki0,
-                          sp->ki1, kj0, kj1, d + (ptrdiff_t)o * c, full, mask);
+            border_output(K, g, act, xr + (ptrdiff_t)(o * S - g->pad_w + kj0) * c, wv, init,
+                          sp->ki0, sp->ki1, kj0, kj1, d + (ptrdiff_t)o * c, full, mask);
         else
-            put16(g, d + (ptrdiff_t)o * c, init, full, mask);
+            put16(g, act, d + (ptrdiff_t)o * c, init, full, mask);
         o++;
     }
 }
 
-INLINE void row_blocks(int K, int S, const frost_dw_geom *g, int n, int oh, const float *x,
-                       const float *wt, const float *b, float *yrow)
+INLINE void row_blocks(int K, int S, const frost_dw_geom *g, frost_act_kind act, int n, int oh,
+                       const float *x, const float *wt, const float *b, float *yrow)
 {
     const row_span sp = span_of_row(g, oh);
     int cb = 0;
     for (; cb + 16 <= g->c; cb += 16)
-        row_block(K, S, g, n, oh, &sp, x, wt, b, yrow, cb, true, 0);
+        row_block(K, S, g, act, n, oh, &sp, x, wt, b, yrow, cb, true, 0);
     if (cb < g->c)
-        row_block(K, S, g, n, oh, &sp, x, wt, b, yrow, cb, false, tail_mask(g->c - cb));
+        row_block(K, S, g, act, n, oh, &sp, x, wt, b, yrow, cb, false, tail_mask(g->c - cb));
 }
 
-void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
-                                 const float *wt, const float *b, float *y)
+/* The generic tiles store plain sums: the activation then goes over the row. */
+static void activate_row(frost_act_kind act, float *row, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(row + i, activate(act, _mm512_loadu_ps(row + i)));
+    if (i < n) {
+        const __mmask16 m = tail_mask((int)(n - i));
+        _mm512_mask_storeu_ps(row + i, m, activate(act, _mm512_maskz_loadu_ps(m, row + i)));
+    }
+}
+
+void frost_dw_forward_row_act_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
+                                     const float *wt, const float *b, frost_act_kind act, float *y)
 {
     float *yrow = y + ((size_t)n * g->oh + oh) * g->ow * g->c;
     /* the common filters get the unrolled kernels; the rest the generic tiles */
     const bool square = g->kh == g->kw;
     if (square && g->kh == 3 && g->stride == 1)
-        row_blocks(3, 1, g, n, oh, x, wt, b, yrow);
+        row_blocks(3, 1, g, act, n, oh, x, wt, b, yrow);
     else if (square && g->kh == 3 && g->stride == 2)
-        row_blocks(3, 2, g, n, oh, x, wt, b, yrow);
+        row_blocks(3, 2, g, act, n, oh, x, wt, b, yrow);
     else if (square && g->kh == 5 && g->stride == 1)
-        row_blocks(5, 1, g, n, oh, x, wt, b, yrow);
+        row_blocks(5, 1, g, act, n, oh, x, wt, b, yrow);
     else if (square && g->kh == 5 && g->stride == 2)
-        row_blocks(5, 2, g, n, oh, x, wt, b, yrow);
-    else
+        row_blocks(5, 2, g, act, n, oh, x, wt, b, yrow);
+    else {
         forward_cols(g, n, oh, x, wt, b, yrow, 0, g->ow);
+        if (act != FROST_ACT_IDENTITY)
+            activate_row(act, yrow, (int64_t)g->ow * g->c);
+    }
     if (g->stream_output)
         _mm_sfence(); /* streamed stores are weakly ordered: publish them */
+}
+
+void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
+                                 const float *wt, const float *b, float *y)
+{
+    frost_dw_forward_row_act_avx512(g, n, oh, x, wt, b, FROST_ACT_IDENTITY, y);
 }
 
 /* ---- backward data (gather) ---- */
