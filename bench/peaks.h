@@ -238,7 +238,9 @@ static void bench_print_peaks(FILE *out)
     const char *int8 = !strcmp(c.int8_kernels, "avx512-vnni") ? peak_name_if(p, PEAK_DPBUSD_ZMM)
                        : !strcmp(c.int8_kernels, "avx2")      ? peak_name_if(p, PEAK_MADDUBS_YMM)
                                                               : "none";
-    const char *fp32 = !strcmp(c.fp32_kernels, "avx2") ? peak_name_if(p, PEAK_FMA_YMM) : "none";
+    const char *fp32 = !strcmp(c.fp32_kernels, "avx512") ? peak_name_if(p, PEAK_FMA_ZMM)
+                       : !strcmp(c.fp32_kernels, "avx2") ? peak_name_if(p, PEAK_FMA_YMM)
+                                                         : "none";
     const char *train = blas_uses_avx512(&c) && p[PEAK_FMA_ZMM].run ? p[PEAK_FMA_ZMM].name
                                                                     : peak_name_if(p, PEAK_FMA_YMM);
     fprintf(out, "floor\tINT8\t%s\nfloor\tFP32\t%s\nfloor\tTRAIN\t%s\n", int8, fp32, train);

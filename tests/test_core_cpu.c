@@ -1,5 +1,6 @@
 /* frost_cpu_describe (frost/cpu.h) agrees with the checks the kernels are chosen by
- * (core/cpu.h) and with gcc's own cpuid reading, and follows FROST_NO_SIMD / FROST_NO_VNNI. */
+ * (core/cpu.h) and with gcc's own cpuid reading, and follows FROST_NO_SIMD / FROST_NO_VNNI /
+ * FROST_NO_AVX512. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,9 +8,11 @@
 #include "frost/cpu.h"
 #include "harness.h"
 
-/* Describes the CPU with exactly the given variables set (the rest unset). */
+/* Describes the CPU with exactly the given variables set (the rest unset, FROST_NO_AVX512
+ * too, so the suite gives the same answers when run under it). */
 static frost_cpu_info describe_with(const char *no_simd, const char *no_vnni)
 {
+    unsetenv("FROST_NO_AVX512");
     if (no_simd)
         setenv("FROST_NO_SIMD", no_simd, 1);
     else
@@ -93,7 +96,12 @@ TEST(paths_agree_with_kernel_checks)
                        : frost_cpu_has_avx2()      ? "avx2"
                                                    : "reference";
     CHECK(!strcmp(c.int8_kernels, int8));
-    CHECK(!strcmp(c.fp32_kernels, frost_cpu_has_avx2() ? "avx2" : "reference"));
+    const char *fp32 = frost_cpu_has_avx512f() ? "avx512"
+                       : frost_cpu_has_avx2()  ? "avx2"
+                                               : "reference";
+    CHECK(!strcmp(c.fp32_kernels, fp32));
+    CHECK_EQ_INT(frost_cpu_has_avx512f(), c.avx2 && c.fma && c.avx512f && c.avx512bw &&
+                                              c.avx512vl && !!__builtin_cpu_supports("avx512dq"));
     restore_env();
 }
 
@@ -138,6 +146,7 @@ TEST(vpopcntdq_follows_flags_and_overrides)
     setenv("FROST_NO_AVX512", "1", 1);
     frost_cpu_forget();
     CHECK(!frost_cpu_has_avx512_vpopcntdq());
+    CHECK(!frost_cpu_has_avx512f());
     CHECK_EQ_INT(frost_cpu_has_avx2(), c.avx2 && c.fma); /* AVX2 stays */
     setenv("FROST_NO_AVX512", "0", 1);                   /* "0" means not set */
     frost_cpu_forget();

@@ -9,6 +9,7 @@
 #include "frost/frost.h"
 #include "harness.h"
 #include "ops/depthwise.h"
+#include "ops/elementwise.h"
 #include "ops/ops.h"
 
 #include <stdbool.h>
@@ -458,8 +459,9 @@ typedef struct {
 
 /* Forward and backward (dy = r) through one kernel family; dx and dw start at
  * `dx0` / `dw0` to exercise the accumulation. */
-static dw_result run_depthwise(const frost_dw_geom *g, bool avx2, const float *x, const float *w,
-                               const float *b, const float *r, const float *dx0, const float *dw0)
+static dw_result run_depthwise(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
+                               const float *w, const float *b, const float *r, const float *dx0,
+                               const float *dw0)
 {
     size_t nx = (size_t)g->n * g->h * g->w * g->c, ny = (size_t)g->n * g->oh * g->ow * g->c;
     size_t nw = (size_t)g->c * g->kh * g->kw;
@@ -467,8 +469,8 @@ static dw_result run_depthwise(const frost_dw_geom *g, bool avx2, const float *x
     memcpy(res.dx, dx0, nx * sizeof(float));
     memcpy(res.dw, dw0, nw * sizeof(float));
     float *scratch = malloc(frost_dw_scratch_floats(g) * sizeof(float));
-    frost_dw_forward(g, avx2, x, w, b, res.y, scratch);
-    frost_dw_backward(g, avx2, x, w, r, res.dx, res.dw, scratch);
+    frost_dw_forward(g, kernels, x, w, b, res.y, scratch);
+    frost_dw_backward(g, kernels, x, w, r, res.dx, res.dw, scratch);
     free(scratch);
     return res;
 }
@@ -497,11 +499,15 @@ static bool random_depthwise_case(frost_conv_params *p, frost_shape4 *in)
            frost_conv_out_dim(in->w, p->kw, p->stride, p->pad_w) > 0;
 }
 
+/* Both SIMD families, called directly (the AVX2 one stays covered where the CPU has
+ * AVX-512). */
 TEST(test_depthwise_avx2_matches_reference)
 {
-    bool avx2 = frost_cpu_has_avx2();
+    bool avx2 = frost_cpu_has_avx2(), avx512 = frost_cpu_has_avx512f();
     if (!avx2)
         printf("  (no AVX2/FMA: only the reference is checked)\n");
+    else if (!avx512)
+        printf("  (no AVX-512 or FROST_NO_AVX512: the zmm kernels are not checked)\n");
     int done = 0, failures = 0;
     while (done < 300) {
         frost_conv_params p;
@@ -528,7 +534,7 @@ TEST(test_depthwise_avx2_matches_reference)
         float *dw0 = random_floats(nw, seed + 5);
 
         /* the reference against the direct loops */
-        dw_result ref = run_depthwise(&g, false, x, w, b, r, dx0, dw0);
+        dw_result ref = run_depthwise(&g, FROST_DW_REF, x, w, b, r, dx0, dw0);
         double *y = zero_doubles(ny), *gx = zero_doubles(nx), *gw = zero_doubles(nw);
         double *gb = zero_doubles((size_t)in.c);
         naive_forward(&p, in, x, w, b, y);
@@ -541,10 +547,17 @@ TEST(test_depthwise_avx2_matches_reference)
                    compare_to_double("ref dx", ref.dx, gx, nx, 1e-5) +
                    compare_to_double("ref dw", ref.dw, gw, nw, 1e-5);
         if (avx2) {
-            dw_result fast = run_depthwise(&g, true, x, w, b, r, dx0, dw0);
+            dw_result fast = run_depthwise(&g, FROST_DW_AVX2, x, w, b, r, dx0, dw0);
             bad += compare_scaled("avx2 y", fast.y, ref.y, ny, 1e-5) +
                    compare_scaled("avx2 dx", fast.dx, ref.dx, nx, 1e-5) +
                    compare_scaled("avx2 dw", fast.dw, ref.dw, nw, 1e-5);
+            dw_result_free(&fast);
+        }
+        if (avx512) {
+            dw_result fast = run_depthwise(&g, FROST_DW_AVX512, x, w, b, r, dx0, dw0);
+            bad += compare_scaled("avx512 y", fast.y, ref.y, ny, 1e-5) +
+                   compare_scaled("avx512 dx", fast.dx, ref.dx, nx, 1e-5) +
+                   compare_scaled("avx512 dw", fast.dw, ref.dw, nw, 1e-5);
             dw_result_free(&fast);
         }
         if (bad && failures++ < 5)
@@ -589,15 +602,69 @@ TEST(test_depthwise_streamed_output_matches_reference)
     /* 32-byte aligned like the model's buffers, else the kernel cannot stream */
     float *y_ref = zero_floats(n), *y = aligned_alloc(64, n * sizeof(float));
     float *scratch = malloc(frost_dw_scratch_floats(&g) * sizeof(float));
-    frost_dw_forward(&g, false, x, w, b, y_ref, scratch);
-    frost_dw_forward(&g, true, x, w, b, y, scratch);
+    frost_dw_forward(&g, FROST_DW_REF, x, w, b, y_ref, scratch);
+    frost_dw_forward(&g, FROST_DW_AVX2, x, w, b, y, scratch);
     CHECK_EQ_INT(compare_scaled("streamed y", y, y_ref, n, 1e-5), 0);
+    if (frost_cpu_has_avx512f()) {
+        memset(y, 0, n * sizeof(float));
+        frost_dw_forward(&g, FROST_DW_AVX512, x, w, b, y, scratch);
+        CHECK_EQ_INT(compare_scaled("streamed y avx512", y, y_ref, n, 1e-5), 0);
+    }
     free(scratch);
     free(x);
     free(w);
     free(b);
     free(y_ref);
     free(y);
+}
+
+/* The FP32 engine's depthwise row with a fused activation equals the reference row
+ * followed by the reference activation, for every activation, on random shapes (the
+ * unrolled 3x3 / 5x5 kernels and the generic tiles). */
+TEST(test_depthwise_fused_activation_matches_reference)
+{
+    if (!frost_cpu_has_avx512f())
+        return;
+    int done = 0, failures = 0;
+    while (done < 120) {
+        frost_conv_params p;
+        frost_shape4 in;
+        if (!random_depthwise_case(&p, &in))
+            continue;
+        frost_shape4 o = out_shape(&p, in);
+        frost_dw_geom g = {.n = in.n,
+                           .h = in.h,
+                           .w = in.w,
+                           .c = in.c,
+                           .oh = o.h,
+                           .ow = o.w,
+                           .kh = p.kh,
+                           .kw = p.kw,
+                           .stride = p.stride,
+                           .pad_h = p.pad_h,
+                           .pad_w = p.pad_w};
+        frost_act_kind act = (frost_act_kind)(done % FROST_ACT_COUNT);
+        size_t nx = numel(in), ny = numel(o), taps = (size_t)p.kh * p.kw;
+        float *x = random_floats(nx, 7000 + (unsigned long long)done * 3);
+        float *wt = random_floats(taps * (size_t)in.c, 7001 + (unsigned long long)done * 3);
+        float *b = random_floats((size_t)in.c, 7002 + (unsigned long long)done * 3);
+        float *want = zero_floats(ny), *got = zero_floats(ny);
+        const int64_t row = (int64_t)o.w * in.c;
+        for (int n = 0; n < in.n; n++)
+            for (int r = 0; r < o.h; r++) {
+                float *wr = want + ((size_t)n * o.h + r) * (size_t)row;
+                frost_dw_forward_row_ref(&g, n, r, x, wt, b, want);
+                frost_act_forward_ref(act, row, wr, wr);
+                frost_dw_forward_row_act_avx512(&g, n, r, x, wt, b, act, got);
+            }
+        long bad = compare_scaled("fused act y", got, want, ny, 1e-5);
+        if (bad && failures++ < 5)
+            fprintf(stderr, "  case %d: act %d n%d h%d w%d c%d k%dx%d s%d pad %d,%d\n", done,
+                    (int)act, in.n, in.h, in.w, in.c, p.kh, p.kw, p.stride, p.pad_h, p.pad_w);
+        free(x), free(wt), free(b), free(want), free(got);
+        done++;
+    }
+    CHECK_EQ_INT(failures, 0);
 }
 
 /* Gradients are reduced in a fixed order: the same bits with 1 and 2 threads. */
@@ -743,5 +810,6 @@ FROST_TEST_MAIN(RUN(test_conv_out_dim); RUN(test_conv_forward_matches_direct);
                 RUN(test_conv_backward_matches_direct); RUN(test_conv_gradients);
                 RUN(test_depthwise_avx2_matches_reference);
                 RUN(test_depthwise_streamed_output_matches_reference);
+                RUN(test_depthwise_fused_activation_matches_reference);
                 RUN(test_conv_backward_deterministic_across_threads);
                 RUN(test_linear_forward_hand_computed); RUN(test_linear_gradients))

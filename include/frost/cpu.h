@@ -6,7 +6,8 @@
  * off when the OS does not save the zmm state, since the instructions would fault). The
  * kernel paths say what frost will do in this process: they follow the same checks the
  * kernels are chosen by, including FROST_NO_SIMD (no SIMD kernels at all) and
- * FROST_NO_VNNI (int8 on AVX2 where the CPU has AVX-512 VNNI). A per-model switch such as
+ * FROST_NO_VNNI (int8 on AVX2 where the CPU has AVX-512 VNNI) and FROST_NO_AVX512 (FP32 and
+ * binary kernels on AVX2 where the CPU has AVX-512). A per-model switch such as
  * frost_int8_force_reference is not visible here; a caller that sets one can set
  * int8_kernels to "reference" in its copy before formatting it.
  */
@@ -26,7 +27,10 @@ typedef struct frost_cpu_info {
     bool avx2, fma, avx512f, avx512bw, avx512vl, avx512_vnni, avx_vnni, avx512_vpopcntdq;
     const char *int8_kernels;   /* int8 engine: "avx512-vnni", "avx2" or "reference" */
     const char *fp32_kernels;   /* FP32 engine GEMM and the FP32 training kernels frost owns
-                                   (depthwise, BN, activations): "avx2" or "reference" */
+                                   (depthwise, BN, activations): "avx512" (GEMM and
+                                   depthwise on zmm, BN and activations on AVX2), "avx2"
+                                   or "reference"; FROST_NO_AVX512 turns "avx512" into
+                                   "avx2" */
     const char *binary_kernels; /* bit-packed binary / ternary popcount kernels (src/binary,
                                    frost_bin_best_path): "avx512-vpopcntdq", "avx2" or
                                    "reference" */

@@ -10,7 +10,7 @@
 
 #include "frost/cpu.h"
 
-static int avx2_cached = -1, vnni_cached = -1, vpopcntdq_cached = -1;
+static int avx2_cached = -1, vnni_cached = -1, vpopcntdq_cached = -1, avx512f_cached = -1;
 
 static bool env_on(const char *name)
 {
@@ -64,8 +64,21 @@ bool frost_cpu_has_avx512_vpopcntdq(void)
     return vpopcntdq_cached == 1;
 }
 
+bool frost_cpu_has_avx512f(void)
+{
+    if (avx512f_cached < 0) {
+        __builtin_cpu_init();
+        avx512f_cached = frost_cpu_has_avx2() && !env_on("FROST_NO_AVX512") &&
+                         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                         os_saves_avx512();
+    }
+    return avx512f_cached == 1;
+}
+
 void frost_cpu_forget(void)
 {
+    avx512f_cached = -1;
     avx2_cached = -1;
     vnni_cached = -1;
     vpopcntdq_cached = -1;
@@ -180,7 +193,9 @@ void frost_cpu_describe(frost_cpu_info *out)
     out->int8_kernels = frost_cpu_has_avx512_vnni() ? "avx512-vnni"
                         : frost_cpu_has_avx2()      ? "avx2"
                                                     : "reference";
-    out->fp32_kernels = frost_cpu_has_avx2() ? "avx2" : "reference";
+    out->fp32_kernels = frost_cpu_has_avx512f() ? "avx512"
+                        : frost_cpu_has_avx2()  ? "avx2"
+                                                : "reference";
     /* frost_bin_best_path's choice (binary/ sits above core; test_binary_kernels checks the
      * two agree), with frost_bin_path_name's names */
     out->binary_kernels = frost_cpu_has_avx512_vpopcntdq() ? "avx512-vpopcntdq"

@@ -16,6 +16,11 @@ bool frost_cpu_has_avx512_vnni(void);
  * and FROST_NO_AVX512 is not set: the binary (bit-packed) kernels' AVX-512 path. */
 bool frost_cpu_has_avx512_vpopcntdq(void);
 
+/* True when the CPU (and OS) support AVX-512 F, VL, BW and DQ (full-width zmm FMA and
+ * masked loads/stores), AVX2 is on, and FROST_NO_AVX512 is not set: the FP32 engine's GEMM
+ * and depthwise kernels and the FP32 training kernels frost owns take their zmm versions. */
+bool frost_cpu_has_avx512f(void);
+
 /* The answers above are read once and kept; this makes the next call read the CPU and
  * the environment again. For tests that change FROST_NO_SIMD / FROST_NO_VNNI /
  * FROST_NO_AVX512; kernels

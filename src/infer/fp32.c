@@ -29,7 +29,8 @@
 /* Convs with fewer multiply-adds than this run on one thread: waking a second one costs
  * more than it saves. */
 #define MIN_PARALLEL_MACS 100000
-/* im2col tile: rows of patches per thread and step (a multiple of the GEMM's 6 rows) */
+/* im2col tile: rows of patches per thread and step (a multiple of the GEMM tiles' 6 and
+ * 12 rows) */
 #define IM2COL_ROWS  96
 #define IM2COL_BYTES (64 * 1024)
 
@@ -87,6 +88,7 @@ struct frost_fp32_model {
     float *conv_scratch;  /* F_CONV (frost_conv2d_forward) and max pool's argmax */
     int threads_planned;
     bool use_avx2;
+    bool use_avx512; /* GEMM and depthwise on zmm (implies use_avx2) */
 };
 
 static float *tensor(frost_fp32_model *m, int i)
@@ -276,8 +278,8 @@ static frost_status plan_memory(frost_fp32_model *m)
 
 static int im2col_rows(int kdim)
 {
-    int rows = IM2COL_BYTES / (kdim * (int)sizeof(float)) / 6 * 6;
-    rows = rows < 6 ? 6 : rows;
+    int rows = IM2COL_BYTES / (kdim * (int)sizeof(float)) / 12 * 12;
+    rows = rows < 12 ? 12 : rows;
     return rows > IM2COL_ROWS ? IM2COL_ROWS : rows;
 }
 
@@ -315,6 +317,7 @@ static frost_status compile(const frost_model *f, frost_fp32_model *m)
     m->in_c = f->in_c;
     m->classes = f->classes;
     m->use_avx2 = frost_cpu_has_avx2();
+    m->use_avx512 = frost_cpu_has_avx512f();
     m->nodes = calloc((size_t)f->n_nodes, sizeof(f_node));
     if (!m->nodes)
         return no_memory(f);
@@ -367,6 +370,7 @@ void frost_fp32_free(frost_fp32_model *m)
 void frost_fp32_force_reference(frost_fp32_model *m, int on)
 {
     m->use_avx2 = !on && frost_cpu_has_avx2();
+    m->use_avx512 = !on && frost_cpu_has_avx512f();
 }
 
 /* ---- running ---- */
@@ -374,17 +378,29 @@ void frost_fp32_force_reference(frost_fp32_model *m, int on)
 typedef void (*pgemm_fn)(frost_act_kind, int, int, int, int, const float *, int64_t, const float *,
                          float *, int64_t);
 
+static pgemm_fn pick_gemm(const frost_fp32_model *m)
+{
+    return m->use_avx512 ? frost_pgemm_avx512 : m->use_avx2 ? frost_pgemm_avx2 : frost_pgemm_ref;
+}
+
 static int threads_for(int64_t macs) { return macs < MIN_PARALLEL_MACS ? 1 : frost_get_threads(); }
 
-static void copy_or_zero(float *d, const float *src, size_t n)
+static void copy_or_zero(float *restrict d, const float *restrict src, size_t n)
 {
-    /* short rows (a few channels): a loop beats memcpy calls */
-    if (!src)
+    /* short rows (a few channels, a stem's 3 x 3 x 3 patch row): a loop beats memcpy
+     * calls, and whole 4-float moves with an overlapping last one beat a loop that ends
+     * float by float */
+    if (!src) {
         for (size_t i = 0; i < n; i++)
             d[i] = 0.0f;
-    else
+    } else if (n >= 4) {
+        for (size_t i = 0; i + 4 <= n; i += 4)
+            memcpy(d + i, src + i, 4 * sizeof(float));
+        memcpy(d + n - 4, src + n - 4, 4 * sizeof(float));
+    } else {
         for (size_t i = 0; i < n; i++)
             d[i] = src[i];
+    }
 }
 
 /* Patch rows for output pixels [p0, p0 + rows): (kh, kw, cin) order, zeros outside. The
@@ -394,8 +410,8 @@ static void im2col(const f_node *n, const f_node *in, const float *x, int p0, in
 {
     const frost_conv_params *p = &n->conv;
     const size_t cin = (size_t)p->cin, span = (size_t)p->kw * cin;
-    for (int r = 0; r < rows; r++) {
-        int oy = (p0 + r) / n->w, ox = (p0 + r) % n->w;
+    int oy = p0 / n->w, ox = p0 % n->w; /* stepped, not divided, per row */
+    for (int r = 0; r < rows; r++, ox = ox + 1 < n->w ? ox + 1 : 0, oy += ox == 0) {
         int ix0 = ox * p->stride - p->pad_w;
         float *d = col + (size_t)r * n->kdim;
         for (int ky = 0; ky < p->kh; ky++, d += span) {
@@ -418,17 +434,19 @@ static void im2col(const f_node *n, const f_node *in, const float *x, int p0, in
 static void run_gemm(frost_fp32_model *m, const f_node *n, const float *x, float *y)
 {
     const f_node *in = &m->nodes[n->in[0]];
-    pgemm_fn gemm = m->use_avx2 ? frost_pgemm_avx2 : frost_pgemm_ref;
-    const int pixels = n->h * n->w, groups = (pixels + 5) / 6;
+    pgemm_fn gemm = pick_gemm(m);
+    /* threads split the pixels in whole tiles of the kernel's rows */
+    const int mr = m->use_avx512 ? 12 : 6;
+    const int pixels = n->h * n->w, groups = (pixels + mr - 1) / mr;
     const int blocks = (n->c + FROST_PGEMM_NR - 1) / FROST_PGEMM_NR;
     const size_t blk = (size_t)FROST_PGEMM_NR * ((size_t)n->kdim + 1);
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int p0 = 6 * (int)((int64_t)groups * t / nt);
-        int p1 = FROST_MIN(6 * (int)((int64_t)groups * (t + 1) / nt), pixels);
-        if (!n->im2col && groups < 8 * nt && blocks >= 4 * nt) {
+        int p0 = mr * (int)((int64_t)groups * t / nt);
+        int p1 = FROST_MIN(mr * (int)((int64_t)groups * (t + 1) / nt), pixels);
+        if (!n->im2col && pixels < 48 * nt && blocks >= 4 * nt) {
             /* few pixels (7x7, 14x14 maps), many channels: split the channel blocks, so
              * that no thread is left with a short last tile and each reads only its
              * share of the weights */
@@ -466,13 +484,15 @@ static void run_dw(frost_fp32_model *m, const f_node *n, const float *x, float *
                              .stride = n->conv.stride,
                              .pad_h = n->conv.pad_h,
                              .pad_w = n->conv.pad_w};
-    const bool avx2 = m->use_avx2;
+    const bool avx2 = m->use_avx2, avx512 = m->use_avx512;
     const int64_t row = (int64_t)n->w * n->c;
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int r = 0; r < n->h; r++) {
         float *yr = y + (size_t)r * row;
-        if (avx2) {
+        if (avx512) {
+            frost_dw_forward_row_act_avx512(&g, 0, r, x, n->weight, n->bias, n->act, y);
+        } else if (avx2) {
             frost_dw_forward_row_avx2(&g, 0, r, x, n->weight, n->bias, y);
             frost_act_forward_avx2(n->act, row, yr, yr);
         } else {
@@ -484,7 +504,7 @@ static void run_dw(frost_fp32_model *m, const f_node *n, const float *x, float *
 
 static void run_linear(frost_fp32_model *m, const f_node *n, const float *x, float *y)
 {
-    pgemm_fn gemm = m->use_avx2 ? frost_pgemm_avx2 : frost_pgemm_ref;
+    pgemm_fn gemm = pick_gemm(m);
     const int blocks = (n->c + FROST_PGEMM_NR - 1) / FROST_PGEMM_NR;
     const size_t blk = (size_t)FROST_PGEMM_NR * ((size_t)n->kdim + 1);
     const int threads = FROST_MIN(threads_for(n->macs), m->threads_planned);

@@ -282,7 +282,7 @@ void frost_conv2d_forward(const frost_conv_params *p, frost_shape4 in, const flo
     if (!plan_conv(p, in, &pl))
         return;
     if (pl.kind == CONV_DEPTHWISE) {
-        frost_dw_forward(&pl.dw, frost_cpu_has_avx2(), x, w, b, y, scratch);
+        frost_dw_forward(&pl.dw, frost_dw_best_kernels(), x, w, b, y, scratch);
         return;
     }
     /* GEMMs accumulate onto the bias (beta = 1) instead of adding it afterwards */
@@ -305,7 +305,7 @@ void frost_conv2d_backward(const frost_conv_params *p, frost_shape4 in, const fl
     if (db)
         bias_gradient(pl.m, p->cout, dy, db, scratch);
     if (pl.kind == CONV_DEPTHWISE)
-        frost_dw_backward(&pl.dw, frost_cpu_has_avx2(), x, w, dy, dx, dw, scratch);
+        frost_dw_backward(&pl.dw, frost_dw_best_kernels(), x, w, dy, dx, dw, scratch);
     else if (pl.kind == CONV_POINTWISE)
         pointwise_backward(p, &pl, x, w, dy, dx, dw);
     else

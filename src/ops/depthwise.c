@@ -1,15 +1,17 @@
 /*
  * Depthwise convolution: portable reference row kernels and the parallel
- * drivers that run either kernel family (see depthwise.h).
+ * drivers that run any of the kernel families (see depthwise.h).
  *
  * The reference kernels are written for clarity first: one accumulation per
  * tap straight into the destination, channels innermost (which the compiler
- * still vectorises). The AVX2 versions must match them to rounding.
+ * still vectorises). The AVX2 and AVX-512 versions must match them to rounding.
  */
 #include "ops/depthwise.h"
 
 #include <stdint.h>
 #include <string.h>
+
+#include "core/cpu.h"
 
 /* ---- index arithmetic shared with x86/depthwise_avx2.c ---- */
 
@@ -167,10 +169,19 @@ static void transpose_weight(const frost_dw_geom *g, const float *w, float *wt)
             wt[(size_t)t * g->c + ch] = w[(size_t)ch * taps + t];
 }
 
-void frost_dw_forward(const frost_dw_geom *g, bool use_avx2, const float *x, const float *w,
-                      const float *b, float *y, float *scratch)
+frost_dw_kernels frost_dw_best_kernels(void)
 {
-    dw_forward_row_fn row = use_avx2 ? frost_dw_forward_row_avx2 : frost_dw_forward_row_ref;
+    return frost_cpu_has_avx512f() ? FROST_DW_AVX512
+           : frost_cpu_has_avx2()  ? FROST_DW_AVX2
+                                   : FROST_DW_REF;
+}
+
+void frost_dw_forward(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
+                      const float *w, const float *b, float *y, float *scratch)
+{
+    dw_forward_row_fn row = kernels == FROST_DW_AVX512 ? frost_dw_forward_row_avx512
+                            : kernels == FROST_DW_AVX2 ? frost_dw_forward_row_avx2
+                                                       : frost_dw_forward_row_ref;
     float *wt = scratch;
     transpose_weight(g, w, wt);
     frost_dw_geom gs = *g;
@@ -197,13 +208,16 @@ static void reduce_weight_partials(const frost_dw_geom *g, int parts, const floa
     }
 }
 
-void frost_dw_backward(const frost_dw_geom *g, bool use_avx2, const float *x, const float *w,
-                       const float *dy, float *dx, float *dw, float *scratch)
+void frost_dw_backward(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
+                       const float *w, const float *dy, float *dx, float *dw, float *scratch)
 {
-    dw_data_row_fn data_row =
-        use_avx2 ? frost_dw_backward_data_row_avx2 : frost_dw_backward_data_row_ref;
-    dw_weight_rows_fn weight_rows =
-        use_avx2 ? frost_dw_backward_weight_rows_avx2 : frost_dw_backward_weight_rows_ref;
+    dw_data_row_fn data_row = kernels == FROST_DW_AVX512 ? frost_dw_backward_data_row_avx512
+                              : kernels == FROST_DW_AVX2 ? frost_dw_backward_data_row_avx2
+                                                         : frost_dw_backward_data_row_ref;
+    dw_weight_rows_fn weight_rows = kernels == FROST_DW_AVX512
+                                        ? frost_dw_backward_weight_rows_avx512
+                                    : kernels == FROST_DW_AVX2 ? frost_dw_backward_weight_rows_avx2
+                                                               : frost_dw_backward_weight_rows_ref;
     const size_t per_part = (size_t)g->kh * g->kw * g->c;
     float *wt = scratch, *partial = scratch + per_part;
     if (dx)

@@ -5,10 +5,11 @@
  * GEMM is a poor fit for depthwise convs (K = kh*kw is tiny), so they get their
  * own kernels, vectorised along channels: in NHWC the channels of one pixel are
  * contiguous, and with the weight transposed to [kh*kw][c] so are the filter
- * taps of consecutive channels. Each kernel exists twice with the same
+ * taps of consecutive channels. Each kernel exists three times with the same
  * signature: a portable reference (_ref, depthwise.c, the oracle the tests
- * trust) and an AVX2/FMA version (_avx2, x86/depthwise_avx2.c) picked at run
- * time. A row kernel handles one image row; the whole-tensor drivers below run
+ * trust), an AVX2/FMA version (_avx2, x86/depthwise_avx2.c, 8 channels per
+ * register) and an AVX-512 one (_avx512, x86/depthwise_avx512.c, 16), picked at
+ * run time. A row kernel handles one image row; the whole-tensor drivers below run
  * them in parallel.
  */
 #ifndef FROST_OPS_DEPTHWISE_H
@@ -18,13 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/ops.h"
+
 /* Shape of one depthwise conv call. */
 typedef struct {
     int n, h, w, c; /* input NHWC (output has the same c) */
     int oh, ow;     /* output spatial size */
     int kh, kw, stride, pad_h, pad_w;
-    /* Set by frost_dw_forward for outputs much larger than the cache: the AVX2
-     * kernel then writes them with streaming stores, which skip reading each
+    /* Set by frost_dw_forward for outputs much larger than the cache: the SIMD
+     * kernels then write them with streaming stores, which skip reading each
      * line before overwriting it (the consumer would find it evicted anyway). */
     bool stream_output;
 } frost_dw_geom;
@@ -58,6 +61,17 @@ void frost_dw_backward_data_row_ref(const frost_dw_geom *g, int n, int ih, const
 void frost_dw_backward_weight_rows_ref(const frost_dw_geom *g, int64_t r0, int64_t r1,
                                        const float *x, const float *dy, float *dwt);
 
+void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
+                                 const float *wt, const float *b, float *y);
+/* The same with an activation applied as the outputs are stored (the FP32 engine's conv
+ * + activation, one pass over the row instead of two). */
+void frost_dw_forward_row_act_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
+                                     const float *wt, const float *b, frost_act_kind act, float *y);
+void frost_dw_backward_data_row_avx512(const frost_dw_geom *g, int n, int ih, const float *dy,
+                                       const float *wt, float *dx);
+void frost_dw_backward_weight_rows_avx512(const frost_dw_geom *g, int64_t r0, int64_t r1,
+                                          const float *x, const float *dy, float *dwt);
+
 void frost_dw_forward_row_avx2(const frost_dw_geom *g, int n, int oh, const float *x,
                                const float *wt, const float *b, float *y);
 void frost_dw_backward_data_row_avx2(const frost_dw_geom *g, int n, int ih, const float *dy,
@@ -75,13 +89,19 @@ bool frost_dw_window_taps(int o, int k, int stride, int pad, int in, int *first,
 bool frost_dw_output_span(int t, int stride, int pad, int in, int out, int *first, int *last);
 bool frost_dw_gather_taps(int pos, int k, int stride, int out, int *first, int *last);
 
+/* The kernel families. */
+typedef enum { FROST_DW_REF, FROST_DW_AVX2, FROST_DW_AVX512 } frost_dw_kernels;
+
+/* The fastest family this CPU runs (after FROST_NO_AVX512 / FROST_NO_SIMD). */
+frost_dw_kernels frost_dw_best_kernels(void);
+
 /* Whole-tensor drivers (OpenMP over rows). w is OHWI [c][kh][kw][1]; scratch holds
- * frost_dw_scratch_floats() floats. use_avx2 picks the kernel family (callers pass
- * frost_cpu_has_avx2(); tests force each). backward adds into dx (nullable) and dw. */
+ * frost_dw_scratch_floats() floats. `kernels` picks the family (callers pass
+ * frost_dw_best_kernels(); tests force each). backward adds into dx (nullable) and dw. */
 size_t frost_dw_scratch_floats(const frost_dw_geom *g);
-void frost_dw_forward(const frost_dw_geom *g, bool use_avx2, const float *x, const float *w,
-                      const float *b, float *y, float *scratch);
-void frost_dw_backward(const frost_dw_geom *g, bool use_avx2, const float *x, const float *w,
-                       const float *dy, float *dx, float *dw, float *scratch);
+void frost_dw_forward(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
+                      const float *w, const float *b, float *y, float *scratch);
+void frost_dw_backward(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
+                       const float *w, const float *dy, float *dx, float *dw, float *scratch);
 
 #endif

@@ -9,10 +9,12 @@
  * block holds its NR biases, then kdim rows of NR weights (zero past cout), so the
  * micro-kernel reads the weights as contiguous vectors and never transposes.
  *
- * Two versions with one signature: a portable reference (pgemm.c), the oracle the tests
- * compare against, and an AVX2/FMA one (x86/pgemm_avx2.c, 6 rows x 16 channels per
- * micro-tile, the activation applied in registers). They agree to float rounding (the
- * FMA contracts what the reference rounds twice), not bit for bit.
+ * Three versions with one signature: a portable reference (pgemm.c), the oracle the tests
+ * compare against; an AVX2/FMA one (x86/pgemm_avx2.c, 6 rows x 16 channels per
+ * micro-tile) and an AVX-512 one (x86/pgemm_avx512.c, 12 rows x 32 channels, only called
+ * after frost_cpu_has_avx512f()), both applying the activation in registers. They agree
+ * with the reference to float rounding (the FMA contracts what the reference rounds
+ * twice), not bit for bit.
  */
 #ifndef FROST_OPS_PGEMM_H
 #define FROST_OPS_PGEMM_H
@@ -34,5 +36,7 @@ void frost_pgemm_ref(frost_act_kind act, int p0, int p1, int kdim, int cout, con
                      int64_t ldx, const float *packed, float *y, int64_t ldy);
 void frost_pgemm_avx2(frost_act_kind act, int p0, int p1, int kdim, int cout, const float *x,
                       int64_t ldx, const float *packed, float *y, int64_t ldy);
+void frost_pgemm_avx512(frost_act_kind act, int p0, int p1, int kdim, int cout, const float *x,
+                        int64_t ldx, const float *packed, float *y, int64_t ldy);
 
 #endif

@@ -37,6 +37,8 @@ ACT_STAGES = {
     "src/ops/x86/elementwise_avx2.c": {"act_v", "frost_act_forward_avx2", "act_grad_v",
                                        "frost_act_backward_avx2"},
     "src/ops/x86/pgemm_avx2.c": {"activate"},
+    "src/ops/x86/pgemm_avx512.c": {"activate"},
+    "src/ops/x86/depthwise_avx512.c": {"activate"},
     "src/ops/bn_act.c": {"keep_ref", "frost_bn_act_apply_ref", "frost_bn_act_sums_ref",
                          "frost_bn_act_dx_ref"},
     "src/ops/x86/bn_act_avx2.c": {"act_v", "keep_v", "frost_bn_act_apply_avx2",
