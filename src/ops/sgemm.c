@@ -62,6 +62,24 @@ typedef struct {
     bool panel_major; /* tile order, see run_tile */
 } gemm_plan;
 
+/* The calling thread's buffer for B's transposed copy. It only grows and is kept, so a
+ * training step allocates nothing once the first step has sized it for the largest
+ * weight (the model's arena holds everything else). */
+static _Thread_local float *bt_cache;
+static _Thread_local size_t bt_capacity;
+
+static float *transpose_buffer(size_t floats)
+{
+    if (floats > bt_capacity) {
+        float *grown = malloc(sizeof(float) * floats);
+        if (!grown)
+            return NULL;
+        free(bt_cache);
+        bt_cache = grown, bt_capacity = floats;
+    }
+    return bt_cache;
+}
+
 /* bt[kk][j] = b[j][kk] for b given as [n][k] rows, in 32 x 32 blocks for the caches. */
 static void transpose_b(int n, int k, const float *b, int ldb, float *bt, int j0, int j1)
 {
@@ -137,11 +155,8 @@ static bool sgemm_blocked(const kernel_shape *ks, bool ta, bool tb, int m, int n
                           int ldc)
 {
     float *bt = NULL;
-    if (tb) {
-        bt = malloc(sizeof(float) * (size_t)n * (size_t)k);
-        if (!bt)
-            return false;
-    }
+    if (tb && !(bt = transpose_buffer((size_t)n * (size_t)k)))
+        return false;
     gemm_plan p = {.ks = ks,
                    .ta = ta,
                    .m = m,
@@ -175,7 +190,6 @@ static bool sgemm_blocked(const kernel_shape *ks, bool ta, bool tb, int m, int n
         }
         run_share(&p, th, nt);
     }
-    free(bt);
     return true;
 }
 

@@ -14,7 +14,8 @@
  *
  * frost's versions share one driver (sgemm.c): no copy of A is made (the micro-kernel
  * broadcasts A's elements from wherever they are, plain or transposed), B is read in
- * place when it is plain and transposed once into a scratch buffer when it is not; K is
+ * place when it is plain and transposed once per call into a buffer of the calling thread
+ * when it is not (kept between calls, so steady-state training allocates nothing); K is
  * cut into blocks that keep a tile's B rows in L1. Each C tile is one thread's from start
  * to end, its k-blocks summed in a fixed order, so the result does not depend on the
  * thread count. The reference (triple loop) is the tests' oracle; the SIMD versions agree
