@@ -91,8 +91,9 @@ frost_train_gemm frost_cpu_train_gemm(void)
             e = FROST_TRAIN_GEMM_OPENBLAS;
         else if (want && !strcmp(want, "frost"))
             e = best_frost_gemm();
-        else /* frost's zmm kernels beat OpenBLAS on the zoo's shapes (bench/gemm_shapes.c,
-                docs/blas.md); its AVX2 ones were never measured on an AVX2-only CPU */
+        else /* frost's zmm kernels win a training step's GEMMs against OpenBLAS's AVX2 and
+                AVX-512 kernels (bench/gemm_shapes.c, docs/training-gemm.md); its AVX2 ones
+                only tie with OpenBLAS and were never measured on an AVX2-only CPU */
             e = frost_cpu_has_avx512f() ? FROST_TRAIN_GEMM_AVX512 : FROST_TRAIN_GEMM_OPENBLAS;
         train_gemm_cached = (int)e;
     }

@@ -17,8 +17,9 @@
 #define MC 240
 /* A k-block of B this small stays in L2 while every row panel passes over it. */
 #define B_IN_L2_BYTES (256 * 1024)
-/* Below this many multiply-adds a GEMM runs on the calling thread alone. */
-#define MIN_PARALLEL_MACS (1 << 18)
+/* Below this many multiply-adds a GEMM runs on the calling thread alone: waking the other
+ * threads costs more than the classifier head's products (64 x 10 x 1280) take. */
+#define MIN_PARALLEL_MACS (1 << 21)
 
 /* ---- reference ---- */
 
