@@ -19,9 +19,9 @@
  *   floor  <INT8|FP32|TRAIN>  <peak name or "none">
  * The floor lines name the peak of the kernels frost itself takes on this CPU: INT8 the
  * int8 engine (AVX-512 VNNI kernels use 512-bit vpdpbusd; AVX2 vpmaddubsw + vpmaddwd),
- * FP32 the FP32 inference engine (AVX2 FMA), TRAIN the training GEMM (OpenBLAS: zmm FMA
- * only when its run-time core is an AVX-512 one). "none": frost takes reference C kernels,
- * which have no instruction-level peak.
+ * FP32 the FP32 inference engine (zmm FMA on its avx512 path, else ymm), TRAIN the training
+ * GEMM (zmm FMA with frost's AVX-512 kernels, or OpenBLAS on an AVX-512 core; else ymm FMA).
+ * "none": frost takes reference C kernels, which have no instruction-level peak.
  *
  * The AVX-512 and VNNI kernels were written without such a CPU at hand: they are the ymm
  * kernels with the vector type and intrinsics swapped (the same macro), see bench/README.md.
@@ -200,10 +200,11 @@ static void bench_peaks_measure(bench_peak p[PEAK_N])
     }
 }
 
-/* The training GEMM runs zmm FMAs only when OpenBLAS picked an AVX-512 core. */
+/* The training GEMM runs zmm FMAs with frost's AVX-512 kernels, or when OpenBLAS picked an
+ * AVX-512 core. */
 static bool blas_uses_avx512(const frost_cpu_info *c)
 {
-    static const char *const cores[] = {"skylakex", "cooperlake", "sapphirerapids"};
+    static const char *const cores[] = {"frost-avx512", "skylakex", "cooperlake", "sapphirerapids"};
     for (size_t i = 0; i < sizeof cores / sizeof cores[0]; i++)
         if (strstr(c->train_gemm, cores[i]))
             return true;

@@ -34,8 +34,11 @@ typedef struct frost_cpu_info {
     const char *binary_kernels; /* bit-packed binary / ternary popcount kernels (src/binary,
                                    frost_bin_best_path): "avx512-vpopcntdq", "avx2" or
                                    "reference" */
-    char train_gemm[40];        /* conv / linear GEMM in training: "openblas-<core>" with
-                                   OpenBLAS's run-time core name (OPENBLAS_CORETYPE applied) */
+    char train_gemm[40];        /* conv / linear GEMM in training: "frost-avx512" (frost's
+                                   own kernels, the default where the CPU has AVX-512F),
+                                   "openblas-<core>" with OpenBLAS's run-time core name
+                                   (OPENBLAS_CORETYPE applied), or with FROST_BLAS=frost
+                                   "frost-avx2" / "frost-reference" */
 } frost_cpu_info;
 
 /* Fills *out for the CPU this process runs on. */

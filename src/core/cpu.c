@@ -11,6 +11,7 @@
 #include "frost/cpu.h"
 
 static int avx2_cached = -1, vnni_cached = -1, vpopcntdq_cached = -1, avx512f_cached = -1;
+static int train_gemm_cached = -1;
 
 static bool env_on(const char *name)
 {
@@ -76,9 +77,46 @@ bool frost_cpu_has_avx512f(void)
     return avx512f_cached == 1;
 }
 
+static frost_train_gemm best_frost_gemm(void)
+{
+    if (frost_cpu_has_avx512f())
+        return FROST_TRAIN_GEMM_AVX512;
+    return frost_cpu_has_avx2() ? FROST_TRAIN_GEMM_AVX2 : FROST_TRAIN_GEMM_REFERENCE;
+}
+
+frost_train_gemm frost_cpu_train_gemm(void)
+{
+    if (train_gemm_cached < 0) {
+        const char *want = getenv("FROST_BLAS");
+        frost_train_gemm e;
+        if (want && !strcmp(want, "openblas"))
+            e = FROST_TRAIN_GEMM_OPENBLAS;
+        else if (want && !strcmp(want, "frost"))
+            e = best_frost_gemm();
+        else /* frost's zmm kernels win a training step's GEMMs against OpenBLAS's AVX2 and
+                AVX-512 kernels (bench/gemm_shapes.c, docs/training-gemm.md); its AVX2 ones
+                only tie with OpenBLAS and were never measured on an AVX2-only CPU */
+            e = frost_cpu_has_avx512f() ? FROST_TRAIN_GEMM_AVX512 : FROST_TRAIN_GEMM_OPENBLAS;
+        train_gemm_cached = (int)e;
+    }
+    return (frost_train_gemm)train_gemm_cached;
+}
+
+const char *frost_train_gemm_name(frost_train_gemm e)
+{
+    switch (e) {
+    case FROST_TRAIN_GEMM_OPENBLAS: return "openblas";
+    case FROST_TRAIN_GEMM_REFERENCE: return "frost-reference";
+    case FROST_TRAIN_GEMM_AVX2: return "frost-avx2";
+    case FROST_TRAIN_GEMM_AVX512: return "frost-avx512";
+    }
+    return "?";
+}
+
 void frost_cpu_forget(void)
 {
     avx512f_cached = -1;
+    train_gemm_cached = -1;
     avx2_cached = -1;
     vnni_cached = -1;
     vpopcntdq_cached = -1;
@@ -201,7 +239,11 @@ void frost_cpu_describe(frost_cpu_info *out)
     out->binary_kernels = frost_cpu_has_avx512_vpopcntdq() ? "avx512-vpopcntdq"
                           : frost_cpu_has_avx2()           ? "avx2"
                                                            : "reference";
-    blas_core(out->train_gemm, sizeof out->train_gemm);
+    frost_train_gemm g = frost_cpu_train_gemm();
+    if (g == FROST_TRAIN_GEMM_OPENBLAS)
+        blas_core(out->train_gemm, sizeof out->train_gemm);
+    else
+        snprintf(out->train_gemm, sizeof out->train_gemm, "%s", frost_train_gemm_name(g));
 }
 
 size_t frost_cpu_isa_text(const frost_cpu_info *c, char *buf, size_t size)

@@ -21,9 +21,23 @@ bool frost_cpu_has_avx512_vpopcntdq(void);
  * and depthwise kernels and the FP32 training kernels frost owns take their zmm versions. */
 bool frost_cpu_has_avx512f(void);
 
+/* The training GEMM's engine (ops/sgemm.h, reported as frost_cpu_info.train_gemm). By
+ * default frost's AVX-512 kernels where frost_cpu_has_avx512f(), else OpenBLAS. FROST_BLAS
+ * overrides it: "openblas" always OpenBLAS; "frost" frost's own kernels on any CPU
+ * (AVX-512, else AVX2, else the reference C), for comparisons. */
+typedef enum {
+    FROST_TRAIN_GEMM_OPENBLAS,
+    FROST_TRAIN_GEMM_REFERENCE,
+    FROST_TRAIN_GEMM_AVX2,
+    FROST_TRAIN_GEMM_AVX512
+} frost_train_gemm;
+frost_train_gemm frost_cpu_train_gemm(void);
+/* "openblas", "frost-reference", "frost-avx2", "frost-avx512" */
+const char *frost_train_gemm_name(frost_train_gemm e);
+
 /* The answers above are read once and kept; this makes the next call read the CPU and
  * the environment again. For tests that change FROST_NO_SIMD / FROST_NO_VNNI /
- * FROST_NO_AVX512; kernels
+ * FROST_NO_AVX512 / FROST_BLAS; kernels
  * already chosen (packed models) keep their choice. Not thread-safe. */
 void frost_cpu_forget(void);
 

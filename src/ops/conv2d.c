@@ -17,8 +17,8 @@
 #include "core/cpu.h"
 #include "ops/depthwise.h"
 #include "ops/ops.h"
+#include "ops/sgemm.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>
@@ -143,9 +143,9 @@ static void pointwise_forward(const frost_conv_params *p, const conv_plan *pl, c
                               const float *w, float beta, float *y)
 {
     for (int g = 0; g < p->groups; g++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->m, pl->cout_g, pl->cin_g,
-                    1.0f, x + (size_t)g * pl->cin_g, p->cin, w + (size_t)g * pl->cout_g * pl->cin_g,
-                    pl->cin_g, beta, y + (size_t)g * pl->cout_g, p->cout);
+        frost_sgemm(false, true, (int)pl->m, pl->cout_g, pl->cin_g, x + (size_t)g * pl->cin_g,
+                    p->cin, w + (size_t)g * pl->cout_g * pl->cin_g, pl->cin_g, beta,
+                    y + (size_t)g * pl->cout_g, p->cout);
 }
 
 static void pointwise_backward(const frost_conv_params *p, const conv_plan *pl, const float *x,
@@ -156,13 +156,11 @@ static void pointwise_backward(const frost_conv_params *p, const conv_plan *pl, 
         size_t wg = (size_t)g * pl->cout_g * pl->cin_g;
         /* dX[m, cin_g] += dY[m, cout_g] * W[cout_g, cin_g] */
         if (dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->m, pl->cin_g,
-                        pl->cout_g, 1.0f, dyg, p->cout, w + wg, pl->cin_g, 1.0f,
-                        dx + (size_t)g * pl->cin_g, p->cin);
+            frost_sgemm(false, false, (int)pl->m, pl->cin_g, pl->cout_g, dyg, p->cout, w + wg,
+                        pl->cin_g, 1.0f, dx + (size_t)g * pl->cin_g, p->cin);
         /* dW[cout_g, cin_g] += dY^T X */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->cout_g, pl->cin_g, (int)pl->m,
-                    1.0f, dyg, p->cout, x + (size_t)g * pl->cin_g, p->cin, 1.0f, dw + wg,
-                    pl->cin_g);
+        frost_sgemm(true, false, pl->cout_g, pl->cin_g, (int)pl->m, dyg, p->cout,
+                    x + (size_t)g * pl->cin_g, p->cin, 1.0f, dw + wg, pl->cin_g);
     }
 }
 
@@ -243,8 +241,8 @@ static void im2col_forward(const frost_conv_params *p, frost_shape4 in, const co
         int64_t rows = pl->m - m0 < pl->chunk_rows ? pl->m - m0 : pl->chunk_rows;
         for (int g = 0; g < p->groups; g++) {
             im2col(p, in, pl, x, g, m0, rows, col);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, pl->cout_g, pl->k, 1.0f,
-                        col, pl->k, w + (size_t)g * pl->cout_g * pl->k, pl->k, beta,
+            frost_sgemm(false, true, (int)rows, pl->cout_g, pl->k, col, pl->k,
+                        w + (size_t)g * pl->cout_g * pl->k, pl->k, beta,
                         y + m0 * p->cout + (size_t)g * pl->cout_g, p->cout);
         }
     }
@@ -261,13 +259,13 @@ static void im2col_backward(const frost_conv_params *p, frost_shape4 in, const c
             const float *wg = w + (size_t)g * pl->cout_g * pl->k;
             im2col(p, in, pl, x, g, m0, rows, col);
             /* dW[cout_g, k] += dY^T[cout_g, rows] * col[rows, k] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->cout_g, pl->k, (int)rows, 1.0f,
-                        dyg, p->cout, col, pl->k, 1.0f, dw + (size_t)g * pl->cout_g * pl->k, pl->k);
+            frost_sgemm(true, false, pl->cout_g, pl->k, (int)rows, dyg, p->cout, col, pl->k, 1.0f,
+                        dw + (size_t)g * pl->cout_g * pl->k, pl->k);
             if (!dx)
                 continue;
             /* the patches are no longer needed: reuse the buffer for their gradient */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, pl->k, pl->cout_g,
-                        1.0f, dyg, p->cout, wg, pl->k, 0.0f, col, pl->k);
+            frost_sgemm(false, false, (int)rows, pl->k, pl->cout_g, dyg, p->cout, wg, pl->k, 0.0f,
+                        col, pl->k);
             col2im_add(p, in, pl, col, g, m0, rows, dx);
         }
     }

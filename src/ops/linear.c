@@ -4,8 +4,8 @@
  * short serial column sum (fixed order, hence deterministic).
  */
 #include "ops/ops.h"
+#include "ops/sgemm.h"
 
-#include <cblas.h>
 #include <string.h>
 
 void frost_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
@@ -18,8 +18,7 @@ void frost_linear_forward(int n, int in, int out, const float *x, const float *w
         for (int r = 0; r < n; r++)
             memcpy(y + (size_t)r * out, b, (size_t)out * sizeof *b);
     if (in > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in,
-                    b ? 1.0f : 0.0f, y, out);
+        frost_sgemm(false, true, n, out, in, x, in, w, in, b ? 1.0f : 0.0f, y, out);
     else if (!b)
         memset(y, 0, (size_t)n * out * sizeof *y);
 }
@@ -32,11 +31,9 @@ void frost_linear_backward(int n, int in, int out, const float *x, const float *
     if (in > 0) {
         /* dX[n, in] += dY[n, out] * W[out, in] */
         if (dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
-                        1.0f, dx, in);
+            frost_sgemm(false, false, n, in, out, dy, out, w, in, 1.0f, dx, in);
         /* dW[out, in] += dY^T X */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f,
-                    dw, in);
+        frost_sgemm(true, false, out, in, n, dy, out, x, in, 1.0f, dw, in);
     }
     if (db)
         for (int r = 0; r < n; r++)
