@@ -7,7 +7,7 @@
  * What is timed for each layer, each the way its engine runs it:
  *  - FP32: frost_fp32_run of a one-conv model (conv -> gap -> linear to 2 classes), minus
  *    frost_fp32_run of the same model without the conv (gap -> linear on an input of the
- *    conv's output shape): the FP32 engine's own conv (im2col tiles + the AVX2 FMA GEMM
+ *     conv's output shape): the FP32 engine's own conv (im2col tiles + its AVX2 or AVX-512 GEMM
  *    with the bias in registers), as `frost bench` times it per layer. The subtraction
  *    also removes the copy of the image into the engine's arena. Linear layers: a model
  *    that is one linear layer (input 1x1xIN), nothing subtracted (its input copy is
@@ -157,6 +157,30 @@ __attribute__((target("avx2"))) static double peak_binary_ymm(void)
     return (double)PEAK_ITERS * 6 * 256 / ms / 1e6;
 }
 
+/* The AVX-512 VPOPCNTDQ kernels' instruction mix: per zmm of 512 +-1 products an XOR, a
+ * vpopcntq and the accumulating add; six independent chains. */
+__attribute__((target("avx512f,avx512vpopcntdq"))) static double peak_binary_zmm(void)
+{
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i w[6], acc[6], x = _mm512_set1_epi64(0x123456789abcdefll);
+    for (int j = 0; j < 6; j++) {
+        w[j] = _mm512_set1_epi64((long long)(0x9e3779b97f4a7c15ull * (j + 1)));
+        acc[j] = _mm512_setzero_si512();
+    }
+    double s = peak_cpu_ms();
+    for (long it = 0; it < PEAK_ITERS; it++) {
+        for (int j = 0; j < 6; j++)
+            acc[j] = _mm512_add_epi64(acc[j], _mm512_popcnt_epi64(_mm512_xor_si512(x, w[j])));
+        x = _mm512_add_epi64(x, one);
+    }
+    double ms = peak_cpu_ms() - s;
+    __m512i t = acc[0];
+    for (int j = 1; j < 6; j++)
+        t = _mm512_add_epi64(t, acc[j]);
+    peak_sink = (double)_mm512_reduce_add_epi64(t);
+    return (double)PEAK_ITERS * 6 * 512 / ms / 1e6;
+}
+
 typedef struct peaks {
     double fp32, int8, binary; /* G multiply-adds / s, one core; 0 = not measured */
     const char *fp32_name, *int8_name, *binary_name;
@@ -175,14 +199,19 @@ static peaks measure_peaks(void)
     bench_peak p[PEAK_N];
     bench_peaks_plan(&c, p);
     bench_peaks_measure(p);
+    /* the peak of the instructions each engine's kernels take on this CPU */
     bool vnni = !strcmp(c.int8_kernels, "avx512-vnni");
-    int int8 = vnni ? PEAK_DPBUSD_YMM : PEAK_MADDUBS_YMM;
-    peaks k = {.fp32 = p[PEAK_FMA_YMM].gmacs,
+    int int8 = vnni ? PEAK_DPBUSD_ZMM : PEAK_MADDUBS_YMM;
+    int fp32 = !strcmp(c.fp32_kernels, "avx512") ? PEAK_FMA_ZMM : PEAK_FMA_YMM;
+    peaks k = {.fp32 = p[fp32].gmacs,
                .int8 = p[int8].gmacs,
-               .fp32_name = p[PEAK_FMA_YMM].name,
+               .fp32_name = p[fp32].name,
                .int8_name = p[int8].name,
                .binary_name = "binary XOR + nibble popcount ymm"};
-    if (c.avx2)
+    if (frost_bin_best_path() == FROST_BIN_AVX512) {
+        k.binary_name = "binary XOR + vpopcntq zmm";
+        k.binary = median3(peak_binary_zmm);
+    } else if (c.avx2)
         k.binary = median3(peak_binary_ymm);
     return k;
 }
@@ -603,17 +632,17 @@ static void write_header(FILE *f, int argc, char **argv, const peaks *pk, const 
     fprintf(f, "- CPU: %s (model \"%s\", family %d model %d)\n", text, cpu.model, cpu.family,
             cpu.model_id);
     fprintf(f,
-            "- Kernels timed: FP32 the FP32 engine's conv / linear (AVX2 FMA GEMM); int8 %s "
+            "- Kernels timed: FP32 the FP32 engine's conv / linear (its %s FMA GEMM); int8 %s "
             "(%s); binary the %s path\n",
-            cpu.int8_kernels,
+            cpu.fp32_kernels, cpu.int8_kernels,
             strcmp(cpu.int8_kernels, "avx512-vnni")
                 ? "this CPU has no AVX-512 VNNI: the int16 vpmaddwd GEMM of the AVX2 path, not "
                   "the VNNI kernels the issue's target names"
-                : "the VNNI vpdpbusd kernels",
+                : "the 512-bit VNNI vpdpbusd kernels",
             frost_bin_path_name(frost_bin_best_path()));
     fprintf(f,
             "- Measured per-core peaks (thread CPU time, median of 3): %s %.1f GMAC/s; %s "
-            "%.1f GMAC/s; %s %.0f G/s (256 +-1 products per vector, 8 vector instructions)\n",
+            "%.1f GMAC/s; %s %.0f G/s (+-1 products)\n",
             pk->fp32_name, pk->fp32, pk->int8_name, pk->int8, pk->binary_name, pk->binary);
     fprintf(f, "- Date %s; load average (1/5/15 min) at the start %.2f %.2f %.2f (2 cores)\n\n",
             date, load[0], load[1], load[2]);
