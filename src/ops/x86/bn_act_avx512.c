@@ -1,0 +1,311 @@
+/*
+ * AVX-512F versions of the fused BN + activation tile kernels (contracts in
+ * ops/bn_act.h) and of batch norm's statistics kernel (ops/elementwise.h).
+ * Only called after frost_cpu_has_avx512f().
+ *
+ * Numerical contract, the same as the AVX2 versions:
+ *   - sums: each channel adds its rows in order into its own double lane, and a
+ *     float product is exact in double, so the FMA rounds like the reference's
+ *     multiply-then-add: bit-identical to the reference (and to AVX2). Wider
+ *     vectors only put more channels side by side; no lane ever sums across
+ *     rows in another order.
+ *   - apply / dx: the same operation sequence as the AVX2 kernels (one FMA for
+ *     the apply, sub/fnmadd/fmadd for dx), so the values equal AVX2's.
+ *
+ * Channel tails use AVX-512 masks inside the same row loop (no second sweep
+ * over the rows), as the AVX2 kernels do with maskload/maskstore; masked-off
+ * lanes are neither read (no fault) nor written.
+ */
+#include <immintrin.h>
+#include <stdbool.h>
+
+#include "ops/bn_act.h"
+#include "ops/elementwise.h"
+
+#define BN_ACT_INLINE static inline __attribute__((always_inline))
+
+/* max/min return their second operand when either is NaN: putting z second
+ * lets NaN propagate, as in the reference. */
+BN_ACT_INLINE __m512 act_v(frost_act_kind k, __m512 z)
+{
+    switch (k) {
+    case FROST_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), z);
+    case FROST_ACT_RELU6:
+        return _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), z));
+    case FROST_ACT_HARDTANH:
+        return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_set1_ps(-1.0f), z));
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT: break;
+    }
+    return z;
+}
+
+/* Lanes where the activation's derivative (read from its output y) is 1;
+ * ordered compares, so a NaN y drops its gradient as in the reference. */
+BN_ACT_INLINE __mmask16 keep16(frost_act_kind k, __m512 y)
+{
+    switch (k) {
+    case FROST_ACT_RELU: return _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ);
+    case FROST_ACT_RELU6:
+        return _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ) &
+               _mm512_cmp_ps_mask(y, _mm512_set1_ps(6.0f), _CMP_LT_OQ);
+    case FROST_ACT_HARDTANH:
+        return _mm512_cmp_ps_mask(y, _mm512_set1_ps(-1.0f), _CMP_GT_OQ) &
+               _mm512_cmp_ps_mask(y, _mm512_set1_ps(1.0f), _CMP_LT_OQ);
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT: break;
+    }
+    return (__mmask16)0xFFFF;
+}
+
+/* The same on 8 lanes (AVX-512VL compares), for the sums, which widen 8 floats
+ * to 8 doubles at a time. */
+BN_ACT_INLINE __mmask8 keep8(frost_act_kind k, __m256 y)
+{
+    switch (k) {
+    case FROST_ACT_RELU: return _mm256_cmp_ps_mask(y, _mm256_setzero_ps(), _CMP_GT_OQ);
+    case FROST_ACT_RELU6:
+        return _mm256_cmp_ps_mask(y, _mm256_setzero_ps(), _CMP_GT_OQ) &
+               _mm256_cmp_ps_mask(y, _mm256_set1_ps(6.0f), _CMP_LT_OQ);
+    case FROST_ACT_HARDTANH:
+        return _mm256_cmp_ps_mask(y, _mm256_set1_ps(-1.0f), _CMP_GT_OQ) &
+               _mm256_cmp_ps_mask(y, _mm256_set1_ps(1.0f), _CMP_LT_OQ);
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT: break;
+    }
+    return (__mmask8)0xFF;
+}
+
+/* Lanes 0..n-1 set, n clamped to 0..16. */
+static __mmask16 lanes16(int n)
+{
+    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+static __mmask8 lanes8(int n)
+{
+    return n <= 0 ? 0 : n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u);
+}
+
+/* ---- forward: y = act((x - mean) * scale + shift) ---- */
+
+BN_ACT_INLINE void apply_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
+                              const float *mean, const float *scale, const float *shift, float *y)
+{
+    int tv = tc & ~15;
+    __mmask16 tail = lanes16(tc - tv); /* zero when tc is a multiple of 16: nothing touched */
+    __m512 tmean = _mm512_maskz_loadu_ps(tail, mean + tv);
+    __m512 tscale = _mm512_maskz_loadu_ps(tail, scale + tv);
+    __m512 tshift = _mm512_maskz_loadu_ps(tail, shift + tv);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * ld;
+        float *yr = y + r * ld;
+        for (int j = 0; j < tv; j += 16) {
+            __m512 xc = _mm512_sub_ps(_mm512_loadu_ps(xr + j), _mm512_loadu_ps(mean + j));
+            __m512 z = _mm512_fmadd_ps(xc, _mm512_loadu_ps(scale + j), _mm512_loadu_ps(shift + j));
+            _mm512_storeu_ps(yr + j, act_v(k, z));
+        }
+        if (tail) {
+            __m512 xc = _mm512_sub_ps(_mm512_maskz_loadu_ps(tail, xr + tv), tmean);
+            _mm512_mask_storeu_ps(yr + tv, tail, act_v(k, _mm512_fmadd_ps(xc, tscale, tshift)));
+        }
+    }
+}
+
+void frost_bn_act_apply_avx512(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
+                               const float *mean, const float *scale, const float *shift, float *y)
+{
+    switch (act) {
+    case FROST_ACT_RELU: apply_rows(FROST_ACT_RELU, rows, tc, ld, x, mean, scale, shift, y); break;
+    case FROST_ACT_RELU6:
+        apply_rows(FROST_ACT_RELU6, rows, tc, ld, x, mean, scale, shift, y);
+        break;
+    case FROST_ACT_HARDTANH:
+        apply_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, mean, scale, shift, y);
+        break;
+    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT:
+        apply_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, mean, scale, shift, y);
+        break;
+    }
+}
+
+/* ---- sums of g and g*x in double ----
+ *
+ * A group is 8 channels: 8 floats widened to one zmm of doubles. sums_groups
+ * runs `ng` (1..4, a constant after inlining) groups over the rows, each with
+ * its own s1 and s2 accumulator, so four groups give 8 independent chains
+ * (enough to hide the add/FMA latency). Each group has a lane mask: full for
+ * the body, partial or empty for the channel tail.
+ *
+ * `plain` is batch norm's own statistics (g = a, no mask, no y); `same` (the
+ * forward statistics, a == b) skips loading b again. */
+BN_ACT_INLINE void sums_groups(frost_act_kind k, bool plain, bool same, int ng, int n, int64_t rows,
+                               int64_t ld, const float *dy, const float *y, const float *x,
+                               double *s1, double *s2)
+{
+    __mmask8 m[4];
+    __m512d p[4], q[4];
+    for (int g = 0; g < ng; g++) {
+        m[g] = lanes8(n - 8 * g);
+        p[g] = _mm512_maskz_loadu_pd(m[g], s1 + 8 * g);
+        q[g] = _mm512_maskz_loadu_pd(m[g], s2 + 8 * g);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *dyr = dy + r * ld, *yr = y + r * ld, *xr = x + r * ld;
+        for (int g = 0; g < ng; g++) {
+            __m256 dyv = _mm256_maskz_loadu_ps(m[g], dyr + 8 * g);
+            __mmask8 keep =
+                plain ? m[g] : (__mmask8)(m[g] & keep8(k, _mm256_maskz_loadu_ps(m[g], yr + 8 * g)));
+            /* dropped lanes become +0.0, the reference's masked gradient */
+            __m512d gv = _mm512_maskz_cvtps_pd(keep, dyv);
+            __m512d xv = same ? gv : _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m[g], xr + 8 * g));
+            p[g] = _mm512_add_pd(p[g], gv);
+            q[g] = _mm512_fmadd_pd(gv, xv, q[g]);
+        }
+    }
+    for (int g = 0; g < ng; g++) {
+        _mm512_mask_storeu_pd(s1 + 8 * g, m[g], p[g]);
+        _mm512_mask_storeu_pd(s2 + 8 * g, m[g], q[g]);
+    }
+}
+
+/* Floats of one input per row block: the three inputs of a block (dy, y, x)
+ * then take 24 KB and stay in L1 while each group of channels sweeps it. */
+#define SUMS_BLOCK_FLOATS 2048
+
+/* Each channel still adds its rows in order, block after block, so neither the
+ * blocking nor the channel grouping changes the sums. */
+BN_ACT_INLINE void sums_tile(frost_act_kind k, bool plain, bool same, int64_t rows, int tc,
+                             int64_t ld, const float *dy, const float *y, const float *x,
+                             double *s1, double *s2)
+{
+    int64_t block = SUMS_BLOCK_FLOATS / tc > 0 ? SUMS_BLOCK_FLOATS / tc : 1;
+    for (int64_t r = 0; r < rows; r += block) {
+        int64_t nr = rows - r < block ? rows - r : block;
+        const float *dyb = dy + r * ld, *yb = y + r * ld, *xb = x + r * ld;
+        int j = 0;
+        for (; j + 32 <= tc; j += 32)
+            sums_groups(k, plain, same, 4, 32, nr, ld, dyb + j, yb + j, xb + j, s1 + j, s2 + j);
+        int n = tc - j; /* 0..31 channels left */
+        if (n > 16)
+            sums_groups(k, plain, same, 4, n, nr, ld, dyb + j, yb + j, xb + j, s1 + j, s2 + j);
+        else if (n > 8)
+            sums_groups(k, plain, same, 2, n, nr, ld, dyb + j, yb + j, xb + j, s1 + j, s2 + j);
+        else if (n > 0)
+            sums_groups(k, plain, same, 1, n, nr, ld, dyb + j, yb + j, xb + j, s1 + j, s2 + j);
+    }
+}
+
+void frost_bn_act_sums_avx512(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *dy,
+                              const float *y, const float *x, double *s1, double *s2)
+{
+    switch (act) {
+    case FROST_ACT_RELU:
+        sums_tile(FROST_ACT_RELU, false, false, rows, tc, ld, dy, y, x, s1, s2);
+        break;
+    case FROST_ACT_RELU6:
+        sums_tile(FROST_ACT_RELU6, false, false, rows, tc, ld, dy, y, x, s1, s2);
+        break;
+    case FROST_ACT_HARDTANH:
+        sums_tile(FROST_ACT_HARDTANH, false, false, rows, tc, ld, dy, y, x, s1, s2);
+        break;
+    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT:
+        sums_tile(FROST_ACT_IDENTITY, true, false, rows, tc, ld, dy, y, x, s1, s2);
+        break;
+    }
+}
+
+/* Batch norm's statistics: sums of a and a*b (y is never read when plain). */
+void frost_bn_sums_avx512(int64_t rows, int tc, int64_t ld, const float *a, const float *b,
+                          double *s1, double *s2)
+{
+    if (a == b)
+        sums_tile(FROST_ACT_IDENTITY, true, true, rows, tc, ld, a, a, a, s1, s2);
+    else
+        sums_tile(FROST_ACT_IDENTITY, true, false, rows, tc, ld, a, a, b, s1, s2);
+}
+
+/* ---- backward: dx += scale * ((g - k1) - (x - mean) * k2) ---- */
+
+BN_ACT_INLINE __m512 dx_update(frost_act_kind k, __m512 xv, __m512 yv, __m512 dyv, __m512 dxv,
+                               __m512 mean, __m512 scale, __m512 k1, __m512 k2)
+{
+    __m512 t = _mm512_sub_ps(_mm512_maskz_mov_ps(keep16(k, yv), dyv), k1);
+    t = _mm512_fnmadd_ps(_mm512_sub_ps(xv, mean), k2, t);
+    return _mm512_fmadd_ps(scale, t, dxv);
+}
+
+BN_ACT_INLINE void dx_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
+                           const float *y, const float *dy, const float *mean, const float *scale,
+                           const float *k1, const float *k2, float *dx)
+{
+    int tv = tc & ~15;
+    __mmask16 tail = lanes16(tc - tv);
+    __m512 tmean = _mm512_maskz_loadu_ps(tail, mean + tv);
+    __m512 tscale = _mm512_maskz_loadu_ps(tail, scale + tv);
+    __m512 tk1 = _mm512_maskz_loadu_ps(tail, k1 + tv), tk2 = _mm512_maskz_loadu_ps(tail, k2 + tv);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * ld, *yr = y + r * ld, *dyr = dy + r * ld;
+        float *dxr = dx + r * ld;
+        for (int j = 0; j < tv; j += 16)
+            _mm512_storeu_ps(dxr + j,
+                             dx_update(k, _mm512_loadu_ps(xr + j), _mm512_loadu_ps(yr + j),
+                                       _mm512_loadu_ps(dyr + j), _mm512_loadu_ps(dxr + j),
+                                       _mm512_loadu_ps(mean + j), _mm512_loadu_ps(scale + j),
+                                       _mm512_loadu_ps(k1 + j), _mm512_loadu_ps(k2 + j)));
+        if (tail)
+            _mm512_mask_storeu_ps(dxr + tv, tail,
+                                  dx_update(k, _mm512_maskz_loadu_ps(tail, xr + tv),
+                                            _mm512_maskz_loadu_ps(tail, yr + tv),
+                                            _mm512_maskz_loadu_ps(tail, dyr + tv),
+                                            _mm512_maskz_loadu_ps(tail, dxr + tv), tmean, tscale,
+                                            tk1, tk2));
+    }
+}
+
+void frost_bn_act_dx_avx512(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
+                            const float *y, const float *dy, const float *mean, const float *scale,
+                            const float *k1, const float *k2, float *dx)
+{
+    switch (act) {
+    case FROST_ACT_RELU:
+        dx_rows(FROST_ACT_RELU, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        break;
+    case FROST_ACT_RELU6:
+        dx_rows(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        break;
+    case FROST_ACT_HARDTANH:
+        dx_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        break;
+    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT:
+        dx_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        break;
+    }
+}
