@@ -9,12 +9,13 @@
  *     multiply-then-add: bit-identical to the reference (and to AVX2). Wider
  *     vectors only put more channels side by side; no lane ever sums across
  *     rows in another order.
- *   - apply / dx: the same operation sequence as the AVX2 kernels (one FMA for
- *     the apply, sub/fnmadd/fmadd for dx), so the values equal AVX2's.
+ *   - apply: the same operation sequence as the AVX2 kernel (one FMA), so the
+ *     values equal AVX2's bit for bit.
  *
- * Channel tails use AVX-512 masks inside the same row loop (no second sweep
- * over the rows), as the AVX2 kernels do with maskload/maskstore; masked-off
- * lanes are neither read (no fault) nor written.
+ * Channel tails stay inside the same row loop (no second sweep over the
+ * rows): a whole group of 8 channels left after the zmm body is done with a
+ * plain ymm vector (a masked zmm store measured slower on Zen 5), fewer than 8
+ * with AVX-512 masks; masked-off lanes are neither read (no fault) nor written.
  */
 #include <immintrin.h>
 #include <stdbool.h>
@@ -44,30 +45,10 @@ BN_ACT_INLINE __m512 act_v(frost_act_kind k, __m512 z)
     return z;
 }
 
-/* Lanes where the activation's derivative (read from its output y) is 1;
- * ordered compares, so a NaN y drops its gradient as in the reference. */
-BN_ACT_INLINE __mmask16 keep16(frost_act_kind k, __m512 y)
-{
-    switch (k) {
-    case FROST_ACT_RELU: return _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ);
-    case FROST_ACT_RELU6:
-        return _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ) &
-               _mm512_cmp_ps_mask(y, _mm512_set1_ps(6.0f), _CMP_LT_OQ);
-    case FROST_ACT_HARDTANH:
-        return _mm512_cmp_ps_mask(y, _mm512_set1_ps(-1.0f), _CMP_GT_OQ) &
-               _mm512_cmp_ps_mask(y, _mm512_set1_ps(1.0f), _CMP_LT_OQ);
-    case FROST_ACT_IDENTITY:
-    case FROST_ACT_HSWISH:
-    case FROST_ACT_HSIGMOID:
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU:
-    case FROST_ACT_COUNT: break;
-    }
-    return (__mmask16)0xFFFF;
-}
-
-/* The same on 8 lanes (AVX-512VL compares), for the sums, which widen 8 floats
- * to 8 doubles at a time. */
+/* Lanes where the activation's derivative (read from its output y) is 1, on 8
+ * lanes (AVX-512VL compares), for the sums, which widen 8 floats to 8 doubles
+ * at a time; ordered compares, so a NaN y drops its gradient as in the
+ * reference. */
 BN_ACT_INLINE __mmask8 keep8(frost_act_kind k, __m256 y)
 {
     switch (k) {
@@ -99,16 +80,36 @@ static __mmask8 lanes8(int n)
     return n <= 0 ? 0 : n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u);
 }
 
+/* The 8-wide activation, for a group of 8 channels left after the zmm body
+ * (masked zmm stores are slower than a plain ymm store on Zen). */
+BN_ACT_INLINE __m256 act_v8(frost_act_kind k, __m256 z)
+{
+    switch (k) {
+    case FROST_ACT_RELU: return _mm256_max_ps(_mm256_setzero_ps(), z);
+    case FROST_ACT_RELU6:
+        return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), z));
+    case FROST_ACT_HARDTANH:
+        return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), z));
+    case FROST_ACT_IDENTITY:
+    case FROST_ACT_HSWISH:
+    case FROST_ACT_HSIGMOID:
+    case FROST_ACT_SIGMOID:
+    case FROST_ACT_SILU:
+    case FROST_ACT_COUNT: break;
+    }
+    return z;
+}
+
 /* ---- forward: y = act((x - mean) * scale + shift) ---- */
 
 BN_ACT_INLINE void apply_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
                               const float *mean, const float *scale, const float *shift, float *y)
 {
-    int tv = tc & ~15;
-    __mmask16 tail = lanes16(tc - tv); /* zero when tc is a multiple of 16: nothing touched */
-    __m512 tmean = _mm512_maskz_loadu_ps(tail, mean + tv);
-    __m512 tscale = _mm512_maskz_loadu_ps(tail, scale + tv);
-    __m512 tshift = _mm512_maskz_loadu_ps(tail, shift + tv);
+    int tv = tc & ~15, t8 = tc & ~7;   /* zmm body, then at most one whole ymm group */
+    __mmask16 tail = lanes16(tc - t8); /* 1..7 channels, or none: nothing touched */
+    __m512 tmean = _mm512_maskz_loadu_ps(tail, mean + t8);
+    __m512 tscale = _mm512_maskz_loadu_ps(tail, scale + t8);
+    __m512 tshift = _mm512_maskz_loadu_ps(tail, shift + t8);
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * ld;
         float *yr = y + r * ld;
@@ -117,9 +118,15 @@ BN_ACT_INLINE void apply_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld
             __m512 z = _mm512_fmadd_ps(xc, _mm512_loadu_ps(scale + j), _mm512_loadu_ps(shift + j));
             _mm512_storeu_ps(yr + j, act_v(k, z));
         }
+        if (t8 > tv) {
+            __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(xr + tv), _mm256_loadu_ps(mean + tv));
+            __m256 z =
+                _mm256_fmadd_ps(xc, _mm256_loadu_ps(scale + tv), _mm256_loadu_ps(shift + tv));
+            _mm256_storeu_ps(yr + tv, act_v8(k, z));
+        }
         if (tail) {
-            __m512 xc = _mm512_sub_ps(_mm512_maskz_loadu_ps(tail, xr + tv), tmean);
-            _mm512_mask_storeu_ps(yr + tv, tail, act_v(k, _mm512_fmadd_ps(xc, tscale, tshift)));
+            __m512 xc = _mm512_sub_ps(_mm512_maskz_loadu_ps(tail, xr + t8), tmean);
+            _mm512_mask_storeu_ps(yr + t8, tail, act_v(k, _mm512_fmadd_ps(xc, tscale, tshift)));
         }
     }
 }
@@ -156,34 +163,50 @@ void frost_bn_act_apply_avx512(frost_act_kind act, int64_t rows, int tc, int64_t
  *
  * `plain` is batch norm's own statistics (g = a, no mask, no y); `same` (the
  * forward statistics, a == b) skips loading b again. */
+/* One row of one group: p += g, q += g*x. */
+BN_ACT_INLINE void sums_step(frost_act_kind k, bool plain, bool same, __mmask8 m, const float *dyr,
+                             const float *yr, const float *xr, __m512d *p, __m512d *q)
+{
+    __m256 dyv = _mm256_maskz_loadu_ps(m, dyr);
+    __mmask8 keep = plain ? m : (__mmask8)(m & keep8(k, _mm256_maskz_loadu_ps(m, yr)));
+    /* dropped lanes become +0.0, the reference's masked gradient */
+    __m512d gv = _mm512_maskz_cvtps_pd(keep, dyv);
+    __m512d xv = same ? gv : _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, xr));
+    *p = _mm512_add_pd(*p, gv);
+    *q = _mm512_fmadd_pd(gv, xv, *q);
+}
+
+/* The groups are spelled out (not an array walked by a loop) so that the
+ * accumulators stay in registers: an array of them was kept in memory by gcc,
+ * which chained every add through a store and a reload. */
 BN_ACT_INLINE void sums_groups(frost_act_kind k, bool plain, bool same, int ng, int n, int64_t rows,
                                int64_t ld, const float *dy, const float *y, const float *x,
                                double *s1, double *s2)
 {
-    __mmask8 m[4];
-    __m512d p[4], q[4];
-    for (int g = 0; g < ng; g++) {
-        m[g] = lanes8(n - 8 * g);
-        p[g] = _mm512_maskz_loadu_pd(m[g], s1 + 8 * g);
-        q[g] = _mm512_maskz_loadu_pd(m[g], s2 + 8 * g);
-    }
+    __mmask8 m0 = lanes8(n), m1 = ng > 1 ? lanes8(n - 8) : 0;
+    __mmask8 m2 = ng > 2 ? lanes8(n - 16) : 0, m3 = ng > 3 ? lanes8(n - 24) : 0;
+    __m512d p0 = _mm512_maskz_loadu_pd(m0, s1), q0 = _mm512_maskz_loadu_pd(m0, s2);
+    __m512d p1 = _mm512_maskz_loadu_pd(m1, s1 + 8), q1 = _mm512_maskz_loadu_pd(m1, s2 + 8);
+    __m512d p2 = _mm512_maskz_loadu_pd(m2, s1 + 16), q2 = _mm512_maskz_loadu_pd(m2, s2 + 16);
+    __m512d p3 = _mm512_maskz_loadu_pd(m3, s1 + 24), q3 = _mm512_maskz_loadu_pd(m3, s2 + 24);
     for (int64_t r = 0; r < rows; r++) {
         const float *dyr = dy + r * ld, *yr = y + r * ld, *xr = x + r * ld;
-        for (int g = 0; g < ng; g++) {
-            __m256 dyv = _mm256_maskz_loadu_ps(m[g], dyr + 8 * g);
-            __mmask8 keep =
-                plain ? m[g] : (__mmask8)(m[g] & keep8(k, _mm256_maskz_loadu_ps(m[g], yr + 8 * g)));
-            /* dropped lanes become +0.0, the reference's masked gradient */
-            __m512d gv = _mm512_maskz_cvtps_pd(keep, dyv);
-            __m512d xv = same ? gv : _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m[g], xr + 8 * g));
-            p[g] = _mm512_add_pd(p[g], gv);
-            q[g] = _mm512_fmadd_pd(gv, xv, q[g]);
-        }
+        sums_step(k, plain, same, m0, dyr, yr, xr, &p0, &q0);
+        if (ng > 1)
+            sums_step(k, plain, same, m1, dyr + 8, yr + 8, xr + 8, &p1, &q1);
+        if (ng > 2)
+            sums_step(k, plain, same, m2, dyr + 16, yr + 16, xr + 16, &p2, &q2);
+        if (ng > 3)
+            sums_step(k, plain, same, m3, dyr + 24, yr + 24, xr + 24, &p3, &q3);
     }
-    for (int g = 0; g < ng; g++) {
-        _mm512_mask_storeu_pd(s1 + 8 * g, m[g], p[g]);
-        _mm512_mask_storeu_pd(s2 + 8 * g, m[g], q[g]);
-    }
+    _mm512_mask_storeu_pd(s1, m0, p0);
+    _mm512_mask_storeu_pd(s2, m0, q0);
+    _mm512_mask_storeu_pd(s1 + 8, m1, p1);
+    _mm512_mask_storeu_pd(s2 + 8, m1, q1);
+    _mm512_mask_storeu_pd(s1 + 16, m2, p2);
+    _mm512_mask_storeu_pd(s2 + 16, m2, q2);
+    _mm512_mask_storeu_pd(s1 + 24, m3, p3);
+    _mm512_mask_storeu_pd(s2 + 24, m3, q3);
 }
 
 /* Floats of one input per row block: the three inputs of a block (dy, y, x)
@@ -247,65 +270,6 @@ void frost_bn_sums_avx512(int64_t rows, int tc, int64_t ld, const float *a, cons
         sums_tile(FROST_ACT_IDENTITY, true, false, rows, tc, ld, a, a, b, s1, s2);
 }
 
-/* ---- backward: dx += scale * ((g - k1) - (x - mean) * k2) ---- */
-
-BN_ACT_INLINE __m512 dx_update(frost_act_kind k, __m512 xv, __m512 yv, __m512 dyv, __m512 dxv,
-                               __m512 mean, __m512 scale, __m512 k1, __m512 k2)
-{
-    __m512 t = _mm512_sub_ps(_mm512_maskz_mov_ps(keep16(k, yv), dyv), k1);
-    t = _mm512_fnmadd_ps(_mm512_sub_ps(xv, mean), k2, t);
-    return _mm512_fmadd_ps(scale, t, dxv);
-}
-
-BN_ACT_INLINE void dx_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
-                           const float *y, const float *dy, const float *mean, const float *scale,
-                           const float *k1, const float *k2, float *dx)
-{
-    int tv = tc & ~15;
-    __mmask16 tail = lanes16(tc - tv);
-    __m512 tmean = _mm512_maskz_loadu_ps(tail, mean + tv);
-    __m512 tscale = _mm512_maskz_loadu_ps(tail, scale + tv);
-    __m512 tk1 = _mm512_maskz_loadu_ps(tail, k1 + tv), tk2 = _mm512_maskz_loadu_ps(tail, k2 + tv);
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * ld, *yr = y + r * ld, *dyr = dy + r * ld;
-        float *dxr = dx + r * ld;
-        for (int j = 0; j < tv; j += 16)
-            _mm512_storeu_ps(dxr + j,
-                             dx_update(k, _mm512_loadu_ps(xr + j), _mm512_loadu_ps(yr + j),
-                                       _mm512_loadu_ps(dyr + j), _mm512_loadu_ps(dxr + j),
-                                       _mm512_loadu_ps(mean + j), _mm512_loadu_ps(scale + j),
-                                       _mm512_loadu_ps(k1 + j), _mm512_loadu_ps(k2 + j)));
-        if (tail)
-            _mm512_mask_storeu_ps(dxr + tv, tail,
-                                  dx_update(k, _mm512_maskz_loadu_ps(tail, xr + tv),
-                                            _mm512_maskz_loadu_ps(tail, yr + tv),
-                                            _mm512_maskz_loadu_ps(tail, dyr + tv),
-                                            _mm512_maskz_loadu_ps(tail, dxr + tv), tmean, tscale,
-                                            tk1, tk2));
-    }
-}
-
-void frost_bn_act_dx_avx512(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
-                            const float *y, const float *dy, const float *mean, const float *scale,
-                            const float *k1, const float *k2, float *dx)
-{
-    switch (act) {
-    case FROST_ACT_RELU:
-        dx_rows(FROST_ACT_RELU, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
-        break;
-    case FROST_ACT_RELU6:
-        dx_rows(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
-        break;
-    case FROST_ACT_HARDTANH:
-        dx_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
-        break;
-    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
-    case FROST_ACT_HSWISH:
-    case FROST_ACT_HSIGMOID:
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU:
-    case FROST_ACT_COUNT:
-        dx_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
-        break;
-    }
-}
+/* No dx kernel here: the zmm version of frost_bn_act_dx measured 5-20% slower
+ * than the AVX2 one on Zen 5 (a memory-bound update of dx), so the AVX-512
+ * dispatch keeps frost_bn_act_dx_avx2. */
