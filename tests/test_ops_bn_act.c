@@ -3,8 +3,8 @@
  * composition (frost_bn_forward_train then frost_act_forward; frost_act_backward
  * then frost_bn_backward) for identity/ReLU/ReLU6, in training and eval, for
  * channel counts that are not multiples of 8 and more than one channel tile;
- * running statistics bit-identical; AVX2 and AVX-512 tile kernels against the
- * reference (and the AVX-512 apply against AVX2, bit for bit);
+ * running statistics bit-identical; AVX2 tile kernels and the AVX-512 sums
+ * against the reference;
  * finite-difference gradients of the fused op; dx/dgamma/dbeta accumulate.
  * Ends with a timing printout (not asserted) of fused vs unfused.
  */
@@ -428,39 +428,10 @@ TEST(avx512_kernels_match_ref)
         printf("     (no AVX-512: skipped)\n");
         return;
     }
-    /* no AVX-512 dx: the AVX-512 dispatch uses the AVX2 one */
-    const simd_kernels avx512 = {frost_bn_act_apply_avx512, frost_bn_act_sums_avx512,
+    /* only the sums have AVX-512 versions: the AVX-512 dispatch uses AVX2's apply and dx */
+    const simd_kernels avx512 = {frost_bn_act_apply_avx2, frost_bn_act_sums_avx512,
                                  frost_bn_act_dx_avx2, frost_bn_sums_avx512};
     CHECK_EQ_INT(simd_kernels_mismatches(&avx512), 0);
-}
-
-/* The AVX-512 apply does AVX2's operations in AVX2's order: same bits. */
-TEST(avx512_kernels_match_avx2_bits)
-{
-    if (!frost_cpu_has_avx512f()) {
-        printf("     (no AVX-512: skipped)\n");
-        return;
-    }
-    const int tcs[] = {5, 16, 24, 37, 96};
-    long bad = 0;
-    unsigned long long seed = 7000;
-    for (size_t a = 0; a < FROST_ARRAY_LEN(fusable_acts); a++)
-        for (size_t i = 0; i < FROST_ARRAY_LEN(tcs); i++) {
-            frost_act_kind act = fusable_acts[a];
-            int tc = tcs[i];
-            int64_t rows = 19, ld = tc + 2;
-            long n = rows * ld;
-            float *x = alloc_uniform(n, -3, 5, seed++);
-            float *mean = alloc_uniform(tc, 0, 1, seed++),
-                  *scale = alloc_uniform(tc, -3, 3, seed++);
-            float *shift = alloc_uniform(tc, -1, 3, seed++);
-            float *o1 = alloc_zero(n), *o2 = alloc_zero(n);
-            frost_bn_act_apply_avx2(act, rows, tc, ld, x, mean, scale, shift, o1);
-            frost_bn_act_apply_avx512(act, rows, tc, ld, x, mean, scale, shift, o2);
-            bad += !same_bits(o1, o2, n);
-            free(x), free(mean), free(scale), free(shift), free(o1), free(o2);
-        }
-    CHECK_EQ_INT(bad, 0);
 }
 
 /* ---- finite differences of the fused op: loss = sum(y * r) ---- */
@@ -601,6 +572,5 @@ TEST(timing_fused_vs_unfused)
 FROST_TEST_MAIN(RUN(fusable_kinds); RUN(train_matches_unfused); RUN(eval_matches_unfused);
                 RUN(train_in_place_and_null_params); RUN(non_fusable_kinds);
                 RUN(backward_accumulates); RUN(kernels_ref_equal_unfused_ref);
-                RUN(avx2_kernels_match_ref); RUN(avx512_kernels_match_ref);
-                RUN(avx512_kernels_match_avx2_bits); RUN(fused_gradcheck);
+                RUN(avx2_kernels_match_ref); RUN(avx512_kernels_match_ref); RUN(fused_gradcheck);
                 RUN(timing_fused_vs_unfused))

@@ -1,21 +1,17 @@
 /*
- * AVX-512F versions of the fused BN + activation tile kernels (contracts in
- * ops/bn_act.h) and of batch norm's statistics kernel (ops/elementwise.h).
- * Only called after frost_cpu_has_avx512f().
+ * AVX-512F versions of the per-channel sums of batch norm: the fused BN +
+ * activation's masked-gradient sums (ops/bn_act.h) and batch norm's own
+ * statistics sums (ops/elementwise.h). Only called after frost_cpu_has_avx512f().
  *
- * Numerical contract, the same as the AVX2 versions:
- *   - sums: each channel adds its rows in order into its own double lane, and a
- *     float product is exact in double, so the FMA rounds like the reference's
- *     multiply-then-add: bit-identical to the reference (and to AVX2). Wider
- *     vectors only put more channels side by side; no lane ever sums across
- *     rows in another order.
- *   - apply: the same operation sequence as the AVX2 kernel (one FMA), so the
- *     values equal AVX2's bit for bit.
+ * Numerical contract, the same as the AVX2 versions: each channel adds its
+ * rows in order into its own double lane, and a float product is exact in
+ * double, so the FMA rounds like the reference's multiply-then-add:
+ * bit-identical to the reference (and to AVX2). Wider vectors only put more
+ * channels side by side; no lane ever sums across rows in another order.
  *
- * Channel tails stay inside the same row loop (no second sweep over the
- * rows): a whole group of 8 channels left after the zmm body is done with a
- * plain ymm vector (a masked zmm store measured slower on Zen 5), fewer than 8
- * with AVX-512 masks; masked-off lanes are neither read (no fault) nor written.
+ * Channel tails use AVX-512 lane masks inside the same row loop (no second
+ * sweep over the rows); masked-off lanes are neither read (no fault) nor
+ * written.
  */
 #include <immintrin.h>
 #include <stdbool.h>
@@ -24,26 +20,6 @@
 #include "ops/elementwise.h"
 
 #define BN_ACT_INLINE static inline __attribute__((always_inline))
-
-/* max/min return their second operand when either is NaN: putting z second
- * lets NaN propagate, as in the reference. */
-BN_ACT_INLINE __m512 act_v(frost_act_kind k, __m512 z)
-{
-    switch (k) {
-    case FROST_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), z);
-    case FROST_ACT_RELU6:
-        return _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), z));
-    case FROST_ACT_HARDTANH:
-        return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_set1_ps(-1.0f), z));
-    case FROST_ACT_IDENTITY:
-    case FROST_ACT_HSWISH: /* not a clamp: never fused (frost_bn_act_fusable) */
-    case FROST_ACT_HSIGMOID:
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU:
-    case FROST_ACT_COUNT: break;
-    }
-    return z;
-}
 
 /* Lanes where the activation's derivative (read from its output y) is 1, on 8
  * lanes (AVX-512VL compares), for the sums, which widen 8 floats to 8 doubles
@@ -69,88 +45,10 @@ BN_ACT_INLINE __mmask8 keep8(frost_act_kind k, __m256 y)
     return (__mmask8)0xFF;
 }
 
-/* Lanes 0..n-1 set, n clamped to 0..16. */
-static __mmask16 lanes16(int n)
-{
-    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
+/* Lanes 0..n-1 set, n clamped to 0..8. */
 static __mmask8 lanes8(int n)
 {
     return n <= 0 ? 0 : n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u);
-}
-
-/* The 8-wide activation, for a group of 8 channels left after the zmm body
- * (masked zmm stores are slower than a plain ymm store on Zen). */
-BN_ACT_INLINE __m256 act_v8(frost_act_kind k, __m256 z)
-{
-    switch (k) {
-    case FROST_ACT_RELU: return _mm256_max_ps(_mm256_setzero_ps(), z);
-    case FROST_ACT_RELU6:
-        return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), z));
-    case FROST_ACT_HARDTANH:
-        return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), z));
-    case FROST_ACT_IDENTITY:
-    case FROST_ACT_HSWISH:
-    case FROST_ACT_HSIGMOID:
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU:
-    case FROST_ACT_COUNT: break;
-    }
-    return z;
-}
-
-/* ---- forward: y = act((x - mean) * scale + shift) ---- */
-
-BN_ACT_INLINE void apply_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
-                              const float *mean, const float *scale, const float *shift, float *y)
-{
-    int tv = tc & ~15, t8 = tc & ~7;   /* zmm body, then at most one whole ymm group */
-    __mmask16 tail = lanes16(tc - t8); /* 1..7 channels, or none: nothing touched */
-    __m512 tmean = _mm512_maskz_loadu_ps(tail, mean + t8);
-    __m512 tscale = _mm512_maskz_loadu_ps(tail, scale + t8);
-    __m512 tshift = _mm512_maskz_loadu_ps(tail, shift + t8);
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * ld;
-        float *yr = y + r * ld;
-        for (int j = 0; j < tv; j += 16) {
-            __m512 xc = _mm512_sub_ps(_mm512_loadu_ps(xr + j), _mm512_loadu_ps(mean + j));
-            __m512 z = _mm512_fmadd_ps(xc, _mm512_loadu_ps(scale + j), _mm512_loadu_ps(shift + j));
-            _mm512_storeu_ps(yr + j, act_v(k, z));
-        }
-        if (t8 > tv) {
-            __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(xr + tv), _mm256_loadu_ps(mean + tv));
-            __m256 z =
-                _mm256_fmadd_ps(xc, _mm256_loadu_ps(scale + tv), _mm256_loadu_ps(shift + tv));
-            _mm256_storeu_ps(yr + tv, act_v8(k, z));
-        }
-        if (tail) {
-            __m512 xc = _mm512_sub_ps(_mm512_maskz_loadu_ps(tail, xr + t8), tmean);
-            _mm512_mask_storeu_ps(yr + t8, tail, act_v(k, _mm512_fmadd_ps(xc, tscale, tshift)));
-        }
-    }
-}
-
-void frost_bn_act_apply_avx512(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
-                               const float *mean, const float *scale, const float *shift, float *y)
-{
-    switch (act) {
-    case FROST_ACT_RELU: apply_rows(FROST_ACT_RELU, rows, tc, ld, x, mean, scale, shift, y); break;
-    case FROST_ACT_RELU6:
-        apply_rows(FROST_ACT_RELU6, rows, tc, ld, x, mean, scale, shift, y);
-        break;
-    case FROST_ACT_HARDTANH:
-        apply_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, mean, scale, shift, y);
-        break;
-    case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
-    case FROST_ACT_HSWISH:
-    case FROST_ACT_HSIGMOID:
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU:
-    case FROST_ACT_COUNT:
-        apply_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, mean, scale, shift, y);
-        break;
-    }
 }
 
 /* ---- sums of g and g*x in double ----
@@ -270,6 +168,8 @@ void frost_bn_sums_avx512(int64_t rows, int tc, int64_t ld, const float *a, cons
         sums_tile(FROST_ACT_IDENTITY, true, false, rows, tc, ld, a, a, b, s1, s2);
 }
 
-/* No dx kernel here: the zmm version of frost_bn_act_dx measured 5-20% slower
- * than the AVX2 one on Zen 5 (a memory-bound update of dx), so the AVX-512
- * dispatch keeps frost_bn_act_dx_avx2. */
+/* No apply or dx kernel here: their zmm versions (streaming, memory-bound
+ * element-wise passes) measured slower than the AVX2 ones on Zen 5 (dx 5-20%
+ * in a kernel microbenchmark, the apply ~20% more profile samples inside a
+ * training step), so the AVX-512 dispatch keeps frost_bn_act_apply_avx2 and
+ * frost_bn_act_dx_avx2. */
