@@ -3,7 +3,8 @@
  * composition (frost_bn_forward_train then frost_act_forward; frost_act_backward
  * then frost_bn_backward) for identity/ReLU/ReLU6, in training and eval, for
  * channel counts that are not multiples of 8 and more than one channel tile;
- * running statistics bit-identical; AVX2 tile kernels against the reference;
+ * running statistics bit-identical; AVX2 tile kernels and the AVX-512 sums
+ * against the reference;
  * finite-difference gradients of the fused op; dx/dgamma/dbeta accumulate.
  * Ends with a timing printout (not asserted) of fused vs unfused.
  */
@@ -348,15 +349,25 @@ TEST(kernels_ref_equal_unfused_ref)
     }
 }
 
-TEST(avx2_kernels_match_ref)
+/* One ISA's fused tile kernels, and batch norm's statistics kernel they use. */
+typedef struct {
+    void (*apply)(frost_act_kind, int64_t, int, int64_t, const float *, const float *,
+                  const float *, const float *, float *);
+    void (*sums)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
+                 double *, double *);
+    void (*dx)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
+               const float *, const float *, const float *, const float *, float *);
+    void (*bn_sums)(int64_t, int, int64_t, const float *, const float *, double *, double *);
+} simd_kernels;
+
+/* The sums (fused and plain) bit-identical to the reference, also accumulating
+ * across calls; apply and dx within the AVX2 tolerance, stride gaps untouched.
+ * Returns the number of mismatches. */
+static long simd_kernels_mismatches(const simd_kernels *kk)
 {
-    if (!frost_cpu_has_avx2()) {
-        printf("     (no AVX2: skipped)\n");
-        return;
-    }
-    const int tcs[] = {1, 3, 7, 8, 9, 13, 16, 17, 24, 29, 45, 72, 100, 256};
+    const int tcs[] = {1, 3, 7, 8, 9, 13, 16, 17, 24, 29, 31, 33, 45, 48, 72, 100, 256};
     const int64_t rowss[] = {1, 2, 7, 33};
-    long bad_sums = 0, bad_vals = 0;
+    long bad = 0;
     unsigned long long seed = 1000;
     for (size_t a = 0; a < FROST_ARRAY_LEN(fusable_acts); a++)
         for (size_t i = 0; i < FROST_ARRAY_LEN(tcs); i++)
@@ -373,28 +384,54 @@ TEST(avx2_kernels_match_ref)
                 float *k2 = alloc_uniform(tc, -1, 1, seed++);
                 double *s1 = calloc(tc, sizeof(double)), *s2 = calloc(tc, sizeof(double));
                 double *t1 = calloc(tc, sizeof(double)), *t2 = calloc(tc, sizeof(double));
-                /* sums: bit-identical, and accumulating across calls */
                 for (int rep = 0; rep < 2; rep++) {
                     frost_bn_act_sums_ref(act, rows, tc, ld, dy, y, x, s1, s2);
-                    frost_bn_act_sums_avx2(act, rows, tc, ld, dy, y, x, t1, t2);
+                    kk->sums(act, rows, tc, ld, dy, y, x, t1, t2);
                 }
+                /* plain BN statistics: the forward (x, x) and backward (dy, x) forms */
+                frost_bn_sums_ref(rows, tc, ld, x, x, s1, s2);
+                kk->bn_sums(rows, tc, ld, x, x, t1, t2);
+                frost_bn_sums_ref(rows, tc, ld, dy, x, s1, s2);
+                kk->bn_sums(rows, tc, ld, dy, x, t1, t2);
                 for (int j = 0; j < tc; j++)
-                    bad_sums += s1[j] != t1[j] || s2[j] != t2[j];
+                    bad += s1[j] != t1[j] || s2[j] != t2[j];
                 /* outputs start as a sentinel pattern: the stride gaps must survive */
                 float *o1 = alloc_uniform(n, 9, 10, 5), *o2 = alloc_uniform(n, 9, 10, 5);
                 float *d1 = alloc_uniform(n, -1, 1, 9), *d2 = alloc_uniform(n, -1, 1, 9);
                 frost_bn_act_apply_ref(act, rows, tc, ld, x, mean, scale, shift, o1);
-                frost_bn_act_apply_avx2(act, rows, tc, ld, x, mean, scale, shift, o2);
+                kk->apply(act, rows, tc, ld, x, mean, scale, shift, o2);
                 frost_bn_act_dx_ref(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d1);
-                frost_bn_act_dx_avx2(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d2);
+                kk->dx(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d2);
                 for (long e = 0; e < n; e++)
-                    bad_vals += !(fabsf(o1[e] - o2[e]) <= 1e-5f * (1e-1f + fabsf(o1[e])) &&
-                                  fabsf(d1[e] - d2[e]) <= 1e-5f * (1e-1f + fabsf(d1[e])));
+                    bad += !(fabsf(o1[e] - o2[e]) <= 1e-5f * (1e-1f + fabsf(o1[e])) &&
+                             fabsf(d1[e] - d2[e]) <= 1e-5f * (1e-1f + fabsf(d1[e])));
                 free(x), free(dy), free(y), free(mean), free(scale), free(shift), free(k2);
                 free(s1), free(s2), free(t1), free(t2), free(o1), free(o2), free(d1), free(d2);
             }
-    CHECK_EQ_INT(bad_sums, 0);
-    CHECK_EQ_INT(bad_vals, 0);
+    return bad;
+}
+
+TEST(avx2_kernels_match_ref)
+{
+    if (!frost_cpu_has_avx2()) {
+        printf("     (no AVX2: skipped)\n");
+        return;
+    }
+    const simd_kernels avx2 = {frost_bn_act_apply_avx2, frost_bn_act_sums_avx2,
+                               frost_bn_act_dx_avx2, frost_bn_sums_avx2};
+    CHECK_EQ_INT(simd_kernels_mismatches(&avx2), 0);
+}
+
+TEST(avx512_kernels_match_ref)
+{
+    if (!frost_cpu_has_avx512f()) {
+        printf("     (no AVX-512: skipped)\n");
+        return;
+    }
+    /* only the sums have AVX-512 versions: the AVX-512 dispatch uses AVX2's apply and dx */
+    const simd_kernels avx512 = {frost_bn_act_apply_avx2, frost_bn_act_sums_avx512,
+                                 frost_bn_act_dx_avx2, frost_bn_sums_avx512};
+    CHECK_EQ_INT(simd_kernels_mismatches(&avx512), 0);
 }
 
 /* ---- finite differences of the fused op: loss = sum(y * r) ---- */
@@ -535,4 +572,5 @@ TEST(timing_fused_vs_unfused)
 FROST_TEST_MAIN(RUN(fusable_kinds); RUN(train_matches_unfused); RUN(eval_matches_unfused);
                 RUN(train_in_place_and_null_params); RUN(non_fusable_kinds);
                 RUN(backward_accumulates); RUN(kernels_ref_equal_unfused_ref);
-                RUN(avx2_kernels_match_ref); RUN(fused_gradcheck); RUN(timing_fused_vs_unfused))
+                RUN(avx2_kernels_match_ref); RUN(avx512_kernels_match_ref); RUN(fused_gradcheck);
+                RUN(timing_fused_vs_unfused))

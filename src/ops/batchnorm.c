@@ -276,7 +276,15 @@ typedef struct {
 static const bn_kernels bn_ref = {frost_bn_sums_ref, frost_bn_apply_ref, frost_bn_dx_ref};
 static const bn_kernels bn_avx2 = {frost_bn_sums_avx2, frost_bn_apply_avx2, frost_bn_dx_avx2};
 
-static const bn_kernels *bn_pick(void) { return frost_cpu_has_avx2() ? &bn_avx2 : &bn_ref; }
+/* AVX-512 only widens the statistics (the hot part); apply and dx stay AVX2. */
+static const bn_kernels bn_avx512 = {frost_bn_sums_avx512, frost_bn_apply_avx2, frost_bn_dx_avx2};
+
+static const bn_kernels *bn_pick(void)
+{
+    if (frost_cpu_has_avx512f())
+        return &bn_avx512;
+    return frost_cpu_has_avx2() ? &bn_avx2 : &bn_ref;
+}
 
 /* The tensors of one plain BN call; offsets are row * c + c0. */
 typedef struct {

@@ -22,7 +22,7 @@
  * ops/ops.h: NHWC, m rows of c channels, gamma/beta and the running/saved
  * statistics nullable as in batch norm, backward ADDS into dx (nullable),
  * dgamma and dbeta (nullable). AVX2/FMA kernels are picked at run time with
- * frost_cpu_has_avx2().
+ * frost_cpu_has_avx2(), with AVX-512F sums where frost_cpu_has_avx512f().
  */
 #ifndef FROST_OPS_BN_ACT_H
 #define FROST_OPS_BN_ACT_H
@@ -62,12 +62,18 @@ void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x,
                            const float *gamma, const float *save_mean, const float *save_invstd,
                            const float *dy, float *dx, float *dgamma, float *dbeta);
 
-/* ---- tile kernels: portable reference (bn_act.c) and AVX2/FMA (x86/bn_act_avx2.c) ----
+/* ---- tile kernels: portable reference (bn_act.c), AVX2/FMA (x86/bn_act_avx2.c)
+ *      and, for the sums only, AVX-512F (x86/bn_act_avx512.c) ----
  *
  * Like the BN tile kernels of ops/elementwise.h: `rows` rows of `tc`
  * consecutive channels, consecutive rows `ld` floats apart. `act` is one of
  * the fusable kinds (anything else is treated as identity). The AVX2 versions
- * are only called after frost_cpu_has_avx2(). */
+ * are only called after frost_cpu_has_avx2(), the AVX-512 ones after
+ * frost_cpu_has_avx512f() (which FROST_NO_AVX512 turns off). The AVX-512
+ * sums keep the AVX2 numerical contract: bit-identical to the reference (each
+ * channel's rows in order, in double). There is no AVX-512 apply or dx: zmm
+ * measured slower than AVX2 for these memory-bound passes on Zen 5, so the
+ * AVX-512 dispatch uses the AVX2 ones. */
 
 /* y[r][j] = act((x[r][j] - mean[j]) * scale[j] + shift[j]); x and y may alias.
  * The reference is bit-identical to frost_bn_apply_ref then frost_act_forward_ref;
@@ -86,6 +92,8 @@ void frost_bn_act_sums_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld,
                            const float *y, const float *x, double *s1, double *s2);
 void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *dy,
                             const float *y, const float *x, double *s1, double *s2);
+void frost_bn_act_sums_avx512(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *dy,
+                              const float *y, const float *x, double *s1, double *s2);
 
 /* dx[r][j] += scale[j] * ((g[r][j] - k1[j]) - (x[r][j] - mean[j]) * k2[j]), g as above:
  * frost_bn_dx_* applied to the masked gradient, without materialising it

@@ -25,6 +25,11 @@ void frost_bn_sums_ref(int64_t rows, int tc, int64_t ld, const float *a, const f
                        double *s2);
 void frost_bn_sums_avx2(int64_t rows, int tc, int64_t ld, const float *a, const float *b,
                         double *s1, double *s2);
+/* The same sums with zmm double accumulators (x86/bn_act_avx512.c, only called
+ * after frost_cpu_has_avx512f()): still each channel's rows in order, so still
+ * bit-identical to the reference. */
+void frost_bn_sums_avx512(int64_t rows, int tc, int64_t ld, const float *a, const float *b,
+                          double *s1, double *s2);
 
 /* y[r][j] = (x[r][j] - mean[j]) * scale[j] + shift[j]. x and y may alias. */
 void frost_bn_apply_ref(int64_t rows, int tc, int64_t ld, const float *x, const float *mean,

@@ -43,6 +43,7 @@ ACT_STAGES = {
                          "frost_bn_act_dx_ref"},
     "src/ops/x86/bn_act_avx2.c": {"act_v", "keep_v", "frost_bn_act_apply_avx2",
                                   "frost_bn_act_sums_avx2", "frost_bn_act_dx_avx2"},
+    "src/ops/x86/bn_act_avx512.c": {"keep8", "frost_bn_act_sums_avx512"},
     "src/io/onnx_export.c": {"emit_act"},
 }
 
