@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ops/act_def.h"
+#include "ops/x86/act_avx512.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -154,48 +155,11 @@ static void forward_cols(const frost_dw_geom *g, int n, int oh, const float *x, 
     }
 }
 
-/* Activations without a vector form: each lane through the scalar definition (the
- * reference's bits). */
-static __m512 activate_lanes(frost_act_kind act, __m512 v)
-{
-    float t[16];
-    _mm512_storeu_ps(t, v);
-    for (int i = 0; i < 16; i++)
-        t[i] = frost_act_value(act, t[i]);
-    return _mm512_loadu_ps(t);
-}
-
-/* The FP32 engine's fused activation, as the stores write the outputs (the same
- * expressions as pgemm_avx512.c; max/min operand order keeps NaN flowing through). */
-INLINE __m512 activate(frost_act_kind act, __m512 v)
-{
-    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
-    const __m512 three = _mm512_set1_ps(3.0f), sixth = _mm512_set1_ps(1.0f / 6.0f);
-    switch (act) {
-    case FROST_ACT_RELU: return _mm512_max_ps(zero, v);
-    case FROST_ACT_RELU6: return _mm512_min_ps(six, _mm512_max_ps(zero, v));
-    case FROST_ACT_HARDTANH:
-        return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_set1_ps(-1.0f), v));
-    case FROST_ACT_HSWISH:
-        return _mm512_mul_ps(
-            _mm512_mul_ps(v, _mm512_min_ps(six, _mm512_max_ps(zero, _mm512_add_ps(v, three)))),
-            sixth);
-    case FROST_ACT_HSIGMOID:
-        return _mm512_mul_ps(_mm512_min_ps(six, _mm512_max_ps(zero, _mm512_add_ps(v, three))),
-                             sixth);
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU: return activate_lanes(act, v);
-    case FROST_ACT_IDENTITY:
-    case FROST_ACT_COUNT: break;
-    }
-    return v;
-}
-
 /* Stores one output vector, activated; `act` is FROST_ACT_IDENTITY for training. */
 INLINE void put16(const frost_dw_geom *g, frost_act_kind act, float *d, __m512 v, bool full,
                   __mmask16 mask)
 {
-    v = activate(act, v);
+    v = frost_activate_zmm(act, v);
     if (g->stream_output && full && ((uintptr_t)d & 63) == 0)
         _mm512_stream_ps(d, v);
     else
@@ -362,10 +326,11 @@ static void activate_row(frost_act_kind act, float *row, int64_t n)
 {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(row + i, activate(act, _mm512_loadu_ps(row + i)));
+        _mm512_storeu_ps(row + i, frost_activate_zmm(act, _mm512_loadu_ps(row + i)));
     if (i < n) {
         const __mmask16 m = tail_mask((int)(n - i));
-        _mm512_mask_storeu_ps(row + i, m, activate(act, _mm512_maskz_loadu_ps(m, row + i)));
+        _mm512_mask_storeu_ps(row + i, m,
+                              frost_activate_zmm(act, _mm512_maskz_loadu_ps(m, row + i)));
     }
 }
 

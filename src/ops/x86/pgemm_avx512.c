@@ -13,48 +13,12 @@
 
 #include "ops/act_def.h"
 #include "ops/pgemm.h"
+#include "ops/x86/act_avx512.h"
 
 #define MR 12
 #define NR FROST_PGEMM_NR
 /* x rows of one chunk: about this many bytes (half of a 1 MB L2) */
 #define CHUNK_BYTES (512 * 1024)
-
-/* Activations without a vector form: each lane through the scalar definition, so the
- * epilogue gives the reference's bits. */
-static inline __m512 activate_lanes(frost_act_kind act, __m512 v)
-{
-    float t[16];
-    _mm512_storeu_ps(t, v);
-    for (int i = 0; i < 16; i++)
-        t[i] = frost_act_value(act, t[i]);
-    return _mm512_loadu_ps(t);
-}
-
-static inline __m512 activate(frost_act_kind act, __m512 v)
-{
-    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
-    const __m512 three = _mm512_set1_ps(3.0f), sixth = _mm512_set1_ps(1.0f / 6.0f);
-    /* max/min return their second operand when either is NaN: the order keeps NaN
-     * flowing through, as the reference does */
-    switch (act) {
-    case FROST_ACT_RELU: return _mm512_max_ps(zero, v);
-    case FROST_ACT_RELU6: return _mm512_min_ps(six, _mm512_max_ps(zero, v));
-    case FROST_ACT_HARDTANH:
-        return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_set1_ps(-1.0f), v));
-    case FROST_ACT_HSWISH:
-        return _mm512_mul_ps(
-            _mm512_mul_ps(v, _mm512_min_ps(six, _mm512_max_ps(zero, _mm512_add_ps(v, three)))),
-            sixth);
-    case FROST_ACT_HSIGMOID:
-        return _mm512_mul_ps(_mm512_min_ps(six, _mm512_max_ps(zero, _mm512_add_ps(v, three))),
-                             sixth);
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU: return activate_lanes(act, v);
-    case FROST_ACT_IDENTITY:
-    case FROST_ACT_COUNT: break;
-    }
-    return v;
-}
 
 /* The first n (0..16) lanes. */
 static inline __mmask16 lanes(int n) { return (__mmask16)((1u << n) - 1u); }
@@ -104,18 +68,18 @@ tile(int mr, int nb, frost_act_kind act, int kdim, const float *x, int64_t ldx, 
                                {a80, a81}, {a90, a91}, {aA0, aA1}, {aB0, aB1}};
     if (ncols == NR * nb) {
         for (int r = 0; r < mr; r++) {
-            _mm512_storeu_ps(y + r * ldy, activate(act, acc[r][0]));
+            _mm512_storeu_ps(y + r * ldy, frost_activate_zmm(act, acc[r][0]));
             if (nb > 1)
-                _mm512_storeu_ps(y + r * ldy + NR, activate(act, acc[r][1]));
+                _mm512_storeu_ps(y + r * ldy + NR, frost_activate_zmm(act, acc[r][1]));
         }
         return;
     }
     const __mmask16 m0 = lanes(ncols < NR ? ncols : NR);
     const __mmask16 m1 = lanes(ncols > NR ? ncols - NR : 0);
     for (int r = 0; r < mr; r++) {
-        _mm512_mask_storeu_ps(y + r * ldy, m0, activate(act, acc[r][0]));
+        _mm512_mask_storeu_ps(y + r * ldy, m0, frost_activate_zmm(act, acc[r][0]));
         if (nb > 1)
-            _mm512_mask_storeu_ps(y + r * ldy + NR, m1, activate(act, acc[r][1]));
+            _mm512_mask_storeu_ps(y + r * ldy + NR, m1, frost_activate_zmm(act, acc[r][1]));
     }
 }
 
@@ -156,9 +120,9 @@ static void single_row(frost_act_kind act, int kdim, const float *x, const float
     }
     const __mmask16 m0 = lanes(ncols < NR ? ncols : NR);
     const __mmask16 m1 = lanes(ncols > NR ? ncols - NR : 0);
-    _mm512_mask_storeu_ps(y, m0, activate(act, _mm512_add_ps(a0, e0)));
+    _mm512_mask_storeu_ps(y, m0, frost_activate_zmm(act, _mm512_add_ps(a0, e0)));
     if (nb > 1)
-        _mm512_mask_storeu_ps(y + NR, m1, activate(act, _mm512_add_ps(a1, e1)));
+        _mm512_mask_storeu_ps(y + NR, m1, frost_activate_zmm(act, _mm512_add_ps(a1, e1)));
 }
 
 /* mr rows x nb blocks with both constant after inlining. */
