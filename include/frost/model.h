@@ -47,7 +47,11 @@ void frost_model_free(frost_model *m);
 const char *frost_model_name(const frost_model *m);
 void frost_model_input_shape(const frost_model *m, int *h, int *w, int *c);
 int frost_model_classes(const frost_model *m);
+/* Trainable values of the network (architecture weights of a cell-search supernet not
+ * counted: see frost_model_arch_param_count). */
 int64_t frost_model_param_count(const frost_model *m);
+/* Architecture weights (the alphas of mix layers; 0 for an ordinary network). */
+int64_t frost_model_arch_param_count(const frost_model *m);
 int64_t frost_model_macs(const frost_model *m); /* per image, forward */
 
 /* How an image becomes the model's input: x = (pixel / 255 - mean[ch]) / std[ch], a

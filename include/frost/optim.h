@@ -19,8 +19,19 @@ typedef enum {
     FROST_OPT_ADAMW
 } frost_optimizer_kind;
 
+/* Which parameters an optimizer trains. A cell search (DARTS) trains the network and its
+ * architecture weights with two optimizers, on different data. */
+typedef enum {
+    FROST_PARAMS_MODEL = 0, /* every trainable parameter except architecture weights */
+    FROST_PARAMS_ARCH       /* only architecture weights (the alphas of mix layers) */
+} frost_param_set;
+
 typedef struct {
     frost_optimizer_kind kind;
+    /* the parameters it owns (MODEL by default); clipping, the NaN check and the state
+     * cover only these. In an ARCH optimizer `wd` is the alphas' weight decay (DARTS: Adam,
+     * lr 3e-4, betas (0.5, 0.999), wd 1e-3) and the other groups do not apply. */
+    frost_param_set params;
     float momentum;     /* SGD/RMSprop momentum (0.9) */
     bool nesterov;      /* SGD */
     float beta1, beta2; /* Adam/AdamW (0.9, 0.999) */

@@ -13,7 +13,11 @@ typedef enum {
     FROST_PARAM_BIAS,       /* 1-D */
     FROST_PARAM_BN_GAMMA,   /* 1-D */
     FROST_PARAM_BN_BETA,    /* 1-D */
-    FROST_PARAM_BUFFER      /* not trained: BN running mean / var */
+    FROST_PARAM_BUFFER,     /* not trained: BN running mean / var */
+    /* architecture weights of a cell-search supernet (a mix node's alpha, 1-D): trained by
+     * their own optimizer (FROST_PARAMS_ARCH), never quantized, weight-shared or counted
+     * with the network's parameters */
+    FROST_PARAM_ARCH
 } frost_param_kind;
 
 typedef struct {

@@ -216,6 +216,8 @@ static frost_status compile_node(const frost_model *f, int i, f_node *d)
     case FROST_OP_CONCAT: d->kind = F_CONCAT; return FROST_OK;
     case FROST_OP_DROPOUT:
     case FROST_OP_FLATTEN: d->kind = F_ALIAS; return FROST_OK;
+    case FROST_OP_MIX:
+        return frost_fail(FROST_ERR_UNSUPPORTED, "fp32 engine: %s", frost_mix_refusal(s));
     case FROST_OP_FAKEQUANT: /* the engine runs float models only */
     case FROST_OP_COUNT: break;
     }

@@ -630,6 +630,8 @@ static frost_status emit_for_fq(conv_ctx *c, int fi)
     case FROST_OP_MAXPOOL: return emit_tables(c, f, &q, h, FROST_I8_MAXPOOL, FROST_ACT_IDENTITY);
     case FROST_OP_AVGPOOL:
     case FROST_OP_GAP: return emit_avgpool(c, f, &q, h);
+    case FROST_OP_MIX:
+        return frost_fail(FROST_ERR_UNSUPPORTED, "int8 convert: %s", frost_mix_refusal(h));
     case FROST_OP_BN:      /* a BN that did not fold into a conv */
     case FROST_OP_DROPOUT: /* aliases: never the head of a quantized range */
     case FROST_OP_FLATTEN:

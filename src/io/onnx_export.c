@@ -360,6 +360,8 @@ static frost_status emit_layer(exporter *e, int i)
     case FROST_OP_DROPOUT: e->t[i] = e->t[n->in[0]]; return FROST_OK; /* inference: none */
     case FROST_OP_FLATTEN: return emit_flatten(e, i);
     case FROST_OP_FAKEQUANT: return refuse(n, "fake-quant layers have no FP32 form");
+    case FROST_OP_MIX:
+        return frost_fail(FROST_ERR_UNSUPPORTED, "ONNX export: %s", frost_mix_refusal(n));
     case FROST_OP_COUNT: break;
     }
     return refuse(n, "this op has no ONNX export");

@@ -54,6 +54,7 @@ frost_model *frost_g_new(const char *name, int in_h, int in_w, int in_c)
     in->c = in_c;
     in->weight = in->bias_p = in->gamma = in->beta = -1;
     in->running_mean = in->running_var = -1;
+    in->alpha = -1;
     m->n_nodes = 1;
     /* An all-zero xoshiro state yields only zeros (every unit dropped): seed a default. */
     frost_rng_seed(&m->dropout_rng, 1);
@@ -138,6 +139,7 @@ static int append_node(frost_model *m, const char *name, frost_op op, int n_in, 
     n->c = c;
     n->weight = n->bias_p = n->gamma = n->beta = -1;
     n->running_mean = n->running_var = -1;
+    n->alpha = -1;
     return m->n_nodes++;
 }
 
@@ -233,6 +235,11 @@ static bool add_node_params(frost_model *m, frost_node *n, int cin)
         n->running_var = add_buffer(m, name, "running_var", n->c);
         return n->gamma >= 0 && n->beta >= 0 && n->running_mean >= 0 && n->running_var >= 0;
     }
+    case FROST_OP_MIX: {
+        int64_t shape[1] = {frost_mix_candidates(n)};
+        n->alpha = add_param(m, name, "alpha", FROST_PARAM_ARCH, 1, shape);
+        return n->alpha >= 0;
+    }
     case FROST_OP_INPUT:
     case FROST_OP_ACT:
     case FROST_OP_MAXPOOL:
@@ -278,6 +285,7 @@ static void set_node_attrs(frost_node *n, int cin, const frost_layer_attrs *a)
         n->pool = (frost_pool_params){.k = a->k, .stride = a->stride, .pad = a->pad};
         break;
     case FROST_OP_DROPOUT: n->p = a->p; break;
+    case FROST_OP_MIX: n->mix_none = a->mix_none; break;
     case FROST_OP_INPUT:
     case FROST_OP_GAP:
     case FROST_OP_ADD:
@@ -317,6 +325,7 @@ void frost_node_attrs(const frost_node *n, frost_layer_attrs *a)
         a->pad = n->pool.pad;
         break;
     case FROST_OP_DROPOUT: a->p = n->p; break;
+    case FROST_OP_MIX: a->mix_none = n->mix_none; break;
     case FROST_OP_INPUT:
     case FROST_OP_GAP:
     case FROST_OP_ADD:
@@ -447,6 +456,41 @@ int frost_g_flatten(frost_model *m, const char *name, int in)
     return frost_g_layer(m, name, FROST_OP_FLATTEN, 1, &in, &a);
 }
 
+int frost_g_mix(frost_model *m, const char *name, int n_in, const int *in, bool none)
+{
+    frost_layer_attrs a = defaults(FROST_OP_MIX);
+    a.mix_none = none;
+    return frost_g_layer(m, name, FROST_OP_MIX, n_in, in, &a);
+}
+
+void frost_mix_weights(const frost_model *m, int node, float *w)
+{
+    const frost_node *n = &m->nodes[node];
+    const float *alpha = m->params[n->alpha].data;
+    int k = frost_mix_candidates(n);
+    /* exp(a - max) never overflows; the sum is at least 1 */
+    float top = alpha[0];
+    for (int i = 1; i < k; i++)
+        top = alpha[i] > top ? alpha[i] : top;
+    double e[FROST_MAX_NODE_INPUTS + 1], sum = 0.0;
+    for (int i = 0; i < k; i++) {
+        e[i] = exp((double)alpha[i] - (double)top);
+        sum += e[i];
+    }
+    for (int i = 0; i < k; i++)
+        w[i] = (float)(e[i] / sum);
+}
+
+const char *frost_mix_refusal(const frost_node *n)
+{
+    static _Thread_local char text[FROST_NAME_LEN + 160];
+    snprintf(text, sizeof text,
+             "layer '%s': op 'mix' belongs to a cell-search supernet and has no inference form; "
+             "derive the cell first (frost cell-search)",
+             n->name);
+    return text;
+}
+
 int frost_g_conv_bn_act(frost_model *m, const char *prefix, int in, int cout, int k, int stride,
                         int groups, frost_act_kind act)
 {
@@ -514,7 +558,17 @@ int64_t frost_model_param_count(const frost_model *m)
 {
     int64_t n = 0;
     for (int i = 0; i < m->n_params; i++)
-        n += m->params[i].numel;
+        if (m->params[i].kind != FROST_PARAM_ARCH)
+            n += m->params[i].numel;
+    return n;
+}
+
+int64_t frost_model_arch_param_count(const frost_model *m)
+{
+    int64_t n = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].kind == FROST_PARAM_ARCH)
+            n += m->params[i].numel;
     return n;
 }
 
@@ -541,6 +595,8 @@ void frost_model_init_weights(frost_model *m, uint64_t seed)
             std = sqrtf(2.0f / (float)(p->shape[0] * p->shape[1] * p->shape[2]));
         else if (p->kind == FROST_PARAM_WEIGHT)
             std = 0.01f;
+        else if (p->kind == FROST_PARAM_ARCH)
+            std = 1e-3f; /* DARTS: alpha = 1e-3 * N(0, 1), near-uniform mixing weights */
         for (int64_t j = 0; j < p->numel; j++)
             p->data[j] = std > 0.0f ? std * frost_rng_normal(&r) : fill;
     }

@@ -79,7 +79,8 @@ typedef struct {
     frost_bn_params bn;
     frost_act_kind act;
     frost_pool_params pool;
-    float p; /* dropout */
+    float p;       /* dropout */
+    bool mix_none; /* mix: the candidates end with DARTS' "none" (a zero output) */
 
     /* output shape per image (h, w, c); linear/gap/flatten outputs are 1x1xC */
     int h, w, c;
@@ -88,6 +89,10 @@ typedef struct {
     /* parameters: indices into model->params (-1 = none) and buffers */
     int weight, bias_p, gamma, beta;
     int running_mean, running_var; /* indices into model->buffers */
+    /* mix: its architecture weights "<layer>.alpha" (a FROST_PARAM_ARCH parameter of
+     * n_in + mix_none values, one per candidate: the inputs in order, then "none");
+     * -1 for every other op */
+    int alpha;
 
     /* run-time, valid after frost_model_set_batch */
     float *y, *dy;          /* [batch*h*w*c] */
@@ -205,6 +210,20 @@ int frost_g_mul(frost_model *m, const char *name, int a, int b);
 int frost_g_concat(frost_model *m, const char *name, int n_in, const int *in);
 int frost_g_dropout(frost_model *m, const char *name, int in, float p);
 int frost_g_flatten(frost_model *m, const char *name, int in);
+/* DARTS' mixed op: y = sum_i softmax(alpha)_i * in[i] over n_in inputs of one shape, with
+ * trainable architecture weights alpha (FROST_PARAM_ARCH, node field `alpha`); `none` adds
+ * the zero candidate with its own alpha (last). Supernets only: no inference form. */
+int frost_g_mix(frost_model *m, const char *name, int n_in, const int *in, bool none);
+/* softmax(alpha) of mix node `node` (n_in + mix_none values, computed stably). */
+void frost_mix_weights(const frost_model *m, int node, float *w);
+/* Why a mix node cannot be run by an inference engine or exported (the one sentence every
+ * lowering stage refuses with, naming the layer); a static buffer per thread. */
+const char *frost_mix_refusal(const frost_node *n);
+/* Candidates of a mix node (n_in + mix_none). */
+static inline int frost_mix_candidates(const frost_node *n)
+{
+    return n->n_in + (n->mix_none ? 1 : 0);
+}
 
 /* Conv + BN (+ activation unless FROST_ACT_IDENTITY), named <prefix>.conv/.bn/.act; pad = k/2. */
 int frost_g_conv_bn_act(frost_model *m, const char *prefix, int in, int cout, int k, int stride,

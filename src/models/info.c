@@ -32,8 +32,8 @@ char *frost_model_info_text(const frost_model *m)
     for (int i = 1; i < m->n_nodes; i++) {
         const frost_node *n = &m->nodes[i];
         int64_t np = 0;
-        int idx[4] = {n->weight, n->bias_p, n->gamma, n->beta};
-        for (int j = 0; j < 4; j++)
+        int idx[5] = {n->weight, n->bias_p, n->gamma, n->beta, n->alpha};
+        for (int j = 0; j < 5; j++)
             if (idx[j] >= 0)
                 np += m->params[idx[j]].numel;
         char shape[32], op[24];
@@ -50,6 +50,12 @@ char *frost_model_info_text(const frost_model *m)
                          "total: %lld params (%.3fM), %lld MACs (%.2fM) per image, %d layers\n",
                          (long long)params, (double)params / 1e6, (long long)macs,
                          (double)macs / 1e6, m->n_nodes - 1 - fq);
+    int64_t arch = frost_model_arch_param_count(m);
+    if (arch > 0) /* the mix layers' column above counts them */
+        frost_strbuf_appendf(&out,
+                             "cell-search supernet: %lld architecture weights (alpha) besides "
+                             "the params\n",
+                             (long long)arch);
     if (m->quant.active)
         frost_strbuf_appendf(&out, "fake-quant model: %d fake-quant nodes, config %s\n", fq,
                              m->quant.config_json);

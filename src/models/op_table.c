@@ -37,6 +37,7 @@ static const frost_attr_desc linear_attrs[] = {
     ATTR("bias", BOOL, bias, VALUE, 1),
 };
 static const frost_attr_desc dropout_attrs[] = {ATTR("p", FLOAT, p, VALUE, 0.5)};
+static const frost_attr_desc mix_attrs[] = {ATTR("none", BOOL, mix_none, VALUE, 0)};
 
 /* Attribute counts, named after their tables for the X-macro below. */
 enum {
@@ -47,6 +48,7 @@ enum {
     pool_attrs_count = FROST_ARRAY_LEN(pool_attrs),
     linear_attrs_count = FROST_ARRAY_LEN(linear_attrs),
     dropout_attrs_count = FROST_ARRAY_LEN(dropout_attrs),
+    mix_attrs_count = FROST_ARRAY_LEN(mix_attrs),
 };
 
 #define OP_INFO_(id, name_, min_in_, max_in_, flags_, attrs_) \
@@ -249,6 +251,10 @@ int frost_op_infer(frost_op op, const char *name, const frost_layer_attrs *a, in
         *out = in[0];
         return 0;
     case FROST_OP_FLATTEN: *out = (frost_hwc){1, 1, in[0].h * in[0].w * in[0].c}; return 0;
+    case FROST_OP_MIX: /* one multiply-add per input and output value */
+        *out = in[0];
+        *macs = (int64_t)n_in * in[0].h * in[0].w * in[0].c;
+        return infer_same_shape(name, "mix", n_in, in, true);
     case FROST_OP_FAKEQUANT: *out = in[0]; return 0;
     case FROST_OP_COUNT: break;
     }

@@ -56,6 +56,8 @@ enum {
     X(FLATTEN, "flatten", 1, 1, FROST_OPF_ALIAS, no_attrs)                            \
     /* quantizes its input's output; inserted by frost_model_quantize */              \
     X(FAKEQUANT, "fakequant", 1, 1, FROST_OPF_INTERNAL, no_attrs)                     \
+    /* DARTS' mixed op: softmax(alpha)-weighted sum (cell-search supernets only) */   \
+    X(MIX, "mix", 1, 8, FROST_OPF_NEW_RANGE, mix_attrs)                               \
     FROST_OP_LIST_EXTRA(X)
 
 #define FROST_OP_ENUM_(id, name, min_in, max_in, flags, attrs) FROST_OP_##id,
@@ -70,6 +72,7 @@ typedef struct {
     float eps, momentum; /* bn */
     frost_act_kind act;  /* act */
     float p;             /* dropout */
+    bool mix_none;       /* mix: DARTS' "none" (zero) candidate with its own alpha, last */
 } frost_layer_attrs;
 
 typedef enum { FROST_ATTR_INT, FROST_ATTR_FLOAT, FROST_ATTR_BOOL, FROST_ATTR_ACT } frost_attr_type;

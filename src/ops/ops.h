@@ -141,6 +141,13 @@ void frost_mul_backward(int n, int64_t hw, int c, const float *a, const float *b
 /* Channel concat of k inputs over m rows: input i has ci[i] channels; y has sum(ci). */
 void frost_concat_forward(int64_t m, int k, const int *ci, const float *const *xs, float *y);
 void frost_concat_backward(int64_t m, int k, const int *ci, const float *dy, float *const *dxs);
+/* DARTS' mixed op over n values: y = sum_i w[i] * xs[i] (k inputs, added in order). */
+void frost_mix_forward(int64_t n, int k, const float *w, const float *const *xs, float *y);
+/* dxs[i] += w[i] * dy (dxs[i] may be NULL, and two may be the same buffer) and
+ * g[i] = <dy, xs[i]> over all n values, summed in double in element order (the same
+ * bits for any thread count). */
+void frost_mix_backward(int64_t n, int k, const float *w, const float *const *xs, const float *dy,
+                        float *const *dxs, double *g);
 /* Inverted dropout: keeps with probability 1-p, scales kept values by 1/(1-p); mask gets 0/1/(1-p).
  */
 void frost_dropout_forward(int64_t n, float p, frost_rng *rng, const float *x, float *mask,

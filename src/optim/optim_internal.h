@@ -31,12 +31,16 @@ typedef struct {
 } frost_optimizer_tensor;
 
 /* Like frost_optimizer_create, on an explicit array of parameters (kept by pointer:
- * the array must outlive the optimizer). BUFFER-kind entries are skipped. */
+ * the array must outlive the optimizer). Entries outside cfg->params (and buffers) are
+ * skipped. */
 frost_status frost_optimizer_create_params(const frost_optimizer_config *cfg, frost_param *params,
                                            int n, frost_optimizer **out);
 
-/* Weight decay of a parameter's group: cfg->wd (conv/linear weights), cfg->wd_depthwise
- * (depthwise weights) or cfg->wd_1d (biases, BN gamma/beta). */
+/* Whether an optimizer with this config trains p (its parameter set; never buffers). */
+bool frost_optimizer_owns(const frost_optimizer_config *cfg, const frost_param *p);
+/* Weight decay of a parameter's group: cfg->wd (conv/linear weights, and architecture
+ * weights in an ARCH optimizer), cfg->wd_depthwise (depthwise weights) or cfg->wd_1d
+ * (biases, BN gamma/beta). */
 float frost_optimizer_group_wd(const frost_optimizer_config *cfg, const frost_param *p);
 
 /* Global L2 norm of the gradients before clipping at the last successful step (0 before any). */

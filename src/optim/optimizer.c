@@ -115,8 +115,17 @@ const char *frost_optimizer_name(frost_optimizer_kind k)
     return OPT_NAMES[k];
 }
 
+bool frost_optimizer_owns(const frost_optimizer_config *cfg, const frost_param *p)
+{
+    if (p->kind == FROST_PARAM_BUFFER)
+        return false;
+    return (p->kind == FROST_PARAM_ARCH) == (cfg->params == FROST_PARAMS_ARCH);
+}
+
 float frost_optimizer_group_wd(const frost_optimizer_config *cfg, const frost_param *p)
 {
+    if (p->kind == FROST_PARAM_ARCH)
+        return cfg->wd;
     if (p->kind == FROST_PARAM_WEIGHT)
         return p->depthwise ? cfg->wd_depthwise : cfg->wd;
     return cfg->wd_1d;
@@ -138,6 +147,9 @@ static frost_status check_config(const frost_optimizer_config *c)
 {
     if ((int)c->kind < 0 || (int)c->kind >= (int)FROST_ARRAY_LEN(ALGORITHMS))
         return frost_fail(FROST_ERR_ARG, "optimizer config: unknown kind %d", (int)c->kind);
+    if (c->params != FROST_PARAMS_MODEL && c->params != FROST_PARAMS_ARCH)
+        return frost_fail(FROST_ERR_ARG, "optimizer config: unknown parameter set %d",
+                          (int)c->params);
     const float big = INFINITY;
     FROST_TRY(check_range("wd", c->wd, 0.0f, big, true));
     FROST_TRY(check_range("wd_depthwise", c->wd_depthwise, 0.0f, big, true));
@@ -172,13 +184,14 @@ static frost_status check_config(const frost_optimizer_config *c)
     return FROST_OK;
 }
 
-static frost_status check_params(const frost_param *params, int n)
+static frost_status check_params(const frost_optimizer_config *cfg, const frost_param *params,
+                                 int n)
 {
     if (n < 0 || (n > 0 && !params))
         return frost_fail(FROST_ERR_ARG, "optimizer: %d parameters at %p", n, (const void *)params);
     for (int i = 0; i < n; i++) {
         const frost_param *p = &params[i];
-        if (p->kind == FROST_PARAM_BUFFER)
+        if (!frost_optimizer_owns(cfg, p))
             continue;
         if (p->numel < 0 || (p->numel > 0 && (!p->data || !p->grad)))
             return frost_fail(FROST_ERR_ARG,
@@ -202,7 +215,7 @@ static frost_status allocate_tables(frost_optimizer *o, const frost_param *param
     int trainable = 0;
     size_t state_floats = 0, max_chunks = 1;
     for (int i = 0; i < n; i++) {
-        if (params[i].kind == FROST_PARAM_BUFFER)
+        if (!frost_optimizer_owns(&o->cfg, &params[i]))
             continue;
         trainable++;
         size_t param_floats;
@@ -236,7 +249,7 @@ static void assign_state(frost_optimizer *o, frost_param *params, int n, int n_s
     int e = 0, s = 0;
     for (int i = 0; i < n; i++) {
         frost_param *p = &params[i];
-        if (p->kind == FROST_PARAM_BUFFER)
+        if (!frost_optimizer_owns(&o->cfg, p))
             continue;
         optim_entry *entry = &o->entries[e++];
         entry->param = p;
@@ -259,7 +272,7 @@ frost_status frost_optimizer_create_params(const frost_optimizer_config *cfg, fr
         return frost_fail(FROST_ERR_ARG, "optimizer: NULL %s", cfg ? "output" : "config");
     *out = NULL;
     FROST_TRY(check_config(cfg));
-    FROST_TRY(check_params(params, n));
+    FROST_TRY(check_params(cfg, params, n));
 
     frost_optimizer *o = calloc(1, sizeof *o);
     if (!o)

@@ -251,6 +251,7 @@ static frost_status rebuild_nodes(frost_model *m, const graph_scan *g, int *map_
         f->c = n->c;
         f->weight = f->bias_p = f->gamma = f->beta = -1;
         f->running_mean = f->running_var = -1;
+        f->alpha = -1;
         map_out[i] = k++;
     }
     free(m->nodes);

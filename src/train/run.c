@@ -114,6 +114,7 @@ static size_t layout_arena(frost_model *m, int batch, char *base)
         case FROST_OP_ADD:
         case FROST_OP_MUL: /* its two inputs */
         case FROST_OP_CONCAT:
+        case FROST_OP_MIX: /* its inputs (the weights come from alpha again) */
         case FROST_OP_FLATTEN:
         case FROST_OP_FAKEQUANT: /* its state lives in the node's quantization fields */
         case FROST_OP_COUNT: break;
@@ -304,6 +305,15 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
         frost_concat_forward((int64_t)bs * n->h * n->w, n->n_in, ci, xs, n->y);
         break;
     }
+    case FROST_OP_MIX: {
+        float w[FROST_MAX_NODE_INPUTS + 1];
+        const float *xs[FROST_MAX_NODE_INPUTS];
+        frost_mix_weights(m, (int)(n - m->nodes), w);
+        for (int i = 0; i < n->n_in; i++)
+            xs[i] = m->nodes[n->in[i]].y;
+        frost_mix_forward(numel, n->n_in, w, xs, n->y); /* "none" adds nothing */
+        break;
+    }
     case FROST_OP_DROPOUT:
         if (training && n->p > 0.0f)
             frost_dropout_forward(numel, n->p, &m->dropout_rng, x0->y, n->save_a, n->y);
@@ -403,6 +413,29 @@ static float *output_scale_backward(frost_model *m, frost_node *n)
     if (qat(m) && qat(m)->output_backward(m, (int)(n - m->nodes), db))
         return NULL;
     return db;
+}
+
+/* dx_i += w_i dy, and the softmax's backward for alpha: with g_i = <dy, x_i> over the
+ * batch (g = 0 for "none"), d alpha_j = w_j (g_j - sum_i w_i g_i). */
+static void backward_mix(frost_model *m, frost_node *n, bool *touched)
+{
+    float w[FROST_MAX_NODE_INPUTS + 1];
+    double g[FROST_MAX_NODE_INPUTS + 1] = {0};
+    const float *xs[FROST_MAX_NODE_INPUTS];
+    float *dxs[FROST_MAX_NODE_INPUTS];
+    frost_mix_weights(m, (int)(n - m->nodes), w);
+    for (int i = 0; i < n->n_in; i++) {
+        xs[i] = m->nodes[n->in[i]].y;
+        dxs[i] = input_grad(m, n, i, touched);
+    }
+    frost_mix_backward(node_numel(n, m->cur_n), n->n_in, w, xs, n->dy, dxs, g);
+    int k = frost_mix_candidates(n);
+    double mean = 0.0;
+    for (int j = 0; j < k; j++)
+        mean += (double)w[j] * g[j];
+    float *dalpha = m->params[n->alpha].grad;
+    for (int j = 0; j < k; j++)
+        dalpha[j] += (float)((double)w[j] * (g[j] - mean));
 }
 
 static void backward_node(frost_model *m, frost_node *n, bool *touched)
@@ -505,6 +538,7 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         frost_concat_backward((int64_t)bs * n->h * n->w, n->n_in, ci, n->dy, dxs);
         break;
     }
+    case FROST_OP_MIX: backward_mix(m, n, touched); break;
     case FROST_OP_DROPOUT:
         if (dx && m->last_training && n->p > 0.0f)
             frost_dropout_backward(numel, n->save_a, n->dy, dx);
