@@ -266,6 +266,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_eval_candidate(int argc, char **argv);
+int cmd_cell_search(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 
 /* The per-layer and total size table of a k-means compressed model (compress, info). */

@@ -21,6 +21,7 @@ static const char *const usage =
     "  info      per-layer shapes, parameters and MACs (int8 models: --memory)\n"
     "  search    quantization-aware architecture search with measured int8 latency\n"
     "  eval-candidate  train and measure one architecture-search candidate (int8)\n"
+    "  cell-search  DARTS / P-DARTS cell search, optionally quantization-aware\n"
     "  version   print the version (also: frost --version, frost COMMAND --version)\n\n"
     "Options: --name value or --name=value (-o FILE for --out where a command writes one\n"
     "file or folder); a repeated option: the last one wins; -- ends the options.\n"
@@ -62,6 +63,8 @@ static int run_command(int argc, char **argv)
         return cmd_search(argc - 1, argv + 1);
     if (strcmp(cmd, "eval-candidate") == 0)
         return cmd_eval_candidate(argc - 1, argv + 1);
+    if (strcmp(cmd, "cell-search") == 0)
+        return cmd_cell_search(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("frost %s\n", FROST_CLI_VERSION);
         return 0;

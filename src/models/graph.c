@@ -463,6 +463,31 @@ int frost_g_mix(frost_model *m, const char *name, int n_in, const int *in, bool 
     return frost_g_layer(m, name, FROST_OP_MIX, n_in, in, &a);
 }
 
+int frost_g_mix_shared(frost_model *m, const char *name, int n_in, const int *in, bool none,
+                       int owner)
+{
+    if (owner < 0)
+        return frost_g_mix(m, name, n_in, in, none);
+    if (owner >= m->n_nodes || m->nodes[owner].op != FROST_OP_MIX ||
+        frost_mix_candidates(&m->nodes[owner]) != n_in + (none ? 1 : 0)) {
+        frost_fail(FROST_ERR_ARG, "layer '%s': cannot share the alpha of node %d (not a mix of "
+                                  "%d candidates)",
+                   name ? name : "", owner, n_in + (none ? 1 : 0));
+        return -1;
+    }
+    int idx = frost_g_mix(m, name, n_in, in, none);
+    if (idx < 0)
+        return -1;
+    /* the alpha frost_g_mix just appended is the last parameter: drop it, point at owner's */
+    frost_node *n = &m->nodes[idx];
+    frost_param *own = &m->params[n->alpha];
+    frost_free(own->data);
+    frost_free(own->grad);
+    m->n_params--;
+    n->alpha = m->nodes[owner].alpha;
+    return idx;
+}
+
 void frost_mix_weights(const frost_model *m, int node, float *w)
 {
     const frost_node *n = &m->nodes[node];

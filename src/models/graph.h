@@ -194,6 +194,7 @@ int frost_g_layer(frost_model *m, const char *name, frost_op op, int n_in, const
 /* The attributes of an existing node (what frost_g_layer was given). */
 void frost_node_attrs(const frost_node *n, frost_layer_attrs *a);
 
+
 /* Builders for each op, shorthands for frost_g_layer. `in` is an earlier node's index.
  * Names must be unique. */
 int frost_g_conv(frost_model *m, const char *name, int in, int cout, int k, int stride, int pad,
@@ -214,6 +215,11 @@ int frost_g_flatten(frost_model *m, const char *name, int in);
  * trainable architecture weights alpha (FROST_PARAM_ARCH, node field `alpha`); `none` adds
  * the zero candidate with its own alpha (last). Supernets only: no inference form. */
 int frost_g_mix(frost_model *m, const char *name, int n_in, const int *in, bool none);
+/* A mix that shares the alpha of mix node `owner` (same candidate count; -1: its own, as
+ * frost_g_mix): DARTS' one set of architecture weights for all cells of a type. Both
+ * nodes' gradients add into the one parameter. */
+int frost_g_mix_shared(frost_model *m, const char *name, int n_in, const int *in, bool none,
+                       int owner);
 /* softmax(alpha) of mix node `node` (n_in + mix_none values, computed stably). */
 void frost_mix_weights(const frost_model *m, int node, float *w);
 /* Why a mix node cannot be run by an inference engine or exported (the one sentence every
