@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/cells_report.py RUNS OUT.md: the report of bench/cells (searched cells, the mixing
+"""bench/cells_report.py RUNS OUT: writes the report of bench/cells (searched cells, the mixing
 weights the searches ended with, and every cell trained float / W4A4 / W8A8 per-tensor with
 int8 test accuracy, mean +- std over training seeds)."""
 import csv
@@ -118,6 +118,8 @@ def main():
          "parentheses).", ""]
     if settings:
         L += ["Settings:", "", "```", settings, "```", ""]
+    n_runs = sum(len(v) for c in res.values() for v in c.values())
+    L += [f"Status: {len(s)} cell search(es) and {n_runs} training run(s) finished.", ""]
     L += ["## Searched cells", ""]
     if not s:
         L += ["No search has finished yet.", ""]
