@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "frost/nas.h"
 #include "harness.h"
 #include "models/graph.h"
+#include "nas/ppo.h"
 
 /* normal: n0 = sep_conv_3(in); n1 = skip(in) + max_pool_3(n0); n2 = sep_conv_3(n0) + skip(n1).
  * reduce: n0 = mbconv_3(in) (stride 2); n1 = skip(in) (a 1x1 stride-2 conv) + mbconv_3(n0). */
@@ -293,6 +295,59 @@ TEST(test_controllers_over_five_blocks)
     }
 }
 
+/* PPO's surrogate over five block options: its gradient matches central differences on
+ * every logit the space uses (the cell's column included). */
+TEST(test_ppo_gradient_with_five_blocks)
+{
+    frost_cell_pair cells = hand_cells();
+    frost_nas_space space = frost_nas_space_default();
+    space.cells = &cells;
+    int choices[FROST_NAS_DECISIONS];
+    for (int d = 0; d < FROST_NAS_DECISIONS; d++)
+        choices[d] = frost_nas_space_choices(&space, d);
+    enum { B = 6 };
+    static const double ratio[B] = {0.5, 1.5, 0.9, 1.1, 0.6, 1.4};
+    static const double adv[B] = {1.0, -1.0, -0.7, 1.3, 2.0, 0.4};
+    frost_nas_logits theta = {{0}}, grad;
+    int a[B][FROST_NAS_DECISIONS];
+    double old_logp[B];
+    frost_rng rng;
+    frost_rng_seed(&rng, 9);
+    for (int d = 0; d < FROST_NAS_DECISIONS; d++)
+        for (int o = 0; o < choices[d]; o++)
+            theta[d][o] = frost_rng_normal(&rng);
+    int cells_chosen = 0;
+    for (int i = 0; i < B; i++) {
+        for (int d = 0; d < FROST_NAS_DECISIONS; d++)
+            a[i][d] = (int)frost_rng_below(&rng, (uint32_t)choices[d]);
+        a[i][1] = i % 2 ? FROST_NAS_CELL : a[i][1]; /* stage 1 picks the cell in half */
+        cells_chosen += a[i][1] == FROST_NAS_CELL;
+        old_logp[i] = frost_nas_ppo_log_prob_in(choices, theta, a[i]) - log(ratio[i]);
+    }
+    CHECK(cells_chosen >= 3);
+    const int(*ca)[FROST_NAS_DECISIONS] = (const int(*)[FROST_NAS_DECISIONS])a;
+    frost_nas_ppo_objective_in(choices, theta, ca, old_logp, adv, B, 0.2, 0.01, grad);
+    double worst = 0, size = 0, h = 1e-6;
+    for (int d = 0; d < FROST_NAS_DECISIONS; d++)
+        for (int o = 0; o < choices[d]; o++) {
+            double keep = theta[d][o];
+            theta[d][o] = keep + h;
+            double up =
+                frost_nas_ppo_objective_in(choices, theta, ca, old_logp, adv, B, 0.2, 0.01, NULL);
+            theta[d][o] = keep - h;
+            double down =
+                frost_nas_ppo_objective_in(choices, theta, ca, old_logp, adv, B, 0.2, 0.01, NULL);
+            theta[d][o] = keep;
+            worst = fmax(worst, fabs((up - down) / (2 * h) - grad[d][o]));
+            size = fmax(size, fabs(grad[d][o]));
+        }
+    CHECK(size > 1e-3);
+    CHECK(worst < 1e-6 * fmax(1.0, size));
+    CHECK(grad[1][FROST_NAS_CELL] != 0.0);
+    /* a decision with fewer options leaves the unused columns alone */
+    CHECK(grad[2][2] == 0.0 && grad[2][3] == 0.0 && grad[2][4] == 0.0);
+}
+
 /* The latency table's keys: the cell stages' layers carry the cells' hash, the others
  * not; other cells give other keys. */
 TEST(test_lut_keys_carry_the_cells)
@@ -439,6 +494,7 @@ int main(void)
     RUN(test_cell_blocks_build_and_follow_the_rules);
     RUN(test_sampled_networks_with_cells_run);
     RUN(test_controllers_over_five_blocks);
+    RUN(test_ppo_gradient_with_five_blocks);
     RUN(test_lut_keys_carry_the_cells);
     RUN(test_search_with_cells_and_resume);
     return frost_test_summary();
