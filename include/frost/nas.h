@@ -8,7 +8,8 @@
  * depthwise-separable), kernel {3, 5}, expansion {1, 3, 6}, layer count {-1, 0, +1} and
  * width {0.75, 1, 1.25} against the skeleton; the genotype also picks the input
  * resolution (for 28x28 data: 20, 24 or 28; images are resized bilinearly). Every layer
- * of a stage is the same block; the first one carries the stride.
+ * of a stage is the same block; the first one carries the stride. A space given searched
+ * cells (frost_nas_space.cells) offers them as a fifth block type (FROST_NAS_CELL).
  *
  * Genotypes are canonical: combinations that would build the same network are repaired
  * to one representative (frost_nas_canonical), so that a genotype maps one-to-one to an
