@@ -696,6 +696,36 @@ TEST(eval_candidate_writes_arch)
     CHECK(frost(args) == 1 && !file_exists("bad.json"));
 }
 
+/* eval-candidate --blocks DIR: 'c' genotypes need the cells (refused without, naming the
+ * option; a missing cell file is named); with them the network has the cell blocks. */
+TEST(eval_candidate_with_blocks)
+{
+    char args[600], cells[300];
+    snprintf(cells, sizeof cells, "%s/cells", dir);
+    CHECK(mkdir(cells, 0777) == 0);
+    FILE *f = fopen(frost_test_path(cells, "cell.json"), "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("{\"normal\": {\"nodes\": 2, \"edges\": [[0, 0, \"sep_conv_3\"], [1, 0, \"skip\"], "
+          "[1, 1, \"max_pool_3\"]]}, \"reduce\": {\"nodes\": 2, \"edges\": [[0, 0, "
+          "\"mbconv_3\"], [1, 0, \"skip\"], [1, 1, \"mbconv_3\"]]}}\n",
+          f);
+    fclose(f);
+    const char *g = "r28.c310n.m360n.c31+n.m360n.m360n.m360n.m310n";
+    snprintf(args, sizeof args, "eval-candidate %s --arch-out %s/c.json", g, dir);
+    expect_error(args, "block 'c' needs --blocks DIR");
+    snprintf(args, sizeof args, "eval-candidate %s --blocks %s/nothere --arch-out %s/c.json", g,
+             dir, dir);
+    expect_error(args, "nothere/cell.json");
+    snprintf(args, sizeof args, "eval-candidate %s --blocks %s --arch-out %s/c.json", g, cells,
+             dir);
+    CHECK(frost(args) == 0);
+    snprintf(args, sizeof args, "info --arch %s/c.json", dir);
+    CHECK(frost(args) == 0);
+    CHECK(strstr(out, "s3.b1.n1.0.reduce.conv") != NULL && strstr(out, "s1.b1.out") != NULL);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -711,6 +741,7 @@ int main(void)
     RUN(repeats_and_short_out);
     RUN(export_c_and_onnx);
     RUN(eval_candidate_writes_arch);
+    RUN(eval_candidate_with_blocks);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

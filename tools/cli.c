@@ -739,8 +739,42 @@ const cli_opt cli_nas_eval_options[] = {
     CLI_OPT_INT("w-bits", 2, 8),
     CLI_OPT_INT("a-bits", 2, 8),
     CLI_OPT_FLAG("per-tensor"),
+    CLI_OPT_STR("blocks"),
     CLI_OPT_END,
 };
+
+frost_status cli_read_cells(const char *path, frost_cell_pair *pair)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return frost_fail(FROST_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    bool whole = feof(f);
+    fclose(f);
+    if (!whole)
+        return frost_fail(FROST_ERR_FORMAT, "%s: larger than a cell file can be (64 KB)", path);
+    buf[n] = 0;
+    frost_status s = frost_cell_pair_from_json(buf, pair);
+    if (s == FROST_OK)
+        return s;
+    char why[300];
+    snprintf(why, sizeof why, "%s", frost_last_error());
+    return frost_fail(s, "%s: %s", path, why);
+}
+
+frost_status cli_nas_blocks(const cli_args *a, frost_cell_pair *pair, frost_nas_space *space,
+                            char *path, size_t path_size)
+{
+    const char *dir = cli_str(a, "blocks", NULL);
+    path[0] = 0;
+    if (!dir)
+        return FROST_OK;
+    snprintf(path, path_size, "%s/cell.json", dir);
+    FROST_TRY(cli_read_cells(path, pair));
+    space->cells = pair;
+    return FROST_OK;
+}
 
 void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas_space *space,
                         int *n_train, int *n_val)

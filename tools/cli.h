@@ -238,11 +238,18 @@ frost_status cli_load_proxy_data(const cli_data_opts *data, int n_train, int n_v
 
 /* Candidate evaluation options shared by search and eval-candidate (--train, --val,
  * --epochs, --fp-epochs, --no-gradboost, --batch, --lr, --threads, --latency-threads, --reps,
- * --requant, --width, --w-bits, --a-bits, --per-tensor), read into the evaluation config, the
- * space's width and the proxy data sizes. */
+ * --requant, --width, --w-bits, --a-bits, --per-tensor, --blocks), read into the evaluation
+ * config, the space's width and the proxy data sizes. */
 extern const cli_opt cli_nas_eval_options[];
 void cli_parse_nas_eval(const cli_args *a, frost_nas_eval_config *cfg, frost_nas_space *space,
                         int *n_train, int *n_val);
+
+/* A cell file (frost cell-search's DIR/cell.json) into *pair; errors name the file. */
+frost_status cli_read_cells(const char *path, frost_cell_pair *pair);
+/* --blocks DIR: DIR/cell.json's cells into *pair and space->cells (path: the file read);
+ * without --blocks the space keeps no cells and path is "". */
+frost_status cli_nas_blocks(const cli_args *a, frost_cell_pair *pair, frost_nas_space *space,
+                            char *path, size_t path_size);
 
 /* The data normalization for model m: its preprocessing, else frost's Fashion-MNIST
  * defaults (frost_train_defaults). */

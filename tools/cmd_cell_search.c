@@ -53,7 +53,8 @@ static const char *const help =
     "  -o, --out DIR       output folder (created; existing files are overwritten)\n\n"
     "quantization (with --qat):\n"
     "  --w-bits B --a-bits B   weight / activation bits, 2..8 (8, 8)\n"
-    "  --per-tensor        one weight scale per layer instead of per output channel\n\n" CLI_DATA_HELP;
+    "  --per-tensor        one weight scale per layer instead of per output "
+    "channel\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
     CLI_OPT_OUT,
@@ -156,9 +157,9 @@ static void genotype_text(const frost_cell_genotype *g, char *buf, size_t size)
     buf[0] = 0;
     for (int j = 0; j < g->nodes; j++)
         for (int k = 0; k < g->n_in[j]; k++)
-            len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%d<-%d:%s",
-                                    len ? " " : "", j, g->in[j][k],
-                                    frost_cell_op_name(g->op[j][k]));
+            len +=
+                (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%d<-%d:%s",
+                                 len ? " " : "", j, g->in[j][k], frost_cell_op_name(g->op[j][k]));
 }
 
 static void on_progress(const frost_cell_progress *p, void *user)
@@ -181,9 +182,9 @@ static void on_progress(const frost_cell_progress *p, void *user)
            p->val_acc < 0 ? 0.0 : 100.0 * p->val_acc, (double)p->skip_p, p->seconds, normal,
            reduce);
     fflush(stdout);
-    fprintf(o->log, "%d,%d,%d,%.5f,%.5f,%.5f,%.3f,%.1f,\"%s\",\"%s\"\n", p->stage + 1,
-            p->epoch + 1, p->cells, (double)p->train_loss, (double)p->train_acc,
-            (double)p->val_acc, (double)p->skip_p, p->seconds, normal, reduce);
+    fprintf(o->log, "%d,%d,%d,%.5f,%.5f,%.5f,%.3f,%.1f,\"%s\",\"%s\"\n", p->stage + 1, p->epoch + 1,
+            p->cells, (double)p->train_loss, (double)p->train_acc, (double)p->val_acc,
+            (double)p->skip_p, p->seconds, normal, reduce);
     fflush(o->log);
     static const char *const type[2] = {"normal", "reduce"};
     int nodes = p->derived->normal.nodes;
@@ -258,31 +259,11 @@ static int write_results(const char *dir, const frost_cell_pair *pair, const fro
     return 0;
 }
 
-static frost_status read_cells(const char *path, frost_cell_pair *pair)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return frost_fail(FROST_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    bool whole = feof(f);
-    fclose(f);
-    if (!whole)
-        return frost_fail(FROST_ERR_FORMAT, "%s: larger than a cell file can be (64 KB)", path);
-    buf[n] = 0;
-    frost_status s = frost_cell_pair_from_json(buf, pair);
-    if (s == FROST_OK)
-        return s;
-    char why[300];
-    snprintf(why, sizeof why, "%s", frost_last_error());
-    return frost_fail(s, "%s: %s", path, why);
-}
-
 /* --from: the network and pictures of given cells, no search. */
 static int from_cells(const cli_args *a, const char *dir, frost_cell_net net, int final_cells)
 {
     frost_cell_pair pair;
-    if (read_cells(cli_str(a, "from", ""), &pair) != FROST_OK)
+    if (cli_read_cells(cli_str(a, "from", ""), &pair) != FROST_OK)
         return cli_error("cell-search");
     cli_data_opts data;
     frost_dataset tr = {0}, te = {0};

@@ -16,8 +16,9 @@ static const char *const help =
     "held out of the training split (never the test set), its median batch-1 latency and\n"
     "the float accuracy of the same trained network (fake-quant bypassed).\n"
     "GENOTYPE is the text form (r28.m361n.d530s...: resolution, then per stage block\n"
-    "m|f|g|d (MBConv, Frost r2, Frost r4, dw-separable), kernel 3|5, expansion 1|3|6,\n"
-    "layers -|0|+, width s|n|w (75|100|125%)) or, with --genotype-json, a JSON file.\n\n"
+    "m|f|g|d (MBConv, Frost r2, Frost r4, dw-separable), or c (a searched cell, with\n"
+    "--blocks; canonical c31), kernel 3|5, expansion 1|3|6, layers -|0|+, width s|n|w\n"
+    "(75|100|125%)) or, with --genotype-json, a JSON file.\n\n"
     "  --genotype-json F   read the genotype from a JSON file instead\n"
     "  --random SEED       evaluate a random genotype of the space instead\n"
     "  --model NAME        evaluate a built-in model (a hand-designed reference point, e.g.\n"
@@ -37,11 +38,14 @@ static const char *const help =
     "                      int8 model stores fewer bits in int8 containers\n"
     "  --per-tensor        one weight scale per layer instead of per output channel\n"
     "  --json              print the result as one JSON line only\n"
+    "  --blocks DIR        the cells of DIR/cell.json as block type c (frost cell-search;\n"
+    "                      docs/nas.md, \"Cells as blocks\"); --random draws from them too\n"
     "  --arch-out FILE     only write the genotype's network as architecture JSON (for\n"
     "                      frost train --arch; at --width) and exit: nothing is "
     "trained\n\n" CLI_DATA_HELP;
 
-static frost_status read_genotype(const char *path, frost_nas_genotype *g)
+static frost_status read_genotype(const char *path, const frost_nas_space *space,
+                                  frost_nas_genotype *g)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -50,7 +54,7 @@ static frost_status read_genotype(const char *path, frost_nas_genotype *g)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
-    return frost_nas_from_json(buf, g);
+    return frost_nas_from_json_in(space, buf, g);
 }
 
 /* The genotype's network as architecture JSON: what frost train --arch reads. */
@@ -134,6 +138,10 @@ int cmd_eval_candidate(int argc, char **argv)
     frost_nas_eval_config cfg = frost_nas_eval_defaults();
     frost_nas_space space = frost_nas_space_default();
     cli_parse_nas_eval(&a, &cfg, &space, &n_train, &n_val);
+    frost_cell_pair cells;
+    char cells_path[4200];
+    if (cli_nas_blocks(&a, &cells, &space, cells_path, sizeof cells_path) != FROST_OK)
+        return cli_error("eval-candidate");
     cfg.seed = (uint64_t)cli_int(&a, "seed", (int)cfg.seed);
     bool json = cli_flag(&a, "json");
     cli_data_opts data;
@@ -157,12 +165,12 @@ int cmd_eval_candidate(int argc, char **argv)
     frost_nas_genotype g;
     frost_status s = FROST_OK;
     if (gjson)
-        s = read_genotype(gjson, &g);
+        s = read_genotype(gjson, &space, &g);
     else if (random_seed >= 0) {
         uint64_t state = (uint64_t)random_seed;
         frost_nas_sample(&space, &state, &g);
     } else
-        s = frost_nas_from_string(a.positional[0], &g);
+        s = frost_nas_from_string_in(&space, a.positional[0], &g);
     if (s == FROST_OK)
         s = frost_nas_check(&g, &space);
     if (s == FROST_OK && frost_nas_canonical(&g) && !json) {

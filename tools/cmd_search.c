@@ -41,6 +41,9 @@ static const char *const help =
     "  --screen-nets N     random networks measured for that table at the start (30)\n"
     "  --cache FILE        results by genotype shared between searches (default DIR/cache.csv)\n"
     "  --json              one JSON line per candidate instead of the progress lines\n"
+    "  --blocks DIR        the cells of DIR/cell.json (frost cell-search) as a fifth block\n"
+    "                      type, letter c (docs/nas.md, \"Cells as blocks\"); part of the\n"
+    "                      cache key and of search.json: resume with the same cells\n"
     "candidate evaluation (as frost eval-candidate):\n"
     "  --train N --val N --epochs E --fp-epochs E --no-gradboost --batch N --lr X\n"
     "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n"
@@ -163,10 +166,14 @@ static void print_data_options(const cli_args *a)
  * (cosine) and batch) for 6 epochs on all training images but the 5000 held out, then
  * convert and run. best.arch.json holds the concrete channels (the search's --width is
  * built in) and its input side; train, convert and run resize the 28x28 data to it. */
-static void print_next_steps(const cli_args *a, const char *dir, const frost_nas_eval_config *e)
+static void print_next_steps(const cli_args *a, const char *dir, const frost_nas_eval_config *e,
+                             const char *cells)
 {
     printf("to train the best network fully (as the candidates were, at full data) and make "
-           "it an int8 model:\n  frost train --arch ");
+           "it an int8 model");
+    if (*cells) /* the arch file is the built network: it needs no --blocks any more */
+        printf(" (best.arch.json has the cell blocks of %s built in)", cells);
+    printf(":\n  frost train --arch ");
     print_path(dir, "best.arch.json");
     printf(" --qat --qat-delay %d%s --opt sgd --lr %g --sched cosine --batch %d --epochs 6 "
            "--val 5000",
@@ -225,6 +232,10 @@ int cmd_search(int argc, char **argv)
     cfg.eval = frost_nas_eval_defaults();
     frost_nas_space space = frost_nas_space_default();
     cli_parse_nas_eval(&a, &cfg.eval, &space, &n_train, &n_val);
+    frost_cell_pair cells;
+    char cells_path[4200];
+    if (cli_nas_blocks(&a, &cells, &space, cells_path, sizeof cells_path) != FROST_OK)
+        return cli_error("search");
     cli_data_opts data;
     cli_parse_data(&a, &data);
     const char *bad = target <= 0      ? "--target-ms T is required"
@@ -255,6 +266,9 @@ int cmd_search(int argc, char **argv)
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, halving, target, reward,
                cfg.objective == FROST_NAS_OBJECTIVE_MIN ? " on min(fp32, int8) accuracy" : "",
                screening, tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
+    if (s == FROST_OK && !json && space.cells)
+        printf("blocks: m, f, g, d and c, the cells of %s (hash %016llx)\n", cells_path,
+               (unsigned long long)frost_nas_cells_hash(&space));
     if (s == FROST_OK)
         s = frost_nas_search(&space, &tr, &va, &cfg);
     if (s == FROST_OK)
@@ -266,7 +280,7 @@ int cmd_search(int argc, char **argv)
     if (!json) {
         printf("wrote %s/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n",
                cfg.out_dir);
-        print_next_steps(&a, cfg.out_dir, &cfg.eval);
+        print_next_steps(&a, cfg.out_dir, &cfg.eval, cells_path);
     }
     return 0;
 }

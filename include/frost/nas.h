@@ -8,7 +8,8 @@
  * depthwise-separable), kernel {3, 5}, expansion {1, 3, 6}, layer count {-1, 0, +1} and
  * width {0.75, 1, 1.25} against the skeleton; the genotype also picks the input
  * resolution (for 28x28 data: 20, 24 or 28; images are resized bilinearly). Every layer
- * of a stage is the same block; the first one carries the stride.
+ * of a stage is the same block; the first one carries the stride. A space given searched
+ * cells (frost_nas_space.cells) offers them as a fifth block type (FROST_NAS_CELL).
  *
  * Genotypes are canonical: combinations that would build the same network are repaired
  * to one representative (frost_nas_canonical), so that a genotype maps one-to-one to an
@@ -22,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frost/cell.h"
 #include "frost/data.h"
 #include "frost/model.h"
 #include "frost/status.h"
@@ -29,11 +31,16 @@
 #define FROST_NAS_STAGES 7
 
 typedef enum {
-    FROST_NAS_MBCONV = 0, /* inverted residual: 1x1 expand, k x k depthwise, 1x1 project */
-    FROST_NAS_FROST_R2,   /* Frost bottleneck, SC module with squeeze ratio 2 */
-    FROST_NAS_FROST_R4,   /* Frost bottleneck, squeeze ratio 4 */
-    FROST_NAS_DWSEP,      /* depthwise-separable: k x k depthwise, 1x1 project */
-    FROST_NAS_BLOCK_COUNT
+    FROST_NAS_MBCONV = 0,  /* inverted residual: 1x1 expand, k x k depthwise, 1x1 project */
+    FROST_NAS_FROST_R2,    /* Frost bottleneck, SC module with squeeze ratio 2 */
+    FROST_NAS_FROST_R4,    /* Frost bottleneck, squeeze ratio 4 */
+    FROST_NAS_DWSEP,       /* depthwise-separable: k x k depthwise, 1x1 project */
+    FROST_NAS_BLOCK_COUNT, /* the blocks every space offers */
+    /* a searched cell (frost cell-search): only in a space with cells (frost_nas_space.cells);
+     * stride 1 builds the normal cell, stride 2 the reduction cell; kernel and expansion do
+     * not apply (canonical 3 and 1); C = make_div8(cout / 2) inside, 2C out, no residual */
+    FROST_NAS_CELL = FROST_NAS_BLOCK_COUNT,
+    FROST_NAS_BLOCK_ALL /* the blocks of a space with cells */
 } frost_nas_block;
 
 typedef struct {
@@ -58,9 +65,17 @@ typedef struct {
     int classes;
     float width; /* global multiplier, e.g. 0.35 for short proxy training */
     int head;    /* last 1x1 conv width (1280 in MobileNetV2); 0 = 1280 scaled by width */
+    /* Searched cells as a fifth block type (frost search --blocks DIR; docs/nas.md, "Cells as
+     * blocks"); NULL: none, and the space is the four-block one. Not owned. */
+    const frost_cell_pair *cells;
 } frost_nas_space;
 
-frost_nas_space frost_nas_space_default(void); /* Fashion-MNIST, width 0.35, head 0 */
+frost_nas_space frost_nas_space_default(void); /* Fashion-MNIST, width 0.35, head 0, no cells */
+
+/* The identity of the space's cells: FNV-1a of their canonical JSON
+ * (frost_cell_pair_to_json), 0 without cells. Cache keys, search.json and the latency
+ * table's keys carry it, so results of other cells are never reused. */
+uint64_t frost_nas_cells_hash(const frost_nas_space *space);
 
 /* The resolutions a space offers: its input side times 0.7, 0.85 and 1, rounded to a
  * multiple of 4 (28 -> 20, 24, 28). */
@@ -68,11 +83,14 @@ frost_nas_space frost_nas_space_default(void); /* Fashion-MNIST, width 0.35, hea
 int frost_nas_resolution(const frost_nas_space *space, int option);
 
 /* The decisions, in the order the controllers see them: resolution, then per stage
- * block, kernel, expansion, layers, width. Each has frost_nas_choices(i) options. */
+ * block, kernel, expansion, layers, width. Each has frost_nas_space_choices(space, i)
+ * options: the block has 4 in a space without cells, 5 with (option 4 = FROST_NAS_CELL).
+ * frost_nas_choices(i) is the count without cells. */
 #define FROST_NAS_DECISIONS (1 + 5 * FROST_NAS_STAGES)
+int frost_nas_space_choices(const frost_nas_space *space, int decision); /* space may be NULL */
 int frost_nas_choices(int decision);
 const char *frost_nas_decision_name(int decision); /* "resolution", "s3.kernel", ... */
-/* Genotype <-> option indices (index[i] in 0..frost_nas_choices(i)-1). */
+/* Genotype <-> option indices (index[i] in 0..frost_nas_space_choices(space, i)-1). */
 frost_status frost_nas_to_indices(const frost_nas_genotype *g, const frost_nas_space *space,
                                   int index[FROST_NAS_DECISIONS]);
 frost_status frost_nas_from_indices(const int index[FROST_NAS_DECISIONS],
@@ -80,27 +98,37 @@ frost_status frost_nas_from_indices(const int index[FROST_NAS_DECISIONS],
 
 /* Repairs g to its canonical representative (see above); returns true if it changed. */
 bool frost_nas_canonical(frost_nas_genotype *g);
-/* FROST_OK if every field holds an allowed value of this space (canonical or not). */
+/* FROST_OK if every field holds an allowed value of this space (canonical or not); a cell
+ * block is refused in a space without cells. */
 frost_status frost_nas_check(const frost_nas_genotype *g, const frost_nas_space *space);
 bool frost_nas_equal(const frost_nas_genotype *a, const frost_nas_genotype *b);
 
 /* Uniform over the option indices, then made canonical. *rng_state: any seed. */
 void frost_nas_sample(const frost_nas_space *space, uint64_t *rng_state, frost_nas_genotype *g);
 
-/* A short stable text form, e.g. "r28-m3e6l0w100-f2k5e3l1w75-..." (also the cache key),
- * and its 64-bit FNV-1a hash. */
+/* A short stable text form, e.g. "r28.m360n.f53+s..." (also the cache key), and its 64-bit
+ * FNV-1a hash. Block letters m, f, g, d, and c for a cell block; frost_nas_from_string
+ * parses in a space without cells (it refuses 'c'), _in in `space` (NULL: without cells). */
 void frost_nas_to_string(const frost_nas_genotype *g, char *buf, int size);
 frost_status frost_nas_from_string(const char *s, frost_nas_genotype *g);
+frost_status frost_nas_from_string_in(const frost_nas_space *space, const char *s,
+                                      frost_nas_genotype *g);
 uint64_t frost_nas_hash(const frost_nas_genotype *g);
 
 /* The genotype as JSON ({"resolution": 28, "stages": [{"block": "mbconv", "kernel": 3,
- * "expand": 6, "layers": 0, "width": 100}, ...]}; malloc'd, NULL when out of memory) and
- * back (every field checked). */
+ * "expand": 6, "layers": 0, "width": 100}, ...]}; block "cell" for a cell block; malloc'd,
+ * NULL when out of memory) and back (every field checked; "cell" only by _in in a space
+ * with cells). */
 char *frost_nas_to_json(const frost_nas_genotype *g);
 frost_status frost_nas_from_json(const char *text, frost_nas_genotype *g);
+frost_status frost_nas_from_json_in(const frost_nas_space *space, const char *text,
+                                    frost_nas_genotype *g);
 
 /* The network: a model named "nas-<string form>" built from the canonical genotype
- * (input side = the genotype's resolution). */
+ * (input side = the genotype's resolution). A cell block in a stage of cout channels
+ * works on C = frost_nas_cell_channels(cout) and outputs 2C, which is cout rounded up to a
+ * multiple of 16 (it exceeds cout when cout / 2 is not a multiple of 8). */
+int frost_nas_cell_channels(int cout);
 frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space *space,
                              frost_model **out);
 
@@ -232,7 +260,8 @@ int frost_nas_lut_size(const frost_nas_lut *lut);
  * with record, every layer's median goes into the table. */
 frost_status frost_nas_lut_measure(frost_nas_lut *lut, const frost_nas_genotype *g,
                                    const frost_nas_space *space, bool record, double *ms);
-/* The layer keys of g's int8 network in layer order ("conv 14x14x48>14x14x288 k1 s1 g1"):
+/* The layer keys of g's int8 network in layer order ("conv 14x14x48>14x14x288 k1 s1 g1";
+ * a layer of a cell block adds " cell<frost_nas_cells_hash, 16 hex digits>"):
  * up to max keys of FROST_NAS_KEY_LEN bytes into keys, their count in *n. */
 #define FROST_NAS_KEY_LEN 96
 frost_status frost_nas_lut_keys(const frost_nas_lut *lut, const frost_nas_genotype *g,

@@ -36,10 +36,7 @@ int frost_cell_op_from_name(const char *name)
 /* ---- the operations ---- */
 
 /* The SC module's squeeze width: C/4 rounded to a multiple of 8, never below 8. */
-static int squeeze_width(int c)
-{
-    return frost_make_div8((float)c / 4.0f);
-}
+static int squeeze_width(int c) { return frost_make_div8((float)c / 4.0f); }
 
 static int sep_conv(frost_model *m, const char *p, int in, int c, int k, int stride)
 {
@@ -130,7 +127,8 @@ int frost_cell_edge_op(frost_model *m, const char *prefix, int in, int c, int st
     case FROST_CELL_SC5: return sc_block(m, prefix, in, c, 5, stride);
     case FROST_CELL_MB3: return inverted(m, prefix, in, 3 * c, c, 3, stride);
     case FROST_CELL_MB5: return inverted(m, prefix, in, 3 * c, c, 5, stride);
-    case FROST_CELL_SE3: return se_block(m, prefix, in, c, stride, FROST_ACT_SILU, FROST_ACT_SIGMOID);
+    case FROST_CELL_SE3:
+        return se_block(m, prefix, in, c, stride, FROST_ACT_SILU, FROST_ACT_SIGMOID);
     case FROST_CELL_SEH3:
         return se_block(m, prefix, in, c, stride, FROST_ACT_HSWISH, FROST_ACT_HSIGMOID);
     case FROST_CELL_OP_COUNT: break;
@@ -206,26 +204,26 @@ frost_status frost_cell_net_stack(const frost_cell_net *net, const char *model_n
     return FROST_OK;
 }
 
-int frost_cell_preprocess(frost_model *m, int cell, int in, int c)
+int frost_cell_preprocess(frost_model *m, const char *prefix, int in, int c)
 {
     char name[FROST_NAME_LEN];
-    snprintf(name, sizeof name, "c%d.pre", cell);
+    snprintf(name, sizeof name, "%s.pre", prefix);
     return frost_g_conv_bn_act(m, name, in, c, 1, 1, 1, FROST_ACT_RELU);
 }
 
-int frost_cell_output(frost_model *m, int cell, const int *node_out, int nodes)
+int frost_cell_output(frost_model *m, const char *prefix, const int *node_out, int nodes)
 {
     char name[FROST_NAME_LEN];
-    snprintf(name, sizeof name, "c%d.out", cell);
+    snprintf(name, sizeof name, "%s.out", prefix);
     return frost_g_concat(m, name, 2, (int[]){node_out[nodes - 2], node_out[nodes - 1]});
 }
 
-int frost_cell_sum(frost_model *m, int cell, int node, const int *terms, int n)
+int frost_cell_sum(frost_model *m, const char *prefix, int node, const int *terms, int n)
 {
     char name[FROST_NAME_LEN];
     int acc = terms[0];
     for (int k = 1; k < n && acc >= 0; k++) {
-        snprintf(name, sizeof name, "c%d.n%d.add%d", cell, node, k);
+        snprintf(name, sizeof name, "%s.n%d.add%d", prefix, node, k);
         acc = frost_g_add(m, name, acc, terms[k]);
     }
     return acc;
@@ -241,8 +239,9 @@ frost_status frost_cell_check(const frost_cell_genotype *g)
     for (int j = 0; j < g->nodes; j++) {
         int want = j == 0 ? 1 : 2;
         if (g->n_in[j] != want)
-            return frost_fail(FROST_ERR_ARG, "cell: node %d has %d inputs (a derived cell gives "
-                                             "node 0 one input and every later node two)",
+            return frost_fail(FROST_ERR_ARG,
+                              "cell: node %d has %d inputs (a derived cell gives "
+                              "node 0 one input and every later node two)",
                               j, g->n_in[j]);
         for (int k = 0; k < g->n_in[j]; k++) {
             if (g->in[j][k] < 0 || g->in[j][k] > j)
@@ -259,6 +258,31 @@ frost_status frost_cell_check(const frost_cell_genotype *g)
     return FROST_OK;
 }
 
+int frost_cell_block(frost_model *m, const char *prefix, const frost_cell_genotype *g,
+                     bool reduction, int in, int c)
+{
+    int state[FROST_CELL_MAX_NODES + 1];
+    state[0] = frost_cell_preprocess(m, prefix, in, c);
+    if (state[0] < 0)
+        return -1;
+    for (int j = 0; j < g->nodes; j++) {
+        int terms[2];
+        for (int k = 0; k < g->n_in[j]; k++) {
+            int from = g->in[j][k];
+            char edge[FROST_NAME_LEN];
+            snprintf(edge, sizeof edge, "%s.n%d.%d", prefix, j, k);
+            terms[k] = frost_cell_edge_op(m, edge, state[from], c, reduction && from == 0 ? 2 : 1,
+                                          g->op[j][k]);
+            if (terms[k] < 0)
+                return -1;
+        }
+        state[j + 1] = frost_cell_sum(m, prefix, j, terms, g->n_in[j]);
+        if (state[j + 1] < 0)
+            return -1;
+    }
+    return frost_cell_output(m, prefix, state + 1, g->nodes);
+}
+
 typedef struct {
     const frost_cell_pair *pair;
 } discrete_ctx;
@@ -266,27 +290,10 @@ typedef struct {
 static int discrete_cell(frost_model *m, void *user, int cell, bool reduction, int in, int c)
 {
     const discrete_ctx *ctx = user;
-    const frost_cell_genotype *g = reduction ? &ctx->pair->reduce : &ctx->pair->normal;
-    int state[FROST_CELL_MAX_NODES + 1];
-    state[0] = frost_cell_preprocess(m, cell, in, c);
-    if (state[0] < 0)
-        return -1;
-    for (int j = 0; j < g->nodes; j++) {
-        int terms[2];
-        for (int k = 0; k < g->n_in[j]; k++) {
-            int from = g->in[j][k];
-            char prefix[FROST_NAME_LEN];
-            snprintf(prefix, sizeof prefix, "c%d.n%d.%d", cell, j, k);
-            terms[k] = frost_cell_edge_op(m, prefix, state[from], c,
-                                          reduction && from == 0 ? 2 : 1, g->op[j][k]);
-            if (terms[k] < 0)
-                return -1;
-        }
-        state[j + 1] = frost_cell_sum(m, cell, j, terms, g->n_in[j]);
-        if (state[j + 1] < 0)
-            return -1;
-    }
-    return frost_cell_output(m, cell, state + 1, g->nodes);
+    char prefix[FROST_NAME_LEN];
+    snprintf(prefix, sizeof prefix, "c%d", cell);
+    return frost_cell_block(m, prefix, reduction ? &ctx->pair->reduce : &ctx->pair->normal,
+                            reduction, in, c);
 }
 
 frost_status frost_cell_build(const frost_cell_pair *p, const frost_cell_net *net,
@@ -295,8 +302,9 @@ frost_status frost_cell_build(const frost_cell_pair *p, const frost_cell_net *ne
     FROST_TRY(frost_cell_check(&p->normal));
     FROST_TRY(frost_cell_check(&p->reduce));
     if (p->normal.nodes != net->nodes || p->reduce.nodes != net->nodes)
-        return frost_fail(FROST_ERR_ARG, "cell network: the cells have %d and %d nodes, the "
-                                         "network %d",
+        return frost_fail(FROST_ERR_ARG,
+                          "cell network: the cells have %d and %d nodes, the "
+                          "network %d",
                           p->normal.nodes, p->reduce.nodes, net->nodes);
     discrete_ctx ctx = {.pair = p};
     return frost_cell_net_stack(net, "cellnet", discrete_cell, &ctx, out);
@@ -386,8 +394,8 @@ frost_status frost_cell_pair_from_json(const char *text, frost_cell_pair *out)
     cJSON *root = cJSON_ParseWithOpts(text, &end, true);
     if (!root)
         return frost_fail(FROST_ERR_FORMAT, "cell file: not valid JSON");
-    frost_status s =
-        genotype_from_json(cJSON_GetObjectItemCaseSensitive(root, "normal"), "normal", &out->normal);
+    frost_status s = genotype_from_json(cJSON_GetObjectItemCaseSensitive(root, "normal"), "normal",
+                                        &out->normal);
     if (s == FROST_OK)
         s = genotype_from_json(cJSON_GetObjectItemCaseSensitive(root, "reduce"), "reduce",
                                &out->reduce);
@@ -399,11 +407,11 @@ char *frost_cell_to_dot(const frost_cell_genotype *g, const char *title)
 {
     frost_strbuf b = {0};
     frost_strbuf_appendf(&b,
-                        "digraph cell {\n  rankdir=LR; label=\"%s\"; labelloc=t;\n"
-                        "  node [shape=box, style=\"rounded,filled\", fillcolor=lightyellow];\n"
-                        "  in [label=\"input\\n(1x1 conv)\", fillcolor=lightblue];\n"
-                        "  out [label=\"concat\", fillcolor=palegreen];\n",
-                        title ? title : "cell");
+                         "digraph cell {\n  rankdir=LR; label=\"%s\"; labelloc=t;\n"
+                         "  node [shape=box, style=\"rounded,filled\", fillcolor=lightyellow];\n"
+                         "  in [label=\"input\\n(1x1 conv)\", fillcolor=lightblue];\n"
+                         "  out [label=\"concat\", fillcolor=palegreen];\n",
+                         title ? title : "cell");
     for (int j = 0; j < g->nodes; j++)
         frost_strbuf_appendf(&b, "  n%d [label=\"%d\", shape=circle];\n", j, j);
     for (int j = 0; j < g->nodes; j++)
@@ -411,10 +419,10 @@ char *frost_cell_to_dot(const frost_cell_genotype *g, const char *title)
             int from = g->in[j][k];
             if (from == 0)
                 frost_strbuf_appendf(&b, "  in -> n%d [label=\"%s\"];\n", j,
-                                    frost_cell_op_name(g->op[j][k]));
+                                     frost_cell_op_name(g->op[j][k]));
             else
                 frost_strbuf_appendf(&b, "  n%d -> n%d [label=\"%s\"];\n", from - 1, j,
-                                    frost_cell_op_name(g->op[j][k]));
+                                     frost_cell_op_name(g->op[j][k]));
         }
     frost_strbuf_appendf(&b, "  n%d -> out;\n  n%d -> out;\n}\n", g->nodes - 2, g->nodes - 1);
     return frost_strbuf_finish(&b);

@@ -28,10 +28,18 @@ frost_status frost_cell_net_stack(const frost_cell_net *net, const char *model_n
                                   frost_cell_build_fn cell, void *user, frost_model **out);
 
 /* The pieces every cell has: state 0 (1x1 conv-BN-ReLU of the input to C channels),
- * a node's sum of its edges, and the output (concat of the last two nodes). */
-int frost_cell_preprocess(frost_model *m, int cell, int in, int c);
-int frost_cell_sum(frost_model *m, int cell, int node, const int *terms, int n);
-int frost_cell_output(frost_model *m, int cell, const int *node_out, int nodes);
+ * a node's sum of its edges, and the output (concat of the last two nodes). Layers are
+ * named <prefix>.pre, <prefix>.n<node>.add<k> and <prefix>.out ("c3" in a cell network,
+ * "s2.b1" for a cell block of the architecture search). */
+int frost_cell_preprocess(frost_model *m, const char *prefix, int in, int c);
+int frost_cell_sum(frost_model *m, const char *prefix, int node, const int *terms, int n);
+int frost_cell_output(frost_model *m, const char *prefix, const int *node_out, int nodes);
+
+/* One discrete cell g (a reduction cell if `reduction`: its edges from the input have
+ * stride 2) on node `in`, C channels inside, 2C out; layers named <prefix>.*. Returns its
+ * output node. Shared by the cell network and the search space's cell blocks. */
+int frost_cell_block(frost_model *m, const char *prefix, const frost_cell_genotype *g,
+                     bool reduction, int in, int c);
 
 static inline int frost_cell_edge_index(int node, int input)
 {

@@ -74,8 +74,10 @@ static int super_cell(frost_model *m, void *user, int cell, bool reduction, int 
     frost_cell_supernet *s = user;
     int type = reduction ? 1 : 0;
     int state[FROST_CELL_MAX_NODES + 1];
+    char name[FROST_NAME_LEN];
     (void)m;
-    state[0] = frost_cell_preprocess(s->m, cell, in, c);
+    snprintf(name, sizeof name, "c%d", cell);
+    state[0] = frost_cell_preprocess(s->m, name, in, c);
     if (state[0] < 0)
         return -1;
     for (int j = 0; j < s->net.nodes; j++) {
@@ -86,11 +88,11 @@ static int super_cell(frost_model *m, void *user, int cell, bool reduction, int 
             if (terms[i] < 0)
                 return -1;
         }
-        state[j + 1] = frost_cell_sum(s->m, cell, j, terms, j + 1);
+        state[j + 1] = frost_cell_sum(s->m, name, j, terms, j + 1);
         if (state[j + 1] < 0)
             return -1;
     }
-    return frost_cell_output(s->m, cell, state + 1, s->net.nodes);
+    return frost_cell_output(s->m, name, state + 1, s->net.nodes);
 }
 
 /* frost_cell_net_stack creates the model; the cell builder needs it through `s`. */
@@ -105,7 +107,8 @@ static int super_cell_cb(frost_model *m, void *user, int cell, bool reduction, i
     return super_cell(m, ctx->s, cell, reduction, in, c);
 }
 
-frost_status frost_cell_supernet_build(const frost_cell_net *net, const frost_cell_candidates cand[2],
+frost_status frost_cell_supernet_build(const frost_cell_net *net,
+                                       const frost_cell_candidates cand[2],
                                        frost_cell_supernet **out)
 {
     FROST_TRY(frost_cell_net_check(net));
@@ -134,10 +137,7 @@ frost_status frost_cell_supernet_build(const frost_cell_net *net, const frost_ce
     return FROST_OK;
 }
 
-frost_model *frost_cell_supernet_model(frost_cell_supernet *s)
-{
-    return s->m;
-}
+frost_model *frost_cell_supernet_model(frost_cell_supernet *s) { return s->m; }
 
 void frost_cell_supernet_weights(const frost_cell_supernet *s, int t, frost_cell_weights *w)
 {
@@ -158,8 +158,8 @@ void frost_cell_supernet_weights(const frost_cell_supernet *s, int t, frost_cell
 frost_status frost_cell_supernet_quantize(frost_cell_supernet *s, const frost_qconfig *qc)
 {
     /* quantizing inserts fake-quant nodes and so moves node indices: remember the names */
-    char(*names)[FROST_NAME_LEN] = malloc(((size_t)s->n_dropout + 2 * FROST_CELL_MAX_EDGES) *
-                                          sizeof *names);
+    char(*names)[FROST_NAME_LEN] =
+        malloc(((size_t)s->n_dropout + 2 * FROST_CELL_MAX_EDGES) * sizeof *names);
     if (!names)
         return frost_fail(FROST_ERR_NOMEM, "out of memory quantizing the supernet");
     int *slots[2 * FROST_CELL_MAX_EDGES];

@@ -1,7 +1,9 @@
 /*
  * Search controllers (frost/nas.h): random, regularized evolution, REINFORCE and PPO. They
  * work on the decision indices (frost_nas_to/from_indices) and hand out canonical
- * genotypes.
+ * genotypes. The option count of each decision comes from the space (the block has a fifth
+ * option, the cell, in a space with cells); the policy's logit table is sized for the
+ * largest, and a space without cells never touches the fifth column.
  *
  * RL, the choice documented: MnasNet trains an LSTM with PPO over its 42 decision tokens;
  * frost uses independent per-decision softmax policies (one logit vector per decision)
@@ -47,6 +49,7 @@ typedef struct {
 struct frost_nas_controller {
     frost_nas_controller_config cfg;
     frost_nas_space space;
+    int choices[FROST_NAS_DECISIONS]; /* options per decision in this space (5 blocks with cells) */
     frost_rng rng;
     int last[FROST_NAS_DECISIONS]; /* indices of the last proposal */
     bool pending;                  /* proposed, not yet observed */
@@ -123,6 +126,8 @@ frost_status frost_nas_controller_create(const frost_nas_controller_config *cfg,
     }
     c->cfg = *cfg;
     c->space = *space;
+    for (int d = 0; d < FROST_NAS_DECISIONS; d++)
+        c->choices[d] = frost_nas_space_choices(space, d);
     frost_rng_seed(&c->rng, cfg->seed);
     *out = c;
     return FROST_OK;
@@ -142,7 +147,7 @@ void frost_nas_controller_free(frost_nas_controller *c)
 static void random_indices(frost_nas_controller *c, int *index)
 {
     for (int d = 0; d < FROST_NAS_DECISIONS; d++)
-        index[d] = (int)frost_rng_below(&c->rng, (uint32_t)frost_nas_choices(d));
+        index[d] = (int)frost_rng_below(&c->rng, (uint32_t)c->choices[d]);
 }
 
 /* ---- evolution ---- */
@@ -166,7 +171,7 @@ static void evolve(frost_nas_controller *c, int *index)
     }
     memcpy(index, best->index, sizeof best->index);
     int d = (int)frost_rng_below(&c->rng, FROST_NAS_DECISIONS); /* one decision changes */
-    int n = frost_nas_choices(d);
+    int n = c->choices[d];
     index[d] = (index[d] + 1 + (int)frost_rng_below(&c->rng, (uint32_t)(n - 1))) % n;
 }
 
@@ -199,7 +204,7 @@ static void softmax(const double *theta, int n, double *p)
 static void sample_policy(frost_nas_controller *c, int *index)
 {
     for (int d = 0; d < FROST_NAS_DECISIONS; d++) {
-        int n = frost_nas_choices(d);
+        int n = c->choices[d];
         double p[MAX_OPTIONS], u = (double)frost_rng_uniform(&c->rng), acc = 0;
         softmax(c->theta[d], n, p);
         index[d] = n - 1;
@@ -228,7 +233,7 @@ static void reinforce(frost_nas_controller *c, double reward)
 {
     double adv = advantage(c, reward);
     for (int d = 0; d < FROST_NAS_DECISIONS; d++) {
-        int n = frost_nas_choices(d);
+        int n = c->choices[d];
         double p[MAX_OPTIONS], h = 0;
         softmax(c->theta[d], n, p);
         for (int o = 0; o < n; o++)
@@ -243,23 +248,39 @@ static void reinforce(frost_nas_controller *c, double reward)
 
 /* ---- PPO ---- */
 
-double frost_nas_ppo_log_prob(const frost_nas_logits theta, const int a[FROST_NAS_DECISIONS])
+/* The option counts of a space without cells. */
+static void plain_choices(int choices[FROST_NAS_DECISIONS])
+{
+    for (int d = 0; d < FROST_NAS_DECISIONS; d++)
+        choices[d] = frost_nas_choices(d);
+}
+
+double frost_nas_ppo_log_prob_in(const int choices[FROST_NAS_DECISIONS],
+                                 const frost_nas_logits theta, const int a[FROST_NAS_DECISIONS])
 {
     double logp = 0;
     for (int d = 0; d < FROST_NAS_DECISIONS; d++) {
         double p[MAX_OPTIONS];
-        softmax(theta[d], frost_nas_choices(d), p);
+        softmax(theta[d], choices[d], p);
         logp += log(p[a[d]]);
     }
     return logp;
 }
 
+double frost_nas_ppo_log_prob(const frost_nas_logits theta, const int a[FROST_NAS_DECISIONS])
+{
+    int choices[FROST_NAS_DECISIONS];
+    plain_choices(choices);
+    return frost_nas_ppo_log_prob_in(choices, theta, a);
+}
+
 /* The entropy bonus and its gradient (added into grad when not NULL). */
-static double entropy_term(const frost_nas_logits theta, double weight, frost_nas_logits grad)
+static double entropy_term(const int *choices, const frost_nas_logits theta, double weight,
+                           frost_nas_logits grad)
 {
     double total = 0;
     for (int d = 0; d < FROST_NAS_DECISIONS; d++) {
-        int n = frost_nas_choices(d);
+        int n = choices[d];
         double p[MAX_OPTIONS], h = 0;
         softmax(theta[d], n, p);
         for (int o = 0; o < n; o++)
@@ -271,15 +292,16 @@ static double entropy_term(const frost_nas_logits theta, double weight, frost_na
     return weight * total;
 }
 
-double frost_nas_ppo_objective(const frost_nas_logits theta, const int (*a)[FROST_NAS_DECISIONS],
-                               const double *old_logp, const double *adv, int n, double clip,
-                               double entropy, frost_nas_logits grad)
+double frost_nas_ppo_objective_in(const int choices[FROST_NAS_DECISIONS],
+                                  const frost_nas_logits theta, const int (*a)[FROST_NAS_DECISIONS],
+                                  const double *old_logp, const double *adv, int n, double clip,
+                                  double entropy, frost_nas_logits grad)
 {
     if (grad)
         memset(grad, 0, sizeof(frost_nas_logits));
     double surrogate = 0;
     for (int i = 0; i < n; i++) {
-        double r = exp(frost_nas_ppo_log_prob(theta, a[i]) - old_logp[i]);
+        double r = exp(frost_nas_ppo_log_prob_in(choices, theta, a[i]) - old_logp[i]);
         double clipped = r < 1 - clip ? 1 - clip : r > 1 + clip ? 1 + clip : r;
         bool active = r * adv[i] <= clipped * adv[i]; /* else the clipped term is constant */
         surrogate += active ? r * adv[i] : clipped * adv[i];
@@ -288,12 +310,21 @@ double frost_nas_ppo_objective(const frost_nas_logits theta, const int (*a)[FROS
         double w = r * adv[i] / n; /* d r / d theta = r * d log pi / d theta */
         for (int d = 0; d < FROST_NAS_DECISIONS; d++) {
             double p[MAX_OPTIONS];
-            softmax(theta[d], frost_nas_choices(d), p);
-            for (int o = 0; o < frost_nas_choices(d); o++)
+            softmax(theta[d], choices[d], p);
+            for (int o = 0; o < choices[d]; o++)
                 grad[d][o] += w * ((o == a[i][d]) - p[o]);
         }
     }
-    return surrogate / n + entropy_term(theta, entropy, grad);
+    return surrogate / n + entropy_term(choices, theta, entropy, grad);
+}
+
+double frost_nas_ppo_objective(const frost_nas_logits theta, const int (*a)[FROST_NAS_DECISIONS],
+                               const double *old_logp, const double *adv, int n, double clip,
+                               double entropy, frost_nas_logits grad)
+{
+    int choices[FROST_NAS_DECISIONS];
+    plain_choices(choices);
+    return frost_nas_ppo_objective_in(choices, theta, a, old_logp, adv, n, clip, entropy, grad);
 }
 
 /* Rewards -> advantages (R - mean) / std over the batch (0 when all rewards are equal). */
@@ -314,16 +345,16 @@ static void ppo_observe(frost_nas_controller *c, double reward)
 {
     int i = c->batch_n++;
     memcpy(c->batch_index[i], c->last, sizeof c->last);
-    c->batch_logp[i] = frost_nas_ppo_log_prob(c->theta, c->last);
+    c->batch_logp[i] = frost_nas_ppo_log_prob_in(c->choices, c->theta, c->last);
     c->batch_adv[i] = reward;
     if (c->batch_n < c->cfg.ppo_batch)
         return;
     normalize_advantages(c->batch_adv, c->batch_n);
     for (int k = 0; k < c->cfg.ppo_epochs; k++) {
         frost_nas_logits grad;
-        frost_nas_ppo_objective(c->theta, (const int(*)[FROST_NAS_DECISIONS])c->batch_index,
-                                c->batch_logp, c->batch_adv, c->batch_n, c->cfg.ppo_clip,
-                                c->cfg.entropy, grad);
+        frost_nas_ppo_objective_in(c->choices, c->theta,
+                                   (const int(*)[FROST_NAS_DECISIONS])c->batch_index, c->batch_logp,
+                                   c->batch_adv, c->batch_n, c->cfg.ppo_clip, c->cfg.entropy, grad);
         for (int d = 0; d < FROST_NAS_DECISIONS; d++)
             for (int o = 0; o < MAX_OPTIONS; o++)
                 c->theta[d][o] += c->cfg.lr * grad[d][o];
@@ -334,10 +365,10 @@ static void ppo_observe(frost_nas_controller *c, double reward)
 double frost_nas_policy_prob(const frost_nas_controller *c, int decision, int option)
 {
     if ((c->cfg.kind != FROST_NAS_RL && c->cfg.kind != FROST_NAS_PPO) || decision < 0 ||
-        decision >= FROST_NAS_DECISIONS || option < 0 || option >= frost_nas_choices(decision))
+        decision >= FROST_NAS_DECISIONS || option < 0 || option >= c->choices[decision])
         return -1.0;
     double p[MAX_OPTIONS];
-    softmax(c->theta[decision], frost_nas_choices(decision), p);
+    softmax(c->theta[decision], c->choices[decision], p);
     return p[option];
 }
 

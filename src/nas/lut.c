@@ -5,7 +5,9 @@
  * measured layer and a predicted one are the same thing by construction. Each key keeps
  * its measured samples (per-layer medians of whole-network runs); the table's value is
  * their median. For keys never measured, a least-squares line per op kind, latency =
- * a + b * work, over the table's entries stands in.
+ * a + b * work, over the table's entries stands in. A layer of a cell block (a stage whose
+ * block is the space's cell) has the cells' hash in its key (" cell<hash>"), so tables
+ * built with other cells, or none, never lend it their latencies.
  */
 #include <math.h>
 #include <stdio.h>
@@ -100,12 +102,25 @@ static frost_status int8_network(const frost_nas_genotype *g, const frost_nas_sp
     return s;
 }
 
+/* True if the int8 node belongs to a cell block: its layer is named "s<stage>.b<layer>..."
+ * (as the space's builder names them) and that stage's block is the cell. */
+static bool in_cell_block(const frost_int8_node *n, const frost_nas_genotype *g)
+{
+    int stage = 0;
+    return sscanf(n->name, "s%d.b", &stage) == 1 && stage >= 1 && stage <= FROST_NAS_STAGES &&
+           g->stage[stage - 1].block == FROST_NAS_CELL;
+}
+
 /* A layer's key and its work (MACs, or output values for layers without weights). */
-static void layer_key(const frost_int8_model *m, int i, char *key, double *work)
+static void layer_key(const frost_int8_model *m, int i, const frost_nas_genotype *g, uint64_t cells,
+                      char *key, double *work)
 {
     const frost_int8_node *n = &m->nodes[i], *in = &m->nodes[n->in[0]];
-    snprintf(key, KEY_LEN, "%s %dx%dx%d>%dx%dx%d k%d s%d g%d", frost_int8_op_name(n->op), in->h,
-             in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->groups);
+    char tag[32] = "";
+    if (cells && in_cell_block(n, g))
+        snprintf(tag, sizeof tag, " cell%016llx", (unsigned long long)cells);
+    snprintf(key, KEY_LEN, "%s %dx%dx%d>%dx%dx%d k%d s%d g%d%s", frost_int8_op_name(n->op), in->h,
+             in->w, in->c, n->h, n->w, n->c, n->k, n->stride, n->groups, tag);
     *work = n->macs > 0 ? (double)n->macs : (double)n->h * n->w * n->c;
 }
 
@@ -161,10 +176,11 @@ frost_status frost_nas_lut_measure(frost_nas_lut *l, const frost_nas_genotype *g
     if (s == FROST_OK && rec)
         s = frost_int8_time(m, 2, l->reps, &(double){0}, per);
     frost_set_threads(threads);
+    uint64_t cells = frost_nas_cells_hash(space);
     for (int i = 1; s == FROST_OK && rec && i < n; i++) {
         char key[KEY_LEN];
         double work;
-        layer_key(m, i, key, &work);
+        layer_key(m, i, g, cells, key, &work);
         s = record(l, key, m->nodes[i].op, work, per[i]);
     }
     free(per);
@@ -193,9 +209,10 @@ frost_status frost_nas_lut_keys(const frost_nas_lut *l, const frost_nas_genotype
     frost_int8_model *m = NULL;
     FROST_TRY(int8_network(g, space, l->float_requant, &m));
     int count = frost_int8_node_count(m) - 1;
+    uint64_t cells = frost_nas_cells_hash(space);
     for (int i = 1; i <= count && i <= max; i++) {
         double work;
-        layer_key(m, i, keys[i - 1], &work);
+        layer_key(m, i, g, cells, keys[i - 1], &work);
     }
     *n = count;
     frost_int8_free(m);
@@ -222,10 +239,11 @@ frost_status frost_nas_lut_predict(const frost_nas_lut *l, const frost_nas_genot
     FROST_TRY(int8_network(g, space, l->float_requant, &m));
     double total = 0;
     int n = frost_int8_node_count(m), miss = 0;
+    uint64_t cells = frost_nas_cells_hash(space);
     for (int i = 1; i < n; i++) {
         char key[KEY_LEN];
         double work, a, b;
-        layer_key(m, i, key, &work);
+        layer_key(m, i, g, cells, key, &work);
         const lut_entry *e = find(l, key);
         if (e) {
             total += entry_ms(e);

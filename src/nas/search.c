@@ -74,17 +74,20 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name)
 /* The evaluation settings a cached result was made with (the proxy data's sizes
  * included): results of other settings are not reused. A quantization scheme other than
  * W8A8 per-channel adds a suffix ("-w4a4", "-pt"), so the keys of default evaluations (and
- * the caches and search.json files holding them) stay what they were. */
+ * the caches and search.json files holding them) stay what they were; so does a space with
+ * cells ("-c<hash>": a 'c' genotype of other cells is another network). */
 static void eval_key(const frost_nas_space *s, const frost_nas_eval_config *c,
                      const frost_dataset *train, const frost_dataset *val, char *buf, size_t n)
 {
-    char bits[32] = "";
+    char bits[32] = "", cells[32] = "";
     if (c->weight_bits != 8 || c->act_bits != 8)
         snprintf(bits, sizeof bits, "-w%da%d", c->weight_bits, c->act_bits);
-    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d%s%s", (double)s->width,
+    if (s->cells)
+        snprintf(cells, sizeof cells, "-c%016llx", (unsigned long long)frost_nas_cells_hash(s));
+    snprintf(buf, n, "w%g-h%d-e%d-f%d-gb%d-b%d-lr%g-s%llu-t%d-rq%d-n%d-v%d%s%s%s", (double)s->width,
              s->head, c->epochs, c->fp_epochs, c->gradboost, c->batch, (double)c->lr,
              (unsigned long long)c->seed, c->latency_threads, c->float_requant, train->n, val->n,
-             bits, c->per_tensor ? "-pt" : "");
+             bits, c->per_tensor ? "-pt" : "", cells);
 }
 
 /* ---- files ---- */
@@ -104,7 +107,8 @@ static frost_status append_line(const char *path, const char *header, const char
 
 /* Cached results with one of the rungs' evaluation keys (entry.rung tells which); a torn
  * last line (a kill) is skipped. Lines written before fp32_acc was measured lack it (NAN). */
-static frost_status load_cache(const char *path, char (*keys)[256], int rungs, entries *cache)
+static frost_status load_cache(const frost_nas_space *space, const char *path, char (*keys)[256],
+                               int rungs, entries *cache)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -115,8 +119,8 @@ static frost_status load_cache(const char *path, char (*keys)[256], int rungs, e
         int fields = sscanf(line, "%255[^,],%127[^,],%lf,%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%lf",
                             k, text, &x.r.int8_acc, &x.r.latency_ms, &x.r.params, &x.r.macs,
                             &x.r.train_acc, &x.r.train_seconds, &x.r.fp32_acc);
-        if (fields < 8 || frost_nas_from_string(text, &x.g) != FROST_OK)
-            continue;
+        if (fields < 8 || frost_nas_from_string_in(space, text, &x.g) != FROST_OK)
+            continue; /* also a cell genotype in a search without cells: not ours */
         if (fields == 8)
             x.r.fp32_acc = NAN;
         for (x.rung = 0; x.rung < rungs && strcmp(k, keys[x.rung]) != 0; x.rung++)
@@ -148,7 +152,8 @@ static const entry *find_cached(const entries *cache, const frost_nas_genotype *
  * written before successive halving and screening lack their last four columns: every
  * line of those was a full-budget evaluation on full_images; those written before
  * fp32_acc lack it (NAN; its field is empty for such lines after a rewrite). */
-static frost_status load_log(const char *path, int full_images, entries *log)
+static frost_status load_log(const frost_nas_space *space, const char *path, int full_images,
+                             entries *log)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -170,7 +175,7 @@ static frost_status load_log(const char *path, int full_images, entries *log)
             x.rung = 0;
             x.train_images = full_images;
         }
-        if (step != log->n + 1 || frost_nas_from_string(text, &x.g) != FROST_OK) {
+        if (step != log->n + 1 || frost_nas_from_string_in(space, text, &x.g) != FROST_OK) {
             fclose(f);
             return frost_fail(FROST_ERR_FORMAT, "%s: line for step %d is not the next step (%d)",
                               path, step, log->n + 1);
@@ -223,12 +228,44 @@ static frost_status rewrite_log(const char *path, const entries *log)
     return FROST_OK;
 }
 
+/* The "cells" field of a search.json line ("none" when it has none). */
+static void cells_field(const char *json, char *out, size_t n)
+{
+    const char *p = strstr(json, "\"cells\":\"");
+    if (!p) {
+        snprintf(out, n, "none");
+        return;
+    }
+    p += strlen("\"cells\":\"");
+    snprintf(out, n, "%.*s", (int)strcspn(p, "\""), p);
+}
+
+/* A search.json of other cells (or of none) gets its own message: the rest of the
+ * settings may well agree, and "other settings" would not say what differs. */
+static frost_status check_cells(const char *dir, const char *have, const char *want)
+{
+    char had[32], wants[32], had_text[64], want_text[64];
+    cells_field(have, had, sizeof had);
+    cells_field(want, wants, sizeof wants);
+    if (strcmp(had, wants) == 0)
+        return FROST_OK;
+    bool had_cells = strcmp(had, "none") != 0, want_cells = strcmp(wants, "none") != 0;
+    snprintf(had_text, sizeof had_text, "%s%s", had_cells ? "with cells " : "without cells",
+             had_cells ? had : "");
+    snprintf(want_text, sizeof want_text, "%s%s", want_cells ? "with cells " : "without cells",
+             want_cells ? wants : "");
+    return frost_fail(FROST_ERR_ARG,
+                      "%s holds a search %s (search.json), this run is one %s: resume with the "
+                      "same --blocks DIR (cells by their hash) or use another --out",
+                      dir, had_text, want_text);
+}
+
 /* search.json: the settings that decide the proposals; a resume must use the same. */
-static frost_status check_settings(const char *dir, const frost_nas_search_config *c,
-                                   const char *key)
+static frost_status check_settings(const char *dir, const frost_nas_space *space,
+                                   const frost_nas_search_config *c, const char *key)
 {
     char path[4200], want[1024], have[1024] = {0}, ppo[128] = "", halving[64] = "",
-                                 screening[64] = "", objective[64] = "";
+                                 screening[64] = "", objective[64] = "", cells[64] = "";
     path_in(path, sizeof path, dir, "search.json");
     const frost_nas_controller_config *k = &c->controller;
     if (k->kind == FROST_NAS_PPO) /* only then: older folders keep their search.json */
@@ -242,12 +279,15 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
     if (c->objective != FROST_NAS_OBJECTIVE_INT8) /* likewise */
         snprintf(objective, sizeof objective, "\"objective\":\"%s\",",
                  frost_nas_objective_name(c->objective));
+    if (space->cells) /* likewise */
+        snprintf(cells, sizeof cells, "\"cells\":\"%016llx\",",
+                 (unsigned long long)frost_nas_cells_hash(space));
     snprintf(want, sizeof want,
              "{\"controller\":\"%s\",\"seed\":%llu,\"population\":%d,\"tournament\":%d,"
-             "\"lr\":%g,\"entropy\":%g,%s%s%s%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
+             "\"lr\":%g,\"entropy\":%g,%s%s%s%s%s\"target_ms\":%g,\"alpha\":%g,\"beta\":%g,"
              "\"eval\":\"%s\"}",
              frost_nas_controller_name(k->kind), (unsigned long long)k->seed, k->population,
-             k->tournament, k->lr, k->entropy, ppo, halving, screening, objective,
+             k->tournament, k->lr, k->entropy, ppo, halving, screening, objective, cells,
              c->reward.target_ms, c->reward.alpha, c->reward.beta, key);
     FILE *f = fopen(path, "r");
     if (f) {
@@ -255,6 +295,7 @@ static frost_status check_settings(const char *dir, const frost_nas_search_confi
             have[0] = 0;
         fclose(f);
         have[strcspn(have, "\n")] = 0;
+        FROST_TRY(check_cells(dir, have, want));
         if (strcmp(have, want) != 0)
             return frost_fail(FROST_ERR_ARG,
                               "%s holds a search with other settings (%s); use "
@@ -677,9 +718,9 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     frost_status st = prepare_rungs(s, train);
     int full = s->rungs - 1;
     if (st == FROST_OK)
-        st = check_settings(cfg->out_dir, cfg, s->key[full]);
+        st = check_settings(cfg->out_dir, space, cfg, s->key[full]);
     if (st == FROST_OK)
-        st = load_log(log_path, train->n, &s->log);
+        st = load_log(space, log_path, train->n, &s->log);
     if (st == FROST_OK && s->log.n > s->total)
         st = frost_fail(FROST_ERR_ARG,
                         "%s already holds %d evaluations, more than the %d of "
@@ -688,7 +729,7 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     if (st == FROST_OK && s->log.n)
         st = rewrite_log(log_path, &s->log); /* drops a torn last line */
     if (st == FROST_OK)
-        st = load_cache(cache_path, s->key, s->rungs, &s->cache);
+        st = load_cache(space, cache_path, s->key, s->rungs, &s->cache);
     if (st == FROST_OK)
         st = frost_nas_controller_create(&cfg->controller, space, &c);
     if (st == FROST_OK)

@@ -12,6 +12,7 @@
 
 #include "core/util.h"
 #include "models/blocks.h"
+#include "nas/cell_internal.h"
 
 /* MobileNetV2's stages (expansion t, channels c, layers n, stride s). */
 static const struct {
@@ -27,10 +28,10 @@ static const int layer_deltas[] = {-1, 0, 1};
 static const int widths[] = {75, 100, 125};
 static const double resolution_factors[FROST_NAS_RESOLUTIONS] = {0.7, 0.85, 1.0};
 /* Sized by their initializers, so the asserts below catch a missing entry. */
-static const char block_letters[] = {'m', 'f', 'g', 'd'};
-static const char *const block_names[] = {"mbconv", "frost_r2", "frost_r4", "dwsep"};
-_Static_assert(sizeof block_letters == FROST_NAS_BLOCK_COUNT, "one letter per block");
-_Static_assert(sizeof block_names / sizeof block_names[0] == FROST_NAS_BLOCK_COUNT,
+static const char block_letters[] = {'m', 'f', 'g', 'd', 'c'};
+static const char *const block_names[] = {"mbconv", "frost_r2", "frost_r4", "dwsep", "cell"};
+_Static_assert(sizeof block_letters == FROST_NAS_BLOCK_ALL, "one letter per block");
+_Static_assert(sizeof block_names / sizeof block_names[0] == FROST_NAS_BLOCK_ALL,
                "one name per block");
 static const char width_letters[] = {'s', 'n', 'w'};
 static const char layer_signs[] = {'-', '0', '+'};
@@ -40,7 +41,27 @@ static const char layer_signs[] = {'-', '0', '+'};
 frost_nas_space frost_nas_space_default(void)
 {
     return (frost_nas_space){
-        .input = 28, .in_channels = 1, .classes = 10, .width = 0.35f, .head = 0};
+        .input = 28, .in_channels = 1, .classes = 10, .width = 0.35f, .head = 0, .cells = NULL};
+}
+
+uint64_t frost_nas_cells_hash(const frost_nas_space *space)
+{
+    if (!space || !space->cells)
+        return 0;
+    char *json = frost_cell_pair_to_json(space->cells);
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (const char *p = json; p && *p; p++)
+        h = (h ^ (uint8_t)*p) * UINT64_C(0x100000001b3);
+    free(json);
+    return h;
+}
+
+static bool has_cells(const frost_nas_space *space) { return space && space->cells; }
+
+/* The blocks a space offers: the four of every space, and the cell with cells. */
+static int block_count(const frost_nas_space *space)
+{
+    return has_cells(space) ? FROST_NAS_BLOCK_ALL : FROST_NAS_BLOCK_COUNT;
 }
 
 int frost_nas_resolution(const frost_nas_space *space, int option)
@@ -54,15 +75,17 @@ int frost_nas_resolution(const frost_nas_space *space, int option)
 
 enum { D_BLOCK, D_KERNEL, D_EXPAND, D_LAYERS, D_WIDTH, D_PER_STAGE };
 
-int frost_nas_choices(int decision)
+int frost_nas_space_choices(const frost_nas_space *space, int decision)
 {
     if (decision == 0)
         return FROST_NAS_RESOLUTIONS;
-    static const int per_stage[D_PER_STAGE] = {FROST_NAS_BLOCK_COUNT, LEN(kernels), LEN(expands),
-                                               LEN(layer_deltas), LEN(widths)};
+    const int per_stage[D_PER_STAGE] = {block_count(space), LEN(kernels), LEN(expands),
+                                        LEN(layer_deltas), LEN(widths)};
     return decision > 0 && decision < FROST_NAS_DECISIONS ? per_stage[(decision - 1) % D_PER_STAGE]
                                                           : 0;
 }
+
+int frost_nas_choices(int decision) { return frost_nas_space_choices(NULL, decision); }
 
 const char *frost_nas_decision_name(int decision)
 {
@@ -101,7 +124,12 @@ frost_status frost_nas_check(const frost_nas_genotype *g, const frost_nas_space 
                           frost_nas_resolution(space, 1), frost_nas_resolution(space, 2));
     for (int i = 0; i < FROST_NAS_STAGES; i++) {
         const frost_nas_stage *s = &g->stage[i];
-        if (s->block < 0 || s->block >= FROST_NAS_BLOCK_COUNT ||
+        if (s->block == FROST_NAS_CELL && !has_cells(space))
+            return frost_fail(FROST_ERR_ARG,
+                              "nas: stage %d: block 'c' needs --blocks DIR (a "
+                              "space with searched cells)",
+                              i + 1);
+        if (s->block < 0 || s->block >= FROST_NAS_BLOCK_ALL ||
             find(kernels, LEN(kernels), s->kernel) < 0 ||
             find(expands, LEN(expands), s->expand) < 0 ||
             find(layer_deltas, LEN(layer_deltas), s->layers) < 0 ||
@@ -135,7 +163,7 @@ frost_status frost_nas_from_indices(const int index[FROST_NAS_DECISIONS],
                                     const frost_nas_space *space, frost_nas_genotype *g)
 {
     for (int i = 0; i < FROST_NAS_DECISIONS; i++)
-        if (index[i] < 0 || index[i] >= frost_nas_choices(i))
+        if (index[i] < 0 || index[i] >= frost_nas_space_choices(space, i))
             return frost_fail(FROST_ERR_ARG, "nas: decision %s has no option %d",
                               frost_nas_decision_name(i), index[i]);
     memset(g, 0, sizeof *g);
@@ -157,7 +185,11 @@ bool frost_nas_canonical(frost_nas_genotype *g)
     for (int i = 0; i < FROST_NAS_STAGES; i++) {
         frost_nas_stage *s = &g->stage[i];
         if (s->block == FROST_NAS_DWSEP)
-            s->expand = 1; /* no expansion layer to scale */
+            s->expand = 1;                /* no expansion layer to scale */
+        if (s->block == FROST_NAS_CELL) { /* the cell fixes its own operations */
+            s->kernel = 3;
+            s->expand = 1;
+        }
         if ((s->block == FROST_NAS_FROST_R2 || s->block == FROST_NAS_FROST_R4) && s->expand == 1)
             s->block = FROST_NAS_MBCONV; /* e = 1: no SC, no expansion: an MBConv e1 */
         if (skeleton[i].n + s->layers < 1)
@@ -192,7 +224,7 @@ void frost_nas_sample(const frost_nas_space *space, uint64_t *rng_state, frost_n
 {
     int index[FROST_NAS_DECISIONS];
     for (int i = 0; i < FROST_NAS_DECISIONS; i++)
-        index[i] = (int)(next_u64(rng_state) % (uint64_t)frost_nas_choices(i));
+        index[i] = (int)(next_u64(rng_state) % (uint64_t)frost_nas_space_choices(space, i));
     frost_nas_from_indices(index, space, g); /* cannot fail: every index is in range */
     frost_nas_canonical(g);
 }
@@ -204,7 +236,7 @@ void frost_nas_to_string(const frost_nas_genotype *g, char *buf, int size)
     int n = snprintf(buf, (size_t)size, "r%d", g->resolution);
     for (int i = 0; i < FROST_NAS_STAGES && n > 0 && n < size; i++) {
         const frost_nas_stage *s = &g->stage[i];
-        int bi = s->block >= 0 && s->block < FROST_NAS_BLOCK_COUNT ? s->block : 0;
+        int bi = s->block >= 0 && s->block < FROST_NAS_BLOCK_ALL ? s->block : 0;
         int li = find(layer_deltas, LEN(layer_deltas), s->layers);
         int wi = find(widths, LEN(widths), s->width);
         n += snprintf(buf + n, (size_t)(size - n), ".%c%d%d%c%c", block_letters[bi], s->kernel,
@@ -220,7 +252,22 @@ static int letter_index(const char *letters, int n, char c)
     return -1;
 }
 
+/* The refusal of a cell block outside a space with cells (text and JSON forms). */
+static frost_status cell_needs_blocks(const char *what, int stage)
+{
+    return frost_fail(FROST_ERR_ARG,
+                      "nas: %s: stage %d: block 'c' needs --blocks DIR (a space with "
+                      "searched cells)",
+                      what, stage);
+}
+
 frost_status frost_nas_from_string(const char *s, frost_nas_genotype *g)
+{
+    return frost_nas_from_string_in(NULL, s, g);
+}
+
+frost_status frost_nas_from_string_in(const frost_nas_space *space, const char *s,
+                                      frost_nas_genotype *g)
 {
     memset(g, 0, sizeof *g);
     int used = 0;
@@ -232,14 +279,16 @@ frost_status frost_nas_from_string(const char *s, frost_nas_genotype *g)
         if (strlen(p) < 6 || p[0] != '.')
             return frost_fail(FROST_ERR_ARG, "nas: genotype '%s' has fewer than %d stages", s,
                               FROST_NAS_STAGES);
-        int b = letter_index(block_letters, FROST_NAS_BLOCK_COUNT, p[1]);
+        int b = letter_index(block_letters, FROST_NAS_BLOCK_ALL, p[1]);
+        if (b == FROST_NAS_CELL && !has_cells(space))
+            return cell_needs_blocks(s, i + 1);
         int l = letter_index(layer_signs, LEN(layer_signs), p[4]);
         int w = letter_index(width_letters, LEN(width_letters), p[5]);
         if (b < 0 || l < 0 || w < 0 || (p[2] != '3' && p[2] != '5') ||
             (p[3] != '1' && p[3] != '3' && p[3] != '6'))
             return frost_fail(FROST_ERR_ARG,
                               "nas: genotype '%s': stage %d ('%.6s') is not "
-                              "<block m|f|g|d><kernel 3|5><expand 1|3|6><layers -|0|+>"
+                              "<block m|f|g|d|c><kernel 3|5><expand 1|3|6><layers -|0|+>"
                               "<width s|n|w>",
                               s, i + 1, p);
         *st = (frost_nas_stage){.block = b,
@@ -271,7 +320,7 @@ char *frost_nas_to_json(const frost_nas_genotype *g)
     for (int i = 0; ok && i < FROST_NAS_STAGES; i++) {
         const frost_nas_stage *s = &g->stage[i];
         cJSON *o = cJSON_CreateObject();
-        int bi = s->block >= 0 && s->block < FROST_NAS_BLOCK_COUNT ? s->block : 0;
+        int bi = s->block >= 0 && s->block < FROST_NAS_BLOCK_ALL ? s->block : 0;
         ok = o && cJSON_AddItemToArray(stages, o) &&
              cJSON_AddStringToObject(o, "block", block_names[bi]) &&
              cJSON_AddNumberToObject(o, "kernel", s->kernel) &&
@@ -294,7 +343,8 @@ static frost_status json_int(const cJSON *o, const char *key, int stage, int *ou
     return FROST_OK;
 }
 
-static frost_status parse_json(const cJSON *root, frost_nas_genotype *g)
+static frost_status parse_json(const frost_nas_space *space, const cJSON *root,
+                               frost_nas_genotype *g)
 {
     FROST_TRY(json_int(root, "resolution", 0, &g->resolution));
     const cJSON *stages = cJSON_GetObjectItemCaseSensitive(root, "stages");
@@ -306,13 +356,15 @@ static frost_status parse_json(const cJSON *root, frost_nas_genotype *g)
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "block");
         frost_nas_stage *s = &g->stage[i];
         s->block = -1;
-        for (int k = 0; cJSON_IsString(b) && k < FROST_NAS_BLOCK_COUNT; k++)
+        for (int k = 0; cJSON_IsString(b) && k < FROST_NAS_BLOCK_ALL; k++)
             if (strcmp(b->valuestring, block_names[k]) == 0)
                 s->block = k;
+        if (s->block == FROST_NAS_CELL && !has_cells(space))
+            return cell_needs_blocks("genotype JSON", i + 1);
         if (s->block < 0)
             return frost_fail(FROST_ERR_FORMAT,
                               "nas genotype JSON: stage %d: \"block\" must be "
-                              "mbconv, frost_r2, frost_r4 or dwsep",
+                              "mbconv, frost_r2, frost_r4, dwsep or cell",
                               i + 1);
         FROST_TRY(json_int(o, "kernel", i + 1, &s->kernel));
         FROST_TRY(json_int(o, "expand", i + 1, &s->expand));
@@ -324,21 +376,44 @@ static frost_status parse_json(const cJSON *root, frost_nas_genotype *g)
 
 frost_status frost_nas_from_json(const char *text, frost_nas_genotype *g)
 {
+    return frost_nas_from_json_in(NULL, text, g);
+}
+
+frost_status frost_nas_from_json_in(const frost_nas_space *space, const char *text,
+                                    frost_nas_genotype *g)
+{
     memset(g, 0, sizeof *g);
     cJSON *root = cJSON_Parse(text);
     if (!root)
         return frost_fail(FROST_ERR_FORMAT, "nas genotype JSON: not valid JSON");
-    frost_status s = parse_json(root, g);
+    frost_status s = parse_json(space, root, g);
     cJSON_Delete(root);
     return s;
 }
 
 /* ---- building ---- */
 
+/* The C of a cell block for a stage of cout channels: the cell outputs 2C (its last two
+ * nodes concatenated), so C is half of cout rounded by make_div8, never below 8; 2C is
+ * cout rounded up to a multiple of 16 (16 for cout 8, 32 for cout 24). */
+int frost_nas_cell_channels(int cout) { return frost_make_div8((float)cout / 2.0f); }
+
+/* A cell block: stride 2 (the one actually run) takes the reduction cell, whose edges from
+ * its input have stride 2; stride 1 the normal cell. No residual around it. */
+static int add_cell_block(frost_model *m, const char *prefix, int x, const frost_cell_pair *cells,
+                          int cout, int stride)
+{
+    bool reduce = stride == 2;
+    return frost_cell_block(m, prefix, reduce ? &cells->reduce : &cells->normal, reduce, x,
+                            frost_nas_cell_channels(cout));
+}
+
 /* One block of a stage (stride: the one actually run, after small-input demotion). */
 static int add_block(frost_model *m, const char *prefix, int x, const frost_nas_stage *s, int cout,
-                     int stride)
+                     int stride, const frost_nas_space *space)
 {
+    if (s->block == FROST_NAS_CELL)
+        return add_cell_block(m, prefix, x, space->cells, cout, stride);
     const int cin = frost_builtin_channels(m, x);
     const bool skip = frost_builtin_keeps_shape(stride, cin, cout);
     char name[2 * FROST_NAME_LEN];
@@ -390,7 +465,7 @@ static frost_status build(const frost_nas_genotype *g, const frost_nas_space *sp
             char prefix[FROST_NAME_LEN];
             snprintf(prefix, sizeof prefix, "s%d.b%d", i + 1, j + 1);
             int stride = j == 0 ? frost_builtin_stride_take(&plan, skeleton[i].s) : 1;
-            x = add_block(m, prefix, x, s, cout, stride);
+            x = add_block(m, prefix, x, s, cout, stride, space);
         }
     }
     int head = space->head > 0 ? space->head : frost_make_div8(1280.0f * space->width);
@@ -410,6 +485,10 @@ frost_status frost_nas_build(const frost_nas_genotype *g, const frost_nas_space 
                           "%d, width %g, head %d)",
                           space->input, space->in_channels, space->classes, (double)space->width,
                           space->head);
+    if (space->cells) {
+        FROST_TRY(frost_cell_check(&space->cells->normal));
+        FROST_TRY(frost_cell_check(&space->cells->reduce));
+    }
     frost_nas_genotype c = *g;
     frost_nas_canonical(&c);
     FROST_TRY(frost_nas_check(&c, space));
