@@ -12,7 +12,7 @@
  * [-ln2/2, ln2/2] with the 1 + r held exact, made with a Remez exchange in 40-digit
  * arithmetic (mpmath) and rounded to float. With the float coefficients the fit's own
  * relative error is below 3.9e-9 (1/15 of half an ulp), so what is left is the rounding of
- * the few last operations: the measured error of e^x is below 1 ulp over the whole range.
+ * the few last operations.
  *
  * 2^n is applied as two powers of two, 2^(n - n/2) and then 2^(n/2), each built from
  * exponent bits: the first product stays normal for every n the clamp allows, and the
@@ -32,8 +32,8 @@
 
 #define FROST_EXP_INLINE static inline __attribute__((always_inline))
 
-/* e^x, relative error below 1 ulp (2 ulps where n's rounding pushes |r| past ln2/2 is
- * not observed; see tests/test_ops_misc.c for the measured bound). */
+/* e^x within about an ulp: at most 1.01 ulp over every float in [-104, 89] against double
+ * (a scan outside the test suite; tests/test_ops_misc.c holds sigmoid and SiLU to it). */
 FROST_EXP_INLINE __m256 frost_exp_ps_avx2(__m256 x)
 {
     const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
