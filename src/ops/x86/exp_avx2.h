@@ -10,9 +10,9 @@
  *
  * e^r = 1 + r + r^2 Q(r), Q of degree 4: a minimax fit of the relative error on
  * [-ln2/2, ln2/2] with the 1 + r held exact, made with a Remez exchange in 40-digit
- * arithmetic (mpmath) and rounded to float. With the float coefficients the fit's own
- * relative error is below 3.9e-9 (1/15 of half an ulp), so what is left is the rounding of
- * the few last operations.
+ * arithmetic and rounded to float (scripts/exp-remez prints them). With the float
+ * coefficients the fit's own relative error is below 3.9e-9 (1/15 of half an ulp), so what
+ * is left is the rounding of the few last operations.
  *
  * 2^n is applied as two powers of two, 2^(n - n/2) and then 2^(n/2), each built from
  * exponent bits: the first product stays normal for every n the clamp allows, and the
