@@ -4,6 +4,8 @@
  * gradient checks (loss = sum(y*r) for a fixed random r, so dy = r), and the
  * AVX2 kernels against their portable references.
  */
+#include <float.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +249,272 @@ TEST(act_avx2_matches_ref)
         CHECK(isnan(y1[0]) && isnan(y2[0]));
         free(x), free(dy), free(y1), free(y2), free(d1), free(d2);
     }
+}
+
+/* ---- sigmoid and SiLU on the vector exp (x86/exp_avx2.h) against exact values ----
+ *
+ * The AVX2 sigmoid and SiLU compute e^x themselves, so they are not bit-identical to the
+ * reference (which calls expf); both are held to the exact value of the formula, computed
+ * in double from a stable exp. The error is measured relative to the size of the
+ * formula's terms, in units of u = 2^-24 (float's unit roundoff, half an ulp at 1):
+ *   sigmoid  s            relative to s
+ *   silu     x s          relative to |x| s
+ *   sigmoid' dy s (1-s)   relative to |dy| s
+ *   silu'    dy s (1 + x (1-s))   relative to |dy| s (1 + |x|)
+ * (below FLT_MIN a rounding is absolute, so s and the products are floored there). For the
+ * forward passes that is the plain relative error. The backward formulas subtract:
+ * 1 - s in float keeps the absolute error of s (a few u times s), which is all of 1 - s
+ * when s is near 1, and 1 + x (1 - s) cancels near silu's minimum (x = -1.278); measured
+ * against the terms, the float formula is as good as its roundings, and a wrong
+ * coefficient, clamp or scaling in the exp still shows up.
+ *
+ * Bounds: 4 u forward, 6 u backward, for each path; 6 u between the two paths. Where the
+ * error comes from: expf is within 1/2 ulp and the vector exp within about 1 ulp (at most
+ * 1.01 ulp over every float in [-104, 89]), and that reaches s at most halved (the
+ * e/(1+e) form); 1 + e and the division round once each. x s rounds once more; backward,
+ * dy s and the last product round too, and 1 - s carries s's error at the scale of s.
+ * Measured over this sweep, the worse of the two paths: sigmoid 2.8 u, silu 3.5 u,
+ * sigmoid' 4.0 u, silu' 3.5 u; between the paths up to 3.9 u (two errors of opposite
+ * sign). The forward bound is the tight one (1.15x over silu's); a coefficient off in its
+ * 6th digit already fails it.
+ */
+#define ACT_EXP_MAX_U(grad) ((grad) ? 6.0 : 4.0)
+
+/* the sweep: dense near 0, the whole range to +-104 (where e^x leaves float), magnitudes
+ * from the smallest subnormal to 2^7 in 1/16 steps, random points, and the edges */
+static long exp_sweep(float *x, long cap)
+{
+    long n = 0;
+    for (int i = -8 * 1024; i <= 8 * 1024 && n < cap; i++)
+        x[n++] = (float)i / 1024.0f;
+    for (int i = -110 * 64; i <= 110 * 64 && n < cap; i++)
+        x[n++] = (float)i / 64.0f;
+    for (int e = -149; e <= 6; e++)
+        for (int j = 0; j < 16 && n + 2 <= cap; j++) {
+            float v = ldexpf(1.0f + j / 16.0f, e);
+            x[n++] = v;
+            x[n++] = -v;
+        }
+    const float edges[] = {0.0f,        1.0f,  1.2784645f, 16.635532f,   87.336548f,  88.722839f,
+                           88.7228394f, 89.0f, 89.5f,      103.2789f,    103.972076f, 104.0f,
+                           150.0f,      1e10f, FLT_MIN,    FLT_TRUE_MIN, FLT_MAX,     0.34657359f};
+    for (size_t i = 0; i < FROST_ARRAY_LEN(edges) && n + 2 <= cap; i++) {
+        x[n++] = edges[i];
+        x[n++] = -edges[i];
+    }
+    long r0 = n, nr = cap - n < 65536 ? cap - n : 65536;
+    frost_test_fill_uniform(x + r0, nr, -30.0f, 30.0f, 77);
+    return n + nr;
+}
+
+/* The exact value of the formula (sigmoid'/silu' with dy), and the size of its terms. */
+static double exp_act_exact(frost_act_kind k, bool grad, double x, double dy, double *scale)
+{
+    double e = exp(-fabs(x)), s = x >= 0 ? 1 / (1 + e) : e / (1 + e);
+    double one_minus_s = x >= 0 ? e / (1 + e) : 1 / (1 + e); /* no cancellation */
+    /* below FLT_MIN a rounding is absolute (half of 2^-149): s, dy s and the result */
+    double sf = fmax(s, FLT_MIN), t = FLT_MIN;
+    if (k == FROST_ACT_SIGMOID && !grad)
+        return *scale = sf, s;
+    if (k == FROST_ACT_SILU && !grad)
+        return *scale = fmax(fabs(x) * sf, t), x * s;
+    if (k == FROST_ACT_SIGMOID)
+        return *scale = fmax(fabs(dy) * sf, t), dy * s * one_minus_s;
+    *scale = fmax(fabs(dy) * sf, t) * (1 + fabs(x));
+    return dy * s * (1 + x * one_minus_s);
+}
+
+/* Largest error over finite x, in u; counts the values outside `bound` u. */
+static double exp_act_error_u(frost_act_kind k, bool grad, long n, const float *x, const float *dy,
+                              const float *got, double bound, int *over)
+{
+    double worst = 0;
+    for (long i = 0; i < n; i++) {
+        if (!isfinite(x[i]))
+            continue;
+        double scale, want = exp_act_exact(k, grad, x[i], dy[i], &scale);
+        double err = scale > 0 ? fabs(got[i] - want) / scale / 0x1p-24 : fabs(got[i] - want);
+        if (!(err <= bound))
+            (*over)++;
+        worst = fmax(worst, isnan(err) ? INFINITY : err);
+    }
+    return worst;
+}
+
+static void exp_act_run(frost_act_kind k, bool grad, bool simd, long n, const float *x,
+                        const float *dy, float *out)
+{
+    if (grad) {
+        memset(out, 0, sizeof(float) * (size_t)n); /* backward adds */
+        (simd ? frost_act_backward_avx2 : frost_act_backward_ref)(k, n, x, dy, out);
+    } else {
+        (simd ? frost_act_forward_avx2 : frost_act_forward_ref)(k, n, x, out);
+    }
+}
+
+TEST(sigmoid_silu_avx2_exp_accuracy)
+{
+    const long cap = 16385 + 14081 + 156 * 32 + 36 + 65536;
+    float *x = malloc(sizeof(float) * cap), *dy = malloc(sizeof(float) * cap);
+    float *ref = malloc(sizeof(float) * cap), *vec = malloc(sizeof(float) * cap);
+    float *piece = malloc(sizeof(float) * cap);
+    long n = exp_sweep(x, cap);
+    frost_test_fill_uniform(dy, n, -2.0f, 2.0f, 78);
+    for (long i = 0; i < n; i += 3)
+        dy[i] = 1.0f;
+    bool avx2 = frost_cpu_has_avx2();
+    const frost_act_kind kinds[2] = {FROST_ACT_SIGMOID, FROST_ACT_SILU};
+    for (int ki = 0; ki < 2; ki++)
+        for (int grad = 0; grad < 2; grad++) {
+            frost_act_kind k = kinds[ki];
+            int over_ref = 0, over_vec = 0, over_diff = 0;
+            exp_act_run(k, grad, false, n, x, dy, ref);
+            double e_ref = exp_act_error_u(k, grad, n, x, dy, ref, ACT_EXP_MAX_U(grad), &over_ref);
+            printf("     %s%s: reference %.2f u", frost_act_name(k), grad ? "'" : "", e_ref);
+            CHECK_EQ_INT(over_ref, 0);
+            if (!avx2) {
+                printf(" (no AVX2: the vector kernels skipped)\n");
+                continue;
+            }
+            exp_act_run(k, grad, true, n, x, dy, vec);
+            double e_vec = exp_act_error_u(k, grad, n, x, dy, vec, ACT_EXP_MAX_U(grad), &over_vec);
+            /* the two paths against each other, measured the same way (ref as "exact") */
+            double diff = 0;
+            for (long i = 0; i < n; i++) {
+                if (!isfinite(x[i]))
+                    continue;
+                double scale;
+                exp_act_exact(k, grad, x[i], dy[i], &scale);
+                double d = fabs((double)vec[i] - ref[i]) / scale / 0x1p-24;
+                over_diff += !(d <= ACT_EXP_MAX_U(true));
+                diff = fmax(diff, d);
+            }
+            printf(", AVX2 %.2f u, AVX2 - reference %.2f u\n", e_vec, diff);
+            CHECK_EQ_INT(over_vec, 0);
+            CHECK_EQ_INT(over_diff, 0);
+            /* the same bits whatever the split (tails run through the vector code too) */
+            for (long i = 0; i < n; i += 13) {
+                long m = n - i < 13 ? n - i : 13;
+                exp_act_run(k, grad, true, m, x + i, dy + i, piece + i);
+            }
+            CHECK(memcmp(piece, vec, sizeof(float) * (size_t)n) == 0);
+        }
+    free(x), free(dy), free(ref), free(vec), free(piece);
+}
+
+/* The vector exp itself, including the positive side sigmoid never uses: within 1.1 ulp of
+ * double's exp over [-104, 89] (1.01 ulp measured over every float there), overflow to
+ * +inf beyond FLT_MAX, +0 below the subnormals, correctly placed subnormals, NaN through;
+ * and the AVX-512 one of act_avx512.h bit for bit equal to it.
+ * (The function is compiled here for AVX2 + FMA and only called after the CPU check.) */
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include "ops/x86/exp_avx2.h"
+static void exp8_avx2(const float *x, float *y)
+{
+    _mm256_storeu_ps(y, frost_exp_ps_avx2(_mm256_loadu_ps(x)));
+}
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")
+#include "ops/x86/act_avx512.h"
+static void exp16_avx512(const float *x, float *y)
+{
+    _mm512_storeu_ps(y, frost_exp_ps_avx512(_mm512_loadu_ps(x)));
+}
+#pragma GCC pop_options
+
+static double ulp_of_float_near(double t)
+{
+    float f = (float)fabs(t);
+    if (f < FLT_MIN)
+        return 0x1p-149;
+    int e;
+    frexpf(f, &e);
+    return ldexp(1.0, e - 24);
+}
+
+TEST(exp_avx2_accuracy_and_edges)
+{
+    if (!frost_cpu_has_avx2()) {
+        printf("     (no AVX2: skipped)\n");
+        return;
+    }
+    double worst = 0;
+    float worst_x = 0;
+    for (int i = -104 * 512; i <= 89 * 512; i += 8) {
+        float x[8], y[8];
+        for (int j = 0; j < 8; j++)
+            x[j] = (float)(i + j) / 512.0f + 0x1p-12f * (float)j; /* off the grid too */
+        exp8_avx2(x, y);
+        for (int j = 0; j < 8; j++) {
+            double want = exp((double)x[j]);
+            if (want > FLT_MAX) {
+                CHECK(isinf(y[j]) && y[j] > 0);
+                continue;
+            }
+            double e = fabs(y[j] - want) / ulp_of_float_near(want);
+            if (e > worst)
+                worst = e, worst_x = x[j];
+        }
+    }
+    printf("     exp: %.3f ulp at most (x = %.6g)\n", worst, worst_x);
+    if (frost_cpu_has_avx512f()) { /* the zmm exp (the FP32 engine's) gives the same bits */
+        int differ = 0;
+        for (int i = -110 * 512; i <= 110 * 512; i += 16) {
+            float x[16], y8[16], y16[16];
+            for (int j = 0; j < 16; j++)
+                x[j] = (float)(i + j) / 512.0f + 0x1p-12f * (float)j;
+            x[0] = i == 0 ? NAN : x[0];
+            x[1] = i == 0 ? INFINITY : x[1];
+            x[2] = i == 0 ? -INFINITY : x[2];
+            exp8_avx2(x, y8);
+            exp8_avx2(x + 8, y8 + 8);
+            exp16_avx512(x, y16);
+            differ += memcmp(y8, y16, sizeof y8) != 0;
+        }
+        CHECK_EQ_INT(differ, 0);
+    }
+    CHECK(worst <= 1.1);
+    const float x[8] = {INFINITY, -INFINITY, NAN, 88.7228317f, 88.7228394f, -103.0f, -104.5f, 0.0f};
+    float y[8];
+    exp8_avx2(x, y);
+    CHECK(isinf(y[0]) && y[0] > 0);
+    CHECK_FLOAT_EQ(y[1], 0.0f);
+    CHECK(isnan(y[2]));
+    CHECK(isfinite(y[3]) && y[3] > 3.4e38f);    /* just below ln(FLT_MAX) */
+    CHECK(isinf(y[4]));                         /* just above */
+    CHECK_NEAR(y[5], exp(-103.0), 0x1p-149, 0); /* subnormal, right to its last bit */
+    CHECK_FLOAT_EQ(y[6], 0.0f);
+    CHECK_FLOAT_EQ(y[7], 1.0f);
+}
+
+/* Infinities, NaN and signed zeros: the AVX2 kernels give what the reference gives (NaN
+ * where its formula makes one, e.g. silu(-inf) = -inf * 0). */
+TEST(sigmoid_silu_avx2_special_values)
+{
+    if (!frost_cpu_has_avx2()) {
+        printf("     (no AVX2: skipped)\n");
+        return;
+    }
+    const float x[8] = {INFINITY, -INFINITY, NAN, -NAN, 0.0f, -0.0f, FLT_TRUE_MIN, -FLT_MAX};
+    const float dy[8] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, -2.0f, 1.0f, 1.0f};
+    const frost_act_kind kinds[2] = {FROST_ACT_SIGMOID, FROST_ACT_SILU};
+    for (int ki = 0; ki < 2; ki++)
+        for (int grad = 0; grad < 2; grad++) {
+            float ref[8], vec[8];
+            exp_act_run(kinds[ki], grad, false, 8, x, dy, ref);
+            exp_act_run(kinds[ki], grad, true, 8, x, dy, vec);
+            for (int i = 0; i < 8; i++)
+                CHECK((isnan(ref[i]) && isnan(vec[i])) ||
+                      memcmp(&ref[i], &vec[i], sizeof(float)) == 0);
+            if (!grad)
+                CHECK(isnan(vec[2]) && isnan(vec[3])); /* NaN propagates */
+        }
+    float y[8];
+    frost_act_forward_avx2(FROST_ACT_SIGMOID, 8, x, y);
+    CHECK(y[0] == 1.0f && y[1] == 0.0f && y[4] == 0.5f && y[5] == 0.5f && y[7] == 0.0f);
 }
 
 /* ---- batch norm ---- */
@@ -960,8 +1228,9 @@ FROST_TEST_MAIN(RUN(act_names_round_trip); RUN(act_forward_values);
                 RUN(act_backward_kinks_follow_pytorch); RUN(hardtanh_kinks_follow_pytorch);
                 RUN(sigmoid_silu_stable_for_large_inputs); RUN(act_gradcheck);
                 RUN(act_large_input_uses_threads_and_matches_ref); RUN(act_avx2_matches_ref);
-                RUN(bn_running_stats_hand_numbers); RUN(bn_matches_pytorch);
-                RUN(bn_train_gradcheck); RUN(bn_wide_multithreaded);
+                RUN(sigmoid_silu_avx2_exp_accuracy); RUN(sigmoid_silu_avx2_special_values);
+                RUN(exp_avx2_accuracy_and_edges); RUN(bn_running_stats_hand_numbers);
+                RUN(bn_matches_pytorch); RUN(bn_train_gradcheck); RUN(bn_wide_multithreaded);
                 RUN(bn_backward_optional_outputs); RUN(bn_avx2_kernels_match_ref);
                 RUN(pool_odd_sizes); RUN(maxpool_gradcheck); RUN(avgpool_gradcheck_with_padding);
                 RUN(gap_values_and_gradcheck); RUN(add_and_vec_add); RUN(mul_values);

@@ -2,7 +2,9 @@
  * The scalar definition of every activation: the one place that says what each
  * computes. The reference kernels (ops/act.c, ops/bn_act.c, ops/pgemm.c) and the int8
  * converter's tables call these; the SIMD kernels implement the same expressions in
- * the same order, and the tests hold them to the reference bit for bit.
+ * the same order, and the tests hold them to the reference bit for bit, except where a
+ * SIMD kernel computes e^x itself (sigmoid and SiLU in ops/x86/elementwise_avx2.c): those
+ * differ from the reference only by the rounding of e^x and are held to a few ulps.
  *
  * Values follow PyTorch, including the gradient at the kinks (relu: 0 at x <= 0;
  * relu6: dy only for 0 < x < 6; hardtanh: dy only for -1 < x < 1; hardswish: 0 for

@@ -1,13 +1,16 @@
 /*
  * AVX2/FMA versions of the batch-norm tile kernels and the activations
  * (contracts in ops/elementwise.h). Whatever does not fill a vector (channel
- * or element tails) is handed to the reference kernel.
+ * or element tails) is handed to the reference kernel, except for sigmoid and SiLU:
+ * their vector exp rounds differently from expf, so their tails go through the same
+ * vector code (see exp_tail_forward).
  */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "ops/elementwise.h"
+#include "ops/x86/exp_avx2.h"
 
 /* ---- batch norm ---- */
 
@@ -144,12 +147,23 @@ static __m256 act_v(frost_act_kind k, __m256 x)
     case FROST_ACT_HSWISH:
         return _mm256_mul_ps(_mm256_mul_ps(x, relu6_v(_mm256_add_ps(x, three))), sixth);
     case FROST_ACT_HSIGMOID: return _mm256_mul_ps(relu6_v(_mm256_add_ps(x, three)), sixth);
-    case FROST_ACT_SIGMOID: /* no vector exp: the loops leave these to the reference */
-    case FROST_ACT_SILU:
+    case FROST_ACT_SIGMOID: return frost_sigmoid_ps_avx2(x);
+    case FROST_ACT_SILU: return _mm256_mul_ps(x, frost_sigmoid_ps_avx2(x));
     case FROST_ACT_IDENTITY:
     case FROST_ACT_COUNT: break;
     }
     return x;
+}
+
+/* The last n < 8 elements of sigmoid and SiLU, through the vector code on a padded copy:
+ * every element then gets the same bits whatever its position, so results do not depend
+ * on how the callers split the work over threads. */
+static void exp_tail_forward(frost_act_kind k, int64_t n, const float *x, float *y)
+{
+    float xb[8] = {0}, yb[8];
+    memcpy(xb, x, sizeof(float) * (size_t)n);
+    _mm256_storeu_ps(yb, act_v(k, _mm256_loadu_ps(xb)));
+    memcpy(y, yb, sizeof(float) * (size_t)n);
 }
 
 /* The per-kind switch sits inside a small inline function; gcc hoists it out of
@@ -172,10 +186,18 @@ void frost_act_forward_avx2(frost_act_kind k, int64_t n, const float *x, float *
         ACT_LOOP(FROST_ACT_HSWISH)
         ACT_LOOP(FROST_ACT_HSIGMOID)
         ACT_LOOP(FROST_ACT_HARDTANH)
+#define EXP_ACT_LOOP(kind)                                                \
+    case kind:                                                            \
+        for (; i + 8 <= n; i += 8)                                        \
+            _mm256_storeu_ps(y + i, act_v(kind, _mm256_loadu_ps(x + i))); \
+        if (i < n)                                                        \
+            exp_tail_forward(kind, n - i, x + i, y + i);                  \
+        return;
+        EXP_ACT_LOOP(FROST_ACT_SIGMOID)
+        EXP_ACT_LOOP(FROST_ACT_SILU)
+#undef EXP_ACT_LOOP
 #undef ACT_LOOP
     case FROST_ACT_IDENTITY: /* the reference copies */
-    case FROST_ACT_SIGMOID:  /* no vector exp yet: every element goes to the reference */
-    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     if (i < n)
@@ -211,12 +233,33 @@ static __m256 act_grad_v(frost_act_kind k, __m256 x, __m256 dy)
                                   _mm256_cmp_ps(x, three, _CMP_LT_OQ));
         return _mm256_and_ps(in, _mm256_mul_ps(dy, _mm256_set1_ps(1.0f / 6.0f)));
     }
-    case FROST_ACT_SIGMOID: /* no vector exp: the loop leaves these to the reference */
-    case FROST_ACT_SILU:
+    case FROST_ACT_SIGMOID: { /* dy * s * (1 - s), in that order */
+        __m256 s = frost_sigmoid_ps_avx2(x);
+        return _mm256_mul_ps(_mm256_mul_ps(dy, s), _mm256_sub_ps(_mm256_set1_ps(1.0f), s));
+    }
+    case FROST_ACT_SILU: { /* dy * s * (1 + x (1 - s)), in that order, no FMA */
+        const __m256 one = _mm256_set1_ps(1.0f);
+        __m256 s = frost_sigmoid_ps_avx2(x);
+        __m256 t = _mm256_add_ps(one, _mm256_mul_ps(x, _mm256_sub_ps(one, s)));
+        return _mm256_mul_ps(_mm256_mul_ps(dy, s), t);
+    }
     case FROST_ACT_IDENTITY:
     case FROST_ACT_COUNT: break;
     }
     return dy;
+}
+
+/* dx += f'(x) dy on the last n < 8 elements of sigmoid and SiLU (see exp_tail_forward). */
+static void exp_tail_backward(frost_act_kind k, int64_t n, const float *x, const float *dy,
+                              float *dx)
+{
+    float xb[8] = {0}, dyb[8] = {0}, dxb[8] = {0};
+    memcpy(xb, x, sizeof(float) * (size_t)n);
+    memcpy(dyb, dy, sizeof(float) * (size_t)n);
+    memcpy(dxb, dx, sizeof(float) * (size_t)n);
+    __m256 g = act_grad_v(k, _mm256_loadu_ps(xb), _mm256_loadu_ps(dyb));
+    _mm256_storeu_ps(dxb, _mm256_add_ps(_mm256_loadu_ps(dxb), g));
+    memcpy(dx, dxb, sizeof(float) * (size_t)n);
 }
 
 void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const float *dy,
@@ -237,9 +280,19 @@ void frost_act_backward_avx2(frost_act_kind k, int64_t n, const float *x, const 
         ACT_GRAD_LOOP(FROST_ACT_HSWISH)
         ACT_GRAD_LOOP(FROST_ACT_HSIGMOID)
         ACT_GRAD_LOOP(FROST_ACT_HARDTANH)
+#define EXP_GRAD_LOOP(kind)                                                               \
+    case kind:                                                                            \
+        for (; i + 8 <= n; i += 8) {                                                      \
+            __m256 g = act_grad_v(kind, _mm256_loadu_ps(x + i), _mm256_loadu_ps(dy + i)); \
+            _mm256_storeu_ps(dx + i, _mm256_add_ps(_mm256_loadu_ps(dx + i), g));          \
+        }                                                                                 \
+        if (i < n)                                                                        \
+            exp_tail_backward(kind, n - i, x + i, dy + i, dx + i);                        \
+        return;
+        EXP_GRAD_LOOP(FROST_ACT_SIGMOID)
+        EXP_GRAD_LOOP(FROST_ACT_SILU)
+#undef EXP_GRAD_LOOP
 #undef ACT_GRAD_LOOP
-    case FROST_ACT_SIGMOID: /* no vector exp yet: every element goes to the reference */
-    case FROST_ACT_SILU:
     case FROST_ACT_COUNT: break;
     }
     if (i < n)

@@ -11,22 +11,12 @@
 
 #include "ops/act_def.h"
 #include "ops/pgemm.h"
+#include "ops/x86/exp_avx2.h"
 
 #define MR 6
 #define NR FROST_PGEMM_NR
 /* x rows of one chunk: about this many bytes (half of a 1 MB L2) */
 #define CHUNK_BYTES (512 * 1024)
-
-/* Activations without a vector form (no vector exp yet): each lane through the scalar
- * definition, so the epilogue gives the reference's bits. */
-static inline __m256 activate_lanes(frost_act_kind act, __m256 v)
-{
-    float t[8];
-    _mm256_storeu_ps(t, v);
-    for (int i = 0; i < 8; i++)
-        t[i] = frost_act_value(act, t[i]);
-    return _mm256_loadu_ps(t);
-}
 
 static inline __m256 activate(frost_act_kind act, __m256 v)
 {
@@ -45,8 +35,9 @@ static inline __m256 activate(frost_act_kind act, __m256 v)
     case FROST_ACT_HSIGMOID:
         return _mm256_mul_ps(_mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(v, three))),
                              sixth);
-    case FROST_ACT_SIGMOID:
-    case FROST_ACT_SILU: return activate_lanes(act, v);
+    /* on the vector exp: within a few ulps of the reference, not its bits */
+    case FROST_ACT_SIGMOID: return frost_sigmoid_ps_avx2(v);
+    case FROST_ACT_SILU: return _mm256_mul_ps(v, frost_sigmoid_ps_avx2(v));
     case FROST_ACT_IDENTITY:
     case FROST_ACT_COUNT: break;
     }
