@@ -724,6 +724,25 @@ TEST(eval_candidate_with_blocks)
     snprintf(args, sizeof args, "info --arch %s/c.json", dir);
     CHECK(frost(args) == 0);
     CHECK(strstr(out, "s3.b1.n1.0.reduce.conv") != NULL && strstr(out, "s1.b1.out") != NULL);
+    snprintf(args, sizeof args, "eval-candidate --model frostnet_s --blocks %s", cells);
+    expect_error(args, "--blocks");
+
+    /* frost cell-search: a given cell pair as a network; bad arguments refused */
+    snprintf(args, sizeof args, "cell-search -o %s/cs --from %s/cell.json --final-cells 3", dir,
+             cells);
+    CHECK(frost(args) == 0);
+    snprintf(args, sizeof args, "info --arch %s/cs/network.arch.json", dir);
+    CHECK(frost(args) == 0);
+    /* cell 0 is normal (its max pool), cells 1 and 2 are reductions (stride-2 skip: a conv) */
+    CHECK(strstr(out, "c0.n1.1.pool") != NULL && strstr(out, "c1.n1.0.reduce.conv") != NULL);
+    snprintf(args, sizeof args, "cell-search --from %s/cell.json", cells);
+    expect_error(args, "-o DIR");
+    snprintf(args, sizeof args, "cell-search -o %s/cs --ops skip,nosuch", dir);
+    expect_error(args, "nosuch");
+    snprintf(args, sizeof args, "cell-search -o %s/cs --w-bits 4", dir);
+    expect_error(args, "--qat");
+    snprintf(args, sizeof args, "cell-search -o %s/cs --from %s/c.json", dir, dir);
+    expect_error(args, "c.json"); /* an architecture file, not a cell file */
 }
 
 int main(void)

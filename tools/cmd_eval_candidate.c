@@ -160,6 +160,9 @@ int cmd_eval_candidate(int argc, char **argv)
                         "FILE, --random SEED or --model NAME; see frost eval-candidate --help)\n");
         return 2;
     }
+    if (model_name && cli_given(&a, "blocks"))
+        return cli_usage_error(&a, "--blocks adds cells to the search space; a built-in model "
+                                   "(--model) has none");
     if (model_name)
         return eval_builtin(model_name, &space, &cfg, &data, n_train, n_val, json);
     frost_nas_genotype g;
