@@ -71,6 +71,12 @@ void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const flo
 void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma, const float *save_mean,
                        const float *save_invstd, const float *dy, float *dx, float *dgamma,
                        float *dbeta);
+/* frost_bn_backward that writes dx (old contents ignored) instead of adding into it,
+ * bit-identical to clearing dx first and adding: for an input with no other consumer,
+ * the training loop then skips the memset. dgamma and dbeta are still added into. */
+void frost_bn_backward_write(int64_t m, int c, const float *x, const float *gamma,
+                             const float *save_mean, const float *save_invstd, const float *dy,
+                             float *dx, float *dgamma, float *dbeta);
 
 /* Backward of the eval-mode (running statistics) BN, used when QAT freezes BN:
  * dx += dy*gamma*invstd, dgamma += sum dy*xhat, dbeta += sum dy (any may be NULL). */
