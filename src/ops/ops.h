@@ -47,6 +47,12 @@ void frost_conv2d_forward(const frost_conv_params *p, frost_shape4 in, const flo
 void frost_conv2d_backward(const frost_conv_params *p, frost_shape4 in, const float *x,
                            const float *w, const float *dy, float *dx, float *dw, float *db,
                            float *scratch);
+/* frost_conv2d_backward that writes dx (old contents ignored) instead of adding into it,
+ * with the bits of clearing dx first and adding; the depthwise kernels write directly,
+ * the GEMM paths still clear (their sums would turn a -0 into +0 if written). */
+void frost_conv2d_backward_write(const frost_conv_params *p, frost_shape4 in, const float *x,
+                                 const float *w, const float *dy, float *dx, float *dw, float *db,
+                                 float *scratch);
 
 /* ---- linear: y[n,out] = x[n,in] * w[out,in]^T + b ---- */
 void frost_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,

@@ -498,7 +498,8 @@ static void backward_node(frost_model *m, frost_node *n, grad_pass *gp)
      * (the BN output) has no gradient buffer to fill. */
     bool write = false; /* dx may be written rather than added into (ops that can) */
     float *dx = NULL;
-    if (n->op == FROST_OP_BN && !bn_frozen(m, (int)(n - m->nodes)))
+    if ((n->op == FROST_OP_BN && !bn_frozen(m, (int)(n - m->nodes))) ||
+        (n->op == FROST_OP_CONV && !n->q.x_applied)) /* depthwise writes, GEMM convs clear */
         dx = input_grad_or_write(m, n, 0, gp, &write);
     else if (!(n->op == FROST_OP_ACT && n->fused_bn >= 0))
         dx = input_grad(m, n, 0, gp);
@@ -510,9 +511,9 @@ static void backward_node(frost_model *m, frost_node *n, grad_pass *gp)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
         float *dxw = binarized_input_grad(m, n, dx);
         float *db = output_scale_backward(m, n);
-        frost_conv2d_backward(&n->conv, in, n->q.x_applied ? n->q.x_bin : x0->y,
-                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db,
-                              m->scratch);
+        (write ? frost_conv2d_backward_write : frost_conv2d_backward)(
+            &n->conv, in, n->q.x_applied ? n->q.x_bin : x0->y,
+            q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db, m->scratch);
         if (q)
             qat(m)->weight_backward(m, (int)(n - m->nodes));
         if (n->q.x_applied && dx)
