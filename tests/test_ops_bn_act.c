@@ -335,8 +335,8 @@ TEST(kernels_ref_equal_unfused_ref)
         frost_bn_act_sums_ref(act, rows, tc, ld, dy, y, x, t1, t2);
         CHECK(memcmp(s1, t1, sizeof(s1)) == 0 && memcmp(s2, t2, sizeof(s2)) == 0);
         float *d1 = alloc_uniform(n, -1, 1, 607), *d2 = alloc_copy(d1, n);
-        frost_bn_dx_ref(rows, tc, ld, x, g, mean, scale, shift, k2, d1);
-        frost_bn_act_dx_ref(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d2);
+        frost_bn_dx_ref(rows, tc, ld, x, g, mean, scale, shift, k2, d1, false);
+        frost_bn_act_dx_ref(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d2, false);
         CHECK(same_bits(d1, d2, n));
         float *o1 = alloc_zero(n), *o2 = alloc_zero(n);
         frost_bn_apply_ref(rows, tc, ld, x, mean, scale, shift, o1);
@@ -356,7 +356,7 @@ typedef struct {
     void (*sums)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
                  double *, double *);
     void (*dx)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
-               const float *, const float *, const float *, const float *, float *);
+               const float *, const float *, const float *, const float *, float *, bool);
     void (*bn_sums)(int64_t, int, int64_t, const float *, const float *, double *, double *);
 } simd_kernels;
 
@@ -400,13 +400,26 @@ static long simd_kernels_mismatches(const simd_kernels *kk)
                 float *d1 = alloc_uniform(n, -1, 1, 9), *d2 = alloc_uniform(n, -1, 1, 9);
                 frost_bn_act_apply_ref(act, rows, tc, ld, x, mean, scale, shift, o1);
                 kk->apply(act, rows, tc, ld, x, mean, scale, shift, o2);
-                frost_bn_act_dx_ref(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d1);
-                kk->dx(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d2);
+                frost_bn_act_dx_ref(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d1, false);
+                kk->dx(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, d2, false);
                 for (long e = 0; e < n; e++)
                     bad += !(fabsf(o1[e] - o2[e]) <= 1e-5f * (1e-1f + fabsf(o1[e])) &&
                              fabsf(d1[e] - d2[e]) <= 1e-5f * (1e-1f + fabsf(d1[e])));
-                free(x), free(dy), free(y), free(mean), free(scale), free(shift), free(k2);
                 free(s1), free(s2), free(t1), free(t2), free(o1), free(o2), free(d1), free(d2);
+                /* write mode: the bits of clearing the tile and adding, gaps untouched */
+                for (int simd = 0; simd < 2; simd++) {
+                    float *w1 = alloc_uniform(n, 9, 10, 5), *w2 = alloc_uniform(n, 9, 10, 5);
+                    for (int64_t q = 0; q < rows; q++)
+                        memset(w2 + q * ld, 0, sizeof(float) * tc);
+                    void (*dx)(frost_act_kind, int64_t, int, int64_t, const float *, const float *,
+                               const float *, const float *, const float *, const float *,
+                               const float *, float *, bool) = simd ? kk->dx : frost_bn_act_dx_ref;
+                    dx(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, w1, true);
+                    dx(act, rows, tc, ld, x, y, dy, mean, scale, shift, k2, w2, false);
+                    bad += memcmp(w1, w2, sizeof(float) * n) != 0;
+                    free(w1), free(w2);
+                }
+                free(x), free(dy), free(y), free(mean), free(scale), free(shift), free(k2);
             }
     return bad;
 }

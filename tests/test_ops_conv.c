@@ -470,9 +470,29 @@ static dw_result run_depthwise(const frost_dw_geom *g, frost_dw_kernels kernels,
     memcpy(res.dw, dw0, nw * sizeof(float));
     float *scratch = malloc(frost_dw_scratch_floats(g) * sizeof(float));
     frost_dw_forward(g, kernels, x, w, b, res.y, scratch);
-    frost_dw_backward(g, kernels, x, w, r, res.dx, res.dw, scratch);
+    frost_dw_backward(g, kernels, x, w, r, res.dx, false, res.dw, scratch);
     free(scratch);
     return res;
+}
+
+/* Backward writing dx (over a buffer of other values) against clearing it and adding:
+ * the same bits, every element (rows and columns no output reads included). */
+static long dw_write_mismatches(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
+                                const float *w, const float *r, const float *junk)
+{
+    size_t nx = (size_t)g->n * g->h * g->w * g->c, nw = (size_t)g->c * g->kh * g->kw;
+    float *written = malloc(nx * sizeof(float)), *added = zero_floats(nx);
+    float *dw1 = zero_floats(nw), *dw2 = zero_floats(nw);
+    float *scratch = malloc(frost_dw_scratch_floats(g) * sizeof(float));
+    memcpy(written, junk, nx * sizeof(float));
+    frost_dw_backward(g, kernels, x, w, r, written, true, dw1, scratch);
+    frost_dw_backward(g, kernels, x, w, r, added, false, dw2, scratch);
+    long bad = memcmp(written, added, nx * sizeof(float)) != 0;
+    bad += memcmp(dw1, dw2, nw * sizeof(float)) != 0;
+    if (bad)
+        fprintf(stderr, "  write mode differs (kernels %d)\n", (int)kernels);
+    free(written), free(added), free(dw1), free(dw2), free(scratch);
+    return bad;
 }
 
 static void dw_result_free(dw_result *r)
@@ -546,6 +566,11 @@ TEST(test_depthwise_avx2_matches_reference)
         long bad = compare_to_double("ref y", ref.y, y, ny, 1e-5) +
                    compare_to_double("ref dx", ref.dx, gx, nx, 1e-5) +
                    compare_to_double("ref dw", ref.dw, gw, nw, 1e-5);
+        bad += dw_write_mismatches(&g, FROST_DW_REF, x, w, r, dx0);
+        if (avx2)
+            bad += dw_write_mismatches(&g, FROST_DW_AVX2, x, w, r, dx0);
+        if (avx512)
+            bad += dw_write_mismatches(&g, FROST_DW_AVX512, x, w, r, dx0);
         if (avx2) {
             dw_result fast = run_depthwise(&g, FROST_DW_AVX2, x, w, b, r, dx0, dw0);
             bad += compare_scaled("avx2 y", fast.y, ref.y, ny, 1e-5) +

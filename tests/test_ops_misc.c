@@ -766,11 +766,24 @@ TEST(bn_avx2_kernels_match_ref)
             float *d1 = alloc_uniform(n, -1, 1, 9), *d2 = alloc_uniform(n, -1, 1, 9);
             frost_bn_apply_ref(rows, tc, ld, x, mean, scale, shift, y1);
             frost_bn_apply_avx2(rows, tc, ld, x, mean, scale, shift, y2);
-            frost_bn_dx_ref(rows, tc, ld, x, dy, mean, scale, shift, k2, d1);
-            frost_bn_dx_avx2(rows, tc, ld, x, dy, mean, scale, shift, k2, d2);
+            frost_bn_dx_ref(rows, tc, ld, x, dy, mean, scale, shift, k2, d1, false);
+            frost_bn_dx_avx2(rows, tc, ld, x, dy, mean, scale, shift, k2, d2, false);
             for (int64_t i = 0; i < n; i++)
                 bad += !(fabsf(y1[i] - y2[i]) <= 1e-5f * (1e-1f + fabsf(y1[i])) &&
                          fabsf(d1[i] - d2[i]) <= 1e-5f * (1e-1f + fabsf(d1[i])));
+            /* write mode: the bits of clearing the tile and adding, gaps untouched */
+            for (int simd = 0; simd < 2; simd++) {
+                float *w1 = alloc_uniform(n, 9, 10, 5), *w2 = alloc_uniform(n, 9, 10, 5);
+                for (int64_t q = 0; q < rows; q++)
+                    memset(w2 + q * ld, 0, sizeof(float) * tc);
+                void (*dx)(int64_t, int, int64_t, const float *, const float *, const float *,
+                           const float *, const float *, const float *, float *, bool) =
+                    simd ? frost_bn_dx_avx2 : frost_bn_dx_ref;
+                dx(rows, tc, ld, x, dy, mean, scale, shift, k2, w1, true);
+                dx(rows, tc, ld, x, dy, mean, scale, shift, k2, w2, false);
+                bad += memcmp(w1, w2, sizeof(float) * n) != 0;
+                free(w1), free(w2);
+            }
             free(x), free(dy), free(mean), free(scale), free(shift), free(k2);
             free(s1), free(s2), free(t1), free(t2), free(y1), free(y2), free(d1), free(d2);
         }

@@ -270,7 +270,7 @@ typedef struct {
     void (*apply)(int64_t, int, int64_t, const float *, const float *, const float *, const float *,
                   float *);
     void (*dx)(int64_t, int, int64_t, const float *, const float *, const float *, const float *,
-               const float *, const float *, float *);
+               const float *, const float *, float *, bool);
 } bn_kernels;
 
 static const bn_kernels bn_ref = {frost_bn_sums_ref, frost_bn_apply_ref, frost_bn_dx_ref};
@@ -292,7 +292,8 @@ typedef struct {
     int c;
     const float *a, *b; /* the sums are over a and a*b */
     const float *x, *dy;
-    float *out; /* y (forward) or dx (backward, may be NULL) */
+    float *out;     /* y (forward) or dx (backward, may be NULL) */
+    bool overwrite; /* backward: write dx instead of adding into it */
 } bn_plain;
 
 static void bn_plain_sums(const void *ctx, int64_t r0, int64_t rows, int c0, int tc, double *s1,
@@ -319,7 +320,7 @@ static void bn_plain_dx(const void *ctx, int64_t r0, int64_t rows, int c0, int t
     int64_t at = r0 * b->c + c0;
     if (b->out)
         b->k->dx(rows, tc, b->c, b->x + at, b->dy + at, k->mean, k->scale, k->shift, k->k2,
-                 b->out + at);
+                 b->out + at, b->overwrite);
 }
 
 void frost_bn_forward_train(const frost_bn_params *p, int64_t m, int c, const float *x,
@@ -341,15 +342,36 @@ void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const flo
     frost_bn_eval_pass(&rk, p, m, c, gamma, beta, running_mean, running_var);
 }
 
+static void bn_backward(int64_t m, int c, const float *x, const float *gamma,
+                        const float *save_mean, const float *save_invstd, const float *dy,
+                        float *dx, bool overwrite, float *dgamma, float *dbeta)
+{
+    if (!dx && !dgamma && !dbeta)
+        return;
+    bn_plain b = {.k = bn_pick(),
+                  .c = c,
+                  .a = dy,
+                  .b = x,
+                  .x = x,
+                  .dy = dy,
+                  .out = dx,
+                  .overwrite = overwrite};
+    frost_bn_row_kernels rk = {bn_plain_sums, bn_plain_dx, &b};
+    frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
+}
+
 void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma, const float *save_mean,
                        const float *save_invstd, const float *dy, float *dx, float *dgamma,
                        float *dbeta)
 {
-    if (!dx && !dgamma && !dbeta)
-        return;
-    bn_plain b = {.k = bn_pick(), .c = c, .a = dy, .b = x, .x = x, .dy = dy, .out = dx};
-    frost_bn_row_kernels rk = {bn_plain_sums, bn_plain_dx, &b};
-    frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
+    bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, false, dgamma, dbeta);
+}
+
+void frost_bn_backward_write(int64_t m, int c, const float *x, const float *gamma,
+                             const float *save_mean, const float *save_invstd, const float *dy,
+                             float *dx, float *dgamma, float *dbeta)
+{
+    bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, true, dgamma, dbeta);
 }
 
 void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
@@ -412,12 +434,13 @@ void frost_bn_apply_ref(int64_t rows, int tc, int64_t ld, const float *x, const 
 
 void frost_bn_dx_ref(int64_t rows, int tc, int64_t ld, const float *x, const float *dy,
                      const float *mean, const float *scale, const float *k1, const float *k2,
-                     float *dx)
+                     float *dx, bool overwrite)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * ld, *dyr = dy + r * ld;
         float *dxr = dx + r * ld;
         for (int j = 0; j < tc; j++)
-            dxr[j] += scale[j] * ((dyr[j] - k1[j]) - (xr[j] - mean[j]) * k2[j]);
+            dxr[j] = (overwrite ? 0.0f : dxr[j]) +
+                     scale[j] * ((dyr[j] - k1[j]) - (xr[j] - mean[j]) * k2[j]);
     }
 }

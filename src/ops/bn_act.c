@@ -36,7 +36,7 @@ typedef struct {
     void (*sums)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
                  double *, double *);
     void (*dx)(frost_act_kind, int64_t, int, int64_t, const float *, const float *, const float *,
-               const float *, const float *, const float *, const float *, float *);
+               const float *, const float *, const float *, const float *, float *, bool);
 } bn_act_kernels;
 
 static const bn_act_kernels bn_act_ref = {frost_bn_sums_ref, frost_bn_act_apply_ref,
@@ -61,7 +61,8 @@ typedef struct {
     frost_act_kind act;
     int c;
     const float *x, *y, *dy;
-    float *out; /* y (forward) or dx (backward, may be NULL) */
+    float *out;     /* y (forward) or dx (backward, may be NULL) */
+    bool overwrite; /* backward: write dx instead of adding into it */
 } bn_act_job;
 
 /* Forward statistics: plain BN sums of x and x*x. */
@@ -97,7 +98,7 @@ static void bn_act_dx_rows(const void *ctx, int64_t r0, int64_t rows, int c0, in
     int64_t at = r0 * b->c + c0;
     if (b->out)
         b->k->dx(b->act, rows, tc, b->c, b->x + at, b->y + at, b->dy + at, k->mean, k->scale,
-                 k->shift, k->k2, b->out + at);
+                 k->shift, k->k2, b->out + at, b->overwrite);
 }
 
 void frost_bn_act_forward_train(const frost_bn_params *p, frost_act_kind act, int64_t m, int c,
@@ -133,19 +134,44 @@ void frost_bn_act_forward_eval(const frost_bn_params *p, frost_act_kind act, int
     frost_bn_eval_pass(&rk, p, m, c, gamma, beta, running_mean, running_var);
 }
 
-void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x, const float *y,
-                           const float *gamma, const float *save_mean, const float *save_invstd,
-                           const float *dy, float *dx, float *dgamma, float *dbeta)
+static void bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x, const float *y,
+                            const float *gamma, const float *save_mean, const float *save_invstd,
+                            const float *dy, float *dx, bool overwrite, float *dgamma, float *dbeta)
 {
     if (!frost_bn_act_fusable(act) || (!dx && !dgamma && !dbeta))
         return;
     if (act == FROST_ACT_IDENTITY) {
-        frost_bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+        if (overwrite)
+            frost_bn_backward_write(m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+        else
+            frost_bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
         return;
     }
-    bn_act_job b = {.k = bn_act_pick(), .act = act, .c = c, .x = x, .y = y, .dy = dy, .out = dx};
+    bn_act_job b = {.k = bn_act_pick(),
+                    .act = act,
+                    .c = c,
+                    .x = x,
+                    .y = y,
+                    .dy = dy,
+                    .out = dx,
+                    .overwrite = overwrite};
     frost_bn_row_kernels rk = {bn_act_grad_sums_rows, bn_act_dx_rows, &b};
     frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
+}
+
+void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x, const float *y,
+                           const float *gamma, const float *save_mean, const float *save_invstd,
+                           const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    bn_act_backward(act, m, c, x, y, gamma, save_mean, save_invstd, dy, dx, false, dgamma, dbeta);
+}
+
+void frost_bn_act_backward_write(frost_act_kind act, int64_t m, int c, const float *x,
+                                 const float *y, const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const float *dy, float *dx,
+                                 float *dgamma, float *dbeta)
+{
+    bn_act_backward(act, m, c, x, y, gamma, save_mean, save_invstd, dy, dx, true, dgamma, dbeta);
 }
 
 /* ---- portable reference kernels ----
@@ -241,31 +267,33 @@ void frost_bn_act_sums_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld,
 
 BN_ACT_INLINE void dx_rows_ref(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
                                const float *y, const float *dy, const float *mean,
-                               const float *scale, const float *k1, const float *k2, float *dx)
+                               const float *scale, const float *k1, const float *k2, float *dx,
+                               bool overwrite)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * ld, *yr = y + r * ld, *dyr = dy + r * ld;
         float *dxr = dx + r * ld;
         for (int j = 0; j < tc; j++) {
             float g = keep_ref(k, yr[j]) ? dyr[j] : 0.0f;
-            dxr[j] += scale[j] * ((g - k1[j]) - (xr[j] - mean[j]) * k2[j]);
+            dxr[j] =
+                (overwrite ? 0.0f : dxr[j]) + scale[j] * ((g - k1[j]) - (xr[j] - mean[j]) * k2[j]);
         }
     }
 }
 
 void frost_bn_act_dx_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
                          const float *y, const float *dy, const float *mean, const float *scale,
-                         const float *k1, const float *k2, float *dx)
+                         const float *k1, const float *k2, float *dx, bool overwrite)
 {
     switch (act) {
     case FROST_ACT_RELU:
-        dx_rows_ref(FROST_ACT_RELU, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows_ref(FROST_ACT_RELU, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     case FROST_ACT_RELU6:
-        dx_rows_ref(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows_ref(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     case FROST_ACT_HARDTANH:
-        dx_rows_ref(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows_ref(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
@@ -273,7 +301,7 @@ void frost_bn_act_dx_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, c
     case FROST_ACT_SIGMOID:
     case FROST_ACT_SILU:
     case FROST_ACT_COUNT:
-        dx_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows_ref(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     }
 }

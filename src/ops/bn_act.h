@@ -61,6 +61,12 @@ void frost_bn_act_forward_eval(const frost_bn_params *p, frost_act_kind act, int
 void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x, const float *y,
                            const float *gamma, const float *save_mean, const float *save_invstd,
                            const float *dy, float *dx, float *dgamma, float *dbeta);
+/* frost_bn_act_backward that writes dx (old contents ignored) instead of adding into
+ * it, bit-identical to clearing dx first (see frost_bn_backward_write). */
+void frost_bn_act_backward_write(frost_act_kind act, int64_t m, int c, const float *x,
+                                 const float *y, const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const float *dy, float *dx,
+                                 float *dgamma, float *dbeta);
 
 /* ---- tile kernels: portable reference (bn_act.c), AVX2/FMA (x86/bn_act_avx2.c)
  *      and, for the sums only, AVX-512F (x86/bn_act_avx512.c) ----
@@ -95,14 +101,15 @@ void frost_bn_act_sums_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld
 void frost_bn_act_sums_avx512(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *dy,
                               const float *y, const float *x, double *s1, double *s2);
 
-/* dx[r][j] += scale[j] * ((g[r][j] - k1[j]) - (x[r][j] - mean[j]) * k2[j]), g as above:
+/* dx[r][j] += scale[j] * ((g[r][j] - k1[j]) - (x[r][j] - mean[j]) * k2[j]), g as above
+ * (with overwrite the old dx is taken as 0 without being read, as frost_bn_dx_*):
  * frost_bn_dx_* applied to the masked gradient, without materialising it
  * (rounding as above: the reference matches frost_bn_dx_ref bit for bit). */
 void frost_bn_act_dx_ref(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
                          const float *y, const float *dy, const float *mean, const float *scale,
-                         const float *k1, const float *k2, float *dx);
+                         const float *k1, const float *k2, float *dx, bool overwrite);
 void frost_bn_act_dx_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
                           const float *y, const float *dy, const float *mean, const float *scale,
-                          const float *k1, const float *k2, float *dx);
+                          const float *k1, const float *k2, float *dx, bool overwrite);
 
 #endif

@@ -293,19 +293,36 @@ void frost_conv2d_forward(const frost_conv_params *p, frost_shape4 in, const flo
         im2col_forward(p, in, &pl, x, w, beta, y, scratch);
 }
 
-void frost_conv2d_backward(const frost_conv_params *p, frost_shape4 in, const float *x,
-                           const float *w, const float *dy, float *dx, float *dw, float *db,
-                           float *scratch)
+static void conv2d_backward(const frost_conv_params *p, frost_shape4 in, const float *x,
+                            const float *w, const float *dy, float *dx, bool dx_overwrite,
+                            float *dw, float *db, float *scratch)
 {
     conv_plan pl;
-    if (!plan_conv(p, in, &pl))
+    bool planned = plan_conv(p, in, &pl);
+    if (dx && dx_overwrite && !(planned && pl.kind == CONV_DEPTHWISE)) /* only these write */
+        memset(dx, 0, (size_t)in.n * in.h * in.w * in.c * sizeof(float));
+    if (!planned)
         return;
     if (db)
         bias_gradient(pl.m, p->cout, dy, db, scratch);
     if (pl.kind == CONV_DEPTHWISE)
-        frost_dw_backward(&pl.dw, frost_dw_best_kernels(), x, w, dy, dx, dw, scratch);
+        frost_dw_backward(&pl.dw, frost_dw_best_kernels(), x, w, dy, dx, dx_overwrite, dw, scratch);
     else if (pl.kind == CONV_POINTWISE)
         pointwise_backward(p, &pl, x, w, dy, dx, dw);
     else
         im2col_backward(p, in, &pl, x, w, dy, dx, dw, scratch);
+}
+
+void frost_conv2d_backward(const frost_conv_params *p, frost_shape4 in, const float *x,
+                           const float *w, const float *dy, float *dx, float *dw, float *db,
+                           float *scratch)
+{
+    conv2d_backward(p, in, x, w, dy, dx, false, dw, db, scratch);
+}
+
+void frost_conv2d_backward_write(const frost_conv_params *p, frost_shape4 in, const float *x,
+                                 const float *w, const float *dy, float *dx, float *dw, float *db,
+                                 float *scratch)
+{
+    conv2d_backward(p, in, x, w, dy, dx, true, dw, db, scratch);
 }

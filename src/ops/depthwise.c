@@ -84,17 +84,23 @@ void frost_dw_forward_row_ref(const frost_dw_geom *g, int n, int oh, const float
 }
 
 void frost_dw_backward_data_row_ref(const frost_dw_geom *g, int n, int ih, const float *dy,
-                                    const float *wt, float *dx)
+                                    const float *wt, float *dx, bool overwrite)
 {
     const int c = g->c, s = g->stride;
     int ki0, ki1;
-    if (!frost_dw_gather_taps(ih + g->pad_h, g->kh, s, g->oh, &ki0, &ki1))
+    float *dxrow = dx + ((size_t)n * g->h + ih) * g->w * c;
+    if (!frost_dw_gather_taps(ih + g->pad_h, g->kh, s, g->oh, &ki0, &ki1)) {
+        if (overwrite) /* a row no output reads: its gradient is 0 */
+            memset(dxrow, 0, (size_t)g->w * c * sizeof(float));
         return;
+    }
     for (int iw = 0; iw < g->w; iw++) {
         int kj0, kj1;
+        float *dxp = dxrow + (size_t)iw * c;
+        if (overwrite) /* the reference is the oracle, not fast: clear, then add */
+            memset(dxp, 0, (size_t)c * sizeof(float));
         if (!frost_dw_gather_taps(iw + g->pad_w, g->kw, s, g->ow, &kj0, &kj1))
             continue;
-        float *dxp = dx + (((size_t)n * g->h + ih) * g->w + iw) * c;
         for (int ki = ki0; ki <= ki1; ki += s) {
             int oh = (ih + g->pad_h - ki) / s;
             for (int kj = kj0; kj <= kj1; kj += s) {
@@ -144,7 +150,7 @@ void frost_dw_backward_weight_rows_ref(const frost_dw_geom *g, int64_t r0, int64
 typedef void (*dw_forward_row_fn)(const frost_dw_geom *, int, int, const float *, const float *,
                                   const float *, float *);
 typedef void (*dw_data_row_fn)(const frost_dw_geom *, int, int, const float *, const float *,
-                               float *);
+                               float *, bool);
 typedef void (*dw_weight_rows_fn)(const frost_dw_geom *, int64_t, int64_t, const float *,
                                   const float *, float *);
 
@@ -209,7 +215,8 @@ static void reduce_weight_partials(const frost_dw_geom *g, int parts, const floa
 }
 
 void frost_dw_backward(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
-                       const float *w, const float *dy, float *dx, float *dw, float *scratch)
+                       const float *w, const float *dy, float *dx, bool dx_overwrite, float *dw,
+                       float *scratch)
 {
     dw_data_row_fn data_row = kernels == FROST_DW_AVX512 ? frost_dw_backward_data_row_avx512
                               : kernels == FROST_DW_AVX2 ? frost_dw_backward_data_row_avx2
@@ -235,7 +242,7 @@ void frost_dw_backward(const frost_dw_geom *g, frost_dw_kernels kernels, const f
         const int64_t in_rows = (int64_t)g->n * g->h;
 #pragma omp parallel for schedule(static) if (dw_threaded(g))
         for (int64_t r = 0; r < in_rows; r++)
-            data_row(g, (int)(r / g->h), (int)(r % g->h), dy, wt, dx);
+            data_row(g, (int)(r / g->h), (int)(r % g->h), dy, wt, dx, dx_overwrite);
     }
 #pragma omp parallel for schedule(static) if (dw_threaded(g))
     for (int p = 0; p < parts; p++) {
@@ -248,7 +255,7 @@ void frost_dw_backward(const frost_dw_geom *g, frost_dw_kernels kernels, const f
         for (int n = g->n * p / parts; n < g->n * (p + 1) / parts; n++) {
             weight_rows(g, (int64_t)n * g->oh, (int64_t)(n + 1) * g->oh, x, dy, acc);
             for (int ih = 0; dx && ih < g->h; ih++)
-                data_row(g, n, ih, dy, wt, dx);
+                data_row(g, n, ih, dy, wt, dx, dx_overwrite);
         }
     }
     reduce_weight_partials(g, parts, partial, dw);

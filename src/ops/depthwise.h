@@ -57,7 +57,7 @@ typedef struct {
 void frost_dw_forward_row_ref(const frost_dw_geom *g, int n, int oh, const float *x,
                               const float *wt, const float *b, float *y);
 void frost_dw_backward_data_row_ref(const frost_dw_geom *g, int n, int ih, const float *dy,
-                                    const float *wt, float *dx);
+                                    const float *wt, float *dx, bool overwrite);
 void frost_dw_backward_weight_rows_ref(const frost_dw_geom *g, int64_t r0, int64_t r1,
                                        const float *x, const float *dy, float *dwt);
 
@@ -68,14 +68,14 @@ void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const fl
 void frost_dw_forward_row_act_avx512(const frost_dw_geom *g, int n, int oh, const float *x,
                                      const float *wt, const float *b, frost_act_kind act, float *y);
 void frost_dw_backward_data_row_avx512(const frost_dw_geom *g, int n, int ih, const float *dy,
-                                       const float *wt, float *dx);
+                                       const float *wt, float *dx, bool overwrite);
 void frost_dw_backward_weight_rows_avx512(const frost_dw_geom *g, int64_t r0, int64_t r1,
                                           const float *x, const float *dy, float *dwt);
 
 void frost_dw_forward_row_avx2(const frost_dw_geom *g, int n, int oh, const float *x,
                                const float *wt, const float *b, float *y);
 void frost_dw_backward_data_row_avx2(const frost_dw_geom *g, int n, int ih, const float *dy,
-                                     const float *wt, float *dx);
+                                     const float *wt, float *dx, bool overwrite);
 void frost_dw_backward_weight_rows_avx2(const frost_dw_geom *g, int64_t r0, int64_t r1,
                                         const float *x, const float *dy, float *dwt);
 
@@ -97,11 +97,14 @@ frost_dw_kernels frost_dw_best_kernels(void);
 
 /* Whole-tensor drivers (OpenMP over rows). w is OHWI [c][kh][kw][1]; scratch holds
  * frost_dw_scratch_floats() floats. `kernels` picks the family (callers pass
- * frost_dw_best_kernels(); tests force each). backward adds into dx (nullable) and dw. */
+ * frost_dw_best_kernels(); tests force each). backward adds into dx (nullable) and dw;
+ * with dx_overwrite it writes dx instead (the old values taken as 0 without being read:
+ * the same arithmetic as clearing dx first, so the same bits). */
 size_t frost_dw_scratch_floats(const frost_dw_geom *g);
 void frost_dw_forward(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
                       const float *w, const float *b, float *y, float *scratch);
 void frost_dw_backward(const frost_dw_geom *g, frost_dw_kernels kernels, const float *x,
-                       const float *w, const float *dy, float *dx, float *dw, float *scratch);
+                       const float *w, const float *dy, float *dx, bool dx_overwrite, float *dw,
+                       float *scratch);
 
 #endif

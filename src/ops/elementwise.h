@@ -37,13 +37,15 @@ void frost_bn_apply_ref(int64_t rows, int tc, int64_t ld, const float *x, const 
 void frost_bn_apply_avx2(int64_t rows, int tc, int64_t ld, const float *x, const float *mean,
                          const float *scale, const float *shift, float *y);
 
-/* dx[r][j] += scale[j] * (dy[r][j] - k1[j] - (x[r][j] - mean[j]) * k2[j]). */
+/* dx[r][j] += scale[j] * (dy[r][j] - k1[j] - (x[r][j] - mean[j]) * k2[j]).
+ * With overwrite the old dx is taken as 0 without being read: the same operations on the
+ * same values as clearing dx first, so bit-identical to memset + add (also for -0). */
 void frost_bn_dx_ref(int64_t rows, int tc, int64_t ld, const float *x, const float *dy,
                      const float *mean, const float *scale, const float *k1, const float *k2,
-                     float *dx);
+                     float *dx, bool overwrite);
 void frost_bn_dx_avx2(int64_t rows, int tc, int64_t ld, const float *x, const float *dy,
                       const float *mean, const float *scale, const float *k1, const float *k2,
-                      float *dx);
+                      float *dx, bool overwrite);
 
 /* ---- batch norm pass drivers (batchnorm.c), shared with the fused BN + activation ----
  *

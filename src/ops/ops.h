@@ -47,6 +47,12 @@ void frost_conv2d_forward(const frost_conv_params *p, frost_shape4 in, const flo
 void frost_conv2d_backward(const frost_conv_params *p, frost_shape4 in, const float *x,
                            const float *w, const float *dy, float *dx, float *dw, float *db,
                            float *scratch);
+/* frost_conv2d_backward that writes dx (old contents ignored) instead of adding into it,
+ * with the bits of clearing dx first and adding; the depthwise kernels write directly,
+ * the GEMM paths still clear (their sums would turn a -0 into +0 if written). */
+void frost_conv2d_backward_write(const frost_conv_params *p, frost_shape4 in, const float *x,
+                                 const float *w, const float *dy, float *dx, float *dw, float *db,
+                                 float *scratch);
 
 /* ---- linear: y[n,out] = x[n,in] * w[out,in]^T + b ---- */
 void frost_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
@@ -71,6 +77,12 @@ void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const flo
 void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma, const float *save_mean,
                        const float *save_invstd, const float *dy, float *dx, float *dgamma,
                        float *dbeta);
+/* frost_bn_backward that writes dx (old contents ignored) instead of adding into it,
+ * bit-identical to clearing dx first and adding: for an input with no other consumer,
+ * the training loop then skips the memset. dgamma and dbeta are still added into. */
+void frost_bn_backward_write(int64_t m, int c, const float *x, const float *gamma,
+                             const float *save_mean, const float *save_invstd, const float *dy,
+                             float *dx, float *dgamma, float *dbeta);
 
 /* Backward of the eval-mode (running statistics) BN, used when QAT freezes BN:
  * dx += dy*gamma*invstd, dgamma += sum dy*xhat, dbeta += sum dy (any may be NULL). */

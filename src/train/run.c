@@ -358,39 +358,85 @@ frost_status frost_model_forward(frost_model *m, const float *input, int n, bool
 
 const float *frost_model_logits(const frost_model *m) { return m->nodes[m->n_nodes - 1].y; }
 
-/* The gradient buffer of input k of node n, zeroed on first use in this pass;
- * NULL for the model input (no gradient needed there). */
-static float *input_grad(frost_model *m, const frost_node *n, int k, bool *touched)
+/* The backward pass's bookkeeping: which gradient buffers hold a value yet, and
+ * whether a backward that can write its input gradient may do so. */
+typedef struct {
+    bool *touched;
+    bool may_write;
+} grad_pass;
+
+/* FROST_GRAD_CLEAR=1 in the environment: every input gradient is cleared and then added
+ * into, never written. The written path gives the same bits; this is the old path kept
+ * for tests that check so. Read on every backward so a test can switch it. */
+static bool always_clear_grads(void)
+{
+    const char *e = getenv("FROST_GRAD_CLEAR");
+    return e && *e && *e != '0';
+}
+
+/* The gradient buffer of input k of node n as it is; NULL for the model input (maybe
+ * through its fake-quant), which needs no gradient. */
+static float *input_grad_unclear(frost_model *m, const frost_node *n, int k)
 {
     int j = n->in[k];
     frost_node *x = &m->nodes[j];
     if (j == 0 || (x->op == FROST_OP_FAKEQUANT && x->in[0] == 0))
-        return NULL; /* the model input (maybe through its fake-quant) needs no gradient */
-    if (!touched[j]) {
+        return NULL;
+    return x->dy;
+}
+
+/* The gradient buffer of input k of node n, zeroed on first use in this pass;
+ * NULL for the model input (no gradient needed there). */
+static float *input_grad(frost_model *m, const frost_node *n, int k, grad_pass *gp)
+{
+    int j = n->in[k];
+    frost_node *x = &m->nodes[j];
+    if (!input_grad_unclear(m, n, k))
+        return NULL;
+    if (!gp->touched[j]) {
         memset(x->dy, 0, (size_t)node_numel(x, m->cur_n) * sizeof(float));
-        touched[j] = true;
+        gp->touched[j] = true;
     }
     return x->dy;
 }
 
-static void backward_bn_act(frost_model *m, frost_node *n, bool *touched)
+/* Like input_grad, for a backward that can either add into the gradient or write it.
+ * *write says it should write: nothing was added there yet in this pass. Writing takes
+ * the old value as 0 without reading it (the kernel does the same arithmetic on the same
+ * values as after a memset), so later consumers add on top exactly as before and the
+ * number of consumers does not matter; the memset is saved. */
+static float *input_grad_or_write(frost_model *m, const frost_node *n, int k, grad_pass *gp,
+                                  bool *write)
+{
+    int j = n->in[k];
+    float *dx = input_grad_unclear(m, n, k);
+    *write = dx && gp->may_write && !gp->touched[j];
+    if (!*write)
+        return input_grad(m, n, k, gp);
+    gp->touched[j] = true;
+    return dx;
+}
+
+static void backward_bn_act(frost_model *m, frost_node *n, grad_pass *gp)
 {
     const frost_node *bn = &m->nodes[n->fused_bn];
-    float *dx = input_grad(m, bn, 0, touched);
-    frost_bn_act_backward(n->act, (int64_t)m->cur_n * n->h * n->w, n->c, m->nodes[bn->in[0]].y,
-                          n->y, param_data(m, bn->gamma), bn->save_a, bn->save_b, n->dy, dx,
-                          param_grad(m, bn->gamma), param_grad(m, bn->beta));
+    bool write;
+    float *dx = input_grad_or_write(m, bn, 0, gp, &write);
+    (write ? frost_bn_act_backward_write : frost_bn_act_backward)(
+        n->act, (int64_t)m->cur_n * n->h * n->w, n->c, m->nodes[bn->in[0]].y, n->y,
+        param_data(m, bn->gamma), bn->save_a, bn->save_b, n->dy, dx, param_grad(m, bn->gamma),
+        param_grad(m, bn->beta));
 }
 
 /* A fake-quant is usually the only consumer of its input, so its gradient can be
  * written instead of cleared-then-added (one pass over memory fewer). */
-static void backward_fake_quant(frost_model *m, frost_node *n, bool *touched)
+static void backward_fake_quant(frost_model *m, frost_node *n, grad_pass *gp)
 {
     int j = n->in[0];
     if (j == 0)
         return; /* the model input needs no gradient */
-    bool fresh = !touched[j];
-    touched[j] = true;
+    bool fresh = !gp->touched[j];
+    gp->touched[j] = true;
     qat(m)->fq_backward(m, (int)(n - m->nodes), m->nodes[j].dy, fresh);
 }
 
@@ -417,7 +463,7 @@ static float *output_scale_backward(frost_model *m, frost_node *n)
 
 /* dx_i += w_i dy, and the softmax's backward for alpha: with g_i = <dy, x_i> over the
  * batch (g = 0 for "none"), d alpha_j = w_j (g_j - sum_i w_i g_i). */
-static void backward_mix(frost_model *m, frost_node *n, bool *touched)
+static void backward_mix(frost_model *m, frost_node *n, grad_pass *gp)
 {
     float w[FROST_MAX_NODE_INPUTS + 1];
     double g[FROST_MAX_NODE_INPUTS + 1] = {0};
@@ -426,7 +472,7 @@ static void backward_mix(frost_model *m, frost_node *n, bool *touched)
     frost_mix_weights(m, (int)(n - m->nodes), w);
     for (int i = 0; i < n->n_in; i++) {
         xs[i] = m->nodes[n->in[i]].y;
-        dxs[i] = input_grad(m, n, i, touched);
+        dxs[i] = input_grad(m, n, i, gp);
     }
     frost_mix_backward(node_numel(n, m->cur_n), n->n_in, w, xs, n->dy, dxs, g);
     int k = frost_mix_candidates(n);
@@ -438,10 +484,10 @@ static void backward_mix(frost_model *m, frost_node *n, bool *touched)
         dalpha[j] += (float)((double)w[j] * (g[j] - mean));
 }
 
-static void backward_node(frost_model *m, frost_node *n, bool *touched)
+static void backward_node(frost_model *m, frost_node *n, grad_pass *gp)
 {
     if (n->op == FROST_OP_FAKEQUANT) {
-        backward_fake_quant(m, n, touched);
+        backward_fake_quant(m, n, gp);
         return;
     }
     int bs = m->cur_n;
@@ -450,7 +496,13 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
     int64_t numel = node_numel(n, bs);
     /* The activation of a fused pair did the BN's backward; the act's own input
      * (the BN output) has no gradient buffer to fill. */
-    float *dx = (n->op == FROST_OP_ACT && n->fused_bn >= 0) ? NULL : input_grad(m, n, 0, touched);
+    bool write = false; /* dx may be written rather than added into (ops that can) */
+    float *dx = NULL;
+    if ((n->op == FROST_OP_BN && !bn_frozen(m, (int)(n - m->nodes))) ||
+        (n->op == FROST_OP_CONV && !n->q.x_applied)) /* depthwise writes, GEMM convs clear */
+        dx = input_grad_or_write(m, n, 0, gp, &write);
+    else if (!(n->op == FROST_OP_ACT && n->fused_bn >= 0))
+        dx = input_grad(m, n, 0, gp);
     switch (n->op) {
     case FROST_OP_CONV: {
         bool q = qat(m) && qat(m)->weight_quantized(m, (int)(n - m->nodes));
@@ -459,9 +511,9 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
             memset(dw, 0, (size_t)m->params[n->weight].numel * sizeof(float));
         float *dxw = binarized_input_grad(m, n, dx);
         float *db = output_scale_backward(m, n);
-        frost_conv2d_backward(&n->conv, in, n->q.x_applied ? n->q.x_bin : x0->y,
-                              q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db,
-                              m->scratch);
+        (write ? frost_conv2d_backward_write : frost_conv2d_backward)(
+            &n->conv, in, n->q.x_applied ? n->q.x_bin : x0->y,
+            q ? n->q.w_eff : param_data(m, n->weight), n->dy, dxw, dw, db, m->scratch);
         if (q)
             qat(m)->weight_backward(m, (int)(n - m->nodes));
         if (n->q.x_applied && dx)
@@ -476,13 +528,13 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
                                    param_grad(m, n->gamma), param_grad(m, n->beta));
             break;
         }
-        frost_bn_backward((int64_t)bs * n->h * n->w, n->c, x0->y, param_data(m, n->gamma),
-                          n->save_a, n->save_b, n->dy, dx, param_grad(m, n->gamma),
-                          param_grad(m, n->beta));
+        (write ? frost_bn_backward_write : frost_bn_backward)(
+            (int64_t)bs * n->h * n->w, n->c, x0->y, param_data(m, n->gamma), n->save_a, n->save_b,
+            n->dy, dx, param_grad(m, n->gamma), param_grad(m, n->beta));
         break;
     case FROST_OP_ACT:
         if (n->fused_bn >= 0)
-            backward_bn_act(m, n, touched);
+            backward_bn_act(m, n, gp);
         else if (dx)
             frost_act_backward(n->act, numel, x0->y, n->dy, dx);
         break;
@@ -514,7 +566,7 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         break;
     }
     case FROST_OP_ADD: {
-        float *db = input_grad(m, n, 1, touched);
+        float *db = input_grad(m, n, 1, gp);
         if (dx)
             frost_vec_add_inplace(numel, n->dy, dx);
         if (db)
@@ -523,7 +575,7 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
     }
     case FROST_OP_MUL: {
         const frost_node *x1 = &m->nodes[n->in[1]];
-        float *db = input_grad(m, n, 1, touched);
+        float *db = input_grad(m, n, 1, gp);
         frost_mul_backward(bs, (int64_t)n->h * n->w, n->c, x0->y, x1->y, mul_per_channel(n, x1),
                            n->dy, dx, db);
         break;
@@ -533,12 +585,12 @@ static void backward_node(frost_model *m, frost_node *n, bool *touched)
         float *dxs[FROST_MAX_NODE_INPUTS];
         for (int i = 0; i < n->n_in; i++) {
             ci[i] = m->nodes[n->in[i]].c;
-            dxs[i] = input_grad(m, n, i, touched);
+            dxs[i] = input_grad(m, n, i, gp);
         }
         frost_concat_backward((int64_t)bs * n->h * n->w, n->n_in, ci, n->dy, dxs);
         break;
     }
-    case FROST_OP_MIX: backward_mix(m, n, touched); break;
+    case FROST_OP_MIX: backward_mix(m, n, gp); break;
     case FROST_OP_DROPOUT:
         if (dx && m->last_training && n->p > 0.0f)
             frost_dropout_backward(numel, n->save_a, n->dy, dx);
@@ -560,24 +612,25 @@ frost_status frost_model_backward(frost_model *m, const float *dlogits)
     if (m->cur_n == 0 || !m->last_training)
         return frost_fail(FROST_ERR_ARG, "model '%s': backward needs a training forward first",
                           m->name);
-    bool *touched = calloc((size_t)m->n_nodes, sizeof *touched);
-    if (!touched)
+    grad_pass pass = {calloc((size_t)m->n_nodes, sizeof(bool)), !always_clear_grads()};
+    grad_pass *gp = &pass;
+    if (!gp->touched)
         return frost_fail(FROST_ERR_NOMEM, "out of memory in backward");
     frost_node *last = &m->nodes[m->n_nodes - 1];
     memcpy(last->dy, dlogits, (size_t)node_numel(last, m->cur_n) * sizeof(float));
-    touched[m->n_nodes - 1] = true;
+    gp->touched[m->n_nodes - 1] = true;
     for (int i = m->n_nodes - 1; i >= 1; i--) {
         frost_node *n = &m->nodes[i];
-        if (!touched[i] || n->fused_away)
+        if (!gp->touched[i] || n->fused_away)
             continue; /* no gradient flows here, or its fused activation did the work */
         double t0 = profiling() ? now() : 0.0;
-        backward_node(m, n, touched);
+        backward_node(m, n, gp);
         if (profiling()) {
             profile_s[1][n->op] += now() - t0;
             profile_calls[1][n->op]++;
         }
     }
-    free(touched);
+    free(gp->touched);
     return FROST_OK;
 }
 

@@ -235,7 +235,7 @@ BN_ACT_INLINE __m256 dx_update(frost_act_kind k, __m256 xv, __m256 yv, __m256 dy
 
 BN_ACT_INLINE void dx_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, const float *x,
                            const float *y, const float *dy, const float *mean, const float *scale,
-                           const float *k1, const float *k2, float *dx)
+                           const float *k1, const float *k2, float *dx, bool overwrite)
 {
     int tv = tc & ~7, rem = tc - tv;
     __m256i tail = lanes_below(rem);
@@ -248,31 +248,33 @@ BN_ACT_INLINE void dx_rows(frost_act_kind k, int64_t rows, int tc, int64_t ld, c
         for (int j = 0; j < tv; j += 8)
             _mm256_storeu_ps(dxr + j,
                              dx_update(k, _mm256_loadu_ps(xr + j), _mm256_loadu_ps(yr + j),
-                                       _mm256_loadu_ps(dyr + j), _mm256_loadu_ps(dxr + j),
+                                       _mm256_loadu_ps(dyr + j),
+                                       overwrite ? _mm256_setzero_ps() : _mm256_loadu_ps(dxr + j),
                                        _mm256_loadu_ps(mean + j), _mm256_loadu_ps(scale + j),
                                        _mm256_loadu_ps(k1 + j), _mm256_loadu_ps(k2 + j)));
         if (rem)
             _mm256_maskstore_ps(
                 dxr + tv, tail,
                 dx_update(k, _mm256_maskload_ps(xr + tv, tail), _mm256_maskload_ps(yr + tv, tail),
-                          _mm256_maskload_ps(dyr + tv, tail), _mm256_maskload_ps(dxr + tv, tail),
+                          _mm256_maskload_ps(dyr + tv, tail),
+                          overwrite ? _mm256_setzero_ps() : _mm256_maskload_ps(dxr + tv, tail),
                           tmean, tscale, tk1, tk2));
     }
 }
 
 void frost_bn_act_dx_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, const float *x,
                           const float *y, const float *dy, const float *mean, const float *scale,
-                          const float *k1, const float *k2, float *dx)
+                          const float *k1, const float *k2, float *dx, bool overwrite)
 {
     switch (act) {
     case FROST_ACT_RELU:
-        dx_rows(FROST_ACT_RELU, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows(FROST_ACT_RELU, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     case FROST_ACT_RELU6:
-        dx_rows(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows(FROST_ACT_RELU6, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     case FROST_ACT_HARDTANH:
-        dx_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows(FROST_ACT_HARDTANH, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     case FROST_ACT_IDENTITY: /* and the non-clamps, which never fuse */
     case FROST_ACT_HSWISH:
@@ -280,7 +282,7 @@ void frost_bn_act_dx_avx2(frost_act_kind act, int64_t rows, int tc, int64_t ld, 
     case FROST_ACT_SIGMOID:
     case FROST_ACT_SILU:
     case FROST_ACT_COUNT:
-        dx_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx);
+        dx_rows(FROST_ACT_IDENTITY, rows, tc, ld, x, y, dy, mean, scale, k1, k2, dx, overwrite);
         break;
     }
 }

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ops/act_def.h"
 #include "ops/x86/act_avx512.h"
@@ -368,18 +369,23 @@ void frost_dw_forward_row_avx512(const frost_dw_geom *g, int n, int oh, const fl
 /* Input columns iw, iw+s, iw+2s, ... share their taps, and for a given tap
  * their outputs are neighbours: they form the tiles here. */
 void frost_dw_backward_data_row_avx512(const frost_dw_geom *g, int n, int ih, const float *dy,
-                                       const float *wt, float *dx)
+                                       const float *wt, float *dx, bool overwrite)
 {
     const int c = g->c, s = g->stride;
     tap_box box;
-    if (!frost_dw_gather_taps(ih + g->pad_h, g->kh, s, g->oh, &box.ki0, &box.ki1))
-        return;
     float *dxrow = dx + ((size_t)n * g->h + ih) * g->w * c;
+    if (!frost_dw_gather_taps(ih + g->pad_h, g->kh, s, g->oh, &box.ki0, &box.ki1)) {
+        if (overwrite) /* a row no output reads: its gradient is 0 */
+            memset(dxrow, 0, (size_t)g->w * c * sizeof(float));
+        return;
+    }
     const int oh0 = (ih + g->pad_h - box.ki0) / s; /* output row of the first tap row */
     for (int first = 0; first < s && first < g->w; first++) {
         int iw = first;
         while (iw < g->w) {
             if (!frost_dw_gather_taps(iw + g->pad_w, g->kw, s, g->ow, &box.kj0, &box.kj1)) {
+                if (overwrite)
+                    memset(dxrow + (size_t)iw * c, 0, (size_t)c * sizeof(float));
                 iw += s;
                 continue;
             }
@@ -404,7 +410,8 @@ void frost_dw_backward_data_row_avx512(const frost_dw_geom *g, int n, int ih, co
                 .dst = dxrow + (size_t)iw * c,
                 .dst_next = (ptrdiff_t)s * c,
             };
-            tile_any(&t, c, count, true, NULL);
+            /* writing starts the sums at 0 instead of dx: the same FMAs as after a memset */
+            tile_any(&t, c, count, !overwrite, NULL);
             iw += count * s;
         }
     }

@@ -102,7 +102,7 @@ void frost_bn_apply_avx2(int64_t rows, int tc, int64_t ld, const float *x, const
 
 void frost_bn_dx_avx2(int64_t rows, int tc, int64_t ld, const float *x, const float *dy,
                       const float *mean, const float *scale, const float *k1, const float *k2,
-                      float *dx)
+                      float *dx, bool overwrite)
 {
     int tv = tc & ~7;
     for (int64_t r = 0; r < rows && tv > 0; r++) {
@@ -112,13 +112,13 @@ void frost_bn_dx_avx2(int64_t rows, int tc, int64_t ld, const float *x, const fl
             __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(xr + j), _mm256_loadu_ps(mean + j));
             __m256 t = _mm256_sub_ps(_mm256_loadu_ps(dyr + j), _mm256_loadu_ps(k1 + j));
             t = _mm256_fnmadd_ps(xc, _mm256_loadu_ps(k2 + j), t);
-            _mm256_storeu_ps(
-                dxr + j, _mm256_fmadd_ps(_mm256_loadu_ps(scale + j), t, _mm256_loadu_ps(dxr + j)));
+            __m256 old = overwrite ? _mm256_setzero_ps() : _mm256_loadu_ps(dxr + j);
+            _mm256_storeu_ps(dxr + j, _mm256_fmadd_ps(_mm256_loadu_ps(scale + j), t, old));
         }
     }
     if (tv < tc)
         frost_bn_dx_ref(rows, tc - tv, ld, x + tv, dy + tv, mean + tv, scale + tv, k1 + tv, k2 + tv,
-                        dx + tv);
+                        dx + tv, overwrite);
 }
 
 /* ---- activations ---- */
