@@ -90,6 +90,22 @@ static frost_param *param_named(frost_model *m, const char *name)
     return NULL;
 }
 
+/* Every parameter's analytic gradient (already in the model) against central
+ * differences of the loss. */
+static void check_param_grads(ctx_t *c)
+{
+    frost_model *m = c->m;
+    for (int i = 0; i < m->n_params; i++) {
+        frost_param *p = &m->params[i];
+        float *gr = malloc(sizeof(float) * (size_t)p->numel);
+        memcpy(gr, p->grad, sizeof(float) * (size_t)p->numel);
+        CHECK_EQ_INT(frost_test_gradcheck(p->name, loss_of, c, p->data, gr, (long)p->numel, 1e-3,
+                                          1e-4, 1e-2, 40),
+                     0);
+        free(gr);
+    }
+}
+
 TEST(mix_node_has_alpha_shape_and_macs)
 {
     frost_model *m = load_supernet();
@@ -251,15 +267,7 @@ TEST(model_input_as_a_candidate)
     c.labels[1] = 2;
     c.labels[2] = 2;
     forward_backward(&c);
-    for (int i = 0; i < m->n_params; i++) {
-        frost_param *p = &m->params[i];
-        float *gr = malloc(sizeof(float) * (size_t)p->numel);
-        memcpy(gr, p->grad, sizeof(float) * (size_t)p->numel);
-        CHECK_EQ_INT(frost_test_gradcheck(p->name, loss_of, &c, p->data, gr, (long)p->numel, 1e-3,
-                                          1e-4, 1e-2, 40),
-                     0);
-        free(gr);
-    }
+    check_param_grads(&c);
     free(c.x);
     frost_model_free(m);
 }
@@ -284,15 +292,7 @@ TEST(repeated_input_gradients_add_up)
     frost_test_fill_uniform(c.x, BATCH * 18, -1.0f, 1.0f, 7);
     c.labels[1] = 1;
     forward_backward(&c);
-    for (int i = 0; i < m->n_params; i++) {
-        frost_param *p = &m->params[i];
-        float *gr = malloc(sizeof(float) * (size_t)p->numel);
-        memcpy(gr, p->grad, sizeof(float) * (size_t)p->numel);
-        CHECK_EQ_INT(frost_test_gradcheck(p->name, loss_of, &c, p->data, gr, (long)p->numel, 1e-3,
-                                          1e-4, 1e-2, 40),
-                     0);
-        free(gr);
-    }
+    check_param_grads(&c);
     free(c.x);
     frost_model_free(m);
 }
