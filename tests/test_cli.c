@@ -156,6 +156,25 @@ TEST(bad_values_and_unknown_options)
     expect_usage_errors("train --lr banana --sched sometimes --epochs 2 --quiet", 2, two, NULL);
     const char *thr[] = {"--threads", NULL};
     expect_usage_errors("convert x.safetensors --threads 0 --compare", 1, thr, NULL);
+    /* values checked against the machine and zero never silently meaning "default" */
+    const char *many[] = {"--threads 1000 is more than 4 x this machine's", NULL};
+    expect_usage_errors("train --threads 1000 --epochs 1", 1, many, NULL);
+    const char *zeros[] = {"--input must be an integer in 1..",
+                           "--classes must be an integer in 2..",
+                           "--head must be an integer in 1..", "--threads must be", NULL};
+    expect_usage_errors("train --input 0 --classes 0 --head 0 --threads 0", 4, zeros, NULL);
+    /* output paths checked before any work */
+    const char *dir_out[] = {"--out", "is a folder; give a file name", NULL};
+    char args[512];
+    snprintf(args, sizeof args, "train --epochs 1 -o %s", dir);
+    expect_usage_errors(args, 1, dir_out, NULL);
+    write_file("plain", "x", 1);
+    const char *under_file[] = {"plain is not a folder", NULL};
+    snprintf(args, sizeof args, "train --epochs 1 -o %s/plain/sub/m.safetensors", dir);
+    expect_usage_errors(args, 1, under_file, NULL);
+    const char *not_dir[] = {"exists and is not a folder", NULL};
+    snprintf(args, sizeof args, "cell-search --epochs 1 -o %s/plain", dir);
+    expect_usage_errors(args, 1, not_dir, NULL);
     const char *obs[] = {"--observer must be minmax, ema, hist, percentile or entropy", NULL};
     expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs, NULL);
     const char *ctrl[] = {"--controller", NULL};
@@ -239,6 +258,13 @@ TEST(missing_and_corrupt_files)
                       "{\"name\":\"huge\",\"op\":\"conv\",\"out\":8,\"k\":31,\"pad\":0}]}";
     write_file("impossible.json", imp, strlen(imp));
     snprintf(args, sizeof args, "info --arch %s/impossible.json", dir);
+    expect_error(args, "huge");
+    /* info given a folder, another file, or an architecture without --arch */
+    snprintf(args, sizeof args, "info %s", dir);
+    expect_error(args, "is a folder; info takes a built-in model name, a checkpoint");
+    snprintf(args, sizeof args, "info %s/bad-idx", dir);
+    expect_error(args, "is not a model file frost recognises");
+    snprintf(args, sizeof args, "info %s/impossible.json", dir);
     expect_error(args, "huge");
     /* A corrupt checkpoint. */
     write_file("corrupt.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);

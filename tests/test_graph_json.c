@@ -141,6 +141,29 @@ TEST(bad_architectures_are_refused_with_names)
     expect_bad("\"layers\":[", "\"layers\":[[],", "layers[0]");
 }
 
+/* Strict reading (issue 18): fields the reader would ignore and data after the document are
+ * refused with the field or the place named. */
+TEST(unknown_fields_and_trailing_data_are_refused)
+{
+    expect_bad("\"op\":\"bn\"}", "\"op\":\"bn\",\"stride\":2}",
+               "layer 'b1' (bn): unknown field 'stride'");
+    expect_bad("\"op\":\"add\",", "\"op\":\"add\",\"fn\":\"relu\",",
+               "layer 'add' (add): unknown field 'fn'");
+    expect_bad("\"classes\":3,", "\"classes\":3,\"clases\":4,",
+               "top level: unknown field 'clases'");
+    expect_bad("\"c\":1}", "\"c\":1,\"chanels\":\"rgb\"}", "input: unknown field 'chanels'");
+    expect_bad("\"k\":2}", "\"k\":2,\"k\":3}", "field 'k' appears twice");
+    expect_bad("\"out\":3}]}", "\"out\":3}]} {}",
+               "trailing data after the JSON document at line 1");
+    expect_bad("\"out\":3}]}", "\"out\":3}]}\n\n  x", "line 3, column 3");
+    /* whitespace after the document is fine */
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s\n \t\n", tiny);
+    frost_model *m = NULL;
+    CHECK(frost_model_from_json(buf, "ws.json", &m) == FROST_OK);
+    frost_model_free(m);
+}
+
 /* Squeeze-excite and swish: gap, 1x1 convs, sigmoid gate times the trunk per channel,
  * SiLU, and a same-shape mul. */
 static const char *const se_tiny =
@@ -208,7 +231,7 @@ TEST(invalid_json_text)
 {
     frost_model *m = NULL;
     CHECK(frost_model_from_json("{\"input\": ", "broken.json", &m) == FROST_ERR_FORMAT);
-    CHECK(strstr(frost_last_error(), "broken.json") != NULL);
+    CHECK(strstr(frost_last_error(), "broken.json: invalid JSON at line 1, column 11") != NULL);
     CHECK(frost_model_load_arch("/nonexistent/arch.json", &m) == FROST_ERR_IO);
     CHECK(strstr(frost_last_error(), "/nonexistent/arch.json") != NULL);
 }
@@ -227,4 +250,5 @@ TEST(make_div8_matches_spec)
 FROST_TEST_MAIN(RUN(parses_and_infers_shapes); RUN(round_trip_is_identical);
                 RUN(squeeze_excite_round_trip_shapes_and_refusals);
                 RUN(profile_counts_every_node_run); RUN(bad_architectures_are_refused_with_names);
-                RUN(invalid_json_text); RUN(make_div8_matches_spec))
+                RUN(unknown_fields_and_trailing_data_are_refused); RUN(invalid_json_text);
+                RUN(make_div8_matches_spec))

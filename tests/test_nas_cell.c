@@ -180,6 +180,20 @@ TEST(test_text_forms)
         CHECK(frost_cell_pair_from_json(bad[i], &back) != FROST_OK);
         CHECK(strlen(frost_last_error()) > 10);
     }
+    /* strict: a field the reader would ignore, data after the document */
+    const char *cell2 = "{\"nodes\":2,\"edges\":[[0,0,\"skip\"],[1,0,\"skip\"],[1,1,\"sc_3\"]]";
+    char text[512];
+    snprintf(text, sizeof text, "{\"normal\":%s},\"reduce\":%s}}", cell2, cell2);
+    CHECK(frost_cell_pair_from_json(text, &back) == FROST_OK);
+    snprintf(text, sizeof text, "{\"normal\":%s,\"alpha\":[]},\"reduce\":%s}}", cell2, cell2);
+    CHECK(frost_cell_pair_from_json(text, &back) != FROST_OK &&
+          strstr(frost_last_error(), "normal: unknown field 'alpha'"));
+    snprintf(text, sizeof text, "{\"normal\":%s},\"reduce\":%s},\"stage\":1}", cell2, cell2);
+    CHECK(frost_cell_pair_from_json(text, &back) != FROST_OK &&
+          strstr(frost_last_error(), "top level: unknown field 'stage'"));
+    snprintf(text, sizeof text, "{\"normal\":%s},\"reduce\":%s}}}", cell2, cell2);
+    CHECK(frost_cell_pair_from_json(text, &back) != FROST_OK &&
+          strstr(frost_last_error(), "trailing data"));
 }
 
 /* Two classes: a bright left or right half, plus noise (12x12x1). */

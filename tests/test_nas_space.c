@@ -151,6 +151,8 @@ TEST(test_bad_genotypes_refused)
     CHECK(frost_nas_from_json("{\"resolution\":28,\"stages\":[]}", &g) != FROST_OK);
     CHECK(frost_nas_from_json("not json", &g) != FROST_OK);
     CHECK(frost_nas_from_json("{\"resolution\":28.5,\"stages\":[]}", &g) != FROST_OK);
+    CHECK(frost_nas_from_json("{\"resolution\":28,\"stages\":[],\"res\":1}", &g) != FROST_OK &&
+          strstr(frost_last_error(), "unknown field 'res'"));
     int idx[FROST_NAS_DECISIONS] = {0};
     idx[3] = 7; /* s1.expand has three options */
     CHECK(frost_nas_from_indices(idx, &space, &g) != FROST_OK);

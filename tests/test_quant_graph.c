@@ -282,7 +282,9 @@ TEST(test_config_errors)
                           "model-wide");
     expect_quantize_error("{\"activations\": {\"observer\": \"kl\"}}", "observer");
     expect_quantize_error("[1, 2]", "object");
-    expect_quantize_error("{\"weights\": ", "not valid JSON");
+    expect_quantize_error("{\"weights\": ", "invalid JSON at line 1, column 13");
+    expect_quantize_error("{\"weights\": {\"bits\": 4}} x",
+                          "trailing data after the JSON document");
 }
 
 TEST(test_mixed_precision_overrides)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char cli_common_help[] =
@@ -16,7 +17,8 @@ const char cli_common_help[] =
     "  --version           print \"frost " FROST_CLI_VERSION "\"\n"
     "  --name value or --name=value; a repeated option: the last one wins; -- ends the\n"
     "  options. Exit status: 0 success, 1 runtime error (files, data, training), 2 usage\n"
-    "  error (unknown option, bad value; each one reported on its own line).\n";
+    "  error (unknown option, bad value; each one reported on its own line). Output paths\n"
+    "  (-o) are checked before any work starts; --threads is at most 4 x the cores.\n";
 
 /* --- the option tables' bookkeeping ------------------------------------------------- */
 
@@ -336,6 +338,84 @@ static bool help_or_version(cli_args *a, int argc, char **argv)
     return help || version;
 }
 
+/* --- checks against the machine --------------------------------------------------------- */
+
+/* More threads than cores only adds switching (a 2-core machine at --threads 1000 trained
+ * 12x slower); a few times the cores is allowed for machines whose count is hidden by a
+ * container limit. */
+#define CLI_THREADS_PER_CORE 4
+
+static void check_machine_limits(cli_args *a)
+{
+    int k = find_declared(a, "threads", strlen("threads"));
+    if (k < 0 || !a->count[k] || a->opt[k]->kind != CLI_INT)
+        return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), threads = strtol(a->value[k], NULL, 10);
+    if (cores > 0 && threads > CLI_THREADS_PER_CORE * cores)
+        usage_error(a,
+                    "--threads %ld is more than %d x this machine's %ld cores: use at most %ld "
+                    "(leaving it out uses every core)",
+                    threads, CLI_THREADS_PER_CORE, cores, CLI_THREADS_PER_CORE * cores);
+}
+
+/* The nearest existing ancestor of `path` (the path itself excluded) into buf. */
+static void nearest_existing_parent(const char *path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", path);
+    for (;;) {
+        char *slash = strrchr(buf, '/');
+        while (slash && slash > buf && slash[1] == '\0') { /* "dir/": drop the trailing slash */
+            *slash = '\0';
+            slash = strrchr(buf, '/');
+        }
+        if (!slash) {
+            snprintf(buf, size, ".");
+            return;
+        }
+        if (slash == buf) {
+            buf[1] = '\0'; /* "/" */
+            return;
+        }
+        *slash = '\0';
+        struct stat st;
+        if (stat(buf, &st) == 0)
+            return;
+    }
+}
+
+static void check_output_path(cli_args *a, const cli_opt *o, const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        bool dir = S_ISDIR(st.st_mode);
+        if (o->path == CLI_PATH_OUT_FILE && dir)
+            usage_error(a, "--%s %s is a folder; give a file name (e.g. %s/out)", o->name, path,
+                        path);
+        else if (o->path == CLI_PATH_OUT_DIR && !dir)
+            usage_error(a, "--%s %s exists and is not a folder", o->name, path);
+        else if (access(path, W_OK) != 0)
+            usage_error(a, "--%s %s is not writable (%s)", o->name, path, strerror(errno));
+        return;
+    }
+    char parent[4096];
+    nearest_existing_parent(path, parent, sizeof parent);
+    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+        usage_error(a, "--%s %s: %s is not a folder", o->name, path, parent);
+    else if (access(parent, W_OK | X_OK) != 0)
+        usage_error(a, "--%s %s: cannot write into %s (%s)", o->name, path, parent,
+                    strerror(errno));
+}
+
+/* Output paths are checked now, before hours of training end in "cannot open". */
+static void check_output_paths(cli_args *a)
+{
+    for (int i = 0; i < a->n_opts; i++)
+        if (a->opt[i]->path != CLI_PATH_NONE && a->count[i] && a->value[i][0])
+            check_output_path(a, a->opt[i], a->value[i]);
+}
+
 /* The command this process runs, for notes printed by shared helpers (cli_fit_data) that
  * are not handed the parsed arguments; a process runs one command. */
 static const char *current_cmd = "frost";
@@ -361,6 +441,8 @@ bool cli_parse(cli_args *a, const cli_spec *spec, int argc, char **argv)
         else
             parse_short_option(a, argc, argv, &i);
     }
+    check_machine_limits(a);
+    check_output_paths(a);
     a->exit_code = a->errors ? 2 : 0;
     return a->errors == 0;
 }
@@ -442,12 +524,12 @@ const cli_opt cli_model_options[] = {
     CLI_OPT_STR("arch"),
     CLI_OPT_STR("model"),
     CLI_OPT_FLOAT("width", 0.01, 8.0),
-    CLI_OPT_INT("input", 0, 4096),
-    CLI_OPT_INT("in-channels", 0, 4096),
-    CLI_OPT_INT("classes", 0, 1000000),
+    CLI_OPT_INT("input", 1, 4096),
+    CLI_OPT_INT("in-channels", 1, 4096),
+    CLI_OPT_INT("classes", 2, 1000000),
     CLI_OPT_STR("act"), /* the model builder names the activations it knows */
     CLI_OPT_FLOAT("dropout", -1.0, 0.99),
-    CLI_OPT_INT("head", 0, 65536),
+    CLI_OPT_INT("head", 1, 65536),
     CLI_OPT_END,
 };
 
@@ -731,7 +813,7 @@ const cli_opt cli_nas_eval_options[] = {
     CLI_OPT_FLAG("no-gradboost"),
     CLI_OPT_INT("batch", 1, 4096),
     CLI_OPT_FLOAT("lr", 1e-6, 10.0),
-    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_INT("latency-threads", 1, 1024),
     CLI_OPT_INT("reps", 1, 100000),
     CLI_OPT_REQUANT,

@@ -28,6 +28,17 @@ typedef enum {
     CLI_CHOICE, /* one of `choices` ("a|b|c"), or what `lookup` accepts (>= 0) */
 } cli_kind;
 
+/* An output path is checked when the command line is parsed, so a typo costs nothing:
+ * a file must not be an existing folder, a folder must not be an existing file, and the
+ * nearest existing parent must be a writable folder (missing folders are created when the
+ * output is written). "-" (standard output) passes. */
+typedef enum {
+    CLI_PATH_NONE,     /* not a path, or not checked */
+    CLI_PATH_OUT_FILE, /* a file to write */
+    CLI_PATH_OUT_DIR,  /* a folder to create or fill */
+    CLI_PATH_OUT_ANY,  /* a file or a folder, depending on other options */
+} cli_path;
+
 typedef struct {
     const char *name; /* long name without the dashes */
     cli_kind kind;
@@ -36,6 +47,7 @@ typedef struct {
     int (*lookup)(const char *); /* CLI_CHOICE: a library's name parser (-1: unknown) */
     char short_name;             /* a one-letter alias (-o) or 0 */
     bool value_optional;         /* CLI_STR: may stand alone (`--onnx -o F`), value "" then */
+    cli_path path;               /* CLI_STR: an output path checked before any work */
 } cli_opt;
 
 #define CLI_OPT_FLAG(n)               \
@@ -68,11 +80,15 @@ typedef struct {
     {                                                                      \
         .name = (n), .kind = CLI_CHOICE, .choices = (list), .lookup = (fn) \
     }
-/* The output file (or folder) of a command: --out FILE and -o FILE. */
-#define CLI_OPT_OUT                                       \
-    {                                                     \
-        .name = "out", .kind = CLI_STR, .short_name = 'o' \
+/* The output of a command: --out FILE and -o FILE (a folder: CLI_OPT_OUT_DIR; either,
+ * depending on other options: CLI_OPT_OUT_ANY). */
+#define CLI_OPT_OUT_AS(p)                                              \
+    {                                                                  \
+        .name = "out", .kind = CLI_STR, .short_name = 'o', .path = (p) \
     }
+#define CLI_OPT_OUT     CLI_OPT_OUT_AS(CLI_PATH_OUT_FILE)
+#define CLI_OPT_OUT_DIR CLI_OPT_OUT_AS(CLI_PATH_OUT_DIR)
+#define CLI_OPT_OUT_ANY CLI_OPT_OUT_AS(CLI_PATH_OUT_ANY)
 #define CLI_OPT_END \
     {               \
         0           \

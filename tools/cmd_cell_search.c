@@ -57,7 +57,7 @@ static const char *const help =
     "channel\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
-    CLI_OPT_OUT,
+    CLI_OPT_OUT_DIR,
     CLI_OPT_FLAG("qat"),
     CLI_OPT_INT("fp-epochs", 0, 100),
     CLI_OPT_FLAG("no-gradboost"),

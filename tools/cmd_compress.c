@@ -38,9 +38,9 @@ static const cli_opt options[] = {
     CLI_OPT_INT("finetune-epochs", 0, 100000),
     CLI_OPT_FLOAT("finetune-lr", 1e-9, 10.0),
     CLI_OPT_INT("batch", 1, 65536),
-    CLI_OPT_INT("limit", 0, 100000000),
+    CLI_OPT_INT("limit", 1, 100000000),
     CLI_OPT_INT("seed", 0, 2147483647),
-    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_OUT,
     CLI_OPT_END,
 };

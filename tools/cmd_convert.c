@@ -122,7 +122,7 @@ static frost_status compare_fp32(frost_int8_model *im, const char *fp32_path,
 static const cli_opt options[] = {
     CLI_OPT_OUT,
     CLI_OPT_FLAG("compare"),
-    CLI_OPT_INT("limit", 0, 1 << 30),
+    CLI_OPT_INT("limit", 1, 1 << 30),
     CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_REQUANT,
     CLI_OPT_STR("fp32"),

@@ -14,7 +14,7 @@ static const char *const help =
 static const cli_opt options[] = {
     CLI_OPT_CHOICE("split", "test|train"),
     CLI_OPT_INT("batch", 1, 65536),
-    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_END,
 };
 

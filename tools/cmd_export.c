@@ -39,7 +39,7 @@ static const cli_opt options[] = {
     CLI_OPT_STR_OPTIONAL("c"),
     CLI_OPT_STR("name"),
     CLI_OPT_STR_OPTIONAL("onnx"),
-    CLI_OPT_OUT,
+    CLI_OPT_OUT_ANY,
     CLI_OPT_INT("images", 1, 1 << 30),
     CLI_OPT_CHOICE("onnx-weights", "int8|uint8"),
     CLI_OPT_END,

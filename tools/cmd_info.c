@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -121,6 +122,28 @@ static int print_checkpoint_extras(const char *path, const frost_model *m)
     return 0;
 }
 
+/* A positional that exists on disk but is no checkpoint, ONNX or int8 file: an
+ * architecture JSON is read as --arch; a folder or another file gets an error naming what
+ * info accepts (not "unknown built-in model '/tmp'"). Returns 0 when `mo` can build it. */
+static int classify_other_path(const char *pos, cli_model_opts *mo)
+{
+    struct stat st;
+    if (stat(pos, &st) != 0)
+        return 0; /* a model name */
+    size_t n = strlen(pos);
+    if (S_ISREG(st.st_mode) && n > 5 && strcmp(pos + n - 5, ".json") == 0) {
+        mo->arch = pos;
+        mo->positional = NULL;
+        return 0;
+    }
+    fprintf(stderr,
+            "frost info: error: %s is %s; info takes a built-in model name, a checkpoint "
+            "(.safetensors), an architecture (.json), an ONNX model (.onnx) or an int8 model "
+            "(.int8)\n",
+            pos, S_ISDIR(st.st_mode) ? "a folder" : "not a model file frost recognises");
+    return 2;
+}
+
 static const cli_opt options[] = {
     CLI_OPT_STR("dump-arch"),
     CLI_OPT_FLAG("memory"),
@@ -150,6 +173,8 @@ int cmd_info(int argc, char **argv)
         return info_int8(pos);
     if (pos && (is_checkpoint(pos) || frost_path_is_onnx(pos)))
         s = frost_model_load(pos, &m);
+    else if (pos && classify_other_path(pos, &mo) != 0)
+        return 2;
     else
         s = cli_build_model(&mo, 224, 3, 1000, &m);
     if (s != FROST_OK)

@@ -43,7 +43,7 @@ static const cli_opt options[] = {
     CLI_OPT_FLAG("invert"),
     CLI_OPT_FLAG("json"),
     CLI_OPT_OUT,
-    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_END,
 };
 

@@ -36,7 +36,7 @@ static void default_out(const char *ckpt, char *out, size_t size)
 static const cli_opt options[] = {
     CLI_OPT_INT("calib", 1, 10000000),
     CLI_OPT_INT("batch", 1, 65536),
-    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_INT("seed", 0, 2147483647),
     CLI_OPT_OUT,
     CLI_OPT_END,

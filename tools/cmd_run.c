@@ -18,7 +18,7 @@ static const char *const help =
 
 static const cli_opt options[] = {
     CLI_OPT_CHOICE("split", "test|train"),
-    CLI_OPT_INT("limit", 0, 1 << 30),
+    CLI_OPT_INT("limit", 1, 1 << 30),
     CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_FLAG("reference"),
     CLI_OPT_REQUANT,

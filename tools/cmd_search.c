@@ -54,7 +54,7 @@ static const char *const help =
 static const cli_opt options[] = {
     CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
     CLI_OPT_INT("budget", 1, 1000000),
-    CLI_OPT_OUT,
+    CLI_OPT_OUT_DIR,
     CLI_OPT_LOOKUP("controller", "rl|ppo|evolution|random", frost_nas_controller_from_name),
     CLI_OPT_CHOICE("reward", "soft|hard"),
     CLI_OPT_LOOKUP("objective", "int8|min", frost_nas_objective_from_name),

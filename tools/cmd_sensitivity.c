@@ -69,7 +69,7 @@ static const cli_opt options[] = {
     CLI_OPT_INT("calib", 1, 10000000),
     CLI_OPT_INT("test-limit", 0, 100000000),
     CLI_OPT_INT("batch", 1, 65536),
-    CLI_OPT_INT("threads", 0, 1024),
+    CLI_OPT_INT("threads", 1, 1024),
     CLI_OPT_FLAG("sort"),
     CLI_OPT_END,
 };

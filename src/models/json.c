@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/util.h"
 #include "frost/file.h"
 #include "models/graph.h"
@@ -141,6 +142,21 @@ static int read_attrs(const cJSON *layer, frost_op op, frost_layer_attrs *a, con
     return 0;
 }
 
+/* A layer holds name, op, in and its op's attributes; anything else ("fn" on an add,
+ * "stride" on a bn) is a mistake the file's author should hear about. */
+static frost_status check_layer_fields(const cJSON *layer, const frost_op_info *info,
+                                       const char *src, const char *name)
+{
+    const char *allowed[32] = {"name", "op", "in"};
+    int n = 3;
+    for (int i = 0; i < info->n_attrs && n < 31; i++)
+        allowed[n++] = info->attrs[i].key;
+    allowed[n] = NULL;
+    char where[160];
+    snprintf(where, sizeof where, "layer '%s' (%s)", name, info->name);
+    return frost_json_known_fields(layer, allowed, src, where);
+}
+
 /* Builds one layer; returns the node index or -1 with the error set. */
 static int build_layer(frost_model *m, const cJSON *layer, const char *src, int index)
 {
@@ -159,6 +175,8 @@ static int build_layer(frost_model *m, const cJSON *layer, const char *src, int 
         return -1;
     }
     const frost_op_info *info = frost_op_info_of((frost_op)op);
+    if (check_layer_fields(layer, info, src, name) != FROST_OK)
+        return -1;
     int in[FROST_MAX_NODE_INPUTS];
     int n_in = get_inputs(m, layer, src, name, in);
     if (n_in < 0)
@@ -261,6 +279,11 @@ static frost_status parse_model(const cJSON *root, const char *src, frost_model 
     int h, w, c;
     if (!cJSON_IsObject(input))
         return frost_fail(FROST_ERR_FORMAT, "%s: missing object 'input' {h, w, c}", src);
+    static const char *const top_fields[] = {"format",  "version", "name", "input",
+                                             "classes", "layers",  NULL};
+    static const char *const input_fields[] = {"h", "w", "c", "mean", "std", "channels", NULL};
+    FROST_TRY(frost_json_known_fields(root, top_fields, src, "top level"));
+    FROST_TRY(frost_json_known_fields(input, input_fields, src, "input"));
     if (get_input_dim(input, "h", src, &h) || get_input_dim(input, "w", src, &w) ||
         get_input_dim(input, "c", src, &c))
         return FROST_ERR_FORMAT;
@@ -300,10 +323,8 @@ frost_status frost_model_from_json(const char *json_text, const char *source_nam
 {
     const char *src = source_name ? source_name : "architecture";
     *out = NULL;
-    cJSON *root = cJSON_Parse(json_text);
-    if (!root)
-        return frost_fail(FROST_ERR_FORMAT, "%s: invalid JSON near '%.20s'", src,
-                          cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+    cJSON *root;
+    FROST_TRY(frost_json_parse_strict(json_text, src, &root));
     frost_status s = parse_model(root, src, out);
     cJSON_Delete(root);
     return s;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "frost/cell.h"
@@ -352,6 +353,8 @@ static frost_status genotype_from_json(const cJSON *o, const char *what, frost_c
     const cJSON *edges = cJSON_GetObjectItemCaseSensitive(o, "edges");
     if (!cJSON_IsObject(o) || !cJSON_IsNumber(nodes) || !cJSON_IsArray(edges))
         return frost_fail(FROST_ERR_FORMAT, "cell file: '%s' needs \"nodes\" and \"edges\"", what);
+    static const char *const fields[] = {"nodes", "edges", NULL};
+    FROST_TRY(frost_json_known_fields(o, fields, "cell file", what));
     if (nodes->valuedouble < 2 || nodes->valuedouble > FROST_CELL_MAX_NODES)
         return frost_fail(FROST_ERR_FORMAT, "cell file: '%s' has %g nodes (2..%d)", what,
                           nodes->valuedouble, FROST_CELL_MAX_NODES);
@@ -390,12 +393,13 @@ static frost_status genotype_from_json(const cJSON *o, const char *what, frost_c
 
 frost_status frost_cell_pair_from_json(const char *text, frost_cell_pair *out)
 {
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, true);
-    if (!root)
-        return frost_fail(FROST_ERR_FORMAT, "cell file: not valid JSON");
-    frost_status s = genotype_from_json(cJSON_GetObjectItemCaseSensitive(root, "normal"), "normal",
-                                        &out->normal);
+    cJSON *root;
+    FROST_TRY(frost_json_parse_strict(text, "cell file", &root));
+    static const char *const fields[] = {"normal", "reduce", NULL};
+    frost_status s = frost_json_known_fields(root, fields, "cell file", "top level");
+    if (s == FROST_OK)
+        s = genotype_from_json(cJSON_GetObjectItemCaseSensitive(root, "normal"), "normal",
+                               &out->normal);
     if (s == FROST_OK)
         s = genotype_from_json(cJSON_GetObjectItemCaseSensitive(root, "reduce"), "reduce",
                                &out->reduce);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/util.h"
 #include "models/blocks.h"
 #include "nas/cell_internal.h"
@@ -346,6 +347,9 @@ static frost_status json_int(const cJSON *o, const char *key, int stage, int *ou
 static frost_status parse_json(const frost_nas_space *space, const cJSON *root,
                                frost_nas_genotype *g)
 {
+    static const char *const top[] = {"resolution", "stages", NULL};
+    static const char *const stage[] = {"block", "kernel", "expand", "layers", "width", NULL};
+    FROST_TRY(frost_json_known_fields(root, top, "nas genotype JSON", "top level"));
     FROST_TRY(json_int(root, "resolution", 0, &g->resolution));
     const cJSON *stages = cJSON_GetObjectItemCaseSensitive(root, "stages");
     if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) != FROST_NAS_STAGES)
@@ -354,6 +358,9 @@ static frost_status parse_json(const frost_nas_space *space, const cJSON *root,
     for (int i = 0; i < FROST_NAS_STAGES; i++) {
         const cJSON *o = cJSON_GetArrayItem(stages, i);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "block");
+        char where[32];
+        snprintf(where, sizeof where, "stage %d", i + 1);
+        FROST_TRY(frost_json_known_fields(o, stage, "nas genotype JSON", where));
         frost_nas_stage *s = &g->stage[i];
         s->block = -1;
         for (int k = 0; cJSON_IsString(b) && k < FROST_NAS_BLOCK_ALL; k++)
@@ -383,9 +390,8 @@ frost_status frost_nas_from_json_in(const frost_nas_space *space, const char *te
                                     frost_nas_genotype *g)
 {
     memset(g, 0, sizeof *g);
-    cJSON *root = cJSON_Parse(text);
-    if (!root)
-        return frost_fail(FROST_ERR_FORMAT, "nas genotype JSON: not valid JSON");
+    cJSON *root;
+    FROST_TRY(frost_json_parse_strict(text, "nas genotype JSON", &root));
     frost_status s = parse_json(space, root, g);
     cJSON_Delete(root);
     return s;

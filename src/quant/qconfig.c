@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/json.h"
 #include "core/util.h"
 #include "frost/file.h"
 #include "frost/qat.h"
@@ -204,10 +205,8 @@ static frost_status fill_defaults(cJSON *root)
 frost_status frost_qconfig_parse(const char *json_text, const char *source, frost_qconfig **out)
 {
     *out = NULL;
-    cJSON *root = cJSON_Parse(json_text);
-    if (!root)
-        return frost_fail(FROST_ERR_FORMAT, "%s: not valid JSON (near '%.20s')", source,
-                          cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+    cJSON *root;
+    FROST_TRY(frost_json_parse_strict(json_text, source, &root));
     frost_status s = check_tree(root, source);
     bool observer_given =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "activations"),
