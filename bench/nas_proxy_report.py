@@ -173,7 +173,8 @@ def main():
             if fid not in data:
                 continue
             seeds = sorted(data[fid])
-            variants.append((fid, [seeds[0]]))
+            for seed in seeds:  # each seed alone: a search trains every candidate once
+                variants.append((fid, [seed]))
             if len(seeds) > 1:
                 variants.append((fid, seeds))
         for fid, seeds in variants:
