@@ -107,6 +107,11 @@ bool frost_test_write_all(const char *path, const void *data, size_t n);
 /* The first occurrence of needle in data[size] (binary data: NULs allowed), or NULL. */
 char *frost_test_find_bytes(char *data, size_t size, const char *needle);
 
+/* Blanks the content-hash entry of a frost-written safetensors image in place (same
+ * length, so offsets hold): a test that edits a file to reach a deeper check then sees a
+ * file from another tool, which loads unchecked. Returns whether there was one. */
+bool frost_test_drop_content_hash(char *bytes, size_t n);
+
 /* What frost's safetensors reader says when the file whose bytes start at `bytes` is cut
  * to its first `cut` bytes: the length field, the header or the tensor data is short. */
 const char *frost_test_st_truncation_message(const char *bytes, size_t cut);

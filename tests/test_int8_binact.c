@@ -462,6 +462,7 @@ static void expect_corrupt(const char *path, const char *b, size_t n, const char
     CHECK(!from || (at != NULL && strlen(from) == strlen(to)));
     if (at)
         memcpy(at, to, strlen(to));
+    frost_test_drop_content_hash(c, n);
     write_all(path, c, n);
     frost_int8_model *m = NULL;
     CHECK(frost_int8_load(path, &m) == FROST_ERR_FORMAT);

@@ -382,6 +382,7 @@ TEST(test_corrupt_files_are_refused)
         if (!found)
             fprintf(stderr, "  pattern %s not in the file\n", edits[i][0]);
         CHECK(found);
+        frost_test_drop_content_hash(b, n);
         frost_test_write_all(bad, b, n);
         bool ok = loads(bad);
         if (ok)
@@ -394,6 +395,7 @@ TEST(test_corrupt_files_are_refused)
     int refused = 0;
     for (int t = 0; t < 300; t++) {
         memcpy(b, orig, n);
+        frost_test_drop_content_hash(b, n); /* as from another tool: data flips may load */
         for (int k = 0; k < 3; k++)
             b[frost_rng_u64(&r) % n] ^= (char)(1 + frost_rng_u64(&r) % 255);
         frost_test_write_all(bad, b, n);

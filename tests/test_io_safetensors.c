@@ -248,7 +248,9 @@ TEST(exact_bytes_of_small_file)
     frost_st_tensor t = {"a", FROST_DT_F32, 1, {2}, a};
     frost_st_meta m = {"k", "v"};
     CHECK_EQ_INT(frost_st_write(path, &t, 1, &m, 1), FROST_OK);
-    const char *json = "{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
+    /* the content hash pins the hash function: a file written today must verify tomorrow */
+    const char *json = "{\"__metadata__\":{\"k\":\"v\",\"frost.content_hash\":\"fh64:"
+                       "9c2acb4bf8d93ca7\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
                        "\"data_offsets\":[0,8]}}";
     size_t jl = strlen(json), n = (jl + 7) / 8 * 8;
     unsigned char expect[256] = {0};
@@ -273,8 +275,10 @@ TEST(empty_file_and_empty_tensors)
     char *raw = NULL;
     size_t size = 0;
     CHECK_EQ_INT(frost_read_file(path, &raw, &size), FROST_OK);
-    CHECK_EQ_INT(size, 16);
-    CHECK(raw && size == 16 && memcmp(raw, "\x08\0\0\0\0\0\0\0{}      ", 16) == 0);
+    const char *empty = "@\0\0\0\0\0\0\0{\"__metadata__\":{\"frost.content_hash\":"
+                        "\"fh64:66726f73742d7374\"}} ";
+    CHECK_EQ_INT(size, 72);
+    CHECK(raw && size == 72 && memcmp(raw, empty, size) == 0);
     free(raw);
     frost_st_file *f = NULL;
     CHECK_EQ_INT(frost_st_read(path, &f), FROST_OK);
@@ -282,6 +286,92 @@ TEST(empty_file_and_empty_tensors)
     CHECK(frost_st_find(f, "a") == NULL);
     CHECK(frost_st_meta_get(f, "format") == NULL);
     frost_st_close(f);
+    /* an empty file from another tool (no metadata at all) still loads */
+    CHECK(frost_test_write_all(path, "\x08\0\0\0\0\0\0\0{}      ", 16));
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_OK);
+    CHECK_EQ_INT(frost_st_count(f), 0);
+    frost_st_close(f);
+}
+
+static int notes_seen;
+static char last_note[512];
+static void count_note(const char *note, void *user)
+{
+    (void)user;
+    notes_seen++;
+    snprintf(last_note, sizeof last_note, "%s", note);
+}
+
+/* Rewrites the file at path with bytes [from, from + len) swapped with [to, to + len). */
+static void swap_bytes(const char *path, size_t from, size_t to, size_t len)
+{
+    size_t n = 0;
+    char *b = frost_test_read_all(path, &n), tmp[64];
+    CHECK(b && len <= sizeof tmp && from + len <= n && to + len <= n);
+    if (b && len <= sizeof tmp && from + len <= n && to + len <= n) {
+        memcpy(tmp, b + from, len);
+        memmove(b + from, b + to, len);
+        memcpy(b + to, tmp, len);
+        frost_test_write_all(path, b, n);
+    }
+    free(b);
+}
+
+/* Every file frost writes carries a content hash: a flipped value, two same-shaped tensors
+ * swapped, an edited metadata value are refused; a file without a hash loads with a note. */
+TEST(content_hash_catches_edits)
+{
+    char path[256];
+    path_in(path, sizeof path, "hashed.safetensors");
+    float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+    frost_st_tensor t[2] = {{"a", FROST_DT_F32, 1, {4}, a}, {"b", FROST_DT_F32, 1, {4}, b}};
+    frost_st_meta m = {"k", "v"};
+    CHECK_EQ_INT(frost_st_write(path, t, 2, &m, 1), FROST_OK);
+    frost_st_file *f = NULL;
+    notes_seen = 0;
+    frost_set_note_handler(count_note, NULL);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_OK);
+    CHECK_EQ_INT(notes_seen, 0);
+    const char *stored = frost_st_meta_get(f, "frost.content_hash");
+    CHECK(stored && strncmp(stored, "fh64:", 5) == 0 && strlen(stored) == 21);
+    frost_st_close(f);
+    size_t n = 0;
+    char *orig = frost_test_read_all(path, &n);
+    CHECK(orig != NULL);
+    if (!orig)
+        return;
+    size_t data = n - 32; /* a's 16 bytes, then b's */
+    /* one flipped bit in b[3] */
+    orig[n - 1] ^= 0x01;
+    frost_test_write_all(path, orig, n);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_ERR_FORMAT);
+    CHECK(strstr(frost_last_error(), "content hash mismatch") != NULL);
+    orig[n - 1] ^= 0x01;
+    /* a and b swapped: every byte is still there, under the other name */
+    frost_test_write_all(path, orig, n);
+    swap_bytes(path, data, data + 16, 16);
+    CHECK_EQ_INT(frost_st_map(path, &f), FROST_ERR_FORMAT);
+    CHECK(strstr(frost_last_error(), "content hash mismatch") != NULL);
+    /* a metadata value edited */
+    char *v = frost_test_find_bytes(orig, n, "\"k\":\"v\"");
+    CHECK(v != NULL);
+    if (v)
+        v[5] = 'w';
+    frost_test_write_all(path, orig, n);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_ERR_FORMAT);
+    /* without its hash (another tool's file): loads, with a note naming it */
+    CHECK(frost_test_drop_content_hash(orig, n));
+    frost_test_write_all(path, orig, n);
+    CHECK_EQ_INT(frost_st_read(path, &f), FROST_OK);
+    CHECK_EQ_INT(notes_seen, 1);
+    CHECK(strstr(last_note, "hashed.safetensors has no content hash") != NULL);
+    CHECK(f && strcmp(frost_st_meta_get(f, "k"), "w") == 0);
+    frost_st_close(f);
+    frost_set_note_handler(NULL, NULL);
+    /* the key is frost's own */
+    frost_st_meta own = {"frost.content_hash", "fh64:0"};
+    CHECK_EQ_INT(frost_st_write(path, t, 2, &own, 1), FROST_ERR_ARG);
+    free(orig);
 }
 
 /* An independent reader: Python's json + struct, and numpy when present. */
@@ -740,6 +830,7 @@ static void run_all(void)
     RUN(exact_bytes_of_small_file);
     RUN(empty_file_and_empty_tensors);
     RUN(python_reads_the_file);
+    RUN(content_hash_catches_edits);
     RUN(corrupt_json_and_header);
     RUN(corrupt_entries);
     RUN(corrupt_offsets);

@@ -420,12 +420,25 @@ static void check_output_paths(cli_args *a)
  * are not handed the parsed arguments; a process runs one command. */
 static const char *current_cmd = "frost";
 
+/* The library's notes go to stderr, each distinct one once (a file loaded twice notes
+ * once). */
+static void print_note(const char *note, void *user)
+{
+    static char last[512];
+    (void)user;
+    if (strcmp(note, last) == 0)
+        return;
+    snprintf(last, sizeof last, "%s", note);
+    fprintf(stderr, "frost %s: note: %s\n", current_cmd, note);
+}
+
 bool cli_parse(cli_args *a, const cli_spec *spec, int argc, char **argv)
 {
     memset(a, 0, sizeof *a);
     a->spec = spec;
     a->cmd = spec->cmd;
     current_cmd = spec->cmd;
+    frost_set_note_handler(print_note, NULL);
     flatten_tables(a);
     if (help_or_version(a, argc, argv))
         return false; /* exit_code 0 */

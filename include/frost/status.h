@@ -32,6 +32,13 @@ const char *frost_last_error(void);
 /* Record an error message for this thread and return `s` (for `return frost_fail(...)`). */
 frost_status frost_fail(frost_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Notes: things a user should hear about that are not errors (a file without a content
+ * hash loaded unchecked, say). The library never prints; it hands each note to the
+ * handler set here (none by default: notes are dropped). The handler may be called from
+ * any thread that loads or trains; `note` is valid during the call only. */
+typedef void (*frost_note_fn)(const char *note, void *user);
+void frost_set_note_handler(frost_note_fn fn, void *user);
+
 /* Number of threads used by frost's own kernels and by OpenBLAS (default: all cores). */
 void frost_set_threads(int n);
 int frost_get_threads(void);

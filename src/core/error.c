@@ -1,5 +1,6 @@
 /* Per-thread error messages and status names (see include/frost/frost.h). */
 #include "frost/status.h"
+#include "core/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,4 +31,25 @@ frost_status frost_fail(frost_status s, const char *fmt, ...)
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
     return s;
+}
+
+static frost_note_fn note_handler;
+static void *note_user;
+
+void frost_set_note_handler(frost_note_fn fn, void *user)
+{
+    note_handler = fn;
+    note_user = user;
+}
+
+void frost_note(const char *fmt, ...)
+{
+    if (!note_handler)
+        return;
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    note_handler(text, note_user);
 }

@@ -13,6 +13,9 @@ void *frost_alloc(size_t bytes);
 void *frost_calloc(size_t bytes);
 void frost_free(void *p);
 
+/* Hands a note to the handler set with frost_set_note_handler (or drops it). */
+void frost_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Checked size arithmetic: returns 0 and sets *out on success, -1 on overflow. */
 int frost_mul_size(size_t a, size_t b, size_t *out);
 

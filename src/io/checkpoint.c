@@ -18,6 +18,7 @@
 #include "io/checkpoint.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,19 @@ static frost_status decode_kmeans(const frost_st_file *f, const char *path, fros
                                        c->data, (int)c->shape[0], p->data);
 }
 
+/* A NaN or infinity in a weight, a BN statistic or an optimizer state makes every later
+ * output NaN: refuse the file instead of evaluating it to "loss nan". */
+static frost_status check_finite(const char *path, const char *name, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return frost_fail(FROST_ERR_NUMERIC,
+                              "%s: tensor '%s' holds %s at index %lld: the file is unusable (was "
+                              "training diverging when it was saved?)",
+                              path, name, isnan(x[i]) ? "NaN" : "an infinity", (long long)i);
+    return FROST_OK;
+}
+
 static frost_status copy_tensor(const frost_st_file *f, const char *path, frost_param *p)
 {
     const frost_st_tensor *t = frost_st_find(f, p->name);
@@ -211,7 +225,7 @@ static frost_status copy_tensor(const frost_st_file *f, const char *path, frost_
     if (!t && p->kind == FROST_PARAM_WEIGHT)
         FROST_TRY(decode_kmeans(f, path, p, &kmeans));
     if (kmeans)
-        return FROST_OK;
+        return check_finite(path, p->name, p->data, p->numel);
     if (!t)
         return frost_fail(FROST_ERR_SHAPE,
                           "%s: has no tensor '%s' (a checkpoint of another architecture?)", path,
@@ -225,7 +239,7 @@ static frost_status copy_tensor(const frost_st_file *f, const char *path, frost_
                           "(a checkpoint of another architecture?)",
                           path, p->name);
     memcpy(p->data, t->data, (size_t)p->numel * sizeof(float));
-    return FROST_OK;
+    return check_finite(path, p->name, p->data, p->numel);
 }
 
 /* A tensor that quantizing adds and an FP32 checkpoint cannot have: a fake-quant range
@@ -304,6 +318,7 @@ frost_status frost_checkpoint_apply_optimizer(const frost_st_file *f, const char
                               "(saved with another optimizer?)",
                               path, name);
         memcpy(data, t->data, (size_t)numel * sizeof(float));
+        FROST_TRY(check_finite(path, name, data, numel));
     }
     frost_optimizer_set_steps(opt, n);
     const char *k = frost_st_meta_get(f, "optim.gb_k"); /* absent in older checkpoints: 0 */

@@ -10,6 +10,7 @@
  */
 #include "frost/io.h"
 
+#include "core/hash.h"
 #include "core/util.h"
 
 #include <cJSON.h>
@@ -238,6 +239,65 @@ static void put_u64_le(unsigned char *p, uint64_t v)
  * region then starts 8-byte aligned in any buffer that is itself aligned. */
 static size_t padded_header_len(size_t json_len) { return (json_len + 7) & ~(size_t)7; }
 
+/* ---------------------------------------------------------------- content hash -- */
+
+/* Every file frost writes carries in its metadata a hash of what it means: each tensor's
+ * name, dtype, shape and bytes and each other metadata entry, in name order (so the
+ * layout in the file does not matter, but a flipped value, a truncated tensor or two
+ * same-shaped tensors swapped under each other's names all change it). */
+#define ST_HASH_KEY    "frost.content_hash"
+#define ST_HASH_PREFIX "fh64:"
+
+static uint64_t hash_text(const char *s, uint64_t h) { return frost_hash64(s, strlen(s) + 1, h); }
+
+static int compare_meta(const void *a, const void *b)
+{
+    return strcmp(((const frost_st_meta *)a)->key, ((const frost_st_meta *)b)->key);
+}
+
+/* false: out of memory */
+static bool content_hash(const frost_st_tensor *t, int n, const frost_st_meta *meta, int n_meta,
+                         uint64_t *out)
+{
+    named_index *order = malloc(sizeof *order * (size_t)(n > 0 ? n : 1));
+    frost_st_meta *sorted = malloc(sizeof *sorted * (size_t)(n_meta > 0 ? n_meta : 1));
+    if (!order || !sorted) {
+        free(order);
+        free(sorted);
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = (named_index){t[i].name, i};
+    qsort(order, (size_t)n, sizeof *order, compare_named);
+    uint64_t h = 0x66726f73742d7374ULL; /* "frost-st" */
+    for (int k = 0; k < n; k++) {
+        const frost_st_tensor *x = &t[order[k].index];
+        char shape[128];
+        int len = snprintf(shape, sizeof shape, "%s[", dtype_info[x->dtype].name);
+        for (int d = 0; d < x->ndim && len < (int)sizeof shape; d++)
+            len += snprintf(shape + len, sizeof shape - (size_t)len, "%lld,", (long long)x->shape[d]);
+        h = hash_text(shape, hash_text(x->name, h));
+        h = frost_hash64(x->data, (size_t)checked_nbytes(x), h);
+    }
+    int m = 0;
+    for (int i = 0; i < n_meta; i++)
+        if (strcmp(meta[i].key, ST_HASH_KEY) != 0)
+            sorted[m++] = meta[i];
+    qsort(sorted, (size_t)m, sizeof *sorted, compare_meta);
+    for (int i = 0; i < m; i++)
+        h = hash_text(sorted[i].value, hash_text(sorted[i].key, h));
+    free(order);
+    free(sorted);
+    *out = h;
+    return true;
+}
+
+static void format_hash(uint64_t h, char buf[32])
+{
+    snprintf(buf, 32, ST_HASH_PREFIX "%016llx", (unsigned long long)h);
+}
+
+
 frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, int n,
                             const frost_st_meta *meta, int n_meta)
 {
@@ -246,7 +306,23 @@ frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, in
     size_t data_size = 0;
     FROST_TRY(check_write_args(path, tensors, n, meta, n_meta, &data_size));
     FROST_TRY(check_unique_names(path, tensors, n, meta, n_meta));
-    char *json = build_header(tensors, n, meta, n_meta);
+    for (int i = 0; i < n_meta; i++)
+        if (strcmp(meta[i].key, ST_HASH_KEY) == 0)
+            return frost_fail(FROST_ERR_ARG, "file %s: metadata key '%s' is frost's own", path,
+                              ST_HASH_KEY);
+    frost_st_meta *all = malloc(sizeof *all * (size_t)(n_meta + 1));
+    uint64_t hash;
+    if (!all || !content_hash(tensors, n, meta, n_meta, &hash)) {
+        free(all);
+        return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory", path);
+    }
+    char hash_text_buf[32];
+    format_hash(hash, hash_text_buf);
+    if (n_meta > 0)
+        memcpy(all, meta, sizeof *all * (size_t)n_meta);
+    all[n_meta] = (frost_st_meta){ST_HASH_KEY, hash_text_buf};
+    char *json = build_header(tensors, n, all, n_meta + 1);
+    free(all);
     if (!json)
         return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory building the header", path);
     size_t json_len = strlen(json);
@@ -279,6 +355,7 @@ frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, in
 }
 
 /* ---------------------------------------------------------------- reader -- */
+
 
 struct frost_st_file {
     char *raw;     /* the whole file (frost_read_file, or mapped) */
@@ -630,6 +707,34 @@ static frost_status map_file(const char *path, frost_st_file *f, size_t *size)
     return st;
 }
 
+/* Checks the stored hash; a file without one (written by an older frost or another tool)
+ * loads with a note. */
+static frost_status verify_content_hash(const char *path, const frost_st_file *f)
+{
+    const char *stored = frost_st_meta_get(f, ST_HASH_KEY);
+    if (!stored) {
+        frost_note("%s has no content hash (written by another tool or an older frost): loaded "
+                   "without checking its contents",
+                   path);
+        return FROST_OK;
+    }
+    uint64_t h;
+    if (!content_hash(f->tensors, f->n, f->meta, f->n_meta, &h))
+        return frost_fail(FROST_ERR_NOMEM, "file %s: out of memory", path);
+    char want[32];
+    format_hash(h, want);
+    if (strcmp(stored, want) == 0)
+        return FROST_OK;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    return FROST_OK; /* fuzzers mutate contents: let them reach the parsers behind */
+#else
+    return frost_fail(FROST_ERR_FORMAT,
+                      "file %s: content hash mismatch (stored %s, contents give %s): the file was "
+                      "changed or damaged after frost wrote it",
+                      path, stored, want);
+#endif
+}
+
 /* Loads (read or mapped) and validates a file; on failure nothing is left open. */
 static frost_status open_file(const char *path, bool map, frost_st_file **out)
 {
@@ -643,6 +748,8 @@ static frost_status open_file(const char *path, bool map, frost_st_file **out)
     frost_status st = map ? map_file(path, f, &size) : frost_read_file(path, &f->raw, &size);
     if (st == FROST_OK)
         st = parse_file(path, f, size);
+    if (st == FROST_OK)
+        st = verify_content_hash(path, f);
     if (st != FROST_OK) {
         frost_st_close(f);
         return st;
