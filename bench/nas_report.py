@@ -197,6 +197,8 @@ def run_row(c, rows, target, front_g, full_acc):
 
 def main():
     runs_dir, target, out_dir = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    proxy_train = int(os.environ.get("PROXY_TRAIN", "4000"))
+    proxy_epochs = int(os.environ.get("PROXY_EPOCHS", "2"))
     runs, refs = load_runs(runs_dir), load_refs(runs_dir)
     full_acc = load_full_training(runs_dir)
     full_runs = {c: [r for r in rows if r["full"]] for c, rows in runs.items()}
@@ -209,8 +211,8 @@ def main():
     lines.append(f"Made by `bench/nas` (the command is the script; resumable). Target latency "
                  f"T = {target} ms (soft reward ACC·(LAT/T)^-0.07), int8 latency batch 1 at 1 "
                  "thread on this machine, int8 accuracy on 2,000 images held out of the "
-                 "training split (never the test set), proxy: QAT from scratch on 4,000 "
-                 "training images, 2 epochs (1 StatAssist float epoch, 1 W8A8 epoch with "
+                 f"training split (never the test set), proxy: QAT from scratch on {proxy_train:,} "
+                 f"training images, {proxy_epochs} epochs (1 StatAssist float epoch, then W8A8 with "
                  "GradBoost), network width 0.35. The controllers share a seed and a "
                  "result cache. Plot: `nas.svg` (full-budget candidates only).")
     lines += ["", "## Controllers on the same budget", "",
