@@ -175,6 +175,14 @@ TEST(bad_values_and_unknown_options)
     const char *not_dir[] = {"exists and is not a folder", NULL};
     snprintf(args, sizeof args, "cell-search --epochs 1 -o %s/plain", dir);
     expect_usage_errors(args, 1, not_dir, NULL);
+    /* the memory cap: refused before loading, with the numbers; a bad size is a usage error */
+    setenv("FROST_MEMORY_LIMIT", "1M", 1);
+    expect_error("train --epochs 1 --limit 10", "more than the memory limit of 1.0 MB");
+    CHECK(strstr(out, "needs 47.0 MB") != NULL); /* the Fashion-MNIST training images */
+    setenv("FROST_MEMORY_LIMIT", "lots", 1);
+    const char *bad_limit[] = {"FROST_MEMORY_LIMIT must be a size such as 512M", NULL};
+    expect_usage_errors("info frostnet_s", 1, bad_limit, NULL);
+    unsetenv("FROST_MEMORY_LIMIT");
     const char *obs[] = {"--observer must be minmax, ema, hist, percentile or entropy", NULL};
     expect_usage_errors("quantize x.safetensors --observer kl --calib 64 --w-bits 4", 1, obs, NULL);
     const char *ctrl[] = {"--controller", NULL};
@@ -613,9 +621,9 @@ static const char *hashed_copy(const char *fixture, const char *name)
     CHECK(n <= 256);
     for (int i = 0; i < n && i < 256; i++)
         t[i] = *frost_st_get(f, i);
-    static const char *const keys[] = {"format", "frost.version", "frost.arch", "frost.quant",
-                                       "frost.int8", "frost.kmeans", "optim.steps",
-                                       "optim.gb_k", "train.epoch", "train.config"};
+    static const char *const keys[] = {"format",      "frost.version", "frost.arch",  "frost.quant",
+                                       "frost.int8",  "frost.kmeans",  "optim.steps", "optim.gb_k",
+                                       "train.epoch", "train.config"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
         if (frost_st_meta_get(f, keys[k]))
             meta[n_meta++] = (frost_st_meta){keys[k], frost_st_meta_get(f, keys[k])};

@@ -18,7 +18,9 @@ const char cli_common_help[] =
     "  --name value or --name=value; a repeated option: the last one wins; -- ends the\n"
     "  options. Exit status: 0 success, 1 runtime error (files, data, training), 2 usage\n"
     "  error (unknown option, bad value; each one reported on its own line). Output paths\n"
-    "  (-o) are checked before any work starts; --threads is at most 4 x the cores.\n";
+    "  (-o) are checked before any work starts; --threads is at most 4 x the cores.\n"
+    "  FROST_MEMORY_LIMIT=SIZE (e.g. 512M, 4G; default: the machine's memory): files, data\n"
+    "  and batches that need more are refused before anything is allocated.\n";
 
 /* --- the option tables' bookkeeping ------------------------------------------------- */
 
@@ -358,6 +360,28 @@ static void check_machine_limits(cli_args *a)
                     threads, CLI_THREADS_PER_CORE, cores, CLI_THREADS_PER_CORE * cores);
 }
 
+/* FROST_MEMORY_LIMIT=N[K|M|G] (bytes, powers of 1024): the library's memory cap. */
+static void apply_memory_limit(cli_args *a)
+{
+    const char *v = getenv("FROST_MEMORY_LIMIT");
+    if (!v || !*v)
+        return;
+    char *end;
+    errno = 0;
+    double n = strtod(v, &end);
+    double unit = *end == 'K' || *end == 'k'   ? 1024.0
+                  : *end == 'M' || *end == 'm' ? 1048576.0
+                  : *end == 'G' || *end == 'g' ? 1073741824.0
+                                               : 1.0;
+    if (unit > 1.0)
+        end++;
+    if (errno || end == v || *end || !(n > 0) || n * unit > 1e18) {
+        usage_error(a, "FROST_MEMORY_LIMIT must be a size such as 512M or 4G (got '%s')", v);
+        return;
+    }
+    frost_set_memory_limit((uint64_t)(n * unit));
+}
+
 /* The nearest existing ancestor of `path` (the path itself excluded) into buf. */
 static void nearest_existing_parent(const char *path, char *buf, size_t size)
 {
@@ -456,6 +480,7 @@ bool cli_parse(cli_args *a, const cli_spec *spec, int argc, char **argv)
     }
     check_machine_limits(a);
     check_output_paths(a);
+    apply_memory_limit(a);
     a->exit_code = a->errors ? 2 : 0;
     return a->errors == 0;
 }

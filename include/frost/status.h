@@ -39,6 +39,13 @@ frost_status frost_fail(frost_status s, const char *fmt, ...) __attribute__((for
 typedef void (*frost_note_fn)(const char *note, void *user);
 void frost_set_note_handler(frost_note_fn fn, void *user);
 
+/* Memory cap: a file, data set, model or batch whose size exceeds it is refused before
+ * anything is allocated, with the number in the error (FROST_ERR_NOMEM), instead of the
+ * operating system killing the process midway. 0 restores the default: the machine's
+ * physical memory. The CLI reads it from FROST_MEMORY_LIMIT (e.g. 512M, 4G). */
+void frost_set_memory_limit(uint64_t bytes);
+uint64_t frost_memory_limit(void);
+
 /* Number of threads used by frost's own kernels and by OpenBLAS (default: all cores). */
 void frost_set_threads(int n);
 int frost_get_threads(void);

@@ -8,6 +8,7 @@
  * old file or the complete new one, never a torn mix.
  */
 #include "frost/file.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,9 @@ frost_status frost_write_file_atomic(const char *path, const void *data, size_t 
  * that grow or shrink while being read (or pipes) still come out right. */
 static frost_status read_to_end(const char *path, int fd, size_t hint, char **data, size_t *size)
 {
+    char what[4200];
+    snprintf(what, sizeof what, "file %s", path);
+    FROST_TRY(frost_check_memory(hint, what));
     size_t cap = hint < SIZE_MAX - 1 ? hint + 1 : SIZE_MAX;
     size_t len = 0;
     char *buf = malloc(cap);

@@ -13,6 +13,11 @@ void *frost_alloc(size_t bytes);
 void *frost_calloc(size_t bytes);
 void frost_free(void *p);
 
+/* FROST_OK when `bytes` fit under the memory limit; else FROST_ERR_NOMEM with "<what> needs
+ * N MB, more than the memory limit of M MB". Call before allocating what a file or a user
+ * setting sized. */
+frost_status frost_check_memory(uint64_t bytes, const char *what);
+
 /* Hands a note to the handler set with frost_set_note_handler (or drops it). */
 void frost_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -186,6 +186,9 @@ static frost_status idx_read_header(gzFile gz, const char *path, int min_dims, i
 /* Reads exactly `expect` bytes and then insists on the end of the data. */
 static frost_status idx_read_payload(gzFile gz, const char *path, uint64_t expect, uint8_t **out)
 {
+    char what[4200];
+    snprintf(what, sizeof what, "file %s (as its header says)", path);
+    FROST_TRY(frost_check_memory(expect, what));
     size_t cap = (size_t)FROST_MIN(expect, (uint64_t)IDX_INITIAL_BUFFER);
     uint8_t *buf = malloc(cap);
     if (!buf)
@@ -261,6 +264,9 @@ static frost_status dataset_alloc(frost_dataset *d, int n, int h, int w, int c, 
     if (frost_mul_size(pixels, (size_t)n, &bytes) != 0)
         return frost_fail(FROST_ERR_ARG, "dataset of %d images of %dx%dx%d is too large", n, h, w,
                           c);
+    char what[96];
+    snprintf(what, sizeof what, "a data set of %d images of %dx%dx%d", n, h, w, c);
+    FROST_TRY(frost_check_memory((uint64_t)bytes + (uint64_t)n, what));
     d->images = malloc(bytes ? bytes : 1);
     d->labels = malloc(n ? (size_t)n : 1);
     if (!d->images || !d->labels) {

@@ -165,6 +165,9 @@ static int add_tensor(frost_param **arr, int *count, int *cap, const char *layer
         p->shape[i] = shape[i];
         p->numel *= shape[i];
     }
+    uint64_t bytes = (uint64_t)p->numel * sizeof(float) * (kind == FROST_PARAM_BUFFER ? 1 : 2);
+    if (frost_check_memory(bytes, p->name) != FROST_OK)
+        return -2; /* the error names the tensor and the limit */
     p->data = frost_calloc((size_t)p->numel * sizeof(float));
     if (kind != FROST_PARAM_BUFFER)
         p->grad = frost_calloc((size_t)p->numel * sizeof(float));
@@ -180,7 +183,7 @@ static int add_param(frost_model *m, const char *layer, const char *suffix, fros
                      int ndim, const int64_t *shape)
 {
     int i = add_tensor(&m->params, &m->n_params, &m->cap_params, layer, suffix, kind, ndim, shape);
-    if (i < 0)
+    if (i == -1)
         frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory for %s", layer, suffix);
     return i;
 }
@@ -189,7 +192,7 @@ static int add_buffer(frost_model *m, const char *layer, const char *suffix, int
 {
     int i = add_tensor(&m->buffers, &m->n_buffers, &m->cap_buffers, layer, suffix,
                        FROST_PARAM_BUFFER, 1, &n);
-    if (i < 0)
+    if (i == -1)
         frost_fail(FROST_ERR_NOMEM, "layer '%s': out of memory for %s", layer, suffix);
     return i;
 }
@@ -470,8 +473,9 @@ int frost_g_mix_shared(frost_model *m, const char *name, int n_in, const int *in
         return frost_g_mix(m, name, n_in, in, none);
     if (owner >= m->n_nodes || m->nodes[owner].op != FROST_OP_MIX ||
         frost_mix_candidates(&m->nodes[owner]) != n_in + (none ? 1 : 0)) {
-        frost_fail(FROST_ERR_ARG, "layer '%s': cannot share the alpha of node %d (not a mix of "
-                                  "%d candidates)",
+        frost_fail(FROST_ERR_ARG,
+                   "layer '%s': cannot share the alpha of node %d (not a mix of "
+                   "%d candidates)",
                    name ? name : "", owner, n_in + (none ? 1 : 0));
         return -1;
     }

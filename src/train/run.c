@@ -184,6 +184,9 @@ frost_status frost_model_set_batch(frost_model *m, int batch)
     if (batch == m->batch)
         return FROST_OK;
     size_t bytes = layout_arena(m, batch, NULL);
+    char what[160];
+    snprintf(what, sizeof what, "model '%s' at batch %d (activations)", m->name, batch);
+    FROST_TRY(frost_check_memory(bytes, what));
     char *arena = frost_alloc(bytes);
     if (!arena)
         return frost_fail(FROST_ERR_NOMEM, "model '%s': cannot allocate %.1f MB for batch %d",
