@@ -301,6 +301,9 @@ static frost_status allocate(frost_fp32_model *m)
     }
     m->threads_planned = omp_get_num_procs();
     m->thread_floats = (tile + 15) & ~(size_t)15;
+    FROST_TRY(frost_check_memory((uint64_t)m->arena_bytes +
+                                     (m->thread_floats * m->threads_planned + shared) * 4 + 128,
+                                 "the fp32 engine's activations and scratch"));
     m->arena = frost_calloc(m->arena_bytes + 64);
     m->scratch =
         frost_calloc((m->thread_floats * m->threads_planned + shared + 16) * sizeof(float));

@@ -434,6 +434,10 @@ frost_status frost_int8_prepare(frost_int8_model *m)
     size_t dots_bytes = (bin_dots * 4 + 63) & ~(size_t)63;
     size_t bin_bytes = bits_bytes + dots_bytes + bin_floats * 4;
     m->scratch_bytes = bin_bytes > m->scratch_bytes ? bin_bytes : m->scratch_bytes;
+    char what[160];
+    snprintf(what, sizeof what, "int8 model '%s' (activations and scratch)", m->name);
+    FROST_TRY(frost_check_memory(
+        (uint64_t)m->arena_bytes + m->scratch_bytes + m->padded_bytes + 192, what));
     m->arena = frost_calloc(m->arena_bytes + 64);
     m->scratch = frost_calloc(m->scratch_bytes + 64);
     m->out = malloc((size_t)m->classes * sizeof(float));
