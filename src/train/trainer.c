@@ -12,9 +12,10 @@
  * the epoch's running loss and accuracy; the loader's samples and augmentation depend on
  * (seed, epoch, position) only, so resuming there is exact too.
  *
- * Safety: every step checks the loss and every gradient for NaN/Inf, and the loss's
- * moving average for divergence; trouble fails with the step and the parameter named, or
- * rolls back to the last checkpoint with half the learning rate (on_nan).
+ * Safety: every step checks the loss and every gradient for NaN/Inf (the latter through
+ * the optimizer's gradient norm), and the loss's moving average for divergence; trouble fails with
+ * the step and the parameter named, or rolls back to the last checkpoint with half the learning
+ * rate (on_nan).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -274,7 +275,8 @@ static bool watch_diverged(divergence_watch *w, double loss, const frost_model *
 }
 
 /* No NaN or Inf in x. x - x is 0 for finite values and NaN otherwise; sixteen independent
- * lanes keep it one vectorized read of the buffer (no reassociation needed). */
+ * lanes keep it one vectorized read of the buffer (no reassociation needed). Only read
+ * after the optimizer found a non-finite gradient (see train_step). */
 static bool all_finite(const float *x, int64_t n)
 {
     float lane[16] = {0};
@@ -526,12 +528,16 @@ static frost_status train_step(trainer *t, int n, int64_t step, float lr)
         m->params[t->poison_param].grad[0] = NAN;
         t->poison_param = -1; /* once: a rollback then passes this step */
     }
-    int bad = first_nonfinite_grad(m);
+    /* The optimizer's global gradient norm (every step, for clipping) is the finite check:
+     * a NaN/Inf element makes it fail before anything is updated. Only then are the
+     * gradients read again, to name the first bad parameter. */
+    frost_status s = frost_optimizer_step(t->opt, lr);
+    int bad = s == FROST_ERR_NUMERIC ? first_nonfinite_grad(m) : -1;
     if (bad >= 0)
         return trouble(t, step,
                        "the gradient of %s is not finite (the first such parameter; loss %g)",
                        m->params[bad].name, (double)loss);
-    FROST_TRY(frost_optimizer_step(t->opt, lr));
+    FROST_TRY(s);
     frost_model_qat_after_step(m); /* BinaryConnect's weight clipping */
     if (cfg->after_step)
         cfg->after_step(m, lr, cfg->after_step_user);
