@@ -1,5 +1,6 @@
 /* frost train: train a model (built-in or JSON) on IDX data, with checkpoints and resume. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,7 +37,20 @@ static const char *const help =
     "  -o, --out FILE      checkpoint (default runs/MODEL.safetensors)\n"
     "  --csv FILE          per-epoch metrics (default: checkpoint path + .csv)\n"
     "  --resume            continue from --out if it exists (same settings required)\n"
+    "  --checkpoint-every N  also save every N steps inside an epoch (exact resume\n"
+    "                      from there; default 0 = at epoch ends only)\n"
+    "  --on-nan WHAT       a NaN/Inf loss or gradient, or a diverging loss: stop (default;\n"
+    "                      names the step and the layer, exit 1) or rollback (reload the\n"
+    "                      last checkpoint, halve the learning rate, go on; gives up\n"
+    "                      after --max-rollbacks, default 3)\n"
+    "  --max-rollbacks N   rollbacks before giving up (default 3)\n"
+    "  --divergence K      diverged when the loss's ~50-step moving average exceeds K x\n"
+    "                      max(its lowest so far, ln(classes)/2) after 50 steps\n"
+    "                      (default 10; 0 = off, NaN/Inf is still caught)\n"
     "  --quiet             only the final summary\n"
+    "SIGINT (Ctrl-C) or SIGTERM saves the checkpoint at the current step and exits with\n"
+    "130 or 143; run the same command with --resume to continue exactly. A second\n"
+    "Ctrl-C quits at once without saving.\n"
     "\nquantization-aware training:\n"
     "  --qat               train the fake-quant model (conv+BN folded, weights and\n"
     "                      activations fake-quantized, EMA observers)\n"
@@ -63,6 +77,12 @@ typedef struct {
 static void print_progress(const frost_progress *p, void *user)
 {
     progress_state *st = user;
+    if (p->note) { /* a rollback: always said, on stderr */
+        if (st->tty && !st->quiet)
+            fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "frost train: %s\n", p->note);
+        return;
+    }
     if (p->epoch_end) {
         if (st->tty && !st->quiet)
             fprintf(stderr, "\r\033[K");
@@ -127,6 +147,10 @@ static const cli_opt training_options[] = {
     CLI_OPT_INT("seed", 0, 2147483647),
     CLI_OPT_INT("test-every", 0, 100000),
     CLI_OPT_FLAG("resume"),
+    CLI_OPT_INT("checkpoint-every", 0, 2147483647),
+    CLI_OPT_CHOICE("on-nan", "stop|rollback"),
+    CLI_OPT_INT("max-rollbacks", 0, 1000),
+    CLI_OPT_FLOAT("divergence", 0.0, 1e30),
     CLI_OPT_FLAG("quiet"),
     CLI_OPT_INT("val", 0, 10000000),
     CLI_OPT_INT("limit", 1, 100000000),
@@ -178,6 +202,42 @@ static void read_training(const cli_args *a, frost_train_config *c)
     c->test_every = cli_int(a, "test-every", 1);
     c->resume = cli_flag(a, "resume");
     c->quiet = cli_flag(a, "quiet");
+    c->checkpoint_every = cli_int(a, "checkpoint-every", 0);
+    c->on_nan = cli_choice(a, "on-nan", 0) == 1 ? FROST_ON_NAN_ROLLBACK : FROST_ON_NAN_STOP;
+    c->max_rollbacks = cli_int(a, "max-rollbacks", c->max_rollbacks);
+    c->divergence_factor = cli_float(a, "divergence", c->divergence_factor);
+}
+
+/* The signal that asked training to stop (0 = none): the handler only sets it, frost_train
+ * polls it between steps, saves and returns FROST_STOPPED. */
+static volatile sig_atomic_t stop_signal;
+
+static void request_stop(int sig) { stop_signal = sig; }
+
+/* SA_RESETHAND: a second Ctrl-C kills at once (the checkpoint on disk stays whole). */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = request_stop;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Exit code of a stop: 128 + the signal, as a shell reports a process it killed. */
+static int report_stop(const frost_train_result *r, const char *out, int sig)
+{
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (r->stop_saved)
+        fprintf(stderr,
+                "frost train: %s: stopped at epoch %d after batch %d; checkpoint saved in %s\n"
+                "frost train: to continue, run the same command with --resume\n",
+                name, r->stop_epoch + 1, r->stop_batch, out);
+    else
+        fprintf(stderr, "frost train: %s: stopped; %s\n", name, frost_last_error());
+    return 128 + sig;
 }
 
 /* QAT settings; false (after saying why) when they contradict each other. Options that only
@@ -340,14 +400,27 @@ int cmd_train(int argc, char **argv)
                from ? " (fine-tuning)" : " (from scratch)");
     progress_state st = {.tty = isatty(fileno(stderr)), .quiet = cfg.quiet};
     frost_train_result r = {0};
-    if (s == FROST_OK)
+    stop_signal = 0;
+    cfg.stop = &stop_signal;
+    if (s == FROST_OK) {
+        install_stop_handlers();
         s = frost_train(m, &train, val.n ? &val : NULL, &test, &cfg, print_progress, &st, &r);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+    }
+    if (s == FROST_STOPPED && st.tty && !cfg.quiet)
+        fprintf(stderr, "\r\033[K");
     if (s == FROST_OK && cfg.resume && r.epochs_run == 0)
         printf("%s already holds all %d epochs; nothing to do\n", out, cfg.epochs);
     if (s == FROST_OK && r.epochs_run > 0)
         printf("done: test accuracy %.2f%%  (%d epochs in %.1fs, %.0f img/s)  checkpoint %s\n",
                100.0 * r.test_acc, r.epochs_run, r.seconds, r.images_per_s, out);
-    int rc = s == FROST_OK ? 0 : cli_error("train");
+    if (s == FROST_OK && r.rollbacks > 0)
+        printf("note: %d rollback(s) after NaN/divergence, each halving the learning rate\n",
+               r.rollbacks);
+    int rc = s == FROST_OK        ? 0
+             : s == FROST_STOPPED ? report_stop(&r, out, stop_signal ? stop_signal : SIGINT)
+                                  : cli_error("train");
     frost_model_free(m);
     frost_dataset_free(&train);
     frost_dataset_free(&val);

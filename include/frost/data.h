@@ -86,6 +86,9 @@ void frost_loader_start_epoch(frost_loader *l, int epoch);
 /* Fills images (float NHWC, batch*h*w*c) and labels; returns the count (0 at the epoch's end). */
 int frost_loader_next(frost_loader *l, float *images, uint8_t *labels);
 int frost_loader_batches(const frost_loader *l);
+/* Skips the first `batches` batches of the current epoch (after frost_loader_start_epoch):
+ * the next batch is the one an uninterrupted epoch would give there (resuming mid-epoch). */
+void frost_loader_seek(frost_loader *l, int batches);
 void frost_loader_free(frost_loader *l);
 
 #endif

@@ -20,7 +20,8 @@ typedef enum {
     FROST_ERR_FORMAT,      /* a file's contents are corrupt or not what they claim */
     FROST_ERR_SHAPE,       /* shapes that do not chain, or a mismatch with a model */
     FROST_ERR_UNSUPPORTED, /* valid but not implemented */
-    FROST_ERR_NUMERIC      /* NaN/Inf where a finite number is required */
+    FROST_ERR_NUMERIC,     /* NaN/Inf where a finite number is required */
+    FROST_STOPPED          /* stopped on request (frost_train_config.stop): not a failure */
 } frost_status;
 
 /* Short fixed name of a status ("format error", ...). */

@@ -5,6 +5,7 @@
 #ifndef FROST_TRAIN_H
 #define FROST_TRAIN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,6 +13,12 @@
 #include "frost/model.h"
 #include "frost/optim.h"
 #include "frost/status.h"
+
+/* What training does when the loss or a gradient is NaN/Inf, or the loss diverges. */
+typedef enum {
+    FROST_ON_NAN_STOP = 0, /* fail with FROST_ERR_NUMERIC, naming the step and the layer */
+    FROST_ON_NAN_ROLLBACK  /* reload the last checkpoint, halve the learning rate, go on */
+} frost_on_nan;
 
 typedef struct {
     int epochs; /* > 0 */
@@ -39,10 +46,25 @@ typedef struct {
      * gradients and rewrites the shared weights here. NULL = none. */
     void (*after_step)(frost_model *m, float lr, void *user);
     void *after_step_user;
+    /* Also save the checkpoint every N optimizer steps inside an epoch (with the position,
+     * the random streams and the epoch's running metrics, so resuming is exact); 0 = at
+     * epoch ends only. Needs `checkpoint`. */
+    int checkpoint_every;
+    frost_on_nan on_nan;
+    int max_rollbacks; /* FROST_ON_NAN_ROLLBACK gives up after this many (default 3) */
+    /* Divergence: after a 50-step warm-up, training counts as diverged when the loss's
+     * moving average (about the last 50 steps) exceeds divergence_factor x max(the lowest
+     * such average so far, ln(classes) / 2), the lowest average starting at ln(classes),
+     * the loss of a uniform guess. Default 10; 0 = off (NaN/Inf is always caught). */
+    float divergence_factor;
+    /* Polled between steps (a flag a signal handler sets): when non-zero, frost_train saves
+     * the checkpoint at the current step and returns FROST_STOPPED. NULL = never. */
+    const volatile sig_atomic_t *stop;
 } frost_train_config;
 
 /* Defaults: 10 epochs, batch 64, SGD Nesterov lr 0.1 cosine with 1 warm-up epoch,
- * label smoothing 0.1, Fashion-MNIST normalisation, crop pad 2, no flip, seed 1. */
+ * label smoothing 0.1, Fashion-MNIST normalisation, crop pad 2, no flip, seed 1;
+ * stop on NaN, divergence factor 10, 3 rollbacks at most. */
 frost_train_config frost_train_defaults(void);
 
 typedef struct {
@@ -55,6 +77,7 @@ typedef struct {
     bool epoch_end;          /* the epoch's summary (val/test filled) */
     float val_acc, test_acc; /* -1 if not evaluated */
     double images_per_s;
+    const char *note; /* non-NULL for one call: an event to tell the user (a rollback) */
 } frost_progress;
 
 typedef void (*frost_progress_fn)(const frost_progress *p, void *user);
@@ -63,12 +86,21 @@ typedef struct {
     int epochs_run; /* in this call (less than epochs after a resume) */
     float train_loss, train_acc, val_acc, test_acc;
     double seconds, images_per_s;
+    int rollbacks; /* FROST_ON_NAN_ROLLBACK: how many happened */
+    /* FROST_STOPPED: the position saved in the checkpoint (epochs done, batches of the next) */
+    int stop_epoch, stop_batch;
+    bool stop_saved; /* the checkpoint holds that position (false without a checkpoint) */
 } frost_train_result;
 
 /* Trains m on `train`; after each epoch evaluates on val and test (either may be
  * NULL), calls progress, appends to the CSV and saves the checkpoint. With
- * cfg->resume and an existing checkpoint, loads it and continues from the epoch
- * after the one it holds: the result equals an uninterrupted run. */
+ * cfg->resume and an existing checkpoint, loads it and continues from the step
+ * after the one it holds: the result equals an uninterrupted run.
+ * A NaN/Inf loss or gradient, or a diverging loss, fails with FROST_ERR_NUMERIC and a
+ * message naming the epoch, batch, global step and (for gradients) the parameter, unless
+ * cfg->on_nan rolls back. *cfg->stop set: returns FROST_STOPPED after saving (result
+ * filled). The environment variable FROST_TEST_NAN_GRAD=<param>@<step> (tests only)
+ * poisons that parameter's gradient at that global step (1-based), once per call. */
 frost_status frost_train(frost_model *m, const frost_dataset *train, const frost_dataset *val,
                          const frost_dataset *test, const frost_train_config *cfg,
                          frost_progress_fn progress, void *user, frost_train_result *result);

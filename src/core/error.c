@@ -18,6 +18,7 @@ const char *frost_status_name(frost_status s)
     case FROST_ERR_SHAPE: return "shape error";
     case FROST_ERR_UNSUPPORTED: return "unsupported";
     case FROST_ERR_NUMERIC: return "numeric error";
+    case FROST_STOPPED: return "stopped";
     }
     return "unknown error";
 }

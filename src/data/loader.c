@@ -156,6 +156,14 @@ int frost_loader_batches(const frost_loader *l)
     return l->d->n / l->batch + (l->d->n % l->batch != 0);
 }
 
+void frost_loader_seek(frost_loader *l, int batches)
+{
+    if (!l || batches <= 0)
+        return;
+    /* the samples and their augmentation depend on the position only */
+    l->pos = batches >= frost_loader_batches(l) ? l->d->n : batches * l->batch;
+}
+
 void frost_loader_free(frost_loader *l)
 {
     if (!l)
