@@ -28,6 +28,13 @@ done
 # checkpoints and safetensors: float, QAT and a k-means compressed one
 cp $fx/float.safetensors $fx/qat.safetensors "$out/checkpoint/"
 "$frost" compress $fx/float.safetensors --bits 2 --max-iter 5 -o "$out/checkpoint/kmeans.safetensors" > /dev/null
+# and a 1 KB one with its fake-quant, int8 and ONNX forms (small seeds fuzz fastest)
+python3 fuzz/make_tiny_checkpoint.py "$out/checkpoint/tiny.safetensors"
+export OMP_NUM_THREADS=1
+"$frost" quantize "$out/checkpoint/tiny.safetensors" --calib 16 -o "$out/checkpoint/tiny.ptq.safetensors" > /dev/null
+"$frost" convert "$out/checkpoint/tiny.ptq.safetensors" -o "$out/int8/tiny.int8" > /dev/null
+"$frost" export "$out/int8/tiny.int8" --onnx "$out/onnx/tiny_qdq.onnx" > /dev/null
+"$frost" export "$out/checkpoint/tiny.safetensors" --onnx "$out/onnx/tiny.onnx" > /dev/null
 cp "$out"/checkpoint/*.safetensors "$out/safetensors/"
 
 # int8 models (both requantizations); ONNX: float fixtures and a QDQ export
