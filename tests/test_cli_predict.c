@@ -411,6 +411,22 @@ static void truncate_copy(const char *from, const char *to, size_t keep)
     write_bytes(to, buf, keep);
 }
 
+/* e.jpg with its scan cut after `keep` bytes of entropy-coded data and the end-of-image
+ * marker appended: a file that ends properly but whose pixels are missing. */
+static void write_cut_scan_jpeg(const char *to, size_t keep)
+{
+    static unsigned char buf[1 << 16];
+    size_t n = read_bytes("e.jpg", buf, sizeof buf), sos = 0;
+    for (size_t i = 0; i + 1 < n && !sos; i++)
+        if (buf[i] == 0xff && buf[i + 1] == 0xda)
+            sos = i;
+    size_t scan = sos + 2 + ((size_t)buf[sos + 2] << 8 | buf[sos + 3]); /* after the header */
+    CHECK(sos > 0 && scan + keep + 2 < n);
+    buf[scan + keep] = 0xff;
+    buf[scan + keep + 1] = 0xd9;
+    write_bytes(to, buf, scan + keep + 2);
+}
+
 TEST(bad_images_and_options)
 {
     char args[2048], model[400];
@@ -427,6 +443,11 @@ TEST(bad_images_and_options)
     write_bytes("junk.png", "this is no PNG at all", 21);
     snprintf(args, sizeof args, "predict %s %s", model, path_of("junk.png"));
     expect_error(args, "junk.png: not a PNG file");
+    /* found by fuzz/fuzz_image: libjpeg fills a scan cut short by a marker with grey and
+     * only warns ("premature end of data segment"); such a file must be refused too */
+    write_cut_scan_jpeg("cut.jpg", 40);
+    snprintf(args, sizeof args, "predict %s %s", model, path_of("cut.jpg"));
+    expect_error(args, "cut.jpg: corrupt or truncated JPEG: Corrupt JPEG data");
     write_bytes("junk.jpg", "\xff\xd8\xff\xe0 not really", 15);
     snprintf(args, sizeof args, "predict %s %s", model, path_of("junk.jpg"));
     expect_error(args, "junk.jpg: corrupt or truncated JPEG");

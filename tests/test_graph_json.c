@@ -136,6 +136,10 @@ TEST(bad_architectures_are_refused_with_names)
     expect_bad("\"name\":\"b1\"", "\"name\":\"c1\"", "duplicate");
     expect_bad("\"out\":4,\"k\":3,\"stride\":1", "\"out\":\"4\",\"k\":3,\"stride\":1", "'out'");
     expect_bad("\"p\":0.2", "\"p\":1.5", "drop");
+    /* a number beyond int's range must be refused before it is converted to int (the
+     * conversion is undefined: clang's UBSan stops on it) */
+    expect_bad("\"out\":4,\"k\":3,\"stride\":1", "\"out\":4e300,\"k\":3,\"stride\":1", "'out'");
+    expect_bad("\"out\":4,\"k\":3,\"stride\":1", "\"out\":4,\"k\":-3e9,\"stride\":1", "'k'");
     expect_bad("\"h\":8", "\"h\":-8", "input.h");
     expect_bad("{\"format\"", "[{\"format\"", ""); /* not an object */
     expect_bad("\"layers\":[", "\"layers\":[[],", "layers[0]");

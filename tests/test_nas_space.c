@@ -153,6 +153,26 @@ TEST(test_bad_genotypes_refused)
     CHECK(frost_nas_from_json("{\"resolution\":28.5,\"stages\":[]}", &g) != FROST_OK);
     CHECK(frost_nas_from_json("{\"resolution\":28,\"stages\":[],\"res\":1}", &g) != FROST_OK &&
           strstr(frost_last_error(), "unknown field 'res'"));
+    /* found by fuzz/fuzz_nas_genotype: well-formed genotypes with a value outside the space
+     * (a kernel of 1 in JSON, a resolution the space does not offer) used to parse */
+    CHECK(frost_nas_from_string("r28.m56+w.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w", &g) == FROST_OK);
+    char *json = frost_nas_to_json(&g);
+    char *kernel = json ? strstr(json, "\"kernel\":5") : NULL;
+    char *res = json ? strstr(json, "\"resolution\":28") : NULL;
+    CHECK(kernel != NULL && res != NULL);
+    if (kernel && res) {
+        kernel[9] = '1';
+        CHECK(frost_nas_from_json(json, &g) != FROST_OK);
+        CHECK(strstr(frost_last_error(), "outside the space") != NULL);
+        kernel[9] = '5';
+        CHECK(frost_nas_from_json(json, &g) == FROST_OK);
+        res[14] = '6'; /* 26 */
+        CHECK(frost_nas_from_json(json, &g) != FROST_OK);
+        CHECK(strstr(frost_last_error(), "resolution 26") != NULL);
+    }
+    free(json);
+    CHECK(frost_nas_from_string("r27.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w.m36+w", &g) != FROST_OK);
+    CHECK(strstr(frost_last_error(), "resolution 27") != NULL);
     int idx[FROST_NAS_DECISIONS] = {0};
     idx[3] = 7; /* s1.expand has three options */
     CHECK(frost_nas_from_indices(idx, &space, &g) != FROST_OK);

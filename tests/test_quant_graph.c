@@ -271,6 +271,10 @@ TEST(test_config_errors)
     expect_quantize_error("{\"weights\": {\"bits\": 9}}", "2..8");
     expect_quantize_error("{\"activations\": {\"bits\": 1}}", "2..8");
     expect_quantize_error("{\"weights\": {\"bits\": 4.5}}", "integer");
+    /* found by fuzz/fuzz_qconfig: a number beyond int's range was converted to int before
+     * the range check (undefined behaviour; clang's UBSan stops there) */
+    expect_quantize_error("{\"activations\": {\"bits\": 2e55}}", "2..8");
+    expect_quantize_error("{\"weights\": {\"bits\": -1e300}}", "2..8");
     expect_quantize_error("{\"layers\": {\"nope\": {\"weights\": {\"bits\": 4}}}}",
                           "'nope' does not exist");
     expect_quantize_error("{\"layers\": {\"add\": {\"weights\": {\"bits\": 4}}}}", "no weights");

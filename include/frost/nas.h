@@ -108,7 +108,9 @@ void frost_nas_sample(const frost_nas_space *space, uint64_t *rng_state, frost_n
 
 /* A short stable text form, e.g. "r28.m360n.f53+s..." (also the cache key), and its 64-bit
  * FNV-1a hash. Block letters m, f, g, d, and c for a cell block; frost_nas_from_string
- * parses in a space without cells (it refuses 'c'), _in in `space` (NULL: without cells). */
+ * parses in the default space (no cells: it refuses 'c'), _in in `space` (NULL: the
+ * default). Both parsers, text and JSON, refuse a value the space does not offer
+ * (frost_nas_check). */
 void frost_nas_to_string(const frost_nas_genotype *g, char *buf, int size);
 frost_status frost_nas_from_string(const char *s, frost_nas_genotype *g);
 frost_status frost_nas_from_string_in(const frost_nas_space *space, const char *s,

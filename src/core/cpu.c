@@ -139,7 +139,8 @@ static void brand_string(char *dst, size_t size)
 {
     uint32_t r[12] = {0};
     dst[0] = '\0';
-    if (__get_cpuid_max(0x80000000u, NULL) < 0x80000004u)
+    /* gcc's cpuid.h returns unsigned, clang's int: compare as unsigned for both */
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) < 0x80000004u)
         return;
     for (uint32_t i = 0; i < 3; i++)
         __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);

@@ -3,8 +3,8 @@
  * PNG through libpng and JPEG through libjpeg. Both libraries report errors by calling a
  * handler that must not return; ours record the message and longjmp back to the decoder,
  * which frees what it allocated and returns an error. Their warnings are silenced (the
- * library never prints), except libjpeg's "premature end of data", which it would
- * otherwise paper over with grey pixels: a truncated JPEG is an error here.
+ * library never prints), except libjpeg's warnings of corrupt or missing data, which it
+ * would otherwise paper over with grey pixels: a truncated or corrupt JPEG is an error here.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -291,11 +291,28 @@ static void jpeg_on_error(j_common_ptr cinfo)
     longjmp(e->jmp, 1);
 }
 
-/* Warnings (level -1) are ignored, except the one libjpeg raises when the data ends early
- * (it then fills the rest with grey): a truncated file must not yield a guess. */
+/* Warnings after which libjpeg makes pixels up (grey or zero coefficients) instead of
+ * decoding them: the data ends early, a marker cuts a scan short, a code is not in the
+ * table, the scans are inconsistent. A corrupt file must not yield a guess (the fuzzer
+ * found a 289-byte JPEG that "decoded" to 64 megapixels of grey). */
+static bool jpeg_warning_is_corruption(int code)
+{
+    switch (code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_PROGRESSION: return true;
+    default: return false;
+    }
+}
+
+/* Other warnings (level -1: an unknown JFIF revision, stray bytes between markers, ...)
+ * are ignored. */
 static void jpeg_on_message(j_common_ptr cinfo, int level)
 {
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+    if (level < 0 && jpeg_warning_is_corruption(cinfo->err->msg_code))
         jpeg_on_error(cinfo);
 }
 

@@ -5,6 +5,8 @@
  * the source, the layer and the field.
  */
 #include <cJSON.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +24,9 @@ static int get_int(const cJSON *obj, const char *key, int def, int *out, const c
         *out = def;
         return 0;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) {
+    /* in int's range before the cast: converting a double outside it is undefined */
+    if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= INT_MAX) ||
+        v->valuedouble != (double)(int)v->valuedouble) {
         frost_fail(FROST_ERR_FORMAT, "%s: layer '%s': field '%s' must be an integer", src, layer,
                    key);
         return -1;

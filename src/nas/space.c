@@ -267,6 +267,15 @@ frost_status frost_nas_from_string(const char *s, frost_nas_genotype *g)
     return frost_nas_from_string_in(NULL, s, g);
 }
 
+/* A parsed genotype must also be one of the space's (NULL: the default space): a
+ * resolution, kernel, expansion or width the space does not offer is refused here rather
+ * than by whatever builds or looks the genotype up later. */
+static frost_status check_in_space(const frost_nas_genotype *g, const frost_nas_space *space)
+{
+    frost_nas_space def = frost_nas_space_default();
+    return frost_nas_check(g, space ? space : &def);
+}
+
 frost_status frost_nas_from_string_in(const frost_nas_space *space, const char *s,
                                       frost_nas_genotype *g)
 {
@@ -300,7 +309,7 @@ frost_status frost_nas_from_string_in(const frost_nas_space *space, const char *
     }
     if (*p)
         return frost_fail(FROST_ERR_ARG, "nas: genotype '%s' has trailing text '%s'", s, p);
-    return FROST_OK;
+    return check_in_space(g, space);
 }
 
 uint64_t frost_nas_hash(const frost_nas_genotype *g)
@@ -394,7 +403,7 @@ frost_status frost_nas_from_json_in(const frost_nas_space *space, const char *te
     FROST_TRY(frost_json_parse_strict(text, "nas genotype JSON", &root));
     frost_status s = parse_json(space, root, g);
     cJSON_Delete(root);
-    return s;
+    return s == FROST_OK ? check_in_space(g, space) : s;
 }
 
 /* ---- building ---- */

@@ -88,8 +88,9 @@ static frost_status check_spec(const cJSON *o, const char *where, bool weights, 
         if (!key_known(k, weights ? spec_keys_w : spec_keys_a))
             return frost_fail(FROST_ERR_FORMAT, "%s: %s: unknown key '%s'", src, where, k);
         if (strcmp(k, "bits") == 0) {
-            if (!cJSON_IsNumber(it) || it->valuedouble != (int)it->valuedouble ||
-                it->valueint < 2 || it->valueint > 8)
+            /* range first: converting a double outside int's range is undefined */
+            if (!cJSON_IsNumber(it) || !(it->valuedouble >= 2 && it->valuedouble <= 8) ||
+                it->valuedouble != (int)it->valuedouble)
                 return frost_fail(FROST_ERR_ARG, "%s: %s.bits must be an integer 2..8", src, where);
         } else if (strcmp(k, "per_channel") == 0 && !weights) {
             if (cJSON_IsTrue(it))
