@@ -16,63 +16,10 @@
 
 #include "frost/frost.h"
 #include "harness.h"
+#include "train_fixture.h"
 #include "models/graph.h"
 
 static char dir[] = "/tmp/frost_safety_XXXXXX";
-
-/* The architecture of test_train_resume (conv, BN, depthwise, dropout, linear): the
- * dropout makes the resume tests depend on the saved random stream too. */
-static const char *const arch =
-    "{\"name\":\"rs\",\"input\":{\"h\":8,\"w\":8,\"c\":1},\"classes\":3,\"layers\":["
-    "{\"name\":\"c1\",\"op\":\"conv\",\"out\":8,\"k\":3},{\"name\":\"b1\",\"op\":\"bn\"},"
-    "{\"name\":\"a1\",\"op\":\"act\",\"fn\":\"relu\"},"
-    "{\"name\":\"dw\",\"op\":\"conv\",\"out\":8,\"k\":3,\"stride\":2,\"groups\":8},"
-    "{\"name\":\"b2\",\"op\":\"bn\"},{\"name\":\"a2\",\"op\":\"act\",\"fn\":\"relu6\"},"
-    "{\"name\":\"g\",\"op\":\"gap\"},{\"name\":\"d\",\"op\":\"dropout\",\"p\":0.1},"
-    "{\"name\":\"fc\",\"op\":\"linear\",\"out\":3}]}";
-
-/* Three classes: a bright square top-left, bottom-right, or no square, plus noise. */
-static frost_dataset synthetic(int n, unsigned seed)
-{
-    frost_dataset d = {.n = n, .h = 8, .w = 8, .c = 1, .classes = 3};
-    d.images = malloc((size_t)n * 64);
-    d.labels = malloc((size_t)n);
-    float *noise = malloc(sizeof(float) * (size_t)n * 64);
-    frost_test_fill_uniform(noise, (long)n * 64, 0.0f, 60.0f, seed);
-    for (int i = 0; i < n; i++) {
-        int label = i % 3;
-        d.labels[i] = (uint8_t)label;
-        for (int p = 0; p < 64; p++) {
-            int y = p / 8, x = p % 8;
-            bool on = (label == 0 && y < 4 && x < 4) || (label == 1 && y >= 4 && x >= 4);
-            d.images[(size_t)i * 64 + p] = (uint8_t)(noise[(size_t)i * 64 + p] + (on ? 180 : 0));
-        }
-    }
-    free(noise);
-    return d;
-}
-
-static frost_train_config config(const char *ckpt)
-{
-    frost_train_config c = frost_train_defaults();
-    c.epochs = 3;
-    c.batch = 16;
-    c.sched.base_lr = 0.05f;
-    c.augment = (frost_augment){.mean = 0.3f, .std = 0.3f, .crop_pad = 1, .hflip = true};
-    c.checkpoint = ckpt;
-    c.quiet = true;
-    c.seed = 11;
-    return c;
-}
-
-static frost_model *fresh(void)
-{
-    frost_model *m = NULL;
-    CHECK(frost_model_from_json(arch, "rs", &m) == FROST_OK);
-    if (m)
-        frost_model_init_weights(m, 11);
-    return m;
-}
 
 static bool same_weights(const frost_model *a, const frost_model *b)
 {
