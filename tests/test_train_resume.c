@@ -6,9 +6,9 @@
 
 #include "frost/frost.h"
 #include "harness.h"
-#include "train_fixture.h"
 #include "io/checkpoint.h"
 #include "models/graph.h"
+#include "train_fixture.h"
 
 static const char *copy_at_epoch = NULL; /* copy the checkpoint when epoch 3 ends */
 static void copy_hook(const frost_progress *p, void *user)

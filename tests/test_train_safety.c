@@ -16,8 +16,8 @@
 
 #include "frost/frost.h"
 #include "harness.h"
-#include "train_fixture.h"
 #include "models/graph.h"
+#include "train_fixture.h"
 
 static char dir[] = "/tmp/frost_safety_XXXXXX";
 
