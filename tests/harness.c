@@ -171,7 +171,7 @@ bool frost_test_drop_content_hash(char *bytes, size_t n)
     if (!at)
         return false;
     size_t len = strlen(key) + 16 + 1; /* 16 hex digits and the closing quote */
-    if (at > bytes && at[-1] == ',') /* the writer puts it last: take its comma too */
+    if (at > bytes && at[-1] == ',')   /* the writer puts it last: take its comma too */
         at--, len++;
     memset(at, ' ', len);
     return true;

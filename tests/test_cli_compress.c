@@ -167,11 +167,11 @@ TEST(compress_end_to_end)
         write_file("edited.safetensors", data, size);
         snprintf(args, sizeof args, "eval %s/edited.safetensors", dir);
         expect_error(args, "content hash mismatch"); /* the edit is caught first */
-        frost_test_drop_content_hash(data, size);     /* as if another tool wrote it */
+        frost_test_drop_content_hash(data, size);    /* as if another tool wrote it */
         write_file("edited.safetensors", data, size);
         CHECK(frost(args) != 0);
-        CHECK(strstr(out, "k-means storage version '7'") &&
-              strstr(out, "note: ") && strstr(out, "has no content hash"));
+        CHECK(strstr(out, "k-means storage version '7'") && strstr(out, "note: ") &&
+              strstr(out, "has no content hash"));
         write_file("cut.safetensors", data, size - 100);
         snprintf(args, sizeof args, "info %s/cut.safetensors", dir);
         expect_error(args, "cut.safetensors");

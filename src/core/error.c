@@ -1,6 +1,6 @@
 /* Per-thread error messages and status names (see include/frost/frost.h). */
-#include "frost/status.h"
 #include "core/util.h"
+#include "frost/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

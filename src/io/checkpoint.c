@@ -17,8 +17,8 @@
  */
 #include "io/checkpoint.h"
 
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

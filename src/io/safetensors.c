@@ -275,7 +275,8 @@ static bool content_hash(const frost_st_tensor *t, int n, const frost_st_meta *m
         char shape[128];
         int len = snprintf(shape, sizeof shape, "%s[", dtype_info[x->dtype].name);
         for (int d = 0; d < x->ndim && len < (int)sizeof shape; d++)
-            len += snprintf(shape + len, sizeof shape - (size_t)len, "%lld,", (long long)x->shape[d]);
+            len +=
+                snprintf(shape + len, sizeof shape - (size_t)len, "%lld,", (long long)x->shape[d]);
         h = hash_text(shape, hash_text(x->name, h));
         h = frost_hash64(x->data, (size_t)checked_nbytes(x), h);
     }
@@ -296,7 +297,6 @@ static void format_hash(uint64_t h, char buf[32])
 {
     snprintf(buf, 32, ST_HASH_PREFIX "%016llx", (unsigned long long)h);
 }
-
 
 frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, int n,
                             const frost_st_meta *meta, int n_meta)
@@ -355,7 +355,6 @@ frost_status frost_st_write(const char *path, const frost_st_tensor *tensors, in
 }
 
 /* ---------------------------------------------------------------- reader -- */
-
 
 struct frost_st_file {
     char *raw;     /* the whole file (frost_read_file, or mapped) */
