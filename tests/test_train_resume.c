@@ -21,19 +21,6 @@ static void copy_hook(const frost_progress *p, void *user)
     }
 }
 
-static bool same_weights(const frost_model *a, const frost_model *b)
-{
-    for (int i = 0; i < a->n_params; i++)
-        if (memcmp(a->params[i].data, b->params[i].data,
-                   sizeof(float) * (size_t)a->params[i].numel))
-            return false;
-    for (int i = 0; i < a->n_buffers; i++)
-        if (memcmp(a->buffers[i].data, b->buffers[i].data,
-                   sizeof(float) * (size_t)a->buffers[i].numel))
-            return false;
-    return true;
-}
-
 TEST(learns_and_resumes_exactly)
 {
     char dir[] = "/tmp/frost_resume_XXXXXX";

@@ -6,6 +6,7 @@
 #define FROST_TESTS_TRAIN_FIXTURE_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "frost/frost.h"
 #include "harness.h"
@@ -60,6 +61,20 @@ static inline frost_model *fresh(void)
     if (m)
         frost_model_init_weights(m, 11);
     return m;
+}
+
+/* Every parameter and buffer of a and b (same architecture) equal bit for bit. */
+static inline bool same_weights(const frost_model *a, const frost_model *b)
+{
+    for (int i = 0; i < a->n_params; i++)
+        if (memcmp(a->params[i].data, b->params[i].data,
+                   sizeof(float) * (size_t)a->params[i].numel))
+            return false;
+    for (int i = 0; i < a->n_buffers; i++)
+        if (memcmp(a->buffers[i].data, b->buffers[i].data,
+                   sizeof(float) * (size_t)a->buffers[i].numel))
+            return false;
+    return true;
 }
 
 #endif
