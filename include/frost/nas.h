@@ -347,6 +347,9 @@ typedef struct {
      * left out of the front and the best. */
     double screen_factor;
     int screen_nets;
+    /* Screening's table when given (e.g. measured on a device with frost_nas_lut_record);
+     * NULL: built at the start as above. Borrowed: the caller frees it. */
+    const frost_nas_lut *screen_lut;
     frost_nas_evaluate_fn evaluate; /* NULL: frost_nas_evaluate (tests inject a stand-in) */
     void *evaluate_user;            /* passed to evaluate */
     /* The reward's accuracy (int8 by default); the front and the best follow it, and the

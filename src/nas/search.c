@@ -419,7 +419,8 @@ typedef struct {
     entries log, cache;
     int steps, total, resumed, evaluated;
     double best, started_ms;
-    frost_nas_lut *lut;          /* screening's latency table (NULL: off) */
+    const frost_nas_lut *lut;    /* screening's latency table (NULL: off) */
+    frost_nas_lut *own_lut;      /* the table this run built (NULL: none or the caller's) */
     double worst_acc[MAX_RUNGS]; /* the worst trained accuracy of each rung so far (NAN: none) */
 } search_run;
 
@@ -652,14 +653,19 @@ static frost_status build_lut(search_run *s)
     const frost_nas_search_config *cfg = s->cfg;
     if (!(cfg->screen_factor > 0))
         return FROST_OK;
+    if (cfg->screen_lut) {
+        s->lut = cfg->screen_lut;
+        return FROST_OK;
+    }
     FROST_TRY(
-        frost_nas_lut_create(cfg->eval.latency_threads, 10, cfg->eval.float_requant, &s->lut));
+        frost_nas_lut_create(cfg->eval.latency_threads, 10, cfg->eval.float_requant, &s->own_lut));
+    s->lut = s->own_lut;
     uint64_t rng = 1;
     for (int i = 0; i < cfg->screen_nets; i++) {
         frost_nas_genotype g;
         double ms;
         frost_nas_sample(s->space, &rng, &g);
-        FROST_TRY(frost_nas_lut_measure(s->lut, &g, s->space, true, &ms));
+        FROST_TRY(frost_nas_lut_measure(s->own_lut, &g, s->space, true, &ms));
     }
     return FROST_OK;
 }
@@ -672,7 +678,8 @@ static frost_status check_config(const frost_nas_search_config *cfg)
                                          "and a positive latency target");
     if (cfg->objective != FROST_NAS_OBJECTIVE_INT8 && cfg->objective != FROST_NAS_OBJECTIVE_MIN)
         return frost_fail(FROST_ERR_ARG, "nas search: unknown objective %d", (int)cfg->objective);
-    if (cfg->screen_factor < 0 || (cfg->screen_factor > 0 && cfg->screen_nets < 1))
+    if (cfg->screen_factor < 0 ||
+        (cfg->screen_factor > 0 && !cfg->screen_lut && cfg->screen_nets < 1))
         return frost_fail(FROST_ERR_ARG,
                           "nas search: screening needs a factor > 0 and at least one network "
                           "for its latency table (factor %g, networks %d)",
@@ -743,7 +750,7 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     if (st == FROST_OK)
         st = write_best(cfg->out_dir, space, &s->log, full);
     frost_nas_controller_free(c);
-    frost_nas_lut_free(s->lut);
+    frost_nas_lut_free(s->own_lut);
     for (int r = 0; r < MAX_RUNGS; r++)
         frost_dataset_free(&s->subset[r]);
     free(s->log.e);
