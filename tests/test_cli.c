@@ -163,6 +163,8 @@ TEST(bad_values_and_unknown_options)
                            "--classes must be an integer in 2..",
                            "--head must be an integer in 1..", "--threads must be", NULL};
     expect_usage_errors("train --input 0 --classes 0 --head 0 --threads 0", 4, zeros, NULL);
+    const char *div[] = {"--divergence 0.5: 0 (off) or a factor above 1", NULL};
+    expect_usage_errors("train --divergence 0.5 --epochs 1", 1, div, NULL); /* before the data */
     /* output paths checked before any work */
     const char *dir_out[] = {"--out", "is a folder; give a file name", NULL};
     char args[512];

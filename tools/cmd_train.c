@@ -300,6 +300,11 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(&a, "give the model with --model %s", a.positional[0]);
     frost_train_config cfg = frost_train_defaults();
     read_training(&a, &cfg);
+    if (cfg.divergence_factor > 0.0f && cfg.divergence_factor <= 1.0f)
+        return cli_usage_error(&a,
+                               "--divergence %g: 0 (off) or a factor above 1 (of the loss's "
+                               "moving average)",
+                               cfg.divergence_factor);
     if (!read_qat(&a, &cfg))
         return 2;
     int val_n = cli_int(&a, "val", 5000);
