@@ -772,6 +772,44 @@ TEST(temp_name_collisions)
     CHECK(access(tmp, F_OK) != 0);
 }
 
+/* The pid of a child that has exited (and been reaped): a process that no longer exists. */
+static long dead_pid(void)
+{
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    int status;
+    CHECK(child > 0 && waitpid(child, &status, 0) == child);
+    return (long)child;
+}
+
+/* A writer killed before its rename leaves "<path>.tmp.<pid>"; the next write removes it
+ * once that process is gone, and nothing else: not a live process's file, not a folder,
+ * not a name that only looks alike, not another file's temp. */
+TEST(dead_writers_temp_files_removed)
+{
+    char path[256], dead[320], live[320], folder[320], alike[320], other[320];
+    path_in(path, sizeof path, "tidy.bin");
+    long gone = dead_pid(), gone2 = dead_pid();
+    snprintf(dead, sizeof dead, "%s.tmp.%ld", path, gone);
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid());
+    snprintf(folder, sizeof folder, "%s.tmp.%ld", path, gone2);
+    snprintf(alike, sizeof alike, "%s.tmp.%ldx", path, gone);
+    path_in(other, sizeof other, "other.bin");
+    snprintf(other + strlen(other), sizeof other - strlen(other), ".tmp.%ld", gone);
+    write_raw(dead, "torn", 4);
+    write_raw(live, "busy", 4);
+    write_raw(alike, "keep", 4);
+    write_raw(other, "keep", 4);
+    CHECK(mkdir(folder, 0755) == 0);
+    CHECK_EQ_INT(frost_write_file_atomic(path, "new", 3), FROST_OK);
+    CHECK(file_has(path, "new"));
+    CHECK(access(dead, F_OK) != 0);
+    CHECK(file_has(live, "busy") && file_has(alike, "keep") && file_has(other, "keep"));
+    CHECK(is_dir(folder));
+    remove(live), remove(alike), remove(other), rmdir(folder);
+}
+
 TEST(bare_file_name_in_current_folder)
 {
     char cwd[1024];
@@ -844,6 +882,7 @@ static void run_all(void)
     RUN(failed_write_keeps_old_file);
     RUN(failed_rename_cleans_up);
     RUN(temp_name_collisions);
+    RUN(dead_writers_temp_files_removed);
     RUN(bare_file_name_in_current_folder);
     RUN(read_file_cases);
     remove_tree(test_dir);

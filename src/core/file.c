@@ -5,14 +5,19 @@
  * folder (rename is only atomic within one file system), fsync it so its
  * data is on disk before its name is, rename it over `path`, then fsync the
  * folder so the rename itself survives a crash. A reader therefore sees the
- * old file or the complete new one, never a torn mix.
+ * old file or the complete new one, never a torn mix. A writer killed before its
+ * rename (SIGKILL, power loss) leaves its temp file behind; the next successful
+ * write of the same path removes those of processes that no longer exist.
  */
 #include "frost/file.h"
 #include "core/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +133,43 @@ static frost_status write_temp_and_rename(const char *path, const char *tmp, con
     return FROST_OK;
 }
 
+/* The pid of a temp file of `base` ("<base>.tmp.<digits>"), or 0 when name is not one. */
+static long temp_file_pid(const char *name, const char *base)
+{
+    size_t len = strlen(base);
+    if (strncmp(name, base, len) != 0 || strncmp(name + len, ".tmp.", 5) != 0)
+        return 0;
+    const char *digits = name + len + 5;
+    char *end = NULL;
+    errno = 0;
+    long pid = strtol(digits, &end, 10);
+    bool all_digits = *digits >= '0' && *digits <= '9' && end && *end == '\0';
+    return all_digits && errno == 0 && pid > 0 ? pid : 0;
+}
+
+/* Removes the regular temp files of `path` left by writers that no longer run (kill(pid, 0)
+ * says ESRCH). A live writer's file, a folder or a symlink at such a name is left alone;
+ * failures are ignored: this is tidying, the write itself has succeeded. */
+static void remove_dead_writers_temps(const char *path)
+{
+    char *dir = folder_of(path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        long pid = temp_file_pid(e->d_name, base);
+        if (pid == 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 frost_status frost_write_file_atomic(const char *path, const void *data, size_t size)
 {
     if (!path || !*path)
@@ -141,6 +183,7 @@ frost_status frost_write_file_atomic(const char *path, const void *data, size_t 
     free(tmp);
     if (st != FROST_OK)
         return st;
+    remove_dead_writers_temps(path);
     return sync_folder(path);
 }
 
