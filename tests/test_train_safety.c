@@ -140,17 +140,45 @@ static void stop_at_epoch2_batch5(const frost_progress *p, void *user)
         stop_flag = 1;
 }
 
-TEST(a_stop_request_saves_mid_epoch_and_resumes_exactly)
+/* A fresh model, quantized for QAT (default config: EMA observers) when qat. */
+static frost_model *fresh_for(bool qat)
+{
+    frost_model *m = fresh();
+    if (m && qat) {
+        frost_qconfig *q = NULL;
+        CHECK(frost_qconfig_default(&q) == FROST_OK);
+        CHECK(frost_model_quantize(m, q) == FROST_OK);
+        frost_qconfig_free(q);
+    }
+    return m;
+}
+
+/* QAT: one float epoch first (StatAssist's schedule), then fake-quant with GradBoost, BN
+ * frozen from epoch 3: the stop at epoch 2 falls inside QAT, so the checkpoint must carry
+ * the observers' ranges and GradBoost's stream for the resume to be exact. */
+static frost_train_config stop_config(const char *ckpt, bool qat)
+{
+    frost_train_config c = config(ckpt);
+    if (qat) {
+        c.qat_delay_epochs = 1;
+        c.qat_freeze_bn_epoch = 2;
+        c.optim.gradboost = true;
+        c.optim.gb_seed = c.seed;
+    }
+    return c;
+}
+
+static void stop_and_resume(bool qat)
 {
     frost_dataset train = synthetic(240, 1), test = synthetic(90, 2);
-    const char *ckpt = frost_test_path(dir, "stop.safetensors");
-    frost_model *full = fresh();
-    frost_train_config c = config(NULL);
+    const char *ckpt = frost_test_path(dir, qat ? "stop-qat.safetensors" : "stop.safetensors");
+    frost_model *full = fresh_for(qat);
+    frost_train_config c = stop_config(NULL, qat);
     frost_train_result r = {0};
     CHECK(frost_train(full, &train, NULL, &test, &c, NULL, NULL, &r) == FROST_OK);
 
-    frost_model *part = fresh();
-    c = config(ckpt);
+    frost_model *part = fresh_for(qat);
+    c = stop_config(ckpt, qat);
     c.stop = &stop_flag;
     c.resume = true;
     stop_flag = 0;
@@ -161,16 +189,25 @@ TEST(a_stop_request_saves_mid_epoch_and_resumes_exactly)
     CHECK(r.stop_saved);
     expect_text(frost_last_error(), "stopped at epoch 2 after batch 5/15");
     stop_flag = 0;
-    frost_model *resumed = fresh();
+    frost_model *resumed = fresh_for(qat);
     CHECK(frost_train(resumed, &train, NULL, &test, &c, NULL, NULL, &r) == FROST_OK);
     CHECK_EQ_INT(r.epochs_run, 2);
     CHECK(same_weights(full, resumed));
+    /* the same loss to the bit: with QAT, the same quantization ranges too */
+    float acc_full, loss_full, acc_resumed, loss_resumed;
+    CHECK(frost_evaluate(full, &test, &c.augment, 32, &acc_full, &loss_full) == FROST_OK);
+    CHECK(frost_evaluate(resumed, &test, &c.augment, 32, &acc_resumed, &loss_resumed) == FROST_OK);
+    CHECK(memcmp(&loss_full, &loss_resumed, sizeof loss_full) == 0 && acc_full == acc_resumed);
+    CHECK(!qat || frost_model_is_quantized(resumed));
     frost_model_free(full);
     frost_model_free(part);
     frost_model_free(resumed);
     frost_dataset_free(&train);
     frost_dataset_free(&test);
 }
+
+TEST(a_stop_request_saves_mid_epoch_and_resumes_exactly) { stop_and_resume(false); }
+TEST(a_stop_during_qat_resumes_exactly) { stop_and_resume(true); }
 
 /* ---- the CLI: data as IDX files, runs as child processes ---- */
 
@@ -465,6 +502,7 @@ int main(void)
     RUN(rollback_reloads_the_checkpoint_and_goes_on);
     RUN(an_exploding_loss_stops_training);
     RUN(a_stop_request_saves_mid_epoch_and_resumes_exactly);
+    RUN(a_stop_during_qat_resumes_exactly);
     RUN(sigkill_at_20_random_moments_then_resume_is_bit_exact);
     RUN(sigint_and_sigterm_save_and_exit_130_143);
     RUN(cli_names_the_layer_of_a_nan_gradient);
