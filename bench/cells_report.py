@@ -56,15 +56,23 @@ def searches(runs):
             for r in csv.DictReader(f):
                 last = r
         weights = {}
+        top = {"normal": {}, "reduce": {}}  # cell -> edge -> its largest final weight
         with open(os.path.join(d, "alpha.csv")) as f:
             rows_a = list(csv.DictReader(f))
         if rows_a:
             final = (rows_a[-1]["stage"], rows_a[-1]["epoch"])
             for r in rows_a:
-                if (r["stage"], r["epoch"]) == final and r["cell"] == "normal":
-                    weights.setdefault(r["op"], []).append(float(r["weight"]))
+                if (r["stage"], r["epoch"]) != final:
+                    continue
+                w = float(r["weight"])
+                edges = top[r["cell"]]
+                edges[r["edge"]] = max(edges.get(r["edge"], 0.0), w)
+                if r["cell"] == "normal":
+                    weights.setdefault(r["op"], []).append(w)
         rows.append({"name": name, "normal": normal, "reduce": reduce, "last": last,
-                     "weights": {k: statistics.mean(v) for k, v in weights.items()}})
+                     "weights": {k: statistics.mean(v) for k, v in weights.items()},
+                     "top": {c: sorted(e.values()) for c, e in top.items()},
+                     "ops": len(weights)})
     return rows
 
 
@@ -138,6 +146,16 @@ def main():
         for r in s:
             L.append(f"| `{r['name']}` | " +
                      " | ".join(f"{r['weights'].get(o, 0):.3f}" for o in ops) + " |")
+        L += ["", "Did alpha move? The largest final mixing weight of each edge, lowest and",
+              "highest over the cell's edges (uniform would be 1 / operations; a cell whose",
+              "edges all sit near it was derived from noise):", "",
+              "| search | uniform | normal cell: edges' largest weight | reduction cell |",
+              "|---|---|---|---|"]
+        for r in s:
+            span = lambda v: f"{v[0]:.3f} – {v[-1]:.3f}" if v else "-"
+            uniform = f"{1 / r['ops']:.3f}" if r["ops"] else "-"
+            L.append(f"| `{r['name']}` | {uniform} | {span(r['top']['normal'])} | "
+                     f"{span(r['top']['reduce'])} |")
         L.append("")
     L += ["## Every cell trained the same way", "",
           "| cell | " + " | ".join(v[1] for v in VARIANTS) +
