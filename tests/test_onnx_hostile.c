@@ -314,6 +314,24 @@ TEST(hostile_models_get_clear_errors)
     expect_refused(&b, "output not logits", "needs 1x1x");
 }
 
+/* An attribute list with no values (found by fuzz_onnx: its array is NULL, and copying it
+ * was undefined behaviour that the sanitizer build reports): read as absent, as ONNX's
+ * defaults say, so an empty kernel_shape means the weight's 3x3 and the model imports. */
+TEST(an_empty_attribute_list_reads_as_absent)
+{
+    model_builder b;
+    char msg[1024];
+    frost_model *given = NULL, *empty = NULL;
+    build(&b);
+    CHECK_EQ_INT(import_built(&b, msg, sizeof msg, &given), FROST_OK);
+    b.attrs[1].ints = NULL;
+    b.attrs[1].n_ints = 0;
+    CHECK_EQ_INT(import_built(&b, msg, sizeof msg, &empty), FROST_OK);
+    CHECK(given && empty && frost_model_macs(empty) == frost_model_macs(given));
+    frost_model_free(given);
+    frost_model_free(empty);
+}
+
 /* Every truncation point and many random byte changes of a real file: an error or a
  * model, never a crash. */
 static void mutate_bytes(const char *data, size_t size, const char *what, int flips)
@@ -379,4 +397,5 @@ TEST(mutated_fixtures_never_crash)
 }
 
 FROST_TEST_MAIN(RUN(the_base_model_imports_and_runs); RUN(a_dilated_conv_gives_the_same_numbers);
-                RUN(hostile_models_get_clear_errors); RUN(mutated_fixtures_never_crash))
+                RUN(hostile_models_get_clear_errors); RUN(an_empty_attribute_list_reads_as_absent);
+                RUN(mutated_fixtures_never_crash))

@@ -1194,7 +1194,8 @@ static frost_status imp_fold(importer *im, const Onnx__NodeProto *n, const char 
     int32_t dtype = t->data_type;
     int64_t dims[FROST_ONNX_MAX_RANK];
     int ndim = (int)t->n_dims;
-    memcpy(dims, t->dims, t->n_dims * sizeof *dims);
+    if (t->n_dims)
+        memcpy(dims, t->dims, t->n_dims * sizeof *dims);
     double *v = NULL;
     int64_t numel = frost_onnx_tensor_numel(t);
     if (strcmp(n->op_type, "Cast") == 0) {

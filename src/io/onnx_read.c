@@ -306,7 +306,8 @@ frost_status frost_onnx_attr_ints(const Onnx__NodeProto *n, const char *label, c
         return frost_fail(FROST_ERR_FORMAT,
                           "ONNX node '%s': attribute '%s' has %zu values (at most %d)", label, name,
                           a->n_ints, max);
-    memcpy(out, a->ints, a->n_ints * sizeof *out);
+    if (a->n_ints) /* an empty list (as if absent) may come with a NULL array */
+        memcpy(out, a->ints, a->n_ints * sizeof *out);
     *count = (int)a->n_ints;
     return FROST_OK;
 }
@@ -323,7 +324,8 @@ frost_status frost_onnx_attr_string(const Onnx__NodeProto *n, const char *label,
         return wrong_type(label, name, "a string");
     /* protobuf bytes are not NUL-terminated; the strings frost compares are short */
     size_t len = a->s.len < sizeof value - 1 ? a->s.len : sizeof value - 1;
-    memcpy(value, a->s.data, len);
+    if (len)
+        memcpy(value, a->s.data, len);
     value[len] = '\0';
     *out = value;
     return FROST_OK;
@@ -346,11 +348,10 @@ frost_status frost_onnx_tensor_floats(const Onnx__TensorProto *t, const char *wh
     float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
     if (!v)
         return frost_fail(FROST_ERR_NOMEM, "out of memory reading ONNX tensor '%s'", str(t->name));
-    if (t->has_raw_data) {
+    if (n > 0 && t->has_raw_data)
         memcpy(v, t->raw_data.data, (size_t)n * sizeof *v); /* little-endian, as the host */
-    } else {
+    else if (n > 0)
         memcpy(v, t->float_data, (size_t)n * sizeof *v);
-    }
     *out = v;
     return FROST_OK;
 }
