@@ -54,7 +54,7 @@ static frost_status mpi_check(int rc, const char *what)
     return frost_fail(FROST_ERR_IO, "%s failed: %s", what, text);
 }
 
-static MPI_Comm world_of(frost_comm *c) { return ((mpi_comm *)c->impl)->comm; }
+static MPI_Comm comm_of(frost_comm *c) { return ((mpi_comm *)c->impl)->comm; }
 static MPI_Datatype mpi_type(frost_comm_type t)
 {
     return t == FROST_COMM_F64 ? MPI_DOUBLE : MPI_FLOAT;
@@ -108,7 +108,7 @@ static void mpi_close(frost_comm *c)
 
 static frost_status mpi_barrier(frost_comm *c)
 {
-    return mpi_check(MPI_Barrier(world_of(c)), "MPI_Barrier");
+    return mpi_check(MPI_Barrier(comm_of(c)), "MPI_Barrier");
 }
 
 /* MPI counts are int: large buffers go in pieces of 1 GiB. */
@@ -118,7 +118,7 @@ static frost_status mpi_broadcast(frost_comm *c, void *buf, size_t bytes, int ro
     for (size_t at = 0; at < bytes; at += piece) {
         int n = (int)FROST_MIN(piece, bytes - at);
         FROST_TRY(
-            mpi_check(MPI_Bcast((char *)buf + at, n, MPI_BYTE, root, world_of(c)), "MPI_Bcast"));
+            mpi_check(MPI_Bcast((char *)buf + at, n, MPI_BYTE, root, comm_of(c)), "MPI_Bcast"));
     }
     return FROST_OK;
 }
@@ -129,7 +129,7 @@ static frost_status mpi_gather(frost_comm *c, const void *send, size_t bytes, vo
     if (c->rank == root && send == (const char *)recv + (size_t)root * bytes)
         from = MPI_IN_PLACE;
     return mpi_check(
-        MPI_Gather(from, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, root, world_of(c)),
+        MPI_Gather(from, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, root, comm_of(c)),
         "MPI_Gather");
 }
 
@@ -162,13 +162,13 @@ static frost_status plan_sum(mpi_sum *s, const frost_comm *c, size_t count, size
     return FROST_OK;
 }
 
-/* Posts a receive of n elements from rank `from` and a send of m elements to it (either
+/* Posts a receive of n elements from rank `peer` and a send of m elements to it (either
  * skipped when empty: both sides know every chunk's length). */
 static frost_status post_pair(frost_comm_request *r, mpi_sum *s, int peer, void *into, int n,
                               const void *from, int m, int tag)
 {
     MPI_Datatype t = mpi_type(r->type);
-    MPI_Comm comm = world_of(r->comm);
+    MPI_Comm comm = comm_of(r->comm);
     if (n > 0)
         FROST_TRY(mpi_check(MPI_Irecv(into, n, t, peer, tag, comm, &s->pending[s->npending++]),
                             "MPI_Irecv (allreduce)"));
@@ -207,6 +207,10 @@ static frost_status mpi_allreduce_start(frost_comm *c, frost_comm_request *r)
      * everywhere: its messages never match another sum's, whatever finishes first */
     s->tag = 2 * (int)(m->sums_started++ % (uint64_t)(m->tag_limit / 2));
     FROST_TRY(plan_sum(s, c, r->count, frost_comm_type_size(r->type)));
+    if (r->count == 0) { /* every rank agrees: nothing to send (and buf may be NULL) */
+        s->phase = 3;
+        return FROST_OK;
+    }
     return begin_scatter_phase(r, s);
 }
 
