@@ -24,6 +24,7 @@
 #include "frost/version.h"
 
 #include "frost/cell.h"
+#include "frost/comm.h"
 #include "frost/compress.h"
 #include "frost/cpu.h"
 #include "frost/data.h"

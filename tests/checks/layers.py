@@ -31,6 +31,7 @@ PUBLIC = {  # include/frost/<header> -> the folder that implements it
     "data.h": "data", "model.h": "models", "quant.h": "quant", "qat.h": "quant",
     "optim.h": "optim", "io.h": "io", "train.h": "train", "infer.h": "infer",
     "int8.h": "int8", "nas.h": "nas", "cell.h": "nas", "huffman.h": "core", "compress.h": "quant",
+    "comm.h": "core",
     "frost.h": None,  # the umbrella header: for users, never included by the library
 }
 RANK = {f: i for i, layer in enumerate(LAYERS) for f in layer}

@@ -1,0 +1,222 @@
+/* The communication layer's front (frost/comm.h): argument checks, the choice of backend,
+ * the split-phase requests, and the single-process backend. The MPI backend is comm_mpi.c. */
+#include "core/comm_backend.h"
+#include "core/util.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the single-process backend: one rank, so every collective is a copy or nothing ---- */
+
+static void single_close(frost_comm *c) { (void)c; }
+static frost_status single_barrier(frost_comm *c)
+{
+    (void)c;
+    return FROST_OK;
+}
+
+static frost_status single_broadcast(frost_comm *c, void *buf, size_t bytes, int root)
+{
+    (void)c, (void)buf, (void)bytes, (void)root;
+    return FROST_OK;
+}
+
+static frost_status single_gather(frost_comm *c, const void *send, size_t bytes, void *recv,
+                                  int root)
+{
+    (void)c, (void)root;
+    if (bytes)
+        memmove(recv, send, bytes);
+    return FROST_OK;
+}
+
+/* The sum over one rank is the rank's own buffer. */
+static frost_status single_allreduce_start(frost_comm *c, frost_comm_request *r)
+{
+    (void)c, (void)r;
+    return FROST_OK;
+}
+
+static frost_status single_allreduce_advance(frost_comm_request *r, bool block, bool *done)
+{
+    (void)r, (void)block;
+    *done = true;
+    return FROST_OK;
+}
+
+static void single_allreduce_free(frost_comm_request *r) { (void)r; }
+
+static const frost_comm_ops single_ops = {
+    .name = "single",
+    .close = single_close,
+    .barrier = single_barrier,
+    .broadcast = single_broadcast,
+    .gather = single_gather,
+    .allreduce_start = single_allreduce_start,
+    .allreduce_advance = single_allreduce_advance,
+    .allreduce_free = single_allreduce_free,
+};
+
+/* ---- the front ---- */
+
+const char *frost_comm_built_backends(void)
+{
+#ifdef FROST_HAVE_MPI
+    return "single, mpi";
+#else
+    return "single";
+#endif
+}
+
+size_t frost_comm_type_size(frost_comm_type type)
+{
+    return type == FROST_COMM_F64 ? sizeof(double) : sizeof(float);
+}
+
+frost_status frost_comm_create(frost_comm **out)
+{
+    if (!out)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_create: out is NULL");
+    *out = NULL;
+    frost_comm *c = calloc(1, sizeof *c);
+    if (!c)
+        return frost_fail(FROST_ERR_NOMEM, "frost_comm_create: out of memory");
+    c->ops = &single_ops;
+    c->rank = 0;
+    c->size = 1;
+#ifdef FROST_HAVE_MPI
+    if (frost_comm_mpi_wanted()) {
+        frost_status s = frost_comm_mpi_open(c);
+        if (s != FROST_OK) {
+            free(c);
+            return s;
+        }
+    }
+#endif
+    *out = c;
+    return FROST_OK;
+}
+
+void frost_comm_destroy(frost_comm *c)
+{
+    if (!c)
+        return;
+    c->ops->close(c);
+    free(c);
+}
+
+int frost_comm_rank(const frost_comm *c) { return c ? c->rank : 0; }
+int frost_comm_size(const frost_comm *c) { return c ? c->size : 1; }
+const char *frost_comm_backend(const frost_comm *c) { return c ? c->ops->name : "none"; }
+
+frost_status frost_comm_barrier(frost_comm *c)
+{
+    if (!c)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_barrier: communicator is NULL");
+    return c->ops->barrier(c);
+}
+
+static frost_status check_root(const frost_comm *c, int root, const char *fn)
+{
+    if (!c)
+        return frost_fail(FROST_ERR_ARG, "%s: communicator is NULL", fn);
+    if (root < 0 || root >= c->size)
+        return frost_fail(FROST_ERR_ARG, "%s: root %d is not a rank (0..%d)", fn, root,
+                          c->size - 1);
+    return FROST_OK;
+}
+
+frost_status frost_comm_broadcast(frost_comm *c, void *buf, size_t bytes, int root)
+{
+    FROST_TRY(check_root(c, root, "frost_comm_broadcast"));
+    if (!buf && bytes)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_broadcast: buffer is NULL");
+    return bytes ? c->ops->broadcast(c, buf, bytes, root) : FROST_OK;
+}
+
+frost_status frost_comm_gather(frost_comm *c, const void *send, size_t bytes, void *recv, int root)
+{
+    FROST_TRY(check_root(c, root, "frost_comm_gather"));
+    if (bytes > INT_MAX)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "frost_comm_gather: %zu bytes per rank, more than %d", bytes, INT_MAX);
+    if (bytes && (!send || (c->rank == root && !recv)))
+        return frost_fail(FROST_ERR_ARG, "frost_comm_gather: %s buffer is NULL",
+                          send ? "receive" : "send");
+    return bytes ? c->ops->gather(c, send, bytes, recv, root) : FROST_OK;
+}
+
+static frost_status check_sum_args(const frost_comm *c, const void *buf, size_t count,
+                                   frost_comm_type type, const char *fn)
+{
+    if (!c)
+        return frost_fail(FROST_ERR_ARG, "%s: communicator is NULL", fn);
+    if (type != FROST_COMM_F32 && type != FROST_COMM_F64)
+        return frost_fail(FROST_ERR_ARG, "%s: unknown element type %d", fn, (int)type);
+    if (count > INT_MAX)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "%s: %zu elements, more than %d (split it)", fn,
+                          count, INT_MAX);
+    if (!buf && count)
+        return frost_fail(FROST_ERR_ARG, "%s: buffer is NULL", fn);
+    return FROST_OK;
+}
+
+frost_status frost_comm_allreduce_start(frost_comm *c, void *buf, size_t count,
+                                        frost_comm_type type, frost_comm_request **req)
+{
+    if (!req)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_allreduce_start: req is NULL");
+    *req = NULL;
+    FROST_TRY(check_sum_args(c, buf, count, type, "frost_comm_allreduce_start"));
+    frost_comm_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return frost_fail(FROST_ERR_NOMEM, "frost_comm_allreduce_start: out of memory");
+    *r = (frost_comm_request){.comm = c, .buf = buf, .count = count, .type = type};
+    frost_status s = c->ops->allreduce_start(c, r);
+    if (s != FROST_OK) {
+        c->ops->allreduce_free(r);
+        free(r);
+        return s;
+    }
+    *req = r;
+    return FROST_OK;
+}
+
+frost_status frost_comm_test(frost_comm_request *req, bool *done)
+{
+    if (!req || !done)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_test: %s is NULL", req ? "done" : "req");
+    *done = false;
+    if (req->failed != FROST_OK)
+        return frost_fail(req->failed, "%s", req->failed_message);
+    frost_status s = req->comm->ops->allreduce_advance(req, false, done);
+    if (s != FROST_OK) {
+        req->failed = s;
+        snprintf(req->failed_message, sizeof req->failed_message, "%s", frost_last_error());
+    }
+    return s;
+}
+
+frost_status frost_comm_wait(frost_comm_request *req)
+{
+    if (!req)
+        return FROST_OK;
+    bool done = false;
+    frost_status s = req->failed;
+    if (s == FROST_OK)
+        s = req->comm->ops->allreduce_advance(req, true, &done);
+    else
+        frost_fail(s, "%s", req->failed_message);
+    req->comm->ops->allreduce_free(req);
+    free(req);
+    return s;
+}
+
+frost_status frost_comm_allreduce_sum(frost_comm *c, void *buf, size_t count, frost_comm_type type)
+{
+    frost_comm_request *r;
+    FROST_TRY(frost_comm_allreduce_start(c, buf, count, type, &r));
+    return frost_comm_wait(r);
+}

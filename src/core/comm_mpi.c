@@ -1,0 +1,336 @@
+/* The MPI backend of the communication layer (frost/comm.h; built when CMake's FROST_MPI
+ * finds MPI). Each communicator works on its own duplicate of MPI_COMM_WORLD, so its
+ * messages never match a program's own, and with MPI_ERRORS_RETURN, so a failing call
+ * comes back as a frost error instead of ending the job.
+ *
+ * The sum is frost's, not MPI_Allreduce's: MPI may add contributions in any order (tree,
+ * ring, recursive halving, chosen by message size and tuning), which changes the last
+ * bits of a float sum from one run or machine to the next. Here rank r owns the r-th of
+ * N contiguous chunks. Phase 1 (a reduce-scatter): every rank sends chunk r of its buffer
+ * to rank r, which adds the N contributions in rank order 0..N-1. Phase 2 (an allgather,
+ * a pure copy): every owner sends its summed chunk to everybody. Each rank sends (N-1)/N
+ * of the buffer in each phase, 2(N-1)/N in all, as a ring allreduce does.
+ *
+ * The messages are point-to-point (Isend / Irecv) with tags numbered per sum, not
+ * nonblocking collectives: collectives must be started in the same order on every rank,
+ * and with several sums in flight the phase-2 start depends on which phase 1 finished
+ * first, which differs between ranks (seen: MPI_ERR_TRUNCATE with two sums in flight). */
+#include "core/comm_backend.h"
+#include "core/util.h"
+
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    MPI_Comm comm;
+    int tag_limit;         /* MPI_TAG_UB: the largest tag MPI guarantees, >= 32767 */
+    uint64_t sums_started; /* numbers the sums: their messages' tags */
+} mpi_comm;
+
+/* A sum in flight: phase 1 (scatter), 2 (gather), 3 (done); its messages carry tag `tag`
+ * in phase 1 and tag + 1 in phase 2. */
+typedef struct {
+    int phase, tag;
+    int *counts, *displs; /* chunk r: counts[r] elements from displs[r] */
+    MPI_Request *pending; /* this phase's sends and receives, at most 2(N-1) */
+    int npending;
+    void *contributions; /* the N contributions to this rank's chunk, in rank order */
+} mpi_sum;
+
+static int comms_open;     /* frost communicators alive in this process */
+static bool frost_started; /* frost called MPI_Init, so frost finalizes */
+
+static frost_status mpi_check(int rc, const char *what)
+{
+    if (rc == MPI_SUCCESS)
+        return FROST_OK;
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
+        snprintf(text, sizeof text, "MPI error %d", rc);
+    return frost_fail(FROST_ERR_IO, "%s failed: %s", what, text);
+}
+
+static MPI_Comm comm_of(frost_comm *c) { return ((mpi_comm *)c->impl)->comm; }
+static MPI_Datatype mpi_type(frost_comm_type t)
+{
+    return t == FROST_COMM_F64 ? MPI_DOUBLE : MPI_FLOAT;
+}
+
+bool frost_comm_mpi_wanted(void)
+{
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    /* Open MPI's mpirun; PMIx launchers (Open MPI, srun --mpi=pmix); PMI-1/2 (MPICH's
+     * hydra, srun --mpi=pmi2). A plain `frost train` sets none of them. */
+    return initialized || getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") ||
+           getenv("PMI_RANK");
+}
+
+static frost_status start_mpi(void)
+{
+    int initialized = 0, finalized = 0;
+    MPI_Finalized(&finalized);
+    if (finalized)
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "MPI was finalized in this process and cannot start again: "
+                          "keep one communicator for the program's lifetime");
+    MPI_Initialized(&initialized);
+    if (initialized)
+        return FROST_OK;
+    int provided = 0;
+    FROST_TRY(
+        mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread"));
+    frost_started = true;
+    return FROST_OK;
+}
+
+/* Finalizes MPI when frost started it and no frost communicator is left. */
+static void stop_mpi_if_unused(void)
+{
+    if (comms_open == 0 && frost_started) {
+        MPI_Finalize();
+        frost_started = false;
+    }
+}
+
+static void mpi_close(frost_comm *c)
+{
+    mpi_comm *m = c->impl;
+    MPI_Comm_free(&m->comm);
+    free(m);
+    comms_open--;
+    stop_mpi_if_unused();
+}
+
+static frost_status mpi_barrier(frost_comm *c)
+{
+    return mpi_check(MPI_Barrier(comm_of(c)), "MPI_Barrier");
+}
+
+/* MPI counts are int: large buffers go in pieces of 1 GiB. */
+static frost_status mpi_broadcast(frost_comm *c, void *buf, size_t bytes, int root)
+{
+    const size_t piece = (size_t)1 << 30;
+    for (size_t at = 0; at < bytes; at += piece) {
+        int n = (int)FROST_MIN(piece, bytes - at);
+        FROST_TRY(
+            mpi_check(MPI_Bcast((char *)buf + at, n, MPI_BYTE, root, comm_of(c)), "MPI_Bcast"));
+    }
+    return FROST_OK;
+}
+
+static frost_status mpi_gather(frost_comm *c, const void *send, size_t bytes, void *recv, int root)
+{
+    const void *from = send;
+    if (c->rank == root && send == (const char *)recv + (size_t)root * bytes)
+        from = MPI_IN_PLACE;
+    return mpi_check(
+        MPI_Gather(from, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, root, comm_of(c)),
+        "MPI_Gather");
+}
+
+static void free_sum(mpi_sum *s)
+{
+    free(s->counts);
+    free(s->pending);
+    free(s->contributions);
+    free(s);
+}
+
+/* The chunks: rank r owns elements [count*r/N, count*(r+1)/N). */
+static frost_status plan_sum(mpi_sum *s, const frost_comm *c, size_t count, size_t elem)
+{
+    int n = c->size;
+    s->counts = calloc((size_t)n * 2, sizeof(int));
+    s->pending = malloc((size_t)n * 2 * sizeof *s->pending);
+    if (!s->counts || !s->pending)
+        return frost_fail(FROST_ERR_NOMEM, "allreduce: out of memory");
+    s->displs = s->counts + n;
+    for (int r = 0; r < n; r++) {
+        s->displs[r] = (int)(count * (uint64_t)r / (uint64_t)n);
+        s->counts[r] = (int)(count * (uint64_t)(r + 1) / (uint64_t)n) - s->displs[r];
+    }
+    int mine = s->counts[c->rank];
+    s->contributions = malloc((size_t)n * (size_t)(mine ? mine : 1) * elem);
+    if (!s->contributions)
+        return frost_fail(FROST_ERR_NOMEM, "allreduce: out of memory for %d x %d elements", n,
+                          mine);
+    return FROST_OK;
+}
+
+/* Posts a receive of n elements from rank `peer` and a send of m elements to it (either
+ * skipped when empty: both sides know every chunk's length). */
+static frost_status post_pair(frost_comm_request *r, mpi_sum *s, int peer, void *into, int n,
+                              const void *from, int m, int tag)
+{
+    MPI_Datatype t = mpi_type(r->type);
+    MPI_Comm comm = comm_of(r->comm);
+    if (n > 0)
+        FROST_TRY(mpi_check(MPI_Irecv(into, n, t, peer, tag, comm, &s->pending[s->npending++]),
+                            "MPI_Irecv (allreduce)"));
+    if (m > 0)
+        FROST_TRY(mpi_check(MPI_Isend(from, m, t, peer, tag, comm, &s->pending[s->npending++]),
+                            "MPI_Isend (allreduce)"));
+    return FROST_OK;
+}
+
+/* Phase 1: chunk p of buf goes to rank p; rank p's contribution to this rank's chunk
+ * lands in slot p of the scratch (this rank's own is copied). */
+static frost_status begin_scatter_phase(frost_comm_request *r, mpi_sum *s)
+{
+    const frost_comm *c = r->comm;
+    size_t elem = frost_comm_type_size(r->type);
+    int mine = s->counts[c->rank];
+    char *buf = r->buf, *slots = s->contributions;
+    memcpy(slots + (size_t)c->rank * mine * elem, buf + (size_t)s->displs[c->rank] * elem,
+           (size_t)mine * elem);
+    s->phase = 1;
+    for (int p = 0; p < c->size; p++)
+        if (p != c->rank)
+            FROST_TRY(post_pair(r, s, p, slots + (size_t)p * mine * elem, mine,
+                                buf + (size_t)s->displs[p] * elem, s->counts[p], s->tag));
+    return FROST_OK;
+}
+
+static frost_status mpi_allreduce_start(frost_comm *c, frost_comm_request *r)
+{
+    mpi_comm *m = c->impl;
+    mpi_sum *s = calloc(1, sizeof *s);
+    if (!s)
+        return frost_fail(FROST_ERR_NOMEM, "allreduce: out of memory");
+    r->impl = s;
+    /* every rank starts its sums in the same order, so the k-th sum has the same tags
+     * everywhere: its messages never match another sum's, whatever finishes first */
+    s->tag = 2 * (int)(m->sums_started++ % (uint64_t)(m->tag_limit / 2));
+    FROST_TRY(plan_sum(s, c, r->count, frost_comm_type_size(r->type)));
+    if (r->count == 0) { /* every rank agrees: nothing to send (and buf may be NULL) */
+        s->phase = 3;
+        return FROST_OK;
+    }
+    return begin_scatter_phase(r, s);
+}
+
+/* The owner's sum, rank 0's contribution first: out = ((x0 + x1) + x2) + ... */
+static void add_in_rank_order(void *out, const void *contributions, int ranks, int len,
+                              frost_comm_type type)
+{
+    if (type == FROST_COMM_F64) {
+        const double *x = contributions;
+        double *o = out;
+        memcpy(o, x, (size_t)len * sizeof *o);
+        for (int r = 1; r < ranks; r++)
+            for (int i = 0; i < len; i++)
+                o[i] += x[(size_t)r * len + i];
+    } else {
+        const float *x = contributions;
+        float *o = out;
+        memcpy(o, x, (size_t)len * sizeof *o);
+        for (int r = 1; r < ranks; r++)
+            for (int i = 0; i < len; i++)
+                o[i] += x[(size_t)r * len + i];
+    }
+}
+
+/* Phase 1 has finished: sum this rank's chunk into buf, send it to every rank and receive
+ * theirs in place (a pure copy). */
+static frost_status begin_gather_phase(frost_comm_request *r, mpi_sum *s)
+{
+    const frost_comm *c = r->comm;
+    size_t elem = frost_comm_type_size(r->type);
+    char *buf = r->buf, *mine = buf + (size_t)s->displs[c->rank] * elem;
+    add_in_rank_order(mine, s->contributions, c->size, s->counts[c->rank], r->type);
+    s->phase = 2;
+    s->npending = 0;
+    for (int p = 0; p < c->size; p++)
+        if (p != c->rank)
+            FROST_TRY(post_pair(r, s, p, buf + (size_t)s->displs[p] * elem, s->counts[p], mine,
+                                s->counts[c->rank], s->tag + 1));
+    return FROST_OK;
+}
+
+static frost_status mpi_allreduce_advance(frost_comm_request *r, bool block, bool *done)
+{
+    mpi_sum *s = r->impl;
+    while (s->phase < 3) {
+        int finished = 1;
+        int rc = block ? MPI_Waitall(s->npending, s->pending, MPI_STATUSES_IGNORE)
+                       : MPI_Testall(s->npending, s->pending, &finished, MPI_STATUSES_IGNORE);
+        FROST_TRY(
+            mpi_check(rc, s->phase == 1 ? "allreduce, scatter phase" : "allreduce, gather phase"));
+        if (!finished)
+            break;
+        if (s->phase == 1)
+            FROST_TRY(begin_gather_phase(r, s));
+        else
+            s->phase = 3, s->npending = 0;
+    }
+    *done = s->phase == 3;
+    return FROST_OK;
+}
+
+/* A sum abandoned after an error may still have messages on the way into its scratch:
+ * that memory is left to MPI rather than freed under it. */
+static void mpi_allreduce_free(frost_comm_request *r)
+{
+    mpi_sum *s = r->impl;
+    bool idle = true;
+    for (int i = 0; s && i < s->npending; i++)
+        idle &= s->pending[i] == MPI_REQUEST_NULL;
+    if (s && idle)
+        free_sum(s);
+    r->impl = NULL;
+}
+
+static const frost_comm_ops mpi_ops = {
+    .name = "mpi",
+    .close = mpi_close,
+    .barrier = mpi_barrier,
+    .broadcast = mpi_broadcast,
+    .gather = mpi_gather,
+    .allreduce_start = mpi_allreduce_start,
+    .allreduce_advance = mpi_allreduce_advance,
+    .allreduce_free = mpi_allreduce_free,
+};
+
+static frost_status read_tag_limit(mpi_comm *m)
+{
+    int *ub = NULL, found = 0;
+    FROST_TRY(mpi_check(MPI_Comm_get_attr(m->comm, MPI_TAG_UB, &ub, &found), "MPI_TAG_UB"));
+    m->tag_limit = found && ub && *ub >= 32767 ? *ub : 32767;
+    return FROST_OK;
+}
+
+frost_status frost_comm_mpi_open(frost_comm *c)
+{
+    FROST_TRY(start_mpi());
+    mpi_comm *m = calloc(1, sizeof *m);
+    if (!m) {
+        stop_mpi_if_unused();
+        return frost_fail(FROST_ERR_NOMEM, "frost_comm_create: out of memory");
+    }
+    if (frost_started) /* a program that started MPI keeps its own choice for the world */
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    frost_status s = mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &m->comm), "MPI_Comm_dup");
+    if (s == FROST_OK)
+        s = mpi_check(MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN),
+                      "MPI_Comm_set_errhandler");
+    if (s == FROST_OK)
+        s = mpi_check(MPI_Comm_rank(m->comm, &c->rank), "MPI_Comm_rank");
+    if (s == FROST_OK)
+        s = mpi_check(MPI_Comm_size(m->comm, &c->size), "MPI_Comm_size");
+    if (s == FROST_OK)
+        s = read_tag_limit(m);
+    if (s != FROST_OK) {
+        free(m);
+        stop_mpi_if_unused();
+        return s;
+    }
+    c->ops = &mpi_ops;
+    c->impl = m;
+    comms_open++;
+    return FROST_OK;
+}
