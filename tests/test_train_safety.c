@@ -53,6 +53,30 @@ TEST(nan_in_one_gradient_names_the_step_and_the_layer)
     frost_dataset_free(&train);
 }
 
+/* A BN running variance that overflowed leaves the loss finite (training uses the batch's
+ * statistics) but ruins evaluation and the checkpoint: training stops at that step, naming
+ * the statistic. (Seen in a W8 per-tensor QAT run that ended at 10.5% with an infinite
+ * running_var.) */
+TEST(an_infinite_running_statistic_stops_training)
+{
+    frost_dataset train = synthetic(240, 1);
+    frost_model *m = fresh();
+    frost_train_config c = config(NULL);
+    frost_train_result r;
+    int var = -1;
+    for (int i = 0; i < m->n_buffers; i++)
+        if (strcmp(m->buffers[i].name, "b2.running_var") == 0)
+            var = i;
+    CHECK(var >= 0);
+    if (var >= 0)
+        m->buffers[var].data[3] = INFINITY;
+    CHECK(frost_train(m, &train, NULL, NULL, &c, NULL, NULL, &r) == FROST_ERR_NUMERIC);
+    expect_text(frost_last_error(), "at epoch 1 batch 1/15 (global step 1)");
+    expect_text(frost_last_error(), "the running statistic b2.running_var is not finite");
+    frost_model_free(m);
+    frost_dataset_free(&train);
+}
+
 static int notes;
 static void count_notes(const frost_progress *p, void *user)
 {
@@ -503,6 +527,7 @@ int main(void)
     RUN(an_exploding_loss_stops_training);
     RUN(a_stop_request_saves_mid_epoch_and_resumes_exactly);
     RUN(a_stop_during_qat_resumes_exactly);
+    RUN(an_infinite_running_statistic_stops_training);
     RUN(sigkill_at_20_random_moments_then_resume_is_bit_exact);
     RUN(sigint_and_sigterm_save_and_exit_130_143);
     RUN(cli_names_the_layer_of_a_nan_gradient);

@@ -275,8 +275,8 @@ static bool watch_diverged(divergence_watch *w, double loss, const frost_model *
 }
 
 /* No NaN or Inf in x. x - x is 0 for finite values and NaN otherwise; sixteen independent
- * lanes keep it one vectorized read of the buffer (no reassociation needed). Only read
- * after the optimizer found a non-finite gradient (see train_step). */
+ * lanes keep it one vectorized read of the buffer (no reassociation needed). Gradients are
+ * only read after the optimizer found a non-finite one (see train_step). */
 static bool all_finite(const float *x, int64_t n)
 {
     float lane[16] = {0};
@@ -297,6 +297,18 @@ static int first_nonfinite_grad(const frost_model *m)
 {
     for (int i = 0; i < m->n_params; i++)
         if (m->params[i].grad && !all_finite(m->params[i].grad, m->params[i].numel))
+            return i;
+    return -1;
+}
+
+/* The first BN running statistic that is not finite, or -1. Checked every step: a batch
+ * whose variance overflows leaves the loss finite (training normalises with the batch's
+ * own statistics) but makes every evaluation and the saved checkpoint unusable; the
+ * statistics are a few thousand floats, nothing beside a forward pass. */
+static int first_nonfinite_statistic(const frost_model *m)
+{
+    for (int i = 0; i < m->n_buffers; i++)
+        if (!all_finite(m->buffers[i].data, m->buffers[i].numel))
             return i;
     return -1;
 }
@@ -517,6 +529,10 @@ static frost_status train_step(trainer *t, int n, int64_t step, float lr)
     double limit = 0.0;
     if (!isfinite(loss))
         return trouble(t, step, "the loss is %g", (double)loss);
+    int stat = first_nonfinite_statistic(m);
+    if (stat >= 0)
+        return trouble(t, step, "the running statistic %s is not finite (loss %g)",
+                       m->buffers[stat].name, (double)loss);
     if (watch_diverged(&t->watch, loss, m, cfg->divergence_factor, &limit))
         return trouble(t, step,
                        "the loss's moving average %.4g exceeds %g x %.4g (divergence rule: "
