@@ -77,4 +77,10 @@ frost_status frost_comm_test(frost_comm_request *req, bool *done);
 /* Blocks until the sum is in buf; frees req whatever the outcome (NULL: nothing to do). */
 frost_status frost_comm_wait(frost_comm_request *req);
 
+/* In place: buf[count] becomes the element-wise maximum over ranks, the same on every rank
+ * (a maximum does not depend on the order; NaN is ignored unless every rank has it). For a
+ * minimum pass negated values. Gathers to rank 0 and broadcasts: meant for a few values,
+ * such as QAT observer ranges. */
+frost_status frost_comm_allreduce_max(frost_comm *c, float *buf, size_t count);
+
 #endif
