@@ -1,7 +1,7 @@
 /*
  * The communication layer: a group of processes (ranks) that exchange buffers. It is the
- * foundation of data-parallel training and the distributed search (docs/distributed.md);
- * nothing in frost uses it yet.
+ * foundation of data-parallel training (docs/data-parallel.md) and the distributed search
+ * (docs/distributed.md).
  *
  * Backends. The single-process backend is always built: one rank, every collective is a
  * copy or nothing. The MPI backend is built when CMake's FROST_MPI finds MPI (AUTO, the
