@@ -240,9 +240,11 @@ static void install_stop_handlers(void)
 }
 
 /* Exit code of a stop: 128 + the signal, as a shell reports a process it killed. */
-static int report_stop(const frost_train_result *r, const char *out, int sig)
+static int report_stop(const frost_train_result *r, const char *out, int sig, bool lead)
 {
     const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (!lead) /* data-parallel: rank 0 says it */
+        return 128 + sig;
     if (r->stop_saved)
         fprintf(stderr,
                 "frost train: %s: stopped at epoch %d after batch %d; checkpoint saved in %s\n"
@@ -478,7 +480,7 @@ static int train_with(int argc, char **argv, frost_comm *comm)
         printf("note: %d rollback(s) after NaN/divergence, each halving the learning rate\n",
                r.rollbacks);
     int rc = s == FROST_OK        ? 0
-             : s == FROST_STOPPED ? report_stop(&r, out, stop_signal ? stop_signal : SIGINT)
+             : s == FROST_STOPPED ? report_stop(&r, out, stop_signal ? stop_signal : SIGINT, lead)
                                   : cli_error("train");
     frost_model_free(m);
     frost_dataset_free(&train);
