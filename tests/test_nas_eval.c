@@ -87,7 +87,10 @@ TEST(test_int8_and_float_accuracy_of_each_scheme)
         CHECK(r.fp32_acc > 0.2 && r.fp32_acc <= 1.0);
         CHECK_NEAR(r.fp32_acc, fl, 1e-6, 0);          /* the float mode of the trained network */
         CHECK(r.int8_acc > 0.2 && r.int8_acc <= 1.0); /* it learned: chance is 0.1 */
-        CHECK_NEAR(r.int8_acc, fq, 0.03, 0);          /* rounding: a few of 300 images */
+        /* rounding: a few of 300 images; one 4-bit step is a fifteenth of the range, so an
+         * integer-vs-float rounding difference flips more borderline images there (9 of 300
+         * measured on this barely trained network, 1 at 8 bits) */
+        CHECK_NEAR(r.int8_acc, fq, schemes[i].abits < 8 ? 0.04 : 0.02, 0);
         if (i == 0) /* W8A8 per-channel quantizes nearly losslessly (0.3 points measured) */
             CHECK_NEAR(r.int8_acc, r.fp32_acc, 0.05, 0);
     }
