@@ -205,8 +205,9 @@ static void print_next_steps(const cli_args *a, const char *dir, const frost_nas
     printf("\n");
 }
 
-/* FROST_TEST_DIE_AFTER=n (tests only): rank 1 of a distributed search ends abruptly, as a
- * crashed worker would, when handed its (n+1)-th candidate. */
+/* FROST_TEST_DIE_AFTER=n (tests only): rank 1 of a distributed search crashes in the middle
+ * of its (n+1)-th candidate: it works on it for 3 s (the other workers go on meanwhile) and
+ * then ends abruptly, without a word to the other ranks. */
 static int evaluations_left = -1;
 
 static frost_status evaluate_or_die(const frost_nas_genotype *g, const frost_nas_space *space,
@@ -216,6 +217,7 @@ static frost_status evaluate_or_die(const frost_nas_genotype *g, const frost_nas
 {
     (void)user;
     if (evaluations_left-- == 0) {
+        sleep(3);
         fprintf(stderr, "frost search (rank 1): FROST_TEST_DIE_AFTER: exiting\n");
         _exit(3);
     }
