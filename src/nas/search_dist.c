@@ -20,7 +20,8 @@ enum {
     TAG_RESULT,    /* worker -> rank 0: a result_msg */
     TAG_TOKEN_ASK, /* worker -> rank 0: may I time now? (empty) */
     TAG_TOKEN_GIVE,
-    TAG_TOKEN_BACK
+    TAG_TOKEN_BACK,
+    TAG_STOPPED /* worker -> rank 0: stopped; nothing more comes from it (empty) */
 };
 
 typedef struct {
@@ -48,6 +49,7 @@ struct frost_nas_pool {
     job *jobs; /* submitted, not yet back: queued ones in step order */
     int njobs, cap;
     bool *busy;          /* per rank */
+    bool stopping;       /* STOP sent: no more tasks */
     int token;           /* the rank timing now (0: nobody) */
     int *waiting, nwait; /* ranks asking for the token, first come first served */
 };
@@ -85,17 +87,6 @@ void frost_nas_pool_free(frost_nas_pool *p)
     free(p);
 }
 
-frost_status frost_nas_pool_finish(frost_nas_pool *p)
-{
-    frost_status s = FROST_OK;
-    for (int r = 1; p && r < frost_comm_size(p->comm); r++) {
-        frost_status t = frost_comm_send(p->comm, NULL, 0, r, TAG_STOP);
-        s = s != FROST_OK ? s : t;
-    }
-    frost_nas_pool_free(p);
-    return s;
-}
-
 int frost_nas_pool_workers(const frost_nas_pool *p) { return frost_comm_size(p->comm) - 1; }
 
 static job *find_job(const frost_nas_pool *p, int step)
@@ -119,7 +110,7 @@ bool frost_nas_pool_running(const frost_nas_pool *p, const frost_nas_genotype *g
 /* Gives queued jobs (the lowest steps first) to idle workers. */
 static frost_status dispatch(frost_nas_pool *p)
 {
-    for (int r = 1; r < frost_comm_size(p->comm); r++) {
+    for (int r = 1; !p->stopping && r < frost_comm_size(p->comm); r++) {
         if (p->busy[r])
             continue;
         job *next = NULL;
@@ -218,15 +209,61 @@ frost_status frost_nas_pool_wait(frost_nas_pool *p, int step)
     return FROST_OK;
 }
 
+/* After STOP, until every worker has said STOPPED: a worker still busy finishes its
+ * candidate first (its result is kept, as any other), or meets the STOP when it asks for
+ * the token. Nothing is left in flight, so the next search on this communicator starts
+ * clean. */
+static frost_status drain(frost_nas_pool *p)
+{
+    int left = frost_comm_size(p->comm) - 1;
+    frost_status first = FROST_OK;
+    while (left > 0) {
+        result_msg m;
+        int from, tag;
+        size_t bytes;
+        FROST_TRY(frost_comm_recv(p->comm, &m, sizeof m, FROST_COMM_ANY_SOURCE, FROST_COMM_ANY_TAG,
+                                  &from, &tag, &bytes));
+        if (tag == TAG_STOPPED)
+            left--;
+        else if (tag == TAG_RESULT && bytes == sizeof m && m.status == FROST_OK) {
+            frost_status s = take_result(p, from, &m);
+            first = first != FROST_OK ? first : s;
+        }
+        /* token requests and returns, failed results: the search is over */
+    }
+    return first;
+}
+
+frost_status frost_nas_pool_finish(frost_nas_pool *p)
+{
+    if (!p)
+        return FROST_OK;
+    frost_status s = FROST_OK;
+    for (int r = 1; r < frost_comm_size(p->comm); r++) {
+        frost_status t = frost_comm_send(p->comm, NULL, 0, r, TAG_STOP);
+        s = s != FROST_OK ? s : t;
+    }
+    p->stopping = true;
+    frost_status d = s == FROST_OK ? drain(p) : FROST_OK;
+    frost_nas_pool_free(p);
+    return s != FROST_OK ? s : d;
+}
+
 /* ---- a worker ---- */
+
+typedef struct {
+    frost_comm *comm;
+    bool stopped; /* a STOP came instead of the token */
+} worker;
 
 static frost_status token_acquire(void *user)
 {
-    frost_comm *c = user;
-    FROST_TRY(frost_comm_send(c, NULL, 0, 0, TAG_TOKEN_ASK));
+    worker *w = user;
+    FROST_TRY(frost_comm_send(w->comm, NULL, 0, 0, TAG_TOKEN_ASK));
     int tag;
-    FROST_TRY(frost_comm_recv(c, NULL, 0, 0, FROST_COMM_ANY_TAG, NULL, &tag, NULL));
-    if (tag == TAG_STOP) /* rank 0 gave up (an error elsewhere): stop evaluating */
+    FROST_TRY(frost_comm_recv(w->comm, NULL, 0, 0, FROST_COMM_ANY_TAG, NULL, &tag, NULL));
+    w->stopped = tag == TAG_STOP;
+    if (w->stopped) /* rank 0 gave up (an error elsewhere): stop evaluating */
         return frost_fail(FROST_ERR_IO, "nas search: rank 0 stopped the search");
     return tag == TAG_TOKEN_GIVE
                ? FROST_OK
@@ -235,10 +272,10 @@ static frost_status token_acquire(void *user)
 
 static frost_status token_release(void *user)
 {
-    return frost_comm_send(user, NULL, 0, 0, TAG_TOKEN_BACK);
+    return frost_comm_send(((worker *)user)->comm, NULL, 0, 0, TAG_TOKEN_BACK);
 }
 
-static frost_status evaluate_task(frost_comm *comm, const task_msg *t, const frost_nas_space *space,
+static frost_status evaluate_task(worker *w, const task_msg *t, const frost_nas_space *space,
                                   const frost_dataset *const *train, int rungs,
                                   const frost_dataset *val, const frost_nas_search_config *cfg,
                                   result_msg *m)
@@ -249,7 +286,7 @@ static frost_status evaluate_task(frost_comm *comm, const task_msg *t, const fro
     FROST_TRY(frost_nas_from_string_in(space, t->genotype, &g));
     const frost_dataset *tr = train[t->rung];
     double t0 = frost_now_ms();
-    frost_nas_timing_lock lock = {token_acquire, token_release, comm};
+    frost_nas_timing_lock lock = {token_acquire, token_release, w};
     if (cfg->evaluate)
         FROST_TRY(cfg->evaluate(&g, space, tr, val, &cfg->eval, &m->r, cfg->evaluate_user));
     else
@@ -258,32 +295,39 @@ static frost_status evaluate_task(frost_comm *comm, const task_msg *t, const fro
     return FROST_OK;
 }
 
+/* Every way out says STOPPED to rank 0 once it has sent STOP (so no message of this search
+ * is left for the next); after a failed evaluation the worker waits for that STOP, which
+ * rank 0 sends once it has the error. */
 frost_status frost_nas_worker_run(frost_comm *comm, const frost_nas_space *space,
                                   const frost_dataset *const *train, int rungs,
                                   const frost_dataset *val, const frost_nas_search_config *cfg)
 {
-    for (;;) {
+    worker w = {.comm = comm};
+    frost_status failed = FROST_OK;
+    char why[512] = "";
+    while (!w.stopped) {
         task_msg t;
         int tag;
         size_t bytes;
         FROST_TRY(frost_comm_recv(comm, &t, sizeof t, 0, FROST_COMM_ANY_TAG, NULL, &tag, &bytes));
         if (tag == TAG_STOP)
-            return FROST_OK;
+            break;
         if (tag != TAG_TASK || bytes != sizeof t)
             return frost_fail(FROST_ERR_FORMAT,
-                              "nas search: unexpected message (tag %d) from "
-                              "rank 0",
-                              tag);
+                              "nas search: unexpected message (tag %d) from rank 0", tag);
         t.genotype[sizeof t.genotype - 1] = 0;
         result_msg m = {.step = t.step, .rung = t.rung};
         snprintf(m.genotype, sizeof m.genotype, "%s", t.genotype);
-        frost_status s = evaluate_task(comm, &t, space, train, rungs, val, cfg, &m);
+        frost_status s = evaluate_task(&w, &t, space, train, rungs, val, cfg, &m);
         m.status = s;
+        if (s != FROST_OK && failed == FROST_OK) {
+            failed = s;
+            snprintf(why, sizeof why, "%s", frost_last_error());
+        }
         if (s != FROST_OK)
             snprintf(m.error, sizeof m.error, "%s", frost_last_error());
-        frost_status sent = frost_comm_send(comm, &m, sizeof m, 0, TAG_RESULT);
-        if (s != FROST_OK)
-            return frost_fail(s, "%s", m.error);
-        FROST_TRY(sent);
+        FROST_TRY(frost_comm_send(comm, &m, sizeof m, 0, TAG_RESULT));
     }
+    FROST_TRY(frost_comm_send(comm, NULL, 0, 0, TAG_STOPPED));
+    return failed == FROST_OK ? FROST_OK : frost_fail(failed, "%s", why);
 }
