@@ -3,6 +3,8 @@
  * that rewards, and with them the proposals, can be compared between runs; the trained
  * accuracies are real. Label "mpi": CTest runs it as two tests,
  *   test_mpi_search_same    1 rank vs 2 ranks, evolution + successive halving: the same log;
+ *   test_mpi_search_token   3 ranks, real latency: timed by one worker at a time (a trace
+ *                           of the token), the same genotypes and accuracies as 1 rank;
  *   test_mpi_search_resume  3 ranks, rank 1 dies mid-candidate (FROST_TEST_DIE_AFTER): the
  *                           job fails, every finished result is on disk (log.csv or
  *                           pending.csv) and right; the same command on 2 ranks finishes
@@ -18,6 +20,7 @@
 
 static const char *mpirun;
 static char dir[64] = "/tmp/frost_mpi_search_XXXXXX";
+static bool fake_latency = true; /* FROST_TEST_FAKE_LATENCY=1 (else 0: measured) */
 
 /* `[mpirun -np N] frost search ARGS -o DIR/OUT` with FROST_TEST_FAKE_LATENCY and the
  * variable `env` ("NAME=VALUE", or NULL) set on every rank; output into DIR/OUT.txt; the
@@ -34,9 +37,9 @@ static int search(int ranks, const char *env, const char *args, const char *out)
                  "-x OMP_WAIT_POLICY%s ",
                  mpirun, ranks, name);
     snprintf(cmd, sizeof cmd,
-             "FROST_TEST_FAKE_LATENCY=1 OMP_WAIT_POLICY=PASSIVE %s %s%s search %s -o %s/%s "
+             "FROST_TEST_FAKE_LATENCY=%d OMP_WAIT_POLICY=PASSIVE %s %s%s search %s -o %s/%s "
              "> %s/%s.txt 2>&1",
-             env ? env : "", launcher, bin, args, dir, out, dir, out);
+             fake_latency, env ? env : "", launcher, bin, args, dir, out, dir, out);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
@@ -181,6 +184,63 @@ TEST(a_dead_worker_loses_nothing_and_the_rerun_finishes_the_log)
     CHECK(access(frost_test_path(dir, "die/pending.csv"), F_OK) != 0);
 }
 
+/* Real latency (no fake): the workers time under rank 0's token. Random proposals do not
+ * depend on the rewards, so the genotypes and accuracies must still be those of one rank;
+ * the token trace must show one timing at a time, one per candidate. */
+static const char *const token_args =
+    "--target-ms 2 --controller random --budget 6 --train 32 --val 32 --epochs 2 --reps 5 "
+    "--width 0.2 --threads 1";
+
+/* Columns 1-3 (step, genotype, int8_acc) of each log line, joined. */
+static void first_columns(const char *out, char *buf, size_t n)
+{
+    static char lines[64][512];
+    int k = log_lines(out, lines, 64);
+    buf[0] = 0;
+    for (int i = 0; i < k; i++) {
+        char *third = lines[i];
+        for (int c = 0; c < 3 && third; c++)
+            third = strchr(third + 1, ',');
+        snprintf(buf + strlen(buf), n - strlen(buf), "%.*s\n", third ? (int)(third - lines[i]) : 0,
+                 lines[i]);
+    }
+}
+
+TEST(latency_is_timed_by_one_rank_at_a_time)
+{
+    char trace[128], env[200];
+    snprintf(trace, sizeof trace, "%s/token.txt", dir);
+    snprintf(env, sizeof env, "FROST_TEST_TOKEN_TRACE=%s", trace);
+    fake_latency = false;
+    CHECK_EQ_INT(search(1, NULL, token_args, "tok1"), 0);
+    int rc = search(3, env, token_args, "tok3");
+    fake_latency = true;
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0)
+        show("tok3");
+    static char a[8192], b[8192];
+    first_columns("tok1", a, sizeof a);
+    first_columns("tok3", b, sizeof b);
+    CHECK(strlen(a) > 20 && strcmp(a, b) == 0);
+    size_t n;
+    char *text = frost_test_read_all(trace, &n);
+    int takes = 0, overlaps = 0, held_by = -1;
+    for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l;
+         l = strtok_r(NULL, "\n", &save)) {
+        int r = -1;
+        char what[8] = "";
+        CHECK(sscanf(l, "%d %7s", &r, what) == 2);
+        bool take = strcmp(what, "take") == 0;
+        overlaps += take ? held_by != -1 : held_by != r;
+        held_by = take ? r : -1;
+        takes += take;
+    }
+    CHECK_EQ_INT(overlaps, 0);
+    CHECK_EQ_INT(takes, 6); /* one timing per candidate, all trained by workers */
+    CHECK_EQ_INT(held_by, -1);
+    free(text);
+}
+
 int main(int argc, char **argv)
 {
     const char *why = getenv("FROST_TEST_SKIP_WHY");
@@ -196,6 +256,8 @@ int main(int argc, char **argv)
     const char *part = argc > 1 ? argv[1] : "all";
     if (strcmp(part, "same") == 0 || strcmp(part, "all") == 0)
         RUN(two_ranks_log_what_one_rank_logs);
+    if (strcmp(part, "token") == 0 || strcmp(part, "all") == 0)
+        RUN(latency_is_timed_by_one_rank_at_a_time);
     if (strcmp(part, "resume") == 0 || strcmp(part, "all") == 0)
         RUN(a_dead_worker_loses_nothing_and_the_rerun_finishes_the_log);
     int failed = frost_test_summary();

@@ -6,9 +6,12 @@
  * its own (proposal) order, so nothing here affects which candidates are evaluated or
  * what is logged. Messages are fixed-size structs: every rank runs the same frost binary.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/timer.h"
 #include "core/util.h"
@@ -256,6 +259,28 @@ typedef struct {
     bool stopped; /* a STOP came instead of the token */
 } worker;
 
+/* FROST_TEST_TOKEN_TRACE=FILE (tests only): each worker appends "<rank> take" right after
+ * it gets the token and "<rank> give" right before it hands it back, in one write each (a
+ * file opened for appending takes whole lines), so the file shows whether two ranks ever
+ * timed at once: then two takes would follow each other. It also holds the token 300 ms
+ * longer, so that timings that were not kept apart would overlap in the trace. */
+static void trace_token(const worker *w, const char *what)
+{
+    const char *path = getenv("FROST_TEST_TOKEN_TRACE");
+    if (!path || !*path)
+        return;
+    char line[64];
+    int n = snprintf(line, sizeof line, "%d %s\n", frost_comm_rank(w->comm), what);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0)
+        return;
+    if (write(fd, line, (size_t)n) != n) { /* nothing to do: the test sees a short file */
+    }
+    close(fd);
+    if (strcmp(what, "take") == 0)
+        nanosleep(&(struct timespec){0, 300000000}, NULL);
+}
+
 static frost_status token_acquire(void *user)
 {
     worker *w = user;
@@ -265,13 +290,15 @@ static frost_status token_acquire(void *user)
     w->stopped = tag == TAG_STOP;
     if (w->stopped) /* rank 0 gave up (an error elsewhere): stop evaluating */
         return frost_fail(FROST_ERR_IO, "nas search: rank 0 stopped the search");
-    return tag == TAG_TOKEN_GIVE
-               ? FROST_OK
-               : frost_fail(FROST_ERR_FORMAT, "nas search: rank 0 sent tag %d, not the token", tag);
+    if (tag != TAG_TOKEN_GIVE)
+        return frost_fail(FROST_ERR_FORMAT, "nas search: rank 0 sent tag %d, not the token", tag);
+    trace_token(w, "take");
+    return FROST_OK;
 }
 
 static frost_status token_release(void *user)
 {
+    trace_token(user, "give");
     return frost_comm_send(((worker *)user)->comm, NULL, 0, 0, TAG_TOKEN_BACK);
 }
 
