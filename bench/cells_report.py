@@ -7,6 +7,7 @@ import glob
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -83,6 +84,28 @@ def trainings(runs):
             r = json.load(f)
         res.setdefault(r["cell"], {}).setdefault(r["variant"], []).append(r)
     return res
+
+
+def failures(runs):
+    """Runs that ended without a result: (cell, variant, seed, the error line)."""
+    out = []
+    for log in sorted(glob.glob(os.path.join(runs, "train", "*.train.log"))):
+        base = log[: -len(".train.log")]
+        if os.path.exists(base + ".json") or os.path.isdir(base + ".lock"):
+            continue  # finished, or running now
+        reason = "no error message"
+        for part in ("train", "convert", "run"):
+            path = f"{base}.{part}.log"
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                errors = [l.strip() for l in f if "error:" in l]
+            if errors:
+                reason = errors[-1].split("error:", 1)[1].strip()
+                break
+        cell, var, seed = os.path.basename(base).rsplit("-", 2)
+        out.append((cell, var, seed.lstrip("s"), reason))
+    return out
 
 
 def cpu():
@@ -175,6 +198,17 @@ def main():
         label = f"`{c}`" + (f" ({HAND_TEXT[c]})" if c in HAND_TEXT else "")
         L.append(f"| {label} | " + " | ".join(cols) + f" | {d4} | {d8} | "
                  f"{any_r.get('params', '-')} | {any_r.get('macs', '-')} |")
+    failed = failures(runs)
+    L += ["", "## Runs that failed", ""]
+    if not failed:
+        L += ["None."]
+    else:
+        L += ["Not in the table above (a run that fails with one seed and not with others is",
+              "itself a result about the cell):", "",
+              "| cell | variant | seed | error |", "|---|---|---|---|"]
+        for cell, var, seed, why in failed:
+            why = re.sub(r"\S*/(runs|work)/\S*", "(checkpoint)", why)
+            L.append(f"| `{cell}` | {var} | {seed} | {why} |")
     L += ["", "## FrostNet's claims, measured", ""]
     for var in ("w4a4", "w8pt", "fp32"):
         L.append(diff_line(res, "sc", "se_swish", var))

@@ -20,7 +20,7 @@
 #include "ops/elementwise.h"
 #include "ops/ops.h"
 
-static const frost_bn_params bn_default = {1e-5f, 0.1f};
+static const frost_bn_params bn_default = {.eps = 1e-5f, .momentum = 0.1f};
 static const frost_act_kind fusable_acts[] = {FROST_ACT_IDENTITY, FROST_ACT_RELU, FROST_ACT_RELU6,
                                               FROST_ACT_HARDTANH};
 
@@ -134,7 +134,7 @@ static void run_unfused(const bn_case *b, frost_act_kind act, bn_result *r)
                            r->invstd, z);
     frost_act_forward(act, n, z, r->y);
     frost_act_backward(act, n, z, b->dy, g);
-    frost_bn_backward(b->m, b->c, b->x, b->gamma, r->mean, r->invstd, g, r->dx, r->dgamma,
+    frost_bn_backward(NULL, b->m, b->c, b->x, b->gamma, r->mean, r->invstd, g, r->dx, r->dgamma,
                       r->dbeta);
     free(z), free(g);
 }
@@ -143,8 +143,8 @@ static void run_fused(const bn_case *b, frost_act_kind act, bn_result *r)
 {
     frost_bn_act_forward_train(&bn_default, act, b->m, b->c, b->x, b->gamma, b->beta, r->rm, r->rv,
                                r->mean, r->invstd, r->y);
-    frost_bn_act_backward(act, b->m, b->c, b->x, r->y, b->gamma, r->mean, r->invstd, b->dy, r->dx,
-                          r->dgamma, r->dbeta);
+    frost_bn_act_backward(NULL, act, b->m, b->c, b->x, r->y, b->gamma, r->mean, r->invstd, b->dy,
+                          r->dx, r->dgamma, r->dbeta);
 }
 
 static bool results_identical(const bn_result *a, const bn_result *b, long n, int c)
@@ -259,8 +259,8 @@ TEST(non_fusable_kinds)
     float *mean = alloc_zero(b.c), *invstd = alloc_uniform(b.c, 0.5f, 1.0f, 401);
     float *dx = alloc_uniform(n, -1, 1, 402), *dx0 = alloc_copy(dx, n);
     float dg[12] = {0}, db[12] = {0}, zeros[12] = {0};
-    frost_bn_act_backward(FROST_ACT_HSIGMOID, b.m, b.c, b.x, yf, b.gamma, mean, invstd, b.dy, dx,
-                          dg, db);
+    frost_bn_act_backward(NULL, FROST_ACT_HSIGMOID, b.m, b.c, b.x, yf, b.gamma, mean, invstd, b.dy,
+                          dx, dg, db);
     CHECK(same_bits(dx, dx0, n) && same_bits(dg, zeros, 12) && same_bits(db, zeros, 12));
     free(z), free(yu), free(yf), free(mean), free(invstd), free(dx), free(dx0);
     bn_case_free(&b);
@@ -275,13 +275,13 @@ TEST(backward_accumulates)
                                NULL, mean, invstd, y);
     /* from zero */
     float *dx0 = alloc_zero(n), *dg0 = alloc_zero(b.c), *db0 = alloc_zero(b.c);
-    frost_bn_act_backward(FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, dx0, dg0,
-                          db0);
+    frost_bn_act_backward(NULL, FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, dx0,
+                          dg0, db0);
     /* from non-zero starting values: the result is start + gradient */
     float *start = alloc_uniform(n, 5.0f, 6.0f, 501), *pstart = alloc_uniform(b.c, 5, 6, 502);
     float *dx = alloc_copy(start, n), *dg = alloc_copy(pstart, b.c), *db = alloc_copy(pstart, b.c);
-    frost_bn_act_backward(FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, dx, dg,
-                          db);
+    frost_bn_act_backward(NULL, FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, dx,
+                          dg, db);
     long bad = 0;
     for (long i = 0; i < n; i++)
         bad += !(fabs((double)dx[i] - ((double)start[i] + dx0[i])) <= 2e-6 * 6.0);
@@ -297,8 +297,8 @@ TEST(backward_accumulates)
     CHECK(sum_abs > 0.01 * n);
     /* dx and dbeta are optional: dgamma is unchanged without them */
     float *dg2 = alloc_zero(b.c);
-    frost_bn_act_backward(FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, NULL, dg2,
-                          NULL);
+    frost_bn_act_backward(NULL, FROST_ACT_RELU, b.m, b.c, b.x, y, b.gamma, mean, invstd, b.dy, NULL,
+                          dg2, NULL);
     CHECK(same_bits(dg2, dg0, b.c));
     free(y), free(mean), free(invstd), free(dx0), free(dg0), free(db0), free(start);
     free(pstart), free(dx), free(dg), free(db), free(dg2);
@@ -515,7 +515,7 @@ TEST(fused_gradcheck)
         float *dx = alloc_zero(m * c);
         frost_bn_act_forward_train(&bn_default, act, m, c, x, gamma, beta, NULL, NULL, mean, invstd,
                                    y);
-        frost_bn_act_backward(act, m, c, x, y, gamma, mean, invstd, r, dx, dgamma, dbeta);
+        frost_bn_act_backward(NULL, act, m, c, x, y, gamma, mean, invstd, r, dx, dgamma, dbeta);
         const char *name = frost_act_name(act);
         CHECK_EQ_INT(
             frost_test_gradcheck(name, fused_loss, &p, x, dx, m * c, 1e-2, 2e-3, 2e-2, m * c), 0);
@@ -561,12 +561,12 @@ TEST(timing_fused_vs_unfused)
             /* unfused backward: the activation's gradient needs a zeroed buffer */
             memset(g, 0, sizeof(float) * (size_t)n);
             frost_act_backward(act, n, z, b.dy, g);
-            frost_bn_backward(m, c, b.x, b.gamma, mean, invstd, g, dx, dg, db);
+            frost_bn_backward(NULL, m, c, b.x, b.gamma, mean, invstd, g, dx, dg, db);
             double t2 = now_ms();
             frost_bn_act_forward_train(&bn_default, act, m, c, b.x, b.gamma, b.beta, b.rm, b.rv,
                                        mean, invstd, y);
             double t3 = now_ms();
-            frost_bn_act_backward(act, m, c, b.x, y, b.gamma, mean, invstd, b.dy, dx, dg, db);
+            frost_bn_act_backward(NULL, act, m, c, b.x, y, b.gamma, mean, invstd, b.dy, dx, dg, db);
             double t4 = now_ms();
             best[0] = fmin(best[0], t1 - t0), best[1] = fmin(best[1], t2 - t1);
             best[2] = fmin(best[2], t3 - t2), best[3] = fmin(best[3], t4 - t3);

@@ -519,7 +519,7 @@ TEST(sigmoid_silu_avx2_special_values)
 
 /* ---- batch norm ---- */
 
-static const frost_bn_params bn_default = {1e-5f, 0.1f};
+static const frost_bn_params bn_default = {.eps = 1e-5f, .momentum = 0.1f};
 
 TEST(bn_running_stats_hand_numbers)
 {
@@ -567,7 +567,7 @@ TEST(bn_matches_pytorch)
     CHECK_NEAR(rv[1], 2.0583333333, 1e-6, 1e-6);
 
     float dx[6] = {0}, dgamma[2] = {0}, dbeta[2] = {0};
-    frost_bn_backward(3, 2, x, gamma, mean, invstd, r, dx, dgamma, dbeta);
+    frost_bn_backward(NULL, 3, 2, x, gamma, mean, invstd, r, dx, dgamma, dbeta);
     const double dx_pt[6] = {1.8326308441450834,  0.06759219727282767, -2.7489668833146217,
                              -0.4055782557017329, 0.9163360391695384,  0.3379860584289052};
     for (int i = 0; i < 6; i++)
@@ -628,7 +628,7 @@ TEST(bn_train_gradcheck)
     memcpy(dx0, dx, sizeof(float) * m * c); /* backward adds: start from non-zero */
     float dgamma[5] = {0}, dbeta[5] = {0};
     bn_op_forward(&b);
-    frost_bn_backward(m, c, b.x, b.gamma, b.mean, b.invstd, r, dx, dgamma, dbeta);
+    frost_bn_backward(NULL, m, c, b.x, b.gamma, b.mean, b.invstd, r, dx, dgamma, dbeta);
     for (long i = 0; i < m * c; i++)
         dx[i] -= dx0[i];
     probe p = {bn_op_forward, &b, b.y, r, m * c};
@@ -672,10 +672,10 @@ static int bn_run_threads(bn_op *b, const float *dy, const double *y_ref, const 
     float *dg = alloc_zero(b->c), *dg2 = alloc_zero(b->c);
     frost_set_threads(threads);
     bn_op_forward(b);
-    frost_bn_backward(b->m, b->c, b->x, b->gamma, b->mean, b->invstd, dy, dx, dg, NULL);
+    frost_bn_backward(NULL, b->m, b->c, b->x, b->gamma, b->mean, b->invstd, dy, dx, dg, NULL);
     memcpy(y1, b->y, sizeof(float) * n);
     bn_op_forward(b);
-    frost_bn_backward(b->m, b->c, b->x, b->gamma, b->mean, b->invstd, dy, dx2, dg2, NULL);
+    frost_bn_backward(NULL, b->m, b->c, b->x, b->gamma, b->mean, b->invstd, dy, dx2, dg2, NULL);
     *repeatable = memcmp(y1, b->y, sizeof(float) * n) == 0 &&
                   memcmp(dx, dx2, sizeof(float) * n) == 0 &&
                   memcmp(dg, dg2, sizeof(float) * b->c) == 0;
@@ -726,8 +726,8 @@ TEST(bn_backward_optional_outputs)
     float dg_all[3] = {0}, db_all[3] = {0}, dg[3] = {0};
     float *dx_all = alloc_zero(m * c);
     bn_op_forward(&b);
-    frost_bn_backward(m, c, b.x, b.gamma, b.mean, b.invstd, dy, dx_all, dg_all, db_all);
-    frost_bn_backward(m, c, b.x, b.gamma, b.mean, b.invstd, dy, NULL, dg, NULL);
+    frost_bn_backward(NULL, m, c, b.x, b.gamma, b.mean, b.invstd, dy, dx_all, dg_all, db_all);
+    frost_bn_backward(NULL, m, c, b.x, b.gamma, b.mean, b.invstd, dy, NULL, dg, NULL);
     for (int j = 0; j < c; j++)
         CHECK_FLOAT_EQ(dg[j], dg_all[j]);
     free(dy), free(dx_all);
@@ -1109,7 +1109,7 @@ static void dropout_op_forward(void *op)
     dropout_op *d = op;
     frost_rng rng;
     frost_rng_seed(&rng, d->seed); /* the same mask on every call */
-    frost_dropout_forward(d->n, d->p, &rng, d->x, d->mask, d->y);
+    frost_dropout_forward(1, d->n, d->p, &rng, 0, d->x, d->mask, d->y);
 }
 
 TEST(dropout_mask_and_gradcheck)
@@ -1134,16 +1134,24 @@ TEST(dropout_mask_and_gradcheck)
     probe p = {dropout_op_forward, &d, d.y, r, n};
     frost_test_gradcheck("dropout.x", probe_loss, &p, d.x, dx, n, 1e-2, 1e-4, 1e-3, 500);
 
-    /* p = 0 keeps everything and draws nothing from the stream */
-    frost_rng a, b;
-    frost_rng_seed(&a, 5), frost_rng_seed(&b, 5);
-    frost_dropout_forward(n, 0.0f, &a, d.x, d.mask, d.y);
+    /* p = 0 keeps everything */
+    frost_rng a;
+    frost_rng_seed(&a, 5);
+    frost_dropout_forward(1, n, 0.0f, &a, 0, d.x, d.mask, d.y);
     CHECK(memcmp(d.x, d.y, sizeof(float) * n) == 0);
-    CHECK(frost_rng_u64(&a) == frost_rng_u64(&b));
     /* p = 1 drops everything */
-    frost_dropout_forward(n, 1.0f, &a, d.x, d.mask, d.y);
+    frost_dropout_forward(1, n, 1.0f, &a, 0, d.x, d.mask, d.y);
     CHECK_FLOAT_EQ(d.y[17], 0.0f);
     CHECK_FLOAT_EQ(d.mask[17], 0.0f);
+    /* an image's mask depends on its global index only: images 3..4 of a batch of 5 are
+     * drawn alike when a second process handles them as its images 0..1 (first = 3) */
+    const int images = 5, per = 4000;
+    float *whole = alloc_zero(images * per), *part = alloc_zero(2 * per);
+    frost_dropout_forward(images, per, 0.5f, &a, 0, d.x, whole, d.y);
+    frost_dropout_forward(2, per, 0.5f, &a, 3, d.x + 3 * per, part, d.y);
+    CHECK(memcmp(whole + 3 * per, part, sizeof(float) * 2 * per) == 0);
+    CHECK(memcmp(whole, whole + per, sizeof(float) * per) != 0); /* images differ */
+    free(whole), free(part);
     free(d.x), free(d.mask), free(d.y), free(r), free(dx);
 }
 

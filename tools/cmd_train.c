@@ -2,6 +2,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,6 +49,14 @@ static const char *const help =
     "                      max(its lowest so far, ln(classes)/2) after 50 steps\n"
     "                      (default 10; 0 = off, NaN/Inf is still caught)\n"
     "  --quiet             only the final summary\n"
+    "\ndata-parallel training (an MPI build, started by mpirun; docs/distributed.md):\n"
+    "  mpirun -np N frost train ...  N processes share every batch (--batch is the\n"
+    "                      global batch) and sum their gradients; rank 0 prints and\n"
+    "                      writes the checkpoint and CSV\n"
+    "  --sync-bn           BN statistics over the global batch (SyncBN); default: each\n"
+    "                      rank's own images, rank 0's running statistics kept\n"
+    "  --bucket-mb MB      gradients are summed in buckets of about MB MiB, each sent\n"
+    "                      while backward still runs (default 25)\n"
     "SIGINT (Ctrl-C) or SIGTERM saves the checkpoint at the current step and exits with\n"
     "130 or 143; run the same command with --resume to continue exactly. A second\n"
     "Ctrl-C quits at once without saving.\n"
@@ -152,6 +161,8 @@ static const cli_opt training_options[] = {
     CLI_OPT_INT("max-rollbacks", 0, 1000),
     CLI_OPT_FLOAT("divergence", 0.0, 1e30),
     CLI_OPT_FLAG("quiet"),
+    CLI_OPT_FLAG("sync-bn"),
+    CLI_OPT_FLOAT("bucket-mb", 0.001, 65536),
     CLI_OPT_INT("val", 0, 10000000),
     CLI_OPT_INT("limit", 1, 100000000),
     CLI_OPT_INT("threads", 1, 1024),
@@ -206,6 +217,8 @@ static void read_training(const cli_args *a, frost_train_config *c)
     c->on_nan = cli_choice(a, "on-nan", 0) == 1 ? FROST_ON_NAN_ROLLBACK : FROST_ON_NAN_STOP;
     c->max_rollbacks = cli_int(a, "max-rollbacks", c->max_rollbacks);
     c->divergence_factor = cli_float(a, "divergence", c->divergence_factor);
+    c->sync_bn = cli_flag(a, "sync-bn");
+    c->bucket_bytes = (size_t)((double)cli_float(a, "bucket-mb", 25.0f) * (1 << 20));
 }
 
 /* The signal that asked training to stop (0 = none): the handler only sets it, frost_train
@@ -288,7 +301,39 @@ static void make_parent_dir(const char *path)
     }
 }
 
+/* The processes training together: MPI's when mpirun started this one. A launcher with
+ * several processes and a frost without MPI would train N separate copies writing the same
+ * files: refused. */
+static frost_status open_comm(frost_comm **comm)
+{
+    frost_status s = frost_comm_create(comm);
+    if (s != FROST_OK)
+        return s;
+    const char *launched = getenv("OMPI_COMM_WORLD_SIZE");
+    if (frost_comm_size(*comm) == 1 && launched && atoi(launched) > 1) {
+        frost_comm_destroy(*comm);
+        *comm = NULL;
+        return frost_fail(FROST_ERR_UNSUPPORTED,
+                          "started by mpirun with %s processes, but this frost was built "
+                          "without MPI (%s): run scripts/setup mpi and rebuild",
+                          launched, frost_comm_built_backends());
+    }
+    return FROST_OK;
+}
+
+static int train_with(int argc, char **argv, frost_comm *comm);
+
 int cmd_train(int argc, char **argv)
+{
+    frost_comm *comm = NULL;
+    if (open_comm(&comm) != FROST_OK)
+        return cli_error("train");
+    int rc = train_with(argc, argv, comm);
+    frost_comm_destroy(comm);
+    return rc;
+}
+
+static int train_with(int argc, char **argv, frost_comm *comm)
 {
     static const cli_opt *const tables[] = {training_options,  qat_options,      cli_quant_options,
                                             cli_model_options, cli_data_options, NULL};
@@ -300,6 +345,10 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(&a, "give the model with --model %s", a.positional[0]);
     frost_train_config cfg = frost_train_defaults();
     read_training(&a, &cfg);
+    bool lead = frost_comm_rank(comm) == 0; /* the rank that prints */
+    cfg.comm = comm;
+    if (!lead)
+        cfg.quiet = true;
     if (cfg.divergence_factor > 0.0f && cfg.divergence_factor <= 1.0f)
         return cli_usage_error(&a,
                                "--divergence %g: 0 (off) or a factor above 1 (of the loss's "
@@ -415,12 +464,17 @@ int cmd_train(int argc, char **argv)
     }
     if (s == FROST_STOPPED && st.tty && !cfg.quiet)
         fprintf(stderr, "\r\033[K");
-    if (s == FROST_OK && cfg.resume && r.epochs_run == 0)
+    if (s == FROST_OK && lead && cfg.resume && r.epochs_run == 0)
         printf("%s already holds all %d epochs; nothing to do\n", out, cfg.epochs);
-    if (s == FROST_OK && r.epochs_run > 0)
+    if (s == FROST_OK && lead && r.epochs_run > 0)
         printf("done: test accuracy %.2f%%  (%d epochs in %.1fs, %.0f img/s)  checkpoint %s\n",
                100.0 * r.test_acc, r.epochs_run, r.seconds, r.images_per_s, out);
-    if (s == FROST_OK && r.rollbacks > 0)
+    if (s == FROST_OK && lead && frost_comm_size(comm) > 1)
+        printf("data-parallel: %d ranks%s, %.2f MB of gradients summed per step in %d "
+               "bucket(s); backward's end waited %.2fs for them in all\n",
+               frost_comm_size(comm), cfg.sync_bn ? ", SyncBN" : "",
+               (double)r.allreduce_floats * 4e-6, r.buckets, r.comm_wait_s);
+    if (s == FROST_OK && lead && r.rollbacks > 0)
         printf("note: %d rollback(s) after NaN/divergence, each halving the learning rate\n",
                r.rollbacks);
     int rc = s == FROST_OK        ? 0

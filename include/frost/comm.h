@@ -1,7 +1,7 @@
 /*
  * The communication layer: a group of processes (ranks) that exchange buffers. It is the
- * foundation of data-parallel training and the distributed search (docs/distributed.md);
- * nothing in frost uses it yet.
+ * foundation of data-parallel training (docs/data-parallel.md) and the distributed search
+ * (docs/distributed.md).
  *
  * Backends. The single-process backend is always built: one rank, every collective is a
  * copy or nothing. The MPI backend is built when CMake's FROST_MPI finds MPI (AUTO, the
@@ -99,5 +99,11 @@ frost_status frost_comm_allreduce_start(frost_comm *c, void *buf, size_t count,
 frost_status frost_comm_test(frost_comm_request *req, bool *done);
 /* Blocks until the sum is in buf; frees req whatever the outcome (NULL: nothing to do). */
 frost_status frost_comm_wait(frost_comm_request *req);
+
+/* In place: buf[count] becomes the element-wise maximum over ranks, the same on every rank
+ * (a maximum does not depend on the order; NaN is ignored unless every rank has it). For a
+ * minimum pass negated values. Gathers to rank 0 and broadcasts: meant for a few values,
+ * such as QAT observer ranges. */
+frost_status frost_comm_allreduce_max(frost_comm *c, float *buf, size_t count);
 
 #endif

@@ -85,6 +85,14 @@ frost_status frost_loader_create(const frost_dataset *d, int batch, bool shuffle
 void frost_loader_start_epoch(frost_loader *l, int epoch);
 /* Fills images (float NHWC, batch*h*w*c) and labels; returns the count (0 at the epoch's end). */
 int frost_loader_next(frost_loader *l, float *images, uint8_t *labels);
+/* Data-parallel training: the next batch of the epoch, of which only part `part` of
+ * `parts` is filled: images [*first, *first + *count) of the batch, where part p of a
+ * batch of c images is [c*p/parts, c*(p+1)/parts) (so the parts differ by one image at
+ * most; images and labels need room for ceil(batch/parts)). The images are the ones
+ * frost_loader_next would put there, augmentation included. Returns the batch's full size
+ * (0 at the epoch's end); *count may be 0 when the batch has fewer images than parts. */
+int frost_loader_next_part(frost_loader *l, int part, int parts, float *images, uint8_t *labels,
+                           int *first, int *count);
 int frost_loader_batches(const frost_loader *l);
 /* Skips the first `batches` batches of the current epoch (after frost_loader_start_epoch):
  * the next batch is the one an uninterrupted epoch would give there (resuming mid-epoch). */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frost/comm.h"
 #include "frost/data.h"
 #include "frost/model.h"
 #include "frost/optim.h"
@@ -60,6 +61,15 @@ typedef struct {
     /* Polled between steps (a flag a signal handler sets): when non-zero, frost_train saves
      * the checkpoint at the current step and returns FROST_STOPPED. NULL = never. */
     const volatile sig_atomic_t *stop;
+    /* Data-parallel training (docs/distributed.md). With a communicator of N >= 2 ranks,
+     * every rank calls frost_train with the same model, data and settings; `batch` is the
+     * global batch, of which rank r computes images [batch*r/N, batch*(r+1)/N) (so batch
+     * >= N; a last batch of an epoch with fewer than N images is skipped). Gradients are
+     * summed in buckets while backward runs; the checkpoint and CSV are written by rank 0
+     * only and progress is reported on rank 0 only. NULL (or one rank) = this process. */
+    frost_comm *comm;
+    bool sync_bn;        /* BN statistics over the global batch (SyncBN); else per rank */
+    size_t bucket_bytes; /* gradient bucket size; default 25 MiB */
 } frost_train_config;
 
 /* Defaults: 10 epochs, batch 64, SGD Nesterov lr 0.1 cosine with 1 warm-up epoch,
@@ -72,6 +82,7 @@ typedef struct {
     int batch_index, batches; /* within the epoch */
     int64_t images_done;      /* in this epoch */
     float loss, acc;          /* running means over the epoch so far */
+    float batch_loss;         /* the last step's loss (over the whole global batch) */
     float lr;
     double elapsed_s;        /* since the start of this epoch */
     bool epoch_end;          /* the epoch's summary (val/test filled) */
@@ -90,6 +101,11 @@ typedef struct {
     /* FROST_STOPPED: the position saved in the checkpoint (epochs done, batches of the next) */
     int stop_epoch, stop_batch;
     bool stop_saved; /* the checkpoint holds that position (false without a checkpoint) */
+    /* data-parallel runs: floats summed over the ranks per step, buckets, and the time
+     * backward's end waited for the sums (what communication did not hide) */
+    int64_t allreduce_floats;
+    int buckets;
+    double comm_wait_s;
 } frost_train_result;
 
 /* Trains m on `train`; after each epoch evaluates on val and test (either may be

@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,4 +316,27 @@ frost_status frost_comm_allreduce_sum(frost_comm *c, void *buf, size_t count, fr
     frost_comm_request *r;
     FROST_TRY(frost_comm_allreduce_start(c, buf, count, type, &r));
     return frost_comm_wait(r);
+}
+
+frost_status frost_comm_allreduce_max(frost_comm *c, float *buf, size_t count)
+{
+    FROST_TRY(check_sum_args(c, buf, count, FROST_COMM_F32, "frost_comm_allreduce_max"));
+    if (c->size == 1 || count == 0)
+        return FROST_OK;
+    size_t bytes = count * sizeof(float);
+    float *all = NULL;
+    if (c->rank == 0 && !(all = malloc(bytes * (size_t)c->size)))
+        return frost_fail(FROST_ERR_NOMEM, "frost_comm_allreduce_max: out of memory");
+    frost_status s = frost_comm_gather(c, buf, bytes, all, 0);
+    if (s == FROST_OK && c->rank == 0)
+        for (int r = 1; r < c->size; r++)
+            for (size_t i = 0; i < count; i++)
+                all[i] = fmaxf(all[i], all[(size_t)r * count + i]);
+    if (c->rank == 0 && s == FROST_OK)
+        memcpy(buf, all, bytes);
+    free(all);
+    /* every rank takes part in the broadcast even after a failed gather, so none waits
+     * forever for it; the first failure is reported */
+    frost_status b = frost_comm_broadcast(c, buf, bytes, 0);
+    return s != FROST_OK ? s : b;
 }

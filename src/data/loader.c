@@ -131,20 +131,33 @@ static void loader_fill_sample(const frost_loader *l, int position, float *image
     *label = d->labels[sample];
 }
 
+int frost_loader_next_part(frost_loader *l, int part, int parts, float *images, uint8_t *labels,
+                           int *first, int *count)
+{
+    *first = *count = 0;
+    if (!l || !images || !labels || parts < 1 || part < 0 || part >= parts)
+        return 0;
+    int total = FROST_MIN(l->batch, l->d->n - l->pos);
+    if (total <= 0)
+        return 0;
+    int begin = (int)((int64_t)total * part / parts),
+        end = (int)((int64_t)total * (part + 1) / parts);
+    size_t pixels = (size_t)l->d->h * (size_t)l->d->w * (size_t)l->d->c;
+    bool parallel = (size_t)(end - begin) * pixels >= LOADER_PARALLEL_MIN_PIXELS && end - begin > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int i = begin; i < end; i++)
+        loader_fill_sample(l, l->pos + i, images + (size_t)(i - begin) * pixels,
+                           labels + (i - begin));
+    l->pos += total;
+    *first = begin;
+    *count = end - begin;
+    return total;
+}
+
 int frost_loader_next(frost_loader *l, float *images, uint8_t *labels)
 {
-    if (!l || !images || !labels)
-        return 0;
-    int count = FROST_MIN(l->batch, l->d->n - l->pos);
-    if (count <= 0)
-        return 0;
-    size_t pixels = (size_t)l->d->h * (size_t)l->d->w * (size_t)l->d->c;
-    int first = l->pos;
-    bool parallel = (size_t)count * pixels >= LOADER_PARALLEL_MIN_PIXELS && count > 1;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int i = 0; i < count; i++)
-        loader_fill_sample(l, first + i, images + (size_t)i * pixels, labels + i);
-    l->pos += count;
+    int first, count;
+    frost_loader_next_part(l, 0, 1, images, labels, &first, &count);
     return count;
 }
 

@@ -157,6 +157,20 @@ typedef struct {
     frost_rng rng; /* stochastic binary weights (frost_model_seed_qat) */
 } frost_model_quant;
 
+/* Data-parallel training (src/train/parallel.c fills it; all zero = one process). Every
+ * hook is called by every process at the same point, from the thread that runs the model. */
+typedef struct {
+    frost_bn_sync *bn_sync; /* SyncBN for every training BN; NULL = each process's statistics */
+    /* An activation observer's batch range [*lo, *hi] becomes every process's (lo > hi:
+     * nothing finite here); NULL = local. */
+    frost_status (*range)(void *ctx, float *lo, float *hi);
+    /* Called after backward reached node `node` (also for nodes it skips): every gradient
+     * whose last writer, in backward order, is at or after `node` is final. */
+    frost_status (*grad_ready)(void *ctx, int node);
+    void *ctx;
+    int64_t first_sample; /* this process's first image's index in the global batch */
+} frost_model_parallel;
+
 struct frost_model {
     char name[FROST_NAME_LEN];
     int in_h, in_w, in_c, classes;
@@ -177,9 +191,14 @@ struct frost_model {
     void *arena; /* all node buffers, one allocation */
     float *scratch;
     size_t scratch_floats;
+    /* Dropout: training forward k since the last seeding draws image i's mask from
+     * fork(fork(dropout_rng, k), parallel.first_sample + i); the trainer sets
+     * dropout_step to the step it is at, so resumed and data-parallel runs draw the same. */
     frost_rng dropout_rng;
+    int64_t dropout_step;
     bool fusion_stale; /* BN + activation fusion must be re-decided (BNs froze) */
 
+    frost_model_parallel parallel;
     frost_model_quant quant;
 };
 
@@ -193,7 +212,6 @@ int frost_g_layer(frost_model *m, const char *name, frost_op op, int n_in, const
                   const frost_layer_attrs *a);
 /* The attributes of an existing node (what frost_g_layer was given). */
 void frost_node_attrs(const frost_node *n, frost_layer_attrs *a);
-
 
 /* Builders for each op, shorthands for frost_g_layer. `in` is an earlier node's index.
  * Names must be unique. */

@@ -12,10 +12,11 @@
  * BN_TILE so the partials live on the stack: the kernels cannot fail.
  *
  * One parallel region walks the tiles; per tile: partial sums -> barrier ->
- * one thread reduces them and derives the per-channel constants -> every
- * thread applies them to its rows. The tile's constants are not overwritten
- * until all threads have reached the next tile's barrier, i.e. have finished
- * using them.
+ * thread 0 reduces them (SyncBN: and sums them over the processes, which is why it is
+ * the calling thread, the one allowed to talk to MPI) and derives the per-channel
+ * constants -> barrier -> every thread applies them to its rows. The tile's constants are not
+ * overwritten until all threads have reached the next tile's barrier, i.e. have finished using
+ * them.
  *
  * The drivers (frost_bn_*_pass) call the row kernels through a
  * frost_bn_row_kernels table, so the fused BN + activation (bn_act.c) reuses
@@ -97,7 +98,10 @@ struct bn_pass {
     const frost_bn_row_kernels *rk;
     int64_t m;
     int c;
-    void (*finish)(const bn_pass *ps, int c0, int tc, const bn_partial *sum, bn_tile *tile);
+    /* sum: this process's sums; all: every process's (= sum without SyncBN) over all_m rows */
+    void (*finish)(const bn_pass *ps, int c0, int tc, const bn_partial *sum, const bn_partial *all,
+                   double all_m, bn_tile *tile);
+    frost_bn_sync *sync;
     const float *gamma;
     /* forward (training) */
     const frost_bn_params *p;
@@ -108,9 +112,29 @@ struct bn_pass {
     float *dgamma, *dbeta;
 };
 
+/* SyncBN: *all = the sums of every process and *all_m their row count (one call). */
+static void bn_sync_sums(frost_bn_sync *sync, const bn_partial *sum, int tc, int64_t m,
+                         bn_partial *all, double *all_m)
+{
+    double buf[2 * BN_TILE + 1];
+    memcpy(buf, sum->s1, sizeof(double) * (size_t)tc);
+    memcpy(buf + tc, sum->s2, sizeof(double) * (size_t)tc);
+    buf[2 * tc] = (double)m;
+    if (sync->status == FROST_OK)
+        sync->status = sync->sum(sync->ctx, buf, 2 * tc + 1);
+    if (sync->status != FROST_OK) { /* keep going on the local sums; the caller fails */
+        *all = *sum;
+        *all_m = (double)m;
+        return;
+    }
+    memcpy(all->s1, buf, sizeof(double) * (size_t)tc);
+    memcpy(all->s2, buf + tc, sizeof(double) * (size_t)tc);
+    *all_m = buf[2 * tc];
+}
+
 static void bn_run(const bn_pass *ps)
 {
-    bn_partial part[BN_MAX_THREADS];
+    bn_partial part[BN_MAX_THREADS], all;
     bn_tile tile;
     int c = ps->c;
 #pragma omp parallel num_threads(bn_threads(ps->m, c))
@@ -122,11 +146,14 @@ static void bn_run(const bn_pass *ps)
             int tc = c - c0 < BN_TILE ? c - c0 : BN_TILE;
             bn_tile_sums(ps->rk, r0, r1, c0, tc, &part[t]);
 #pragma omp barrier
-#pragma omp single
-            {
+            if (t == 0) {
                 bn_reduce(part, nth, tc);
-                ps->finish(ps, c0, tc, &part[0], &tile);
+                double all_m = (double)ps->m;
+                if (ps->sync)
+                    bn_sync_sums(ps->sync, &part[0], tc, ps->m, &all, &all_m);
+                ps->finish(ps, c0, tc, &part[0], ps->sync ? &all : &part[0], all_m, &tile);
             }
+#pragma omp barrier
             frost_bn_consts k = bn_consts(&tile);
             ps->rk->apply(ps->rk->ctx, r0, r1 - r0, c0, tc, &k);
         }
@@ -135,13 +162,13 @@ static void bn_run(const bn_pass *ps)
 
 /* Batch statistics of channels [c0, c0+tc) from the reduced sums of x and x^2:
  * saves them, updates the running statistics and fills the tile's constants. */
-static void bn_finish_train_tile(const bn_pass *a, int c0, int tc, const bn_partial *sum,
-                                 bn_tile *tile)
+static void bn_finish_train_tile(const bn_pass *a, int c0, int tc, const bn_partial *local,
+                                 const bn_partial *sum, double m, bn_tile *tile)
 {
-    double m = (double)a->m;
+    (void)local; /* the statistics are the batch's, over every process */
     /* PyTorch's running variance is unbiased; with a single row it is undefined,
      * so it falls back to the biased value (0) rather than dividing by zero. */
-    double unbias = a->m > 1 ? m / (m - 1.0) : 1.0;
+    double unbias = m > 1.0 ? m / (m - 1.0) : 1.0;
     float mom = a->p->momentum;
     for (int j = 0; j < tc; j++) {
         int ch = c0 + j;
@@ -174,6 +201,7 @@ void frost_bn_train_pass(const frost_bn_row_kernels *rk, const frost_bn_params *
                   .m = m,
                   .c = c,
                   .finish = bn_finish_train_tile,
+                  .sync = p->sync,
                   .gamma = gamma,
                   .p = p,
                   .beta = beta,
@@ -224,20 +252,23 @@ void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p
  * parameter gradients and fills the constants of
  *   dx = gamma*invstd * (dy - mean(dy) - xhat*mean(dy*xhat)),  xhat = (x-mean)*invstd,
  * written as scale*(dy - k1 - (x-mean)*k2). sum(dy*(x-mean)) is taken as
- * sum(dy*x) - mean*sum(dy) in double, where the cancellation is harmless. */
-static void bn_finish_back_tile(const bn_pass *a, int c0, int tc, const bn_partial *sum,
-                                bn_tile *tile)
+ * sum(dy*x) - mean*sum(dy) in double, where the cancellation is harmless. Under SyncBN
+ * dgamma and dbeta take this process's sums (the gradient sum over processes adds them
+ * up later) and dx the sums over every process. */
+static void bn_finish_back_tile(const bn_pass *a, int c0, int tc, const bn_partial *local,
+                                const bn_partial *all, double m, bn_tile *tile)
 {
-    double m = (double)a->m;
     for (int j = 0; j < tc; j++) {
         int ch = c0 + j;
         double mean = a->mean_in[ch], invstd = a->invstd_in[ch];
-        double sum_dy = sum->s1[j];
-        double sum_dy_xc = sum->s2[j] - mean * sum_dy; /* sum dy*(x-mean) */
+        double local_dy = local->s1[j];
+        double local_dy_xc = local->s2[j] - mean * local_dy; /* sum dy*(x-mean) */
         if (a->dbeta)
-            a->dbeta[ch] += (float)sum_dy;
+            a->dbeta[ch] += (float)local_dy;
         if (a->dgamma)
-            a->dgamma[ch] += (float)(sum_dy_xc * invstd);
+            a->dgamma[ch] += (float)(local_dy_xc * invstd);
+        double sum_dy = all->s1[j];
+        double sum_dy_xc = all->s2[j] - mean * sum_dy;
         tile->mean[j] = a->mean_in[ch];
         tile->scale[j] = (float)(a->gamma ? a->gamma[ch] * invstd : invstd);
         tile->shift[j] = (float)(sum_dy / m);
@@ -245,9 +276,9 @@ static void bn_finish_back_tile(const bn_pass *a, int c0, int tc, const bn_parti
     }
 }
 
-void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, const float *gamma,
-                            const float *save_mean, const float *save_invstd, float *dgamma,
-                            float *dbeta)
+void frost_bn_backward_pass(frost_bn_sync *sync, const frost_bn_row_kernels *rk, int64_t m, int c,
+                            const float *gamma, const float *save_mean, const float *save_invstd,
+                            float *dgamma, float *dbeta)
 {
     if (m <= 0 || c <= 0)
         return;
@@ -255,6 +286,7 @@ void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, co
                   .m = m,
                   .c = c,
                   .finish = bn_finish_back_tile,
+                  .sync = sync,
                   .gamma = gamma,
                   .mean_in = save_mean,
                   .invstd_in = save_invstd,
@@ -342,7 +374,7 @@ void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const flo
     frost_bn_eval_pass(&rk, p, m, c, gamma, beta, running_mean, running_var);
 }
 
-static void bn_backward(int64_t m, int c, const float *x, const float *gamma,
+static void bn_backward(frost_bn_sync *sync, int64_t m, int c, const float *x, const float *gamma,
                         const float *save_mean, const float *save_invstd, const float *dy,
                         float *dx, bool overwrite, float *dgamma, float *dbeta)
 {
@@ -357,21 +389,21 @@ static void bn_backward(int64_t m, int c, const float *x, const float *gamma,
                   .out = dx,
                   .overwrite = overwrite};
     frost_bn_row_kernels rk = {bn_plain_sums, bn_plain_dx, &b};
-    frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
+    frost_bn_backward_pass(sync, &rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
 }
 
-void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma, const float *save_mean,
-                       const float *save_invstd, const float *dy, float *dx, float *dgamma,
-                       float *dbeta)
+void frost_bn_backward(frost_bn_sync *sync, int64_t m, int c, const float *x, const float *gamma,
+                       const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                       float *dgamma, float *dbeta)
 {
-    bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, false, dgamma, dbeta);
+    bn_backward(sync, m, c, x, gamma, save_mean, save_invstd, dy, dx, false, dgamma, dbeta);
 }
 
-void frost_bn_backward_write(int64_t m, int c, const float *x, const float *gamma,
-                             const float *save_mean, const float *save_invstd, const float *dy,
-                             float *dx, float *dgamma, float *dbeta)
+void frost_bn_backward_write(frost_bn_sync *sync, int64_t m, int c, const float *x,
+                             const float *gamma, const float *save_mean, const float *save_invstd,
+                             const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, true, dgamma, dbeta);
+    bn_backward(sync, m, c, x, gamma, save_mean, save_invstd, dy, dx, true, dgamma, dbeta);
 }
 
 void frost_bn_backward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,

@@ -134,17 +134,19 @@ void frost_bn_act_forward_eval(const frost_bn_params *p, frost_act_kind act, int
     frost_bn_eval_pass(&rk, p, m, c, gamma, beta, running_mean, running_var);
 }
 
-static void bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x, const float *y,
-                            const float *gamma, const float *save_mean, const float *save_invstd,
-                            const float *dy, float *dx, bool overwrite, float *dgamma, float *dbeta)
+static void bn_act_backward(frost_bn_sync *sync, frost_act_kind act, int64_t m, int c,
+                            const float *x, const float *y, const float *gamma,
+                            const float *save_mean, const float *save_invstd, const float *dy,
+                            float *dx, bool overwrite, float *dgamma, float *dbeta)
 {
     if (!frost_bn_act_fusable(act) || (!dx && !dgamma && !dbeta))
         return;
     if (act == FROST_ACT_IDENTITY) {
         if (overwrite)
-            frost_bn_backward_write(m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+            frost_bn_backward_write(sync, m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma,
+                                    dbeta);
         else
-            frost_bn_backward(m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+            frost_bn_backward(sync, m, c, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
         return;
     }
     bn_act_job b = {.k = bn_act_pick(),
@@ -156,22 +158,25 @@ static void bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x
                     .out = dx,
                     .overwrite = overwrite};
     frost_bn_row_kernels rk = {bn_act_grad_sums_rows, bn_act_dx_rows, &b};
-    frost_bn_backward_pass(&rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
+    frost_bn_backward_pass(sync, &rk, m, c, gamma, save_mean, save_invstd, dgamma, dbeta);
 }
 
-void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x, const float *y,
-                           const float *gamma, const float *save_mean, const float *save_invstd,
-                           const float *dy, float *dx, float *dgamma, float *dbeta)
+void frost_bn_act_backward(frost_bn_sync *sync, frost_act_kind act, int64_t m, int c,
+                           const float *x, const float *y, const float *gamma,
+                           const float *save_mean, const float *save_invstd, const float *dy,
+                           float *dx, float *dgamma, float *dbeta)
 {
-    bn_act_backward(act, m, c, x, y, gamma, save_mean, save_invstd, dy, dx, false, dgamma, dbeta);
+    bn_act_backward(sync, act, m, c, x, y, gamma, save_mean, save_invstd, dy, dx, false, dgamma,
+                    dbeta);
 }
 
-void frost_bn_act_backward_write(frost_act_kind act, int64_t m, int c, const float *x,
-                                 const float *y, const float *gamma, const float *save_mean,
-                                 const float *save_invstd, const float *dy, float *dx,
-                                 float *dgamma, float *dbeta)
+void frost_bn_act_backward_write(frost_bn_sync *sync, frost_act_kind act, int64_t m, int c,
+                                 const float *x, const float *y, const float *gamma,
+                                 const float *save_mean, const float *save_invstd, const float *dy,
+                                 float *dx, float *dgamma, float *dbeta)
 {
-    bn_act_backward(act, m, c, x, y, gamma, save_mean, save_invstd, dy, dx, true, dgamma, dbeta);
+    bn_act_backward(sync, act, m, c, x, y, gamma, save_mean, save_invstd, dy, dx, true, dgamma,
+                    dbeta);
 }
 
 /* ---- portable reference kernels ----

@@ -58,15 +58,16 @@ void frost_bn_act_forward_eval(const frost_bn_params *p, frost_act_kind act, int
  * saved statistics. ADDS into dx (nullable), dgamma and dbeta (nullable).
  * With a non-fusable act the gradient cannot be recovered from y: nothing is
  * written (callers must check frost_bn_act_fusable first). */
-void frost_bn_act_backward(frost_act_kind act, int64_t m, int c, const float *x, const float *y,
-                           const float *gamma, const float *save_mean, const float *save_invstd,
-                           const float *dy, float *dx, float *dgamma, float *dbeta);
+void frost_bn_act_backward(frost_bn_sync *sync, frost_act_kind act, int64_t m, int c,
+                           const float *x, const float *y, const float *gamma,
+                           const float *save_mean, const float *save_invstd, const float *dy,
+                           float *dx, float *dgamma, float *dbeta);
 /* frost_bn_act_backward that writes dx (old contents ignored) instead of adding into
  * it, bit-identical to clearing dx first (see frost_bn_backward_write). */
-void frost_bn_act_backward_write(frost_act_kind act, int64_t m, int c, const float *x,
-                                 const float *y, const float *gamma, const float *save_mean,
-                                 const float *save_invstd, const float *dy, float *dx,
-                                 float *dgamma, float *dbeta);
+void frost_bn_act_backward_write(frost_bn_sync *sync, frost_act_kind act, int64_t m, int c,
+                                 const float *x, const float *y, const float *gamma,
+                                 const float *save_mean, const float *save_invstd, const float *dy,
+                                 float *dx, float *dgamma, float *dbeta);
 
 /* ---- tile kernels: portable reference (bn_act.c), AVX2/FMA (x86/bn_act_avx2.c)
  *      and, for the sums only, AVX-512F (x86/bn_act_avx512.c) ----

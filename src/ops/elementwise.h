@@ -82,9 +82,9 @@ void frost_bn_eval_pass(const frost_bn_row_kernels *rk, const frost_bn_params *p
                         const float *gamma, const float *beta, const float *running_mean,
                         const float *running_var);
 /* frost_bn_backward without the tensors: adds into dgamma and dbeta (nullable). */
-void frost_bn_backward_pass(const frost_bn_row_kernels *rk, int64_t m, int c, const float *gamma,
-                            const float *save_mean, const float *save_invstd, float *dgamma,
-                            float *dbeta);
+void frost_bn_backward_pass(frost_bn_sync *sync, const frost_bn_row_kernels *rk, int64_t m, int c,
+                            const float *gamma, const float *save_mean, const float *save_invstd,
+                            float *dgamma, float *dbeta);
 
 /* ---- activation kernels (single-threaded; the callers in act.c split the work) ---- */
 void frost_act_forward_ref(frost_act_kind k, int64_t n, const float *x, float *y);

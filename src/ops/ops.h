@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "frost/status.h"
 
 typedef struct {
     int n, h, w, c;
@@ -61,9 +62,23 @@ void frost_linear_backward(int n, int in, int out, const float *x, const float *
                            float *dx, float *dw, float *db);
 
 /* ---- batch normalization over m rows of c channels ---- */
+
+/* SyncBN (data-parallel training, docs/distributed.md): the batch statistics, and in the
+ * backward the sums of dy and dy*x, are taken over every process's rows. `sum` adds
+ * `count` doubles over all processes in place (every process calls it in the same order);
+ * it is called from the thread that runs the op. The kernels cannot return an error, so a
+ * failing sum is kept in `status` (later calls are skipped and use the local sums); the
+ * caller checks it after the pass. NULL everywhere = this process's rows only. */
+typedef struct {
+    frost_status (*sum)(void *ctx, double *buf, int count);
+    void *ctx;
+    frost_status status;
+} frost_bn_sync;
+
 typedef struct {
     float eps;      /* 1e-5 */
     float momentum; /* PyTorch convention: running = (1-momentum)*running + momentum*batch; 0.1 */
+    frost_bn_sync *sync; /* training forward: statistics over all processes; NULL = local */
 } frost_bn_params;
 
 /* Training: batch statistics; updates running_mean / running_var (unbiased var, as PyTorch);
@@ -74,15 +89,17 @@ void frost_bn_forward_train(const frost_bn_params *p, int64_t m, int c, const fl
 void frost_bn_forward_eval(const frost_bn_params *p, int64_t m, int c, const float *x,
                            const float *gamma, const float *beta, const float *running_mean,
                            const float *running_var, float *y);
-void frost_bn_backward(int64_t m, int c, const float *x, const float *gamma, const float *save_mean,
-                       const float *save_invstd, const float *dy, float *dx, float *dgamma,
-                       float *dbeta);
+/* sync: as frost_bn_params.sync (the forward's); the parameter gradients stay this
+ * process's share (summed with the other gradients afterwards), dx uses the global sums. */
+void frost_bn_backward(frost_bn_sync *sync, int64_t m, int c, const float *x, const float *gamma,
+                       const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                       float *dgamma, float *dbeta);
 /* frost_bn_backward that writes dx (old contents ignored) instead of adding into it,
  * bit-identical to clearing dx first and adding: for an input with no other consumer,
  * the training loop then skips the memset. dgamma and dbeta are still added into. */
-void frost_bn_backward_write(int64_t m, int c, const float *x, const float *gamma,
-                             const float *save_mean, const float *save_invstd, const float *dy,
-                             float *dx, float *dgamma, float *dbeta);
+void frost_bn_backward_write(frost_bn_sync *sync, int64_t m, int c, const float *x,
+                             const float *gamma, const float *save_mean, const float *save_invstd,
+                             const float *dy, float *dx, float *dgamma, float *dbeta);
 
 /* Backward of the eval-mode (running statistics) BN, used when QAT freezes BN:
  * dx += dy*gamma*invstd, dgamma += sum dy*xhat, dbeta += sum dy (any may be NULL). */
@@ -160,10 +177,12 @@ void frost_mix_forward(int64_t n, int k, const float *w, const float *const *xs,
  * bits for any thread count). */
 void frost_mix_backward(int64_t n, int k, const float *w, const float *const *xs, const float *dy,
                         float *const *dxs, double *g);
-/* Inverted dropout: keeps with probability 1-p, scales kept values by 1/(1-p); mask gets 0/1/(1-p).
- */
-void frost_dropout_forward(int64_t n, float p, frost_rng *rng, const float *x, float *mask,
-                           float *y);
+/* Inverted dropout over n images of `per_image` values: keeps with probability 1-p, scales
+ * kept values by 1/(1-p); mask gets 0 or 1/(1-p). Image i draws from its own stream,
+ * fork(root, first + i): a sample's mask depends on the root and its index in the global
+ * batch, not on which process or thread handles it (data-parallel training). */
+void frost_dropout_forward(int n, int64_t per_image, float p, const frost_rng *root, int64_t first,
+                           const float *x, float *mask, float *y);
 void frost_dropout_backward(int64_t n, const float *mask, const float *dy, float *dx);
 
 /* ---- loss ---- */

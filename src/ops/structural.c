@@ -215,25 +215,30 @@ void frost_concat_backward(int64_t m, int k, const int *ci, const float *dy, flo
 
 /* ---- inverted dropout ---- */
 
-void frost_dropout_forward(int64_t n, float p, frost_rng *rng, const float *x, float *mask,
-                           float *y)
+void frost_dropout_forward(int n, int64_t per_image, float p, const frost_rng *root, int64_t first,
+                           const float *x, float *mask, float *y)
 {
-    /* p <= 0 keeps everything and draws nothing, so turning dropout off does not
-     * shift the random stream; p >= 1 drops everything (PyTorch gives zeros). */
+    int64_t total = (int64_t)n * per_image;
+    /* p <= 0 keeps everything and draws nothing; p >= 1 drops everything (PyTorch gives
+     * zeros). */
     if (p <= 0.0f || p >= 1.0f) {
         float keep = p <= 0.0f ? 1.0f : 0.0f;
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = 0; i < total; i++) {
             mask[i] = keep;
             y[i] = keep != 0.0f ? x[i] : 0.0f;
         }
         return;
     }
-    /* Sequential on purpose: the mask must depend on the seed only, not on the
-     * thread count; dropout sits before the classifier where n is small. */
+    /* One stream per image, so the mask depends on the image's global index only; dropout
+     * sits before the classifier where the work is small, so it stays sequential. */
     float scale = 1.0f / (1.0f - p);
-    for (int64_t i = 0; i < n; i++) {
-        mask[i] = frost_rng_uniform(rng) >= p ? scale : 0.0f;
-        y[i] = x[i] * mask[i];
+    for (int i = 0; i < n; i++) {
+        frost_rng rng = frost_rng_fork(root, (uint64_t)(first + i));
+        int64_t at = (int64_t)i * per_image;
+        for (int64_t k = 0; k < per_image; k++) {
+            mask[at + k] = frost_rng_uniform(&rng) >= p ? scale : 0.0f;
+            y[at + k] = x[at + k] * mask[at + k];
+        }
     }
 }
 

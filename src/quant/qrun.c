@@ -183,6 +183,8 @@ static frost_status observe(frost_model *m, frost_node *n, int64_t numel, const 
     if (n->q.obs && m->quant.observe == FROST_QOBS_ALL)
         return frost_observer_observe(n->q.obs, numel, x);
     frost_minmax_finite(numel, x, &lo, &hi);
+    if (m->parallel.range) /* data-parallel: the batch is every process's images */
+        FROST_TRY(m->parallel.range(m->parallel.ctx, &lo, &hi));
     if (lo > hi)
         return FROST_OK; /* nothing finite in this batch */
     if (r[2] == 0.0f) {

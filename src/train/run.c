@@ -203,6 +203,15 @@ frost_status frost_model_set_batch(frost_model *m, int batch)
 void frost_model_seed_dropout(frost_model *m, uint64_t seed)
 {
     frost_rng_seed(&m->dropout_rng, seed);
+    m->dropout_step = 0;
+}
+
+/* A BN's settings with the model's SyncBN hook (training only). */
+static frost_bn_params bn_params(const frost_model *m, const frost_node *bn)
+{
+    frost_bn_params p = bn->bn;
+    p.sync = m->parallel.bn_sync;
+    return p;
 }
 
 static const float *param_data(const frost_model *m, int idx)
@@ -222,8 +231,9 @@ static void forward_bn_act(frost_model *m, frost_node *n, int bs, bool training)
     const float *x = m->nodes[bn->in[0]].y;
     int64_t rows = (int64_t)bs * n->h * n->w;
     float *rm = m->buffers[bn->running_mean].data, *rv = m->buffers[bn->running_var].data;
+    frost_bn_params p = bn_params(m, bn);
     if (training)
-        frost_bn_act_forward_train(&bn->bn, n->act, rows, n->c, x, param_data(m, bn->gamma),
+        frost_bn_act_forward_train(&p, n->act, rows, n->c, x, param_data(m, bn->gamma),
                                    param_data(m, bn->beta), rm, rv, bn->save_a, bn->save_b, n->y);
     else
         frost_bn_act_forward_eval(&bn->bn, n->act, rows, n->c, x, param_data(m, bn->gamma),
@@ -248,6 +258,27 @@ static frost_status node_input(frost_model *m, frost_node *n, int bs, bool train
     return qat(m)->input(m, (int)(n - m->nodes), *x, bs, training, x);
 }
 
+/* Which dropout of the model n is (0, 1, ...): its masks' stream label, the same in a
+ * model with fake-quant nodes added. */
+static uint64_t dropout_ordinal(const frost_model *m, const frost_node *n)
+{
+    uint64_t k = 0;
+    for (const frost_node *o = m->nodes; o < n; o++)
+        k += o->op == FROST_OP_DROPOUT;
+    return k;
+}
+
+/* SyncBN's sums cannot fail inside the kernels: a failure is kept and reported here. */
+static frost_status sync_status(frost_model *m)
+{
+    frost_bn_sync *sync = m->parallel.bn_sync;
+    if (!sync || sync->status == FROST_OK)
+        return FROST_OK;
+    m->cur_n = 0;
+    return frost_fail(sync->status, "SyncBN: summing the batch statistics over the processes "
+                                    "failed");
+}
+
 static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool training)
 {
     const frost_node *x0 = &m->nodes[n->in[0]];
@@ -268,8 +299,9 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
             break; /* the next node (its activation) runs BN too */
         int64_t rows = (int64_t)bs * n->h * n->w;
         float *rm = m->buffers[n->running_mean].data, *rv = m->buffers[n->running_var].data;
+        frost_bn_params p = bn_params(m, n);
         if (training && !bn_frozen(m, (int)(n - m->nodes)))
-            frost_bn_forward_train(&n->bn, rows, n->c, x0->y, param_data(m, n->gamma),
+            frost_bn_forward_train(&p, rows, n->c, x0->y, param_data(m, n->gamma),
                                    param_data(m, n->beta), rm, rv, n->save_a, n->save_b, n->y);
         else
             frost_bn_forward_eval(&n->bn, rows, n->c, x0->y, param_data(m, n->gamma),
@@ -318,9 +350,12 @@ static frost_status forward_node(frost_model *m, frost_node *n, int bs, bool tra
         break;
     }
     case FROST_OP_DROPOUT:
-        if (training && n->p > 0.0f)
-            frost_dropout_forward(numel, n->p, &m->dropout_rng, x0->y, n->save_a, n->y);
-        else
+        if (training && n->p > 0.0f) {
+            frost_rng step = frost_rng_fork(&m->dropout_rng, (uint64_t)m->dropout_step);
+            frost_rng root = frost_rng_fork(&step, dropout_ordinal(m, n));
+            frost_dropout_forward(bs, numel / bs, n->p, &root, m->parallel.first_sample, x0->y,
+                                  n->save_a, n->y);
+        } else
             memcpy(n->y, x0->y, (size_t)numel * sizeof(float));
         break;
     case FROST_OP_FLATTEN: memcpy(n->y, x0->y, (size_t)numel * sizeof(float)); break;
@@ -356,7 +391,9 @@ frost_status frost_model_forward(frost_model *m, const float *input, int n, bool
     }
     m->cur_n = n;
     m->last_training = training;
-    return FROST_OK;
+    if (training)
+        m->dropout_step++;
+    return sync_status(m);
 }
 
 const float *frost_model_logits(const frost_model *m) { return m->nodes[m->n_nodes - 1].y; }
@@ -426,8 +463,8 @@ static void backward_bn_act(frost_model *m, frost_node *n, grad_pass *gp)
     bool write;
     float *dx = input_grad_or_write(m, bn, 0, gp, &write);
     (write ? frost_bn_act_backward_write : frost_bn_act_backward)(
-        n->act, (int64_t)m->cur_n * n->h * n->w, n->c, m->nodes[bn->in[0]].y, n->y,
-        param_data(m, bn->gamma), bn->save_a, bn->save_b, n->dy, dx, param_grad(m, bn->gamma),
+        m->parallel.bn_sync, n->act, (int64_t)m->cur_n * n->h * n->w, n->c, m->nodes[bn->in[0]].y,
+        n->y, param_data(m, bn->gamma), bn->save_a, bn->save_b, n->dy, dx, param_grad(m, bn->gamma),
         param_grad(m, bn->beta));
 }
 
@@ -532,8 +569,8 @@ static void backward_node(frost_model *m, frost_node *n, grad_pass *gp)
             break;
         }
         (write ? frost_bn_backward_write : frost_bn_backward)(
-            (int64_t)bs * n->h * n->w, n->c, x0->y, param_data(m, n->gamma), n->save_a, n->save_b,
-            n->dy, dx, param_grad(m, n->gamma), param_grad(m, n->beta));
+            m->parallel.bn_sync, (int64_t)bs * n->h * n->w, n->c, x0->y, param_data(m, n->gamma),
+            n->save_a, n->save_b, n->dy, dx, param_grad(m, n->gamma), param_grad(m, n->beta));
         break;
     case FROST_OP_ACT:
         if (n->fused_bn >= 0)
@@ -622,19 +659,24 @@ frost_status frost_model_backward(frost_model *m, const float *dlogits)
     frost_node *last = &m->nodes[m->n_nodes - 1];
     memcpy(last->dy, dlogits, (size_t)node_numel(last, m->cur_n) * sizeof(float));
     gp->touched[m->n_nodes - 1] = true;
-    for (int i = m->n_nodes - 1; i >= 1; i--) {
+    frost_status s = FROST_OK;
+    for (int i = m->n_nodes - 1; i >= 1 && s == FROST_OK; i--) {
         frost_node *n = &m->nodes[i];
-        if (!gp->touched[i] || n->fused_away)
-            continue; /* no gradient flows here, or its fused activation did the work */
-        double t0 = profiling() ? now() : 0.0;
-        backward_node(m, n, gp);
-        if (profiling()) {
-            profile_s[1][n->op] += now() - t0;
-            profile_calls[1][n->op]++;
+        if (gp->touched[i] && !n->fused_away) { /* else no gradient flows here, or its
+                                                 * fused activation did the work */
+            double t0 = profiling() ? now() : 0.0;
+            backward_node(m, n, gp);
+            if (profiling()) {
+                profile_s[1][n->op] += now() - t0;
+                profile_calls[1][n->op]++;
+            }
         }
+        if (m->parallel.grad_ready)
+            s = m->parallel.grad_ready(m->parallel.ctx, i);
     }
     free(gp->touched);
-    return FROST_OK;
+    FROST_TRY(s);
+    return sync_status(m);
 }
 
 void frost_model_zero_grad(frost_model *m)

@@ -32,6 +32,7 @@
 #include "io/checkpoint.h"
 #include "io/textfile.h"
 #include "models/graph.h"
+#include "train/parallel.h"
 
 frost_train_config frost_train_defaults(void)
 {
@@ -57,6 +58,7 @@ frost_train_config frost_train_defaults(void)
     c.on_nan = FROST_ON_NAN_STOP;
     c.max_rollbacks = 3;
     c.divergence_factor = 10.0f;
+    c.bucket_bytes = (size_t)25 << 20; /* PyTorch DDP's default bucket */
     return c;
 }
 
@@ -158,6 +160,12 @@ static frost_status check_config(const frost_train_config *c)
     if (c->checkpoint_every < 0)
         return frost_fail(FROST_ERR_ARG, "checkpoint_every must be >= 0 (got %d)",
                           c->checkpoint_every);
+    if (c->bucket_bytes == 0)
+        return frost_fail(FROST_ERR_ARG, "the gradient bucket size must be > 0");
+    if (c->comm && frost_comm_size(c->comm) > c->batch)
+        return frost_fail(FROST_ERR_ARG,
+                          "batch %d is smaller than the %d ranks: every rank needs an image",
+                          c->batch, frost_comm_size(c->comm));
     if (c->max_rollbacks < 0 || !(c->divergence_factor >= 0.0f) ||
         !isfinite(c->divergence_factor) ||
         (c->divergence_factor > 0.0f && c->divergence_factor <= 1.0f))
@@ -185,6 +193,11 @@ static void config_signature(const frost_model *m, const frost_train_config *c, 
         size_t len = strlen(buf);
         snprintf(buf + len, size - len, " qat=1 delay=%d freeze_bn=%d freeze_obs=%d",
                  c->qat_delay_epochs, c->qat_freeze_bn_epoch, c->qat_freeze_observers_epoch);
+    }
+    if (c->comm && frost_comm_size(c->comm) > 1) { /* another rank count trains otherwise */
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, " ranks=%d sync_bn=%d", frost_comm_size(c->comm),
+                 (int)c->sync_bn);
     }
 }
 
@@ -243,8 +256,10 @@ typedef struct {
     int poison_param; /* FROST_TEST_NAN_GRAD: the parameter and step; -1 = none */
     int64_t poison_step;
     frost_progress p;
-    frost_progress_fn progress;
+    frost_progress_fn progress; /* NULL on ranks other than 0 */
     void *user;
+    frost_dp *dp;    /* data-parallel runs; NULL = this process alone */
+    bool stop_voted; /* data-parallel: some rank was asked to stop (agreed on by all) */
 } trainer;
 
 static double uniform_guess_loss(const frost_model *m)
@@ -406,7 +421,12 @@ static frost_status save_position(trainer *t)
         snprintf(scale, sizeof scale, "%.9g", (double)p->lr_scale);
         meta[n++] = (frost_st_meta){"train.lr_scale", scale};
     }
-    return frost_checkpoint_save(t->cfg->checkpoint, t->m, t->opt, meta, n);
+    if (t->dp && frost_dp_rank(t->dp) != 0) /* the replicas are equal: rank 0 writes */
+        return frost_dp_barrier(t->dp);
+    frost_status s = frost_checkpoint_save(t->cfg->checkpoint, t->m, t->opt, meta, n);
+    /* the others may read it (a rollback) only once it is written */
+    frost_status b = t->dp ? frost_dp_barrier(t->dp) : FROST_OK;
+    return s != FROST_OK ? s : b;
 }
 
 static bool meta_long(const frost_st_file *f, const char *key, long long lo, long long *v)
@@ -516,30 +536,64 @@ static frost_status stop_here(trainer *t, frost_train_result *r)
                       t->cfg->checkpoint ? t->cfg->checkpoint : "");
 }
 
-/* Forward, loss, backward and the update of one batch, with the safety checks. */
-static frost_status train_step(trainer *t, int n, int64_t step, float lr)
+/* One step's numbers for the whole global batch: a data-parallel run sums them over the
+ * ranks (one small sum per step), so every rank takes the same decisions from them. */
+typedef struct {
+    double loss_sum; /* loss x images */
+    double correct, images;
+    double bad_statistic; /* ranks whose BN running statistics are not finite */
+    double stop;          /* ranks asked to stop */
+} step_numbers;
+
+static frost_status agree_on(trainer *t, step_numbers *v)
+{
+    if (!t->dp)
+        return FROST_OK;
+    double buf[5] = {v->loss_sum, v->correct, v->images, v->bad_statistic, v->stop};
+    FROST_TRY(frost_dp_sum(t->dp, buf, 5));
+    *v = (step_numbers){buf[0], buf[1], buf[2], buf[3], buf[4]};
+    return FROST_OK;
+}
+
+/* Forward, loss, backward and the update of one batch, with the safety checks: this
+ * rank's n images, the first of them image `first` of a global batch of n_all. */
+static frost_status train_step(trainer *t, int n, int first, int n_all, int64_t step, float lr)
 {
     frost_model *m = t->m;
     const frost_train_config *cfg = t->cfg;
     frost_model_zero_grad(m);
+    m->dropout_step = t->pos.batch; /* the step's masks, whatever ran before (resume) */
+    if (t->dp)
+        frost_dp_begin_step(t->dp, first);
     FROST_TRY(frost_model_forward(m, t->b.x, n, true));
     int correct = 0;
     float loss = frost_softmax_xent(n, m->classes, frost_model_logits(m), t->b.y,
                                     cfg->label_smoothing, t->b.dlogits, &correct);
+    int stat = first_nonfinite_statistic(m);
+    step_numbers v = {(double)loss * n, correct, n, stat >= 0, cfg->stop && *cfg->stop};
+    FROST_TRY(agree_on(t, &v));
+    loss = (float)(v.loss_sum / v.images);
+    t->stop_voted = v.stop > 0.0;
     double limit = 0.0;
     if (!isfinite(loss))
         return trouble(t, step, "the loss is %g", (double)loss);
-    int stat = first_nonfinite_statistic(m);
-    if (stat >= 0)
+    if (v.bad_statistic > 0.0)
         return trouble(t, step, "the running statistic %s is not finite (loss %g)",
-                       m->buffers[stat].name, (double)loss);
+                       stat >= 0 ? m->buffers[stat].name : "of another rank", (double)loss);
     if (watch_diverged(&t->watch, loss, m, cfg->divergence_factor, &limit))
         return trouble(t, step,
                        "the loss's moving average %.4g exceeds %g x %.4g (divergence rule: "
                        "factor x max(lowest average, ln(classes)/2))",
                        t->watch.ema, (double)cfg->divergence_factor,
                        limit / (double)cfg->divergence_factor);
+    if (n != n_all) { /* the mean over the global batch: this rank's share of it */
+        float share = (float)n / (float)n_all;
+        for (int i = 0; i < n * m->classes; i++)
+            t->b.dlogits[i] *= share;
+    }
     FROST_TRY(frost_model_backward(m, t->b.dlogits));
+    if (t->dp)
+        FROST_TRY(frost_dp_finish_gradients(t->dp));
     if (t->poison_param >= 0 && step == t->poison_step) {
         m->params[t->poison_param].grad[0] = NAN;
         t->poison_param = -1; /* once: a rollback then passes this step */
@@ -557,10 +611,13 @@ static frost_status train_step(trainer *t, int n, int64_t step, float lr)
     frost_model_qat_after_step(m); /* BinaryConnect's weight clipping */
     if (cfg->after_step)
         cfg->after_step(m, lr, cfg->after_step_user);
-    t->pos.loss_sum += (double)loss * n;
-    t->pos.correct += correct;
-    t->pos.seen += n;
+    if (t->dp)
+        FROST_TRY(frost_dp_share_statistics(t->dp));
+    t->pos.loss_sum += v.loss_sum;
+    t->pos.correct += (int64_t)v.correct;
+    t->pos.seen += (int64_t)v.images;
     t->pos.batch++;
+    t->p.batch_loss = loss;
     return FROST_OK;
 }
 
@@ -601,15 +658,18 @@ static frost_status run_epoch(trainer *t, frost_train_result *r)
     p->batches = spe;
     p->epoch_end = false;
     p->val_acc = p->test_acc = -1.0f;
+    int rank = t->dp ? frost_dp_rank(t->dp) : 0, ranks = t->dp ? frost_dp_size(t->dp) : 1;
     for (;;) {
-        if (cfg->stop && *cfg->stop)
+        /* a data-parallel run stops where every rank has heard of the request */
+        if (t->dp ? t->stop_voted : cfg->stop && *cfg->stop)
             return stop_here(t, r);
-        int n = frost_loader_next(t->l, t->b.x, t->b.y);
-        if (n <= 0)
+        int first = 0, n = 0;
+        int n_all = frost_loader_next_part(t->l, rank, ranks, t->b.x, t->b.y, &first, &n);
+        if (n_all < ranks) /* the epoch's end, or a last batch too small to share */
             break;
         int64_t step = (int64_t)pos->epoch * spe + pos->batch + 1; /* 1-based, global */
         float lr = pos->lr_scale * frost_schedule_lr(&cfg->sched, step - 1, spe);
-        FROST_TRY(train_step(t, n, step, lr));
+        FROST_TRY(train_step(t, n, first, n_all, step, lr));
         update_progress(p, pos, lr, t0, seen0);
         if (t->progress)
             t->progress(p, t->user);
@@ -625,6 +685,36 @@ static frost_status run_epoch(trainer *t, frost_train_result *r)
     return FROST_OK;
 }
 
+/* Accuracy on d: data-parallel runs split d into one contiguous part per rank (the
+ * replicas are equal) and add up the correct answers. */
+static frost_status evaluate(trainer *t, const frost_dataset *d, float *acc)
+{
+    const frost_train_config *cfg = t->cfg;
+    if (!t->dp)
+        return frost_evaluate(t->m, d, &cfg->augment, cfg->batch, acc, NULL);
+    int rank = frost_dp_rank(t->dp), ranks = frost_dp_size(t->dp);
+    int begin = (int)((int64_t)d->n * rank / ranks),
+        end = (int)((int64_t)d->n * (rank + 1) / ranks);
+    size_t pixels = (size_t)d->h * d->w * d->c;
+    frost_dataset part = *d;
+    part.n = end - begin;
+    part.images = d->images + (size_t)begin * pixels;
+    part.labels = d->labels + begin;
+    float part_acc = 0.0f;
+    frost_status s = FROST_OK;
+    if (part.n > 0)
+        s = frost_evaluate(t->m, &part, &cfg->augment, cfg->batch, &part_acc, NULL);
+    /* every rank joins the sum, even after a failure, so none waits for it forever */
+    double v[2] = {s == FROST_OK ? round((double)part_acc * part.n) : 0.0, s != FROST_OK};
+    frost_status sum = frost_dp_sum(t->dp, v, 2);
+    FROST_TRY(s);
+    FROST_TRY(sum);
+    if (v[1] > 0.0)
+        return frost_fail(FROST_ERR_IO, "evaluation failed on another rank");
+    *acc = (float)(v[0] / (double)d->n);
+    return FROST_OK;
+}
+
 /* Evaluation, progress, CSV and checkpoint at the end of epoch t->pos.epoch. */
 static frost_status finish_epoch(trainer *t, const frost_dataset *val, const frost_dataset *test,
                                  frost_train_result *r)
@@ -633,16 +723,16 @@ static frost_status finish_epoch(trainer *t, const frost_dataset *val, const fro
     frost_progress *p = &t->p;
     double train_s = p->elapsed_s;
     if (val)
-        FROST_TRY(frost_evaluate(t->m, val, &cfg->augment, cfg->batch, &p->val_acc, NULL));
+        FROST_TRY(evaluate(t, val, &p->val_acc));
     bool last = t->pos.epoch + 1 == cfg->epochs;
     bool test_now = last || (cfg->test_every > 0 && (t->pos.epoch + 1) % cfg->test_every == 0);
     if (test && test_now)
-        FROST_TRY(frost_evaluate(t->m, test, &cfg->augment, cfg->batch, &p->test_acc, NULL));
+        FROST_TRY(evaluate(t, test, &p->test_acc));
     p->epoch_end = true;
     p->elapsed_s = train_s;
     if (t->progress)
         t->progress(p, t->user);
-    if (cfg->csv)
+    if (cfg->csv && (!t->dp || frost_dp_rank(t->dp) == 0))
         append_csv(cfg->csv, t->pos.epoch + 1, p->lr, p);
     float lr_scale = t->pos.lr_scale;
     t->pos = (train_pos){.epoch = t->pos.epoch + 1, .lr_scale = lr_scale};
@@ -721,25 +811,33 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
     FROST_TRY(check_data(m, train, "training"));
     FROST_TRY(check_data(m, val, "validation"));
     FROST_TRY(check_data(m, test, "test"));
-    FROST_TRY(frost_model_set_batch(m, cfg.batch));
+    int ranks = cfg.comm ? frost_comm_size(cfg.comm) : 1;
+    int local_batch = cfg.batch / ranks + (cfg.batch % ranks != 0); /* the largest part */
+    FROST_TRY(frost_model_set_batch(m, local_batch));
 
     char signature[512];
     config_signature(m, &cfg, signature, sizeof signature);
-    trainer t = {.m = m, .cfg = &cfg, .signature = signature, .progress = progress, .user = user};
+    trainer t = {.m = m, .cfg = &cfg, .signature = signature, .user = user};
+    if (ranks > 1)
+        FROST_TRY(frost_dp_create(m, cfg.comm, cfg.sync_bn, cfg.bucket_bytes, &t.dp));
+    if (!t.dp || frost_dp_rank(t.dp) == 0)
+        t.progress = progress;
     t.p.epochs = cfg.epochs;
     frost_train_result r = {.val_acc = -1.0f, .test_acc = -1.0f};
     frost_status s = frost_optimizer_create(&cfg.optim, m, &t.opt);
-    if (s != FROST_OK)
+    if (s != FROST_OK) {
+        frost_dp_free(t.dp);
         return s;
+    }
     s = frost_loader_create(train, cfg.batch, true, &cfg.augment, cfg.seed, &t.l);
     if (s == FROST_OK)
         s = train_start(&t);
     if (s != FROST_OK)
         goto done;
     size_t img = (size_t)m->in_h * m->in_w * m->in_c;
-    t.b.x = frost_alloc((size_t)cfg.batch * img * sizeof(float));
-    t.b.dlogits = frost_alloc((size_t)cfg.batch * m->classes * sizeof(float));
-    t.b.y = malloc((size_t)cfg.batch);
+    t.b.x = frost_alloc((size_t)local_batch * img * sizeof(float));
+    t.b.dlogits = frost_alloc((size_t)local_batch * m->classes * sizeof(float));
+    t.b.y = malloc((size_t)local_batch);
     if (!t.b.x || !t.b.dlogits || !t.b.y) {
         s = frost_fail(FROST_ERR_NOMEM, "out of memory for batch buffers");
         goto done;
@@ -755,9 +853,16 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
     r.seconds = now_s() - t_all;
     r.images_per_s = (double)images_all / fmax(r.seconds, 1e-9);
     r.rollbacks = t.rollbacks;
+    if (t.dp) {
+        frost_dp_stats st = frost_dp_get_stats(t.dp);
+        r.allreduce_floats = st.gradient_floats;
+        r.buckets = st.buckets;
+        r.comm_wait_s = st.wait_s;
+    }
     if (result && (s == FROST_OK || s == FROST_STOPPED))
         *result = r;
 done:
+    frost_dp_free(t.dp);
     frost_free(t.b.x);
     frost_free(t.b.dlogits);
     free(t.b.y);
