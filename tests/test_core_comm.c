@@ -318,6 +318,157 @@ TEST(an_mpi_failure_is_a_frost_error)
     CHECK_EQ_INT(frost_comm_barrier(comm), FROST_OK);
 }
 
+/* ---- point-to-point messages ---- */
+
+/* Around a ring, 100 bytes and then 1 MB (large enough for a rendezvous send): rank 0
+ * sends first, the others receive first, so blocking sends cannot deadlock. */
+TEST(messages_around_a_ring)
+{
+    if (ranks < 2)
+        return;
+    int next = (rank + 1) % ranks, prev = (rank + ranks - 1) % ranks;
+    const size_t sizes[] = {100, 1 << 20};
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        unsigned char *out = malloc(n), *in = malloc(n + 16);
+        for (size_t i = 0; i < n; i++)
+            out[i] = (unsigned char)mix(i + 1000u * (uint64_t)rank);
+        int from = -5, tag = -5;
+        size_t got = 0;
+        if (rank == 0)
+            CHECK_EQ_INT(frost_comm_send(comm, out, n, next, 11 + k), FROST_OK);
+        CHECK_EQ_INT(frost_comm_recv(comm, in, n + 16, prev, 11 + k, &from, &tag, &got), FROST_OK);
+        if (rank != 0)
+            CHECK_EQ_INT(frost_comm_send(comm, out, n, next, 11 + k), FROST_OK);
+        CHECK_EQ_INT(from, prev);
+        CHECK_EQ_INT(tag, 11 + k);
+        CHECK_EQ_INT(got, n);
+        size_t wrong = 0;
+        for (size_t i = 0; i < n; i++)
+            wrong += in[i] != (unsigned char)mix(i + 1000u * (uint64_t)prev);
+        CHECK_EQ_INT(wrong, 0);
+        free(out);
+        free(in);
+    }
+    CHECK_EQ_INT(frost_comm_barrier(comm), FROST_OK);
+}
+
+/* Every other rank sends rank 0 two messages, tags 1 then 2, and a 0-byte one (tag 3);
+ * rank 0 takes them from any source with any tag: each sender's come in the order sent.
+ * A message with tag 0 waits across a sum (whose own messages also use tag 0 on the
+ * collectives' side): they must not mix. */
+TEST(any_source_any_tag_in_order)
+{
+    if (ranks < 2)
+        return;
+    int word = rank * 100;
+    if (rank != 0) {
+        CHECK_EQ_INT(frost_comm_send(comm, &word, sizeof word, 0, 0), FROST_OK);
+    }
+    float x[4] = {1, 2, 3, 4};
+    CHECK_EQ_INT(frost_comm_allreduce_sum(comm, x, 4, FROST_COMM_F32), FROST_OK);
+    CHECK(x[3] == 4.0f * (float)ranks);
+    if (rank != 0) {
+        for (int t = 1; t <= 2; t++) {
+            word = rank * 100 + t;
+            CHECK_EQ_INT(frost_comm_send(comm, &word, sizeof word, 0, t), FROST_OK);
+        }
+        CHECK_EQ_INT(frost_comm_send(comm, NULL, 0, 0, 3), FROST_OK);
+    } else {
+        int seen[8] = {0};
+        for (int k = 0; k < 4 * (ranks - 1); k++) {
+            int got = -1, from = -1, tag = -1;
+            size_t bytes = 99;
+            CHECK_EQ_INT(frost_comm_recv(comm, &got, sizeof got, FROST_COMM_ANY_SOURCE,
+                                         FROST_COMM_ANY_TAG, &from, &tag, &bytes),
+                         FROST_OK);
+            CHECK(from > 0 && from < ranks && from < 8);
+            if (from <= 0 || from >= 8)
+                continue;
+            CHECK_EQ_INT(tag, seen[from]); /* tags 0, 1, 2, 3 from each sender, in order */
+            CHECK_EQ_INT(bytes, tag == 3 ? 0 : sizeof got);
+            if (tag < 3)
+                CHECK_EQ_INT(got, from * 100 + tag);
+            seen[from]++;
+        }
+    }
+    CHECK_EQ_INT(frost_comm_barrier(comm), FROST_OK);
+}
+
+/* Rank 1 sends 64 bytes and then 4: rank 0 polls with probe until the first is there,
+ * receives it into 8 bytes (refused, consumed), then gets the second. */
+TEST(probe_and_a_message_too_long)
+{
+    if (ranks < 2)
+        return;
+    char big[64];
+    memset(big, 'x', sizeof big);
+    if (rank == 1) {
+        CHECK_EQ_INT(frost_comm_send(comm, big, sizeof big, 0, 5), FROST_OK);
+        CHECK_EQ_INT(frost_comm_send(comm, "abc", 4, 0, 5), FROST_OK);
+    } else if (rank == 0) {
+        bool ready = false;
+        int from = -1, tag = -1;
+        size_t bytes = 0;
+        for (int i = 0; i < 20000 && !ready; i++) {
+            CHECK_EQ_INT(
+                frost_comm_probe(comm, FROST_COMM_ANY_SOURCE, 5, &ready, &from, &tag, &bytes),
+                FROST_OK);
+            if (!ready)
+                nanosleep(&(struct timespec){0, 100000}, NULL);
+        }
+        CHECK(ready);
+        CHECK_EQ_INT(from, 1);
+        CHECK_EQ_INT(tag, 5);
+        CHECK_EQ_INT(bytes, 64);
+        char small[8] = {0};
+        expect_refusal(frost_comm_recv(comm, small, sizeof small, 1, 5, NULL, NULL, NULL),
+                       FROST_ERR_FORMAT, "64 bytes from rank 1");
+        CHECK_EQ_INT(frost_comm_recv(comm, small, sizeof small, 1, 5, NULL, NULL, &bytes),
+                     FROST_OK);
+        CHECK_EQ_INT(bytes, 4);
+        CHECK(strcmp(small, "abc") == 0);
+        CHECK_EQ_INT(frost_comm_probe(comm, 1, 5, &ready, NULL, NULL, NULL), FROST_OK);
+        CHECK(!ready);
+    }
+    CHECK_EQ_INT(frost_comm_barrier(comm), FROST_OK);
+}
+
+/* Refused on every rank before anything is sent: to itself, outside the ranks, bad tags,
+ * NULL buffers, a receive only this rank could answer. */
+TEST(point_to_point_refusals)
+{
+    char b[4] = {0};
+    bool ready = true;
+    expect_refusal(frost_comm_send(comm, b, 4, rank, 1), FROST_ERR_ARG, "this rank");
+    expect_refusal(frost_comm_send(comm, b, 4, ranks, 1), FROST_ERR_ARG, "not a rank");
+    expect_refusal(frost_comm_send(comm, b, 4, -1, 1), FROST_ERR_ARG, "not a rank");
+    if (ranks > 1) {
+        int other = rank == 0 ? 1 : 0;
+        expect_refusal(frost_comm_send(comm, b, 4, other, -1), FROST_ERR_ARG, "tag -1");
+        expect_refusal(frost_comm_send(comm, b, 4, other, FROST_COMM_TAG_MAX + 1), FROST_ERR_ARG,
+                       "tag 32768");
+        expect_refusal(frost_comm_send(comm, NULL, 4, other, 1), FROST_ERR_ARG, "NULL");
+        expect_refusal(frost_comm_recv(comm, NULL, 4, other, 1, NULL, NULL, NULL), FROST_ERR_ARG,
+                       "NULL");
+        expect_refusal(frost_comm_recv(comm, b, 4, other, -7, NULL, NULL, NULL), FROST_ERR_ARG,
+                       "tag -7");
+    }
+    expect_refusal(frost_comm_recv(comm, b, 4, rank, 1, NULL, NULL, NULL), FROST_ERR_ARG,
+                   "wait forever");
+    expect_refusal(frost_comm_recv(comm, b, 4, ranks, 1, NULL, NULL, NULL), FROST_ERR_ARG,
+                   "not a rank");
+    expect_refusal(frost_comm_probe(comm, rank, 1, &ready, NULL, NULL, NULL), FROST_ERR_ARG,
+                   "wait forever");
+    CHECK(!ready);
+    expect_refusal(frost_comm_probe(comm, 0, 1, NULL, NULL, NULL, NULL), FROST_ERR_ARG, "ready");
+    expect_refusal(frost_comm_send(NULL, b, 4, 0, 1), FROST_ERR_ARG, "communicator");
+    if (ranks == 1) /* nobody else: any source is only this rank */
+        expect_refusal(frost_comm_recv(comm, b, 4, FROST_COMM_ANY_SOURCE, FROST_COMM_ANY_TAG, NULL,
+                                       NULL, NULL),
+                       FROST_ERR_ARG, "wait forever");
+}
+
 /* ---- one process ---- */
 
 TEST(one_process_is_rank_0_of_1)
@@ -390,6 +541,10 @@ int main(void)
     RUN(broadcast_from_every_root);
     RUN(gather_to_a_root);
     RUN(barrier_waits_for_everybody);
+    RUN(point_to_point_refusals);
+    RUN(messages_around_a_ring);
+    RUN(any_source_any_tag_in_order);
+    RUN(probe_and_a_message_too_long);
     RUN(an_mpi_failure_is_a_frost_error); /* last: it leaves a broadcast half done */
     frost_comm_destroy(comm);
     return frost_test_summary();

@@ -10,6 +10,7 @@
 #include "frost/nas.h"
 #include "harness.h"
 #include "nas/ppo.h"
+#include "nas/search_internal.h"
 
 static const int target[FROST_NAS_DECISIONS] = {2, 1, 0, 2, 1, 1, 0, 1, 2, 1, 2, 3,
                                                 1, 0, 1, 0, 2, 0, 2, 2, 1, 1, 2, 2,
@@ -72,6 +73,50 @@ TEST(test_same_seed_same_proposals)
         CHECK_EQ_INT(differ, 0);
         frost_nas_controller_free(a);
         frost_nas_controller_free(b);
+    }
+}
+
+/* The look-ahead the distributed search relies on: at every step, the next
+ * frost_nas_controller_lookahead proposals worked out by peeking are the ones the controller
+ * then makes, whatever rewards it observes in between (the synthetic ones); REINFORCE looks
+ * ahead 1, PPO the rest of its batch, evolution its initial population, random without
+ * limit. Peeking leaves the controller alone, and looking too far is refused. */
+TEST(test_lookahead_proposals_do_not_depend_on_rewards)
+{
+    frost_nas_space space = frost_nas_space_default();
+    for (int k = FROST_NAS_RANDOM; k <= FROST_NAS_PPO; k++) {
+        frost_nas_controller_config cfg = frost_nas_controller_defaults(k);
+        cfg.population = 6;
+        cfg.ppo_batch = 4;
+        frost_nas_controller *c = NULL;
+        CHECK(frost_nas_controller_create(&cfg, &space, &c) == FROST_OK);
+        int wrong = 0, ahead_sum = 0;
+        for (int t = 0; c && t < 40; t++) {
+            int ahead = frost_nas_controller_lookahead(c), n = ahead < 12 ? ahead : 12;
+            int want = k == FROST_NAS_RL          ? 1
+                       : k == FROST_NAS_PPO       ? 4 - t % 4
+                       : k == FROST_NAS_EVOLUTION ? (t < 6 ? 6 - t : 1)
+                                                  : ahead;
+            CHECK_EQ_INT(ahead, want);
+            ahead_sum += n;
+            frost_nas_genotype peek[12], g;
+            CHECK(frost_nas_controller_peek(c, n, peek) == FROST_OK);
+            for (int i = 0; i < n; i++) { /* the proposals and rewards of a search */
+                CHECK(frost_nas_propose(c, &g) == FROST_OK);
+                wrong += !frost_nas_equal(&g, &peek[i]);
+                CHECK(frost_nas_observe(c, synthetic_reward(&space, &g) + 0.01 * i) == FROST_OK);
+            }
+            t += n - 1;
+        }
+        CHECK_EQ_INT(wrong, 0);
+        CHECK(ahead_sum >= 40);
+        frost_nas_genotype g[8];
+        if (k != FROST_NAS_RANDOM)
+            CHECK(frost_nas_controller_peek(c, frost_nas_controller_lookahead(c) + 1, g) ==
+                  FROST_ERR_ARG);
+        CHECK(frost_nas_propose(c, &g[0]) == FROST_OK);
+        CHECK(frost_nas_controller_peek(c, 1, g) == FROST_ERR_ARG); /* one is pending */
+        frost_nas_controller_free(c);
     }
 }
 
@@ -210,6 +255,7 @@ TEST(test_misuse_refused)
 int main(void)
 {
     RUN(test_same_seed_same_proposals);
+    RUN(test_lookahead_proposals_do_not_depend_on_rewards);
     RUN(test_learning_controllers_beat_random);
     RUN(test_ppo_gradient_matches_finite_differences);
     RUN(test_misuse_refused);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "frost/nas.h"
@@ -49,7 +50,14 @@ static const char *const help =
     "  --width W --threads N --latency-threads N --reps N --requant fixed|float\n"
     "  --w-bits B --a-bits B --per-tensor   the candidates' fake-quant scheme (W8A8\n"
     "                      per-channel); part of the cache key and of "
-    "search.json\n\n" CLI_DATA_HELP;
+    "search.json\n\n"
+    "distributed: mpirun -np N frost search ... (N >= 2, an MPI build; docs/distributed.md):\n"
+    "rank 0 runs the controller and writes every file, ranks 1..N-1 train the candidates\n"
+    "it can hand out ahead (the proposals a controller makes without new rewards: random,\n"
+    "evolution's initial population, a PPO batch; successive halving's promotions); the log\n"
+    "is the same as on one rank. Give every rank's --threads (cores per rank); latency is\n"
+    "timed by one rank at a time while the others train. After a failure, rerun the same\n"
+    "command (any N) to resume.\n\n" CLI_DATA_HELP;
 
 static const cli_opt options[] = {
     CLI_OPT_FLOAT("target-ms", 1e-4, 1e6),
@@ -197,8 +205,81 @@ static void print_next_steps(const cli_args *a, const char *dir, const frost_nas
     printf("\n");
 }
 
+/* FROST_TEST_DIE_AFTER=n (tests only): rank 1 of a distributed search crashes in the middle
+ * of its (n+1)-th candidate: it works on it for 3 s (the other workers go on meanwhile) and
+ * then ends abruptly, without a word to the other ranks. */
+static int evaluations_left = -1;
+
+static frost_status evaluate_or_die(const frost_nas_genotype *g, const frost_nas_space *space,
+                                    const frost_dataset *train, const frost_dataset *val,
+                                    const frost_nas_eval_config *cfg, frost_nas_result *out,
+                                    void *user)
+{
+    (void)user;
+    if (evaluations_left-- == 0) {
+        sleep(3);
+        fprintf(stderr, "frost search (rank 1): FROST_TEST_DIE_AFTER: exiting\n");
+        _exit(3);
+    }
+    return frost_nas_evaluate(g, space, train, val, cfg, out);
+}
+
+/* Why N ranks would have nothing to do in parallel, or NULL. */
+static const char *nothing_in_parallel(const frost_nas_search_config *cfg)
+{
+    if (cfg->controller.kind == FROST_NAS_RL && !cfg->halving.eta)
+        return "the rl controller waits for each reward before its next proposal, so only one "
+               "candidate is ever ready: use --controller ppo, evolution or random, or "
+               "--halving (its promotions run in parallel)";
+    if (cfg->budget < 2)
+        return "--budget 1 is a single candidate";
+    return NULL;
+}
+
+/* Runs the search on every rank (the workers' part is inside frost_nas_search); only rank
+ * 0 prints and writes files, a worker reports only its own error, naming its rank. */
+static int search_on_ranks(frost_comm *comm, const cli_args *a, frost_nas_search_config *cfg,
+                           const frost_nas_space *space, const frost_dataset *tr,
+                           const frost_dataset *va, const char *cells_path)
+{
+    int rank = frost_comm_rank(comm);
+    bool json = *(const bool *)cfg->progress_user;
+    cfg->comm = frost_comm_size(comm) > 1 ? comm : NULL;
+    frost_status s = frost_nas_search(space, tr, va, cfg);
+    if (rank != 0) {
+        if (s != FROST_OK)
+            fprintf(stderr, "frost search (rank %d): error: %s\n", rank, frost_last_error());
+        return s == FROST_OK ? 0 : 1;
+    }
+    if (s == FROST_OK)
+        s = search_write_plot(cfg->out_dir);
+    if (s != FROST_OK)
+        return cli_error("search");
+    if (!json) {
+        printf("wrote %s/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n",
+               cfg->out_dir);
+        print_next_steps(a, cfg->out_dir, &cfg->eval, cells_path);
+    }
+    return 0;
+}
+
+static int search_command(frost_comm *comm, int argc, char **argv);
+
 int cmd_search(int argc, char **argv)
 {
+    frost_comm *comm = NULL;
+    if (frost_comm_create(&comm) != FROST_OK)
+        return cli_error("search");
+    int code = search_command(comm, argc, argv);
+    frost_comm_destroy(comm);
+    return code;
+}
+
+static int search_command(frost_comm *comm, int argc, char **argv)
+{
+    int rank = frost_comm_rank(comm), ranks = frost_comm_size(comm);
+    if (rank != 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 speaks for the job */
+        return 1;
     static const cli_opt *const tables[] = {options, cli_nas_eval_options, cli_data_options, NULL};
     static const cli_spec spec = {"search", help, tables, 0};
     cli_args a;
@@ -245,8 +326,21 @@ int cmd_search(int argc, char **argv)
                           ? "--fp-epochs must be fewer than --epochs"
                           : NULL;
     if (bad) {
-        fprintf(stderr, "frost search: error: %s (see frost search --help)\n", bad);
+        if (rank == 0)
+            fprintf(stderr, "frost search: error: %s (see frost search --help)\n", bad);
         return 2;
+    }
+    const char *serial = ranks > 1 ? nothing_in_parallel(&cfg) : NULL;
+    if (serial) {
+        if (rank == 0)
+            fprintf(stderr, "frost search: error: %d ranks, but %s; run it without mpirun\n", ranks,
+                    serial);
+        return 2;
+    }
+    const char *die = getenv("FROST_TEST_DIE_AFTER");
+    if (die && rank == 1) {
+        evaluations_left = atoi(die);
+        cfg.evaluate = evaluate_or_die;
     }
     cfg.reward =
         strcmp(reward, "hard") == 0 ? frost_nas_reward_hard(target) : frost_nas_reward_soft(target);
@@ -260,27 +354,26 @@ int cmd_search(int argc, char **argv)
     if (cfg.screen_factor > 0)
         snprintf(screening, sizeof screening, ", screened above %.3f ms predicted",
                  cfg.screen_factor * target);
-    if (s == FROST_OK && !json)
+    bool talk = rank == 0 && !json;
+    if (s == FROST_OK && talk)
         printf("search: %s controller, %d candidates%s, target %.3f ms (%s reward%s)%s, %d "
                "training images, %d held out, %d epochs per candidate -> %s\n",
                frost_nas_controller_name(cfg.controller.kind), cfg.budget, halving, target, reward,
                cfg.objective == FROST_NAS_OBJECTIVE_MIN ? " on min(fp32, int8) accuracy" : "",
                screening, tr.n, va.n, cfg.eval.epochs, cfg.out_dir);
-    if (s == FROST_OK && !json && space.cells)
+    if (s == FROST_OK && talk && ranks > 1)
+        printf("distributed: rank 0 runs the controller, %d worker ranks train\n", ranks - 1);
+    if (s == FROST_OK && talk && space.cells)
         printf("blocks: m, f, g, d and c, the cells of %s (hash %016llx)\n", cells_path,
                (unsigned long long)frost_nas_cells_hash(&space));
+    int code = 1;
     if (s == FROST_OK)
-        s = frost_nas_search(&space, &tr, &va, &cfg);
-    if (s == FROST_OK)
-        s = search_write_plot(cfg.out_dir);
+        code = search_on_ranks(comm, &a, &cfg, &space, &tr, &va, cells_path);
+    else if (rank == 0)
+        cli_error("search");
+    else
+        fprintf(stderr, "frost search (rank %d): error: %s\n", rank, frost_last_error());
     frost_dataset_free(&tr);
     frost_dataset_free(&va);
-    if (s != FROST_OK)
-        return cli_error("search");
-    if (!json) {
-        printf("wrote %s/log.csv, pareto.csv, candidates.svg, best.json, best.arch.json\n",
-               cfg.out_dir);
-        print_next_steps(&a, cfg.out_dir, &cfg.eval, cells_path);
-    }
-    return 0;
+    return code;
 }

@@ -60,6 +60,29 @@ frost_status frost_comm_broadcast(frost_comm *c, void *buf, size_t bytes, int ro
  * fine there). bytes <= INT_MAX. */
 frost_status frost_comm_gather(frost_comm *c, const void *send, size_t bytes, void *recv, int root);
 
+/* ---- point-to-point messages (the distributed search's tasks and results) ----
+ * Unlike the collectives, only the two ranks concerned call these. Messages between the
+ * same two ranks with the same tag arrive in the order they were sent. Tags are
+ * 0..FROST_COMM_TAG_MAX; they never match the collectives' own messages. A rank cannot send
+ * to itself (FROST_ERR_ARG; with one rank there is nobody to send to), and a receive that
+ * could only be answered by this rank is refused instead of waiting forever. */
+#define FROST_COMM_ANY_SOURCE (-1)
+#define FROST_COMM_ANY_TAG    (-1)
+#define FROST_COMM_TAG_MAX    32767
+/* Sends `bytes` bytes of buf to rank dest; returns once buf may be reused (a large message
+ * may wait until dest receives it). bytes <= INT_MAX. */
+frost_status frost_comm_send(frost_comm *c, const void *buf, size_t bytes, int dest, int tag);
+/* Waits for a message from `source` (or FROST_COMM_ANY_SOURCE) with `tag` (or
+ * FROST_COMM_ANY_TAG) and copies it into buf. A message longer than max_bytes is consumed
+ * and refused (FROST_ERR_FORMAT, naming both sizes), so the next receive sees the next one.
+ * *from, *got_tag and *bytes (each may be NULL) tell the sender, the tag and the length. */
+frost_status frost_comm_recv(frost_comm *c, void *buf, size_t max_bytes, int source, int tag,
+                             int *from, int *got_tag, size_t *bytes);
+/* Without waiting: *ready tells whether such a message has arrived (then *from, *got_tag and
+ * *bytes, each may be NULL, describe it; frost_comm_recv with that source and tag takes it). */
+frost_status frost_comm_probe(frost_comm *c, int source, int tag, bool *ready, int *from,
+                              int *got_tag, size_t *bytes);
+
 /* In place: buf[count] becomes the deterministic sum over ranks described above.
  * count <= INT_MAX on every backend, so a program that runs on one rank runs on N. */
 frost_status frost_comm_allreduce_sum(frost_comm *c, void *buf, size_t count, frost_comm_type type);

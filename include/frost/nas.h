@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "frost/cell.h"
+#include "frost/comm.h"
 #include "frost/data.h"
 #include "frost/model.h"
 #include "frost/status.h"
@@ -355,6 +356,12 @@ typedef struct {
     /* The reward's accuracy (int8 by default); the front and the best follow it, and the
      * screened candidates' stand-in accuracy is the worst of it. */
     frost_nas_objective objective;
+    /* A distributed search (docs/distributed.md) when it has two ranks or more: every rank
+     * calls frost_nas_search with the same settings and data; rank 0 runs the controller and
+     * the halving, writes every file and reports progress; the other ranks evaluate the
+     * candidates rank 0 sends them and write nothing. The log is the same as on one rank.
+     * NULL (or one rank): everything here. Borrowed. */
+    frost_comm *comm;
 } frost_nas_search_config;
 
 /* Runs (or resumes: the log's candidates are replayed through the controller, which must

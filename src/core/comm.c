@@ -49,12 +49,39 @@ static frost_status single_allreduce_advance(frost_comm_request *r, bool block, 
 
 static void single_allreduce_free(frost_comm_request *r) { (void)r; }
 
+/* One rank: the front refuses every send and receive before they get here (nobody else to
+ * talk to), so these are never called. */
+static frost_status single_send(frost_comm *c, const void *buf, size_t bytes, int dest, int tag)
+{
+    (void)c, (void)buf, (void)bytes, (void)dest, (void)tag;
+    return frost_fail(FROST_ERR_ARG, "frost_comm_send: one rank, nobody to send to");
+}
+
+static frost_status single_recv(frost_comm *c, void *buf, size_t max_bytes, int source, int tag,
+                                int *from, int *got_tag, size_t *bytes)
+{
+    (void)c, (void)buf, (void)max_bytes, (void)source, (void)tag, (void)from, (void)got_tag,
+        (void)bytes;
+    return frost_fail(FROST_ERR_ARG, "frost_comm_recv: one rank, nobody to receive from");
+}
+
+static frost_status single_probe(frost_comm *c, int source, int tag, bool *ready, int *from,
+                                 int *got_tag, size_t *bytes)
+{
+    (void)c, (void)source, (void)tag, (void)from, (void)got_tag, (void)bytes;
+    *ready = false;
+    return FROST_OK;
+}
+
 static const frost_comm_ops single_ops = {
     .name = "single",
     .close = single_close,
     .barrier = single_barrier,
     .broadcast = single_broadcast,
     .gather = single_gather,
+    .send = single_send,
+    .recv = single_recv,
+    .probe = single_probe,
     .allreduce_start = single_allreduce_start,
     .allreduce_advance = single_allreduce_advance,
     .allreduce_free = single_allreduce_free,
@@ -147,6 +174,75 @@ frost_status frost_comm_gather(frost_comm *c, const void *send, size_t bytes, vo
         return frost_fail(FROST_ERR_ARG, "frost_comm_gather: %s buffer is NULL",
                           send ? "receive" : "send");
     return bytes ? c->ops->gather(c, send, bytes, recv, root) : FROST_OK;
+}
+
+/* ---- point-to-point ---- */
+
+static frost_status check_tag(int tag, bool any_allowed, const char *fn)
+{
+    if ((any_allowed && tag == FROST_COMM_ANY_TAG) || (tag >= 0 && tag <= FROST_COMM_TAG_MAX))
+        return FROST_OK;
+    return frost_fail(FROST_ERR_ARG, "%s: tag %d is not in 0..%d", fn, tag, FROST_COMM_TAG_MAX);
+}
+
+/* A receive or probe must name another rank (or any, when there is another). */
+static frost_status check_source(const frost_comm *c, int source, const char *fn)
+{
+    if (!c)
+        return frost_fail(FROST_ERR_ARG, "%s: communicator is NULL", fn);
+    if (source == FROST_COMM_ANY_SOURCE && c->size > 1)
+        return FROST_OK;
+    if (source == FROST_COMM_ANY_SOURCE || source == c->rank)
+        return frost_fail(FROST_ERR_ARG,
+                          "%s: only this rank (%d of %d) could send that: it would wait forever",
+                          fn, c->rank, c->size);
+    if (source < 0 || source >= c->size)
+        return frost_fail(FROST_ERR_ARG, "%s: source %d is not a rank (0..%d)", fn, source,
+                          c->size - 1);
+    return FROST_OK;
+}
+
+frost_status frost_comm_send(frost_comm *c, const void *buf, size_t bytes, int dest, int tag)
+{
+    if (!c)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_send: communicator is NULL");
+    if (dest < 0 || dest >= c->size || dest == c->rank)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_send: destination %d is %s (rank %d of %d)",
+                          dest, dest == c->rank ? "this rank" : "not a rank", c->rank, c->size);
+    FROST_TRY(check_tag(tag, false, "frost_comm_send"));
+    if (bytes > INT_MAX)
+        return frost_fail(FROST_ERR_UNSUPPORTED, "frost_comm_send: %zu bytes, more than %d", bytes,
+                          INT_MAX);
+    if (!buf && bytes)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_send: buffer is NULL");
+    return c->ops->send(c, buf, bytes, dest, tag);
+}
+
+frost_status frost_comm_recv(frost_comm *c, void *buf, size_t max_bytes, int source, int tag,
+                             int *from, int *got_tag, size_t *bytes)
+{
+    FROST_TRY(check_source(c, source, "frost_comm_recv"));
+    FROST_TRY(check_tag(tag, true, "frost_comm_recv"));
+    if (!buf && max_bytes)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_recv: buffer is NULL");
+    int f, t;
+    size_t n;
+    return c->ops->recv(c, buf, max_bytes, source, tag, from ? from : &f, got_tag ? got_tag : &t,
+                        bytes ? bytes : &n);
+}
+
+frost_status frost_comm_probe(frost_comm *c, int source, int tag, bool *ready, int *from,
+                              int *got_tag, size_t *bytes)
+{
+    if (!ready)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_probe: ready is NULL");
+    *ready = false;
+    FROST_TRY(check_source(c, source, "frost_comm_probe"));
+    FROST_TRY(check_tag(tag, true, "frost_comm_probe"));
+    int f, t;
+    size_t n;
+    return c->ops->probe(c, source, tag, ready, from ? from : &f, got_tag ? got_tag : &t,
+                         bytes ? bytes : &n);
 }
 
 static frost_status check_sum_args(const frost_comm *c, const void *buf, size_t count,

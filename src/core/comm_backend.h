@@ -12,6 +12,12 @@ typedef struct frost_comm_ops {
     frost_status (*barrier)(frost_comm *c);
     frost_status (*broadcast)(frost_comm *c, void *buf, size_t bytes, int root);
     frost_status (*gather)(frost_comm *c, const void *send, size_t bytes, void *recv, int root);
+    /* Point-to-point (source and tag may be the ANY values; probe fills *ready). */
+    frost_status (*send)(frost_comm *c, const void *buf, size_t bytes, int dest, int tag);
+    frost_status (*recv)(frost_comm *c, void *buf, size_t max_bytes, int source, int tag, int *from,
+                         int *got_tag, size_t *bytes);
+    frost_status (*probe)(frost_comm *c, int source, int tag, bool *ready, int *from, int *got_tag,
+                          size_t *bytes);
     /* Starts the sum of r->buf; may set r->impl. */
     frost_status (*allreduce_start)(frost_comm *c, frost_comm_request *r);
     /* Moves the sum on; with `block`, until it is done. Sets *done. */

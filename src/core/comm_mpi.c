@@ -26,6 +26,8 @@
 
 typedef struct {
     MPI_Comm comm;
+    MPI_Comm p2p;          /* point-to-point messages: their own duplicate, so a caller's tag
+                            * can never match a sum's message on `comm` */
     int tag_limit;         /* MPI_TAG_UB: the largest tag MPI guarantees, >= 32767 */
     uint64_t sums_started; /* numbers the sums: their messages' tags */
 } mpi_comm;
@@ -100,6 +102,7 @@ static void stop_mpi_if_unused(void)
 static void mpi_close(frost_comm *c)
 {
     mpi_comm *m = c->impl;
+    MPI_Comm_free(&m->p2p);
     MPI_Comm_free(&m->comm);
     free(m);
     comms_open--;
@@ -131,6 +134,66 @@ static frost_status mpi_gather(frost_comm *c, const void *send, size_t bytes, vo
     return mpi_check(
         MPI_Gather(from, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, root, comm_of(c)),
         "MPI_Gather");
+}
+
+/* ---- point-to-point ---- */
+
+static MPI_Comm p2p_of(frost_comm *c) { return ((mpi_comm *)c->impl)->p2p; }
+static int mpi_source(int source)
+{
+    return source == FROST_COMM_ANY_SOURCE ? MPI_ANY_SOURCE : source;
+}
+static int mpi_tag(int tag) { return tag == FROST_COMM_ANY_TAG ? MPI_ANY_TAG : tag; }
+
+static frost_status mpi_send(frost_comm *c, const void *buf, size_t bytes, int dest, int tag)
+{
+    return mpi_check(MPI_Send(buf, (int)bytes, MPI_BYTE, dest, tag, p2p_of(c)), "MPI_Send");
+}
+
+/* A matched probe (MPI_Mprobe) takes the message out of the queue, so a receive from any
+ * source gets exactly the message whose size was checked, even with other threads or
+ * senders around; a message that is too long is still received (into scratch) and refused. */
+static frost_status mpi_recv(frost_comm *c, void *buf, size_t max_bytes, int source, int tag,
+                             int *from, int *got_tag, size_t *bytes)
+{
+    MPI_Message msg;
+    MPI_Status st;
+    FROST_TRY(mpi_check(MPI_Mprobe(mpi_source(source), mpi_tag(tag), p2p_of(c), &msg, &st),
+                        "MPI_Mprobe"));
+    int count = 0;
+    FROST_TRY(mpi_check(MPI_Get_count(&st, MPI_BYTE, &count), "MPI_Get_count"));
+    *from = st.MPI_SOURCE;
+    *got_tag = st.MPI_TAG;
+    *bytes = (size_t)count;
+    void *into = buf, *scratch = NULL;
+    if ((size_t)count > max_bytes && !(into = scratch = malloc((size_t)count)))
+        return frost_fail(FROST_ERR_NOMEM, "frost_comm_recv: out of memory for %d bytes", count);
+    frost_status s =
+        mpi_check(MPI_Mrecv(into, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+    free(scratch);
+    if (s == FROST_OK && scratch)
+        return frost_fail(FROST_ERR_FORMAT,
+                          "frost_comm_recv: a message of %d bytes from rank %d (tag %d), more "
+                          "than the %zu bytes expected",
+                          count, *from, *got_tag, max_bytes);
+    return s;
+}
+
+static frost_status mpi_probe(frost_comm *c, int source, int tag, bool *ready, int *from,
+                              int *got_tag, size_t *bytes)
+{
+    int flag = 0, count = 0;
+    MPI_Status st;
+    FROST_TRY(mpi_check(MPI_Iprobe(mpi_source(source), mpi_tag(tag), p2p_of(c), &flag, &st),
+                        "MPI_Iprobe"));
+    *ready = flag != 0;
+    if (!flag)
+        return FROST_OK;
+    FROST_TRY(mpi_check(MPI_Get_count(&st, MPI_BYTE, &count), "MPI_Get_count"));
+    *from = st.MPI_SOURCE;
+    *got_tag = st.MPI_TAG;
+    *bytes = (size_t)count;
+    return FROST_OK;
 }
 
 static void free_sum(mpi_sum *s)
@@ -291,6 +354,9 @@ static const frost_comm_ops mpi_ops = {
     .barrier = mpi_barrier,
     .broadcast = mpi_broadcast,
     .gather = mpi_gather,
+    .send = mpi_send,
+    .recv = mpi_recv,
+    .probe = mpi_probe,
     .allreduce_start = mpi_allreduce_start,
     .allreduce_advance = mpi_allreduce_advance,
     .allreduce_free = mpi_allreduce_free,
@@ -318,6 +384,8 @@ frost_status frost_comm_mpi_open(frost_comm *c)
     if (s == FROST_OK)
         s = mpi_check(MPI_Comm_set_errhandler(m->comm, MPI_ERRORS_RETURN),
                       "MPI_Comm_set_errhandler");
+    if (s == FROST_OK) /* a duplicate keeps the error handler */
+        s = mpi_check(MPI_Comm_dup(m->comm, &m->p2p), "MPI_Comm_dup");
     if (s == FROST_OK)
         s = mpi_check(MPI_Comm_rank(m->comm, &c->rank), "MPI_Comm_rank");
     if (s == FROST_OK)

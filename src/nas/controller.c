@@ -30,6 +30,7 @@
  * synthetic reward of tests/test_nas_controller.c that learns faster per proposal than
  * REINFORCE (docs/nas.md has the numbers).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "core/util.h"
 #include "frost/nas.h"
 #include "nas/ppo.h"
+#include "nas/search_internal.h"
 
 #define MAX_OPTIONS FROST_NAS_MAX_OPTIONS
 
@@ -404,5 +406,36 @@ frost_status frost_nas_observe(frost_nas_controller *c, double reward)
         ppo_observe(c, reward);
     c->pending = false;
     c->observed++;
+    return FROST_OK;
+}
+
+/* ---- looking ahead (the distributed search) ---- */
+
+int frost_nas_controller_lookahead(const frost_nas_controller *c)
+{
+    switch (c->cfg.kind) {
+    case FROST_NAS_RANDOM: return INT_MAX;
+    case FROST_NAS_EVOLUTION: /* evolve() samples at random while pop_n < population */
+        return c->pop_n < c->cfg.population ? c->cfg.population - c->pop_n : 1;
+    case FROST_NAS_PPO: /* theta moves only in the observe that fills the batch */
+        return c->cfg.ppo_batch - c->batch_n;
+    default: return 1;
+    }
+}
+
+/* A shallow copy is enough: proposing reads the population and the logits and moves only
+ * the random stream, `last` and `pending`, which the copy has its own of. */
+frost_status frost_nas_controller_peek(const frost_nas_controller *c, int n,
+                                       frost_nas_genotype *out)
+{
+    if (c->pending || n > frost_nas_controller_lookahead(c))
+        return frost_fail(FROST_ERR_ARG,
+                          "nas controller: cannot look %d proposals ahead (%d without rewards)", n,
+                          c->pending ? 0 : frost_nas_controller_lookahead(c));
+    frost_nas_controller copy = *c;
+    for (int i = 0; i < n; i++) {
+        FROST_TRY(frost_nas_propose(&copy, &out[i]));
+        copy.pending = false;
+    }
     return FROST_OK;
 }

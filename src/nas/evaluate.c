@@ -15,6 +15,7 @@
 #include "frost/nas.h"
 #include "frost/qat.h"
 #include "frost/train.h"
+#include "nas/search_internal.h"
 
 frost_nas_eval_config frost_nas_eval_defaults(void)
 {
@@ -85,9 +86,37 @@ static frost_status train(frost_model *m, const frost_dataset *tr, const frost_n
     return FROST_OK;
 }
 
+/* FROST_TEST_FAKE_LATENCY=1 (tests only): the latency is the network's MACs / 1e6 "ms"
+ * instead of a measurement, so that two runs of a search (e.g. on 1 and on 3 ranks) can be
+ * compared reward for reward; nothing is timed. */
+static bool fake_latency(void)
+{
+    const char *e = getenv("FROST_TEST_FAKE_LATENCY");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
+/* The median latency at the configured thread count, holding the timing lock if any. */
+static frost_status time_int8(frost_int8_model *im, const frost_nas_eval_config *c,
+                              const frost_nas_timing_lock *lock, int64_t macs, double *ms)
+{
+    if (fake_latency()) {
+        *ms = (double)macs / 1e6;
+        return FROST_OK;
+    }
+    if (lock)
+        FROST_TRY(lock->acquire(lock->user));
+    int threads = frost_get_threads();
+    frost_set_threads(c->latency_threads);
+    frost_status s = frost_int8_time(im, 5, c->latency_reps, ms, NULL);
+    frost_set_threads(threads);
+    frost_status r = lock ? lock->release(lock->user) : FROST_OK;
+    return s != FROST_OK ? s : r;
+}
+
 /* int8 accuracy on val, then the median latency at the configured thread count. */
 static frost_status measure(frost_model *m, const frost_dataset *val,
-                            const frost_nas_eval_config *c, frost_nas_result *out)
+                            const frost_nas_eval_config *c, const frost_nas_timing_lock *lock,
+                            frost_nas_result *out)
 {
     frost_int8_model *im = NULL;
     FROST_TRY(frost_int8_from_model(m, &im));
@@ -96,12 +125,9 @@ static frost_status measure(frost_model *m, const frost_dataset *val,
     float acc = 0.0f;
     if (s == FROST_OK)
         s = frost_int8_evaluate(im, val, &norm, &acc);
-    int threads = frost_get_threads();
-    frost_set_threads(c->latency_threads);
     double ms = 0.0;
     if (s == FROST_OK)
-        s = frost_int8_time(im, 5, c->latency_reps, &ms, NULL);
-    frost_set_threads(threads);
+        s = time_int8(im, c, lock, out->macs, &ms);
     out->int8_acc = acc;
     out->latency_ms = ms;
     frost_int8_free(im);
@@ -123,9 +149,9 @@ static frost_status measure_float(frost_model *m, const frost_dataset *val,
     return s != FROST_OK ? s : back;
 }
 
-frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train_set,
-                                      const frost_dataset *val, const frost_nas_eval_config *cfg,
-                                      frost_nas_result *out)
+static frost_status evaluate_model(frost_model *m, const frost_dataset *train_set,
+                                   const frost_dataset *val, const frost_nas_eval_config *cfg,
+                                   const frost_nas_timing_lock *lock, frost_nas_result *out)
 {
     memset(out, 0, sizeof *out);
     FROST_TRY(check_config(cfg));
@@ -151,7 +177,7 @@ frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train
         s = train(m, &tr, cfg, out);
     frost_set_threads(threads);
     if (s == FROST_OK)
-        s = measure(m, &va, cfg, out);
+        s = measure(m, &va, cfg, lock, out);
     if (s == FROST_OK)
         s = measure_float(m, &va, cfg, out);
     frost_dataset_free(&tr);
@@ -159,9 +185,24 @@ frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train
     return s;
 }
 
+frost_status frost_nas_evaluate_model(frost_model *m, const frost_dataset *train_set,
+                                      const frost_dataset *val, const frost_nas_eval_config *cfg,
+                                      frost_nas_result *out)
+{
+    return evaluate_model(m, train_set, val, cfg, NULL, out);
+}
+
 frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_space *space,
                                 const frost_dataset *train_set, const frost_dataset *val,
                                 const frost_nas_eval_config *cfg, frost_nas_result *out)
+{
+    return frost_nas_evaluate_locked(g, space, train_set, val, cfg, NULL, out);
+}
+
+frost_status frost_nas_evaluate_locked(const frost_nas_genotype *g, const frost_nas_space *space,
+                                       const frost_dataset *train_set, const frost_dataset *val,
+                                       const frost_nas_eval_config *cfg,
+                                       const frost_nas_timing_lock *lock, frost_nas_result *out)
 {
     memset(out, 0, sizeof *out);
     if (train_set->h != space->input || val->h != space->input ||
@@ -174,7 +215,7 @@ frost_status frost_nas_evaluate(const frost_nas_genotype *g, const frost_nas_spa
     FROST_TRY(check_config(cfg));
     frost_model *m = NULL;
     FROST_TRY(frost_nas_build(g, space, &m));
-    frost_status s = frost_nas_evaluate_model(m, train_set, val, cfg, out);
+    frost_status s = evaluate_model(m, train_set, val, cfg, lock, out);
     frost_model_free(m);
     return s;
 }

@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "frost/nas.h"
 #include "io/textfile.h"
+#include "nas/search_internal.h"
 
 /* rung: successive halving's (0 without it); train_images: the images it trained on;
  * eval_seconds: wall time of the whole evaluation (training, int8 conversion, accuracy,
@@ -45,6 +46,7 @@ typedef struct {
     bool cached, screened;
     int rung, train_images;
     double eval_seconds;
+    int step; /* early results (pending.csv): the log line they are for */
 } entry;
 
 typedef struct {
@@ -225,6 +227,54 @@ static frost_status rewrite_log(const char *path, const entries *log)
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0)
         return frost_fail(FROST_ERR_IO, "cannot write %s", path);
+    return FROST_OK;
+}
+
+/* pending.csv: results a distributed search received ahead of the log (a worker finished a
+ * later candidate first). Each is written the moment it arrives, so a job that dies loses
+ * no finished evaluation; the log still takes them in step order, and a resumed run (on
+ * any number of ranks) takes them from here instead of evaluating again. The file goes
+ * when the search finishes. */
+#define PENDING_HEADER                                                                     \
+    "step,genotype,rung,int8_acc,fp32_acc,latency_ms,params,macs,train_acc,train_seconds," \
+    "eval_seconds"
+
+static void pending_line(const frost_nas_arrival *a, char *buf, size_t n)
+{
+    char text[128], fp32[32];
+    frost_nas_to_string(&a->g, text, sizeof text);
+    acc_field(a->r.fp32_acc, fp32, sizeof fp32);
+    snprintf(buf, n, "%d,%s,%d,%.17g,%s,%.17g,%lld,%lld,%.17g,%.17g,%.17g", a->step, text, a->rung,
+             a->r.int8_acc, fp32, a->r.latency_ms, (long long)a->r.params, (long long)a->r.macs,
+             a->r.train_acc, a->r.train_seconds, a->eval_seconds);
+}
+
+/* The pending results of steps after the log's (older ones were logged already). */
+static frost_status load_pending(const frost_nas_space *space, const char *path, int logged,
+                                 entries *out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return FROST_OK;
+    char line[1024], text[128], fp32[64];
+    while (fgets(line, sizeof line, f)) {
+        entry x = {0};
+        int n = sscanf(line, "%d,%127[^,],%d,%lf,%63[^,],%lf,%" SCNd64 ",%" SCNd64 ",%lf,%lf,%lf",
+                       &x.step, text, &x.rung, &x.r.int8_acc, fp32, &x.r.latency_ms, &x.r.params,
+                       &x.r.macs, &x.r.train_acc, &x.r.train_seconds, &x.eval_seconds);
+        if (!strchr(line, '\n') || n != 11 || x.step <= logged ||
+            frost_nas_from_string_in(space, text, &x.g) != FROST_OK)
+            continue; /* the header, a torn last line, or logged already */
+        char *end;
+        x.r.fp32_acc = strtod(fp32, &end);
+        if (end == fp32)
+            x.r.fp32_acc = NAN;
+        if (push(out, &x) != FROST_OK) {
+            fclose(f);
+            return FROST_ERR_NOMEM;
+        }
+    }
+    fclose(f);
     return FROST_OK;
 }
 
@@ -422,6 +472,11 @@ typedef struct {
     const frost_nas_lut *lut;    /* screening's latency table (NULL: off) */
     frost_nas_lut *own_lut;      /* the table this run built (NULL: none or the caller's) */
     double worst_acc[MAX_RUNGS]; /* the worst trained accuracy of each rung so far (NAN: none) */
+    /* distributed (cfg->comm of 2 ranks or more; NULL otherwise): the workers, and the
+     * results that came back ahead of the log (also those pending.csv held at the start) */
+    frost_nas_pool *pool;
+    entries early;
+    const char *pending_path;
 } search_run;
 
 /* Hands one logged evaluation to the caller's progress callback. */
@@ -452,15 +507,70 @@ static void report(const search_run *s, const entry *x)
     s->cfg->progress(&ev, s->cfg->progress_user);
 }
 
-/* The result of g at a rung: the cache's, or a new evaluation (appended to the cache). */
-static frost_status evaluate_at(search_run *s, entry *x)
+/* The early result for step (g at the rung), if one came. */
+static const entry *find_early(const search_run *s, int step, const frost_nas_genotype *g, int rung)
 {
+    for (int i = 0; i < s->early.n; i++)
+        if (s->early.e[i].step == step && s->early.e[i].rung == rung &&
+            frost_nas_equal(&s->early.e[i].g, g))
+            return &s->early.e[i];
+    return NULL;
+}
+
+/* A worker's result as it arrives (in any order): into pending.csv and the cache file at
+ * once, and kept until the log reaches its step. */
+static frost_status on_arrival(const frost_nas_arrival *a, void *user)
+{
+    search_run *s = user;
+    char line[1024], text[128], fp32[32];
+    pending_line(a, line, sizeof line);
+    FROST_TRY(append_line(s->pending_path, PENDING_HEADER, line));
+    frost_nas_to_string(&a->g, text, sizeof text);
+    acc_field(a->r.fp32_acc, fp32, sizeof fp32);
+    snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%lld,%lld,%.6f,%.3f,%s", s->key[a->rung], text,
+             a->r.int8_acc, a->r.latency_ms, (long long)a->r.params, (long long)a->r.macs,
+             a->r.train_acc, a->r.train_seconds, fp32);
+    FROST_TRY(append_line(s->cache_path, CACHE_HEADER, line));
+    entry x = {
+        .g = a->g, .r = a->r, .rung = a->rung, .eval_seconds = a->eval_seconds, .step = a->step};
+    return push(&s->early, &x);
+}
+
+/* A result that was evaluated for this step (ahead, by a worker, maybe in an earlier run):
+ * logged as an evaluation, as it would have been had it been evaluated right now. */
+static frost_status take_early(search_run *s, entry *x, const entry *early)
+{
+    x->r = early->r;
+    x->eval_seconds = early->eval_seconds;
+    s->evaluated++;
+    return push(&s->cache, x);
+}
+
+/* The result of g at a rung for log line `step`: one that came back early, the cache's, or
+ * a new evaluation (appended to the cache), by a worker when there are workers. */
+static frost_status evaluate_at(search_run *s, entry *x, int step)
+{
+    const entry *early = find_early(s, step, &x->g, x->rung);
+    if (early)
+        return take_early(s, x, early);
     const entry *hit =
         find_cached(&s->cache, &x->g, x->rung, s->cfg->objective == FROST_NAS_OBJECTIVE_MIN);
     if (hit) {
         x->r = hit->r;
         x->cached = true;
         return FROST_OK;
+    }
+    if (s->pool) {
+        if (!frost_nas_pool_busy(s->pool, step))
+            FROST_TRY(frost_nas_pool_submit(s->pool, step, x->rung, &x->g));
+        FROST_TRY(frost_nas_pool_wait(s->pool, step));
+        early = find_early(s, step, &x->g, x->rung);
+        if (!early)
+            return frost_fail(FROST_ERR_FORMAT,
+                              "nas search: step %d came back as another "
+                              "candidate",
+                              step);
+        return take_early(s, x, early);
     }
     const frost_nas_search_config *cfg = s->cfg;
     const frost_dataset *train = s->train[x->rung];
@@ -487,14 +597,22 @@ static frost_status evaluate_at(search_run *s, entry *x)
  * fp32), the worst trained accuracy of the objective in its rung so far (0 before any), so its
  * reward ranks it with the worst candidates of the search without the outlier that accuracy 0 would
  * be for REINFORCE's scale or PPO's batch normalization (docs/nas.md). */
-static frost_status screen(search_run *s, entry *x, bool *screened)
+static frost_status predicted_too_slow(const search_run *s, const frost_nas_genotype *g, bool *slow,
+                                       double *ms)
 {
-    *screened = false;
+    *slow = false;
     if (!s->lut)
         return FROST_OK;
+    FROST_TRY(frost_nas_lut_predict(s->lut, g, s->space, ms, NULL, NULL));
+    *slow = *ms > s->cfg->screen_factor * s->cfg->reward.target_ms;
+    return FROST_OK;
+}
+
+static frost_status screen(search_run *s, entry *x, bool *screened)
+{
     double ms;
-    FROST_TRY(frost_nas_lut_predict(s->lut, &x->g, s->space, &ms, NULL, NULL));
-    if (!(ms > s->cfg->screen_factor * s->cfg->reward.target_ms))
+    FROST_TRY(predicted_too_slow(s, &x->g, screened, &ms));
+    if (!*screened)
         return FROST_OK;
     double worst = s->worst_acc[x->rung];
     double acc = worst == worst ? worst : 0.0;
@@ -536,7 +654,7 @@ static frost_status next_step(search_run *s, const frost_nas_genotype *g, int ru
     bool screened;
     FROST_TRY(screen(s, &x, &screened));
     if (!screened)
-        FROST_TRY(evaluate_at(s, &x));
+        FROST_TRY(evaluate_at(s, &x, step));
     x.reward = frost_nas_reward_value(
         &s->cfg->reward, frost_nas_objective_acc(s->cfg->objective, &x.r), x.r.latency_ms);
     char line[1024];
@@ -547,6 +665,66 @@ static frost_status next_step(search_run *s, const frost_nas_genotype *g, int ru
     report(s, &x);
     *out = x;
     return FROST_OK;
+}
+
+/* ---- the distributed search: what can be evaluated ahead ---- */
+
+/* Whether an unlogged early result (or one in a worker's hands) holds g at rung. */
+static bool coming(const search_run *s, const frost_nas_genotype *g, int rung)
+{
+    for (int i = 0; i < s->early.n; i++)
+        if (s->early.e[i].step > s->steps && s->early.e[i].rung == rung &&
+            frost_nas_equal(&s->early.e[i].g, g))
+            return true;
+    return frost_nas_pool_running(s->pool, g, rung);
+}
+
+/* Hands the workers the candidates that log lines steps+1 .. steps+n will need, g[i] at
+ * rung for line steps+1+i, unless the line will not train it: replayed from the log, come
+ * back already, screened, cached, or the same genotype and rung as an earlier line still
+ * on its way (that line's result will be in the cache when this one is logged). The checks
+ * are those next_step makes, in the same order, so exactly the evaluations the search
+ * would make one by one are made, only sooner. */
+static frost_status prefetch(search_run *s, const frost_nas_genotype *g, int n, int rung)
+{
+    bool need_fp32 = s->cfg->objective == FROST_NAS_OBJECTIVE_MIN;
+    for (int i = 0; s->pool && i < n; i++) {
+        int step = s->steps + 1 + i;
+        bool slow;
+        double ms;
+        if (step <= s->log.n || frost_nas_pool_busy(s->pool, step) ||
+            find_early(s, step, &g[i], rung))
+            continue;
+        FROST_TRY(predicted_too_slow(s, &g[i], &slow, &ms));
+        if (slow || find_cached(&s->cache, &g[i], rung, need_fp32) || coming(s, &g[i], rung))
+            continue;
+        FROST_TRY(frost_nas_pool_submit(s->pool, step, rung, &g[i]));
+    }
+    return FROST_OK;
+}
+
+/* The look-ahead of proposals: the next `left` proposals (up to a window) as far as the
+ * controller makes them without rewards it has not seen, handed to the workers. */
+#define PREFETCH_WINDOW 256
+static frost_status prefetch_proposals(search_run *s, frost_nas_controller *c, int left)
+{
+    if (!s->pool)
+        return FROST_OK;
+    int n = frost_nas_controller_lookahead(c);
+    n = FROST_MIN(FROST_MIN(n, left), PREFETCH_WINDOW);
+    frost_nas_genotype g[PREFETCH_WINDOW];
+    FROST_TRY(frost_nas_controller_peek(c, n, g));
+    return prefetch(s, g, n, 0);
+}
+
+static frost_status prefetch_promoted(search_run *s, const entry *members, int n, int rung)
+{
+    if (!s->pool)
+        return FROST_OK;
+    frost_nas_genotype g[PREFETCH_WINDOW];
+    for (int i = 0; i < n; i++)
+        g[i] = members[i].g;
+    return prefetch(s, g, n, rung);
 }
 
 /* Orders n bracket members by reward, best first; ties keep the earlier one first. */
@@ -565,10 +743,12 @@ static void rank_by_reward(entry *e, int n)
  * by rung the best 1/eta (at least one) evaluated again, on eta times more images. The
  * controller only sees rung 0 (it learns from every proposal, promotions are the
  * search's). A genotype proposed twice can be promoted twice: the second is a cache hit. */
-static frost_status run_bracket(search_run *s, frost_nas_controller *c, int m, entry *members)
+static frost_status run_bracket(search_run *s, frost_nas_controller *c, int m, int left,
+                                entry *members)
 {
     for (int i = 0; i < m; i++) {
         frost_nas_genotype g;
+        FROST_TRY(prefetch_proposals(s, c, left - i));
         FROST_TRY(frost_nas_propose(c, &g));
         FROST_TRY(next_step(s, &g, 0, &members[i]));
         FROST_TRY(frost_nas_observe(c, members[i].reward));
@@ -578,6 +758,9 @@ static frost_status run_bracket(search_run *s, frost_nas_controller *c, int m, e
         m = m / s->cfg->halving.eta > 1 ? m / s->cfg->halving.eta : 1;
         for (int i = 0; i < m; i++) {
             frost_nas_genotype g = members[i].g;
+            if (i % PREFETCH_WINDOW == 0) /* the promoted are known: all of them at once */
+                FROST_TRY(
+                    prefetch_promoted(s, members + i, FROST_MIN(m - i, PREFETCH_WINDOW), rung));
             FROST_TRY(next_step(s, &g, rung, &members[i]));
         }
     }
@@ -620,8 +803,10 @@ static frost_status search_loop(search_run *s, frost_nas_controller *c)
     if (!members)
         return frost_fail(FROST_ERR_NOMEM, "nas search: out of memory");
     frost_status st = FROST_OK;
+    /* the proposals the look-ahead may reach: the bracket's own with halving (the next
+     * bracket's come after its promotions), the rest of the budget without */
     for (int done = 0; st == FROST_OK && done < s->cfg->budget; done += size)
-        st = run_bracket(s, c, size, members);
+        st = run_bracket(s, c, size, s->rungs > 1 ? size : s->cfg->budget - done, members);
     free(members);
     return st;
 }
@@ -700,10 +885,49 @@ static frost_status check_config(const frost_nas_search_config *cfg)
     return FROST_OK;
 }
 
+/* Every rank must search the same data with the same settings (each loaded them itself):
+ * the full rung's evaluation key says so (data sizes, seed, training settings). */
+static frost_status check_same_settings(search_run *s, frost_comm *comm)
+{
+    char key[256];
+    int full = s->rungs - 1;
+    memcpy(key, s->key[full], sizeof key);
+    FROST_TRY(frost_comm_broadcast(comm, key, sizeof key, 0));
+    if (strcmp(key, s->key[full]) != 0)
+        return frost_fail(FROST_ERR_ARG,
+                          "nas search: rank 0 evaluates with settings %s, this rank with %s "
+                          "(every rank must get the same options and data)",
+                          key, s->key[full]);
+    return FROST_OK;
+}
+
+/* A worker of a distributed search: the rungs' data as rank 0 has them, then tasks. */
+static frost_status run_worker(const frost_nas_space *space, const frost_dataset *train,
+                               const frost_dataset *val, const frost_nas_search_config *cfg)
+{
+    search_run *s = calloc(1, sizeof *s);
+    if (!s)
+        return frost_fail(FROST_ERR_NOMEM, "nas search: out of memory");
+    s->space = space;
+    s->val = val;
+    s->cfg = cfg;
+    frost_status st = prepare_rungs(s, train);
+    if (st == FROST_OK)
+        st = check_same_settings(s, cfg->comm);
+    if (st == FROST_OK)
+        st = frost_nas_worker_run(cfg->comm, space, s->train, s->rungs, val, cfg);
+    for (int r = 0; r < MAX_RUNGS; r++)
+        frost_dataset_free(&s->subset[r]);
+    free(s);
+    return st;
+}
+
 frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset *train,
                               const frost_dataset *val, const frost_nas_search_config *cfg)
 {
     FROST_TRY(check_config(cfg));
+    if (cfg->comm && frost_comm_rank(cfg->comm) != 0)
+        return run_worker(space, train, val, cfg);
     if (mkdir(cfg->out_dir, 0777) != 0 && errno != EEXIST)
         return frost_fail(FROST_ERR_IO, "cannot create %s: %s", cfg->out_dir, strerror(errno));
     search_run *s = calloc(1, sizeof *s);
@@ -712,8 +936,10 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     s->space = space;
     s->val = val;
     s->cfg = cfg;
-    char log_path[4200], cache_path[4200];
+    char log_path[4200], cache_path[4200], pending_path[4200];
     path_in(log_path, sizeof log_path, cfg->out_dir, "log.csv");
+    path_in(pending_path, sizeof pending_path, cfg->out_dir, "pending.csv");
+    s->pending_path = pending_path;
     if (cfg->cache_path)
         snprintf(cache_path, sizeof cache_path, "%s", cfg->cache_path);
     else
@@ -723,6 +949,11 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     entries front = {0};
     frost_nas_controller *c = NULL;
     frost_status st = prepare_rungs(s, train);
+    bool distributed = cfg->comm && frost_comm_size(cfg->comm) > 1;
+    if (st == FROST_OK && distributed)
+        st = check_same_settings(s, cfg->comm);
+    if (st == FROST_OK && distributed)
+        st = frost_nas_pool_create(cfg->comm, on_arrival, s, &s->pool);
     int full = s->rungs - 1;
     if (st == FROST_OK)
         st = check_settings(cfg->out_dir, space, cfg, s->key[full]);
@@ -736,6 +967,8 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
     if (st == FROST_OK && s->log.n)
         st = rewrite_log(log_path, &s->log); /* drops a torn last line */
     if (st == FROST_OK)
+        st = load_pending(space, pending_path, s->log.n, &s->early);
+    if (st == FROST_OK)
         st = load_cache(space, cache_path, s->key, s->rungs, &s->cache);
     if (st == FROST_OK)
         st = frost_nas_controller_create(&cfg->controller, space, &c);
@@ -743,6 +976,12 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
         st = build_lut(s);
     if (st == FROST_OK)
         st = search_loop(s, c);
+    if (s->pool) { /* the workers stop either way (after an error they may be mid-task) */
+        frost_status fin = frost_nas_pool_finish(s->pool);
+        st = st != FROST_OK ? st : fin;
+    }
+    if (st == FROST_OK && remove(pending_path) != 0 && errno != ENOENT)
+        st = frost_fail(FROST_ERR_IO, "cannot remove %s: %s", pending_path, strerror(errno));
     if (st == FROST_OK)
         st = pareto(&s->log, full, cfg->objective, &front);
     if (st == FROST_OK)
@@ -755,6 +994,7 @@ frost_status frost_nas_search(const frost_nas_space *space, const frost_dataset 
         frost_dataset_free(&s->subset[r]);
     free(s->log.e);
     free(s->cache.e);
+    free(s->early.e);
     free(front.e);
     free(s);
     return st;
