@@ -473,9 +473,10 @@ static int train_with(int argc, char **argv, frost_comm *comm)
                100.0 * r.test_acc, r.epochs_run, r.seconds, r.images_per_s, out);
     if (s == FROST_OK && lead && frost_comm_size(comm) > 1)
         printf("data-parallel: %d ranks%s, %.2f MB of gradients summed per step in %d "
-               "bucket(s); backward's end waited %.2fs for them in all\n",
+               "bucket(s); backward's end waited %.2fs for them in all, other exchanges "
+               "%.2fs\n",
                frost_comm_size(comm), cfg.sync_bn ? ", SyncBN" : "",
-               (double)r.allreduce_floats * 4e-6, r.buckets, r.comm_wait_s);
+               (double)r.allreduce_floats * 4e-6, r.buckets, r.comm_wait_s, r.comm_sync_s);
     if (s == FROST_OK && lead && r.rollbacks > 0)
         printf("note: %d rollback(s) after NaN/divergence, each halving the learning rate\n",
                r.rollbacks);

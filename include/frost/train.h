@@ -101,11 +101,13 @@ typedef struct {
     /* FROST_STOPPED: the position saved in the checkpoint (epochs done, batches of the next) */
     int stop_epoch, stop_batch;
     bool stop_saved; /* the checkpoint holds that position (false without a checkpoint) */
-    /* data-parallel runs: floats summed over the ranks per step, buckets, and the time
-     * backward's end waited for the sums (what communication did not hide) */
+    /* data-parallel runs: floats summed over the ranks per step, buckets, the time
+     * backward's end waited for the sums (what communication did not hide), and the time
+     * in the step's other exchanges (SyncBN, observer ranges, the per-step agreement);
+     * both include waiting for a slower rank */
     int64_t allreduce_floats;
     int buckets;
-    double comm_wait_s;
+    double comm_wait_s, comm_sync_s;
 } frost_train_result;
 
 /* Trains m on `train`; after each epoch evaluates on val and test (either may be

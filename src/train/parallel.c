@@ -161,7 +161,10 @@ static frost_status on_grad_ready(void *ctx, int node)
 static frost_status on_bn_sums(void *ctx, double *buf, int count)
 {
     frost_dp *dp = ctx;
-    return frost_comm_allreduce_sum(dp->comm, buf, (size_t)count, FROST_COMM_F64);
+    double t0 = seconds_now();
+    frost_status s = frost_comm_allreduce_sum(dp->comm, buf, (size_t)count, FROST_COMM_F64);
+    dp->stats.sync_s += seconds_now() - t0;
+    return s;
 }
 
 /* The observers' hook: the global batch's range is the widest of the ranks'. */
@@ -169,7 +172,10 @@ static frost_status on_range(void *ctx, float *lo, float *hi)
 {
     frost_dp *dp = ctx;
     float v[2] = {-*lo, *hi}; /* a min is a max of the negated values */
-    FROST_TRY(frost_comm_allreduce_max(dp->comm, v, 2));
+    double t0 = seconds_now();
+    frost_status s = frost_comm_allreduce_max(dp->comm, v, 2);
+    dp->stats.sync_s += seconds_now() - t0;
+    FROST_TRY(s);
     *lo = -v[0];
     *hi = v[1];
     return FROST_OK;
@@ -273,7 +279,11 @@ frost_status frost_dp_share_statistics(frost_dp *dp)
         memcpy(dp->stats_buf + at, m->buffers[i].data, (size_t)m->buffers[i].numel * sizeof(float));
         at += (size_t)m->buffers[i].numel;
     }
-    FROST_TRY(frost_comm_broadcast(dp->comm, dp->stats_buf, dp->stats_floats * sizeof(float), 0));
+    double t0 = seconds_now();
+    frost_status s =
+        frost_comm_broadcast(dp->comm, dp->stats_buf, dp->stats_floats * sizeof(float), 0);
+    dp->stats.sync_s += seconds_now() - t0;
+    FROST_TRY(s);
     at = 0;
     for (int i = 0; i < m->n_buffers; i++) {
         memcpy(m->buffers[i].data, dp->stats_buf + at, (size_t)m->buffers[i].numel * sizeof(float));
@@ -284,9 +294,18 @@ frost_status frost_dp_share_statistics(frost_dp *dp)
 
 frost_status frost_dp_sum(frost_dp *dp, double *v, int n)
 {
-    return frost_comm_allreduce_sum(dp->comm, v, (size_t)n, FROST_COMM_F64);
+    double t0 = seconds_now();
+    frost_status s = frost_comm_allreduce_sum(dp->comm, v, (size_t)n, FROST_COMM_F64);
+    dp->stats.sync_s += seconds_now() - t0;
+    return s;
 }
 
-frost_status frost_dp_barrier(frost_dp *dp) { return frost_comm_barrier(dp->comm); }
+frost_status frost_dp_barrier(frost_dp *dp)
+{
+    double t0 = seconds_now();
+    frost_status s = frost_comm_barrier(dp->comm);
+    dp->stats.sync_s += seconds_now() - t0;
+    return s;
+}
 
 frost_dp_stats frost_dp_get_stats(const frost_dp *dp) { return dp->stats; }

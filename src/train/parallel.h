@@ -48,12 +48,14 @@ frost_status frost_dp_share_statistics(frost_dp *dp);
 frost_status frost_dp_sum(frost_dp *dp, double *v, int n);
 frost_status frost_dp_barrier(frost_dp *dp);
 
-/* What a step moved and waited: gradient floats summed per step, buckets, and the time
- * spent blocked in frost_dp_finish_gradients since creation (seconds). */
+/* What a step moved and waited: gradient floats summed per step, buckets, the time spent
+ * blocked in frost_dp_finish_gradients since creation, and in every other exchange (SyncBN,
+ * observer ranges, the per-step sums, statistics, barriers); seconds. Both include waiting
+ * for a slower rank. */
 typedef struct {
     int64_t gradient_floats;
     int buckets;
-    double wait_s;
+    double wait_s, sync_s;
     int64_t steps;
 } frost_dp_stats;
 frost_dp_stats frost_dp_get_stats(const frost_dp *dp);

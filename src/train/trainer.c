@@ -858,6 +858,7 @@ frost_status frost_train(frost_model *m, const frost_dataset *train, const frost
         r.allreduce_floats = st.gradient_floats;
         r.buckets = st.buckets;
         r.comm_wait_s = st.wait_s;
+        r.comm_sync_s = st.sync_s;
     }
     if (result && (s == FROST_OK || s == FROST_STOPPED))
         *result = r;
