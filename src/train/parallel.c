@@ -6,8 +6,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/timer.h"
 #include "core/util.h"
 #include "models/graph.h"
 
@@ -34,12 +34,8 @@ struct frost_dp {
     frost_dp_stats stats;
 };
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+/* Seconds on the monotonic clock (for the blocked-time statistics). */
+static double seconds_now(void) { return 1e-3 * frost_now_ms(); }
 
 /* The lowest node index that uses parameter p: backward visits nodes from the last to
  * the first, so p's gradient is final once backward has passed that node. (A fused
