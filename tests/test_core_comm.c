@@ -1,5 +1,5 @@
 /* The communication layer (frost/comm.h). Run alone: the single-process semantics and the
- * refusals. Run under mpirun (CTest's test_core_comm_np2 / _np3, label "mpi"): every
+ * refusals. Run under mpirun (CTest's test_core_comm_np2 / _np3 / _np5, label "mpi"): every
  * collective across the ranks, with the sums checked bit for bit against the rank-order
  * sum each rank computes itself from the other ranks' (seeded) inputs, and against rank
  * 0's result. FROST_TEST_RANKS says how many ranks CTest meant; with fewer the test skips
@@ -83,8 +83,10 @@ static bool same_on_every_rank(const void *buf, size_t bytes)
     return same;
 }
 
-/* Lengths: empty, one, fewer than the ranks, not divisible by 2 or 3, more than 1M. */
-static const size_t lengths[] = {0, 1, 2, 7, 1000, 65537, 1000003, 1 << 21};
+/* Lengths: empty, one, fewer than the ranks, not divisible by 2 or 3, more than 1M; the
+ * last sizes summed along the tree (16 KiB: 4096 floats, 2048 doubles) and the first ones
+ * past it, so both schedules must give the rank-order sum. */
+static const size_t lengths[] = {0, 1, 2, 7, 1000, 2048, 2049, 4096, 4097, 65537, 1000003, 1 << 21};
 
 TEST(sum_f32_is_the_rank_order_sum)
 {

@@ -11,6 +11,13 @@
  * a pure copy): every owner sends its summed chunk to everybody. Each rank sends (N-1)/N
  * of the buffer in each phase, 2(N-1)/N in all, as a ring allreduce does.
  *
+ * A small buffer (at most FROST_COMM_TREE_BYTES) takes a tree instead, because there the
+ * per-message latency dominates and the exchange above costs 2(N-1) messages per rank: the
+ * ranks' buffers are gathered to rank 0 along a binomial tree (ceil(log2 N) steps, each
+ * block kept in rank order), rank 0 adds them in rank order, and the sum comes back down
+ * the same tree. Same bits as the exchange (the same additions in the same order), in
+ * 2 ceil(log2 N) message steps.
+ *
  * The messages are point-to-point (Isend / Irecv) with tags numbered per sum, not
  * nonblocking collectives: collectives must be started in the same order on every rank,
  * and with several sums in flight the phase-2 start depends on which phase 1 finished
@@ -32,14 +39,26 @@ typedef struct {
     uint64_t sums_started; /* numbers the sums: their messages' tags */
 } mpi_comm;
 
-/* A sum in flight: phase 1 (scatter), 2 (gather), 3 (done); its messages carry tag `tag`
- * in phase 1 and tag + 1 in phase 2. */
+/* Buffers up to this size are summed along the tree (above): SyncBN's per-layer sums
+ * (16 bytes per channel) and the trainer's per-step agreement. Where the tree stops paying:
+ * its root receives N-1 buffers instead of 2(N-1)/N of one, so it wins while a buffer's
+ * transfer time is below about two message latencies: 2 x 5 us x 3.1 GB/s = 31 KB on a
+ * 25 Gb/s link, a few KB over shared memory. */
+#define FROST_COMM_TREE_BYTES 16384
+
+/* The phases of a sum. The exchange: SCATTER then GATHER. The tree: TREE_UP (the
+ * children's blocks arrive), TREE_PARENT (this rank's blocks go up, the sum comes down;
+ * not on rank 0), TREE_DOWN (the sum goes to the children). Messages going up (or in the
+ * scatter) carry the sum's tag `tag`, those coming down (or in the gather) tag + 1. */
+enum { SCATTER = 1, GATHER, TREE_UP, TREE_PARENT, TREE_DOWN, DONE };
+
 typedef struct {
     int phase, tag;
     int *counts, *displs; /* chunk r: counts[r] elements from displs[r] */
     MPI_Request *pending; /* this phase's sends and receives, at most 2(N-1) */
     int npending;
-    void *contributions; /* the N contributions to this rank's chunk, in rank order */
+    void *contributions; /* the N contributions to this rank's chunk, in rank order (tree:
+                          * the buffers of this rank's subtree, in rank order) */
 } mpi_sum;
 
 static int comms_open;     /* frost communicators alive in this process */
@@ -251,30 +270,12 @@ static frost_status begin_scatter_phase(frost_comm_request *r, mpi_sum *s)
     char *buf = r->buf, *slots = s->contributions;
     memcpy(slots + (size_t)c->rank * mine * elem, buf + (size_t)s->displs[c->rank] * elem,
            (size_t)mine * elem);
-    s->phase = 1;
+    s->phase = SCATTER;
     for (int p = 0; p < c->size; p++)
         if (p != c->rank)
             FROST_TRY(post_pair(r, s, p, slots + (size_t)p * mine * elem, mine,
                                 buf + (size_t)s->displs[p] * elem, s->counts[p], s->tag));
     return FROST_OK;
-}
-
-static frost_status mpi_allreduce_start(frost_comm *c, frost_comm_request *r)
-{
-    mpi_comm *m = c->impl;
-    mpi_sum *s = calloc(1, sizeof *s);
-    if (!s)
-        return frost_fail(FROST_ERR_NOMEM, "allreduce: out of memory");
-    r->impl = s;
-    /* every rank starts its sums in the same order, so the k-th sum has the same tags
-     * everywhere: its messages never match another sum's, whatever finishes first */
-    s->tag = 2 * (int)(m->sums_started++ % (uint64_t)(m->tag_limit / 2));
-    FROST_TRY(plan_sum(s, c, r->count, frost_comm_type_size(r->type)));
-    if (r->count == 0) { /* every rank agrees: nothing to send (and buf may be NULL) */
-        s->phase = 3;
-        return FROST_OK;
-    }
-    return begin_scatter_phase(r, s);
 }
 
 /* The owner's sum, rank 0's contribution first: out = ((x0 + x1) + x2) + ... */
@@ -298,6 +299,106 @@ static void add_in_rank_order(void *out, const void *contributions, int ranks, i
     }
 }
 
+/* ---- the tree (small buffers) ----
+ * Rank r's subtree is ranks [r, r + span) (cut at N): span is r's lowest set bit, or for
+ * rank 0 the smallest power of two >= N. Its children are r + m for m = 1, 2, 4, ... below
+ * span, child r + m bringing the blocks of ranks [r + m, r + 2m); its parent is r - span. */
+static int tree_span(int rank, int ranks)
+{
+    if (rank > 0)
+        return rank & -rank;
+    int span = 1;
+    while (span < ranks)
+        span *= 2;
+    return span;
+}
+
+static int subtree_size(int rank, int ranks)
+{
+    return FROST_MIN(tree_span(rank, ranks), ranks - rank);
+}
+
+static frost_status plan_tree(mpi_sum *s, const frost_comm *c, size_t count, size_t elem)
+{
+    s->pending = malloc((size_t)c->size * 2 * sizeof *s->pending);
+    size_t blocks = (size_t)subtree_size(c->rank, c->size);
+    s->contributions = malloc(blocks * (count ? count : 1) * elem);
+    if (!s->pending || !s->contributions)
+        return frost_fail(FROST_ERR_NOMEM, "allreduce: out of memory for %zu x %zu elements",
+                          blocks, count);
+    return FROST_OK;
+}
+
+/* This rank's buffer is block 0 of its subtree's; each child's blocks are received into
+ * their place, all at once (the places do not overlap). */
+static frost_status begin_tree_up(frost_comm_request *r, mpi_sum *s)
+{
+    const frost_comm *c = r->comm;
+    size_t row = r->count * frost_comm_type_size(r->type);
+    char *blocks = s->contributions;
+    memcpy(blocks, r->buf, row);
+    s->phase = TREE_UP;
+    s->npending = 0;
+    int span = tree_span(c->rank, c->size);
+    for (int m = 1; m < span && c->rank + m < c->size; m *= 2) {
+        int n = FROST_MIN(m, c->size - c->rank - m) * (int)r->count;
+        FROST_TRY(post_pair(r, s, c->rank + m, blocks + (size_t)m * row, n, NULL, 0, s->tag));
+    }
+    return FROST_OK;
+}
+
+/* The sum goes to every child (the largest subtree first: it has the most to pass on). */
+static frost_status begin_tree_down(frost_comm_request *r, mpi_sum *s)
+{
+    const frost_comm *c = r->comm;
+    s->phase = TREE_DOWN;
+    s->npending = 0;
+    for (int m = tree_span(c->rank, c->size) / 2; m >= 1; m /= 2)
+        if (c->rank + m < c->size)
+            FROST_TRY(post_pair(r, s, c->rank + m, NULL, 0, r->buf, (int)r->count, s->tag + 1));
+    return FROST_OK;
+}
+
+/* Every block of the subtree is here: rank 0 adds them in rank order and sends the sum
+ * down; another rank sends its blocks up and waits for the sum from its parent (into buf,
+ * which the send does not read). */
+static frost_status tree_up_done(frost_comm_request *r, mpi_sum *s)
+{
+    const frost_comm *c = r->comm;
+    if (c->rank == 0) {
+        add_in_rank_order(r->buf, s->contributions, c->size, (int)r->count, r->type);
+        return begin_tree_down(r, s);
+    }
+    int parent = c->rank - tree_span(c->rank, c->size);
+    int n = subtree_size(c->rank, c->size) * (int)r->count;
+    s->phase = TREE_PARENT;
+    s->npending = 0;
+    FROST_TRY(post_pair(r, s, parent, NULL, 0, s->contributions, n, s->tag));
+    return post_pair(r, s, parent, r->buf, (int)r->count, NULL, 0, s->tag + 1);
+}
+
+static frost_status mpi_allreduce_start(frost_comm *c, frost_comm_request *r)
+{
+    mpi_comm *m = c->impl;
+    mpi_sum *s = calloc(1, sizeof *s);
+    if (!s)
+        return frost_fail(FROST_ERR_NOMEM, "allreduce: out of memory");
+    r->impl = s;
+    /* every rank starts its sums in the same order, so the k-th sum has the same tags
+     * everywhere: its messages never match another sum's, whatever finishes first */
+    s->tag = 2 * (int)(m->sums_started++ % (uint64_t)(m->tag_limit / 2));
+    bool tree = r->count * frost_comm_type_size(r->type) <= FROST_COMM_TREE_BYTES;
+    FROST_TRY(tree ? plan_tree(s, c, r->count, frost_comm_type_size(r->type))
+                   : plan_sum(s, c, r->count, frost_comm_type_size(r->type)));
+    if (r->count == 0) { /* every rank agrees: nothing to send (and buf may be NULL) */
+        s->phase = DONE;
+        return FROST_OK;
+    }
+    if (r->count * frost_comm_type_size(r->type) <= FROST_COMM_TREE_BYTES)
+        return begin_tree_up(r, s);
+    return begin_scatter_phase(r, s);
+}
+
 /* Phase 1 has finished: sum this rank's chunk into buf, send it to every rank and receive
  * theirs in place (a pure copy). */
 static frost_status begin_gather_phase(frost_comm_request *r, mpi_sum *s)
@@ -306,7 +407,7 @@ static frost_status begin_gather_phase(frost_comm_request *r, mpi_sum *s)
     size_t elem = frost_comm_type_size(r->type);
     char *buf = r->buf, *mine = buf + (size_t)s->displs[c->rank] * elem;
     add_in_rank_order(mine, s->contributions, c->size, s->counts[c->rank], r->type);
-    s->phase = 2;
+    s->phase = GATHER;
     s->npending = 0;
     for (int p = 0; p < c->size; p++)
         if (p != c->rank)
@@ -315,23 +416,45 @@ static frost_status begin_gather_phase(frost_comm_request *r, mpi_sum *s)
     return FROST_OK;
 }
 
+static const char *phase_name(int phase)
+{
+    static const char *names[] = {"", "scatter phase", "gather phase", "tree, up",
+                                  "tree, from the parent", "tree, down"};
+    return phase >= SCATTER && phase < DONE ? names[phase] : "done";
+}
+
+/* The phase whose messages have all arrived or left: start the next one. */
+static frost_status next_phase(frost_comm_request *r, mpi_sum *s)
+{
+    switch (s->phase) {
+    case SCATTER:
+        return begin_gather_phase(r, s);
+    case TREE_UP:
+        return tree_up_done(r, s);
+    case TREE_PARENT:
+        return begin_tree_down(r, s);
+    default: /* GATHER, TREE_DOWN */
+        s->phase = DONE;
+        s->npending = 0;
+        return FROST_OK;
+    }
+}
+
 static frost_status mpi_allreduce_advance(frost_comm_request *r, bool block, bool *done)
 {
     mpi_sum *s = r->impl;
-    while (s->phase < 3) {
+    while (s->phase != DONE) {
         int finished = 1;
         int rc = block ? MPI_Waitall(s->npending, s->pending, MPI_STATUSES_IGNORE)
                        : MPI_Testall(s->npending, s->pending, &finished, MPI_STATUSES_IGNORE);
-        FROST_TRY(
-            mpi_check(rc, s->phase == 1 ? "allreduce, scatter phase" : "allreduce, gather phase"));
+        char what[64];
+        snprintf(what, sizeof what, "allreduce, %s", phase_name(s->phase));
+        FROST_TRY(mpi_check(rc, what));
         if (!finished)
             break;
-        if (s->phase == 1)
-            FROST_TRY(begin_gather_phase(r, s));
-        else
-            s->phase = 3, s->npending = 0;
+        FROST_TRY(next_phase(r, s));
     }
-    *done = s->phase == 3;
+    *done = s->phase == DONE;
     return FROST_OK;
 }
 
