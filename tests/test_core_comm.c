@@ -4,6 +4,7 @@
  * sum each rank computes itself from the other ranks' (seeded) inputs, and against rank
  * 0's result. FROST_TEST_RANKS says how many ranks CTest meant; with fewer the test skips
  * (77), saying why (FROST_TEST_SKIP_WHY). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/timer.h"
 #include "frost/comm.h"
 #include "harness.h"
 
@@ -513,6 +515,45 @@ TEST(one_process_broadcast_and_gather)
     CHECK_EQ_INT(frost_comm_barrier(comm), FROST_OK);
 }
 
+/* The simulated link: with several ranks a sum is not done before latency + 2(N-1)/N x
+ * bytes / rate has passed since its start (test says not done, wait blocks that long) and
+ * still holds the rank-order sum; with one rank nothing changes. Lower bounds only (a
+ * loaded machine may take longer, never shorter). */
+TEST(simulated_link_delays_sums)
+{
+    expect_refusal(frost_comm_simulate_link(NULL, 1, 1), FROST_ERR_ARG, "comm is NULL");
+    expect_refusal(frost_comm_simulate_link(comm, -1, 1), FROST_ERR_ARG, "out of range");
+    expect_refusal(frost_comm_simulate_link(comm, 1, NAN), FROST_ERR_ARG, "out of range");
+    size_t n = 250000; /* 1 MB of floats */
+    float *buf = malloc(n * sizeof *buf), *want = malloc(n * sizeof *want);
+    fill_f32(buf, n, rank, 7);
+    rank_order_sum_f32(want, n, 7, false);
+    /* 20 ms + 2(N-1)/N MB at 0.05 GB/s: 40 ms (N = 2) to 52 ms (N = 5) */
+    CHECK_EQ_INT(frost_comm_simulate_link(comm, 20000, 0.05), FROST_OK);
+    double t0 = frost_now_ms();
+    frost_comm_request *r = NULL;
+    CHECK_EQ_INT(frost_comm_allreduce_start(comm, buf, n, FROST_COMM_F32, &r), FROST_OK);
+    bool done = false;
+    nanosleep(&(struct timespec){0, 5000000}, NULL);
+    for (int i = 0; i < 20 && !done; i++) /* the real exchange finishes within the first ms */
+        CHECK_EQ_INT(frost_comm_test(r, &done), FROST_OK);
+    double floor_ms = ranks > 1 ? 20.0 + 2.0 * (ranks - 1) / ranks * 1e6 / 0.05e9 * 1e3 : 0.0;
+    if (ranks > 1)
+        CHECK(!done || frost_now_ms() - t0 >= floor_ms);
+    else
+        CHECK(done); /* one rank: no link, nothing to wait for */
+    CHECK_EQ_INT(frost_comm_wait(r), FROST_OK);
+    double took = frost_now_ms() - t0;
+    if (took < floor_ms)
+        fprintf(stderr, "  rank %d: the sum took %.1f ms, less than the link's %.1f\n", rank, took,
+                floor_ms);
+    CHECK(took >= floor_ms);
+    CHECK(memcmp(buf, want, n * sizeof *buf) == 0);
+    CHECK_EQ_INT(frost_comm_simulate_link(comm, 0, 0), FROST_OK);
+    free(buf);
+    free(want);
+}
+
 static int skip(const char *why)
 {
     printf("skipped: %s\n", why);
@@ -547,6 +588,7 @@ int main(void)
     RUN(messages_around_a_ring);
     RUN(any_source_any_tag_in_order);
     RUN(probe_and_a_message_too_long);
+    RUN(simulated_link_delays_sums);
     RUN(an_mpi_failure_is_a_frost_error); /* last: it leaves a broadcast half done */
     frost_comm_destroy(comm);
     return frost_test_summary();

@@ -57,6 +57,10 @@ static const char *const help =
     "                      rank's own images, rank 0's running statistics kept\n"
     "  --bucket-mb MB      gradients are summed in buckets of about MB MiB, each sent\n"
     "                      while backward still runs (default 25)\n"
+    "  --simulate-link US,GBPS  benchmarking aid: every sum arrives no sooner than over a\n"
+    "                      link of US microseconds per sum and GBPS GB/s (the real\n"
+    "                      exchange still runs), to see what overlap hides on one\n"
+    "                      machine (bench/mpi_scaling --link)\n"
     "SIGINT (Ctrl-C) or SIGTERM saves the checkpoint at the current step and exits with\n"
     "130 or 143; run the same command with --resume to continue exactly. A second\n"
     "Ctrl-C quits at once without saving.\n"
@@ -163,6 +167,7 @@ static const cli_opt training_options[] = {
     CLI_OPT_FLAG("quiet"),
     CLI_OPT_FLAG("sync-bn"),
     CLI_OPT_FLOAT("bucket-mb", 0.001, 65536),
+    CLI_OPT_STR("simulate-link"),
     CLI_OPT_INT("val", 0, 10000000),
     CLI_OPT_INT("limit", 1, 100000000),
     CLI_OPT_INT("threads", 1, 1024),
@@ -358,6 +363,13 @@ static int train_with(int argc, char **argv, frost_comm *comm)
                                cfg.divergence_factor);
     if (!read_qat(&a, &cfg))
         return 2;
+    const char *link = cli_str(&a, "simulate-link", NULL);
+    double link_us = 0, link_gbps = 0;
+    char link_end = 0;
+    if (link && sscanf(link, "%lf,%lf%c", &link_us, &link_gbps, &link_end) != 2)
+        return cli_usage_error(&a, "--simulate-link %s: give US,GBPS, e.g. 5,3.1", link);
+    if (link && frost_comm_simulate_link(comm, link_us, link_gbps) != FROST_OK)
+        return cli_error("train");
     int val_n = cli_int(&a, "val", 5000);
     int limit = cli_int(&a, "limit", 0);
     int threads = cli_int(&a, "threads", 0);

@@ -100,6 +100,15 @@ frost_status frost_comm_test(frost_comm_request *req, bool *done);
 /* Blocks until the sum is in buf; frees req whatever the outcome (NULL: nothing to do). */
 frost_status frost_comm_wait(frost_comm_request *req);
 
+/* A simulated network link, for measuring what overlap hides on one machine
+ * (bench/mpi_scaling): every sum started afterwards is reported finished (test) or
+ * returned (wait) no earlier than latency_us + 2(N-1)/N x bytes / rate after its start, as
+ * if a network card moved it while the ranks compute, after the sums already on the link
+ * (one link: they queue); the real exchange still happens.
+ * 0 GB/s: latency only; 0 and 0: off (the default). Give every rank the same values.
+ * Nothing changes with one rank. */
+frost_status frost_comm_simulate_link(frost_comm *c, double latency_us, double gbytes_per_s);
+
 /* In place: buf[count] becomes the element-wise maximum over ranks, the same on every rank
  * (a maximum does not depend on the order; NaN is ignored unless every rank has it). For a
  * minimum pass negated values. Gathers to rank 0 and broadcasts: meant for a few values,

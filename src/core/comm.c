@@ -1,6 +1,7 @@
 /* The communication layer's front (frost/comm.h): argument checks, the choice of backend,
  * the split-phase requests, and the single-process backend. The MPI backend is comm_mpi.c. */
 #include "core/comm_backend.h"
+#include "core/timer.h"
 #include "core/util.h"
 
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the single-process backend: one rank, so every collective is a copy or nothing ---- */
 
@@ -260,6 +262,46 @@ static frost_status check_sum_args(const frost_comm *c, const void *buf, size_t 
     return FROST_OK;
 }
 
+/* ---- the simulated link ---- */
+
+frost_status frost_comm_simulate_link(frost_comm *c, double latency_us, double gbytes_per_s)
+{
+    if (!c)
+        return frost_fail(FROST_ERR_ARG, "frost_comm_simulate_link: comm is NULL");
+    if (!(latency_us >= 0 && latency_us <= 1e7) || !(gbytes_per_s >= 0 && gbytes_per_s <= 1e6))
+        return frost_fail(FROST_ERR_ARG,
+                          "frost_comm_simulate_link: latency %g us or rate %g GB/s out of range "
+                          "(0..1e7 us, 0..1e6 GB/s; 0 GB/s: no bandwidth term)",
+                          latency_us, gbytes_per_s);
+    c->link_latency_s = latency_us * 1e-6;
+    c->link_s_per_byte = gbytes_per_s > 0 ? 1.0 / (gbytes_per_s * 1e9) : 0.0;
+    c->link_free_ms = 0.0;
+    return FROST_OK;
+}
+
+/* When a sum of `bytes` started now would arrive over the simulated link: its latency plus
+ * the 2(N-1)/N of the buffer each rank sends in a sum, after the sums already on the link
+ * (one link: sums in flight share it one after the other). 0: no link, or one rank. */
+static double link_ready_ms(frost_comm *c, size_t bytes)
+{
+    if (c->size < 2 || (c->link_latency_s == 0 && c->link_s_per_byte == 0))
+        return 0.0;
+    double share = 2.0 * (c->size - 1) / c->size;
+    double start = FROST_MAX(frost_now_ms(), c->link_free_ms);
+    c->link_free_ms =
+        start + 1e3 * (c->link_latency_s + share * (double)bytes * c->link_s_per_byte);
+    return c->link_free_ms;
+}
+
+static void sleep_until_ms(double when)
+{
+    for (double now = frost_now_ms(); now < when; now = frost_now_ms()) {
+        double left = (when - now) * 1e-3;
+        struct timespec t = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+        nanosleep(&t, NULL);
+    }
+}
+
 frost_status frost_comm_allreduce_start(frost_comm *c, void *buf, size_t count,
                                         frost_comm_type type, frost_comm_request **req)
 {
@@ -270,7 +312,8 @@ frost_status frost_comm_allreduce_start(frost_comm *c, void *buf, size_t count,
     frost_comm_request *r = calloc(1, sizeof *r);
     if (!r)
         return frost_fail(FROST_ERR_NOMEM, "frost_comm_allreduce_start: out of memory");
-    *r = (frost_comm_request){.comm = c, .buf = buf, .count = count, .type = type};
+    *r = (frost_comm_request){.comm = c, .buf = buf, .count = count, .type = type,
+                              .ready_ms = link_ready_ms(c, count * frost_comm_type_size(type))};
     frost_status s = c->ops->allreduce_start(c, r);
     if (s != FROST_OK) {
         c->ops->allreduce_free(r);
@@ -289,6 +332,8 @@ frost_status frost_comm_test(frost_comm_request *req, bool *done)
     if (req->failed != FROST_OK)
         return frost_fail(req->failed, "%s", req->failed_message);
     frost_status s = req->comm->ops->allreduce_advance(req, false, done);
+    if (s == FROST_OK && *done && req->ready_ms > 0 && frost_now_ms() < req->ready_ms)
+        *done = false; /* here, but not yet over the simulated link */
     if (s != FROST_OK) {
         req->failed = s;
         snprintf(req->failed_message, sizeof req->failed_message, "%s", frost_last_error());
@@ -304,7 +349,9 @@ frost_status frost_comm_wait(frost_comm_request *req)
     frost_status s = req->failed;
     if (s == FROST_OK)
         s = req->comm->ops->allreduce_advance(req, true, &done);
-    else
+    if (s == FROST_OK && req->ready_ms > 0)
+        sleep_until_ms(req->ready_ms);
+    else if (s != FROST_OK && req->failed != FROST_OK)
         frost_fail(s, "%s", req->failed_message);
     req->comm->ops->allreduce_free(req);
     free(req);

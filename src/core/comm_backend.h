@@ -30,6 +30,9 @@ struct frost_comm {
     const frost_comm_ops *ops;
     int rank, size;
     void *impl;
+    /* frost_comm_simulate_link: seconds per sum and per byte (0, 0: off), and when the
+     * link has delivered the sums already on it (frost_now_ms) */
+    double link_latency_s, link_s_per_byte, link_free_ms;
 };
 
 struct frost_comm_request {
@@ -37,6 +40,7 @@ struct frost_comm_request {
     void *buf;
     size_t count;
     frost_comm_type type;
+    double ready_ms;     /* the simulated link delivers the sum no earlier (frost_now_ms) */
     frost_status failed; /* a test that failed: wait reports it again, with its message */
     char failed_message[256];
     void *impl;
