@@ -44,7 +44,10 @@ def load_log(path, full):
         r["cached"] = r["cached"] == "1"
         r["screened"] = r.get("screened") == "1"
         r["rung"] = int(r.get("rung") or 0)
-        r["full"] = r["rung"] == full and not r["screened"]
+        # a failed candidate (training or int8 conversion broke down) is logged with
+        # latency 0: it has no result of its own
+        r["failed"] = r["latency_ms"] == 0.0
+        r["full"] = r["rung"] == full and not r["screened"] and not r["failed"]
         r["train_images"] = int(r.get("train_images") or 0)
         # eval_seconds (the whole evaluation's wall time, 0 when cached) is newer than
         # train_seconds (the training alone, also given for a cached line)

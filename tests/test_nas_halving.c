@@ -39,6 +39,8 @@ static void record(const frost_nas_progress *ev, void *user)
     e->n++;
 }
 
+static int fail_one_in; /* > 0: the stand-in fails numerically on 1 genotype in this many */
+
 /* A cheap stand-in for training: the accuracy grows with the training images and depends
  * on the genotype through its hash, differently at each image count (so the rungs do
  * not simply agree); the latency is the hash's, about the target; the float accuracy is
@@ -51,6 +53,8 @@ static frost_status fake_evaluate(const frost_nas_genotype *g, const frost_nas_s
     (void)space, (void)val, (void)cfg;
     (*(int *)user)++;
     uint64_t h = frost_nas_hash(g), mix = h ^ ((uint64_t)train->n * 0x9e3779b97f4a7c15ull);
+    if (fail_one_in && h % (uint64_t)fail_one_in == 0) /* as a diverged training would */
+        return frost_fail(FROST_ERR_NUMERIC, "stand-in: the loss is nan");
     double quality = (double)(h % 1000) / 1000, noise = (double)(mix >> 40 & 0xff) / 255;
     *out = (frost_nas_result){.int8_acc = 0.5 + 0.3 * quality + 0.1 * noise,
                               .latency_ms = 0.2 + (double)(h >> 20 & 0xff) / 1275,
@@ -508,6 +512,46 @@ TEST(test_screening_skips_the_slow_ones)
     teardown(&f);
 }
 
+/* Candidates whose training fails numerically do not end the search: each is logged with
+ * accuracy, latency and reward 0 (not screened), never promoted to a higher rung (the same
+ * genotype fails again, so a promoted one would show up as a failed line there), never on
+ * the front nor the best; another error still stops the search. */
+TEST(test_failed_candidates_are_logged_and_passed_over)
+{
+    fixture f;
+    setup(&f, 3, 2, 54);
+    fail_one_in = 4;
+    CHECK(frost_nas_search(&f.space, &f.train, &f.val, &f.cfg) == FROST_OK);
+    fail_one_in = 0;
+    char *log = slurp(f.out, "log.csv"), *front = slurp(f.out, "pareto.csv");
+    char *best = slurp(f.out, "best.json");
+    int failed = 0, lines = 0;
+    for (const char *line = strchr(log, '\n') + 1; line && *line; line = strchr(line, '\n') + 1) {
+        char genotype[128];
+        double acc, lat, reward;
+        int rung = -1, flag = -1;
+        CHECK(sscanf(line, "%*d,%127[^,],%lf,%lf,%lf,%*[^,],%*[^,],%*[^,],%*[^,],%*d,%d,%*d,%*[^,],%d",
+                     genotype, &acc, &lat, &reward, &rung, &flag) == 6);
+        lines++;
+        if (lat != 0.0)
+            continue;
+        failed++;
+        CHECK(acc == 0.0 && reward == 0.0 && flag == 0);
+        CHECK_EQ_INT(rung, 0);
+        CHECK(front && strstr(front, genotype) == NULL);
+        frost_nas_genotype g;
+        CHECK_EQ_INT(frost_nas_from_string(genotype, &g), FROST_OK);
+        char *j = frost_nas_to_json(&g);
+        CHECK(best && j && strstr(best, j) == NULL);
+        free(j);
+    }
+    printf("  %d of %d lines failed\n", failed, lines);
+    CHECK_EQ_INT(lines, 54 + 18 + 6); /* 6 brackets: 9 + 3 + 1 lines each */
+    CHECK(failed >= 3);
+    free(log), free(front), free(best);
+    teardown(&f);
+}
+
 int main(void)
 {
     RUN(test_rungs_promote_the_best_third);
@@ -516,5 +560,6 @@ int main(void)
     RUN(test_eval_key_names_the_quant_scheme);
     RUN(test_objective_min_and_files_without_fp32);
     RUN(test_screening_skips_the_slow_ones);
+    RUN(test_failed_candidates_are_logged_and_passed_over);
     return frost_test_summary();
 }

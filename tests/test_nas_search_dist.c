@@ -32,6 +32,8 @@ static frost_status fake_evaluate(const frost_nas_genotype *g, const frost_nas_s
     if (evaluations++ == fail_at)
         return frost_fail(FROST_ERR_IO, "stand-in failure");
     uint64_t h = frost_nas_hash(g), mix = h ^ ((uint64_t)train->n * 0x9e3779b97f4a7c15ull);
+    if (h % 9 == 4) /* a training that diverges: a failed line, the same whoever trains it */
+        return frost_fail(FROST_ERR_NUMERIC, "stand-in: the loss is nan");
     *out = (frost_nas_result){.int8_acc = 0.5 + 0.3 * (double)(h % 1000) / 1000 +
                                           0.1 * (double)(mix >> 40 & 0xff) / 255,
                               .latency_ms = 0.2 + (double)(h >> 20 & 0xff) / 1275,
@@ -109,6 +111,24 @@ static int total_evaluations(void)
 static char *reference;
 static int reference_evaluations;
 
+/* Prints the first line where a log differs from the reference (what a failing compare
+ * needs to be understood). */
+static void show_first_difference(const char *got, const char *want)
+{
+    for (int line = 1; got && want && *got && *want; line++) {
+        const char *g_end = strchr(got, '\n'), *w_end = strchr(want, '\n');
+        int g_len = g_end ? (int)(g_end - got) : (int)strlen(got);
+        int w_len = w_end ? (int)(w_end - want) : (int)strlen(want);
+        if (g_len != w_len || strncmp(got, want, (size_t)g_len) != 0) {
+            fprintf(stderr, "  line %d differs:\n    got  %.*s\n    want %.*s\n", line, g_len, got,
+                    w_len, want);
+            return;
+        }
+        got += g_len + (g_end != NULL);
+        want += w_len + (w_end != NULL);
+    }
+}
+
 TEST(one_rank_reference)
 {
     if (rank == 0) {
@@ -120,9 +140,11 @@ TEST(one_rank_reference)
         reference = log_of("ref");
         /* lines cached although new to this run: genotypes that recurred */
         int cached = count_lines(reference, ",1,1,") + count_lines(reference, ",1,2,");
-        printf("  reference: %d evaluations for %d lines, %d promoted cache hits\n", evaluations,
-               count_lines(reference, "\n") - 1, cached);
+        int failed = count_lines(reference, ",0.000000,0.000000,0.000000,");
+        printf("  reference: %d evaluations for %d lines, %d promoted cache hits, %d failed\n",
+               evaluations, count_lines(reference, "\n") - 1, cached, failed);
         CHECK(cached >= 2);
+        CHECK(failed >= 2); /* numeric failures are lines of the log on any number of ranks */
     }
     evaluations = 0;
 }
@@ -135,6 +157,8 @@ TEST(every_rank_logs_what_one_rank_logs)
     int total = total_evaluations();
     if (rank == 0) {
         char *got = log_of("all");
+        if (!got || !reference || strcmp(got, reference) != 0)
+            show_first_difference(got, reference);
         CHECK(got && reference && strcmp(got, reference) == 0);
         CHECK_EQ_INT(total, reference_evaluations);
         if (ranks > 1)
@@ -170,6 +194,8 @@ TEST(a_failed_worker_stops_the_search_and_a_rerun_finishes_it)
     int total = total_evaluations();
     if (rank == 0) {
         char *got = log_of("fail");
+        if (!got || !reference || strcmp(got, reference) != 0)
+            show_first_difference(got, reference);
         CHECK(got && reference && strcmp(got, reference) == 0);
         CHECK(total < reference_evaluations); /* the first run's results were kept */
         printf("  rerun after the failure: %d of %d evaluations\n", total, reference_evaluations);

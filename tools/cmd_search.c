@@ -94,7 +94,10 @@ static void print_json_line(const frost_nas_progress *ev)
     if (j)
         printf("{\"step\":%d,\"reward\":%.6f,\"cached\":%s,%s%s\"result\":%s}\n", ev->step,
                ev->reward, ev->cached ? "true" : "false", rung,
-               ev->screened ? "\"screened\":true," : "", j);
+               ev->screened ? "\"screened\":true,"
+               : ev->failed ? "\"failed\":true,"
+                            : "",
+               j);
     free(j);
 }
 
@@ -111,6 +114,13 @@ static void print_progress_line(const frost_nas_progress *ev)
                  ev->train_images);
     if (ev->best_reward == ev->best_reward) /* NAN until a full-budget result */
         snprintf(best, sizeof best, "%.4f", ev->best_reward);
+    if (ev->failed) {
+        printf("[%*d/%d] %s%s  failed: its training or int8 conversion broke down (reward 0; "
+               "frost eval-candidate %s with the search's options says why)  best %s\n",
+               ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text, rung,
+               ev->genotype_text, best);
+        return;
+    }
     printf("[%*d/%d] %s%s  int8 %.2f%%  %.4f ms  reward %.4f%s  best %s  (%.0fs/candidate)\n",
            ev->budget >= 1000 ? 4 : 3, ev->step, ev->budget, ev->genotype_text, rung,
            100 * ev->result.int8_acc, ev->result.latency_ms, ev->reward,

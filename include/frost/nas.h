@@ -308,6 +308,9 @@ typedef struct {
     int train_images; /* the training images this evaluation used */
     bool screened;    /* not trained: the latency table predicted it too slow (result holds
                        * the prediction and a stand-in accuracy; see screen_factor) */
+    bool failed;      /* its training or int8 conversion failed numerically (diverged, an
+                       * unconvertible layer): accuracies and latency 0, reward 0, never
+                       * the best; the search goes on (docs/nas.md) */
 } frost_nas_progress;
 
 typedef void (*frost_nas_progress_fn)(const frost_nas_progress *ev, void *user);

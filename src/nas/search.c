@@ -377,15 +377,21 @@ static int by_latency(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A line with a result of its own: trained (not screened) and not failed. */
+static bool trained(const entry *x)
+{
+    return !x->screened && !frost_nas_result_failed(&x->r);
+}
+
 /* The front: unique genotypes no other candidate dominates, by latency; full-budget
  * evaluations (rung full) only, as lower rungs' accuracies are not comparable, and
  * trained ones only (a screened line's accuracy is a stand-in). */
 static frost_status pareto(const entries *log, int full, frost_nas_objective o, entries *front)
 {
     for (int i = 0; i < log->n; i++) {
-        bool keep = log->e[i].rung == full && !log->e[i].screened;
+        bool keep = log->e[i].rung == full && trained(&log->e[i]);
         for (int j = 0; keep && j < log->n; j++)
-            keep = log->e[j].rung != full || log->e[j].screened ||
+            keep = log->e[j].rung != full || !trained(&log->e[j]) ||
                    !dominates(&log->e[j], &log->e[i], o);
         for (int j = 0; keep && j < front->n; j++)
             keep = !frost_nas_equal(&front->e[j].g, &log->e[i].g);
@@ -431,7 +437,7 @@ static frost_status write_best(const char *dir, const frost_nas_space *space, co
 {
     const entry *best = NULL;
     for (int i = 0; i < log->n; i++)
-        if (log->e[i].rung == full && !log->e[i].screened &&
+        if (log->e[i].rung == full && trained(&log->e[i]) &&
             (!best || log->e[i].reward > best->reward))
             best = &log->e[i];
     if (!best)
@@ -503,6 +509,7 @@ static void report(const search_run *s, const entry *x)
         .rungs = s->rungs,
         .train_images = x->train_images,
         .screened = x->screened,
+        .failed = frost_nas_result_failed(&x->r),
     };
     s->cfg->progress(&ev, s->cfg->progress_user);
 }
@@ -575,11 +582,12 @@ static frost_status evaluate_at(search_run *s, entry *x, int step)
     const frost_nas_search_config *cfg = s->cfg;
     const frost_dataset *train = s->train[x->rung];
     double t0 = frost_now_ms();
-    if (cfg->evaluate)
-        FROST_TRY(
-            cfg->evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r, cfg->evaluate_user));
-    else
-        FROST_TRY(frost_nas_evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r));
+    frost_status st =
+        cfg->evaluate
+            ? cfg->evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r, cfg->evaluate_user)
+            : frost_nas_evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r);
+    FROST_TRY(frost_nas_absorb_failure(st, &x->r));
+    frost_nas_result_as_written(&x->r);
     x->eval_seconds = (frost_now_ms() - t0) / 1e3;
     s->evaluated++;
     char text[128], line[1024], fp32[32];
@@ -626,7 +634,7 @@ static frost_status screen(search_run *s, entry *x, bool *screened)
 static void account(search_run *s, const entry *x)
 {
     s->steps++;
-    if (x->screened)
+    if (!trained(x))
         return;
     if (x->rung == s->rungs - 1 && !(x->reward <= s->best))
         s->best = x->reward;
@@ -655,8 +663,11 @@ static frost_status next_step(search_run *s, const frost_nas_genotype *g, int ru
     FROST_TRY(screen(s, &x, &screened));
     if (!screened)
         FROST_TRY(evaluate_at(s, &x, step));
-    x.reward = frost_nas_reward_value(
-        &s->cfg->reward, frost_nas_objective_acc(s->cfg->objective, &x.r), x.r.latency_ms);
+    x.reward = frost_nas_result_failed(&x.r)
+                   ? 0.0
+                   : frost_nas_reward_value(&s->cfg->reward,
+                                            frost_nas_objective_acc(s->cfg->objective, &x.r),
+                                            x.r.latency_ms);
     char line[1024];
     log_line(&x, step, line, sizeof line);
     FROST_TRY(append_line(s->log_path, LOG_HEADER, line));

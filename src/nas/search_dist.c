@@ -314,10 +314,11 @@ static frost_status evaluate_task(worker *w, const task_msg *t, const frost_nas_
     const frost_dataset *tr = train[t->rung];
     double t0 = frost_now_ms();
     frost_nas_timing_lock lock = {token_acquire, token_release, w};
-    if (cfg->evaluate)
-        FROST_TRY(cfg->evaluate(&g, space, tr, val, &cfg->eval, &m->r, cfg->evaluate_user));
-    else
-        FROST_TRY(frost_nas_evaluate_locked(&g, space, tr, val, &cfg->eval, &lock, &m->r));
+    frost_status s =
+        cfg->evaluate ? cfg->evaluate(&g, space, tr, val, &cfg->eval, &m->r, cfg->evaluate_user)
+                      : frost_nas_evaluate_locked(&g, space, tr, val, &cfg->eval, &lock, &m->r);
+    FROST_TRY(frost_nas_absorb_failure(s, &m->r));
+    frost_nas_result_as_written(&m->r);
     m->eval_seconds = (frost_now_ms() - t0) / 1e3;
     return FROST_OK;
 }
