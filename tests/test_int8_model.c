@@ -199,6 +199,65 @@ TEST(test_frostnet_layers_match_fake_quant) { layer_by_layer("frostnet_s", NULL)
 TEST(test_mobilenetv2_relu6_layers_match_fake_quant) { layer_by_layer("mobilenetv2", "relu6"); }
 TEST(test_mobilenetv2_hswish_layers_match_fake_quant) { layer_by_layer("mobilenetv2", "hswish"); }
 
+/* A conv channel whose weights are almost zero next to an ordinary BN bias (seen in a
+ * searched network: weights below 1e-6, bias -1.4): its weight scale is so small that the
+ * bias falls off the int32 grid. The converter first coarsens the layer's bias grid (one
+ * channel 1e-3 of its weights: fits at a smaller shift), then raises the scale of a
+ * channel that fits at no shift (1e-9 of its weights), instead of refusing the model; the
+ * layers still match fake-quant within 1 LSB everywhere. */
+TEST(test_near_zero_channels_convert)
+{
+    enum { N = 8 };
+    float *x = malloc(sizeof(float) * N * 28 * 28);
+    random_images(N, x);
+    frost_builtin_opts o = frost_builtin_defaults();
+    o.width = 0.35f, o.input = 28, o.in_channels = 1, o.classes = 10;
+    frost_model *m = NULL;
+    CHECK(frost_model_builtin("mobilenetv2", &o, &m) == FROST_OK);
+    frost_model_init_weights(m, 7);
+    int conv = -1; /* the second conv: its BN follows, its input is not the image */
+    for (int i = 0, seen = 0; i < m->n_nodes && conv < 0; i++)
+        if (m->nodes[i].op == FROST_OP_CONV && seen++ == 1)
+            conv = i;
+    CHECK(conv >= 0);
+    const frost_node *n = &m->nodes[conv];
+    frost_param *w = &m->params[n->weight];
+    int64_t inner = w->numel / n->c;
+    for (int64_t i = 0; i < inner; i++) {
+        w->data[0 * inner + i] *= 1e-3f;
+        w->data[1 * inner + i] *= 1e-9f;
+    }
+    int bn = conv + 1;
+    CHECK(m->nodes[bn].op == FROST_OP_BN);
+    m->params[m->nodes[bn].beta].data[0] = -1.4f;
+    m->params[m->nodes[bn].beta].data[1] = 1.4f;
+    quantize_calibrated(m, N, x);
+    frost_int8_model *im = NULL;
+    frost_status s = frost_int8_from_model(m, &im);
+    if (s != FROST_OK)
+        fprintf(stderr, "  %s\n", frost_last_error());
+    CHECK_EQ_INT(s, FROST_OK);
+    /* the int8 node is the fused conv + BN + activation, named after its last part */
+    size_t block = (size_t)(strrchr(n->name, '.') - n->name) + 1; /* "s1.b1.dw." */
+    int shift = -1;
+    for (int i = 0; im && i < im->n_nodes; i++)
+        if (strncmp(im->nodes[i].name, n->name, block) == 0)
+            shift = im->nodes[i].acc_shift;
+    printf("  the layer's bias grid: shift %d (default %d)\n", shift,
+           frost_int8_weights_acc_shift(inner));
+    /* coarser for the 1e-3 channel, not down to 0 for the hopeless one */
+    CHECK(shift > 0 && shift < frost_int8_weights_acc_shift(inner));
+    if (im) {
+        frost_test_layer_counts c = frost_test_compare_layers(m, im, N, x);
+        CHECK_EQ_INT(c.exact_differ, 0);
+        CHECK_EQ_INT(c.beyond_1lsb, 0);
+        CHECK(c.values > 0);
+    }
+    frost_int8_free(im);
+    frost_model_free(m);
+    free(x);
+}
+
 /* ---- files ---- */
 
 static frost_int8_model *small_converted(frost_model **qm_out, float **x_out)
@@ -417,6 +476,7 @@ int main(void)
     RUN(test_frostnet_layers_match_fake_quant);
     RUN(test_mobilenetv2_relu6_layers_match_fake_quant);
     RUN(test_mobilenetv2_hswish_layers_match_fake_quant);
+    RUN(test_near_zero_channels_convert);
     RUN(test_file_round_trip_and_wrong_input_size);
     RUN(test_two_threads_in_one_region_match_one_thread);
     RUN(test_corrupt_files_are_refused);

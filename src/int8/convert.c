@@ -197,6 +197,10 @@ static frost_status weight_scales(const frost_node *n, folded_weights *f)
     return s;
 }
 
+/* The largest |bias| on the accumulator grid, |b| 2^shift / (S_x S_w): 2^30 leaves room
+ * for the sum in the int32 accumulator. */
+#define BIAS_LIMIT 1073741824.0
+
 /* The int32 biases and requant multipliers of a conv / linear node whose int8 weights and
  * per-channel scales S_w (o->weight, o->wscale) are set, from its float biases; float
  * logits get S_x S_w and the float bias instead. */
@@ -227,7 +231,7 @@ static frost_status finish_weights(conv_ctx *c, frost_int8_node *o, const char *
             continue;
         }
         double qb = round((double)fbias[ch] * (double)(1 << o->acc_shift) / acc_scale);
-        if (!(fabs(qb) <= 1073741824.0)) /* 2^30: leaves room for the sum */
+        if (!(fabs(qb) <= BIAS_LIMIT))
             s = frost_fail(FROST_ERR_NUMERIC,
                            "int8 convert: '%s' channel %d: bias %g does not "
                            "fit int32 at scale %g",
@@ -243,6 +247,39 @@ static frost_status finish_weights(conv_ctx *c, frost_int8_node *o, const char *
     o->out_scale = oscale;
     o->out_bias = obias;
     return s;
+}
+
+static double bias_steps(const folded_weights *f, int ch, double in_scale, int shift)
+{
+    return fabs((double)f->bias[ch]) * (double)(1 << shift) / (in_scale * (double)f->wscale[ch]);
+}
+
+/* Whether every channel that can fit at all (at shift 0) fits at this shift. */
+static bool fitting_channels_fit(const folded_weights *f, double in_scale, int shift)
+{
+    for (int ch = 0; ch < f->cout; ch++)
+        if (bias_steps(f, ch, in_scale, 0) <= BIAS_LIMIT &&
+            !(bias_steps(f, ch, in_scale, shift) <= BIAS_LIMIT))
+            return false;
+    return true;
+}
+
+/* A channel whose weights are almost all zero gets an almost zero scale, and a bias of
+ * ordinary size then falls off the int32 grid. The layer's bias grid is made as much
+ * coarser (a smaller shift) as the channels that fit at shift 0 need; their weights stay
+ * as they are. A channel that fits at no shift has its scale raised to the smallest that
+ * holds its bias at the chosen shift: its weights then round to a few levels, an error of
+ * at most half that step per weight, small against the bias that dominates such a
+ * channel's output. (Seen in a searched network: weights below 1e-6, bias -1.4.) */
+static void fit_biases(folded_weights *f, double in_scale, int *shift)
+{
+    while (*shift > 0 && !fitting_channels_fit(f, in_scale, *shift))
+        (*shift)--;
+    for (int ch = 0; ch < f->cout; ch++)
+        if (!(bias_steps(f, ch, in_scale, *shift) <= BIAS_LIMIT))
+            f->wscale[ch] = nextafterf(
+                (float)(fabs((double)f->bias[ch]) * (double)(1 << *shift) / (in_scale * BIAS_LIMIT)),
+                INFINITY);
 }
 
 /* int8 weights, int32 bias and requant multipliers of a conv / linear node. */
@@ -261,6 +298,8 @@ static frost_status quantize_weights(conv_ctx *c, frost_int8_node *o, const fros
                        : frost_int8_weights_acc_shift(f.inner);
     if (s == FROST_OK)
         s = weight_scales(n, &f);
+    if (s == FROST_OK && !logits)
+        fit_biases(&f, (double)in->scale, &o->acc_shift);
     int8_t *w = s == FROST_OK ? frost_int8_own(c->out, (size_t)f.cout * f.inner) : NULL;
     float *wscale = w ? frost_int8_own(c->out, (size_t)f.cout * 4) : NULL;
     if (s == FROST_OK && !wscale)
