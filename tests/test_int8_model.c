@@ -220,9 +220,11 @@ TEST(test_near_zero_channels_convert)
         if (m->nodes[i].op == FROST_OP_CONV && seen++ == 1)
             conv = i;
     CHECK(conv >= 0);
-    const frost_node *n = &m->nodes[conv];
-    frost_param *w = &m->params[n->weight];
-    int64_t inner = w->numel / n->c;
+    /* by value: quantizing the model below adds nodes, which may move m->nodes */
+    char name[64];
+    snprintf(name, sizeof name, "%s", m->nodes[conv].name);
+    frost_param *w = &m->params[m->nodes[conv].weight];
+    int64_t inner = w->numel / m->nodes[conv].c;
     for (int64_t i = 0; i < inner; i++) {
         w->data[0 * inner + i] *= 1e-3f;
         w->data[1 * inner + i] *= 1e-9f;
@@ -238,10 +240,10 @@ TEST(test_near_zero_channels_convert)
         fprintf(stderr, "  %s\n", frost_last_error());
     CHECK_EQ_INT(s, FROST_OK);
     /* the int8 node is the fused conv + BN + activation, named after its last part */
-    size_t block = (size_t)(strrchr(n->name, '.') - n->name) + 1; /* "s1.b1.dw." */
+    size_t block = (size_t)(strrchr(name, '.') - name) + 1; /* "s1.b1.dw." */
     int shift = -1;
     for (int i = 0; im && i < im->n_nodes; i++)
-        if (strncmp(im->nodes[i].name, n->name, block) == 0)
+        if (strncmp(im->nodes[i].name, name, block) == 0)
             shift = im->nodes[i].acc_shift;
     printf("  the layer's bias grid: shift %d (default %d)\n", shift,
            frost_int8_weights_acc_shift(inner));
