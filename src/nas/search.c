@@ -586,8 +586,7 @@ static frost_status evaluate_at(search_run *s, entry *x, int step)
         cfg->evaluate
             ? cfg->evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r, cfg->evaluate_user)
             : frost_nas_evaluate(&x->g, s->space, train, s->val, &cfg->eval, &x->r);
-    FROST_TRY(frost_nas_absorb_failure(st, &x->r));
-    frost_nas_result_as_written(&x->r);
+    FROST_TRY(frost_nas_settle_result(st, &x->r));
     x->eval_seconds = (frost_now_ms() - t0) / 1e3;
     s->evaluated++;
     char text[128], line[1024], fp32[32];

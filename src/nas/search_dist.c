@@ -317,8 +317,7 @@ static frost_status evaluate_task(worker *w, const task_msg *t, const frost_nas_
     frost_status s =
         cfg->evaluate ? cfg->evaluate(&g, space, tr, val, &cfg->eval, &m->r, cfg->evaluate_user)
                       : frost_nas_evaluate_locked(&g, space, tr, val, &cfg->eval, &lock, &m->r);
-    FROST_TRY(frost_nas_absorb_failure(s, &m->r));
-    frost_nas_result_as_written(&m->r);
+    FROST_TRY(frost_nas_settle_result(s, &m->r));
     m->eval_seconds = (frost_now_ms() - t0) / 1e3;
     return FROST_OK;
 }

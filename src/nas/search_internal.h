@@ -30,29 +30,11 @@ typedef struct {
     void *user;
 } frost_nas_timing_lock;
 
-/* A candidate whose training or int8 conversion failed numerically (the loss or a
- * statistic went non-finite, a bias no int32 holds at its scale, ...) is a result of the
- * search, not its end: it cannot be deployed, so its accuracies are 0, and a latency of 0
- * marks it (no measurement or prediction is 0). Its reward is 0 and it is never on the
- * front, the best, or a rung's worst accuracy. Other errors stay errors. Rank 0 and the
- * workers both use this, so the log does not depend on who trained the candidate. */
-static inline frost_status frost_nas_absorb_failure(frost_status s, frost_nas_result *r)
-{
-    if (s != FROST_ERR_NUMERIC)
-        return s;
-    r->int8_acc = r->fp32_acc = r->train_acc = 0.0;
-    r->latency_ms = 0.0;
-    return FROST_OK;
-}
-
 static inline bool frost_nas_result_failed(const frost_nas_result *r)
 {
     return r->latency_ms == 0.0;
 }
 
-/* A result as the log and cache files hold it (6 decimals, train_seconds 3), applied as
- * soon as an evaluation ends: a rerun that reads a result back from a file then computes
- * the same reward, to the last digit, as the run that measured it. */
 static inline double frost_nas_as_written(double v, int decimals)
 {
     char text[64];
@@ -62,13 +44,31 @@ static inline double frost_nas_as_written(double v, int decimals)
     return strtod(text, NULL);
 }
 
-static inline void frost_nas_result_as_written(frost_nas_result *r)
+/* What an evaluation's status and result become in the search, on rank 0 and on the
+ * workers alike (so the log does not depend on who trained the candidate):
+ * - A candidate whose training or int8 conversion failed numerically (the loss or a
+ *   statistic went non-finite, a bias no int32 holds at its scale, ...) is a result, not
+ *   the search's end: it cannot be deployed, so its accuracies are 0, and a latency of 0
+ *   marks it (no measurement or prediction is 0; frost_nas_result_failed). Its reward is 0
+ *   and it is never on the front, the best, or a rung's worst accuracy. Other errors stay
+ *   errors.
+ * - The result is rounded as the log and cache files hold it (6 decimals, train_seconds
+ *   3), so a rerun that reads it back from a file computes the same reward, to the last
+ *   digit, as the run that measured it. */
+static inline frost_status frost_nas_settle_result(frost_status s, frost_nas_result *r)
 {
+    if (s == FROST_ERR_NUMERIC) {
+        r->int8_acc = r->fp32_acc = r->train_acc = 0.0;
+        r->latency_ms = 0.0;
+    } else if (s != FROST_OK) {
+        return s;
+    }
     r->int8_acc = frost_nas_as_written(r->int8_acc, 6);
     r->fp32_acc = frost_nas_as_written(r->fp32_acc, 6);
     r->latency_ms = frost_nas_as_written(r->latency_ms, 6);
     r->train_acc = frost_nas_as_written(r->train_acc, 6);
     r->train_seconds = frost_nas_as_written(r->train_seconds, 3);
+    return FROST_OK;
 }
 
 /* frost_nas_evaluate with the latency measured while holding `lock` (NULL: no lock). */
