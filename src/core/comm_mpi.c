@@ -387,16 +387,14 @@ static frost_status mpi_allreduce_start(frost_comm *c, frost_comm_request *r)
     /* every rank starts its sums in the same order, so the k-th sum has the same tags
      * everywhere: its messages never match another sum's, whatever finishes first */
     s->tag = 2 * (int)(m->sums_started++ % (uint64_t)(m->tag_limit / 2));
-    bool tree = r->count * frost_comm_type_size(r->type) <= FROST_COMM_TREE_BYTES;
-    FROST_TRY(tree ? plan_tree(s, c, r->count, frost_comm_type_size(r->type))
-                   : plan_sum(s, c, r->count, frost_comm_type_size(r->type)));
+    size_t elem = frost_comm_type_size(r->type);
+    bool tree = r->count * elem <= FROST_COMM_TREE_BYTES;
+    FROST_TRY(tree ? plan_tree(s, c, r->count, elem) : plan_sum(s, c, r->count, elem));
     if (r->count == 0) { /* every rank agrees: nothing to send (and buf may be NULL) */
         s->phase = DONE;
         return FROST_OK;
     }
-    if (r->count * frost_comm_type_size(r->type) <= FROST_COMM_TREE_BYTES)
-        return begin_tree_up(r, s);
-    return begin_scatter_phase(r, s);
+    return tree ? begin_tree_up(r, s) : begin_scatter_phase(r, s);
 }
 
 /* Phase 1 has finished: sum this rank's chunk into buf, send it to every rank and receive
